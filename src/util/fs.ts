@@ -1,0 +1,67 @@
+/**
+ * Atomic file output: everything is written to a temporary sibling and renamed into place,
+ * so a crash or an error never leaves a half-written file or directory behind.
+ */
+import { promises as fsp, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+function tmpSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Write a whole file atomically (temp file + rename). Creates parent directories. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await fsp.mkdir(dirname(path), { recursive: true });
+  const tmp = tmpSibling(path);
+  try {
+    await fsp.writeFile(tmp, data);
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tmpSibling(path);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Run `fill(tmpPath)` against a temporary path next to `path`, then rename it into place.
+ * Works for files and directories (the callback creates whatever it wants at tmpPath).
+ * On error the temporary output is removed and `path` is left untouched.
+ */
+export async function withAtomicOutput<T>(path: string, fill: (tmpPath: string) => Promise<T>): Promise<T> {
+  await fsp.mkdir(dirname(path), { recursive: true });
+  const tmp = tmpSibling(path);
+  try {
+    const result = await fill(tmp);
+    if (existsSync(path)) {
+      // Replace an existing output: move it aside first so the rename cannot fail on a non-empty dir.
+      const old = tmpSibling(path);
+      await fsp.rename(path, old);
+      await fsp.rename(tmp, path);
+      await fsp.rm(old, { recursive: true, force: true });
+    } else {
+      await fsp.rename(tmp, path);
+    }
+    return result;
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Write JSON (2-space indent, trailing newline) atomically. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
