@@ -3,7 +3,16 @@
  * Add one import and one list entry per command file.
  */
 import type { Command } from 'commander';
+import { register as lm } from './lm.ts';
+import { register as score } from './score.ts';
+import { register as run } from './run.ts';
+import { register as fbank } from './fbank.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  lm,
+  score,
+  run,
+  fbank,
+];

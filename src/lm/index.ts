@@ -1,0 +1,5 @@
+export * from './text.ts';
+export * from './kneser-ney.ts';
+export * from './arpa.ts';
+export * from './model.ts';
+export * from './train.ts';

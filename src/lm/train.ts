@@ -1,0 +1,37 @@
+/** The `lm` stage as library functions: train an ARPA LM from a text file; perplexity of a text. */
+import { readFileSync } from 'node:fs';
+import { estimateKneserNey, type KneserNeyOptions, type OrderStats } from './kneser-ney.ts';
+import { formatArpa, readArpa } from './arpa.ts';
+import { BackoffLm, type PerplexityResult } from './model.ts';
+import { parseSentences } from './text.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+
+export interface LmTrainOptions extends KneserNeyOptions {
+  /** Training text: one sentence per line (see parseSentences). */
+  textPath: string;
+  /** Output ARPA file (written atomically). */
+  outPath: string;
+}
+
+export interface LmTrainResult {
+  outPath: string;
+  order: number;
+  sentences: number;
+  tokens: number;
+  stats: OrderStats[];
+}
+
+export async function trainLm(opts: LmTrainOptions): Promise<LmTrainResult> {
+  const sentences = parseSentences(readFileSync(opts.textPath, 'utf8'), opts.textPath);
+  const model = estimateKneserNey(sentences, opts);
+  await writeFileAtomic(opts.outPath, formatArpa(model));
+  return { outPath: opts.outPath, order: model.order, sentences: model.sentences, tokens: model.tokens, stats: model.stats };
+}
+
+export function loadLm(path: string): BackoffLm {
+  return new BackoffLm(readArpa(path), path);
+}
+
+export function perplexityOfFile(lm: BackoffLm, textPath: string): PerplexityResult {
+  return lm.perplexity(parseSentences(readFileSync(textPath, 'utf8'), textPath));
+}

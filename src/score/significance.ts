@@ -1,0 +1,72 @@
+/**
+ * Paired bootstrap for the WER difference of two systems on the same test set
+ * (Bisani & Ney, "Bootstrap estimates for confidence intervals in ASR performance evaluation", 2004):
+ * utterances are resampled with replacement, and each replicate's corpus WER difference
+ * (errors_A - errors_B) / refWords is recorded.
+ */
+import { Rng } from '../util/rng.ts';
+import { FormatError } from '../util/errors.ts';
+import type { WerResult } from './wer.ts';
+
+export interface BootstrapOptions {
+  /** Number of bootstrap replicates. Default 1000. */
+  replicates?: number;
+  /** Two-sided confidence level in (0, 1). Default 0.95. */
+  confidence?: number;
+  /** Seed of the resampling. Default 0. */
+  seed?: number;
+}
+
+export interface BootstrapResult {
+  /** WER(A) - WER(B) on the full set, percent. */
+  deltaWer: number;
+  /** Percentile confidence interval of the difference, percent. */
+  ciLow: number;
+  ciHigh: number;
+  confidence: number;
+  replicates: number;
+  /** Share of replicates in which A has fewer errors than B ("probability of improvement" of A). */
+  probABetter: number;
+}
+
+/** Paired bootstrap on two results scored against the same references (matched by utterance id). */
+export function pairedBootstrapWer(a: WerResult, b: WerResult, opts: BootstrapOptions = {}): BootstrapResult {
+  const replicates = opts.replicates ?? 1000;
+  const confidence = opts.confidence ?? 0.95;
+  if (!(replicates >= 1) || !(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`pairedBootstrapWer: replicates must be >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+  }
+  const bById = new Map(b.utterances.map((u) => [u.uttId, u] as const));
+  const n = a.utterances.length;
+  if (n !== b.utterances.length) {
+    throw new FormatError('systems were scored on different utterance sets', { expected: `${n} utterances`, found: String(b.utterances.length) });
+  }
+  const diff = new Float64Array(n), words = new Float64Array(n);
+  a.utterances.forEach((u, i) => {
+    const v = bById.get(u.uttId);
+    if (!v || v.refWords !== u.refWords) {
+      throw new FormatError('systems were scored against different references', { uttId: u.uttId, expected: `${u.refWords} reference words in both`, found: v ? String(v.refWords) : 'missing' });
+    }
+    diff[i] = u.errors - v.errors;
+    words[i] = u.refWords;
+  });
+  const rng = new Rng(opts.seed ?? 0);
+  const deltas = new Float64Array(replicates);
+  let aBetter = 0;
+  for (let r = 0; r < replicates; r++) {
+    let d = 0, w = 0;
+    for (let k = 0; k < n; k++) {
+      const i = rng.int(n);
+      d += diff[i]; w += words[i];
+    }
+    deltas[r] = w > 0 ? (100 * d) / w : 0;
+    if (d < 0) aBetter++;
+  }
+  deltas.sort();
+  const alpha = (1 - confidence) / 2;
+  const q = (p: number) => deltas[Math.min(replicates - 1, Math.max(0, Math.floor(p * replicates)))];
+  return {
+    deltaWer: a.wer - b.wer, ciLow: q(alpha), ciHigh: q(1 - alpha), confidence, replicates,
+    probABetter: aBetter / replicates,
+  };
+}
