@@ -23,7 +23,10 @@ export interface Recording {
   durationSec: number;
 }
 
-/** A timed unit inside a supervision: a word or a phone, e.g. espeak's events or TIMIT .WRD/.PHN. */
+/**
+ * A timed unit inside a supervision: a word or a phone, e.g. espeak's events or TIMIT .WRD/.PHN.
+ * `startSec` is measured from the start of the recording (as in lhotse), not of the supervision.
+ */
 export interface TimedSymbol {
   symbol: string;
   startSec: number;
@@ -67,4 +70,10 @@ export interface CorpusInfo {
   skipped: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] };
   /** The adapter options that produced this corpus. */
   options: Record<string, unknown>;
+}
+
+/** What an adapter's `prepare` returns: validated manifests per split plus the corpus summary. */
+export interface PreparedCorpus {
+  info: CorpusInfo;
+  splits: Record<string, SplitManifest>;
 }
