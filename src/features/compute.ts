@@ -1,0 +1,280 @@
+/**
+ * The `features` stage: a split's manifest -> `<outDir>/<split>.arrow` (fbank + mfcc per frame)
+ * and `<outDir>/<split>.cmvn.json` (per-speaker CMVN statistics). With `shard: {index, count}`
+ * the outputs are `<split>.<index>-of-<count>.arrow` / `.cmvn.json` and hold a contiguous block
+ * of the supervisions (manifest order), so concatenating the shards in index order
+ * (`mergeFeatureShards`) gives exactly the unsharded file.
+ */
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { AudioFormatError, ConfigError, CorpusError, FormatError, SkipCounter } from '../util/errors.ts';
+import { hashConfig } from '../util/hash.ts';
+import { log as defaultLogger, type Logger } from '../util/log.ts';
+import { Rng, hashString32 } from '../util/rng.ts';
+import { readCorpusInfo, readSplit, CORPUS_INFO_FILE } from '../corpus/manifest.ts';
+import type { Recording, Supervision } from '../corpus/types.ts';
+import { FbankComputer } from './fbank.ts';
+import { extractFeatures } from './frontend.ts';
+import { MfccComputer } from './mfcc.ts';
+import { fbankOptions, frameOptionsOf, mfccOptions, type FbankOptions, type MfccOptions } from './options.ts';
+import { FeatureFileWriter, mergeFeatureFiles, type FeatureConfig, type FeatureFileMetadata, type ShardSpec } from './store.ts';
+import { SpeakerCmvn, mergeCmvnFiles, writeCmvnFile } from './cmvn-file.ts';
+import type { FeatureMatrix } from './matrix.ts';
+
+/** Decoded audio as the audio module returns it: floats in [-1, 1) (int16 / 32768). */
+export interface DecodedAudio {
+  sampleRateHz: number;
+  samples: Float32Array;
+}
+
+export type AudioReader = (
+  path: string,
+  opts: { channel?: number; startSec?: number; durationSec?: number },
+) => Promise<DecodedAudio>;
+
+/** The feature defaults of the pipeline: Kaldi's, with 40 mel bins (the paper's DNN input). */
+export const STAGE_FBANK_DEFAULTS: Readonly<Partial<FbankOptions>> = Object.freeze({ numMelBins: 40 });
+
+export interface ComputeFeaturesOptions {
+  /** Prepared data directory: corpus.json + <split>/{recordings,supervisions}.jsonl. */
+  dataDir: string;
+  /** Split name, e.g. "train". */
+  split: string;
+  /** Where <split>[.<i>-of-<N>].arrow and .cmvn.json are written. */
+  outDir: string;
+  /** Filterbank options over Kaldi's defaults; default numMelBins 40. */
+  fbank?: Partial<FbankOptions>;
+  /**
+   * MFCC options for the GMM stage over Kaldi's compute-mfcc-feats defaults; frame options
+   * (shift, length, dither, window, ...) default to the fbank's so that both share one FFT.
+   * `false`: no mfcc column. Default {}.
+   */
+  mfcc?: Partial<MfccOptions> | false;
+  /** Compute only shard `index` (0-based) of `count`. Default: the whole split. */
+  shard?: ShardSpec;
+  /** Progress and the skip report. Default: the stderr logger. */
+  logger?: Logger;
+  /** Audio decoder. Default: readAudioChannel from src/audio. */
+  readAudio?: AudioReader;
+}
+
+export interface ComputeFeaturesResult {
+  featuresPath: string;
+  cmvnPath: string;
+  configHash: string;
+  featureConfig: FeatureConfig;
+  utterances: number;
+  frames: number;
+  skipped: ReturnType<SkipCounter['toJSON']>;
+  metadata: FeatureFileMetadata;
+}
+
+/** Output paths of a split (and shard). */
+export function featurePaths(outDir: string, split: string, shard?: ShardSpec | null): { features: string; cmvn: string } {
+  const base = shard ? `${split}.${shard.index}-of-${shard.count}` : split;
+  return { features: join(outDir, `${base}.arrow`), cmvn: join(outDir, `${base}.cmvn.json`) };
+}
+
+/** Supervision index range [start, end) of a shard: contiguous blocks in manifest order. */
+export function shardRange(total: number, shard?: ShardSpec | null): [number, number] {
+  if (!shard) return [0, total];
+  const { index, count } = shard;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new ConfigError('bad shard', { keyPath: 'shard', expected: 'integers 0 <= index < count', found: JSON.stringify(shard) });
+  }
+  return [Math.floor((index * total) / count), Math.floor(((index + 1) * total) / count)];
+}
+
+/** The resolved options and their hash, as recorded in the outputs. */
+export function resolveFeatureConfig(
+  fbankUser: Partial<FbankOptions> | undefined,
+  mfccUser: Partial<MfccOptions> | false | undefined,
+  sampleRateHz: number,
+): { featureConfig: FeatureConfig; configHash: string } {
+  const fbank = fbankOptions({ ...STAGE_FBANK_DEFAULTS, ...(fbankUser ?? {}) }, 'fbank');
+  if (fbank.sampleRateHz !== undefined && fbank.sampleRateHz !== sampleRateHz) {
+    throw new FormatError('corpus sample rate differs from the configured fbank.sampleRateHz', { expected: `${fbank.sampleRateHz} Hz`, found: `${sampleRateHz} Hz` });
+  }
+  fbank.sampleRateHz = sampleRateHz;
+  let mfcc: MfccOptions | null = null;
+  if (mfccUser !== false) {
+    mfcc = mfccOptions({ ...frameOptionsOf(fbank), ...(mfccUser ?? {}) }, 'mfcc');
+    if (mfcc.sampleRateHz !== sampleRateHz) {
+      throw new FormatError('corpus sample rate differs from the configured mfcc.sampleRateHz', { expected: `${mfcc.sampleRateHz} Hz`, found: `${sampleRateHz} Hz` });
+    }
+    if (mfcc.frameShiftMs !== fbank.frameShiftMs || mfcc.frameLengthMs !== fbank.frameLengthMs || mfcc.snipEdges !== fbank.snipEdges) {
+      throw new ConfigError('mfcc and fbank must use the same frames (they share one file)', {
+        keyPath: 'mfcc.frameShiftMs/frameLengthMs/snipEdges',
+        expected: `${fbank.frameShiftMs} ms / ${fbank.frameLengthMs} ms / snipEdges ${fbank.snipEdges}`,
+        found: `${mfcc.frameShiftMs} ms / ${mfcc.frameLengthMs} ms / snipEdges ${mfcc.snipEdges}`,
+      });
+    }
+  }
+  const featureConfig: FeatureConfig = {
+    sampleRateHz,
+    frameShiftMs: fbank.frameShiftMs,
+    frameLengthMs: fbank.frameLengthMs,
+    numMelBins: fbank.numMelBins,
+    fbankDim: fbank.numMelBins + (fbank.useEnergy ? 1 : 0),
+    mfccDim: mfcc ? mfcc.numCeps : null,
+    fbank,
+    mfcc,
+  };
+  return { featureConfig, configHash: hashConfig(featureConfig) };
+}
+
+async function defaultAudioReader(): Promise<AudioReader> {
+  // Loaded on first use so that this module does not need the decoders until audio is read.
+  const mod = (await import('../audio/index.ts')) as { readAudioChannel: AudioReader };
+  return mod.readAudioChannel;
+}
+
+function firstNonFinite(m: FeatureMatrix): number {
+  for (let i = 0; i < m.data.length; i++) if (!Number.isFinite(m.data[i])) return i;
+  return -1;
+}
+
+/**
+ * Compute fbank (+ mfcc) features and per-speaker CMVN statistics of one split (or shard).
+ * A bad utterance (undecodable or missing audio, shorter than one frame) is a counted skip;
+ * a sample rate that differs from the corpus is fatal; a run that writes nothing fails.
+ */
+export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<ComputeFeaturesResult> {
+  const logger = opts.logger ?? defaultLogger;
+  const manifest = await readSplit(opts.dataDir, opts.split);
+  const recordings = new Map<string, Recording>(manifest.recordings.map((r) => [r.id, r]));
+
+  // The corpus rate: configured, else corpus.json, else the first recording's.
+  let corpusRate = opts.fbank?.sampleRateHz;
+  let rateSource = 'fbank.sampleRateHz';
+  if (corpusRate === undefined && existsSync(join(opts.dataDir, CORPUS_INFO_FILE))) {
+    corpusRate = (await readCorpusInfo(opts.dataDir)).sampleRateHz;
+    rateSource = join(opts.dataDir, CORPUS_INFO_FILE);
+  }
+  if (corpusRate === undefined) {
+    if (manifest.recordings.length === 0) throw new CorpusError('split has no recordings', { file: join(opts.dataDir, opts.split) });
+    corpusRate = manifest.recordings[0].sampleRateHz;
+    rateSource = `recording ${manifest.recordings[0].id}`;
+  }
+  const { featureConfig, configHash } = resolveFeatureConfig(opts.fbank, opts.mfcc, corpusRate);
+  const fbankComputer = new FbankComputer(featureConfig.fbank, corpusRate);
+  const mfccComputer = featureConfig.mfcc ? new MfccComputer(featureConfig.mfcc, corpusRate) : null;
+  const extractors = mfccComputer ? [fbankComputer, mfccComputer] : [fbankComputer];
+  const ditherSeed = featureConfig.fbank.ditherSeed;
+  const dithering = featureConfig.fbank.dither !== 0 || (featureConfig.mfcc?.dither ?? 0) !== 0;
+
+  const [start, end] = shardRange(manifest.supervisions.length, opts.shard);
+  const sups: Supervision[] = manifest.supervisions.slice(start, end);
+  const paths = featurePaths(opts.outDir, opts.split, opts.shard);
+  const readAudio = opts.readAudio ?? (await defaultAudioReader());
+
+  const skips = new SkipCounter();
+  const fbankCmvn = new SpeakerCmvn(featureConfig.fbankDim);
+  const mfccCmvn = featureConfig.mfccDim ? new SpeakerCmvn(featureConfig.mfccDim) : null;
+  const utt2spk = new Map<string, string>();
+  const shardLabel = opts.shard ? ` shard ${opts.shard.index + 1}/${opts.shard.count}` : '';
+  const progress = logger.progress(`features ${opts.split}${shardLabel}`, sups.length, 'utterances');
+  const writer = await FeatureFileWriter.open(paths.features, {
+    configHash,
+    featureConfig,
+    stage: 'features',
+    split: opts.split,
+    shard: opts.shard ?? null,
+  });
+  let metadata: FeatureFileMetadata;
+  try {
+    for (const sup of sups) {
+      progress.tick();
+      const rec = recordings.get(sup.recordingId);
+      if (!rec) {
+        skips.skip(sup.id, 'recording not in the manifest');
+        continue;
+      }
+      if (rec.sampleRateHz !== corpusRate) {
+        throw new FormatError('recording sample rate differs from the corpus', {
+          file: rec.path, uttId: sup.id, expected: `${corpusRate} Hz (${rateSource})`, found: `${rec.sampleRateHz} Hz`,
+        });
+      }
+      if (!existsSync(rec.path)) {
+        skips.skip(sup.id, 'missing audio file');
+        logger.warn(`skipping ${sup.id}: ${rec.path} not found`);
+        continue;
+      }
+      let audio: DecodedAudio;
+      try {
+        audio = await readAudio(rec.path, { channel: rec.channel, startSec: sup.startSec, durationSec: sup.durationSec });
+      } catch (err) {
+        if (err instanceof AudioFormatError) {
+          skips.skip(sup.id, 'unreadable audio');
+          logger.warn(`skipping ${sup.id}: ${err.message}`);
+          continue;
+        }
+        if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') {
+          skips.skip(sup.id, 'missing audio file');
+          logger.warn(`skipping ${sup.id}: ${rec.path} not found`);
+          continue;
+        }
+        throw err;
+      }
+      if (audio.sampleRateHz !== corpusRate) {
+        throw new FormatError('audio sample rate differs from the corpus', {
+          file: rec.path, uttId: sup.id, expected: `${corpusRate} Hz (${rateSource})`, found: `${audio.sampleRateHz} Hz`,
+        });
+      }
+      const rng = dithering ? new Rng(hashString32(`${ditherSeed}:${sup.id}`)) : undefined;
+      const [fbank, mfcc] = extractFeatures(audio.samples, corpusRate, extractors, { rng, uttId: sup.id });
+      if (fbank.numFrames === 0) {
+        skips.skip(sup.id, 'shorter than one frame');
+        continue;
+      }
+      if (firstNonFinite(fbank) >= 0 || (mfcc && firstNonFinite(mfcc) >= 0)) {
+        skips.skip(sup.id, 'non-finite features');
+        continue;
+      }
+      writer.add(sup.id, fbank, mfcc);
+      fbankCmvn.of(sup.speaker).accumulate(fbank);
+      if (mfccCmvn && mfcc) mfccCmvn.of(sup.speaker).accumulate(mfcc);
+      utt2spk.set(sup.id, sup.speaker);
+      skips.done++;
+    }
+    if (writer.utterances === 0) {
+      throw new CorpusError('the features stage produced nothing', {
+        file: join(opts.dataDir, opts.split),
+        expected: 'at least one utterance with features',
+        found: `${sups.length} planned; ${skips.summary()}`,
+      });
+    }
+    metadata = await writer.finish(skips.skipped);
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  const streams = new Map<string, SpeakerCmvn>([['fbank', fbankCmvn]]);
+  if (mfccCmvn) streams.set('mfcc', mfccCmvn);
+  await writeCmvnFile(paths.cmvn, { configHash, split: opts.split, shard: opts.shard ?? null, utt2spk, streams });
+  progress.done(`${metadata.counts.frames} frames`);
+  if (skips.skipped > 0) logger.warn(skips.summary('utterances'));
+  else logger.info(skips.summary('utterances'));
+  return {
+    featuresPath: paths.features,
+    cmvnPath: paths.cmvn,
+    configHash,
+    featureConfig,
+    utterances: metadata.counts.utterances,
+    frames: metadata.counts.frames,
+    skipped: skips.toJSON(),
+    metadata,
+  };
+}
+
+/** Concatenate the shard outputs 0..count-1 of a split into the unsharded files. */
+export async function mergeFeatureShards(outDir: string, split: string, count: number): Promise<{ featuresPath: string; cmvnPath: string; metadata: FeatureFileMetadata }> {
+  const shards = Array.from({ length: count }, (_, index) => featurePaths(outDir, split, { index, count }));
+  for (const p of shards) {
+    if (!existsSync(p.features)) throw new FormatError('shard output missing', { file: p.features, expected: `all ${count} shards computed` });
+  }
+  const out = featurePaths(outDir, split);
+  const metadata = await mergeFeatureFiles(shards.map((s) => s.features), out.features, { split });
+  await mergeCmvnFiles(shards.map((s) => s.cmvn), out.cmvn, { split });
+  return { featuresPath: out.features, cmvnPath: out.cmvn, metadata };
+}

@@ -1,0 +1,256 @@
+/**
+ * The shared spectral front end of fbank and MFCC (Kaldi OfflineFeatureTpl + ExtractWindow +
+ * ProcessWindow): cut frames, dither, remove DC, log energy, pre-emphasis, window, power spectrum.
+ * Extractors that share frame options share one pass over the signal (one FFT per frame).
+ */
+import { Rng } from '../util/rng.ts';
+import { firstSampleOfFrame, frameGeometry, numFrames, windowFunction, type FrameGeometry } from './frames.ts';
+import { createPowerSpectrum, type PowerSpectrum } from './fft.ts';
+import { createMatrix, type FeatureMatrix } from './matrix.ts';
+import { sameFrameOptions, type FrameOptions } from './options.ts';
+import { ConfigError, FormatError } from '../util/errors.ts';
+
+/** float32 machine epsilon, Kaldi's floor before taking logs. */
+export const FLT_EPSILON = 1.1920928955078125e-7;
+
+/** Samples in [-1, 1) are multiplied by this to reach Kaldi's int16 range. */
+export const INT16_SCALE = 32768;
+
+/** What the front end hands an extractor for one frame. */
+export interface FrameSpectrum {
+  /** Power spectrum |X[k]|^2, k = 0 .. paddedWindowSize / 2. */
+  power: Float64Array;
+  /** log(max(energy, FLT_EPSILON)) before pre-emphasis and windowing (NaN unless requested). */
+  rawLogEnergy: number;
+  /** Same after windowing (NaN unless requested). */
+  windowedLogEnergy: number;
+}
+
+/** A per-frame feature computation on top of the shared front end (fbank, MFCC). */
+export interface FeatureExtractor {
+  readonly frameOptions: FrameOptions;
+  readonly geometry: FrameGeometry;
+  readonly dim: number;
+  readonly needsRawEnergy: boolean;
+  readonly needsWindowedEnergy: boolean;
+  /** Write `dim` values for one frame into out[offset ...]. */
+  computeFrame(frame: FrameSpectrum, out: Float32Array, offset: number): void;
+}
+
+export interface ExtractOptions {
+  /** Random source of the dither (when dither > 0). Default: new Rng(frameOptions.ditherSeed). */
+  rng?: Rng;
+  /** Multiplier applied to the samples. Default 32768 (float [-1, 1) -> int16 range, as Kaldi). */
+  sampleScale?: number;
+  /** Named in errors. */
+  uttId?: string;
+}
+
+/** Frame cutting and preparation for one set of frame options at one sample rate. */
+export class SpectrumFrontend {
+  readonly options: FrameOptions;
+  readonly geometry: FrameGeometry;
+  readonly window: Float64Array;
+  /** The prepared (windowed, zero-padded) frame of the last processFrame call. */
+  readonly frame: Float64Array;
+  readonly power: Float64Array;
+  private readonly spectrum: PowerSpectrum;
+  /** The FFT can remove a DC offset after the transform (window spectrum registered). */
+  private readonly canFoldDc: boolean;
+  /** Pending DC correction of the prepared frame: power = |X - dcCoef * W|^2, W = FFT(window). */
+  private dcCoef = 0;
+
+  constructor(options: FrameOptions, sampleRateHz: number) {
+    if (options.sampleRateHz !== undefined && options.sampleRateHz !== sampleRateHz) {
+      throw new FormatError('sample rate differs from the configured sampleRateHz', {
+        expected: `${options.sampleRateHz} Hz`,
+        found: `${sampleRateHz} Hz`,
+      });
+    }
+    this.options = options;
+    this.geometry = frameGeometry(options, sampleRateHz);
+    this.window = windowFunction(options.windowType, this.geometry.windowSize, options.blackmanCoeff);
+    // Zero padding beyond windowSize is never written, so it stays zero.
+    this.frame = new Float64Array(this.geometry.paddedWindowSize);
+    this.spectrum = createPowerSpectrum(this.geometry.paddedWindowSize);
+    this.power = new Float64Array(this.spectrum.numBins);
+    this.canFoldDc = Boolean(this.spectrum.setReference && this.spectrum.computeMinusReference);
+    if (this.canFoldDc) {
+      this.window.forEach((w, i) => (this.frame[i] = w));
+      this.spectrum.setReference!(this.frame);
+      this.frame.fill(0);
+    }
+  }
+
+  numFrames(numSamples: number): number {
+    return numFrames(numSamples, this.geometry);
+  }
+
+  /**
+   * Prepare frame `t` of `samples` (Kaldi ExtractWindow + ProcessWindow: dither, DC removal,
+   * pre-emphasis, window) and return the raw log energy (NaN unless `wantRawEnergy`).
+   * With `exactFrame` false the frame's DC offset may be left in `this.frame` and removed by
+   * `computePower()` instead (one pass less); pass true when the windowed frame itself is needed.
+   */
+  processFrame(samples: Float32Array, t: number, scale: number, rng: Rng | null, wantRawEnergy: boolean, exactFrame = false): number {
+    const { windowSize } = this.geometry;
+    const o = this.options;
+    const frame = this.frame;
+    const win = this.window;
+    const p = o.preemphCoeff;
+    const start = firstSampleOfFrame(t, this.geometry);
+    const n = samples.length;
+    const inside = start >= 0 && start + windowSize <= n;
+    this.dcCoef = 0;
+    if (inside && this.canFoldDc && !exactFrame && !(o.dither !== 0 && rng)) {
+      // Fast path, one pass: y[i] = (x[i] - p x[i-1]) w[i] with x[-1] = x[0]; the DC offset
+      // m contributes -m (1 - p) w[i], removed after the FFT. The raw energy is
+      // sum (x - m)^2 = (n sum x^2 - (sum x)^2) / n, exact for int16-valued samples.
+      let sum = 0;
+      let sumSq = 0;
+      let prev = samples[start] * scale;
+      for (let i = 0; i < windowSize; i++) {
+        const v = samples[start + i] * scale;
+        frame[i] = (v - p * prev) * win[i];
+        prev = v;
+        sum += v;
+        sumSq += v * v;
+      }
+      let rawLogEnergy = NaN;
+      if (o.removeDcOffset) {
+        this.dcCoef = (sum / windowSize) * (1 - p);
+        if (wantRawEnergy) rawLogEnergy = Math.log(Math.max((windowSize * sumSq - sum * sum) / windowSize, FLT_EPSILON));
+      } else if (wantRawEnergy) {
+        rawLogEnergy = Math.log(Math.max(sumSq, FLT_EPSILON));
+      }
+      return rawLogEnergy;
+    }
+    let sum = 0;
+    if (inside) {
+      for (let i = 0; i < windowSize; i++) {
+        const v = samples[start + i] * scale;
+        frame[i] = v;
+        sum += v;
+      }
+    } else {
+      // snipEdges = false: reflect the signal at both ends, as Kaldi.
+      for (let i = 0; i < windowSize; i++) {
+        let s = start + i;
+        while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
+        const v = samples[s] * scale;
+        frame[i] = v;
+        sum += v;
+      }
+    }
+    if (o.dither !== 0 && rng) {
+      const d = o.dither;
+      sum = 0;
+      for (let i = 0; i < windowSize; i++) {
+        const v = frame[i] + rng.gauss() * d;
+        frame[i] = v;
+        sum += v;
+      }
+    }
+    let mean = o.removeDcOffset ? sum / windowSize : 0;
+    let rawLogEnergy = NaN;
+    if (wantRawEnergy) {
+      let e = 0;
+      for (let i = 0; i < windowSize; i++) {
+        const v = frame[i] - mean;
+        frame[i] = v;
+        e += v * v;
+      }
+      mean = 0;
+      rawLogEnergy = Math.log(Math.max(e, FLT_EPSILON));
+    }
+    if (p !== 0) {
+      // (x[i] - mean) - p (x[i-1] - mean), times the window, in one backwards pass
+      // (frame[i - 1] is still unmodified when frame[i] is written).
+      const c = mean * (1 - p);
+      for (let i = windowSize - 1; i > 0; i--) frame[i] = (frame[i] - p * frame[i - 1] - c) * win[i];
+      frame[0] = (frame[0] - mean) * (1 - p) * win[0];
+    } else {
+      for (let i = 0; i < windowSize; i++) frame[i] = (frame[i] - mean) * win[i];
+    }
+    return rawLogEnergy;
+  }
+
+  /** log(max(sum of squares of the prepared frame, FLT_EPSILON)); needs processFrame(..., exactFrame = true). */
+  windowedLogEnergy(): number {
+    const { windowSize } = this.geometry;
+    let e = 0;
+    for (let i = 0; i < windowSize; i++) e += this.frame[i] * this.frame[i];
+    return Math.log(Math.max(e, FLT_EPSILON));
+  }
+
+  /** Power spectrum of the prepared frame into `this.power`. */
+  computePower(): void {
+    if (this.dcCoef !== 0) this.spectrum.computeMinusReference!(this.frame, this.dcCoef, this.power);
+    else this.spectrum.compute(this.frame, this.power);
+  }
+}
+
+/**
+ * Run several extractors over one signal. Extractors with identical frame options share one
+ * front end (one FFT per frame); all must produce the same number of frames.
+ * Returns one matrix per extractor, in order.
+ */
+export function extractFeatures(
+  samples: Float32Array,
+  sampleRateHz: number,
+  extractors: readonly FeatureExtractor[],
+  opts: ExtractOptions = {},
+): FeatureMatrix[] {
+  if (extractors.length === 0) return [];
+  const scale = opts.sampleScale ?? INT16_SCALE;
+  for (const ex of extractors) {
+    if (ex.geometry.sampleRateHz !== sampleRateHz) {
+      throw new FormatError('audio sample rate differs from the rate the extractor was built for', {
+        uttId: opts.uttId,
+        expected: `${ex.geometry.sampleRateHz} Hz`,
+        found: `${sampleRateHz} Hz`,
+      });
+    }
+  }
+  const counts = extractors.map((ex) => numFrames(samples.length, ex.geometry));
+  if (counts.some((c) => c !== counts[0])) {
+    throw new ConfigError('extractors computed together must give the same number of frames', {
+      keyPath: 'frameShiftMs/frameLengthMs/snipEdges',
+      expected: 'the same frame geometry',
+      found: counts.join(' vs '),
+    });
+  }
+  const outs = extractors.map((ex) => createMatrix(counts[0], ex.dim));
+  // Group extractors by identical frame options.
+  const groups: number[][] = [];
+  for (let i = 0; i < extractors.length; i++) {
+    const g = groups.find((grp) => sameFrameOptions(extractors[grp[0]].frameOptions, extractors[i].frameOptions));
+    if (g) g.push(i);
+    else groups.push([i]);
+  }
+  groups.forEach((group, gi) => {
+    const fo = extractors[group[0]].frameOptions;
+    const frontend = new SpectrumFrontend(fo, sampleRateHz);
+    // Dither: the caller's stream for the first group, a forked stream for any further group.
+    let rng: Rng | null = null;
+    if (fo.dither !== 0) {
+      if (!opts.rng) rng = new Rng(fo.ditherSeed);
+      else rng = gi === 0 ? opts.rng : opts.rng.fork(`frame-options-group-${gi}`);
+    }
+    const wantRaw = group.some((i) => extractors[i].needsRawEnergy);
+    const wantWin = group.some((i) => extractors[i].needsWindowedEnergy);
+    const spec: FrameSpectrum = { power: frontend.power, rawLogEnergy: NaN, windowedLogEnergy: NaN };
+    const n = counts[0];
+    const members = group.map((i) => extractors[i]);
+    const data = group.map((i) => outs[i].data);
+    const dims = members.map((ex) => ex.dim);
+    const g = members.length;
+    for (let t = 0; t < n; t++) {
+      spec.rawLogEnergy = frontend.processFrame(samples, t, scale, rng, wantRaw, wantWin);
+      spec.windowedLogEnergy = wantWin ? frontend.windowedLogEnergy() : NaN;
+      frontend.computePower();
+      for (let e = 0; e < g; e++) members[e].computeFrame(spec, data[e], t * dims[e]);
+    }
+  });
+  return outs;
+}

@@ -1,0 +1,622 @@
+/**
+ * The Arrow feature store (DESIGN.md section 4): one Arrow IPC *file* per split (and shard),
+ * readable by pyarrow and polars.
+ *
+ *   utt_id  Dictionary<Int32, Utf8>      one global dictionary per file (the written utterances)
+ *   frame   Int32                        0 .. numFrames - 1 within the utterance
+ *   fbank   FixedSizeList<Float32>[D]    log-mel filterbank (D = numMelBins, + 1 with energy)
+ *   mfcc    FixedSizeList<Float32>[C]    optional: MFCC for the GMM stage, same frames
+ *
+ * Schema metadata (all strings): am_distill.format, am_distill.format_version, am_distill.stage,
+ * am_distill.config_hash, am_distill.feature_config (JSON), am_distill.counts (JSON),
+ * am_distill.split, am_distill.shard (JSON or "null").
+ *
+ * Writing is incremental and atomic: record batches (one per utterance) go to a temporary file
+ * with a plain int32 utterance index; `finish()` then streams that file batch by batch into a
+ * second temporary file whose schema carries the final dictionary and counts, and renames it
+ * into place. Memory stays bounded by one utterance; nothing half-written is ever visible.
+ * Reading is lazy: record batch by record batch, yielding one utterance at a time.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  AsyncByteQueue,
+  Data,
+  DataType,
+  Dictionary,
+  Field,
+  FixedSizeList,
+  Float32,
+  Int32,
+  makeData,
+  Precision,
+  RecordBatch,
+  RecordBatchFileWriter,
+  RecordBatchReader,
+  Schema,
+  Struct,
+  Utf8,
+  vectorFromArray,
+  type Vector,
+} from 'apache-arrow';
+import { FormatError } from '../util/errors.ts';
+import type { FeatureMatrix } from './matrix.ts';
+import type { FbankOptions, MfccOptions } from './options.ts';
+
+export const FEATURE_FORMAT = 'am-distill.features';
+export const FEATURE_FORMAT_VERSION = 1;
+
+export const META = {
+  format: 'am_distill.format',
+  formatVersion: 'am_distill.format_version',
+  stage: 'am_distill.stage',
+  configHash: 'am_distill.config_hash',
+  featureConfig: 'am_distill.feature_config',
+  counts: 'am_distill.counts',
+  split: 'am_distill.split',
+  shard: 'am_distill.shard',
+} as const;
+
+/** What later stages need to know about the features (written into every feature file). */
+export interface FeatureConfig {
+  sampleRateHz: number;
+  frameShiftMs: number;
+  frameLengthMs: number;
+  /** Mel bins of the fbank column. */
+  numMelBins: number;
+  /** Width of the fbank column (numMelBins, + 1 when fbank.useEnergy). */
+  fbankDim: number;
+  /** Width of the mfcc column, or null when the file has none. */
+  mfccDim: number | null;
+  /** Full effective options (Kaldi names in camelCase). */
+  fbank: FbankOptions;
+  mfcc: MfccOptions | null;
+}
+
+export interface ShardSpec {
+  /** 0-based shard index. */
+  index: number;
+  count: number;
+}
+
+export interface FeatureCounts {
+  utterances: number;
+  frames: number;
+  /** Utterances that were planned but skipped (bad audio, too short). */
+  skipped: number;
+}
+
+export interface FeatureFileMetadata {
+  format: string;
+  formatVersion: number;
+  stage: string;
+  configHash: string;
+  featureConfig: FeatureConfig;
+  counts: FeatureCounts;
+  split: string | null;
+  shard: ShardSpec | null;
+}
+
+export interface FeatureUtterance {
+  uttId: string;
+  fbank: FeatureMatrix;
+  mfcc?: FeatureMatrix;
+}
+
+export interface FeatureWriterOptions {
+  configHash: string;
+  featureConfig: FeatureConfig;
+  /** Producing stage. Default 'features'. */
+  stage?: string;
+  split?: string | null;
+  shard?: ShardSpec | null;
+}
+
+function tmpSibling(path: string, tag: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${tag}.tmp`);
+}
+
+/** An Arrow byte sink that writes synchronously to a file descriptor (bounded memory). */
+class FdSink extends AsyncByteQueue {
+  bytes = 0;
+  constructor(private readonly fd: number) {
+    super();
+  }
+  override write(value: Uint8Array | ArrayBufferView | ArrayBuffer | string): void {
+    let u8: Uint8Array;
+    if (value instanceof Uint8Array) u8 = value;
+    else if (ArrayBuffer.isView(value)) u8 = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    else if (typeof value === 'string') u8 = new TextEncoder().encode(value);
+    else u8 = new Uint8Array(value);
+    let off = 0;
+    while (off < u8.byteLength) off += writeSync(this.fd, u8, off, u8.byteLength - off);
+    this.bytes += u8.byteLength;
+  }
+}
+
+function listType(dim: number): FixedSizeList<Float32> {
+  return new FixedSizeList(dim, new Field('item', new Float32(), false));
+}
+
+function listData(m: FeatureMatrix, type: FixedSizeList<Float32>): Data<FixedSizeList<Float32>> {
+  const child = makeData({ type: new Float32(), length: m.data.length, nullCount: 0, data: m.data });
+  return makeData({ type, length: m.numFrames, nullCount: 0, child });
+}
+
+function utteranceIdType(): Dictionary<Utf8, Int32> {
+  return new Dictionary(new Utf8(), new Int32(), 0, false);
+}
+
+function framesData(n: number): Data<Int32> {
+  const f = new Int32Array(n);
+  for (let i = 0; i < n; i++) f[i] = i;
+  return makeData({ type: new Int32(), length: n, nullCount: 0, data: f });
+}
+
+/**
+ * Incremental, atomic writer of one feature file. `add()` one utterance at a time, then
+ * `finish()`; on any error call `abort()` (nothing is left behind).
+ */
+export class FeatureFileWriter {
+  readonly path: string;
+  private readonly opts: Required<FeatureWriterOptions>;
+  private readonly tmp1: string;
+  private fd: number | null;
+  private readonly sink: FdSink;
+  private readonly writer: RecordBatchFileWriter;
+  private readonly stageSchema: Schema;
+  private readonly fbankType: FixedSizeList<Float32>;
+  private readonly mfccType: FixedSizeList<Float32> | null;
+  private readonly uttIds: string[] = [];
+  private readonly seen = new Set<string>();
+  private frames = 0;
+  private closed = false;
+
+  private constructor(path: string, opts: FeatureWriterOptions) {
+    this.path = path;
+    this.opts = { stage: 'features', split: null, shard: null, ...opts };
+    const fc = opts.featureConfig;
+    this.fbankType = listType(fc.fbankDim);
+    this.mfccType = fc.mfccDim ? listType(fc.mfccDim) : null;
+    const fields = [
+      new Field('utt_index', new Int32(), false),
+      new Field('frame', new Int32(), false),
+      new Field('fbank', this.fbankType, false),
+    ];
+    if (this.mfccType) fields.push(new Field('mfcc', this.mfccType, false));
+    this.stageSchema = new Schema(fields);
+    this.tmp1 = tmpSibling(path, 'part');
+    this.fd = openSync(this.tmp1, 'w');
+    this.sink = new FdSink(this.fd);
+    this.writer = new RecordBatchFileWriter();
+    this.writer.reset(this.sink, this.stageSchema);
+  }
+
+  /** Create the writer (parent directories are created). */
+  static async open(path: string, opts: FeatureWriterOptions): Promise<FeatureFileWriter> {
+    await fsp.mkdir(dirname(path), { recursive: true });
+    return new FeatureFileWriter(path, opts);
+  }
+
+  get utterances(): number {
+    return this.uttIds.length;
+  }
+
+  get numFrames(): number {
+    return this.frames;
+  }
+
+  /** Append one utterance as one record batch. */
+  add(uttId: string, fbank: FeatureMatrix, mfcc?: FeatureMatrix): void {
+    if (this.closed) throw new Error(`FeatureFileWriter(${this.path}): add() after finish/abort`);
+    const fc = this.opts.featureConfig;
+    if (this.seen.has(uttId)) throw new FormatError('duplicate utterance id in feature file', { file: this.path, uttId });
+    if (fbank.dim !== fc.fbankDim) {
+      throw new FormatError('fbank dimension differs from the feature config', { file: this.path, uttId, expected: String(fc.fbankDim), found: String(fbank.dim) });
+    }
+    if (this.mfccType) {
+      if (!mfcc) throw new FormatError('missing mfcc for a file with an mfcc column', { file: this.path, uttId });
+      if (mfcc.dim !== fc.mfccDim) throw new FormatError('mfcc dimension differs from the feature config', { file: this.path, uttId, expected: String(fc.mfccDim), found: String(mfcc.dim) });
+      if (mfcc.numFrames !== fbank.numFrames) {
+        throw new FormatError('fbank and mfcc differ in frame count', { file: this.path, uttId, expected: String(fbank.numFrames), found: String(mfcc.numFrames) });
+      }
+    } else if (mfcc) {
+      throw new FormatError('mfcc given for a file without an mfcc column', { file: this.path, uttId });
+    }
+    const n = fbank.numFrames;
+    const index = this.uttIds.length;
+    const idx = new Int32Array(n).fill(index);
+    const children: Data[] = [
+      makeData({ type: new Int32(), length: n, nullCount: 0, data: idx }),
+      framesData(n),
+      listData(fbank, this.fbankType),
+    ];
+    if (this.mfccType && mfcc) children.push(listData(mfcc, this.mfccType));
+    const data = makeData({ type: new Struct(this.stageSchema.fields), length: n, nullCount: 0, children });
+    this.writer.write(new RecordBatch(this.stageSchema, data));
+    this.uttIds.push(uttId);
+    this.seen.add(uttId);
+    this.frames += n;
+  }
+
+  /**
+   * Close the file: rewrite it with the final dictionary and counts, rename into place.
+   * `skipped` is recorded in the counts metadata.
+   */
+  async finish(skipped = 0): Promise<FeatureFileMetadata> {
+    if (this.closed) throw new Error(`FeatureFileWriter(${this.path}): finish() twice`);
+    this.closed = true;
+    const tmp2 = tmpSibling(this.path, 'final');
+    try {
+      this.writer.finish();
+      this.closeFd();
+      const counts: FeatureCounts = { utterances: this.uttIds.length, frames: this.frames, skipped };
+      const meta: FeatureFileMetadata = {
+        format: FEATURE_FORMAT,
+        formatVersion: FEATURE_FORMAT_VERSION,
+        stage: this.opts.stage,
+        configHash: this.opts.configHash,
+        featureConfig: this.opts.featureConfig,
+        counts,
+        split: this.opts.split,
+        shard: this.opts.shard,
+      };
+      const dictType = utteranceIdType();
+      const dictionary = vectorFromArray(this.uttIds, new Utf8()) as Vector<Utf8>;
+      const fields = [
+        new Field('utt_id', dictType, false),
+        new Field('frame', new Int32(), false),
+        new Field('fbank', this.fbankType, false),
+      ];
+      if (this.mfccType) fields.push(new Field('mfcc', this.mfccType, false));
+      const finalSchema = new Schema(fields, metadataMap(meta));
+      const fd2 = openSync(tmp2, 'w');
+      try {
+        const writer2 = new RecordBatchFileWriter();
+        writer2.reset(new FdSink(fd2), finalSchema);
+        const fh = await fsp.open(this.tmp1, 'r');
+        try {
+          const reader = await RecordBatchReader.from(fh);
+          await reader.open();
+          for await (const batch of reader) {
+            const cols = batch.data.children;
+            const idx = cols[0];
+            const uttCol = makeData({
+              type: dictType,
+              offset: idx.offset,
+              length: idx.length,
+              nullCount: 0,
+              data: idx.values as Int32Array,
+              dictionary,
+            });
+            const children: Data[] = [uttCol, cols[1], cols[2]];
+            if (this.mfccType) children.push(cols[3]);
+            const data = makeData({ type: new Struct(finalSchema.fields), length: batch.numRows, nullCount: 0, children });
+            writer2.write(new RecordBatch(finalSchema, data));
+          }
+        } finally {
+          await fh.close().catch(() => undefined);
+        }
+        writer2.finish();
+      } finally {
+        closeSync(fd2);
+      }
+      await fsp.rename(tmp2, this.path);
+      await fsp.rm(this.tmp1, { force: true });
+      return meta;
+    } catch (err) {
+      await fsp.rm(tmp2, { force: true });
+      await fsp.rm(this.tmp1, { force: true });
+      throw err;
+    }
+  }
+
+  /** Drop everything written so far. */
+  async abort(): Promise<void> {
+    this.closed = true;
+    this.closeFd();
+    await fsp.rm(this.tmp1, { force: true });
+  }
+
+  private closeFd(): void {
+    if (this.fd !== null) {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+}
+
+function metadataMap(m: FeatureFileMetadata): Map<string, string> {
+  return new Map<string, string>([
+    [META.format, m.format],
+    [META.formatVersion, String(m.formatVersion)],
+    [META.stage, m.stage],
+    [META.configHash, m.configHash],
+    [META.featureConfig, JSON.stringify(m.featureConfig)],
+    [META.counts, JSON.stringify(m.counts)],
+    [META.split, m.split ?? ''],
+    [META.shard, JSON.stringify(m.shard)],
+  ]);
+}
+
+function parseMetadata(schema: Schema, file: string): FeatureFileMetadata {
+  const md = schema.metadata;
+  const get = (k: string): string => {
+    const v = md.get(k);
+    if (v === undefined) throw new FormatError('not an am-distill feature file: schema metadata key missing', { file, expected: k, found: `keys ${[...md.keys()].join(', ') || '(none)'}` });
+    return v;
+  };
+  const format = get(META.format);
+  if (format !== FEATURE_FORMAT) throw new FormatError('not an am-distill feature file', { file, expected: FEATURE_FORMAT, found: format });
+  const formatVersion = Number(get(META.formatVersion));
+  if (formatVersion !== FEATURE_FORMAT_VERSION) {
+    throw new FormatError('unsupported feature file format version', { file, expected: String(FEATURE_FORMAT_VERSION), found: get(META.formatVersion) });
+  }
+  const json = <T>(k: string): T => {
+    try {
+      return JSON.parse(get(k)) as T;
+    } catch (cause) {
+      throw new FormatError('malformed JSON in schema metadata', { file, keyPath: k, cause });
+    }
+  };
+  const split = md.get(META.split);
+  return {
+    format,
+    formatVersion,
+    stage: get(META.stage),
+    configHash: get(META.configHash),
+    featureConfig: json<FeatureConfig>(META.featureConfig),
+    counts: json<FeatureCounts>(META.counts),
+    split: split ? split : null,
+    shard: md.has(META.shard) ? json<ShardSpec | null>(META.shard) : null,
+  };
+}
+
+/** What a reader insists on; any mismatch is a FormatError naming the file. */
+export interface FeatureExpectation {
+  fbankDim?: number;
+  numMelBins?: number;
+  /** true: the file must have an mfcc column; a number: of this width. */
+  mfcc?: boolean | number;
+  sampleRateHz?: number;
+  configHash?: string;
+}
+
+function isInt32(t: DataType): boolean {
+  return DataType.isInt(t) && t.bitWidth === 32 && t.isSigned;
+}
+
+function isFloat32(t: DataType): boolean {
+  return DataType.isFloat(t) && t.precision === Precision.SINGLE;
+}
+
+function validateSchema(schema: Schema, meta: FeatureFileMetadata, file: string, expect: FeatureExpectation): void {
+  const field = (name: string) => schema.fields.find((f) => f.name === name);
+  const fc = meta.featureConfig;
+  const utt = field('utt_id');
+  if (!utt || !DataType.isDictionary(utt.type) || !DataType.isUtf8(utt.type.dictionary) || !isInt32(utt.type.indices)) {
+    throw new FormatError('bad utt_id column', { file, expected: 'utt_id: Dictionary<Int32, Utf8>', found: utt ? String(utt.type) : 'no utt_id column' });
+  }
+  const frame = field('frame');
+  if (!frame || !isInt32(frame.type)) {
+    throw new FormatError('bad frame column', { file, expected: 'frame: Int32', found: frame ? String(frame.type) : 'no frame column' });
+  }
+  const checkList = (name: string, dim: number) => {
+    const f = field(name);
+    if (!f || !DataType.isFixedSizeList(f.type) || !isFloat32(f.type.valueType)) {
+      throw new FormatError(`bad ${name} column`, { file, expected: `${name}: FixedSizeList<Float32>[${dim}]`, found: f ? String(f.type) : `no ${name} column` });
+    }
+    if (f.type.listSize !== dim) {
+      throw new FormatError(`${name} dimension differs from the file's feature config`, { file, expected: String(dim), found: String(f.type.listSize) });
+    }
+  };
+  checkList('fbank', fc.fbankDim);
+  if (fc.mfccDim) checkList('mfcc', fc.mfccDim);
+  const mismatch = (what: string, expected: unknown, found: unknown) => {
+    throw new FormatError(`${what} differs from what the reader expects`, { file, expected: String(expected), found: String(found) });
+  };
+  if (expect.fbankDim !== undefined && expect.fbankDim !== fc.fbankDim) mismatch('fbank dimension', expect.fbankDim, fc.fbankDim);
+  if (expect.numMelBins !== undefined && expect.numMelBins !== fc.numMelBins) mismatch('number of mel bins', expect.numMelBins, fc.numMelBins);
+  if (expect.sampleRateHz !== undefined && expect.sampleRateHz !== fc.sampleRateHz) mismatch('sample rate', `${expect.sampleRateHz} Hz`, `${fc.sampleRateHz} Hz`);
+  if (expect.configHash !== undefined && expect.configHash !== meta.configHash) mismatch('feature config hash', expect.configHash, meta.configHash);
+  if (expect.mfcc === true && !fc.mfccDim) mismatch('mfcc column', 'present', 'absent');
+  if (typeof expect.mfcc === 'number' && expect.mfcc !== fc.mfccDim) mismatch('mfcc dimension', expect.mfcc, fc.mfccDim ?? 'absent');
+}
+
+const ARROW_MAGIC = 'ARROW1';
+
+async function checkMagic(path: string): Promise<void> {
+  const fh = await fsp.open(path, 'r').catch((cause: NodeJS.ErrnoException) => {
+    throw new FormatError(cause.code === 'ENOENT' ? 'feature file not found' : 'cannot open feature file', { file: path, cause });
+  });
+  try {
+    const buf = Buffer.alloc(6);
+    const { bytesRead } = await fh.read(buf, 0, 6, 0);
+    if (bytesRead < 6 || buf.toString('latin1') !== ARROW_MAGIC) {
+      throw new FormatError('not an Arrow IPC file', { file: path, expected: `magic "${ARROW_MAGIC}"`, found: JSON.stringify(buf.subarray(0, bytesRead).toString('latin1')) });
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Lazily reads a feature file record batch by record batch. Open with `FeatureFileReader.open`,
+ * iterate `utterances()`, and `close()` (iteration to the end closes too).
+ */
+export class FeatureFileReader {
+  readonly path: string;
+  readonly metadata: FeatureFileMetadata;
+  readonly schema: Schema;
+  private readonly fh: FileHandle;
+  private readonly reader: AsyncIterable<RecordBatch> & { cancel?: () => Promise<void> };
+  private closed = false;
+
+  private constructor(path: string, fh: FileHandle, reader: AsyncIterable<RecordBatch>, schema: Schema, metadata: FeatureFileMetadata) {
+    this.path = path;
+    this.fh = fh;
+    this.reader = reader;
+    this.schema = schema;
+    this.metadata = metadata;
+  }
+
+  static async open(path: string, expect: FeatureExpectation = {}): Promise<FeatureFileReader> {
+    await checkMagic(path);
+    const fh = await fsp.open(path, 'r');
+    try {
+      let reader;
+      try {
+        reader = await RecordBatchReader.from(fh);
+        await reader.open();
+      } catch (cause) {
+        throw new FormatError('unreadable Arrow IPC file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
+      }
+      if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
+      const schema = reader.schema;
+      const meta = parseMetadata(schema, path);
+      validateSchema(schema, meta, path, expect);
+      return new FeatureFileReader(path, fh, reader as unknown as AsyncIterable<RecordBatch>, schema, meta);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Utterances in file order; each matrix is independent of the others. */
+  async *utterances(): AsyncGenerator<FeatureUtterance> {
+    const file = this.path;
+    const fc = this.metadata.featureConfig;
+    const hasMfcc = Boolean(fc.mfccDim);
+    let cur: { uttId: string; index: number; fb: Float32Array[]; mf: Float32Array[]; frames: number } | null = null;
+    const emit = (): FeatureUtterance => {
+      const c = cur!;
+      const fbank = { numFrames: c.frames, dim: fc.fbankDim, data: concat(c.fb, c.frames * fc.fbankDim) };
+      const u: FeatureUtterance = { uttId: c.uttId, fbank };
+      if (hasMfcc) u.mfcc = { numFrames: c.frames, dim: fc.mfccDim!, data: concat(c.mf, c.frames * fc.mfccDim!) };
+      return u;
+    };
+    const seen = new Set<number>();
+    try {
+      for await (const batch of this.reader) {
+        const n = batch.numRows;
+        if (n === 0) continue;
+        const uttData = batch.getChild('utt_id')!.data[0];
+        const frameData = batch.getChild('frame')!.data[0];
+        const fbData = batch.getChild('fbank')!.data[0];
+        const mfData = hasMfcc ? batch.getChild('mfcc')!.data[0] : null;
+        const idx = (uttData.values as Int32Array).subarray(uttData.offset, uttData.offset + n);
+        const frames = (frameData.values as Int32Array).subarray(frameData.offset, frameData.offset + n);
+        const dict = uttData.dictionary as Vector<Utf8>;
+        const fbValues = listValues(fbData, fc.fbankDim);
+        const mfValues = mfData ? listValues(mfData, fc.mfccDim!) : null;
+        let start = 0;
+        while (start < n) {
+          let end = start + 1;
+          while (end < n && idx[end] === idx[start]) end++;
+          const index = idx[start];
+          if (!cur || cur.index !== index) {
+            if (cur) yield emit();
+            if (seen.has(index)) {
+              throw new FormatError('utterance rows are not contiguous', { file, uttId: String(dict.get(index)), expected: 'all frames of an utterance together' });
+            }
+            seen.add(index);
+            const uttId = dict.get(index);
+            if (uttId === null || uttId === undefined) throw new FormatError('utt_id index outside the dictionary', { file, found: String(index) });
+            cur = { uttId, index, fb: [], mf: [], frames: 0 };
+          }
+          for (let r = start; r < end; r++) {
+            if (frames[r] !== cur.frames + (r - start)) {
+              throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', {
+                file, uttId: cur.uttId, expected: String(cur.frames + (r - start)), found: String(frames[r]),
+              });
+            }
+          }
+          cur.fb.push(fbValues.subarray(start * fc.fbankDim, end * fc.fbankDim));
+          if (mfValues) cur.mf.push(mfValues.subarray(start * fc.mfccDim!, end * fc.mfccDim!));
+          cur.frames += end - start;
+          start = end;
+        }
+      }
+      if (cur) yield emit();
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** True once the file handle is closed (after close(), or when iteration ended or broke off). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close().catch(() => undefined);
+  }
+}
+
+function listValues(d: Data, dim: number): Float32Array {
+  const child = d.children[0];
+  const values = child.values as Float32Array;
+  const start = child.offset + d.offset * dim;
+  return values.subarray(start, start + d.length * dim);
+}
+
+function concat(parts: Float32Array[], total: number): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Utterances of a feature file, lazily; the file is closed when iteration ends. */
+export async function* readFeatureFile(path: string, expect: FeatureExpectation = {}): AsyncGenerator<FeatureUtterance> {
+  const r = await FeatureFileReader.open(path, expect);
+  yield* r.utterances();
+}
+
+/** Metadata (config, counts) of a feature file without reading its record batches. */
+export async function readFeatureMetadata(path: string, expect: FeatureExpectation = {}): Promise<FeatureFileMetadata> {
+  const r = await FeatureFileReader.open(path, expect);
+  await r.close();
+  return r.metadata;
+}
+
+/**
+ * Concatenate feature files (e.g. the shards of a split, in order) into one. All inputs must
+ * share the config hash; utterance ids must be unique across them.
+ */
+export async function mergeFeatureFiles(inputs: readonly string[], output: string, opts: { split?: string | null } = {}): Promise<FeatureFileMetadata> {
+  if (inputs.length === 0) throw new FormatError('nothing to merge', { file: output, expected: 'at least one input file' });
+  const metas = [];
+  for (const p of inputs) metas.push(await readFeatureMetadata(p));
+  const first = metas[0];
+  metas.forEach((m, i) => {
+    if (m.configHash !== first.configHash) {
+      throw new FormatError('cannot merge feature files with different configs', { file: inputs[i], expected: `config hash ${first.configHash} (as ${inputs[0]})`, found: m.configHash });
+    }
+  });
+  const writer = await FeatureFileWriter.open(output, {
+    configHash: first.configHash,
+    featureConfig: first.featureConfig,
+    stage: first.stage,
+    split: opts.split !== undefined ? opts.split : first.split,
+    shard: null,
+  });
+  try {
+    for (const p of inputs) {
+      for await (const u of readFeatureFile(p)) writer.add(u.uttId, u.fbank, u.mfcc);
+    }
+    return await writer.finish(metas.reduce((s, m) => s + m.counts.skipped, 0));
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
