@@ -1,0 +1,120 @@
+/**
+ * Optimizers with state that can be saved and restored bit-exactly (for resume): SGD with
+ * (heavy-ball) momentum, as PyTorch's SGD (v = mu v + g; w -= lr v), and Adam (Kingma & Ba 2015,
+ * with bias correction). The learning rate is a plain number per step, so schedules (newbob)
+ * just pass a new value.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../util/errors.ts';
+import { ModelError } from './errors.ts';
+
+export interface OptimizerOptions {
+  /** 'sgd' (with momentum) or 'adam'. Default 'adam'. */
+  kind: 'sgd' | 'adam';
+  /** Initial learning rate. Default 0.001 (adam) / 0.05 (sgd) when not given. */
+  learningRate?: number;
+  /** SGD momentum. Default 0.9. */
+  momentum: number;
+  /** Adam decay rates and epsilon. Defaults 0.9, 0.999, 1e-8. */
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** L2 penalty added to the gradient (weight decay), per weight. Default 0. */
+  l2: number;
+}
+
+export const DEFAULT_OPTIMIZER_OPTIONS: Readonly<OptimizerOptions> = Object.freeze({ kind: 'adam', momentum: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, l2: 0 });
+
+export function defaultLearningRate(kind: OptimizerOptions['kind']): number {
+  return kind === 'adam' ? 0.001 : 0.05;
+}
+
+/** Serialised optimizer state: JSON header + float32 slot values in one buffer. */
+export interface OptimizerState {
+  kind: OptimizerOptions['kind'];
+  step: number;
+  /** Slot shapes, in order (adam: m then v per variable; sgd: velocity per variable). */
+  shapes: number[][];
+}
+
+export class Optimizer {
+  readonly options: OptimizerOptions;
+  private readonly vars: tf.Variable[];
+  private slots: tf.Variable[];
+  step = 0;
+
+  constructor(vars: tf.Variable[], opts: Partial<OptimizerOptions> = {}) {
+    this.options = { ...DEFAULT_OPTIMIZER_OPTIONS, ...opts };
+    if (this.options.kind !== 'sgd' && this.options.kind !== 'adam') {
+      throw new ConfigError('unknown optimizer', { keyPath: 'optimizer.kind', expected: "'sgd' or 'adam'", found: String(this.options.kind) });
+    }
+    this.vars = vars;
+    const perVar = this.options.kind === 'adam' ? 2 : 1;
+    this.slots = [];
+    for (let k = 0; k < perVar; k++) for (const v of vars) this.slots.push(tf.variable(tf.zerosLike(v), false));
+  }
+
+  /** One update with gradients in the order of the variables. */
+  apply(grads: tf.Tensor[], learningRate: number): void {
+    const o = this.options;
+    this.step++;
+    tf.tidy(() => {
+      const n = this.vars.length;
+      for (let i = 0; i < n; i++) {
+        const w = this.vars[i];
+        let g = grads[i];
+        if (o.l2 > 0) g = tf.add(g, tf.mul(w, o.l2));
+        if (o.kind === 'sgd') {
+          const v = this.slots[i];
+          const vNew = tf.add(tf.mul(v, o.momentum), g);
+          v.assign(vNew);
+          w.assign(tf.sub(w, tf.mul(vNew, learningRate)));
+        } else {
+          const m = this.slots[i], v = this.slots[n + i];
+          const mNew = tf.add(tf.mul(m, o.beta1), tf.mul(g, 1 - o.beta1));
+          const vNew = tf.add(tf.mul(v, o.beta2), tf.mul(tf.square(g), 1 - o.beta2));
+          m.assign(mNew);
+          v.assign(vNew);
+          const c1 = 1 - Math.pow(o.beta1, this.step);
+          const c2 = 1 - Math.pow(o.beta2, this.step);
+          const stepSize = (learningRate * Math.sqrt(c2)) / c1;
+          w.assign(tf.sub(w, tf.mul(tf.div(mNew, tf.add(tf.sqrt(vNew), o.epsilon * Math.sqrt(c2))), stepSize)));
+        }
+      }
+    });
+  }
+
+  /** State for a checkpoint: header (JSON) and slot values (float32, concatenated). */
+  saveState(): { header: OptimizerState; data: Uint8Array } {
+    const arrays = this.slots.map((s) => s.dataSync() as Float32Array);
+    const total = arrays.reduce((n, a) => n + a.length, 0);
+    const out = new Float32Array(total);
+    let off = 0;
+    for (const a of arrays) {
+      out.set(a, off);
+      off += a.length;
+    }
+    return { header: { kind: this.options.kind, step: this.step, shapes: this.slots.map((s) => s.shape) }, data: new Uint8Array(out.buffer) };
+  }
+
+  loadState(header: OptimizerState, data: Uint8Array, where: string): void {
+    const shapesOk = header.kind === this.options.kind && header.shapes.length === this.slots.length && header.shapes.every((sh, i) => sh.join('x') === this.slots[i].shape.join('x'));
+    if (!shapesOk) {
+      throw new ModelError('optimizer state does not fit this model and optimizer', { file: where, expected: `${this.options.kind} with ${this.slots.length} slots`, found: `${header.kind} with ${header.shapes.length} slots` });
+    }
+    const floats = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    let off = 0;
+    for (const s of this.slots) {
+      const size = s.shape.reduce((a, b) => a * b, 1);
+      if (off + size > floats.length) throw new ModelError('optimizer state is truncated', { file: where, expected: `>= ${off + size} floats`, found: String(floats.length) });
+      tf.tidy(() => s.assign(tf.tensor(floats.subarray(off, off + size), s.shape)));
+      off += size;
+    }
+    this.step = header.step;
+  }
+
+  dispose(): void {
+    tf.dispose(this.slots);
+    this.slots = [];
+  }
+}

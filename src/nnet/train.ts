@@ -1,0 +1,578 @@
+/**
+ * Training a frame classifier on hard senone labels (or a caller's loss): minibatch SGD with
+ * momentum or Adam, newbob learning-rate halving on dev frame accuracy, early stopping, one
+ * checkpoint per epoch, resume from the last checkpoint, deterministic per seed.
+ *
+ * Output directory:
+ *   checkpoints/epoch-NNNN/  model.json weights.bin sidecar.json optimizer.json optimizer.bin state.json
+ *                            (the last one and the best one are kept)
+ *   final/                   model.json weights.bin sidecar.json: the best epoch by dev accuracy
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fsp, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../util/rng.ts';
+import { ConfigError, FormatError, NumericError, SkipCounter } from '../util/errors.ts';
+import { hashConfig } from '../util/hash.ts';
+import { withAtomicOutput } from '../util/fs.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
+import { initBackend, type BackendInfo, type BackendName } from './backend.ts';
+import {
+  DEFAULT_CMVN_OPTIONS,
+  Minibatches,
+  SpeakerCmvn,
+
+  resolveBatchOptions,
+  scanSource,
+  senonePriors,
+  splicedInputDim,
+  type CmvnOptions,
+  type FrameSource,
+  type Minibatch,
+  type SpliceWindow,
+  type Utterance,
+} from './data.ts';
+import { FrameClassifier, createFrameClassifier } from './model.ts';
+import { Optimizer, defaultLearningRate, DEFAULT_OPTIMIZER_OPTIONS, type OptimizerOptions, type OptimizerState } from './optim.ts';
+import { MODEL_JSON, SIDECAR_JSON, SIDECAR_KIND, SIDECAR_VERSION, WEIGHTS_BIN, loadModelDir, saveModelDir, type ModelSidecar, type SenoneInventory } from './io.ts';
+import { ModelError } from './errors.ts';
+import { spliceFrameInto } from '../features/splice.ts';
+
+/** Everything that determines the trained weights (hashed for resume), plus maxEpochs. */
+export interface TrainConfig {
+  /** Output classes (senones). Required. */
+  numSenones: number;
+  /** Identity / names of the senone inventory, recorded in the sidecar. */
+  senoneInventory?: { id?: string; names?: string[] };
+  /** Feature config of the producer, recorded in the sidecar and compared later. Default null. */
+  featureConfig: Record<string, unknown> | null;
+  /** Hidden ReLU layers (L). Default 3. */
+  hiddenLayers: number;
+  /** Units per hidden layer (H). Default 1024. */
+  hiddenUnits: number;
+  /** Context window in frames. Default 5 left, 5 right (40 log-mel bins -> 440 inputs). */
+  splice: SpliceWindow;
+  /** Seed of initialisation and data order. Default 0. */
+  seed: number;
+  optimizer: Partial<OptimizerOptions>;
+  /** Frames per minibatch. Default 256. */
+  batchSize: number;
+  /** Bounded shuffle buffer in frames. Default 100000. */
+  shuffleBufferFrames: number;
+  /** Upper limit of epochs. Default 20. Not part of the resume hash: raise it to train further. */
+  maxEpochs: number;
+  /** No newbob stop before this many epochs. Default 2. */
+  minEpochs: number;
+  /**
+   * Learning-rate schedule. 'newbob' (Kaldi nnet1 style, on dev frame accuracy): once an epoch
+   * improves the best accuracy by less than `newbobStartImprovement`, halve the rate every epoch;
+   * stop when, while halving, the improvement is below `newbobStopImprovement`. 'constant': keep
+   * the rate. Default 'newbob'.
+   */
+  schedule: 'newbob' | 'constant';
+  /** Absolute frame-accuracy gain (0.005 = 0.5 %) below which halving starts. Default 0.005. */
+  newbobStartImprovement: number;
+  /** Absolute gain below which training stops while halving. Default 0.0005. */
+  newbobStopImprovement: number;
+  /** Learning-rate factor per halving epoch. Default 0.5. */
+  halvingFactor: number;
+  /** Stop after this many epochs without a new best dev accuracy. Default 3. */
+  earlyStopPatience: number;
+  cmvn: CmvnOptions;
+  /** Floor (in frames) added to every senone count for the priors. Default 1. */
+  priorFloorFrames: number;
+}
+
+export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, 'numSenones' | 'senoneInventory'>> = Object.freeze({
+  featureConfig: null,
+  hiddenLayers: 3,
+  hiddenUnits: 1024,
+  splice: Object.freeze({ leftContext: 5, rightContext: 5 }),
+  seed: 0,
+  optimizer: Object.freeze({}),
+  batchSize: 256,
+  shuffleBufferFrames: 100_000,
+  maxEpochs: 20,
+  minEpochs: 2,
+  schedule: 'newbob',
+  newbobStartImprovement: 0.005,
+  newbobStopImprovement: 0.0005,
+  halvingFactor: 0.5,
+  earlyStopPatience: 3,
+  cmvn: DEFAULT_CMVN_OPTIONS,
+  priorFloorFrames: 1,
+});
+
+/** A training loss on a batch: logits [n, S] (and the batch: labels, extras) -> scalar. */
+export type LossFn = (logits: tf.Tensor2D, batch: Minibatch) => tf.Scalar;
+
+/** Mean cross-entropy against the hard senone labels. */
+export const hardLabelCrossEntropy: LossFn = (logits, batch) => {
+  if (!batch.labels) throw new ConfigError('hard-label training needs labels', { expected: 'a source with alignments', found: 'unlabelled frames' });
+  const oneHot = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), logits.shape[1]);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+};
+
+export interface EpochReport {
+  epoch: number;
+  learningRate: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  /** Dev frame accuracy (null without a dev source). */
+  devAccuracy: number | null;
+  devLoss: number | null;
+  frames: number;
+  seconds: number;
+  framesPerSecond: number;
+  /** Largest number of unspliced frames the shuffle buffer held. */
+  peakBufferedFrames: number;
+  /** Resident set size after the epoch. */
+  rssBytes: number;
+}
+
+interface TrainState {
+  configHash: string;
+  /** Epochs completed. */
+  epoch: number;
+  /** Learning rate for the next epoch. */
+  learningRate: number;
+  halving: boolean;
+  bestEpoch: number;
+  bestMetric: number;
+  epochsSinceBest: number;
+  stopReason: StopReason | null;
+  history: EpochReport[];
+  optimizer: OptimizerState;
+}
+
+export type StopReason = 'max-epochs' | 'newbob' | 'early-stop';
+
+export interface TrainOptions {
+  /** Output directory (checkpoints/, final/). */
+  outDir: string;
+  train: FrameSource;
+  /** Dev source for newbob and early stopping; without it the running training accuracy is used. */
+  dev?: FrameSource;
+  config: Partial<TrainConfig> & { numSenones: number };
+  /** Default 'auto' (the ladder). */
+  backend?: BackendName | 'auto';
+  /** Resume from the last checkpoint in outDir (default true); false starts over. */
+  resume?: boolean;
+  /** Loss on logits; default hard-label cross-entropy. */
+  loss?: LossFn;
+  logger?: Logger;
+  /** Called after each epoch's checkpoint is on disk (a throw here aborts like a crash would). */
+  onEpochEnd?: (report: EpochReport) => void | Promise<void>;
+}
+
+export interface TrainResult {
+  outDir: string;
+  /** Directory of the best model (model.json, weights.bin, sidecar.json). */
+  finalDir: string;
+  bestEpoch: number;
+  /** Best dev frame accuracy (or training accuracy without dev). */
+  bestAccuracy: number;
+  stopReason: StopReason;
+  history: EpochReport[];
+  /** Epoch the run resumed after (0 = fresh start). */
+  resumedAfterEpoch: number;
+  backend: BackendInfo;
+  sidecar: ModelSidecar;
+  skips: { train: ReturnType<SkipCounter['toJSON']>; dev: ReturnType<SkipCounter['toJSON']> | null };
+}
+
+export function resolveTrainConfig(c: Partial<TrainConfig> & { numSenones: number }): TrainConfig {
+  const known = new Set([...Object.keys(DEFAULT_TRAIN_CONFIG), 'numSenones', 'senoneInventory']);
+  for (const k of Object.keys(c)) {
+    if (!known.has(k)) throw new ConfigError('unknown training option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+  }
+  const cfg: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...c,
+    splice: { ...DEFAULT_TRAIN_CONFIG.splice, ...c.splice },
+    cmvn: { ...DEFAULT_TRAIN_CONFIG.cmvn, ...c.cmvn },
+    optimizer: { ...DEFAULT_OPTIMIZER_OPTIONS, ...c.optimizer },
+  } as TrainConfig;
+  const opt = cfg.optimizer as OptimizerOptions;
+  if (opt.learningRate === undefined) opt.learningRate = defaultLearningRate(opt.kind);
+  const posInt = (k: keyof TrainConfig) => {
+    const v = cfg[k] as number;
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError('bad training option', { keyPath: k, expected: 'an integer >= 1', found: String(v) });
+  };
+  (['numSenones', 'hiddenUnits', 'batchSize', 'shuffleBufferFrames', 'maxEpochs', 'minEpochs', 'earlyStopPatience'] as const).forEach(posInt);
+  if (!Number.isInteger(cfg.hiddenLayers) || cfg.hiddenLayers < 0) throw new ConfigError('bad training option', { keyPath: 'hiddenLayers', expected: 'an integer >= 0', found: String(cfg.hiddenLayers) });
+  if (!(opt.learningRate! > 0)) throw new ConfigError('bad learning rate', { keyPath: 'optimizer.learningRate', expected: '> 0', found: String(opt.learningRate) });
+  if (!(cfg.halvingFactor > 0 && cfg.halvingFactor < 1)) throw new ConfigError('bad halving factor', { keyPath: 'halvingFactor', expected: 'in (0, 1)', found: String(cfg.halvingFactor) });
+  if (cfg.schedule !== 'newbob' && cfg.schedule !== 'constant') throw new ConfigError('unknown schedule', { keyPath: 'schedule', expected: "'newbob' or 'constant'", found: String(cfg.schedule) });
+  resolveBatchOptions({ batchSize: cfg.batchSize, shuffleBufferFrames: cfg.shuffleBufferFrames, splice: cfg.splice });
+  return cfg;
+}
+
+/** Hash of everything that determines the weights (not maxEpochs, not where they go). */
+export function trainConfigHash(cfg: TrainConfig): string {
+  const { maxEpochs: _ignored, ...rest } = cfg;
+  return hashConfig(rest);
+}
+
+const CHECKPOINTS = 'checkpoints';
+const FINAL = 'final';
+const STATE_JSON = 'state.json';
+const OPT_JSON = 'optimizer.json';
+const OPT_BIN = 'optimizer.bin';
+const epochDirName = (e: number) => `epoch-${String(e).padStart(4, '0')}`;
+
+/** Completed checkpoints in outDir, oldest first (every directory present is complete: written atomically). */
+export async function listCheckpoints(outDir: string): Promise<{ epoch: number; dir: string }[]> {
+  const root = join(outDir, CHECKPOINTS);
+  if (!existsSync(root)) return [];
+  const names = await fsp.readdir(root);
+  return names
+    .map((n) => /^epoch-(\d{4,})$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ epoch: Number(m[1]), dir: join(root, m[0]) }))
+    .sort((a, b) => a.epoch - b.epoch);
+}
+
+function sourceNameForBatch(batch: Minibatch, max = 4): string {
+  const shown = batch.uttIds.slice(0, max).join(', ');
+  return batch.uttIds.length > max ? `${shown} (+${batch.uttIds.length - max} more)` : shown;
+}
+
+/** Train (or resume training) a frame classifier. */
+export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainResult> {
+  const logger = opts.logger ?? defaultLog;
+  const cfg = resolveTrainConfig(opts.config);
+  const configHash = trainConfigHash(cfg);
+  const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
+  const lossFn = opts.loss ?? hardLabelCrossEntropy;
+  const { train, dev } = opts;
+
+  // Sources that know their senone count (alignment metadata) must agree with the model's.
+  for (const src of [train, dev]) {
+    const n = (src as { numSenones?: number | null } | undefined)?.numSenones;
+    if (src && typeof n === 'number' && n !== cfg.numSenones) {
+      throw new FormatError('the alignments have another senone count than the model', { file: src.name, keyPath: 'numSenones', expected: String(cfg.numSenones), found: String(n) });
+    }
+  }
+  // One pass over each source: CMVN statistics per speaker, senone counts for the priors.
+  const trainScan = await scanSource(train, { numSenones: cfg.numSenones, cmvn: cfg.cmvn });
+  if (trainScan.numFrames === 0) {
+    throw new ConfigError('no usable training frames', { file: train.name, expected: 'at least one labelled utterance', found: trainScan.skips.summary() });
+  }
+  const devScan = dev ? await scanSource(dev, { numSenones: cfg.numSenones, cmvn: cfg.cmvn }) : null;
+  const priors = senonePriors(trainScan.senoneCounts, cfg.priorFloorFrames);
+  const inputDim = splicedInputDim(train.featureDim, cfg.splice);
+  if (dev && dev.featureDim !== train.featureDim) {
+    throw new ConfigError('dev and train features differ in dimension', { file: dev.name, expected: String(train.featureDim), found: String(dev.featureDim) });
+  }
+  const shape = { inputDim, hiddenLayers: cfg.hiddenLayers, hiddenUnits: cfg.hiddenUnits, numSenones: cfg.numSenones };
+  const baseSidecar: ModelSidecar = {
+    kind: SIDECAR_KIND,
+    formatVersion: SIDECAR_VERSION,
+    shape,
+    senones: { numSenones: cfg.numSenones, ...cfg.senoneInventory },
+    featureConfig: cfg.featureConfig ?? (train as { featureConfig?: Record<string, unknown> }).featureConfig ?? null,
+    featureDim: train.featureDim,
+    splice: cfg.splice,
+    cmvn: cfg.cmvn,
+    priors: Array.from(priors),
+    output: 'posteriors',
+  };
+
+  // Fresh start or resume.
+  let classifier: FrameClassifier;
+  let optimizer: Optimizer;
+  let state: TrainState;
+  let resumedAfterEpoch = 0;
+  const checkpoints = opts.resume === false ? [] : await listCheckpoints(opts.outDir);
+  if (opts.resume === false && existsSync(join(opts.outDir, CHECKPOINTS))) {
+    await fsp.rm(join(opts.outDir, CHECKPOINTS), { recursive: true, force: true });
+    await fsp.rm(join(opts.outDir, FINAL), { recursive: true, force: true });
+  }
+  const last = checkpoints.at(-1);
+  if (last) {
+    const statePath = join(last.dir, STATE_JSON);
+    state = JSON.parse(await fsp.readFile(statePath, 'utf8')) as TrainState;
+    if (state.configHash !== configHash) {
+      throw new ConfigError('the checkpoints in this directory were trained with a different config; use another output directory or resume: false', {
+        file: statePath,
+        expected: `config hash ${configHash.slice(0, 12)}`,
+        found: state.configHash.slice(0, 12),
+      });
+    }
+    ({ classifier } = await loadModelDir(last.dir));
+    optimizer = new Optimizer(classifier.variables, cfg.optimizer);
+    const header = JSON.parse(await fsp.readFile(join(last.dir, OPT_JSON), 'utf8')) as OptimizerState;
+    optimizer.loadState(header, new Uint8Array(await fsp.readFile(join(last.dir, OPT_BIN))), join(last.dir, OPT_BIN));
+    resumedAfterEpoch = state.epoch;
+    if (state.stopReason === 'max-epochs' && state.epoch < cfg.maxEpochs) state.stopReason = null;
+    logger.info(`resuming ${opts.outDir} after epoch ${state.epoch}${state.stopReason ? ` (already stopped: ${state.stopReason})` : ''}`);
+  } else {
+    classifier = createFrameClassifier(shape, cfg.seed);
+    optimizer = new Optimizer(classifier.variables, cfg.optimizer);
+    state = {
+      configHash,
+      epoch: 0,
+      learningRate: cfg.optimizer.learningRate!,
+      halving: false,
+      bestEpoch: 0,
+      bestMetric: -Infinity,
+      epochsSinceBest: 0,
+      stopReason: null,
+      history: [],
+      optimizer: optimizer.saveState().header,
+    };
+  }
+  logger.info(`model ${inputDim}-${cfg.hiddenUnits}x${cfg.hiddenLayers}-${cfg.numSenones} (${classifier.numParams} parameters), ` +
+    `train ${trainScan.numFrames} frames / ${trainScan.numUtterances} utterances` + (devScan ? `, dev ${devScan.numFrames} frames` : ''));
+
+  const vars = classifier.variables;
+  try {
+    while (state.stopReason === null) {
+      if (state.epoch >= cfg.maxEpochs) {
+        state.stopReason = 'max-epochs';
+        break;
+      }
+      const epoch = state.epoch + 1;
+      const lr = state.learningRate;
+      const t0 = Date.now();
+      const batches = new Minibatches(train, {
+        batchSize: cfg.batchSize,
+        shuffle: true,
+        shuffleBufferFrames: cfg.shuffleBufferFrames,
+        seed: new Rng(`${cfg.seed}:epoch:${epoch}`).nextUint32(),
+        splice: cfg.splice,
+        numSenones: cfg.numSenones,
+        cmvn: trainScan.cmvn,
+      });
+      const progress = logger.progress(`epoch ${epoch} (lr ${lr.toPrecision(3)})`, trainScan.numFrames, 'frames');
+      let lossSum = 0, correct = 0, frames = 0, batchIndex = 0;
+      for await (const batch of batches) {
+        batchIndex++;
+        const { loss, numCorrect } = trainStep(classifier, optimizer, vars, lossFn, batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
+        lossSum += loss * batch.size;
+        correct += numCorrect;
+        frames += batch.size;
+        progress.tick(batch.size);
+      }
+      const trainLoss = lossSum / Math.max(1, frames);
+      const trainAccuracy = correct / Math.max(1, frames);
+      let devAccuracy: number | null = null, devLoss: number | null = null;
+      if (dev && devScan) {
+        const ev = await evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) });
+        devAccuracy = ev.accuracy;
+        devLoss = ev.loss;
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      const report: EpochReport = {
+        epoch, learningRate: lr, trainLoss, trainAccuracy, devAccuracy, devLoss, frames, seconds,
+        framesPerSecond: frames / Math.max(seconds, 1e-9),
+        peakBufferedFrames: batches.stats.peakBufferedFrames,
+        rssBytes: process.memoryUsage().rss,
+      };
+      progress.done(`loss ${trainLoss.toFixed(4)}, train acc ${(100 * trainAccuracy).toFixed(2)}%` + (devAccuracy !== null ? `, dev acc ${(100 * devAccuracy).toFixed(2)}%` : ''));
+
+      // Schedule decisions (newbob on dev accuracy; training accuracy without dev).
+      state.history.push(report);
+      Object.assign(state, scheduleAfterEpoch(state, epoch, devAccuracy ?? trainAccuracy, cfg));
+
+      const opt = optimizer.saveState();
+      state.optimizer = opt.header;
+      const sidecar: ModelSidecar = { ...baseSidecar, training: { epoch, seed: cfg.seed, configHash, backend: backend.name, devAccuracy, trainAccuracy } };
+      await saveModelDir(join(opts.outDir, CHECKPOINTS, epochDirName(epoch)), classifier, sidecar, {
+        [OPT_JSON]: JSON.stringify(opt.header),
+        [OPT_BIN]: opt.data,
+        [STATE_JSON]: JSON.stringify(state, null, 2) + '\n',
+      });
+      await pruneCheckpoints(opts.outDir, state.bestEpoch);
+      if (opts.onEpochEnd) await opts.onEpochEnd(report);
+    }
+  } finally {
+    optimizer.dispose();
+    classifier.dispose();
+  }
+
+  // final/ = the best epoch, with the training summary in its sidecar.
+  const finalDir = join(opts.outDir, FINAL);
+  const bestDir = join(opts.outDir, CHECKPOINTS, epochDirName(state.bestEpoch));
+  const sidecar: ModelSidecar = {
+    ...baseSidecar,
+    training: {
+      seed: cfg.seed,
+      configHash,
+      backend: backend.name,
+      bestEpoch: state.bestEpoch,
+      bestAccuracy: state.bestMetric,
+      accuracyOn: dev ? 'dev' : 'train',
+      epochs: state.epoch,
+      stopReason: state.stopReason,
+      history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, ...h }) => h),
+    },
+  };
+  await withAtomicOutput(finalDir, async (tmp) => {
+    await fsp.mkdir(tmp, { recursive: true });
+    await fsp.copyFile(join(bestDir, MODEL_JSON), join(tmp, MODEL_JSON));
+    await fsp.copyFile(join(bestDir, WEIGHTS_BIN), join(tmp, WEIGHTS_BIN));
+    await fsp.writeFile(join(tmp, SIDECAR_JSON), JSON.stringify(sidecar, null, 2) + '\n');
+  });
+  logger.info(`best epoch ${state.bestEpoch}: ${dev ? 'dev' : 'train'} frame accuracy ${(100 * state.bestMetric).toFixed(2)}% (stopped: ${state.stopReason}) -> ${finalDir}`);
+  return {
+    outDir: opts.outDir,
+    finalDir,
+    bestEpoch: state.bestEpoch,
+    bestAccuracy: state.bestMetric,
+    stopReason: state.stopReason!,
+    history: state.history,
+    resumedAfterEpoch,
+    backend,
+    sidecar,
+    skips: { train: trainScan.skips.toJSON(), dev: devScan ? devScan.skips.toJSON() : null },
+  };
+}
+
+/** The part of the training state the schedule decides on. */
+export interface ScheduleState {
+  epoch: number;
+  learningRate: number;
+  halving: boolean;
+  bestEpoch: number;
+  bestMetric: number;
+  epochsSinceBest: number;
+  stopReason: StopReason | null;
+}
+
+/**
+ * Decisions after epoch `epoch` with accuracy `metric` (newbob + early stopping), as a pure
+ * function of the previous state. The improvement is measured against the best accuracy so far.
+ */
+export function scheduleAfterEpoch(
+  prev: ScheduleState,
+  epoch: number,
+  metric: number,
+  cfg: Pick<TrainConfig, 'schedule' | 'newbobStartImprovement' | 'newbobStopImprovement' | 'halvingFactor' | 'earlyStopPatience' | 'minEpochs' | 'maxEpochs'>,
+): ScheduleState {
+  const s: ScheduleState = { ...prev, epoch };
+  const improvement = metric - (Number.isFinite(prev.bestMetric) ? prev.bestMetric : 0);
+  if (metric > prev.bestMetric) {
+    s.bestMetric = metric;
+    s.bestEpoch = epoch;
+    s.epochsSinceBest = 0;
+  } else {
+    s.epochsSinceBest = prev.epochsSinceBest + 1;
+  }
+  if (cfg.schedule === 'newbob') {
+    if (s.halving && improvement < cfg.newbobStopImprovement && epoch >= cfg.minEpochs) s.stopReason = 'newbob';
+    if (improvement < cfg.newbobStartImprovement) s.halving = true;
+    if (s.halving) s.learningRate = prev.learningRate * cfg.halvingFactor;
+  }
+  if (s.stopReason === null && s.epochsSinceBest >= cfg.earlyStopPatience) s.stopReason = 'early-stop';
+  if (s.stopReason === null && epoch >= cfg.maxEpochs) s.stopReason = 'max-epochs';
+  return s;
+}
+
+/** Keep the newest checkpoint and the best one; delete the rest. */
+async function pruneCheckpoints(outDir: string, bestEpoch: number): Promise<void> {
+  const all = await listCheckpoints(outDir);
+  const newest = all.at(-1)?.epoch;
+  for (const c of all) if (c.epoch !== newest && c.epoch !== bestEpoch) await fsp.rm(c.dir, { recursive: true, force: true });
+}
+
+/**
+ * One optimisation step. The loss is read before the update: a non-finite loss stops training
+ * with a NumericError naming the batch, and the weights stay as they were.
+ */
+export function trainStep(
+  classifier: FrameClassifier,
+  optimizer: Optimizer,
+  vars: tf.Variable[],
+  lossFn: LossFn,
+  batch: Minibatch,
+  learningRate: number,
+  describeBatch: () => string,
+): { loss: number; numCorrect: number } {
+  const x = tf.tensor2d(batch.x, [batch.size, batch.inputDim]);
+  let numCorrect = 0;
+  let lossValue = NaN;
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = classifier.logits(x, true);
+      if (batch.labels) {
+        const pred = tf.argMax(logits, 1).dataSync();
+        for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) numCorrect++;
+      }
+      return lossFn(logits, batch);
+    }, vars);
+    lossValue = value.dataSync()[0];
+    value.dispose();
+    const ordered = vars.map((v) => grads[v.name]);
+    try {
+      if (!Number.isFinite(lossValue)) {
+        throw new NumericError(`training loss is not finite at ${describeBatch()}; the last checkpoint is intact (lower the learning rate?)`, {
+          uttId: batch.uttIds[0],
+          expected: 'a finite loss',
+          found: String(lossValue),
+        });
+      }
+      optimizer.apply(ordered, learningRate);
+    } finally {
+      tf.dispose(ordered);
+    }
+  } finally {
+    x.dispose();
+  }
+  return { loss: lossValue, numCorrect };
+}
+
+export interface EvaluateOptions {
+  cmvn?: SpeakerCmvn;
+  splice: SpliceWindow;
+  numSenones: number;
+  /** Frames per forward pass. Default 512. */
+  batchSize?: number;
+}
+
+/** Frame accuracy (argmax vs alignment) and mean cross-entropy over a source, in corpus order. */
+export async function evaluateFrameAccuracy(classifier: FrameClassifier, source: FrameSource, opts: EvaluateOptions): Promise<{ frames: number; correct: number; accuracy: number; loss: number; skips: SkipCounter }> {
+  const batches = new Minibatches(source, { batchSize: opts.batchSize ?? 512, shuffle: false, splice: opts.splice, numSenones: opts.numSenones, cmvn: opts.cmvn });
+  let frames = 0, correct = 0, lossSum = 0;
+  for await (const batch of batches) {
+    const [pred, ce] = tf.tidy(() => {
+      const logits = classifier.logits(tf.tensor2d(batch.x, [batch.size, batch.inputDim]));
+      const oneHot = tf.oneHot(tf.tensor1d(batch.labels!, 'int32'), opts.numSenones);
+      return [tf.argMax(logits, 1), tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits))))];
+    });
+    const p = pred.dataSync();
+    lossSum += ce.dataSync()[0];
+    tf.dispose([pred, ce]);
+    for (let i = 0; i < batch.size; i++) if (p[i] === batch.labels![i]) correct++;
+    frames += batch.size;
+  }
+  return { frames, correct, accuracy: frames ? correct / frames : 0, loss: frames ? lossSum / frames : NaN, skips: batches.skips };
+}
+
+/**
+ * Logits of every frame of one utterance, [numFrames x numSenones] row-major (features are
+ * normalised with `cmvn` and spliced with edge replication). For soft targets: softmax(logits / T).
+ */
+export function utteranceLogits(classifier: FrameClassifier, utt: Utterance, opts: { cmvn?: SpeakerCmvn; splice: SpliceWindow; batchSize?: number }): Float32Array {
+  const { inputDim, numSenones } = classifier.shape;
+  const want = splicedInputDim(utt.dim, opts.splice);
+  if (want !== inputDim) {
+    throw new ModelError('spliced feature dimension does not match the model input', { uttId: utt.uttId, expected: String(inputDim), found: `${want} (${utt.dim} x ${opts.splice.leftContext + 1 + opts.splice.rightContext})` });
+  }
+  const feats = opts.cmvn ? opts.cmvn.apply(utt) : utt.feats;
+  const mat = { numFrames: utt.numFrames, dim: utt.dim, data: feats };
+  const bs = opts.batchSize ?? 512;
+  const out = new Float32Array(utt.numFrames * numSenones);
+  const x = new Float32Array(bs * inputDim);
+  for (let start = 0; start < utt.numFrames; start += bs) {
+    const n = Math.min(bs, utt.numFrames - start);
+    for (let i = 0; i < n; i++) spliceFrameInto(mat, start + i, opts.splice.leftContext, opts.splice.rightContext, x, i * inputDim);
+    const z = tf.tidy(() => classifier.logits(tf.tensor2d(x.subarray(0, n * inputDim), [n, inputDim])));
+    out.set(z.dataSync(), start * numSenones);
+    z.dispose();
+  }
+  return out;
+}
+
+

@@ -1,0 +1,158 @@
+import { describe, it, expect } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Dictionary, Float32, Int32, RecordBatchFileWriter, Schema, Table, Utf8, makeVector, vectorFromArray } from 'apache-arrow';
+import { FeatureFileWriter, type FeatureConfig } from '../../src/features/store.ts';
+import { fbankOptions } from '../../src/features/options.ts';
+import { ArrowFrameSource, arrowUttIds } from '../../src/nnet/arrow-source.ts';
+import { openFrameSource } from '../../src/nnet/sources.ts';
+import { trainFrameClassifier } from '../../src/nnet/train.ts';
+import type { Utterance } from '../../src/nnet/data.ts';
+import { FormatError } from '../../src/util/errors.ts';
+import { Rng } from '../../src/util/rng.ts';
+import { captureLogger, tempDir } from './helpers.ts';
+
+interface Rows { uttIds: string[]; frames: number[] }
+
+function rowsOf(utts: { uttId: string; numFrames: number }[]): Rows {
+  const uttIds: string[] = [], frames: number[] = [];
+  for (const u of utts) for (let t = 0; t < u.numFrames; t++) { uttIds.push(u.uttId); frames.push(t); }
+  return { uttIds, frames };
+}
+
+/** Write a table as an Arrow IPC file in record batches of `batchRows` rows (one shared dictionary). */
+function writeTable(path: string, table: Table, batchRows: number, metadata: Record<string, string> = {}): void {
+  const [rb] = table.batches;
+  const writer = new RecordBatchFileWriter();
+  writer.reset(undefined, new Schema(table.schema.fields, new Map(Object.entries(metadata))));
+  for (let s = 0; s < rb.numRows; s += batchRows) writer.write(rb.slice(s, Math.min(rb.numRows, s + batchRows)));
+  writer.finish();
+  writeFileSync(path, writer.toUint8Array(true));
+}
+
+const FBANK = fbankOptions({ numMelBins: 3 });
+const FEATURE_CONFIG: FeatureConfig = { sampleRateHz: 16000, frameShiftMs: FBANK.frameShiftMs, frameLengthMs: FBANK.frameLengthMs, numMelBins: 3, fbankDim: 3, mfccDim: null, fbank: FBANK, mfcc: null };
+
+/** A feature file written by the feature store (one record batch per utterance). */
+async function writeFeatures(path: string, utts: Utterance[], configHash = 'feat-hash-1'): Promise<void> {
+  const w = await FeatureFileWriter.open(path, { configHash, featureConfig: FEATURE_CONFIG });
+  for (const u of utts) w.add(u.uttId, { numFrames: u.numFrames, dim: u.dim, data: u.feats });
+  await w.finish();
+}
+
+function alignmentTable(utts: { uttId: string; numFrames: number; labels: Int32Array }[], rows: Rows = rowsOf(utts)): Table {
+  const senone = new Int32Array(rows.uttIds.length);
+  let off = 0;
+  for (const u of utts) { senone.set(u.labels, off); off += u.labels.length; }
+  return new Table({ utt_id: vectorFromArray(rows.uttIds, new Dictionary(new Utf8(), new Int32())), frame: vectorFromArray(rows.frames, new Int32()), senone: makeVector(senone) });
+}
+
+function makeUtt(uttId: string, numFrames: number, dim: number, rng: Rng, numSenones = 4): Utterance {
+  return {
+    uttId, numFrames, dim,
+    feats: Float32Array.from({ length: numFrames * dim }, () => rng.gauss()),
+    labels: Int32Array.from({ length: numFrames }, () => rng.int(numSenones)),
+  };
+}
+
+async function all(src: ArrowFrameSource, orderSeed?: number): Promise<Utterance[]> {
+  const out: Utterance[] = [];
+  for await (const u of src.utterances({ orderSeed })) out.push(u);
+  return out;
+}
+
+describe('Arrow feature + alignment files as a frame source', () => {
+  const rng = new Rng(9);
+  const u1 = makeUtt('u1', 5, 3, rng), u2 = makeUtt('u2', 6, 3, rng), u3 = makeUtt('u3', 4, 3, rng), x9 = makeUtt('x9', 2, 3, rng);
+
+  it('joins features and alignments by utterance across record batches, counting what has no partner', async () => {
+    const dir = tempDir();
+    const feats = join(dir, 'feats.arrow'), ali = join(dir, 'ali.arrow');
+    await writeFeatures(feats, [u1, u2, u3]);
+    writeTable(ali, alignmentTable([u1 as never, x9 as never, u3 as never]), 3, { 'am_distill.feature_config_hash': 'feat-hash-1', 'am_distill.num_senones': '4' }); // u1 spans batches
+    expect(await arrowUttIds(feats)).toEqual(['u1', 'u2', 'u3']);
+    const src = await ArrowFrameSource.open({ features: [feats], alignments: [ali], uttToSpeaker: { u1: 'spkA', u3: 'spkA' } });
+    expect(src.featureDim).toBe(3);
+    expect(src.numSenones).toBe(4);
+    expect(src.featureConfig.numMelBins).toBe(3);
+    const got = await all(src);
+    expect(got.map((u) => u.uttId)).toEqual(['u1', 'u3']);
+    expect(Array.from(got[0].feats)).toEqual(Array.from(u1.feats));
+    expect(Array.from(got[0].labels!)).toEqual(Array.from(u1.labels!));
+    expect(Array.from(got[1].feats)).toEqual(Array.from(u3.feats));
+    expect(Array.from(got[1].labels!)).toEqual(Array.from(u3.labels!));
+    expect(got[1].speaker).toBe('spkA');
+    expect(src.skips.done).toBe(2);
+    expect(src.skips.reasons().map((r) => `${r.reason}: ${r.examples}`).sort()).toEqual(['alignment without features: x9', 'no alignment: u2']);
+    // Unlabelled reading (no alignments) gives every utterance.
+    const plain = await ArrowFrameSource.open({ features: [feats] });
+    expect((await all(plain)).map((u) => [u.uttId, u.numFrames, u.labels])).toEqual([['u1', 5, undefined], ['u2', 6, undefined], ['u3', 4, undefined]]);
+  });
+
+  it('visits shard pairs in a seeded order', async () => {
+    const dir = tempDir();
+    const shards = [[u1], [u2], [u3]].map((us, i) => {
+      const f = join(dir, `feats.${i}.arrow`), a = join(dir, `ali.${i}.arrow`);
+      writeTable(a, alignmentTable(us as never), 100);
+      return { f, a, us };
+    });
+    for (const sh of shards) await writeFeatures(sh.f, sh.us);
+    const src = await ArrowFrameSource.open({ features: shards.map((s) => s.f), alignments: shards.map((s) => s.a) });
+    expect((await all(src)).map((u) => u.uttId)).toEqual(['u1', 'u2', 'u3']);
+    const orders = new Set<string>();
+    for (let seed = 0; seed < 6; seed++) orders.add((await all(src, seed)).map((u) => u.uttId).join(','));
+    expect(orders.size).toBeGreaterThan(1);
+    expect(await all(src, 3)).toEqual(await all(src, 3));
+  });
+
+  it('refuses alignments in another utterance order, naming the utterance', async () => {
+    const dir = tempDir();
+    await writeFeatures(join(dir, 'f.arrow'), [u1, u3]);
+    writeTable(join(dir, 'a.arrow'), alignmentTable([u3 as never, u1 as never]), 10);
+    const src = await ArrowFrameSource.open({ features: [join(dir, 'f.arrow')], alignments: [join(dir, 'a.arrow')] });
+    const err = await all(src).catch((e) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect(err.message).toMatch(/a\.arrow, utterance 'u3': alignments are not in the utterance order.*expected 'u1' next/);
+  });
+
+  it('refuses alignments made from other features, missing frames, a wrong column type and a file that is not Arrow', async () => {
+    const dir = tempDir();
+    const feats = join(dir, 'f.arrow');
+    await writeFeatures(feats, [u1]);
+    writeTable(join(dir, 'other.arrow'), alignmentTable([u1 as never]), 10, { 'am_distill.feature_config_hash': 'feat-hash-2' });
+    await expect(ArrowFrameSource.open({ features: [feats], alignments: [join(dir, 'other.arrow')] })).rejects.toThrow(/other\.arrow: alignments were made from other features; expected feature config hash feat-hash-1 .*found feat-hash-2/);
+
+    const rows = rowsOf([u1]);
+    rows.frames[3] = 7;
+    writeTable(join(dir, 'gap.arrow'), alignmentTable([u1 as never], rows), 10);
+    const gap = await ArrowFrameSource.open({ features: [feats], alignments: [join(dir, 'gap.arrow')] });
+    await expect(all(gap)).rejects.toThrow(/gap\.arrow, utterance 'u1': frame numbers are not 0, 1, 2.*expected frame 3, found frame 7/);
+
+    const wrong = new Table({ utt_id: vectorFromArray(['u1'], new Dictionary(new Utf8(), new Int32())), frame: vectorFromArray([0], new Int32()), senone: vectorFromArray([1.5], new Float32()) });
+    writeTable(join(dir, 'wrong.arrow'), wrong, 10);
+    const w = await ArrowFrameSource.open({ features: [feats], alignments: [join(dir, 'wrong.arrow')] });
+    await expect(all(w)).rejects.toThrow(/wrong\.arrow: column 'senone' has the wrong type.*found Float32/);
+
+    writeFileSync(join(dir, 'text.arrow'), 'not arrow at all');
+    await expect(ArrowFrameSource.open({ features: [feats], alignments: [join(dir, 'text.arrow')] })).rejects.toThrow(/text\.arrow: not an Arrow IPC file/);
+    await expect(ArrowFrameSource.open({ features: [join(dir, 'absent.arrow')] })).rejects.toThrow(FormatError);
+  });
+
+  it('feeds training through a plain-data source spec (as a worker would open it)', async () => {
+    const dir = tempDir();
+    const r = new Rng(4);
+    const utts = Array.from({ length: 6 }, (_, i) => makeUtt(`utt${i}`, 20, 3, r));
+    await writeFeatures(join(dir, 'f.arrow'), utts);
+    writeTable(join(dir, 'a.arrow'), alignmentTable(utts as never), 32);
+    const source = await openFrameSource({ kind: 'arrow', options: { features: [join(dir, 'f.arrow')], alignments: [join(dir, 'a.arrow')] } });
+    const res = await trainFrameClassifier({ outDir: join(dir, 'exp'), train: source, backend: 'wasm', logger: captureLogger(), config: { numSenones: 4, hiddenLayers: 1, hiddenUnits: 8, maxEpochs: 1, batchSize: 16, splice: { leftContext: 1, rightContext: 1 } } });
+    expect(res.history[0].frames).toBe(120);
+    expect(res.sidecar.featureDim).toBe(3);
+    // The sidecar records the producer's feature config read from the feature file.
+    expect(res.sidecar.featureConfig).toEqual(JSON.parse(JSON.stringify(FEATURE_CONFIG)));
+    // Alignments that declare another senone count than the model are refused.
+    writeTable(join(dir, 'a5.arrow'), alignmentTable(utts as never), 32, { 'am_distill.num_senones': '5' });
+    const five = await openFrameSource({ kind: 'arrow', options: { features: [join(dir, 'f.arrow')], alignments: [join(dir, 'a5.arrow')] } });
+    await expect(trainFrameClassifier({ outDir: join(dir, 'exp5'), train: five, backend: 'wasm', logger: captureLogger(), config: { numSenones: 4, maxEpochs: 1 } })).rejects.toThrow(/key 'numSenones': the alignments have another senone count than the model; expected 4, found 5/);
+  });
+});
