@@ -6,7 +6,11 @@ import type { Command } from 'commander';
 import { register as lm } from './lm.ts';
 import { register as score } from './score.ts';
 import { register as run } from './run.ts';
+import { register as validate } from './validate.ts';
+import { register as corpus } from './corpus.ts';
+import { register as features } from './features.ts';
 import { register as fbank } from './fbank.ts';
+import { register as align } from './align.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -14,5 +18,9 @@ export const commands: RegisterCommand[] = [
   lm,
   score,
   run,
+  validate,
+  corpus,
+  features,
   fbank,
+  align,
 ];

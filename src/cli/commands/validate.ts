@@ -1,0 +1,17 @@
+/**
+ * `am-distill validate <path>`: check a recipe, manifest, prepared data dir, Arrow feature file
+ * or stage output dir (detected by content and name), print a summary; exit 2 when invalid.
+ */
+import type { Command } from 'commander';
+import { validateFile, ARTEFACT_LABELS } from '../../pipeline/validate.ts';
+
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('check a recipe (.yaml), manifest (.jsonl), data dir, Arrow feature file or stage dir; exit 2 when invalid')
+    .argument('<path>', 'file or directory to check')
+    .action(async (path: string) => {
+      const summary = await validateFile(path);
+      process.stdout.write(`ok: ${summary.path} is a valid ${ARTEFACT_LABELS[summary.kind]}\n${summary.lines.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,245 @@
+/**
+ * Recipes as data: `pipelines/*.yaml` parsed, overridden with `--set key=value`, and validated
+ * against the registered stages' option schemas. Every error names the file and line (or the
+ * `--set` argument) and the dotted key path.
+ *
+ * Shape:
+ *   name: demo                 # experiment name; default expDir is exp/<name>
+ *   description: ...           # optional
+ *   seed: 1                    # integer, default 0
+ *   expDir: exp/demo           # optional
+ *   corpus: {...}              # sections declared by stages (prepare declares `corpus`)
+ *   stages:                    # stage name -> options; run in registration order
+ *     prepare: {...}
+ *     features: {...}
+ *
+ * Relative paths (expDir, corpus.dir, any option declared `path: true`) are resolved against
+ * the working directory, like Kaldi/icefall recipes that are run from the project root.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { LineCounter, parseDocument, parse as parseYaml, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
+import { ConfigError } from '../util/errors.ts';
+import { OptionError, validateOptions, resolvePaths, typeName, type Schema } from './schema.ts';
+import type { RecipeHead, StageRegistry } from './stage.ts';
+
+export interface RecipeStage {
+  name: string;
+  /** Effective options (defaults filled, paths resolved). */
+  options: Record<string, unknown>;
+}
+
+export interface Recipe extends RecipeHead {
+  /** The recipe file (as given), or '<inline>'. */
+  file: string;
+  description?: string;
+  /** Absolute experiment directory. */
+  expDir: string;
+  /** Stages present in the recipe, in pipeline order. */
+  stages: RecipeStage[];
+}
+
+export interface LoadRecipeOptions {
+  registry: StageRegistry;
+  /** `key=value` assignments with dotted keys; values are parsed as YAML. Applied in order. */
+  sets?: readonly string[];
+  /** Overrides `expDir` (the `--exp-dir` flag). */
+  expDir?: string;
+  /** Overrides `corpus.dir` (the `--corpus-dir` flag). */
+  corpusDir?: string;
+  /** Base for relative paths (default: process.cwd()). */
+  cwd?: string;
+}
+
+const TOP_LEVEL: Schema = {
+  name: { type: 'string', doc: 'experiment name; default expDir is exp/<name>', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ },
+  description: { type: 'string', optional: true, doc: 'free text' },
+  seed: { type: 'number', integer: true, default: 0, min: 0, doc: 'seed of every random choice in every stage' },
+  expDir: { type: 'string', optional: true, path: true, doc: 'experiment directory (default exp/<name>)' },
+};
+
+/** Read and validate a recipe file. */
+export function loadRecipe(file: string, opts: LoadRecipeOptions): Recipe {
+  let text: string;
+  try {
+    if (statSync(file).isDirectory()) throw new ConfigError('recipe is a directory', { file, expected: 'a YAML file', found: 'a directory' });
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError('cannot read recipe', { file, found: (err as NodeJS.ErrnoException).code ?? String(err), cause: err });
+  }
+  return parseRecipe(text, file, opts);
+}
+
+/** Parse and validate recipe text; `file` is used in messages. */
+export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions): Recipe {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
+    throw new ConfigError(`malformed YAML at column ${pos.col}: ${msg}`, { file, line: pos.line });
+  }
+  const keyLines = new Map<string, number>();
+  if (doc.contents) collectKeyLines(doc.contents as YamlNode, '', keyLines, lineCounter);
+  let raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('a recipe must be a mapping', { file, line: 1, expected: 'a mapping with name and stages', found: typeName(raw) });
+  }
+  const tree = raw as Record<string, unknown>;
+
+  // Overrides, remembered so that errors point at the argument instead of the file.
+  const origins = new Map<string, string>();
+  for (const assignment of opts.sets ?? []) {
+    const { keyPath, value } = parseSetArgument(assignment);
+    setPath(tree, keyPath, value, `--set ${assignment}`);
+    origins.set(keyPath, `--set ${assignment}`);
+  }
+  if (opts.expDir !== undefined) {
+    tree.expDir = opts.expDir;
+    origins.set('expDir', `--exp-dir ${opts.expDir}`);
+  }
+  if (opts.corpusDir !== undefined) {
+    setPath(tree, 'corpus.dir', opts.corpusDir, `--corpus-dir ${opts.corpusDir}`);
+    origins.set('corpus.dir', `--corpus-dir ${opts.corpusDir}`);
+  }
+
+  const locate = (keyPath: string | undefined): { file: string; line?: number } => {
+    if (keyPath) {
+      for (let p: string | undefined = keyPath; p; p = parentPath(p)) {
+        const origin = origins.get(p);
+        if (origin) return { file: origin };
+      }
+      for (let p: string | undefined = keyPath; p; p = parentPath(p)) {
+        const line = keyLines.get(p);
+        if (line !== undefined) return { file, line };
+      }
+    }
+    return { file };
+  };
+  const relocate = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof OptionError) {
+        const keyPath = err.location.keyPath;
+        throw new ConfigError(err.bareMessage, { ...locate(keyPath), keyPath, expected: err.expected, found: err.found });
+      }
+      throw err;
+    }
+  };
+
+  const cwd = opts.cwd ?? process.cwd();
+  const { registry } = opts;
+  const sectionSchema = registry.sections();
+  const topSchema: Schema = { ...TOP_LEVEL, ...sectionSchema };
+  const { stages: rawStages, ...rest } = tree;
+
+  const top = relocate(() => resolvePaths(topSchema, validateOptions(topSchema, rest), cwd));
+  if (rawStages === undefined) {
+    throw new ConfigError('missing required key', { ...locate(undefined), keyPath: 'stages', expected: `a mapping of stage names (${registry.names().join(', ')}) to options`, found: 'nothing' });
+  }
+  if (rawStages === null || typeof rawStages !== 'object' || Array.isArray(rawStages)) {
+    throw new ConfigError('wrong type', { ...locate('stages'), keyPath: 'stages', expected: 'a mapping of stage names to options', found: typeName(rawStages) });
+  }
+  const sections: Record<string, Record<string, unknown>> = {};
+  for (const key of Object.keys(sectionSchema)) {
+    if (top[key] !== undefined) sections[key] = top[key] as Record<string, unknown>;
+  }
+  const head: RecipeHead = { name: top.name as string, seed: top.seed as number, sections };
+  const stageMap = rawStages as Record<string, unknown>;
+  for (const name of Object.keys(stageMap)) {
+    if (!registry.has(name)) {
+      const keyPath = `stages.${name}`;
+      throw new ConfigError(`unknown stage '${name}'`, { ...locate(keyPath), keyPath, expected: `one of ${registry.names().join(', ')}`, found: `'${name}'` });
+    }
+  }
+  const stages: RecipeStage[] = [];
+  for (const name of registry.names()) {
+    if (!(name in stageMap)) continue;
+    const keyPath = `stages.${name}`;
+    const def = registry.get(name);
+    for (const input of def.inputs) {
+      if (!(input in stageMap)) {
+        throw new ConfigError(`stage '${name}' reads the output of '${input}', which the recipe does not include`, {
+          ...locate(keyPath), keyPath, expected: `stages.${input} in the recipe`, found: `stages: ${Object.keys(stageMap).join(', ')}`,
+        });
+      }
+    }
+    const schema = registry.schemaOf(name, head);
+    const options = relocate(() => resolvePaths(schema, validateOptions(schema, stageMap[name] ?? {}, { keyPath }), cwd));
+    stages.push({ name, options });
+  }
+  if (stages.length === 0) {
+    throw new ConfigError('the recipe has no stages', { ...locate('stages'), keyPath: 'stages', expected: `at least one of ${registry.names().join(', ')}`, found: 'none' });
+  }
+  return {
+    ...head,
+    locate: (keyPath: string) => locate(keyPath),
+    file,
+    description: top.description as string | undefined,
+    expDir: (top.expDir as string | undefined) ?? resolve(cwd, 'exp', head.name),
+    stages,
+  };
+}
+
+/** Split `a.b.c=value`; the value is parsed as YAML (`80` -> number, `true` -> boolean, `[a, b]` -> list). */
+export function parseSetArgument(assignment: string): { keyPath: string; value: unknown } {
+  const eq = assignment.indexOf('=');
+  const where = { file: `--set ${assignment}` };
+  if (eq <= 0) throw new ConfigError('malformed --set argument', { ...where, expected: 'key.path=value', found: JSON.stringify(assignment) });
+  const keyPath = assignment.slice(0, eq).trim();
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/.test(keyPath)) {
+    throw new ConfigError('malformed --set key', { ...where, expected: 'dotted names such as stages.features.numMelBins', found: JSON.stringify(keyPath) });
+  }
+  const text = assignment.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = text.trim() === '' ? null : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`malformed value: ${(err as Error).message.split('\n')[0]}`, { ...where, keyPath, expected: 'a YAML scalar or flow value', found: JSON.stringify(text) });
+  }
+  return { keyPath, value };
+}
+
+function setPath(tree: Record<string, unknown>, keyPath: string, value: unknown, origin: string): void {
+  const parts = keyPath.split('.');
+  let node = tree;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = node[parts[i]];
+    if (next === undefined || next === null) {
+      node[parts[i]] = {};
+    } else if (typeof next !== 'object' || Array.isArray(next)) {
+      const at = parts.slice(0, i + 1).join('.');
+      throw new ConfigError(`cannot set '${keyPath}'`, { file: origin, keyPath: at, expected: 'a mapping', found: typeName(next) });
+    }
+    node = node[parts[i]] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]] = value;
+}
+
+function parentPath(p: string): string | undefined {
+  const m = /^(.*)(\.[^.[\]]+|\[\d+\])$/.exec(p);
+  return m ? m[1] : undefined;
+}
+
+function collectKeyLines(node: YamlNode, prefix: string, out: Map<string, number>, lc: LineCounter): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const path = prefix ? `${prefix}.${key}` : key;
+      const range = (pair.key as YamlNode | null)?.range;
+      if (range) out.set(path, lc.linePos(range[0]).line);
+      if (pair.value) collectKeyLines(pair.value as YamlNode, path, out, lc);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => {
+      const path = `${prefix}[${i}]`;
+      const range = (item as YamlNode | null)?.range;
+      if (range) out.set(path, lc.linePos(range[0]).line);
+      if (item) collectKeyLines(item as YamlNode, path, out, lc);
+    });
+  }
+}

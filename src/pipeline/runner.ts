@@ -1,0 +1,303 @@
+/**
+ * The pipeline runner. Stages run in registration order; each writes `<expDir>/<stage>/`
+ * atomically (temp dir + rename) together with `stage.json`, the record of what produced it.
+ *
+ * Skip rule: a stage is skipped ("skip <stage>: up to date") when its recorded config hash and
+ * input hash equal the current ones. The input hash covers the recorded output hashes of the
+ * upstream stages it reads and the fingerprints of its external inputs (corpus directories), so
+ * a changed stage reruns, and every stage downstream of it whose inputs changed reruns too.
+ * `--from-stage S` forces S and everything after it to rerun; `--to-stage S` stops after S.
+ */
+import { promises as fsp, existsSync, readFileSync, writeFileSync, unlinkSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, AmDistillError } from '../util/errors.ts';
+import { hashConfig } from '../util/hash.ts';
+import { withAtomicOutput, writeJsonAtomic } from '../util/fs.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
+import { outputRelevant, type Schema } from './schema.ts';
+import type { Recipe } from './recipe.ts';
+import type { StageRegistry, StageResult, SkipSummary } from './stage.ts';
+import { fingerprintInput, hashDirContent } from './fingerprint.ts';
+
+export const STAGE_RECORD = 'stage.json';
+export const STAGE_RECORD_VERSION = 1;
+
+/** `<expDir>/<stage>/stage.json`: what produced the outputs next to it. */
+export interface StageRecord {
+  formatVersion: number;
+  stage: string;
+  recipe: { name: string; file: string };
+  /** Effective config (options, owned sections, seed), exactly what was hashed plus run-time knobs. */
+  config: { options: Record<string, unknown>; sections: Record<string, unknown>; seed: number };
+  configHash: string;
+  inputs: {
+    /** Recorded output hash of every upstream stage read. */
+    upstream: Record<string, string>;
+    external: { path: string; mode: 'stat' | 'content'; hash: string; files: number; bytes: number }[];
+  };
+  inputHash: string;
+  /** Content hash of the stage's output files (stage.json excluded). */
+  outputHash: string;
+  output: { files: number; bytes: number };
+  startedAt: string;
+  finishedAt: string;
+  durationSec: number;
+  counts: Record<string, number>;
+  skipped: SkipSummary;
+  details?: Record<string, unknown>;
+}
+
+export type StageStatus = 'ran' | 'up-to-date' | 'before-from-stage' | 'after-to-stage';
+
+export interface StageReport {
+  stage: string;
+  status: StageStatus;
+  /** Final output directory. */
+  dir: string;
+  /** Why the stage ran ('no previous output', 'config changed', ...). */
+  reason?: string;
+  durationSec?: number;
+  counts?: Record<string, number>;
+  skipped?: SkipSummary;
+}
+
+export interface RunReport {
+  recipe: string;
+  expDir: string;
+  stages: StageReport[];
+}
+
+export interface RunOptions {
+  registry: StageRegistry;
+  /** Force this stage and all later ones to rerun; earlier ones are not run. */
+  fromStage?: string;
+  /** Stop after this stage. */
+  toStage?: string;
+  log?: Logger;
+}
+
+/** Read a stage record; null when absent or unreadable (the stage then reruns). */
+export function readStageRecord(stageDir: string): StageRecord | null {
+  const path = join(stageDir, STAGE_RECORD);
+  if (!existsSync(path)) return null;
+  try {
+    const rec = JSON.parse(readFileSync(path, 'utf8')) as StageRecord;
+    if (rec.formatVersion !== STAGE_RECORD_VERSION || typeof rec.configHash !== 'string' || typeof rec.outputHash !== 'string') return null;
+    return rec;
+  } catch {
+    return null;
+  }
+}
+
+function stageIndex(recipe: Recipe, registry: StageRegistry, name: string, flag: string): number {
+  if (!registry.has(name)) {
+    throw new ConfigError(`unknown stage '${name}'`, { file: `${flag} ${name}`, expected: `one of ${registry.names().join(', ')}`, found: `'${name}'` });
+  }
+  const i = recipe.stages.findIndex((s) => s.name === name);
+  if (i < 0) {
+    throw new ConfigError(`stage '${name}' is not in the recipe`, {
+      file: `${flag} ${name}`, expected: `one of the recipe's stages ${recipe.stages.map((s) => s.name).join(', ')}`, found: `'${name}'`,
+    });
+  }
+  return i;
+}
+
+/** Run a validated recipe. */
+export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<RunReport> {
+  const { registry } = opts;
+  const log = opts.log ?? defaultLog;
+  const from = opts.fromStage !== undefined ? stageIndex(recipe, registry, opts.fromStage, '--from-stage') : 0;
+  const to = opts.toStage !== undefined ? stageIndex(recipe, registry, opts.toStage, '--to-stage') : recipe.stages.length - 1;
+  if (from > to) {
+    throw new ConfigError('--from-stage comes after --to-stage', {
+      expected: `stage order ${recipe.stages.map((s) => s.name).join(' -> ')}`, found: `--from-stage ${opts.fromStage} --to-stage ${opts.toStage}`,
+    });
+  }
+  await fsp.mkdir(recipe.expDir, { recursive: true });
+  const releaseLock = acquireLock(recipe.expDir);
+  try {
+    await removeStaleTemps(recipe.expDir, recipe.stages.map((s) => s.name), log);
+    await writeJsonAtomic(join(recipe.expDir, 'recipe.json'), {
+      name: recipe.name, file: recipe.file, description: recipe.description, seed: recipe.seed,
+      sections: recipe.sections, stages: Object.fromEntries(recipe.stages.map((s) => [s.name, s.options])),
+    });
+    const records = new Map<string, StageRecord | null>();
+    const reports: StageReport[] = [];
+    const n = recipe.stages.length;
+    for (let i = 0; i < n; i++) {
+      const { name, options } = recipe.stages[i];
+      const def = registry.get(name);
+      const dir = join(recipe.expDir, name);
+      if (i > to) {
+        reports.push({ stage: name, status: 'after-to-stage', dir });
+        continue;
+      }
+      const schema: Schema = registry.schemaOf(name, recipe);
+      const sections: Record<string, unknown> = {};
+      const relevantSections: Record<string, unknown> = {};
+      for (const [key, spec] of Object.entries(def.sections ?? {})) {
+        const v = recipe.sections[key];
+        if (v === undefined) continue;
+        sections[key] = v;
+        relevantSections[key] = spec.type === 'object' ? outputRelevant(spec.fields, v) : v;
+      }
+      const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed });
+      const previous = readStageRecord(dir);
+      if (i < from) {
+        records.set(name, previous);
+        if (previous && previous.configHash !== configHash) {
+          log.warn(`stage ${name} is out of date (config changed) but is not run because of --from-stage ${opts.fromStage}`);
+        }
+        reports.push({ stage: name, status: 'before-from-stage', dir, ...(previous ? { counts: previous.counts } : {}) });
+        continue;
+      }
+      const upstream: Record<string, string> = {};
+      for (const input of def.inputs) {
+        const rec = records.get(input);
+        if (!rec) {
+          throw new ConfigError(`stage '${name}' reads the output of '${input}', which has not been run`, {
+            file: join(recipe.expDir, input, STAGE_RECORD), expected: 'a completed stage record', found: 'nothing',
+          });
+        }
+        upstream[input] = rec.outputHash;
+      }
+      const external: StageRecord['inputs']['external'] = [];
+      for (const ext of (await def.externalInputs?.(recipe, options, log)) ?? []) {
+        external.push({ path: ext.path, mode: ext.mode, ...(await fingerprintInput(ext.path, ext.mode)) });
+      }
+      const inputHash = hashConfig({ upstream, external: external.map((e) => [e.path, e.mode, e.hash]) });
+
+      let reason: string | undefined;
+      if (opts.fromStage !== undefined) reason = `forced by --from-stage ${opts.fromStage}`;
+      else if (!previous) reason = existsSync(dir) ? 'no valid stage record' : 'no previous output';
+      else if (previous.configHash !== configHash) reason = 'config changed';
+      else if (previous.inputHash !== inputHash) {
+        const changed = Object.keys(upstream).filter((k) => previous.inputs?.upstream?.[k] !== upstream[k]);
+        reason = changed.length ? `inputs changed (${changed.join(', ')})` : 'inputs changed (external files)';
+      }
+      if (!reason && previous) {
+        log.info(`skip ${name}: up to date`);
+        records.set(name, previous);
+        reports.push({ stage: name, status: 'up-to-date', dir, counts: previous.counts, skipped: previous.skipped });
+        continue;
+      }
+
+      log.info(`stage ${i + 1}/${n} ${name}: running (${reason})`);
+      const startedAt = new Date();
+      const record = await withAtomicOutput(dir, async (tmp) => {
+        await fsp.mkdir(tmp, { recursive: true });
+        const result: StageResult = await def.run({
+          recipe, options, outDir: tmp, expDir: recipe.expDir, log,
+          inputDir: (stage: string) => {
+            if (!def.inputs.includes(stage)) throw new Error(`stage '${name}' asked for '${stage}', which is not among its declared inputs`);
+            return join(recipe.expDir, stage);
+          },
+        });
+        const out = await hashDirContent(tmp, (rel) => rel === STAGE_RECORD);
+        if (out.files === 0) {
+          throw new AmDistillError('E_EMPTY_STAGE', `stage '${name}' produced no output`, { file: dir, expected: 'at least one output file', found: 'none' });
+        }
+        const finishedAt = new Date();
+        const rec: StageRecord = {
+          formatVersion: STAGE_RECORD_VERSION,
+          stage: name,
+          recipe: { name: recipe.name, file: recipe.file },
+          config: { options, sections, seed: recipe.seed },
+          configHash,
+          inputs: { upstream, external },
+          inputHash,
+          outputHash: out.hash,
+          output: { files: out.files, bytes: out.bytes },
+          startedAt: startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+          durationSec: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+          counts: result.counts ?? {},
+          skipped: result.skipped ?? { done: 0, skipped: 0, reasons: [] },
+          ...(result.details ? { details: result.details } : {}),
+        };
+        await writeJsonAtomic(join(tmp, STAGE_RECORD), rec);
+        return rec;
+      });
+      records.set(name, record);
+      log.info(`done ${name} in ${record.durationSec.toFixed(1)} s -> ${dir}`);
+      reports.push({ stage: name, status: 'ran', dir, reason, durationSec: record.durationSec, counts: record.counts, skipped: record.skipped });
+    }
+    return { recipe: recipe.name, expDir: recipe.expDir, stages: reports };
+  } finally {
+    releaseLock();
+  }
+}
+
+/**
+ * Temp dirs of stages interrupted by a crash or Ctrl-C (`.<stage>.<pid>.<hex>.tmp`). Only called
+ * while holding the lock, so no live run owns them.
+ */
+async function removeStaleTemps(expDir: string, stages: string[], log: Logger): Promise<void> {
+  const names = new Set(stages);
+  for (const entry of await fsp.readdir(expDir)) {
+    const m = /^\.(.+)\.\d+\.[0-9a-f]+\.tmp$/.exec(entry);
+    if (m && names.has(m[1])) {
+      log.debug(`removing the leftovers of an interrupted run: ${join(expDir, entry)}`);
+      await fsp.rm(join(expDir, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * One run per experiment directory at a time: `<expDir>/.lock` holds the pid. A lock left by a
+ * process that no longer exists is taken over.
+ */
+function acquireLock(expDir: string): () => void {
+  const path = join(expDir, '.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeFileSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => {
+        try { unlinkSync(path); } catch { /* already gone */ }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new ConfigError('another am-distill run is using this experiment directory', { file: path, expected: 'no other run', found: `process ${pid}` });
+      }
+      try { unlinkSync(path); } catch { /* raced */ }
+    }
+  }
+  throw new ConfigError('cannot lock the experiment directory', { file: path });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The end-of-run summary: where the outputs are, what ran, what was skipped and why. */
+export function formatRunReport(report: RunReport): string {
+  const lines = [`experiment ${report.recipe}: ${report.expDir}`];
+  const w = Math.max(...report.stages.map((s) => s.stage.length));
+  for (const s of report.stages) {
+    const what = {
+      'ran': `ran in ${(s.durationSec ?? 0).toFixed(1)} s (${s.reason})`,
+      'up-to-date': 'up to date (skipped)',
+      'before-from-stage': 'not run (before --from-stage)',
+      'after-to-stage': 'not run (after --to-stage)',
+    }[s.status];
+    const counts = s.counts && Object.keys(s.counts).length
+      ? '  ' + Object.entries(s.counts).map(([k, v]) => `${k}=${v}`).join(' ')
+      : '';
+    lines.push(`  ${s.stage.padEnd(w)}  ${what}${counts}`);
+    if (s.status === 'ran' || s.status === 'up-to-date' || (s.status === 'before-from-stage' && s.counts)) lines.push(`  ${''.padEnd(w)}  -> ${s.dir}`);
+    if (s.skipped && s.skipped.skipped > 0) {
+      lines.push(`  ${''.padEnd(w)}  skipped ${s.skipped.skipped} of ${s.skipped.done + s.skipped.skipped} utterances:`);
+      for (const r of s.skipped.reasons) lines.push(`  ${''.padEnd(w)}    ${r.count} x ${r.reason} (e.g. ${r.examples.join(', ')})`);
+    }
+  }
+  return lines.join('\n');
+}

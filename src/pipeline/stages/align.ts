@@ -1,0 +1,115 @@
+/**
+ * The `align` stage: the prepared corpus + its features -> `<expDir>/align/` (lang/, model.json,
+ * tree.json, senones.json, transitions.json, topo, <split>.arrow frame labels, summary.json,
+ * config.json) through `alignCorpus` (src/align/corpus.ts). Alignment speed goes to stage.json
+ * (details.timing), so the stage's output files are byte-identical for the same config and seed.
+ *
+ * Recipe:
+ *   stages:
+ *     align:
+ *       numLeaves: 200        # senones (Kaldi numleaves): ~100-300 for the demo and FSDD, 2000+ for LibriSpeech 100 h
+ *       monoIters: 40         # Kaldi train_mono.sh
+ *       triIters: 35          # Kaldi train_deltas.sh
+ *       splits: [train, dev, test]   # default: every split
+ */
+import { readCorpusInfo } from '../../corpus/manifest.ts';
+import { alignCorpus, ALIGN_DEFAULTS } from '../../align/corpus.ts';
+import { ConfigError } from '../../util/errors.ts';
+import type { Schema, SchemaFor } from '../schema.ts';
+import type { StageDefinition } from '../stage.ts';
+import { mergeSkips } from './features.ts';
+
+export interface AlignStageOptions {
+  /** Senones (leaves of the triphone tree). Default 200. */
+  numLeaves: number;
+  /** Frames on both sides of a tree split. Default 50. */
+  minLeafOccupancy: number;
+  /** 'cluster' | 'arpabet'. Default 'cluster'. */
+  questions: 'cluster' | 'arpabet';
+  /** Default 40. */
+  monoIters: number;
+  /** Default 1000. */
+  monoGaussians: number;
+  /** Default 35. */
+  triIters: number;
+  /** Default 5 x numLeaves. */
+  triGaussians?: number;
+  /** Final alignment beam. Default 10. */
+  beam: number;
+  /** Default 40. */
+  retryBeam: number;
+  /** Optional silence probability. Default 0.5. */
+  optionalSilenceProb: number;
+  /** Corpus lexicon (Kaldi lexicon.txt) before CMUdict. Default none. */
+  lexicon?: string;
+  /** Splits to align. Default: every split of the corpus. */
+  splits?: string[];
+  /** Splits to train on. Default [train]. */
+  trainSplits: string[];
+  /** Per-speaker variance normalisation too. Default false. */
+  cmvnNormVars: boolean;
+  /** Default 2 (deltas + delta-deltas). */
+  deltaOrder: number;
+}
+
+const D = ALIGN_DEFAULTS;
+
+export const ALIGN_SCHEMA: Schema = {
+  numLeaves: { type: 'number', integer: true, min: 1, default: D.numLeaves, doc: 'senones: leaves of the triphone decision tree (Kaldi numleaves)' },
+  minLeafOccupancy: { type: 'number', integer: true, min: 0, default: D.minLeafOccupancy, unit: 'frames', doc: 'frames on both sides of a tree split' },
+  questions: { type: 'string', enum: ['cluster', 'arpabet'], default: D.questions, doc: "tree questions: clustered from the data, or ARPAbet phone classes" },
+  monoIters: { type: 'number', integer: true, min: 1, default: D.monoIters, doc: 'monophone training iterations (Kaldi train_mono.sh)' },
+  monoGaussians: { type: 'number', integer: true, min: 1, default: D.monoGaussians, doc: 'monophone Gaussians in total' },
+  triIters: { type: 'number', integer: true, min: 1, default: D.triIters, doc: 'triphone training iterations (Kaldi train_deltas.sh)' },
+  triGaussians: { type: 'number', integer: true, min: 1, optional: true, doc: 'triphone Gaussians in total (default 5 x numLeaves)' },
+  beam: { type: 'number', min: 0.001, default: D.beam, doc: 'final alignment beam' },
+  retryBeam: { type: 'number', min: 0, default: D.retryBeam, doc: 'retry beam when no path survives (0: none)' },
+  optionalSilenceProb: { type: 'number', min: 0, max: 0.999, default: D.optionalSilenceProb, doc: 'probability of silence between words and at the edges' },
+  lexicon: { type: 'string', path: true, optional: true, doc: 'corpus lexicon (Kaldi lexicon.txt) whose entries replace CMUdict\'s' },
+  splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, optional: true, doc: 'splits to align (default: all)' },
+  trainSplits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: D.trainSplits, doc: 'splits to train the GMM-HMM on' },
+  cmvnNormVars: { type: 'boolean', default: D.cmvnNormVars, doc: 'per-speaker variance normalisation of the MFCCs too' },
+  deltaOrder: { type: 'number', integer: true, min: 0, max: 3, default: D.deltaOrder, doc: 'delta order of the GMM features (2: deltas + delta-deltas)' },
+} satisfies SchemaFor<AlignStageOptions>;
+
+export const alignStage: StageDefinition<AlignStageOptions> = {
+  name: 'align',
+  doc: 'flat-start monophone GMM-HMM -> triphone tree (senones) -> forced alignment of every split [Arrow frame labels]',
+  inputs: ['prepare', 'features'],
+  schema: ALIGN_SCHEMA,
+
+  async externalInputs(_recipe, options) {
+    return options.lexicon ? [{ path: options.lexicon, mode: 'content' }] : [];
+  },
+
+  async run(ctx) {
+    const dataDir = ctx.inputDir('prepare');
+    const info = await readCorpusInfo(dataDir);
+    for (const key of ['splits', 'trainSplits'] as const) {
+      for (const s of ctx.options[key] ?? []) {
+        if (!info.splits.includes(s)) {
+          const keyPath = `stages.align.${key}`;
+          throw new ConfigError(`split '${s}' is not in the corpus`, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: `splits among ${info.splits.join(', ')}`, found: s });
+        }
+      }
+    }
+    const o = ctx.options;
+    const r = await alignCorpus({
+      dataDir, featuresDir: ctx.inputDir('features'), outDir: ctx.outDir,
+      splits: o.splits, trainSplits: o.trainSplits, numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions,
+      monoIters: o.monoIters, monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians: o.triGaussians,
+      beam: o.beam, retryBeam: o.retryBeam, optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.lexicon ?? null,
+      cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, seed: ctx.recipe.seed, writeTiming: false, logger: ctx.log,
+    });
+    const s = r.summary;
+    const splits = Object.values(s.splits);
+    return {
+      counts: {
+        senones: s.numSenones, gaussians: s.numGaussians, utterances: splits.reduce((a, x) => a + x.done, 0),
+        failed: splits.reduce((a, x) => a + x.failed, 0), frames: splits.reduce((a, x) => a + x.frames, 0),
+      },
+      skipped: mergeSkips(splits.map((x) => ({ done: x.done, skipped: x.failed, reasons: x.reasons }))),
+      details: { splits: s.splits, framesPerSenone: s.framesPerSenone, timing: r.timing },
+    };
+  },
+};

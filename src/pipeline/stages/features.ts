@@ -1,0 +1,165 @@
+/**
+ * The `features` stage: every split of the prepared corpus -> `<expDir>/features/<split>.arrow`
+ * (fbank + mfcc per frame) and `<split>.cmvn.json` (per-speaker CMVN statistics), through
+ * `computeFeatures` (src/features/compute.ts).
+ *
+ * Recipe:
+ *   stages:
+ *     features:
+ *       fbank: {numMelBins: 40}    # Kaldi compute-fbank-feats options (camelCase); default 40 bins
+ *       mfcc: {}                   # compute-mfcc-feats options for the GMM stage; false: none
+ *       splits: [train, dev]       # default: every split of the corpus
+ */
+import { ConfigError } from '../../util/errors.ts';
+import { readCorpusInfo } from '../../corpus/manifest.ts';
+import { computeFeatures, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../../features/compute.ts';
+import type { Logger } from '../../util/log.ts';
+import { fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../../features/options.ts';
+import { validateOptions, type Schema, type SchemaFor } from '../schema.ts';
+import type { SkipSummary, StageDefinition } from '../stage.ts';
+
+export interface FeaturesStageOptions {
+  /** Filterbank options over Kaldi's defaults (numMelBins 40); recorded fully resolved. */
+  fbank: Partial<FbankOptions>;
+  /** MFCC options; frame options default to the fbank's. `false`: no mfcc column. Default {}. */
+  mfcc: Partial<MfccOptions> | false;
+  /** Splits to process. Default: every split of the corpus, in corpus order. */
+  splits?: string[];
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+export const FEATURES_SCHEMA: Schema = {
+  fbank: {
+    type: 'custom',
+    expected: 'a mapping of fbank options (Kaldi names in camelCase, e.g. numMelBins, frameShiftMs)',
+    doc: 'log-mel filterbank options; default Kaldi\'s with numMelBins 40',
+    validate: (v, keyPath) => {
+      if (v !== undefined && v !== null && !isMapping(v)) throw new ConfigError('wrong type', { keyPath, expected: 'a mapping of fbank options', found: JSON.stringify(v) });
+      // Resolved fully, so that a change of a default in code also changes the config hash.
+      const resolved: Record<string, unknown> = { ...fbankOptions({ ...STAGE_FBANK_DEFAULTS, ...(v ?? {}) }, keyPath) };
+      if (resolved.sampleRateHz === undefined) delete resolved.sampleRateHz;
+      return resolved;
+    },
+  },
+  mfcc: {
+    type: 'custom',
+    expected: 'false, or a mapping of mfcc options (e.g. numCeps)',
+    doc: 'MFCC options for the GMM stage (frame options default to the fbank\'s); false: no mfcc column',
+    validate: (v, keyPath) => {
+      if (v === false) return false;
+      if (v !== undefined && v !== null && !isMapping(v)) throw new ConfigError('wrong type', { keyPath, expected: 'false or a mapping of mfcc options', found: JSON.stringify(v) });
+      mfccOptions(v ?? {}, keyPath); // keys and types; the frame options are completed from fbank when run
+      return { ...(v ?? {}) };
+    },
+  },
+  splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, optional: true, doc: 'splits to process (default: all)' },
+} satisfies SchemaFor<FeaturesStageOptions>;
+
+/** Sum skip summaries of several splits. */
+export function mergeSkips(parts: SkipSummary[]): SkipSummary {
+  const byReason = new Map<string, { count: number; examples: string[] }>();
+  let done = 0;
+  let skipped = 0;
+  for (const p of parts) {
+    done += p.done;
+    skipped += p.skipped;
+    for (const r of p.reasons) {
+      const e = byReason.get(r.reason) ?? { count: 0, examples: [] };
+      e.count += r.count;
+      for (const x of r.examples) if (e.examples.length < 5) e.examples.push(x);
+      byReason.set(r.reason, e);
+    }
+  }
+  const reasons = [...byReason.entries()]
+    .map(([reason, e]) => ({ reason, count: e.count, examples: e.examples }))
+    .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  return { done, skipped, reasons };
+}
+
+export interface FeaturesForDataDirOptions {
+  /** Prepared data dir (corpus.json + <split>/*.jsonl). */
+  dataDir: string;
+  outDir: string;
+  /** Splits to process. Default: every split of the corpus. */
+  splits?: string[];
+  /** Raw fbank options (validated like the recipe's `stages.features.fbank`). */
+  fbank?: Record<string, unknown>;
+  /** Raw mfcc options, or false for no mfcc column. */
+  mfcc?: Record<string, unknown> | false;
+  /** Only shard `index` (0-based) of `count` of each split. */
+  shard?: { index: number; count: number };
+  logger?: Logger;
+}
+
+/**
+ * `am-distill features`: compute the features of the splits of a data dir (or one shard of
+ * each), with options checked as in a recipe (key paths `fbank.*`, `mfcc.*`).
+ */
+export async function computeFeaturesForDataDir(opts: FeaturesForDataDirOptions): Promise<ComputeFeaturesResult[]> {
+  const options = validateOptions(FEATURES_SCHEMA, { fbank: opts.fbank, mfcc: opts.mfcc, splits: opts.splits }) as unknown as FeaturesStageOptions;
+  const info = await readCorpusInfo(opts.dataDir);
+  const splits = options.splits ?? info.splits;
+  for (const s of splits) {
+    if (!info.splits.includes(s)) throw new ConfigError(`split '${s}' is not in the corpus`, { file: opts.dataDir, keyPath: 'split', expected: `one of ${info.splits.join(', ')}`, found: s });
+  }
+  const results: ComputeFeaturesResult[] = [];
+  for (const split of splits) {
+    results.push(await computeFeatures({
+      dataDir: opts.dataDir, split, outDir: opts.outDir, fbank: options.fbank, mfcc: options.mfcc, shard: opts.shard, logger: opts.logger,
+    }));
+  }
+  return results;
+}
+
+/** Parse `i/N` (0-based shard index i of N), the `--shard` flag. */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) {
+    throw new ConfigError('bad shard', { file: `--shard ${text}`, expected: 'i/N with 0 <= i < N (0-based, like Slurm array and Kubernetes Indexed Job indices)', found: JSON.stringify(text) });
+  }
+  return { index, count };
+}
+
+export const featuresStage: StageDefinition<FeaturesStageOptions> = {
+  name: 'features',
+  doc: 'log-mel filterbank (+ MFCC) per frame and per-speaker CMVN stats, one Arrow file per split',
+  inputs: ['prepare'],
+  schema: FEATURES_SCHEMA,
+
+  async run(ctx) {
+    const dataDir = ctx.inputDir('prepare');
+    const info = await readCorpusInfo(dataDir);
+    const splits = ctx.options.splits ?? info.splits;
+    for (const s of splits) {
+      if (!info.splits.includes(s)) {
+        const keyPath = 'stages.features.splits';
+        throw new ConfigError(`split '${s}' is not in the corpus`, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: `splits among ${info.splits.join(', ')}`, found: s });
+      }
+    }
+    let utterances = 0;
+    let frames = 0;
+    const skips: SkipSummary[] = [];
+    const perSplit: Record<string, { utterances: number; frames: number; skipped: number }> = {};
+    let featureConfig: unknown;
+    for (const split of splits) {
+      const r = await computeFeatures({
+        dataDir, split, outDir: ctx.outDir, fbank: ctx.options.fbank, mfcc: ctx.options.mfcc, logger: ctx.log,
+      });
+      utterances += r.utterances;
+      frames += r.frames;
+      skips.push(r.skipped);
+      perSplit[split] = { utterances: r.utterances, frames: r.frames, skipped: r.skipped.skipped };
+      featureConfig = r.featureConfig;
+    }
+    return {
+      counts: { splits: splits.length, utterances, frames },
+      skipped: mergeSkips(skips),
+      details: { splits: perSplit, featureConfig },
+    };
+  },
+};

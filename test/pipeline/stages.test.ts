@@ -1,0 +1,111 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, utimesSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRecipe } from '../../src/pipeline/recipe.ts';
+import { runPipeline } from '../../src/pipeline/runner.ts';
+import { createDefaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { mergeSkips, parseShard } from '../../src/pipeline/stages/features.ts';
+import { adapterOptionSchema } from '../../src/pipeline/stages/prepare.ts';
+import { ConfigError } from '../../src/util/errors.ts';
+import { makeKaldiCorpus, tinyRecipe } from '../cli/fixtures.ts';
+import { captureLogger } from './toy-stages.ts';
+
+const registry = createDefaultRegistry();
+let root: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'amd-stages-'));
+  dataDir = await makeKaldiCorpus(root, 2, 2);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const parse = (text: string, opts: { sets?: string[]; corpusDir?: string } = {}) =>
+  parseRecipe(text, 'r.yaml', { registry, cwd: root, ...opts });
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('prepare stage', () => {
+  it('registers prepare then features first', () => {
+    expect(registry.names().slice(0, 2)).toEqual(['prepare', 'features']);
+  });
+  it('checks adapter options by type at load time, with the recipe line', () => {
+    const fsdd = 'name: f\ncorpus: {name: fsdd, dir: x}\nstages:\n  prepare:\n    mode: chunked\n';
+    expect(configError(() => parse(fsdd)).location).toMatchObject({ file: 'r.yaml', line: 5, keyPath: 'stages.prepare.mode' });
+    const unknown = configError(() => parse('name: f\ncorpus: {name: kaldi, dir: x}\nstages:\n  prepare:\n    split: train\n'));
+    expect(unknown.location).toMatchObject({ line: 5, keyPath: 'stages.prepare.split' });
+    expect(unknown.expected).toBe('one of splitName, splits, audioBaseDir, disjointSpeakers');
+    const corpus = configError(() => parse('name: f\ncorpus: {name: wsj, dir: x}\nstages: {prepare: {}}\n'));
+    expect(corpus.location.keyPath).toBe('corpus.name');
+    expect(corpus.expected).toContain('"fsdd"');
+  });
+  it('documents every adapter option from the adapter', () => {
+    const schema = adapterOptionSchema('fsdd');
+    expect(Object.keys(schema)).toContain('evalDir');
+    expect(schema.evalDir.doc).toContain('second FSDD-layout directory');
+  });
+  it('needs a corpus section and, for a recorded corpus, a directory', async () => {
+    expect(configError(() => parse('name: f\nstages: {prepare: {}}\n')).location.keyPath).toBe('corpus');
+    const { log } = captureLogger();
+    const recipe = parse('name: f\ncorpus: {name: kaldi}\nstages: {prepare: {}}\n', { sets: [`expDir=${join(root, 'e0')}`] });
+    await expect(runPipeline(recipe, { registry, log })).rejects.toThrow(/corpus 'kaldi' needs a directory; expected corpus.dir in the recipe or --corpus-dir/);
+  });
+  it('refuses a download section for a corpus that cannot be downloaded', async () => {
+    const { log } = captureLogger();
+    const recipe = parse(`name: f\ncorpus:\n  name: kaldi\n  dir: ${dataDir}\n  download: {}\nstages: {prepare: {}}\n`, { sets: [`expDir=${join(root, 'e1')}`] });
+    const err = await runPipeline(recipe, { registry, log }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain("r.yaml:5, key 'corpus.download': corpus 'kaldi' cannot be downloaded; expected no download section, or a corpus among librispeech");
+  });
+  it('reruns when a corpus file changes (size/mtime fingerprint) and passes the change downstream', async () => {
+    const { log, lines } = captureLogger();
+    const recipe = parse(tinyRecipe(), { corpusDir: dataDir, sets: [`expDir=${join(root, 'e2')}`] });
+    const first = await runPipeline(recipe, { registry, log });
+    expect(first.stages.map((s) => s.status)).toEqual(['ran', 'ran']);
+    const rec = JSON.parse(readFileSync(join(root, 'e2', 'prepare', 'stage.json'), 'utf8'));
+    expect(rec.inputs.external).toMatchObject([{ path: dataDir, mode: 'stat', files: 6 }]);
+    expect((await runPipeline(recipe, { registry, log })).stages.map((s) => s.status)).toEqual(['up-to-date', 'up-to-date']);
+    // Touch a transcript: same bytes, new mtime. The corpus fingerprint changes, prepare reruns,
+    // produces identical manifests, so features (which read only those) stays up to date.
+    const text = join(dataDir, 'train', 'text');
+    utimesSync(text, new Date(), new Date(Date.now() + 5000));
+    const third = await runPipeline(recipe, { registry, log });
+    expect(third.stages.map((s) => s.status)).toEqual(['ran', 'up-to-date']);
+    expect(third.stages[0].reason).toBe('inputs changed (external files)');
+    expect(lines).toContain('skip features: up to date');
+  });
+});
+
+describe('features stage', () => {
+  it('rejects a split that is not in the corpus, naming the recipe key', async () => {
+    const { log } = captureLogger();
+    const recipe = parse(tinyRecipe() + '    splits: [dev]\n', { corpusDir: dataDir, sets: [`expDir=${join(root, 'e3')}`] });
+    const err = await runPipeline(recipe, { registry, log }).catch((e) => e);
+    expect(err.message).toContain("r.yaml:12, key 'stages.features.splits': split 'dev' is not in the corpus; expected splits among test, train");
+  });
+  it('validates fbank and mfcc options through the features module, with full key paths', () => {
+    const e = configError(() => parse(tinyRecipe().replace('numMelBins: 23', 'numMelBins: many')));
+    expect(e.location).toMatchObject({ keyPath: 'stages.features.fbank.numMelBins', line: 11 });
+    const m = configError(() => parse(tinyRecipe() + '    mfcc: {numCepz: 3}\n'));
+    expect(m.location.keyPath).toBe('stages.features.mfcc.numCepz');
+    expect(parse(tinyRecipe() + '    mfcc: false\n').stages[1].options.mfcc).toBe(false);
+  });
+  it('parses --shard i/N (0-based) and sums skip reports', () => {
+    expect(parseShard('0/4')).toEqual({ index: 0, count: 4 });
+    expect(() => parseShard('4/4')).toThrow(ConfigError);
+    expect(() => parseShard('1-4')).toThrow(ConfigError);
+    expect(mergeSkips([
+      { done: 3, skipped: 1, reasons: [{ reason: 'a', count: 1, examples: ['u1'] }] },
+      { done: 2, skipped: 3, reasons: [{ reason: 'a', count: 1, examples: ['u2'] }, { reason: 'b', count: 2, examples: ['u3', 'u4'] }] },
+    ])).toEqual({ done: 5, skipped: 4, reasons: [{ reason: 'a', count: 2, examples: ['u1', 'u2'] }, { reason: 'b', count: 2, examples: ['u3', 'u4'] }] });
+  });
+});
