@@ -10,7 +10,7 @@ import { fsddAdapter } from './fsdd/index.ts';
 import { kaldiAdapter } from './kaldi/index.ts';
 import { librispeechAdapter } from './librispeech/index.ts';
 import { timitAdapter } from './timit/index.ts';
-// (synth: import { synthAdapter } from './synth/index.ts';)
+import { synthAdapter } from './synth/index.ts';
 
 export type { CorpusAdapter } from '../src/corpus/adapter.ts';
 
@@ -20,7 +20,7 @@ export const adapters: Record<string, CorpusAdapter<any>> = {
   kaldi: kaldiAdapter,
   librispeech: librispeechAdapter,
   timit: timitAdapter,
-  // synth: synthAdapter,
+  synth: synthAdapter,
 };
 
 /** Look up an adapter by name; an unknown name is a ConfigError listing the known ones. */
