@@ -85,6 +85,19 @@ function checkRange(name: string, value: number, lo: number, hi: number): void {
   }
 }
 
+/** The wall clock espeak-ng sees (ms since the epoch): fixed, so its rand() seed is reproducible. */
+const FIXED_CLOCK = (): number => 0;
+
+async function withFixedClock<T>(fn: () => Promise<T>): Promise<T> {
+  const realNow = Date.now;
+  Date.now = FIXED_CLOCK;
+  try {
+    return await fn();
+  } finally {
+    Date.now = realNow;
+  }
+}
+
 export class EspeakEngine {
   private readonly module: EspeakModule;
   private readonly worker: ESpeakNGWorker;
@@ -117,8 +130,10 @@ export class EspeakEngine {
   static async load(): Promise<EspeakEngine> {
     // Imported on first use: the 0.8 MB module is parsed only by commands that synthesise.
     const { default: initializeEspeak } = await import('@echogarden/espeak-ng-emscripten');
-    const module = await initializeEspeak();
-    return new EspeakEngine(module);
+    // espeak-ng seeds its noise generator (breath noise of the f2..f5 variants) from time():
+    // the wasm build reads Date.now(). Pin the clock while it initialises so every process gets
+    // the same seed; the heap snapshot then carries that seeded state into every call.
+    return withFixedClock(async () => new EspeakEngine(await initializeEspeak()));
   }
 
   /** The voices espeak knows (identifier like `gmw/en-US`, name, language codes). */
@@ -175,9 +190,12 @@ export class EspeakEngine {
     this.worker.set_range(Math.round(voice.pitchRange));
     const sink = { chunks: [] as Int16Array[], events: [] as EspeakEvent[], total: 0 };
     this.sink = sink;
+    const realNow = Date.now;
+    Date.now = FIXED_CLOCK;
     try {
       this.worker.synth_(this.textPtr, this.callbackPtr);
     } finally {
+      Date.now = realNow;
       this.sink = null;
     }
     const samples = new Int16Array(sink.total);
