@@ -113,6 +113,11 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
   let numGauss = o.initialGaussians;
   const incGauss = Math.max(0, Math.floor((o.totalGaussians - numGauss) / Math.max(1, o.maxIterInc)));
   const rng = new Rng(o.seed).fork(o.label);
+  // As in Kaldi (every realignment aligns all training graphs), an utterance whose realignment
+  // failed sits out until the next realignment and is tried again there; only those still without
+  // an alignment at the end are counted as skips.
+  const trainable = new Set(alignments.keys());
+  const lastFailure = new Map<string, string>();
   for (let iter = 1; iter < o.numIters; iter++) {
     const realign = o.realignIters.includes(iter);
     const tw = realign ? transitionWeights(model.tm, o.align) : undefined;
@@ -122,19 +127,21 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
     const prog = o.logger.progress(`${o.label} iter ${iter}${realign ? ' (realign)' : ''}`, alignments.size, 'utts');
     for await (const u of iterate(source)) {
       let ali = alignments.get(u.uttId);
-      if (!ali) continue;
+      if (!ali && !(realign && trainable.has(u.uttId))) continue;
       if (realign) {
         const r = alignUtterance(u.uttId, u.frames, u.words, lang, model, o.align, tw);
         if (!r.ok) {
-          // The utterance leaves training (as in Kaldi, it has no newer alignment); counted, never silent.
+          // No alignment in this iteration (Kaldi: no entry in the new ali.*.gz).
           alignments.delete(u.uttId);
           failed++;
-          skips.skip(u.uttId, `realignment failed: ${r.reason}`);
+          lastFailure.set(u.uttId, `realignment failed: ${r.reason}`);
           continue;
         }
+        lastFailure.delete(u.uttId);
         ali = { uttId: u.uttId, pdf: r.pdf, tid: r.tid };
         alignments.set(u.uttId, ali);
       }
+      if (!ali) continue; // (not reached: without realignment only aligned utterances get here)
       ll += accumulateAlignment(model, ali, u.frames, accs, tCounts);
       frames += u.frames.length;
       prog.tick();
@@ -148,6 +155,7 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
     history.push(rep);
     prog.done(`loglike/frame ${rep.logLikePerFrame.toFixed(3)}, ${rep.numGaussians} Gaussians${failed ? `, ${failed} failed` : ''}`);
   }
+  for (const [uttId, reason] of lastFailure) skips.skip(uttId, reason);
   return history;
 }
 

@@ -1,0 +1,173 @@
+/**
+ * Alignment quality against reference word timings (espeak events for the synth corpus, the
+ * joined takes of FSDD connected digits, PocketSphinx word alignments): the share of word
+ * boundaries the forced alignment puts within a tolerance of the reference.
+ *
+ * Boundaries: every reference word contributes two, its start and its end, each compared with
+ * the start / end of the same word (same index in the transcript) in the alignment. Where two
+ * words touch, that boundary is counted twice (once as an end, once as a start), so an optional
+ * silence the aligner inserts between them shows as one error, as in the usual word-boundary
+ * evaluations of forced aligners.
+ *
+ * Frame times: frame t covers [t * shift, t * shift + length) (Kaldi snip-edges framing), so the
+ * boundary between frames t - 1 and t lies midway between their centres, at
+ * t * shift + (length - shift) / 2 (7.5 ms for 25 / 10 ms frames). `frameOffsetSec` overrides
+ * that (0 gives Kaldi's CTM convention, t * shift).
+ */
+import type { TimedSymbol } from '../corpus/types.ts';
+import { readSplit } from '../corpus/manifest.ts';
+import { ConfigError, CorpusError, SkipCounter } from '../util/errors.ts';
+import { readAlignmentFile, readAlignmentMetadata } from './store.ts';
+
+/** A word span in seconds from the start of the utterance. */
+export interface WordSpan {
+  startSec: number;
+  endSec: number;
+}
+
+export interface FrameTiming {
+  frameShiftMs: number;
+  frameLengthMs: number;
+  /** Seconds added to t * shift for the boundary before frame t. Default (length - shift) / 2. */
+  frameOffsetSec?: number;
+}
+
+/**
+ * Word spans of an alignment from its per-frame word index (-1 = silence): word i spans its first
+ * to its last frame. Returns one span per transcript word; a word with no frame gives null.
+ */
+export function alignedWordSpans(word: ArrayLike<number>, numWords: number, timing: FrameTiming): (WordSpan | null)[] {
+  const shift = timing.frameShiftMs / 1000;
+  const offset = timing.frameOffsetSec ?? (timing.frameLengthMs - timing.frameShiftMs) / 2000;
+  const first = new Int32Array(numWords).fill(-1);
+  const last = new Int32Array(numWords).fill(-1);
+  for (let t = 0; t < word.length; t++) {
+    const w = word[t];
+    if (w < 0) continue;
+    if (w >= numWords) throw new RangeError(`word index ${w} at frame ${t} is outside the transcript (${numWords} words)`);
+    if (first[w] < 0) first[w] = t;
+    last[w] = t;
+  }
+  const spans: (WordSpan | null)[] = [];
+  for (let i = 0; i < numWords; i++) {
+    // Boundary before frame t: t * shift + offset; a word's first boundary is 0 at the file start.
+    spans.push(first[i] < 0 ? null : { startSec: first[i] === 0 ? 0 : first[i] * shift + offset, endSec: (last[i] + 1) * shift + offset });
+  }
+  return spans;
+}
+
+export interface BoundaryScoreOptions {
+  /** Tolerances in seconds. Default [0.02, 0.05]. */
+  tolerancesSec?: number[];
+}
+
+/** One utterance to score: reference words (times relative to the utterance start) and aligned spans. */
+export interface BoundaryScoreInput {
+  uttId: string;
+  reference: readonly { symbol: string; startSec: number; durationSec: number }[];
+  aligned: readonly (WordSpan | null)[];
+}
+
+export interface BoundaryScore {
+  utterances: number;
+  words: number;
+  boundaries: number;
+  within: { toleranceSec: number; count: number; percent: number }[];
+  meanAbsErrorSec: number;
+  medianAbsErrorSec: number;
+  /** 90th percentile of the absolute boundary error. */
+  p90AbsErrorSec: number;
+  /** Utterances that could not be compared (word count differs, a word without frames). */
+  skipped: ReturnType<SkipCounter['toJSON']>;
+}
+
+/** Percentage of word boundaries within each tolerance (see the module comment). */
+export function scoreWordBoundaries(inputs: Iterable<BoundaryScoreInput>, opts: BoundaryScoreOptions = {}): BoundaryScore {
+  const tols = opts.tolerancesSec ?? [0.02, 0.05];
+  for (const t of tols) if (!(t >= 0)) throw new ConfigError('bad boundary tolerance', { keyPath: 'tolerancesSec', expected: 'seconds >= 0', found: String(t) });
+  const skips = new SkipCounter();
+  const errors: number[] = [];
+  let utterances = 0, words = 0;
+  for (const u of inputs) {
+    if (u.reference.length !== u.aligned.length) {
+      skips.skip(u.uttId, 'reference and alignment differ in word count');
+      continue;
+    }
+    if (u.aligned.some((s) => s === null)) {
+      skips.skip(u.uttId, 'a word has no aligned frame');
+      continue;
+    }
+    u.reference.forEach((r, i) => {
+      const h = u.aligned[i]!;
+      errors.push(Math.abs(h.startSec - r.startSec), Math.abs(h.endSec - (r.startSec + r.durationSec)));
+    });
+    utterances++;
+    words += u.reference.length;
+    skips.done++;
+  }
+  const sorted = Float64Array.from(errors).sort();
+  const q = (p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
+  const n = errors.length;
+  return {
+    utterances,
+    words,
+    boundaries: n,
+    // A tiny epsilon absorbs float noise of times that sit exactly on the tolerance.
+    within: tols.map((tol) => {
+      const count = errors.filter((e) => e <= tol + 1e-9).length;
+      return { toleranceSec: tol, count, percent: n > 0 ? (100 * count) / n : NaN };
+    }),
+    meanAbsErrorSec: n > 0 ? errors.reduce((a, b) => a + b, 0) / n : NaN,
+    medianAbsErrorSec: n === 0 ? NaN : n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    p90AbsErrorSec: q(0.9),
+    skipped: skips.toJSON(),
+  };
+}
+
+/** Reference word timings of a supervision made relative to the supervision start. */
+export function relativeReference(words: readonly TimedSymbol[], supervisionStartSec: number): TimedSymbol[] {
+  return words.map((w) => ({ symbol: w.symbol, startSec: w.startSec - supervisionStartSec, durationSec: w.durationSec }));
+}
+
+export interface ScoreAlignmentFileOptions extends BoundaryScoreOptions {
+  /** Frame length of the features, ms. Default 25 (the frame shift comes from the alignment file). */
+  frameLengthMs?: number;
+  frameOffsetSec?: number;
+  /**
+   * Reference word timings by utterance id (times from the utterance start). Default: the
+   * supervisions' `alignment.word` of `<dataDir>/<split>`, made relative to the supervision start.
+   */
+  reference?: Map<string, TimedSymbol[]>;
+}
+
+/**
+ * Score the word boundaries of an alignment file against reference timings. Aligned utterances
+ * without a reference are skipped and counted ('no reference word timings').
+ */
+export async function scoreAlignmentFile(alignmentPath: string, dataDir: string | null, split: string, opts: ScoreAlignmentFileOptions = {}): Promise<BoundaryScore> {
+  const meta = await readAlignmentMetadata(alignmentPath);
+  let reference = opts.reference;
+  if (!reference) {
+    if (!dataDir) throw new ConfigError('no reference word timings given', { expected: 'a data dir or a reference map' });
+    reference = new Map();
+    for (const s of (await readSplit(dataDir, split)).supervisions) {
+      if (s.alignment?.word) reference.set(s.id, relativeReference(s.alignment.word, s.startSec));
+    }
+    if (reference.size === 0) throw new CorpusError('the split has no reference word timings', { file: `${dataDir}/${split}`, expected: "supervisions with 'alignment.word'", found: 'none' });
+  }
+  const timing: FrameTiming = { frameShiftMs: meta.frameShiftMs, frameLengthMs: opts.frameLengthMs ?? 25, frameOffsetSec: opts.frameOffsetSec };
+  const missing = new SkipCounter();
+  const inputs: BoundaryScoreInput[] = [];
+  for await (const a of readAlignmentFile(alignmentPath)) {
+    const ref = reference.get(a.uttId);
+    if (!ref) { missing.skip(a.uttId, 'no reference word timings'); continue; }
+    // Forced alignment gives every transcript word at least one frame: the word count is max + 1.
+    let numWords = 0;
+    for (let t = 0; t < a.word.length; t++) numWords = Math.max(numWords, a.word[t] + 1);
+    inputs.push({ uttId: a.uttId, reference: ref, aligned: alignedWordSpans(a.word, numWords, timing) });
+  }
+  const score = scoreWordBoundaries(inputs, opts);
+  for (const r of missing.reasons()) score.skipped.reasons.push(r);
+  score.skipped.skipped += missing.skipped;
+  return score;
+}

@@ -1,0 +1,138 @@
+/**
+ * GMM features read lazily from the feature store: for each utterance of a split's Arrow file,
+ * the `mfcc` column with per-speaker CMVN (statistics from `<split>.cmvn.json`, Kaldi apply-cmvn)
+ * and deltas + delta-deltas (Kaldi add-deltas), as train_mono.sh / align_si.sh compute them.
+ * One utterance is in memory at a time; every pass re-reads the file.
+ */
+import { existsSync } from 'node:fs';
+import { readCmvnFile } from '../features/cmvn-file.ts';
+import { applyCmvn } from '../features/cmvn.ts';
+import { addDeltas } from '../features/deltas.ts';
+import { featurePaths } from '../features/compute.ts';
+import { readFeatureFile, readFeatureMetadata, type FeatureFileMetadata } from '../features/store.ts';
+import { readSplit } from '../corpus/manifest.ts';
+import type { TimedSymbol } from '../corpus/types.ts';
+import { CorpusError, FormatError, SkipCounter } from '../util/errors.ts';
+import type { TrainingUtterance, UtteranceSource } from '../hmm/train.ts';
+import type { CmvnStats } from '../features/cmvn.ts';
+
+export interface GmmFeatureOptions {
+  /** Divide by the per-speaker standard deviation too. Default false (Kaldi apply-cmvn, train_mono.sh cmvn_opts ""). */
+  cmvnNormVars?: boolean;
+  /** Delta order: 2 = MFCC + delta + delta-delta (Kaldi add-deltas). Default 2. */
+  deltaOrder?: number;
+  /** Delta regression half-window in frames. Default 2. */
+  deltaWindow?: number;
+}
+
+/** What the aligner keeps of a supervision (transcript and, if any, reference word timings). */
+export interface SupervisionInfo {
+  words: string[];
+  speaker: string;
+  /** Offset of the supervision in its recording (reference timings are relative to the recording). */
+  startSec: number;
+  referenceWords?: TimedSymbol[];
+}
+
+/** One split of one prepared corpus with its features. */
+export interface SplitData {
+  dataDir: string;
+  featuresDir: string;
+  split: string;
+  featuresPath: string;
+  cmvnPath: string;
+  featureMeta: FeatureFileMetadata;
+  supervisions: Map<string, SupervisionInfo>;
+}
+
+/** Check the feature files of a split and read its transcripts. */
+export async function openSplit(dataDir: string, featuresDir: string, split: string): Promise<SplitData> {
+  const paths = featurePaths(featuresDir, split);
+  if (!existsSync(paths.features)) throw new FormatError(`no features for split '${split}'`, { file: paths.features, expected: 'the output of the features stage for this split' });
+  if (!existsSync(paths.cmvn)) throw new FormatError(`no CMVN statistics for split '${split}'`, { file: paths.cmvn, expected: 'the output of the features stage for this split' });
+  const featureMeta = await readFeatureMetadata(paths.features, { mfcc: true });
+  const manifest = await readSplit(dataDir, split);
+  const supervisions = new Map<string, SupervisionInfo>();
+  for (const s of manifest.supervisions) {
+    const text = s.text.trim();
+    supervisions.set(s.id, {
+      words: text === '' ? [] : text.split(/\s+/),
+      speaker: s.speaker,
+      startSec: s.startSec,
+      ...(s.alignment?.word ? { referenceWords: s.alignment.word } : {}),
+    });
+  }
+  return { dataDir, featuresDir, split, featuresPath: paths.features, cmvnPath: paths.cmvn, featureMeta, supervisions };
+}
+
+/** Skip reason: an utterance of the feature file has no supervision in the manifest. */
+export const NO_TRANSCRIPT_REASON = 'no supervision in the manifest';
+
+export interface FeatureSourceOptions extends GmmFeatureOptions {
+  /**
+   * Counts utterances that cannot be used (no transcript); filled on the first pass only,
+   * so a source iterated 75 times counts each problem once.
+   */
+  skips?: SkipCounter;
+}
+
+/**
+ * A re-iterable UtteranceSource over one or more splits (concatenated, in order). Utterance ids
+ * must be unique across them (a CorpusError otherwise).
+ */
+export function featureSource(splits: readonly SplitData[], opts: FeatureSourceOptions = {}): UtteranceSource {
+  let pass = 0;
+  const cmvnCache = new Map<string, { utt2spk: Map<string, string>; stats: Map<string, CmvnStats> }>();
+  const cmvnOf = async (d: SplitData) => {
+    let c = cmvnCache.get(d.cmvnPath);
+    if (!c) {
+      const f = await readCmvnFile(d.cmvnPath);
+      const stream = f.streams.get('mfcc');
+      if (!stream) throw new FormatError('CMVN statistics have no mfcc stream', { file: d.cmvnPath, expected: "streams.mfcc (features computed with an mfcc column)" });
+      c = { utt2spk: f.utt2spk, stats: stream.speakers };
+      cmvnCache.set(d.cmvnPath, c);
+    }
+    return c;
+  };
+  return () => {
+    const first = pass === 0;
+    pass++;
+    return (async function* (): AsyncGenerator<TrainingUtterance> {
+      const seen = first ? new Set<string>() : null;
+      for (const d of splits) {
+        const cmvn = await cmvnOf(d);
+        for await (const u of readFeatureFile(d.featuresPath, { mfcc: true })) {
+          const sup = d.supervisions.get(u.uttId);
+          if (!sup) {
+            if (first) opts.skips?.skip(u.uttId, NO_TRANSCRIPT_REASON);
+            continue;
+          }
+          if (seen) {
+            if (seen.has(u.uttId)) throw new CorpusError('utterance id occurs in two training sets', { file: d.featuresPath, uttId: u.uttId, expected: 'unique utterance ids across the training corpora' });
+            seen.add(u.uttId);
+          }
+          yield { uttId: u.uttId, frames: gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, opts), words: sup.words };
+        }
+      }
+    })();
+  };
+}
+
+/** CMVN with the speaker's statistics, then deltas; returns one row view per frame. */
+function gmmFrames(
+  mfcc: { numFrames: number; dim: number; data: Float32Array },
+  cmvn: { utt2spk: Map<string, string>; stats: Map<string, CmvnStats> },
+  speaker: string,
+  uttId: string,
+  cmvnPath: string,
+  opts: GmmFeatureOptions,
+): Float32Array[] {
+  const spk = cmvn.utt2spk.get(uttId) ?? speaker;
+  const stats = cmvn.stats.get(spk);
+  if (!stats) throw new FormatError('no CMVN statistics for the speaker', { file: cmvnPath, uttId, expected: `streams.mfcc.speakers['${spk}']`, found: 'none' });
+  const normed = applyCmvn(mfcc, stats, { normVars: opts.cmvnNormVars ?? false });
+  const m = addDeltas(normed, { order: opts.deltaOrder ?? 2, window: opts.deltaWindow ?? 2 });
+  const rows: Float32Array[] = new Array(m.numFrames);
+  for (let t = 0; t < m.numFrames; t++) rows[t] = m.data.subarray(t * m.dim, (t + 1) * m.dim);
+  return rows;
+}

@@ -1,0 +1,180 @@
+/**
+ * prepare (synth, 4 speakers x 6 sentences) -> features -> align, on a corpus small enough for the
+ * unit suite: output schema, frame counts against the feature files, determinism, bad transcripts.
+ */
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { prepareSynth } from '../../corpora/synth/index.ts';
+import { computeFeatures } from '../../src/features/compute.ts';
+import { readFeatureFile } from '../../src/features/store.ts';
+import { alignCorpus, type AlignCorpusOptions, type AlignCorpusResult } from '../../src/align/corpus.ts';
+import { readAlignmentFile, readAlignmentMetadata } from '../../src/align/store.ts';
+import { ConfigError, FormatError } from '../../src/util/errors.ts';
+import { quietLogger } from '../hmm/helpers.ts';
+import { main } from '../../src/cli/main.ts';
+import { setLogLevel, getLogLevel } from '../../src/util/log.ts';
+
+let root: string;
+let dataDir: string;
+let featuresDir: string;
+let first: AlignCorpusResult;
+const SPLITS = ['train', 'dev', 'test'];
+/** Test-split utterances whose transcripts are replaced by bad ones, by failure reason. */
+const BAD: Record<string, string> = {};
+
+const small = (outDir: string): AlignCorpusOptions => ({
+  dataDir, featuresDir, outDir, numLeaves: 130, minLeafOccupancy: 10, monoIters: 8, monoGaussians: 150, triIters: 6, triGaussians: 150,
+  seed: 3, logger: quietLogger,
+});
+
+/** Rewrite some supervisions of a split (JSON Lines, one object per line). */
+function editSupervisions(split: string, edit: (s: { id: string; text: string }, i: number) => void): void {
+  const file = join(dataDir, split, 'supervisions.jsonl');
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  lines.forEach(edit);
+  writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'amd-align-'));
+  dataDir = join(root, 'data');
+  featuresDir = join(root, 'features');
+  await prepareSynth(dataDir, { numSpeakers: 4, utterancesPerSpeaker: 6, splits: { train: 2, dev: 1, test: 1 }, seed: 5, logger: quietLogger });
+  for (const split of SPLITS) await computeFeatures({ dataDir, split, outDir: featuresDir, logger: quietLogger });
+  // Bad transcripts in the test split: one per failure the aligner must count rather than crash on.
+  editSupervisions('test', (s, i) => {
+    const reason = ['too-few-frames', 'oov', 'empty-transcript', 'phone-not-in-tree'][i];
+    if (!reason) return;
+    BAD[reason] = s.id;
+    if (reason === 'too-few-frames') s.text = Array.from({ length: 80 }, () => 'ABSOLUTELY').join(' ');
+    if (reason === 'oov') s.text = `${s.text} QWXZYQ`;
+    if (reason === 'empty-transcript') s.text = '';
+    if (reason === 'phone-not-in-tree') s.text = 'VISION'; // V IH ZH AH N: ZH does not occur in the training sentences
+  });
+  first = await alignCorpus(small(join(root, 'ali1')));
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () => {
+  it('writes the lang dir, model, tree, senone inventory, transitions and one alignment file per split', () => {
+    const out = join(root, 'ali1');
+    for (const f of ['lang/phones.txt', 'lang/lexicon.txt', 'lang/oov.txt', 'model.json', 'tree.json', 'senones.json', 'transitions.json', 'topo', 'summary.json', 'config.json', 'timing.json', 'train.arrow', 'dev.arrow', 'test.arrow']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const senones = JSON.parse(readFileSync(join(out, 'senones.json'), 'utf8'));
+    expect(senones.numSenones).toBe(first.summary.numSenones);
+    expect(senones.senones).toHaveLength(senones.numSenones);
+    // One root per (phone, HMM state) seen in training, split up to numLeaves.
+    const tree = JSON.parse(readFileSync(join(out, 'tree.json'), 'utf8'));
+    expect(tree.roots.length).toBeLessThan(senones.numSenones);
+    expect(senones.numSenones).toBeLessThanOrEqual(130);
+    expect(readdirSync(root).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it('labels exactly the frames of the feature files, with senones of the inventory and phones that match it', async () => {
+    const out = join(root, 'ali1');
+    const senones = JSON.parse(readFileSync(join(out, 'senones.json'), 'utf8')).senones as { phone: string; hmmState: number }[];
+    for (const split of SPLITS) {
+      const meta = await readAlignmentMetadata(join(out, `${split}.arrow`));
+      expect(meta).toMatchObject({ numSenones: senones.length, frameShiftMs: 10, split, configHash: first.configHash });
+      const featureFrames = new Map<string, number>();
+      for await (const u of readFeatureFile(join(featuresDir, `${split}.arrow`))) featureFrames.set(u.uttId, u.fbank.numFrames);
+      let n = 0;
+      for await (const a of readAlignmentFile(join(out, `${split}.arrow`))) {
+        n++;
+        expect(a.senone.length, a.uttId).toBe(featureFrames.get(a.uttId));
+        for (let t = 0; t < a.senone.length; t++) {
+          const s = senones[a.senone[t]];
+          expect(meta.phones[a.phone[t]]).toBe(s.phone);
+          expect(a.hmmState[t]).toBe(s.hmmState);
+        }
+        expect(a.word[0]).toBeGreaterThanOrEqual(-1);
+      }
+      expect(n).toBe(first.summary.splits[split].done);
+      expect(meta.counts.failed).toBe(first.summary.splits[split].failed);
+    }
+    expect(first.summary.splits.train.message).toBe('Done 12, failed 0');
+  });
+
+  it('counts each bad transcript as a skip with its reason and lists the OOV word', () => {
+    const t = first.summary.splits.test;
+    expect(t.done + t.failed).toBe(6);
+    expect(t.message).toBe(`Done ${t.done}, failed ${t.failed}`);
+    const byReason = Object.fromEntries(t.reasons.map((r) => [r.reason, r.examples]));
+    for (const [reason, id] of Object.entries(BAD)) expect(byReason[reason], reason).toEqual([id]);
+    // Anything else that failed is a search failure of this tiny model on an unseen voice, never a crash.
+    expect(t.reasons.map((r) => r.reason).filter((r) => !(r in BAD))).toEqual(t.failed > 4 ? ['beam'] : []);
+    expect(readFileSync(join(root, 'ali1', 'lang', 'oov.txt'), 'utf8')).toBe('QWXZYQ 1\n');
+    const treePhones = new Set(JSON.parse(readFileSync(join(root, 'ali1', 'senones.json'), 'utf8')).senones.map((s: { phone: string }) => s.phone));
+    expect(treePhones.has('ZH')).toBe(false);
+  });
+
+  it('reports senone counts and the frames-per-senone distribution of the training split', () => {
+    const f = first.summary.framesPerSenone;
+    expect(f.splits).toEqual(['train']);
+    expect(f.numSenones).toBe(first.summary.numSenones);
+    expect(f.histogram.reduce((a, b) => a + b.senones, 0)).toBe(f.numSenones);
+    expect(f.min).toBeLessThanOrEqual(f.median);
+    expect(f.median).toBeLessThanOrEqual(f.max);
+    expect(first.timing.splits.train.framesPerSec).toBeGreaterThan(0);
+  });
+
+  it('gives byte-identical outputs for the same options and seed (timing.json aside)', async () => {
+    const again = join(root, 'ali2');
+    await alignCorpus(small(again));
+    const files = (d: string): string[] => readdirSync(d, { recursive: true }).map(String).filter((f) => f !== 'timing.json' && !f.endsWith('lang')).sort();
+    expect(files(again)).toEqual(files(join(root, 'ali1')));
+    for (const f of files(again)) expect(readFileSync(join(again, f)).equals(readFileSync(join(root, 'ali1', f))), f).toBe(true);
+  }, 60_000);
+
+  it('aligns with a saved model (no training) and refuses a model trained on other features', async () => {
+    const out = join(root, 'ali-model');
+    const r = await alignCorpus({ dataDir, featuresDir, outDir: out, modelDir: join(root, 'ali1'), splits: ['dev'], logger: quietLogger });
+    expect(r.summary.training).toBeNull();
+    expect(r.summary.splits.dev.done).toBe(first.summary.splits.dev.done);
+    const cfg = join(root, 'ali1', 'config.json');
+    const saved = readFileSync(cfg, 'utf8');
+    writeFileSync(cfg, saved.replace('"deltaOrder": 2', '"deltaOrder": 1').replace(/"hash": "[0-9a-f]+"/, '"hash": "other"'));
+    try {
+      await expect(alignCorpus({ dataDir, featuresDir, outDir: join(root, 'ali-bad'), modelDir: join(root, 'ali1'), logger: quietLogger })).rejects.toThrow(/the model was trained on other GMM features/);
+    } finally {
+      writeFileSync(cfg, saved);
+    }
+    expect(existsSync(join(root, 'ali-bad'))).toBe(false);
+  });
+
+  it('refuses unknown options, unknown splits and missing features before doing any work', async () => {
+    await expect(alignCorpus({ ...small(join(root, 'x')), numLeafs: 3 } as AlignCorpusOptions)).rejects.toThrow(ConfigError);
+    await expect(alignCorpus({ ...small(join(root, 'x')), splits: ['eval'] })).rejects.toThrow(/split 'eval' is not in the corpus/);
+    await expect(alignCorpus({ ...small(join(root, 'x')), featuresDir: join(root, 'nowhere') })).rejects.toThrow(FormatError);
+    expect(existsSync(join(root, 'x'))).toBe(false);
+  });
+
+  it('runs as `am-distill align` and `am-distill score-alignment`, and maps bad flags to exit code 2', async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out.push(String(c)); return true; });
+    const level = getLogLevel();
+    setLogLevel('error');
+    try {
+      const cli = join(root, 'ali-cli');
+      const code = await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--split', 'train',
+        '--num-leaves', '130', '--min-leaf-occupancy', '10', '--mono-iters', '8', '--mono-gaussians', '150', '--tri-iters', '6', '--tri-gaussians', '150', '--seed', '3']);
+      expect(code).toBe(0);
+      expect(out.join('')).toMatch(/^train: Done 12, failed 0, \d+ frames/m);
+      // Same options and seed as the library run (which also aligned dev and test): the same train labels.
+      const labels = async (f: string) => { const m = new Map<string, number[]>(); for await (const a of readAlignmentFile(f)) m.set(a.uttId, [...a.senone]); return m; };
+      expect(await labels(join(cli, 'train.arrow'))).toEqual(await labels(join(root, 'ali1', 'train.arrow')));
+      expect(await main(['node', 'am-distill', 'score-alignment', '--alignments', join(root, 'ali1', 'dev.arrow'), '--data', dataDir, '--split', 'dev', '--json'])).toBe(0);
+      const score = JSON.parse(out.slice(out.findIndex((l) => l.startsWith('{'))).join(''));
+      expect(score.within.map((w: { toleranceSec: number }) => w.toleranceSec)).toEqual([0.02, 0.05]);
+      expect(score.utterances).toBe(first.summary.splits.dev.done);
+      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--num-leaves', 'many'])).toBe(2);
+      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--extra-train', 'nocolon'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+      setLogLevel(level);
+    }
+  }, 60_000);
+});

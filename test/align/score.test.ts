@@ -1,0 +1,59 @@
+import { describe, it, expect } from 'vitest';
+import { alignedWordSpans, scoreWordBoundaries, relativeReference } from '../../src/align/score.ts';
+import { expectClose } from '../hmm/helpers.ts';
+
+const timing = { frameShiftMs: 10, frameLengthMs: 25 };
+
+describe('aligned word spans', () => {
+  it('puts the boundary before frame t midway between frame centres, t * shift + (length - shift) / 2', () => {
+    // frames: sil sil w0 w0 w0 sil w1 w1
+    const spans = alignedWordSpans([-1, -1, 0, 0, 0, -1, 1, 1], 2, timing);
+    expectClose(spans[0]!.startSec, 0.0275, 1e-12, 'word 0 start');
+    expectClose(spans[0]!.endSec, 0.0575, 1e-12, 'word 0 end');
+    expectClose(spans[1]!.startSec, 0.0675, 1e-12, 'word 1 start');
+    expectClose(spans[1]!.endSec, 0.0875, 1e-12, 'word 1 end');
+    const kaldi = alignedWordSpans([-1, -1, 0, 0, 0, -1, 1, 1], 2, { ...timing, frameOffsetSec: 0 });
+    expectClose(kaldi[0]!.startSec, 0.02, 1e-12, 'CTM convention');
+  });
+  it('starts a word at 0 when it begins at the first frame, and gives null for a word without frames', () => {
+    const spans = alignedWordSpans([0, 0, 2], 3, timing);
+    expect(spans[0]!.startSec).toBe(0);
+    expect(spans[1]).toBeNull();
+  });
+});
+
+describe('word boundary score', () => {
+  const ref = [{ symbol: 'A', startSec: 0.1, durationSec: 0.2 }, { symbol: 'B', startSec: 0.3, durationSec: 0.3 }];
+  it('counts start and end of every word against the tolerances', () => {
+    const s = scoreWordBoundaries([{ uttId: 'u', reference: ref, aligned: [{ startSec: 0.11, endSec: 0.33 }, { startSec: 0.33, endSec: 0.6 }] }]);
+    expect(s.boundaries).toBe(4);
+    // errors: 10 ms, 30 ms, 30 ms, 0 ms
+    expect(s.within).toEqual([
+      { toleranceSec: 0.02, count: 2, percent: 50 },
+      { toleranceSec: 0.05, count: 4, percent: 100 },
+    ]);
+    expectClose(s.meanAbsErrorSec, 0.0175, 1e-12, 'mean error');
+    expectClose(s.medianAbsErrorSec, 0.02, 1e-12, 'median error');
+  });
+  it('a boundary exactly on the tolerance counts; one just past it does not', () => {
+    const s = scoreWordBoundaries([{ uttId: 'u', reference: ref.slice(0, 1), aligned: [{ startSec: 0.15, endSec: 0.3501 }] }], { tolerancesSec: [0.05] });
+    expect(s.within[0].count).toBe(1);
+  });
+  it('skips and counts utterances whose word counts differ or that have a word without frames', () => {
+    const s = scoreWordBoundaries([
+      { uttId: 'short', reference: ref, aligned: [{ startSec: 0.1, endSec: 0.3 }] },
+      { uttId: 'gap', reference: ref, aligned: [{ startSec: 0.1, endSec: 0.3 }, null] },
+      { uttId: 'ok', reference: ref, aligned: [{ startSec: 0.1, endSec: 0.3 }, { startSec: 0.3, endSec: 0.6 }] },
+    ]);
+    expect(s.utterances).toBe(1);
+    expect(s.skipped.skipped).toBe(2);
+    expect(s.skipped.reasons.map((r) => r.reason).sort()).toEqual(['a word has no aligned frame', 'reference and alignment differ in word count']);
+    expect(s.within[0].percent).toBe(100);
+  });
+  it('rejects a negative tolerance', () => {
+    expect(() => scoreWordBoundaries([], { tolerancesSec: [-1] })).toThrow(/bad boundary tolerance/);
+  });
+  it('makes recording-relative reference times relative to the supervision', () => {
+    expect(relativeReference([{ symbol: 'A', startSec: 5.25, durationSec: 0.5 }], 5)).toEqual([{ symbol: 'A', startSec: 0.25, durationSec: 0.5 }]);
+  });
+});
