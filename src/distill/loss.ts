@@ -1,0 +1,210 @@
+/**
+ * The distillation loss (Hinton et al. 2015, sections 2 and 4) in TF.js:
+ *
+ *   L = T^2 * E_soft + w * E_hard                      normalisation 'sum' (default)
+ *   L = (T^2 * E_soft + w * E_hard) / (1 + w)          normalisation 'convex'
+ *
+ *   E_soft = mean over the batch's frames of CE(p, softmax(z / T)) = -sum_s p_s log softmax(z / T)_s
+ *   E_hard = mean over the batch's frames of CE(onehot(y), softmax(z)) = -log softmax(z)_y
+ *
+ * p are the ensemble's soft targets at temperature T, y the forced-alignment senone, z the
+ * student's logits. The T^2 factor keeps the soft term's gradients at the scale of the hard term's
+ * (d E_soft / dz = (softmax(z/T) - p) / T per frame, so d(T^2 E_soft)/dz = T (softmax(z/T) - p)).
+ * The paper puts a relative weight of 0.5 on the hard term: w = 0.5. 'convex' divides by 1 + w so
+ * the overall gradient scale (and a good learning rate) does not change with w.
+ * `softTerm: 'kl'` reports KL(p || q) = CE - H(p) instead of CE: same gradients, and 0 when the
+ * student matches the targets.
+ *
+ * Sparse top-k targets are scattered to a dense [n, S] target per batch, on the device with
+ * tf.scatterND (default) or in JS. (Gathering log-probabilities at the ids would avoid the dense
+ * tensor, but the gradient of tf.gather needs UnsortedSegmentSum, which the wasm backend lacks;
+ * the dense target is the size of the logits anyway.) A stored residual mass is spread uniformly
+ * over the S - k senones not kept.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, FormatError } from '../util/errors.ts';
+import type { LossFn } from '../nnet/train.ts';
+import type { Minibatch } from '../nnet/data.ts';
+import type { SparseBatchTargets } from './store.ts';
+
+/** Names of the per-frame arrays a soft-target source adds to utterances and minibatches. */
+export const SOFT_IDS = 'soft_ids';
+export const SOFT_PROBS = 'soft_probs';
+export const SOFT_RESIDUAL = 'soft_residual';
+
+export type LossNormalisation = 'sum' | 'convex';
+
+export interface DistillationLossOptions {
+  /** Temperature T of the soft term; must be the targets' T. Default 1. */
+  temperature: number;
+  /** Weight w of the hard-label term. Default 0.5 (the paper's relative weight). 0 drops it. */
+  hardWeight: number;
+  /** 'sum': T^2 E_soft + w E_hard (default); 'convex': the same divided by (1 + w). */
+  normalisation: LossNormalisation;
+  /** Value of the soft term: 'cross-entropy' (default) or 'kl' (CE - H(p); same gradient). */
+  softTerm: 'cross-entropy' | 'kl';
+  /** Where sparse targets become dense: 'device' (tf.scatterND, default) or 'cpu'. */
+  densify: 'device' | 'cpu';
+}
+
+export const DEFAULT_DISTILLATION_LOSS_OPTIONS: Readonly<DistillationLossOptions> = Object.freeze({
+  temperature: 1,
+  hardWeight: 0.5,
+  normalisation: 'sum',
+  softTerm: 'cross-entropy',
+  densify: 'device',
+});
+
+export function resolveDistillationLossOptions(o: Partial<DistillationLossOptions> = {}): DistillationLossOptions {
+  for (const k of Object.keys(o)) {
+    if (!(k in DEFAULT_DISTILLATION_LOSS_OPTIONS)) throw new ConfigError('unknown distillation loss option', { keyPath: k, expected: Object.keys(DEFAULT_DISTILLATION_LOSS_OPTIONS).join(', '), found: k });
+  }
+  const r = { ...DEFAULT_DISTILLATION_LOSS_OPTIONS, ...o };
+  if (!(r.temperature > 0 && Number.isFinite(r.temperature))) throw new ConfigError('bad temperature', { keyPath: 'temperature', expected: 'a finite number > 0', found: String(r.temperature) });
+  if (!(r.hardWeight >= 0 && Number.isFinite(r.hardWeight))) throw new ConfigError('bad hard-label weight', { keyPath: 'hardWeight', expected: 'a finite number >= 0', found: String(r.hardWeight) });
+  if (r.normalisation !== 'sum' && r.normalisation !== 'convex') throw new ConfigError('unknown loss normalisation', { keyPath: 'normalisation', expected: "'sum' or 'convex'", found: String(r.normalisation) });
+  if (r.softTerm !== 'cross-entropy' && r.softTerm !== 'kl') throw new ConfigError('unknown soft term', { keyPath: 'softTerm', expected: "'cross-entropy' or 'kl'", found: String(r.softTerm) });
+  if (r.densify !== 'device' && r.densify !== 'cpu') throw new ConfigError('unknown densify mode', { keyPath: 'densify', expected: "'device' or 'cpu'", found: String(r.densify) });
+  return r;
+}
+
+/** Soft targets of a batch: sparse top-k (rows x k) or dense (rows x S). */
+export type BatchSoftTargets = SparseBatchTargets | { dense: Float32Array };
+
+function isDense(t: BatchSoftTargets): t is { dense: Float32Array } {
+  return (t as { dense?: Float32Array }).dense !== undefined;
+}
+
+/** Dense [n, S] target tensor from batch targets (see the module comment for the residual). */
+export function denseTargets(t: BatchSoftTargets, numRows: number, numSenones: number, densify: 'device' | 'cpu' = 'device'): tf.Tensor2D {
+  if (isDense(t)) {
+    if (t.dense.length !== numRows * numSenones) throw new FormatError('dense soft targets have the wrong size', { expected: `${numRows} x ${numSenones}`, found: `${t.dense.length} values` });
+    return tf.tensor2d(t.dense, [numRows, numSenones]);
+  }
+  const { k } = t;
+  if (t.ids.length !== numRows * k || t.probs.length !== numRows * k) {
+    throw new FormatError('sparse soft targets have the wrong size', { expected: `${numRows} rows x k = ${k}`, found: `ids ${t.ids.length}, probs ${t.probs.length}` });
+  }
+  if (k > numSenones) throw new FormatError('soft targets keep more senones than the model has', { expected: `k <= ${numSenones}`, found: `k = ${k}` });
+  if (t.residual && t.residual.length !== numRows) throw new FormatError('residual has the wrong size', { expected: `${numRows} rows`, found: String(t.residual.length) });
+  for (let i = 0; i < t.ids.length; i++) {
+    const id = t.ids[i];
+    if (!(id >= 0 && id < numSenones)) throw new FormatError('soft-target senone id outside the model\'s outputs', { expected: `0 <= id < ${numSenones}`, found: `${id} in row ${Math.floor(i / k)}` });
+  }
+  const spread = t.residual && numSenones > k ? Float32Array.from(t.residual, (r) => r / (numSenones - k)) : null;
+  if (densify === 'cpu') {
+    const out = new Float32Array(numRows * numSenones);
+    for (let i = 0; i < numRows; i++) {
+      if (spread) out.fill(spread[i], i * numSenones, (i + 1) * numSenones);
+      for (let j = 0; j < k; j++) out[i * numSenones + t.ids[i * k + j]] = t.probs[i * k + j];
+    }
+    return tf.tensor2d(out, [numRows, numSenones]);
+  }
+  const indices = new Int32Array(numRows * k * 2);
+  const updates = new Float32Array(numRows * k);
+  for (let i = 0; i < numRows; i++) {
+    for (let j = 0; j < k; j++) {
+      const r = i * k + j;
+      indices[2 * r] = i;
+      indices[2 * r + 1] = t.ids[r];
+      updates[r] = spread ? t.probs[r] - spread[i] : t.probs[r];
+    }
+  }
+  return tf.tidy(() => {
+    const scattered = tf.scatterND(tf.tensor2d(indices, [numRows * k, 2], 'int32'), tf.tensor1d(updates), [numRows, numSenones]) as tf.Tensor2D;
+    return spread ? (tf.add(scattered, tf.tensor2d(spread, [numRows, 1])) as tf.Tensor2D) : scattered;
+  });
+}
+
+/** Mean entropy (nats) of the batch's target distributions, float64 (for softTerm 'kl'). */
+export function meanTargetEntropy(t: BatchSoftTargets, numRows: number, numSenones: number): number {
+  let h = 0;
+  const plogp = (p: number) => (p > 0 ? p * Math.log(p) : 0);
+  if (isDense(t)) {
+    for (let i = 0; i < t.dense.length; i++) h -= plogp(t.dense[i]);
+  } else {
+    for (let i = 0; i < t.probs.length; i++) h -= plogp(t.probs[i]);
+    if (t.residual && numSenones > t.k) {
+      const others = numSenones - t.k;
+      for (let i = 0; i < numRows; i++) h -= others * plogp(t.residual[i] / others);
+    }
+  }
+  return h / numRows;
+}
+
+/** Mean over rows of CE(p, softmax(z / T)) for a dense target tensor. */
+export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D, temperature: number): tf.Scalar {
+  return tf.tidy(() => {
+    const logq = tf.logSoftmax(temperature === 1 ? logits : tf.div(logits, temperature));
+    return tf.neg(tf.mean(tf.sum(tf.mul(targets, logq), 1))) as tf.Scalar;
+  });
+}
+
+/** Mean over rows of CE(onehot(y), softmax(z)). */
+export function hardCrossEntropy(logits: tf.Tensor2D, labels: Int32Array): tf.Scalar {
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1]);
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  });
+}
+
+/** The two terms and the total, as scalars (the caller disposes them). */
+export interface DistillationLossTerms {
+  soft: tf.Scalar;
+  hard: tf.Scalar | null;
+  total: tf.Scalar;
+}
+
+export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}): DistillationLossTerms {
+  const o = resolveDistillationLossOptions(opts);
+  const [n, S] = logits.shape;
+  if (o.hardWeight > 0) {
+    if (!labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${o.hardWeight} and no labels` });
+    if (labels.length !== n) throw new FormatError('labels and logits differ in rows', { expected: String(n), found: String(labels.length) });
+  }
+  const T = o.temperature;
+  const kl = o.softTerm === 'kl' ? meanTargetEntropy(targets, n, S) : 0;
+  return tf.tidy(() => {
+    const p = denseTargets(targets, n, S, o.densify);
+    let soft = softCrossEntropy(logits, p, T);
+    if (kl !== 0) soft = tf.sub(soft, kl) as tf.Scalar;
+    const hard = o.hardWeight > 0 ? hardCrossEntropy(logits, labels!) : null;
+    let total = tf.mul(soft, T * T) as tf.Scalar;
+    if (hard) total = tf.add(total, tf.mul(hard, o.hardWeight)) as tf.Scalar;
+    if (o.normalisation === 'convex') total = tf.div(total, 1 + o.hardWeight) as tf.Scalar;
+    return { soft, hard, total } as unknown as tf.TensorContainerObject;
+  }) as unknown as DistillationLossTerms;
+}
+
+/** The distillation loss of a batch (see the module comment). */
+export function distillationLoss(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}): tf.Scalar {
+  const t = distillationLossTerms(logits, targets, labels, opts);
+  t.soft.dispose();
+  t.hard?.dispose();
+  return t.total;
+}
+
+/** The soft targets a minibatch carries (extras SOFT_IDS / SOFT_PROBS [/ SOFT_RESIDUAL]). */
+export function batchSoftTargets(batch: Minibatch, expectK?: number): SparseBatchTargets {
+  const ids = batch.extras[SOFT_IDS];
+  const probs = batch.extras[SOFT_PROBS];
+  if (!ids || !probs) {
+    throw new ConfigError('the minibatch carries no soft targets', { expected: `per-frame arrays '${SOFT_IDS}' and '${SOFT_PROBS}' (a SoftTargetFrameSource)`, found: Object.keys(batch.extras).join(', ') || 'none' });
+  }
+  if (ids.dim !== probs.dim) throw new FormatError('soft-target ids and probabilities differ in width', { uttId: batch.uttIds[0], expected: String(ids.dim), found: String(probs.dim) });
+  if (expectK !== undefined && ids.dim !== expectK) throw new FormatError('soft targets have another top-k width', { uttId: batch.uttIds[0], expected: `k = ${expectK}`, found: `k = ${ids.dim}` });
+  if (!(ids.data instanceof Int32Array) || !(probs.data instanceof Float32Array)) {
+    throw new FormatError('soft-target arrays have the wrong element type', { expected: 'Int32Array ids, Float32Array probs', found: `${ids.data.constructor.name}, ${probs.data.constructor.name}` });
+  }
+  const res = batch.extras[SOFT_RESIDUAL];
+  return { k: ids.dim, ids: ids.data, probs: probs.data, residual: res ? (res.data as Float32Array) : null };
+}
+
+/**
+ * A src/nnet LossFn: the distillation loss of a minibatch from its soft-target extras and labels.
+ * `expectK` (optional) checks the width of every batch's targets.
+ */
+export function distillationLossFn(opts: Partial<DistillationLossOptions> = {}, expectK?: number): LossFn {
+  const o = resolveDistillationLossOptions(opts);
+  return (logits, batch) => distillationLoss(logits, batchSoftTargets(batch, expectK), batch.labels, o);
+}

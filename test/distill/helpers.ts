@@ -1,0 +1,67 @@
+/** Shared helpers of the distill tests: the float comparison, temp dirs, a quiet logger, Arrow fixtures. */
+import { expect } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, type Logger } from '../../src/util/log.ts';
+import { Rng } from '../../src/util/rng.ts';
+import { FeatureFileWriter, type FeatureConfig } from '../../src/features/store.ts';
+import { fbankOptions } from '../../src/features/options.ts';
+import { AlignmentFileWriter } from '../../src/align/store.ts';
+import type { Utterance } from '../../src/nnet/data.ts';
+
+/** The one float comparison of these tests: max |actual - expected| <= tol, with a readable failure. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = 'values'): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  let worst = -1, worstD = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= worstD)) {
+      worstD = Number.isNaN(d) ? Infinity : d;
+      worst = i;
+    }
+  }
+  if (!(worstD <= tol)) expect.fail(`${what}: max abs difference ${worstD} > ${tol} (at index ${worst}: ${actual[worst]} vs ${expected[worst]})`);
+}
+
+export function tempDir(prefix = 'distill-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A logger that keeps its lines (tests stay quiet and can assert on messages). */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({ stream: { write: (s: string) => { lines.push(s); return true; } } });
+  return Object.assign(logger, { lines });
+}
+
+/** Random logits, rows x cols, N(0, scale^2). */
+export function randomLogits(rng: Rng, rows: number, cols: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: rows * cols }, () => scale * rng.gauss());
+}
+
+export function featureConfig(dim: number): FeatureConfig {
+  const fbank = fbankOptions({ numMelBins: dim });
+  return { sampleRateHz: 16000, frameShiftMs: fbank.frameShiftMs, frameLengthMs: fbank.frameLengthMs, numMelBins: dim, fbankDim: dim, mfccDim: null, fbank, mfcc: null };
+}
+
+/** Feature and alignment files of utterances (as the features and align stages write them). */
+export async function writeArrowCorpus(dir: string, utts: readonly Utterance[], opts: { numSenones: number; featureHash?: string; alignHash?: string; name?: string }): Promise<{ features: string; alignments: string }> {
+  const name = opts.name ?? 'train';
+  const features = join(dir, `${name}.feats.arrow`);
+  const alignments = join(dir, `${name}.ali.arrow`);
+  const featureHash = opts.featureHash ?? 'feature-hash-1';
+  const fw = await FeatureFileWriter.open(features, { configHash: featureHash, featureConfig: featureConfig(utts[0].dim), split: name });
+  for (const u of utts) fw.add(u.uttId, { numFrames: u.numFrames, dim: u.dim, data: u.feats });
+  await fw.finish();
+  const aw = await AlignmentFileWriter.open(alignments, {
+    configHash: opts.alignHash ?? 'align-hash-1', featureConfigHash: featureHash, numSenones: opts.numSenones, frameShiftMs: 10,
+    phones: ['<eps>', 'SIL'], split: name,
+  });
+  for (const u of utts) {
+    const n = u.numFrames;
+    aw.add({ uttId: u.uttId, senone: u.labels!, phone: new Int32Array(n).fill(1), hmmState: new Int32Array(n), word: new Int32Array(n).fill(-1) });
+  }
+  await aw.finish();
+  return { features, alignments };
+}
