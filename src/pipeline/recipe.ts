@@ -47,6 +47,11 @@ export interface LoadRecipeOptions {
   expDir?: string;
   /** Overrides `corpus.dir` (the `--corpus-dir` flag). */
   corpusDir?: string;
+  /**
+   * A separate evaluation corpus (the `--eval-corpus-dir` flag): sets `stages.prepare.evalDir`, so the
+   * test split comes from this directory (other speakers, same layout) where the adapter supports it.
+   */
+  evalCorpusDir?: string;
   /** Base for relative paths (default: process.cwd()). */
   cwd?: string;
 }
@@ -104,6 +109,10 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
   if (opts.corpusDir !== undefined) {
     setPath(tree, 'corpus.dir', opts.corpusDir, `--corpus-dir ${opts.corpusDir}`);
     origins.set('corpus.dir', `--corpus-dir ${opts.corpusDir}`);
+  }
+  if (opts.evalCorpusDir !== undefined) {
+    setPath(tree, 'stages.prepare.evalDir', opts.evalCorpusDir, `--eval-corpus-dir ${opts.evalCorpusDir}`);
+    origins.set('stages.prepare.evalDir', `--eval-corpus-dir ${opts.evalCorpusDir}`);
   }
 
   const locate = (keyPath: string | undefined): { file: string; line?: number } => {

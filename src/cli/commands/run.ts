@@ -37,10 +37,11 @@ export function register(program: Command): void {
     .option('--to-stage <stage>', 'stop after this stage')
     .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect, [] as string[])
     .option('--corpus-dir <dir>', 'override corpus.dir')
+    .option('--eval-corpus-dir <dir>', 'test split from this corpus directory (other speakers, same layout); sets stages.prepare.evalDir')
     .addHelpText('after', stagesHelp)
-    .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set: string[]; corpusDir?: string }) => {
+    .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set: string[]; corpusDir?: string; evalCorpusDir?: string }) => {
       const report = await runRecipeFile(file, {
-        expDir: opts.expDir, fromStage: opts.fromStage, toStage: opts.toStage, sets: opts.set, corpusDir: opts.corpusDir,
+        expDir: opts.expDir, fromStage: opts.fromStage, toStage: opts.toStage, sets: opts.set, corpusDir: opts.corpusDir, evalCorpusDir: opts.evalCorpusDir,
       });
       process.stdout.write(formatRunReport(report) + '\n');
     });
