@@ -1,0 +1,180 @@
+/**
+ * The report's content as plain tables and sentences, shared by the Markdown and HTML renderers
+ * (each escapes the text for its own format).
+ */
+import { MEMBER_ID, type ReportJson, type SignificanceTest } from './types.ts';
+import { orderedSystemIds } from './build.ts';
+import { duration, int, pct, signedPoints } from './format.ts';
+
+export interface Table {
+  header: string[];
+  rows: string[][];
+  /** Columns that hold numbers (right-aligned). */
+  numeric: boolean[];
+}
+
+function table(header: string[], rows: string[][], numeric: boolean[]): Table {
+  return { header, rows, numeric };
+}
+
+export function ensembleLabel(r: ReportJson): string {
+  return r.systems.ensemble.label;
+}
+
+/** Table 1 for this corpus beside the paper's numbers. */
+export function table1(r: ReportJson): Table {
+  const p = r.paper;
+  const row = (id: 'baseline' | 'ensemble' | 'student', paperLabel: string) => [
+    r.systems[id].label, pct(r.systems[id].frameAccuracy.test), pct(r.systems[id].wer.test),
+    paperLabel, pct(p[id].frameAccuracy), pct(p[id].wer),
+  ];
+  return table(
+    ['System', 'Test frame accuracy', 'Test WER', 'Paper system', 'Paper frame accuracy', 'Paper WER'],
+    [
+      row('baseline', 'Baseline'),
+      row('ensemble', `${p.ensemble.members}xEnsemble`),
+      row('student', 'Distilled single model'),
+      ['Share of the ensemble\'s gain kept', pct(r.gainRecovered.frameAccuracy, 0), pct(r.gainRecovered.wer, 0), '', pct(p.gainRecovered.frameAccuracy, 0), pct(p.gainRecovered.wer, 0)],
+    ],
+    [false, true, true, false, true, true],
+  );
+}
+
+/** Every system with dev and test numbers and the test WER's error counts. */
+export function systemsTable(r: ReportJson): Table {
+  const ids = orderedSystemIds(Object.keys(r.systems));
+  return table(
+    ['System', 'Parameters', 'Dev frame acc.', 'Test frame acc.', 'Dev WER', 'Test WER', 'Sub', 'Del', 'Ins', 'Ref words'],
+    ids.map((id) => {
+      const s = r.systems[id];
+      const c = s.werCounts.test;
+      return [s.label, int(s.parameters), pct(s.frameAccuracy.dev), pct(s.frameAccuracy.test), pct(s.wer.dev), pct(s.wer.test),
+        c ? int(c.sub) : 'n/a', c ? int(c.del) : 'n/a', c ? int(c.ins) : 'n/a', c ? int(c.refWords) : 'n/a'];
+    }),
+    [false, true, true, true, true, true, true, true, true, true],
+  );
+}
+
+export function corpusTable(r: ReportJson): Table {
+  const rows: string[][] = [];
+  for (const k of ['train', 'dev', 'test'] as const) {
+    const s = r.corpus.splits[k];
+    if (s) rows.push([k, int(s.utterances), int(s.speakers), (s.durationSec / 3600).toFixed(2), s.frames !== undefined ? int(s.frames) : 'n/a']);
+  }
+  return table(['Split', 'Utterances', 'Speakers', 'Hours', 'Frames'], rows, [false, true, true, true, true]);
+}
+
+/** Sentences summing up the answer to the paper's question. */
+export function summarySentences(r: ReportJson): string[] {
+  const out: string[] = [];
+  const g = r.gainRecovered, p = r.paper.gainRecovered;
+  const fa = r.systems;
+  out.push(`Test frame accuracy: baseline ${pct(fa.baseline.frameAccuracy.test)}, ${ensembleLabel(r)} ${pct(fa.ensemble.frameAccuracy.test)}, distilled student ${pct(fa.student.frameAccuracy.test)}; ` +
+    `test WER ${pct(fa.baseline.wer.test)}, ${pct(fa.ensemble.wer.test)}, ${pct(fa.student.wer.test)}.`);
+  if (g.frameAccuracy !== null || g.wer !== null) {
+    out.push(`The student kept ${pct(g.frameAccuracy, 0)} of the ensemble's frame-accuracy gain and ${pct(g.wer, 0)} of its WER gain (paper: ${pct(p.frameAccuracy, 0)} and ${pct(p.wer, 0)}).`);
+  }
+  for (const n of g.notes) out.push(`Share of the gain undefined for ${n}.`);
+  const s = r.significance.studentVsBaseline;
+  if (s) out.push(significanceSentence(s, r));
+  return out;
+}
+
+function nameOf(r: ReportJson, id: string): string {
+  return r.systems[id]?.label ?? id;
+}
+
+export function significanceSentence(s: SignificanceTest, r: ReportJson): string {
+  const level = `${Math.round(100 * s.confidence)}%`;
+  return `${nameOf(r, s.a)} minus ${nameOf(r, s.b)} WER on ${s.split}: ${signedPoints(s.deltaWer, 2)} points ` +
+    `(${level} CI ${signedPoints(s.ciLow, 2)} to ${signedPoints(s.ciHigh, 2)}, paired bootstrap over ${int(s.utterances)} utterances, ${int(s.replicates)} replicates); ` +
+    (s.significant ? `significant at ${level}` : `not significant at ${level}`) + `; ${nameOf(r, s.a)} better in ${pct(s.probABetter, 1)} of replicates.`;
+}
+
+export function significanceTable(r: ReportJson): Table {
+  const tests = [r.significance.studentVsBaseline, r.significance.studentVsEnsemble, r.significance.ensembleVsBaseline].filter((t): t is SignificanceTest => t !== null);
+  return table(
+    ['Comparison (A - B)', 'Split', 'WER difference (points)', 'Confidence interval', 'P(A better)', 'Significant'],
+    tests.map((t) => [
+      `${nameOf(r, t.a)} - ${nameOf(r, t.b)}`, t.split, signedPoints(t.deltaWer, 2),
+      `${Math.round(100 * t.confidence)}%: [${signedPoints(t.ciLow, 2)}, ${signedPoints(t.ciHigh, 2)}]`, pct(t.probABetter, 1), t.significant ? 'yes' : 'no',
+    ]),
+    [false, false, true, false, true, false],
+  );
+}
+
+export function softTargetTable(r: ReportJson): Table | null {
+  const s = r.softTargets;
+  if (!s) return null;
+  const rows = [
+    ['Temperature T', String(s.T)],
+    ['Probabilities kept per frame (top k)', int(s.k)],
+    ['Mean probability mass kept', pct(s.keptMass, 2)],
+    ['Bytes per frame', s.bytesPerFrame.toFixed(1)],
+  ];
+  if (s.denseBytesPerFrame !== undefined) {
+    rows.push(['Dense float32 bytes per frame', s.denseBytesPerFrame.toFixed(1)]);
+    if (s.bytesPerFrame > 0) rows.push(['Saving against dense', `${(s.denseBytesPerFrame / s.bytesPerFrame).toFixed(1)}x`]);
+  }
+  if (s.combination) rows.push(['Combination of the members', s.combination]);
+  if (s.hardWeight !== undefined) rows.push(['Weight of the hard-label term', String(s.hardWeight)]);
+  return table(['Soft targets', 'Value'], rows, [false, true]);
+}
+
+export function sweepTable(r: ReportJson): Table | null {
+  if (!r.temperatureSweep?.length) return null;
+  return table(
+    ['T', 'Dev frame acc.', 'Test frame acc.', 'Dev WER', 'Test WER', 'Kept mass'],
+    r.temperatureSweep.map((p) => [String(p.T), pct(p.frameAccuracy.dev), pct(p.frameAccuracy.test), pct(p.wer.dev), pct(p.wer.test), pct(p.keptMass, 2)]),
+    [true, true, true, true, true, true],
+  );
+}
+
+/** Last epoch of each trained system. */
+export function curveTable(r: ReportJson): Table | null {
+  const ids = orderedSystemIds(Object.keys(r.systems)).filter((id) => r.systems[id].trainingCurve.length);
+  if (!ids.length) return null;
+  return table(
+    ['System', 'Epochs', 'Final training loss', 'Best dev frame acc.', 'Final learning rate'],
+    ids.map((id) => {
+      const c = r.systems[id].trainingCurve;
+      const last = c[c.length - 1];
+      const devs = c.map((e) => e.devFrameAccuracy).filter((v): v is number => v !== null);
+      return [r.systems[id].label, String(last.epoch), last.trainLoss.toFixed(4), devs.length ? pct(Math.max(...devs), 2) : 'n/a', String(Number(last.learningRate.toPrecision(4)))];
+    }),
+    [false, true, true, true, true],
+  );
+}
+
+export function speakerTable(r: ReportJson): Table | null {
+  if (!r.perSpeaker?.rows.length) return null;
+  const ids = orderedSystemIds(Object.keys(r.systems)).filter((id) => r.perSpeaker!.rows.some((row) => id in row.wer));
+  return table(
+    ['Speaker', 'Ref words', ...ids.map((id) => `${r.systems[id].label} WER`)],
+    r.perSpeaker.rows.map((row) => [row.speaker, int(row.refWords), ...ids.map((id) => pct(row.wer[id] ?? null))]),
+    [false, true, ...ids.map(() => true)],
+  );
+}
+
+export function stageTable(r: ReportJson): Table | null {
+  const names = Object.keys(r.stages);
+  if (!names.length) return null;
+  return table(
+    ['Stage', 'Wall time', 'Seconds'],
+    [...names.map((n) => [n, duration(r.stages[n]), r.stages[n].toFixed(1)]), ['total', duration(r.totalSec), r.totalSec.toFixed(1)]],
+    [false, true, true],
+  );
+}
+
+export function environmentTable(r: ReportJson): Table {
+  const e = r.environment;
+  const rows = [['Backend', e.backend], ['Commit', e.commit ?? '(not a git checkout)'], ['Config hash', e.configHash]];
+  if (e.host) rows.push(['Host', e.host]);
+  for (const k of Object.keys(e.versions).sort()) rows.push([k, e.versions[k]]);
+  if (r.corpus.recipe) rows.push(['Recipe', r.corpus.recipe]);
+  return table(['Item', 'Value'], rows, [false, false]);
+}
+
+export function systemIsMember(id: string): boolean {
+  return MEMBER_ID.test(id);
+}

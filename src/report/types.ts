@@ -1,0 +1,267 @@
+/**
+ * The comparison report's data model.
+ *
+ * `ReportInput` is what the pipeline's stages hand over (read from `report-input.json`): measured
+ * numbers only, as counts where counts exist, so that the report computes every rate itself.
+ * `ReportJson` is what `report.json` holds: the input's numbers as fractions plus everything derived
+ * (gain recovered, significance, per-speaker tables, selected worst utterances). report.md and
+ * report.html are rendered from a `ReportJson` alone.
+ *
+ * Units: every rate is a fraction (frame accuracy and kept mass in [0, 1]; WER >= 0, above 1 only
+ * when insertions outnumber the reference words); times are seconds; sizes are bytes.
+ */
+import type { AlignedPair } from '../score/align.ts';
+
+export const REPORT_INPUT_FORMAT = 'am-distill.report-input';
+export const REPORT_FORMAT = 'am-distill.report';
+export const REPORT_FORMAT_VERSION = 1;
+
+export type Split = 'dev' | 'test';
+export const SPLITS: readonly Split[] = ['dev', 'test'];
+
+/** System ids: the three systems of Table 1 and the ensemble's members `member-1`, `member-2`, ... */
+export type SystemId = 'baseline' | 'ensemble' | 'student' | `member-${number}`;
+export const CORE_SYSTEMS = ['baseline', 'ensemble', 'student'] as const;
+export const MEMBER_ID = /^member-([1-9][0-9]*)$/;
+
+export interface SplitInfo {
+  utterances: number;
+  speakers: number;
+  durationSec: number;
+  /** Feature frames (optional). */
+  frames?: number;
+}
+
+export interface CorpusInfo {
+  /** Short name, e.g. "fsdd-digits". */
+  name: string;
+  /** One line for the reader, e.g. "FSDD connected digits, 3 train / 1 test speaker". */
+  description?: string;
+  /** Recipe file the experiment ran from. */
+  recipe?: string;
+  /** Number of tied HMM states (senones), i.e. the classifiers' output size. */
+  numSenones?: number;
+  /** Words in the recogniser's vocabulary. */
+  vocabularySize?: number;
+  splits: { train?: SplitInfo; dev?: SplitInfo; test?: SplitInfo };
+}
+
+/** Word error counts of one system on one split (sclite convention: errors = sub + del + ins). */
+export interface WerCounts {
+  refWords: number;
+  sub: number;
+  del: number;
+  ins: number;
+  /** Utterances scored. */
+  sentences?: number;
+  /** Utterances with at least one error. */
+  sentenceErrors?: number;
+}
+
+export interface SpeakerWerCounts extends WerCounts {
+  speaker: string;
+}
+
+/** Error counts of one utterance; the paired bootstrap resamples these. */
+export interface UttWerCounts {
+  uttId: string;
+  refWords: number;
+  sub: number;
+  del: number;
+  ins: number;
+}
+
+/** A scored utterance with its word alignment (src/score's `AlignedPair`s). */
+export interface UttAlignment {
+  uttId: string;
+  split: Split;
+  pairs: AlignedPair[];
+}
+
+/** One epoch of training. */
+export interface EpochPoint {
+  epoch: number;
+  /** Training objective (the student's is the distillation loss, not comparable to cross-entropy). */
+  trainLoss: number;
+  /** Frame accuracy on dev, fraction (null without dev data). */
+  devFrameAccuracy: number | null;
+  learningRate: number;
+}
+
+export interface SystemInput {
+  /** Display name, e.g. "Baseline (1 net)". Default derived from the id. */
+  label?: string;
+  /** Trainable parameters of the network (ensemble: of all members). */
+  parameters?: number;
+  /** Ensemble only: number of members K (default: the number of `member-*` systems). */
+  members?: number;
+  /** Frame accuracy against the forced alignment, fraction per split (null: not measured). */
+  frameAccuracy: { dev: number | null; test: number | null };
+  /** WER counts per split (null: not decoded). */
+  wer: { dev: WerCounts | null; test: WerCounts | null };
+  /** Per-speaker WER counts. */
+  speakers?: { dev?: SpeakerWerCounts[]; test?: SpeakerWerCounts[] };
+  /** Per-utterance counts of every scored utterance (needed for significance). */
+  utterances?: { dev?: UttWerCounts[]; test?: UttWerCounts[] };
+  /** Word alignments of some utterances (typically the worst ones of the student, for every system). */
+  alignments?: UttAlignment[];
+  /** Training curve (not for the ensemble, which is not trained as a whole). */
+  trainingCurve?: EpochPoint[];
+}
+
+export interface SoftTargetInfo {
+  /** Temperature of the ensemble's soft targets. */
+  T: number;
+  /** Probabilities kept per frame (top-k). */
+  k: number;
+  /** Bytes per frame of the stored soft targets (file size / frames). */
+  bytesPerFrame: number;
+  /** Mean probability mass kept by the top k, fraction. */
+  keptMass: number;
+  /** Bytes per frame of dense float32 targets, for comparison. */
+  denseBytesPerFrame?: number;
+  /** How the members' outputs were combined, e.g. "arithmetic-mean-probs". */
+  combination?: string;
+  /** Relative weight of the hard-label term in the distillation loss. */
+  hardWeight?: number;
+}
+
+/** One point of a temperature sweep: a student distilled at temperature T. */
+export interface TemperaturePoint {
+  T: number;
+  frameAccuracy: { dev: number | null; test?: number | null };
+  wer?: { dev?: WerCounts | null; test?: WerCounts | null };
+  keptMass?: number;
+}
+
+export interface EnvironmentInfo {
+  /** TF.js backend the nets ran on, e.g. "wasm", "tensorflow". */
+  backend: string;
+  /** Versions, e.g. {"node": "20.20.2", "am-distill": "0.1.0", "@tensorflow/tfjs": "4.22.0"}. */
+  versions: Record<string, string>;
+  /** git commit of the code (null outside a checkout). */
+  commit: string | null;
+  /** Hash of the effective recipe config. */
+  configHash: string;
+  /** Free text about the machine, e.g. "2 CPU cores, linux x64". */
+  host?: string;
+}
+
+export interface ReportInput {
+  format: typeof REPORT_INPUT_FORMAT;
+  formatVersion: typeof REPORT_FORMAT_VERSION;
+  corpus: CorpusInfo;
+  /** Must hold baseline, ensemble and student; may hold member-1 .. member-K. */
+  systems: Record<string, SystemInput>;
+  softTargets?: SoftTargetInfo | null;
+  temperatureSweep?: TemperaturePoint[] | null;
+  /** Wall time per stage, seconds, in pipeline order. */
+  stages: Record<string, number>;
+  environment: EnvironmentInfo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// report.json
+
+export interface WerFigures {
+  refWords: number;
+  sub: number;
+  del: number;
+  ins: number;
+  /** Utterances scored (null when the input did not say). */
+  sentences: number | null;
+  sentenceErrors: number | null;
+  /** (sub + del + ins) / refWords. */
+  wer: number;
+  errors: number;
+}
+
+export interface SystemReport {
+  label: string;
+  parameters: number | null;
+  frameAccuracy: { dev: number | null; test: number | null };
+  /** WER fraction per split. */
+  wer: { dev: number | null; test: number | null };
+  /** Counts behind `wer`. */
+  werCounts: { dev: WerFigures | null; test: WerFigures | null };
+  trainingCurve: EpochPoint[];
+}
+
+export interface PaperRow {
+  frameAccuracy: number;
+  wer: number;
+}
+
+export interface GainRecovered {
+  /** (student - baseline) / (ensemble - baseline) on test frame accuracy; null when undefined. */
+  frameAccuracy: number | null;
+  /** (baseline - student) / (baseline - ensemble) on test WER; null when undefined. */
+  wer: number | null;
+  /** Why a value is null, or other caveats. */
+  notes: string[];
+}
+
+export interface SignificanceTest {
+  /** System whose WER minus `b`'s is tested. */
+  a: string;
+  b: string;
+  split: Split;
+  method: 'paired-bootstrap';
+  /** WER(a) - WER(b), fraction (negative: a is better). */
+  deltaWer: number;
+  ciLow: number;
+  ciHigh: number;
+  confidence: number;
+  replicates: number;
+  seed: number;
+  utterances: number;
+  /** Share of replicates in which a has fewer errors than b. */
+  probABetter: number;
+  /** The confidence interval excludes 0. */
+  significant: boolean;
+}
+
+export interface SignificanceReport {
+  /** Student vs baseline on test (the paper's question); null with a note when not computable. */
+  studentVsBaseline: SignificanceTest | null;
+  studentVsEnsemble: SignificanceTest | null;
+  ensembleVsBaseline: SignificanceTest | null;
+  notes: string[];
+}
+
+export interface SpeakerRow {
+  speaker: string;
+  refWords: number;
+  /** WER fraction per system id (null: the system has no counts for this speaker). */
+  wer: Record<string, number | null>;
+}
+
+export interface WorstUtterance {
+  uttId: string;
+  split: Split;
+  refWords: number;
+  /** The student's (or the chosen system's) errors on it. */
+  errors: number;
+  /** Alignment per system that has one for this utterance, Table 1 systems first. */
+  systems: { system: string; sub: number; del: number; ins: number; pairs: AlignedPair[] }[];
+}
+
+export interface ReportJson {
+  format: typeof REPORT_FORMAT;
+  formatVersion: typeof REPORT_FORMAT_VERSION;
+  corpus: CorpusInfo;
+  /** Ensemble size K. */
+  ensembleSize: number | null;
+  systems: Record<string, SystemReport>;
+  paper: { source: string; baseline: PaperRow; ensemble: PaperRow & { members: number }; student: PaperRow; gainRecovered: { frameAccuracy: number; wer: number } };
+  gainRecovered: GainRecovered;
+  significance: SignificanceReport;
+  softTargets: SoftTargetInfo | null;
+  temperatureSweep: { T: number; frameAccuracy: { dev: number | null; test: number | null }; wer: { dev: number | null; test: number | null }; keptMass: number | null }[] | null;
+  /** Per-speaker WER on test (dev when test has none). */
+  perSpeaker: { split: Split; rows: SpeakerRow[] } | null;
+  worstUtterances: { system: string; utterances: WorstUtterance[] } | null;
+  stages: Record<string, number>;
+  totalSec: number;
+  environment: EnvironmentInfo;
+}

@@ -1,0 +1,304 @@
+/**
+ * Validation of `report-input.json` (and of a written report.json): every field's type and range,
+ * no unknown keys, the three Table 1 systems present, counts consistent. Errors are FormatErrors
+ * naming the file and the key path, what was expected and what was found.
+ */
+import { readFileSync } from 'node:fs';
+import { FormatError } from '../util/errors.ts';
+import {
+  CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, SPLITS,
+  type ReportInput, type ReportJson,
+} from './types.ts';
+
+type Obj = Record<string, unknown>;
+
+class Checker {
+  constructor(private readonly file: string | undefined) {}
+
+  fail(keyPath: string, expected: string, found: unknown): never {
+    throw new FormatError('invalid report input', { file: this.file, keyPath: keyPath || '(root)', expected, found: describe(found) });
+  }
+
+  obj(v: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Obj {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(path, 'an object', v);
+    const o = v as Obj;
+    for (const k of required) if (!(k in o) || o[k] === undefined) this.fail(join(path, k), 'a value (required)', undefined);
+    const known = new Set([...required, ...optional]);
+    for (const k of Object.keys(o)) if (!known.has(k)) this.fail(join(path, k), `no such key (known: ${[...known].join(', ')})`, k);
+    return o;
+  }
+
+  arr(v: unknown, path: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(path, 'an array', v);
+    return v as unknown[];
+  }
+
+  str(v: unknown, path: string, nonEmpty = true): string {
+    if (typeof v !== 'string' || (nonEmpty && v.length === 0)) this.fail(path, nonEmpty ? 'a non-empty string' : 'a string', v);
+    return v as string;
+  }
+
+  num(v: unknown, path: string, min = -Infinity, max = Infinity, what?: string): number {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      this.fail(path, what ?? `a finite number in [${min}, ${max}]`, v);
+    }
+    return v as number;
+  }
+
+  int(v: unknown, path: string, min = 0): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(path, `an integer >= ${min}`, v);
+    return v as number;
+  }
+
+  fraction(v: unknown, path: string): number {
+    return this.num(v, path, 0, 1, 'a fraction in [0, 1] (not a percentage)');
+  }
+
+  fractionOrNull(v: unknown, path: string): number | null {
+    return v === null ? null : this.fraction(v, path);
+  }
+
+  opt<T>(o: Obj, k: string, path: string, f: (v: unknown, p: string) => T): T | undefined {
+    return o[k] === undefined ? undefined : f(o[k], join(path, k));
+  }
+}
+
+function join(path: string, key: string | number): string {
+  return typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+/** `minRefWords` 1 for totals (a rate needs reference words), 0 for single utterances. */
+function checkWerCounts(c: Checker, v: unknown, path: string, minRefWords = 1): void {
+  const o = c.obj(v, path, ['refWords', 'sub', 'del', 'ins'], ['sentences', 'sentenceErrors']);
+  const ref = c.int(o.refWords, join(path, 'refWords'), minRefWords);
+  const sub = c.int(o.sub, join(path, 'sub'));
+  const del = c.int(o.del, join(path, 'del'));
+  c.int(o.ins, join(path, 'ins'));
+  if (sub + del > ref) c.fail(path, `sub + del <= refWords (${ref})`, sub + del);
+  const snt = c.opt(o, 'sentences', path, (x, p) => c.int(x, p));
+  const se = c.opt(o, 'sentenceErrors', path, (x, p) => c.int(x, p));
+  if (se !== undefined && snt !== undefined && se > snt) c.fail(join(path, 'sentenceErrors'), `<= sentences (${snt})`, se);
+}
+
+function checkUttCounts(c: Checker, v: unknown, path: string): string {
+  const o = c.obj(v, path, ['uttId', 'refWords', 'sub', 'del', 'ins']);
+  c.str(o.uttId, join(path, 'uttId'));
+  checkWerCounts(c, { refWords: o.refWords, sub: o.sub, del: o.del, ins: o.ins }, path, 0);
+  return o.uttId as string;
+}
+
+function checkPairs(c: Checker, v: unknown, path: string): void {
+  c.arr(v, path).forEach((p, i) => {
+    const pp = join(path, i);
+    const o = c.obj(p, pp, ['op', 'ref', 'hyp']);
+    const op = o.op;
+    if (op !== 'C' && op !== 'S' && op !== 'D' && op !== 'I') c.fail(join(pp, 'op'), "one of 'C', 'S', 'D', 'I'", op);
+    const refOk = op === 'I' ? o.ref === null : typeof o.ref === 'string';
+    const hypOk = op === 'D' ? o.hyp === null : typeof o.hyp === 'string';
+    if (!refOk) c.fail(join(pp, 'ref'), op === 'I' ? 'null for an insertion' : 'a word', o.ref);
+    if (!hypOk) c.fail(join(pp, 'hyp'), op === 'D' ? 'null for a deletion' : 'a word', o.hyp);
+  });
+}
+
+function checkSplitKey(c: Checker, v: unknown, path: string): void {
+  if (!SPLITS.includes(v as never)) c.fail(path, `one of ${SPLITS.join(', ')}`, v);
+}
+
+function checkCurve(c: Checker, v: unknown, path: string): void {
+  let prev = -Infinity;
+  c.arr(v, path).forEach((e, i) => {
+    const p = join(path, i);
+    const o = c.obj(e, p, ['epoch', 'trainLoss', 'devFrameAccuracy', 'learningRate']);
+    const epoch = c.int(o.epoch, join(p, 'epoch'), 0);
+    if (epoch <= prev) c.fail(join(p, 'epoch'), `epochs in increasing order (after ${prev})`, epoch);
+    prev = epoch;
+    c.num(o.trainLoss, join(p, 'trainLoss'));
+    c.fractionOrNull(o.devFrameAccuracy, join(p, 'devFrameAccuracy'));
+    c.num(o.learningRate, join(p, 'learningRate'), 0, Infinity, 'a learning rate >= 0');
+  });
+}
+
+function checkSystem(c: Checker, v: unknown, path: string, id: string): void {
+  const o = c.obj(v, path, ['frameAccuracy', 'wer'], ['label', 'parameters', 'members', 'speakers', 'utterances', 'alignments', 'trainingCurve']);
+  c.opt(o, 'label', path, (x, p) => c.str(x, p));
+  c.opt(o, 'parameters', path, (x, p) => c.int(x, p, 1));
+  if (o.members !== undefined && id !== 'ensemble') c.fail(join(path, 'members'), 'members only on the ensemble', o.members);
+  c.opt(o, 'members', path, (x, p) => c.int(x, p, 1));
+  const fa = c.obj(o.frameAccuracy, join(path, 'frameAccuracy'), ['dev', 'test']);
+  for (const s of SPLITS) c.fractionOrNull(fa[s], join(path, `frameAccuracy.${s}`));
+  const wer = c.obj(o.wer, join(path, 'wer'), ['dev', 'test']);
+  for (const s of SPLITS) if (wer[s] !== null) checkWerCounts(c, wer[s], join(path, `wer.${s}`));
+  if (o.speakers !== undefined) {
+    const sp = c.obj(o.speakers, join(path, 'speakers'), [], SPLITS);
+    for (const s of SPLITS) {
+      if (sp[s] === undefined) continue;
+      const seen = new Set<string>();
+      c.arr(sp[s], join(path, `speakers.${s}`)).forEach((x, i) => {
+        const p = join(join(path, `speakers.${s}`), i);
+        const so = c.obj(x, p, ['speaker', 'refWords', 'sub', 'del', 'ins'], ['sentences', 'sentenceErrors']);
+        const name = c.str(so.speaker, join(p, 'speaker'));
+        if (seen.has(name)) c.fail(join(p, 'speaker'), 'each speaker once', name);
+        seen.add(name);
+        const { speaker: _s, ...counts } = so;
+        checkWerCounts(c, counts, p);
+      });
+    }
+  }
+  if (o.utterances !== undefined) {
+    const ut = c.obj(o.utterances, join(path, 'utterances'), [], SPLITS);
+    for (const s of SPLITS) {
+      if (ut[s] === undefined) continue;
+      const p = join(path, `utterances.${s}`);
+      const seen = new Set<string>();
+      let refWords = 0, errors = 0;
+      c.arr(ut[s], p).forEach((u, i) => {
+        const id = checkUttCounts(c, u, join(p, i));
+        if (seen.has(id)) c.fail(join(join(p, i), 'uttId'), 'each utterance once', id);
+        seen.add(id);
+        const uo = u as { refWords: number; sub: number; del: number; ins: number };
+        refWords += uo.refWords; errors += uo.sub + uo.del + uo.ins;
+      });
+      const total = wer[s] as { refWords: number; sub: number; del: number; ins: number } | null;
+      if (total && (total.refWords !== refWords || total.sub + total.del + total.ins !== errors)) {
+        c.fail(p, `per-utterance counts adding up to wer.${s} (${total.refWords} words, ${total.sub + total.del + total.ins} errors)`,
+          `${refWords} words, ${errors} errors`);
+      }
+    }
+  }
+  if (o.alignments !== undefined) {
+    c.arr(o.alignments, join(path, 'alignments')).forEach((a, i) => {
+      const p = join(join(path, 'alignments'), i);
+      const ao = c.obj(a, p, ['uttId', 'split', 'pairs']);
+      c.str(ao.uttId, join(p, 'uttId'));
+      checkSplitKey(c, ao.split, join(p, 'split'));
+      checkPairs(c, ao.pairs, join(p, 'pairs'));
+    });
+  }
+  if (o.trainingCurve !== undefined) checkCurve(c, o.trainingCurve, join(path, 'trainingCurve'));
+}
+
+function checkEnvironment(c: Checker, v: unknown, path: string): void {
+  const o = c.obj(v, path, ['backend', 'versions', 'commit', 'configHash'], ['host']);
+  c.str(o.backend, join(path, 'backend'));
+  const ver = c.obj(o.versions, join(path, 'versions'), [], Object.keys((o.versions as Obj) ?? {}));
+  for (const k of Object.keys(ver)) c.str(ver[k], join(path, `versions.${k}`));
+  if (o.commit !== null) c.str(o.commit, join(path, 'commit'));
+  c.str(o.configHash, join(path, 'configHash'));
+  c.opt(o, 'host', path, (x, p) => c.str(x, p));
+}
+
+function checkCorpus(c: Checker, v: unknown, path: string): void {
+  const o = c.obj(v, path, ['name', 'splits'], ['description', 'recipe', 'numSenones', 'vocabularySize']);
+  c.str(o.name, join(path, 'name'));
+  c.opt(o, 'description', path, (x, p) => c.str(x, p, false));
+  c.opt(o, 'recipe', path, (x, p) => c.str(x, p));
+  c.opt(o, 'numSenones', path, (x, p) => c.int(x, p, 1));
+  c.opt(o, 'vocabularySize', path, (x, p) => c.int(x, p, 1));
+  const sp = c.obj(o.splits, join(path, 'splits'), [], ['train', 'dev', 'test']);
+  for (const k of ['train', 'dev', 'test']) {
+    if (sp[k] === undefined) continue;
+    const p = join(path, `splits.${k}`);
+    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames']);
+    c.int(so.utterances, join(p, 'utterances'));
+    c.int(so.speakers, join(p, 'speakers'));
+    c.num(so.durationSec, join(p, 'durationSec'), 0);
+    c.opt(so, 'frames', p, (x, pp) => c.int(x, pp));
+  }
+}
+
+function checkSoftTargets(c: Checker, v: unknown, path: string): void {
+  const o = c.obj(v, path, ['T', 'k', 'bytesPerFrame', 'keptMass'], ['denseBytesPerFrame', 'combination', 'hardWeight']);
+  c.num(o.T, join(path, 'T'), Number.MIN_VALUE, Infinity, 'a temperature > 0');
+  c.int(o.k, join(path, 'k'), 1);
+  c.num(o.bytesPerFrame, join(path, 'bytesPerFrame'), 0);
+  c.fraction(o.keptMass, join(path, 'keptMass'));
+  c.opt(o, 'denseBytesPerFrame', path, (x, p) => c.num(x, p, 0));
+  c.opt(o, 'combination', path, (x, p) => c.str(x, p));
+  c.opt(o, 'hardWeight', path, (x, p) => c.num(x, p, 0));
+}
+
+function checkSweep(c: Checker, v: unknown, path: string): void {
+  c.arr(v, path).forEach((x, i) => {
+    const p = join(path, i);
+    const o = c.obj(x, p, ['T', 'frameAccuracy'], ['wer', 'keptMass']);
+    c.num(o.T, join(p, 'T'), Number.MIN_VALUE, Infinity, 'a temperature > 0');
+    const fa = c.obj(o.frameAccuracy, join(p, 'frameAccuracy'), ['dev'], ['test']);
+    c.fractionOrNull(fa.dev, join(p, 'frameAccuracy.dev'));
+    if (fa.test !== undefined) c.fractionOrNull(fa.test, join(p, 'frameAccuracy.test'));
+    if (o.wer !== undefined) {
+      const w = c.obj(o.wer, join(p, 'wer'), [], SPLITS);
+      for (const s of SPLITS) if (w[s] !== undefined && w[s] !== null) checkWerCounts(c, w[s], join(p, `wer.${s}`));
+    }
+    c.opt(o, 'keptMass', p, (y, pp) => c.fraction(y, pp));
+  });
+}
+
+/** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
+export function validateReportInput(value: unknown, file?: string): ReportInput {
+  const c = new Checker(file);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep']);
+  if (o.format !== REPORT_INPUT_FORMAT) c.fail('format', JSON.stringify(REPORT_INPUT_FORMAT), o.format);
+  if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
+  checkCorpus(c, o.corpus, 'corpus');
+  const systems = c.obj(o.systems, 'systems', CORE_SYSTEMS, Object.keys((o.systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k)));
+  for (const [id, s] of Object.entries(systems)) checkSystem(c, s, `systems.${id}`, id);
+  if (o.softTargets !== undefined && o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
+  if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
+  const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
+  for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
+  checkEnvironment(c, o.environment, 'environment');
+  return value as ReportInput;
+}
+
+/** Read and validate report-input.json. */
+export function readReportInput(path: string): ReportInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FormatError('cannot read report input', { file: path, expected: 'a readable JSON file', found: (err as Error).message, cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new FormatError('report input is not valid JSON', { file: path, expected: 'JSON', found: (err as Error).message, cause: err });
+  }
+  return validateReportInput(value, path);
+}
+
+/**
+ * Check a report.json: format, the Table 1 systems present, every frame accuracy, kept mass and
+ * gain share where defined in range (frame accuracy and kept mass in [0, 1], WER >= 0).
+ */
+export function validateReportJson(value: unknown, file?: string): ReportJson {
+  const c = new Checker(file);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'gainRecovered', 'significance', 'softTargets', 'stages', 'environment'],
+    ['ensembleSize', 'paper', 'temperatureSweep', 'perSpeaker', 'worstUtterances', 'totalSec']);
+  if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
+  if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
+  const systems = o.systems as Obj;
+  c.obj(systems, 'systems', CORE_SYSTEMS, Object.keys((systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k)));
+  for (const [id, s] of Object.entries(systems)) {
+    const p = `systems.${id}`;
+    const so = c.obj(s, p, ['label', 'frameAccuracy', 'wer'], ['parameters', 'werCounts', 'trainingCurve']);
+    for (const sp of SPLITS) {
+      c.fractionOrNull((so.frameAccuracy as Obj)?.[sp], `${p}.frameAccuracy.${sp}`);
+      const w = (so.wer as Obj)?.[sp];
+      if (w !== null) c.num(w, `${p}.wer.${sp}`, 0, Infinity, 'a WER fraction >= 0');
+    }
+  }
+  const g = c.obj(o.gainRecovered, 'gainRecovered', ['frameAccuracy', 'wer', 'notes']);
+  for (const k of ['frameAccuracy', 'wer']) if (g[k] !== null) c.num(g[k], `gainRecovered.${k}`);
+  if (o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
+  const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
+  for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
+  checkEnvironment(c, o.environment, 'environment');
+  return value as ReportJson;
+}

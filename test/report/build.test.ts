@@ -1,0 +1,137 @@
+import { describe, it, expect } from 'vitest';
+import { buildReport, gainShare, orderedSystemIds, PAPER_TABLE_1, werFigures } from '../../src/report/build.ts';
+import { pairedBootstrapWer } from '../../src/score/significance.ts';
+import { clone, DEFAULT_SPECS, expectClose, HOSTILE_UTT, makeFixture } from './fixtures.ts';
+
+describe('share of the ensemble gain kept by the student', () => {
+  it('reproduces the paper: 86% of the frame-accuracy gain and all of the WER gain', () => {
+    const fa = gainShare(0.589, 0.611, 0.608, true, 'fa');
+    const wer = gainShare(0.109, 0.107, 0.107, false, 'wer');
+    expectClose(fa.value!, 1.9 / 2.2, 1e-9, 'frame accuracy share');
+    expectClose(wer.value!, 1, 1e-9, 'WER share');
+    const r = buildReport(makeFixture().input);
+    expectClose(r.paper.gainRecovered.frameAccuracy, 0.8636363636, 1e-9, 'paper share in report.json');
+    expect(r.paper.baseline).toEqual(PAPER_TABLE_1.baseline);
+  });
+  it('flips the sign for WER: a student below the baseline WER keeps a positive share', () => {
+    // baseline 20%, ensemble 10%, student 15%: half the gain
+    expectClose(gainShare(0.2, 0.1, 0.15, false, 'wer').value!, 0.5);
+    // student worse than the baseline: negative share
+    expectClose(gainShare(0.2, 0.1, 0.25, false, 'wer').value!, -0.5);
+    // student better than the ensemble: more than all of it
+    expectClose(gainShare(0.5, 0.6, 0.65, true, 'fa').value!, 1.5);
+  });
+  it('is null with a note when the ensemble equals the baseline, is worse, or a number is missing', () => {
+    const eq = gainShare(0.6, 0.6, 0.62, true, 'test frame accuracy');
+    expect(eq.value).toBeNull();
+    expect(eq.note).toMatch(/test frame accuracy: the ensemble equals the baseline/);
+    const worse = gainShare(0.1, 0.12, 0.11, false, 'test WER');
+    expect(worse.value).toBeNull();
+    expect(worse.note).toMatch(/ensemble is worse than the baseline/);
+    expect(gainShare(null, 0.6, 0.6, true, 'x').note).toMatch(/not measured/);
+  });
+  it('in report.json: null and a note when ensemble and baseline have the same test frame accuracy', () => {
+    const { input } = makeFixture();
+    input.systems.ensemble.frameAccuracy.test = input.systems.baseline.frameAccuracy.test;
+    const r = buildReport(input);
+    expect(r.gainRecovered.frameAccuracy).toBeNull();
+    expect(r.gainRecovered.wer).not.toBeNull();
+    expect(r.gainRecovered.notes.join('\n')).toMatch(/the ensemble equals the baseline/);
+  });
+});
+
+describe('buildReport', () => {
+  const { input, scores } = makeFixture();
+  const r = buildReport(input, { bootstrapReplicates: 300, seed: 3 });
+
+  it('keeps every system, baseline/ensemble/student first, members in numeric order', () => {
+    expect(Object.keys(r.systems)).toEqual(['baseline', 'ensemble', 'student', 'member-1', 'member-2', 'member-3']);
+    expect(orderedSystemIds(['member-10', 'student', 'member-2', 'baseline', 'ensemble'])).toEqual(['baseline', 'ensemble', 'student', 'member-2', 'member-10']);
+    expect(r.ensembleSize).toBe(3);
+    expect(r.systems.ensemble.label).toBe('3-net ensemble');
+    expect(r.systems['member-2'].label).toBe('Member 2');
+  });
+  it('turns WER counts into fractions equal to the scorer\'s percentages / 100', () => {
+    for (const id of Object.keys(DEFAULT_SPECS)) {
+      for (const split of ['dev', 'test'] as const) {
+        expectClose(r.systems[id].wer[split]!, scores[id][split].wer / 100, 1e-12, `${id} ${split} WER`);
+        expect(r.systems[id].werCounts[split]!.errors).toBe(scores[id][split].errors);
+      }
+    }
+  });
+  it('computes the gain shares from the test numbers', () => {
+    const s = r.systems;
+    expectClose(r.gainRecovered.frameAccuracy!, (0.608 - 0.589) / (0.611 - 0.589), 1e-12, 'frame accuracy share');
+    expectClose(r.gainRecovered.wer!, (s.baseline.wer.test! - s.student.wer.test!) / (s.baseline.wer.test! - s.ensemble.wer.test!), 1e-12, 'WER share');
+  });
+  it('tests significance with src/score\'s paired bootstrap on the same utterances and seed', () => {
+    const t = r.significance.studentVsBaseline!;
+    const direct = pairedBootstrapWer(scores.student.test, scores.baseline.test, { replicates: 300, seed: 3 });
+    expectClose(t.deltaWer, direct.deltaWer / 100, 1e-12, 'delta');
+    expectClose(t.ciLow, direct.ciLow / 100, 1e-12, 'ci low');
+    expectClose(t.ciHigh, direct.ciHigh / 100, 1e-12, 'ci high');
+    expect(t.probABetter).toBe(direct.probABetter);
+    expect(t.significant).toBe(direct.ciLow > 0 || direct.ciHigh < 0);
+    expect(t.utterances).toBe(scores.student.test.utterances.length);
+    expect(r.significance.ensembleVsBaseline!.a).toBe('ensemble');
+  });
+  it('finds a large improvement significant and equal systems not', () => {
+    const big = makeFixture(11, {
+      ...DEFAULT_SPECS,
+      baseline: { ...DEFAULT_SPECS.baseline, sub: 0.3 },
+      student: { ...DEFAULT_SPECS.student, sub: 0.02, del: 0, ins: 0 },
+    });
+    const t = buildReport(big.input).significance.studentVsBaseline!;
+    expect(t.significant).toBe(true);
+    expect(t.ciHigh).toBeLessThan(0);
+    const same = makeFixture(11);
+    same.input.systems.student = clone(same.input.systems.baseline);
+    const u = buildReport(same.input).significance.studentVsBaseline!;
+    expect(u.deltaWer).toBe(0);
+    expect(u.significant).toBe(false);
+  });
+  it('says why significance is missing when per-utterance counts are absent', () => {
+    const { input: i2 } = makeFixture();
+    delete i2.systems.baseline.utterances;
+    const s = buildReport(i2).significance;
+    expect(s.studentVsBaseline).toBeNull();
+    expect(s.notes.join('\n')).toMatch(/student vs baseline: not tested \(per-utterance WER counts missing for baseline\)/);
+  });
+  it('fails naming the systems when they were scored on different utterances', () => {
+    const i2 = clone(input);
+    i2.systems.baseline.utterances!.test![0].uttId = 'spkZ_other';
+    expect(() => buildReport(i2)).toThrow(/key 'systems\.student\.utterances\.test': cannot compare student with baseline: .*different references/);
+  });
+  it('tabulates per-speaker test WER for every system and picks the student\'s worst utterances with all systems\' alignments', () => {
+    expect(r.perSpeaker!.split).toBe('test');
+    expect(r.perSpeaker!.rows.map((x) => x.speaker)).toEqual(['spkB', 'spkC', 'spkD']);
+    const spkC = scores.student.test.speakers.find((s) => s.speaker === 'spkC')!;
+    expectClose(r.perSpeaker!.rows[1].wer.student!, spkC.wer / 100, 1e-12, 'spkC student WER');
+    const w = r.worstUtterances!;
+    expect(w.system).toBe('student');
+    const errs = w.utterances.map((u) => u.errors);
+    expect(errs).toEqual([...errs].sort((a, b) => b - a));
+    expect(w.utterances.some((u) => u.uttId === HOSTILE_UTT)).toBe(true);
+    const first = w.utterances[0];
+    const scored = scores.student.test.utterances.find((u) => u.uttId === first.uttId)!;
+    expect(first.errors).toBe(scored.errors);
+    expect(first.systems.map((s) => s.system)).toEqual(['baseline', 'ensemble', 'student', 'member-1', 'member-2', 'member-3']);
+  });
+  it('limits the worst utterances and leaves them out on 0', () => {
+    expect(buildReport(input, { maxWorstUtterances: 2 }).worstUtterances!.utterances).toHaveLength(2);
+    expect(buildReport(input, { maxWorstUtterances: 0 }).worstUtterances).toBeNull();
+  });
+  it('sorts the temperature sweep by T and sums the stage times', () => {
+    const i2 = clone(input);
+    i2.temperatureSweep = [...i2.temperatureSweep!].reverse();
+    const r2 = buildReport(i2);
+    expect(r2.temperatureSweep!.map((p) => p.T)).toEqual([1, 2, 4, 8]);
+    expectClose(r2.totalSec, Object.values(input.stages).reduce((a, b) => a + b, 0), 1e-9, 'total');
+  });
+  it('is deterministic', () => {
+    expect(JSON.stringify(buildReport(clone(input), { seed: 3, bootstrapReplicates: 300 }))).toBe(JSON.stringify(r));
+  });
+  it('werFigures counts errors as sub + del + ins', () => {
+    expect(werFigures({ refWords: 10, sub: 1, del: 2, ins: 3 })).toMatchObject({ errors: 6, wer: 0.6, sentences: null });
+  });
+});

@@ -1,0 +1,106 @@
+import { describe, it, expect } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readReportInput, validateReportInput, validateReportJson } from '../../src/report/validate.ts';
+import { buildReport } from '../../src/report/build.ts';
+import { FormatError } from '../../src/util/errors.ts';
+import type { ReportInput } from '../../src/report/types.ts';
+import { clone, makeFixture, tempDir } from './fixtures.ts';
+
+const base = makeFixture(5, undefined, { perSpeaker: 5 }).input;
+
+/** Apply `edit` to a copy of the fixture input and return the validation error message. */
+function errorOf(edit: (x: any) => void): string {
+  const x = clone(base) as any;
+  edit(x);
+  try {
+    validateReportInput(x, 'exp/report-input.json');
+  } catch (err) {
+    expect(err).toBeInstanceOf(FormatError);
+    return (err as Error).message;
+  }
+  return expect.fail('expected a FormatError');
+}
+
+describe('validateReportInput', () => {
+  it('accepts the generated input', () => {
+    expect(validateReportInput(clone(base))).toBeTruthy();
+  });
+  it('rejects a percentage where a fraction belongs, naming file and key path', () => {
+    expect(errorOf((x) => { x.systems.baseline.frameAccuracy.test = 58.9; }))
+      .toMatch(/exp\/report-input\.json, key 'systems\.baseline\.frameAccuracy\.test': invalid report input; expected a fraction in \[0, 1\] \(not a percentage\), found 58\.9/);
+    expect(errorOf((x) => { x.softTargets.keptMass = 98.7; })).toMatch(/key 'softTargets\.keptMass'.*fraction/);
+    expect(errorOf((x) => { x.systems.student.trainingCurve[2].devFrameAccuracy = -0.1; })).toMatch(/systems\.student\.trainingCurve\[2\]\.devFrameAccuracy/);
+  });
+  it('requires baseline, ensemble and student, and rejects unknown system ids and keys', () => {
+    expect(errorOf((x) => { delete x.systems.student; })).toMatch(/key 'systems\.student'.*expected a value \(required\)/);
+    expect(errorOf((x) => { x.systems.teacher = x.systems.baseline; })).toMatch(/key 'systems\.teacher'.*no such key/);
+    expect(errorOf((x) => { x.systems['member-0'] = x.systems.baseline; })).toMatch(/systems\.member-0/);
+    expect(errorOf((x) => { x.systems.baseline.frameAcc = 0.5; })).toMatch(/systems\.baseline\.frameAcc.*no such key/);
+    expect(errorOf((x) => { x.systems.baseline.members = 3; })).toMatch(/members only on the ensemble/);
+  });
+  it('rejects a wrong format tag or version', () => {
+    expect(errorOf((x) => { x.format = 'something-else'; })).toMatch(/key 'format'.*am-distill\.report-input/);
+    expect(errorOf((x) => { x.formatVersion = 2; })).toMatch(/key 'formatVersion'.*expected 1, found 2/);
+  });
+  it('rejects inconsistent WER counts', () => {
+    expect(errorOf((x) => { x.systems.student.wer.test.sub = x.systems.student.wer.test.refWords + 1; })).toMatch(/systems\.student\.wer\.test.*sub \+ del <= refWords/);
+    expect(errorOf((x) => { x.systems.student.wer.test.refWords = 0; })).toMatch(/systems\.student\.wer\.test\.refWords.*integer >= 1/);
+    expect(errorOf((x) => { x.systems.student.wer.dev.ins = 1.5; })).toMatch(/wer\.dev\.ins.*integer/);
+    expect(errorOf((x) => { x.systems.student.utterances.test[0].sub += 1; x.systems.student.utterances.test[0].refWords += 1; }))
+      .toMatch(/systems\.student\.utterances\.test.*per-utterance counts adding up to wer\.test/);
+    expect(errorOf((x) => { x.systems.student.utterances.test.push(x.systems.student.utterances.test[0]); })).toMatch(/each utterance once|adding up/);
+    expect(errorOf((x) => { x.systems.student.speakers.test.push(x.systems.student.speakers.test[0]); })).toMatch(/each speaker once/);
+  });
+  it('rejects malformed alignments and curves', () => {
+    expect(errorOf((x) => { x.systems.student.alignments[0].pairs[0].op = 'X'; })).toMatch(/alignments\[0\]\.pairs\[0\]\.op.*one of 'C', 'S', 'D', 'I'/);
+    expect(errorOf((x) => { x.systems.student.alignments[0].pairs.push({ op: 'I', ref: 'a', hyp: 'b' }); })).toMatch(/ref'.*null for an insertion/);
+    expect(errorOf((x) => { x.systems.student.alignments[0].split = 'train'; })).toMatch(/alignments\[0\]\.split.*one of dev, test/);
+    expect(errorOf((x) => { x.systems.student.trainingCurve[3].epoch = 1; })).toMatch(/trainingCurve\[3\]\.epoch.*increasing order/);
+  });
+  it('rejects bad environment, stage times and temperatures', () => {
+    expect(errorOf((x) => { x.environment.commit = 5; })).toMatch(/environment\.commit/);
+    expect(errorOf((x) => { delete x.environment.configHash; })).toMatch(/environment\.configHash.*required/);
+    expect(errorOf((x) => { x.stages.align = -1; })).toMatch(/stages\.align.*seconds >= 0/);
+    expect(errorOf((x) => { x.temperatureSweep[1].T = 0; })).toMatch(/temperatureSweep\[1\]\.T.*temperature > 0/);
+    expect(errorOf((x) => { x.softTargets.k = 0; })).toMatch(/softTargets\.k/);
+  });
+  it('accepts the optional parts left out', () => {
+    const x = clone(base) as ReportInput;
+    delete x.softTargets; delete x.temperatureSweep;
+    for (const s of Object.values(x.systems)) { delete s.speakers; delete s.utterances; delete s.alignments; delete s.trainingCurve; s.wer.dev = null; s.frameAccuracy.dev = null; }
+    expect(() => validateReportInput(x)).not.toThrow();
+    const r = buildReport(x);
+    expect(r.perSpeaker).toBeNull();
+    expect(r.worstUtterances).toBeNull();
+    expect(r.softTargets).toBeNull();
+  });
+});
+
+describe('readReportInput', () => {
+  const dir = tempDir('amd-report-');
+  it('names the file on invalid JSON and on a missing file', () => {
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, '{"format": ');
+    expect(() => readReportInput(f)).toThrow(new RegExp(`${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: report input is not valid JSON`));
+    expect(() => readReportInput(join(dir, 'nope.json'))).toThrow(/nope\.json: cannot read report input/);
+  });
+  it('reads a valid file', () => {
+    const f = join(dir, 'ok.json');
+    writeFileSync(f, JSON.stringify(base));
+    expect(readReportInput(f).corpus.name).toBe('synthetic-digits');
+  });
+});
+
+describe('validateReportJson', () => {
+  it('accepts a built report and rejects out-of-range fractions and missing systems', () => {
+    const r = JSON.parse(JSON.stringify(buildReport(clone(base))));
+    expect(() => validateReportJson(r)).not.toThrow();
+    const bad = clone(r);
+    bad.systems.student.frameAccuracy.test = 60.8;
+    expect(() => validateReportJson(bad, 'report.json')).toThrow(/report\.json, key 'systems\.student\.frameAccuracy\.test'.*fraction/);
+    const missing = clone(r);
+    delete missing.systems.ensemble;
+    expect(() => validateReportJson(missing)).toThrow(/systems\.ensemble/);
+  });
+});
