@@ -1,15 +1,36 @@
 /**
- * npm run bench:decode [-- --words 500 --phones 40 --utts 40 --order 3 --noise 1.8 --peak 2.4 --beams 6,8,10,12,14,16,20]
+ * npm run bench:decode [-- --exp exp/demo --system student --split test --beams 6,8,10,12,13,14,16,20]
+ * npm run bench:decode -- --synthetic [--words 500 --phones 40 --utts 40 --order 3 --noise 1.8 --peak 2.4 --beams ...]
  *
- * WER and speed of the decoder against the beam, on one core, on a synthetic problem: a random
- * lexicon (2-6 phones per word, some variants) over a context-dependent toy phone model (first and
- * last HMM states depend on the neighbour's class, across word boundaries), a Kneser-Ney LM trained
- * on random text over the vocabulary, and noisy posteriors generated from sentences of that text
- * (test/decode/helpers.ts). Prints per beam: %WER (sclite convention), frames/s, real-time factor
- * at 10 ms frames, mean and largest number of active tokens, and which beam is the fastest within
- * 0.2% absolute WER of the widest.
+ * WER and speed of the decoder against the beam, on one core (the search runs on the main thread).
+ *
+ * Real model (default when the experiment has trained models and an LM, i.e. after
+ * `npm run demo` or `am-distill run ... --to-stage lm`): the experiment's lexicon and tree (align),
+ * LM (lm), and one system's acoustic model (train/distill; `ensemble` averages the members), on a
+ * split; the LM weight and penalty tuned on dev by the decode stage when it has run (else 1 and 0).
+ * Acoustic scores are computed once before timing; RTF counts the search only (the forward pass is
+ * reported apart).
+ *
+ * Synthetic (`--synthetic`, or when no experiment is found): a random lexicon (2-6 phones per word,
+ * some variants) over a context-dependent toy phone model (first and last HMM states depend on the
+ * neighbour's class, across word boundaries), a Kneser-Ney LM trained on random text over the
+ * vocabulary, and noisy posteriors generated from sentences of that text (test/decode/helpers.ts).
+ *
+ * Prints per beam: %WER (sclite convention), frames/s, real-time factor at the frame shift, mean
+ * and largest number of active tokens, and which beam is the fastest within 0.2% absolute WER of
+ * the widest.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Rng } from '../src/util/rng.ts';
+import { createLogger } from '../src/util/log.ts';
+import { initBackend } from '../src/nnet/backend.ts';
+import { ArrowFrameSource } from '../src/nnet/arrow-source.ts';
+import { scanSource, type SpeakerCmvn } from '../src/nnet/data.ts';
+import { buildSearch, resolveSearchOptions } from '../src/decode-stage/decode.ts';
+import { ModelBank } from '../src/decode-stage/systems.ts';
+import { experimentModels, selectSystems } from '../src/decode-stage/find-systems.ts';
+import { readSplitTranscripts } from '../src/decode-stage/corpus-text.ts';
 import { Decoder } from '../src/decode/decoder.ts';
 import { SearchLm } from '../src/decode/search-lm.ts';
 import { decodeSet, type DecodeInput } from '../src/decode/tune.ts';
@@ -28,8 +49,82 @@ const UTTS = Number(arg('utts', '40'));
 const ORDER = Number(arg('order', '3'));
 const NOISE = Number(arg('noise', '1.8'));
 const PEAK = Number(arg('peak', '2.4'));
-const BEAMS = arg('beams', '6,8,10,12,14,16,20').split(',').map(Number);
+const BEAMS = arg('beams', '6,8,10,12,13,14,16,20').split(',').map(Number);
 const MAX_ACTIVE = Number(arg('max-active', '7000'));
+const EXP = arg('exp', 'exp/demo');
+const SYNTHETIC = args.includes('--synthetic');
+
+interface Row { beam: number; wer: number; fps: number; rtf: number; meanActive: number; maxActive: number }
+
+/** Decode at every beam, print the table and the fastest beam within 0.2% absolute WER of the widest. */
+function sweep(dec: Decoder, inputs: DecodeInput[], refs: TrnUtterance[], opts: { lmWeight?: number; wordInsertionPenalty?: number; frameShiftSec?: number } = {}): void {
+  // Warm-up (JIT, LM caches) on a few utterances.
+  decodeSet(dec, inputs.slice(0, 5), { ...opts, beam: BEAMS[BEAMS.length - 1], maxActive: MAX_ACTIVE });
+  const rows: Row[] = [];
+  console.log('beam   %WER    frames/s      RTF   mean-active  max-active');
+  for (const beam of BEAMS) {
+    const r = decodeSet(dec, inputs, { ...opts, beam, maxActive: MAX_ACTIVE });
+    const s = scoreTranscripts(refs, r.hyps);
+    const row = { beam, wer: s.wer, fps: r.stats.framesPerSec, rtf: r.stats.realTimeFactor, meanActive: r.stats.meanActive, maxActive: r.stats.maxActive };
+    rows.push(row);
+    console.log(`${String(beam).padStart(4)} ${s.wer.toFixed(2).padStart(7)} ${row.fps.toFixed(0).padStart(11)} ${row.rtf.toFixed(4).padStart(8)} ${row.meanActive.toFixed(0).padStart(13)} ${String(row.maxActive).padStart(11)}${r.noPath.length ? `  (${r.noPath.length} without a final token)` : ''}`);
+  }
+  const wide = rows[rows.length - 1];
+  const ok = rows.filter((r) => r.wer <= wide.wer + 0.2);
+  const pick = ok.reduce((a, r) => (r.rtf < a.rtf ? r : a), ok[0]);
+  console.log(`fastest beam within 0.2% absolute WER of beam ${wide.beam}: beam ${pick.beam}, %WER ${pick.wer.toFixed(2)}, RTF ${pick.rtf.toFixed(4)} (goal <= 0.05), ${pick.fps.toFixed(0)} frames/s`);
+}
+
+/** The real-model bench on an experiment directory; false when it lacks what it needs. */
+async function realBench(expDir: string): Promise<boolean> {
+  const need = [join(expDir, 'align', 'lang', 'lang.json'), join(expDir, 'align', 'model.json'), join(expDir, 'lm', 'lm.arpa'), join(expDir, 'prepare', 'corpus.json')];
+  const missing = need.filter((f) => !existsSync(f));
+  if (missing.length) {
+    console.log(`no trained experiment at ${expDir} (missing ${missing.join(', ')}): synthetic bench instead`);
+    return false;
+  }
+  const exp = await experimentModels({ train: join(expDir, 'train'), distill: join(expDir, 'distill') });
+  if (exp.models.size === 0) {
+    console.log(`no trained models in ${expDir} (train/models.json, distill/students.json): synthetic bench instead`);
+    return false;
+  }
+  const system = arg('system', exp.models.has('student') ? 'student' : [...exp.models.keys()][0]);
+  const split = arg('split', 'test');
+  const [spec] = selectSystems(exp, [system]);
+  const tuningFile = join(expDir, 'decode', system, 'tuning.json');
+  const tuned = existsSync(tuningFile) ? JSON.parse(readFileSync(tuningFile, 'utf8')).best as { lmWeight: number; wordInsertionPenalty: number } : null;
+  const weights = { lmWeight: tuned?.lmWeight ?? 1, wordInsertionPenalty: tuned?.wordInsertionPenalty ?? 0 };
+  const quietLog = createLogger({ stream: { write: () => true } });
+  const t0 = performance.now();
+  const space = buildSearch(join(expDir, 'align', 'lang'), join(expDir, 'align', 'model.json'), join(expDir, 'lm', 'lm.arpa'), resolveSearchOptions(), quietLog);
+  const buildSec = (performance.now() - t0) / 1000;
+  const backend = await initBackend({ backend: 'auto', quiet: true });
+  const bank = await ModelBank.open([spec]);
+  const t = await readSplitTranscripts(join(expDir, 'prepare'), split);
+  const src = await ArrowFrameSource.open({ features: [join(expDir, 'features', `${split}.arrow`)], uttToSpeaker: t.uttToSpeaker });
+  const cmvn = new Map<string, SpeakerCmvn>();
+  for (const c of bank.cmvnSettings()) if (c.mode !== 'none') cmvn.set(JSON.stringify([c.mode, c.normVars]), (await scanSource(src, { cmvn: c })).cmvn);
+  bank.useCmvn((c) => cmvn.get(JSON.stringify([c.mode, c.normVars])));
+  const refIds = new Set(t.refs.map((r) => r.uttId));
+  const inputs: DecodeInput[] = [];
+  const t1 = performance.now();
+  for await (const utt of src.utterances()) if (refIds.has(utt.uttId)) inputs.push({ uttId: utt.uttId, scores: bank.systems[0].scores(utt, 0.1) });
+  const acousticSec = (performance.now() - t1) / 1000;
+  bank.dispose();
+  const got = new Set(inputs.map((i) => i.uttId));
+  const refs = t.refs.filter((r) => got.has(r.uttId));
+  const frames = inputs.reduce((a, i) => a + (i.scores as { numFrames: number }).numFrames, 0);
+  const shift = src.featureConfig.frameShiftMs / 1000;
+  const g = space.decoder.graph;
+  console.log(`experiment ${expDir}, system ${system} (${spec.models.length} model${spec.models.length > 1 ? 's' : ''}), split ${split}: ${inputs.length} utterances, ${frames} frames (${(frames * shift).toFixed(1)} s)`);
+  console.log(`vocabulary ${space.searchWords.length} words (${space.numProns} pronunciations), ${space.numPdfs} senones; graph ${g.numStates} HMM states in ${g.numCopies} phone copies (${g.numTrieNodes} tree nodes); LM order ${space.slm.order}; built in ${buildSec.toFixed(2)} s`);
+  console.log(`LM weight ${weights.lmWeight}, penalty ${weights.wordInsertionPenalty} (${tuned ? `tuned on dev by the decode stage: ${tuningFile}` : 'not tuned: the decode stage has not run'}), max-active ${MAX_ACTIVE}`);
+  console.log(`acoustic scores (${backend.name}): ${acousticSec.toFixed(2)} s, RTF ${(acousticSec / (frames * shift)).toFixed(4)} (not in the RTF below)`);
+  sweep(space.decoder, inputs, refs, { ...weights, frameShiftSec: shift });
+  return true;
+}
+
+if (!SYNTHETIC && (await realBench(EXP))) process.exit(0);
 
 const rng = new Rng('bench-decode');
 const am = toyModel(PHONES, 3);
@@ -52,18 +147,4 @@ console.log(`vocabulary ${WORDS} words (${lex.prons.length} pronunciations), ${P
   `graph ${dec.graph.numStates} HMM states in ${dec.graph.numCopies} phone copies (${dec.graph.numTrieNodes} tree nodes); ` +
   `LM order ${ORDER}; LM + graph built in ${buildSec.toFixed(2)} s`);
 console.log(`${UTTS} utterances, ${frames} frames (${(frames / 100).toFixed(1)} s at 10 ms), noise ${NOISE}, peak ${PEAK}, max-active ${MAX_ACTIVE}`);
-// Warm-up (JIT, LM caches) on a few utterances.
-decodeSet(dec, inputs.slice(0, 5), { beam: BEAMS[BEAMS.length - 1], maxActive: MAX_ACTIVE });
-const rows: { beam: number; wer: number; fps: number; rtf: number; meanActive: number; maxActive: number }[] = [];
-console.log('beam   %WER    frames/s      RTF   mean-active  max-active');
-for (const beam of BEAMS) {
-  const r = decodeSet(dec, inputs, { beam, maxActive: MAX_ACTIVE });
-  const s = scoreTranscripts(refs, r.hyps);
-  const row = { beam, wer: s.wer, fps: r.stats.framesPerSec, rtf: r.stats.realTimeFactor, meanActive: r.stats.meanActive, maxActive: r.stats.maxActive };
-  rows.push(row);
-  console.log(`${String(beam).padStart(4)} ${s.wer.toFixed(2).padStart(7)} ${row.fps.toFixed(0).padStart(11)} ${row.rtf.toFixed(4).padStart(8)} ${row.meanActive.toFixed(0).padStart(13)} ${String(row.maxActive).padStart(11)}`);
-}
-const wide = rows[rows.length - 1];
-const ok = rows.filter((r) => r.wer <= wide.wer + 0.2);
-const pick = ok.reduce((a, r) => (r.rtf < a.rtf ? r : a), ok[0]);
-console.log(`fastest beam within 0.2% absolute WER of beam ${wide.beam}: beam ${pick.beam}, %WER ${pick.wer.toFixed(2)}, RTF ${pick.rtf.toFixed(4)} (goal <= 0.05), ${pick.fps.toFixed(0)} frames/s`);
+sweep(dec, inputs, refs);

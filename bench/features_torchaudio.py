@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
 """Peer of bench/features.ts: frames/s of torchaudio.compliance.kaldi.fbank on one thread.
 
-    python3 bench/features_torchaudio.py AUDIO.s16le SAMPLE_RATE_HZ NUM_MEL_BINS RUNS
+    python3 bench/features_torchaudio.py AUDIO.s16le SAMPLE_RATE_HZ NUM_MEL_BINS
 
-AUDIO.s16le: raw little-endian int16 samples (the same audio as our side). Kaldi defaults with
-dither 0 and energy_floor 0. Prints one JSON line: {"frames", "fps", "torch", "torchaudio"}.
+AUDIO.s16le: raw little-endian int16 samples (the same audio as our side), passed to
+kaldi.fbank as float32 in the int16 range, as Kaldi reads WAV files. Kaldi defaults with dither 0
+and energy_floor 0 (used only with use_energy), torch.set_num_threads(1). Each call of
+kaldi.fbank is timed on its own (the tensor is built once, outside the timing), so the numbers
+cover the same work as our side's computeFbank call: window and mel banks built per call, framing,
+FFT, mel, log.
+
+Protocol (so that bench/features.ts can interleave rounds of both sides under the same load):
+after two warm-up calls it prints one JSON line {"ready": true, "frames", "torch", "torchaudio"};
+then for every line "RUNS" read from stdin it times RUNS calls and prints one JSON line
+{"seconds": [...]}; an empty line or EOF ends it.
 """
 import json
 import sys
@@ -17,7 +26,7 @@ from torchaudio.compliance import kaldi
 
 
 def main():
-    path, rate, bins, runs = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    path, rate, bins = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(1)
     raw = np.fromfile(path, dtype='<i2').astype(np.float32)
     wav = torch.from_numpy(raw).unsqueeze(0)
@@ -27,13 +36,18 @@ def main():
 
     for _ in range(2):
         out = run()
-    best = float('inf')
-    for _ in range(runs):
-        t = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - t)
-    print(json.dumps({'frames': int(out.shape[0]), 'fps': out.shape[0] / best,
-                      'torch': torch.__version__, 'torchaudio': torchaudio.__version__}))
+    print(json.dumps({'ready': True, 'frames': int(out.shape[0]),
+                      'torch': torch.__version__, 'torchaudio': torchaudio.__version__}), flush=True)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            break
+        times = []
+        for _ in range(int(line)):
+            t = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t)
+        print(json.dumps({'seconds': times}), flush=True)
 
 
 if __name__ == '__main__':

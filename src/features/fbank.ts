@@ -9,6 +9,7 @@ import { frameGeometry, type FrameGeometry } from './frames.ts';
 import { extractFeatures, FLT_EPSILON, type FeatureExtractor, type FrameSpectrum } from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { MelBanks } from './mel.ts';
+import { LogBuffer, logFlooredInto } from './fastlog.ts';
 import { fbankOptions, frameOptionsOf, type FbankOptions, type FrameOptions } from './options.ts';
 import { FormatError } from '../util/errors.ts';
 
@@ -20,7 +21,7 @@ export class FbankComputer implements FeatureExtractor {
   readonly dim: number;
   readonly needsRawEnergy: boolean;
   readonly needsWindowedEnergy: boolean;
-  private readonly mel: Float64Array;
+  private readonly mel: LogBuffer;
   private readonly magnitude: Float64Array;
   private readonly logEnergyFloor: number;
 
@@ -40,7 +41,7 @@ export class FbankComputer implements FeatureExtractor {
     this.dim = o.numMelBins + (o.useEnergy ? 1 : 0);
     this.needsRawEnergy = o.useEnergy && o.rawEnergy;
     this.needsWindowedEnergy = o.useEnergy && !o.rawEnergy;
-    this.mel = new Float64Array(o.numMelBins);
+    this.mel = new LogBuffer(o.numMelBins);
     this.magnitude = new Float64Array(this.geometry.paddedWindowSize / 2 + 1);
     this.logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;
   }
@@ -53,15 +54,13 @@ export class FbankComputer implements FeatureExtractor {
       for (let k = 0; k < mag.length; k++) mag[k] = Math.sqrt(spectrum[k]);
       spectrum = mag;
     }
-    const mel = this.mel;
+    const mel = this.mel.values;
     this.melBanks.apply(spectrum, mel, 0);
     const nb = o.numMelBins;
     const melOffset = offset + (o.useEnergy && !o.htkCompat ? 1 : 0);
     if (o.useLogFbank) {
-      for (let b = 0; b < nb; b++) {
-        const v = mel[b];
-        out[melOffset + b] = Math.log(v > FLT_EPSILON ? v : FLT_EPSILON);
-      }
+      // log(max(v, FLT_EPSILON)) as Kaldi, equal to Math.log's to 1e-13 (see fastlog.ts).
+      logFlooredInto(this.mel, nb, FLT_EPSILON, out, melOffset);
     } else {
       for (let b = 0; b < nb; b++) out[melOffset + b] = mel[b];
     }

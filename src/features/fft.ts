@@ -60,6 +60,7 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
 
   private refRe: Float64Array | null = null;
   private refIm: Float64Array | null = null;
+  private refTable: Float64Array | null = null;
 
   compute(input: Float64Array, out: Float64Array): void {
     const z = this.z;
@@ -74,20 +75,22 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
     out[m] = (r0 - i0) * (r0 - i0);
     // Bins k and m - k share A = Z[k], B = Z[m - k]: with E = (A + conj B) / 2,
     // T = W^k (A - conj B) / 2i, W = exp(-2 pi i / N): X[k] = E + T, X[m - k] = conj(E - T).
+    // Computed on twice E and T (no halving) with the power times 1/4: scaling by powers of
+    // two is exact, so this equals the textbook form bit for bit.
     const halfM = m >> 1;
     for (let k = 1; k <= halfM; k++) {
       const ar = z[2 * k], ai = z[2 * k + 1];
       const j = 2 * (m - k);
       const br = z[j], bi = z[j + 1];
-      const er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-      const or = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
+      const er = ar + br, ei = ai - bi;
+      const or = ai + bi, oi = br - ar;
       const c = cos[k], s = sin[k];
       const tr = c * or + s * oi;
       const ti = c * oi - s * or;
       const pr = er + tr, pi = ei + ti;
-      out[k] = pr * pr + pi * pi;
+      out[k] = 0.25 * (pr * pr + pi * pi);
       const qr = er - tr, qi = ei - ti;
-      out[m - k] = qr * qr + qi * qi;
+      out[m - k] = 0.25 * (qr * qr + qi * qi);
     }
   }
 
@@ -120,35 +123,48 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
     this.refRe = new Float64Array(this.numBins);
     this.refIm = new Float64Array(this.numBins);
     this.complexSpectrum(ref, this.refRe, this.refIm);
+    // Per k = 1 .. m/2: cos, sin, 2 R[k], 2 R[m - k] (re, im).
+    const m = this.half;
+    const tab = new Float64Array(6 * (m >> 1));
+    for (let k = 1, t = 0; k <= m >> 1; k++, t += 6) {
+      tab[t] = this.cos[k];
+      tab[t + 1] = this.sin[k];
+      tab[t + 2] = 2 * this.refRe[k];
+      tab[t + 3] = 2 * this.refIm[k];
+      tab[t + 4] = 2 * this.refRe[m - k];
+      tab[t + 5] = 2 * this.refIm[m - k];
+    }
+    this.refTable = tab;
   }
 
   computeMinusReference(input: Float64Array, c0: number, out: Float64Array): void {
-    const refRe = this.refRe, refIm = this.refIm;
-    if (!refRe || !refIm) throw new Error('computeMinusReference: setReference first');
+    const tab = this.refTable;
+    if (!tab) throw new Error('computeMinusReference: setReference first');
     const z = this.z;
     const m = this.half;
     this.fft.transform(z, input);
-    const cos = this.cos;
-    const sin = this.sin;
+    const refRe = this.refRe!;
     const x0 = z[0] + z[1] - c0 * refRe[0];
     const xm = z[0] - z[1] - c0 * refRe[m];
     out[0] = x0 * x0;
     out[m] = xm * xm;
+    // As compute(), on twice the values (E, T and the reference doubled, the power times 1/4:
+    // scaling by powers of two is exact, so the result is bit-identical) with the twiddles and
+    // the reference of bins k and m - k side by side in one table.
     const halfM = m >> 1;
-    for (let k = 1; k <= halfM; k++) {
+    for (let k = 1, t = 0; k <= halfM; k++, t += 6) {
       const ar = z[2 * k], ai = z[2 * k + 1];
-      const j = 2 * (m - k);
-      const br = z[j], bi = z[j + 1];
-      const er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-      const or = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
-      const c = cos[k], s = sin[k];
+      const l = m - k;
+      const br = z[2 * l], bi = z[2 * l + 1];
+      const er = ar + br, ei = ai - bi;
+      const or = ai + bi, oi = br - ar;
+      const c = tab[t], s = tab[t + 1];
       const tr = c * or + s * oi;
       const ti = c * oi - s * or;
-      const pr = er + tr - c0 * refRe[k], pi = ei + ti - c0 * refIm[k];
-      out[k] = pr * pr + pi * pi;
-      const l = m - k;
-      const qr = er - tr - c0 * refRe[l], qi = -(ei - ti) - c0 * refIm[l];
-      out[l] = qr * qr + qi * qi;
+      const pr = er + tr - c0 * tab[t + 2], pi = ei + ti - c0 * tab[t + 3];
+      out[k] = 0.25 * (pr * pr + pi * pi);
+      const qr = er - tr - c0 * tab[t + 4], qi = ti - ei - c0 * tab[t + 5];
+      out[l] = 0.25 * (qr * qr + qi * qi);
     }
   }
 }

@@ -59,6 +59,8 @@ export class SpectrumFrontend {
   private readonly canFoldDc: boolean;
   /** Pending DC correction of the prepared frame: power = |X - dcCoef * W|^2, W = FFT(window). */
   private dcCoef = 0;
+  private readonly scaledWindow: Float64Array;
+  private scaledWindowScale = NaN;
 
   constructor(options: FrameOptions, sampleRateHz: number) {
     if (options.sampleRateHz !== undefined && options.sampleRateHz !== sampleRateHz) {
@@ -70,6 +72,7 @@ export class SpectrumFrontend {
     this.options = options;
     this.geometry = frameGeometry(options, sampleRateHz);
     this.window = windowFunction(options.windowType, this.geometry.windowSize, options.blackmanCoeff);
+    this.scaledWindow = new Float64Array(this.geometry.windowSize);
     // Zero padding beyond windowSize is never written, so it stays zero.
     this.frame = new Float64Array(this.geometry.paddedWindowSize);
     this.spectrum = createPowerSpectrum(this.geometry.paddedWindowSize);
@@ -80,6 +83,17 @@ export class SpectrumFrontend {
       this.spectrum.setReference!(this.frame);
       this.frame.fill(0);
     }
+  }
+
+  /** The window times `scale` (cached for the last scale asked for). */
+  private scaledWindowFor(scale: number): Float64Array {
+    if (scale !== this.scaledWindowScale) {
+      const w = this.window;
+      const sw = this.scaledWindow;
+      for (let i = 0; i < w.length; i++) sw[i] = w[i] * scale;
+      this.scaledWindowScale = scale;
+    }
+    return this.scaledWindow;
   }
 
   numFrames(numSamples: number): number {
@@ -106,16 +120,49 @@ export class SpectrumFrontend {
       // Fast path, one pass: y[i] = (x[i] - p x[i-1]) w[i] with x[-1] = x[0]; the DC offset
       // m contributes -m (1 - p) w[i], removed after the FFT. The raw energy is
       // sum (x - m)^2 = (n sum x^2 - (sum x)^2) / n, exact for int16-valued samples.
-      let sum = 0;
-      let sumSq = 0;
-      let prev = samples[start] * scale;
-      for (let i = 0; i < windowSize; i++) {
-        const v = samples[start + i] * scale;
-        frame[i] = (v - p * prev) * win[i];
-        prev = v;
-        sum += v;
-        sumSq += v * v;
+      // The scale is folded into the window and the sums run over the unscaled samples with
+      // four partial sums (one running sum is bound by the latency of the adds); for
+      // int16-valued samples and a power-of-two scale (the default 32768) every value is
+      // bit-identical to scaling each sample first.
+      const sw = this.scaledWindowFor(scale);
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+      let prev = samples[start];
+      let i = 0;
+      const n4 = windowSize - 3;
+      if (wantRawEnergy) {
+        for (; i < n4; i += 4) {
+          const j = start + i;
+          const v0 = samples[j], v1 = samples[j + 1], v2 = samples[j + 2], v3 = samples[j + 3];
+          frame[i] = (v0 - p * prev) * sw[i];
+          frame[i + 1] = (v1 - p * v0) * sw[i + 1];
+          frame[i + 2] = (v2 - p * v1) * sw[i + 2];
+          frame[i + 3] = (v3 - p * v2) * sw[i + 3];
+          prev = v3;
+          s0 += v0; s1 += v1; s2 += v2; s3 += v3;
+          q0 += v0 * v0; q1 += v1 * v1; q2 += v2 * v2; q3 += v3 * v3;
+        }
+      } else {
+        for (; i < n4; i += 4) {
+          const j = start + i;
+          const v0 = samples[j], v1 = samples[j + 1], v2 = samples[j + 2], v3 = samples[j + 3];
+          frame[i] = (v0 - p * prev) * sw[i];
+          frame[i + 1] = (v1 - p * v0) * sw[i + 1];
+          frame[i + 2] = (v2 - p * v1) * sw[i + 2];
+          frame[i + 3] = (v3 - p * v2) * sw[i + 3];
+          prev = v3;
+          s0 += v0; s1 += v1; s2 += v2; s3 += v3;
+        }
       }
+      for (; i < windowSize; i++) {
+        const v = samples[start + i];
+        frame[i] = (v - p * prev) * sw[i];
+        prev = v;
+        s0 += v;
+        q0 += v * v;
+      }
+      const sum = (s0 + s1 + (s2 + s3)) * scale;
+      const sumSq = (q0 + q1 + (q2 + q3)) * scale * scale;
       let rawLogEnergy = NaN;
       if (o.removeDcOffset) {
         this.dcCoef = (sum / windowSize) * (1 - p);

@@ -161,12 +161,19 @@ export class MelBanks {
   apply(spectrum: Float64Array, out: Float64Array | Float32Array, outOffset = 0): void {
     const { offsets, lengths, weightStarts, weights, numBins } = this;
     for (let b = 0; b < numBins; b++) {
-      const off = offsets[b];
-      const ws = weightStarts[b];
-      const n = lengths[b];
-      let s = 0;
-      for (let j = 0; j < n; j++) s += weights[ws + j] * spectrum[off + j];
-      out[outOffset + b] = s;
+      let k = offsets[b];
+      let w = weightStarts[b];
+      const end = w + lengths[b];
+      // Four partial sums: a single running sum is bound by the latency of the adds.
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (; w + 3 < end; w += 4, k += 4) {
+        s0 += weights[w] * spectrum[k];
+        s1 += weights[w + 1] * spectrum[k + 1];
+        s2 += weights[w + 2] * spectrum[k + 2];
+        s3 += weights[w + 3] * spectrum[k + 3];
+      }
+      for (; w < end; w++, k++) s0 += weights[w] * spectrum[k];
+      out[outOffset + b] = s0 + s1 + (s2 + s3);
     }
   }
 

@@ -27,6 +27,26 @@ export interface TrainJob {
   resume?: boolean;
 }
 
+/**
+ * A training run that a module of this project performs inside the worker: for sources or losses
+ * that are not plain data (e.g. a student on soft targets, whose loss is a function). The module
+ * (a file:// URL; .ts works, the worker registers tsx) exports
+ * `runTrainJob(args, ctx: { logger: Logger }): Promise<TrainResult>`; `args` must be structured-clonable.
+ */
+export interface ModuleTrainJob {
+  kind: 'module';
+  /** file:// URL of the module, e.g. `new URL('./job.ts', import.meta.url).href`. */
+  module: string;
+  /** Plain data handed to `runTrainJob`. */
+  args: unknown;
+}
+
+export type AnyTrainJob = TrainJob | ModuleTrainJob;
+
+export function isModuleTrainJob(job: AnyTrainJob): job is ModuleTrainJob {
+  return (job as ModuleTrainJob).kind === 'module';
+}
+
 export interface PoolOptions {
   /** Concurrent workers. Default: the number of CPU cores (os.availableParallelism()). */
   maxWorkers?: number;
@@ -90,11 +110,11 @@ function startWorker(data: unknown): Worker {
 }
 
 /**
- * Run training jobs in worker threads, at most `maxWorkers` at a time. Resolves with the results
+ * Run training jobs (plain TrainJobs or ModuleTrainJobs) in worker threads, at most `maxWorkers` at a time. Resolves with the results
  * in job order; the first failure terminates the running workers and rejects with that job's
  * typed error (checkpoints of every job stay on disk, so a rerun resumes).
  */
-export async function runTrainJobs(jobs: TrainJob[], opts: PoolOptions = {}): Promise<TrainResult[]> {
+export async function runTrainJobs(jobs: AnyTrainJob[], opts: PoolOptions = {}): Promise<TrainResult[]> {
   const maxWorkers = opts.maxWorkers ?? availableParallelism();
   if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new ConfigError('bad worker count', { keyPath: 'maxWorkers', expected: 'an integer >= 1', found: String(maxWorkers) });
   const logger = opts.logger ?? defaultLog;

@@ -6,10 +6,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger, setLogLevel, type LogLevel } from '../util/log.ts';
 import { trainFrameClassifier } from './train.ts';
 import { openFrameSource } from './sources.ts';
-import { serializeError, type TrainJob } from './pool.ts';
+import { isModuleTrainJob, serializeError, type AnyTrainJob } from './pool.ts';
+import type { TrainResult } from './train.ts';
+import { ConfigError } from '../util/errors.ts';
 
 interface WorkerInput {
-  job: TrainJob;
+  job: AnyTrainJob;
   label: string;
   logLevel: LogLevel;
 }
@@ -20,7 +22,12 @@ const { job, label, logLevel } = workerData as WorkerInput;
 setLogLevel(logLevel);
 const logger = createLogger({ prefix: label, stream: { write: (s: string) => port.postMessage({ type: 'log', line: s }) } });
 try {
-  const result = await trainFrameClassifier({
+  let result: TrainResult;
+  if (isModuleTrainJob(job)) {
+    const mod = (await import(job.module)) as { runTrainJob?: (args: unknown, ctx: { logger: typeof logger }) => Promise<TrainResult> };
+    if (typeof mod.runTrainJob !== 'function') throw new ConfigError('a module training job must export runTrainJob(args, ctx)', { file: job.module, expected: 'export async function runTrainJob', found: Object.keys(mod).join(', ') || 'no exports' });
+    result = await mod.runTrainJob(job.args, { logger });
+  } else result = await trainFrameClassifier({
     outDir: job.outDir,
     train: await openFrameSource(job.train),
     dev: job.dev ? await openFrameSource(job.dev) : undefined,

@@ -11,6 +11,12 @@ import { register as corpus } from './corpus.ts';
 import { register as features } from './features.ts';
 import { register as fbank } from './fbank.ts';
 import { register as align } from './align.ts';
+import { register as train } from './train.ts';
+import { register as targets } from './targets.ts';
+import { register as distill } from './distill.ts';
+import { register as evalCmd } from './eval.ts';
+import { register as report } from './report.ts';
+import { register as decode } from './decode.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -23,4 +29,10 @@ export const commands: RegisterCommand[] = [
   features,
   fbank,
   align,
+  train,
+  targets,
+  distill,
+  evalCmd,
+  report,
+  decode,
 ];

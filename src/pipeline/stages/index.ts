@@ -7,12 +7,26 @@ import { StageRegistry } from '../stage.ts';
 import { prepareStage } from './prepare.ts';
 import { featuresStage } from './features.ts';
 import { alignStage } from './align.ts';
+import { trainStage } from './train.ts';
+import { targetsStage } from './targets.ts';
+import { distillStage } from './distill.ts';
+import { evalStage } from './eval.ts';
+import { lmStage } from './lm.ts';
+import { createDecodeStage } from './decode.ts';
+import { scoreStage } from './score.ts';
 
 export function createDefaultRegistry(): StageRegistry {
   return new StageRegistry()
     .register(prepareStage)
     .register(featuresStage)
-    .register(alignStage);
+    .register(alignStage)
+    .register(trainStage)
+    .register(targetsStage)
+    .register(distillStage)
+    .register(evalStage)
+    .register(lmStage)
+    .register(createDecodeStage())
+    .register(scoreStage);
 }
 
 /** The registry the CLI uses. */

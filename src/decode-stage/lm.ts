@@ -1,0 +1,129 @@
+/**
+ * The `lm` stage as a library function: a word n-gram LM (interpolated modified Kneser-Ney,
+ * src/lm) from the transcripts of the training splits only, written as ARPA, with its perplexity
+ * and OOV rate on the evaluation splits (SRILM `ngram -ppl` convention: `</s>` counted, OOV words
+ * skipped and counted).
+ *
+ * Output directory:
+ *   train.txt    the training text, one sentence per line (plus extra text, if any)
+ *   lm.arpa      the LM
+ *   lm.json      order, counts, discounts, and perplexity / OOV rate per evaluation split
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, CorpusError } from '../util/errors.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
+import { estimateKneserNey, type OrderStats } from '../lm/kneser-ney.ts';
+import { formatArpa, parseArpa } from '../lm/arpa.ts';
+import { BackoffLm } from '../lm/model.ts';
+import { parseSentences, type Sentence } from '../lm/text.ts';
+import { checkSplits, readSplitTranscripts } from './corpus-text.ts';
+
+export interface CorpusLmOptions {
+  /** Prepared data dir (corpus.json + <split>/supervisions.jsonl). */
+  dataDir: string;
+  /** Output directory (the caller makes it atomic). */
+  outDir: string;
+  /** n-gram order. Default 3. */
+  order?: number;
+  /** Splits whose transcripts are the training text. Default ['train']. */
+  trainSplits?: string[];
+  /** Splits to measure perplexity and OOV rate on. Default: every other split of the corpus. */
+  evalSplits?: string[];
+  /** More training text (one sentence per line, e.g. LibriSpeech's LM corpus). Default none. */
+  extraText?: string | null;
+  logger?: Logger;
+}
+
+export interface LmEvalSummary {
+  sentences: number;
+  words: number;
+  oovs: number;
+  /** Percent of the words not in the LM vocabulary. */
+  oovRate: number;
+  ppl: number;
+  ppl1: number;
+  logprob: number;
+}
+
+export interface CorpusLmSummary {
+  format: 'am-distill.lm';
+  formatVersion: 1;
+  order: number;
+  trainSplits: string[];
+  extraText: string | null;
+  sentences: number;
+  tokens: number;
+  /** Vocabulary of the LM (including <s>, </s>, <unk>). */
+  vocabulary: number;
+  ngrams: number[];
+  stats: OrderStats[];
+  eval: Record<string, LmEvalSummary>;
+}
+
+/** Train the LM of a prepared corpus; see the module comment. */
+export async function trainCorpusLm(opts: CorpusLmOptions): Promise<CorpusLmSummary> {
+  const logger = opts.logger ?? defaultLog;
+  const order = opts.order ?? 3;
+  if (!(Number.isInteger(order) && order >= 1)) throw new ConfigError('bad LM order', { keyPath: 'order', expected: 'an integer >= 1', found: String(order) });
+  const trainSplits = opts.trainSplits ?? ['train'];
+  if (trainSplits.length === 0) throw new ConfigError('no training split for the LM', { keyPath: 'trainSplits', expected: 'at least one split', found: 'none' });
+  const all = await checkSplits(opts.dataDir, trainSplits, 'trainSplits');
+  const evalSplits = opts.evalSplits ?? all.filter((s) => !trainSplits.includes(s));
+  await checkSplits(opts.dataDir, evalSplits, 'evalSplits');
+  const overlap = evalSplits.filter((s) => trainSplits.includes(s));
+  if (overlap.length) {
+    throw new ConfigError('an evaluation split is also LM training text', { keyPath: 'evalSplits', expected: 'splits disjoint from trainSplits (never train the LM on dev/test text)', found: overlap.join(', ') });
+  }
+
+  const sentences: Sentence[] = [];
+  const lines: string[] = [];
+  for (const split of trainSplits) {
+    for (const r of (await readSplitTranscripts(opts.dataDir, split)).refs) {
+      if (r.words.length === 0) continue;
+      sentences.push({ words: r.words, line: sentences.length + 1 });
+      lines.push(r.words.join(' '));
+    }
+  }
+  if (opts.extraText) {
+    let text: string;
+    try {
+      text = readFileSync(opts.extraText, 'utf8');
+    } catch (err) {
+      throw new ConfigError('cannot read the extra LM text', { file: opts.extraText, keyPath: 'extraText', cause: err, expected: 'a text file, one sentence per line', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
+    }
+    for (const s of parseSentences(text, opts.extraText)) {
+      sentences.push({ words: s.words, line: sentences.length + 1 });
+      lines.push(s.words.join(' '));
+    }
+  }
+  if (sentences.length === 0) {
+    throw new CorpusError('no LM training text', { file: opts.dataDir, expected: `non-empty transcripts in ${trainSplits.join(', ')}`, found: 'none' });
+  }
+  await writeFileAtomic(join(opts.outDir, 'train.txt'), lines.join('\n') + '\n');
+  const model = estimateKneserNey(sentences, { order, logger });
+  const arpaText = formatArpa(model);
+  const arpaPath = join(opts.outDir, 'lm.arpa');
+  await writeFileAtomic(arpaPath, arpaText);
+  const lm = new BackoffLm(parseArpa(arpaText, arpaPath), arpaPath);
+  logger.info(`lm: order ${order} on ${model.sentences} sentences, ${model.tokens} words of ${trainSplits.join(', ')}${opts.extraText ? ' + extra text' : ''}: ${model.stats.map((s) => `${s.ngrams} ${s.order}-grams`).join(', ')}`);
+
+  const evalOut: Record<string, LmEvalSummary> = {};
+  for (const split of evalSplits) {
+    const refs = (await readSplitTranscripts(opts.dataDir, split)).refs.filter((r) => r.words.length > 0);
+    const r = lm.perplexity(refs.map((x) => ({ words: x.words, line: x.line })));
+    evalOut[split] = {
+      sentences: r.sentences, words: r.words, oovs: r.oovs, oovRate: r.words > 0 ? (100 * r.oovs) / r.words : 0,
+      ppl: r.ppl, ppl1: r.ppl1, logprob: r.logprob,
+    };
+    logger.info(`lm: ${split}: ${r.sentences} sentences, ${r.words} words, ${r.oovs} OOVs (${evalOut[split].oovRate.toFixed(2)}%), ppl ${r.ppl.toFixed(2)}`);
+  }
+  const summary: CorpusLmSummary = {
+    format: 'am-distill.lm', formatVersion: 1, order, trainSplits, extraText: opts.extraText ?? null,
+    sentences: model.sentences, tokens: model.tokens, vocabulary: lm.vocab.length,
+    ngrams: model.stats.map((s) => s.ngrams), stats: model.stats, eval: evalOut,
+  };
+  await writeJsonAtomic(join(opts.outDir, 'lm.json'), summary);
+  return summary;
+}

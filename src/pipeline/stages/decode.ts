@@ -1,0 +1,181 @@
+/**
+ * The `decode` stage: hybrid decoding of dev and test with every system (baseline, ensemble of the
+ * members, student; optionally each member), LM weight and insertion penalty tuned per system on
+ * dev and applied unchanged to test -> `<expDir>/decode/<system>/<split>.trn` (+ ctm, per-utterance
+ * stats, tuning.json), refs/, words.txt, decode.json. Decoding speed goes to stage.json only, so
+ * the outputs are byte-identical for the same inputs. See src/decode-stage/decode.ts.
+ *
+ * Recipe:
+ *   stages:
+ *     decode:
+ *       systems: [baseline, ensemble, student]   # model names, 'ensemble' (all members), 'members' (each alone)
+ *       tuneSplit: dev       # chooses lmWeight x wordInsertionPenalty; null: fixed lmWeight / wordInsertionPenalty
+ *       splits: [test]       # decoded with the chosen weights
+ *       beam: 13
+ *       maxActive: 7000
+ *       acousticScale: 0.1
+ *       lmWeights: [0.7, 0.9, 1.1, 1.3, 1.5, 1.7]
+ *       wordInsertionPenalties: [0, 0.5, 1]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../util/errors.ts';
+import { decodeCorpus, DECODE_SEARCH_DEFAULTS, type DecodeSearchOptions, type DecodeSplitInput } from '../../decode-stage/decode.ts';
+import { DEFAULT_SYSTEMS, experimentModels, selectSystems } from '../../decode-stage/find-systems.ts';
+import { checkSplits, readSplitTranscripts } from '../../decode-stage/corpus-text.ts';
+import { inventoryOf } from '../../train/data.ts';
+import { BACKEND_LADDER, type BackendName } from '../../nnet/backend.ts';
+import type { Schema, SchemaFor } from '../schema.ts';
+import type { RecipeHead, StageDefinition } from '../stage.ts';
+
+export interface DecodeStageOptions extends DecodeSearchOptions {
+  /** Systems to decode: model names, 'ensemble', 'members'. Default [baseline, ensemble, student]. */
+  systems: string[];
+  /** Split that chooses the LM weight and penalty; null: fixed weights. Default 'dev'. */
+  tuneSplit: string | null;
+  /** Splits decoded with the chosen weights. Default [test]. */
+  splits: string[];
+  /** TF.js backend. Default 'auto'. */
+  backend: BackendName | 'auto';
+  /** Frames per forward pass. Default 512. */
+  inferenceBatchSize: number;
+}
+
+const D = DECODE_SEARCH_DEFAULTS;
+
+export const DECODE_SCHEMA: Schema = {
+  systems: { type: 'array', items: { type: 'string', doc: 'system name' }, minItems: 1, default: [...DEFAULT_SYSTEMS], doc: "systems to decode: model names (baseline, member-<k>, student, ...), 'ensemble' (all members), 'members' (each member alone)" },
+  tuneSplit: { type: 'string', nullable: true, default: 'dev', doc: 'split that chooses the LM weight and insertion penalty (null: fixed lmWeight / wordInsertionPenalty)' },
+  splits: { type: 'array', items: { type: 'string', doc: 'split name' }, default: ['test'], doc: 'splits decoded with the chosen weights' },
+  beam: { type: 'number', min: 0.001, default: D.beam, doc: 'beam (log units, after acoustic scaling)' },
+  maxActive: { type: 'number', integer: true, min: 1, default: D.maxActive, doc: 'most tokens per frame' },
+  acousticScale: { type: 'number', min: 1e-6, default: D.acousticScale, doc: 'scale of log posterior - log prior (Kaldi --acwt)' },
+  lmWeights: { type: 'array', items: { type: 'number', min: 0, doc: 'LM weight' }, minItems: 1, default: [...D.lmWeights], doc: 'LM weights tried on the tuning split' },
+  wordInsertionPenalties: { type: 'array', items: { type: 'number', doc: 'penalty' }, minItems: 1, default: [...D.wordInsertionPenalties], doc: 'word insertion penalties tried on the tuning split' },
+  lmWeight: { type: 'number', min: 0, default: D.lmWeight, doc: 'LM weight without a tuning split' },
+  wordInsertionPenalty: { type: 'number', default: D.wordInsertionPenalty, doc: 'word insertion penalty without a tuning split' },
+  silenceProb: { type: 'number', min: 0, max: 1, nullable: true, default: undefined, doc: "optional silence probability (null: the align stage's)" },
+  lmLookahead: { type: 'boolean', default: D.lmLookahead, doc: 'LM look-ahead in the lexical tree' },
+  lookaheadOrder: { type: 'number', integer: true, min: 1, default: D.lookaheadOrder, doc: 'order of the look-ahead LM' },
+  scoringMode: { type: 'string', enum: ['sclite', 'kaldi'], default: D.scoringMode, doc: 'WER convention used for tuning' },
+  allowUnk: { type: 'boolean', default: D.allowUnk, doc: '<UNK> (spoken noise) as a recognisable word (its senones need <UNK> in the training transcripts)' },
+  backend: { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: 'auto', doc: 'TF.js backend of the forward passes' },
+  inferenceBatchSize: { type: 'number', integer: true, min: 1, default: 512, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
+} satisfies SchemaFor<DecodeStageOptions>;
+
+/**
+ * Re-raise a ConfigError whose key path is relative to a stage's options (`splits`) with the
+ * full path (`stages.decode.splits`) and the recipe file and line.
+ */
+export async function relocateConfigError<T>(recipe: RecipeHead, prefix: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ConfigError && err.location.keyPath && !err.location.file && !err.location.keyPath.startsWith('stages.')) {
+      const keyPath = `${prefix}.${err.location.keyPath}`;
+      const msg = err.message.replace(/^key '[^']*': /, '').replace(/; expected .*$/s, '');
+      throw new ConfigError(msg, { ...(recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
+    }
+    throw err;
+  }
+}
+
+/** The stages whose outputs hold acoustic models, in the order they are read. */
+export const MODEL_STAGES: readonly string[] = ['train', 'distill'];
+
+/**
+ * The decode stage reading the model stages that exist in a registry (train: baseline and
+ * members; distill: students), so it can be registered before or after those stages are written.
+ */
+export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES): StageDefinition<DecodeStageOptions> {
+  return {
+    name: 'decode',
+    doc: 'hybrid Viterbi decoding of dev and test per system (baseline, ensemble, student), LM weight and penalty tuned on dev [trn]',
+    inputs: ['prepare', 'features', 'align', 'lm', ...modelStages],
+    schema: DECODE_SCHEMA,
+
+    async run(ctx) {
+      const o = ctx.options;
+      const dataDir = ctx.inputDir('prepare');
+      const featuresDir = ctx.inputDir('features');
+      const alignDir = ctx.inputDir('align');
+      const where = (k: string) => ({ ...(ctx.recipe.locate?.(`stages.decode.${k}`) ?? {}) });
+      if (o.tuneSplit) await checkSplits(dataDir, [o.tuneSplit], 'stages.decode.tuneSplit', where('tuneSplit'));
+      await checkSplits(dataDir, o.splits, 'stages.decode.splits', where('splits'));
+      if (o.tuneSplit && o.splits.includes(o.tuneSplit)) {
+        throw new ConfigError('the tuning split is also listed in splits', { ...where('splits'), keyPath: 'stages.decode.splits', expected: `splits other than '${o.tuneSplit}' (it is decoded with its own chosen weights anyway)`, found: o.splits.join(', ') });
+      }
+      // The LM must not have seen the text of a split decoded here (dev chooses weights, test reports).
+      const lmJson = join(ctx.inputDir('lm'), 'lm.json');
+      if (existsSync(lmJson)) {
+        const trained: string[] = JSON.parse(readFileSync(lmJson, 'utf8')).trainSplits ?? [];
+        const seen = [...(o.tuneSplit ? [o.tuneSplit] : []), ...o.splits].filter((sp) => trained.includes(sp));
+        if (seen.length) {
+          throw new ConfigError(`the LM was trained on the text of ${seen.map((sp) => `'${sp}'`).join(', ')}, which this stage decodes`, {
+            ...(ctx.recipe.locate?.('stages.lm.trainSplits') ?? {}), keyPath: 'stages.lm.trainSplits', expected: 'LM training splits disjoint from the tuning and test splits', found: trained.join(', '),
+          });
+        }
+      }
+      const exp = await experimentModels({
+        train: modelStages.includes('train') ? ctx.inputDir('train') : null,
+        distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
+      });
+      const systems = await relocateConfigError(ctx.recipe, 'stages.decode', async () => selectSystems(exp, o.systems));
+      const splitInput = async (split: string): Promise<DecodeSplitInput> => {
+        const file = join(featuresDir, `${split}.arrow`);
+        if (!existsSync(file)) throw new ConfigError(`no features for split '${split}'`, { file, ...where('splits'), keyPath: 'stages.decode.splits', expected: 'a split the features stage computed', found: 'no such file' });
+        const t = await readSplitTranscripts(dataDir, split);
+        return { name: split, features: [file], refs: t.refs, uttToSpeaker: t.uttToSpeaker };
+      };
+      const trainAlign = join(alignDir, 'train.arrow');
+      const senoneInventoryId = existsSync(trainAlign) ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId : undefined;
+      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, ...search } = o;
+      const tune = tuneSplit ? await splitInput(tuneSplit) : null;
+      const inputs: DecodeSplitInput[] = [];
+      for (const split of splits) inputs.push(await splitInput(split));
+      const r = await relocateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
+        systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'),
+        tune, splits: inputs, outDir: ctx.outDir, search, backend, inferenceBatchSize,
+        pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId,
+      }));
+      const s = r.summary;
+      const counts: Record<string, number> = { systems: s.systems.length, words: s.lexicon.words };
+      let decoded = 0, noPath = 0;
+      for (const sys of s.systems) {
+        for (const [split, x] of Object.entries(sys.splits)) {
+          decoded += x.decoded;
+          noPath += x.noPath;
+          if (x.wer !== null) counts[`${sys.name}.${split}.wer`] = Math.round(100 * x.wer) / 100;
+        }
+      }
+      counts.decoded = decoded;
+      counts.noPath = noPath;
+      const skips = Object.values(s.skipped);
+      return {
+        counts,
+        skipped: {
+          done: skips.reduce((a, x) => a + x.done, 0), skipped: skips.reduce((a, x) => a + x.skipped, 0),
+          reasons: mergeReasons(skips.flatMap((x) => x.reasons)),
+        },
+        details: {
+          weights: Object.fromEntries(s.systems.map((x) => [x.name, { lmWeight: x.lmWeight, wordInsertionPenalty: x.wordInsertionPenalty, from: x.weightsFrom }])),
+          noPath: Object.fromEntries(s.systems.map((x) => [x.name, Object.fromEntries(Object.entries(x.splits).map(([k, v]) => [k, v.noPathUtterances]))])),
+          lexicon: { words: s.lexicon.words, notInLm: s.lexicon.notInLm.length, untrainedPhones: s.lexicon.untrainedPhones.length },
+          timing: r.timing,
+        },
+      };
+    },
+  };
+}
+
+function mergeReasons(rs: { reason: string; count: number; examples: string[] }[]): { reason: string; count: number; examples: string[] }[] {
+  const m = new Map<string, { count: number; examples: string[] }>();
+  for (const r of rs) {
+    const e = m.get(r.reason) ?? { count: 0, examples: [] };
+    e.count += r.count;
+    for (const x of r.examples) if (e.examples.length < 5) e.examples.push(x);
+    m.set(r.reason, e);
+  }
+  return [...m].map(([reason, e]) => ({ reason, ...e })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+}
+

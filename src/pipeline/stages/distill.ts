@@ -1,0 +1,54 @@
+/**
+ * The `distill` stage: one student (the architecture of one member) per target set, trained on
+ * the stored soft targets with T^2 CE(soft) + w CE(hard), evaluated at T = 1; plus the Table 5
+ * student when the train stage has a small fraction. Through `distillStudents` (src/train/distill.ts).
+ *
+ * Recipe:
+ *   stages:
+ *     distill:
+ *       hardWeight: 0.5       # w (the paper's relative weight)
+ *       normalisation: sum    # T^2 E_soft + w E_hard; 'convex' divides by 1 + w
+ *       maxEpochs: 8          # default: the members'
+ */
+import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
+import type { Schema, SchemaFor } from '../schema.ts';
+import type { StageDefinition } from '../stage.ts';
+import { mergeSkips } from './features.ts';
+import { locateOptionError } from './train.ts';
+
+export type DistillStageOptions = DistillStudentsOptions;
+
+export const DISTILL_SCHEMA: Schema = {
+  hardWeight: { type: 'number', min: 0, default: D.hardWeight, doc: 'weight w of the hard-label term (the paper: 0.5)' },
+  normalisation: { type: 'string', enum: ['sum', 'convex'], default: D.normalisation, doc: "'sum': T^2 E_soft + w E_hard; 'convex': the same divided by 1 + w" },
+  learningRate: { type: 'number', min: 0, optional: true, doc: "students' initial learning rate (default: the members')" },
+  maxEpochs: { type: 'number', integer: true, min: 1, optional: true, doc: "students' epoch limit (default: the members')" },
+  sets: { type: 'array', items: { type: 'string', doc: 'target set name' }, minItems: 1, optional: true, doc: 'target sets to train students on (main, T<t>, dense; default: all)' },
+  fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
+  maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
+  keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
+  backend: { type: 'string', enum: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'], default: D.backend, affectsOutput: false, doc: 'TF.js backend' },
+} satisfies SchemaFor<DistillStageOptions>;
+
+export const distillStage: StageDefinition<DistillStageOptions> = {
+  name: 'distill',
+  doc: 'student of the same size trained on the soft targets: T^2 * soft CE + w * hard CE, evaluated at T = 1',
+  inputs: ['features', 'align', 'train', 'targets'],
+  schema: DISTILL_SCHEMA,
+
+  async run(ctx) {
+    const r = await locateOptionError(ctx, 'distill', () => distillStudents({
+      ...ctx.options, modelsDir: ctx.inputDir('train'), targetsDir: ctx.inputDir('targets'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'),
+      outDir: ctx.outDir, resume: false, logger: ctx.log,
+    }));
+    const skips = Object.values(r.skips).map((s) => (s as { train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] } }).train);
+    return {
+      counts: { students: r.file.students.length },
+      skipped: mergeSkips(skips.slice(0, 1)),
+      details: {
+        accuracy: Object.fromEntries(r.file.students.map((s) => [s.name, { bestEpoch: s.bestEpoch, [s.accuracyOn]: s.bestAccuracy, temperature: s.temperature, k: s.k }])),
+        timing: r.timing,
+      },
+    };
+  },
+};

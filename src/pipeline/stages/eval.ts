@@ -1,0 +1,49 @@
+/**
+ * The `eval` stage: frame accuracy on dev and test (and train) of the baseline, every member, the
+ * ensemble (combined at T = 1) and every student; the gain kept by the student; Table 5.
+ * `<expDir>/eval/eval.json` + `eval.md`, through `evaluateAcousticModels` (src/train/eval.ts).
+ *
+ * Recipe:
+ *   stages:
+ *     eval:
+ *       splits: [dev, test]
+ *       trainAccuracy: true
+ */
+import { evaluateAcousticModels, DEFAULT_EVALUATE_MODELS_OPTIONS as D, type EvaluateModelsOptions } from '../../train/eval.ts';
+import type { Schema, SchemaFor } from '../schema.ts';
+import type { StageDefinition } from '../stage.ts';
+import { locateOptionError } from './train.ts';
+
+export type EvalStageOptions = EvaluateModelsOptions;
+
+export const EVAL_SCHEMA: Schema = {
+  splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: [...D.splits], doc: 'splits to score' },
+  trainAccuracy: { type: 'boolean', default: D.trainAccuracy, doc: 'also score the training split (training accuracy; Table 5)' },
+  inferenceBatchSize: { type: 'number', integer: true, min: 1, default: D.inferenceBatchSize, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
+  backend: { type: 'string', enum: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'], default: D.backend, affectsOutput: false, doc: 'TF.js backend' },
+} satisfies SchemaFor<EvalStageOptions>;
+
+export const evalStage: StageDefinition<EvalStageOptions> = {
+  name: 'eval',
+  doc: 'frame accuracy of baseline, members, ensemble and students on dev/test; gain kept; Table 5 [eval.json, eval.md]',
+  inputs: ['features', 'align', 'train', 'distill'],
+  schema: EVAL_SCHEMA,
+
+  async run(ctx) {
+    const r = await locateOptionError(ctx, 'eval', () => evaluateAcousticModels({
+      ...ctx.options, modelsDir: ctx.inputDir('train'), studentsDir: ctx.inputDir('distill'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'),
+      outDir: ctx.outDir, logger: ctx.log,
+    }));
+    const f = r.file;
+    const counts: Record<string, number> = { models: f.models.length };
+    for (const [split, g] of Object.entries(f.summary)) {
+      counts[`${split}.baseline`] = round4(g.baseline);
+      counts[`${split}.ensemble`] = round4(g.ensemble);
+      counts[`${split}.student`] = round4(g.student);
+      if (g.gainKept !== null) counts[`${split}.gainKept`] = round4(g.gainKept);
+    }
+    return { counts, details: { summary: f.summary, table5: f.table5, timing: { seconds: r.seconds } } };
+  },
+};
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;

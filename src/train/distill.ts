@@ -1,0 +1,196 @@
+/**
+ * The `distill` stage: one student per target set of the targets stage, of the same architecture
+ * as one member (the train stage's config), trained on the stored soft targets with
+ * L = T^2 CE(soft) + w CE(hard) at the set's temperature and evaluated (newbob, early stopping,
+ * best epoch) on dev at T = 1; with the train stage's smallFraction also the Table 5 student on
+ * that fraction (soft targets of the ensemble trained on all of the data). Students train in
+ * parallel worker threads.
+ *
+ * Each student starts from the baseline's seed (same initial weights and data order), so student
+ * and baseline differ in their targets only.
+ *
+ * Output directory:
+ *   students.json                 one entry per student (target set, T, loss, accuracy)
+ *   student/final/                on the main target set
+ *   student-<set>/final/          sweep (student-T5, ...) and dense (student-dense) sets
+ *   fraction-student/final/       Table 5
+ */
+import { promises as fsp, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, FormatError } from '../util/errors.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
+import type { BackendName } from '../nnet/backend.ts';
+import { runTrainJobs } from '../nnet/pool.ts';
+import type { TrainConfig } from '../nnet/train.ts';
+import { modelDirHash } from '../distill/generate.ts';
+import { resolveDistillationLossOptions, type DistillationLossOptions, type LossNormalisation } from '../distill/loss.ts';
+import { readSoftTargetMetadata } from '../distill/store.ts';
+import { countSource, dataSpecOf, findSplitFiles, inventoryOf, openDataSource, type SubsetSpec } from './data.ts';
+import { moduleJob, runTrainJob, type StudentJobArgs } from './job.ts';
+import { entryOf, readModelsFile, timingOf, workerCount, type ModelEntry, type TrainAcousticModelsResult } from './models.ts';
+import { readTargetsFile } from './targets.ts';
+
+export const STUDENTS_JSON = 'students.json';
+export const STUDENTS_FORMAT = 'am-distill.students';
+
+export interface DistillStudentsOptions {
+  /** Weight w of the hard-label term. Default 0.5 (the paper's relative weight). */
+  hardWeight: number;
+  /** 'sum': T^2 E_soft + w E_hard (default, the formula); 'convex': divided by 1 + w. */
+  normalisation: LossNormalisation;
+  /** Learning rate of the students. Default: the members'. */
+  learningRate?: number;
+  /** Epoch limit of the students. Default: the members'. */
+  maxEpochs?: number;
+  /** Target sets to train a student on (names in targets.json: main, T5, dense). Default: all. */
+  sets?: string[];
+  /** Train the Table 5 student when the train stage has a small-fraction baseline. Default true. */
+  fractionStudent: boolean;
+  /** Concurrent workers; 0 = CPU cores. Default 0. */
+  maxWorkers: number;
+  /** Keep per-epoch checkpoints. Default false. */
+  keepCheckpoints: boolean;
+  /** Default 'auto'. */
+  backend: BackendName | 'auto';
+}
+
+export const DEFAULT_DISTILL_STUDENTS_OPTIONS: Readonly<DistillStudentsOptions> = Object.freeze({
+  hardWeight: 0.5,
+  normalisation: 'sum',
+  fractionStudent: true,
+  maxWorkers: 0,
+  keepCheckpoints: false,
+  backend: 'auto',
+});
+
+export interface StudentEntry extends ModelEntry {
+  /** Target set (targets.json) the student learnt from. */
+  targetSet: string;
+  temperature: number;
+  k: number;
+  loss: DistillationLossOptions;
+}
+
+export interface StudentsFile {
+  format: typeof STUDENTS_FORMAT;
+  version: 1;
+  teachers: { name: string; weightsHash: string }[];
+  students: StudentEntry[];
+}
+
+export interface DistillStudentsStageOptions extends Partial<DistillStudentsOptions> {
+  modelsDir: string;
+  targetsDir: string;
+  featuresDir: string;
+  alignDir: string;
+  outDir: string;
+  resume?: boolean;
+  logger?: Logger;
+}
+
+export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>): DistillStudentsOptions {
+  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'sets']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown distill option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+  const r = { ...DEFAULT_DISTILL_STUDENTS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as DistillStudentsOptions;
+  resolveDistillationLossOptions({ hardWeight: r.hardWeight, normalisation: r.normalisation });
+  return r;
+}
+
+/** Train the students into `outDir` and write students.json. */
+export async function distillStudents(opts: DistillStudentsStageOptions): Promise<{ file: StudentsFile; timing: TrainAcousticModelsResult['timing']; skips: Record<string, unknown> }> {
+  const { modelsDir, targetsDir, featuresDir, alignDir, outDir, resume = true, logger = defaultLog, ...rest } = opts;
+  const o = resolveDistillStudentsOptions(rest);
+  const t0 = Date.now();
+  const models = await readModelsFile(modelsDir);
+  const targets = await readTargetsFile(targetsDir);
+  const baseline = models.models.find((m) => m.role === 'baseline');
+  const fractionBaseline = models.models.find((m) => m.role === 'fraction-baseline');
+  const seed = baseline?.seed ?? 0;
+
+  // The targets must come from these teachers and be for this inventory.
+  const teachersNow = models.models.filter((m) => m.role === 'member').map((m) => ({ name: m.name, weightsHash: m.weightsHash }));
+  if (JSON.stringify(teachersNow) !== JSON.stringify(targets.teachers)) {
+    throw new FormatError('the soft targets were made by other teachers than the trained members', { file: join(targetsDir, 'targets.json'), expected: JSON.stringify(teachersNow), found: JSON.stringify(targets.teachers) });
+  }
+  const trainFiles = await findSplitFiles(featuresDir, alignDir, targets.split, logger);
+  const devFiles = models.data.devSplit ? await findSplitFiles(featuresDir, alignDir, models.data.devSplit, logger) : null;
+  const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
+  if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
+    throw new FormatError('student (train stage config) and alignments differ in senone inventory', {
+      file: trainFiles.alignments[0], expected: `inventory ${models.inventory.senoneInventoryId}, ${models.inventory.numSenones} senones`, found: `inventory ${inv.senoneInventoryId}, ${inv.numSenones} senones`,
+    });
+  }
+
+  const wanted = o.sets ?? targets.sets.map((s) => s.name);
+  for (const name of wanted) {
+    if (!targets.sets.some((s) => s.name === name)) throw new ConfigError(`no target set '${name}'`, { keyPath: 'sets', expected: `one of ${targets.sets.map((s) => s.name).join(', ')}`, found: name });
+  }
+  const { seed: _s, ...baseConfig } = { ...models.trainConfig, seed: 0 };
+  // The exponential schedule runs every epoch (minEpochs = earlyStopPatience = maxEpochs): keep it so.
+  const exponential = baseConfig.schedule === 'newbob' && baseConfig.newbobStartImprovement >= 1 && baseConfig.minEpochs === baseConfig.maxEpochs;
+  const config = (s: number): Partial<TrainConfig> & { numSenones: number } => ({
+    ...baseConfig,
+    seed: s,
+    ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) } : {}),
+    optimizer: { ...baseConfig.optimizer, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
+  });
+
+  const plan: { name: string; role: 'student' | 'fraction-student'; set: (typeof targets.sets)[number]; subset: SubsetSpec | null }[] = [];
+  for (const set of targets.sets.filter((s) => wanted.includes(s.name))) {
+    plan.push({ name: set.name === 'main' ? 'student' : `student-${set.name}`, role: 'student', set, subset: null });
+  }
+  if (o.fractionStudent && fractionBaseline) {
+    const main = targets.sets.find((s) => s.name === 'main')!;
+    plan.push({ name: 'fraction-student', role: 'fraction-student', set: main, subset: fractionBaseline.subset });
+  }
+  if (plan.length === 0) throw new ConfigError('no student to train', { keyPath: 'sets', expected: 'at least one target set', found: 'none' });
+
+  const jobs: StudentJobArgs[] = [];
+  for (const p of plan) {
+    const file = join(targetsDir, p.set.file);
+    if (!existsSync(file)) throw new FormatError('a target set listed in targets.json is missing', { file, expected: 'the soft-target file', found: 'no such file' });
+    const meta = await readSoftTargetMetadata(file);
+    jobs.push({
+      kind: 'student', outDir: join(outDir, p.name), train: dataSpecOf(trainFiles, p.subset), dev: devFiles ? dataSpecOf(devFiles) : null,
+      softTargets: [file], config: config(seed), backend: o.backend, resume,
+      loss: { temperature: meta.temperature, hardWeight: o.hardWeight, normalisation: o.normalisation },
+    });
+  }
+  const workers = workerCount(o.maxWorkers, jobs.length);
+  logger.info(`distilling ${jobs.length} student(s) (${plan.map((p) => `${p.name}: T ${p.set.temperature}, k ${p.set.k}`).join('; ')}), ${workers} worker(s)`);
+  const results = workers === 1 && jobs.length === 1
+    ? [await runTrainJob(jobs[0], { logger })]
+    : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
+
+  const counts = new Map<string, { utterances: number; frames: number }>();
+  const students: StudentEntry[] = [];
+  for (let i = 0; i < plan.length; i++) {
+    const p = plan[i], r = results[i];
+    if (!o.keepCheckpoints) await fsp.rm(join(r.outDir, 'checkpoints'), { recursive: true, force: true });
+    const key = p.subset ? 'subset' : 'all';
+    if (!counts.has(key)) counts.set(key, await countSource(await openDataSource(dataSpecOf(trainFiles, p.subset))));
+    const e = entryOf({ name: p.name, role: p.role, seed, subset: p.subset }, r, outDir, await modelDirHash(r.finalDir), counts.get(key)!);
+    students.push({ ...e, targetSet: p.set.name, temperature: p.set.temperature, k: p.set.k, loss: resolveDistillationLossOptions(jobs[i].loss) });
+    logger.info(`${p.name}: best epoch ${e.bestEpoch}, ${e.accuracyOn} frame accuracy ${(100 * e.bestAccuracy).toFixed(2)}%`);
+  }
+  const file: StudentsFile = { format: STUDENTS_FORMAT, version: 1, teachers: targets.teachers, students };
+  await writeJsonAtomic(join(outDir, STUDENTS_JSON), file);
+  return {
+    file,
+    timing: { seconds: (Date.now() - t0) / 1000, models: plan.map((p, i) => timingOf(p.name, results[i])) },
+    skips: Object.fromEntries(plan.map((p, i) => [p.name, results[i].skips])),
+  };
+}
+
+export async function readStudentsFile(dir: string): Promise<StudentsFile> {
+  const path = join(dir, STUDENTS_JSON);
+  let j: StudentsFile;
+  try {
+    j = JSON.parse(await fsp.readFile(path, 'utf8')) as StudentsFile;
+  } catch (cause) {
+    throw new ConfigError('no students here', { file: path, cause, expected: `${STUDENTS_JSON} written by the distill stage`, found: (cause as NodeJS.ErrnoException).code ?? 'unreadable' });
+  }
+  if (j.format !== STUDENTS_FORMAT || j.version !== 1) throw new FormatError('not a students file', { file: path, expected: `format ${STUDENTS_FORMAT} version 1`, found: `${j.format} ${j.version}` });
+  return j;
+}

@@ -1,0 +1,292 @@
+/**
+ * The `eval` stage: frame accuracy (argmax vs forced alignment, src/score) on dev and test for the
+ * baseline, every member, the ensemble (members' posteriors combined at T = 1, arithmetic mean as
+ * the paper) and every student; the fraction of the ensemble's gain the student keeps,
+ * (student - baseline) / (ensemble - baseline); the paper's Table 5 (train and test accuracy of the
+ * small-fraction baseline and student) when the train stage has one.
+ *
+ * Per utterance every model's logits are computed, scored and dropped, so memory is one utterance
+ * x senones x models. Output: eval.json (all numbers) and eval.md (the tables).
+ */
+import { join } from 'node:path';
+import { ConfigError, FormatError } from '../util/errors.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
+import { initBackend, type BackendName } from '../nnet/backend.ts';
+import { scanSource, type CmvnOptions, type SpeakerCmvn } from '../nnet/data.ts';
+import { checkCompatible, loadModelDir, type ModelSidecar } from '../nnet/io.ts';
+import type { FrameClassifier } from '../nnet/model.ts';
+import { ArrowFrameSource } from '../nnet/arrow-source.ts';
+import { utteranceLogits } from '../nnet/train.ts';
+import { EnsembleAccumulator } from '../distill/combine.ts';
+import { argmaxRows } from '../score/frame-accuracy.ts';
+import { checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
+import { readModelsFile, type ModelEntry, type ModelsFile } from './models.ts';
+import { readStudentsFile, type StudentEntry, type StudentsFile } from './distill.ts';
+
+export const EVAL_JSON = 'eval.json';
+export const EVAL_MD = 'eval.md';
+export const ENSEMBLE = 'ensemble';
+
+export interface EvaluateModelsOptions {
+  /** Splits to score. Default ['dev', 'test'] (those present in both features and alignments). */
+  splits: string[];
+  /** Also score the training split (training accuracy; Table 5 needs it). Default true. */
+  trainAccuracy: boolean;
+  /** Frames per forward pass. Default 512. */
+  inferenceBatchSize: number;
+  /** Default 'auto'. */
+  backend: BackendName | 'auto';
+}
+
+export const DEFAULT_EVALUATE_MODELS_OPTIONS: Readonly<EvaluateModelsOptions> = Object.freeze({
+  splits: Object.freeze(['dev', 'test']) as unknown as string[],
+  trainAccuracy: true,
+  inferenceBatchSize: 512,
+  backend: 'auto',
+});
+
+export interface Score {
+  correct: number;
+  frames: number;
+  accuracy: number;
+}
+
+export interface SplitScores {
+  split: string;
+  utterances: number;
+  frames: number;
+  /** Frame accuracy per model name, plus 'ensemble'. */
+  models: Record<string, Score>;
+  /** On the training split: the same models on the small-fraction subset's utterances. */
+  subset?: Record<string, Score>;
+}
+
+export interface GainSummary {
+  baseline: number;
+  ensemble: number;
+  memberMean: number;
+  student: number;
+  /** (student - baseline) / (ensemble - baseline); null when the ensemble gains nothing. */
+  gainKept: number | null;
+}
+
+export interface EvalFile {
+  format: 'am-distill.eval';
+  version: 1;
+  /** Model name -> role, target set, temperature. */
+  models: { name: string; role: string; targetSet?: string; temperature?: number; k?: number }[];
+  splits: Record<string, SplitScores>;
+  /** Per scored split: the paper's Table 1 row set for frame accuracy and the gain kept. */
+  summary: Record<string, GainSummary>;
+  /** Students of the temperature sweep / dense comparison: accuracy and gain kept per split. */
+  students: { name: string; targetSet: string; temperature: number; k: number; accuracy: Record<string, number>; gainKept: Record<string, number | null> }[];
+  /** Table 5 (when the train stage has a small-fraction baseline). */
+  table5: null | {
+    fraction: number;
+    subsetUtterances: number;
+    subsetFrames: number;
+    rows: { system: string; model: string; trainAccuracy: number | null; testAccuracy: Record<string, number> }[];
+  };
+}
+
+export interface EvaluateModelsStageOptions extends Partial<EvaluateModelsOptions> {
+  modelsDir: string;
+  /** Output of the distill stage (students.json); optional. */
+  studentsDir?: string | null;
+  featuresDir: string;
+  alignDir: string;
+  outDir: string;
+  logger?: Logger;
+}
+
+interface LoadedModel {
+  name: string;
+  role: string;
+  classifier: FrameClassifier;
+  sidecar: ModelSidecar;
+  subset: SubsetSpec | null;
+}
+
+export function resolveEvaluateModelsOptions(o: Partial<EvaluateModelsOptions>): EvaluateModelsOptions {
+  for (const k of Object.keys(o)) if (!(k in DEFAULT_EVALUATE_MODELS_OPTIONS)) throw new ConfigError('unknown eval option', { keyPath: k, expected: Object.keys(DEFAULT_EVALUATE_MODELS_OPTIONS).join(', '), found: k });
+  return { ...DEFAULT_EVALUATE_MODELS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as EvaluateModelsOptions;
+}
+
+const score = (correct: number, frames: number): Score => ({ correct, frames, accuracy: frames ? correct / frames : 0 });
+
+/** Score every model on one split. */
+async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<ReturnType<typeof findSplitFiles>>, numSenones: number, inventoryId: string, batchSize: number, withSubset: SubsetSpec | null, logger: Logger): Promise<SplitScores> {
+  const source = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+  for (const m of models) {
+    checkCompatible(m.sidecar, { senones: { numSenones, id: inventoryId }, featureConfig: source.featureConfig as unknown as Record<string, unknown>, featureDim: source.featureDim }, `${m.name} vs features ${files.features[0]}`);
+  }
+  const cmvnByMode = new Map<string, SpeakerCmvn>();
+  let totalFrames = 0;
+  for (const m of models) {
+    const o: CmvnOptions = m.sidecar.cmvn;
+    const key = JSON.stringify([o.mode, o.normVars]);
+    if (o.mode !== 'none' && !cmvnByMode.has(key)) {
+      const s = await scanSource(source, { numSenones, cmvn: o });
+      cmvnByMode.set(key, s.cmvn);
+      totalFrames = s.numFrames;
+    }
+  }
+  const cmvnOf = (m: LoadedModel) => (m.sidecar.cmvn.mode === 'none' ? undefined : cmvnByMode.get(JSON.stringify([m.sidecar.cmvn.mode, m.sidecar.cmvn.normVars]))!);
+  const members = models.filter((m) => m.role === 'member');
+  const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
+  const hits = new Map(names.map((n) => [n, 0]));
+  const subsetHits = new Map(names.map((n) => [n, 0]));
+  let frames = 0, utterances = 0, subsetFrames = 0;
+  const progress = logger.progress(`scoring ${split} (${models.length} models)`, totalFrames, 'frames');
+  for await (const utt of source.utterances()) {
+    if (!utt.labels) continue;
+    const ref = utt.labels;
+    const inSub = withSubset !== null && inSubset(utt.uttId, withSubset);
+    const acc = members.length ? new EnsembleAccumulator(utt.numFrames, numSenones, { temperature: 1, rule: 'arithmetic' }) : null;
+    const count = (name: string, pred: Int32Array) => {
+      let c = 0;
+      for (let t = 0; t < ref.length; t++) if (pred[t] === ref[t]) c++;
+      hits.set(name, hits.get(name)! + c);
+      if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
+    };
+    for (const m of models) {
+      const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
+      count(m.name, argmaxRows(z, numSenones, utt.uttId));
+      if (m.role === 'member') acc!.add(z, `${m.name}, utterance '${utt.uttId}'`);
+    }
+    if (acc) count(ENSEMBLE, argmaxRows(acc.finish(), numSenones, utt.uttId));
+    frames += utt.numFrames;
+    utterances++;
+    if (inSub) subsetFrames += utt.numFrames;
+    progress.tick(utt.numFrames);
+  }
+  progress.done();
+  if (frames === 0) throw new FormatError('no aligned frames to score', { file: files.alignments[0], expected: 'at least one utterance with features and alignment', found: source.skips.summary() });
+  const out: SplitScores = { split, utterances, frames, models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])) };
+  if (withSubset) out.subset = Object.fromEntries(names.map((n) => [n, score(subsetHits.get(n)!, subsetFrames)]));
+  return out;
+}
+
+function gain(s: SplitScores, student: string): GainSummary | null {
+  const b = s.models.baseline?.accuracy, e = s.models[ENSEMBLE]?.accuracy, st = s.models[student]?.accuracy;
+  if (b === undefined || e === undefined || st === undefined) return null;
+  const members = Object.entries(s.models).filter(([n]) => /^member-\d+$/.test(n)).map(([, v]) => v.accuracy);
+  return { baseline: b, ensemble: e, memberMean: members.reduce((a, x) => a + x, 0) / members.length, student: st, gainKept: e > b ? (st - b) / (e - b) : null };
+}
+
+/** Score everything and write eval.json + eval.md into outDir. */
+export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): Promise<{ file: EvalFile; seconds: number }> {
+  const { modelsDir, studentsDir, featuresDir, alignDir, outDir, logger = defaultLog, ...rest } = opts;
+  const o = resolveEvaluateModelsOptions(rest);
+  const t0 = Date.now();
+  const models: ModelsFile = await readModelsFile(modelsDir);
+  const students: StudentsFile | null = studentsDir ? await readStudentsFile(studentsDir) : null;
+  await initBackend({ backend: o.backend, logger });
+
+  const entries: { e: ModelEntry | StudentEntry; dir: string }[] = [
+    ...models.models.map((e) => ({ e, dir: join(modelsDir, e.dir) })),
+    ...(students?.students ?? []).map((e) => ({ e, dir: join(studentsDir!, e.dir) })),
+  ];
+  const loaded: LoadedModel[] = [];
+  try {
+    for (const { e, dir } of entries) {
+      const { classifier, sidecar } = await loadModelDir(dir);
+      loaded.push({ name: e.name, role: e.role, classifier, sidecar, subset: e.subset });
+    }
+    const fractionSubset = models.models.find((m) => m.role === 'fraction-baseline')?.subset ?? null;
+    const splits = [...(o.trainAccuracy ? [models.data.trainSplit] : []), ...o.splits.filter((s) => s !== models.data.trainSplit)];
+    const scored: Record<string, SplitScores> = {};
+    const trainFiles = await findSplitFiles(featuresDir, alignDir, models.data.trainSplit, logger);
+    const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
+    if (inv.senoneInventoryId !== models.inventory.senoneInventoryId) {
+      throw new FormatError('the models were trained on another senone inventory than these alignments', { file: trainFiles.alignments[0], expected: `inventory ${models.inventory.senoneInventoryId}`, found: `inventory ${inv.senoneInventoryId}` });
+    }
+    for (const split of splits) {
+      const files = split === models.data.trainSplit ? trainFiles : await findSplitFiles(featuresDir, alignDir, split, logger);
+      await checkSameAlignment(trainFiles.alignments[0], files.alignments[0]);
+      scored[split] = await scoreSplit(split, loaded, files, inv.numSenones, inv.senoneInventoryId, o.inferenceBatchSize, split === models.data.trainSplit ? fractionSubset : null, logger);
+      const s = scored[split];
+      logger.info(`${split}: ` + Object.entries(s.models).map(([n, v]) => `${n} ${(100 * v.accuracy).toFixed(2)}%`).join(', '));
+    }
+
+    const summary: Record<string, GainSummary> = {};
+    for (const [split, s] of Object.entries(scored)) {
+      const g = gain(s, 'student');
+      if (g) summary[split] = g;
+    }
+    const evalSplits = o.splits.filter((s) => scored[s]);
+    const studentRows: EvalFile['students'] = (students?.students ?? []).filter((s) => s.role === 'student').map((s) => ({
+      name: s.name, targetSet: s.targetSet, temperature: s.temperature, k: s.k,
+      accuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[s.name].accuracy])),
+      gainKept: Object.fromEntries(evalSplits.map((sp) => [sp, gain(scored[sp], s.name)?.gainKept ?? null])),
+    }));
+    let table5: EvalFile['table5'] = null;
+    const fracStudent = students?.students.find((s) => s.role === 'fraction-student');
+    if (fractionSubset) {
+      const tr = scored[models.data.trainSplit];
+      const fb = models.models.find((m) => m.role === 'fraction-baseline')!;
+      const row = (system: string, model: string, onSubset: boolean) => ({
+        system, model,
+        trainAccuracy: tr ? (onSubset ? tr.subset![model].accuracy : tr.models[model].accuracy) : null,
+        testAccuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[model].accuracy])),
+      });
+      table5 = {
+        fraction: fractionSubset.fraction, subsetUtterances: fb.trainUtterances, subsetFrames: fb.trainFrames,
+        rows: [
+          row('Baseline (100% of training set)', 'baseline', false),
+          row(`Baseline (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-baseline', true),
+          ...(fracStudent ? [row(`Soft targets (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-student', true)] : []),
+        ],
+      };
+    }
+    const file: EvalFile = {
+      format: 'am-distill.eval', version: 1,
+      models: entries.map(({ e }) => ({ name: e.name, role: e.role, ...('targetSet' in e ? { targetSet: e.targetSet, temperature: e.temperature, k: e.k } : {}) })),
+      splits: scored, summary, students: studentRows, table5,
+    };
+    await writeJsonAtomic(join(outDir, EVAL_JSON), file);
+    await writeFileAtomic(join(outDir, EVAL_MD), formatEvalMarkdown(file));
+    return { file, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    for (const m of loaded) m.classifier.dispose();
+  }
+}
+
+const fmtPct = (f: number) => `${+(100 * f).toPrecision(3)}%`;
+const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+
+/** The tables of eval.md. */
+export function formatEvalMarkdown(f: EvalFile): string {
+  const lines: string[] = ['# Frame accuracy', ''];
+  const splits = Object.keys(f.summary).filter((s) => f.splits[s]);
+  const order = Object.keys(f.splits);
+  lines.push(`| System | ${order.join(' | ')} |`, `|---|${order.map(() => '---:').join('|')}|`);
+  const names = Object.keys(f.splits[order[0]]?.models ?? {});
+  for (const n of names) lines.push(`| ${n} | ${order.map((s) => pct(f.splits[s].models[n]?.accuracy)).join(' | ')} |`);
+  lines.push('');
+  if (splits.length) {
+    lines.push('## Gain kept by the student', '', '| Split | baseline | ensemble | member mean | student | gain kept |', '|---|---:|---:|---:|---:|---:|');
+    for (const s of splits) {
+      const g = f.summary[s];
+      lines.push(`| ${s} | ${pct(g.baseline)} | ${pct(g.ensemble)} | ${pct(g.memberMean)} | ${pct(g.student)} | ${g.gainKept === null ? '-' : `${(100 * g.gainKept).toFixed(1)}%`} |`);
+    }
+    lines.push('', 'gain kept = (student - baseline) / (ensemble - baseline); the paper (Table 1): 86%.', '');
+  }
+  if (f.students.length > 1) {
+    const sp = Object.keys(f.students[0].accuracy);
+    lines.push('## Students by target set', '', `| Student | set | T | k | ${sp.map((s) => `${s} | gain kept (${s})`).join(' | ')} |`, `|---|---|---:|---:|${sp.map(() => '---:|---:').join('|')}|`);
+    for (const s of f.students) {
+      lines.push(`| ${s.name} | ${s.targetSet} | ${s.temperature} | ${s.k} | ${sp.map((x) => `${pct(s.accuracy[x])} | ${s.gainKept[x] === null ? '-' : `${(100 * s.gainKept[x]!).toFixed(1)}%`}`).join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  if (f.table5) {
+    const sp = Object.keys(f.table5.rows[0].testAccuracy);
+    lines.push(`## Table 5: ${fmtPct(f.table5.fraction)} of the training data (${f.table5.subsetUtterances} utterances, ${f.table5.subsetFrames} frames)`, '');
+    lines.push(`| System | train | ${sp.join(' | ')} |`, `|---|---:|${sp.map(() => '---:').join('|')}|`);
+    for (const r of f.table5.rows) lines.push(`| ${r.system} | ${pct(r.trainAccuracy)} | ${sp.map((s) => pct(r.testAccuracy[s])).join(' | ')} |`);
+    lines.push('', 'train = frame accuracy on the utterances the model was trained on.', '');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,241 @@
+/**
+ * The `targets` stage: the train stage's ensemble members -> soft targets of the training split
+ * at temperature T (arithmetic mean of softmax(z_i / T), top k per frame) through src/distill's
+ * `generateSoftTargets`; optionally more temperatures (the sweep) and dense float32 targets
+ * (k = all senones) for the top-k vs dense comparison.
+ *
+ * Output directory:
+ *   targets.json            one entry per target set: T, k, kept mass, bytes per frame, ensemble accuracy
+ *   <split>.arrow           the main set (temperature T)
+ *   T<t>/<split>.arrow      sweep sets
+ *   dense/<split>.arrow     dense float32 targets at T
+ * Teachers are named `member-<k>` (not by path), so the files are byte-identical wherever the
+ * experiment directory lives.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ConfigError, FormatError } from '../util/errors.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
+import { initBackend, type BackendName } from '../nnet/backend.ts';
+import { scanSource, type CmvnOptions, type SpeakerCmvn } from '../nnet/data.ts';
+import { checkCompatible, readSidecar } from '../nnet/io.ts';
+import { ArrowFrameSource } from '../nnet/arrow-source.ts';
+import { generateSoftTargets, loadEnsembleMember, resolveSoftTargetConfig, type EnsembleMember, type SoftTargetConfig } from '../distill/generate.ts';
+import type { CombinationRule } from '../distill/combine.ts';
+import type { KeptMassSummary } from '../distill/topk.ts';
+import type { ProbType, ResidualMode } from '../distill/store.ts';
+import { findSplitFiles, inventoryOf } from './data.ts';
+import { readModelsFile, type ModelsFile } from './models.ts';
+
+export const TARGETS_JSON = 'targets.json';
+export const TARGETS_FORMAT = 'am-distill.target-sets';
+
+export interface MakeTargetsOptions {
+  /** Temperature T of the main set. Default 2 (the paper tried 1, 2, 5, 10). */
+  temperature: number;
+  /** 'arithmetic' (the paper) or 'geometric'. Default 'arithmetic'. */
+  combination: CombinationRule;
+  /** Senones kept per frame, or 'auto' (smallest k whose mean kept mass >= targetKeptMass). Default 'auto'. */
+  topK: number | 'auto';
+  /** Default 0.99. */
+  targetKeptMass: number;
+  /** Upper limit of 'auto'; null = all senones. Default null. */
+  maxK: number | null;
+  /** 'renormalise' the kept mass (default) or 'store' the residual. */
+  residual: ResidualMode;
+  /** Default 'float16'. */
+  probType: ProbType;
+  /** Frames of the calibration sample of 'auto'. Default 20000. */
+  calibrationFrames: number;
+  /** Further temperatures, one target set (and one student) each. Default []. */
+  sweepTemperatures: number[];
+  /** Also write dense float32 targets (k = all senones) at T. Default false. */
+  dense: boolean;
+  /** Split the student trains on. Default: the train stage's training split. */
+  split?: string;
+  /** Frames per forward pass. Default 512. */
+  inferenceBatchSize: number;
+  /** Default 'auto'. */
+  backend: BackendName | 'auto';
+}
+
+export const DEFAULT_MAKE_TARGETS_OPTIONS: Readonly<MakeTargetsOptions> = Object.freeze({
+  temperature: 2,
+  combination: 'arithmetic',
+  topK: 'auto',
+  targetKeptMass: 0.99,
+  maxK: null,
+  residual: 'renormalise',
+  probType: 'float16',
+  calibrationFrames: 20_000,
+  sweepTemperatures: Object.freeze([]) as unknown as number[],
+  dense: false,
+  inferenceBatchSize: 512,
+  backend: 'auto',
+});
+
+export type TargetSetKind = 'main' | 'sweep' | 'dense';
+
+export interface TargetSetEntry {
+  name: string;
+  kind: TargetSetKind;
+  temperature: number;
+  /** File relative to the stage directory. */
+  file: string;
+  k: number;
+  kChosenBy: 'config' | 'calibration';
+  meanKeptMass: number;
+  keptMass: KeptMassSummary;
+  frames: number;
+  utterances: number;
+  fileBytes: number;
+  /** File bytes / frames (everything included). */
+  bytesPerFrame: number;
+  /** utt_id + frame + dense float32 targets: 8 + 4 x senones. */
+  denseBytesPerFrame: number;
+  /** Target columns only (ids + probs (+ residual)) vs 4 x senones. */
+  targetBytesPerFrame: number;
+  denseTargetBytesPerFrame: number;
+  /** Frame accuracy of the combined distribution's argmax on the split (training data). */
+  ensembleFrameAccuracy: number;
+  memberFrameAccuracy: number[];
+  configHash: string;
+}
+
+export interface TargetsFile {
+  format: typeof TARGETS_FORMAT;
+  version: 1;
+  split: string;
+  teachers: { name: string; weightsHash: string }[];
+  numSenones: number;
+  senoneInventoryId: string;
+  config: Omit<SoftTargetConfig, 'temperature'>;
+  sets: TargetSetEntry[];
+}
+
+export interface MakeSoftTargetSetsOptions extends Partial<MakeTargetsOptions> {
+  /** Output directory of the train stage (models.json). */
+  modelsDir: string;
+  featuresDir: string;
+  alignDir: string;
+  outDir: string;
+  logger?: Logger;
+}
+
+export function resolveMakeTargetsOptions(o: Partial<MakeTargetsOptions>): MakeTargetsOptions {
+  const known = new Set([...Object.keys(DEFAULT_MAKE_TARGETS_OPTIONS), 'split']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown targets option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+  const r = { ...DEFAULT_MAKE_TARGETS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as MakeTargetsOptions;
+  for (const t of r.sweepTemperatures) {
+    if (!(typeof t === 'number' && t > 0 && Number.isFinite(t))) throw new ConfigError('bad sweep temperature', { keyPath: 'sweepTemperatures', expected: 'finite numbers > 0', found: String(t) });
+  }
+  return r;
+}
+
+/** Name of the sweep set of temperature t (T5, T0.5). */
+export const sweepSetName = (t: number): string => `T${t}`;
+
+/** Load the members named in models.json as ensemble members, checked against the split's data. */
+export async function loadMembers(modelsDir: string, models: ModelsFile, source: ArrowFrameSource, numSenones: number, opts: { batchSize?: number; what: string }): Promise<EnsembleMember[]> {
+  const entries = models.models.filter((m) => m.role === 'member');
+  if (entries.length === 0) throw new FormatError('models.json lists no ensemble member', { file: join(modelsDir, 'models.json'), expected: 'entries with role member', found: models.models.map((m) => m.name).join(', ') });
+  const cmvnByMode = new Map<string, SpeakerCmvn>();
+  const cmvnFor = async (o: CmvnOptions): Promise<SpeakerCmvn> => {
+    const key = JSON.stringify([o.mode, o.normVars]);
+    let c = cmvnByMode.get(key);
+    if (!c) cmvnByMode.set(key, (c = (await scanSource(source, { numSenones, cmvn: o })).cmvn));
+    return c;
+  };
+  const out: EnsembleMember[] = [];
+  try {
+    for (const e of entries) {
+      const dir = join(modelsDir, e.dir);
+      const sidecar = await readSidecar(dir);
+      checkCompatible(sidecar, {
+        senones: { numSenones, id: models.inventory.senoneInventoryId },
+        featureConfig: source.featureConfig as unknown as Record<string, unknown>,
+        featureDim: source.featureDim,
+      }, `${e.name} (${dir}) vs ${opts.what}`);
+      const cmvn = sidecar.cmvn.mode === 'none' ? undefined : await cmvnFor(sidecar.cmvn);
+      out.push(await loadEnsembleMember(dir, { id: e.name, cmvn, batchSize: opts.batchSize }));
+    }
+  } catch (err) {
+    for (const m of out) m.dispose?.();
+    throw err;
+  }
+  return out;
+}
+
+/** Write the target sets of the training split (main, sweep, dense) and targets.json. */
+export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promise<{ file: TargetsFile; seconds: number }> {
+  const { modelsDir, featuresDir, alignDir, outDir, logger = defaultLog, ...rest } = opts;
+  const o = resolveMakeTargetsOptions(rest);
+  const t0 = Date.now();
+  const models = await readModelsFile(modelsDir);
+  const split = o.split ?? models.data.trainSplit;
+  const files = await findSplitFiles(featuresDir, alignDir, split, logger);
+  const inv = await inventoryOf(alignDir, files.alignments[0]);
+  if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
+    throw new FormatError('the teachers were trained on another senone inventory than these alignments', {
+      file: files.alignments[0], expected: `inventory ${models.inventory.senoneInventoryId} (${models.inventory.numSenones} senones, ${join(modelsDir, 'models.json')})`,
+      found: `inventory ${inv.senoneInventoryId} (${inv.numSenones} senones)`,
+    });
+  }
+  const base: Partial<SoftTargetConfig> = {
+    combination: o.combination, topK: o.topK, targetKeptMass: o.targetKeptMass, maxK: o.maxK, residual: o.residual,
+    probType: o.probType, calibrationFrames: o.calibrationFrames,
+  };
+  const plan: { name: string; kind: TargetSetKind; file: string; config: Partial<SoftTargetConfig> }[] = [
+    { name: 'main', kind: 'main', file: `${split}.arrow`, config: { ...base, temperature: o.temperature } },
+  ];
+  for (const t of [...new Set(o.sweepTemperatures)]) {
+    if (t !== o.temperature) plan.push({ name: sweepSetName(t), kind: 'sweep', file: `${sweepSetName(t)}/${split}.arrow`, config: { ...base, temperature: t } });
+  }
+  if (o.dense) plan.push({ name: 'dense', kind: 'dense', file: `dense/${split}.arrow`, config: { ...base, temperature: o.temperature, topK: inv.numSenones, maxK: null, probType: 'float32', residual: 'renormalise' } });
+  for (const p of plan) resolveSoftTargetConfig(p.config);
+
+  await initBackend({ backend: o.backend, logger });
+  const source = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+  const members = await loadMembers(modelsDir, models, source, inv.numSenones, { batchSize: o.inferenceBatchSize, what: `features ${files.features[0]}` });
+  const sets: TargetSetEntry[] = [];
+  try {
+    for (const p of plan) {
+      logger.info(`target set ${p.name}: T = ${p.config.temperature}, top-k ${p.config.topK}`);
+      await mkdir(dirname(join(outDir, p.file)), { recursive: true });
+      const s = await generateSoftTargets({
+        features: files.features, alignments: files.alignments, output: join(outDir, p.file), teachers: members, config: p.config,
+        uttToSpeaker: files.uttToSpeaker, split, logger,
+      });
+      sets.push({
+        name: p.name, kind: p.kind, temperature: p.config.temperature!, file: p.file, k: s.k, kChosenBy: s.kChosenBy,
+        meanKeptMass: s.meanKeptMass, keptMass: s.keptMass, frames: s.frames, utterances: s.utterances,
+        fileBytes: s.storage.fileBytes, bytesPerFrame: s.storage.bytesPerFrame, denseBytesPerFrame: s.storage.layout.denseRow,
+        targetBytesPerFrame: s.storage.layout.targets, denseTargetBytesPerFrame: s.storage.layout.denseTargets,
+        ensembleFrameAccuracy: s.ensembleFrameAccuracy, memberFrameAccuracy: s.memberFrameAccuracy, configHash: s.metadata.configHash,
+      });
+    }
+  } finally {
+    for (const m of members) m.dispose?.();
+  }
+  const { temperature: _t, ...config } = resolveSoftTargetConfig(base);
+  const file: TargetsFile = {
+    format: TARGETS_FORMAT, version: 1, split,
+    teachers: models.models.filter((m) => m.role === 'member').map((m) => ({ name: m.name, weightsHash: m.weightsHash })),
+    numSenones: inv.numSenones, senoneInventoryId: inv.senoneInventoryId, config, sets,
+  };
+  await writeJsonAtomic(join(outDir, TARGETS_JSON), file);
+  return { file, seconds: (Date.now() - t0) / 1000 };
+}
+
+export async function readTargetsFile(dir: string): Promise<TargetsFile> {
+  const path = join(dir, TARGETS_JSON);
+  let j: TargetsFile;
+  try {
+    j = JSON.parse(await readFile(path, 'utf8')) as TargetsFile;
+  } catch (cause) {
+    throw new ConfigError('no soft targets here', { file: path, cause, expected: `${TARGETS_JSON} written by the targets stage`, found: (cause as NodeJS.ErrnoException).code ?? 'unreadable' });
+  }
+  if (j.format !== TARGETS_FORMAT || j.version !== 1) throw new FormatError('not a target-sets file', { file: path, expected: `format ${TARGETS_FORMAT} version 1`, found: `${j.format} ${j.version}` });
+  return j;
+}

@@ -1,0 +1,74 @@
+/** `am-distill decode`: one model or an ensemble, fixed or tuned weights, exit codes on bad input. */
+import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, EXIT_OK, EXIT_BAD_INPUT } from '../../src/cli/main.ts';
+import { readTrn } from '../../src/score/trn.ts';
+import { initBackend } from '../../src/nnet/backend.ts';
+import { writeTinyExperiment } from './fixtures.ts';
+
+let root: string;
+let x: Awaited<ReturnType<typeof writeTinyExperiment>>;
+
+beforeAll(async () => {
+  await initBackend({ backend: 'cpu', quiet: true });
+  root = mkdtempSync(join(tmpdir(), 'amd-decodecli-'));
+  x = await writeTinyExperiment(join(root, 'exp'), { sigma: 2, seed: 'cli' });
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
+  const code = await main(['node', 'am-distill', 'decode', ...args]);
+  vi.restoreAllMocks();
+  return { code, out, err };
+}
+
+const common = () => ['--features', join(x.dirs.features, 'test.arrow'), '--lang', join(x.dirs.align, 'lang'), '--lm', x.lm, '--backend', 'cpu', '--data', x.dirs.data];
+
+describe('am-distill decode', () => {
+  it('decodes a split with one model at fixed weights, printing WER and speed', async () => {
+    const out = join(root, 'one');
+    const r = await cli('--model', join(x.dirs.distill, 'student'), ...common(), '--out', out, '--lm-weight', '0.8');
+    expect(r.err).not.toMatch(/error/);
+    expect(r.code).toBe(EXIT_OK);
+    expect(r.out).toMatch(/^student: lmWeight 0\.8, penalty 0 \(fixed\)\ntest: %WER \d+\.\d\d \[ \d+ \/ \d+ \], 12 decoded, 0 without a final token, 0 without features; search RTF \d\.\d{4}, acoustic RTF \d\.\d{4} -> .*student\/test\.trn\n$/);
+    expect(readTrn(join(out, 'student', 'test.trn')).map((h) => h.uttId)).toEqual(x.splits.test.map((u) => u.uttId));
+    for (const f of ['decode.json', 'timing.json', 'words.txt', 'refs/test.trn', 'student/test.ctm', 'student/test.utts.jsonl']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'decode.json'), 'utf8')).systems[0].models).toEqual(['../exp/distill/student/final']);
+  });
+
+  it('decodes with the ensemble of several models, tuned on another split', async () => {
+    const out = join(root, 'ens');
+    const members = [1, 2, 3].flatMap((k) => ['--model', join(x.dirs.train, `member-${k}`, 'final')]);
+    const r = await cli(...members, ...common(), '--out', out, '--tune-features', join(x.dirs.features, 'dev.arrow'), '--lm-weights', '0.5,1', '--penalties', '0', '--json');
+    expect(r.code).toBe(EXIT_OK);
+    const j = JSON.parse(r.out);
+    expect(j.summary.systems[0]).toMatchObject({ name: 'ensemble', kind: 'ensemble', weightsFrom: 'tuning' });
+    expect(j.summary.systems[0].tuning.grid).toHaveLength(2);
+    expect(Object.keys(j.summary.systems[0].splits)).toEqual(['dev', 'test']);
+    expect(existsSync(join(out, 'ensemble', 'tuning.json'))).toBe(true);
+  });
+
+  it('exits 2 naming the problem: not a model directory, an LM without the lexicon\'s words, bad numbers', async () => {
+    let r = await cli('--model', join(root, 'nothing'), ...common(), '--out', join(root, 'bad1'));
+    expect(r.code).toBe(EXIT_BAD_INPUT);
+    expect(r.err).toMatch(/not a model directory/);
+    const lm = join(root, 'foreign.arpa');
+    writeFileSync(lm, '\\data\\\nngram 1=3\n\n\\1-grams:\n-0.5\t<s>\t0\n-0.5\t</s>\n-0.5\tHELLO\n\n\\end\\\n');
+    r = await cli('--model', join(x.dirs.distill, 'student'), ...common().slice(0, 4), '--lm', lm, '--backend', 'cpu', '--out', join(root, 'bad2'));
+    expect(r.code).toBe(EXIT_BAD_INPUT);
+    expect(r.err).toMatch(/no lexicon word is in the LM vocabulary/);
+    expect(existsSync(join(root, 'bad2'))).toBe(false);
+    r = await cli('--model', join(x.dirs.distill, 'student'), ...common(), '--out', join(root, 'bad3'), '--beam', 'wide');
+    expect(r.code).toBe(EXIT_BAD_INPUT);
+    expect(r.err).toMatch(/bad --beam/);
+    r = await cli('--model', join(x.dirs.distill, 'student'), ...common().slice(0, 8), '--out', join(root, 'bad4'), '--tune-features', join(x.dirs.features, 'dev.arrow'));
+    expect(r.code).toBe(EXIT_BAD_INPUT);
+    expect(r.err).toMatch(/tuning needs references/);
+  });
+});

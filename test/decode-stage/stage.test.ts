@@ -1,0 +1,133 @@
+/**
+ * The lm, decode and score stages in the runner, after toy upstream stages (prepare, features,
+ * align, train, distill) that write the tiny experiment's files under the real stage names.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRecipe } from '../../src/pipeline/recipe.ts';
+import { runPipeline } from '../../src/pipeline/runner.ts';
+import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
+import { createDefaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { lmStage } from '../../src/pipeline/stages/lm.ts';
+import { createDecodeStage } from '../../src/pipeline/stages/decode.ts';
+import { scoreStage } from '../../src/pipeline/stages/score.ts';
+import { initBackend } from '../../src/nnet/backend.ts';
+import { ConfigError } from '../../src/util/errors.ts';
+import { createLogger } from '../../src/util/log.ts';
+import { TinyWorld, makeSplits, writeAlignDir, writeDataDir, writeDistillStage, writeFeatures, writeTrainStage } from './fixtures.ts';
+
+const tiny = () => {
+  const world = new TinyWorld({ sigma: 2, seed: 'stage' });
+  return { world, splits: makeSplits(world) };
+};
+const toy = (name: string, inputs: string[], write: (out: string) => Promise<void>): StageDefinition => ({
+  name, doc: `toy ${name}`, inputs, schema: {},
+  async run(ctx) { await write(ctx.outDir); return {}; },
+});
+
+function registry(): StageRegistry {
+  return new StageRegistry()
+    .register(toy('prepare', [], async (o) => writeDataDir(o, tiny().splits)))
+    .register(toy('features', ['prepare'], async (o) => writeFeatures(o, tiny().splits)))
+    .register(toy('align', ['prepare', 'features'], async (o) => writeAlignDir(o, tiny().world)))
+    .register(toy('train', ['align'], async (o) => { const t = tiny(); await writeTrainStage(o, t.world, t.splits.train); }))
+    .register(toy('distill', ['train'], async (o) => { const t = tiny(); await writeDistillStage(o, t.world, t.splits.train); }))
+    .register(lmStage)
+    .register(createDecodeStage(['train', 'distill']))
+    .register(scoreStage);
+}
+
+const log = createLogger({ stream: { write: () => true } });
+let root: string;
+const recipe = (decode = '{backend: cpu, lmWeights: [0.5, 1, 2], wordInsertionPenalties: [0, 1]}', lm = '{order: 2}') => `name: t
+seed: 3
+stages:
+  prepare: {}
+  features: {}
+  align: {}
+  train: {}
+  distill: {}
+  lm: ${lm}
+  decode: ${decode}
+  score: {bootstrapReplicates: 100}
+`;
+const parse = (text: string, sets: string[] = []) => parseRecipe(text, 'r.yaml', { registry: registry(), cwd: root, sets: [`expDir=${join(root, 'exp')}`, ...sets] });
+
+beforeAll(async () => {
+  await initBackend({ backend: 'cpu', quiet: true });
+  root = mkdtempSync(join(tmpdir(), 'amd-decstage-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('lm, decode and score stages', () => {
+  it('are registered after the model stages, decode reading train and distill', () => {
+    const r = createDefaultRegistry();
+    const names = r.names();
+    expect(names.slice(names.indexOf('lm'), names.indexOf('score') + 1)).toEqual(['lm', 'decode', 'score']);
+    expect(names.indexOf('lm')).toBeGreaterThan(names.indexOf('distill'));
+    expect(r.get('decode').inputs).toEqual(['prepare', 'features', 'align', 'lm', 'train', 'distill']);
+    expect(r.get('score').inputs).toEqual(['decode']);
+  });
+
+  it('run after the model stages, record LM perplexity, chosen weights, WER and speed, and are up to date on a rerun', async () => {
+    const first = await runPipeline(parse(recipe()), { registry: registry(), log });
+    expect(first.stages.map((s) => s.status)).toEqual(Array(8).fill('ran'));
+    const exp = join(root, 'exp');
+    const rec = (stage: string) => JSON.parse(readFileSync(join(exp, stage, 'stage.json'), 'utf8'));
+
+    const lm = rec('lm');
+    expect(existsSync(join(exp, 'lm', 'lm.arpa'))).toBe(true);
+    expect(Object.keys(lm.details.eval)).toEqual(['dev', 'test']);
+    expect(lm.counts.devPpl).toBeGreaterThan(1);
+    expect(lm.counts.testOovPercent).toBe(0);
+
+    const dec = rec('decode');
+    expect(Object.keys(dec.details.weights)).toEqual(['baseline', 'ensemble', 'student']);
+    for (const w of Object.values(dec.details.weights) as { lmWeight: number; wordInsertionPenalty: number; from: string }[]) {
+      expect([0.5, 1, 2]).toContain(w.lmWeight);
+      expect(w.from).toBe('tuning');
+    }
+    expect(dec.details.timing.systems.student.test.searchRtf).toBeGreaterThan(0);
+    expect(existsSync(join(exp, 'decode', 'timing.json'))).toBe(false);
+    expect(dec.counts.noPath).toBe(0);
+    expect(dec.counts.decoded).toBe(3 * (12 + 12));
+    const decodeJson = JSON.parse(readFileSync(join(exp, 'decode', 'decode.json'), 'utf8'));
+    expect(decodeJson.systems[1].models).toEqual(['train/member-1/final', 'train/member-2/final', 'train/member-3/final']);
+    expect(decodeJson.lm.file).toBe('lm/lm.arpa');
+
+    const score = JSON.parse(readFileSync(join(exp, 'score', 'score.json'), 'utf8'));
+    expect(score.results.map((r: { system: string; split: string }) => `${r.system}/${r.split}`)).toEqual(['baseline/dev', 'ensemble/dev', 'student/dev', 'baseline/test', 'ensemble/test', 'student/test']);
+    expect(rec('score').counts['student.test.wer']).toBeCloseTo(score.results[5].wer, 2);
+    expect(score.comparisons[0]).toMatchObject({ a: 'student', b: 'baseline', split: 'dev', replicates: 100 });
+    expect(dec.counts['student.test.wer']).toBeCloseTo(score.results[5].wer, 2);
+
+    const again = await runPipeline(parse(recipe()), { registry: registry(), log });
+    expect(again.stages.map((s) => s.status)).toEqual(Array(8).fill('up-to-date'));
+    // A new beam reruns decode (and score, whose input changed only if the hypotheses did), not lm.
+    const third = await runPipeline(parse(recipe(), ['stages.decode.beam=20']), { registry: registry(), log });
+    expect(third.stages.find((s) => s.stage === 'lm')!.status).toBe('up-to-date');
+    expect(third.stages.find((s) => s.stage === 'decode')!.status).toBe('ran');
+  }, 60_000);
+
+  it('checks the recipe: unknown systems and splits, and dev text for the LM, with the recipe line', async () => {
+    let err = await runPipeline(parse(recipe('{backend: cpu, systems: [baseline, teacher]}')), { registry: registry(), log, fromStage: 'decode', toStage: 'decode' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.location).toMatchObject({ file: 'r.yaml', line: 10, keyPath: 'stages.decode.systems' });
+    expect(err.message).toMatch(/no acoustic model 'teacher'.*some of baseline, member-1, member-2, member-3, student, ensemble, members/);
+    err = await runPipeline(parse(recipe('{backend: cpu, splits: [eval]}')), { registry: registry(), log, fromStage: 'decode', toStage: 'decode' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.location).toMatchObject({ line: 10, keyPath: 'stages.decode.splits' });
+    err = await runPipeline(parse(recipe(undefined, '{trainSplits: [train], evalSplits: [train, test]}')), { registry: registry(), log, fromStage: 'lm', toStage: 'lm' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.location).toMatchObject({ file: 'r.yaml', line: 9, keyPath: 'stages.lm.evalSplits' });
+    // An LM trained on dev text may exist, but decoding dev (or test) with it is refused.
+    await runPipeline(parse(recipe(undefined, '{trainSplits: [train, dev]}')), { registry: registry(), log, fromStage: 'lm', toStage: 'lm' });
+    err = await runPipeline(parse(recipe(undefined, '{trainSplits: [train, dev]}')), { registry: registry(), log, fromStage: 'decode', toStage: 'decode' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.location).toMatchObject({ file: 'r.yaml', line: 9, keyPath: 'stages.lm.trainSplits' });
+    expect(err.message).toMatch(/trained on the text of 'dev'/);
+    expect(() => parse(recipe('{lmWeights: []}'))).toThrow(/stages.decode.lmWeights/);
+  }, 60_000);
+});

@@ -1,0 +1,143 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { trainAcousticModels, type TrainAcousticModelsResult } from '../../src/train/models.ts';
+import { makeSoftTargetSets } from '../../src/train/targets.ts';
+import { distillStudents } from '../../src/train/distill.ts';
+import { evaluateAcousticModels, type EvalFile } from '../../src/train/eval.ts';
+import { readSidecar } from '../../src/nnet/io.ts';
+import { readSoftTargetMetadata } from '../../src/distill/store.ts';
+import { FormatError, NumericError, ConfigError } from '../../src/util/errors.ts';
+import { captureLogger, expectNear, tempDir, TINY_TRAIN, writeTinyCorpus } from './helpers.ts';
+
+describe('train -> targets -> distill -> eval on a tiny generated corpus', () => {
+  const root = tempDir();
+  const a = join(root, 'a');
+  let dirs: { featuresDir: string; alignDir: string };
+  let trained: TrainAcousticModelsResult;
+  let evalFile: EvalFile;
+  const logger = captureLogger();
+
+  beforeAll(async () => {
+    dirs = await writeTinyCorpus(join(root, 'corpus'));
+    trained = await trainAcousticModels({ ...dirs, outDir: join(a, 'train'), seed: 3, ...TINY_TRAIN, smallFraction: 0.3, logger });
+    await makeSoftTargetSets({ ...dirs, modelsDir: join(a, 'train'), outDir: join(a, 'targets'), temperature: 2, sweepTemperatures: [1, 2], dense: true, backend: 'wasm', logger });
+    await distillStudents({ ...dirs, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), outDir: join(a, 'distill'), maxWorkers: 2, backend: 'wasm', logger });
+    evalFile = (await evaluateAcousticModels({ ...dirs, modelsDir: join(a, 'train'), studentsDir: join(a, 'distill'), outDir: join(a, 'eval'), backend: 'wasm', logger })).file;
+  });
+
+  it('trains the baseline, K members (seeds seed + 1 + k) and the small-fraction baseline, recorded in models.json', () => {
+    const f = JSON.parse(readFileSync(join(a, 'train', 'models.json'), 'utf8'));
+    expect(f.models.map((m: { name: string }) => m.name)).toEqual(['baseline', 'member-0', 'member-1', 'fraction-baseline']);
+    expect(f.models.map((m: { seed: number }) => m.seed)).toEqual([3, 4, 5, 3]);
+    expect(f.inventory.numSenones).toBe(8);
+    expect(f.trainConfig.hiddenUnits).toBe(16);
+    const frac = f.models[3];
+    expect(frac.subset).toEqual({ fraction: 0.3, seed: 3 });
+    expect(frac.trainUtterances).toBeGreaterThan(0);
+    expect(frac.trainUtterances).toBeLessThan(f.models[0].trainUtterances);
+    for (const m of f.models) {
+      expect(existsSync(join(a, 'train', m.dir, 'weights.bin'))).toBe(true);
+      expect(existsSync(join(a, 'train', m.name, 'checkpoints'))).toBe(false);
+    }
+    // Worker threads trained them (log lines labelled per model).
+    expect(logger.lines.some((l) => l.startsWith('[member-1] '))).toBe(true);
+    expect(trained.timing.models).toHaveLength(4);
+  });
+
+  it('writes one target set per temperature plus dense targets, with storage and kept mass recorded', async () => {
+    const t = JSON.parse(readFileSync(join(a, 'targets', 'targets.json'), 'utf8'));
+    expect(t.sets.map((s: { name: string }) => s.name)).toEqual(['main', 'T1', 'dense']);
+    expect(t.teachers.map((x: { name: string }) => x.name)).toEqual(['member-0', 'member-1']);
+    const [main, t1, dense] = t.sets;
+    expect(main.temperature).toBe(2);
+    expect(t1.temperature).toBe(1);
+    expect(main.meanKeptMass).toBeGreaterThanOrEqual(0.99 - 1e-9);
+    expect(dense.k).toBe(8);
+    expectNear(dense.meanKeptMass, 1, 1e-9, 'dense kept mass');
+    expect(main.bytesPerFrame).toBeGreaterThan(0);
+    expect(main.denseBytesPerFrame).toBe(8 + 4 * 8);
+    const meta = await readSoftTargetMetadata(join(a, 'targets', main.file));
+    // Teachers are named, not located: the bytes do not depend on where the experiment lives.
+    expect(meta.teachers.map((x) => x.id)).toEqual(['member-0', 'member-1']);
+    expect(meta.temperature).toBe(2);
+  });
+
+  it('trains a student of the members\' architecture per target set and the Table 5 student', async () => {
+    const s = JSON.parse(readFileSync(join(a, 'distill', 'students.json'), 'utf8'));
+    expect(s.students.map((x: { name: string }) => x.name)).toEqual(['student', 'student-T1', 'student-dense', 'fraction-student']);
+    expect(s.students.map((x: { temperature: number }) => x.temperature)).toEqual([2, 1, 2, 2]);
+    expect(s.students[0].loss).toMatchObject({ temperature: 2, hardWeight: 0.5, normalisation: 'sum' });
+    expect(s.students[3].subset).toEqual({ fraction: 0.3, seed: 3 });
+    const student = await readSidecar(join(a, 'distill', 'student', 'final'));
+    const member = await readSidecar(join(a, 'train', 'member-0', 'final'));
+    expect(student.shape).toEqual(member.shape);
+    expect(student.senones).toEqual(member.senones);
+  });
+
+  it('scores every model and the ensemble on train, dev and test; gain kept and Table 5 follow from the scores', () => {
+    expect(Object.keys(evalFile.splits)).toEqual(['train', 'dev', 'test']);
+    const test = evalFile.splits.test;
+    expect(Object.keys(test.models)).toEqual(['baseline', 'member-0', 'member-1', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'ensemble']);
+    for (const sc of Object.values(test.models)) {
+      expect(sc.frames).toBe(test.frames);
+      expectNear(sc.accuracy, sc.correct / sc.frames, 1e-12, 'accuracy');
+    }
+    const g = evalFile.summary.test;
+    expect(g.baseline).toBe(test.models.baseline.accuracy);
+    expect(g.ensemble).toBe(test.models.ensemble.accuracy);
+    if (g.gainKept !== null) expectNear(g.gainKept, (g.student - g.baseline) / (g.ensemble - g.baseline), 1e-12, 'gain kept');
+    expect(evalFile.students.map((s) => s.name)).toEqual(['student', 'student-T1', 'student-dense']);
+    const t5 = evalFile.table5!;
+    expect(t5.fraction).toBe(0.3);
+    expect(t5.rows.map((r) => r.model)).toEqual(['baseline', 'fraction-baseline', 'fraction-student']);
+    expect(t5.rows[1].trainAccuracy).toBe(evalFile.splits.train.subset!['fraction-baseline'].accuracy);
+    expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/Table 5: 30% of the training data/);
+  });
+
+  it('gives the same bytes for the same seed (soft targets and student weights)', async () => {
+    const b = join(root, 'b');
+    await makeSoftTargetSets({ ...dirs, modelsDir: join(a, 'train'), outDir: join(b, 'targets'), temperature: 2, backend: 'wasm', logger: captureLogger() });
+    await distillStudents({ ...dirs, modelsDir: join(a, 'train'), targetsDir: join(b, 'targets'), outDir: join(b, 'distill'), sets: ['main'], fractionStudent: false, maxWorkers: 1, backend: 'wasm', logger: captureLogger() });
+    expect(readFileSync(join(b, 'targets', 'train.arrow')).equals(readFileSync(join(a, 'targets', 'train.arrow')))).toBe(true);
+    // Trained on the main thread here, in a worker in the first run: same bytes.
+    expect(readFileSync(join(b, 'distill', 'student', 'final', 'weights.bin')).equals(readFileSync(join(a, 'distill', 'student', 'final', 'weights.bin')))).toBe(true);
+  });
+
+  describe('bad input is fatal with a clear message', () => {
+    it('teachers of another senone inventory than the alignments', async () => {
+      const other = await writeTinyCorpus(join(root, 'other-tree'), { tree: '{"tree": 2}' });
+      const err = await makeSoftTargetSets({ ...other, modelsDir: join(a, 'train'), outDir: join(root, 'x1'), backend: 'wasm', logger: captureLogger() }).catch((e) => e);
+      expect(err).toBeInstanceOf(FormatError);
+      expect(err.message).toMatch(/align\/train\.arrow: the teachers were trained on another senone inventory than these alignments; expected inventory [0-9a-f]+ \(8 senones/);
+      const err2 = await distillStudents({ ...other, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), outDir: join(root, 'x2'), logger: captureLogger() }).catch((e) => e);
+      expect(err2).toBeInstanceOf(FormatError);
+      expect(err2.message).toMatch(/student \(train stage config\) and alignments differ in senone inventory/);
+    });
+
+    it('features of another config than the teachers were trained on', async () => {
+      const other = await writeTinyCorpus(join(root, 'other-feats'), { featureHash: 'feat-hash-2', fbank: { dither: 1 } });
+      const err = await makeSoftTargetSets({ ...other, modelsDir: join(a, 'train'), outDir: join(root, 'x3'), backend: 'wasm', logger: captureLogger() }).catch((e) => e);
+      expect(err).toBeInstanceOf(FormatError);
+      expect(err.message).toMatch(/model and data do not match \(member-0 .* vs features .*other-feats\/features\/train\.arrow\).*feature config .*"dither":0.* vs .*"dither":1/);
+    });
+
+    it('soft targets made from other alignments', async () => {
+      const other = await writeTinyCorpus(join(root, 'other-ali'), { alignHash: 'align-hash-2' });
+      const err = await distillStudents({ ...other, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), outDir: join(root, 'x4'), sets: ['main'], fractionStudent: false, backend: 'wasm', logger: captureLogger() }).catch((e) => e);
+      expect(err).toBeInstanceOf(FormatError);
+      expect(err.message).toMatch(/targets\/train\.arrow: soft targets were made from other alignments; expected alignment config hash align-hash-2 .*found align-hash-1/);
+    });
+
+    it('a non-finite loss stops training and names the epoch and batch', async () => {
+      const err = await trainAcousticModels({ ...dirs, outDir: join(root, 'nan'), seed: 3, ...TINY_TRAIN, members: 1, learningRate: 1e30, logger: captureLogger() }).catch((e) => e);
+      expect(err).toBeInstanceOf(NumericError);
+      expect(err.message).toMatch(/^(baseline|member-0): .*training loss is not finite at epoch 1, batch \d+ \(64 frames of train-\d+/);
+    });
+
+    it('unknown options and a missing split', async () => {
+      await expect(trainAcousticModels({ ...dirs, outDir: join(root, 'x5'), ...TINY_TRAIN, devSplit: 'nodev', logger: captureLogger() })).rejects.toThrow(/no features for split 'nodev'.*found splits dev, test, train/);
+      await expect(trainAcousticModels({ ...dirs, outDir: join(root, 'x6'), ...({ hiddenUnitz: 3 } as object), logger: captureLogger() })).rejects.toBeInstanceOf(ConfigError);
+    });
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { trainStage, TRAIN_SCHEMA } from '../../src/pipeline/stages/train.ts';
+import { targetsStage, TARGETS_SCHEMA } from '../../src/pipeline/stages/targets.ts';
+import { distillStage, DISTILL_SCHEMA } from '../../src/pipeline/stages/distill.ts';
+import { evalStage, EVAL_SCHEMA } from '../../src/pipeline/stages/eval.ts';
+import { validateOptions, type Schema } from '../../src/pipeline/schema.ts';
+import { loadRecipe } from '../../src/pipeline/recipe.ts';
+import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import type { StageContext, StageDefinition } from '../../src/pipeline/stage.ts';
+import { ConfigError } from '../../src/util/errors.ts';
+import { captureLogger, tempDir, writeTinyCorpus } from './helpers.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Run a stage definition the way the runner does: validated options, upstream dirs, a fresh output dir. */
+async function runStage(def: StageDefinition, schema: Schema, raw: Record<string, unknown>, expDir: string, locate?: (k: string) => { file: string; line?: number }) {
+  const outDir = join(expDir, def.name);
+  mkdirSync(outDir, { recursive: true });
+  const ctx: StageContext = {
+    recipe: { name: 't', seed: 3, sections: {}, locate }, options: validateOptions(schema, raw), outDir, expDir, log: captureLogger(),
+    inputDir: (s) => join(expDir, s),
+  };
+  return def.run(ctx);
+}
+
+describe('runner stages train, targets, distill, eval (on a tiny generated corpus)', () => {
+  const expDir = tempDir();
+  beforeAll(async () => {
+    const c = await writeTinyCorpus(join(expDir, 'corpus'), { splits: { train: 24, dev: 6, test: 6 } });
+    // The stages read <expDir>/features and <expDir>/align.
+    renameSync(c.featuresDir, join(expDir, 'features'));
+    renameSync(c.alignDir, join(expDir, 'align'));
+  });
+
+  it('run in order and report counts for stage.json', async () => {
+    const tiny = { hiddenLayers: 1, hiddenUnits: 8, leftContext: 1, rightContext: 1, members: 2, maxEpochs: 3, batchSize: 64, maxWorkers: 1, backend: 'wasm', schedule: 'exponential', halvingFactor: 0.5, learningRate: 0.004 };
+    const t = await runStage(trainStage, TRAIN_SCHEMA, tiny, expDir);
+    expect(t.counts).toMatchObject({ models: 3, members: 2, senones: 8 });
+    // 'exponential': every epoch runs, the rate times halvingFactor after each.
+    const side = JSON.parse(readFileSync(join(expDir, 'train', 'baseline', 'final', 'sidecar.json'), 'utf8'));
+    expect(side.training.history.map((h: { learningRate: number }) => h.learningRate)).toEqual([0.004, 0.002, 0.001]);
+    expect((t.details!.timing as { models: unknown[] }).models).toHaveLength(3);
+    const g = await runStage(targetsStage, TARGETS_SCHEMA, { temperature: 2, topK: 4, backend: 'wasm' }, expDir);
+    expect(g.counts).toMatchObject({ sets: 1, teachers: 2, k: 4 });
+    const d = await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', maxEpochs: 2 }, expDir);
+    const st = JSON.parse(readFileSync(join(expDir, 'distill', 'student', 'final', 'sidecar.json'), 'utf8'));
+    expect(st.training.history.map((h: { learningRate: number }) => h.learningRate)).toEqual([0.004, 0.002]);
+    expect(d.counts).toEqual({ students: 1 });
+    const e = await runStage(evalStage, EVAL_SCHEMA, { backend: 'wasm' }, expDir);
+    expect(Object.keys(e.counts!)).toEqual(expect.arrayContaining(['test.baseline', 'test.ensemble', 'test.student', 'dev.student']));
+    expect(readFileSync(join(expDir, 'eval', 'eval.md'), 'utf8')).toMatch(/\| ensemble \|/);
+  });
+
+  it('re-raise a bad option found while running with the recipe key path and line', async () => {
+    const err = await runStage(trainStage, TRAIN_SCHEMA, { smallFraction: 1, members: 1 }, join(expDir, 'bad'), (k) => ({ file: 'r.yaml', line: k === 'stages.train.smallFraction' ? 12 : undefined })).catch((x) => x);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/^r\.yaml:12, key 'stages\.train\.smallFraction': bad small fraction; expected null or a number in \(0, 1\), found 1$/);
+  });
+});
+
+describe('recipes', () => {
+  it.each(['pipelines/demo.yaml', 'pipelines/fsdd-digits.yaml'])('%s sets valid train, targets, distill and eval options', (file) => {
+    const r = loadRecipe(join(ROOT, file), { registry: defaultRegistry, cwd: ROOT });
+    const names = r.stages.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(['train', 'targets', 'distill', 'eval']));
+    expect(names.indexOf('train')).toBeLessThan(names.indexOf('eval'));
+  });
+});
