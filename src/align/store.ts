@@ -18,29 +18,21 @@
  * a second temporary file whose schema carries the final dictionary and counts, and renames it into
  * place. Memory stays bounded by one utterance; a reader never sees a partial file.
  */
-import { closeSync, openSync, writeSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import {
-  AsyncByteQueue,
   Data,
   DataType,
-  Dictionary,
   Field,
   Int32,
   Int8,
   makeData,
   RecordBatch,
-  RecordBatchFileWriter,
-  RecordBatchReader,
   Schema,
-  Struct,
   Utf8,
-  vectorFromArray,
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
+import { frameIndexData, int32Data, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
 
 export const ALIGNMENT_FORMAT = 'am-distill.alignments';
 export const ALIGNMENT_FORMAT_VERSION = 1;
@@ -91,28 +83,6 @@ export interface UtteranceAlignment {
 
 export type AlignmentWriterOptions = Omit<AlignmentFileMetadata, 'format' | 'formatVersion' | 'counts' | 'stage'> & { stage?: string };
 
-function tmpSibling(path: string, tag: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${tag}.tmp`);
-}
-
-/** An Arrow byte sink that writes synchronously to a file descriptor (bounded memory). */
-class FdSink extends AsyncByteQueue {
-  constructor(private readonly fd: number) {
-    super();
-  }
-  override write(value: Uint8Array | ArrayBufferView | ArrayBuffer | string): void {
-    let u8: Uint8Array;
-    if (value instanceof Uint8Array) u8 = value;
-    else if (ArrayBuffer.isView(value)) u8 = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    else if (typeof value === 'string') u8 = new TextEncoder().encode(value);
-    else u8 = new Uint8Array(value);
-    let off = 0;
-    while (off < u8.byteLength) off += writeSync(this.fd, u8, off, u8.byteLength - off);
-  }
-}
-
-const int32Data = (a: Int32Array): Data<Int32> => makeData({ type: new Int32(), length: a.length, nullCount: 0, data: a });
-
 function labelFields(): Field[] {
   return [
     new Field('frame', new Int32(), false),
@@ -130,42 +100,29 @@ function labelFields(): Field[] {
 export class AlignmentFileWriter {
   readonly path: string;
   private readonly opts: AlignmentWriterOptions & { stage: string };
-  private readonly tmp1: string;
-  private fd: number | null;
-  private readonly writer: RecordBatchFileWriter;
-  private readonly stageSchema: Schema;
-  private readonly uttIds: string[] = [];
-  private readonly seen = new Set<string>();
-  private frames = 0;
-  private closed = false;
+  private readonly file: UtteranceFileWriter;
 
-  private constructor(path: string, opts: AlignmentWriterOptions) {
+  private constructor(path: string, opts: AlignmentWriterOptions, file: UtteranceFileWriter) {
     this.path = path;
     this.opts = { stage: 'align', ...opts };
-    this.stageSchema = new Schema([new Field('utt_index', new Int32(), false), ...labelFields()]);
-    this.tmp1 = tmpSibling(path, 'part');
-    this.fd = openSync(this.tmp1, 'w');
-    this.writer = new RecordBatchFileWriter();
-    this.writer.reset(new FdSink(this.fd), this.stageSchema);
+    this.file = file;
   }
 
   static async open(path: string, opts: AlignmentWriterOptions): Promise<AlignmentFileWriter> {
-    await fsp.mkdir(dirname(path), { recursive: true });
-    return new AlignmentFileWriter(path, opts);
+    return new AlignmentFileWriter(path, opts, await UtteranceFileWriter.open(path, labelFields(), 'AlignmentFileWriter', 'alignment file'));
   }
 
   get utterances(): number {
-    return this.uttIds.length;
+    return this.file.utterances;
   }
 
   get numFrames(): number {
-    return this.frames;
+    return this.file.numFrames;
   }
 
   /** Append one utterance (one record batch). */
   add(a: UtteranceAlignment): void {
-    if (this.closed) throw new Error(`AlignmentFileWriter(${this.path}): add() after finish/abort`);
-    if (this.seen.has(a.uttId)) throw new FormatError('duplicate utterance id in alignment file', { file: this.path, uttId: a.uttId });
+    this.file.checkAdd(a.uttId);
     const n = a.senone.length;
     for (const [name, arr] of [['phone', a.phone], ['hmm_state', a.hmmState], ['word', a.word]] as const) {
       if (arr.length !== n) throw new FormatError(`${name} and senone columns differ in length`, { file: this.path, uttId: a.uttId, expected: String(n), found: String(arr.length) });
@@ -175,81 +132,28 @@ export class AlignmentFileWriter {
         throw new FormatError('senone id outside the inventory', { file: this.path, uttId: a.uttId, expected: `0..${this.opts.numSenones - 1}`, found: `${a.senone[t]} at frame ${t}` });
       }
     }
-    const frame = new Int32Array(n);
-    for (let t = 0; t < n; t++) frame[t] = t;
-    const children: Data[] = [
-      int32Data(new Int32Array(n).fill(this.uttIds.length)),
-      int32Data(frame),
+    this.file.append(a.uttId, n, [
+      frameIndexData(n),
       int32Data(Int32Array.from(a.senone)),
       int32Data(Int32Array.from(a.phone)),
       makeData({ type: new Int8(), length: n, nullCount: 0, data: Int8Array.from(a.hmmState) }),
       int32Data(Int32Array.from(a.word)),
-    ];
-    this.writer.write(new RecordBatch(this.stageSchema, makeData({ type: new Struct(this.stageSchema.fields), length: n, nullCount: 0, children })));
-    this.uttIds.push(a.uttId);
-    this.seen.add(a.uttId);
-    this.frames += n;
+    ]);
   }
 
   /** Rewrite with the final dictionary and counts; rename into place. */
   async finish(failed = 0): Promise<AlignmentFileMetadata> {
-    if (this.closed) throw new Error(`AlignmentFileWriter(${this.path}): finish() twice`);
-    this.closed = true;
-    const tmp2 = tmpSibling(this.path, 'final');
-    try {
-      this.writer.finish();
-      this.closeFd();
-      const meta: AlignmentFileMetadata = {
-        format: ALIGNMENT_FORMAT, formatVersion: ALIGNMENT_FORMAT_VERSION, stage: this.opts.stage, configHash: this.opts.configHash,
-        featureConfigHash: this.opts.featureConfigHash, numSenones: this.opts.numSenones, frameShiftMs: this.opts.frameShiftMs,
-        phones: this.opts.phones, split: this.opts.split, counts: { utterances: this.uttIds.length, frames: this.frames, failed },
-      };
-      const dictType = new Dictionary(new Utf8(), new Int32(), 0, false);
-      const dictionary = vectorFromArray(this.uttIds, new Utf8()) as Vector<Utf8>;
-      const finalSchema = new Schema([new Field('utt_id', dictType, false), ...labelFields()], metadataMap(meta));
-      const fd2 = openSync(tmp2, 'w');
-      try {
-        const writer2 = new RecordBatchFileWriter();
-        writer2.reset(new FdSink(fd2), finalSchema);
-        const fh = await fsp.open(this.tmp1, 'r');
-        try {
-          const reader = await RecordBatchReader.from(fh);
-          await reader.open();
-          for await (const batch of reader) {
-            const cols = batch.data.children;
-            const idx = cols[0];
-            const uttCol = makeData({ type: dictType, offset: idx.offset, length: idx.length, nullCount: 0, data: idx.values as Int32Array, dictionary });
-            const data = makeData({ type: new Struct(finalSchema.fields), length: batch.numRows, nullCount: 0, children: [uttCol, ...cols.slice(1)] });
-            writer2.write(new RecordBatch(finalSchema, data));
-          }
-        } finally {
-          await fh.close().catch(() => undefined);
-        }
-        writer2.finish();
-      } finally {
-        closeSync(fd2);
-      }
-      await fsp.rename(tmp2, this.path);
-      await fsp.rm(this.tmp1, { force: true });
-      return meta;
-    } catch (err) {
-      await fsp.rm(tmp2, { force: true });
-      await fsp.rm(this.tmp1, { force: true });
-      throw err;
-    }
+    const meta: AlignmentFileMetadata = {
+      format: ALIGNMENT_FORMAT, formatVersion: ALIGNMENT_FORMAT_VERSION, stage: this.opts.stage, configHash: this.opts.configHash,
+      featureConfigHash: this.opts.featureConfigHash, numSenones: this.opts.numSenones, frameShiftMs: this.opts.frameShiftMs,
+      phones: this.opts.phones, split: this.opts.split, counts: { utterances: this.file.utterances, frames: this.file.numFrames, failed },
+    };
+    await this.file.finish(metadataMap(meta));
+    return meta;
   }
 
   async abort(): Promise<void> {
-    this.closed = true;
-    this.closeFd();
-    await fsp.rm(this.tmp1, { force: true });
-  }
-
-  private closeFd(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
+    await this.file.abort();
   }
 }
 
@@ -316,24 +220,10 @@ function validateSchema(schema: Schema, file: string): void {
 }
 
 async function openReader(path: string): Promise<{ fh: FileHandle; reader: AsyncIterable<RecordBatch>; meta: AlignmentFileMetadata }> {
-  const fh = await fsp.open(path, 'r').catch((cause: NodeJS.ErrnoException) => {
-    throw new FormatError(cause.code === 'ENOENT' ? 'alignment file not found' : 'cannot open alignment file', { file: path, cause });
-  });
+  const { fh, reader, schema } = await openArrowFile(path, 'alignment file');
   try {
-    const magic = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(magic, 0, 6, 0);
-    if (bytesRead < 6 || magic.toString('latin1') !== 'ARROW1') {
-      throw new FormatError('not an Arrow IPC file', { file: path, expected: 'magic "ARROW1"', found: JSON.stringify(magic.subarray(0, bytesRead).toString('latin1')) });
-    }
-    let reader;
-    try {
-      reader = await RecordBatchReader.from(fh);
-      await reader.open();
-    } catch (cause) {
-      throw new FormatError('unreadable Arrow IPC file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
-    }
-    const meta = parseMetadata(reader.schema, path);
-    validateSchema(reader.schema, path);
+    const meta = parseMetadata(schema, path);
+    validateSchema(schema, path);
     return { fh, reader: reader as unknown as AsyncIterable<RecordBatch>, meta };
   } catch (err) {
     await fh.close().catch(() => undefined);

@@ -327,31 +327,8 @@ export class Decoder {
     // Frame 0: enter from the start.
     nx.count = 0;
     index.clear();
-    if (T > 0) {
-      const eLm = lm.startState, eBase = 0, eBp = -1, eCls = g.startClass;
-      const laTab = useLa ? this.lookaheadTable(lm.truncate(eLm, laWords)) : null;
-      for (let k = ec.entryStart[eCls]; k < ec.entryStart[eCls + 1]; k++) {
-        const c = ec.entryCopy[k];
-        const tn = copyTrieNode[c];
-        const la2 = laTab !== null && tn >= 0 ? lmw * laTab[tn] : 0;
-        const d = copyFirstState[c];
-        {
-          const tot = eBase + ec.entryWeight[k] + la2 + em[frameOff + statePdf[d]];
-          if (tot >= nextCutoff) {
-            const slot = index.upsert(eLm, d);
-            const vals = index.values;
-            const ti = vals[slot];
-            if (ti < 0) {
-              if (nx.count === nx.state.length) nx.grow();
-              const j = nx.count++;
-              nx.state[j] = d; nx.lm[j] = eLm; nx.score[j] = tot; nx.la[j] = la2; nx.bp[j] = eBp;
-              vals[slot] = j;
-            } else if (tot > nx.score[ti]) { nx.score[ti] = tot; nx.la[ti] = la2; nx.bp[ti] = eBp; }
-            if (tot - beam > nextCutoff) nextCutoff = tot - beam;
-          }
-        }
-      }
-    }
+    const entry = { em, lmw, useLa, laWords, beam };
+    if (T > 0) nextCutoff = this.enterClass(lm.startState, 0, -1, g.startClass, frameOff, nextCutoff, entry);
     this.swap();
 
     for (let t = 1; t < T; t++) {
@@ -437,31 +414,7 @@ export class Decoder {
       // Words (and silences) that ended at frame t-1 start the next unit at frame t.
       for (let q = 0; q < this.weCount; q++) {
         const link = links.add(this.wePrev[q], this.weWord[q], t - 1);
-        {
-          const eLm = this.weLm[q], eBase = this.weScore[q], eBp = link, eCls = this.weClass[q];
-          const laTab = useLa ? this.lookaheadTable(lm.truncate(eLm, laWords)) : null;
-          for (let k = ec.entryStart[eCls]; k < ec.entryStart[eCls + 1]; k++) {
-            const c = ec.entryCopy[k];
-            const tn = copyTrieNode[c];
-            const la2 = laTab !== null && tn >= 0 ? lmw * laTab[tn] : 0;
-            const d = copyFirstState[c];
-            {
-              const tot = eBase + ec.entryWeight[k] + la2 + em[frameOff + statePdf[d]];
-              if (tot >= nextCutoff) {
-                const slot = index.upsert(eLm, d);
-                const vals = index.values;
-                const ti = vals[slot];
-                if (ti < 0) {
-                  if (nx.count === nx.state.length) nx.grow();
-                  const j = nx.count++;
-                  nx.state[j] = d; nx.lm[j] = eLm; nx.score[j] = tot; nx.la[j] = la2; nx.bp[j] = eBp;
-                  vals[slot] = j;
-                } else if (tot > nx.score[ti]) { nx.score[ti] = tot; nx.la[ti] = la2; nx.bp[ti] = eBp; }
-                if (tot - beam > nextCutoff) nextCutoff = tot - beam;
-              }
-            }
-          }
-        }
+        nextCutoff = this.enterClass(this.weLm[q], this.weScore[q], link, this.weClass[q], frameOff, nextCutoff, entry);
       }
       activeSum += expanded;
       if (expanded > activeMax) activeMax = expanded;
@@ -577,6 +530,42 @@ export class Decoder {
     }
     this.cutoff = cutoff;
     return bestI;
+  }
+
+  /**
+   * Enter the words (and silence) exit class `cls` allows, from LM state `lmState` with score
+   * `base` and back-pointer `bp`, emitting the frame at offset `frameOff` of the score matrix,
+   * into the next token set. Returns the updated adaptive cutoff. (Called once per word end;
+   * the per-arc updates in `decode` stay written out in place.)
+   */
+  private enterClass(
+    lmState: number, base: number, bp: number, cls: number, frameOff: number, nextCutoff: number,
+    e: { em: Float32Array; lmw: number; useLa: boolean; laWords: number; beam: number },
+  ): number {
+    const g = this.graph, ec = g.exitClasses, nx = this.nxt, index = this.index;
+    const { copyTrieNode, copyFirstState, statePdf } = g;
+    const { em, lmw, beam } = e;
+    const laTab = e.useLa ? this.lookaheadTable(this.lm.truncate(lmState, e.laWords)) : null;
+    for (let k = ec.entryStart[cls]; k < ec.entryStart[cls + 1]; k++) {
+      const c = ec.entryCopy[k];
+      const tn = copyTrieNode[c];
+      const la2 = laTab !== null && tn >= 0 ? lmw * laTab[tn] : 0;
+      const d = copyFirstState[c];
+      const tot = base + ec.entryWeight[k] + la2 + em[frameOff + statePdf[d]];
+      if (tot >= nextCutoff) {
+        const slot = index.upsert(lmState, d);
+        const vals = index.values;
+        const ti = vals[slot];
+        if (ti < 0) {
+          if (nx.count === nx.state.length) nx.grow();
+          const j = nx.count++;
+          nx.state[j] = d; nx.lm[j] = lmState; nx.score[j] = tot; nx.la[j] = la2; nx.bp[j] = bp;
+          vals[slot] = j;
+        } else if (tot > nx.score[ti]) { nx.score[ti] = tot; nx.la[ti] = la2; nx.bp[ti] = bp; }
+        if (tot - beam > nextCutoff) nextCutoff = tot - beam;
+      }
+    }
+    return nextCutoff;
   }
 
   private swap(): void {

@@ -28,12 +28,8 @@
  * Reading: `readSoftTargetFile` streams utterances in file order; `SoftTargetIndex` answers
  * random (utterance, frame) lookups across files with bounded memory (see there).
  */
-import { closeSync, openSync, writeSync, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import {
-  AsyncByteQueue,
   Data,
   DataType,
   Dictionary,
@@ -45,16 +41,14 @@ import {
   makeData,
   Precision,
   RecordBatch,
-  RecordBatchFileWriter,
   RecordBatchReader,
   Schema,
-  Struct,
   Uint16,
   Utf8,
-  vectorFromArray,
   type Vector,
 } from 'apache-arrow';
 import { ConfigError, FormatError } from '../util/errors.ts';
+import { frameIndexData, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { KeptMassStats, type KeptMassSummary } from './topk.ts';
 import { COMBINATION_RULES, type CombinationRule } from './combine.ts';
@@ -184,26 +178,6 @@ export function resolveIdType(t: IdType | 'auto' | undefined, numSenones: number
   return numSenones <= 65536 ? 'uint16' : 'int32';
 }
 
-function tmpSibling(path: string, tag: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${tag}.tmp`);
-}
-
-/** An Arrow byte sink that writes synchronously to a file descriptor (bounded memory). */
-class FdSink extends AsyncByteQueue {
-  constructor(private readonly fd: number) {
-    super();
-  }
-  override write(value: Uint8Array | ArrayBufferView | ArrayBuffer | string): void {
-    let u8: Uint8Array;
-    if (value instanceof Uint8Array) u8 = value;
-    else if (ArrayBuffer.isView(value)) u8 = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    else if (typeof value === 'string') u8 = new TextEncoder().encode(value);
-    else u8 = new Uint8Array(value);
-    let off = 0;
-    while (off < u8.byteLength) off += writeSync(this.fd, u8, off, u8.byteLength - off);
-  }
-}
-
 function idValueType(t: IdType): Uint16 | Int32 {
   return t === 'uint16' ? new Uint16() : new Int32();
 }
@@ -231,43 +205,33 @@ export class SoftTargetFileWriter {
   readonly k: number;
   readonly idType: IdType;
   private readonly opts: SoftTargetWriterOptions & { stage: string };
-  private readonly tmp1: string;
-  private fd: number | null;
-  private readonly writer: RecordBatchFileWriter;
-  private readonly stageSchema: Schema;
-  private readonly uttIds: string[] = [];
-  private readonly seen = new Set<string>();
+  private readonly file: UtteranceFileWriter;
   private readonly kept = new KeptMassStats();
-  private frames = 0;
-  private closed = false;
 
-  private constructor(path: string, opts: SoftTargetWriterOptions) {
+  private constructor(path: string, opts: SoftTargetWriterOptions, idType: IdType, file: UtteranceFileWriter) {
     this.path = path;
     this.opts = { stage: 'targets', ...opts };
+    this.k = opts.k;
+    this.idType = idType;
+    this.file = file;
+  }
+
+  static async open(path: string, opts: SoftTargetWriterOptions): Promise<SoftTargetFileWriter> {
     if (!Number.isInteger(opts.numSenones) || opts.numSenones < 1) throw new ConfigError('bad senone count', { keyPath: 'numSenones', expected: 'an integer >= 1', found: String(opts.numSenones) });
     if (!Number.isInteger(opts.k) || opts.k < 1 || opts.k > opts.numSenones) throw new ConfigError('bad top-k size', { keyPath: 'topK', expected: `an integer in 1..${opts.numSenones}`, found: String(opts.k) });
     if (!PROB_TYPES.includes(opts.probType)) throw new ConfigError('unknown probability type', { keyPath: 'probType', expected: PROB_TYPES.join(' or '), found: String(opts.probType) });
     if (!RESIDUAL_MODES.includes(opts.residual)) throw new ConfigError('unknown residual mode', { keyPath: 'residual', expected: RESIDUAL_MODES.join(' or '), found: String(opts.residual) });
-    this.k = opts.k;
-    this.idType = resolveIdType(opts.idType, opts.numSenones);
-    this.stageSchema = new Schema([new Field('utt_index', new Int32(), false), ...targetFields(opts.k, this.idType, opts.probType, opts.residual)]);
-    this.tmp1 = tmpSibling(path, 'part');
-    this.fd = openSync(this.tmp1, 'w');
-    this.writer = new RecordBatchFileWriter();
-    this.writer.reset(new FdSink(this.fd), this.stageSchema);
-  }
-
-  static async open(path: string, opts: SoftTargetWriterOptions): Promise<SoftTargetFileWriter> {
-    await fsp.mkdir(dirname(path), { recursive: true });
-    return new SoftTargetFileWriter(path, opts);
+    const idType = resolveIdType(opts.idType, opts.numSenones);
+    const file = await UtteranceFileWriter.open(path, targetFields(opts.k, idType, opts.probType, opts.residual), 'SoftTargetFileWriter', 'soft-target file');
+    return new SoftTargetFileWriter(path, opts, idType, file);
   }
 
   get utterances(): number {
-    return this.uttIds.length;
+    return this.file.utterances;
   }
 
   get numFrames(): number {
-    return this.frames;
+    return this.file.numFrames;
   }
 
   /** Mean kept mass of the frames written so far. */
@@ -277,8 +241,7 @@ export class SoftTargetFileWriter {
 
   /** Append one utterance (one record batch). */
   add(uttId: string, t: TopKFrames): void {
-    if (this.closed) throw new Error(`SoftTargetFileWriter(${this.path}): add() after finish/abort`);
-    if (this.seen.has(uttId)) throw new FormatError('duplicate utterance id in soft-target file', { file: this.path, uttId });
+    this.file.checkAdd(uttId);
     const { k } = this;
     const S = this.opts.numSenones;
     const n = t.numFrames;
@@ -314,87 +277,35 @@ export class SoftTargetFileWriter {
     const idsData = this.idType === 'uint16'
       ? makeData({ type: new Uint16(), length: n * k, nullCount: 0, data: ids as Uint16Array })
       : makeData({ type: new Int32(), length: n * k, nullCount: 0, data: ids as Int32Array });
-    const frame = new Int32Array(n);
-    for (let f = 0; f < n; f++) frame[f] = f;
-    const fields = this.stageSchema.fields;
-    const children: Data[] = [
-      makeData({ type: new Int32(), length: n, nullCount: 0, data: new Int32Array(n).fill(this.uttIds.length) }),
-      makeData({ type: new Int32(), length: n, nullCount: 0, data: frame }),
-      makeData({ type: fields[2].type as FixedSizeList, length: n, nullCount: 0, child: idsData }),
-      makeData({ type: fields[3].type as FixedSizeList, length: n, nullCount: 0, child: probsData }),
+    const [, idsField, probsField] = this.file.fields;
+    const columns: Data[] = [
+      frameIndexData(n),
+      makeData({ type: idsField.type as FixedSizeList, length: n, nullCount: 0, child: idsData }),
+      makeData({ type: probsField.type as FixedSizeList, length: n, nullCount: 0, child: probsData }),
     ];
-    if (residual) children.push(makeData({ type: new Float32(), length: n, nullCount: 0, data: residual }));
-    this.writer.write(new RecordBatch(this.stageSchema, makeData({ type: new Struct(fields), length: n, nullCount: 0, children })));
-    this.uttIds.push(uttId);
-    this.seen.add(uttId);
-    this.frames += n;
+    if (residual) columns.push(makeData({ type: new Float32(), length: n, nullCount: 0, data: residual }));
+    this.file.append(uttId, n, columns);
   }
 
   /** Rewrite with the final dictionary, counts and kept mass; rename into place. */
   async finish(skipped = 0): Promise<SoftTargetFileMetadata> {
-    if (this.closed) throw new Error(`SoftTargetFileWriter(${this.path}): finish() twice`);
-    this.closed = true;
-    const tmp2 = tmpSibling(this.path, 'final');
-    try {
-      this.writer.finish();
-      this.closeFd();
-      const o = this.opts;
-      const keptMass = this.kept.summary();
-      const meta: SoftTargetFileMetadata = {
-        format: SOFT_TARGET_FORMAT, formatVersion: SOFT_TARGET_FORMAT_VERSION, stage: o.stage, configHash: o.configHash,
-        teachers: o.teachers, temperature: o.temperature, k: o.k, combination: o.combination, numSenones: o.numSenones,
-        senoneInventoryId: o.senoneInventoryId ?? null, residual: o.residual, idType: this.idType, probType: o.probType,
-        meanKeptMass: keptMass.mean, keptMass, alignmentConfigHash: o.alignmentConfigHash, featureConfigHash: o.featureConfigHash,
-        counts: { utterances: this.uttIds.length, frames: this.frames, skipped }, split: o.split ?? null, shard: o.shard ?? null,
-        config: o.config ?? {},
-      };
-      const dictType = new Dictionary(new Utf8(), new Int32(), 0, false);
-      const dictionary = vectorFromArray(this.uttIds, new Utf8()) as Vector<Utf8>;
-      const finalSchema = new Schema([new Field('utt_id', dictType, false), ...targetFields(o.k, this.idType, o.probType, o.residual)], metadataMap(meta));
-      const fd2 = openSync(tmp2, 'w');
-      try {
-        const writer2 = new RecordBatchFileWriter();
-        writer2.reset(new FdSink(fd2), finalSchema);
-        const fh = await fsp.open(this.tmp1, 'r');
-        try {
-          const reader = await RecordBatchReader.from(fh);
-          await reader.open();
-          for await (const batch of reader) {
-            const cols = batch.data.children;
-            const idx = cols[0];
-            const uttCol = makeData({ type: dictType, offset: idx.offset, length: idx.length, nullCount: 0, data: idx.values as Int32Array, dictionary });
-            const data = makeData({ type: new Struct(finalSchema.fields), length: batch.numRows, nullCount: 0, children: [uttCol, ...cols.slice(1)] });
-            writer2.write(new RecordBatch(finalSchema, data));
-          }
-        } finally {
-          await fh.close().catch(() => undefined);
-        }
-        writer2.finish();
-      } finally {
-        closeSync(fd2);
-      }
-      await fsp.rename(tmp2, this.path);
-      await fsp.rm(this.tmp1, { force: true });
-      return meta;
-    } catch (err) {
-      await fsp.rm(tmp2, { force: true });
-      await fsp.rm(this.tmp1, { force: true });
-      throw err;
-    }
+    const o = this.opts;
+    const keptMass = this.kept.summary();
+    const meta: SoftTargetFileMetadata = {
+      format: SOFT_TARGET_FORMAT, formatVersion: SOFT_TARGET_FORMAT_VERSION, stage: o.stage, configHash: o.configHash,
+      teachers: o.teachers, temperature: o.temperature, k: o.k, combination: o.combination, numSenones: o.numSenones,
+      senoneInventoryId: o.senoneInventoryId ?? null, residual: o.residual, idType: this.idType, probType: o.probType,
+      meanKeptMass: keptMass.mean, keptMass, alignmentConfigHash: o.alignmentConfigHash, featureConfigHash: o.featureConfigHash,
+      counts: { utterances: this.file.utterances, frames: this.file.numFrames, skipped }, split: o.split ?? null, shard: o.shard ?? null,
+      config: o.config ?? {},
+    };
+    await this.file.finish(metadataMap(meta));
+    return meta;
   }
 
   /** Drop everything written so far. */
   async abort(): Promise<void> {
-    this.closed = true;
-    this.closeFd();
-    await fsp.rm(this.tmp1, { force: true });
-  }
-
-  private closeFd(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
+    await this.file.abort();
   }
 }
 
@@ -502,8 +413,6 @@ function validateSchema(schema: Schema, meta: SoftTargetFileMetadata, file: stri
   }
 }
 
-const ARROW_MAGIC = 'ARROW1';
-
 interface OpenedFile {
   fh: FileHandle;
   reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
@@ -512,26 +421,11 @@ interface OpenedFile {
 }
 
 async function openFile(path: string): Promise<OpenedFile> {
-  const fh = await fsp.open(path, 'r').catch((cause: NodeJS.ErrnoException) => {
-    throw new FormatError(cause.code === 'ENOENT' ? 'soft-target file not found' : 'cannot open soft-target file', { file: path, cause });
-  });
+  const { fh, reader, schema } = await openArrowFile(path, 'soft-target file');
   try {
-    const magic = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(magic, 0, 6, 0);
-    if (bytesRead < 6 || magic.toString('latin1') !== ARROW_MAGIC) {
-      throw new FormatError('not an Arrow IPC file', { file: path, expected: `magic "${ARROW_MAGIC}"`, found: JSON.stringify(magic.subarray(0, bytesRead).toString('latin1')) });
-    }
-    let reader;
-    try {
-      reader = await RecordBatchReader.from(fh);
-      await reader.open();
-    } catch (cause) {
-      throw new FormatError('unreadable Arrow IPC file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
-    }
-    if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
-    const meta = parseMetadata(reader.schema, path);
-    validateSchema(reader.schema, meta, path);
-    return { fh, reader, meta, schema: reader.schema };
+    const meta = parseMetadata(schema, path);
+    validateSchema(schema, meta, path);
+    return { fh, reader, meta, schema };
   } catch (err) {
     await fh.close().catch(() => undefined);
     throw err;

@@ -5,45 +5,24 @@
  * torchaudio.compliance.kaldi.fbank on int16-scaled input.
  */
 import type { Rng } from '../util/rng.ts';
-import { frameGeometry, type FrameGeometry } from './frames.ts';
-import { extractFeatures, FLT_EPSILON, type FeatureExtractor, type FrameSpectrum } from './frontend.ts';
+import { FLT_EPSILON, type FrameSpectrum } from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
-import { MelBanks } from './mel.ts';
 import { LogBuffer, logFlooredInto } from './fastlog.ts';
-import { fbankOptions, frameOptionsOf, type FbankOptions, type FrameOptions } from './options.ts';
-import { FormatError } from '../util/errors.ts';
+import { fbankOptions, type FbankOptions } from './options.ts';
+import { MelFeatureComputer } from './mel-computer.ts';
 
-export class FbankComputer implements FeatureExtractor {
-  readonly options: FbankOptions;
-  readonly frameOptions: FrameOptions;
-  readonly geometry: FrameGeometry;
-  readonly melBanks: MelBanks;
+export class FbankComputer extends MelFeatureComputer<FbankOptions> {
   readonly dim: number;
-  readonly needsRawEnergy: boolean;
-  readonly needsWindowedEnergy: boolean;
   private readonly mel: LogBuffer;
   private readonly magnitude: Float64Array;
-  private readonly logEnergyFloor: number;
 
   /** `options` are merged over Kaldi's defaults (ConfigError on unknown keys / bad values). */
   constructor(options: Partial<FbankOptions> | undefined, sampleRateHz: number) {
-    this.options = fbankOptions(options);
+    super(fbankOptions(options), sampleRateHz);
     const o = this.options;
-    if (o.sampleRateHz !== undefined && o.sampleRateHz !== sampleRateHz) {
-      throw new FormatError('audio sample rate differs from the configured sampleRateHz', {
-        expected: `${o.sampleRateHz} Hz`,
-        found: `${sampleRateHz} Hz`,
-      });
-    }
-    this.frameOptions = frameOptionsOf(o);
-    this.geometry = frameGeometry(o, sampleRateHz);
-    this.melBanks = new MelBanks(o, this.geometry);
     this.dim = o.numMelBins + (o.useEnergy ? 1 : 0);
-    this.needsRawEnergy = o.useEnergy && o.rawEnergy;
-    this.needsWindowedEnergy = o.useEnergy && !o.rawEnergy;
     this.mel = new LogBuffer(o.numMelBins);
     this.magnitude = new Float64Array(this.geometry.paddedWindowSize / 2 + 1);
-    this.logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;
   }
 
   computeFrame(frame: FrameSpectrum, out: Float32Array, offset: number): void {
@@ -64,16 +43,7 @@ export class FbankComputer implements FeatureExtractor {
     } else {
       for (let b = 0; b < nb; b++) out[melOffset + b] = mel[b];
     }
-    if (o.useEnergy) {
-      let e = o.rawEnergy ? frame.rawLogEnergy : frame.windowedLogEnergy;
-      if (e < this.logEnergyFloor) e = this.logEnergyFloor;
-      out[offset + (o.htkCompat ? nb : 0)] = e;
-    }
-  }
-
-  /** Features of a whole signal (float samples in [-1, 1)). */
-  compute(samples: Float32Array, opts: { rng?: Rng; uttId?: string } = {}): FeatureMatrix {
-    return extractFeatures(samples, this.geometry.sampleRateHz, [this], opts)[0];
+    if (o.useEnergy) out[offset + (o.htkCompat ? nb : 0)] = this.logEnergy(frame);
   }
 }
 

@@ -3,12 +3,10 @@
  * (orthonormal, first numCeps rows) -> cepstral liftering -> C0 replaced by log energy.
  */
 import type { Rng } from '../util/rng.ts';
-import { frameGeometry, type FrameGeometry } from './frames.ts';
-import { extractFeatures, FLT_EPSILON, type FeatureExtractor, type FrameSpectrum } from './frontend.ts';
+import { FLT_EPSILON, type FrameSpectrum } from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
-import { MelBanks } from './mel.ts';
-import { frameOptionsOf, mfccOptions, type FrameOptions, type MfccOptions } from './options.ts';
-import { FormatError } from '../util/errors.ts';
+import { mfccOptions, type MfccOptions } from './options.ts';
+import { MelFeatureComputer } from './mel-computer.ts';
 
 /**
  * Kaldi ComputeDctMatrix: row 0 = sqrt(1/N), row k = sqrt(2/N) cos(pi/N (n + 0.5) k).
@@ -32,40 +30,21 @@ export function lifterCoeffs(numCeps: number, q: number): Float64Array {
   return c;
 }
 
-export class MfccComputer implements FeatureExtractor {
-  readonly options: MfccOptions;
-  readonly frameOptions: FrameOptions;
-  readonly geometry: FrameGeometry;
-  readonly melBanks: MelBanks;
+export class MfccComputer extends MelFeatureComputer<MfccOptions> {
   readonly dim: number;
-  readonly needsRawEnergy: boolean;
-  readonly needsWindowedEnergy: boolean;
   private readonly dct: Float64Array;
   private readonly lifter: Float64Array | null;
   private readonly mel: Float64Array;
   private readonly ceps: Float64Array;
-  private readonly logEnergyFloor: number;
 
   constructor(options: Partial<MfccOptions> | undefined, sampleRateHz: number) {
-    this.options = mfccOptions(options);
+    super(mfccOptions(options), sampleRateHz);
     const o = this.options;
-    if (o.sampleRateHz !== undefined && o.sampleRateHz !== sampleRateHz) {
-      throw new FormatError('audio sample rate differs from the configured sampleRateHz', {
-        expected: `${o.sampleRateHz} Hz`,
-        found: `${sampleRateHz} Hz`,
-      });
-    }
-    this.frameOptions = frameOptionsOf(o);
-    this.geometry = frameGeometry(o, sampleRateHz);
-    this.melBanks = new MelBanks(o, this.geometry);
     this.dim = o.numCeps;
-    this.needsRawEnergy = o.useEnergy && o.rawEnergy;
-    this.needsWindowedEnergy = o.useEnergy && !o.rawEnergy;
     this.dct = dctMatrix(o.numCeps, o.numMelBins);
     this.lifter = o.cepstralLifter !== 0 ? lifterCoeffs(o.numCeps, o.cepstralLifter) : null;
     this.mel = new Float64Array(o.numMelBins);
     this.ceps = new Float64Array(o.numCeps);
-    this.logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;
   }
 
   computeFrame(frame: FrameSpectrum, out: Float32Array, offset: number): void {
@@ -84,11 +63,7 @@ export class MfccComputer implements FeatureExtractor {
       ceps[k] = s;
     }
     if (this.lifter) for (let k = 0; k < nc; k++) ceps[k] *= this.lifter[k];
-    if (o.useEnergy) {
-      let e = o.rawEnergy ? frame.rawLogEnergy : frame.windowedLogEnergy;
-      if (e < this.logEnergyFloor) e = this.logEnergyFloor;
-      ceps[0] = e;
-    }
+    if (o.useEnergy) ceps[0] = this.logEnergy(frame);
     if (o.htkCompat) {
       let c0 = ceps[0];
       for (let k = 0; k < nc - 1; k++) out[offset + k] = ceps[k + 1];
@@ -97,10 +72,6 @@ export class MfccComputer implements FeatureExtractor {
     } else {
       for (let k = 0; k < nc; k++) out[offset + k] = ceps[k];
     }
-  }
-
-  compute(samples: Float32Array, opts: { rng?: Rng; uttId?: string } = {}): FeatureMatrix {
-    return extractFeatures(samples, this.geometry.sampleRateHz, [this], opts)[0];
   }
 }
 

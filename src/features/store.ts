@@ -17,16 +17,10 @@
  * into place. Memory stays bounded by one utterance; nothing half-written is ever visible.
  * Reading is lazy: record batch by record batch, yielding one utterance at a time.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import {
-  AsyncByteQueue,
   Data,
   DataType,
-  Dictionary,
   Field,
   FixedSizeList,
   Float32,
@@ -34,15 +28,12 @@ import {
   makeData,
   Precision,
   RecordBatch,
-  RecordBatchFileWriter,
-  RecordBatchReader,
   Schema,
-  Struct,
   Utf8,
-  vectorFromArray,
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
+import { frameIndexData, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import type { FbankOptions, MfccOptions } from './options.ts';
 
@@ -115,28 +106,6 @@ export interface FeatureWriterOptions {
   shard?: ShardSpec | null;
 }
 
-function tmpSibling(path: string, tag: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${tag}.tmp`);
-}
-
-/** An Arrow byte sink that writes synchronously to a file descriptor (bounded memory). */
-class FdSink extends AsyncByteQueue {
-  bytes = 0;
-  constructor(private readonly fd: number) {
-    super();
-  }
-  override write(value: Uint8Array | ArrayBufferView | ArrayBuffer | string): void {
-    let u8: Uint8Array;
-    if (value instanceof Uint8Array) u8 = value;
-    else if (ArrayBuffer.isView(value)) u8 = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    else if (typeof value === 'string') u8 = new TextEncoder().encode(value);
-    else u8 = new Uint8Array(value);
-    let off = 0;
-    while (off < u8.byteLength) off += writeSync(this.fd, u8, off, u8.byteLength - off);
-    this.bytes += u8.byteLength;
-  }
-}
-
 function listType(dim: number): FixedSizeList<Float32> {
   return new FixedSizeList(dim, new Field('item', new Float32(), false));
 }
@@ -146,16 +115,6 @@ function listData(m: FeatureMatrix, type: FixedSizeList<Float32>): Data<FixedSiz
   return makeData({ type, length: m.numFrames, nullCount: 0, child });
 }
 
-function utteranceIdType(): Dictionary<Utf8, Int32> {
-  return new Dictionary(new Utf8(), new Int32(), 0, false);
-}
-
-function framesData(n: number): Data<Int32> {
-  const f = new Int32Array(n);
-  for (let i = 0; i < n; i++) f[i] = i;
-  return makeData({ type: new Int32(), length: n, nullCount: 0, data: f });
-}
-
 /**
  * Incremental, atomic writer of one feature file. `add()` one utterance at a time, then
  * `finish()`; on any error call `abort()` (nothing is left behind).
@@ -163,57 +122,41 @@ function framesData(n: number): Data<Int32> {
 export class FeatureFileWriter {
   readonly path: string;
   private readonly opts: Required<FeatureWriterOptions>;
-  private readonly tmp1: string;
-  private fd: number | null;
-  private readonly sink: FdSink;
-  private readonly writer: RecordBatchFileWriter;
-  private readonly stageSchema: Schema;
+  private readonly file: UtteranceFileWriter;
   private readonly fbankType: FixedSizeList<Float32>;
   private readonly mfccType: FixedSizeList<Float32> | null;
-  private readonly uttIds: string[] = [];
-  private readonly seen = new Set<string>();
-  private frames = 0;
-  private closed = false;
 
-  private constructor(path: string, opts: FeatureWriterOptions) {
+  private constructor(path: string, opts: Required<FeatureWriterOptions>, file: UtteranceFileWriter, fbankType: FixedSizeList<Float32>, mfccType: FixedSizeList<Float32> | null) {
     this.path = path;
-    this.opts = { stage: 'features', split: null, shard: null, ...opts };
-    const fc = opts.featureConfig;
-    this.fbankType = listType(fc.fbankDim);
-    this.mfccType = fc.mfccDim ? listType(fc.mfccDim) : null;
-    const fields = [
-      new Field('utt_index', new Int32(), false),
-      new Field('frame', new Int32(), false),
-      new Field('fbank', this.fbankType, false),
-    ];
-    if (this.mfccType) fields.push(new Field('mfcc', this.mfccType, false));
-    this.stageSchema = new Schema(fields);
-    this.tmp1 = tmpSibling(path, 'part');
-    this.fd = openSync(this.tmp1, 'w');
-    this.sink = new FdSink(this.fd);
-    this.writer = new RecordBatchFileWriter();
-    this.writer.reset(this.sink, this.stageSchema);
+    this.opts = opts;
+    this.file = file;
+    this.fbankType = fbankType;
+    this.mfccType = mfccType;
   }
 
   /** Create the writer (parent directories are created). */
   static async open(path: string, opts: FeatureWriterOptions): Promise<FeatureFileWriter> {
-    await fsp.mkdir(dirname(path), { recursive: true });
-    return new FeatureFileWriter(path, opts);
+    const fc = opts.featureConfig;
+    const fbankType = listType(fc.fbankDim);
+    const mfccType = fc.mfccDim ? listType(fc.mfccDim) : null;
+    const fields = [new Field('frame', new Int32(), false), new Field('fbank', fbankType, false)];
+    if (mfccType) fields.push(new Field('mfcc', mfccType, false));
+    const file = await UtteranceFileWriter.open(path, fields, 'FeatureFileWriter', 'feature file');
+    return new FeatureFileWriter(path, { stage: 'features', split: null, shard: null, ...opts }, file, fbankType, mfccType);
   }
 
   get utterances(): number {
-    return this.uttIds.length;
+    return this.file.utterances;
   }
 
   get numFrames(): number {
-    return this.frames;
+    return this.file.numFrames;
   }
 
   /** Append one utterance as one record batch. */
   add(uttId: string, fbank: FeatureMatrix, mfcc?: FeatureMatrix): void {
-    if (this.closed) throw new Error(`FeatureFileWriter(${this.path}): add() after finish/abort`);
+    this.file.checkAdd(uttId);
     const fc = this.opts.featureConfig;
-    if (this.seen.has(uttId)) throw new FormatError('duplicate utterance id in feature file', { file: this.path, uttId });
     if (fbank.dim !== fc.fbankDim) {
       throw new FormatError('fbank dimension differs from the feature config', { file: this.path, uttId, expected: String(fc.fbankDim), found: String(fbank.dim) });
     }
@@ -227,19 +170,9 @@ export class FeatureFileWriter {
       throw new FormatError('mfcc given for a file without an mfcc column', { file: this.path, uttId });
     }
     const n = fbank.numFrames;
-    const index = this.uttIds.length;
-    const idx = new Int32Array(n).fill(index);
-    const children: Data[] = [
-      makeData({ type: new Int32(), length: n, nullCount: 0, data: idx }),
-      framesData(n),
-      listData(fbank, this.fbankType),
-    ];
-    if (this.mfccType && mfcc) children.push(listData(mfcc, this.mfccType));
-    const data = makeData({ type: new Struct(this.stageSchema.fields), length: n, nullCount: 0, children });
-    this.writer.write(new RecordBatch(this.stageSchema, data));
-    this.uttIds.push(uttId);
-    this.seen.add(uttId);
-    this.frames += n;
+    const columns: Data[] = [frameIndexData(n), listData(fbank, this.fbankType)];
+    if (this.mfccType && mfcc) columns.push(listData(mfcc, this.mfccType));
+    this.file.append(uttId, n, columns);
   }
 
   /**
@@ -247,85 +180,24 @@ export class FeatureFileWriter {
    * `skipped` is recorded in the counts metadata.
    */
   async finish(skipped = 0): Promise<FeatureFileMetadata> {
-    if (this.closed) throw new Error(`FeatureFileWriter(${this.path}): finish() twice`);
-    this.closed = true;
-    const tmp2 = tmpSibling(this.path, 'final');
-    try {
-      this.writer.finish();
-      this.closeFd();
-      const counts: FeatureCounts = { utterances: this.uttIds.length, frames: this.frames, skipped };
-      const meta: FeatureFileMetadata = {
-        format: FEATURE_FORMAT,
-        formatVersion: FEATURE_FORMAT_VERSION,
-        stage: this.opts.stage,
-        configHash: this.opts.configHash,
-        featureConfig: this.opts.featureConfig,
-        counts,
-        split: this.opts.split,
-        shard: this.opts.shard,
-      };
-      const dictType = utteranceIdType();
-      const dictionary = vectorFromArray(this.uttIds, new Utf8()) as Vector<Utf8>;
-      const fields = [
-        new Field('utt_id', dictType, false),
-        new Field('frame', new Int32(), false),
-        new Field('fbank', this.fbankType, false),
-      ];
-      if (this.mfccType) fields.push(new Field('mfcc', this.mfccType, false));
-      const finalSchema = new Schema(fields, metadataMap(meta));
-      const fd2 = openSync(tmp2, 'w');
-      try {
-        const writer2 = new RecordBatchFileWriter();
-        writer2.reset(new FdSink(fd2), finalSchema);
-        const fh = await fsp.open(this.tmp1, 'r');
-        try {
-          const reader = await RecordBatchReader.from(fh);
-          await reader.open();
-          for await (const batch of reader) {
-            const cols = batch.data.children;
-            const idx = cols[0];
-            const uttCol = makeData({
-              type: dictType,
-              offset: idx.offset,
-              length: idx.length,
-              nullCount: 0,
-              data: idx.values as Int32Array,
-              dictionary,
-            });
-            const children: Data[] = [uttCol, cols[1], cols[2]];
-            if (this.mfccType) children.push(cols[3]);
-            const data = makeData({ type: new Struct(finalSchema.fields), length: batch.numRows, nullCount: 0, children });
-            writer2.write(new RecordBatch(finalSchema, data));
-          }
-        } finally {
-          await fh.close().catch(() => undefined);
-        }
-        writer2.finish();
-      } finally {
-        closeSync(fd2);
-      }
-      await fsp.rename(tmp2, this.path);
-      await fsp.rm(this.tmp1, { force: true });
-      return meta;
-    } catch (err) {
-      await fsp.rm(tmp2, { force: true });
-      await fsp.rm(this.tmp1, { force: true });
-      throw err;
-    }
+    const counts: FeatureCounts = { utterances: this.file.utterances, frames: this.file.numFrames, skipped };
+    const meta: FeatureFileMetadata = {
+      format: FEATURE_FORMAT,
+      formatVersion: FEATURE_FORMAT_VERSION,
+      stage: this.opts.stage,
+      configHash: this.opts.configHash,
+      featureConfig: this.opts.featureConfig,
+      counts,
+      split: this.opts.split,
+      shard: this.opts.shard,
+    };
+    await this.file.finish(metadataMap(meta));
+    return meta;
   }
 
   /** Drop everything written so far. */
   async abort(): Promise<void> {
-    this.closed = true;
-    this.closeFd();
-    await fsp.rm(this.tmp1, { force: true });
-  }
-
-  private closeFd(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
+    await this.file.abort();
   }
 }
 
@@ -426,22 +298,6 @@ function validateSchema(schema: Schema, meta: FeatureFileMetadata, file: string,
   if (typeof expect.mfcc === 'number' && expect.mfcc !== fc.mfccDim) mismatch('mfcc dimension', expect.mfcc, fc.mfccDim ?? 'absent');
 }
 
-const ARROW_MAGIC = 'ARROW1';
-
-async function checkMagic(path: string): Promise<void> {
-  const fh = await fsp.open(path, 'r').catch((cause: NodeJS.ErrnoException) => {
-    throw new FormatError(cause.code === 'ENOENT' ? 'feature file not found' : 'cannot open feature file', { file: path, cause });
-  });
-  try {
-    const buf = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(buf, 0, 6, 0);
-    if (bytesRead < 6 || buf.toString('latin1') !== ARROW_MAGIC) {
-      throw new FormatError('not an Arrow IPC file', { file: path, expected: `magic "${ARROW_MAGIC}"`, found: JSON.stringify(buf.subarray(0, bytesRead).toString('latin1')) });
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * Lazily reads a feature file record batch by record batch. Open with `FeatureFileReader.open`,
@@ -464,18 +320,8 @@ export class FeatureFileReader {
   }
 
   static async open(path: string, expect: FeatureExpectation = {}): Promise<FeatureFileReader> {
-    await checkMagic(path);
-    const fh = await fsp.open(path, 'r');
+    const { fh, reader, schema } = await openArrowFile(path, 'feature file');
     try {
-      let reader;
-      try {
-        reader = await RecordBatchReader.from(fh);
-        await reader.open();
-      } catch (cause) {
-        throw new FormatError('unreadable Arrow IPC file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
-      }
-      if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
-      const schema = reader.schema;
       const meta = parseMetadata(schema, path);
       validateSchema(schema, meta, path, expect);
       return new FeatureFileReader(path, fh, reader as unknown as AsyncIterable<RecordBatch>, schema, meta);

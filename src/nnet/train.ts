@@ -130,17 +130,9 @@ export interface EpochReport {
   rssBytes: number;
 }
 
-interface TrainState {
+/** Everything a checkpoint restores: the schedule's state plus history and optimizer moments. */
+interface TrainState extends ScheduleState {
   configHash: string;
-  /** Epochs completed. */
-  epoch: number;
-  /** Learning rate for the next epoch. */
-  learningRate: number;
-  halving: boolean;
-  bestEpoch: number;
-  bestMetric: number;
-  epochsSinceBest: number;
-  stopReason: StopReason | null;
   history: EpochReport[];
   optimizer: OptimizerState;
 }
@@ -432,7 +424,9 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
 
 /** The part of the training state the schedule decides on. */
 export interface ScheduleState {
+  /** Epochs completed. */
   epoch: number;
+  /** Learning rate for the next epoch. */
   learningRate: number;
   halving: boolean;
   bestEpoch: number;

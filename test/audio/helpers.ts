@@ -1,27 +1,18 @@
 /** Shared helpers of the audio tests: float comparison, signals, ../shared lookup, temp dirs. */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { Rng } from '../../src/util/rng.ts';
+import { CORPORA, REPO_ROOT, SHARED, sharedAvailable, tempDir as sharedTempDir } from '../helpers.ts';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** ../shared relative to the repository root. */
-export const SHARED = resolve(REPO_ROOT, '..', 'shared');
-export const CORPORA = join(SHARED, 'corpora');
+export { REPO_ROOT, SHARED, CORPORA };
 export const GOLDEN = join(REPO_ROOT, 'test', 'golden', 'audio');
 
 /** True when ../shared/corpora/<rel> exists; warns visibly otherwise (the tests then skip). */
 export function corporaAvailable(rel: string, what: string): boolean {
-  const ok = existsSync(join(CORPORA, rel));
-  if (!ok) console.warn(`SKIPPED ${what}: ${join(CORPORA, rel)} not found (needs ../shared)`);
-  return ok;
+  return sharedAvailable(join('corpora', rel), what);
 }
 
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'amd-audio-'));
-}
+export const tempDir = (): string => sharedTempDir('amd-audio-');
 
 /** Largest |a[i] - b[i]|; Infinity when the lengths differ or either side is NaN. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

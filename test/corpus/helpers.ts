@@ -1,10 +1,9 @@
 /** Shared helpers for the corpus and corpora tests. */
 import { expect } from 'vitest';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Recording, SplitManifest, Supervision } from '../../src/corpus/types.ts';
-import { createLogger, type Logger } from '../../src/util/log.ts';
+import { captureLogger, tempDir } from '../helpers.ts';
 
 /** |actual - expected| <= tol, element-wise for arrays. */
 export function expectClose(actual: number | ArrayLike<number>, expected: number | ArrayLike<number>, tol = 1e-9): void {
@@ -22,16 +21,10 @@ export function expectClose(actual: number | ArrayLike<number>, expected: number
   }
 }
 
-export function tmp(prefix = 'amd-corpus-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export const memoryLogger = captureLogger;
 
-/** A logger that records lines instead of printing them. */
-export function memoryLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({ stream: { write: (s: string) => { lines.push(s); return true; } } });
-  return Object.assign(logger, { lines });
-}
+export const tmp = (prefix = 'amd-corpus-'): string => tempDir(prefix);
+
 
 /** Write a file, creating parent directories. */
 export function put(path: string, data: string | Uint8Array): string {

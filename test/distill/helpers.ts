@@ -1,14 +1,12 @@
 /** Shared helpers of the distill tests: the float comparison, temp dirs, a quiet logger, Arrow fixtures. */
 import { expect } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../../src/util/log.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { FeatureFileWriter, type FeatureConfig } from '../../src/features/store.ts';
 import { fbankOptions } from '../../src/features/options.ts';
 import { AlignmentFileWriter } from '../../src/align/store.ts';
 import type { Utterance } from '../../src/nnet/data.ts';
+import { captureLogger, tempDir as sharedTempDir } from '../helpers.ts';
 
 /** The one float comparison of these tests: max |actual - expected| <= tol, with a readable failure. */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = 'values'): void {
@@ -24,16 +22,10 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   if (!(worstD <= tol)) expect.fail(`${what}: max abs difference ${worstD} > ${tol} (at index ${worst}: ${actual[worst]} vs ${expected[worst]})`);
 }
 
-export function tempDir(prefix = 'distill-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { captureLogger };
 
-/** A logger that keeps its lines (tests stay quiet and can assert on messages). */
-export function captureLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({ stream: { write: (s: string) => { lines.push(s); return true; } } });
-  return Object.assign(logger, { lines });
-}
+export const tempDir = (prefix = 'distill-'): string => sharedTempDir(prefix);
+
 
 /** Random logits, rows x cols, N(0, scale^2). */
 export function randomLogits(rng: Rng, rows: number, cols: number, scale = 1): Float32Array {

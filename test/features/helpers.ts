@@ -1,22 +1,12 @@
 /** Shared helpers of the feature tests: float comparison, ../shared lookup, WAV reading. */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { FeatureMatrix } from '../../src/features/matrix.ts';
+import { CORPORA, REPO_ROOT, SHARED, sharedAvailable } from '../helpers.ts';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** ../shared relative to the repository root. */
-export const SHARED = resolve(REPO_ROOT, '..', 'shared');
-export const CORPORA = join(SHARED, 'corpora');
+export { REPO_ROOT, SHARED, CORPORA, sharedAvailable };
 export const GOLDEN = join(REPO_ROOT, 'test', 'golden', 'features');
-
-/** True when ../shared/<rel> exists; warns visibly otherwise (tests then skip). */
-export function sharedAvailable(rel: string, what: string): boolean {
-  const ok = existsSync(join(SHARED, rel));
-  if (!ok) console.warn(`SKIPPED ${what}: ${join(SHARED, rel)} not found (needs ../shared)`);
-  return ok;
-}
 
 /** Largest |a[i] - b[i]| (Infinity when lengths differ or a value is NaN on one side only). */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,10 +1,7 @@
 /** Shared helpers of the nnet tests: float comparison, temp dirs, a capturing logger, tiny corpora. */
 import { expect } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLogger, type Logger } from '../../src/util/log.ts';
 import type { SyntheticCorpusOptions } from '../../src/nnet/synthetic.ts';
+import { captureLogger, tempDir as sharedTempDir } from '../helpers.ts';
 
 /**
  * The one float comparison of these tests: |a - b| <= relTol * max(|b|) elementwise (relative to
@@ -28,16 +25,10 @@ export function expectRelClose(actual: ArrayLike<number>, expected: ArrayLike<nu
   }
 }
 
-export function tempDir(prefix = 'nnet-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { captureLogger };
 
-/** A logger that keeps its lines (tests stay quiet and can assert on messages). */
-export function captureLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({ stream: { write: (s: string) => { lines.push(s); return true; } } });
-  return Object.assign(logger, { lines });
-}
+export const tempDir = (prefix = 'nnet-'): string => sharedTempDir(prefix);
+
 
 /** A small, learnable synthetic corpus (13-dim features, 8 classes). */
 export const TINY: Partial<SyntheticCorpusOptions> = Object.freeze({ featureDim: 13, numSenones: 8, minFrames: 30, maxFrames: 80 });

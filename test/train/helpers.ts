@@ -1,25 +1,18 @@
 /** Helpers of the train tests: a tiny pipeline-layout corpus (features + align dirs) generated with a seeded Rng. */
 import { expect } from 'vitest';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../../src/util/log.ts';
 import { FeatureFileWriter, type FeatureConfig } from '../../src/features/store.ts';
 import { fbankOptions } from '../../src/features/options.ts';
 import { writeCmvnFile } from '../../src/features/cmvn-file.ts';
 import { AlignmentFileWriter } from '../../src/align/store.ts';
 import { SyntheticFrameSource, type SyntheticCorpusOptions } from '../../src/nnet/synthetic.ts';
+import { captureLogger, tempDir as sharedTempDir } from '../helpers.ts';
 
-export function tempDir(prefix = 'train-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { captureLogger };
 
-/** A logger that keeps its lines. */
-export function captureLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({ stream: { write: (s: string) => { lines.push(s); return true; } } });
-  return Object.assign(logger, { lines });
-}
+export const tempDir = (prefix = 'train-'): string => sharedTempDir(prefix);
+
 
 /** The one float comparison of these tests. */
 export function expectNear(actual: number, expected: number, tol: number, what = 'value'): void {

@@ -14,7 +14,7 @@ import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStu
 import type { Schema, SchemaFor } from '../schema.ts';
 import type { StageDefinition } from '../stage.ts';
 import { mergeSkips } from './features.ts';
-import { locateOptionError } from './train.ts';
+import { backendOption, locateOptionError } from './train.ts';
 
 export type DistillStageOptions = DistillStudentsOptions;
 
@@ -27,7 +27,7 @@ export const DISTILL_SCHEMA: Schema = {
   fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
   maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
-  backend: { type: 'string', enum: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'], default: D.backend, affectsOutput: false, doc: 'TF.js backend' },
+  backend: backendOption(D.backend),
 } satisfies SchemaFor<DistillStageOptions>;
 
 export const distillStage: StageDefinition<DistillStageOptions> = {

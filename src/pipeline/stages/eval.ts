@@ -12,7 +12,7 @@
 import { evaluateAcousticModels, DEFAULT_EVALUATE_MODELS_OPTIONS as D, type EvaluateModelsOptions } from '../../train/eval.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
 import type { StageDefinition } from '../stage.ts';
-import { locateOptionError } from './train.ts';
+import { backendOption, locateOptionError } from './train.ts';
 
 export type EvalStageOptions = EvaluateModelsOptions;
 
@@ -20,7 +20,7 @@ export const EVAL_SCHEMA: Schema = {
   splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: [...D.splits], doc: 'splits to score' },
   trainAccuracy: { type: 'boolean', default: D.trainAccuracy, doc: 'also score the training split (training accuracy; Table 5)' },
   inferenceBatchSize: { type: 'number', integer: true, min: 1, default: D.inferenceBatchSize, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
-  backend: { type: 'string', enum: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'], default: D.backend, affectsOutput: false, doc: 'TF.js backend' },
+  backend: backendOption(D.backend),
 } satisfies SchemaFor<EvalStageOptions>;
 
 export const evalStage: StageDefinition<EvalStageOptions> = {

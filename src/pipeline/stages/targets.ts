@@ -16,7 +16,7 @@ import { ConfigError } from '../../util/errors.ts';
 import { makeSoftTargetSets, DEFAULT_MAKE_TARGETS_OPTIONS as D, type MakeTargetsOptions } from '../../train/targets.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
 import type { StageDefinition } from '../stage.ts';
-import { locateOptionError } from './train.ts';
+import { backendOption, locateOptionError } from './train.ts';
 
 export type TargetsStageOptions = MakeTargetsOptions;
 
@@ -40,7 +40,7 @@ export const TARGETS_SCHEMA: Schema = {
   dense: { type: 'boolean', default: D.dense, doc: 'also dense float32 targets at T (k = all senones), for the top-k vs dense comparison' },
   split: { type: 'string', optional: true, doc: "split to make targets for (default: the train stage's training split)" },
   inferenceBatchSize: { type: 'number', integer: true, min: 1, default: D.inferenceBatchSize, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
-  backend: { type: 'string', enum: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'], default: D.backend, affectsOutput: false, doc: 'TF.js backend' },
+  backend: backendOption(D.backend),
 } satisfies SchemaFor<TargetsStageOptions>;
 
 export const targetsStage: StageDefinition<TargetsStageOptions> = {

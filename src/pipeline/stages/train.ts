@@ -18,13 +18,17 @@
  */
 import { trainAcousticModels, DEFAULT_TRAIN_MODELS_OPTIONS as D, type TrainModelsOptions } from '../../train/models.ts';
 import { ConfigError } from '../../util/errors.ts';
-import { bareMessageOf, type Schema, type SchemaFor } from '../schema.ts';
+import { bareMessageOf, type Schema, type SchemaFor, type StringSpec } from '../schema.ts';
+import { BACKEND_LADDER } from '../../nnet/backend.ts';
 import type { StageDefinition } from '../stage.ts';
 import { mergeSkips } from './features.ts';
 
 export type TrainStageOptions = TrainModelsOptions;
 
-const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+/** The `backend` option of the stages that run TF.js models: 'auto' or a rung of the ladder. */
+export function backendOption(defaultValue: string): StringSpec {
+  return { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: defaultValue, affectsOutput: false, doc: 'TF.js backend (auto: the ladder tfjs-node-gpu > tfjs-node > wasm > cpu)' };
+}
 
 export const TRAIN_SCHEMA: Schema = {
   hiddenLayers: { type: 'number', integer: true, min: 0, default: D.hiddenLayers, doc: 'hidden ReLU layers (L)' },
@@ -49,7 +53,7 @@ export const TRAIN_SCHEMA: Schema = {
   smallFraction: { type: 'number', min: 0, max: 1, nullable: true, doc: "Table 5: also a baseline (and a student) on this fraction of the training utterances, e.g. 0.03 (null: off)" },
   maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
-  backend: { type: 'string', enum: BACKENDS, default: D.backend, affectsOutput: false, doc: 'TF.js backend (auto: the ladder tfjs-node-gpu > tfjs-node > wasm > cpu)' },
+  backend: backendOption(D.backend),
 } satisfies SchemaFor<TrainStageOptions>;
 
 /** Re-raise a ConfigError of the library with the recipe location of `stages.<stage>.<key>`. */

@@ -1,0 +1,235 @@
+/**
+ * The Arrow IPC file mechanics shared by every per-utterance store (features, alignments, soft
+ * targets; DESIGN.md section 4): an incremental, atomic writer with one global `utt_id` dictionary,
+ * and a checked opener for reading.
+ *
+ * Writing: one record batch per utterance goes into a temporary file whose first column is a plain
+ * int32 utterance index; `finish()` streams that file batch by batch into a second temporary file
+ * whose schema carries the final dictionary (only the utterances written) and the metadata
+ * (counts known only at the end), then renames it into place. Memory stays bounded by one
+ * utterance, the Arrow JS file writer never sees a replacement dictionary, and a reader never
+ * sees a partial file.
+ */
+import { closeSync, openSync, writeSync, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  AsyncByteQueue,
+  Data,
+  Dictionary,
+  Field,
+  Int32,
+  makeData,
+  RecordBatch,
+  RecordBatchFileWriter,
+  RecordBatchReader,
+  Schema,
+  Struct,
+  Utf8,
+  vectorFromArray,
+  type Vector,
+} from 'apache-arrow';
+import { FormatError } from './errors.ts';
+
+export const ARROW_FILE_MAGIC = 'ARROW1';
+
+function tmpSibling(path: string, tag: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.${tag}.tmp`);
+}
+
+/** An Arrow byte sink that writes synchronously to a file descriptor (bounded memory). */
+class FdSink extends AsyncByteQueue {
+  constructor(private readonly fd: number) {
+    super();
+  }
+  override write(value: Uint8Array | ArrayBufferView | ArrayBuffer | string): void {
+    let u8: Uint8Array;
+    if (value instanceof Uint8Array) u8 = value;
+    else if (ArrayBuffer.isView(value)) u8 = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    else if (typeof value === 'string') u8 = new TextEncoder().encode(value);
+    else u8 = new Uint8Array(value);
+    let off = 0;
+    while (off < u8.byteLength) off += writeSync(this.fd, u8, off, u8.byteLength - off);
+  }
+}
+
+/** The `utt_id` column type of every store: Dictionary<Int32, Utf8>, dictionary id 0. */
+export function utteranceIdType(): Dictionary<Utf8, Int32> {
+  return new Dictionary(new Utf8(), new Int32(), 0, false);
+}
+
+/** An Int32 column holding `values`. */
+export function int32Data(values: Int32Array): Data<Int32> {
+  return makeData({ type: new Int32(), length: values.length, nullCount: 0, data: values });
+}
+
+/** The `frame` column of one utterance: 0 .. n-1. */
+export function frameIndexData(n: number): Data<Int32> {
+  const f = new Int32Array(n);
+  for (let i = 0; i < n; i++) f[i] = i;
+  return int32Data(f);
+}
+
+/**
+ * Incremental, atomic writer of one per-utterance Arrow file with columns
+ * `utt_id` (dictionary) followed by `fields`. The owning store validates its rows, then calls
+ * `checkAdd(uttId)` first and `append(...)` last; `finish(metadata)` or `abort()` ends it.
+ */
+export class UtteranceFileWriter {
+  readonly path: string;
+  private readonly owner: string;
+  private readonly what: string;
+  /** The columns after `utt_id`, in order. */
+  readonly fields: readonly Field[];
+  private readonly stageSchema: Schema;
+  private readonly tmp1: string;
+  private fd: number | null;
+  private readonly writer: RecordBatchFileWriter;
+  private readonly uttIds: string[] = [];
+  private readonly seen = new Set<string>();
+  private frames = 0;
+  private closed = false;
+
+  /**
+   * @param owner class name used in programming-error messages, e.g. `FeatureFileWriter`
+   * @param what  the file kind used in data-error messages, e.g. `feature file`
+   */
+  private constructor(path: string, fields: readonly Field[], owner: string, what: string) {
+    this.path = path;
+    this.owner = owner;
+    this.what = what;
+    this.fields = fields;
+    this.stageSchema = new Schema([new Field('utt_index', new Int32(), false), ...fields]);
+    this.tmp1 = tmpSibling(path, 'part');
+    this.fd = openSync(this.tmp1, 'w');
+    this.writer = new RecordBatchFileWriter();
+    this.writer.reset(new FdSink(this.fd), this.stageSchema);
+  }
+
+  /** Create the writer (parent directories are created). */
+  static async open(path: string, fields: readonly Field[], owner: string, what: string): Promise<UtteranceFileWriter> {
+    await fsp.mkdir(dirname(path), { recursive: true });
+    return new UtteranceFileWriter(path, fields, owner, what);
+  }
+
+  get utterances(): number {
+    return this.uttIds.length;
+  }
+
+  get numFrames(): number {
+    return this.frames;
+  }
+
+  /** Throws unless `uttId` can be added now (writer open, id not written before). */
+  checkAdd(uttId: string): void {
+    if (this.closed) throw new Error(`${this.owner}(${this.path}): add() after finish/abort`);
+    if (this.seen.has(uttId)) throw new FormatError(`duplicate utterance id in ${this.what}`, { file: this.path, uttId });
+  }
+
+  /** Append one utterance as one record batch: `columns` are the data of `fields`, `numRows` rows each. */
+  append(uttId: string, numRows: number, columns: Data[]): void {
+    this.checkAdd(uttId);
+    const children: Data[] = [int32Data(new Int32Array(numRows).fill(this.uttIds.length)), ...columns];
+    const data = makeData({ type: new Struct(this.stageSchema.fields), length: numRows, nullCount: 0, children });
+    this.writer.write(new RecordBatch(this.stageSchema, data));
+    this.uttIds.push(uttId);
+    this.seen.add(uttId);
+    this.frames += numRows;
+  }
+
+  /**
+   * Close the file: rewrite it with the final dictionary and the schema `metadata` (built by the
+   * caller from `utterances` / `numFrames`), rename into place.
+   */
+  async finish(metadata: Map<string, string>): Promise<void> {
+    if (this.closed) throw new Error(`${this.owner}(${this.path}): finish() twice`);
+    this.closed = true;
+    const tmp2 = tmpSibling(this.path, 'final');
+    try {
+      this.writer.finish();
+      this.closeFd();
+      const dictType = utteranceIdType();
+      const dictionary = vectorFromArray(this.uttIds, new Utf8()) as Vector<Utf8>;
+      const finalSchema = new Schema([new Field('utt_id', dictType, false), ...this.fields], metadata);
+      const fd2 = openSync(tmp2, 'w');
+      try {
+        const writer2 = new RecordBatchFileWriter();
+        writer2.reset(new FdSink(fd2), finalSchema);
+        const fh = await fsp.open(this.tmp1, 'r');
+        try {
+          const reader = await RecordBatchReader.from(fh);
+          await reader.open();
+          for await (const batch of reader) {
+            const cols = batch.data.children;
+            const idx = cols[0];
+            const uttCol = makeData({ type: dictType, offset: idx.offset, length: idx.length, nullCount: 0, data: idx.values as Int32Array, dictionary });
+            const data = makeData({ type: new Struct(finalSchema.fields), length: batch.numRows, nullCount: 0, children: [uttCol, ...cols.slice(1)] });
+            writer2.write(new RecordBatch(finalSchema, data));
+          }
+        } finally {
+          await fh.close().catch(() => undefined);
+        }
+        writer2.finish();
+      } finally {
+        closeSync(fd2);
+      }
+      await fsp.rename(tmp2, this.path);
+      await fsp.rm(this.tmp1, { force: true });
+    } catch (err) {
+      await fsp.rm(tmp2, { force: true });
+      await fsp.rm(this.tmp1, { force: true });
+      throw err;
+    }
+  }
+
+  /** Drop everything written so far. */
+  async abort(): Promise<void> {
+    this.closed = true;
+    this.closeFd();
+    await fsp.rm(this.tmp1, { force: true });
+  }
+
+  private closeFd(): void {
+    if (this.fd !== null) {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+}
+
+export interface OpenedArrowFile {
+  fh: FileHandle;
+  reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
+  schema: Schema;
+}
+
+/**
+ * Open an Arrow IPC file for lazy reading: a missing file, wrong magic, unreadable footer or
+ * stream format is a FormatError naming the file (`what`: e.g. `feature file`). The caller owns
+ * `fh` (close it; on a validation error of its own, close it too).
+ */
+export async function openArrowFile(path: string, what: string): Promise<OpenedArrowFile> {
+  const fh = await fsp.open(path, 'r').catch((cause: NodeJS.ErrnoException) => {
+    throw new FormatError(cause.code === 'ENOENT' ? `${what} not found` : `cannot open ${what}`, { file: path, cause });
+  });
+  try {
+    const magic = Buffer.alloc(6);
+    const { bytesRead } = await fh.read(magic, 0, 6, 0);
+    if (bytesRead < 6 || magic.toString('latin1') !== ARROW_FILE_MAGIC) {
+      throw new FormatError('not an Arrow IPC file', { file: path, expected: `magic "${ARROW_FILE_MAGIC}"`, found: JSON.stringify(magic.subarray(0, bytesRead).toString('latin1')) });
+    }
+    let reader;
+    try {
+      reader = await RecordBatchReader.from(fh);
+      await reader.open();
+    } catch (cause) {
+      throw new FormatError('unreadable Arrow IPC file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
+    }
+    if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
+    return { fh, reader, schema: reader.schema };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}

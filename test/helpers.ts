@@ -1,0 +1,30 @@
+/** Helpers shared by the tests of every area: ../shared lookup, temporary directories, a line-capturing logger. */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogger, type Logger } from '../src/util/log.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** ../shared relative to the repository root. */
+export const SHARED = resolve(REPO_ROOT, '..', 'shared');
+export const CORPORA = join(SHARED, 'corpora');
+
+/** True when ../shared/<rel> exists; warns visibly otherwise (the tests then skip). */
+export function sharedAvailable(rel: string, what: string): boolean {
+  const ok = existsSync(join(SHARED, rel));
+  if (!ok) console.warn(`SKIPPED ${what}: ${join(SHARED, rel)} not found (needs ../shared)`);
+  return ok;
+}
+
+/** A fresh temporary directory named `<prefix>XXXXXX`. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A logger that keeps its lines instead of printing them (tests stay quiet and can assert on messages). */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({ stream: { write: (s: string) => { lines.push(s); return true; } } });
+  return Object.assign(logger, { lines });
+}
