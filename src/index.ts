@@ -18,4 +18,7 @@ export * as distill from './distill/index.ts';
 export * as lm from './lm/index.ts';
 export * as decode from './decode/index.ts';
 export * as score from './score/index.ts';
+export * as train from './train/index.ts';
+export * as decodeStage from './decode-stage/index.ts';
+export * as report from './report/index.ts';
 export * as pipeline from './pipeline/index.ts';

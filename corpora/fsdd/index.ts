@@ -35,6 +35,13 @@ export interface FsddOptions {
   testSpeakers?: string[];
   /** A second FSDD-layout directory whose speakers form the test split. */
   evalDir?: string;
+  /**
+   * Dev from held-out takes of the training speakers instead of a dev speaker: this fraction of
+   * each training speaker's takes of every digit (the highest take indices) is kept out of train
+   * and builds the dev utterances (round(fraction x numUtterancesPerSpeaker) per speaker in
+   * connected mode). With only 4 speakers this gives 3 train / 1 test speakers. Default: off.
+   */
+  devTakeFraction?: number;
   /** Utterances per speaker. Default: 200 (connected), every take (isolated; else a seeded subset). */
   numUtterancesPerSpeaker?: number;
   /** Fewest digits in a connected utterance (default 2). */
@@ -59,6 +66,7 @@ export const FSDD_OPTIONS_DOC: Record<string, string> = {
   devSpeakers: 'string[], default: the last speaker of dir (sorted) that is not a test speaker',
   testSpeakers: 'string[], default: every speaker of evalDir, else the last speaker of dir (sorted)',
   evalDir: 'string, optional: a second FSDD-layout directory with other speakers, used for test',
+  devTakeFraction: 'number in (0, 0.5], optional: dev from this fraction of the training speakers\' takes (held out from train) instead of a dev speaker',
   numUtterancesPerSpeaker: 'integer, default 200 (connected) / all takes (isolated)',
   minDigits: 'integer, default 2: fewest digits per connected utterance',
   maxDigits: 'integer, default 7: most digits per connected utterance',
@@ -133,7 +141,7 @@ function numOpt(opts: FsddOptions, key: keyof FsddOptions, dflt: number, min: nu
 export function assignSpeakers(
   mainSpeakers: string[],
   evalSpeakers: string[] | null,
-  opts: Pick<FsddOptions, 'trainSpeakers' | 'devSpeakers' | 'testSpeakers'>,
+  opts: Pick<FsddOptions, 'trainSpeakers' | 'devSpeakers' | 'testSpeakers' | 'devTakeFraction'>,
 ): { train: string[]; dev: string[]; test: string[] } {
   const main = [...mainSpeakers].sort();
   const evals = evalSpeakers ? [...evalSpeakers].sort() : null;
@@ -147,9 +155,17 @@ export function assignSpeakers(
   }
   const test = opts.testSpeakers ?? (evals ?? main.slice(-1));
   const notTest = main.filter((s) => !test.includes(s));
-  const dev = opts.devSpeakers ?? notTest.slice(-1);
+  const devFromTrain = opts.devTakeFraction !== undefined;
+  if (devFromTrain && opts.devSpeakers !== undefined && opts.devSpeakers.length > 0) {
+    throw new ConfigError('fsdd devSpeakers and devTakeFraction exclude each other', { keyPath: 'devSpeakers', expected: 'no dev speakers when dev comes from held-out takes of the training speakers', found: JSON.stringify(opts.devSpeakers) });
+  }
+  const dev = devFromTrain ? [] : (opts.devSpeakers ?? notTest.slice(-1));
   const train = opts.trainSpeakers ?? notTest.filter((s) => !dev.includes(s));
-  if (train.length === 0 || dev.length === 0 || test.length === 0) {
+  const overlap = train.filter((s) => test.includes(s) || dev.includes(s));
+  if (overlap.length > 0) {
+    throw new ConfigError('fsdd training speakers also in dev or test', { keyPath: 'trainSpeakers', expected: 'speaker-disjoint train, dev and test', found: overlap.join(', ') });
+  }
+  if (train.length === 0 || (dev.length === 0 && !devFromTrain) || test.length === 0) {
     throw new ConfigError('fsdd needs at least one speaker in each of train, dev and test', {
       keyPath: 'trainSpeakers',
       expected: 'three or more speakers (or explicit trainSpeakers/devSpeakers/testSpeakers)',
@@ -157,6 +173,21 @@ export function assignSpeakers(
     });
   }
   return { train, dev, test };
+}
+
+/**
+ * The takes held out for dev: per digit, the `fraction` of the speaker's takes with the highest
+ * take indices (at least one when the digit has two or more takes, so train keeps every digit).
+ */
+export function heldOutTakes<T extends { digit: number; index: number }>(takes: readonly T[], fraction: number): T[] {
+  const out: T[] = [];
+  for (let d = 0; d <= 9; d++) {
+    const pool = takes.filter((t) => t.digit === d).sort((a, b) => a.index - b.index);
+    if (pool.length < 2) continue;
+    const n = Math.min(pool.length - 1, Math.max(1, Math.round(fraction * pool.length)));
+    out.push(...pool.slice(pool.length - n));
+  }
+  return out;
 }
 
 /** Root-mean-square of samples[from, to). */
@@ -259,6 +290,10 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
   const edgeMaxMs = numOpt(opts, 'edgeMaxMs', 300, edgeMinMs);
   const resampleToHz = opts.resampleToHz === undefined ? undefined : numOpt(opts, 'resampleToHz', 0, 1);
   const perSpeaker = opts.numUtterancesPerSpeaker === undefined ? (mode === 'connected' ? 200 : Infinity) : int(opts, 'numUtterancesPerSpeaker', 0, 1);
+  const devFraction = opts.devTakeFraction === undefined ? null : numOpt(opts, 'devTakeFraction', 0, 0);
+  if (devFraction !== null && !(devFraction > 0 && devFraction <= 0.5)) {
+    throw new ConfigError("bad fsdd option 'devTakeFraction'", { keyPath: 'devTakeFraction', expected: 'a number in (0, 0.5]', found: JSON.stringify(opts.devTakeFraction) });
+  }
   const outDir = resolve(opts.outDir);
   const wavDir = join(outDir, 'wav');
 
@@ -282,18 +317,35 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
     else takesBySpeaker.set(t.speaker, [t]);
   }
 
+  // Dev from held-out takes: the training speakers' takes split into train and dev parts.
+  const heldOut = new Set<Take>();
+  if (devFraction !== null) {
+    for (const speaker of assignment.train) for (const t of heldOutTakes(takesBySpeaker.get(speaker) ?? [], devFraction)) heldOut.add(t);
+  }
   const splits: Record<string, SplitManifest> = {};
-  const splitOrder: [string, string[]][] = [['train', assignment.train], ['dev', assignment.dev], ['test', assignment.test]];
+  const splitOrder: [string, string[]][] = [['train', assignment.train], ['dev', devFraction !== null ? assignment.train : assignment.dev], ['test', assignment.test]];
   for (const [split, speakers] of splitOrder) {
     const recordings: Recording[] = [];
     const supervisions: Supervision[] = [];
     for (const speaker of speakers) {
-      const takes = takesBySpeaker.get(speaker) ?? [];
-      const rng = new Rng(`fsdd:${seed}:${mode}:${speaker}`);
-      if (mode === 'isolated') await isolatedSpeaker(takes, rng, perSpeaker, resampleToHz, wavDir, skips, recordings, supervisions, logger);
+      let takes = takesBySpeaker.get(speaker) ?? [];
+      let n = perSpeaker;
+      let tag = 'c';
+      let rngName = `fsdd:${seed}:${mode}:${speaker}`;
+      if (devFraction !== null && assignment.train.includes(speaker)) {
+        const isDev = split === 'dev';
+        takes = takes.filter((t) => heldOut.has(t) === isDev);
+        if (isDev) {
+          n = perSpeaker === Infinity ? Infinity : Math.max(1, Math.round(perSpeaker * devFraction));
+          tag = 'd';
+          rngName += ':dev';
+        }
+      }
+      const rng = new Rng(rngName);
+      if (mode === 'isolated') await isolatedSpeaker(takes, rng, n, resampleToHz, wavDir, skips, recordings, supervisions, logger);
       else {
         await connectedSpeaker(speaker, takes, rng, {
-          perSpeaker, minDigits, maxDigits, pauseMinMs, pauseMaxMs, edgeMinMs, edgeMaxMs, resampleToHz, wavDir,
+          perSpeaker: n, minDigits, maxDigits, pauseMinMs, pauseMaxMs, edgeMinMs, edgeMaxMs, resampleToHz, wavDir, idTag: tag,
         }, skips, recordings, supervisions, logger);
       }
     }
@@ -301,7 +353,8 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
     supervisions.sort((a, b) => compareIds(a.id, b.id));
     splits[split] = { recordings, supervisions };
   }
-  const summary = validateCorpus(splits, { disjointSpeakers: true });
+  // Held-out dev shares its speakers with train (not with test: assignSpeakers checked that).
+  const summary = validateCorpus(splits, { disjointSpeakers: devFraction === null });
   reportSkips(skips, mode === 'connected' ? 'FSDD connected-digit utterances' : 'FSDD takes', logger);
   const info = makeCorpusInfo('fsdd', splits, summary, skips, {
     ...recordedOptions(opts),
@@ -310,6 +363,7 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
     trainSpeakers: assignment.train,
     devSpeakers: assignment.dev,
     testSpeakers: assignment.test,
+    ...(devFraction !== null ? { devTakeFraction: devFraction, devFrom: 'held-out takes of the training speakers' } : {}),
   });
   return { info, splits };
 }
@@ -368,6 +422,8 @@ interface ConnectedParams {
   edgeMaxMs: number;
   resampleToHz: number | undefined;
   wavDir: string;
+  /** Letter of the utterance ids: 'c' (train/test) or 'd' (dev from held-out takes). */
+  idTag: string;
 }
 
 async function connectedSpeaker(
@@ -413,7 +469,7 @@ async function connectedSpeaker(
       rng.uniform(p.edgeMinMs, p.edgeMaxMs) / 1000,
     ];
     const joined = joinTakes(chosen.map((t) => audio.get(t)!), gapsSec, rateHz, noiseRms, rng.fork(`noise${u}`));
-    const id = `${speaker}_c${String(u).padStart(4, '0')}_${digits.join('')}`;
+    const id = `${speaker}_${p.idTag}${String(u).padStart(4, '0')}_${digits.join('')}`;
     const path = join(p.wavDir, `${id}.wav`);
     await writeWav(path, joined.samples, rateHz, { bitsPerSample: 16 });
     const durationSec = joined.samples.length / rateHz;

@@ -187,9 +187,9 @@ export async function trainEnsemble(opts: EnsembleOptions): Promise<TrainResult[
   const baseSeed = opts.job.config.seed ?? 0;
   const jobs: TrainJob[] = Array.from({ length: opts.members }, (_, k) => ({
     ...opts.job,
-    outDir: joinPath(opts.outDir, `member-${k}`),
+    outDir: joinPath(opts.outDir, `member-${k + 1}`),
     config: { ...opts.job.config, seed: baseSeed + k },
   }));
-  return runTrainJobs(jobs, { ...opts, labels: opts.labels ?? jobs.map((_, k) => `member ${k}`) });
+  return runTrainJobs(jobs, { ...opts, labels: opts.labels ?? jobs.map((_, k) => `member ${k + 1}`) });
 }
 

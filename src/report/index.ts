@@ -9,3 +9,4 @@ export * from './html.ts';
 export * from './results.ts';
 export * from './from-score.ts';
 export * from './write.ts';
+export * from './experiment.ts';

@@ -158,6 +158,8 @@ export interface ReportInput {
   /** Wall time per stage, seconds, in pipeline order. */
   stages: Record<string, number>;
   environment: EnvironmentInfo;
+  /** How the pipeline built its report (bootstrap seed etc.), so a rebuild from this file matches it. */
+  reportOptions?: { bootstrapReplicates?: number; confidence?: number; seed?: number; maxWorstUtterances?: number };
 }
 
 // ---------------------------------------------------------------------------------------------

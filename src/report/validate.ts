@@ -242,7 +242,14 @@ function checkSweep(c: Checker, v: unknown, path: string): void {
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep']);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions']);
+  if (o.reportOptions !== undefined) {
+    const ro = c.obj(o.reportOptions, 'reportOptions', [], ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances']);
+    if (ro.bootstrapReplicates !== undefined) c.int(ro.bootstrapReplicates, 'reportOptions.bootstrapReplicates', 1);
+    if (ro.confidence !== undefined) c.num(ro.confidence, 'reportOptions.confidence', 0.5, 0.9999, 'a confidence level in [0.5, 0.9999]');
+    if (ro.seed !== undefined) c.int(ro.seed, 'reportOptions.seed', 0);
+    if (ro.maxWorstUtterances !== undefined) c.int(ro.maxWorstUtterances, 'reportOptions.maxWorstUtterances', 0);
+  }
   if (o.format !== REPORT_INPUT_FORMAT) c.fail('format', JSON.stringify(REPORT_INPUT_FORMAT), o.format);
   if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   checkCorpus(c, o.corpus, 'corpus');

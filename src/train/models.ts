@@ -3,14 +3,14 @@
  * architecture, differing in seed: initialisation and data order), trained in parallel worker
  * threads; optionally the paper's Table 5 baseline on a small fraction of the training data.
  *
- * Seeds: baseline = seed, member k = seed + 1 + k, small-fraction baseline = seed. (The
+ * Seeds: baseline = seed, member-k (k = 1..K) = seed + k, small-fraction baseline = seed. (The
  * distill stage initialises the student with the baseline's seed, so student and baseline
  * differ only in their targets.)
  *
  * Output directory:
  *   models.json                 what was trained: inventory, config, data, one entry per model
  *   baseline/final/             model.json weights.bin sidecar.json  (src/nnet model directory)
- *   member-<k>/final/
+ *   member-<k>/final/             k = 1 .. K
  *   fraction-baseline/final/    (with smallFraction)
  * Checkpoints are removed once every model is final unless `keepCheckpoints` (a rerun with a
  * higher maxEpochs then continues them). Everything written is byte-identical for the same inputs,
@@ -220,7 +220,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
   const subset: SubsetSpec | null = o.smallFraction !== null ? { fraction: o.smallFraction, seed } : null;
   const plan: { name: string; role: ModelRole; seed: number; subset: SubsetSpec | null }[] = [
     { name: 'baseline', role: 'baseline', seed, subset: null },
-    ...Array.from({ length: o.members }, (_, k) => ({ name: `member-${k}`, role: 'member' as const, seed: seed + 1 + k, subset: null })),
+    ...Array.from({ length: o.members }, (_, k) => ({ name: `member-${k + 1}`, role: 'member' as const, seed: seed + 1 + k, subset: null })),
   ];
   if (subset) plan.push({ name: 'fraction-baseline', role: 'fraction-baseline', seed, subset });
 

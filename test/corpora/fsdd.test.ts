@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeWav, readAudioChannel } from '../../src/audio/index.ts';
-import { prepareFsdd, assignSpeakers, joinTakes, speakerNoiseRms, DIGIT_WORDS } from '../../corpora/fsdd/index.ts';
+import { prepareFsdd, assignSpeakers, heldOutTakes, joinTakes, speakerNoiseRms, DIGIT_WORDS } from '../../corpora/fsdd/index.ts';
 import { prepareCorpus } from '../../corpora/index.ts';
 import { readCorpus } from '../../src/corpus/manifest.ts';
 import { validateDataDir } from '../../src/corpus/validate.ts';
@@ -52,6 +52,33 @@ describe('fsdd isolated digits', () => {
     expect(a.info.counts.train.supervisions).toBe(10);
     expect(a.splits.train.supervisions.map((s) => s.id)).toEqual(b.splits.train.supervisions.map((s) => s.id));
     expect(a.splits.train.supervisions.map((s) => s.id)).not.toEqual(c.splits.train.supervisions.map((s) => s.id));
+  });
+});
+
+describe('fsdd dev from held-out takes of the training speakers (devTakeFraction)', () => {
+  it('assigns 3 train / 1 test speakers and no dev speaker', () => {
+    expect(assignSpeakers(['yweweler', 'george', 'nicolas', 'jackson'], null, { devTakeFraction: 0.1 })).toEqual({ train: ['george', 'jackson', 'nicolas'], dev: [], test: ['yweweler'] });
+    expect(() => assignSpeakers(['a', 'b', 'c'], null, { devTakeFraction: 0.1, devSpeakers: ['b'] })).toThrow(/devSpeakers and devTakeFraction exclude each other/);
+    expect(() => assignSpeakers(['a', 'b', 'c'], null, { trainSpeakers: ['a', 'c'], testSpeakers: ['c'] })).toThrow(/training speakers also in dev or test; .*found c/);
+  });
+
+  it('holds out the highest take indices of every digit, never a digit\'s only take', () => {
+    const takes = [...Array.from({ length: 10 }, (_, i) => ({ digit: 3, index: i })), { digit: 4, index: 0 }, { digit: 5, index: 2 }, { digit: 5, index: 7 }];
+    expect(heldOutTakes(takes, 0.2)).toEqual([{ digit: 3, index: 8 }, { digit: 3, index: 9 }, { digit: 5, index: 7 }]);
+  });
+
+  it('builds dev from takes that no training utterance uses; test stays a held-out speaker', async () => {
+    const out = join(tmp(), 'data-heldout');
+    const p = await prepareFsdd(corpus, { outDir: out, numUtterancesPerSpeaker: 10, devTakeFraction: 0.2, seed: 7, logger: quiet });
+    expect(p.info.counts).toMatchObject({ train: { supervisions: 30, speakers: 3 }, dev: { supervisions: 6, speakers: 3 }, test: { supervisions: 10, speakers: 1 } });
+    const sources = (split: string) => new Set(p.splits[split].supervisions.flatMap((s) => s.custom!.sources as string[]));
+    const train = sources('train');
+    for (const f of sources('dev')) expect(train.has(f)).toBe(false);
+    expect(p.splits.dev.supervisions.every((s) => /_d\d{4}_/.test(s.id))).toBe(true);
+    const testSpeakers = new Set(p.splits.test.supervisions.map((s) => s.speaker));
+    expect(p.splits.train.supervisions.some((s) => testSpeakers.has(s.speaker))).toBe(false);
+    expect(p.info.options).toMatchObject({ devTakeFraction: 0.2, devSpeakers: [] });
+    await expect(prepareFsdd(corpus, { outDir: join(tmp(), 'bad'), devTakeFraction: 0.9, logger: quiet })).rejects.toThrow(/devTakeFraction.*expected a number in \(0, 0\.5\]/);
   });
 });
 

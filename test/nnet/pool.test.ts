@@ -20,11 +20,11 @@ describe('parallel ensemble training in worker threads', () => {
     const outDir = tempDir();
     const logger = captureLogger();
     const results = await trainEnsemble({ members: 2, outDir, job, maxWorkers: 2, logger });
-    expect(results.map((r) => r.finalDir)).toEqual([join(outDir, 'member-0', 'final'), join(outDir, 'member-1', 'final')]);
+    expect(results.map((r) => r.finalDir)).toEqual([join(outDir, 'member-1', 'final'), join(outDir, 'member-2', 'final')]);
     expect(results.map((r) => r.sidecar.training?.seed)).toEqual([5, 6]);
     expect(results.every((r) => r.backend.name === 'wasm' && r.history.length === 2)).toBe(true);
-    const w0 = readFileSync(join(outDir, 'member-0', 'final', 'weights.bin'));
-    const w1 = readFileSync(join(outDir, 'member-1', 'final', 'weights.bin'));
+    const w0 = readFileSync(join(outDir, 'member-1', 'final', 'weights.bin'));
+    const w1 = readFileSync(join(outDir, 'member-2', 'final', 'weights.bin'));
     expect(w0.equals(w1)).toBe(false);
     // Worker log lines reach the parent, labelled per member.
     expect(logger.lines.some((l) => l.startsWith('[member 1] ') && l.includes('nnet backend: wasm'))).toBe(true);

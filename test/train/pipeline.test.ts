@@ -28,7 +28,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
 
   it('trains the baseline, K members (seeds seed + 1 + k) and the small-fraction baseline, recorded in models.json', () => {
     const f = JSON.parse(readFileSync(join(a, 'train', 'models.json'), 'utf8'));
-    expect(f.models.map((m: { name: string }) => m.name)).toEqual(['baseline', 'member-0', 'member-1', 'fraction-baseline']);
+    expect(f.models.map((m: { name: string }) => m.name)).toEqual(['baseline', 'member-1', 'member-2', 'fraction-baseline']);
     expect(f.models.map((m: { seed: number }) => m.seed)).toEqual([3, 4, 5, 3]);
     expect(f.inventory.numSenones).toBe(8);
     expect(f.trainConfig.hiddenUnits).toBe(16);
@@ -48,7 +48,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
   it('writes one target set per temperature plus dense targets, with storage and kept mass recorded', async () => {
     const t = JSON.parse(readFileSync(join(a, 'targets', 'targets.json'), 'utf8'));
     expect(t.sets.map((s: { name: string }) => s.name)).toEqual(['main', 'T1', 'dense']);
-    expect(t.teachers.map((x: { name: string }) => x.name)).toEqual(['member-0', 'member-1']);
+    expect(t.teachers.map((x: { name: string }) => x.name)).toEqual(['member-1', 'member-2']);
     const [main, t1, dense] = t.sets;
     expect(main.temperature).toBe(2);
     expect(t1.temperature).toBe(1);
@@ -59,7 +59,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     expect(main.denseBytesPerFrame).toBe(8 + 4 * 8);
     const meta = await readSoftTargetMetadata(join(a, 'targets', main.file));
     // Teachers are named, not located: the bytes do not depend on where the experiment lives.
-    expect(meta.teachers.map((x) => x.id)).toEqual(['member-0', 'member-1']);
+    expect(meta.teachers.map((x) => x.id)).toEqual(['member-1', 'member-2']);
     expect(meta.temperature).toBe(2);
   });
 
@@ -70,7 +70,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     expect(s.students[0].loss).toMatchObject({ temperature: 2, hardWeight: 0.5, normalisation: 'sum' });
     expect(s.students[3].subset).toEqual({ fraction: 0.3, seed: 3 });
     const student = await readSidecar(join(a, 'distill', 'student', 'final'));
-    const member = await readSidecar(join(a, 'train', 'member-0', 'final'));
+    const member = await readSidecar(join(a, 'train', 'member-1', 'final'));
     expect(student.shape).toEqual(member.shape);
     expect(student.senones).toEqual(member.senones);
   });
@@ -78,7 +78,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
   it('scores every model and the ensemble on train, dev and test; gain kept and Table 5 follow from the scores', () => {
     expect(Object.keys(evalFile.splits)).toEqual(['train', 'dev', 'test']);
     const test = evalFile.splits.test;
-    expect(Object.keys(test.models)).toEqual(['baseline', 'member-0', 'member-1', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'ensemble']);
+    expect(Object.keys(test.models)).toEqual(['baseline', 'member-1', 'member-2', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'ensemble']);
     for (const sc of Object.values(test.models)) {
       expect(sc.frames).toBe(test.frames);
       expectNear(sc.accuracy, sc.correct / sc.frames, 1e-12, 'accuracy');
@@ -119,7 +119,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
       const other = await writeTinyCorpus(join(root, 'other-feats'), { featureHash: 'feat-hash-2', fbank: { dither: 1 } });
       const err = await makeSoftTargetSets({ ...other, modelsDir: join(a, 'train'), outDir: join(root, 'x3'), backend: 'wasm', logger: captureLogger() }).catch((e) => e);
       expect(err).toBeInstanceOf(FormatError);
-      expect(err.message).toMatch(/model and data do not match \(member-0 .* vs features .*other-feats\/features\/train\.arrow\).*feature config .*"dither":0.* vs .*"dither":1/);
+      expect(err.message).toMatch(/model and data do not match \(member-1 .* vs features .*other-feats\/features\/train\.arrow\).*feature config .*"dither":0.* vs .*"dither":1/);
     });
 
     it('soft targets made from other alignments', async () => {
@@ -132,7 +132,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     it('a non-finite loss stops training and names the epoch and batch', async () => {
       const err = await trainAcousticModels({ ...dirs, outDir: join(root, 'nan'), seed: 3, ...TINY_TRAIN, members: 1, learningRate: 1e30, logger: captureLogger() }).catch((e) => e);
       expect(err).toBeInstanceOf(NumericError);
-      expect(err.message).toMatch(/^(baseline|member-0): .*training loss is not finite at epoch 1, batch \d+ \(64 frames of train-\d+/);
+      expect(err.message).toMatch(/^(baseline|member-1): .*training loss is not finite at epoch 1, batch \d+ \(64 frames of train-\d+/);
     });
 
     it('unknown options and a missing split', async () => {

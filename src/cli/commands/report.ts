@@ -16,17 +16,30 @@ function intOption(name: string, min: number) {
   };
 }
 
+function floatOption(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`bad value for --${name}`, { expected: `a number in [${min}, ${max}]`, found: JSON.stringify(v) });
+    return n;
+  };
+}
+
 export function register(program: Command): void {
   program.command('report')
     .description('comparison report (Table 1, significance, curves, per-speaker WER, worst utterances) as json, md and html')
     .requiredOption('--input <file>', 'report-input.json written by the pipeline')
     .requiredOption('--out <dir>', 'output directory')
-    .option('--replicates <n>', 'bootstrap replicates for significance', intOption('replicates', 1), 1000)
-    .option('--seed <n>', 'seed of the bootstrap', intOption('seed', 0), 0)
-    .option('--worst <n>', 'worst utterances shown', intOption('worst', 0), 10)
-    .action(async (o: { input: string; out: string; replicates: number; seed: number; worst: number }) => {
+    .option('--replicates <n>', "bootstrap replicates for significance (default: the input's reportOptions, else 1000)", intOption('replicates', 1))
+    .option('--seed <n>', "seed of the bootstrap (default: the input's reportOptions, i.e. the recipe seed, else 0)", intOption('seed', 0))
+    .option('--confidence <x>', "confidence level of the intervals (default: the input's reportOptions, else 0.95)", floatOption('confidence', 0.5, 0.9999))
+    .option('--worst <n>', "worst utterances shown (default: the input's reportOptions, else 10)", intOption('worst', 0))
+    .action(async (o: { input: string; out: string; replicates?: number; seed?: number; confidence?: number; worst?: number }) => {
       const input = readReportInput(o.input);
-      const w = await writeReport(input, o.out, { bootstrapReplicates: o.replicates, seed: o.seed, maxWorstUtterances: o.worst });
+      const d = input.reportOptions ?? {};
+      const w = await writeReport(input, o.out, {
+        bootstrapReplicates: o.replicates ?? d.bootstrapReplicates ?? 1000, seed: o.seed ?? d.seed ?? 0,
+        confidence: o.confidence ?? d.confidence ?? 0.95, maxWorstUtterances: o.worst ?? d.maxWorstUtterances ?? 10,
+      });
       process.stdout.write(summarySentences(w.report).join('\n') + '\n');
       process.stdout.write(`wrote ${w.htmlPath}\nwrote ${w.markdownPath}\nwrote ${w.jsonPath}\n`);
     });

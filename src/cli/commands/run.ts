@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .option('--to-stage <stage>', 'stop after this stage')
     .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect, [] as string[])
     .option('--corpus-dir <dir>', 'override corpus.dir')
-    .option('--eval-corpus-dir <dir>', 'test split from this corpus directory (other speakers, same layout); sets stages.prepare.evalDir')
+    .option('--eval-corpus-dir <dir>', 'test split from this corpus directory (other speakers, same layout; corpora with evalDir: fsdd); sets stages.prepare.evalDir')
     .addHelpText('after', stagesHelp)
     .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set: string[]; corpusDir?: string; evalCorpusDir?: string }) => {
       const report = await runRecipeFile(file, {

@@ -14,6 +14,7 @@ import { evalStage } from './eval.ts';
 import { lmStage } from './lm.ts';
 import { createDecodeStage } from './decode.ts';
 import { scoreStage } from './score.ts';
+import { reportStage } from './report.ts';
 
 export function createDefaultRegistry(): StageRegistry {
   return new StageRegistry()
@@ -26,7 +27,8 @@ export function createDefaultRegistry(): StageRegistry {
     .register(evalStage)
     .register(lmStage)
     .register(createDecodeStage())
-    .register(scoreStage);
+    .register(scoreStage)
+    .register(reportStage);
 }
 
 /** The registry the CLI uses. */

@@ -1,0 +1,227 @@
+/**
+ * The report's input from an experiment directory: what the earlier stages wrote (prepare's
+ * corpus.json, features' and every stage's stage.json, train's models.json and model sidecars,
+ * targets.json, distill's students.json, eval.json, lm.json, score.json) assembled into one
+ * `ReportInput`. Nothing is recomputed here: frame accuracies come from eval.json, WER counts from
+ * score.json, so the report shows exactly what those stages measured.
+ *
+ * Names: the train stage calls the members `member-1` .. `member-K`, as the report does.
+ * Temperature sweep: the eval stage's students of the other target sets at other temperatures
+ * (the dense set is the top-k comparison, not a sweep point).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { cpus, platform, arch } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FormatError } from '../util/errors.ts';
+import { hashConfig } from '../util/hash.ts';
+import { reportWerInputs, type ScoreSummary } from '../decode-stage/score.ts';
+import type { EvalFile } from '../train/eval.ts';
+import type { ModelsFile } from '../train/models.ts';
+import type { StudentsFile } from '../train/distill.ts';
+import type { TargetsFile } from '../train/targets.ts';
+import {
+  MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
+  type CorpusInfo, type EpochPoint, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
+} from './types.ts';
+
+/** Where each stage wrote its output (absent stages: null). */
+export interface ExperimentDirs {
+  expDir: string;
+  prepare?: string | null;
+  features?: string | null;
+  train: string;
+  targets?: string | null;
+  distill?: string | null;
+  eval: string;
+  lm?: string | null;
+  score?: string | null;
+}
+
+export interface ExperimentReportOptions {
+  /** Stages in pipeline order whose stage.json durations go into `stages` (default: none). */
+  stageNames?: readonly string[];
+  /** The whole pipeline's config hash (default: hash of the stage records' config hashes). */
+  configHash?: string;
+  /** Corpus name and description (default: recipe.json's name and description). */
+  corpusName?: string;
+  description?: string;
+  recipeFile?: string;
+}
+
+function readJson<T>(path: string, format: string | null, what: string): T {
+  if (!existsSync(path)) throw new FormatError(`no ${what}`, { file: path, expected: `${what} written by an earlier stage`, found: 'no such file' });
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new FormatError(`${what} is not valid JSON`, { file: path, cause, expected: 'JSON', found: (cause as Error).message });
+  }
+  const f = (j as { format?: unknown }).format;
+  if (format !== null && f !== format) throw new FormatError(`not a ${what}`, { file: path, expected: `format ${format}`, found: String(f) });
+  return j as T;
+}
+
+function readOptionalJson<T>(path: string | null, format: string | null, what: string): T | null {
+  return path && existsSync(path) ? readJson<T>(path, format, what) : null;
+}
+
+/** Train/dev/test sizes from prepare's corpus.json and the features stage record. */
+function splitInfo(dirs: ExperimentDirs): CorpusInfo['splits'] {
+  const corpus = readOptionalJson<{ counts?: Record<string, { supervisions: number; speakers: number; durationSec: number }> }>(dirs.prepare ? join(dirs.prepare, 'corpus.json') : null, null, 'corpus summary');
+  const feats = readOptionalJson<{ details?: { splits?: Record<string, { frames: number }> } }>(dirs.features ? join(dirs.features, 'stage.json') : null, null, 'features stage record');
+  const out: CorpusInfo['splits'] = {};
+  for (const split of ['train', 'dev', 'test'] as const) {
+    const c = corpus?.counts?.[split];
+    if (!c) continue;
+    const s: SplitInfo = { utterances: c.supervisions, speakers: c.speakers, durationSec: c.durationSec };
+    const frames = feats?.details?.splits?.[split]?.frames;
+    if (typeof frames === 'number') s.frames = frames;
+    out[split] = s;
+  }
+  return out;
+}
+
+interface Sidecar {
+  shape: { inputDim: number; hiddenLayers: number; hiddenUnits: number; numSenones: number };
+  training?: { backend?: string; history?: { epoch: number; trainLoss: number; devAccuracy: number | null; learningRate: number }[] };
+}
+
+function readSidecar(modelDir: string): Sidecar {
+  return readJson<Sidecar>(join(modelDir, 'sidecar.json'), null, 'model sidecar');
+}
+
+/** Weights + biases of an MLP of this shape. */
+export function parameterCount(s: Sidecar['shape']): number {
+  let n = 0, prev = s.inputDim;
+  for (let l = 0; l < s.hiddenLayers; l++) {
+    n += prev * s.hiddenUnits + s.hiddenUnits;
+    prev = s.hiddenUnits;
+  }
+  return n + prev * s.numSenones + s.numSenones;
+}
+
+function curveOf(s: Sidecar): EpochPoint[] {
+  return (s.training?.history ?? []).map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, devFrameAccuracy: h.devAccuracy ?? null, learningRate: h.learningRate }));
+}
+
+function gitCommit(): string | null {
+  try {
+    const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+function versions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const out: Record<string, string> = { node: process.versions.node };
+  const pkg = (name: string) => {
+    try {
+      out[name] = (require(`${name}/package.json`) as { version: string }).version;
+    } catch { /* not installed */ }
+  };
+  try {
+    const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+    out['am-distill'] = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch { /* outside a checkout */ }
+  pkg('@tensorflow/tfjs-core');
+  pkg('@tensorflow/tfjs-backend-wasm');
+  pkg('@tensorflow/tfjs-node');
+  pkg('@tensorflow/tfjs-node-gpu');
+  pkg('apache-arrow');
+  return out;
+}
+
+/** Assemble the report's input from the stage outputs of one experiment. */
+export function reportInputFromExperiment(dirs: ExperimentDirs, opts: ExperimentReportOptions = {}): ReportInput {
+  const models = readJson<ModelsFile>(join(dirs.train, 'models.json'), 'am-distill.acoustic-models', 'models file');
+  const evalFile = readJson<EvalFile>(join(dirs.eval, 'eval.json'), 'am-distill.eval', 'eval file');
+  const students = readOptionalJson<StudentsFile>(dirs.distill ? join(dirs.distill, 'students.json') : null, 'am-distill.students', 'students file');
+  const targets = readOptionalJson<TargetsFile>(dirs.targets ? join(dirs.targets, 'targets.json') : null, 'am-distill.target-sets', 'target-sets file');
+  const score = readOptionalJson<ScoreSummary>(dirs.score ? join(dirs.score, 'score.json') : null, 'am-distill.score', 'score file');
+  const lm = readOptionalJson<{ vocabulary?: number }>(dirs.lm ? join(dirs.lm, 'lm.json') : null, 'am-distill.lm', 'LM summary');
+  const recipe = readOptionalJson<{ name?: string; description?: string; file?: string }>(join(dirs.expDir, 'recipe.json'), null, 'recipe record');
+
+  const acc = (name: string) => ({
+    dev: evalFile.splits.dev?.models[name]?.accuracy ?? null,
+    test: evalFile.splits.test?.models[name]?.accuracy ?? null,
+  });
+  const wer = score ? reportWerInputs(score) : {};
+  const werOf = (name: string): Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments'> => wer[name] ?? { wer: { dev: null, test: null } };
+
+  const systems: Record<string, SystemInput> = {};
+  const baseline = models.models.find((m) => m.role === 'baseline');
+  const members = models.models.filter((m) => m.role === 'member');
+  if (!baseline) throw new FormatError('the train stage has no baseline', { file: join(dirs.train, 'models.json'), expected: "a model with role 'baseline'", found: models.models.map((m) => m.name).join(', ') });
+  const student = students?.students.find((s) => s.role === 'student' && s.targetSet === 'main') ?? null;
+  if (!student) throw new FormatError('the distill stage has no student on the main target set', { file: join(dirs.distill ?? dirs.expDir, 'students.json'), expected: "a student of target set 'main'", found: students ? students.students.map((s) => s.name).join(', ') : 'no students file' });
+
+  const baseSidecar = readSidecar(join(dirs.train, baseline.dir));
+  const params = parameterCount(baseSidecar.shape);
+  systems.baseline = { label: 'Baseline (1 net)', parameters: params, frameAccuracy: acc(baseline.name), ...werOf(baseline.name), trainingCurve: curveOf(baseSidecar) };
+  systems.ensemble = { label: `${members.length}-net ensemble`, parameters: params * members.length, members: members.length, frameAccuracy: acc('ensemble'), ...werOf('ensemble') };
+  const studentSidecar = readSidecar(join(dirs.distill!, student.dir));
+  systems.student = { label: 'Distilled single model', parameters: parameterCount(studentSidecar.shape), frameAccuracy: acc(student.name), ...werOf(student.name), trainingCurve: curveOf(studentSidecar) };
+  for (const m of members) {
+    if (!MEMBER_ID.test(m.name)) throw new FormatError('ensemble member with an unexpected name', { file: join(dirs.train, 'models.json'), expected: 'member-1 .. member-K', found: m.name });
+    const sc = readSidecar(join(dirs.train, m.dir));
+    systems[m.name] = { label: `Ensemble member ${m.name.slice('member-'.length)}`, parameters: parameterCount(sc.shape), frameAccuracy: acc(m.name), ...werOf(m.name), trainingCurve: curveOf(sc) };
+  }
+
+  let softTargets: SoftTargetInfo | null = null;
+  const main = targets?.sets.find((s) => s.name === 'main');
+  if (targets && main) {
+    softTargets = {
+      T: main.temperature, k: main.k, bytesPerFrame: main.bytesPerFrame, keptMass: main.meanKeptMass, denseBytesPerFrame: main.denseBytesPerFrame,
+      combination: targets.config.combination === 'geometric' ? 'geometric-mean-probs' : 'arithmetic-mean-probs',
+      hardWeight: student.loss.hardWeight,
+    };
+  }
+
+  // The sweep: the main student and every student of another temperature (top-k sets only).
+  let temperatureSweep: TemperaturePoint[] | null = null;
+  const sweep = evalFile.students.filter((s) => s.targetSet !== 'dense' && !s.name.startsWith('fraction-'));
+  if (new Set(sweep.map((s) => s.temperature)).size > 1) {
+    temperatureSweep = sweep
+      .map((s) => ({ T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...(targets?.sets.find((t) => t.name === s.targetSet) ? { keptMass: targets.sets.find((t) => t.name === s.targetSet)!.meanKeptMass } : {}) }))
+      .sort((a, b) => a.T - b.T);
+  }
+
+  const stages: Record<string, number> = {};
+  const configHashes: Record<string, string> = {};
+  for (const name of opts.stageNames ?? []) {
+    const rec = readOptionalJson<{ durationSec?: number; configHash?: string }>(join(dirs.expDir, name, 'stage.json'), null, `${name} stage record`);
+    if (rec && typeof rec.durationSec === 'number') stages[name] = rec.durationSec;
+    if (rec?.configHash) configHashes[name] = rec.configHash;
+  }
+
+  const corpus: CorpusInfo = {
+    name: opts.corpusName ?? recipe?.name ?? 'experiment',
+    ...((opts.description ?? recipe?.description) ? { description: opts.description ?? recipe?.description } : {}),
+    ...((opts.recipeFile ?? recipe?.file) ? { recipe: opts.recipeFile ?? recipe?.file } : {}),
+    numSenones: models.inventory.numSenones,
+    ...(lm?.vocabulary !== undefined ? { vocabularySize: lm.vocabulary } : {}),
+    splits: splitInfo(dirs),
+  };
+
+  return {
+    format: REPORT_INPUT_FORMAT,
+    formatVersion: REPORT_FORMAT_VERSION,
+    corpus,
+    systems,
+    softTargets,
+    temperatureSweep,
+    stages,
+    environment: {
+      backend: baseSidecar.training?.backend ?? 'unknown',
+      versions: versions(),
+      commit: gitCommit(),
+      configHash: opts.configHash ?? hashConfig(configHashes),
+      host: `${cpus().length} CPU cores, ${platform()} ${arch()}, node ${process.versions.node}`,
+    },
+  };
+}

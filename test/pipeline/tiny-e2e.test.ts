@@ -1,0 +1,86 @@
+/**
+ * The whole pipeline in `npm test`: the demo recipe shrunk with --set (4 synthetic speakers,
+ * tiny nets, narrow decode grid), every stage from synthesis to the report, through the real
+ * runner. Checks the report's contract (issue 6) and that a second run skips everything.
+ */
+import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { loadRecipe } from '../../src/pipeline/recipe.ts';
+import { runPipeline } from '../../src/pipeline/runner.ts';
+import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { readReportInput } from '../../src/report/validate.ts';
+import { captureLogger } from '../helpers.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const exp = mkdtempSync(join(tmpdir(), 'amd-tiny-e2e-'));
+afterAll(() => rmSync(exp, { recursive: true, force: true }));
+
+const SETS = [
+  'stages.prepare.numSpeakers=4', 'stages.prepare.utterancesPerSpeaker=6', 'stages.prepare.splits={train: 2, dev: 1, test: 1}',
+  'stages.align.numLeaves=40', 'stages.align.monoIters=8', 'stages.align.triIters=6',
+  'stages.train.hiddenLayers=1', 'stages.train.hiddenUnits=32', 'stages.train.leftContext=2', 'stages.train.rightContext=2',
+  'stages.train.members=2', 'stages.train.maxEpochs=2', 'stages.train.maxWorkers=1', 'stages.train.smallFraction=null',
+  'stages.distill.maxWorkers=1', 'stages.decode.lmWeights=[8]', 'stages.decode.wordInsertionPenalties=[0]', 'stages.decode.beam=10',
+  'stages.report.bootstrapReplicates=50',
+];
+
+describe('the demo recipe, shrunk, through every stage to the report', () => {
+  it('writes report.json with the issue 6 contract, report.md and report.html; a rerun skips every stage', async () => {
+    const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS });
+    const log = captureLogger();
+    const run = await runPipeline(recipe, { registry: defaultRegistry, log });
+    expect(run.stages.map((s) => s.stage)).toEqual(['prepare', 'features', 'align', 'train', 'targets', 'distill', 'eval', 'lm', 'decode', 'score', 'report']);
+    expect(run.stages.every((s) => s.status === 'ran')).toBe(true);
+
+    const r = JSON.parse(readFileSync(join(exp, 'report', 'report.json'), 'utf8'));
+    expect(r.corpus.name).toBe('demo');
+    expect(r.corpus.splits.test.speakers).toBe(1);
+    expect(Object.keys(r.systems).sort()).toEqual(['baseline', 'ensemble', 'member-1', 'member-2', 'student']);
+    for (const s of Object.values(r.systems) as { frameAccuracy: { dev: number; test: number } }[]) {
+      for (const split of ['dev', 'test'] as const) {
+        expect(s.frameAccuracy[split]).toBeGreaterThan(0);
+        expect(s.frameAccuracy[split]).toBeLessThanOrEqual(1);
+      }
+    }
+    // The frame accuracies are eval.json's, the WERs score.json's.
+    const ev = JSON.parse(readFileSync(join(exp, 'eval', 'eval.json'), 'utf8'));
+    expect(r.systems.student.frameAccuracy.test).toBe(ev.splits.test.models.student.accuracy);
+    expect(r.systems['member-2'].frameAccuracy.dev).toBe(ev.splits.dev.models['member-2'].accuracy);
+    const sc = JSON.parse(readFileSync(join(exp, 'score', 'score.json'), 'utf8'));
+    const scTest = sc.results.find((x: { system: string; split: string }) => x.system === 'baseline' && x.split === 'test');
+    expect(r.systems.baseline.wer.test).toBeCloseTo(scTest.wer / 100, 10);
+    expect(r.ensembleSize).toBe(2);
+    expect(r.systems.ensemble.parameters).toBe(2 * r.systems.baseline.parameters);
+    expect(r.systems.student.trainingCurve.length).toBeGreaterThan(0);
+    for (const k of ['frameAccuracy', 'wer']) expect(r.gainRecovered).toHaveProperty(k);
+    expect(r.significance).toHaveProperty('studentVsBaseline');
+    expect(r.softTargets).toMatchObject({ T: 2 });
+    expect(r.softTargets.k).toBeGreaterThan(0);
+    expect(r.softTargets.keptMass).toBeGreaterThan(0.9);
+    expect(r.softTargets.bytesPerFrame).toBeGreaterThan(0);
+    expect(Object.keys(r.stages)).toEqual(['prepare', 'features', 'align', 'train', 'targets', 'distill', 'eval', 'lm', 'decode', 'score']);
+    expect(r.environment.backend).toBe('wasm');
+    expect(r.environment.configHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.environment.versions.node).toBe(process.versions.node);
+
+    const md = readFileSync(join(exp, 'report', 'report.md'), 'utf8');
+    expect(md).toMatch(/2-net ensemble/);
+    expect(md).toMatch(/Hinton/);
+    const html = readFileSync(join(exp, 'report', 'report.html'), 'utf8');
+    expect(html).toMatch(/<svg/);
+    expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
+    // The saved input rebuilds the same report.json (am-distill report --input, with the recipe's bootstrap seed).
+    const input = readReportInput(join(exp, 'report', 'report-input.json'));
+    expect(input.reportOptions).toEqual({ bootstrapReplicates: 50, confidence: 0.95, seed: 1, maxWorstUtterances: 10 });
+    const cli = spawnSync(process.execPath, [join(ROOT, 'bin/am-distill.js'), 'report', '--input', join(exp, 'report', 'report-input.json'), '--out', join(exp, 'rebuilt')], { encoding: 'utf8' });
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(readFileSync(join(exp, 'rebuilt', 'report.json'), 'utf8')).toBe(readFileSync(join(exp, 'report', 'report.json'), 'utf8'));
+    expect(existsSync(join(exp, 'report', 'plots'))).toBe(true);
+
+    const again = await runPipeline(loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS }), { registry: defaultRegistry, log: captureLogger() });
+    expect(again.stages.map((s) => s.status)).toEqual(Array(11).fill('up-to-date'));
+  }, 300_000);
+});
