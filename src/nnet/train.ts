@@ -455,7 +455,8 @@ export function scheduleAfterEpoch(
     s.epochsSinceBest = prev.epochsSinceBest + 1;
   }
   if (cfg.schedule === 'newbob') {
-    if (s.halving && improvement < cfg.newbobStopImprovement && epoch >= cfg.minEpochs) s.stopReason = 'newbob';
+    // At the last epoch the stop is 'max-epochs' whatever the improvement (a newbob stop then changes nothing).
+    if (s.halving && improvement < cfg.newbobStopImprovement && epoch >= cfg.minEpochs && epoch < cfg.maxEpochs) s.stopReason = 'newbob';
     if (improvement < cfg.newbobStartImprovement) s.halving = true;
     if (s.halving) s.learningRate = prev.learningRate * cfg.halvingFactor;
   }

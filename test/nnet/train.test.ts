@@ -158,6 +158,16 @@ describe('newbob schedule and early stopping', () => {
     expect(s4.bestEpoch).toBe(4);
   });
 
+  it("calls a stop at the last epoch 'max-epochs' even when the newbob stop rule also holds there", () => {
+    const c = { ...cfg, maxEpochs: 4, minEpochs: 2 };
+    let s = scheduleAfterEpoch(s0, 1, 0.40, c);
+    s = scheduleAfterEpoch(s, 2, 0.401, c); // start halving
+    s = scheduleAfterEpoch(s, 3, 0.41, c);
+    expect(s.stopReason).toBeNull();
+    s = scheduleAfterEpoch(s, 4, 0.39, c); // worse at the last epoch
+    expect(s.stopReason).toBe('max-epochs');
+  });
+
   it('stops early after `earlyStopPatience` epochs without a new best', () => {
     let s = scheduleAfterEpoch(s0, 1, 0.5, { ...cfg, schedule: 'constant' });
     for (let e = 2; e <= 4; e++) s = scheduleAfterEpoch(s, e, 0.49, { ...cfg, schedule: 'constant' });
