@@ -75,7 +75,7 @@ export function buildFigures(r: ReportJson): Figure[] {
       svg: lineChart({ id: 'curve-train-loss', title: 'Training loss', xLabel: 'epoch', yLabel: 'training loss', integerX: true, series: series((e) => e.trainLoss) }),
     });
     figs.push({
-      name: 'curve-learning-rate', title: 'Learning rate', caption: 'Learning rate used in each epoch (log scale; set by the recipe's schedule: newbob, exponential or constant).',
+      name: 'curve-learning-rate', title: 'Learning rate', caption: 'Learning rate used in each epoch (log scale; set by the recipe schedule: newbob, exponential or constant).',
       svg: lineChart({ id: 'curve-learning-rate', title: 'Learning rate', xLabel: 'epoch', yLabel: 'learning rate', integerX: true, yScale: 'log', series: series((e) => e.learningRate) }),
     });
   }

@@ -1,5 +1,6 @@
 /**
- * `am-distill validate <path>`: check a recipe, manifest, prepared data dir, Arrow feature file
+ * `am-distill validate <path>`: check a recipe, manifest, prepared data dir, CMVN file, Arrow
+ * feature / alignment / soft-target file (told apart by the `am_distill.format` schema metadata)
  * or stage output dir (detected by content and name), print a summary; exit 2 when invalid.
  */
 import type { Command } from 'commander';
@@ -8,7 +9,7 @@ import { validateFile, ARTEFACT_LABELS } from '../../pipeline/validate.ts';
 export function register(program: Command): void {
   program
     .command('validate')
-    .description('check a recipe (.yaml), manifest (.jsonl), data dir, Arrow feature file or stage dir; exit 2 when invalid')
+    .description('check a recipe (.yaml), manifest (.jsonl), data dir, CMVN file, Arrow feature, alignment or soft-target file (by its schema metadata) or stage dir; exit 2 when invalid')
     .argument('<path>', 'file or directory to check')
     .action(async (path: string) => {
       const summary = await validateFile(path);
