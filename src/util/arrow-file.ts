@@ -227,9 +227,55 @@ export async function openArrowFile(path: string, what: string): Promise<OpenedA
       throw new FormatError('unreadable Arrow IPC file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
     }
     if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
+    await checkArrowBlocks(path, fh, reader as unknown as { footer?: ArrowFooter | null });
     return { fh, reader, schema: reader.schema };
   } catch (err) {
     await fh.close().catch(() => undefined);
     throw err;
+  }
+}
+
+interface ArrowBlock {
+  offset: number;
+  metaDataLength: number;
+  bodyLength: number;
+}
+
+interface ArrowFooter {
+  numRecordBatches: number;
+  numDictionaries: number;
+  getRecordBatch(index: number): ArrowBlock | null;
+  getDictionaryBatch(index: number): ArrowBlock | null;
+}
+
+/**
+ * The footer's blocks against the bytes: every dictionary and record batch message must lie inside
+ * the file and start where the footer says, with the metadata length it records (continuation
+ * marker -1 and the length, or the length alone in the pre-0.15 layout). arrow-js trusts these
+ * offsets: on a file with bytes cut out of the middle it can read garbage or loop forever.
+ */
+export async function checkArrowBlocks(path: string, fh: FileHandle, reader: { footer?: ArrowFooter | null }): Promise<void> {
+  const footer = reader.footer;
+  if (!footer) return;
+  const size = (await fh.stat()).size;
+  const prefix = Buffer.alloc(8);
+  const blocks: [string, number, ArrowBlock | null][] = [];
+  for (let i = 0; i < footer.numDictionaries; i++) blocks.push(['dictionary batch', i, footer.getDictionaryBatch(i)]);
+  for (let i = 0; i < footer.numRecordBatches; i++) blocks.push(['record batch', i, footer.getRecordBatch(i)]);
+  for (const [what, i, b] of blocks) {
+    const where = `${what} ${i} of ${what === 'record batch' ? footer.numRecordBatches : footer.numDictionaries}`;
+    if (!b) throw new FormatError('damaged Arrow file footer', { file: path, expected: `a block for ${where}`, found: 'none' });
+    const { offset, metaDataLength: meta, bodyLength: body } = b;
+    if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(meta) && Number.isSafeInteger(body) && offset >= 8 && meta >= 8 && body >= 0 && offset + meta + body <= size)) {
+      throw new FormatError('damaged Arrow file: a block lies outside the file', { file: path, expected: `${where} within the file's ${size} bytes`, found: `offset ${offset}, metadata ${meta} + body ${body} bytes` });
+    }
+    const { bytesRead } = await fh.read(prefix, 0, 8, offset);
+    const first = prefix.readInt32LE(0);
+    const found = bytesRead < 8 ? -1 : first === -1 ? prefix.readInt32LE(4) + 8 : first + 4;
+    if (found !== meta) {
+      throw new FormatError('damaged Arrow file: a message is not where the footer puts it', {
+        file: path, expected: `${where} at byte ${offset} with ${meta} bytes of metadata`, found: bytesRead < 8 ? 'the end of the file' : `bytes ${prefix.toString('hex')}`,
+      });
+    }
   }
 }

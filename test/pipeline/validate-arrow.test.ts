@@ -1,3 +1,4 @@
+import { readAlignmentFile } from '../../src/align/store.ts';
 /**
  * `am-distill validate` on the three Arrow stores: feature, alignment and soft-target files are
  * told apart by their schema metadata, read in full and summarised; damaged ones fail with a
@@ -180,6 +181,9 @@ describe('validate: damaged alignment and soft-target files', () => {
       const err = await failure(cut);
       expect(err.message).toContain('damaged Arrow file: a message is not where the footer puts it');
       expect(err.expected).toMatch(/^(dictionary|record) batch \d+ of \d+ at byte \d+ with \d+ bytes of metadata$/);
+      // The store's own reader (training, eval, decode read through it) refuses it too, instead of looping.
+      const read = async () => { for await (const _u of readAlignmentFile(cut)) { /* drain */ } };
+      await expect(read()).rejects.toThrow(/damaged Arrow file: a message is not where the footer puts it/);
     }
   }, 20_000);
 
