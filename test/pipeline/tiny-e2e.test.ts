@@ -13,6 +13,8 @@ import { runPipeline } from '../../src/pipeline/runner.ts';
 import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
 import { readReportInput } from '../../src/report/validate.ts';
 import { captureLogger } from '../helpers.ts';
+import { CHROMIUM, loadInChromium } from '../report/chromium.ts';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const exp = mkdtempSync(join(tmpdir(), 'amd-tiny-e2e-'));
@@ -83,4 +85,20 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     const again = await runPipeline(loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS }), { registry: defaultRegistry, log: captureLogger() });
     expect(again.stages.map((s) => s.status)).toEqual(Array(11).fill('up-to-date'));
   }, 300_000);
+});
+
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`SKIPPED: rendering the pipeline's report.html needs ${CHROMIUM}`);
+
+describe.skipIf(!hasChromium)("the pipeline's report.html in headless Chromium (needs /usr/bin/chromium)", () => {
+  it('renders with no console message, exception, warning or request', async () => {
+    const html = join(exp, 'report', 'report.html');
+    expect(existsSync(html)).toBe(true); // written by the test above
+    const r = await loadInChromium(pathToFileURL(html).href, { probe: 'document.querySelectorAll("figure svg").length' });
+    expect(r.console).toEqual([]);
+    expect(r.exceptions).toEqual([]);
+    expect(r.log.filter((l) => l.level === 'error' || l.level === 'warning')).toEqual([]);
+    expect(r.externalRequests).toEqual([]);
+    expect(r.probe).toBeGreaterThanOrEqual(4);
+  }, 60_000);
 });
