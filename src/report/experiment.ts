@@ -107,10 +107,12 @@ function curveOf(s: Sidecar): EpochPoint[] {
   return (s.training?.history ?? []).map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, devFrameAccuracy: h.devAccuracy ?? null, learningRate: h.learningRate }));
 }
 
+/** The project root (this file is src/report/experiment.ts). */
+const PROJECT_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+
 function gitCommit(): string | null {
   try {
-    const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
   } catch {
     return null;
   }
@@ -125,8 +127,7 @@ function versions(): Record<string, string> {
     } catch { /* not installed */ }
   };
   try {
-    const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-    out['am-distill'] = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    out['am-distill'] = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   } catch { /* outside a checkout */ }
   pkg('@tensorflow/tfjs-core');
   pkg('@tensorflow/tfjs-backend-wasm');
@@ -187,7 +188,10 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
   const sweep = evalFile.students.filter((s) => s.targetSet !== 'dense' && !s.name.startsWith('fraction-'));
   if (new Set(sweep.map((s) => s.temperature)).size > 1) {
     temperatureSweep = sweep
-      .map((s) => ({ T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...(targets?.sets.find((t) => t.name === s.targetSet) ? { keptMass: targets.sets.find((t) => t.name === s.targetSet)!.meanKeptMass } : {}) }))
+      .map((s) => {
+        const set = targets?.sets.find((t) => t.name === s.targetSet);
+        return { T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...(set ? { keptMass: set.meanKeptMass } : {}) };
+      })
       .sort((a, b) => a.T - b.T);
   }
 

@@ -1,6 +1,8 @@
 /** Shared helpers of the distill tests: the float comparison, temp dirs, a quiet logger, Arrow fixtures. */
 import { expect } from 'vitest';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { RecordBatchFileWriter, Schema, tableFromIPC, type Table } from 'apache-arrow';
 import { Rng } from '../../src/util/rng.ts';
 import { FeatureFileWriter, type FeatureConfig } from '../../src/features/store.ts';
 import { fbankOptions } from '../../src/features/options.ts';
@@ -56,4 +58,21 @@ export async function writeArrowCorpus(dir: string, utts: readonly Utterance[], 
   }
   await aw.finish();
   return { features, alignments };
+}
+
+/** Rewrite an Arrow file through arrow-js with another batching, schema metadata or column bytes; returns `dst`. */
+export function rewriteArrow(src: string, dst: string, opts: { batchRows?: number; metadata?: (m: Map<string, string>) => void; mutate?: (t: Table) => void } = {}): string {
+  const table = tableFromIPC(readFileSync(src));
+  opts.mutate?.(table);
+  const md = new Map(table.schema.metadata);
+  opts.metadata?.(md);
+  const writer = new RecordBatchFileWriter();
+  writer.reset(undefined, new Schema(table.schema.fields, md));
+  for (const rb of table.batches) {
+    const step = opts.batchRows ?? rb.numRows;
+    for (let s = 0; s < rb.numRows; s += step) writer.write(rb.slice(s, Math.min(rb.numRows, s + step)));
+  }
+  writer.finish();
+  writeFileSync(dst, writer.toUint8Array(true));
+  return dst;
 }

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { RecordBatchFileWriter, Schema, tableFromIPC, type Table } from 'apache-arrow';
+import { tableFromIPC } from 'apache-arrow';
 import {
   SOFT_META,
   SoftTargetFileWriter,
@@ -17,7 +17,7 @@ import { softmaxRows } from '../../src/distill/combine.ts';
 import { topKRows, type TopKRows } from '../../src/distill/topk.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { expectClose, randomLogits, tempDir } from './helpers.ts';
+import { expectClose, randomLogits, rewriteArrow, tempDir } from './helpers.ts';
 
 const S = 50;
 const K = 6;
@@ -64,21 +64,6 @@ function expected(u: Utt, residual: 'renormalise' | 'store'): { probs: number[];
   return { probs, residual: residual === 'store' ? Array.from(u.top.keptMass, (m) => 1 - m) : null };
 }
 
-/** Rewrite an Arrow file through arrow-js with another batching, schema metadata or column bytes. */
-function rewrite(src: string, dst: string, opts: { batchRows?: number; metadata?: (m: Map<string, string>) => void; mutate?: (t: Table) => void } = {}): void {
-  const table = tableFromIPC(readFileSync(src));
-  opts.mutate?.(table);
-  const md = new Map(table.schema.metadata);
-  opts.metadata?.(md);
-  const writer = new RecordBatchFileWriter();
-  writer.reset(undefined, new Schema(table.schema.fields, md));
-  for (const rb of table.batches) {
-    const step = opts.batchRows ?? rb.numRows;
-    for (let s = 0; s < rb.numRows; s += step) writer.write(rb.slice(s, Math.min(rb.numRows, s + step)));
-  }
-  writer.finish();
-  writeFileSync(dst, writer.toUint8Array(true));
-}
 
 describe('soft-target Arrow files', () => {
   const utts = makeUtts(1);
@@ -227,7 +212,7 @@ describe('random access by (utterance, frame) across shards', () => {
   it('reads files re-batched by other tools (an utterance spanning record batches)', async () => {
     const [a] = await twoShards();
     const rebatched = a.replace('.arrow', '.rebatched.arrow');
-    rewrite(a, rebatched, { batchRows: 4 });
+    rewriteArrow(a, rebatched, { batchRows: 4 });
     const want = await readAll(a);
     const streamed = await readAll(rebatched);
     expect(streamed.map((u) => [u.uttId, Array.from(u.ids)])).toEqual(want.map((u) => [u.uttId, Array.from(u.ids)]));
@@ -299,13 +284,13 @@ describe('validation of soft-target files (fatal, naming the file and what diffe
     const p = await file();
     const dir = tempDir();
     const wrongK = join(dir, 'wrong-k.arrow');
-    rewrite(p, wrongK, { metadata: (m) => m.set(SOFT_META.k, String(K + 2)) });
+    rewriteArrow(p, wrongK, { metadata: (m) => m.set(SOFT_META.k, String(K + 2)) });
     await expect(readSoftTargetMetadata(wrongK)).rejects.toThrow(/ids list size differs from k in the metadata; expected k = 8, found 6/);
     const v2 = join(dir, 'v2.arrow');
-    rewrite(p, v2, { metadata: (m) => m.set(SOFT_META.formatVersion, '2') });
+    rewriteArrow(p, v2, { metadata: (m) => m.set(SOFT_META.formatVersion, '2') });
     await expect(readSoftTargetMetadata(v2)).rejects.toThrow(/unsupported soft-target file format version; expected 1, found 2/);
     const feats = join(dir, 'feats.arrow');
-    rewrite(p, feats, { metadata: (m) => m.set(SOFT_META.format, 'am-distill.features') });
+    rewriteArrow(p, feats, { metadata: (m) => m.set(SOFT_META.format, 'am-distill.features') });
     await expect(readSoftTargetMetadata(feats)).rejects.toThrow(/not an am-distill soft-target file/);
     const text = join(dir, 'text.arrow');
     writeFileSync(text, 'utt frame ids\n');
@@ -317,10 +302,10 @@ describe('validation of soft-target files (fatal, naming the file and what diffe
     const p = await file();
     const dir = tempDir();
     const dup = join(dir, 'dup.arrow');
-    rewrite(p, dup, { mutate: (t) => { const ids = t.batches[1].getChild('ids')!.data[0].children[0].values as Uint16Array; ids[1] = ids[0]; } });
+    rewriteArrow(p, dup, { mutate: (t) => { const ids = t.batches[1].getChild('ids')!.data[0].children[0].values as Uint16Array; ids[1] = ids[0]; } });
     await expect(readAll(dup)).rejects.toThrow(new RegExp(`${dup}, utterance 'u1': a senone id occurs twice in one frame`));
     const out = join(dir, 'outside.arrow');
-    rewrite(p, out, { mutate: (t) => { (t.batches[0].getChild('ids')!.data[0].children[0].values as Uint16Array)[K + 2] = 999; } });
+    rewriteArrow(p, out, { mutate: (t) => { (t.batches[0].getChild('ids')!.data[0].children[0].values as Uint16Array)[K + 2] = 999; } });
     await expect(readAll(out)).rejects.toThrow(/senone id outside the inventory; expected 0 <= id < 50, found 999 at frame 1/);
     const index = await SoftTargetIndex.open([out]);
     await expect(index.get('u0')).rejects.toThrow(FormatError);

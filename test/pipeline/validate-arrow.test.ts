@@ -9,7 +9,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RecordBatchFileWriter, Schema, tableFromIPC, type Table } from 'apache-arrow';
 import { detectArtefact, validateFile } from '../../src/pipeline/validate.ts';
 import { ALIGN_META, readAlignmentMetadata } from '../../src/align/store.ts';
 import { SOFT_META, SoftTargetFileWriter, readSoftTargetMetadata, type SoftTargetWriterOptions } from '../../src/distill/store.ts';
@@ -18,7 +17,7 @@ import { topKRows, type TopKRows } from '../../src/distill/topk.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { Utterance } from '../../src/nnet/data.ts';
-import { randomLogits, tempDir, writeArrowCorpus } from '../distill/helpers.ts';
+import { randomLogits, rewriteArrow, tempDir, writeArrowCorpus } from '../distill/helpers.ts';
 
 const S = 50;
 const K = 6;
@@ -53,19 +52,6 @@ async function writeTargets(name: string, extra: Partial<SoftTargetWriterOptions
   return path;
 }
 
-/** Rewrite an Arrow file through arrow-js with other schema metadata or column values (as test/distill/store.test.ts). */
-function rewrite(src: string, dst: string, opts: { metadata?: (m: Map<string, string>) => void; mutate?: (t: Table) => void }): string {
-  const table = tableFromIPC(readFileSync(src));
-  opts.mutate?.(table);
-  const md = new Map(table.schema.metadata);
-  opts.metadata?.(md);
-  const writer = new RecordBatchFileWriter();
-  writer.reset(undefined, new Schema(table.schema.fields, md));
-  for (const rb of table.batches) writer.write(rb);
-  writer.finish();
-  writeFileSync(dst, writer.toUint8Array(true));
-  return dst;
-}
 
 /** The typed error `validateFile(path)` rejects with. */
 async function failure(path: string): Promise<FormatError> {
@@ -135,7 +121,7 @@ describe('validate: Arrow files by their schema metadata', () => {
     const help = spawnSync(process.execPath, [bin, 'validate', '--help'], { encoding: 'utf8' });
     expect(help.stdout).toMatch(/alignment/);
     expect(help.stdout).toMatch(/soft-target/);
-    const bad = rewrite(alignments, join(dir, 'cli-bad.arrow'), { metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)) });
+    const bad = rewriteArrow(alignments, join(dir, 'cli-bad.arrow'), { metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)) });
     const r = spawnSync(process.execPath, [bin, 'validate', bad], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`error [E_FORMAT]: ${bad}, utterance 'u1': senone id outside the inventory`);
@@ -145,7 +131,7 @@ describe('validate: Arrow files by their schema metadata', () => {
 describe('validate: damaged alignment and soft-target files', () => {
   it('rejects an alignment file with a senone id at or above the metadata senone count, naming utterance and frame', async () => {
     // The writer refuses such ids, so the count is lowered in the metadata afterwards.
-    const bad = rewrite(alignments, join(dir, 'ali-senones.arrow'), { metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)) });
+    const bad = rewriteArrow(alignments, join(dir, 'ali-senones.arrow'), { metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)) });
     expect(await detectArtefact(bad)).toBe('alignments');
     const err = await failure(bad);
     expect(err.message).toContain('senone id outside the inventory');
@@ -155,7 +141,7 @@ describe('validate: damaged alignment and soft-target files', () => {
   });
 
   it('rejects an alignment file whose counts disagree with its metadata', async () => {
-    const bad = rewrite(alignments, join(dir, 'ali-counts.arrow'), {
+    const bad = rewriteArrow(alignments, join(dir, 'ali-counts.arrow'), {
       metadata: (m) => m.set(ALIGN_META.counts, JSON.stringify({ utterances: 3, frames: totalFrames() + 1, failed: 0 })),
     });
     const err = await failure(bad);
@@ -193,7 +179,7 @@ describe('validate: damaged alignment and soft-target files', () => {
     const first = tops.find((u) => u.top.ids.includes(maxId))!;
     const frame = Math.floor(first.top.ids.indexOf(maxId) / K);
     // As above: the writer checks ids against numSenones, so the metadata is lowered afterwards.
-    const bad = rewrite(path, join(dir, 'targets-senones.arrow'), { metadata: (m) => m.set(SOFT_META.numSenones, String(maxId)) });
+    const bad = rewriteArrow(path, join(dir, 'targets-senones.arrow'), { metadata: (m) => m.set(SOFT_META.numSenones, String(maxId)) });
     expect(await detectArtefact(bad)).toBe('soft-targets');
     const err = await failure(bad);
     expect(err.message).toContain('senone id outside the inventory');
@@ -203,7 +189,7 @@ describe('validate: damaged alignment and soft-target files', () => {
 
   it("rejects a 'renormalise' soft-target file whose stored probabilities do not sum to 1 (the reader would renormalise them)", async () => {
     const path = await writeTargets('targets-f32.arrow', { probType: 'float32' });
-    const bad = rewrite(path, join(dir, 'targets-halved.arrow'), {
+    const bad = rewriteArrow(path, join(dir, 'targets-halved.arrow'), {
       mutate: (t) => {
         const probs = t.batches[1].getChild('probs')!.data[0].children[0];
         (probs.values as Float32Array).subarray(probs.offset, probs.offset + K).forEach((p, j, row) => { row[j] = p / 2; });
@@ -219,7 +205,7 @@ describe('validate: damaged alignment and soft-target files', () => {
 
   it('rejects a soft-target file whose counts disagree with its metadata', async () => {
     const path = await writeTargets('targets-ok2.arrow');
-    const bad = rewrite(path, join(dir, 'targets-counts.arrow'), {
+    const bad = rewriteArrow(path, join(dir, 'targets-counts.arrow'), {
       metadata: (m) => m.set(SOFT_META.counts, JSON.stringify({ utterances: 4, frames: totalFrames(), skipped: 0 })),
     });
     const err = await failure(bad);
@@ -228,7 +214,7 @@ describe('validate: damaged alignment and soft-target files', () => {
   });
 
   it('refuses an Arrow file of another format instead of reading it as a feature file', async () => {
-    const other = rewrite(features, join(dir, 'other.arrow'), { metadata: (m) => m.set('am_distill.format', 'am-distill.something-else') });
+    const other = rewriteArrow(features, join(dir, 'other.arrow'), { metadata: (m) => m.set('am_distill.format', 'am-distill.something-else') });
     await expect(detectArtefact(other)).rejects.toThrow(FormatError);
     const err = await failure(other);
     expect(err.message).toContain('not an am-distill Arrow file');
