@@ -212,7 +212,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
   const wer = gainShare(systems.baseline.wer.test, systems.ensemble.wer.test, systems.student.wer.test, false, 'test WER');
   if (fa.note) notes.push(fa.note);
   if (wer.note) notes.push(wer.note);
-  const gainRecovered: GainRecovered = { frameAccuracy: fa.value, wer: wer.value, notes };
+  const gainRecovered: GainRecovered = { frameAccuracy: fa.value, wer: wer.value, notes, ...(input.frameAccuracyGain ? { frameAccuracyEvidence: input.frameAccuracyGain } : {}) };
 
   const paperGain = {
     frameAccuracy: (PAPER_TABLE_1.student.frameAccuracy - PAPER_TABLE_1.baseline.frameAccuracy) / (PAPER_TABLE_1.ensemble.frameAccuracy - PAPER_TABLE_1.baseline.frameAccuracy),

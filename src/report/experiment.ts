@@ -24,7 +24,7 @@ import type { StudentsFile } from '../train/distill.ts';
 import type { TargetsFile } from '../train/targets.ts';
 import {
   MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
-  type CorpusInfo, type EpochPoint, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
+  type CorpusInfo, type EpochPoint, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
 } from './types.ts';
 
 /** Where each stage wrote its output (absent stages: null). */
@@ -212,6 +212,14 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     splits: splitInfo(dirs),
   };
 
+  const g = evalFile.summary.test;
+  const frameAccuracyGain: FrameAccuracyGainEvidence | null = g
+    ? {
+      vsMemberMean: g.gainKeptVsMemberMean ?? null,
+      ci: g.gainKeptCi ? { low: g.gainKeptCi.low, high: g.gainKeptCi.high, confidence: g.gainKeptCi.confidence, replicates: g.gainKeptCi.replicates, utterances: g.gainKeptCi.utterances } : null,
+    }
+    : null;
+
   return {
     format: REPORT_INPUT_FORMAT,
     formatVersion: REPORT_FORMAT_VERSION,
@@ -219,6 +227,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     systems,
     softTargets,
     temperatureSweep,
+    frameAccuracyGain,
     stages,
     environment: {
       backend: baseSidecar.training?.backend ?? 'unknown',

@@ -74,6 +74,17 @@ export function summarySentences(r: ReportJson): string[] {
   if (g.frameAccuracy !== null || g.wer !== null) {
     out.push(`The student kept ${pct(g.frameAccuracy, 0)} of the ensemble's frame-accuracy gain and ${pct(g.wer, 0)} of its WER gain (paper: ${pct(p.frameAccuracy, 0)} and ${pct(p.wer, 0)}).`);
   }
+  const ev = g.frameAccuracyEvidence;
+  if (ev && g.frameAccuracy !== null) {
+    const parts: string[] = [];
+    if (ev.ci && ev.ci.low !== null && ev.ci.high !== null) {
+      parts.push(`${Math.round(100 * ev.ci.confidence)}% CI of the frame-accuracy share ${pct(ev.ci.low, 0)} to ${pct(ev.ci.high, 0)} (paired bootstrap over ${int(ev.ci.utterances)} test utterances, ${int(ev.ci.replicates)} replicates; test-set sampling only, not the seed-to-seed spread of the nets)`);
+    } else if (ev.ci) {
+      parts.push(`no confidence interval: the ensemble's gain vanishes in most of ${int(ev.ci.replicates)} bootstrap replicates`);
+    }
+    if (ev.vsMemberMean !== null) parts.push(`against the members' mean instead of the one baseline net the student kept ${pct(ev.vsMemberMean, 0)}`);
+    if (parts.length) out.push(`${parts.join('; ')}.`.replace(/^./, (ch) => ch.toUpperCase()));
+  }
   for (const n of g.notes) out.push(`Share of the gain undefined for ${n}.`);
   const s = r.significance.studentVsBaseline;
   if (s) out.push(significanceSentence(s, r));

@@ -158,6 +158,11 @@ export interface ReportInput {
   /** Wall time per stage, seconds, in pipeline order. */
   stages: Record<string, number>;
   environment: EnvironmentInfo;
+  /**
+   * Evidence on the test frame-accuracy gain kept, from the eval stage: the bootstrap interval over
+   * test utterances and the share against the members' mean instead of the one baseline net.
+   */
+  frameAccuracyGain?: FrameAccuracyGainEvidence | null;
   /** How the pipeline built its report (bootstrap seed etc.), so a rebuild from this file matches it. */
   reportOptions?: { bootstrapReplicates?: number; confidence?: number; seed?: number; maxWorstUtterances?: number };
 }
@@ -194,6 +199,14 @@ export interface PaperRow {
   wer: number;
 }
 
+/** Uncertainty of the frame-accuracy gain kept (see ReportInput.frameAccuracyGain). */
+export interface FrameAccuracyGainEvidence {
+  /** (student - member mean) / (ensemble - member mean); null when the ensemble does not beat the mean. */
+  vsMemberMean: number | null;
+  /** Paired bootstrap over test utterances; low/high null when the ensemble's gain vanishes in most replicates. */
+  ci: { low: number | null; high: number | null; confidence: number; replicates: number; utterances: number } | null;
+}
+
 export interface GainRecovered {
   /** (student - baseline) / (ensemble - baseline) on test frame accuracy; null when undefined. */
   frameAccuracy: number | null;
@@ -201,6 +214,8 @@ export interface GainRecovered {
   wer: number | null;
   /** Why a value is null, or other caveats. */
   notes: string[];
+  /** Bootstrap interval and member-mean share of `frameAccuracy`, when the eval stage computed them. */
+  frameAccuracyEvidence?: FrameAccuracyGainEvidence | null;
 }
 
 export interface SignificanceTest {

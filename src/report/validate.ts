@@ -239,10 +239,23 @@ function checkSweep(c: Checker, v: unknown, path: string): void {
   });
 }
 
+/** Gain-kept evidence: a share (any real number) against the member mean, an optional bootstrap interval. */
+function checkGainEvidence(c: Checker, v: unknown, path: string): void {
+  const o = c.obj(v, path, ['vsMemberMean', 'ci']);
+  if (o.vsMemberMean !== null) c.num(o.vsMemberMean, join(path, 'vsMemberMean'));
+  if (o.ci === null) return;
+  const ci = c.obj(o.ci, join(path, 'ci'), ['low', 'high', 'confidence', 'replicates', 'utterances']);
+  for (const k of ['low', 'high']) if (ci[k] !== null) c.num(ci[k], join(path, `ci.${k}`));
+  if (ci.low !== null && ci.high !== null && (ci.low as number) > (ci.high as number)) c.fail(join(path, 'ci'), 'low <= high', `${ci.low} > ${ci.high}`);
+  c.num(ci.confidence, join(path, 'ci.confidence'), 0.5, 0.9999, 'a confidence level in [0.5, 0.9999]');
+  c.int(ci.replicates, join(path, 'ci.replicates'), 1);
+  c.int(ci.utterances, join(path, 'ci.utterances'), 1);
+}
+
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions']);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain']);
   if (o.reportOptions !== undefined) {
     const ro = c.obj(o.reportOptions, 'reportOptions', [], ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances']);
     if (ro.bootstrapReplicates !== undefined) c.int(ro.bootstrapReplicates, 'reportOptions.bootstrapReplicates', 1);
@@ -257,6 +270,7 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
   for (const [id, s] of Object.entries(systems)) checkSystem(c, s, `systems.${id}`, id);
   if (o.softTargets !== undefined && o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
+  if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null) checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
   checkEnvironment(c, o.environment, 'environment');
@@ -301,8 +315,9 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
       if (w !== null) c.num(w, `${p}.wer.${sp}`, 0, Infinity, 'a WER fraction >= 0');
     }
   }
-  const g = c.obj(o.gainRecovered, 'gainRecovered', ['frameAccuracy', 'wer', 'notes']);
+  const g = c.obj(o.gainRecovered, 'gainRecovered', ['frameAccuracy', 'wer', 'notes'], ['frameAccuracyEvidence']);
   for (const k of ['frameAccuracy', 'wer']) if (g[k] !== null) c.num(g[k], `gainRecovered.${k}`);
+  if (g.frameAccuracyEvidence !== undefined && g.frameAccuracyEvidence !== null) checkGainEvidence(c, g.frameAccuracyEvidence, 'gainRecovered.frameAccuracyEvidence');
   if (o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');

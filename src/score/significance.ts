@@ -70,3 +70,78 @@ export function pairedBootstrapWer(a: WerResult, b: WerResult, opts: BootstrapOp
     probABetter: aBetter / replicates,
   };
 }
+
+/** Per-utterance frame counts of the three systems whose gain share is bootstrapped. */
+export interface GainUtterance {
+  /** Frames in the utterance. */
+  frames: number;
+  /** Correct frames of the baseline, the ensemble and the student. */
+  baseline: number;
+  ensemble: number;
+  student: number;
+}
+
+export interface GainKeptBootstrap {
+  /** (student - baseline) / (ensemble - baseline) on the full set; null when the ensemble gains nothing. */
+  gainKept: number | null;
+  /**
+   * Percentile confidence interval of the share over the replicates in which the ensemble beats
+   * the baseline (the share is undefined in the others); null when fewer than half of them do.
+   */
+  ciLow: number | null;
+  ciHigh: number | null;
+  confidence: number;
+  replicates: number;
+  seed: number;
+  utterances: number;
+  /** Replicates in which the ensemble is not better than the baseline (the share is undefined). */
+  undefinedReplicates: number;
+}
+
+/**
+ * Paired bootstrap (over utterances) of the share of the ensemble's frame-accuracy gain that the
+ * student keeps: each replicate resamples the utterances with replacement and recomputes
+ * (student - baseline) / (ensemble - baseline) from its frame-weighted accuracies. The interval
+ * covers test-set sampling only, not the seed-to-seed spread of the nets.
+ */
+export function bootstrapGainKept(utts: readonly GainUtterance[], opts: BootstrapOptions = {}): GainKeptBootstrap {
+  const replicates = opts.replicates ?? 1000;
+  const confidence = opts.confidence ?? 0.95;
+  const seed = opts.seed ?? 0;
+  if (!(Number.isInteger(replicates) && replicates >= 1) || !(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`bootstrapGainKept: replicates must be an integer >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+  }
+  const n = utts.length;
+  for (const u of utts) {
+    if (!(u.frames >= 0) || [u.baseline, u.ensemble, u.student].some((c) => !(c >= 0 && c <= u.frames))) {
+      throw new RangeError(`bootstrapGainKept: correct-frame counts must lie in [0, frames], got ${JSON.stringify(u)}`);
+    }
+  }
+  const share = (b: number, e: number, s: number) => (e > b ? (s - b) / (e - b) : null);
+  let B = 0, E = 0, S = 0;
+  for (const u of utts) { B += u.baseline; E += u.ensemble; S += u.student; }
+  const gainKept = share(B, E, S);
+  const rng = new Rng(seed);
+  const shares: number[] = [];
+  let undefinedReplicates = 0;
+  for (let r = 0; r < replicates; r++) {
+    let b = 0, e = 0, s = 0;
+    for (let k = 0; k < n; k++) {
+      const u = utts[rng.int(n)];
+      b += u.baseline; e += u.ensemble; s += u.student;
+    }
+    const v = share(b, e, s);
+    if (v === null) undefinedReplicates++;
+    else shares.push(v);
+  }
+  let ciLow: number | null = null, ciHigh: number | null = null;
+  if (shares.length >= replicates / 2) {
+    // Undefined replicates are set aside; with them rare (a clear ensemble gain) this is the usual percentile interval.
+    shares.sort((x, y) => x - y);
+    const alpha = (1 - confidence) / 2;
+    const q = (p: number) => shares[Math.min(shares.length - 1, Math.max(0, Math.floor(p * shares.length)))];
+    ciLow = q(alpha);
+    ciHigh = q(1 - alpha);
+  }
+  return { gainKept, ciLow, ciHigh, confidence, replicates, seed, utterances: n, undefinedReplicates };
+}

@@ -20,6 +20,7 @@ import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { utteranceLogits } from '../nnet/train.ts';
 import { EnsembleAccumulator } from '../distill/combine.ts';
 import { argmaxRows } from '../score/frame-accuracy.ts';
+import { bootstrapGainKept } from '../score/significance.ts';
 import { checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
 import { readModelsFile, type ModelEntry, type ModelsFile } from './models.ts';
 import { readStudentsFile, type StudentEntry, type StudentsFile } from './distill.ts';
@@ -37,6 +38,12 @@ export interface EvaluateModelsOptions {
   inferenceBatchSize: number;
   /** Default 'auto'. */
   backend: BackendName | 'auto';
+  /** Bootstrap replicates for the confidence interval of the gain kept (0: none). Default 1000. */
+  bootstrapReplicates: number;
+  /** Two-sided confidence level of that interval. Default 0.95. */
+  confidence: number;
+  /** Seed of the bootstrap resampling (the runner passes the recipe seed). Default 0. */
+  seed: number;
 }
 
 export const DEFAULT_EVALUATE_MODELS_OPTIONS: Readonly<EvaluateModelsOptions> = Object.freeze({
@@ -44,6 +51,9 @@ export const DEFAULT_EVALUATE_MODELS_OPTIONS: Readonly<EvaluateModelsOptions> = 
   trainAccuracy: true,
   inferenceBatchSize: 512,
   backend: 'auto',
+  bootstrapReplicates: 1000,
+  confidence: 0.95,
+  seed: 0,
 });
 
 export interface Score {
@@ -62,6 +72,12 @@ export interface SplitScores {
   subset?: Record<string, Score>;
 }
 
+/** Per-utterance counts behind a split's scores (kept in memory for the bootstrap, not written). */
+interface UtteranceCounts {
+  frames: number[];
+  correct: Map<string, number[]>;
+}
+
 export interface GainSummary {
   baseline: number;
   ensemble: number;
@@ -69,6 +85,24 @@ export interface GainSummary {
   student: number;
   /** (student - baseline) / (ensemble - baseline); null when the ensemble gains nothing. */
   gainKept: number | null;
+  /**
+   * The same share against the members' mean accuracy instead of the one baseline net
+   * ((student - member mean) / (ensemble - member mean)): less dependent on the baseline's seed.
+   */
+  gainKeptVsMemberMean: number | null;
+  /** Paired bootstrap over the split's utterances of the gain kept (absent when eval.bootstrapReplicates is 0). */
+  gainKeptCi?: GainKeptCi;
+}
+
+/** Confidence interval of the gain kept from `bootstrapGainKept`. */
+export interface GainKeptCi {
+  low: number | null;
+  high: number | null;
+  confidence: number;
+  replicates: number;
+  seed: number;
+  utterances: number;
+  undefinedReplicates: number;
 }
 
 export interface EvalFile {
@@ -80,7 +114,7 @@ export interface EvalFile {
   /** Per scored split: the paper's Table 1 row set for frame accuracy and the gain kept. */
   summary: Record<string, GainSummary>;
   /** Students of the temperature sweep / dense comparison: accuracy and gain kept per split. */
-  students: { name: string; targetSet: string; temperature: number; k: number; accuracy: Record<string, number>; gainKept: Record<string, number | null> }[];
+  students: { name: string; targetSet: string; temperature: number; k: number; accuracy: Record<string, number>; gainKept: Record<string, number | null>; gainKeptCi?: Record<string, GainKeptCi> }[];
   /** Table 5 (when the train stage has a small-fraction baseline). */
   table5: null | {
     fraction: number;
@@ -116,7 +150,7 @@ export function resolveEvaluateModelsOptions(o: Partial<EvaluateModelsOptions>):
 const score = (correct: number, frames: number): Score => ({ correct, frames, accuracy: frames ? correct / frames : 0 });
 
 /** Score every model on one split. */
-async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<ReturnType<typeof findSplitFiles>>, numSenones: number, inventoryId: string, batchSize: number, withSubset: SubsetSpec | null, logger: Logger): Promise<SplitScores> {
+async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<ReturnType<typeof findSplitFiles>>, numSenones: number, inventoryId: string, batchSize: number, withSubset: SubsetSpec | null, logger: Logger): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
   const source = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
   for (const m of models) {
     checkCompatible(m.sidecar, { senones: { numSenones, id: inventoryId }, featureConfig: source.featureConfig as unknown as Record<string, unknown>, featureDim: source.featureDim }, `${m.name} vs features ${files.features[0]}`);
@@ -137,6 +171,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
   const hits = new Map(names.map((n) => [n, 0]));
   const subsetHits = new Map(names.map((n) => [n, 0]));
+  const perUtterance: UtteranceCounts = { frames: [], correct: new Map(names.map((n) => [n, []])) };
   let frames = 0, utterances = 0, subsetFrames = 0;
   const progress = logger.progress(`scoring ${split} (${models.length} models)`, totalFrames, 'frames');
   for await (const utt of source.utterances()) {
@@ -148,6 +183,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
       let c = 0;
       for (let t = 0; t < ref.length; t++) if (pred[t] === ref[t]) c++;
       hits.set(name, hits.get(name)! + c);
+      perUtterance.correct.get(name)!.push(c);
       if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
     };
     for (const m of models) {
@@ -157,6 +193,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
     }
     if (acc) count(ENSEMBLE, argmaxRows(acc.finish(), numSenones, utt.uttId));
     frames += utt.numFrames;
+    perUtterance.frames.push(utt.numFrames);
     utterances++;
     if (inSub) subsetFrames += utt.numFrames;
     progress.tick(utt.numFrames);
@@ -165,14 +202,26 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   if (frames === 0) throw new FormatError('no aligned frames to score', { file: files.alignments[0], expected: 'at least one utterance with features and alignment', found: source.skips.summary() });
   const out: SplitScores = { split, utterances, frames, models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])) };
   if (withSubset) out.subset = Object.fromEntries(names.map((n) => [n, score(subsetHits.get(n)!, subsetFrames)]));
-  return out;
+  return { scores: out, perUtterance };
 }
 
 function gain(s: SplitScores, student: string): GainSummary | null {
   const b = s.models.baseline?.accuracy, e = s.models[ENSEMBLE]?.accuracy, st = s.models[student]?.accuracy;
   if (b === undefined || e === undefined || st === undefined) return null;
   const members = Object.entries(s.models).filter(([n]) => /^member-\d+$/.test(n)).map(([, v]) => v.accuracy);
-  return { baseline: b, ensemble: e, memberMean: members.reduce((a, x) => a + x, 0) / members.length, student: st, gainKept: e > b ? (st - b) / (e - b) : null };
+  const memberMean = members.reduce((a, x) => a + x, 0) / members.length;
+  return {
+    baseline: b, ensemble: e, memberMean, student: st, gainKept: e > b ? (st - b) / (e - b) : null,
+    gainKeptVsMemberMean: e > memberMean ? (st - memberMean) / (e - memberMean) : null,
+  };
+}
+
+/** Bootstrap CI of a student's gain kept on one split (null without a baseline or an ensemble). */
+function gainCi(u: UtteranceCounts, student: string, o: EvaluateModelsOptions): GainKeptCi | null {
+  const b = u.correct.get('baseline'), e = u.correct.get(ENSEMBLE), s = u.correct.get(student);
+  if (!b || !e || !s || o.bootstrapReplicates === 0) return null;
+  const r = bootstrapGainKept(u.frames.map((frames, i) => ({ frames, baseline: b[i], ensemble: e[i], student: s[i] })), { replicates: o.bootstrapReplicates, confidence: o.confidence, seed: o.seed });
+  return { low: r.ciLow, high: r.ciHigh, confidence: r.confidence, replicates: r.replicates, seed: r.seed, utterances: r.utterances, undefinedReplicates: r.undefinedReplicates };
 }
 
 /** Score everything and write eval.json + eval.md into outDir. */
@@ -197,6 +246,7 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
     const fractionSubset = models.models.find((m) => m.role === 'fraction-baseline')?.subset ?? null;
     const splits = [...(o.trainAccuracy ? [models.data.trainSplit] : []), ...o.splits.filter((s) => s !== models.data.trainSplit)];
     const scored: Record<string, SplitScores> = {};
+    const counts: Record<string, UtteranceCounts> = {};
     const trainFiles = await findSplitFiles(featuresDir, alignDir, models.data.trainSplit, logger);
     const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
     if (inv.senoneInventoryId !== models.inventory.senoneInventoryId) {
@@ -205,7 +255,9 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
     for (const split of splits) {
       const files = split === models.data.trainSplit ? trainFiles : await findSplitFiles(featuresDir, alignDir, split, logger);
       await checkSameAlignment(trainFiles.alignments[0], files.alignments[0]);
-      scored[split] = await scoreSplit(split, loaded, files, inv.numSenones, inv.senoneInventoryId, o.inferenceBatchSize, split === models.data.trainSplit ? fractionSubset : null, logger);
+      const r = await scoreSplit(split, loaded, files, inv.numSenones, inv.senoneInventoryId, o.inferenceBatchSize, split === models.data.trainSplit ? fractionSubset : null, logger);
+      scored[split] = r.scores;
+      counts[split] = r.perUtterance;
       const s = scored[split];
       logger.info(`${split}: ` + Object.entries(s.models).map(([n, v]) => `${n} ${(100 * v.accuracy).toFixed(2)}%`).join(', '));
     }
@@ -213,13 +265,16 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
     const summary: Record<string, GainSummary> = {};
     for (const [split, s] of Object.entries(scored)) {
       const g = gain(s, 'student');
-      if (g) summary[split] = g;
+      if (!g) continue;
+      const ci = gainCi(counts[split], 'student', o);
+      summary[split] = ci ? { ...g, gainKeptCi: ci } : g;
     }
     const evalSplits = o.splits.filter((s) => scored[s]);
     const studentRows: EvalFile['students'] = (students?.students ?? []).filter((s) => s.role === 'student').map((s) => ({
       name: s.name, targetSet: s.targetSet, temperature: s.temperature, k: s.k,
       accuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[s.name].accuracy])),
       gainKept: Object.fromEntries(evalSplits.map((sp) => [sp, gain(scored[sp], s.name)?.gainKept ?? null])),
+      ...(o.bootstrapReplicates > 0 ? { gainKeptCi: Object.fromEntries(evalSplits.flatMap((sp) => { const ci = gainCi(counts[sp], s.name, o); return ci ? [[sp, ci]] : []; })) } : {}),
     }));
     let table5: EvalFile['table5'] = null;
     const fracStudent = students?.students.find((s) => s.role === 'fraction-student');
@@ -253,6 +308,8 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
   }
 }
 
+const share = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
+const fmtCi = (c: GainKeptCi | undefined) => (!c ? '-' : c.low === null || c.high === null ? `undefined (${c.undefinedReplicates}/${c.replicates} replicates without a gain)` : `${(100 * c.low).toFixed(0)}% to ${(100 * c.high).toFixed(0)}%`);
 const fmtPct = (f: number) => `${+(100 * f).toPrecision(3)}%`;
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
 
@@ -266,12 +323,17 @@ export function formatEvalMarkdown(f: EvalFile): string {
   for (const n of names) lines.push(`| ${n} | ${order.map((s) => pct(f.splits[s].models[n]?.accuracy)).join(' | ')} |`);
   lines.push('');
   if (splits.length) {
-    lines.push('## Gain kept by the student', '', '| Split | baseline | ensemble | member mean | student | gain kept |', '|---|---:|---:|---:|---:|---:|');
+    const ci0 = splits.map((s) => f.summary[s].gainKeptCi).find((c) => c);
+    const ciHead = ci0 ? ` ${Math.round(100 * ci0.confidence)}% CI |` : '';
+    lines.push('## Gain kept by the student', '', `| Split | baseline | ensemble | member mean | student | gain kept |${ciHead} vs member mean |`, `|---|---:|---:|---:|---:|---:|${ci0 ? '---:|' : ''}---:|`);
     for (const s of splits) {
       const g = f.summary[s];
-      lines.push(`| ${s} | ${pct(g.baseline)} | ${pct(g.ensemble)} | ${pct(g.memberMean)} | ${pct(g.student)} | ${g.gainKept === null ? '-' : `${(100 * g.gainKept).toFixed(1)}%`} |`);
+      const ci = ci0 ? ` ${fmtCi(g.gainKeptCi)} |` : '';
+      lines.push(`| ${s} | ${pct(g.baseline)} | ${pct(g.ensemble)} | ${pct(g.memberMean)} | ${pct(g.student)} | ${share(g.gainKept)} |${ci} ${share(g.gainKeptVsMemberMean ?? null)} |`);
     }
-    lines.push('', 'gain kept = (student - baseline) / (ensemble - baseline); the paper (Table 1): 86%.', '');
+    lines.push('', 'gain kept = (student - baseline) / (ensemble - baseline); the paper (Table 1): 86%.');
+    if (ci0) lines.push(`CI: paired bootstrap over the split's utterances (${ci0.replicates} replicates, seed ${ci0.seed}); it covers test-set sampling, not the seed-to-seed spread of the nets.`);
+    lines.push('vs member mean = (student - member mean) / (ensemble - member mean): the single net taken as the members\' average instead of the one baseline.', '');
   }
   if (f.students.length > 1) {
     const sp = Object.keys(f.students[0].accuracy);

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { buildReport, gainShare, orderedSystemIds, PAPER_TABLE_1, werFigures } from '../../src/report/build.ts';
 import { pairedBootstrapWer } from '../../src/score/significance.ts';
+import { summarySentences } from '../../src/report/sections.ts';
 import { clone, DEFAULT_SPECS, expectClose, HOSTILE_UTT, makeFixture } from './fixtures.ts';
 
 describe('share of the ensemble gain kept by the student', () => {
@@ -127,6 +128,18 @@ describe('buildReport', () => {
     const r2 = buildReport(i2);
     expect(r2.temperatureSweep!.map((p) => p.T)).toEqual([1, 2, 4, 8]);
     expectClose(r2.totalSec, Object.values(input.stages).reduce((a, b) => a + b, 0), 1e-9, 'total');
+  });
+  it('carries the eval stage\'s gain-kept interval and member-mean share into report.json and the summary', () => {
+    const i2 = clone(input);
+    i2.frameAccuracyGain = { vsMemberMean: 0.731, ci: { low: 0.412, high: 1.187, confidence: 0.95, replicates: 1000, utterances: 200 } };
+    const r2 = buildReport(i2);
+    expect(r2.gainRecovered.frameAccuracyEvidence).toEqual(i2.frameAccuracyGain);
+    const text = summarySentences(r2).join(' ');
+    expect(text).toContain('95% CI of the frame-accuracy share 41% to 119% (paired bootstrap over 200 test utterances, 1,000 replicates');
+    expect(text).toContain('the student kept 73%');
+    expect(buildReport(clone(input)).gainRecovered.frameAccuracyEvidence).toBeUndefined();
+    i2.frameAccuracyGain = { vsMemberMean: null, ci: { low: null, high: null, confidence: 0.95, replicates: 1000, utterances: 200 } };
+    expect(summarySentences(buildReport(i2)).join(' ')).toContain('No confidence interval: the ensemble\'s gain vanishes in most of 1,000 bootstrap replicates.');
   });
   it('is deterministic', () => {
     expect(JSON.stringify(buildReport(clone(input), { seed: 3, bootstrapReplicates: 300 }))).toBe(JSON.stringify(r));

@@ -65,6 +65,16 @@ describe('validateReportInput', () => {
     expect(errorOf((x) => { x.temperatureSweep[1].T = 0; })).toMatch(/temperatureSweep\[1\]\.T.*temperature > 0/);
     expect(errorOf((x) => { x.softTargets.k = 0; })).toMatch(/softTargets\.k/);
   });
+  it('checks the gain-kept evidence: interval order, confidence level, counts', () => {
+    const ok = { vsMemberMean: -0.2, ci: { low: 0.1, high: 1.3, confidence: 0.95, replicates: 1000, utterances: 40 } };
+    expect(validateReportInput({ ...clone(base), frameAccuracyGain: ok })).toBeTruthy();
+    expect(errorOf((x) => { x.frameAccuracyGain = { ...ok, ci: { ...ok.ci, low: 2 } }; })).toMatch(/frameAccuracyGain\.ci.*low <= high/);
+    expect(errorOf((x) => { x.frameAccuracyGain = { ...ok, ci: { ...ok.ci, confidence: 95 } }; })).toMatch(/frameAccuracyGain\.ci\.confidence/);
+    expect(errorOf((x) => { x.frameAccuracyGain = { ...ok, ci: { ...ok.ci, utterances: 0 } }; })).toMatch(/frameAccuracyGain\.ci\.utterances/);
+    expect(errorOf((x) => { x.frameAccuracyGain = { vsMemberMean: null }; })).toMatch(/frameAccuracyGain\.ci/);
+    const r = buildReport({ ...clone(base), frameAccuracyGain: ok });
+    expect(validateReportJson(JSON.parse(JSON.stringify(r)))).toBeTruthy();
+  });
   it('accepts the optional parts left out', () => {
     const x = clone(base) as ReportInput;
     delete x.softTargets; delete x.temperatureSweep;

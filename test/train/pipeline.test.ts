@@ -87,7 +87,14 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     expect(g.baseline).toBe(test.models.baseline.accuracy);
     expect(g.ensemble).toBe(test.models.ensemble.accuracy);
     if (g.gainKept !== null) expectNear(g.gainKept, (g.student - g.baseline) / (g.ensemble - g.baseline), 1e-12, 'gain kept');
+    if (g.ensemble > g.memberMean) expectNear(g.gainKeptVsMemberMean!, (g.student - g.memberMean) / (g.ensemble - g.memberMean), 1e-12, 'gain kept vs member mean');
+    // The bootstrap resamples the scored test utterances.
+    expect(g.gainKeptCi).toMatchObject({ replicates: 1000, confidence: 0.95, utterances: test.utterances });
+    if (g.gainKept !== null && g.gainKeptCi!.low !== null) {
+      expect(g.gainKeptCi!.low).toBeLessThanOrEqual(g.gainKeptCi!.high!);
+    }
     expect(evalFile.students.map((s) => s.name)).toEqual(['student', 'student-T1', 'student-dense']);
+    expect(Object.keys(evalFile.students[1].gainKeptCi!)).toEqual(Object.keys(evalFile.students[1].accuracy));
     const t5 = evalFile.table5!;
     expect(t5.fraction).toBe(0.3);
     expect(t5.rows.map((r) => r.model)).toEqual(['baseline', 'fraction-baseline', 'fraction-student']);

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EVAL_MD, evaluateAcousticModels, type EvaluateModelsOptions } from '../../train/eval.ts';
 import { EVAL_SCHEMA } from '../../pipeline/stages/eval.ts';
-import { collect, optionsFromFlags } from './train.ts';
+import { collect, numFlag, optionsFromFlags } from './train.ts';
 
 export function register(program: Command): void {
   program
@@ -22,8 +22,11 @@ export function register(program: Command): void {
     .option('--split <name>', 'split to score (repeatable; default dev and test)', collect, [] as string[])
     .option('--no-train-accuracy', 'do not score the training split')
     .option('--backend <name>', 'auto, tfjs-node-gpu, tfjs-node, wasm or cpu')
-    .action(async (f: { models: string; students?: string; features: string; align: string; out: string; split: string[]; trainAccuracy: boolean; backend?: string }) => {
-      const o = optionsFromFlags(EVAL_SCHEMA, { splits: f.split.length ? f.split : undefined, trainAccuracy: f.trainAccuracy, backend: f.backend }, []) as unknown as EvaluateModelsOptions;
+    .option('--replicates <n>', 'bootstrap replicates for the confidence interval of the gain kept (0: none; default 1000)')
+    .option('--seed <n>', 'seed of the bootstrap (default 0)')
+    .action(async (f: { models: string; students?: string; features: string; align: string; out: string; split: string[]; trainAccuracy: boolean; backend?: string; replicates?: string; seed?: string }) => {
+      const o = optionsFromFlags(EVAL_SCHEMA, { splits: f.split.length ? f.split : undefined, trainAccuracy: f.trainAccuracy, backend: f.backend, bootstrapReplicates: f.replicates === undefined ? undefined : numFlag('--replicates', f.replicates, { min: 0, integer: true }) }, []) as unknown as EvaluateModelsOptions;
+      o.seed = f.seed === undefined ? 0 : numFlag('--seed', f.seed, { integer: true })!;
       const out = resolve(f.out);
       await evaluateAcousticModels({ ...o, modelsDir: resolve(f.models), studentsDir: f.students ? resolve(f.students) : null, featuresDir: resolve(f.features), alignDir: resolve(f.align), outDir: out });
       process.stdout.write(await readFile(join(out, EVAL_MD), 'utf8'));

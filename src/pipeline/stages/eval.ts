@@ -8,19 +8,23 @@
  *     eval:
  *       splits: [dev, test]
  *       trainAccuracy: true
+ *       bootstrapReplicates: 1000   # CI of the gain kept (paired bootstrap over utterances, recipe seed)
  */
 import { evaluateAcousticModels, DEFAULT_EVALUATE_MODELS_OPTIONS as D, type EvaluateModelsOptions } from '../../train/eval.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
 import type { StageDefinition } from '../stage.ts';
 import { backendOption, locateOptionError } from './train.ts';
 
-export type EvalStageOptions = EvaluateModelsOptions;
+/** The bootstrap seed is the recipe's. */
+export type EvalStageOptions = Omit<EvaluateModelsOptions, 'seed'>;
 
 export const EVAL_SCHEMA: Schema = {
   splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: [...D.splits], doc: 'splits to score' },
   trainAccuracy: { type: 'boolean', default: D.trainAccuracy, doc: 'also score the training split (training accuracy; Table 5)' },
   inferenceBatchSize: { type: 'number', integer: true, min: 1, default: D.inferenceBatchSize, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
   backend: backendOption(D.backend),
+  bootstrapReplicates: { type: 'number', integer: true, min: 0, default: D.bootstrapReplicates, doc: 'paired bootstrap replicates for the confidence interval of the gain kept (0: none)' },
+  confidence: { type: 'number', min: 0.5, max: 0.999, default: D.confidence, doc: 'two-sided confidence level of that interval' },
 } satisfies SchemaFor<EvalStageOptions>;
 
 export const evalStage: StageDefinition<EvalStageOptions> = {
@@ -31,7 +35,7 @@ export const evalStage: StageDefinition<EvalStageOptions> = {
 
   async run(ctx) {
     const r = await locateOptionError(ctx, 'eval', () => evaluateAcousticModels({
-      ...ctx.options, modelsDir: ctx.inputDir('train'), studentsDir: ctx.inputDir('distill'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'),
+      ...ctx.options, seed: ctx.recipe.seed, modelsDir: ctx.inputDir('train'), studentsDir: ctx.inputDir('distill'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'),
       outDir: ctx.outDir, logger: ctx.log,
     }));
     const f = r.file;
