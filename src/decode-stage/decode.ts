@@ -155,12 +155,32 @@ export interface DecodeCorpusOptions {
    * whose sidecar names an inventory must name this one. Default: only the senone count is checked.
    */
   senoneInventoryId?: string;
+  /**
+   * Priors divided out of the posteriors. 'alignments' (default): the models' sidecar priors (senone
+   * frequencies of the training alignments, Kaldi nnet1's class-frame-counts). 'posteriors': each
+   * system's mean posterior over up to `maxFrames` frames of `split` (evenly spaced utterances),
+   * as Kaldi nnet3's adjust-priors; an ensemble's prior is its combined posterior's mean.
+   */
+  priors?: PriorsOption;
   /** Model and LM paths in decode.json are written relative to this directory (output files always relative to outDir). Default: as given. */
   pathBase?: string;
   /** Write timing.json. Default true. */
   writeTiming?: boolean;
   logger?: Logger;
 }
+
+export type PriorsOption = { source: 'alignments' } | { source: 'posteriors'; split: DecodeSplitInput; maxFrames: number };
+
+/** Where a system's priors came from (decode.json). */
+export type PriorsRecord =
+  | { source: 'alignments' }
+  | {
+    source: 'posteriors'; split: string; utterances: number; frames: number;
+    /** KL(alignment priors || mean posterior), nats: how far the estimate moved from the counts. */
+    klFromAlignments: number;
+    /** `<system>/priors.json` (relative to the output directory): the priors used, one per senone. */
+    file: string;
+  };
 
 /** Counts of one system on one split. */
 export interface SystemSplitSummary {
@@ -192,6 +212,8 @@ export interface SystemSummary {
   /** How the weights were chosen. */
   weightsFrom: 'tuning' | 'fixed';
   tuning: { split: string; best: TunePoint; grid: TunePoint[] } | null;
+  /** Priors divided out of the posteriors. */
+  priors: PriorsRecord;
   splits: Record<string, SystemSplitSummary>;
 }
 
@@ -410,8 +432,27 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
     const systems = bank.systems;
     const summaries: SystemSummary[] = systems.map((s, i) => ({
       name: s.name, models: opts.systems[i].models.map(rel), kind: s.models.length > 1 ? 'ensemble' : 'single',
-      lmWeight: search.lmWeight, wordInsertionPenalty: search.wordInsertionPenalty, weightsFrom: 'fixed', tuning: null, splits: {},
+      lmWeight: search.lmWeight, wordInsertionPenalty: search.wordInsertionPenalty, weightsFrom: 'fixed', tuning: null, priors: { source: 'alignments' }, splits: {},
     }));
+
+    // --- Priors from the systems' own mean posteriors (Kaldi nnet3 adjust-priors).
+    if (opts.priors?.source === 'posteriors') {
+      const pr = opts.priors;
+      if (!(Number.isInteger(pr.maxFrames) && pr.maxFrames >= 1)) throw new ConfigError('bad prior frame count', { keyPath: 'priorFrames', expected: 'an integer >= 1', found: String(pr.maxFrames) });
+      const src = await ArrowFrameSource.open({ features: pr.split.features, uttToSpeaker: pr.split.uttToSpeaker as Map<string, string> | undefined, name: pr.split.features[0] });
+      bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: am.numPdfs }, `features ${pr.split.features[0]} and HMM ${opts.hmmModel}`);
+      const est = await estimatePosteriorPriors(bank, src, pr.split, pr.maxFrames, logger);
+      for (const [si, sys] of systems.entries()) {
+        const before = Float64Array.from(sys.logPriors, Math.exp);
+        sys.setPriors(est.sums[si]);
+        let kl = 0;
+        for (let s = 0; s < sys.numSenones; s++) kl += before[s] * (Math.log(before[s]) - sys.logPriors[s]);
+        const file = join(opts.outDir, sys.name, 'priors.json');
+        await writeJsonAtomic(file, { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, priors: Array.from(sys.logPriors, Math.exp) });
+        summaries[si].priors = { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, klFromAlignments: kl, file: relative(opts.outDir, file) };
+        logger.info(`${sys.name}: priors from its mean posterior on ${est.frames} frames of '${pr.split.name}' (${est.utterances} utterances); KL from the alignment priors ${kl.toFixed(4)} nats`);
+      }
+    }
 
     /**
      * One pass over a split: every usable utterance's scores per system, decoded at every point
@@ -578,6 +619,37 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
   } finally {
     bank.dispose();
   }
+}
+
+/**
+ * Sum every system's posteriors over up to `maxFrames` frames of a split: evenly spaced utterances
+ * (a stride over the file order chosen from the split's frame count), whole utterances only, so the
+ * subset is the same on every run. CMVN statistics come from the whole split.
+ */
+async function estimatePosteriorPriors(bank: ModelBank, src: ArrowFrameSource, split: DecodeSplitInput, maxFrames: number, logger: Logger): Promise<{ sums: Float64Array[]; utterances: number; frames: number }> {
+  const cmvn = new Map<string, SpeakerCmvn>();
+  for (const c of bank.cmvnSettings()) {
+    if (c.mode === 'none') continue;
+    cmvn.set(JSON.stringify([c.mode, c.normVars]), (await scanSource(src, { cmvn: c })).cmvn);
+  }
+  bank.useCmvn((c: CmvnOptions) => cmvn.get(JSON.stringify([c.mode, c.normVars])));
+  let totalFrames = 0;
+  for (const f of split.features) totalFrames += (await readFeatureMetadata(f)).counts.frames;
+  const stride = Math.max(1, Math.floor(totalFrames / maxFrames));
+  const sums = bank.systems.map((s) => new Float64Array(s.numSenones));
+  let i = 0, frames = 0, utterances = 0;
+  const progress = logger.progress(`priors from posteriors on ${split.name}`, Math.min(maxFrames, totalFrames), 'frames');
+  for await (const utt of src.utterances()) {
+    if (frames >= maxFrames) break;
+    if (i++ % stride !== 0 || checkUtterance(utt, src)) continue;
+    for (let si = 0; si < bank.systems.length; si++) bank.systems[si].accumulatePosteriors(utt, sums[si]);
+    frames += utt.numFrames;
+    utterances++;
+    progress.tick(utt.numFrames);
+  }
+  progress.done();
+  if (frames === 0) throw new FormatError('no frames to estimate the priors from', { file: split.features[0], expected: `usable utterances in split '${split.name}'`, found: 'none' });
+  return { sums, utterances, frames };
 }
 
 function decodeOptions(s: DecodeSearchOptions, p: { lmWeight: number; wordInsertionPenalty: number }, frameShiftSec: number): DecodeOptions {

@@ -104,35 +104,68 @@ export class AcousticSystem {
     this.logPriors = Float64Array.from(mean, (p) => Math.log(p));
   }
 
-  /** Scaled hybrid scores of one utterance (raw features in; each model normalises and splices). */
-  scores(utt: Utterance, acousticScale: number): ScoreMatrix {
+  /**
+   * Posteriors of one utterance, [numFrames x numSenones]: the net's log-softmax (`log: true`) for
+   * one model, the members' arithmetic mean of probabilities at T = 1 (`log: false`) for an ensemble.
+   */
+  private posteriors(utt: Utterance): { values: Float64Array<ArrayBufferLike>; log: boolean } {
     const S = this.numSenones;
     const T = utt.numFrames;
     if (this.models.length === 1) {
-      const m = this.models[0];
-      const z = this.bank.logits(m, utt);
-      const t0 = performance.now();
-      const lp = logSoftmaxRows(z, T, S, 1);
-      const out = hybridScores(lp, T, this.logPriors, { acousticScale, input: 'log-posteriors', uttId: utt.uttId });
-      this.timing.scoreSec += (performance.now() - t0) / 1000;
+      const z = this.bank.logits(this.models[0], utt);
       this.timing.forwardSec += this.bank.lastForwardSec;
-      return out;
+      const t0 = performance.now();
+      const values = logSoftmaxRows(z, T, S, 1);
+      this.timing.scoreSec += (performance.now() - t0) / 1000;
+      return { values, log: true };
     }
     const acc = new EnsembleAccumulator(T, S, { temperature: 1, rule: 'arithmetic' });
-    let fwd = 0, comb = 0;
     for (const m of this.models) {
       const z = this.bank.logits(m, utt);
-      fwd += this.bank.lastForwardSec;
+      this.timing.forwardSec += this.bank.lastForwardSec;
       const t0 = performance.now();
       acc.add(z, `model ${m.dir}, utterance '${utt.uttId}'`);
-      comb += performance.now() - t0;
+      this.timing.scoreSec += (performance.now() - t0) / 1000;
     }
     const t0 = performance.now();
-    const probs = acc.finish();
-    const out = hybridScores(probs, T, this.logPriors, { acousticScale, input: 'posteriors', uttId: utt.uttId });
-    this.timing.scoreSec += (comb + performance.now() - t0) / 1000;
-    this.timing.forwardSec += fwd;
+    const values = acc.finish();
+    this.timing.scoreSec += (performance.now() - t0) / 1000;
+    return { values, log: false };
+  }
+
+  /** Scaled hybrid scores of one utterance (raw features in; each model normalises and splices). */
+  scores(utt: Utterance, acousticScale: number): ScoreMatrix {
+    const p = this.posteriors(utt);
+    const t0 = performance.now();
+    const out = hybridScores(p.values, utt.numFrames, this.logPriors, { acousticScale, input: p.log ? 'log-posteriors' : 'posteriors', uttId: utt.uttId });
+    this.timing.scoreSec += (performance.now() - t0) / 1000;
     return out;
+  }
+
+  /** Add this system's posteriors of `utt`, summed over frames, to `sums` (one value per senone). */
+  accumulatePosteriors(utt: Utterance, sums: Float64Array): void {
+    const S = this.numSenones;
+    const p = this.posteriors(utt);
+    for (let t = 0; t < utt.numFrames; t++) {
+      const b = t * S;
+      if (p.log) for (let s = 0; s < S; s++) sums[s] += Math.exp(p.values[b + s]);
+      else for (let s = 0; s < S; s++) sums[s] += p.values[b + s];
+    }
+  }
+
+  /**
+   * Replace the priors (e.g. by the system's mean posterior, as Kaldi's nnet3-am-adjust-priors):
+   * normalised to sum 1, each raised to at least `floor`.
+   */
+  setPriors(priors: ArrayLike<number>, floor = 1e-10): void {
+    if (priors.length !== this.numSenones) throw new FormatError(`system '${this.name}': wrong number of priors`, { expected: `${this.numSenones} senones`, found: String(priors.length) });
+    let sum = 0;
+    for (let s = 0; s < priors.length; s++) {
+      if (!(priors[s] >= 0) || !Number.isFinite(priors[s])) throw new FormatError(`system '${this.name}': bad prior`, { expected: 'finite values >= 0', found: `${priors[s]} for senone ${s}` });
+      sum += priors[s];
+    }
+    if (!(sum > 0)) throw new FormatError(`system '${this.name}': priors sum to 0`, { expected: 'a positive total', found: String(sum) });
+    for (let s = 0; s < priors.length; s++) this.logPriors[s] = Math.log(Math.max(priors[s] / sum, floor));
   }
 }
 

@@ -70,5 +70,18 @@ describe('am-distill decode', () => {
     r = await cli('--model', join(x.dirs.distill, 'student'), ...common().slice(0, 8), '--out', join(root, 'bad4'), '--tune-features', join(x.dirs.features, 'dev.arrow'));
     expect(r.code).toBe(EXIT_BAD_INPUT);
     expect(r.err).toMatch(/tuning needs references/);
+    r = await cli('--model', join(x.dirs.distill, 'student'), ...common(), '--out', join(root, 'bad5'), '--prior-frames', '100');
+    expect(r.code).toBe(EXIT_BAD_INPUT);
+    expect(r.err).toMatch(/--prior-frames without --prior-features/);
+  });
+
+  it('takes priors from the model\'s mean posterior on --prior-features', async () => {
+    const out = join(root, 'priors');
+    const r = await cli('--model', join(x.dirs.distill, 'student'), ...common(), '--out', out, '--prior-features', join(x.dirs.features, 'train.arrow'), '--prior-frames', '200', '--json');
+    expect(r.code).toBe(EXIT_OK);
+    const p = JSON.parse(r.out).summary.systems[0].priors;
+    expect(p).toMatchObject({ source: 'posteriors', split: 'train', file: 'student/priors.json' });
+    expect(p.frames).toBeGreaterThanOrEqual(200);
+    expect(JSON.parse(readFileSync(join(out, 'student', 'priors.json'), 'utf8')).priors).toHaveLength(x.world.numSenones);
   });
 });

@@ -1,6 +1,6 @@
 /** decodeCorpus: models + lang + HMM + LM -> hypotheses per system and split, weights tuned on dev only. */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/nnet/backend.ts';
@@ -10,7 +10,9 @@ import { readSplitTranscripts } from '../../src/decode-stage/corpus-text.ts';
 import { readTrn } from '../../src/score/trn.ts';
 import { scoreTranscripts } from '../../src/score/wer.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
-import { writeTinyExperiment, writeFeatures, writeModel, TinyWorld, NO_CMVN, FEATURE_CONFIG, quiet, type TinyUtt } from './fixtures.ts';
+import { writeTinyExperiment, writeFeatures, writeModel, TinyWorld, NO_CMVN, FEATURE_CONFIG, FEATURE_DIM, quiet, type TinyUtt } from './fixtures.ts';
+import { loadModelDir } from '../../src/nnet/io.ts';
+import { utteranceLogits } from '../../src/nnet/train.ts';
 
 let root: string;
 let x: Awaited<ReturnType<typeof writeTinyExperiment>>;
@@ -142,6 +144,65 @@ describe('decodeCorpus', () => {
     expect(first.summary.systems.find((s) => s.name === 'student')!.splits.test.wer!).toBeLessThan(25);
   });
 });
+
+describe('decodeCorpus with priors from the systems\' mean posteriors (Kaldi nnet3 adjust-priors)', () => {
+  it('averages each system\'s posteriors over the prior split, writes them, and decodes with them', async () => {
+    const o = await base('priors-all', ['student', 'ensemble']);
+    const train = await splitInput('train');
+    const r = await decodeCorpus({ ...o, tune: null, priors: { source: 'posteriors', split: train, maxFrames: 1e9 } });
+    const trainFrames = x.splits.train.reduce((n, u) => n + u.numFrames, 0);
+    for (const sys of r.summary.systems) {
+      expect(sys.priors).toMatchObject({ source: 'posteriors', split: 'train', utterances: x.splits.train.length, frames: trainFrames, file: `${sys.name}/priors.json` });
+      if (sys.priors.source === 'posteriors') expect(sys.priors.klFromAlignments).toBeGreaterThan(0);
+    }
+    // The student's priors: its softmax outputs averaged over every training frame, computed here directly.
+    const { classifier, sidecar } = await loadModelDir(join(x.dirs.distill, 'student', 'final'));
+    const S = x.world.numSenones;
+    const mean = new Float64Array(S);
+    for (const u of x.splits.train) {
+      const z = utteranceLogits(classifier, { uttId: u.uttId, numFrames: u.numFrames, dim: FEATURE_DIM, feats: u.feats }, { splice: sidecar.splice, batchSize: 64 });
+      for (let t = 0; t < u.numFrames; t++) {
+        let m = -Infinity, sum = 0;
+        for (let s = 0; s < S; s++) m = Math.max(m, z[t * S + s]);
+        for (let s = 0; s < S; s++) sum += Math.exp(z[t * S + s] - m);
+        for (let s = 0; s < S; s++) mean[s] += Math.exp(z[t * S + s] - m) / sum / trainFrames;
+      }
+    }
+    classifier.dispose();
+    const written = JSON.parse(readFileSync(join(root, 'priors-all', 'student', 'priors.json'), 'utf8'));
+    expect(written).toMatchObject({ source: 'posteriors', split: 'train', frames: trainFrames });
+    for (let s = 0; s < S; s++) expect(Math.abs(written.priors[s] - mean[s])).toBeLessThan(1e-6 * Math.max(mean[s], 1e-3));
+    // Decoding with them equals decoding a copy of the model whose sidecar carries them as its priors.
+    const copy = join(root, 'models', 'student-with-posterior-priors');
+    cpSync(join(x.dirs.distill, 'student', 'final'), copy, { recursive: true });
+    const sc = JSON.parse(readFileSync(join(copy, 'sidecar.json'), 'utf8'));
+    sc.priors = written.priors;
+    writeFileSync(join(copy, 'sidecar.json'), JSON.stringify(sc));
+    await decodeCorpus({ ...o, tune: null, systems: [{ name: 'student', models: [copy] }], outDir: join(root, 'priors-copy') });
+    const uttsOf = (dir: string) => readFileSync(join(root, dir, 'student', 'test.utts.jsonl'), 'utf8');
+    expect(uttsOf('priors-copy')).toBe(uttsOf('priors-all'));
+    // ... and differs from decoding with the alignment priors (path scores at least).
+    const plain = await decodeCorpus({ ...o, tune: null, systems: [{ name: 'student', models: [join(x.dirs.distill, 'student', 'final')] }], outDir: join(root, 'priors-default') });
+    expect(first(plain).priors).toEqual({ source: 'alignments' });
+    expect(uttsOf('priors-default')).not.toBe(uttsOf('priors-all'));
+  });
+
+  it('takes evenly spaced whole utterances up to the frame budget', async () => {
+    const o = await base('priors-sub', ['student']);
+    const r = await decodeCorpus({ ...o, tune: null, priors: { source: 'posteriors', split: await splitInput('train'), maxFrames: 100 } });
+    const p = r.summary.systems[0].priors;
+    if (p.source !== 'posteriors') return expect.fail('posterior priors expected');
+    const longest = Math.max(...x.splits.train.map((u) => u.numFrames));
+    expect(p.frames).toBeGreaterThanOrEqual(100);
+    expect(p.frames).toBeLessThan(100 + longest);
+    expect(p.utterances).toBeLessThan(x.splits.train.length);
+    const err = await decodeCorpus({ ...o, tune: null, priors: { source: 'posteriors', split: await splitInput('train'), maxFrames: 0 } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/prior frame count/);
+  });
+});
+
+const first = (r: Awaited<ReturnType<typeof decodeCorpus>>) => r.summary.systems[0];
 
 describe('decodeCorpus edge cases and bad input', () => {
   it('gives an empty hypothesis, counted, to an utterance with no surviving token and to a reference without features', async () => {

@@ -122,6 +122,12 @@ describe('lm, decode and score stages', () => {
     err = await runPipeline(parse(recipe(undefined, '{trainSplits: [train], evalSplits: [train, test]}')), { registry: registry(), log, fromStage: 'lm', toStage: 'lm' }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.location).toMatchObject({ file: 'r.yaml', line: 9, keyPath: 'stages.lm.evalSplits' });
+    // Priors from posteriors must come from a split this stage does not decode.
+    err = await runPipeline(parse(recipe('{backend: cpu, priors: posteriors, priorSplit: test}')), { registry: registry(), log, fromStage: 'decode', toStage: 'decode' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.location).toMatchObject({ file: 'r.yaml', line: 10, keyPath: 'stages.decode.priorSplit' });
+    expect(err.message).toMatch(/priors would be estimated on a split this stage decodes/);
+    expect(() => parse(recipe('{priors: counts}'))).toThrow(/stages.decode.priors/);
     // An LM trained on dev text may exist, but decoding dev (or test) with it is refused.
     await runPipeline(parse(recipe(undefined, '{trainSplits: [train, dev]}')), { registry: registry(), log, fromStage: 'lm', toStage: 'lm' });
     err = await runPipeline(parse(recipe(undefined, '{trainSplits: [train, dev]}')), { registry: registry(), log, fromStage: 'decode', toStage: 'decode' }).catch((e) => e);

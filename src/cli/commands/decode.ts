@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../util/errors.ts';
 import { withAtomicOutput } from '../../util/fs.ts';
 import { readTrn, type TrnUtterance } from '../../score/trn.ts';
-import { decodeCorpus, type DecodeSearchOptions, type DecodeSplitInput } from '../../decode-stage/decode.ts';
+import { decodeCorpus, type DecodeSearchOptions, type DecodeSplitInput, type PriorsOption } from '../../decode-stage/decode.ts';
 import { readSplitTranscripts } from '../../decode-stage/corpus-text.ts';
 import { resolveModelDir } from '../../decode-stage/systems.ts';
 import { BACKEND_LADDER, type BackendName } from '../../nnet/backend.ts';
@@ -37,6 +37,7 @@ interface DecodeFlags {
   data?: string; ref?: string; tuneFeatures?: string; tuneSplit?: string; tuneRef?: string;
   lmWeight?: string; penalty?: string; lmWeights?: string; penalties?: string; beam?: string; maxActive?: string;
   acousticScale?: string; silProb?: string; lookahead: boolean; backend: string; json?: boolean;
+  priorFeatures?: string; priorFrames?: string;
 }
 
 /** The split name of a feature file: `test.arrow` -> `test`, `test.0-of-4.arrow` -> `test.0-of-4`. */
@@ -76,6 +77,8 @@ export function register(program: Command): void {
     .option('--acoustic-scale <s>', 'acoustic scale (default 0.1)')
     .option('--sil-prob <p>', "optional silence probability (default: the lang directory's)")
     .option('--no-lookahead', 'no LM look-ahead')
+    .option('--prior-features <file>', "priors from the system's mean posterior on this split's features (e.g. train.arrow; Kaldi nnet3 adjust-priors) instead of the alignment counts in the sidecar")
+    .option('--prior-frames <n>', 'frames of --prior-features used (evenly spaced utterances; default 20000)')
     .option('--backend <name>', `TF.js backend: auto, ${BACKEND_LADDER.join(', ')}`, 'auto')
     .option('--json', 'print decode.json and timing as JSON')
     .action(async (f: DecodeFlags) => {
@@ -110,13 +113,22 @@ export function register(program: Command): void {
         beam: num('--beam', f.beam), maxActive: num('--max-active', f.maxActive), acousticScale: num('--acoustic-scale', f.acousticScale),
         silenceProb: num('--sil-prob', f.silProb), lmLookahead: f.lookahead,
       }).filter(([, v]) => v !== undefined));
+      if (f.priorFrames !== undefined && !f.priorFeatures) throw new ConfigError('--prior-frames without --prior-features', { file: `--prior-frames ${f.priorFrames}`, expected: '--prior-features F.arrow as well', found: 'no --prior-features' });
+      let priors: PriorsOption = { source: 'alignments' };
+      if (f.priorFeatures) {
+        const pn = splitNameOf(f.priorFeatures);
+        const maxFrames = num('--prior-frames', f.priorFrames) ?? 20000;
+        if (!(Number.isInteger(maxFrames) && maxFrames >= 1)) throw new ConfigError('bad --prior-frames', { file: `--prior-frames ${f.priorFrames}`, expected: 'an integer >= 1', found: String(f.priorFrames) });
+        const fromData = f.data ? await readSplitTranscripts(resolve(f.data), pn).catch(() => null) : null;
+        priors = { source: 'posteriors', maxFrames, split: { name: pn, features: [resolve(f.priorFeatures)], uttToSpeaker: fromData?.uttToSpeaker } };
+      }
       const out = resolve(f.out);
       await fsp.mkdir(dirname(out), { recursive: true });
       const r = await withAtomicOutput(out, async (tmp) => {
         await fsp.mkdir(tmp, { recursive: true });
         return decodeCorpus({
           systems: [{ name, models }], langDir: lang, hmmModel: hmm, lm: resolve(f.lm), tune, splits: [main], outDir: tmp, search,
-          backend: f.backend as BackendName | 'auto', pathBase: out,
+          backend: f.backend as BackendName | 'auto', pathBase: out, priors,
         });
       });
       if (f.json) {

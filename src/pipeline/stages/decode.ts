@@ -16,11 +16,14 @@
  *       acousticScale: 0.1
  *       lmWeights: [0.7, 0.9, 1.1, 1.3, 1.5, 1.7]
  *       wordInsertionPenalties: [0, 0.5, 1]
+ *       priors: alignments   # or posteriors: each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)
+ *       priorSplit: train
+ *       priorFrames: 20000
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../util/errors.ts';
-import { decodeCorpus, DECODE_SEARCH_DEFAULTS, type DecodeSearchOptions, type DecodeSplitInput } from '../../decode-stage/decode.ts';
+import { decodeCorpus, DECODE_SEARCH_DEFAULTS, type DecodeSearchOptions, type DecodeSplitInput, type PriorsOption } from '../../decode-stage/decode.ts';
 import { DEFAULT_SYSTEMS, experimentModels, selectSystems } from '../../decode-stage/find-systems.ts';
 import { checkSplits, readSplitTranscripts } from '../../decode-stage/corpus-text.ts';
 import { inventoryOf } from '../../train/data.ts';
@@ -39,6 +42,12 @@ export interface DecodeStageOptions extends DecodeSearchOptions {
   backend: BackendName | 'auto';
   /** Frames per forward pass. Default 512. */
   inferenceBatchSize: number;
+  /** Priors divided out: 'alignments' (sidecar counts) or 'posteriors' (each system's mean posterior on priorSplit). Default 'alignments'. */
+  priors: 'alignments' | 'posteriors';
+  /** Split whose features give the mean posteriors. Default 'train'. */
+  priorSplit: string;
+  /** Frames of priorSplit used (evenly spaced whole utterances). Default 20000 (Kaldi's prior_subset_size). */
+  priorFrames: number;
 }
 
 const D = DECODE_SEARCH_DEFAULTS;
@@ -61,6 +70,9 @@ export const DECODE_SCHEMA: Schema = {
   allowUnk: { type: 'boolean', default: D.allowUnk, doc: '<UNK> (spoken noise) as a recognisable word (its senones need <UNK> in the training transcripts)' },
   backend: { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: 'auto', doc: 'TF.js backend of the forward passes' },
   inferenceBatchSize: { type: 'number', integer: true, min: 1, default: 512, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
+  priors: { type: 'string', enum: ['alignments', 'posteriors'], default: 'alignments', doc: "priors divided out of the posteriors: senone frequencies of the training alignments, or each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)" },
+  priorSplit: { type: 'string', default: 'train', doc: "split whose features give the mean posteriors (priors: posteriors)" },
+  priorFrames: { type: 'number', integer: true, min: 1, default: 20000, unit: 'frames', doc: 'frames of priorSplit averaged (evenly spaced utterances)' },
 } satisfies SchemaFor<DecodeStageOptions>;
 
 /**
@@ -129,14 +141,24 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       };
       const trainAlign = join(alignDir, 'train.arrow');
       const senoneInventoryId = existsSync(trainAlign) ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId : undefined;
-      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, ...search } = o;
+      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, priors: priorSource, priorSplit, priorFrames, ...search } = o;
+      let priors: PriorsOption = { source: 'alignments' };
+      if (priorSource === 'posteriors') {
+        const file = join(featuresDir, `${priorSplit}.arrow`);
+        if (!existsSync(file)) throw new ConfigError(`no features for split '${priorSplit}'`, { file, ...where('priorSplit'), keyPath: 'stages.decode.priorSplit', expected: 'a split the features stage computed', found: 'no such file' });
+        if ([...(tuneSplit ? [tuneSplit] : []), ...splits].includes(priorSplit)) {
+          throw new ConfigError('the priors would be estimated on a split this stage decodes', { ...where('priorSplit'), keyPath: 'stages.decode.priorSplit', expected: 'a training split (not the tuning or test split)', found: priorSplit });
+        }
+        const t = await readSplitTranscripts(dataDir, priorSplit);
+        priors = { source: 'posteriors', maxFrames: priorFrames, split: { name: priorSplit, features: [file], uttToSpeaker: t.uttToSpeaker } };
+      }
       const tune = tuneSplit ? await splitInput(tuneSplit) : null;
       const inputs: DecodeSplitInput[] = [];
       for (const split of splits) inputs.push(await splitInput(split));
       const r = await relocateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
         systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'),
         tune, splits: inputs, outDir: ctx.outDir, search, backend, inferenceBatchSize,
-        pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId,
+        pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId, priors,
       }));
       const s = r.summary;
       const counts: Record<string, number> = { systems: s.systems.length, words: s.lexicon.words };
