@@ -190,7 +190,10 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     temperatureSweep = sweep
       .map((s) => {
         const set = targets?.sets.find((t) => t.name === s.targetSet);
-        return { T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...(set ? { keptMass: set.meanKeptMass } : {}) };
+        // WER where the decode stage decoded this student too (stages.decode.systems lists it).
+        const w = wer[s.name]?.wer;
+        const werPart = w && (w.dev || w.test) ? { wer: { dev: w.dev ?? null, test: w.test ?? null } } : {};
+        return { T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...werPart, ...(set ? { keptMass: set.meanKeptMass } : {}) };
       })
       .sort((a, b) => a.T - b.T);
   }

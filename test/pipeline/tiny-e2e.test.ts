@@ -26,7 +26,9 @@ const SETS = [
   'stages.train.hiddenLayers=1', 'stages.train.hiddenUnits=32', 'stages.train.leftContext=2', 'stages.train.rightContext=2',
   'stages.train.members=2', 'stages.train.maxEpochs=2', 'stages.train.maxWorkers=1', 'stages.train.smallFraction=null',
   'stages.distill.maxWorkers=1', 'stages.decode.lmWeights=[8]', 'stages.decode.wordInsertionPenalties=[0]', 'stages.decode.beam=10',
-  'stages.report.bootstrapReplicates=50',
+  'stages.report.bootstrapReplicates=50', 'stages.eval.bootstrapReplicates=50',
+  // A two-point temperature sweep, its second student decoded too.
+  'stages.targets.sweepTemperatures=[1]', 'stages.decode.systems=[baseline, ensemble, student, student-T1]',
 ];
 
 describe('the demo recipe, shrunk, through every stage to the report', () => {
@@ -64,6 +66,14 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(r.softTargets.keptMass).toBeGreaterThan(0.9);
     expect(r.softTargets.bytesPerFrame).toBeGreaterThan(0);
     expect(Object.keys(r.stages)).toEqual(['prepare', 'features', 'align', 'train', 'targets', 'distill', 'eval', 'lm', 'decode', 'score']);
+    // The sweep: T 1 and T 2 with each student's frame accuracy (eval) and WER (score).
+    expect(r.temperatureSweep.map((p: { T: number }) => p.T)).toEqual([1, 2]);
+    const werOf = (system: string) => sc.results.find((x: { system: string; split: string }) => x.system === system && x.split === 'test').wer / 100;
+    expect(r.temperatureSweep[0].frameAccuracy.test).toBe(ev.splits.test.models['student-T1'].accuracy);
+    expect(r.temperatureSweep[0].wer.test).toBeCloseTo(werOf('student-T1'), 10);
+    expect(r.temperatureSweep[1].wer.test).toBeCloseTo(werOf('student'), 10);
+    // The eval stage's uncertainty of the gain kept reaches the report.
+    expect(r.gainRecovered.frameAccuracyEvidence.ci).toMatchObject({ replicates: 50, utterances: ev.splits.test.utterances });
     expect(r.environment.backend).toBe('wasm');
     expect(r.environment.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(r.environment.versions.node).toBe(process.versions.node);
