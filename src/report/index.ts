@@ -10,3 +10,4 @@ export * from './results.ts';
 export * from './from-score.ts';
 export * from './write.ts';
 export * from './experiment.ts';
+export * from './pool.ts';

@@ -15,6 +15,64 @@ export interface BootstrapOptions {
   confidence?: number;
   /** Seed of the resampling. Default 0. */
   seed?: number;
+  /**
+   * Stratum of each utterance (same order as the input): each replicate resamples every stratum
+   * on its own, as many draws as it has utterances, so a pool of experiments keeps each one's
+   * share of the data (a stratified bootstrap). Absent: one stratum, the plain bootstrap
+   * (same draws as a single stratum holding every utterance in order).
+   */
+  strata?: readonly (string | number)[];
+}
+
+/**
+ * The resampling of one replicate: calls `visit` with n indices drawn with replacement, within
+ * each stratum when `strata` is given.
+ */
+export function makeResampler(n: number, strata?: readonly (string | number)[]): (rng: Rng, visit: (i: number) => void) => void {
+  if (!strata) {
+    return (rng, visit) => { for (let k = 0; k < n; k++) visit(rng.int(n)); };
+  }
+  if (strata.length !== n) throw new RangeError(`bootstrap strata: one per utterance expected, got ${strata.length} for ${n}`);
+  const groups = new Map<string | number, number[]>();
+  strata.forEach((s, i) => { let g = groups.get(s); if (!g) groups.set(s, (g = [])); g.push(i); });
+  const list = [...groups.values()];
+  return (rng, visit) => {
+    for (const g of list) for (let k = 0; k < g.length; k++) visit(g[rng.int(g.length)]);
+  };
+}
+
+/**
+ * Paired bootstrap of a corpus error-rate difference from per-utterance error differences
+ * (errors_A - errors_B) and reference word counts: what `pairedBootstrapWer` computes, on arrays.
+ * deltaWer is the difference on the full set.
+ */
+export function pairedBootstrapErrorDiff(diff: ArrayLike<number>, words: ArrayLike<number>, opts: BootstrapOptions = {}): BootstrapResult {
+  const replicates = opts.replicates ?? 1000;
+  const confidence = opts.confidence ?? 0.95;
+  if (!(replicates >= 1) || !(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`pairedBootstrapWer: replicates must be >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+  }
+  const n = diff.length;
+  if (words.length !== n) throw new RangeError(`pairedBootstrapErrorDiff: ${n} differences but ${words.length} word counts`);
+  let D = 0, W = 0;
+  for (let i = 0; i < n; i++) { D += diff[i]; W += words[i]; }
+  const draw = makeResampler(n, opts.strata);
+  const rng = new Rng(opts.seed ?? 0);
+  const deltas = new Float64Array(replicates);
+  let aBetter = 0;
+  for (let r = 0; r < replicates; r++) {
+    let d = 0, w = 0;
+    draw(rng, (i) => { d += diff[i]; w += words[i]; });
+    deltas[r] = w > 0 ? (100 * d) / w : 0;
+    if (d < 0) aBetter++;
+  }
+  deltas.sort();
+  const alpha = (1 - confidence) / 2;
+  const q = (p: number) => deltas[Math.min(replicates - 1, Math.max(0, Math.floor(p * replicates)))];
+  return {
+    deltaWer: W > 0 ? (100 * D) / W : 0, ciLow: q(alpha), ciHigh: q(1 - alpha), confidence, replicates,
+    probABetter: aBetter / replicates,
+  };
 }
 
 export interface BootstrapResult {
@@ -31,11 +89,6 @@ export interface BootstrapResult {
 
 /** Paired bootstrap on two results scored against the same references (matched by utterance id). */
 export function pairedBootstrapWer(a: WerResult, b: WerResult, opts: BootstrapOptions = {}): BootstrapResult {
-  const replicates = opts.replicates ?? 1000;
-  const confidence = opts.confidence ?? 0.95;
-  if (!(replicates >= 1) || !(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`pairedBootstrapWer: replicates must be >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
-  }
   const bById = new Map(b.utterances.map((u) => [u.uttId, u] as const));
   const n = a.utterances.length;
   if (n !== b.utterances.length) {
@@ -50,25 +103,7 @@ export function pairedBootstrapWer(a: WerResult, b: WerResult, opts: BootstrapOp
     diff[i] = u.errors - v.errors;
     words[i] = u.refWords;
   });
-  const rng = new Rng(opts.seed ?? 0);
-  const deltas = new Float64Array(replicates);
-  let aBetter = 0;
-  for (let r = 0; r < replicates; r++) {
-    let d = 0, w = 0;
-    for (let k = 0; k < n; k++) {
-      const i = rng.int(n);
-      d += diff[i]; w += words[i];
-    }
-    deltas[r] = w > 0 ? (100 * d) / w : 0;
-    if (d < 0) aBetter++;
-  }
-  deltas.sort();
-  const alpha = (1 - confidence) / 2;
-  const q = (p: number) => deltas[Math.min(replicates - 1, Math.max(0, Math.floor(p * replicates)))];
-  return {
-    deltaWer: a.wer - b.wer, ciLow: q(alpha), ciHigh: q(1 - alpha), confidence, replicates,
-    probABetter: aBetter / replicates,
-  };
+  return { ...pairedBootstrapErrorDiff(diff, words, opts), deltaWer: a.wer - b.wer };
 }
 
 /** Per-utterance frame counts of the three systems whose gain share is bootstrapped. */
@@ -121,15 +156,13 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
   let B = 0, E = 0, S = 0;
   for (const u of utts) { B += u.baseline; E += u.ensemble; S += u.student; }
   const gainKept = share(B, E, S);
+  const draw = makeResampler(n, opts.strata);
   const rng = new Rng(seed);
   const shares: number[] = [];
   let undefinedReplicates = 0;
   for (let r = 0; r < replicates; r++) {
     let b = 0, e = 0, s = 0;
-    for (let k = 0; k < n; k++) {
-      const u = utts[rng.int(n)];
-      b += u.baseline; e += u.ensemble; s += u.student;
-    }
+    draw(rng, (i) => { const u = utts[i]; b += u.baseline; e += u.ensemble; s += u.student; });
     const v = share(b, e, s);
     if (v === null) undefinedReplicates++;
     else shares.push(v);

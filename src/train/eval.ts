@@ -6,7 +6,9 @@
  * small-fraction baseline and student) when the train stage has one.
  *
  * Per utterance every model's logits are computed, scored and dropped, so memory is one utterance
- * x senones x models. Output: eval.json (all numbers) and eval.md (the tables).
+ * x senones x models. Output: eval.json (all numbers), eval.md (the tables) and, per eval split,
+ * <split>.utts.jsonl (each utterance's frames and correct frames per model: what the bootstrap
+ * resamples, and what `am-distill pool` pools over experiments).
  */
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
@@ -72,10 +74,27 @@ export interface SplitScores {
   subset?: Record<string, Score>;
 }
 
-/** Per-utterance counts behind a split's scores (kept in memory for the bootstrap, not written). */
+/** Per-utterance counts behind a split's scores (the bootstrap's input; written as <split>.utts.jsonl for the eval splits). */
 interface UtteranceCounts {
+  ids: string[];
   frames: number[];
   correct: Map<string, number[]>;
+}
+
+/** One line of `<split>.utts.jsonl`: an utterance's aligned frames and every model's correct frames. */
+export interface EvalUtteranceLine {
+  uttId: string;
+  frames: number;
+  /** Correct frames per model name, plus 'ensemble'. */
+  correct: Record<string, number>;
+}
+
+/** File of the per-utterance frame counts of an eval split (what `am-distill pool` reads). */
+export const evalUtterancesFile = (split: string): string => `${split}.utts.jsonl`;
+
+function formatUtteranceCounts(u: UtteranceCounts): string {
+  const names = [...u.correct.keys()];
+  return u.ids.map((uttId, i) => JSON.stringify({ uttId, frames: u.frames[i], correct: Object.fromEntries(names.map((n) => [n, u.correct.get(n)![i]])) } satisfies EvalUtteranceLine) + '\n').join('');
 }
 
 export interface GainSummary {
@@ -171,7 +190,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
   const hits = new Map(names.map((n) => [n, 0]));
   const subsetHits = new Map(names.map((n) => [n, 0]));
-  const perUtterance: UtteranceCounts = { frames: [], correct: new Map(names.map((n) => [n, []])) };
+  const perUtterance: UtteranceCounts = { ids: [], frames: [], correct: new Map(names.map((n) => [n, []])) };
   let frames = 0, utterances = 0, subsetFrames = 0;
   const progress = logger.progress(`scoring ${split} (${models.length} models)`, totalFrames, 'frames');
   for await (const utt of source.utterances()) {
@@ -193,6 +212,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
     }
     if (acc) count(ENSEMBLE, argmaxRows(acc.finish(), numSenones, utt.uttId));
     frames += utt.numFrames;
+    perUtterance.ids.push(utt.uttId);
     perUtterance.frames.push(utt.numFrames);
     utterances++;
     if (inSub) subsetFrames += utt.numFrames;
@@ -300,6 +320,7 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
       models: entries.map(({ e }) => ({ name: e.name, role: e.role, ...('targetSet' in e ? { targetSet: e.targetSet, temperature: e.temperature, k: e.k } : {}) })),
       splits: scored, summary, students: studentRows, table5,
     };
+    for (const split of evalSplits) await writeFileAtomic(join(outDir, evalUtterancesFile(split)), formatUtteranceCounts(counts[split]));
     await writeJsonAtomic(join(outDir, EVAL_JSON), file);
     await writeFileAtomic(join(outDir, EVAL_MD), formatEvalMarkdown(file));
     return { file, seconds: (Date.now() - t0) / 1000 };

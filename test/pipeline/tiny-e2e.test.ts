@@ -91,6 +91,18 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(cli.status, cli.stderr).toBe(0);
     expect(readFileSync(join(exp, 'rebuilt', 'report.json'), 'utf8')).toBe(readFileSync(join(exp, 'report', 'report.json'), 'utf8'));
     expect(existsSync(join(exp, 'report', 'plots'))).toBe(true);
+    // The eval stage's per-utterance counts add up to eval.json, and `am-distill pool` of this
+    // experiment with itself gives back its own Table 1.
+    const utts = readFileSync(join(exp, 'eval', 'test.utts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(utts).toHaveLength(ev.splits.test.utterances);
+    expect(utts.reduce((a: number, u: { correct: Record<string, number> }) => a + u.correct.ensemble, 0)).toBe(ev.splits.test.models.ensemble.correct);
+    const pool = spawnSync(process.execPath, [join(ROOT, 'bin/am-distill.js'), 'pool', exp, exp, '--labels', 'a,b', '--replicates', '50', '--out', join(exp, 'pooled')], { encoding: 'utf8' });
+    expect(pool.status, pool.stderr).toBe(0);
+    const pj = JSON.parse(readFileSync(join(exp, 'pooled', 'pool.json'), 'utf8'));
+    expect(pj.pooled.frameAccuracy.student).toBeCloseTo(ev.splits.test.models.student.accuracy, 12);
+    expect(pj.pooled.gainKept).toBeCloseTo(ev.summary.test.gainKept, 12);
+    expect(pj.pooled.wer.baseline).toBeCloseTo(scTest.wer / 100, 12);
+    expect(pj.experiments.map((x: { label: string }) => x.label)).toEqual(['a', 'b']);
 
     const again = await runPipeline(loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS }), { registry: defaultRegistry, log: captureLogger() });
     expect(again.stages.map((s) => s.status)).toEqual(Array(11).fill('up-to-date'));

@@ -17,6 +17,7 @@ import { register as distill } from './distill.ts';
 import { register as evalCmd } from './eval.ts';
 import { register as report } from './report.ts';
 import { register as decode } from './decode.ts';
+import { register as pool } from './pool.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -35,4 +36,5 @@ export const commands: RegisterCommand[] = [
   evalCmd,
   report,
   decode,
+  pool,
 ];

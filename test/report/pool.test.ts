@@ -1,0 +1,135 @@
+import { describe, it, expect, afterAll, vi } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { poolExperiments, readPoolExperiment, writePool, formatPoolMarkdown } from '../../src/report/pool.ts';
+import { bootstrapGainKept } from '../../src/score/significance.ts';
+import { ConfigError, FormatError } from '../../src/util/errors.ts';
+import { main } from '../../src/cli/main.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'amd-pool-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+type Utt = { id: string; frames: number; b: number; e: number; s: number; words: number; errB: number; errE: number; errS: number };
+
+/** An experiment directory as the eval and score stages leave it (only what pooling reads). */
+function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: boolean; tamper?: number } = {}): string {
+  const dir = join(root, name);
+  mkdirSync(join(dir, 'eval'), { recursive: true });
+  const lines = utts.map((u) => JSON.stringify({ uttId: u.id, frames: u.frames, correct: { baseline: u.b, 'member-1': u.b, ensemble: u.e, student: u.s } }));
+  writeFileSync(join(dir, 'eval', 'test.utts.jsonl'), lines.join('\n') + '\n');
+  if (opts.evalJson ?? true) {
+    const tot = (f: (u: Utt) => number) => utts.reduce((a, u) => a + f(u), 0);
+    const F = tot((u) => u.frames);
+    const m = (c: number) => ({ correct: c, frames: F, accuracy: c / F });
+    writeFileSync(join(dir, 'eval', 'eval.json'), JSON.stringify({ format: 'am-distill.eval', version: 1, splits: { test: { split: 'test', utterances: utts.length, frames: F, models: { baseline: m(tot((u) => u.b)), 'member-1': m(tot((u) => u.b)), ensemble: m(tot((u) => u.e)), student: m(tot((u) => u.s) + (opts.tamper ?? 0)) } } } }));
+  }
+  if (opts.score ?? true) {
+    mkdirSync(join(dir, 'score'), { recursive: true });
+    const res = (system: string, err: (u: Utt) => number) => ({ system, split: 'test', utterances: [...utts].reverse().map((u) => ({ uttId: u.id, refWords: u.words, sub: err(u), del: 0, ins: 0 })) });
+    writeFileSync(join(dir, 'score', 'score.json'), JSON.stringify({ format: 'am-distill.score', formatVersion: 1, results: [res('baseline', (u) => u.errB), res('ensemble', (u) => u.errE), res('student', (u) => u.errS)] }));
+  }
+  return dir;
+}
+
+const U = (id: string, frames: number, b: number, e: number, s: number, words: number, errB: number, errE: number, errS: number): Utt => ({ id, frames, b, e, s, words, errB, errE, errS });
+// Fold A: ensemble +20 frames over the baseline, student +10 (50 %); fold B: +10, student +10 (100 %).
+const A = [U('u1', 100, 50, 60, 55, 4, 1, 0, 1), U('u2', 100, 40, 50, 45, 5, 2, 1, 1)];
+const B = [U('u1', 200, 100, 110, 110, 6, 2, 1, 3)];
+
+describe('pooling experiments into one Table 1 (am-distill pool)', () => {
+  it('pools frame accuracy, gain kept and WER over the experiments and keeps each one\'s row', async () => {
+    const a = makeExp('fold-a', A), b = makeExp('fold-b', B);
+    const out = join(root, 'pooled');
+    const p = await writePool([a, b], out, { replicates: 200, seed: 3 });
+    expect(p.experiments.map((r) => r.label)).toEqual(['fold-a', 'fold-b']);
+    expect(p.experiments[0].frameAccuracy).toEqual({ baseline: 0.45, 'member-1': 0.45, ensemble: 0.55, student: 0.5 });
+    expect(p.experiments[0].gainKept).toBeCloseTo(0.5, 12);
+    expect(p.experiments[1].gainKept).toBeCloseTo(1, 12);
+    // Pooled: 400 frames; baseline 190, ensemble 220, student 210 -> 20 / 30 kept.
+    expect(p.pooled.frames).toBe(400);
+    expect(p.pooled.frameAccuracy.baseline).toBeCloseTo(190 / 400, 12);
+    expect(p.pooled.gainKept).toBeCloseTo(2 / 3, 12);
+    expect(p.pooled.meanGainKept).toBeCloseTo(0.75, 12);
+    expect(p.pooled.memberMean).toBeCloseTo(190 / 400, 12);
+    // WER: 15 words; baseline 5, ensemble 2, student 5 errors.
+    expect(p.pooled.refWords).toBe(15);
+    expect(p.pooled.wer).toEqual({ baseline: 5 / 15, ensemble: 2 / 15, student: 5 / 15 });
+    expect(p.pooled.werGainKept).toBeCloseTo(0, 12);
+    const sb = p.comparisons.find((c) => c.a === 'student' && c.b === 'baseline')!;
+    expect(sb.deltaWer).toBeCloseTo(0, 12);
+    const eb = p.comparisons.find((c) => c.a === 'ensemble' && c.b === 'baseline')!;
+    expect(eb.deltaWer).toBeCloseTo(-3 / 15, 12);
+    expect(eb.ci.high!).toBeLessThanOrEqual(0);
+    expect(p.goal).toEqual({ gainKeptAtLeast80: false, studentWerNotWorse: true });
+    // The interval is the stratified bootstrap of the pooled utterances.
+    const direct = bootstrapGainKept([...A, ...B].map((u) => ({ frames: u.frames, baseline: u.b, ensemble: u.e, student: u.s })), { replicates: 200, seed: 3, strata: [0, 0, 1] });
+    expect(p.pooled.gainKeptCi).toEqual({ low: direct.ciLow, high: direct.ciHigh, undefinedReplicates: direct.undefinedReplicates });
+    expect(JSON.parse(readFileSync(join(out, 'pool.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(p)));
+    const md = readFileSync(join(out, 'pool.md'), 'utf8');
+    expect(md).toBe(formatPoolMarkdown(p));
+    expect(md).toContain('| **pooled** | 3 | 47.50% | 55.00% | 52.50% | **66.7%** |');
+    expect(md).toMatch(/paper \(Table 1\)/);
+    // Same inputs and seed -> same bytes.
+    const again = join(root, 'pooled-again');
+    await writePool([a, b], again, { replicates: 200, seed: 3 });
+    expect(readFileSync(join(again, 'pool.json'))).toEqual(readFileSync(join(out, 'pool.json')));
+  });
+
+  it('pools frame accuracy alone when no experiment was scored, and takes labels', () => {
+    const a = makeExp('nos-a', A, { score: false }), b = makeExp('nos-b', B, { score: false });
+    const p = poolExperiments([readPoolExperiment(a, 'test', 'george'), readPoolExperiment(b, 'test', 'jackson')], { replicates: 50 });
+    expect(p.experiments.map((r) => r.label)).toEqual(['george', 'jackson']);
+    expect(p.pooled.wer).toEqual({});
+    expect(p.comparisons).toEqual([]);
+    expect(p.goal.studentWerNotWorse).toBeNull();
+    expect(formatPoolMarkdown(p)).not.toContain('WER baseline');
+  });
+
+  it('names the file and the fix when an experiment has no per-utterance counts', () => {
+    const dir = join(root, 'old-eval');
+    mkdirSync(join(dir, 'eval'), { recursive: true });
+    const err = (() => { try { readPoolExperiment(dir, 'test'); } catch (e) { return e; } })() as FormatError;
+    expect(err).toBeInstanceOf(FormatError);
+    expect(err.message).toContain(join(dir, 'eval', 'test.utts.jsonl'));
+    expect(err.message).toMatch(/re-run the eval stage/);
+  });
+
+  it('rejects a bad line with its file and line number, a repeated utterance, and counts that do not add up', () => {
+    const a = makeExp('bad-line', A);
+    const f = join(a, 'eval', 'test.utts.jsonl');
+    writeFileSync(f, readFileSync(f, 'utf8') + '{"uttId": "u3", "frames": 10, "correct": {"baseline": 11}}\n');
+    expect(() => readPoolExperiment(a, 'test')).toThrow(new RegExp(`${f}:3: bad per-utterance frame counts`));
+    writeFileSync(f, '{"uttId": "u1", "frames": 10, "correct": {}}\nnot json\n');
+    expect(() => readPoolExperiment(a, 'test')).toThrow(new RegExp(`${f}:2: not a JSON line`));
+    const rep = makeExp('repeat', [A[0], A[0]], { evalJson: false });
+    expect(() => readPoolExperiment(rep, 'test')).toThrow(/utterance 'u1'.*listed twice/);
+    const stale = makeExp('stale', A, { tamper: 1 });
+    expect(() => readPoolExperiment(stale, 'test')).toThrow(/do not add up to eval.json/);
+  });
+
+  it('refuses to pool scored with unscored experiments, repeated labels, and nothing', () => {
+    const a = makeExp('mix-a', A), b = makeExp('mix-b', B, { score: false });
+    expect(() => poolExperiments([readPoolExperiment(a, 'test'), readPoolExperiment(b, 'test')])).toThrow(new RegExp(`${join(b, 'score', 'score.json')}: no word errors`));
+    const x = readPoolExperiment(a, 'test', 'same');
+    expect(() => poolExperiments([x, { ...x }])).toThrow(ConfigError);
+    expect(() => poolExperiments([])).toThrow(/nothing to pool/);
+  });
+
+  it('runs as a command: prints pool.md and writes pool.json; a bad flag is a typed error', async () => {
+    const a = makeExp('cli-a', A), b = makeExp('cli-b', B);
+    const out = join(root, 'cli-out');
+    let stdout = '', stderr = '';
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { stdout += String(s); return true; });
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
+    try {
+      expect(await main(['node', 'am-distill', 'pool', a, b, '--out', out, '--labels', 'A,B', '--replicates', '100'])).toBe(0);
+      expect(await main(['node', 'am-distill', 'pool', a, b, '--out', join(root, 'cli-bad'), '--confidence', '1.5'])).not.toBe(0);
+    } finally { o.mockRestore(); e.mockRestore(); }
+    expect(stdout).toContain('# Pooled Table 1 (2 experiments');
+    expect(stdout).toContain('| A | 2 |');
+    expect(JSON.parse(readFileSync(join(out, 'pool.json'), 'utf8')).bootstrap).toMatchObject({ replicates: 100, seed: 0, stratified: 'experiment' });
+    expect(stderr).toMatch(/--confidence/);
+    expect(existsSync(join(root, 'cli-bad'))).toBe(false);
+  });
+});
