@@ -51,7 +51,8 @@ export interface ExperimentReportOptions {
   recipeFile?: string;
 }
 
-function readJson<T>(path: string, format: string | null, what: string): T {
+/** A JSON file of an earlier stage, checked for its format tag (null: any); FormatErrors name the file. */
+export function readJson<T>(path: string, format: string | null, what: string): T {
   if (!existsSync(path)) throw new FormatError(`no ${what}`, { file: path, expected: `${what} written by an earlier stage`, found: 'no such file' });
   let j: unknown;
   try {
@@ -64,7 +65,7 @@ function readJson<T>(path: string, format: string | null, what: string): T {
   return j as T;
 }
 
-function readOptionalJson<T>(path: string | null, format: string | null, what: string): T | null {
+export function readOptionalJson<T>(path: string | null, format: string | null, what: string): T | null {
   return path && existsSync(path) ? readJson<T>(path, format, what) : null;
 }
 

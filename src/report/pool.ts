@@ -24,6 +24,7 @@ import { EVAL_JSON, evalUtterancesFile, type EvalFile, type EvalUtteranceLine } 
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
 import { PAPER_TABLE_1 } from './build.ts';
 import { pct, signedPoints } from './format.ts';
+import { readJson, readOptionalJson } from './experiment.ts';
 
 export const POOL_FORMAT = 'am-distill.pool';
 
@@ -133,8 +134,8 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
   const frames = parseUttsJsonl(uttsFile);
   if (frames.length === 0) throw new FormatError('no utterances', { file: uttsFile, expected: 'at least one scored utterance', found: 'an empty file' });
   const evalFile = join(evalDir, EVAL_JSON);
-  if (existsSync(evalFile)) {
-    const ev = JSON.parse(readFileSync(evalFile, 'utf8')) as EvalFile;
+  const ev = readOptionalJson<EvalFile>(evalFile, 'am-distill.eval', 'eval summary');
+  if (ev) {
     const s = ev.splits?.[split];
     if (s) {
       const total = frames.reduce((a, u) => a + u.frames, 0);
@@ -148,8 +149,7 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
   let words: PoolExperiment['words'] = null;
   const scoreFile = join(expDir, 'score', 'score.json');
   if (existsSync(scoreFile)) {
-    const sc = JSON.parse(readFileSync(scoreFile, 'utf8')) as ScoreSummary;
-    if (sc.format !== SCORE_FORMAT) throw new FormatError('not a score summary', { file: scoreFile, expected: `format ${SCORE_FORMAT}`, found: String(sc.format) });
+    const sc = readJson<ScoreSummary>(scoreFile, SCORE_FORMAT, 'score summary');
     const rows = sc.results.filter((r) => r.split === split);
     if (rows.length) {
       words = {};

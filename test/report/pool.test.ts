@@ -104,6 +104,9 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     expect(() => readPoolExperiment(a, 'test')).toThrow(new RegExp(`${f}:2: not a JSON line`));
     const rep = makeExp('repeat', [A[0], A[0]], { evalJson: false });
     expect(() => readPoolExperiment(rep, 'test')).toThrow(/utterance 'u1'.*listed twice/);
+    const broken = makeExp('broken-score', A);
+    writeFileSync(join(broken, 'score', 'score.json'), '{"format": ');
+    expect(() => readPoolExperiment(broken, 'test')).toThrow(new RegExp(`${join(broken, 'score', 'score.json')}: score summary is not valid JSON`));
     const stale = makeExp('stale', A, { tamper: 1 });
     expect(() => readPoolExperiment(stale, 'test')).toThrow(/do not add up to eval.json/);
   });
