@@ -23,7 +23,7 @@ import { bootstrapGainKept, pairedBootstrapErrorDiff } from '../score/significan
 import { EVAL_JSON, evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../train/eval.ts';
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
 import { PAPER_TABLE_1 } from './build.ts';
-import { pct, signedPoints } from './format.ts';
+import { plural, pct, signedPoints } from './format.ts';
 import { readJson, readOptionalJson } from './experiment.ts';
 
 export const POOL_FORMAT = 'am-distill.pool';
@@ -260,7 +260,7 @@ const interval = (c: Interval) => (c.low === null || c.high === null ? 'undefine
 /** pool.md: per-experiment rows, the pooled row, the paper's row, and the comparisons. */
 export function formatPoolMarkdown(p: PoolFile): string {
   const hasWer = p.comparisons.length > 0 || Object.keys(p.pooled.wer).length > 0;
-  const L: string[] = [`# Pooled Table 1 (${p.experiments.length} experiments, split '${p.split}')`, ''];
+  const L: string[] = [`# Pooled Table 1 (${plural(p.experiments.length, 'experiment')}, split '${p.split}')`, ''];
   const head = `| Experiment | utts | frame acc. baseline | ensemble | student | gain kept |${hasWer ? ' words | WER baseline | ensemble | student |' : ''}`;
   L.push(head, `|---|---:|---:|---:|---:|---:|${hasWer ? '---:|---:|---:|---:|' : ''}`);
   const line = (r: PoolRow, bold = false) => {
