@@ -2,7 +2,9 @@
  * Paired bootstrap for the WER difference of two systems on the same test set
  * (Bisani & Ney, "Bootstrap estimates for confidence intervals in ASR performance evaluation", 2004):
  * utterances are resampled with replacement, and each replicate's corpus WER difference
- * (errors_A - errors_B) / refWords is recorded.
+ * (errors_A - errors_B) / refWords is recorded. With `strata` (one label per utterance) every
+ * stratum is resampled on its own: the stratified bootstrap that `am-distill pool` uses across
+ * experiments.
  */
 import { Rng } from '../util/rng.ts';
 import { FormatError } from '../util/errors.ts';
@@ -50,7 +52,7 @@ export function pairedBootstrapErrorDiff(diff: ArrayLike<number>, words: ArrayLi
   const replicates = opts.replicates ?? 1000;
   const confidence = opts.confidence ?? 0.95;
   if (!(replicates >= 1) || !(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`pairedBootstrapWer: replicates must be >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+    throw new RangeError(`paired bootstrap: replicates must be >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
   }
   const n = diff.length;
   if (words.length !== n) throw new RangeError(`pairedBootstrapErrorDiff: ${n} differences but ${words.length} word counts`);
