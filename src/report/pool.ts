@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
-import { bootstrapGainKept, pairedBootstrapErrorDiff } from '../score/significance.ts';
+import { bootstrapGainKept, gainShare, pairedBootstrapErrorDiff } from '../score/significance.ts';
 import { EVAL_JSON, evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../train/eval.ts';
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
 import { PAPER_TABLE_1 } from './build.ts';
@@ -160,7 +160,6 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0);
-const share = (b: number, e: number, s: number) => (e > b ? (s - b) / (e - b) : null);
 
 function rowOf(label: string, frames: EvalUtteranceLine[], words: PoolExperiment['words'], models: readonly string[], systems: readonly string[]): PoolRow {
   const F = sum(frames.map((u) => u.frames));
@@ -176,7 +175,7 @@ function rowOf(label: string, frames: EvalUtteranceLine[], words: PoolExperiment
   }
   return {
     label, utterances: frames.length, frames: F, frameAccuracy,
-    gainKept: share(frameAccuracy.baseline, frameAccuracy.ensemble, frameAccuracy.student), refWords, wer,
+    gainKept: gainShare(frameAccuracy.baseline, frameAccuracy.ensemble, frameAccuracy.student), refWords, wer,
   };
 }
 
@@ -188,8 +187,10 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
   if (labels.size !== exps.length) throw new ConfigError('experiment labels repeat', { expected: 'one label per experiment', found: exps.map((e) => e.label).join(', ') });
   // Models every experiment scored (Table 1's three first), in the first experiment's order.
   const models = Object.keys(exps[0].frames[0].correct).filter((m) => exps.every((e) => e.frames.every((u) => u.correct[m] !== undefined)));
-  for (const e of exps) {
-    for (const m of TABLE_1) if (!models.includes(m)) throw new FormatError(`'${m}' is missing from some utterances`, { file: join(e.expDir, 'eval'), expected: `counts of ${TABLE_1.join(', ')} for every utterance`, found: 'gaps' });
+  for (const m of TABLE_1) {
+    if (models.includes(m)) continue;
+    const e = exps.find((x) => x.frames.some((u) => u.correct[m] === undefined))!;
+    throw new FormatError(`'${m}' is missing from some utterances`, { file: join(e.expDir, 'eval'), expected: `counts of ${TABLE_1.join(', ')} for every utterance`, found: 'gaps' });
   }
   // WER: systems decoded in every experiment; all or none of the experiments must have WER.
   const withWords = exps.filter((e) => e.words);
@@ -271,7 +272,7 @@ export function formatPoolMarkdown(p: PoolFile): string {
   for (const r of p.experiments) line(r);
   line(p.pooled, true);
   const P = PAPER_TABLE_1;
-  const paperKept = (P.student.frameAccuracy - P.baseline.frameAccuracy) / (P.ensemble.frameAccuracy - P.baseline.frameAccuracy);
+  const paperKept = gainShare(P.baseline.frameAccuracy, P.ensemble.frameAccuracy, P.student.frameAccuracy);
   L.push(`| paper (Table 1) | | ${pct(P.baseline.frameAccuracy)} | ${pct(P.ensemble.frameAccuracy)} | ${pct(P.student.frameAccuracy)} | ${pct(paperKept)} |${hasWer ? ` | ${pct(P.baseline.wer)} | ${pct(P.ensemble.wer)} | ${pct(P.student.wer)} |` : ''}`, '');
   const c = p.pooled.gainKeptCi;
   L.push(`Pooled gain kept: **${pct(p.pooled.gainKept)}** (${Math.round(100 * p.bootstrap.confidence)}% CI ${interval(c)}${c.undefinedReplicates ? `; ${c.undefinedReplicates} replicates without an ensemble gain set aside` : ''}); mean over the experiments ${pct(p.pooled.meanGainKept)}.`);

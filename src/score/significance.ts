@@ -108,6 +108,11 @@ export function pairedBootstrapWer(a: WerResult, b: WerResult, opts: BootstrapOp
   return { ...pairedBootstrapErrorDiff(diff, words, opts), deltaWer: a.wer - b.wer };
 }
 
+/** (student - baseline) / (ensemble - baseline): the share of the ensemble's gain kept; null when the ensemble gains nothing. */
+export function gainShare(baseline: number, ensemble: number, student: number): number | null {
+  return ensemble > baseline ? (student - baseline) / (ensemble - baseline) : null;
+}
+
 /** Per-utterance frame counts of the three systems whose gain share is bootstrapped. */
 export interface GainUtterance {
   /** Frames in the utterance. */
@@ -154,10 +159,9 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
       throw new RangeError(`bootstrapGainKept: correct-frame counts must lie in [0, frames], got ${JSON.stringify(u)}`);
     }
   }
-  const share = (b: number, e: number, s: number) => (e > b ? (s - b) / (e - b) : null);
   let B = 0, E = 0, S = 0;
   for (const u of utts) { B += u.baseline; E += u.ensemble; S += u.student; }
-  const gainKept = share(B, E, S);
+  const gainKept = gainShare(B, E, S);
   const draw = makeResampler(n, opts.strata);
   const rng = new Rng(seed);
   const shares: number[] = [];
@@ -165,7 +169,7 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
   for (let r = 0; r < replicates; r++) {
     let b = 0, e = 0, s = 0;
     draw(rng, (i) => { const u = utts[i]; b += u.baseline; e += u.ensemble; s += u.student; });
-    const v = share(b, e, s);
+    const v = gainShare(b, e, s);
     if (v === null) undefinedReplicates++;
     else shares.push(v);
   }

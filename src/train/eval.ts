@@ -22,7 +22,7 @@ import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { utteranceLogits } from '../nnet/train.ts';
 import { EnsembleAccumulator } from '../distill/combine.ts';
 import { argmaxRows } from '../score/frame-accuracy.ts';
-import { bootstrapGainKept } from '../score/significance.ts';
+import { bootstrapGainKept, gainShare } from '../score/significance.ts';
 import { checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
 import { readModelsFile, type ModelEntry, type ModelsFile } from './models.ts';
 import { readStudentsFile, type StudentEntry, type StudentsFile } from './distill.ts';
@@ -231,8 +231,8 @@ function gain(s: SplitScores, student: string): GainSummary | null {
   const members = Object.entries(s.models).filter(([n]) => /^member-\d+$/.test(n)).map(([, v]) => v.accuracy);
   const memberMean = members.reduce((a, x) => a + x, 0) / members.length;
   return {
-    baseline: b, ensemble: e, memberMean, student: st, gainKept: e > b ? (st - b) / (e - b) : null,
-    gainKeptVsMemberMean: e > memberMean ? (st - memberMean) / (e - memberMean) : null,
+    baseline: b, ensemble: e, memberMean, student: st, gainKept: gainShare(b, e, st),
+    gainKeptVsMemberMean: gainShare(memberMean, e, st),
   };
 }
 

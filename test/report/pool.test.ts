@@ -117,6 +117,10 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     const x = readPoolExperiment(a, 'test', 'same');
     expect(() => poolExperiments([x, { ...x }])).toThrow(ConfigError);
     expect(() => poolExperiments([])).toThrow(/nothing to pool/);
+    // A model missing from one utterance of the second experiment: the error names that experiment.
+    const y = readPoolExperiment(b, 'test', 'other');
+    const gap = { ...y, frames: [{ ...y.frames[0], correct: { baseline: 1, ensemble: 1 } }] };
+    expect(() => poolExperiments([readPoolExperiment(makeExp('gap-a', A), 'test'), gap])).toThrow(new RegExp(`${join(b, 'eval')}: 'student' is missing`));
   });
 
   it('runs as a command: prints pool.md and writes pool.json; a bad flag is a typed error', async () => {
