@@ -9,6 +9,7 @@ import { readCmvnFile } from '../features/cmvn-file.ts';
 import { applyCmvn } from '../features/cmvn.ts';
 import { addDeltas } from '../features/deltas.ts';
 import { featurePaths } from '../features/compute.ts';
+import { perturbedSupervisions } from '../features/perturb.ts';
 import { readFeatureFile, readFeatureMetadata, type FeatureFileMetadata } from '../features/store.ts';
 import { readSplit } from '../corpus/manifest.ts';
 import type { TimedSymbol } from '../corpus/types.ts';
@@ -62,6 +63,8 @@ export async function openSplit(dataDir: string, featuresDir: string, split: str
       ...(s.alignment?.word ? { referenceWords: s.alignment.word } : {}),
     });
   }
+  // VTLP copies in the feature file: the transcript (and reference timings) of their source.
+  for (const [id, info] of perturbedSupervisions(supervisions, featureMeta.vtlpWarps, paths.features)) supervisions.set(id, info);
   return { dataDir, featuresDir, split, featuresPath: paths.features, cmvnPath: paths.cmvn, featureMeta, supervisions };
 }
 

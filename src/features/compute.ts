@@ -20,6 +20,7 @@ import { fbankOptions, frameOptionsOf, mfccOptions, type FbankOptions, type Mfcc
 import { FeatureFileWriter, mergeFeatureFiles, type FeatureConfig, type FeatureFileMetadata, type ShardSpec } from './store.ts';
 import { SpeakerCmvn, mergeCmvnFiles, writeCmvnFile } from './cmvn-file.ts';
 import type { FeatureMatrix } from './matrix.ts';
+import { checkVtlpWarps, vtlpId } from './perturb.ts';
 
 /** Decoded audio as the audio module returns it: floats in [-1, 1) (int16 / 32768). */
 export interface DecodedAudio {
@@ -56,6 +57,11 @@ export interface ComputeFeaturesOptions {
   logger?: Logger;
   /** Audio decoder. Default: readAudioChannel from src/audio. */
   readAudio?: AudioReader;
+  /**
+   * VTLP copies (src/features/perturb.ts): after each utterance, one copy per warp factor, with
+   * the mel bins warped (Kaldi vtlnWarp), id and speaker `vtlp<warp>-<...>`. Default [] (none).
+   */
+  vtlpWarps?: number[];
 }
 
 export interface ComputeFeaturesResult {
@@ -160,6 +166,17 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
   const fbankComputer = new FbankComputer(featureConfig.fbank, corpusRate);
   const mfccComputer = featureConfig.mfcc ? new MfccComputer(featureConfig.mfcc, corpusRate) : null;
   const extractors = mfccComputer ? [fbankComputer, mfccComputer] : [fbankComputer];
+  const vtlpWarps = checkVtlpWarps(opts.vtlpWarps ?? [], 'vtlpWarps');
+  if (vtlpWarps.length > 0 && (featureConfig.fbank.vtlnWarp !== 1 || (featureConfig.mfcc && featureConfig.mfcc.vtlnWarp !== 1))) {
+    throw new ConfigError('VTLP copies need unwarped features', { keyPath: 'fbank.vtlnWarp', expected: 'vtlnWarp 1 (the copies set their own warp)', found: String(featureConfig.fbank.vtlnWarp) });
+  }
+  // Per copy: the same extractors with the warp of the copy (validated here: a warp whose cutoffs
+  // do not fit the band fails before any audio is read).
+  const copies = vtlpWarps.map((warp) => {
+    const fb = new FbankComputer({ ...featureConfig.fbank, vtlnWarp: warp }, corpusRate);
+    const mf = featureConfig.mfcc ? new MfccComputer({ ...featureConfig.mfcc, vtlnWarp: warp }, corpusRate) : null;
+    return { warp, extractors: mf ? [fb, mf] : [fb] };
+  });
   const ditherSeed = featureConfig.fbank.ditherSeed;
   const dithering = featureConfig.fbank.dither !== 0 || (featureConfig.mfcc?.dither ?? 0) !== 0;
 
@@ -180,6 +197,7 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
     stage: 'features',
     split: opts.split,
     shard: opts.shard ?? null,
+    vtlpWarps,
   });
   let metadata: FeatureFileMetadata;
   try {
@@ -221,20 +239,29 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
           file: rec.path, uttId: sup.id, expected: `${corpusRate} Hz (${rateSource})`, found: `${audio.sampleRateHz} Hz`,
         });
       }
-      const rng = dithering ? new Rng(hashString32(`${ditherSeed}:${sup.id}`)) : undefined;
-      const [fbank, mfcc] = extractFeatures(audio.samples, corpusRate, extractors, { rng, uttId: sup.id });
-      if (fbank.numFrames === 0) {
-        skips.skip(sup.id, 'shorter than one frame');
+      // The utterance, then its VTLP copies (each dithered with its own seed).
+      const versions = [{ id: sup.id, speaker: sup.speaker, extractors }, ...copies.map((c) => ({ id: vtlpId(c.warp, sup.id), speaker: vtlpId(c.warp, sup.speaker), extractors: c.extractors }))];
+      const computed: { id: string; speaker: string; fbank: FeatureMatrix; mfcc?: FeatureMatrix }[] = [];
+      let reason: string | null = null;
+      for (const v of versions) {
+        const rng = dithering ? new Rng(hashString32(`${ditherSeed}:${v.id}`)) : undefined;
+        const [fbank, mfcc] = extractFeatures(audio.samples, corpusRate, v.extractors, { rng, uttId: v.id });
+        if (fbank.numFrames === 0) reason = 'shorter than one frame';
+        else if (firstNonFinite(fbank) >= 0 || (mfcc && firstNonFinite(mfcc) >= 0)) reason = 'non-finite features';
+        if (reason) break;
+        computed.push({ id: v.id, speaker: v.speaker, fbank, mfcc });
+      }
+      // An utterance is written with all its copies or not at all.
+      if (reason) {
+        skips.skip(sup.id, reason);
         continue;
       }
-      if (firstNonFinite(fbank) >= 0 || (mfcc && firstNonFinite(mfcc) >= 0)) {
-        skips.skip(sup.id, 'non-finite features');
-        continue;
+      for (const c of computed) {
+        writer.add(c.id, c.fbank, c.mfcc);
+        fbankCmvn.of(c.speaker).accumulate(c.fbank);
+        if (mfccCmvn && c.mfcc) mfccCmvn.of(c.speaker).accumulate(c.mfcc);
+        utt2spk.set(c.id, c.speaker);
       }
-      writer.add(sup.id, fbank, mfcc);
-      fbankCmvn.of(sup.speaker).accumulate(fbank);
-      if (mfccCmvn && mfcc) mfccCmvn.of(sup.speaker).accumulate(mfcc);
-      utt2spk.set(sup.id, sup.speaker);
       skips.done++;
     }
     if (writer.utterances === 0) {

@@ -9,7 +9,8 @@
  *
  * Schema metadata (all strings): am_distill.format, am_distill.format_version, am_distill.stage,
  * am_distill.config_hash, am_distill.feature_config (JSON), am_distill.counts (JSON),
- * am_distill.split, am_distill.shard (JSON or "null").
+ * am_distill.split, am_distill.shard (JSON or "null"), and, only in a file with VTLP copies
+ * (src/features/perturb.ts), am_distill.vtlp_warps (JSON list of the warp factors).
  *
  * Writing is incremental and atomic: record batches (one per utterance) go to a temporary file
  * with a plain int32 utterance index; `finish()` then streams that file batch by batch into a
@@ -49,6 +50,7 @@ export const META = {
   counts: 'am_distill.counts',
   split: 'am_distill.split',
   shard: 'am_distill.shard',
+  vtlpWarps: 'am_distill.vtlp_warps',
 } as const;
 
 /** What later stages need to know about the features (written into every feature file). */
@@ -89,6 +91,8 @@ export interface FeatureFileMetadata {
   counts: FeatureCounts;
   split: string | null;
   shard: ShardSpec | null;
+  /** VTLP warp factors of the copies in the file (src/features/perturb.ts); [] when none. */
+  vtlpWarps: number[];
 }
 
 export interface FeatureUtterance {
@@ -104,6 +108,8 @@ export interface FeatureWriterOptions {
   stage?: string;
   split?: string | null;
   shard?: ShardSpec | null;
+  /** VTLP warp factors of the copies the writer is given. Default []. */
+  vtlpWarps?: number[];
 }
 
 function listType(dim: number): FixedSizeList<Float32> {
@@ -142,7 +148,7 @@ export class FeatureFileWriter {
     const fields = [new Field('frame', new Int32(), false), new Field('fbank', fbankType, false)];
     if (mfccType) fields.push(new Field('mfcc', mfccType, false));
     const file = await UtteranceFileWriter.open(path, fields, 'FeatureFileWriter', 'feature file');
-    return new FeatureFileWriter(path, { stage: 'features', split: null, shard: null, ...opts }, file, fbankType, mfccType);
+    return new FeatureFileWriter(path, { stage: 'features', split: null, shard: null, vtlpWarps: [], ...opts }, file, fbankType, mfccType);
   }
 
   get utterances(): number {
@@ -190,6 +196,7 @@ export class FeatureFileWriter {
       counts,
       split: this.opts.split,
       shard: this.opts.shard,
+      vtlpWarps: this.opts.vtlpWarps,
     };
     await this.file.finish(metadataMap(meta));
     return meta;
@@ -202,7 +209,7 @@ export class FeatureFileWriter {
 }
 
 function metadataMap(m: FeatureFileMetadata): Map<string, string> {
-  return new Map<string, string>([
+  const md = new Map<string, string>([
     [META.format, m.format],
     [META.formatVersion, String(m.formatVersion)],
     [META.stage, m.stage],
@@ -212,6 +219,9 @@ function metadataMap(m: FeatureFileMetadata): Map<string, string> {
     [META.split, m.split ?? ''],
     [META.shard, JSON.stringify(m.shard)],
   ]);
+  // Only in files with copies, so that files without them keep their bytes.
+  if (m.vtlpWarps.length > 0) md.set(META.vtlpWarps, JSON.stringify(m.vtlpWarps));
+  return md;
 }
 
 function parseMetadata(schema: Schema, file: string): FeatureFileMetadata {
@@ -235,6 +245,10 @@ function parseMetadata(schema: Schema, file: string): FeatureFileMetadata {
     }
   };
   const split = md.get(META.split);
+  const vtlpWarps = md.has(META.vtlpWarps) ? json<unknown>(META.vtlpWarps) : [];
+  if (!Array.isArray(vtlpWarps) || !vtlpWarps.every((w) => typeof w === 'number' && Number.isFinite(w) && w > 0)) {
+    throw new FormatError('malformed VTLP warp factors in schema metadata', { file, keyPath: META.vtlpWarps, expected: 'a JSON list of positive numbers', found: get(META.vtlpWarps) });
+  }
   return {
     format,
     formatVersion,
@@ -244,6 +258,7 @@ function parseMetadata(schema: Schema, file: string): FeatureFileMetadata {
     counts: json<FeatureCounts>(META.counts),
     split: split ? split : null,
     shard: md.has(META.shard) ? json<ShardSpec | null>(META.shard) : null,
+    vtlpWarps: vtlpWarps as number[],
   };
 }
 
@@ -448,6 +463,9 @@ export async function mergeFeatureFiles(inputs: readonly string[], output: strin
     if (m.configHash !== first.configHash) {
       throw new FormatError('cannot merge feature files with different configs', { file: inputs[i], expected: `config hash ${first.configHash} (as ${inputs[0]})`, found: m.configHash });
     }
+    if (JSON.stringify(m.vtlpWarps) !== JSON.stringify(first.vtlpWarps)) {
+      throw new FormatError('cannot merge feature files with different VTLP copies', { file: inputs[i], expected: `VTLP warps ${JSON.stringify(first.vtlpWarps)} (as ${inputs[0]})`, found: JSON.stringify(m.vtlpWarps) });
+    }
   });
   const writer = await FeatureFileWriter.open(output, {
     configHash: first.configHash,
@@ -455,6 +473,7 @@ export async function mergeFeatureFiles(inputs: readonly string[], output: strin
     stage: first.stage,
     split: opts.split !== undefined ? opts.split : first.split,
     shard: null,
+    vtlpWarps: first.vtlpWarps,
   });
   try {
     for (const p of inputs) {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeFeatures, featurePaths, mergeFeatureShards, shardRange, type AudioReader } from '../../src/features/compute.ts';
@@ -222,5 +222,78 @@ describe('features stage', () => {
     const viaTest = await computeFeatures({ dataDir: fx.dataDir, split: 'train', outDir: join(fx.outDir, 't'), logger, readAudio: wavReader });
     expect(viaModule.skipped.reasons.map((x) => x.reason)).toEqual(['unreadable audio']);
     expect(await readAll(viaModule.featuresPath)).toEqual(await readAll(viaTest.featuresPath));
+  });
+});
+
+describe('features stage: VTLP copies', () => {
+  it('writes each utterance then one copy per warp, computed with the warped mel bins, as new speakers', async () => {
+    const fx = makeCorpus(11);
+    const logger = quietLogger().logger;
+    const plain = await computeFeatures({ dataDir: fx.dataDir, split: 'train', outDir: join(fx.outDir, 'plain'), logger, readAudio: wavReader });
+    const r = await computeFeatures({ dataDir: fx.dataDir, split: 'train', outDir: join(fx.outDir, 'vtlp'), logger, readAudio: wavReader, vtlpWarps: [0.9, 1.1] });
+    expect(r.utterances).toBe(21);
+    expect(r.skipped.done).toBe(7);
+    expect(r.metadata.vtlpWarps).toEqual([0.9, 1.1]);
+    expect(plain.metadata.vtlpWarps).toEqual([]);
+    // Same feature config (the copies change the data, not the features' definition).
+    expect(r.configHash).toBe(plain.configHash);
+    const utts = await readAll(r.featuresPath);
+    expect(utts.map((u) => u.uttId)).toEqual(fx.supervisions.flatMap((s) => [s.id, `vtlp0.9-${s.id}`, `vtlp1.1-${s.id}`]));
+    const originals = await readAll(plain.featuresPath);
+    expect(utts.filter((u) => !u.uttId.startsWith('vtlp'))).toEqual(originals);
+    for (const u of utts.filter((x) => x.uttId.startsWith('vtlp'))) {
+      const warp = Number(/^vtlp([0-9.]+)-/.exec(u.uttId)![1]);
+      const sup = fx.supervisions.find((s) => u.uttId.endsWith(`-${s.id}`))!;
+      const seg = await wavReader(join(fx.dataDir, 'wav', `${sup.recordingId}.wav`), { startSec: sup.startSec, durationSec: sup.durationSec });
+      expect(u.fbank.data).toEqual(computeFbank(seg.samples, RATE, { numMelBins: 40, vtlnWarp: warp }).data);
+      expect(u.mfcc!.data).toEqual(computeMfcc(seg.samples, RATE, { vtlnWarp: warp }).data);
+      // Same frames as the source, different values.
+      const src = originals.find((o) => o.uttId === sup.id)!;
+      expect(u.fbank.numFrames).toBe(src.fbank.numFrames);
+      expect(u.fbank.data).not.toEqual(src.fbank.data);
+    }
+    const cmvn = await readCmvnFile(r.cmvnPath);
+    expect(cmvn.utt2spk.get('vtlp1.1-rec2-b')).toBe('vtlp1.1-spk2');
+    expect(cmvn.utt2spk.get('rec2-b')).toBe('spk2');
+    expect([...cmvn.streams.get('fbank')!.speakers.keys()].sort()).toEqual(['spk0', 'spk1', 'spk2', 'vtlp0.9-spk0', 'vtlp0.9-spk1', 'vtlp0.9-spk2', 'vtlp1.1-spk0', 'vtlp1.1-spk1', 'vtlp1.1-spk2']);
+  });
+
+  it('merges shards with copies into the unsharded file, and refuses to merge files with other warps', async () => {
+    const fx = makeCorpus(12);
+    const logger = quietLogger().logger;
+    const opts = { dataDir: fx.dataDir, split: 'train', logger, readAudio: wavReader, fbank: { dither: 1, ditherSeed: 3 } };
+    const whole = await computeFeatures({ ...opts, outDir: join(fx.outDir, 'whole'), vtlpWarps: [0.92] });
+    const again = await computeFeatures({ ...opts, outDir: join(fx.outDir, 'again'), vtlpWarps: [0.92] });
+    expect(readFileSync(whole.featuresPath).equals(readFileSync(again.featuresPath))).toBe(true);
+    const shardDir = join(fx.outDir, 'sharded');
+    for (let index = 0; index < 2; index++) await computeFeatures({ ...opts, outDir: shardDir, shard: { index, count: 2 }, vtlpWarps: [0.92] });
+    const merged = await mergeFeatureShards(shardDir, 'train', 2);
+    expect(merged.metadata.vtlpWarps).toEqual([0.92]);
+    expect(await readAll(merged.featuresPath)).toEqual(await readAll(whole.featuresPath));
+    // Shard 1 recomputed with another warp: the merge names it.
+    await computeFeatures({ ...opts, outDir: shardDir, shard: { index: 1, count: 2 }, vtlpWarps: [1.08] });
+    await expect(mergeFeatureShards(shardDir, 'train', 2)).rejects.toThrow(/train\.1-of-2\.arrow: cannot merge feature files with different VTLP copies; expected VTLP warps \[0\.92\]/);
+  });
+
+  it('skips an utterance together with its copies', async () => {
+    const fx = makeCorpus(13, { tiny: true });
+    const r = await computeFeatures({ dataDir: fx.dataDir, split: 'train', outDir: fx.outDir, logger: quietLogger().logger, readAudio: wavReader, vtlpWarps: [1.1] });
+    expect(r.skipped.reasons.map((x) => [x.reason, x.examples])).toEqual([['shorter than one frame', ['rec5-u']]]);
+    const ids = (await readAll(r.featuresPath)).map((u) => u.uttId);
+    expect(ids).toHaveLength(12);
+    expect(ids.some((id) => id.endsWith('rec5-u'))).toBe(false);
+  });
+
+  it('rejects bad warp factors and a warped base config before reading any audio', async () => {
+    const fx = makeCorpus(14);
+    let reads = 0;
+    const counting: AudioReader = async (p, o) => { reads++; return wavReader(p, o); };
+    const run = (extra: object) => computeFeatures({ dataDir: fx.dataDir, split: 'train', outDir: fx.outDir, logger: quietLogger().logger, readAudio: counting, ...extra });
+    await expect(run({ vtlpWarps: [0.9, 1] })).rejects.toThrow(/key 'vtlpWarps': bad VTLP warp factor; expected numbers in \(0\.5, 2\) other than 1.*found 1/);
+    await expect(run({ vtlpWarps: [0.3] })).rejects.toThrow(ConfigError);
+    await expect(run({ vtlpWarps: [1.1, 1.1] })).rejects.toThrow(/repeated VTLP warp factor/);
+    await expect(run({ vtlpWarps: [1.1], fbank: { vtlnWarp: 0.95 } })).rejects.toThrow(/VTLP copies need unwarped features/);
+    expect(reads).toBe(0);
+    expect(existsSync(fx.outDir)).toBe(false);
   });
 });

@@ -9,11 +9,15 @@
  *       fbank: {numMelBins: 40}    # Kaldi compute-fbank-feats options (camelCase); default 40 bins
  *       mfcc: {}                   # compute-mfcc-feats options for the GMM stage; false: none
  *       splits: [train, dev]       # default: every split of the corpus
+ *       vtlp:                      # VTLP augmentation (src/features/perturb.ts); default off
+ *         warps: [0.9, 1.1]        # one copy of every utterance per warp factor
+ *         splits: [train]          # the splits that get copies (default [train])
  */
 import { ConfigError } from '../../util/errors.ts';
 import { readCorpusInfo } from '../../corpus/manifest.ts';
 import { computeFeatures, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../../features/compute.ts';
 import type { Logger } from '../../util/log.ts';
+import { checkVtlpWarps } from '../../features/perturb.ts';
 import { fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../../features/options.ts';
 import { validateOptions, type Schema, type SchemaFor } from '../schema.ts';
 import type { SkipSummary, StageDefinition } from '../stage.ts';
@@ -25,6 +29,15 @@ export interface FeaturesStageOptions {
   mfcc: Partial<MfccOptions> | false;
   /** Splits to process. Default: every split of the corpus, in corpus order. */
   splits?: string[];
+  /** VTLP copies of the utterances of some splits. Default: none. */
+  vtlp?: VtlpOptions;
+}
+
+export interface VtlpOptions {
+  /** Warp factors, one copy per factor (Jaitly & Hinton 2013: 0.9 to 1.1). */
+  warps: number[];
+  /** Splits that get the copies. Default [train]. */
+  splits: string[];
 }
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -56,7 +69,29 @@ export const FEATURES_SCHEMA: Schema = {
     },
   },
   splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, optional: true, doc: 'splits to process (default: all)' },
+  vtlp: {
+    type: 'object', optional: true, doc: 'VTLP augmentation: copies of the utterances with the mel bins warped (Kaldi vtlnWarp), as new speakers',
+    fields: {
+      warps: {
+        type: 'custom', expected: 'a list of warp factors in (0.5, 2) other than 1, e.g. [0.9, 1.1]', doc: 'one copy of every utterance per warp factor',
+        validate: (v, keyPath) => checkVtlpWarps(v, keyPath),
+      },
+      splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: ['train'], doc: 'splits that get the copies' },
+    },
+  },
 } satisfies SchemaFor<FeaturesStageOptions>;
+
+/** The warps of `split` under the options (none unless the split is listed). */
+export function vtlpWarpsOf(vtlp: VtlpOptions | undefined, split: string): number[] {
+  return vtlp && vtlp.splits.includes(split) ? vtlp.warps : [];
+}
+
+/** Every split named in `vtlp.splits` must be one that is processed. */
+function checkVtlpSplits(vtlp: VtlpOptions | undefined, splits: string[], where: { file?: string; line?: number; keyPath: string }): void {
+  for (const s of vtlp?.splits ?? []) {
+    if (!splits.includes(s)) throw new ConfigError(`VTLP split '${s}' is not among the splits processed`, { ...where, expected: `splits among ${splits.join(', ')}`, found: s });
+  }
+}
 
 /** Sum skip summaries of several splits. */
 export function mergeSkips(parts: SkipSummary[]): SkipSummary {
@@ -91,6 +126,8 @@ export interface FeaturesForDataDirOptions {
   mfcc?: Record<string, unknown> | false;
   /** Only shard `index` (0-based) of `count` of each split. */
   shard?: { index: number; count: number };
+  /** Raw VTLP options (validated like the recipe's `stages.features.vtlp`). */
+  vtlp?: Record<string, unknown>;
   logger?: Logger;
 }
 
@@ -99,16 +136,18 @@ export interface FeaturesForDataDirOptions {
  * each), with options checked as in a recipe (key paths `fbank.*`, `mfcc.*`).
  */
 export async function computeFeaturesForDataDir(opts: FeaturesForDataDirOptions): Promise<ComputeFeaturesResult[]> {
-  const options = validateOptions(FEATURES_SCHEMA, { fbank: opts.fbank, mfcc: opts.mfcc, splits: opts.splits }) as unknown as FeaturesStageOptions;
+  const options = validateOptions(FEATURES_SCHEMA, { fbank: opts.fbank, mfcc: opts.mfcc, splits: opts.splits, vtlp: opts.vtlp }) as unknown as FeaturesStageOptions;
   const info = await readCorpusInfo(opts.dataDir);
   const splits = options.splits ?? info.splits;
   for (const s of splits) {
     if (!info.splits.includes(s)) throw new ConfigError(`split '${s}' is not in the corpus`, { file: opts.dataDir, keyPath: 'split', expected: `one of ${info.splits.join(', ')}`, found: s });
   }
+  checkVtlpSplits(options.vtlp, splits, { keyPath: 'vtlp.splits' });
   const results: ComputeFeaturesResult[] = [];
   for (const split of splits) {
     results.push(await computeFeatures({
       dataDir: opts.dataDir, split, outDir: opts.outDir, fbank: options.fbank, mfcc: options.mfcc, shard: opts.shard, logger: opts.logger,
+      vtlpWarps: vtlpWarpsOf(options.vtlp, split),
     }));
   }
   return results;
@@ -141,6 +180,7 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
         throw new ConfigError(`split '${s}' is not in the corpus`, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: `splits among ${info.splits.join(', ')}`, found: s });
       }
     }
+    checkVtlpSplits(ctx.options.vtlp, splits, { ...(ctx.recipe.locate?.('stages.features.vtlp.splits') ?? {}), keyPath: 'stages.features.vtlp.splits' });
     let utterances = 0;
     let frames = 0;
     const skips: SkipSummary[] = [];
@@ -149,6 +189,7 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
     for (const split of splits) {
       const r = await computeFeatures({
         dataDir, split, outDir: ctx.outDir, fbank: ctx.options.fbank, mfcc: ctx.options.mfcc, logger: ctx.log,
+        vtlpWarps: vtlpWarpsOf(ctx.options.vtlp, split),
       });
       utterances += r.utterances;
       frames += r.frames;
