@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { prepareSynth } from '../../corpora/synth/index.ts';
 import { computeFeatures } from '../../src/features/compute.ts';
 import { readFeatureFile } from '../../src/features/store.ts';
+import { perturbedSupervisions } from '../../src/features/perturb.ts';
 import { alignCorpus, type AlignCorpusOptions, type AlignCorpusResult } from '../../src/align/corpus.ts';
 import { readAlignmentFile, readAlignmentMetadata } from '../../src/align/store.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
@@ -177,4 +178,42 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
       setLogLevel(level);
     }
   }, 60_000);
+});
+
+describe('alignCorpus: VTLP copies in the training features', () => {
+  it('aligns each copy with its source transcript, on the same frames, as a speaker of its own', async () => {
+    const vtlpFeatures = join(root, 'features-vtlp');
+    await computeFeatures({ dataDir, split: 'train', outDir: vtlpFeatures, logger: quietLogger, vtlpWarps: [0.9, 1.1] });
+    for (const split of ['dev', 'test']) await computeFeatures({ dataDir, split, outDir: vtlpFeatures, logger: quietLogger });
+    const out = join(root, 'ali-vtlp');
+    const r = await alignCorpus({ ...small(out), featuresDir: vtlpFeatures, splits: ['train'] });
+    expect(r.summary.splits.train.message).toBe('Done 36, failed 0');
+    const ali = new Map<string, { phone: Int32Array | number[]; word: Int32Array | number[] }>();
+    for await (const a of readAlignmentFile(join(out, 'train.arrow'))) ali.set(a.uttId, { phone: a.phone, word: a.word });
+    const sources = [...ali.keys()].filter((id) => !id.startsWith('vtlp'));
+    expect(sources).toHaveLength(12);
+    let same = 0;
+    let total = 0;
+    for (const id of sources) {
+      for (const w of [0.9, 1.1]) {
+        const copy = ali.get(`vtlp${w}-${id}`)!;
+        expect(copy, `vtlp${w}-${id}`).toBeDefined();
+        const src = ali.get(id)!;
+        expect(copy.phone.length).toBe(src.phone.length);
+        // Same transcript: the same number of words.
+        expect(Math.max(...copy.word)).toBe(Math.max(...src.word));
+        for (let t = 0; t < src.phone.length; t++) if (copy.phone[t] === src.phone[t]) same++;
+        total += src.phone.length;
+      }
+    }
+    // A warp of +-10 % moves few phone boundaries.
+    expect(same / total).toBeGreaterThan(0.8);
+  }, 120_000);
+
+  it('refuses features whose copy ids would take the id of a real utterance', () => {
+    const sources = new Map([['u1', { speaker: 's' }], ['vtlp1.1-u1', { speaker: 's' }]]);
+    expect(() => perturbedSupervisions(sources, [1.1], 'f.arrow')).toThrow(/f\.arrow, utterance 'vtlp1\.1-u1': a VTLP copy would take the id of a real utterance/);
+    const ok = perturbedSupervisions(new Map([['u1', { speaker: 's', words: ['A'] }]]), [0.9], 'f.arrow');
+    expect([...ok]).toEqual([['vtlp0.9-u1', { speaker: 'vtlp0.9-s', words: ['A'] }]]);
+  });
 });

@@ -5,6 +5,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
 import { makeKaldiCorpus, tinyRecipe } from './fixtures.ts';
+import { readFeatureMetadata } from '../../src/features/store.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -215,5 +216,27 @@ describe('am-distill corpus / features', () => {
     const opt = await cli('features', '--data', data, '--out', sharded, '--opt', 'fbank.numMelBinz=3');
     expect(opt.code).toBe(2);
     expect(opt.stderr).toContain("key 'fbank.numMelBinz'");
+  });
+
+  it('writes VTLP copies of the training split with --vtlp, and rejects bad warp lists', async () => {
+    const data = join(root, 'data-prepared');
+    const out = join(root, 'feats-vtlp');
+    const r = await cli('features', '--data', data, '--out', out, '--num-mel-bins', '23', '--vtlp', '0.9,1.1');
+    expect(r.code).toBe(0);
+    const meta = await readFeatureMetadata(join(out, 'train.arrow'));
+    expect(meta.vtlpWarps).toEqual([0.9, 1.1]);
+    const plain = await readFeatureMetadata(join(root, 'feats-whole', 'train.arrow'));
+    expect(meta.counts.utterances).toBe(3 * plain.counts.utterances);
+    expect((await readFeatureMetadata(join(out, 'test.arrow'))).vtlpWarps).toEqual([]);
+    for (const [args, message] of [
+      [['--vtlp', '0.9,x'], '--vtlp 0.9,x: bad --vtlp; expected comma-separated warp factors'],
+      [['--vtlp', '0.9,1'], "key 'vtlp.warps': bad VTLP warp factor"],
+      [['--vtlp-split', 'train'], '--vtlp-split needs --vtlp'],
+      [['--vtlp', '1.1', '--vtlp-split', 'dev'], "key 'vtlp.splits': VTLP split 'dev' is not among the splits processed"],
+    ] as const) {
+      const bad = await cli('features', '--data', data, '--out', join(root, 'feats-vtlp-bad'), ...args);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr).toContain(message);
+    }
   });
 });

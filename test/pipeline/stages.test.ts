@@ -99,6 +99,17 @@ describe('features stage', () => {
     expect(m.location.keyPath).toBe('stages.features.mfcc.numCepz');
     expect(parse(tinyRecipe() + '    mfcc: false\n').stages[1].options.mfcc).toBe(false);
   });
+  it('checks the VTLP option at load time and its splits against the splits processed, naming the recipe key', async () => {
+    expect(parse(tinyRecipe() + '    vtlp: {warps: [0.9, 1.1]}\n').stages[1].options.vtlp).toEqual({ warps: [0.9, 1.1], splits: ['train'] });
+    const bad = configError(() => parse(tinyRecipe() + '    vtlp: {warps: [1.0]}\n'));
+    expect(bad.location).toMatchObject({ keyPath: 'stages.features.vtlp.warps', line: 12 });
+    expect(configError(() => parse(tinyRecipe() + '    vtlp: {warps: [0.9], split: [train]}\n')).location.keyPath).toBe('stages.features.vtlp.split');
+    const { log } = captureLogger();
+    const recipe = parse(tinyRecipe() + '    vtlp: {warps: [0.9], splits: [dev]}\n', { corpusDir: dataDir, sets: [`expDir=${join(root, 'e5')}`] });
+    const err = await runPipeline(recipe, { registry, log }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toContain("r.yaml:12, key 'stages.features.vtlp.splits': VTLP split 'dev' is not among the splits processed; expected splits among test, train");
+  });
   it('parses --shard i/N (0-based) and sums skip reports', () => {
     expect(parseShard('0/4')).toEqual({ index: 0, count: 4 });
     expect(() => parseShard('4/4')).toThrow(ConfigError);

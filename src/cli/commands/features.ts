@@ -1,5 +1,6 @@
 /**
- * `am-distill features --data <dataDir> --out <dir> [--num-mel-bins N] [--split S] [--shard i/N]`:
+ * `am-distill features --data <dataDir> --out <dir> [--num-mel-bins N] [--split S] [--shard i/N]
+ *  [--vtlp 0.9,1.1 [--vtlp-split train]]`:
  * the features stage as a command. Writes `<out>/<split>.arrow` + `<split>.cmvn.json`, or per
  * shard `<split>.<i>-of-<N>.*`; `--merge-shards N` then joins the shards of a split into the
  * unsharded files (byte-identical to an unsharded run).
@@ -24,8 +25,10 @@ export function register(program: Command): void {
     .option('--shard <i/N>', 'only shard i of N of each split (0-based)')
     .option('--no-mfcc', 'no mfcc column')
     .option('--opt <key=value>', 'any fbank.* / mfcc.* option, e.g. fbank.dither=1 (value parsed as YAML); repeatable', collect, [] as string[])
+    .option('--vtlp <warps>', 'VTLP copies: comma-separated warp factors, e.g. 0.9,1.1 (one copy of every utterance per factor)')
+    .option('--vtlp-split <name>', 'split that gets the VTLP copies (repeatable; default train)', collect, [] as string[])
     .option('--merge-shards <N>', 'merge the N shard outputs of each --split in --out instead of computing')
-    .action(async (opts: { data?: string; out: string; numMelBins?: string; split: string[]; shard?: string; mfcc: boolean; opt: string[]; mergeShards?: string }) => {
+    .action(async (opts: { data?: string; out: string; numMelBins?: string; split: string[]; shard?: string; mfcc: boolean; opt: string[]; mergeShards?: string; vtlp?: string; vtlpSplit: string[] }) => {
       const out = resolve(opts.out);
       if (opts.mergeShards !== undefined) {
         const count = Number(opts.mergeShards);
@@ -53,11 +56,19 @@ export function register(program: Command): void {
         }
         (group === 'fbank' ? fbank : mfcc)[key] = value;
       }
+      let vtlp: Record<string, unknown> | undefined;
+      if (opts.vtlp !== undefined) {
+        const warps = opts.vtlp.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+        if (warps.some((w) => !Number.isFinite(w))) throw new ConfigError('bad --vtlp', { file: `--vtlp ${opts.vtlp}`, expected: 'comma-separated warp factors, e.g. 0.9,1.1', found: opts.vtlp });
+        vtlp = { warps, ...(opts.vtlpSplit.length ? { splits: opts.vtlpSplit } : {}) };
+      } else if (opts.vtlpSplit.length) {
+        throw new ConfigError('--vtlp-split needs --vtlp', { file: `--vtlp-split ${opts.vtlpSplit[0]}`, expected: '--vtlp <warps>' });
+      }
       const results = await computeFeaturesForDataDir({
         dataDir: resolve(opts.data), outDir: out,
         splits: opts.split.length ? opts.split : undefined,
         shard: opts.shard !== undefined ? parseShard(opts.shard) : undefined,
-        fbank, mfcc: opts.mfcc ? mfcc : false,
+        fbank, mfcc: opts.mfcc ? mfcc : false, vtlp,
       });
       for (const r of results) {
         process.stdout.write(`${r.metadata.split}: ${r.utterances} utterances, ${r.frames} frames, ${r.skipped.skipped} skipped -> ${r.featuresPath}\n`);
