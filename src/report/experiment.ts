@@ -70,16 +70,19 @@ export function readOptionalJson<T>(path: string | null, format: string | null, 
 }
 
 /** Train/dev/test sizes from prepare's corpus.json and the features stage record. */
-function splitInfo(dirs: ExperimentDirs): CorpusInfo['splits'] {
+export function splitInfo(dirs: ExperimentDirs): CorpusInfo['splits'] {
   const corpus = readOptionalJson<{ counts?: Record<string, { supervisions: number; speakers: number; durationSec: number }> }>(dirs.prepare ? join(dirs.prepare, 'corpus.json') : null, null, 'corpus summary');
-  const feats = readOptionalJson<{ details?: { splits?: Record<string, { frames: number }> } }>(dirs.features ? join(dirs.features, 'stage.json') : null, null, 'features stage record');
+  const feats = readOptionalJson<{ details?: { splits?: Record<string, { frames: number; vtlpWarps?: number[] }> } }>(dirs.features ? join(dirs.features, 'stage.json') : null, null, 'features stage record');
   const out: CorpusInfo['splits'] = {};
   for (const split of ['train', 'dev', 'test'] as const) {
     const c = corpus?.counts?.[split];
     if (!c) continue;
     const s: SplitInfo = { utterances: c.supervisions, speakers: c.speakers, durationSec: c.durationSec };
-    const frames = feats?.details?.splits?.[split]?.frames;
-    if (typeof frames === 'number') s.frames = frames;
+    const f = feats?.details?.splits?.[split];
+    // VTLP copies have exactly their source's frames: the utterances' own are 1 / (1 + copies).
+    const warps = Array.isArray(f?.vtlpWarps) && f.vtlpWarps.length > 0 ? f.vtlpWarps : null;
+    if (typeof f?.frames === 'number') s.frames = warps ? f.frames / (1 + warps.length) : f.frames;
+    if (warps) s.vtlpWarps = warps;
     out[split] = s;
   }
   return out;

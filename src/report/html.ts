@@ -7,10 +7,10 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusTable, curveTable, environmentTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, curveTable, environmentTable, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
-import { diffTokens, escapeHtml, int, plural } from './format.ts';
+import { diffTokens, escapeHtml, plural } from './format.ts';
 
 const CSS = `
 :root { color-scheme: light; }
@@ -72,8 +72,7 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
     'Share kept = (student &minus; baseline) / (ensemble &minus; baseline) for frame accuracy, (baseline &minus; student) / (baseline &minus; ensemble) for WER.</p>'));
   parts.push(section('systems', 'All systems', htmlTable(systemsTable(r)), figures(figs, ['test-frame-accuracy', 'test-wer'])));
 
-  const facts = [r.corpus.numSenones !== undefined ? `${int(r.corpus.numSenones)} senones` : '', r.corpus.vocabularySize !== undefined ? `${int(r.corpus.vocabularySize)} words in the vocabulary` : ''].filter(Boolean);
-  parts.push(section('corpus', 'Corpus', htmlTable(corpusTable(r)), facts.length ? `<p>${escapeHtml(facts.join(', '))}.</p>` : ''));
+  parts.push(section('corpus', 'Corpus', htmlTable(corpusTable(r)), ...corpusNotes(r).map((n) => `<p>${escapeHtml(n)}</p>`)));
 
   const sig = significanceTable(r);
   parts.push(section('significance', 'Significance', sig.rows.length ? htmlTable(sig) : '',

@@ -3,10 +3,10 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusTable, curveTable, environmentTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, curveTable, environmentTable, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
-import { escapeMarkdown, formatInlineDiff, int, markdownCodeBlock, plural } from './format.ts';
+import { escapeMarkdown, formatInlineDiff, markdownCodeBlock, plural } from './format.ts';
 
 export function markdownTable(t: Table): string {
   const lines = [
@@ -36,8 +36,8 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
   push(...figureLinks(figures, ['test-frame-accuracy', 'test-wer']));
 
   push('## Corpus', markdownTable(corpusTable(r)));
-  const facts = [r.corpus.numSenones !== undefined ? `${int(r.corpus.numSenones)} senones` : '', r.corpus.vocabularySize !== undefined ? `${int(r.corpus.vocabularySize)} words in the vocabulary` : ''].filter(Boolean);
-  if (facts.length) push(escapeMarkdown(facts.join(', ') + '.'));
+  const notes = corpusNotes(r);
+  if (notes.length) push(notes.map(escapeMarkdown).join('\n\n'));
 
   push('## Significance');
   const sig = significanceTable(r);

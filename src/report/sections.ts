@@ -64,6 +64,17 @@ export function corpusTable(r: ReportJson): Table {
   return table(['Split', 'Utterances', 'Speakers', 'Hours', 'Frames'], rows, [false, true, true, true, true]);
 }
 
+/** The sentences under the corpus table: senones, vocabulary, VTLP copies. */
+export function corpusNotes(r: ReportJson): string[] {
+  const facts = [r.corpus.numSenones !== undefined ? `${int(r.corpus.numSenones)} senones` : '', r.corpus.vocabularySize !== undefined ? `${int(r.corpus.vocabularySize)} words in the vocabulary` : ''].filter(Boolean);
+  const out = facts.length ? [`${facts.join(', ')}.`] : [];
+  for (const k of ['train', 'dev', 'test'] as const) {
+    const w = r.corpus.splits[k]?.vtlpWarps;
+    if (w?.length) out.push(`${k}: VTLP augmentation, one copy of every utterance per warp factor (${w.join(', ')}) as a speaker of its own, so the nets train on ${1 + w.length} times the frames shown.`);
+  }
+  return out;
+}
+
 /** Sentences summing up the answer to the paper's question. */
 export function summarySentences(r: ReportJson): string[] {
   const out: string[] = [];

@@ -28,8 +28,10 @@ export interface SplitInfo {
   utterances: number;
   speakers: number;
   durationSec: number;
-  /** Feature frames (optional). */
+  /** Feature frames of the utterances (optional; VTLP copies not counted). */
   frames?: number;
+  /** VTLP warp factors when the split's features hold a copy of every utterance per factor. */
+  vtlpWarps?: number[];
 }
 
 export interface CorpusInfo {

@@ -204,11 +204,12 @@ function checkCorpus(c: Checker, v: unknown, path: string): void {
   for (const k of ['train', 'dev', 'test']) {
     if (sp[k] === undefined) continue;
     const p = join(path, `splits.${k}`);
-    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames']);
+    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames', 'vtlpWarps']);
     c.int(so.utterances, join(p, 'utterances'));
     c.int(so.speakers, join(p, 'speakers'));
     c.num(so.durationSec, join(p, 'durationSec'), 0);
     c.opt(so, 'frames', p, (x, pp) => c.int(x, pp));
+    c.opt(so, 'vtlpWarps', p, (x, pp) => c.arr(x, pp).forEach((w, i) => c.num(w, `${pp}[${i}]`, 0)));
   }
 }
 

@@ -184,7 +184,7 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
     let utterances = 0;
     let frames = 0;
     const skips: SkipSummary[] = [];
-    const perSplit: Record<string, { utterances: number; frames: number; skipped: number }> = {};
+    const perSplit: Record<string, { utterances: number; frames: number; skipped: number; vtlpWarps?: number[] }> = {};
     let featureConfig: unknown;
     for (const split of splits) {
       const r = await computeFeatures({
@@ -194,7 +194,8 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
       utterances += r.utterances;
       frames += r.frames;
       skips.push(r.skipped);
-      perSplit[split] = { utterances: r.utterances, frames: r.frames, skipped: r.skipped.skipped };
+      const warps = vtlpWarpsOf(ctx.options.vtlp, split);
+      perSplit[split] = { utterances: r.utterances, frames: r.frames, skipped: r.skipped.skipped, ...(warps.length ? { vtlpWarps: warps } : {}) };
       featureConfig = r.featureConfig;
     }
     return {

@@ -1,0 +1,40 @@
+/** The report on an experiment whose training features hold VTLP copies (src/features/perturb.ts). */
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { splitInfo } from '../../src/report/experiment.ts';
+import { buildReport } from '../../src/report/build.ts';
+import { renderMarkdown } from '../../src/report/markdown.ts';
+import { renderHtml } from '../../src/report/html.ts';
+import { validateReportInput } from '../../src/report/validate.ts';
+import { clone, makeFixture, tempDir } from './fixtures.ts';
+
+describe('report: VTLP copies in the training features', () => {
+  it('counts the utterances\' own frames, records the warps, and says so under the corpus table', () => {
+    const exp = tempDir();
+    mkdirSync(join(exp, 'prepare'));
+    mkdirSync(join(exp, 'features'));
+    writeFileSync(join(exp, 'prepare', 'corpus.json'), JSON.stringify({ counts: {
+      train: { supervisions: 600, speakers: 3, durationSec: 1700 }, test: { supervisions: 200, speakers: 1, durationSec: 600 },
+    } }));
+    writeFileSync(join(exp, 'features', 'stage.json'), JSON.stringify({ details: { splits: {
+      train: { utterances: 1800, frames: 510399, skipped: 0, vtlpWarps: [0.9, 1.1] }, test: { utterances: 200, frames: 61315, skipped: 0 },
+    } } }));
+    const splits = splitInfo({ expDir: exp, prepare: join(exp, 'prepare'), features: join(exp, 'features'), train: '', eval: '' });
+    expect(splits.train).toEqual({ utterances: 600, speakers: 3, durationSec: 1700, frames: 170133, vtlpWarps: [0.9, 1.1] });
+    expect(splits.test).toEqual({ utterances: 200, speakers: 1, durationSec: 600, frames: 61315 });
+
+    const input = clone(makeFixture().input);
+    input.corpus.splits.train = splits.train;
+    const r = buildReport(validateReportInput(input, 'report-input.json'));
+    const sentence = 'train: VTLP augmentation, one copy of every utterance per warp factor (0.9, 1.1) as a speaker of its own, so the nets train on 3 times the frames shown.';
+    expect(renderMarkdown(r, [])).toContain(sentence);
+    expect(renderHtml(r, [])).toContain(`<p>${sentence}</p>`);
+    // Without copies: no such sentence.
+    expect(renderMarkdown(buildReport(makeFixture().input), [])).not.toContain('VTLP');
+    // A malformed list is named.
+    const bad = clone(input) as unknown as { corpus: { splits: { train: { vtlpWarps: unknown } } } };
+    bad.corpus.splits.train.vtlpWarps = ['0.9'];
+    expect(() => validateReportInput(bad, 'report-input.json')).toThrow(/corpus\.splits\.train\.vtlpWarps\[0\]/);
+  });
+});
