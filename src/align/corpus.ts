@@ -396,7 +396,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       // Supervisions the features stage skipped never reach the aligner: count them apart.
       let withoutFeatures = 0;
       const noTranscript = skips.reasons().find((r) => r.reason === NO_TRANSCRIPT_REASON)?.count ?? 0;
-      withoutFeatures = d.supervisions.size - (d.featureMeta.counts.utterances - noTranscript);
+      // With VTLP copies every term counts each real supervision 1 + copies times.
+      withoutFeatures = (d.supervisions.size - (d.featureMeta.counts.utterances - noTranscript)) / (1 + d.featureMeta.vtlpWarps.length);
       const message = `Done ${skips.done}, failed ${skips.skipped}`;
       (skips.skipped > 0 ? logger.warn : logger.info)(`align ${d.split}: ${skips.summary('utterances')}${withoutFeatures ? `\n  (${withoutFeatures} supervisions have no features)` : ''}`);
       summarySplits[d.split] = { message, done: skips.done, failed: skips.skipped, frames, withoutFeatures, reasons: skips.reasons() };

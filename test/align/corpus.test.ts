@@ -3,7 +3,7 @@
  * unit suite: output schema, frame counts against the feature files, determinism, bad transcripts.
  */
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareSynth } from '../../corpora/synth/index.ts';
@@ -185,9 +185,16 @@ describe('alignCorpus: VTLP copies in the training features', () => {
     const vtlpFeatures = join(root, 'features-vtlp');
     await computeFeatures({ dataDir, split: 'train', outDir: vtlpFeatures, logger: quietLogger, vtlpWarps: [0.9, 1.1] });
     for (const split of ['dev', 'test']) await computeFeatures({ dataDir, split, outDir: vtlpFeatures, logger: quietLogger });
+    // One more supervision in the manifest than in the features: counted once, not once per copy.
+    const data2 = join(root, 'data-vtlp');
+    cpSync(dataDir, data2, { recursive: true });
+    const supFile = join(data2, 'train', 'supervisions.jsonl');
+    const lastSup = JSON.parse(readFileSync(supFile, 'utf8').trim().split('\n').at(-1)!);
+    writeFileSync(supFile, readFileSync(supFile, 'utf8') + JSON.stringify({ ...lastSup, id: 'no-features-utt' }) + '\n');
     const out = join(root, 'ali-vtlp');
-    const r = await alignCorpus({ ...small(out), featuresDir: vtlpFeatures, splits: ['train'] });
+    const r = await alignCorpus({ ...small(out), dataDir: data2, featuresDir: vtlpFeatures, splits: ['train'] });
     expect(r.summary.splits.train.message).toBe('Done 36, failed 0');
+    expect(r.summary.splits.train.withoutFeatures).toBe(1);
     const ali = new Map<string, { phone: Int32Array | number[]; word: Int32Array | number[] }>();
     for await (const a of readAlignmentFile(join(out, 'train.arrow'))) ali.set(a.uttId, { phone: a.phone, word: a.word });
     const sources = [...ali.keys()].filter((id) => !id.startsWith('vtlp'));

@@ -292,7 +292,8 @@ describe('features stage: VTLP copies', () => {
     await expect(run({ vtlpWarps: [0.9, 1] })).rejects.toThrow(/key 'vtlpWarps': bad VTLP warp factor; expected numbers in \(0\.5, 2\) other than 1.*found 1/);
     await expect(run({ vtlpWarps: [0.3] })).rejects.toThrow(ConfigError);
     await expect(run({ vtlpWarps: [1.1, 1.1] })).rejects.toThrow(/repeated VTLP warp factor/);
-    await expect(run({ vtlpWarps: [1.1], fbank: { vtlnWarp: 0.95 } })).rejects.toThrow(/VTLP copies need unwarped features/);
+    await expect(run({ vtlpWarps: [1.1], fbank: { vtlnWarp: 0.95 } })).rejects.toThrow(/key 'fbank\.vtlnWarp': VTLP copies need unwarped features; expected vtlnWarp 1 .*found 0\.95/);
+    await expect(run({ vtlpWarps: [1.1], mfcc: { vtlnWarp: 1.05 } })).rejects.toThrow(/key 'mfcc\.vtlnWarp': VTLP copies need unwarped features; expected vtlnWarp 1 .*found 1\.05/);
     expect(reads).toBe(0);
     expect(existsSync(fx.outDir)).toBe(false);
   });
