@@ -18,6 +18,7 @@ import type { TimedSymbol } from '../corpus/types.ts';
 import { readSplit } from '../corpus/manifest.ts';
 import { ConfigError, CorpusError, SkipCounter } from '../util/errors.ts';
 import { readAlignmentFile, readAlignmentMetadata } from './store.ts';
+import { vtlpSourceId } from '../features/perturb.ts';
 
 /** A word span in seconds from the start of the utterance. */
 export interface WordSpan {
@@ -159,7 +160,8 @@ export async function scoreAlignmentFile(alignmentPath: string, dataDir: string 
   const missing = new SkipCounter();
   const inputs: BoundaryScoreInput[] = [];
   for await (const a of readAlignmentFile(alignmentPath)) {
-    const ref = reference.get(a.uttId);
+    // A VTLP copy (src/features/perturb.ts) has its source's frames, hence its reference timings.
+    const ref = reference.get(a.uttId) ?? reference.get(vtlpSourceId(a.uttId) ?? '');
     if (!ref) { missing.skip(a.uttId, 'no reference word timings'); continue; }
     // Forced alignment gives every transcript word at least one frame: the word count is max + 1.
     let numWords = 0;

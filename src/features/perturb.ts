@@ -25,6 +25,12 @@ export function vtlpId(warp: number, id: string): string {
   return vtlpPrefix(warp) + id;
 }
 
+/** The source id of a copy id (`vtlp0.9-u1` -> `u1`), or null for an id without the prefix. */
+export function vtlpSourceId(id: string): string | null {
+  const m = /^vtlp(?:0|[1-9][0-9]*)(?:\.[0-9]+)?-(.+)$/.exec(id);
+  return m ? m[1] : null;
+}
+
 /**
  * Check a list of warp factors: finite, in (0.5, 2), not 1 (the original), no repeats.
  * `keyPath` names the option in errors.

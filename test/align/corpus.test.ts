@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { prepareSynth } from '../../corpora/synth/index.ts';
 import { computeFeatures } from '../../src/features/compute.ts';
 import { readFeatureFile } from '../../src/features/store.ts';
-import { perturbedSupervisions } from '../../src/features/perturb.ts';
+import { perturbedSupervisions, vtlpSourceId } from '../../src/features/perturb.ts';
+import { scoreAlignmentFile } from '../../src/align/score.ts';
 import { alignCorpus, type AlignCorpusOptions, type AlignCorpusResult } from '../../src/align/corpus.ts';
 import { readAlignmentFile, readAlignmentMetadata } from '../../src/align/store.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
@@ -215,6 +216,14 @@ describe('alignCorpus: VTLP copies in the training features', () => {
     }
     // A warp of +-10 % moves few phone boundaries.
     expect(same / total).toBeGreaterThan(0.8);
+    // The copies are scored against their source's reference word timings.
+    const score = await scoreAlignmentFile(join(out, 'train.arrow'), data2, 'train');
+    expect(score.skipped.reasons.filter((x) => x.reason === 'no reference word timings')).toEqual([]);
+    expect(score.utterances + score.skipped.skipped).toBe(36);
+    expect(vtlpSourceId('vtlp0.9-a-b')).toBe('a-b');
+    expect(vtlpSourceId('vtlp1.1-vtlp0.9-u')).toBe('vtlp0.9-u');
+    expect(vtlpSourceId('vtlpx-u')).toBeNull();
+    expect(vtlpSourceId('u1')).toBeNull();
   }, 120_000);
 
   it('refuses features whose copy ids would take the id of a real utterance', () => {
