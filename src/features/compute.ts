@@ -167,9 +167,9 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
   const mfccComputer = featureConfig.mfcc ? new MfccComputer(featureConfig.mfcc, corpusRate) : null;
   const extractors = mfccComputer ? [fbankComputer, mfccComputer] : [fbankComputer];
   const vtlpWarps = checkVtlpWarps(opts.vtlpWarps ?? [], 'vtlpWarps');
-  if (vtlpWarps.length > 0 && (featureConfig.fbank.vtlnWarp !== 1 || (featureConfig.mfcc && featureConfig.mfcc.vtlnWarp !== 1))) {
-    const warped = featureConfig.fbank.vtlnWarp !== 1 ? 'fbank' : 'mfcc';
-    throw new ConfigError('VTLP copies need unwarped features', { keyPath: `${warped}.vtlnWarp`, expected: 'vtlnWarp 1 (the copies set their own warp)', found: String(featureConfig[warped]!.vtlnWarp) });
+  const warped = [featureConfig.fbank, featureConfig.mfcc].find((o) => o && o.vtlnWarp !== 1);
+  if (vtlpWarps.length > 0 && warped) {
+    throw new ConfigError('VTLP copies need unwarped features', { keyPath: `${warped === featureConfig.fbank ? 'fbank' : 'mfcc'}.vtlnWarp`, expected: 'vtlnWarp 1 (the copies set their own warp)', found: String(warped.vtlnWarp) });
   }
   // Per copy: the same extractors with the warp of the copy (validated here: a warp whose cutoffs
   // do not fit the band fails before any audio is read).

@@ -109,6 +109,11 @@ describe('features stage', () => {
     const err = await runPipeline(recipe, { registry, log }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain("r.yaml:12, key 'stages.features.vtlp.splits': VTLP split 'dev' is not among the splits processed; expected splits among test, train");
+    // A run records the warps of each split with copies (the report reads them).
+    await runPipeline(parse(tinyRecipe() + '    vtlp: {warps: [0.9]}\n', { corpusDir: dataDir, sets: [`expDir=${join(root, 'e6')}`] }), { registry, log });
+    const rec = JSON.parse(readFileSync(join(root, 'e6', 'features', 'stage.json'), 'utf8'));
+    expect(rec.details.splits.train.vtlpWarps).toEqual([0.9]);
+    expect(rec.details.splits.test.vtlpWarps).toBeUndefined();
   });
   it('parses --shard i/N (0-based) and sums skip reports', () => {
     expect(parseShard('0/4')).toEqual({ index: 0, count: 4 });

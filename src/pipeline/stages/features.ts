@@ -194,7 +194,7 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
       utterances += r.utterances;
       frames += r.frames;
       skips.push(r.skipped);
-      const warps = vtlpWarpsOf(ctx.options.vtlp, split);
+      const warps = r.metadata.vtlpWarps;
       perSplit[split] = { utterances: r.utterances, frames: r.frames, skipped: r.skipped.skipped, ...(warps.length ? { vtlpWarps: warps } : {}) };
       featureConfig = r.featureConfig;
     }
