@@ -18,6 +18,7 @@ import type { FrameSource, Utterance, UtteranceOrder } from '../nnet/data.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { readCmvnFile } from '../features/cmvn-file.ts';
 import { readAlignmentMetadata } from '../align/store.ts';
+import { vtlpSourceId } from '../features/perturb.ts';
 
 /** The files of one split. */
 export interface SplitFiles {
@@ -91,10 +92,14 @@ export function validateSubset(s: SubsetSpec, keyPath = 'smallFraction'): void {
   if (!Number.isInteger(s.seed)) throw new ConfigError('bad subset seed', { keyPath: `${keyPath}.seed`, expected: 'an integer', found: String(s.seed) });
 }
 
-/** Whether an utterance belongs to the subset (depends on its id only, not on file order). */
+/**
+ * Whether an utterance belongs to the subset (depends on its id only, not on file order). A VTLP
+ * copy (`vtlp<w>-<utt>`) is drawn by its source's id, so it is in the subset exactly when its source
+ * is: an augmented run's subset holds the same recordings as the unaugmented run's, with their copies.
+ */
 export function inSubset(uttId: string, s: SubsetSpec): boolean {
   if (s.fraction >= 1) return true;
-  return parseInt(sha256Hex(`${s.seed}:${uttId}`).slice(0, 8), 16) < s.fraction * 2 ** 32;
+  return parseInt(sha256Hex(`${s.seed}:${vtlpSourceId(uttId) ?? uttId}`).slice(0, 8), 16) < s.fraction * 2 ** 32;
 }
 
 /** The utterances of `base` that belong to a subset; the others are counted skips. */

@@ -31,6 +31,19 @@ describe('small-fraction subsets (Table 5)', () => {
     expect(all.every((u) => inSubset(u.uttId, { fraction: 1, seed: 9 }))).toBe(true);
   });
 
+  it('draws a VTLP copy by its source: the copies of the kept utterances, and no other, are kept', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => `spk${i % 3}-u${i}`);
+    const s = { fraction: 0.03, seed: 1 };
+    const kept = new Set(ids.filter((u) => inSubset(u, s)));
+    expect(kept.size).toBeGreaterThan(0);
+    for (const w of ['0.9', '1.1']) {
+      const copies = ids.map((u) => `vtlp${w}-${u}`).filter((c) => inSubset(c, s));
+      expect(copies).toEqual([...kept].map((u) => `vtlp${w}-${u}`));
+    }
+    // Not a copy's name: drawn by the whole id.
+    expect(ids.map((u) => `vtlpx-${u}`).filter((c) => inSubset(c, s))).not.toEqual([...kept].map((u) => `vtlpx-${u}`));
+  });
+
   it('rejects fractions outside (0, 1]', () => {
     expect(() => validateSubset({ fraction: 0, seed: 1 })).toThrow(ConfigError);
     expect(() => validateSubset({ fraction: 1.5, seed: 1 })).toThrow(/expected a number in \(0, 1\]/);
