@@ -241,6 +241,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     significance: significance(input, o),
     softTargets: input.softTargets ?? null,
     temperatureSweep: sweep,
+    fidelity: input.fidelity?.length ? input.fidelity : null,
     perSpeaker: perSpeaker(input, ids),
     worstUtterances: worstUtterances(input, ids, o.worstOf, o.maxWorstUtterances),
     stages,

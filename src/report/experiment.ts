@@ -24,7 +24,7 @@ import type { StudentsFile } from '../train/distill.ts';
 import type { TargetsFile } from '../train/targets.ts';
 import {
   MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
-  type CorpusInfo, type EpochPoint, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
+  type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
 } from './types.ts';
 
 /** Where each stage wrote its output (absent stages: null). */
@@ -227,6 +227,15 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     }
     : null;
 
+  // Fidelity to the ensemble (eval runs made before it was measured have none).
+  const fid = (split: string, name: string): FidelityFigures | null => {
+    const f = evalFile.splits[split]?.fidelity?.[name];
+    return f ? { agreement: f.agreement, klNats: f.klNats } : null;
+  };
+  const fidelity: FidelityRow[] = [{ id: 'baseline', name: baseline.name }, { id: 'student', name: student.name }]
+    .map(({ id, name }) => ({ system: id, train: fid(models.data.trainSplit, name), dev: fid('dev', name), test: fid('test', name) }))
+    .filter((r) => r.train || r.dev || r.test);
+
   return {
     format: REPORT_INPUT_FORMAT,
     formatVersion: REPORT_FORMAT_VERSION,
@@ -235,6 +244,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     softTargets,
     temperatureSweep,
     frameAccuracyGain,
+    ...(fidelity.length ? { fidelity } : {}),
     stages,
     environment: {
       backend: baseSidecar.training?.backend ?? 'unknown',

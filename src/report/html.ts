@@ -7,7 +7,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, curveTable, environmentTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { diffTokens, escapeHtml, plural } from './format.ts';
@@ -80,6 +80,8 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
 
   const st = softTargetTable(r);
   if (st) parts.push(section('soft-targets', 'Soft targets', htmlTable(st)));
+  const fd = fidelityTable(r);
+  if (fd) parts.push(section('fidelity', 'Fidelity to the ensemble', htmlTable(fd), `<p class="note">${escapeHtml(FIDELITY_CAPTION)}</p>`));
   const sw = sweepTable(r);
   if (sw) parts.push(section('temperature-sweep', 'Temperature sweep', htmlTable(sw), figures(figs, ['temperature-sweep'])));
   const ct = curveTable(r);

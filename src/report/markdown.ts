@@ -3,7 +3,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, curveTable, environmentTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { escapeMarkdown, formatInlineDiff, markdownCodeBlock, plural } from './format.ts';
@@ -46,6 +46,9 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
 
   const st = softTargetTable(r);
   if (st) push('## Soft targets', markdownTable(st));
+
+  const fd = fidelityTable(r);
+  if (fd) push('## Fidelity to the ensemble', markdownTable(fd), escapeMarkdown(FIDELITY_CAPTION));
 
   const sw = sweepTable(r);
   if (sw) push('## Temperature sweep', markdownTable(sw), ...figureLinks(figures, ['temperature-sweep']));

@@ -97,6 +97,8 @@ export function summarySentences(r: ReportJson): string[] {
     if (parts.length) out.push(`${parts.join('; ')}.`.replace(/^./, (ch) => ch.toUpperCase()));
   }
   for (const n of g.notes) out.push(`Share of the gain undefined for ${n}.`);
+  const fs = fidelitySentence(r);
+  if (fs) out.push(fs);
   const s = r.significance.studentVsBaseline;
   if (s) out.push(significanceSentence(s, r));
   return out;
@@ -150,6 +152,28 @@ export function sweepTable(r: ReportJson): Table | null {
     r.temperatureSweep.map((p) => [String(p.T), pct(p.frameAccuracy.dev), pct(p.frameAccuracy.test), pct(p.wer.dev), pct(p.wer.test), pct(p.keptMass, 2)]),
     [true, true, true, true, true, true],
   );
+}
+
+export const FIDELITY_CAPTION = 'Agreement: share of frames whose top senone is the ensemble\'s. KL: mean KL(ensemble || net) per frame at T = 1. The baseline never saw the ensemble: it is what agreement a net of the same size reaches without distillation. A student far closer to the ensemble on the training utterances than on test reproduces its teacher only where the soft targets were.';
+
+/** Fidelity to the ensemble: top-1 agreement and KL per split where measured. */
+export function fidelityTable(r: ReportJson): Table | null {
+  if (!r.fidelity?.length) return null;
+  const splits = (['train', 'dev', 'test'] as const).filter((s) => r.fidelity!.some((x) => x[s]));
+  const name = { train: 'Train', dev: 'Dev', test: 'Test' };
+  return table(
+    ['System', ...splits.flatMap((s) => [`${name[s]} agreement`, `${name[s]} KL (nats)`])],
+    r.fidelity.map((x) => [nameOf(r, x.system), ...splits.flatMap((s) => (x[s] ? [pct(x[s]!.agreement), x[s]!.klNats.toFixed(3)] : ['n/a', 'n/a']))]),
+    [false, ...splits.flatMap(() => [true, true])],
+  );
+}
+
+/** The sentence comparing the student's and the baseline's agreement with the ensemble, train against test. */
+export function fidelitySentence(r: ReportJson): string | null {
+  const st = r.fidelity?.find((x) => x.system === 'student'), b = r.fidelity?.find((x) => x.system === 'baseline');
+  if (!st?.test || !b?.test) return null;
+  const onTrain = st.train && b.train ? `; on the training utterances ${pct(st.train.agreement)} (baseline ${pct(b.train.agreement)})` : '';
+  return `The student's top senone is the ensemble's on ${pct(st.test.agreement)} of test frames, the baseline's on ${pct(b.test.agreement)}${onTrain}.`;
 }
 
 /** Last epoch of each trained system. */

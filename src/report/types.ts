@@ -149,6 +149,23 @@ export interface EnvironmentInfo {
   host?: string;
 }
 
+/** How closely a net reproduces the ensemble on one split (src/score/fidelity.ts). */
+export interface FidelityFigures {
+  /** Share of frames whose top senone is the ensemble's, fraction. */
+  agreement: number;
+  /** Mean KL(ensemble || net) per frame at T = 1, nats. */
+  klNats: number;
+}
+
+/** One net's fidelity to the ensemble per split (null: not measured on that split). */
+export interface FidelityRow {
+  /** System id, e.g. "baseline", "student". */
+  system: string;
+  train: FidelityFigures | null;
+  dev: FidelityFigures | null;
+  test: FidelityFigures | null;
+}
+
 export interface ReportInput {
   format: typeof REPORT_INPUT_FORMAT;
   formatVersion: typeof REPORT_FORMAT_VERSION;
@@ -165,6 +182,8 @@ export interface ReportInput {
    * test utterances and the share against the members' mean instead of the one baseline net.
    */
   frameAccuracyGain?: FrameAccuracyGainEvidence | null;
+  /** Fidelity of the baseline and the student to the ensemble, from the eval stage. */
+  fidelity?: FidelityRow[] | null;
   /** How the pipeline built its report (bootstrap seed etc.), so a rebuild from this file matches it. */
   reportOptions?: { bootstrapReplicates?: number; confidence?: number; seed?: number; maxWorstUtterances?: number };
 }
@@ -277,6 +296,8 @@ export interface ReportJson {
   significance: SignificanceReport;
   softTargets: SoftTargetInfo | null;
   temperatureSweep: { T: number; frameAccuracy: { dev: number | null; test: number | null }; wer: { dev: number | null; test: number | null }; keptMass: number | null }[] | null;
+  /** Fidelity to the ensemble (baseline and student; null when the eval stage did not measure it). */
+  fidelity?: FidelityRow[] | null;
   /** Per-speaker WER on test (dev when test has none). */
   perSpeaker: { split: Split; rows: SpeakerRow[] } | null;
   worstUtterances: { system: string; utterances: WorstUtterance[] } | null;

@@ -253,10 +253,25 @@ function checkGainEvidence(c: Checker, v: unknown, path: string): void {
   c.int(ci.utterances, join(path, 'ci.utterances'), 1);
 }
 
+function checkFidelity(c: Checker, v: unknown, path: string, systems: Obj): void {
+  c.arr(v, path).forEach((x, i) => {
+    const p = join(path, i);
+    const o = c.obj(x, p, ['system', 'train', 'dev', 'test']);
+    const id = c.str(o.system, join(p, 'system'));
+    if (systems[id] === undefined) c.fail(join(p, 'system'), `one of the systems (${Object.keys(systems).join(', ')})`, id);
+    for (const s of ['train', 'dev', 'test']) {
+      if (o[s] === null) continue;
+      const f = c.obj(o[s], join(p, s), ['agreement', 'klNats']);
+      c.fraction(f.agreement, join(p, `${s}.agreement`));
+      c.num(f.klNats, join(p, `${s}.klNats`), 0, Infinity, 'a KL divergence >= 0 (nats)');
+    }
+  });
+}
+
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain']);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity']);
   if (o.reportOptions !== undefined) {
     const ro = c.obj(o.reportOptions, 'reportOptions', [], ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances']);
     if (ro.bootstrapReplicates !== undefined) c.int(ro.bootstrapReplicates, 'reportOptions.bootstrapReplicates', 1);
@@ -272,6 +287,7 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
   if (o.softTargets !== undefined && o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
   if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null) checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
+  if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
   checkEnvironment(c, o.environment, 'environment');
@@ -302,7 +318,7 @@ export function readReportInput(path: string): ReportInput {
 export function validateReportJson(value: unknown, file?: string): ReportJson {
   const c = new Checker(file);
   const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'gainRecovered', 'significance', 'softTargets', 'stages', 'environment'],
-    ['ensembleSize', 'paper', 'temperatureSweep', 'perSpeaker', 'worstUtterances', 'totalSec']);
+    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'worstUtterances', 'totalSec']);
   if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
   if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   const systems = o.systems as Obj;
@@ -320,6 +336,7 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
   for (const k of ['frameAccuracy', 'wer']) if (g[k] !== null) c.num(g[k], `gainRecovered.${k}`);
   if (g.frameAccuracyEvidence !== undefined && g.frameAccuracyEvidence !== null) checkGainEvidence(c, g.frameAccuracyEvidence, 'gainRecovered.frameAccuracyEvidence');
   if (o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
+  if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
   checkEnvironment(c, o.environment, 'environment');

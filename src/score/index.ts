@@ -4,3 +4,4 @@ export * from './wer.ts';
 export * from './report.ts';
 export * from './frame-accuracy.ts';
 export * from './significance.ts';
+export * from './fidelity.ts';

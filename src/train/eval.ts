@@ -5,6 +5,9 @@
  * (student - baseline) / (ensemble - baseline); the paper's Table 5 (train and test accuracy of the
  * small-fraction baseline and student) when the train stage has one.
  *
+ * Also each net's fidelity to the ensemble (top-1 agreement and KL, src/score/fidelity.ts): whether
+ * the student reproduces its teacher on voices the soft targets never covered.
+ *
  * Per utterance every model's logits are computed, scored and dropped, so memory is one utterance
  * x senones x models. Output: eval.json (all numbers), eval.md (the tables) and, per eval split,
  * <split>.utts.jsonl (each utterance's frames and correct frames per model: what the bootstrap
@@ -22,6 +25,7 @@ import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { utteranceLogits } from '../nnet/train.ts';
 import { EnsembleAccumulator } from '../distill/combine.ts';
 import { argmaxRows } from '../score/frame-accuracy.ts';
+import { addFidelity, emptyFidelityCounts, fidelityOf, type Fidelity } from '../score/fidelity.ts';
 import { bootstrapGainKept, gainShare } from '../score/significance.ts';
 import { checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
 import { readModelsFile, type ModelEntry, type ModelsFile } from './models.ts';
@@ -72,6 +76,11 @@ export interface SplitScores {
   models: Record<string, Score>;
   /** On the training split: the same models on the small-fraction subset's utterances. */
   subset?: Record<string, Score>;
+  /**
+   * Per net outside the ensemble (baseline, students, Table 5 nets): how closely it reproduces the
+   * ensemble (top-1 agreement, KL(ensemble || net) at T = 1; src/score/fidelity.ts). Absent without members.
+   */
+  fidelity?: Record<string, Fidelity>;
 }
 
 /** Per-utterance counts behind a split's scores (the bootstrap's input; written as <split>.utts.jsonl for the eval splits). */
@@ -187,6 +196,8 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   }
   const cmvnOf = (m: LoadedModel) => (m.sidecar.cmvn.mode === 'none' ? undefined : cmvnByMode.get(JSON.stringify([m.sidecar.cmvn.mode, m.sidecar.cmvn.normVars]))!);
   const members = models.filter((m) => m.role === 'member');
+  const others = models.filter((m) => m.role !== 'member');
+  const fidelity = new Map(members.length ? others.map((m) => [m.name, emptyFidelityCounts()]) : []);
   const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
   const hits = new Map(names.map((n) => [n, 0]));
   const subsetHits = new Map(names.map((n) => [n, 0]));
@@ -205,12 +216,20 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
       perUtterance.correct.get(name)!.push(c);
       if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
     };
-    for (const m of models) {
+    // The members first: the ensemble's posteriors are then there for the other nets' fidelity.
+    for (const m of members) {
       const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
       count(m.name, argmaxRows(z, numSenones, utt.uttId));
-      if (m.role === 'member') acc!.add(z, `${m.name}, utterance '${utt.uttId}'`);
+      acc!.add(z, `${m.name}, utterance '${utt.uttId}'`);
     }
-    if (acc) count(ENSEMBLE, argmaxRows(acc.finish(), numSenones, utt.uttId));
+    const ensProbs = acc ? acc.finish() : null;
+    const ensArgmax = ensProbs ? argmaxRows(ensProbs, numSenones, utt.uttId) : null;
+    if (ensArgmax) count(ENSEMBLE, ensArgmax);
+    for (const m of others) {
+      const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
+      count(m.name, argmaxRows(z, numSenones, utt.uttId));
+      if (ensProbs) addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, utt.uttId, ensArgmax!);
+    }
     frames += utt.numFrames;
     perUtterance.ids.push(utt.uttId);
     perUtterance.frames.push(utt.numFrames);
@@ -222,6 +241,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   if (frames === 0) throw new FormatError('no aligned frames to score', { file: files.alignments[0], expected: 'at least one utterance with features and alignment', found: source.skips.summary() });
   const out: SplitScores = { split, utterances, frames, models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])) };
   if (withSubset) out.subset = Object.fromEntries(names.map((n) => [n, score(subsetHits.get(n)!, subsetFrames)]));
+  if (fidelity.size) out.fidelity = Object.fromEntries([...fidelity].map(([n, c]) => [n, fidelityOf(c)]));
   return { scores: out, perUtterance };
 }
 
@@ -355,6 +375,13 @@ export function formatEvalMarkdown(f: EvalFile): string {
     lines.push('', 'gain kept = (student - baseline) / (ensemble - baseline); the paper (Table 1): 86%.');
     if (ci0) lines.push(`CI: paired bootstrap over the split's utterances (${ci0.replicates} replicates, seed ${ci0.seed}); it covers test-set sampling, not the seed-to-seed spread of the nets.`);
     lines.push('vs member mean = (student - member mean) / (ensemble - member mean): the single net taken as the members\' average instead of the one baseline.', '');
+  }
+  const fidSplits = order.filter((s) => f.splits[s].fidelity);
+  if (fidSplits.length) {
+    const nets = Object.keys(f.splits[fidSplits[0]].fidelity!);
+    lines.push('## Fidelity to the ensemble', '', `| System | ${fidSplits.map((s) => `${s} agreement | ${s} KL`).join(' | ')} |`, `|---|${fidSplits.map(() => '---:|---:').join('|')}|`);
+    for (const n of nets) lines.push(`| ${n} | ${fidSplits.map((s) => { const x = f.splits[s].fidelity![n]; return x ? `${pct(x.agreement)} | ${x.klNats.toFixed(3)}` : '- | -'; }).join(' | ')} |`);
+    lines.push('', 'agreement = share of frames whose top senone is the ensemble\'s; KL = mean KL(ensemble || net) per frame at T = 1, nats. The baseline is the reference: a net of the same size that never saw the ensemble.', '');
   }
   if (f.students.length > 1) {
     const sp = Object.keys(f.students[0].accuracy);

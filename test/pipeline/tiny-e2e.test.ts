@@ -74,6 +74,10 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(r.temperatureSweep[1].wer.test).toBeCloseTo(werOf('student'), 10);
     // The eval stage's uncertainty of the gain kept reaches the report.
     expect(r.gainRecovered.frameAccuracyEvidence.ci).toMatchObject({ replicates: 50, utterances: ev.splits.test.utterances });
+    // And its fidelity figures, for the baseline and the student, on every split it scored.
+    expect(r.fidelity.map((x: { system: string }) => x.system)).toEqual(['baseline', 'student']);
+    expect(r.fidelity[1].test).toEqual({ agreement: ev.splits.test.fidelity.student.agreement, klNats: ev.splits.test.fidelity.student.klNats });
+    expect(r.fidelity[0].train).toEqual({ agreement: ev.splits.train.fidelity.baseline.agreement, klNats: ev.splits.train.fidelity.baseline.klNats });
     expect(r.environment.backend).toBe('wasm');
     expect(r.environment.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(r.environment.versions.node).toBe(process.versions.node);

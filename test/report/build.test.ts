@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { buildReport, gainShare, orderedSystemIds, PAPER_TABLE_1, werFigures } from '../../src/report/build.ts';
 import { pairedBootstrapWer } from '../../src/score/significance.ts';
-import { summarySentences } from '../../src/report/sections.ts';
+import { fidelityTable, summarySentences } from '../../src/report/sections.ts';
+import { renderMarkdown } from '../../src/report/markdown.ts';
 import { clone, DEFAULT_SPECS, expectClose, HOSTILE_UTT, makeFixture } from './fixtures.ts';
 
 describe('share of the ensemble gain kept by the student', () => {
@@ -140,6 +141,26 @@ describe('buildReport', () => {
     expect(buildReport(clone(input)).gainRecovered.frameAccuracyEvidence).toBeUndefined();
     i2.frameAccuracyGain = { vsMemberMean: null, ci: { low: null, high: null, confidence: 0.95, replicates: 1000, utterances: 200 } };
     expect(summarySentences(buildReport(i2)).join(' ')).toContain('No confidence interval: the ensemble\'s gain vanishes in most of 1,000 bootstrap replicates.');
+  });
+  it('carries the fidelity to the ensemble into report.json, the summary and a table of its own', () => {
+    const i2 = clone(input);
+    i2.fidelity = [
+      { system: 'baseline', train: { agreement: 0.801, klNats: 0.62 }, dev: null, test: { agreement: 0.55, klNats: 1.9 } },
+      { system: 'student', train: { agreement: 0.934, klNats: 0.15 }, dev: null, test: { agreement: 0.612, klNats: 1.4 } },
+    ];
+    const r2 = buildReport(i2);
+    expect(r2.fidelity).toEqual(i2.fidelity);
+    expect(summarySentences(r2).join(' ')).toContain("The student's top senone is the ensemble's on 61.2% of test frames, the baseline's on 55.0%; on the training utterances 93.4% (baseline 80.1%).");
+    const t = fidelityTable(r2)!;
+    expect(t.header).toEqual(['System', 'Train agreement', 'Train KL (nats)', 'Test agreement', 'Test KL (nats)']);
+    expect(t.rows[1]).toEqual([r2.systems.student.label, '93.4%', '0.150', '61.2%', '1.400']);
+    expect(renderMarkdown(r2, [])).toContain('## Fidelity to the ensemble');
+    // Without it (eval runs made before it was measured): null, no sentence, no section.
+    const r3 = buildReport(clone(input));
+    expect(r3.fidelity).toBeNull();
+    expect(fidelityTable(r3)).toBeNull();
+    expect(summarySentences(r3).join(' ')).not.toContain('top senone');
+    expect(renderMarkdown(r3, [])).not.toContain('Fidelity');
   });
   it('is deterministic', () => {
     expect(JSON.stringify(buildReport(clone(input), { seed: 3, bootstrapReplicates: 300 }))).toBe(JSON.stringify(r));

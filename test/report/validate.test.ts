@@ -75,6 +75,18 @@ describe('validateReportInput', () => {
     const r = buildReport({ ...clone(base), frameAccuracyGain: ok });
     expect(validateReportJson(JSON.parse(JSON.stringify(r)))).toBeTruthy();
   });
+  it('checks the fidelity rows: a known system, agreement a fraction, KL >= 0', () => {
+    const ok = [{ system: 'student', train: { agreement: 0.9, klNats: 0.1 }, dev: null, test: { agreement: 0.7, klNats: 0.5 } }];
+    expect(validateReportInput({ ...clone(base), fidelity: ok })).toBeTruthy();
+    expect(errorOf((x) => { x.fidelity = [{ ...ok[0], test: { agreement: 70, klNats: 0.5 } }]; })).toMatch(/fidelity\[0\]\.test\.agreement.*fraction/);
+    expect(errorOf((x) => { x.fidelity = [{ ...ok[0], train: { agreement: 0.9, klNats: -0.1 } }]; })).toMatch(/fidelity\[0\]\.train\.klNats.*KL divergence >= 0/);
+    expect(errorOf((x) => { x.fidelity = [{ ...ok[0], system: 'teacher' }]; })).toMatch(/fidelity\[0\]\.system.*one of the systems/);
+    expect(errorOf((x) => { x.fidelity = [{ system: 'student', test: null }]; })).toMatch(/fidelity\[0\]\.train.*required/);
+    const r = buildReport({ ...clone(base), fidelity: ok });
+    expect(r.fidelity).toEqual(ok);
+    expect(validateReportJson(JSON.parse(JSON.stringify(r)))).toBeTruthy();
+    expect(() => validateReportJson({ ...JSON.parse(JSON.stringify(r)), fidelity: [{ ...ok[0], dev: { agreement: 2, klNats: 0 } }] })).toThrow(/fidelity\[0\]\.dev\.agreement/);
+  });
   it('accepts the optional parts left out', () => {
     const x = clone(base) as ReportInput;
     delete x.softTargets; delete x.temperatureSweep;

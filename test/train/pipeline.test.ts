@@ -102,6 +102,25 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/Table 5: 30% of the training data/);
   });
 
+  it('measures each net outside the ensemble against it: agreement bounds the accuracy difference, KL >= 0', () => {
+    for (const split of ['train', 'dev', 'test']) {
+      const sp = evalFile.splits[split];
+      expect(Object.keys(sp.fidelity!)).toEqual(['baseline', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student']);
+      for (const [name, f] of Object.entries(sp.fidelity!)) {
+        expect(f.frames).toBe(sp.frames);
+        expect(f.agreement).toBeGreaterThanOrEqual(0);
+        expect(f.agreement).toBeLessThanOrEqual(1);
+        expect(f.klNats).toBeGreaterThanOrEqual(0);
+        // On a frame where a net and the ensemble agree both are right or both wrong, so their
+        // accuracies differ by at most the share of frames where they disagree.
+        expect(Math.abs(sp.models[name].accuracy - sp.models.ensemble.accuracy)).toBeLessThanOrEqual(1 - f.agreement + 1e-12);
+      }
+      // A distilled student is closer to its teacher than the baseline on the frames it was trained on.
+      if (split === 'train') expect(sp.fidelity!.student.klNats).toBeLessThan(sp.fidelity!.baseline.klNats);
+    }
+    expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/## Fidelity to the ensemble\n\n\| System \| train agreement \| train KL \| dev agreement/);
+  });
+
   it('gives the same bytes for the same seed (soft targets and student weights)', async () => {
     const b = join(root, 'b');
     await makeSoftTargetSets({ ...dirs, modelsDir: join(a, 'train'), outDir: join(b, 'targets'), temperature: 2, backend: 'wasm', logger: captureLogger() });
