@@ -184,10 +184,13 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
 
       log.info(`stage ${i + 1}/${n} ${name}: running (${reason})`);
       const startedAt = new Date();
+      const resumeRoot = join(recipe.expDir, `.${name}.resume`);
+      const resumeDir = join(resumeRoot, hashConfig({ configHash, inputHash }).slice(0, 16));
+      await removeOtherResumeDirs(resumeRoot, resumeDir, log);
       const record = await withAtomicOutput(dir, async (tmp) => {
         await fsp.mkdir(tmp, { recursive: true });
         const result: StageResult = await def.run({
-          recipe, options, outDir: tmp, expDir: recipe.expDir, log,
+          recipe, options, outDir: tmp, expDir: recipe.expDir, log, resumeDir,
           inputDir: (stage: string) => {
             if (!def.inputs.includes(stage)) throw new Error(`stage '${name}' asked for '${stage}', which is not among its declared inputs`);
             return join(recipe.expDir, stage);
@@ -218,6 +221,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
         await writeJsonAtomic(join(tmp, STAGE_RECORD), rec);
         return rec;
       });
+      await fsp.rm(resumeRoot, { recursive: true, force: true });
       records.set(name, record);
       log.info(`done ${name} in ${record.durationSec.toFixed(1)} s -> ${dir}`);
       reports.push({ stage: name, status: 'ran', dir, reason, durationSec: record.durationSec, counts: record.counts, skipped: record.skipped });
@@ -225,6 +229,23 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
     return { recipe: recipe.name, expDir: recipe.expDir, stages: reports };
   } finally {
     releaseLock();
+  }
+}
+
+/**
+ * The resume directories of a stage other than `keep` (left by an interrupted run of another
+ * config or other inputs): they can never be resumed, since a stage resumes only its own key.
+ */
+async function removeOtherResumeDirs(root: string, keep: string, log: Logger): Promise<void> {
+  if (!existsSync(root)) return;
+  for (const entry of await fsp.readdir(root)) {
+    const path = join(root, entry);
+    if (path === keep) {
+      log.info(`resuming from ${path} (left by an interrupted run with this config)`);
+      continue;
+    }
+    log.debug(`removing the resume directory of another config: ${path}`);
+    await fsp.rm(path, { recursive: true, force: true });
   }
 }
 

@@ -5,6 +5,7 @@
  * `registry.register(def)` in src/pipeline/stages/index.ts; the registration order is the
  * pipeline order.
  */
+import { promises as fsp } from 'node:fs';
 import type { Logger } from '../util/log.ts';
 import { ConfigError } from '../util/errors.ts';
 import type { Schema } from './schema.ts';
@@ -51,6 +52,23 @@ export interface StageContext<O = Record<string, unknown>> {
   inputDir(stage: string): string;
   expDir: string;
   log: Logger;
+  /**
+   * A directory (not created) that survives an interrupted run of this stage: the same config and
+   * inputs give the same path, `<expDir>/.<stage>.resume/<key>`, so a long stage can keep its
+   * checkpoints there and continue after a crash, Ctrl-C or a killed session. The runner removes
+   * it once the stage completes, and the directories of other configs when the stage starts.
+   * `adoptResumeDir` makes it the stage's output.
+   */
+  resumeDir: string;
+}
+
+/**
+ * Make the stage's resume directory its output: the (empty) temporary output directory is replaced
+ * by the resume directory in one rename, so the outputs are never half moved.
+ */
+export async function adoptResumeDir(ctx: Pick<StageContext, 'resumeDir' | 'outDir'>): Promise<void> {
+  await fsp.rmdir(ctx.outDir);
+  await fsp.rename(ctx.resumeDir, ctx.outDir);
 }
 
 export interface StageResult {

@@ -75,7 +75,7 @@ describe('recipe loading', () => {
   it('rejects an unknown stage, listing the known stages', () => {
     const e = configError(() => parse('name: toy\nstages:\n  count: {}\n  align: {}\n'));
     expect(e.location).toMatchObject({ line: 4, keyPath: 'stages.align' });
-    expect(e.expected).toBe('one of count, double, fail');
+    expect(e.expected).toBe('one of count, double, fail, steps');
   });
   it('rejects a stage whose input stage is missing from the recipe', () => {
     const e = configError(() => parse('name: toy\nstages:\n  double: {}\n'));

@@ -188,6 +188,39 @@ describe('pipeline runner', () => {
     expect(t.statuses(await t.run())).toEqual({ count: 'up-to-date', double: 'up-to-date' });
   });
 
+  it('resumes an interrupted stage from its resume directory and removes it once the stage is done', async () => {
+    const t = setup();
+    const text = 'name: toy\nseed: 3\nstages:\n  count: {}\n  steps: {n: 5, crashAfter: 2}\n';
+    await expect(t.run({ text })).rejects.toThrow('crash after 2 steps');
+    const root = join(t.expDir, '.steps.resume');
+    const [key] = readdirSync(root);
+    expect(readdirSync(join(root, key)).sort()).toEqual(['step-1.txt', 'step-2.txt']);
+    expect(existsSync(join(t.expDir, 'steps'))).toBe(false);
+    // crashAfter does not change the outputs, so the rerun has the same key: it does steps 3-5 only.
+    t.runs.steps = 0;
+    await t.run({ text, sets: ['stages.steps.crashAfter=0'] });
+    expect(t.runs.steps).toBe(3);
+    expect(t.lines.some((l) => l.includes(`resuming from ${join(root, key)}`))).toBe(true);
+    expect(readdirSync(join(t.expDir, 'steps')).sort()).toEqual(['stage.json', 'step-1.txt', 'step-2.txt', 'step-3.txt', 'step-4.txt', 'step-5.txt']);
+    expect(existsSync(root)).toBe(false);
+    // The same outputs as a run that was never interrupted.
+    const u = setup();
+    await u.run({ text, sets: ['stages.steps.crashAfter=0'] });
+    expect(readStageRecord(join(u.expDir, 'steps'))!.outputHash).toBe(readStageRecord(join(t.expDir, 'steps'))!.outputHash);
+  });
+
+  it('does not resume the leftovers of another config, and removes them', async () => {
+    const t = setup();
+    await expect(t.run({ text: 'name: toy\nseed: 3\nstages:\n  count: {}\n  steps: {n: 4, crashAfter: 1}\n' })).rejects.toThrow('crash after 1 steps');
+    const root = join(t.expDir, '.steps.resume');
+    const [oldKey] = readdirSync(root);
+    t.runs.steps = 0;
+    await expect(t.run({ text: 'name: toy\nseed: 3\nstages:\n  count: {}\n  steps: {n: 6, crashAfter: 2}\n' })).rejects.toThrow('crash after 2 steps');
+    expect(t.runs.steps).toBe(2); // step 1 of the n = 4 run was not reused
+    expect(readdirSync(root)).toHaveLength(1);
+    expect(readdirSync(root)).not.toContain(oldKey);
+  });
+
   it('gives identical outputs for the same config and seed', async () => {
     const a = setup();
     const b = setup();

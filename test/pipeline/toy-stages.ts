@@ -3,15 +3,16 @@
  *   count  -> writes n seeded numbers (optionally reading an external file)
  *   double -> reads count's numbers, writes them times `factor`
  *   fail   -> writes a partial file, then throws
+ *   steps  -> n steps, each a file in its resume directory; crashes after `crashAfter` new steps
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/util/rng.ts';
 import { SkipCounter } from '../../src/util/errors.ts';
 import { createLogger, type Logger } from '../../src/util/log.ts';
-import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
+import { StageRegistry, adoptResumeDir, type StageDefinition } from '../../src/pipeline/stage.ts';
 
-export interface ToyRuns { count: number; double: number; fail: number }
+export interface ToyRuns { count: number; double: number; fail: number; steps?: number }
 
 export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): StageRegistry {
   const count: StageDefinition<{ n: number; threads: number; inputFile?: string }> = {
@@ -71,7 +72,30 @@ export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): S
       throw new Error(ctx.options.message);
     },
   };
-  return new StageRegistry().register(count).register(double).register(fail);
+  const steps: StageDefinition<{ n: number; crashAfter: number }> = {
+    name: 'steps',
+    doc: 'n resumable steps',
+    inputs: ['count'],
+    schema: {
+      n: { type: 'number', integer: true, default: 5, min: 1, doc: 'steps' },
+      crashAfter: { type: 'number', integer: true, default: 0, min: 0, affectsOutput: false, doc: 'throw after this many new steps (0: never)' },
+    },
+    async run(ctx) {
+      mkdirSync(ctx.resumeDir, { recursive: true });
+      let fresh = 0;
+      for (let k = 1; k <= ctx.options.n; k++) {
+        const f = join(ctx.resumeDir, `step-${k}.txt`);
+        if (existsSync(f)) continue;
+        if (ctx.options.crashAfter > 0 && fresh === ctx.options.crashAfter) throw new Error(`crash after ${fresh} steps`);
+        writeFileSync(f, `${k * ctx.recipe.seed}\n`);
+        fresh++;
+        runs.steps = (runs.steps ?? 0) + 1;
+      }
+      await adoptResumeDir(ctx);
+      return { counts: { steps: ctx.options.n } };
+    },
+  };
+  return new StageRegistry().register(count).register(double).register(fail).register(steps);
 }
 
 /** A logger that records lines instead of printing them. */

@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { trainAcousticModels } from '../../src/train/models.ts';
 import { join, resolve } from 'node:path';
 import { trainStage, TRAIN_SCHEMA } from '../../src/pipeline/stages/train.ts';
 import { targetsStage, TARGETS_SCHEMA } from '../../src/pipeline/stages/targets.ts';
@@ -15,15 +16,17 @@ import { captureLogger, tempDir, writeTinyCorpus } from './helpers.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 
 /** Run a stage definition the way the runner does: validated options, upstream dirs, a fresh output dir. */
-async function runStage(def: StageDefinition, schema: Schema, raw: Record<string, unknown>, expDir: string, locate?: (k: string) => { file: string; line?: number }) {
+async function runStage(def: StageDefinition, schema: Schema, raw: Record<string, unknown>, expDir: string, locate?: (k: string) => { file: string; line?: number }, log = captureLogger()) {
   const outDir = join(expDir, def.name);
   mkdirSync(outDir, { recursive: true });
   const ctx: StageContext = {
-    recipe: { name: 't', seed: 3, sections: {}, locate }, options: validateOptions(schema, raw), outDir, expDir, log: captureLogger(),
-    inputDir: (s) => join(expDir, s),
+    recipe: { name: 't', seed: 3, sections: {}, locate }, options: validateOptions(schema, raw), outDir, expDir, log,
+    inputDir: (s) => join(expDir, s), resumeDir: resumeDirOf(expDir, def.name),
   };
   return def.run(ctx);
 }
+
+const resumeDirOf = (expDir: string, stage: string) => join(expDir, `.${stage}.resume`, 'key');
 
 describe('runner stages train, targets, distill, eval (on a tiny generated corpus)', () => {
   const expDir = tempDir();
@@ -51,6 +54,30 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
     const e = await runStage(evalStage, EVAL_SCHEMA, { backend: 'wasm' }, expDir);
     expect(Object.keys(e.counts!)).toEqual(expect.arrayContaining(['test.baseline', 'test.ensemble', 'test.student', 'dev.student']));
     expect(readFileSync(join(expDir, 'eval', 'eval.md'), 'utf8')).toMatch(/\| ensemble \|/);
+  });
+
+  it('train resumes the checkpoints an interrupted run left in its resume directory, with the same result', async () => {
+    // A constant rate: with 'exponential' the stop epoch is part of the config, so a 2-epoch run is
+    // not an interrupted 3-epoch run (a real interruption keeps maxEpochs; the hash then matches).
+    const tiny = { hiddenLayers: 1, hiddenUnits: 8, leftContext: 1, rightContext: 1, members: 1, maxEpochs: 3, batchSize: 64, maxWorkers: 1, backend: 'wasm' as const, schedule: 'constant' as const, learningRate: 0.004 };
+    const fresh = join(expDir, 'fresh'), resumed = join(expDir, 'resumed');
+    for (const d of [fresh, resumed]) {
+      mkdirSync(d, { recursive: true });
+      for (const s of ['features', 'align']) symlinkSync(join(expDir, s), join(d, s));
+    }
+    await runStage(trainStage, TRAIN_SCHEMA, tiny, fresh);
+    // An interrupted run: two of three epochs done, checkpoints kept, no final model, no models.json.
+    const partial = resumeDirOf(resumed, 'train');
+    await trainAcousticModels({ ...validateOptions(TRAIN_SCHEMA, { ...tiny, maxEpochs: 2, keepCheckpoints: true }), featuresDir: join(expDir, 'features'), alignDir: join(expDir, 'align'), outDir: partial, seed: 3, logger: captureLogger() });
+    rmSync(join(partial, 'models.json'));
+    for (const m of ['baseline', 'member-1']) rmSync(join(partial, m, 'final'), { recursive: true });
+    const log = captureLogger();
+    await runStage(trainStage, TRAIN_SCHEMA, tiny, resumed, undefined, log);
+    expect(log.lines.filter((l) => /resuming .* after epoch 2/.test(l))).toHaveLength(2);
+    const models = (d: string) => JSON.parse(readFileSync(join(d, 'train', 'models.json'), 'utf8')).models.map((m: { name: string; weightsHash: string }) => [m.name, m.weightsHash]);
+    expect(models(resumed)).toEqual(models(fresh));
+    expect(existsSync(partial)).toBe(false); // adopted as the output
+    expect(readdirSync(join(resumed, 'train', 'baseline')).sort()).toEqual(['final']);
   });
 
   it('re-raise a bad option found while running with the recipe key path and line', async () => {

@@ -12,7 +12,7 @@
  */
 import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
-import type { StageDefinition } from '../stage.ts';
+import { adoptResumeDir, type StageDefinition } from '../stage.ts';
 import { mergeSkips } from './features.ts';
 import { backendOption, locateOptionError } from './train.ts';
 
@@ -39,8 +39,9 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
   async run(ctx) {
     const r = await locateOptionError(ctx, 'distill', () => distillStudents({
       ...ctx.options, modelsDir: ctx.inputDir('train'), targetsDir: ctx.inputDir('targets'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'),
-      outDir: ctx.outDir, resume: false, logger: ctx.log,
+      outDir: ctx.resumeDir, resume: true, logger: ctx.log, // an interrupted run continues from each student's last epoch
     }));
+    await adoptResumeDir(ctx);
     const skips = Object.values(r.skips).map((s) => (s as { train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] } }).train);
     return {
       counts: { students: r.file.students.length },

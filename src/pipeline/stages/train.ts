@@ -20,7 +20,7 @@ import { trainAcousticModels, DEFAULT_TRAIN_MODELS_OPTIONS as D, type TrainModel
 import { ConfigError } from '../../util/errors.ts';
 import { bareMessageOf, type Schema, type SchemaFor, type StringSpec } from '../schema.ts';
 import { BACKEND_LADDER } from '../../nnet/backend.ts';
-import type { StageDefinition } from '../stage.ts';
+import { adoptResumeDir, type StageDefinition } from '../stage.ts';
 import { mergeSkips } from './features.ts';
 
 export type TrainStageOptions = TrainModelsOptions;
@@ -74,9 +74,11 @@ export const trainStage: StageDefinition<TrainStageOptions> = {
   schema: TRAIN_SCHEMA,
 
   async run(ctx) {
+    // Trained in the resume directory: an interrupted run continues from each net's last epoch.
     const r = await locateOptionError(ctx, 'train', () => trainAcousticModels({
-      ...ctx.options, featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'), outDir: ctx.outDir, seed: ctx.recipe.seed, resume: false, logger: ctx.log,
+      ...ctx.options, featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'), outDir: ctx.resumeDir, seed: ctx.recipe.seed, resume: true, logger: ctx.log,
     }));
+    await adoptResumeDir(ctx);
     const f = r.file;
     const skips = Object.values(r.skips).map((s) => (s as { train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] } }).train);
     return {
