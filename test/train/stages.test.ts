@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { trainAcousticModels } from '../../src/train/models.ts';
+import { distillStudents } from '../../src/train/distill.ts';
 import { join, resolve } from 'node:path';
 import { trainStage, TRAIN_SCHEMA } from '../../src/pipeline/stages/train.ts';
 import { targetsStage, TARGETS_SCHEMA } from '../../src/pipeline/stages/targets.ts';
@@ -78,6 +79,32 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
     expect(models(resumed)).toEqual(models(fresh));
     expect(existsSync(partial)).toBe(false); // adopted as the output
     expect(readdirSync(join(resumed, 'train', 'baseline')).sort()).toEqual(['final']);
+  });
+
+  it('distill resumes an interrupted run the same way', async () => {
+    const tiny = { hiddenLayers: 1, hiddenUnits: 8, leftContext: 1, rightContext: 1, members: 1, maxEpochs: 2, batchSize: 64, maxWorkers: 1, backend: 'wasm' as const, schedule: 'constant' as const, learningRate: 0.004 };
+    const base = join(expDir, 'distill-base');
+    mkdirSync(base, { recursive: true });
+    for (const s of ['features', 'align']) symlinkSync(join(expDir, s), join(base, s));
+    await runStage(trainStage, TRAIN_SCHEMA, tiny, base);
+    await runStage(targetsStage, TARGETS_SCHEMA, { temperature: 2, topK: 4, backend: 'wasm' }, base);
+    const fresh = join(expDir, 'distill-fresh'), resumed = join(expDir, 'distill-resumed');
+    for (const d of [fresh, resumed]) {
+      mkdirSync(d, { recursive: true });
+      for (const s of ['features', 'align', 'train', 'targets']) symlinkSync(join(base, s), join(d, s));
+    }
+    const opts = { maxWorkers: 1, backend: 'wasm', maxEpochs: 2 };
+    await runStage(distillStage, DISTILL_SCHEMA, opts, fresh);
+    const partial = resumeDirOf(resumed, 'distill');
+    await distillStudents({ ...validateOptions(DISTILL_SCHEMA, { ...opts, maxEpochs: 1, keepCheckpoints: true }), modelsDir: join(base, 'train'), targetsDir: join(base, 'targets'), featuresDir: join(base, 'features'), alignDir: join(base, 'align'), outDir: partial, logger: captureLogger() });
+    rmSync(join(partial, 'students.json'));
+    rmSync(join(partial, 'student', 'final'), { recursive: true });
+    const log = captureLogger();
+    await runStage(distillStage, DISTILL_SCHEMA, opts, resumed, undefined, log);
+    expect(log.lines.filter((l) => /resuming .* after epoch 1/.test(l))).toHaveLength(1);
+    const students = (d: string) => JSON.parse(readFileSync(join(d, 'distill', 'students.json'), 'utf8')).students.map((m: { name: string; weightsHash: string }) => [m.name, m.weightsHash]);
+    expect(students(resumed)).toEqual(students(fresh));
+    expect(existsSync(partial)).toBe(false);
   });
 
   it('re-raise a bad option found while running with the recipe key path and line', async () => {
