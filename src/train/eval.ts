@@ -81,6 +81,41 @@ export interface SplitScores {
    * ensemble (top-1 agreement, KL(ensemble || net) at T = 1; src/score/fidelity.ts). Absent without members.
    */
   fidelity?: Record<string, Fidelity>;
+  /** Where each net's frames gained over the baseline's come from (absent without members or baseline). */
+  gainSources?: GainSources;
+}
+
+/**
+ * Frame counts against the baseline b and the ensemble e. The ensemble's gain is
+ * ensembleWins (e right, b wrong) - ensembleLosses (e wrong, b right). A net n's gain over the
+ * baseline splits by what the ensemble did on the frame:
+ *   correct(n) - correct(b) = capturedWins - copiedLosses + ownWins - ownLosses, where
+ *   capturedWins: n right on an ensemble win;  copiedLosses: n wrong on an ensemble loss;
+ *   ownWins: n right, b and e wrong;           ownLosses: n wrong, b and e right.
+ * A faithful student captures the wins and copies the losses; its share of the gain is then
+ * decided by how the ensemble's wins and losses balance, and by its own wins and losses.
+ */
+export interface GainSources {
+  ensembleWins: number;
+  ensembleLosses: number;
+  nets: Record<string, { capturedWins: number; copiedLosses: number; ownWins: number; ownLosses: number }>;
+}
+
+function addGainSources(g: GainSources, ref: ArrayLike<number>, base: Int32Array, ens: Int32Array, preds: Map<string, Int32Array>): void {
+  const nets = Object.entries(g.nets).map(([n, c]) => [preds.get(n)!, c] as const);
+  for (let t = 0; t < ref.length; t++) {
+    const b = base[t] === ref[t], e = ens[t] === ref[t];
+    if (e && !b) g.ensembleWins++;
+    else if (!e && b) g.ensembleLosses++;
+    for (const [p, c] of nets) {
+      const n = p[t] === ref[t];
+      if (n === b) continue;
+      if (e !== b) {
+        if (n) c.capturedWins++; else c.copiedLosses++;
+      } else if (n) c.ownWins++;
+      else c.ownLosses++;
+    }
+  }
 }
 
 /** Per-utterance counts behind a split's scores (the bootstrap's input; written as <split>.utts.jsonl for the eval splits). */
@@ -198,6 +233,9 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   const members = models.filter((m) => m.role === 'member');
   const others = models.filter((m) => m.role !== 'member');
   const fidelity = new Map(members.length ? others.map((m) => [m.name, emptyFidelityCounts()]) : []);
+  const sources: GainSources | null = members.length && others.some((m) => m.name === 'baseline')
+    ? { ensembleWins: 0, ensembleLosses: 0, nets: Object.fromEntries(others.filter((m) => m.name !== 'baseline').map((m) => [m.name, { capturedWins: 0, copiedLosses: 0, ownWins: 0, ownLosses: 0 }])) }
+    : null;
   const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
   const hits = new Map(names.map((n) => [n, 0]));
   const subsetHits = new Map(names.map((n) => [n, 0]));
@@ -225,11 +263,15 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
     const ensProbs = acc ? acc.finish() : null;
     const ensArgmax = ensProbs ? argmaxRows(ensProbs, numSenones, utt.uttId) : null;
     if (ensArgmax) count(ENSEMBLE, ensArgmax);
+    const preds = new Map<string, Int32Array>();
     for (const m of others) {
       const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
-      count(m.name, argmaxRows(z, numSenones, utt.uttId));
+      const pred = argmaxRows(z, numSenones, utt.uttId);
+      count(m.name, pred);
+      preds.set(m.name, pred);
       if (ensProbs) addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, utt.uttId, ensArgmax!);
     }
+    if (sources) addGainSources(sources, ref, preds.get('baseline')!, ensArgmax!, preds);
     frames += utt.numFrames;
     perUtterance.ids.push(utt.uttId);
     perUtterance.frames.push(utt.numFrames);
@@ -242,6 +284,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   const out: SplitScores = { split, utterances, frames, models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])) };
   if (withSubset) out.subset = Object.fromEntries(names.map((n) => [n, score(subsetHits.get(n)!, subsetFrames)]));
   if (fidelity.size) out.fidelity = Object.fromEntries([...fidelity].map(([n, c]) => [n, fidelityOf(c)]));
+  if (sources) out.gainSources = sources;
   return { scores: out, perUtterance };
 }
 
@@ -382,6 +425,19 @@ export function formatEvalMarkdown(f: EvalFile): string {
     lines.push('## Fidelity to the ensemble', '', `| System | ${fidSplits.map((s) => `${s} agreement | ${s} KL`).join(' | ')} |`, `|---|${fidSplits.map(() => '---:|---:').join('|')}|`);
     for (const n of nets) lines.push(`| ${n} | ${fidSplits.map((s) => { const x = f.splits[s].fidelity![n]; return x ? `${pct(x.agreement)} | ${x.klNats.toFixed(3)}` : '- | -'; }).join(' | ')} |`);
     lines.push('', 'agreement = share of frames whose top senone is the ensemble\'s; KL = mean KL(ensemble || net) per frame at T = 1, nats. The baseline is the reference: a net of the same size that never saw the ensemble.', '');
+  }
+  const srcSplits = order.filter((s) => f.splits[s].gainSources);
+  if (srcSplits.length) {
+    lines.push('## Where the gain over the baseline comes from (frames)', '', '| Split | Net | ensemble wins captured | ensemble losses copied | own wins | own losses | net - baseline |', '|---|---|---:|---:|---:|---:|---:|');
+    for (const sp of srcSplits) {
+      const g = f.splits[sp].gainSources!;
+      const of = (x: number, n: number) => `${x} / ${n}${n ? ` (${(100 * x / n).toFixed(0)}%)` : ''}`;
+      lines.push(`| ${sp} | ensemble | ${of(g.ensembleWins, g.ensembleWins)} | ${of(g.ensembleLosses, g.ensembleLosses)} | 0 | 0 | ${g.ensembleWins - g.ensembleLosses} |`);
+      for (const [n, c] of Object.entries(g.nets)) {
+        lines.push(`| ${sp} | ${n} | ${of(c.capturedWins, g.ensembleWins)} | ${of(c.copiedLosses, g.ensembleLosses)} | ${c.ownWins} | ${c.ownLosses} | ${c.capturedWins - c.copiedLosses + c.ownWins - c.ownLosses} |`);
+      }
+    }
+    lines.push('', 'ensemble wins: frames the ensemble gets right and the baseline wrong; losses: the reverse. A net captures a win when it is right there and copies a loss when it is wrong there; own wins and losses are frames where the baseline and the ensemble agree and the net does not. net - baseline = captured - copied + own wins - own losses.', '');
   }
   if (f.students.length > 1) {
     const sp = Object.keys(f.students[0].accuracy);

@@ -102,7 +102,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/Table 5: 30% of the training data/);
   });
 
-  it('measures each net outside the ensemble against it: agreement bounds the accuracy difference, KL >= 0', () => {
+  it('measures each net outside the ensemble against it (agreement bounds the accuracy difference, KL >= 0) and splits its gain over the baseline by what the ensemble did', () => {
     for (const split of ['train', 'dev', 'test']) {
       const sp = evalFile.splits[split];
       expect(Object.keys(sp.fidelity!)).toEqual(['baseline', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student']);
@@ -118,6 +118,18 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
       // A distilled student is closer to its teacher than the baseline on the frames it was trained on.
       if (split === 'train') expect(sp.fidelity!.student.klNats).toBeLessThan(sp.fidelity!.baseline.klNats);
     }
+    for (const split of ['train', 'dev', 'test']) {
+      const sp = evalFile.splits[split], g = sp.gainSources!, c = (n: string) => sp.models[n].correct;
+      expect(g.ensembleWins - g.ensembleLosses).toBe(c('ensemble') - c('baseline'));
+      expect(Object.keys(g.nets)).toEqual(['fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student']);
+      for (const [n, x] of Object.entries(g.nets)) {
+        expect(x.capturedWins - x.copiedLosses + x.ownWins - x.ownLosses).toBe(c(n) - c('baseline'));
+        expect(x.capturedWins).toBeLessThanOrEqual(g.ensembleWins);
+        expect(x.copiedLosses).toBeLessThanOrEqual(g.ensembleLosses);
+        expect(Math.min(x.capturedWins, x.copiedLosses, x.ownWins, x.ownLosses)).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/## Where the gain over the baseline comes from \(frames\)/);
     expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/## Fidelity to the ensemble\n\n\| System \| train agreement \| train KL \| dev agreement/);
   });
 
