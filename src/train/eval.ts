@@ -83,6 +83,19 @@ export interface SplitScores {
   fidelity?: Record<string, Fidelity>;
   /** Where each net's frames gained over the baseline's come from (absent without members or baseline). */
   gainSources?: GainSources;
+  /** Accuracy of the ensemble and the other nets by how many members are right on the frame (absent without members). */
+  memberVotes?: MemberVotes;
+}
+
+/**
+ * Frames grouped by the number k of members whose top senone is right (0..K): `frames[k]`, and
+ * per net (and the ensemble) `correct[net][k]`, the frames of group k it gets right. Whether a
+ * student follows the members' majority, or only their unanimous frames, shows in correct / frames.
+ */
+export interface MemberVotes {
+  members: number;
+  frames: number[];
+  correct: Record<string, number[]>;
 }
 
 /**
@@ -236,6 +249,9 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   const sources: GainSources | null = members.length && others.some((m) => m.name === 'baseline')
     ? { ensembleWins: 0, ensembleLosses: 0, nets: Object.fromEntries(others.filter((m) => m.name !== 'baseline').map((m) => [m.name, { capturedWins: 0, copiedLosses: 0, ownWins: 0, ownLosses: 0 }])) }
     : null;
+  const votes: MemberVotes | null = members.length
+    ? { members: members.length, frames: new Array(members.length + 1).fill(0), correct: Object.fromEntries([...others.map((m) => m.name), ENSEMBLE].map((n) => [n, new Array(members.length + 1).fill(0)])) }
+    : null;
   const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
   const hits = new Map(names.map((n) => [n, 0]));
   const subsetHits = new Map(names.map((n) => [n, 0]));
@@ -255,9 +271,12 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
       if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
     };
     // The members first: the ensemble's posteriors are then there for the other nets' fidelity.
+    const memberRight = new Uint8Array(utt.numFrames); // per frame: how many members are right
     for (const m of members) {
       const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
-      count(m.name, argmaxRows(z, numSenones, utt.uttId));
+      const pred = argmaxRows(z, numSenones, utt.uttId);
+      count(m.name, pred);
+      for (let t = 0; t < ref.length; t++) if (pred[t] === ref[t]) memberRight[t]++;
       acc!.add(z, `${m.name}, utterance '${utt.uttId}'`);
     }
     const ensProbs = acc ? acc.finish() : null;
@@ -272,6 +291,14 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
       if (ensProbs) addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, utt.uttId, ensArgmax!);
     }
     if (sources) addGainSources(sources, ref, preds.get('baseline')!, ensArgmax!, preds);
+    if (votes) {
+      preds.set(ENSEMBLE, ensArgmax!);
+      for (let t = 0; t < ref.length; t++) {
+        const k = memberRight[t];
+        votes.frames[k]++;
+        for (const [n, p] of preds) if (p[t] === ref[t]) votes.correct[n][k]++;
+      }
+    }
     frames += utt.numFrames;
     perUtterance.ids.push(utt.uttId);
     perUtterance.frames.push(utt.numFrames);
@@ -285,6 +312,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   if (withSubset) out.subset = Object.fromEntries(names.map((n) => [n, score(subsetHits.get(n)!, subsetFrames)]));
   if (fidelity.size) out.fidelity = Object.fromEntries([...fidelity].map(([n, c]) => [n, fidelityOf(c)]));
   if (sources) out.gainSources = sources;
+  if (votes) out.memberVotes = votes;
   return { scores: out, perUtterance };
 }
 
@@ -438,6 +466,18 @@ export function formatEvalMarkdown(f: EvalFile): string {
       }
     }
     lines.push('', 'ensemble wins: frames the ensemble gets right and the baseline wrong; losses: the reverse. A net captures a win when it is right there and copies a loss when it is wrong there; own wins and losses are frames where the baseline and the ensemble agree and the net does not. net - baseline = captured - copied + own wins - own losses.', '');
+  }
+  const voteSplits = order.filter((s) => f.splits[s].memberVotes);
+  if (voteSplits.length) {
+    lines.push('## Accuracy by the number of members right', '');
+    for (const sp of voteSplits) {
+      const v = f.splits[sp].memberVotes!;
+      const nets = Object.keys(v.correct);
+      lines.push(`| ${sp}: members right | frames | ${nets.join(' | ')} |`, `|---:|---:|${nets.map(() => '---:').join('|')}|`);
+      for (let k = 0; k <= v.members; k++) lines.push(`| ${k} of ${v.members} | ${v.frames[k]} | ${nets.map((n) => (v.frames[k] ? pct(v.correct[n][k] / v.frames[k]) : '-')).join(' | ')} |`);
+      lines.push('');
+    }
+    lines.push('Each row: the frames on which exactly k members pick the aligned senone, and the share of them each net gets right.', '');
   }
   if (f.students.length > 1) {
     const sp = Object.keys(f.students[0].accuracy);

@@ -129,6 +129,21 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
         expect(Math.min(x.capturedWins, x.copiedLosses, x.ownWins, x.ownLosses)).toBeGreaterThanOrEqual(0);
       }
     }
+    for (const split of ['train', 'dev', 'test']) {
+      const sp = evalFile.splits[split], v = sp.memberVotes!;
+      expect(v.members).toBe(2);
+      expect(v.frames.reduce((a, x) => a + x, 0)).toBe(sp.frames);
+      expect(Object.keys(v.correct)).toEqual(['baseline', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'ensemble']);
+      for (const [n, c] of Object.entries(v.correct)) {
+        expect(c.reduce((a, x) => a + x, 0)).toBe(sp.models[n].correct);
+        c.forEach((x, k) => expect(x).toBeLessThanOrEqual(v.frames[k]));
+      }
+      // Where every member is right, so is their mean (each member's top is the aligned senone).
+      expect(v.correct.ensemble[2]).toBe(v.frames[2]);
+      // The members' own counts: sum over k of k * frames[k] is every member's correct frames.
+      expect(v.frames.reduce((a, x, k) => a + k * x, 0)).toBe(sp.models['member-1'].correct + sp.models['member-2'].correct);
+    }
+    expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/## Accuracy by the number of members right/);
     expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/## Where the gain over the baseline comes from \(frames\)/);
     expect(readFileSync(join(a, 'eval', 'eval.md'), 'utf8')).toMatch(/## Fidelity to the ensemble\n\n\| System \| train agreement \| train KL \| dev agreement/);
   });
