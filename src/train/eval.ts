@@ -271,7 +271,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
       if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
     };
     // The members first: the ensemble's posteriors are then there for the other nets' fidelity.
-    const memberRight = new Uint8Array(utt.numFrames); // per frame: how many members are right
+    const memberRight = new Uint16Array(utt.numFrames); // per frame: how many members are right (K < 65536)
     for (const m of members) {
       const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
       const pred = argmaxRows(z, numSenones, utt.uttId);
