@@ -31,16 +31,17 @@ export const emptyFidelityCounts = (): FidelityCounts => ({ frames: 0, agree: 0,
 
 /**
  * Add one utterance: `teacherProbs` (rows sum to 1, e.g. EnsembleAccumulator.finish()) and the
- * model's `logits`, both numFrames x numSenones row-major. `teacherArgmax` may be passed when the
- * caller has it already.
+ * model's `logits`, both numFrames x numSenones row-major. Argmaxes the caller has already
+ * computed may be passed instead of being recomputed; `uttId` names the utterance in errors.
  */
-export function addFidelity(c: FidelityCounts, teacherProbs: ArrayLike<number>, logits: ArrayLike<number>, numFrames: number, numSenones: number, uttId?: string, teacherArgmax?: Int32Array): void {
+export function addFidelity(c: FidelityCounts, teacherProbs: ArrayLike<number>, logits: ArrayLike<number>, numFrames: number, numSenones: number, known: { uttId?: string; teacherArgmax?: Int32Array; modelArgmax?: Int32Array } = {}): void {
+  const { uttId } = known;
   const n = numFrames * numSenones;
   if (teacherProbs.length !== n || logits.length !== n) {
     throw new FormatError('teacher and model outputs differ in size', { uttId, expected: `${numFrames} frames x ${numSenones} senones = ${n} values each`, found: `teacher ${teacherProbs.length}, model ${logits.length}` });
   }
-  const tArg = teacherArgmax ?? argmaxRows(teacherProbs, numSenones, uttId);
-  const mArg = argmaxRows(logits, numSenones, uttId);
+  const tArg = known.teacherArgmax ?? argmaxRows(teacherProbs, numSenones, uttId);
+  const mArg = known.modelArgmax ?? argmaxRows(logits, numSenones, uttId);
   const logQ = logSoftmaxRows(logits, numFrames, numSenones);
   let agree = 0, kl = 0;
   for (let t = 0; t < numFrames; t++) {

@@ -114,14 +114,15 @@ export interface GainSources {
   nets: Record<string, { capturedWins: number; copiedLosses: number; ownWins: number; ownLosses: number }>;
 }
 
-function addGainSources(g: GainSources, ref: ArrayLike<number>, base: Int32Array, ens: Int32Array, preds: Map<string, Int32Array>): void {
-  const nets = Object.entries(g.nets).map(([n, c]) => [preds.get(n)!, c] as const);
-  for (let t = 0; t < ref.length; t++) {
-    const b = base[t] === ref[t], e = ens[t] === ref[t];
-    if (e && !b) g.ensembleWins++;
-    else if (!e && b) g.ensembleLosses++;
-    for (const [p, c] of nets) {
-      const n = p[t] === ref[t];
+/** Add one utterance's frames; `right` holds, per net, which frames it gets right (1) or wrong (0). */
+function addGainSources(g: GainSources, base: Uint8Array, ens: Uint8Array, right: Map<string, Uint8Array>): void {
+  const nets = Object.entries(g.nets).map(([n, c]) => [right.get(n)!, c] as const);
+  for (let t = 0; t < base.length; t++) {
+    const b = base[t], e = ens[t];
+    if (e > b) g.ensembleWins++;
+    else if (e < b) g.ensembleLosses++;
+    for (const [r, c] of nets) {
+      const n = r[t];
       if (n === b) continue;
       if (e !== b) {
         if (n) c.capturedWins++; else c.copiedLosses++;
@@ -263,40 +264,41 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
     const ref = utt.labels;
     const inSub = withSubset !== null && inSubset(utt.uttId, withSubset);
     const acc = members.length ? new EnsembleAccumulator(utt.numFrames, numSenones, { temperature: 1, rule: 'arithmetic' }) : null;
-    const count = (name: string, pred: Int32Array) => {
+    // Per model, which frames it gets right: compared with the alignment once, then counted, and
+    // read by the member votes and the gain sources.
+    const count = (name: string, pred: Int32Array): Uint8Array => {
+      const right = new Uint8Array(ref.length);
       let c = 0;
-      for (let t = 0; t < ref.length; t++) if (pred[t] === ref[t]) c++;
+      for (let t = 0; t < ref.length; t++) if (pred[t] === ref[t]) { right[t] = 1; c++; }
       hits.set(name, hits.get(name)! + c);
       perUtterance.correct.get(name)!.push(c);
       if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
+      return right;
     };
     // The members first: the ensemble's posteriors are then there for the other nets' fidelity.
     const memberRight = new Uint16Array(utt.numFrames); // per frame: how many members are right (K < 65536)
     for (const m of members) {
       const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
-      const pred = argmaxRows(z, numSenones, utt.uttId);
-      count(m.name, pred);
-      for (let t = 0; t < ref.length; t++) if (pred[t] === ref[t]) memberRight[t]++;
+      const right = count(m.name, argmaxRows(z, numSenones, utt.uttId));
+      for (let t = 0; t < ref.length; t++) memberRight[t] += right[t];
       acc!.add(z, `${m.name}, utterance '${utt.uttId}'`);
     }
     const ensProbs = acc ? acc.finish() : null;
     const ensArgmax = ensProbs ? argmaxRows(ensProbs, numSenones, utt.uttId) : null;
-    if (ensArgmax) count(ENSEMBLE, ensArgmax);
-    const preds = new Map<string, Int32Array>();
+    const rights = new Map<string, Uint8Array>();
     for (const m of others) {
       const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
       const pred = argmaxRows(z, numSenones, utt.uttId);
-      count(m.name, pred);
-      preds.set(m.name, pred);
-      if (ensProbs) addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, utt.uttId, ensArgmax!);
+      rights.set(m.name, count(m.name, pred));
+      if (ensProbs) addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, { uttId: utt.uttId, teacherArgmax: ensArgmax!, modelArgmax: pred });
     }
-    if (sources) addGainSources(sources, ref, preds.get('baseline')!, ensArgmax!, preds);
+    if (ensArgmax) rights.set(ENSEMBLE, count(ENSEMBLE, ensArgmax));
+    if (sources) addGainSources(sources, rights.get('baseline')!, rights.get(ENSEMBLE)!, rights);
     if (votes) {
-      preds.set(ENSEMBLE, ensArgmax!);
       for (let t = 0; t < ref.length; t++) {
         const k = memberRight[t];
         votes.frames[k]++;
-        for (const [n, p] of preds) if (p[t] === ref[t]) votes.correct[n][k]++;
+        for (const [n, r] of rights) votes.correct[n][k] += r[t];
       }
     }
     frames += utt.numFrames;

@@ -57,15 +57,21 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
     expect(readFileSync(join(expDir, 'eval', 'eval.md'), 'utf8')).toMatch(/\| ensemble \|/);
   });
 
+  // For the resume tests. A constant rate: with 'exponential' the stop epoch is part of the config,
+  // so a shorter run is not an interrupted longer one (a real interruption keeps maxEpochs; the hash
+  // then matches).
+  const resumable = { hiddenLayers: 1, hiddenUnits: 8, leftContext: 1, rightContext: 1, members: 1, batchSize: 64, maxWorkers: 1, backend: 'wasm' as const, schedule: 'constant' as const, learningRate: 0.004 };
+  /** A new experiment directory whose upstream stage outputs are links to those of `from`. */
+  const linkedExp = (dir: string, from: string, stages: string[]) => {
+    mkdirSync(dir, { recursive: true });
+    for (const s of stages) symlinkSync(join(from, s), join(dir, s));
+    return dir;
+  };
+
   it('train resumes the checkpoints an interrupted run left in its resume directory, with the same result', async () => {
-    // A constant rate: with 'exponential' the stop epoch is part of the config, so a 2-epoch run is
-    // not an interrupted 3-epoch run (a real interruption keeps maxEpochs; the hash then matches).
-    const tiny = { hiddenLayers: 1, hiddenUnits: 8, leftContext: 1, rightContext: 1, members: 1, maxEpochs: 3, batchSize: 64, maxWorkers: 1, backend: 'wasm' as const, schedule: 'constant' as const, learningRate: 0.004 };
-    const fresh = join(expDir, 'fresh'), resumed = join(expDir, 'resumed');
-    for (const d of [fresh, resumed]) {
-      mkdirSync(d, { recursive: true });
-      for (const s of ['features', 'align']) symlinkSync(join(expDir, s), join(d, s));
-    }
+    const tiny = { ...resumable, maxEpochs: 3 };
+    const fresh = linkedExp(join(expDir, 'fresh'), expDir, ['features', 'align']);
+    const resumed = linkedExp(join(expDir, 'resumed'), expDir, ['features', 'align']);
     await runStage(trainStage, TRAIN_SCHEMA, tiny, fresh);
     // An interrupted run: two of three epochs done, checkpoints kept, no final model, no models.json.
     const partial = resumeDirOf(resumed, 'train');
@@ -82,17 +88,12 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
   });
 
   it('distill resumes an interrupted run the same way', async () => {
-    const tiny = { hiddenLayers: 1, hiddenUnits: 8, leftContext: 1, rightContext: 1, members: 1, maxEpochs: 2, batchSize: 64, maxWorkers: 1, backend: 'wasm' as const, schedule: 'constant' as const, learningRate: 0.004 };
-    const base = join(expDir, 'distill-base');
-    mkdirSync(base, { recursive: true });
-    for (const s of ['features', 'align']) symlinkSync(join(expDir, s), join(base, s));
-    await runStage(trainStage, TRAIN_SCHEMA, tiny, base);
+    const base = linkedExp(join(expDir, 'distill-base'), expDir, ['features', 'align']);
+    await runStage(trainStage, TRAIN_SCHEMA, { ...resumable, maxEpochs: 2 }, base);
     await runStage(targetsStage, TARGETS_SCHEMA, { temperature: 2, topK: 4, backend: 'wasm' }, base);
-    const fresh = join(expDir, 'distill-fresh'), resumed = join(expDir, 'distill-resumed');
-    for (const d of [fresh, resumed]) {
-      mkdirSync(d, { recursive: true });
-      for (const s of ['features', 'align', 'train', 'targets']) symlinkSync(join(base, s), join(d, s));
-    }
+    const upstream = ['features', 'align', 'train', 'targets'];
+    const fresh = linkedExp(join(expDir, 'distill-fresh'), base, upstream);
+    const resumed = linkedExp(join(expDir, 'distill-resumed'), base, upstream);
     const opts = { maxWorkers: 1, backend: 'wasm', maxEpochs: 2 };
     await runStage(distillStage, DISTILL_SCHEMA, opts, fresh);
     const partial = resumeDirOf(resumed, 'distill');
