@@ -102,20 +102,47 @@ export function inSubset(uttId: string, s: SubsetSpec): boolean {
   return parseInt(sha256Hex(`${s.seed}:${vtlpSourceId(uttId) ?? uttId}`).slice(0, 8), 16) < s.fraction * 2 ** 32;
 }
 
-/** The utterances of `base` that belong to a subset; the others are counted skips. */
+/** Which utterances of a split a net trains on: a Table 5 subset, and whether VTLP copies count. */
+export interface UtteranceFilter {
+  /** Keep only this subset (by the source recording's id). null: all. */
+  subset: SubsetSpec | null;
+  /** Keep the VTLP copies (`vtlp<w>-<utt>`) of the features stage. false: the original recordings only. */
+  vtlpCopies: boolean;
+}
+
+/** Whether an utterance passes a filter (depends on its id only, not on file order). */
+export function passesFilter(uttId: string, f: UtteranceFilter): boolean {
+  if (!f.vtlpCopies && vtlpSourceId(uttId) !== null) return false;
+  return f.subset === null || inSubset(uttId, f.subset);
+}
+
+/**
+ * The utterances of `base` that pass a filter: a Table 5 subset and/or the original recordings
+ * without their VTLP copies. Utterances filtered out are not skips (they are not bad input).
+ */
 export class SubsetFrameSource implements FrameSource {
   readonly name: string;
   readonly featureDim: number;
   readonly base: FrameSource;
-  readonly subset: SubsetSpec;
+  readonly filter: UtteranceFilter;
   private passSkips = new SkipCounter();
 
-  constructor(base: FrameSource, subset: SubsetSpec) {
-    validateSubset(subset);
+  constructor(base: FrameSource, filter: SubsetSpec | UtteranceFilter) {
+    const f: UtteranceFilter = 'fraction' in filter ? { subset: filter, vtlpCopies: true } : filter;
+    if (f.subset) validateSubset(f.subset);
     this.base = base;
-    this.subset = subset;
+    this.filter = f;
     this.featureDim = base.featureDim;
-    this.name = `${base.name} (${(100 * subset.fraction).toPrecision(3)}% subset, seed ${subset.seed})`;
+    const parts = [
+      ...(f.subset ? [`${(100 * f.subset.fraction).toPrecision(3)}% subset, seed ${f.subset.seed}`] : []),
+      ...(f.vtlpCopies ? [] : ['without VTLP copies']),
+    ];
+    this.name = parts.length ? `${base.name} (${parts.join('; ')})` : base.name;
+  }
+
+  /** The Table 5 subset, null for the whole split. */
+  get subset(): SubsetSpec | null {
+    return this.filter.subset;
   }
 
   /** Passed through for the trainer's checks. */
@@ -138,7 +165,7 @@ export class SubsetFrameSource implements FrameSource {
   async *utterances(order: UtteranceOrder = {}): AsyncIterable<Utterance> {
     this.passSkips = new SkipCounter();
     for await (const u of this.base.utterances(order)) {
-      if (!inSubset(u.uttId, this.subset)) continue; // not part of this subset: not a skip
+      if (!passesFilter(u.uttId, this.filter)) continue; // filtered out: not a skip
       this.passSkips.done++;
       yield u;
     }
@@ -152,18 +179,21 @@ export interface DataSpec {
   uttToSpeaker?: Record<string, string>;
   /** Keep only a subset of the utterances (Table 5). Default: all. */
   subset?: SubsetSpec | null;
+  /** Keep the VTLP copies of the split. Default true. */
+  vtlpCopies?: boolean;
   /** Named in messages. */
   name?: string;
 }
 
-export function dataSpecOf(files: SplitFiles, subset: SubsetSpec | null = null): DataSpec {
-  return { features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker, subset, name: files.split };
+export function dataSpecOf(files: SplitFiles, subset: SubsetSpec | null = null, vtlpCopies = true): DataSpec {
+  return { features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker, subset, vtlpCopies, name: files.split };
 }
 
-/** Open a DataSpec: Arrow features joined with alignments, optionally cut to a subset. */
+/** Open a DataSpec: Arrow features joined with alignments, optionally cut to a subset or to the original recordings. */
 export async function openDataSource(spec: DataSpec): Promise<FrameSource & { featureConfigHash?: string }> {
   const base = await ArrowFrameSource.open({ features: spec.features, alignments: spec.alignments, uttToSpeaker: spec.uttToSpeaker, name: spec.name });
-  return spec.subset ? new SubsetFrameSource(base, spec.subset) : base;
+  const filter: UtteranceFilter = { subset: spec.subset ?? null, vtlpCopies: spec.vtlpCopies ?? true };
+  return filter.subset || !filter.vtlpCopies ? new SubsetFrameSource(base, filter) : base;
 }
 
 /** Frames and utterances of a source (one pass). */

@@ -47,6 +47,12 @@ export interface DistillStudentsOptions {
   sets?: string[];
   /** Train the Table 5 student when the train stage has a small-fraction baseline. Default true. */
   fractionStudent: boolean;
+  /**
+   * The transfer set includes the features stage's VTLP copies of the training split (soft targets
+   * from the ensemble, hard labels from the alignment). false: the original recordings only.
+   * Default true. With the train stage's vtlpCopies false, the copies are the student's alone.
+   */
+  vtlpCopies: boolean;
   /** Concurrent workers; 0 = CPU cores. Default 0. */
   maxWorkers: number;
   /** Keep per-epoch checkpoints. Default false. */
@@ -59,6 +65,7 @@ export const DEFAULT_DISTILL_STUDENTS_OPTIONS: Readonly<DistillStudentsOptions> 
   hardWeight: 0.5,
   normalisation: 'sum',
   fractionStudent: true,
+  vtlpCopies: true,
   maxWorkers: 0,
   keepCheckpoints: false,
   backend: 'auto',
@@ -70,6 +77,8 @@ export interface StudentEntry extends ModelEntry {
   temperature: number;
   k: number;
   loss: DistillationLossOptions;
+  /** Whether the transfer set held the VTLP copies (absent in files made before the option). */
+  vtlpCopies?: boolean;
 }
 
 export interface StudentsFile {
@@ -152,7 +161,7 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     if (!existsSync(file)) throw new FormatError('a target set listed in targets.json is missing', { file, expected: 'the soft-target file', found: 'no such file' });
     const meta = await readSoftTargetMetadata(file);
     jobs.push({
-      kind: 'student', outDir: join(outDir, p.name), train: dataSpecOf(trainFiles, p.subset), dev: devFiles ? dataSpecOf(devFiles) : null,
+      kind: 'student', outDir: join(outDir, p.name), train: dataSpecOf(trainFiles, p.subset, o.vtlpCopies), dev: devFiles ? dataSpecOf(devFiles) : null,
       softTargets: [file], config: config(seed), backend: o.backend, resume,
       loss: { temperature: meta.temperature, hardWeight: o.hardWeight, normalisation: o.normalisation },
     });
@@ -169,9 +178,9 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     const p = plan[i], r = results[i];
     if (!o.keepCheckpoints) await fsp.rm(join(r.outDir, 'checkpoints'), { recursive: true, force: true });
     const key = p.subset ? 'subset' : 'all';
-    if (!counts.has(key)) counts.set(key, await countSource(await openDataSource(dataSpecOf(trainFiles, p.subset))));
+    if (!counts.has(key)) counts.set(key, await countSource(await openDataSource(dataSpecOf(trainFiles, p.subset, o.vtlpCopies))));
     const e = entryOf({ name: p.name, role: p.role, seed, subset: p.subset }, r, outDir, await modelDirHash(r.finalDir), counts.get(key)!);
-    students.push({ ...e, targetSet: p.set.name, temperature: p.set.temperature, k: p.set.k, loss: resolveDistillationLossOptions(jobs[i].loss) });
+    students.push({ ...e, targetSet: p.set.name, temperature: p.set.temperature, k: p.set.k, loss: resolveDistillationLossOptions(jobs[i].loss), vtlpCopies: o.vtlpCopies });
     logger.info(`${p.name}: best epoch ${e.bestEpoch}, ${e.accuracyOn} frame accuracy ${(100 * e.bestAccuracy).toFixed(2)}%`);
   }
   const file: StudentsFile = { format: STUDENTS_FORMAT, version: 1, teachers: targets.teachers, students };

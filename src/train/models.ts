@@ -82,6 +82,12 @@ export interface TrainModelsOptions {
    * targets of the ensemble trained on all of it. null: off. Default null.
    */
   smallFraction: number | null;
+  /**
+   * Train on the features stage's VTLP copies of the training split too. false: the baseline and
+   * the members see the original recordings only, and the copies are left to the distill stage
+   * (the student's transfer set, labelled by the ensemble). Default true.
+   */
+  vtlpCopies: boolean;
   /** Concurrent training workers; 0 = the number of CPU cores. Default 0. */
   maxWorkers: number;
   /** Keep the per-epoch checkpoints. Default false. */
@@ -110,6 +116,7 @@ export const DEFAULT_TRAIN_MODELS_OPTIONS: Readonly<TrainModelsOptions> = Object
   trainSplit: 'train',
   devSplit: 'dev',
   smallFraction: null,
+  vtlpCopies: true,
   maxWorkers: 0,
   keepCheckpoints: false,
   backend: 'auto',
@@ -144,7 +151,8 @@ export interface ModelsFile {
   inventory: InventoryInfo;
   /** The resolved training config every model shares (seed per model in its entry). */
   trainConfig: Omit<TrainConfig, 'seed' | 'maxEpochs'> & { maxEpochs: number };
-  data: { trainSplit: string; devSplit: string | null; smallFraction: number | null };
+  /** vtlpCopies: whether the models trained on the VTLP copies (absent in files made before the option: true). */
+  data: { trainSplit: string; devSplit: string | null; smallFraction: number | null; vtlpCopies?: boolean };
   models: ModelEntry[];
 }
 
@@ -225,9 +233,10 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
   if (subset) plan.push({ name: 'fraction-baseline', role: 'fraction-baseline', seed, subset });
 
   const counts = new Map<string, { utterances: number; frames: number }>();
-  counts.set('all', await countSource(await openDataSource(dataSpecOf(trainFiles))));
+  counts.set('all', await countSource(await openDataSource(dataSpecOf(trainFiles, null, o.vtlpCopies))));
+  if (!o.vtlpCopies) logger.info(`without VTLP copies: ${counts.get('all')!.utterances} utterances, ${counts.get('all')!.frames} frames`);
   if (subset) {
-    const c = await countSource(await openDataSource(dataSpecOf(trainFiles, subset)));
+    const c = await countSource(await openDataSource(dataSpecOf(trainFiles, subset, o.vtlpCopies)));
     if (c.frames === 0) throw new ConfigError('the small fraction selects no training utterance', { keyPath: 'smallFraction', expected: 'a fraction that keeps at least one utterance', found: `${o.smallFraction} of ${counts.get('all')!.utterances} utterances` });
     counts.set('subset', c);
     logger.info(`small fraction ${o.smallFraction}: ${c.utterances} of ${counts.get('all')!.utterances} utterances, ${c.frames} frames`);
@@ -236,7 +245,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
   const jobs: TrainJobArgs[] = plan.map((p) => ({
     kind: 'hard',
     outDir: join(outDir, p.name),
-    train: dataSpecOf(trainFiles, p.subset),
+    train: dataSpecOf(trainFiles, p.subset, o.vtlpCopies),
     dev: devFiles ? dataSpecOf(devFiles) : null,
     config: modelTrainConfig(o, inventory, featureConfig, p.seed),
     backend: o.backend,
@@ -261,7 +270,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
     version: 1,
     inventory,
     trainConfig: stripSeed(resolveTrainConfig(jobs[0].config)),
-    data: { trainSplit: o.trainSplit, devSplit: o.devSplit, smallFraction: o.smallFraction },
+    data: { trainSplit: o.trainSplit, devSplit: o.devSplit, smallFraction: o.smallFraction, vtlpCopies: o.vtlpCopies },
     models,
   };
   await writeJsonAtomic(join(outDir, MODELS_JSON), file);

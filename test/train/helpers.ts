@@ -37,6 +37,8 @@ export interface TinyCorpusOptions {
   splits: Record<string, number>;
   /** Fbank options that differ from Kaldi's defaults (another feature config). */
   fbank: Record<string, unknown>;
+  /** VTLP-style copies per split: `vtlp<w>-<utt>` for each warp w, same labels, scaled features. */
+  copies: Record<string, string[]>;
   /** Utterance length range in frames. */
   minFrames: number;
   maxFrames: number;
@@ -46,6 +48,7 @@ export const TINY_CORPUS: Readonly<TinyCorpusOptions> = Object.freeze({
   featureHash: 'feat-hash-1', alignHash: 'align-hash-1', tree: '{"tree": 1}', numSenones: 8, featureDim: 13,
   splits: Object.freeze({ train: 40, dev: 10, test: 10 }) as Record<string, number>,
   fbank: Object.freeze({}) as Record<string, unknown>,
+  copies: Object.freeze({}) as Record<string, string[]>,
   minFrames: 30,
   maxFrames: 70,
 });
@@ -75,6 +78,12 @@ export async function writeTinyCorpus(root: string, o: Partial<TinyCorpusOptions
       fw.add(u.uttId, { numFrames: u.numFrames, dim: u.dim, data: u.feats });
       aw.add({ uttId: u.uttId, senone: u.labels!, phone: new Int32Array(u.numFrames).fill(1), hmmState: new Int32Array(u.numFrames), word: new Int32Array(u.numFrames).fill(-1) });
       utt2spk.set(u.uttId, u.speaker!);
+      for (const w of c.copies[split] ?? []) {
+        const id = `vtlp${w}-${u.uttId}`;
+        fw.add(id, { numFrames: u.numFrames, dim: u.dim, data: u.feats.map((x) => x * Number(w)) });
+        aw.add({ uttId: id, senone: u.labels!, phone: new Int32Array(u.numFrames).fill(1), hmmState: new Int32Array(u.numFrames), word: new Int32Array(u.numFrames).fill(-1) });
+        utt2spk.set(id, `vtlp${w}-${u.speaker!}`);
+      }
     }
     await fw.finish();
     await aw.finish();

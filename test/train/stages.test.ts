@@ -115,6 +115,35 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
   });
 });
 
+describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: false)', () => {
+  it('trains baseline and members on the originals, targets cover the copies, and the student learns from both', async () => {
+    const expDir = tempDir();
+    const c = await writeTinyCorpus(join(expDir, 'corpus'), { splits: { train: 10, dev: 4, test: 4 }, copies: { train: ['0.9', '1.1'] } });
+    renameSync(c.featuresDir, join(expDir, 'features'));
+    renameSync(c.alignDir, join(expDir, 'align'));
+    const tiny = { hiddenLayers: 1, hiddenUnits: 8, leftContext: 1, rightContext: 1, members: 2, maxEpochs: 1, batchSize: 64, maxWorkers: 1, backend: 'wasm', schedule: 'constant', learningRate: 0.004 };
+    const frames = (dir: string) => JSON.parse(readFileSync(join(dir, 'final', 'sidecar.json'), 'utf8')).training.history[0].frames as number;
+    await runStage(trainStage, TRAIN_SCHEMA, { ...tiny, vtlpCopies: false }, expDir);
+    const models = JSON.parse(readFileSync(join(expDir, 'train', 'models.json'), 'utf8'));
+    expect(models.data.vtlpCopies).toBe(false);
+    expect(models.models.map((m: { trainUtterances: number }) => m.trainUtterances)).toEqual([10, 10, 10]);
+    const origFrames = models.models[0].trainFrames as number;
+    for (const m of ['baseline', 'member-1', 'member-2']) expect(frames(join(expDir, 'train', m))).toBe(origFrames);
+    const g = await runStage(targetsStage, TARGETS_SCHEMA, { temperature: 2, topK: 4, backend: 'wasm' }, expDir);
+    expect(g.counts).toMatchObject({ frames: 3 * origFrames });
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm' }, expDir);
+    const st = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
+    expect(st).toMatchObject({ name: 'student', trainUtterances: 30, trainFrames: 3 * origFrames, vtlpCopies: true });
+    expect(frames(join(expDir, 'distill', 'student'))).toBe(3 * origFrames);
+    // The control: the student on the originals only.
+    rmSync(join(expDir, 'distill'), { recursive: true });
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false }, expDir);
+    const st2 = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
+    expect(st2).toMatchObject({ trainUtterances: 10, trainFrames: origFrames, vtlpCopies: false });
+    expect(frames(join(expDir, 'distill', 'student'))).toBe(origFrames);
+  });
+});
+
 describe('recipes', () => {
   it.each(['pipelines/demo.yaml', 'pipelines/fsdd-digits.yaml', 'pipelines/librispeech-100.yaml', 'pipelines/timit.yaml'])('%s is complete: every stage, prepare to report, with valid options', (file) => {
     const r = loadRecipe(join(ROOT, file), { registry: defaultRegistry, cwd: ROOT });

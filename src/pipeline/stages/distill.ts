@@ -9,6 +9,7 @@
  *       hardWeight: 0.5       # w (the paper's relative weight)
  *       normalisation: sum    # T^2 E_soft + w E_hard; 'convex' divides by 1 + w
  *       maxEpochs: 8          # default: the members'
+ *       vtlpCopies: true      # transfer set with the features stage's VTLP copies (if any)
  */
 import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
@@ -25,6 +26,7 @@ export const DISTILL_SCHEMA: Schema = {
   maxEpochs: { type: 'number', integer: true, min: 1, optional: true, doc: "students' epoch limit (default: the members')" },
   sets: { type: 'array', items: { type: 'string', doc: 'target set name' }, minItems: 1, optional: true, doc: 'target sets to train students on (main, T<t>, dense; default: all)' },
   fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
+  vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "the transfer set includes the features stage's VTLP copies (false: the original recordings only)" },
   maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
   backend: backendOption(D.backend),

@@ -14,6 +14,7 @@
  *       members: 4             # K (the paper: 10)
  *       maxEpochs: 8
  *       smallFraction: 0.1     # Table 5: baseline (and student) on 10 % of the training data
+ *       vtlpCopies: false      # baseline and members on the original recordings (VTLP copies: student only)
  *       maxWorkers: 2          # parallel training threads (0 = CPU cores); does not change the results
  */
 import { trainAcousticModels, DEFAULT_TRAIN_MODELS_OPTIONS as D, type TrainModelsOptions } from '../../train/models.ts';
@@ -51,6 +52,7 @@ export const TRAIN_SCHEMA: Schema = {
   trainSplit: { type: 'string', default: D.trainSplit, doc: 'split to train on' },
   devSplit: { type: 'string', nullable: true, default: D.devSplit as string, doc: 'split for newbob and early stopping (null: training accuracy)' },
   smallFraction: { type: 'number', min: 0, max: 1, nullable: true, doc: "Table 5: also a baseline (and a student) on this fraction of the training utterances, e.g. 0.03 (null: off)" },
+  vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "train on the features stage's VTLP copies too (false: the original recordings only; the copies are then the student's transfer set alone)" },
   maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
   backend: backendOption(D.backend),
