@@ -83,6 +83,13 @@ export function splitInfo(dirs: ExperimentDirs): CorpusInfo['splits'] {
     const warps = Array.isArray(f?.vtlpWarps) && f.vtlpWarps.length > 0 ? f.vtlpWarps : null;
     if (typeof f?.frames === 'number') s.frames = warps ? f.frames / (1 + warps.length) : f.frames;
     if (warps) s.vtlpWarps = warps;
+    if (warps && split === 'train') {
+      // Which nets trained on the copies: models.json data.vtlpCopies, the main student's entry.
+      const models = readOptionalJson<{ data?: { vtlpCopies?: boolean } }>(dirs.train ? join(dirs.train, 'models.json') : null, null, 'models file');
+      const students = readOptionalJson<{ students?: { name: string; vtlpCopies?: boolean }[] }>(dirs.distill ? join(dirs.distill, 'students.json') : null, null, 'students file');
+      const use = { models: models?.data?.vtlpCopies ?? true, student: students?.students?.find((x) => x.name === 'student')?.vtlpCopies ?? true };
+      if (!use.models || !use.student) s.vtlpCopiesFor = use;
+    }
     out[split] = s;
   }
   return out;

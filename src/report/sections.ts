@@ -70,7 +70,14 @@ export function corpusNotes(r: ReportJson): string[] {
   const out = facts.length ? [`${facts.join(', ')}.`] : [];
   for (const k of ['train', 'dev', 'test'] as const) {
     const w = r.corpus.splits[k]?.vtlpWarps;
-    if (w?.length) out.push(`${k}: VTLP augmentation, one copy of every utterance per warp factor (${w.join(', ')}) as a speaker of its own, so the nets train on ${1 + w.length} times the frames shown.`);
+    if (!w?.length) continue;
+    const head = `${k}: VTLP augmentation, one copy of every utterance per warp factor (${w.join(', ')}) as a speaker of its own`;
+    const use = r.corpus.splits[k]?.vtlpCopiesFor ?? { models: true, student: true };
+    const times = `${1 + w.length} times the frames shown`;
+    out.push(use.models && use.student ? `${head}, so the nets train on ${times}.`
+      : !use.models && use.student ? `${head}. The baseline and the members train on the original recordings only; the student's transfer set holds the copies too (${times}), labelled by the ensemble's soft targets and the alignment.`
+      : use.models ? `${head}. The baseline and the members train on ${times}; the student on the original recordings only.`
+      : `${head}, but no net trains on them.`);
   }
   return out;
 }

@@ -32,6 +32,11 @@ export interface SplitInfo {
   frames?: number;
   /** VTLP warp factors when the split's features hold a copy of every utterance per factor. */
   vtlpWarps?: number[];
+  /**
+   * Which nets trained on the VTLP copies (train stage `vtlpCopies`, distill stage `vtlpCopies`);
+   * absent when all of them did.
+   */
+  vtlpCopiesFor?: { models: boolean; student: boolean };
 }
 
 export interface CorpusInfo {

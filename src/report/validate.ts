@@ -38,6 +38,11 @@ class Checker {
     return v as string;
   }
 
+  bool(v: unknown, path: string): boolean {
+    if (typeof v !== 'boolean') this.fail(path, 'true or false', v);
+    return v;
+  }
+
   num(v: unknown, path: string, min = -Infinity, max = Infinity, what?: string): number {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
       this.fail(path, what ?? `a finite number in [${min}, ${max}]`, v);
@@ -204,12 +209,17 @@ function checkCorpus(c: Checker, v: unknown, path: string): void {
   for (const k of ['train', 'dev', 'test']) {
     if (sp[k] === undefined) continue;
     const p = join(path, `splits.${k}`);
-    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames', 'vtlpWarps']);
+    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames', 'vtlpWarps', 'vtlpCopiesFor']);
     c.int(so.utterances, join(p, 'utterances'));
     c.int(so.speakers, join(p, 'speakers'));
     c.num(so.durationSec, join(p, 'durationSec'), 0);
     c.opt(so, 'frames', p, (x, pp) => c.int(x, pp));
     c.opt(so, 'vtlpWarps', p, (x, pp) => c.arr(x, pp).forEach((w, i) => c.num(w, `${pp}[${i}]`, 0)));
+    c.opt(so, 'vtlpCopiesFor', p, (x, pp) => {
+      const u = c.obj(x, pp, ['models', 'student']);
+      c.bool(u.models, join(pp, 'models'));
+      c.bool(u.student, join(pp, 'student'));
+    });
   }
 }
 

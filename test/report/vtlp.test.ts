@@ -37,4 +37,33 @@ describe('report: VTLP copies in the training features', () => {
     bad.corpus.splits.train.vtlpWarps = ['0.9'];
     expect(() => validateReportInput(bad, 'report-input.json')).toThrow(/corpus\.splits\.train\.vtlpWarps\[0\]/);
   });
+
+  it('says which nets trained on the copies when the student alone did (train vtlpCopies: false)', () => {
+    const exp = tempDir();
+    for (const d of ['prepare', 'features', 'train', 'distill']) mkdirSync(join(exp, d));
+    writeFileSync(join(exp, 'prepare', 'corpus.json'), JSON.stringify({ counts: { train: { supervisions: 600, speakers: 3, durationSec: 1700 } } }));
+    writeFileSync(join(exp, 'features', 'stage.json'), JSON.stringify({ details: { splits: { train: { utterances: 1800, frames: 510399, skipped: 0, vtlpWarps: [0.9, 1.1] } } } }));
+    const dirs = { expDir: exp, prepare: join(exp, 'prepare'), features: join(exp, 'features'), train: join(exp, 'train'), distill: join(exp, 'distill'), eval: '' };
+    const write = (models: boolean, student: boolean | undefined) => {
+      writeFileSync(join(exp, 'train', 'models.json'), JSON.stringify({ data: { vtlpCopies: models } }));
+      writeFileSync(join(exp, 'distill', 'students.json'), JSON.stringify({ students: [{ name: 'fraction-student', vtlpCopies: false }, { name: 'student', ...(student === undefined ? {} : { vtlpCopies: student }) }] }));
+    };
+    const note = () => {
+      const input = clone(makeFixture().input);
+      input.corpus.splits.train = splitInfo(dirs).train;
+      return renderMarkdown(buildReport(validateReportInput(input, 'report-input.json')), []);
+    };
+    write(false, true);
+    expect(splitInfo(dirs).train!.vtlpCopiesFor).toEqual({ models: false, student: true });
+    expect(note()).toContain("The baseline and the members train on the original recordings only; the student's transfer set holds the copies too (3 times the frames shown)");
+    write(true, false);
+    expect(note()).toContain('The baseline and the members train on 3 times the frames shown; the student on the original recordings only.');
+    // Files made before the option (no key) and the default: every net, no field.
+    write(true, undefined);
+    expect(splitInfo(dirs).train).not.toHaveProperty('vtlpCopiesFor');
+    expect(note()).toContain('so the nets train on 3 times the frames shown.');
+    const bad = clone(makeFixture().input) as unknown as { corpus: { splits: { train: Record<string, unknown> } } };
+    bad.corpus.splits.train.vtlpCopiesFor = { models: 'no', student: true };
+    expect(() => validateReportInput(bad, 'report-input.json')).toThrow(/corpus\.splits\.train\.vtlpCopiesFor\.models.*true or false/);
+  });
 });
