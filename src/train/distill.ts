@@ -43,6 +43,8 @@ export interface DistillStudentsOptions {
   learningRate?: number;
   /** Epoch limit of the students. Default: the members'. */
   maxEpochs?: number;
+  /** Learning-rate factor per epoch (exponential) or per halving (newbob) of the students. Default: the members'. */
+  halvingFactor?: number;
   /** Target sets to train a student on (names in targets.json: main, T5, dense). Default: all. */
   sets?: string[];
   /** Train the Table 5 student when the train stage has a small-fraction baseline. Default true. */
@@ -99,7 +101,7 @@ export interface DistillStudentsStageOptions extends Partial<DistillStudentsOpti
 }
 
 export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>): DistillStudentsOptions {
-  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'sets']);
+  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown distill option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
   const r = { ...DEFAULT_DISTILL_STUDENTS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as DistillStudentsOptions;
   resolveDistillationLossOptions({ hardWeight: r.hardWeight, normalisation: r.normalisation });
@@ -142,6 +144,7 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     ...baseConfig,
     seed: s,
     ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) } : {}),
+    ...(o.halvingFactor !== undefined ? { halvingFactor: o.halvingFactor } : {}),
     optimizer: { ...baseConfig.optimizer, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
   });
 

@@ -52,6 +52,11 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
     const st = JSON.parse(readFileSync(join(expDir, 'distill', 'student', 'final', 'sidecar.json'), 'utf8'));
     expect(st.training.history.map((h: { learningRate: number }) => h.learningRate)).toEqual([0.004, 0.002]);
     expect(d.counts).toEqual({ students: 1 });
+    // The students' own schedule: another factor per epoch.
+    rmSync(join(expDir, 'distill'), { recursive: true });
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', maxEpochs: 2, halvingFactor: 0.25 }, expDir);
+    const st2 = JSON.parse(readFileSync(join(expDir, 'distill', 'student', 'final', 'sidecar.json'), 'utf8'));
+    expect(st2.training.history.map((h: { learningRate: number }) => h.learningRate)).toEqual([0.004, 0.001]);
     const e = await runStage(evalStage, EVAL_SCHEMA, { backend: 'wasm' }, expDir);
     expect(Object.keys(e.counts!)).toEqual(expect.arrayContaining(['test.baseline', 'test.ensemble', 'test.student', 'dev.student']));
     expect(readFileSync(join(expDir, 'eval', 'eval.md'), 'utf8')).toMatch(/\| ensemble \|/);

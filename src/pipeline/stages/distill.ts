@@ -24,6 +24,7 @@ export const DISTILL_SCHEMA: Schema = {
   normalisation: { type: 'string', enum: ['sum', 'convex'], default: D.normalisation, doc: "'sum': T^2 E_soft + w E_hard; 'convex': the same divided by 1 + w" },
   learningRate: { type: 'number', min: 0, optional: true, doc: "students' initial learning rate (default: the members')" },
   maxEpochs: { type: 'number', integer: true, min: 1, optional: true, doc: "students' epoch limit (default: the members')" },
+  halvingFactor: { type: 'number', min: 0.01, max: 0.99, optional: true, doc: "students' learning-rate factor per epoch (exponential) or per halving (newbob) (default: the members')" },
   sets: { type: 'array', items: { type: 'string', doc: 'target set name' }, minItems: 1, optional: true, doc: 'target sets to train students on (main, T<t>, dense; default: all)' },
   fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
   vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "the transfer set includes the features stage's VTLP copies (false: the original recordings only)" },
