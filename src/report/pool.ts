@@ -20,7 +20,8 @@ import { basename, join, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { bootstrapGainKept, gainShare, pairedBootstrapErrorDiff } from '../score/significance.ts';
-import { EVAL_JSON, evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../train/eval.ts';
+import { EVAL_JSON, diagnosticsMarkdown, evalUtterancesFile, type EvalFile, type EvalUtteranceLine, type SplitDiagnostics } from '../train/eval.ts';
+import { fidelityOf } from '../score/fidelity.ts';
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
 import { PAPER_TABLE_1 } from './build.ts';
 import { plural, pct, signedPoints } from './format.ts';
@@ -51,6 +52,8 @@ export interface PoolExperiment {
   frames: EvalUtteranceLine[];
   /** Word errors per utterance per decoded system (score stage); null without score.json. */
   words: Record<string, { uttId: string; refWords: number; errors: number }[]> | null;
+  /** eval.json's fidelity, gain sources and member votes of the split (whichever it has). */
+  diagnostics: SplitDiagnostics;
 }
 
 export interface Interval { low: number | null; high: number | null }
@@ -94,6 +97,12 @@ export interface PoolFile {
     werGainKept: number | null;
   };
   comparisons: PoolComparison[];
+  /**
+   * Fidelity, gain sources and member votes summed over the experiments: each present only when
+   * every experiment's eval.json has it (member votes: with the same ensemble size), for the nets
+   * every experiment has.
+   */
+  diagnostics: SplitDiagnostics;
   /** The paper's goal: gain kept >= 0.8 and the student's WER not above the baseline's. */
   goal: { gainKeptAtLeast80: boolean | null; studentWerNotWorse: boolean | null };
   bootstrap: { replicates: number; confidence: number; seed: number; stratified: 'experiment' };
@@ -132,6 +141,7 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     });
   }
   const frames = parseUttsJsonl(uttsFile);
+  let diagnostics: SplitDiagnostics = {};
   if (frames.length === 0) throw new FormatError('no utterances', { file: uttsFile, expected: 'at least one scored utterance', found: 'an empty file' });
   const evalFile = join(evalDir, EVAL_JSON);
   const ev = readOptionalJson<EvalFile>(evalFile, 'am-distill.eval', 'eval summary');
@@ -141,6 +151,7 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
       const total = frames.reduce((a, u) => a + u.frames, 0);
       const stale = total !== s.frames || Object.entries(s.models).some(([m, v]) => frames.reduce((a, u) => a + (u.correct[m] ?? NaN), 0) !== v.correct);
       if (stale) throw new FormatError(`per-utterance counts do not add up to eval.json's split '${split}'`, { file: uttsFile, expected: `the totals of ${evalFile} (${s.frames} frames)`, found: `${total} frames; the eval stage was re-run without this file, or the other way round` });
+      diagnostics = { ...(s.fidelity ? { fidelity: s.fidelity } : {}), ...(s.gainSources ? { gainSources: s.gainSources } : {}), ...(s.memberVotes ? { memberVotes: s.memberVotes } : {}) };
     }
   }
   for (const m of TABLE_1) {
@@ -156,7 +167,46 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
       for (const r of rows) words[r.system] = r.utterances.map((u) => ({ uttId: u.uttId, refWords: u.refWords, errors: u.sub + u.del + u.ins }));
     }
   }
-  return { label, expDir, frames, words };
+  return { label, expDir, frames, words, diagnostics };
+}
+
+/** The nets that every record has, in the first one's order. */
+const commonKeys = (rs: readonly Record<string, unknown>[]) => Object.keys(rs[0]).filter((k) => rs.every((r) => r[k] !== undefined));
+const addUp = (xs: readonly (readonly number[])[]) => xs[0].map((_, i) => sum(xs.map((x) => x[i])));
+
+/** Sum the experiments' diagnostics (counts add; fidelity from its frames, agreeing frames and KL sum). */
+export function poolDiagnostics(ds: readonly SplitDiagnostics[]): SplitDiagnostics {
+  const out: SplitDiagnostics = {};
+  if (ds.length === 0) return out;
+  if (ds.every((d) => d.fidelity)) {
+    const fs = ds.map((d) => d.fidelity!);
+    out.fidelity = Object.fromEntries(commonKeys(fs).map((n) => [n, fidelityOf({
+      frames: sum(fs.map((f) => f[n].frames)),
+      agree: sum(fs.map((f) => Math.round(f[n].agreement * f[n].frames))),
+      klSum: sum(fs.map((f) => f[n].klNats * f[n].frames)),
+    })]));
+  }
+  if (ds.every((d) => d.gainSources)) {
+    const gs = ds.map((d) => d.gainSources!);
+    const nets = commonKeys(gs.map((g) => g.nets));
+    out.gainSources = {
+      ensembleWins: sum(gs.map((g) => g.ensembleWins)), ensembleLosses: sum(gs.map((g) => g.ensembleLosses)),
+      nets: Object.fromEntries(nets.map((n) => [n, {
+        capturedWins: sum(gs.map((g) => g.nets[n].capturedWins)), copiedLosses: sum(gs.map((g) => g.nets[n].copiedLosses)),
+        ownWins: sum(gs.map((g) => g.nets[n].ownWins)), ownLosses: sum(gs.map((g) => g.nets[n].ownLosses)),
+      }])),
+    };
+  }
+  const vs = ds.map((d) => d.memberVotes);
+  if (vs.every((v) => v && v.members === vs[0]!.members)) {
+    const v0 = vs as NonNullable<(typeof vs)[number]>[];
+    out.memberVotes = {
+      members: v0[0].members,
+      frames: addUp(v0.map((v) => v.frames)),
+      correct: Object.fromEntries(commonKeys(v0.map((v) => v.correct)).map((n) => [n, addUp(v0.map((v) => v.correct[n]))])),
+    };
+  }
+  return out;
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0);
@@ -248,6 +298,7 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
       werGainKept,
     },
     comparisons,
+    diagnostics: poolDiagnostics(exps.map((e) => e.diagnostics)),
     goal: {
       gainKeptAtLeast80: pooledRow.gainKept === null ? null : pooledRow.gainKept >= 0.8,
       studentWerNotWorse: allWords && systems.includes('student') && systems.includes('baseline') ? w.student <= w.baseline : null,
@@ -284,6 +335,7 @@ export function formatPoolMarkdown(p: PoolFile): string {
     for (const x of p.comparisons) L.push(`| ${x.a} - ${x.b} | ${signedPoints(x.deltaWer, 2)} | ${signedPoints(x.ci.low, 2)} .. ${signedPoints(x.ci.high, 2)} | ${x.probABetter.toFixed(3)} | ${x.significant ? 'yes' : 'no'} |`);
     L.push('');
   }
+  if (Object.keys(p.diagnostics).length) L.push(...diagnosticsMarkdown({ [`${p.split} (pooled)`]: p.diagnostics }));
   const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'met' : 'not met');
   L.push(`Goal: gain kept >= 80% ${yes(p.goal.gainKeptAtLeast80)}; student WER not worse than the baseline's ${yes(p.goal.studentWerNotWorse)}.`, '');
   L.push(`Pooled: all correct frames / all frames and all errors / all reference words. Intervals: paired bootstrap, ${p.bootstrap.replicates} replicates, seed ${p.bootstrap.seed}, each experiment's utterances resampled on their own (stratified); test-set sampling only, not the nets' seed spread.`, '');

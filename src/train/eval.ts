@@ -427,6 +427,51 @@ const fmtCi = (c: GainKeptCi | undefined) => (!c ? '-' : c.low === null || c.hig
 const fmtPct = (f: number) => `${+(100 * f).toPrecision(3)}%`;
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
 
+/** The split diagnostics a pool can add up: fidelity, gain sources, member votes. */
+export type SplitDiagnostics = Pick<SplitScores, 'fidelity' | 'gainSources' | 'memberVotes'>;
+
+/**
+ * The markdown sections "Fidelity to the ensemble", "Where the gain over the baseline comes from"
+ * and "Accuracy by the number of members right" of the splits that have them (eval.md, pool.md).
+ */
+export function diagnosticsMarkdown(splits: Record<string, SplitDiagnostics>): string[] {
+  const lines: string[] = [];
+  const order = Object.keys(splits);
+  const fidSplits = order.filter((s) => splits[s].fidelity);
+  if (fidSplits.length) {
+    const nets = Object.keys(splits[fidSplits[0]].fidelity!);
+    lines.push('## Fidelity to the ensemble', '', `| System | ${fidSplits.map((s) => `${s} agreement | ${s} KL`).join(' | ')} |`, `|---|${fidSplits.map(() => '---:|---:').join('|')}|`);
+    for (const n of nets) lines.push(`| ${n} | ${fidSplits.map((s) => { const x = splits[s].fidelity![n]; return x ? `${pct(x.agreement)} | ${x.klNats.toFixed(3)}` : '- | -'; }).join(' | ')} |`);
+    lines.push('', 'agreement = share of frames whose top senone is the ensemble\'s; KL = mean KL(ensemble || net) per frame at T = 1, nats. The baseline is the reference: a net of the same size that never saw the ensemble.', '');
+  }
+  const srcSplits = order.filter((s) => splits[s].gainSources);
+  if (srcSplits.length) {
+    lines.push('## Where the gain over the baseline comes from (frames)', '', '| Split | Net | ensemble wins captured | ensemble losses copied | own wins | own losses | net - baseline |', '|---|---|---:|---:|---:|---:|---:|');
+    for (const sp of srcSplits) {
+      const g = splits[sp].gainSources!;
+      const of = (x: number, n: number) => `${x} / ${n}${n ? ` (${(100 * x / n).toFixed(0)}%)` : ''}`;
+      lines.push(`| ${sp} | ensemble | ${of(g.ensembleWins, g.ensembleWins)} | ${of(g.ensembleLosses, g.ensembleLosses)} | 0 | 0 | ${g.ensembleWins - g.ensembleLosses} |`);
+      for (const [n, c] of Object.entries(g.nets)) {
+        lines.push(`| ${sp} | ${n} | ${of(c.capturedWins, g.ensembleWins)} | ${of(c.copiedLosses, g.ensembleLosses)} | ${c.ownWins} | ${c.ownLosses} | ${c.capturedWins - c.copiedLosses + c.ownWins - c.ownLosses} |`);
+      }
+    }
+    lines.push('', 'ensemble wins: frames the ensemble gets right and the baseline wrong; losses: the reverse. A net captures a win when it is right there and copies a loss when it is wrong there; own wins and losses are frames where the baseline and the ensemble agree and the net does not. net - baseline = captured - copied + own wins - own losses.', '');
+  }
+  const voteSplits = order.filter((s) => splits[s].memberVotes);
+  if (voteSplits.length) {
+    lines.push('## Accuracy by the number of members right', '');
+    for (const sp of voteSplits) {
+      const v = splits[sp].memberVotes!;
+      const nets = Object.keys(v.correct);
+      lines.push(`| ${sp}: members right | frames | ${nets.join(' | ')} |`, `|---:|---:|${nets.map(() => '---:').join('|')}|`);
+      for (let k = 0; k <= v.members; k++) lines.push(`| ${k} of ${v.members} | ${v.frames[k]} | ${nets.map((n) => (v.frames[k] ? pct(v.correct[n][k] / v.frames[k]) : '-')).join(' | ')} |`);
+      lines.push('');
+    }
+    lines.push('Each row: the frames on which exactly k members pick the aligned senone, and the share of them each net gets right.', '');
+  }
+  return lines;
+}
+
 /** The tables of eval.md. */
 export function formatEvalMarkdown(f: EvalFile): string {
   const lines: string[] = ['# Frame accuracy', ''];
@@ -449,38 +494,7 @@ export function formatEvalMarkdown(f: EvalFile): string {
     if (ci0) lines.push(`CI: paired bootstrap over the split's utterances (${ci0.replicates} replicates, seed ${ci0.seed}); it covers test-set sampling, not the seed-to-seed spread of the nets.`);
     lines.push('vs member mean = (student - member mean) / (ensemble - member mean): the single net taken as the members\' average instead of the one baseline.', '');
   }
-  const fidSplits = order.filter((s) => f.splits[s].fidelity);
-  if (fidSplits.length) {
-    const nets = Object.keys(f.splits[fidSplits[0]].fidelity!);
-    lines.push('## Fidelity to the ensemble', '', `| System | ${fidSplits.map((s) => `${s} agreement | ${s} KL`).join(' | ')} |`, `|---|${fidSplits.map(() => '---:|---:').join('|')}|`);
-    for (const n of nets) lines.push(`| ${n} | ${fidSplits.map((s) => { const x = f.splits[s].fidelity![n]; return x ? `${pct(x.agreement)} | ${x.klNats.toFixed(3)}` : '- | -'; }).join(' | ')} |`);
-    lines.push('', 'agreement = share of frames whose top senone is the ensemble\'s; KL = mean KL(ensemble || net) per frame at T = 1, nats. The baseline is the reference: a net of the same size that never saw the ensemble.', '');
-  }
-  const srcSplits = order.filter((s) => f.splits[s].gainSources);
-  if (srcSplits.length) {
-    lines.push('## Where the gain over the baseline comes from (frames)', '', '| Split | Net | ensemble wins captured | ensemble losses copied | own wins | own losses | net - baseline |', '|---|---|---:|---:|---:|---:|---:|');
-    for (const sp of srcSplits) {
-      const g = f.splits[sp].gainSources!;
-      const of = (x: number, n: number) => `${x} / ${n}${n ? ` (${(100 * x / n).toFixed(0)}%)` : ''}`;
-      lines.push(`| ${sp} | ensemble | ${of(g.ensembleWins, g.ensembleWins)} | ${of(g.ensembleLosses, g.ensembleLosses)} | 0 | 0 | ${g.ensembleWins - g.ensembleLosses} |`);
-      for (const [n, c] of Object.entries(g.nets)) {
-        lines.push(`| ${sp} | ${n} | ${of(c.capturedWins, g.ensembleWins)} | ${of(c.copiedLosses, g.ensembleLosses)} | ${c.ownWins} | ${c.ownLosses} | ${c.capturedWins - c.copiedLosses + c.ownWins - c.ownLosses} |`);
-      }
-    }
-    lines.push('', 'ensemble wins: frames the ensemble gets right and the baseline wrong; losses: the reverse. A net captures a win when it is right there and copies a loss when it is wrong there; own wins and losses are frames where the baseline and the ensemble agree and the net does not. net - baseline = captured - copied + own wins - own losses.', '');
-  }
-  const voteSplits = order.filter((s) => f.splits[s].memberVotes);
-  if (voteSplits.length) {
-    lines.push('## Accuracy by the number of members right', '');
-    for (const sp of voteSplits) {
-      const v = f.splits[sp].memberVotes!;
-      const nets = Object.keys(v.correct);
-      lines.push(`| ${sp}: members right | frames | ${nets.join(' | ')} |`, `|---:|---:|${nets.map(() => '---:').join('|')}|`);
-      for (let k = 0; k <= v.members; k++) lines.push(`| ${k} of ${v.members} | ${v.frames[k]} | ${nets.map((n) => (v.frames[k] ? pct(v.correct[n][k] / v.frames[k]) : '-')).join(' | ')} |`);
-      lines.push('');
-    }
-    lines.push('Each row: the frames on which exactly k members pick the aligned senone, and the share of them each net gets right.', '');
-  }
+  lines.push(...diagnosticsMarkdown(f.splits));
   if (f.students.length > 1) {
     const sp = Object.keys(f.students[0].accuracy);
     lines.push('## Students by target set', '', `| Student | set | T | k | ${sp.map((s) => `${s} | gain kept (${s})`).join(' | ')} |`, `|---|---|---:|---:|${sp.map(() => '---:|---:').join('|')}|`);

@@ -2,7 +2,8 @@ import { describe, it, expect, afterAll, vi } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { poolExperiments, readPoolExperiment, writePool, formatPoolMarkdown } from '../../src/report/pool.ts';
+import { poolDiagnostics, poolExperiments, readPoolExperiment, writePool, formatPoolMarkdown } from '../../src/report/pool.ts';
+import type { SplitDiagnostics } from '../../src/train/eval.ts';
 import { bootstrapGainKept } from '../../src/score/significance.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { main } from '../../src/cli/main.ts';
@@ -13,7 +14,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 type Utt = { id: string; frames: number; b: number; e: number; s: number; words: number; errB: number; errE: number; errS: number };
 
 /** An experiment directory as the eval and score stages leave it (only what pooling reads). */
-function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: boolean; tamper?: number } = {}): string {
+function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: boolean; tamper?: number; diagnostics?: SplitDiagnostics } = {}): string {
   const dir = join(root, name);
   mkdirSync(join(dir, 'eval'), { recursive: true });
   const lines = utts.map((u) => JSON.stringify({ uttId: u.id, frames: u.frames, correct: { baseline: u.b, 'member-1': u.b, ensemble: u.e, student: u.s } }));
@@ -22,7 +23,7 @@ function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: 
     const tot = (f: (u: Utt) => number) => utts.reduce((a, u) => a + f(u), 0);
     const F = tot((u) => u.frames);
     const m = (c: number) => ({ correct: c, frames: F, accuracy: c / F });
-    writeFileSync(join(dir, 'eval', 'eval.json'), JSON.stringify({ format: 'am-distill.eval', version: 1, splits: { test: { split: 'test', utterances: utts.length, frames: F, models: { baseline: m(tot((u) => u.b)), 'member-1': m(tot((u) => u.b)), ensemble: m(tot((u) => u.e)), student: m(tot((u) => u.s) + (opts.tamper ?? 0)) } } } }));
+    writeFileSync(join(dir, 'eval', 'eval.json'), JSON.stringify({ format: 'am-distill.eval', version: 1, splits: { test: { split: 'test', utterances: utts.length, frames: F, models: { baseline: m(tot((u) => u.b)), 'member-1': m(tot((u) => u.b)), ensemble: m(tot((u) => u.e)), student: m(tot((u) => u.s) + (opts.tamper ?? 0)) }, ...opts.diagnostics } } }));
   }
   if (opts.score ?? true) {
     mkdirSync(join(dir, 'score'), { recursive: true });
@@ -74,6 +75,46 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     const again = join(root, 'pooled-again');
     await writePool([a, b], again, { replicates: 200, seed: 3 });
     expect(readFileSync(join(again, 'pool.json'))).toEqual(readFileSync(join(out, 'pool.json')));
+  });
+
+  it('adds up the experiments\' fidelity, gain sources and member votes when every eval.json has them', async () => {
+    const fid = (agree: number, frames: number, kl: number) => ({ frames, agreement: agree / frames, klNats: kl });
+    const dA: SplitDiagnostics = {
+      fidelity: { baseline: fid(150, 200, 0.5), student: fid(180, 200, 0.2) },
+      gainSources: { ensembleWins: 30, ensembleLosses: 10, nets: { student: { capturedWins: 20, copiedLosses: 8, ownWins: 3, ownLosses: 5 } } },
+      memberVotes: { members: 1, frames: [110, 90], correct: { baseline: [20, 70], ensemble: [0, 90], student: [10, 80] } },
+    };
+    const dB: SplitDiagnostics = {
+      fidelity: { baseline: fid(120, 200, 0.7), student: fid(160, 200, 0.4), 'student-T5': fid(1, 200, 1) },
+      gainSources: { ensembleWins: 15, ensembleLosses: 5, nets: { student: { capturedWins: 12, copiedLosses: 4, ownWins: 2, ownLosses: 0 } } },
+      memberVotes: { members: 1, frames: [100, 100], correct: { baseline: [10, 90], ensemble: [0, 100], student: [10, 100] } },
+    };
+    const a = makeExp('diag-a', A, { diagnostics: dA }), b = makeExp('diag-b', B, { diagnostics: dB });
+    const out = join(root, 'pooled-diag');
+    const p = await writePool([a, b], out, { replicates: 50, seed: 1 });
+    const d = p.diagnostics;
+    // Fidelity over 400 frames: agreement (150 + 120) / 400, KL (0.5 * 200 + 0.7 * 200) / 400; nets both have.
+    expect(Object.keys(d.fidelity!)).toEqual(['baseline', 'student']);
+    expect(d.fidelity!.baseline.frames).toBe(400);
+    expect(d.fidelity!.baseline.agreement).toBeCloseTo(270 / 400, 12);
+    expect(d.fidelity!.baseline.klNats).toBeCloseTo(0.6, 12);
+    expect(d.fidelity!.student.agreement).toBeCloseTo(340 / 400, 12);
+    expect(d.gainSources).toEqual({ ensembleWins: 45, ensembleLosses: 15, nets: { student: { capturedWins: 32, copiedLosses: 12, ownWins: 5, ownLosses: 5 } } });
+    expect(d.memberVotes).toEqual({ members: 1, frames: [210, 190], correct: { baseline: [30, 160], ensemble: [0, 190], student: [20, 180] } });
+    const md = readFileSync(join(out, 'pool.md'), 'utf8');
+    expect(md).toContain('## Fidelity to the ensemble');
+    expect(md).toContain('| student | 85.00% | 0.300 |');
+    expect(md).toContain('| test (pooled) | student | 32 / 45 (71%) | 12 / 15 (80%) | 5 | 5 | 20 |');
+    expect(md).toContain('| 1 of 1 | 190 |');
+    expect(JSON.parse(readFileSync(join(out, 'pool.json'), 'utf8')).diagnostics).toEqual(JSON.parse(JSON.stringify(d)));
+    // One experiment without member votes, or another ensemble size: those are not pooled; the rest are.
+    const { memberVotes: _m, ...noVotes } = dB;
+    expect(Object.keys(poolDiagnostics([dA, noVotes]))).toEqual(['fidelity', 'gainSources']);
+    expect(poolDiagnostics([dA, { ...dB, memberVotes: { ...dB.memberVotes!, members: 2, frames: [1, 1, 1] } }]).memberVotes).toBeUndefined();
+    // Experiments without any (eval stages before these existed): an empty record, no sections.
+    const plain = await writePool([makeExp('plain-a', A), makeExp('plain-b', B)], join(root, 'pooled-plain'), { replicates: 50 });
+    expect(plain.diagnostics).toEqual({});
+    expect(readFileSync(join(root, 'pooled-plain', 'pool.md'), 'utf8')).not.toContain('Fidelity');
   });
 
   it('pools frame accuracy alone when no experiment was scored, and takes labels', () => {
