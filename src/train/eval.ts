@@ -27,7 +27,7 @@ import { EnsembleAccumulator } from '../distill/combine.ts';
 import { argmaxRows } from '../score/frame-accuracy.ts';
 import { addFidelity, emptyFidelityCounts, fidelityOf, type Fidelity } from '../score/fidelity.ts';
 import { bootstrapGainKept, gainShare } from '../score/significance.ts';
-import { checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
+import { SubsetFrameSource, checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
 import { readModelsFile, type ModelEntry, type ModelsFile } from './models.ts';
 import { readStudentsFile, type StudentEntry, type StudentsFile } from './distill.ts';
 
@@ -74,6 +74,8 @@ export interface SplitScores {
   frames: number;
   /** Frame accuracy per model name, plus 'ensemble'. */
   models: Record<string, Score>;
+  /** false: the split's VTLP copies were left out (the training split, when the members did not train on them). */
+  vtlpCopies?: false;
   /** On the training split: the same models on the small-fraction subset's utterances. */
   subset?: Record<string, Score>;
   /**
@@ -227,8 +229,10 @@ export function resolveEvaluateModelsOptions(o: Partial<EvaluateModelsOptions>):
 const score = (correct: number, frames: number): Score => ({ correct, frames, accuracy: frames ? correct / frames : 0 });
 
 /** Score every model on one split. */
-async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<ReturnType<typeof findSplitFiles>>, numSenones: number, inventoryId: string, batchSize: number, withSubset: SubsetSpec | null, logger: Logger): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
-  const source = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<ReturnType<typeof findSplitFiles>>, numSenones: number, inventoryId: string, batchSize: number, withSubset: SubsetSpec | null, logger: Logger, originalsOnly = false): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
+  const arrow = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+  // Copies are speakers of their own, so leaving them out changes no original's CMVN.
+  const source = originalsOnly ? new SubsetFrameSource(arrow, { subset: null, vtlpCopies: false }) : arrow;
   for (const m of models) {
     checkCompatible(m.sidecar, { senones: { numSenones, id: inventoryId }, featureConfig: source.featureConfig as unknown as Record<string, unknown>, featureDim: source.featureDim }, `${m.name} vs features ${files.features[0]}`);
   }
@@ -311,6 +315,7 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
   progress.done();
   if (frames === 0) throw new FormatError('no aligned frames to score', { file: files.alignments[0], expected: 'at least one utterance with features and alignment', found: source.skips.summary() });
   const out: SplitScores = { split, utterances, frames, models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])) };
+  if (originalsOnly) out.vtlpCopies = false;
   if (withSubset) out.subset = Object.fromEntries(names.map((n) => [n, score(subsetHits.get(n)!, subsetFrames)]));
   if (fidelity.size) out.fidelity = Object.fromEntries([...fidelity].map(([n, c]) => [n, fidelityOf(c)]));
   if (sources) out.gainSources = sources;
@@ -368,7 +373,9 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
     for (const split of splits) {
       const files = split === models.data.trainSplit ? trainFiles : await findSplitFiles(featuresDir, alignDir, split, logger);
       await checkSameAlignment(trainFiles.alignments[0], files.alignments[0]);
-      const r = await scoreSplit(split, loaded, files, inv.numSenones, inv.senoneInventoryId, o.inferenceBatchSize, split === models.data.trainSplit ? fractionSubset : null, logger);
+      // Training accuracy is measured on what the baseline and members trained on (their models.json).
+      const isTrain = split === models.data.trainSplit;
+      const r = await scoreSplit(split, loaded, files, inv.numSenones, inv.senoneInventoryId, o.inferenceBatchSize, isTrain ? fractionSubset : null, logger, isTrain && models.data.vtlpCopies === false);
       scored[split] = r.scores;
       counts[split] = r.perUtterance;
       const s = scored[split];
@@ -481,6 +488,7 @@ export function formatEvalMarkdown(f: EvalFile): string {
   const names = Object.keys(f.splits[order[0]]?.models ?? {});
   for (const n of names) lines.push(`| ${n} | ${order.map((s) => pct(f.splits[s].models[n]?.accuracy)).join(' | ')} |`);
   lines.push('');
+  for (const s of order.filter((x) => f.splits[x].vtlpCopies === false)) lines.push(`${s}: the original recordings only (the baseline and the members did not train on the VTLP copies).`, '');
   if (splits.length) {
     const ci0 = splits.map((s) => f.summary[s].gainKeptCi).find((c) => c);
     const ciHead = ci0 ? ` ${Math.round(100 * ci0.confidence)}% CI |` : '';

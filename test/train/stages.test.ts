@@ -140,6 +140,12 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     const st = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(st).toMatchObject({ name: 'student', trainUtterances: 30, trainFrames: 3 * origFrames, vtlpCopies: true });
     expect(frames(join(expDir, 'distill', 'student'))).toBe(3 * origFrames);
+    // Training accuracy on what the baseline and the members trained on: the originals.
+    await runStage(evalStage, EVAL_SCHEMA, { backend: 'wasm', splits: ['test'] }, expDir);
+    const ev = JSON.parse(readFileSync(join(expDir, 'eval', 'eval.json'), 'utf8'));
+    expect(ev.splits.train).toMatchObject({ utterances: 10, frames: origFrames, vtlpCopies: false });
+    expect(ev.splits.test).not.toHaveProperty('vtlpCopies');
+    expect(readFileSync(join(expDir, 'eval', 'eval.md'), 'utf8')).toContain('train: the original recordings only (the baseline and the members did not train on the VTLP copies).');
     // The control: the student on the originals only.
     rmSync(join(expDir, 'distill'), { recursive: true });
     await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false }, expDir);
