@@ -141,10 +141,10 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     });
   }
   const frames = parseUttsJsonl(uttsFile);
-  let diagnostics: SplitDiagnostics = {};
   if (frames.length === 0) throw new FormatError('no utterances', { file: uttsFile, expected: 'at least one scored utterance', found: 'an empty file' });
   const evalFile = join(evalDir, EVAL_JSON);
   const ev = readOptionalJson<EvalFile>(evalFile, 'am-distill.eval', 'eval summary');
+  let diagnostics: SplitDiagnostics = {};
   if (ev) {
     const s = ev.splits?.[split];
     if (s) {
@@ -152,6 +152,7 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
       const stale = total !== s.frames || Object.entries(s.models).some(([m, v]) => frames.reduce((a, u) => a + (u.correct[m] ?? NaN), 0) !== v.correct);
       if (stale) throw new FormatError(`per-utterance counts do not add up to eval.json's split '${split}'`, { file: uttsFile, expected: `the totals of ${evalFile} (${s.frames} frames)`, found: `${total} frames; the eval stage was re-run without this file, or the other way round` });
       diagnostics = { ...(s.fidelity ? { fidelity: s.fidelity } : {}), ...(s.gainSources ? { gainSources: s.gainSources } : {}), ...(s.memberVotes ? { memberVotes: s.memberVotes } : {}) };
+      checkDiagnostics(diagnostics, evalFile, split);
     }
   }
   for (const m of TABLE_1) {
@@ -168,6 +169,30 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     }
   }
   return { label, expDir, frames, words, diagnostics };
+}
+
+/** The shapes pooling relies on: counts are integers >= 0, shares in [0, 1], one vote bin per member count. */
+function checkDiagnostics(d: SplitDiagnostics, file: string, split: string): void {
+  const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
+  const fail = (key: string, expected: string, found: unknown): never => {
+    throw new FormatError('bad diagnostics in the eval summary', { file, keyPath: `splits.${split}.${key}`, expected, found: JSON.stringify(found)?.slice(0, 80) ?? String(found) });
+  };
+  for (const [n, f] of Object.entries(d.fidelity ?? {})) {
+    if (!count(f?.frames) || !(f.agreement >= 0 && f.agreement <= 1) || !(f.klNats >= 0)) fail(`fidelity.${n}`, '{frames: integer >= 0, agreement in [0, 1], klNats >= 0}', f);
+  }
+  const g = d.gainSources;
+  if (g) {
+    if (!count(g.ensembleWins) || !count(g.ensembleLosses)) fail('gainSources', 'ensembleWins and ensembleLosses: integers >= 0', g);
+    for (const [n, c] of Object.entries(g.nets ?? {})) {
+      if (![c?.capturedWins, c?.copiedLosses, c?.ownWins, c?.ownLosses].every(count)) fail(`gainSources.nets.${n}`, 'capturedWins, copiedLosses, ownWins, ownLosses: integers >= 0', c);
+    }
+  }
+  const v = d.memberVotes;
+  if (v) {
+    const bins = (xs: unknown) => Array.isArray(xs) && xs.length === v.members + 1 && xs.every(count);
+    if (!count(v.members) || v.members < 1 || !bins(v.frames)) fail('memberVotes.frames', `${Number(v.members) + 1} frame counts (0..members right)`, v.frames);
+    for (const [n, c] of Object.entries(v.correct ?? {})) if (!bins(c)) fail(`memberVotes.correct.${n}`, `${v.members + 1} frame counts`, c);
+  }
 }
 
 /** The nets that every record has, in the first one's order. */

@@ -111,6 +111,11 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     const { memberVotes: _m, ...noVotes } = dB;
     expect(Object.keys(poolDiagnostics([dA, noVotes]))).toEqual(['fidelity', 'gainSources']);
     expect(poolDiagnostics([dA, { ...dB, memberVotes: { ...dB.memberVotes!, members: 2, frames: [1, 1, 1] } }]).memberVotes).toBeUndefined();
+    // A malformed record in an eval.json is named with its file and key.
+    const badVotes = makeExp('diag-bad', A, { diagnostics: { ...dA, memberVotes: { ...dA.memberVotes!, frames: [110] } } });
+    expect(() => readPoolExperiment(badVotes, 'test')).toThrow(/diag-bad.*eval\.json.*splits\.test\.memberVotes\.frames.*expected 2 frame counts/);
+    const badFid = makeExp('diag-bad-fid', A, { diagnostics: { fidelity: { student: { frames: 200, agreement: 1.5, klNats: 0.1 } } } });
+    expect(() => readPoolExperiment(badFid, 'test')).toThrow(FormatError);
     // Experiments without any (eval stages before these existed): an empty record, no sections.
     const plain = await writePool([makeExp('plain-a', A), makeExp('plain-b', B)], join(root, 'pooled-plain'), { replicates: 50 });
     expect(plain.diagnostics).toEqual({});
