@@ -120,15 +120,14 @@ export function passesFilter(uttId: string, f: UtteranceFilter): boolean {
  * The utterances of `base` that pass a filter: a Table 5 subset and/or the original recordings
  * without their VTLP copies. Utterances filtered out are not skips (they are not bad input).
  */
-export class SubsetFrameSource implements FrameSource {
+export class FilteredFrameSource implements FrameSource {
   readonly name: string;
   readonly featureDim: number;
   readonly base: FrameSource;
   readonly filter: UtteranceFilter;
   private passSkips = new SkipCounter();
 
-  constructor(base: FrameSource, filter: SubsetSpec | UtteranceFilter) {
-    const f: UtteranceFilter = 'fraction' in filter ? { subset: filter, vtlpCopies: true } : filter;
+  constructor(base: FrameSource, f: UtteranceFilter) {
     if (f.subset) validateSubset(f.subset);
     this.base = base;
     this.filter = f;
@@ -193,7 +192,7 @@ export function dataSpecOf(files: SplitFiles, subset: SubsetSpec | null = null, 
 export async function openDataSource(spec: DataSpec): Promise<FrameSource & { featureConfigHash?: string }> {
   const base = await ArrowFrameSource.open({ features: spec.features, alignments: spec.alignments, uttToSpeaker: spec.uttToSpeaker, name: spec.name });
   const filter: UtteranceFilter = { subset: spec.subset ?? null, vtlpCopies: spec.vtlpCopies ?? true };
-  return filter.subset || !filter.vtlpCopies ? new SubsetFrameSource(base, filter) : base;
+  return filter.subset || !filter.vtlpCopies ? new FilteredFrameSource(base, filter) : base;
 }
 
 /** Frames and utterances of a source (one pass). */

@@ -27,7 +27,7 @@ import { EnsembleAccumulator } from '../distill/combine.ts';
 import { argmaxRows } from '../score/frame-accuracy.ts';
 import { addFidelity, emptyFidelityCounts, fidelityOf, type Fidelity } from '../score/fidelity.ts';
 import { bootstrapGainKept, gainShare } from '../score/significance.ts';
-import { SubsetFrameSource, checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
+import { FilteredFrameSource, checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from './data.ts';
 import { readModelsFile, type ModelEntry, type ModelsFile } from './models.ts';
 import { readStudentsFile, type StudentEntry, type StudentsFile } from './distill.ts';
 
@@ -232,7 +232,7 @@ const score = (correct: number, frames: number): Score => ({ correct, frames, ac
 async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<ReturnType<typeof findSplitFiles>>, numSenones: number, inventoryId: string, batchSize: number, withSubset: SubsetSpec | null, logger: Logger, originalsOnly = false): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
   const arrow = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
   // Copies are speakers of their own, so leaving them out changes no original's CMVN.
-  const source = originalsOnly ? new SubsetFrameSource(arrow, { subset: null, vtlpCopies: false }) : arrow;
+  const source = originalsOnly ? new FilteredFrameSource(arrow, { subset: null, vtlpCopies: false }) : arrow;
   for (const m of models) {
     checkCompatible(m.sidecar, { senones: { numSenones, id: inventoryId }, featureConfig: source.featureConfig as unknown as Record<string, unknown>, featureDim: source.featureDim }, `${m.name} vs features ${files.features[0]}`);
   }

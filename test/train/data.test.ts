@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { SubsetFrameSource, findSplitFiles, inSubset, inventoryOf, passesFilter, validateSubset } from '../../src/train/data.ts';
+import { FilteredFrameSource, findSplitFiles, inSubset, inventoryOf, passesFilter, validateSubset } from '../../src/train/data.ts';
 import { ArrayFrameSource, type Utterance } from '../../src/nnet/data.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
@@ -20,7 +20,7 @@ describe('small-fraction subsets (Table 5)', () => {
     const kept = all.filter((u) => inSubset(u.uttId, s)).map((u) => u.uttId);
     expect(kept.length).toBeGreaterThan(0.02 * 2000);
     expect(kept.length).toBeLessThan(0.04 * 2000);
-    const src = new SubsetFrameSource(new ArrayFrameSource(all), s);
+    const src = new FilteredFrameSource(new ArrayFrameSource(all), { subset: s, vtlpCopies: true });
     const seen: string[] = [];
     for await (const u of src.utterances({ orderSeed: 5 })) seen.push(u.uttId);
     expect(seen.slice().sort()).toEqual(kept.slice().sort());
@@ -48,21 +48,21 @@ describe('small-fraction subsets (Table 5)', () => {
     const orig = utts(300);
     const copy = (w: string) => orig.map((u) => ({ ...u, uttId: `vtlp${w}-${u.uttId}` }));
     const all = [...orig, ...copy('0.9'), ...copy('1.1'), { ...orig[0], uttId: 'vtlpx-u0' }];
-    const ids = async (src: SubsetFrameSource) => {
+    const ids = async (src: FilteredFrameSource) => {
       const seen: string[] = [];
       for await (const u of src.utterances()) seen.push(u.uttId);
       return seen;
     };
-    const originals = new SubsetFrameSource(new ArrayFrameSource(all), { subset: null, vtlpCopies: false });
+    const originals = new FilteredFrameSource(new ArrayFrameSource(all), { subset: null, vtlpCopies: false });
     expect(await ids(originals)).toEqual([...orig.map((u) => u.uttId), 'vtlpx-u0']);
     expect(originals.skips.done).toBe(301);
     expect(originals.name).toMatch(/without VTLP copies/);
     const s = { fraction: 0.1, seed: 4 };
-    const both = await ids(new SubsetFrameSource(new ArrayFrameSource(all), { subset: s, vtlpCopies: false }));
+    const both = await ids(new FilteredFrameSource(new ArrayFrameSource(all), { subset: s, vtlpCopies: false }));
     expect(both.length).toBeGreaterThan(0);
     expect(both).toEqual(all.map((u) => u.uttId).filter((u) => !/^vtlp[0-9]/.test(u) && inSubset(u, s)));
     // Copies kept: the subset and its copies, as before.
-    const withCopies = await ids(new SubsetFrameSource(new ArrayFrameSource(all), s));
+    const withCopies = await ids(new FilteredFrameSource(new ArrayFrameSource(all), { subset: s, vtlpCopies: true }));
     expect(withCopies.length).toBe(3 * both.length + (inSubset('vtlpx-u0', s) ? 1 : 0));
     expect(passesFilter('vtlp1.1-u3', { subset: null, vtlpCopies: true })).toBe(true);
     expect(passesFilter('vtlp1.1-u3', { subset: null, vtlpCopies: false })).toBe(false);
