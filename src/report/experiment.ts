@@ -20,7 +20,7 @@ import { hashConfig } from '../util/hash.ts';
 import { reportWerInputs, type ScoreSummary } from '../decode-stage/score.ts';
 import type { EvalFile } from '../train/eval.ts';
 import type { ModelsFile } from '../train/models.ts';
-import type { StudentsFile } from '../train/distill.ts';
+import type { StudentEntry, StudentsFile } from '../train/distill.ts';
 import type { TargetsFile } from '../train/targets.ts';
 import {
   MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
@@ -69,8 +69,20 @@ export function readOptionalJson<T>(path: string | null, format: string | null, 
   return path && existsSync(path) ? readJson<T>(path, format, what) : null;
 }
 
-/** Train/dev/test sizes from prepare's corpus.json and the features stage record. */
-export function splitInfo(dirs: ExperimentDirs): CorpusInfo['splits'] {
+/**
+ * Which nets trained on the training split's VTLP copies (models.json `data.vtlpCopies`, the main
+ * student's `vtlpCopies`; files made before the options: all did). null when all did.
+ */
+export function vtlpCopiesFor(models: Pick<ModelsFile, 'data'>, student: Pick<StudentEntry, 'vtlpCopies'>): NonNullable<SplitInfo['vtlpCopiesFor']> | null {
+  const use = { models: models.data.vtlpCopies ?? true, student: student.vtlpCopies ?? true };
+  return use.models && use.student ? null : use;
+}
+
+/**
+ * Train/dev/test sizes from prepare's corpus.json and the features stage record; `copiesFor`
+ * (`vtlpCopiesFor`) goes on a training split that has VTLP copies.
+ */
+export function splitInfo(dirs: ExperimentDirs, copiesFor: NonNullable<SplitInfo['vtlpCopiesFor']> | null = null): CorpusInfo['splits'] {
   const corpus = readOptionalJson<{ counts?: Record<string, { supervisions: number; speakers: number; durationSec: number }> }>(dirs.prepare ? join(dirs.prepare, 'corpus.json') : null, null, 'corpus summary');
   const feats = readOptionalJson<{ details?: { splits?: Record<string, { frames: number; vtlpWarps?: number[] }> } }>(dirs.features ? join(dirs.features, 'stage.json') : null, null, 'features stage record');
   const out: CorpusInfo['splits'] = {};
@@ -83,13 +95,7 @@ export function splitInfo(dirs: ExperimentDirs): CorpusInfo['splits'] {
     const warps = Array.isArray(f?.vtlpWarps) && f.vtlpWarps.length > 0 ? f.vtlpWarps : null;
     if (typeof f?.frames === 'number') s.frames = warps ? f.frames / (1 + warps.length) : f.frames;
     if (warps) s.vtlpWarps = warps;
-    if (warps && split === 'train') {
-      // Which nets trained on the copies: models.json data.vtlpCopies, the main student's entry.
-      const models = readOptionalJson<{ data?: { vtlpCopies?: boolean } }>(dirs.train ? join(dirs.train, 'models.json') : null, null, 'models file');
-      const students = readOptionalJson<{ students?: { name: string; vtlpCopies?: boolean }[] }>(dirs.distill ? join(dirs.distill, 'students.json') : null, null, 'students file');
-      const use = { models: models?.data?.vtlpCopies ?? true, student: students?.students?.find((x) => x.name === 'student')?.vtlpCopies ?? true };
-      if (!use.models || !use.student) s.vtlpCopiesFor = use;
-    }
+    if (warps && split === 'train' && copiesFor) s.vtlpCopiesFor = copiesFor;
     out[split] = s;
   }
   return out;
@@ -223,7 +229,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     ...((opts.recipeFile ?? recipe?.file) ? { recipe: opts.recipeFile ?? recipe?.file } : {}),
     numSenones: models.inventory.numSenones,
     ...(lm?.vocabulary !== undefined ? { vocabularySize: lm.vocabulary } : {}),
-    splits: splitInfo(dirs),
+    splits: splitInfo(dirs, vtlpCopiesFor(models, student)),
   };
 
   const g = evalFile.summary.test;

@@ -26,6 +26,7 @@ import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
 import { PAPER_TABLE_1 } from './build.ts';
 import { plural, pct, signedPoints } from './format.ts';
 import { readJson, readOptionalJson } from './experiment.ts';
+import { Checker } from './validate.ts';
 
 export const POOL_FORMAT = 'am-distill.pool';
 
@@ -173,25 +174,31 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
 
 /** The shapes pooling relies on: counts are integers >= 0, shares in [0, 1], one vote bin per member count. */
 function checkDiagnostics(d: SplitDiagnostics, file: string, split: string): void {
-  const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0;
-  const fail = (key: string, expected: string, found: unknown): never => {
-    throw new FormatError('bad diagnostics in the eval summary', { file, keyPath: `splits.${split}.${key}`, expected, found: JSON.stringify(found)?.slice(0, 80) ?? String(found) });
-  };
+  const c = new Checker(file, 'bad diagnostics in the eval summary');
+  const p = `splits.${split}`;
   for (const [n, f] of Object.entries(d.fidelity ?? {})) {
-    if (!count(f?.frames) || !(f.agreement >= 0 && f.agreement <= 1) || !(f.klNats >= 0)) fail(`fidelity.${n}`, '{frames: integer >= 0, agreement in [0, 1], klNats >= 0}', f);
+    c.int(f.frames, `${p}.fidelity.${n}.frames`);
+    c.fraction(f.agreement, `${p}.fidelity.${n}.agreement`);
+    c.num(f.klNats, `${p}.fidelity.${n}.klNats`, 0);
   }
   const g = d.gainSources;
   if (g) {
-    if (!count(g.ensembleWins) || !count(g.ensembleLosses)) fail('gainSources', 'ensembleWins and ensembleLosses: integers >= 0', g);
-    for (const [n, c] of Object.entries(g.nets ?? {})) {
-      if (![c?.capturedWins, c?.copiedLosses, c?.ownWins, c?.ownLosses].every(count)) fail(`gainSources.nets.${n}`, 'capturedWins, copiedLosses, ownWins, ownLosses: integers >= 0', c);
+    c.int(g.ensembleWins, `${p}.gainSources.ensembleWins`);
+    c.int(g.ensembleLosses, `${p}.gainSources.ensembleLosses`);
+    for (const [n, x] of Object.entries(g.nets ?? {})) {
+      for (const k of ['capturedWins', 'copiedLosses', 'ownWins', 'ownLosses'] as const) c.int(x[k], `${p}.gainSources.nets.${n}.${k}`);
     }
   }
   const v = d.memberVotes;
   if (v) {
-    const bins = (xs: unknown) => Array.isArray(xs) && xs.length === v.members + 1 && xs.every(count);
-    if (!count(v.members) || v.members < 1 || !bins(v.frames)) fail('memberVotes.frames', `${Number(v.members) + 1} frame counts (0..members right)`, v.frames);
-    for (const [n, c] of Object.entries(v.correct ?? {})) if (!bins(c)) fail(`memberVotes.correct.${n}`, `${v.members + 1} frame counts`, c);
+    c.int(v.members, `${p}.memberVotes.members`, 1);
+    const bins = (xs: unknown, key: string) => {
+      const a = c.arr(xs, key);
+      if (a.length !== v.members + 1) c.fail(key, `${v.members + 1} frame counts (0..members right)`, xs);
+      a.forEach((x, i) => c.int(x, `${key}[${i}]`));
+    };
+    bins(v.frames, `${p}.memberVotes.frames`);
+    for (const [n, x] of Object.entries(v.correct ?? {})) bins(x, `${p}.memberVotes.correct.${n}`);
   }
 }
 

@@ -12,11 +12,12 @@ import {
 
 type Obj = Record<string, unknown>;
 
-class Checker {
-  constructor(private readonly file: string | undefined) {}
+/** Shape checks of parsed JSON; each failure is a FormatError naming the file and the key path. */
+export class Checker {
+  constructor(private readonly file: string | undefined, private readonly message = 'invalid report input') {}
 
   fail(keyPath: string, expected: string, found: unknown): never {
-    throw new FormatError('invalid report input', { file: this.file, keyPath: keyPath || '(root)', expected, found: describe(found) });
+    throw new FormatError(this.message, { file: this.file, keyPath: keyPath || '(root)', expected, found: describe(found) });
   }
 
   obj(v: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Obj {

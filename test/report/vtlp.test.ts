@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { splitInfo } from '../../src/report/experiment.ts';
+import { splitInfo, vtlpCopiesFor } from '../../src/report/experiment.ts';
 import { buildReport } from '../../src/report/build.ts';
 import { renderMarkdown } from '../../src/report/markdown.ts';
 import { renderHtml } from '../../src/report/html.ts';
@@ -40,27 +40,29 @@ describe('report: VTLP copies in the training features', () => {
 
   it('says which nets trained on the copies when the student alone did (train vtlpCopies: false)', () => {
     const exp = tempDir();
-    for (const d of ['prepare', 'features', 'train', 'distill']) mkdirSync(join(exp, d));
+    for (const d of ['prepare', 'features']) mkdirSync(join(exp, d));
     writeFileSync(join(exp, 'prepare', 'corpus.json'), JSON.stringify({ counts: { train: { supervisions: 600, speakers: 3, durationSec: 1700 } } }));
     writeFileSync(join(exp, 'features', 'stage.json'), JSON.stringify({ details: { splits: { train: { utterances: 1800, frames: 510399, skipped: 0, vtlpWarps: [0.9, 1.1] } } } }));
-    const dirs = { expDir: exp, prepare: join(exp, 'prepare'), features: join(exp, 'features'), train: join(exp, 'train'), distill: join(exp, 'distill'), eval: '' };
+    const dirs = { expDir: exp, prepare: join(exp, 'prepare'), features: join(exp, 'features'), train: '', eval: '' };
+    // models.json's data and the main student's entry, as reportInputFromExperiment has read them.
+    let files = { models: { data: {} } as Parameters<typeof vtlpCopiesFor>[0], student: {} as Parameters<typeof vtlpCopiesFor>[1] };
     const write = (models: boolean, student: boolean | undefined) => {
-      writeFileSync(join(exp, 'train', 'models.json'), JSON.stringify({ data: { vtlpCopies: models } }));
-      writeFileSync(join(exp, 'distill', 'students.json'), JSON.stringify({ students: [{ name: 'fraction-student', vtlpCopies: false }, { name: 'student', ...(student === undefined ? {} : { vtlpCopies: student }) }] }));
+      files = { models: { data: { trainSplit: 'train', devSplit: 'dev', smallFraction: null, vtlpCopies: models } }, student: student === undefined ? {} : { vtlpCopies: student } };
     };
+    const info = () => splitInfo(dirs, vtlpCopiesFor(files.models, files.student));
     const note = () => {
       const input = clone(makeFixture().input);
-      input.corpus.splits.train = splitInfo(dirs).train;
+      input.corpus.splits.train = info().train;
       return renderMarkdown(buildReport(validateReportInput(input, 'report-input.json')), []);
     };
     write(false, true);
-    expect(splitInfo(dirs).train!.vtlpCopiesFor).toEqual({ models: false, student: true });
+    expect(info().train!.vtlpCopiesFor).toEqual({ models: false, student: true });
     expect(note()).toContain("The baseline and the members train on the original recordings only; the student's transfer set holds the copies too (3 times the frames shown)");
     write(true, false);
     expect(note()).toContain('The baseline and the members train on 3 times the frames shown; the student on the original recordings only.');
     // Files made before the option (no key) and the default: every net, no field.
     write(true, undefined);
-    expect(splitInfo(dirs).train).not.toHaveProperty('vtlpCopiesFor');
+    expect(info().train).not.toHaveProperty('vtlpCopiesFor');
     expect(note()).toContain('so the nets train on 3 times the frames shown.');
     const bad = clone(makeFixture().input) as unknown as { corpus: { splits: { train: Record<string, unknown> } } };
     bad.corpus.splits.train.vtlpCopiesFor = { models: 'no', student: true };
