@@ -122,6 +122,8 @@ export function resolveSoftTargetConfig(c: Partial<SoftTargetConfig> = {}): Soft
 export interface SoftTargetProvenance {
   alignmentConfigHash: string;
   featureConfigHash: string;
+  /** Which utterances of the features were labelled, when not all (e.g. 'without VTLP copies'). */
+  selection?: string;
 }
 
 export interface CalibrationResult {
@@ -402,6 +404,11 @@ export interface GenerateSoftTargetsOptions {
   inferenceBatchSize?: number;
   split?: string | null;
   shard?: ShardSpec | null;
+  /**
+   * Label only some utterances of the files (default: all): `apply` wraps the joined source, `name`
+   * says which (it enters the file's config hash). Per-speaker CMVN is computed on the selection.
+   */
+  select?: { name: string; apply: (source: ArrowFrameSource) => FrameSource };
   logger?: Logger;
 }
 
@@ -413,7 +420,8 @@ export interface GenerateSoftTargetsOptions {
 export async function generateSoftTargets(opts: GenerateSoftTargetsOptions): Promise<SoftTargetStats> {
   const logger = opts.logger ?? defaultLog;
   if (opts.alignments.length === 0) throw new ConfigError('soft targets need alignment files', { keyPath: 'alignments', expected: 'at least one Arrow alignment file', found: 'none' });
-  const source = await ArrowFrameSource.open({ features: opts.features, alignments: opts.alignments, uttToSpeaker: opts.uttToSpeaker });
+  const arrow = await ArrowFrameSource.open({ features: opts.features, alignments: opts.alignments, uttToSpeaker: opts.uttToSpeaker });
+  const source = opts.select ? opts.select.apply(arrow) : arrow;
   let alignmentConfigHash = '';
   let numSenones = 0;
   for (const a of opts.alignments) {
@@ -423,8 +431,11 @@ export async function generateSoftTargets(opts: GenerateSoftTargetsOptions): Pro
     alignmentConfigHash = m.configHash;
     numSenones = m.numSenones;
   }
-  let totalFrames = 0;
-  for (const f of opts.features) totalFrames += (await readFeatureMetadata(f)).counts.frames;
+  let totalFrames: number | undefined; // a selection is counted by a pass (writeSoftTargets)
+  if (!opts.select) {
+    totalFrames = 0;
+    for (const f of opts.features) totalFrames += (await readFeatureMetadata(f)).counts.frames;
+  }
 
   const loaded: EnsembleMember[] = [];
   const members: EnsembleMember[] = [];
@@ -448,8 +459,8 @@ export async function generateSoftTargets(opts: GenerateSoftTargetsOptions): Pro
       const sidecar = await readSidecar(t);
       checkCompatible(sidecar, {
         senones: { numSenones },
-        featureConfig: source.featureConfig as unknown as Record<string, unknown>,
-        featureDim: source.featureDim,
+        featureConfig: arrow.featureConfig as unknown as Record<string, unknown>,
+        featureDim: arrow.featureDim,
       }, `teacher ${t} vs features ${opts.features[0]} and alignments ${opts.alignments[0]}`);
       const cmvn = sidecar.cmvn.mode === 'none' ? undefined : await cmvnFor(sidecar.cmvn);
       const m = await loadEnsembleMember(t, { cmvn, batchSize: opts.inferenceBatchSize });
@@ -458,7 +469,7 @@ export async function generateSoftTargets(opts: GenerateSoftTargetsOptions): Pro
     }
     return await writeSoftTargets({
       source, members, numSenones, output: opts.output, config: opts.config, split: opts.split, shard: opts.shard, totalFrames, logger,
-      provenance: { alignmentConfigHash, featureConfigHash: source.featureConfigHash },
+      provenance: { alignmentConfigHash, featureConfigHash: arrow.featureConfigHash, ...(opts.select ? { selection: opts.select.name } : {}) },
     });
   } finally {
     for (const m of loaded) m.dispose?.();

@@ -181,6 +181,10 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
     const options = relocate(() => resolvePaths(schema, validateOptions(schema, stageMap[name] ?? {}, { keyPath }), cwd));
     stages.push({ name, options });
   }
+  for (const { name, options } of stages) {
+    const def = registry.get(name);
+    relocate(() => def.checkInputs?.(options, (input) => (def.inputs.includes(input) ? stages.find((s) => s.name === input)?.options : undefined)));
+  }
   if (stages.length === 0) {
     throw new ConfigError('the recipe has no stages', { ...locate('stages'), keyPath: 'stages', expected: `at least one of ${registry.names().join(', ')}`, found: 'none' });
   }

@@ -98,6 +98,12 @@ export interface StageDefinition<O = any> {
    * idempotent: it does nothing when the files are already there).
    */
   externalInputs?(recipe: RecipeHead, options: O, log: Logger): Promise<ExternalInput[]>;
+  /**
+   * Checks of this stage's options against those of its inputs (validated), when the recipe is
+   * loaded, so a mismatch stops the run before its first stage. Throws an OptionError whose key
+   * path is the full one (`stages.<name>.<key>`); the recipe loader adds the file and line.
+   */
+  checkInputs?(options: O, inputOptions: (stage: string) => Record<string, unknown> | undefined): void;
   run(ctx: StageContext<O>): Promise<StageResult>;
 }
 

@@ -124,6 +124,13 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
   if (JSON.stringify(teachersNow) !== JSON.stringify(targets.teachers)) {
     throw new FormatError('the soft targets were made by other teachers than the trained members', { file: join(targetsDir, 'targets.json'), expected: JSON.stringify(teachersNow), found: JSON.stringify(targets.teachers) });
   }
+  if (o.vtlpCopies && targets.vtlpCopies === false) {
+    throw new ConfigError('the soft targets leave out the VTLP copies this student would train on', {
+      keyPath: 'vtlpCopies',
+      expected: 'false (the original recordings only), or soft targets made with the targets option vtlpCopies true',
+      found: `true, and ${join(targetsDir, 'targets.json')} made with vtlpCopies false`,
+    });
+  }
   const trainFiles = await findSplitFiles(featuresDir, alignDir, targets.split, logger);
   const devFiles = models.data.devSplit ? await findSplitFiles(featuresDir, alignDir, models.data.devSplit, logger) : null;
   const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);

@@ -18,14 +18,15 @@ import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { initBackend, type BackendName } from '../nnet/backend.ts';
-import { scanSource, type CmvnOptions, type SpeakerCmvn } from '../nnet/data.ts';
+import { scanSource, type CmvnOptions, type FrameSource, type SpeakerCmvn } from '../nnet/data.ts';
 import { checkCompatible, readSidecar } from '../nnet/io.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { generateSoftTargets, loadEnsembleMember, resolveSoftTargetConfig, type EnsembleMember, type SoftTargetConfig } from '../distill/generate.ts';
 import type { CombinationRule } from '../distill/combine.ts';
 import type { KeptMassSummary } from '../distill/topk.ts';
 import type { ProbType, ResidualMode } from '../distill/store.ts';
-import { findSplitFiles, inventoryOf } from './data.ts';
+import { readFeatureMetadata } from '../features/store.ts';
+import { FilteredFrameSource, findSplitFiles, inventoryOf } from './data.ts';
 import { readModelsFile, type ModelsFile } from './models.ts';
 
 export const TARGETS_JSON = 'targets.json';
@@ -54,6 +55,12 @@ export interface MakeTargetsOptions {
   dense: boolean;
   /** Split the student trains on. Default: the train stage's training split. */
   split?: string;
+  /**
+   * Label the features stage's VTLP copies of the split too. Default true. false: the original
+   * recordings only (2/3 less work with two warps), for students that do not use the copies
+   * (distill vtlpCopies false); a student that does then stops with an error naming both options.
+   */
+  vtlpCopies: boolean;
   /** Frames per forward pass. Default 512. */
   inferenceBatchSize: number;
   /** Default 'auto'. */
@@ -71,6 +78,7 @@ export const DEFAULT_MAKE_TARGETS_OPTIONS: Readonly<MakeTargetsOptions> = Object
   calibrationFrames: 20_000,
   sweepTemperatures: Object.freeze([]) as unknown as number[],
   dense: false,
+  vtlpCopies: true,
   inferenceBatchSize: 512,
   backend: 'auto',
 });
@@ -112,6 +120,8 @@ export interface TargetsFile {
   senoneInventoryId: string;
   config: Omit<SoftTargetConfig, 'temperature'>;
   sets: TargetSetEntry[];
+  /** false: the split's VTLP copies were not labelled (absent: all utterances were; files made before the option too). */
+  vtlpCopies?: false;
 }
 
 export interface MakeSoftTargetSetsOptions extends Partial<MakeTargetsOptions> {
@@ -137,7 +147,7 @@ export function resolveMakeTargetsOptions(o: Partial<MakeTargetsOptions>): MakeT
 export const sweepSetName = (t: number): string => `T${t}`;
 
 /** Load the members named in models.json as ensemble members, checked against the split's data. */
-export async function loadMembers(modelsDir: string, models: ModelsFile, source: ArrowFrameSource, numSenones: number, opts: { batchSize?: number; what: string }): Promise<EnsembleMember[]> {
+export async function loadMembers(modelsDir: string, models: ModelsFile, source: FrameSource & { featureConfig: unknown }, numSenones: number, opts: { batchSize?: number; what: string }): Promise<EnsembleMember[]> {
   const entries = models.models.filter((m) => m.role === 'member');
   if (entries.length === 0) throw new FormatError('models.json lists no ensemble member', { file: join(modelsDir, 'models.json'), expected: 'entries with role member', found: models.models.map((m) => m.name).join(', ') });
   const cmvnByMode = new Map<string, SpeakerCmvn>();
@@ -195,8 +205,16 @@ export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promi
   if (o.dense) plan.push({ name: 'dense', kind: 'dense', file: `dense/${split}.arrow`, config: { ...base, temperature: o.temperature, topK: inv.numSenones, maxK: null, probType: 'float32', residual: 'renormalise' } });
   for (const p of plan) resolveSoftTargetConfig(p.config);
 
+  // Without the copies: only when the features have some (otherwise nothing is left out).
+  let hasCopies = false;
+  for (const f of files.features) if ((await readFeatureMetadata(f)).vtlpWarps.length > 0) hasCopies = true;
+  const originalsOnly = !o.vtlpCopies && hasCopies;
+  const select = originalsOnly ? { name: 'without VTLP copies', apply: (s: ArrowFrameSource) => new FilteredFrameSource(s, { subset: null, vtlpCopies: false }) } : undefined;
+  if (originalsOnly) logger.info(`targets of ${split} without its VTLP copies (vtlpCopies false)`);
+
   await initBackend({ backend: o.backend, logger });
-  const source = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+  const arrow = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+  const source = select ? select.apply(arrow) : arrow;
   const members = await loadMembers(modelsDir, models, source, inv.numSenones, { batchSize: o.inferenceBatchSize, what: `features ${files.features[0]}` });
   const sets: TargetSetEntry[] = [];
   try {
@@ -205,7 +223,7 @@ export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promi
       await mkdir(dirname(join(outDir, p.file)), { recursive: true });
       const s = await generateSoftTargets({
         features: files.features, alignments: files.alignments, output: join(outDir, p.file), teachers: members, config: p.config,
-        uttToSpeaker: files.uttToSpeaker, split, logger,
+        uttToSpeaker: files.uttToSpeaker, split, select, logger,
       });
       sets.push({
         name: p.name, kind: p.kind, temperature: p.config.temperature!, file: p.file, k: s.k, kChosenBy: s.kChosenBy,
@@ -223,6 +241,7 @@ export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promi
     format: TARGETS_FORMAT, version: 1, split,
     teachers: models.models.filter((m) => m.role === 'member').map((m) => ({ name: m.name, weightsHash: m.weightsHash })),
     numSenones: inv.numSenones, senoneInventoryId: inv.senoneInventoryId, config, sets,
+    ...(originalsOnly ? { vtlpCopies: false as const } : {}),
   };
   await writeJsonAtomic(join(outDir, TARGETS_JSON), file);
   return { file, seconds: (Date.now() - t0) / 1000 };

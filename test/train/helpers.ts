@@ -69,7 +69,7 @@ export async function writeTinyCorpus(root: string, o: Partial<TinyCorpusOptions
   for (const [split, n] of Object.entries(c.splits)) {
     const opts: Partial<SyntheticCorpusOptions> = { featureDim: c.featureDim, numSenones: c.numSenones, numUtterances: n, numSpeakers: 4, minFrames: c.minFrames, maxFrames: c.maxFrames, dataSeed: seed++, idPrefix: split, noise: 1.5 };
     const src = new SyntheticFrameSource(opts);
-    const fw = await FeatureFileWriter.open(join(featuresDir, `${split}.arrow`), { configHash: c.featureHash, featureConfig: featureConfig(c.featureDim, c.fbank), split });
+    const fw = await FeatureFileWriter.open(join(featuresDir, `${split}.arrow`), { configHash: c.featureHash, featureConfig: featureConfig(c.featureDim, c.fbank), split, vtlpWarps: (c.copies[split] ?? []).map(Number) });
     const aw = await AlignmentFileWriter.open(join(alignDir, `${split}.arrow`), {
       configHash: c.alignHash, featureConfigHash: c.featureHash, numSenones: c.numSenones, frameShiftMs: 10, phones: ['<eps>', 'SIL'], split,
     });

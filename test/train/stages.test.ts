@@ -152,6 +152,37 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     const st2 = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(st2).toMatchObject({ trainUtterances: 10, trainFrames: origFrames, vtlpCopies: false });
     expect(frames(join(expDir, 'distill', 'student'))).toBe(origFrames);
+
+    // The control's targets without the copies: a third of the frames, and the same student bytes
+    // (the originals' targets do not depend on the copies: fixed k, per-speaker CMVN).
+    const hashWithCopies = JSON.parse(readFileSync(join(expDir, 'targets', 'targets.json'), 'utf8')).sets[0].configHash;
+    rmSync(join(expDir, 'targets'), { recursive: true });
+    const g2 = await runStage(targetsStage, TARGETS_SCHEMA, { temperature: 2, topK: 4, backend: 'wasm', vtlpCopies: false }, expDir);
+    expect(g2.counts).toMatchObject({ frames: origFrames });
+    const tj = JSON.parse(readFileSync(join(expDir, 'targets', 'targets.json'), 'utf8'));
+    expect(tj.vtlpCopies).toBe(false);
+    expect(tj.sets[0]).toMatchObject({ utterances: 10, frames: origFrames });
+    expect(tj.sets[0].configHash).not.toBe(hashWithCopies);
+    rmSync(join(expDir, 'distill'), { recursive: true });
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false }, expDir);
+    const st3 = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
+    expect(st3).toMatchObject({ trainUtterances: 10, trainFrames: origFrames, vtlpCopies: false, weightsHash: st2.weightsHash });
+    // A student that wants the copies stops, naming the option.
+    rmSync(join(expDir, 'distill'), { recursive: true });
+    const err = await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm' }, expDir).catch((x) => x);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/key 'stages\.distill\.vtlpCopies': the soft targets leave out the VTLP copies this student would train on; expected false .*found true, and .*targets\.json made with vtlpCopies false/);
+  });
+
+  it('a recipe whose student wants the copies the targets stage leaves out stops when loaded', () => {
+    const load = (sets: string[]) => loadRecipe(join(ROOT, 'pipelines/fsdd-digits.yaml'), { registry: defaultRegistry, cwd: ROOT, sets });
+    const err = (() => { try { load(['stages.targets.vtlpCopies=false']); } catch (e) { return e; } })() as ConfigError;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/key 'stages\.distill\.vtlpCopies': the student would train on VTLP copies that the targets stage does not label; expected false when stages\.targets\.vtlpCopies is false, found true/);
+    expect(err.message).toContain('fsdd-digits.yaml');
+    const ok = load(['stages.targets.vtlpCopies=false', 'stages.distill.vtlpCopies=false']);
+    expect(ok.stages.find((s) => s.name === 'targets')!.options.vtlpCopies).toBe(false);
+    expect(() => load(['stages.distill.vtlpCopies=false'])).not.toThrow();
   });
 });
 

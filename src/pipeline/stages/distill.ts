@@ -12,7 +12,7 @@
  *       vtlpCopies: true      # transfer set with the features stage's VTLP copies (if any)
  */
 import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
+import { OptionError, type Schema, type SchemaFor } from '../schema.ts';
 import { adoptResumeDir, type StageDefinition } from '../stage.ts';
 import { mergeSkips } from './features.ts';
 import { backendOption, locateOptionError } from './train.ts';
@@ -38,6 +38,14 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
   doc: 'student of the same size trained on the soft targets: T^2 * soft CE + w * hard CE, evaluated at T = 1',
   inputs: ['features', 'align', 'train', 'targets'],
   schema: DISTILL_SCHEMA,
+
+  checkInputs(options, inputOptions) {
+    if (options.vtlpCopies && inputOptions('targets')?.vtlpCopies === false) {
+      throw new OptionError('the student would train on VTLP copies that the targets stage does not label', {
+        keyPath: 'stages.distill.vtlpCopies', expected: 'false when stages.targets.vtlpCopies is false', found: 'true',
+      });
+    }
+  },
 
   async run(ctx) {
     const r = await locateOptionError(ctx, 'distill', () => distillStudents({

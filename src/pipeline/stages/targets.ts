@@ -11,6 +11,7 @@
  *       targetKeptMass: 0.99
  *       sweepTemperatures: [1, 5] # more target sets, one student each (the temperature sweep)
  *       dense: true               # dense float32 targets too (top-k vs dense comparison)
+ *       vtlpCopies: true          # label the VTLP copies too (false with stages.distill.vtlpCopies false)
  */
 import { ConfigError } from '../../util/errors.ts';
 import { makeSoftTargetSets, DEFAULT_MAKE_TARGETS_OPTIONS as D, type MakeTargetsOptions } from '../../train/targets.ts';
@@ -38,6 +39,7 @@ export const TARGETS_SCHEMA: Schema = {
   calibrationFrames: { type: 'number', integer: true, min: 1, default: D.calibrationFrames, unit: 'frames', doc: "frames of the calibration sample of topK 'auto'" },
   sweepTemperatures: { type: 'array', items: { type: 'number', min: 1e-6, doc: 'temperature' }, default: [], doc: 'further temperatures: one target set and one student each' },
   dense: { type: 'boolean', default: D.dense, doc: 'also dense float32 targets at T (k = all senones), for the top-k vs dense comparison' },
+  vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "label the features stage's VTLP copies too (false: the original recordings only, for students with distill vtlpCopies false)" },
   split: { type: 'string', optional: true, doc: "split to make targets for (default: the train stage's training split)" },
   inferenceBatchSize: { type: 'number', integer: true, min: 1, default: D.inferenceBatchSize, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
   backend: backendOption(D.backend),
