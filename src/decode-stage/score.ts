@@ -9,6 +9,7 @@
  *   <system>/<split>.sys         sclite's per-speaker summary table
  *   <system>/<split>.pralign     sclite's alignment dump (REF/HYP/Eval per utterance)
  *   <system>/<split>.wer         Kaldi's %WER / %SER lines
+ *   <system>/<split>.dtl         sclite's error lists (`-o dtl`: confusion pairs, insertions, deletions, ...)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { readTrn } from '../score/trn.ts';
 import { scoreTranscripts, type WerResult } from '../score/wer.ts';
 import { formatAlignmentLines, formatPralign, formatSummaryTable, formatWerLine } from '../score/report.ts';
+import { errorLists, formatErrorLists, type ErrorLists } from '../score/errors.ts';
 import { pairedBootstrapWer, type BootstrapResult } from '../score/significance.ts';
 import type { ScoringMode } from '../score/align.ts';
 import { alignmentsOf, scoredSplit, worstUttIds } from '../report/from-score.ts';
@@ -106,7 +108,9 @@ export interface SystemSplitScore {
   tunedOnThisSplit: boolean;
   speakers: SpeakerWer[];
   worst: WorstUtterance[];
-  files: { sys: string; pralign: string; wer: string };
+  files: { sys: string; pralign: string; wer: string; dtl: string };
+  /** sclite's error lists (as in the .dtl file). */
+  errorLists: ErrorLists;
   /** The report's counts (src/report ReportInput): corpus, per speaker, per utterance. */
   counts: WerCounts;
   speakerCounts: SpeakerWerCounts[];
@@ -202,8 +206,10 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
       const hypFile = join(opts.decodeDir, sys.name, `${split}.trn`);
       const r = scoreTranscripts(refs, readTrn(hypFile), { mode, vocabulary, refFile, hypFile, missingHyp: 'error' });
       raw.set(`${sys.name}\0${split}`, r);
-      const files = { sys: join(sys.name, `${split}.sys`), pralign: join(sys.name, `${split}.pralign`), wer: join(sys.name, `${split}.wer`) };
+      const files = { sys: join(sys.name, `${split}.sys`), pralign: join(sys.name, `${split}.pralign`), wer: join(sys.name, `${split}.wer`), dtl: join(sys.name, `${split}.dtl`) };
       const title = `${sys.name} ${split}`;
+      const lists = errorLists(r.utterances, mode === 'kaldi');
+      await writeFileAtomic(join(opts.outDir, files.dtl), formatErrorLists(lists));
       await writeFileAtomic(join(opts.outDir, files.sys), formatSummaryTable(r, title));
       await writeFileAtomic(join(opts.outDir, files.pralign), formatPralign(r, title));
       await writeFileAtomic(join(opts.outDir, files.wer), formatWerLine(r));
@@ -212,7 +218,7 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
         sentences: r.sentences, sentenceErrors: r.sentenceErrors, ser: r.sentences ? (100 * r.sentenceErrors) / r.sentences : 0,
         emptyHyps: r.emptyHyps, noPath: ss.noPath, noFeatures: ss.noFeatures, refOovs: r.refOovs, refOovWords: r.refOovWords,
         lmWeight: sys.lmWeight, wordInsertionPenalty: sys.wordInsertionPenalty, tunedOnThisSplit: sys.tuning?.split === split,
-        speakers: speakerRows(r), worst: worstUtterances(r, worstN), files,
+        speakers: speakerRows(r), worst: worstUtterances(r, worstN), files, errorLists: lists,
         ...(() => { const x = scoredSplit(r); return { counts: x.counts, speakerCounts: x.speakers, utterances: x.utterances }; })(),
         alignments: [],
       });
@@ -248,7 +254,7 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
 }
 
 /** What the report needs of one system (src/report SystemInput), per report split ('dev', 'test'). */
-export type ReportWerInput = Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments'>;
+export type ReportWerInput = Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments' | 'errorLists'>;
 
 /**
  * The WER part of the report's input for every scored system: corpus, per-speaker and
@@ -258,13 +264,14 @@ export type ReportWerInput = Pick<SystemInput, 'wer' | 'speakers' | 'utterances'
 export function reportWerInputs(s: ScoreSummary): Record<string, ReportWerInput> {
   const out: Record<string, ReportWerInput> = {};
   for (const name of s.systems) {
-    const x: ReportWerInput = { wer: { dev: null, test: null }, speakers: {}, utterances: {}, alignments: [] };
+    const x: ReportWerInput = { wer: { dev: null, test: null }, speakers: {}, utterances: {}, alignments: [], errorLists: {} };
     for (const r of s.results.filter((y) => y.system === name)) {
       if (r.split !== 'dev' && r.split !== 'test') continue;
       x.wer[r.split] = r.counts;
       x.speakers![r.split] = r.speakerCounts;
       x.utterances![r.split] = r.utterances;
       x.alignments!.push(...r.alignments);
+      if (r.errorLists) x.errorLists![r.split] = r.errorLists; // absent in score.json files made before the lists
     }
     out[name] = x;
   }

@@ -10,7 +10,7 @@ import type { AlignedPair } from '../score/align.ts';
 import {
   CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION,
   type GainRecovered, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest,
-  type Split, type SpeakerRow, type SystemInput, type SystemReport, type UttWerCounts, type WerCounts,
+  type FrequentErrorRow, type Split, type SpeakerRow, type SystemInput, type SystemReport, type UttWerCounts, type WerCounts,
   type WerFigures, type WorstUtterance,
 } from './types.ts';
 
@@ -152,6 +152,46 @@ function perSpeaker(input: ReportInput, ids: string[]): ReportJson['perSpeaker']
   return null;
 }
 
+/** Confusion pairs, insertions and deletions taken from each system's head of its lists. */
+export const FREQUENT_ERRORS = { confusionPairs: 5, insertions: 3, deletions: 3 } as const;
+
+/**
+ * The most frequent errors of the baseline, the ensemble and the student side by side: the union
+ * of each one's top confusion pairs, insertions and deletions (FREQUENT_ERRORS), each with every
+ * system's exact count (the lists are complete). Test, else dev; null without error lists.
+ */
+function frequentErrors(input: ReportInput): ReportJson['frequentErrors'] {
+  for (const split of ['test', 'dev'] as Split[]) {
+    const ids = CORE_SYSTEMS.filter((id) => input.systems[id]?.errorLists?.[split]);
+    if (!ids.length) continue;
+    const lists = ids.map((id) => input.systems[id].errorLists![split]!);
+    const rows = new Map<string, FrequentErrorRow>();
+    const row = (kind: FrequentErrorRow['kind'], ref: string | null, hyp: string | null): FrequentErrorRow => {
+      const key = JSON.stringify([kind, ref, hyp]);
+      let r = rows.get(key);
+      if (!r) rows.set(key, (r = { kind, ref, hyp, counts: Object.fromEntries(ids.map((id) => [id, 0])) }));
+      return r;
+    };
+    for (const l of lists) {
+      for (const e of l.confusionPairs.slice(0, FREQUENT_ERRORS.confusionPairs)) row('substitution', e.ref, e.hyp);
+      for (const e of l.insertions.slice(0, FREQUENT_ERRORS.insertions)) row('insertion', null, e.word);
+      for (const e of l.deletions.slice(0, FREQUENT_ERRORS.deletions)) row('deletion', e.word, null);
+    }
+    ids.forEach((id, i) => {
+      const l = lists[i];
+      for (const e of l.confusionPairs) { const r = rows.get(JSON.stringify(['substitution', e.ref, e.hyp])); if (r) r.counts[id] = e.count; }
+      for (const e of l.insertions) { const r = rows.get(JSON.stringify(['insertion', null, e.word])); if (r) r.counts[id] = e.count; }
+      for (const e of l.deletions) { const r = rows.get(JSON.stringify(['deletion', e.word, null])); if (r) r.counts[id] = e.count; }
+    });
+    const kindOrder = { substitution: 0, insertion: 1, deletion: 2 };
+    const most = (r: FrequentErrorRow) => Math.max(...Object.values(r.counts));
+    const text = (r: FrequentErrorRow) => `${r.ref ?? ''}\0${r.hyp ?? ''}`;
+    const sorted = [...rows.values()].sort((a, b) => kindOrder[a.kind] - kindOrder[b.kind] || most(b) - most(a) || (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
+    return { split, systems: [...ids], rows: sorted };
+  }
+  return null;
+}
+
 function countPairs(pairs: readonly AlignedPair[]): { sub: number; del: number; ins: number; refWords: number } {
   let sub = 0, del = 0, ins = 0, refWords = 0;
   for (const p of pairs) {
@@ -243,6 +283,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     temperatureSweep: sweep,
     fidelity: input.fidelity?.length ? input.fidelity : null,
     perSpeaker: perSpeaker(input, ids),
+    frequentErrors: frequentErrors(input),
     worstUtterances: worstUtterances(input, ids, o.worstOf, o.maxWorstUtterances),
     stages,
     totalSec,

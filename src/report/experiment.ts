@@ -169,7 +169,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     test: evalFile.splits.test?.models[name]?.accuracy ?? null,
   });
   const wer = score ? reportWerInputs(score) : {};
-  const werOf = (name: string): Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments'> => wer[name] ?? { wer: { dev: null, test: null } };
+  const werOf = (name: string): Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments' | 'errorLists'> => wer[name] ?? { wer: { dev: null, test: null } };
 
   const systems: Record<string, SystemInput> = {};
   const baseline = models.models.find((m) => m.role === 'baseline');

@@ -7,7 +7,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { diffTokens, escapeHtml, plural } from './format.ts';
@@ -88,6 +88,8 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
   if (ct) parts.push(section('training-curves', 'Training curves', htmlTable(ct), figures(figs, ['curve-dev-frame-accuracy', 'curve-train-loss', 'curve-learning-rate'])));
   const sp = speakerTable(r);
   if (sp) parts.push(section('per-speaker', `WER per speaker (${r.perSpeaker!.split})`, htmlTable(sp), figures(figs, ['per-speaker-wer'])));
+  const fe = frequentErrorTable(r);
+  if (fe) parts.push(section('frequent-errors', `Most frequent errors (${r.frequentErrors!.split})`, htmlTable(fe), `<p class="note">${escapeHtml(FREQUENT_ERRORS_CAPTION)}</p>`));
 
   if (r.worstUtterances?.utterances.length) {
     const w = r.worstUtterances;

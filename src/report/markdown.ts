@@ -3,7 +3,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { escapeMarkdown, formatInlineDiff, markdownCodeBlock, plural } from './format.ts';
@@ -58,6 +58,9 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
 
   const sp = speakerTable(r);
   if (sp) push(`## WER per speaker (${r.perSpeaker!.split})`, markdownTable(sp), ...figureLinks(figures, ['per-speaker-wer']));
+
+  const fe = frequentErrorTable(r);
+  if (fe) push(`## Most frequent errors (${r.frequentErrors!.split})`, markdownTable(fe), escapeMarkdown(FREQUENT_ERRORS_CAPTION));
 
   if (r.worstUtterances?.utterances.length) {
     const w = r.worstUtterances;

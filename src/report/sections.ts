@@ -209,6 +209,21 @@ export function speakerTable(r: ReportJson): Table | null {
   );
 }
 
+/** The most frequent errors side by side: one row per error, one count column per system. */
+export function frequentErrorTable(r: ReportJson): Table | null {
+  const f = r.frequentErrors;
+  if (!f?.rows.length) return null;
+  const what = (x: NonNullable<ReportJson['frequentErrors']>['rows'][number]) =>
+    x.kind === 'substitution' ? `${x.ref} -> ${x.hyp}` : x.kind === 'insertion' ? `(insertion) ${x.hyp}` : `(deletion) ${x.ref}`;
+  return table(
+    ['Error', ...f.systems.map((id) => r.systems[id]?.label ?? id)],
+    f.rows.map((x) => [what(x), ...f.systems.map((id) => int(x.counts[id]))]),
+    [false, ...f.systems.map(() => true)],
+  );
+}
+
+export const FREQUENT_ERRORS_CAPTION = "Each system's most frequent confusion pairs (REF -> HYP), insertions and deletions, with every system's count of each (sclite's error lists; all of them in score/<system>/<split>.dtl).";
+
 export function stageTable(r: ReportJson): Table | null {
   const names = Object.keys(r.stages);
   if (!names.length) return null;

@@ -11,6 +11,7 @@
  * when insertions outnumber the reference words); times are seconds; sizes are bytes.
  */
 import type { AlignedPair } from '../score/align.ts';
+import type { ErrorLists } from '../score/errors.ts';
 
 export const REPORT_INPUT_FORMAT = 'am-distill.report-input';
 export const REPORT_FORMAT = 'am-distill.report';
@@ -112,6 +113,8 @@ export interface SystemInput {
   utterances?: { dev?: UttWerCounts[]; test?: UttWerCounts[] };
   /** Word alignments of some utterances (typically the worst ones of the student, for every system). */
   alignments?: UttAlignment[];
+  /** sclite's error lists per split (src/score/errors.ts: confusion pairs, insertions, deletions, ...). */
+  errorLists?: { dev?: ErrorLists; test?: ErrorLists };
   /** Training curve (not for the ensemble, which is not trained as a whole). */
   trainingCurve?: EpochPoint[];
 }
@@ -272,6 +275,16 @@ export interface SignificanceReport {
   notes: string[];
 }
 
+/** One frequent error and how often each system makes it (exact counts, 0 when it does not). */
+export interface FrequentErrorRow {
+  kind: 'substitution' | 'insertion' | 'deletion';
+  /** Reference word (null for an insertion). */
+  ref: string | null;
+  /** Hypothesis word (null for a deletion). */
+  hyp: string | null;
+  counts: Record<string, number>;
+}
+
 export interface SpeakerRow {
   speaker: string;
   refWords: number;
@@ -305,6 +318,8 @@ export interface ReportJson {
   fidelity?: FidelityRow[] | null;
   /** Per-speaker WER on test (dev when test has none). */
   perSpeaker: { split: Split; rows: SpeakerRow[] } | null;
+  /** The most frequent errors of the baseline, ensemble and student on test (dev when test has none). */
+  frequentErrors?: { split: Split; systems: string[]; rows: FrequentErrorRow[] } | null;
   worstUtterances: { system: string; utterances: WorstUtterance[] } | null;
   stages: Record<string, number>;
   totalSec: number;

@@ -131,7 +131,7 @@ function checkCurve(c: Checker, v: unknown, path: string): void {
 }
 
 function checkSystem(c: Checker, v: unknown, path: string, id: string): void {
-  const o = c.obj(v, path, ['frameAccuracy', 'wer'], ['label', 'parameters', 'members', 'speakers', 'utterances', 'alignments', 'trainingCurve']);
+  const o = c.obj(v, path, ['frameAccuracy', 'wer'], ['label', 'parameters', 'members', 'speakers', 'utterances', 'alignments', 'errorLists', 'trainingCurve']);
   c.opt(o, 'label', path, (x, p) => c.str(x, p));
   c.opt(o, 'parameters', path, (x, p) => c.int(x, p, 1));
   if (o.members !== undefined && id !== 'ensemble') c.fail(join(path, 'members'), 'members only on the ensemble', o.members);
@@ -186,7 +186,52 @@ function checkSystem(c: Checker, v: unknown, path: string, id: string): void {
       checkPairs(c, ao.pairs, join(p, 'pairs'));
     });
   }
+  if (o.errorLists !== undefined) {
+    const el = c.obj(o.errorLists, join(path, 'errorLists'), [], SPLITS);
+    for (const s of SPLITS) if (el[s] !== undefined) checkErrorLists(c, el[s], join(path, `errorLists.${s}`));
+  }
   if (o.trainingCurve !== undefined) checkCurve(c, o.trainingCurve, join(path, 'trainingCurve'));
+}
+
+function checkFrequentErrors(c: Checker, v: unknown, path: string, systems: Obj): void {
+  const o = c.obj(v, path, ['split', 'systems', 'rows']);
+  checkSplitKey(c, o.split, join(path, 'split'));
+  const ids = c.arr(o.systems, join(path, 'systems')).map((x, i) => {
+    const id = c.str(x, join(join(path, 'systems'), i));
+    if (!(id in systems)) c.fail(join(join(path, 'systems'), i), 'a system of the report', id);
+    return id;
+  });
+  c.arr(o.rows, join(path, 'rows')).forEach((x, i) => {
+    const p = join(join(path, 'rows'), i);
+    const r = c.obj(x, p, ['kind', 'ref', 'hyp', 'counts']);
+    if (!['substitution', 'insertion', 'deletion'].includes(r.kind as string)) c.fail(join(p, 'kind'), 'substitution, insertion or deletion', r.kind);
+    if (r.kind !== 'insertion') c.str(r.ref, join(p, 'ref'));
+    else if (r.ref !== null) c.fail(join(p, 'ref'), 'null for an insertion', r.ref);
+    if (r.kind !== 'deletion') c.str(r.hyp, join(p, 'hyp'));
+    else if (r.hyp !== null) c.fail(join(p, 'hyp'), 'null for a deletion', r.hyp);
+    const counts = c.obj(r.counts, join(p, 'counts'), ids);
+    for (const id of ids) c.int(counts[id], join(p, `counts.${id}`));
+  });
+}
+
+/** sclite's error lists (src/score/errors.ts): words and confusion pairs with counts >= 1. */
+function checkErrorLists(c: Checker, v: unknown, path: string): void {
+  const o = c.obj(v, path, ['confusionPairs', 'insertions', 'deletions', 'substitutions', 'falselyRecognized']);
+  c.arr(o.confusionPairs, join(path, 'confusionPairs')).forEach((x, i) => {
+    const p = join(join(path, 'confusionPairs'), i);
+    const e = c.obj(x, p, ['ref', 'hyp', 'count']);
+    c.str(e.ref, join(p, 'ref'));
+    c.str(e.hyp, join(p, 'hyp'));
+    c.int(e.count, join(p, 'count'), 1);
+  });
+  for (const k of ['insertions', 'deletions', 'substitutions', 'falselyRecognized']) {
+    c.arr(o[k], join(path, k)).forEach((x, i) => {
+      const p = join(join(path, k), i);
+      const e = c.obj(x, p, ['word', 'count']);
+      c.str(e.word, join(p, 'word'));
+      c.int(e.count, join(p, 'count'), 1);
+    });
+  }
 }
 
 function checkEnvironment(c: Checker, v: unknown, path: string): void {
@@ -299,6 +344,7 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
   if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
   if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null) checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
   if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
+  if (o.frequentErrors !== undefined && o.frequentErrors !== null) checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
   checkEnvironment(c, o.environment, 'environment');
@@ -329,7 +375,7 @@ export function readReportInput(path: string): ReportInput {
 export function validateReportJson(value: unknown, file?: string): ReportJson {
   const c = new Checker(file);
   const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'gainRecovered', 'significance', 'softTargets', 'stages', 'environment'],
-    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'worstUtterances', 'totalSec']);
+    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec']);
   if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
   if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   const systems = o.systems as Obj;
@@ -348,6 +394,7 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
   if (g.frameAccuracyEvidence !== undefined && g.frameAccuracyEvidence !== null) checkGainEvidence(c, g.frameAccuracyEvidence, 'gainRecovered.frameAccuracyEvidence');
   if (o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
+  if (o.frequentErrors !== undefined && o.frequentErrors !== null) checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
   checkEnvironment(c, o.environment, 'environment');

@@ -5,3 +5,4 @@ export * from './report.ts';
 export * from './frame-accuracy.ts';
 export * from './significance.ts';
 export * from './fidelity.ts';
+export * from './errors.ts';

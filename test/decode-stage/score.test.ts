@@ -76,6 +76,21 @@ describe('scoreDecodeDir', () => {
     expect(readFileSync(join(root, 'score', 'student', 'dev.pralign'), 'utf8')).toMatch(/id: \(spkA_2\)\nScores: \(#C #S #D #I\) 1 0 1 0/);
   });
 
+  it("writes sclite's error lists (dtl) and keeps their heads in score.json", () => {
+    const bt = s.results.find((r) => r.system === 'baseline' && r.split === 'test')!;
+    expect(bt.errorLists).toEqual({
+      confusionPairs: [{ ref: 'five', hyp: 'fife', count: 1 }], insertions: [{ word: 'sixty', count: 1 }],
+      deletions: [{ word: 'seven', count: 1 }, { word: 'three', count: 1 }], substitutions: [{ word: 'five', count: 1 }], falselyRecognized: [{ word: 'fife', count: 1 }],
+    });
+    expect(bt.files.dtl).toBe(join('baseline', 'test.dtl'));
+    const dtl = readFileSync(join(root, 'score', 'baseline', 'test.dtl'), 'utf8');
+    expect(dtl).toMatch(/^CONFUSION PAIRS {18}Total {17}\(1\)\n/);
+    expect(dtl).toContain('   1:    1  ->  five ==> fife\n');
+    expect(dtl).toMatch(/DELETIONS {24}Total {17}\(2\)\n.*\n\n   1:    1  ->  seven\n   2:    1  ->  three\n/);
+    const json = JSON.parse(readFileSync(join(root, 'score', 'score.json'), 'utf8'));
+    expect(json.results.find((r: { system: string; split: string }) => r.system === 'student' && r.split === 'test').errorLists.confusionPairs).toEqual([{ ref: 'five', hyp: 'fife', count: 1 }, { ref: 'seven', hyp: 'heaven', count: 1 }]);
+  });
+
   it('compares student with baseline (and the ensemble) by paired bootstrap, seeded', () => {
     expect(s.comparisons.map((c) => `${c.a}-${c.b}/${c.split}`)).toEqual(['student-baseline/dev', 'student-baseline/test', 'ensemble-baseline/dev', 'ensemble-baseline/test', 'student-ensemble/dev', 'student-ensemble/test']);
     const c = s.comparisons[1];

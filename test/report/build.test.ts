@@ -104,6 +104,27 @@ describe('buildReport', () => {
     i2.systems.baseline.utterances!.test![0].uttId = 'spkZ_other';
     expect(() => buildReport(i2)).toThrow(/key 'systems\.student\.utterances\.test': cannot compare student with baseline: .*different references/);
   });
+  it("sets the systems' most frequent errors side by side, with exact counts from the alignments", () => {
+    const f = r.frequentErrors!;
+    expect(f.split).toBe('test');
+    expect(f.systems).toEqual(['baseline', 'ensemble', 'student']);
+    const count = (id: string, op: string, ref: string | null, hyp: string | null) =>
+      scores[id].test.utterances.reduce((a, u) => a + u.pairs.filter((p) => p.op === op && (p.ref?.toLowerCase() ?? null) === ref && (p.hyp?.toLowerCase() ?? null) === hyp).length, 0);
+    const op = { substitution: 'S', insertion: 'I', deletion: 'D' } as const;
+    for (const row of f.rows) for (const id of f.systems) expect(row.counts[id]).toBe(count(id, op[row.kind], row.ref, row.hyp));
+    // Every system's top confusion pair is a row; rows run substitutions, insertions, deletions.
+    for (const id of f.systems) {
+      const top = input.systems[id].errorLists!.test!.confusionPairs[0];
+      expect(f.rows.some((x) => x.kind === 'substitution' && x.ref === top.ref && x.hyp === top.hyp && x.counts[id] === top.count)).toBe(true);
+    }
+    const kinds = f.rows.map((x) => x.kind);
+    expect(kinds).toEqual([...kinds].sort((a, b) => ['substitution', 'insertion', 'deletion'].indexOf(a) - ['substitution', 'insertion', 'deletion'].indexOf(b)));
+    expect(f.rows.filter((x) => x.kind === 'substitution').length).toBeLessThanOrEqual(15);
+    const i2 = clone(input);
+    for (const id of Object.keys(i2.systems)) delete i2.systems[id].errorLists;
+    expect(buildReport(i2).frequentErrors).toBeNull();
+  });
+
   it('tabulates per-speaker test WER for every system and picks the student\'s worst utterances with all systems\' alignments', () => {
     expect(r.perSpeaker!.split).toBe('test');
     expect(r.perSpeaker!.rows.map((x) => x.speaker)).toEqual(['spkB', 'spkC', 'spkD']);

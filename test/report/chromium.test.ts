@@ -60,7 +60,7 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium (needs /usr/bin/
     expect(p.overflowX).toBe(false);
     expect(p.svgs).toHaveLength(8);
     for (const [w, h] of p.svgs) { expect(w).toBeGreaterThan(300); expect(h).toBeGreaterThan(100); }
-    expect(p.sections).toEqual(['table-1', 'systems', 'corpus', 'significance', 'soft-targets', 'temperature-sweep', 'training-curves', 'per-speaker', 'worst-utterances', 'stages', 'environment']);
+    expect(p.sections).toEqual(['table-1', 'systems', 'corpus', 'significance', 'soft-targets', 'temperature-sweep', 'training-curves', 'per-speaker', 'frequent-errors', 'worst-utterances', 'stages', 'environment']);
     expect(r.screenshotPng!.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     if (shotDir) { mkdirSync(shotDir, { recursive: true }); writeFileSync(join(shotDir, 'report.png'), r.screenshotPng!); }
   });

@@ -12,6 +12,7 @@ import { Rng } from '../../src/util/rng.ts';
 import { scoreTranscripts, type WerResult } from '../../src/score/wer.ts';
 import type { TrnUtterance } from '../../src/score/trn.ts';
 import { alignmentsOf, scoredSplit, worstUttIds } from '../../src/report/from-score.ts';
+import { errorLists } from '../../src/score/errors.ts';
 import { REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, type EpochPoint, type ReportInput, type SystemInput } from '../../src/report/types.ts';
 
 export const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'oh'];
@@ -114,6 +115,7 @@ export function makeFixture(seed = 7, specs: Record<string, SystemSpec> = DEFAUL
       wer: { dev: d.counts, test: t.counts },
       speakers: { dev: d.speakers, test: t.speakers },
       utterances: { dev: d.utterances, test: t.utterances },
+      errorLists: { dev: errorLists(dev.utterances), test: errorLists(test.utterances) },
       parameters: id === 'ensemble' ? 3 * 1_234_567 : 1_234_567,
       ...(id === 'ensemble' ? {} : { trainingCurve: curve(r, 8, spec.frameAccuracy.dev - 0.2, spec.frameAccuracy.dev, id === 'student' ? 2 : 1) }),
     };

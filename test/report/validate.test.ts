@@ -32,6 +32,11 @@ describe('validateReportInput', () => {
     expect(errorOf((x) => { x.softTargets.keptMass = 98.7; })).toMatch(/key 'softTargets\.keptMass'.*fraction/);
     expect(errorOf((x) => { x.systems.student.trainingCurve[2].devFrameAccuracy = -0.1; })).toMatch(/systems\.student\.trainingCurve\[2\]\.devFrameAccuracy/);
   });
+  it('checks error lists: counts >= 1, words as strings', () => {
+    expect(errorOf((x) => { x.systems.student.errorLists.test.confusionPairs[0].count = 0; })).toMatch(/key 'systems\.student\.errorLists\.test\.confusionPairs\[0\]\.count'/);
+    expect(errorOf((x) => { x.systems.baseline.errorLists.dev.insertions.push({ word: 3, count: 1 }); })).toMatch(/systems\.baseline\.errorLists\.dev\.insertions\[\d+\]\.word/);
+    expect(errorOf((x) => { x.systems.baseline.errorLists.test = { confusionPairs: [] }; })).toMatch(/systems\.baseline\.errorLists\.test\.insertions/);
+  });
   it('requires baseline, ensemble and student, and rejects unknown system ids and keys', () => {
     expect(errorOf((x) => { delete x.systems.student; })).toMatch(/key 'systems\.student'.*expected a value \(required\)/);
     expect(errorOf((x) => { x.systems.teacher = x.systems.baseline; })).toMatch(/key 'systems\.teacher'.*no such key/);
@@ -124,5 +129,15 @@ describe('validateReportJson', () => {
     const missing = clone(r);
     delete missing.systems.ensemble;
     expect(() => validateReportJson(missing)).toThrow(/systems\.ensemble/);
+  });
+  it('checks the most frequent errors: kinds, null sides, a count for every listed system', () => {
+    const r = JSON.parse(JSON.stringify(buildReport(clone(base))));
+    expect(r.frequentErrors.rows.length).toBeGreaterThan(0);
+    const edit = (f: (x: any) => void) => { const x = clone(r); f(x); return () => validateReportJson(x, 'report.json'); };
+    const ins = r.frequentErrors.rows.findIndex((x: { kind: string }) => x.kind === 'insertion');
+    expect(edit((x) => { x.frequentErrors.rows[ins].ref = 'six'; })).toThrow(new RegExp(`key 'frequentErrors\\.rows\\[${ins}\\]\\.ref'.*null for an insertion`));
+    expect(edit((x) => { x.frequentErrors.rows[0].kind = 'swap'; })).toThrow(/frequentErrors\.rows\[0\]\.kind.*substitution, insertion or deletion/);
+    expect(edit((x) => { delete x.frequentErrors.rows[0].counts.student; })).toThrow(/frequentErrors\.rows\[0\]\.counts\.student/);
+    expect(edit((x) => { x.frequentErrors.systems.push('teacher'); })).toThrow(/frequentErrors\.systems\[3\].*a system of the report/);
   });
 });

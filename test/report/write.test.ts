@@ -116,6 +116,13 @@ describe('report.md', () => {
     expect(md).toContain('![Training loss](plots/curve-train-loss.svg)');
     expect(md).toContain('## Worst utterances of the Distilled single model');
   });
+
+  it('lists the most frequent errors with a count per system', () => {
+    expect(md).toContain('## Most frequent errors (test)\n\n| Error | Baseline | 3-net ensemble | Distilled single model |');
+    const top = input.systems.student.errorLists!.test!.confusionPairs[0];
+    expect(md).toMatch(new RegExp(`\\| ${top.ref} -\\\\> ${top.hyp} \\| \\d+ \\| \\d+ \\| ${top.count} \\|`));
+    expect(md).toContain('| (deletion) \\*\\*bold\\*\\* | 1 | 1 | 1 |'); // escaped
+  });
   it('keeps hostile text inside code blocks or escaped', () => {
     const fence = /^(`{3,})\n[\s\S]*?\n\1$/gm;
     const outside = md.replace(fence, '');

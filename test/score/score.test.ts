@@ -158,6 +158,13 @@ describe('am-distill score', () => {
     expect(j).toMatchObject({ errors: 612, refWords: 1050, sub: 112, del: 239, ins: 261, sentences: 234 });
     expect(Object.keys(j)).toEqual(expect.arrayContaining(['wer', 'errors', 'refWords', 'sub', 'del', 'ins', 'sentences', 'sentenceErrors']));
   });
+  it("writes sclite's error lists with --dtl, byte for byte as sclite -o dtl (golden)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'amd-score-'));
+    capture();
+    expect(await main(['node', 'am-distill', 'score', '--ref', join(GOLDEN, 'ref.trn'), '--hyp', join(GOLDEN, 'hyp.trn'), '--dtl', join(dir, 'hyp.dtl')])).toBe(EXIT_OK);
+    const golden = JSON.parse(readFileSync(join(GOLDEN, 'sclite-dtl.json'), 'utf8')) as { cases: { name: string; dtl: string }[] };
+    expect(readFileSync(join(dir, 'hyp.dtl'), 'utf8')).toBe(golden.cases.find((c) => c.name === 'golden-pairs')!.dtl);
+  });
   it('prints %WER and the speaker table, and exits 2 for a trn line without id', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'amd-score-'));
     writeFileSync(join(dir, 'r.trn'), 'a b (s_1)\n');

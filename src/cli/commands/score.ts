@@ -1,5 +1,5 @@
 /**
- * `am-distill score --ref R.trn --hyp H.trn [--mode sclite|kaldi] [--json] [--pralign F] [--vocab F]`
+ * `am-distill score --ref R.trn --hyp H.trn [--mode sclite|kaldi] [--json] [--pralign F] [--dtl F] [--vocab F]`
  * Prints %WER with S/D/I counts (or the JSON summary), and the per-speaker table.
  */
 import { Command, Option } from 'commander';
@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readTrn } from '../../score/trn.ts';
 import { scoreTranscripts, werSummaryJson } from '../../score/wer.ts';
 import { formatPralign, formatSummaryTable, formatWerLine } from '../../score/report.ts';
+import { errorLists, formatErrorLists } from '../../score/errors.ts';
 import type { ScoringMode } from '../../score/align.ts';
 import { writeFileAtomic } from '../../util/fs.ts';
 
@@ -19,8 +20,9 @@ export function register(program: Command): void {
     .option('--json', 'print {"wer" (percent), "errors", "refWords", "sub", "del", "ins", "sentences", "sentenceErrors", ...}', false)
     .option('--missing-hyp-as-empty', 'score a reference without hypothesis as an empty hypothesis instead of failing', false)
     .option('--pralign <file>', 'also write the sclite-style alignment dump to this file')
+    .option('--dtl <file>', "also write sclite's error lists (-o dtl: confusion pairs, insertions, deletions, substitutions, falsely recognized) to this file")
     .option('--vocab <file>', 'recogniser vocabulary (one word per line, first column): count reference OOVs')
-    .action(async (o: { ref: string; hyp: string; mode: ScoringMode; json: boolean; missingHypAsEmpty: boolean; pralign?: string; vocab?: string }) => {
+    .action(async (o: { ref: string; hyp: string; mode: ScoringMode; json: boolean; missingHypAsEmpty: boolean; pralign?: string; dtl?: string; vocab?: string }) => {
       const vocabulary = o.vocab
         ? new Set(readFileSync(o.vocab, 'utf8').split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]).filter((w) => w))
         : undefined;
@@ -28,6 +30,7 @@ export function register(program: Command): void {
         mode: o.mode, refFile: o.ref, hypFile: o.hyp, missingHyp: o.missingHypAsEmpty ? 'empty' : 'error', vocabulary,
       });
       if (o.pralign) await writeFileAtomic(o.pralign, formatPralign(r, o.hyp));
+      if (o.dtl) await writeFileAtomic(o.dtl, formatErrorLists(errorLists(r.utterances, o.mode === 'kaldi')));
       if (o.json) {
         process.stdout.write(JSON.stringify(werSummaryJson(r)) + '\n');
         return;
