@@ -110,6 +110,11 @@ describe('scoreDecodeDir', () => {
     };
     expect(() => validateReportInput(input, 'report-input.json')).not.toThrow();
     expect(wer.student.wer.test).toEqual({ refWords: 11, sub: 2, del: 0, ins: 0, sentences: 4, sentenceErrors: 2 });
+    expect(wer.student.errorLists!.test!.confusionPairs).toEqual([{ ref: 'five', hyp: 'fife', count: 1 }, { ref: 'seven', hyp: 'heaven', count: 1 }]);
+    // A score.json from before the error lists: no lists, still valid input.
+    const old = JSON.parse(JSON.stringify(s));
+    for (const r of old.results) delete r.errorLists;
+    expect(reportWerInputs(old).student.errorLists).toEqual({});
   });
 
   it('leaves out comparisons with a system that was not decoded', async () => {

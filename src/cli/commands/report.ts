@@ -26,7 +26,7 @@ function floatOption(name: string, min: number, max: number) {
 
 export function register(program: Command): void {
   program.command('report')
-    .description('comparison report (Table 1, significance, curves, per-speaker WER, worst utterances) as json, md and html')
+    .description('comparison report (Table 1, significance, curves, per-speaker WER, most frequent errors, worst utterances) as json, md and html')
     .requiredOption('--input <file>', 'report-input.json written by the pipeline')
     .requiredOption('--out <dir>', 'output directory')
     .option('--replicates <n>', "bootstrap replicates for significance (default: the input's reportOptions, else 1000)", intOption('replicates', 1))
