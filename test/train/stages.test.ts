@@ -176,13 +176,16 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
 
   it('a recipe whose student wants the copies the targets stage leaves out stops when loaded', () => {
     const load = (sets: string[]) => loadRecipe(join(ROOT, 'pipelines/fsdd-digits.yaml'), { registry: defaultRegistry, cwd: ROOT, sets });
-    const err = (() => { try { load(['stages.targets.vtlpCopies=false']); } catch (e) { return e; } })() as ConfigError;
+    const vtlp = 'stages.features.vtlp={warps: [0.9, 1.1]}';
+    const err = (() => { try { load([vtlp, 'stages.targets.vtlpCopies=false']); } catch (e) { return e; } })() as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/key 'stages\.distill\.vtlpCopies': the student would train on VTLP copies that the targets stage does not label; expected false when stages\.targets\.vtlpCopies is false, found true/);
     expect(err.message).toContain('fsdd-digits.yaml');
-    const ok = load(['stages.targets.vtlpCopies=false', 'stages.distill.vtlpCopies=false']);
+    const ok = load([vtlp, 'stages.targets.vtlpCopies=false', 'stages.distill.vtlpCopies=false']);
     expect(ok.stages.find((s) => s.name === 'targets')!.options.vtlpCopies).toBe(false);
-    expect(() => load(['stages.distill.vtlpCopies=false'])).not.toThrow();
+    expect(() => load([vtlp, 'stages.distill.vtlpCopies=false'])).not.toThrow();
+    // Without VTLP there are no copies to miss.
+    expect(() => load(['stages.targets.vtlpCopies=false'])).not.toThrow();
   });
 });
 

@@ -40,7 +40,8 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
   schema: DISTILL_SCHEMA,
 
   checkInputs(options, inputOptions) {
-    if (options.vtlpCopies && inputOptions('targets')?.vtlpCopies === false) {
+    const copies = ((inputOptions('features')?.vtlp as { warps?: number[] } | undefined)?.warps?.length ?? 0) > 0;
+    if (copies && options.vtlpCopies && inputOptions('targets')?.vtlpCopies === false) {
       throw new OptionError('the student would train on VTLP copies that the targets stage does not label', {
         keyPath: 'stages.distill.vtlpCopies', expected: 'false when stages.targets.vtlpCopies is false', found: 'true',
       });
