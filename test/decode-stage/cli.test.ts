@@ -54,6 +54,24 @@ describe('am-distill decode', () => {
     expect(existsSync(join(out, 'ensemble', 'tuning.json'))).toBe(true);
   });
 
+  it('scores the whole grid on the decoded split itself with --oracle-grid (analysis), and refuses it with another tuning split or no references', async () => {
+    const out = join(root, 'oracle');
+    const r = await cli('--model', join(x.dirs.distill, 'student'), ...common(), '--out', out, '--oracle-grid', '--lm-weights', '0.5,1,2', '--penalties', '0,1', '--json');
+    expect(r.code).toBe(EXIT_OK);
+    const sys = JSON.parse(r.out).summary.systems[0];
+    expect(sys).toMatchObject({ weightsFrom: 'tuning', tuning: { split: 'test.oracle' } });
+    expect(sys.tuning.grid).toHaveLength(6);
+    const best = Math.min(...sys.tuning.grid.map((g: { wer: number }) => g.wer));
+    expect(sys.tuning.best.wer).toBe(best);
+    expect(sys.splits.test.wer).toBeCloseTo(best, 10); // the same utterances, decoded at the best point
+    let e = await cli('--model', join(x.dirs.distill, 'student'), ...common(), '--out', join(root, 'oracle2'), '--oracle-grid', '--tune-features', join(x.dirs.features, 'dev.arrow'));
+    expect(e.code).toBe(EXIT_BAD_INPUT);
+    expect(e.err).toMatch(/--oracle-grid: --oracle-grid with --tune-features; expected one of them/);
+    e = await cli('--model', join(x.dirs.distill, 'student'), ...common().slice(0, 8), '--out', join(root, 'oracle3'), '--oracle-grid');
+    expect(e.code).toBe(EXIT_BAD_INPUT);
+    expect(e.err).toMatch(/the oracle grid needs references of the decoded split; expected --ref R\.trn or --data DIR/);
+  });
+
   it('exits 2 naming the problem: not a model directory, an LM without the lexicon\'s words, bad numbers', async () => {
     let r = await cli('--model', join(root, 'nothing'), ...common(), '--out', join(root, 'bad1'));
     expect(r.code).toBe(EXIT_BAD_INPUT);

@@ -4,7 +4,9 @@
  * Hybrid decoding of one split with one acoustic model, or with the ensemble of several (their
  * posteriors averaged per frame). The LM weight and insertion penalty are either fixed
  * (`--lm-weight`, `--penalty`) or tuned on another split (`--tune-features` with its references)
- * and then applied to the decoded split. Writes `<out>/<name>/<split>.trn` (+ .ctm, .utts.jsonl),
+ * and then applied to the decoded split. `--oracle-grid` scores every grid point on the decoded
+ * split itself (an analysis of how much the weights matter, never a way to choose them: the split
+ * is then both tuning and test set; it is recorded as the tuning split `<split>.oracle`). Writes `<out>/<name>/<split>.trn` (+ .ctm, .utts.jsonl),
  * refs/, words.txt, decode.json, timing.json (see src/decode-stage/decode.ts).
  */
 import { basename, dirname, join, resolve } from 'node:path';
@@ -34,7 +36,7 @@ function list(flag: string, v: string | undefined): number[] | undefined {
 
 interface DecodeFlags {
   model: string[]; features: string; lang: string; lm: string; out: string; hmm?: string; name?: string; split?: string;
-  data?: string; ref?: string; tuneFeatures?: string; tuneSplit?: string; tuneRef?: string;
+  data?: string; ref?: string; tuneFeatures?: string; tuneSplit?: string; tuneRef?: string; oracleGrid?: boolean;
   lmWeight?: string; penalty?: string; lmWeights?: string; penalties?: string; beam?: string; maxActive?: string;
   acousticScale?: string; silProb?: string; lookahead: boolean; backend: string; json?: boolean;
   priorFeatures?: string; priorFrames?: string;
@@ -68,6 +70,7 @@ export function register(program: Command): void {
     .option('--tune-features <file>', 'feature file of a split to tune the LM weight and penalty on (needs its references)')
     .option('--tune-split <name>', 'name of the tuning split (default: its file name without .arrow)')
     .option('--tune-ref <file>', 'reference trn of the tuning split (instead of --data)')
+    .option('--oracle-grid', "score every LM weight x penalty on the decoded split itself (analysis only: the weights are then tuned on the test set; tuning split '<split>.oracle')")
     .option('--lm-weight <w>', 'LM weight without tuning (default 1)')
     .option('--penalty <p>', 'word insertion penalty without tuning (default 0)')
     .option('--lm-weights <list>', 'LM weights tried when tuning, comma-separated (default 0.7,0.9,1.1,1.3,1.5,1.7)')
@@ -101,7 +104,11 @@ export function register(program: Command): void {
       const split = f.split ?? splitNameOf(f.features);
       const main: DecodeSplitInput = { name: split, features: [resolve(f.features)], ...(await refsOf(split, f.ref)) };
       let tune: DecodeSplitInput | null = null;
-      if (f.tuneFeatures) {
+      if (f.oracleGrid) {
+        if (f.tuneFeatures) throw new ConfigError('--oracle-grid with --tune-features', { file: '--oracle-grid', expected: 'one of them: the oracle grid tunes on the decoded split itself', found: `--tune-features ${f.tuneFeatures}` });
+        if (!main.refs) throw new ConfigError('the oracle grid needs references of the decoded split', { file: '--oracle-grid', expected: '--ref R.trn or --data DIR', found: 'neither' });
+        tune = { ...main, name: `${split}.oracle` };
+      } else if (f.tuneFeatures) {
         const tn = f.tuneSplit ?? splitNameOf(f.tuneFeatures);
         tune = { name: tn, features: [resolve(f.tuneFeatures)], ...(await refsOf(tn, f.tuneRef)) };
         if (!tune.refs) throw new ConfigError('tuning needs references', { file: `--tune-features ${f.tuneFeatures}`, expected: '--tune-ref R.trn or --data DIR', found: 'neither' });
