@@ -7,6 +7,7 @@ import { FormatError } from '../util/errors.ts';
 import { speakerOf } from '../score/trn.ts';
 import type { WerResult, UttScore } from '../score/wer.ts';
 import type { AlignedPair } from '../score/align.ts';
+import type { ErrorLists } from '../score/errors.ts';
 import {
   CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION,
   type GainRecovered, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest,
@@ -156,38 +157,41 @@ function perSpeaker(input: ReportInput, ids: string[]): ReportJson['perSpeaker']
 export const FREQUENT_ERRORS = { confusionPairs: 5, insertions: 3, deletions: 3 } as const;
 
 /**
- * The most frequent errors of the baseline, the ensemble and the student side by side: the union
- * of each one's top confusion pairs, insertions and deletions (FREQUENT_ERRORS), each with every
- * system's exact count (the lists are complete). Test, else dev; null without error lists.
+ * The most frequent errors of several systems side by side: the union of each one's top confusion
+ * pairs, insertions and deletions (FREQUENT_ERRORS), each with every system's exact count (the
+ * lists are complete). Rows: substitutions, insertions, deletions, each by the largest count.
  */
+export function frequentErrorRows(lists: Record<string, ErrorLists>): FrequentErrorRow[] {
+  const ids = Object.keys(lists);
+  const rows = new Map<string, FrequentErrorRow>();
+  const key = (kind: FrequentErrorRow['kind'], ref: string | null, hyp: string | null) => JSON.stringify([kind, ref, hyp]);
+  const row = (kind: FrequentErrorRow['kind'], ref: string | null, hyp: string | null): void => {
+    const k = key(kind, ref, hyp);
+    if (!rows.has(k)) rows.set(k, { kind, ref, hyp, counts: Object.fromEntries(ids.map((id) => [id, 0])) });
+  };
+  for (const l of Object.values(lists)) {
+    for (const e of l.confusionPairs.slice(0, FREQUENT_ERRORS.confusionPairs)) row('substitution', e.ref, e.hyp);
+    for (const e of l.insertions.slice(0, FREQUENT_ERRORS.insertions)) row('insertion', null, e.word);
+    for (const e of l.deletions.slice(0, FREQUENT_ERRORS.deletions)) row('deletion', e.word, null);
+  }
+  for (const [id, l] of Object.entries(lists)) {
+    const set = (k: string, n: number) => { const r = rows.get(k); if (r) r.counts[id] = n; };
+    for (const e of l.confusionPairs) set(key('substitution', e.ref, e.hyp), e.count);
+    for (const e of l.insertions) set(key('insertion', null, e.word), e.count);
+    for (const e of l.deletions) set(key('deletion', e.word, null), e.count);
+  }
+  const kindOrder = { substitution: 0, insertion: 1, deletion: 2 };
+  const most = (r: FrequentErrorRow) => Math.max(...Object.values(r.counts));
+  const text = (r: FrequentErrorRow) => `${r.ref ?? ''}\0${r.hyp ?? ''}`;
+  return [...rows.values()].sort((a, b) => kindOrder[a.kind] - kindOrder[b.kind] || most(b) - most(a) || (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
+}
+
+/** The baseline's, ensemble's and student's most frequent errors on test (dev when test has none); null without error lists. */
 function frequentErrors(input: ReportInput): ReportJson['frequentErrors'] {
   for (const split of ['test', 'dev'] as Split[]) {
     const ids = CORE_SYSTEMS.filter((id) => input.systems[id]?.errorLists?.[split]);
     if (!ids.length) continue;
-    const lists = ids.map((id) => input.systems[id].errorLists![split]!);
-    const rows = new Map<string, FrequentErrorRow>();
-    const row = (kind: FrequentErrorRow['kind'], ref: string | null, hyp: string | null): FrequentErrorRow => {
-      const key = JSON.stringify([kind, ref, hyp]);
-      let r = rows.get(key);
-      if (!r) rows.set(key, (r = { kind, ref, hyp, counts: Object.fromEntries(ids.map((id) => [id, 0])) }));
-      return r;
-    };
-    for (const l of lists) {
-      for (const e of l.confusionPairs.slice(0, FREQUENT_ERRORS.confusionPairs)) row('substitution', e.ref, e.hyp);
-      for (const e of l.insertions.slice(0, FREQUENT_ERRORS.insertions)) row('insertion', null, e.word);
-      for (const e of l.deletions.slice(0, FREQUENT_ERRORS.deletions)) row('deletion', e.word, null);
-    }
-    ids.forEach((id, i) => {
-      const l = lists[i];
-      for (const e of l.confusionPairs) { const r = rows.get(JSON.stringify(['substitution', e.ref, e.hyp])); if (r) r.counts[id] = e.count; }
-      for (const e of l.insertions) { const r = rows.get(JSON.stringify(['insertion', null, e.word])); if (r) r.counts[id] = e.count; }
-      for (const e of l.deletions) { const r = rows.get(JSON.stringify(['deletion', e.word, null])); if (r) r.counts[id] = e.count; }
-    });
-    const kindOrder = { substitution: 0, insertion: 1, deletion: 2 };
-    const most = (r: FrequentErrorRow) => Math.max(...Object.values(r.counts));
-    const text = (r: FrequentErrorRow) => `${r.ref ?? ''}\0${r.hyp ?? ''}`;
-    const sorted = [...rows.values()].sort((a, b) => kindOrder[a.kind] - kindOrder[b.kind] || most(b) - most(a) || (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
-    return { split, systems: [...ids], rows: sorted };
+    return { split, systems: [...ids], rows: frequentErrorRows(Object.fromEntries(ids.map((id) => [id, input.systems[id].errorLists![split]!]))) };
   }
   return null;
 }

@@ -23,8 +23,10 @@ import { bootstrapGainKept, gainShare, pairedBootstrapErrorDiff } from '../score
 import { EVAL_JSON, diagnosticsMarkdown, evalUtterancesFile, type EvalFile, type EvalUtteranceLine, type SplitDiagnostics } from '../train/eval.ts';
 import { fidelityOf } from '../score/fidelity.ts';
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
-import { PAPER_TABLE_1 } from './build.ts';
-import { plural, pct, signedPoints } from './format.ts';
+import { PAPER_TABLE_1, frequentErrorRows } from './build.ts';
+import { escapeMarkdown, plural, pct, signedPoints } from './format.ts';
+import { sumErrorLists, type ErrorLists } from '../score/errors.ts';
+import { CORE_SYSTEMS, type FrequentErrorRow } from './types.ts';
 import { readJson, readOptionalJson } from './experiment.ts';
 import { Checker } from './validate.ts';
 
@@ -55,6 +57,8 @@ export interface PoolExperiment {
   words: Record<string, { uttId: string; refWords: number; errors: number }[]> | null;
   /** eval.json's fidelity, gain sources and member votes of the split (whichever it has). */
   diagnostics: SplitDiagnostics;
+  /** sclite's error lists per decoded system (score stage); null without them (score.json made before the lists). */
+  errorLists: Record<string, ErrorLists> | null;
 }
 
 export interface Interval { low: number | null; high: number | null }
@@ -104,6 +108,11 @@ export interface PoolFile {
    * every experiment has.
    */
   diagnostics: SplitDiagnostics;
+  /**
+   * The baseline's, ensemble's and student's most frequent errors, their error lists summed over
+   * the experiments (as the report's table); null unless every experiment has the lists.
+   */
+  frequentErrors: { systems: string[]; rows: FrequentErrorRow[] } | null;
   /** The paper's goal: gain kept >= 0.8 and the student's WER not above the baseline's. */
   goal: { gainKeptAtLeast80: boolean | null; studentWerNotWorse: boolean | null };
   bootstrap: { replicates: number; confidence: number; seed: number; stratified: 'experiment' };
@@ -160,6 +169,7 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     if (frames[0].correct[m] === undefined) throw new FormatError(`no '${m}' in the per-utterance counts`, { file: uttsFile, line: 1, expected: `counts of ${TABLE_1.join(', ')}`, found: Object.keys(frames[0].correct).join(', ') });
   }
   let words: PoolExperiment['words'] = null;
+  let errorLists: PoolExperiment['errorLists'] = null;
   const scoreFile = join(expDir, 'score', 'score.json');
   if (existsSync(scoreFile)) {
     const sc = readJson<ScoreSummary>(scoreFile, SCORE_FORMAT, 'score summary');
@@ -167,9 +177,10 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     if (rows.length) {
       words = {};
       for (const r of rows) words[r.system] = r.utterances.map((u) => ({ uttId: u.uttId, refWords: u.refWords, errors: u.sub + u.del + u.ins }));
+      if (rows.every((r) => r.errorLists)) errorLists = Object.fromEntries(rows.map((r) => [r.system, r.errorLists]));
     }
   }
-  return { label, expDir, frames, words, diagnostics };
+  return { label, expDir, frames, words, diagnostics, errorLists };
 }
 
 /** The shapes pooling relies on: counts are integers >= 0, shares in [0, 1], one vote bin per member count. */
@@ -331,12 +342,21 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
     },
     comparisons,
     diagnostics: poolDiagnostics(exps.map((e) => e.diagnostics)),
+    frequentErrors: pooledFrequentErrors(exps),
     goal: {
       gainKeptAtLeast80: pooledRow.gainKept === null ? null : pooledRow.gainKept >= 0.8,
       studentWerNotWorse: allWords && systems.includes('student') && systems.includes('baseline') ? w.student <= w.baseline : null,
     },
     bootstrap: { ...bs, stratified: 'experiment' },
   };
+}
+
+/** Error lists of the core systems every experiment has, summed; null if one experiment has none. */
+function pooledFrequentErrors(exps: readonly PoolExperiment[]): PoolFile['frequentErrors'] {
+  if (!exps.every((e) => e.errorLists)) return null;
+  const ids = CORE_SYSTEMS.filter((id) => exps.every((e) => e.errorLists![id]));
+  if (!ids.length) return null;
+  return { systems: [...ids], rows: frequentErrorRows(Object.fromEntries(ids.map((id) => [id, sumErrorLists(exps.map((e) => e.errorLists![id]))]))) };
 }
 
 const interval = (c: Interval) => (c.low === null || c.high === null ? 'undefined' : `${pct(c.low)} to ${pct(c.high)}`);
@@ -368,6 +388,13 @@ export function formatPoolMarkdown(p: PoolFile): string {
     L.push('');
   }
   if (Object.keys(p.diagnostics).length) L.push(...diagnosticsMarkdown({ [`${p.split} (pooled)`]: p.diagnostics }));
+  if (p.frequentErrors?.rows.length) {
+    const f = p.frequentErrors;
+    const what = (x: FrequentErrorRow) => (x.kind === 'substitution' ? `${escapeMarkdown(x.ref!)} -> ${escapeMarkdown(x.hyp!)}` : x.kind === 'insertion' ? `(insertion) ${escapeMarkdown(x.hyp!)}` : `(deletion) ${escapeMarkdown(x.ref!)}`);
+    L.push('## Most frequent errors (pooled)', '', `| Error | ${f.systems.join(' | ')} |`, `|---|${f.systems.map(() => '---:|').join('')}`);
+    for (const x of f.rows) L.push(`| ${what(x)} | ${f.systems.map((id) => x.counts[id]).join(' | ')} |`);
+    L.push('', "Each system's top confusion pairs, insertions and deletions of the error lists summed over the experiments (score stage, sclite's dtl lists), with every system's count of each.", '');
+  }
   const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'met' : 'not met');
   L.push(`Goal: gain kept >= 80% ${yes(p.goal.gainKeptAtLeast80)}; student WER not worse than the baseline's ${yes(p.goal.studentWerNotWorse)}.`, '');
   L.push(`Pooled: all correct frames / all frames and all errors / all reference words. Intervals: paired bootstrap, ${p.bootstrap.replicates} replicates, seed ${p.bootstrap.seed}, each experiment's utterances resampled on their own (stratified); test-set sampling only, not the nets' seed spread.`, '');

@@ -76,6 +76,31 @@ export function errorLists(utts: Iterable<AlignedUtterance>, caseSensitive = fal
   return { confusionPairs: sorted(pairs), insertions: sorted(ins), deletions: sorted(del), substitutions: sorted(sub), falselyRecognized: sorted(fal) };
 }
 
+/** The lists of several scorings (e.g. the folds of a cross-validation) added up, sorted as sclite sorts. */
+export function sumErrorLists(all: readonly ErrorLists[]): ErrorLists {
+  const pairs = new Map<string, ConfusionPair>();
+  const words = { insertions: new Map<string, WordCount>(), deletions: new Map<string, WordCount>(), substitutions: new Map<string, WordCount>(), falselyRecognized: new Map<string, WordCount>() };
+  for (const e of all) {
+    for (const x of e.confusionPairs) {
+      const key = `${x.ref} ==> ${x.hyp}`;
+      const c = pairs.get(key);
+      if (c) c.count += x.count;
+      else pairs.set(key, { ...x });
+    }
+    for (const k of Object.keys(words) as (keyof typeof words)[]) {
+      for (const x of e[k]) {
+        const c = words[k].get(x.word);
+        if (c) c.count += x.count;
+        else words[k].set(x.word, { ...x });
+      }
+    }
+  }
+  return {
+    confusionPairs: sorted(pairs), insertions: sorted(words.insertions), deletions: sorted(words.deletions),
+    substitutions: sorted(words.substitutions), falselyRecognized: sorted(words.falselyRecognized),
+  };
+}
+
 /** The first `n` entries of every list (the rest are summed in the totals of a full report). */
 export function topErrors(e: ErrorLists, n: number): ErrorLists {
   return {

@@ -7,6 +7,7 @@ import type { SplitDiagnostics } from '../../src/train/eval.ts';
 import { bootstrapGainKept } from '../../src/score/significance.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { main } from '../../src/cli/main.ts';
+import type { ErrorLists } from '../../src/score/errors.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'amd-pool-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -14,7 +15,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 type Utt = { id: string; frames: number; b: number; e: number; s: number; words: number; errB: number; errE: number; errS: number };
 
 /** An experiment directory as the eval and score stages leave it (only what pooling reads). */
-function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: boolean; tamper?: number; diagnostics?: SplitDiagnostics } = {}): string {
+function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: boolean; tamper?: number; diagnostics?: SplitDiagnostics; errorLists?: Record<string, ErrorLists> } = {}): string {
   const dir = join(root, name);
   mkdirSync(join(dir, 'eval'), { recursive: true });
   const lines = utts.map((u) => JSON.stringify({ uttId: u.id, frames: u.frames, correct: { baseline: u.b, 'member-1': u.b, ensemble: u.e, student: u.s } }));
@@ -27,7 +28,7 @@ function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: 
   }
   if (opts.score ?? true) {
     mkdirSync(join(dir, 'score'), { recursive: true });
-    const res = (system: string, err: (u: Utt) => number) => ({ system, split: 'test', utterances: [...utts].reverse().map((u) => ({ uttId: u.id, refWords: u.words, sub: err(u), del: 0, ins: 0 })) });
+    const res = (system: string, err: (u: Utt) => number) => ({ system, split: 'test', utterances: [...utts].reverse().map((u) => ({ uttId: u.id, refWords: u.words, sub: err(u), del: 0, ins: 0 })), ...(opts.errorLists ? { errorLists: opts.errorLists[system] } : {}) });
     writeFileSync(join(dir, 'score', 'score.json'), JSON.stringify({ format: 'am-distill.score', formatVersion: 1, results: [res('baseline', (u) => u.errB), res('ensemble', (u) => u.errE), res('student', (u) => u.errS)] }));
   }
   return dir;
@@ -120,6 +121,29 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     const plain = await writePool([makeExp('plain-a', A), makeExp('plain-b', B)], join(root, 'pooled-plain'), { replicates: 50 });
     expect(plain.diagnostics).toEqual({});
     expect(readFileSync(join(root, 'pooled-plain', 'pool.md'), 'utf8')).not.toContain('Fidelity');
+  });
+
+  it("sums the systems' error lists over the experiments into one table of frequent errors", () => {
+    const el = (pairs: [string, string, number][], ins: [string, number][] = []): ErrorLists => ({
+      confusionPairs: pairs.map(([ref, hyp, count]) => ({ ref, hyp, count })), insertions: ins.map(([word, count]) => ({ word, count })),
+      deletions: [], substitutions: [], falselyRecognized: [],
+    });
+    const a = makeExp('err-a', A, { errorLists: { baseline: el([['six', 'three', 3]]), ensemble: el([['six', 'three', 2]]), student: el([['six', 'three', 4], ['eight', 'six', 1]], [['oh', 2]]) } });
+    const b = makeExp('err-b', B, { errorLists: { baseline: el([['eight', 'six', 2], ['six', 'three', 1]]), ensemble: el([]), student: el([['six', 'three', 3]], [['oh', 1]]) } });
+    const p = poolExperiments([readPoolExperiment(a, 'test'), readPoolExperiment(b, 'test')], { replicates: 10 });
+    expect(p.frequentErrors).toEqual({
+      systems: ['baseline', 'ensemble', 'student'],
+      rows: [
+        { kind: 'substitution', ref: 'six', hyp: 'three', counts: { baseline: 4, ensemble: 2, student: 7 } },
+        { kind: 'substitution', ref: 'eight', hyp: 'six', counts: { baseline: 2, ensemble: 0, student: 1 } },
+        { kind: 'insertion', ref: null, hyp: 'oh', counts: { baseline: 0, ensemble: 0, student: 3 } },
+      ],
+    });
+    const md = formatPoolMarkdown(p);
+    expect(md).toContain('## Most frequent errors (pooled)\n\n| Error | baseline | ensemble | student |\n|---|---:|---:|---:|\n| six -> three | 4 | 2 | 7 |\n| eight -> six | 2 | 0 | 1 |\n| (insertion) oh | 0 | 0 | 3 |\n');
+    // One experiment scored before the lists: no table.
+    const old = makeExp('err-old', B);
+    expect(poolExperiments([readPoolExperiment(a, 'test'), readPoolExperiment(old, 'test')], { replicates: 10 }).frequentErrors).toBeNull();
   });
 
   it('pools frame accuracy alone when no experiment was scored, and takes labels', () => {

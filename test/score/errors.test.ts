@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTrn, readTrn } from '../../src/score/trn.ts';
 import { scoreTranscripts } from '../../src/score/wer.ts';
-import { errorLists, formatErrorLists, topErrors } from '../../src/score/errors.ts';
+import { errorLists, formatErrorLists, sumErrorLists, topErrors } from '../../src/score/errors.ts';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), '..', 'golden', 'score');
 interface DtlCase { name: string; refFile?: string; hypFile?: string; ref?: string; hyp?: string; dtl: string }
@@ -46,6 +46,17 @@ describe('error lists', () => {
     const cs = errorLists(utts, true);
     expect(cs.confusionPairs).toEqual([{ ref: 'SIX', hyp: 'THREE', count: 1 }, { ref: 'eight', hyp: 'six', count: 1 }, { ref: 'six', hyp: 'three', count: 1 }]);
     expect(cs.deletions).toEqual([{ word: 'Eight', count: 1 }]);
+  });
+
+  it('add up over several scorings and sort again (the golden pairs scored twice: every count doubles)', () => {
+    const r = scored(golden.cases.find((c) => c.name === 'golden-pairs')!);
+    const one = errorLists(r.utterances);
+    const two = sumErrorLists([one, one]);
+    expect(two.confusionPairs).toEqual(one.confusionPairs.map((x) => ({ ...x, count: 2 * x.count })));
+    expect(two.deletions).toEqual(one.deletions.map((x) => ({ ...x, count: 2 * x.count })));
+    const a = errorLists([utt([['S', 'six', 'three']])]), b = errorLists([utt([['S', 'two', 'oh'], ['S', 'two', 'oh']])]);
+    expect(sumErrorLists([a, b]).confusionPairs).toEqual([{ ref: 'two', hyp: 'oh', count: 2 }, { ref: 'six', hyp: 'three', count: 1 }]);
+    expect(sumErrorLists([]).insertions).toEqual([]);
   });
 
   it('sort by count, then by text, and cut to the top n', () => {
