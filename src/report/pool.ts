@@ -28,7 +28,7 @@ import { escapeMarkdown, plural, pct, signedPoints } from './format.ts';
 import { sumErrorLists, type ErrorLists } from '../score/errors.ts';
 import { CORE_SYSTEMS, type FrequentErrorRow } from './types.ts';
 import { readJson, readOptionalJson } from './experiment.ts';
-import { Checker } from './validate.ts';
+import { Checker, checkErrorLists } from './validate.ts';
 
 export const POOL_FORMAT = 'am-distill.pool';
 
@@ -177,7 +177,11 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     if (rows.length) {
       words = {};
       for (const r of rows) words[r.system] = r.utterances.map((u) => ({ uttId: u.uttId, refWords: u.refWords, errors: u.sub + u.del + u.ins }));
-      if (rows.every((r) => r.errorLists)) errorLists = Object.fromEntries(rows.map((r) => [r.system, r.errorLists]));
+      if (rows.every((r) => r.errorLists)) {
+        const c = new Checker(scoreFile, 'bad error lists in the score summary');
+        sc.results.forEach((r, i) => { if (r.split === split) checkErrorLists(c, r.errorLists, `results[${i}].errorLists`); });
+        errorLists = Object.fromEntries(rows.map((r) => [r.system, r.errorLists]));
+      }
     }
   }
   return { label, expDir, frames, words, diagnostics, errorLists };

@@ -215,7 +215,7 @@ function checkFrequentErrors(c: Checker, v: unknown, path: string, systems: Obj)
 }
 
 /** sclite's error lists (src/score/errors.ts): words and confusion pairs with counts >= 1. */
-function checkErrorLists(c: Checker, v: unknown, path: string): void {
+export function checkErrorLists(c: Checker, v: unknown, path: string): void {
   const o = c.obj(v, path, ['confusionPairs', 'insertions', 'deletions', 'substitutions', 'falselyRecognized']);
   c.arr(o.confusionPairs, join(path, 'confusionPairs')).forEach((x, i) => {
     const p = join(join(path, 'confusionPairs'), i);

@@ -141,6 +141,9 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     });
     const md = formatPoolMarkdown(p);
     expect(md).toContain('## Most frequent errors (pooled)\n\n| Error | baseline | ensemble | student |\n|---|---:|---:|---:|\n| six -> three | 4 | 2 | 7 |\n| eight -> six | 2 | 0 | 1 |\n| (insertion) oh | 0 | 0 | 3 |\n');
+    // Malformed lists are named by file and key.
+    const bad = makeExp('err-bad', B, { errorLists: { baseline: el([['six', 'three', 0]]), ensemble: el([]), student: el([]) } });
+    expect(() => readPoolExperiment(bad, 'test')).toThrow(new RegExp(`${join(bad, 'score', 'score.json')}, key 'results\\[0\\]\\.errorLists\\.confusionPairs\\[0\\]\\.count': bad error lists in the score summary`));
     // One experiment scored before the lists: no table.
     const old = makeExp('err-old', B);
     expect(poolExperiments([readPoolExperiment(a, 'test'), readPoolExperiment(old, 'test')], { replicates: 10 }).frequentErrors).toBeNull();
