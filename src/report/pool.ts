@@ -24,6 +24,7 @@ import { EVAL_JSON, diagnosticsMarkdown, evalUtterancesFile, type EvalFile, type
 import { fidelityOf } from '../score/fidelity.ts';
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
 import { PAPER_TABLE_1, frequentErrorRows } from './build.ts';
+import { frequentErrorLabel } from './sections.ts';
 import { escapeMarkdown, plural, pct, signedPoints } from './format.ts';
 import { sumErrorLists, type ErrorLists } from '../score/errors.ts';
 import { CORE_SYSTEMS, type FrequentErrorRow } from './types.ts';
@@ -394,9 +395,8 @@ export function formatPoolMarkdown(p: PoolFile): string {
   if (Object.keys(p.diagnostics).length) L.push(...diagnosticsMarkdown({ [`${p.split} (pooled)`]: p.diagnostics }));
   if (p.frequentErrors?.rows.length) {
     const f = p.frequentErrors;
-    const what = (x: FrequentErrorRow) => (x.kind === 'substitution' ? `${escapeMarkdown(x.ref!)} -> ${escapeMarkdown(x.hyp!)}` : x.kind === 'insertion' ? `(insertion) ${escapeMarkdown(x.hyp!)}` : `(deletion) ${escapeMarkdown(x.ref!)}`);
     L.push('## Most frequent errors (pooled)', '', `| Error | ${f.systems.join(' | ')} |`, `|---|${f.systems.map(() => '---:|').join('')}`);
-    for (const x of f.rows) L.push(`| ${what(x)} | ${f.systems.map((id) => x.counts[id]).join(' | ')} |`);
+    for (const x of f.rows) L.push(`| ${frequentErrorLabel(x, escapeMarkdown)} | ${f.systems.map((id) => x.counts[id]).join(' | ')} |`);
     L.push('', "Each system's top confusion pairs, insertions and deletions of the error lists summed over the experiments (score stage, sclite's dtl lists), with every system's count of each.", '');
   }
   const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'met' : 'not met');

@@ -2,7 +2,7 @@
  * The report's content as plain tables and sentences, shared by the Markdown and HTML renderers
  * (each escapes the text for its own format).
  */
-import { MEMBER_ID, type ReportJson, type SignificanceTest } from './types.ts';
+import { MEMBER_ID, type FrequentErrorRow, type ReportJson, type SignificanceTest } from './types.ts';
 import { orderedSystemIds } from './build.ts';
 import { duration, int, pct, signedPoints } from './format.ts';
 
@@ -209,15 +209,18 @@ export function speakerTable(r: ReportJson): Table | null {
   );
 }
 
+/** A frequent error as a table cell: `ref -> hyp`, `(insertion) hyp`, `(deletion) ref`; `word` escapes the words. */
+export function frequentErrorLabel(x: FrequentErrorRow, word: (w: string) => string = (w) => w): string {
+  return x.kind === 'substitution' ? `${word(x.ref!)} -> ${word(x.hyp!)}` : x.kind === 'insertion' ? `(insertion) ${word(x.hyp!)}` : `(deletion) ${word(x.ref!)}`;
+}
+
 /** The most frequent errors side by side: one row per error, one count column per system. */
 export function frequentErrorTable(r: ReportJson): Table | null {
   const f = r.frequentErrors;
   if (!f?.rows.length) return null;
-  const what = (x: NonNullable<ReportJson['frequentErrors']>['rows'][number]) =>
-    x.kind === 'substitution' ? `${x.ref} -> ${x.hyp}` : x.kind === 'insertion' ? `(insertion) ${x.hyp}` : `(deletion) ${x.ref}`;
   return table(
     ['Error', ...f.systems.map((id) => r.systems[id]?.label ?? id)],
-    f.rows.map((x) => [what(x), ...f.systems.map((id) => int(x.counts[id]))]),
+    f.rows.map((x) => [frequentErrorLabel(x), ...f.systems.map((id) => int(x.counts[id]))]),
     [false, ...f.systems.map(() => true)],
   );
 }
