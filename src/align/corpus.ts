@@ -32,6 +32,7 @@ import { hashConfig, sha256Hex } from '../util/hash.ts';
 import { log as defaultLogger, type Logger } from '../util/log.ts';
 import { NO_TRANSCRIPT_REASON, featureSource, openSplit, type GmmFeatureOptions, type SplitData } from './source.ts';
 import { AlignmentFileWriter, type AlignmentFileMetadata } from './store.ts';
+import { vtlpId } from '../features/perturb.ts';
 
 export interface AlignCorpusOptions extends GmmFeatureOptions {
   /** Prepared data dir (corpus.json + <split>/*.jsonl). */
@@ -88,6 +89,14 @@ export interface AlignCorpusOptions extends GmmFeatureOptions {
   writeTiming?: boolean;
   /** Progress and the skip report. Default: the stderr logger. */
   logger?: Logger;
+  /**
+   * VTLP copies in the feature files (src/features/perturb.ts): 'inherit' (default) trains the
+   * GMM-HMM on the real recordings only and gives each copy its source's alignment (a copy has the
+   * source's frames and transcript; the warp is a label-preserving perturbation), so the models and
+   * the real recordings' labels are those of the same corpus without copies. 'realign': train on
+   * the copies too and align each copy on its own warped MFCCs.
+   */
+  vtlpCopies?: 'inherit' | 'realign';
 }
 
 export const ALIGN_DEFAULTS = {
@@ -105,12 +114,13 @@ export const ALIGN_DEFAULTS = {
   cmvnNormVars: false,
   deltaOrder: 2,
   deltaWindow: 2,
+  vtlpCopies: 'inherit' as 'inherit' | 'realign',
 };
 
 const KNOWN_KEYS = new Set([
   'dataDir', 'featuresDir', 'outDir', 'splits', 'trainSplits', 'extraTrain', 'modelDir', 'numLeaves', 'minLeafOccupancy', 'questions',
   'monoIters', 'monoGaussians', 'triIters', 'triGaussians', 'beam', 'retryBeam', 'optionalSilenceProb', 'corpusLexiconPath', 'seed',
-  'logger', 'writeTiming', 'cmvnNormVars', 'deltaOrder', 'deltaWindow',
+  'logger', 'writeTiming', 'cmvnNormVars', 'deltaOrder', 'deltaWindow', 'vtlpCopies',
 ]);
 
 export interface SplitAlignSummary {
@@ -225,6 +235,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
   posInt(o.deltaWindow, 'deltaWindow');
   if (!(o.beam > 0) || !(o.retryBeam >= 0)) throw new ConfigError('bad align beams', { keyPath: 'beam', expected: 'beam > 0, retryBeam >= 0', found: `${o.beam} / ${o.retryBeam}` });
   if (o.questions !== 'cluster' && o.questions !== 'arpabet') throw new ConfigError("bad align option 'questions'", { keyPath: 'questions', expected: "'cluster' or 'arpabet'", found: String(o.questions) });
+  if (o.vtlpCopies !== 'inherit' && o.vtlpCopies !== 'realign') throw new ConfigError("bad align option 'vtlpCopies'", { keyPath: 'vtlpCopies', expected: "'inherit' or 'realign'", found: String(o.vtlpCopies) });
+  const inherit = o.vtlpCopies === 'inherit';
   const featOpts: Required<GmmFeatureOptions> = { cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, deltaWindow: o.deltaWindow };
 
   // Inputs: the splits to align, the training splits (of this and other corpora).
@@ -292,6 +304,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions, monoIters: o.monoIters,
     monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians, beam: o.beam, retryBeam: o.retryBeam,
     optionalSilenceProb: o.optionalSilenceProb, seed: o.seed, ...featOpts,
+    // Only where it matters: the hash of a corpus without copies is what it was before the option.
+    ...(all.some((d) => d.featureMeta.vtlpWarps.length > 0) ? { vtlpCopies: o.vtlpCopies } : {}),
   });
 
   // Lang: every word of every split used.
@@ -317,8 +331,9 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       }
     } else {
       const trainSkips = new SkipCounter();
-      const source = featureSource(trainData, { ...featOpts, skips: trainSkips });
-      logger.info(`align: training on ${corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}`);
+      const source = featureSource(trainData, { ...featOpts, skips: trainSkips, skipVtlpCopies: inherit });
+      const withCopies = trainData.some((d) => d.featureMeta.vtlpWarps.length > 0);
+      logger.info(`align: training on ${corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}${withCopies ? (inherit ? ' (real recordings only; VTLP copies take their source\'s alignment)' : ' (VTLP copies too)') : ''}`);
       const mono: TrainResult = await trainMonophone(source, langModel, {
         numIters: o.monoIters, totalGaussians: o.monoGaussians, maxIterInc: Math.max(1, Math.min(30, o.monoIters - 10)),
         realignIters: monoRealign(o.monoIters), align: graphOpts, seed: o.seed, logger,
@@ -366,8 +381,10 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     const files: Record<string, AlignmentFileMetadata> = {};
     let totalFrames = 0, totalSec = 0;
     for (const d of alignData) {
-      const skips = new SkipCounter();
-      const source = featureSource([d], { ...featOpts, skips });
+      // Inherited copies: written right after their source (the feature files' order), failed with it.
+      const copyWarps = inherit ? d.featureMeta.vtlpWarps : [];
+      const skips = copyWarps.length > 0 ? new SourceAndCopySkips(copyWarps) : new SkipCounter();
+      const source = featureSource([d], { ...featOpts, skips, skipVtlpCopies: inherit });
       const writer = await AlignmentFileWriter.open(join(tmp, `${d.split}.arrow`), {
         configHash, featureConfigHash: d.featureMeta.configHash, numSenones, frameShiftMs, phones: [...model.phones.symbols], split: d.split,
       });
@@ -378,10 +395,13 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       try {
         const aligned = alignAll(source, langModel, model, skips, alignOpts);
         for await (const a of aligned) {
-          writer.add({ uttId: a.uttId, senone: a.pdf, phone: a.phone, hmmState: a.hmmState, word: a.word });
-          frames += a.numFrames;
-          if (countThis) for (let t = 0; t < a.numFrames; t++) senoneFrames[a.pdf[t]]++;
-          progress.tick();
+          for (const uttId of [a.uttId, ...copyWarps.map((w) => vtlpId(w, a.uttId))]) {
+            writer.add({ uttId, senone: a.pdf, phone: a.phone, hmmState: a.hmmState, word: a.word });
+            frames += a.numFrames;
+            if (countThis) for (let t = 0; t < a.numFrames; t++) senoneFrames[a.pdf[t]]++;
+            progress.tick();
+          }
+          skips.done += copyWarps.length;
         }
         if (writer.utterances === 0) {
           throw new CorpusError(`no utterance of split '${d.split}' could be aligned`, { file: d.featuresPath, expected: 'at least one aligned utterance', found: skips.summary() });
@@ -421,12 +441,32 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
         modelDir: o.modelDir ?? null, numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions,
         monoIters: o.monoIters, monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians, beam: o.beam, retryBeam: o.retryBeam,
         optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.corpusLexiconPath ?? null, seed: o.seed, ...featOpts,
+        vtlpCopies: o.vtlpCopies,
       },
     });
     if (opts.writeTiming !== false) await writeJsonAtomic(join(tmp, 'timing.json'), timing);
     logger.info(`align: ${numSenones} senones, ${model.am.numGaussians} Gaussians; ${Object.entries(summarySplits).map(([s, x]) => `${s}: ${x.message}`).join('; ')}; ${timing.framesPerSec.toFixed(0)} frames/s`);
     return { outDir: opts.outDir, configHash, summary, timing, files };
   });
+}
+
+/**
+ * Skips of a split whose VTLP copies inherit their source's alignment: a source that cannot be
+ * aligned (or has no transcript) fails its copies too, for the same reason, so the counts are
+ * those of aligning every copy on its own.
+ */
+class SourceAndCopySkips extends SkipCounter {
+  private readonly warps: readonly number[];
+
+  constructor(warps: readonly number[]) {
+    super();
+    this.warps = warps;
+  }
+
+  override skip(uttId: string, reason: string): void {
+    super.skip(uttId, reason);
+    for (const w of this.warps) super.skip(vtlpId(w, uttId), reason);
+  }
 }
 
 /** Kaldi's monophone realignment schedule (1..10, 12, ..., 38) cut to the iteration count. */

@@ -9,7 +9,7 @@ import { readCmvnFile } from '../features/cmvn-file.ts';
 import { applyCmvn } from '../features/cmvn.ts';
 import { addDeltas } from '../features/deltas.ts';
 import { featurePaths } from '../features/compute.ts';
-import { perturbedSupervisions } from '../features/perturb.ts';
+import { perturbedSupervisions, vtlpPrefix } from '../features/perturb.ts';
 import { readFeatureFile, readFeatureMetadata, type FeatureFileMetadata } from '../features/store.ts';
 import { readSplit } from '../corpus/manifest.ts';
 import type { TimedSymbol } from '../corpus/types.ts';
@@ -77,6 +77,16 @@ export interface FeatureSourceOptions extends GmmFeatureOptions {
    * so a source iterated 75 times counts each problem once.
    */
   skips?: SkipCounter;
+  /**
+   * Leave out the VTLP copies of the feature files (ids `vtlp<w>-<utt>` for the warps their
+   * metadata lists): the GMM-HMM then trains on, and aligns, the real recordings only. Default false.
+   */
+  skipVtlpCopies?: boolean;
+}
+
+/** Whether `uttId` is a VTLP copy of a feature file made with `warps`. */
+export function isVtlpCopy(uttId: string, warps: readonly number[]): boolean {
+  return warps.some((w) => uttId.startsWith(vtlpPrefix(w)));
 }
 
 /**
@@ -104,7 +114,9 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
       const seen = first ? new Set<string>() : null;
       for (const d of splits) {
         const cmvn = await cmvnOf(d);
+        const warps = opts.skipVtlpCopies ? d.featureMeta.vtlpWarps : [];
         for await (const u of readFeatureFile(d.featuresPath, { mfcc: true })) {
+          if (warps.length > 0 && isVtlpCopy(u.uttId, warps)) continue;
           const sup = d.supervisions.get(u.uttId);
           if (!sup) {
             if (first) opts.skips?.skip(u.uttId, NO_TRANSCRIPT_REASON);

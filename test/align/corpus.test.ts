@@ -182,22 +182,33 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
 });
 
 describe('alignCorpus: VTLP copies in the training features', () => {
-  it('aligns each copy with its source transcript, on the same frames, as a speaker of its own', async () => {
-    const vtlpFeatures = join(root, 'features-vtlp');
+  let vtlpFeatures: string;
+  let data2: string;
+  beforeAll(async () => {
+    vtlpFeatures = join(root, 'features-vtlp');
     await computeFeatures({ dataDir, split: 'train', outDir: vtlpFeatures, logger: quietLogger, vtlpWarps: [0.9, 1.1] });
     for (const split of ['dev', 'test']) await computeFeatures({ dataDir, split, outDir: vtlpFeatures, logger: quietLogger });
     // One more supervision in the manifest than in the features: counted once, not once per copy.
-    const data2 = join(root, 'data-vtlp');
+    data2 = join(root, 'data-vtlp');
     cpSync(dataDir, data2, { recursive: true });
     const supFile = join(data2, 'train', 'supervisions.jsonl');
     const lastSup = JSON.parse(readFileSync(supFile, 'utf8').trim().split('\n').at(-1)!);
     writeFileSync(supFile, readFileSync(supFile, 'utf8') + JSON.stringify({ ...lastSup, id: 'no-features-utt' }) + '\n');
+  }, 120_000);
+
+  const readAli = async (file: string) => {
+    const ali = new Map<string, { senone: number[]; phone: number[]; word: number[] }>();
+    for await (const a of readAlignmentFile(file)) ali.set(a.uttId, { senone: [...a.senone], phone: [...a.phone], word: [...a.word] });
+    return ali;
+  };
+
+  it("realign: aligns each copy on its own warped frames with its source's transcript, as a speaker of its own", async () => {
     const out = join(root, 'ali-vtlp');
-    const r = await alignCorpus({ ...small(out), dataDir: data2, featuresDir: vtlpFeatures, splits: ['train'] });
+    const r = await alignCorpus({ ...small(out), dataDir: data2, featuresDir: vtlpFeatures, splits: ['train'], vtlpCopies: 'realign' });
     expect(r.summary.splits.train.message).toBe('Done 36, failed 0');
     expect(r.summary.splits.train.withoutFeatures).toBe(1);
-    const ali = new Map<string, { phone: Int32Array | number[]; word: Int32Array | number[] }>();
-    for await (const a of readAlignmentFile(join(out, 'train.arrow'))) ali.set(a.uttId, { phone: a.phone, word: a.word });
+    expect(r.summary.training!.utterances).toBe(36);
+    const ali = await readAli(join(out, 'train.arrow'));
     const sources = [...ali.keys()].filter((id) => !id.startsWith('vtlp'));
     expect(sources).toHaveLength(12);
     let same = 0;
@@ -214,8 +225,9 @@ describe('alignCorpus: VTLP copies in the training features', () => {
         total += src.phone.length;
       }
     }
-    // A warp of +-10 % moves few phone boundaries.
+    // A warp of +-10 % moves few phone boundaries, but some.
     expect(same / total).toBeGreaterThan(0.8);
+    expect(same / total).toBeLessThan(1);
     // The copies are scored against their source's reference word timings.
     const score = await scoreAlignmentFile(join(out, 'train.arrow'), data2, 'train');
     expect(score.skipped.reasons.filter((x) => x.reason === 'no reference word timings')).toEqual([]);
@@ -225,6 +237,55 @@ describe('alignCorpus: VTLP copies in the training features', () => {
     expect(vtlpSourceId('vtlpx-u')).toBeNull();
     expect(vtlpSourceId('u1')).toBeNull();
   }, 120_000);
+
+  it("inherit (default): the model of the corpus without copies; each copy gets its source's alignment, right after it", async () => {
+    const plain = join(root, 'ali-plain-train');
+    await alignCorpus({ ...small(plain), splits: ['train'] });
+    const out = join(root, 'ali-vtlp-inherit');
+    const r = await alignCorpus({ ...small(out), dataDir: data2, featuresDir: vtlpFeatures, splits: ['train'] });
+    expect(r.summary.training!.utterances).toBe(12);
+    expect(r.summary.splits.train.message).toBe('Done 36, failed 0');
+    expect(r.summary.splits.train.withoutFeatures).toBe(1);
+    // Trained on the real recordings only: the very model (and tree) of the corpus without copies.
+    for (const f of ['model.json', 'tree.json', 'senones.json']) expect(readFileSync(join(out, f)).equals(readFileSync(join(plain, f))), f).toBe(true);
+    const base = await readAli(join(plain, 'train.arrow'));
+    const ali = await readAli(join(out, 'train.arrow'));
+    // In the feature files' order: each source, then its copies.
+    const order: string[] = [];
+    for await (const u of readFeatureFile(join(vtlpFeatures, 'train.arrow'))) order.push(u.uttId);
+    expect([...ali.keys()]).toEqual(order);
+    expect(ali.size).toBe(36);
+    for (const [id, a] of base) {
+      expect(ali.get(id), id).toEqual(a);
+      for (const w of [0.9, 1.1]) expect(ali.get(`vtlp${w}-${id}`), `vtlp${w}-${id}`).toEqual(a);
+    }
+    expect(r.summary.framesPerSenone.mean).toBeCloseTo(3 * (await alignCorpus({ ...small(join(root, 'ali-plain-2')), splits: ['train'] })).summary.framesPerSenone.mean, 6);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).options.vtlpCopies).toBe('inherit');
+    expect(r.configHash).not.toBe((await alignCorpus({ ...small(join(root, 'ali-vtlp-3')), dataDir: data2, featuresDir: vtlpFeatures, splits: ['train'], vtlpCopies: 'realign', monoIters: 1, triIters: 1 })).configHash);
+  }, 120_000);
+
+  it('inherit: a source that fails fails its copies, for the same reason', async () => {
+    const data3 = join(root, 'data-vtlp-bad');
+    cpSync(data2, data3, { recursive: true });
+    const file = join(data3, 'train', 'supervisions.jsonl');
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const bad = lines[0].id as string;
+    lines[0].text = `${lines[0].text} QWXZYQ`;
+    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const out = join(root, 'ali-vtlp-bad');
+    const r = await alignCorpus({ ...small(out), dataDir: data3, featuresDir: vtlpFeatures, splits: ['train'] });
+    expect(r.summary.splits.train.message).toBe('Done 33, failed 3');
+    expect(r.summary.splits.train.reasons).toHaveLength(1);
+    expect(r.summary.splits.train.reasons[0].count).toBe(3);
+    expect(r.summary.splits.train.reasons[0].examples.sort()).toEqual([bad, `vtlp0.9-${bad}`, `vtlp1.1-${bad}`].sort());
+    const ali = await readAli(join(out, 'train.arrow'));
+    expect(ali.size).toBe(33);
+    expect([...ali.keys()].some((id) => id.endsWith(bad))).toBe(false);
+  }, 120_000);
+
+  it("refuses a vtlpCopies mode it does not know", async () => {
+    await expect(alignCorpus({ ...small(join(root, 'ali-x')), vtlpCopies: 'copy' as 'inherit' })).rejects.toThrow(/bad align option 'vtlpCopies'.*expected 'inherit' or 'realign'/s);
+  });
 
   it('refuses features whose copy ids would take the id of a real utterance', () => {
     const sources = new Map([['u1', { speaker: 's' }], ['vtlp1.1-u1', { speaker: 's' }]]);

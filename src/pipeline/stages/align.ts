@@ -11,6 +11,7 @@
  *       monoIters: 40         # Kaldi train_mono.sh
  *       triIters: 35          # Kaldi train_deltas.sh
  *       splits: [train, dev, test]   # default: every split
+ *       vtlpCopies: inherit   # VTLP copies take their source's alignment (realign: GMM-HMM trained and aligned on them)
  */
 import { readCorpusInfo } from '../../corpus/manifest.ts';
 import { alignCorpus, ALIGN_DEFAULTS } from '../../align/corpus.ts';
@@ -50,6 +51,8 @@ export interface AlignStageOptions {
   cmvnNormVars: boolean;
   /** Default 2 (deltas + delta-deltas). */
   deltaOrder: number;
+  /** VTLP copies of the features stage: 'inherit' their source's alignment (default) or 'realign' (train and align on them). */
+  vtlpCopies: 'inherit' | 'realign';
 }
 
 const D = ALIGN_DEFAULTS;
@@ -70,6 +73,7 @@ export const ALIGN_SCHEMA: Schema = {
   trainSplits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: D.trainSplits, doc: 'splits to train the GMM-HMM on' },
   cmvnNormVars: { type: 'boolean', default: D.cmvnNormVars, doc: 'per-speaker variance normalisation of the MFCCs too' },
   deltaOrder: { type: 'number', integer: true, min: 0, max: 3, default: D.deltaOrder, doc: 'delta order of the GMM features (2: deltas + delta-deltas)' },
+  vtlpCopies: { type: 'string', enum: ['inherit', 'realign'], default: D.vtlpCopies, doc: "VTLP copies of the features stage: 'inherit' (GMM-HMM on the real recordings only, each copy labelled with its source's alignment) or 'realign' (trained on and aligned on their own warped MFCCs)" },
 } satisfies SchemaFor<AlignStageOptions>;
 
 export const alignStage: StageDefinition<AlignStageOptions> = {
@@ -99,7 +103,7 @@ export const alignStage: StageDefinition<AlignStageOptions> = {
       splits: o.splits, trainSplits: o.trainSplits, numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions,
       monoIters: o.monoIters, monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians: o.triGaussians,
       beam: o.beam, retryBeam: o.retryBeam, optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.lexicon ?? null,
-      cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, seed: ctx.recipe.seed, writeTiming: false, logger: ctx.log,
+      cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, vtlpCopies: o.vtlpCopies, seed: ctx.recipe.seed, writeTiming: false, logger: ctx.log,
     });
     const s = r.summary;
     const splits = Object.values(s.splits);
