@@ -174,6 +174,7 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
       expect(score.utterances).toBe(first.summary.splits.dev.done);
       expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--num-leaves', 'many'])).toBe(2);
       expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--extra-train', 'nocolon'])).toBe(2);
+      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--vtlp-copies', 'copy'])).toBe(2);
     } finally {
       spy.mockRestore();
       setLogLevel(level);
@@ -283,9 +284,23 @@ describe('alignCorpus: VTLP copies in the training features', () => {
     expect([...ali.keys()].some((id) => id.endsWith(bad))).toBe(false);
   }, 120_000);
 
-  it("refuses a vtlpCopies mode it does not know", async () => {
+  it("takes --vtlp-copies on the command line, and refuses a mode it does not know", async () => {
     await expect(alignCorpus({ ...small(join(root, 'ali-x')), vtlpCopies: 'copy' as 'inherit' })).rejects.toThrow(/bad align option 'vtlpCopies'.*expected 'inherit' or 'realign'/s);
-  });
+    const level = getLogLevel();
+    setLogLevel('error');
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const cli = join(root, 'ali-cli-realign');
+      expect(await main(['node', 'am-distill', 'align', '--data', data2, '--features', vtlpFeatures, '--out', cli, '--split', 'train',
+        '--mono-iters', '2', '--tri-iters', '2', '--num-leaves', '130', '--min-leaf-occupancy', '10', '--vtlp-copies', 'realign'])).toBe(0);
+      const cfg = JSON.parse(readFileSync(join(cli, 'config.json'), 'utf8'));
+      expect(cfg.options.vtlpCopies).toBe('realign');
+      expect(JSON.parse(readFileSync(join(cli, 'summary.json'), 'utf8')).training.utterances).toBe(36);
+    } finally {
+      spy.mockRestore();
+      setLogLevel(level);
+    }
+  }, 60_000);
 
   it('refuses features whose copy ids would take the id of a real utterance', () => {
     const sources = new Map([['u1', { speaker: 's' }], ['vtlp1.1-u1', { speaker: 's' }]]);

@@ -29,7 +29,7 @@ function num(flag: string, v: string | undefined): number | undefined {
 interface AlignFlags {
   data: string; features: string; out: string; split: string[]; trainSplit: string[]; extraTrain: string[]; model?: string;
   numLeaves?: string; monoIters?: string; monoGaussians?: string; triIters?: string; triGaussians?: string; minLeafOccupancy?: string;
-  questions?: string; beam?: string; retryBeam?: string; silProb?: string; lexicon?: string; seed?: string;
+  questions?: string; beam?: string; retryBeam?: string; silProb?: string; lexicon?: string; seed?: string; vtlpCopies?: string;
 }
 
 export function register(program: Command): void {
@@ -55,6 +55,7 @@ export function register(program: Command): void {
     .option('--sil-prob <p>', 'optional silence probability, default 0.5')
     .option('--lexicon <file>', 'corpus lexicon (Kaldi lexicon.txt) before CMUdict')
     .option('--seed <n>', 'seed, default 0')
+    .option('--vtlp-copies <mode>', "VTLP copies in the features: 'inherit' their source's alignment (default) or 'realign' (train and align on them)")
     .action(async (f: AlignFlags) => {
       const extraTrain = f.extraTrain.map((x) => {
         const i = x.lastIndexOf(':');
@@ -63,6 +64,9 @@ export function register(program: Command): void {
       });
       if (f.questions !== undefined && f.questions !== 'cluster' && f.questions !== 'arpabet') {
         throw new ConfigError('bad --questions', { file: `--questions ${f.questions}`, expected: "'cluster' or 'arpabet'", found: f.questions });
+      }
+      if (f.vtlpCopies !== undefined && f.vtlpCopies !== 'inherit' && f.vtlpCopies !== 'realign') {
+        throw new ConfigError('bad --vtlp-copies', { file: `--vtlp-copies ${f.vtlpCopies}`, expected: "'inherit' or 'realign'", found: f.vtlpCopies });
       }
       const opts: AlignCorpusOptions = {
         dataDir: resolve(f.data), featuresDir: resolve(f.features), outDir: resolve(f.out),
@@ -75,6 +79,7 @@ export function register(program: Command): void {
         minLeafOccupancy: int('--min-leaf-occupancy', f.minLeafOccupancy, 0), questions: f.questions as 'cluster' | 'arpabet' | undefined,
         beam: num('--beam', f.beam), retryBeam: num('--retry-beam', f.retryBeam), optionalSilenceProb: num('--sil-prob', f.silProb),
         corpusLexiconPath: f.lexicon !== undefined ? resolve(f.lexicon) : undefined, seed: int('--seed', f.seed, 0),
+        vtlpCopies: f.vtlpCopies as 'inherit' | 'realign' | undefined,
       };
       const r = await alignCorpus(opts);
       const s = r.summary;
