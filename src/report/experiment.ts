@@ -32,6 +32,8 @@ export interface ExperimentDirs {
   expDir: string;
   prepare?: string | null;
   features?: string | null;
+  /** The align stage's output (its config.json says how the VTLP copies were labelled). */
+  align?: string | null;
   train: string;
   targets?: string | null;
   distill?: string | null;
@@ -85,6 +87,7 @@ export function vtlpCopiesFor(models: Pick<ModelsFile, 'data'>, student: Pick<St
 export function splitInfo(dirs: ExperimentDirs, copiesFor: NonNullable<SplitInfo['vtlpCopiesFor']> | null = null): CorpusInfo['splits'] {
   const corpus = readOptionalJson<{ counts?: Record<string, { supervisions: number; speakers: number; durationSec: number }> }>(dirs.prepare ? join(dirs.prepare, 'corpus.json') : null, null, 'corpus summary');
   const feats = readOptionalJson<{ details?: { splits?: Record<string, { frames: number; vtlpWarps?: number[] }> } }>(dirs.features ? join(dirs.features, 'stage.json') : null, null, 'features stage record');
+  const alignCfg = readOptionalJson<{ options?: { vtlpCopies?: string } }>(dirs.align ? join(dirs.align, 'config.json') : null, 'am-distill.align-config', 'align config');
   const out: CorpusInfo['splits'] = {};
   for (const split of ['train', 'dev', 'test'] as const) {
     const c = corpus?.counts?.[split];
@@ -96,6 +99,8 @@ export function splitInfo(dirs: ExperimentDirs, copiesFor: NonNullable<SplitInfo
     if (typeof f?.frames === 'number') s.frames = warps ? f.frames / (1 + warps.length) : f.frames;
     if (warps) s.vtlpWarps = warps;
     if (warps && split === 'train' && copiesFor) s.vtlpCopiesFor = copiesFor;
+    // Align outputs made before the option realigned the copies.
+    if (warps && alignCfg) s.vtlpAlignment = alignCfg.options?.vtlpCopies === 'inherit' ? 'inherit' : 'realign';
     out[split] = s;
   }
   return out;

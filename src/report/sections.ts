@@ -78,6 +78,9 @@ export function corpusNotes(r: ReportJson): string[] {
       : !use.models && use.student ? `${head}. The baseline and the members train on the original recordings only; the student's transfer set holds the copies too (${times}), labelled by the ensemble's soft targets and the alignment.`
       : use.models ? `${head}. The baseline and the members train on ${times}; the student on the original recordings only.`
       : `${head}, but no net trains on them.`);
+    const how = r.corpus.splits[k]?.vtlpAlignment;
+    if (how === 'inherit') out.push(`Each copy has its source recording's frame labels (the GMM-HMM trained on the original recordings only).`);
+    if (how === 'realign') out.push(`Each copy was force-aligned on its own warped features (the GMM-HMM trained on the copies too).`);
   }
   return out;
 }

@@ -38,6 +38,11 @@ export interface SplitInfo {
    * absent when all of them did.
    */
   vtlpCopiesFor?: { models: boolean; student: boolean };
+  /**
+   * How the align stage labelled the copies (stages.align.vtlpCopies): 'inherit' (the source's
+   * alignment, GMM-HMM on the originals only) or 'realign'; absent when not known.
+   */
+  vtlpAlignment?: 'inherit' | 'realign';
 }
 
 export interface CorpusInfo {

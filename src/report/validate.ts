@@ -255,7 +255,7 @@ function checkCorpus(c: Checker, v: unknown, path: string): void {
   for (const k of ['train', 'dev', 'test']) {
     if (sp[k] === undefined) continue;
     const p = join(path, `splits.${k}`);
-    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames', 'vtlpWarps', 'vtlpCopiesFor']);
+    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames', 'vtlpWarps', 'vtlpCopiesFor', 'vtlpAlignment']);
     c.int(so.utterances, join(p, 'utterances'));
     c.int(so.speakers, join(p, 'speakers'));
     c.num(so.durationSec, join(p, 'durationSec'), 0);
@@ -265,6 +265,9 @@ function checkCorpus(c: Checker, v: unknown, path: string): void {
       const u = c.obj(x, pp, ['models', 'student']);
       c.bool(u.models, join(pp, 'models'));
       c.bool(u.student, join(pp, 'student'));
+    });
+    c.opt(so, 'vtlpAlignment', p, (x, pp) => {
+      if (x !== 'inherit' && x !== 'realign') c.fail(pp, "'inherit' or 'realign'", x);
     });
   }
 }

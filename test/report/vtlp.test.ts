@@ -68,4 +68,30 @@ describe('report: VTLP copies in the training features', () => {
     bad.corpus.splits.train.vtlpCopiesFor = { models: 'no', student: true };
     expect(() => validateReportInput(bad, 'report-input.json')).toThrow(/corpus\.splits\.train\.vtlpCopiesFor\.models.*true or false/);
   });
+
+  it("says how the copies were labelled, from the align stage's config (inherit, or realign for outputs made before the option)", () => {
+    const exp = tempDir();
+    for (const d of ['prepare', 'features', 'align']) mkdirSync(join(exp, d));
+    writeFileSync(join(exp, 'prepare', 'corpus.json'), JSON.stringify({ counts: { train: { supervisions: 600, speakers: 3, durationSec: 1700 }, test: { supervisions: 200, speakers: 1, durationSec: 600 } } }));
+    writeFileSync(join(exp, 'features', 'stage.json'), JSON.stringify({ details: { splits: { train: { utterances: 1800, frames: 510399, skipped: 0, vtlpWarps: [0.9, 1.1] }, test: { utterances: 200, frames: 61315, skipped: 0 } } } }));
+    const alignCfg = (options: Record<string, unknown>) => writeFileSync(join(exp, 'align', 'config.json'), JSON.stringify({ format: 'am-distill.align-config', version: 1, options }));
+    const dirs = { expDir: exp, prepare: join(exp, 'prepare'), features: join(exp, 'features'), align: join(exp, 'align'), train: '', eval: '' };
+    const note = () => {
+      const input = clone(makeFixture().input);
+      input.corpus.splits.train = splitInfo(dirs).train;
+      return renderMarkdown(buildReport(validateReportInput(input, 'report-input.json')), []);
+    };
+    alignCfg({ numLeaves: 150, vtlpCopies: 'inherit' });
+    expect(splitInfo(dirs).train!.vtlpAlignment).toBe('inherit');
+    expect(splitInfo(dirs).test).not.toHaveProperty('vtlpAlignment');
+    expect(note()).toContain("Each copy has its source recording's frame labels (the GMM-HMM trained on the original recordings only).");
+    alignCfg({ numLeaves: 150 });
+    expect(note()).toContain('Each copy was force-aligned on its own warped features (the GMM-HMM trained on the copies too).');
+    expect(splitInfo({ ...dirs, align: null }).train).not.toHaveProperty('vtlpAlignment');
+    writeFileSync(join(exp, 'align', 'config.json'), JSON.stringify({ format: 'am-distill.align-summary' }));
+    expect(() => splitInfo(dirs)).toThrow(/config\.json.*not a align config.*am-distill\.align-config/s);
+    const bad = clone(makeFixture().input) as unknown as { corpus: { splits: { train: Record<string, unknown> } } };
+    bad.corpus.splits.train.vtlpAlignment = 'copy';
+    expect(() => validateReportInput(bad, 'report-input.json')).toThrow(/corpus\.splits\.train\.vtlpAlignment.*'inherit' or 'realign'/);
+  });
 });

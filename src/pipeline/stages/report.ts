@@ -40,7 +40,7 @@ export const REPORT_SCHEMA: Schema = {
   worstUtterances: { type: 'number', integer: true, min: 0, default: 10, doc: "the student's worst utterances shown with (REF->HYP) diffs" },
 } satisfies SchemaFor<ReportStageOptions>;
 
-export const REPORT_INPUTS = ['prepare', 'features', 'train', 'targets', 'distill', 'eval', 'lm', 'score'] as const;
+export const REPORT_INPUTS = ['prepare', 'features', 'align', 'train', 'targets', 'distill', 'eval', 'lm', 'score'] as const;
 
 export const reportStage: StageDefinition<ReportStageOptions> = {
   name: 'report',
@@ -54,7 +54,7 @@ export const reportStage: StageDefinition<ReportStageOptions> = {
     const stageNames = Object.keys(recipe.stages ?? {}).filter((s) => s !== 'report');
     const dir = (s: (typeof REPORT_INPUTS)[number]) => ctx.inputDir(s);
     const input = reportInputFromExperiment({
-      expDir: ctx.expDir, prepare: dir('prepare'), features: dir('features'), train: dir('train'), targets: dir('targets'),
+      expDir: ctx.expDir, prepare: dir('prepare'), features: dir('features'), align: dir('align'), train: dir('train'), targets: dir('targets'),
       distill: dir('distill'), eval: dir('eval'), lm: dir('lm'), score: dir('score'),
     }, { stageNames, corpusName: ctx.recipe.name });
     const o = ctx.options;
