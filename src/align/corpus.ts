@@ -383,7 +383,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     for (const d of alignData) {
       // Inherited copies: written right after their source (the feature files' order), failed with it.
       const copyWarps = inherit ? d.featureMeta.vtlpWarps : [];
-      const skips = copyWarps.length > 0 ? new SourceAndCopySkips(copyWarps) : new SkipCounter();
+      const skips = new SourceAndCopySkips(copyWarps);
       const source = featureSource([d], { ...featOpts, skips, skipVtlpCopies: inherit });
       const writer = await AlignmentFileWriter.open(join(tmp, `${d.split}.arrow`), {
         configHash, featureConfigHash: d.featureMeta.configHash, numSenones, frameShiftMs, phones: [...model.phones.symbols], split: d.split,
@@ -395,13 +395,16 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       try {
         const aligned = alignAll(source, langModel, model, skips, alignOpts);
         for await (const a of aligned) {
-          for (const uttId of [a.uttId, ...copyWarps.map((w) => vtlpId(w, a.uttId))]) {
+          const copies = copyWarps.map((w) => vtlpId(w, a.uttId));
+          for (const uttId of [a.uttId, ...copies]) {
             writer.add({ uttId, senone: a.pdf, phone: a.phone, hmmState: a.hmmState, word: a.word });
-            frames += a.numFrames;
-            if (countThis) for (let t = 0; t < a.numFrames; t++) senoneFrames[a.pdf[t]]++;
             progress.tick();
           }
-          skips.done += copyWarps.length;
+          // The copies' frames are the source's: counted once, weighted.
+          const n = 1 + copies.length;
+          frames += n * a.numFrames;
+          if (countThis) for (let t = 0; t < a.numFrames; t++) senoneFrames[a.pdf[t]] += n;
+          skips.done += copies.length;
         }
         if (writer.utterances === 0) {
           throw new CorpusError(`no utterance of split '${d.split}' could be aligned`, { file: d.featuresPath, expected: 'at least one aligned utterance', found: skips.summary() });
@@ -453,7 +456,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
 /**
  * Skips of a split whose VTLP copies inherit their source's alignment: a source that cannot be
  * aligned (or has no transcript) fails its copies too, for the same reason, so the counts are
- * those of aligning every copy on its own.
+ * those of aligning every copy on its own. With no warps, a plain SkipCounter.
  */
 class SourceAndCopySkips extends SkipCounter {
   private readonly warps: readonly number[];

@@ -9,7 +9,7 @@ import { readCmvnFile } from '../features/cmvn-file.ts';
 import { applyCmvn } from '../features/cmvn.ts';
 import { addDeltas } from '../features/deltas.ts';
 import { featurePaths } from '../features/compute.ts';
-import { perturbedSupervisions, vtlpPrefix } from '../features/perturb.ts';
+import { isVtlpCopy, perturbedSupervisions } from '../features/perturb.ts';
 import { readFeatureFile, readFeatureMetadata, type FeatureFileMetadata } from '../features/store.ts';
 import { readSplit } from '../corpus/manifest.ts';
 import type { TimedSymbol } from '../corpus/types.ts';
@@ -84,11 +84,6 @@ export interface FeatureSourceOptions extends GmmFeatureOptions {
   skipVtlpCopies?: boolean;
 }
 
-/** Whether `uttId` is a VTLP copy of a feature file made with `warps`. */
-export function isVtlpCopy(uttId: string, warps: readonly number[]): boolean {
-  return warps.some((w) => uttId.startsWith(vtlpPrefix(w)));
-}
-
 /**
  * A re-iterable UtteranceSource over one or more splits (concatenated, in order). Utterance ids
  * must be unique across them (a CorpusError otherwise).
@@ -116,7 +111,7 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
         const cmvn = await cmvnOf(d);
         const warps = opts.skipVtlpCopies ? d.featureMeta.vtlpWarps : [];
         for await (const u of readFeatureFile(d.featuresPath, { mfcc: true })) {
-          if (warps.length > 0 && isVtlpCopy(u.uttId, warps)) continue;
+          if (isVtlpCopy(u.uttId, warps)) continue;
           const sup = d.supervisions.get(u.uttId);
           if (!sup) {
             if (first) opts.skips?.skip(u.uttId, NO_TRANSCRIPT_REASON);

@@ -31,6 +31,11 @@ export function vtlpSourceId(id: string): string | null {
   return m ? m[1] : null;
 }
 
+/** Whether `uttId` is a copy made with one of `warps` (a feature file's `vtlpWarps`). */
+export function isVtlpCopy(uttId: string, warps: readonly number[]): boolean {
+  return warps.some((w) => uttId.startsWith(vtlpPrefix(w)));
+}
+
 /**
  * Check a list of warp factors: finite, in (0.5, 2), not 1 (the original), no repeats.
  * `keyPath` names the option in errors.
