@@ -15,6 +15,16 @@
  * `softTerm: 'kl'` reports KL(p || q) = CE - H(p) instead of CE: same gradients, and 0 when the
  * student matches the targets.
  *
+ * `copiesHardWeight` gives the frames of VTLP copies (utterance ids `vtlp<w>-<source>`) their own
+ * hard-label weight w_c, the other frames keeping w: per row r of the batch, with w_r its weight,
+ *
+ *   L = T^2 * mean_r CE_soft(r) + mean_r w_r CE_hard(r)                       'sum'
+ *   L = mean_r (T^2 CE_soft(r) + w_r CE_hard(r)) / (1 + w_r)                  'convex'
+ *
+ * which is the formula above when every w_r = w. The copies' labels are their source's alignment
+ * (stages.align.vtlpCopies inherit) or a GMM's on warped audio: w_c = 0 makes the copies a pure
+ * transfer set (soft targets only) while the real recordings keep their hard labels.
+ *
  * Sparse top-k targets are scattered to a dense [n, S] target per batch, on the device with
  * tf.scatterND (default) or in JS. (Gathering log-probabilities at the ids would avoid the dense
  * tensor, but the gradient of tf.gather needs UnsortedSegmentSum, which the wasm backend lacks;
@@ -26,6 +36,7 @@ import { ConfigError, FormatError } from '../util/errors.ts';
 import type { LossFn } from '../nnet/train.ts';
 import type { Minibatch } from '../nnet/data.ts';
 import type { SparseBatchTargets } from './store.ts';
+import { vtlpSourceId } from '../features/perturb.ts';
 
 /** Names of the per-frame arrays a soft-target source adds to utterances and minibatches. */
 export const SOFT_IDS = 'soft_ids';
@@ -45,6 +56,11 @@ export interface DistillationLossOptions {
   softTerm: 'cross-entropy' | 'kl';
   /** Where sparse targets become dense: 'device' (tf.scatterND, default) or 'cpu'. */
   densify: 'device' | 'cpu';
+  /**
+   * Hard-label weight of the frames of VTLP copies (`vtlp<w>-<utt>`); absent: w, like every frame.
+   * Absent from the resolved options unless set, so settings recorded before it stay the same.
+   */
+  copiesHardWeight?: number;
 }
 
 export const DEFAULT_DISTILLATION_LOSS_OPTIONS: Readonly<DistillationLossOptions> = Object.freeze({
@@ -55,11 +71,15 @@ export const DEFAULT_DISTILLATION_LOSS_OPTIONS: Readonly<DistillationLossOptions
   densify: 'device',
 });
 
+const LOSS_OPTION_KEYS = [...Object.keys(DEFAULT_DISTILLATION_LOSS_OPTIONS), 'copiesHardWeight'];
+
 export function resolveDistillationLossOptions(o: Partial<DistillationLossOptions> = {}): DistillationLossOptions {
   for (const k of Object.keys(o)) {
-    if (!(k in DEFAULT_DISTILLATION_LOSS_OPTIONS)) throw new ConfigError('unknown distillation loss option', { keyPath: k, expected: Object.keys(DEFAULT_DISTILLATION_LOSS_OPTIONS).join(', '), found: k });
+    if (!LOSS_OPTION_KEYS.includes(k)) throw new ConfigError('unknown distillation loss option', { keyPath: k, expected: LOSS_OPTION_KEYS.join(', '), found: k });
   }
-  const r = { ...DEFAULT_DISTILLATION_LOSS_OPTIONS, ...o };
+  const r: DistillationLossOptions = { ...DEFAULT_DISTILLATION_LOSS_OPTIONS, ...o };
+  if (r.copiesHardWeight === undefined || r.copiesHardWeight === null) delete r.copiesHardWeight;
+  else if (!(r.copiesHardWeight >= 0 && Number.isFinite(r.copiesHardWeight))) throw new ConfigError('bad hard-label weight of the VTLP copies', { keyPath: 'copiesHardWeight', expected: 'a finite number >= 0, or absent (the same as hardWeight)', found: String(r.copiesHardWeight) });
   if (!(r.temperature > 0 && Number.isFinite(r.temperature))) throw new ConfigError('bad temperature', { keyPath: 'temperature', expected: 'a finite number > 0', found: String(r.temperature) });
   if (!(r.hardWeight >= 0 && Number.isFinite(r.hardWeight))) throw new ConfigError('bad hard-label weight', { keyPath: 'hardWeight', expected: 'a finite number >= 0', found: String(r.hardWeight) });
   if (r.normalisation !== 'sum' && r.normalisation !== 'convex') throw new ConfigError('unknown loss normalisation', { keyPath: 'normalisation', expected: "'sum' or 'convex'", found: String(r.normalisation) });
@@ -119,17 +139,24 @@ export function denseTargets(t: BatchSoftTargets, numRows: number, numSenones: n
 /** Mean entropy (nats) of the batch's target distributions, float64 (for softTerm 'kl'). */
 export function meanTargetEntropy(t: BatchSoftTargets, numRows: number, numSenones: number): number {
   let h = 0;
+  for (const v of targetEntropyRows(t, numRows, numSenones)) h += v;
+  return h / numRows;
+}
+
+/** H(p) of each row's target distribution (nats), the residual spread over the other senones. */
+export function targetEntropyRows(t: BatchSoftTargets, numRows: number, numSenones: number): Float64Array {
+  const h = new Float64Array(numRows);
   const plogp = (p: number) => (p > 0 ? p * Math.log(p) : 0);
   if (isDense(t)) {
-    for (let i = 0; i < t.dense.length; i++) h -= plogp(t.dense[i]);
+    for (let i = 0; i < t.dense.length; i++) h[Math.floor(i / numSenones)] -= plogp(t.dense[i]);
   } else {
-    for (let i = 0; i < t.probs.length; i++) h -= plogp(t.probs[i]);
+    for (let i = 0; i < t.probs.length; i++) h[Math.floor(i / t.k)] -= plogp(t.probs[i]);
     if (t.residual && numSenones > t.k) {
       const others = numSenones - t.k;
-      for (let i = 0; i < numRows; i++) h -= others * plogp(t.residual[i] / others);
+      for (let i = 0; i < numRows; i++) h[i] -= others * plogp(t.residual[i] / others);
     }
   }
-  return h / numRows;
+  return h;
 }
 
 /** Mean over rows of CE(p, softmax(z / T)) for a dense target tensor. */
@@ -155,15 +182,63 @@ export interface DistillationLossTerms {
   total: tf.Scalar;
 }
 
-export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}): DistillationLossTerms {
+/** CE(onehot(y), softmax(z)) per row. */
+function hardCrossEntropyRows(logits: tf.Tensor2D, labels: Int32Array): tf.Tensor1D {
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1]);
+    return tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Per-row hard-label weights of a batch: `copiesHardWeight` on the rows of VTLP copies, hardWeight
+ * on the others. null when the options give every row the same weight (the scalar formula).
+ */
+export function rowHardWeights(o: DistillationLossOptions, batch: Pick<Minibatch, 'size' | 'uttIds' | 'rowUtt'>): Float32Array | null {
+  if (o.copiesHardWeight === undefined || o.copiesHardWeight === o.hardWeight) return null;
+  const isCopy = batch.uttIds.map((u) => vtlpSourceId(u) !== null);
+  const w = new Float32Array(batch.size);
+  for (let r = 0; r < batch.size; r++) w[r] = isCopy[batch.rowUtt[r]] ? o.copiesHardWeight : o.hardWeight;
+  return w;
+}
+
+/**
+ * The loss terms of a batch. `rowWeights` (rowHardWeights) replaces w by a weight per row; without
+ * it every row has weight w.
+ */
+export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): DistillationLossTerms {
   const o = resolveDistillationLossOptions(opts);
   const [n, S] = logits.shape;
-  if (o.hardWeight > 0) {
-    if (!labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${o.hardWeight} and no labels` });
+  if (rowWeights && rowWeights.length !== n) throw new FormatError('per-row hard-label weights and logits differ in rows', { expected: String(n), found: String(rowWeights.length) });
+  const needLabels = rowWeights ? rowWeights.some((w) => w > 0) : o.hardWeight > 0;
+  if (needLabels) {
+    if (!labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${rowWeights ? Math.max(...rowWeights) : o.hardWeight} and no labels` });
     if (labels.length !== n) throw new FormatError('labels and logits differ in rows', { expected: String(n), found: String(labels.length) });
   }
   const T = o.temperature;
   const kl = o.softTerm === 'kl' ? meanTargetEntropy(targets, n, S) : 0;
+  if (rowWeights) {
+    return tf.tidy(() => {
+      const p = denseTargets(targets, n, S, o.densify);
+      const logq = tf.logSoftmax(T === 1 ? logits : tf.div(logits, T));
+      const softRows = tf.neg(tf.sum(tf.mul(p, logq), 1));
+      let soft = tf.mean(softRows) as tf.Scalar;
+      if (kl !== 0) soft = tf.sub(soft, kl) as tf.Scalar;
+      const w = tf.tensor1d(rowWeights);
+      const hardRows = needLabels ? hardCrossEntropyRows(logits, labels!) : null;
+      const hard = hardRows ? (tf.mean(hardRows) as tf.Scalar) : null;
+      let rows = tf.mul(softRows, T * T);
+      if (hardRows) rows = tf.add(rows, tf.mul(hardRows, w));
+      if (o.normalisation === 'convex') rows = tf.div(rows, tf.add(w, 1));
+      let total = tf.mean(rows) as tf.Scalar;
+      // The KL report subtracts each row's target entropy from its soft term (a constant: same gradients).
+      if (kl !== 0) {
+        const hRows = tf.tensor1d(Float32Array.from(targetEntropyRows(targets, n, S)));
+        total = tf.sub(total, tf.mean(o.normalisation === 'convex' ? tf.div(tf.mul(hRows, T * T), tf.add(w, 1)) : tf.mul(hRows, T * T))) as tf.Scalar;
+      }
+      return { soft, hard, total } as unknown as tf.TensorContainerObject;
+    }) as unknown as DistillationLossTerms;
+  }
   return tf.tidy(() => {
     const p = denseTargets(targets, n, S, o.densify);
     let soft = softCrossEntropy(logits, p, T);
@@ -177,8 +252,8 @@ export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTar
 }
 
 /** The distillation loss of a batch (see the module comment). */
-export function distillationLoss(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}): tf.Scalar {
-  const t = distillationLossTerms(logits, targets, labels, opts);
+export function distillationLoss(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): tf.Scalar {
+  const t = distillationLossTerms(logits, targets, labels, opts, rowWeights);
   t.soft.dispose();
   t.hard?.dispose();
   return t.total;
@@ -206,5 +281,5 @@ export function batchSoftTargets(batch: Minibatch, expectK?: number): SparseBatc
  */
 export function distillationLossFn(opts: Partial<DistillationLossOptions> = {}, expectK?: number): LossFn {
   const o = resolveDistillationLossOptions(opts);
-  return (logits, batch) => distillationLoss(logits, batchSoftTargets(batch, expectK), batch.labels, o);
+  return (logits, batch) => distillationLoss(logits, batchSoftTargets(batch, expectK), batch.labels, o, rowHardWeights(o, batch));
 }

@@ -55,6 +55,11 @@ export interface DistillStudentsOptions {
    * Default true. With the train stage's vtlpCopies false, the copies are the student's alone.
    */
   vtlpCopies: boolean;
+  /**
+   * Hard-label weight on the frames of the VTLP copies (the loss's copiesHardWeight); absent: hardWeight.
+   * 0 makes the copies a transfer set of soft targets only. Needs vtlpCopies.
+   */
+  copiesHardWeight?: number;
   /** Concurrent workers; 0 = CPU cores. Default 0. */
   maxWorkers: number;
   /** Keep per-epoch checkpoints. Default false. */
@@ -101,10 +106,13 @@ export interface DistillStudentsStageOptions extends Partial<DistillStudentsOpti
 }
 
 export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>): DistillStudentsOptions {
-  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets']);
+  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets', 'copiesHardWeight']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown distill option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
   const r = { ...DEFAULT_DISTILL_STUDENTS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as DistillStudentsOptions;
-  resolveDistillationLossOptions({ hardWeight: r.hardWeight, normalisation: r.normalisation });
+  resolveDistillationLossOptions({ hardWeight: r.hardWeight, normalisation: r.normalisation, copiesHardWeight: r.copiesHardWeight });
+  if (r.copiesHardWeight !== undefined && !r.vtlpCopies) {
+    throw new ConfigError('a hard-label weight for VTLP copies the student does not train on', { keyPath: 'copiesHardWeight', expected: 'absent when vtlpCopies is false', found: String(r.copiesHardWeight) });
+  }
   return r;
 }
 
@@ -173,7 +181,7 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     jobs.push({
       kind: 'student', outDir: join(outDir, p.name), train: dataSpecOf(trainFiles, p.subset, o.vtlpCopies), dev: devFiles ? dataSpecOf(devFiles) : null,
       softTargets: [file], config: config(seed), backend: o.backend, resume,
-      loss: { temperature: meta.temperature, hardWeight: o.hardWeight, normalisation: o.normalisation },
+      loss: { temperature: meta.temperature, hardWeight: o.hardWeight, normalisation: o.normalisation, ...(o.copiesHardWeight !== undefined ? { copiesHardWeight: o.copiesHardWeight } : {}) },
     });
   }
   const workers = workerCount(o.maxWorkers, jobs.length);

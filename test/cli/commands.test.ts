@@ -115,6 +115,17 @@ describe('am-distill run', () => {
   });
 });
 
+describe('am-distill distill', () => {
+  it('checks --copies-hard-weight before reading any input', async () => {
+    const dirs = ['--models', join(root, 'm'), '--targets', join(root, 't'), '--features', join(root, 'f'), '--align', join(root, 'a'), '--out', join(root, 'never')];
+    const r = await cli('distill', ...dirs, '--copies-hard-weight', '-1');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--copies-hard-weight/);
+    expect(r.stderr).toMatch(/found -1/);
+    expect(existsSync(join(root, 'never'))).toBe(false);
+  });
+});
+
 describe('am-distill validate', () => {
   it('accepts every shipped recipe', async () => {
     for (const f of readdirSync(join(repoRoot, 'pipelines')).filter((f) => f.endsWith('.yaml'))) {

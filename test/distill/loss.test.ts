@@ -9,6 +9,7 @@ import {
   distillationLossFn,
   distillationLossTerms,
   meanTargetEntropy,
+  rowHardWeights,
   type BatchSoftTargets,
   type DistillationLossOptions,
 } from '../../src/distill/loss.ts';
@@ -44,6 +45,26 @@ function referenceLoss(z: ArrayLike<number>, P: ArrayLike<number>, labels: Array
   return o.normalisation === 'convex' ? total / (1 + o.hardWeight) : total;
 }
 
+/** Float64 reference with a hard-label weight per frame (the copiesHardWeight formula, written out). */
+function referenceRowLoss(z: ArrayLike<number>, P: ArrayLike<number>, labels: ArrayLike<number>, w: ArrayLike<number>, o: DistillationLossOptions): number {
+  const T = o.temperature;
+  const lqT = Array.from(softmaxRows(z, n, S, T), Math.log);
+  const lq1 = Array.from(softmaxRows(z, n, S, 1), Math.log);
+  let total = 0;
+  for (let f = 0; f < n; f++) {
+    let soft = 0, h = 0;
+    for (let s = 0; s < S; s++) {
+      const p = P[f * S + s];
+      soft -= p * lqT[f * S + s];
+      if (p > 0) h -= p * Math.log(p);
+    }
+    if (o.softTerm === 'kl') soft -= h;
+    const row = T * T * soft - w[f] * lq1[f * S + labels[f]];
+    total += o.normalisation === 'convex' ? row / (1 + w[f]) : row;
+  }
+  return total / n;
+}
+
 function fullOptions(o: Partial<DistillationLossOptions>): DistillationLossOptions {
   return { temperature: 1, hardWeight: 0.5, normalisation: 'sum', softTerm: 'cross-entropy', densify: 'device', ...o };
 }
@@ -70,9 +91,18 @@ function gradOf(z: Float32Array, t: BatchSoftTargets, labels: Int32Array | null,
   return Float32Array.from(v);
 }
 
-function lossOf(z: Float32Array, t: BatchSoftTargets, labels: Int32Array | null, o: Partial<DistillationLossOptions>): number {
+function rowGradOf(z: Float32Array, t: BatchSoftTargets, labels: Int32Array | null, o: Partial<DistillationLossOptions>, w: Float32Array): Float32Array {
+  const g = tf.grad((x: tf.Tensor) => distillationLoss(x as tf.Tensor2D, t, labels, o, w));
   const zt = tf.tensor2d(z, [n, S]);
-  const l = distillationLoss(zt, t, labels, o);
+  const out = g(zt);
+  const v = out.dataSync() as Float32Array;
+  tf.dispose([zt, out]);
+  return Float32Array.from(v);
+}
+
+function lossOf(z: Float32Array, t: BatchSoftTargets, labels: Int32Array | null, o: Partial<DistillationLossOptions>, w: Float32Array | null = null): number {
+  const zt = tf.tensor2d(z, [n, S]);
+  const l = distillationLoss(zt, t, labels, o, w);
   const v = l.dataSync()[0];
   tf.dispose([zt, l]);
   return v;
@@ -165,6 +195,58 @@ describe.each(['cpu', 'wasm'] as BackendName[])('distillation loss on the %s bac
     tf.dispose([zt, l]);
   });
 
+  it('gives the VTLP copies\' frames their own hard-label weight (per-row formula, float64 reference and finite differences)', () => {
+    // Rows 0, 2 and 4 belong to copies (vtlp0.9-a, vtlp1.1-b), rows 1 and 3 to the original a.
+    const batch = { size: n, uttIds: ['vtlp0.9-a', 'a', 'vtlp1.1-b'], rowUtt: Int32Array.from([0, 1, 2, 1, 0]) };
+    const w = rowHardWeights(fullOptions({ hardWeight: 0.5, copiesHardWeight: 0 }), batch)!;
+    expect(Array.from(w)).toEqual([0, 0.5, 0, 0.5, 0]);
+    expect(rowHardWeights(fullOptions({ hardWeight: 0.5 }), batch), 'absent: the scalar formula').toBeNull();
+    expect(rowHardWeights(fullOptions({ hardWeight: 0.5, copiesHardWeight: 0.5 }), batch), 'equal: the scalar formula').toBeNull();
+    const eps = 1e-5;
+    for (const [name, t] of targets) {
+      const P = dense(t);
+      for (const o of [{ temperature: 2, hardWeight: 0.5 }, { temperature: 1, hardWeight: 0.3, normalisation: 'convex' as const }, { temperature: 2, hardWeight: 0.5, softTerm: 'kl' as const }, { temperature: 2, hardWeight: 0.5, normalisation: 'convex' as const, softTerm: 'kl' as const }]) {
+        const full = fullOptions(o);
+        const want = referenceRowLoss(z, P, labels, w, full);
+        expect(Math.abs(lossOf(z, t, labels, o, w) - want), `${name} ${JSON.stringify(o)}`).toBeLessThan(2e-6 * Math.max(1, Math.abs(want)));
+        const fd = new Float64Array(n * S);
+        for (let i = 0; i < n * S; i++) {
+          const zp = Float64Array.from(z), zm = Float64Array.from(z);
+          zp[i] += eps;
+          zm[i] -= eps;
+          fd[i] = (referenceRowLoss(zp, P, labels, w, full) - referenceRowLoss(zm, P, labels, w, full)) / (2 * eps);
+        }
+        expectClose(rowGradOf(z, t, labels, o, w), fd, 2e-6, `row-weight gradient, ${name}, ${JSON.stringify(o)}`);
+        // Every row at the same weight: the scalar formula, to float precision.
+        const same = new Float32Array(n).fill(o.hardWeight);
+        expect(lossOf(z, t, labels, o, same)).toBeCloseTo(lossOf(z, t, labels, o), 5);
+        expectClose(rowGradOf(z, t, labels, o, same), gradOf(z, t, labels, o), 1e-7, `uniform row weights, ${name}`);
+      }
+      // Weight 0 on a copy's row: its label does not matter; on an original's row it does.
+      const moved = Int32Array.from(labels);
+      moved[0] = (labels[0] + 1) % S;
+      expect(lossOf(z, t, moved, { temperature: 2 }, w)).toBeCloseTo(lossOf(z, t, labels, { temperature: 2 }, w), 6);
+      moved[1] = (labels[1] + 1) % S;
+      expect(Math.abs(lossOf(z, t, moved, { temperature: 2 }, w) - lossOf(z, t, labels, { temperature: 2 }, w))).toBeGreaterThan(1e-4);
+    }
+    // All rows at weight 0 need no labels.
+    expect(Number.isFinite(lossOf(z, targets[0][1], null, { temperature: 2 }, new Float32Array(n)))).toBe(true);
+  });
+
+  it('applies copiesHardWeight through the LossFn from the minibatch\'s utterance ids', () => {
+    const t = targets[2][1] as SparseBatchTargets;
+    const batch: Minibatch = {
+      size: n, x: new Float32Array(0), inputDim: 0, labels, uttIds: ['vtlp0.9-a', 'a'], rowUtt: Int32Array.from([0, 1, 0, 1, 1]), rowFrame: Int32Array.from({ length: n }, (_, i) => i),
+      extras: { [SOFT_IDS]: { dim: k, data: Int32Array.from(t.ids) }, [SOFT_PROBS]: { dim: k, data: t.probs }, [SOFT_RESIDUAL]: { dim: 1, data: t.residual! } },
+    };
+    const zt = tf.tensor2d(z, [n, S]);
+    const l = distillationLossFn({ temperature: 2, copiesHardWeight: 0 }, k)(zt, batch);
+    expect(l.dataSync()[0]).toBeCloseTo(referenceRowLoss(z, dense(t), labels, [0, 0.5, 0, 0.5, 0.5], fullOptions({ temperature: 2 })), 5);
+    const plain = distillationLossFn({ temperature: 2 }, k)(zt, batch);
+    expect(Math.abs(plain.dataSync()[0] - l.dataSync()[0])).toBeGreaterThan(1e-4);
+    tf.dispose([zt, l, plain]);
+  });
+
   it('rejects bad options and inconsistent targets with typed errors', () => {
     const zt = tf.tensor2d(z, [n, S]);
     const t = targets[1][1] as SparseBatchTargets;
@@ -175,6 +257,10 @@ describe.each(['cpu', 'wasm'] as BackendName[])('distillation loss on the %s bac
     expect(() => distillationLoss(zt, { ...t, ids: t.ids.map(() => S) }, labels)).toThrow(FormatError);
     expect(() => distillationLoss(zt, { ...t, probs: t.probs.subarray(1) }, labels)).toThrow(/wrong size/);
     expect(() => distillationLoss(zt, { dense: new Float32Array(3) }, labels)).toThrow(FormatError);
+    expect(() => distillationLoss(zt, t, labels, { copiesHardWeight: -1 })).toThrow(/bad hard-label weight of the VTLP copies/);
+    expect(() => distillationLoss(zt, t, labels, { copiesHardWeight: Number.NaN })).toThrow(ConfigError);
+    expect(() => distillationLoss(zt, t, labels, {}, new Float32Array(n - 1))).toThrow(/per-row hard-label weights and logits differ in rows/);
+    expect(() => distillationLoss(zt, t, null, {}, Float32Array.from([0, 0, 0.5, 0, 0]))).toThrow(/hard-label term needs labels/);
     zt.dispose();
   });
 });

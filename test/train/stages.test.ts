@@ -140,6 +140,16 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     const st = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(st).toMatchObject({ name: 'student', trainUtterances: 30, trainFrames: 3 * origFrames, vtlpCopies: true });
     expect(frames(join(expDir, 'distill', 'student'))).toBe(3 * origFrames);
+    expect(st.loss).not.toHaveProperty('copiesHardWeight');
+    // Soft targets only on the copies' frames: recorded in the loss, and another student.
+    const plain = join(expDir, 'distill-plain');
+    renameSync(join(expDir, 'distill'), plain);
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', copiesHardWeight: 0 }, expDir);
+    const stc = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
+    expect(stc).toMatchObject({ trainFrames: 3 * origFrames, vtlpCopies: true, loss: { hardWeight: 0.5, copiesHardWeight: 0 } });
+    expect(stc.weightsHash).not.toBe(st.weightsHash);
+    rmSync(join(expDir, 'distill'), { recursive: true });
+    renameSync(plain, join(expDir, 'distill'));
     // Training accuracy on what the baseline and the members trained on: the originals.
     await runStage(evalStage, EVAL_SCHEMA, { backend: 'wasm', splits: ['test'] }, expDir);
     const ev = JSON.parse(readFileSync(join(expDir, 'eval', 'eval.json'), 'utf8'));
@@ -151,6 +161,10 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false }, expDir);
     const st2 = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(st2).toMatchObject({ trainUtterances: 10, trainFrames: origFrames, vtlpCopies: false });
+    // A weight for copies this student does not train on is a mistake, not a no-op.
+    const errc = await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false, copiesHardWeight: 0 }, join(expDir, 'badc')).catch((x) => x);
+    expect(errc).toBeInstanceOf(ConfigError);
+    expect(errc.message).toMatch(/a hard-label weight for VTLP copies the student does not train on; expected absent when vtlpCopies is false, found 0/);
     expect(frames(join(expDir, 'distill', 'student'))).toBe(origFrames);
 
     // The control's targets without the copies: a third of the frames, and the same student bytes
@@ -186,6 +200,11 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     expect(() => load([vtlp, 'stages.distill.vtlpCopies=false'])).not.toThrow();
     // Without VTLP there are no copies to miss.
     expect(() => load(['stages.targets.vtlpCopies=false'])).not.toThrow();
+    // A hard-label weight for copies that the features stage does not make.
+    const errc = (() => { try { load(['stages.distill.copiesHardWeight=0']); } catch (e) { return e; } })() as ConfigError;
+    expect(errc).toBeInstanceOf(ConfigError);
+    expect(errc.message).toMatch(/key 'stages\.distill\.copiesHardWeight': a hard-label weight for VTLP copies, but the features stage makes none; expected absent, or stages\.features\.vtlp with warps, found 0/);
+    expect(load([vtlp, 'stages.distill.copiesHardWeight=0']).stages.find((s) => s.name === 'distill')!.options.copiesHardWeight).toBe(0);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * `am-distill distill --models M --targets T --features F --align A --out O [--hard-weight w]`:
+ * `am-distill distill --models M --targets T --features F --align A --out O [--hard-weight w] [--copies-hard-weight wc]`:
  * the distill stage as a command: one student per target set (+ the Table 5 student), trained on
  * the stored soft targets with T^2 CE(soft) + w CE(hard), in parallel workers; students.json.
  */
@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .requiredOption('--align <dir>', 'align stage output')
     .requiredOption('--out <dir>', 'output directory')
     .option('--hard-weight <w>', 'weight of the hard-label term (default 0.5)')
+    .option('--copies-hard-weight <w>', "hard-label weight on the VTLP copies' frames (default: --hard-weight; 0: soft targets only on the copies)")
     .option('--normalisation <n>', "'sum' (default) or 'convex'")
     .option('--max-epochs <n>', "epoch limit (default: the members')")
     .option('--learning-rate <lr>', "initial learning rate (default: the members')")
@@ -27,9 +28,9 @@ export function register(program: Command): void {
     .option('--backend <name>', 'auto, tfjs-node-gpu, tfjs-node, wasm or cpu')
     .option('--keep-checkpoints', 'keep the per-epoch checkpoints')
     .option('--opt <key=value>', 'any option of the recipe\'s stages.distill; repeatable', collect, [] as string[])
-    .action(async (f: { models: string; targets: string; features: string; align: string; out: string; hardWeight?: string; normalisation?: string; maxEpochs?: string; learningRate?: string; set: string[]; maxWorkers?: string; backend?: string; keepCheckpoints?: boolean; opt: string[] }) => {
+    .action(async (f: { models: string; targets: string; features: string; align: string; out: string; hardWeight?: string; copiesHardWeight?: string; normalisation?: string; maxEpochs?: string; learningRate?: string; set: string[]; maxWorkers?: string; backend?: string; keepCheckpoints?: boolean; opt: string[] }) => {
       const o = optionsFromFlags(DISTILL_SCHEMA, {
-        hardWeight: numFlag('--hard-weight', f.hardWeight, { min: 0 }), normalisation: f.normalisation,
+        hardWeight: numFlag('--hard-weight', f.hardWeight, { min: 0 }), copiesHardWeight: numFlag('--copies-hard-weight', f.copiesHardWeight, { min: 0 }), normalisation: f.normalisation,
         maxEpochs: numFlag('--max-epochs', f.maxEpochs, { integer: true, min: 1 }), learningRate: numFlag('--learning-rate', f.learningRate, { min: 0 }),
         sets: f.set.length ? f.set : undefined, maxWorkers: numFlag('--max-workers', f.maxWorkers, { integer: true, min: 0 }), backend: f.backend, keepCheckpoints: f.keepCheckpoints,
       }, f.opt) as unknown as DistillStudentsOptions;

@@ -10,6 +10,7 @@
  *       normalisation: sum    # T^2 E_soft + w E_hard; 'convex' divides by 1 + w
  *       maxEpochs: 8          # default: the members'
  *       vtlpCopies: true      # transfer set with the features stage's VTLP copies (if any)
+ *       copiesHardWeight: 0   # hard-label weight on the copies' frames (default: hardWeight)
  */
 import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
 import { OptionError, type Schema, type SchemaFor } from '../schema.ts';
@@ -28,6 +29,7 @@ export const DISTILL_SCHEMA: Schema = {
   sets: { type: 'array', items: { type: 'string', doc: 'target set name' }, minItems: 1, optional: true, doc: 'target sets to train students on (main, T<t>, dense; default: all)' },
   fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
   vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "the transfer set includes the features stage's VTLP copies (false: the original recordings only)" },
+  copiesHardWeight: { type: 'number', min: 0, optional: true, doc: "hard-label weight on the VTLP copies' frames (default: hardWeight; 0: soft targets only on the copies, hard labels on the real recordings)" },
   maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
   backend: backendOption(D.backend),
@@ -41,6 +43,11 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
 
   checkInputs(options, inputOptions) {
     const copies = ((inputOptions('features')?.vtlp as { warps?: number[] } | undefined)?.warps?.length ?? 0) > 0;
+    if (options.copiesHardWeight !== undefined && !copies) {
+      throw new OptionError('a hard-label weight for VTLP copies, but the features stage makes none', {
+        keyPath: 'stages.distill.copiesHardWeight', expected: 'absent, or stages.features.vtlp with warps', found: String(options.copiesHardWeight),
+      });
+    }
     if (copies && options.vtlpCopies && inputOptions('targets')?.vtlpCopies === false) {
       throw new OptionError('the student would train on VTLP copies that the targets stage does not label', {
         keyPath: 'stages.distill.vtlpCopies', expected: 'false when stages.targets.vtlpCopies is false', found: 'true',
