@@ -39,11 +39,31 @@ describe('label agreement of soft targets with the alignment, per group', () => 
 
   it('walks the two files in order, skipping aligned utterances without targets', async () => {
     const align = [{ uttId: 'a', senone: Int32Array.from([1]) }, { uttId: 'x', senone: Int32Array.from([0, 0]) }, { uttId: 'vtlp0.9-a', senone: Int32Array.from([3]) }];
-    const r = await labelAgreement(each([utt('a', [[1, 0.9, 0, 0.1]]), utt('vtlp0.9-a', [[1, 0.9, 3, 0.1]])]), each(align));
+    const r = (await labelAgreement(each([utt('a', [[1, 0.9, 0, 0.1]]), utt('vtlp0.9-a', [[1, 0.9, 3, 0.1]])]), each(align))).result();
     expect(r).toEqual([
       { group: 'originals', utterances: 1, frames: 1, top1Agreement: 1, meanLabelMass: expect.closeTo(0.9, 6) },
       { group: 'vtlp0.9', utterances: 1, frames: 1, top1Agreement: 0, meanLabelMass: expect.closeTo(0.1, 6) },
     ]);
+  });
+
+  it('counts phone-level agreement and the phone preferred instead, per label phone', async () => {
+    // Senones 0, 1: S; 2: TH; 3, 4: IH.
+    const phones = ['S', 'S', 'TH', 'IH', 'IH'];
+    const c = new LabelAgreementCounter(phones);
+    c.add(utt('a', [[1, 0.6, 0, 0.4], [0, 0.6, 1, 0.4], [3, 0.9, 4, 0.1]]), [0, 0, 4]); // S via other S senone: phone agrees
+    c.add(utt('vtlp1.1-a', [[2, 0.7, 0, 0.3], [2, 0.6, 1, 0.4], [3, 0.5, 2, 0.5], [4, 0.8, 3, 0.2]]), [0, 1, 4, 3]);
+    const g = c.result();
+    expect(g[0].phoneAgreement).toBe(1);
+    expect(g[0].top1Agreement).toBeCloseTo(1 / 3, 12);
+    expect(g[1].phoneAgreement).toBeCloseTo(2 / 4, 12);
+    expect(c.byPhone()).toEqual([
+      { group: 'originals', phone: 'IH', frames: 1, top1Agreement: 0, phoneAgreement: 1, topOtherPhone: null, topOtherShare: 0 },
+      { group: 'originals', phone: 'S', frames: 2, top1Agreement: 0.5, phoneAgreement: 1, topOtherPhone: null, topOtherShare: 0 },
+      { group: 'vtlp1.1', phone: 'IH', frames: 2, top1Agreement: 0, phoneAgreement: 1, topOtherPhone: null, topOtherShare: 0 },
+      { group: 'vtlp1.1', phone: 'S', frames: 2, top1Agreement: 0, phoneAgreement: 0, topOtherPhone: 'TH', topOtherShare: 1 },
+    ]);
+    expect(new LabelAgreementCounter().byPhone()).toEqual([]);
+    expect(() => new LabelAgreementCounter(phones).add(utt('b', [[7, 1, 0, 0]]), [0], 'T / A')).toThrow(/T \/ A, utterance 'b': a senone outside the senone inventory; expected senones 0\.\.4, found senone 7 at frame 0/);
   });
 
   it('names the utterance and the files when the two do not match', async () => {
