@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { alignedWordSpans, scoreWordBoundaries, relativeReference } from '../../src/align/score.ts';
+import { alignedWordSpans, scoreWordBoundaries, relativeReference, scorePauseFrames } from '../../src/align/score.ts';
 import { expectClose } from '../hmm/helpers.ts';
 
 const timing = { frameShiftMs: 10, frameLengthMs: 25 };
@@ -55,5 +55,35 @@ describe('word boundary score', () => {
   });
   it('makes recording-relative reference times relative to the supervision', () => {
     expect(relativeReference([{ symbol: 'A', startSec: 5.25, durationSec: 0.5 }], 5)).toEqual([{ symbol: 'A', startSec: 0.25, durationSec: 0.5 }]);
+  });
+});
+
+describe('pause frames against reference word timings', () => {
+  // 10 ms shift, 20 ms frames: frame t's centre is at t * 0.01 + 0.01 s.
+  const timing = { frameShiftMs: 10, frameLengthMs: 20 };
+  const phones = ['<eps>', 'SIL', 'S', 'IH'];
+  it('counts pause frames the alignment gives to words, by phone, and word frames labelled silence', () => {
+    // Reference: one word over [0.025, 0.065) -> frames 2..5 (centres 0.03..0.06) are the word; 0, 1, 6, 7 pause.
+    const reference = [{ symbol: 'SIX', startSec: 0.025, durationSec: 0.04 }];
+    // Alignment: S takes frames 1..3 (frame 1 is a reference pause), IH 4, silence from frame 5 (a word frame).
+    const word = [-1, 0, 0, 0, 0, -1, -1, -1];
+    const phone = [1, 2, 2, 2, 3, 1, 1, 1];
+    const s = scorePauseFrames([{ uttId: 'u1', reference, word, phone }], timing, phones);
+    expect(s.pauseFrames).toBe(4);
+    expect(s.pauseFramesInWords).toBe(1);
+    expect(s.pauseShareInWords).toBeCloseTo(0.25, 12);
+    expect(s.wordFrames).toBe(4);
+    expect(s.wordFramesAsSilence).toBe(1);
+    expect(s.byPhone).toEqual([{ phone: 'S', pauseFrames: 1, shareOfPauses: 0.25, shareOfPhone: 1 / 3 }]);
+  });
+  it('a perfect alignment has no pause frames in words', () => {
+    const reference = [{ symbol: 'SIX', startSec: 0.025, durationSec: 0.04 }];
+    const s = scorePauseFrames([{ uttId: 'u1', reference, word: [-1, -1, 0, 0, 0, 0, -1, -1], phone: [1, 1, 2, 3, 3, 2, 1, 1] }], timing, phones);
+    expect(s.pauseFramesInWords).toBe(0);
+    expect(s.wordFramesAsSilence).toBe(0);
+    expect(s.byPhone).toEqual([]);
+  });
+  it('refuses word and phone labels of different lengths, naming the utterance', () => {
+    expect(() => scorePauseFrames([{ uttId: 'bad-utt', reference: [], word: [0, 0], phone: [1] }], timing, phones)).toThrow(/bad-utt/);
   });
 });
