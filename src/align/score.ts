@@ -128,7 +128,7 @@ export function scoreWordBoundaries(inputs: Iterable<BoundaryScoreInput>, opts: 
 /** One utterance for the pause-frame check: reference words and the alignment's per-frame labels. */
 export interface PauseScoreInput {
   uttId: string;
-  reference: readonly { symbol: string; startSec: number; durationSec: number }[];
+  reference: BoundaryScoreInput['reference'];
   /** Per-frame word index (-1 = silence) and phone id of the alignment. */
   word: ArrayLike<number>;
   phone: ArrayLike<number>;
@@ -154,42 +154,63 @@ export interface PauseScore {
  * Frame-level check of silence against reference word timings: how many frames of the reference's
  * pauses the alignment gives to words, and which phones take them. Frame t covers
  * [t * shift, t * shift + length); its centre decides which side of a reference boundary it is on.
+ * Utterances are added one at a time (counts only, so memory does not grow with the corpus).
  */
-export function scorePauseFrames(inputs: Iterable<PauseScoreInput>, timing: FrameTiming, phones: readonly string[]): PauseScore {
-  const shift = timing.frameShiftMs / 1000;
-  const half = timing.frameLengthMs / 2000;
-  let pauseFrames = 0, pauseFramesInWords = 0, wordFrames = 0, wordFramesAsSilence = 0;
-  const pausesByPhone = new Map<number, number>();
-  const framesByPhone = new Map<number, number>();
-  for (const u of inputs) {
+export class PauseFrameCounter {
+  private readonly shift: number;
+  private readonly half: number;
+  private pauseFrames = 0;
+  private pauseFramesInWords = 0;
+  private wordFrames = 0;
+  private wordFramesAsSilence = 0;
+  private readonly pausesByPhone = new Map<number, number>();
+  private readonly framesByPhone = new Map<number, number>();
+
+  constructor(timing: FrameTiming, private readonly phones: readonly string[]) {
+    this.shift = timing.frameShiftMs / 1000;
+    this.half = timing.frameLengthMs / 2000;
+  }
+
+  add(u: PauseScoreInput): void {
     if (u.word.length !== u.phone.length) throw new RangeError(`${u.uttId}: ${u.word.length} word labels but ${u.phone.length} phone labels`);
     const spans = u.reference.map((r) => [r.startSec, r.startSec + r.durationSec] as const);
     for (let t = 0; t < u.word.length; t++) {
-      const c = t * shift + half;
+      const c = t * this.shift + this.half;
       const inWord = spans.some(([a, b]) => c >= a && c < b);
       const aligned = u.word[t] >= 0;
       const ph = u.phone[t];
-      framesByPhone.set(ph, (framesByPhone.get(ph) ?? 0) + 1);
+      this.framesByPhone.set(ph, (this.framesByPhone.get(ph) ?? 0) + 1);
       if (inWord) {
-        wordFrames++;
-        if (!aligned) wordFramesAsSilence++;
+        this.wordFrames++;
+        if (!aligned) this.wordFramesAsSilence++;
       } else {
-        pauseFrames++;
+        this.pauseFrames++;
         if (aligned) {
-          pauseFramesInWords++;
-          pausesByPhone.set(ph, (pausesByPhone.get(ph) ?? 0) + 1);
+          this.pauseFramesInWords++;
+          this.pausesByPhone.set(ph, (this.pausesByPhone.get(ph) ?? 0) + 1);
         }
       }
     }
   }
-  const byPhone = [...pausesByPhone]
-    .map(([id, n]) => ({ phone: phones[id] ?? String(id), pauseFrames: n, shareOfPauses: pauseFrames > 0 ? n / pauseFrames : NaN, shareOfPhone: n / framesByPhone.get(id)! }))
-    .sort((a, b) => b.pauseFrames - a.pauseFrames || (a.phone < b.phone ? -1 : 1));
-  return {
-    pauseFrames, pauseFramesInWords, pauseShareInWords: pauseFrames > 0 ? pauseFramesInWords / pauseFrames : NaN,
-    wordFrames, wordFramesAsSilence, wordShareAsSilence: wordFrames > 0 ? wordFramesAsSilence / wordFrames : NaN,
-    byPhone,
-  };
+
+  result(): PauseScore {
+    const { pauseFrames, pauseFramesInWords, wordFrames, wordFramesAsSilence } = this;
+    const byPhone = [...this.pausesByPhone]
+      .map(([id, n]) => ({ phone: this.phones[id] ?? String(id), pauseFrames: n, shareOfPauses: pauseFrames > 0 ? n / pauseFrames : NaN, shareOfPhone: n / this.framesByPhone.get(id)! }))
+      .sort((a, b) => b.pauseFrames - a.pauseFrames || (a.phone < b.phone ? -1 : 1));
+    return {
+      pauseFrames, pauseFramesInWords, pauseShareInWords: pauseFrames > 0 ? pauseFramesInWords / pauseFrames : NaN,
+      wordFrames, wordFramesAsSilence, wordShareAsSilence: wordFrames > 0 ? wordFramesAsSilence / wordFrames : NaN,
+      byPhone,
+    };
+  }
+}
+
+/** PauseFrameCounter over a list of utterances. */
+export function scorePauseFrames(inputs: Iterable<PauseScoreInput>, timing: FrameTiming, phones: readonly string[]): PauseScore {
+  const counter = new PauseFrameCounter(timing, phones);
+  for (const u of inputs) counter.add(u);
+  return counter.result();
 }
 
 /** Reference word timings of a supervision made relative to the supervision start. */
@@ -210,7 +231,7 @@ export interface ScoreAlignmentFileOptions extends BoundaryScoreOptions {
 
 /**
  * Score the word boundaries of an alignment file against reference timings, and its silence frame
- * by frame (`pauses`, see scorePauseFrames). Aligned utterances without a reference are skipped
+ * by frame (`pauses`, see PauseFrameCounter). Aligned utterances without a reference are skipped
  * and counted ('no reference word timings').
  */
 export async function scoreAlignmentFile(alignmentPath: string, dataDir: string | null, split: string, opts: ScoreAlignmentFileOptions = {}): Promise<BoundaryScore & { pauses: PauseScore }> {
@@ -227,7 +248,8 @@ export async function scoreAlignmentFile(alignmentPath: string, dataDir: string 
   const timing: FrameTiming = { frameShiftMs: meta.frameShiftMs, frameLengthMs: opts.frameLengthMs ?? 25, frameOffsetSec: opts.frameOffsetSec };
   const missing = new SkipCounter();
   const inputs: BoundaryScoreInput[] = [];
-  const pauseInputs: PauseScoreInput[] = [];
+  // Pause frames: every aligned utterance with reference timings (a word-count mismatch does not matter here).
+  const pauses = new PauseFrameCounter(timing, meta.phones);
   for await (const a of readAlignmentFile(alignmentPath)) {
     // A VTLP copy (src/features/perturb.ts) has its source's frames, hence its reference timings.
     const ref = reference.get(a.uttId) ?? reference.get(vtlpSourceId(a.uttId) ?? '');
@@ -236,11 +258,10 @@ export async function scoreAlignmentFile(alignmentPath: string, dataDir: string 
     let numWords = 0;
     for (let t = 0; t < a.word.length; t++) numWords = Math.max(numWords, a.word[t] + 1);
     inputs.push({ uttId: a.uttId, reference: ref, aligned: alignedWordSpans(a.word, numWords, timing) });
-    pauseInputs.push({ uttId: a.uttId, reference: ref, word: a.word, phone: a.phone });
+    pauses.add({ uttId: a.uttId, reference: ref, word: a.word, phone: a.phone });
   }
   const score = scoreWordBoundaries(inputs, opts);
   for (const r of missing.reasons()) score.skipped.reasons.push(r);
   score.skipped.skipped += missing.skipped;
-  // Pause frames: every aligned utterance with reference timings (a word-count mismatch does not matter here).
-  return { ...score, pauses: scorePauseFrames(pauseInputs, timing, meta.phones) };
+  return { ...score, pauses: pauses.result() };
 }

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { alignCorpus, type AlignCorpusOptions } from '../../align/corpus.ts';
 import { scoreAlignmentFile } from '../../align/score.ts';
 import { ConfigError } from '../../util/errors.ts';
+import { pct } from '../../report/format.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -108,9 +109,8 @@ export function register(program: Command): void {
       for (const w of score.within) process.stdout.write(`within ${(w.toleranceSec * 1000).toFixed(0)} ms: ${w.percent.toFixed(1)}% (${w.count})\n`);
       process.stdout.write(`mean abs error ${(score.meanAbsErrorSec * 1000).toFixed(1)} ms, median ${(score.medianAbsErrorSec * 1000).toFixed(1)} ms, p90 ${(score.p90AbsErrorSec * 1000).toFixed(1)} ms\n`);
       const ps = score.pauses;
-      const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
-      process.stdout.write(`reference pauses: ${ps.pauseFrames} frames, ${pc(ps.pauseShareInWords)} aligned to words${ps.byPhone.length ? ` (${ps.byPhone.slice(0, 5).map((p) => `${p.phone} ${pc(p.shareOfPauses)}, ${pc(p.shareOfPhone)} of its frames`).join('; ')})` : ''}\n`);
-      process.stdout.write(`reference words: ${ps.wordFrames} frames, ${pc(ps.wordShareAsSilence)} aligned to silence\n`);
+      process.stdout.write(`reference pauses: ${ps.pauseFrames} frames, ${pct(ps.pauseShareInWords)} aligned to words${ps.byPhone.length ? ` (${ps.byPhone.slice(0, 5).map((p) => `${p.phone} ${pct(p.shareOfPauses)}, ${pct(p.shareOfPhone)} of its frames`).join('; ')})` : ''}\n`);
+      process.stdout.write(`reference words: ${ps.wordFrames} frames, ${pct(ps.wordShareAsSilence)} aligned to silence\n`);
       if (score.skipped.skipped) process.stdout.write(`skipped ${score.skipped.skipped}: ${score.skipped.reasons.map((r) => `${r.count} x ${r.reason}`).join(', ')}\n`);
     });
 }
