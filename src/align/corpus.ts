@@ -33,6 +33,7 @@ import { log as defaultLogger, type Logger } from '../util/log.ts';
 import { NO_TRANSCRIPT_REASON, featureSource, openSplit, type GmmFeatureOptions, type SplitData } from './source.ts';
 import { AlignmentFileWriter, type AlignmentFileMetadata } from './store.ts';
 import { vtlpId } from '../features/perturb.ts';
+import { SpanCounter, type SpanSummary } from './spans.ts';
 
 export interface AlignCorpusOptions extends GmmFeatureOptions {
   /** Prepared data dir (corpus.json + <split>/*.jsonl). */
@@ -97,6 +98,17 @@ export interface AlignCorpusOptions extends GmmFeatureOptions {
    * the copies too and align each copy on its own warped MFCCs.
    */
   vtlpCopies?: 'inherit' | 'realign';
+  /**
+   * Reference word timings of the supervisions (`alignment.word`): 'ignore' (default, Kaldi's
+   * forced alignment from the transcript alone) or 'constrain': every Viterbi alignment, in training
+   * and the final one, keeps each word within its reference span widened by referenceCollarMs
+   * (src/align/spans.ts), where a path does; optional silence stays free. For corpora whose word
+   * times are known (FSDD connected digits' joined takes, TIMIT .wrd): the pauses between words
+   * can then only be silence.
+   */
+  referenceTimings?: 'ignore' | 'constrain';
+  /** Widening of each reference word span on both sides, ms. Default 20. */
+  referenceCollarMs?: number;
 }
 
 export const ALIGN_DEFAULTS = {
@@ -115,12 +127,14 @@ export const ALIGN_DEFAULTS = {
   deltaOrder: 2,
   deltaWindow: 2,
   vtlpCopies: 'inherit' as 'inherit' | 'realign',
+  referenceTimings: 'ignore' as 'ignore' | 'constrain',
+  referenceCollarMs: 20,
 };
 
 const KNOWN_KEYS = new Set([
   'dataDir', 'featuresDir', 'outDir', 'splits', 'trainSplits', 'extraTrain', 'modelDir', 'numLeaves', 'minLeafOccupancy', 'questions',
   'monoIters', 'monoGaussians', 'triIters', 'triGaussians', 'beam', 'retryBeam', 'optionalSilenceProb', 'corpusLexiconPath', 'seed',
-  'logger', 'writeTiming', 'cmvnNormVars', 'deltaOrder', 'deltaWindow', 'vtlpCopies',
+  'logger', 'writeTiming', 'cmvnNormVars', 'deltaOrder', 'deltaWindow', 'vtlpCopies', 'referenceTimings', 'referenceCollarMs',
 ]);
 
 export interface SplitAlignSummary {
@@ -132,6 +146,8 @@ export interface SplitAlignSummary {
   /** Supervisions with no row in the feature file (skipped by the features stage). */
   withoutFeatures: number;
   reasons: { reason: string; count: number; examples: string[] }[];
+  /** With referenceTimings 'constrain': how the reference word timings constrained this split. */
+  referenceTimings?: SpanSummary;
 }
 
 export interface FramesPerSenone {
@@ -161,6 +177,8 @@ export interface AlignSummary {
     skipped: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] };
     mono: { pdfs: number; gaussians: number; logLikePerFrame: number };
     tri: { leaves: number; gaussians: number; logLikePerFrame: number };
+    /** With referenceTimings 'constrain': training utterances without usable timings, and those the last realignment aligned without them. */
+    referenceTimings?: { noReference: number; mismatched: SpanSummary['mismatched']; droppedLastRealign: number };
   };
   splits: Record<string, SplitAlignSummary>;
   framesPerSenone: FramesPerSenone;
@@ -235,6 +253,9 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
   posInt(o.deltaWindow, 'deltaWindow');
   if (!(o.beam > 0) || !(o.retryBeam >= 0)) throw new ConfigError('bad align beams', { keyPath: 'beam', expected: 'beam > 0, retryBeam >= 0', found: `${o.beam} / ${o.retryBeam}` });
   if (o.questions !== 'cluster' && o.questions !== 'arpabet') throw new ConfigError("bad align option 'questions'", { keyPath: 'questions', expected: "'cluster' or 'arpabet'", found: String(o.questions) });
+  if (o.referenceTimings !== 'ignore' && o.referenceTimings !== 'constrain') throw new ConfigError("bad align option 'referenceTimings'", { keyPath: 'referenceTimings', expected: "'ignore' or 'constrain'", found: String(o.referenceTimings) });
+  if (!(o.referenceCollarMs >= 0 && Number.isFinite(o.referenceCollarMs))) throw new ConfigError("bad align option 'referenceCollarMs'", { keyPath: 'referenceCollarMs', expected: 'a finite number >= 0 (ms)', found: String(o.referenceCollarMs) });
+  const spanCollarSec = o.referenceTimings === 'constrain' ? o.referenceCollarMs / 1000 : null;
   if (o.vtlpCopies !== 'inherit' && o.vtlpCopies !== 'realign') throw new ConfigError("bad align option 'vtlpCopies'", { keyPath: 'vtlpCopies', expected: "'inherit' or 'realign'", found: String(o.vtlpCopies) });
   const inherit = o.vtlpCopies === 'inherit';
   const featOpts: Required<GmmFeatureOptions> = { cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, deltaWindow: o.deltaWindow };
@@ -306,6 +327,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     optionalSilenceProb: o.optionalSilenceProb, seed: o.seed, ...featOpts,
     // Only where it matters: the hash of a corpus without copies is what it was before the option.
     ...(all.some((d) => d.featureMeta.vtlpWarps.length > 0) ? { vtlpCopies: o.vtlpCopies } : {}),
+    ...(spanCollarSec !== null ? { referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs } : {}),
   });
 
   // Lang: every word of every split used.
@@ -331,7 +353,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       }
     } else {
       const trainSkips = new SkipCounter();
-      const source = featureSource(trainData, { ...featOpts, skips: trainSkips, skipVtlpCopies: inherit });
+      const trainSpans = new SpanCounter();
+      const source = featureSource(trainData, { ...featOpts, skips: trainSkips, skipVtlpCopies: inherit, spanCollarSec, spanCounts: trainSpans });
       const withCopies = trainData.some((d) => d.featureMeta.vtlpWarps.length > 0);
       logger.info(`align: training on ${corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}${withCopies ? (inherit ? ' (real recordings only; VTLP copies take their source\'s alignment)' : ' (VTLP copies too)') : ''}`);
       const mono: TrainResult = await trainMonophone(source, langModel, {
@@ -353,6 +376,12 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
         skipped: trainSkipped,
         mono: { pdfs: mono.model.am.numPdfs, gaussians: mono.model.am.numGaussians, logLikePerFrame: lastLogLike(mono.history) },
         tri: { leaves: tri.tree.numPdfs, gaussians: tri.model.am.numGaussians, logLikePerFrame: lastLogLike(tri.history) },
+        ...(spanCollarSec !== null ? {
+          referenceTimings: {
+            noReference: trainSpans.noReference, mismatched: trainSpans.summary().mismatched,
+            droppedLastRealign: tri.history.filter((h) => h.realigned).at(-1)?.spansDropped ?? 0,
+          },
+        } : {}),
       };
       if (trainSkipped.skipped > 0) logger.warn(`training: ${trainSkipped.skipped} utterances skipped: ${trainSkipped.reasons.map((r) => `${r.count} x ${r.reason}`).join(', ')}`);
     }
@@ -384,7 +413,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       // Inherited copies: written right after their source (the feature files' order), failed with it.
       const copyWarps = inherit ? d.featureMeta.vtlpWarps : [];
       const skips = new SourceAndCopySkips(copyWarps);
-      const source = featureSource([d], { ...featOpts, skips, skipVtlpCopies: inherit });
+      const spanCounts = new SpanCounter();
+      const source = featureSource([d], { ...featOpts, skips, skipVtlpCopies: inherit, spanCollarSec, spanCounts });
       const writer = await AlignmentFileWriter.open(join(tmp, `${d.split}.arrow`), {
         configHash, featureConfigHash: d.featureMeta.configHash, numSenones, frameShiftMs, phones: [...model.phones.symbols], split: d.split,
       });
@@ -395,6 +425,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       try {
         const aligned = alignAll(source, langModel, model, skips, alignOpts);
         for await (const a of aligned) {
+          if (a.spans === 'kept') spanCounts.kept++;
+          else if (a.spans === 'dropped') spanCounts.dropped++;
           const copies = copyWarps.map((w) => vtlpId(w, a.uttId));
           for (const uttId of [a.uttId, ...copies]) {
             writer.add({ uttId, senone: a.pdf, phone: a.phone, hmmState: a.hmmState, word: a.word });
@@ -423,7 +455,18 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       withoutFeatures = (d.supervisions.size - (d.featureMeta.counts.utterances - noTranscript)) / (1 + d.featureMeta.vtlpWarps.length);
       const message = `Done ${skips.done}, failed ${skips.skipped}`;
       (skips.skipped > 0 ? logger.warn : logger.info)(`align ${d.split}: ${skips.summary('utterances')}${withoutFeatures ? `\n  (${withoutFeatures} supervisions have no features)` : ''}`);
-      summarySplits[d.split] = { message, done: skips.done, failed: skips.skipped, frames, withoutFeatures, reasons: skips.reasons() };
+      summarySplits[d.split] = {
+        message, done: skips.done, failed: skips.skipped, frames, withoutFeatures, reasons: skips.reasons(),
+        ...(spanCollarSec !== null ? { referenceTimings: spanCounts.summary() } : {}),
+      };
+      if (spanCollarSec !== null) {
+        const sc = spanCounts.summary();
+        const mis = Object.entries(sc.mismatched).map(([r, n]) => `${n} x ${r}`);
+        (sc.dropped + sc.noReference + mis.length > 0 ? logger.warn : logger.info)(
+          `align ${d.split}: ${sc.kept} utterances within their reference word spans (collar ${o.referenceCollarMs} ms)` +
+          `${sc.dropped ? `, ${sc.dropped} aligned without them (no path within)` : ''}${sc.noReference ? `, ${sc.noReference} without reference timings` : ''}` +
+          `${mis.length ? `, timings unusable: ${mis.join(', ')}` : ''}`);
+      }
       timing.splits[d.split] = { frames, seconds, framesPerSec: frames / Math.max(seconds, 1e-3) };
       totalFrames += frames;
       totalSec += seconds;
@@ -444,7 +487,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
         modelDir: o.modelDir ?? null, numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions,
         monoIters: o.monoIters, monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians, beam: o.beam, retryBeam: o.retryBeam,
         optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.corpusLexiconPath ?? null, seed: o.seed, ...featOpts,
-        vtlpCopies: o.vtlpCopies,
+        vtlpCopies: o.vtlpCopies, referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs,
       },
     });
     if (opts.writeTiming !== false) await writeJsonAtomic(join(tmp, 'timing.json'), timing);

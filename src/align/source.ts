@@ -16,6 +16,7 @@ import type { TimedSymbol } from '../corpus/types.ts';
 import { CorpusError, FormatError, SkipCounter } from '../util/errors.ts';
 import type { TrainingUtterance, UtteranceSource } from '../hmm/train.ts';
 import type { CmvnStats } from '../features/cmvn.ts';
+import { referenceWordSpans, type SpanCounter } from './spans.ts';
 
 export interface GmmFeatureOptions {
   /** Divide by the per-speaker standard deviation too. Default false (Kaldi apply-cmvn, train_mono.sh cmvn_opts ""). */
@@ -82,6 +83,14 @@ export interface FeatureSourceOptions extends GmmFeatureOptions {
    * metadata lists): the GMM-HMM then trains on, and aligns, the real recordings only. Default false.
    */
   skipVtlpCopies?: boolean;
+  /**
+   * Constrain each word to its reference timing widened by this many seconds on both sides
+   * (src/align/spans.ts); null or absent: no constraints. Utterances without reference timings, or
+   * with timings that do not fit the transcript, align unconstrained.
+   */
+  spanCollarSec?: number | null;
+  /** Counts, on the first pass, the utterances that get no spans and why. */
+  spanCounts?: SpanCounter;
 }
 
 /**
@@ -121,7 +130,18 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
             if (seen.has(u.uttId)) throw new CorpusError('utterance id occurs in two training sets', { file: d.featuresPath, uttId: u.uttId, expected: 'unique utterance ids across the training corpora' });
             seen.add(u.uttId);
           }
-          yield { uttId: u.uttId, frames: gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, opts), words: sup.words };
+          const frames = gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, opts);
+          let wordSpans = null;
+          if (opts.spanCollarSec != null) {
+            if (!sup.referenceWords) {
+              if (first && opts.spanCounts) opts.spanCounts.noReference++;
+            } else {
+              const fc = d.featureMeta.featureConfig;
+              const r = referenceWordSpans(sup.referenceWords, sup.words, sup.startSec, frames.length, { frameShiftMs: fc.frameShiftMs, frameLengthMs: fc.frameLengthMs, collarSec: opts.spanCollarSec });
+              if ('mismatch' in r) { if (first) opts.spanCounts?.mismatch(r.mismatch); } else wordSpans = r;
+            }
+          }
+          yield { uttId: u.uttId, frames, words: sup.words, wordSpans };
         }
       }
     })();

@@ -27,6 +27,16 @@ export interface AlignOptions extends GraphOptions {
   selfLoopScale?: number;
 }
 
+/**
+ * Frames each transcript word may occupy (inclusive, one entry per word), e.g. from reference word
+ * timings (src/align/spans.ts): a state of word w is pruned at every frame outside
+ * [first[w], last[w]]. Optional silence is not constrained.
+ */
+export interface WordSpans {
+  first: Int32Array;
+  last: Int32Array;
+}
+
 /** One aligned utterance: per-frame labels. */
 export interface Alignment {
   ok: true;
@@ -45,6 +55,11 @@ export interface Alignment {
   score: number;
   /** The beam that succeeded. */
   beamUsed: number;
+  /**
+   * 'kept': aligned within the word spans given; 'dropped': spans were given but no path kept to
+   * them, so it was aligned without them; 'none': no spans given.
+   */
+  spans: 'kept' | 'dropped' | 'none';
 }
 
 /** Scaled weight of every transition id (see the file comment). */
@@ -89,9 +104,10 @@ export interface ViterbiResult {
 
 /**
  * Beam-pruned Viterbi over `numFrames` frames. Returns null when no final state survives the beam.
- * `tidWeight` comes from transitionWeights().
+ * `tidWeight` comes from transitionWeights(). With `spans`, word states outside their word's
+ * frames are pruned (before the beam, so they never set its threshold).
  */
-export function viterbi(graph: UttGraph, numFrames: number, emission: EmissionFn, tidWeight: Float64Array, beam: number, acousticScale: number): ViterbiResult | null {
+export function viterbi(graph: UttGraph, numFrames: number, emission: EmissionFn, tidWeight: Float64Array, beam: number, acousticScale: number, spans: WordSpans | null = null): ViterbiResult | null {
   const S = graph.numStates, T = numFrames;
   if (T <= 0) return null;
   const bp = new Int32Array(T * S).fill(-1); // arc index (or -1 for an initial state)
@@ -108,6 +124,10 @@ export function viterbi(graph: UttGraph, numFrames: number, emission: EmissionFn
   const prune = (scores: Float64Array, t: number): number[] => {
     let best = -Infinity;
     for (const s of touched) {
+      if (spans) {
+        const w = graph.word[s];
+        if (w >= 0 && (t < spans.first[w] || t > spans.last[w])) { scores[s] = -Infinity; continue; }
+      }
       scores[s] += acousticScale * emission(t, graph.localPdf[s]);
       if (scores[s] > best) best = scores[s];
     }
@@ -167,8 +187,12 @@ export interface AcousticModel {
   ctx: ContextDependency;
 }
 
-/** Align a compiled graph against frames: too-few-frames check, beam, retry beam. */
-export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Frame[], model: AcousticModel, opts: AlignOptions = {}, tidWeight?: Float64Array): Alignment | AlignFailure {
+/**
+ * Align a compiled graph against frames: too-few-frames check, beam, retry beam. With `spans`
+ * (one per transcript word), first within them (beam, then retry beam); where no path keeps to
+ * them, again without them (the alignment says `spans: 'dropped'`).
+ */
+export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Frame[], model: AcousticModel, opts: AlignOptions = {}, tidWeight?: Float64Array, spans: WordSpans | null = null): Alignment | AlignFailure {
   const T = frames.length;
   if (T < graph.minFrames) {
     return alignFailure(uttId, 'too-few-frames', `transcript needs at least ${graph.minFrames} frames (one per HMM state), audio has ${T}`);
@@ -179,22 +203,29 @@ export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Fram
   const beams = [opts.beam ?? 10];
   const retry = opts.retryBeam ?? 40;
   if (retry > beams[0]) beams.push(retry);
-  for (const beam of beams) {
-    const r = viterbi(graph, T, em, tw, beam, ac);
+  const tries: [number, WordSpans | null][] = [];
+  if (spans) for (const beam of beams) tries.push([beam, spans]);
+  for (const beam of beams) tries.push([beam, null]);
+  for (const [beam, sp] of tries) {
+    const r = viterbi(graph, T, em, tw, beam, ac, sp);
     if (!r) continue;
     const pick = (arr: Int32Array) => Int32Array.from(r.states, (s) => arr[s]);
     return {
       ok: true, uttId, numFrames: T,
       pdf: pick(graph.pdf), tid: r.tids, phone: pick(graph.phone), hmmState: pick(graph.hmmState), word: pick(graph.word),
       acousticLogLike: r.acousticLogLike, score: r.score, beamUsed: beam,
+      spans: spans ? (sp ? 'kept' : 'dropped') : 'none',
     };
   }
   return alignFailure(uttId, 'beam', `no path survived beam ${beams.join(' nor retry beam ')}`);
 }
 
-/** Compile the graph of a transcript and align it (gmm-align). */
-export function alignUtterance(uttId: string, frames: readonly Frame[], words: readonly string[], lang: LangModel, model: AcousticModel, opts: AlignOptions = {}, tidWeight?: Float64Array): Alignment | AlignFailure {
+/** Compile the graph of a transcript and align it (gmm-align), within `spans` where given (see alignGraph). */
+export function alignUtterance(uttId: string, frames: readonly Frame[], words: readonly string[], lang: LangModel, model: AcousticModel, opts: AlignOptions = {}, tidWeight?: Float64Array, spans: WordSpans | null = null): Alignment | AlignFailure {
   const g = compileGraph(uttId, words, lang, model.ctx, model.tm, opts);
   if ('ok' in g) return g;
-  return alignGraph(uttId, g, frames, model, opts, tidWeight);
+  if (spans && (spans.first.length !== words.length || spans.last.length !== words.length)) {
+    throw new RangeError(`${uttId}: ${spans.first.length} word spans for ${words.length} words`);
+  }
+  return alignGraph(uttId, g, frames, model, opts, tidWeight, spans);
 }

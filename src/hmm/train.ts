@@ -14,16 +14,21 @@ import { Topology, type TopologyOptions } from './topology.ts';
 import { TransitionModel, type TransitionUpdateOptions } from './transitions.ts';
 import { MonophoneContext, type ContextDependency } from './context.ts';
 import { equalAlign, type FrameAlignment, type LangModel } from './graph.ts';
-import { alignUtterance, transitionWeights, type AcousticModel, type AlignOptions, type Alignment } from './align.ts';
+import { alignUtterance, transitionWeights, type AcousticModel, type AlignOptions, type Alignment, type WordSpans } from './align.ts';
 import type { AlignFailure } from './errors.ts';
 import { GaussStats, TreeStats, buildTree, leafGaussians, type ContextTree, type Question, type TreeBuildOptions } from './tree.ts';
 import { arpabetClassQuestions, clusterPhoneQuestions } from './questions.ts';
 
-/** One training utterance: id, frames (one Float32Array of feature values per frame) and words. */
+/**
+ * One training utterance: id, frames (one Float32Array of feature values per frame) and words;
+ * optionally the frames each word may take (reference timings), which every Viterbi alignment of
+ * it keeps to where it can (see alignGraph).
+ */
 export interface TrainingUtterance {
   uttId: string;
   frames: Float32Array[];
   words: string[];
+  wordSpans?: WordSpans | null;
 }
 
 /** A re-iterable source of utterances (called once per pass; may be sync or async). */
@@ -43,6 +48,8 @@ export interface IterationReport {
   numGaussians: number;
   /** Utterances whose realignment failed in this iteration. */
   failed: number;
+  /** Realigned utterances with word spans that no path kept to (aligned without them). */
+  spansDropped: number;
 }
 
 export interface TrainResult {
@@ -123,13 +130,13 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
     const tw = realign ? transitionWeights(model.tm, o.align) : undefined;
     const accs = model.am.newAccs();
     const tCounts = model.tm.newCounts();
-    let ll = 0, frames = 0, failed = 0;
+    let ll = 0, frames = 0, failed = 0, spansDropped = 0;
     const prog = o.logger.progress(`${o.label} iter ${iter}${realign ? ' (realign)' : ''}`, alignments.size, 'utts');
     for await (const u of iterate(source)) {
       let ali = alignments.get(u.uttId);
       if (!ali && !(realign && trainable.has(u.uttId))) continue;
       if (realign) {
-        const r = alignUtterance(u.uttId, u.frames, u.words, lang, model, o.align, tw);
+        const r = alignUtterance(u.uttId, u.frames, u.words, lang, model, o.align, tw, u.wordSpans ?? null);
         if (!r.ok) {
           // No alignment in this iteration (Kaldi: no entry in the new ali.*.gz).
           alignments.delete(u.uttId);
@@ -138,6 +145,7 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
           continue;
         }
         lastFailure.delete(u.uttId);
+        if (r.spans === 'dropped') spansDropped++;
         ali = { uttId: u.uttId, pdf: r.pdf, tid: r.tid };
         alignments.set(u.uttId, ali);
       }
@@ -151,9 +159,9 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
     model.tm.update(tCounts, o.transitionUpdate);
     model.am.mixUp(accs.map((a) => a.totalOcc), numGauss, rng.fork(`iter${iter}`), o.mixUp);
     if (iter <= o.maxIterInc) numGauss += incGauss;
-    const rep: IterationReport = { iter, realigned: realign, logLikePerFrame: ll / frames, frames, numGaussians: model.am.numGaussians, failed };
+    const rep: IterationReport = { iter, realigned: realign, logLikePerFrame: ll / frames, frames, numGaussians: model.am.numGaussians, failed, spansDropped };
     history.push(rep);
-    prog.done(`loglike/frame ${rep.logLikePerFrame.toFixed(3)}, ${rep.numGaussians} Gaussians${failed ? `, ${failed} failed` : ''}`);
+    prog.done(`loglike/frame ${rep.logLikePerFrame.toFixed(3)}, ${rep.numGaussians} Gaussians${failed ? `, ${failed} failed` : ''}${spansDropped ? `, ${spansDropped} aligned without their word spans` : ''}`);
   }
   for (const [uttId, reason] of lastFailure) skips.skip(uttId, reason);
   return history;
@@ -344,7 +352,7 @@ export function momentMatched(g: DiagGmm, varFloor: number): DiagGmm {
 export async function* alignAll(source: UtteranceSource, lang: LangModel, model: AcousticModel, skips: SkipCounter, opts: AlignOptions = {}): AsyncGenerator<Alignment> {
   const tw = transitionWeights(model.tm, opts);
   for await (const u of iterate(source)) {
-    const r = alignUtterance(u.uttId, u.frames, u.words, lang, model, opts, tw);
+    const r = alignUtterance(u.uttId, u.frames, u.words, lang, model, opts, tw, u.wordSpans ?? null);
     if (!r.ok) { skips.skip(u.uttId, `${r.reason}`); continue; }
     skips.done++;
     yield r;

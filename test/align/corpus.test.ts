@@ -11,6 +11,8 @@ import { computeFeatures } from '../../src/features/compute.ts';
 import { readFeatureFile } from '../../src/features/store.ts';
 import { perturbedSupervisions, vtlpSourceId } from '../../src/features/perturb.ts';
 import { scoreAlignmentFile } from '../../src/align/score.ts';
+import { referenceWordSpans } from '../../src/align/spans.ts';
+import { readSplit } from '../../src/corpus/manifest.ts';
 import { alignCorpus, type AlignCorpusOptions, type AlignCorpusResult } from '../../src/align/corpus.ts';
 import { readAlignmentFile, readAlignmentMetadata } from '../../src/align/store.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
@@ -180,6 +182,76 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
       setLogLevel(level);
     }
   }, 60_000);
+});
+
+describe('alignCorpus: constrained to the reference word timings (referenceTimings: constrain)', () => {
+  let con: AlignCorpusResult;
+  // A wide retry beam: the synth corpus' edges are near-digital silence, and a model trained with
+  // them pinned to silence scores the unseen test speakers' edges far below any 40-unit beam.
+  beforeAll(async () => {
+    con = await alignCorpus({ ...small(join(root, 'ali-con')), referenceTimings: 'constrain', referenceCollarMs: 0, retryBeam: 1e7 });
+  }, 120_000);
+
+  it('keeps every aligned word of every split within the frames of its reference span', async () => {
+    let words = 0;
+    for (const split of SPLITS) {
+      const sups = new Map((await readSplit(dataDir, split)).supervisions.map((x) => [x.id, x]));
+      for await (const a of readAlignmentFile(join(root, 'ali-con', `${split}.arrow`))) {
+        const sup = sups.get(a.uttId)!;
+        const r = referenceWordSpans(sup.alignment!.word!, sup.text.split(' '), sup.startSec, a.word.length, { frameShiftMs: 10, frameLengthMs: 25, collarSec: 0 });
+        if ('mismatch' in r) throw new Error(`${a.uttId}: ${r.mismatch}`);
+        for (let t = 0; t < a.word.length; t++) {
+          const w = a.word[t];
+          if (w < 0) continue;
+          expect(t >= r.first[w] && t <= r.last[w], `${a.uttId} frame ${t} word ${w}`).toBe(true);
+          words++;
+        }
+      }
+    }
+    expect(words).toBeGreaterThan(1000);
+    expect(con.summary.splits.train.referenceTimings).toEqual({ kept: 12, dropped: 0, noReference: 0, mismatched: {} });
+    expect(con.summary.training!.referenceTimings).toEqual({ noReference: 0, mismatched: {}, droppedLastRealign: 0 });
+  });
+
+  it("is not the free alignment: the unconstrained run puts word frames outside their spans, and fewer boundaries within 20 ms", async () => {
+    const free = await scoreAlignmentFile(join(root, 'ali1', 'train.arrow'), dataDir, 'train', { tolerancesSec: [0.02] });
+    const kept = await scoreAlignmentFile(join(root, 'ali-con', 'train.arrow'), dataDir, 'train', { tolerancesSec: [0.02] });
+    expect(kept.pauses.pauseFramesInWords).toBe(0);
+    expect(kept.within[0].count).toBeGreaterThan(free.within[0].count);
+    expect(con.configHash).not.toBe(first.configHash);
+    expect(first.summary.splits.train).not.toHaveProperty('referenceTimings');
+  });
+
+  it('counts the test transcripts whose timings no longer fit (edited above) by reason', () => {
+    const rt = con.summary.splits.test.referenceTimings!;
+    // Four transcripts were replaced: each fails alignment, and its timings were counted as unusable first.
+    expect(Object.values(rt.mismatched).reduce((a, b) => a + (b ?? 0), 0)).toBe(4);
+    expect(rt.kept).toBe(con.summary.splits.test.done);
+  });
+
+  it('takes --reference-timings and --reference-collar-ms on the command line (with a saved model), and refuses a mode it does not know', async () => {
+    const level = getLogLevel();
+    setLogLevel('error');
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c) => { out.push(String(c)); return true; });
+    try {
+      const cli = join(root, 'ali-con-cli');
+      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--model', join(root, 'ali-con'),
+        '--split', 'train', '--reference-timings', 'constrain', '--reference-collar-ms', '0', '--retry-beam', '10000000'])).toBe(0);
+      expect(JSON.parse(readFileSync(join(cli, 'config.json'), 'utf8')).options).toMatchObject({ referenceTimings: 'constrain', referenceCollarMs: 0, retryBeam: 1e7 });
+      expect(out.join('')).toContain('within reference word spans 12, without (no path) 0, no timings 0');
+      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--reference-timings', 'strict'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+      setLogLevel(level);
+    }
+  });
+
+  it('refuses an unknown mode and a negative collar', async () => {
+    await expect(alignCorpus({ ...small(join(root, 'ali-bad')), referenceTimings: 'strict' as 'constrain' })).rejects.toThrow(ConfigError);
+    await expect(alignCorpus({ ...small(join(root, 'ali-bad')), referenceTimings: 'constrain', referenceCollarMs: -5 })).rejects.toThrow(/referenceCollarMs/);
+    expect(existsSync(join(root, 'ali-bad'))).toBe(false);
+  });
 });
 
 describe('alignCorpus: VTLP copies in the training features', () => {

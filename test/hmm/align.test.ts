@@ -130,3 +130,89 @@ describe('Viterbi forced alignment', () => {
     expect(req.minFrames).toBe(3 + 6 + 3);
   });
 });
+
+/** First and last frame of each transcript word on a state path (-1 where a word has none). */
+function wordSpansOf(states: number[], g: UttGraph, numWords: number): { first: Int32Array; last: Int32Array } {
+  const first = new Int32Array(numWords).fill(-1), last = new Int32Array(numWords).fill(-1);
+  states.forEach((s, t) => {
+    const w = g.word[s];
+    if (w < 0) return;
+    if (first[w] < 0) first[w] = t;
+    last[w] = t;
+  });
+  return { first, last };
+}
+
+describe('Viterbi forced alignment within reference word spans', () => {
+  const words = ['TAB', 'SIT', 'BAA'];
+
+  it('keeps every word within its span where a model with wrong means would not, and says so', () => {
+    const rng = new Rng(21);
+    const m = model(8, rng, 2);
+    const wrong = model(8, new Rng(77), 2);
+    const g = compileGraph('u', words, lang, m.ctx, m.tm, { optionalSilenceProb: 0.5 });
+    if ('ok' in g) throw new Error(g.message);
+    let freeOutside = 0, checked = 0;
+    for (let trial = 0; trial < 10; trial++) {
+      const { states, frames } = sample(g, m, rng);
+      const spans = wordSpansOf(states, g, words.length);
+      const inside = (word: Int32Array) => Array.from(word).every((w, t) => w < 0 || (t >= spans.first[w] && t <= spans.last[w]));
+      const free = alignGraph('u', g, frames, wrong, { acousticScale: 1, selfLoopScale: 1, beam: 1e6 });
+      const kept = alignGraph('u', g, frames, wrong, { acousticScale: 1, selfLoopScale: 1, beam: 1e6 }, undefined, spans);
+      if (!free.ok || !kept.ok) throw new Error('no alignment');
+      expect(free.spans).toBe('none');
+      expect(kept.spans).toBe('kept');
+      expect(inside(kept.word)).toBe(true);
+      if (!inside(free.word)) freeOutside++;
+      checked++;
+      // Every word is aligned, in order (the spans prune states, never the transcript).
+      expect(new Set(Array.from(kept.word).filter((w) => w >= 0))).toEqual(new Set([0, 1, 2]));
+    }
+    expect(checked).toBe(10);
+    expect(freeOutside).toBeGreaterThan(0);
+  });
+
+  it('with the true model and its own spans, gives the path it gives without them', () => {
+    const rng = new Rng(11);
+    const m = model(8, rng, 2);
+    const g = compileGraph('u', words, lang, m.ctx, m.tm, { optionalSilenceProb: 0.5 });
+    if ('ok' in g) throw new Error(g.message);
+    const { frames } = sample(g, m, rng);
+    const free = alignGraph('u', g, frames, m, { acousticScale: 1, selfLoopScale: 1, beam: 30 });
+    if (!free.ok) throw new Error(free.message);
+    const spans = { first: new Int32Array(3), last: new Int32Array(3) };
+    for (let w = 0; w < 3; w++) {
+      const ts = Array.from(free.word).flatMap((x, t) => (x === w ? [t] : []));
+      spans.first[w] = ts[0];
+      spans.last[w] = ts.at(-1)!;
+    }
+    const kept = alignGraph('u', g, frames, m, { acousticScale: 1, selfLoopScale: 1, beam: 30 }, undefined, spans);
+    if (!kept.ok) throw new Error(kept.message);
+    expect(kept.spans).toBe('kept');
+    expect(Array.from(kept.pdf)).toEqual(Array.from(free.pdf));
+    expect(kept.score).toBeCloseTo(free.score, 9);
+  });
+
+  it('aligns without spans that no path can keep to, and marks the alignment dropped', () => {
+    const rng = new Rng(3);
+    const m = model(8, rng, 2);
+    const g = compileGraph('u', words, lang, m.ctx, m.tm, { optionalSilenceProb: 0.5 });
+    if ('ok' in g) throw new Error(g.message);
+    const { frames } = sample(g, m, rng);
+    // Each word may only take one frame: fewer than its 2 phones x 3 states.
+    const tight = { first: Int32Array.from([0, 1, 2]), last: Int32Array.from([0, 1, 2]) };
+    const free = alignGraph('u', g, frames, m, { acousticScale: 1, beam: 30 });
+    const r = alignGraph('u', g, frames, m, { acousticScale: 1, beam: 30 }, undefined, tight);
+    if (!r.ok || !free.ok) throw new Error('no alignment');
+    expect(r.spans).toBe('dropped');
+    expect(Array.from(r.pdf)).toEqual(Array.from(free.pdf));
+  });
+
+  it('refuses spans that are not one per transcript word', () => {
+    const m = model(4, new Rng(1), 2);
+    const frames = Array.from({ length: 40 }, () => new Float32Array(4));
+    expect(() => alignUtterance('u9', frames, words, lang, m, {}, undefined, { first: new Int32Array(2), last: new Int32Array(2) }))
+      .toThrow(/u9: 2 word spans for 3 words/);
+  });
+});
+

@@ -31,6 +31,7 @@ interface AlignFlags {
   data: string; features: string; out: string; split: string[]; trainSplit: string[]; extraTrain: string[]; model?: string;
   numLeaves?: string; monoIters?: string; monoGaussians?: string; triIters?: string; triGaussians?: string; minLeafOccupancy?: string;
   questions?: string; beam?: string; retryBeam?: string; silProb?: string; lexicon?: string; seed?: string; vtlpCopies?: string;
+  referenceTimings?: string; referenceCollarMs?: string;
 }
 
 export function register(program: Command): void {
@@ -57,6 +58,8 @@ export function register(program: Command): void {
     .option('--lexicon <file>', 'corpus lexicon (Kaldi lexicon.txt) before CMUdict')
     .option('--seed <n>', 'seed, default 0')
     .option('--vtlp-copies <mode>', "VTLP copies in the features: 'inherit' their source's alignment (default) or 'realign' (train and align on them)")
+    .option('--reference-timings <mode>', "supervisions' reference word timings: 'ignore' (default) or 'constrain' each word to its span")
+    .option('--reference-collar-ms <ms>', 'widening of each reference word span on both sides, default 20')
     .action(async (f: AlignFlags) => {
       const extraTrain = f.extraTrain.map((x) => {
         const i = x.lastIndexOf(':');
@@ -68,6 +71,9 @@ export function register(program: Command): void {
       }
       if (f.vtlpCopies !== undefined && f.vtlpCopies !== 'inherit' && f.vtlpCopies !== 'realign') {
         throw new ConfigError('bad --vtlp-copies', { file: `--vtlp-copies ${f.vtlpCopies}`, expected: "'inherit' or 'realign'", found: f.vtlpCopies });
+      }
+      if (f.referenceTimings !== undefined && f.referenceTimings !== 'ignore' && f.referenceTimings !== 'constrain') {
+        throw new ConfigError('bad --reference-timings', { file: `--reference-timings ${f.referenceTimings}`, expected: "'ignore' or 'constrain'", found: f.referenceTimings });
       }
       const opts: AlignCorpusOptions = {
         dataDir: resolve(f.data), featuresDir: resolve(f.features), outDir: resolve(f.out),
@@ -81,11 +87,14 @@ export function register(program: Command): void {
         beam: num('--beam', f.beam), retryBeam: num('--retry-beam', f.retryBeam), optionalSilenceProb: num('--sil-prob', f.silProb),
         corpusLexiconPath: f.lexicon !== undefined ? resolve(f.lexicon) : undefined, seed: int('--seed', f.seed, 0),
         vtlpCopies: f.vtlpCopies as 'inherit' | 'realign' | undefined,
+        referenceTimings: f.referenceTimings as 'ignore' | 'constrain' | undefined, referenceCollarMs: num('--reference-collar-ms', f.referenceCollarMs),
       };
       const r = await alignCorpus(opts);
       const s = r.summary;
       for (const [split, x] of Object.entries(s.splits)) {
-        process.stdout.write(`${split}: ${x.message}, ${x.frames} frames, ${r.timing.splits[split].framesPerSec.toFixed(0)} frames/s -> ${resolve(f.out, `${split}.arrow`)}\n`);
+        const rt = x.referenceTimings;
+        const spans = rt ? `; within reference word spans ${rt.kept}, without (no path) ${rt.dropped}, no timings ${rt.noReference}` : '';
+        process.stdout.write(`${split}: ${x.message}, ${x.frames} frames, ${r.timing.splits[split].framesPerSec.toFixed(0)} frames/s${spans} -> ${resolve(f.out, `${split}.arrow`)}\n`);
       }
       const fps = s.framesPerSenone;
       process.stdout.write(`${s.numSenones} senones, ${s.numGaussians} Gaussians; frames per senone (${fps.splits.join(', ')}): min ${fps.min}, median ${fps.median}, max ${fps.max}, unseen ${fps.unseen}\n`);

@@ -12,6 +12,7 @@
  *       triIters: 35          # Kaldi train_deltas.sh
  *       splits: [train, dev, test]   # default: every split
  *       vtlpCopies: inherit   # VTLP copies take their source's alignment (realign: GMM-HMM trained and aligned on them)
+ *       referenceTimings: constrain  # keep each word within its reference timing (alignment.word), +-referenceCollarMs
  */
 import { readCorpusInfo } from '../../corpus/manifest.ts';
 import { alignCorpus, ALIGN_DEFAULTS } from '../../align/corpus.ts';
@@ -53,6 +54,10 @@ export interface AlignStageOptions {
   deltaOrder: number;
   /** VTLP copies of the features stage: 'inherit' their source's alignment (default) or 'realign' (train and align on them). */
   vtlpCopies: 'inherit' | 'realign';
+  /** Supervisions' reference word timings: 'ignore' (default) or 'constrain' the alignment to them. */
+  referenceTimings: 'ignore' | 'constrain';
+  /** Widening of each reference word span, ms. Default 20. */
+  referenceCollarMs: number;
 }
 
 const D = ALIGN_DEFAULTS;
@@ -74,6 +79,8 @@ export const ALIGN_SCHEMA: Schema = {
   cmvnNormVars: { type: 'boolean', default: D.cmvnNormVars, doc: 'per-speaker variance normalisation of the MFCCs too' },
   deltaOrder: { type: 'number', integer: true, min: 0, max: 3, default: D.deltaOrder, doc: 'delta order of the GMM features (2: deltas + delta-deltas)' },
   vtlpCopies: { type: 'string', enum: ['inherit', 'realign'], default: D.vtlpCopies, doc: "VTLP copies of the features stage: 'inherit' (GMM-HMM on the real recordings only, each copy labelled with its source's alignment) or 'realign' (trained on and aligned on their own warped MFCCs)" },
+  referenceTimings: { type: 'string', enum: ['ignore', 'constrain'], default: D.referenceTimings, doc: "the supervisions' reference word timings (alignment.word): 'ignore' them, or 'constrain' every alignment to keep each word within its span (pauses between words can then only be silence)" },
+  referenceCollarMs: { type: 'number', min: 0, default: D.referenceCollarMs, unit: 'ms', doc: 'widening of each reference word span on both sides (referenceTimings: constrain)' },
 } satisfies SchemaFor<AlignStageOptions>;
 
 export const alignStage: StageDefinition<AlignStageOptions> = {
@@ -103,7 +110,8 @@ export const alignStage: StageDefinition<AlignStageOptions> = {
       splits: o.splits, trainSplits: o.trainSplits, numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions,
       monoIters: o.monoIters, monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians: o.triGaussians,
       beam: o.beam, retryBeam: o.retryBeam, optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.lexicon ?? null,
-      cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, vtlpCopies: o.vtlpCopies, seed: ctx.recipe.seed, writeTiming: false, logger: ctx.log,
+      cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, vtlpCopies: o.vtlpCopies,
+      referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs, seed: ctx.recipe.seed, writeTiming: false, logger: ctx.log,
     });
     const s = r.summary;
     const splits = Object.values(s.splits);
