@@ -7,7 +7,8 @@
  * parallel worker threads.
  *
  * Each student starts from the baseline's seed (same initial weights and data order), so student
- * and baseline differ in their targets only.
+ * and baseline differ in their targets only. Option `seed` replaces it (seed replicates of the
+ * students on the same teachers: how much of a student's score is its own training's spread).
  *
  * Output directory:
  *   students.json                 one entry per student (target set, T, loss, accuracy)
@@ -47,6 +48,8 @@ export interface DistillStudentsOptions {
   halvingFactor?: number;
   /** Target sets to train a student on (names in targets.json: main, T5, dense). Default: all. */
   sets?: string[];
+  /** Students' seed (initial weights and data order). Default: the baseline's, so student and baseline differ in their targets only. */
+  seed?: number;
   /** Train the Table 5 student when the train stage has a small-fraction baseline. Default true. */
   fractionStudent: boolean;
   /**
@@ -106,7 +109,7 @@ export interface DistillStudentsStageOptions extends Partial<DistillStudentsOpti
 }
 
 export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>): DistillStudentsOptions {
-  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets', 'copiesHardWeight']);
+  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets', 'copiesHardWeight', 'seed']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown distill option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
   const r = { ...DEFAULT_DISTILL_STUDENTS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as DistillStudentsOptions;
   resolveDistillationLossOptions({ hardWeight: r.hardWeight, normalisation: r.normalisation, copiesHardWeight: r.copiesHardWeight });
@@ -125,7 +128,7 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
   const targets = await readTargetsFile(targetsDir);
   const baseline = models.models.find((m) => m.role === 'baseline');
   const fractionBaseline = models.models.find((m) => m.role === 'fraction-baseline');
-  const seed = baseline?.seed ?? 0;
+  const seed = o.seed ?? baseline?.seed ?? 0;
 
   // The targets must come from these teachers and be for this inventory.
   const teachersNow = models.models.filter((m) => m.role === 'member').map((m) => ({ name: m.name, weightsHash: m.weightsHash }));

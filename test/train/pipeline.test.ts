@@ -157,6 +157,16 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     expect(readFileSync(join(b, 'distill', 'student', 'final', 'weights.bin')).equals(readFileSync(join(a, 'distill', 'student', 'final', 'weights.bin')))).toBe(true);
   });
 
+  it('trains the students from another seed when asked (default: the baseline\'s), recorded per student', async () => {
+    const first = JSON.parse(readFileSync(join(a, 'distill', 'students.json'), 'utf8'));
+    expect(first.students[0].seed).toBe(3);
+    const c = join(root, 'c');
+    await distillStudents({ ...dirs, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), outDir: join(c, 'distill'), sets: ['main'], fractionStudent: false, seed: 11, maxWorkers: 1, backend: 'wasm', logger: captureLogger() });
+    const s = JSON.parse(readFileSync(join(c, 'distill', 'students.json'), 'utf8'));
+    expect(s.students[0].seed).toBe(11);
+    expect(readFileSync(join(c, 'distill', 'student', 'final', 'weights.bin')).equals(readFileSync(join(a, 'distill', 'student', 'final', 'weights.bin')))).toBe(false);
+  });
+
   describe('bad input is fatal with a clear message', () => {
     it('teachers of another senone inventory than the alignments', async () => {
       const other = await writeTinyCorpus(join(root, 'other-tree'), { tree: '{"tree": 2}' });
