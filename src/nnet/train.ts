@@ -6,7 +6,9 @@
  * Output directory:
  *   checkpoints/epoch-NNNN/  model.json weights.bin sidecar.json optimizer.json optimizer.bin state.json
  *                            (the last one and the best one are kept)
- *   final/                   model.json weights.bin sidecar.json: the best epoch by dev accuracy
+ *   final/                   model.json weights.bin sidecar.json: the best epoch by dev accuracy,
+ *                            or with averageFromEpoch the running mean of the weights (average.ts;
+ *                            the checkpoints then carry average.json + average.bin)
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fsp, existsSync } from 'node:fs';
@@ -36,6 +38,7 @@ import { FrameClassifier, createFrameClassifier } from './model.ts';
 import { Optimizer, defaultLearningRate, DEFAULT_OPTIMIZER_OPTIONS, type OptimizerOptions, type OptimizerState } from './optim.ts';
 import { MODEL_JSON, SIDECAR_JSON, SIDECAR_KIND, SIDECAR_VERSION, WEIGHTS_BIN, loadModelDir, saveModelDir, type ModelSidecar, type SenoneInventory } from './io.ts';
 import { ModelError } from './errors.ts';
+import { AVERAGE_BIN, AVERAGE_JSON, WeightAverager, type WeightAverageHeader } from './average.ts';
 import { spliceFrameInto } from '../features/splice.ts';
 
 /** Everything that determines the trained weights (hashed for resume), plus maxEpochs. */
@@ -81,6 +84,12 @@ export interface TrainConfig {
   cmvn: CmvnOptions;
   /** Floor (in frames) added to every senone count for the priors. Default 1. */
   priorFloorFrames: number;
+  /**
+   * Weight averaging (src/nnet/average.ts): from the start of this epoch on, keep a running mean
+   * of the weights after every step, and make final/ that mean instead of the best epoch. Absent:
+   * off (and absent from the config hash, so older runs keep theirs).
+   */
+  averageFromEpoch?: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, 'numSenones' | 'senoneInventory'>> = Object.freeze({
@@ -171,10 +180,21 @@ export interface TrainResult {
   backend: BackendInfo;
   sidecar: ModelSidecar;
   skips: { train: ReturnType<SkipCounter['toJSON']>; dev: ReturnType<SkipCounter['toJSON']> | null };
+  /** With averageFromEpoch: the averaged final model (null when off, or nothing was averaged). */
+  averaged: AveragedSummary | null;
+}
+
+export interface AveragedSummary {
+  fromEpoch: number;
+  toEpoch: number;
+  /** Optimisation steps in the mean. */
+  updates: number;
+  /** Dev frame accuracy of the averaged weights (null without dev). */
+  devAccuracy: number | null;
 }
 
 export function resolveTrainConfig(c: Partial<TrainConfig> & { numSenones: number }): TrainConfig {
-  const known = new Set([...Object.keys(DEFAULT_TRAIN_CONFIG), 'numSenones', 'senoneInventory']);
+  const known = new Set([...Object.keys(DEFAULT_TRAIN_CONFIG), 'numSenones', 'senoneInventory', 'averageFromEpoch']);
   for (const k of Object.keys(c)) {
     if (!known.has(k)) throw new ConfigError('unknown training option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
   }
@@ -194,6 +214,10 @@ export function resolveTrainConfig(c: Partial<TrainConfig> & { numSenones: numbe
   (['numSenones', 'hiddenUnits', 'batchSize', 'shuffleBufferFrames', 'maxEpochs', 'minEpochs', 'earlyStopPatience'] as const).forEach(posInt);
   if (!Number.isInteger(cfg.hiddenLayers) || cfg.hiddenLayers < 0) throw new ConfigError('bad training option', { keyPath: 'hiddenLayers', expected: 'an integer >= 0', found: String(cfg.hiddenLayers) });
   if (!(opt.learningRate! > 0)) throw new ConfigError('bad learning rate', { keyPath: 'optimizer.learningRate', expected: '> 0', found: String(opt.learningRate) });
+  if (cfg.averageFromEpoch === undefined) delete cfg.averageFromEpoch;
+  else if (!Number.isInteger(cfg.averageFromEpoch) || cfg.averageFromEpoch < 1 || cfg.averageFromEpoch > cfg.maxEpochs) {
+    throw new ConfigError('bad weight-averaging start', { keyPath: 'averageFromEpoch', expected: `an integer epoch in 1..maxEpochs (${cfg.maxEpochs})`, found: String(cfg.averageFromEpoch) });
+  }
   if (!(cfg.halvingFactor > 0 && cfg.halvingFactor < 1)) throw new ConfigError('bad halving factor', { keyPath: 'halvingFactor', expected: 'in (0, 1)', found: String(cfg.halvingFactor) });
   if (cfg.schedule !== 'newbob' && cfg.schedule !== 'constant') throw new ConfigError('unknown schedule', { keyPath: 'schedule', expected: "'newbob' or 'constant'", found: String(cfg.schedule) });
   resolveBatchOptions({ batchSize: cfg.batchSize, shuffleBufferFrames: cfg.shuffleBufferFrames, splice: cfg.splice });
@@ -276,6 +300,7 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
   let optimizer: Optimizer;
   let state: TrainState;
   let resumedAfterEpoch = 0;
+  let averager: WeightAverager | null = null;
   const checkpoints = opts.resume === false ? [] : await listCheckpoints(opts.outDir);
   if (opts.resume === false && existsSync(join(opts.outDir, CHECKPOINTS))) {
     await fsp.rm(join(opts.outDir, CHECKPOINTS), { recursive: true, force: true });
@@ -296,12 +321,19 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
     optimizer = new Optimizer(classifier.variables, cfg.optimizer);
     const header = JSON.parse(await fsp.readFile(join(last.dir, OPT_JSON), 'utf8')) as OptimizerState;
     optimizer.loadState(header, new Uint8Array(await fsp.readFile(join(last.dir, OPT_BIN))), join(last.dir, OPT_BIN));
+    if (cfg.averageFromEpoch !== undefined) {
+      const avgJson = join(last.dir, AVERAGE_JSON);
+      if (!existsSync(avgJson)) throw new ModelError('the checkpoint has no weight average', { file: avgJson, expected: `${AVERAGE_JSON} and ${AVERAGE_BIN} (averageFromEpoch ${cfg.averageFromEpoch})`, found: 'no such file' });
+      averager = new WeightAverager(classifier.variables);
+      averager.loadState(JSON.parse(await fsp.readFile(avgJson, 'utf8')) as WeightAverageHeader, new Uint8Array(await fsp.readFile(join(last.dir, AVERAGE_BIN))), join(last.dir, AVERAGE_BIN));
+    }
     resumedAfterEpoch = state.epoch;
     if (state.stopReason === 'max-epochs' && state.epoch < cfg.maxEpochs) state.stopReason = null;
     logger.info(`resuming ${opts.outDir} after epoch ${state.epoch}${state.stopReason ? ` (already stopped: ${state.stopReason})` : ''}`);
   } else {
     classifier = createFrameClassifier(shape, cfg.seed);
     optimizer = new Optimizer(classifier.variables, cfg.optimizer);
+    if (cfg.averageFromEpoch !== undefined) averager = new WeightAverager(classifier.variables);
     state = {
       configHash,
       epoch: 0,
@@ -342,6 +374,7 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       for await (const batch of batches) {
         batchIndex++;
         const { loss, numCorrect } = trainStep(classifier, optimizer, vars, lossFn, batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
+        if (averager && epoch >= cfg.averageFromEpoch!) averager.update(vars, epoch);
         lossSum += loss * batch.size;
         correct += numCorrect;
         frames += batch.size;
@@ -371,43 +404,69 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       const opt = optimizer.saveState();
       state.optimizer = opt.header;
       const sidecar: ModelSidecar = { ...baseSidecar, training: { epoch, seed: cfg.seed, configHash, backend: backend.name, devAccuracy, trainAccuracy } };
+      const avg = averager?.saveState();
       await saveModelDir(join(opts.outDir, CHECKPOINTS, epochDirName(epoch)), classifier, sidecar, {
         [OPT_JSON]: JSON.stringify(opt.header),
         [OPT_BIN]: opt.data,
         [STATE_JSON]: JSON.stringify(state, null, 2) + '\n',
+        ...(avg ? { [AVERAGE_JSON]: JSON.stringify(avg.header), [AVERAGE_BIN]: avg.data } : {}),
       });
       await pruneCheckpoints(opts.outDir, state.bestEpoch);
       if (opts.onEpochEnd) await opts.onEpochEnd(report);
     }
+  } catch (err) {
+    optimizer.dispose();
+    classifier.dispose();
+    averager?.dispose();
+    throw err;
+  }
+
+  // final/ = the best epoch (or the weight average), with the training summary in its sidecar.
+  const finalDir = join(opts.outDir, FINAL);
+  const bestDir = join(opts.outDir, CHECKPOINTS, epochDirName(state.bestEpoch));
+  const training: Record<string, unknown> = {
+    seed: cfg.seed,
+    configHash,
+    backend: backend.name,
+    bestEpoch: state.bestEpoch,
+    bestAccuracy: state.bestMetric,
+    accuracyOn: dev ? 'dev' : 'train',
+    epochs: state.epoch,
+    stopReason: state.stopReason,
+    history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, ...h }) => h),
+  };
+  let averaged: AveragedSummary | null = null;
+  try {
+    if (averager && averager.updates === 0) {
+      logger.warn(`${opts.outDir}: training stopped (${state.stopReason}) after epoch ${state.epoch}, before averageFromEpoch ${cfg.averageFromEpoch}: final/ is the best epoch, not an average`);
+    } else if (averager) {
+      averager.assignTo(vars);
+      const devAccuracy = dev && devScan
+        ? (await evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) })).accuracy
+        : null;
+      averaged = { fromEpoch: averager.fromEpoch!, toEpoch: state.epoch, updates: averager.updates, devAccuracy };
+      training.averaged = averaged;
+      await saveModelDir(finalDir, classifier, { ...baseSidecar, training });
+    }
   } finally {
     optimizer.dispose();
     classifier.dispose();
+    averager?.dispose();
   }
-
-  // final/ = the best epoch, with the training summary in its sidecar.
-  const finalDir = join(opts.outDir, FINAL);
-  const bestDir = join(opts.outDir, CHECKPOINTS, epochDirName(state.bestEpoch));
-  const sidecar: ModelSidecar = {
-    ...baseSidecar,
-    training: {
-      seed: cfg.seed,
-      configHash,
-      backend: backend.name,
-      bestEpoch: state.bestEpoch,
-      bestAccuracy: state.bestMetric,
-      accuracyOn: dev ? 'dev' : 'train',
-      epochs: state.epoch,
-      stopReason: state.stopReason,
-      history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, ...h }) => h),
-    },
-  };
-  await withAtomicOutput(finalDir, async (tmp) => {
-    await fsp.mkdir(tmp, { recursive: true });
-    await fsp.copyFile(join(bestDir, MODEL_JSON), join(tmp, MODEL_JSON));
-    await fsp.copyFile(join(bestDir, WEIGHTS_BIN), join(tmp, WEIGHTS_BIN));
-    await fsp.writeFile(join(tmp, SIDECAR_JSON), JSON.stringify(sidecar, null, 2) + '\n');
-  });
-  logger.info(`best epoch ${state.bestEpoch}: ${dev ? 'dev' : 'train'} frame accuracy ${(100 * state.bestMetric).toFixed(2)}% (stopped: ${state.stopReason}) -> ${finalDir}`);
+  if (averaged) {
+    logger.info(`weights averaged over epochs ${averaged.fromEpoch}-${averaged.toEpoch} (${averaged.updates} steps)` + (averaged.devAccuracy !== null ? `: dev frame accuracy ${(100 * averaged.devAccuracy).toFixed(2)}%` : '') +
+      ` (best single epoch ${state.bestEpoch}: ${(100 * state.bestMetric).toFixed(2)}%) -> ${finalDir}`);
+  }
+  const sidecar: ModelSidecar = { ...baseSidecar, training };
+  if (!averaged) {
+    await withAtomicOutput(finalDir, async (tmp) => {
+      await fsp.mkdir(tmp, { recursive: true });
+      await fsp.copyFile(join(bestDir, MODEL_JSON), join(tmp, MODEL_JSON));
+      await fsp.copyFile(join(bestDir, WEIGHTS_BIN), join(tmp, WEIGHTS_BIN));
+      await fsp.writeFile(join(tmp, SIDECAR_JSON), JSON.stringify(sidecar, null, 2) + '\n');
+    });
+    logger.info(`best epoch ${state.bestEpoch}: ${dev ? 'dev' : 'train'} frame accuracy ${(100 * state.bestMetric).toFixed(2)}% (stopped: ${state.stopReason}) -> ${finalDir}`);
+  }
   return {
     outDir: opts.outDir,
     finalDir,
@@ -419,6 +478,7 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
     backend,
     sidecar,
     skips: { train: trainScan.skips.toJSON(), dev: devScan ? devScan.skips.toJSON() : null },
+    averaged,
   };
 }
 

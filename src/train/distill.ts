@@ -50,6 +50,8 @@ export interface DistillStudentsOptions {
   sets?: string[];
   /** Students' seed (initial weights and data order). Default: the baseline's, so student and baseline differ in their targets only. */
   seed?: number;
+  /** Weight averaging from the start of this epoch on (src/nnet/average.ts); 0: off. Default: the members'. */
+  averageFromEpoch?: number;
   /** Train the Table 5 student when the train stage has a small-fraction baseline. Default true. */
   fractionStudent: boolean;
   /**
@@ -109,7 +111,7 @@ export interface DistillStudentsStageOptions extends Partial<DistillStudentsOpti
 }
 
 export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>): DistillStudentsOptions {
-  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets', 'copiesHardWeight', 'seed']);
+  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets', 'copiesHardWeight', 'seed', 'averageFromEpoch']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown distill option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
   const r = { ...DEFAULT_DISTILL_STUDENTS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as DistillStudentsOptions;
   resolveDistillationLossOptions({ hardWeight: r.hardWeight, normalisation: r.normalisation, copiesHardWeight: r.copiesHardWeight });
@@ -158,13 +160,23 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
   const { seed: _s, ...baseConfig } = { ...models.trainConfig, seed: 0 };
   // The exponential schedule runs every epoch (minEpochs = earlyStopPatience = maxEpochs): keep it so.
   const exponential = baseConfig.schedule === 'newbob' && baseConfig.newbobStartImprovement >= 1 && baseConfig.minEpochs === baseConfig.maxEpochs;
-  const config = (s: number): Partial<TrainConfig> & { numSenones: number } => ({
-    ...baseConfig,
-    seed: s,
-    ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) } : {}),
-    ...(o.halvingFactor !== undefined ? { halvingFactor: o.halvingFactor } : {}),
-    optimizer: { ...baseConfig.optimizer, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
-  });
+  const config = (s: number): Partial<TrainConfig> & { numSenones: number } => {
+    const c: Partial<TrainConfig> & { numSenones: number } = {
+      ...baseConfig,
+      seed: s,
+      ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) } : {}),
+      ...(o.halvingFactor !== undefined ? { halvingFactor: o.halvingFactor } : {}),
+      ...(o.averageFromEpoch !== undefined ? { averageFromEpoch: o.averageFromEpoch } : {}),
+      optimizer: { ...baseConfig.optimizer, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
+    };
+    if (c.averageFromEpoch === 0) delete c.averageFromEpoch;
+    if (o.averageFromEpoch === undefined && c.averageFromEpoch !== undefined && c.averageFromEpoch > c.maxEpochs!) {
+      throw new ConfigError("the members' weight-averaging start is past the students' last epoch", {
+        keyPath: 'averageFromEpoch', expected: `stages.distill.averageFromEpoch in 1..${c.maxEpochs} (or 0: off)`, found: `the members' ${c.averageFromEpoch}, students' maxEpochs ${c.maxEpochs}`,
+      });
+    }
+    return c;
+  };
 
   const plan: { name: string; role: 'student' | 'fraction-student'; set: (typeof targets.sets)[number]; subset: SubsetSpec | null }[] = [];
   for (const set of targets.sets.filter((s) => wanted.includes(s.name))) {
@@ -202,7 +214,8 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     if (!counts.has(key)) counts.set(key, await countSource(await openDataSource(dataSpecOf(trainFiles, p.subset, o.vtlpCopies))));
     const e = entryOf({ name: p.name, role: p.role, seed, subset: p.subset }, r, outDir, await modelDirHash(r.finalDir), counts.get(key)!);
     students.push({ ...e, targetSet: p.set.name, temperature: p.set.temperature, k: p.set.k, loss: resolveDistillationLossOptions(jobs[i].loss), vtlpCopies: o.vtlpCopies });
-    logger.info(`${p.name}: best epoch ${e.bestEpoch}, ${e.accuracyOn} frame accuracy ${(100 * e.bestAccuracy).toFixed(2)}%`);
+    logger.info(`${p.name}: best epoch ${e.bestEpoch}, ${e.accuracyOn} frame accuracy ${(100 * e.bestAccuracy).toFixed(2)}%` +
+      (e.averaged ? `; final = weights averaged over epochs ${e.averaged.fromEpoch}-${e.averaged.toEpoch}${e.averaged.devAccuracy !== null ? `, dev ${(100 * e.averaged.devAccuracy).toFixed(2)}%` : ''}` : ''));
   }
   const file: StudentsFile = { format: STUDENTS_FORMAT, version: 1, teachers: targets.teachers, students };
   await writeJsonAtomic(join(outDir, STUDENTS_JSON), file);

@@ -24,7 +24,7 @@ import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { runTrainJobs } from '../nnet/pool.ts';
 import type { BackendName } from '../nnet/backend.ts';
-import { resolveTrainConfig, type TrainConfig, type TrainResult } from '../nnet/train.ts';
+import { resolveTrainConfig, type TrainConfig, type TrainResult, type AveragedSummary } from '../nnet/train.ts';
 import { readFeatureMetadata } from '../features/store.ts';
 import { modelDirHash } from '../distill/generate.ts';
 import { checkSameAlignment, countSource, dataSpecOf, findSplitFiles, inventoryOf, openDataSource, type InventoryInfo, type SubsetSpec } from './data.ts';
@@ -94,6 +94,8 @@ export interface TrainModelsOptions {
   keepCheckpoints: boolean;
   /** TF.js backend. Default 'auto' (the ladder). */
   backend: BackendName | 'auto';
+  /** Weight averaging from the start of this epoch on; final/ is the mean (src/nnet/average.ts). Absent: off. */
+  averageFromEpoch?: number;
 }
 
 export const DEFAULT_TRAIN_MODELS_OPTIONS: Readonly<TrainModelsOptions> = Object.freeze({
@@ -143,6 +145,8 @@ export interface ModelEntry {
   subset: SubsetSpec | null;
   trainFrames: number;
   trainUtterances: number;
+  /** With weight averaging: the averaged final model's span and dev accuracy (absent: final/ is the best epoch). */
+  averaged?: AveragedSummary;
 }
 
 export interface ModelsFile {
@@ -177,7 +181,7 @@ export interface TrainAcousticModelsResult {
 }
 
 export function resolveTrainModelsOptions(o: Partial<TrainModelsOptions>): TrainModelsOptions {
-  const known = new Set(Object.keys(DEFAULT_TRAIN_MODELS_OPTIONS).concat('learningRate'));
+  const known = new Set(Object.keys(DEFAULT_TRAIN_MODELS_OPTIONS).concat('learningRate', 'averageFromEpoch'));
   for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown train option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
   const r = { ...DEFAULT_TRAIN_MODELS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as TrainModelsOptions;
   if (!Number.isInteger(r.members) || r.members < 1) throw new ConfigError('bad ensemble size', { keyPath: 'members', expected: 'an integer >= 1', found: String(r.members) });
@@ -201,6 +205,7 @@ export function modelTrainConfig(o: TrainModelsOptions, inv: InventoryInfo, feat
     shuffleBufferFrames: o.shuffleBufferFrames,
     maxEpochs: o.maxEpochs,
     halvingFactor: o.halvingFactor,
+    ...(o.averageFromEpoch !== undefined ? { averageFromEpoch: o.averageFromEpoch } : {}),
     ...(o.schedule === 'exponential'
       // src/nnet's newbob with a start threshold no improvement can reach (halving from epoch 2 on)
       // and no stop or early stop before maxEpochs.
@@ -292,6 +297,7 @@ export function entryOf(p: { name: string; role: ModelRole; seed: number; subset
     name: p.name, role: p.role, dir: relative(stageDir, r.finalDir).split('\\').join('/'), seed: p.seed, weightsHash,
     bestEpoch: r.bestEpoch, bestAccuracy: r.bestAccuracy, accuracyOn: r.history[0]?.devAccuracy !== null && r.history[0]?.devAccuracy !== undefined ? 'dev' : 'train',
     epochs: r.history.length, stopReason: r.stopReason, subset: p.subset, trainFrames: c.frames, trainUtterances: c.utterances,
+    ...(r.averaged ? { averaged: r.averaged } : {}),
   };
 }
 

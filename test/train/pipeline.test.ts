@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainAcousticModels, type TrainAcousticModelsResult } from '../../src/train/models.ts';
 import { makeSoftTargetSets } from '../../src/train/targets.ts';
@@ -165,6 +165,38 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     const s = JSON.parse(readFileSync(join(c, 'distill', 'students.json'), 'utf8'));
     expect(s.students[0].seed).toBe(11);
     expect(readFileSync(join(c, 'distill', 'student', 'final', 'weights.bin')).equals(readFileSync(join(a, 'distill', 'student', 'final', 'weights.bin')))).toBe(false);
+  });
+
+  it('averages the students\' weights when asked (recorded per student), off with 0, and refuses a members\' start past the students\' last epoch', async () => {
+    const d = join(root, 'avg');
+    const base = { ...dirs, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), sets: ['main'], fractionStudent: false, maxWorkers: 1, backend: 'wasm' as const, logger: captureLogger() };
+    await distillStudents({ ...base, outDir: join(d, 'on'), averageFromEpoch: 2 });
+    const s = JSON.parse(readFileSync(join(d, 'on', 'students.json'), 'utf8'));
+    expect(s.students[0].averaged).toMatchObject({ fromEpoch: 2, toEpoch: 2 });
+    expect(s.students[0].averaged.updates).toBeGreaterThan(1);
+    const plain = readFileSync(join(a, 'distill', 'student', 'final', 'weights.bin'));
+    expect(readFileSync(join(d, 'on', 'student', 'final', 'weights.bin')).equals(plain)).toBe(false);
+    await distillStudents({ ...base, outDir: join(d, 'off'), averageFromEpoch: 0 });
+    expect(readFileSync(join(d, 'off', 'student', 'final', 'weights.bin')).equals(plain)).toBe(true);
+    expect(JSON.parse(readFileSync(join(d, 'off', 'students.json'), 'utf8')).students[0].averaged).toBeUndefined();
+
+    // The train stage's setting: every model averaged, recorded in models.json; the students inherit it.
+    const t = await trainAcousticModels({ ...dirs, outDir: join(d, 'train2'), seed: 3, ...TINY_TRAIN, members: 1, averageFromEpoch: 2, logger: captureLogger() });
+    expect(t.file.trainConfig.averageFromEpoch).toBe(2);
+    for (const m of t.file.models) expect(m.averaged, m.name).toMatchObject({ fromEpoch: 2, toEpoch: 2 });
+    await makeSoftTargetSets({ ...dirs, modelsDir: join(d, 'train2'), outDir: join(d, 'targets2'), temperature: 2, backend: 'wasm', logger: captureLogger() });
+    const inherited = await distillStudents({ ...base, modelsDir: join(d, 'train2'), targetsDir: join(d, 'targets2'), outDir: join(d, 'inherited') });
+    expect(inherited.file.students[0].averaged).toMatchObject({ fromEpoch: 2, toEpoch: 2 });
+
+    // Members averaged from epoch 5: students with 2 epochs must say what they do.
+    cpSync(join(a, 'train'), join(d, 'train5'), { recursive: true });
+    const mf = JSON.parse(readFileSync(join(d, 'train5', 'models.json'), 'utf8'));
+    mf.trainConfig.averageFromEpoch = 5;
+    mf.trainConfig.maxEpochs = 6;
+    writeFileSync(join(d, 'train5', 'models.json'), JSON.stringify(mf));
+    const err = await distillStudents({ ...base, modelsDir: join(d, 'train5'), outDir: join(d, 'x'), maxEpochs: 2 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/members' weight-averaging start is past the students' last epoch.*stages\.distill\.averageFromEpoch in 1\.\.2/);
   });
 
   describe('bad input is fatal with a clear message', () => {

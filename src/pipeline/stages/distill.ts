@@ -12,6 +12,7 @@
  *       vtlpCopies: true      # transfer set with the features stage's VTLP copies (if any)
  *       copiesHardWeight: 0   # hard-label weight on the copies' frames (default: hardWeight)
  *       seed: 101             # students' seed (default: the baseline's)
+ *       averageFromEpoch: 3   # final student = mean weights from epoch 3 on (default: the members'; 0 off)
  */
 import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
 import { OptionError, type Schema, type SchemaFor } from '../schema.ts';
@@ -28,6 +29,7 @@ export const DISTILL_SCHEMA: Schema = {
   maxEpochs: { type: 'number', integer: true, min: 1, optional: true, doc: "students' epoch limit (default: the members')" },
   halvingFactor: { type: 'number', min: 0.01, max: 0.99, optional: true, doc: "students' learning-rate factor per epoch (exponential) or per halving (newbob) (default: the members')" },
   sets: { type: 'array', items: { type: 'string', doc: 'target set name' }, minItems: 1, optional: true, doc: 'target sets to train students on (main, T<t>, dense; default: all)' },
+  averageFromEpoch: { type: 'number', integer: true, min: 0, optional: true, doc: "students' weight averaging: the running mean of the weights from the start of this epoch on is the final student (0: off; default: the members')" },
   seed: { type: 'number', integer: true, min: 0, optional: true, doc: "students' seed: initial weights and data order (default: the baseline's, so student and baseline differ in their targets only; the members use recipe seed + 1..K)" },
   fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
   vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "the transfer set includes the features stage's VTLP copies (false: the original recordings only)" },

@@ -55,6 +55,7 @@ export const TRAIN_SCHEMA: Schema = {
   vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "train on the features stage's VTLP copies too (false: the original recordings only; the copies are then the student's transfer set alone)" },
   maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
+  averageFromEpoch: { type: 'number', integer: true, min: 1, optional: true, doc: 'weight averaging: a running mean of the weights after every step from the start of this epoch on becomes the final model instead of the best epoch (absent: off)' },
   backend: backendOption(D.backend),
 } satisfies SchemaFor<TrainStageOptions>;
 
