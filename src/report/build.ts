@@ -233,6 +233,7 @@ function systemReport(id: string, s: SystemInput, k: number | null): SystemRepor
     wer: { dev: dev?.wer ?? null, test: test?.wer ?? null },
     werCounts: { dev, test },
     trainingCurve: s.trainingCurve ?? [],
+    ...(s.averaged ? { averaged: s.averaged } : {}),
   };
 }
 

@@ -24,7 +24,7 @@ import type { StudentEntry, StudentsFile } from '../train/distill.ts';
 import type { TargetsFile } from '../train/targets.ts';
 import {
   MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
-  type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
+  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
 } from './types.ts';
 
 /** Where each stage wrote its output (absent stages: null). */
@@ -108,7 +108,17 @@ export function splitInfo(dirs: ExperimentDirs, copiesFor: NonNullable<SplitInfo
 
 interface Sidecar {
   shape: { inputDim: number; hiddenLayers: number; hiddenUnits: number; numSenones: number };
-  training?: { backend?: string; history?: { epoch: number; trainLoss: number; devAccuracy: number | null; learningRate: number }[] };
+  training?: {
+    backend?: string;
+    history?: { epoch: number; trainLoss: number; devAccuracy: number | null; learningRate: number }[];
+    averaged?: { fromEpoch: number; toEpoch: number; devAccuracy: number | null };
+  };
+}
+
+/** The averaged-model record of a sidecar (absent: final/ is the best epoch). */
+function averagedOf(s: Sidecar): { averaged?: AveragedModel } {
+  const a = s.training?.averaged;
+  return a ? { averaged: { fromEpoch: a.fromEpoch, toEpoch: a.toEpoch, devFrameAccuracy: a.devAccuracy } } : {};
 }
 
 function readSidecar(modelDir: string): Sidecar {
@@ -185,14 +195,14 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
 
   const baseSidecar = readSidecar(join(dirs.train, baseline.dir));
   const params = parameterCount(baseSidecar.shape);
-  systems.baseline = { label: 'Baseline (1 net)', parameters: params, frameAccuracy: acc(baseline.name), ...werOf(baseline.name), trainingCurve: curveOf(baseSidecar) };
+  systems.baseline = { label: 'Baseline (1 net)', parameters: params, frameAccuracy: acc(baseline.name), ...werOf(baseline.name), trainingCurve: curveOf(baseSidecar), ...averagedOf(baseSidecar) };
   systems.ensemble = { label: `${members.length}-net ensemble`, parameters: params * members.length, members: members.length, frameAccuracy: acc('ensemble'), ...werOf('ensemble') };
   const studentSidecar = readSidecar(join(dirs.distill!, student.dir));
-  systems.student = { label: 'Distilled single model', parameters: parameterCount(studentSidecar.shape), frameAccuracy: acc(student.name), ...werOf(student.name), trainingCurve: curveOf(studentSidecar) };
+  systems.student = { label: 'Distilled single model', parameters: parameterCount(studentSidecar.shape), frameAccuracy: acc(student.name), ...werOf(student.name), trainingCurve: curveOf(studentSidecar), ...averagedOf(studentSidecar) };
   for (const m of members) {
     if (!MEMBER_ID.test(m.name)) throw new FormatError('ensemble member with an unexpected name', { file: join(dirs.train, 'models.json'), expected: 'member-1 .. member-K', found: m.name });
     const sc = readSidecar(join(dirs.train, m.dir));
-    systems[m.name] = { label: `Ensemble member ${m.name.slice('member-'.length)}`, parameters: parameterCount(sc.shape), frameAccuracy: acc(m.name), ...werOf(m.name), trainingCurve: curveOf(sc) };
+    systems[m.name] = { label: `Ensemble member ${m.name.slice('member-'.length)}`, parameters: parameterCount(sc.shape), frameAccuracy: acc(m.name), ...werOf(m.name), trainingCurve: curveOf(sc), ...averagedOf(sc) };
   }
 
   let softTargets: SoftTargetInfo | null = null;

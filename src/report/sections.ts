@@ -190,15 +190,18 @@ export function fidelitySentence(r: ReportJson): string | null {
 export function curveTable(r: ReportJson): Table | null {
   const ids = orderedSystemIds(Object.keys(r.systems)).filter((id) => r.systems[id].trainingCurve.length);
   if (!ids.length) return null;
+  const anyAveraged = ids.some((id) => r.systems[id].averaged);
   return table(
-    ['System', 'Epochs', 'Final training loss', 'Best dev frame acc.', 'Final learning rate'],
+    ['System', 'Epochs', 'Final training loss', 'Best dev frame acc.', 'Final learning rate', ...(anyAveraged ? ['Final model'] : [])],
     ids.map((id) => {
       const c = r.systems[id].trainingCurve;
       const last = c[c.length - 1];
       const devs = c.map((e) => e.devFrameAccuracy).filter((v): v is number => v !== null);
-      return [r.systems[id].label, String(last.epoch), last.trainLoss.toFixed(4), devs.length ? pct(Math.max(...devs), 2) : 'n/a', String(Number(last.learningRate.toPrecision(4)))];
+      const a = r.systems[id].averaged;
+      const final = a ? `weights averaged over epochs ${a.fromEpoch}-${a.toEpoch}${a.devFrameAccuracy !== null ? ` (dev ${pct(a.devFrameAccuracy, 2)})` : ''}` : 'best dev epoch';
+      return [r.systems[id].label, String(last.epoch), last.trainLoss.toFixed(4), devs.length ? pct(Math.max(...devs), 2) : 'n/a', String(Number(last.learningRate.toPrecision(4))), ...(anyAveraged ? [final] : [])];
     }),
-    [false, true, true, true, true],
+    [false, true, true, true, true, ...(anyAveraged ? [false] : [])],
   );
 }
 

@@ -122,6 +122,16 @@ export interface SystemInput {
   errorLists?: { dev?: ErrorLists; test?: ErrorLists };
   /** Training curve (not for the ensemble, which is not trained as a whole). */
   trainingCurve?: EpochPoint[];
+  /** The final model is a weight average (averageFromEpoch), not the best epoch of the curve. */
+  averaged?: AveragedModel;
+}
+
+/** A final model that is the running mean of the weights over these epochs. */
+export interface AveragedModel {
+  fromEpoch: number;
+  toEpoch: number;
+  /** Dev frame accuracy of the averaged weights, fraction (null without dev). */
+  devFrameAccuracy: number | null;
 }
 
 export interface SoftTargetInfo {
@@ -226,6 +236,8 @@ export interface SystemReport {
   /** Counts behind `wer`. */
   werCounts: { dev: WerFigures | null; test: WerFigures | null };
   trainingCurve: EpochPoint[];
+  /** Present when the final model is a weight average. */
+  averaged?: AveragedModel;
 }
 
 export interface PaperRow {

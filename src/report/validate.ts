@@ -131,7 +131,7 @@ function checkCurve(c: Checker, v: unknown, path: string): void {
 }
 
 function checkSystem(c: Checker, v: unknown, path: string, id: string): void {
-  const o = c.obj(v, path, ['frameAccuracy', 'wer'], ['label', 'parameters', 'members', 'speakers', 'utterances', 'alignments', 'errorLists', 'trainingCurve']);
+  const o = c.obj(v, path, ['frameAccuracy', 'wer'], ['label', 'parameters', 'members', 'speakers', 'utterances', 'alignments', 'errorLists', 'trainingCurve', 'averaged']);
   c.opt(o, 'label', path, (x, p) => c.str(x, p));
   c.opt(o, 'parameters', path, (x, p) => c.int(x, p, 1));
   if (o.members !== undefined && id !== 'ensemble') c.fail(join(path, 'members'), 'members only on the ensemble', o.members);
@@ -191,6 +191,15 @@ function checkSystem(c: Checker, v: unknown, path: string, id: string): void {
     for (const s of SPLITS) if (el[s] !== undefined) checkErrorLists(c, el[s], join(path, `errorLists.${s}`));
   }
   if (o.trainingCurve !== undefined) checkCurve(c, o.trainingCurve, join(path, 'trainingCurve'));
+  if (o.averaged !== undefined) checkAveraged(c, o.averaged, join(path, 'averaged'));
+}
+
+function checkAveraged(c: Checker, v: unknown, path: string): void {
+  const o = c.obj(v, path, ['fromEpoch', 'toEpoch', 'devFrameAccuracy']);
+  const from = c.int(o.fromEpoch, join(path, 'fromEpoch'), 1);
+  const to = c.int(o.toEpoch, join(path, 'toEpoch'), 1);
+  if (to < from) c.fail(join(path, 'toEpoch'), `an epoch >= fromEpoch (${from})`, to);
+  c.fractionOrNull(o.devFrameAccuracy, join(path, 'devFrameAccuracy'));
 }
 
 function checkFrequentErrors(c: Checker, v: unknown, path: string, systems: Obj): void {
@@ -385,7 +394,7 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
   c.obj(systems, 'systems', CORE_SYSTEMS, Object.keys((systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k)));
   for (const [id, s] of Object.entries(systems)) {
     const p = `systems.${id}`;
-    const so = c.obj(s, p, ['label', 'frameAccuracy', 'wer'], ['parameters', 'werCounts', 'trainingCurve']);
+    const so = c.obj(s, p, ['label', 'frameAccuracy', 'wer'], ['parameters', 'werCounts', 'trainingCurve', 'averaged']);
     for (const sp of SPLITS) {
       c.fractionOrNull((so.frameAccuracy as Obj)?.[sp], `${p}.frameAccuracy.${sp}`);
       const w = (so.wer as Obj)?.[sp];

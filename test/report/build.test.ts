@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { buildReport, gainShare, orderedSystemIds, PAPER_TABLE_1, werFigures } from '../../src/report/build.ts';
 import { pairedBootstrapWer } from '../../src/score/significance.ts';
-import { fidelityTable, summarySentences } from '../../src/report/sections.ts';
+import { curveTable, fidelityTable, summarySentences } from '../../src/report/sections.ts';
+import { validateReportInput, validateReportJson } from '../../src/report/validate.ts';
 import { renderMarkdown } from '../../src/report/markdown.ts';
 import { clone, DEFAULT_SPECS, expectClose, HOSTILE_UTT, makeFixture } from './fixtures.ts';
 
@@ -162,6 +163,24 @@ describe('buildReport', () => {
     expect(buildReport(clone(input)).gainRecovered.frameAccuracyEvidence).toBeUndefined();
     i2.frameAccuracyGain = { vsMemberMean: null, ci: { low: null, high: null, confidence: 0.95, replicates: 1000, utterances: 200 } };
     expect(summarySentences(buildReport(i2)).join(' ')).toContain('No confidence interval: the ensemble\'s gain vanishes in most of 1,000 bootstrap replicates.');
+  });
+  it('says which final models are weight averages (report.json and the training-curve table), and checks the span', () => {
+    const i2 = clone(input);
+    i2.systems.student.averaged = { fromEpoch: 3, toEpoch: 4, devFrameAccuracy: 0.667 };
+    const r2 = buildReport(i2);
+    expect(r2.systems.student.averaged).toEqual({ fromEpoch: 3, toEpoch: 4, devFrameAccuracy: 0.667 });
+    expect(r2.systems.baseline.averaged).toBeUndefined();
+    expect(validateReportJson(JSON.parse(JSON.stringify(r2)))).toBeTruthy();
+    const t = curveTable(r2)!;
+    expect(t.header.at(-1)).toBe('Final model');
+    const row = (label: string) => t.rows.find((x) => x[0] === label)!;
+    expect(row(r2.systems.student.label).at(-1)).toBe('weights averaged over epochs 3-4 (dev 66.70%)');
+    expect(row(r2.systems.baseline.label).at(-1)).toBe('best dev epoch');
+    expect(renderMarkdown(r2, [])).toContain('weights averaged over epochs 3-4');
+    // Without averaging the table keeps its five columns.
+    expect(curveTable(buildReport(clone(input)))!.header).toEqual(['System', 'Epochs', 'Final training loss', 'Best dev frame acc.', 'Final learning rate']);
+    i2.systems.student.averaged = { fromEpoch: 4, toEpoch: 3, devFrameAccuracy: 0.667 };
+    expect(() => validateReportInput(i2, 'exp/report-input.json')).toThrow(/systems\.student\.averaged\.toEpoch.*an epoch >= fromEpoch \(4\), found 3/);
   });
   it('carries the fidelity to the ensemble into report.json, the summary and a table of its own', () => {
     const i2 = clone(input);
