@@ -189,12 +189,13 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
   });
 
   it('a recipe whose student wants the copies the targets stage leaves out stops when loaded', () => {
-    const load = (sets: string[]) => loadRecipe(join(ROOT, 'pipelines/fsdd-digits.yaml'), { registry: defaultRegistry, cwd: ROOT, sets });
+    // The demo recipe has no VTLP of its own (fsdd-digits has copies for the student since session 14).
+    const load = (sets: string[]) => loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, sets });
     const vtlp = 'stages.features.vtlp={warps: [0.9, 1.1]}';
     const err = (() => { try { load([vtlp, 'stages.targets.vtlpCopies=false']); } catch (e) { return e; } })() as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/key 'stages\.distill\.vtlpCopies': the student would train on VTLP copies that the targets stage does not label; expected false when stages\.targets\.vtlpCopies is false, found true/);
-    expect(err.message).toContain('fsdd-digits.yaml');
+    expect(err.message).toContain('demo.yaml');
     const ok = load([vtlp, 'stages.targets.vtlpCopies=false', 'stages.distill.vtlpCopies=false']);
     expect(ok.stages.find((s) => s.name === 'targets')!.options.vtlpCopies).toBe(false);
     expect(() => load([vtlp, 'stages.distill.vtlpCopies=false'])).not.toThrow();
@@ -205,6 +206,12 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     expect(errc).toBeInstanceOf(ConfigError);
     expect(errc.message).toMatch(/key 'stages\.distill\.copiesHardWeight': a hard-label weight for VTLP copies, but the features stage makes none; expected absent, or stages\.features\.vtlp with warps, found 0/);
     expect(load([vtlp, 'stages.distill.copiesHardWeight=0']).stages.find((s) => s.name === 'distill')!.options.copiesHardWeight).toBe(0);
+    // fsdd-digits: copies for the student alone, labelled by the targets stage, soft targets only on them.
+    const fsdd = loadRecipe(join(ROOT, 'pipelines/fsdd-digits.yaml'), { registry: defaultRegistry, cwd: ROOT });
+    const opt = (name: string) => fsdd.stages.find((s) => s.name === name)!.options;
+    expect(opt('train')).toMatchObject({ vtlpCopies: false, averageFromEpoch: 7 });
+    expect(opt('targets').vtlpCopies).toBe(true);
+    expect(opt('distill')).toMatchObject({ vtlpCopies: true, copiesHardWeight: 0, averageFromEpoch: 3 });
   });
 });
 
