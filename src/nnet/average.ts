@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from './errors.ts';
+import { packFloat32, unpackFloat32Into } from './optim.ts';
 
 export const AVERAGE_JSON = 'average.json';
 export const AVERAGE_BIN = 'average.bin';
@@ -50,14 +51,7 @@ export class WeightAverager {
   }
 
   saveState(): { header: WeightAverageHeader; data: Uint8Array } {
-    const arrays = this.avg.map((a) => a.dataSync() as Float32Array);
-    const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-    let off = 0;
-    for (const a of arrays) {
-      out.set(a, off);
-      off += a.length;
-    }
-    return { header: { updates: this.updates, fromEpoch: this.fromEpoch, shapes: this.avg.map((a) => a.shape) }, data: new Uint8Array(out.buffer) };
+    return { header: { updates: this.updates, fromEpoch: this.fromEpoch, shapes: this.avg.map((a) => a.shape) }, data: packFloat32(this.avg) };
   }
 
   loadState(header: WeightAverageHeader, data: Uint8Array, where: string): void {
@@ -65,14 +59,9 @@ export class WeightAverager {
     if (!fits || !Number.isInteger(header.updates) || header.updates < 0) {
       throw new ModelError('weight average does not fit this model', { file: where, expected: `${this.avg.length} variables of shapes ${this.avg.map((a) => a.shape.join('x')).join(', ')}`, found: `${header.shapes.length} variables, ${header.updates} updates` });
     }
-    const floats = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
     const need = this.avg.reduce((n, a) => n + a.size, 0);
-    if (floats.length !== need) throw new ModelError('weight average is truncated', { file: where, expected: `${need} floats`, found: String(floats.length) });
-    let off = 0;
-    for (const a of this.avg) {
-      tf.tidy(() => a.assign(tf.tensor(floats.subarray(off, off + a.size), a.shape)));
-      off += a.size;
-    }
+    if (data.byteLength !== 4 * need) throw new ModelError('weight average is truncated', { file: where, expected: `${need} floats`, found: String(data.byteLength / 4) });
+    unpackFloat32Into(this.avg, data, where, 'weight average');
     this.updates = header.updates;
     this.fromEpoch = header.fromEpoch;
   }

@@ -37,6 +37,32 @@ export interface OptimizerState {
   shapes: number[][];
 }
 
+/** Tensors' float32 values concatenated in order, as bytes (checkpoint state: optimizer slots, weight average). */
+export function packFloat32(tensors: tf.Tensor[]): Uint8Array {
+  const arrays = tensors.map((t) => t.dataSync() as Float32Array);
+  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let off = 0;
+  for (const a of arrays) {
+    out.set(a, off);
+    off += a.length;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * Assign `packFloat32` bytes back to variables of the same shapes, in order. Throws a ModelError
+ * naming `where` (`what` is truncated) when the data ends before the variables do.
+ */
+export function unpackFloat32Into(vars: tf.Variable[], data: Uint8Array, where: string, what: string): void {
+  const floats = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  let off = 0;
+  for (const v of vars) {
+    if (off + v.size > floats.length) throw new ModelError(`${what} is truncated`, { file: where, expected: `>= ${off + v.size} floats`, found: String(floats.length) });
+    tf.tidy(() => v.assign(tf.tensor(floats.subarray(off, off + v.size), v.shape)));
+    off += v.size;
+  }
+}
+
 export class Optimizer {
   readonly options: OptimizerOptions;
   private readonly vars: tf.Variable[];
@@ -86,15 +112,7 @@ export class Optimizer {
 
   /** State for a checkpoint: header (JSON) and slot values (float32, concatenated). */
   saveState(): { header: OptimizerState; data: Uint8Array } {
-    const arrays = this.slots.map((s) => s.dataSync() as Float32Array);
-    const total = arrays.reduce((n, a) => n + a.length, 0);
-    const out = new Float32Array(total);
-    let off = 0;
-    for (const a of arrays) {
-      out.set(a, off);
-      off += a.length;
-    }
-    return { header: { kind: this.options.kind, step: this.step, shapes: this.slots.map((s) => s.shape) }, data: new Uint8Array(out.buffer) };
+    return { header: { kind: this.options.kind, step: this.step, shapes: this.slots.map((s) => s.shape) }, data: packFloat32(this.slots) };
   }
 
   loadState(header: OptimizerState, data: Uint8Array, where: string): void {
@@ -102,14 +120,7 @@ export class Optimizer {
     if (!shapesOk) {
       throw new ModelError('optimizer state does not fit this model and optimizer', { file: where, expected: `${this.options.kind} with ${this.slots.length} slots`, found: `${header.kind} with ${header.shapes.length} slots` });
     }
-    const floats = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-    let off = 0;
-    for (const s of this.slots) {
-      const size = s.shape.reduce((a, b) => a * b, 1);
-      if (off + size > floats.length) throw new ModelError('optimizer state is truncated', { file: where, expected: `>= ${off + size} floats`, found: String(floats.length) });
-      tf.tidy(() => s.assign(tf.tensor(floats.subarray(off, off + size), s.shape)));
-      off += size;
-    }
+    unpackFloat32Into(this.slots, data, where, 'optimizer state');
     this.step = header.step;
   }
 

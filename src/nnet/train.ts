@@ -351,6 +351,13 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
     `train ${trainScan.numFrames} frames / ${trainScan.numUtterances} utterances` + (devScan ? `, dev ${devScan.numFrames} frames` : ''));
 
   const vars = classifier.variables;
+  const evaluateDev = async (): Promise<{ accuracy: number; loss: number } | null> => (dev && devScan
+    ? evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) })
+    : null);
+  // final/ = the best epoch (or the weight average), with the training summary in its sidecar.
+  const finalDir = join(opts.outDir, FINAL);
+  let training: Record<string, unknown>;
+  let averaged: AveragedSummary | null = null;
   try {
     while (state.stopReason === null) {
       if (state.epoch >= cfg.maxEpochs) {
@@ -382,12 +389,8 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       }
       const trainLoss = lossSum / Math.max(1, frames);
       const trainAccuracy = correct / Math.max(1, frames);
-      let devAccuracy: number | null = null, devLoss: number | null = null;
-      if (dev && devScan) {
-        const ev = await evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) });
-        devAccuracy = ev.accuracy;
-        devLoss = ev.loss;
-      }
+      const ev = await evaluateDev();
+      const devAccuracy = ev?.accuracy ?? null, devLoss = ev?.loss ?? null;
       const seconds = (Date.now() - t0) / 1000;
       const report: EpochReport = {
         epoch, learningRate: lr, trainLoss, trainAccuracy, devAccuracy, devLoss, frames, seconds,
@@ -414,37 +417,23 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       await pruneCheckpoints(opts.outDir, state.bestEpoch);
       if (opts.onEpochEnd) await opts.onEpochEnd(report);
     }
-  } catch (err) {
-    optimizer.dispose();
-    classifier.dispose();
-    averager?.dispose();
-    throw err;
-  }
 
-  // final/ = the best epoch (or the weight average), with the training summary in its sidecar.
-  const finalDir = join(opts.outDir, FINAL);
-  const bestDir = join(opts.outDir, CHECKPOINTS, epochDirName(state.bestEpoch));
-  const training: Record<string, unknown> = {
-    seed: cfg.seed,
-    configHash,
-    backend: backend.name,
-    bestEpoch: state.bestEpoch,
-    bestAccuracy: state.bestMetric,
-    accuracyOn: dev ? 'dev' : 'train',
-    epochs: state.epoch,
-    stopReason: state.stopReason,
-    history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, ...h }) => h),
-  };
-  let averaged: AveragedSummary | null = null;
-  try {
+    training = {
+      seed: cfg.seed,
+      configHash,
+      backend: backend.name,
+      bestEpoch: state.bestEpoch,
+      bestAccuracy: state.bestMetric,
+      accuracyOn: dev ? 'dev' : 'train',
+      epochs: state.epoch,
+      stopReason: state.stopReason,
+      history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, ...h }) => h),
+    };
     if (averager && averager.updates === 0) {
       logger.warn(`${opts.outDir}: training stopped (${state.stopReason}) after epoch ${state.epoch}, before averageFromEpoch ${cfg.averageFromEpoch}: final/ is the best epoch, not an average`);
     } else if (averager) {
       averager.assignTo(vars);
-      const devAccuracy = dev && devScan
-        ? (await evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) })).accuracy
-        : null;
-      averaged = { fromEpoch: averager.fromEpoch!, toEpoch: state.epoch, updates: averager.updates, devAccuracy };
+      averaged = { fromEpoch: averager.fromEpoch!, toEpoch: state.epoch, updates: averager.updates, devAccuracy: (await evaluateDev())?.accuracy ?? null };
       training.averaged = averaged;
       await saveModelDir(finalDir, classifier, { ...baseSidecar, training });
     }
@@ -453,12 +442,12 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
     classifier.dispose();
     averager?.dispose();
   }
+  const sidecar: ModelSidecar = { ...baseSidecar, training };
   if (averaged) {
     logger.info(`weights averaged over epochs ${averaged.fromEpoch}-${averaged.toEpoch} (${averaged.updates} steps)` + (averaged.devAccuracy !== null ? `: dev frame accuracy ${(100 * averaged.devAccuracy).toFixed(2)}%` : '') +
       ` (best single epoch ${state.bestEpoch}: ${(100 * state.bestMetric).toFixed(2)}%) -> ${finalDir}`);
-  }
-  const sidecar: ModelSidecar = { ...baseSidecar, training };
-  if (!averaged) {
+  } else {
+    const bestDir = join(opts.outDir, CHECKPOINTS, epochDirName(state.bestEpoch));
     await withAtomicOutput(finalDir, async (tmp) => {
       await fsp.mkdir(tmp, { recursive: true });
       await fsp.copyFile(join(bestDir, MODEL_JSON), join(tmp, MODEL_JSON));
