@@ -33,7 +33,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, FormatError } from '../util/errors.ts';
-import type { LossFn } from '../nnet/train.ts';
+import type { LossFn, NativeLossFn, TrainLoss } from '../nnet/train.ts';
 import type { Minibatch } from '../nnet/data.ts';
 import type { SparseBatchTargets } from './store.ts';
 import { vtlpSourceId } from '../features/perturb.ts';
@@ -282,4 +282,40 @@ export function batchSoftTargets(batch: Minibatch, expectK?: number): SparseBatc
 export function distillationLossFn(opts: Partial<DistillationLossOptions> = {}, expectK?: number): LossFn {
   const o = resolveDistillationLossOptions(opts);
   return (logits, batch) => distillationLoss(logits, batchSoftTargets(batch, expectK), batch.labels, o, rowHardWeights(o, batch));
+}
+
+/**
+ * The same loss on the native engine (native/engine.cc xentDistill): per row the soft and hard
+ * cross-entropies and dL/dz in one pass over the logits, the sparse targets used as they are
+ * (no dense [n, S] target). Errors as distillationLossTerms: missing labels, wrong widths.
+ */
+export function distillationNativeLossFn(opts: Partial<DistillationLossOptions> = {}, expectK?: number): NativeLossFn {
+  const o = resolveDistillationLossOptions(opts);
+  const out = new Float64Array(4);
+  return (addon, z, dz, batch, numSenones) => {
+    const n = batch.size;
+    const t = batchSoftTargets(batch, expectK);
+    const rowWeights = rowHardWeights(o, batch);
+    const needLabels = rowWeights ? rowWeights.some((w) => w > 0) : o.hardWeight > 0;
+    if (needLabels && !batch.labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${rowWeights ? Math.max(...rowWeights) : o.hardWeight} and no labels` });
+    if (t.k > numSenones) throw new FormatError('soft targets keep more senones than the model has', { expected: `k <= ${numSenones}`, found: `k = ${t.k}` });
+    if (t.residual && t.residual.length !== n) throw new FormatError('residual has the wrong size', { expected: `${n} rows`, found: String(t.residual.length) });
+    const labels = batch.labels ?? null;
+    addon.xentDistill(z, n, numSenones, o.temperature, t.ids, t.probs, t.k, t.residual, labels, rowWeights, o.hardWeight, o.normalisation === 'convex', dz, 1 / n, out);
+    let total = out[2] / n;
+    if (o.softTerm === 'kl') {
+      // KL = CE - H(p) per row: a constant per row, the same gradients.
+      const h = targetEntropyRows(t, n, numSenones);
+      const T2 = o.temperature * o.temperature;
+      let sub = 0;
+      for (let r = 0; r < n; r++) sub += (T2 * h[r]) / (o.normalisation === 'convex' ? 1 + (rowWeights ? rowWeights[r] : o.hardWeight) : 1);
+      total -= sub / n;
+    }
+    return { loss: total, numCorrect: labels ? out[3] : 0 };
+  };
+}
+
+/** The distillation loss for trainFrameClassifier, on every engine. */
+export function distillationTrainLoss(opts: Partial<DistillationLossOptions> = {}, expectK?: number): TrainLoss {
+  return { name: 'distillation', tf: distillationLossFn(opts, expectK), native: distillationNativeLossFn(opts, expectK) };
 }

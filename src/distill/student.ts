@@ -14,7 +14,7 @@ import { ConfigError, FormatError } from '../util/errors.ts';
 import { canonicalJson } from '../util/hash.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { trainFrameClassifier, type TrainOptions, type TrainResult } from '../nnet/train.ts';
-import { distillationLossFn, resolveDistillationLossOptions, type DistillationLossOptions } from './loss.ts';
+import { distillationTrainLoss, resolveDistillationLossOptions, type DistillationLossOptions } from './loss.ts';
 import { checkSoftTargets } from './store.ts';
 import type { SoftTargetFrameSource } from './source.ts';
 
@@ -58,6 +58,6 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainStud
     }
   }
   await writeJsonAtomic(marker, settings);
-  const result = await trainFrameClassifier({ ...rest, train, loss: distillationLossFn(lossOpts, meta.k) });
+  const result = await trainFrameClassifier({ ...rest, train, loss: distillationTrainLoss(lossOpts, meta.k) });
   return { ...result, distillation: settings };
 }

@@ -2,6 +2,9 @@
  * Compute backend selection (DESIGN.md section 6). The ladder, best first:
  *
  *   tfjs-node-gpu  TensorFlow C library with CUDA   (@tensorflow/tfjs-node-gpu, optional dependency)
+ *   native         this project's CPU engine: N-API addon, GEMMs in OpenBLAS, native elementwise
+ *                  kernels, loss and optimizer (native/engine.cc, src/nnet/native*.ts); TF.js
+ *                  (its 'cpu' backend) only holds the models for loading and saving
  *   tfjs-node      TensorFlow C library on the CPU  (@tensorflow/tfjs-node, optional dependency)
  *   wasm           XNNPACK in WebAssembly, SIMD, one thread in Node (@tensorflow/tfjs-backend-wasm)
  *   cpu            plain JavaScript kernels (always there, slowest)
@@ -19,12 +22,14 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { ConfigError } from '../util/errors.ts';
 import { BackendUnavailableError } from './errors.ts';
 import { patchWasmMatMul, isWasmMatMulPatched, unpatchWasmMatMul } from './wasm-matmul.ts';
+import { availableParallelism } from 'node:os';
+import { loadNativeEngine, setNativeThreads, type NativeBlasInfo } from './native.ts';
 
 /** A rung of the ladder. */
-export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type BackendName = 'tfjs-node-gpu' | 'native' | 'tfjs-node' | 'wasm' | 'cpu';
 
 /** The ladder, best first. */
-export const BACKEND_LADDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+export const BACKEND_LADDER: readonly BackendName[] = ['tfjs-node-gpu', 'native', 'tfjs-node', 'wasm', 'cpu'];
 
 export interface BackendOptions {
   /** Force one backend, or 'auto' to take the best available rung. Default 'auto'. */
@@ -38,6 +43,26 @@ export interface BackendOptions {
   logger?: Logger;
   /** Do not print the choice. Default false. */
   quiet?: boolean;
+  /**
+   * BLAS threads of the native engine (process-wide). Default: `defaultComputeThreads()`, which
+   * is the number of cores, or what a worker pool set for its workers (cores / workers).
+   */
+  threads?: number;
+}
+
+let defaultThreads: number | null = null;
+
+/**
+ * The native engine's BLAS threads when initBackend is not told: the cores, unless a worker pool
+ * set fewer for its workers (K models at once on C cores: max(1, floor(C / K)) each), so the
+ * cores are never oversubscribed.
+ */
+export function defaultComputeThreads(): number {
+  return defaultThreads ?? availableParallelism();
+}
+
+export function setDefaultComputeThreads(n: number | null): void {
+  defaultThreads = n === null ? null : Math.max(1, Math.floor(n));
 }
 
 /** What was chosen and why the better rungs were not. */
@@ -52,6 +77,8 @@ export interface BackendInfo {
   threads?: number;
   /** wasm transposed-matMul patch active. */
   matMulPatched: boolean;
+  /** The native engine's BLAS (native only). */
+  blas?: NativeBlasInfo;
   /** Rungs above the chosen one (auto) and why each was skipped. */
   skipped: { name: BackendName; reason: string }[];
   /** One line for logs and reports. */
@@ -60,6 +87,7 @@ export interface BackendInfo {
 
 const TF_BACKEND_OF: Record<BackendName, string> = {
   'tfjs-node-gpu': 'tensorflow',
+  native: 'cpu',
   'tfjs-node': 'tensorflow',
   wasm: 'wasm',
   cpu: 'cpu',
@@ -74,6 +102,8 @@ const PACKAGE_OF: Partial<Record<BackendName, string>> = {
 let nodePackageLoaded: BackendName | null = null;
 let wasmPathsSet = false;
 let lastPrinted = '';
+/** The native engine is the active rung (TF.js then runs its 'cpu' backend for model I/O only). */
+let nativeActive = false;
 
 const require = createRequire(import.meta.url);
 
@@ -86,6 +116,10 @@ export function wasmBinaryDir(): string {
 /** Try to make one rung usable. Returns null on success, else the reason it is not. */
 async function tryPrepare(name: BackendName): Promise<string | null> {
   if (name === 'cpu') return null;
+  if (name === 'native') {
+    const s = loadNativeEngine();
+    return s.ok ? null : s.reason;
+  }
   if (name === 'wasm') {
     if (!wasmPathsSet) {
       const dir = wasmBinaryDir();
@@ -122,7 +156,7 @@ function firstLine(s: string): string {
   return s.split('\n')[0].slice(0, 200);
 }
 
-async function activate(name: BackendName): Promise<string | null> {
+async function activate(name: BackendName, threads: number): Promise<string | null> {
   const reason = await tryPrepare(name);
   if (reason) return reason;
   try {
@@ -134,6 +168,12 @@ async function activate(name: BackendName): Promise<string | null> {
   }
   if (name === 'tfjs-node-gpu' && !(await nodeHasGpu())) {
     return 'no CUDA device visible to TensorFlow';
+  }
+  nativeActive = name === 'native';
+  if (nativeActive) {
+    setNativeThreads(threads);
+    // TF.js's cpu backend only holds weights here: silence its "install tfjs-node" banner.
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   }
   return null;
 }
@@ -161,9 +201,10 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   }
   const skipped: { name: BackendName; reason: string }[] = [];
   let chosen: BackendName | null = null;
+  const threads = opts.threads ?? defaultComputeThreads();
   if (want === 'auto') {
     for (const name of BACKEND_LADDER) {
-      const reason = await activate(name);
+      const reason = await activate(name, threads);
       if (reason === null) {
         chosen = name;
         break;
@@ -172,7 +213,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
     }
     if (chosen === null) throw new BackendUnavailableError('auto', skipped.map((s) => `${s.name}: ${s.reason}`).join('; '));
   } else {
-    const reason = await activate(want);
+    const reason = await activate(want, threads);
     if (reason !== null) throw new BackendUnavailableError(want, reason);
     chosen = want;
   }
@@ -195,6 +236,7 @@ function describeBackend(name: BackendName, skipped: { name: BackendName; reason
   const simd = name === 'wasm' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
   const threads = name === 'wasm' ? (tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? undefined : 1) : name === 'cpu' ? 1 : undefined;
   const matMulPatched = name === 'wasm' && isWasmMatMulPatched();
+  if (name === 'native') return describeNative(skipped);
   const parts = [`${name} (tfjs ${tf.version_core}`];
   if (name === 'wasm') parts.push(simd ? 'SIMD' : 'no SIMD', `${threads ?? 'multi'} thread${threads === 1 ? '' : 's'}`, `transposed-matMul patch ${matMulPatched ? 'on' : 'off'}`);
   let description = parts.join(', ') + ')';
@@ -202,8 +244,24 @@ function describeBackend(name: BackendName, skipped: { name: BackendName; reason
   return { name, tfBackend: TF_BACKEND_OF[name], tfjsVersion: tf.version_core, simd, threads, matMulPatched, skipped, description };
 }
 
+function describeNative(skipped: { name: BackendName; reason: string }[]): BackendInfo {
+  const s = loadNativeEngine();
+  if (!s.ok) throw new BackendUnavailableError('native', s.reason);
+  const b = s.blas;
+  let description = `native (${b.library || 'CBLAS'} ${b.path}` + (b.corename ? `, kernel ${b.corename}` : '') +
+    `, ${b.threads < 0 ? 'unknown' : b.threads} BLAS thread${b.threads === 1 ? '' : 's'}, elementwise ${b.kernelIsa})`;
+  if (skipped.length) description += '; not used: ' + skipped.map((k) => `${k.name} (${k.reason})`).join(', ');
+  return { name: 'native', tfBackend: 'cpu', tfjsVersion: tf.version_core, simd: false, threads: b.threads < 0 ? undefined : b.threads, matMulPatched: false, blas: { ...b }, skipped, description };
+}
+
+/** The native engine is active (the models compute in native code, not in TF.js). */
+export function isNativeActive(): boolean {
+  return nativeActive && tf.getBackend() === 'cpu';
+}
+
 /** The ladder rung of the active TF.js backend, if any. */
 export function activeBackend(): BackendName | null {
+  if (isNativeActive()) return 'native';
   const b = tf.getBackend();
   if (b === 'wasm' || b === 'cpu') return b;
   if (b === 'tensorflow') return nodePackageLoaded ?? 'tfjs-node';

@@ -37,9 +37,8 @@ export interface OptimizerState {
   shapes: number[][];
 }
 
-/** Tensors' float32 values concatenated in order, as bytes (checkpoint state: optimizer slots, weight average). */
-export function packFloat32(tensors: tf.Tensor[]): Uint8Array {
-  const arrays = tensors.map((t) => t.dataSync() as Float32Array);
+/** Float32 arrays concatenated in order, as bytes (checkpoint state: optimizer slots, weight average). */
+export function concatFloat32(arrays: readonly Float32Array[]): Uint8Array {
   const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
   let off = 0;
   for (const a of arrays) {
@@ -50,17 +49,27 @@ export function packFloat32(tensors: tf.Tensor[]): Uint8Array {
 }
 
 /**
- * Assign `packFloat32` bytes back to variables of the same shapes, in order. Throws a ModelError
- * naming `where` (`what` is truncated) when the data ends before the variables do.
+ * Split `concatFloat32` bytes into consecutive pieces of the given sizes, handing each to `take`.
+ * Throws a ModelError naming `where` (`what` is truncated) when the data ends before the pieces do.
  */
-export function unpackFloat32Into(vars: tf.Variable[], data: Uint8Array, where: string, what: string): void {
+export function splitFloat32(sizes: readonly number[], data: Uint8Array, where: string, what: string, take: (i: number, values: Float32Array) => void): void {
   const floats = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
   let off = 0;
-  for (const v of vars) {
-    if (off + v.size > floats.length) throw new ModelError(`${what} is truncated`, { file: where, expected: `>= ${off + v.size} floats`, found: String(floats.length) });
-    tf.tidy(() => v.assign(tf.tensor(floats.subarray(off, off + v.size), v.shape)));
-    off += v.size;
-  }
+  sizes.forEach((size, i) => {
+    if (off + size > floats.length) throw new ModelError(`${what} is truncated`, { file: where, expected: `>= ${off + size} floats`, found: String(floats.length) });
+    take(i, floats.subarray(off, off + size));
+    off += size;
+  });
+}
+
+/** Tensors' float32 values concatenated in order, as bytes. */
+export function packFloat32(tensors: tf.Tensor[]): Uint8Array {
+  return concatFloat32(tensors.map((t) => t.dataSync() as Float32Array));
+}
+
+/** Assign `packFloat32` bytes back to variables of the same shapes, in order (see splitFloat32). */
+export function unpackFloat32Into(vars: tf.Variable[], data: Uint8Array, where: string, what: string): void {
+  splitFloat32(vars.map((v) => v.size), data, where, what, (i, values) => tf.tidy(() => vars[i].assign(tf.tensor(values, vars[i].shape))));
 }
 
 export class Optimizer {

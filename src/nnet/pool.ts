@@ -120,6 +120,8 @@ export async function runTrainJobs(jobs: AnyTrainJob[], opts: PoolOptions = {}):
   const logger = opts.logger ?? defaultLog;
   const labels = jobs.map((_, i) => opts.labels?.[i] ?? `job ${i}`);
   const results: TrainResult[] = new Array(jobs.length);
+  // Models computing at once share the cores: each worker's BLAS gets cores / concurrent workers.
+  const computeThreads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, Math.min(maxWorkers, jobs.length))));
   const running = new Set<Worker>();
   let next = 0;
   let failed = false;
@@ -137,7 +139,7 @@ export async function runTrainJobs(jobs: AnyTrainJob[], opts: PoolOptions = {}):
         const i = next++;
         const label = labels[i];
         let settled = false;
-        const w = startWorker({ job: jobs[i], label, logLevel: getLogLevel() });
+        const w = startWorker({ job: jobs[i], label, logLevel: getLogLevel(), computeThreads });
         running.add(w);
         w.on('message', (m: { type: string; line?: string; result?: TrainResult; error?: SerializedError }) => {
           if (m.type === 'log') writeLine(logger, m.line!);

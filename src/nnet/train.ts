@@ -14,11 +14,11 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../util/rng.ts';
-import { ConfigError, FormatError, NumericError, SkipCounter } from '../util/errors.ts';
+import { ConfigError, FormatError, SkipCounter } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
 import { withAtomicOutput } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { initBackend, type BackendInfo, type BackendName } from './backend.ts';
+import { initBackend, isNativeActive, type BackendInfo, type BackendName } from './backend.ts';
 import {
   DEFAULT_CMVN_OPTIONS,
   Minibatches,
@@ -35,11 +35,26 @@ import {
   type Utterance,
 } from './data.ts';
 import { FrameClassifier, createFrameClassifier } from './model.ts';
-import { Optimizer, defaultLearningRate, DEFAULT_OPTIMIZER_OPTIONS, type OptimizerOptions, type OptimizerState } from './optim.ts';
-import { MODEL_JSON, SIDECAR_JSON, SIDECAR_KIND, SIDECAR_VERSION, WEIGHTS_BIN, loadModelDir, saveModelDir, type ModelSidecar, type SenoneInventory } from './io.ts';
+import { defaultLearningRate, DEFAULT_OPTIMIZER_OPTIONS, type OptimizerOptions, type OptimizerState } from './optim.ts';
+import { MODEL_JSON, SIDECAR_JSON, SIDECAR_KIND, SIDECAR_VERSION, WEIGHTS_BIN, loadModelDir, saveModelDir, type ModelSidecar } from './io.ts';
 import { ModelError } from './errors.ts';
-import { AVERAGE_BIN, AVERAGE_JSON, WeightAverager, type WeightAverageHeader } from './average.ts';
+import { AVERAGE_BIN, AVERAGE_JSON, type WeightAverageHeader } from './average.ts';
 import { spliceFrameInto } from '../features/splice.ts';
+import { NativeMlp } from './native-net.ts';
+import {
+  HARD_LABEL_LOSS,
+  NativeTrainer,
+  TfjsTrainer,
+  evaluateFrameAccuracyNative,
+  evaluateFrameAccuracyTf,
+  type EvaluateOptions,
+  type FrameAccuracy,
+  type LossFn,
+  type NetTrainer,
+  type TrainLoss,
+} from './trainer.ts';
+
+export { hardLabelCrossEntropy, trainStep, HARD_LABEL_LOSS, type LossFn, type NativeLossFn, type TrainLoss, type EvaluateOptions } from './trainer.ts';
 
 /** Everything that determines the trained weights (hashed for resume), plus maxEpochs. */
 export interface TrainConfig {
@@ -112,16 +127,6 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, 'numSenones' | 'se
   priorFloorFrames: 1,
 });
 
-/** A training loss on a batch: logits [n, S] (and the batch: labels, extras) -> scalar. */
-export type LossFn = (logits: tf.Tensor2D, batch: Minibatch) => tf.Scalar;
-
-/** Mean cross-entropy against the hard senone labels. */
-export const hardLabelCrossEntropy: LossFn = (logits, batch) => {
-  if (!batch.labels) throw new ConfigError('hard-label training needs labels', { expected: 'a source with alignments', found: 'unlabelled frames' });
-  const oneHot = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), logits.shape[1]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
-};
-
 export interface EpochReport {
   epoch: number;
   learningRate: number;
@@ -159,8 +164,11 @@ export interface TrainOptions {
   backend?: BackendName | 'auto';
   /** Resume from the last checkpoint in outDir (default true); false starts over. */
   resume?: boolean;
-  /** Loss on logits; default hard-label cross-entropy. */
-  loss?: LossFn;
+  /**
+   * The loss; default hard-label cross-entropy. A TrainLoss runs on every engine; a bare TF.js
+   * LossFn only on the TF.js backends (the native engine refuses it).
+   */
+  loss?: LossFn | TrainLoss;
   logger?: Logger;
   /** Called after each epoch's checkpoint is on disk (a throw here aborts like a crash would). */
   onEpochEnd?: (report: EpochReport) => void | Promise<void>;
@@ -260,7 +268,8 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
   const cfg = resolveTrainConfig(opts.config);
   const configHash = trainConfigHash(cfg);
   const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
-  const lossFn = opts.loss ?? hardLabelCrossEntropy;
+  const loss: TrainLoss = opts.loss === undefined ? HARD_LABEL_LOSS : typeof opts.loss === 'function' ? { name: 'custom TF.js loss', tf: opts.loss, native: null } : opts.loss;
+  const makeTrainer = (c: FrameClassifier): NetTrainer => (backend.name === 'native' ? new NativeTrainer(c, cfg.optimizer, loss) : new TfjsTrainer(c, cfg.optimizer, loss));
   const { train, dev } = opts;
 
   // Sources that know their senone count (alignment metadata) must agree with the model's.
@@ -296,11 +305,9 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
   };
 
   // Fresh start or resume.
-  let classifier: FrameClassifier;
-  let optimizer: Optimizer;
+  let trainer: NetTrainer;
   let state: TrainState;
   let resumedAfterEpoch = 0;
-  let averager: WeightAverager | null = null;
   const checkpoints = opts.resume === false ? [] : await listCheckpoints(opts.outDir);
   if (opts.resume === false && existsSync(join(opts.outDir, CHECKPOINTS))) {
     await fsp.rm(join(opts.outDir, CHECKPOINTS), { recursive: true, force: true });
@@ -317,23 +324,20 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
         found: state.configHash.slice(0, 12),
       });
     }
-    ({ classifier } = await loadModelDir(last.dir));
-    optimizer = new Optimizer(classifier.variables, cfg.optimizer);
+    trainer = makeTrainer((await loadModelDir(last.dir)).classifier);
     const header = JSON.parse(await fsp.readFile(join(last.dir, OPT_JSON), 'utf8')) as OptimizerState;
-    optimizer.loadState(header, new Uint8Array(await fsp.readFile(join(last.dir, OPT_BIN))), join(last.dir, OPT_BIN));
+    trainer.loadOptimizerState(header, new Uint8Array(await fsp.readFile(join(last.dir, OPT_BIN))), join(last.dir, OPT_BIN));
     if (cfg.averageFromEpoch !== undefined) {
       const avgJson = join(last.dir, AVERAGE_JSON);
       if (!existsSync(avgJson)) throw new ModelError('the checkpoint has no weight average', { file: avgJson, expected: `${AVERAGE_JSON} and ${AVERAGE_BIN} (averageFromEpoch ${cfg.averageFromEpoch})`, found: 'no such file' });
-      averager = new WeightAverager(classifier.variables);
-      averager.loadState(JSON.parse(await fsp.readFile(avgJson, 'utf8')) as WeightAverageHeader, new Uint8Array(await fsp.readFile(join(last.dir, AVERAGE_BIN))), join(last.dir, AVERAGE_BIN));
+      trainer.loadAverageState(JSON.parse(await fsp.readFile(avgJson, 'utf8')) as WeightAverageHeader, new Uint8Array(await fsp.readFile(join(last.dir, AVERAGE_BIN))), join(last.dir, AVERAGE_BIN));
     }
     resumedAfterEpoch = state.epoch;
     if (state.stopReason === 'max-epochs' && state.epoch < cfg.maxEpochs) state.stopReason = null;
     logger.info(`resuming ${opts.outDir} after epoch ${state.epoch}${state.stopReason ? ` (already stopped: ${state.stopReason})` : ''}`);
   } else {
-    classifier = createFrameClassifier(shape, cfg.seed);
-    optimizer = new Optimizer(classifier.variables, cfg.optimizer);
-    if (cfg.averageFromEpoch !== undefined) averager = new WeightAverager(classifier.variables);
+    trainer = makeTrainer(createFrameClassifier(shape, cfg.seed));
+    if (cfg.averageFromEpoch !== undefined) trainer.enableAverage();
     state = {
       configHash,
       epoch: 0,
@@ -344,15 +348,14 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       epochsSinceBest: 0,
       stopReason: null,
       history: [],
-      optimizer: optimizer.saveState().header,
+      optimizer: trainer.optimizerState().header,
     };
   }
-  logger.info(`model ${inputDim}-${cfg.hiddenUnits}x${cfg.hiddenLayers}-${cfg.numSenones} (${classifier.numParams} parameters), ` +
+  logger.info(`model ${inputDim}-${cfg.hiddenUnits}x${cfg.hiddenLayers}-${cfg.numSenones} (${trainer.classifier.numParams} parameters), ` +
     `train ${trainScan.numFrames} frames / ${trainScan.numUtterances} utterances` + (devScan ? `, dev ${devScan.numFrames} frames` : ''));
 
-  const vars = classifier.variables;
   const evaluateDev = async (): Promise<{ accuracy: number; loss: number } | null> => (dev && devScan
-    ? evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) })
+    ? trainer.evaluate(dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) })
     : null);
   // final/ = the best epoch (or the weight average), with the training summary in its sidecar.
   const finalDir = join(opts.outDir, FINAL);
@@ -380,9 +383,9 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       let lossSum = 0, correct = 0, frames = 0, batchIndex = 0;
       for await (const batch of batches) {
         batchIndex++;
-        const { loss, numCorrect } = trainStep(classifier, optimizer, vars, lossFn, batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
-        if (averager && epoch >= cfg.averageFromEpoch!) averager.update(vars, epoch);
-        lossSum += loss * batch.size;
+        const { loss: batchLoss, numCorrect } = trainer.step(batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
+        if (trainer.averaging && epoch >= cfg.averageFromEpoch!) trainer.averageUpdate(epoch);
+        lossSum += batchLoss * batch.size;
         correct += numCorrect;
         frames += batch.size;
         progress.tick(batch.size);
@@ -404,11 +407,12 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       state.history.push(report);
       Object.assign(state, scheduleAfterEpoch(state, epoch, devAccuracy ?? trainAccuracy, cfg));
 
-      const opt = optimizer.saveState();
+      const opt = trainer.optimizerState();
       state.optimizer = opt.header;
       const sidecar: ModelSidecar = { ...baseSidecar, training: { epoch, seed: cfg.seed, configHash, backend: backend.name, devAccuracy, trainAccuracy } };
-      const avg = averager?.saveState();
-      await saveModelDir(join(opts.outDir, CHECKPOINTS, epochDirName(epoch)), classifier, sidecar, {
+      const avg = trainer.averageState();
+      trainer.sync();
+      await saveModelDir(join(opts.outDir, CHECKPOINTS, epochDirName(epoch)), trainer.classifier, sidecar, {
         [OPT_JSON]: JSON.stringify(opt.header),
         [OPT_BIN]: opt.data,
         [STATE_JSON]: JSON.stringify(state, null, 2) + '\n',
@@ -429,18 +433,16 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       stopReason: state.stopReason,
       history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, ...h }) => h),
     };
-    if (averager && averager.updates === 0) {
+    if (trainer.averaging && trainer.averageUpdates() === 0) {
       logger.warn(`${opts.outDir}: training stopped (${state.stopReason}) after epoch ${state.epoch}, before averageFromEpoch ${cfg.averageFromEpoch}: final/ is the best epoch, not an average`);
-    } else if (averager) {
-      averager.assignTo(vars);
-      averaged = { fromEpoch: averager.fromEpoch!, toEpoch: state.epoch, updates: averager.updates, devAccuracy: (await evaluateDev())?.accuracy ?? null };
+    } else if (trainer.averaging) {
+      trainer.assignAverage();
+      averaged = { fromEpoch: trainer.averageFromEpoch()!, toEpoch: state.epoch, updates: trainer.averageUpdates(), devAccuracy: (await evaluateDev())?.accuracy ?? null };
       training.averaged = averaged;
-      await saveModelDir(finalDir, classifier, { ...baseSidecar, training });
+      await saveModelDir(finalDir, trainer.classifier, { ...baseSidecar, training });
     }
   } finally {
-    optimizer.dispose();
-    classifier.dispose();
-    averager?.dispose();
+    trainer.dispose();
   }
   const sidecar: ModelSidecar = { ...baseSidecar, training };
   if (averaged) {
@@ -522,76 +524,27 @@ async function pruneCheckpoints(outDir: string, bestEpoch: number): Promise<void
 }
 
 /**
- * One optimisation step. The loss is read before the update: a non-finite loss stops training
- * with a NumericError naming the batch, and the weights stay as they were.
+ * Frame accuracy (argmax vs alignment) and mean cross-entropy over a source, in corpus order, on
+ * the active engine (the native engine when it is active, else TF.js).
  */
-export function trainStep(
-  classifier: FrameClassifier,
-  optimizer: Optimizer,
-  vars: tf.Variable[],
-  lossFn: LossFn,
-  batch: Minibatch,
-  learningRate: number,
-  describeBatch: () => string,
-): { loss: number; numCorrect: number } {
-  const x = tf.tensor2d(batch.x, [batch.size, batch.inputDim]);
-  let numCorrect = 0;
-  let lossValue = NaN;
-  try {
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = classifier.logits(x, true);
-      if (batch.labels) {
-        const pred = tf.argMax(logits, 1).dataSync();
-        for (let i = 0; i < batch.size; i++) if (pred[i] === batch.labels[i]) numCorrect++;
-      }
-      return lossFn(logits, batch);
-    }, vars);
-    lossValue = value.dataSync()[0];
-    value.dispose();
-    const ordered = vars.map((v) => grads[v.name]);
-    try {
-      if (!Number.isFinite(lossValue)) {
-        throw new NumericError(`training loss is not finite at ${describeBatch()}; the last checkpoint is intact (lower the learning rate?)`, {
-          uttId: batch.uttIds[0],
-          expected: 'a finite loss',
-          found: String(lossValue),
-        });
-      }
-      optimizer.apply(ordered, learningRate);
-    } finally {
-      tf.dispose(ordered);
-    }
-  } finally {
-    x.dispose();
-  }
-  return { loss: lossValue, numCorrect };
+export async function evaluateFrameAccuracy(classifier: FrameClassifier, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy & { skips: SkipCounter }> {
+  return isNativeActive() ? evaluateFrameAccuracyNative(nativeNetOf(classifier), source, opts) : evaluateFrameAccuracyTf(classifier, source, opts);
 }
 
-export interface EvaluateOptions {
-  cmvn?: SpeakerCmvn;
-  splice: SpliceWindow;
-  numSenones: number;
-  /** Frames per forward pass. Default 512. */
-  batchSize?: number;
-}
+/** Native copies of loaded (frozen) classifiers' weights, made on first use. */
+const nativeNets = new WeakMap<FrameClassifier, NativeMlp>();
 
-/** Frame accuracy (argmax vs alignment) and mean cross-entropy over a source, in corpus order. */
-export async function evaluateFrameAccuracy(classifier: FrameClassifier, source: FrameSource, opts: EvaluateOptions): Promise<{ frames: number; correct: number; accuracy: number; loss: number; skips: SkipCounter }> {
-  const batches = new Minibatches(source, { batchSize: opts.batchSize ?? 512, shuffle: false, splice: opts.splice, numSenones: opts.numSenones, cmvn: opts.cmvn });
-  let frames = 0, correct = 0, lossSum = 0;
-  for await (const batch of batches) {
-    const [pred, ce] = tf.tidy(() => {
-      const logits = classifier.logits(tf.tensor2d(batch.x, [batch.size, batch.inputDim]));
-      const oneHot = tf.oneHot(tf.tensor1d(batch.labels!, 'int32'), opts.numSenones);
-      return [tf.argMax(logits, 1), tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits))))];
-    });
-    const p = pred.dataSync();
-    lossSum += ce.dataSync()[0];
-    tf.dispose([pred, ce]);
-    for (let i = 0; i < batch.size; i++) if (p[i] === batch.labels![i]) correct++;
-    frames += batch.size;
+/**
+ * The native network holding a classifier's weights as they were at the first call: for models
+ * loaded for inference (targets, eval, decode), which do not change afterwards.
+ */
+export function nativeNetOf(classifier: FrameClassifier): NativeMlp {
+  let net = nativeNets.get(classifier);
+  if (!net) {
+    net = NativeMlp.fromClassifier(classifier);
+    nativeNets.set(classifier, net);
   }
-  return { frames, correct, accuracy: frames ? correct / frames : 0, loss: frames ? lossSum / frames : NaN, skips: batches.skips };
+  return net;
 }
 
 /**
@@ -609,9 +562,14 @@ export function utteranceLogits(classifier: FrameClassifier, utt: Utterance, opt
   const bs = opts.batchSize ?? 512;
   const out = new Float32Array(utt.numFrames * numSenones);
   const x = new Float32Array(bs * inputDim);
+  const net = isNativeActive() ? nativeNetOf(classifier) : null;
   for (let start = 0; start < utt.numFrames; start += bs) {
     const n = Math.min(bs, utt.numFrames - start);
     for (let i = 0; i < n; i++) spliceFrameInto(mat, start + i, opts.splice.leftContext, opts.splice.rightContext, x, i * inputDim);
+    if (net) {
+      out.set(net.forward(x, n), start * numSenones);
+      continue;
+    }
     const z = tf.tidy(() => classifier.logits(tf.tensor2d(x.subarray(0, n * inputDim), [n, inputDim])));
     out.set(z.dataSync(), start * numSenones);
     z.dispose();

@@ -9,17 +9,21 @@ import { openFrameSource } from './sources.ts';
 import { isModuleTrainJob, serializeError, type AnyTrainJob } from './pool.ts';
 import type { TrainResult } from './train.ts';
 import { ConfigError } from '../util/errors.ts';
+import { setDefaultComputeThreads } from './backend.ts';
 
 interface WorkerInput {
   job: AnyTrainJob;
   label: string;
   logLevel: LogLevel;
+  /** BLAS threads for this worker's model (cores / concurrent workers). */
+  computeThreads?: number;
 }
 
 const port = parentPort;
 if (!port) throw new Error('src/nnet/worker.ts must run in a worker thread');
-const { job, label, logLevel } = workerData as WorkerInput;
+const { job, label, logLevel, computeThreads } = workerData as WorkerInput;
 setLogLevel(logLevel);
+if (computeThreads) setDefaultComputeThreads(computeThreads);
 const logger = createLogger({ prefix: label, stream: { write: (s: string) => port.postMessage({ type: 'log', line: s }) } });
 try {
   let result: TrainResult;

@@ -10,6 +10,7 @@ import { scanSource } from '../../src/nnet/data.ts';
 import { loadModelDir } from '../../src/nnet/io.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { captureLogger, tempDir } from './helpers.ts';
+import { loadNativeEngine } from '../../src/nnet/native.ts';
 
 const S = 8;
 const shape = { featureDim: 13, numSenones: S, minFrames: 30, maxFrames: 80 };
@@ -56,6 +57,19 @@ describe('student training on ensemble soft targets (teachers -> targets -> stud
     // Resuming the same directory with other distillation settings is refused.
     await expect(trainStudent({ outDir: out, train: src, dev, backend: 'wasm', logger: captureLogger(), config: { ...model, seed: 5, maxEpochs: 2 }, loss: { hardWeight: 0.1 } }))
       .rejects.toThrow(/trained with other soft targets or loss settings/);
+    await src.close();
+  });
+
+  it.skipIf(!loadNativeEngine().ok)('trains the same student on the native engine as on wasm (loss and accuracy within float noise; needs the native engine)', async () => {
+    const src = await SoftTargetFrameSource.open(train, [targets]);
+    const run = (backend: 'wasm' | 'native') => trainStudent({ outDir: join(dir, `student-${backend}`), train: src, dev, backend, logger: captureLogger(), config: { ...model, seed: 5, maxEpochs: 2 }, loss: { hardWeight: 0.5, temperature: 2, copiesHardWeight: 0.25, softTerm: 'kl' } });
+    const w = await run('wasm');
+    const n = await run('native');
+    expect(n.backend.name).toBe('native');
+    n.history.forEach((h, i) => {
+      expect(h.trainLoss).toBeCloseTo(w.history[i].trainLoss, 3);
+      expect(Math.abs(h.devAccuracy! - w.history[i].devAccuracy!)).toBeLessThan(0.01);
+    });
     await src.close();
   });
 

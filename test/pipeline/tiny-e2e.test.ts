@@ -3,6 +3,7 @@
  * tiny nets, narrow decode grid), every stage from synthesis to the report, through the real
  * runner. Checks the report's contract (issue 6) and that a second run skips everything.
  */
+import { loadNativeEngine } from '../../src/nnet/native.ts';
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,7 +79,7 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(r.fidelity.map((x: { system: string }) => x.system)).toEqual(['baseline', 'student']);
     expect(r.fidelity[1].test).toEqual({ agreement: ev.splits.test.fidelity.student.agreement, klNats: ev.splits.test.fidelity.student.klNats });
     expect(r.fidelity[0].train).toEqual({ agreement: ev.splits.train.fidelity.baseline.agreement, klNats: ev.splits.train.fidelity.baseline.klNats });
-    expect(r.environment.backend).toBe('wasm');
+    expect(r.environment.backend).toBe(loadNativeEngine().ok ? 'native' : 'wasm');
     expect(r.environment.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(r.environment.versions.node).toBe(process.versions.node);
 

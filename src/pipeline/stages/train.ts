@@ -28,7 +28,7 @@ export type TrainStageOptions = TrainModelsOptions;
 
 /** The `backend` option of the stages that run TF.js models: 'auto' or a rung of the ladder. */
 export function backendOption(defaultValue: string): StringSpec {
-  return { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: defaultValue, affectsOutput: false, doc: 'TF.js backend (auto: the ladder tfjs-node-gpu > tfjs-node > wasm > cpu)' };
+  return { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: defaultValue, affectsOutput: false, doc: 'compute engine (auto: the ladder tfjs-node-gpu > native (OpenBLAS) > tfjs-node > wasm > cpu)' };
 }
 
 export const TRAIN_SCHEMA: Schema = {
