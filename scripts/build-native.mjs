@@ -3,6 +3,7 @@
 // node-gyp, offline, against the Node headers npm is configured with. A failure never fails the
 // install: it is written to native/build/status.json, and at run time the engine's absence is one
 // line naming this reason (the wasm engine runs instead). AM_DISTILL_NATIVE=0 skips the build.
+// `--dir DIR` builds another copy of native/ (the tests use it to exercise a failing toolchain).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,7 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const nativeDir = join(root, 'native');
+const dirArg = process.argv.indexOf('--dir');
+const nativeDir = dirArg > 0 ? resolve(process.argv[dirArg + 1]) : join(root, 'native');
 const buildDir = join(nativeDir, 'build');
 const statusPath = join(buildDir, 'status.json');
 
@@ -42,8 +44,11 @@ function findNodeDir() {
   return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : null;
 }
 
-function lastLines(s, n = 6) {
-  return s.split('\n').filter((l) => l.trim() && !l.startsWith('gyp info')).slice(-n).join(' | ');
+/** The lines that say what went wrong: compiler errors, make's failure, node-gyp's error; else the last lines. */
+function whyFailed(out) {
+  const lines = out.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('gyp info'));
+  const telling = lines.filter((l) => /error:|not found|No such file|\*\*\*|ERR! stack Error|ERR! configure error|cannot find/i.test(l) && !/ERR! stack at /.test(l));
+  return (telling.length ? telling.slice(0, 4) : lines.slice(-4)).join(' | ');
 }
 
 function main() {
@@ -68,8 +73,8 @@ function main() {
     console.log(`am-distill: native engine built in ${((Date.now() - t0) / 1000).toFixed(1)} s (${built})`);
     return;
   }
-  const why = r.error ? String(r.error.message) : lastLines(`${r.stdout}\n${r.stderr}`);
-  writeStatus({ ok: false, reason: `node-gyp build failed: ${why.slice(0, 600)}` });
+  const why = r.error ? String(r.error.message) : whyFailed(`${r.stdout}\n${r.stderr}`);
+  writeStatus({ ok: false, reason: `the C++ build failed (g++, make and python3 are needed): ${why.slice(0, 500)}` });
   console.log(`am-distill: native engine not built (the wasm engine will be used): ${why.slice(0, 300)}`);
 }
 

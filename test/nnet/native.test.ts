@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { initBackend, setDefaultComputeThreads } from '../../src/nnet/backend.ts';
@@ -399,6 +399,17 @@ describe('choosing the engine (child processes)', () => {
     expect(j.name).toBe('wasm');
     expect(j.description).toMatch(/not used: .*native \(disabled by AM_DISTILL_NATIVE=0\)/);
     expect(r.stderr.split('\n').filter((l) => l.includes('nnet backend:'))).toHaveLength(1);
+  });
+
+  it('never fails the install: a broken toolchain leaves a status file with the reason, and the script exits 0', () => {
+    const dir = tempDir('native-build-');
+    for (const f of ['engine.cc', 'binding.gyp']) writeFileSync(join(dir, f), readFileSync(join(REPO_ROOT, 'native', f)));
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-native.mjs'), '--dir', dir], { encoding: 'utf8', env: { ...process.env, CXX: '/bin/false', CC: '/bin/false' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/native engine not built \(the wasm engine will be used\)/);
+    const st = JSON.parse(readFileSync(join(dir, 'build', 'status.json'), 'utf8'));
+    expect(st.ok).toBe(false);
+    expect(st.reason).toMatch(/the C\+\+ build failed .*(make|Error)/);
   });
 
   it('names the missing BLAS and the apt line when no BLAS opens', () => {
