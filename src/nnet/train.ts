@@ -142,6 +142,12 @@ export interface EpochReport {
   peakBufferedFrames: number;
   /** Resident set size after the epoch. */
   rssBytes: number;
+  /**
+   * Seconds of the epoch's training pass spent in the data feed (reading, CMVN, shuffling,
+   * splicing, batching) and in the engine (steps, weight averaging); dev evaluation is neither.
+   */
+  feedSeconds?: number;
+  computeSeconds?: number;
 }
 
 /** Everything a checkpoint restores: the schedule's state plus history and optimizer moments. */
@@ -380,11 +386,16 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
         cmvn: trainScan.cmvn,
       });
       const progress = logger.progress(`epoch ${epoch} (lr ${lr.toPrecision(3)})`, trainScan.numFrames, 'frames');
-      let lossSum = 0, correct = 0, frames = 0, batchIndex = 0;
+      let lossSum = 0, correct = 0, frames = 0, batchIndex = 0, feedMs = 0, computeMs = 0;
+      let mark = performance.now();
       for await (const batch of batches) {
+        const fed = performance.now();
+        feedMs += fed - mark;
         batchIndex++;
         const { loss: batchLoss, numCorrect } = trainer.step(batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
         if (trainer.averaging && epoch >= cfg.averageFromEpoch!) trainer.averageUpdate(epoch);
+        mark = performance.now();
+        computeMs += mark - fed;
         lossSum += batchLoss * batch.size;
         correct += numCorrect;
         frames += batch.size;
@@ -400,8 +411,11 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
         framesPerSecond: frames / Math.max(seconds, 1e-9),
         peakBufferedFrames: batches.stats.peakBufferedFrames,
         rssBytes: process.memoryUsage().rss,
+        feedSeconds: feedMs / 1000,
+        computeSeconds: computeMs / 1000,
       };
-      progress.done(`loss ${trainLoss.toFixed(4)}, train acc ${(100 * trainAccuracy).toFixed(2)}%` + (devAccuracy !== null ? `, dev acc ${(100 * devAccuracy).toFixed(2)}%` : ''));
+      progress.done(`loss ${trainLoss.toFixed(4)}, train acc ${(100 * trainAccuracy).toFixed(2)}%` + (devAccuracy !== null ? `, dev acc ${(100 * devAccuracy).toFixed(2)}%` : '') +
+        `; feed ${(frames / Math.max(feedMs / 1000, 1e-9)).toFixed(0)} frames/s, engine ${(frames / Math.max(computeMs / 1000, 1e-9)).toFixed(0)} frames/s`);
 
       // Schedule decisions (newbob on dev accuracy; training accuracy without dev).
       state.history.push(report);
@@ -431,7 +445,7 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       accuracyOn: dev ? 'dev' : 'train',
       epochs: state.epoch,
       stopReason: state.stopReason,
-      history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, ...h }) => h),
+      history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, feedSeconds: _fs, computeSeconds: _cs, ...h }) => h),
     };
     if (trainer.averaging && trainer.averageUpdates() === 0) {
       logger.warn(`${opts.outDir}: training stopped (${state.stopReason}) after epoch ${state.epoch}, before averageFromEpoch ${cfg.averageFromEpoch}: final/ is the best epoch, not an average`);

@@ -176,7 +176,11 @@ export interface TrainAcousticModelsOptions extends Partial<TrainModelsOptions> 
 export interface TrainAcousticModelsResult {
   file: ModelsFile;
   /** Wall-clock seconds and training speed (not written: outputs stay byte-identical). */
-  timing: { seconds: number; models: { name: string; seconds: number; framesPerSecond: number; peakBufferedFrames: number; peakRssBytes: number }[] };
+  timing: {
+    seconds: number;
+    /** Per model; feed / engine frames/s: the training passes' frames over the seconds spent in the data feed / in the engine. */
+    models: { name: string; seconds: number; framesPerSecond: number; feedFramesPerSecond: number | null; engineFramesPerSecond: number | null; peakBufferedFrames: number; peakRssBytes: number }[];
+  };
   skips: Record<string, unknown>;
 }
 
@@ -305,8 +309,13 @@ export function timingOf(name: string, r: TrainResult): TrainAcousticModelsResul
   const fresh = r.history.filter((h) => h.epoch > r.resumedAfterEpoch);
   const frames = fresh.reduce((a, h) => a + h.frames, 0);
   const seconds = fresh.reduce((a, h) => a + h.seconds, 0);
+  const split = fresh.filter((h) => h.feedSeconds !== undefined && h.computeSeconds !== undefined);
+  const splitFrames = split.reduce((a, h) => a + h.frames, 0);
+  const rate = (sec: number) => (split.length && sec > 0 ? splitFrames / sec : null);
   return {
     name, seconds, framesPerSecond: seconds > 0 ? frames / seconds : 0,
+    feedFramesPerSecond: rate(split.reduce((a, h) => a + h.feedSeconds!, 0)),
+    engineFramesPerSecond: rate(split.reduce((a, h) => a + h.computeSeconds!, 0)),
     peakBufferedFrames: Math.max(0, ...fresh.map((h) => h.peakBufferedFrames)),
     peakRssBytes: Math.max(0, ...fresh.map((h) => h.rssBytes)),
   };

@@ -84,7 +84,7 @@ export function register(program: Command): void {
       for (const m of r.file.models) {
         process.stdout.write(`${m.name}: best epoch ${m.bestEpoch} of ${m.epochs}, ${m.accuracyOn} frame accuracy ${(100 * m.bestAccuracy).toFixed(2)}% -> ${resolve(f.out, m.dir)}\n`);
       }
-      for (const t of r.timing.models) process.stdout.write(`${t.name}: ${t.framesPerSecond.toFixed(0)} frames/s, peak RSS ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MiB, shuffle buffer peak ${t.peakBufferedFrames} frames\n`);
+      for (const t of r.timing.models) process.stdout.write(`${t.name}: ${t.framesPerSecond.toFixed(0)} frames/s` + (t.feedFramesPerSecond !== null ? ` (data feed ${t.feedFramesPerSecond.toFixed(0)}, engine ${t.engineFramesPerSecond!.toFixed(0)} frames/s)` : '') + `, peak RSS ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MiB, shuffle buffer peak ${t.peakBufferedFrames} frames\n`);
       process.stdout.write(`done in ${r.timing.seconds.toFixed(1)} s -> ${resolve(f.out, 'models.json')}\n`);
     });
 }
