@@ -1,7 +1,8 @@
 /**
  * npm run bench:features [-- --seconds 60 --runs 7 --rounds 5 --bins 40]
  *
- * Frames per second of our log-mel filterbank (one thread) against
+ * Frames per second of our log-mel filterbank (one thread; both engines: 'wasm', the default,
+ * WebAssembly SIMD generated at run time, and 'js', plain JavaScript) against
  * torchaudio.compliance.kaldi.fbank with torch.set_num_threads(1), on the same 60 s of 16 kHz
  * audio: the pocketsphinx-librivox recordings from ../shared concatenated (repeated to length),
  * or a synthetic signal when ../shared is absent. The torchaudio side is
@@ -13,7 +14,15 @@
  * (Kaldi defaults, dither 0). Per side the best call over all rounds gives frames/s; the spread of
  * the per-round ratios shows the noise of a shared machine.
  * Python: $AM_DISTILL_PYTHON, else python3, else /usr/bin/python3 (the first that imports
- * torchaudio); without torchaudio only our numbers are printed.
+ * torchaudio); without torchaudio only our numbers are printed, with a SKIPPED line saying why.
+ *
+ * Fairness: torchaudio computes its mel energies with torch.mm, so the BLAS torch loaded decides
+ * much of its speed (Debian's python3-torch runs on the slow reference BLAS unless
+ * libopenblas0-pthread is installed). The peer reports the BLAS libraries mapped into its process,
+ * torch's BLAS_INFO and OpenBLAS's core (kernel) name, all printed. The npm script unsets
+ * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (which this kind of machine sets for older OpenBLAS
+ * builds) for the benchmark only, so that OpenBLAS picks its kernel for the CPU; the header line
+ * says whether they were set.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { computeFbank } from '../src/features/fbank.ts';
+import type { SpectrumEngine } from '../src/features/frontend.ts';
 import { readAudioChannel } from '../src/audio/index.ts';
 
 const args = process.argv.slice(2);
@@ -70,12 +80,12 @@ async function benchAudio(): Promise<{ samples: Float32Array; source: string }> 
   return { samples: out, source: 'synthetic chirp + noise (../shared not found)' };
 }
 
-/** Times `RUNS` calls of our fbank; seconds per call. */
-function oursRound(samples: Float32Array): number[] {
+/** Times `RUNS` calls of our fbank on `engine`; seconds per call. */
+function oursRound(samples: Float32Array, engine: SpectrumEngine): number[] {
   const times: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const t0 = process.hrtime.bigint();
-    computeFbank(samples, RATE, { numMelBins: BINS });
+    computeFbank(samples, RATE, { numMelBins: BINS }, { engine });
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   return times;
@@ -91,9 +101,19 @@ function findTorchaudio(): string | null {
   return null;
 }
 
+interface BlasInfo {
+  libraries: string[];
+  threads: number;
+  torch_blas_info: string | null;
+  openblas_core?: string;
+  openblas_config?: string;
+  env: Record<string, string | null>;
+}
+
 interface TorchaudioPeer {
   frames: number;
   version: string;
+  blas: BlasInfo;
   /** Times `runs` calls; seconds per call. */
   round(runs: number): Promise<number[]>;
   close(): void;
@@ -119,6 +139,7 @@ async function startTorchaudio(py: string, samples: Float32Array, dir: string): 
   return {
     frames: ready.frames as number,
     version: `torch ${String(ready.torch)}, torchaudio ${String(ready.torchaudio)}`,
+    blas: ready.blas as BlasInfo,
     async round(runs: number): Promise<number[]> {
       child.stdin.write(`${runs}\n`);
       return (await next()).seconds as number[];
@@ -135,38 +156,56 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** One line on the BLAS the peer loaded. */
+function describeBlas(b: BlasInfo): string {
+  const libs = b.libraries.length ? b.libraries.join(', ') : 'no BLAS library mapped';
+  const kind = b.libraries.some((l) => /openblas/i.test(l)) ? 'OpenBLAS' : b.libraries.some((l) => /mkl/i.test(l)) ? 'MKL' : b.libraries.some((l) => /libblas/.test(l)) ? 'reference BLAS (libblas3: slow)' : 'unknown';
+  const core = b.openblas_core ? `; OpenBLAS core ${b.openblas_core} (${b.openblas_config ?? ''})` : '';
+  return `${kind}: ${libs}; torch BLAS_INFO=${b.torch_blas_info ?? '?'}, ${b.threads} torch thread(s)${core}`;
+}
+
+const ENGINES: SpectrumEngine[] = ['wasm', 'js'];
 const { samples, source } = await benchAudio();
-console.log(`audio: ${SECONDS} s at ${RATE} Hz (${source}); ${BINS} mel bins, one thread, ${ROUNDS} alternating rounds of ${RUNS} calls per side`);
+const envNote = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'].map((k) => `${k} ${process.env[k] === undefined ? 'unset' : `=${process.env[k]}`}`).join(', ');
+console.log(`audio: ${SECONDS} s at ${RATE} Hz (${source}); ${BINS} mel bins, one thread, ${ROUNDS} alternating rounds of ${RUNS} calls per side; ${envNote}`);
 const frames = computeFbank(samples, RATE, { numMelBins: BINS }).numFrames;
-computeFbank(samples, RATE, { numMelBins: BINS });
+for (const engine of ENGINES) for (let i = 0; i < 3; i++) computeFbank(samples, RATE, { numMelBins: BINS }, { engine });
 const py = findTorchaudio();
 const dir = mkdtempSync(join(tmpdir(), 'amd-bench-'));
 let peer: TorchaudioPeer | null = null;
 try {
-  if (!py) console.log('torchaudio: not available (no python with torchaudio + numpy; set AM_DISTILL_PYTHON); printing ours only');
+  if (!py) console.log('torchaudio: SKIPPED, not available (no python with torchaudio + numpy; set AM_DISTILL_PYTHON); printing ours only');
   else {
     peer = await startTorchaudio(py, samples, dir);
     if (peer.frames !== frames) throw new Error(`frame counts differ: ours ${frames}, torchaudio ${peer.frames}`);
+    console.log(`torchaudio BLAS: ${describeBlas(peer.blas)}`);
   }
-  let bestOurs = Infinity;
-  let bestTa = Infinity;
-  const ratios: number[] = [];
+  const best: Record<string, number> = { wasm: Infinity, js: Infinity, torchaudio: Infinity };
+  const ratios: Record<SpectrumEngine, number[]> = { wasm: [], js: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    const ours = Math.min(...oursRound(samples));
-    bestOurs = Math.min(bestOurs, ours);
-    let line = `round ${r + 1}: am-distill ${fmt(frames / ours)} frames/s`;
+    const t: Record<string, number> = {};
+    for (const engine of ENGINES) t[engine] = Math.min(...oursRound(samples, engine));
+    if (peer) t.torchaudio = Math.min(...(await peer.round(RUNS)));
+    let line = `round ${r + 1}:`;
+    for (const [side, sec] of Object.entries(t)) {
+      best[side] = Math.min(best[side], sec);
+      line += `  ${side} ${fmt(frames / sec)} frames/s`;
+    }
     if (peer) {
-      const ta = Math.min(...(await peer.round(RUNS)));
-      bestTa = Math.min(bestTa, ta);
-      ratios.push(ta / ours);
-      line += `   torchaudio ${fmt(frames / ta)} frames/s   ratio ${(ta / ours).toFixed(2)}x`;
+      for (const engine of ENGINES) ratios[engine].push(t.torchaudio / t[engine]);
+      line += `   ratio wasm ${ratios.wasm[r].toFixed(2)}x, js ${ratios.js[r].toFixed(2)}x`;
     }
     console.log(line);
   }
-  console.log(`am-distill fbank:          ${fmt(frames / bestOurs)} frames/s (${frames} frames, best call of ${ROUNDS * RUNS})`);
+  for (const engine of ENGINES) {
+    console.log(`am-distill fbank (${engine.padEnd(4)}):   ${fmt(frames / best[engine])} frames/s (${frames} frames, best call of ${ROUNDS * RUNS})`);
+  }
   if (peer) {
-    console.log(`torchaudio kaldi.fbank:    ${fmt(frames / bestTa)} frames/s (${frames} frames, best call of ${ROUNDS * RUNS}; ${peer.version}, ${py})`);
-    console.log(`ratio ours / torchaudio:   ${(bestTa / bestOurs).toFixed(2)}x (best vs best); per round median ${median(ratios).toFixed(2)}x, min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x`);
+    console.log(`torchaudio kaldi.fbank:    ${fmt(frames / best.torchaudio)} frames/s (${frames} frames, best call of ${ROUNDS * RUNS}; ${peer.version}, ${py})`);
+    for (const engine of ENGINES) {
+      const rs = ratios[engine];
+      console.log(`ratio ours (${engine}) / torchaudio: ${(best.torchaudio / best[engine]).toFixed(2)}x (best vs best); per round median ${median(rs).toFixed(2)}x, min ${Math.min(...rs).toFixed(2)}x, max ${Math.max(...rs).toFixed(2)}x`);
+    }
   }
 } finally {
   peer?.close();

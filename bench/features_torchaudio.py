@@ -8,14 +8,21 @@ kaldi.fbank as float32 in the int16 range, as Kaldi reads WAV files. Kaldi defau
 and energy_floor 0 (used only with use_energy), torch.set_num_threads(1). Each call of
 kaldi.fbank is timed on its own (the tensor is built once, outside the timing), so the numbers
 cover the same work as our side's computeFbank call: window and mel banks built per call, framing,
-FFT, mel, log.
+FFT, mel (a torch.mm, so the BLAS torch loaded matters), log.
 
 Protocol (so that bench/features.ts can interleave rounds of both sides under the same load):
-after two warm-up calls it prints one JSON line {"ready": true, "frames", "torch", "torchaudio"};
-then for every line "RUNS" read from stdin it times RUNS calls and prints one JSON line
+after two warm-up calls it prints one JSON line {"ready": true, "frames", "torch", "torchaudio",
+"blas"}; then for every line "RUNS" read from stdin it times RUNS calls and prints one JSON line
 {"seconds": [...]}; an empty line or EOF ends it.
+
+"blas" says which BLAS the process actually uses: the BLAS / LAPACK / MKL libraries mapped into
+it (/proc/self/maps), torch's build-time BLAS_INFO, and for OpenBLAS its core (kernel) name and
+build configuration, and the OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE it was started with.
 """
+import ctypes
 import json
+import os
+import re
 import sys
 import time
 
@@ -23,6 +30,36 @@ import numpy as np
 import torch
 import torchaudio
 from torchaudio.compliance import kaldi
+
+
+def blas_info():
+    libs = []
+    try:
+        with open('/proc/self/maps') as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ''
+                name = os.path.basename(path).lower()
+                if re.search(r'blas|lapack|mkl', name) and path not in libs:
+                    libs.append(path)
+    except OSError:
+        pass
+    info = {'libraries': libs, 'threads': torch.get_num_threads()}
+    m = re.search(r'BLAS_INFO=([^,\s]+)', torch.__config__.show())
+    info['torch_blas_info'] = m.group(1) if m else None
+    for path in libs:
+        if 'openblas' not in os.path.basename(path).lower():
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            for fn in ('openblas_get_corename', 'openblas_get_config'):
+                getattr(lib, fn).restype = ctypes.c_char_p
+            info['openblas_core'] = lib.openblas_get_corename().decode()
+            info['openblas_config'] = lib.openblas_get_config().decode().strip()
+        except (OSError, AttributeError):
+            pass
+        break
+    info['env'] = {k: os.environ.get(k) for k in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')}
+    return info
 
 
 def main():
@@ -36,8 +73,8 @@ def main():
 
     for _ in range(2):
         out = run()
-    print(json.dumps({'ready': True, 'frames': int(out.shape[0]),
-                      'torch': torch.__version__, 'torchaudio': torchaudio.__version__}), flush=True)
+    print(json.dumps({'ready': True, 'frames': int(out.shape[0]), 'torch': torch.__version__,
+                      'torchaudio': torchaudio.__version__, 'blas': blas_info()}), flush=True)
     for line in sys.stdin:
         line = line.strip()
         if not line:

@@ -34,6 +34,14 @@ export function createPowerSpectrum(size: number): PowerSpectrum {
   return new BluesteinPowerSpectrum(size);
 }
 
+/** X[k] = re[k] + i im[k], k = 0 .. N/2, of a real input of power-of-two length N >= 8. */
+export function referenceSpectrum(input: Float64Array): { re: Float64Array; im: Float64Array } {
+  const ps = new PackedRealPowerSpectrum(input.length);
+  const re = new Float64Array(ps.numBins), im = new Float64Array(ps.numBins);
+  ps.complexSpectrum(input, re, im);
+  return { re, im };
+}
+
 /** Real FFT of N points through a complex FFT of N/2 points plus a split step. */
 class PackedRealPowerSpectrum implements PowerSpectrum {
   readonly size: number;
@@ -95,7 +103,7 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
   }
 
   /** Complex spectrum X[0..N/2] of `input` (used for the reference). */
-  private complexSpectrum(input: Float64Array, re: Float64Array, im: Float64Array): void {
+  complexSpectrum(input: Float64Array, re: Float64Array, im: Float64Array): void {
     const z = this.z;
     const m = this.half;
     this.fft.transform(z, input);

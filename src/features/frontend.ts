@@ -5,7 +5,9 @@
  */
 import { Rng } from '../util/rng.ts';
 import { firstSampleOfFrame, frameGeometry, numFrames, windowFunction, type FrameGeometry } from './frames.ts';
-import { createPowerSpectrum, type PowerSpectrum } from './fft.ts';
+import { createPowerSpectrum, isPowerOfTwo, referenceSpectrum, type PowerSpectrum } from './fft.ts';
+import type { MelBanks } from './mel.ts';
+import { WasmSpectrum, type WasmMel } from './wasm-spectrum.ts';
 import { createMatrix, type FeatureMatrix } from './matrix.ts';
 import { sameFrameOptions, type FrameOptions } from './options.ts';
 import { ConfigError, FormatError } from '../util/errors.ts';
@@ -16,15 +18,40 @@ export const FLT_EPSILON = 1.1920928955078125e-7;
 /** Samples in [-1, 1) are multiplied by this to reach Kaldi's int16 range. */
 export const INT16_SCALE = 32768;
 
-/** What the front end hands an extractor for one frame. */
-export interface FrameSpectrum {
-  /** Power spectrum |X[k]|^2, k = 0 .. paddedWindowSize / 2. */
-  power: Float64Array;
-  /** log(max(energy, FLT_EPSILON)) before pre-emphasis and windowing (NaN unless requested). */
+/** A frame's log energies (NaN unless requested). */
+export interface FrameEnergies {
+  /** log(max(energy, FLT_EPSILON)) before pre-emphasis and windowing. */
   rawLogEnergy: number;
-  /** Same after windowing (NaN unless requested). */
+  /** Same after windowing. */
   windowedLogEnergy: number;
 }
+
+/** What the front end hands an extractor for one frame. */
+export interface FrameSpectrum extends FrameEnergies {
+  /** Power spectrum |X[k]|^2, k = 0 .. paddedWindowSize / 2. */
+  power: Float64Array;
+  /**
+   * Mel energies the front end computed with the spectrum (WebAssembly; use their `first`
+   * frame), for the banks that extractors declared in `powerMelBanks`; absent banks are applied
+   * to `power` by the extractor.
+   */
+  mel?: Map<MelBanks, WasmMel>;
+}
+
+/** What the front end hands an extractor for a run of frames computed together (WebAssembly). */
+export interface FrameBatch {
+  /** Per frame, as FrameSpectrum.rawLogEnergy. */
+  rawLogEnergy: Float64Array;
+  /** Mel energies (and logs) of the extractors' `powerMelBanks`, frame i at [i numBins, ...). */
+  mel: Map<MelBanks, WasmMel>;
+}
+
+/**
+ * Which code computes frames and spectra: 'wasm' (WebAssembly SIMD, generated at run time;
+ * the default wherever it compiles) or 'js' (plain JavaScript, the reference). Both are
+ * deterministic and agree to about 1e-13 relative.
+ */
+export type SpectrumEngine = 'wasm' | 'js';
 
 /** A per-frame feature computation on top of the shared front end (fbank, MFCC). */
 export interface FeatureExtractor {
@@ -33,8 +60,20 @@ export interface FeatureExtractor {
   readonly dim: number;
   readonly needsRawEnergy: boolean;
   readonly needsWindowedEnergy: boolean;
+  /**
+   * Mel banks the extractor applies to the power spectrum, which the front end may apply for it
+   * (with their floored logs as floats when `wantsMelLogs`).
+   */
+  readonly powerMelBanks?: MelBanks;
+  readonly wantsMelLogs?: boolean;
   /** Write `dim` values for one frame into out[offset ...]. */
   computeFrame(frame: FrameSpectrum, out: Float32Array, offset: number): void;
+  /**
+   * Optional: write `dim` values for each of `count` consecutive frames into out[offset ...]
+   * from a batch: the mel energies of its `powerMelBanks` and the raw energies (the power
+   * spectra are not kept).
+   */
+  computeFrames?(batch: FrameBatch, count: number, out: Float32Array, offset: number): void;
 }
 
 export interface ExtractOptions {
@@ -44,25 +83,65 @@ export interface ExtractOptions {
   sampleScale?: number;
   /** Named in errors. */
   uttId?: string;
+  /** Default 'wasm' (falls back to 'js' where WebAssembly SIMD is unavailable). */
+  engine?: SpectrumEngine;
 }
 
-/** Frame cutting and preparation for one set of frame options at one sample rate. */
+/** Window function and (power-of-two FFT lengths) the window's spectrum, per window type and size. */
+interface WindowTables {
+  window: Float64Array;
+  reference: { re: Float64Array; im: Float64Array } | null;
+}
+const windowCache = new Map<string, WindowTables>();
+
+/** Shared, read-only: built once per window type, length and FFT length. */
+function windowTables(options: FrameOptions, windowSize: number, paddedSize: number): WindowTables {
+  const key = `${options.windowType}:${options.blackmanCoeff}:${windowSize}:${paddedSize}`;
+  let t = windowCache.get(key);
+  if (!t) {
+    const window = windowFunction(options.windowType, windowSize, options.blackmanCoeff);
+    let reference = null;
+    if (isPowerOfTwo(paddedSize) && paddedSize >= 16) {
+      const padded = new Float64Array(paddedSize);
+      padded.set(window);
+      reference = referenceSpectrum(padded);
+    }
+    t = { window, reference };
+    if (windowCache.size >= 64) windowCache.clear();
+    windowCache.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * Frame cutting and preparation for one set of frame options at one sample rate. With the wasm
+ * engine the signal is copied into wasm memory in chunks, keyed by the array: it must not change
+ * while one front end works on it.
+ */
 export class SpectrumFrontend {
   readonly options: FrameOptions;
   readonly geometry: FrameGeometry;
   readonly window: Float64Array;
-  /** The prepared (windowed, zero-padded) frame of the last processFrame call. */
+  /**
+   * The prepared (windowed, zero-padded) frame of the last processFrame call, where JavaScript
+   * prepared it (the wasm engine's fast path prepares frames in wasm memory).
+   */
   readonly frame: Float64Array;
   readonly power: Float64Array;
-  private readonly spectrum: PowerSpectrum;
+  /** The JavaScript power spectrum (null with the wasm engine). */
+  private readonly spectrum: PowerSpectrum | null;
   /** The FFT can remove a DC offset after the transform (window spectrum registered). */
   private readonly canFoldDc: boolean;
   /** Pending DC correction of the prepared frame: power = |X - dcCoef * W|^2, W = FFT(window). */
   private dcCoef = 0;
   private readonly scaledWindow: Float64Array;
   private scaledWindowScale = NaN;
+  /** The WebAssembly kernels (null: JavaScript only). */
+  readonly wasm: WasmSpectrum | null;
+  /** The current frame's spectrum is already in wasm memory (prepared there, not in `frame`). */
+  private doneInWasm = false;
 
-  constructor(options: FrameOptions, sampleRateHz: number) {
+  constructor(options: FrameOptions, sampleRateHz: number, engine: SpectrumEngine = 'wasm') {
     if (options.sampleRateHz !== undefined && options.sampleRateHz !== sampleRateHz) {
       throw new FormatError('sample rate differs from the configured sampleRateHz', {
         expected: `${options.sampleRateHz} Hz`,
@@ -71,16 +150,27 @@ export class SpectrumFrontend {
     }
     this.options = options;
     this.geometry = frameGeometry(options, sampleRateHz);
-    this.window = windowFunction(options.windowType, this.geometry.windowSize, options.blackmanCoeff);
-    this.scaledWindow = new Float64Array(this.geometry.windowSize);
+    const { windowSize, paddedWindowSize } = this.geometry;
+    const shared = windowTables(options, windowSize, paddedWindowSize);
+    this.window = shared.window;
+    this.scaledWindow = new Float64Array(windowSize);
     // Zero padding beyond windowSize is never written, so it stays zero.
-    this.frame = new Float64Array(this.geometry.paddedWindowSize);
-    this.spectrum = createPowerSpectrum(this.geometry.paddedWindowSize);
-    this.power = new Float64Array(this.spectrum.numBins);
-    this.canFoldDc = Boolean(this.spectrum.setReference && this.spectrum.computeMinusReference);
+    this.frame = new Float64Array(paddedWindowSize);
+    this.wasm = engine === 'wasm' && shared.reference ? WasmSpectrum.acquire(paddedWindowSize / 2, windowSize) : null;
+    if (this.wasm) {
+      this.spectrum = null;
+      this.power = this.wasm.power;
+      this.wasm.setReference(shared.reference!.re, shared.reference!.im);
+      this.canFoldDc = true;
+      return;
+    }
+    const spectrum = createPowerSpectrum(paddedWindowSize);
+    this.spectrum = spectrum;
+    this.power = new Float64Array(spectrum.numBins);
+    this.canFoldDc = Boolean(spectrum.setReference && spectrum.computeMinusReference);
     if (this.canFoldDc) {
-      this.window.forEach((w, i) => (this.frame[i] = w));
-      this.spectrum.setReference!(this.frame);
+      this.frame.set(this.window);
+      spectrum.setReference!(this.frame);
       this.frame.fill(0);
     }
   }
@@ -92,6 +182,7 @@ export class SpectrumFrontend {
       const sw = this.scaledWindow;
       for (let i = 0; i < w.length; i++) sw[i] = w[i] * scale;
       this.scaledWindowScale = scale;
+      this.wasm?.setWindow(sw);
     }
     return this.scaledWindow;
   }
@@ -116,7 +207,18 @@ export class SpectrumFrontend {
     const n = samples.length;
     const inside = start >= 0 && start + windowSize <= n;
     this.dcCoef = 0;
-    if (inside && this.canFoldDc && !exactFrame && !(o.dither !== 0 && rng)) {
+    this.doneInWasm = false;
+    const fast = inside && this.canFoldDc && !exactFrame && !(o.dither !== 0 && rng);
+    if (fast && this.wasm) {
+      // As the JavaScript fast path below, in wasm memory, together with the power spectrum
+      // and registered mel banks (so computePower() has nothing left to do).
+      this.scaledWindowFor(scale);
+      const w = this.wasm;
+      w.frames(samples, start, 0, 1, p, scale, o.removeDcOffset, wantRawEnergy);
+      this.doneInWasm = true;
+      return wantRawEnergy ? this.rawLogEnergy(w.sums[0] * scale, w.sums[1] * scale * scale) : NaN;
+    }
+    if (fast) {
       // Fast path, one pass: y[i] = (x[i] - p x[i-1]) w[i] with x[-1] = x[0]; the DC offset
       // m contributes -m (1 - p) w[i], removed after the FFT. The raw energy is
       // sum (x - m)^2 = (n sum x^2 - (sum x)^2) / n, exact for int16-valued samples.
@@ -162,15 +264,8 @@ export class SpectrumFrontend {
         q0 += v * v;
       }
       const sum = (s0 + s1 + (s2 + s3)) * scale;
-      const sumSq = (q0 + q1 + (q2 + q3)) * scale * scale;
-      let rawLogEnergy = NaN;
-      if (o.removeDcOffset) {
-        this.dcCoef = (sum / windowSize) * (1 - p);
-        if (wantRawEnergy) rawLogEnergy = Math.log(Math.max((windowSize * sumSq - sum * sum) / windowSize, FLT_EPSILON));
-      } else if (wantRawEnergy) {
-        rawLogEnergy = Math.log(Math.max(sumSq, FLT_EPSILON));
-      }
-      return rawLogEnergy;
+      if (o.removeDcOffset) this.dcCoef = (sum / windowSize) * (1 - p);
+      return wantRawEnergy ? this.rawLogEnergy(sum, (q0 + q1 + (q2 + q3)) * scale * scale) : NaN;
     }
     let sum = 0;
     if (inside) {
@@ -222,6 +317,57 @@ export class SpectrumFrontend {
     return rawLogEnergy;
   }
 
+  /**
+   * The fast paths' raw log energy from the sum and sum of squares of the frame's (scaled)
+   * samples: sum (x - m)^2 = (n sum x^2 - (sum x)^2) / n with DC removal.
+   */
+  private rawLogEnergy(sum: number, sumSq: number): number {
+    const n = this.geometry.windowSize;
+    return Math.log(Math.max(this.options.removeDcOffset ? (n * sumSq - sum * sum) / n : sumSq, FLT_EPSILON));
+  }
+
+  /**
+   * Frames t0 .. t0 + count - 1 in one WebAssembly call: each must be fully inside the signal,
+   * without dither and windowed energy (see `batchable`), count <= `maxBatch`. Mel energies of
+   * registered banks go to their WasmMel buffers; raw log energies (NaN unless `wantRawEnergy`)
+   * to rawLogEnergy[0 .. count).
+   */
+  processFrames(samples: Float32Array, t0: number, count: number, scale: number, wantRawEnergy: boolean, rawLogEnergy: Float64Array): void {
+    const w = this.wasm;
+    if (!w) throw new Error('processFrames needs the wasm engine');
+    this.scaledWindowFor(scale);
+    const o = this.options;
+    w.frames(samples, firstSampleOfFrame(t0, this.geometry), this.geometry.windowShift, count, o.preemphCoeff, scale, o.removeDcOffset, wantRawEnergy);
+    const sums = w.sums;
+    for (let i = 0; i < count; i++) rawLogEnergy[i] = wantRawEnergy ? this.rawLogEnergy(sums[2 * i] * scale, sums[2 * i + 1] * scale * scale) : NaN;
+    this.doneInWasm = false;
+  }
+
+  /** Frames per processFrames call at most (0: no wasm engine). */
+  get maxBatch(): number {
+    return this.wasm ? this.wasm.maxFrames(this.geometry.windowShift) : 0;
+  }
+
+  /** The frames [first, end) of a signal of `numSamples` samples that lie fully inside it. */
+  insideFrames(numSamples: number): [number, number] {
+    const n = numFrames(numSamples, this.geometry);
+    let first = 0;
+    while (first < n && firstSampleOfFrame(first, this.geometry) < 0) first++;
+    let end = n;
+    while (end > first && firstSampleOfFrame(end - 1, this.geometry) + this.geometry.windowSize > numSamples) end--;
+    return [first, end];
+  }
+
+  /** Give the wasm instance back to its pool; the front end must not be used afterwards. */
+  release(): void {
+    this.wasm?.release();
+  }
+
+  /** Have the wasm kernels compute these banks' energies (and logs) with every spectrum (null: not possible). */
+  registerMel(banks: MelBanks, logs: boolean): WasmMel | null {
+    return this.wasm?.registerMel(banks, logs) ?? null;
+  }
+
   /** log(max(sum of squares of the prepared frame, FLT_EPSILON)); needs processFrame(..., exactFrame = true). */
   windowedLogEnergy(): number {
     const { windowSize } = this.geometry;
@@ -232,8 +378,13 @@ export class SpectrumFrontend {
 
   /** Power spectrum of the prepared frame into `this.power`. */
   computePower(): void {
-    if (this.dcCoef !== 0) this.spectrum.computeMinusReference!(this.frame, this.dcCoef, this.power);
-    else this.spectrum.compute(this.frame, this.power);
+    if (this.wasm) {
+      if (!this.doneInWasm) this.wasm.spectrum(this.frame, this.dcCoef);
+      return;
+    }
+    const spectrum = this.spectrum!;
+    if (this.dcCoef !== 0) spectrum.computeMinusReference!(this.frame, this.dcCoef, this.power);
+    else spectrum.compute(this.frame, this.power);
   }
 }
 
@@ -277,7 +428,7 @@ export function extractFeatures(
   }
   groups.forEach((group, gi) => {
     const fo = extractors[group[0]].frameOptions;
-    const frontend = new SpectrumFrontend(fo, sampleRateHz);
+    const frontend = new SpectrumFrontend(fo, sampleRateHz, opts.engine);
     // Dither: the caller's stream for the first group, a forked stream for any further group.
     let rng: Rng | null = null;
     if (fo.dither !== 0) {
@@ -287,16 +438,41 @@ export function extractFeatures(
     const wantRaw = group.some((i) => extractors[i].needsRawEnergy);
     const wantWin = group.some((i) => extractors[i].needsWindowedEnergy);
     const spec: FrameSpectrum = { power: frontend.power, rawLogEnergy: NaN, windowedLogEnergy: NaN };
+    for (const i of group) {
+      const banks = extractors[i].powerMelBanks;
+      const buf = banks && frontend.registerMel(banks, Boolean(extractors[i].wantsMelLogs));
+      if (buf) (spec.mel ??= new Map()).set(banks, buf);
+    }
     const n = counts[0];
     const members = group.map((i) => extractors[i]);
     const data = group.map((i) => outs[i].data);
     const dims = members.map((ex) => ex.dim);
     const g = members.length;
-    for (let t = 0; t < n; t++) {
+    const one = (t: number): void => {
       spec.rawLogEnergy = frontend.processFrame(samples, t, scale, rng, wantRaw, wantWin);
       spec.windowedLogEnergy = wantWin ? frontend.windowedLogEnergy() : NaN;
       frontend.computePower();
       for (let e = 0; e < g; e++) members[e].computeFrame(spec, data[e], t * dims[e]);
+    };
+    try {
+      // The frames fully inside the signal go through WebAssembly a batch at a time when none
+      // needs dither or the windowed frame and every extractor takes batches of mel energies
+      // (the same numbers as one by one); the others one by one.
+      const batchable =
+        frontend.maxBatch > 1 && !wantWin && !(fo.dither !== 0 && rng) && spec.mel !== undefined &&
+        members.every((ex) => ex.computeFrames && ex.powerMelBanks && spec.mel!.has(ex.powerMelBanks));
+      const [first, end] = batchable ? frontend.insideFrames(samples.length) : [n, n];
+      for (let t = 0; t < first; t++) one(t);
+      const batch: FrameBatch = { rawLogEnergy: new Float64Array(frontend.maxBatch), mel: spec.mel! };
+      for (let t = first; t < end; ) {
+        const count = Math.min(frontend.maxBatch, end - t);
+        frontend.processFrames(samples, t, count, scale, wantRaw, batch.rawLogEnergy);
+        for (let e = 0; e < g; e++) members[e].computeFrames!(batch, count, data[e], t * dims[e]);
+        t += count;
+      }
+      for (let t = Math.max(first, end); t < n; t++) one(t);
+    } finally {
+      frontend.release();
     }
   });
   return outs;

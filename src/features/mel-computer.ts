@@ -6,7 +6,7 @@
 import type { Rng } from '../util/rng.ts';
 import { FormatError } from '../util/errors.ts';
 import { frameGeometry, type FrameGeometry } from './frames.ts';
-import { extractFeatures, type FeatureExtractor, type FrameSpectrum } from './frontend.ts';
+import { extractFeatures, type FeatureExtractor, type FrameEnergies, type FrameSpectrum, type SpectrumEngine } from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { MelBanks } from './mel.ts';
 import { frameOptionsOf, type FrameOptions, type MelOptions } from './options.ts';
@@ -25,6 +25,9 @@ export abstract class MelFeatureComputer<O extends MelComputerOptions> implement
   readonly melBanks: MelBanks;
   readonly needsRawEnergy: boolean;
   readonly needsWindowedEnergy: boolean;
+  /** Set by subclasses that apply the mel banks to the power spectrum (the front end may do it). */
+  powerMelBanks?: MelBanks;
+  wantsMelLogs?: boolean;
   abstract readonly dim: number;
   private readonly logEnergyFloor: number;
 
@@ -49,13 +52,13 @@ export abstract class MelFeatureComputer<O extends MelComputerOptions> implement
   abstract computeFrame(frame: FrameSpectrum, out: Float32Array, offset: number): void;
 
   /** The frame's log energy (raw or windowed, as configured), floored at log(energyFloor). */
-  protected logEnergy(frame: FrameSpectrum): number {
+  protected logEnergy(frame: FrameEnergies): number {
     const e = this.options.rawEnergy ? frame.rawLogEnergy : frame.windowedLogEnergy;
     return e < this.logEnergyFloor ? this.logEnergyFloor : e;
   }
 
   /** Features of a whole signal (float samples in [-1, 1)). */
-  compute(samples: Float32Array, opts: { rng?: Rng; uttId?: string } = {}): FeatureMatrix {
+  compute(samples: Float32Array, opts: { rng?: Rng; uttId?: string; engine?: SpectrumEngine } = {}): FeatureMatrix {
     return extractFeatures(samples, this.geometry.sampleRateHz, [this], opts)[0];
   }
 }

@@ -3,7 +3,7 @@
  * (orthonormal, first numCeps rows) -> cepstral liftering -> C0 replaced by log energy.
  */
 import type { Rng } from '../util/rng.ts';
-import { FLT_EPSILON, type FrameSpectrum } from './frontend.ts';
+import { FLT_EPSILON, type FrameBatch, type FrameEnergies, type FrameSpectrum, type SpectrumEngine } from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { mfccOptions, type MfccOptions } from './options.ts';
 import { MelFeatureComputer } from './mel-computer.ts';
@@ -45,14 +45,33 @@ export class MfccComputer extends MelFeatureComputer<MfccOptions> {
     this.lifter = o.cepstralLifter !== 0 ? lifterCoeffs(o.numCeps, o.cepstralLifter) : null;
     this.mel = new Float64Array(o.numMelBins);
     this.ceps = new Float64Array(o.numCeps);
+    this.powerMelBanks = this.melBanks;
   }
 
   computeFrame(frame: FrameSpectrum, out: Float32Array, offset: number): void {
+    const done = frame.mel?.get(this.melBanks);
+    if (done) this.mel.set(done.first.values);
+    else this.melBanks.apply(frame.power, this.mel, 0);
+    this.fromMel(frame, out, offset);
+  }
+
+  computeFrames(batch: FrameBatch, count: number, out: Float32Array, offset: number): void {
+    const nb = this.options.numMelBins;
+    const values = batch.mel.get(this.melBanks)!.values;
+    const energy = { rawLogEnergy: NaN, windowedLogEnergy: NaN };
+    for (let i = 0; i < count; i++) {
+      this.mel.set(values.subarray(i * nb, (i + 1) * nb));
+      energy.rawLogEnergy = batch.rawLogEnergy[i];
+      this.fromMel(energy, out, offset + i * this.dim);
+    }
+  }
+
+  /** One output row from the mel energies in this.mel (overwritten). */
+  private fromMel(energy: FrameEnergies, out: Float32Array, offset: number): void {
     const o = this.options;
     const nb = o.numMelBins;
     const nc = o.numCeps;
     const mel = this.mel;
-    this.melBanks.apply(frame.power, mel, 0);
     for (let b = 0; b < nb; b++) mel[b] = Math.log(mel[b] > FLT_EPSILON ? mel[b] : FLT_EPSILON);
     const ceps = this.ceps;
     const dct = this.dct;
@@ -63,7 +82,7 @@ export class MfccComputer extends MelFeatureComputer<MfccOptions> {
       ceps[k] = s;
     }
     if (this.lifter) for (let k = 0; k < nc; k++) ceps[k] *= this.lifter[k];
-    if (o.useEnergy) ceps[0] = this.logEnergy(frame);
+    if (o.useEnergy) ceps[0] = this.logEnergy(energy);
     if (o.htkCompat) {
       let c0 = ceps[0];
       for (let k = 0; k < nc - 1; k++) out[offset + k] = ceps[k + 1];
@@ -80,7 +99,7 @@ export function computeMfcc(
   samples: Float32Array,
   sampleRateHz: number,
   options?: Partial<MfccOptions>,
-  opts: { rng?: Rng; uttId?: string } = {},
+  opts: { rng?: Rng; uttId?: string; engine?: SpectrumEngine } = {},
 ): FeatureMatrix {
   return new MfccComputer(options, sampleRateHz).compute(samples, opts);
 }
