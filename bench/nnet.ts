@@ -10,8 +10,8 @@
  *   wasm       TF.js wasm (src/nnet/trainer.ts TfjsTrainer), 1 worker and one per core
  *   torch      PyTorch CPU (bench/nnet_torch.py, /usr/bin/python3): (a) default threads and
  *              environment, what `apt-get install python3-torch libopenblas0-pthread` gives; (b)
- *              tuned: 1 process with 2 threads, and 2 processes with 1 thread each, with the malloc
- *              settings of the tuned configuration
+ *              tuned: 1 process with 2 threads (OMP_WAIT_POLICY=PASSIVE), and 2 processes with 1
+ *              thread each (OPENBLAS_NUM_THREADS=1), both with the tuned malloc settings
  *   feeder     the data feed alone (bounded shuffle buffer, CMVN, splicing, batching) on a
  *              synthetic corpus: it must outrun the engines
  *
@@ -223,7 +223,9 @@ async function benchModel(shape: Shape, engines: Set<string>, seconds: number, r
     if (engines.has('torch') && py) {
       const a = torchMeasure(py, shape, seconds, 0, 1, {});
       add('torch-default', { engine: 'torch-default', workers: 1, label: `PyTorch ${a.torch}, default (${a.threads} threads, OpenBLAS ${a.openblasThreads ?? '?'})`, note: `${a.blas.join(', ') || 'no BLAS library mapped'}; kernel ${a.openblasCoretype ?? '?'}` }, a);
-      const b1 = torchMeasure(py, shape, seconds, cores, 1, { ...MALLOC_TUNED, OPENBLAS_NUM_THREADS: String(cores) });
+      // torch's OpenMP threads spin between parallel sections while OpenBLAS's threads run the
+      // GEMMs: on 2 cores that halves training unless they yield (bench/nnet_torch.py docstring).
+      const b1 = torchMeasure(py, shape, seconds, cores, 1, { ...MALLOC_TUNED, OPENBLAS_NUM_THREADS: String(cores), OMP_WAIT_POLICY: 'PASSIVE' });
       add('torch-tuned-1', { engine: 'torch-tuned', workers: 1, label: `PyTorch tuned, 1 process x ${cores} threads`, note: `kernel ${b1.openblasCoretype ?? '?'}` }, b1);
       const b2 = torchMeasure(py, shape, seconds, 1, cores, { ...MALLOC_TUNED, OPENBLAS_NUM_THREADS: '1' });
       add('torch-tuned-k', { engine: 'torch-tuned', workers: cores, label: `PyTorch tuned, ${cores} processes x 1 thread` }, b2);
