@@ -134,12 +134,9 @@ async function measureHere(engine: Engine, shape: Shape, seconds: number, thread
 async function inWorkers(engine: Engine, k: number, shape: Shape, seconds: number, threads: number): Promise<Rates> {
   const url = new URL(import.meta.url);
   const gate = new Int32Array(new SharedArrayBuffer(8));
-  const results = Array.from({ length: k }, () => new Promise<Rates>((resolve, reject) => {
-    const w = startModuleWorker(url, { engine, shape, seconds, threads, gate });
-    w.once('message', (m: Rates) => {
-      resolve(m);
-      void w.terminate();
-    });
+  const workers = Array.from({ length: k }, () => startModuleWorker(url, { engine, shape, seconds, threads, gate }));
+  const results = workers.map((w) => new Promise<Rates>((resolve, reject) => {
+    w.once('message', resolve);
     w.once('error', reject);
   }));
   // Release the workers together once all are up.
@@ -147,6 +144,11 @@ async function inWorkers(engine: Engine, k: number, shape: Shape, seconds: numbe
   Atomics.store(gate, 1, 1);
   Atomics.notify(gate, 1);
   const all = await Promise.all(results);
+  // A finished worker's teardown (its TF.js/wasm heap) keeps a core busy for a while: wait for
+  // the exit and let it settle, or the next measurement loses a core (seen: 2-thread rates halved
+  // right after the wasm workers).
+  await Promise.all(workers.map((w) => w.terminate()));
+  await new Promise((r) => setTimeout(r, 1000));
   return { trainFps: all.reduce((s, m) => s + m.trainFps, 0), inferFps: all.reduce((s, m) => s + m.inferFps, 0) };
 }
 
