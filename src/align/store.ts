@@ -18,7 +18,6 @@
  * a second temporary file whose schema carries the final dictionary and counts, and renames it into
  * place. Memory stays bounded by one utterance; a reader never sees a partial file.
  */
-import type { FileHandle } from 'node:fs/promises';
 import {
   Data,
   DataType,
@@ -32,7 +31,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
-import { frameIndexData, int32Data, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
+import { ArrowReadHandle, frameIndexData, int32Data, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
 
 export const ALIGNMENT_FORMAT = 'am-distill.alignments';
 export const ALIGNMENT_FORMAT_VERSION = 1;
@@ -219,7 +218,7 @@ function validateSchema(schema: Schema, file: string): void {
   }
 }
 
-async function openReader(path: string): Promise<{ fh: FileHandle; reader: AsyncIterable<RecordBatch>; meta: AlignmentFileMetadata }> {
+async function openReader(path: string): Promise<{ fh: ArrowReadHandle; reader: AsyncIterable<RecordBatch>; meta: AlignmentFileMetadata }> {
   const { fh, reader, schema } = await openArrowFile(path, 'alignment file');
   try {
     const meta = parseMetadata(schema, path);

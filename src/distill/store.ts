@@ -28,7 +28,7 @@
  * Reading: `readSoftTargetFile` streams utterances in file order; `SoftTargetIndex` answers
  * random (utterance, frame) lookups across files with bounded memory (see there).
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { ArrowReadHandle } from '../util/arrow-file.ts';
 import {
   Data,
   DataType,
@@ -414,7 +414,7 @@ function validateSchema(schema: Schema, meta: SoftTargetFileMetadata, file: stri
 }
 
 interface OpenedFile {
-  fh: FileHandle;
+  fh: ArrowReadHandle;
   reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
   meta: SoftTargetFileMetadata;
   schema: Schema;
@@ -679,7 +679,7 @@ export interface SoftTargetIndexOptions {
 
 interface IndexedFile {
   path: string;
-  fh: FileHandle;
+  fh: ArrowReadHandle;
   reader: OpenedFile['reader'];
   meta: SoftTargetFileMetadata;
   dict: string[];

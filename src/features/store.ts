@@ -18,7 +18,6 @@
  * into place. Memory stays bounded by one utterance; nothing half-written is ever visible.
  * Reading is lazy: record batch by record batch, yielding one utterance at a time.
  */
-import type { FileHandle } from 'node:fs/promises';
 import {
   Data,
   DataType,
@@ -34,7 +33,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
-import { frameIndexData, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
+import { ArrowReadHandle, frameIndexData, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import type { FbankOptions, MfccOptions } from './options.ts';
 
@@ -322,11 +321,11 @@ export class FeatureFileReader {
   readonly path: string;
   readonly metadata: FeatureFileMetadata;
   readonly schema: Schema;
-  private readonly fh: FileHandle;
+  private readonly fh: ArrowReadHandle;
   private readonly reader: AsyncIterable<RecordBatch> & { cancel?: () => Promise<void> };
   private closed = false;
 
-  private constructor(path: string, fh: FileHandle, reader: AsyncIterable<RecordBatch>, schema: Schema, metadata: FeatureFileMetadata) {
+  private constructor(path: string, fh: ArrowReadHandle, reader: AsyncIterable<RecordBatch>, schema: Schema, metadata: FeatureFileMetadata) {
     this.path = path;
     this.fh = fh;
     this.reader = reader;

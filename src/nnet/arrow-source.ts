@@ -14,11 +14,11 @@
  * With one alignment file per feature file (same sharding), a seeded pass visits the shards in a
  * shuffled order.
  */
-import { promises as fsp } from 'node:fs';
 import { RecordBatchReader, type RecordBatch, type Vector } from 'apache-arrow';
 import { Rng } from '../util/rng.ts';
 import { FormatError, SkipCounter } from '../util/errors.ts';
 import { FeatureFileReader, readFeatureMetadata, type FeatureConfig } from '../features/store.ts';
+import { ArrowReadHandle } from '../util/arrow-file.ts';
 import type { FrameSource, Utterance, UtteranceOrder } from './data.ts';
 
 export interface ArrowFrameSourceOptions {
@@ -41,9 +41,18 @@ interface RowChunk {
   values: Int32Array;
 }
 
+/** Decoded dictionaries: a file has one global dictionary, shared by all its record batches. */
+const decodedDictionaries = new WeakMap<object, string[]>();
+
 function dictionaryStrings(v: Vector): string[] {
   const dict = v.data[0]?.dictionary;
-  return dict ? (dict.toArray() as string[]) : [];
+  if (!dict) return [];
+  let strings = decodedDictionaries.get(dict);
+  if (!strings) {
+    strings = dict.toArray() as string[];
+    decodedDictionaries.set(dict, strings);
+  }
+  return strings;
 }
 
 function checkColumn(batch: RecordBatch, name: string, typeRe: RegExp, file: string): Vector {
@@ -57,16 +66,16 @@ function checkColumn(batch: RecordBatch, name: string, typeRe: RegExp, file: str
 /** Rows of a file grouped into per-utterance chunks (an utterance may span record batches). */
 async function* readChunks(file: string, valueColumn: string): AsyncGenerator<RowChunk> {
   const kind = 'alignments';
-  let fh: fsp.FileHandle;
+  let fh: ArrowReadHandle;
   try {
-    fh = await fsp.open(file);
+    fh = await ArrowReadHandle.open(file);
   } catch (err) {
     throw new FormatError(`cannot open ${kind} file`, { file, cause: err, expected: 'an Arrow IPC file', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
   }
   try {
     let reader;
     try {
-      reader = await RecordBatchReader.from(fh);
+      reader = await RecordBatchReader.from(fh.asFileHandle);
       await reader.open();
     } catch (err) {
       throw new FormatError(`not an Arrow IPC file`, { file, cause: err, expected: `${kind} in Arrow IPC file format`, found: String((err as Error).message).slice(0, 80) });
@@ -140,9 +149,9 @@ async function* readAlignments(files: string[], valueColumn: string): AsyncGener
 
 /** Utterance ids of a file, from its one global utt_id dictionary (reads the first record batch only). */
 export async function arrowUttIds(file: string): Promise<string[]> {
-  const fh = await fsp.open(file);
+  const fh = await ArrowReadHandle.open(file);
   try {
-    const reader = await RecordBatchReader.from(fh);
+    const reader = await RecordBatchReader.from(fh.asFileHandle);
     await reader.open();
     for await (const batch of reader) {
       const col = batch.getChild('utt_id');
@@ -165,11 +174,11 @@ async function* readFeatures(files: string[]): AsyncGenerator<{ uttId: string; n
 
 /** Schema metadata of an alignment file (reads the footer only). */
 async function alignmentMetadata(file: string): Promise<Map<string, string>> {
-  const fh = await fsp.open(file).catch((err) => {
+  const fh = await ArrowReadHandle.open(file).catch((err) => {
     throw new FormatError('cannot open alignments file', { file, cause: err, expected: 'an Arrow IPC file', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
   });
   try {
-    const reader = await RecordBatchReader.from(fh);
+    const reader = await RecordBatchReader.from(fh.asFileHandle);
     await reader.open();
     const f = (name: string) => reader.schema.fields.find((x) => x.name === name);
     for (const name of ['utt_id', 'frame', 'senone']) {
