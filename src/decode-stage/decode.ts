@@ -146,7 +146,7 @@ export interface DecodeCorpusOptions {
   /** Output directory (the caller makes it atomic). */
   outDir: string;
   search?: Partial<DecodeSearchOptions>;
-  /** TF.js backend. Default 'auto'. */
+  /** Compute engine (ladder rung). Default 'auto'. */
   backend?: BackendName | 'auto';
   /** Frames per forward pass. Default 512. */
   inferenceBatchSize?: number;

@@ -160,7 +160,7 @@ export interface TemperaturePoint {
 }
 
 export interface EnvironmentInfo {
-  /** TF.js backend the nets ran on, e.g. "wasm", "tensorflow". */
+  /** Engine the nets ran on, e.g. "native", "wasm", "tfjs-node". */
   backend: string;
   /** Versions, e.g. {"node": "20.20.2", "am-distill": "0.1.0", "@tensorflow/tfjs": "4.22.0"}. */
   versions: Record<string, string>;

@@ -92,7 +92,7 @@ export interface TrainModelsOptions {
   maxWorkers: number;
   /** Keep the per-epoch checkpoints. Default false. */
   keepCheckpoints: boolean;
-  /** TF.js backend. Default 'auto' (the ladder). */
+  /** Compute engine. Default 'auto' (the ladder: tfjs-node-gpu > native > tfjs-node > wasm > cpu). */
   backend: BackendName | 'auto';
   /** Weight averaging from the start of this epoch on; final/ is the mean (src/nnet/average.ts). Absent: off. */
   averageFromEpoch?: number;

@@ -82,7 +82,7 @@ export function register(program: Command): void {
     .option('--no-lookahead', 'no LM look-ahead')
     .option('--prior-features <file>', "priors from the system's mean posterior on this split's features (e.g. train.arrow; Kaldi nnet3 adjust-priors) instead of the alignment counts in the sidecar")
     .option('--prior-frames <n>', 'frames of --prior-features used (evenly spaced utterances; default 20000)')
-    .option('--backend <name>', `TF.js backend: auto, ${BACKEND_LADDER.join(', ')}`, 'auto')
+    .option('--backend <name>', `compute engine: auto, ${BACKEND_LADDER.join(', ')}`, 'auto')
     .option('--json', 'print decode.json and timing as JSON')
     .action(async (f: DecodeFlags) => {
       if (f.model.length === 0) throw new ConfigError('no model', { file: '--model', expected: 'at least one model directory', found: 'none' });

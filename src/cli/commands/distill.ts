@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option('--learning-rate <lr>', "initial learning rate (default: the members')")
     .option('--set <name>', 'target set to train a student on (repeatable; default: all)', collect, [] as string[])
     .option('--max-workers <n>', 'parallel training threads (default: CPU cores)')
-    .option('--backend <name>', 'auto, tfjs-node-gpu, tfjs-node, wasm or cpu')
+    .option('--backend <name>', 'compute engine: auto, tfjs-node-gpu, native, tfjs-node, wasm or cpu')
     .option('--keep-checkpoints', 'keep the per-epoch checkpoints')
     .option('--opt <key=value>', 'any option of the recipe\'s stages.distill; repeatable', collect, [] as string[])
     .action(async (f: { models: string; targets: string; features: string; align: string; out: string; hardWeight?: string; copiesHardWeight?: string; normalisation?: string; maxEpochs?: string; learningRate?: string; set: string[]; maxWorkers?: string; backend?: string; keepCheckpoints?: boolean; opt: string[] }) => {

@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output directory (eval.json, eval.md)')
     .option('--split <name>', 'split to score (repeatable; default dev and test)', collect, [] as string[])
     .option('--no-train-accuracy', 'do not score the training split')
-    .option('--backend <name>', 'auto, tfjs-node-gpu, tfjs-node, wasm or cpu')
+    .option('--backend <name>', 'compute engine: auto, tfjs-node-gpu, native, tfjs-node, wasm or cpu')
     .option('--replicates <n>', 'bootstrap replicates for the confidence interval of the gain kept (0: none; default 1000)')
     .option('--seed <n>', 'seed of the bootstrap (default 0)')
     .action(async (f: { models: string; students?: string; features: string; align: string; out: string; split: string[]; trainAccuracy: boolean; backend?: string; replicates?: string; seed?: string }) => {

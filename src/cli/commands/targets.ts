@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option('--top-k <k>', "'auto' (default: mean kept mass >= 0.99) or a number")
     .option('--sweep <T,T,...>', 'more temperatures, one target set each')
     .option('--dense', 'also dense float32 targets (k = all senones)')
-    .option('--backend <name>', 'auto, tfjs-node-gpu, tfjs-node, wasm or cpu')
+    .option('--backend <name>', 'compute engine: auto, tfjs-node-gpu, native, tfjs-node, wasm or cpu')
     .option('--opt <key=value>', 'any option of the recipe\'s stages.targets; repeatable', collect, [] as string[])
     .action(async (f: { models: string; features: string; align: string; out: string; temperature?: string; topK?: string; sweep?: string; dense?: boolean; backend?: string; opt: string[] }) => {
       const topK = f.topK === undefined || f.topK === 'auto' ? f.topK : numFlag('--top-k', f.topK, { integer: true, min: 1 });

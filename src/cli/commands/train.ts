@@ -55,7 +55,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'frames per minibatch (default 256)')
     .option('--small-fraction <f>', "Table 5: also a baseline on this fraction of the training utterances (e.g. 0.03)")
     .option('--max-workers <n>', 'parallel training threads (default: CPU cores)')
-    .option('--backend <name>', 'auto, tfjs-node-gpu, tfjs-node, wasm or cpu')
+    .option('--backend <name>', 'compute engine: auto, tfjs-node-gpu, native, tfjs-node, wasm or cpu')
     .option('--seed <n>', 'seed (default 0)')
     .option('--keep-checkpoints', 'keep the per-epoch checkpoints')
     .option('--opt <key=value>', 'any option of the recipe\'s stages.train (value parsed as YAML); repeatable', collect, [] as string[])

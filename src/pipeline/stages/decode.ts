@@ -38,7 +38,7 @@ export interface DecodeStageOptions extends DecodeSearchOptions {
   tuneSplit: string | null;
   /** Splits decoded with the chosen weights. Default [test]. */
   splits: string[];
-  /** TF.js backend. Default 'auto'. */
+  /** Compute engine (ladder rung) of the forward passes. Default 'auto'. */
   backend: BackendName | 'auto';
   /** Frames per forward pass. Default 512. */
   inferenceBatchSize: number;
@@ -68,7 +68,7 @@ export const DECODE_SCHEMA: Schema = {
   lookaheadOrder: { type: 'number', integer: true, min: 1, default: D.lookaheadOrder, doc: 'order of the look-ahead LM' },
   scoringMode: { type: 'string', enum: ['sclite', 'kaldi'], default: D.scoringMode, doc: 'WER convention used for tuning' },
   allowUnk: { type: 'boolean', default: D.allowUnk, doc: '<UNK> (spoken noise) as a recognisable word (its senones need <UNK> in the training transcripts)' },
-  backend: { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: 'auto', doc: 'TF.js backend of the forward passes' },
+  backend: { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: 'auto', doc: 'compute engine of the forward passes (auto: tfjs-node-gpu > native > tfjs-node > wasm > cpu)' },
   inferenceBatchSize: { type: 'number', integer: true, min: 1, default: 512, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
   priors: { type: 'string', enum: ['alignments', 'posteriors'], default: 'alignments', doc: "priors divided out of the posteriors: senone frequencies of the training alignments, or each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)" },
   priorSplit: { type: 'string', default: 'train', doc: "split whose features give the mean posteriors (priors: posteriors)" },
