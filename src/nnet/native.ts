@@ -57,6 +57,8 @@ export type NativeEngineStatus =
 
 /** How to get the fast path, for the line printed when it is absent. */
 export const NATIVE_HOWTO = 'apt-get install libopenblas-dev (or libopenblas0), then npm rebuild am-distill or npm ci';
+/** When only the BLAS is missing: the addon opens it at run time, so no rebuild is needed. */
+export const BLAS_HOWTO = 'apt-get install libopenblas0 (or libopenblas-dev); no rebuild needed';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -97,7 +99,7 @@ function probe(): NativeEngineStatus {
   }
   if (addon.abiVersion !== 1) return { ok: false, reason: `the addon is from another version (abi ${addon.abiVersion}, expected 1); run npm rebuild` };
   const r = addon.loadBlas(process.env.AM_DISTILL_BLAS || null);
-  if (!r.ok) return { ok: false, reason: `no optimised BLAS found (${firstLine(r.error).slice(0, 160)}); ${NATIVE_HOWTO}` };
+  if (!r.ok) return { ok: false, reason: `no optimised BLAS found (${firstLine(r.error).split('; ')[0].slice(0, 160)}); ${BLAS_HOWTO}` };
   const library = /^(OpenBLAS [\d.]+)/.exec(r.config)?.[1] ?? (r.config ? r.config.split(' ')[0] : '');
   return { ok: true, addon, blas: { path: r.path, library, corename: r.corename, threads: r.threads, kernelIsa: addon.kernelIsa() } };
 }

@@ -43,7 +43,7 @@ describe('backend ladder', () => {
     expect(info.threads).toBe(1);
     expect(info.matMulPatched).toBe(true);
     expect(info.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu', 'native', 'tfjs-node']);
-    expect(info.skipped[1].reason).toMatch(/apt-get install libopenblas-dev/);
+    expect(info.skipped[1].reason).toMatch(/apt-get install libopenblas/);
     expect(info.skipped[2].reason).toContain('@tensorflow/tfjs-node is not installed');
     expect(logger.lines.join('')).toContain('nnet backend: wasm');
   });

@@ -418,7 +418,7 @@ describe('choosing the engine (child processes)', () => {
     const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     if (!status.ok && !/no optimised BLAS/.test(j.description)) return; // no addon at all: covered above
     expect(j.name).toBe('wasm');
-    expect(j.description).toMatch(/native \(no optimised BLAS found \(.*libnoblas.*\); apt-get install libopenblas-dev/);
+    expect(j.description).toMatch(/native \(no optimised BLAS found \(.*libnoblas.*\); apt-get install libopenblas0 \(or libopenblas-dev\); no rebuild needed\)/);
   });
 
   it.skipIf(!status.ok)('chooses the native engine automatically when the addon and OpenBLAS are there, naming the library and threads', () => {
