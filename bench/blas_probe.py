@@ -21,14 +21,12 @@ import argparse
 import ctypes
 import json
 import os
-import subprocess
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nnet_torch import ENV_KEYS, READY, RESULT, mapped_blas, openblas_info  # noqa: E402
+from nnet_torch import ENV_KEYS, RESULT, mapped_blas, openblas_info, run_children, timed_phase  # noqa: E402
 
 ROW, NT, T = 101, 111, 112
 
@@ -94,20 +92,7 @@ def run_one(a):
         forward(in_acts, a.infer_batch)
 
     def timed(fn, phase):
-        for _ in range(3):
-            fn()
-        if a.barrier:
-            sys.stdout.write(READY + phase + '\n')
-            sys.stdout.flush()
-            if sys.stdin.readline().strip() != 'go':
-                raise SystemExit('blas_probe child: barrier aborted')
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            t = time.perf_counter() - t0
-            if t >= a.seconds:
-                return n, t
+        return timed_phase(fn, phase, a.seconds, 3, a.barrier)
 
     tn, tt = timed(train_step, 'train')
     inn, it = timed(infer_step, 'infer')
@@ -127,40 +112,7 @@ def run_one(a):
 
 
 def run_many(a, argv):
-    child_argv, skip = [], False
-    for tok in argv:
-        if skip:
-            skip = False
-        elif tok == '--processes':
-            skip = True
-        elif not tok.startswith('--processes='):
-            child_argv.append(tok)
-    cmd = [sys.executable, os.path.abspath(__file__)] + child_argv + ['--processes', '1', '--barrier']
-    kids = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-            for _ in range(a.processes)]
-
-    def read_marked(k, prefix):
-        while True:
-            line = k.stdout.readline()
-            if not line:
-                raise SystemExit(f'blas_probe: child {k.pid} exited early (rc {k.wait()})')
-            if line.startswith(prefix):
-                return line[len(prefix):].strip()
-            sys.stderr.write(line)
-
-    try:
-        for phase in ('train', 'infer'):
-            for k in kids:
-                read_marked(k, READY)
-            for k in kids:
-                k.stdin.write('go\n')
-                k.stdin.flush()
-        per = [json.loads(read_marked(k, RESULT)) for k in kids]
-    finally:
-        for k in kids:
-            if k.poll() is None:
-                k.stdin.close()
-                k.wait(timeout=30)
+    per = run_children(__file__, argv, a.processes)
     out = dict(per[0])
     for key in ('floorTrainFps', 'floorInferFps', 'trainGflops', 'inferGflops', 'trainSteps', 'inferSteps'):
         out[key] = sum(r[key] for r in per)

@@ -19,7 +19,6 @@ after two warm-up calls it prints one JSON line {"ready": true, "frames", "torch
 it (/proc/self/maps), torch's build-time BLAS_INFO, and for OpenBLAS its core (kernel) name and
 build configuration, and the OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE it was started with.
 """
-import ctypes
 import json
 import os
 import re
@@ -31,33 +30,21 @@ import torch
 import torchaudio
 from torchaudio.compliance import kaldi
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nnet_torch import mapped_blas, openblas_info  # noqa: E402
+
+BLAS_OR_LAPACK = re.compile(r'^lib.*(blas|lapack|mkl)', re.IGNORECASE)
+
 
 def blas_info():
-    libs = []
-    try:
-        with open('/proc/self/maps') as f:
-            for line in f:
-                path = line.split()[-1] if len(line.split()) >= 6 else ''
-                name = os.path.basename(path).lower()
-                if re.search(r'blas|lapack|mkl', name) and path not in libs:
-                    libs.append(path)
-    except OSError:
-        pass
+    libs = mapped_blas(BLAS_OR_LAPACK)
     info = {'libraries': libs, 'threads': torch.get_num_threads()}
     m = re.search(r'BLAS_INFO=([^,\s]+)', torch.__config__.show())
     info['torch_blas_info'] = m.group(1) if m else None
-    for path in libs:
-        if 'openblas' not in os.path.basename(path).lower():
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-            for fn in ('openblas_get_corename', 'openblas_get_config'):
-                getattr(lib, fn).restype = ctypes.c_char_p
-            info['openblas_core'] = lib.openblas_get_corename().decode()
-            info['openblas_config'] = lib.openblas_get_config().decode().strip()
-        except (OSError, AttributeError):
-            pass
-        break
+    core, _threads, config = openblas_info(libs)
+    if core is not None:
+        info['openblas_core'] = core
+        info['openblas_config'] = config
     info['env'] = {k: os.environ.get(k) for k in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')}
     return info
 

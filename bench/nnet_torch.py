@@ -88,8 +88,9 @@ def parse_args(argv):
     return a
 
 
-def mapped_blas():
-    """Realpaths of the BLAS libraries mapped into this process, in order of first appearance."""
+def mapped_blas(pattern=BLAS_NAME):
+    """Realpaths of the libraries mapped into this process whose file name matches `pattern` (the
+    BLAS libraries by default), in order of first appearance."""
     seen = []
     try:
         with open('/proc/self/maps') as f:
@@ -98,7 +99,7 @@ def mapped_blas():
                 if len(parts) < 6:
                     continue
                 path = parts[5].strip()
-                if not path.startswith('/') or not BLAS_NAME.match(os.path.basename(path)):
+                if not path.startswith('/') or not pattern.match(os.path.basename(path)):
                     continue
                 real = os.path.realpath(path)
                 if real not in seen:
@@ -142,6 +143,82 @@ def openblas_info(paths):
     return None, None, None
 
 
+def timed_phase(fn, phase, seconds, warmup, barrier):
+    """Call fn `warmup` times, wait at the parent's barrier (children of run_children), then call
+    it for `seconds`; returns (calls, seconds)."""
+    for _ in range(max(warmup, 1)):
+        fn()
+    if barrier:
+        sys.stdout.write(READY + phase + '\n')
+        sys.stdout.flush()
+        if sys.stdin.readline().strip() != 'go':
+            raise SystemExit(f'{os.path.basename(sys.argv[0])} child: barrier aborted')
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        t = time.perf_counter() - t0
+        if t >= seconds:
+            return n, t
+
+
+def run_children(script, argv, processes, pin=False):
+    """`processes` copies of `script` with the same argv (--processes 1 --barrier instead of
+    --processes/--pin), each warmed up, every timed phase ('train', then 'infer') released together;
+    returns their result dicts. pin: child i on CPU i mod cpus."""
+    name = os.path.basename(script)
+    child_argv = []
+    skip = False
+    for tok in argv:  # drop --processes/--pin (either form), add --processes 1 --barrier
+        if skip:
+            skip = False
+            continue
+        if tok == '--processes':
+            skip = True
+            continue
+        if tok.startswith('--processes=') or tok == '--pin':
+            continue
+        child_argv.append(tok)
+    cmd = [sys.executable, os.path.abspath(script)] + child_argv + ['--processes', '1', '--barrier']
+    cpus = os.cpu_count() or 1
+    kids = []
+    try:
+        for i in range(processes):
+            pre = (lambda c=i % cpus: os.sched_setaffinity(0, {c})) if pin else None
+            kids.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                         bufsize=1, preexec_fn=pre))
+
+        def read_marked(k, prefix):
+            while True:
+                line = k.stdout.readline()
+                if not line:
+                    raise SystemExit(f'{name}: child {k.pid} exited early (rc {k.wait()})')
+                if line.startswith(prefix):
+                    return line[len(prefix):].strip()
+                sys.stderr.write(line)
+
+        for phase in ('train', 'infer'):
+            for k in kids:
+                got = read_marked(k, READY)
+                if got != phase:
+                    raise SystemExit(f'{name}: child {k.pid} at {got!r}, expected {phase!r}')
+            for k in kids:  # all are warm and waiting: release them together
+                k.stdin.write('go\n')
+                k.stdin.flush()
+        per = []
+        for k in kids:
+            per.append(json.loads(read_marked(k, RESULT)))
+            k.stdin.close()
+            if k.wait() != 0:
+                raise SystemExit(f'{name}: child {k.pid} failed (rc {k.returncode})')
+    finally:
+        for k in kids:
+            if k.poll() is None:
+                k.kill()
+                k.wait()
+    return per
+
+
 def run_one(a):
     """Build, warm up and time one model in this process; returns the result dict."""
     import inspect
@@ -179,25 +256,8 @@ def run_one(a):
             p = torch.softmax(model(xi), dim=1)
             float(p[0, 0])  # CPU ops are eager: p is complete; read it back anyway
 
-    def barrier(phase):
-        if not a.barrier:
-            return
-        sys.stdout.write(READY + phase + '\n')
-        sys.stdout.flush()
-        if sys.stdin.readline().strip() != 'go':
-            raise SystemExit('nnet_torch child: barrier aborted')
-
     def timed(fn, phase):
-        for _ in range(max(a.warmup, 1)):
-            fn()
-        barrier(phase)
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            t = time.perf_counter() - t0
-            if t >= a.seconds:
-                return n, t
+        return timed_phase(fn, phase, a.seconds, a.warmup, a.barrier)
 
     tn, tt = timed(train_step, 'train')
     inn, it = timed(infer_step, 'infer')
@@ -219,55 +279,8 @@ def run_one(a):
 
 def run_many(a, argv):
     """--processes P > 1: P children of this script, phases started together; returns the summed dict."""
-    child_argv = []
-    skip = False
-    for tok in argv:  # drop --processes/--pin (either form), add --processes 1 --barrier
-        if skip:
-            skip = False
-            continue
-        if tok == '--processes':
-            skip = True
-            continue
-        if tok.startswith('--processes=') or tok == '--pin':
-            continue
-        child_argv.append(tok)
-    cmd = [sys.executable, os.path.abspath(__file__)] + child_argv + ['--processes', '1', '--barrier']
+    per = run_children(__file__, argv, a.processes, a.pin)
     cpus = os.cpu_count() or 1
-    kids = []
-    try:
-        for i in range(a.processes):
-            pre = (lambda c=i % cpus: os.sched_setaffinity(0, {c})) if a.pin else None
-            kids.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                         bufsize=1, preexec_fn=pre))
-
-        def read_marked(k, prefix):
-            while True:
-                line = k.stdout.readline()
-                if not line:
-                    raise SystemExit(f'nnet_torch: child {k.pid} exited early (rc {k.wait()})')
-                if line.startswith(prefix):
-                    return line[len(prefix):].strip()
-                sys.stderr.write(line)
-
-        for phase in ('train', 'infer'):
-            for k in kids:
-                got = read_marked(k, READY)
-                if got != phase:
-                    raise SystemExit(f'nnet_torch: child {k.pid} at {got!r}, expected {phase!r}')
-            for k in kids:  # all are warm and waiting: release them together
-                k.stdin.write('go\n')
-                k.stdin.flush()
-        per = []
-        for k in kids:
-            per.append(json.loads(read_marked(k, RESULT)))
-            k.stdin.close()
-            if k.wait() != 0:
-                raise SystemExit(f'nnet_torch: child {k.pid} failed (rc {k.returncode})')
-    finally:
-        for k in kids:
-            if k.poll() is None:
-                k.kill()
-                k.wait()
     out = dict(per[0])
     for key in ('trainFramesPerSec', 'inferFramesPerSec', 'trainSteps', 'inferSteps'):
         out[key] = sum(r[key] for r in per)

@@ -95,6 +95,28 @@ function isDense(t: BatchSoftTargets): t is { dense: Float32Array } {
   return (t as { dense?: Float32Array }).dense !== undefined;
 }
 
+/** Sizes of sparse targets against the batch's rows and the model's senones (FormatError). */
+function checkSparseTargetShape(t: SparseBatchTargets, numRows: number, numSenones: number): void {
+  if (t.ids.length !== numRows * t.k || t.probs.length !== numRows * t.k) {
+    throw new FormatError('sparse soft targets have the wrong size', { expected: `${numRows} rows x k = ${t.k}`, found: `ids ${t.ids.length}, probs ${t.probs.length}` });
+  }
+  if (t.k > numSenones) throw new FormatError('soft targets keep more senones than the model has', { expected: `k <= ${numSenones}`, found: `k = ${t.k}` });
+  if (t.residual && t.residual.length !== numRows) throw new FormatError('residual has the wrong size', { expected: `${numRows} rows`, found: String(t.residual.length) });
+}
+
+/**
+ * Whether the hard term needs labels (some row weight > 0), checking that they are there and
+ * one per row (ConfigError / FormatError).
+ */
+function checkHardLabels(o: DistillationLossOptions, labels: Int32Array | null | undefined, numRows: number, rowWeights: Float32Array | null): boolean {
+  const needLabels = rowWeights ? rowWeights.some((w) => w > 0) : o.hardWeight > 0;
+  if (needLabels) {
+    if (!labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${rowWeights ? Math.max(...rowWeights) : o.hardWeight} and no labels` });
+    if (labels.length !== numRows) throw new FormatError('labels and logits differ in rows', { expected: String(numRows), found: String(labels.length) });
+  }
+  return needLabels;
+}
+
 /** Dense [n, S] target tensor from batch targets (see the module comment for the residual). */
 export function denseTargets(t: BatchSoftTargets, numRows: number, numSenones: number, densify: 'device' | 'cpu' = 'device'): tf.Tensor2D {
   if (isDense(t)) {
@@ -102,11 +124,7 @@ export function denseTargets(t: BatchSoftTargets, numRows: number, numSenones: n
     return tf.tensor2d(t.dense, [numRows, numSenones]);
   }
   const { k } = t;
-  if (t.ids.length !== numRows * k || t.probs.length !== numRows * k) {
-    throw new FormatError('sparse soft targets have the wrong size', { expected: `${numRows} rows x k = ${k}`, found: `ids ${t.ids.length}, probs ${t.probs.length}` });
-  }
-  if (k > numSenones) throw new FormatError('soft targets keep more senones than the model has', { expected: `k <= ${numSenones}`, found: `k = ${k}` });
-  if (t.residual && t.residual.length !== numRows) throw new FormatError('residual has the wrong size', { expected: `${numRows} rows`, found: String(t.residual.length) });
+  checkSparseTargetShape(t, numRows, numSenones);
   for (let i = 0; i < t.ids.length; i++) {
     const id = t.ids[i];
     if (!(id >= 0 && id < numSenones)) throw new FormatError('soft-target senone id outside the model\'s outputs', { expected: `0 <= id < ${numSenones}`, found: `${id} in row ${Math.floor(i / k)}` });
@@ -210,11 +228,7 @@ export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTar
   const o = resolveDistillationLossOptions(opts);
   const [n, S] = logits.shape;
   if (rowWeights && rowWeights.length !== n) throw new FormatError('per-row hard-label weights and logits differ in rows', { expected: String(n), found: String(rowWeights.length) });
-  const needLabels = rowWeights ? rowWeights.some((w) => w > 0) : o.hardWeight > 0;
-  if (needLabels) {
-    if (!labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${rowWeights ? Math.max(...rowWeights) : o.hardWeight} and no labels` });
-    if (labels.length !== n) throw new FormatError('labels and logits differ in rows', { expected: String(n), found: String(labels.length) });
-  }
+  const needLabels = checkHardLabels(o, labels, n, rowWeights);
   const T = o.temperature;
   const kl = o.softTerm === 'kl' ? meanTargetEntropy(targets, n, S) : 0;
   if (rowWeights) {
@@ -296,10 +310,8 @@ export function distillationNativeLossFn(opts: Partial<DistillationLossOptions> 
     const n = batch.size;
     const t = batchSoftTargets(batch, expectK);
     const rowWeights = rowHardWeights(o, batch);
-    const needLabels = rowWeights ? rowWeights.some((w) => w > 0) : o.hardWeight > 0;
-    if (needLabels && !batch.labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${rowWeights ? Math.max(...rowWeights) : o.hardWeight} and no labels` });
-    if (t.k > numSenones) throw new FormatError('soft targets keep more senones than the model has', { expected: `k <= ${numSenones}`, found: `k = ${t.k}` });
-    if (t.residual && t.residual.length !== n) throw new FormatError('residual has the wrong size', { expected: `${n} rows`, found: String(t.residual.length) });
+    checkHardLabels(o, batch.labels, n, rowWeights);
+    checkSparseTargetShape(t, n, numSenones);
     const labels = batch.labels ?? null;
     addon.xentDistill(z, n, numSenones, o.temperature, t.ids, t.probs, t.k, t.residual, labels, rowWeights, o.hardWeight, o.normalisation === 'convex', dz, 1 / n, out);
     let total = out[2] / n;

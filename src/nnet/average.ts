@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from './errors.ts';
-import { packFloat32, unpackFloat32Into } from './optim.ts';
+import { packFloat32, sameShapes, unpackFloat32Into } from './optim.ts';
 
 export const AVERAGE_JSON = 'average.json';
 export const AVERAGE_BIN = 'average.bin';
@@ -22,6 +22,18 @@ export interface WeightAverageHeader {
   /** Epoch of the first averaged step (null before any). */
   fromEpoch: number | null;
   shapes: number[][];
+}
+
+/**
+ * Throw ModelError (naming `where`) unless a saved weight average has these variable shapes, a
+ * valid update count and exactly their floats. For both engines' averages (same state format).
+ */
+export function checkWeightAverageState(header: WeightAverageHeader, data: Uint8Array, shapes: readonly number[][], where: string): void {
+  if (!sameShapes(header.shapes, shapes) || !Number.isInteger(header.updates) || header.updates < 0) {
+    throw new ModelError('weight average does not fit this model', { file: where, expected: `${shapes.length} variables of shapes ${shapes.map((s) => s.join('x')).join(', ')}`, found: `${header.shapes.length} variables, ${header.updates} updates` });
+  }
+  const need = shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  if (data.byteLength !== 4 * need) throw new ModelError('weight average is truncated', { file: where, expected: `${need} floats`, found: String(data.byteLength / 4) });
 }
 
 export class WeightAverager {
@@ -55,12 +67,7 @@ export class WeightAverager {
   }
 
   loadState(header: WeightAverageHeader, data: Uint8Array, where: string): void {
-    const fits = header.shapes.length === this.avg.length && header.shapes.every((sh, i) => sh.join('x') === this.avg[i].shape.join('x'));
-    if (!fits || !Number.isInteger(header.updates) || header.updates < 0) {
-      throw new ModelError('weight average does not fit this model', { file: where, expected: `${this.avg.length} variables of shapes ${this.avg.map((a) => a.shape.join('x')).join(', ')}`, found: `${header.shapes.length} variables, ${header.updates} updates` });
-    }
-    const need = this.avg.reduce((n, a) => n + a.size, 0);
-    if (data.byteLength !== 4 * need) throw new ModelError('weight average is truncated', { file: where, expected: `${need} floats`, found: String(data.byteLength / 4) });
+    checkWeightAverageState(header, data, this.avg.map((a) => a.shape), where);
     unpackFloat32Into(this.avg, data, where, 'weight average');
     this.updates = header.updates;
     this.fromEpoch = header.fromEpoch;

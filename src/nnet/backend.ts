@@ -233,10 +233,10 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
 }
 
 function describeBackend(name: BackendName, skipped: { name: BackendName; reason: string }[]): BackendInfo {
+  if (name === 'native') return describeNative(skipped);
   const simd = name === 'wasm' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
   const threads = name === 'wasm' ? (tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? undefined : 1) : name === 'cpu' ? 1 : undefined;
   const matMulPatched = name === 'wasm' && isWasmMatMulPatched();
-  if (name === 'native') return describeNative(skipped);
   const parts = [`${name} (tfjs ${tf.version_core}`];
   if (name === 'wasm') parts.push(simd ? 'SIMD' : 'no SIMD', `${threads ?? 'multi'} thread${threads === 1 ? '' : 's'}`, `transposed-matMul patch ${matMulPatched ? 'on' : 'off'}`);
   let description = parts.join(', ') + ')';

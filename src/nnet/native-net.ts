@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { FrameClassifier, FrameClassifierShape } from './model.ts';
 import { nativeAddon, type NativeAddon } from './native.ts';
 import { ModelError } from './errors.ts';
-import { DEFAULT_OPTIMIZER_OPTIONS, concatFloat32, splitFloat32, type OptimizerOptions, type OptimizerState } from './optim.ts';
-import type { WeightAverageHeader } from './average.ts';
+import { DEFAULT_OPTIMIZER_OPTIONS, checkOptimizerState, concatFloat32, splitFloat32, type OptimizerOptions, type OptimizerState } from './optim.ts';
+import { checkWeightAverageState, type WeightAverageHeader } from './average.ts';
 
 /** Layer sizes [in, h, ..., h, out] of a shape. */
 export function layerDims(s: FrameClassifierShape): number[] {
@@ -160,11 +160,7 @@ export class NativeOptimizer {
   }
 
   loadState(header: OptimizerState, data: Uint8Array, where: string): void {
-    const shapes = this.slotShapes();
-    const ok = header.kind === this.options.kind && header.shapes.length === shapes.length && header.shapes.every((sh, i) => sh.join('x') === shapes[i].join('x'));
-    if (!ok) {
-      throw new ModelError('optimizer state does not fit this model and optimizer', { file: where, expected: `${this.options.kind} with ${shapes.length} slots`, found: `${header.kind} with ${header.shapes.length} slots` });
-    }
+    checkOptimizerState(header, this.options.kind, this.slotShapes(), where);
     splitFloat32(this.slots.map((a) => a.length), data, where, 'optimizer state', (i, v) => this.slots[i].set(v));
     this.step = header.step;
   }
@@ -178,23 +174,24 @@ export class NativeOptimizer {
 /** Running mean of a NativeMlp's params (average.ts's WeightAverager, same state format). */
 export class NativeWeightAverager {
   private readonly avg: Float32Array[];
+  private readonly addon: NativeAddon;
   updates = 0;
   fromEpoch: number | null = null;
 
   constructor(private readonly net: NativeMlp) {
+    this.addon = nativeAddon();
     this.avg = net.params.map((p) => new Float32Array(p.length));
   }
 
   update(epoch: number): void {
     this.updates++;
     if (this.fromEpoch === null) this.fromEpoch = epoch;
-    const a = nativeAddon();
     const rate = 1 / this.updates;
-    this.net.params.forEach((p, i) => a.averageInto(this.avg[i], p, rate));
+    this.net.params.forEach((p, i) => this.addon.averageInto(this.avg[i], p, rate));
   }
 
   /** Make the average the net's weights. */
-  assignToNet(): void {
+  assign(): void {
     if (this.updates === 0) throw new ModelError('no weights averaged yet', { expected: 'at least one averaged step', found: '0' });
     this.net.setParams(this.avg);
   }
@@ -204,17 +201,14 @@ export class NativeWeightAverager {
   }
 
   loadState(header: WeightAverageHeader, data: Uint8Array, where: string): void {
-    const shapes = paramShapes(this.net);
-    const fits = header.shapes.length === shapes.length && header.shapes.every((sh, i) => sh.join('x') === shapes[i].join('x'));
-    if (!fits || !Number.isInteger(header.updates) || header.updates < 0) {
-      throw new ModelError('weight average does not fit this model', { file: where, expected: `${shapes.length} variables of shapes ${shapes.map((s) => s.join('x')).join(', ')}`, found: `${header.shapes.length} variables, ${header.updates} updates` });
-    }
-    const need = this.avg.reduce((n, a) => n + a.length, 0);
-    if (data.byteLength !== 4 * need) throw new ModelError('weight average is truncated', { file: where, expected: `${need} floats`, found: String(data.byteLength / 4) });
+    checkWeightAverageState(header, data, paramShapes(this.net), where);
     splitFloat32(this.avg.map((a) => a.length), data, where, 'weight average', (i, v) => this.avg[i].set(v));
     this.updates = header.updates;
     this.fromEpoch = header.fromEpoch;
   }
+
+  /** Nothing to free (plain arrays); for the trainer's Averager interface. */
+  dispose(): void {}
 }
 
 function paramShapes(net: NativeMlp): number[][] {

@@ -72,6 +72,18 @@ export function unpackFloat32Into(vars: tf.Variable[], data: Uint8Array, where: 
   splitFloat32(vars.map((v) => v.size), data, where, what, (i, values) => tf.tidy(() => vars[i].assign(tf.tensor(values, vars[i].shape))));
 }
 
+export const sameShapes = (a: readonly number[][], b: readonly number[][]): boolean => a.length === b.length && a.every((sh, i) => sh.join('x') === b[i].join('x'));
+
+/**
+ * Throw ModelError (naming `where`) unless a saved optimizer state is of `kind` with these slot
+ * shapes. For both engines' optimizers (same state format).
+ */
+export function checkOptimizerState(header: OptimizerState, kind: OptimizerOptions['kind'], slotShapes: readonly number[][], where: string): void {
+  if (header.kind !== kind || !sameShapes(header.shapes, slotShapes)) {
+    throw new ModelError('optimizer state does not fit this model and optimizer', { file: where, expected: `${kind} with ${slotShapes.length} slots`, found: `${header.kind} with ${header.shapes.length} slots` });
+  }
+}
+
 export class Optimizer {
   readonly options: OptimizerOptions;
   private readonly vars: tf.Variable[];
@@ -125,10 +137,7 @@ export class Optimizer {
   }
 
   loadState(header: OptimizerState, data: Uint8Array, where: string): void {
-    const shapesOk = header.kind === this.options.kind && header.shapes.length === this.slots.length && header.shapes.every((sh, i) => sh.join('x') === this.slots[i].shape.join('x'));
-    if (!shapesOk) {
-      throw new ModelError('optimizer state does not fit this model and optimizer', { file: where, expected: `${this.options.kind} with ${this.slots.length} slots`, found: `${header.kind} with ${header.shapes.length} slots` });
-    }
+    checkOptimizerState(header, this.options.kind, this.slots.map((s) => s.shape), where);
     unpackFloat32Into(this.slots, data, where, 'optimizer state');
     this.step = header.step;
   }

@@ -147,39 +147,47 @@ export function trainStep(
   return { loss: lossValue, numCorrect };
 }
 
-/** Frame accuracy (argmax vs alignment) and mean cross-entropy over a source, in TF.js. */
-export async function evaluateFrameAccuracyTf(classifier: FrameClassifier, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy> {
+/**
+ * Frame accuracy (argmax vs alignment) and mean cross-entropy over a source in corpus order;
+ * `score` gives a batch's summed cross-entropy and its rows whose argmax is the label.
+ */
+async function evaluateFrameAccuracyWith(source: FrameSource, opts: EvaluateOptions, score: (batch: Minibatch) => { lossSum: number; correct: number }): Promise<FrameAccuracy> {
   const batches = new Minibatches(source, { batchSize: opts.batchSize ?? 512, shuffle: false, splice: opts.splice, numSenones: opts.numSenones, cmvn: opts.cmvn });
   let frames = 0, correct = 0, lossSum = 0;
   for await (const batch of batches) {
+    const r = score(batch);
+    lossSum += r.lossSum;
+    correct += r.correct;
+    frames += batch.size;
+  }
+  return { frames, correct, accuracy: frames ? correct / frames : 0, loss: frames ? lossSum / frames : NaN, skips: batches.skips };
+}
+
+/** Frame accuracy and mean cross-entropy over a source, in TF.js. */
+export function evaluateFrameAccuracyTf(classifier: FrameClassifier, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy> {
+  return evaluateFrameAccuracyWith(source, opts, (batch) => {
     const [pred, ce] = tf.tidy(() => {
       const logits = classifier.logits(tf.tensor2d(batch.x, [batch.size, batch.inputDim]));
       const oneHot = tf.oneHot(tf.tensor1d(batch.labels!, 'int32'), opts.numSenones);
       return [tf.argMax(logits, 1), tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits))))];
     });
     const p = pred.dataSync();
-    lossSum += ce.dataSync()[0];
+    const lossSum = ce.dataSync()[0];
     tf.dispose([pred, ce]);
+    let correct = 0;
     for (let i = 0; i < batch.size; i++) if (p[i] === batch.labels![i]) correct++;
-    frames += batch.size;
-  }
-  return { frames, correct, accuracy: frames ? correct / frames : 0, loss: frames ? lossSum / frames : NaN, skips: batches.skips };
+    return { lossSum, correct };
+  });
 }
 
 /** Frame accuracy and mean cross-entropy over a source, on the native engine. */
-export async function evaluateFrameAccuracyNative(net: NativeMlp, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy> {
+export function evaluateFrameAccuracyNative(net: NativeMlp, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy> {
   const addon = nativeAddon();
-  const batches = new Minibatches(source, { batchSize: opts.batchSize ?? 512, shuffle: false, splice: opts.splice, numSenones: opts.numSenones, cmvn: opts.cmvn });
   const out = new Float64Array(2);
-  let frames = 0, correct = 0, lossSum = 0;
-  for await (const batch of batches) {
-    const z = net.forward(batch.x, batch.size);
-    addon.xentHard(z, batch.size, opts.numSenones, batch.labels!, null, 1, out);
-    lossSum += out[0];
-    correct += out[1];
-    frames += batch.size;
-  }
-  return { frames, correct, accuracy: frames ? correct / frames : 0, loss: frames ? lossSum / frames : NaN, skips: batches.skips };
+  return evaluateFrameAccuracyWith(source, opts, (batch) => {
+    addon.xentHard(net.forward(batch.x, batch.size), batch.size, opts.numSenones, batch.labels!, null, 1, out);
+    return { lossSum: out[0], correct: out[1] };
+  });
 }
 
 /** What both engines' weight averages offer the training loop. */
@@ -336,16 +344,7 @@ export class NativeTrainer extends AveragingTrainer implements NetTrainer {
   }
 
   protected newAverager(): Averager {
-    const avg = new NativeWeightAverager(this.net);
-    return {
-      get updates() { return avg.updates; },
-      get fromEpoch() { return avg.fromEpoch; },
-      update: (epoch) => avg.update(epoch),
-      saveState: () => avg.saveState(),
-      loadState: (h, d, w) => avg.loadState(h, d, w),
-      assign: () => avg.assignToNet(),
-      dispose: () => {},
-    };
+    return new NativeWeightAverager(this.net);
   }
 
   dispose(): void {

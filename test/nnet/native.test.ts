@@ -290,7 +290,7 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
     avg.update(4);
     net.setParams([Float32Array.from([3, 6]), Float32Array.from([5])]);
     avg.update(4);
-    avg.assignToNet();
+    avg.assign();
     expect(Array.from(net.params[0])).toEqual([2, 4]);
     expect(Array.from(net.params[1])).toEqual([4]);
     expect(avg.fromEpoch).toBe(4);
