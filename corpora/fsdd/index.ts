@@ -9,6 +9,8 @@
  *                floor (never digital silence), written as 16-bit WAV to `<outDir>/wav/`, with the
  *                reference word timings in `alignment.word` and the source takes in `custom`.
  * Splits are by speaker (disjoint); a separate `evalDir` in the same layout can supply the test speakers.
+ * With `isolatedTest`, a connected corpus gets one more split, `test-isolated`: every take of the test
+ * speakers as its own one-digit utterance (the isolated mode's manifest), for the isolated-digit WER.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,6 +25,9 @@ import { log } from '../../src/util/log.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 export const DIGIT_WORDS = ['ZERO', 'ONE', 'TWO', 'THREE', 'FOUR', 'FIVE', 'SIX', 'SEVEN', 'EIGHT', 'NINE'] as const;
+
+/** The split `isolatedTest` adds: every take of the test speakers, one digit per utterance. */
+export const ISOLATED_TEST_SPLIT = 'test-isolated';
 
 export interface FsddOptions {
   /** 'connected' (default): TIDIGITS-like digit strings; 'isolated': one digit per utterance. */
@@ -58,6 +63,13 @@ export interface FsddOptions {
   resampleToHz?: number;
   /** Seed of every random choice (default 0). */
   seed?: number;
+  /**
+   * Connected mode: also write split `test-isolated` (ISOLATED_TEST_SPLIT), every take of the test
+   * speakers as its own one-digit utterance (ids `{speaker}_{digit}_{index}`, the upstream files), for
+   * the isolated-digit WER next to the connected one. Test speakers only, so no take of a training
+   * speaker (train or held-out dev) is in it. Default false.
+   */
+  isolatedTest?: boolean;
 }
 
 export const FSDD_OPTIONS_DOC: Record<string, string> = {
@@ -76,6 +88,7 @@ export const FSDD_OPTIONS_DOC: Record<string, string> = {
   edgeMaxMs: 'number, default 300: longest leading/trailing noise (ms)',
   resampleToHz: 'number, optional: resample all audio to this rate (files written under <outDir>/wav/)',
   seed: 'integer, default 0: seed of every random choice (same seed -> same bytes)',
+  isolatedTest: `boolean, default false (connected mode): also write split '${ISOLATED_TEST_SPLIT}', every take of the test speakers as its own one-digit utterance`,
 };
 
 const NAME = /^([0-9])_([A-Za-z0-9-]+)_([0-9]+)\.wav$/;
@@ -294,6 +307,13 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
   if (devFraction !== null && !(devFraction > 0 && devFraction <= 0.5)) {
     throw new ConfigError("bad fsdd option 'devTakeFraction'", { keyPath: 'devTakeFraction', expected: 'a number in (0, 0.5]', found: JSON.stringify(opts.devTakeFraction) });
   }
+  if (opts.isolatedTest !== undefined && typeof opts.isolatedTest !== 'boolean') {
+    throw new ConfigError("bad fsdd option 'isolatedTest'", { keyPath: 'isolatedTest', expected: 'true or false', found: JSON.stringify(opts.isolatedTest) });
+  }
+  const isolatedTest = opts.isolatedTest ?? false;
+  if (isolatedTest && mode === 'isolated') {
+    throw new ConfigError("fsdd option 'isolatedTest' is for connected mode", { keyPath: 'isolatedTest', expected: "mode 'connected' (in isolated mode the test split already holds one digit per utterance)", found: 'mode isolated' });
+  }
   const outDir = resolve(opts.outDir);
   const wavDir = join(outDir, 'wav');
 
@@ -354,8 +374,13 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
     splits[split] = { recordings, supervisions };
   }
   // Held-out dev shares its speakers with train (not with test: assignSpeakers checked that).
-  const summary = validateCorpus(splits, { disjointSpeakers: devFraction === null });
-  reportSkips(skips, mode === 'connected' ? 'FSDD connected-digit utterances' : 'FSDD takes', logger);
+  let summary = validateCorpus(splits, { disjointSpeakers: devFraction === null });
+  if (isolatedTest) {
+    splits[ISOLATED_TEST_SPLIT] = await isolatedTestSplit(assignment.test, takesBySpeaker, seed, resampleToHz, wavDir, skips, logger);
+    // The same speakers as test by design; ids stay unique across all splits.
+    summary = validateCorpus(splits, { disjointSpeakers: false });
+  }
+  reportSkips(skips, mode === 'isolated' ? 'FSDD takes' : isolatedTest ? 'FSDD connected-digit utterances and isolated test takes' : 'FSDD connected-digit utterances', logger);
   const info = makeCorpusInfo('fsdd', splits, summary, skips, {
     ...recordedOptions(opts),
     mode,
@@ -364,8 +389,30 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
     devSpeakers: assignment.dev,
     testSpeakers: assignment.test,
     ...(devFraction !== null ? { devTakeFraction: devFraction, devFrom: 'held-out takes of the training speakers' } : {}),
+    ...(isolatedTest ? { isolatedTestSplit: ISOLATED_TEST_SPLIT } : {}),
   });
   return { info, splits };
+}
+
+/** Split `test-isolated`: every take of the test speakers, one utterance each (the isolated mode's manifest). */
+async function isolatedTestSplit(
+  testSpeakers: string[],
+  takesBySpeaker: Map<string, Take[]>,
+  seed: number,
+  resampleToHz: number | undefined,
+  wavDir: string,
+  skips: SkipCounter,
+  logger: typeof log,
+): Promise<SplitManifest> {
+  const recordings: Recording[] = [];
+  const supervisions: Supervision[] = [];
+  for (const speaker of testSpeakers) {
+    const rng = new Rng(`fsdd:${seed}:${ISOLATED_TEST_SPLIT}:${speaker}`); // unused: every take is kept
+    await isolatedSpeaker(takesBySpeaker.get(speaker) ?? [], rng, Infinity, resampleToHz, wavDir, skips, recordings, supervisions, logger);
+  }
+  recordings.sort((a, b) => compareIds(a.id, b.id));
+  supervisions.sort((a, b) => compareIds(a.id, b.id));
+  return { recordings, supervisions };
 }
 
 async function isolatedSpeaker(

@@ -39,4 +39,13 @@ describe.skipIf(!present)('fsdd on the real recordings (needs ../shared)', () =>
     for (const v of lead) if (v === 0) zeros++;
     expect(zeros / lead.length).toBeLessThan(0.1);
   });
+
+  it("isolatedTest (pipelines/fsdd-digits.yaml's split): the test speaker's 500 takes, no take of the 3 training speakers", async () => {
+    const p = await prepareFsdd(FSDD, { outDir: tmp(), numUtterancesPerSpeaker: 2, devTakeFraction: 0.1, isolatedTest: true, seed: 1, logger: memoryLogger() });
+    expect(p.info.options).toMatchObject({ trainSpeakers: ['george', 'jackson', 'nicolas'], testSpeakers: ['yweweler'] });
+    expect(p.info.counts['test-isolated']).toMatchObject({ supervisions: 500, speakers: 1 });
+    const iso = p.splits['test-isolated'].supervisions;
+    expect(iso.every((s) => s.speaker === 'yweweler' && s.text.split(' ').length === 1)).toBe(true);
+    expect(new Set(iso.map((s) => s.text)).size).toBe(10);
+  });
 });

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeWav, readAudioChannel } from '../../src/audio/index.ts';
-import { prepareFsdd, assignSpeakers, heldOutTakes, joinTakes, speakerNoiseRms, DIGIT_WORDS } from '../../corpora/fsdd/index.ts';
+import { prepareFsdd, assignSpeakers, heldOutTakes, joinTakes, speakerNoiseRms, DIGIT_WORDS, ISOLATED_TEST_SPLIT } from '../../corpora/fsdd/index.ts';
 import { prepareCorpus } from '../../corpora/index.ts';
 import { readCorpus } from '../../src/corpus/manifest.ts';
 import { validateDataDir } from '../../src/corpus/validate.ts';
@@ -173,6 +173,53 @@ describe('fsdd connected digits', () => {
     expect(samples[5]).toBe(0);
     const x = burst(new Rng(2), 0.3, 8000, 0.003);
     expectClose(speakerNoiseRms([x, x, x], 8000), 0.003, 0.0015);
+  });
+});
+
+describe('fsdd isolated-digit test split (isolatedTest)', () => {
+  const sourcesOf = (m: { supervisions: { custom?: Record<string, unknown> }[] }) => new Set(m.supervisions.flatMap((s) => s.custom!.sources as string[]));
+
+  it("adds 'test-isolated': every take of the test speakers, one digit each, no recording of train or dev", async () => {
+    const out = join(tmp(), 'data-iso');
+    const p = await prepareCorpus('fsdd', corpus, { outDir: out, numUtterancesPerSpeaker: 10, devTakeFraction: 0.2, isolatedTest: true, seed: 7, logger: quiet });
+    expect(ISOLATED_TEST_SPLIT).toBe('test-isolated');
+    expect(p.info.splits).toEqual(['train', 'dev', 'test', 'test-isolated']);
+    expect(p.info.options).toMatchObject({ testSpeakers: ['dave'], isolatedTest: true, isolatedTestSplit: 'test-isolated' });
+    const iso = p.splits['test-isolated'];
+    // dave has 2 takes of each digit: all 20, each its own utterance pointing at the upstream file.
+    expect(iso.supervisions.map((s) => s.id)).toEqual(Array.from({ length: 20 }, (_, k) => `dave_${k >> 1}_${k & 1}`));
+    for (const s of iso.supervisions) {
+      const [, digit, index] = s.id.split('_');
+      expect(s.speaker).toBe('dave');
+      expect(s.text).toBe(DIGIT_WORDS[Number(digit)]);
+      expect(s.text.split(' ')).toHaveLength(1);
+      expect(s.custom!.sources).toEqual([`recordings/${digit}_dave_${index}.wav`]);
+    }
+    expect(iso.recordings.map((r) => r.path)).toEqual(iso.supervisions.map((s) => join(corpus, 'recordings', (s.custom!.sources as string[])[0].split('/')[1])));
+    // The same takes as the connected test split, none of the takes train or dev are made of.
+    const isoSources = sourcesOf(iso);
+    expect(isoSources).toEqual(new Set([...sourcesOf(p.splits.test)]));
+    for (const split of ['train', 'dev']) for (const f of sourcesOf(p.splits[split])) expect(isoSources.has(f)).toBe(false);
+    expect(p.info.counts['test-isolated']).toMatchObject({ supervisions: 20, speakers: 1 });
+    expect((await validateDataDir(out)).counts['test-isolated'].supervisions).toBe(20);
+    // The connected splits do not change when the isolated split is added.
+    const without = await prepareFsdd(corpus, { outDir: join(tmp(), 'data-no-iso'), numUtterancesPerSpeaker: 10, devTakeFraction: 0.2, seed: 7, logger: quiet });
+    for (const split of ['train', 'dev', 'test']) expect(p.splits[split].supervisions).toEqual(without.splits[split].supervisions);
+  });
+
+  it('works with dev speakers (disjoint speakers elsewhere) and with evalDir test speakers', async () => {
+    const p = await prepareFsdd(corpus, { outDir: tmp(), numUtterancesPerSpeaker: 2, isolatedTest: true, logger: quiet });
+    expect(p.info.options).toMatchObject({ devSpeakers: ['carol'], testSpeakers: ['dave'] });
+    expect(p.info.counts['test-isolated'].supervisions).toBe(20);
+    const evalDir = makeFsddDir(join(tmp(), 'eval-iso'), ['yan', 'zoe'], 1, { seed: 5 });
+    const e = await prepareFsdd(corpus, { outDir: tmp(), evalDir, numUtterancesPerSpeaker: 2, isolatedTest: true, logger: quiet });
+    expect(e.info.counts['test-isolated']).toMatchObject({ supervisions: 20, speakers: 2 });
+    expect(new Set(e.splits['test-isolated'].recordings.map((r) => r.path.startsWith(evalDir)))).toEqual(new Set([true]));
+  });
+
+  it('is refused in isolated mode and for a non-boolean value', async () => {
+    await expect(prepareFsdd(corpus, { outDir: tmp(), mode: 'isolated', isolatedTest: true, logger: quiet })).rejects.toThrow(/'isolatedTest' is for connected mode/);
+    await expect(prepareFsdd(corpus, { outDir: tmp(), isolatedTest: 'yes' as unknown as boolean, logger: quiet })).rejects.toThrow(ConfigError);
   });
 });
 

@@ -52,6 +52,7 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[] }> =
       resampleToHz: { type: 'number', min: 1, unit: 'Hz', optional: true, doc: '' },
       seed: { type: 'number', integer: true, min: 0, optional: true, doc: '' },
       devTakeFraction: { type: 'number', min: 0, max: 0.5, optional: true, doc: '' },
+      isolatedTest: { type: 'boolean', optional: true, doc: '' },
     } satisfies SchemaFor<FsddOptions>,
     external: ['evalDir'],
   },
