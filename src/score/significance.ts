@@ -3,8 +3,12 @@
  * (Bisani & Ney, "Bootstrap estimates for confidence intervals in ASR performance evaluation", 2004):
  * utterances are resampled with replacement, and each replicate's corpus WER difference
  * (errors_A - errors_B) / refWords is recorded. With `strata` (one label per utterance) every
- * stratum is resampled on its own: the stratified bootstrap that `am-distill pool` uses across
- * experiments.
+ * stratum is resampled on its own. With `clusters` (the speaker of each utterance) the bootstrap
+ * has two stages: each replicate draws speakers with replacement, then utterances with replacement
+ * within each drawn speaker (Davison & Hinkley 1997, section 3.8). Utterances of one speaker are
+ * not independent (in FSDD connected digits they reuse the same recorded takes), so only the
+ * speaker-level interval covers the variation a new test speaker brings; `speakerBootstrap` is its
+ * general form, several ratio-of-sums statistics over the same resamples.
  */
 import { Rng } from '../util/rng.ts';
 import { FormatError } from '../util/errors.ts';
@@ -24,23 +28,63 @@ export interface BootstrapOptions {
    * (same draws as a single stratum holding every utterance in order).
    */
   strata?: readonly (string | number)[];
+  /**
+   * Cluster (speaker) of each utterance (same order as the input): a two-stage bootstrap, speakers
+   * drawn with replacement (within their stratum when `strata` is given; a speaker must lie in one
+   * stratum), then as many utterances as the speaker has, with replacement, from each drawn one.
+   */
+  clusters?: readonly (string | number)[];
 }
 
 /**
  * The resampling of one replicate: calls `visit` with n indices drawn with replacement, within
  * each stratum when `strata` is given.
  */
-export function makeResampler(n: number, strata?: readonly (string | number)[]): (rng: Rng, visit: (i: number) => void) => void {
+export function makeResampler(n: number, strata?: readonly (string | number)[], clusters?: readonly (string | number)[]): (rng: Rng, visit: (i: number) => void) => void {
+  if (clusters) return makeClusterResampler(n, clusters, strata);
   if (!strata) {
     return (rng, visit) => { for (let k = 0; k < n; k++) visit(rng.int(n)); };
   }
   if (strata.length !== n) throw new RangeError(`bootstrap strata: one per utterance expected, got ${strata.length} for ${n}`);
-  const groups = new Map<string | number, number[]>();
-  strata.forEach((s, i) => { let g = groups.get(s); if (!g) groups.set(s, (g = [])); g.push(i); });
-  const list = [...groups.values()];
+  const list = groupIndices(strata).map((g) => g.members);
   return (rng, visit) => {
     for (const g of list) for (let k = 0; k < g.length; k++) visit(g[rng.int(g.length)]);
   };
+}
+
+/** Indices of each group, groups in order of first appearance. */
+function groupIndices(labels: readonly (string | number)[]): { key: string | number; members: number[] }[] {
+  const groups = new Map<string | number, number[]>();
+  labels.forEach((s, i) => { let g = groups.get(s); if (!g) groups.set(s, (g = [])); g.push(i); });
+  return [...groups].map(([key, members]) => ({ key, members }));
+}
+
+/** The two-stage (speaker, then utterance) resampler of `BootstrapOptions.clusters`. */
+function makeClusterResampler(n: number, clusters: readonly (string | number)[], strata?: readonly (string | number)[]): (rng: Rng, visit: (i: number) => void) => void {
+  if (clusters.length !== n) throw new RangeError(`bootstrap clusters: one per utterance expected, got ${clusters.length} for ${n}`);
+  if (strata && strata.length !== n) throw new RangeError(`bootstrap strata: one per utterance expected, got ${strata.length} for ${n}`);
+  const speakers = groupIndices(clusters);
+  const strataGroups = groupIndices(strata ?? clusters.map(() => 0));
+  const layers = strataGroups.map(() => [] as number[][]);
+  const layerOf = new Map(strataGroups.map((g, k) => [g.key, k] as const));
+  for (const sp of speakers) {
+    const keys = new Set(sp.members.map((i) => (strata ? strata[i] : 0)));
+    if (keys.size > 1) throw new RangeError(`bootstrap clusters: speaker '${sp.key}' lies in ${keys.size} strata; a speaker must lie in one`);
+    layers[layerOf.get([...keys][0])!].push(sp.members);
+  }
+  return (rng, visit) => {
+    for (const layer of layers) {
+      for (let k = 0; k < layer.length; k++) {
+        const g = layer[rng.int(layer.length)];
+        for (let j = 0; j < g.length; j++) visit(g[rng.int(g.length)]);
+      }
+    }
+  };
+}
+
+/** Distinct clusters (speakers) among the labels. */
+export function clusterCount(clusters: readonly (string | number)[]): number {
+  return new Set(clusters).size;
 }
 
 /**
@@ -58,7 +102,7 @@ export function pairedBootstrapErrorDiff(diff: ArrayLike<number>, words: ArrayLi
   if (words.length !== n) throw new RangeError(`pairedBootstrapErrorDiff: ${n} differences but ${words.length} word counts`);
   let D = 0, W = 0;
   for (let i = 0; i < n; i++) { D += diff[i]; W += words[i]; }
-  const draw = makeResampler(n, opts.strata);
+  const draw = makeResampler(n, opts.strata, opts.clusters);
   const rng = new Rng(opts.seed ?? 0);
   const deltas = new Float64Array(replicates);
   let aBetter = 0;
@@ -162,7 +206,7 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
   let B = 0, E = 0, S = 0;
   for (const u of utts) { B += u.baseline; E += u.ensemble; S += u.student; }
   const gainKept = gainShare(B, E, S);
-  const draw = makeResampler(n, opts.strata);
+  const draw = makeResampler(n, opts.strata, opts.clusters);
   const rng = new Rng(seed);
   const shares: number[] = [];
   let undefinedReplicates = 0;
@@ -183,4 +227,81 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
     ciHigh = q(1 - alpha);
   }
   return { gainKept, ciLow, ciHigh, confidence, replicates, seed, utterances: n, undefinedReplicates };
+}
+
+/** One statistic of `bootstrapSums`: its value on the full set and its percentile interval. */
+export interface BootstrapEstimate {
+  /** The statistic on the full set; null where it is undefined. */
+  value: number | null;
+  /** Percentile interval; null without one (one speaker, or the statistic undefined in half of the replicates or more). */
+  low: number | null;
+  high: number | null;
+  /** Replicates in which the statistic is undefined, set aside. */
+  undefinedReplicates: number;
+  /** Shares of the defined replicates in which the statistic is above / below 0 (null without replicates). */
+  aboveZero: number | null;
+  belowZero: number | null;
+}
+
+export interface SumsBootstrap {
+  estimates: BootstrapEstimate[];
+  /** Speakers resampled (two-stage bootstrap), or null for the plain utterance bootstrap. */
+  speakers: number | null;
+  utterances: number;
+  replicates: number;
+  confidence: number;
+  seed: number;
+  /** Why there are no intervals at all, e.g. 'n/a: 1 speaker'; null otherwise. */
+  note: string | null;
+}
+
+/**
+ * Bootstrap of statistics of column sums, every statistic on the same resamples: `columns[j][i]`
+ * is utterance i's value in column j (frames, correct frames of a system, reference words, word
+ * errors, ...); each replicate sums every column over one resample (`makeResampler`, two-stage
+ * with `opts.clusters`) and evaluates each statistic on those sums (null where it is undefined).
+ * With `clusters` naming fewer than 2 speakers no interval can be estimated: the intervals are
+ * null and `note` says so (a zero-width interval would claim a certainty the data cannot give).
+ */
+export function bootstrapSums(columns: readonly ArrayLike<number>[], statistics: readonly ((sums: Float64Array) => number | null)[], opts: BootstrapOptions = {}): SumsBootstrap {
+  const replicates = opts.replicates ?? 1000;
+  const confidence = opts.confidence ?? 0.95;
+  const seed = opts.seed ?? 0;
+  if (!(Number.isInteger(replicates) && replicates >= 1) || !(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`bootstrapSums: replicates must be an integer >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+  }
+  const n = columns.length ? columns[0].length : 0;
+  if (columns.some((c) => c.length !== n)) throw new RangeError(`bootstrapSums: columns of different lengths (${columns.map((c) => c.length).join(', ')})`);
+  const sumsOf = (each: (visit: (i: number) => void) => void) => {
+    const t = new Float64Array(columns.length);
+    each((i) => { for (let j = 0; j < columns.length; j++) t[j] += columns[j][i]; });
+    return t;
+  };
+  const full = sumsOf((visit) => { for (let i = 0; i < n; i++) visit(i); });
+  const speakers = opts.clusters ? clusterCount(opts.clusters) : null;
+  const note = speakers !== null && speakers < 2 ? `n/a: ${speakers} speaker${speakers === 1 ? '' : 's'}` : n === 0 ? 'n/a: no utterances' : null;
+  const values = statistics.map(() => [] as number[]);
+  const undef = statistics.map(() => 0);
+  if (note === null) {
+    const draw = makeResampler(n, opts.strata, opts.clusters);
+    const rng = new Rng(seed);
+    for (let r = 0; r < replicates; r++) {
+      const t = sumsOf((visit) => draw(rng, visit));
+      statistics.forEach((f, k) => { const v = f(t); if (v === null || !Number.isFinite(v)) undef[k]++; else values[k].push(v); });
+    }
+  }
+  const alpha = (1 - confidence) / 2;
+  const estimates = statistics.map((f, k): BootstrapEstimate => {
+    const v = f(full);
+    const xs = values[k].sort((a, b) => a - b);
+    const q = (p: number) => xs[Math.min(xs.length - 1, Math.max(0, Math.floor(p * xs.length)))];
+    const ok = note === null && xs.length > 0 && xs.length >= replicates / 2;
+    return {
+      value: v === null || !Number.isFinite(v) ? null : v,
+      low: ok ? q(alpha) : null, high: ok ? q(1 - alpha) : null,
+      undefinedReplicates: undef[k],
+      aboveZero: xs.length ? xs.filter((x) => x > 0).length / xs.length : null, belowZero: xs.length ? xs.filter((x) => x < 0).length / xs.length : null,
+    };
+  });
+  return { estimates, speakers, utterances: n, replicates, confidence, seed, note };
 }
