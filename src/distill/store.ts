@@ -48,7 +48,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { ConfigError, FormatError } from '../util/errors.ts';
-import { frameIndexData, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
+import { frameIndexData, openArrowFile, UtteranceFileWriter, UtteranceRowIndex } from '../util/arrow-file.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { KeptMassStats, type KeptMassSummary } from './topk.ts';
 import { COMBINATION_RULES, type CombinationRule } from './combine.ts';
@@ -680,14 +680,9 @@ export interface SoftTargetIndexOptions {
 interface IndexedFile {
   path: string;
   fh: ArrowReadHandle;
-  reader: OpenedFile['reader'];
   meta: SoftTargetFileMetadata;
-  dict: string[];
-  numBatches: number;
-  /** First record batch of each utterance (by dictionary index); null until needed when batching is one per utterance. */
-  firstBatch: Int32Array | null;
-  /** Serialises reads (the arrow-js file reader seeks, then reads). */
-  queue: Promise<unknown>;
+  /** Record batches of each utterance (utterance ids by dictionary index in `rows.uttIds`). */
+  rows: UtteranceRowIndex;
   stamp: Int32Array;
 }
 
@@ -717,7 +712,7 @@ export class SoftTargetIndex {
     this.opened = opened;
     this.metadata = opened[0].meta;
     this.cacheLimit = cacheFrames;
-    opened.forEach((f, fi) => f.dict.forEach((id, index) => {
+    opened.forEach((f, fi) => f.rows.uttIds.forEach((id, index) => {
       const prev = this.where.get(id);
       if (prev) throw new FormatError('utterance id occurs in two soft-target files', { file: f.path, uttId: id, expected: 'each utterance in one file', found: `also in ${opened[prev.file].path}` });
       this.where.set(id, { file: fi, index });
@@ -730,17 +725,9 @@ export class SoftTargetIndex {
     try {
       for (const path of files) {
         const f = await openFile(path);
-        opened.push({ path, fh: f.fh, reader: f.reader, meta: f.meta, dict: [], numBatches: 0, firstBatch: null, queue: Promise.resolve(), stamp: new Int32Array(f.meta.numSenones) });
+        opened.push({ path, fh: f.fh, meta: f.meta, rows: new UtteranceRowIndex(path, f.reader, f.schema), stamp: new Int32Array(f.meta.numSenones) });
         checkSoftTargets(f.meta, path, opts.expect ?? {});
         if (opened.length > 1) checkSameRun(opened[0].meta, opened[0].path, f.meta, path);
-        const field = f.schema.fields.find((x) => x.name === 'utt_id')!;
-        const dictId = (field.type as Dictionary).id;
-        const reader = f.reader as unknown as { dictionaries: Map<number, Vector<Utf8>>; numRecordBatches: number };
-        const dict = reader.dictionaries.get(dictId);
-        const entry = opened[opened.length - 1];
-        entry.dict = dict ? (dict.toArray() as unknown as string[]) : [];
-        entry.numBatches = reader.numRecordBatches;
-        if (entry.numBatches !== entry.dict.length) await buildBatchMap(entry);
       }
       const cacheFrames = opts.cacheFrames ?? 100_000;
       if (!(Number.isInteger(cacheFrames) && cacheFrames >= 0)) throw new ConfigError('bad cache size', { keyPath: 'cacheFrames', expected: 'an integer >= 0', found: String(cacheFrames) });
@@ -770,7 +757,7 @@ export class SoftTargetIndex {
 
   /** Every utterance id, file by file in file order. */
   uttIds(): string[] {
-    return this.opened.flatMap((f) => f.dict);
+    return this.opened.flatMap((f) => f.rows.uttIds);
   }
 
   /** Decoded targets of one utterance (from the cache or the file). Undefined when absent. */
@@ -785,9 +772,7 @@ export class SoftTargetIndex {
     const w = this.where.get(uttId);
     if (!w) return undefined;
     const f = this.opened[w.file];
-    const run = f.queue.then(() => this.readUtterance(f, w.index, uttId));
-    f.queue = run.catch(() => undefined);
-    const u = await run;
+    const u = await this.readUtterance(f, w.index, uttId);
     this.reads++;
     if (this.cacheLimit > 0 && u.numFrames <= this.cacheLimit) {
       this.cache.set(uttId, u);
@@ -802,35 +787,8 @@ export class SoftTargetIndex {
   }
 
   private async readUtterance(f: IndexedFile, index: number, uttId: string): Promise<UtteranceSoftTargets> {
-    let b = f.firstBatch ? f.firstBatch[index] : index;
     const builder = new UtteranceBuilder(uttId);
-    const reader = f.reader as unknown as { readRecordBatch(i: number): Promise<RecordBatch | null> };
-    while (b < f.numBatches) {
-      const batch = await reader.readRecordBatch(b);
-      if (!batch) throw new FormatError('cannot read record batch', { file: f.path, uttId, expected: `record batch ${b} of ${f.numBatches}`, found: 'none' });
-      const c = batchColumns(batch, f.meta, f.path);
-      if (!f.firstBatch) {
-        // One batch per utterance expected; anything else: map the file once and retry.
-        if (c.n === 0 || c.uttIndex[0] !== index || c.uttIndex[c.n - 1] !== index) {
-          await buildBatchMap(f);
-          return this.readUtterance(f, index, uttId);
-        }
-        builder.push(c, 0, c.n, f.path);
-        return builder.build(f.meta, f.path, f.stamp);
-      }
-      let start = 0;
-      if (builder.frames === 0) {
-        while (start < c.n && c.uttIndex[start] !== index) start++;
-      } else if (c.n > 0 && c.uttIndex[0] !== index) {
-        break;
-      }
-      let end = start;
-      while (end < c.n && c.uttIndex[end] === index) end++;
-      if (end > start) builder.push(c, start, end, f.path);
-      if (builder.frames > 0 && end < c.n) break;
-      b++;
-    }
-    if (builder.frames === 0) throw new FormatError('utterance listed in the dictionary has no rows', { file: f.path, uttId });
+    for (const r of await f.rows.rows(index)) builder.push(batchColumns(r.batch, f.meta, f.path), r.start, r.end, f.path);
     return builder.build(f.meta, f.path, f.stamp);
   }
 
@@ -881,27 +839,6 @@ export class SoftTargetIndex {
 }
 
 /** One pass over a file mapping each utterance (dictionary index) to its first record batch. */
-async function buildBatchMap(f: IndexedFile): Promise<void> {
-  const first = new Int32Array(f.dict.length).fill(-1);
-  const reader = f.reader as unknown as { readRecordBatch(i: number): Promise<RecordBatch | null> };
-  let last = -1;
-  for (let b = 0; b < f.numBatches; b++) {
-    const batch = await reader.readRecordBatch(b);
-    if (!batch || batch.numRows === 0) continue;
-    const c = batchColumns(batch, f.meta, f.path);
-    for (let r = 0; r < c.n; r++) {
-      const idx = c.uttIndex[r];
-      if (!(idx >= 0 && idx < f.dict.length)) throw new FormatError('utt_id index outside the dictionary', { file: f.path, found: String(idx) });
-      if (idx !== last) {
-        if (first[idx] !== -1) throw new FormatError('utterance rows are not contiguous', { file: f.path, uttId: f.dict[idx], expected: 'all frames of an utterance together' });
-        first[idx] = b;
-        last = idx;
-      }
-    }
-  }
-  f.firstBatch = first;
-}
-
 /**
  * Dense rows x numSenones targets from sparse ones: kept ids get their probabilities; with a
  * residual, every other senone gets residual / (numSenones - k).

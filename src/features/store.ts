@@ -33,7 +33,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
-import { ArrowReadHandle, frameIndexData, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
+import { ArrowReadHandle, frameIndexData, openArrowFile, UtteranceFileWriter, UtteranceRowIndex, type OpenedArrowFile } from '../util/arrow-file.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import type { FbankOptions, MfccOptions } from './options.ts';
 
@@ -404,6 +404,32 @@ export class FeatureFileReader {
     } finally {
       await this.close();
     }
+  }
+
+  /**
+   * Random access: the utterance with dictionary index `index` (see `uttIds`). Do not mix with
+   * `utterances()` on one reader.
+   */
+  async readUtterance(index: number): Promise<FeatureUtterance> {
+    const rows = await this.rowIndex().rows(index);
+    const fc = this.metadata.featureConfig;
+    const total = rows.reduce((n, r) => n + r.end - r.start, 0);
+    const columns = (name: string, dim: number) => concat(rows.map((r) => listValues(r.batch.getChild(name)!.data[0], dim).subarray(r.start * dim, r.end * dim)), total * dim);
+    const u: FeatureUtterance = { uttId: this.uttIds[index], fbank: { numFrames: total, dim: fc.fbankDim, data: columns('fbank', fc.fbankDim) } };
+    if (fc.mfccDim) u.mfcc = { numFrames: total, dim: fc.mfccDim, data: columns('mfcc', fc.mfccDim) };
+    return u;
+  }
+
+  /** Utterance ids by dictionary index (for `readUtterance`). */
+  get uttIds(): readonly string[] {
+    return this.rowIndex().uttIds;
+  }
+
+  private rows: UtteranceRowIndex | null = null;
+
+  private rowIndex(): UtteranceRowIndex {
+    if (!this.rows) this.rows = new UtteranceRowIndex(this.path, this.reader as unknown as OpenedArrowFile['reader'], this.schema);
+    return this.rows;
   }
 
   /** True once the file handle is closed (after close(), or when iteration ended or broke off). */

@@ -11,14 +11,14 @@
  * does not grow with the corpus (plus the utterance id sets, O(utterances)). Feature and alignment
  * files are merge-joined by utterance id: both stages write utterances in manifest order, and
  * either side may lack some (a failed alignment, a skipped recording): those are counted skips.
- * With one alignment file per feature file (same sharding), a seeded pass visits the shards in a
- * shuffled order.
+ * A seeded pass (training) visits every utterance of every file in a random order instead, by
+ * random access (`UtteranceRowIndex`): memory stays O(utterances) for the ids, plus one utterance.
  */
 import { RecordBatchReader, type RecordBatch, type Vector } from 'apache-arrow';
 import { Rng } from '../util/rng.ts';
 import { FormatError, SkipCounter } from '../util/errors.ts';
 import { FeatureFileReader, readFeatureMetadata, type FeatureConfig } from '../features/store.ts';
-import { ArrowReadHandle } from '../util/arrow-file.ts';
+import { ArrowReadHandle, openArrowFile, UtteranceRowIndex } from '../util/arrow-file.ts';
 import type { FrameSource, Utterance, UtteranceOrder } from './data.ts';
 
 export interface ArrowFrameSourceOptions {
@@ -147,6 +147,21 @@ async function* readAlignments(files: string[], valueColumn: string): AsyncGener
   }
 }
 
+/** The senones of one utterance of an alignment file, by random access. */
+async function readSenones(index: UtteranceRowIndex, i: number): Promise<Int32Array> {
+  const rows = await index.rows(i);
+  const parts = rows.map((r) => {
+    const d = checkColumn(r.batch, 'senone', /^Int32$/, index.path).data[0];
+    if (d.nullCount > 0) throw new FormatError('null values in a column', { file: index.path, uttId: index.uttIds[i], expected: 'no nulls in senone', found: 'nulls' });
+    return (d.values as Int32Array).subarray(d.offset + r.start, d.offset + r.end);
+  });
+  if (parts.length === 1) return parts[0];
+  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) { out.set(p, off); off += p.length; }
+  return out;
+}
+
 /** Utterance ids of a file, from its one global utt_id dictionary (reads the first record batch only). */
 export async function arrowUttIds(file: string): Promise<string[]> {
   const fh = await ArrowReadHandle.open(file);
@@ -250,15 +265,68 @@ export class ArrowFrameSource implements FrameSource {
     return this.passSkips;
   }
 
+  /**
+   * One pass. Without `orderSeed`: file order, features merge-joined with alignments. With it: a
+   * fresh random order of every utterance of every file, across shards, speakers and VTLP copies
+   * (each utterance read by random access: one record batch of each file per utterance), so a
+   * corpus stored in speaker order still fills the shuffle buffer with every speaker's frames.
+   */
   async *utterances(order: UtteranceOrder = {}): AsyncIterable<Utterance> {
-    const { features, alignments } = this.opts;
-    // Shard pairs: with one alignment file per feature file, the pairs can be visited in any order.
-    let pairs: { features: string[]; alignments?: string[] }[];
-    if (alignments && alignments.length === features.length) pairs = features.map((f, i) => ({ features: [f], alignments: [alignments[i]] }));
-    else pairs = [{ features, alignments }];
-    if (order.orderSeed !== undefined && pairs.length > 1) new Rng(order.orderSeed).shuffle(pairs);
     this.passSkips = new SkipCounter();
-    for (const p of pairs) yield* this.join(p.features, p.alignments);
+    if (order.orderSeed === undefined) yield* this.join(this.opts.features, this.opts.alignments);
+    else yield* this.shuffled(order.orderSeed);
+  }
+
+  private async *shuffled(seed: number): AsyncGenerator<Utterance> {
+    const features: FeatureFileReader[] = [];
+    const alignments: { fh: ArrowReadHandle; rows: UtteranceRowIndex }[] = [];
+    try {
+      for (const f of this.opts.features) features.push(await FeatureFileReader.open(f));
+      const alignedAt = new Map<string, { file: number; index: number }>();
+      for (const file of this.opts.alignments ?? []) {
+        const opened = await openArrowFile(file, 'alignments file');
+        const rows = new UtteranceRowIndex(file, opened.reader, opened.schema);
+        alignments.push({ fh: opened.fh, rows });
+        rows.uttIds.forEach((id, index) => {
+          const prev = alignedAt.get(id);
+          if (prev) throw new FormatError('utterance id occurs in two alignment files', { file, uttId: id, expected: 'each utterance in one file', found: `also in ${alignments[prev.file].rows.path}` });
+          alignedAt.set(id, { file: alignments.length - 1, index });
+        });
+      }
+      // Global utterance g is utterance g - offsets[f] of feature file f.
+      const offsets = [0];
+      for (const r of features) offsets.push(offsets[offsets.length - 1] + r.uttIds.length);
+      const visit = new Rng(seed).shuffle(Array.from({ length: offsets[offsets.length - 1] }, (_, g) => g));
+      const featured = new Set<string>();
+      for (const g of visit) {
+        let f = 0;
+        for (let lo = 0, hi = features.length - 1; lo <= hi;) {
+          const mid = (lo + hi) >> 1;
+          if (offsets[mid] <= g) { f = mid; lo = mid + 1; } else hi = mid - 1;
+        }
+        const u = await features[f].readUtterance(g - offsets[f]);
+        featured.add(u.uttId);
+        const utt: Utterance = { uttId: u.uttId, speaker: this.speakers.get(u.uttId), numFrames: u.fbank.numFrames, dim: u.fbank.dim, feats: u.fbank.data };
+        if (this.opts.alignments) {
+          const at = alignedAt.get(u.uttId);
+          if (!at) {
+            this.passSkips.skip(u.uttId, 'no alignment');
+            continue;
+          }
+          utt.labels = await readSenones(alignments[at.file].rows, at.index);
+          if (utt.labels.length !== utt.numFrames) {
+            this.passSkips.skip(u.uttId, 'alignment length differs from the number of feature frames');
+            continue;
+          }
+        }
+        this.passSkips.done++;
+        yield utt;
+      }
+      for (const id of alignedAt.keys()) if (!featured.has(id)) this.passSkips.skip(id, 'alignment without features');
+    } finally {
+      for (const r of features) await r.close();
+      for (const a of alignments) await a.fh.close().catch(() => undefined);
+    }
   }
 
   private async *join(featureFiles: string[], alignmentFiles: string[] | undefined): AsyncGenerator<Utterance> {

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import {
   AsyncByteQueue,
   Data,
+  DataType,
   Dictionary,
   Field,
   Int32,
@@ -316,5 +317,125 @@ export async function checkArrowBlocks(path: string, fh: Pick<ArrowReadHandle, '
         file: path, expected: `${where} at byte ${offset} with ${meta} bytes of metadata`, found: bytesRead < 8 ? 'the end of the file' : `bytes ${prefix.toString('hex')}`,
       });
     }
+  }
+}
+
+/** A run of one record batch's rows that belongs to one utterance. */
+export interface UtteranceRows {
+  batch: RecordBatch;
+  start: number;
+  end: number;
+}
+
+interface RandomAccessReader {
+  readRecordBatch(index: number): Promise<RecordBatch | null>;
+  readonly numRecordBatches: number;
+  readonly dictionaries: Map<number, Vector>;
+}
+
+function int32Column(batch: RecordBatch, name: string, file: string): Int32Array {
+  const col = batch.getChild(name);
+  if (!col) throw new FormatError('missing column', { file, expected: `column '${name}'`, found: batch.schema.fields.map((f) => f.name).join(', ') });
+  const d = col.data[0];
+  if (d.nullCount > 0) throw new FormatError('null values in a column', { file, expected: `no nulls in '${name}'`, found: `${d.nullCount} nulls` });
+  return (d.values as Int32Array).subarray(d.offset, d.offset + batch.numRows);
+}
+
+/**
+ * Random access by utterance to a per-utterance Arrow file (features, alignments, soft targets:
+ * an `utt_id` dictionary column and a `frame` column 0, 1, 2, ... per utterance). The stores write
+ * one record batch per utterance in dictionary order, so utterance i is record batch i: a lookup
+ * is one read, checked on every read (all rows utterance i, frames 0, 1, ...). Any other batching
+ * (files written by other tools) is mapped once, each utterance to its first record batch, and
+ * read from there. (A foreign file with as many batches as utterances whose utterance fills batch
+ * i and goes on in batch i + 1 would read short: the sources compare every utterance's frame
+ * count across features, alignments and targets, so that is a counted skip or a located error.) Memory: the utterance ids
+ * and one int per utterance. Reads are serialised (the arrow-js reader seeks, then reads).
+ */
+export class UtteranceRowIndex {
+  readonly path: string;
+  /** Utterance ids by dictionary index (the file's one global dictionary). */
+  readonly uttIds: readonly string[];
+  private readonly reader: RandomAccessReader;
+  private firstBatch: Int32Array | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** `reader`: an opened Arrow file reader (as `openArrowFile` returns) whose schema has a dictionary `utt_id`. */
+  constructor(path: string, reader: OpenedArrowFile['reader'], schema: Schema) {
+    this.path = path;
+    this.reader = reader as unknown as RandomAccessReader;
+    const field = schema.fields.find((f) => f.name === 'utt_id');
+    if (!field || !DataType.isDictionary(field.type)) {
+      throw new FormatError('no utt_id dictionary column', { file: path, expected: "column 'utt_id' of type Dictionary<Int32, Utf8>", found: field ? String(field.type) : 'none' });
+    }
+    const dict = this.reader.dictionaries.get((field.type as Dictionary).id);
+    this.uttIds = dict ? (dict.toArray() as unknown as string[]) : [];
+  }
+
+  /** Rows of the utterance with dictionary index `index`, in frame order (frame numbers checked). */
+  rows(index: number): Promise<UtteranceRows[]> {
+    const run = this.queue.then(() => this.read(index));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async batch(b: number): Promise<RecordBatch> {
+    const batch = await this.reader.readRecordBatch(b);
+    if (!batch) throw new FormatError('cannot read record batch', { file: this.path, expected: `record batch ${b} of ${this.reader.numRecordBatches}`, found: 'none' });
+    return batch;
+  }
+
+  private async read(index: number): Promise<UtteranceRows[]> {
+    const uttId = this.uttIds[index];
+    if (uttId === undefined) throw new RangeError(`${this.path}: utterance index ${index} outside the dictionary (${this.uttIds.length})`);
+    if (!this.firstBatch && this.reader.numRecordBatches === this.uttIds.length) {
+      const batch = await this.batch(index);
+      const u = int32Column(batch, 'utt_id', this.path);
+      const f = int32Column(batch, 'frame', this.path);
+      if (u.length > 0 && u.every((x, r) => x === index && f[r] === r)) return [{ batch, start: 0, end: u.length }];
+    }
+    if (!this.firstBatch) await this.map();
+    const out: UtteranceRows[] = [];
+    for (let b = this.firstBatch![index]; b >= 0 && b < this.reader.numRecordBatches; b++) {
+      const batch = await this.batch(b);
+      const u = int32Column(batch, 'utt_id', this.path);
+      let start = 0;
+      if (out.length === 0) while (start < u.length && u[start] !== index) start++;
+      let end = start;
+      while (end < u.length && u[end] === index) end++;
+      if (end > start) out.push({ batch, start, end });
+      if (end < u.length && out.length > 0) break;
+    }
+    if (out.length === 0) throw new FormatError('utterance listed in the dictionary has no rows', { file: this.path, uttId });
+    return this.checked(out, uttId);
+  }
+
+  private checked(rows: UtteranceRows[], uttId: string): UtteranceRows[] {
+    let want = 0;
+    for (const r of rows) {
+      const frames = int32Column(r.batch, 'frame', this.path);
+      for (let i = r.start; i < r.end; i++, want++) {
+        if (frames[i] !== want) throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', { file: this.path, uttId, expected: `frame ${want}`, found: `frame ${frames[i]}` });
+      }
+    }
+    return rows;
+  }
+
+  /** Scan the file once: the first record batch of every utterance; rows of one utterance must be contiguous. */
+  private async map(): Promise<void> {
+    const first = new Int32Array(this.uttIds.length).fill(-1);
+    let last = -1;
+    for (let b = 0; b < this.reader.numRecordBatches; b++) {
+      const u = int32Column(await this.batch(b), 'utt_id', this.path);
+      for (let r = 0; r < u.length; r++) {
+        const idx = u[r];
+        if (idx === last) continue;
+        if (!(idx >= 0 && idx < first.length)) throw new FormatError('utt_id index outside the dictionary', { file: this.path, expected: `0 <= index < ${first.length}`, found: String(idx) });
+        if (first[idx] !== -1) throw new FormatError('utterance rows are not contiguous', { file: this.path, uttId: this.uttIds[idx], expected: 'all frames of an utterance together' });
+        first[idx] = b;
+        last = idx;
+      }
+    }
+    this.firstBatch = first;
   }
 }
