@@ -3,13 +3,14 @@
  * paired-bootstrap significance (src/score), per-speaker table, worst utterances.
  */
 import { pairedBootstrapWer } from '../score/significance.ts';
+import { metricDifferences, seedSpread, type DifferencesReport, type MetricCounts } from './differences.ts';
 import { FormatError } from '../util/errors.ts';
 import { speakerOf } from '../score/trn.ts';
 import type { WerResult, UttScore } from '../score/wer.ts';
 import type { AlignedPair } from '../score/align.ts';
 import type { ErrorLists } from '../score/errors.ts';
 import {
-  CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION,
+  CONTROL_ID, CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION,
   type GainRecovered, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest,
   type FrequentErrorRow, type Split, type SpeakerRow, type SystemInput, type SystemReport, type UttWerCounts, type WerCounts,
   type WerFigures, type WorstUtterance,
@@ -48,13 +49,19 @@ export function werFigures(c: WerCounts): WerFigures {
   };
 }
 
-const SYSTEM_LABELS: Record<string, string> = { baseline: 'Baseline', ensemble: 'Ensemble', student: 'Distilled single model' };
+const SYSTEM_LABELS: Record<string, string> = { baseline: 'Baseline', [CONTROL_ID]: 'Control baseline', ensemble: 'Ensemble', student: 'Distilled single model' };
 
-/** Systems in display order: baseline, ensemble, student, then members by number. */
+/** The systems of Table 1 in display order: baseline, the control beside it when present, ensemble, student. */
+export function table1SystemIds(ids: Iterable<string>): string[] {
+  const all = [...ids];
+  return ['baseline', CONTROL_ID, 'ensemble', 'student'].filter((id) => all.includes(id));
+}
+
+/** Systems in display order: baseline, control, ensemble, student, then members by number. */
 export function orderedSystemIds(ids: Iterable<string>): string[] {
   const all = [...ids];
   const members = all.filter((id) => MEMBER_ID.test(id)).sort((a, b) => Number(MEMBER_ID.exec(a)![1]) - Number(MEMBER_ID.exec(b)![1]));
-  return [...CORE_SYSTEMS.filter((id) => all.includes(id)), ...members];
+  return [...table1SystemIds(all), ...members];
 }
 
 export function defaultLabel(id: string, k: number | null): string {
@@ -132,6 +139,50 @@ function significance(input: ReportInput, opts: Required<Pick<ReportOptions, 'bo
     studentVsEnsemble: test('student', 'ensemble'),
     ensembleVsBaseline: test('ensemble', 'baseline'),
     notes,
+  };
+}
+
+/**
+ * The differences of Table 1's systems on test with speaker-bootstrap intervals
+ * (src/report/differences.ts); null when test has neither per-utterance frame nor word counts.
+ */
+function differences(input: ReportInput, systems: Record<string, SystemReport>, opts: Required<Pick<ReportOptions, 'bootstrapReplicates' | 'confidence' | 'seed'>>): DifferencesReport | null {
+  const ids = table1SystemIds(Object.keys(input.systems));
+  const uc = input.utteranceCounts?.split === 'test' ? input.utteranceCounts : null;
+  const spk = (uttId: string) => uc?.speakers[uttId] ?? speakerOf(uttId);
+  const members = Object.keys(systems).filter((id) => MEMBER_ID.test(id));
+  const spread = (f: (s: SystemReport) => number | null) => seedSpread(members.map((id) => f(systems[id])).filter((v): v is number => v !== null));
+  const bs = { replicates: opts.bootstrapReplicates, confidence: opts.confidence, seed: opts.seed };
+
+  let fa: MetricCounts | null = null;
+  const lines = uc?.frames;
+  if (lines?.length) {
+    const have = ids.filter((id) => lines.every((u) => typeof u.correct[id] === 'number'));
+    if (CORE_SYSTEMS.every((id) => have.includes(id))) {
+      fa = { speakers: lines.map((u) => spk(u.uttId)), totals: lines.map((u) => u.frames), counts: Object.fromEntries(have.map((id) => [id, lines.map((u) => u.correct[id])])) };
+    }
+  }
+  let wer: MetricCounts | null = null;
+  const base = input.systems.baseline.utterances?.test;
+  if (base?.length) {
+    const have = ids.filter((id) => input.systems[id].utterances?.test?.length === base.length);
+    if (CORE_SYSTEMS.every((id) => have.includes(id))) {
+      const errs = (id: string) => {
+        const byId = new Map(input.systems[id].utterances!.test!.map((u) => [u.uttId, u] as const));
+        return base.map((b) => {
+          const u = byId.get(b.uttId);
+          if (!u || u.refWords !== b.refWords) throw new FormatError(`cannot compare ${id} with baseline: systems were scored against different references`, { keyPath: `systems.${id}.utterances.test`, uttId: b.uttId, expected: `${b.refWords} reference words`, found: u ? String(u.refWords) : 'no such utterance' });
+          return u.sub + u.del + u.ins;
+        });
+      };
+      wer = { speakers: base.map((u) => spk(u.uttId)), totals: base.map((u) => u.refWords), counts: Object.fromEntries(have.map((id) => [id, errs(id)])) };
+    }
+  }
+  if (!fa && !wer) return null;
+  return {
+    split: 'test', method: 'speaker-bootstrap', ...bs,
+    frameAccuracy: fa && metricDifferences('frameAccuracy', fa, spread((s) => s.frameAccuracy.test), bs),
+    wer: wer && metricDifferences('wer', wer, spread((s) => s.wer.test), bs),
   };
 }
 
@@ -283,7 +334,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     systems,
     paper: { ...PAPER_TABLE_1, gainRecovered: paperGain },
     gainRecovered,
-    significance: significance(input, o),
+    ...(() => { const sig = significance(input, o); return { differences: differences(input, systems, o), significance: sig }; })(),
     softTargets: input.softTargets ?? null,
     temperatureSweep: sweep,
     fidelity: input.fidelity?.length ? input.fidelity : null,

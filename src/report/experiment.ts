@@ -18,13 +18,14 @@ import { fileURLToPath } from 'node:url';
 import { FormatError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
 import { reportWerInputs, type ScoreSummary } from '../decode-stage/score.ts';
-import type { EvalFile } from '../train/eval.ts';
+import { evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../train/eval.ts';
+import { parseSupervision, SUPERVISIONS_FILE } from '../corpus/manifest.ts';
 import type { ModelsFile } from '../train/models.ts';
 import type { StudentEntry, StudentsFile } from '../train/distill.ts';
 import type { TargetsFile } from '../train/targets.ts';
 import {
-  MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
-  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint,
+  CONTROL_ID, MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
+  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint, type UtteranceCountsInput,
 } from './types.ts';
 
 /** Where each stage wrote its output (absent stages: null). */
@@ -169,6 +170,52 @@ function versions(): Record<string, string> {
   return out;
 }
 
+/** The eval stage's per-utterance frame counts (`<split>.utts.jsonl`), checked line by line. */
+export function readEvalUtterances(file: string): EvalUtteranceLine[] {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const out: EvalUtteranceLine[] = [];
+  const seen = new Set<string>();
+  lines.forEach((text, i) => {
+    if (text.trim() === '') return;
+    const line = i + 1;
+    let j: EvalUtteranceLine;
+    try {
+      j = JSON.parse(text) as EvalUtteranceLine;
+    } catch (cause) {
+      throw new FormatError('not a JSON line', { file, line, cause, expected: '{"uttId", "frames", "correct": {model: count}}', found: text.slice(0, 60) });
+    }
+    const bad = typeof j?.uttId !== 'string' || !Number.isInteger(j.frames) || j.frames < 0 || typeof j.correct !== 'object' || j.correct === null
+      || Object.values(j.correct).some((c) => !Number.isInteger(c) || c < 0 || c > j.frames);
+    if (bad) throw new FormatError('bad per-utterance frame counts', { file, line, expected: 'uttId (string), frames (integer >= 0), correct: {model: integer in [0, frames]}', found: text.slice(0, 120) });
+    if (seen.has(j.uttId)) throw new FormatError('utterance listed twice', { file, line, uttId: j.uttId, expected: 'each utterance once', found: 'a repeat' });
+    seen.add(j.uttId);
+    out.push(j);
+  });
+  return out;
+}
+
+/**
+ * Speaker of every utterance of a split, from the prepare stage's supervisions
+ * (`<prepare>/<split>/supervisions.jsonl`); an empty map when the file is absent.
+ */
+export function readSplitSpeakers(prepareDir: string | null | undefined, split: string): Record<string, string> {
+  const file = prepareDir ? join(prepareDir, split, SUPERVISIONS_FILE) : null;
+  if (!file || !existsSync(file)) return {};
+  const out: Record<string, string> = {};
+  readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
+    if (text.trim() === '') return;
+    let j: unknown;
+    try {
+      j = JSON.parse(text);
+    } catch (cause) {
+      throw new FormatError('not a JSON line', { file, line: i + 1, cause, expected: 'a supervision', found: text.slice(0, 60) });
+    }
+    const s = parseSupervision(j, file, i + 1);
+    out[s.id] = s.speaker;
+  });
+  return out;
+}
+
 /** Assemble the report's input from the stage outputs of one experiment. */
 export function reportInputFromExperiment(dirs: ExperimentDirs, opts: ExperimentReportOptions = {}): ReportInput {
   const models = readJson<ModelsFile>(join(dirs.train, 'models.json'), 'am-distill.acoustic-models', 'models file');
@@ -199,6 +246,12 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
   systems.ensemble = { label: `${members.length}-net ensemble`, parameters: params * members.length, members: members.length, frameAccuracy: acc('ensemble'), ...werOf('ensemble') };
   const studentSidecar = readSidecar(join(dirs.distill!, student.dir));
   systems.student = { label: 'Distilled single model', parameters: parameterCount(studentSidecar.shape), frameAccuracy: acc(student.name), ...werOf(student.name), trainingCurve: curveOf(studentSidecar), ...averagedOf(studentSidecar) };
+  // The control (distill stage, role 'control'): a baseline on the student's transfer set, hard labels only.
+  const control = students?.students.find((s) => (s.role as string) === CONTROL_ID) ?? null;
+  if (control) {
+    const sc = readSidecar(join(dirs.distill!, control.dir));
+    systems[CONTROL_ID] = { label: "Control baseline (student's transfer set, hard labels)", parameters: parameterCount(sc.shape), frameAccuracy: acc(control.name), ...werOf(control.name), trainingCurve: curveOf(sc), ...averagedOf(sc) };
+  }
   for (const m of members) {
     if (!MEMBER_ID.test(m.name)) throw new FormatError('ensemble member with an unexpected name', { file: join(dirs.train, 'models.json'), expected: 'member-1 .. member-K', found: m.name });
     const sc = readSidecar(join(dirs.train, m.dir));
@@ -217,7 +270,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
 
   // The sweep: the main student and every student of another temperature (top-k sets only).
   let temperatureSweep: TemperaturePoint[] | null = null;
-  const sweep = evalFile.students.filter((s) => s.targetSet !== 'dense' && !s.name.startsWith('fraction-'));
+  const sweep = evalFile.students.filter((s) => s.targetSet !== 'dense' && !s.name.startsWith('fraction-') && s.name !== control?.name);
   if (new Set(sweep.map((s) => s.temperature)).size > 1) {
     temperatureSweep = sweep
       .map((s) => {
@@ -264,11 +317,22 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     .map(({ id, name }) => ({ system: id, train: fid(models.data.trainSplit, name), dev: fid('dev', name), test: fid('test', name) }))
     .filter((r) => r.train || r.dev || r.test);
 
+  // Per-utterance test counts under the report's system ids, with each utterance's speaker, for the speaker bootstrap.
+  const reportId = new Map<string, string>([[baseline.name, 'baseline'], ['ensemble', 'ensemble'], [student.name, 'student'], ...(control ? [[control.name, CONTROL_ID] as [string, string]] : []), ...members.map((m) => [m.name, m.name] as [string, string])]);
+  const uttsFile = join(dirs.eval, evalUtterancesFile('test'));
+  const frameLines = existsSync(uttsFile) ? readEvalUtterances(uttsFile) : null;
+  const utteranceCounts: UtteranceCountsInput | null = frameLines || score ? {
+    split: 'test',
+    speakers: readSplitSpeakers(dirs.prepare, 'test'),
+    frames: frameLines && frameLines.map((u) => ({ uttId: u.uttId, frames: u.frames, correct: Object.fromEntries(Object.entries(u.correct).flatMap(([n, c]) => (reportId.has(n) ? [[reportId.get(n)!, c]] : []))) })),
+  } : null;
+
   return {
     format: REPORT_INPUT_FORMAT,
     formatVersion: REPORT_FORMAT_VERSION,
     corpus,
     systems,
+    utteranceCounts,
     softTargets,
     temperatureSweep,
     frameAccuracyGain,

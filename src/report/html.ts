@@ -7,7 +7,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, differencesNotes, differencesTable, GAIN_KEPT_LABEL, SHARE_CAPTION, SIGNIFICANCE_CAPTION, SIGNIFICANCE_TITLE, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { diffTokens, escapeHtml, plural } from './format.ts';
@@ -66,16 +66,19 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
   if (r.corpus.description) parts.push(`<p>${escapeHtml(r.corpus.description)}</p>`);
   parts.push(`<div class="summary"><ul>\n${summarySentences(r).map((s) => `<li>${escapeHtml(s)}</li>`).join('\n')}\n</ul></div>`);
 
-  const t1 = table1(r);
-  parts.push(section('table-1', 'Table 1 on this corpus', htmlTable(t1, t1.rows[3][0]),
-    `<p class="note">Paper: ${escapeHtml(r.paper.source)}; about 2000 hours of Android voice search, 14,000 senones. ` +
-    'Share kept = (student &minus; baseline) / (ensemble &minus; baseline) for frame accuracy, (baseline &minus; student) / (baseline &minus; ensemble) for WER.</p>'));
+  parts.push(section('table-1', 'Table 1 on this corpus', htmlTable(table1(r), GAIN_KEPT_LABEL),
+    `<p class="note">Paper: ${escapeHtml(r.paper.source)}; about 2000 hours of Android voice search, 14,000 senones.</p>`));
+  if (r.differences) {
+    parts.push(section('differences', 'Differences (test)', htmlTable(differencesTable(r.differences, (id) => r.systems[id]?.label ?? id, r.paper), GAIN_KEPT_LABEL),
+      ...differencesNotes(r.differences, (id) => r.systems[id]?.label ?? id).map((n) => `<p class="note">${escapeHtml(n)}</p>`),
+      `<p class="note">${escapeHtml(SHARE_CAPTION)}</p>`));
+  }
   parts.push(section('systems', 'All systems', htmlTable(systemsTable(r)), figures(figs, ['test-frame-accuracy', 'test-wer'])));
 
   parts.push(section('corpus', 'Corpus', htmlTable(corpusTable(r)), ...corpusNotes(r).map((n) => `<p>${escapeHtml(n)}</p>`)));
 
   const sig = significanceTable(r);
-  parts.push(section('significance', 'Significance', sig.rows.length ? htmlTable(sig) : '',
+  parts.push(section('significance', SIGNIFICANCE_TITLE, sig.rows.length ? htmlTable(sig) : '', `<p class="note">${escapeHtml(SIGNIFICANCE_CAPTION)}</p>`,
     r.significance.notes.length ? `<ul class="note">${r.significance.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''));
 
   const st = softTargetTable(r);

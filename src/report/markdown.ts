@@ -3,7 +3,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, differencesNotes, differencesTable, SHARE_CAPTION, SIGNIFICANCE_CAPTION, SIGNIFICANCE_TITLE, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { escapeMarkdown, formatInlineDiff, markdownCodeBlock, plural } from './format.ts';
@@ -31,7 +31,12 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
   push(summarySentences(r).map((s) => `- ${escapeMarkdown(s)}`).join('\n'));
 
   push('## Table 1 on this corpus', markdownTable(table1(r)));
-  push(`*${escapeMarkdown(`Paper: ${r.paper.source}; about 2000 hours of Android voice search, 14,000 senones. Share kept = (student - baseline) / (ensemble - baseline) for frame accuracy, (baseline - student) / (baseline - ensemble) for WER.`)}*`);
+  push(`*${escapeMarkdown(`Paper: ${r.paper.source}; about 2000 hours of Android voice search, 14,000 senones.`)}*`);
+  if (r.differences) {
+    const name = (id: string) => r.systems[id]?.label ?? id;
+    push('## Differences (test)', markdownTable(differencesTable(r.differences, name, r.paper)),
+      [...differencesNotes(r.differences, name), SHARE_CAPTION].map(escapeMarkdown).join('\n\n'));
+  }
   push('## All systems', markdownTable(systemsTable(r)));
   push(...figureLinks(figures, ['test-frame-accuracy', 'test-wer']));
 
@@ -39,7 +44,7 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
   const notes = corpusNotes(r);
   if (notes.length) push(notes.map(escapeMarkdown).join('\n\n'));
 
-  push('## Significance');
+  push(`## ${SIGNIFICANCE_TITLE}`, escapeMarkdown(SIGNIFICANCE_CAPTION));
   const sig = significanceTable(r);
   if (sig.rows.length) push(markdownTable(sig));
   if (r.significance.notes.length) push(r.significance.notes.map((n) => `- ${escapeMarkdown(n)}`).join('\n'));

@@ -28,7 +28,7 @@ import { frequentErrorLabel } from './sections.ts';
 import { escapeMarkdown, plural, pct, signedPoints } from './format.ts';
 import { sumErrorLists, type ErrorLists } from '../score/errors.ts';
 import { CORE_SYSTEMS, type FrequentErrorRow } from './types.ts';
-import { readJson, readOptionalJson } from './experiment.ts';
+import { readEvalUtterances, readJson, readOptionalJson } from './experiment.ts';
 import { Checker, checkErrorLists } from './validate.ts';
 
 export const POOL_FORMAT = 'am-distill.pool';
@@ -119,29 +119,6 @@ export interface PoolFile {
   bootstrap: { replicates: number; confidence: number; seed: number; stratified: 'experiment' };
 }
 
-function parseUttsJsonl(file: string): EvalUtteranceLine[] {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const out: EvalUtteranceLine[] = [];
-  const seen = new Set<string>();
-  lines.forEach((text, i) => {
-    if (text.trim() === '') return;
-    const line = i + 1;
-    let j: EvalUtteranceLine;
-    try {
-      j = JSON.parse(text) as EvalUtteranceLine;
-    } catch (cause) {
-      throw new FormatError('not a JSON line', { file, line, cause, expected: '{"uttId", "frames", "correct": {model: count}}', found: text.slice(0, 60) });
-    }
-    const bad = typeof j?.uttId !== 'string' || !Number.isInteger(j.frames) || j.frames < 0 || typeof j.correct !== 'object' || j.correct === null
-      || Object.values(j.correct).some((c) => !Number.isInteger(c) || c < 0 || c > j.frames);
-    if (bad) throw new FormatError('bad per-utterance frame counts', { file, line, expected: 'uttId (string), frames (integer >= 0), correct: {model: integer in [0, frames]}', found: text.slice(0, 120) });
-    if (seen.has(j.uttId)) throw new FormatError('utterance listed twice', { file, line, uttId: j.uttId, expected: 'each utterance once', found: 'a repeat' });
-    seen.add(j.uttId);
-    out.push(j);
-  });
-  return out;
-}
-
 /** Read what pooling needs of one experiment directory, checking it against eval.json. */
 export function readPoolExperiment(expDir: string, split: string, label = basename(resolve(expDir))): PoolExperiment {
   const evalDir = join(expDir, 'eval');
@@ -151,7 +128,7 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
       file: uttsFile, expected: `the eval stage's ${evalUtterancesFile(split)} (eval stages before this file existed: re-run the eval stage, e.g. am-distill eval --models ${join(expDir, 'train')} --students ${join(expDir, 'distill')} --features ${join(expDir, 'features')} --align ${join(expDir, 'align')} --out ${evalDir})`, found: 'no such file',
     });
   }
-  const frames = parseUttsJsonl(uttsFile);
+  const frames = readEvalUtterances(uttsFile);
   if (frames.length === 0) throw new FormatError('no utterances', { file: uttsFile, expected: 'at least one scored utterance', found: 'an empty file' });
   const evalFile = join(evalDir, EVAL_JSON);
   const ev = readOptionalJson<EvalFile>(evalFile, 'am-distill.eval', 'eval summary');

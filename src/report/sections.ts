@@ -3,7 +3,8 @@
  * (each escapes the text for its own format).
  */
 import { MEMBER_ID, type FrequentErrorRow, type ReportJson, type SignificanceTest } from './types.ts';
-import { orderedSystemIds } from './build.ts';
+import { orderedSystemIds, table1SystemIds } from './build.ts';
+import type { DifferencesReport, IntervalOrNote, MetricDifferences } from './differences.ts';
 import { duration, int, pct, signedPoints } from './format.ts';
 
 export interface Table {
@@ -21,23 +22,87 @@ export function ensembleLabel(r: ReportJson): string {
   return r.systems.ensemble.label;
 }
 
-/** Table 1 for this corpus beside the paper's numbers. */
+/** Table 1 for this corpus beside the paper's numbers (the control, when present, beside the baseline). */
 export function table1(r: ReportJson): Table {
   const p = r.paper;
-  const row = (id: 'baseline' | 'ensemble' | 'student', paperLabel: string) => [
-    r.systems[id].label, pct(r.systems[id].frameAccuracy.test), pct(r.systems[id].wer.test),
-    paperLabel, pct(p[id].frameAccuracy), pct(p[id].wer),
-  ];
+  const paperRow: Record<string, [string, { frameAccuracy: number; wer: number }]> = {
+    baseline: ['Baseline', p.baseline], ensemble: [`${p.ensemble.members}xEnsemble`, p.ensemble], student: ['Distilled single model', p.student],
+  };
+  const rows = table1SystemIds(Object.keys(r.systems)).map((id) => {
+    const q = paperRow[id];
+    return [r.systems[id].label, pct(r.systems[id].frameAccuracy.test), pct(r.systems[id].wer.test), q ? q[0] : '', q ? pct(q[1].frameAccuracy) : '', q ? pct(q[1].wer) : ''];
+  });
+  // Without the differences (no per-utterance counts) the share closes Table 1 as before.
+  if (!r.differences) rows.push([GAIN_KEPT_LABEL, pct(r.gainRecovered.frameAccuracy, 0), pct(r.gainRecovered.wer, 0), '', pct(p.gainRecovered.frameAccuracy, 0), pct(p.gainRecovered.wer, 0)]);
+  return table(['System', 'Test frame accuracy', 'Test WER', 'Paper system', 'Paper frame accuracy', 'Paper WER'], rows, [false, true, true, false, true, true]);
+}
+
+export const GAIN_KEPT_LABEL = "Share of the ensemble's gain kept";
+
+export const SHARE_CAPTION = 'Share kept = (student - baseline) / (ensemble - baseline) for frame accuracy, (baseline - student) / (baseline - ensemble) for WER; with a control, student - control is the soft targets\' own gain (the control trains on the student\'s transfer set with hard labels only).';
+
+/** An interval cell: `[-1.20, +0.40]` in points, or why there is none. */
+export function intervalCell(ci: IntervalOrNote, note: string | null, fmt: (v: number) => string = (v) => signedPoints(v, 2)): string {
+  return ci.low === null || ci.high === null ? note ?? 'n/a' : `[${fmt(ci.low)}, ${fmt(ci.high)}]`;
+}
+
+/**
+ * The differences A - B of frame accuracy and WER with their speaker-bootstrap intervals, then the
+ * share of the ensemble's gain kept; `name` gives a system's display name, `paper` adds the paper's
+ * differences (Table 1 of Hinton et al.).
+ */
+export function differencesTable(d: DifferencesReport, name: (id: string) => string, paper?: ReportJson['paper']): Table {
+  const level = `${Math.round(100 * d.confidence)}% CI (speakers)`;
+  const metrics = [d.frameAccuracy, d.wer];
+  const pairs: [string, string][] = [];
+  for (const m of metrics) for (const x of m?.differences ?? []) if (!pairs.some(([a, b]) => a === x.a && b === x.b)) pairs.push([x.a, x.b]);
+  const cells = (m: MetricDifferences | null, a: string, b: string) => {
+    const x = m?.differences.find((y) => y.a === a && y.b === b);
+    return x ? [signedPoints(x.value, 2), intervalCell(x.ci, m!.note)] : ['n/a', 'n/a'];
+  };
+  const paperOf = (id: string) => (paper && (id === 'baseline' || id === 'ensemble' || id === 'student') ? paper[id] : null);
+  const paperCells = (a: string, b: string) => {
+    const pa = paperOf(a), pb = paperOf(b);
+    return paper ? (pa && pb ? [signedPoints(pa.frameAccuracy - pb.frameAccuracy, 1), signedPoints(pa.wer - pb.wer, 1)] : ['', '']) : [];
+  };
+  const rows = pairs.map(([a, b]) => [`${name(a)} - ${name(b)}`, ...cells(d.frameAccuracy, a, b), ...cells(d.wer, a, b), ...paperCells(a, b)]);
+  const share = (m: MetricDifferences | null) => (m ? [pct(m.gainKept.value, 0), intervalCell(m.gainKept.ci, m.note, (v) => pct(v, 0))] : ['n/a', 'n/a']);
+  rows.push([GAIN_KEPT_LABEL, ...share(d.frameAccuracy), ...share(d.wer), ...(paper ? [pct(paper.gainRecovered.frameAccuracy, 0), pct(paper.gainRecovered.wer, 0)] : [])]);
   return table(
-    ['System', 'Test frame accuracy', 'Test WER', 'Paper system', 'Paper frame accuracy', 'Paper WER'],
-    [
-      row('baseline', 'Baseline'),
-      row('ensemble', `${p.ensemble.members}xEnsemble`),
-      row('student', 'Distilled single model'),
-      ['Share of the ensemble\'s gain kept', pct(r.gainRecovered.frameAccuracy, 0), pct(r.gainRecovered.wer, 0), '', pct(p.gainRecovered.frameAccuracy, 0), pct(p.gainRecovered.wer, 0)],
-    ],
-    [false, true, true, false, true, true],
+    ['Difference (A - B)', 'Frame accuracy (points)', level, 'WER (points)', level, ...(paper ? ['Paper frame acc.', 'Paper WER'] : [])],
+    rows,
+    [false, true, false, true, false, ...(paper ? [true, true] : [])],
   );
+}
+
+/** The sentences under the differences: how the intervals were made, the utterance bootstrap for comparison, and why a share is not meaningful. */
+export function differencesNotes(d: DifferencesReport, name: (id: string) => string): string[] {
+  const out: string[] = [];
+  const m = d.frameAccuracy ?? d.wer!;
+  const level = `${Math.round(100 * d.confidence)}%`;
+  out.push(`Intervals: ${level} two-stage bootstrap over the ${m.speakers} test speaker${m.speakers === 1 ? '' : 's'} (${m.utterances} utterances): speakers drawn with replacement, then utterances within each drawn speaker; ${d.replicates} replicates, seed ${d.seed}. ` +
+    "A speaker's utterances are not independent (in FSDD connected digits they reuse the same recorded takes), so the speaker is the unit resampled; the intervals cover test-speaker sampling, not the nets' seed spread.");
+  if (m.note) out.push(`No interval (${m.note}): the variation between speakers cannot be estimated from one speaker.`);
+  const utt = (x: MetricDifferences | null, unit: string) => {
+    const sb = x?.differences.find((y) => y.a === 'student' && y.b === 'baseline');
+    return sb ? `${unit} ${intervalCell(sb.utteranceCi, null)}` : null;
+  };
+  const u = [utt(d.frameAccuracy, 'frame accuracy'), utt(d.wer, 'WER')].filter(Boolean);
+  if (u.length) out.push(`For comparison only, the utterance bootstrap (which treats utterances as independent, and so is too narrow here) gives ${name('student')} - ${name('baseline')}: ${u.join(', ')} points.`);
+  for (const x of [d.frameAccuracy, d.wer]) if (x?.gainKept.note) out.push(x.gainKept.note);
+  return out;
+}
+
+/** One sentence per metric with every difference and its interval, the share kept last. */
+export function differenceSentences(d: DifferencesReport, name: (id: string) => string): string[] {
+  const level = `${Math.round(100 * d.confidence)}%`;
+  return ([[d.frameAccuracy, 'frame accuracy'], [d.wer, 'WER']] as const).flatMap(([m, what]) => {
+    if (!m) return [];
+    const parts = m.differences.map((x) => `${name(x.a)} - ${name(x.b)} ${signedPoints(x.value, 2)} (${intervalCell(x.ci, m.note)})`);
+    const g = m.gainKept;
+    const share = g.value === null ? 'share of the gain kept undefined' : `share of the ensemble's gain kept ${pct(g.value, 0)} (${intervalCell(g.ci, m.note, (v) => pct(v, 0))})${g.meaningful === false ? ', not meaningful (below)' : ''}`;
+    return [`Test ${what} differences in points, ${level} speaker-bootstrap intervals: ${parts.join('; ')}; ${share}.`];
+  });
 }
 
 /** Every system with dev and test numbers and the test WER's error counts. */
@@ -85,22 +150,29 @@ export function corpusNotes(r: ReportJson): string[] {
   return out;
 }
 
-/** Sentences summing up the answer to the paper's question. */
+/** Sentences summing up the answer to the paper's question: the rates, then the differences with their intervals, then the share kept. */
 export function summarySentences(r: ReportJson): string[] {
   const out: string[] = [];
   const g = r.gainRecovered, p = r.paper.gainRecovered;
-  const fa = r.systems;
-  out.push(`Test frame accuracy: baseline ${pct(fa.baseline.frameAccuracy.test)}, ${ensembleLabel(r)} ${pct(fa.ensemble.frameAccuracy.test)}, distilled student ${pct(fa.student.frameAccuracy.test)}; ` +
-    `test WER ${pct(fa.baseline.wer.test)}, ${pct(fa.ensemble.wer.test)}, ${pct(fa.student.wer.test)}.`);
-  if (g.frameAccuracy !== null || g.wer !== null) {
+  const ids = table1SystemIds(Object.keys(r.systems));
+  const name = (id: string) => (id === 'ensemble' ? ensembleLabel(r) : id === 'student' ? 'distilled student' : id === 'control' ? 'control baseline' : id);
+  out.push(`Test frame accuracy: ${ids.map((id) => `${name(id)} ${pct(r.systems[id].frameAccuracy.test)}`).join(', ')}; ` +
+    `test WER ${ids.map((id) => pct(r.systems[id].wer.test)).join(', ')}.`);
+  const d = r.differences;
+  if (d) {
+    out.push(...differenceSentences(d, name));
+    for (const m of [d.frameAccuracy, d.wer]) if (m?.gainKept.meaningful === false && m.gainKept.note) out.push(m.gainKept.note);
+    if (g.frameAccuracy !== null || g.wer !== null) out.push(`Paper: ${pct(p.frameAccuracy, 0)} of the frame-accuracy gain and ${pct(p.wer, 0)} of the WER gain kept.`);
+  } else if (g.frameAccuracy !== null || g.wer !== null) {
     out.push(`The student kept ${pct(g.frameAccuracy, 0)} of the ensemble's frame-accuracy gain and ${pct(g.wer, 0)} of its WER gain (paper: ${pct(p.frameAccuracy, 0)} and ${pct(p.wer, 0)}).`);
   }
   const ev = g.frameAccuracyEvidence;
   if (ev && g.frameAccuracy !== null) {
     const parts: string[] = [];
-    if (ev.ci && ev.ci.low !== null && ev.ci.high !== null) {
-      parts.push(`${Math.round(100 * ev.ci.confidence)}% CI of the frame-accuracy share ${pct(ev.ci.low, 0)} to ${pct(ev.ci.high, 0)} (paired bootstrap over ${int(ev.ci.utterances)} test utterances, ${int(ev.ci.replicates)} replicates; test-set sampling only, not the seed-to-seed spread of the nets)`);
-    } else if (ev.ci) {
+    // The eval stage's interval resamples utterances; it is shown only when there is no speaker-level one.
+    if (!d && ev.ci && ev.ci.low !== null && ev.ci.high !== null) {
+      parts.push(`${Math.round(100 * ev.ci.confidence)}% CI of the frame-accuracy share ${pct(ev.ci.low, 0)} to ${pct(ev.ci.high, 0)} (paired bootstrap over ${int(ev.ci.utterances)} test utterances, ${int(ev.ci.replicates)} replicates; utterances treated as independent, so too narrow where a speaker's utterances share recordings)`);
+    } else if (!d && ev.ci) {
       parts.push(`no confidence interval: the ensemble's gain vanishes in most of ${int(ev.ci.replicates)} bootstrap replicates`);
     }
     if (ev.vsMemberMean !== null) parts.push(`against the members' mean instead of the one baseline net the student kept ${pct(ev.vsMemberMean, 0)}`);
@@ -110,7 +182,7 @@ export function summarySentences(r: ReportJson): string[] {
   const fs = fidelitySentence(r);
   if (fs) out.push(fs);
   const s = r.significance.studentVsBaseline;
-  if (s) out.push(significanceSentence(s, r));
+  if (s && !d) out.push(significanceSentence(s, r));
   return out;
 }
 
@@ -121,9 +193,13 @@ function nameOf(r: ReportJson, id: string): string {
 export function significanceSentence(s: SignificanceTest, r: ReportJson): string {
   const level = `${Math.round(100 * s.confidence)}%`;
   return `${nameOf(r, s.a)} minus ${nameOf(r, s.b)} WER on ${s.split}: ${signedPoints(s.deltaWer, 2)} points ` +
-    `(${level} CI ${signedPoints(s.ciLow, 2)} to ${signedPoints(s.ciHigh, 2)}, paired bootstrap over ${int(s.utterances)} utterances, ${int(s.replicates)} replicates); ` +
+    `(${level} CI ${signedPoints(s.ciLow, 2)} to ${signedPoints(s.ciHigh, 2)}, paired bootstrap over ${int(s.utterances)} utterances, ${int(s.replicates)} replicates, utterances treated as independent); ` +
     (s.significant ? `significant at ${level}` : `not significant at ${level}`) + `; ${nameOf(r, s.a)} better in ${pct(s.probABetter, 1)} of replicates.`;
 }
+
+export const SIGNIFICANCE_TITLE = 'WER significance, utterance bootstrap';
+
+export const SIGNIFICANCE_CAPTION = "The score stage's paired bootstrap over utterances (Bisani & Ney 2004). It treats the utterances as independent, so where a speaker's utterances share recordings its intervals are too narrow: the differences above, resampled by speaker, are the ones to read.";
 
 export function significanceTable(r: ReportJson): Table {
   const tests = [r.significance.studentVsBaseline, r.significance.studentVsEnsemble, r.significance.ensembleVsBaseline].filter((t): t is SignificanceTest => t !== null);

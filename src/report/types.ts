@@ -12,6 +12,7 @@
  */
 import type { AlignedPair } from '../score/align.ts';
 import type { ErrorLists } from '../score/errors.ts';
+import type { DifferencesReport } from './differences.ts';
 
 export const REPORT_INPUT_FORMAT = 'am-distill.report-input';
 export const REPORT_FORMAT = 'am-distill.report';
@@ -24,6 +25,12 @@ export const SPLITS: readonly Split[] = ['dev', 'test'];
 export type SystemId = 'baseline' | 'ensemble' | 'student' | `member-${number}`;
 export const CORE_SYSTEMS = ['baseline', 'ensemble', 'student'] as const;
 export const MEMBER_ID = /^member-([1-9][0-9]*)$/;
+/**
+ * The control system (optional): a baseline trained on the student's transfer set (the same VTLP
+ * copies with their inherited hard labels, the student's learning rate and schedule), hard labels
+ * only. Student - control is the soft targets' own gain.
+ */
+export const CONTROL_ID = 'control';
 
 export interface SplitInfo {
   utterances: number;
@@ -207,8 +214,24 @@ export interface ReportInput {
   frameAccuracyGain?: FrameAccuracyGainEvidence | null;
   /** Fidelity of the baseline and the student to the ensemble, from the eval stage. */
   fidelity?: FidelityRow[] | null;
+  /**
+   * Per-utterance counts of the test split for the speaker bootstrap of the differences: each
+   * utterance's speaker (prepare's supervisions), frames and correct frames per system id (the
+   * eval stage's test.utts.jsonl). Absent: the differences of frame accuracy have no interval, and
+   * the WER ones take the speaker from the utterance id (prefix before the first '_').
+   */
+  utteranceCounts?: UtteranceCountsInput | null;
   /** How the pipeline built its report (bootstrap seed etc.), so a rebuild from this file matches it. */
   reportOptions?: { bootstrapReplicates?: number; confidence?: number; seed?: number; maxWorstUtterances?: number };
+}
+
+/** See ReportInput.utteranceCounts. */
+export interface UtteranceCountsInput {
+  split: Split;
+  /** Speaker of each utterance id. */
+  speakers: Record<string, string>;
+  /** Frames and correct frames per system id, per utterance (null when the eval stage wrote no per-utterance counts). */
+  frames: { uttId: string; frames: number; correct: Record<string, number> }[] | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +351,14 @@ export interface ReportJson {
   systems: Record<string, SystemReport>;
   paper: { source: string; baseline: PaperRow; ensemble: PaperRow & { members: number }; student: PaperRow; gainRecovered: { frameAccuracy: number; wer: number } };
   gainRecovered: GainRecovered;
+  /**
+   * The headline: ensemble - baseline, student - baseline, student - ensemble (and control -
+   * baseline, student - control with a control) for test frame accuracy and WER, each with a
+   * speaker-bootstrap interval, then the gain kept and whether it is meaningful against the
+   * members' seed spread. null when there are no per-utterance test counts.
+   */
+  differences?: DifferencesReport | null;
+  /** Utterance-bootstrap WER tests (the score stage's method; narrower than the speaker intervals of `differences`). */
   significance: SignificanceReport;
   softTargets: SoftTargetInfo | null;
   temperatureSweep: { T: number; frameAccuracy: { dev: number | null; test: number | null }; wer: { dev: number | null; test: number | null }; keptMass: number | null }[] | null;

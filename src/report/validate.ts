@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../util/errors.ts';
 import {
-  CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, SPLITS,
+  CONTROL_ID, CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, SPLITS,
   type ReportInput, type ReportJson,
 } from './types.ts';
 
@@ -336,10 +336,30 @@ function checkFidelity(c: Checker, v: unknown, path: string, systems: Obj): void
   });
 }
 
+/** Ids a report may hold besides the Table 1 systems: the members and the control. */
+const optionalSystems = (systems: unknown) => Object.keys((systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k) || k === CONTROL_ID);
+
+/** Per-utterance test counts: speakers by utterance id, frames and correct frames (in [0, frames]) of known systems. */
+function checkUtteranceCounts(c: Checker, v: unknown, path: string, systems: Obj): void {
+  const o = c.obj(v, path, ['split', 'speakers', 'frames']);
+  if (!SPLITS.includes(o.split as never)) c.fail(join(path, 'split'), SPLITS.join(' or '), o.split);
+  const sp = c.obj(o.speakers, join(path, 'speakers'), [], Object.keys((o.speakers as Obj) ?? {}));
+  for (const [id, x] of Object.entries(sp)) c.str(x, join(path, `speakers.${id}`));
+  if (o.frames === null) return;
+  c.arr(o.frames, join(path, 'frames')).forEach((x, i) => {
+    const p = join(path, `frames.${i}`);
+    const u = c.obj(x, p, ['uttId', 'frames', 'correct']);
+    c.str(u.uttId, join(p, 'uttId'));
+    const n = c.int(u.frames, join(p, 'frames'));
+    const cor = c.obj(u.correct, join(p, 'correct'), [], Object.keys(systems));
+    for (const [id, k] of Object.entries(cor)) c.num(k, join(p, `correct.${id}`), 0, n, `correct frames in [0, ${n}]`);
+  });
+}
+
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity']);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity', 'utteranceCounts']);
   if (o.reportOptions !== undefined) {
     const ro = c.obj(o.reportOptions, 'reportOptions', [], ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances']);
     if (ro.bootstrapReplicates !== undefined) c.int(ro.bootstrapReplicates, 'reportOptions.bootstrapReplicates', 1);
@@ -350,8 +370,9 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
   if (o.format !== REPORT_INPUT_FORMAT) c.fail('format', JSON.stringify(REPORT_INPUT_FORMAT), o.format);
   if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   checkCorpus(c, o.corpus, 'corpus');
-  const systems = c.obj(o.systems, 'systems', CORE_SYSTEMS, Object.keys((o.systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k)));
+  const systems = c.obj(o.systems, 'systems', CORE_SYSTEMS, optionalSystems(o.systems));
   for (const [id, s] of Object.entries(systems)) checkSystem(c, s, `systems.${id}`, id);
+  if (o.utteranceCounts !== undefined && o.utteranceCounts !== null) checkUtteranceCounts(c, o.utteranceCounts, 'utteranceCounts', systems);
   if (o.softTargets !== undefined && o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
   if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null) checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
@@ -387,11 +408,11 @@ export function readReportInput(path: string): ReportInput {
 export function validateReportJson(value: unknown, file?: string): ReportJson {
   const c = new Checker(file);
   const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'gainRecovered', 'significance', 'softTargets', 'stages', 'environment'],
-    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec']);
+    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec', 'differences']);
   if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
   if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   const systems = o.systems as Obj;
-  c.obj(systems, 'systems', CORE_SYSTEMS, Object.keys((systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k)));
+  c.obj(systems, 'systems', CORE_SYSTEMS, optionalSystems(systems));
   for (const [id, s] of Object.entries(systems)) {
     const p = `systems.${id}`;
     const so = c.obj(s, p, ['label', 'frameAccuracy', 'wer'], ['parameters', 'werCounts', 'trainingCurve', 'averaged']);
@@ -405,6 +426,17 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
   for (const k of ['frameAccuracy', 'wer']) if (g[k] !== null) c.num(g[k], `gainRecovered.${k}`);
   if (g.frameAccuracyEvidence !== undefined && g.frameAccuracyEvidence !== null) checkGainEvidence(c, g.frameAccuracyEvidence, 'gainRecovered.frameAccuracyEvidence');
   if (o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
+  if (o.differences !== undefined && o.differences !== null) {
+    const d = c.obj(o.differences, 'differences', ['split', 'method', 'replicates', 'confidence', 'seed', 'frameAccuracy', 'wer']);
+    for (const m of ['frameAccuracy', 'wer']) {
+      if (d[m] === null) continue;
+      const md = c.obj(d[m], `differences.${m}`, ['metric', 'utterances', 'speakers', 'note', 'differences', 'gainKept', 'seedSpread']);
+      c.arr(md.differences, `differences.${m}.differences`).forEach((x, i) => {
+        const a = c.str((x as Obj)?.a, `differences.${m}.differences.${i}.a`);
+        if (systems[a] === undefined) c.fail(`differences.${m}.differences.${i}.a`, 'a system of the report', a);
+      });
+    }
+  }
   if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
   if (o.frequentErrors !== undefined && o.frequentErrors !== null) checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));

@@ -155,7 +155,11 @@ describe('buildReport', () => {
   it('carries the eval stage\'s gain-kept interval and member-mean share into report.json and the summary', () => {
     const i2 = clone(input);
     i2.frameAccuracyGain = { vsMemberMean: 0.731, ci: { low: 0.412, high: 1.187, confidence: 0.95, replicates: 1000, utterances: 200 } };
+    // With per-utterance counts the speaker-bootstrap differences replace the eval stage's utterance interval in the summary.
+    expect(summarySentences(buildReport(i2)).join(' ')).not.toContain('paired bootstrap over 200 test utterances');
+    for (const id of Object.keys(i2.systems)) delete i2.systems[id].utterances;
     const r2 = buildReport(i2);
+    expect(r2.differences).toBeNull();
     expect(r2.gainRecovered.frameAccuracyEvidence).toEqual(i2.frameAccuracyGain);
     const text = summarySentences(r2).join(' ');
     expect(text).toContain('95% CI of the frame-accuracy share 41% to 119% (paired bootstrap over 200 test utterances, 1,000 replicates');
