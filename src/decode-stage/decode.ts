@@ -129,6 +129,11 @@ export interface DecodeSplitInput {
   refs?: readonly TrnUtterance[];
   /** utt2spk for per-speaker CMVN (unknown utterances are their own speaker). */
   uttToSpeaker?: ReadonlyMap<string, string>;
+  /**
+   * ARPA LM of this split instead of DecodeCorpusOptions.lm, e.g. a one-word grammar for isolated
+   * words (the lm stage's `grammars`). Its words must be lexicon words; the same lexicon and HMM.
+   */
+  lm?: string;
 }
 
 export interface DecodeCorpusOptions {
@@ -223,7 +228,9 @@ export interface DecodeSummary {
   search: DecodeSearchOptions;
   silenceProb: number;
   frameShiftSec: number;
-  lm: { file: string; sha256: string; order: number; vocabulary: number };
+  lm: LmRecord;
+  /** Splits decoded with their own LM (DecodeSplitInput.lm), with the words it lets the search output. Absent when none. */
+  splitLms?: Record<string, LmRecord & { searchWords: number }>;
   lexicon: {
     /** Words the search can output. */
     words: number;
@@ -240,6 +247,8 @@ export interface DecodeSummary {
   /** Utterances that could not be decoded (no or bad features) or were not referenced, per split. */
   skipped: Record<string, ReturnType<SkipCounter['toJSON']>>;
 }
+
+export interface LmRecord { file: string; sha256: string; order: number; vocabulary: number }
 
 export interface SystemSplitTiming {
   frames: number;
@@ -348,6 +357,18 @@ function langSilenceProb(langDir: string): number {
   return p;
 }
 
+async function lmRecord(file: string, slm: SearchLm, rel: (p: string) => string): Promise<LmRecord> {
+  return { file: rel(file), sha256: await hashFile(file), order: slm.order, vocabulary: slm.vocab.length };
+}
+
+async function splitLmRecords(spaces: Map<string, DecodeSearchSpace & { lmFile: string }>, rel: (p: string) => string): Promise<NonNullable<DecodeSummary['splitLms']>> {
+  const out: NonNullable<DecodeSummary['splitLms']> = {};
+  for (const [split, x] of [...spaces].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    out[split] = { ...(await lmRecord(x.lmFile, x.slm, rel)), searchWords: x.searchWords.length };
+  }
+  return out;
+}
+
 export interface DecodeSearchSpace {
   decoder: Decoder;
   slm: SearchLm;
@@ -400,9 +421,16 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
   if (opts.tune && !opts.tune.refs) throw new ConfigError('the tuning split needs references', { keyPath: 'tune', expected: `reference transcripts of '${opts.tune.name}'`, found: 'none' });
   const rel = (p: string) => (opts.pathBase ? relative(opts.pathBase, p) || '.' : p);
 
-  // --- Search space: lexicon x HMM x LM.
+  // --- Search space: lexicon x HMM x LM (one per LM: the corpus LM and any split's own).
   const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs } = buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger);
   const am = { numPdfs };
+  const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
+  for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
+    if (!sp.lm) continue;
+    logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
+    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger), lmFile: sp.lm });
+  }
+  const decoderOf = (split: string): Decoder => splitSearch.get(split)?.decoder ?? decoder;
 
   // --- Acoustic models.
   const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
@@ -460,6 +488,7 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
      */
     const pass = async (sp: DecodeSplitInput, points: (sys: number) => { lmWeight: number; wordInsertionPenalty: number }[]): Promise<UttOutcome[][][]> => {
       const src = sources.get(sp.name)!;
+      const splitDecoder = decoderOf(sp.name);
       // CMVN statistics of this split for every setting the models use (Kaldi: per speaker of the data decoded).
       const cmvn = new Map<string, SpeakerCmvn>();
       for (const c of bank.cmvnSettings()) {
@@ -500,7 +529,7 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
           acc.frames += utt.numFrames;
           const list: UttOutcome[] = [];
           for (const p of points(si)) {
-            const r = decoder.decode(utt.uttId, scores, decodeOptions(search, p, frameShiftSec));
+            const r = splitDecoder.decode(utt.uttId, scores, decodeOptions(search, p, frameShiftSec));
             acc.searchSec += r.stats.elapsedSec;
             acc.activeW += r.stats.meanActive * r.stats.numFrames;
             acc.maxActive = Math.max(acc.maxActive, r.stats.maxActive);
@@ -607,7 +636,8 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
 
     const summary: DecodeSummary = {
       format: DECODE_FORMAT, formatVersion: DECODE_FORMAT_VERSION, search, silenceProb, frameShiftSec,
-      lm: { file: rel(opts.lm), sha256: await hashFile(opts.lm), order: slm.order, vocabulary: slm.vocab.length },
+      lm: await lmRecord(opts.lm, slm, rel),
+      ...(splitSearch.size ? { splitLms: await splitLmRecords(splitSearch, rel) } : {}),
       lexicon: { words: searchWords.length, pronunciations: numProns, notInLm, untrainedPhones },
       graph: { hmmStates: decoder.graph.numStates, phoneCopies: decoder.graph.numCopies, treeNodes: decoder.graph.numTrieNodes },
       tuneSplit: opts.tune?.name ?? null, splits: names, systems: summaries, skipped,

@@ -8,6 +8,8 @@
  *   train.txt    the training text, one sentence per line (plus extra text, if any)
  *   lm.arpa      the LM
  *   lm.json      order, counts, discounts, and perplexity / OOV rate per evaluation split
+ *   grammars/<split>.arpa   with `grammars`: the grammar (src/lm/grammar.ts) over the LM's words that
+ *                the decode stage uses for that split instead of lm.arpa (e.g. one-word for isolated digits)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { estimateKneserNey, type OrderStats } from '../lm/kneser-ney.ts';
 import { formatArpa, parseArpa } from '../lm/arpa.ts';
+import { grammarModel, grammarWords, type GrammarKind } from '../lm/grammar.ts';
 import { BackoffLm } from '../lm/model.ts';
 import { parseSentences, type Sentence } from '../lm/text.ts';
 import { checkSplits, readSplitTranscripts } from './corpus-text.ts';
@@ -33,7 +36,27 @@ export interface CorpusLmOptions {
   evalSplits?: string[];
   /** More training text (one sentence per line, e.g. LibriSpeech's LM corpus). Default none. */
   extraText?: string | null;
+  /**
+   * Splits decoded with a grammar over the LM's words instead of the n-gram: split -> kind
+   * (`one-word`, `word-loop`). Written to `grammars/<split>.arpa`, listed in lm.json. Default none.
+   */
+  grammars?: Record<string, GrammarKind>;
   logger?: Logger;
+}
+
+/** Where the grammar of a split lives, relative to the lm output directory. */
+export function grammarFile(split: string): string {
+  return join('grammars', `${split}.arpa`);
+}
+
+export interface GrammarSummary {
+  kind: GrammarKind;
+  /** The ARPA file, relative to the lm output directory. */
+  file: string;
+  /** Words the grammar allows (the LM vocabulary without <s>, </s>, <unk>). */
+  words: number;
+  /** Perplexity and OOV rate of the split's transcripts under the grammar. */
+  eval: LmEvalSummary;
 }
 
 export interface LmEvalSummary {
@@ -60,6 +83,8 @@ export interface CorpusLmSummary {
   ngrams: number[];
   stats: OrderStats[];
   eval: Record<string, LmEvalSummary>;
+  /** Per split decoded with a grammar (absent when none). */
+  grammars?: Record<string, GrammarSummary>;
 }
 
 /** Train the LM of a prepared corpus; see the module comment. */
@@ -109,21 +134,44 @@ export async function trainCorpusLm(opts: CorpusLmOptions): Promise<CorpusLmSumm
   const lm = new BackoffLm(parseArpa(arpaText, arpaPath), arpaPath);
   logger.info(`lm: order ${order} on ${model.sentences} sentences, ${model.tokens} words of ${trainSplits.join(', ')}${opts.extraText ? ' + extra text' : ''}: ${model.stats.map((s) => `${s.ngrams} ${s.order}-grams`).join(', ')}`);
 
-  const evalOut: Record<string, LmEvalSummary> = {};
-  for (const split of evalSplits) {
+  const evaluate = async (model: BackoffLm, split: string, what: string): Promise<LmEvalSummary> => {
     const refs = (await readSplitTranscripts(opts.dataDir, split)).refs.filter((r) => r.words.length > 0);
-    const r = lm.perplexity(refs.map((x) => ({ words: x.words, line: x.line })));
-    evalOut[split] = {
-      sentences: r.sentences, words: r.words, oovs: r.oovs, oovRate: r.words > 0 ? (100 * r.oovs) / r.words : 0,
-      ppl: r.ppl, ppl1: r.ppl1, logprob: r.logprob,
-    };
-    logger.info(`lm: ${split}: ${r.sentences} sentences, ${r.words} words, ${r.oovs} OOVs (${evalOut[split].oovRate.toFixed(2)}%), ppl ${r.ppl.toFixed(2)}`);
-  }
+    const r = model.perplexity(refs.map((x) => ({ words: x.words, line: x.line })));
+    const e = { sentences: r.sentences, words: r.words, oovs: r.oovs, oovRate: r.words > 0 ? (100 * r.oovs) / r.words : 0, ppl: r.ppl, ppl1: r.ppl1, logprob: r.logprob };
+    logger.info(`lm: ${split}${what}: ${r.sentences} sentences, ${r.words} words, ${r.oovs} OOVs (${e.oovRate.toFixed(2)}%), ppl ${r.ppl.toFixed(2)}`);
+    return e;
+  };
+  const evalOut: Record<string, LmEvalSummary> = {};
+  for (const split of evalSplits) evalOut[split] = await evaluate(lm, split, '');
+  const grammars = await writeGrammars(opts, lm.vocab, evaluate);
   const summary: CorpusLmSummary = {
     format: 'am-distill.lm', formatVersion: 1, order, trainSplits, extraText: opts.extraText ?? null,
     sentences: model.sentences, tokens: model.tokens, vocabulary: lm.vocab.length,
     ngrams: model.stats.map((s) => s.ngrams), stats: model.stats, eval: evalOut,
+    ...(grammars ? { grammars } : {}),
   };
   await writeJsonAtomic(join(opts.outDir, 'lm.json'), summary);
   return summary;
+}
+
+/** The grammars of `opts.grammars` over the LM's words, each written and evaluated on its split. */
+async function writeGrammars(
+  opts: CorpusLmOptions,
+  vocab: readonly string[],
+  evaluate: (model: BackoffLm, split: string, what: string) => Promise<LmEvalSummary>,
+): Promise<Record<string, GrammarSummary> | null> {
+  const splits = Object.keys(opts.grammars ?? {}).sort();
+  if (splits.length === 0) return null;
+  await checkSplits(opts.dataDir, splits, 'grammars');
+  const out: Record<string, GrammarSummary> = {};
+  for (const split of splits) {
+    const kind = opts.grammars![split];
+    const g = grammarModel(kind, vocab);
+    const file = grammarFile(split);
+    const text = formatArpa(g);
+    await writeFileAtomic(join(opts.outDir, file), text);
+    const model = new BackoffLm(parseArpa(text, file), file);
+    out[split] = { kind, file, words: grammarWords(vocab).length, eval: await evaluate(model, split, ` (${kind} grammar)`) };
+  }
+  return out;
 }

@@ -3,3 +3,4 @@ export * from './kneser-ney.ts';
 export * from './arpa.ts';
 export * from './model.ts';
 export * from './train.ts';
+export * from './grammar.ts';

@@ -35,6 +35,10 @@ import { senonePriors, type CmvnOptions } from '../../src/nnet/data.ts';
 import { estimateKneserNey } from '../../src/lm/kneser-ney.ts';
 import { formatArpa } from '../../src/lm/arpa.ts';
 import { quiet } from '../decode/helpers.ts';
+import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
+import { lmStage } from '../../src/pipeline/stages/lm.ts';
+import { createDecodeStage } from '../../src/pipeline/stages/decode.ts';
+import { scoreStage } from '../../src/pipeline/stages/score.ts';
 
 export { quiet };
 
@@ -161,6 +165,14 @@ export function makeSplits(world: TinyWorld, opts: TinyOptions = {}): Record<str
     }
   }
   return out;
+}
+
+/** Isolated words: each of `speakers` says every vocabulary word once, one word per utterance. */
+export function isolatedWordSplit(world: TinyWorld, speakers: readonly string[]): TinyUtt[] {
+  return speakers.flatMap((spk) => {
+    const offset = Float64Array.from({ length: FEATURE_DIM }, () => 0.3 * world.rng.gauss());
+    return VOCAB.map((w, u) => world.utterance(`${spk}_${String(u).padStart(3, '0')}`, spk, [w], offset));
+  });
 }
 
 /** A prepared data dir (corpus.json + manifests; the audio paths are never read downstream). */
@@ -310,4 +322,42 @@ export async function writeTinyExperiment(root: string, opts: TinyOptions = {}):
   const lm = join(root, 'lm.arpa');
   await fsp.writeFile(lm, arpaOf(splits.train));
   return { world, splits, dirs, lm };
+}
+
+const toyStage = (name: string, inputs: string[], write: (out: string) => Promise<void>): StageDefinition => ({
+  name, doc: `toy ${name}`, inputs, schema: {},
+  async run(ctx) { await write(ctx.outDir); return {}; },
+});
+
+/**
+ * A runner registry: toy prepare, features, align, train and distill stages that write the tiny
+ * experiment `make()` returns (called afresh per stage: make it deterministic), then the real lm,
+ * decode and score stages.
+ */
+export function toyDecodeRegistry(make: () => { world: TinyWorld; splits: Record<string, TinyUtt[]> }): StageRegistry {
+  return new StageRegistry()
+    .register(toyStage('prepare', [], async (o) => writeDataDir(o, make().splits)))
+    .register(toyStage('features', ['prepare'], async (o) => writeFeatures(o, make().splits)))
+    .register(toyStage('align', ['prepare', 'features'], async (o) => writeAlignDir(o, make().world)))
+    .register(toyStage('train', ['align'], async (o) => { const t = make(); await writeTrainStage(o, t.world, t.splits.train); }))
+    .register(toyStage('distill', ['train'], async (o) => { const t = make(); await writeDistillStage(o, t.world, t.splits.train); }))
+    .register(lmStage)
+    .register(createDecodeStage(['train', 'distill']))
+    .register(scoreStage);
+}
+
+/** A recipe for toyDecodeRegistry: toy upstream stages, then `lm` (line 9) and `decode` (line 10) as given. */
+export function toyDecodeRecipe(lm: string, decode: string): string {
+  return `name: t
+seed: 3
+stages:
+  prepare: {}
+  features: {}
+  align: {}
+  train: {}
+  distill: {}
+  lm: ${lm}
+  decode: ${decode}
+  score: {bootstrapReplicates: 100}
+`;
 }

@@ -8,51 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
 import { createDefaultRegistry } from '../../src/pipeline/stages/index.ts';
-import { lmStage } from '../../src/pipeline/stages/lm.ts';
-import { createDecodeStage } from '../../src/pipeline/stages/decode.ts';
-import { scoreStage } from '../../src/pipeline/stages/score.ts';
 import { initBackend } from '../../src/nnet/backend.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { createLogger } from '../../src/util/log.ts';
-import { TinyWorld, makeSplits, writeAlignDir, writeDataDir, writeDistillStage, writeFeatures, writeTrainStage } from './fixtures.ts';
+import { TinyWorld, makeSplits, toyDecodeRecipe, toyDecodeRegistry } from './fixtures.ts';
 
 const tiny = () => {
   const world = new TinyWorld({ sigma: 2, seed: 'stage' });
   return { world, splits: makeSplits(world) };
 };
-const toy = (name: string, inputs: string[], write: (out: string) => Promise<void>): StageDefinition => ({
-  name, doc: `toy ${name}`, inputs, schema: {},
-  async run(ctx) { await write(ctx.outDir); return {}; },
-});
-
-function registry(): StageRegistry {
-  return new StageRegistry()
-    .register(toy('prepare', [], async (o) => writeDataDir(o, tiny().splits)))
-    .register(toy('features', ['prepare'], async (o) => writeFeatures(o, tiny().splits)))
-    .register(toy('align', ['prepare', 'features'], async (o) => writeAlignDir(o, tiny().world)))
-    .register(toy('train', ['align'], async (o) => { const t = tiny(); await writeTrainStage(o, t.world, t.splits.train); }))
-    .register(toy('distill', ['train'], async (o) => { const t = tiny(); await writeDistillStage(o, t.world, t.splits.train); }))
-    .register(lmStage)
-    .register(createDecodeStage(['train', 'distill']))
-    .register(scoreStage);
-}
+const registry = () => toyDecodeRegistry(tiny);
 
 const log = createLogger({ stream: { write: () => true } });
 let root: string;
-const recipe = (decode = '{backend: cpu, lmWeights: [0.5, 1, 2], wordInsertionPenalties: [0, 1]}', lm = '{order: 2}') => `name: t
-seed: 3
-stages:
-  prepare: {}
-  features: {}
-  align: {}
-  train: {}
-  distill: {}
-  lm: ${lm}
-  decode: ${decode}
-  score: {bootstrapReplicates: 100}
-`;
+const recipe = (decode = '{backend: cpu, lmWeights: [0.5, 1, 2], wordInsertionPenalties: [0, 1]}', lm = '{order: 2}') => toyDecodeRecipe(lm, decode);
 const parse = (text: string, sets: string[] = []) => parseRecipe(text, 'r.yaml', { registry: registry(), cwd: root, sets: [`expDir=${join(root, 'exp')}`, ...sets] });
 
 beforeAll(async () => {

@@ -19,6 +19,10 @@
  *       priors: alignments   # or posteriors: each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)
  *       priorSplit: train
  *       priorFrames: 20000
+ *
+ * A split that the lm stage gave a grammar (`stages.lm.grammars`, e.g. `test-isolated: one-word`) is
+ * decoded with that grammar (lm/grammars/<split>.arpa) instead of lm.arpa, at each system's weights;
+ * decode.json lists it under `splitLms`. The LM weight must then be > 0 (0 would switch the grammar off).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +30,7 @@ import { ConfigError } from '../../util/errors.ts';
 import { decodeCorpus, DECODE_SEARCH_DEFAULTS, type DecodeSearchOptions, type DecodeSplitInput, type PriorsOption } from '../../decode-stage/decode.ts';
 import { DEFAULT_SYSTEMS, experimentModels, selectSystems } from '../../decode-stage/find-systems.ts';
 import { checkSplits, readSplitTranscripts } from '../../decode-stage/corpus-text.ts';
+import type { CorpusLmSummary } from '../../decode-stage/lm.ts';
 import { inventoryOf } from '../../train/data.ts';
 import { BACKEND_LADDER, type BackendName } from '../../nnet/backend.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
@@ -118,16 +123,18 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
         throw new ConfigError('the tuning split is also listed in splits', { ...where('splits'), keyPath: 'stages.decode.splits', expected: `splits other than '${o.tuneSplit}' (it is decoded with its own chosen weights anyway)`, found: o.splits.join(', ') });
       }
       // The LM must not have seen the text of a split decoded here (dev chooses weights, test reports).
+      const decodedSplits = [...(o.tuneSplit ? [o.tuneSplit] : []), ...o.splits];
       const lmJson = join(ctx.inputDir('lm'), 'lm.json');
-      if (existsSync(lmJson)) {
-        const trained: string[] = JSON.parse(readFileSync(lmJson, 'utf8')).trainSplits ?? [];
-        const seen = [...(o.tuneSplit ? [o.tuneSplit] : []), ...o.splits].filter((sp) => trained.includes(sp));
-        if (seen.length) {
-          throw new ConfigError(`the LM was trained on the text of ${seen.map((sp) => `'${sp}'`).join(', ')}, which this stage decodes`, {
-            ...(ctx.recipe.locate?.('stages.lm.trainSplits') ?? {}), keyPath: 'stages.lm.trainSplits', expected: 'LM training splits disjoint from the tuning and test splits', found: trained.join(', '),
-          });
-        }
+      const lmInfo: Pick<CorpusLmSummary, 'trainSplits' | 'grammars'> = existsSync(lmJson) ? JSON.parse(readFileSync(lmJson, 'utf8')) : { trainSplits: [] };
+      const trained = lmInfo.trainSplits ?? [];
+      const seen = decodedSplits.filter((sp) => trained.includes(sp));
+      if (seen.length) {
+        throw new ConfigError(`the LM was trained on the text of ${seen.map((sp) => `'${sp}'`).join(', ')}, which this stage decodes`, {
+          ...(ctx.recipe.locate?.('stages.lm.trainSplits') ?? {}), keyPath: 'stages.lm.trainSplits', expected: 'LM training splits disjoint from the tuning and test splits', found: trained.join(', '),
+        });
       }
+      const grammars = lmInfo.grammars ?? {};
+      checkGrammarWeights(o, decodedSplits.filter((sp) => sp in grammars), where);
       const exp = await experimentModels({
         train: modelStages.includes('train') ? ctx.inputDir('train') : null,
         distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
@@ -137,7 +144,8 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
         const file = join(featuresDir, `${split}.arrow`);
         if (!existsSync(file)) throw new ConfigError(`no features for split '${split}'`, { file, ...where('splits'), keyPath: 'stages.decode.splits', expected: 'a split the features stage computed', found: 'no such file' });
         const t = await readSplitTranscripts(dataDir, split);
-        return { name: split, features: [file], refs: t.refs, uttToSpeaker: t.uttToSpeaker };
+        const lm = grammars[split] ? { lm: join(ctx.inputDir('lm'), grammars[split].file) } : {};
+        return { name: split, features: [file], refs: t.refs, uttToSpeaker: t.uttToSpeaker, ...lm };
       };
       const trainAlign = join(alignDir, 'train.arrow');
       const senoneInventoryId = existsSync(trainAlign) ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId : undefined;
@@ -188,6 +196,18 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       };
     },
   };
+}
+
+/** A grammar split needs an LM weight > 0: at weight 0 the grammar's forbidden steps cost nothing. */
+function checkGrammarWeights(o: DecodeStageOptions, grammarSplits: string[], where: (k: string) => { file?: string; line?: number }): void {
+  if (grammarSplits.length === 0) return;
+  const key = o.tuneSplit ? 'lmWeights' : 'lmWeight';
+  const weights = o.tuneSplit ? o.lmWeights : [o.lmWeight];
+  if (weights.some((w) => w === 0)) {
+    throw new ConfigError(`an LM weight of 0 would switch off the grammar of ${grammarSplits.map((sp) => `'${sp}'`).join(', ')}`, {
+      ...where(key), keyPath: `stages.decode.${key}`, expected: 'LM weights > 0 when a decoded split has a grammar (stages.lm.grammars)', found: JSON.stringify(o.tuneSplit ? o.lmWeights : o.lmWeight),
+    });
+  }
 }
 
 function mergeReasons(rs: { reason: string; count: number; examples: string[] }[]): { reason: string; count: number; examples: string[] }[] {

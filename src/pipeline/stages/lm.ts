@@ -10,8 +10,11 @@
  *       trainSplits: [train]  # never dev or test text
  *       evalSplits: [dev, test]   # default: every other split
  *       extraText: data/lm-corpus.txt   # optional extra training text, one sentence per line
+ *       grammars:             # optional: splits decoded with a grammar over the LM's words instead
+ *         test-isolated: one-word   # exactly one word per utterance (or word-loop: any sequence)
  */
 import { trainCorpusLm } from '../../decode-stage/lm.ts';
+import { GRAMMAR_KINDS, type GrammarKind } from '../../lm/grammar.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
 import type { StageDefinition } from '../stage.ts';
 import { relocateConfigError } from './decode.ts';
@@ -25,6 +28,8 @@ export interface LmStageOptions {
   evalSplits?: string[];
   /** Extra training text (one sentence per line). Default none. */
   extraText?: string;
+  /** Splits decoded with a grammar over the LM's words (split -> one-word | word-loop). Default none. */
+  grammars?: Record<string, GrammarKind>;
 }
 
 export const LM_SCHEMA: Schema = {
@@ -32,6 +37,11 @@ export const LM_SCHEMA: Schema = {
   trainSplits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: ['train'], doc: 'splits whose transcripts train the LM (never dev/test)' },
   evalSplits: { type: 'array', items: { type: 'string', doc: 'split name' }, optional: true, doc: 'splits for perplexity and OOV rate (default: every other split)' },
   extraText: { type: 'string', path: true, optional: true, doc: 'extra LM training text, one sentence per line' },
+  grammars: {
+    type: 'map', optional: true,
+    values: { type: 'string', enum: [...GRAMMAR_KINDS], doc: 'one-word: exactly one word per utterance; word-loop: any sequence of words' },
+    doc: "splits the decode stage decodes with a grammar over the LM's words instead of the n-gram (split -> one-word | word-loop), e.g. {test-isolated: one-word}",
+  },
 } satisfies SchemaFor<LmStageOptions>;
 
 export const lmStage: StageDefinition<LmStageOptions> = {
@@ -48,13 +58,17 @@ export const lmStage: StageDefinition<LmStageOptions> = {
     const o = ctx.options;
     const s = await relocateConfigError(ctx.recipe, 'stages.lm', () => trainCorpusLm({
       dataDir: ctx.inputDir('prepare'), outDir: ctx.outDir, order: o.order, trainSplits: o.trainSplits, evalSplits: o.evalSplits,
-      extraText: o.extraText ?? null, logger: ctx.log,
+      extraText: o.extraText ?? null, grammars: o.grammars, logger: ctx.log,
     }));
     const counts: Record<string, number> = { order: s.order, sentences: s.sentences, tokens: s.tokens, vocabulary: s.vocabulary };
     for (const [split, e] of Object.entries(s.eval)) {
       counts[`${split}Ppl`] = Math.round(100 * e.ppl) / 100;
       counts[`${split}OovPercent`] = Math.round(100 * e.oovRate) / 100;
     }
-    return { counts, details: { ngrams: s.ngrams, stats: s.stats, eval: s.eval } };
+    for (const [split, g] of Object.entries(s.grammars ?? {})) {
+      counts[`${split}GrammarPpl`] = Math.round(100 * g.eval.ppl) / 100;
+      counts[`${split}GrammarOovPercent`] = Math.round(100 * g.eval.oovRate) / 100;
+    }
+    return { counts, details: { ngrams: s.ngrams, stats: s.stats, eval: s.eval, ...(s.grammars ? { grammars: s.grammars } : {}) } };
   },
 };
