@@ -1,7 +1,7 @@
 /**
  * Which systems an experiment has: the train stage's `models.json` (baseline, member-1..K,
  * fraction-baseline) and the distill stage's `students.json` (student, student-<set>,
- * fraction-student), turned into decode SystemSpecs. `ensemble` is every member together.
+ * fraction-student, control), turned into decode SystemSpecs. `ensemble` is every member together.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -10,8 +10,14 @@ import { MODELS_JSON, readModelsFile } from '../train/models.ts';
 import { STUDENTS_JSON, readStudentsFile } from '../train/distill.ts';
 import { resolveModelDir, type SystemSpec } from './systems.ts';
 
-/** The systems decoded by default: the three of the paper's Table 1. */
-export const DEFAULT_SYSTEMS: readonly string[] = ['baseline', 'ensemble', 'student'];
+/** The systems decoded by default: the three of the paper's Table 1, and the control where the distill stage made one. */
+export const DEFAULT_SYSTEMS: readonly string[] = ['baseline', 'ensemble', 'student', 'control'];
+
+/**
+ * Systems a list may name that an experiment need not have: decoded where present, skipped
+ * otherwise (the control exists only with stages.distill.control).
+ */
+export const OPTIONAL_SYSTEMS: readonly string[] = ['control'];
 
 export interface ExperimentModels {
   /** Model name -> model directory (baseline, member-1, ..., student, ...). */
@@ -46,7 +52,8 @@ export async function experimentModels(dirs: { train?: string | null; distill?: 
 
 /**
  * SystemSpecs for the wanted names: a model name, `ensemble` (all members), or `members`
- * (each member alone). Unknown names are a ConfigError listing what the experiment has.
+ * (each member alone). An absent OPTIONAL_SYSTEMS name is skipped; other unknown names are a
+ * ConfigError listing what the experiment has.
  */
 export function selectSystems(exp: ExperimentModels, wanted: readonly string[], keyPath = 'systems'): SystemSpec[] {
   const out: SystemSpec[] = [];
@@ -60,7 +67,7 @@ export function selectSystems(exp: ExperimentModels, wanted: readonly string[], 
     if (name === 'ensemble' && exp.members.length) push({ name, models: exp.members.map((m) => exp.models.get(m)!) });
     else if (name === 'members' && exp.members.length) for (const m of exp.members) push({ name: m, models: [exp.models.get(m)!] });
     else if (exp.models.has(name)) push({ name, models: [exp.models.get(name)!] });
-    else {
+    else if (!OPTIONAL_SYSTEMS.includes(name)) {
       throw new ConfigError(`no acoustic model '${name}' in the experiment`, { keyPath, expected: known.length ? `some of ${known.join(', ')}` : 'trained models (run the train and distill stages first)', found: name });
     }
   }

@@ -13,7 +13,10 @@
  * The paper puts a relative weight of 0.5 on the hard term: w = 0.5. 'convex' divides by 1 + w so
  * the overall gradient scale (and a good learning rate) does not change with w.
  * `softTerm: 'kl'` reports KL(p || q) = CE - H(p) instead of CE: same gradients, and 0 when the
- * student matches the targets.
+ * student matches the targets. `softTerm: 'none'` drops the soft term: L = w E_hard (divided by
+ * 1 + w when 'convex'), the targets unread. With w = 1 and 'sum' that is hard-label cross-entropy,
+ * the loss of the distill stage's control (a baseline trained exactly as the student, soft targets
+ * aside).
  *
  * `copiesHardWeight` gives the frames of VTLP copies (utterance ids `vtlp<w>-<source>`) their own
  * hard-label weight w_c, the other frames keeping w: per row r of the batch, with w_r its weight,
@@ -52,8 +55,8 @@ export interface DistillationLossOptions {
   hardWeight: number;
   /** 'sum': T^2 E_soft + w E_hard (default); 'convex': the same divided by (1 + w). */
   normalisation: LossNormalisation;
-  /** Value of the soft term: 'cross-entropy' (default) or 'kl' (CE - H(p); same gradient). */
-  softTerm: 'cross-entropy' | 'kl';
+  /** Value of the soft term: 'cross-entropy' (default), 'kl' (CE - H(p); same gradient) or 'none' (no soft term). */
+  softTerm: 'cross-entropy' | 'kl' | 'none';
   /** Where sparse targets become dense: 'device' (tf.scatterND, default) or 'cpu'. */
   densify: 'device' | 'cpu';
   /**
@@ -83,7 +86,10 @@ export function resolveDistillationLossOptions(o: Partial<DistillationLossOption
   if (!(r.temperature > 0 && Number.isFinite(r.temperature))) throw new ConfigError('bad temperature', { keyPath: 'temperature', expected: 'a finite number > 0', found: String(r.temperature) });
   if (!(r.hardWeight >= 0 && Number.isFinite(r.hardWeight))) throw new ConfigError('bad hard-label weight', { keyPath: 'hardWeight', expected: 'a finite number >= 0', found: String(r.hardWeight) });
   if (r.normalisation !== 'sum' && r.normalisation !== 'convex') throw new ConfigError('unknown loss normalisation', { keyPath: 'normalisation', expected: "'sum' or 'convex'", found: String(r.normalisation) });
-  if (r.softTerm !== 'cross-entropy' && r.softTerm !== 'kl') throw new ConfigError('unknown soft term', { keyPath: 'softTerm', expected: "'cross-entropy' or 'kl'", found: String(r.softTerm) });
+  if (r.softTerm !== 'cross-entropy' && r.softTerm !== 'kl' && r.softTerm !== 'none') throw new ConfigError('unknown soft term', { keyPath: 'softTerm', expected: "'cross-entropy', 'kl' or 'none'", found: String(r.softTerm) });
+  if (r.softTerm === 'none' && !(r.hardWeight > 0 || (r.copiesHardWeight ?? 0) > 0)) {
+    throw new ConfigError('no loss: no soft term and no hard-label weight', { keyPath: 'hardWeight', expected: "a hard-label weight > 0 with softTerm 'none'", found: `hardWeight ${r.hardWeight}${r.copiesHardWeight !== undefined ? `, copiesHardWeight ${r.copiesHardWeight}` : ''}` });
+  }
   if (r.densify !== 'device' && r.densify !== 'cpu') throw new ConfigError('unknown densify mode', { keyPath: 'densify', expected: "'device' or 'cpu'", found: String(r.densify) });
   return r;
 }
@@ -220,15 +226,28 @@ export function rowHardWeights(o: DistillationLossOptions, batch: Pick<Minibatch
   return w;
 }
 
+/** softTerm 'none': the hard term alone, mean_r w_r CE_hard(r) (each row divided by 1 + w_r when 'convex'); soft is 0. */
+function hardOnlyLossTerms(logits: tf.Tensor2D, labels: Int32Array, o: DistillationLossOptions, rowWeights: Float32Array | null): DistillationLossTerms {
+  return tf.tidy(() => {
+    const hardRows = hardCrossEntropyRows(logits, labels);
+    const w = rowWeights ? tf.tensor1d(rowWeights) : tf.scalar(o.hardWeight);
+    let rows = tf.mul(hardRows, w);
+    if (o.normalisation === 'convex') rows = tf.div(rows, tf.add(w, 1));
+    return { soft: tf.scalar(0), hard: tf.mean(hardRows), total: tf.mean(rows) } as unknown as tf.TensorContainerObject;
+  }) as unknown as DistillationLossTerms;
+}
+
 /**
  * The loss terms of a batch. `rowWeights` (rowHardWeights) replaces w by a weight per row; without
- * it every row has weight w.
+ * it every row has weight w. `targets` may be null with softTerm 'none' (they are not read).
  */
-export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): DistillationLossTerms {
+export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTargets | null, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): DistillationLossTerms {
   const o = resolveDistillationLossOptions(opts);
   const [n, S] = logits.shape;
   if (rowWeights && rowWeights.length !== n) throw new FormatError('per-row hard-label weights and logits differ in rows', { expected: String(n), found: String(rowWeights.length) });
   const needLabels = checkHardLabels(o, labels, n, rowWeights);
+  if (o.softTerm === 'none') return hardOnlyLossTerms(logits, labels!, o, rowWeights);
+  if (!targets) throw new ConfigError('the soft term needs soft targets', { keyPath: 'softTerm', expected: "soft targets, or softTerm 'none'", found: `softTerm '${o.softTerm}' and no targets` });
   const T = o.temperature;
   const kl = o.softTerm === 'kl' ? meanTargetEntropy(targets, n, S) : 0;
   if (rowWeights) {
@@ -266,7 +285,7 @@ export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTar
 }
 
 /** The distillation loss of a batch (see the module comment). */
-export function distillationLoss(logits: tf.Tensor2D, targets: BatchSoftTargets, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): tf.Scalar {
+export function distillationLoss(logits: tf.Tensor2D, targets: BatchSoftTargets | null, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): tf.Scalar {
   const t = distillationLossTerms(logits, targets, labels, opts, rowWeights);
   t.soft.dispose();
   t.hard?.dispose();
@@ -295,7 +314,7 @@ export function batchSoftTargets(batch: Minibatch, expectK?: number): SparseBatc
  */
 export function distillationLossFn(opts: Partial<DistillationLossOptions> = {}, expectK?: number): LossFn {
   const o = resolveDistillationLossOptions(opts);
-  return (logits, batch) => distillationLoss(logits, batchSoftTargets(batch, expectK), batch.labels, o, rowHardWeights(o, batch));
+  return (logits, batch) => distillationLoss(logits, o.softTerm === 'none' ? null : batchSoftTargets(batch, expectK), batch.labels, o, rowHardWeights(o, batch));
 }
 
 /**
@@ -306,14 +325,18 @@ export function distillationLossFn(opts: Partial<DistillationLossOptions> = {}, 
 export function distillationNativeLossFn(opts: Partial<DistillationLossOptions> = {}, expectK?: number): NativeLossFn {
   const o = resolveDistillationLossOptions(opts);
   const out = new Float64Array(4);
+  // softTerm 'none': no kept senone and no residual, so p = 0 and the soft term and its gradient
+  // are 0; at T = 1 the kernel takes the one softmax the hard term needs.
+  const none = o.softTerm === 'none';
+  const noTargets: SparseBatchTargets = { k: 0, ids: new Int32Array(0), probs: new Float32Array(0), residual: null };
   return (addon, z, dz, batch, numSenones) => {
     const n = batch.size;
-    const t = batchSoftTargets(batch, expectK);
+    const t = none ? noTargets : batchSoftTargets(batch, expectK);
     const rowWeights = rowHardWeights(o, batch);
     checkHardLabels(o, batch.labels, n, rowWeights);
     checkSparseTargetShape(t, n, numSenones);
     const labels = batch.labels ?? null;
-    addon.xentDistill(z, n, numSenones, o.temperature, t.ids, t.probs, t.k, t.residual, labels, rowWeights, o.hardWeight, o.normalisation === 'convex', dz, 1 / n, out);
+    addon.xentDistill(z, n, numSenones, none ? 1 : o.temperature, t.ids, t.probs, t.k, t.residual, labels, rowWeights, o.hardWeight, o.normalisation === 'convex', dz, 1 / n, out);
     let total = out[2] / n;
     if (o.softTerm === 'kl') {
       // KL = CE - H(p) per row: a constant per row, the same gradients.

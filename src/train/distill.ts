@@ -10,11 +10,18 @@
  * and baseline differ in their targets only. Option `seed` replaces it (seed replicates of the
  * students on the same teachers: how much of a student's score is its own training's spread).
  *
+ * The control (option `control`, default true): the main student's training with the soft term
+ * off and hard weight 1 on every frame (loss softTerm 'none'), i.e. a baseline trained on the
+ * student's transfer set (VTLP copies with their inherited alignment labels included) with the
+ * student's learning rate, schedule, epochs, averaging, seed and size. Student - control is the
+ * soft targets' gain alone.
+ *
  * Output directory:
  *   students.json                 one entry per student (target set, T, loss, accuracy)
  *   student/final/                on the main target set
  *   student-<set>/final/          sweep (student-T5, ...) and dense (student-dense) sets
  *   fraction-student/final/       Table 5
+ *   control/final/                the control (role 'control')
  */
 import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,6 +72,11 @@ export interface DistillStudentsOptions {
    * 0 makes the copies a transfer set of soft targets only. Needs vtlpCopies.
    */
   copiesHardWeight?: number;
+  /**
+   * Train the control: a baseline on the main student's transfer set with its schedule and seed,
+   * hard labels only (CONTROL_LOSS), named `control` with role 'control'. Default true.
+   */
+  control: boolean;
   /** Concurrent workers; 0 = CPU cores. Default 0. */
   maxWorkers: number;
   /** Keep per-epoch checkpoints. Default false. */
@@ -78,10 +90,17 @@ export const DEFAULT_DISTILL_STUDENTS_OPTIONS: Readonly<DistillStudentsOptions> 
   normalisation: 'sum',
   fractionStudent: true,
   vtlpCopies: true,
+  control: true,
   maxWorkers: 0,
   keepCheckpoints: false,
   backend: 'auto',
 });
+
+/**
+ * The control's loss: hard-label cross-entropy on every frame (copies included), no soft term.
+ * The temperature is the targets' (checked by trainStudent) and has no effect.
+ */
+export const CONTROL_LOSS: Readonly<Pick<DistillationLossOptions, 'hardWeight' | 'normalisation' | 'softTerm'>> = Object.freeze({ hardWeight: 1, normalisation: 'sum', softTerm: 'none' });
 
 export interface StudentEntry extends ModelEntry {
   /** Target set (targets.json) the student learnt from. */
@@ -178,7 +197,7 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     return c;
   };
 
-  const plan: { name: string; role: 'student' | 'fraction-student'; set: (typeof targets.sets)[number]; subset: SubsetSpec | null }[] = [];
+  const plan: { name: string; role: 'student' | 'fraction-student' | 'control'; set: (typeof targets.sets)[number]; subset: SubsetSpec | null }[] = [];
   for (const set of targets.sets.filter((s) => wanted.includes(s.name))) {
     plan.push({ name: set.name === 'main' ? 'student' : `student-${set.name}`, role: 'student', set, subset: null });
   }
@@ -186,6 +205,8 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     const main = targets.sets.find((s) => s.name === 'main')!;
     plan.push({ name: 'fraction-student', role: 'fraction-student', set: main, subset: fractionBaseline.subset });
   }
+  // The control reads the main set like the main student (the same utterances, copies and order); its loss ignores the targets.
+  if (o.control) plan.push({ name: 'control', role: 'control', set: targets.sets.find((s) => s.name === 'main')!, subset: null });
   if (plan.length === 0) throw new ConfigError('no student to train', { keyPath: 'sets', expected: 'at least one target set', found: 'none' });
 
   const jobs: StudentJobArgs[] = [];
@@ -196,11 +217,13 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     jobs.push({
       kind: 'student', outDir: join(outDir, p.name), train: dataSpecOf(trainFiles, p.subset, o.vtlpCopies), dev: devFiles ? dataSpecOf(devFiles) : null,
       softTargets: [file], config: config(seed), backend: o.backend, resume,
-      loss: { temperature: meta.temperature, hardWeight: o.hardWeight, normalisation: o.normalisation, ...(o.copiesHardWeight !== undefined ? { copiesHardWeight: o.copiesHardWeight } : {}) },
+      loss: p.role === 'control'
+        ? { temperature: meta.temperature, ...CONTROL_LOSS }
+        : { temperature: meta.temperature, hardWeight: o.hardWeight, normalisation: o.normalisation, ...(o.copiesHardWeight !== undefined ? { copiesHardWeight: o.copiesHardWeight } : {}) },
     });
   }
   const workers = workerCount(o.maxWorkers, jobs.length);
-  logger.info(`distilling ${jobs.length} student(s) (${plan.map((p) => `${p.name}: T ${p.set.temperature}, k ${p.set.k}`).join('; ')}), ${workers} worker(s)`);
+  logger.info(`distilling ${jobs.length} student(s) (${plan.map((p) => (p.role === 'control' ? `${p.name}: hard labels only` : `${p.name}: T ${p.set.temperature}, k ${p.set.k}`)).join('; ')}), ${workers} worker(s)`);
   const results = workers === 1 && jobs.length === 1
     ? [await runTrainJob(jobs[0], { logger })]
     : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });

@@ -124,7 +124,7 @@ export const DEFAULT_TRAIN_MODELS_OPTIONS: Readonly<TrainModelsOptions> = Object
   backend: 'auto',
 });
 
-export type ModelRole = 'baseline' | 'member' | 'fraction-baseline' | 'student' | 'fraction-student';
+export type ModelRole = 'baseline' | 'member' | 'fraction-baseline' | 'student' | 'fraction-student' | 'control';
 
 /** One trained model as models.json / students.json record it (paths relative to the file). */
 export interface ModelEntry {

@@ -65,8 +65,9 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
 
   it('trains a student of the members\' architecture per target set and the Table 5 student', async () => {
     const s = JSON.parse(readFileSync(join(a, 'distill', 'students.json'), 'utf8'));
-    expect(s.students.map((x: { name: string }) => x.name)).toEqual(['student', 'student-T1', 'student-dense', 'fraction-student']);
-    expect(s.students.map((x: { temperature: number }) => x.temperature)).toEqual([2, 1, 2, 2]);
+    expect(s.students.map((x: { name: string }) => x.name)).toEqual(['student', 'student-T1', 'student-dense', 'fraction-student', 'control']);
+    expect(s.students.map((x: { temperature: number }) => x.temperature)).toEqual([2, 1, 2, 2, 2]);
+    expect(s.students[4]).toMatchObject({ role: 'control', seed: 3, loss: { softTerm: 'none', hardWeight: 1 } });
     expect(s.students[0].loss).toMatchObject({ temperature: 2, hardWeight: 0.5, normalisation: 'sum' });
     expect(s.students[3].subset).toEqual({ fraction: 0.3, seed: 3 });
     const student = await readSidecar(join(a, 'distill', 'student', 'final'));
@@ -78,7 +79,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
   it('scores every model and the ensemble on train, dev and test; gain kept and Table 5 follow from the scores', () => {
     expect(Object.keys(evalFile.splits)).toEqual(['train', 'dev', 'test']);
     const test = evalFile.splits.test;
-    expect(Object.keys(test.models)).toEqual(['baseline', 'member-1', 'member-2', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'ensemble']);
+    expect(Object.keys(test.models)).toEqual(['baseline', 'member-1', 'member-2', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'control', 'ensemble']);
     for (const sc of Object.values(test.models)) {
       expect(sc.frames).toBe(test.frames);
       expectNear(sc.accuracy, sc.correct / sc.frames, 1e-12, 'accuracy');
@@ -105,7 +106,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
   it('measures each net outside the ensemble against it (agreement bounds the accuracy difference, KL >= 0) and splits its gain over the baseline by what the ensemble did', () => {
     for (const split of ['train', 'dev', 'test']) {
       const sp = evalFile.splits[split];
-      expect(Object.keys(sp.fidelity!)).toEqual(['baseline', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student']);
+      expect(Object.keys(sp.fidelity!)).toEqual(['baseline', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'control']);
       for (const [name, f] of Object.entries(sp.fidelity!)) {
         expect(f.frames).toBe(sp.frames);
         expect(f.agreement).toBeGreaterThanOrEqual(0);
@@ -121,7 +122,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     for (const split of ['train', 'dev', 'test']) {
       const sp = evalFile.splits[split], g = sp.gainSources!, c = (n: string) => sp.models[n].correct;
       expect(g.ensembleWins - g.ensembleLosses).toBe(c('ensemble') - c('baseline'));
-      expect(Object.keys(g.nets)).toEqual(['fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student']);
+      expect(Object.keys(g.nets)).toEqual(['fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'control']);
       for (const [n, x] of Object.entries(g.nets)) {
         expect(x.capturedWins - x.copiedLosses + x.ownWins - x.ownLosses).toBe(c(n) - c('baseline'));
         expect(x.capturedWins).toBeLessThanOrEqual(g.ensembleWins);
@@ -133,7 +134,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
       const sp = evalFile.splits[split], v = sp.memberVotes!;
       expect(v.members).toBe(2);
       expect(v.frames.reduce((a, x) => a + x, 0)).toBe(sp.frames);
-      expect(Object.keys(v.correct)).toEqual(['baseline', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'ensemble']);
+      expect(Object.keys(v.correct)).toEqual(['baseline', 'fraction-baseline', 'student', 'student-T1', 'student-dense', 'fraction-student', 'control', 'ensemble']);
       for (const [n, c] of Object.entries(v.correct)) {
         expect(c.reduce((a, x) => a + x, 0)).toBe(sp.models[n].correct);
         c.forEach((x, k) => expect(x).toBeLessThanOrEqual(v.frames[k]));
@@ -151,7 +152,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
   it('gives the same bytes for the same seed (soft targets and student weights)', async () => {
     const b = join(root, 'b');
     await makeSoftTargetSets({ ...dirs, modelsDir: join(a, 'train'), outDir: join(b, 'targets'), temperature: 2, backend: 'wasm', logger: captureLogger() });
-    await distillStudents({ ...dirs, modelsDir: join(a, 'train'), targetsDir: join(b, 'targets'), outDir: join(b, 'distill'), sets: ['main'], fractionStudent: false, maxWorkers: 1, backend: 'wasm', logger: captureLogger() });
+    await distillStudents({ ...dirs, modelsDir: join(a, 'train'), targetsDir: join(b, 'targets'), outDir: join(b, 'distill'), sets: ['main'], fractionStudent: false, control: false, maxWorkers: 1, backend: 'wasm', logger: captureLogger() });
     expect(readFileSync(join(b, 'targets', 'train.arrow')).equals(readFileSync(join(a, 'targets', 'train.arrow')))).toBe(true);
     // Trained on the main thread here, in a worker in the first run: same bytes.
     expect(readFileSync(join(b, 'distill', 'student', 'final', 'weights.bin')).equals(readFileSync(join(a, 'distill', 'student', 'final', 'weights.bin')))).toBe(true);
@@ -161,7 +162,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
     const first = JSON.parse(readFileSync(join(a, 'distill', 'students.json'), 'utf8'));
     expect(first.students[0].seed).toBe(3);
     const c = join(root, 'c');
-    await distillStudents({ ...dirs, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), outDir: join(c, 'distill'), sets: ['main'], fractionStudent: false, seed: 11, maxWorkers: 1, backend: 'wasm', logger: captureLogger() });
+    await distillStudents({ ...dirs, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), outDir: join(c, 'distill'), sets: ['main'], fractionStudent: false, control: false, seed: 11, maxWorkers: 1, backend: 'wasm', logger: captureLogger() });
     const s = JSON.parse(readFileSync(join(c, 'distill', 'students.json'), 'utf8'));
     expect(s.students[0].seed).toBe(11);
     expect(readFileSync(join(c, 'distill', 'student', 'final', 'weights.bin')).equals(readFileSync(join(a, 'distill', 'student', 'final', 'weights.bin')))).toBe(false);
@@ -169,7 +170,7 @@ describe('train -> targets -> distill -> eval on a tiny generated corpus', () =>
 
   it('averages the students\' weights when asked (recorded per student), off with 0, and refuses a members\' start past the students\' last epoch', async () => {
     const d = join(root, 'avg');
-    const base = { ...dirs, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), sets: ['main'], fractionStudent: false, maxWorkers: 1, backend: 'wasm' as const, logger: captureLogger() };
+    const base = { ...dirs, modelsDir: join(a, 'train'), targetsDir: join(a, 'targets'), sets: ['main'], fractionStudent: false, control: false, maxWorkers: 1, backend: 'wasm' as const, logger: captureLogger() };
     await distillStudents({ ...base, outDir: join(d, 'on'), averageFromEpoch: 2 });
     const s = JSON.parse(readFileSync(join(d, 'on', 'students.json'), 'utf8'));
     expect(s.students[0].averaged).toMatchObject({ fromEpoch: 2, toEpoch: 2 });

@@ -51,10 +51,10 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
     const d = await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', maxEpochs: 2 }, expDir);
     const st = JSON.parse(readFileSync(join(expDir, 'distill', 'student', 'final', 'sidecar.json'), 'utf8'));
     expect(st.training.history.map((h: { learningRate: number }) => h.learningRate)).toEqual([0.004, 0.002]);
-    expect(d.counts).toEqual({ students: 1 });
+    expect(d.counts).toEqual({ students: 1, control: 1 });
     // The students' own schedule: another factor per epoch.
     rmSync(join(expDir, 'distill'), { recursive: true });
-    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', maxEpochs: 2, halvingFactor: 0.25 }, expDir);
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', maxEpochs: 2, halvingFactor: 0.25, control: false }, expDir);
     const st2 = JSON.parse(readFileSync(join(expDir, 'distill', 'student', 'final', 'sidecar.json'), 'utf8'));
     expect(st2.training.history.map((h: { learningRate: number }) => h.learningRate)).toEqual([0.004, 0.001]);
     const e = await runStage(evalStage, EVAL_SCHEMA, { backend: 'wasm' }, expDir);
@@ -99,7 +99,7 @@ describe('runner stages train, targets, distill, eval (on a tiny generated corpu
     const upstream = ['features', 'align', 'train', 'targets'];
     const fresh = linkedExp(join(expDir, 'distill-fresh'), base, upstream);
     const resumed = linkedExp(join(expDir, 'distill-resumed'), base, upstream);
-    const opts = { maxWorkers: 1, backend: 'wasm', maxEpochs: 2 };
+    const opts = { maxWorkers: 1, backend: 'wasm', maxEpochs: 2, control: false };
     await runStage(distillStage, DISTILL_SCHEMA, opts, fresh);
     const partial = resumeDirOf(resumed, 'distill');
     await distillStudents({ ...validateOptions(DISTILL_SCHEMA, { ...opts, maxEpochs: 1, keepCheckpoints: true }), modelsDir: join(base, 'train'), targetsDir: join(base, 'targets'), featuresDir: join(base, 'features'), alignDir: join(base, 'align'), outDir: partial, logger: captureLogger() });
@@ -136,7 +136,7 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     for (const m of ['baseline', 'member-1', 'member-2']) expect(frames(join(expDir, 'train', m))).toBe(origFrames);
     const g = await runStage(targetsStage, TARGETS_SCHEMA, { temperature: 2, topK: 4, backend: 'wasm' }, expDir);
     expect(g.counts).toMatchObject({ frames: 3 * origFrames });
-    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm' }, expDir);
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', control: false }, expDir);
     const st = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(st).toMatchObject({ name: 'student', trainUtterances: 30, trainFrames: 3 * origFrames, vtlpCopies: true });
     expect(frames(join(expDir, 'distill', 'student'))).toBe(3 * origFrames);
@@ -144,7 +144,7 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     // Soft targets only on the copies' frames: recorded in the loss, and another student.
     const plain = join(expDir, 'distill-plain');
     renameSync(join(expDir, 'distill'), plain);
-    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', copiesHardWeight: 0 }, expDir);
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', copiesHardWeight: 0, control: false }, expDir);
     const stc = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(stc).toMatchObject({ trainFrames: 3 * origFrames, vtlpCopies: true, loss: { hardWeight: 0.5, copiesHardWeight: 0 } });
     expect(stc.weightsHash).not.toBe(st.weightsHash);
@@ -158,7 +158,7 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     expect(readFileSync(join(expDir, 'eval', 'eval.md'), 'utf8')).toContain('train: the original recordings only (the baseline and the members did not train on the VTLP copies).');
     // The control: the student on the originals only.
     rmSync(join(expDir, 'distill'), { recursive: true });
-    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false }, expDir);
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false, control: false }, expDir);
     const st2 = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(st2).toMatchObject({ trainUtterances: 10, trainFrames: origFrames, vtlpCopies: false });
     // A weight for copies this student does not train on is a mistake, not a no-op.
@@ -178,7 +178,7 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
     expect(tj.sets[0]).toMatchObject({ utterances: 10, frames: origFrames });
     expect(tj.sets[0].configHash).not.toBe(hashWithCopies);
     rmSync(join(expDir, 'distill'), { recursive: true });
-    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false }, expDir);
+    await runStage(distillStage, DISTILL_SCHEMA, { maxWorkers: 1, backend: 'wasm', vtlpCopies: false, control: false }, expDir);
     const st3 = JSON.parse(readFileSync(join(expDir, 'distill', 'students.json'), 'utf8')).students[0];
     expect(st3).toMatchObject({ trainUtterances: 10, trainFrames: origFrames, vtlpCopies: false, weightsHash: st2.weightsHash });
     // A student that wants the copies stops, naming the option.

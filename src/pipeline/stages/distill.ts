@@ -13,6 +13,7 @@
  *       copiesHardWeight: 0   # hard-label weight on the copies' frames (default: hardWeight)
  *       seed: 101             # students' seed (default: the baseline's)
  *       averageFromEpoch: 3   # final student = mean weights from epoch 3 on (default: the members'; 0 off)
+ *       control: true         # also the control: the student's training with hard labels only (model 'control')
  */
 import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
 import { OptionError, type Schema, type SchemaFor } from '../schema.ts';
@@ -34,6 +35,7 @@ export const DISTILL_SCHEMA: Schema = {
   fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
   vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "the transfer set includes the features stage's VTLP copies (false: the original recordings only)" },
   copiesHardWeight: { type: 'number', min: 0, optional: true, doc: "hard-label weight on the VTLP copies' frames (default: hardWeight; 0: soft targets only on the copies, hard labels on the real recordings)" },
+  control: { type: 'boolean', default: D.control, doc: "train the control 'control': the main student's transfer set (VTLP copies included, with their alignment labels), learning rate, schedule, averaging and seed, hard-label cross-entropy only (student - control = the soft targets' gain)" },
   maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
   backend: backendOption(D.backend),
@@ -41,7 +43,7 @@ export const DISTILL_SCHEMA: Schema = {
 
 export const distillStage: StageDefinition<DistillStageOptions> = {
   name: 'distill',
-  doc: 'student of the same size trained on the soft targets: T^2 * soft CE + w * hard CE, evaluated at T = 1',
+  doc: 'student of the same size trained on the soft targets: T^2 * soft CE + w * hard CE, evaluated at T = 1; and its control on hard labels alone',
   inputs: ['features', 'align', 'train', 'targets'],
   schema: DISTILL_SCHEMA,
 
@@ -67,7 +69,7 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
     await adoptResumeDir(ctx);
     const skips = Object.values(r.skips).map((s) => (s as { train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] } }).train);
     return {
-      counts: { students: r.file.students.length },
+      counts: { students: r.file.students.filter((s) => s.role !== 'control').length, ...(ctx.options.control ? { control: 1 } : {}) },
       skipped: mergeSkips(skips.slice(0, 1)),
       details: {
         accuracy: Object.fromEntries(r.file.students.map((s) => [s.name, { bestEpoch: s.bestEpoch, [s.accuracyOn]: s.bestAccuracy, temperature: s.temperature, k: s.k }])),
