@@ -20,7 +20,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument, parse as parseYaml, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
 import { ConfigError } from '../util/errors.ts';
-import { OptionError, validateOptions, resolvePaths, typeName, type Schema } from './schema.ts';
+import { OptionError, validateOptions, resolvePaths, typeName, type OptionSpec, type Schema } from './schema.ts';
 import type { RecipeHead, StageRegistry } from './stage.ts';
 
 export interface RecipeStage {
@@ -30,6 +30,8 @@ export interface RecipeStage {
 }
 
 export interface Recipe extends RecipeHead {
+  /** Cross-validation, seeds and selection, when the recipe declares them (run by src/pipeline/study.ts). */
+  study: StudySpec | null;
   /** The recipe file (as given), or '<inline>'. */
   file: string;
   description?: string;
@@ -43,6 +45,8 @@ export interface LoadRecipeOptions {
   registry: StageRegistry;
   /** `key=value` assignments with dotted keys; values are parsed as YAML. Applied in order. */
   sets?: readonly string[];
+  /** Key paths removed after the `sets` (a study's sub-runs drop keys of the base recipe). */
+  unsets?: readonly string[];
   /** Overrides `expDir` (the `--exp-dir` flag). */
   expDir?: string;
   /** Overrides `corpus.dir` (the `--corpus-dir` flag). */
@@ -56,12 +60,43 @@ export interface LoadRecipeOptions {
   cwd?: string;
 }
 
+const ANY_VALUE: OptionSpec = { type: 'custom', expected: 'a YAML value', doc: 'recipe value', validate: (v) => v };
+const SPEAKERS: OptionSpec = { type: 'array', items: { type: 'string', doc: 'speaker id' }, minItems: 1, doc: 'speaker ids' };
+
 const TOP_LEVEL: Schema = {
   name: { type: 'string', doc: 'experiment name; default expDir is exp/<name>', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ },
   description: { type: 'string', optional: true, doc: 'free text' },
   seed: { type: 'number', integer: true, default: 0, min: 0, doc: 'seed of every random choice in every stage' },
+  netSeed: { type: 'number', integer: true, min: 0, optional: true, doc: 'seed of the nets (initial weights, data order) where it differs from seed; `seeds` sets it per replicate' },
   expDir: { type: 'string', optional: true, path: true, doc: 'experiment directory (default exp/<name>)' },
+  seeds: { type: 'array', optional: true, minItems: 1, items: { type: 'number', integer: true, min: 0, doc: 'net seed' }, doc: 'seed replicates: every net is trained once per seed (netSeed), on the same data; the runs are pooled' },
+  crossValidation: {
+    type: 'object', optional: true, doc: 'speaker cross-validation: one outer fold per test speaker, the other speakers train; the runs are pooled',
+    fields: {
+      speakers: { ...SPEAKERS, minItems: 3, doc: 'every speaker of the study (with stages.prepare.evalDir: the training speakers, and one fold tests on evalDir)' },
+      folds: { ...SPEAKERS, optional: true, doc: 'test speakers of the outer folds to run (default: every speaker)' },
+    },
+  },
+  selection: {
+    type: 'object', optional: true, doc: 'settings chosen inside each outer fold on an inner dev speaker held out from its training speakers, then frozen',
+    fields: {
+      candidates: { type: 'array', default: [], items: { type: 'map', values: ANY_VALUE, doc: 'recipe key path -> value' }, doc: 'candidate settings, each a map of recipe key paths to values (the first wins ties)' },
+      system: { type: 'string', default: 'student', doc: 'the system whose dev score chooses the candidate' },
+      metric: { type: 'string', enum: ['frameAccuracy', 'wer'], default: 'frameAccuracy', doc: 'the dev score: frame accuracy (eval stage) or WER (score stage)' },
+      tuneLm: { type: 'boolean', default: true, doc: "LM weight and insertion penalty per system tuned on the inner dev speaker, then frozen in the fold's final runs" },
+    },
+  },
 };
+
+/** Cross-validation, seed replicates and nested selection of a recipe (top-level keys). */
+export interface StudySpec {
+  seeds?: number[];
+  crossValidation?: { speakers: string[]; folds?: string[] };
+  selection?: { candidates: Record<string, unknown>[]; system: string; metric: 'frameAccuracy' | 'wer'; tuneLm: boolean };
+}
+
+/** The top-level keys of a study: a study recipe runs one plain recipe per fold, seed and candidate. */
+export const STUDY_KEYS = ['seeds', 'crossValidation', 'selection'] as const;
 
 /** Read and validate a recipe file. */
 export function loadRecipe(file: string, opts: LoadRecipeOptions): Recipe {
@@ -102,6 +137,7 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
     setPath(tree, keyPath, value, `--set ${assignment}`);
     origins.set(keyPath, `--set ${assignment}`);
   }
+  for (const keyPath of opts.unsets ?? []) deletePath(tree, keyPath);
   if (opts.expDir !== undefined) {
     tree.expDir = opts.expDir;
     origins.set('expDir', `--exp-dir ${opts.expDir}`);
@@ -157,7 +193,12 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
   for (const key of Object.keys(sectionSchema)) {
     if (top[key] !== undefined) sections[key] = top[key] as Record<string, unknown>;
   }
-  const head: RecipeHead = { name: top.name as string, seed: top.seed as number, sections };
+  const head: RecipeHead = { name: top.name as string, seed: top.seed as number, ...(top.netSeed !== undefined ? { netSeed: top.netSeed as number } : {}), sections };
+  const study: StudySpec = {};
+  for (const key of STUDY_KEYS) if (top[key] !== undefined) (study as Record<string, unknown>)[key] = top[key];
+  if (study.selection && !study.crossValidation) {
+    throw new ConfigError('selection needs crossValidation (the inner dev speaker comes from its speakers)', { ...locate('selection'), keyPath: 'selection', expected: 'a crossValidation section', found: 'none' });
+  }
   const stageMap = rawStages as Record<string, unknown>;
   for (const name of Object.keys(stageMap)) {
     if (!registry.has(name)) {
@@ -190,6 +231,7 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
   }
   return {
     ...head,
+    study: Object.keys(study).length ? study : null,
     locate: (keyPath: string) => locate(keyPath),
     file,
     description: top.description as string | undefined,
@@ -231,6 +273,16 @@ function setPath(tree: Record<string, unknown>, keyPath: string, value: unknown,
     node = node[parts[i]] as Record<string, unknown>;
   }
   node[parts[parts.length - 1]] = value;
+}
+
+function deletePath(tree: Record<string, unknown>, keyPath: string): void {
+  const parts = keyPath.split('.');
+  let node: unknown = tree;
+  for (const part of parts.slice(0, -1)) {
+    node = (node as Record<string, unknown> | undefined)?.[part];
+    if (node === null || typeof node !== 'object') return;
+  }
+  delete (node as Record<string, unknown>)[parts[parts.length - 1]];
 }
 
 function parentPath(p: string): string | undefined {

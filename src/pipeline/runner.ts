@@ -28,7 +28,7 @@ export interface StageRecord {
   stage: string;
   recipe: { name: string; file: string };
   /** Effective config (options, owned sections, seed), exactly what was hashed plus run-time knobs. */
-  config: { options: Record<string, unknown>; sections: Record<string, unknown>; seed: number };
+  config: { options: Record<string, unknown>; sections: Record<string, unknown>; seed: number; netSeed?: number };
   configHash: string;
   inputs: {
     /** Recorded output hash of every upstream stage read. */
@@ -118,7 +118,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
   try {
     await removeStaleTemps(recipe.expDir, recipe.stages.map((s) => s.name), log);
     await writeJsonAtomic(join(recipe.expDir, 'recipe.json'), {
-      name: recipe.name, file: recipe.file, description: recipe.description, seed: recipe.seed,
+      name: recipe.name, file: recipe.file, description: recipe.description, seed: recipe.seed, ...(recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {}),
       sections: recipe.sections, stages: Object.fromEntries(recipe.stages.map((s) => [s.name, s.options])),
     });
     const records = new Map<string, StageRecord | null>();
@@ -141,7 +141,8 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
         sections[key] = v;
         relevantSections[key] = spec.type === 'object' ? outputRelevant(spec.fields, v) : v;
       }
-      const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed });
+      const netSeed = def.netSeeded && recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {};
+      const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed, ...netSeed });
       const previous = readStageRecord(dir);
       if (i < from) {
         records.set(name, previous);
@@ -205,7 +206,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
           formatVersion: STAGE_RECORD_VERSION,
           stage: name,
           recipe: { name: recipe.name, file: recipe.file },
-          config: { options, sections, seed: recipe.seed },
+          config: { options, sections, seed: recipe.seed, ...netSeed },
           configHash,
           inputs: { upstream, external },
           inputHash,

@@ -21,6 +21,12 @@ export interface SkipSummary {
 export interface RecipeHead {
   name: string;
   seed: number;
+  /**
+   * Seed of the nets (initial weights and data order of baseline, members, students, control)
+   * where it differs from `seed`: a seed replicate (`seeds` in the recipe) changes only this, so
+   * the data stages of the replicates are identical. Undefined: `seed`.
+   */
+  netSeed?: number;
   /** Top-level sections declared by stages (e.g. `corpus`), validated. */
   sections: Record<string, Record<string, unknown>>;
   /**
@@ -104,6 +110,8 @@ export interface StageDefinition<O = any> {
    * path is the full one (`stages.<name>.<key>`); the recipe loader adds the file and line.
    */
   checkInputs?(options: O, inputOptions: (stage: string) => Record<string, unknown> | undefined): void;
+  /** The stage seeds nets with `recipe.netSeed` (which then joins its config hash). */
+  netSeeded?: boolean;
   run(ctx: StageContext<O>): Promise<StageResult>;
 }
 

@@ -3,7 +3,7 @@
  * config and inputs are unchanged since their recorded run.
  */
 import type { Command } from 'commander';
-import { runRecipeFile, formatRunReport, defaultRegistry, describeSchema } from '../../pipeline/index.ts';
+import { runStudyFile, formatStudyReport, defaultRegistry, describeSchema } from '../../pipeline/index.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -30,7 +30,7 @@ function stagesHelp(): string {
 export function register(program: Command): void {
   program
     .command('run')
-    .description('run a recipe (pipelines/*.yaml); up-to-date stages are skipped')
+    .description('run a recipe (pipelines/*.yaml); up-to-date stages are skipped. A recipe with crossValidation, seeds or selection runs every fold, seed and candidate, and pools them')
     .argument('<recipe>', 'recipe YAML file')
     .option('--exp-dir <dir>', 'experiment directory (default: the recipe\'s expDir, or exp/<name>)')
     .option('--from-stage <stage>', 'rerun this stage and all later ones, even if up to date')
@@ -40,9 +40,9 @@ export function register(program: Command): void {
     .option('--eval-corpus-dir <dir>', 'test split from this corpus directory (other speakers, same layout; corpora with evalDir: fsdd); sets stages.prepare.evalDir')
     .addHelpText('after', stagesHelp)
     .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set: string[]; corpusDir?: string; evalCorpusDir?: string }) => {
-      const report = await runRecipeFile(file, {
+      const report = await runStudyFile(file, {
         expDir: opts.expDir, fromStage: opts.fromStage, toStage: opts.toStage, sets: opts.set, corpusDir: opts.corpusDir, evalCorpusDir: opts.evalCorpusDir,
       });
-      process.stdout.write(formatRunReport(report) + '\n');
+      process.stdout.write(formatStudyReport(report) + '\n');
     });
 }

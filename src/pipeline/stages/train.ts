@@ -75,11 +75,12 @@ export const trainStage: StageDefinition<TrainStageOptions> = {
   doc: 'baseline + K ensemble members (DNN frame classifiers on spliced log-mel frames), trained in parallel workers',
   inputs: ['features', 'align'],
   schema: TRAIN_SCHEMA,
+  netSeeded: true,
 
   async run(ctx) {
     // Trained in the resume directory: an interrupted run continues from each net's last epoch.
     const r = await locateOptionError(ctx, 'train', () => trainAcousticModels({
-      ...ctx.options, featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'), outDir: ctx.resumeDir, seed: ctx.recipe.seed, resume: true, logger: ctx.log,
+      ...ctx.options, featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'), outDir: ctx.resumeDir, seed: ctx.recipe.netSeed ?? ctx.recipe.seed, resume: true, logger: ctx.log,
     }));
     await adoptResumeDir(ctx);
     const f = r.file;
