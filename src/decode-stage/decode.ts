@@ -148,6 +148,8 @@ export interface DecodeCorpusOptions {
   tune?: DecodeSplitInput | null;
   /** Splits decoded with the chosen (or fixed) weights. */
   splits: DecodeSplitInput[];
+  /** Fixed LM weight and penalty of named systems without a tuning split (others: search.lmWeight / wordInsertionPenalty). */
+  systemWeights?: Record<string, { lmWeight: number; wordInsertionPenalty: number }>;
   /** Output directory (the caller makes it atomic). */
   outDir: string;
   search?: Partial<DecodeSearchOptions>;
@@ -460,7 +462,8 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
     const systems = bank.systems;
     const summaries: SystemSummary[] = systems.map((s, i) => ({
       name: s.name, models: opts.systems[i].models.map(rel), kind: s.models.length > 1 ? 'ensemble' : 'single',
-      lmWeight: search.lmWeight, wordInsertionPenalty: search.wordInsertionPenalty, weightsFrom: 'fixed', tuning: null, priors: { source: 'alignments' }, splits: {},
+      lmWeight: opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight, wordInsertionPenalty: opts.systemWeights?.[s.name]?.wordInsertionPenalty ?? search.wordInsertionPenalty,
+      weightsFrom: 'fixed', tuning: null, priors: { source: 'alignments' }, splits: {},
     }));
 
     // --- Priors from the systems' own mean posteriors (Kaldi nnet3 adjust-priors).

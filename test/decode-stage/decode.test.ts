@@ -116,6 +116,14 @@ describe('decodeCorpus', () => {
     expect(readFileSync(join(root, 'fixed', 'ensemble', 'test.trn'), 'utf8')).toBe(readFileSync(join(out, 'ensemble', 'test.trn'), 'utf8'));
     const fx = JSON.parse(readFileSync(join(root, 'fixed', 'decode.json'), 'utf8'));
     expect(fx.systems[0]).toMatchObject({ weightsFrom: 'fixed', tuning: null });
+    // Every system's chosen weights frozen per system (as a study's final runs do) give the tuned test hypotheses.
+    const frozen = Object.fromEntries(first.summary.systems.map((x) => [x.name, { lmWeight: x.lmWeight, wordInsertionPenalty: x.wordInsertionPenalty }]));
+    await decodeCorpus({ ...(await base('frozen')), tune: null, systemWeights: frozen, search: { lmWeight: 9, wordInsertionPenalty: 9 } });
+    const fz = JSON.parse(readFileSync(join(root, 'frozen', 'decode.json'), 'utf8'));
+    for (const x of first.summary.systems) {
+      expect(fz.systems.find((y: { name: string }) => y.name === x.name)).toMatchObject({ ...frozen[x.name], weightsFrom: 'fixed' });
+      expect(readFileSync(join(root, 'frozen', x.name, 'test.trn'), 'utf8')).toBe(readFileSync(join(out, x.name, 'test.trn'), 'utf8'));
+    }
   });
 
   it('never looks at the test references when choosing the weights', async () => {

@@ -53,6 +53,8 @@ export interface DecodeStageOptions extends DecodeSearchOptions {
   priorSplit: string;
   /** Frames of priorSplit used (evenly spaced whole utterances). Default 20000 (Kaldi's prior_subset_size). */
   priorFrames: number;
+  /** Without a tuning split: fixed LM weight and penalty per system. */
+  systemWeights?: Record<string, { lmWeight: number; wordInsertionPenalty: number }>;
 }
 
 const D = DECODE_SEARCH_DEFAULTS;
@@ -68,6 +70,10 @@ export const DECODE_SCHEMA: Schema = {
   wordInsertionPenalties: { type: 'array', items: { type: 'number', doc: 'penalty' }, minItems: 1, default: [...D.wordInsertionPenalties], doc: 'word insertion penalties tried on the tuning split' },
   lmWeight: { type: 'number', min: 0, default: D.lmWeight, doc: 'LM weight without a tuning split' },
   wordInsertionPenalty: { type: 'number', default: D.wordInsertionPenalty, doc: 'word insertion penalty without a tuning split' },
+  systemWeights: {
+    type: 'map' as const, optional: true, doc: 'without a tuning split: LM weight and penalty per system (others: lmWeight / wordInsertionPenalty); a study freezes the ones tuned on its inner dev speaker here',
+    values: { type: 'object' as const, doc: 'weights of one system', fields: { lmWeight: { type: 'number' as const, min: 0, doc: 'LM weight' }, wordInsertionPenalty: { type: 'number' as const, doc: 'word insertion penalty' } } },
+  },
   silenceProb: { type: 'number', min: 0, max: 1, nullable: true, default: undefined, doc: "optional silence probability (null: the align stage's)" },
   lmLookahead: { type: 'boolean', default: D.lmLookahead, doc: 'LM look-ahead in the lexical tree' },
   lookaheadOrder: { type: 'number', integer: true, min: 1, default: D.lookaheadOrder, doc: 'order of the look-ahead LM' },
@@ -149,7 +155,10 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       };
       const trainAlign = join(alignDir, 'train.arrow');
       const senoneInventoryId = existsSync(trainAlign) ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId : undefined;
-      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, priors: priorSource, priorSplit, priorFrames, ...search } = o;
+      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, priors: priorSource, priorSplit, priorFrames, systemWeights, ...search } = o;
+      if (tuneSplit && systemWeights) {
+        throw new ConfigError('per-system weights and a tuning split exclude each other', { ...where('systemWeights'), keyPath: 'stages.decode.systemWeights', expected: 'stages.decode.tuneSplit null with fixed per-system weights', found: `tuneSplit ${tuneSplit}` });
+      }
       let priors: PriorsOption = { source: 'alignments' };
       if (priorSource === 'posteriors') {
         const file = join(featuresDir, `${priorSplit}.arrow`);
@@ -165,7 +174,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       for (const split of splits) inputs.push(await splitInput(split));
       const r = await relocateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
         systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'),
-        tune, splits: inputs, outDir: ctx.outDir, search, backend, inferenceBatchSize,
+        tune, splits: inputs, systemWeights, outDir: ctx.outDir, search, backend, inferenceBatchSize,
         pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId, priors,
       }));
       const s = r.summary;
