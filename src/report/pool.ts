@@ -19,16 +19,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
-import { bootstrapGainKept, gainShare, pairedBootstrapErrorDiff } from '../score/significance.ts';
+import { gainShare } from '../score/significance.ts';
 import { EVAL_JSON, diagnosticsMarkdown, evalUtterancesFile, type EvalFile, type EvalUtteranceLine, type SplitDiagnostics } from '../train/eval.ts';
 import { fidelityOf } from '../score/fidelity.ts';
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
-import { PAPER_TABLE_1, frequentErrorRows } from './build.ts';
-import { frequentErrorLabel } from './sections.ts';
-import { escapeMarkdown, plural, pct, signedPoints } from './format.ts';
+import { PAPER_TABLE_1, frequentErrorRows, table1SystemIds } from './build.ts';
+import { metricDifferences, seedSpread, type DifferencesReport } from './differences.ts';
+import { speakerOf } from '../score/trn.ts';
+import { differencesNotes, differencesTable, frequentErrorLabel } from './sections.ts';
+import { markdownTable } from './markdown.ts';
+import { escapeMarkdown, plural, pct } from './format.ts';
 import { sumErrorLists, type ErrorLists } from '../score/errors.ts';
-import { CORE_SYSTEMS, type FrequentErrorRow } from './types.ts';
-import { readEvalUtterances, readJson, readOptionalJson } from './experiment.ts';
+import { CORE_SYSTEMS, MEMBER_ID, type FrequentErrorRow } from './types.ts';
+import { readEvalUtterances, readJson, readOptionalJson, readSplitSpeakers } from './experiment.ts';
 import { Checker, checkErrorLists } from './validate.ts';
 
 export const POOL_FORMAT = 'am-distill.pool';
@@ -60,12 +63,22 @@ export interface PoolExperiment {
   diagnostics: SplitDiagnostics;
   /** sclite's error lists per decoded system (score stage); null without them (score.json made before the lists). */
   errorLists: Record<string, ErrorLists> | null;
+  /**
+   * Speaker of each utterance (prepare's supervisions of the split); utterances missing here take
+   * the id's prefix before the first '_' (sclite's convention). Absent: all of them do.
+   */
+  speakers?: Record<string, string>;
+  /** The nets' seed (recipe.json `netSeed`, else `seed`); null when not recorded. */
+  seed?: number | null;
 }
 
 export interface Interval { low: number | null; high: number | null }
 
 export interface PoolRow {
   label: string;
+  /** Per experiment: its fold (its test speakers, joined by '+') and its nets' seed (null: not recorded). */
+  fold?: string;
+  seed?: number | null;
   utterances: number;
   frames: number;
   /** Frame accuracy (0..1) per model. */
@@ -77,23 +90,29 @@ export interface PoolRow {
   wer: Record<string, number>;
 }
 
-export interface PoolComparison {
-  a: string;
-  b: string;
-  /** WER(A) - WER(B), fraction; negative: A is better. */
-  deltaWer: number;
-  ci: Interval;
-  significant: boolean;
-  probABetter: number;
+/** Mean and spread of one system's pooled rate over the seed replicates. */
+export interface SeedStats { mean: number; sd: number; min: number; max: number }
+
+/** The design pool found: folds (experiments with the same test speakers) and their seed replicates. */
+export interface PoolDesign {
+  folds: { fold: string; speakers: string[]; seeds: (number | null)[]; experiments: string[] }[];
+  /** The seed replicates, paired across folds (one entry when every fold has one run). */
+  seeds: (number | null)[];
+  /** Distinct test speakers of the pool (the units the intervals resample). */
+  speakers: number;
+  /** Speakers that are in the split of more than one fold (each is one cluster across those folds). */
+  sharedSpeakers: string[];
 }
 
 export interface PoolFile {
   format: typeof POOL_FORMAT;
-  version: 1;
+  version: 2;
   split: string;
+  design: PoolDesign;
   experiments: PoolRow[];
+  /** All folds' utterances once, each system's counts averaged over the seeds (= the mean over seeds of the pooled rates). */
   pooled: PoolRow & {
-    /** Stratified bootstrap interval of the pooled gain kept. */
+    /** Speaker-bootstrap interval of the pooled frame-accuracy gain kept (= differences.frameAccuracy.gainKept.ci). */
     gainKeptCi: Interval & { undefinedReplicates: number };
     /** Unweighted mean of the experiments' gain kept (null if one is undefined). */
     meanGainKept: number | null;
@@ -102,7 +121,18 @@ export interface PoolFile {
     /** (WER baseline - WER student) / (WER baseline - WER ensemble); null without WER or without an ensemble gain. */
     werGainKept: number | null;
   };
-  comparisons: PoolComparison[];
+  /**
+   * The headline: per metric, A - B for ensemble/student/control against baseline, student against
+   * ensemble and control, averaged over paired seeds, with speaker-bootstrap intervals; then the
+   * gain kept, and whether it is meaningful against the members' seed spread.
+   */
+  differences: DifferencesReport;
+  /** Per seed replicate, every system's rates pooled over the folds, and their mean and spread; null with one replicate. */
+  seedReplicates: {
+    perSeed: { seed: number | null; frameAccuracy: Record<string, number>; wer: Record<string, number> }[];
+    frameAccuracy: Record<string, SeedStats>;
+    wer: Record<string, SeedStats>;
+  } | null;
   /**
    * Fidelity, gain sources and member votes summed over the experiments: each present only when
    * every experiment's eval.json has it (member votes: with the same ensemble size), for the nets
@@ -116,7 +146,7 @@ export interface PoolFile {
   frequentErrors: { systems: string[]; rows: FrequentErrorRow[] } | null;
   /** The paper's goal: gain kept >= 0.8 and the student's WER not above the baseline's. */
   goal: { gainKeptAtLeast80: boolean | null; studentWerNotWorse: boolean | null };
-  bootstrap: { replicates: number; confidence: number; seed: number; stratified: 'experiment' };
+  bootstrap: { replicates: number; confidence: number; seed: number; method: 'speaker-bootstrap'; stratified: null };
 }
 
 /** Read what pooling needs of one experiment directory, checking it against eval.json. */
@@ -162,7 +192,10 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
       }
     }
   }
-  return { label, expDir, frames, words, diagnostics, errorLists };
+  const recipe = readOptionalJson<{ seed?: unknown; netSeed?: unknown }>(join(expDir, 'recipe.json'), null, 'recipe record');
+  const seedOf = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
+  const seed = seedOf(recipe?.netSeed) ?? seedOf(recipe?.seed);
+  return { label, expDir, frames, words, diagnostics, errorLists, speakers: readSplitSpeakers(join(expDir, 'prepare'), split), seed };
 }
 
 /** The shapes pooling relies on: counts are integers >= 0, shares in [0, 1], one vote bin per member count. */
@@ -254,7 +287,83 @@ function rowOf(label: string, frames: EvalUtteranceLine[], words: PoolExperiment
   };
 }
 
-/** Pool experiments (at least one) into one Table 1 with stratified-bootstrap intervals. */
+const speakerIn = (e: PoolExperiment, uttId: string) => e.speakers?.[uttId] ?? speakerOf(uttId);
+
+/**
+ * Folds (experiments with the same test speakers, in order of first appearance) and their seed
+ * replicates, each fold's experiments in the order of `design.seeds` so that replicate r of every
+ * fold has the same seed. With one experiment per fold there is one replicate, whatever the seeds.
+ */
+function poolDesign(exps: readonly PoolExperiment[]): { design: PoolDesign; folds: PoolExperiment[][] } {
+  const byFold = new Map<string, PoolExperiment[]>();
+  for (const e of exps) {
+    const key = [...new Set(e.frames.map((u) => speakerIn(e, u.uttId)))].sort().join('+');
+    let f = byFold.get(key);
+    if (!f) byFold.set(key, (f = []));
+    f.push(e);
+  }
+  const seedKey = (x: number | null | undefined) => (x === null || x === undefined ? 'none' : String(x));
+  for (const [fold, f] of byFold) {
+    const keys = f.map((e) => seedKey(e.seed));
+    if (new Set(keys).size !== keys.length) throw new ConfigError(`fold '${fold}' has two experiments with the same seed`, { expected: 'one experiment per fold and seed (recipe.json netSeed or seed)', found: f.map((e) => `${e.label} (seed ${seedKey(e.seed)})`).join(', ') });
+  }
+  const folds = [...byFold.values()];
+  let seeds: (number | null)[];
+  if (folds.every((f) => f.length === 1)) {
+    const all = new Set(folds.map((f) => seedKey(f[0].seed)));
+    seeds = [all.size === 1 ? folds[0][0].seed ?? null : null];
+  } else {
+    const order = (f: PoolExperiment[]) => f.map((e) => e.seed ?? null).sort((a, b) => (a ?? -1) - (b ?? -1));
+    seeds = order(folds[0]);
+    const bad = folds.find((f) => order(f).map(seedKey).join() !== seeds.map(seedKey).join());
+    if (bad) {
+      throw new ConfigError('the folds have different seed replicates', {
+        expected: `the same seeds in every fold, to pair them (${[...byFold.keys()][0]}: ${seeds.map(seedKey).join(', ')})`,
+        found: [...byFold].map(([k, f]) => `${k}: ${order(f).map(seedKey).join(', ')}`).join('; '),
+      });
+    }
+    for (const f of folds) f.sort((a, b) => seeds.indexOf(a.seed ?? null) - seeds.indexOf(b.seed ?? null));
+  }
+  const foldsOf = new Map<string, number>();
+  for (const f of folds) for (const sp of new Set(f[0].frames.map((u) => speakerIn(f[0], u.uttId)))) foldsOf.set(sp, (foldsOf.get(sp) ?? 0) + 1);
+  return {
+    folds,
+    design: {
+      folds: [...byFold].map(([fold, f]) => ({ fold, speakers: fold.split('+'), seeds: f.map((e) => e.seed ?? null), experiments: f.map((e) => e.label) })),
+      seeds, speakers: foldsOf.size, sharedSpeakers: [...foldsOf].filter(([, n]) => n > 1).map(([sp]) => sp).sort(),
+    },
+  };
+}
+
+/** Runs' lines (seed replicates of a fold, or the systems of one experiment) in the first run's utterance order; they must be the same utterances with the same sizes. */
+function alignReplicates<T extends { uttId: string }>(runs: readonly { label: string; file: string; lines: readonly T[] }[], size: (u: T) => number, message: string): T[][] {
+  const base = runs[0].lines;
+  return runs.map((r) => {
+    const byId = new Map(r.lines.map((u) => [u.uttId, u] as const));
+    if (byId.size !== base.length || r.lines.length !== base.length) throw new FormatError(message, { file: r.file, expected: `the ${base.length} utterances of ${runs[0].label}`, found: `${r.lines.length} for ${r.label}` });
+    return base.map((b) => {
+      const u = byId.get(b.uttId);
+      if (!u || size(u) !== size(b)) throw new FormatError(message, { file: r.file, uttId: b.uttId, expected: `${size(b)} as for ${runs[0].label}`, found: u ? `${size(u)} for ${r.label}` : `no such utterance for ${r.label}` });
+      return u;
+    });
+  });
+}
+
+/** Per utterance the mean over the replicates of each key's count. */
+function meanOver<T>(reps: readonly (readonly T[])[], keys: readonly string[], count: (u: T, k: string) => number): Record<string, number>[] {
+  return reps[0].map((_, i) => Object.fromEntries(keys.map((k) => [k, sum(reps.map((r) => count(r[i], k))) / reps.length])));
+}
+
+const seedStats = (xs: readonly number[]): SeedStats => {
+  const s = seedSpread(xs)!;
+  return { mean: sum(xs) / xs.length, sd: s.sd, min: s.min, max: s.max };
+};
+
+/**
+ * Pool experiments (at least one) into one Table 1: folds (experiments with the same test
+ * speakers) and seed replicates (same fold, another net seed); differences averaged over paired
+ * seeds with speaker-bootstrap intervals.
+ */
 export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<PoolOptions> = {}): PoolFile {
   const o = { ...DEFAULT_POOL_OPTIONS, ...opts };
   if (exps.length === 0) throw new ConfigError('nothing to pool', { expected: 'at least one experiment directory', found: 'none' });
@@ -274,62 +383,71 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
     throw new FormatError(`no word errors for split '${o.split}'`, { file: join(missing.expDir, 'score', 'score.json'), expected: 'a score stage on this split, like the other experiments', found: 'none' });
   }
   const systems = withWords.length ? Object.keys(exps[0].words!).filter((s) => exps.every((e) => e.words![s])) : [];
-  // Every system's utterances in the first system's order, so that the comparisons pair them by index.
-  const aligned = exps.map((e) => {
-    if (!e.words) return null;
+  // Every system's utterances in the first system's order, so that the systems pair by index.
+  const alignedOf = new Map(exps.map((e) => {
+    if (!e.words) return [e, null] as const;
     const file = join(e.expDir, 'score', 'score.json');
-    const first = e.words[systems[0]];
-    return Object.fromEntries(systems.map((s) => {
-      const byId = new Map(e.words![s].map((u) => [u.uttId, u] as const));
-      if (byId.size !== first.length || e.words![s].length !== first.length) throw new FormatError('systems were scored on different utterance sets', { file, expected: `${first.length} utterances for every system`, found: `${e.words![s].length} for '${s}'` });
-      return [s, first.map((u) => {
-        const v = byId.get(u.uttId);
-        if (!v || v.refWords !== u.refWords) throw new FormatError('systems were scored against different references', { file, uttId: u.uttId, expected: `${u.refWords} reference words for '${s}' as for '${systems[0]}'`, found: v ? String(v.refWords) : 'no such utterance' });
-        return v;
-      })];
-    }));
-  });
+    const lines = alignReplicates(systems.map((s) => ({ label: `'${s}'`, file, lines: e.words![s] })), (u) => u.refWords, 'systems were scored against different references');
+    return [e, Object.fromEntries(systems.map((s, k) => [s, lines[k]]))] as const;
+  }));
+  const { design, folds } = poolDesign(exps);
+  const R = design.seeds.length;
 
-  const experiments = exps.map((e, i) => rowOf(e.label, e.frames, aligned[i], models, systems));
-  const allFrames = exps.flatMap((e) => e.frames);
-  const strata = exps.flatMap((e, i) => e.frames.map(() => i));
-  const allWords = withWords.length ? Object.fromEntries(systems.map((s) => [s, aligned.flatMap((w) => w![s])])) : null;
+  const experiments = exps.map((e) => ({ ...rowOf(e.label, e.frames, alignedOf.get(e)!, models, systems), fold: design.folds.find((f) => f.experiments.includes(e.label))!.fold, seed: e.seed ?? null }));
+  // Each fold's utterances once, counts averaged over its seed replicates.
+  const units = folds.map((f) => {
+    const fr = alignReplicates(f.map((e) => ({ label: e.label, file: join(e.expDir, 'eval'), lines: e.frames })), (u) => u.frames, 'the seed replicates of a fold have different utterances or frames');
+    const correct = meanOver(fr, models, (x, m) => x.correct[m]);
+    const frames = fr[0].map((u, i) => ({ uttId: u.uttId, speaker: speakerIn(f[0], u.uttId), frames: u.frames, correct: correct[i] }));
+    if (!systems.length) return { frames, words: null };
+    const wr = alignReplicates(f.map((e) => ({ label: e.label, file: join(e.expDir, 'score', 'score.json'), lines: alignedOf.get(e)![systems[0]] })), (u) => u.refWords, 'the seed replicates of a fold were scored on different utterances');
+    const errorsById = f.map((e) => Object.fromEntries(systems.map((s) => [s, new Map(alignedOf.get(e)![s].map((u) => [u.uttId, u.errors] as const))])));
+    const errors = meanOver(wr.map((rep, r) => rep.map((u) => ({ r, uttId: u.uttId }))), systems, (x, s) => errorsById[x.r][s].get(x.uttId)!);
+    return { frames, words: wr[0].map((u, i) => ({ uttId: u.uttId, speaker: speakerIn(f[0], u.uttId), refWords: u.refWords, errors: errors[i] })) };
+  });
+  const allFrames = units.flatMap((u) => u.frames);
+  const allWords = systems.length ? Object.fromEntries(systems.map((s) => [s, units.flatMap((u) => u.words!.map((w) => ({ uttId: w.uttId, refWords: w.refWords, errors: w.errors[s] })))])) : null;
   const pooledRow = rowOf('pooled', allFrames, allWords, models, systems);
 
+  // Per seed replicate: the rates pooled over the folds.
+  const perSeed = design.seeds.map((seed, r) => {
+    const row = rowOf(`seed ${seed ?? 'n/a'}`, folds.flatMap((f) => f[r].frames), systems.length ? Object.fromEntries(systems.map((s) => [s, folds.flatMap((f) => alignedOf.get(f[r])![s])])) : null, models, systems);
+    return { seed, frameAccuracy: row.frameAccuracy, wer: row.wer };
+  });
+  const members = models.filter((m) => MEMBER_ID.test(m));
+  const spreadOf = (key: 'frameAccuracy' | 'wer') => seedSpread(perSeed.flatMap((p) => members.filter((m) => p[key][m] !== undefined).map((m) => p[key][m])));
   const bs = { replicates: o.replicates, confidence: o.confidence, seed: o.seed };
-  const g = bootstrapGainKept(allFrames.map((u) => ({ frames: u.frames, baseline: u.correct.baseline, ensemble: u.correct.ensemble, student: u.correct.student })), { ...bs, strata });
-  const members = models.filter((m) => /^member-\d+$/.test(m));
+  const ids = table1SystemIds(models);
+  const differences: DifferencesReport = {
+    split: o.split, method: 'speaker-bootstrap', ...bs,
+    frameAccuracy: metricDifferences('frameAccuracy', { speakers: allFrames.map((u) => u.speaker), totals: allFrames.map((u) => u.frames), counts: Object.fromEntries(ids.map((m) => [m, allFrames.map((u) => u.correct[m])])) }, spreadOf('frameAccuracy'), bs),
+    wer: allWords && TABLE_1.every((s) => systems.includes(s))
+      ? metricDifferences('wer', { speakers: units.flatMap((u) => u.words!.map((w) => w.speaker)), totals: allWords[systems[0]].map((u) => u.refWords), counts: Object.fromEntries(table1SystemIds(systems).map((s) => [s, allWords[s].map((u) => u.errors)])) }, spreadOf('wer'), bs)
+      : null,
+  };
+  const g = differences.frameAccuracy!.gainKept;
   const perExp = experiments.map((r) => r.gainKept);
-  const comparisons: PoolComparison[] = [];
-  if (allWords) {
-    const wordStrata = exps.flatMap((e, i) => e.words![systems[0]].map(() => i));
-    for (const [a, b] of [['student', 'baseline'], ['ensemble', 'baseline'], ['student', 'ensemble']] as const) {
-      if (!systems.includes(a) || !systems.includes(b)) continue;
-      const A = allWords[a], B = allWords[b];
-      const diff = A.map((u, i) => u.errors - B[i].errors);
-      const r = pairedBootstrapErrorDiff(diff, A.map((u) => u.refWords), { ...bs, strata: wordStrata });
-      comparisons.push({ a, b, deltaWer: r.deltaWer / 100, ci: { low: r.ciLow / 100, high: r.ciHigh / 100 }, significant: r.ciLow > 0 || r.ciHigh < 0, probABetter: r.probABetter });
-    }
-  }
   const w = pooledRow.wer;
   const werGainKept = allWords && systems.includes('ensemble') && systems.includes('student') && w.ensemble < w.baseline ? (w.baseline - w.student) / (w.baseline - w.ensemble) : null;
+  const statsOf = (key: 'frameAccuracy' | 'wer', names: readonly string[]) => Object.fromEntries(names.map((n) => [n, seedStats(perSeed.map((p) => p[key][n]))]));
   return {
-    format: POOL_FORMAT, version: 1, split: o.split, experiments,
+    format: POOL_FORMAT, version: 2, split: o.split, design, experiments,
     pooled: {
       ...pooledRow,
-      gainKeptCi: { low: g.ciLow, high: g.ciHigh, undefinedReplicates: g.undefinedReplicates },
+      gainKeptCi: { low: g.ci.low, high: g.ci.high, undefinedReplicates: g.undefinedReplicates },
       meanGainKept: perExp.every((x) => x !== null) ? sum(perExp as number[]) / perExp.length : null,
       memberMean: members.length ? sum(members.map((m) => pooledRow.frameAccuracy[m])) / members.length : null,
       werGainKept,
     },
-    comparisons,
+    differences,
+    seedReplicates: R > 1 ? { perSeed, frameAccuracy: statsOf('frameAccuracy', models), wer: statsOf('wer', systems) } : null,
     diagnostics: poolDiagnostics(exps.map((e) => e.diagnostics)),
     frequentErrors: pooledFrequentErrors(exps),
     goal: {
       gainKeptAtLeast80: pooledRow.gainKept === null ? null : pooledRow.gainKept >= 0.8,
       studentWerNotWorse: allWords && systems.includes('student') && systems.includes('baseline') ? w.student <= w.baseline : null,
     },
-    bootstrap: { ...bs, stratified: 'experiment' },
+    bootstrap: { ...bs, method: 'speaker-bootstrap', stratified: null },
   };
 }
 
@@ -341,33 +459,38 @@ function pooledFrequentErrors(exps: readonly PoolExperiment[]): PoolFile['freque
   return { systems: [...ids], rows: frequentErrorRows(Object.fromEntries(ids.map((id) => [id, sumErrorLists(exps.map((e) => e.errorLists![id]))]))) };
 }
 
-const interval = (c: Interval) => (c.low === null || c.high === null ? 'undefined' : `${pct(c.low)} to ${pct(c.high)}`);
-
-/** pool.md: per-experiment rows, the pooled row, the paper's row, and the comparisons. */
+/** pool.md: the design, per-experiment rows, the pooled row and the paper's, the differences with their intervals, then the seeds and the rest. */
 export function formatPoolMarkdown(p: PoolFile): string {
-  const hasWer = p.comparisons.length > 0 || Object.keys(p.pooled.wer).length > 0;
+  const ids = table1SystemIds(Object.keys(p.pooled.frameAccuracy));
+  const werIds = table1SystemIds(Object.keys(p.pooled.wer));
+  const hasWer = werIds.length > 0;
+  const d = p.design;
   const L: string[] = [`# Pooled Table 1 (${plural(p.experiments.length, 'experiment')}, split '${p.split}')`, ''];
-  const head = `| Experiment | utts | frame acc. baseline | ensemble | student | gain kept |${hasWer ? ' words | WER baseline | ensemble | student |' : ''}`;
-  L.push(head, `|---|---:|---:|---:|---:|---:|${hasWer ? '---:|---:|---:|---:|' : ''}`);
+  L.push(`${plural(d.folds.length, 'fold')} x ${plural(d.seeds.length, 'seed replicate')} (seeds ${d.seeds.map((x) => x ?? 'n/a').join(', ')}), ${plural(d.speakers, 'test speaker')}.${d.sharedSpeakers.length ? ` Speakers in more than one fold (one cluster each): ${d.sharedSpeakers.join(', ')}.` : ''}`, '');
+  L.push(`| Experiment | fold | seed | utts | ${ids.map((id) => `frame acc. ${id}`).join(' | ')} | gain kept |${hasWer ? ` words | ${werIds.map((id) => `WER ${id}`).join(' | ')} |` : ''}`);
+  L.push(`|---|---|---:|---:|${ids.map(() => '---:|').join('')}---:|${hasWer ? `---:|${werIds.map(() => '---:|').join('')}` : ''}`);
   const line = (r: PoolRow, bold = false) => {
-    const b = (s: string) => (bold ? `**${s}**` : s);
-    const fa = r.frameAccuracy;
-    L.push(`| ${b(r.label)} | ${r.utterances} | ${pct(fa.baseline, 2)} | ${pct(fa.ensemble, 2)} | ${pct(fa.student, 2)} | ${b(pct(r.gainKept))} |${hasWer ? ` ${r.refWords ?? 'n/a'} | ${pct(r.wer.baseline, 2)} | ${pct(r.wer.ensemble, 2)} | ${pct(r.wer.student, 2)} |` : ''}`);
+    const b = (x: string) => (bold ? `**${x}**` : x);
+    L.push(`| ${b(r.label)} | ${r.fold ?? ''} | ${r.seed ?? ''} | ${r.utterances} | ${ids.map((id) => pct(r.frameAccuracy[id], 2)).join(' | ')} | ${b(pct(r.gainKept))} |${hasWer ? ` ${r.refWords ?? 'n/a'} | ${werIds.map((id) => pct(r.wer[id], 2)).join(' | ')} |` : ''}`);
   };
   for (const r of p.experiments) line(r);
   line(p.pooled, true);
   const P = PAPER_TABLE_1;
+  const paper = (id: string, k: 'frameAccuracy' | 'wer') => (id === 'baseline' || id === 'ensemble' || id === 'student' ? pct(P[id][k]) : '');
   const paperKept = gainShare(P.baseline.frameAccuracy, P.ensemble.frameAccuracy, P.student.frameAccuracy);
-  L.push(`| paper (Table 1) | | ${pct(P.baseline.frameAccuracy)} | ${pct(P.ensemble.frameAccuracy)} | ${pct(P.student.frameAccuracy)} | ${pct(paperKept)} |${hasWer ? ` | ${pct(P.baseline.wer)} | ${pct(P.ensemble.wer)} | ${pct(P.student.wer)} |` : ''}`, '');
-  const c = p.pooled.gainKeptCi;
-  L.push(`Pooled gain kept: **${pct(p.pooled.gainKept)}** (${Math.round(100 * p.bootstrap.confidence)}% CI ${interval(c)}${c.undefinedReplicates ? `; ${c.undefinedReplicates} replicates without an ensemble gain set aside` : ''}); mean over the experiments ${pct(p.pooled.meanGainKept)}.`);
-  if (p.pooled.memberMean !== null) L.push(`Members' mean pooled frame accuracy: ${pct(p.pooled.memberMean, 2)}.`);
-  if (p.pooled.werGainKept !== null) L.push(`Share of the ensemble's WER gain kept: ${pct(p.pooled.werGainKept)}.`);
-  L.push('');
-  if (p.comparisons.length) {
-    L.push('| Comparison | ΔWER (points) | CI | P(A better) | significant |', '|---|---:|---|---:|---|');
-    for (const x of p.comparisons) L.push(`| ${x.a} - ${x.b} | ${signedPoints(x.deltaWer, 2)} | ${signedPoints(x.ci.low, 2)} .. ${signedPoints(x.ci.high, 2)} | ${x.probABetter.toFixed(3)} | ${x.significant ? 'yes' : 'no'} |`);
-    L.push('');
+  L.push(`| paper (Table 1) | | | | ${ids.map((id) => paper(id, 'frameAccuracy')).join(' | ')} | ${pct(paperKept)} |${hasWer ? ` | ${werIds.map((id) => paper(id, 'wer')).join(' | ')} |` : ''}`, '');
+  L.push(`Pooled: every fold's utterances once, each system's counts averaged over the seeds (the mean over seeds of all correct frames / all frames and all errors / all reference words).${p.pooled.memberMean !== null ? ` Members' mean pooled frame accuracy: ${pct(p.pooled.memberMean, 2)}.` : ''}`, '');
+
+  L.push('## Differences (pooled)', '', markdownTable(differencesTable(p.differences, (id) => id, { ...P, gainRecovered: { frameAccuracy: paperKept!, wer: (P.baseline.wer - P.student.wer) / (P.baseline.wer - P.ensemble.wer) } })), '');
+  for (const n of differencesNotes(p.differences, (id) => id)) L.push(escapeMarkdown(n), '');
+  if (d.seeds.length > 1) L.push(`Each difference is the mean over the ${d.seeds.length} seeds of the difference pooled over the folds, the systems of one fold and seed paired; each bootstrap replicate draws one resample of speakers and utterances and applies it to every seed's results.`, '');
+  L.push(`Mean of the experiments' gain kept: ${pct(p.pooled.meanGainKept)}.`, '');
+
+  const sr = p.seedReplicates;
+  if (sr) {
+    const rows = (key: 'frameAccuracy' | 'wer', what: string) => Object.entries(sr[key]).map(([id, x]) => `| ${id} | ${what} | ${pct(x.mean, 2)} | ${(100 * x.sd).toFixed(2)} | ${pct(x.min, 2)} | ${pct(x.max, 2)} | ${sr.perSeed.map((q) => pct(q[key][id], 2)).join(' | ')} |`);
+    L.push('## Seeds', '', `| System | metric | mean | sd (points) | min | max | ${sr.perSeed.map((q) => `seed ${q.seed ?? 'n/a'}`).join(' | ')} |`, `|---|---|---:|---:|---:|---:|${sr.perSeed.map(() => '---:|').join('')}`,
+      ...rows('frameAccuracy', 'frame acc.'), ...rows('wer', 'WER'), '', 'Each seed\'s rates pooled over the folds.', '');
   }
   if (Object.keys(p.diagnostics).length) L.push(...diagnosticsMarkdown({ [`${p.split} (pooled)`]: p.diagnostics }));
   if (p.frequentErrors?.rows.length) {
@@ -378,7 +501,6 @@ export function formatPoolMarkdown(p: PoolFile): string {
   }
   const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'met' : 'not met');
   L.push(`Goal: gain kept >= 80% ${yes(p.goal.gainKeptAtLeast80)}; student WER not worse than the baseline's ${yes(p.goal.studentWerNotWorse)}.`, '');
-  L.push(`Pooled: all correct frames / all frames and all errors / all reference words. Intervals: paired bootstrap, ${p.bootstrap.replicates} replicates, seed ${p.bootstrap.seed}, each experiment's utterances resampled on their own (stratified); test-set sampling only, not the nets' seed spread.`, '');
   return L.join('\n');
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { poolDiagnostics, poolExperiments, readPoolExperiment, writePool, formatPoolMarkdown } from '../../src/report/pool.ts';
 import type { SplitDiagnostics } from '../../src/train/eval.ts';
-import { bootstrapGainKept } from '../../src/score/significance.ts';
+import { bootstrapSums } from '../../src/score/significance.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { main } from '../../src/cli/main.ts';
 import type { ErrorLists } from '../../src/score/errors.ts';
@@ -14,30 +14,51 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 type Utt = { id: string; frames: number; b: number; e: number; s: number; words: number; errB: number; errE: number; errS: number };
 
-/** An experiment directory as the eval and score stages leave it (only what pooling reads). */
-function makeExp(name: string, utts: Utt[], opts: { score?: boolean; evalJson?: boolean; tamper?: number; diagnostics?: SplitDiagnostics; errorLists?: Record<string, ErrorLists> } = {}): string {
+interface ExpOpts {
+  score?: boolean; evalJson?: boolean; tamper?: number; diagnostics?: SplitDiagnostics; errorLists?: Record<string, ErrorLists>;
+  /** Correct frames of further models (control, more members) per utterance. */
+  models?: (u: Utt) => Record<string, number>;
+  /** Word errors of further systems per utterance. */
+  systems?: (u: Utt) => Record<string, number>;
+  /** recipe.json's seed (netSeed) and the speakers written as prepare's supervisions (utterance id -> speaker). */
+  netSeed?: number;
+  speakers?: Record<string, string>;
+}
+
+/** An experiment directory as the prepare, eval and score stages leave it (only what pooling reads). */
+function makeExp(name: string, utts: Utt[], opts: ExpOpts = {}): string {
   const dir = join(root, name);
   mkdirSync(join(dir, 'eval'), { recursive: true });
-  const lines = utts.map((u) => JSON.stringify({ uttId: u.id, frames: u.frames, correct: { baseline: u.b, 'member-1': u.b, ensemble: u.e, student: u.s } }));
+  const correct = (u: Utt): Record<string, number> => ({ baseline: u.b, 'member-1': u.b, ensemble: u.e, student: u.s, ...opts.models?.(u) });
+  const lines = utts.map((u) => JSON.stringify({ uttId: u.id, frames: u.frames, correct: correct(u) }));
   writeFileSync(join(dir, 'eval', 'test.utts.jsonl'), lines.join('\n') + '\n');
   if (opts.evalJson ?? true) {
-    const tot = (f: (u: Utt) => number) => utts.reduce((a, u) => a + f(u), 0);
-    const F = tot((u) => u.frames);
-    const m = (c: number) => ({ correct: c, frames: F, accuracy: c / F });
-    writeFileSync(join(dir, 'eval', 'eval.json'), JSON.stringify({ format: 'am-distill.eval', version: 1, splits: { test: { split: 'test', utterances: utts.length, frames: F, models: { baseline: m(tot((u) => u.b)), 'member-1': m(tot((u) => u.b)), ensemble: m(tot((u) => u.e)), student: m(tot((u) => u.s) + (opts.tamper ?? 0)) }, ...opts.diagnostics } } }));
+    const F = utts.reduce((a, u) => a + u.frames, 0);
+    const models = Object.fromEntries(Object.keys(correct(utts[0])).map((m) => {
+      const c = utts.reduce((a, u) => a + correct(u)[m], 0) + (m === 'student' ? opts.tamper ?? 0 : 0);
+      return [m, { correct: c, frames: F, accuracy: c / F }];
+    }));
+    writeFileSync(join(dir, 'eval', 'eval.json'), JSON.stringify({ format: 'am-distill.eval', version: 1, splits: { test: { split: 'test', utterances: utts.length, frames: F, models, ...opts.diagnostics } } }));
   }
   if (opts.score ?? true) {
     mkdirSync(join(dir, 'score'), { recursive: true });
     const res = (system: string, err: (u: Utt) => number) => ({ system, split: 'test', utterances: [...utts].reverse().map((u) => ({ uttId: u.id, refWords: u.words, sub: err(u), del: 0, ins: 0 })), ...(opts.errorLists ? { errorLists: opts.errorLists[system] } : {}) });
-    writeFileSync(join(dir, 'score', 'score.json'), JSON.stringify({ format: 'am-distill.score', formatVersion: 1, results: [res('baseline', (u) => u.errB), res('ensemble', (u) => u.errE), res('student', (u) => u.errS)] }));
+    const extra = opts.systems ? Object.keys(opts.systems(utts[0])).map((k) => res(k, (u) => opts.systems!(u)[k])) : [];
+    writeFileSync(join(dir, 'score', 'score.json'), JSON.stringify({ format: 'am-distill.score', formatVersion: 1, results: [res('baseline', (u) => u.errB), res('ensemble', (u) => u.errE), res('student', (u) => u.errS), ...extra] }));
+  }
+  if (opts.netSeed !== undefined) writeFileSync(join(dir, 'recipe.json'), JSON.stringify({ name, seed: 0, netSeed: opts.netSeed }));
+  if (opts.speakers) {
+    mkdirSync(join(dir, 'prepare', 'test'), { recursive: true });
+    const sups = utts.map((u) => JSON.stringify({ id: u.id, recordingId: u.id, speaker: opts.speakers![u.id], startSec: 0, durationSec: 1, text: 'ONE' }));
+    writeFileSync(join(dir, 'prepare', 'test', 'supervisions.jsonl'), sups.join('\n') + '\n');
   }
   return dir;
 }
 
 const U = (id: string, frames: number, b: number, e: number, s: number, words: number, errB: number, errE: number, errS: number): Utt => ({ id, frames, b, e, s, words, errB, errE, errS });
-// Fold A: ensemble +20 frames over the baseline, student +10 (50 %); fold B: +10, student +10 (100 %).
-const A = [U('u1', 100, 50, 60, 55, 4, 1, 0, 1), U('u2', 100, 40, 50, 45, 5, 2, 1, 1)];
-const B = [U('u1', 200, 100, 110, 110, 6, 2, 1, 3)];
+// Fold A (speaker spkA): ensemble +20 frames over the baseline, student +10 (50 %); fold B (spkB): +10, student +10 (100 %).
+const A = [U('spkA_u1', 100, 50, 60, 55, 4, 1, 0, 1), U('spkA_u2', 100, 40, 50, 45, 5, 2, 1, 1)];
+const B = [U('spkB_u1', 200, 100, 110, 110, 6, 2, 1, 3)];
 
 describe('pooling experiments into one Table 1 (am-distill pool)', () => {
   it('pools frame accuracy, gain kept and WER over the experiments and keeps each one\'s row', async () => {
@@ -58,19 +79,27 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     expect(p.pooled.refWords).toBe(15);
     expect(p.pooled.wer).toEqual({ baseline: 5 / 15, ensemble: 2 / 15, student: 5 / 15 });
     expect(p.pooled.werGainKept).toBeCloseTo(0, 12);
-    const sb = p.comparisons.find((c) => c.a === 'student' && c.b === 'baseline')!;
-    expect(sb.deltaWer).toBeCloseTo(0, 12);
-    const eb = p.comparisons.find((c) => c.a === 'ensemble' && c.b === 'baseline')!;
-    expect(eb.deltaWer).toBeCloseTo(-3 / 15, 12);
-    expect(eb.ci.high!).toBeLessThanOrEqual(0);
+    const wd = p.differences.wer!.differences;
+    expect(wd.map((x) => `${x.a}-${x.b}`)).toEqual(['ensemble-baseline', 'student-baseline', 'student-ensemble']);
+    expect(wd[1].value).toBeCloseTo(0, 12);
+    expect(wd[0].value).toBeCloseTo(-3 / 15, 12);
+    // Both speakers have fewer ensemble errors: every speaker resample does.
+    expect(wd[0].ci.high!).toBeLessThan(0);
+    expect(wd[0].significant).toBe(true);
+    expect(p.differences.frameAccuracy!.differences[0].value).toBeCloseTo(30 / 400, 12);
     expect(p.goal).toEqual({ gainKeptAtLeast80: false, studentWerNotWorse: true });
-    // The interval is the stratified bootstrap of the pooled utterances.
-    const direct = bootstrapGainKept([...A, ...B].map((u) => ({ frames: u.frames, baseline: u.b, ensemble: u.e, student: u.s })), { replicates: 200, seed: 3, strata: [0, 0, 1] });
-    expect(p.pooled.gainKeptCi).toEqual({ low: direct.ciLow, high: direct.ciHigh, undefinedReplicates: direct.undefinedReplicates });
+    // Two test speakers: the headline interval resamples them; the gain kept's interval is that bootstrap's.
+    expect(p.design).toEqual({ folds: [{ fold: 'spkA', speakers: ['spkA'], seeds: [null], experiments: ['fold-a'] }, { fold: 'spkB', speakers: ['spkB'], seeds: [null], experiments: ['fold-b'] }], seeds: [null], speakers: 2, sharedSpeakers: [] });
+    expect(p.differences.frameAccuracy!.speakers).toBe(2);
+    const g = p.differences.frameAccuracy!.gainKept;
+    expect(p.pooled.gainKeptCi).toEqual({ low: g.ci.low, high: g.ci.high, undefinedReplicates: g.undefinedReplicates });
+    expect(p.seedReplicates).toBeNull();
     expect(JSON.parse(readFileSync(join(out, 'pool.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(p)));
     const md = readFileSync(join(out, 'pool.md'), 'utf8');
     expect(md).toBe(formatPoolMarkdown(p));
-    expect(md).toContain('| **pooled** | 3 | 47.50% | 55.00% | 52.50% | **66.7%** |');
+    expect(md).toContain('| **pooled** |  |  | 3 | 47.50% | 55.00% | 52.50% | **66.7%** |');
+    expect(md).toContain('## Differences (pooled)');
+    expect(md.indexOf('## Differences')).toBeLessThan(md.indexOf('Mean of the experiments\' gain kept'));
     expect(md).toMatch(/paper \(Table 1\)/);
     // Same inputs and seed -> same bytes.
     const again = join(root, 'pooled-again');
@@ -154,7 +183,7 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     const p = poolExperiments([readPoolExperiment(a, 'test', 'george'), readPoolExperiment(b, 'test', 'jackson')], { replicates: 50 });
     expect(p.experiments.map((r) => r.label)).toEqual(['george', 'jackson']);
     expect(p.pooled.wer).toEqual({});
-    expect(p.comparisons).toEqual([]);
+    expect(p.differences.wer).toBeNull();
     expect(p.goal.studentWerNotWorse).toBeNull();
     expect(formatPoolMarkdown(p)).not.toContain('WER baseline');
   });
@@ -176,7 +205,7 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     writeFileSync(f, '{"uttId": "u1", "frames": 10, "correct": {}}\nnot json\n');
     expect(() => readPoolExperiment(a, 'test')).toThrow(new RegExp(`${f}:2: not a JSON line`));
     const rep = makeExp('repeat', [A[0], A[0]], { evalJson: false });
-    expect(() => readPoolExperiment(rep, 'test')).toThrow(/utterance 'u1'.*listed twice/);
+    expect(() => readPoolExperiment(rep, 'test')).toThrow(/utterance 'spkA_u1'.*listed twice/);
     const broken = makeExp('broken-score', A);
     writeFileSync(join(broken, 'score', 'score.json'), '{"format": ');
     expect(() => readPoolExperiment(broken, 'test')).toThrow(new RegExp(`${join(broken, 'score', 'score.json')}: score summary is not valid JSON`));
@@ -207,8 +236,8 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
       expect(await main(['node', 'am-distill', 'pool', a, b, '--out', join(root, 'cli-bad'), '--confidence', '1.5'])).not.toBe(0);
     } finally { o.mockRestore(); e.mockRestore(); }
     expect(stdout).toContain('# Pooled Table 1 (2 experiments');
-    expect(stdout).toContain('| A | 2 |');
-    expect(JSON.parse(readFileSync(join(out, 'pool.json'), 'utf8')).bootstrap).toMatchObject({ replicates: 100, seed: 0, stratified: 'experiment' });
+    expect(stdout).toContain('| A | spkA |  | 2 |');
+    expect(JSON.parse(readFileSync(join(out, 'pool.json'), 'utf8')).bootstrap).toMatchObject({ replicates: 100, seed: 0, method: 'speaker-bootstrap' });
     expect(stderr).toMatch(/--confidence/);
     expect(existsSync(join(root, 'cli-bad'))).toBe(false);
   });
