@@ -241,4 +241,104 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     expect(stderr).toMatch(/--confidence/);
     expect(existsSync(join(root, 'cli-bad'))).toBe(false);
   });
+
+  it('shows a control beside the baseline, with student - control and control - baseline among the differences', () => {
+    const ctl = { models: (u: Utt) => ({ control: u.b + 2 }), systems: (u: Utt) => ({ control: Math.max(0, u.errB - 1) }) };
+    const a = makeExp('ctl-a', A, ctl), b = makeExp('ctl-b', B, ctl);
+    const p = poolExperiments([readPoolExperiment(a, 'test'), readPoolExperiment(b, 'test')], { replicates: 100 });
+    const pairs = (m: 'frameAccuracy' | 'wer') => p.differences[m]!.differences.map((x) => `${x.a}-${x.b}`);
+    expect(pairs('frameAccuracy')).toEqual(['ensemble-baseline', 'student-baseline', 'student-ensemble', 'control-baseline', 'student-control']);
+    expect(pairs('wer')).toEqual(pairs('frameAccuracy'));
+    // control: baseline + 2 frames per utterance (6 of 400); student 210 - control 196 correct frames.
+    const fd = p.differences.frameAccuracy!.differences;
+    expect(fd[3].value).toBeCloseTo(6 / 400, 12);
+    expect(fd[4].value).toBeCloseTo(14 / 400, 12);
+    expect(p.differences.wer!.differences[4].value).toBeCloseTo((5 - 2) / 15, 12);
+    const md = formatPoolMarkdown(p);
+    expect(md).toContain('| Experiment | fold | seed | utts | frame acc. baseline | frame acc. control | frame acc. ensemble | frame acc. student | gain kept | words | WER baseline | WER control | WER ensemble | WER student |');
+    expect(md).toContain('| student - control | +3.50 |');
+    // Without a control in one experiment: pooled without it, as before.
+    const plain = poolExperiments([readPoolExperiment(a, 'test'), readPoolExperiment(makeExp('ctl-none', B), 'test')], { replicates: 10 });
+    expect(plain.differences.frameAccuracy!.differences).toHaveLength(3);
+  });
+
+  it('pools 2 seeds x 2 folds: pairs the seeds, gives each system\'s mean and spread, and averages the differences over the seeds', () => {
+    // Seed 2 moves the student by +4 frames per utterance and the baseline by -2; folds by speaker via prepare's supervisions.
+    const shift = (us: Utt[], db: number, ds: number, dErr: number) => us.map((u) => ({ ...u, b: u.b + db, s: u.s + ds, errS: u.errS + dErr }));
+    const A2 = [...A, U('spkA_u3', 50, 20, 30, 25, 3, 1, 0, 1)].map((u, i) => ({ ...u, id: `a${i}` }));
+    const B2 = [...B, U('spkB_u2', 80, 40, 44, 46, 2, 1, 1, 0)].map((u, i) => ({ ...u, id: `b${i}` }));
+    const spk = (us: Utt[], who: string) => Object.fromEntries(us.map((u) => [u.id, who]));
+    const dirs = [
+      makeExp('s-a-1', A2, { netSeed: 1, speakers: spk(A2, 'george') }), makeExp('s-b-1', B2, { netSeed: 1, speakers: spk(B2, 'jackson') }),
+      makeExp('s-a-2', shift(A2, -2, 4, 1), { netSeed: 2, speakers: spk(A2, 'george') }), makeExp('s-b-2', shift(B2, -2, 4, 1), { netSeed: 2, speakers: spk(B2, 'jackson') }),
+    ];
+    const exps = dirs.map((d) => readPoolExperiment(d, 'test'));
+    expect(exps.map((e) => e.seed)).toEqual([1, 1, 2, 2]);
+    const p = poolExperiments(exps, { replicates: 300, seed: 5 });
+    expect(p.design.folds.map((f) => [f.fold, f.seeds, f.experiments])).toEqual([['george', [1, 2], ['s-a-1', 's-a-2']], ['jackson', [1, 2], ['s-b-1', 's-b-2']]]);
+    expect(p.design.seeds).toEqual([1, 2]);
+    expect(p.experiments.map((r) => [r.fold, r.seed])).toEqual([['george', 1], ['jackson', 1], ['george', 2], ['jackson', 2]]);
+    // Per seed, pooled over the folds: 530 frames, 5 utterances.
+    const F = 530, n = 5;
+    const base1 = (50 + 40 + 20 + 100 + 40) / F, stu1 = (55 + 45 + 25 + 110 + 46) / F;
+    const sr = p.seedReplicates!;
+    expect(sr.perSeed.map((q) => q.seed)).toEqual([1, 2]);
+    expect(sr.perSeed[0].frameAccuracy.baseline).toBeCloseTo(base1, 12);
+    expect(sr.perSeed[1].frameAccuracy.student).toBeCloseTo(stu1 + (4 * n) / F, 12);
+    expect(sr.frameAccuracy.student.mean).toBeCloseTo(stu1 + (2 * n) / F, 12);
+    expect(sr.frameAccuracy.student.min).toBeCloseTo(stu1, 12);
+    expect(sr.frameAccuracy.student.max).toBeCloseTo(stu1 + (4 * n) / F, 12);
+    expect(sr.frameAccuracy.student.sd).toBeCloseTo(Math.SQRT2 * (2 * n) / F, 12);
+    expect(sr.frameAccuracy.ensemble.sd).toBe(0);
+    expect(sr.wer.student.max - sr.wer.student.min).toBeCloseTo(n / (4 + 5 + 3 + 6 + 2), 12);
+    // The pooled row counts each utterance once: the mean over seeds.
+    expect(p.pooled.utterances).toBe(n);
+    expect(p.pooled.frameAccuracy.student).toBeCloseTo(sr.frameAccuracy.student.mean, 12);
+    // student - baseline = mean over the seeds of the pooled differences (+6 frames per utterance on seed 2).
+    const sb = p.differences.frameAccuracy!.differences.find((x) => x.a === 'student' && x.b === 'baseline')!;
+    const d1 = stu1 - base1, d2 = d1 + (6 * n) / F;
+    expect(sb.value).toBeCloseTo((d1 + d2) / 2, 12);
+    // The interval: one speaker resample per replicate applied to both seeds = the bootstrap of the seed-averaged counts.
+    const all = [...A2, ...B2];
+    const direct = bootstrapSums([all.map((u) => u.frames), all.map((u) => u.s + 2 - (u.b - 1))], [(t) => t[1] / t[0]], { replicates: 300, seed: 5, confidence: 0.95, clusters: all.map((u) => (u.id.startsWith('a') ? 'george' : 'jackson')) });
+    expect(sb.ci.low).toBeCloseTo(direct.estimates[0].low!, 12);
+    expect(sb.ci.high).toBeCloseTo(direct.estimates[0].high!, 12);
+    expect(p.differences.frameAccuracy!.speakers).toBe(2);
+    const md = formatPoolMarkdown(p);
+    expect(md).toContain('2 folds x 2 seed replicates (seeds 1, 2), 2 test speakers.');
+    expect(md).toContain('## Seeds');
+    expect(md).toMatch(/\| student \| frame acc\. \| [\d.]+% \| [\d.]+ \| [\d.]+% \| [\d.]+% \| [\d.]+% \| [\d.]+% \|/);
+    expect(md).toContain('mean over the 2 seeds of the difference pooled over the folds');
+    // Seeds that cannot be paired, and one fold twice with one seed, are refused.
+    expect(() => poolExperiments([exps[0], exps[1], exps[2]], { replicates: 10 })).toThrow(/different seed replicates.*george: 1, 2; jackson: 1/);
+    expect(() => poolExperiments([exps[0], { ...exps[2], seed: 1 }], { replicates: 10 })).toThrow(/fold 'george' has two experiments with the same seed/);
+    // A seed replicate evaluated on other utterances is named.
+    expect(() => poolExperiments([exps[0], { ...exps[2], frames: exps[2].frames.slice(1) }], { replicates: 10 })).toThrow(/seed replicates of a fold have different utterances/);
+  });
+
+  it("says the share kept is not meaningful when the ensemble's gain is below the members' seed spread", () => {
+    // Members 2 frames apart per utterance (6 of 300 = 2 points); the ensemble gains 1 frame per utterance (1 point).
+    const us = [U('x_1', 100, 50, 51, 51, 4, 1, 1, 1), U('y_1', 100, 40, 41, 41, 4, 1, 1, 1), U('z_1', 100, 60, 61, 60, 4, 1, 1, 1)];
+    const p = poolExperiments([readPoolExperiment(makeExp('nm', us, { models: (u) => ({ 'member-2': u.b + 2 }) }), 'test')], { replicates: 100 });
+    const g = p.differences.frameAccuracy!.gainKept;
+    expect(p.differences.frameAccuracy!.seedSpread!.nets).toBe(2);
+    expect(p.differences.frameAccuracy!.seedSpread!.range).toBeCloseTo(0.02, 12);
+    expect(g.meaningful).toBe(false);
+    expect(g.note).toContain('is not meaningful');
+    expect(g.note).toContain('(+1.00 points) is smaller than the spread of the members\' frame accuracies (2.00 points');
+    expect(formatPoolMarkdown(p)).toContain('is not meaningful: the ensemble\'s gain over the baseline (+1.00 points)');
+    // A gain above the spread is meaningful.
+    const wide = us.map((u) => ({ ...u, e: u.e + 5 }));
+    expect(poolExperiments([readPoolExperiment(makeExp('nm-ok', wide, { models: (u) => ({ 'member-2': u.b + 2 }) }), 'test')], { replicates: 10 }).differences.frameAccuracy!.gainKept.meaningful).toBe(true);
+  });
+
+  it('gives no interval with one test speaker, and says why', () => {
+    const p = poolExperiments([readPoolExperiment(makeExp('one-spk', A), 'test')], { replicates: 50 });
+    const fa = p.differences.frameAccuracy!;
+    expect(fa.note).toBe('n/a: 1 speaker');
+    expect(fa.differences.every((x) => x.ci.low === null && x.ci.high === null && x.significant === null)).toBe(true);
+    expect(fa.differences[0].utteranceCi.low).not.toBeNull();
+    expect(p.pooled.gainKeptCi).toMatchObject({ low: null, high: null });
+    expect(formatPoolMarkdown(p)).toContain('| ensemble - baseline | +10.00 | n/a: 1 speaker |');
+  });
 });
