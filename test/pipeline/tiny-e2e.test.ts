@@ -29,7 +29,7 @@ const SETS = [
   'stages.distill.maxWorkers=1', 'stages.decode.lmWeights=[8]', 'stages.decode.wordInsertionPenalties=[0]', 'stages.decode.beam=10',
   'stages.report.bootstrapReplicates=50', 'stages.eval.bootstrapReplicates=50',
   // A two-point temperature sweep, its second student decoded too.
-  'stages.targets.sweepTemperatures=[1]', 'stages.decode.systems=[baseline, ensemble, student, student-T1]',
+  'stages.targets.sweepTemperatures=[1]', 'stages.decode.systems=[baseline, ensemble, student, student-T1, control]',
 ];
 
 describe('the demo recipe, shrunk, through every stage to the report', () => {
@@ -43,7 +43,7 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     const r = JSON.parse(readFileSync(join(exp, 'report', 'report.json'), 'utf8'));
     expect(r.corpus.name).toBe('demo');
     expect(r.corpus.splits.test.speakers).toBe(1);
-    expect(Object.keys(r.systems).sort()).toEqual(['baseline', 'ensemble', 'member-1', 'member-2', 'student']);
+    expect(Object.keys(r.systems).sort()).toEqual(['baseline', 'control', 'ensemble', 'member-1', 'member-2', 'student']);
     for (const s of Object.values(r.systems) as { frameAccuracy: { dev: number; test: number } }[]) {
       for (const split of ['dev', 'test'] as const) {
         expect(s.frameAccuracy[split]).toBeGreaterThan(0);
@@ -57,6 +57,9 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     const sc = JSON.parse(readFileSync(join(exp, 'score', 'score.json'), 'utf8'));
     const scTest = sc.results.find((x: { system: string; split: string }) => x.system === 'baseline' && x.split === 'test');
     expect(r.systems.baseline.wer.test).toBeCloseTo(scTest.wer / 100, 10);
+    // The distill stage's control: scored by eval, decoded and scored like the other systems.
+    expect(r.systems.control.frameAccuracy.test).toBe(ev.splits.test.models.control.accuracy);
+    expect(r.systems.control.wer.test).toBeCloseTo(sc.results.find((x: { system: string; split: string }) => x.system === 'control' && x.split === 'test').wer / 100, 10);
     expect(r.ensembleSize).toBe(2);
     expect(r.systems.ensemble.parameters).toBe(2 * r.systems.baseline.parameters);
     expect(r.systems.student.trainingCurve.length).toBeGreaterThan(0);
