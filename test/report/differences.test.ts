@@ -9,11 +9,11 @@ import { summarySentences, table1 } from '../../src/report/sections.ts';
 import { validateReportInput, validateReportJson } from '../../src/report/validate.ts';
 import { readSplitSpeakers } from '../../src/report/experiment.ts';
 import type { ReportInput } from '../../src/report/types.ts';
-import { clone, DEFAULT_SPECS, makeFixture, tempDir } from './fixtures.ts';
+import { clone, DEFAULT_SPECS, makeFixture, tempDir, type SystemSpec } from './fixtures.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 /** The fixture with a control and per-utterance test frame counts: 100 frames per utterance, each speaker off the system's rate by its own offset. */
-function withCounts(specs = { ...DEFAULT_SPECS, control: { sub: 0.11, del: 0.04, ins: 0.03, frameAccuracy: { dev: 0.62, test: 0.596 } } }): ReportInput {
+function withCounts(specs: Record<string, SystemSpec> = { ...DEFAULT_SPECS, control: { sub: 0.11, del: 0.04, ins: 0.03, frameAccuracy: { dev: 0.62, test: 0.596 } } }): ReportInput {
   const input = clone(makeFixture(7, specs).input);
   const rng = new Rng(3);
   const offset: Record<string, number> = {};
