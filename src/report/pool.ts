@@ -1,21 +1,24 @@
 /**
- * Pooling several experiments into one Table 1: cross-validation folds (each with another test
- * speaker) or replicates over the recipe seed. With one test speaker per run, the gain kept and
- * the student-vs-baseline WER difference are mostly test-set noise; pooled over the folds they
- * rest on every speaker.
+ * Pooling several experiments into one Table 1: cross-validation folds (each with other test
+ * speakers) and seed replicates of them. With one test speaker per run, the gain kept and the
+ * student-vs-baseline WER difference are mostly test-set noise; pooled over the folds they rest on
+ * every speaker.
  *
  * Per experiment it reads
  *   <exp>/eval/<split>.utts.jsonl   each utterance's frames and correct frames per model (eval stage)
  *   <exp>/eval/eval.json            the totals, which the per-utterance file must add up to
  *   <exp>/score/score.json          per-utterance word errors per decoded system (optional: no WER without it)
- * and pools them: frame accuracy = all correct frames / all frames, WER = all errors / all reference
- * words, the gain kept from the pooled accuracies. The intervals are a stratified paired bootstrap:
- * each replicate resamples every experiment's utterances on their own, so each keeps its share of
- * the pool. Like the eval stage's interval, it covers test-set sampling, not the nets' seed spread.
+ *   <exp>/prepare/<split>/supervisions.jsonl   each utterance's speaker (optional: else the id's prefix)
+ *   <exp>/recipe.json               the nets' seed (netSeed, else seed; optional)
+ * Experiments with the same test speakers are one fold; its experiments are seed replicates, paired
+ * across folds by seed. Pooled: every fold's utterances once, each system's counts averaged over
+ * the seeds. The differences (src/report/differences.ts) and the gain kept get speaker-bootstrap
+ * intervals over all the pool's speakers, not stratified by fold (docs/decisions.md, "Evaluation
+ * statistics"). They cover test-speaker sampling; the seed spread is reported beside them.
  *
- * Output (`writePool`): pool.json (format am-distill.pool) and pool.md.
+ * Output (`writePool`): pool.json (format am-distill.pool, version 2) and pool.md.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';

@@ -1,8 +1,10 @@
 /**
  * `am-distill pool EXP_DIR... --out DIR [--split test] [--labels a,b,...] [--replicates N] [--seed N] [--confidence X]`
- * One Table 1 over several experiments (cross-validation folds over test speakers, or seed
- * replicates): pooled frame accuracy, gain kept and WER with stratified-bootstrap intervals.
- * Writes DIR/pool.json and DIR/pool.md and prints pool.md.
+ * One Table 1 over several experiments: cross-validation folds over test speakers (experiments
+ * with the same test speakers are seed replicates of one fold, paired by recipe.json's netSeed or
+ * seed). Pooled frame accuracy and WER, the differences between the systems averaged over paired
+ * seeds with speaker-bootstrap intervals, then the gain kept; per system the mean and spread over
+ * seeds. Writes DIR/pool.json and DIR/pool.md and prints pool.md.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -19,7 +21,7 @@ function confidenceFlag(v: string): number {
 export function register(program: Command): void {
   program
     .command('pool')
-    .description('pool experiments (folds over test speakers, seed replicates) into one Table 1 with stratified-bootstrap intervals')
+    .description('pool experiments (folds over test speakers x seed replicates) into one Table 1: differences with speaker-bootstrap intervals, then the gain kept')
     .argument('<expDirs...>', 'experiment directories, each with eval/<split>.utts.jsonl (and score/score.json for WER)')
     .requiredOption('--out <dir>', 'output directory (pool.json, pool.md)')
     .option('--split <name>', 'split to pool (default test)')
