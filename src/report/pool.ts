@@ -296,6 +296,8 @@ const speakerIn = (e: PoolExperiment, uttId: string) => e.speakers?.[uttId] ?? s
  * Folds (experiments with the same test speakers, in order of first appearance) and their seed
  * replicates, each fold's experiments in the order of `design.seeds` so that replicate r of every
  * fold has the same seed. With one experiment per fold there is one replicate, whatever the seeds.
+ * A seed given twice in a fold (the same run pooled twice) is a replicate twice: it weighs twice in
+ * the means over seeds, and the intervals, which resample each utterance once, are unchanged.
  */
 function poolDesign(exps: readonly PoolExperiment[]): { design: PoolDesign; folds: PoolExperiment[][] } {
   const byFold = new Map<string, PoolExperiment[]>();
@@ -306,10 +308,6 @@ function poolDesign(exps: readonly PoolExperiment[]): { design: PoolDesign; fold
     f.push(e);
   }
   const seedKey = (x: number | null | undefined) => (x === null || x === undefined ? 'none' : String(x));
-  for (const [fold, f] of byFold) {
-    const keys = f.map((e) => seedKey(e.seed));
-    if (new Set(keys).size !== keys.length) throw new ConfigError(`fold '${fold}' has two experiments with the same seed`, { expected: 'one experiment per fold and seed (recipe.json netSeed or seed)', found: f.map((e) => `${e.label} (seed ${seedKey(e.seed)})`).join(', ') });
-  }
   const folds = [...byFold.values()];
   let seeds: (number | null)[];
   if (folds.every((f) => f.length === 1)) {

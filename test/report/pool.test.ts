@@ -311,7 +311,13 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     expect(md).toContain('mean over the 2 seeds of the difference pooled over the folds');
     // Seeds that cannot be paired, and one fold twice with one seed, are refused.
     expect(() => poolExperiments([exps[0], exps[1], exps[2]], { replicates: 10 })).toThrow(/different seed replicates.*george: 1, 2; jackson: 1/);
-    expect(() => poolExperiments([exps[0], { ...exps[2], seed: 1 }], { replicates: 10 })).toThrow(/fold 'george' has two experiments with the same seed/);
+    // The same run twice is a replicate twice: the same rates and intervals as the run alone.
+    const twice = poolExperiments([exps[0], { ...exps[0], label: 'again' }], { replicates: 50 });
+    const once = poolExperiments([exps[0]], { replicates: 50 });
+    expect(twice.design.seeds).toEqual([1, 1]);
+    expect(twice.pooled.frameAccuracy).toEqual(once.pooled.frameAccuracy);
+    expect(twice.differences.frameAccuracy!.differences).toEqual(once.differences.frameAccuracy!.differences);
+    expect(twice.differences.wer!.gainKept.ci).toEqual(once.differences.wer!.gainKept.ci);
     // A seed replicate evaluated on other utterances is named.
     expect(() => poolExperiments([exps[0], { ...exps[2], frames: exps[2].frames.slice(1) }], { replicates: 10 })).toThrow(/seed replicates of a fold have different utterances/);
   });
