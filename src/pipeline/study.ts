@@ -12,8 +12,9 @@
  *     tuneLm: true
  *
  * Nested selection. In the outer fold that tests speaker s, the inner dev speaker d is the next
- * speaker after s in `speakers` (cyclically); the inner runs train on the remaining speakers,
- * score every candidate on d, and never see s. The candidate with the best dev score wins (the
+ * speaker after s in `speakers` (cyclically); the inner runs are the final run with d in the place
+ * of s (train on the remaining speakers, d as their test split), score every candidate on d, and
+ * never see s. The candidate with the best dev score wins (the
  * first on ties); with `tuneLm`, each system's LM weight and insertion penalty are the ones the
  * decode stage tuned on d under that candidate. The fold's final runs then train on all of its
  * training speakers (d included) with the frozen settings: the candidate's values and, per system,
@@ -160,7 +161,7 @@ function readJsonFile<T>(file: string, what: string): T {
 }
 
 /** The dev score of `system` in a finished inner run. */
-export function devScore(expDir: string, system: string, metric: 'frameAccuracy' | 'wer', split = 'dev'): number {
+export function devScore(expDir: string, system: string, metric: 'frameAccuracy' | 'wer', split: string): number {
   if (metric === 'frameAccuracy') {
     const file = join(expDir, 'eval', EVAL_JSON);
     const e = readJsonFile<{ splits: Record<string, { models: Record<string, { accuracy: number }> }> }>(file, 'eval.json');
@@ -191,19 +192,25 @@ export function bestCandidate(scores: readonly number[], metric: 'frameAccuracy'
   return best;
 }
 
+/**
+ * Speaker overrides of a fold's runs. An inner run is the final run with the inner dev speaker in
+ * the place of the test speakers (its `test` split is the selection's dev data); the outer test
+ * speakers are in none of its splits, and its dev split is the recipe's own (e.g. held-out takes).
+ */
 function speakerSets(fold: StudyFold, inner: boolean): { sets: string[]; unsets: string[] } {
   if (fold.train === null) return { sets: [], unsets: [] };
   if (inner) {
     const dev = fold.innerDev!;
-    const train = fold.train.filter((s) => s !== dev);
-    // Inner runs: the dev speaker is also the (never reported) test split; the outer test speaker is in no split.
     return {
-      sets: [set('stages.prepare.trainSpeakers', train), set('stages.prepare.devSpeakers', [dev]), set('stages.prepare.testSpeakers', [dev])],
-      unsets: ['stages.prepare.devTakeFraction', 'stages.prepare.evalDir', 'stages.prepare.isolatedTest'],
+      sets: [set('stages.prepare.trainSpeakers', fold.train.filter((s) => s !== dev)), set('stages.prepare.testSpeakers', [dev])],
+      unsets: ['stages.prepare.evalDir'],
     };
   }
   return { sets: [set('stages.prepare.trainSpeakers', fold.train), ...(fold.test ? [set('stages.prepare.testSpeakers', fold.test)] : [])], unsets: [] };
 }
+
+/** The split of an inner run that holds the inner dev speaker. */
+const INNER_DEV_SPLIT = 'test';
 
 /** Run a study recipe (see the module comment). A recipe without study keys runs as one experiment. */
 export async function runStudy(file: string, opts: StudyRunOptions): Promise<StudyReport> {
@@ -219,7 +226,8 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
   }
   const folds = studyFolds(base, opts.registry);
   const seeds: (number | null)[] = study.seeds ?? [null];
-  const sel = study.selection;
+  // A selection with no candidates and no LM tuning has nothing to choose.
+  const sel = study.selection && (study.selection.candidates.length > 0 || study.selection.tuneLm) ? study.selection : undefined;
   const candidates = sel ? (sel.candidates.length ? sel.candidates : [{}]) : [];
   const runs = folds.length * (seeds.length + candidates.length);
   log.info(`study ${base.name}: ${folds.length} fold(s) x (${candidates.length} selection run(s) + ${seeds.length} final run(s)) = ${runs} runs in ${base.expDir}`);
@@ -248,14 +256,13 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
     const frozen: string[] = [];
     if (sel) {
       const inner = speakerSets(fold, true);
-      const tune = sel.tuneLm ? [set('stages.decode.tuneSplit', 'dev'), set('stages.decode.splits', [])] : [];
-      const evalDev = sel.metric === 'frameAccuracy' ? [set('stages.eval.splits', ['dev'])] : [];
+      const tune = sel.tuneLm ? [set('stages.decode.tuneSplit', INNER_DEV_SPLIT), set('stages.decode.splits', [])] : [];
       for (let c = 0; c < candidates.length; c++) {
         const settings = candidates[c];
         const dir = join(foldDir, `select-${c}`);
-        const recipe = sub(dir, [...inner.sets, ...tune, ...evalDev, ...Object.entries(settings).map(([k, v]) => set(k, v))], inner.unsets);
+        const recipe = sub(dir, [...inner.sets, ...tune, ...Object.entries(settings).map(([k, v]) => set(k, v))], inner.unsets);
         await run(recipe, `fold ${fold.label}, selection candidate ${c + 1}/${candidates.length} on dev speaker ${fold.innerDev}`, c > 0 ? join(foldDir, 'select-0') : null);
-        const score = devScore(dir, sel.system, sel.metric);
+        const score = devScore(dir, sel.system, sel.metric, INNER_DEV_SPLIT);
         result.candidates.push({ candidate: c, settings, score, lmWeights: sel.tuneLm ? decodedWeights(dir) : null });
         await writeStudy();
       }

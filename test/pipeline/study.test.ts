@@ -41,7 +41,7 @@ function studyRegistry(runs: Record<string, number>) {
       const sp = read(ctx.inputDir('prepare'), 'speakers.json') as Speakers;
       const m = read(ctx.inputDir('train'), 'model.json');
       // Speaker 'b' as dev likes a learning rate of 0.2, every other dev speaker 0.05.
-      const best = sp.devSpeakers?.[0] === 'b' ? 0.2 : 0.05;
+      const best = sp.testSpeakers?.[0] === 'b' ? 0.2 : 0.05;
       const acc = 0.5 - Math.abs(m.learningRate - best);
       json(ctx.outDir, 'eval.json', { splits: Object.fromEntries(ctx.options.splits.map((s) => [s, { models: { student: { accuracy: acc } } }])) });
       return { counts: {} };
@@ -57,7 +57,7 @@ function studyRegistry(runs: Record<string, number>) {
     async run(ctx) {
       runs.decode++;
       const sp = read(ctx.inputDir('prepare'), 'speakers.json') as Speakers;
-      const w = ctx.options.tuneSplit ? { lmWeight: sp.devSpeakers![0].charCodeAt(0) - 96, wordInsertionPenalty: -1 } : (ctx.options.systemWeights?.student as { lmWeight: number; wordInsertionPenalty: number } | undefined) ?? { lmWeight: 0, wordInsertionPenalty: 0 };
+      const w = ctx.options.tuneSplit ? { lmWeight: sp.testSpeakers![0].charCodeAt(0) - 96, wordInsertionPenalty: -1 } : (ctx.options.systemWeights?.student as { lmWeight: number; wordInsertionPenalty: number } | undefined) ?? { lmWeight: 0, wordInsertionPenalty: 0 };
       json(ctx.outDir, 'decode.json', { systems: [{ name: 'student', ...w }] });
       return { counts: {} };
     },
@@ -97,12 +97,11 @@ describe('studies: cross-validation folds, nested selection, seeds', () => {
     const r = await runStudy(t.file, { registry: t.registry, cwd: t.dir, log });
     const exp = join(t.dir, 'exp', 'study');
     expect(r.folds.map((f) => [f.fold.label, f.fold.innerDev, f.fold.train])).toEqual([['a', 'b', ['b', 'c', 'd']], ['c', 'd', ['a', 'b', 'd']]]);
-    // Inner runs: train on the rest, dev = test = the inner dev speaker; the outer test speaker is nowhere.
-    for (const [fold, c] of [['a', 0], ['a', 1], ['c', 0], ['c', 1]] as const) {
+    // Inner runs: the final run with the inner dev speaker as test; the outer test speaker is nowhere.
+    for (const [fold, dev, c] of [['a', 'b', 0], ['a', 'b', 1], ['c', 'd', 0], ['c', 'd', 1]] as const) {
       const sp = JSON.parse(readFileSync(join(exp, fold, `select-${c}`, 'prepare', 'speakers.json'), 'utf8'));
       expect(JSON.stringify(sp)).not.toContain(`"${fold}"`);
-      expect(sp.devTakeFraction).toBeUndefined();
-      expect(sp.devSpeakers).toEqual(sp.testSpeakers);
+      expect(sp).toEqual({ devTakeFraction: 0.1, trainSpeakers: ['a', 'b', 'c', 'd'].filter((x) => x !== fold && x !== dev), testSpeakers: [dev] });
     }
     // Dev b prefers 0.2, dev d 0.05: each fold's choice follows its own dev speaker.
     expect(r.folds.map((f) => f.chosen)).toEqual([1, 0]);
