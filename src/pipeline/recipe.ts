@@ -63,7 +63,8 @@ export interface LoadRecipeOptions {
 const ANY_VALUE: OptionSpec = { type: 'custom', expected: 'a YAML value', doc: 'recipe value', validate: (v) => v };
 const SPEAKERS: OptionSpec = { type: 'array', items: { type: 'string', doc: 'speaker id' }, minItems: 1, doc: 'speaker ids' };
 
-const TOP_LEVEL: Schema = {
+/** The recipe's own top-level keys (stages add sections such as `corpus`). */
+export const TOP_LEVEL: Schema = {
   name: { type: 'string', doc: 'experiment name; default expDir is exp/<name>', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ },
   description: { type: 'string', optional: true, doc: 'free text' },
   seed: { type: 'number', integer: true, default: 0, min: 0, doc: 'seed of every random choice in every stage' },

@@ -3,12 +3,14 @@
  * config and inputs are unchanged since their recorded run.
  */
 import type { Command } from 'commander';
-import { runStudyFile, formatStudyReport, defaultRegistry, describeSchema } from '../../pipeline/index.ts';
+import { runStudyFile, formatStudyReport, defaultRegistry, describeSchema, TOP_LEVEL } from '../../pipeline/index.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function stagesHelp(): string {
-  const lines = ['', 'Stages (in pipeline order; a recipe lists the ones it runs under `stages:`):'];
+  const lines = ['', 'Top-level keys (crossValidation, seeds and selection make the recipe a study: every fold, seed and candidate runs, then a pooled Table 1):'];
+  lines.push(describeSchema(TOP_LEVEL, '  '));
+  lines.push('', 'Stages (in pipeline order; a recipe lists the ones it runs under `stages:`):');
   for (const name of defaultRegistry.names()) {
     const def = defaultRegistry.get(name);
     lines.push(`  ${name.padEnd(10)} ${def.doc}${def.inputs.length ? ` (reads ${def.inputs.join(', ')})` : ''}`);
