@@ -11,7 +11,7 @@ import type { AlignedPair } from '../score/align.ts';
 import type { ErrorLists } from '../score/errors.ts';
 import {
   CONTROL_ID, CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION,
-  type GainRecovered, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest,
+  type GainRecovered, type OtherSplitReport, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest,
   type FrequentErrorRow, type Split, type SpeakerRow, type SystemInput, type SystemReport, type UttWerCounts, type WerCounts,
   type WerFigures, type WorstUtterance,
 } from './types.ts';
@@ -186,6 +186,18 @@ function differences(input: ReportInput, systems: Record<string, SystemReport>, 
   };
 }
 
+/** Frame accuracy and WER of every system on each decoded split besides dev and test, systems in display order. */
+function otherSplits(input: ReportInput, ids: string[]): OtherSplitReport[] {
+  return (input.otherSplits ?? []).map((o) => ({
+    split: o.split,
+    systems: Object.fromEntries(ids.filter((id) => o.systems[id]).map((id) => {
+      const { frameAccuracy, wer } = o.systems[id];
+      const counts = wer ? werFigures(wer) : null;
+      return [id, { frameAccuracy, wer: counts?.wer ?? null, werCounts: counts }];
+    })),
+  }));
+}
+
 function perSpeaker(input: ReportInput, ids: string[]): ReportJson['perSpeaker'] {
   for (const split of ['test', 'dev'] as Split[]) {
     const withData = ids.filter((id) => input.systems[id].speakers?.[split]?.length);
@@ -335,6 +347,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     paper: { ...PAPER_TABLE_1, gainRecovered: paperGain },
     gainRecovered,
     ...(() => { const sig = significance(input, o); return { differences: differences(input, systems, o), significance: sig }; })(),
+    ...(input.otherSplits?.length ? { otherSplits: otherSplits(input, ids) } : {}),
     softTargets: input.softTargets ?? null,
     temperatureSweep: sweep,
     fidelity: input.fidelity?.length ? input.fidelity : null,

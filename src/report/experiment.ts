@@ -24,8 +24,8 @@ import type { ModelsFile } from '../train/models.ts';
 import type { StudentEntry, StudentsFile } from '../train/distill.ts';
 import type { TargetsFile } from '../train/targets.ts';
 import {
-  CONTROL_ID, MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
-  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint, type UtteranceCountsInput,
+  CONTROL_ID, MAIN_SPLITS, MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
+  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type OtherSplitInput, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint, type UtteranceCountsInput,
 } from './types.ts';
 
 /** Where each stage wrote its output (absent stages: null). */
@@ -216,6 +216,23 @@ export function readSplitSpeakers(prepareDir: string | null | undefined, split: 
   return out;
 }
 
+/**
+ * Every decoded split besides train, dev and test (score.json, in decode order) with each report
+ * system's WER counts and, where eval.json scored the split, its frame accuracy. `reportId` maps
+ * the stages' model names to report system ids; other models (sweep students) are left out.
+ */
+export function otherSplitsOf(score: Pick<ScoreSummary, 'splits' | 'results'>, evalFile: Pick<EvalFile, 'splits'>, reportId: ReadonlyMap<string, string>): OtherSplitInput[] {
+  return score.splits.filter((split) => !MAIN_SPLITS.includes(split)).flatMap((split) => {
+    const systems: OtherSplitInput['systems'] = {};
+    for (const [name, id] of reportId) {
+      const r = score.results.find((x) => x.split === split && x.system === name);
+      const fa = evalFile.splits[split]?.models[name]?.accuracy ?? null;
+      if (r || fa !== null) systems[id] = { frameAccuracy: fa, wer: r ? r.counts : null };
+    }
+    return Object.keys(systems).length ? [{ split, systems }] : [];
+  });
+}
+
 /** Assemble the report's input from the stage outputs of one experiment. */
 export function reportInputFromExperiment(dirs: ExperimentDirs, opts: ExperimentReportOptions = {}): ReportInput {
   const models = readJson<ModelsFile>(join(dirs.train, 'models.json'), 'am-distill.acoustic-models', 'models file');
@@ -319,6 +336,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
 
   // Per-utterance test counts under the report's system ids, with each utterance's speaker, for the speaker bootstrap.
   const reportId = new Map<string, string>([[baseline.name, 'baseline'], ['ensemble', 'ensemble'], [student.name, 'student'], ...(control ? [[control.name, CONTROL_ID] as [string, string]] : []), ...members.map((m) => [m.name, m.name] as [string, string])]);
+  const otherSplits = score ? otherSplitsOf(score, evalFile, reportId) : [];
   const uttsFile = join(dirs.eval, evalUtterancesFile('test'));
   const frameLines = existsSync(uttsFile) ? readEvalUtterances(uttsFile) : null;
   const utteranceCounts: UtteranceCountsInput | null = frameLines || score ? {
@@ -333,6 +351,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     corpus,
     systems,
     utteranceCounts,
+    ...(otherSplits.length ? { otherSplits } : {}),
     softTargets,
     temperatureSweep,
     frameAccuracyGain,

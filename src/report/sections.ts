@@ -5,7 +5,7 @@
 import { MEMBER_ID, type FrequentErrorRow, type ReportJson, type SignificanceTest } from './types.ts';
 import { orderedSystemIds, table1SystemIds } from './build.ts';
 import type { DifferencesReport, IntervalOrNote, MetricDifferences } from './differences.ts';
-import { duration, int, pct, signedPoints } from './format.ts';
+import { duration, int, pct, plural, signedPoints } from './format.ts';
 
 export interface Table {
   header: string[];
@@ -102,6 +102,32 @@ export function differenceSentences(d: DifferencesReport, name: (id: string) => 
     const g = m.gainKept;
     const share = g.value === null ? 'share of the gain kept undefined' : `share of the ensemble's gain kept ${pct(g.value, 0)} (${intervalCell(g.ci, m.note, (v) => pct(v, 0))})${g.meaningful === false ? ', not meaningful (below)' : ''}`;
     return [`Test ${what} differences in points, ${level} speaker-bootstrap intervals: ${parts.join('; ')}; ${share}.`];
+  });
+}
+
+export const OTHER_SPLITS_TITLE = 'Other test sets';
+
+/**
+ * Table 1's systems on each decoded split besides dev and test (report.json `otherSplits`): the
+ * WER, and the frame accuracy where the eval stage scored the split; null when there is none.
+ */
+export function otherSplitsTable(r: ReportJson): Table | null {
+  const splits = r.otherSplits ?? [];
+  if (!splits.length) return null;
+  const ids = table1SystemIds(Object.keys(r.systems)).filter((id) => splits.some((o) => o.systems[id]));
+  const cols = splits.flatMap((o) => [
+    { head: `${o.split} WER`, cell: (id: string) => pct(o.systems[id]?.wer ?? null) },
+    ...(ids.some((id) => o.systems[id]?.frameAccuracy != null) ? [{ head: `${o.split} frame acc.`, cell: (id: string) => pct(o.systems[id]?.frameAccuracy ?? null) }] : []),
+  ]);
+  return table(['System', ...cols.map((c) => c.head)], ids.map((id) => [r.systems[id].label, ...cols.map((c) => c.cell(id))]), [false, ...cols.map(() => true)]);
+}
+
+/** The sentence under the other test sets: each split's size (from the first system with counts). */
+export function otherSplitsNotes(r: ReportJson): string[] {
+  return (r.otherSplits ?? []).flatMap((o) => {
+    const c = Object.values(o.systems).find((x) => x.werCounts)?.werCounts;
+    if (!c) return [];
+    return [`${o.split}: ${c.sentences !== null ? `${plural(c.sentences, 'utterance')}, ` : ''}${plural(c.refWords, 'reference word')}; decoded with the same models as Table 1.`];
   });
 }
 

@@ -20,6 +20,8 @@ export const REPORT_FORMAT_VERSION = 1;
 
 export type Split = 'dev' | 'test';
 export const SPLITS: readonly Split[] = ['dev', 'test'];
+/** Split names Table 1 and the dev/test columns cover; every other decoded split is an `otherSplits` entry. */
+export const MAIN_SPLITS: readonly string[] = ['train', ...SPLITS];
 
 /** System ids: the three systems of Table 1 and the ensemble's members `member-1`, `member-2`, ... */
 export type SystemId = 'baseline' | 'ensemble' | 'student' | `member-${number}`;
@@ -221,8 +223,22 @@ export interface ReportInput {
    * the WER ones take the speaker from the utterance id (prefix before the first '_').
    */
   utteranceCounts?: UtteranceCountsInput | null;
+  /**
+   * Decoded splits besides dev and test (e.g. fsdd-digits' 'test-isolated'), in decode order: each
+   * system's WER counts (score.json) and frame accuracy (eval.json, when the eval stage scored the
+   * split). Absent when the recipe decodes only dev and test.
+   */
+  otherSplits?: OtherSplitInput[];
   /** How the pipeline built its report (bootstrap seed etc.), so a rebuild from this file matches it. */
   reportOptions?: { bootstrapReplicates?: number; confidence?: number; seed?: number; maxWorstUtterances?: number };
+}
+
+/** One extra decoded split (see ReportInput.otherSplits). */
+export interface OtherSplitInput {
+  /** Split name, neither 'train', 'dev' nor 'test'. */
+  split: string;
+  /** Per system id (baseline, control, ensemble, student, member-k): its numbers on this split. */
+  systems: Record<string, { frameAccuracy: number | null; wer: WerCounts | null }>;
 }
 
 /** See ReportInput.utteranceCounts. */
@@ -248,6 +264,12 @@ export interface WerFigures {
   /** (sub + del + ins) / refWords. */
   wer: number;
   errors: number;
+}
+
+/** One extra decoded split in report.json: per system id, systems in display order. */
+export interface OtherSplitReport {
+  split: string;
+  systems: Record<string, { frameAccuracy: number | null; wer: number | null; werCounts: WerFigures | null }>;
 }
 
 export interface SystemReport {
@@ -364,6 +386,11 @@ export interface ReportJson {
   temperatureSweep: { T: number; frameAccuracy: { dev: number | null; test: number | null }; wer: { dev: number | null; test: number | null }; keptMass: number | null }[] | null;
   /** Fidelity to the ensemble (baseline and student; null when the eval stage did not measure it). */
   fidelity?: FidelityRow[] | null;
+  /**
+   * Decoded splits besides dev and test (ReportInput.otherSplits), with rates: each system's frame
+   * accuracy and WER on them. Absent when there are none.
+   */
+  otherSplits?: OtherSplitReport[];
   /** Per-speaker WER on test (dev when test has none). */
   perSpeaker: { split: Split; rows: SpeakerRow[] } | null;
   /** The most frequent errors of the baseline, ensemble and student on test (dev when test has none). */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../util/errors.ts';
 import {
-  CONTROL_ID, CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, SPLITS,
+  CONTROL_ID, CORE_SYSTEMS, MAIN_SPLITS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, SPLITS,
   type ReportInput, type ReportJson,
 } from './types.ts';
 
@@ -356,10 +356,36 @@ function checkUtteranceCounts(c: Checker, v: unknown, path: string, systems: Obj
   });
 }
 
+/**
+ * The extra decoded splits (ReportInput.otherSplits, or report.json's with `rates`): each a split
+ * name other than train, dev and test, once; per system of the report its frame accuracy (a fraction
+ * or null) and WER (input: counts or null; report.json: a fraction >= 0 or null, with its counts).
+ */
+function checkOtherSplits(c: Checker, v: unknown, path: string, systems: Obj, rates: boolean): void {
+  const seen = new Set<string>();
+  c.arr(v, path).forEach((x, i) => {
+    const p = join(path, i);
+    const o = c.obj(x, p, ['split', 'systems']);
+    const split = c.str(o.split, join(p, 'split'));
+    if (MAIN_SPLITS.includes(split)) c.fail(join(p, 'split'), `a split other than ${MAIN_SPLITS.join(', ')} (those are in Table 1 and the systems table)`, split);
+    if (seen.has(split)) c.fail(join(p, 'split'), 'each split once', split);
+    seen.add(split);
+    const so = c.obj(o.systems, join(p, 'systems'), [], Object.keys(systems));
+    for (const [id, y] of Object.entries(so)) {
+      const sp = join(p, `systems.${id}`);
+      const e = c.obj(y, sp, rates ? ['frameAccuracy', 'wer', 'werCounts'] : ['frameAccuracy', 'wer']);
+      c.fractionOrNull(e.frameAccuracy, join(sp, 'frameAccuracy'));
+      if (e.wer === null) continue;
+      if (rates) c.num(e.wer, join(sp, 'wer'), 0, Infinity, 'a WER fraction >= 0');
+      else checkWerCounts(c, e.wer, join(sp, 'wer'));
+    }
+  });
+}
+
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity', 'utteranceCounts']);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity', 'utteranceCounts', 'otherSplits']);
   if (o.reportOptions !== undefined) {
     const ro = c.obj(o.reportOptions, 'reportOptions', [], ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances']);
     if (ro.bootstrapReplicates !== undefined) c.int(ro.bootstrapReplicates, 'reportOptions.bootstrapReplicates', 1);
@@ -373,6 +399,7 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
   const systems = c.obj(o.systems, 'systems', CORE_SYSTEMS, optionalSystems(o.systems));
   for (const [id, s] of Object.entries(systems)) checkSystem(c, s, `systems.${id}`, id);
   if (o.utteranceCounts !== undefined && o.utteranceCounts !== null) checkUtteranceCounts(c, o.utteranceCounts, 'utteranceCounts', systems);
+  if (o.otherSplits !== undefined) checkOtherSplits(c, o.otherSplits, 'otherSplits', systems, false);
   if (o.softTargets !== undefined && o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
   if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null) checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
@@ -408,7 +435,7 @@ export function readReportInput(path: string): ReportInput {
 export function validateReportJson(value: unknown, file?: string): ReportJson {
   const c = new Checker(file);
   const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'gainRecovered', 'significance', 'softTargets', 'stages', 'environment'],
-    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec', 'differences']);
+    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec', 'differences', 'otherSplits']);
   if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
   if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   const systems = o.systems as Obj;
@@ -437,6 +464,7 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
       });
     }
   }
+  if (o.otherSplits !== undefined) checkOtherSplits(c, o.otherSplits, 'otherSplits', systems, true);
   if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
   if (o.frequentErrors !== undefined && o.frequentErrors !== null) checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
