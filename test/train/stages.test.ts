@@ -189,7 +189,7 @@ describe('VTLP copies as the student\'s own transfer set (train vtlpCopies: fals
   });
 
   it('a recipe whose student wants the copies the targets stage leaves out stops when loaded', () => {
-    // The demo recipe has no VTLP of its own (fsdd-digits has copies for the student since session 14).
+    // The demo recipe has no VTLP of its own (fsdd-digits has copies, for the student only).
     const load = (sets: string[]) => loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, sets });
     const vtlp = 'stages.features.vtlp={warps: [0.9, 1.1]}';
     const err = (() => { try { load([vtlp, 'stages.targets.vtlpCopies=false']); } catch (e) { return e; } })() as ConfigError;
