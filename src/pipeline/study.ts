@@ -288,13 +288,18 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
   if (finals.length > 1) {
     for (const split of pooledSplits(finals[0])) {
       const out = join(base.expDir, 'pool', split);
-      await writePool(finals, out, { split, seed: base.seed });
+      await writePool(finals, out, { split, seed: base.seed, labels: runLabels(results) });
       pools[split] = out;
       log.info(`study ${base.name}: pooled ${finals.length} runs on ${split}: ${join(out, 'pool.md')}`);
     }
   }
   await writeStudy();
   return { recipe: file, expDir: base.expDir, folds: results, pools, reports };
+}
+
+/** One label per final run for the pool: `<fold>` or `<fold>/seed-<n>` (directory names repeat across folds). */
+export function runLabels(results: readonly StudyFoldResult[]): string[] {
+  return results.flatMap((r) => r.runs.map((x) => (x.seed === null ? r.fold.label : `${r.fold.label}/seed-${x.seed}`)));
 }
 
 /** The splits a final run evaluated (eval/<split>.utts.jsonl), test first. */

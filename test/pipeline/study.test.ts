@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
-import { runStudy, studyFolds, bestCandidate, STUDY_JSON } from '../../src/pipeline/study.ts';
+import { runStudy, studyFolds, bestCandidate, runLabels, STUDY_JSON } from '../../src/pipeline/study.ts';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { captureLogger } from './toy-stages.ts';
@@ -122,6 +122,8 @@ describe('studies: cross-validation folds, nested selection, seeds', () => {
     const study = JSON.parse(readFileSync(join(exp, STUDY_JSON), 'utf8'));
     expect(study.folds.map((f: { runs: { dir: string }[] }) => f.runs.map((x) => x.dir))).toEqual([['a/seed-1', 'a/seed-2'], ['c/seed-1', 'c/seed-2']]);
     expect(lines.some((l) => /run 8\/8/.test(l))).toBe(true);
+    // Pool labels stay unique across folds although the run directories repeat (seed-1, seed-2).
+    expect(runLabels(r.folds)).toEqual(['a/seed-1', 'a/seed-2', 'c/seed-1', 'c/seed-2']);
     // A rerun of the whole study runs nothing again.
     const before = { ...t.runs };
     await runStudy(t.file, { registry: t.registry, cwd: t.dir, log: captureLogger().log });
