@@ -128,6 +128,11 @@ describe('studies: cross-validation folds, nested selection, seeds', () => {
     const before = { ...t.runs };
     await runStudy(t.file, { registry: t.registry, cwd: t.dir, log: captureLogger().log });
     expect(t.runs).toEqual(before);
+    // A later invocation with another seed starts from a finished replicate's data stages.
+    await runStudy(t.file, { registry: t.registry, cwd: t.dir, log: captureLogger().log, sets: ['seeds=[7]', 'selection.candidates=[]', 'selection.tuneLm=false'] });
+    expect(t.runs.prepare).toBe(before.prepare);
+    expect(t.runs.train).toBe(before.train + 2);
+    expect(JSON.parse(readFileSync(join(exp, 'a', 'seed-7', 'train', 'model.json'), 'utf8'))).toEqual({ seed: 7, learningRate: 0.1 });
   });
 
   it('checks the study keys: a repeated speaker, a fold outside the speakers, selection without cross-validation', () => {
