@@ -7,7 +7,7 @@
  * has two stages: each replicate draws speakers with replacement, then utterances with replacement
  * within each drawn speaker (Davison & Hinkley 1997, section 3.8). Utterances of one speaker are
  * not independent (in FSDD connected digits they reuse the same recorded takes), so only the
- * speaker-level interval covers the variation a new test speaker brings; `speakerBootstrap` is its
+ * speaker-level interval covers the variation a new test speaker brings; `bootstrapSums` is its
  * general form, several ratio-of-sums statistics over the same resamples.
  */
 import { Rng } from '../util/rng.ts';
