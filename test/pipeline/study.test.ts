@@ -16,7 +16,7 @@ import { captureLogger } from './toy-stages.ts';
 const made: string[] = [];
 afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 
-interface Speakers { trainSpeakers?: string[]; devSpeakers?: string[]; testSpeakers?: string[]; devTakeFraction?: number }
+interface Speakers { trainSpeakers?: string[]; devSpeakers?: string[]; testSpeakers?: string[]; devTakeFraction?: number; evalDir?: string }
 
 /** prepare -> train (netSeeded) -> eval -> decode, each writing what the study reads. */
 function studyRegistry(runs: Record<string, number>) {
@@ -25,7 +25,7 @@ function studyRegistry(runs: Record<string, number>) {
   const strings = { type: 'array', items: { type: 'string', doc: '' }, optional: true, doc: '' } as const;
   const prepare: StageDefinition<Speakers> = {
     name: 'prepare', doc: 'speakers', inputs: [],
-    schema: { trainSpeakers: strings, devSpeakers: strings, testSpeakers: strings, devTakeFraction: { type: 'number', optional: true, doc: '' } },
+    schema: { trainSpeakers: strings, devSpeakers: strings, testSpeakers: strings, devTakeFraction: { type: 'number', optional: true, doc: '' }, evalDir: { type: 'string', optional: true, doc: '' } },
     async run(ctx) { runs.prepare++; json(ctx.outDir, 'speakers.json', ctx.options); return { counts: {} }; },
   };
   const train: StageDefinition<{ learningRate: number }> = {
@@ -146,6 +146,8 @@ describe('studies: cross-validation folds, nested selection, seeds', () => {
     expect(() => load(STUDY.replace('folds: [a, c]', 'folds: [a, e]'))).toThrow(ConfigError);
     expect(() => load(STUDY.replace(/crossValidation:\n.*\n.*\n/, ''))).toThrow(/study\.yaml.*selection needs crossValidation/);
     expect(load(STUDY.replace(/selection:[\s\S]*?stages:/, 'stages:')).map((f) => f.innerDev)).toEqual([null, null]);
+    // With an evaluation directory (--eval-corpus-dir) every listed speaker trains, in one fold.
+    expect(load(STUDY.replace('prepare: {devTakeFraction: 0.1}', 'prepare: {devTakeFraction: 0.1, evalDir: other}'))).toEqual([{ label: 'eval', test: null, train: ['a', 'b', 'c', 'd'], innerDev: 'd' }]);
   });
 
   it('picks the highest accuracy or the lowest WER, the first on ties', () => {
