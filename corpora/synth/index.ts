@@ -191,15 +191,19 @@ function toTimed(spans: SampleSpan[], leadSamples: number, upper: boolean): Time
   });
 }
 
-interface Planned {
+/** One planned utterance: its speaker, index within the speaker, id and sentence. */
+export interface Planned {
   speaker: SynthSpeaker;
   index: number;
   id: string;
   sentence: Sentence;
 }
 
-/** Draw every sentence up front, in split/speaker order, redrawing repeats when `unique`. */
-function planSentences(speakers: SynthSpeaker[], perSpeaker: number, seed: number, opts: { minWords: number; maxWords: number; unique: boolean }): Planned[] {
+/**
+ * Draw every sentence up front, in split/speaker order, redrawing repeats when `unique`. Grammar
+ * only, no audio: a recipe's split sizes in words are known before any synthesis (tests use it).
+ */
+export function planSentences(speakers: SynthSpeaker[], perSpeaker: number, seed: number, opts: { minWords: number; maxWords: number; unique: boolean }): Planned[] {
   const seen = new Set<string>();
   const plan: Planned[] = [];
   const width = Math.max(3, String(perSpeaker - 1).length);

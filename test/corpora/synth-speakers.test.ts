@@ -1,6 +1,9 @@
 import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { allocateVariants, planSpeakers, SYNTH_VARIANTS, SYNTH_VOICES, variantGender } from '../../corpora/synth/speakers.ts';
-import { splitCounts } from '../../corpora/synth/index.ts';
+import { planSentences, splitCounts } from '../../corpora/synth/index.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 
 describe('synth speakers', () => {
@@ -64,5 +67,29 @@ describe('synth split sizes', () => {
     expect(() => splitCounts(8, { train: -1, dev: 1 })).toThrow(ConfigError);
     expect(() => splitCounts(8, { train: 0.5, dev: 0.2 })).toThrow(/fractions do not add up to 1/);
     expect(() => splitCounts(2, { train: 0.2, dev: 0.4, test: 0.4 })).toThrow(/at least one training speaker/);
+  });
+});
+
+describe("the demo recipe's synthetic corpus (pipelines/demo.yaml, planned without synthesis)", () => {
+  // The prepare stage passes these options to the synth adapter; its seed defaults to the recipe's.
+  const recipe = parseYaml(readFileSync(join(import.meta.dirname, '../../pipelines/demo.yaml'), 'utf8'));
+  const opts = recipe.stages.prepare;
+  const seed = opts.seed ?? recipe.seed;
+  const speakers = planSpeakers({ counts: splitCounts(opts.numSpeakers, opts.splits), seed });
+  const plan = planSentences(speakers, opts.utterancesPerSpeaker, seed, { minWords: opts.minWords ?? 4, maxWords: opts.maxWords ?? 14, unique: opts.uniqueSentences ?? true });
+  const of = (split: string) => speakers.filter((s) => s.split === split);
+
+  it('tests on >= 8 speakers and >= 1,500 words (issue 29), every speaker a distinct voice, no variant shared across splits', () => {
+    const test = of('test');
+    expect(test.length).toBeGreaterThanOrEqual(8);
+    const words = plan.filter((p) => p.speaker.split === 'test').reduce((n, p) => n + p.sentence.words.length, 0);
+    expect(words).toBeGreaterThanOrEqual(1500);
+    expect(new Set(speakers.map((s) => `${s.voice}+${s.variant}`)).size).toBe(speakers.length);
+    const variants = (split: string) => new Set(of(split).map((s) => s.variant));
+    for (const [a, b] of [['train', 'dev'], ['train', 'test'], ['dev', 'test']]) {
+      expect([...variants(a)].filter((v) => variants(b).has(v)), `${a} / ${b}`).toEqual([]);
+    }
+    // More test voices (timbres) than a single one, so the speaker bootstrap is not over one timbre.
+    expect(variants('test').size).toBeGreaterThanOrEqual(4);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * The synth corpus at its default (demo) size: 16 speakers x 25 sentences, all 16 variants and
- * 8 voices. About 15 s of synthesis on a laptop core (npm run test:e2e).
+ * The synth corpus at its default size: 16 speakers x 25 sentences, all 16 variants and 8 voices
+ * (the demo sets its own size in pipelines/demo.yaml). About 15 s of synthesis on a laptop core
+ * (npm run test:e2e).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { rmSync } from 'node:fs';
