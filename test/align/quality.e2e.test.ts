@@ -1,7 +1,7 @@
 /**
  * Alignment quality and speed on real-size corpora (minutes; run with
  * `npx vitest run --config vitest.e2e.config.ts test/align/quality.e2e.test.ts`):
- *   - synth (the demo corpus, 12 speakers x 20 sentences): word boundaries of the TEST voices
+ *   - synth (12 speakers x 20 sentences, the demo recipe's voices and grammar): word boundaries of the TEST voices
  *     against espeak's reference word timings, goal >= 90% within 50 ms;
  *   - FSDD connected digits (needs ../shared): senones, frames per senone, speed, boundaries
  *     against the joined takes' timings (informative: a take's edges still hold some silence);
