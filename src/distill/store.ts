@@ -585,11 +585,8 @@ class UtteranceBuilder {
     this.uttId = uttId;
   }
 
-  push(c: BatchColumns, start: number, end: number, file: string): void {
-    for (let r = start; r < end; r++) {
-      const want = this.frames + (r - start);
-      if (c.frame[r] !== want) throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', { file, uttId: this.uttId, expected: `frame ${want}`, found: `frame ${c.frame[r]}` });
-    }
+  /** Rows [start, end) of a batch: the utterance's next frames (their numbers checked by the caller). */
+  push(c: BatchColumns, start: number, end: number): void {
     this.parts.push({ c, start, end });
     this.frames += end - start;
   }
@@ -635,7 +632,11 @@ export async function* readSoftTargetFile(path: string, expect: SoftTargetExpect
           cur = new UtteranceBuilder(uttId);
           curIndex = index;
         }
-        cur.push(c, start, end, path);
+        for (let r = start; r < end; r++) {
+          const want = cur.frames + (r - start);
+          if (c.frame[r] !== want) throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', { file: path, uttId: cur.uttId, expected: `frame ${want}`, found: `frame ${c.frame[r]}` });
+        }
+        cur.push(c, start, end);
         start = end;
       }
     }
@@ -788,7 +789,8 @@ export class SoftTargetIndex {
 
   private async readUtterance(f: IndexedFile, index: number, uttId: string): Promise<UtteranceSoftTargets> {
     const builder = new UtteranceBuilder(uttId);
-    for (const r of await f.rows.rows(index)) builder.push(batchColumns(r.batch, f.meta, f.path), r.start, r.end, f.path);
+    // UtteranceRowIndex has checked the rows' utterance and frame numbers.
+    for (const r of await f.rows.rows(index)) builder.push(batchColumns(r.batch, f.meta, f.path), r.start, r.end);
     return builder.build(f.meta, f.path, f.stamp);
   }
 

@@ -115,14 +115,7 @@ async function* readAlignments(files: string[], valueColumn: string): AsyncGener
     let cur: { uttId: string; parts: Int32Array[]; numFrames: number } | null = null;
     const finish = () => {
       const c = cur!;
-      const total = c.parts.reduce((k, p) => k + p.length, 0);
-      const out = new Int32Array(total);
-      let off = 0;
-      for (const p of c.parts) {
-        out.set(p, off);
-        off += p.length;
-      }
-      return { uttId: c.uttId, numFrames: c.numFrames, values: out, file };
+      return { uttId: c.uttId, numFrames: c.numFrames, values: concatInt32(c.parts), file };
     };
     const seen = new Set<string>();
     for await (const ch of readChunks(file, valueColumn)) {
@@ -155,10 +148,18 @@ async function readSenones(index: UtteranceRowIndex, i: number): Promise<Int32Ar
     if (d.nullCount > 0) throw new FormatError('null values in a column', { file: index.path, uttId: index.uttIds[i], expected: 'no nulls in senone', found: 'nulls' });
     return (d.values as Int32Array).subarray(d.offset + r.start, d.offset + r.end);
   });
+  return concatInt32(parts);
+}
+
+/** The parts in one array (the part itself when there is one). */
+function concatInt32(parts: Int32Array[]): Int32Array {
   if (parts.length === 1) return parts[0];
   const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
-  for (const p of parts) { out.set(p, off); off += p.length; }
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
   return out;
 }
 

@@ -131,7 +131,7 @@ export function studyFolds(recipe: Recipe, registry: StageRegistry): StudyFold[]
 
 const set = (key: string, value: unknown) => `${key}=${JSON.stringify(value)}`;
 
-/** Another final run of the fold with finished stages (e.g. from an earlier invocation with other seeds), or null. */
+/** Another final run of the fold with finished stages (this invocation's first seed, or one of an earlier invocation), or null. */
 function finishedSibling(foldDir: string, dir: string): string | null {
   if (!existsSync(foldDir)) return null;
   const names = readdirSync(foldDir).filter((n) => /^(seed-\d+|final)$/.test(n)).sort();
@@ -285,7 +285,7 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
     for (const seed of seeds) {
       const dir = join(foldDir, seed === null ? 'final' : `seed-${seed}`);
       const recipe = sub(dir, [...outer.sets, ...frozen, ...(seed === null ? [] : [set('netSeed', seed)])], []);
-      await run(recipe, `fold ${fold.label}${seed === null ? '' : `, seed ${seed}`}`, result.runs[0]?.expDir ?? finishedSibling(foldDir, dir));
+      await run(recipe, `fold ${fold.label}${seed === null ? '' : `, seed ${seed}`}`, finishedSibling(foldDir, dir));
       result.runs.push({ seed, expDir: recipe.expDir });
       await writeStudy();
     }
