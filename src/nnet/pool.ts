@@ -8,8 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { sha256Hex } from '../util/hash.ts';
 import { pathToFileURL } from 'node:url';
-import { join as joinPath } from 'node:path';
 import { AmDistillError, ConfigError, FormatError, NumericError, CorpusError } from '../util/errors.ts';
 import { getLogLevel, log as defaultLog, type Logger } from '../util/log.ts';
 import { BackendUnavailableError, ModelError } from './errors.ts';
@@ -178,9 +178,18 @@ function writeLine(logger: Logger, line: string): void {
 export interface EnsembleOptions extends PoolOptions {
   /** Number of members K (paper: 10). */
   members: number;
-  /** Member k trains in <outDir>/member-<k> with seed config.seed + k (init and data order differ). */
+  /** Member k trains in <outDir>/member-<k> with seed memberSeed(config.seed, k) (init and data order differ). */
   outDir: string;
   job: Omit<TrainJob, 'outDir'>;
+}
+
+/**
+ * Seed of ensemble member k (1-based) for the base seed `seed`: 31 bits of sha256(`${seed}:member-${k}`).
+ * Hashed, not `seed + k`, so replicates with nearby base seeds share no net (with `seed + k`, base
+ * seed 2's baseline was base seed 1's member-1, and consecutive ensembles shared K-1 members).
+ */
+export function memberSeed(seed: number, k: number): number {
+  return parseInt(sha256Hex(`${seed}:member-${k}`).slice(0, 8), 16) >>> 1;
 }
 
 /** Train K ensemble members in parallel workers. */
@@ -189,8 +198,8 @@ export async function trainEnsemble(opts: EnsembleOptions): Promise<TrainResult[
   const baseSeed = opts.job.config.seed ?? 0;
   const jobs: TrainJob[] = Array.from({ length: opts.members }, (_, k) => ({
     ...opts.job,
-    outDir: joinPath(opts.outDir, `member-${k + 1}`),
-    config: { ...opts.job.config, seed: baseSeed + k },
+    outDir: join(opts.outDir, `member-${k + 1}`),
+    config: { ...opts.job.config, seed: memberSeed(baseSeed, k + 1) },
   }));
   return runTrainJobs(jobs, { ...opts, labels: opts.labels ?? jobs.map((_, k) => `member ${k + 1}`) });
 }

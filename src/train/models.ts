@@ -3,7 +3,8 @@
  * architecture, differing in seed: initialisation and data order), trained in parallel worker
  * threads; optionally the paper's Table 5 baseline on a small fraction of the training data.
  *
- * Seeds: baseline = seed, member-k (k = 1..K) = seed + k, small-fraction baseline = seed. (The
+ * Seeds: baseline = seed, member-k (k = 1..K) = memberSeed(seed, k) (a hash, so seed replicates share
+ * no net), small-fraction baseline = seed. (The
  * distill stage initialises the student with the baseline's seed, so student and baseline
  * differ only in their targets.)
  *
@@ -22,7 +23,7 @@ import { join, relative } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { runTrainJobs } from '../nnet/pool.ts';
+import { memberSeed, runTrainJobs } from '../nnet/pool.ts';
 import type { BackendName } from '../nnet/backend.ts';
 import { resolveTrainConfig, type TrainConfig, type TrainResult, type AveragedSummary } from '../nnet/train.ts';
 import { readFeatureMetadata } from '../features/store.ts';
@@ -237,7 +238,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
   const subset: SubsetSpec | null = o.smallFraction !== null ? { fraction: o.smallFraction, seed } : null;
   const plan: { name: string; role: ModelRole; seed: number; subset: SubsetSpec | null }[] = [
     { name: 'baseline', role: 'baseline', seed, subset: null },
-    ...Array.from({ length: o.members }, (_, k) => ({ name: `member-${k + 1}`, role: 'member' as const, seed: seed + 1 + k, subset: null })),
+    ...Array.from({ length: o.members }, (_, k) => ({ name: `member-${k + 1}`, role: 'member' as const, seed: memberSeed(seed, k + 1), subset: null })),
   ];
   if (subset) plan.push({ name: 'fraction-baseline', role: 'fraction-baseline', seed, subset });
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { trainEnsemble, runTrainJobs, type TrainJob } from '../../src/nnet/pool.ts';
+import { memberSeed, trainEnsemble, runTrainJobs, type TrainJob } from '../../src/nnet/pool.ts';
 import { trainFrameClassifier } from '../../src/nnet/train.ts';
 import { SyntheticFrameSource } from '../../src/nnet/synthetic.ts';
 import { ConfigError } from '../../src/util/errors.ts';
@@ -15,13 +15,27 @@ const job: Omit<TrainJob, 'outDir'> = {
   config: { ...TINY_MODEL, hiddenUnits: 16, maxEpochs: 2, schedule: 'constant', seed: 5 },
 };
 
+describe('memberSeed', () => {
+  it('gives seed replicates 1..20 with 10 members each 220 distinct net seeds (baselines included), the same every call', () => {
+    const all: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      all.push(seed);
+      for (let k = 1; k <= 10; k++) all.push(memberSeed(seed, k));
+    }
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 31)).toBe(true);
+    expect(memberSeed(1, 1)).toBe(memberSeed(1, 1));
+    expect(memberSeed(2, 1)).not.toBe(memberSeed(1, 2));
+  });
+});
+
 describe('parallel ensemble training in worker threads', () => {
-  it('trains K members with seeds seed + k, each identical to the same training on the main thread', async () => {
+  it('trains K members with hashed seeds memberSeed(seed, k), each identical to the same training on the main thread', async () => {
     const outDir = tempDir();
     const logger = captureLogger();
     const results = await trainEnsemble({ members: 2, outDir, job, maxWorkers: 2, logger });
     expect(results.map((r) => r.finalDir)).toEqual([join(outDir, 'member-1', 'final'), join(outDir, 'member-2', 'final')]);
-    expect(results.map((r) => r.sidecar.training?.seed)).toEqual([5, 6]);
+    expect(results.map((r) => r.sidecar.training?.seed)).toEqual([memberSeed(5, 1), memberSeed(5, 2)]);
     expect(results.every((r) => r.backend.name === 'wasm' && r.history.length === 2)).toBe(true);
     const w0 = readFileSync(join(outDir, 'member-1', 'final', 'weights.bin'));
     const w1 = readFileSync(join(outDir, 'member-2', 'final', 'weights.bin'));
@@ -35,7 +49,7 @@ describe('parallel ensemble training in worker threads', () => {
       train: new SyntheticFrameSource(trainOpts),
       dev: new SyntheticFrameSource(TINY_DEV),
       backend: 'wasm',
-      config: { ...job.config, seed: 6 },
+      config: { ...job.config, seed: memberSeed(5, 2) },
       logger: captureLogger(),
     });
     expect(readFileSync(join(mainDir, 'final', 'weights.bin')).equals(w1)).toBe(true);
