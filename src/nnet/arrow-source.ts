@@ -14,11 +14,11 @@
  * A seeded pass (training) visits every utterance of every file in a random order instead, by
  * random access (`UtteranceRowIndex`): memory stays O(utterances) for the ids, plus one utterance.
  */
-import { RecordBatchReader, type RecordBatch, type Vector } from 'apache-arrow';
+import type { RecordBatch, Vector } from 'apache-arrow';
 import { Rng } from '../util/rng.ts';
 import { FormatError, SkipCounter } from '../util/errors.ts';
 import { FeatureFileReader, readFeatureMetadata, type FeatureConfig } from '../features/store.ts';
-import { ArrowReadHandle, openArrowFile, UtteranceRowIndex } from '../util/arrow-file.ts';
+import { ArrowReadHandle, openArrowFile, openArrowReader, UtteranceRowIndex } from '../util/arrow-file.ts';
 import type { FrameSource, Utterance, UtteranceOrder } from './data.ts';
 
 export interface ArrowFrameSourceOptions {
@@ -73,13 +73,7 @@ async function* readChunks(file: string, valueColumn: string): AsyncGenerator<Ro
     throw new FormatError(`cannot open ${kind} file`, { file, cause: err, expected: 'an Arrow IPC file', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
   }
   try {
-    let reader;
-    try {
-      reader = await RecordBatchReader.from(fh.asFileHandle);
-      await reader.open();
-    } catch (err) {
-      throw new FormatError(`not an Arrow IPC file`, { file, cause: err, expected: `${kind} in Arrow IPC file format`, found: String((err as Error).message).slice(0, 80) });
-    }
+    const reader = await openArrowReader(file, fh);
     for await (const batch of reader) {
       const n = batch.numRows;
       if (n === 0) continue;
@@ -167,8 +161,7 @@ function concatInt32(parts: Int32Array[]): Int32Array {
 export async function arrowUttIds(file: string): Promise<string[]> {
   const fh = await ArrowReadHandle.open(file);
   try {
-    const reader = await RecordBatchReader.from(fh.asFileHandle);
-    await reader.open();
+    const reader = await openArrowReader(file, fh);
     for await (const batch of reader) {
       const col = batch.getChild('utt_id');
       if (!col) throw new FormatError('missing column', { file, expected: "column 'utt_id'", found: batch.schema.fields.map((f) => f.name).join(', ') });
@@ -194,8 +187,7 @@ async function alignmentMetadata(file: string): Promise<Map<string, string>> {
     throw new FormatError('cannot open alignments file', { file, cause: err, expected: 'an Arrow IPC file', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
   });
   try {
-    const reader = await RecordBatchReader.from(fh.asFileHandle);
-    await reader.open();
+    const reader = await openArrowReader(file, fh);
     const f = (name: string) => reader.schema.fields.find((x) => x.name === name);
     for (const name of ['utt_id', 'frame', 'senone']) {
       if (!f(name)) throw new FormatError('not an alignment file', { file, expected: 'columns utt_id, frame, senone', found: reader.schema.fields.map((x) => `${x.name}: ${x.type}`).join(', ') });

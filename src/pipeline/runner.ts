@@ -3,7 +3,8 @@
  * atomically (temp dir + rename) together with `stage.json`, the record of what produced it.
  *
  * Skip rule: a stage is skipped ("skip <stage>: up to date") when its recorded config hash and
- * input hash equal the current ones. The input hash covers the recorded output hashes of the
+ * input hash equal the current ones and its recorded outputs are intact (each file's size and the
+ * hash of the bytes at its end, see fingerprint.ts; a damaged output reruns the stage). The input hash covers the recorded output hashes of the
  * upstream stages it reads and the fingerprints of its external inputs (corpus directories), so
  * a changed stage reruns, and every stage downstream of it whose inputs changed reruns too.
  * `--from-stage S` forces S and everything after it to rerun; `--to-stage S` stops after S.
@@ -12,12 +13,12 @@ import { promises as fsp, existsSync, readFileSync, writeFileSync, unlinkSync, o
 import { join } from 'node:path';
 import { ConfigError, AmDistillError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
-import { withAtomicOutput, writeJsonAtomic } from '../util/fs.ts';
+import { tempOwner, withAtomicOutput, writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { outputRelevant, type Schema } from './schema.ts';
 import type { Recipe } from './recipe.ts';
 import type { StageRegistry, StageResult, SkipSummary } from './stage.ts';
-import { fingerprintInput, hashDirContent } from './fingerprint.ts';
+import { damagedOutput, damagedOutputTotals, fingerprintInput, hashDirContent, outputChecks, type OutputFileCheck } from './fingerprint.ts';
 
 export const STAGE_RECORD = 'stage.json';
 export const STAGE_RECORD_VERSION = 1;
@@ -39,6 +40,11 @@ export interface StageRecord {
   /** Content hash of the stage's output files (stage.json excluded). */
   outputHash: string;
   output: { files: number; bytes: number };
+  /**
+   * Per output file its size and the hash of its tail, checked on every rerun (absent in records
+   * of older runs: their file count and total size are checked instead).
+   */
+  outputCheck?: OutputFileCheck[];
   startedAt: string;
   finishedAt: string;
   durationSec: number;
@@ -144,11 +150,11 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       const netSeed = def.netSeeded && recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {};
       const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed, ...netSeed });
       const previous = readStageRecord(dir);
+      const damaged = previous ? await damageOf(dir, previous) : null;
       if (i < from) {
         records.set(name, previous);
-        if (previous && previous.configHash !== configHash) {
-          log.warn(`stage ${name} is out of date (config changed) but is not run because of --from-stage ${opts.fromStage}`);
-        }
+        const stale = previous && previous.configHash !== configHash ? 'config changed' : damaged;
+        if (stale) log.warn(`stage ${name} is out of date (${stale}) but is not run because of --from-stage ${opts.fromStage}`);
         reports.push({ stage: name, status: 'before-from-stage', dir, ...(previous ? { counts: previous.counts } : {}) });
         continue;
       }
@@ -175,7 +181,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       else if (previous.inputHash !== inputHash) {
         const changed = Object.keys(upstream).filter((k) => previous.inputs?.upstream?.[k] !== upstream[k]);
         reason = changed.length ? `inputs changed (${changed.join(', ')})` : 'inputs changed (external files)';
-      }
+      } else if (damaged) reason = damaged;
       if (!reason && previous) {
         log.info(`skip ${name}: up to date`);
         records.set(name, previous);
@@ -197,7 +203,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
             return join(recipe.expDir, stage);
           },
         });
-        const out = await hashDirContent(tmp, (rel) => rel === STAGE_RECORD);
+        const out = await hashDirContent(tmp, isRecord);
         if (out.files === 0) {
           throw new AmDistillError('E_EMPTY_STAGE', `stage '${name}' produced no output`, { file: dir, expected: 'at least one output file', found: 'none' });
         }
@@ -212,6 +218,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
           inputHash,
           outputHash: out.hash,
           output: { files: out.files, bytes: out.bytes },
+          outputCheck: await outputChecks(tmp, isRecord),
           startedAt: startedAt.toISOString(),
           finishedAt: finishedAt.toISOString(),
           durationSec: (finishedAt.getTime() - startedAt.getTime()) / 1000,
@@ -233,6 +240,16 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
   }
 }
 
+const isRecord = (rel: string): boolean => rel === STAGE_RECORD;
+
+/** 'output damaged (...)' when a recorded output file is missing, resized or changed at its end. */
+async function damageOf(dir: string, rec: StageRecord): Promise<string | null> {
+  const what = Array.isArray(rec.outputCheck)
+    ? await damagedOutput(dir, rec.outputCheck)
+    : rec.output ? await damagedOutputTotals(dir, rec.output, isRecord) : null;
+  return what ? `output damaged (${what})` : null;
+}
+
 /**
  * The resume directories of a stage other than `keep` (left by an interrupted run of another
  * config or other inputs): they can never be resumed, since a stage resumes only its own key.
@@ -251,14 +268,15 @@ async function removeOtherResumeDirs(root: string, keep: string, log: Logger): P
 }
 
 /**
- * Temp dirs of stages interrupted by a crash or Ctrl-C (`.<stage>.<pid>.<hex>.tmp`). Only called
- * while holding the lock, so no live run owns them.
+ * Temp dirs of stages interrupted by a crash, Ctrl-C or kill -9 (`.<stage>.<pid>.<hex>.tmp`, and
+ * the nested temps of atomic writes of such a dir, see tempOwner). Only called while holding the
+ * lock, so no live run owns them.
  */
 async function removeStaleTemps(expDir: string, stages: string[], log: Logger): Promise<void> {
   const names = new Set(stages);
   for (const entry of await fsp.readdir(expDir)) {
-    const m = /^\.(.+)\.\d+\.[0-9a-f]+\.tmp$/.exec(entry);
-    if (m && names.has(m[1])) {
+    const owner = tempOwner(entry);
+    if (owner !== null && names.has(owner)) {
       log.debug(`removing the leftovers of an interrupted run: ${join(expDir, entry)}`);
       await fsp.rm(join(expDir, entry), { recursive: true, force: true });
     }

@@ -254,25 +254,51 @@ export async function openArrowFile(path: string, what: string): Promise<OpenedA
     throw new FormatError(cause.code === 'ENOENT' ? `${what} not found` : `cannot open ${what}`, { file: path, cause });
   });
   try {
-    const magic = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(magic, 0, 6, 0);
-    if (bytesRead < 6 || magic.toString('latin1') !== ARROW_FILE_MAGIC) {
-      throw new FormatError('not an Arrow IPC file', { file: path, expected: `magic "${ARROW_FILE_MAGIC}"`, found: JSON.stringify(magic.subarray(0, bytesRead).toString('latin1')) });
-    }
-    let reader;
-    try {
-      reader = await RecordBatchReader.from(fh.asFileHandle);
-      await reader.open();
-    } catch (cause) {
-      throw new FormatError('unreadable Arrow IPC file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
-    }
-    if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
+    const reader = await openArrowReader(path, fh);
     await checkArrowBlocks(path, fh, reader as unknown as { footer?: ArrowFooter | null });
     return { fh, reader, schema: reader.schema };
   } catch (err) {
     await fh.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** Smallest Arrow IPC file: magic + padding (8), a schema message, footer length (4), magic (6). */
+const MIN_ARROW_FILE_BYTES = 8 + 8 + 4 + 6;
+
+/**
+ * The arrow-js reader of an opened Arrow IPC file, after checking in our own words what arrow-js
+ * would trip over with a TypeError: the leading magic, and the trailer (footer length + magic)
+ * that a truncated file lacks. Whatever arrow-js still refuses is a FormatError naming the file.
+ */
+export async function openArrowReader(path: string, fh: ArrowReadHandle): Promise<OpenedArrowFile['reader']> {
+  const size = (await fh.stat()).size;
+  const magic = Buffer.alloc(6);
+  const { bytesRead } = await fh.read(magic, 0, 6, 0);
+  if (bytesRead < 6 || magic.toString('latin1') !== ARROW_FILE_MAGIC) {
+    throw new FormatError('not an Arrow IPC file', { file: path, expected: `magic "${ARROW_FILE_MAGIC}"`, found: JSON.stringify(magic.subarray(0, bytesRead).toString('latin1')) });
+  }
+  const trailer = Buffer.alloc(Math.min(10, size));
+  const got = (await fh.read(trailer, 0, trailer.length, size - trailer.length)).bytesRead;
+  if (size < MIN_ARROW_FILE_BYTES || got < 10 || trailer.toString('latin1', 4) !== ARROW_FILE_MAGIC) {
+    throw new FormatError('truncated or damaged Arrow IPC file: no footer', {
+      file: path, expected: `the file to end with its footer and magic "${ARROW_FILE_MAGIC}"`,
+      found: `${size} bytes ending in 0x${trailer.subarray(0, got).toString('hex')}`,
+    });
+  }
+  const footerBytes = trailer.readInt32LE(0);
+  if (!(footerBytes > 0 && footerBytes <= size - MIN_ARROW_FILE_BYTES + 8)) {
+    throw new FormatError('damaged Arrow IPC file: the footer length is impossible', { file: path, expected: `1 to ${size - MIN_ARROW_FILE_BYTES + 8} bytes in a ${size}-byte file`, found: `${footerBytes}` });
+  }
+  let reader;
+  try {
+    reader = await RecordBatchReader.from(fh.asFileHandle);
+    await reader.open();
+  } catch (cause) {
+    throw new FormatError('damaged Arrow IPC file: its footer or schema cannot be read', { file: path, cause, expected: 'an Arrow IPC file footer', found: `${footerBytes} bytes that do not parse` });
+  }
+  if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
+  return reader;
 }
 
 interface ArrowBlock {

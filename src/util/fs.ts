@@ -10,6 +10,22 @@ function tmpSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
+const TMP_NAME = /^\.(.+)\.\d+\.[0-9a-f]+\.tmp$/;
+
+/**
+ * The name whose temporary sibling `entry` is (`.<name>.<pid>.<hex>.tmp` -> `<name>`), or null
+ * when `entry` is not such a temp. Nested temps, left when a process dies inside an atomic write
+ * of a path that is itself a temp (`..align.<pid>.<hex>.tmp.<pid>.<hex>.tmp`: a library's atomic
+ * output inside the runner's temp dir of the align stage), are unwrapped to the innermost name.
+ */
+export function tempOwner(entry: string): string | null {
+  let m = TMP_NAME.exec(entry);
+  if (!m) return null;
+  let name = m[1];
+  while ((m = TMP_NAME.exec(name))) name = m[1];
+  return name;
+}
+
 /** Write a whole file atomically (temp file + rename). Creates parent directories. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await fsp.mkdir(dirname(path), { recursive: true });

@@ -1,5 +1,5 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
@@ -169,6 +169,62 @@ describe('pipeline runner', () => {
     writeFileSync(join(stale, 'doubled.txt'), 'half');
     await t.run();
     expect(existsSync(stale)).toBe(false);
+  });
+
+  it('removes nested temp dirs (an atomic write inside a stage temp dir, left by kill -9)', async () => {
+    const t = setup();
+    await t.run();
+    const nested = join(t.expDir, '..double.12345.deadbeef.tmp.12345.0badf00d.tmp');
+    mkdirSync(join(nested, 'lang'), { recursive: true });
+    writeFileSync(join(nested, 'lang', 'phones.txt'), 'half');
+    const foreign = join(t.expDir, '..other.12345.deadbeef.tmp.12345.0badf00d.tmp');
+    mkdirSync(foreign);
+    await t.run();
+    expect(existsSync(nested)).toBe(false);
+    expect(existsSync(foreign)).toBe(true); // not a stage of this recipe: left alone
+  });
+
+  it('reruns a stage whose recorded output was damaged after it finished (size, or the bytes at its end)', async () => {
+    const t = setup();
+    await t.run();
+    const file = join(t.expDir, 'count', 'numbers.txt');
+    const good = readFileSync(file);
+    const rec = readStageRecord(join(t.expDir, 'count'))!;
+    expect(rec.outputCheck).toEqual([{ path: 'numbers.txt', bytes: good.length, tailSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    truncateSync(file, Math.floor(good.length / 2));
+    const first = await t.run();
+    expect(t.statuses(first)).toEqual({ count: 'ran', double: 'up-to-date' });
+    expect(first.stages[0].reason).toBe(`output damaged (numbers.txt: ${Math.floor(good.length / 2)} bytes, recorded ${good.length})`);
+    expect(readFileSync(file).equals(good)).toBe(true);
+    // The same size with other bytes at the end; then a file gone.
+    writeFileSync(file, Buffer.concat([good.subarray(0, good.length - 1), Buffer.from('#')]));
+    const second = await t.run();
+    expect(second.stages[0].reason).toBe('output damaged (numbers.txt: the bytes at its end changed)');
+    rmSync(join(t.expDir, 'double', 'doubled.txt'));
+    const third = await t.run();
+    expect(t.statuses(third)).toEqual({ count: 'up-to-date', double: 'ran' });
+    expect(third.stages[1].reason).toBe('output damaged (doubled.txt: missing)');
+    expect(t.runs).toMatchObject({ count: 3, double: 2 });
+  });
+
+  it('warns about a damaged stage before --from-stage, which it does not rerun', async () => {
+    const t = setup();
+    await t.run();
+    truncateSync(join(t.expDir, 'count', 'numbers.txt'), 1);
+    await t.run({ fromStage: 'double' });
+    expect(t.lines.some((l) => l.includes('stage count is out of date (output damaged (numbers.txt: 1 bytes, recorded'))).toBe(true);
+  });
+
+  it('checks the outputs of an older stage record by their file count and total size', async () => {
+    const t = setup();
+    await t.run();
+    const recPath = join(t.expDir, 'count', 'stage.json');
+    const { outputCheck: _dropped, ...old } = JSON.parse(readFileSync(recPath, 'utf8'));
+    writeFileSync(recPath, JSON.stringify(old));
+    expect(t.statuses(await t.run())).toEqual({ count: 'up-to-date', double: 'up-to-date' });
+    truncateSync(join(t.expDir, 'count', 'numbers.txt'), 1);
+    const r = await t.run();
+    expect(r.stages[0].reason).toMatch(/^output damaged \(1 files of \d+ bytes, recorded 1 files of \d+ bytes\)$/);
   });
 
   it('fails a stage that produced nothing', async () => {
