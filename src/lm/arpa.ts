@@ -4,9 +4,8 @@
  * line, finite numbers, duplicate n-grams, that every section has exactly the count announced in
  * the header, and `\end\`; each failure is a FormatError naming the file and line.
  */
-import { readFileSync } from 'node:fs';
 import { FormatError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { readInputText, writeFileAtomic } from '../util/fs.ts';
 import type { NgramEntry, NgramModel } from './kneser-ney.ts';
 
 /** log10 value with 7 significant digits, shortest form ("-1.234567", "-99"). */
@@ -116,5 +115,5 @@ export function parseArpa(text: string, file = '<arpa>'): ArpaData {
 }
 
 export function readArpa(path: string): ArpaData {
-  return parseArpa(readFileSync(path, 'utf8'), path);
+  return parseArpa(readInputText(path, 'an ARPA language model'), path);
 }

@@ -1,10 +1,9 @@
 /** The `lm` stage as library functions: train an ARPA LM from a text file; perplexity of a text. */
-import { readFileSync } from 'node:fs';
 import { estimateKneserNey, type KneserNeyOptions, type OrderStats } from './kneser-ney.ts';
 import { formatArpa, readArpa } from './arpa.ts';
 import { BackoffLm, type PerplexityResult } from './model.ts';
 import { parseSentences } from './text.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { readInputText, writeFileAtomic } from '../util/fs.ts';
 
 export interface LmTrainOptions extends KneserNeyOptions {
   /** Training text: one sentence per line (see parseSentences). */
@@ -22,7 +21,7 @@ export interface LmTrainResult {
 }
 
 export async function trainLm(opts: LmTrainOptions): Promise<LmTrainResult> {
-  const sentences = parseSentences(readFileSync(opts.textPath, 'utf8'), opts.textPath);
+  const sentences = parseSentences(readInputText(opts.textPath, 'a text file, one sentence per line'), opts.textPath);
   const model = estimateKneserNey(sentences, opts);
   await writeFileAtomic(opts.outPath, formatArpa(model));
   return { outPath: opts.outPath, order: model.order, sentences: model.sentences, tokens: model.tokens, stats: model.stats };
@@ -33,5 +32,5 @@ export function loadLm(path: string): BackoffLm {
 }
 
 export function perplexityOfFile(lm: BackoffLm, textPath: string): PerplexityResult {
-  return lm.perplexity(parseSentences(readFileSync(textPath, 'utf8'), textPath));
+  return lm.perplexity(parseSentences(readInputText(textPath, 'a text file, one sentence per line'), textPath));
 }

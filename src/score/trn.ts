@@ -5,9 +5,8 @@
  * The speaker is taken from the id as sclite's `-i spu_id` does: the text before the first `_`
  * (the whole id when it has no `_`).
  */
-import { readFileSync } from 'node:fs';
 import { FormatError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fs.ts';
+import { readInputText, writeFileAtomic } from '../util/fs.ts';
 
 export interface TrnUtterance {
   uttId: string;
@@ -54,7 +53,7 @@ export function parseTrn(text: string, file = '<trn>'): TrnUtterance[] {
 }
 
 export function readTrn(path: string): TrnUtterance[] {
-  return parseTrn(readFileSync(path, 'utf8'), path);
+  return parseTrn(readInputText(path, 'an sclite trn file'), path);
 }
 
 /** Format utterances as trn text (input order kept, `\n` after each line). */

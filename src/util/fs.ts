@@ -2,9 +2,10 @@
  * Atomic file output: everything is written to a temporary sibling and renamed into place,
  * so a crash or an error never leaves a half-written file or directory behind.
  */
-import { promises as fsp, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fsp, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ConfigError } from './errors.ts';
 
 function tmpSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -80,4 +81,26 @@ export async function withAtomicOutput<T>(path: string, fill: (tmpPath: string) 
 /** Write JSON (2-space indent, trailing newline) atomically. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Errors of the file system that mean "this input path is wrong", not a bug. */
+const INPUT_PATH_ERRORS: Record<string, string> = { ENOENT: 'file not found', EISDIR: 'not a file', ENOTDIR: 'file not found', EACCES: 'cannot read file' };
+
+/**
+ * The ConfigError for a file-system error on an input the user named (`what`: e.g. 'a trn
+ * file'), or null when `err` is not one of those (ENOENT, EISDIR, ENOTDIR, EACCES).
+ */
+export function inputPathError(path: string, what: string, err: unknown): ConfigError | null {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const message = code ? INPUT_PATH_ERRORS[code] : undefined;
+  return message ? new ConfigError(message, { file: path, expected: what, found: code, cause: err }) : null;
+}
+
+/** Read a whole UTF-8 input file; a missing or unreadable one is a ConfigError naming it. */
+export function readInputText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw inputPathError(path, what, err) ?? err;
+  }
 }

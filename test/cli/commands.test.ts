@@ -251,3 +251,26 @@ describe('am-distill corpus / features', () => {
     }
   });
 });
+
+describe('missing input files', () => {
+  it('are located errors with exit 2 in score and lm, not stack traces', async () => {
+    const trn = join(root, 'ref.trn');
+    writeFileSync(trn, 'ONE TWO (spk1-a)\n');
+    const text = join(root, 'lm-text.txt');
+    writeFileSync(text, 'ONE TWO\nTWO THREE\n');
+    const missing = join(root, 'nonexistent');
+    for (const [args, file] of [
+      [['score', '--ref', trn, '--hyp', missing], missing],
+      [['score', '--ref', missing, '--hyp', trn], missing],
+      [['score', '--ref', trn, '--hyp', trn, '--vocab', missing], missing],
+      [['lm', 'ppl', '--lm', missing, '--text', text], missing],
+      [['lm', 'ppl', '--lm', root, '--text', text], root],
+      [['lm', 'train', '--text', missing, '--out', join(root, 'lm.arpa')], missing],
+    ] as const) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).not.toContain('internal error');
+      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^am-distill: error \\[E_\\w+\\]: ${file.replace(/[/.]/g, '\\$&')}: (file not found|not a file)`));
+    }
+  });
+});

@@ -3,13 +3,12 @@
  * Prints %WER with S/D/I counts (or the JSON summary), and the per-speaker table.
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { readTrn } from '../../score/trn.ts';
 import { scoreTranscripts, werSummaryJson } from '../../score/wer.ts';
 import { formatPralign, formatSummaryTable, formatWerLine } from '../../score/report.ts';
 import { errorLists, formatErrorLists } from '../../score/errors.ts';
 import type { ScoringMode } from '../../score/align.ts';
-import { writeFileAtomic } from '../../util/fs.ts';
+import { readInputText, writeFileAtomic } from '../../util/fs.ts';
 
 export function register(program: Command): void {
   program.command('score')
@@ -24,7 +23,7 @@ export function register(program: Command): void {
     .option('--vocab <file>', 'recogniser vocabulary (one word per line, first column): count reference OOVs')
     .action(async (o: { ref: string; hyp: string; mode: ScoringMode; json: boolean; missingHypAsEmpty: boolean; pralign?: string; dtl?: string; vocab?: string }) => {
       const vocabulary = o.vocab
-        ? new Set(readFileSync(o.vocab, 'utf8').split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]).filter((w) => w))
+        ? new Set(readInputText(o.vocab, 'a vocabulary file, one word per line').split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]).filter((w) => w))
         : undefined;
       const r = scoreTranscripts(readTrn(o.ref), readTrn(o.hyp), {
         mode: o.mode, refFile: o.ref, hypFile: o.hyp, missingHyp: o.missingHypAsEmpty ? 'empty' : 'error', vocabulary,
