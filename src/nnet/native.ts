@@ -9,8 +9,8 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.ts';
 
 /** The addon's functions (see native/engine.cc for each one's contract). */
 export interface NativeAddon {
@@ -61,7 +61,7 @@ export const NATIVE_HOWTO = 'apt-get install libopenblas-dev (or libopenblas0), 
 export const BLAS_HOWTO = 'apt-get install libopenblas0 (or libopenblas-dev); no rebuild needed';
 
 const require = createRequire(import.meta.url);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const root = packageRoot();
 export const NATIVE_ADDON_PATH = join(root, 'native', 'build', 'Release', 'am_distill_native.node');
 const STATUS_PATH = join(root, 'native', 'build', 'status.json');
 

@@ -13,10 +13,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, platform, arch } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { FormatError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
+import { packageRoot } from '../util/package-root.ts';
 import { reportWerInputs, type ScoreSummary } from '../decode-stage/score.ts';
 import { evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../train/eval.ts';
 import { parseSupervision, SUPERVISIONS_FILE } from '../corpus/manifest.ts';
@@ -140,12 +140,11 @@ function curveOf(s: Sidecar): EpochPoint[] {
   return (s.training?.history ?? []).map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, devFrameAccuracy: h.devAccuracy ?? null, learningRate: h.learningRate }));
 }
 
-/** The project root (this file is src/report/experiment.ts). */
-const PROJECT_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-
+/** The commit of the am-distill checkout; null for an installed package (whose folder has no .git of its own). */
 function gitCommit(): string | null {
+  if (!existsSync(join(packageRoot(), '.git'))) return null;
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
   } catch {
     return null;
   }
@@ -160,7 +159,7 @@ function versions(): Record<string, string> {
     } catch { /* not installed */ }
   };
   try {
-    out['am-distill'] = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    out['am-distill'] = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   } catch { /* outside a checkout */ }
   pkg('@tensorflow/tfjs-core');
   pkg('@tensorflow/tfjs-backend-wasm');
