@@ -129,6 +129,45 @@ export function resolveFeatureConfig(
   return { featureConfig, configHash: hashConfig(featureConfig) };
 }
 
+/** The extractors (fbank, then mfcc if configured) of a feature config at one sample rate. */
+export interface FeatureExtractors {
+  extractors: (FbankComputer | MfccComputer)[];
+  /** Per VTLP warp, the same extractors with the warp of the copy. */
+  copies: { warp: number; extractors: (FbankComputer | MfccComputer)[] }[];
+}
+
+/**
+ * Build the extractors of `featureConfig` at `sampleRateHz`, which checks every option that
+ * depends on the rate (mel bins per FFT bin, cutoffs below Nyquist, VTLN cutoffs of every warp)
+ * before any audio is read: a ConfigError whose key path names the group (`fbank.numMelBins`).
+ */
+export function featureExtractors(featureConfig: Pick<FeatureConfig, 'fbank' | 'mfcc'>, sampleRateHz: number, warps: readonly number[] = []): FeatureExtractors {
+  const vtlpWarps = checkVtlpWarps([...warps], 'vtlpWarps');
+  const warped = [featureConfig.fbank, featureConfig.mfcc].find((o) => o && o.vtlnWarp !== 1);
+  if (vtlpWarps.length > 0 && warped) {
+    throw new ConfigError('VTLP copies need unwarped features', { keyPath: `${warped === featureConfig.fbank ? 'fbank' : 'mfcc'}.vtlnWarp`, expected: 'vtlnWarp 1 (the copies set their own warp)', found: String(warped.vtlnWarp) });
+  }
+  const make = (warp: number | null) => {
+    const fb = inGroup('fbank', () => new FbankComputer(warp === null ? featureConfig.fbank : { ...featureConfig.fbank, vtlnWarp: warp }, sampleRateHz));
+    const mfcc = featureConfig.mfcc;
+    const mf = mfcc ? inGroup('mfcc', () => new MfccComputer(warp === null ? mfcc : { ...mfcc, vtlnWarp: warp }, sampleRateHz)) : null;
+    return mf ? [fb, mf] : [fb];
+  };
+  return { extractors: make(null), copies: vtlpWarps.map((warp) => ({ warp, extractors: make(warp) })) };
+}
+
+/** Run `fn`; an option error of it (key path `numMelBins`) becomes one of `group` (`fbank.numMelBins`). */
+function inGroup<T>(group: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError && err.location.keyPath && !err.location.file) {
+      throw new ConfigError(err.detail, { ...err.location, keyPath: `${group}.${err.location.keyPath}`, expected: err.expected, found: err.found, cause: err });
+    }
+    throw err;
+  }
+}
+
 async function defaultAudioReader(): Promise<AudioReader> {
   // Loaded on first use so that this module does not need the decoders until audio is read.
   const mod = (await import('../audio/index.ts')) as { readAudioChannel: AudioReader };
@@ -163,21 +202,8 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
     rateSource = `recording ${manifest.recordings[0].id}`;
   }
   const { featureConfig, configHash } = resolveFeatureConfig(opts.fbank, opts.mfcc, corpusRate);
-  const fbankComputer = new FbankComputer(featureConfig.fbank, corpusRate);
-  const mfccComputer = featureConfig.mfcc ? new MfccComputer(featureConfig.mfcc, corpusRate) : null;
-  const extractors = mfccComputer ? [fbankComputer, mfccComputer] : [fbankComputer];
-  const vtlpWarps = checkVtlpWarps(opts.vtlpWarps ?? [], 'vtlpWarps');
-  const warped = [featureConfig.fbank, featureConfig.mfcc].find((o) => o && o.vtlnWarp !== 1);
-  if (vtlpWarps.length > 0 && warped) {
-    throw new ConfigError('VTLP copies need unwarped features', { keyPath: `${warped === featureConfig.fbank ? 'fbank' : 'mfcc'}.vtlnWarp`, expected: 'vtlnWarp 1 (the copies set their own warp)', found: String(warped.vtlnWarp) });
-  }
-  // Per copy: the same extractors with the warp of the copy (validated here: a warp whose cutoffs
-  // do not fit the band fails before any audio is read).
-  const copies = vtlpWarps.map((warp) => {
-    const fb = new FbankComputer({ ...featureConfig.fbank, vtlnWarp: warp }, corpusRate);
-    const mf = featureConfig.mfcc ? new MfccComputer({ ...featureConfig.mfcc, vtlnWarp: warp }, corpusRate) : null;
-    return { warp, extractors: mf ? [fb, mf] : [fb] };
-  });
+  const { extractors, copies } = featureExtractors(featureConfig, corpusRate, opts.vtlpWarps ?? []);
+  const vtlpWarps = copies.map((c) => c.warp);
   const ditherSeed = featureConfig.fbank.ditherSeed;
   const dithering = featureConfig.fbank.dither !== 0 || (featureConfig.mfcc?.dither ?? 0) !== 0;
 

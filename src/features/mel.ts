@@ -85,7 +85,8 @@ export class MelBanks {
     const highFreq = opts.highFreqHz > 0 ? opts.highFreqHz : nyquist + opts.highFreqHz;
     if (lowFreq < 0 || lowFreq >= nyquist || highFreq <= 0 || highFreq > nyquist || highFreq <= lowFreq) {
       throw new ConfigError('bad mel frequency range', {
-        keyPath: 'lowFreqHz/highFreqHz',
+        // The cutoff that is out of range itself, else (high <= low) the low one.
+        keyPath: (highFreq <= 0 || highFreq > nyquist) && lowFreq >= 0 && lowFreq < nyquist ? 'highFreqHz' : 'lowFreqHz',
         expected: `0 <= lowFreqHz < highFreqHz <= Nyquist (${nyquist} Hz)`,
         found: `lowFreqHz ${lowFreq}, highFreqHz ${highFreq}`,
       });

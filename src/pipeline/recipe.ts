@@ -158,6 +158,10 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
         const origin = origins.get(p);
         if (origin) return { file: origin };
       }
+      // A key the file does not have, created by an argument that set a key below it.
+      if (!keyLines.has(keyPath)) {
+        for (const [p, origin] of origins) if (p.startsWith(`${keyPath}.`)) return { file: origin };
+      }
       for (let p: string | undefined = keyPath; p; p = parentPath(p)) {
         const line = keyLines.get(p);
         if (line !== undefined) return { file, line };
@@ -225,7 +229,7 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
   }
   for (const { name, options } of stages) {
     const def = registry.get(name);
-    relocate(() => def.checkInputs?.(options, (input) => (def.inputs.includes(input) ? stages.find((s) => s.name === input)?.options : undefined)));
+    relocate(() => def.checkInputs?.(options, (input) => (def.inputs.includes(input) ? stages.find((s) => s.name === input)?.options : undefined), head));
   }
   if (stages.length === 0) {
     throw new ConfigError('the recipe has no stages', { ...locate('stages'), keyPath: 'stages', expected: `at least one of ${registry.names().join(', ')}`, found: 'none' });

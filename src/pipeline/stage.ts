@@ -108,8 +108,9 @@ export interface StageDefinition<O = any> {
    * Checks of this stage's options against those of its inputs (validated), when the recipe is
    * loaded, so a mismatch stops the run before its first stage. Throws an OptionError whose key
    * path is the full one (`stages.<name>.<key>`); the recipe loader adds the file and line.
+   * `recipe`: the recipe's sections (e.g. the corpus), for checks that depend on them.
    */
-  checkInputs?(options: O, inputOptions: (stage: string) => Record<string, unknown> | undefined): void;
+  checkInputs?(options: O, inputOptions: (stage: string) => Record<string, unknown> | undefined, recipe: RecipeHead): void;
   /** The stage seeds nets with `recipe.netSeed` (which then joins its config hash). */
   netSeeded?: boolean;
   run(ctx: StageContext<O>): Promise<StageResult>;

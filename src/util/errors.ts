@@ -20,6 +20,8 @@ export class AmDistillError extends Error {
   readonly location: ErrorLocation;
   readonly expected?: string;
   readonly found?: string;
+  /** The message without the location, expected and found parts (to rethrow it located elsewhere). */
+  readonly detail: string;
 
   constructor(
     code: string,
@@ -37,6 +39,7 @@ export class AmDistillError extends Error {
     this.location = location;
     this.expected = expected;
     this.found = found;
+    this.detail = message;
   }
 }
 

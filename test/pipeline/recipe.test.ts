@@ -137,6 +137,13 @@ describe('--set overrides', () => {
     expect(unknown.location).toMatchObject({ file: '--set stages.count.bogus=1', keyPath: 'stages.count.bogus' });
     const stage = configError(() => parse(RECIPE, { sets: ['stages.decode.beam=1'] }));
     expect(stage.message).toContain("unknown stage 'decode'");
+    // The key the error names was created by --set under a mapping of the file: blame the argument.
+    expect(stage.location).toEqual({ file: '--set stages.decode.beam=1', keyPath: 'stages.decode' });
+    const nope = configError(() => parse(RECIPE, { sets: ['stages.nope.x=1'] }));
+    expect(nope.message).toMatch(/^--set stages\.nope\.x=1, key 'stages\.nope': unknown stage 'nope'/);
+    // A key the file has keeps the file's line even when --set changed a key below it.
+    const bad = configError(() => parse(RECIPE + 'bogus: {a: 1}\n', { sets: ['bogus.deeper=2'] }));
+    expect(bad.location).toEqual({ file: 'pipelines/toy.yaml', line: 9, keyPath: 'bogus' });
     const through = configError(() => parse(RECIPE, { sets: ['stages.count.n.x=1'] }));
     expect(through.message).toContain("cannot set 'stages.count.n.x'");
   });

@@ -99,6 +99,30 @@ describe('features stage', () => {
     expect(m.location.keyPath).toBe('stages.features.mfcc.numCepz');
     expect(parse(tinyRecipe() + '    mfcc: false\n').stages[1].options.mfcc).toBe(false);
   });
+  it('checks fbank and mfcc options against the sample rate at load time when the corpus declares it, with the full key path', () => {
+    const synth = (features: string, prepare = '{sampleRateHz: 16000}') => `name: s\ncorpus: {name: synth}\nstages:\n  prepare: ${prepare}\n  features:\n${features}`;
+    const bins = configError(() => parse(synth('    fbank: {}\n'), { sets: ['stages.features.fbank.numMelBins=2000'] }));
+    expect(bins.location).toEqual({ file: '--set stages.features.fbank.numMelBins=2000', keyPath: 'stages.features.fbank.numMelBins' });
+    expect(bins.message).toContain('a mel bin covers no FFT bin; too many mel bins for this FFT length; expected fewer bins (FFT length 512 at 16000 Hz)');
+    const low = configError(() => parse(synth('    fbank:\n      lowFreqHz: 9000\n')));
+    expect(low.location).toEqual({ file: 'r.yaml', line: 7, keyPath: 'stages.features.fbank.lowFreqHz' });
+    expect(low.message).toContain('bad mel frequency range; expected 0 <= lowFreqHz < highFreqHz <= Nyquist (8000 Hz)');
+    // The MFCC (frame options from the fbank), at the adapter's default rate (synth: 16 kHz).
+    const mfcc = configError(() => parse(synth('    mfcc: {highFreqHz: 9000}\n', '{}')));
+    expect(mfcc.location).toMatchObject({ file: 'r.yaml', line: 6, keyPath: 'stages.features.mfcc.highFreqHz' });
+    // An explicit fbank.sampleRateHz decides, whatever the corpus.
+    expect(configError(() => parse(tinyRecipe() + '      sampleRateHz: 8000\n      lowFreqHz: 4500\n')).location.keyPath).toBe('stages.features.fbank.lowFreqHz');
+    expect(parse(synth('    fbank: {lowFreqHz: 7000}\n')).stages[1].options.fbank).toMatchObject({ lowFreqHz: 7000 });
+  });
+  it('checks them before reading any audio when the rate is known only from the prepared corpus (Kaldi data dirs)', async () => {
+    const recipe = parse(tinyRecipe().replace('numMelBins: 23', 'numMelBins: 2000'), { corpusDir: dataDir, sets: [`expDir=${join(root, 'e7')}`] });
+    const { log, lines } = captureLogger();
+    const err = await runPipeline(recipe, { registry, log }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.location).toEqual({ file: 'r.yaml', line: 11, keyPath: 'stages.features.fbank.numMelBins' });
+    expect(err.message).toContain('FFT length 512 at 16000 Hz');
+    expect(lines.some((l) => l.startsWith('features train'))).toBe(false); // no progress: no audio read
+  });
   it('checks the VTLP option at load time and its splits against the splits processed, naming the recipe key', async () => {
     expect(parse(tinyRecipe() + '    vtlp: {warps: [0.9, 1.1]}\n').stages[1].options.vtlp).toEqual({ warps: [0.9, 1.1], splits: ['train'] });
     const bad = configError(() => parse(tinyRecipe() + '    vtlp: {warps: [1.0]}\n'));

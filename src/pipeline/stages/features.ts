@@ -15,12 +15,13 @@
  */
 import { ConfigError } from '../../util/errors.ts';
 import { readCorpusInfo } from '../../corpus/manifest.ts';
-import { computeFeatures, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../../features/compute.ts';
+import { computeFeatures, featureExtractors, resolveFeatureConfig, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../../features/compute.ts';
 import type { Logger } from '../../util/log.ts';
 import { checkVtlpWarps } from '../../features/perturb.ts';
 import { fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../../features/options.ts';
-import { validateOptions, type Schema, type SchemaFor } from '../schema.ts';
-import type { SkipSummary, StageDefinition } from '../stage.ts';
+import { OptionError, validateOptions, type Schema, type SchemaFor } from '../schema.ts';
+import type { RecipeHead, SkipSummary, StageDefinition } from '../stage.ts';
+import { declaredSampleRate } from './prepare.ts';
 
 export interface FeaturesStageOptions {
   /** Filterbank options over Kaldi's defaults (numMelBins 40); recorded fully resolved. */
@@ -90,6 +91,25 @@ export function vtlpWarpsOf(vtlp: VtlpOptions | undefined, split: string): numbe
 function checkVtlpSplits(vtlp: VtlpOptions | undefined, splits: string[], where: { file?: string; line?: number; keyPath: string }): void {
   for (const s of vtlp?.splits ?? []) {
     if (!splits.includes(s)) throw new ConfigError(`VTLP split '${s}' is not among the splits processed`, { ...where, expected: `splits among ${splits.join(', ')}`, found: s });
+  }
+}
+
+/**
+ * The fbank / mfcc options (and the VTLP warps) at a sample rate: what only the rate can tell
+ * (mel bins per FFT bin, cutoffs below Nyquist) as an OptionError with the full key path
+ * (`stages.features.fbank.numMelBins`). At load time when the corpus declares its rate
+ * (checkInputs), else when the stage starts, before any audio is read.
+ */
+function checkOptionsAtRate(options: FeaturesStageOptions, sampleRateHz: number): void {
+  const rate = options.fbank.sampleRateHz ?? sampleRateHz;
+  try {
+    const { featureConfig } = resolveFeatureConfig({ ...options.fbank, sampleRateHz: rate }, options.mfcc, rate);
+    featureExtractors(featureConfig, rate, options.vtlp?.warps ?? []);
+  } catch (err) {
+    if (err instanceof ConfigError && err.location.keyPath && !err.location.file) {
+      throw new OptionError(err.detail, { keyPath: `stages.features.${err.location.keyPath === 'vtlpWarps' ? 'vtlp.warps' : err.location.keyPath}`, expected: err.expected, found: err.found });
+    }
+    throw err;
   }
 }
 
@@ -170,9 +190,21 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
   inputs: ['prepare'],
   schema: FEATURES_SCHEMA,
 
+  checkInputs(options, inputOptions, recipe: RecipeHead) {
+    const rate = options.fbank.sampleRateHz ?? declaredSampleRate(recipe, inputOptions('prepare') ?? {});
+    if (rate !== undefined) checkOptionsAtRate(options, rate);
+  },
+
   async run(ctx) {
     const dataDir = ctx.inputDir('prepare');
     const info = await readCorpusInfo(dataDir);
+    try {
+      checkOptionsAtRate(ctx.options, info.sampleRateHz);
+    } catch (err) {
+      if (!(err instanceof OptionError)) throw err;
+      const keyPath = err.location.keyPath!;
+      throw new ConfigError(err.bareMessage, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found });
+    }
     const splits = ctx.options.splits ?? info.splits;
     for (const s of splits) {
       if (!info.splits.includes(s)) {

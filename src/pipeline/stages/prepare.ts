@@ -33,8 +33,12 @@ const NEEDS_NO_DIR = new Set(['synth']);
 
 const strings = (doc: string): OptionSpec => ({ type: 'array', items: { type: 'string', doc: 'a name' }, optional: true, doc });
 
-/** Typed option schemas of the adapters; documentation comes from each adapter's optionsDoc. */
-const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[] }> = {
+/**
+ * Typed option schemas of the adapters; documentation comes from each adapter's optionsDoc.
+ * `sampleRateHz`: the rate of every recording the adapter writes under these options, where the
+ * corpus or the options fix it (the features stage checks its options against it at load time).
+ */
+const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[]; sampleRateHz?: (options: Record<string, unknown>) => number | undefined }> = {
   fsdd: {
     schema: {
       mode: { type: 'string', enum: ['isolated', 'connected'], optional: true, doc: '' },
@@ -55,6 +59,7 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[] }> =
       isolatedTest: { type: 'boolean', optional: true, doc: '' },
     } satisfies SchemaFor<FsddOptions>,
     external: ['evalDir'],
+    sampleRateHz: (o) => o.resampleToHz as number | undefined,
   },
   kaldi: {
     schema: {
@@ -70,6 +75,7 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[] }> =
       maxUtterancesPerSplit: { type: 'number', integer: true, min: 1, optional: true, doc: '' },
       seed: { type: 'number', integer: true, min: 0, optional: true, doc: '' },
     } satisfies SchemaFor<LibrispeechOptions>,
+    sampleRateHz: () => 16000,
   },
   synth: {
     schema: {
@@ -99,6 +105,7 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[] }> =
       pitchMin: { type: 'number', min: 0, max: 99, optional: true, doc: '' },
       pitchMax: { type: 'number', min: 0, max: 99, optional: true, doc: '' },
     } satisfies SchemaFor<SynthOptions>,
+    sampleRateHz: (o) => (o.sampleRateHz as number | undefined) ?? 16000,
   },
   timit: {
     schema: {
@@ -107,6 +114,7 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[] }> =
       devSpeakers: strings(''),
       testSpeakers: strings(''),
     } satisfies SchemaFor<TimitOptions>,
+    sampleRateHz: () => 16000,
   },
 };
 
@@ -145,6 +153,15 @@ export interface CorpusSection {
   name: string;
   dir?: string;
   download?: { subsets?: string[]; baseUrl?: string; keepArchive?: boolean };
+}
+
+/**
+ * The sample rate the prepare stage's corpus will have under `options`, when the adapter fixes it
+ * (synth, LibriSpeech, TIMIT, FSDD with resampleToHz); undefined when only the data tell (Kaldi).
+ */
+export function declaredSampleRate(recipe: RecipeHead, options: Record<string, unknown>): number | undefined {
+  const name = (recipe.sections.corpus as unknown as CorpusSection | undefined)?.name;
+  return name === undefined ? undefined : ADAPTER_SCHEMAS[name]?.sampleRateHz?.(options);
 }
 
 function corpusOf(recipe: RecipeHead): CorpusSection {
