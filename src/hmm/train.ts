@@ -29,6 +29,8 @@ export interface TrainingUtterance {
   frames: Float32Array[];
   words: string[];
   wordSpans?: WordSpans | null;
+  /** Speaker id (fMLLR statistics are kept per speaker). */
+  speaker?: string;
 }
 
 /** A re-iterable source of utterances (called once per pass; may be sync or async). */
@@ -75,6 +77,8 @@ interface ScheduleOptions {
   seed: number;
   logger: Logger;
   label: string;
+  /** Runs before an iteration's pass (after the previous update): MLLT or fMLLR re-estimation. */
+  beforeIteration?: (iter: number, model: GmmHmmModel, alignments: Map<string, FrameAlignment>) => Promise<void>;
 }
 
 export interface CommonTrainOptions {
@@ -126,6 +130,7 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
   const trainable = new Set(alignments.keys());
   const lastFailure = new Map<string, string>();
   for (let iter = 1; iter < o.numIters; iter++) {
+    await o.beforeIteration?.(iter, model, alignments);
     const realign = o.realignIters.includes(iter);
     const tw = realign ? transitionWeights(model.tm, o.align) : undefined;
     const accs = model.am.newAccs();
@@ -276,6 +281,10 @@ export interface TriphoneTrainOptions extends CommonTrainOptions {
   tree?: TreeBuildOptions;
   /** 'cluster' (from the data, Kaldi cluster-phones) or 'arpabet' (ARPABET_CLASSES). Default 'cluster'. */
   questions?: 'cluster' | 'arpabet' | Question[];
+  /** Label of the log lines and skip reasons. Default 'tri'. */
+  label?: string;
+  /** See ScheduleOptions.beforeIteration. */
+  beforeIteration?: ScheduleOptions['beforeIteration'];
 }
 
 /**
@@ -292,20 +301,31 @@ export async function trainTriphone(
   prev: { model: GmmHmmModel; alignments: Map<string, FrameAlignment> },
   opts: TriphoneTrainOptions = {},
 ): Promise<TrainResult & { tree: ContextTree; treeGains: number[] }> {
-  const logger = opts.logger ?? createLogger({ prefix: 'tri' });
+  const label = opts.label ?? 'tri';
+  const logger = opts.logger ?? createLogger({ prefix: label });
   const old = prev.model;
   const tm = new TransitionModel(old.topology, old.tm.probs);
-  const stats = new TreeStats(old.am.dim, lang.phones.symbols.length);
+  // The source's frames may live in another space than the old model's (LDA, fMLLR): their dimension decides.
+  let stats: TreeStats | null = null;
   for await (const u of iterate(source)) {
     const ali = prev.alignments.get(u.uttId);
-    if (ali) accumulateTreeStats(stats, old.tm, ali, u.frames);
+    if (!ali || u.frames.length === 0) continue;
+    stats ??= new TreeStats(u.frames[0].length, lang.phones.symbols.length);
+    accumulateTreeStats(stats, old.tm, ali, u.frames);
   }
+  if (!stats) throw new NumericError(`${label}: no aligned utterance to build the tree from`, { expected: 'utterances with an alignment from the previous model', found: 'none' });
   const q = opts.questions ?? 'cluster';
   const questions = Array.isArray(q) ? q : q === 'arpabet' ? arpabetClassQuestions(lang.phones) : clusterPhoneQuestions(stats, lang.phones);
   const { tree, leafStats, gains } = buildTree(stats, lang.phones, questions, (p) => old.topology.numPdfClasses(p), opts.tree);
-  logger.info(`tri: tree with ${tree.numPdfs} leaves from ${stats.entries.size} contexts, ${questions.length} questions`);
+  logger.info(`${label}: tree with ${tree.numPdfs} leaves from ${stats.entries.size} contexts, ${questions.length} questions`);
   const varFloor = opts.gmmUpdate?.minVariance ?? 0.001;
+  // An empty leaf starts from the old model's pdf for its phone state, or, where the features
+  // changed (LDA, fMLLR), from the pooled statistics of every leaf.
+  const sameSpace = old.am.dim === stats.dim;
+  const pooled = new GaussStats(stats.dim);
+  if (!sameSpace) for (const s of leafStats) pooled.addStats(s);
   const gmms = leafGaussians(leafStats, varFloor, (leaf) => {
+    if (!sameSpace) { const m = pooled.moments(varFloor); return DiagGmm.single(m.mean, m.variance); }
     const info = tree.leafInfo[leaf];
     return momentMatched(old.am.gmms[old.ctx.pdf(0, info.phone, 0, info.pdfClass)], varFloor);
   });
@@ -325,7 +345,8 @@ export async function trainTriphone(
     transitionUpdate: opts.transitionUpdate ?? {},
     seed: opts.seed ?? 0,
     logger,
-    label: 'tri',
+    label,
+    beforeIteration: opts.beforeIteration,
   });
   skips.done = alignments.size;
   return { model, alignments, skips, history, tree, treeGains: gains };
