@@ -136,7 +136,8 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
     const accs = model.am.newAccs();
     const tCounts = model.tm.newCounts();
     let ll = 0, frames = 0, failed = 0, spansDropped = 0;
-    const prog = o.logger.progress(`${o.label} iter ${iter}${realign ? ' (realign)' : ''}`, alignments.size, 'utts');
+    // A realignment tries every trainable utterance (those that failed before too); other passes the aligned ones.
+    const prog = o.logger.progress(`${o.label} iter ${iter}${realign ? ' (realign)' : ''}`, realign ? trainable.size : alignments.size, 'utts');
     for await (const u of iterate(source)) {
       let ali = alignments.get(u.uttId);
       if (!ali && !(realign && trainable.has(u.uttId))) continue;
@@ -147,6 +148,7 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
           alignments.delete(u.uttId);
           failed++;
           lastFailure.set(u.uttId, `realignment failed: ${r.reason}`);
+          prog.tick();
           continue;
         }
         lastFailure.delete(u.uttId);
