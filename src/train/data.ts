@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { ConfigError, FormatError, SkipCounter } from '../util/errors.ts';
 import { sha256Hex } from '../util/hash.ts';
 import type { Logger } from '../util/log.ts';
-import type { FrameSource, Utterance, UtteranceOrder } from '../nnet/data.ts';
+import { checkUtterance, type FrameSource, type Utterance, type UtteranceOrder } from '../nnet/data.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { readCmvnFile } from '../features/cmvn-file.ts';
 import { readAlignmentMetadata } from '../align/store.ts';
@@ -195,11 +195,16 @@ export async function openDataSource(spec: DataSpec): Promise<FrameSource & { fe
   return filter.subset || !filter.vtlpCopies ? new FilteredFrameSource(base, filter) : base;
 }
 
-/** Frames and utterances of a source (one pass). */
+/**
+ * Frames and utterances of a source (one pass) that training uses: labelled (unless `labelled`
+ * is false) and not skipped by the trainer's boundary check (checkUtterance: no frames,
+ * non-finite features, an alignment of another length), so they agree with its scan.
+ */
 export async function countSource(source: FrameSource, labelled = true): Promise<{ utterances: number; frames: number }> {
   let utterances = 0, frames = 0;
   for await (const u of source.utterances()) {
     if (labelled && !u.labels) continue;
+    if (checkUtterance(u, source) !== null) continue;
     utterances++;
     frames += u.numFrames;
   }

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { FilteredFrameSource, findSplitFiles, inSubset, inventoryOf, passesFilter, validateSubset } from '../../src/train/data.ts';
-import { ArrayFrameSource, type Utterance } from '../../src/nnet/data.ts';
+import { countSource, FilteredFrameSource, findSplitFiles, inSubset, inventoryOf, passesFilter, validateSubset } from '../../src/train/data.ts';
+import { ArrayFrameSource, scanSource, type Utterance } from '../../src/nnet/data.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { main } from '../../src/cli/main.ts';
@@ -12,6 +12,20 @@ function utts(n: number): Utterance[] {
   const rng = new Rng(7);
   return Array.from({ length: n }, (_, i) => ({ uttId: `u${i}`, numFrames: 3, dim: 2, feats: Float32Array.from({ length: 6 }, () => rng.gauss()), labels: new Int32Array(3) }));
 }
+
+describe('training data counts (models.json trainFrames / trainUtterances)', () => {
+  it('count only the utterances the trainer uses: not those it skips (non-finite features, no frames, no alignment)', async () => {
+    const list = utts(5);
+    list[1] = { ...list[1], feats: Float32Array.from(list[1].feats, (x, i) => (i === 2 ? Number.NaN : x)) };
+    list[2] = { ...list[2], numFrames: 0, feats: new Float32Array(0), labels: new Int32Array(0) };
+    list[3] = { ...list[3], labels: undefined };
+    const src = new ArrayFrameSource(list);
+    const scan = await scanSource(src, { numSenones: 1 });
+    expect(scan.skips.skipped).toBe(3);
+    expect(await countSource(src)).toEqual({ utterances: scan.numUtterances, frames: scan.numFrames });
+    expect(await countSource(src)).toEqual({ utterances: 2, frames: 6 });
+  });
+});
 
 describe('small-fraction subsets (Table 5)', () => {
   it('keeps about the requested share of utterances, chosen by id only (any visiting order gives the same set)', async () => {
