@@ -89,7 +89,8 @@ describe('round trips: write, read back (archive in order and through the scp), 
     const dir = tempDir('kaldi-io-');
     const mats = keys.map((_, i) => {
       const numRows = 1 + rng.int(20), numCols = 1 + rng.int(9);
-      const data = (i === 1 ? Float64Array : Float32Array).from({ length: numRows * numCols }, () => 100 * rng.gauss());
+      const values = Array.from({ length: numRows * numCols }, () => 100 * rng.gauss());
+      const data = i === 1 ? Float64Array.from(values) : Float32Array.from(values);
       return { numRows, numCols, data };
     });
     await writeArchive(join(dir, 'm.ark'), keys.map((k, i) => [k, encodeMatrix(mats[i])]), join(dir, 'm.scp'));
