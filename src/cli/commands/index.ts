@@ -18,7 +18,6 @@ import { register as evalCmd } from './eval.ts';
 import { register as report } from './report.ts';
 import { register as decode } from './decode.ts';
 import { register as pool } from './pool.ts';
-import { register as recipeSchema } from './recipe-schema.ts';
 import { register as exportCmd } from './export.ts';
 
 export type RegisterCommand = (program: Command) => void;
@@ -39,6 +38,5 @@ export const commands: RegisterCommand[] = [
   report,
   decode,
   pool,
-  recipeSchema,
   exportCmd,
 ];
