@@ -221,6 +221,26 @@ function checkRanges(o: Record<string, unknown>, keyPrefix: string): void {
   if ('cepstralLifter' in o && !(num('cepstralLifter') >= 0)) bad('cepstralLifter', '>= 0');
 }
 
+/**
+ * The keys and types of fbank or mfcc options (`defaults`: DEFAULT_FBANK_OPTIONS or
+ * DEFAULT_MFCC_OPTIONS) as JSON Schema, for the published recipe schema; `frameDefaultsFrom`
+ * names where the frame options' defaults come from instead (mfcc: the fbank's). Ranges that depend on
+ * other options or on the sample rate are checked by fbankOptions / mfccOptions and the features
+ * stage only.
+ */
+export function featureOptionsJsonSchema(defaults: Readonly<FbankOptions | MfccOptions>, opts: { frameDefaultsFrom?: string } = {}): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(defaults)) {
+    const kind = KINDS[k] ?? 'number';
+    const inherited = opts.frameDefaultsFrom !== undefined && (FRAME_OPTION_KEYS as string[]).includes(k);
+    const def = inherited ? { description: `default: ${opts.frameDefaultsFrom}` } : { default: v };
+    if (kind === 'optionalRate') properties[k] = { type: ['number', 'null'], exclusiveMinimum: 0 };
+    else if (kind === 'window') properties[k] = { enum: [...WINDOW_TYPES], ...def };
+    else properties[k] = { type: kind, ...def };
+  }
+  return { type: ['object', 'null'], properties, additionalProperties: false };
+}
+
 /** Full fbank options from a partial object; throws ConfigError on unknown keys or bad values. */
 export function fbankOptions(user?: Partial<FbankOptions> | Record<string, unknown>, keyPrefix = ''): FbankOptions {
   return resolve(DEFAULT_FBANK_OPTIONS, user, keyPrefix);

@@ -78,6 +78,11 @@ export interface CustomSpec extends BaseSpec {
   /** What the value looks like, for documentation and errors ('a mapping of fbank options'). */
   expected: string;
   validate(value: unknown, keyPath: string): unknown;
+  /**
+   * The value's shape as JSON Schema, for the published recipe schema (json-schema.ts); absent:
+   * any value there (the validator still checks it when the recipe is loaded).
+   */
+  jsonSchema?: Record<string, unknown>;
 }
 
 export type OptionSpec = NumberSpec | StringSpec | BooleanSpec | ArraySpec | ObjectSpec | MapSpec | CustomSpec;

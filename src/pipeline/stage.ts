@@ -95,6 +95,12 @@ export interface StageDefinition<O = any> {
   /** Options under `stages.<name>`; a function when it depends on the recipe (prepare: adapter). */
   schema: Schema | ((recipe: RecipeHead) => Schema);
   /**
+   * For a recipe-dependent `schema`: the dotted recipe key (in this stage's `sections`, with an
+   * enum) whose value selects it, e.g. `corpus.name`; the published JSON Schema has one variant
+   * per value.
+   */
+  schemaKey?: string;
+  /**
    * Top-level recipe sections this stage owns (e.g. `corpus` for prepare). They are validated
    * with the recipe and are part of this stage's config hash.
    */

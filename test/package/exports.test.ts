@@ -41,7 +41,7 @@ describe('the am-distill package', () => {
     expect(r.status, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
     for (const f of ['package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/nnet/worker.js', 'dist/corpora/synth/espeak.js',
-      'bin/am-distill.js', 'scripts/build-native.mjs', 'native/binding.gyp', 'native/engine.cc', 'pipelines/demo.yaml']) {
+      'bin/am-distill.js', 'scripts/build-native.mjs', 'native/binding.gyp', 'native/engine.cc', 'pipelines/demo.yaml', 'schemas/recipe.schema.json']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /^(src|test|bench|tmp|native\/build)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
@@ -64,7 +64,7 @@ describe('the am-distill package', () => {
     expect(r.stdout).toMatch(/^Usage: am-distill fbank/);
   });
 
-  it('type-checks a NodeNext consumer against the declarations, which carry real types', () => {
+  it('type-checks a consumer with tsc --init\'s NodeNext defaults against the declarations, which carry real types', () => {
     writeConsumer(work);
     const { errors, checkedPackageFiles } = typeCheckConsumer(work, /\/dist\/src\/.*\.d\.ts$/);
     expect(errors).toEqual([]);

@@ -49,8 +49,8 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(report.trained).toEqual([{ backend: 'wasm', epochs: 1, finalDir: join(work, 'out', 'member-1', 'final') }]);
   });
 
-  it('type-checks a consumer with NodeNext defaults', () => {
-    writeConsumer(project);
+  it('type-checks a consumer with NodeNext defaults, the package\'s declarations included (skipLibCheck off)', () => {
+    writeConsumer(project, { checkDeclarations: true });
     const { errors, checkedPackageFiles } = typeCheckConsumer(project, /node_modules\/am-distill\/dist\/src\/.*\.d\.ts$/);
     expect(errors).toEqual([]);
     expect(checkedPackageFiles).toBeGreaterThan(50);

@@ -18,6 +18,7 @@ import { register as evalCmd } from './eval.ts';
 import { register as report } from './report.ts';
 import { register as decode } from './decode.ts';
 import { register as pool } from './pool.ts';
+import { register as recipeSchema } from './recipe-schema.ts';
 import { register as exportCmd } from './export.ts';
 
 export type RegisterCommand = (program: Command) => void;
@@ -38,5 +39,6 @@ export const commands: RegisterCommand[] = [
   report,
   decode,
   pool,
+  recipeSchema,
   exportCmd,
 ];

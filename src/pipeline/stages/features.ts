@@ -18,7 +18,7 @@ import { readCorpusInfo } from '../../corpus/manifest.ts';
 import { computeFeatures, featureExtractors, resolveFeatureConfig, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../../features/compute.ts';
 import type { Logger } from '../../util/log.ts';
 import { checkVtlpWarps } from '../../features/perturb.ts';
-import { fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../../features/options.ts';
+import { DEFAULT_FBANK_OPTIONS, DEFAULT_MFCC_OPTIONS, featureOptionsJsonSchema, fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../../features/options.ts';
 import { OptionError, validateOptions, type Schema, type SchemaFor } from '../schema.ts';
 import type { RecipeHead, SkipSummary, StageDefinition } from '../stage.ts';
 import { declaredSampleRate } from './prepare.ts';
@@ -50,6 +50,7 @@ export const FEATURES_SCHEMA: Schema = {
     type: 'custom',
     expected: 'a mapping of fbank options (Kaldi names in camelCase, e.g. numMelBins, frameShiftMs)',
     doc: 'log-mel filterbank options; default Kaldi\'s with numMelBins 40',
+    jsonSchema: featureOptionsJsonSchema({ ...DEFAULT_FBANK_OPTIONS, ...STAGE_FBANK_DEFAULTS }),
     validate: (v, keyPath) => {
       if (v !== undefined && v !== null && !isMapping(v)) throw new ConfigError('wrong type', { keyPath, expected: 'a mapping of fbank options', found: JSON.stringify(v) });
       // Resolved fully, so that a change of a default in code also changes the config hash.
@@ -62,6 +63,7 @@ export const FEATURES_SCHEMA: Schema = {
     type: 'custom',
     expected: 'false, or a mapping of mfcc options (e.g. numCeps)',
     doc: 'MFCC options for the GMM stage (frame options default to the fbank\'s); false: no mfcc column',
+    jsonSchema: { anyOf: [{ const: false }, featureOptionsJsonSchema(DEFAULT_MFCC_OPTIONS, { frameDefaultsFrom: 'the fbank option' })] },
     validate: (v, keyPath) => {
       if (v === false) return false;
       if (v !== undefined && v !== null && !isMapping(v)) throw new ConfigError('wrong type', { keyPath, expected: 'false or a mapping of mfcc options', found: JSON.stringify(v) });
@@ -75,6 +77,7 @@ export const FEATURES_SCHEMA: Schema = {
     fields: {
       warps: {
         type: 'custom', expected: 'a list of warp factors in (0.5, 2) other than 1, e.g. [0.9, 1.1]', doc: 'one copy of every utterance per warp factor',
+        jsonSchema: { type: 'array', minItems: 1, items: { type: 'number', exclusiveMinimum: 0.5, exclusiveMaximum: 2, not: { const: 1 } } },
         validate: (v, keyPath) => checkVtlpWarps(v, keyPath),
       },
       splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: ['train'], doc: 'splits that get the copies' },

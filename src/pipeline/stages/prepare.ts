@@ -277,6 +277,7 @@ export const prepareStage: StageDefinition<Record<string, unknown>> = {
   inputs: [],
   sections: { corpus: CORPUS_SECTION },
   schema: (recipe) => adapterOptionSchema(corpusOf(recipe).name),
+  schemaKey: 'corpus.name',
 
   async externalInputs(recipe, options, log) {
     const corpus = corpusOf(recipe);

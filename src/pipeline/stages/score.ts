@@ -40,7 +40,10 @@ export const SCORE_SCHEMA: Schema = {
   worstUtterances: { type: 'number', integer: true, min: 0, default: 10, doc: 'worst utterances listed per system and split' },
   comparisons: {
     type: 'array', default: DEFAULT_COMPARISONS.map((p) => [...p]),
-    items: { type: 'custom', expected: 'a pair [A, B] of system names', doc: 'compared systems', validate: (v, keyPath) => checkPair(v, keyPath) },
+    items: {
+      type: 'custom', expected: 'a pair [A, B] of system names', doc: 'compared systems', validate: (v, keyPath) => checkPair(v, keyPath),
+      jsonSchema: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 },
+    },
     doc: 'system pairs [A, B] compared by paired bootstrap (A - B); pairs with a system that was not decoded are left out',
   },
 } satisfies SchemaFor<ScoreStageOptions>;

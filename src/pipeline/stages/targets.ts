@@ -26,6 +26,7 @@ export const TARGETS_SCHEMA: Schema = {
   combination: { type: 'string', enum: ['arithmetic', 'geometric'], default: D.combination, doc: "combination rule: 'arithmetic' mean of probabilities (the paper) or normalised 'geometric' mean" },
   topK: {
     type: 'custom', expected: "'auto' or an integer >= 1", default: D.topK, doc: "senones kept per frame ('auto': calibrated to targetKeptMass)",
+    jsonSchema: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1 }] },
     validate: (v, keyPath) => {
       if (v === undefined || v === 'auto') return 'auto';
       if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
