@@ -1,6 +1,6 @@
 /** writeReport: report.json, report.md, report.html and plots/*.svg in one output directory. */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { withAtomicOutput, writeFileAtomic } from '../util/fs.ts';
 import { createLogger, type Logger } from '../util/log.ts';
 import { buildReport, type ReportOptions } from './build.ts';
@@ -12,6 +12,11 @@ import { validateReportInput, validateReportJson } from './validate.ts';
 
 export interface WriteReportOptions extends ReportOptions {
   logger?: Logger;
+  /**
+   * Where `outDir` will be once the caller moves it into place (the report stage writes into its
+   * temp dir): the directory the log line names. Default outDir.
+   */
+  finalDir?: string;
 }
 
 export interface WrittenReport {
@@ -46,6 +51,7 @@ export async function writeReport(input: ReportInput, outDir: string, opts: Writ
   await writeFileAtomic(jsonPath, JSON.stringify(report, null, 2) + '\n');
   await writeFileAtomic(markdownPath, renderMarkdown(report, figures));
   await writeFileAtomic(htmlPath, renderHtml(report, figures));
-  log.info(`report: ${htmlPath} (${figures.length} figures), ${markdownPath}, ${jsonPath}`);
+  const shown = (p: string) => (opts.finalDir === undefined ? p : join(opts.finalDir, relative(outDir, p)));
+  log.info(`report: ${shown(htmlPath)} (${figures.length} figures), ${shown(markdownPath)}, ${shown(jsonPath)}`);
   return { report, jsonPath, markdownPath, htmlPath, plotPaths: figures.map((f) => join(plotsDir, `${f.name}.svg`)) };
 }

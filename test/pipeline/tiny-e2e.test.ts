@@ -86,6 +86,9 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(r.environment.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(r.environment.versions.node).toBe(process.versions.node);
 
+    // The report's log line names the files where they end up, not in the stage's temp dir.
+    expect(log.lines.join('')).toContain(`report: ${join(exp, 'report', 'report.html')} (`);
+    expect(log.lines.join('')).not.toMatch(/\.report\.\d+\.[0-9a-f]+\.tmp/);
     const md = readFileSync(join(exp, 'report', 'report.md'), 'utf8');
     expect(md).toMatch(/2-net ensemble/);
     expect(md).toMatch(/Hinton/);

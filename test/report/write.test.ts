@@ -8,6 +8,7 @@ import { escapeMarkdown, formatInlineDiff, markdownCodeBlock, pct, signedPoints 
 import { MEMBER_ID } from '../../src/report/types.ts';
 import { main } from '../../src/cli/main.ts';
 import { setLogLevel } from '../../src/util/log.ts';
+import { captureLogger } from '../helpers.ts';
 import { clone, HOSTILE_UTT, HOSTILE_WORDS, makeFixture, tempDir } from './fixtures.ts';
 
 setLogLevel('warn');
@@ -25,6 +26,19 @@ beforeAll(async () => {
 });
 
 describe('writeReport', () => {
+  it('names the final directory in its log line when the caller renames outDir afterwards (the report stage\'s temp dir)', async () => {
+    setLogLevel('info');
+    try {
+      const log = captureLogger();
+      const tmp = tempDir('amd-report-tmp-');
+      await writeReport(clone(input), tmp, { bootstrapReplicates: 20, logger: log, finalDir: '/exp/x/report' });
+      const text = log.lines.join('');
+      expect(text).toContain('report: /exp/x/report/report.html (8 figures), /exp/x/report/report.md, /exp/x/report/report.json');
+      expect(text).not.toContain(tmp);
+    } finally {
+      setLogLevel('warn');
+    }
+  });
   it('writes report.json, report.md, report.html and the plots, and no temp files', () => {
     expect(readdirSync(dir).sort()).toEqual(['plots', 'report.html', 'report.json', 'report.md']);
     expect(readdirSync(join(dir, 'plots')).sort()).toEqual([

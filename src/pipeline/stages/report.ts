@@ -60,7 +60,8 @@ export const reportStage: StageDefinition<ReportStageOptions> = {
     const o = ctx.options;
     input.reportOptions = { bootstrapReplicates: o.bootstrapReplicates, confidence: o.confidence, seed: ctx.recipe.seed, maxWorstUtterances: o.worstUtterances };
     await writeFileAtomic(join(ctx.outDir, 'report-input.json'), JSON.stringify(input, null, 2) + '\n');
-    const w = await writeReport(input, ctx.outDir, { ...input.reportOptions, logger: ctx.log });
+    // Written into the stage's temp dir, which the runner renames to <expDir>/report.
+    const w = await writeReport(input, ctx.outDir, { ...input.reportOptions, logger: ctx.log, finalDir: join(ctx.expDir, 'report') });
     for (const line of summarySentences(w.report)) ctx.log.info(line);
     const r = w.report;
     const counts: Record<string, number> = {};
