@@ -22,3 +22,4 @@ export * as train from './train/index.ts';
 export * as decodeStage from './decode-stage/index.ts';
 export * as report from './report/index.ts';
 export * as pipeline from './pipeline/index.ts';
+export * as formats from './formats/index.ts';

@@ -203,25 +203,28 @@ async function exportAlignments(ctx: SplitContext, alignPath: string, inv: PdfIn
   const dir = join('ali', ctx.split);
   const pdf = await openArchive(ctx, dir, 'ali_pdf');
   const phone = await openArchive(ctx, dir, 'ali_phone');
-  const text = { pdf: [] as string[], phone: [] as string[] };
+  // The text forms stream into the export's temporary directory (renamed into place as a whole).
+  const pdfText = await fsp.open(join(ctx.tmp, dir, 'ali_pdf.txt'), 'w');
+  const phoneText = await fsp.open(join(ctx.tmp, dir, 'ali_phone.txt'), 'w');
   try {
     for await (const a of readAlignmentFile(alignPath)) {
       if (!checkFrames(ctx, alignPath, a.uttId, a.senone.length)) continue;
       await pdf.write(a.uttId, encodeInt32Vector(a.senone));
       await phone.write(a.uttId, encodeInt32Vector(a.phone));
-      text.pdf.push(formatInt32VectorText(a.uttId, a.senone));
-      text.phone.push(formatInt32VectorText(a.uttId, a.phone));
+      await pdfText.write(formatInt32VectorText(a.uttId, a.senone));
+      await phoneText.write(formatInt32VectorText(a.uttId, a.phone));
     }
     await pdf.finish();
     await phone.finish();
+    return pdf.count;
   } catch (err) {
     await pdf.abort();
     await phone.abort();
     throw err;
+  } finally {
+    await pdfText.close();
+    await phoneText.close();
   }
-  await writeFileAtomic(join(ctx.tmp, dir, 'ali_pdf.txt'), text.pdf.join(''));
-  await writeFileAtomic(join(ctx.tmp, dir, 'ali_phone.txt'), text.phone.join(''));
-  return text.pdf.length;
 }
 
 /** One target set as post.ark + post.scp. */

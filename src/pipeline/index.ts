@@ -5,6 +5,7 @@ export * from './recipe.ts';
 export * from './runner.ts';
 export * from './fingerprint.ts';
 export * from './study.ts';
+export * from './export-kaldi.ts';
 export { defaultRegistry, createDefaultRegistry } from './stages/index.ts';
 
 import { loadRecipe, type LoadRecipeOptions } from './recipe.ts';
