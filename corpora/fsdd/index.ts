@@ -280,7 +280,7 @@ async function loadTake(t: Take, targetRateHz: number | undefined, skips: SkipCo
     return { samples: a.samples, rateHz: a.sampleRateHz };
   } catch (err) {
     if (err instanceof AudioFormatError) {
-      skips.skip(t.id, /\bempty\b|\bno samples\b|\b0 samples\b/i.test(err.message) ? EMPTY_AUDIO_REASON : CORRUPT_AUDIO_REASON);
+      skips.skip(t.id, /\bempty\b|\bno samples\b|\b0 samples\b/i.test(err.message) ? EMPTY_AUDIO_REASON : CORRUPT_AUDIO_REASON, err.message);
       return null;
     }
     throw err;

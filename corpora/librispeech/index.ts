@@ -113,8 +113,9 @@ async function prepareSubset(
         const uttId = m[1];
         const idm = UTT_ID.exec(uttId);
         if (!idm || idm[1] !== spk || idm[2] !== chapter) {
-          skips.skip(uttId, 'transcript line for an utterance of another chapter');
-          logger.debug(`${trans}:${i + 1}: utterance id '${uttId}' does not match ${spk}-${chapter}-NNNN`);
+          const cause = `${trans}:${i + 1}: utterance id '${uttId}' does not match ${spk}-${chapter}-NNNN`;
+          skips.skip(uttId, 'transcript line for an utterance of another chapter', cause);
+          logger.debug(cause);
           continue;
         }
         const text = normalizeOrSkip(m[2], { file: trans, line: i + 1, uttId }, skips, logger);

@@ -293,11 +293,11 @@ export async function synthesizeCorpus(opts: SynthOptions & CommonPrepareOptions
     } catch (err) {
       if (err instanceof ConfigError) throw err;
       if (err instanceof CorpusError && err.message.includes(EVENT_MISMATCH_REASON)) {
-        skips.skip(id, EVENT_MISMATCH_REASON);
+        skips.skip(id, EVENT_MISMATCH_REASON, err.message);
         logger.debug(`skip ${id}: ${err.message}`);
         continue;
       }
-      skips.skip(id, SYNTHESIS_FAILED_REASON);
+      skips.skip(id, SYNTHESIS_FAILED_REASON, (err as Error).message);
       logger.debug(`skip ${id}: ${(err as Error).message}`);
       // A wasm abort can leave the instance unusable: continue with a fresh one.
       if (!deps.engine) engine = await reloadEspeak();

@@ -137,7 +137,7 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
           const raw = (await fsp.readFile(txt, 'utf8')).trim();
           const m = /^(\d+)\s+(\d+)\s+(.*)$/s.exec(raw);
           if (!m) {
-            skips.skip(id, 'malformed .TXT (expected "<start> <end> <sentence>")');
+            skips.skip(id, 'malformed .TXT (expected "<start> <end> <sentence>")', `${txt}: ${JSON.stringify(raw.slice(0, 80))}`);
             logger.debug(`${txt}: malformed: ${JSON.stringify(raw)}`);
             continue;
           }
@@ -154,7 +154,7 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
             if (phn) alignment.phone = await readTimitSegments(phn, info.sampleRateHz, false);
           } catch (err) {
             if (!(err instanceof CorpusError)) throw err;
-            skips.skip(id, 'malformed .WRD/.PHN alignment');
+            skips.skip(id, 'malformed .WRD/.PHN alignment', err.message);
             logger.debug(err.message);
             continue;
           }

@@ -22,6 +22,7 @@ export { decodeSphere, encodeSphere, parseSphereLayout, type SphereEncodeOptions
 export { decodeFlac, parseFlacStreamInfo, type FlacStreamInfo } from './flac.ts';
 export { resample, resampleKernel, resampledLength, RESAMPLE_KAISER_BEST, type ResampleOptions, type ResampleKernel } from './resample.ts';
 export { muLawTable256, aLawTable256 } from './pcm.ts';
+export { checkSamples, scanSamples, EXTREME_SAMPLE_ABS, type SampleScan } from './check.ts';
 
 /** Options of readAudioChannel. */
 export interface ReadAudioChannelOptions {

@@ -189,8 +189,9 @@ export async function readKaldiDataDir(dir: string, opts: KaldiImportOptions = {
     if (normalised === null) continue;
     const end = seg.endSec ?? rec.durationSec;
     if (seg.startSec >= rec.durationSec || end > rec.durationSec + 0.01) {
-      skips.skip(u, 'segment past the end of its recording');
-      logger.debug(`skip ${u}: segment [${seg.startSec}, ${end}] s past the end of '${rec.id}' (${rec.durationSec} s)`);
+      const cause = `segment [${seg.startSec}, ${end}] s past the end of '${rec.id}' (${rec.durationSec} s)`;
+      skips.skip(u, 'segment past the end of its recording', cause);
+      logger.debug(`skip ${u}: ${cause}`);
       continue;
     }
     supervisions.push({

@@ -24,13 +24,13 @@ export async function probeAudioOrSkip(
   logger: Logger = log,
 ): Promise<AudioInfo | null> {
   const skipAll = (reason: string, detail: string) => {
-    for (const id of uttIds) skips.skip(id, reason);
+    for (const id of uttIds) skips.skip(id, reason, detail);
     logger.debug(`skip ${uttIds.join(', ')}: ${reason}: ${detail}`);
     return null;
   };
   let isFile = false;
   try { isFile = statSync(path).isFile(); } catch { isFile = false; }
-  if (!isFile) return skipAll(MISSING_AUDIO_REASON, path);
+  if (!isFile) return skipAll(MISSING_AUDIO_REASON, `${path}: no such file`);
   let info: AudioInfo;
   try {
     info = await audioInfo(path);
@@ -40,7 +40,7 @@ export async function probeAudioOrSkip(
     }
     throw err;
   }
-  if (!(info.numSamples > 0)) return skipAll(EMPTY_AUDIO_REASON, path);
+  if (!(info.numSamples > 0)) return skipAll(EMPTY_AUDIO_REASON, `${path}: 0 samples`);
   return info;
 }
 
@@ -55,7 +55,7 @@ export function normalizeOrSkip(
     return normalizeTranscript(raw, where);
   } catch (err) {
     if (err instanceof TranscriptError) {
-      skips.skip(where.uttId, err.reason);
+      skips.skip(where.uttId, err.reason, err.message);
       logger.debug(`skip ${where.uttId}: ${err.message}`);
       return null;
     }

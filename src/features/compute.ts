@@ -21,6 +21,7 @@ import { FeatureFileWriter, mergeFeatureFiles, type FeatureConfig, type FeatureF
 import { SpeakerCmvn, mergeCmvnFiles, writeCmvnFile } from './cmvn-file.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { checkVtlpWarps, vtlpId } from './perturb.ts';
+import { checkSamples } from '../audio/check.ts';
 
 /** Decoded audio as the audio module returns it: floats in [-1, 1) (int16 / 32768). */
 export interface DecodedAudio {
@@ -32,6 +33,9 @@ export type AudioReader = (
   path: string,
   opts: { channel?: number; startSec?: number; durationSec?: number },
 ) => Promise<DecodedAudio>;
+
+/** Skip reason of an utterance whose audio has NaN or infinite samples. */
+export const NON_FINITE_AUDIO_REASON = 'non-finite audio samples';
 
 /** The feature defaults of the pipeline: Kaldi's, with 40 mel bins (the paper's DNN input). */
 export const STAGE_FBANK_DEFAULTS: Readonly<Partial<FbankOptions>> = Object.freeze({ numMelBins: 40 });
@@ -265,6 +269,16 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
         throw new FormatError('audio sample rate differs from the corpus', {
           file: rec.path, uttId: sup.id, expected: `${corpusRate} Hz (${rateSource})`, found: `${audio.sampleRateHz} Hz`,
         });
+      }
+      // NaN / infinite samples (float WAVs) would come out as floor values in every feature set.
+      try {
+        const { warning } = checkSamples(audio.samples, corpusRate, rec.path, Math.round((sup.startSec ?? 0) * corpusRate));
+        if (warning) logger.warn(`${sup.id}: ${warning}`);
+      } catch (err) {
+        if (!(err instanceof AudioFormatError)) throw err;
+        skips.skip(sup.id, NON_FINITE_AUDIO_REASON, err.message);
+        logger.warn(`skipping ${sup.id}: ${err.message}`);
+        continue;
       }
       // The utterance, then its VTLP copies (each dithered with its own seed).
       const versions = [{ id: sup.id, speaker: sup.speaker, extractors }, ...copies.map((c) => ({ id: vtlpId(c.warp, sup.id), speaker: vtlpId(c.warp, sup.speaker), extractors: c.extractors }))];

@@ -99,13 +99,29 @@ export class NumericError extends AmDistillError {
  */
 export class SkipCounter {
   private readonly byReason = new Map<string, string[]>();
+  /** Per reason, the first distinct causes (the detail behind the reason, e.g. the decoder's message). */
+  private readonly causes = new Map<string, Set<string>>();
+  private readonly otherCauses = new Map<string, number>();
   done = 0;
 
-  skip(uttId: string, reason: string): void {
+  /**
+   * Count `uttId` as skipped for `reason` (the class, counted). `cause`: what exactly was wrong
+   * with it (file, line and the error's message); the summary shows the first few distinct ones.
+   */
+  skip(uttId: string, reason: string, cause?: string): void {
     const list = this.byReason.get(reason);
     if (list) list.push(uttId);
     else this.byReason.set(reason, [uttId]);
+    if (cause === undefined) return;
+    const seen = this.causes.get(reason) ?? new Set<string>();
+    this.causes.set(reason, seen);
+    const text = `${uttId}: ${cause}`;
+    if (seen.size < SkipCounter.CAUSES_SHOWN) seen.add(text);
+    else this.otherCauses.set(reason, (this.otherCauses.get(reason) ?? 0) + 1);
   }
+
+  /** Distinct causes shown per reason in the summary. */
+  static readonly CAUSES_SHOWN = 3;
 
   get skipped(): number {
     let n = 0;
@@ -119,10 +135,15 @@ export class SkipCounter {
       .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
   }
 
-  /** One summary line plus one line per reason. */
+  /** One summary line plus one line per reason, each followed by its first causes where known. */
   summary(what = 'utterances'): string {
     const lines = [`Done ${this.done} ${what}, skipped ${this.skipped}`];
-    for (const r of this.reasons()) lines.push(`  ${r.count} x ${r.reason} (e.g. ${r.examples.join(', ')})`);
+    for (const r of this.reasons()) {
+      lines.push(`  ${r.count} x ${r.reason} (e.g. ${r.examples.join(', ')})`);
+      for (const c of this.causes.get(r.reason) ?? []) lines.push(`      ${c}`);
+      const more = this.otherCauses.get(r.reason);
+      if (more) lines.push(`      (and ${more} more)`);
+    }
     return lines.join('\n');
   }
 

@@ -9,6 +9,7 @@ import { formatG, formatKaldiTextMatrix } from '../../src/features/kaldi-text.ts
 import { fromRows } from '../../src/features/matrix.ts';
 import { GOLDEN, SHARED, encodeWav16, expectClose, sharedAvailable } from './helpers.ts';
 import { syntheticSamples } from './synthetic.ts';
+import { floatWavBytes } from '../helpers.ts';
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];
@@ -85,6 +86,37 @@ describe('am-distill fbank', () => {
     const d = await run([path, '--num-mel-bins', '200']);
     expect(d.code).toBe(2);
     expect(d.stderr).toMatch(/too many mel bins/);
+  });
+});
+
+describe('am-distill fbank on float WAVs with non-finite or extreme samples', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'amd-cli-fbank-nan-'));
+  const tone = () => syntheticSamples({ sampleRateHz: 8000, durationSec: 0.3, seed: 5 });
+  it('fails with exit code 2 naming the file and the first NaN or infinite sample (with and without --use-energy)', async () => {
+    for (const [bad, what] of [[Number.NaN, 'NaN'], [Number.POSITIVE_INFINITY, 'Infinity']] as const) {
+      const samples = tone();
+      samples[1000] = bad;
+      const path = join(dir, `${what}.wav`);
+      writeFileSync(path, floatWavBytes(samples, 8000));
+      for (const extra of [[], ['--use-energy', 'true']]) {
+        const r = await run([path, '--json', ...extra]);
+        expect(r.code).toBe(2);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toContain(`error [E_AUDIO_FORMAT]: ${path}: non-finite audio sample; expected finite samples, found ${what} at sample 1000 (0.125 s)`);
+      }
+    }
+  });
+  it('warns, naming the file, about finite samples far beyond full scale', async () => {
+    const samples = tone();
+    samples[10] = 1e30;
+    const path = join(dir, 'loud.wav');
+    writeFileSync(path, floatWavBytes(samples, 8000));
+    const r = await run([path, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`WARN: ${path}: samples far beyond full scale (largest |x| 1e+30 at sample 10, 0.00125 s; float audio is expected in [-1, 1])`);
+    const quiet = join(dir, 'fine.wav');
+    writeFileSync(quiet, floatWavBytes(tone(), 8000));
+    expect((await run([quiet, '--json'])).stderr).toBe('');
   });
 });
 

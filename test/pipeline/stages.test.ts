@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, utimesSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
@@ -10,6 +10,8 @@ import { adapterOptionSchema } from '../../src/pipeline/stages/prepare.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { makeKaldiCorpus, tinyRecipe } from '../cli/fixtures.ts';
 import { captureLogger } from './toy-stages.ts';
+import { floatWavBytes } from '../helpers.ts';
+import { readAudioChannel } from '../../src/audio/index.ts';
 
 const registry = createDefaultRegistry();
 let root: string;
@@ -82,6 +84,40 @@ describe('prepare stage', () => {
     expect(third.stages.map((s) => s.status)).toEqual(['ran', 'up-to-date']);
     expect(third.stages[0].reason).toBe('inputs changed (external files)');
     expect(lines).toContain('skip features: up to date');
+  });
+});
+
+describe('bad audio in a corpus', () => {
+  // train: spk1-train-0 truncated, spk2-train-1 a float WAV with a NaN, spk1-train-2 with a sample
+  // of 1e30, spk2-train-3 intact; test: intact.
+  let bad: string;
+  beforeAll(async () => {
+    bad = await makeKaldiCorpus(join(root, 'bad-audio'), 4, 4);
+    const wav = (u: string) => join(root, 'bad-audio', 'wav', `${u}.wav`);
+    truncateSync(wav('spk1-train-0'), 100);
+    for (const [u, x] of [['spk2-train-1', Number.NaN], ['spk1-train-2', 1e30]] as const) {
+      const a = await readAudioChannel(wav(u));
+      a.samples[400] = x;
+      writeFileSync(wav(u), floatWavBytes(a.samples, a.sampleRateHz));
+    }
+  });
+  it('prepare: the skip summary at the default log level gives the cause of each skip', async () => {
+    const { log, lines } = captureLogger();
+    await runPipeline(parse(tinyRecipe(), { corpusDir: bad, sets: [`expDir=${join(root, 'e8')}`] }), { registry, log, toStage: 'prepare' });
+    const at = lines.indexOf('  1 x unreadable audio (e.g. spk1-train-0)');
+    expect(at).toBeGreaterThan(0);
+    expect(lines[at + 1]).toBe(`      spk1-train-0: ${join(root, 'bad-audio', 'wav', 'spk1-train-0.wav')}: truncated WAV: data chunk runs past end of file; expected ${lines[at + 1].match(/expected (\d+) data bytes/)?.[1]} data bytes, found 56`);
+  });
+  it('features: a NaN sample is a counted skip naming the file, whatever the feature set; 1e30 a warning', async () => {
+    for (const [exp, mfcc] of [['e9', 'false'], ['e10', '{}']]) {
+      const { log, lines } = captureLogger();
+      const run = await runPipeline(parse(tinyRecipe() + `    mfcc: ${mfcc}\n`, { corpusDir: bad, sets: [`expDir=${join(root, exp)}`] }), { registry, log });
+      const f = run.stages.find((s) => s.stage === 'features')!;
+      expect(f.skipped, mfcc).toEqual({ done: 6, skipped: 1, reasons: [{ reason: 'non-finite audio samples', count: 1, examples: ['spk2-train-1'] }] });
+      const path = join(root, 'bad-audio', 'wav', 'spk2-train-1.wav');
+      expect(lines).toContain(`WARN: skipping spk2-train-1: ${path}: non-finite audio sample; expected finite samples, found NaN at sample 400 (0.025 s)`);
+      expect(lines.some((l) => l.startsWith(`WARN: spk1-train-2: ${join(root, 'bad-audio', 'wav', 'spk1-train-2.wav')}: samples far beyond full scale (largest |x| 1e+30 at sample 400`))).toBe(true);
+    }
   });
 });
 
