@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { optionJsonSchema, recipeJsonSchema } from '../../src/pipeline/json-schema.ts';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
