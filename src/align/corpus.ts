@@ -22,6 +22,8 @@ import { join } from 'node:path';
 import { readCorpusInfo } from '../corpus/manifest.ts';
 import { buildLang, writeLang, type Lang } from '../lang/lang.ts';
 import { trainMonophone, trainTriphone, alignAll, type GmmHmmModel, type TrainResult, type IterationReport } from '../hmm/train.ts';
+import { estimateSpeakerTransforms, trainLdaMllt, trainSat, type SpeakerPassResult, type TransformReport } from '../hmm/train-adapted.ts';
+import { FeatureTransform } from '../hmm/feature-transform.ts';
 import { loadModel, saveModel, senoneInventory } from '../hmm/model.ts';
 import { ContextTree } from '../hmm/tree.ts';
 import type { AlignOptions } from '../hmm/align.ts';
@@ -34,6 +36,8 @@ import { NO_TRANSCRIPT_REASON, featureSource, openSplit, type GmmFeatureOptions,
 import { AlignmentFileWriter, type AlignmentFileMetadata } from './store.ts';
 import { vtlpId } from '../features/perturb.ts';
 import { SpanCounter, type SpanSummary } from './spans.ts';
+import { labelQuality, relativeReference, scoreAlignmentFile, type LabelQuality } from './score.ts';
+import type { TimedSymbol } from '../corpus/types.ts';
 
 export interface AlignCorpusOptions extends GmmFeatureOptions {
   /** Prepared data dir (corpus.json + <split>/*.jsonl). */
@@ -71,8 +75,22 @@ export interface AlignCorpusOptions extends GmmFeatureOptions {
   monoGaussians?: number;
   /** Triphone iterations. Default 35 (Kaldi train_deltas.sh). */
   triIters?: number;
-  /** Triphone Gaussians in total. Default 5 x numLeaves (Kaldi's run.sh ratio, 2000 leaves / 10000). */
+  /** Triphone Gaussians in total (each triphone stage). Default 5 x numLeaves (Kaldi's run.sh ratio, 2000 leaves / 10000). */
   triGaussians?: number;
+  /**
+   * The last GMM-HMM of the chain mono -> tri1 -> tri2b -> tri3b, whose alignment labels every
+   * split (each stage trains on the previous one's alignment): 'mono' (train_mono.sh), 'tri1'
+   * (train_deltas.sh, the default), 'tri2b' (train_lda_mllt.sh: LDA+MLLT on spliced MFCCs),
+   * 'tri3b' (train_sat.sh: speaker-adaptive training with fMLLR; every split is aligned as
+   * align_fmllr.sh does, with per-speaker transforms from a first pass).
+   */
+  lastModel?: AlignModelName;
+  /** tri2b / tri3b: frames spliced on each side before LDA. Default 3 (Kaldi splice_opts). */
+  spliceContext?: number;
+  /** tri2b / tri3b: LDA output dimension. Default 40 (Kaldi). */
+  ldaDim?: number;
+  /** tri2b / tri3b iterations. Default 35 (Kaldi). */
+  adaptedIters?: number;
   /** Beam of the final alignment. Default 10 (Kaldi align_si.sh). */
   beam?: number;
   /** Retry beam of the final alignment. Default 40. */
@@ -111,8 +129,20 @@ export interface AlignCorpusOptions extends GmmFeatureOptions {
   referenceCollarMs?: number;
 }
 
+/** Files of an align output directory besides model.json (tri2b / tri3b). */
+export const TRANSFORM_FILE = 'transform.json';
+export const ALIGNMENT_MODEL_FILE = 'alignment-model.json';
+
+/** The GMM-HMM stages, in training order. */
+export const ALIGN_MODELS = ['mono', 'tri1', 'tri2b', 'tri3b'] as const;
+export type AlignModelName = (typeof ALIGN_MODELS)[number];
+
 export const ALIGN_DEFAULTS = {
   trainSplits: ['train'],
+  lastModel: 'tri1' as AlignModelName,
+  spliceContext: 3,
+  ldaDim: 40,
+  adaptedIters: 35,
   numLeaves: 200,
   minLeafOccupancy: 50,
   questions: 'cluster' as const,
@@ -135,6 +165,7 @@ const KNOWN_KEYS = new Set([
   'dataDir', 'featuresDir', 'outDir', 'splits', 'trainSplits', 'extraTrain', 'modelDir', 'numLeaves', 'minLeafOccupancy', 'questions',
   'monoIters', 'monoGaussians', 'triIters', 'triGaussians', 'beam', 'retryBeam', 'optionalSilenceProb', 'corpusLexiconPath', 'seed',
   'logger', 'writeTiming', 'cmvnNormVars', 'deltaOrder', 'deltaWindow', 'vtlpCopies', 'referenceTimings', 'referenceCollarMs',
+  'lastModel', 'spliceContext', 'ldaDim', 'adaptedIters',
 ]);
 
 export interface SplitAlignSummary {
@@ -148,6 +179,10 @@ export interface SplitAlignSummary {
   reasons: { reason: string; count: number; examples: string[] }[];
   /** With referenceTimings 'constrain': how the reference word timings constrained this split. */
   referenceTimings?: SpanSummary;
+  /** Against the supervisions' reference word timings (splits that have them): boundaries, starts, silence. */
+  labelQuality?: LabelQuality;
+  /** tri3b: the per-speaker fMLLR estimated for this split's final alignment (first pass with the speaker-independent model). */
+  speakerAdaptation?: SpeakerPassResult;
 }
 
 export interface FramesPerSenone {
@@ -175,8 +210,8 @@ export interface AlignSummary {
     corpora: { corpus: string; splits: string[] }[];
     utterances: number;
     skipped: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] };
-    mono: { pdfs: number; gaussians: number; logLikePerFrame: number };
-    tri: { leaves: number; gaussians: number; logLikePerFrame: number };
+    /** Every GMM-HMM of the chain, in training order; the last one labels the splits. */
+    models: ModelSummary[];
     /** With referenceTimings 'constrain': training utterances without usable timings, and those the last realignment aligned without them. */
     referenceTimings?: { noReference: number; mismatched: SpanSummary['mismatched']; droppedLastRealign: number };
   };
@@ -184,8 +219,23 @@ export interface AlignSummary {
   framesPerSenone: FramesPerSenone;
 }
 
+export interface ModelSummary {
+  name: AlignModelName;
+  /** pdfs (monophone) or tree leaves (senones). */
+  pdfs: number;
+  gaussians: number;
+  /** Average log-likelihood per frame in the last iteration (in that model's feature space). */
+  logLikePerFrame: number;
+  /** Training utterances without an alignment after its last realignment. */
+  failed: number;
+  /** tri2b / tri3b: feature transforms (LDA eigenvalues; auxiliary-function gain of each MLLT / fMLLR update). */
+  transforms?: TransformReport;
+}
+
 export interface AlignTiming {
   trainingSec: number;
+  /** Training seconds of each model of the chain. */
+  models?: Record<string, number>;
   splits: Record<string, { frames: number; seconds: number; framesPerSec: number }>;
   framesPerSec: number;
 }
@@ -258,6 +308,11 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
   const spanCollarSec = o.referenceTimings === 'constrain' ? o.referenceCollarMs / 1000 : null;
   if (o.vtlpCopies !== 'inherit' && o.vtlpCopies !== 'realign') throw new ConfigError("bad align option 'vtlpCopies'", { keyPath: 'vtlpCopies', expected: "'inherit' or 'realign'", found: String(o.vtlpCopies) });
   const inherit = o.vtlpCopies === 'inherit';
+  if (!ALIGN_MODELS.includes(o.lastModel)) throw new ConfigError("bad align option 'lastModel'", { keyPath: 'lastModel', expected: ALIGN_MODELS.map((m) => `'${m}'`).join(', '), found: String(o.lastModel) });
+  posInt(o.spliceContext, 'spliceContext', 0);
+  posInt(o.ldaDim, 'ldaDim');
+  posInt(o.adaptedIters, 'adaptedIters');
+  const adapted = ALIGN_MODELS.indexOf(o.lastModel) >= 2;
   const featOpts: Required<GmmFeatureOptions> = { cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, deltaWindow: o.deltaWindow };
 
   // Inputs: the splits to align, the training splits (of this and other corpora).
@@ -302,9 +357,10 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     }
   }
   const frameShiftMs = all[0].featureMeta.featureConfig.frameShiftMs;
+  const mfccDim = all[0].featureMeta.featureConfig.mfccDim ?? 0;
 
   // Model to align with (given), and its check against the features.
-  let given: { model: GmmHmmModel; hash: string } | null = null;
+  let given: { model: GmmHmmModel; hash: string; transform: FeatureTransform | null; alignmentModel: GmmHmmModel | null } | null = null;
   if (o.modelDir) {
     const mpath = join(o.modelDir, 'model.json');
     const cpath = join(o.modelDir, 'config.json');
@@ -313,7 +369,16 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     if (cfg.gmmFeatures?.hash !== key.hash) {
       throw new FormatError('the model was trained on other GMM features', { file: cpath, expected: JSON.stringify(key.desc), found: JSON.stringify(cfg.gmmFeatures?.desc) });
     }
-    given = { model: loadModel(mpath), hash: sha256Hex(readFileSync(mpath)) };
+    const tpath = join(o.modelDir, TRANSFORM_FILE), apath = join(o.modelDir, ALIGNMENT_MODEL_FILE);
+    given = {
+      model: loadModel(mpath),
+      // The transform and alignment model belong to the model: they join its hash.
+      hash: existsSync(tpath) || existsSync(apath)
+        ? sha256Hex([mpath, tpath, apath].filter((f) => existsSync(f)).map((f) => sha256Hex(readFileSync(f))).join(':'))
+        : sha256Hex(readFileSync(mpath)),
+      transform: existsSync(tpath) ? FeatureTransform.fromJSON(JSON.parse(readFileSync(tpath, 'utf8')), tpath) : null,
+      alignmentModel: existsSync(apath) ? loadModel(apath) : null,
+    };
   }
 
   const configHash = hashConfig({
@@ -328,6 +393,9 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     // Only where it matters: the hash of a corpus without copies is what it was before the option.
     ...(all.some((d) => d.featureMeta.vtlpWarps.length > 0) ? { vtlpCopies: o.vtlpCopies } : {}),
     ...(spanCollarSec !== null ? { referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs } : {}),
+    // Likewise: experiments that stop at tri1 (the default) keep their hashes.
+    ...(o.lastModel !== 'tri1' ? { lastModel: o.lastModel } : {}),
+    ...(adapted ? { spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters } : {}),
   });
 
   // Lang: every word of every split used.
@@ -345,9 +413,15 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     await writeLang(join(tmp, 'lang'), lang);
     const t0 = Date.now();
     let model: GmmHmmModel;
+    // tri2b / tri3b: the feature transform (and, tri3b, the speaker-independent alignment model).
+    let transform: FeatureTransform | null = null;
+    let alignmentModel: GmmHmmModel | null = null;
+    const modelSeconds: Record<string, number> = {};
     let trainingSummary: AlignSummary['training'] = null;
     if (given) {
       model = given.model;
+      transform = given.transform;
+      alignmentModel = given.alignmentModel;
       if (model.phones.symbols.join(' ') !== lang.phones.symbols.join(' ')) {
         throw new FormatError('the model has another phone set than the lang', { file: join(o.modelDir!, 'model.json'), expected: lang.phones.phones.join(' '), found: model.phones.phones.join(' ') });
       }
@@ -357,29 +431,63 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       const source = featureSource(trainData, { ...featOpts, skips: trainSkips, skipVtlpCopies: inherit, spanCollarSec, spanCounts: trainSpans });
       const withCopies = trainData.some((d) => d.featureMeta.vtlpWarps.length > 0);
       logger.info(`align: training on ${corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}${withCopies ? (inherit ? ' (real recordings only; VTLP copies take their source\'s alignment)' : ' (VTLP copies too)') : ''}`);
+      const models: ModelSummary[] = [];
+      const summarise = (name: AlignModelName, r: TrainResult, t: number, transforms?: TransformReport) => {
+        models.push({
+          name, pdfs: r.model.am.numPdfs, gaussians: r.model.am.numGaussians, logLikePerFrame: lastLogLike(r.history),
+          failed: r.skips.skipped, ...(transforms ? { transforms } : {}),
+        });
+        modelSeconds[name] = Number(((Date.now() - t) / 1000).toFixed(1));
+      };
+      let t = Date.now();
       const mono: TrainResult = await trainMonophone(source, langModel, {
         numIters: o.monoIters, totalGaussians: o.monoGaussians, maxIterInc: Math.max(1, Math.min(30, o.monoIters - 10)),
         realignIters: monoRealign(o.monoIters), align: graphOpts, seed: o.seed, logger,
       });
-      const tri = await trainTriphone(source, langModel, mono, {
-        numIters: o.triIters, totalGaussians: triGaussians, maxIterInc: Math.max(1, Math.min(25, o.triIters - 10)),
-        realignIters: [10, 20, 30].filter((i) => i < o.triIters), align: graphOpts, seed: o.seed, logger,
+      summarise('mono', mono, t);
+      let last: TrainResult = mono;
+      const skipParts: [string, Reasons][] = [['', trainSkips.reasons()], ['mono: ', mono.skips.reasons()]];
+      const triOpts = (iters: number) => ({
+        numIters: iters, totalGaussians: triGaussians, maxIterInc: Math.max(1, Math.min(25, iters - 10)),
+        realignIters: [10, 20, 30].filter((i) => i < iters), align: graphOpts, seed: o.seed, logger,
         tree: { maxLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy }, questions: o.questions,
       });
-      model = tri.model;
-      const trainSkipped = mergeSkipSummaries(tri.alignments.size, [
-        ['', trainSkips.reasons()], ['mono: ', mono.skips.reasons()], ['tri: ', tri.skips.reasons()],
-      ]);
+      const upTo = ALIGN_MODELS.indexOf(o.lastModel);
+      if (upTo >= 1) {
+        t = Date.now();
+        const tri = await trainTriphone(source, langModel, mono, { ...triOpts(o.triIters), label: 'tri1' });
+        summarise('tri1', tri, t);
+        skipParts.push(['tri1: ', tri.skips.reasons()]);
+        last = tri;
+      }
+      if (upTo >= 2) {
+        transform = new FeatureTransform(o.spliceContext, mfccDim);
+        const xSource = featureSource(trainData, { ...featOpts, skipVtlpCopies: inherit, spanCollarSec, transform });
+        t = Date.now();
+        const tri2 = await trainLdaMllt(xSource, transform, langModel, last as TrainResult & { model: GmmHmmModel }, { ...triOpts(o.adaptedIters), label: 'tri2b', ldaDim: o.ldaDim });
+        summarise('tri2b', tri2, t, tri2.transforms);
+        skipParts.push(['tri2b: ', tri2.skips.reasons()]);
+        last = tri2;
+        if (upTo >= 3) {
+          t = Date.now();
+          const tri3 = await trainSat(xSource, transform, langModel, tri2, { ...triOpts(o.adaptedIters), label: 'tri3b' });
+          summarise('tri3b', tri3, t, tri3.transforms);
+          skipParts.push(['tri3b: ', tri3.skips.reasons()]);
+          last = tri3;
+          alignmentModel = tri3.alignmentModel;
+        }
+      }
+      model = last.model;
+      const trainSkipped = mergeSkipSummaries(last.alignments.size, skipParts);
       trainingSummary = {
         corpora,
-        utterances: tri.alignments.size,
+        utterances: last.alignments.size,
         skipped: trainSkipped,
-        mono: { pdfs: mono.model.am.numPdfs, gaussians: mono.model.am.numGaussians, logLikePerFrame: lastLogLike(mono.history) },
-        tri: { leaves: tri.tree.numPdfs, gaussians: tri.model.am.numGaussians, logLikePerFrame: lastLogLike(tri.history) },
+        models,
         ...(spanCollarSec !== null ? {
           referenceTimings: {
             noReference: trainSpans.noReference, mismatched: trainSpans.summary().mismatched,
-            droppedLastRealign: tri.history.filter((h) => h.realigned).at(-1)?.spansDropped ?? 0,
+            droppedLastRealign: last.history.filter((h) => h.realigned).at(-1)?.spansDropped ?? 0,
           },
         } : {}),
       };
@@ -387,6 +495,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     }
     const trainingSec = (Date.now() - t0) / 1000;
     await saveModel(join(tmp, 'model.json'), model);
+    if (transform) await writeJsonAtomic(join(tmp, TRANSFORM_FILE), transform.toJSON());
+    if (alignmentModel) await saveModel(join(tmp, ALIGNMENT_MODEL_FILE), alignmentModel);
     if (model.ctx instanceof ContextTree) await writeJsonAtomic(join(tmp, 'tree.json'), model.ctx.toJSON());
     const inventory = senoneInventory(model);
     await writeJsonAtomic(join(tmp, 'senones.json'), {
@@ -406,7 +516,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     const senoneFrames = new Float64Array(numSenones);
     const countSplits = splits.filter((s) => trainSplits.includes(s));
     const summarySplits: Record<string, SplitAlignSummary> = {};
-    const timing: AlignTiming = { trainingSec, splits: {}, framesPerSec: 0 };
+    const timing: AlignTiming = { trainingSec, ...(Object.keys(modelSeconds).length ? { models: modelSeconds } : {}), splits: {}, framesPerSec: 0 };
     const files: Record<string, AlignmentFileMetadata> = {};
     let totalFrames = 0, totalSec = 0;
     for (const d of alignData) {
@@ -414,12 +524,15 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       const copyWarps = inherit ? d.featureMeta.vtlpWarps : [];
       const skips = new SourceAndCopySkips(copyWarps);
       const spanCounts = new SpanCounter();
-      const source = featureSource([d], { ...featOpts, skips, skipVtlpCopies: inherit, spanCollarSec, spanCounts });
+      const start = Date.now();
+      const source = featureSource([d], { ...featOpts, skips, skipVtlpCopies: inherit, spanCollarSec, spanCounts, transform });
+      // tri3b (align_fmllr.sh): per-speaker fMLLR from a first pass with the speaker-independent model.
+      const adaptation = alignmentModel && transform ? await estimateSpeakerTransforms(source, transform, langModel, alignmentModel, model, alignOpts) : null;
+      if (adaptation) logger.info(`align ${d.split}: fMLLR for ${adaptation.updated} of ${adaptation.speakers} speakers, auxf +${adaptation.gainPerFrame.toFixed(3)}/frame${adaptation.firstPassFailed ? ` (${adaptation.firstPassFailed} utterances failed the first pass)` : ''}`);
       const writer = await AlignmentFileWriter.open(join(tmp, `${d.split}.arrow`), {
         configHash, featureConfigHash: d.featureMeta.configHash, numSenones, frameShiftMs, phones: [...model.phones.symbols], split: d.split,
       });
       const progress = logger.progress(`align ${d.split}`, d.featureMeta.counts.utterances, 'utts');
-      const start = Date.now();
       let frames = 0;
       const countThis = countSplits.includes(d.split) || countSplits.length === 0;
       try {
@@ -447,6 +560,14 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
         throw err;
       }
       const seconds = (Date.now() - start) / 1000;
+      // Label quality against the supervisions' reference word timings, where they have them.
+      let quality: LabelQuality | undefined;
+      if ([...d.supervisions.values()].some((x) => x.referenceWords)) {
+        const reference = new Map<string, TimedSymbol[]>();
+        for (const [id, x] of d.supervisions) if (x.referenceWords) reference.set(id, relativeReference(x.referenceWords, x.startSec));
+        quality = labelQuality(await scoreAlignmentFile(join(tmp, `${d.split}.arrow`), null, d.split, { reference, frameLengthMs: d.featureMeta.featureConfig.frameLengthMs }));
+        logger.info(`align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`);
+      }
       progress.done(`${frames} frames, ${(frames / Math.max(seconds, 1e-3)).toFixed(0)} frames/s`);
       // Supervisions the features stage skipped never reach the aligner: count them apart.
       let withoutFeatures = 0;
@@ -457,6 +578,8 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       (skips.skipped > 0 ? logger.warn : logger.info)(`align ${d.split}: ${skips.summary('utterances')}${withoutFeatures ? `\n  (${withoutFeatures} supervisions have no features)` : ''}`);
       summarySplits[d.split] = {
         message, done: skips.done, failed: skips.skipped, frames, withoutFeatures, reasons: skips.reasons(),
+        ...(quality ? { labelQuality: quality } : {}),
+        ...(adaptation ? { speakerAdaptation: { ...adaptation, gainPerFrame: Number(adaptation.gainPerFrame.toFixed(6)) } } : {}),
         ...(spanCollarSec !== null ? { referenceTimings: spanCounts.summary() } : {}),
       };
       if (spanCollarSec !== null) {
@@ -488,6 +611,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
         monoIters: o.monoIters, monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians, beam: o.beam, retryBeam: o.retryBeam,
         optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.corpusLexiconPath ?? null, seed: o.seed, ...featOpts,
         vtlpCopies: o.vtlpCopies, referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs,
+        lastModel: o.lastModel, spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters,
       },
     });
     if (opts.writeTiming !== false) await writeJsonAtomic(join(tmp, 'timing.json'), timing);

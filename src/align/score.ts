@@ -78,8 +78,18 @@ export interface BoundaryScore {
   medianAbsErrorSec: number;
   /** 90th percentile of the absolute boundary error. */
   p90AbsErrorSec: number;
+  /** Word starts alone (each reference word's start against the aligned start), per tolerance. */
+  startsWithin: { toleranceSec: number; count: number; percent: number }[];
   /** Utterances that could not be compared (word count differs, a word without frames). */
   skipped: ReturnType<SkipCounter['toJSON']>;
+}
+
+function withinTolerances(errors: readonly number[], tols: readonly number[]): BoundaryScore['within'] {
+  // A tiny epsilon absorbs float noise of times that sit exactly on the tolerance.
+  return tols.map((tol) => {
+    const count = errors.filter((e) => e <= tol + 1e-9).length;
+    return { toleranceSec: tol, count, percent: errors.length > 0 ? (100 * count) / errors.length : NaN };
+  });
 }
 
 /** Percentage of word boundaries within each tolerance (see the module comment). */
@@ -88,6 +98,7 @@ export function scoreWordBoundaries(inputs: Iterable<BoundaryScoreInput>, opts: 
   for (const t of tols) if (!(t >= 0)) throw new ConfigError('bad boundary tolerance', { keyPath: 'tolerancesSec', expected: 'seconds >= 0', found: String(t) });
   const skips = new SkipCounter();
   const errors: number[] = [];
+  const startErrors: number[] = [];
   let utterances = 0, words = 0;
   for (const u of inputs) {
     if (u.reference.length !== u.aligned.length) {
@@ -101,6 +112,7 @@ export function scoreWordBoundaries(inputs: Iterable<BoundaryScoreInput>, opts: 
     u.reference.forEach((r, i) => {
       const h = u.aligned[i]!;
       errors.push(Math.abs(h.startSec - r.startSec), Math.abs(h.endSec - (r.startSec + r.durationSec)));
+      startErrors.push(Math.abs(h.startSec - r.startSec));
     });
     utterances++;
     words += u.reference.length;
@@ -113,14 +125,11 @@ export function scoreWordBoundaries(inputs: Iterable<BoundaryScoreInput>, opts: 
     utterances,
     words,
     boundaries: n,
-    // A tiny epsilon absorbs float noise of times that sit exactly on the tolerance.
-    within: tols.map((tol) => {
-      const count = errors.filter((e) => e <= tol + 1e-9).length;
-      return { toleranceSec: tol, count, percent: n > 0 ? (100 * count) / n : NaN };
-    }),
+    within: withinTolerances(errors, tols),
     meanAbsErrorSec: n > 0 ? errors.reduce((a, b) => a + b, 0) / n : NaN,
     medianAbsErrorSec: n === 0 ? NaN : n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
     p90AbsErrorSec: q(0.9),
+    startsWithin: withinTolerances(startErrors, tols),
     skipped: skips.toJSON(),
   };
 }
@@ -264,4 +273,37 @@ export async function scoreAlignmentFile(alignmentPath: string, dataDir: string 
   for (const r of missing.reasons()) score.skipped.reasons.push(r);
   score.skipped.skipped += missing.skipped;
   return { ...score, pauses: pauses.result() };
+}
+
+/** What the align stage's summary and the report keep of an alignment's quality against reference timings. */
+export interface LabelQuality {
+  utterances: number;
+  boundaries: number;
+  /** Word boundaries (starts and ends) within 20 and 50 ms, %. */
+  boundariesWithin20ms: number;
+  boundariesWithin50ms: number;
+  /** Word starts within 20 and 50 ms, %. */
+  startsWithin20ms: number;
+  startsWithin50ms: number;
+  medianAbsErrorMs: number;
+  /** Reference pause frames the alignment gives to words, %. */
+  pauseFramesInWords: number;
+  /** Silence-labelled frames that lie inside reference words (outside the pauses), % of all silence-labelled frames. */
+  silenceOutsidePauses: number;
+}
+
+/** The label-quality summary of a scored alignment (tolerances 20 and 50 ms must have been scored). */
+export function labelQuality(score: BoundaryScore & { pauses: PauseScore }): LabelQuality {
+  const at = (w: BoundaryScore['within'], sec: number) => w.find((x) => Math.abs(x.toleranceSec - sec) < 1e-9)?.percent ?? NaN;
+  const p = score.pauses;
+  const silence = p.wordFramesAsSilence + (p.pauseFrames - p.pauseFramesInWords);
+  const r = (x: number) => Number(x.toFixed(2));
+  return {
+    utterances: score.utterances, boundaries: score.boundaries,
+    boundariesWithin20ms: r(at(score.within, 0.02)), boundariesWithin50ms: r(at(score.within, 0.05)),
+    startsWithin20ms: r(at(score.startsWithin, 0.02)), startsWithin50ms: r(at(score.startsWithin, 0.05)),
+    medianAbsErrorMs: r(1000 * score.medianAbsErrorSec),
+    pauseFramesInWords: r(100 * p.pauseShareInWords),
+    silenceOutsidePauses: r(silence > 0 ? (100 * p.wordFramesAsSilence) / silence : 0),
+  };
 }

@@ -16,6 +16,7 @@ import type { TimedSymbol } from '../corpus/types.ts';
 import { CorpusError, FormatError, SkipCounter } from '../util/errors.ts';
 import type { TrainingUtterance, UtteranceSource } from '../hmm/train.ts';
 import type { CmvnStats } from '../features/cmvn.ts';
+import type { FeatureTransform } from '../hmm/feature-transform.ts';
 import { referenceWordSpans, type SpanCounter } from './spans.ts';
 
 export interface GmmFeatureOptions {
@@ -91,6 +92,12 @@ export interface FeatureSourceOptions extends GmmFeatureOptions {
   spanCollarSec?: number | null;
   /** Counts, on the first pass, the utterances that get no spans and why. */
   spanCounts?: SpanCounter;
+  /**
+   * tri2b / tri3b features: splicing, the LDA+MLLT matrix and the speaker's fMLLR, in the state the
+   * transform is in when an utterance is read (training updates it between passes). It replaces
+   * the deltas. Default: none (CMVN + deltas).
+   */
+  transform?: FeatureTransform | null;
 }
 
 /**
@@ -130,7 +137,7 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
             if (seen.has(u.uttId)) throw new CorpusError('utterance id occurs in two training sets', { file: d.featuresPath, uttId: u.uttId, expected: 'unique utterance ids across the training corpora' });
             seen.add(u.uttId);
           }
-          const frames = gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, opts);
+          const { frames, speaker } = gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, opts);
           let wordSpans = null;
           if (opts.spanCollarSec != null) {
             if (!sup.referenceWords) {
@@ -141,28 +148,29 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
               if ('mismatch' in r) { if (first) opts.spanCounts?.mismatch(r.mismatch); } else wordSpans = r;
             }
           }
-          yield { uttId: u.uttId, frames, words: sup.words, wordSpans };
+          yield { uttId: u.uttId, frames, words: sup.words, wordSpans, speaker };
         }
       }
     })();
   };
 }
 
-/** CMVN with the speaker's statistics, then deltas; returns one row view per frame. */
+/** CMVN with the speaker's statistics, then deltas (or the transform); returns one row per frame and the speaker. */
 function gmmFrames(
   mfcc: { numFrames: number; dim: number; data: Float32Array },
   cmvn: { utt2spk: Map<string, string>; stats: Map<string, CmvnStats> },
   speaker: string,
   uttId: string,
   cmvnPath: string,
-  opts: GmmFeatureOptions,
-): Float32Array[] {
+  opts: GmmFeatureOptions & { transform?: FeatureTransform | null },
+): { frames: Float32Array[]; speaker: string } {
   const spk = cmvn.utt2spk.get(uttId) ?? speaker;
   const stats = cmvn.stats.get(spk);
   if (!stats) throw new FormatError('no CMVN statistics for the speaker', { file: cmvnPath, uttId, expected: `streams.mfcc.speakers['${spk}']`, found: 'none' });
   const normed = applyCmvn(mfcc, stats, { normVars: opts.cmvnNormVars ?? false });
+  if (opts.transform) return { frames: opts.transform.apply(normed, spk), speaker: spk };
   const m = addDeltas(normed, { order: opts.deltaOrder ?? 2, window: opts.deltaWindow ?? 2 });
   const rows: Float32Array[] = new Array(m.numFrames);
   for (let t = 0; t < m.numFrames; t++) rows[t] = m.data.subarray(t * m.dim, (t + 1) * m.dim);
-  return rows;
+  return { frames: rows, speaker: spk };
 }

@@ -19,6 +19,13 @@ export interface AlignOptions extends GraphOptions {
   beam?: number;
   /** Beam of the second try when the first finds no path; 0 = no retry. Default 40 (Kaldi). */
   retryBeam?: number;
+  /**
+   * When neither beam finds a path, a last try without pruning (exact Viterbi over the whole
+   * utterance graph, O(frames x graph states)), so that an utterance with enough frames for its
+   * transcript always aligns. Kaldi stops at the retry beam; default true here (an unaligned
+   * utterance loses its labels, and the reason would be the search, not the data).
+   */
+  unprunedRetry?: boolean;
   /** Default 0.1 (Kaldi). */
   acousticScale?: number;
   /** Default 1.0 (Kaldi). */
@@ -53,7 +60,7 @@ export interface Alignment {
   acousticLogLike: number;
   /** Total path score (scaled, with transition and lexicon weights). */
   score: number;
-  /** The beam that succeeded. */
+  /** The beam that succeeded (Infinity: the unpruned last try). */
   beamUsed: number;
   /**
    * 'kept': aligned within the word spans given; 'dropped': spans were given but no path kept to
@@ -203,6 +210,7 @@ export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Fram
   const beams = [opts.beam ?? 10];
   const retry = opts.retryBeam ?? 40;
   if (retry > beams[0]) beams.push(retry);
+  if (opts.unprunedRetry ?? true) beams.push(Infinity);
   const tries: [number, WordSpans | null][] = [];
   if (spans) for (const beam of beams) tries.push([beam, spans]);
   for (const beam of beams) tries.push([beam, null]);
@@ -218,6 +226,11 @@ export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Fram
     };
   }
   return alignFailure(uttId, 'beam', `no path survived beam ${beams.join(' nor retry beam ')}`);
+}
+
+/** The beam an alignment used, for logs and JSON ('unpruned' for the exact last try). */
+export function beamLabel(beam: number): number | 'unpruned' {
+  return Number.isFinite(beam) ? beam : 'unpruned';
 }
 
 /** Compile the graph of a transcript and align it (gmm-align), within `spans` where given (see alignGraph). */

@@ -108,12 +108,19 @@ describe('Viterbi forced alignment', () => {
     // which never leaves K, so no final state is reached; a wide retry beam finds the path.
     const k0 = m.am.gmms[m.ctx.pdf(0, phones.id('K'), 0, 0)];
     const frames = Array.from({ length: 20 }, () => Float32Array.from(k0.means));
-    const narrow = alignGraph('u', g, frames, m, { beam: 1e-9, retryBeam: 0, acousticScale: 1 });
-    const retried = alignGraph('u', g, frames, m, { beam: 1e-9, retryBeam: 1e9, acousticScale: 1 });
+    const narrow = alignGraph('u', g, frames, m, { beam: 1e-9, retryBeam: 0, acousticScale: 1, unprunedRetry: false });
+    const retried = alignGraph('u', g, frames, m, { beam: 1e-9, retryBeam: 1e9, acousticScale: 1, unprunedRetry: false });
     expect(narrow.ok).toBe(false);
     if (!narrow.ok) expect(narrow.reason).toBe('beam');
     expect(retried.ok).toBe(true);
     if (retried.ok) expect(retried.beamUsed).toBe(1e9);
+    // By default a last, unpruned try aligns it anyway: the exact Viterbi path, the wide beam's.
+    const unpruned = alignGraph('u', g, frames, m, { beam: 1e-9, retryBeam: 0, acousticScale: 1 });
+    expect(unpruned.ok).toBe(true);
+    if (unpruned.ok && retried.ok) {
+      expect(unpruned.beamUsed).toBe(Infinity);
+      expect(Array.from(unpruned.pdf)).toEqual(Array.from(retried.pdf));
+    }
   });
 
   it('builds optional silence between words and at the edges with Kaldi probabilities', () => {

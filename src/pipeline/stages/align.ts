@@ -15,7 +15,7 @@
  *       referenceTimings: constrain  # keep each word within its reference timing (alignment.word), +-referenceCollarMs
  */
 import { readCorpusInfo } from '../../corpus/manifest.ts';
-import { alignCorpus, ALIGN_DEFAULTS } from '../../align/corpus.ts';
+import { alignCorpus, ALIGN_DEFAULTS, ALIGN_MODELS, type AlignModelName } from '../../align/corpus.ts';
 import { ConfigError } from '../../util/errors.ts';
 import type { Schema, SchemaFor } from '../schema.ts';
 import type { StageDefinition } from '../stage.ts';
@@ -58,6 +58,14 @@ export interface AlignStageOptions {
   referenceTimings: 'ignore' | 'constrain';
   /** Widening of each reference word span, ms. Default 20. */
   referenceCollarMs: number;
+  /** Last GMM-HMM of the chain mono -> tri1 -> tri2b -> tri3b; its alignment labels the splits. Default 'tri1'. */
+  lastModel: AlignModelName;
+  /** tri2b / tri3b: frames spliced on each side before LDA. Default 3. */
+  spliceContext: number;
+  /** tri2b / tri3b: LDA dimension. Default 40. */
+  ldaDim: number;
+  /** tri2b / tri3b training iterations. Default 35. */
+  adaptedIters: number;
 }
 
 const D = ALIGN_DEFAULTS;
@@ -81,11 +89,15 @@ export const ALIGN_SCHEMA: Schema = {
   vtlpCopies: { type: 'string', enum: ['inherit', 'realign'], default: D.vtlpCopies, doc: "VTLP copies of the features stage: 'inherit' (GMM-HMM on the real recordings only, each copy labelled with its source's alignment) or 'realign' (trained on and aligned on their own warped MFCCs)" },
   referenceTimings: { type: 'string', enum: ['ignore', 'constrain'], default: D.referenceTimings, doc: "the supervisions' reference word timings (alignment.word): 'ignore' them, or 'constrain' every alignment to keep each word within its span (pauses between words can then only be silence)" },
   referenceCollarMs: { type: 'number', min: 0, default: D.referenceCollarMs, unit: 'ms', doc: 'widening of each reference word span on both sides (referenceTimings: constrain)' },
+  lastModel: { type: 'string', enum: [...ALIGN_MODELS], default: D.lastModel, doc: "last GMM-HMM of the chain mono -> tri1 (deltas) -> tri2b (LDA+MLLT) -> tri3b (SAT, fMLLR per speaker), each trained on the previous one's alignment; its alignment labels every split" },
+  spliceContext: { type: 'number', integer: true, min: 0, max: 10, default: D.spliceContext, unit: 'frames', doc: 'tri2b/tri3b: MFCC frames spliced on each side before LDA (Kaldi splice_opts)' },
+  ldaDim: { type: 'number', integer: true, min: 1, default: D.ldaDim, doc: 'tri2b/tri3b: LDA output dimension' },
+  adaptedIters: { type: 'number', integer: true, min: 1, default: D.adaptedIters, doc: 'tri2b/tri3b training iterations (Kaldi train_lda_mllt.sh / train_sat.sh)' },
 } satisfies SchemaFor<AlignStageOptions>;
 
 export const alignStage: StageDefinition<AlignStageOptions> = {
   name: 'align',
-  doc: 'flat-start monophone GMM-HMM -> triphone tree (senones) -> forced alignment of every split [Arrow frame labels]',
+  doc: 'flat-start monophone GMM-HMM -> triphone tree (senones) [-> LDA+MLLT -> SAT] -> forced alignment of every split [Arrow frame labels]',
   inputs: ['prepare', 'features'],
   schema: ALIGN_SCHEMA,
 
@@ -112,6 +124,7 @@ export const alignStage: StageDefinition<AlignStageOptions> = {
       beam: o.beam, retryBeam: o.retryBeam, optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.lexicon ?? null,
       cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, vtlpCopies: o.vtlpCopies,
       referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs, seed: ctx.recipe.seed, writeTiming: false, logger: ctx.log,
+      lastModel: o.lastModel, spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters,
     });
     const s = r.summary;
     const splits = Object.values(s.splits);
