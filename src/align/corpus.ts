@@ -561,12 +561,12 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       }
       const seconds = (Date.now() - start) / 1000;
       // Label quality against the supervisions' reference word timings, where they have them.
-      let quality: LabelQuality | undefined;
+      let quality: LabelQuality | null = null;
       if ([...d.supervisions.values()].some((x) => x.referenceWords)) {
         const reference = new Map<string, TimedSymbol[]>();
         for (const [id, x] of d.supervisions) if (x.referenceWords) reference.set(id, relativeReference(x.referenceWords, x.startSec));
         quality = labelQuality(await scoreAlignmentFile(join(tmp, `${d.split}.arrow`), null, d.split, { reference, frameLengthMs: d.featureMeta.featureConfig.frameLengthMs }));
-        logger.info(`align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`);
+        if (quality) logger.info(`align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`);
       }
       progress.done(`${frames} frames, ${(frames / Math.max(seconds, 1e-3)).toFixed(0)} frames/s`);
       // Supervisions the features stage skipped never reach the aligner: count them apart.

@@ -292,8 +292,9 @@ export interface LabelQuality {
   silenceOutsidePauses: number;
 }
 
-/** The label-quality summary of a scored alignment (tolerances 20 and 50 ms must have been scored). */
-export function labelQuality(score: BoundaryScore & { pauses: PauseScore }): LabelQuality {
+/** The label-quality summary of a scored alignment (tolerances 20 and 50 ms must have been scored); null without a scored boundary. */
+export function labelQuality(score: BoundaryScore & { pauses: PauseScore }): LabelQuality | null {
+  if (score.boundaries === 0) return null;
   const at = (w: BoundaryScore['within'], sec: number) => w.find((x) => Math.abs(x.toleranceSec - sec) < 1e-9)?.percent ?? NaN;
   const p = score.pauses;
   const silence = p.wordFramesAsSilence + (p.pauseFrames - p.pauseFramesInWords);

@@ -348,6 +348,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     gainRecovered,
     ...(() => { const sig = significance(input, o); return { differences: differences(input, systems, o), significance: sig }; })(),
     ...(input.otherSplits?.length ? { otherSplits: otherSplits(input, ids) } : {}),
+    ...(input.labels ? { labels: input.labels } : {}),
     softTargets: input.softTargets ?? null,
     temperatureSweep: sweep,
     fidelity: input.fidelity?.length ? input.fidelity : null,

@@ -23,9 +23,10 @@ import { parseSupervision, SUPERVISIONS_FILE } from '../corpus/manifest.ts';
 import type { ModelsFile } from '../train/models.ts';
 import type { StudentEntry, StudentsFile } from '../train/distill.ts';
 import type { TargetsFile } from '../train/targets.ts';
+import type { AlignSummary } from '../align/corpus.ts';
 import {
   CONTROL_ID, MAIN_SPLITS, MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
-  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type OtherSplitInput, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint, type UtteranceCountsInput,
+  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type LabelsInput, type OtherSplitInput, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint, type UtteranceCountsInput,
 } from './types.ts';
 
 /** Where each stage wrote its output (absent stages: null). */
@@ -220,6 +221,18 @@ export function readSplitSpeakers(prepareDir: string | null | undefined, split: 
  * system's WER counts and, where eval.json scored the split, its frame accuracy. `reportId` maps
  * the stages' model names to report system ids; other models (sweep students) are left out.
  */
+/** The labels block of the report from the align stage's summary.json (null without one). */
+export function labelsOf(alignDir: string | null): LabelsInput | null {
+  const s = readOptionalJson<AlignSummary>(alignDir ? join(alignDir, 'summary.json') : null, 'am-distill.align-summary', 'align summary');
+  if (!s) return null;
+  return {
+    models: s.training?.models?.map((m) => m.name) ?? [],
+    senones: s.numSenones,
+    gaussians: s.numGaussians,
+    splits: Object.entries(s.splits).map(([split, x]) => ({ split, aligned: x.done, failed: x.failed, quality: x.labelQuality ?? null })),
+  };
+}
+
 export function otherSplitsOf(score: Pick<ScoreSummary, 'splits' | 'results'>, evalFile: Pick<EvalFile, 'splits'>, reportId: ReadonlyMap<string, string>): OtherSplitInput[] {
   return score.splits.filter((split) => !MAIN_SPLITS.includes(split)).flatMap((split) => {
     const systems: OtherSplitInput['systems'] = {};
@@ -336,6 +349,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
   // Per-utterance test counts under the report's system ids, with each utterance's speaker, for the speaker bootstrap.
   const reportId = new Map<string, string>([[baseline.name, 'baseline'], ['ensemble', 'ensemble'], [student.name, 'student'], ...(control ? [[control.name, CONTROL_ID] as [string, string]] : []), ...members.map((m) => [m.name, m.name] as [string, string])]);
   const otherSplits = score ? otherSplitsOf(score, evalFile, reportId) : [];
+  const labels = labelsOf(dirs.align ?? null);
   const uttsFile = join(dirs.eval, evalUtterancesFile('test'));
   const frameLines = existsSync(uttsFile) ? readEvalUtterances(uttsFile) : null;
   const utteranceCounts: UtteranceCountsInput | null = frameLines || score ? {
@@ -351,6 +365,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     systems,
     utteranceCounts,
     ...(otherSplits.length ? { otherSplits } : {}),
+    ...(labels ? { labels } : {}),
     softTargets,
     temperatureSweep,
     frameAccuracyGain,

@@ -7,7 +7,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, differencesNotes, differencesTable, GAIN_KEPT_LABEL, SHARE_CAPTION, SIGNIFICANCE_CAPTION, SIGNIFICANCE_TITLE, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, OTHER_SPLITS_TITLE, otherSplitsNotes, otherSplitsTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, differencesNotes, differencesTable, GAIN_KEPT_LABEL, SHARE_CAPTION, SIGNIFICANCE_CAPTION, SIGNIFICANCE_TITLE, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, OTHER_SPLITS_TITLE, otherSplitsNotes, LABELS_TITLE, labelsNotes, labelsTable, otherSplitsTable, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { diffTokens, escapeHtml, plural } from './format.ts';
@@ -76,6 +76,8 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
   const os = otherSplitsTable(r);
   if (os) parts.push(section('other-splits', OTHER_SPLITS_TITLE, htmlTable(os), ...otherSplitsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`)));
   parts.push(section('systems', 'All systems', htmlTable(systemsTable(r)), figures(figs, ['test-frame-accuracy', 'test-wer'])));
+  const lt = labelsTable(r);
+  if (lt) parts.push(section('labels', LABELS_TITLE, htmlTable(lt), ...labelsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`)));
 
   parts.push(section('corpus', 'Corpus', htmlTable(corpusTable(r)), ...corpusNotes(r).map((n) => `<p>${escapeHtml(n)}</p>`)));
 

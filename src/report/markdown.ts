@@ -3,7 +3,7 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, differencesNotes, differencesTable, SHARE_CAPTION, SIGNIFICANCE_CAPTION, SIGNIFICANCE_TITLE, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, OTHER_SPLITS_TITLE, otherSplitsNotes, otherSplitsTable, significanceTable, softTargetTable, speakerTable, stageTable,
+  corpusNotes, corpusTable, differencesNotes, differencesTable, SHARE_CAPTION, SIGNIFICANCE_CAPTION, SIGNIFICANCE_TITLE, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, OTHER_SPLITS_TITLE, otherSplitsNotes, LABELS_TITLE, labelsNotes, labelsTable, otherSplitsTable, significanceTable, softTargetTable, speakerTable, stageTable,
   summarySentences, sweepTable, systemsTable, table1, type Table,
 } from './sections.ts';
 import { escapeMarkdown, formatInlineDiff, markdownCodeBlock, plural } from './format.ts';
@@ -40,6 +40,8 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
   const os = otherSplitsTable(r);
   if (os) push(`## ${OTHER_SPLITS_TITLE}`, markdownTable(os), ...otherSplitsNotes(r).map(escapeMarkdown));
   push('## All systems', markdownTable(systemsTable(r)));
+  const lt = labelsTable(r);
+  if (lt) push(`## ${LABELS_TITLE}`, markdownTable(lt), ...labelsNotes(r).map(escapeMarkdown));
   push(...figureLinks(figures, ['test-frame-accuracy', 'test-wer']));
 
   push('## Corpus', markdownTable(corpusTable(r)));

@@ -2,7 +2,8 @@
  * The report's content as plain tables and sentences, shared by the Markdown and HTML renderers
  * (each escapes the text for its own format).
  */
-import { MEMBER_ID, type FrequentErrorRow, type ReportJson, type SignificanceTest } from './types.ts';
+import { MEMBER_ID, type FrequentErrorRow, type LabelsInput, type ReportJson, type SignificanceTest } from './types.ts';
+import type { LabelQuality } from '../align/score.ts';
 import { orderedSystemIds, table1SystemIds } from './build.ts';
 import type { DifferencesReport, IntervalOrNote, MetricDifferences } from './differences.ts';
 import { duration, int, pct, plural, signedPoints } from './format.ts';
@@ -103,6 +104,26 @@ export function differenceSentences(d: DifferencesReport, name: (id: string) => 
     const share = g.value === null ? 'share of the gain kept undefined' : `share of the ensemble's gain kept ${pct(g.value, 0)} (${intervalCell(g.ci, m.note, (v) => pct(v, 0))})${g.meaningful === false ? ', not meaningful (below)' : ''}`;
     return [`Test ${what} differences in points, ${level} speaker-bootstrap intervals: ${parts.join('; ')}; ${share}.`];
   });
+}
+
+export const LABELS_TITLE = 'Frame labels';
+
+/** The forced alignment behind every frame label: per split, utterances aligned and failed, and the quality against reference timings. */
+export function labelsTable(r: ReportJson): Table | null {
+  const l = r.labels;
+  if (!l) return null;
+  const q = (s: LabelsInput['splits'][number], f: (x: LabelQuality) => string) => (s.quality ? f(s.quality) : 'n/a');
+  return table(
+    ['Split', 'Aligned', 'Failed', 'Boundaries within 20 / 50 ms', 'Word starts within 50 ms', 'Silence outside reference pauses'],
+    l.splits.map((s) => [s.split, String(s.aligned), String(s.failed), q(s, (x) => `${x.boundariesWithin20ms.toFixed(1)}% / ${x.boundariesWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.startsWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.silenceOutsidePauses.toFixed(1)}%`)]),
+    [false, true, true, true, true, true],
+  );
+}
+
+export function labelsNotes(r: ReportJson): string[] {
+  const l = r.labels;
+  if (!l) return [];
+  return [`Labels: forced alignment with ${l.models.at(-1)} (chain ${l.models.join(' -> ')}), ${l.senones} senones, ${l.gaussians} Gaussians. Quality is measured against the corpus's reference word timings where it has them (n/a: none). Frame accuracies are relative to these labels, so they compare across systems, not across labelings; WERs compare across both.`];
 }
 
 export const OTHER_SPLITS_TITLE = 'Other test sets';

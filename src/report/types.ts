@@ -13,6 +13,7 @@
 import type { AlignedPair } from '../score/align.ts';
 import type { ErrorLists } from '../score/errors.ts';
 import type { DifferencesReport } from './differences.ts';
+import type { LabelQuality } from '../align/score.ts';
 
 export const REPORT_INPUT_FORMAT = 'am-distill.report-input';
 export const REPORT_FORMAT = 'am-distill.report';
@@ -229,8 +230,19 @@ export interface ReportInput {
    * split). Absent when the recipe decodes only dev and test.
    */
   otherSplits?: OtherSplitInput[];
+  /** The forced alignment behind every frame label (the align stage's summary); absent for reports built without it. */
+  labels?: LabelsInput;
   /** How the pipeline built its report (bootstrap seed etc.), so a rebuild from this file matches it. */
   reportOptions?: { bootstrapReplicates?: number; confidence?: number; seed?: number; maxWorstUtterances?: number };
+}
+
+/** The GMM-HMM chain that labelled the frames, and each split's alignment counts and quality. */
+export interface LabelsInput {
+  /** The chain, e.g. ['mono', 'tri1', 'tri2b', 'tri3b']; the last one labels the splits. */
+  models: string[];
+  senones: number;
+  gaussians: number;
+  splits: { split: string; aligned: number; failed: number; quality: LabelQuality | null }[];
 }
 
 /** One extra decoded split (see ReportInput.otherSplits). */
@@ -391,6 +403,8 @@ export interface ReportJson {
    * accuracy and WER on them. Absent when there are none.
    */
   otherSplits?: OtherSplitReport[];
+  /** As ReportInput.labels. */
+  labels?: LabelsInput;
   /** Per-speaker WER on test (dev when test has none). */
   perSpeaker: { split: Split; rows: SpeakerRow[] } | null;
   /** The most frequent errors of the baseline, ensemble and student on test (dev when test has none). */

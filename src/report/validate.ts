@@ -382,10 +382,31 @@ function checkOtherSplits(c: Checker, v: unknown, path: string, systems: Obj, ra
   });
 }
 
+/** The labels block (LabelsInput): the chain's names, counts, and per split its counts and quality (or null). */
+function checkLabels(c: Checker, value: unknown, path: string): void {
+  const o = c.obj(value, path, ['models', 'senones', 'gaussians', 'splits'], []);
+  c.arr(o.models, `${path}.models`).forEach((m, i) => c.str(m, `${path}.models[${i}]`));
+  c.int(o.senones, `${path}.senones`, 1);
+  c.int(o.gaussians, `${path}.gaussians`, 1);
+  c.arr(o.splits, `${path}.splits`).forEach((x, i) => {
+    const p = `${path}.splits[${i}]`;
+    const s = c.obj(x, p, ['split', 'aligned', 'failed', 'quality'], []);
+    c.str(s.split, `${p}.split`);
+    c.int(s.aligned, `${p}.aligned`, 0);
+    c.int(s.failed, `${p}.failed`, 0);
+    if (s.quality !== null) {
+      const q = c.obj(s.quality, `${p}.quality`, LABEL_QUALITY_KEYS, []);
+      for (const k of LABEL_QUALITY_KEYS) c.num(q[k], `${p}.quality.${k}`, 0, Infinity, 'a number >= 0');
+    }
+  });
+}
+
+const LABEL_QUALITY_KEYS = ['utterances', 'boundaries', 'boundariesWithin20ms', 'boundariesWithin50ms', 'startsWithin20ms', 'startsWithin50ms', 'medianAbsErrorMs', 'pauseFramesInWords', 'silenceOutsidePauses'];
+
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity', 'utteranceCounts', 'otherSplits']);
+  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity', 'utteranceCounts', 'otherSplits', 'labels']);
   if (o.reportOptions !== undefined) {
     const ro = c.obj(o.reportOptions, 'reportOptions', [], ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances']);
     if (ro.bootstrapReplicates !== undefined) c.int(ro.bootstrapReplicates, 'reportOptions.bootstrapReplicates', 1);
@@ -400,6 +421,7 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
   for (const [id, s] of Object.entries(systems)) checkSystem(c, s, `systems.${id}`, id);
   if (o.utteranceCounts !== undefined && o.utteranceCounts !== null) checkUtteranceCounts(c, o.utteranceCounts, 'utteranceCounts', systems);
   if (o.otherSplits !== undefined) checkOtherSplits(c, o.otherSplits, 'otherSplits', systems, false);
+  if (o.labels !== undefined) checkLabels(c, o.labels, 'labels');
   if (o.softTargets !== undefined && o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
   if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null) checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
@@ -435,7 +457,7 @@ export function readReportInput(path: string): ReportInput {
 export function validateReportJson(value: unknown, file?: string): ReportJson {
   const c = new Checker(file);
   const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'gainRecovered', 'significance', 'softTargets', 'stages', 'environment'],
-    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec', 'differences', 'otherSplits']);
+    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec', 'differences', 'otherSplits', 'labels']);
   if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
   if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   const systems = o.systems as Obj;
@@ -465,6 +487,7 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
     }
   }
   if (o.otherSplits !== undefined) checkOtherSplits(c, o.otherSplits, 'otherSplits', systems, true);
+  if (o.labels !== undefined) checkLabels(c, o.labels, 'labels');
   if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
   if (o.frequentErrors !== undefined && o.frequentErrors !== null) checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
