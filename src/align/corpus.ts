@@ -36,8 +36,7 @@ import { NO_TRANSCRIPT_REASON, featureSource, openSplit, type GmmFeatureOptions,
 import { AlignmentFileWriter, type AlignmentFileMetadata } from './store.ts';
 import { vtlpId } from '../features/perturb.ts';
 import { SpanCounter, type SpanSummary } from './spans.ts';
-import { labelQuality, relativeReference, scoreAlignmentFile, type LabelQuality } from './score.ts';
-import type { TimedSymbol } from '../corpus/types.ts';
+import { labelQuality, scoreAlignmentFile, type LabelQuality } from './score.ts';
 
 export interface AlignCorpusOptions extends GmmFeatureOptions {
   /** Prepared data dir (corpus.json + <split>/*.jsonl). */
@@ -370,14 +369,13 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       throw new FormatError('the model was trained on other GMM features', { file: cpath, expected: JSON.stringify(key.desc), found: JSON.stringify(cfg.gmmFeatures?.desc) });
     }
     const tpath = join(o.modelDir, TRANSFORM_FILE), apath = join(o.modelDir, ALIGNMENT_MODEL_FILE);
+    // The transform and alignment model belong to the model: where present, they join its hash.
+    const extra = [tpath, apath].filter((f) => existsSync(f));
     given = {
       model: loadModel(mpath),
-      // The transform and alignment model belong to the model: they join its hash.
-      hash: existsSync(tpath) || existsSync(apath)
-        ? sha256Hex([mpath, tpath, apath].filter((f) => existsSync(f)).map((f) => sha256Hex(readFileSync(f))).join(':'))
-        : sha256Hex(readFileSync(mpath)),
-      transform: existsSync(tpath) ? FeatureTransform.fromJSON(JSON.parse(readFileSync(tpath, 'utf8')), tpath) : null,
-      alignmentModel: existsSync(apath) ? loadModel(apath) : null,
+      hash: extra.length ? sha256Hex([mpath, ...extra].map((f) => sha256Hex(readFileSync(f))).join(':')) : sha256Hex(readFileSync(mpath)),
+      transform: extra.includes(tpath) ? FeatureTransform.fromJSON(JSON.parse(readFileSync(tpath, 'utf8')), tpath) : null,
+      alignmentModel: extra.includes(apath) ? loadModel(apath) : null,
     };
   }
 
@@ -563,9 +561,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       // Label quality against the supervisions' reference word timings, where they have them.
       let quality: LabelQuality | null = null;
       if ([...d.supervisions.values()].some((x) => x.referenceWords)) {
-        const reference = new Map<string, TimedSymbol[]>();
-        for (const [id, x] of d.supervisions) if (x.referenceWords) reference.set(id, relativeReference(x.referenceWords, x.startSec));
-        quality = labelQuality(await scoreAlignmentFile(join(tmp, `${d.split}.arrow`), null, d.split, { reference, frameLengthMs: d.featureMeta.featureConfig.frameLengthMs }));
+        quality = labelQuality(await scoreAlignmentFile(join(tmp, `${d.split}.arrow`), d.dataDir, d.split, { frameLengthMs: d.featureMeta.featureConfig.frameLengthMs }));
         if (quality) logger.info(`align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`);
       }
       progress.done(`${frames} frames, ${(frames / Math.max(seconds, 1e-3)).toFixed(0)} frames/s`);

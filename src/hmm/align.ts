@@ -228,11 +228,6 @@ export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Fram
   return alignFailure(uttId, 'beam', `no path survived beam ${beams.join(' nor retry beam ')}`);
 }
 
-/** The beam an alignment used, for logs and JSON ('unpruned' for the exact last try). */
-export function beamLabel(beam: number): number | 'unpruned' {
-  return Number.isFinite(beam) ? beam : 'unpruned';
-}
-
 /** Compile the graph of a transcript and align it (gmm-align), within `spans` where given (see alignGraph). */
 export function alignUtterance(uttId: string, frames: readonly Frame[], words: readonly string[], lang: LangModel, model: AcousticModel, opts: AlignOptions = {}, tidWeight?: Float64Array, spans: WordSpans | null = null): Alignment | AlignFailure {
   const g = compileGraph(uttId, words, lang, model.ctx, model.tm, opts);

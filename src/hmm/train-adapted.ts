@@ -22,14 +22,11 @@ import { NumericError } from '../util/errors.ts';
 import { AmDiagGmm } from './gmm.ts';
 import { applyAffine, type FeatureTransform } from './feature-transform.ts';
 import { FmllrAccs, LdaAccs, MlltAccs, composeAffine, estimateFmllr, estimateLda, estimateMllt } from './transforms.ts';
+import { matMul } from './linalg.ts';
 import { transitionWeights, alignUtterance, type AlignOptions, type AcousticModel } from './align.ts';
 import type { FrameAlignment, LangModel } from './graph.ts';
-import { trainTriphone, type GmmHmmModel, type TrainResult, type TrainingUtterance, type TriphoneTrainOptions, type UtteranceSource } from './train.ts';
+import { iterate, trainTriphone, type GmmHmmModel, type TrainResult, type TrainingUtterance, type TriphoneTrainOptions, type UtteranceSource } from './train.ts';
 import type { ContextTree } from './tree.ts';
-
-async function* iterate(src: UtteranceSource): AsyncGenerator<TrainingUtterance> {
-  for await (const u of src()) yield u;
-}
 
 /** Per-frame weight of statistics that should ignore silence (Kaldi weight-silence-post 0.0). */
 function speechWeight(model: AcousticModel & { phones: GmmHmmModel['phones'] }, tid: number): number {
@@ -107,13 +104,8 @@ export async function trainLdaMllt(
 /** gmm-transform-means: mu <- A mu for every Gaussian (variances unchanged until re-estimated). */
 export function transformMeans(am: AmDiagGmm, a: Float64Array): void {
   const d = am.dim;
-  const mu = new Float64Array(d);
   for (const g of am.gmms) {
-    for (let c = 0; c < g.numComponents; c++) {
-      const o = c * d;
-      for (let i = 0; i < d; i++) { let s = 0; for (let j = 0; j < d; j++) s += a[i * d + j] * g.means[o + j]; mu[i] = s; }
-      g.means.set(mu, o);
-    }
+    for (let c = 0; c < g.numComponents; c++) g.means.set(matMul(a, g.means.subarray(c * d, (c + 1) * d), d, d, 1), c * d);
     g.computeGconsts();
   }
 }

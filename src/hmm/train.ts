@@ -104,7 +104,8 @@ export interface MonophoneTrainOptions extends CommonTrainOptions {
   topology?: TopologyOptions;
 }
 
-async function* iterate(src: UtteranceSource): AsyncGenerator<TrainingUtterance> {
+/** One pass over a source, sync or async alike. */
+export async function* iterate(src: UtteranceSource): AsyncGenerator<TrainingUtterance> {
   for await (const u of src()) yield u;
 }
 
@@ -324,10 +325,12 @@ export async function trainTriphone(
   // An empty leaf starts from the old model's pdf for its phone state, or, where the features
   // changed (LDA, fMLLR), from the pooled statistics of every leaf.
   const sameSpace = old.am.dim === stats.dim;
-  const pooled = new GaussStats(stats.dim);
-  if (!sameSpace) for (const s of leafStats) pooled.addStats(s);
+  let pooled: { mean: Float64Array; variance: Float64Array } | null = null;
   const gmms = leafGaussians(leafStats, varFloor, (leaf) => {
-    if (!sameSpace) { const m = pooled.moments(varFloor); return DiagGmm.single(m.mean, m.variance); }
+    if (!sameSpace) {
+      if (!pooled) { const all = new GaussStats(stats!.dim); for (const s of leafStats) all.addStats(s); pooled = all.moments(varFloor); }
+      return DiagGmm.single(pooled.mean, pooled.variance);
+    }
     const info = tree.leafInfo[leaf];
     return momentMatched(old.am.gmms[old.ctx.pdf(0, info.phone, 0, info.pdfClass)], varFloor);
   });
