@@ -25,9 +25,9 @@
  * for archives larger than memory.
  */
 import { promises as fsp } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import { FormatError } from '../util/errors.ts';
+import { tmpSibling, writeFileAtomic } from '../util/fs.ts';
 import { compareIds } from '../corpus/manifest.ts';
 
 export const KALDI_BINARY_HEADER = Uint8Array.of(0x00, 0x42); // "\0B"
@@ -202,10 +202,6 @@ export interface ArchiveWriterOptions {
   arkPathInScp?: string;
 }
 
-function tmpSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-}
-
 /**
  * Streams objects into a binary archive (and its scp). Atomic: both files are written to
  * temporary siblings and renamed into place by `finish()`; `abort()` removes them.
@@ -256,12 +252,9 @@ export class KaldiArchiveWriter {
     if (scpPath) {
       const inScp = this.opts.arkPathInScp ?? this.arkPath;
       const lines = [...this.scp].sort((a, b) => compareIds(a.key, b.key)).map((e) => `${e.key} ${inScp}:${e.offset}\n`);
-      const tmpScp = tmpSibling(scpPath);
       try {
-        await fsp.writeFile(tmpScp, lines.join(''));
-        await fsp.rename(tmpScp, scpPath);
+        await writeFileAtomic(scpPath, lines.join(''));
       } catch (err) {
-        await fsp.rm(tmpScp, { force: true });
         await fsp.rm(this.tmpArk, { force: true });
         throw err;
       }

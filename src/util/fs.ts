@@ -7,7 +7,8 @@ import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from './errors.ts';
 
-function tmpSibling(path: string): string {
+/** A temporary sibling of `path` (`.<name>.<pid>.<hex>.tmp`, the form tempOwner recognises). */
+export function tmpSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
