@@ -150,10 +150,9 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       const netSeed = def.netSeeded && recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {};
       const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed, ...netSeed });
       const previous = readStageRecord(dir);
-      const damaged = previous ? await damageOf(dir, previous) : null;
       if (i < from) {
         records.set(name, previous);
-        const stale = previous && previous.configHash !== configHash ? 'config changed' : damaged;
+        const stale = !previous ? null : previous.configHash !== configHash ? 'config changed' : await damageOf(dir, previous);
         if (stale) log.warn(`stage ${name} is out of date (${stale}) but is not run because of --from-stage ${opts.fromStage}`);
         reports.push({ stage: name, status: 'before-from-stage', dir, ...(previous ? { counts: previous.counts } : {}) });
         continue;
@@ -181,7 +180,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       else if (previous.inputHash !== inputHash) {
         const changed = Object.keys(upstream).filter((k) => previous.inputs?.upstream?.[k] !== upstream[k]);
         reason = changed.length ? `inputs changed (${changed.join(', ')})` : 'inputs changed (external files)';
-      } else if (damaged) reason = damaged;
+      } else reason = (await damageOf(dir, previous)) ?? undefined;
       if (!reason && previous) {
         log.info(`skip ${name}: up to date`);
         records.set(name, previous);
