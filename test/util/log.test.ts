@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { createLogger, etaSeconds, formatDuration, renderProgress, setLogLevel, getLogLevel } from '../../src/util/log.ts';
+import { createLogger, etaSeconds, formatDuration, renderProgress, setLogLevel, getLogLevel, type LoggerOptions } from '../../src/util/log.ts';
 
 /** A one-column-per-character terminal: '\r' returns to column 0, '\n' ends the line, text overwrites. */
 class FakeTerminal {
@@ -31,6 +31,13 @@ class FakeTerminal {
 const level = getLogLevel();
 afterEach(() => setLogLevel(level));
 
+/** A logger at level info writing to `stream`, on a clock the test sets (`clock.ms`). */
+function clockedLogger(stream: LoggerOptions['stream']) {
+  setLogLevel('info');
+  const clock = { ms: 0 };
+  return { clock, logger: createLogger({ stream, now: () => clock.ms }) };
+}
+
 describe('progress', () => {
   it('renders count, rate, elapsed time and an ETA at the mean rate', () => {
     const p = { label: 'align train', count: 25, total: 100, unit: 'utts', elapsedSec: 10 };
@@ -54,15 +61,13 @@ describe('progress', () => {
   });
 
   it('redraws a TTY line in place without leaving characters of a longer previous line', () => {
-    setLogLevel('info');
     const term = new FakeTerminal();
-    let t = 0;
-    const logger = createLogger({ stream: term, now: () => t });
+    const { clock, logger } = clockedLogger(term);
     const p = logger.progress('features train', 1000, 'utts');
     const drawn: string[] = [];
     // A slow first item (ETA in hours), then the rest: the last report has no ETA and is shorter.
     for (const [ms, n] of [[13_000, 1], [13_500, 400], [14_200, 599]] as const) {
-      t = ms;
+      clock.ms = ms;
       p.tick(n);
       drawn.push(term.screen()[0]);
     }
@@ -74,15 +79,13 @@ describe('progress', () => {
   });
 
   it('blanks a bar before a log line, so the message stands alone on its line', () => {
-    setLogLevel('info');
     const term = new FakeTerminal();
-    let t = 0;
-    const logger = createLogger({ stream: term, now: () => t });
+    const { clock, logger } = clockedLogger(term);
     const p = logger.progress('decode test', 10, 'utts');
-    t = 1000;
+    clock.ms = 1000;
     p.tick(2);
     logger.warn('utterance u3: no path survived the beam');
-    t = 2000;
+    clock.ms = 2000;
     p.tick(2);
     expect(term.screen()).toEqual([
       'WARN: utterance u3: no path survived the beam',
@@ -91,13 +94,11 @@ describe('progress', () => {
   });
 
   it('prints plain lines, at most one per 10 s, when the stream is not a terminal', () => {
-    setLogLevel('info');
     const chunks: string[] = [];
-    let t = 0;
-    const logger = createLogger({ stream: { write: (s: string) => chunks.push(s) }, now: () => t });
+    const { clock, logger } = clockedLogger({ write: (s: string) => chunks.push(s) });
     const p = logger.progress('lm', 4, 'sentences');
     for (const ms of [1000, 5000, 12_000]) {
-      t = ms;
+      clock.ms = ms;
       p.tick();
     }
     p.done();
