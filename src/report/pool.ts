@@ -26,7 +26,7 @@ import { gainShare } from '../score/significance.ts';
 import { EVAL_JSON, diagnosticsMarkdown, evalUtterancesFile, type EvalFile, type EvalUtteranceLine, type SplitDiagnostics } from '../train/eval.ts';
 import { fidelityOf } from '../score/fidelity.ts';
 import { SCORE_FORMAT, type ScoreSummary } from '../decode-stage/score.ts';
-import { PAPER_TABLE_1, frequentErrorRows, table1SystemIds } from './build.ts';
+import { PAPER_REPORT, frequentErrorRows, table1SystemIds } from './build.ts';
 import { metricDifferences, seedSpread, type DifferencesReport } from './differences.ts';
 import { speakerOf } from '../score/trn.ts';
 import { differencesNotes, differencesTable, frequentErrorLabel } from './sections.ts';
@@ -476,13 +476,12 @@ export function formatPoolMarkdown(p: PoolFile): string {
   };
   for (const r of p.experiments) line(r);
   line(p.pooled, true);
-  const P = PAPER_TABLE_1;
+  const P = PAPER_REPORT;
   const paper = (id: string, k: 'frameAccuracy' | 'wer') => (id === 'baseline' || id === 'ensemble' || id === 'student' ? pct(P[id][k]) : '');
-  const paperKept = gainShare(P.baseline.frameAccuracy, P.ensemble.frameAccuracy, P.student.frameAccuracy);
-  L.push(`| paper (Table 1) | | | | ${ids.map((id) => paper(id, 'frameAccuracy')).join(' | ')} | ${pct(paperKept)} |${hasWer ? ` | ${werIds.map((id) => paper(id, 'wer')).join(' | ')} |` : ''}`, '');
+  L.push(`| paper (Table 1) | | | | ${ids.map((id) => paper(id, 'frameAccuracy')).join(' | ')} | ${pct(P.gainRecovered.frameAccuracy)} |${hasWer ? ` | ${werIds.map((id) => paper(id, 'wer')).join(' | ')} |` : ''}`, '');
   L.push(`Pooled: every fold's utterances once, each system's counts averaged over the seeds (the mean over seeds of all correct frames / all frames and all errors / all reference words).${p.pooled.memberMean !== null ? ` Members' mean pooled frame accuracy: ${pct(p.pooled.memberMean, 2)}.` : ''}`, '');
 
-  L.push('## Differences (pooled)', '', markdownTable(differencesTable(p.differences, (id) => id, { ...P, gainRecovered: { frameAccuracy: paperKept!, wer: (P.baseline.wer - P.student.wer) / (P.baseline.wer - P.ensemble.wer) } })), '');
+  L.push('## Differences (pooled)', '', markdownTable(differencesTable(p.differences, (id) => id, P)), '');
   for (const n of differencesNotes(p.differences, (id) => id)) L.push(escapeMarkdown(n), '');
   if (d.seeds.length > 1) L.push(`Each difference is the mean over the ${d.seeds.length} seeds of the difference pooled over the folds, the systems of one fold and seed paired; each bootstrap replicate draws one resample of speakers and utterances and applies it to every seed's results.`, '');
   L.push(`Mean of the experiments' gain kept: ${pct(p.pooled.meanGainKept)}.`, '');
