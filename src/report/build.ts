@@ -342,6 +342,8 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
 
   const stages = { ...input.stages };
   const totalSec = Object.values(stages).reduce((a, b) => a + b, 0);
+  // The score stage's utterance-bootstrap tests first: a mismatch of references is reported as theirs.
+  const significanceReport = significance(input, o);
   return {
     format: REPORT_FORMAT,
     formatVersion: REPORT_FORMAT_VERSION,
@@ -350,7 +352,8 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     systems,
     paper: { ...PAPER_REPORT },
     gainRecovered,
-    ...(() => { const sig = significance(input, o); return { differences: differences(input, systems, o), significance: sig }; })(),
+    differences: differences(input, systems, o),
+    significance: significanceReport,
     ...(input.otherSplits?.length ? { otherSplits: otherSplits(input, ids) } : {}),
     ...(input.labels ? { labels: input.labels } : {}),
     softTargets: input.softTargets ?? null,
