@@ -175,7 +175,7 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
     } catch (err) {
       if (err instanceof OptionError) {
         const keyPath = err.location.keyPath;
-        throw new ConfigError(err.bareMessage, { ...locate(keyPath), keyPath, expected: err.expected, found: err.found });
+        throw new ConfigError(err.detail, { ...locate(keyPath), keyPath, expected: err.expected, found: err.found });
       }
       throw err;
     }

@@ -7,7 +7,7 @@
  * caller (recipe loader) attaches the file and line.
  */
 import { resolve as pathResolve } from 'node:path';
-import { AmDistillError, ConfigError, formatLocation } from '../util/errors.ts';
+import { ConfigError } from '../util/errors.ts';
 
 interface BaseSpec {
   /** One-line documentation shown by `describeSchema`. */
@@ -96,14 +96,12 @@ export type Schema = Record<string, OptionSpec>;
 export type SchemaFor<T> = { [K in keyof Required<T>]: OptionSpec };
 
 /**
- * A validation error. Keeps the bare message apart from the location so that the recipe
- * loader can re-raise it with the file and line the key path points at.
+ * A validation error. Its `detail` (the bare message, without the location) lets the recipe
+ * loader re-raise it with the file and line the key path points at.
  */
 export class OptionError extends ConfigError {
-  readonly bareMessage: string;
   constructor(message: string, opts: { keyPath: string; expected?: string; found?: string }) {
     super(message, opts);
-    this.bareMessage = message;
   }
 }
 
@@ -151,17 +149,6 @@ function expectedOf(spec: OptionSpec): string {
   }
 }
 
-/** The message of an AmDistillError without the location prefix and the expected/found suffix. */
-export function bareMessageOf(err: AmDistillError): string {
-  let m = err.message;
-  const where = formatLocation(err.location);
-  if (where && m.startsWith(where + ': ')) m = m.slice(where.length + 2);
-  let suffix = '';
-  if (err.expected !== undefined) suffix += `; expected ${err.expected}`;
-  if (err.found !== undefined) suffix += `, found ${err.found}`;
-  if (suffix && m.endsWith(suffix)) m = m.slice(0, m.length - suffix.length);
-  return m;
-}
 
 /**
  * Validate `value` against an object schema and return the effective options with defaults
@@ -203,7 +190,7 @@ export function validateValue(spec: OptionSpec, value: unknown, keyPath: string)
       return spec.validate(value, keyPath);
     } catch (err) {
       if (err instanceof ConfigError && !(err instanceof OptionError)) {
-        throw new OptionError(bareMessageOf(err), { keyPath: err.location.keyPath ?? keyPath, expected: err.expected, found: err.found });
+        throw new OptionError(err.detail, { keyPath: err.location.keyPath ?? keyPath, expected: err.expected, found: err.found });
       }
       throw err;
     }

@@ -206,7 +206,7 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
     } catch (err) {
       if (!(err instanceof OptionError)) throw err;
       const keyPath = err.location.keyPath!;
-      throw new ConfigError(err.bareMessage, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found });
+      throw new ConfigError(err.detail, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found });
     }
     const splits = ctx.options.splits ?? info.splits;
     for (const s of splits) {

@@ -25,7 +25,7 @@ import type { TimitOptions } from '../../../corpora/timit/index.ts';
 import { prepareSynth, synthAdapter, type SynthOptions } from '../../../corpora/synth/index.ts';
 import type { CorpusInfo } from '../../corpus/types.ts';
 import { parseSetArgument } from '../recipe.ts';
-import { OptionError, bareMessageOf, resolvePaths, validateOptions, type ObjectSpec, type OptionSpec, type Schema, type SchemaFor } from '../schema.ts';
+import { OptionError, resolvePaths, validateOptions, type ObjectSpec, type OptionSpec, type Schema, type SchemaFor } from '../schema.ts';
 import type { ExternalInput, RecipeHead, StageDefinition } from '../stage.ts';
 
 /** Adapters that generate their corpus and read no directory. */
@@ -180,7 +180,7 @@ function relocateAdapterError(err: unknown, recipe: RecipeHead, options: Record<
     const top = err.location.keyPath.split('.')[0];
     if (top in options || top in getAdapter(corpusOf(recipe).name).optionsDoc) {
       const keyPath = `stages.prepare.${err.location.keyPath}`;
-      return new ConfigError(bareMessageOf(err), { ...(recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
+      return new ConfigError(err.detail, { ...(recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
     }
   }
   return err;
@@ -205,7 +205,7 @@ export function parseAdapterOptions(adapter: string | CorpusAdapter<any>, assign
   } catch (err) {
     if (err instanceof OptionError) {
       const key = (err.location.keyPath ?? '').split(/[.[]/)[0];
-      throw new ConfigError(err.bareMessage, { file: origin.get(key), keyPath: err.location.keyPath, expected: err.expected, found: err.found });
+      throw new ConfigError(err.detail, { file: origin.get(key), keyPath: err.location.keyPath, expected: err.expected, found: err.found });
     }
     throw err;
   }
@@ -216,7 +216,7 @@ function relocateToArgument(err: unknown, origin: Map<string, string>): unknown 
   const key = err instanceof ConfigError && !err.location.file ? (err.location.keyPath ?? '').split(/[.[]/)[0] : '';
   if (key && origin.has(key)) {
     const e = err as ConfigError;
-    return new ConfigError(bareMessageOf(e), { file: origin.get(key), keyPath: e.location.keyPath, expected: e.expected, found: e.found, cause: err });
+    return new ConfigError(e.detail, { file: origin.get(key), keyPath: e.location.keyPath, expected: e.expected, found: e.found, cause: err });
   }
   return err;
 }

@@ -19,7 +19,7 @@
  */
 import { trainAcousticModels, DEFAULT_TRAIN_MODELS_OPTIONS as D, type TrainModelsOptions } from '../../train/models.ts';
 import { ConfigError } from '../../util/errors.ts';
-import { bareMessageOf, type Schema, type SchemaFor, type StringSpec } from '../schema.ts';
+import { type Schema, type SchemaFor, type StringSpec } from '../schema.ts';
 import { BACKEND_LADDER } from '../../nnet/backend.ts';
 import { adoptResumeDir, type StageDefinition } from '../stage.ts';
 import { mergeSkips } from './features.ts';
@@ -64,7 +64,7 @@ export function locateOptionError<T>(ctx: { recipe: { locate?(k: string): { file
   return fn().catch((err: unknown) => {
     if (err instanceof ConfigError && err.location.keyPath && !err.location.file && !err.location.keyPath.startsWith('stages.')) {
       const keyPath = `stages.${stage}.${err.location.keyPath}`;
-      throw new ConfigError(bareMessageOf(err), { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
+      throw new ConfigError(err.detail, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
     }
     throw err;
   });
