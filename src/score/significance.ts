@@ -82,6 +82,17 @@ function makeClusterResampler(n: number, clusters: readonly (string | number)[],
   };
 }
 
+/**
+ * Percentile interval of sorted replicate values: the values of rank floor(a n) and floor((1 - a) n)
+ * (clamped to the ends), a = (1 - confidence) / 2. Every bootstrap here uses this rule.
+ */
+function percentileInterval(sorted: ArrayLike<number>, confidence: number): { low: number; high: number } {
+  const n = sorted.length;
+  const alpha = (1 - confidence) / 2;
+  const q = (p: number) => sorted[Math.min(n - 1, Math.max(0, Math.floor(p * n)))];
+  return { low: q(alpha), high: q(1 - alpha) };
+}
+
 /** Distinct clusters (speakers) among the labels. */
 export function clusterCount(clusters: readonly (string | number)[]): number {
   return new Set(clusters).size;
@@ -112,11 +123,9 @@ export function pairedBootstrapErrorDiff(diff: ArrayLike<number>, words: ArrayLi
     deltas[r] = w > 0 ? (100 * d) / w : 0;
     if (d < 0) aBetter++;
   }
-  deltas.sort();
-  const alpha = (1 - confidence) / 2;
-  const q = (p: number) => deltas[Math.min(replicates - 1, Math.max(0, Math.floor(p * replicates)))];
+  const ci = percentileInterval(deltas.sort(), confidence);
   return {
-    deltaWer: W > 0 ? (100 * D) / W : 0, ciLow: q(alpha), ciHigh: q(1 - alpha), confidence, replicates,
+    deltaWer: W > 0 ? (100 * D) / W : 0, ciLow: ci.low, ciHigh: ci.high, confidence, replicates,
     probABetter: aBetter / replicates,
   };
 }
@@ -217,16 +226,9 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
     if (v === null) undefinedReplicates++;
     else shares.push(v);
   }
-  let ciLow: number | null = null, ciHigh: number | null = null;
-  if (shares.length >= replicates / 2) {
-    // Undefined replicates are set aside; with them rare (a clear ensemble gain) this is the usual percentile interval.
-    shares.sort((x, y) => x - y);
-    const alpha = (1 - confidence) / 2;
-    const q = (p: number) => shares[Math.min(shares.length - 1, Math.max(0, Math.floor(p * shares.length)))];
-    ciLow = q(alpha);
-    ciHigh = q(1 - alpha);
-  }
-  return { gainKept, ciLow, ciHigh, confidence, replicates, seed, utterances: n, undefinedReplicates };
+  // Undefined replicates are set aside; with them rare (a clear ensemble gain) this is the usual percentile interval.
+  const ci = shares.length >= replicates / 2 ? percentileInterval(shares.sort((x, y) => x - y), confidence) : null;
+  return { gainKept, ciLow: ci?.low ?? null, ciHigh: ci?.high ?? null, confidence, replicates, seed, utterances: n, undefinedReplicates };
 }
 
 /** One statistic of `bootstrapSums`: its value on the full set and its percentile interval. */
@@ -290,15 +292,13 @@ export function bootstrapSums(columns: readonly ArrayLike<number>[], statistics:
       statistics.forEach((f, k) => { const v = f(t); if (v === null || !Number.isFinite(v)) undef[k]++; else values[k].push(v); });
     }
   }
-  const alpha = (1 - confidence) / 2;
   const estimates = statistics.map((f, k): BootstrapEstimate => {
     const v = f(full);
     const xs = values[k].sort((a, b) => a - b);
-    const q = (p: number) => xs[Math.min(xs.length - 1, Math.max(0, Math.floor(p * xs.length)))];
-    const ok = note === null && xs.length > 0 && xs.length >= replicates / 2;
+    const ci = note === null && xs.length > 0 && xs.length >= replicates / 2 ? percentileInterval(xs, confidence) : null;
     return {
       value: v === null || !Number.isFinite(v) ? null : v,
-      low: ok ? q(alpha) : null, high: ok ? q(1 - alpha) : null,
+      low: ci?.low ?? null, high: ci?.high ?? null,
       undefinedReplicates: undef[k],
       aboveZero: xs.length ? xs.filter((x) => x > 0).length / xs.length : null, belowZero: xs.length ? xs.filter((x) => x < 0).length / xs.length : null,
     };
