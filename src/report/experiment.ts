@@ -170,20 +170,29 @@ function versions(): Record<string, string> {
   return out;
 }
 
+/**
+ * Each non-blank line of a JSON Lines file, parsed, in order, with its 1-based number and text; a
+ * line that is not JSON is a FormatError naming the file and line (`expected`: what a line holds).
+ */
+function forEachJsonLine(file: string, expected: string, each: (value: unknown, line: number, text: string) => void): void {
+  readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
+    if (text.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (cause) {
+      throw new FormatError('not a JSON line', { file, line: i + 1, cause, expected, found: text.slice(0, 60) });
+    }
+    each(value, i + 1, text);
+  });
+}
+
 /** The eval stage's per-utterance frame counts (`<split>.utts.jsonl`), checked line by line. */
 export function readEvalUtterances(file: string): EvalUtteranceLine[] {
-  const lines = readFileSync(file, 'utf8').split('\n');
   const out: EvalUtteranceLine[] = [];
   const seen = new Set<string>();
-  lines.forEach((text, i) => {
-    if (text.trim() === '') return;
-    const line = i + 1;
-    let j: EvalUtteranceLine;
-    try {
-      j = JSON.parse(text) as EvalUtteranceLine;
-    } catch (cause) {
-      throw new FormatError('not a JSON line', { file, line, cause, expected: '{"uttId", "frames", "correct": {model: count}}', found: text.slice(0, 60) });
-    }
+  forEachJsonLine(file, '{"uttId", "frames", "correct": {model: count}}', (value, line, text) => {
+    const j = value as EvalUtteranceLine;
     const bad = typeof j?.uttId !== 'string' || !Number.isInteger(j.frames) || j.frames < 0 || typeof j.correct !== 'object' || j.correct === null
       || Object.values(j.correct).some((c) => !Number.isInteger(c) || c < 0 || c > j.frames);
     if (bad) throw new FormatError('bad per-utterance frame counts', { file, line, expected: 'uttId (string), frames (integer >= 0), correct: {model: integer in [0, frames]}', found: text.slice(0, 120) });
@@ -202,15 +211,8 @@ export function readSplitSpeakers(prepareDir: string | null | undefined, split: 
   const file = prepareDir ? join(prepareDir, split, SUPERVISIONS_FILE) : null;
   if (!file || !existsSync(file)) return {};
   const out: Record<string, string> = {};
-  readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
-    if (text.trim() === '') return;
-    let j: unknown;
-    try {
-      j = JSON.parse(text);
-    } catch (cause) {
-      throw new FormatError('not a JSON line', { file, line: i + 1, cause, expected: 'a supervision', found: text.slice(0, 60) });
-    }
-    const s = parseSupervision(j, file, i + 1);
+  forEachJsonLine(file, 'a supervision', (value, line) => {
+    const s = parseSupervision(value, file, line);
     out[s.id] = s.speaker;
   });
   return out;
@@ -221,18 +223,6 @@ export function readSplitSpeakers(prepareDir: string | null | undefined, split: 
  * system's WER counts and, where eval.json scored the split, its frame accuracy. `reportId` maps
  * the stages' model names to report system ids; other models (sweep students) are left out.
  */
-/** The labels block of the report from the align stage's summary.json (null without one). */
-export function labelsOf(alignDir: string | null): LabelsInput | null {
-  const s = readOptionalJson<AlignSummary>(alignDir ? join(alignDir, 'summary.json') : null, 'am-distill.align-summary', 'align summary');
-  if (!s) return null;
-  return {
-    models: s.training?.models?.map((m) => m.name) ?? [],
-    senones: s.numSenones,
-    gaussians: s.numGaussians,
-    splits: Object.entries(s.splits).map(([split, x]) => ({ split, aligned: x.done, failed: x.failed, quality: x.labelQuality ?? null })),
-  };
-}
-
 export function otherSplitsOf(score: Pick<ScoreSummary, 'splits' | 'results'>, evalFile: Pick<EvalFile, 'splits'>, reportId: ReadonlyMap<string, string>): OtherSplitInput[] {
   return score.splits.filter((split) => !MAIN_SPLITS.includes(split)).flatMap((split) => {
     const systems: OtherSplitInput['systems'] = {};
@@ -243,6 +233,18 @@ export function otherSplitsOf(score: Pick<ScoreSummary, 'splits' | 'results'>, e
     }
     return Object.keys(systems).length ? [{ split, systems }] : [];
   });
+}
+
+/** The labels block of the report from the align stage's summary.json (null without one). */
+export function labelsOf(alignDir: string | null): LabelsInput | null {
+  const s = readOptionalJson<AlignSummary>(alignDir ? join(alignDir, 'summary.json') : null, 'am-distill.align-summary', 'align summary');
+  if (!s) return null;
+  return {
+    models: s.training?.models?.map((m) => m.name) ?? [],
+    senones: s.numSenones,
+    gaussians: s.numGaussians,
+    splits: Object.entries(s.splits).map(([split, x]) => ({ split, aligned: x.done, failed: x.failed, quality: x.labelQuality ?? null })),
+  };
 }
 
 /** Assemble the report's input from the stage outputs of one experiment. */
@@ -276,7 +278,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
   const studentSidecar = readSidecar(join(dirs.distill!, student.dir));
   systems.student = { label: 'Distilled single model', parameters: parameterCount(studentSidecar.shape), frameAccuracy: acc(student.name), ...werOf(student.name), trainingCurve: curveOf(studentSidecar), ...averagedOf(studentSidecar) };
   // The control (distill stage, role 'control'): a baseline on the student's transfer set, hard labels only.
-  const control = students?.students.find((s) => (s.role as string) === CONTROL_ID) ?? null;
+  const control = students?.students.find((s) => s.role === CONTROL_ID) ?? null;
   if (control) {
     const sc = readSidecar(join(dirs.distill!, control.dir));
     systems[CONTROL_ID] = { label: "Control baseline (student's transfer set, hard labels)", parameters: parameterCount(sc.shape), frameAccuracy: acc(control.name), ...werOf(control.name), trainingCurve: curveOf(sc), ...averagedOf(sc) };

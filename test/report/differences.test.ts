@@ -107,6 +107,8 @@ describe('report: differences first, with speaker-bootstrap intervals', () => {
     expect(readSplitSpeakers(null, 'test')).toEqual({});
     writeFileSync(join(dir, 'test', 'supervisions.jsonl'), `${sup('c_000', 'george')}\n{"id": 3}\n`);
     expect(() => readSplitSpeakers(dir, 'test')).toThrow(/supervisions\.jsonl/);
+    writeFileSync(join(dir, 'test', 'supervisions.jsonl'), `${sup('c_000', 'george')}\n\n{"id": "c_001",\n`);
+    expect(() => readSplitSpeakers(dir, 'test')).toThrow(/supervisions\.jsonl:3: not a JSON line/);
     const bad = clone(withCounts());
     bad.utteranceCounts!.frames![0].correct.student = 101;
     expect(() => validateReportInput(bad, 'report-input.json')).toThrow(/utteranceCounts\.frames\.0\.correct\.student/);
