@@ -32,7 +32,7 @@
  * candidate that changes the distill stage reruns distill onwards). Every stage writes a new
  * directory and renames it into place, so a linked file is never modified.
  */
-import { existsSync, promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
@@ -41,6 +41,7 @@ import { loadRecipe, STUDY_KEYS, type LoadRecipeOptions, type Recipe, type Study
 import { runPipeline, STAGE_RECORD, type RunOptions, type RunReport } from './runner.ts';
 import type { StageRegistry } from './stage.ts';
 import { writePool } from '../report/pool.ts';
+import { readJson } from '../report/experiment.ts';
 import { EVAL_JSON } from '../train/eval.ts';
 
 export const STUDY_JSON = 'study.json';
@@ -163,22 +164,17 @@ async function linkTree(src: string, dst: string): Promise<void> {
   await fsp.rename(tmp, dst);
 }
 
-function readJsonFile<T>(file: string, what: string): T {
-  if (!existsSync(file)) throw new FormatError(`${what} missing`, { file, expected: `${what} written by the run`, found: 'no such file' });
-  return JSON.parse(readFileSync(file, 'utf8')) as T;
-}
-
 /** The dev score of `system` in a finished inner run. */
 export function devScore(expDir: string, system: string, metric: 'frameAccuracy' | 'wer', split: string): number {
   if (metric === 'frameAccuracy') {
     const file = join(expDir, 'eval', EVAL_JSON);
-    const e = readJsonFile<{ splits: Record<string, { models: Record<string, { accuracy: number }> }> }>(file, 'eval.json');
+    const e = readJson<{ splits: Record<string, { models: Record<string, { accuracy: number }> }> }>(file, null, 'eval.json');
     const acc = e.splits[split]?.models[system]?.accuracy;
     if (typeof acc !== 'number') throw new FormatError(`no ${split} frame accuracy for system '${system}'`, { file, expected: `splits.${split}.models.${system}.accuracy`, found: Object.keys(e.splits[split]?.models ?? {}).join(', ') || 'none' });
     return acc;
   }
   const file = join(expDir, 'score', 'score.json');
-  const s = readJsonFile<{ results: { system: string; split: string; wer: number }[] }>(file, 'score.json');
+  const s = readJson<{ results: { system: string; split: string; wer: number }[] }>(file, null, 'score.json');
   const r = s.results.find((x) => x.system === system && x.split === split);
   if (!r) throw new FormatError(`no ${split} WER for system '${system}'`, { file, expected: `a result for ${system} on ${split}`, found: s.results.map((x) => `${x.system}/${x.split}`).join(', ') });
   return r.wer;
@@ -187,7 +183,7 @@ export function devScore(expDir: string, system: string, metric: 'frameAccuracy'
 /** LM weight and insertion penalty per system as the decode stage chose them. */
 export function decodedWeights(expDir: string): Record<string, { lmWeight: number; wordInsertionPenalty: number }> {
   const file = join(expDir, 'decode', 'decode.json');
-  const d = readJsonFile<{ systems: { name: string; lmWeight: number; wordInsertionPenalty: number }[] }>(file, 'decode.json');
+  const d = readJson<{ systems: { name: string; lmWeight: number; wordInsertionPenalty: number }[] }>(file, null, 'decode.json');
   return Object.fromEntries(d.systems.map((s) => [s.name, { lmWeight: s.lmWeight, wordInsertionPenalty: s.wordInsertionPenalty }]));
 }
 

@@ -4,13 +4,13 @@
  * replicates that share the data stages, and study.json.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
-import { runStudy, studyFolds, bestCandidate, runLabels, STUDY_JSON } from '../../src/pipeline/study.ts';
+import { runStudy, studyFolds, bestCandidate, devScore, runLabels, STUDY_JSON } from '../../src/pipeline/study.ts';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
-import { ConfigError } from '../../src/util/errors.ts';
+import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { captureLogger } from './toy-stages.ts';
 
 const made: string[] = [];
@@ -153,5 +153,18 @@ describe('studies: cross-validation folds, nested selection, seeds', () => {
   it('picks the highest accuracy or the lowest WER, the first on ties', () => {
     expect(bestCandidate([0.4, 0.5, 0.5], 'frameAccuracy')).toBe(1);
     expect(bestCandidate([9, 7, 7], 'wer')).toBe(1);
+  });
+
+  it("reads an inner run's dev score, and names the file when it is missing or not JSON", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'amd-study-score-'));
+    made.push(dir);
+    expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(FormatError);
+    expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(/eval\.json/);
+    mkdirSync(join(dir, 'eval'));
+    writeFileSync(join(dir, 'eval', 'eval.json'), '{"splits": {"test": ');
+    expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(FormatError);
+    writeFileSync(join(dir, 'eval', 'eval.json'), JSON.stringify({ splits: { test: { models: { student: { accuracy: 0.75 } } } } }));
+    expect(devScore(dir, 'student', 'frameAccuracy', 'test')).toBe(0.75);
+    expect(() => devScore(dir, 'baseline', 'frameAccuracy', 'test')).toThrow(/no test frame accuracy for system 'baseline'/);
   });
 });
