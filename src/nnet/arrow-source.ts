@@ -286,18 +286,11 @@ export class ArrowFrameSource implements FrameSource {
           alignedAt.set(id, { file: alignments.length - 1, index });
         });
       }
-      // Global utterance g is utterance g - offsets[f] of feature file f.
-      const offsets = [0];
-      for (const r of features) offsets.push(offsets[offsets.length - 1] + r.uttIds.length);
-      const visit = new Rng(seed).shuffle(Array.from({ length: offsets[offsets.length - 1] }, (_, g) => g));
+      // Every utterance of every feature file, as (file, utterance index), in a seeded random order.
+      const visit = new Rng(seed).shuffle(features.flatMap((r, f) => r.uttIds.map((_, i) => [f, i] as const)));
       const featured = new Set<string>();
-      for (const g of visit) {
-        let f = 0;
-        for (let lo = 0, hi = features.length - 1; lo <= hi;) {
-          const mid = (lo + hi) >> 1;
-          if (offsets[mid] <= g) { f = mid; lo = mid + 1; } else hi = mid - 1;
-        }
-        const u = await features[f].readUtterance(g - offsets[f]);
+      for (const [f, i] of visit) {
+        const u = await features[f].readUtterance(i);
         featured.add(u.uttId);
         const utt: Utterance = { uttId: u.uttId, speaker: this.speakers.get(u.uttId), numFrames: u.fbank.numFrames, dim: u.fbank.dim, feats: u.fbank.data };
         if (this.opts.alignments) {
