@@ -48,7 +48,7 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { ConfigError, FormatError } from '../util/errors.ts';
-import { frameIndexData, openArrowFile, UtteranceFileWriter, UtteranceRowIndex } from '../util/arrow-file.ts';
+import { frameIndexData, locateUtterances, openArrowFile, UtteranceFileWriter, UtteranceRowIndex } from '../util/arrow-file.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { KeptMassStats, type KeptMassSummary } from './topk.ts';
 import { COMBINATION_RULES, type CombinationRule } from './combine.ts';
@@ -701,7 +701,7 @@ export class SoftTargetIndex {
   readonly metadata: SoftTargetFileMetadata;
   readonly files: readonly string[];
   private readonly opened: IndexedFile[];
-  private readonly where = new Map<string, { file: number; index: number }>();
+  private readonly where: Map<string, { file: number; index: number }>;
   private readonly cache = new Map<string, UtteranceSoftTargets>();
   private cachedFrames = 0;
   private readonly cacheLimit: number;
@@ -713,11 +713,7 @@ export class SoftTargetIndex {
     this.opened = opened;
     this.metadata = opened[0].meta;
     this.cacheLimit = cacheFrames;
-    opened.forEach((f, fi) => f.rows.uttIds.forEach((id, index) => {
-      const prev = this.where.get(id);
-      if (prev) throw new FormatError('utterance id occurs in two soft-target files', { file: f.path, uttId: id, expected: 'each utterance in one file', found: `also in ${opened[prev.file].path}` });
-      this.where.set(id, { file: fi, index });
-    }));
+    this.where = locateUtterances(opened.map((f) => f.rows), 'soft-target files');
   }
 
   static async open(files: readonly string[], opts: SoftTargetIndexOptions = {}): Promise<SoftTargetIndex> {

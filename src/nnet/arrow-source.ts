@@ -18,7 +18,7 @@ import type { RecordBatch, Vector } from 'apache-arrow';
 import { Rng } from '../util/rng.ts';
 import { FormatError, SkipCounter } from '../util/errors.ts';
 import { FeatureFileReader, readFeatureMetadata, type FeatureConfig } from '../features/store.ts';
-import { ArrowReadHandle, openArrowFile, openArrowReader, UtteranceRowIndex } from '../util/arrow-file.ts';
+import { ArrowReadHandle, locateUtterances, openArrowFile, openArrowReader, UtteranceRowIndex } from '../util/arrow-file.ts';
 import type { FrameSource, Utterance, UtteranceOrder } from './data.ts';
 
 export interface ArrowFrameSourceOptions {
@@ -275,17 +275,11 @@ export class ArrowFrameSource implements FrameSource {
     const alignments: { fh: ArrowReadHandle; rows: UtteranceRowIndex }[] = [];
     try {
       for (const f of this.opts.features) features.push(await FeatureFileReader.open(f));
-      const alignedAt = new Map<string, { file: number; index: number }>();
       for (const file of this.opts.alignments ?? []) {
         const opened = await openArrowFile(file, 'alignments file');
-        const rows = new UtteranceRowIndex(file, opened.reader, opened.schema);
-        alignments.push({ fh: opened.fh, rows });
-        rows.uttIds.forEach((id, index) => {
-          const prev = alignedAt.get(id);
-          if (prev) throw new FormatError('utterance id occurs in two alignment files', { file, uttId: id, expected: 'each utterance in one file', found: `also in ${alignments[prev.file].rows.path}` });
-          alignedAt.set(id, { file: alignments.length - 1, index });
-        });
+        alignments.push({ fh: opened.fh, rows: new UtteranceRowIndex(file, opened.reader, opened.schema) });
       }
+      const alignedAt = locateUtterances(alignments.map((a) => a.rows), 'alignment files');
       // Every utterance of every feature file, as (file, utterance index), in a seeded random order.
       const visit = new Rng(seed).shuffle(features.flatMap((r, f) => r.uttIds.map((_, i) => [f, i] as const)));
       const featured = new Set<string>();

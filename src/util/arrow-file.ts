@@ -465,3 +465,17 @@ export class UtteranceRowIndex {
     this.firstBatch = first;
   }
 }
+
+/**
+ * Where each utterance lies among several files' row indexes (file number, dictionary index); an
+ * utterance in two of them is a FormatError naming both (`what`: the files, e.g. 'alignment files').
+ */
+export function locateUtterances(indexes: readonly UtteranceRowIndex[], what: string): Map<string, { file: number; index: number }> {
+  const where = new Map<string, { file: number; index: number }>();
+  indexes.forEach((x, file) => x.uttIds.forEach((id, index) => {
+    const prev = where.get(id);
+    if (prev) throw new FormatError(`utterance id occurs in two ${what}`, { file: x.path, uttId: id, expected: 'each utterance in one file', found: `also in ${indexes[prev.file].path}` });
+    where.set(id, { file, index });
+  }));
+  return where;
+}

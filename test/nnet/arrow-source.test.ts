@@ -129,6 +129,17 @@ describe('Arrow feature + alignment files as a frame source', () => {
     expect(src.skips.reasons().map((r) => [r.reason, r.count, r.examples])).toEqual([['alignment without features', 1, ['x9']], ['no alignment', 1, ['u2']]]);
   });
 
+  it('refuses an utterance aligned in two alignment files on a shuffled pass, naming both', async () => {
+    const dir = tempDir();
+    const feats = join(dir, 'feats.arrow'), a1 = join(dir, 'ali.1.arrow'), a2 = join(dir, 'ali.2.arrow');
+    await writeFeatures(feats, [u1, u2, u3]);
+    writeTable(a1, alignmentTable([u1 as never, u2 as never]), 3);
+    writeTable(a2, alignmentTable([u2 as never, u3 as never]), 3);
+    const src = await ArrowFrameSource.open({ features: [feats], alignments: [a1, a2] });
+    await expect(all(src, 1)).rejects.toThrow(FormatError);
+    await expect(all(src, 1)).rejects.toThrow(/ali\.2\.arrow.*utterance 'u2'.*occurs in two alignment files.*also in .*ali\.1\.arrow/);
+  });
+
   it('a corpus stored in speaker order feeds every tenth of an epoch with each speaker near its share', async () => {
     // 8 speakers x 1000 utterances of 10 frames, stored speaker after speaker in two shards; a
     // 4000-frame shuffle buffer (a tenth of the corpus). Speaker shares per tenth of the epoch's
