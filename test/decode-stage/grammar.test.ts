@@ -98,6 +98,11 @@ describe('lm, decode and score stages with stages.lm.grammars (isolated words)',
     expect(err.message).toMatch(/switch off the grammar of 'test-isolated'/);
     err = await run('lmWeights: [0, 1], splits: [test-isolated]', { from: 'decode' }).catch((e) => e);
     expect(err.location).toMatchObject({ keyPath: 'stages.decode.lmWeights' });
+    // A study freezes tuned weights per system: a 0 there would switch the grammar off just the same.
+    err = await run('tuneSplit: null, lmWeight: 1, systemWeights: {student: {lmWeight: 0, wordInsertionPenalty: 0}}, splits: [test-isolated]', { from: 'decode' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.location).toMatchObject({ keyPath: 'stages.decode.systemWeights.student.lmWeight' });
+    expect(err.message).toMatch(/switch off the grammar of 'test-isolated'/);
     expect(() => parseRecipe(recipe('splits: [test]', '{test-isolated: two-words}'), 'r.yaml', { registry: toyDecodeRegistry(tiny), cwd: root })).toThrow(/stages.lm.grammars/);
     err = await run('splits: [test]', { grammars: '{eval: one-word}', from: 'lm' }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);

@@ -210,6 +210,13 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
 /** A grammar split needs an LM weight > 0: at weight 0 the grammar's forbidden steps cost nothing. */
 function checkGrammarWeights(o: DecodeStageOptions, grammarSplits: string[], where: (k: string) => { file?: string; line?: number }): void {
   if (grammarSplits.length === 0) return;
+  // Frozen per-system weights (a study's final runs) replace lmWeight for their systems.
+  const zero = Object.entries(o.systemWeights ?? {}).find(([, w]) => w.lmWeight === 0);
+  if (zero) {
+    throw new ConfigError(`an LM weight of 0 would switch off the grammar of ${grammarSplits.map((sp) => `'${sp}'`).join(', ')}`, {
+      ...where('systemWeights'), keyPath: `stages.decode.systemWeights.${zero[0]}.lmWeight`, expected: 'LM weights > 0 when a decoded split has a grammar (stages.lm.grammars)', found: '0',
+    });
+  }
   const key = o.tuneSplit ? 'lmWeights' : 'lmWeight';
   const weights = o.tuneSplit ? o.lmWeights : [o.lmWeight];
   if (weights.some((w) => w === 0)) {
