@@ -115,7 +115,7 @@ export function labelsTable(r: ReportJson): Table | null {
   const q = (s: LabelsInput['splits'][number], f: (x: LabelQuality) => string) => (s.quality ? f(s.quality) : 'n/a');
   return table(
     ['Split', 'Aligned', 'Failed', 'Boundaries within 20 / 50 ms', 'Word starts within 50 ms', 'Silence outside reference pauses'],
-    l.splits.map((s) => [s.split, String(s.aligned), String(s.failed), q(s, (x) => `${x.boundariesWithin20ms.toFixed(1)}% / ${x.boundariesWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.startsWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.silenceOutsidePauses.toFixed(1)}%`)]),
+    l.splits.map((s) => [s.split, int(s.aligned), int(s.failed), q(s, (x) => `${x.boundariesWithin20ms.toFixed(1)}% / ${x.boundariesWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.startsWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.silenceOutsidePauses.toFixed(1)}%`)]),
     [false, true, true, true, true, true],
   );
 }
@@ -123,7 +123,8 @@ export function labelsTable(r: ReportJson): Table | null {
 export function labelsNotes(r: ReportJson): string[] {
   const l = r.labels;
   if (!l) return [];
-  return [`Labels: forced alignment with ${l.models.at(-1)} (chain ${l.models.join(' -> ')}), ${l.senones} senones, ${l.gaussians} Gaussians. Quality is measured against the corpus's reference word timings where it has them (n/a: none). Frame accuracies are relative to these labels, so they compare across systems, not across labelings; WERs compare across both.`];
+  const by = l.models.length ? `${l.models.at(-1)} (chain ${l.models.join(' -> ')})` : 'a given model (align stage run with modelDir)';
+  return [`Labels: forced alignment with ${by}, ${int(l.senones)} senones, ${int(l.gaussians)} Gaussians. Quality is measured against the corpus's reference word timings where it has them (n/a: none). Frame accuracies are relative to these labels, so they compare across systems, not across labelings; WERs compare across both.`];
 }
 
 export const OTHER_SPLITS_TITLE = 'Other test sets';

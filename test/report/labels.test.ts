@@ -52,6 +52,12 @@ describe('report: frame labels section (align summary)', () => {
 
   it('has no labels without an align summary, and refuses a malformed labels block with its path', () => {
     expect(labelsOf(null)).toBeNull();
+    // An align stage given a model (no training summary): no chain to name.
+    const given = { ...makeFixture(3).input, labels: { models: [], senones: 2000, gaussians: 15000, splits: [{ split: 'test', aligned: 28539, failed: 0, quality: null }] } };
+    const md = renderMarkdown(buildReport(given, { bootstrapReplicates: 50 }), []);
+    expect(md).toContain('forced alignment with a given model');
+    expect(md).not.toContain('undefined');
+    expect(md).toMatch(/\| test \| 28,539 \| 0 \|/);
     expect(labelsOf(tempDir('amd-labels-none-'))).toBeNull();
     expect(renderMarkdown(buildReport(makeFixture(3).input, { bootstrapReplicates: 50 }), [])).not.toContain('Frame labels');
     const bad = { ...makeFixture(3).input, labels: { models: ['tri1'], senones: 200, gaussians: 1000, splits: [{ split: 'test', aligned: -1, failed: 0, quality: null }] } };
