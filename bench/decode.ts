@@ -102,7 +102,7 @@ async function realBench(expDir: string): Promise<boolean> {
   const weights = { lmWeight: tuned?.lmWeight ?? 1, wordInsertionPenalty: tuned?.wordInsertionPenalty ?? 0 };
   const quietLog = createLogger({ stream: { write: () => true } });
   const t0 = performance.now();
-  const space = buildSearch(join(expDir, 'align', 'lang'), join(expDir, 'align', 'model.json'), join(expDir, 'lm', 'lm.arpa'), resolveSearchOptions(), quietLog);
+  const space = await buildSearch(join(expDir, 'align', 'lang'), join(expDir, 'align', 'model.json'), join(expDir, 'lm', 'lm.arpa'), resolveSearchOptions(), quietLog);
   const buildSec = (performance.now() - t0) / 1000;
   const backend = await initBackend({ backend: 'auto', quiet: true });
   const bank = await ModelBank.open([spec]);

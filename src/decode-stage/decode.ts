@@ -33,7 +33,7 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { readLang } from '../lang/lang.ts';
 import { UNK_WORD } from '../lang/lexicon.ts';
 import { loadModel } from '../hmm/model.ts';
-import { readArpa } from '../lm/arpa.ts';
+import { loadNgramStore } from '../lm/store-file.ts';
 import { SearchLm } from '../decode/search-lm.ts';
 import { Decoder, type DecodeOptions, type DecodeResult } from '../decode/decoder.ts';
 import { coveredPronunciations, decoderLexicon, phoneContextModel } from '../decode/adapters.ts';
@@ -390,7 +390,7 @@ export interface DecodeSearchSpace {
  * The decoder over the align stage's lexicon and HMM (tree, transitions) and an ARPA LM. Lexicon
  * words the LM lacks, or whose phones the tree has no model for, are left out and listed.
  */
-export function buildSearch(langDir: string, hmmModel: string, lm: string, search: DecodeSearchOptions, logger: Logger = defaultLog): DecodeSearchSpace {
+export async function buildSearch(langDir: string, hmmModel: string, lm: string, search: DecodeSearchOptions, logger: Logger = defaultLog): Promise<DecodeSearchSpace> {
   const { phones, lexicon } = readLang(langDir);
   const hmm = loadModel(hmmModel);
   if (hmm.phones.symbols.join(' ') !== phones.symbols.join(' ')) {
@@ -399,7 +399,10 @@ export function buildSearch(langDir: string, hmmModel: string, lm: string, searc
   const am = phoneContextModel(hmm.ctx, hmm.tm);
   const covered = coveredPronunciations(decoderLexicon(lexicon, phones, lexicon.words().filter((w) => search.allowUnk || w !== UNK_WORD)), am);
   if (covered.droppedWords.length) logger.warn(`${covered.droppedWords.length} lexicon word(s) need phones the acoustic model never saw and are left out: ${covered.droppedWords.slice(0, 10).join(', ')}`);
-  const slm = new SearchLm(readArpa(lm), { file: lm });
+  const t0 = performance.now();
+  const loaded = await loadNgramStore(lm);
+  logger.info(`decode: LM ${lm}: ${loaded.store.counts.join(' + ')} n-grams read from ${loaded.from === 'cache' ? `its binary cache ${loaded.cachePath}` : `the ARPA file (binary cache: ${loaded.cacheNote})`} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  const slm = new SearchLm(loaded.store, { file: lm });
   const silenceProb = search.silenceProb ?? langSilenceProb(langDir);
   const decoder = new Decoder(covered.lexicon, am, slm, { silenceProb, missingLmWords: 'drop', lmFile: lm });
   const notInLm = [...decoder.droppedWords];
@@ -424,13 +427,13 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
   const rel = (p: string) => (opts.pathBase ? relative(opts.pathBase, p) || '.' : p);
 
   // --- Search space: lexicon x HMM x LM (one per LM: the corpus LM and any split's own).
-  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs } = buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger);
+  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs } = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger);
   const am = { numPdfs };
   const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
   for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
     if (!sp.lm) continue;
     logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
-    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger), lmFile: sp.lm });
+    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger)), lmFile: sp.lm });
   }
   const decoderOf = (split: string): Decoder => splitSearch.get(split)?.decoder ?? decoder;
 

@@ -49,7 +49,7 @@ export interface DecoderOptions extends SearchGraphOptions {
   missingLmWords?: 'error' | 'drop';
   /** LM file name for error messages. */
   lmFile?: string;
-  /** Bytes of LM score vectors and look-ahead tables kept in memory. Default 256 MiB. */
+  /** Bytes of LM look-ahead tables kept in memory (half of it; the oldest go first). Default 256 MiB. */
   lmCacheBytes?: number;
 }
 
@@ -247,6 +247,8 @@ export class Decoder {
   readonly droppedWords: readonly string[];
   private readonly laCache = new Map<number, Float64Array>();
   private readonly laMax: number;
+  /** Scratch vector of LM scores over the LM vocabulary, for building a look-ahead table. */
+  private readonly laScores: Float64Array;
   private cur = new Tokens();
   private nxt = new Tokens();
   private readonly index = new PairIndex(4096);
@@ -266,6 +268,7 @@ export class Decoder {
     this.lm = lm;
     this.toLm = m.toLm;
     this.droppedWords = m.dropped;
+    this.laScores = new Float64Array(lm.vocab.length);
     this.laMax = Math.max(8, Math.floor((opts.lmCacheBytes ?? 256 * 2 ** 20) / 2 / (8 * Math.max(1, this.graph.numTrieNodes))));
   }
 
@@ -274,7 +277,7 @@ export class Decoder {
     const hit = this.laCache.get(lmState);
     if (hit) return hit;
     const g = this.graph;
-    const lp = this.lm.logProbs(lmState);
+    const lp = this.lm.logProbsInto(lmState, this.laScores);
     const la = new Float64Array(g.numTrieNodes).fill(-Infinity);
     for (let n = g.numTrieNodes - 1; n >= 0; n--) {
       let best = la[n];
@@ -402,11 +405,10 @@ export class Decoder {
           } else if (copyWordStart[c] === copyWordStart[c + 1]) {
             this.wordEnd(lmState, cls, ex - la, bp, -1);
           } else {
-            const lp = lm.logProbs(lmState);
             for (let k = copyWordStart[c]; k < copyWordStart[c + 1]; k++) {
               const w = copyWords[k];
               wordEnds++;
-              this.wordEnd(lm.next(lmState, toLm[w]), cls, ex - la + lmw * lp[toLm[w]] - pen, bp, w);
+              this.wordEnd(lm.next(lmState, toLm[w]), cls, ex - la + lmw * lm.logProb(lmState, toLm[w]) - pen, bp, w);
             }
           }
         }
@@ -448,11 +450,10 @@ export class Decoder {
         const tot = ex + lmw * lm.logProb(lmState, eos);
         if (tot > bestFinal) { bestFinal = tot; bestBp = cur.bp[i]; bestWord = -1; }
       } else {
-        const lp = lm.logProbs(lmState);
         for (let k = copyWordStart[c]; k < copyWordStart[c + 1]; k++) {
           const w = copyWords[k];
           const next = lm.next(lmState, toLm[w]);
-          const tot = ex + lmw * lp[toLm[w]] - pen + lmw * lm.logProb(next, eos);
+          const tot = ex + lmw * lm.logProb(lmState, toLm[w]) - pen + lmw * lm.logProb(next, eos);
           if (tot > bestFinal) { bestFinal = tot; bestBp = cur.bp[i]; bestWord = w; }
         }
       }

@@ -1,30 +1,29 @@
 /**
- * The n-gram LM as the search sees it: integer LM states and, per state, the natural-log
- * probability of every vocabulary word (for LM look-ahead and word-end scores).
+ * The n-gram LM as the search sees it: integer LM states and the natural-log probability of a
+ * word after a state, looked up in the compact NgramStore (src/lm/ngram-store.ts): a few binary
+ * searches per (state, word), behind a bounded direct-mapped cache. `logProbsInto` fills a dense
+ * vector over the vocabulary for the decoder's look-ahead tables.
  *
  * A state is the longest suffix of the last (order-1) words that the model can tell apart from
  * its own suffix: one that has continuations (some n-gram `h w` exists) or a back-off weight.
  * Dropping any longer history loses nothing, so states recombine as early as the model allows
- * (KenLM's state minimisation). Scores equal BackoffLm.scoreIds (src/lm) exactly in real numbers:
- * vec(h) = vec(h minus its oldest word) + bow(h), overwritten by the explicit n-grams `h w`.
+ * (KenLM's state minimisation). Scores equal BackoffLm.scoreIds (src/lm) exactly in real numbers,
+ * and are computed in one fixed order of floating-point operations whether one word or the whole
+ * vocabulary is asked for: ln p(w | h) = ln p(w | h') of the longest suffix h' of h with an
+ * explicit n-gram `h' w` (the unigram for none), plus ln bow of each longer suffix of h, shortest
+ * first.
  */
-import { FormatError } from '../util/errors.ts';
 import type { ArpaData } from '../lm/arpa.ts';
+import { lmStore } from '../lm/model.ts';
+import type { NgramStore } from '../lm/ngram-store.ts';
 import { BOS, EOS, UNK } from '../lm/text.ts';
 
 const LN10 = Math.LN10;
 
-interface History {
-  /** log10 back-off weight (0 when absent). */
-  bow: number;
-  words: number[];
-  logProbs: number[];
-}
-
 export interface SearchLmOptions {
   /**
-   * Most memory for cached per-state score vectors (8 bytes per vocabulary word per state),
-   * in bytes. Default 256 MiB. The oldest vectors are dropped first.
+   * Bytes of the (state, word) -> score cache (16 bytes per slot, direct-mapped, allocated up
+   * front). Default 16 MiB.
    */
   cacheBytes?: number;
   /** File name for error messages. */
@@ -38,59 +37,44 @@ export class SearchLm {
   readonly bosId: number;
   readonly eosId: number;
   readonly unkId: number;
-  private readonly wordIds = new Map<string, number>();
-  private readonly hist = new Map<string, History>();
+  readonly store: NgramStore;
   /** State id -> history tuple (LM word ids, oldest first). */
   private readonly stateTuple: number[][] = [];
   private readonly stateKey = new Map<string, number>();
-  private readonly stateParent: number[] = [];
+  /**
+   * Per state (order-1 slots): store entry of its history's suffix of length j (slot j-1; -1
+   * when absent) and ln of that suffix's back-off weight (0 when none).
+   */
+  private sufEntry = new Int32Array(0);
+  private sufBow = new Float64Array(0);
   private readonly nextCache = new Map<number, number>();
   private readonly truncCache = new Map<number, number>();
-  private readonly vecCache = new Map<number, Float64Array>();
-  private readonly maxVecs: number;
+  private readonly cacheState: Int32Array;
+  private readonly cacheWord: Int32Array;
+  private readonly cacheValue: Float64Array;
+  private readonly cacheMask: number;
   /** The start state (history `<s>`). */
   readonly startState: number;
 
-  constructor(data: ArpaData, opts: SearchLmOptions = {}) {
-    const file = opts.file ?? '<arpa>';
-    this.order = data.order;
-    const vocab: string[] = [];
-    for (const e of data.ngrams[0]) {
-      this.wordIds.set(e.words[0], vocab.length);
-      vocab.push(e.words[0]);
-    }
-    this.vocab = vocab;
-    for (const w of [BOS, EOS]) {
-      if (!this.wordIds.has(w)) throw new FormatError(`LM has no unigram '${w}'`, { file, expected: `'${w}' in \\1-grams:`, found: 'none' });
-    }
-    this.bosId = this.wordIds.get(BOS)!;
-    this.eosId = this.wordIds.get(EOS)!;
-    this.unkId = this.wordIds.get(UNK) ?? -1;
-    const getHist = (key: string): History => {
-      let h = this.hist.get(key);
-      if (!h) { h = { bow: 0, words: [], logProbs: [] }; this.hist.set(key, h); }
-      return h;
-    };
-    for (let n = 1; n <= data.order; n++) {
-      for (const e of data.ngrams[n - 1]) {
-        const ids = e.words.map((w) => {
-          const id = this.wordIds.get(w);
-          if (id === undefined) throw new FormatError(`${n}-gram '${e.words.join(' ')}' uses a word without a unigram`, { file, expected: `'${w}' in \\1-grams:`, found: 'none' });
-          return id;
-        });
-        const h = getHist(ids.slice(0, -1).join(','));
-        h.words.push(ids[ids.length - 1]);
-        h.logProbs.push(e.logProb);
-        if (e.logBackoff !== undefined && n < data.order) getHist(ids.join(',')).bow = e.logBackoff;
-      }
-    }
-    this.maxVecs = Math.max(4, Math.floor((opts.cacheBytes ?? 256 * 2 ** 20) / (8 * Math.max(1, vocab.length))));
+  constructor(data: ArpaData | NgramStore, opts: SearchLmOptions = {}) {
+    this.store = lmStore(data, opts.file ?? '<arpa>');
+    this.order = this.store.order;
+    this.vocab = this.store.vocab;
+    this.bosId = this.store.wordId(BOS);
+    this.eosId = this.store.wordId(EOS);
+    this.unkId = this.store.wordId(UNK);
+    let slots = 16;
+    while (slots * 2 * 16 <= (opts.cacheBytes ?? 16 * 2 ** 20)) slots *= 2;
+    this.cacheState = new Int32Array(slots).fill(-1);
+    this.cacheWord = new Int32Array(slots);
+    this.cacheValue = new Float64Array(slots);
+    this.cacheMask = slots - 1;
     this.startState = this.intern([this.bosId]);
   }
 
   /** LM word id of a word, or -1. */
   wordId(word: string): number {
-    return this.wordIds.get(word) ?? -1;
+    return this.store.wordId(word);
   }
 
   get numStates(): number {
@@ -102,9 +86,18 @@ export class SearchLm {
     return this.stateTuple[state].map((i) => this.vocab[i]);
   }
 
+  /** Whether the history `t` (non-empty) is a back-off context: it has continuations or a back-off weight. */
+  private isContext(t: readonly number[]): boolean {
+    const st = this.store, n = t.length;
+    const e = st.find(t, 0, n);
+    if (e < 0) return false;
+    const cs = st.childStart[n - 1];
+    return cs[e + 1] > cs[e] || !Number.isNaN(st.bows[n - 1][e]);
+  }
+
   private reduce(tuple: number[]): number[] {
     let t = tuple.length > this.order - 1 ? tuple.slice(tuple.length - (this.order - 1)) : tuple;
-    while (t.length > 0 && !this.hist.has(t.join(','))) t = t.slice(1);
+    while (t.length > 0 && !this.isContext(t)) t = t.slice(1);
     return t;
   }
 
@@ -116,8 +109,18 @@ export class SearchLm {
     id = this.stateTuple.length;
     this.stateKey.set(key, id);
     this.stateTuple.push(t);
-    this.stateParent.push(-1);
-    if (t.length > 0) this.stateParent[id] = this.intern(t.slice(1));
+    const K = Math.max(1, this.order - 1);
+    if ((id + 1) * K > this.sufEntry.length) {
+      const e = new Int32Array(Math.max(64, this.sufEntry.length * 2)); e.set(this.sufEntry); this.sufEntry = e;
+      const b = new Float64Array(e.length); b.set(this.sufBow); this.sufBow = b;
+    }
+    const st = this.store, m = t.length;
+    for (let j = 1; j <= m; j++) {
+      const e = st.find(t, m - j, m);
+      const bow = e >= 0 ? st.bows[j - 1][e] : NaN;
+      this.sufEntry[id * K + j - 1] = e;
+      this.sufBow[id * K + j - 1] = Number.isNaN(bow) ? 0 : bow * LN10;
+    }
     return id;
   }
 
@@ -133,29 +136,28 @@ export class SearchLm {
   }
 
   /**
-   * Natural-log probabilities of every LM word after `state` (index = LM word id). The array is
-   * cached and shared: do not modify it.
+   * Natural-log probabilities of every LM word after `state` (index = LM word id) into `out`
+   * (length >= vocabulary size): O(vocabulary + n-grams of the state's histories). Returns `out`.
    */
+  logProbsInto(state: number, out: Float64Array): Float64Array {
+    const st = this.store, V = this.vocab.length;
+    const uni = st.probs[0];
+    for (let w = 0; w < V; w++) out[w] = uni[w] * LN10;
+    const m = this.stateTuple[state].length, K = Math.max(1, this.order - 1);
+    for (let j = 1; j <= m; j++) {
+      const b = this.sufBow[state * K + j - 1];
+      if (b !== 0) for (let w = 0; w < V; w++) out[w] += b;
+      const e = this.sufEntry[state * K + j - 1];
+      if (e < 0) continue;
+      const cs = st.childStart[j - 1], ws = st.words[j], ps = st.probs[j];
+      for (let c = cs[e]; c < cs[e + 1]; c++) if (!Number.isNaN(ps[c])) out[ws[c]] = ps[c] * LN10;
+    }
+    return out;
+  }
+
+  /** Natural-log probabilities of every LM word after `state`, in a new array (for tools and tests). */
   logProbs(state: number): Float64Array {
-    const hit = this.vecCache.get(state);
-    if (hit) return hit;
-    const tuple = this.stateTuple[state];
-    const h = this.hist.get(tuple.join(','));
-    let v: Float64Array;
-    if (tuple.length === 0) {
-      v = new Float64Array(this.vocab.length).fill(-Infinity);
-    } else {
-      v = Float64Array.from(this.logProbs(this.stateParent[state]));
-      const b = (h?.bow ?? 0) * LN10;
-      if (b !== 0) for (let i = 0; i < v.length; i++) v[i] += b;
-    }
-    if (h) for (let i = 0; i < h.words.length; i++) v[h.words[i]] = h.logProbs[i] * LN10;
-    this.vecCache.set(state, v);
-    if (this.vecCache.size > this.maxVecs) {
-      const oldest = this.vecCache.keys().next().value as number;
-      this.vecCache.delete(oldest);
-    }
-    return v;
+    return this.logProbsInto(state, new Float64Array(this.vocab.length));
   }
 
   /** The state of the last `maxWords` words of `state`'s history (reduced as usual). */
@@ -171,8 +173,30 @@ export class SearchLm {
     return s;
   }
 
-  /** ln p(word | state). */
+  /** ln p(word | state): at most order-1 binary searches, cached. */
   logProb(state: number, word: number): number {
-    return this.logProbs(state)[word];
+    let h = Math.imul(state, 0x9e3779b1) ^ Math.imul(word + 0x632be5ab, 0x85ebca6b);
+    h ^= h >>> 15;
+    const slot = h & this.cacheMask;
+    if (this.cacheState[slot] === state && this.cacheWord[slot] === word) return this.cacheValue[slot];
+    const v = this.computeLogProb(state, word);
+    this.cacheState[slot] = state; this.cacheWord[slot] = word; this.cacheValue[slot] = v;
+    return v;
+  }
+
+  private computeLogProb(state: number, word: number): number {
+    const st = this.store, m = this.stateTuple[state].length, base = state * Math.max(1, this.order - 1);
+    let v = st.probs[0][word] * LN10, j0 = 0;
+    for (let j = m; j >= 1; j--) {
+      const e = this.sufEntry[base + j - 1];
+      if (e < 0) continue;
+      const c = st.child(j + 1, e, word);
+      if (c >= 0 && !Number.isNaN(st.probs[j][c])) { v = st.probs[j][c] * LN10; j0 = j; break; }
+    }
+    for (let j = j0 + 1; j <= m; j++) {
+      const b = this.sufBow[base + j - 1];
+      if (b !== 0) v += b;
+    }
+    return v;
   }
 }

@@ -1,14 +1,11 @@
 /**
- * A back-off n-gram model loaded from ARPA data: word ids, log10 p(w | history) with back-off,
- * and perplexity on a text in SRILM's `ngram -ppl` convention.
+ * A back-off n-gram model loaded from ARPA data (held in an NgramStore): word ids, log10
+ * p(w | history) with back-off, and perplexity on a text in SRILM's `ngram -ppl` convention.
  */
 import { FormatError } from '../util/errors.ts';
 import type { ArpaData } from './arpa.ts';
+import { NgramStore } from './ngram-store.ts';
 import { BOS, EOS, UNK, type Sentence } from './text.ts';
-
-function packId(id: number): string {
-  return String.fromCharCode(id >>> 16, id & 0xffff);
-}
 
 export interface PerplexityResult {
   /** 10^(-logprob / (words - oovs + sentences)): every scored word and each `</s>` counted (SRILM `ppl`). */
@@ -32,55 +29,39 @@ export interface WordScore {
   ngramLength: number;
 }
 
+/** The store of ARPA data or a store itself; the LM needs `<s>` and `</s>` unigrams. */
+export function lmStore(data: ArpaData | NgramStore, file: string): NgramStore {
+  const store = data instanceof NgramStore ? data : NgramStore.fromArpaData(data, file);
+  for (const w of [BOS, EOS]) {
+    if (store.wordId(w) < 0) throw new FormatError(`LM has no unigram '${w}'`, { file, expected: `'${w}' in \\1-grams:`, found: 'none' });
+  }
+  return store;
+}
+
 export class BackoffLm {
   readonly order: number;
   readonly vocab: readonly string[];
-  private readonly ids = new Map<string, number>();
-  /** Per order n (index n-1): packed key -> log10 prob / log10 back-off. */
-  private readonly logProb: Map<string, number>[] = [];
-  private readonly logBackoff: Map<string, number>[] = [];
+  readonly store: NgramStore;
   readonly bosId: number;
   readonly eosId: number;
 
-  constructor(data: ArpaData, file = '<arpa>') {
-    this.order = data.order;
-    const vocab: string[] = [];
-    for (const e of data.ngrams[0]) {
-      this.ids.set(e.words[0], vocab.length);
-      vocab.push(e.words[0]);
-    }
-    this.vocab = vocab;
-    for (const w of [BOS, EOS]) {
-      if (!this.ids.has(w)) throw new FormatError(`LM has no unigram '${w}'`, { file, expected: `'${w}' in \\1-grams:`, found: 'none' });
-    }
-    this.bosId = this.ids.get(BOS)!;
-    this.eosId = this.ids.get(EOS)!;
-    for (let n = 1; n <= data.order; n++) {
-      const p = new Map<string, number>(), b = new Map<string, number>();
-      for (const e of data.ngrams[n - 1]) {
-        let key = '';
-        for (const w of e.words) {
-          const id = this.ids.get(w);
-          if (id === undefined) throw new FormatError(`${n}-gram '${e.words.join(' ')}' uses a word without a unigram`, { file, expected: `'${w}' in \\1-grams:`, found: 'none' });
-          key += packId(id);
-        }
-        p.set(key, e.logProb);
-        if (e.logBackoff !== undefined) b.set(key, e.logBackoff);
-      }
-      this.logProb.push(p);
-      this.logBackoff.push(b);
-    }
+  constructor(data: ArpaData | NgramStore, file = '<arpa>') {
+    this.store = lmStore(data, file);
+    this.order = this.store.order;
+    this.vocab = this.store.vocab;
+    this.bosId = this.store.wordId(BOS);
+    this.eosId = this.store.wordId(EOS);
   }
 
   /** Word id, or -1 for a word outside the vocabulary. */
   wordId(word: string): number {
-    return this.ids.get(word) ?? -1;
+    return this.store.wordId(word);
   }
 
   /** Words of `words` that the LM does not know (in first-seen order, each once). */
   missingWords(words: Iterable<string>): string[] {
     const out = new Set<string>();
-    for (const w of words) if (!this.ids.has(w)) out.add(w);
+    for (const w of words) if (this.store.wordId(w) < 0) out.add(w);
     return [...out];
   }
 
@@ -91,21 +72,25 @@ export class BackoffLm {
    */
   scoreIds(wordId: number, history: readonly number[]): { logProb: number; ngramLength: number } {
     if (wordId < 0) throw new RangeError('scoreIds: OOV word id');
-    let ctx = history.slice(Math.max(0, history.length - (this.order - 1)));
-    const cut = ctx.lastIndexOf(-1);
-    if (cut >= 0) ctx = ctx.slice(cut + 1);
-    const packed = ctx.map(packId);
-    const w = packId(wordId);
+    const st = this.store;
+    const end = history.length;
+    let from = Math.max(0, end - (this.order - 1));
+    for (let k = end - 1; k >= from; k--) if (history[k] < 0) { from = k + 1; break; }
+    // Longest history first; each miss adds the history's back-off weight.
     let acc = 0;
-    for (let start = 0; start <= packed.length; start++) {
-      const h = packed.slice(start).join('');
-      const n = packed.length - start + 1;
-      const p = this.logProb[n - 1].get(h + w);
-      if (p !== undefined) return { logProb: acc + p, ngramLength: n };
-      if (h !== '') acc += this.logBackoff[n - 2].get(h) ?? 0;
+    for (let start = from; start < end; start++) {
+      const n = end - start + 1;
+      const h = st.find(history, start, end);
+      if (h < 0) continue;
+      const e = st.child(n, h, wordId);
+      if (e >= 0) {
+        const p = st.probs[n - 1][e];
+        if (!Number.isNaN(p)) return { logProb: acc + p, ngramLength: n };
+      }
+      const b = st.bows[n - 2][h];
+      if (!Number.isNaN(b)) acc += b;
     }
-    // Unreachable: every vocabulary word has a unigram.
-    throw new Error('internal: unigram missing');
+    return { logProb: acc + st.probs[0][wordId], ngramLength: 1 };
   }
 
   /** log10 p(word | history words); history oldest first. OOV word -> null. */
@@ -119,7 +104,7 @@ export class BackoffLm {
   scoreSentence(words: readonly string[]): WordScore[] {
     const out: WordScore[] = [];
     const hist: number[] = [this.bosId];
-    const unk = this.ids.get(UNK);
+    const unk = this.store.wordId(UNK);
     for (const w of [...words, EOS]) {
       const id = this.wordId(w);
       if (id < 0 || id === unk || id === this.bosId) {
