@@ -90,6 +90,8 @@ export interface AlignCorpusOptions extends GmmFeatureOptions {
   ldaDim?: number;
   /** tri2b / tri3b iterations. Default 35 (Kaldi). */
   adaptedIters?: number;
+  /** Word-position-dependent phones (_B _I _E _S) in the lang and every model (Kaldi's default). Default false. */
+  wordPositionPhones?: boolean;
   /** Beam of the final alignment. Default 10 (Kaldi align_si.sh). */
   beam?: number;
   /** Retry beam of the final alignment. Default 40. */
@@ -142,6 +144,7 @@ export const ALIGN_DEFAULTS = {
   spliceContext: 3,
   ldaDim: 40,
   adaptedIters: 35,
+  wordPositionPhones: false,
   numLeaves: 200,
   minLeafOccupancy: 50,
   questions: 'cluster' as const,
@@ -164,7 +167,7 @@ const KNOWN_KEYS = new Set([
   'dataDir', 'featuresDir', 'outDir', 'splits', 'trainSplits', 'extraTrain', 'modelDir', 'numLeaves', 'minLeafOccupancy', 'questions',
   'monoIters', 'monoGaussians', 'triIters', 'triGaussians', 'beam', 'retryBeam', 'optionalSilenceProb', 'corpusLexiconPath', 'seed',
   'logger', 'writeTiming', 'cmvnNormVars', 'deltaOrder', 'deltaWindow', 'vtlpCopies', 'referenceTimings', 'referenceCollarMs',
-  'lastModel', 'spliceContext', 'ldaDim', 'adaptedIters',
+  'lastModel', 'spliceContext', 'ldaDim', 'adaptedIters', 'wordPositionPhones',
 ]);
 
 export interface SplitAlignSummary {
@@ -394,12 +397,13 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     // Likewise: experiments that stop at tri1 (the default) keep their hashes.
     ...(o.lastModel !== 'tri1' ? { lastModel: o.lastModel } : {}),
     ...(adapted ? { spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters } : {}),
+    ...(o.wordPositionPhones ? { wordPositionPhones: true } : {}),
   });
 
   // Lang: every word of every split used.
   const tokens: string[] = [];
   for (const d of [...opened.values()]) for (const s of d.supervisions.values()) tokens.push(...s.words);
-  const lang: Lang = await buildLang(tokens, { corpusLexiconPath: o.corpusLexiconPath ?? null, optionalSilenceProb: o.optionalSilenceProb });
+  const lang: Lang = await buildLang(tokens, { corpusLexiconPath: o.corpusLexiconPath ?? null, optionalSilenceProb: o.optionalSilenceProb, wordPositionPhones: o.wordPositionPhones });
   if (lang.oovs.size > 0) {
     const top = [...lang.oovs.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([w, c]) => `${w} (${c})`);
     logger.warn(`${lang.oovs.size} words have no pronunciation; their utterances are skipped: ${top.join(', ')}${lang.oovs.size > 10 ? ', ...' : ''} (lang/oov.txt)`);
@@ -608,6 +612,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
         optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.corpusLexiconPath ?? null, seed: o.seed, ...featOpts,
         vtlpCopies: o.vtlpCopies, referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs,
         lastModel: o.lastModel, spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters,
+        wordPositionPhones: o.wordPositionPhones,
       },
     });
     if (opts.writeTiming !== false) await writeJsonAtomic(join(tmp, 'timing.json'), timing);

@@ -4,7 +4,7 @@
  */
 import type { Lexicon } from '../lang/lexicon.ts';
 import { SIL, type PhoneSet } from '../lang/phones.ts';
-import type { ContextDependency } from '../hmm/context.ts';
+import { phoneCoverage, type ContextDependency } from '../hmm/context.ts';
 import type { TransitionModel } from '../hmm/transitions.ts';
 import { transitionWeights } from '../hmm/align.ts';
 import type { DecoderLexicon, DecoderPronunciation, PhoneContextModel, PhoneHmm } from './types.ts';
@@ -60,15 +60,7 @@ export function phoneContextModel(ctx: ContextDependency, tm: TransitionModel, o
  * never seen in training), and the words that lost all their pronunciations.
  */
 export function coveredPronunciations(lex: DecoderLexicon, am: PhoneContextModel): { lexicon: DecoderLexicon; droppedWords: string[] } {
-  const ok = new Map<number, boolean>();
-  const covered = (p: number): boolean => {
-    let v = ok.get(p);
-    if (v === undefined) {
-      try { am.pdf(0, p, 0, 0); v = true; } catch { v = false; }
-      ok.set(p, v);
-    }
-    return v;
-  };
+  const covered = phoneCoverage(am);
   const prons = lex.prons.filter((p) => p.phones.every(covered));
   const kept = new Set(prons.map((p) => p.word));
   const had = new Set(lex.prons.map((p) => p.word));

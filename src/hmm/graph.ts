@@ -9,7 +9,7 @@
 import { PhoneSet, SIL } from '../lang/phones.ts';
 import type { Lexicon } from '../lang/lexicon.ts';
 import { Rng, hashString32 } from '../util/rng.ts';
-import type { ContextDependency } from './context.ts';
+import { phoneCoverage, type ContextDependency } from './context.ts';
 import type { TransitionModel } from './transitions.ts';
 import { TreeError, alignFailure, type AlignFailure } from './errors.ts';
 
@@ -128,8 +128,16 @@ export function compileGraph(
   if (words.length === 0) return alignFailure(uttId, 'empty-transcript', 'transcript has no words');
   const pr = pronunciationsFor(words, lang);
   if ('oovs' in pr) return alignFailure(uttId, 'oov', `no pronunciation for ${pr.oovs.map((w) => `'${w}'`).join(', ')}`);
+  // Alternative pronunciations with a phone the model lacks are left out; a word fails only when none is left.
+  const covered = phoneCoverage(ctx);
+  const prons = pr.prons.map((ps) => ps.filter((p) => p.every(covered)));
+  const bare = prons.findIndex((ps) => ps.length === 0);
+  if (bare >= 0) {
+    const missing = [...new Set(pr.prons[bare].flat().filter((p) => !covered(p)))].map((p) => lang.phones.symbol(p));
+    return alignFailure(uttId, 'phone-not-in-tree', `every pronunciation of '${words[bare]}' has a phone the model has no pdfs for (${missing.join(', ')})`);
+  }
   const silId = lang.phones.id(opts.silencePhone ?? SIL);
-  const { nodes, arcs } = phoneFsa(pr.prons, silId, opts);
+  const { nodes, arcs } = phoneFsa(prons, silId, opts);
   try {
     return expandFsa(nodes, arcs, ctx, tm);
   } catch (e) {

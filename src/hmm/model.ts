@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
-import { PhoneSet } from '../lang/phones.ts';
+import { PhoneSet, basePhone } from '../lang/phones.ts';
 import { AmDiagGmm, type DiagGmmJson } from './gmm.ts';
 import { Topology, type TopologyOptions } from './topology.ts';
 import { TransitionModel } from './transitions.ts';
@@ -61,5 +61,6 @@ export function loadModel(path: string): GmmHmmModel {
 /** Senone inventory: for every pdf id, its centre phone symbol and HMM state (pdf class). */
 export function senoneInventory(m: GmmHmmModel): { id: number; phone: string; hmmState: number; numGaussians: number }[] {
   const info = m.ctx instanceof ContextTree ? m.ctx.leafInfo : (m.ctx as MonophoneContext).pdfInfo;
-  return info.map((x, id) => ({ id, phone: m.phones.symbol(x.phone), hmmState: x.pdfClass, numGaussians: m.am.gmms[id].numComponents }));
+  // A senone of a shared root (word-position variants) is named by its base phone.
+  return info.map((x, id) => ({ id, phone: basePhone(m.phones.symbol(x.phone)), hmmState: x.pdfClass, numGaussians: m.am.gmms[id].numComponents }));
 }

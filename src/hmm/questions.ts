@@ -7,8 +7,12 @@
  *    question (Kaldi's extra_questions.txt).
  *  - arpabetClassQuestions: a fixed ARPAbet phone-class table (below), for when there is too little
  *    data to cluster.
+ * With word-position phones both work on base phones, as Kaldi's on phones/sets.txt: a phone's
+ * variants are clustered together and every question holds all of them; questions on the word
+ * position (all _B, _E, _I, _S phones; word-initial B+S; word-final E+S) are added (Kaldi's
+ * extra_questions.txt), which the tree asks of the centre phone within a shared root too.
  */
-import type { PhoneSet } from '../lang/phones.ts';
+import { WORD_POSITIONS, basePhone, phoneRoots, type PhoneSet } from '../lang/phones.ts';
 import { GaussStats, gaussObjf, type Question, type TreeStats } from './tree.ts';
 
 export interface ClusterPhonesOptions {
@@ -21,11 +25,12 @@ export interface ClusterPhonesOptions {
 export function clusterPhoneQuestions(stats: TreeStats, phones: PhoneSet, opts: ClusterPhonesOptions = {}): Question[] {
   const pcs = new Set(opts.pdfClasses ?? [1]);
   const vf = opts.varianceFloor ?? 0.01;
+  const rootOf = phoneRoots(phones.symbols);
   const perPhone = new Map<number, GaussStats>();
   for (const e of stats.sorted()) {
     if (!pcs.has(e.pdfClass)) continue;
-    let g = perPhone.get(e.centre);
-    if (!g) { g = new GaussStats(stats.dim); perPhone.set(e.centre, g); }
+    let g = perPhone.get(rootOf[e.centre]);
+    if (!g) { g = new GaussStats(stats.dim); perPhone.set(rootOf[e.centre], g); }
     g.addStats(e.stats);
   }
   let clusters = [...perPhone.entries()].sort((a, b) => a[0] - b[0]).map(([p, s]) => ({ phones: [p], stats: s }));
@@ -50,7 +55,26 @@ export function clusterPhoneQuestions(stats: TreeStats, phones: PhoneSet, opts: 
   }
   const sil = [...phones.silencePhones].map((p) => phones.id(p)).sort((a, b) => a - b);
   questions.push({ phones: sil, name: 'silence' });
-  return dedupeQuestions(questions);
+  return dedupeQuestions([...questions.map((q) => ({ ...q, phones: withVariants(q.phones, rootOf) })), ...wordPositionQuestions(phones)]);
+}
+
+/** The phones whose root is one of `roots`' roots (every word-position variant), sorted. */
+function withVariants(ids: readonly number[], rootOf: Int32Array): number[] {
+  const want = new Set(ids.map((p) => rootOf[p]));
+  const out: number[] = [];
+  for (let p = 1; p < rootOf.length; p++) if (want.has(rootOf[p])) out.push(p);
+  return out;
+}
+
+/** Questions on the word position (none for a set without position phones). */
+export function wordPositionQuestions(phones: PhoneSet): Question[] {
+  if (!phones.wordPositions) return [];
+  const withSuffix = (ws: readonly string[]) => phones.phones.filter((p) => ws.some((w) => p.endsWith(`_${w}`))).map((p) => phones.id(p)).sort((a, b) => a - b);
+  return dedupeQuestions([
+    ...WORD_POSITIONS.map((w) => ({ phones: withSuffix([w]), name: `position:${w}` })),
+    { phones: withSuffix(['B', 'S']), name: 'position:word-initial' },
+    { phones: withSuffix(['E', 'S']), name: 'position:word-final' },
+  ]);
 }
 
 /**
@@ -91,12 +115,14 @@ export const ARPABET_CLASSES: Record<string, string[]> = {
 /** Questions from ARPABET_CLASSES plus one singleton per phone; classes are cut to the phone set. */
 export function arpabetClassQuestions(phones: PhoneSet): Question[] {
   const qs: Question[] = [];
+  // Classes name base phones: a class holds every word-position variant of its phones.
   for (const [name, list] of Object.entries(ARPABET_CLASSES)) {
-    const ids = list.filter((p) => phones.has(p)).map((p) => phones.id(p)).sort((a, b) => a - b);
+    const ids = phones.phones.filter((p) => list.includes(basePhone(p))).map((p) => phones.id(p)).sort((a, b) => a - b);
     if (ids.length > 0) qs.push({ phones: ids, name: `class:${name}` });
   }
-  for (const p of phones.phones) qs.push({ phones: [phones.id(p)], name: `phone:${p}` });
-  return dedupeQuestions(qs);
+  const rootOf = phoneRoots(phones.symbols);
+  for (const p of phones.phones) qs.push({ phones: withVariants([phones.id(p)], rootOf), name: `phone:${basePhone(p)}` });
+  return dedupeQuestions([...qs, ...wordPositionQuestions(phones)]);
 }
 
 function dedupeQuestions(qs: Question[]): Question[] {

@@ -3,15 +3,17 @@
  *
  * Statistics: one diagonal Gaussian's count, sum and sum of squares per (left, centre, right, pdf
  * class) seen in alignments. Roots: one per (centre phone, pdf class) with data (Kaldi's
- * "not-shared split" roots: states of different phones or positions never share a senone).
- * Questions ask whether the left (position -1) or right (+1) neighbour is in a phone set; phone 0
- * (utterance edge) is in no set. Splitting is greedy over all leaves of all roots: the split with the
+ * "not-shared split" roots: states of different phones or positions never share a senone); the
+ * word-position variants of a phone (AH_B, AH_E, AH_I, AH_S) share one root per pdf class
+ * (Kaldi's "shared split"), and the tree may then ask about the centre phone (position 0) too.
+ * Questions ask whether the left (position -1) or right (+1) neighbour, or the centre (0), is in a
+ * phone set; phone 0 (utterance edge) is in no set. Splitting is greedy over all leaves of all roots: the split with the
  * largest log-likelihood gain anywhere is taken next, subject to a minimum occupancy on both sides,
  * until `maxLeaves` leaves or no split gains at least `minGain`. Leaves are the senones, numbered
  * by root (phone id, pdf class) then depth first, "yes" before "no".
  */
 import { FormatError } from '../util/errors.ts';
-import type { PhoneSet } from '../lang/phones.ts';
+import { phoneRoots, type PhoneSet } from '../lang/phones.ts';
 import type { Frame } from './gmm.ts';
 import { DiagGmm } from './gmm.ts';
 import type { ContextDependency } from './context.ts';
@@ -117,7 +119,15 @@ export interface Question {
 
 export type TreeNode =
   | { leaf: number }
-  | { position: -1 | 1; phones: number[]; yes: TreeNode; no: TreeNode };
+  | { position: QuestionPosition; phones: number[]; yes: TreeNode; no: TreeNode };
+
+/** Which phone of the triphone a question asks about: left neighbour, centre, right neighbour. */
+export type QuestionPosition = -1 | 0 | 1;
+
+/** The phone a question at `position` looks at. */
+function phoneAt(position: QuestionPosition, left: number, centre: number, right: number): number {
+  return position === -1 ? left : position === 1 ? right : centre;
+}
 
 export interface TreeBuildOptions {
   /** Stop at this many leaves (senones) in all. Default 2000. */
@@ -131,7 +141,7 @@ export interface TreeBuildOptions {
 }
 
 interface Entry { left: number; centre: number; right: number; pdfClass: number; stats: GaussStats }
-interface SplitInfo { gain: number; position: -1 | 1; q: number }
+interface SplitInfo { gain: number; position: QuestionPosition; q: number }
 interface Pending { root: number; path: TreeNode & { leaf: number }; entries: Entry[]; split: SplitInfo | null }
 
 export interface TreeBuildResult {
@@ -158,9 +168,10 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
     }
     return m;
   });
+  const rootOf = phoneRoots(phones.symbols);
   const byRoot = new Map<number, Entry[]>();
   for (const e of stats.sorted()) {
-    const k = e.centre * 16 + e.pdfClass;
+    const k = rootOf[e.centre] * 16 + e.pdfClass;
     const l = byRoot.get(k);
     if (l) l.push(e); else byRoot.set(k, [e]);
   }
@@ -171,11 +182,12 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
     let best: SplitInfo | null = null;
     const cnt = new Float64Array(P), sum = new Float64Array(P * D), sq = new Float64Array(P * D);
     const yc = { n: 0 }, ys = new Float64Array(D), yq = new Float64Array(D), ns = new Float64Array(D), nq = new Float64Array(D);
-    for (const position of [-1, 1] as const) {
+    // The centre is asked last: without shared roots every entry has the same centre (nothing to split).
+    for (const position of [-1, 1, 0] as const) {
       cnt.fill(0); sum.fill(0); sq.fill(0);
       const present: number[] = [];
       for (const e of entries) {
-        const p = position === -1 ? e.left : e.right;
+        const p = phoneAt(position, e.left, e.centre, e.right);
         if (cnt[p] === 0) present.push(p);
         cnt[p] += e.stats.count;
         for (let j = 0; j < D; j++) { sum[p * D + j] += e.stats.sum[j]; sq[p * D + j] += e.stats.sumSq[j]; }
@@ -201,6 +213,7 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
 
   const rootKeys: { phone: number; pdfClass: number }[] = [];
   for (let ph = 1; ph < P; ph++) {
+    if (rootOf[ph] !== ph) continue;
     let any = false;
     for (let pc = 0; pc < numPdfClasses(ph); pc++) if (byRoot.has(ph * 16 + pc)) any = true;
     if (!any) continue;
@@ -225,7 +238,7 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
     if (sp.gain < minGain || sp.gain <= 0) break;
     const m = qMasks[sp.q];
     const yesE: Entry[] = [], noE: Entry[] = [];
-    for (const e of top.entries) (m[sp.position === -1 ? e.left : e.right] ? yesE : noE).push(e);
+    for (const e of top.entries) (m[phoneAt(sp.position, e.left, e.centre, e.right)] ? yesE : noE).push(e);
     const yesLeaf = { leaf: -1 }, noLeaf = { leaf: -1 };
     // Turn the leaf object into an internal node in place.
     const node = top.path as unknown as Record<string, unknown>;
@@ -268,7 +281,7 @@ export interface ContextTreeJson {
   roots: { phone: string; pdfClass: number; node: TreeNodeJson }[];
 }
 
-export type TreeNodeJson = { leaf: number } | { position: -1 | 1; phones: string[]; yes: TreeNodeJson; no: TreeNodeJson };
+export type TreeNodeJson = { leaf: number } | { position: QuestionPosition; phones: string[]; yes: TreeNodeJson; no: TreeNodeJson };
 
 /** A built tree: lookup (left, centre, right, pdfClass) -> senone. */
 export class ContextTree implements ContextDependency {
@@ -279,6 +292,8 @@ export class ContextTree implements ContextDependency {
   /** Centre phone and pdf class of each senone. */
   readonly leafInfo: { phone: number; pdfClass: number }[];
   private readonly rootIndex = new Map<number, TreeNode>();
+  /** Shared root of each phone id (phoneRoots): the word-position variants of a phone share its roots. */
+  private readonly rootOf: Int32Array;
   private readonly masks = new Map<TreeNode, Uint8Array>();
 
   constructor(phoneSymbols: readonly string[], roots: { phone: number; pdfClass: number; node: TreeNode }[], leafInfo: { phone: number; pdfClass: number }[]) {
@@ -286,6 +301,7 @@ export class ContextTree implements ContextDependency {
     this.roots = roots;
     this.leafInfo = leafInfo;
     this.numPdfs = leafInfo.length;
+    this.rootOf = phoneRoots(phoneSymbols);
     const P = phoneSymbols.length;
     const visit = (n: TreeNode): void => {
       if ('leaf' in n) {
@@ -308,19 +324,20 @@ export class ContextTree implements ContextDependency {
     for (const [p, role] of [[left, 'left'], [centre, 'centre'], [right, 'right']] as const) {
       if (!(Number.isInteger(p) && p >= 0 && p < P)) throw new TreeError(`unknown ${role} phone id ${p}`, { expected: `0..${P - 1}`, found: String(p) });
     }
-    let n = this.rootIndex.get(centre * 16 + pdfClass);
+    let n = this.rootIndex.get(this.rootOf[centre] * 16 + pdfClass);
     if (!n) {
       throw new TreeError(`phone '${this.phoneSymbols[centre]}' (pdf class ${pdfClass}) is missing from the tree`, {
         expected: 'a phone seen in the tree-building alignments', found: `no root for '${this.phoneSymbols[centre]}'`,
       });
     }
-    while (!('leaf' in n)) n = this.masks.get(n)![n.position === -1 ? left : right] ? n.yes : n.no;
+    while (!('leaf' in n)) n = this.masks.get(n)![phoneAt(n.position, left, centre, right)] ? n.yes : n.no;
     return n.leaf;
   }
 
-  /** Phones that have a root. */
+  /** Phones that have a root (a shared root covers every word-position variant of its phone). */
   phonesCovered(): Set<string> {
-    return new Set(this.roots.map((r) => this.phoneSymbols[r.phone]));
+    const rooted = new Set(this.roots.map((r) => r.phone));
+    return new Set(this.phoneSymbols.filter((_, i) => i > 0 && rooted.has(this.rootOf[i])));
   }
 
   toJSON(): ContextTreeJson {
@@ -344,7 +361,7 @@ export class ContextTree implements ContextDependency {
     const leafInfo: { phone: number; pdfClass: number }[] = new Array(j.numLeaves);
     const conv = (n: TreeNodeJson, info: { phone: number; pdfClass: number }): TreeNode => {
       if ('leaf' in n) { leafInfo[n.leaf] = info; return { leaf: n.leaf }; }
-      if (n.position !== -1 && n.position !== 1) throw new FormatError('bad question position', { file, expected: '-1 or 1', found: String(n.position) });
+      if (n.position !== -1 && n.position !== 0 && n.position !== 1) throw new FormatError('bad question position', { file, expected: '-1, 0 or 1', found: String(n.position) });
       return { position: n.position, phones: n.phones.map(pid), yes: conv(n.yes, info), no: conv(n.no, info) };
     };
     const roots = j.roots.map((r) => {

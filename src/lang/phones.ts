@@ -20,6 +20,38 @@ export const SIL = 'SIL';
 export const SPN = 'SPN';
 export const EPS = '<eps>';
 
+/**
+ * Word-position suffixes of position-dependent phones (Kaldi prepare_lang.sh
+ * --position-dependent-phones): word-Begin, word-Internal, word-End, Singleton (one-phone word).
+ */
+export const WORD_POSITIONS = ['B', 'E', 'I', 'S'] as const;
+const POSITION_SUFFIX = /_[BEIS]$/;
+
+/** The phone without its word-position suffix: `AH_B` -> `AH`; `SIL` -> `SIL`. */
+export function basePhone(symbol: string): string {
+  return symbol.replace(POSITION_SUFFIX, '');
+}
+
+/** A word's pronunciation with word-position phones: `[K, AE, T]` -> `[K_B, AE_I, T_E]`, `[AH]` -> `[AH_S]`; silence phones stay as they are. */
+export function markWordPositions(pron: readonly string[], silencePhones: ReadonlySet<string>): string[] {
+  return pron.map((p, i) => (silencePhones.has(p) ? p : `${p}_${pron.length === 1 ? 'S' : i === 0 ? 'B' : i === pron.length - 1 ? 'E' : 'I'}`));
+}
+
+/**
+ * The shared root of every phone id: the smallest id with the same base phone (Kaldi's
+ * roots.txt "shared split" over a phone's position variants). Without position suffixes every
+ * phone is its own root. Index 0 (`<eps>`) maps to 0.
+ */
+export function phoneRoots(symbols: readonly string[]): Int32Array {
+  const first = new Map<string, number>();
+  return Int32Array.from(symbols, (s, i) => {
+    if (i === 0) return 0;
+    const b = basePhone(s);
+    if (!first.has(b)) first.set(b, i);
+    return first.get(b)!;
+  });
+}
+
 /** Remove CMUdict stress digits: `AH0` -> `AH`. */
 export function stripStress(phone: string): string {
   return phone.replace(/[012]$/, '');
@@ -51,9 +83,19 @@ export class PhoneSet {
     this.silencePhones = new Set(silencePhones);
   }
 
-  /** The default set: SIL, SPN, then the 39 ARPAbet phones (ids 1..41). */
-  static arpabet(): PhoneSet {
-    return new PhoneSet([SIL, SPN, ...ARPABET_PHONES], [SIL, SPN]);
+  /**
+   * The default set: SIL, SPN, then the 39 ARPAbet phones (ids 1..41); with `wordPositions`, each
+   * ARPAbet phone in its four position variants instead (AA_B AA_E AA_I AA_S ..., ids 3..158,
+   * Kaldi's order); the silence phones have no positions.
+   */
+  static arpabet(opts: { wordPositions?: boolean } = {}): PhoneSet {
+    const phones = opts.wordPositions ? ARPABET_PHONES.flatMap((p) => WORD_POSITIONS.map((w) => `${p}_${w}`)) : ARPABET_PHONES;
+    return new PhoneSet([SIL, SPN, ...phones], [SIL, SPN]);
+  }
+
+  /** Whether the set has word-position phones (any symbol with a _B/_E/_I/_S suffix). */
+  get wordPositions(): boolean {
+    return this.symbols.some((s) => POSITION_SUFFIX.test(s));
   }
 
   /** Number of real phones (without `<eps>`). */

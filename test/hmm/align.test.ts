@@ -7,6 +7,7 @@ import { AmDiagGmm, DiagGmm } from '../../src/hmm/gmm.ts';
 import { compileGraph, type UttGraph } from '../../src/hmm/graph.ts';
 import { alignGraph, alignUtterance, type AcousticModel } from '../../src/hmm/align.ts';
 import { toyLexicon, toyPhones } from './helpers.ts';
+import { TreeError } from '../../src/hmm/errors.ts';
 
 const phones = toyPhones();
 const lang = { phones, lexicon: toyLexicon() };
@@ -121,6 +122,26 @@ describe('Viterbi forced alignment', () => {
       expect(unpruned.beamUsed).toBe(Infinity);
       expect(Array.from(unpruned.pdf)).toEqual(Array.from(retried.pdf));
     }
+  });
+
+  it("leaves out an alternative pronunciation with a phone the model lacks, and fails a word only when none is left", () => {
+    const m = model(2, new Rng(3), 1);
+    // A tree trained without S: no pdfs for it (as ContextTree throws for a phone with no root).
+    const noS = { ...m, ctx: { contextWidth: 1 as const, numPdfs: m.ctx.numPdfs, pdf: (l: number, c: number, r: number, k: number) => {
+      if (c === phones.id('S')) throw new TreeError("phone 'S' (pdf class 0) is missing from the tree", {});
+      return m.ctx.pdf(l, c, r, k);
+    } } };
+    const g = compileGraph('u', ['TAB'], lang, noS.ctx, noS.tm, { edgeSilence: 'none' });
+    expect('ok' in g).toBe(false);
+    if (!('ok' in g)) {
+      // Only T AA B is left: every state is one of its phones.
+      const used = new Set(Array.from(g.phone, (p) => phones.symbol(p)));
+      expect([...used].sort()).toEqual(['AA', 'B', 'T']);
+      expect(g.minFrames).toBe(9);
+    }
+    const bad = compileGraph('u', ['TAB', 'SIT'], lang, noS.ctx, noS.tm);
+    expect('ok' in bad && bad.reason).toBe('phone-not-in-tree');
+    if ('ok' in bad) expect(bad.message).toMatch(/every pronunciation of 'SIT' has a phone the model has no pdfs for \(S\)/);
   });
 
   it('builds optional silence between words and at the edges with Kaldi probabilities', () => {

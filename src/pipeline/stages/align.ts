@@ -66,6 +66,8 @@ export interface AlignStageOptions {
   ldaDim: number;
   /** tri2b / tri3b training iterations. Default 35. */
   adaptedIters: number;
+  /** Word-position-dependent phones (_B _I _E _S). Default false. */
+  wordPositionPhones: boolean;
 }
 
 const D = ALIGN_DEFAULTS;
@@ -93,6 +95,7 @@ export const ALIGN_SCHEMA: Schema = {
   spliceContext: { type: 'number', integer: true, min: 0, max: 10, default: D.spliceContext, unit: 'frames', doc: 'tri2b/tri3b: MFCC frames spliced on each side before LDA (Kaldi splice_opts)' },
   ldaDim: { type: 'number', integer: true, min: 1, default: D.ldaDim, doc: 'tri2b/tri3b: LDA output dimension' },
   adaptedIters: { type: 'number', integer: true, min: 1, default: D.adaptedIters, doc: 'tri2b/tri3b training iterations (Kaldi train_lda_mllt.sh / train_sat.sh)' },
+  wordPositionPhones: { type: 'boolean', default: D.wordPositionPhones, doc: "word-position-dependent phones (_B _I _E _S, Kaldi prepare_lang.sh's default): a phone's variants share its tree roots and the tree may ask the position" },
 } satisfies SchemaFor<AlignStageOptions>;
 
 export const alignStage: StageDefinition<AlignStageOptions> = {
@@ -124,7 +127,7 @@ export const alignStage: StageDefinition<AlignStageOptions> = {
       beam: o.beam, retryBeam: o.retryBeam, optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.lexicon ?? null,
       cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, vtlpCopies: o.vtlpCopies,
       referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs, seed: ctx.recipe.seed, writeTiming: false, logger: ctx.log,
-      lastModel: o.lastModel, spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters,
+      lastModel: o.lastModel, spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters, wordPositionPhones: o.wordPositionPhones,
     });
     const s = r.summary;
     const splits = Object.values(s.splits);
