@@ -22,8 +22,8 @@ const LN10 = Math.LN10;
 
 export interface SearchLmOptions {
   /**
-   * Bytes of the (state, word) -> score cache (16 bytes per slot, direct-mapped, allocated up
-   * front). Default 16 MiB.
+   * Bytes of the (state, word) -> score cache (16 bytes per slot: key and value side by side,
+   * direct-mapped, allocated up front). Default 2 MiB.
    */
   cacheBytes?: number;
   /** File name for error messages. */
@@ -49,9 +49,8 @@ export class SearchLm {
   private sufBow = new Float64Array(0);
   private readonly nextCache = new Map<number, number>();
   private readonly truncCache = new Map<number, number>();
-  private readonly cacheState: Int32Array;
-  private readonly cacheWord: Int32Array;
-  private readonly cacheValue: Float64Array;
+  /** Slot i: key (state * vocabulary size + word; -1 for empty) at 2i, ln p at 2i+1. */
+  private readonly cache: Float64Array;
   private readonly cacheMask: number;
   /** The start state (history `<s>`). */
   readonly startState: number;
@@ -64,10 +63,8 @@ export class SearchLm {
     this.eosId = this.store.wordId(EOS);
     this.unkId = this.store.wordId(UNK);
     let slots = 16;
-    while (slots * 2 * 16 <= (opts.cacheBytes ?? 16 * 2 ** 20)) slots *= 2;
-    this.cacheState = new Int32Array(slots).fill(-1);
-    this.cacheWord = new Int32Array(slots);
-    this.cacheValue = new Float64Array(slots);
+    while (slots * 2 * 16 <= (opts.cacheBytes ?? 2 * 2 ** 20)) slots *= 2;
+    this.cache = new Float64Array(2 * slots).fill(-1);
     this.cacheMask = slots - 1;
     this.startState = this.intern([this.bosId]);
   }
@@ -177,10 +174,10 @@ export class SearchLm {
   logProb(state: number, word: number): number {
     let h = Math.imul(state, 0x9e3779b1) ^ Math.imul(word + 0x632be5ab, 0x85ebca6b);
     h ^= h >>> 15;
-    const slot = h & this.cacheMask;
-    if (this.cacheState[slot] === state && this.cacheWord[slot] === word) return this.cacheValue[slot];
+    const at = (h & this.cacheMask) << 1, key = state * this.vocab.length + word, c = this.cache;
+    if (c[at] === key) return c[at + 1];
     const v = this.computeLogProb(state, word);
-    this.cacheState[slot] = state; this.cacheWord[slot] = word; this.cacheValue[slot] = v;
+    c[at] = key; c[at + 1] = v;
     return v;
   }
 

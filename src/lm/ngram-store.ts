@@ -101,6 +101,11 @@ export class NgramStore {
   }
 }
 
+/** The first `count` values of `a` (itself when that is all of it). */
+function fit(a: Float64Array, count: number): Float64Array {
+  return a.length === count ? a : a.slice(0, count);
+}
+
 /** Growable raw entries of one order: word-id tuples, values and source lines. */
 class RawOrder {
   tuples: Int32Array;
@@ -190,8 +195,8 @@ export class NgramStoreBuilder implements ArpaSink {
       order: N,
       vocab: this.vocab,
       words: this.words,
-      probs: r.map((o) => o.probs.slice(0, o.count)),
-      bows: r.slice(0, N - 1).map((o) => o.bows.slice(0, o.count)),
+      probs: r.map((o) => fit(o.probs, o.count)),
+      bows: r.slice(0, N - 1).map((o) => fit(o.bows, o.count)),
       childStart: this.childStart,
     });
   }

@@ -1,6 +1,7 @@
 /** The `lm` stage as library functions: train an ARPA LM from a text file; perplexity of a text. */
 import { estimateKneserNey, type KneserNeyOptions, type OrderStats } from './kneser-ney.ts';
-import { formatArpa, readArpa } from './arpa.ts';
+import { formatArpa } from './arpa.ts';
+import { loadNgramStore } from './store-file.ts';
 import { BackoffLm, type PerplexityResult } from './model.ts';
 import { parseSentences } from './text.ts';
 import { readInputText, writeFileAtomic } from '../util/fs.ts';
@@ -27,8 +28,9 @@ export async function trainLm(opts: LmTrainOptions): Promise<LmTrainResult> {
   return { outPath: opts.outPath, order: model.order, sentences: model.sentences, tokens: model.tokens, stats: model.stats };
 }
 
-export function loadLm(path: string): BackoffLm {
-  return new BackoffLm(readArpa(path), path);
+/** A back-off LM from an ARPA file (`.arpa` or `.arpa.gz`), read line by line (no binary cache). */
+export async function loadLm(path: string): Promise<BackoffLm> {
+  return new BackoffLm((await loadNgramStore(path, { cache: false })).store, path);
 }
 
 export function perplexityOfFile(lm: BackoffLm, textPath: string): PerplexityResult {

@@ -2,6 +2,7 @@ import { describe, it, expect, vi, afterEach } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { main, EXIT_OK, EXIT_BAD_INPUT } from '../../src/cli/main.ts';
 import { LM_GOLDEN } from './helpers.ts';
 
@@ -29,6 +30,12 @@ describe('am-distill lm', () => {
     expect(r.words).toBe(27);
     expect(r.oovs).toBeGreaterThan(0);
     expect(r.ppl).toBeGreaterThan(1);
+    // The same model gzipped gives the same numbers; no cache file is left next to it.
+    writeFileSync(`${arpa}.gz`, gzipSync(readFileSync(arpa)));
+    io.out.length = 0;
+    expect(await main(['node', 'am-distill', 'lm', 'ppl', '--lm', `${arpa}.gz`, '--text', join(LM_GOLDEN, 'real.test.txt'), '--json'])).toBe(EXIT_OK);
+    expect(JSON.parse(io.out.join(''))).toEqual(r);
+    expect(readdirSync(dir).sort()).toEqual(['lm.arpa', 'lm.arpa.gz']);
   });
 
   it('exits 2 with the file and line for a malformed ARPA file', async () => {

@@ -28,11 +28,11 @@ export function register(program: Command): void {
     });
   lm.command('ppl')
     .description('perplexity and OOV count of a text (SRILM convention: </s> counted, OOVs skipped)')
-    .requiredOption('--lm <file>', 'ARPA language model')
+    .requiredOption('--lm <file>', 'ARPA language model (.arpa or .arpa.gz)')
     .requiredOption('--text <file>', 'text, one sentence per line')
     .option('--json', 'print {"ppl","logprob","words","oovs",...} as JSON', false)
-    .action((o: { lm: string; text: string; json: boolean }) => {
-      const r = perplexityOfFile(loadLm(o.lm), o.text);
+    .action(async (o: { lm: string; text: string; json: boolean }) => {
+      const r = perplexityOfFile(await loadLm(o.lm), o.text);
       if (o.json) {
         process.stdout.write(JSON.stringify({ ppl: r.ppl, logprob: r.logprob, words: r.words, oovs: r.oovs, sentences: r.sentences, ppl1: r.ppl1 }) + '\n');
       } else {
