@@ -10,9 +10,10 @@
  *
  * Cache layout: 8-byte magic `AMDLM\0\0\1`, uint32 LE header length, the header (JSON: version,
  * source key, order, byte order, and offset/length of the vocabulary and of every array), then
- * the vocabulary (UTF-8, one word per line) and the arrays, each at an 8-aligned offset.
+ * the vocabulary (UTF-8, one word per line) and the arrays, each at an 8-aligned offset. Reading
+ * fills one typed array per array (chunked reads), so a cache above 2 GiB loads too.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
@@ -130,30 +131,57 @@ function cacheMismatch(h: CacheHeader, source: ArpaSourceKey): string | null {
  * be used (missing, another source, damaged).
  */
 export function readStoreCache(path: string, source: ArpaSourceKey): { store: NgramStore } | { reason: string } {
-  let buf: Buffer;
+  let fd: number;
   try {
-    buf = readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (err) {
     return { reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no cache yet' : `unreadable (${(err as Error).message})` };
   }
-  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return { reason: 'not a cache file (bad magic)' };
-  if (buf.byteOffset % 8 !== 0) buf = Buffer.from(new Uint8Array(buf).slice());
+  try {
+    return readCacheFd(fd, source);
+  } catch (err) {
+    return { reason: `unreadable (${(err as Error).message})` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Fill `dst` from the file at `pos` (in chunks: one read is limited to 2 GiB); false when the file ends first. */
+function readExactly(fd: number, dst: Uint8Array, pos: number): boolean {
+  for (let got = 0; got < dst.length;) {
+    const n = readSync(fd, dst, got, Math.min(dst.length - got, 1 << 30), pos + got);
+    if (n === 0) return false;
+    got += n;
+  }
+  return true;
+}
+
+/** The cache's arrays, each read into its own typed array (no buffer of the whole file). */
+function readCacheFd(fd: number, source: ArpaSourceKey): { store: NgramStore } | { reason: string } {
+  const size = fstatSync(fd).size;
+  const head = Buffer.alloc(MAGIC.length + 4);
+  if (!readExactly(fd, head, 0) || !head.subarray(0, MAGIC.length).equals(MAGIC)) return { reason: 'not a cache file (bad magic)' };
+  const len = head.readUInt32LE(MAGIC.length);
+  const json = Buffer.alloc(Math.min(len, size));
   let h: CacheHeader;
   try {
-    const len = buf.readUInt32LE(MAGIC.length);
-    h = JSON.parse(buf.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + len)) as CacheHeader;
+    if (!readExactly(fd, json, head.length)) throw new Error('truncated');
+    h = JSON.parse(json.toString('utf8')) as CacheHeader;
   } catch {
     return { reason: 'damaged header' };
   }
   const why = cacheMismatch(h, source);
   if (why) return { reason: why };
   const a: NgramStoreArrays = { order: h.order, vocab: [], words: [], probs: [], bows: [], childStart: [] };
-  if (h.vocab.offset + h.vocab.bytes > buf.length) return { reason: 'truncated' };
-  a.vocab = h.vocab.count === 0 ? [] : buf.toString('utf8', h.vocab.offset, h.vocab.offset + h.vocab.bytes).split('\n');
+  const vocab = Buffer.alloc(h.vocab.bytes);
+  if (h.vocab.offset + h.vocab.bytes > size || !readExactly(fd, vocab, h.vocab.offset)) return { reason: 'truncated' };
+  a.vocab = h.vocab.count === 0 ? [] : vocab.toString('utf8').split('\n');
   for (const m of h.arrays) {
     const T = ARRAY_TYPES[m.kind];
-    if (!T || m.offset % 8 !== 0 || m.offset + m.length * T.BYTES_PER_ELEMENT > buf.length) return { reason: 'truncated or damaged array table' };
-    (a[m.kind] as unknown[])[m.index] = new T(buf.buffer as ArrayBuffer, buf.byteOffset + m.offset, m.length);
+    if (!T || m.offset + m.length * T.BYTES_PER_ELEMENT > size) return { reason: 'truncated or damaged array table' };
+    const arr = new T(m.length);
+    if (!readExactly(fd, new Uint8Array(arr.buffer), m.offset)) return { reason: 'truncated' };
+    (a[m.kind] as unknown[])[m.index] = arr;
   }
   const bad = storeShapeError(a, h.vocab.count);
   if (bad) return { reason: bad };

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { formatArpa, parseArpa, readArpaStream } from '../../src/lm/arpa.ts';
 import { estimateKneserNey } from '../../src/lm/kneser-ney.ts';
 import { BackoffLm } from '../../src/lm/model.ts';
-import { NgramStore } from '../../src/lm/ngram-store.ts';
+import { NgramStore, NgramStoreBuilder } from '../../src/lm/ngram-store.ts';
 import { cachePathOf, loadNgramStore } from '../../src/lm/store-file.ts';
 import { parseSentences } from '../../src/lm/text.ts';
 import { SearchLm } from '../../src/decode/search-lm.ts';
@@ -124,6 +124,19 @@ describe('NgramStore', () => {
     expect(slm.stateWords(st)).toEqual(['a', 'b']);
     expect(slm.logProb(st, id('c'))).toBe(-0.25 * Math.LN10);
     expect(slm.logProbs(st)[id('c')]).toBe(-0.25 * Math.LN10);
+  });
+
+  it('numbers words in unigram order past the declared count (the word index grows)', () => {
+    const b = new NgramStoreBuilder('grow.arpa');
+    b.header([1, 1]);
+    const words = Array.from({ length: 300 }, (_, i) => `word${i}`);
+    words.forEach((w, i) => b.ngram(1, [w], -1 - i / 1000, -0.5, i + 1));
+    expect(() => b.ngram(1, ['word7'], -1, undefined, 301)).toThrow(/grow\.arpa:301: duplicate 1-gram 'word7'/);
+    b.ngram(2, ['word299', 'word0'], -0.25, undefined, 400);
+    const store = b.finish();
+    expect(words.map((w) => store.wordId(w))).toEqual(words.map((_, i) => i));
+    expect(store.wordId('word300')).toBe(-1);
+    expect(store.probs[1][store.child(2, 299, 0)]).toBe(-0.25);
   });
 
   it('rejects a duplicate higher-order n-gram at the line of its repeat', async () => {
