@@ -26,6 +26,11 @@ export interface SearchLmOptions {
    * direct-mapped, allocated up front). Default 2 MiB.
    */
   cacheBytes?: number;
+  /**
+   * Most remembered (state, word) -> next state transitions; the memo is cleared when full
+   * (states themselves stay: there are at most as many as the model has contexts). Default 2^20.
+   */
+  nextCacheEntries?: number;
   /** File name for error messages. */
   file?: string;
 }
@@ -48,6 +53,7 @@ export class SearchLm {
   private sufEntry = new Int32Array(0);
   private sufBow = new Float64Array(0);
   private readonly nextCache = new Map<number, number>();
+  private readonly maxNext: number;
   private readonly truncCache = new Map<number, number>();
   /** Slot i: key (state * vocabulary size + word; -1 for empty) at 2i, ln p at 2i+1. */
   private readonly cache: Float64Array;
@@ -66,6 +72,7 @@ export class SearchLm {
     while (slots * 2 * 16 <= (opts.cacheBytes ?? 2 * 2 ** 20)) slots *= 2;
     this.cache = new Float64Array(2 * slots).fill(-1);
     this.cacheMask = slots - 1;
+    this.maxNext = Math.max(1, opts.nextCacheEntries ?? 2 ** 20);
     this.startState = this.intern([this.bosId]);
   }
 
@@ -127,6 +134,7 @@ export class SearchLm {
     let s = this.nextCache.get(key);
     if (s === undefined) {
       s = this.intern([...this.stateTuple[state], word]);
+      if (this.nextCache.size >= this.maxNext) this.nextCache.clear();
       this.nextCache.set(key, s);
     }
     return s;

@@ -44,16 +44,18 @@ describe('SearchLm', () => {
     expect(lm.next(lm.next(lm.startState, id('a')), id('b'))).toBe(afterAB);
   });
 
-  it('gives the same per-word scores through a tiny (evicting) cache as the dense vectors, to the bit', () => {
+  it('gives the same states and per-word scores through tiny (evicting) caches as the dense vectors, to the bit', () => {
     const rng = new Rng('cache');
     const words = Array.from({ length: 40 }, (_, i) => `w${i}`);
     const data = trainArpa(randomText(rng, words, 200, 6), 3);
-    const small = new SearchLm(data, { cacheBytes: 1 });
+    const small = new SearchLm(data, { cacheBytes: 1, nextCacheEntries: 2 });
     const big = new SearchLm(data);
     let s1 = small.startState, s2 = big.startState;
     for (let k = 0; k < 30; k++) {
       const w = small.wordId(words[rng.int(40)]);
       s1 = small.next(s1, w); s2 = big.next(s2, w);
+      expect(small.stateWords(s1)).toEqual(big.stateWords(s2));
+      expect(small.next(s1, w)).toBe(small.next(s1, w));
       const dense = big.logProbs(s2);
       expect(Array.from(small.logProbs(s1))).toEqual(Array.from(dense));
       for (let pass = 0; pass < 2; pass++) {
