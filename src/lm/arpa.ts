@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { FormatError } from '../util/errors.ts';
-import { inputPathError, readInputText, writeFileAtomic } from '../util/fs.ts';
+import { inputPathError, writeFileAtomic } from '../util/fs.ts';
 import type { NgramEntry, NgramModel } from './kneser-ney.ts';
 
 /** log10 value with 7 significant digits, shortest form ("-1.234567", "-99"). */
@@ -211,10 +211,6 @@ export function parseArpa(text: string, file = '<arpa>'): ArpaData {
   return sink.data();
 }
 
-export function readArpa(path: string): ArpaData {
-  return parseArpa(readInputText(path, 'an ARPA language model'), path);
-}
-
 /**
  * Read an ARPA file (`.gz`: gzip-compressed) line by line into `sink`; memory is what the sink
  * keeps. A missing file is a ConfigError, a damaged gzip stream a FormatError naming the file.
@@ -246,7 +242,7 @@ export async function streamArpa(path: string, sink: ArpaSink): Promise<void> {
   parser.finish();
 }
 
-/** readArpa through the streaming reader (plain or `.gz`), as ArpaData. */
+/** An ARPA file (plain or `.gz`) as ArpaData, read line by line (what parseArpa gives for its text). */
 export async function readArpaStream(path: string): Promise<ArpaData> {
   const sink = new ArpaDataSink(path);
   await streamArpa(path, sink);
