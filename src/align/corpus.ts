@@ -566,7 +566,7 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
       let quality: LabelQuality | null = null;
       if ([...d.supervisions.values()].some((x) => x.referenceWords)) {
         quality = labelQuality(await scoreAlignmentFile(join(tmp, `${d.split}.arrow`), d.dataDir, d.split, { frameLengthMs: d.featureMeta.featureConfig.frameLengthMs }));
-        if (quality) logger.info(`align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`);
+        if (quality) logger.info(`align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %${quality.silenceOutsidePauses === null ? '' : `; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`}`);
       }
       progress.done(`${frames} frames, ${(frames / Math.max(seconds, 1e-3)).toFixed(0)} frames/s`);
       // Supervisions the features stage skipped never reach the aligner: count them apart.

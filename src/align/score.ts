@@ -286,10 +286,13 @@ export interface LabelQuality {
   startsWithin20ms: number;
   startsWithin50ms: number;
   medianAbsErrorMs: number;
-  /** Reference pause frames the alignment gives to words, %. */
-  pauseFramesInWords: number;
-  /** Silence-labelled frames that lie inside reference words (outside the pauses), % of all silence-labelled frames. */
-  silenceOutsidePauses: number;
+  /** Reference pause frames the alignment gives to words, %; null when the reference has no pauses (e.g. isolated words). */
+  pauseFramesInWords: number | null;
+  /**
+   * Silence-labelled frames that lie inside reference words (outside the pauses), % of all
+   * silence-labelled frames; null when the reference has no pauses (every silence frame would count).
+   */
+  silenceOutsidePauses: number | null;
 }
 
 /** The label-quality summary of a scored alignment (tolerances 20 and 50 ms must have been scored); null without a scored boundary. */
@@ -299,12 +302,13 @@ export function labelQuality(score: BoundaryScore & { pauses: PauseScore }): Lab
   const p = score.pauses;
   const silence = p.wordFramesAsSilence + (p.pauseFrames - p.pauseFramesInWords);
   const r = (x: number) => Number(x.toFixed(2));
+  const pauses = p.pauseFrames > 0;
   return {
     utterances: score.utterances, boundaries: score.boundaries,
     boundariesWithin20ms: r(at(score.within, 0.02)), boundariesWithin50ms: r(at(score.within, 0.05)),
     startsWithin20ms: r(at(score.startsWithin, 0.02)), startsWithin50ms: r(at(score.startsWithin, 0.05)),
     medianAbsErrorMs: r(1000 * score.medianAbsErrorSec),
-    pauseFramesInWords: r(100 * p.pauseShareInWords),
-    silenceOutsidePauses: r(silence > 0 ? (100 * p.wordFramesAsSilence) / silence : 0),
+    pauseFramesInWords: pauses ? r(100 * p.pauseShareInWords) : null,
+    silenceOutsidePauses: pauses ? r((100 * p.wordFramesAsSilence) / silence) : null,
   };
 }

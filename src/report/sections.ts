@@ -115,7 +115,7 @@ export function labelsTable(r: ReportJson): Table | null {
   const q = (s: LabelsInput['splits'][number], f: (x: LabelQuality) => string) => (s.quality ? f(s.quality) : 'n/a');
   return table(
     ['Split', 'Aligned', 'Failed', 'Boundaries within 20 / 50 ms', 'Word starts within 50 ms', 'Silence outside reference pauses'],
-    l.splits.map((s) => [s.split, int(s.aligned), int(s.failed), q(s, (x) => `${x.boundariesWithin20ms.toFixed(1)}% / ${x.boundariesWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.startsWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.silenceOutsidePauses.toFixed(1)}%`)]),
+    l.splits.map((s) => [s.split, int(s.aligned), int(s.failed), q(s, (x) => `${x.boundariesWithin20ms.toFixed(1)}% / ${x.boundariesWithin50ms.toFixed(1)}%`), q(s, (x) => `${x.startsWithin50ms.toFixed(1)}%`), q(s, (x) => (x.silenceOutsidePauses === null ? 'n/a' : `${x.silenceOutsidePauses.toFixed(1)}%`))]),
     [false, true, true, true, true, true],
   );
 }

@@ -396,11 +396,13 @@ function checkLabels(c: Checker, value: unknown, path: string): void {
     c.int(s.failed, `${p}.failed`, 0);
     if (s.quality !== null) {
       const q = c.obj(s.quality, `${p}.quality`, LABEL_QUALITY_KEYS, []);
-      for (const k of LABEL_QUALITY_KEYS) c.num(q[k], `${p}.quality.${k}`, 0, Infinity, 'a number >= 0');
+      for (const k of LABEL_QUALITY_KEYS) if (!(q[k] === null && NULLABLE_QUALITY_KEYS.includes(k))) c.num(q[k], `${p}.quality.${k}`, 0, Infinity, 'a number >= 0');
     }
   });
 }
 
+/** Pause measures are null when the reference has no pauses. */
+const NULLABLE_QUALITY_KEYS = ['pauseFramesInWords', 'silenceOutsidePauses'];
 const LABEL_QUALITY_KEYS = ['utterances', 'boundaries', 'boundariesWithin20ms', 'boundariesWithin50ms', 'startsWithin20ms', 'startsWithin50ms', 'medianAbsErrorMs', 'pauseFramesInWords', 'silenceOutsidePauses'];
 
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */

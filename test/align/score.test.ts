@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { alignedWordSpans, scoreWordBoundaries, relativeReference, scorePauseFrames } from '../../src/align/score.ts';
+import { alignedWordSpans, labelQuality, scoreWordBoundaries, relativeReference, scorePauseFrames } from '../../src/align/score.ts';
 import { expectClose } from '../hmm/helpers.ts';
 
 const timing = { frameShiftMs: 10, frameLengthMs: 25 };
@@ -83,6 +83,24 @@ describe('pause frames against reference word timings', () => {
     expect(s.wordFramesAsSilence).toBe(0);
     expect(s.byPhone).toEqual([]);
   });
+  it('label quality: silence outside the pauses as a share of all silence frames, and null pause measures without pauses', () => {
+    const reference = [{ symbol: 'SIX', startSec: 0.025, durationSec: 0.04 }];
+    const word = [-1, 0, 0, 0, 0, -1, -1, -1];
+    const pauses = scorePauseFrames([{ uttId: 'u1', reference, word, phone: [1, 2, 2, 2, 3, 1, 1, 1] }], timing, phones);
+    const bounds = scoreWordBoundaries([{ uttId: 'u1', reference, aligned: alignedWordSpans(word, 1, timing) }]);
+    const q = labelQuality({ ...bounds, pauses })!;
+    // Silence-labelled: frames 0, 5, 6, 7; frame 5 lies inside the word.
+    expect(q.silenceOutsidePauses).toBe(25);
+    expect(q.pauseFramesInWords).toBe(25);
+    // An isolated word whose reference spans the whole take: no pause frames to judge against.
+    const whole = [{ symbol: 'SIX', startSec: 0, durationSec: 0.1 }];
+    const iso = scorePauseFrames([{ uttId: 'u2', reference: whole, word, phone: [1, 2, 2, 2, 3, 1, 1, 1] }], timing, phones);
+    const qi = labelQuality({ ...scoreWordBoundaries([{ uttId: 'u2', reference: whole, aligned: alignedWordSpans(word, 1, timing) }]), pauses: iso })!;
+    expect(iso.pauseFrames).toBe(0);
+    expect([qi.pauseFramesInWords, qi.silenceOutsidePauses]).toEqual([null, null]);
+    expect(labelQuality({ ...scoreWordBoundaries([]), pauses: iso })).toBeNull();
+  });
+
   it('refuses word and phone labels of different lengths, naming the utterance', () => {
     expect(() => scorePauseFrames([{ uttId: 'bad-utt', reference: [], word: [0, 0], phone: [1] }], timing, phones)).toThrow(/bad-utt/);
   });

@@ -17,6 +17,9 @@ const QUALITY = {
   medianAbsErrorMs: 8.1, pauseFramesInWords: 12.7, silenceOutsidePauses: 0.04,
 };
 
+/** Isolated words: the reference has no pauses, so the pause measures are null. */
+const ISOLATED = { ...QUALITY, utterances: 5, boundaries: 10, pauseFramesInWords: null, silenceOutsidePauses: null };
+
 function alignDir(): string {
   const dir = join(tempDir('amd-labels-'), 'align');
   mkdirSync(dir, { recursive: true });
@@ -26,6 +29,7 @@ function alignDir(): string {
     splits: {
       test: { message: 'Done 320, failed 0', done: 320, failed: 0, labelQuality: QUALITY },
       other: { message: 'Done 9, failed 1', done: 9, failed: 1 },
+      isolated: { message: 'Done 5, failed 0', done: 5, failed: 0, labelQuality: ISOLATED },
     },
   }));
   return dir;
@@ -36,7 +40,7 @@ describe('report: frame labels section (align summary)', () => {
     const labels = labelsOf(alignDir());
     expect(labels).toEqual({
       models: ['mono', 'tri1', 'tri2b', 'tri3b'], senones: 200, gaussians: 1000,
-      splits: [{ split: 'test', aligned: 320, failed: 0, quality: QUALITY }, { split: 'other', aligned: 9, failed: 1, quality: null }],
+      splits: [{ split: 'test', aligned: 320, failed: 0, quality: QUALITY }, { split: 'other', aligned: 9, failed: 1, quality: null }, { split: 'isolated', aligned: 5, failed: 0, quality: ISOLATED }],
     });
     const input = { ...makeFixture(3).input, labels: labels! };
     validateReportInput(clone(input));
@@ -47,6 +51,7 @@ describe('report: frame labels section (align summary)', () => {
     expect(md).toContain('## Frame labels');
     expect(md).toMatch(/\| test \| 320 \| 0 \| 85\.2% \/ 98\.6% \| 98\.9% \| 0\.0% \|/);
     expect(md).toMatch(/\| other \| 9 \| 1 \| n\/a \| n\/a \| n\/a \|/);
+    expect(md).toMatch(/\| isolated \| 5 \| 0 \| 85\.2% \/ 98\.6% \| 98\.9% \| n\/a \|/);
     expect(md).toMatch(/forced alignment with tri3b \(chain mono .*tri1 .*tri2b .*tri3b\)/);
   });
 
