@@ -144,6 +144,12 @@ export interface DecodeCorpusOptions {
   hmmModel: string;
   /** ARPA LM. */
   lm: string;
+  /**
+   * Keep a binary cache next to each ARPA file (`<lm>.amdlm`, src/lm/store-file.ts). Default true;
+   * the pipeline's decode stage turns it off, since its LMs are the lm stage's outputs, which no
+   * other stage writes into.
+   */
+  lmCache?: boolean;
   /** Split whose references choose the LM weight and penalty per system (decoded and written too). Default none: fixed weights. */
   tune?: DecodeSplitInput | null;
   /** Splits decoded with the chosen (or fixed) weights. */
@@ -390,7 +396,7 @@ export interface DecodeSearchSpace {
  * The decoder over the align stage's lexicon and HMM (tree, transitions) and an ARPA LM. Lexicon
  * words the LM lacks, or whose phones the tree has no model for, are left out and listed.
  */
-export async function buildSearch(langDir: string, hmmModel: string, lm: string, search: DecodeSearchOptions, logger: Logger = defaultLog): Promise<DecodeSearchSpace> {
+export async function buildSearch(langDir: string, hmmModel: string, lm: string, search: DecodeSearchOptions, logger: Logger = defaultLog, lmCache = true): Promise<DecodeSearchSpace> {
   const { phones, lexicon } = readLang(langDir);
   const hmm = loadModel(hmmModel);
   if (hmm.phones.symbols.join(' ') !== phones.symbols.join(' ')) {
@@ -400,7 +406,7 @@ export async function buildSearch(langDir: string, hmmModel: string, lm: string,
   const covered = coveredPronunciations(decoderLexicon(lexicon, phones, lexicon.words().filter((w) => search.allowUnk || w !== UNK_WORD)), am);
   if (covered.droppedWords.length) logger.warn(`${covered.droppedWords.length} lexicon word(s) need phones the acoustic model never saw and are left out: ${covered.droppedWords.slice(0, 10).join(', ')}`);
   const t0 = performance.now();
-  const loaded = await loadNgramStore(lm);
+  const loaded = await loadNgramStore(lm, { cache: lmCache });
   logger.info(`decode: LM ${lm}: ${loaded.store.counts.join(' + ')} n-grams read from ${loaded.from === 'cache' ? `its binary cache ${loaded.cachePath}` : `the ARPA file (binary cache: ${loaded.cacheNote})`} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   const slm = new SearchLm(loaded.store, { file: lm });
   const silenceProb = search.silenceProb ?? langSilenceProb(langDir);
@@ -427,13 +433,13 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
   const rel = (p: string) => (opts.pathBase ? relative(opts.pathBase, p) || '.' : p);
 
   // --- Search space: lexicon x HMM x LM (one per LM: the corpus LM and any split's own).
-  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs } = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger);
+  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs } = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache);
   const am = { numPdfs };
   const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
   for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
     if (!sp.lm) continue;
     logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
-    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger)), lmFile: sp.lm });
+    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache)), lmFile: sp.lm });
   }
   const decoderOf = (split: string): Decoder => splitSearch.get(split)?.decoder ?? decoder;
 

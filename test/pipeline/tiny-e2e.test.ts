@@ -55,6 +55,8 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(r.systems.student.frameAccuracy.test).toBe(ev.splits.test.models.student.accuracy);
     expect(r.systems['member-2'].frameAccuracy.dev).toBe(ev.splits.dev.models['member-2'].accuracy);
     const sc = JSON.parse(readFileSync(join(exp, 'score', 'score.json'), 'utf8'));
+    // The decode stage reads the lm stage's ARPA without leaving a binary cache in that stage's directory.
+    expect(existsSync(join(exp, 'lm', 'lm.arpa.amdlm'))).toBe(false);
     const scTest = sc.results.find((x: { system: string; split: string }) => x.system === 'baseline' && x.split === 'test');
     expect(r.systems.baseline.wer.test).toBeCloseTo(scTest.wer / 100, 10);
     // The distill stage's control: scored by eval, decoded and scored like the other systems.

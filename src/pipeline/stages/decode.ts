@@ -175,7 +175,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       const r = await relocateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
         systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'),
         tune, splits: inputs, systemWeights, outDir: ctx.outDir, search, backend, inferenceBatchSize,
-        pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId, priors,
+        pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId, priors, lmCache: false,
       }));
       const s = r.summary;
       const counts: Record<string, number> = { systems: s.systems.length, words: s.lexicon.words };
