@@ -30,8 +30,9 @@ import { ConfigError, FormatError, SkipCounter } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { hashFile } from '../util/hash.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { readLang } from '../lang/lang.ts';
-import { UNK_WORD } from '../lang/lexicon.ts';
+import { readLang, readLangPhones } from '../lang/lang.ts';
+import { UNK_WORD, readLexiconForPhones, type Lexicon } from '../lang/lexicon.ts';
+import type { PhoneSet } from '../lang/phones.ts';
 import { loadModel } from '../hmm/model.ts';
 import { loadNgramStore } from '../lm/store-file.ts';
 import { SearchLm } from '../decode/search-lm.ts';
@@ -390,33 +391,94 @@ export interface DecodeSearchSpace {
   untrainedPhones: string[];
   /** Senones of the HMM. */
   numPdfs: number;
+  /** With a lexicon file other than the lang directory's: what of it could be used. */
+  lexiconReport: LexiconReport | null;
+}
+
+/** What of a lexicon file (`lexicon`, instead of the lang directory's) the acoustic model can use. */
+export interface LexiconReport {
+  /** The file (as given). */
+  file: string;
+  wordsRead: number;
+  pronunciationsRead: number;
+  /** Word positions were marked on the file's phones (the model's phone set is position-dependent). */
+  positionsMarked: boolean;
+  /** Pronunciations with a phone outside the model's phone set (left out), and how many per phone. */
+  unknownPhonePronunciations: number;
+  unknownPhones: Record<string, number>;
+  /** Words left with no pronunciation over the phone set (left out). */
+  unusableWords: number;
+  /** Up to 20 of them. */
+  unusableExamples: string[];
+}
+
+export interface BuildSearchOptions {
+  /** A Kaldi lexicon.txt used instead of the lang directory's (its phones must be the model's, word positions are marked when needed). */
+  lexicon?: string | null;
+}
+
+/** The decoder lexicon of a lexicon file, with its report; a file none of whose words can be used is a FormatError. */
+function lexiconFromFile(file: string, phones: PhoneSet, logger: Logger): { lexicon: Lexicon; report: LexiconReport } {
+  const t0 = performance.now();
+  const r = readLexiconForPhones(file, phones);
+  const phoneList = Object.entries(r.unknownPhones).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const report: LexiconReport = {
+    file, wordsRead: r.wordsRead, pronunciationsRead: r.pronunciationsRead, positionsMarked: r.positionsMarked,
+    unknownPhonePronunciations: r.droppedPronunciations, unknownPhones: Object.fromEntries(phoneList),
+    unusableWords: r.unusableWords.length, unusableExamples: r.unusableWords.slice(0, 20),
+  };
+  const phonesNote = phoneList.slice(0, 10).map(([p, n]) => `${p} (${n})`).join(', ');
+  if (r.lexicon.size === 0) {
+    throw new FormatError(`no word of the lexicon can be used: every pronunciation has a phone outside the acoustic model's phone set (${phonesNote})`, {
+      file, line: r.firstDroppedLine ?? undefined, expected: `pronunciations over ${phones.phones.join(' ')}${phones.wordPositions ? ' (or the same phones without word positions)' : ''}`,
+      found: `${r.wordsRead} word(s), none usable`,
+    });
+  }
+  logger.info(`decode: lexicon ${file}: ${r.wordsRead} words, ${r.pronunciationsRead} pronunciations read in ${((performance.now() - t0) / 1000).toFixed(2)} s${r.positionsMarked ? ', word positions marked' : ''}`);
+  if (r.droppedPronunciations) {
+    logger.warn(`decode: lexicon ${file}: ${r.droppedPronunciations} pronunciation(s) use phones outside the acoustic model's phone set (${phonesNote}) and are left out; ${r.unusableWords.length} word(s) lose every pronunciation${r.unusableWords.length ? `, e.g. ${r.unusableWords.slice(0, 10).join(', ')}` : ''}`);
+  }
+  return { lexicon: r.lexicon, report };
 }
 
 /**
- * The decoder over the align stage's lexicon and HMM (tree, transitions) and an ARPA LM. Lexicon
- * words the LM lacks, or whose phones the tree has no model for, are left out and listed.
+ * The decoder over the align stage's lexicon (or `opts.lexicon`) and HMM (tree, transitions) and an
+ * ARPA LM. Lexicon words the LM lacks, or whose phones the tree has no model for, are left out and
+ * listed; so are a lexicon file's words whose phones are not the model's.
  */
-export async function buildSearch(langDir: string, hmmModel: string, lm: string, search: DecodeSearchOptions, logger: Logger = defaultLog, lmCache = true): Promise<DecodeSearchSpace> {
-  const { phones, lexicon } = readLang(langDir);
+export async function buildSearch(langDir: string, hmmModel: string, lm: string, search: DecodeSearchOptions, logger: Logger = defaultLog, lmCache = true, opts: BuildSearchOptions = {}): Promise<DecodeSearchSpace> {
   const hmm = loadModel(hmmModel);
+  let phones: PhoneSet, lexicon: Lexicon, lexiconReport: LexiconReport | null = null;
+  if (opts.lexicon) {
+    phones = readLangPhones(langDir);
+    ({ lexicon, report: lexiconReport } = lexiconFromFile(opts.lexicon, hmm.phones, logger));
+  } else {
+    ({ phones, lexicon } = readLang(langDir));
+  }
   if (hmm.phones.symbols.join(' ') !== phones.symbols.join(' ')) {
     throw new FormatError('the HMM and the lang directory have different phone sets', { file: hmmModel, expected: `phones of ${langDir}`, found: `${hmm.phones.symbols.length} phones, first difference at ${hmm.phones.symbols.findIndex((p, i) => p !== phones.symbols[i])}` });
   }
   const am = phoneContextModel(hmm.ctx, hmm.tm);
   const covered = coveredPronunciations(decoderLexicon(lexicon, phones, lexicon.words().filter((w) => search.allowUnk || w !== UNK_WORD)), am);
   if (covered.droppedWords.length) logger.warn(`${covered.droppedWords.length} lexicon word(s) need phones the acoustic model never saw and are left out: ${covered.droppedWords.slice(0, 10).join(', ')}`);
+  if (opts.lexicon && covered.lexicon.prons.length === 0) {
+    throw new FormatError('no word of the lexicon can be used: the acoustic model has no senones for the phones of any pronunciation', {
+      file: opts.lexicon, expected: 'pronunciations over phones seen in training', found: `${covered.droppedWords.length} word(s) with untrained phones, e.g. ${covered.droppedWords.slice(0, 5).join(', ')}`,
+    });
+  }
   const t0 = performance.now();
   const loaded = await loadNgramStore(lm, { cache: lmCache });
   logger.info(`decode: LM ${lm}: ${loaded.store.counts.join(' + ')} n-grams read from ${loaded.from === 'cache' ? `its binary cache ${loaded.cachePath}` : `the ARPA file (binary cache: ${loaded.cacheNote})`} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   const slm = new SearchLm(loaded.store, { file: lm });
   const silenceProb = search.silenceProb ?? langSilenceProb(langDir);
+  const t1 = performance.now();
   const decoder = new Decoder(covered.lexicon, am, slm, { silenceProb, missingLmWords: 'drop', lmFile: lm });
   const notInLm = [...decoder.droppedWords];
   if (notInLm.length) logger.warn(`${notInLm.length} lexicon word(s) are not in the LM vocabulary and cannot be recognised: ${notInLm.slice(0, 10).join(', ')}${notInLm.length > 10 ? ', ...' : ''}`);
   const kept = covered.lexicon.prons.filter((p) => decoder.toLm[p.word] >= 0);
   const searchWords = [...new Set(kept.map((p) => covered.lexicon.words[p.word]))].sort();
-  logger.info(`decode: ${searchWords.length} words (${kept.length} pronunciations), LM order ${slm.order}, graph ${decoder.graph.numStates} HMM states in ${decoder.graph.numCopies} phone copies; silence probability ${silenceProb}`);
-  return { decoder, slm, silenceProb, searchWords, numProns: kept.length, notInLm, untrainedPhones: covered.droppedWords, numPdfs: am.numPdfs };
+  logger.info(`decode: ${searchWords.length} words (${kept.length} pronunciations), LM order ${slm.order}, graph ${decoder.graph.numStates} HMM states in ${decoder.graph.numCopies} phone copies (built in ${((performance.now() - t1) / 1000).toFixed(2)} s); silence probability ${silenceProb}`);
+  return { decoder, slm, silenceProb, searchWords, numProns: kept.length, notInLm, untrainedPhones: covered.droppedWords, numPdfs: am.numPdfs, lexiconReport };
 }
 
 /** Decode the splits with every system; see the module comment. */

@@ -86,26 +86,6 @@ export interface SearchGraph {
   silenceProb: number;
 }
 
-interface TrieNode {
-  phone: number;
-  /** Next phone in the word, -1 at the word end. */
-  right: number;
-  left: number; // previous phone in the word, -1 at depth 0
-  depth: number;
-  parent: number;
-  children: Map<number, number>;
-  words: number[];
-}
-
-interface CopySpec {
-  trie: number; // -1 for silence
-  phone: number;
-  pdfs: number[];
-  lefts: number[] | null; // word-initial: left phones that enter this copy
-  rights: number[] | null; // word-final: allowed right phones
-  isSilence: boolean;
-}
-
 export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, opts: SearchGraphOptions = {}): SearchGraph {
   const silProb = opts.silenceProb ?? 0.5;
   if (!(silProb >= 0 && silProb <= 1)) throw new ConfigError('silenceProb out of range', { keyPath: 'silenceProb', expected: 'a probability in [0, 1]', found: String(silProb) });
@@ -136,24 +116,38 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     return a.phones.length - b.phones.length || a.word - b.word;
   });
 
-  // 2. Prefix tree over (phone, right phone in word).
-  const trie: TrieNode[] = [];
-  const roots = new Map<number, number>();
-  for (const p of prons) {
-    let parent = -1;
-    for (let d = 0; d < p.phones.length; d++) {
-      const right = d + 1 < p.phones.length ? p.phones[d + 1] : -1;
-      const key = p.phones[d] * (P + 1) + (right + 1);
-      const map = parent < 0 ? roots : trie[parent].children;
-      let id = map.get(key);
-      if (id === undefined) {
-        id = trie.push({ phone: p.phones[d], right, left: d > 0 ? p.phones[d - 1] : -1, depth: d, parent, children: new Map(), words: [] }) - 1;
-        map.set(key, id);
-      }
+  // 2. Prefix tree over (phone, right phone in word). In the sorted order the pronunciations through
+  // a node are contiguous, so a node is either the previous pronunciation's at that depth or new
+  // (node ids in order of first use; a node's children in id order).
+  const tPhone: number[] = [], tRight: number[] = [], tLeft: number[] = [], tDepth: number[] = [], tParent: number[] = [];
+  const pronEnd = new Int32Array(prons.length);
+  const path: number[] = [];
+  for (let i = 0; i < prons.length; i++) {
+    const ph = prons[i].phones, prev = i > 0 ? prons[i - 1].phones : null;
+    let parent = -1, shared = prev !== null;
+    for (let d = 0; d < ph.length; d++) {
+      const right = d + 1 < ph.length ? ph[d + 1] : -1;
+      if (shared && d < prev!.length && prev![d] === ph[d] && (d + 1 < prev!.length ? prev![d + 1] : -1) === right) { parent = path[d]; continue; }
+      shared = false;
+      const id = tPhone.length;
+      tPhone.push(ph[d]); tRight.push(right); tLeft.push(d > 0 ? ph[d - 1] : -1); tDepth.push(d); tParent.push(parent);
+      path[d] = id;
       parent = id;
     }
-    trie[parent].words.push(p.word);
+    pronEnd[i] = parent;
   }
+  const numTrieNodes = tPhone.length;
+  /** CSR of items grouped by key (stable: items keep their order within a key). */
+  const groupCsr = (n: number, keys: ArrayLike<number>, values: (i: number) => number): { start: Int32Array; items: Int32Array } => {
+    const start = new Int32Array(n + 1);
+    for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) start[keys[i] + 1]++;
+    for (let k = 0; k < n; k++) start[k + 1] += start[k];
+    const fill = start.slice(0, n), items = new Int32Array(start[n]);
+    for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) items[fill[keys[i]]++] = values(i);
+    return { start, items };
+  };
+  const tw = groupCsr(numTrieNodes, pronEnd, (i) => prons[i].word);
+  const tc = groupCsr(numTrieNodes, tParent, (i) => i);
 
   // Context sets at word edges.
   const lastPhones = new Set<number>(), firstPhones = new Set<number>();
@@ -174,19 +168,30 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     }
     return n;
   };
+  // Senone sequences, one array per distinct (left, centre, right), shared by every copy in that context.
+  const pdfCache = new Map<number, number[]>();
   const pdfSeq = (l: number, c: number, r: number): number[] => {
-    const n = hmmStates(c), out: number[] = [];
+    const key = (l * P + c) * P + r;
+    let out = pdfCache.get(key);
+    if (out) return out;
+    const n = hmmStates(c);
+    out = [];
     for (let k = 0; k < n; k++) {
       const pdf = am.pdf(l, c, r, k);
       if (!(Number.isInteger(pdf) && pdf >= 0 && pdf < am.numPdfs)) throw new FormatError(`senone of phone ${c} state ${k} in context (${l}, ${r}) out of range`, { expected: `0..${am.numPdfs - 1}`, found: String(pdf) });
       out.push(pdf);
     }
+    pdfCache.set(key, out);
     return out;
   };
 
-  // 3. Copies in context.
-  const copies: CopySpec[] = [];
-  const trieCopies: number[][] = trie.map(() => []);
+  // 3. Copies in context (parallel arrays; the context lists are shared between copies).
+  interface Copy { pdfs: number[]; lefts: number[] | null; rights: number[] | null }
+  const cTrie: number[] = [], cPhone: number[] = [], cPdfs: number[][] = [], cLefts: (number[] | null)[] = [], cRights: (number[] | null)[] = [], cSil: number[] = [];
+  const trieCopyStart = new Int32Array(numTrieNodes + 1);
+  const push = (trieId: number, c: number, x: Copy, isSilence: boolean): void => {
+    cTrie.push(trieId); cPhone.push(c); cPdfs.push(x.pdfs); cLefts.push(x.lefts); cRights.push(x.rights); cSil.push(isSilence ? 1 : 0);
+  };
   const groupBy = <T>(items: number[], keyOf: (x: number) => string, make: (xs: number[]) => T): T[] => {
     const m = new Map<string, number[]>();
     for (const x of items) {
@@ -196,9 +201,16 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     }
     return [...m.values()].map(make);
   };
-  const edgeCopies = (trieId: number, c: number, lefts: number[], rights: number[], isSilence: boolean): void => {
+  // Copies of a word edge depend only on the phone and its neighbour inside the word: computed once each.
+  const edgeCache = new Map<number, Copy[]>();
+  const cached = (key: number, make: () => Copy[]): Copy[] => {
+    let v = edgeCache.get(key);
+    if (!v) { v = make(); edgeCache.set(key, v); }
+    return v;
+  };
+  const edgeCopies = (c: number, lefts: number[], rights: number[]): Copy[] => {
     // One-phone unit: copies per distinct (senone sequence, right group), each entered from its left phones.
-    const byKey = new Map<string, CopySpec>();
+    const byKey = new Map<string, Copy>();
     for (const l of lefts) {
       const groups = groupBy(rights, (r) => pdfSeq(l, c, r).join(','), (rs) => rs);
       for (const rs of groups) {
@@ -206,142 +218,168 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
         const key = pdfs.join(',') + '|' + rs.join(',');
         const ex = byKey.get(key);
         if (ex) ex.lefts!.push(l);
-        else byKey.set(key, { trie: trieId, phone: c, pdfs, lefts: [l], rights: rs, isSilence });
+        else byKey.set(key, { pdfs, lefts: [l], rights: rs });
       }
     }
-    for (const cs of byKey.values()) {
-      if (trieId >= 0) trieCopies[trieId].push(copies.length);
-      copies.push(cs);
-    }
+    return [...byKey.values()];
   };
-  trie.forEach((n, id) => {
-    const c = n.phone;
-    if (n.depth > 0 && n.right >= 0) {
-      trieCopies[id].push(copies.length);
-      copies.push({ trie: id, phone: c, pdfs: pdfSeq(n.left, c, n.right), lefts: null, rights: null, isSilence: false });
-    } else if (n.depth > 0) {
-      for (const rs of groupBy(rightSet, (r) => pdfSeq(n.left, c, r).join(','), (rs) => rs)) {
-        trieCopies[id].push(copies.length);
-        copies.push({ trie: id, phone: c, pdfs: pdfSeq(n.left, c, rs[0]), lefts: null, rights: rs, isSilence: false });
-      }
-    } else if (n.right >= 0) {
-      for (const ls of groupBy(leftSet, (l) => pdfSeq(l, c, n.right).join(','), (ls) => ls)) {
-        trieCopies[id].push(copies.length);
-        copies.push({ trie: id, phone: c, pdfs: pdfSeq(ls[0], c, n.right), lefts: ls, rights: null, isSilence: false });
-      }
+  const PP = (P + 1) * (P + 1);
+  for (let id = 0; id < numTrieNodes; id++) {
+    trieCopyStart[id] = cTrie.length;
+    const c = tPhone[id], left = tLeft[id], right = tRight[id];
+    let list: Copy[];
+    if (tDepth[id] > 0 && right >= 0) {
+      list = [{ pdfs: pdfSeq(left, c, right), lefts: null, rights: null }];
+    } else if (tDepth[id] > 0) {
+      list = cached(c * (P + 1) + left + 1, () => groupBy(rightSet, (r) => pdfSeq(left, c, r).join(','), (rs) => ({ pdfs: pdfSeq(left, c, rs[0]), lefts: null, rights: rs })));
+    } else if (right >= 0) {
+      list = cached(PP + c * (P + 1) + right + 1, () => groupBy(leftSet, (l) => pdfSeq(l, c, right).join(','), (ls) => ({ pdfs: pdfSeq(ls[0], c, right), lefts: ls, rights: null })));
     } else {
-      edgeCopies(id, c, leftSet, rightSet, false);
+      list = cached(2 * PP + c, () => edgeCopies(c, leftSet, rightSet));
     }
-  });
-  const silCopyStart = copies.length;
-  if (useSil) edgeCopies(-1, sil, silLeftSet, silRightSet, true);
-  const numCopies = copies.length;
+    for (const x of list) push(id, c, x, false);
+  }
+  trieCopyStart[numTrieNodes] = cTrie.length;
+  const silCopyStart = cTrie.length;
+  if (useSil) for (const x of edgeCopies(sil, silLeftSet, silRightSet)) push(-1, sil, x, true);
+  const numCopies = cTrie.length;
 
   // Word-initial copies by left phone.
   const rootsFor = new Map<number, number[]>();
   const silFor = new Map<number, number[]>();
   for (let ci = 0; ci < numCopies; ci++) {
-    const cs = copies[ci];
-    if (!cs.lefts) continue;
-    const target = cs.isSilence ? silFor : rootsFor;
-    for (const l of cs.lefts) {
+    const lefts = cLefts[ci];
+    if (!lefts) continue;
+    const target = cSil[ci] ? silFor : rootsFor;
+    for (const l of lefts) {
       const list = target.get(l);
       if (list) list.push(ci); else target.set(l, [ci]);
     }
   }
 
-  // 4. Exit classes.
+  // 4. Exit classes (looked up by the shared right-context list first, by its content on a miss).
   const logWord = Math.log(1 - silProb), logSil = Math.log(silProb);
   const classKey = new Map<string, number>();
+  const classByList = new Map<number[] | null, Map<number, number>>();
   const classEntries: { copy: number; w: number }[][] = [];
   const classFinal: number[] = [];
   const exitClassOf = (leftForNext: number, rights: number[] | null, afterSilence: boolean): number => {
+    let byLeft = classByList.get(rights);
+    if (!byLeft) { byLeft = new Map(); classByList.set(rights, byLeft); }
+    const k = 2 * leftForNext + (afterSilence ? 1 : 0);
+    const hit = byLeft.get(k);
+    if (hit !== undefined) return hit;
     const key = `${leftForNext}|${rights ? rights.join(',') : '*'}|${afterSilence ? 1 : 0}`;
     let id = classKey.get(key);
-    if (id !== undefined) return id;
-    const allowed = rights ? new Set(rights) : null;
-    const ok = (ph: number) => !allowed || allowed.has(ph);
-    const wordW = afterSilence ? 0 : logWord;
-    const entries: { copy: number; w: number }[] = [];
-    if (wordW > -Infinity) {
-      for (const ci of rootsFor.get(leftForNext) ?? []) if (ok(copies[ci].phone)) entries.push({ copy: ci, w: wordW });
+    if (id === undefined) {
+      const allowed = rights ? new Set(rights) : null;
+      const ok = (ph: number) => !allowed || allowed.has(ph);
+      const wordW = afterSilence ? 0 : logWord;
+      const entries: { copy: number; w: number }[] = [];
+      if (wordW > -Infinity) {
+        for (const ci of rootsFor.get(leftForNext) ?? []) if (ok(cPhone[ci])) entries.push({ copy: ci, w: wordW });
+      }
+      if (!afterSilence && useSil && logSil > -Infinity && ok(sil)) {
+        for (const ci of silFor.get(leftForNext) ?? []) entries.push({ copy: ci, w: logSil });
+      }
+      id = classEntries.push(entries) - 1;
+      classFinal.push(ok(0) ? wordW : -Infinity);
+      classKey.set(key, id);
     }
-    if (!afterSilence && useSil && logSil > -Infinity && ok(sil)) {
-      for (const ci of silFor.get(leftForNext) ?? []) entries.push({ copy: ci, w: logSil });
-    }
-    id = classEntries.push(entries) - 1;
-    classFinal.push(ok(0) ? wordW : -Infinity);
-    classKey.set(key, id);
+    byLeft.set(k, id);
     return id;
   };
   const copyExitClass = new Int32Array(numCopies).fill(-1);
   for (let ci = 0; ci < numCopies; ci++) {
-    const cs = copies[ci];
-    if (cs.rights) copyExitClass[ci] = exitClassOf(cs.isSilence ? sil : cs.phone, cs.rights, cs.isSilence);
+    const rights = cRights[ci];
+    if (rights) copyExitClass[ci] = exitClassOf(cSil[ci] ? sil : cPhone[ci], rights, cSil[ci] === 1);
   }
   const startClass = exitClassOf(0, null, false);
   // At the start, a word directly or silence first, with the same weights as between words.
 
-  // 5. Flatten.
-  let numStates = 0;
+  // 5. Flatten. Per phone once: its HMM's arcs by source state and exit weights.
+  const hmmOf = new Map<number, { from: Int32Array; to: Int32Array; w: Float64Array; exit: Float64Array }>();
+  const phoneHmm = (phone: number) => {
+    let h = hmmOf.get(phone);
+    if (h) return h;
+    const hmm = am.hmm(phone), n = hmmStates(phone);
+    const byFrom: { to: number; w: number }[][] = Array.from({ length: n }, () => []);
+    const exit = new Float64Array(n).fill(-Infinity);
+    for (const a of hmm.arcs) {
+      if (!(a.from >= 0 && a.from < n && a.to >= 0 && a.to <= n)) throw new FormatError(`HMM arc of phone ${phone} out of range`, { expected: `states 0..${n - 1}, exit ${n}`, found: `${a.from} -> ${a.to}` });
+      if (a.logProb === -Infinity) continue;
+      if (a.to === n) exit[a.from] = Math.max(exit[a.from], a.logProb);
+      else byFrom[a.from].push({ to: a.to, w: a.logProb });
+    }
+    const flat = byFrom.flatMap((l, k) => l.map((a) => ({ from: k, ...a })));
+    h = { from: Int32Array.from(flat, (a) => a.from), to: Int32Array.from(flat, (a) => a.to), w: Float64Array.from(flat, (a) => a.w), exit };
+    hmmOf.set(phone, h);
+    return h;
+  };
+  let numStates = 0, numArcs = 0;
   const copyFirstState = new Int32Array(numCopies + 1);
-  for (let ci = 0; ci < numCopies; ci++) { copyFirstState[ci] = numStates; numStates += copies[ci].pdfs.length; }
+  for (let ci = 0; ci < numCopies; ci++) { copyFirstState[ci] = numStates; numStates += cPdfs[ci].length; numArcs += phoneHmm(cPhone[ci]).to.length; }
   copyFirstState[numCopies] = numStates;
   const statePdf = new Int32Array(numStates), stateCopy = new Int32Array(numStates);
   const exitWeight = new Float64Array(numStates).fill(-Infinity);
   const arcStart = new Int32Array(numStates + 1);
-  const arcTo: number[] = [], arcWeight: number[] = [];
-  const hmmCache = new Map<number, ReturnType<PhoneContextModel['hmm']>>();
+  const arcTo = new Int32Array(numArcs), arcWeight = new Float64Array(numArcs);
+  let na = 0;
   for (let ci = 0; ci < numCopies; ci++) {
-    const cs = copies[ci];
-    let hmm = hmmCache.get(cs.phone);
-    if (!hmm) { hmm = am.hmm(cs.phone); hmmCache.set(cs.phone, hmm); }
-    const first = copyFirstState[ci], n = cs.pdfs.length;
-    const byFrom: { to: number; w: number }[][] = Array.from({ length: n }, () => []);
-    for (const a of hmm.arcs) {
-      if (!(a.from >= 0 && a.from < n && a.to >= 0 && a.to <= n)) throw new FormatError(`HMM arc of phone ${cs.phone} out of range`, { expected: `states 0..${n - 1}, exit ${n}`, found: `${a.from} -> ${a.to}` });
-      if (a.logProb === -Infinity) continue;
-      if (a.to === n) exitWeight[first + a.from] = Math.max(exitWeight[first + a.from], a.logProb);
-      else byFrom[a.from].push({ to: first + a.to, w: a.logProb });
-    }
-    for (let k = 0; k < n; k++) {
+    const h = phoneHmm(cPhone[ci]), pdfs = cPdfs[ci];
+    const first = copyFirstState[ci];
+    let j = 0;
+    for (let k = 0; k < pdfs.length; k++) {
       const s = first + k;
-      statePdf[s] = cs.pdfs[k];
+      statePdf[s] = pdfs[k];
       stateCopy[s] = ci;
-      arcStart[s] = arcTo.length;
-      for (const a of byFrom[k]) { arcTo.push(a.to); arcWeight.push(a.w); }
+      exitWeight[s] = h.exit[k];
+      arcStart[s] = na;
+      for (; j < h.from.length && h.from[j] === k; j++) { arcTo[na] = first + h.to[j]; arcWeight[na] = h.w[j]; na++; }
     }
   }
-  arcStart[numStates] = arcTo.length;
+  arcStart[numStates] = na;
 
-  const childLists: number[][] = copies.map((cs) => (cs.trie >= 0 ? [...trie[cs.trie].children.values()].flatMap((t) => trieCopies[t]) : []));
-  const csr = (lists: number[][]): { start: Int32Array; items: Int32Array } => {
-    const start = new Int32Array(lists.length + 1);
-    lists.forEach((l, i) => { start[i + 1] = start[i] + l.length; });
-    return { start, items: Int32Array.from(lists.flat()) };
-  };
-  const ch = csr(childLists);
-  const cw = csr(copies.map((cs) => (cs.trie >= 0 && cs.rights ? trie[cs.trie].words : [])));
-  const ent = csr(classEntries.map((l) => l.map((e) => e.copy)));
-  const tw = csr(trie.map((n) => n.words));
+  // Successor copies: the copies of the trie node's children; words: those of a word-final copy's node.
+  const copyChildStart = new Int32Array(numCopies + 1), copyWordStart = new Int32Array(numCopies + 1);
+  for (let ci = 0; ci < numCopies; ci++) {
+    const t = cTrie[ci];
+    let nc = 0, nw = 0;
+    if (t >= 0) {
+      for (let k = tc.start[t]; k < tc.start[t + 1]; k++) nc += trieCopyStart[tc.items[k] + 1] - trieCopyStart[tc.items[k]];
+      if (cRights[ci]) nw = tw.start[t + 1] - tw.start[t];
+    }
+    copyChildStart[ci + 1] = copyChildStart[ci] + nc;
+    copyWordStart[ci + 1] = copyWordStart[ci] + nw;
+  }
+  const copyChildren = new Int32Array(copyChildStart[numCopies]), copyWords = new Int32Array(copyWordStart[numCopies]);
+  for (let ci = 0; ci < numCopies; ci++) {
+    const t = cTrie[ci];
+    if (t < 0) continue;
+    let o = copyChildStart[ci];
+    for (let k = tc.start[t]; k < tc.start[t + 1]; k++) for (let x = trieCopyStart[tc.items[k]]; x < trieCopyStart[tc.items[k] + 1]; x++) copyChildren[o++] = x;
+    if (cRights[ci]) copyWords.set(tw.items.subarray(tw.start[t], tw.start[t + 1]), copyWordStart[ci]);
+  }
+  const entryStart = new Int32Array(classEntries.length + 1);
+  classEntries.forEach((l, i) => { entryStart[i + 1] = entryStart[i] + l.length; });
   return {
-    numStates, statePdf, stateCopy, arcStart, arcTo: Int32Array.from(arcTo), arcWeight: Float64Array.from(arcWeight), exitWeight,
+    numStates, statePdf, stateCopy, arcStart, arcTo, arcWeight, exitWeight,
     numCopies,
     copyFirstState: copyFirstState.subarray(0, numCopies),
-    copyPhone: Int32Array.from(copies, (c) => c.phone),
-    copyTrieNode: Int32Array.from(copies, (c) => c.trie),
-    copyChildStart: ch.start, copyChildren: ch.items,
+    copyPhone: Int32Array.from(cPhone),
+    copyTrieNode: Int32Array.from(cTrie),
+    copyChildStart, copyChildren,
     copyExitClass,
-    copyWordStart: cw.start, copyWords: cw.items,
-    copyIsSilence: Uint8Array.from(copies, (c, i) => (i >= silCopyStart && c.isSilence ? 1 : 0)),
+    copyWordStart, copyWords,
+    copyIsSilence: Uint8Array.from(cSil, (x, i) => (i >= silCopyStart && x ? 1 : 0)),
     exitClasses: {
-      entryStart: ent.start, entryCopy: ent.items,
+      entryStart, entryCopy: Int32Array.from(classEntries.flat().map((e) => e.copy)),
       entryWeight: Float64Array.from(classEntries.flat().map((e) => e.w)),
       finalWeight: Float64Array.from(classFinal),
     },
     startClass,
-    numTrieNodes: trie.length,
-    trieParent: Int32Array.from(trie, (n) => n.parent),
+    numTrieNodes,
+    trieParent: Int32Array.from(tParent),
     trieWordStart: tw.start, trieWords: tw.items,
     words: lex.words,
     silenceProb: silProb,

@@ -75,9 +75,14 @@ export async function writeLang(dir: string, lang: Lang): Promise<void> {
   });
 }
 
+/** Read back the phone set of a lang directory (lang.json). */
+export function readLangPhones(dir: string): PhoneSet {
+  const meta = JSON.parse(readFileSync(join(dir, 'lang.json'), 'utf8')) as { phones: { phones: string[]; silencePhones: string[] } };
+  return PhoneSet.fromJSON(meta.phones);
+}
+
 /** Read back phones + lexicon of a lang directory. */
 export function readLang(dir: string): { phones: PhoneSet; lexicon: Lexicon } {
-  const meta = JSON.parse(readFileSync(join(dir, 'lang.json'), 'utf8')) as { phones: { phones: string[]; silencePhones: string[] } };
-  const phones = PhoneSet.fromJSON(meta.phones);
+  const phones = readLangPhones(dir);
   return { phones, lexicon: readLexiconTxt(join(dir, 'lexicon.txt'), phones) };
 }

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
-import { PhoneSet, SPN, stripStress } from './phones.ts';
+import { PhoneSet, SPN, basePhone, markWordPositions, stripStress } from './phones.ts';
 import { compareCodePoints } from './symbols.ts';
 
 /** The unknown word; pronounced SPN (spoken noise). */
@@ -25,9 +25,8 @@ export class Lexicon {
   add(word: string, phones: readonly string[]): void {
     if (phones.length === 0) throw new FormatError(`empty pronunciation for '${word}'`, { expected: 'at least one phone', found: 'none' });
     const list = this.entries.get(word);
-    const key = phones.join(' ');
     if (!list) this.entries.set(word, [[...phones]]);
-    else if (!list.some((p) => p.join(' ') === key)) list.push([...phones]);
+    else if (!list.some((p) => p.length === phones.length && p.every((x, i) => x === phones[i]))) list.push([...phones]);
   }
 
   has(word: string): boolean {
@@ -78,13 +77,11 @@ export class Lexicon {
   }
 }
 
-/**
- * Parse Kaldi lexicon.txt (`WORD P1 P2 ...`) or lexiconp.txt (`WORD PROB P1 ...`; the
- * probability is accepted and ignored). Words are upper-cased; ARPAbet stress digits are removed;
- * every phone must be in `phones`.
- */
-export function parseLexiconTxt(text: string, phones: PhoneSet, file = 'lexicon.txt'): Lexicon {
-  const lex = new Lexicon();
+/** One pronunciation line of a lexicon.txt: 1-based line number, upper-case word, stress-free phones. */
+interface LexiconLine { line: number; word: string; phones: string[] }
+
+/** The pronunciation lines of Kaldi lexicon.txt or lexiconp.txt text (blank and `;;;` lines skipped). */
+function* lexiconLines(text: string, file: string): Generator<LexiconLine> {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -95,15 +92,82 @@ export function parseLexiconTxt(text: string, phones: PhoneSet, file = 'lexicon.
     if (prons.length === 0) {
       throw new FormatError('lexicon line has a word but no pronunciation', { file, line: i + 1, expected: 'WORD PHONE [PHONE ...]', found: JSON.stringify(line) });
     }
-    const ph = prons.map((p) => stripStress(p.toUpperCase()));
+    yield { line: i + 1, word: parts[0].toUpperCase(), phones: prons.map((p) => stripStress(p.toUpperCase())) };
+  }
+}
+
+/**
+ * Parse Kaldi lexicon.txt (`WORD P1 P2 ...`) or lexiconp.txt (`WORD PROB P1 ...`; the
+ * probability is accepted and ignored). Words are upper-cased; ARPAbet stress digits are removed;
+ * every phone must be in `phones`.
+ */
+export function parseLexiconTxt(text: string, phones: PhoneSet, file = 'lexicon.txt'): Lexicon {
+  const lex = new Lexicon();
+  for (const { line, word, phones: ph } of lexiconLines(text, file)) {
     for (const p of ph) {
       if (!phones.has(p)) {
-        throw new FormatError(`unknown phone '${p}' in pronunciation of '${parts[0]}'`, { file, line: i + 1, expected: `a phone of ${phones.phones.join(' ')}`, found: p });
+        throw new FormatError(`unknown phone '${p}' in pronunciation of '${word}'`, { file, line, expected: `a phone of ${phones.phones.join(' ')}`, found: p });
       }
     }
-    lex.add(parts[0].toUpperCase(), ph);
+    lex.add(word, ph);
   }
   return lex;
+}
+
+/** A lexicon read against an acoustic model's phone set, with what could not be used. */
+export interface LexiconForPhones {
+  /** The usable pronunciations (phones of the set, word positions marked when the set has them). */
+  lexicon: Lexicon;
+  /** Words and pronunciation lines in the file. */
+  wordsRead: number;
+  pronunciationsRead: number;
+  /** The set is word-position-dependent and the file's phones were not: positions were marked (markWordPositions). */
+  positionsMarked: boolean;
+  /** Pronunciations left out because of a phone outside the set, per such phone (a pronunciation counts once per phone). */
+  unknownPhones: Record<string, number>;
+  /** Pronunciations left out (a phone outside the set). */
+  droppedPronunciations: number;
+  /** Words that lost every pronunciation, in file order. */
+  unusableWords: string[];
+  /** Line of the first pronunciation left out, or null. */
+  firstDroppedLine: number | null;
+}
+
+/**
+ * Parse a lexicon.txt for decoding with an acoustic model's phone set: pronunciations with a phone
+ * outside the set are left out and counted (per phone, and the words that lose all of them), not an
+ * error. With a word-position-dependent set (AH_B, AH_I, ...) and a file without position phones
+ * (no phone of the file is a position variant in the set), positions are marked first.
+ */
+export function parseLexiconForPhones(text: string, phones: PhoneSet, file = 'lexicon.txt'): LexiconForPhones {
+  const entries = [...lexiconLines(text, file)];
+  const positionsMarked = phones.wordPositions && !entries.some((e) => e.phones.some((p) => p !== basePhone(p) && phones.has(p)));
+  const lexicon = new Lexicon();
+  const unknownPhones: Record<string, number> = {};
+  const seen = new Set<string>();
+  const order: string[] = [];
+  let droppedPronunciations = 0, firstDroppedLine: number | null = null;
+  for (const e of entries) {
+    if (!seen.has(e.word)) { seen.add(e.word); order.push(e.word); }
+    const ph = positionsMarked ? markWordPositions(e.phones, phones.silencePhones) : e.phones;
+    const bad = [...new Set(ph.filter((p) => !phones.has(p)))];
+    if (bad.length) {
+      for (const p of bad) unknownPhones[p] = (unknownPhones[p] ?? 0) + 1;
+      droppedPronunciations++;
+      firstDroppedLine ??= e.line;
+      continue;
+    }
+    lexicon.add(e.word, ph);
+  }
+  return {
+    lexicon, wordsRead: order.length, pronunciationsRead: entries.length, positionsMarked, unknownPhones, droppedPronunciations,
+    unusableWords: order.filter((w) => !lexicon.has(w)), firstDroppedLine,
+  };
+}
+
+/** parseLexiconForPhones of a file. */
+export function readLexiconForPhones(path: string, phones: PhoneSet): LexiconForPhones {
+  return parseLexiconForPhones(readFileSync(path, 'utf8'), phones, path);
 }
 
 export function readLexiconTxt(path: string, phones: PhoneSet): Lexicon {
