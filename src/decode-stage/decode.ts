@@ -141,6 +141,12 @@ export interface DecodeCorpusOptions {
   systems: SystemSpec[];
   /** Lang directory of the align stage (phones, lexicon.txt, lang.json). */
   langDir: string;
+  /**
+   * A Kaldi lexicon.txt decoded with instead of the lang directory's (BuildSearchOptions.lexicon):
+   * its phones must be the HMM's (word positions are marked when the HMM has them and the file not);
+   * pronunciations with other phones are left out and counted. Default: the lang directory's.
+   */
+  lexicon?: string | null;
   /** The GMM-HMM model.json of the align stage (phones, topology, transitions, tree). */
   hmmModel: string;
   /** ARPA LM. */
@@ -248,6 +254,8 @@ export interface DecodeSummary {
     notInLm: string[];
     /** Lexicon words with a phone the acoustic model never saw (left out). */
     untrainedPhones: string[];
+    /** Only with a lexicon file (DecodeCorpusOptions.lexicon): what of it could be used (file relative as the other paths). */
+    file?: LexiconReport;
   };
   graph: { hmmStates: number; phoneCopies: number; treeNodes: number };
   tuneSplit: string | null;
@@ -495,13 +503,13 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
   const rel = (p: string) => (opts.pathBase ? relative(opts.pathBase, p) || '.' : p);
 
   // --- Search space: lexicon x HMM x LM (one per LM: the corpus LM and any split's own).
-  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs } = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache);
+  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs, lexiconReport } = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon });
   const am = { numPdfs };
   const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
   for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
     if (!sp.lm) continue;
     logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
-    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache)), lmFile: sp.lm });
+    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon })), lmFile: sp.lm });
   }
   const decoderOf = (split: string): Decoder => splitSearch.get(split)?.decoder ?? decoder;
 
@@ -712,7 +720,7 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
       format: DECODE_FORMAT, formatVersion: DECODE_FORMAT_VERSION, search, silenceProb, frameShiftSec,
       lm: await lmRecord(opts.lm, slm, rel),
       ...(splitSearch.size ? { splitLms: await splitLmRecords(splitSearch, rel) } : {}),
-      lexicon: { words: searchWords.length, pronunciations: numProns, notInLm, untrainedPhones },
+      lexicon: { words: searchWords.length, pronunciations: numProns, notInLm, untrainedPhones, ...(lexiconReport ? { file: { ...lexiconReport, file: rel(lexiconReport.file) } } : {}) },
       graph: { hmmStates: decoder.graph.numStates, phoneCopies: decoder.graph.numCopies, treeNodes: decoder.graph.numTrieNodes },
       tuneSplit: opts.tune?.name ?? null, splits: names, systems: summaries, skipped,
     };

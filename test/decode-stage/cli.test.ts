@@ -93,6 +93,32 @@ describe('am-distill decode', () => {
     expect(r.err).toMatch(/--prior-frames without --prior-features/);
   });
 
+  it('decodes with --lexicon instead of the lang directory\'s: the same words give the same hypotheses; words with phones outside the model are reported and counted; a wholly unusable lexicon is a located error', async () => {
+    const base = join(root, 'lex-base'), other = join(root, 'lex-other');
+    const student = ['--model', join(x.dirs.distill, 'student'), ...common(), '--lm-weight', '0.8'];
+    expect((await cli(...student, '--out', base)).code).toBe(EXIT_OK);
+    // The lang directory's words in lower case with CMUdict stress digits, plus two words over phones the model lacks.
+    const lines = readFileSync(join(x.dirs.align, 'lang', 'lexicon.txt'), 'utf8').trim().split('\n')
+      .filter((l) => !l.startsWith('<UNK>')).map((l) => l.toLowerCase().replace(/ (aa|iy)\b/g, ' $11'));
+    const lex = join(root, 'other-lexicon.txt');
+    writeFileSync(lex, [...lines, 'zoo Z UW1', 'zak Z AA K', 'baa B AH'].join('\n') + '\n');
+    const r = await cli(...student, '--out', other, '--lexicon', lex);
+    expect(r.code).toBe(EXIT_OK);
+    expect(r.err).toMatch(/3 pronunciation\(s\) use phones outside the acoustic model's phone set \(Z \(2\), AH \(1\), UW \(1\)\) and are left out; 2 word\(s\) lose every pronunciation, e\.g\. ZOO, ZAK/);
+    expect(readFileSync(join(other, 'student', 'test.trn'), 'utf8')).toBe(readFileSync(join(base, 'student', 'test.trn'), 'utf8'));
+    const lexSummary = JSON.parse(readFileSync(join(other, 'decode.json'), 'utf8')).lexicon;
+    expect(lexSummary.words).toBe(JSON.parse(readFileSync(join(base, 'decode.json'), 'utf8')).lexicon.words);
+    expect(lexSummary.file).toEqual({
+      file: '../other-lexicon.txt', wordsRead: lines.length - 1 + 2, pronunciationsRead: lines.length + 3, positionsMarked: false,
+      unknownPhonePronunciations: 3, unknownPhones: { Z: 2, AH: 1, UW: 1 }, unusableWords: 2, unusableExamples: ['ZOO', 'ZAK'],
+    });
+    writeFileSync(lex, ';;; nothing usable\nzoo Z UW1\nzak Z AA K\n');
+    const e = await cli(...student, '--out', join(root, 'lex-bad'), '--lexicon', lex);
+    expect(e.code).toBe(EXIT_BAD_INPUT);
+    expect(e.err).toMatch(/other-lexicon\.txt:2: no word of the lexicon can be used: every pronunciation has a phone outside the acoustic model's phone set \(Z \(2\), UW \(1\)\); expected pronunciations over SIL SPN AA B IY K S T/);
+    expect(existsSync(join(root, 'lex-bad'))).toBe(false);
+  });
+
   it('takes priors from the model\'s mean posterior on --prior-features', async () => {
     const out = join(root, 'priors');
     const r = await cli('--model', join(x.dirs.distill, 'student'), ...common(), '--out', out, '--prior-features', join(x.dirs.features, 'train.arrow'), '--prior-frames', '200', '--json');

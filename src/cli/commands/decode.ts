@@ -1,5 +1,5 @@
 /**
- * `am-distill decode --model DIR [--model DIR ...] --features F.arrow --lang DIR --lm lm.arpa --out DIR`
+ * `am-distill decode --model DIR [--model DIR ...] --features F.arrow --lang DIR --lm lm.arpa --out DIR [--lexicon lexicon.txt]`
  *
  * Hybrid decoding of one split with one acoustic model, or with the ensemble of several (their
  * posteriors averaged per frame). The LM weight and insertion penalty are either fixed
@@ -35,7 +35,7 @@ function list(flag: string, v: string | undefined): number[] | undefined {
 }
 
 interface DecodeFlags {
-  model: string[]; features: string; lang: string; lm: string; out: string; hmm?: string; name?: string; split?: string;
+  model: string[]; features: string; lang: string; lm: string; out: string; hmm?: string; lexicon?: string; name?: string; split?: string;
   data?: string; ref?: string; tuneFeatures?: string; tuneSplit?: string; tuneRef?: string; oracleGrid?: boolean;
   lmWeight?: string; penalty?: string; lmWeights?: string; penalties?: string; beam?: string; maxActive?: string;
   acousticScale?: string; silProb?: string; lookahead: boolean; backend: string; json?: boolean;
@@ -63,6 +63,7 @@ export function register(program: Command): void {
     .requiredOption('--lm <file>', 'ARPA language model')
     .requiredOption('--out <dir>', 'output directory (replaced atomically)')
     .option('--hmm <file>', 'GMM-HMM model.json with the tree and transitions (default: <lang>/../model.json)')
+    .option('--lexicon <file>', "Kaldi lexicon.txt to decode with instead of <lang>/lexicon.txt (phones of the HMM's set; word positions marked when the HMM has them; words with other phones are reported and left out)")
     .option('--name <name>', 'system name in the output (default: ensemble for several models, else the model directory\'s name)')
     .option('--split <name>', 'name of the decoded split (default: the feature file name without .arrow)')
     .option('--data <dir>', 'prepared data dir: references and speakers (per-speaker CMVN) of the splits')
@@ -134,7 +135,7 @@ export function register(program: Command): void {
       const r = await withAtomicOutput(out, async (tmp) => {
         await fsp.mkdir(tmp, { recursive: true });
         return decodeCorpus({
-          systems: [{ name, models }], langDir: lang, hmmModel: hmm, lm: resolve(f.lm), tune, splits: [main], outDir: tmp, search,
+          systems: [{ name, models }], langDir: lang, hmmModel: hmm, lm: resolve(f.lm), lexicon: f.lexicon ? resolve(f.lexicon) : null, tune, splits: [main], outDir: tmp, search,
           backend: f.backend as BackendName | 'auto', pathBase: out, priors,
         });
       });

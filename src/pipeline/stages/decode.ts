@@ -19,6 +19,7 @@
  *       priors: alignments   # or posteriors: each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)
  *       priorSplit: train
  *       priorFrames: 20000
+ *       lexicon: null        # a Kaldi lexicon.txt instead of the align stage's lang/lexicon.txt (phones of its set)
  *
  * A split that the lm stage gave a grammar (`stages.lm.grammars`, e.g. `test-isolated: one-word`) is
  * decoded with that grammar (lm/grammars/<split>.arpa) instead of lm.arpa, at each system's weights;
@@ -55,6 +56,8 @@ export interface DecodeStageOptions extends DecodeSearchOptions {
   priorFrames: number;
   /** Without a tuning split: fixed LM weight and penalty per system. */
   systemWeights?: Record<string, { lmWeight: number; wordInsertionPenalty: number }>;
+  /** A Kaldi lexicon.txt decoded with instead of the align stage's (DecodeCorpusOptions.lexicon). Default none. */
+  lexicon?: string;
 }
 
 const D = DECODE_SEARCH_DEFAULTS;
@@ -84,6 +87,7 @@ export const DECODE_SCHEMA: Schema = {
   priors: { type: 'string', enum: ['alignments', 'posteriors'], default: 'alignments', doc: "priors divided out of the posteriors: senone frequencies of the training alignments, or each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)" },
   priorSplit: { type: 'string', default: 'train', doc: "split whose features give the mean posteriors (priors: posteriors)" },
   priorFrames: { type: 'number', integer: true, min: 1, default: 20000, unit: 'frames', doc: 'frames of priorSplit averaged (evenly spaced utterances)' },
+  lexicon: { type: 'string', path: true, optional: true, doc: "Kaldi lexicon.txt decoded with instead of the align stage's lang/lexicon.txt: phones of the acoustic model's set (word positions are marked when the model has them and the file not); words with other phones or phones the tree cannot score are counted and left out" },
 } satisfies SchemaFor<DecodeStageOptions>;
 
 /**
@@ -116,6 +120,10 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
     doc: 'hybrid Viterbi decoding of dev and test per system (baseline, ensemble, student), LM weight and penalty tuned on dev [trn]',
     inputs: ['prepare', 'features', 'align', 'lm', ...modelStages],
     schema: DECODE_SCHEMA,
+
+    async externalInputs(_recipe, options) {
+      return options.lexicon ? [{ path: options.lexicon, mode: 'content' }] : [];
+    },
 
     async run(ctx) {
       const o = ctx.options;
@@ -155,7 +163,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       };
       const trainAlign = join(alignDir, 'train.arrow');
       const senoneInventoryId = existsSync(trainAlign) ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId : undefined;
-      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, priors: priorSource, priorSplit, priorFrames, systemWeights, ...search } = o;
+      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, priors: priorSource, priorSplit, priorFrames, systemWeights, lexicon, ...search } = o;
       if (tuneSplit && systemWeights) {
         throw new ConfigError('per-system weights and a tuning split exclude each other', { ...where('systemWeights'), keyPath: 'stages.decode.systemWeights', expected: 'stages.decode.tuneSplit null with fixed per-system weights', found: `tuneSplit ${tuneSplit}` });
       }
@@ -173,7 +181,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       const inputs: DecodeSplitInput[] = [];
       for (const split of splits) inputs.push(await splitInput(split));
       const r = await relocateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
-        systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'),
+        systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'), lexicon: lexicon ?? null,
         tune, splits: inputs, systemWeights, outDir: ctx.outDir, search, backend, inferenceBatchSize,
         pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId, priors, lmCache: false,
       }));
@@ -189,6 +197,13 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       }
       counts.decoded = decoded;
       counts.noPath = noPath;
+      const lf = s.lexicon.file;
+      if (lf) {
+        counts.lexiconWordsRead = lf.wordsRead;
+        counts.lexiconUnusableWords = lf.unusableWords;
+        counts.lexiconUnknownPhonePronunciations = lf.unknownPhonePronunciations;
+        counts.lexiconUntrainedPhoneWords = s.lexicon.untrainedPhones.length;
+      }
       const skips = Object.values(s.skipped);
       return {
         counts,
@@ -199,7 +214,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
         details: {
           weights: Object.fromEntries(s.systems.map((x) => [x.name, { lmWeight: x.lmWeight, wordInsertionPenalty: x.wordInsertionPenalty, from: x.weightsFrom }])),
           noPath: Object.fromEntries(s.systems.map((x) => [x.name, Object.fromEntries(Object.entries(x.splits).map(([k, v]) => [k, v.noPathUtterances]))])),
-          lexicon: { words: s.lexicon.words, notInLm: s.lexicon.notInLm.length, untrainedPhones: s.lexicon.untrainedPhones.length },
+          lexicon: { words: s.lexicon.words, notInLm: s.lexicon.notInLm.length, untrainedPhones: s.lexicon.untrainedPhones.length, ...(lf ? { file: lf } : {}) },
           timing: r.timing,
         },
       };
