@@ -16,15 +16,9 @@ import { join } from 'node:path';
 import { log } from '../src/util/log.ts';
 import { PhoneSet } from '../src/lang/phones.ts';
 import { readLexiconTxt, writeLexiconTxt } from '../src/lang/lexicon.ts';
-import { writeLang, type Lang } from '../src/lang/lang.ts';
-import { SymbolTable } from '../src/lang/symbols.ts';
 import { syntheticLexicon } from '../src/lang/synthetic-lexicon.ts';
 import { buildSearch, resolveSearchOptions } from '../src/decode-stage/decode.ts';
-import { Topology } from '../src/hmm/topology.ts';
-import { TransitionModel } from '../src/hmm/transitions.ts';
-import { MonophoneContext } from '../src/hmm/context.ts';
-import { AmDiagGmm, DiagGmm } from '../src/hmm/gmm.ts';
-import { saveModel } from '../src/hmm/model.ts';
+import { uniformUnigramArpa, writeMonophoneAlign } from '../test/decode-stage/fixtures.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {
@@ -60,27 +54,14 @@ const lmFile = join(OUT, `unigram-${WORDS}.arpa`);
 const lex = await step('generate', () => syntheticLexicon({ words: WORDS }), (l) => ({ words: l.size, pronunciations: l.words().reduce((n, w) => n + l.get(w)!.length, 0) }));
 await writeLexiconTxt(lexFile, lex);
 const words = lex.words();
-const lp = (-Math.log10(words.length + 1)).toFixed(6);
-writeFileSync(lmFile, `\\data\\\nngram 1=${words.length + 3}\n\n\\1-grams:\n${lp} </s>\n-99 <s>\n${lp} <unk>\n${words.map((w) => `${lp} ${w}\n`).join('')}\n\\end\\\n`);
+writeFileSync(lmFile, uniformUnigramArpa(words));
 
 // The acoustic model: the experiment's align output, else a monophone model built here.
 let langDir = join(EXP, 'align', 'lang');
 let model = join(EXP, 'align', 'model.json');
 let source = `${EXP}/align`;
 if (!existsSync(model) || !existsSync(join(langDir, 'lang.json'))) {
-  const dir = join(OUT, 'mono');
-  const phones = PhoneSet.arpabet();
-  const topology = new Topology(phones);
-  const tm = new TransitionModel(topology);
-  const ctx = new MonophoneContext(topology);
-  const am = new AmDiagGmm(Array.from({ length: ctx.numPdfs }, () => DiagGmm.single(new Float64Array(2), new Float64Array(2).fill(1))));
-  await saveModel(join(dir, 'model.json'), { phones, topology, tm, ctx, am });
-  const small = (await syntheticLexicon({ words: 10, cmudict: true }));
-  small.add('<UNK>', ['SPN']);
-  const lang: Lang = { phones, lexicon: small, words: SymbolTable.forWords(small.words()), oovs: new Map(), sourceCounts: { corpus: 0, cmudict: 0, g2p: 0 }, options: { corpusLexiconPath: null, useCmudict: true, optionalSilenceProb: 0.5 } };
-  await writeLang(join(dir, 'lang'), lang);
-  langDir = join(dir, 'lang');
-  model = join(dir, 'model.json');
+  ({ langDir, model } = await writeMonophoneAlign(join(OUT, 'mono'), PhoneSet.arpabet()));
   source = 'a monophone model built here';
 }
 console.error(`bench/lexicon: ${lexFile}, ${lmFile}; acoustic model: ${source}`);

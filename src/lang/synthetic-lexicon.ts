@@ -11,8 +11,8 @@ import { Lexicon, loadCmudict } from './lexicon.ts';
 export interface SyntheticLexiconOptions {
   /** Words in all. */
   words: number;
-  /** Take CMUdict's words first (up to `words`). Default true. */
-  cmudict?: boolean;
+  /** CMUdict words taken first (alphabetically, at most `words`). Default: all of them. */
+  cmudictWords?: number;
   /** Target pronunciations per word (>= 1). Default 1.1. */
   variantsPerWord?: number;
   /** Default 1. */
@@ -41,8 +41,7 @@ export async function syntheticLexicon(opts: SyntheticLexiconOptions): Promise<L
       bigram[prev][0]++;
       lengths[p.length] = (lengths[p.length] ?? 0) + 1;
     }
-    if (opts.cmudict ?? true) {
-      if (out.size >= n) continue;
+    if (out.size < Math.min(n, opts.cmudictWords ?? Infinity)) {
       out.set(w, cmu.get(w)!);
       prons += cmu.get(w)!.length;
     }

@@ -202,6 +202,32 @@ export async function writeFeatures(dir: string, splits: Record<string, TinyUtt[
   }
 }
 
+/**
+ * `<dir>/lang/` and `<dir>/model.json` of a monophone model over `phones` (every phone trained, one
+ * Gaussian per senone): a stand-in align output for building decoders over large lexicons.
+ */
+export async function writeMonophoneAlign(dir: string, phones: PhoneSet, optionalSilenceProb = 0.5): Promise<{ langDir: string; model: string }> {
+  const topology = new Topology(phones);
+  const tm = new TransitionModel(topology);
+  const ctx = new MonophoneContext(topology);
+  const am = new AmDiagGmm(Array.from({ length: ctx.numPdfs }, () => DiagGmm.single(new Float64Array(2), new Float64Array(2).fill(1))));
+  const lex = new Lexicon();
+  lex.add('<UNK>', ['SPN']);
+  const lang: Lang = {
+    phones, lexicon: lex, words: SymbolTable.forWords(lex.words()), oovs: new Map(),
+    sourceCounts: { corpus: 0, cmudict: 0, g2p: 0 }, options: { corpusLexiconPath: null, useCmudict: false, optionalSilenceProb },
+  };
+  await writeLang(join(dir, 'lang'), lang);
+  await saveModel(join(dir, 'model.json'), { phones, topology, tm, ctx, am });
+  return { langDir: join(dir, 'lang'), model: join(dir, 'model.json') };
+}
+
+/** ARPA text of a uniform unigram LM over `words` (and `</s>`, `<unk>`). */
+export function uniformUnigramArpa(words: readonly string[]): string {
+  const lp = (-Math.log10(words.length + 2)).toFixed(6);
+  return `\\data\\\nngram 1=${words.length + 3}\n\n\\1-grams:\n${lp} </s>\n-99 <s>\n${lp} <unk>\n${words.map((w) => `${lp} ${w}\n`).join('')}\n\\end\\\n`;
+}
+
 /** `<dir>/lang/` and `<dir>/model.json` as the align stage writes them. */
 export async function writeAlignDir(dir: string, world: TinyWorld, optionalSilenceProb = 0.5): Promise<void> {
   const lex = world.lex;

@@ -3,7 +3,7 @@
  * align, train, distill) that write the tiny experiment's files under the real stage names.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
@@ -79,6 +79,21 @@ describe('lm, decode and score stages', () => {
     const third = await runPipeline(parse(recipe(), ['stages.decode.beam=20']), { registry: registry(), log });
     expect(third.stages.find((s) => s.stage === 'lm')!.status).toBe('up-to-date');
     expect(third.stages.find((s) => s.stage === 'decode')!.status).toBe('ran');
+  }, 60_000);
+
+  it('decode with stages.decode.lexicon: another lexicon file (an input of the stage), its unusable words counted in stage.json', async () => {
+    writeFileSync(join(root, 'other.txt'), 'a AA1\nbaa B AA1\nbiks B IY1 K S\nkiy K IY\nsit S IY T\ntab T AA B\ntab T AA B S\nzoo Z UW\n');
+    const text = recipe('{backend: cpu, systems: [student], tuneSplit: null, splits: [test], lexicon: other.txt}');
+    const sets = [`expDir=${join(root, 'exp-lexicon')}`];
+    await runPipeline(parse(text, sets), { registry: registry(), log, toStage: 'decode' });
+    const dec = JSON.parse(readFileSync(join(root, 'exp-lexicon', 'decode', 'stage.json'), 'utf8'));
+    expect(dec.counts).toMatchObject({ words: 6, lexiconWordsRead: 7, lexiconUnusableWords: 1, lexiconUnknownPhonePronunciations: 1, lexiconUntrainedPhoneWords: 0, decoded: 12 });
+    expect(dec.details.lexicon.file).toMatchObject({ file: '../other.txt', unknownPhones: { Z: 1, UW: 1 }, unusableExamples: ['ZOO'] });
+    // The lexicon is an input: changing it reruns decode.
+    writeFileSync(join(root, 'other.txt'), readFileSync(join(root, 'other.txt'), 'utf8').replace('zoo Z UW\n', ''));
+    const again = await runPipeline(parse(text, sets), { registry: registry(), log, toStage: 'decode' });
+    expect(again.stages.find((s) => s.stage === 'decode')!.status).toBe('ran');
+    expect(JSON.parse(readFileSync(join(root, 'exp-lexicon', 'decode', 'stage.json'), 'utf8')).counts.lexiconUnusableWords).toBe(0);
   }, 60_000);
 
   it('checks the recipe: unknown systems and splits, and dev text for the LM, with the recipe line', async () => {
