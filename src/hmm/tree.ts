@@ -124,6 +124,10 @@ export type TreeNode =
 /** Which phone of the triphone a question asks about: left neighbour, centre, right neighbour. */
 export type QuestionPosition = -1 | 0 | 1;
 
+function validPhoneId(p: number, numPhoneIds: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p < numPhoneIds;
+}
+
 /** The phone a question at `position` looks at. */
 function phoneAt(position: QuestionPosition, left: number, centre: number, right: number): number {
   return position === -1 ? left : position === 1 ? right : centre;
@@ -321,8 +325,10 @@ export class ContextTree implements ContextDependency {
 
   pdf(left: number, centre: number, right: number, pdfClass: number): number {
     const P = this.phoneSymbols.length;
-    for (const [p, role] of [[left, 'left'], [centre, 'centre'], [right, 'right']] as const) {
-      if (!(Number.isInteger(p) && p >= 0 && p < P)) throw new TreeError(`unknown ${role} phone id ${p}`, { expected: `0..${P - 1}`, found: String(p) });
+    // (Checked without allocating: this runs for every state of every graph the aligner and decoder compile.)
+    if (!validPhoneId(left, P) || !validPhoneId(centre, P) || !validPhoneId(right, P)) {
+      const [p, role] = !validPhoneId(left, P) ? [left, 'left'] : !validPhoneId(centre, P) ? [centre, 'centre'] : [right, 'right'];
+      throw new TreeError(`unknown ${role} phone id ${p}`, { expected: `0..${P - 1}`, found: String(p) });
     }
     let n = this.rootIndex.get(this.rootOf[centre] * 16 + pdfClass);
     if (!n) {
