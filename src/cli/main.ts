@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { AmDistillError } from '../util/errors.ts';
+import { packageVersion } from '../util/package-root.ts';
 import { commands } from './commands/index.ts';
 
 export const EXIT_OK = 0;
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
   program
     .name('am-distill')
     .description('Distil an ensemble of acoustic models into one (Hinton, Vinyals & Dean 2015)')
-    .version('0.1.0')
+    .version(packageVersion())
     .exitOverride()
     .showHelpAfterError();
   for (const register of commands) register(program);

@@ -16,7 +16,7 @@ import { cpus, platform, arch } from 'node:os';
 import { join } from 'node:path';
 import { FormatError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
-import { packageRoot } from '../util/package-root.ts';
+import { packageRoot, packageVersion } from '../util/package-root.ts';
 import { reportWerInputs, type ScoreSummary } from '../decode-stage/score.ts';
 import { evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../train/eval.ts';
 import { parseSupervision, SUPERVISIONS_FILE } from '../corpus/manifest.ts';
@@ -160,7 +160,7 @@ function versions(): Record<string, string> {
     } catch { /* not installed */ }
   };
   try {
-    out['am-distill'] = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+    out['am-distill'] = packageVersion();
   } catch { /* outside a checkout */ }
   pkg('@tensorflow/tfjs-core');
   pkg('@tensorflow/tfjs-backend-wasm');

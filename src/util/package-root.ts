@@ -24,6 +24,11 @@ export function findPackageRoot(from: string, name: string): string | null {
   }
 }
 
+/** The version in the am-distill package's package.json (what `am-distill --version` and the report print). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** The am-distill package folder (throws only if this module was copied out of the package). */
 export function packageRoot(): string {
   if (cached) return cached;

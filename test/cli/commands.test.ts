@@ -274,3 +274,17 @@ describe('missing input files', () => {
     }
   });
 });
+
+describe('am-distill --version', () => {
+  it("prints package.json's version, not a copy of it", async () => {
+    const want = (JSON.parse(readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string }).version;
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
+    try {
+      expect(await main(['node', 'am-distill', '--version'])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out.join('').trim()).toBe(want);
+  });
+});
