@@ -1,17 +1,17 @@
 /** Recipes (YAML) -> typed stages -> runner. See DESIGN.md sections 2, 3 and 8. */
-export * from './schema.ts';
-export * from './stage.ts';
+export * from '../stages/schema.ts';
+export * from '../stages/stage.ts';
 export * from './recipe.ts';
 export * from './runner.ts';
 export * from './fingerprint.ts';
 export * from './study.ts';
 export * from './export-kaldi.ts';
-export { defaultRegistry, createDefaultRegistry } from './stages/index.ts';
+export { defaultRegistry, createDefaultRegistry } from '../stages/index.ts';
 
 import { loadRecipe, type LoadRecipeOptions } from './recipe.ts';
 import { formatRunReport, runPipeline, type RunOptions, type RunReport } from './runner.ts';
 import { runStudy, STUDY_JSON, type StudyReport } from './study.ts';
-import { defaultRegistry } from './stages/index.ts';
+import { defaultRegistry } from '../stages/index.ts';
 
 export interface RunRecipeOptions extends Omit<LoadRecipeOptions, 'registry'>, Omit<RunOptions, 'registry'> {
   registry?: LoadRecipeOptions['registry'];

@@ -11,8 +11,8 @@
  * load, with the file, line and key path.
  */
 import { TOP_LEVEL } from './recipe.ts';
-import type { OptionSpec, Schema } from './schema.ts';
-import type { RecipeHead, StageRegistry } from './stage.ts';
+import type { OptionSpec, Schema } from '../stages/schema.ts';
+import type { RecipeHead, StageRegistry } from '../stages/stage.ts';
 
 export type JsonSchema = { [key: string]: unknown };
 

@@ -18,10 +18,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument, parse as parseYaml, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
 import { ConfigError } from '../util/errors.ts';
-import { OptionError, validateOptions, resolvePaths, typeName, type OptionSpec, type Schema } from './schema.ts';
-import type { RecipeHead, StageRegistry } from './stage.ts';
+import { OptionError, validateOptions, resolvePaths, typeName, parseSetArgument, type OptionSpec, type Schema } from '../stages/schema.ts';
+import type { RecipeHead, StageRegistry } from '../stages/stage.ts';
 
 export interface RecipeStage {
   name: string;
@@ -243,25 +243,6 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
     expDir: (top.expDir as string | undefined) ?? resolve(cwd, 'exp', head.name),
     stages,
   };
-}
-
-/** Split `a.b.c=value`; the value is parsed as YAML (`80` -> number, `true` -> boolean, `[a, b]` -> list). */
-export function parseSetArgument(assignment: string): { keyPath: string; value: unknown } {
-  const eq = assignment.indexOf('=');
-  const where = { file: `--set ${assignment}` };
-  if (eq <= 0) throw new ConfigError('malformed --set argument', { ...where, expected: 'key.path=value', found: JSON.stringify(assignment) });
-  const keyPath = assignment.slice(0, eq).trim();
-  if (!/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/.test(keyPath)) {
-    throw new ConfigError('malformed --set key', { ...where, expected: 'dotted names such as stages.features.numMelBins', found: JSON.stringify(keyPath) });
-  }
-  const text = assignment.slice(eq + 1);
-  let value: unknown;
-  try {
-    value = text.trim() === '' ? null : parseYaml(text);
-  } catch (err) {
-    throw new ConfigError(`malformed value: ${(err as Error).message.split('\n')[0]}`, { ...where, keyPath, expected: 'a YAML scalar or flow value', found: JSON.stringify(text) });
-  }
-  return { keyPath, value };
 }
 
 function setPath(tree: Record<string, unknown>, keyPath: string, value: unknown, origin: string): void {

@@ -15,9 +15,9 @@ import { ConfigError, AmDistillError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
 import { tempOwner, withAtomicOutput, writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { outputRelevant, type Schema } from './schema.ts';
+import { outputRelevant, type Schema } from '../stages/schema.ts';
 import type { Recipe } from './recipe.ts';
-import type { StageRegistry, StageResult, SkipSummary } from './stage.ts';
+import type { StageRegistry, StageResult, SkipSummary } from '../stages/stage.ts';
 import { damagedOutput, damagedOutputTotals, fingerprintInput, hashDirContent, outputChecks, type OutputFileCheck } from './fingerprint.ts';
 
 export const STAGE_RECORD = 'stage.json';

@@ -39,7 +39,7 @@ import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { loadRecipe, STUDY_KEYS, type LoadRecipeOptions, type Recipe, type StudySpec } from './recipe.ts';
 import { runPipeline, STAGE_RECORD, type RunOptions, type RunReport } from './runner.ts';
-import type { StageRegistry } from './stage.ts';
+import type { StageRegistry } from '../stages/stage.ts';
 import { writePool } from '../report/pool.ts';
 import { readJson } from '../report/experiment.ts';
 import { EVAL_JSON } from '../train/eval.ts';

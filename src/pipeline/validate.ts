@@ -42,8 +42,8 @@ import { readCmvnFile } from '../features/cmvn-file.ts';
 import { loadRecipe } from './recipe.ts';
 import { STAGE_RECORD, readStageRecord } from './runner.ts';
 import { hashDirContent } from './fingerprint.ts';
-import type { StageRegistry } from './stage.ts';
-import { defaultRegistry } from './stages/index.ts';
+import type { StageRegistry } from '../stages/stage.ts';
+import { defaultRegistry } from '../stages/index.ts';
 
 export type ArtefactKind = 'recipe' | 'corpus' | 'manifest' | 'features' | 'alignments' | 'soft-targets' | 'cmvn' | 'stage';
 

@@ -14,11 +14,11 @@
  *       vtlpCopies: inherit   # VTLP copies take their source's alignment (realign: GMM-HMM trained and aligned on them)
  *       referenceTimings: constrain  # keep each word within its reference timing (alignment.word), +-referenceCollarMs
  */
-import { readCorpusInfo } from '../../corpus/manifest.ts';
-import { alignCorpus, ALIGN_DEFAULTS, ALIGN_MODELS, type AlignModelName } from '../../align/corpus.ts';
-import { ConfigError } from '../../util/errors.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
-import type { StageDefinition } from '../stage.ts';
+import { readCorpusInfo } from '../corpus/manifest.ts';
+import { alignCorpus, ALIGN_DEFAULTS, ALIGN_MODELS, type AlignModelName } from '../align/corpus.ts';
+import { ConfigError } from '../util/errors.ts';
+import type { Schema, SchemaFor } from './schema.ts';
+import type { StageDefinition } from './stage.ts';
 import { mergeSkips } from './features.ts';
 
 export interface AlignStageOptions {

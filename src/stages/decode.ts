@@ -27,15 +27,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../../util/errors.ts';
-import { decodeCorpus, DECODE_SEARCH_DEFAULTS, type DecodeSearchOptions, type DecodeSplitInput, type PriorsOption } from '../../decode-stage/decode.ts';
-import { DEFAULT_SYSTEMS, experimentModels, selectSystems } from '../../decode-stage/find-systems.ts';
-import { checkSplits, readSplitTranscripts } from '../../decode-stage/corpus-text.ts';
-import type { CorpusLmSummary } from '../../decode-stage/lm.ts';
-import { inventoryOf } from '../../train/data.ts';
-import { BACKEND_LADDER, type BackendName } from '../../nnet/backend.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
-import type { RecipeHead, StageDefinition } from '../stage.ts';
+import { ConfigError } from '../util/errors.ts';
+import { decodeCorpus, DECODE_SEARCH_DEFAULTS, type DecodeSearchOptions, type DecodeSplitInput, type PriorsOption } from '../decode-stage/decode.ts';
+import { DEFAULT_SYSTEMS, experimentModels, selectSystems } from '../decode-stage/find-systems.ts';
+import { checkSplits, readSplitTranscripts } from '../decode-stage/corpus-text.ts';
+import type { CorpusLmSummary } from '../decode-stage/lm.ts';
+import { inventoryOf } from '../train/data.ts';
+import { BACKEND_LADDER, type BackendName } from '../nnet/backend.ts';
+import type { Schema, SchemaFor } from './schema.ts';
+import type { RecipeHead, StageDefinition } from './stage.ts';
 
 export interface DecodeStageOptions extends DecodeSearchOptions {
   /** Systems to decode: model names, 'ensemble', 'members'. Default [baseline, ensemble, student]. */

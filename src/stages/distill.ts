@@ -15,9 +15,9 @@
  *       averageFromEpoch: 3   # final student = mean weights from epoch 3 on (default: the members'; 0 off)
  *       control: true         # also the control: the student's training with hard labels only (model 'control')
  */
-import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../../train/distill.ts';
-import { OptionError, type Schema, type SchemaFor } from '../schema.ts';
-import { adoptResumeDir, type StageDefinition } from '../stage.ts';
+import { distillStudents, DEFAULT_DISTILL_STUDENTS_OPTIONS as D, type DistillStudentsOptions } from '../train/distill.ts';
+import { OptionError, type Schema, type SchemaFor } from './schema.ts';
+import { adoptResumeDir, type StageDefinition } from './stage.ts';
 import { mergeSkips } from './features.ts';
 import { backendOption, locateOptionError } from './train.ts';
 

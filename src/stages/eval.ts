@@ -10,9 +10,9 @@
  *       trainAccuracy: true
  *       bootstrapReplicates: 1000   # CI of the gain kept (paired bootstrap over utterances, recipe seed)
  */
-import { evaluateAcousticModels, DEFAULT_EVALUATE_MODELS_OPTIONS as D, type EvaluateModelsOptions } from '../../train/eval.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
-import type { StageDefinition } from '../stage.ts';
+import { evaluateAcousticModels, DEFAULT_EVALUATE_MODELS_OPTIONS as D, type EvaluateModelsOptions } from '../train/eval.ts';
+import type { Schema, SchemaFor } from './schema.ts';
+import type { StageDefinition } from './stage.ts';
 import { backendOption, locateOptionError } from './train.ts';
 
 /** The bootstrap seed is the recipe's. */

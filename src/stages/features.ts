@@ -13,14 +13,14 @@
  *         warps: [0.9, 1.1]        # one copy of every utterance per warp factor
  *         splits: [train]          # the splits that get copies (default [train])
  */
-import { ConfigError } from '../../util/errors.ts';
-import { readCorpusInfo } from '../../corpus/manifest.ts';
-import { computeFeatures, featureExtractors, resolveFeatureConfig, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../../features/compute.ts';
-import type { Logger } from '../../util/log.ts';
-import { checkVtlpWarps } from '../../features/perturb.ts';
-import { DEFAULT_FBANK_OPTIONS, DEFAULT_MFCC_OPTIONS, featureOptionsJsonSchema, fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../../features/options.ts';
-import { OptionError, validateOptions, type Schema, type SchemaFor } from '../schema.ts';
-import type { RecipeHead, SkipSummary, StageDefinition } from '../stage.ts';
+import { ConfigError } from '../util/errors.ts';
+import { readCorpusInfo } from '../corpus/manifest.ts';
+import { computeFeatures, featureExtractors, resolveFeatureConfig, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../features/compute.ts';
+import type { Logger } from '../util/log.ts';
+import { checkVtlpWarps } from '../features/perturb.ts';
+import { DEFAULT_FBANK_OPTIONS, DEFAULT_MFCC_OPTIONS, featureOptionsJsonSchema, fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../features/options.ts';
+import { OptionError, validateOptions, type Schema, type SchemaFor } from './schema.ts';
+import type { RecipeHead, SkipSummary, StageDefinition } from './stage.ts';
 import { declaredSampleRate } from './prepare.ts';
 
 export interface FeaturesStageOptions {

@@ -3,7 +3,7 @@
  * A later stage plugs in by adding one `register(...)` line after the stages it reads
  * (lang, align, train, targets, distill, lm, decode, score, report).
  */
-import { StageRegistry } from '../stage.ts';
+import { StageRegistry } from './stage.ts';
 import { prepareStage } from './prepare.ts';
 import { featuresStage } from './features.ts';
 import { alignStage } from './align.ts';

@@ -13,10 +13,10 @@
  *       grammars:             # optional: splits decoded with a grammar over the LM's words instead
  *         test-isolated: one-word   # exactly one word per utterance (or word-loop: any sequence)
  */
-import { trainCorpusLm } from '../../decode-stage/lm.ts';
-import { GRAMMAR_KINDS, type GrammarKind } from '../../lm/grammar.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
-import type { StageDefinition } from '../stage.ts';
+import { trainCorpusLm } from '../decode-stage/lm.ts';
+import { GRAMMAR_KINDS, type GrammarKind } from '../lm/grammar.ts';
+import type { Schema, SchemaFor } from './schema.ts';
+import type { StageDefinition } from './stage.ts';
 import { relocateConfigError } from './decode.ts';
 
 export interface LmStageOptions {

@@ -15,18 +15,18 @@
  * and corpus.json in the output records the options the adapter used. An adapter's `seed`
  * defaults to the recipe's seed.
  */
-import { ConfigError } from '../../util/errors.ts';
-import type { Logger } from '../../util/log.ts';
-import { adapters, getAdapter, prepareCorpus, type CorpusAdapter } from '../../../corpora/index.ts';
-import type { FsddOptions } from '../../../corpora/fsdd/index.ts';
-import type { KaldiOptions } from '../../../corpora/kaldi/index.ts';
-import type { LibrispeechOptions } from '../../../corpora/librispeech/index.ts';
-import type { TimitOptions } from '../../../corpora/timit/index.ts';
-import { prepareSynth, synthAdapter, type SynthOptions } from '../../../corpora/synth/index.ts';
-import type { CorpusInfo } from '../../corpus/types.ts';
-import { parseSetArgument } from '../recipe.ts';
-import { OptionError, resolvePaths, validateOptions, type ObjectSpec, type OptionSpec, type Schema, type SchemaFor } from '../schema.ts';
-import type { ExternalInput, RecipeHead, StageDefinition } from '../stage.ts';
+import { ConfigError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { adapters, getAdapter, prepareCorpus, type CorpusAdapter } from '../../corpora/index.ts';
+import type { FsddOptions } from '../../corpora/fsdd/index.ts';
+import type { KaldiOptions } from '../../corpora/kaldi/index.ts';
+import type { LibrispeechOptions } from '../../corpora/librispeech/index.ts';
+import type { TimitOptions } from '../../corpora/timit/index.ts';
+import { prepareSynth, synthAdapter, type SynthOptions } from '../../corpora/synth/index.ts';
+import type { CorpusInfo } from '../corpus/types.ts';
+import { parseSetArgument } from './schema.ts';
+import { OptionError, resolvePaths, validateOptions, type ObjectSpec, type OptionSpec, type Schema, type SchemaFor } from './schema.ts';
+import type { ExternalInput, RecipeHead, StageDefinition } from './stage.ts';
 
 /** Adapters that generate their corpus and read no directory. */
 const NEEDS_NO_DIR = new Set(['synth']);

@@ -18,12 +18,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../util/fs.ts';
-import { reportInputFromExperiment } from '../../report/experiment.ts';
-import { writeReport } from '../../report/write.ts';
-import { summarySentences } from '../../report/sections.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
-import type { StageDefinition } from '../stage.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+import { reportInputFromExperiment } from '../report/experiment.ts';
+import { writeReport } from '../report/write.ts';
+import { summarySentences } from '../report/sections.ts';
+import type { Schema, SchemaFor } from './schema.ts';
+import type { StageDefinition } from './stage.ts';
 
 export interface ReportStageOptions {
   /** Paired-bootstrap replicates. Default 1000. */

@@ -7,6 +7,7 @@
  * caller (recipe loader) attaches the file and line.
  */
 import { resolve as pathResolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../util/errors.ts';
 
 interface BaseSpec {
@@ -311,4 +312,23 @@ function resolveValue(spec: OptionSpec, v: unknown, baseDir: string): unknown {
     return out;
   }
   return v;
+}
+
+/** Split `a.b.c=value`; the value is parsed as YAML (`80` -> number, `true` -> boolean, `[a, b]` -> list). */
+export function parseSetArgument(assignment: string): { keyPath: string; value: unknown } {
+  const eq = assignment.indexOf('=');
+  const where = { file: `--set ${assignment}` };
+  if (eq <= 0) throw new ConfigError('malformed --set argument', { ...where, expected: 'key.path=value', found: JSON.stringify(assignment) });
+  const keyPath = assignment.slice(0, eq).trim();
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/.test(keyPath)) {
+    throw new ConfigError('malformed --set key', { ...where, expected: 'dotted names such as stages.features.numMelBins', found: JSON.stringify(keyPath) });
+  }
+  const text = assignment.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = text.trim() === '' ? null : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`malformed value: ${(err as Error).message.split('\n')[0]}`, { ...where, keyPath, expected: 'a YAML scalar or flow value', found: JSON.stringify(text) });
+  }
+  return { keyPath, value };
 }

@@ -13,11 +13,11 @@
  *       confidence: 0.95
  *       worstUtterances: 10
  */
-import { ConfigError } from '../../util/errors.ts';
-import { scoreDecodeDir, DEFAULT_COMPARISONS } from '../../decode-stage/score.ts';
-import type { ScoringMode } from '../../score/align.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
-import type { StageDefinition } from '../stage.ts';
+import { ConfigError } from '../util/errors.ts';
+import { scoreDecodeDir, DEFAULT_COMPARISONS } from '../decode-stage/score.ts';
+import type { ScoringMode } from '../score/align.ts';
+import type { Schema, SchemaFor } from './schema.ts';
+import type { StageDefinition } from './stage.ts';
 import { relocateConfigError } from './decode.ts';
 
 export interface ScoreStageOptions {

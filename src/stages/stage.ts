@@ -2,7 +2,7 @@
  * Stage definitions and the stage registry. A stage is one arrow of DESIGN.md section 2:
  * one library function wrapped with its option schema, the upstream stages it reads and
  * the external inputs (corpus directories) it depends on. Later stages plug in by calling
- * `registry.register(def)` in src/pipeline/stages/index.ts; the registration order is the
+ * `registry.register(def)` in src/stages/index.ts; the registration order is the
  * pipeline order.
  */
 import { promises as fsp } from 'node:fs';

@@ -13,10 +13,10 @@
  *       dense: true               # dense float32 targets too (top-k vs dense comparison)
  *       vtlpCopies: true          # label the VTLP copies too (false with stages.distill.vtlpCopies false)
  */
-import { ConfigError } from '../../util/errors.ts';
-import { makeSoftTargetSets, DEFAULT_MAKE_TARGETS_OPTIONS as D, type MakeTargetsOptions } from '../../train/targets.ts';
-import type { Schema, SchemaFor } from '../schema.ts';
-import type { StageDefinition } from '../stage.ts';
+import { ConfigError } from '../util/errors.ts';
+import { makeSoftTargetSets, DEFAULT_MAKE_TARGETS_OPTIONS as D, type MakeTargetsOptions } from '../train/targets.ts';
+import type { Schema, SchemaFor } from './schema.ts';
+import type { StageDefinition } from './stage.ts';
 import { backendOption, locateOptionError } from './train.ts';
 
 export type TargetsStageOptions = MakeTargetsOptions;

@@ -17,11 +17,11 @@
  *       vtlpCopies: false      # baseline and members on the original recordings (VTLP copies: student only)
  *       maxWorkers: 2          # parallel training threads (0 = CPU cores); does not change the results
  */
-import { trainAcousticModels, DEFAULT_TRAIN_MODELS_OPTIONS as D, type TrainModelsOptions } from '../../train/models.ts';
-import { ConfigError } from '../../util/errors.ts';
-import { type Schema, type SchemaFor, type StringSpec } from '../schema.ts';
-import { BACKEND_LADDER } from '../../nnet/backend.ts';
-import { adoptResumeDir, type StageDefinition } from '../stage.ts';
+import { trainAcousticModels, DEFAULT_TRAIN_MODELS_OPTIONS as D, type TrainModelsOptions } from '../train/models.ts';
+import { ConfigError } from '../util/errors.ts';
+import { type Schema, type SchemaFor, type StringSpec } from './schema.ts';
+import { BACKEND_LADDER } from '../nnet/backend.ts';
+import { adoptResumeDir, type StageDefinition } from './stage.ts';
 import { mergeSkips } from './features.ts';
 
 export type TrainStageOptions = TrainModelsOptions;

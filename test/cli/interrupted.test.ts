@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { defaultRegistry } from '../../src/stages/index.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { captureLogger } from '../helpers.ts';
 import { makeKaldiCorpus, tinyRecipe } from './fixtures.ts';

@@ -35,10 +35,10 @@ import { senonePriors, type CmvnOptions } from '../../src/nnet/data.ts';
 import { estimateKneserNey } from '../../src/lm/kneser-ney.ts';
 import { formatArpa } from '../../src/lm/arpa.ts';
 import { quiet } from '../decode/helpers.ts';
-import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
-import { lmStage } from '../../src/pipeline/stages/lm.ts';
-import { createDecodeStage } from '../../src/pipeline/stages/decode.ts';
-import { scoreStage } from '../../src/pipeline/stages/score.ts';
+import { StageRegistry, type StageDefinition } from '../../src/stages/stage.ts';
+import { lmStage } from '../../src/stages/lm.ts';
+import { createDecodeStage } from '../../src/stages/decode.ts';
+import { scoreStage } from '../../src/stages/score.ts';
 
 export { quiet };
 

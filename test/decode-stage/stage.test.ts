@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import { createDefaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { createDefaultRegistry } from '../../src/stages/index.ts';
 import { initBackend } from '../../src/nnet/backend.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { createLogger } from '../../src/util/log.ts';

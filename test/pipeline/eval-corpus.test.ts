@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
-import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { defaultRegistry } from '../../src/stages/index.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 
 const FSDD = `name: fsdd-test

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { defaultRegistry } from '../../src/stages/index.ts';
 import { readTrn } from '../../src/score/trn.ts';
 import { makeFsddDir } from '../corpora/helpers/fixtures.ts';
 import { captureLogger } from '../helpers.ts';

@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { optionJsonSchema, recipeJsonSchema } from '../../src/pipeline/json-schema.ts';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
-import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { defaultRegistry } from '../../src/stages/index.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { main } from '../../src/cli/main.ts';
 import { REPO_ROOT, tempDir } from '../helpers.ts';

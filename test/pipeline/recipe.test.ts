@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRecipe, parseRecipe, parseSetArgument } from '../../src/pipeline/recipe.ts';
+import { loadRecipe, parseRecipe } from '../../src/pipeline/recipe.ts';
+import { parseSetArgument } from '../../src/stages/schema.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { toyRegistry } from './toy-stages.ts';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { validateOptions, outputRelevant, describeSchema, resolvePaths, type Schema } from '../../src/pipeline/schema.ts';
+import { validateOptions, outputRelevant, describeSchema, resolvePaths, type Schema } from '../../src/stages/schema.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 
 const schema: Schema = {

@@ -7,7 +7,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StageRegistry, type StageDefinition } from '../../src/pipeline/stage.ts';
+import { StageRegistry, type StageDefinition } from '../../src/stages/stage.ts';
 import { runStudy, studyFolds, bestCandidate, devScore, runLabels, STUDY_JSON } from '../../src/pipeline/study.ts';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';

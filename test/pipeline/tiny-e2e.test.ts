@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { defaultRegistry } from '../../src/stages/index.ts';
 import { readReportInput } from '../../src/report/validate.ts';
 import { captureLogger } from '../helpers.ts';
 import { CHROMIUM, loadInChromium } from '../report/chromium.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Rng } from '../../src/util/rng.ts';
 import { SkipCounter } from '../../src/util/errors.ts';
 import { createLogger, type Logger } from '../../src/util/log.ts';
-import { StageRegistry, adoptResumeDir, type StageDefinition } from '../../src/pipeline/stage.ts';
+import { StageRegistry, adoptResumeDir, type StageDefinition } from '../../src/stages/stage.ts';
 
 export interface ToyRuns { count: number; double: number; fail: number; steps?: number }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
-import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
+import { defaultRegistry } from '../../src/stages/index.ts';
 import { captureLogger } from '../helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

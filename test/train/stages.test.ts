@@ -3,14 +3,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { trainAcousticModels } from '../../src/train/models.ts';
 import { distillStudents } from '../../src/train/distill.ts';
 import { join, resolve } from 'node:path';
-import { trainStage, TRAIN_SCHEMA } from '../../src/pipeline/stages/train.ts';
-import { targetsStage, TARGETS_SCHEMA } from '../../src/pipeline/stages/targets.ts';
-import { distillStage, DISTILL_SCHEMA } from '../../src/pipeline/stages/distill.ts';
-import { evalStage, EVAL_SCHEMA } from '../../src/pipeline/stages/eval.ts';
-import { validateOptions, type Schema } from '../../src/pipeline/schema.ts';
+import { trainStage, TRAIN_SCHEMA } from '../../src/stages/train.ts';
+import { targetsStage, TARGETS_SCHEMA } from '../../src/stages/targets.ts';
+import { distillStage, DISTILL_SCHEMA } from '../../src/stages/distill.ts';
+import { evalStage, EVAL_SCHEMA } from '../../src/stages/eval.ts';
+import { validateOptions, type Schema } from '../../src/stages/schema.ts';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
-import { defaultRegistry } from '../../src/pipeline/stages/index.ts';
-import type { StageContext, StageDefinition } from '../../src/pipeline/stage.ts';
+import { defaultRegistry } from '../../src/stages/index.ts';
+import type { StageContext, StageDefinition } from '../../src/stages/stage.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { captureLogger, tempDir, writeTinyCorpus } from './helpers.ts';
 

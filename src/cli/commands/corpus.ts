@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { adapters, getAdapter, type CorpusAdapter } from '../../../corpora/index.ts';
 import { synthAdapter } from '../../../corpora/synth/index.ts';
-import { prepareCorpusDir, downloadCorpus, synthesizeCorpusDir } from '../../pipeline/stages/prepare.ts';
+import { prepareCorpusDir, downloadCorpus, synthesizeCorpusDir } from '../../stages/prepare.ts';
 import { ConfigError } from '../../util/errors.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

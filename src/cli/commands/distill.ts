@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { distillStudents, type DistillStudentsOptions } from '../../train/distill.ts';
-import { DISTILL_SCHEMA } from '../../pipeline/stages/distill.ts';
+import { DISTILL_SCHEMA } from '../../stages/distill.ts';
 import { collect, numFlag, optionsFromFlags } from './train.ts';
 
 export function register(program: Command): void {

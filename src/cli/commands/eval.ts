@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EVAL_MD, evaluateAcousticModels, type EvaluateModelsOptions } from '../../train/eval.ts';
-import { EVAL_SCHEMA } from '../../pipeline/stages/eval.ts';
+import { EVAL_SCHEMA } from '../../stages/eval.ts';
 import { collect, numFlag, optionsFromFlags } from './train.ts';
 
 export function register(program: Command): void {

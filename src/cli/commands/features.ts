@@ -8,8 +8,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { mergeFeatureShards } from '../../features/compute.ts';
-import { computeFeaturesForDataDir, parseShard } from '../../pipeline/stages/features.ts';
-import { parseSetArgument } from '../../pipeline/recipe.ts';
+import { computeFeaturesForDataDir, parseShard } from '../../stages/features.ts';
+import { parseSetArgument } from '../../stages/schema.ts';
 import { ConfigError } from '../../util/errors.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

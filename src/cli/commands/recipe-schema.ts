@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { recipeJsonSchema } from '../../pipeline/json-schema.ts';
-import { defaultRegistry } from '../../pipeline/stages/index.ts';
+import { defaultRegistry } from '../../stages/index.ts';
 import { writeJsonAtomic } from '../../util/fs.ts';
 
 export function register(program: Command): void {

@@ -8,9 +8,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { trainAcousticModels, type TrainModelsOptions } from '../../train/models.ts';
-import { TRAIN_SCHEMA } from '../../pipeline/stages/train.ts';
-import { validateOptions, type Schema } from '../../pipeline/schema.ts';
-import { parseSetArgument } from '../../pipeline/recipe.ts';
+import { TRAIN_SCHEMA } from '../../stages/train.ts';
+import { validateOptions, type Schema } from '../../stages/schema.ts';
+import { parseSetArgument } from '../../stages/schema.ts';
 import { ConfigError } from '../../util/errors.ts';
 
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];
