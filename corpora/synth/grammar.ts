@@ -2,8 +2,8 @@
  * The sentence grammar of the synthetic corpus: a small probabilistic context-free grammar (PCFG)
  * over a closed vocabulary of 500 English words, every one of them in CMUdict.
  *
- * Why a grammar and not random words: the corpus has to make a word n-gram LM matter (DESIGN.md:
- * `lm` and `decode` stages), so sentences follow a dozen templates (statements, questions,
+ * Why a grammar and not random words: the corpus has to make a word n-gram LM matter (docs/design.md
+ * section 2: the `lm` and `decode` stages), so sentences follow a dozen templates (statements, questions,
  * requests, timetables, prices, weather) whose slots are noun phrases, verbs, adjectives, numbers,
  * clock times, days and places. The grammar is data: `SYNTH_GRAMMAR` maps a nonterminal to its
  * weighted productions; a production is a list of symbols, where `<NAME>` is a nonterminal and

@@ -1,5 +1,5 @@
 /**
- * The Arrow alignment store (DESIGN.md section 4): one Arrow IPC *file* per split,
+ * The Arrow alignment store (docs/design.md section 4): one Arrow IPC *file* per split,
  * `<alignDir>/<split>.arrow`, readable by pyarrow and polars. One row per frame:
  *
  *   utt_id     Dictionary<Int32, Utf8>   one global dictionary per file (the written utterances)

@@ -1,5 +1,5 @@
 /**
- * The Arrow soft-target store (DESIGN.md section 4): one Arrow IPC *file* per split (and shard),
+ * The Arrow soft-target store (docs/design.md section 4): one Arrow IPC *file* per split (and shard),
  * readable by pyarrow and polars. One row per frame:
  *
  *   utt_id    Dictionary<Int32, Utf8>            one global dictionary per file (the written utterances)

@@ -1,5 +1,5 @@
 /**
- * A FrameSource over the pipeline's Arrow IPC files (DESIGN.md section 4):
+ * A FrameSource over the pipeline's Arrow IPC files (docs/design.md section 4):
  *   features:   utt_id (dictionary utf8), frame int32, fbank FixedSizeList<float32>[n_mels]
  *   alignments: utt_id (dictionary utf8), frame int32, senone int32
  *

@@ -1,5 +1,5 @@
 /**
- * Compute backend selection (DESIGN.md section 6). The ladder, best first:
+ * Compute backend selection (docs/design.md section 6). The ladder, best first:
  *
  *   tfjs-node-gpu  TensorFlow C library with CUDA   (@tensorflow/tfjs-node-gpu, optional dependency)
  *   native         this project's CPU engine: N-API addon, GEMMs in OpenBLAS, native elementwise

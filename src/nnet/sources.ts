@@ -10,7 +10,7 @@ import { ArrowFrameSource, type ArrowFrameSourceOptions } from './arrow-source.t
 export type FrameSourceSpec =
   /** Deterministic synthetic utterances (tests, benchmarks, smoke runs). */
   | { kind: 'synthetic'; options: Partial<SyntheticCorpusOptions> }
-  /** Arrow feature files joined with alignment files (DESIGN.md section 4). */
+  /** Arrow feature files joined with alignment files (docs/design.md section 4). */
   | { kind: 'arrow'; options: ArrowFrameSourceOptions };
 
 export async function openFrameSource(spec: FrameSourceSpec): Promise<FrameSource> {

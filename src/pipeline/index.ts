@@ -1,4 +1,4 @@
-/** Recipes (YAML) -> typed stages -> runner. See DESIGN.md sections 2, 3 and 8. */
+/** Recipes (YAML) -> typed stages -> runner. See docs/design.md sections 2, 3 and 8. */
 export * from '../stages/schema.ts';
 export * from '../stages/stage.ts';
 export * from './recipe.ts';

@@ -1,5 +1,5 @@
 /**
- * The stages of the am-distill pipeline, in pipeline order (DESIGN.md section 2).
+ * The stages of the am-distill pipeline, in pipeline order (docs/design.md section 2).
  * A later stage plugs in by adding one `register(...)` line after the stages it reads
  * (lang, align, train, targets, distill, lm, decode, score, report).
  */

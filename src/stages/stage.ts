@@ -1,5 +1,5 @@
 /**
- * Stage definitions and the stage registry. A stage is one arrow of DESIGN.md section 2:
+ * Stage definitions and the stage registry. A stage is one arrow of docs/design.md section 2:
  * one library function wrapped with its option schema, the upstream stages it reads and
  * the external inputs (corpus directories) it depends on. Later stages plug in by calling
  * `registry.register(def)` in src/stages/index.ts; the registration order is the

@@ -1,6 +1,6 @@
 /**
  * The Arrow IPC file mechanics shared by every per-utterance store (features, alignments, soft
- * targets; DESIGN.md section 4): an incremental, atomic writer with one global `utt_id` dictionary,
+ * targets; docs/design.md section 4): an incremental, atomic writer with one global `utt_id` dictionary,
  * and a checked opener for reading.
  *
  * Writing: one record batch per utterance goes into a temporary file whose first column is a plain

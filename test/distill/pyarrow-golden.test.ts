@@ -21,7 +21,7 @@ const golden = JSON.parse(readFileSync(GOLDEN, 'utf8')) as { pyarrow: string; fi
 
 describe('soft-target files as pyarrow reads them (golden values from pyarrow 25)', () => {
   for (const layout of Object.keys(GOLDEN_LAYOUTS)) {
-    it(`${layout}: same bytes as the golden file, DESIGN.md schema and metadata, our reader agrees with pyarrow`, async () => {
+    it(`${layout}: same bytes as the golden file, docs/design.md section 4 schema and metadata, our reader agrees with pyarrow`, async () => {
       const g = golden.files[layout];
       const path = join(tempDir(), `${layout}.arrow`);
       await writeGoldenFixture(path, layout);

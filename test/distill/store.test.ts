@@ -104,7 +104,7 @@ describe('soft-target Arrow files', () => {
     }
   });
 
-  it('stores the Arrow types of DESIGN.md section 4 with one global utt_id dictionary', () => {
+  it('stores the Arrow types of docs/design.md section 4 with one global utt_id dictionary', () => {
     // Written by the previous test's layout; re-create to keep the test independent.
     return (async () => {
       const path = join(tempDir(), 'types.arrow');
