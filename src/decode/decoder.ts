@@ -239,6 +239,40 @@ function mapLexiconToLm(lex: DecoderLexicon, lm: SearchLm, opts: DecoderOptions)
   return { lex: { words: lex.words, prons }, toLm: Int32Array.from(ids, (i) => Math.max(i, -1)), dropped: missing };
 }
 
+/** The search's settings for one utterance, defaults applied (see DecodeOptions). */
+interface SearchParams {
+  beam: number;
+  maxActive: number;
+  lmw: number;
+  pen: number;
+  useLa: boolean;
+  /** Words of LM history the look-ahead tables condition on. */
+  laWords: number;
+  frameShiftSec: number;
+}
+
+function searchParams(opts: DecodeOptions): SearchParams {
+  const beam = opts.beam ?? 13;
+  const maxActive = opts.maxActive ?? 7000;
+  const lmw = opts.lmWeight ?? 1;
+  if (!(beam > 0)) throw new ConfigError('beam must be positive', { keyPath: 'beam', expected: '> 0', found: String(beam) });
+  if (!(maxActive >= 1)) throw new ConfigError('maxActive must be at least 1', { keyPath: 'maxActive', expected: '>= 1', found: String(maxActive) });
+  if (!(lmw >= 0)) throw new ConfigError('lmWeight must be non-negative', { keyPath: 'lmWeight', expected: '>= 0', found: String(lmw) });
+  return {
+    beam, maxActive, lmw,
+    pen: opts.wordInsertionPenalty ?? 0,
+    useLa: opts.lmLookahead ?? true,
+    laWords: Math.max(0, (opts.lookaheadOrder ?? 2) - 1),
+    frameShiftSec: opts.frameShiftSec ?? 0.01,
+  };
+}
+
+/** Tokens expanded per frame (sum and largest) and hypotheses that finished a word, for DecodeStats. */
+interface ActiveCounts { activeSum: number; activeMax: number; wordEnds: number }
+
+/** The best complete path: its score (-Infinity: none), last word link and final word (-1: silence). */
+interface BestFinal { score: number; bp: number; word: number }
+
 export class Decoder {
   readonly graph: SearchGraph;
   readonly lm: SearchLm;
@@ -296,27 +330,51 @@ export class Decoder {
 
   /** Decode one utterance's scaled acoustic scores. */
   decode(uttId: string, scores: ScoreMatrix, opts: DecodeOptions = {}): DecodeResult {
-    const beam = opts.beam ?? 13;
-    const maxActive = opts.maxActive ?? 7000;
-    const lmw = opts.lmWeight ?? 1;
-    const pen = opts.wordInsertionPenalty ?? 0;
-    const useLa = opts.lmLookahead ?? true;
-    const laWords = Math.max(0, (opts.lookaheadOrder ?? 2) - 1);
-    const shift = opts.frameShiftSec ?? 0.01;
-    if (!(beam > 0)) throw new ConfigError('beam must be positive', { keyPath: 'beam', expected: '> 0', found: String(beam) });
-    if (!(maxActive >= 1)) throw new ConfigError('maxActive must be at least 1', { keyPath: 'maxActive', expected: '>= 1', found: String(maxActive) });
-    if (!(lmw >= 0)) throw new ConfigError('lmWeight must be non-negative', { keyPath: 'lmWeight', expected: '>= 0', found: String(lmw) });
+    const p = searchParams(opts);
+    this.checkScores(uttId, scores);
+    const T = scores.numFrames, shift = p.frameShiftSec;
+    const t0 = performance.now();
+    this.links.reset();
+    const counts = this.searchFrames(scores, p);
+    const best = this.endUtterance(T, p, counts);
+    const elapsedSec = (performance.now() - t0) / 1000;
+    const { wordIds, times } = this.traceBack(best, T, shift);
+    return {
+      uttId, words: wordIds.map((w) => this.graph.words[w]), wordIds, times, score: best.score,
+      lmLog10Prob: best.score > -Infinity ? this.lmLog10Prob(wordIds) : null, reachedFinal: best.score > -Infinity,
+      stats: {
+        numFrames: T,
+        meanActive: T > 0 ? counts.activeSum / T : 0,
+        maxActive: counts.activeMax,
+        wordEnds: counts.wordEnds,
+        elapsedSec,
+        framesPerSec: elapsedSec > 0 ? T / elapsedSec : Infinity,
+        realTimeFactor: T > 0 ? elapsedSec / (T * shift) : 0,
+        lmStates: this.lm.numStates,
+      },
+    };
+  }
+
+  /** A score matrix the graph can be searched with: its size matches its shape, and it has a column for every senone. */
+  private checkScores(uttId: string, scores: ScoreMatrix): void {
     const g = this.graph;
-    const T = scores.numFrames, D = scores.numPdfs, em = scores.data;
+    const T = scores.numFrames, D = scores.numPdfs;
     if (scores.data.length !== T * D) throw new FormatError('score matrix size does not match its shape', { uttId, expected: `${T} x ${D} = ${T * D} values`, found: String(scores.data.length) });
     let maxPdf = 0;
     for (let s = 0; s < g.numStates; s++) if (g.statePdf[s] > maxPdf) maxPdf = g.statePdf[s];
     if (D <= maxPdf) throw new FormatError('score matrix has fewer senones than the model', { uttId, expected: `>= ${maxPdf + 1} columns`, found: String(D) });
+  }
 
-    const t0 = performance.now();
+  /**
+   * The token-passing loop: enter the start at frame 0, then per frame prune the tokens, expand
+   * them along the HMM arcs, into the next phones of their words, and to word ends, and enter the
+   * next words from the recombined word ends. Leaves the last frame's tokens in `this.cur`.
+   */
+  private searchFrames(scores: ScoreMatrix, p: SearchParams): ActiveCounts {
+    const { beam, maxActive, lmw, pen, useLa, laWords } = p;
+    const g = this.graph;
+    const T = scores.numFrames, D = scores.numPdfs, em = scores.data;
     const lm = this.lm, toLm = this.toLm, links = this.links;
-    links.reset();
-    const ec = g.exitClasses;
     const { statePdf, stateCopy, arcStart, arcTo, arcWeight, exitWeight, copyFirstState, copyTrieNode, copyChildStart, copyChildren, copyExitClass, copyWordStart, copyWords } = g;
     let activeSum = 0, activeMax = 0, wordEnds = 0;
     let nextCutoff = -Infinity;
@@ -422,17 +480,27 @@ export class Decoder {
       if (expanded > activeMax) activeMax = expanded;
       this.swap();
     }
+    return { activeSum, activeMax, wordEnds };
+  }
 
-    // Final: leave the last unit after frame T-1 and add </s>.
+  /**
+   * Final: leave the last unit after frame T-1 and add </s>. Counts the last frame's surviving
+   * tokens into `counts`; returns the best complete path's score and back-pointers.
+   */
+  private endUtterance(T: number, p: SearchParams, counts: ActiveCounts): BestFinal {
+    const { lmw, pen } = p;
+    const { exitWeight, stateCopy, copyExitClass, copyWordStart, copyWords } = this.graph;
+    const ec = this.graph.exitClasses;
+    const lm = this.lm, toLm = this.toLm;
     const cur = this.cur;
     let bestFinal = -Infinity, bestBp = -1, bestWord = -1;
     const eos = lm.eosId;
-    if (T > 0 && this.prune(beam, maxActive) >= 0) {
+    if (T > 0 && this.prune(p.beam, p.maxActive) >= 0) {
       const finalCutoff = this.cutoff;
       let kept = 0;
       for (let i = 0; i < cur.count; i++) if (cur.score[i] >= finalCutoff) kept++;
-      activeSum += kept;
-      if (kept > activeMax) activeMax = kept;
+      counts.activeSum += kept;
+      if (kept > counts.activeMax) counts.activeMax = kept;
     }
     // Every last-frame token may end the utterance (as Kaldi's final-cost pass); pruning only counts.
     for (let i = 0; T > 0 && i < cur.count; i++) {
@@ -458,43 +526,36 @@ export class Decoder {
         }
       }
     }
-    const elapsedSec = (performance.now() - t0) / 1000;
-    const reachedFinal = bestFinal > -Infinity;
+    return { score: bestFinal, bp: bestBp, word: bestWord };
+  }
+
+  /** The words of the best path and their frame spans, following its word links back from the end. */
+  private traceBack(best: BestFinal, T: number, shift: number): { wordIds: number[]; times: WordTiming[] } {
+    const links = this.links;
     const wordIds: number[] = [];
     const times: WordTiming[] = [];
-    if (reachedFinal) {
-      const seq: { word: number; end: number }[] = [{ word: bestWord, end: T - 1 }];
-      for (let l = bestBp; l >= 0; l = links.prev[l]) seq.push({ word: links.word[l], end: links.endFrame[l] });
+    if (best.score > -Infinity) {
+      const seq: { word: number; end: number }[] = [{ word: best.word, end: T - 1 }];
+      for (let l = best.bp; l >= 0; l = links.prev[l]) seq.push({ word: links.word[l], end: links.endFrame[l] });
       seq.reverse();
       let start = 0;
       for (const u of seq) {
         if (u.word >= 0) {
           wordIds.push(u.word);
-          times.push({ word: g.words[u.word], startFrame: start, endFrame: u.end, startSec: start * shift, endSec: (u.end + 1) * shift });
+          times.push({ word: this.graph.words[u.word], startFrame: start, endFrame: u.end, startSec: start * shift, endSec: (u.end + 1) * shift });
         }
         start = u.end + 1;
       }
     }
-    const words = wordIds.map((w) => g.words[w]);
-    let lmLog10Prob: number | null = null;
-    if (reachedFinal) {
-      let st = lm.startState, acc = 0;
-      for (const w of wordIds) { acc += lm.logProb(st, toLm[w]); st = lm.next(st, toLm[w]); }
-      lmLog10Prob = (acc + lm.logProb(st, eos)) / Math.LN10;
-    }
-    return {
-      uttId, words, wordIds, times, score: bestFinal, lmLog10Prob, reachedFinal,
-      stats: {
-        numFrames: T,
-        meanActive: T > 0 ? activeSum / T : 0,
-        maxActive: activeMax,
-        wordEnds,
-        elapsedSec,
-        framesPerSec: elapsedSec > 0 ? T / elapsedSec : Infinity,
-        realTimeFactor: T > 0 ? elapsedSec / (T * shift) : 0,
-        lmStates: lm.numStates,
-      },
-    };
+    return { wordIds, times };
+  }
+
+  /** log10 LM probability of the words with </s>. */
+  private lmLog10Prob(wordIds: readonly number[]): number {
+    const lm = this.lm, toLm = this.toLm;
+    let st = lm.startState, acc = 0;
+    for (const w of wordIds) { acc += lm.logProb(st, toLm[w]); st = lm.next(st, toLm[w]); }
+    return (acc + lm.logProb(st, lm.eosId)) / Math.LN10;
   }
 
   private cutoff = -Infinity;
