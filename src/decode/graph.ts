@@ -95,9 +95,41 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
   if (useSil && !(sil >= 1 && sil < P)) throw new ConfigError('silence phone id out of range', { expected: `1..${P - 1}`, found: String(sil) });
   if (lex.prons.length === 0) throw new FormatError('the lexicon has no pronunciations', { expected: 'at least one word', found: 'none' });
 
-  // 1. Validate, deduplicate and sort pronunciations by phone sequence.
+  const prons = sortedPronunciations(lex, P);
+  const trie = buildPrefixTree(prons);
+  const senones = new ContextSenones(am);
+  const copies = expandContexts(trie, edgeContexts(prons, useSil ? sil : null), senones, P);
+  const exits = buildExitClasses(copies, silProb, useSil ? sil : null);
+  const states = flattenHmmStates(copies, senones);
+  const successors = linkCopies(copies, trie);
+  const numCopies = copies.count;
+  return {
+    numStates: states.numStates, statePdf: states.statePdf, stateCopy: states.stateCopy,
+    arcStart: states.arcStart, arcTo: states.arcTo, arcWeight: states.arcWeight, exitWeight: states.exitWeight,
+    numCopies,
+    copyFirstState: states.copyFirstState.subarray(0, numCopies),
+    copyPhone: Int32Array.from(copies.phone),
+    copyTrieNode: Int32Array.from(copies.trieNode),
+    copyChildStart: successors.copyChildStart, copyChildren: successors.copyChildren,
+    copyExitClass: exits.copyExitClass,
+    copyWordStart: successors.copyWordStart, copyWords: successors.copyWords,
+    copyIsSilence: Uint8Array.from(copies.silence, (x, i) => (i >= copies.silenceStart && x ? 1 : 0)),
+    exitClasses: exits.exitClasses,
+    startClass: exits.startClass,
+    numTrieNodes: trie.numNodes,
+    trieParent: Int32Array.from(trie.parent),
+    trieWordStart: trie.words.start, trieWords: trie.words.items,
+    words: lex.words,
+    silenceProb: silProb,
+  };
+}
+
+type Pronunciation = { word: number; phones: readonly number[] };
+
+/** 1. Validate, deduplicate and sort pronunciations by phone sequence. */
+function sortedPronunciations(lex: DecoderLexicon, P: number): Pronunciation[] {
   const seen = new Set<string>();
-  const prons: { word: number; phones: readonly number[] }[] = [];
+  const prons: Pronunciation[] = [];
   for (const p of lex.prons) {
     const word = lex.words[p.word];
     if (word === undefined) throw new FormatError('pronunciation of an unknown word id', { expected: `0..${lex.words.length - 1}`, found: String(p.word) });
@@ -115,10 +147,45 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     for (let i = 0; i < n; i++) if (a.phones[i] !== b.phones[i]) return a.phones[i] - b.phones[i];
     return a.phones.length - b.phones.length || a.word - b.word;
   });
+  return prons;
+}
 
-  // 2. Prefix tree over (phone, right phone in word). In the sorted order the pronunciations through
-  // a node are contiguous, so a node is either the previous pronunciation's at that depth or new
-  // (node ids in order of first use; a node's children in id order).
+/** Items grouped by key, as CSR: the items of key k are items[start[k]..start[k+1]). */
+interface Csr { start: Int32Array; items: Int32Array }
+
+/** CSR of items grouped by key (stable: items keep their order within a key; negative keys are left out). */
+function groupCsr(n: number, keys: ArrayLike<number>, values: (i: number) => number): Csr {
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) start[keys[i] + 1]++;
+  for (let k = 0; k < n; k++) start[k + 1] += start[k];
+  const fill = start.slice(0, n), items = new Int32Array(start[n]);
+  for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) items[fill[keys[i]]++] = values(i);
+  return { start, items };
+}
+
+/** The lexical prefix tree over (phone, right phone in the word); parallel arrays per node. */
+interface PrefixTree {
+  numNodes: number;
+  phone: number[];
+  /** Next phone in the word (-1: word-final node). */
+  right: number[];
+  /** Previous phone in the word (-1: word-initial node). */
+  left: number[];
+  depth: number[];
+  /** Parent node (-1: a root); parents come before their children. */
+  parent: number[];
+  /** Words ending at each node. */
+  words: Csr;
+  /** Children of each node, in id order. */
+  children: Csr;
+}
+
+/**
+ * 2. Prefix tree over (phone, right phone in word). In the sorted order the pronunciations through
+ * a node are contiguous, so a node is either the previous pronunciation's at that depth or new
+ * (node ids in order of first use; a node's children in id order).
+ */
+function buildPrefixTree(prons: readonly Pronunciation[]): PrefixTree {
   const tPhone: number[] = [], tRight: number[] = [], tLeft: number[] = [], tDepth: number[] = [], tParent: number[] = [];
   const pronEnd = new Int32Array(prons.length);
   const path: number[] = [];
@@ -136,71 +203,134 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     }
     pronEnd[i] = parent;
   }
-  const numTrieNodes = tPhone.length;
-  /** CSR of items grouped by key (stable: items keep their order within a key). */
-  const groupCsr = (n: number, keys: ArrayLike<number>, values: (i: number) => number): { start: Int32Array; items: Int32Array } => {
-    const start = new Int32Array(n + 1);
-    for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) start[keys[i] + 1]++;
-    for (let k = 0; k < n; k++) start[k + 1] += start[k];
-    const fill = start.slice(0, n), items = new Int32Array(start[n]);
-    for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) items[fill[keys[i]]++] = values(i);
-    return { start, items };
+  const numNodes = tPhone.length;
+  return {
+    numNodes, phone: tPhone, right: tRight, left: tLeft, depth: tDepth, parent: tParent,
+    words: groupCsr(numNodes, pronEnd, (i) => prons[i].word),
+    children: groupCsr(numNodes, tParent, (i) => i),
   };
-  const tw = groupCsr(numTrieNodes, pronEnd, (i) => prons[i].word);
-  const tc = groupCsr(numTrieNodes, tParent, (i) => i);
+}
 
-  // Context sets at word edges.
+/** Phones that can stand beside a word edge (0 = utterance start / end), sorted. */
+interface EdgeContexts {
+  /** Left of a word: the last phones of all words, silence, 0. */
+  left: number[];
+  /** Right of a word: the first phones of all words, silence, 0. */
+  right: number[];
+  /** Beside silence: words' phones and 0 only (silence cannot follow silence). */
+  silenceLeft: number[];
+  silenceRight: number[];
+  /** The silence phone; null without optional silence. */
+  silence: number | null;
+}
+
+/** Context sets at word edges. */
+function edgeContexts(prons: readonly Pronunciation[], silence: number | null): EdgeContexts {
   const lastPhones = new Set<number>(), firstPhones = new Set<number>();
   for (const p of prons) { firstPhones.add(p.phones[0]); lastPhones.add(p.phones[p.phones.length - 1]); }
   const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
-  const leftSet = sorted(new Set([0, ...lastPhones, ...(useSil ? [sil] : [])]));
-  const rightSet = sorted(new Set([0, ...firstPhones, ...(useSil ? [sil] : [])]));
-  const silLeftSet = sorted(new Set([0, ...lastPhones]));
-  const silRightSet = sorted(new Set([0, ...firstPhones]));
+  const sil = silence !== null ? [silence] : [];
+  return {
+    left: sorted(new Set([0, ...lastPhones, ...sil])),
+    right: sorted(new Set([0, ...firstPhones, ...sil])),
+    silenceLeft: sorted(new Set([0, ...lastPhones])),
+    silenceRight: sorted(new Set([0, ...firstPhones])),
+    silence,
+  };
+}
 
-  const numStatesOf = new Map<number, number>();
-  const hmmStates = (phone: number): number => {
-    let n = numStatesOf.get(phone);
+/** The model's HMM state counts and senone sequences per (left, centre, right), checked and cached. */
+class ContextSenones {
+  readonly am: PhoneContextModel;
+  private readonly numStatesOf = new Map<number, number>();
+  // Senone sequences, one array per distinct (left, centre, right), shared by every copy in that context.
+  private readonly pdfCache = new Map<number, number[]>();
+
+  constructor(am: PhoneContextModel) {
+    this.am = am;
+  }
+
+  hmmStates(phone: number): number {
+    let n = this.numStatesOf.get(phone);
     if (n === undefined) {
-      n = am.hmm(phone).numStates;
+      n = this.am.hmm(phone).numStates;
       if (!(n >= 1)) throw new FormatError(`HMM of phone ${phone} has no states`, { expected: '>= 1 state', found: String(n) });
-      numStatesOf.set(phone, n);
+      this.numStatesOf.set(phone, n);
     }
     return n;
-  };
-  // Senone sequences, one array per distinct (left, centre, right), shared by every copy in that context.
-  const pdfCache = new Map<number, number[]>();
-  const pdfSeq = (l: number, c: number, r: number): number[] => {
+  }
+
+  pdfSeq(l: number, c: number, r: number): number[] {
+    const am = this.am, P = am.numPhoneIds;
     const key = (l * P + c) * P + r;
-    let out = pdfCache.get(key);
+    let out = this.pdfCache.get(key);
     if (out) return out;
-    const n = hmmStates(c);
+    const n = this.hmmStates(c);
     out = [];
     for (let k = 0; k < n; k++) {
       const pdf = am.pdf(l, c, r, k);
       if (!(Number.isInteger(pdf) && pdf >= 0 && pdf < am.numPdfs)) throw new FormatError(`senone of phone ${c} state ${k} in context (${l}, ${r}) out of range`, { expected: `0..${am.numPdfs - 1}`, found: String(pdf) });
       out.push(pdf);
     }
-    pdfCache.set(key, out);
+    this.pdfCache.set(key, out);
     return out;
-  };
+  }
+}
 
-  // 3. Copies in context (parallel arrays; the context lists are shared between copies).
-  interface Copy { pdfs: number[]; lefts: number[] | null; rights: number[] | null }
-  const cTrie: number[] = [], cPhone: number[] = [], cPdfs: number[][] = [], cLefts: (number[] | null)[] = [], cRights: (number[] | null)[] = [], cSil: number[] = [];
-  const trieCopyStart = new Int32Array(numTrieNodes + 1);
-  const push = (trieId: number, c: number, x: Copy, isSilence: boolean): void => {
-    cTrie.push(trieId); cPhone.push(c); cPdfs.push(x.pdfs); cLefts.push(x.lefts); cRights.push(x.rights); cSil.push(isSilence ? 1 : 0);
-  };
-  const groupBy = <T>(items: number[], keyOf: (x: number) => string, make: (xs: number[]) => T): T[] => {
-    const m = new Map<string, number[]>();
-    for (const x of items) {
-      const k = keyOf(x);
-      const l = m.get(k);
-      if (l) l.push(x); else m.set(k, [x]);
+/** One phone copy in context: its senones, and the left / right phones it stands for at a word edge (null inside a word). */
+interface Copy { pdfs: number[]; lefts: number[] | null; rights: number[] | null }
+
+/** The copies in context, as parallel arrays (the context lists are shared between copies). */
+interface Copies {
+  count: number;
+  trieNode: number[];
+  phone: number[];
+  pdfs: number[][];
+  lefts: (number[] | null)[];
+  rights: (number[] | null)[];
+  silence: number[];
+  /** Per trie node, its first copy (CSR over the word copies). */
+  trieCopyStart: Int32Array;
+  /** Index of the first silence copy (they come after every word copy). */
+  silenceStart: number;
+}
+
+function groupBy<T>(items: number[], keyOf: (x: number) => string, make: (xs: number[]) => T): T[] {
+  const m = new Map<string, number[]>();
+  for (const x of items) {
+    const k = keyOf(x);
+    const l = m.get(k);
+    if (l) l.push(x); else m.set(k, [x]);
+  }
+  return [...m.values()].map(make);
+}
+
+/** One-phone unit: copies per distinct (senone sequence, right group), each entered from its left phones. */
+function edgeCopies(senones: ContextSenones, c: number, lefts: number[], rights: number[]): Copy[] {
+  const byKey = new Map<string, Copy>();
+  for (const l of lefts) {
+    const groups = groupBy(rights, (r) => senones.pdfSeq(l, c, r).join(','), (rs) => rs);
+    for (const rs of groups) {
+      const pdfs = senones.pdfSeq(l, c, rs[0]);
+      const key = pdfs.join(',') + '|' + rs.join(',');
+      const ex = byKey.get(key);
+      if (ex) ex.lefts!.push(l);
+      else byKey.set(key, { pdfs, lefts: [l], rights: rs });
     }
-    return [...m.values()].map(make);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * 3. Copies in context: one per trie node inside a word; at a word edge, one per group of
+ * neighbouring phones with the same senone sequence; then the silence copies.
+ */
+function expandContexts(trie: PrefixTree, ctx: EdgeContexts, senones: ContextSenones, P: number): Copies {
+  const copies: Copies = { count: 0, trieNode: [], phone: [], pdfs: [], lefts: [], rights: [], silence: [], trieCopyStart: new Int32Array(trie.numNodes + 1), silenceStart: 0 };
+  const push = (trieId: number, c: number, x: Copy, isSilence: boolean): void => {
+    copies.trieNode.push(trieId); copies.phone.push(c); copies.pdfs.push(x.pdfs); copies.lefts.push(x.lefts); copies.rights.push(x.rights); copies.silence.push(isSilence ? 1 : 0);
   };
+  const pdfSeq = (l: number, c: number, r: number) => senones.pdfSeq(l, c, r);
   // Copies of a word edge depend only on the phone and its neighbour inside the word: computed once each.
   const edgeCache = new Map<number, Copy[]>();
   const cached = (key: number, make: () => Copy[]): Copy[] => {
@@ -208,42 +338,40 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     if (!v) { v = make(); edgeCache.set(key, v); }
     return v;
   };
-  const edgeCopies = (c: number, lefts: number[], rights: number[]): Copy[] => {
-    // One-phone unit: copies per distinct (senone sequence, right group), each entered from its left phones.
-    const byKey = new Map<string, Copy>();
-    for (const l of lefts) {
-      const groups = groupBy(rights, (r) => pdfSeq(l, c, r).join(','), (rs) => rs);
-      for (const rs of groups) {
-        const pdfs = pdfSeq(l, c, rs[0]);
-        const key = pdfs.join(',') + '|' + rs.join(',');
-        const ex = byKey.get(key);
-        if (ex) ex.lefts!.push(l);
-        else byKey.set(key, { pdfs, lefts: [l], rights: rs });
-      }
-    }
-    return [...byKey.values()];
-  };
   const PP = (P + 1) * (P + 1);
-  for (let id = 0; id < numTrieNodes; id++) {
-    trieCopyStart[id] = cTrie.length;
-    const c = tPhone[id], left = tLeft[id], right = tRight[id];
+  for (let id = 0; id < trie.numNodes; id++) {
+    copies.trieCopyStart[id] = copies.trieNode.length;
+    const c = trie.phone[id], left = trie.left[id], right = trie.right[id];
     let list: Copy[];
-    if (tDepth[id] > 0 && right >= 0) {
+    if (trie.depth[id] > 0 && right >= 0) {
       list = [{ pdfs: pdfSeq(left, c, right), lefts: null, rights: null }];
-    } else if (tDepth[id] > 0) {
-      list = cached(c * (P + 1) + left + 1, () => groupBy(rightSet, (r) => pdfSeq(left, c, r).join(','), (rs) => ({ pdfs: pdfSeq(left, c, rs[0]), lefts: null, rights: rs })));
+    } else if (trie.depth[id] > 0) {
+      list = cached(c * (P + 1) + left + 1, () => groupBy(ctx.right, (r) => pdfSeq(left, c, r).join(','), (rs) => ({ pdfs: pdfSeq(left, c, rs[0]), lefts: null, rights: rs })));
     } else if (right >= 0) {
-      list = cached(PP + c * (P + 1) + right + 1, () => groupBy(leftSet, (l) => pdfSeq(l, c, right).join(','), (ls) => ({ pdfs: pdfSeq(ls[0], c, right), lefts: ls, rights: null })));
+      list = cached(PP + c * (P + 1) + right + 1, () => groupBy(ctx.left, (l) => pdfSeq(l, c, right).join(','), (ls) => ({ pdfs: pdfSeq(ls[0], c, right), lefts: ls, rights: null })));
     } else {
-      list = cached(2 * PP + c, () => edgeCopies(c, leftSet, rightSet));
+      list = cached(2 * PP + c, () => edgeCopies(senones, c, ctx.left, ctx.right));
     }
     for (const x of list) push(id, c, x, false);
   }
-  trieCopyStart[numTrieNodes] = cTrie.length;
-  const silCopyStart = cTrie.length;
-  if (useSil) for (const x of edgeCopies(sil, silLeftSet, silRightSet)) push(-1, sil, x, true);
-  const numCopies = cTrie.length;
+  copies.trieCopyStart[trie.numNodes] = copies.trieNode.length;
+  copies.silenceStart = copies.trieNode.length;
+  const sil = ctx.silence;
+  if (sil !== null) for (const x of edgeCopies(senones, sil, ctx.silenceLeft, ctx.silenceRight)) push(-1, sil, x, true);
+  copies.count = copies.trieNode.length;
+  return copies;
+}
 
+/**
+ * 4. Exit classes (looked up by the shared right-context list first, by its content on a miss):
+ * per word-final or silence copy, the word-initial copies (and silence) that may follow it, with
+ * their weights, and the weight of ending the utterance there.
+ */
+function buildExitClasses(copies: Copies, silProb: number, silence: number | null): { copyExitClass: Int32Array; startClass: number; exitClasses: ExitClasses } {
+  const numCopies = copies.count;
+  const { phone: cPhone, lefts: cLefts, rights: cRights, silence: cSil } = copies;
+  const useSil = silence !== null;
+  const sil = silence ?? -1;
   // Word-initial copies by left phone.
   const rootsFor = new Map<number, number[]>();
   const silFor = new Map<number, number[]>();
@@ -256,8 +384,6 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
       if (list) list.push(ci); else target.set(l, [ci]);
     }
   }
-
-  // 4. Exit classes (looked up by the shared right-context list first, by its content on a miss).
   const logWord = Math.log(1 - silProb), logSil = Math.log(silProb);
   const classKey = new Map<string, number>();
   const classByList = new Map<number[] | null, Map<number, number>>();
@@ -294,15 +420,36 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     const rights = cRights[ci];
     if (rights) copyExitClass[ci] = exitClassOf(cSil[ci] ? sil : cPhone[ci], rights, cSil[ci] === 1);
   }
-  const startClass = exitClassOf(0, null, false);
   // At the start, a word directly or silence first, with the same weights as between words.
+  const startClass = exitClassOf(0, null, false);
+  const entryStart = new Int32Array(classEntries.length + 1);
+  classEntries.forEach((l, i) => { entryStart[i + 1] = entryStart[i] + l.length; });
+  return {
+    copyExitClass,
+    startClass,
+    exitClasses: {
+      entryStart, entryCopy: Int32Array.from(classEntries.flat().map((e) => e.copy)),
+      entryWeight: Float64Array.from(classEntries.flat().map((e) => e.w)),
+      finalWeight: Float64Array.from(classFinal),
+    },
+  };
+}
 
-  // 5. Flatten. Per phone once: its HMM's arcs by source state and exit weights.
+type HmmStates = Pick<SearchGraph, 'numStates' | 'statePdf' | 'stateCopy' | 'arcStart' | 'arcTo' | 'arcWeight' | 'exitWeight' | 'copyFirstState'>;
+
+/**
+ * 5. Flatten the copies into HMM states with their intra-phone arcs (CSR) and exit weights.
+ * `copyFirstState` has one more entry, the number of states. Per phone once: its HMM's arcs by
+ * source state and exit weights.
+ */
+function flattenHmmStates(copies: Copies, senones: ContextSenones): HmmStates {
+  const numCopies = copies.count;
+  const { phone: cPhone, pdfs: cPdfs } = copies;
   const hmmOf = new Map<number, { from: Int32Array; to: Int32Array; w: Float64Array; exit: Float64Array }>();
   const phoneHmm = (phone: number) => {
     let h = hmmOf.get(phone);
     if (h) return h;
-    const hmm = am.hmm(phone), n = hmmStates(phone);
+    const hmm = senones.am.hmm(phone), n = senones.hmmStates(phone);
     const byFrom: { to: number; w: number }[][] = Array.from({ length: n }, () => []);
     const exit = new Float64Array(n).fill(-Infinity);
     for (const a of hmm.arcs) {
@@ -339,8 +486,14 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     }
   }
   arcStart[numStates] = na;
+  return { numStates, statePdf, stateCopy, arcStart, arcTo, arcWeight, exitWeight, copyFirstState };
+}
 
-  // Successor copies: the copies of the trie node's children; words: those of a word-final copy's node.
+/** Successor copies: the copies of the trie node's children; words: those of a word-final copy's node. */
+function linkCopies(copies: Copies, trie: PrefixTree): Pick<SearchGraph, 'copyChildStart' | 'copyChildren' | 'copyWordStart' | 'copyWords'> {
+  const numCopies = copies.count;
+  const { trieNode: cTrie, rights: cRights, trieCopyStart } = copies;
+  const tc = trie.children, tw = trie.words;
   const copyChildStart = new Int32Array(numCopies + 1), copyWordStart = new Int32Array(numCopies + 1);
   for (let ci = 0; ci < numCopies; ci++) {
     const t = cTrie[ci];
@@ -360,28 +513,5 @@ export function compileSearchGraph(lex: DecoderLexicon, am: PhoneContextModel, o
     for (let k = tc.start[t]; k < tc.start[t + 1]; k++) for (let x = trieCopyStart[tc.items[k]]; x < trieCopyStart[tc.items[k] + 1]; x++) copyChildren[o++] = x;
     if (cRights[ci]) copyWords.set(tw.items.subarray(tw.start[t], tw.start[t + 1]), copyWordStart[ci]);
   }
-  const entryStart = new Int32Array(classEntries.length + 1);
-  classEntries.forEach((l, i) => { entryStart[i + 1] = entryStart[i] + l.length; });
-  return {
-    numStates, statePdf, stateCopy, arcStart, arcTo, arcWeight, exitWeight,
-    numCopies,
-    copyFirstState: copyFirstState.subarray(0, numCopies),
-    copyPhone: Int32Array.from(cPhone),
-    copyTrieNode: Int32Array.from(cTrie),
-    copyChildStart, copyChildren,
-    copyExitClass,
-    copyWordStart, copyWords,
-    copyIsSilence: Uint8Array.from(cSil, (x, i) => (i >= silCopyStart && x ? 1 : 0)),
-    exitClasses: {
-      entryStart, entryCopy: Int32Array.from(classEntries.flat().map((e) => e.copy)),
-      entryWeight: Float64Array.from(classEntries.flat().map((e) => e.w)),
-      finalWeight: Float64Array.from(classFinal),
-    },
-    startClass,
-    numTrieNodes,
-    trieParent: Int32Array.from(tParent),
-    trieWordStart: tw.start, trieWords: tw.items,
-    words: lex.words,
-    silenceProb: silProb,
-  };
+  return { copyChildStart, copyChildren, copyWordStart, copyWords };
 }
