@@ -102,11 +102,26 @@ export function estimateKneserNey(sentences: Iterable<Sentence>, opts: KneserNey
     throw new ConfigError('fallback discounts out of range', { keyPath: 'fallbackDiscounts', expected: '0 < D1 < 1, 0 < D2 < 2, 0 < D3+ < 3', found: JSON.stringify(fb) });
   }
   const logger = opts.logger ?? createLogger({ prefix: 'lm' });
+  const counts = countNgrams(sentences, N, logger);
+  const adj = adjustedCounts(counts.raw);
+  const { disc, stats } = orderDiscounts(adj, fb, logger);
+  const smoothing = new Smoothing(disc, historyStats(adj));
+  const prob = interpolatedProbs(adj, smoothing, counts.words);
+  const ngrams = backoffEntries(prob, smoothing, counts.words);
+  ngrams.forEach((list, n) => { stats[n].ngrams = list.length; });
+  return { order: N, ngrams, stats, sentences: counts.sentences, tokens: counts.tokens };
+}
 
-  // Vocabulary: ids by first appearance; <s>, </s>, <unk> first.
+const BOS_ID = 0;
+const BOS_KEY = packId(BOS_ID);
+
+/** Raw counts of every n-gram of orders 1..N (raw[n-1]), with the vocabulary in order of first appearance. */
+interface RawCounts { words: string[]; raw: Map<string, number>[]; sentences: number; tokens: number }
+
+/** Vocabulary (ids by first appearance; <s>, </s>, <unk> first) and raw n-gram counts, each sentence in <s> ... </s>. */
+function countNgrams(sentences: Iterable<Sentence>, N: number, logger: Logger): RawCounts {
   const words: string[] = [BOS, EOS, UNK];
   const ids = new Map<string, number>(words.map((w, i) => [w, i]));
-  const BOS_ID = 0;
   // raw[n-1]: raw counts of all n-grams of length n.
   const raw: Map<string, number>[] = Array.from({ length: N }, () => new Map());
   let nSent = 0, nTok = 0;
@@ -139,27 +154,36 @@ export function estimateKneserNey(sentences: Iterable<Sentence>, opts: KneserNey
   }
   progress?.done();
   if (nSent === 0) throw new FormatError('no sentences to train on', { expected: 'at least one non-empty line', found: 'none' });
+  return { words, raw, sentences: nSent, tokens: nTok };
+}
 
-  // Adjusted counts.
-  const bosKey = packId(BOS_ID);
+/**
+ * Adjusted counts: raw counts at the highest order; below it continuation counts, except n-grams
+ * that start with <s> (raw). <s> as a unigram is never predicted.
+ */
+function adjustedCounts(raw: readonly Map<string, number>[]): Map<string, number>[] {
+  const N = raw.length;
   const adj: Map<string, number>[] = new Array(N);
   adj[N - 1] = raw[N - 1];
   for (let n = N - 1; n >= 1; n--) {
     const a = new Map<string, number>();
-    for (const [key, c] of raw[n - 1]) if (key.startsWith(bosKey)) a.set(key, c);
+    for (const [key, c] of raw[n - 1]) if (key.startsWith(BOS_KEY)) a.set(key, c);
     for (const key of raw[n].keys()) {
       const suffix = key.slice(2);
-      if (suffix.startsWith(bosKey)) continue;
+      if (suffix.startsWith(BOS_KEY)) continue;
       a.set(suffix, (a.get(suffix) ?? 0) + 1);
     }
     adj[n - 1] = a;
   }
-  adj[0].delete(bosKey); // <s> is never predicted.
+  adj[0].delete(BOS_KEY); // <s> is never predicted.
+  return adj;
+}
 
-  // Discounts per order.
+/** Discounts per order from the count-of-counts of the adjusted counts (the fallback, with a warning, where they give none). */
+function orderDiscounts(adj: readonly Map<string, number>[], fb: readonly [number, number, number], logger: Logger): { disc: Discounts[]; stats: OrderStats[] } {
   const disc: Discounts[] = [];
   const stats: OrderStats[] = [];
-  for (let n = 1; n <= N; n++) {
+  for (let n = 1; n <= adj.length; n++) {
     const coc: [number, number, number, number] = [0, 0, 0, 0];
     for (const c of adj[n - 1].values()) if (c >= 1 && c <= 4) coc[c - 1]++;
     const d = modifiedKnDiscounts(coc, fb);
@@ -167,11 +191,15 @@ export function estimateKneserNey(sentences: Iterable<Sentence>, opts: KneserNey
     disc.push(d);
     stats.push({ order: n, ngrams: 0, countOfCounts: coc, discounts: d.d, fallback: d.fallback });
   }
-  const D = (n: number, c: number) => (c <= 0 ? 0 : disc[n - 1].d[Math.min(c, 3) - 1]);
+  return { disc, stats };
+}
 
-  // Per-history sums and N1/N2/N3+ (history = key without its last id).
-  const histStats: Map<string, [number, number, number, number]>[] = [];
-  for (let n = 1; n <= N; n++) {
+/** Per order, per history (key without its last id): [sum of counts, N1, N2, N3+]. */
+type HistoryStats = Map<string, [number, number, number, number]>[];
+
+function historyStats(adj: readonly Map<string, number>[]): HistoryStats {
+  const histStats: HistoryStats = [];
+  for (let n = 1; n <= adj.length; n++) {
     const hs = new Map<string, [number, number, number, number]>();
     for (const [key, c] of adj[n - 1]) {
       const h = key.slice(0, key.length - 2);
@@ -182,61 +210,84 @@ export function estimateKneserNey(sentences: Iterable<Sentence>, opts: KneserNey
     }
     histStats.push(hs);
   }
-  const gamma = (n: number, h: string): number => {
-    const s = histStats[n - 1].get(h);
-    if (!s) return 1;
-    const d = disc[n - 1].d;
-    return (d[0] * s[1] + d[1] * s[2] + d[2] * s[3]) / s[0];
-  };
+  return histStats;
+}
 
-  // Interpolated probabilities, lowest order first.
+/** The discount D(c) of each order and the interpolation weight gamma(h) of each history. */
+class Smoothing {
+  readonly histStats: HistoryStats;
+  private readonly disc: Discounts[];
+
+  constructor(disc: Discounts[], histStats: HistoryStats) {
+    this.disc = disc;
+    this.histStats = histStats;
+  }
+
+  D(n: number, c: number): number {
+    return c <= 0 ? 0 : this.disc[n - 1].d[Math.min(c, 3) - 1];
+  }
+
+  gamma(n: number, h: string): number {
+    const s = this.histStats[n - 1].get(h);
+    if (!s) return 1;
+    const d = this.disc[n - 1].d;
+    return (d[0] * s[1] + d[1] * s[2] + d[2] * s[3]) / s[0];
+  }
+}
+
+/** Interpolated probabilities, lowest order first; unigrams are interpolated with the uniform distribution. */
+function interpolatedProbs(adj: readonly Map<string, number>[], sm: Smoothing, words: readonly string[]): Map<string, number>[] {
+  const N = adj.length;
   const vocabSize = words.length - 1; // all words but <s> (includes </s> and <unk>)
   const prob: Map<string, number>[] = [];
   const p1 = new Map<string, number>();
-  const g0 = gamma(1, '');
-  const total0 = histStats[0].get('')![0];
+  const g0 = sm.gamma(1, '');
+  const total0 = sm.histStats[0].get('')![0];
   for (let id = 1; id < words.length; id++) {
     const key = packId(id);
     const c = adj[0].get(key) ?? 0;
-    p1.set(key, Math.max(c - D(1, c), 0) / total0 + g0 / vocabSize);
+    p1.set(key, Math.max(c - sm.D(1, c), 0) / total0 + g0 / vocabSize);
   }
   prob.push(p1);
   for (let n = 2; n <= N; n++) {
     const pn = new Map<string, number>();
     const lower = prob[n - 2];
-    const hs = histStats[n - 1];
+    const hs = sm.histStats[n - 1];
     for (const [key, c] of adj[n - 1]) {
       const h = key.slice(0, key.length - 2);
       const lowerP = lower.get(key.slice(2));
       if (lowerP === undefined) throw new Error(`internal: missing lower-order n-gram for ${unpack(key).map((i) => words[i]).join(' ')}`);
-      pn.set(key, Math.max(c - D(n, c), 0) / hs.get(h)![0] + gamma(n, h) * lowerP);
+      pn.set(key, Math.max(c - sm.D(n, c), 0) / hs.get(h)![0] + sm.gamma(n, h) * lowerP);
     }
     prob.push(pn);
   }
+  return prob;
+}
 
-  // Assemble entries, sorted by words.
+/** The back-off model's entries per order, sorted by words: log10 probabilities, and back-off weights gamma(h) of histories. */
+function backoffEntries(prob: readonly Map<string, number>[], sm: Smoothing, words: readonly string[]): NgramEntry[][] {
+  const N = prob.length;
   const order = words.map((_, i) => i).sort((a, b) => (words[a] < words[b] ? -1 : words[a] > words[b] ? 1 : 0));
   const rank = new Int32Array(words.length);
   order.forEach((id, r) => { rank[id] = r; });
   const ngrams: NgramEntry[][] = [];
   for (let n = 1; n <= N; n++) {
     const keys = [...prob[n - 1].keys()];
-    if (n === 1) keys.push(bosKey);
+    if (n === 1) keys.push(BOS_KEY);
     const tuples = keys.map((k) => unpack(k));
     tuples.sort((a, b) => {
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return rank[a[i]] - rank[b[i]];
       return 0;
     });
-    const hsNext = n < N ? histStats[n] : undefined;
+    const hsNext = n < N ? sm.histStats[n] : undefined;
     const list: NgramEntry[] = tuples.map((t) => {
       const key = t.map(packId).join('');
       const logProb = n === 1 && t[0] === BOS_ID ? -99 : Math.log10(prob[n - 1].get(key)!);
       const e: NgramEntry = { words: t.map((i) => words[i]), logProb };
-      if (hsNext && hsNext.has(key)) e.logBackoff = Math.log10(gamma(n + 1, key));
+      if (hsNext && hsNext.has(key)) e.logBackoff = Math.log10(sm.gamma(n + 1, key));
       return e;
     });
     ngrams.push(list);
-    stats[n - 1].ngrams = list.length;
   }
-  return { order: N, ngrams, stats, sentences: nSent, tokens: nTok };
+  return ngrams;
 }
