@@ -183,6 +183,103 @@ function firstNonFinite(m: FeatureMatrix): number {
   return -1;
 }
 
+/** The corpus rate and where it came from (named in errors): configured, else corpus.json, else the first recording's. */
+interface CorpusRate { hz: number; source: string }
+
+async function corpusSampleRate(opts: ComputeFeaturesOptions, recordings: readonly Recording[]): Promise<CorpusRate> {
+  let corpusRate = opts.fbank?.sampleRateHz;
+  let rateSource = 'fbank.sampleRateHz';
+  if (corpusRate === undefined && existsSync(join(opts.dataDir, CORPUS_INFO_FILE))) {
+    corpusRate = (await readCorpusInfo(opts.dataDir)).sampleRateHz;
+    rateSource = join(opts.dataDir, CORPUS_INFO_FILE);
+  }
+  if (corpusRate === undefined) {
+    if (recordings.length === 0) throw new CorpusError('split has no recordings', { file: join(opts.dataDir, opts.split) });
+    corpusRate = recordings[0].sampleRateHz;
+    rateSource = `recording ${recordings[0].id}`;
+  }
+  return { hz: corpusRate, source: rateSource };
+}
+
+/**
+ * The samples of one supervision, or null after counting a skip (recording not in the manifest,
+ * missing or unreadable audio, non-finite samples). A sample rate other than the corpus's is fatal.
+ */
+async function readSupervisionAudio(
+  sup: Supervision, rec: Recording | undefined, rate: CorpusRate, readAudio: AudioReader, skips: SkipCounter, logger: Logger,
+): Promise<DecodedAudio | null> {
+  if (!rec) {
+    skips.skip(sup.id, 'recording not in the manifest');
+    return null;
+  }
+  if (rec.sampleRateHz !== rate.hz) {
+    throw new FormatError('recording sample rate differs from the corpus', {
+      file: rec.path, uttId: sup.id, expected: `${rate.hz} Hz (${rate.source})`, found: `${rec.sampleRateHz} Hz`,
+    });
+  }
+  if (!existsSync(rec.path)) {
+    skips.skip(sup.id, 'missing audio file');
+    logger.warn(`skipping ${sup.id}: ${rec.path} not found`);
+    return null;
+  }
+  let audio: DecodedAudio;
+  try {
+    audio = await readAudio(rec.path, { channel: rec.channel, startSec: sup.startSec, durationSec: sup.durationSec });
+  } catch (err) {
+    if (err instanceof AudioFormatError) {
+      skips.skip(sup.id, 'unreadable audio');
+      logger.warn(`skipping ${sup.id}: ${err.message}`);
+      return null;
+    }
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') {
+      skips.skip(sup.id, 'missing audio file');
+      logger.warn(`skipping ${sup.id}: ${rec.path} not found`);
+      return null;
+    }
+    throw err;
+  }
+  if (audio.sampleRateHz !== rate.hz) {
+    throw new FormatError('audio sample rate differs from the corpus', {
+      file: rec.path, uttId: sup.id, expected: `${rate.hz} Hz (${rate.source})`, found: `${audio.sampleRateHz} Hz`,
+    });
+  }
+  // NaN / infinite samples (float WAVs) would come out as floor values in every feature set.
+  try {
+    const { warning } = checkSamples(audio.samples, rate.hz, rec.path, Math.round((sup.startSec ?? 0) * rate.hz));
+    if (warning) logger.warn(`${sup.id}: ${warning}`);
+  } catch (err) {
+    if (!(err instanceof AudioFormatError)) throw err;
+    skips.skip(sup.id, NON_FINITE_AUDIO_REASON, err.message);
+    logger.warn(`skipping ${sup.id}: ${err.message}`);
+    return null;
+  }
+  return audio;
+}
+
+/** The features of one version of an utterance (itself or a VTLP copy) and the speaker it counts for. */
+interface ComputedVersion { id: string; speaker: string; fbank: FeatureMatrix; mfcc?: FeatureMatrix }
+
+/**
+ * The utterance, then its VTLP copies (each dithered with its own seed): all of them, or the
+ * reason none is written (an utterance is written with all its copies or not at all).
+ */
+function computeVersions(
+  sup: Supervision, samples: Float32Array, sampleRateHz: number, x: FeatureExtractors, dither: { seed: number } | null,
+): { versions: ComputedVersion[] } | { reason: string } {
+  const versions = [{ id: sup.id, speaker: sup.speaker, extractors: x.extractors }, ...x.copies.map((c) => ({ id: vtlpId(c.warp, sup.id), speaker: vtlpId(c.warp, sup.speaker), extractors: c.extractors }))];
+  const computed: ComputedVersion[] = [];
+  for (const v of versions) {
+    const rng = dither ? new Rng(hashString32(`${dither.seed}:${v.id}`)) : undefined;
+    const [fbank, mfcc] = extractFeatures(samples, sampleRateHz, v.extractors, { rng, uttId: v.id });
+    let reason: string | null = null;
+    if (fbank.numFrames === 0) reason = 'shorter than one frame';
+    else if (firstNonFinite(fbank) >= 0 || (mfcc && firstNonFinite(mfcc) >= 0)) reason = 'non-finite features';
+    if (reason) return { reason };
+    computed.push({ id: v.id, speaker: v.speaker, fbank, mfcc });
+  }
+  return { versions: computed };
+}
+
 /**
  * Compute fbank (+ mfcc) features and per-speaker CMVN statistics of one split (or shard).
  * A bad utterance (undecodable or missing audio, shorter than one frame) is a counted skip;
@@ -192,24 +289,12 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
   const logger = opts.logger ?? defaultLogger;
   const manifest = await readSplit(opts.dataDir, opts.split);
   const recordings = new Map<string, Recording>(manifest.recordings.map((r) => [r.id, r]));
-
-  // The corpus rate: configured, else corpus.json, else the first recording's.
-  let corpusRate = opts.fbank?.sampleRateHz;
-  let rateSource = 'fbank.sampleRateHz';
-  if (corpusRate === undefined && existsSync(join(opts.dataDir, CORPUS_INFO_FILE))) {
-    corpusRate = (await readCorpusInfo(opts.dataDir)).sampleRateHz;
-    rateSource = join(opts.dataDir, CORPUS_INFO_FILE);
-  }
-  if (corpusRate === undefined) {
-    if (manifest.recordings.length === 0) throw new CorpusError('split has no recordings', { file: join(opts.dataDir, opts.split) });
-    corpusRate = manifest.recordings[0].sampleRateHz;
-    rateSource = `recording ${manifest.recordings[0].id}`;
-  }
-  const { featureConfig, configHash } = resolveFeatureConfig(opts.fbank, opts.mfcc, corpusRate);
-  const { extractors, copies } = featureExtractors(featureConfig, corpusRate, opts.vtlpWarps ?? []);
-  const vtlpWarps = copies.map((c) => c.warp);
-  const ditherSeed = featureConfig.fbank.ditherSeed;
+  const rate = await corpusSampleRate(opts, manifest.recordings);
+  const { featureConfig, configHash } = resolveFeatureConfig(opts.fbank, opts.mfcc, rate.hz);
+  const extractors = featureExtractors(featureConfig, rate.hz, opts.vtlpWarps ?? []);
+  const vtlpWarps = extractors.copies.map((c) => c.warp);
   const dithering = featureConfig.fbank.dither !== 0 || (featureConfig.mfcc?.dither ?? 0) !== 0;
+  const dither = dithering ? { seed: featureConfig.fbank.ditherSeed } : null;
 
   const [start, end] = shardRange(manifest.supervisions.length, opts.shard);
   const sups: Supervision[] = manifest.supervisions.slice(start, end);
@@ -234,70 +319,14 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
   try {
     for (const sup of sups) {
       progress.tick();
-      const rec = recordings.get(sup.recordingId);
-      if (!rec) {
-        skips.skip(sup.id, 'recording not in the manifest');
+      const audio = await readSupervisionAudio(sup, recordings.get(sup.recordingId), rate, readAudio, skips, logger);
+      if (!audio) continue;
+      const computed = computeVersions(sup, audio.samples, rate.hz, extractors, dither);
+      if ('reason' in computed) {
+        skips.skip(sup.id, computed.reason);
         continue;
       }
-      if (rec.sampleRateHz !== corpusRate) {
-        throw new FormatError('recording sample rate differs from the corpus', {
-          file: rec.path, uttId: sup.id, expected: `${corpusRate} Hz (${rateSource})`, found: `${rec.sampleRateHz} Hz`,
-        });
-      }
-      if (!existsSync(rec.path)) {
-        skips.skip(sup.id, 'missing audio file');
-        logger.warn(`skipping ${sup.id}: ${rec.path} not found`);
-        continue;
-      }
-      let audio: DecodedAudio;
-      try {
-        audio = await readAudio(rec.path, { channel: rec.channel, startSec: sup.startSec, durationSec: sup.durationSec });
-      } catch (err) {
-        if (err instanceof AudioFormatError) {
-          skips.skip(sup.id, 'unreadable audio');
-          logger.warn(`skipping ${sup.id}: ${err.message}`);
-          continue;
-        }
-        if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') {
-          skips.skip(sup.id, 'missing audio file');
-          logger.warn(`skipping ${sup.id}: ${rec.path} not found`);
-          continue;
-        }
-        throw err;
-      }
-      if (audio.sampleRateHz !== corpusRate) {
-        throw new FormatError('audio sample rate differs from the corpus', {
-          file: rec.path, uttId: sup.id, expected: `${corpusRate} Hz (${rateSource})`, found: `${audio.sampleRateHz} Hz`,
-        });
-      }
-      // NaN / infinite samples (float WAVs) would come out as floor values in every feature set.
-      try {
-        const { warning } = checkSamples(audio.samples, corpusRate, rec.path, Math.round((sup.startSec ?? 0) * corpusRate));
-        if (warning) logger.warn(`${sup.id}: ${warning}`);
-      } catch (err) {
-        if (!(err instanceof AudioFormatError)) throw err;
-        skips.skip(sup.id, NON_FINITE_AUDIO_REASON, err.message);
-        logger.warn(`skipping ${sup.id}: ${err.message}`);
-        continue;
-      }
-      // The utterance, then its VTLP copies (each dithered with its own seed).
-      const versions = [{ id: sup.id, speaker: sup.speaker, extractors }, ...copies.map((c) => ({ id: vtlpId(c.warp, sup.id), speaker: vtlpId(c.warp, sup.speaker), extractors: c.extractors }))];
-      const computed: { id: string; speaker: string; fbank: FeatureMatrix; mfcc?: FeatureMatrix }[] = [];
-      let reason: string | null = null;
-      for (const v of versions) {
-        const rng = dithering ? new Rng(hashString32(`${ditherSeed}:${v.id}`)) : undefined;
-        const [fbank, mfcc] = extractFeatures(audio.samples, corpusRate, v.extractors, { rng, uttId: v.id });
-        if (fbank.numFrames === 0) reason = 'shorter than one frame';
-        else if (firstNonFinite(fbank) >= 0 || (mfcc && firstNonFinite(mfcc) >= 0)) reason = 'non-finite features';
-        if (reason) break;
-        computed.push({ id: v.id, speaker: v.speaker, fbank, mfcc });
-      }
-      // An utterance is written with all its copies or not at all.
-      if (reason) {
-        skips.skip(sup.id, reason);
-        continue;
-      }
-      for (const c of computed) {
+      for (const c of computed.versions) {
         writer.add(c.id, c.fbank, c.mfcc);
         fbankCmvn.of(c.speaker).accumulate(c.fbank);
         if (mfccCmvn && c.mfcc) mfccCmvn.of(c.speaker).accumulate(c.mfcc);
