@@ -94,94 +94,18 @@ export async function readKaldiDataDir(dir: string, opts: KaldiImportOptions = {
   const utt2spk = await readTable(join(dir, 'utt2spk'));
   const segmentsFile = join(dir, 'segments');
   const segments = existsSync(segmentsFile) ? await readTable(segmentsFile) : null;
-
-  for (const l of utt2spk.values()) {
-    if (/\s/.test(l.rest)) throw new CorpusError(`utt2spk entry '${l.key}' has more than one speaker`, { file: l.file, line: l.line, expected: '<utt> <speaker>', found: JSON.stringify(l.rest) });
-  }
-  const spk2uttFile = join(dir, 'spk2utt');
-  if (existsSync(spk2uttFile)) {
-    const spk2utt = await readTable(spk2uttFile);
-    const seen = new Set<string>();
-    for (const l of spk2utt.values()) {
-      for (const u of l.rest.split(/\s+/)) {
-        const s = utt2spk.get(u);
-        if (!s || s.rest !== l.key) {
-          throw new CorpusError(`spk2utt disagrees with utt2spk for utterance '${u}'`, { file: l.file, line: l.line, expected: s ? `speaker '${s.rest}'` : 'an utterance listed in utt2spk', found: `speaker '${l.key}'` });
-        }
-        seen.add(u);
-      }
-    }
-    for (const u of utt2spk.keys()) {
-      if (!seen.has(u)) throw new CorpusError(`utterance '${u}' is in utt2spk but not in spk2utt`, { file: spk2uttFile, uttId: u });
-    }
-  }
-
-  // Utterance -> (recording, start, end|null)
-  interface Seg { recId: string; startSec: number; endSec: number | null }
-  const segOf = new Map<string, Seg>();
-  if (segments) {
-    for (const l of segments.values()) {
-      const f = l.rest.split(/\s+/);
-      const start = Number(f[1]);
-      const end = Number(f[2]);
-      if (f.length !== 3 || !Number.isFinite(start) || !Number.isFinite(end) || start < 0 || (end !== -1 && end <= start)) {
-        throw new CorpusError(`bad segments entry '${l.key}'`, { file: l.file, line: l.line, expected: '<utt> <recording> <startSec> <endSec> with end > start (or -1)', found: JSON.stringify(l.rest) });
-      }
-      if (!wavScp.has(f[0])) throw new CorpusError(`segment '${l.key}' refers to recording '${f[0]}'`, { file: l.file, line: l.line, expected: 'a recording listed in wav.scp', found: 'no such recording' });
-      segOf.set(l.key, { recId: f[0], startSec: start, endSec: end === -1 ? null : end });
-    }
-  }
+  await checkSpeakers(dir, utt2spk);
+  const segOf = segments ? readSegments(segments, wavScp) : null;
 
   const skips = opts.skips ?? new SkipCounter();
   const uttIds = [...text.keys()].sort(compareC);
-  const uttsOfRec = new Map<string, string[]>();
-  for (const u of uttIds) {
-    const l = text.get(u)!;
-    if (!utt2spk.has(u)) throw new CorpusError(`utterance '${u}' has no speaker`, { file: join(dir, 'utt2spk'), uttId: u, expected: `an utt2spk line for every utterance in ${l.file}`, found: 'none' });
-    let recId: string;
-    if (segments) {
-      const s = segOf.get(u);
-      if (!s) throw new CorpusError(`utterance '${u}' has no segment`, { file: segmentsFile, uttId: u, expected: `a segments line for every utterance in ${l.file}`, found: 'none' });
-      recId = s.recId;
-    } else {
-      if (!wavScp.has(u)) throw new CorpusError(`utterance '${u}' has no recording`, { file: join(dir, 'wav.scp'), uttId: u, expected: 'a wav.scp entry with the utterance id (there is no segments file)', found: 'none' });
-      recId = u;
-    }
-    const list = uttsOfRec.get(recId);
-    if (list) list.push(u);
-    else uttsOfRec.set(recId, [u]);
-  }
+  const uttsOfRec = utterancesByRecording(dir, uttIds, text, utt2spk, wavScp, segOf, segmentsFile);
+  const recById = await probeRecordings(uttsOfRec, wavScp, utt2spk, base, skips, logger);
 
-  const recordings: Recording[] = [];
   const supervisions: Supervision[] = [];
-  const recById = new Map<string, Recording>();
-  const progress = logger.progress('kaldi import', uttsOfRec.size, 'recordings');
-  for (const recId of [...uttsOfRec.keys()].sort(compareC)) {
-    const l = wavScp.get(recId)!;
-    const p = plainPath(l);
-    const abs = isAbsolute(p) ? p : resolve(base, p);
-    const utts = uttsOfRec.get(recId)!;
-    progress.tick();
-    const info = await probeAudioOrSkip(abs, utts, skips, logger);
-    if (!info) continue;
-    const rec: Recording = {
-      id: recId,
-      speaker: utt2spk.get(utts[0])!.rest,
-      path: abs,
-      format: formatOf(abs, info.format),
-      channel: 0,
-      sampleRateHz: info.sampleRateHz,
-      numSamples: info.numSamples,
-      durationSec: info.numSamples / info.sampleRateHz,
-    };
-    recordings.push(rec);
-    recById.set(recId, rec);
-  }
-  progress.done();
-
   const used = new Set<string>();
   for (const u of uttIds) {
-    const seg = segments ? segOf.get(u)! : { recId: u, startSec: 0, endSec: null };
+    const seg = segOf ? segOf.get(u)! : { recId: u, startSec: 0, endSec: null };
     const rec = recById.get(seg.recId);
     if (!rec) continue; // audio skipped (already counted)
     const l = text.get(u)!;
@@ -205,7 +129,109 @@ export async function readKaldiDataDir(dir: string, opts: KaldiImportOptions = {
     used.add(rec.id);
     skips.done++;
   }
-  return { manifest: { recordings: recordings.filter((r) => used.has(r.id)), supervisions }, skips };
+  return { manifest: { recordings: [...recById.values()].filter((r) => used.has(r.id)), supervisions }, skips };
+}
+
+/** One speaker per utterance in utt2spk, and spk2utt (where present) its exact inverse. */
+async function checkSpeakers(dir: string, utt2spk: Map<string, Line>): Promise<void> {
+  for (const l of utt2spk.values()) {
+    if (/\s/.test(l.rest)) throw new CorpusError(`utt2spk entry '${l.key}' has more than one speaker`, { file: l.file, line: l.line, expected: '<utt> <speaker>', found: JSON.stringify(l.rest) });
+  }
+  const spk2uttFile = join(dir, 'spk2utt');
+  if (!existsSync(spk2uttFile)) return;
+  const spk2utt = await readTable(spk2uttFile);
+  const seen = new Set<string>();
+  for (const l of spk2utt.values()) {
+    for (const u of l.rest.split(/\s+/)) {
+      const s = utt2spk.get(u);
+      if (!s || s.rest !== l.key) {
+        throw new CorpusError(`spk2utt disagrees with utt2spk for utterance '${u}'`, { file: l.file, line: l.line, expected: s ? `speaker '${s.rest}'` : 'an utterance listed in utt2spk', found: `speaker '${l.key}'` });
+      }
+      seen.add(u);
+    }
+  }
+  for (const u of utt2spk.keys()) {
+    if (!seen.has(u)) throw new CorpusError(`utterance '${u}' is in utt2spk but not in spk2utt`, { file: spk2uttFile, uttId: u });
+  }
+}
+
+/** Where an utterance lies: its recording, start and end (null: the recording's end). */
+interface Segment { recId: string; startSec: number; endSec: number | null }
+
+/** Utterance -> (recording, start, end|null) from the segments file; each recording must be in wav.scp. */
+function readSegments(segments: Map<string, Line>, wavScp: Map<string, Line>): Map<string, Segment> {
+  const segOf = new Map<string, Segment>();
+  for (const l of segments.values()) {
+    const f = l.rest.split(/\s+/);
+    const start = Number(f[1]);
+    const end = Number(f[2]);
+    if (f.length !== 3 || !Number.isFinite(start) || !Number.isFinite(end) || start < 0 || (end !== -1 && end <= start)) {
+      throw new CorpusError(`bad segments entry '${l.key}'`, { file: l.file, line: l.line, expected: '<utt> <recording> <startSec> <endSec> with end > start (or -1)', found: JSON.stringify(l.rest) });
+    }
+    if (!wavScp.has(f[0])) throw new CorpusError(`segment '${l.key}' refers to recording '${f[0]}'`, { file: l.file, line: l.line, expected: 'a recording listed in wav.scp', found: 'no such recording' });
+    segOf.set(l.key, { recId: f[0], startSec: start, endSec: end === -1 ? null : end });
+  }
+  return segOf;
+}
+
+/**
+ * The utterances of each recording (utterances in `uttIds` order). Every utterance needs a
+ * speaker, and a segment (with a segments file) or a wav.scp entry of its own id (without).
+ */
+function utterancesByRecording(
+  dir: string, uttIds: readonly string[], text: Map<string, Line>, utt2spk: Map<string, Line>, wavScp: Map<string, Line>,
+  segOf: Map<string, Segment> | null, segmentsFile: string,
+): Map<string, string[]> {
+  const uttsOfRec = new Map<string, string[]>();
+  for (const u of uttIds) {
+    const l = text.get(u)!;
+    if (!utt2spk.has(u)) throw new CorpusError(`utterance '${u}' has no speaker`, { file: join(dir, 'utt2spk'), uttId: u, expected: `an utt2spk line for every utterance in ${l.file}`, found: 'none' });
+    let recId: string;
+    if (segOf) {
+      const s = segOf.get(u);
+      if (!s) throw new CorpusError(`utterance '${u}' has no segment`, { file: segmentsFile, uttId: u, expected: `a segments line for every utterance in ${l.file}`, found: 'none' });
+      recId = s.recId;
+    } else {
+      if (!wavScp.has(u)) throw new CorpusError(`utterance '${u}' has no recording`, { file: join(dir, 'wav.scp'), uttId: u, expected: 'a wav.scp entry with the utterance id (there is no segments file)', found: 'none' });
+      recId = u;
+    }
+    const list = uttsOfRec.get(recId);
+    if (list) list.push(u);
+    else uttsOfRec.set(recId, [u]);
+  }
+  return uttsOfRec;
+}
+
+/**
+ * The recordings that have utterances, in C-locale id order, probed for their format, rate and
+ * length; one whose audio cannot be read is a counted skip of its utterances (left out of the map).
+ */
+async function probeRecordings(
+  uttsOfRec: Map<string, string[]>, wavScp: Map<string, Line>, utt2spk: Map<string, Line>, base: string, skips: SkipCounter, logger: Logger,
+): Promise<Map<string, Recording>> {
+  const recById = new Map<string, Recording>();
+  const progress = logger.progress('kaldi import', uttsOfRec.size, 'recordings');
+  for (const recId of [...uttsOfRec.keys()].sort(compareC)) {
+    const l = wavScp.get(recId)!;
+    const p = plainPath(l);
+    const abs = isAbsolute(p) ? p : resolve(base, p);
+    const utts = uttsOfRec.get(recId)!;
+    progress.tick();
+    const info = await probeAudioOrSkip(abs, utts, skips, logger);
+    if (!info) continue;
+    recById.set(recId, {
+      id: recId,
+      speaker: utt2spk.get(utts[0])!.rest,
+      path: abs,
+      format: formatOf(abs, info.format),
+      channel: 0,
+      sampleRateHz: info.sampleRateHz,
+      numSamples: info.numSamples,
+      durationSec: info.numSamples / info.sampleRateHz,
+    });
+  }
+  progress.done();
+  return recById;
 }
 
 export interface KaldiExportOptions {
