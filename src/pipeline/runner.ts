@@ -138,17 +138,8 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
         reports.push({ stage: name, status: 'after-to-stage', dir });
         continue;
       }
-      const schema: Schema = registry.schemaOf(name, recipe);
-      const sections: Record<string, unknown> = {};
-      const relevantSections: Record<string, unknown> = {};
-      for (const [key, spec] of Object.entries(def.sections ?? {})) {
-        const v = recipe.sections[key];
-        if (v === undefined) continue;
-        sections[key] = v;
-        relevantSections[key] = spec.type === 'object' ? outputRelevant(spec.fields, v) : v;
-      }
-      const netSeed = def.netSeeded && recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {};
-      const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed, ...netSeed });
+      const cfg = stageConfig(recipe, def, registry.schemaOf(name, recipe), name, options);
+      const { configHash } = cfg;
       const previous = readStageRecord(dir);
       if (i < from) {
         records.set(name, previous);
@@ -157,30 +148,8 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
         reports.push({ stage: name, status: 'before-from-stage', dir, ...(previous ? { counts: previous.counts } : {}) });
         continue;
       }
-      const upstream: Record<string, string> = {};
-      for (const input of def.inputs) {
-        const rec = records.get(input);
-        if (!rec) {
-          throw new ConfigError(`stage '${name}' reads the output of '${input}', which has not been run`, {
-            file: join(recipe.expDir, input, STAGE_RECORD), expected: 'a completed stage record', found: 'nothing',
-          });
-        }
-        upstream[input] = rec.outputHash;
-      }
-      const external: StageRecord['inputs']['external'] = [];
-      for (const ext of (await def.externalInputs?.(recipe, options, log)) ?? []) {
-        external.push({ path: ext.path, mode: ext.mode, ...(await fingerprintInput(ext.path, ext.mode)) });
-      }
-      const inputHash = hashConfig({ upstream, external: external.map((e) => [e.path, e.mode, e.hash]) });
-
-      let reason: string | undefined;
-      if (opts.fromStage !== undefined) reason = `forced by --from-stage ${opts.fromStage}`;
-      else if (!previous) reason = existsSync(dir) ? 'no valid stage record' : 'no previous output';
-      else if (previous.configHash !== configHash) reason = 'config changed';
-      else if (previous.inputHash !== inputHash) {
-        const changed = Object.keys(upstream).filter((k) => previous.inputs?.upstream?.[k] !== upstream[k]);
-        reason = changed.length ? `inputs changed (${changed.join(', ')})` : 'inputs changed (external files)';
-      } else reason = (await damageOf(dir, previous)) ?? undefined;
+      const inputs = await stageInputs(recipe, def, name, options, records, log);
+      const reason = await rerunReason(dir, previous, configHash, inputs, opts.fromStage);
       if (!reason && previous) {
         log.info(`skip ${name}: up to date`);
         records.set(name, previous);
@@ -189,46 +158,7 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       }
 
       log.info(`stage ${i + 1}/${n} ${name}: running (${reason})`);
-      const startedAt = new Date();
-      const resumeRoot = join(recipe.expDir, `.${name}.resume`);
-      const resumeDir = join(resumeRoot, hashConfig({ configHash, inputHash }).slice(0, 16));
-      await removeOtherResumeDirs(resumeRoot, resumeDir, log);
-      const record = await withAtomicOutput(dir, async (tmp) => {
-        await fsp.mkdir(tmp, { recursive: true });
-        const result: StageResult = await def.run({
-          recipe, options, outDir: tmp, expDir: recipe.expDir, log, resumeDir,
-          inputDir: (stage: string) => {
-            if (!def.inputs.includes(stage)) throw new Error(`stage '${name}' asked for '${stage}', which is not among its declared inputs`);
-            return join(recipe.expDir, stage);
-          },
-        });
-        const out = await hashDirContent(tmp, isRecord);
-        if (out.files === 0) {
-          throw new AmDistillError('E_EMPTY_STAGE', `stage '${name}' produced no output`, { file: dir, expected: 'at least one output file', found: 'none' });
-        }
-        const finishedAt = new Date();
-        const rec: StageRecord = {
-          formatVersion: STAGE_RECORD_VERSION,
-          stage: name,
-          recipe: { name: recipe.name, file: recipe.file },
-          config: { options, sections, seed: recipe.seed, ...netSeed },
-          configHash,
-          inputs: { upstream, external },
-          inputHash,
-          outputHash: out.hash,
-          output: { files: out.files, bytes: out.bytes },
-          outputCheck: await outputChecks(tmp, isRecord),
-          startedAt: startedAt.toISOString(),
-          finishedAt: finishedAt.toISOString(),
-          durationSec: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-          counts: result.counts ?? {},
-          skipped: result.skipped ?? { done: 0, skipped: 0, reasons: [] },
-          ...(result.details ? { details: result.details } : {}),
-        };
-        await writeJsonAtomic(join(tmp, STAGE_RECORD), rec);
-        return rec;
-      });
-      await fsp.rm(resumeRoot, { recursive: true, force: true });
+      const record = await runStage(recipe, def, name, options, cfg, inputs, log);
       records.set(name, record);
       log.info(`done ${name} in ${record.durationSec.toFixed(1)} s -> ${dir}`);
       reports.push({ stage: name, status: 'ran', dir, reason, durationSec: record.durationSec, counts: record.counts, skipped: record.skipped });
@@ -240,6 +170,124 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
 }
 
 const isRecord = (rel: string): boolean => rel === STAGE_RECORD;
+
+/** A registered stage (the registry's StageDefinition). */
+type StageDef = ReturnType<StageRegistry['get']>;
+
+/** A stage's effective config: its options, the recipe sections it owns, seeds, and the hash of what affects its outputs. */
+interface StageConfig {
+  sections: Record<string, unknown>;
+  netSeed: { netSeed?: number };
+  configHash: string;
+}
+
+function stageConfig(recipe: Recipe, def: StageDef, schema: Schema, name: string, options: Record<string, unknown>): StageConfig {
+  const sections: Record<string, unknown> = {};
+  const relevantSections: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(def.sections ?? {})) {
+    const v = recipe.sections[key];
+    if (v === undefined) continue;
+    sections[key] = v;
+    relevantSections[key] = spec.type === 'object' ? outputRelevant(spec.fields, v) : v;
+  }
+  const netSeed = def.netSeeded && recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {};
+  const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed, ...netSeed });
+  return { sections, netSeed, configHash };
+}
+
+/** What a stage reads: the recorded output hashes of its upstream stages and the fingerprints of its external inputs. */
+interface StageInputs {
+  upstream: Record<string, string>;
+  external: StageRecord['inputs']['external'];
+  inputHash: string;
+}
+
+async function stageInputs(
+  recipe: Recipe, def: StageDef, name: string, options: Record<string, unknown>, records: Map<string, StageRecord | null>, log: Logger,
+): Promise<StageInputs> {
+  const upstream: Record<string, string> = {};
+  for (const input of def.inputs) {
+    const rec = records.get(input);
+    if (!rec) {
+      throw new ConfigError(`stage '${name}' reads the output of '${input}', which has not been run`, {
+        file: join(recipe.expDir, input, STAGE_RECORD), expected: 'a completed stage record', found: 'nothing',
+      });
+    }
+    upstream[input] = rec.outputHash;
+  }
+  const external: StageRecord['inputs']['external'] = [];
+  for (const ext of (await def.externalInputs?.(recipe, options, log)) ?? []) {
+    external.push({ path: ext.path, mode: ext.mode, ...(await fingerprintInput(ext.path, ext.mode)) });
+  }
+  const inputHash = hashConfig({ upstream, external: external.map((e) => [e.path, e.mode, e.hash]) });
+  return { upstream, external, inputHash };
+}
+
+/** Why a stage must run (forced, no record, config or inputs changed, output damaged); undefined when it is up to date. */
+async function rerunReason(dir: string, previous: StageRecord | null, configHash: string, inputs: StageInputs, fromStage: string | undefined): Promise<string | undefined> {
+  if (fromStage !== undefined) return `forced by --from-stage ${fromStage}`;
+  if (!previous) return existsSync(dir) ? 'no valid stage record' : 'no previous output';
+  if (previous.configHash !== configHash) return 'config changed';
+  if (previous.inputHash !== inputs.inputHash) {
+    const changed = Object.keys(inputs.upstream).filter((k) => previous.inputs?.upstream?.[k] !== inputs.upstream[k]);
+    return changed.length ? `inputs changed (${changed.join(', ')})` : 'inputs changed (external files)';
+  }
+  return (await damageOf(dir, previous)) ?? undefined;
+}
+
+/**
+ * Run one stage into `<expDir>/<name>/` (atomically, with its resume directory) and write its
+ * stage record; a stage that writes nothing fails.
+ */
+async function runStage(
+  recipe: Recipe, def: StageDef, name: string, options: Record<string, unknown>, cfg: StageConfig, inputs: StageInputs, log: Logger,
+): Promise<StageRecord> {
+  const dir = join(recipe.expDir, name);
+  const { sections, netSeed, configHash } = cfg;
+  const { upstream, external, inputHash } = inputs;
+  const startedAt = new Date();
+  const resumeRoot = join(recipe.expDir, `.${name}.resume`);
+  const resumeDir = join(resumeRoot, hashConfig({ configHash, inputHash }).slice(0, 16));
+  await removeOtherResumeDirs(resumeRoot, resumeDir, log);
+  const record = await withAtomicOutput(dir, async (tmp) => {
+    await fsp.mkdir(tmp, { recursive: true });
+    const result: StageResult = await def.run({
+      recipe, options, outDir: tmp, expDir: recipe.expDir, log, resumeDir,
+      inputDir: (stage: string) => {
+        if (!def.inputs.includes(stage)) throw new Error(`stage '${name}' asked for '${stage}', which is not among its declared inputs`);
+        return join(recipe.expDir, stage);
+      },
+    });
+    const out = await hashDirContent(tmp, isRecord);
+    if (out.files === 0) {
+      throw new AmDistillError('E_EMPTY_STAGE', `stage '${name}' produced no output`, { file: dir, expected: 'at least one output file', found: 'none' });
+    }
+    const finishedAt = new Date();
+    const rec: StageRecord = {
+      formatVersion: STAGE_RECORD_VERSION,
+      stage: name,
+      recipe: { name: recipe.name, file: recipe.file },
+      config: { options, sections, seed: recipe.seed, ...netSeed },
+      configHash,
+      inputs: { upstream, external },
+      inputHash,
+      outputHash: out.hash,
+      output: { files: out.files, bytes: out.bytes },
+      outputCheck: await outputChecks(tmp, isRecord),
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationSec: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      counts: result.counts ?? {},
+      skipped: result.skipped ?? { done: 0, skipped: 0, reasons: [] },
+      ...(result.details ? { details: result.details } : {}),
+    };
+    await writeJsonAtomic(join(tmp, STAGE_RECORD), rec);
+    return rec;
+  });
+  await fsp.rm(resumeRoot, { recursive: true, force: true });
+  return record;
+}
+
 
 /** 'output damaged (...)' when a recorded output file is missing, resized or changed at its end. */
 async function damageOf(dir: string, rec: StageRecord): Promise<string | null> {
