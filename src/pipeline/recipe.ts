@@ -114,61 +114,9 @@ export function loadRecipe(file: string, opts: LoadRecipeOptions): Recipe {
 
 /** Parse and validate recipe text; `file` is used in messages. */
 export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions): Recipe {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
-    throw new ConfigError(`malformed YAML at column ${pos.col}: ${msg}`, { file, line: pos.line });
-  }
-  const keyLines = new Map<string, number>();
-  if (doc.contents) collectKeyLines(doc.contents as YamlNode, '', keyLines, lineCounter);
-  let raw: unknown = doc.toJS();
-  if (raw === null || raw === undefined) raw = {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError('a recipe must be a mapping', { file, line: 1, expected: 'a mapping with name and stages', found: typeName(raw) });
-  }
-  const tree = raw as Record<string, unknown>;
-
-  // Overrides, remembered so that errors point at the argument instead of the file.
-  const origins = new Map<string, string>();
-  for (const assignment of opts.sets ?? []) {
-    const { keyPath, value } = parseSetArgument(assignment);
-    setPath(tree, keyPath, value, `--set ${assignment}`);
-    origins.set(keyPath, `--set ${assignment}`);
-  }
-  for (const keyPath of opts.unsets ?? []) deletePath(tree, keyPath);
-  if (opts.expDir !== undefined) {
-    tree.expDir = opts.expDir;
-    origins.set('expDir', `--exp-dir ${opts.expDir}`);
-  }
-  if (opts.corpusDir !== undefined) {
-    setPath(tree, 'corpus.dir', opts.corpusDir, `--corpus-dir ${opts.corpusDir}`);
-    origins.set('corpus.dir', `--corpus-dir ${opts.corpusDir}`);
-  }
-  if (opts.evalCorpusDir !== undefined) {
-    setPath(tree, 'stages.prepare.evalDir', opts.evalCorpusDir, `--eval-corpus-dir ${opts.evalCorpusDir}`);
-    origins.set('stages.prepare.evalDir', `--eval-corpus-dir ${opts.evalCorpusDir}`);
-  }
-
-  const locate = (keyPath: string | undefined): { file: string; line?: number } => {
-    if (keyPath) {
-      for (let p: string | undefined = keyPath; p; p = parentPath(p)) {
-        const origin = origins.get(p);
-        if (origin) return { file: origin };
-      }
-      // A key the file does not have, created by an argument that set a key below it.
-      if (!keyLines.has(keyPath)) {
-        for (const [p, origin] of origins) if (p.startsWith(`${keyPath}.`)) return { file: origin };
-      }
-      for (let p: string | undefined = keyPath; p; p = parentPath(p)) {
-        const line = keyLines.get(p);
-        if (line !== undefined) return { file, line };
-      }
-    }
-    return { file };
-  };
+  const { tree, keyLines } = parseRecipeYaml(text, file);
+  const origins = applyOverrides(tree, opts);
+  const locate = keyLocator(file, origins, keyLines);
   const relocate = <T>(fn: () => T): T => {
     try {
       return fn();
@@ -204,7 +152,99 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
   if (study.selection && !study.crossValidation) {
     throw new ConfigError('selection needs crossValidation (the inner dev speaker comes from its speakers)', { ...locate('selection'), keyPath: 'selection', expected: 'a crossValidation section', found: 'none' });
   }
-  const stageMap = rawStages as Record<string, unknown>;
+  const stages = resolveStages(rawStages as Record<string, unknown>, registry, head, cwd, locate, relocate);
+  if (stages.length === 0) {
+    throw new ConfigError('the recipe has no stages', { ...locate('stages'), keyPath: 'stages', expected: `at least one of ${registry.names().join(', ')}`, found: 'none' });
+  }
+  return {
+    ...head,
+    study: Object.keys(study).length ? study : null,
+    locate: (keyPath: string) => locate(keyPath),
+    file,
+    description: top.description as string | undefined,
+    expDir: (top.expDir as string | undefined) ?? resolve(cwd, 'exp', head.name),
+    stages,
+  };
+}
+
+/** The recipe's YAML as a mutable tree (a mapping), and the line of every key path in the file. */
+function parseRecipeYaml(text: string, file: string): { tree: Record<string, unknown>; keyLines: Map<string, number> } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+.*$/, '');
+    throw new ConfigError(`malformed YAML at column ${pos.col}: ${msg}`, { file, line: pos.line });
+  }
+  const keyLines = new Map<string, number>();
+  if (doc.contents) collectKeyLines(doc.contents as YamlNode, '', keyLines, lineCounter);
+  let raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('a recipe must be a mapping', { file, line: 1, expected: 'a mapping with name and stages', found: typeName(raw) });
+  }
+  return { tree: raw as Record<string, unknown>, keyLines };
+}
+
+/**
+ * Apply the command line's overrides to the tree (--set, --unset, --exp-dir, --corpus-dir,
+ * --eval-corpus-dir); returns each overridden key path's origin, so that errors point at the
+ * argument instead of the file.
+ */
+function applyOverrides(tree: Record<string, unknown>, opts: LoadRecipeOptions): Map<string, string> {
+  const origins = new Map<string, string>();
+  for (const assignment of opts.sets ?? []) {
+    const { keyPath, value } = parseSetArgument(assignment);
+    setPath(tree, keyPath, value, `--set ${assignment}`);
+    origins.set(keyPath, `--set ${assignment}`);
+  }
+  for (const keyPath of opts.unsets ?? []) deletePath(tree, keyPath);
+  if (opts.expDir !== undefined) {
+    tree.expDir = opts.expDir;
+    origins.set('expDir', `--exp-dir ${opts.expDir}`);
+  }
+  if (opts.corpusDir !== undefined) {
+    setPath(tree, 'corpus.dir', opts.corpusDir, `--corpus-dir ${opts.corpusDir}`);
+    origins.set('corpus.dir', `--corpus-dir ${opts.corpusDir}`);
+  }
+  if (opts.evalCorpusDir !== undefined) {
+    setPath(tree, 'stages.prepare.evalDir', opts.evalCorpusDir, `--eval-corpus-dir ${opts.evalCorpusDir}`);
+    origins.set('stages.prepare.evalDir', `--eval-corpus-dir ${opts.evalCorpusDir}`);
+  }
+  return origins;
+}
+
+/** Where a key path comes from: the argument that set it (or a key below it), else its (or its parent's) line in the file. */
+type KeyLocator = (keyPath: string | undefined) => { file: string; line?: number };
+
+function keyLocator(file: string, origins: Map<string, string>, keyLines: Map<string, number>): KeyLocator {
+  return (keyPath) => {
+    if (keyPath) {
+      for (let p: string | undefined = keyPath; p; p = parentPath(p)) {
+        const origin = origins.get(p);
+        if (origin) return { file: origin };
+      }
+      // A key the file does not have, created by an argument that set a key below it.
+      if (!keyLines.has(keyPath)) {
+        for (const [p, origin] of origins) if (p.startsWith(`${keyPath}.`)) return { file: origin };
+      }
+      for (let p: string | undefined = keyPath; p; p = parentPath(p)) {
+        const line = keyLines.get(p);
+        if (line !== undefined) return { file, line };
+      }
+    }
+    return { file };
+  };
+}
+
+/**
+ * The recipe's stages in pipeline order, options validated against each stage's schema (paths
+ * resolved against `cwd`); every stage is registered, and every input a stage reads is in the recipe.
+ */
+function resolveStages(
+  stageMap: Record<string, unknown>, registry: StageRegistry, head: RecipeHead, cwd: string, locate: KeyLocator, relocate: <T>(fn: () => T) => T,
+): RecipeStage[] {
   for (const name of Object.keys(stageMap)) {
     if (!registry.has(name)) {
       const keyPath = `stages.${name}`;
@@ -231,18 +271,7 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
     const def = registry.get(name);
     relocate(() => def.checkInputs?.(options, (input) => (def.inputs.includes(input) ? stages.find((s) => s.name === input)?.options : undefined), head));
   }
-  if (stages.length === 0) {
-    throw new ConfigError('the recipe has no stages', { ...locate('stages'), keyPath: 'stages', expected: `at least one of ${registry.names().join(', ')}`, found: 'none' });
-  }
-  return {
-    ...head,
-    study: Object.keys(study).length ? study : null,
-    locate: (keyPath: string) => locate(keyPath),
-    file,
-    description: top.description as string | undefined,
-    expDir: (top.expDir as string | undefined) ?? resolve(cwd, 'exp', head.name),
-    stages,
-  };
+  return stages;
 }
 
 function setPath(tree: Record<string, unknown>, keyPath: string, value: unknown, origin: string): void {
