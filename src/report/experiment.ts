@@ -249,19 +249,97 @@ export function labelsOf(alignDir: string | null): LabelsInput | null {
 
 /** Assemble the report's input from the stage outputs of one experiment. */
 export function reportInputFromExperiment(dirs: ExperimentDirs, opts: ExperimentReportOptions = {}): ReportInput {
-  const models = readJson<ModelsFile>(join(dirs.train, 'models.json'), 'am-distill.acoustic-models', 'models file');
-  const evalFile = readJson<EvalFile>(join(dirs.eval, 'eval.json'), 'am-distill.eval', 'eval file');
-  const students = readOptionalJson<StudentsFile>(dirs.distill ? join(dirs.distill, 'students.json') : null, 'am-distill.students', 'students file');
-  const targets = readOptionalJson<TargetsFile>(dirs.targets ? join(dirs.targets, 'targets.json') : null, 'am-distill.target-sets', 'target-sets file');
-  const score = readOptionalJson<ScoreSummary>(dirs.score ? join(dirs.score, 'score.json') : null, 'am-distill.score', 'score file');
-  const lm = readOptionalJson<{ vocabulary?: number }>(dirs.lm ? join(dirs.lm, 'lm.json') : null, 'am-distill.lm', 'LM summary');
-  const recipe = readOptionalJson<{ name?: string; description?: string; file?: string }>(join(dirs.expDir, 'recipe.json'), null, 'recipe record');
+  const files = readExperimentFiles(dirs);
+  const { models, evalFile, targets, score, lm, recipe } = files;
+  const wer = score ? reportWerInputs(score) : {};
+  const { systems, baseline, members, student, control, baseSidecar } = systemsOf(dirs, files, wer);
+  const softTargets = softTargetsOf(targets, student);
+  const temperatureSweep = temperatureSweepOf(evalFile, targets, wer, control);
+  const { stages, configHashes } = stageRecords(dirs.expDir, opts.stageNames ?? []);
 
+  const corpus: CorpusInfo = {
+    name: opts.corpusName ?? recipe?.name ?? 'experiment',
+    ...((opts.description ?? recipe?.description) ? { description: opts.description ?? recipe?.description } : {}),
+    ...((opts.recipeFile ?? recipe?.file) ? { recipe: opts.recipeFile ?? recipe?.file } : {}),
+    numSenones: models.inventory.numSenones,
+    ...(lm?.vocabulary !== undefined ? { vocabularySize: lm.vocabulary } : {}),
+    splits: splitInfo(dirs, vtlpCopiesFor(models, student)),
+  };
+
+  const g = evalFile.summary.test;
+  const frameAccuracyGain: FrameAccuracyGainEvidence | null = g
+    ? {
+      vsMemberMean: g.gainKeptVsMemberMean ?? null,
+      ci: g.gainKeptCi ? { low: g.gainKeptCi.low, high: g.gainKeptCi.high, confidence: g.gainKeptCi.confidence, replicates: g.gainKeptCi.replicates, utterances: g.gainKeptCi.utterances } : null,
+    }
+    : null;
+  const fidelity = fidelityRows(evalFile, models.data.trainSplit, baseline.name, student.name);
+
+  // Per-utterance test counts under the report's system ids, with each utterance's speaker, for the speaker bootstrap.
+  const reportId = new Map<string, string>([[baseline.name, 'baseline'], ['ensemble', 'ensemble'], [student.name, 'student'], ...(control ? [[control.name, CONTROL_ID] as [string, string]] : []), ...members.map((m) => [m.name, m.name] as [string, string])]);
+  const otherSplits = score ? otherSplitsOf(score, evalFile, reportId) : [];
+  const labels = labelsOf(dirs.align ?? null);
+  const utteranceCounts = utteranceCountsOf(dirs, score !== null, reportId);
+
+  return {
+    format: REPORT_INPUT_FORMAT,
+    formatVersion: REPORT_FORMAT_VERSION,
+    corpus,
+    systems,
+    utteranceCounts,
+    ...(otherSplits.length ? { otherSplits } : {}),
+    ...(labels ? { labels } : {}),
+    softTargets,
+    temperatureSweep,
+    frameAccuracyGain,
+    ...(fidelity.length ? { fidelity } : {}),
+    stages,
+    environment: {
+      backend: baseSidecar.training?.backend ?? 'unknown',
+      versions: versions(),
+      commit: gitCommit(),
+      configHash: opts.configHash ?? hashConfig(configHashes),
+      host: `${cpus().length} CPU cores, ${platform()} ${arch()}, node ${process.versions.node}`,
+    },
+  };
+}
+
+/** The stage outputs the report reads (optional ones null where the stage did not run). */
+interface ExperimentFiles {
+  models: ModelsFile;
+  evalFile: EvalFile;
+  students: StudentsFile | null;
+  targets: TargetsFile | null;
+  score: ScoreSummary | null;
+  lm: { vocabulary?: number } | null;
+  recipe: { name?: string; description?: string; file?: string } | null;
+}
+
+function readExperimentFiles(dirs: ExperimentDirs): ExperimentFiles {
+  return {
+    models: readJson<ModelsFile>(join(dirs.train, 'models.json'), 'am-distill.acoustic-models', 'models file'),
+    evalFile: readJson<EvalFile>(join(dirs.eval, 'eval.json'), 'am-distill.eval', 'eval file'),
+    students: readOptionalJson<StudentsFile>(dirs.distill ? join(dirs.distill, 'students.json') : null, 'am-distill.students', 'students file'),
+    targets: readOptionalJson<TargetsFile>(dirs.targets ? join(dirs.targets, 'targets.json') : null, 'am-distill.target-sets', 'target-sets file'),
+    score: readOptionalJson<ScoreSummary>(dirs.score ? join(dirs.score, 'score.json') : null, 'am-distill.score', 'score file'),
+    lm: readOptionalJson<{ vocabulary?: number }>(dirs.lm ? join(dirs.lm, 'lm.json') : null, 'am-distill.lm', 'LM summary'),
+    recipe: readOptionalJson<{ name?: string; description?: string; file?: string }>(join(dirs.expDir, 'recipe.json'), null, 'recipe record'),
+  };
+}
+
+type WerInputs = ReturnType<typeof reportWerInputs>;
+
+/**
+ * The report's systems: the baseline, the ensemble, the distilled student (of target set 'main'),
+ * the control where the distill stage trained one, and every ensemble member; each with its
+ * frame accuracy, WER, parameters and training curve. A missing baseline or student is a FormatError.
+ */
+function systemsOf(dirs: ExperimentDirs, files: ExperimentFiles, wer: WerInputs) {
+  const { models, evalFile, students } = files;
   const acc = (name: string) => ({
     dev: evalFile.splits.dev?.models[name]?.accuracy ?? null,
     test: evalFile.splits.test?.models[name]?.accuracy ?? null,
   });
-  const wer = score ? reportWerInputs(score) : {};
   const werOf = (name: string): Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments' | 'errorLists'> => wer[name] ?? { wer: { dev: null, test: null } };
 
   const systems: Record<string, SystemInput> = {};
@@ -288,97 +366,66 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     const sc = readSidecar(join(dirs.train, m.dir));
     systems[m.name] = { label: `Ensemble member ${m.name.slice('member-'.length)}`, parameters: parameterCount(sc.shape), frameAccuracy: acc(m.name), ...werOf(m.name), trainingCurve: curveOf(sc), ...averagedOf(sc) };
   }
+  return { systems, baseline, members, student, control, baseSidecar };
+}
 
-  let softTargets: SoftTargetInfo | null = null;
+/** The main target set's soft targets (T, k, storage, kept mass, combination) and the student's hard-label weight. */
+function softTargetsOf(targets: TargetsFile | null, student: StudentEntry): SoftTargetInfo | null {
   const main = targets?.sets.find((s) => s.name === 'main');
-  if (targets && main) {
-    softTargets = {
-      T: main.temperature, k: main.k, bytesPerFrame: main.bytesPerFrame, keptMass: main.meanKeptMass, denseBytesPerFrame: main.denseBytesPerFrame,
-      combination: targets.config.combination === 'geometric' ? 'geometric-mean-probs' : 'arithmetic-mean-probs',
-      hardWeight: student.loss.hardWeight,
-    };
-  }
+  if (!targets || !main) return null;
+  return {
+    T: main.temperature, k: main.k, bytesPerFrame: main.bytesPerFrame, keptMass: main.meanKeptMass, denseBytesPerFrame: main.denseBytesPerFrame,
+    combination: targets.config.combination === 'geometric' ? 'geometric-mean-probs' : 'arithmetic-mean-probs',
+    hardWeight: student.loss.hardWeight,
+  };
+}
 
-  // The sweep: the main student and every student of another temperature (top-k sets only).
-  let temperatureSweep: TemperaturePoint[] | null = null;
+/** The sweep: the main student and every student of another temperature (top-k sets only); null with one temperature. */
+function temperatureSweepOf(evalFile: EvalFile, targets: TargetsFile | null, wer: WerInputs, control: StudentEntry | null): TemperaturePoint[] | null {
   const sweep = evalFile.students.filter((s) => s.targetSet !== 'dense' && !s.name.startsWith('fraction-') && s.name !== control?.name);
-  if (new Set(sweep.map((s) => s.temperature)).size > 1) {
-    temperatureSweep = sweep
-      .map((s) => {
-        const set = targets?.sets.find((t) => t.name === s.targetSet);
-        // WER where the decode stage decoded this student too (stages.decode.systems lists it).
-        const w = wer[s.name]?.wer;
-        const werPart = w && (w.dev || w.test) ? { wer: { dev: w.dev ?? null, test: w.test ?? null } } : {};
-        return { T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...werPart, ...(set ? { keptMass: set.meanKeptMass } : {}) };
-      })
-      .sort((a, b) => a.T - b.T);
-  }
+  if (new Set(sweep.map((s) => s.temperature)).size <= 1) return null;
+  return sweep
+    .map((s) => {
+      const set = targets?.sets.find((t) => t.name === s.targetSet);
+      // WER where the decode stage decoded this student too (stages.decode.systems lists it).
+      const w = wer[s.name]?.wer;
+      const werPart = w && (w.dev || w.test) ? { wer: { dev: w.dev ?? null, test: w.test ?? null } } : {};
+      return { T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...werPart, ...(set ? { keptMass: set.meanKeptMass } : {}) };
+    })
+    .sort((a, b) => a.T - b.T);
+}
 
+/** Durations and config hashes of the named stages' stage.json records (stages without one are left out). */
+function stageRecords(expDir: string, stageNames: readonly string[]): { stages: Record<string, number>; configHashes: Record<string, string> } {
   const stages: Record<string, number> = {};
   const configHashes: Record<string, string> = {};
-  for (const name of opts.stageNames ?? []) {
-    const rec = readOptionalJson<{ durationSec?: number; configHash?: string }>(join(dirs.expDir, name, 'stage.json'), null, `${name} stage record`);
+  for (const name of stageNames) {
+    const rec = readOptionalJson<{ durationSec?: number; configHash?: string }>(join(expDir, name, 'stage.json'), null, `${name} stage record`);
     if (rec && typeof rec.durationSec === 'number') stages[name] = rec.durationSec;
     if (rec?.configHash) configHashes[name] = rec.configHash;
   }
+  return { stages, configHashes };
+}
 
-  const corpus: CorpusInfo = {
-    name: opts.corpusName ?? recipe?.name ?? 'experiment',
-    ...((opts.description ?? recipe?.description) ? { description: opts.description ?? recipe?.description } : {}),
-    ...((opts.recipeFile ?? recipe?.file) ? { recipe: opts.recipeFile ?? recipe?.file } : {}),
-    numSenones: models.inventory.numSenones,
-    ...(lm?.vocabulary !== undefined ? { vocabularySize: lm.vocabulary } : {}),
-    splits: splitInfo(dirs, vtlpCopiesFor(models, student)),
-  };
-
-  const g = evalFile.summary.test;
-  const frameAccuracyGain: FrameAccuracyGainEvidence | null = g
-    ? {
-      vsMemberMean: g.gainKeptVsMemberMean ?? null,
-      ci: g.gainKeptCi ? { low: g.gainKeptCi.low, high: g.gainKeptCi.high, confidence: g.gainKeptCi.confidence, replicates: g.gainKeptCi.replicates, utterances: g.gainKeptCi.utterances } : null,
-    }
-    : null;
-
-  // Fidelity to the ensemble (eval runs made before it was measured have none).
+/** Fidelity to the ensemble of the baseline and the student per split (eval runs made before it was measured have none). */
+function fidelityRows(evalFile: EvalFile, trainSplit: string, baselineName: string, studentName: string): FidelityRow[] {
   const fid = (split: string, name: string): FidelityFigures | null => {
     const f = evalFile.splits[split]?.fidelity?.[name];
     return f ? { agreement: f.agreement, klNats: f.klNats } : null;
   };
-  const fidelity: FidelityRow[] = [{ id: 'baseline', name: baseline.name }, { id: 'student', name: student.name }]
-    .map(({ id, name }) => ({ system: id, train: fid(models.data.trainSplit, name), dev: fid('dev', name), test: fid('test', name) }))
+  return [{ id: 'baseline', name: baselineName }, { id: 'student', name: studentName }]
+    .map(({ id, name }) => ({ system: id, train: fid(trainSplit, name), dev: fid('dev', name), test: fid('test', name) }))
     .filter((r) => r.train || r.dev || r.test);
+}
 
-  // Per-utterance test counts under the report's system ids, with each utterance's speaker, for the speaker bootstrap.
-  const reportId = new Map<string, string>([[baseline.name, 'baseline'], ['ensemble', 'ensemble'], [student.name, 'student'], ...(control ? [[control.name, CONTROL_ID] as [string, string]] : []), ...members.map((m) => [m.name, m.name] as [string, string])]);
-  const otherSplits = score ? otherSplitsOf(score, evalFile, reportId) : [];
-  const labels = labelsOf(dirs.align ?? null);
+/** The test split's per-utterance frame counts (eval stage) under the report's system ids, with each utterance's speaker. */
+function utteranceCountsOf(dirs: ExperimentDirs, scored: boolean, reportId: ReadonlyMap<string, string>): UtteranceCountsInput | null {
   const uttsFile = join(dirs.eval, evalUtterancesFile('test'));
   const frameLines = existsSync(uttsFile) ? readEvalUtterances(uttsFile) : null;
-  const utteranceCounts: UtteranceCountsInput | null = frameLines || score ? {
+  if (!frameLines && !scored) return null;
+  return {
     split: 'test',
     speakers: readSplitSpeakers(dirs.prepare, 'test'),
     frames: frameLines && frameLines.map((u) => ({ uttId: u.uttId, frames: u.frames, correct: Object.fromEntries(Object.entries(u.correct).flatMap(([n, c]) => (reportId.has(n) ? [[reportId.get(n)!, c]] : []))) })),
-  } : null;
-
-  return {
-    format: REPORT_INPUT_FORMAT,
-    formatVersion: REPORT_FORMAT_VERSION,
-    corpus,
-    systems,
-    utteranceCounts,
-    ...(otherSplits.length ? { otherSplits } : {}),
-    ...(labels ? { labels } : {}),
-    softTargets,
-    temperatureSweep,
-    frameAccuracyGain,
-    ...(fidelity.length ? { fidelity } : {}),
-    stages,
-    environment: {
-      backend: baseSidecar.training?.backend ?? 'unknown',
-      versions: versions(),
-      commit: gitCommit(),
-      configHash: opts.configHash ?? hashConfig(configHashes),
-      host: `${cpus().length} CPU cores, ${platform()} ${arch()}, node ${process.versions.node}`,
-    },
   };
 }
