@@ -9,14 +9,13 @@
  *   final/                   model.json weights.bin sidecar.json: the best epoch by dev accuracy,
  *                            or with averageFromEpoch the running mean of the weights (average.ts;
  *                            the checkpoints then carry average.json + average.bin)
+ * (checkpoints, resume and final/'s copy of the best epoch: ./checkpoint.ts)
  */
 import * as tf from '@tensorflow/tfjs';
-import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../util/rng.ts';
 import { ConfigError, FormatError, SkipCounter } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
-import { withAtomicOutput } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { initBackend, isNativeActive, type BackendInfo, type BackendName } from './backend.ts';
 import {
@@ -31,14 +30,15 @@ import {
   type CmvnOptions,
   type FrameSource,
   type Minibatch,
+  type SourceScan,
   type SpliceWindow,
   type Utterance,
 } from './data.ts';
 import { FrameClassifier, createFrameClassifier } from './model.ts';
-import { defaultLearningRate, DEFAULT_OPTIMIZER_OPTIONS, type OptimizerOptions, type OptimizerState } from './optim.ts';
-import { MODEL_JSON, SIDECAR_JSON, SIDECAR_KIND, SIDECAR_VERSION, WEIGHTS_BIN, loadModelDir, saveModelDir, type ModelSidecar } from './io.ts';
+import { defaultLearningRate, DEFAULT_OPTIMIZER_OPTIONS, type OptimizerOptions } from './optim.ts';
+import { SIDECAR_KIND, SIDECAR_VERSION, saveModelDir, type ModelSidecar } from './io.ts';
 import { ModelError } from './errors.ts';
-import { AVERAGE_BIN, AVERAGE_JSON, type WeightAverageHeader } from './average.ts';
+import { FINAL, copyBestToFinal, saveCheckpoint, startOrResume, type CheckpointedRun, type TrainState } from './checkpoint.ts';
 import { spliceFrameInto } from '../features/splice.ts';
 import { NativeMlp } from './native-net.ts';
 import {
@@ -54,6 +54,7 @@ import {
   type TrainLoss,
 } from './trainer.ts';
 
+export { listCheckpoints } from './checkpoint.ts';
 export { hardLabelCrossEntropy, trainStep, HARD_LABEL_LOSS, type LossFn, type NativeLossFn, type TrainLoss, type EvaluateOptions } from './trainer.ts';
 
 /** Everything that determines the trained weights (hashed for resume), plus maxEpochs. */
@@ -150,13 +151,6 @@ export interface EpochReport {
   computeSeconds?: number;
 }
 
-/** Everything a checkpoint restores: the schedule's state plus history and optimizer moments. */
-interface TrainState extends ScheduleState {
-  configHash: string;
-  history: EpochReport[];
-  optimizer: OptimizerState;
-}
-
 export type StopReason = 'max-epochs' | 'newbob' | 'early-stop';
 
 export interface TrainOptions {
@@ -244,40 +238,31 @@ export function trainConfigHash(cfg: TrainConfig): string {
   return hashConfig(rest);
 }
 
-const CHECKPOINTS = 'checkpoints';
-const FINAL = 'final';
-const STATE_JSON = 'state.json';
-const OPT_JSON = 'optimizer.json';
-const OPT_BIN = 'optimizer.bin';
-const epochDirName = (e: number) => `epoch-${String(e).padStart(4, '0')}`;
-
-/** Completed checkpoints in outDir, oldest first (every directory present is complete: written atomically). */
-export async function listCheckpoints(outDir: string): Promise<{ epoch: number; dir: string }[]> {
-  const root = join(outDir, CHECKPOINTS);
-  if (!existsSync(root)) return [];
-  const names = await fsp.readdir(root);
-  return names
-    .map((n) => /^epoch-(\d{4,})$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ epoch: Number(m[1]), dir: join(root, m[0]) }))
-    .sort((a, b) => a.epoch - b.epoch);
-}
-
 function sourceNameForBatch(batch: Minibatch, max = 4): string {
   const shown = batch.uttIds.slice(0, max).join(', ');
   return batch.uttIds.length > max ? `${shown} (+${batch.uttIds.length - max} more)` : shown;
 }
 
-/** Train (or resume training) a frame classifier. */
-export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainResult> {
-  const logger = opts.logger ?? defaultLog;
-  const cfg = resolveTrainConfig(opts.config);
-  const configHash = trainConfigHash(cfg);
-  const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
-  const loss: TrainLoss = opts.loss === undefined ? HARD_LABEL_LOSS : typeof opts.loss === 'function' ? { name: 'custom TF.js loss', tf: opts.loss, native: null } : opts.loss;
-  const makeTrainer = (c: FrameClassifier): NetTrainer => (backend.name === 'native' ? new NativeTrainer(c, cfg.optimizer, loss) : new TfjsTrainer(c, cfg.optimizer, loss));
-  const { train, dev } = opts;
+/** The loss to train with: hard-label cross-entropy by default; a bare TF.js loss has no native form. */
+function resolveLoss(loss: TrainOptions['loss']): TrainLoss {
+  return loss === undefined ? HARD_LABEL_LOSS : typeof loss === 'function' ? { name: 'custom TF.js loss', tf: loss, native: null } : loss;
+}
 
+/** One pass over each source's statistics: what training and the sidecar need from the data. */
+interface DataScan {
+  train: SourceScan;
+  dev: SourceScan | null;
+  /** Senone priors from the training counts. */
+  priors: Float64Array;
+  /** Spliced input dimension of the network. */
+  inputDim: number;
+}
+
+/**
+ * Check the sources against the config (senone count, feature dimension) and scan them once: CMVN
+ * statistics per speaker, senone counts for the priors. No usable training frame is a ConfigError.
+ */
+async function scanTrainingData(train: FrameSource, dev: FrameSource | undefined, cfg: TrainConfig): Promise<DataScan> {
   // Sources that know their senone count (alignment metadata) must agree with the model's.
   for (const src of [train, dev]) {
     const n = (src as { numSenones?: number | null } | undefined)?.numSenones;
@@ -285,7 +270,6 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       throw new FormatError('the alignments have another senone count than the model', { file: src.name, keyPath: 'numSenones', expected: String(cfg.numSenones), found: String(n) });
     }
   }
-  // One pass over each source: CMVN statistics per speaker, senone counts for the priors.
   const trainScan = await scanSource(train, { numSenones: cfg.numSenones, cmvn: cfg.cmvn });
   if (trainScan.numFrames === 0) {
     throw new ConfigError('no usable training frames', { file: train.name, expected: 'at least one labelled utterance', found: trainScan.skips.summary() });
@@ -296,8 +280,12 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
   if (dev && dev.featureDim !== train.featureDim) {
     throw new ConfigError('dev and train features differ in dimension', { file: dev.name, expected: String(train.featureDim), found: String(dev.featureDim) });
   }
-  const shape = { inputDim, hiddenLayers: cfg.hiddenLayers, hiddenUnits: cfg.hiddenUnits, numSenones: cfg.numSenones };
-  const baseSidecar: ModelSidecar = {
+  return { train: trainScan, dev: devScan, priors, inputDim };
+}
+
+/** The sidecar every checkpoint and final/ share (the training summary is added to it). */
+function baseSidecarOf(cfg: TrainConfig, train: FrameSource, shape: ModelSidecar['shape'], priors: Float64Array): ModelSidecar {
+  return {
     kind: SIDECAR_KIND,
     formatVersion: SIDECAR_VERSION,
     shape,
@@ -309,57 +297,30 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
     priors: Array.from(priors),
     output: 'posteriors',
   };
+}
 
-  // Fresh start or resume.
-  let trainer: NetTrainer;
-  let state: TrainState;
-  let resumedAfterEpoch = 0;
-  const checkpoints = opts.resume === false ? [] : await listCheckpoints(opts.outDir);
-  if (opts.resume === false && existsSync(join(opts.outDir, CHECKPOINTS))) {
-    await fsp.rm(join(opts.outDir, CHECKPOINTS), { recursive: true, force: true });
-    await fsp.rm(join(opts.outDir, FINAL), { recursive: true, force: true });
-  }
-  const last = checkpoints.at(-1);
-  if (last) {
-    const statePath = join(last.dir, STATE_JSON);
-    state = JSON.parse(await fsp.readFile(statePath, 'utf8')) as TrainState;
-    if (state.configHash !== configHash) {
-      throw new ConfigError('the checkpoints in this directory were trained with a different config; use another output directory or resume: false', {
-        file: statePath,
-        expected: `config hash ${configHash.slice(0, 12)}`,
-        found: state.configHash.slice(0, 12),
-      });
-    }
-    trainer = makeTrainer((await loadModelDir(last.dir)).classifier);
-    const header = JSON.parse(await fsp.readFile(join(last.dir, OPT_JSON), 'utf8')) as OptimizerState;
-    trainer.loadOptimizerState(header, new Uint8Array(await fsp.readFile(join(last.dir, OPT_BIN))), join(last.dir, OPT_BIN));
-    if (cfg.averageFromEpoch !== undefined) {
-      const avgJson = join(last.dir, AVERAGE_JSON);
-      if (!existsSync(avgJson)) throw new ModelError('the checkpoint has no weight average', { file: avgJson, expected: `${AVERAGE_JSON} and ${AVERAGE_BIN} (averageFromEpoch ${cfg.averageFromEpoch})`, found: 'no such file' });
-      trainer.loadAverageState(JSON.parse(await fsp.readFile(avgJson, 'utf8')) as WeightAverageHeader, new Uint8Array(await fsp.readFile(join(last.dir, AVERAGE_BIN))), join(last.dir, AVERAGE_BIN));
-    }
-    resumedAfterEpoch = state.epoch;
-    if (state.stopReason === 'max-epochs' && state.epoch < cfg.maxEpochs) state.stopReason = null;
-    logger.info(`resuming ${opts.outDir} after epoch ${state.epoch}${state.stopReason ? ` (already stopped: ${state.stopReason})` : ''}`);
-  } else {
-    trainer = makeTrainer(createFrameClassifier(shape, cfg.seed));
-    if (cfg.averageFromEpoch !== undefined) trainer.enableAverage();
-    state = {
-      configHash,
-      epoch: 0,
-      learningRate: cfg.optimizer.learningRate!,
-      halving: false,
-      bestEpoch: 0,
-      bestMetric: -Infinity,
-      epochsSinceBest: 0,
-      stopReason: null,
-      history: [],
-      optimizer: trainer.optimizerState().header,
-    };
-  }
-  logger.info(`model ${inputDim}-${cfg.hiddenUnits}x${cfg.hiddenLayers}-${cfg.numSenones} (${trainer.classifier.numParams} parameters), ` +
-    `train ${trainScan.numFrames} frames / ${trainScan.numUtterances} utterances` + (devScan ? `, dev ${devScan.numFrames} frames` : ''));
+/** Train (or resume training) a frame classifier. */
+export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainResult> {
+  const logger = opts.logger ?? defaultLog;
+  const cfg = resolveTrainConfig(opts.config);
+  const configHash = trainConfigHash(cfg);
+  const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
+  const loss = resolveLoss(opts.loss);
+  const makeTrainer = (c: FrameClassifier): NetTrainer => (backend.name === 'native' ? new NativeTrainer(c, cfg.optimizer, loss) : new TfjsTrainer(c, cfg.optimizer, loss));
+  const { train, dev } = opts;
+  const scan = await scanTrainingData(train, dev, cfg);
+  const shape = { inputDim: scan.inputDim, hiddenLayers: cfg.hiddenLayers, hiddenUnits: cfg.hiddenUnits, numSenones: cfg.numSenones };
+  const baseSidecar = baseSidecarOf(cfg, train, shape, scan.priors);
 
+  const run: CheckpointedRun = {
+    outDir: opts.outDir, resume: opts.resume !== false, configHash, maxEpochs: cfg.maxEpochs,
+    learningRate: cfg.optimizer.learningRate!, averageFromEpoch: cfg.averageFromEpoch,
+  };
+  const { trainer, state, resumedAfterEpoch } = await startOrResume(run, makeTrainer, () => createFrameClassifier(shape, cfg.seed), logger);
+  logger.info(`model ${scan.inputDim}-${cfg.hiddenUnits}x${cfg.hiddenLayers}-${cfg.numSenones} (${trainer.classifier.numParams} parameters), ` +
+    `train ${scan.train.numFrames} frames / ${scan.train.numUtterances} utterances` + (scan.dev ? `, dev ${scan.dev.numFrames} frames` : ''));
+
+  const devScan = scan.dev;
   const evaluateDev = async (): Promise<{ accuracy: number; loss: number } | null> => (dev && devScan
     ? trainer.evaluate(dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) })
     : null);
@@ -374,79 +335,16 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
         break;
       }
       const epoch = state.epoch + 1;
-      const lr = state.learningRate;
-      const t0 = Date.now();
-      const batches = new Minibatches(train, {
-        batchSize: cfg.batchSize,
-        shuffle: true,
-        shuffleBufferFrames: cfg.shuffleBufferFrames,
-        seed: new Rng(`${cfg.seed}:epoch:${epoch}`).nextUint32(),
-        splice: cfg.splice,
-        numSenones: cfg.numSenones,
-        cmvn: trainScan.cmvn,
-      });
-      const progress = logger.progress(`epoch ${epoch} (lr ${lr.toPrecision(3)})`, trainScan.numFrames, 'frames');
-      let lossSum = 0, correct = 0, frames = 0, batchIndex = 0, feedMs = 0, computeMs = 0;
-      let mark = performance.now();
-      for await (const batch of batches) {
-        const fed = performance.now();
-        feedMs += fed - mark;
-        batchIndex++;
-        const { loss: batchLoss, numCorrect } = trainer.step(batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
-        if (trainer.averaging && epoch >= cfg.averageFromEpoch!) trainer.averageUpdate(epoch);
-        mark = performance.now();
-        computeMs += mark - fed;
-        lossSum += batchLoss * batch.size;
-        correct += numCorrect;
-        frames += batch.size;
-        progress.tick(batch.size);
-      }
-      const trainLoss = lossSum / Math.max(1, frames);
-      const trainAccuracy = correct / Math.max(1, frames);
-      const ev = await evaluateDev();
-      const devAccuracy = ev?.accuracy ?? null, devLoss = ev?.loss ?? null;
-      const seconds = (Date.now() - t0) / 1000;
-      const report: EpochReport = {
-        epoch, learningRate: lr, trainLoss, trainAccuracy, devAccuracy, devLoss, frames, seconds,
-        framesPerSecond: frames / Math.max(seconds, 1e-9),
-        peakBufferedFrames: batches.stats.peakBufferedFrames,
-        rssBytes: process.memoryUsage().rss,
-        feedSeconds: feedMs / 1000,
-        computeSeconds: computeMs / 1000,
-      };
-      progress.done(`loss ${trainLoss.toFixed(4)}, train acc ${(100 * trainAccuracy).toFixed(2)}%` + (devAccuracy !== null ? `, dev acc ${(100 * devAccuracy).toFixed(2)}%` : '') +
-        `; feed ${(frames / Math.max(feedMs / 1000, 1e-9)).toFixed(0)} frames/s, engine ${(frames / Math.max(computeMs / 1000, 1e-9)).toFixed(0)} frames/s`);
-
+      const report = await trainEpoch(trainer, train, scan.train, cfg, epoch, state.learningRate, evaluateDev, logger);
+      const { devAccuracy, trainAccuracy } = report;
       // Schedule decisions (newbob on dev accuracy; training accuracy without dev).
       state.history.push(report);
       Object.assign(state, scheduleAfterEpoch(state, epoch, devAccuracy ?? trainAccuracy, cfg));
-
-      const opt = trainer.optimizerState();
-      state.optimizer = opt.header;
       const sidecar: ModelSidecar = { ...baseSidecar, training: { epoch, seed: cfg.seed, configHash, backend: backend.name, devAccuracy, trainAccuracy } };
-      const avg = trainer.averageState();
-      trainer.sync();
-      await saveModelDir(join(opts.outDir, CHECKPOINTS, epochDirName(epoch)), trainer.classifier, sidecar, {
-        [OPT_JSON]: JSON.stringify(opt.header),
-        [OPT_BIN]: opt.data,
-        [STATE_JSON]: JSON.stringify(state, null, 2) + '\n',
-        ...(avg ? { [AVERAGE_JSON]: JSON.stringify(avg.header), [AVERAGE_BIN]: avg.data } : {}),
-      });
-      await pruneCheckpoints(opts.outDir, state.bestEpoch);
+      await saveCheckpoint(opts.outDir, trainer, sidecar, state);
       if (opts.onEpochEnd) await opts.onEpochEnd(report);
     }
-
-    training = {
-      seed: cfg.seed,
-      configHash,
-      backend: backend.name,
-      bestEpoch: state.bestEpoch,
-      bestAccuracy: state.bestMetric,
-      accuracyOn: dev ? 'dev' : 'train',
-      epochs: state.epoch,
-      stopReason: state.stopReason,
-      history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, feedSeconds: _fs, computeSeconds: _cs, ...h }) => h),
-    };
+    training = trainingSummary(cfg, configHash, backend.name, state, dev ? 'dev' : 'train');
     if (trainer.averaging && trainer.averageUpdates() === 0) {
       logger.warn(`${opts.outDir}: training stopped (${state.stopReason}) after epoch ${state.epoch}, before averageFromEpoch ${cfg.averageFromEpoch}: final/ is the best epoch, not an average`);
     } else if (trainer.averaging) {
@@ -463,13 +361,7 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
     logger.info(`weights averaged over epochs ${averaged.fromEpoch}-${averaged.toEpoch} (${averaged.updates} steps)` + (averaged.devAccuracy !== null ? `: dev frame accuracy ${(100 * averaged.devAccuracy).toFixed(2)}%` : '') +
       ` (best single epoch ${state.bestEpoch}: ${(100 * state.bestMetric).toFixed(2)}%) -> ${finalDir}`);
   } else {
-    const bestDir = join(opts.outDir, CHECKPOINTS, epochDirName(state.bestEpoch));
-    await withAtomicOutput(finalDir, async (tmp) => {
-      await fsp.mkdir(tmp, { recursive: true });
-      await fsp.copyFile(join(bestDir, MODEL_JSON), join(tmp, MODEL_JSON));
-      await fsp.copyFile(join(bestDir, WEIGHTS_BIN), join(tmp, WEIGHTS_BIN));
-      await fsp.writeFile(join(tmp, SIDECAR_JSON), JSON.stringify(sidecar, null, 2) + '\n');
-    });
+    await copyBestToFinal(opts.outDir, state.bestEpoch, sidecar);
     logger.info(`best epoch ${state.bestEpoch}: ${dev ? 'dev' : 'train'} frame accuracy ${(100 * state.bestMetric).toFixed(2)}% (stopped: ${state.stopReason}) -> ${finalDir}`);
   }
   return {
@@ -482,8 +374,81 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
     resumedAfterEpoch,
     backend,
     sidecar,
-    skips: { train: trainScan.skips.toJSON(), dev: devScan ? devScan.skips.toJSON() : null },
+    skips: { train: scan.train.skips.toJSON(), dev: devScan ? devScan.skips.toJSON() : null },
     averaged,
+  };
+}
+
+/**
+ * One epoch: a shuffled pass over the training data at learning rate `lr` (seeded per epoch), the
+ * dev evaluation, and the epoch's report (progress line included).
+ */
+async function trainEpoch(
+  trainer: NetTrainer,
+  train: FrameSource,
+  trainScan: SourceScan,
+  cfg: TrainConfig,
+  epoch: number,
+  lr: number,
+  evaluateDev: () => Promise<{ accuracy: number; loss: number } | null>,
+  logger: Logger,
+): Promise<EpochReport> {
+  const t0 = Date.now();
+  const batches = new Minibatches(train, {
+    batchSize: cfg.batchSize,
+    shuffle: true,
+    shuffleBufferFrames: cfg.shuffleBufferFrames,
+    seed: new Rng(`${cfg.seed}:epoch:${epoch}`).nextUint32(),
+    splice: cfg.splice,
+    numSenones: cfg.numSenones,
+    cmvn: trainScan.cmvn,
+  });
+  const progress = logger.progress(`epoch ${epoch} (lr ${lr.toPrecision(3)})`, trainScan.numFrames, 'frames');
+  let lossSum = 0, correct = 0, frames = 0, batchIndex = 0, feedMs = 0, computeMs = 0;
+  let mark = performance.now();
+  for await (const batch of batches) {
+    const fed = performance.now();
+    feedMs += fed - mark;
+    batchIndex++;
+    const { loss: batchLoss, numCorrect } = trainer.step(batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
+    if (trainer.averaging && epoch >= cfg.averageFromEpoch!) trainer.averageUpdate(epoch);
+    mark = performance.now();
+    computeMs += mark - fed;
+    lossSum += batchLoss * batch.size;
+    correct += numCorrect;
+    frames += batch.size;
+    progress.tick(batch.size);
+  }
+  const trainLoss = lossSum / Math.max(1, frames);
+  const trainAccuracy = correct / Math.max(1, frames);
+  const ev = await evaluateDev();
+  const devAccuracy = ev?.accuracy ?? null, devLoss = ev?.loss ?? null;
+  const seconds = (Date.now() - t0) / 1000;
+  const report: EpochReport = {
+    epoch, learningRate: lr, trainLoss, trainAccuracy, devAccuracy, devLoss, frames, seconds,
+    framesPerSecond: frames / Math.max(seconds, 1e-9),
+    peakBufferedFrames: batches.stats.peakBufferedFrames,
+    rssBytes: process.memoryUsage().rss,
+    feedSeconds: feedMs / 1000,
+    computeSeconds: computeMs / 1000,
+  };
+  progress.done(`loss ${trainLoss.toFixed(4)}, train acc ${(100 * trainAccuracy).toFixed(2)}%` + (devAccuracy !== null ? `, dev acc ${(100 * devAccuracy).toFixed(2)}%` : '') +
+    `; feed ${(frames / Math.max(feedMs / 1000, 1e-9)).toFixed(0)} frames/s, engine ${(frames / Math.max(computeMs / 1000, 1e-9)).toFixed(0)} frames/s`);
+  return report;
+}
+
+/** The training summary of the final sidecar (the history without timings and memory). */
+function trainingSummary(cfg: TrainConfig, configHash: string, backend: string, state: TrainState, accuracyOn: 'dev' | 'train'): Record<string, unknown> {
+  return {
+    seed: cfg.seed,
+    configHash,
+    backend,
+    bestEpoch: state.bestEpoch,
+    bestAccuracy: state.bestMetric,
+    accuracyOn,
+    epochs: state.epoch,
+    stopReason: state.stopReason,
+    history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, feedSeconds: _fs, computeSeconds: _cs, ...h }) => h),
   };
 }
 
@@ -528,13 +493,6 @@ export function scheduleAfterEpoch(
   if (s.stopReason === null && s.epochsSinceBest >= cfg.earlyStopPatience) s.stopReason = 'early-stop';
   if (s.stopReason === null && epoch >= cfg.maxEpochs) s.stopReason = 'max-epochs';
   return s;
-}
-
-/** Keep the newest checkpoint and the best one; delete the rest. */
-async function pruneCheckpoints(outDir: string, bestEpoch: number): Promise<void> {
-  const all = await listCheckpoints(outDir);
-  const newest = all.at(-1)?.epoch;
-  for (const c of all) if (c.epoch !== newest && c.epoch !== bestEpoch) await fsp.rm(c.dir, { recursive: true, force: true });
 }
 
 /**
