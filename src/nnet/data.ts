@@ -343,57 +343,8 @@ export class Minibatches implements AsyncIterable<Minibatch> {
     const o = this.options;
     const rng = new Rng(o.seed);
     const orderSeed = o.shuffle ? new Rng(o.seed).fork('utterance-order').nextUint32() : undefined;
-    const it = this.source.utterances({ orderSeed })[Symbol.asyncIterator]();
-    let exhausted = false;
-
-    const slots: (PoolSlot | null)[] = [];
-    const freeSlots: number[] = [];
-    // Available frames as (slot, t) pairs, drawn by swap-remove.
-    let refSlot = new Int32Array(1024);
-    let refT = new Int32Array(1024);
-    let nAvail = 0;
-    let held = 0;
-
-    const addUtterance = (utt: Utterance): void => {
-      const feats = o.cmvn ? o.cmvn.apply(utt) : utt.feats;
-      const slot: PoolSlot = { utt, mat: { numFrames: utt.numFrames, dim: utt.dim, data: feats }, remaining: utt.numFrames };
-      const si = freeSlots.length ? freeSlots.pop()! : slots.length;
-      slots[si] = slot;
-      if (nAvail + utt.numFrames > refSlot.length) {
-        let cap = refSlot.length;
-        while (cap < nAvail + utt.numFrames) cap *= 2;
-        const a = new Int32Array(cap); a.set(refSlot.subarray(0, nAvail)); refSlot = a;
-        const b = new Int32Array(cap); b.set(refT.subarray(0, nAvail)); refT = b;
-      }
-      for (let t = 0; t < utt.numFrames; t++) {
-        refSlot[nAvail] = si;
-        refT[nAvail] = t;
-        nAvail++;
-      }
-      held += utt.numFrames;
-      if (held > this.stats.peakBufferedFrames) this.stats.peakBufferedFrames = held;
-    };
-
-    const pull = async (): Promise<boolean> => {
-      while (!exhausted) {
-        const r = await it.next();
-        if (r.done) {
-          exhausted = true;
-          return false;
-        }
-        const utt = r.value;
-        const bad = checkUtterance(utt, this.source, o.numSenones);
-        if (bad) {
-          this.skips.skip(utt.uttId, bad);
-          continue;
-        }
-        this.skips.done++;
-        addUtterance(utt);
-        return true;
-      }
-      return false;
-    };
-
+    const pool = new FramePool(this.source.utterances({ orderSeed })[Symbol.asyncIterator](), this.source, o, this.skips, this.stats);
+    const { slots, freeSlots } = pool;
     const { leftContext, rightContext } = o.splice;
     const inputDim = this.inputDim;
     let seqSlot = -1;
@@ -413,17 +364,17 @@ export class Minibatches implements AsyncIterable<Minibatch> {
         let slot: PoolSlot;
         let t: number;
         if (o.shuffle) {
-          while (held < o.shuffleBufferFrames && !exhausted) await pull();
-          if (nAvail === 0) break;
-          const j = rng.int(nAvail);
-          const si = refSlot[j];
-          t = refT[j];
-          nAvail--;
-          refSlot[j] = refSlot[nAvail];
-          refT[j] = refT[nAvail];
+          while (pool.held < o.shuffleBufferFrames && !pool.exhausted) await pool.pull();
+          if (pool.nAvail === 0) break;
+          const j = rng.int(pool.nAvail);
+          const si = pool.refSlot[j];
+          t = pool.refT[j];
+          pool.nAvail--;
+          pool.refSlot[j] = pool.refSlot[pool.nAvail];
+          pool.refT[j] = pool.refT[pool.nAvail];
           slot = slots[si]!;
           if (--slot.remaining === 0) {
-            held -= slot.utt.numFrames;
+            pool.held -= slot.utt.numFrames;
             slots[si] = null;
             freeSlots.push(si);
           }
@@ -433,12 +384,12 @@ export class Minibatches implements AsyncIterable<Minibatch> {
             if (seqSlot >= 0) {
               slots[seqSlot] = null;
               freeSlots.push(seqSlot);
-              held = 0;
-              nAvail = 0;
+              pool.held = 0;
+              pool.nAvail = 0;
               seqSlot = -1;
             }
-            if (!(await pull())) break;
-            seqSlot = refSlot[0];
+            if (!(await pool.pull())) break;
+            seqSlot = pool.refSlot[0];
             seqT = 0;
           }
           slot = slots[seqSlot]!;
@@ -458,26 +409,7 @@ export class Minibatches implements AsyncIterable<Minibatch> {
         n++;
       }
       if (n === 0) return;
-      const extras: Record<string, FrameExtra> = {};
-      if (extraParts.length > 0 && extraParts.length < n) {
-        const withExtras = new Set(extraParts.map((p) => p.slot));
-        const other = [...uttIndex.keys()].find((s) => !withExtras.has(s))!;
-        throw new FormatError('some utterances carry per-frame arrays and others do not', { uttId: other.utt.uttId, expected: `arrays ${Object.keys(extraParts[0].slot.utt.extras!).join(', ')}`, found: 'none' });
-      }
-      if (extraParts.length === n) {
-        for (const [name, e] of Object.entries(extraParts[0].slot.utt.extras!)) {
-          const data = e.data instanceof Int32Array ? new Int32Array(n * e.dim) : new Float32Array(n * e.dim);
-          for (let i = 0; i < n; i++) {
-            const src = extraParts[i].slot.utt.extras![name];
-            if (!src || src.dim !== e.dim) {
-              throw new FormatError(`per-frame array '${name}' is missing or differs in size between utterances`, { uttId: extraParts[i].slot.utt.uttId, expected: `${e.dim} values per frame`, found: src ? String(src.dim) : 'none' });
-            }
-            const t = extraParts[i].t;
-            data.set(src.data.subarray(t * e.dim, (t + 1) * e.dim), i * e.dim);
-          }
-          extras[name] = { dim: e.dim, data };
-        }
-      }
+      const extras = batchExtras(extraParts, n, uttIndex);
       this.stats.frames += n;
       this.stats.batches++;
       yield {
@@ -493,4 +425,106 @@ export class Minibatches implements AsyncIterable<Minibatch> {
       if (n < cap) return;
     }
   }
+}
+
+/**
+ * The utterances a minibatch pass holds: pool slots (reused once an utterance is drawn out) and
+ * the frames not yet drawn as (slot, t) pairs, drawn by swap-remove. Utterances come from the
+ * source's iterator one at a time, checked (a bad one is a counted skip) and CMVN-normalised.
+ */
+class FramePool {
+  readonly slots: (PoolSlot | null)[] = [];
+  readonly freeSlots: number[] = [];
+  refSlot = new Int32Array(1024);
+  refT = new Int32Array(1024);
+  nAvail = 0;
+  /** Frames of the utterances held. */
+  held = 0;
+  exhausted = false;
+  private readonly it: AsyncIterator<Utterance>;
+  private readonly source: FrameSource;
+  private readonly options: BatchOptions;
+  private readonly skips: SkipCounter;
+  private readonly stats: BatchStats;
+
+  constructor(it: AsyncIterator<Utterance>, source: FrameSource, options: BatchOptions, skips: SkipCounter, stats: BatchStats) {
+    this.it = it;
+    this.source = source;
+    this.options = options;
+    this.skips = skips;
+    this.stats = stats;
+  }
+
+  /** Take the source's next usable utterance into the pool; false when the source is exhausted. */
+  async pull(): Promise<boolean> {
+    while (!this.exhausted) {
+      const r = await this.it.next();
+      if (r.done) {
+        this.exhausted = true;
+        return false;
+      }
+      const utt = r.value;
+      const bad = checkUtterance(utt, this.source, this.options.numSenones);
+      if (bad) {
+        this.skips.skip(utt.uttId, bad);
+        continue;
+      }
+      this.skips.done++;
+      this.add(utt);
+      return true;
+    }
+    return false;
+  }
+
+  private add(utt: Utterance): void {
+    const cmvn = this.options.cmvn;
+    const feats = cmvn ? cmvn.apply(utt) : utt.feats;
+    const slot: PoolSlot = { utt, mat: { numFrames: utt.numFrames, dim: utt.dim, data: feats }, remaining: utt.numFrames };
+    const si = this.freeSlots.length ? this.freeSlots.pop()! : this.slots.length;
+    this.slots[si] = slot;
+    let nAvail = this.nAvail;
+    if (nAvail + utt.numFrames > this.refSlot.length) {
+      let cap = this.refSlot.length;
+      while (cap < nAvail + utt.numFrames) cap *= 2;
+      const a = new Int32Array(cap); a.set(this.refSlot.subarray(0, nAvail)); this.refSlot = a;
+      const b = new Int32Array(cap); b.set(this.refT.subarray(0, nAvail)); this.refT = b;
+    }
+    const refSlot = this.refSlot, refT = this.refT;
+    for (let t = 0; t < utt.numFrames; t++) {
+      refSlot[nAvail] = si;
+      refT[nAvail] = t;
+      nAvail++;
+    }
+    this.nAvail = nAvail;
+    this.held += utt.numFrames;
+    if (this.held > this.stats.peakBufferedFrames) this.stats.peakBufferedFrames = this.held;
+  }
+}
+
+/**
+ * The minibatch's per-frame arrays (Utterance.extras) for its `n` rows, gathered by name; every
+ * utterance of the batch must carry the same arrays with the same sizes (else a FormatError).
+ */
+function batchExtras(extraParts: readonly { slot: PoolSlot; t: number }[], n: number, uttIndex: Map<PoolSlot, number>): Record<string, FrameExtra> {
+  const extras: Record<string, FrameExtra> = {};
+  if (extraParts.length > 0 && extraParts.length < n) {
+    const withExtras = new Set(extraParts.map((p) => p.slot));
+    const other = [...uttIndex.keys()].find((s) => !withExtras.has(s))!;
+    throw new FormatError('some utterances carry per-frame arrays and others do not', { uttId: other.utt.uttId, expected: `arrays ${Object.keys(extraParts[0].slot.utt.extras!).join(', ')}`, found: 'none' });
+  }
+  if (extraParts.length === n) {
+    for (const [name, e] of Object.entries(extraParts[0].slot.utt.extras!)) {
+      const data = e.data instanceof Int32Array ? new Int32Array(n * e.dim) : new Float32Array(n * e.dim);
+      for (let i = 0; i < n; i++) {
+        const src = extraParts[i].slot.utt.extras![name];
+        if (!src || src.dim !== e.dim) {
+          throw new FormatError(`per-frame array '${name}' is missing or differs in size between utterances`, { uttId: extraParts[i].slot.utt.uttId, expected: `${e.dim} values per frame`, found: src ? String(src.dim) : 'none' });
+        }
+        const t = extraParts[i].t;
+        data.set(src.data.subarray(t * e.dim, (t + 1) * e.dim), i * e.dim);
+      }
+      extras[name] = { dim: e.dim, data };
+    }
+  }
+  return extras;
 }
