@@ -17,7 +17,7 @@ import { log } from '../src/util/log.ts';
 import { PhoneSet } from '../src/lang/phones.ts';
 import { readLexiconTxt, writeLexiconTxt } from '../src/lang/lexicon.ts';
 import { syntheticLexicon } from '../src/lang/synthetic-lexicon.ts';
-import { buildSearch, resolveSearchOptions } from '../src/decode-stage/decode.ts';
+import { buildSearch, resolveSearchOptions } from '../src/decode/search-space.ts';
 import { uniformUnigramArpa, writeMonophoneAlign } from '../test/decode-stage/fixtures.ts';
 
 const args = process.argv.slice(2);

@@ -1,5 +1,6 @@
 /**
- * am-distill library entry point. Every stage is a library function; the CLI is a thin layer over
+ * am-distill library entry point. Every pipeline stage is one module of `stages` with its options
+ * schema and its run function (trainAcousticModels, decodeCorpus, ...); the CLI is a thin layer over
  * these. Modules are exported as namespaces (their names follow src/ folders):
  *
  *   import { features, corpus } from 'am-distill';
@@ -18,8 +19,7 @@ export * as distill from './distill/index.ts';
 export * as lm from './lm/index.ts';
 export * as decode from './decode/index.ts';
 export * as score from './score/index.ts';
-export * as train from './train/index.ts';
-export * as decodeStage from './decode-stage/index.ts';
+export * as stages from './stages/index.ts';
 export * as report from './report/index.ts';
 export * as pipeline from './pipeline/index.ts';
 export * as formats from './formats/index.ts';

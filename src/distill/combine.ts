@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, FormatError } from '../util/errors.ts';
+import { logSoftmaxRows, softmaxRows } from '../util/softmax.ts';
 
 export type CombinationRule = 'arithmetic' | 'geometric';
 export const COMBINATION_RULES: readonly CombinationRule[] = ['arithmetic', 'geometric'];
@@ -35,34 +36,6 @@ export function resolveCombineOptions(o: Partial<CombineOptions> = {}): CombineO
   }
   if (!COMBINATION_RULES.includes(r.rule)) throw new ConfigError('unknown combination rule', { keyPath: 'combination', expected: COMBINATION_RULES.join(' or '), found: String(r.rule) });
   return r;
-}
-
-/**
- * Row-wise log-softmax of logits / T into `out` (float64): out[f, s] = z[f, s]/T - lse_f(z/T).
- * Returns `out`.
- */
-export function logSoftmaxRows(logits: ArrayLike<number>, numFrames: number, numSenones: number, temperature = 1, out: Float64Array<ArrayBufferLike> = new Float64Array(numFrames * numSenones)): Float64Array<ArrayBufferLike> {
-  const invT = 1 / temperature;
-  for (let f = 0; f < numFrames; f++) {
-    const b = f * numSenones;
-    let m = -Infinity;
-    for (let s = 0; s < numSenones; s++) {
-      const v = logits[b + s] * invT;
-      if (v > m) m = v;
-    }
-    let sum = 0;
-    for (let s = 0; s < numSenones; s++) sum += Math.exp(logits[b + s] * invT - m);
-    const lse = m + Math.log(sum);
-    for (let s = 0; s < numSenones; s++) out[b + s] = logits[b + s] * invT - lse;
-  }
-  return out;
-}
-
-/** Row-wise softmax of logits / T (float64). */
-export function softmaxRows(logits: ArrayLike<number>, numFrames: number, numSenones: number, temperature = 1, out: Float64Array<ArrayBufferLike> = new Float64Array(numFrames * numSenones)): Float64Array<ArrayBufferLike> {
-  logSoftmaxRows(logits, numFrames, numSenones, temperature, out);
-  for (let i = 0; i < numFrames * numSenones; i++) out[i] = Math.exp(out[i]);
-  return out;
 }
 
 /**

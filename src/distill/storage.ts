@@ -5,7 +5,8 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { SoftTargetFileWriter, readSoftTargetMetadata, resolveIdType, type IdType, type ProbType, type ResidualMode } from './store.ts';
-import { combineEnsemble, softmaxRows } from './combine.ts';
+import { combineEnsemble } from './combine.ts';
+import { softmaxRows } from '../util/softmax.ts';
 import { KeptMassCurve, topKRows, type KeptMassSummary } from './topk.ts';
 import { syntheticEnsembleLogits, type SyntheticEnsembleOptions } from './synthetic.ts';
 

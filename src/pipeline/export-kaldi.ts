@@ -38,7 +38,7 @@ import { readFeatureFile, readFeatureMetadata } from '../features/store.ts';
 import { readCmvnFile } from '../features/cmvn-file.ts';
 import { readAlignmentFile, readAlignmentMetadata } from '../align/store.ts';
 import { readSoftTargetFile, readSoftTargetMetadata } from '../distill/store.ts';
-import { readTargetsFile } from '../train/targets.ts';
+import { readTargetsFile } from '../formats/targets.ts';
 import { encodeInt32Vector, encodeMatrix, encodePosterior, formatInt32VectorText, KaldiArchiveWriter, type PosteriorFrame } from '../formats/kaldi-io.ts';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { withAtomicOutput, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';

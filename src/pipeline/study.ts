@@ -42,7 +42,7 @@ import { runPipeline, STAGE_RECORD, type RunOptions, type RunReport } from './ru
 import type { StageRegistry } from '../stages/stage.ts';
 import { writePool } from '../report/pool.ts';
 import { readJson } from '../report/experiment.ts';
-import { EVAL_JSON } from '../train/eval.ts';
+import { EVAL_JSON } from '../formats/eval.ts';
 
 export const STUDY_JSON = 'study.json';
 export const STUDY_FORMAT = 'am-distill.study';

@@ -37,7 +37,7 @@ import { FEATURE_FORMAT, META as FEATURE_META, readFeatureMetadata, readFeatureF
 import { ALIGNMENT_FORMAT, readAlignmentFile, readAlignmentMetadata } from '../align/store.ts';
 import { SOFT_TARGET_FORMAT, readSoftTargetFile, readSoftTargetMetadata, type SoftTargetFileMetadata } from '../distill/store.ts';
 import { decodeFloat16 } from '../distill/float16.ts';
-import { inventoryOf } from '../train/data.ts';
+import { inventoryOf } from '../nnet/split-data.ts';
 import { readCmvnFile } from '../features/cmvn-file.ts';
 import { loadRecipe } from './recipe.ts';
 import { STAGE_RECORD, readStageRecord } from './runner.ts';

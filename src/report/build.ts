@@ -9,12 +9,8 @@ import { speakerOf } from '../score/trn.ts';
 import type { WerResult, UttScore } from '../score/wer.ts';
 import type { AlignedPair } from '../score/align.ts';
 import type { ErrorLists } from '../score/errors.ts';
-import {
-  CONTROL_ID, CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION,
-  type GainRecovered, type OtherSplitReport, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest,
-  type FrequentErrorRow, type Split, type SpeakerRow, type SystemInput, type SystemReport, type UttWerCounts, type WerCounts,
-  type WerFigures, type WorstUtterance,
-} from './types.ts';
+import { CONTROL_ID, CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, type GainRecovered, type OtherSplitReport, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest, type FrequentErrorRow, type Split, type SpeakerRow, type SystemInput, type SystemReport, type WerFigures, type WorstUtterance } from './types.ts';
+import { type UttWerCounts, type WerCounts } from '../score/counts.ts';
 
 export interface ReportOptions {
   /** Bootstrap replicates for significance. Default 1000. */

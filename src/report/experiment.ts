@@ -17,12 +17,13 @@ import { join } from 'node:path';
 import { FormatError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
 import { packageRoot, packageVersion } from '../util/package-root.ts';
-import { reportWerInputs, type ScoreSummary } from '../decode-stage/score.ts';
-import { evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../train/eval.ts';
+import { type ScoreSummary } from '../formats/score.ts';
+import { reportWerInputs } from './score-input.ts';
+import { evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../formats/eval.ts';
 import { parseSupervision, SUPERVISIONS_FILE } from '../corpus/manifest.ts';
-import type { ModelsFile } from '../train/models.ts';
-import type { StudentEntry, StudentsFile } from '../train/distill.ts';
-import type { TargetsFile } from '../train/targets.ts';
+import type { ModelsFile } from '../formats/models.ts';
+import type { StudentEntry, StudentsFile } from '../formats/models.ts';
+import type { TargetsFile } from '../formats/targets.ts';
 import type { AlignSummary } from '../align/corpus.ts';
 import {
   CONTROL_ID, MAIN_SPLITS, MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,

@@ -7,7 +7,6 @@ export * from './charts.ts';
 export * from './markdown.ts';
 export * from './html.ts';
 export * from './results.ts';
-export * from './from-score.ts';
 export * from './write.ts';
 export * from './experiment.ts';
 export * from './pool.ts';

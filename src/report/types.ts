@@ -10,10 +10,11 @@
  * Units: every rate is a fraction (frame accuracy and kept mass in [0, 1]; WER >= 0, above 1 only
  * when insertions outnumber the reference words); times are seconds; sizes are bytes.
  */
+import type { LabelQuality } from '../align/score.ts';
 import type { AlignedPair } from '../score/align.ts';
+import { type SpeakerWerCounts, type UttAlignment, type UttWerCounts, type WerCounts } from '../score/counts.ts';
 import type { ErrorLists } from '../score/errors.ts';
 import type { DifferencesReport } from './differences.ts';
-import type { LabelQuality } from '../align/score.ts';
 
 export const REPORT_INPUT_FORMAT = 'am-distill.report-input';
 export const REPORT_FORMAT = 'am-distill.report';
@@ -69,38 +70,6 @@ export interface CorpusInfo {
   splits: { train?: SplitInfo; dev?: SplitInfo; test?: SplitInfo };
 }
 
-/** Word error counts of one system on one split (sclite convention: errors = sub + del + ins). */
-export interface WerCounts {
-  refWords: number;
-  sub: number;
-  del: number;
-  ins: number;
-  /** Utterances scored. */
-  sentences?: number;
-  /** Utterances with at least one error. */
-  sentenceErrors?: number;
-}
-
-export interface SpeakerWerCounts extends WerCounts {
-  speaker: string;
-}
-
-/** Error counts of one utterance; the paired bootstrap resamples these. */
-export interface UttWerCounts {
-  uttId: string;
-  refWords: number;
-  sub: number;
-  del: number;
-  ins: number;
-}
-
-/** A scored utterance with its word alignment (src/score's `AlignedPair`s). */
-export interface UttAlignment {
-  uttId: string;
-  split: Split;
-  pairs: AlignedPair[];
-}
-
 /** One epoch of training. */
 export interface EpochPoint {
   epoch: number;
@@ -127,7 +96,7 @@ export interface SystemInput {
   /** Per-utterance counts of every scored utterance (needed for significance). */
   utterances?: { dev?: UttWerCounts[]; test?: UttWerCounts[] };
   /** Word alignments of some utterances (typically the worst ones of the student, for every system). */
-  alignments?: UttAlignment[];
+  alignments?: UttAlignment<Split>[];
   /** sclite's error lists per split (src/score/errors.ts: confusion pairs, insertions, deletions, ...). */
   errorLists?: { dev?: ErrorLists; test?: ErrorLists };
   /** Training curve (not for the ensemble, which is not trained as a whole). */

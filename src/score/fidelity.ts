@@ -6,7 +6,7 @@
  * learnt the teacher's function only where the transfer set was.
  */
 import { FormatError } from '../util/errors.ts';
-import { logSoftmaxRows } from '../distill/combine.ts';
+import { logSoftmaxRows } from '../util/softmax.ts';
 import { argmaxRows } from './frame-accuracy.ts';
 
 /** Summed counts over frames (add utterances, then divide by frames). */

@@ -19,7 +19,7 @@ import { alignCorpus, ALIGN_DEFAULTS, ALIGN_MODELS, type AlignModelName } from '
 import { ConfigError } from '../util/errors.ts';
 import type { Schema, SchemaFor } from './schema.ts';
 import type { StageDefinition } from './stage.ts';
-import { mergeSkips } from './features.ts';
+import { mergeSkips } from './common.ts';
 
 export interface AlignStageOptions {
   /** Senones (leaves of the triphone tree). Default 200. */

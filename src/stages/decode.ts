@@ -1,9 +1,30 @@
 /**
- * The `decode` stage: hybrid decoding of dev and test with every system (baseline, ensemble of the
- * members, student; optionally each member), LM weight and insertion penalty tuned per system on
- * dev and applied unchanged to test -> `<expDir>/decode/<system>/<split>.trn` (+ ctm, per-utterance
- * stats, tuning.json), refs/, words.txt, decode.json. Decoding speed goes to stage.json only, so
- * the outputs are byte-identical for the same inputs. See src/decode-stage/decode.ts.
+ * The `decode` stage as one library function: trained acoustic models + the align stage's lang
+ * directory and HMM (tree, transition model) + an ARPA LM -> 1-best hypotheses of every split, for
+ * every system (baseline, members, ensemble, student).
+ *
+ * Per system, the LM weight and word insertion penalty are chosen on the tuning split (dev) by
+ * a grid search for the fewest errors (src/score, sclite convention), and then applied unchanged
+ * to the other splits (test): the test set never chooses its own weights.
+ *
+ * One pass per split reads the features once; per utterance each model's logits are computed once
+ * (shared by a member and the ensemble), each system's hybrid scores once, and the tuning split
+ * is decoded at every grid point from those scores, so memory is one utterance of scores plus the
+ * compact hypotheses (words, word frames, a few numbers) of the tuning grid.
+ *
+ * Output directory:
+ *   refs/<split>.trn                 references (sclite trn), the utterances decoded
+ *   <system>/<split>.trn             hypotheses (sclite trn), in reference order; empty when no token
+ *                                    survived or the utterance has no features (both counted)
+ *   <system>/<split>.ctm             word times (Kaldi/sclite CTM: utt 1 start duration word)
+ *   <system>/<split>.utts.jsonl      per utterance: frames, words, path score, LM log10 prob, active tokens
+ *   <system>/tuning.json             the grid with dev errors per point and the chosen weights
+ *   words.txt                        the recogniser vocabulary (lexicon words the LM and the HMM cover)
+ *   decode.json                      what was decoded with which weights, counts per system and split
+ *   timing.json                      decoding speed (only with writeTiming; the stage records it in
+ *                                    stage.json so that the other files are byte-identical per run)
+ 
+ * Its run function is `decodeCorpus`, which the CLI command of the same name calls too.
  *
  * Recipe:
  *   stages:
@@ -26,16 +47,549 @@
  * decode.json lists it under `splitLms`. The LM weight must then be > 0 (0 would switch the grammar off).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError } from '../util/errors.ts';
-import { decodeCorpus, DECODE_SEARCH_DEFAULTS, type DecodeSearchOptions, type DecodeSplitInput, type PriorsOption } from '../decode-stage/decode.ts';
-import { DEFAULT_SYSTEMS, experimentModels, selectSystems } from '../decode-stage/find-systems.ts';
-import { checkSplits, readSplitTranscripts } from '../decode-stage/corpus-text.ts';
-import type { CorpusLmSummary } from '../decode-stage/lm.ts';
-import { inventoryOf } from '../train/data.ts';
-import { BACKEND_LADDER, type BackendName } from '../nnet/backend.ts';
+import { join, relative, resolve } from 'node:path';
+import { Decoder, type DecodeResult } from '../decode/decoder.ts';
+import { SearchLm } from '../decode/search-lm.ts';
+import { DECODE_SEARCH_DEFAULTS, buildSearch, decodeOptions, resolveSearchOptions, type DecodeSearchOptions, type DecodeSearchSpace } from '../decode/search-space.ts';
+import { ModelBank, checkSystemSpecs, resolveModelDir, type SystemSpec } from '../decode/systems.ts';
+import type { TunePoint } from '../decode/tune.ts';
+import { readFeatureMetadata } from '../features/store.ts';
+import { DECODE_FORMAT, DECODE_FORMAT_VERSION, type DecodeSummary, type LmRecord, type SystemSplitSummary, type SystemSummary } from '../formats/decode.ts';
+import { MODELS_JSON, STUDENTS_JSON, readModelsFile, readStudentsFile } from '../formats/models.ts';
+import { ArrowFrameSource } from '../nnet/arrow-source.ts';
+import { BACKEND_LADDER, initBackend, type BackendName } from '../nnet/backend.ts';
+import { checkUtterance, scanSource, type CmvnOptions, type SpeakerCmvn } from '../nnet/data.ts';
+import { inventoryOf } from '../nnet/split-data.ts';
+import { checkSplits, readSplitTranscripts } from '../score/references.ts';
+import { formatTrn, type TrnUtterance } from '../score/trn.ts';
+import { scoreTranscripts, type ScoreOptions } from '../score/wer.ts';
+import { ConfigError, FormatError, SkipCounter } from '../util/errors.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
+import { hashFile } from '../util/hash.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
+import { locateConfigError } from './common.ts';
+import type { CorpusLmSummary } from './lm.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import type { RecipeHead, StageDefinition } from './stage.ts';
+import type { StageDefinition } from './stage.ts';
+
+/** One split to decode. */
+export interface DecodeSplitInput {
+  name: string;
+  /** Feature files of the split (shards in order). */
+  features: string[];
+  /**
+   * References. When given, exactly these utterances are decoded, in this order (one without
+   * features gets an empty hypothesis, counted); required for the tuning split.
+   */
+  refs?: readonly TrnUtterance[];
+  /** utt2spk for per-speaker CMVN (unknown utterances are their own speaker). */
+  uttToSpeaker?: ReadonlyMap<string, string>;
+  /**
+   * ARPA LM of this split instead of DecodeCorpusOptions.lm, e.g. a one-word grammar for isolated
+   * words (the lm stage's `grammars`). Its words must be lexicon words; the same lexicon and HMM.
+   */
+  lm?: string;
+}
+
+export interface DecodeCorpusOptions {
+  systems: SystemSpec[];
+  /** Lang directory of the align stage (phones, lexicon.txt, lang.json). */
+  langDir: string;
+  /**
+   * A Kaldi lexicon.txt decoded with instead of the lang directory's (BuildSearchOptions.lexicon):
+   * its phones must be the HMM's (word positions are marked when the HMM has them and the file not);
+   * pronunciations with other phones are left out and counted. Default: the lang directory's.
+   */
+  lexicon?: string | null;
+  /** The GMM-HMM model.json of the align stage (phones, topology, transitions, tree). */
+  hmmModel: string;
+  /** ARPA LM. */
+  lm: string;
+  /**
+   * Keep a binary cache next to each ARPA file (`<lm>.amdlm`, src/lm/store-file.ts). Default true;
+   * the pipeline's decode stage turns it off, since its LMs are the lm stage's outputs, which no
+   * other stage writes into.
+   */
+  lmCache?: boolean;
+  /** Split whose references choose the LM weight and penalty per system (decoded and written too). Default none: fixed weights. */
+  tune?: DecodeSplitInput | null;
+  /** Splits decoded with the chosen (or fixed) weights. */
+  splits: DecodeSplitInput[];
+  /** Fixed LM weight and penalty of named systems without a tuning split (others: search.lmWeight / wordInsertionPenalty). */
+  systemWeights?: Record<string, { lmWeight: number; wordInsertionPenalty: number }>;
+  /** Output directory (the caller makes it atomic). */
+  outDir: string;
+  search?: Partial<DecodeSearchOptions>;
+  /** Compute engine (ladder rung). Default 'auto'. */
+  backend?: BackendName | 'auto';
+  /** Frames per forward pass. Default 512. */
+  inferenceBatchSize?: number;
+  /**
+   * Identity of the HMM's senone inventory (the train stage's id of the align output); every model
+   * whose sidecar names an inventory must name this one. Default: only the senone count is checked.
+   */
+  senoneInventoryId?: string;
+  /**
+   * Priors divided out of the posteriors. 'alignments' (default): the models' sidecar priors (senone
+   * frequencies of the training alignments, Kaldi nnet1's class-frame-counts). 'posteriors': each
+   * system's mean posterior over up to `maxFrames` frames of `split` (evenly spaced utterances),
+   * as Kaldi nnet3's adjust-priors; an ensemble's prior is its combined posterior's mean.
+   */
+  priors?: PriorsOption;
+  /** Model and LM paths in decode.json are written relative to this directory (output files always relative to outDir). Default: as given. */
+  pathBase?: string;
+  /** Write timing.json. Default true. */
+  writeTiming?: boolean;
+  logger?: Logger;
+}
+
+export type PriorsOption = { source: 'alignments' } | { source: 'posteriors'; split: DecodeSplitInput; maxFrames: number };
+
+export interface SystemSplitTiming {
+  frames: number;
+  /** Search time (decoder only). */
+  searchSec: number;
+  /** Search time / audio duration. For the tuning split: per grid point (total / grid size). */
+  searchRtf: number;
+  /** Forward passes + score computation. */
+  acousticSec: number;
+  acousticRtf: number;
+  meanActive: number;
+  maxActive: number;
+}
+
+export interface DecodeTiming {
+  backend: string;
+  totalSec: number;
+  systems: Record<string, Record<string, SystemSplitTiming>>;
+}
+
+export interface DecodeCorpusResult {
+  summary: DecodeSummary;
+  timing: DecodeTiming;
+}
+
+/** A decode result without the per-call objects (kept for every tuning grid point). */
+interface SlimResult {
+  words: readonly string[];
+  /** startFrame, endFrame per word. */
+  frames: Int32Array;
+  score: number;
+  lmLog10Prob: number | null;
+  reachedFinal: boolean;
+  numFrames: number;
+  meanActive: number;
+  maxActive: number;
+  wordEnds: number;
+}
+
+function slim(r: DecodeResult): SlimResult {
+  const frames = new Int32Array(2 * r.times.length);
+  r.times.forEach((t, i) => { frames[2 * i] = t.startFrame; frames[2 * i + 1] = t.endFrame; });
+  return {
+    words: r.words, frames, score: r.score, lmLog10Prob: r.lmLog10Prob, reachedFinal: r.reachedFinal,
+    numFrames: r.stats.numFrames, meanActive: r.stats.meanActive, maxActive: r.stats.maxActive, wordEnds: r.stats.wordEnds,
+  };
+}
+
+const EMPTY: SlimResult = Object.freeze({ words: [], frames: new Int32Array(0), score: -Infinity, lmLog10Prob: null, reachedFinal: false, numFrames: 0, meanActive: 0, maxActive: 0, wordEnds: 0 }) as SlimResult;
+
+/** One hypothesis line's worth of results for one system on one split. */
+interface UttOutcome {
+  uttId: string;
+  /** 'ok', or why there is no decoding. */
+  status: 'ok' | 'no-features';
+  result: SlimResult;
+}
+
+/** Accumulated timing of a (system, split). */
+class TimingAcc {
+  frames = 0;
+  searchSec = 0;
+  acousticSec = 0;
+  activeW = 0;
+  maxActive = 0;
+  decodes = 0;
+}
+
+function round(x: number, digits = 6): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** CTM lines of one utterance (Kaldi/sclite: `<utt> 1 <start> <duration> <word>`). */
+function ctmLines(uttId: string, r: SlimResult, shiftSec: number): string {
+  let s = '';
+  for (let i = 0; i < r.words.length; i++) {
+    const st = r.frames[2 * i], en = r.frames[2 * i + 1];
+    s += `${uttId} 1 ${(st * shiftSec).toFixed(3)} ${((en - st + 1) * shiftSec).toFixed(3)} ${r.words[i]}\n`;
+  }
+  return s;
+}
+
+function uttJson(o: UttOutcome): string {
+  const r = o.result;
+  return JSON.stringify({
+    uttId: o.uttId, status: o.status === 'ok' ? (r.reachedFinal ? 'ok' : 'no-path') : o.status,
+    numFrames: r.numFrames, words: r.words.length, hyp: r.words.join(' '),
+    score: Number.isFinite(r.score) ? round(r.score, 4) : null,
+    lmLog10Prob: r.lmLog10Prob === null ? null : round(r.lmLog10Prob, 4),
+    meanActive: round(r.meanActive, 2), maxActive: r.maxActive, wordEnds: r.wordEnds,
+  }) + '\n';
+}
+
+async function lmRecord(file: string, slm: SearchLm, rel: (p: string) => string): Promise<LmRecord> {
+  return { file: rel(file), sha256: await hashFile(file), order: slm.order, vocabulary: slm.vocab.length };
+}
+
+async function splitLmRecords(spaces: Map<string, DecodeSearchSpace & { lmFile: string }>, rel: (p: string) => string): Promise<NonNullable<DecodeSummary['splitLms']>> {
+  const out: NonNullable<DecodeSummary['splitLms']> = {};
+  for (const [split, x] of [...spaces].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    out[split] = { ...(await lmRecord(x.lmFile, x.slm, rel)), searchWords: x.searchWords.length };
+  }
+  return out;
+}
+
+/** Decode the splits with every system; see the module comment. */
+export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCorpusResult> {
+  const logger = opts.logger ?? defaultLog;
+  const t0 = performance.now();
+  const search = resolveSearchOptions(opts.search);
+  checkSystemSpecs(opts.systems);
+  if (opts.splits.length === 0 && !opts.tune) throw new ConfigError('no split to decode', { keyPath: 'splits', expected: 'at least one split', found: 'none' });
+  const names = [...(opts.tune ? [opts.tune.name] : []), ...opts.splits.map((s) => s.name)];
+  if (new Set(names).size !== names.length) throw new ConfigError('a split is listed twice', { keyPath: 'splits', expected: 'distinct splits (the tuning split is decoded anyway)', found: names.join(', ') });
+  for (const n of names) if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new ConfigError('bad split name', { keyPath: 'splits', expected: "letters, digits, '.', '_' or '-'", found: JSON.stringify(n) });
+  if (opts.tune && !opts.tune.refs) throw new ConfigError('the tuning split needs references', { keyPath: 'tune', expected: `reference transcripts of '${opts.tune.name}'`, found: 'none' });
+  const rel = (p: string) => (opts.pathBase ? relative(opts.pathBase, p) || '.' : p);
+
+  // --- Search space: lexicon x HMM x LM (one per LM: the corpus LM and any split's own).
+  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs, lexiconReport } = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon });
+  const am = { numPdfs };
+  const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
+  for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
+    if (!sp.lm) continue;
+    logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
+    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon })), lmFile: sp.lm });
+  }
+  const decoderOf = (split: string): Decoder => splitSearch.get(split)?.decoder ?? decoder;
+
+  // --- Acoustic models.
+  const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
+  const bank = await ModelBank.open(opts.systems, { batchSize: opts.inferenceBatchSize, logger });
+  const shiftOf = new Map<string, number>();
+  try {
+    if (opts.senoneInventoryId) {
+      for (const [dir, sc] of bank.sidecars()) {
+        if (sc.senones.id !== undefined && sc.senones.id !== opts.senoneInventoryId) {
+          throw new FormatError('the model was trained on another senone inventory (another align run)', { file: dir, expected: `senone inventory ${opts.senoneInventoryId} (of ${opts.hmmModel})`, found: sc.senones.id });
+        }
+      }
+    }
+    const sources = new Map<string, ArrowFrameSource>();
+    for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
+      const src = await ArrowFrameSource.open({ features: sp.features, uttToSpeaker: sp.uttToSpeaker as Map<string, string> | undefined, name: sp.features[0] });
+      bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: am.numPdfs }, `features ${sp.features[0]} and HMM ${opts.hmmModel}`);
+      sources.set(sp.name, src);
+      shiftOf.set(sp.name, src.featureConfig.frameShiftMs / 1000);
+    }
+    const shifts = new Set(shiftOf.values());
+    if (shifts.size > 1) throw new FormatError('splits differ in frame shift', { expected: 'one frame shift', found: [...shiftOf].map(([k, v]) => `${k} ${v * 1000} ms`).join(', ') });
+    const frameShiftSec = [...shifts][0];
+
+    const timing: DecodeTiming = { backend: backend.name, totalSec: 0, systems: Object.fromEntries(opts.systems.map((s) => [s.name, {}])) };
+    const skipped: DecodeSummary['skipped'] = {};
+    const systems = bank.systems;
+    const summaries: SystemSummary[] = systems.map((s, i) => ({
+      name: s.name, models: opts.systems[i].models.map(rel), kind: s.models.length > 1 ? 'ensemble' : 'single',
+      lmWeight: opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight, wordInsertionPenalty: opts.systemWeights?.[s.name]?.wordInsertionPenalty ?? search.wordInsertionPenalty,
+      weightsFrom: 'fixed', tuning: null, priors: { source: 'alignments' }, splits: {},
+    }));
+
+    // --- Priors from the systems' own mean posteriors (Kaldi nnet3 adjust-priors).
+    if (opts.priors?.source === 'posteriors') {
+      const pr = opts.priors;
+      if (!(Number.isInteger(pr.maxFrames) && pr.maxFrames >= 1)) throw new ConfigError('bad prior frame count', { keyPath: 'priorFrames', expected: 'an integer >= 1', found: String(pr.maxFrames) });
+      const src = await ArrowFrameSource.open({ features: pr.split.features, uttToSpeaker: pr.split.uttToSpeaker as Map<string, string> | undefined, name: pr.split.features[0] });
+      bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: am.numPdfs }, `features ${pr.split.features[0]} and HMM ${opts.hmmModel}`);
+      const est = await estimatePosteriorPriors(bank, src, pr.split, pr.maxFrames, logger);
+      for (const [si, sys] of systems.entries()) {
+        const before = Float64Array.from(sys.logPriors, Math.exp);
+        sys.setPriors(est.sums[si]);
+        let kl = 0;
+        for (let s = 0; s < sys.numSenones; s++) kl += before[s] * (Math.log(before[s]) - sys.logPriors[s]);
+        const file = join(opts.outDir, sys.name, 'priors.json');
+        await writeJsonAtomic(file, { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, priors: Array.from(sys.logPriors, Math.exp) });
+        summaries[si].priors = { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, klFromAlignments: kl, file: relative(opts.outDir, file) };
+        logger.info(`${sys.name}: priors from its mean posterior on ${est.frames} frames of '${pr.split.name}' (${est.utterances} utterances); KL from the alignment priors ${kl.toFixed(4)} nats`);
+      }
+    }
+
+    /**
+     * One pass over a split: every usable utterance's scores per system, decoded at every point
+     * of `points(system)`; returns per system and point the outcomes in hypothesis-line order.
+     */
+    const pass = async (sp: DecodeSplitInput, points: (sys: number) => { lmWeight: number; wordInsertionPenalty: number }[]): Promise<UttOutcome[][][]> => {
+      const src = sources.get(sp.name)!;
+      const splitDecoder = decoderOf(sp.name);
+      // CMVN statistics of this split for every setting the models use (Kaldi: per speaker of the data decoded).
+      const cmvn = new Map<string, SpeakerCmvn>();
+      for (const c of bank.cmvnSettings()) {
+        if (c.mode === 'none') continue;
+        cmvn.set(JSON.stringify([c.mode, c.normVars]), (await scanSource(src, { cmvn: c })).cmvn);
+      }
+      bank.useCmvn((c: CmvnOptions) => cmvn.get(JSON.stringify([c.mode, c.normVars])));
+      const skips = new SkipCounter();
+      const refIds = sp.refs ? new Set(sp.refs.map((r) => r.uttId)) : null;
+      const outcomes = new Map<string, UttOutcome[][]>();
+      const order: string[] = [];
+      const accs = systems.map(() => new TimingAcc());
+      let total = 0;
+      for (const f of sp.features) total += (await readFeatureMetadata(f)).counts.utterances;
+      const badIds = new Set<string>();
+      const progress = logger.progress(`decode ${sp.name}`, total, 'utts');
+      for await (const utt of src.utterances()) {
+        if (refIds && !refIds.has(utt.uttId)) {
+          skips.skip(utt.uttId, 'no reference transcript');
+          progress.tick();
+          continue;
+        }
+        if (outcomes.has(utt.uttId)) throw new FormatError('utterance id appears twice in the features', { file: src.name, uttId: utt.uttId, expected: 'unique ids', found: 'a second occurrence' });
+        const bad = checkUtterance(utt, src);
+        if (bad) {
+          skips.skip(utt.uttId, bad);
+          badIds.add(utt.uttId);
+          progress.tick();
+          continue;
+        }
+        skips.done++;
+        const per: UttOutcome[][] = [];
+        systems.forEach((sys, si) => {
+          const a0 = sys.timing.forwardSec + sys.timing.scoreSec;
+          const scores = sys.scores(utt, search.acousticScale);
+          const acc = accs[si];
+          acc.acousticSec += sys.timing.forwardSec + sys.timing.scoreSec - a0;
+          acc.frames += utt.numFrames;
+          const list: UttOutcome[] = [];
+          for (const p of points(si)) {
+            const r = splitDecoder.decode(utt.uttId, scores, decodeOptions(search, p, frameShiftSec));
+            acc.searchSec += r.stats.elapsedSec;
+            acc.activeW += r.stats.meanActive * r.stats.numFrames;
+            acc.maxActive = Math.max(acc.maxActive, r.stats.maxActive);
+            acc.decodes++;
+            list.push({ uttId: utt.uttId, status: 'ok', result: slim(r) });
+          }
+          per.push(list);
+        });
+        outcomes.set(utt.uttId, per);
+        order.push(utt.uttId);
+        progress.tick();
+      }
+      progress.done();
+      // Hypothesis lines: reference order (missing features -> empty), else feature order.
+      const ids = sp.refs ? sp.refs.map((r) => r.uttId) : order;
+      const bySystem: UttOutcome[][][] = systems.map((_, si) => points(si).map(() => [] as UttOutcome[]));
+      let noFeatures = 0;
+      for (const id of ids) {
+        const per = outcomes.get(id);
+        if (!per) {
+          noFeatures++;
+          if (!badIds.has(id)) skips.skip(id, 'no features');
+        }
+        systems.forEach((_, si) => {
+          points(si).forEach((__, pi) => bySystem[si][pi].push(per ? per[si][pi] : { uttId: id, status: 'no-features', result: EMPTY }));
+        });
+      }
+      if (noFeatures) logger.warn(`${sp.name}: ${noFeatures} reference utterance(s) have no usable features and get empty hypotheses`);
+      skipped[sp.name] = skips.toJSON();
+      systems.forEach((sys, si) => {
+        const a = accs[si];
+        const n = points(si).length;
+        const audio = a.frames * frameShiftSec;
+        timing.systems[sys.name][sp.name] = {
+          frames: a.frames, searchSec: a.searchSec, searchRtf: audio > 0 ? a.searchSec / n / audio : 0,
+          acousticSec: a.acousticSec, acousticRtf: audio > 0 ? a.acousticSec / audio : 0,
+          meanActive: a.frames > 0 ? a.activeW / (a.frames * n) : 0, maxActive: a.maxActive,
+        };
+      });
+      return bySystem;
+    };
+
+    const writeSplit = async (si: number, sp: DecodeSplitInput, outs: UttOutcome[]): Promise<SystemSplitSummary> => {
+      const sys = systems[si];
+      const dir = join(opts.outDir, sys.name);
+      const files = { trn: join(dir, `${sp.name}.trn`), ctm: join(dir, `${sp.name}.ctm`), utts: join(dir, `${sp.name}.utts.jsonl`) };
+      await writeFileAtomic(files.trn, formatTrn(outs.map((o) => ({ uttId: o.uttId, words: o.result.words }))));
+      await writeFileAtomic(files.ctm, outs.map((o) => ctmLines(o.uttId, o.result, frameShiftSec)).join(''));
+      await writeFileAtomic(files.utts, outs.map(uttJson).join(''));
+      const decoded = outs.filter((o) => o.status === 'ok');
+      const noPath = decoded.filter((o) => !o.result.reachedFinal).map((o) => o.uttId);
+      if (noPath.length) logger.warn(`${sys.name} ${sp.name}: no token reached a final state in ${noPath.length} of ${decoded.length} utterances (empty hypotheses), e.g. ${noPath.slice(0, 5).join(', ')}`);
+      let wer: number | null = null, errors: number | null = null, refWords: number | null = null;
+      if (sp.refs) {
+        const s = scoreTranscripts(sp.refs, outs.map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), { mode: search.scoringMode });
+        wer = s.wer; errors = s.errors; refWords = s.refWords;
+        logger.info(`${sys.name} ${sp.name}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ] (lmWeight ${summaries[si].lmWeight}, penalty ${summaries[si].wordInsertionPenalty})`);
+      }
+      return {
+        utterances: outs.length, decoded: decoded.length, frames: decoded.reduce((n, o) => n + o.result.numFrames, 0),
+        noPath: noPath.length, noPathUtterances: noPath, noFeatures: outs.length - decoded.length,
+        emptyHyps: outs.filter((o) => o.result.words.length === 0).length,
+        wer, errors, refWords, files: { trn: relative(opts.outDir, files.trn), ctm: relative(opts.outDir, files.ctm), utts: relative(opts.outDir, files.utts) },
+      };
+    };
+
+    // --- Tuning split: every grid point, then the fewest errors per system.
+    if (opts.tune) {
+      const sp = opts.tune;
+      const grid = search.lmWeights.flatMap((lmWeight) => search.wordInsertionPenalties.map((wordInsertionPenalty) => ({ lmWeight, wordInsertionPenalty })));
+      logger.info(`tuning LM weight and insertion penalty on '${sp.name}': ${grid.length} grid points x ${systems.length} system(s)`);
+      const res = await pass(sp, () => grid);
+      const scoreOpts: ScoreOptions = { mode: search.scoringMode };
+      for (let si = 0; si < systems.length; si++) {
+        const points: TunePoint[] = [];
+        let best = -1;
+        grid.forEach((g, pi) => {
+          const s = scoreTranscripts(sp.refs!, res[si][pi].map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), scoreOpts);
+          points.push({ ...g, wer: s.wer, errors: s.errors, refWords: s.refWords, sub: s.sub, del: s.del, ins: s.ins });
+          if (best < 0 || s.errors < points[best].errors) best = pi;
+        });
+        const sm = summaries[si];
+        sm.lmWeight = grid[best].lmWeight;
+        sm.wordInsertionPenalty = grid[best].wordInsertionPenalty;
+        sm.weightsFrom = 'tuning';
+        sm.tuning = { split: sp.name, best: points[best], grid: points };
+        logger.info(`${sm.name}: lmWeight ${sm.lmWeight}, penalty ${sm.wordInsertionPenalty} chosen on ${sp.name} (%WER ${points[best].wer.toFixed(2)})`);
+        await writeJsonAtomic(join(opts.outDir, sm.name, 'tuning.json'), { split: sp.name, scoringMode: search.scoringMode, best: points[best], grid: points });
+        sm.splits[sp.name] = await writeSplit(si, sp, res[si][best]);
+      }
+    }
+
+    // --- The other splits, with each system's chosen weights.
+    for (const sp of opts.splits) {
+      const res = await pass(sp, (si) => [{ lmWeight: summaries[si].lmWeight, wordInsertionPenalty: summaries[si].wordInsertionPenalty }]);
+      for (let si = 0; si < systems.length; si++) summaries[si].splits[sp.name] = await writeSplit(si, sp, res[si][0]);
+    }
+
+    // References and vocabulary.
+    for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
+      if (sp.refs) await writeFileAtomic(join(opts.outDir, 'refs', `${sp.name}.trn`), formatTrn(sp.refs));
+    }
+    await writeFileAtomic(join(opts.outDir, 'words.txt'), searchWords.map((w) => w + '\n').join(''));
+
+    const summary: DecodeSummary = {
+      format: DECODE_FORMAT, formatVersion: DECODE_FORMAT_VERSION, search, silenceProb, frameShiftSec,
+      lm: await lmRecord(opts.lm, slm, rel),
+      ...(splitSearch.size ? { splitLms: await splitLmRecords(splitSearch, rel) } : {}),
+      lexicon: { words: searchWords.length, pronunciations: numProns, notInLm, untrainedPhones, ...(lexiconReport ? { file: { ...lexiconReport, file: rel(lexiconReport.file) } } : {}) },
+      graph: { hmmStates: decoder.graph.numStates, phoneCopies: decoder.graph.numCopies, treeNodes: decoder.graph.numTrieNodes },
+      tuneSplit: opts.tune?.name ?? null, splits: names, systems: summaries, skipped,
+    };
+    await writeJsonAtomic(join(opts.outDir, 'decode.json'), summary);
+    timing.totalSec = (performance.now() - t0) / 1000;
+    if (opts.writeTiming ?? true) await writeJsonAtomic(join(opts.outDir, 'timing.json'), timing);
+    return { summary, timing };
+  } finally {
+    bank.dispose();
+  }
+}
+
+/**
+ * Sum every system's posteriors over up to `maxFrames` frames of a split: evenly spaced utterances
+ * (a stride over the file order chosen from the split's frame count), whole utterances only, so the
+ * subset is the same on every run. CMVN statistics come from the whole split.
+ */
+async function estimatePosteriorPriors(bank: ModelBank, src: ArrowFrameSource, split: DecodeSplitInput, maxFrames: number, logger: Logger): Promise<{ sums: Float64Array[]; utterances: number; frames: number }> {
+  const cmvn = new Map<string, SpeakerCmvn>();
+  for (const c of bank.cmvnSettings()) {
+    if (c.mode === 'none') continue;
+    cmvn.set(JSON.stringify([c.mode, c.normVars]), (await scanSource(src, { cmvn: c })).cmvn);
+  }
+  bank.useCmvn((c: CmvnOptions) => cmvn.get(JSON.stringify([c.mode, c.normVars])));
+  let totalFrames = 0;
+  for (const f of split.features) totalFrames += (await readFeatureMetadata(f)).counts.frames;
+  const stride = Math.max(1, Math.floor(totalFrames / maxFrames));
+  const sums = bank.systems.map((s) => new Float64Array(s.numSenones));
+  let i = 0, frames = 0, utterances = 0;
+  const progress = logger.progress(`priors from posteriors on ${split.name}`, Math.min(maxFrames, totalFrames), 'frames');
+  for await (const utt of src.utterances()) {
+    if (frames >= maxFrames) break;
+    if (i++ % stride !== 0 || checkUtterance(utt, src)) continue;
+    for (let si = 0; si < bank.systems.length; si++) bank.systems[si].accumulatePosteriors(utt, sums[si]);
+    frames += utt.numFrames;
+    utterances++;
+    progress.tick(utt.numFrames);
+  }
+  progress.done();
+  if (frames === 0) throw new FormatError('no frames to estimate the priors from', { file: split.features[0], expected: `usable utterances in split '${split.name}'`, found: 'none' });
+  return { sums, utterances, frames };
+}
+
+
+/** The systems decoded by default: the three of the paper's Table 1, and the control where the distill stage made one. */
+export const DEFAULT_SYSTEMS: readonly string[] = ['baseline', 'ensemble', 'student', 'control'];
+
+/**
+ * Systems a list may name that an experiment need not have: decoded where present, skipped
+ * otherwise (the control exists only with stages.distill.control).
+ */
+export const OPTIONAL_SYSTEMS: readonly string[] = ['control'];
+
+export interface ExperimentModels {
+  /** Model name -> model directory (baseline, member-1, ..., student, ...). */
+  models: Map<string, string>;
+  /** Member names in order (member-1, member-2, ...). */
+  members: string[];
+}
+
+/** Models recorded by the train stage (`trainDir`) and the distill stage (`distillDir`). */
+export async function experimentModels(dirs: { train?: string | null; distill?: string | null }): Promise<ExperimentModels> {
+  const models = new Map<string, string>();
+  const members: { name: string; k: number }[] = [];
+  const add = (stageDir: string, file: string, name: string, dir: string) => {
+    const d = resolveModelDir(resolve(stageDir, dir));
+    if (!d) throw new ConfigError(`model '${name}' listed in ${file} has no model files`, { file: join(stageDir, file), expected: `model.json, weights.bin, sidecar.json in ${resolve(stageDir, dir)}`, found: 'none' });
+    models.set(name, d);
+  };
+  if (dirs.train && existsSync(join(dirs.train, MODELS_JSON))) {
+    const f = await readModelsFile(dirs.train);
+    for (const m of f.models) {
+      add(dirs.train, MODELS_JSON, m.name, m.dir);
+      if (m.role === 'member') members.push({ name: m.name, k: Number(/(\d+)$/.exec(m.name)?.[1] ?? members.length + 1) });
+    }
+  }
+  if (dirs.distill && existsSync(join(dirs.distill, STUDENTS_JSON))) {
+    const f = await readStudentsFile(dirs.distill);
+    for (const s of f.students) add(dirs.distill, STUDENTS_JSON, s.name, s.dir);
+  }
+  members.sort((a, b) => a.k - b.k);
+  return { models, members: members.map((m) => m.name) };
+}
+
+/**
+ * SystemSpecs for the wanted names: a model name, `ensemble` (all members), or `members`
+ * (each member alone). An absent OPTIONAL_SYSTEMS name is skipped; other unknown names are a
+ * ConfigError listing what the experiment has.
+ */
+export function selectSystems(exp: ExperimentModels, wanted: readonly string[], keyPath = 'systems'): SystemSpec[] {
+  const out: SystemSpec[] = [];
+  const seen = new Set<string>();
+  const push = (s: SystemSpec) => {
+    if (!seen.has(s.name)) out.push(s);
+    seen.add(s.name);
+  };
+  const known = [...exp.models.keys(), ...(exp.members.length ? ['ensemble', 'members'] : [])];
+  for (const name of wanted) {
+    if (name === 'ensemble' && exp.members.length) push({ name, models: exp.members.map((m) => exp.models.get(m)!) });
+    else if (name === 'members' && exp.members.length) for (const m of exp.members) push({ name: m, models: [exp.models.get(m)!] });
+    else if (exp.models.has(name)) push({ name, models: [exp.models.get(name)!] });
+    else if (!OPTIONAL_SYSTEMS.includes(name)) {
+      throw new ConfigError(`no acoustic model '${name}' in the experiment`, { keyPath, expected: known.length ? `some of ${known.join(', ')}` : 'trained models (run the train and distill stages first)', found: name });
+    }
+  }
+  return out;
+}
+
 
 export interface DecodeStageOptions extends DecodeSearchOptions {
   /** Systems to decode: model names, 'ensemble', 'members'. Default [baseline, ensemble, student]. */
@@ -90,23 +644,6 @@ export const DECODE_SCHEMA: Schema = {
   lexicon: { type: 'string', path: true, optional: true, doc: "Kaldi lexicon.txt decoded with instead of the align stage's lang/lexicon.txt: phones of the acoustic model's set (word positions are marked when the model has them and the file not); words with other phones or phones the tree cannot score are counted and left out" },
 } satisfies SchemaFor<DecodeStageOptions>;
 
-/**
- * Re-raise a ConfigError whose key path is relative to a stage's options (`splits`) with the
- * full path (`stages.decode.splits`) and the recipe file and line.
- */
-export async function relocateConfigError<T>(recipe: RecipeHead, prefix: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ConfigError && err.location.keyPath && !err.location.file && !err.location.keyPath.startsWith('stages.')) {
-      const keyPath = `${prefix}.${err.location.keyPath}`;
-      const msg = err.message.replace(/^key '[^']*': /, '').replace(/; expected .*$/s, '');
-      throw new ConfigError(msg, { ...(recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
-    }
-    throw err;
-  }
-}
-
 /** The stages whose outputs hold acoustic models, in the order they are read. */
 export const MODEL_STAGES: readonly string[] = ['train', 'distill'];
 
@@ -153,7 +690,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
         train: modelStages.includes('train') ? ctx.inputDir('train') : null,
         distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
       });
-      const systems = await relocateConfigError(ctx.recipe, 'stages.decode', async () => selectSystems(exp, o.systems));
+      const systems = await locateConfigError(ctx.recipe, 'stages.decode', async () => selectSystems(exp, o.systems));
       const splitInput = async (split: string): Promise<DecodeSplitInput> => {
         const file = join(featuresDir, `${split}.arrow`);
         if (!existsSync(file)) throw new ConfigError(`no features for split '${split}'`, { file, ...where('splits'), keyPath: 'stages.decode.splits', expected: 'a split the features stage computed', found: 'no such file' });
@@ -180,7 +717,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       const tune = tuneSplit ? await splitInput(tuneSplit) : null;
       const inputs: DecodeSplitInput[] = [];
       for (const split of splits) inputs.push(await splitInput(split));
-      const r = await relocateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
+      const r = await locateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
         systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'), lexicon: lexicon ?? null,
         tune, splits: inputs, systemWeights, outDir: ctx.outDir, search, backend, inferenceBatchSize,
         pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId, priors, lmCache: false,

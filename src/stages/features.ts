@@ -13,15 +13,16 @@
  *         warps: [0.9, 1.1]        # one copy of every utterance per warp factor
  *         splits: [train]          # the splits that get copies (default [train])
  */
-import { ConfigError } from '../util/errors.ts';
 import { readCorpusInfo } from '../corpus/manifest.ts';
 import { computeFeatures, featureExtractors, resolveFeatureConfig, STAGE_FBANK_DEFAULTS, type ComputeFeaturesResult } from '../features/compute.ts';
-import type { Logger } from '../util/log.ts';
+import { DEFAULT_FBANK_OPTIONS, DEFAULT_MFCC_OPTIONS, fbankOptions, featureOptionsJsonSchema, mfccOptions, type FbankOptions, type MfccOptions } from '../features/options.ts';
 import { checkVtlpWarps } from '../features/perturb.ts';
-import { DEFAULT_FBANK_OPTIONS, DEFAULT_MFCC_OPTIONS, featureOptionsJsonSchema, fbankOptions, mfccOptions, type FbankOptions, type MfccOptions } from '../features/options.ts';
+import { ConfigError } from '../util/errors.ts';
+import type { Logger } from '../util/log.ts';
+import { locateConfigError, mergeSkips } from './common.ts';
+import { declaredSampleRate } from './prepare.ts';
 import { OptionError, validateOptions, type Schema, type SchemaFor } from './schema.ts';
 import type { RecipeHead, SkipSummary, StageDefinition } from './stage.ts';
-import { declaredSampleRate } from './prepare.ts';
 
 export interface FeaturesStageOptions {
   /** Filterbank options over Kaldi's defaults (numMelBins 40); recorded fully resolved. */
@@ -116,27 +117,6 @@ function checkOptionsAtRate(options: FeaturesStageOptions, sampleRateHz: number)
   }
 }
 
-/** Sum skip summaries of several splits. */
-export function mergeSkips(parts: SkipSummary[]): SkipSummary {
-  const byReason = new Map<string, { count: number; examples: string[] }>();
-  let done = 0;
-  let skipped = 0;
-  for (const p of parts) {
-    done += p.done;
-    skipped += p.skipped;
-    for (const r of p.reasons) {
-      const e = byReason.get(r.reason) ?? { count: 0, examples: [] };
-      e.count += r.count;
-      for (const x of r.examples) if (e.examples.length < 5) e.examples.push(x);
-      byReason.set(r.reason, e);
-    }
-  }
-  const reasons = [...byReason.entries()]
-    .map(([reason, e]) => ({ reason, count: e.count, examples: e.examples }))
-    .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-  return { done, skipped, reasons };
-}
-
 export interface FeaturesForDataDirOptions {
   /** Prepared data dir (corpus.json + <split>/*.jsonl). */
   dataDir: string;
@@ -201,13 +181,7 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
   async run(ctx) {
     const dataDir = ctx.inputDir('prepare');
     const info = await readCorpusInfo(dataDir);
-    try {
-      checkOptionsAtRate(ctx.options, info.sampleRateHz);
-    } catch (err) {
-      if (!(err instanceof OptionError)) throw err;
-      const keyPath = err.location.keyPath!;
-      throw new ConfigError(err.detail, { ...(ctx.recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found });
-    }
+    await locateConfigError(ctx.recipe, 'stages.features', () => checkOptionsAtRate(ctx.options, info.sampleRateHz));
     const splits = ctx.options.splits ?? info.splits;
     for (const s of splits) {
       if (!info.splits.includes(s)) {

@@ -33,3 +33,18 @@ export function createDefaultRegistry(): StageRegistry {
 
 /** The registry the CLI uses. */
 export const defaultRegistry: StageRegistry = createDefaultRegistry();
+
+export * from './stage.ts';
+export * from './schema.ts';
+export * from './common.ts';
+export * from './prepare.ts';
+export * from './features.ts';
+export * from './align.ts';
+export * from './train.ts';
+export * from './targets.ts';
+export * from './distill.ts';
+export * from './eval.ts';
+export * from './lm.ts';
+export * from './decode.ts';
+export * from './score.ts';
+export * from './report.ts';

@@ -1,7 +1,18 @@
 /**
- * The `targets` stage: the train stage's members -> ensemble soft targets of the training split
- * at temperature T, top k per frame, Arrow (`<expDir>/targets/<split>.arrow` + targets.json),
- * through `makeSoftTargetSets` (src/train/targets.ts, which calls src/distill).
+ * The `targets` stage: the train stage's ensemble members -> soft targets of the training split
+ * at temperature T (arithmetic mean of softmax(z_i / T), top k per frame) through src/distill's
+ * `generateSoftTargets`; optionally more temperatures (the sweep) and dense float32 targets
+ * (k = all senones) for the top-k vs dense comparison.
+ *
+ * Output directory:
+ *   targets.json            one entry per target set: T, k, kept mass, bytes per frame, ensemble accuracy
+ *   <split>.arrow           the main set (temperature T)
+ *   T<t>/<split>.arrow      sweep sets
+ *   dense/<split>.arrow     dense float32 targets at T
+ * Teachers are named `member-<k>` (not by path), so the files are byte-identical wherever the
+ * experiment directory lives.
+ *
+ * Its run function is `makeSoftTargetSets`, which the CLI command of the same name calls too.
  *
  * Recipe:
  *   stages:
@@ -13,13 +24,204 @@
  *       dense: true               # dense float32 targets too (top-k vs dense comparison)
  *       vtlpCopies: true          # label the VTLP copies too (false with stages.distill.vtlpCopies false)
  */
-import { ConfigError } from '../util/errors.ts';
-import { makeSoftTargetSets, DEFAULT_MAKE_TARGETS_OPTIONS as D, type MakeTargetsOptions } from '../train/targets.ts';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { CombinationRule } from '../distill/combine.ts';
+import { generateSoftTargets, loadEnsembleMember, resolveSoftTargetConfig, type EnsembleMember, type SoftTargetConfig } from '../distill/generate.ts';
+import type { ProbType, ResidualMode } from '../distill/store.ts';
+import { readFeatureMetadata } from '../features/store.ts';
+import { readModelsFile, type ModelsFile } from '../formats/models.ts';
+import { TARGETS_FORMAT, TARGETS_JSON, type TargetSetEntry, type TargetSetKind, type TargetsFile } from '../formats/targets.ts';
+import { ArrowFrameSource } from '../nnet/arrow-source.ts';
+import { initBackend, type BackendName } from '../nnet/backend.ts';
+import { scanSource, type CmvnOptions, type FrameSource, type SpeakerCmvn } from '../nnet/data.ts';
+import { checkCompatible, readSidecar } from '../nnet/io.ts';
+import { FilteredFrameSource, findSplitFiles, inventoryOf } from '../nnet/split-data.ts';
+import { ConfigError, FormatError } from '../util/errors.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
 import type { Schema, SchemaFor } from './schema.ts';
 import type { StageDefinition } from './stage.ts';
-import { backendOption, locateOptionError } from './train.ts';
+import { backendOption, locateConfigError } from './common.ts';
+
+export interface MakeTargetsOptions {
+  /** Temperature T of the main set. Default 2 (the paper tried 1, 2, 5, 10). */
+  temperature: number;
+  /** 'arithmetic' (the paper) or 'geometric'. Default 'arithmetic'. */
+  combination: CombinationRule;
+  /** Senones kept per frame, or 'auto' (smallest k whose mean kept mass >= targetKeptMass). Default 'auto'. */
+  topK: number | 'auto';
+  /** Default 0.99. */
+  targetKeptMass: number;
+  /** Upper limit of 'auto'; null = all senones. Default null. */
+  maxK: number | null;
+  /** 'renormalise' the kept mass (default) or 'store' the residual. */
+  residual: ResidualMode;
+  /** Default 'float16'. */
+  probType: ProbType;
+  /** Frames of the calibration sample of 'auto'. Default 20000. */
+  calibrationFrames: number;
+  /** Further temperatures, one target set (and one student) each. Default []. */
+  sweepTemperatures: number[];
+  /** Also write dense float32 targets (k = all senones) at T. Default false. */
+  dense: boolean;
+  /** Split the student trains on. Default: the train stage's training split. */
+  split?: string;
+  /**
+   * Label the features stage's VTLP copies of the split too. Default true. false: the original
+   * recordings only (2/3 less work with two warps), for students that do not use the copies
+   * (distill vtlpCopies false); a student that does then stops with an error naming both options.
+   */
+  vtlpCopies: boolean;
+  /** Frames per forward pass. Default 512. */
+  inferenceBatchSize: number;
+  /** Default 'auto'. */
+  backend: BackendName | 'auto';
+}
+
+export const DEFAULT_MAKE_TARGETS_OPTIONS: Readonly<MakeTargetsOptions> = Object.freeze({
+  temperature: 2,
+  combination: 'arithmetic',
+  topK: 'auto',
+  targetKeptMass: 0.99,
+  maxK: null,
+  residual: 'renormalise',
+  probType: 'float16',
+  calibrationFrames: 20_000,
+  sweepTemperatures: Object.freeze([]) as unknown as number[],
+  dense: false,
+  vtlpCopies: true,
+  inferenceBatchSize: 512,
+  backend: 'auto',
+});
+
+export interface MakeSoftTargetSetsOptions extends Partial<MakeTargetsOptions> {
+  /** Output directory of the train stage (models.json). */
+  modelsDir: string;
+  featuresDir: string;
+  alignDir: string;
+  outDir: string;
+  logger?: Logger;
+}
+
+export function resolveMakeTargetsOptions(o: Partial<MakeTargetsOptions>): MakeTargetsOptions {
+  const known = new Set([...Object.keys(DEFAULT_MAKE_TARGETS_OPTIONS), 'split']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown targets option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+  const r = { ...DEFAULT_MAKE_TARGETS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as MakeTargetsOptions;
+  for (const t of r.sweepTemperatures) {
+    if (!(typeof t === 'number' && t > 0 && Number.isFinite(t))) throw new ConfigError('bad sweep temperature', { keyPath: 'sweepTemperatures', expected: 'finite numbers > 0', found: String(t) });
+  }
+  return r;
+}
+
+/** Name of the sweep set of temperature t (T5, T0.5). */
+export const sweepSetName = (t: number): string => `T${t}`;
+
+/** Load the members named in models.json as ensemble members, checked against the split's data. */
+export async function loadMembers(modelsDir: string, models: ModelsFile, source: FrameSource & { featureConfig: unknown }, numSenones: number, opts: { batchSize?: number; what: string }): Promise<EnsembleMember[]> {
+  const entries = models.models.filter((m) => m.role === 'member');
+  if (entries.length === 0) throw new FormatError('models.json lists no ensemble member', { file: join(modelsDir, 'models.json'), expected: 'entries with role member', found: models.models.map((m) => m.name).join(', ') });
+  const cmvnByMode = new Map<string, SpeakerCmvn>();
+  const cmvnFor = async (o: CmvnOptions): Promise<SpeakerCmvn> => {
+    const key = JSON.stringify([o.mode, o.normVars]);
+    let c = cmvnByMode.get(key);
+    if (!c) cmvnByMode.set(key, (c = (await scanSource(source, { numSenones, cmvn: o })).cmvn));
+    return c;
+  };
+  const out: EnsembleMember[] = [];
+  try {
+    for (const e of entries) {
+      const dir = join(modelsDir, e.dir);
+      const sidecar = await readSidecar(dir);
+      checkCompatible(sidecar, {
+        senones: { numSenones, id: models.inventory.senoneInventoryId },
+        featureConfig: source.featureConfig as unknown as Record<string, unknown>,
+        featureDim: source.featureDim,
+      }, `${e.name} (${dir}) vs ${opts.what}`);
+      const cmvn = sidecar.cmvn.mode === 'none' ? undefined : await cmvnFor(sidecar.cmvn);
+      out.push(await loadEnsembleMember(dir, { id: e.name, cmvn, batchSize: opts.batchSize }));
+    }
+  } catch (err) {
+    for (const m of out) m.dispose?.();
+    throw err;
+  }
+  return out;
+}
+
+/** Write the target sets of the training split (main, sweep, dense) and targets.json. */
+export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promise<{ file: TargetsFile; seconds: number }> {
+  const { modelsDir, featuresDir, alignDir, outDir, logger = defaultLog, ...rest } = opts;
+  const o = resolveMakeTargetsOptions(rest);
+  const t0 = Date.now();
+  const models = await readModelsFile(modelsDir);
+  const split = o.split ?? models.data.trainSplit;
+  const files = await findSplitFiles(featuresDir, alignDir, split, logger);
+  const inv = await inventoryOf(alignDir, files.alignments[0]);
+  if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
+    throw new FormatError('the teachers were trained on another senone inventory than these alignments', {
+      file: files.alignments[0], expected: `inventory ${models.inventory.senoneInventoryId} (${models.inventory.numSenones} senones, ${join(modelsDir, 'models.json')})`,
+      found: `inventory ${inv.senoneInventoryId} (${inv.numSenones} senones)`,
+    });
+  }
+  const base: Partial<SoftTargetConfig> = {
+    combination: o.combination, topK: o.topK, targetKeptMass: o.targetKeptMass, maxK: o.maxK, residual: o.residual,
+    probType: o.probType, calibrationFrames: o.calibrationFrames,
+  };
+  const plan: { name: string; kind: TargetSetKind; file: string; config: Partial<SoftTargetConfig> }[] = [
+    { name: 'main', kind: 'main', file: `${split}.arrow`, config: { ...base, temperature: o.temperature } },
+  ];
+  for (const t of [...new Set(o.sweepTemperatures)]) {
+    if (t !== o.temperature) plan.push({ name: sweepSetName(t), kind: 'sweep', file: `${sweepSetName(t)}/${split}.arrow`, config: { ...base, temperature: t } });
+  }
+  if (o.dense) plan.push({ name: 'dense', kind: 'dense', file: `dense/${split}.arrow`, config: { ...base, temperature: o.temperature, topK: inv.numSenones, maxK: null, probType: 'float32', residual: 'renormalise' } });
+  for (const p of plan) resolveSoftTargetConfig(p.config);
+
+  // Without the copies: only when the features have some (otherwise nothing is left out).
+  let hasCopies = false;
+  for (const f of files.features) if ((await readFeatureMetadata(f)).vtlpWarps.length > 0) hasCopies = true;
+  const originalsOnly = !o.vtlpCopies && hasCopies;
+  const select = originalsOnly ? { name: 'without VTLP copies', apply: (s: ArrowFrameSource) => new FilteredFrameSource(s, { subset: null, vtlpCopies: false }) } : undefined;
+  if (originalsOnly) logger.info(`targets of ${split} without its VTLP copies (vtlpCopies false)`);
+
+  await initBackend({ backend: o.backend, logger });
+  const arrow = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+  const source = select ? select.apply(arrow) : arrow;
+  const members = await loadMembers(modelsDir, models, source, inv.numSenones, { batchSize: o.inferenceBatchSize, what: `features ${files.features[0]}` });
+  const sets: TargetSetEntry[] = [];
+  try {
+    for (const p of plan) {
+      logger.info(`target set ${p.name}: T = ${p.config.temperature}, top-k ${p.config.topK}`);
+      await mkdir(dirname(join(outDir, p.file)), { recursive: true });
+      const s = await generateSoftTargets({
+        features: files.features, alignments: files.alignments, output: join(outDir, p.file), teachers: members, config: p.config,
+        uttToSpeaker: files.uttToSpeaker, split, select, logger,
+      });
+      sets.push({
+        name: p.name, kind: p.kind, temperature: p.config.temperature!, file: p.file, k: s.k, kChosenBy: s.kChosenBy,
+        meanKeptMass: s.meanKeptMass, keptMass: s.keptMass, frames: s.frames, utterances: s.utterances,
+        fileBytes: s.storage.fileBytes, bytesPerFrame: s.storage.bytesPerFrame, denseBytesPerFrame: s.storage.layout.denseRow,
+        targetBytesPerFrame: s.storage.layout.targets, denseTargetBytesPerFrame: s.storage.layout.denseTargets,
+        ensembleFrameAccuracy: s.ensembleFrameAccuracy, memberFrameAccuracy: s.memberFrameAccuracy, configHash: s.metadata.configHash,
+      });
+    }
+  } finally {
+    for (const m of members) m.dispose?.();
+  }
+  const { temperature: _t, ...config } = resolveSoftTargetConfig(base);
+  const file: TargetsFile = {
+    format: TARGETS_FORMAT, version: 1, split,
+    teachers: models.models.filter((m) => m.role === 'member').map((m) => ({ name: m.name, weightsHash: m.weightsHash })),
+    numSenones: inv.numSenones, senoneInventoryId: inv.senoneInventoryId, config, sets,
+    ...(originalsOnly ? { vtlpCopies: false as const } : {}),
+  };
+  await writeJsonAtomic(join(outDir, TARGETS_JSON), file);
+  return { file, seconds: (Date.now() - t0) / 1000 };
+}
+
 
 export type TargetsStageOptions = MakeTargetsOptions;
+
+const D = DEFAULT_MAKE_TARGETS_OPTIONS;
 
 export const TARGETS_SCHEMA: Schema = {
   temperature: { type: 'number', min: 1e-6, default: D.temperature, doc: 'temperature T of the softened member distributions' },
@@ -53,7 +255,7 @@ export const targetsStage: StageDefinition<TargetsStageOptions> = {
   schema: TARGETS_SCHEMA,
 
   async run(ctx) {
-    const r = await locateOptionError(ctx, 'targets', () => makeSoftTargetSets({
+    const r = await locateConfigError(ctx.recipe, 'stages.targets', () => makeSoftTargetSets({
       ...ctx.options, modelsDir: ctx.inputDir('train'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'), outDir: ctx.outDir, logger: ctx.log,
     }));
     const main = r.file.sets[0];

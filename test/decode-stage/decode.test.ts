@@ -4,9 +4,9 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/nnet/backend.ts';
-import { decodeCorpus, type DecodeCorpusOptions, type DecodeSplitInput } from '../../src/decode-stage/decode.ts';
-import { experimentModels, selectSystems } from '../../src/decode-stage/find-systems.ts';
-import { readSplitTranscripts } from '../../src/decode-stage/corpus-text.ts';
+import { decodeCorpus, type DecodeCorpusOptions, type DecodeSplitInput } from '../../src/stages/decode.ts';
+import { experimentModels, selectSystems } from '../../src/stages/decode.ts';
+import { readSplitTranscripts } from '../../src/score/references.ts';
 import { readTrn } from '../../src/score/trn.ts';
 import { scoreTranscripts } from '../../src/score/wer.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';

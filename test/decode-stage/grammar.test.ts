@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/nnet/backend.ts';
-import { decodeCorpus } from '../../src/decode-stage/decode.ts';
+import { decodeCorpus } from '../../src/stages/decode.ts';
 import { formatArpa } from '../../src/lm/arpa.ts';
 import { grammarModel } from '../../src/lm/grammar.ts';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseLexiconForPhones, writeLexiconTxt } from '../../src/lang/lexicon.ts';
 import { PhoneSet } from '../../src/lang/phones.ts';
 import { syntheticLexicon } from '../../src/lang/synthetic-lexicon.ts';
-import { buildSearch, resolveSearchOptions } from '../../src/decode-stage/decode.ts';
+import { buildSearch, resolveSearchOptions } from '../../src/decode/search-space.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { quiet, uniformUnigramArpa, writeMonophoneAlign } from './fixtures.ts';
 

@@ -3,7 +3,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { trainCorpusLm } from '../../src/decode-stage/lm.ts';
+import { trainCorpusLm } from '../../src/stages/lm.ts';
 import { parseArpa } from '../../src/lm/arpa.ts';
 import { BackoffLm } from '../../src/lm/model.ts';
 import { ConfigError, CorpusError } from '../../src/util/errors.ts';

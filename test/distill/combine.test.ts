@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { EnsembleAccumulator, combineEnsemble, combineEnsembleTf, logSoftmaxRows, softmaxRows } from '../../src/distill/combine.ts';
+import { EnsembleAccumulator, combineEnsemble, combineEnsembleTf } from '../../src/distill/combine.ts';
+import { logSoftmaxRows, softmaxRows } from '../../src/util/softmax.ts';
 import { initBackend } from '../../src/nnet/backend.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';

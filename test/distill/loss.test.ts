@@ -14,7 +14,7 @@ import {
   type DistillationLossOptions,
 } from '../../src/distill/loss.ts';
 import { sparseToDense, type SparseBatchTargets } from '../../src/distill/store.ts';
-import { softmaxRows } from '../../src/distill/combine.ts';
+import { softmaxRows } from '../../src/util/softmax.ts';
 import { topKRows } from '../../src/distill/topk.ts';
 import { initBackend, type BackendName } from '../../src/nnet/backend.ts';
 import type { Minibatch } from '../../src/nnet/data.ts';

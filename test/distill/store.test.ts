@@ -13,7 +13,7 @@ import {
   type SoftTargetWriterOptions,
   type UtteranceSoftTargets,
 } from '../../src/distill/store.ts';
-import { softmaxRows } from '../../src/distill/combine.ts';
+import { softmaxRows } from '../../src/util/softmax.ts';
 import { topKRows, type TopKRows } from '../../src/distill/topk.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { KeptMassCurve, KeptMassStats, keptMassDistribution, topKRows } from '../../src/distill/topk.ts';
-import { softmaxRows } from '../../src/distill/combine.ts';
+import { softmaxRows } from '../../src/util/softmax.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { expectClose, randomLogits } from './helpers.ts';

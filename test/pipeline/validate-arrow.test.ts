@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { detectArtefact, validateFile } from '../../src/pipeline/validate.ts';
 import { ALIGN_META, readAlignmentMetadata } from '../../src/align/store.ts';
 import { SOFT_META, SoftTargetFileWriter, readSoftTargetMetadata, type SoftTargetWriterOptions } from '../../src/distill/store.ts';
-import { softmaxRows } from '../../src/distill/combine.ts';
+import { softmaxRows } from '../../src/util/softmax.ts';
 import { topKRows, type TopKRows } from '../../src/distill/topk.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';

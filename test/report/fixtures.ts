@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Rng } from '../../src/util/rng.ts';
 import { scoreTranscripts, type WerResult } from '../../src/score/wer.ts';
 import type { TrnUtterance } from '../../src/score/trn.ts';
-import { alignmentsOf, scoredSplit, worstUttIds } from '../../src/report/from-score.ts';
+import { alignmentsOf, scoredSplit, worstUttIds } from '../../src/score/counts.ts';
 import { errorLists } from '../../src/score/errors.ts';
 import { REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, type EpochPoint, type ReportInput, type SystemInput } from '../../src/report/types.ts';
 

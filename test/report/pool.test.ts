@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { poolDiagnostics, poolExperiments, readPoolExperiment, writePool, formatPoolMarkdown } from '../../src/report/pool.ts';
-import type { SplitDiagnostics } from '../../src/train/eval.ts';
+import type { SplitDiagnostics } from '../../src/report/eval-markdown.ts';
 import { bootstrapSums } from '../../src/score/significance.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { main } from '../../src/cli/main.ts';

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { countSource, FilteredFrameSource, findSplitFiles, inSubset, inventoryOf, passesFilter, validateSubset } from '../../src/train/data.ts';
+import { countSource, FilteredFrameSource, findSplitFiles, inSubset, inventoryOf, passesFilter, validateSubset } from '../../src/nnet/split-data.ts';
 import { ArrayFrameSource, scanSource, type Utterance } from '../../src/nnet/data.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';

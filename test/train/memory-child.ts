@@ -5,7 +5,7 @@
  *   node bin/run-ts.js test/train/memory-child.ts <dir> <trainUtterances>
  */
 import { join } from 'node:path';
-import { trainAcousticModels } from '../../src/train/models.ts';
+import { trainAcousticModels } from '../../src/stages/train.ts';
 import { setLogLevel } from '../../src/util/log.ts';
 import { writeTinyCorpus } from './helpers.ts';
 

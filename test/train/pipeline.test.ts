@@ -1,10 +1,11 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, readFileSync, cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { trainAcousticModels, type TrainAcousticModelsResult } from '../../src/train/models.ts';
-import { makeSoftTargetSets } from '../../src/train/targets.ts';
-import { distillStudents } from '../../src/train/distill.ts';
-import { evaluateAcousticModels, type EvalFile } from '../../src/train/eval.ts';
+import { trainAcousticModels, type TrainAcousticModelsResult } from '../../src/stages/train.ts';
+import { makeSoftTargetSets } from '../../src/stages/targets.ts';
+import { distillStudents } from '../../src/stages/distill.ts';
+import { evaluateAcousticModels } from '../../src/stages/eval.ts';
+import { type EvalFile } from '../../src/formats/eval.ts';
 import { readSidecar } from '../../src/nnet/io.ts';
 import { memberSeed } from '../../src/nnet/pool.ts';
 import { readSoftTargetMetadata } from '../../src/distill/store.ts';

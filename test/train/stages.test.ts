@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { trainAcousticModels } from '../../src/train/models.ts';
-import { distillStudents } from '../../src/train/distill.ts';
+import { trainAcousticModels } from '../../src/stages/train.ts';
+import { distillStudents } from '../../src/stages/distill.ts';
 import { join, resolve } from 'node:path';
 import { trainStage, TRAIN_SCHEMA } from '../../src/stages/train.ts';
 import { targetsStage, TARGETS_SCHEMA } from '../../src/stages/targets.ts';

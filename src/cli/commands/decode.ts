@@ -15,9 +15,10 @@ import type { Command } from 'commander';
 import { ConfigError } from '../../util/errors.ts';
 import { withAtomicOutput } from '../../util/fs.ts';
 import { readTrn, type TrnUtterance } from '../../score/trn.ts';
-import { decodeCorpus, type DecodeSearchOptions, type DecodeSplitInput, type PriorsOption } from '../../decode-stage/decode.ts';
-import { readSplitTranscripts } from '../../decode-stage/corpus-text.ts';
-import { resolveModelDir } from '../../decode-stage/systems.ts';
+import { decodeCorpus, type DecodeSplitInput, type PriorsOption } from '../../stages/decode.ts';
+import { type DecodeSearchOptions } from '../../decode/search-space.ts';
+import { readSplitTranscripts } from '../../score/references.ts';
+import { resolveModelDir } from '../../decode/systems.ts';
 import { BACKEND_LADDER, type BackendName } from '../../nnet/backend.ts';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

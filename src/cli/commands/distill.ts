@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { distillStudents, type DistillStudentsOptions } from '../../train/distill.ts';
+import { distillStudents, type DistillStudentsOptions } from '../../stages/distill.ts';
 import { DISTILL_SCHEMA } from '../../stages/distill.ts';
 import { collect, numFlag, optionsFromFlags } from './train.ts';
 

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { EVAL_MD, evaluateAcousticModels, type EvaluateModelsOptions } from '../../train/eval.ts';
+import { evaluateAcousticModels, type EvaluateModelsOptions } from '../../stages/eval.ts';
+import { EVAL_MD } from '../../formats/eval.ts';
 import { EVAL_SCHEMA } from '../../stages/eval.ts';
 import { collect, numFlag, optionsFromFlags } from './train.ts';
 

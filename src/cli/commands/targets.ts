@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { makeSoftTargetSets, type MakeTargetsOptions } from '../../train/targets.ts';
+import { makeSoftTargetSets, type MakeTargetsOptions } from '../../stages/targets.ts';
 import { TARGETS_SCHEMA } from '../../stages/targets.ts';
 import { ConfigError } from '../../util/errors.ts';
 import { collect, numFlag, optionsFromFlags } from './train.ts';

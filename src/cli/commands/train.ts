@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { trainAcousticModels, type TrainModelsOptions } from '../../train/models.ts';
+import { trainAcousticModels, type TrainModelsOptions } from '../../stages/train.ts';
 import { TRAIN_SCHEMA } from '../../stages/train.ts';
 import { validateOptions, type Schema } from '../../stages/schema.ts';
 import { parseSetArgument } from '../../stages/schema.ts';

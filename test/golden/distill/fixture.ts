@@ -4,7 +4,7 @@
  * test/distill/pyarrow-golden.test.ts, which checks the bytes are still the ones pyarrow read.
  */
 import { SoftTargetFileWriter, type ProbType, type IdType, type ResidualMode } from '../../../src/distill/store.ts';
-import { softmaxRows } from '../../../src/distill/combine.ts';
+import { softmaxRows } from '../../../src/util/softmax.ts';
 import { topKRows } from '../../../src/distill/topk.ts';
 import { Rng } from '../../../src/util/rng.ts';
 

@@ -1,11 +1,11 @@
 /**
- * Transcripts of a prepared data directory as the LM, decode and score stages need them:
+ * Transcripts of a prepared data directory (src/corpus) as the LM, decode and score stages need them:
  * sentences for LM training, sclite references and utt2spk per split.
  */
 import { readCorpusInfo, readSplit } from '../corpus/manifest.ts';
 import { transcriptWords } from '../corpus/text.ts';
 import { ConfigError } from '../util/errors.ts';
-import type { TrnUtterance } from '../score/trn.ts';
+import type { TrnUtterance } from './trn.ts';
 
 export interface SplitTranscripts {
   split: string;

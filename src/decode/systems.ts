@@ -18,9 +18,10 @@ import { checkCompatible, loadModelDir, SIDECAR_JSON, type ModelSidecar } from '
 import type { FrameClassifier } from '../nnet/model.ts';
 import { utteranceLogits } from '../nnet/train.ts';
 import type { CmvnOptions, SpeakerCmvn, Utterance } from '../nnet/data.ts';
-import { EnsembleAccumulator, logSoftmaxRows } from '../distill/combine.ts';
-import { hybridScores } from '../decode/hybrid.ts';
-import type { ScoreMatrix } from '../decode/types.ts';
+import { EnsembleAccumulator } from '../distill/combine.ts';
+import { logSoftmaxRows } from '../util/softmax.ts';
+import { hybridScores } from './hybrid.ts';
+import type { ScoreMatrix } from './types.ts';
 
 /** What to decode: a name and one model directory (a single net) or several (an ensemble). */
 export interface SystemSpec {

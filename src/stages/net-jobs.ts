@@ -13,7 +13,7 @@ import { readAlignmentMetadata } from '../align/store.ts';
 import { SoftTargetFrameSource } from '../distill/source.ts';
 import { trainStudent } from '../distill/student.ts';
 import type { DistillationLossOptions } from '../distill/loss.ts';
-import { openDataSource, type DataSpec } from './data.ts';
+import { openDataSource, type DataSpec } from '../nnet/split-data.ts';
 
 interface JobBase {
   outDir: string;

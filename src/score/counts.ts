@@ -1,9 +1,43 @@
 /**
- * Helpers for the stage code that fills a ReportInput from src/score results, so the counts in the
- * report are exactly the scorer's.
+ * Word error counts in the form the report and score.json carry them: corpus, per speaker, per
+ * utterance, and the word alignments of chosen utterances, taken from a src/score result so the
+ * report's counts are exactly the scorer's.
  */
-import type { WerResult } from '../score/wer.ts';
-import type { SpeakerWerCounts, Split, UttAlignment, UttWerCounts, WerCounts } from './types.ts';
+import type { AlignedPair } from './align.ts';
+import type { WerResult } from './wer.ts';
+
+/** Word error counts of one system on one split (sclite convention: errors = sub + del + ins). */
+export interface WerCounts {
+  refWords: number;
+  sub: number;
+  del: number;
+  ins: number;
+  /** Utterances scored. */
+  sentences?: number;
+  /** Utterances with at least one error. */
+  sentenceErrors?: number;
+}
+
+export interface SpeakerWerCounts extends WerCounts {
+  speaker: string;
+}
+
+/** Error counts of one utterance; the paired bootstrap resamples these. */
+export interface UttWerCounts {
+  uttId: string;
+  refWords: number;
+  sub: number;
+  del: number;
+  ins: number;
+}
+
+/** A scored utterance with its word alignment (src/score's `AlignedPair`s). */
+export interface UttAlignment<S extends string = string> {
+  uttId: string;
+  /** The scored split ('dev' or 'test' in a report). */
+  split: S;
+  pairs: AlignedPair[];
+}
 
 export interface ScoredSplit {
   counts: WerCounts;
@@ -30,7 +64,7 @@ export function worstUttIds(r: WerResult, n: number): string[] {
 }
 
 /** Alignments of the given utterances (in the given order; ids the result lacks are left out). */
-export function alignmentsOf(r: WerResult, split: Split, uttIds: readonly string[]): UttAlignment[] {
+export function alignmentsOf<S extends string>(r: WerResult, split: S, uttIds: readonly string[]): UttAlignment<S>[] {
   const byId = new Map(r.utterances.map((u) => [u.uttId, u] as const));
   return uttIds.flatMap((id) => {
     const u = byId.get(id);
