@@ -18,7 +18,7 @@ import { PhoneSet } from '../src/lang/phones.ts';
 import { readLexiconTxt, writeLexiconTxt } from '../src/lang/lexicon.ts';
 import { syntheticLexicon } from '../src/lang/synthetic-lexicon.ts';
 import { buildSearch, resolveSearchOptions } from '../src/decode/search-space.ts';
-import { uniformUnigramArpa, writeMonophoneAlign } from '../test/decode-stage/fixtures.ts';
+import { uniformUnigramArpa, writeMonophoneAlign } from '../test/stages/decode/fixtures.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {

@@ -16,7 +16,7 @@ import { readScpObjects } from '../../src/formats/kaldi-io.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { captureLogger, tempDir } from '../helpers.ts';
-import { featureConfig } from '../train/helpers.ts';
+import { featureConfig } from '../stages/nets/helpers.ts';
 
 const DIM = 4;
 const UTTS = [['s1-a', 's1', 5], ['s1-b', 's1', 3], ['s2-a', 's2', 4]] as const;

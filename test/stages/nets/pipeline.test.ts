@@ -1,15 +1,15 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, readFileSync, cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { trainAcousticModels, type TrainAcousticModelsResult } from '../../src/stages/train.ts';
-import { makeSoftTargetSets } from '../../src/stages/targets.ts';
-import { distillStudents } from '../../src/stages/distill.ts';
-import { evaluateAcousticModels } from '../../src/stages/eval.ts';
-import { type EvalFile } from '../../src/formats/eval.ts';
-import { readSidecar } from '../../src/nnet/io.ts';
-import { memberSeed } from '../../src/nnet/pool.ts';
-import { readSoftTargetMetadata } from '../../src/distill/store.ts';
-import { FormatError, NumericError, ConfigError } from '../../src/util/errors.ts';
+import { trainAcousticModels, type TrainAcousticModelsResult } from '../../../src/stages/train.ts';
+import { makeSoftTargetSets } from '../../../src/stages/targets.ts';
+import { distillStudents } from '../../../src/stages/distill.ts';
+import { evaluateAcousticModels } from '../../../src/stages/eval.ts';
+import { type EvalFile } from '../../../src/formats/eval.ts';
+import { readSidecar } from '../../../src/nnet/io.ts';
+import { memberSeed } from '../../../src/nnet/pool.ts';
+import { readSoftTargetMetadata } from '../../../src/distill/store.ts';
+import { FormatError, NumericError, ConfigError } from '../../../src/util/errors.ts';
 import { captureLogger, expectNear, tempDir, TINY_TRAIN, writeTinyCorpus } from './helpers.ts';
 
 describe('train -> targets -> distill -> eval on a tiny generated corpus', () => {

@@ -1,20 +1,20 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { trainAcousticModels } from '../../src/stages/train.ts';
-import { distillStudents } from '../../src/stages/distill.ts';
+import { trainAcousticModels } from '../../../src/stages/train.ts';
+import { distillStudents } from '../../../src/stages/distill.ts';
 import { join, resolve } from 'node:path';
-import { trainStage, TRAIN_SCHEMA } from '../../src/stages/train.ts';
-import { targetsStage, TARGETS_SCHEMA } from '../../src/stages/targets.ts';
-import { distillStage, DISTILL_SCHEMA } from '../../src/stages/distill.ts';
-import { evalStage, EVAL_SCHEMA } from '../../src/stages/eval.ts';
-import { validateOptions, type Schema } from '../../src/stages/schema.ts';
-import { loadRecipe } from '../../src/pipeline/recipe.ts';
-import { defaultRegistry } from '../../src/stages/index.ts';
-import type { StageContext, StageDefinition } from '../../src/stages/stage.ts';
-import { ConfigError } from '../../src/util/errors.ts';
+import { trainStage, TRAIN_SCHEMA } from '../../../src/stages/train.ts';
+import { targetsStage, TARGETS_SCHEMA } from '../../../src/stages/targets.ts';
+import { distillStage, DISTILL_SCHEMA } from '../../../src/stages/distill.ts';
+import { evalStage, EVAL_SCHEMA } from '../../../src/stages/eval.ts';
+import { validateOptions, type Schema } from '../../../src/stages/schema.ts';
+import { loadRecipe } from '../../../src/pipeline/recipe.ts';
+import { defaultRegistry } from '../../../src/stages/index.ts';
+import type { StageContext, StageDefinition } from '../../../src/stages/stage.ts';
+import { ConfigError } from '../../../src/util/errors.ts';
 import { captureLogger, tempDir, writeTinyCorpus } from './helpers.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 
 /** Run a stage definition the way the runner does: validated options, upstream dirs, a fresh output dir. */
 async function runStage(def: StageDefinition, schema: Schema, raw: Record<string, unknown>, expDir: string, locate?: (k: string) => { file: string; line?: number }, log = captureLogger()) {

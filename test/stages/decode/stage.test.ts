@@ -6,12 +6,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRecipe } from '../../src/pipeline/recipe.ts';
-import { runPipeline } from '../../src/pipeline/runner.ts';
-import { createDefaultRegistry } from '../../src/stages/index.ts';
-import { initBackend } from '../../src/nnet/backend.ts';
-import { ConfigError } from '../../src/util/errors.ts';
-import { createLogger } from '../../src/util/log.ts';
+import { parseRecipe } from '../../../src/pipeline/recipe.ts';
+import { runPipeline } from '../../../src/pipeline/runner.ts';
+import { createDefaultRegistry } from '../../../src/stages/index.ts';
+import { initBackend } from '../../../src/nnet/backend.ts';
+import { ConfigError } from '../../../src/util/errors.ts';
+import { createLogger } from '../../../src/util/log.ts';
 import { TinyWorld, makeSplits, toyDecodeRecipe, toyDecodeRegistry } from './fixtures.ts';
 
 const tiny = () => {

@@ -2,11 +2,11 @@
  * Child process of memory.e2e.test.ts: writes a generated corpus of N training utterances in the
  * pipeline layout, trains the baseline and one member on it (one epoch, one worker thread, a
  * 20000-frame shuffle buffer) and prints peak RSS of the whole process as JSON.
- *   node bin/run-ts.js test/train/memory-child.ts <dir> <trainUtterances>
+ *   node bin/run-ts.js test/stages/nets/memory-child.ts <dir> <trainUtterances>
  */
 import { join } from 'node:path';
-import { trainAcousticModels } from '../../src/stages/train.ts';
-import { setLogLevel } from '../../src/util/log.ts';
+import { trainAcousticModels } from '../../../src/stages/train.ts';
+import { setLogLevel } from '../../../src/util/log.ts';
 import { writeTinyCorpus } from './helpers.ts';
 
 const [dir, n] = [process.argv[2], Number(process.argv[3])];

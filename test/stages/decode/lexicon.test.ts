@@ -7,11 +7,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseLexiconForPhones, writeLexiconTxt } from '../../src/lang/lexicon.ts';
-import { PhoneSet } from '../../src/lang/phones.ts';
-import { syntheticLexicon } from '../../src/lang/synthetic-lexicon.ts';
-import { buildSearch, resolveSearchOptions } from '../../src/decode/search-space.ts';
-import { FormatError } from '../../src/util/errors.ts';
+import { parseLexiconForPhones, writeLexiconTxt } from '../../../src/lang/lexicon.ts';
+import { PhoneSet } from '../../../src/lang/phones.ts';
+import { syntheticLexicon } from '../../../src/lang/synthetic-lexicon.ts';
+import { buildSearch, resolveSearchOptions } from '../../../src/decode/search-space.ts';
+import { FormatError } from '../../../src/util/errors.ts';
 import { quiet, uniformUnigramArpa, writeMonophoneAlign } from './fixtures.ts';
 
 let root: string;

@@ -3,12 +3,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { trainCorpusLm } from '../../src/stages/lm.ts';
-import { parseArpa } from '../../src/lm/arpa.ts';
-import { BackoffLm } from '../../src/lm/model.ts';
-import { ConfigError, CorpusError } from '../../src/util/errors.ts';
+import { trainCorpusLm } from '../../../src/stages/lm.ts';
+import { parseArpa } from '../../../src/lm/arpa.ts';
+import { BackoffLm } from '../../../src/lm/model.ts';
+import { ConfigError, CorpusError } from '../../../src/util/errors.ts';
 import { TinyWorld, writeDataDir, quiet, type TinyUtt } from './fixtures.ts';
-import { expectClose } from '../decode/helpers.ts';
+import { expectClose } from '../../decode/helpers.ts';
 
 let root: string;
 let data: string;

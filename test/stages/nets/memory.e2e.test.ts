@@ -3,10 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { tempDir } from './helpers.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 
 function run(n: number): { trainFrames: number; maxRssBytes: number; maxRssBytesBeforeTraining: number; peakBufferedFrames: number } {
-  const out = execFileSync(process.execPath, [join(ROOT, 'bin/run-ts.js'), 'test/train/memory-child.ts', tempDir('train-mem-'), String(n)], { cwd: ROOT, encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [join(ROOT, 'bin/run-ts.js'), 'test/stages/nets/memory-child.ts', tempDir('train-mem-'), String(n)], { cwd: ROOT, encoding: 'utf8' });
   const r = JSON.parse(out.trim().split('\n').at(-1)!);
   console.log(`train utterances ${n}: ${r.trainFrames} frames, peak RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${(r.maxRssBytesBeforeTraining / 2 ** 20).toFixed(0)} MiB before training), shuffle buffer peak ${r.peakBufferedFrames} frames, ${r.framesPerSecond} frames/s`);
   return r;

@@ -6,7 +6,7 @@ import { ArrayFrameSource, scanSource, type Utterance } from '../../src/nnet/dat
 import { ConfigError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { main } from '../../src/cli/main.ts';
-import { captureLogger, tempDir, writeTinyCorpus } from './helpers.ts';
+import { captureLogger, tempDir, writeTinyCorpus } from '../stages/nets/helpers.ts';
 
 function utts(n: number): Utterance[] {
   const rng = new Rng(7);

@@ -3,9 +3,9 @@ import { describe, it, expect, beforeAll, afterAll, afterEach, vi } from 'vitest
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, EXIT_OK, EXIT_BAD_INPUT } from '../../src/cli/main.ts';
-import { readTrn } from '../../src/score/trn.ts';
-import { initBackend } from '../../src/nnet/backend.ts';
+import { main, EXIT_OK, EXIT_BAD_INPUT } from '../../../src/cli/main.ts';
+import { readTrn } from '../../../src/score/trn.ts';
+import { initBackend } from '../../../src/nnet/backend.ts';
 import { writeTinyExperiment } from './fixtures.ts';
 
 let root: string;

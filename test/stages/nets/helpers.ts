@@ -2,12 +2,12 @@
 import { expect } from 'vitest';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FeatureFileWriter, type FeatureConfig } from '../../src/features/store.ts';
-import { fbankOptions } from '../../src/features/options.ts';
-import { writeCmvnFile } from '../../src/features/cmvn-file.ts';
-import { AlignmentFileWriter } from '../../src/align/store.ts';
-import { SyntheticFrameSource, type SyntheticCorpusOptions } from '../../src/nnet/synthetic.ts';
-import { captureLogger, tempDir as sharedTempDir } from '../helpers.ts';
+import { FeatureFileWriter, type FeatureConfig } from '../../../src/features/store.ts';
+import { fbankOptions } from '../../../src/features/options.ts';
+import { writeCmvnFile } from '../../../src/features/cmvn-file.ts';
+import { AlignmentFileWriter } from '../../../src/align/store.ts';
+import { SyntheticFrameSource, type SyntheticCorpusOptions } from '../../../src/nnet/synthetic.ts';
+import { captureLogger, tempDir as sharedTempDir } from '../../helpers.ts';
 
 export { captureLogger };
 
