@@ -51,7 +51,7 @@ import { join, relative, resolve } from 'node:path';
 import { Decoder, type DecodeResult } from '../decode/decoder.ts';
 import { SearchLm } from '../decode/search-lm.ts';
 import { DECODE_SEARCH_DEFAULTS, buildSearch, decodeOptions, resolveSearchOptions, type DecodeSearchOptions, type DecodeSearchSpace } from '../decode/search-space.ts';
-import { ModelBank, checkSystemSpecs, resolveModelDir, type SystemSpec } from '../decode/systems.ts';
+import { ModelBank, checkSystemSpecs, resolveModelDir, type AcousticSystem, type SystemSpec } from '../decode/systems.ts';
 import type { TunePoint } from '../decode/tune.ts';
 import { readFeatureMetadata } from '../features/store.ts';
 import { DECODE_FORMAT, DECODE_FORMAT_VERSION, type DecodeSummary, type LmRecord, type SystemSplitSummary, type SystemSummary } from '../formats/decode.ts';
@@ -250,245 +250,284 @@ async function splitLmRecords(spaces: Map<string, DecodeSearchSpace & { lmFile: 
   return out;
 }
 
+/** What one decodeCorpus call shares between its steps. */
+interface DecodeRun {
+  opts: DecodeCorpusOptions;
+  search: DecodeSearchOptions;
+  logger: Logger;
+  bank: ModelBank;
+  systems: readonly AcousticSystem[];
+  summaries: SystemSummary[];
+  sources: Map<string, ArrowFrameSource>;
+  decoderOf: (split: string) => Decoder;
+  frameShiftSec: number;
+  timing: DecodeTiming;
+  skipped: DecodeSummary['skipped'];
+}
+
+/** The tuning split and the other splits, checked: names distinct and file-safe, references to tune on. */
+function checkDecodeSplits(opts: DecodeCorpusOptions): string[] {
+  if (opts.splits.length === 0 && !opts.tune) throw new ConfigError('no split to decode', { keyPath: 'splits', expected: 'at least one split', found: 'none' });
+  const names = [...(opts.tune ? [opts.tune.name] : []), ...opts.splits.map((s) => s.name)];
+  if (new Set(names).size !== names.length) throw new ConfigError('a split is listed twice', { keyPath: 'splits', expected: 'distinct splits (the tuning split is decoded anyway)', found: names.join(', ') });
+  for (const n of names) if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new ConfigError('bad split name', { keyPath: 'splits', expected: "letters, digits, '.', '_' or '-'", found: JSON.stringify(n) });
+  if (opts.tune && !opts.tune.refs) throw new ConfigError('the tuning split needs references', { keyPath: 'tune', expected: `reference transcripts of '${opts.tune.name}'`, found: 'none' });
+  return names;
+}
+
+const allSplits = (opts: DecodeCorpusOptions): DecodeSplitInput[] => [...(opts.tune ? [opts.tune] : []), ...opts.splits];
+
+/** The search spaces: lexicon x HMM x LM, one for the corpus LM and one per other LM a split names. */
+async function buildSearchSpaces(opts: DecodeCorpusOptions, search: DecodeSearchOptions, logger: Logger): Promise<{ main: DecodeSearchSpace; splitSearch: Map<string, DecodeSearchSpace & { lmFile: string }> }> {
+  const main = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon });
+  const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
+  for (const sp of allSplits(opts)) {
+    if (!sp.lm) continue;
+    logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
+    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon })), lmFile: sp.lm });
+  }
+  return { main, splitSearch };
+}
+
+/** Every split's features opened and checked against the models and the HMM; one frame shift for all. */
+async function openSplitSources(opts: DecodeCorpusOptions, bank: ModelBank, numPdfs: number): Promise<{ sources: Map<string, ArrowFrameSource>; frameShiftSec: number }> {
+  if (opts.senoneInventoryId) {
+    for (const [dir, sc] of bank.sidecars()) {
+      if (sc.senones.id !== undefined && sc.senones.id !== opts.senoneInventoryId) {
+        throw new FormatError('the model was trained on another senone inventory (another align run)', { file: dir, expected: `senone inventory ${opts.senoneInventoryId} (of ${opts.hmmModel})`, found: sc.senones.id });
+      }
+    }
+  }
+  const sources = new Map<string, ArrowFrameSource>();
+  const shiftOf = new Map<string, number>();
+  for (const sp of allSplits(opts)) {
+    const src = await ArrowFrameSource.open({ features: sp.features, uttToSpeaker: sp.uttToSpeaker as Map<string, string> | undefined, name: sp.features[0] });
+    bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: numPdfs }, `features ${sp.features[0]} and HMM ${opts.hmmModel}`);
+    sources.set(sp.name, src);
+    shiftOf.set(sp.name, src.featureConfig.frameShiftMs / 1000);
+  }
+  const shifts = new Set(shiftOf.values());
+  if (shifts.size > 1) throw new FormatError('splits differ in frame shift', { expected: 'one frame shift', found: [...shiftOf].map(([k, v]) => `${k} ${v * 1000} ms`).join(', ') });
+  return { sources, frameShiftSec: [...shifts][0] };
+}
+
+/** Priors from the systems' own mean posteriors (Kaldi nnet3 adjust-priors), written to <system>/priors.json. */
+async function usePosteriorPriors(run: DecodeRun, pr: Extract<PriorsOption, { source: 'posteriors' }>, numPdfs: number): Promise<void> {
+  const { opts, bank, systems, summaries, logger } = run;
+  if (!(Number.isInteger(pr.maxFrames) && pr.maxFrames >= 1)) throw new ConfigError('bad prior frame count', { keyPath: 'priorFrames', expected: 'an integer >= 1', found: String(pr.maxFrames) });
+  const src = await ArrowFrameSource.open({ features: pr.split.features, uttToSpeaker: pr.split.uttToSpeaker as Map<string, string> | undefined, name: pr.split.features[0] });
+  bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: numPdfs }, `features ${pr.split.features[0]} and HMM ${opts.hmmModel}`);
+  const est = await estimatePosteriorPriors(bank, src, pr.split, pr.maxFrames, logger);
+  for (const [si, sys] of systems.entries()) {
+    const before = Float64Array.from(sys.logPriors, Math.exp);
+    sys.setPriors(est.sums[si]);
+    let kl = 0;
+    for (let s = 0; s < sys.numSenones; s++) kl += before[s] * (Math.log(before[s]) - sys.logPriors[s]);
+    const file = join(opts.outDir, sys.name, 'priors.json');
+    await writeJsonAtomic(file, { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, priors: Array.from(sys.logPriors, Math.exp) });
+    summaries[si].priors = { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, klFromAlignments: kl, file: relative(opts.outDir, file) };
+    logger.info(`${sys.name}: priors from its mean posterior on ${est.frames} frames of '${pr.split.name}' (${est.utterances} utterances); KL from the alignment priors ${kl.toFixed(4)} nats`);
+  }
+}
+
+/** CMVN statistics of a split for every setting the models use (Kaldi: per speaker of the data decoded). */
+async function useSplitCmvn(bank: ModelBank, src: ArrowFrameSource): Promise<void> {
+  const cmvn = new Map<string, SpeakerCmvn>();
+  for (const c of bank.cmvnSettings()) {
+    if (c.mode === 'none') continue;
+    cmvn.set(JSON.stringify([c.mode, c.normVars]), (await scanSource(src, { cmvn: c })).cmvn);
+  }
+  bank.useCmvn((c: CmvnOptions) => cmvn.get(JSON.stringify([c.mode, c.normVars])));
+}
+
+/**
+ * One pass over a split: every usable utterance's scores per system (computed once), decoded at
+ * every point of `points(system)`. Returns per system and point the outcomes in hypothesis-line
+ * order (reference order, empty for references without usable features; else feature order) and
+ * records the split's skips and timing.
+ */
+async function decodePass(run: DecodeRun, sp: DecodeSplitInput, points: (sys: number) => { lmWeight: number; wordInsertionPenalty: number }[]): Promise<UttOutcome[][][]> {
+  const { systems, search, logger, frameShiftSec } = run;
+  const src = run.sources.get(sp.name)!;
+  const splitDecoder = run.decoderOf(sp.name);
+  await useSplitCmvn(run.bank, src);
+  const skips = new SkipCounter();
+  const refIds = sp.refs ? new Set(sp.refs.map((r) => r.uttId)) : null;
+  const outcomes = new Map<string, UttOutcome[][]>();
+  const order: string[] = [];
+  const accs = systems.map(() => new TimingAcc());
+  let total = 0;
+  for (const f of sp.features) total += (await readFeatureMetadata(f)).counts.utterances;
+  const badIds = new Set<string>();
+  const progress = logger.progress(`decode ${sp.name}`, total, 'utts');
+  for await (const utt of src.utterances()) {
+    if (refIds && !refIds.has(utt.uttId)) {
+      skips.skip(utt.uttId, 'no reference transcript');
+      progress.tick();
+      continue;
+    }
+    if (outcomes.has(utt.uttId)) throw new FormatError('utterance id appears twice in the features', { file: src.name, uttId: utt.uttId, expected: 'unique ids', found: 'a second occurrence' });
+    const bad = checkUtterance(utt, src);
+    if (bad) {
+      skips.skip(utt.uttId, bad);
+      badIds.add(utt.uttId);
+      progress.tick();
+      continue;
+    }
+    skips.done++;
+    const per: UttOutcome[][] = [];
+    systems.forEach((sys, si) => {
+      const a0 = sys.timing.forwardSec + sys.timing.scoreSec;
+      const scores = sys.scores(utt, search.acousticScale);
+      const acc = accs[si];
+      acc.acousticSec += sys.timing.forwardSec + sys.timing.scoreSec - a0;
+      acc.frames += utt.numFrames;
+      const list: UttOutcome[] = [];
+      for (const p of points(si)) {
+        const r = splitDecoder.decode(utt.uttId, scores, decodeOptions(search, p, frameShiftSec));
+        acc.searchSec += r.stats.elapsedSec;
+        acc.activeW += r.stats.meanActive * r.stats.numFrames;
+        acc.maxActive = Math.max(acc.maxActive, r.stats.maxActive);
+        acc.decodes++;
+        list.push({ uttId: utt.uttId, status: 'ok', result: slim(r) });
+      }
+      per.push(list);
+    });
+    outcomes.set(utt.uttId, per);
+    order.push(utt.uttId);
+    progress.tick();
+  }
+  progress.done();
+  // Hypothesis lines: reference order (missing features -> empty), else feature order.
+  const ids = sp.refs ? sp.refs.map((r) => r.uttId) : order;
+  const bySystem: UttOutcome[][][] = systems.map((_, si) => points(si).map(() => [] as UttOutcome[]));
+  let noFeatures = 0;
+  for (const id of ids) {
+    const per = outcomes.get(id);
+    if (!per) {
+      noFeatures++;
+      if (!badIds.has(id)) skips.skip(id, 'no features');
+    }
+    systems.forEach((_, si) => {
+      points(si).forEach((__, pi) => bySystem[si][pi].push(per ? per[si][pi] : { uttId: id, status: 'no-features', result: EMPTY }));
+    });
+  }
+  if (noFeatures) logger.warn(`${sp.name}: ${noFeatures} reference utterance(s) have no usable features and get empty hypotheses`);
+  run.skipped[sp.name] = skips.toJSON();
+  systems.forEach((sys, si) => {
+    const a = accs[si];
+    const n = points(si).length;
+    const audio = a.frames * frameShiftSec;
+    run.timing.systems[sys.name][sp.name] = {
+      frames: a.frames, searchSec: a.searchSec, searchRtf: audio > 0 ? a.searchSec / n / audio : 0,
+      acousticSec: a.acousticSec, acousticRtf: audio > 0 ? a.acousticSec / audio : 0,
+      meanActive: a.frames > 0 ? a.activeW / (a.frames * n) : 0, maxActive: a.maxActive,
+    };
+  });
+  return bySystem;
+}
+
+/** One system's hypotheses of one split: .trn, .ctm and .utts.jsonl, with its counts (and WER given references). */
+async function writeSystemSplit(run: DecodeRun, si: number, sp: DecodeSplitInput, outs: UttOutcome[]): Promise<SystemSplitSummary> {
+  const { opts, logger, search } = run;
+  const sys = run.systems[si];
+  const dir = join(opts.outDir, sys.name);
+  const files = { trn: join(dir, `${sp.name}.trn`), ctm: join(dir, `${sp.name}.ctm`), utts: join(dir, `${sp.name}.utts.jsonl`) };
+  await writeFileAtomic(files.trn, formatTrn(outs.map((o) => ({ uttId: o.uttId, words: o.result.words }))));
+  await writeFileAtomic(files.ctm, outs.map((o) => ctmLines(o.uttId, o.result, run.frameShiftSec)).join(''));
+  await writeFileAtomic(files.utts, outs.map(uttJson).join(''));
+  const decoded = outs.filter((o) => o.status === 'ok');
+  const noPath = decoded.filter((o) => !o.result.reachedFinal).map((o) => o.uttId);
+  if (noPath.length) logger.warn(`${sys.name} ${sp.name}: no token reached a final state in ${noPath.length} of ${decoded.length} utterances (empty hypotheses), e.g. ${noPath.slice(0, 5).join(', ')}`);
+  let wer: number | null = null, errors: number | null = null, refWords: number | null = null;
+  if (sp.refs) {
+    const s = scoreTranscripts(sp.refs, outs.map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), { mode: search.scoringMode });
+    wer = s.wer; errors = s.errors; refWords = s.refWords;
+    logger.info(`${sys.name} ${sp.name}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ] (lmWeight ${run.summaries[si].lmWeight}, penalty ${run.summaries[si].wordInsertionPenalty})`);
+  }
+  return {
+    utterances: outs.length, decoded: decoded.length, frames: decoded.reduce((n, o) => n + o.result.numFrames, 0),
+    noPath: noPath.length, noPathUtterances: noPath, noFeatures: outs.length - decoded.length,
+    emptyHyps: outs.filter((o) => o.result.words.length === 0).length,
+    wer, errors, refWords, files: { trn: relative(opts.outDir, files.trn), ctm: relative(opts.outDir, files.ctm), utts: relative(opts.outDir, files.utts) },
+  };
+}
+
+/** The tuning split at every grid point; per system the point with the fewest errors becomes its weights (tuning.json). */
+async function tuneWeights(run: DecodeRun, sp: DecodeSplitInput): Promise<void> {
+  const { search, systems, logger, opts } = run;
+  const grid = search.lmWeights.flatMap((lmWeight) => search.wordInsertionPenalties.map((wordInsertionPenalty) => ({ lmWeight, wordInsertionPenalty })));
+  logger.info(`tuning LM weight and insertion penalty on '${sp.name}': ${grid.length} grid points x ${systems.length} system(s)`);
+  const res = await decodePass(run, sp, () => grid);
+  const scoreOpts: ScoreOptions = { mode: search.scoringMode };
+  for (let si = 0; si < systems.length; si++) {
+    const points: TunePoint[] = [];
+    let best = -1;
+    grid.forEach((g, pi) => {
+      const s = scoreTranscripts(sp.refs!, res[si][pi].map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), scoreOpts);
+      points.push({ ...g, wer: s.wer, errors: s.errors, refWords: s.refWords, sub: s.sub, del: s.del, ins: s.ins });
+      if (best < 0 || s.errors < points[best].errors) best = pi;
+    });
+    const sm = run.summaries[si];
+    sm.lmWeight = grid[best].lmWeight;
+    sm.wordInsertionPenalty = grid[best].wordInsertionPenalty;
+    sm.weightsFrom = 'tuning';
+    sm.tuning = { split: sp.name, best: points[best], grid: points };
+    logger.info(`${sm.name}: lmWeight ${sm.lmWeight}, penalty ${sm.wordInsertionPenalty} chosen on ${sp.name} (%WER ${points[best].wer.toFixed(2)})`);
+    await writeJsonAtomic(join(opts.outDir, sm.name, 'tuning.json'), { split: sp.name, scoringMode: search.scoringMode, best: points[best], grid: points });
+    sm.splits[sp.name] = await writeSystemSplit(run, si, sp, res[si][best]);
+  }
+}
+
 /** Decode the splits with every system; see the module comment. */
 export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCorpusResult> {
   const logger = opts.logger ?? defaultLog;
   const t0 = performance.now();
   const search = resolveSearchOptions(opts.search);
   checkSystemSpecs(opts.systems);
-  if (opts.splits.length === 0 && !opts.tune) throw new ConfigError('no split to decode', { keyPath: 'splits', expected: 'at least one split', found: 'none' });
-  const names = [...(opts.tune ? [opts.tune.name] : []), ...opts.splits.map((s) => s.name)];
-  if (new Set(names).size !== names.length) throw new ConfigError('a split is listed twice', { keyPath: 'splits', expected: 'distinct splits (the tuning split is decoded anyway)', found: names.join(', ') });
-  for (const n of names) if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new ConfigError('bad split name', { keyPath: 'splits', expected: "letters, digits, '.', '_' or '-'", found: JSON.stringify(n) });
-  if (opts.tune && !opts.tune.refs) throw new ConfigError('the tuning split needs references', { keyPath: 'tune', expected: `reference transcripts of '${opts.tune.name}'`, found: 'none' });
+  const names = checkDecodeSplits(opts);
   const rel = (p: string) => (opts.pathBase ? relative(opts.pathBase, p) || '.' : p);
-
-  // --- Search space: lexicon x HMM x LM (one per LM: the corpus LM and any split's own).
-  const { decoder, slm, silenceProb, searchWords, numProns, notInLm, untrainedPhones, numPdfs, lexiconReport } = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon });
-  const am = { numPdfs };
-  const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
-  for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
-    if (!sp.lm) continue;
-    logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
-    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon })), lmFile: sp.lm });
-  }
-  const decoderOf = (split: string): Decoder => splitSearch.get(split)?.decoder ?? decoder;
-
-  // --- Acoustic models.
+  const { main, splitSearch } = await buildSearchSpaces(opts, search, logger);
   const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
   const bank = await ModelBank.open(opts.systems, { batchSize: opts.inferenceBatchSize, logger });
-  const shiftOf = new Map<string, number>();
   try {
-    if (opts.senoneInventoryId) {
-      for (const [dir, sc] of bank.sidecars()) {
-        if (sc.senones.id !== undefined && sc.senones.id !== opts.senoneInventoryId) {
-          throw new FormatError('the model was trained on another senone inventory (another align run)', { file: dir, expected: `senone inventory ${opts.senoneInventoryId} (of ${opts.hmmModel})`, found: sc.senones.id });
-        }
-      }
-    }
-    const sources = new Map<string, ArrowFrameSource>();
-    for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
-      const src = await ArrowFrameSource.open({ features: sp.features, uttToSpeaker: sp.uttToSpeaker as Map<string, string> | undefined, name: sp.features[0] });
-      bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: am.numPdfs }, `features ${sp.features[0]} and HMM ${opts.hmmModel}`);
-      sources.set(sp.name, src);
-      shiftOf.set(sp.name, src.featureConfig.frameShiftMs / 1000);
-    }
-    const shifts = new Set(shiftOf.values());
-    if (shifts.size > 1) throw new FormatError('splits differ in frame shift', { expected: 'one frame shift', found: [...shiftOf].map(([k, v]) => `${k} ${v * 1000} ms`).join(', ') });
-    const frameShiftSec = [...shifts][0];
-
-    const timing: DecodeTiming = { backend: backend.name, totalSec: 0, systems: Object.fromEntries(opts.systems.map((s) => [s.name, {}])) };
-    const skipped: DecodeSummary['skipped'] = {};
+    const { sources, frameShiftSec } = await openSplitSources(opts, bank, main.numPdfs);
     const systems = bank.systems;
-    const summaries: SystemSummary[] = systems.map((s, i) => ({
-      name: s.name, models: opts.systems[i].models.map(rel), kind: s.models.length > 1 ? 'ensemble' : 'single',
-      lmWeight: opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight, wordInsertionPenalty: opts.systemWeights?.[s.name]?.wordInsertionPenalty ?? search.wordInsertionPenalty,
-      weightsFrom: 'fixed', tuning: null, priors: { source: 'alignments' }, splits: {},
-    }));
-
-    // --- Priors from the systems' own mean posteriors (Kaldi nnet3 adjust-priors).
-    if (opts.priors?.source === 'posteriors') {
-      const pr = opts.priors;
-      if (!(Number.isInteger(pr.maxFrames) && pr.maxFrames >= 1)) throw new ConfigError('bad prior frame count', { keyPath: 'priorFrames', expected: 'an integer >= 1', found: String(pr.maxFrames) });
-      const src = await ArrowFrameSource.open({ features: pr.split.features, uttToSpeaker: pr.split.uttToSpeaker as Map<string, string> | undefined, name: pr.split.features[0] });
-      bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: am.numPdfs }, `features ${pr.split.features[0]} and HMM ${opts.hmmModel}`);
-      const est = await estimatePosteriorPriors(bank, src, pr.split, pr.maxFrames, logger);
-      for (const [si, sys] of systems.entries()) {
-        const before = Float64Array.from(sys.logPriors, Math.exp);
-        sys.setPriors(est.sums[si]);
-        let kl = 0;
-        for (let s = 0; s < sys.numSenones; s++) kl += before[s] * (Math.log(before[s]) - sys.logPriors[s]);
-        const file = join(opts.outDir, sys.name, 'priors.json');
-        await writeJsonAtomic(file, { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, priors: Array.from(sys.logPriors, Math.exp) });
-        summaries[si].priors = { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, klFromAlignments: kl, file: relative(opts.outDir, file) };
-        logger.info(`${sys.name}: priors from its mean posterior on ${est.frames} frames of '${pr.split.name}' (${est.utterances} utterances); KL from the alignment priors ${kl.toFixed(4)} nats`);
-      }
-    }
-
-    /**
-     * One pass over a split: every usable utterance's scores per system, decoded at every point
-     * of `points(system)`; returns per system and point the outcomes in hypothesis-line order.
-     */
-    const pass = async (sp: DecodeSplitInput, points: (sys: number) => { lmWeight: number; wordInsertionPenalty: number }[]): Promise<UttOutcome[][][]> => {
-      const src = sources.get(sp.name)!;
-      const splitDecoder = decoderOf(sp.name);
-      // CMVN statistics of this split for every setting the models use (Kaldi: per speaker of the data decoded).
-      const cmvn = new Map<string, SpeakerCmvn>();
-      for (const c of bank.cmvnSettings()) {
-        if (c.mode === 'none') continue;
-        cmvn.set(JSON.stringify([c.mode, c.normVars]), (await scanSource(src, { cmvn: c })).cmvn);
-      }
-      bank.useCmvn((c: CmvnOptions) => cmvn.get(JSON.stringify([c.mode, c.normVars])));
-      const skips = new SkipCounter();
-      const refIds = sp.refs ? new Set(sp.refs.map((r) => r.uttId)) : null;
-      const outcomes = new Map<string, UttOutcome[][]>();
-      const order: string[] = [];
-      const accs = systems.map(() => new TimingAcc());
-      let total = 0;
-      for (const f of sp.features) total += (await readFeatureMetadata(f)).counts.utterances;
-      const badIds = new Set<string>();
-      const progress = logger.progress(`decode ${sp.name}`, total, 'utts');
-      for await (const utt of src.utterances()) {
-        if (refIds && !refIds.has(utt.uttId)) {
-          skips.skip(utt.uttId, 'no reference transcript');
-          progress.tick();
-          continue;
-        }
-        if (outcomes.has(utt.uttId)) throw new FormatError('utterance id appears twice in the features', { file: src.name, uttId: utt.uttId, expected: 'unique ids', found: 'a second occurrence' });
-        const bad = checkUtterance(utt, src);
-        if (bad) {
-          skips.skip(utt.uttId, bad);
-          badIds.add(utt.uttId);
-          progress.tick();
-          continue;
-        }
-        skips.done++;
-        const per: UttOutcome[][] = [];
-        systems.forEach((sys, si) => {
-          const a0 = sys.timing.forwardSec + sys.timing.scoreSec;
-          const scores = sys.scores(utt, search.acousticScale);
-          const acc = accs[si];
-          acc.acousticSec += sys.timing.forwardSec + sys.timing.scoreSec - a0;
-          acc.frames += utt.numFrames;
-          const list: UttOutcome[] = [];
-          for (const p of points(si)) {
-            const r = splitDecoder.decode(utt.uttId, scores, decodeOptions(search, p, frameShiftSec));
-            acc.searchSec += r.stats.elapsedSec;
-            acc.activeW += r.stats.meanActive * r.stats.numFrames;
-            acc.maxActive = Math.max(acc.maxActive, r.stats.maxActive);
-            acc.decodes++;
-            list.push({ uttId: utt.uttId, status: 'ok', result: slim(r) });
-          }
-          per.push(list);
-        });
-        outcomes.set(utt.uttId, per);
-        order.push(utt.uttId);
-        progress.tick();
-      }
-      progress.done();
-      // Hypothesis lines: reference order (missing features -> empty), else feature order.
-      const ids = sp.refs ? sp.refs.map((r) => r.uttId) : order;
-      const bySystem: UttOutcome[][][] = systems.map((_, si) => points(si).map(() => [] as UttOutcome[]));
-      let noFeatures = 0;
-      for (const id of ids) {
-        const per = outcomes.get(id);
-        if (!per) {
-          noFeatures++;
-          if (!badIds.has(id)) skips.skip(id, 'no features');
-        }
-        systems.forEach((_, si) => {
-          points(si).forEach((__, pi) => bySystem[si][pi].push(per ? per[si][pi] : { uttId: id, status: 'no-features', result: EMPTY }));
-        });
-      }
-      if (noFeatures) logger.warn(`${sp.name}: ${noFeatures} reference utterance(s) have no usable features and get empty hypotheses`);
-      skipped[sp.name] = skips.toJSON();
-      systems.forEach((sys, si) => {
-        const a = accs[si];
-        const n = points(si).length;
-        const audio = a.frames * frameShiftSec;
-        timing.systems[sys.name][sp.name] = {
-          frames: a.frames, searchSec: a.searchSec, searchRtf: audio > 0 ? a.searchSec / n / audio : 0,
-          acousticSec: a.acousticSec, acousticRtf: audio > 0 ? a.acousticSec / audio : 0,
-          meanActive: a.frames > 0 ? a.activeW / (a.frames * n) : 0, maxActive: a.maxActive,
-        };
-      });
-      return bySystem;
+    const run: DecodeRun = {
+      opts, search, logger, bank, systems, sources, frameShiftSec,
+      decoderOf: (split) => splitSearch.get(split)?.decoder ?? main.decoder,
+      timing: { backend: backend.name, totalSec: 0, systems: Object.fromEntries(opts.systems.map((s) => [s.name, {}])) },
+      skipped: {},
+      summaries: systems.map((s, i) => ({
+        name: s.name, models: opts.systems[i].models.map(rel), kind: s.models.length > 1 ? 'ensemble' : 'single',
+        lmWeight: opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight, wordInsertionPenalty: opts.systemWeights?.[s.name]?.wordInsertionPenalty ?? search.wordInsertionPenalty,
+        weightsFrom: 'fixed', tuning: null, priors: { source: 'alignments' }, splits: {},
+      })),
     };
-
-    const writeSplit = async (si: number, sp: DecodeSplitInput, outs: UttOutcome[]): Promise<SystemSplitSummary> => {
-      const sys = systems[si];
-      const dir = join(opts.outDir, sys.name);
-      const files = { trn: join(dir, `${sp.name}.trn`), ctm: join(dir, `${sp.name}.ctm`), utts: join(dir, `${sp.name}.utts.jsonl`) };
-      await writeFileAtomic(files.trn, formatTrn(outs.map((o) => ({ uttId: o.uttId, words: o.result.words }))));
-      await writeFileAtomic(files.ctm, outs.map((o) => ctmLines(o.uttId, o.result, frameShiftSec)).join(''));
-      await writeFileAtomic(files.utts, outs.map(uttJson).join(''));
-      const decoded = outs.filter((o) => o.status === 'ok');
-      const noPath = decoded.filter((o) => !o.result.reachedFinal).map((o) => o.uttId);
-      if (noPath.length) logger.warn(`${sys.name} ${sp.name}: no token reached a final state in ${noPath.length} of ${decoded.length} utterances (empty hypotheses), e.g. ${noPath.slice(0, 5).join(', ')}`);
-      let wer: number | null = null, errors: number | null = null, refWords: number | null = null;
-      if (sp.refs) {
-        const s = scoreTranscripts(sp.refs, outs.map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), { mode: search.scoringMode });
-        wer = s.wer; errors = s.errors; refWords = s.refWords;
-        logger.info(`${sys.name} ${sp.name}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ] (lmWeight ${summaries[si].lmWeight}, penalty ${summaries[si].wordInsertionPenalty})`);
-      }
-      return {
-        utterances: outs.length, decoded: decoded.length, frames: decoded.reduce((n, o) => n + o.result.numFrames, 0),
-        noPath: noPath.length, noPathUtterances: noPath, noFeatures: outs.length - decoded.length,
-        emptyHyps: outs.filter((o) => o.result.words.length === 0).length,
-        wer, errors, refWords, files: { trn: relative(opts.outDir, files.trn), ctm: relative(opts.outDir, files.ctm), utts: relative(opts.outDir, files.utts) },
-      };
-    };
-
-    // --- Tuning split: every grid point, then the fewest errors per system.
-    if (opts.tune) {
-      const sp = opts.tune;
-      const grid = search.lmWeights.flatMap((lmWeight) => search.wordInsertionPenalties.map((wordInsertionPenalty) => ({ lmWeight, wordInsertionPenalty })));
-      logger.info(`tuning LM weight and insertion penalty on '${sp.name}': ${grid.length} grid points x ${systems.length} system(s)`);
-      const res = await pass(sp, () => grid);
-      const scoreOpts: ScoreOptions = { mode: search.scoringMode };
-      for (let si = 0; si < systems.length; si++) {
-        const points: TunePoint[] = [];
-        let best = -1;
-        grid.forEach((g, pi) => {
-          const s = scoreTranscripts(sp.refs!, res[si][pi].map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), scoreOpts);
-          points.push({ ...g, wer: s.wer, errors: s.errors, refWords: s.refWords, sub: s.sub, del: s.del, ins: s.ins });
-          if (best < 0 || s.errors < points[best].errors) best = pi;
-        });
-        const sm = summaries[si];
-        sm.lmWeight = grid[best].lmWeight;
-        sm.wordInsertionPenalty = grid[best].wordInsertionPenalty;
-        sm.weightsFrom = 'tuning';
-        sm.tuning = { split: sp.name, best: points[best], grid: points };
-        logger.info(`${sm.name}: lmWeight ${sm.lmWeight}, penalty ${sm.wordInsertionPenalty} chosen on ${sp.name} (%WER ${points[best].wer.toFixed(2)})`);
-        await writeJsonAtomic(join(opts.outDir, sm.name, 'tuning.json'), { split: sp.name, scoringMode: search.scoringMode, best: points[best], grid: points });
-        sm.splits[sp.name] = await writeSplit(si, sp, res[si][best]);
-      }
-    }
-
-    // --- The other splits, with each system's chosen weights.
+    if (opts.priors?.source === 'posteriors') await usePosteriorPriors(run, opts.priors, main.numPdfs);
+    if (opts.tune) await tuneWeights(run, opts.tune);
+    // The other splits, with each system's chosen (or fixed) weights.
     for (const sp of opts.splits) {
-      const res = await pass(sp, (si) => [{ lmWeight: summaries[si].lmWeight, wordInsertionPenalty: summaries[si].wordInsertionPenalty }]);
-      for (let si = 0; si < systems.length; si++) summaries[si].splits[sp.name] = await writeSplit(si, sp, res[si][0]);
+      const res = await decodePass(run, sp, (si) => [{ lmWeight: run.summaries[si].lmWeight, wordInsertionPenalty: run.summaries[si].wordInsertionPenalty }]);
+      for (let si = 0; si < systems.length; si++) run.summaries[si].splits[sp.name] = await writeSystemSplit(run, si, sp, res[si][0]);
     }
-
     // References and vocabulary.
-    for (const sp of [...(opts.tune ? [opts.tune] : []), ...opts.splits]) {
+    for (const sp of allSplits(opts)) {
       if (sp.refs) await writeFileAtomic(join(opts.outDir, 'refs', `${sp.name}.trn`), formatTrn(sp.refs));
     }
-    await writeFileAtomic(join(opts.outDir, 'words.txt'), searchWords.map((w) => w + '\n').join(''));
-
+    await writeFileAtomic(join(opts.outDir, 'words.txt'), main.searchWords.map((w) => w + '\n').join(''));
     const summary: DecodeSummary = {
-      format: DECODE_FORMAT, formatVersion: DECODE_FORMAT_VERSION, search, silenceProb, frameShiftSec,
-      lm: await lmRecord(opts.lm, slm, rel),
+      format: DECODE_FORMAT, formatVersion: DECODE_FORMAT_VERSION, search, silenceProb: main.silenceProb, frameShiftSec,
+      lm: await lmRecord(opts.lm, main.slm, rel),
       ...(splitSearch.size ? { splitLms: await splitLmRecords(splitSearch, rel) } : {}),
-      lexicon: { words: searchWords.length, pronunciations: numProns, notInLm, untrainedPhones, ...(lexiconReport ? { file: { ...lexiconReport, file: rel(lexiconReport.file) } } : {}) },
-      graph: { hmmStates: decoder.graph.numStates, phoneCopies: decoder.graph.numCopies, treeNodes: decoder.graph.numTrieNodes },
-      tuneSplit: opts.tune?.name ?? null, splits: names, systems: summaries, skipped,
+      lexicon: { words: main.searchWords.length, pronunciations: main.numProns, notInLm: main.notInLm, untrainedPhones: main.untrainedPhones, ...(main.lexiconReport ? { file: { ...main.lexiconReport, file: rel(main.lexiconReport.file) } } : {}) },
+      graph: { hmmStates: main.decoder.graph.numStates, phoneCopies: main.decoder.graph.numCopies, treeNodes: main.decoder.graph.numTrieNodes },
+      tuneSplit: opts.tune?.name ?? null, splits: names, systems: run.summaries, skipped: run.skipped,
     };
     await writeJsonAtomic(join(opts.outDir, 'decode.json'), summary);
-    timing.totalSec = (performance.now() - t0) / 1000;
-    if (opts.writeTiming ?? true) await writeJsonAtomic(join(opts.outDir, 'timing.json'), timing);
-    return { summary, timing };
+    run.timing.totalSec = (performance.now() - t0) / 1000;
+    if (opts.writeTiming ?? true) await writeJsonAtomic(join(opts.outDir, 'timing.json'), run.timing);
+    return { summary, timing: run.timing };
   } finally {
     bank.dispose();
   }
