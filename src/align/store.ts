@@ -31,16 +31,14 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
-import { ArrowReadHandle, frameIndexData, int32Data, openArrowFile, UtteranceFileWriter } from '../util/arrow-file.ts';
+import { ArrowReadHandle, checkUtteranceColumns, frameIndexData, int32Data, isInt32Type, openArrowStore, UtteranceFileWriter } from '../util/arrow-file.ts';
+import { STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
 
 export const ALIGNMENT_FORMAT = 'am-distill.alignments';
 export const ALIGNMENT_FORMAT_VERSION = 1;
 
 export const ALIGN_META = {
-  format: 'am_distill.format',
-  formatVersion: 'am_distill.format_version',
-  stage: 'am_distill.stage',
-  configHash: 'am_distill.config_hash',
+  ...STORE_META,
   featureConfigHash: 'am_distill.feature_config_hash',
   numSenones: 'am_distill.num_senones',
   frameShiftMs: 'am_distill.frame_shift_ms',
@@ -157,11 +155,7 @@ export class AlignmentFileWriter {
 }
 
 function metadataMap(m: AlignmentFileMetadata): Map<string, string> {
-  return new Map<string, string>([
-    [ALIGN_META.format, m.format],
-    [ALIGN_META.formatVersion, String(m.formatVersion)],
-    [ALIGN_META.stage, m.stage],
-    [ALIGN_META.configHash, m.configHash],
+  return storeMetadataMap(m, [
     [ALIGN_META.featureConfigHash, m.featureConfigHash],
     [ALIGN_META.numSenones, String(m.numSenones)],
     [ALIGN_META.frameShiftMs, String(m.frameShiftMs)],
@@ -172,46 +166,23 @@ function metadataMap(m: AlignmentFileMetadata): Map<string, string> {
 }
 
 function parseMetadata(schema: Schema, file: string): AlignmentFileMetadata {
-  const md = schema.metadata;
-  const get = (k: string): string => {
-    const v = md.get(k);
-    if (v === undefined) throw new FormatError('not an am-distill alignment file: schema metadata key missing', { file, expected: k, found: `keys ${[...md.keys()].join(', ') || '(none)'}` });
-    return v;
-  };
-  const format = get(ALIGN_META.format);
-  if (format !== ALIGNMENT_FORMAT) throw new FormatError('not an am-distill alignment file', { file, expected: ALIGNMENT_FORMAT, found: format });
-  const version = Number(get(ALIGN_META.formatVersion));
-  if (version !== ALIGNMENT_FORMAT_VERSION) throw new FormatError('unsupported alignment file format version', { file, expected: String(ALIGNMENT_FORMAT_VERSION), found: get(ALIGN_META.formatVersion) });
-  const json = <T>(k: string): T => {
-    try {
-      return JSON.parse(get(k)) as T;
-    } catch (cause) {
-      throw new FormatError('malformed JSON in schema metadata', { file, keyPath: k, cause });
-    }
-  };
-  const numSenones = Number(get(ALIGN_META.numSenones));
-  if (!Number.isInteger(numSenones) || numSenones < 1) throw new FormatError('bad senone count in schema metadata', { file, expected: 'a positive integer', found: get(ALIGN_META.numSenones) });
-  const split = md.get(ALIGN_META.split);
+  const md = StoreMetadata.open(schema, file, 'alignment file', ALIGNMENT_FORMAT, ALIGNMENT_FORMAT_VERSION);
   return {
-    format, formatVersion: version, stage: get(ALIGN_META.stage), configHash: get(ALIGN_META.configHash),
-    featureConfigHash: get(ALIGN_META.featureConfigHash), numSenones, frameShiftMs: Number(get(ALIGN_META.frameShiftMs)),
-    phones: json<string[]>(ALIGN_META.phones), split: split ? split : null, counts: json<AlignmentCounts>(ALIGN_META.counts),
+    ...md.head(), featureConfigHash: md.get(ALIGN_META.featureConfigHash), numSenones: md.positiveInt(ALIGN_META.numSenones, 'senone count'),
+    frameShiftMs: Number(md.get(ALIGN_META.frameShiftMs)), phones: md.json<string[]>(ALIGN_META.phones), split: md.optional(ALIGN_META.split),
+    counts: md.json<AlignmentCounts>(ALIGN_META.counts),
   };
 }
 
 const COLUMN_TYPES: Record<string, (t: DataType) => boolean> = {
-  frame: (t) => DataType.isInt(t) && t.bitWidth === 32 && t.isSigned,
-  senone: (t) => DataType.isInt(t) && t.bitWidth === 32 && t.isSigned,
-  phone: (t) => DataType.isInt(t) && t.bitWidth === 32 && t.isSigned,
+  senone: isInt32Type,
+  phone: isInt32Type,
   hmm_state: (t) => DataType.isInt(t) && t.bitWidth === 8 && t.isSigned,
-  word: (t) => DataType.isInt(t) && t.bitWidth === 32 && t.isSigned,
+  word: isInt32Type,
 };
 
 function validateSchema(schema: Schema, file: string): void {
-  const utt = schema.fields.find((f) => f.name === 'utt_id');
-  if (!utt || !DataType.isDictionary(utt.type) || !DataType.isUtf8(utt.type.dictionary)) {
-    throw new FormatError('bad utt_id column', { file, expected: 'utt_id: Dictionary<Int32, Utf8>', found: utt ? String(utt.type) : 'no utt_id column' });
-  }
+  checkUtteranceColumns(schema, file);
   for (const [name, ok] of Object.entries(COLUMN_TYPES)) {
     const f = schema.fields.find((x) => x.name === name);
     if (!f || !ok(f.type)) throw new FormatError(`bad ${name} column`, { file, expected: `${name}: ${name === 'hmm_state' ? 'Int8' : 'Int32'}`, found: f ? String(f.type) : `no ${name} column` });
@@ -219,15 +190,12 @@ function validateSchema(schema: Schema, file: string): void {
 }
 
 async function openReader(path: string): Promise<{ fh: ArrowReadHandle; reader: AsyncIterable<RecordBatch>; meta: AlignmentFileMetadata }> {
-  const { fh, reader, schema } = await openArrowFile(path, 'alignment file');
-  try {
+  const { fh, reader, meta } = await openArrowStore(path, 'alignment file', (schema) => {
     const meta = parseMetadata(schema, path);
     validateSchema(schema, path);
-    return { fh, reader: reader as unknown as AsyncIterable<RecordBatch>, meta };
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    throw err;
-  }
+    return meta;
+  });
+  return { fh, reader: reader as unknown as AsyncIterable<RecordBatch>, meta };
 }
 
 /** Metadata of an alignment file without reading its record batches. */

@@ -32,7 +32,6 @@ import type { ArrowReadHandle } from '../util/arrow-file.ts';
 import {
   Data,
   DataType,
-  Dictionary,
   Field,
   FixedSizeList,
   Float16,
@@ -48,7 +47,8 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { ConfigError, FormatError } from '../util/errors.ts';
-import { frameIndexData, locateUtterances, openArrowFile, UtteranceFileWriter, UtteranceRowIndex } from '../util/arrow-file.ts';
+import { checkUtteranceColumns, frameIndexData, isInt32Type, locateUtterances, openArrowStore, UtteranceFileWriter, UtteranceRowIndex } from '../util/arrow-file.ts';
+import { STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { KeptMassStats, type KeptMassSummary } from './topk.ts';
 import { COMBINATION_RULES, type CombinationRule } from './combine.ts';
@@ -57,10 +57,7 @@ export const SOFT_TARGET_FORMAT = 'am-distill.soft-targets';
 export const SOFT_TARGET_FORMAT_VERSION = 1;
 
 export const SOFT_META = {
-  format: 'am_distill.format',
-  formatVersion: 'am_distill.format_version',
-  stage: 'am_distill.stage',
-  configHash: 'am_distill.config_hash',
+  ...STORE_META,
   teachers: 'am_distill.teachers',
   temperature: 'am_distill.temperature',
   k: 'am_distill.k',
@@ -310,11 +307,7 @@ export class SoftTargetFileWriter {
 }
 
 function metadataMap(m: SoftTargetFileMetadata): Map<string, string> {
-  return new Map<string, string>([
-    [SOFT_META.format, m.format],
-    [SOFT_META.formatVersion, String(m.formatVersion)],
-    [SOFT_META.stage, m.stage],
-    [SOFT_META.configHash, m.configHash],
+  return storeMetadataMap(m, [
     [SOFT_META.teachers, JSON.stringify(m.teachers)],
     [SOFT_META.temperature, String(m.temperature)],
     [SOFT_META.k, String(m.k)],
@@ -336,63 +329,24 @@ function metadataMap(m: SoftTargetFileMetadata): Map<string, string> {
 }
 
 function parseMetadata(schema: Schema, file: string): SoftTargetFileMetadata {
-  const md = schema.metadata;
-  const get = (k: string): string => {
-    const v = md.get(k);
-    if (v === undefined) throw new FormatError('not an am-distill soft-target file: schema metadata key missing', { file, expected: k, found: `keys ${[...md.keys()].join(', ') || '(none)'}` });
-    return v;
-  };
-  const format = get(SOFT_META.format);
-  if (format !== SOFT_TARGET_FORMAT) throw new FormatError('not an am-distill soft-target file', { file, expected: SOFT_TARGET_FORMAT, found: format });
-  const formatVersion = Number(get(SOFT_META.formatVersion));
-  if (formatVersion !== SOFT_TARGET_FORMAT_VERSION) throw new FormatError('unsupported soft-target file format version', { file, expected: String(SOFT_TARGET_FORMAT_VERSION), found: get(SOFT_META.formatVersion) });
-  const json = <T>(k: string): T => {
-    try {
-      return JSON.parse(get(k)) as T;
-    } catch (cause) {
-      throw new FormatError('malformed JSON in schema metadata', { file, keyPath: k, cause });
-    }
-  };
-  const posInt = (k: string): number => {
-    const v = Number(get(k));
-    if (!Number.isInteger(v) || v < 1) throw new FormatError('bad value in schema metadata', { file, keyPath: k, expected: 'a positive integer', found: get(k) });
-    return v;
-  };
-  const oneOf = <T extends string>(k: string, allowed: readonly T[]): T => {
-    const v = get(k) as T;
-    if (!allowed.includes(v)) throw new FormatError('bad value in schema metadata', { file, keyPath: k, expected: allowed.join(' or '), found: v });
-    return v;
-  };
-  const temperature = Number(get(SOFT_META.temperature));
-  if (!(temperature > 0)) throw new FormatError('bad temperature in schema metadata', { file, keyPath: SOFT_META.temperature, expected: 'a number > 0', found: get(SOFT_META.temperature) });
-  const split = md.get(SOFT_META.split);
-  const inv = md.get(SOFT_META.senoneInventoryId);
+  const md = StoreMetadata.open(schema, file, 'soft-target file', SOFT_TARGET_FORMAT, SOFT_TARGET_FORMAT_VERSION);
   return {
-    format, formatVersion, stage: get(SOFT_META.stage), configHash: get(SOFT_META.configHash),
-    teachers: json<TeacherId[]>(SOFT_META.teachers), temperature, k: posInt(SOFT_META.k),
-    combination: oneOf(SOFT_META.combination, COMBINATION_RULES), numSenones: posInt(SOFT_META.numSenones),
-    senoneInventoryId: inv ? inv : null, residual: oneOf(SOFT_META.residual, RESIDUAL_MODES),
-    idType: oneOf(SOFT_META.idType, ['uint16', 'int32'] as const), probType: oneOf(SOFT_META.probType, PROB_TYPES),
-    meanKeptMass: Number(get(SOFT_META.meanKeptMass)), keptMass: json<KeptMassSummary>(SOFT_META.keptMass),
-    alignmentConfigHash: get(SOFT_META.alignmentConfigHash), featureConfigHash: get(SOFT_META.featureConfigHash),
-    counts: json<SoftTargetCounts>(SOFT_META.counts), split: split ? split : null,
-    shard: md.has(SOFT_META.shard) ? json<ShardSpec | null>(SOFT_META.shard) : null,
-    config: md.has(SOFT_META.config) ? json<Record<string, unknown>>(SOFT_META.config) : {},
+    ...md.head(), teachers: md.json<TeacherId[]>(SOFT_META.teachers), temperature: md.positive(SOFT_META.temperature, 'temperature'),
+    k: md.positiveInt(SOFT_META.k), combination: md.oneOf(SOFT_META.combination, COMBINATION_RULES), numSenones: md.positiveInt(SOFT_META.numSenones),
+    senoneInventoryId: md.optional(SOFT_META.senoneInventoryId), residual: md.oneOf(SOFT_META.residual, RESIDUAL_MODES),
+    idType: md.oneOf(SOFT_META.idType, ['uint16', 'int32'] as const), probType: md.oneOf(SOFT_META.probType, PROB_TYPES),
+    meanKeptMass: Number(md.get(SOFT_META.meanKeptMass)), keptMass: md.json<KeptMassSummary>(SOFT_META.keptMass),
+    alignmentConfigHash: md.get(SOFT_META.alignmentConfigHash), featureConfigHash: md.get(SOFT_META.featureConfigHash),
+    counts: md.json<SoftTargetCounts>(SOFT_META.counts), split: md.optional(SOFT_META.split),
+    shard: md.jsonOr<ShardSpec | null>(SOFT_META.shard, null), config: md.jsonOr<Record<string, unknown>>(SOFT_META.config, {}),
   };
 }
 
-const isInt32 = (t: DataType) => DataType.isInt(t) && t.bitWidth === 32 && t.isSigned;
-
 function validateSchema(schema: Schema, meta: SoftTargetFileMetadata, file: string): void {
   const field = (name: string) => schema.fields.find((f) => f.name === name);
-  const utt = field('utt_id');
-  if (!utt || !DataType.isDictionary(utt.type) || !DataType.isUtf8(utt.type.dictionary) || !isInt32(utt.type.indices)) {
-    throw new FormatError('bad utt_id column', { file, expected: 'utt_id: Dictionary<Int32, Utf8>', found: utt ? String(utt.type) : 'no utt_id column' });
-  }
-  const frame = field('frame');
-  if (!frame || !isInt32(frame.type)) throw new FormatError('bad frame column', { file, expected: 'frame: Int32', found: frame ? String(frame.type) : 'no frame column' });
+  checkUtteranceColumns(schema, file);
   const ids = field('ids');
-  const idOk = (t: DataType) => (meta.idType === 'uint16' ? DataType.isInt(t) && t.bitWidth === 16 && !t.isSigned : isInt32(t));
+  const idOk = (t: DataType) => (meta.idType === 'uint16' ? DataType.isInt(t) && t.bitWidth === 16 && !t.isSigned : isInt32Type(t));
   if (!ids || !DataType.isFixedSizeList(ids.type) || !idOk(ids.type.valueType)) {
     throw new FormatError('bad ids column', { file, expected: `ids: FixedSizeList<${meta.idType === 'uint16' ? 'Uint16' : 'Int32'}>[${meta.k}]`, found: ids ? String(ids.type) : 'no ids column' });
   }
@@ -421,15 +375,11 @@ interface OpenedFile {
 }
 
 async function openFile(path: string): Promise<OpenedFile> {
-  const { fh, reader, schema } = await openArrowFile(path, 'soft-target file');
-  try {
+  return openArrowStore(path, 'soft-target file', (schema) => {
     const meta = parseMetadata(schema, path);
     validateSchema(schema, meta, path);
-    return { fh, reader, meta, schema };
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    throw err;
-  }
+    return meta;
+  });
 }
 
 /** Metadata of a soft-target file (footer only; schema validated). */

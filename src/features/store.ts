@@ -33,7 +33,8 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
-import { ArrowReadHandle, frameIndexData, openArrowFile, UtteranceFileWriter, UtteranceRowIndex, type OpenedArrowFile } from '../util/arrow-file.ts';
+import { ArrowReadHandle, checkUtteranceColumns, frameIndexData, openArrowStore, UtteranceFileWriter, UtteranceRowIndex, type OpenedArrowFile } from '../util/arrow-file.ts';
+import { STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import type { FbankOptions, MfccOptions } from './options.ts';
 
@@ -41,10 +42,7 @@ export const FEATURE_FORMAT = 'am-distill.features';
 export const FEATURE_FORMAT_VERSION = 1;
 
 export const META = {
-  format: 'am_distill.format',
-  formatVersion: 'am_distill.format_version',
-  stage: 'am_distill.stage',
-  configHash: 'am_distill.config_hash',
+  ...STORE_META,
   featureConfig: 'am_distill.feature_config',
   counts: 'am_distill.counts',
   split: 'am_distill.split',
@@ -208,11 +206,7 @@ export class FeatureFileWriter {
 }
 
 function metadataMap(m: FeatureFileMetadata): Map<string, string> {
-  const md = new Map<string, string>([
-    [META.format, m.format],
-    [META.formatVersion, String(m.formatVersion)],
-    [META.stage, m.stage],
-    [META.configHash, m.configHash],
+  const md = storeMetadataMap(m, [
     [META.featureConfig, JSON.stringify(m.featureConfig)],
     [META.counts, JSON.stringify(m.counts)],
     [META.split, m.split ?? ''],
@@ -224,39 +218,17 @@ function metadataMap(m: FeatureFileMetadata): Map<string, string> {
 }
 
 function parseMetadata(schema: Schema, file: string): FeatureFileMetadata {
-  const md = schema.metadata;
-  const get = (k: string): string => {
-    const v = md.get(k);
-    if (v === undefined) throw new FormatError('not an am-distill feature file: schema metadata key missing', { file, expected: k, found: `keys ${[...md.keys()].join(', ') || '(none)'}` });
-    return v;
-  };
-  const format = get(META.format);
-  if (format !== FEATURE_FORMAT) throw new FormatError('not an am-distill feature file', { file, expected: FEATURE_FORMAT, found: format });
-  const formatVersion = Number(get(META.formatVersion));
-  if (formatVersion !== FEATURE_FORMAT_VERSION) {
-    throw new FormatError('unsupported feature file format version', { file, expected: String(FEATURE_FORMAT_VERSION), found: get(META.formatVersion) });
-  }
-  const json = <T>(k: string): T => {
-    try {
-      return JSON.parse(get(k)) as T;
-    } catch (cause) {
-      throw new FormatError('malformed JSON in schema metadata', { file, keyPath: k, cause });
-    }
-  };
-  const split = md.get(META.split);
-  const vtlpWarps = md.has(META.vtlpWarps) ? json<unknown>(META.vtlpWarps) : [];
+  const md = StoreMetadata.open(schema, file, 'feature file', FEATURE_FORMAT, FEATURE_FORMAT_VERSION);
+  const vtlpWarps = md.jsonOr<unknown>(META.vtlpWarps, []);
   if (!Array.isArray(vtlpWarps) || !vtlpWarps.every((w) => typeof w === 'number' && Number.isFinite(w) && w > 0)) {
-    throw new FormatError('malformed VTLP warp factors in schema metadata', { file, keyPath: META.vtlpWarps, expected: 'a JSON list of positive numbers', found: get(META.vtlpWarps) });
+    throw new FormatError('malformed VTLP warp factors in schema metadata', { file, keyPath: META.vtlpWarps, expected: 'a JSON list of positive numbers', found: md.get(META.vtlpWarps) });
   }
   return {
-    format,
-    formatVersion,
-    stage: get(META.stage),
-    configHash: get(META.configHash),
-    featureConfig: json<FeatureConfig>(META.featureConfig),
-    counts: json<FeatureCounts>(META.counts),
-    split: split ? split : null,
-    shard: md.has(META.shard) ? json<ShardSpec | null>(META.shard) : null,
+    ...md.head(),
+    featureConfig: md.json<FeatureConfig>(META.featureConfig),
+    counts: md.json<FeatureCounts>(META.counts),
+    split: md.optional(META.split),
+    shard: md.jsonOr<ShardSpec | null>(META.shard, null),
     vtlpWarps: vtlpWarps as number[],
   };
 }
@@ -271,10 +243,6 @@ export interface FeatureExpectation {
   configHash?: string;
 }
 
-function isInt32(t: DataType): boolean {
-  return DataType.isInt(t) && t.bitWidth === 32 && t.isSigned;
-}
-
 function isFloat32(t: DataType): boolean {
   return DataType.isFloat(t) && t.precision === Precision.SINGLE;
 }
@@ -282,14 +250,7 @@ function isFloat32(t: DataType): boolean {
 function validateSchema(schema: Schema, meta: FeatureFileMetadata, file: string, expect: FeatureExpectation): void {
   const field = (name: string) => schema.fields.find((f) => f.name === name);
   const fc = meta.featureConfig;
-  const utt = field('utt_id');
-  if (!utt || !DataType.isDictionary(utt.type) || !DataType.isUtf8(utt.type.dictionary) || !isInt32(utt.type.indices)) {
-    throw new FormatError('bad utt_id column', { file, expected: 'utt_id: Dictionary<Int32, Utf8>', found: utt ? String(utt.type) : 'no utt_id column' });
-  }
-  const frame = field('frame');
-  if (!frame || !isInt32(frame.type)) {
-    throw new FormatError('bad frame column', { file, expected: 'frame: Int32', found: frame ? String(frame.type) : 'no frame column' });
-  }
+  checkUtteranceColumns(schema, file);
   const checkList = (name: string, dim: number) => {
     const f = field(name);
     if (!f || !DataType.isFixedSizeList(f.type) || !isFloat32(f.type.valueType)) {
@@ -334,15 +295,12 @@ export class FeatureFileReader {
   }
 
   static async open(path: string, expect: FeatureExpectation = {}): Promise<FeatureFileReader> {
-    const { fh, reader, schema } = await openArrowFile(path, 'feature file');
-    try {
+    const { fh, reader, schema, meta } = await openArrowStore(path, 'feature file', (schema) => {
       const meta = parseMetadata(schema, path);
       validateSchema(schema, meta, path, expect);
-      return new FeatureFileReader(path, fh, reader as unknown as AsyncIterable<RecordBatch>, schema, meta);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      throw err;
-    }
+      return meta;
+    });
+    return new FeatureFileReader(path, fh, reader as unknown as AsyncIterable<RecordBatch>, schema, meta);
   }
 
   /** Utterances in file order; each matrix is independent of the others. */

@@ -31,7 +31,7 @@ import {
   vectorFromArray,
   type Vector,
 } from 'apache-arrow';
-import { FormatError } from './errors.ts';
+import { AmDistillError, FormatError } from './errors.ts';
 
 export const ARROW_FILE_MAGIC = 'ARROW1';
 
@@ -261,6 +261,48 @@ export async function openArrowFile(path: string, what: string): Promise<OpenedA
     await fh.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Open a store's Arrow file and read its schema metadata with `parse` (which throws typed errors;
+ * the file is closed then). The caller owns `fh`.
+ */
+export async function openArrowStore<M>(path: string, what: string, parse: (schema: Schema) => M): Promise<OpenedArrowFile & { meta: M }> {
+  const opened = await openArrowFile(path, what);
+  try {
+    return { ...opened, meta: parse(opened.schema) };
+  } catch (err) {
+    await opened.fh.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Run a pass over an Arrow file's record batches: the stores raise typed errors for what they
+ * check; anything else the Arrow library throws (a damaged record batch) becomes a FormatError
+ * naming the file (`what`: e.g. `feature file`).
+ */
+export async function readingArrow<T>(path: string, what: string, pass: () => Promise<T>): Promise<T> {
+  try {
+    return await pass();
+  } catch (cause) {
+    if (cause instanceof AmDistillError) throw cause;
+    throw new FormatError(`unreadable ${what}`, { file: path, cause, found: String((cause as Error)?.message ?? cause) });
+  }
+}
+
+export function isInt32Type(t: DataType): boolean {
+  return DataType.isInt(t) && t.bitWidth === 32 && t.isSigned;
+}
+
+/** Check the columns every store begins with: `utt_id` Dictionary<Int32, Utf8> and `frame` Int32. */
+export function checkUtteranceColumns(schema: Schema, file: string): void {
+  const utt = schema.fields.find((f) => f.name === 'utt_id');
+  if (!utt || !DataType.isDictionary(utt.type) || !DataType.isUtf8(utt.type.dictionary) || !isInt32Type(utt.type.indices)) {
+    throw new FormatError('bad utt_id column', { file, expected: 'utt_id: Dictionary<Int32, Utf8>', found: utt ? String(utt.type) : 'no utt_id column' });
+  }
+  const frame = schema.fields.find((f) => f.name === 'frame');
+  if (!frame || !isInt32Type(frame.type)) throw new FormatError('bad frame column', { file, expected: 'frame: Int32', found: frame ? String(frame.type) : 'no frame column' });
 }
 
 /** Smallest Arrow IPC file: magic + padding (8), a schema message, footer length (4), magic (6). */
