@@ -97,7 +97,8 @@ async function measureHere(engine: Engine, shape: Shape, seconds: number, thread
     const dims = Float64Array.from(dimsOf(shape));
     const rate = (batch: number, train: boolean) => {
       a.gemmFloor(dims, batch, train, 1);
-      let it = 1, s = 0;
+      let it = 1;
+      let s: number;
       while ((s = a.gemmFloor(dims, batch, train, it)) < seconds / 2) it *= 2;
       return (it * batch) / s;
     };

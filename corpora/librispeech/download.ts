@@ -12,7 +12,6 @@
 import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { extractTarSafe } from '../../src/corpus/archive.ts';
 import { ConfigError, DownloadError } from '../../src/util/errors.ts';
 import { log, type Logger } from '../../src/util/log.ts';
@@ -55,7 +54,7 @@ export async function fetchResumable(url: string, part: string, logger: Logger =
     return;
   }
   let append = false;
-  let total: number | null = null;
+  let total: number | null;
   if (res.status === 206) {
     const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
     if (!m || Number(m[1]) !== have) {
@@ -108,9 +107,7 @@ export async function fetchResumable(url: string, part: string, logger: Logger =
 /** md5 of a file, streaming. */
 export async function md5File(path: string): Promise<string> {
   const h = createHash('md5');
-  await pipeline(createReadStream(path), async function* (src: AsyncIterable<Buffer>) {
-    for await (const chunk of src) h.update(chunk);
-  });
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 

@@ -28,7 +28,7 @@ export async function probeAudioOrSkip(
     logger.debug(`skip ${uttIds.join(', ')}: ${reason}: ${detail}`);
     return null;
   };
-  let isFile = false;
+  let isFile: boolean;
   try { isFile = statSync(path).isFile(); } catch { isFile = false; }
   if (!isFile) return skipAll(MISSING_AUDIO_REASON, `${path}: no such file`);
   let info: AudioInfo;

@@ -16,7 +16,7 @@
  */
 import { statSync } from 'node:fs';
 import { CorpusError, type SkipCounter } from '../util/errors.ts';
-import { readCorpus } from './manifest.ts';
+import { readCorpus, readCorpusInfo } from './manifest.ts';
 import type { CorpusInfo, SplitManifest } from './types.ts';
 
 export interface ValidateOptions {
@@ -76,7 +76,7 @@ export function validateCorpus(splits: Record<string, SplitManifest>, opts: Vali
         throw new CorpusError('duration does not match the sample count', { ...where, expected: `${r.numSamples} / ${r.sampleRateHz} = ${r.numSamples / r.sampleRateHz} s`, found: `${r.durationSec} s` });
       }
       if (checkFiles) {
-        let ok = false;
+        let ok: boolean;
         try { ok = statSync(r.path).isFile(); } catch { ok = false; }
         if (!ok) throw new CorpusError('audio file not found', { file: r.path, uttId: r.id, expected: 'an existing audio file', found: 'no such file' });
       }
@@ -185,4 +185,17 @@ export async function validateDataDir(dataDir: string, opts: Omit<ValidateOption
     }
   }
   return summary;
+}
+
+/** `am-distill validate` of a prepared data dir (`validateDataDir`); returns the summary lines. */
+export async function validateCorpusDir(dir: string): Promise<string[]> {
+  const info = await readCorpusInfo(dir);
+  const summary = await validateDataDir(dir);
+  const lines = [`prepared corpus '${info.corpus}' at ${summary.sampleRateHz} Hz: ${info.splits.length} split(s)`];
+  for (const s of info.splits) {
+    const c = summary.counts[s];
+    lines.push(`  ${s}: ${c.supervisions} utterances, ${c.recordings} recordings, ${c.speakers} speakers, ${(c.durationSec / 3600).toFixed(2)} h`);
+  }
+  if (info.skipped.skipped > 0) lines.push(`  skipped while preparing: ${info.skipped.skipped} (${info.skipped.reasons.map((r) => `${r.count} x ${r.reason}`).join('; ')})`);
+  return lines;
 }

@@ -389,7 +389,7 @@ export class Decoder {
     nx.count = 0;
     index.clear();
     const entry = { em, lmw, useLa, laWords, beam };
-    if (T > 0) nextCutoff = this.enterClass(lm.startState, 0, -1, g.startClass, frameOff, nextCutoff, entry);
+    if (T > 0) this.enterClass(lm.startState, 0, -1, g.startClass, frameOff, nextCutoff, entry); // frame 1 starts its own cutoff
     this.swap();
 
     for (let t = 1; t < T; t++) {

@@ -96,7 +96,7 @@ export class MelBanks {
     const melHigh = melScale(highFreq);
     const melDelta = (melHigh - melLow) / (numBins + 1);
 
-    let vtlnLow = opts.vtlnLowHz;
+    const vtlnLow = opts.vtlnLowHz;
     let vtlnHigh = opts.vtlnHighHz;
     if (vtlnHigh < 0) vtlnHigh += nyquist;
     if (vtlnWarp !== 1.0 && (vtlnLow < 0 || vtlnLow <= lowFreq || vtlnLow >= highFreq || vtlnHigh <= 0 || vtlnHigh >= highFreq || vtlnHigh <= vtlnLow)) {

@@ -187,6 +187,7 @@ export function formatInt32VectorText(key: string, v: ArrayLike<number>): string
 
 /** A Kaldi table key: non-empty, printable, no whitespace (Kaldi's IsToken). */
 export function checkKey(key: string, file?: string): void {
+  // eslint-disable-next-line no-control-regex -- Kaldi keys are printable
   if (key.length === 0 || /[\s\x00-\x1f\x7f]/.test(key)) {
     throw new FormatError('not a valid Kaldi key', { file, uttId: key, expected: 'a non-empty key without whitespace or control characters', found: JSON.stringify(key) });
   }

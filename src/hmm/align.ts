@@ -121,7 +121,7 @@ export function viterbi(graph: UttGraph, numFrames: number, emission: EmissionFn
   let cur = new Float64Array(S).fill(-Infinity);
   let nxt = new Float64Array(S).fill(-Infinity);
   const stamp = new Int32Array(S).fill(-1);
-  let active: number[] = [];
+  let active: number[];
   const touched: number[] = [];
   for (let i = 0; i < graph.initState.length; i++) {
     const s = graph.initState[i];

@@ -17,7 +17,7 @@
  * The feature transform (src/hmm/feature-transform.ts) is shared with the source, which applies
  * its current state to every utterance it yields.
  */
-import { createLogger, type Logger } from '../util/log.ts';
+import { createLogger } from '../util/log.ts';
 import { NumericError } from '../util/errors.ts';
 import { AmDiagGmm } from './gmm.ts';
 import { applyAffine, type FeatureTransform } from './feature-transform.ts';

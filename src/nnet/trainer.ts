@@ -122,7 +122,7 @@ export function trainStep(
 ): { loss: number; numCorrect: number } {
   const x = tf.tensor2d(batch.x, [batch.size, batch.inputDim]);
   let numCorrect = 0;
-  let lossValue = NaN;
+  let lossValue: number;
   try {
     const { value, grads } = tf.variableGrads(() => {
       const logits = classifier.logits(x, true);

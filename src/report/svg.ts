@@ -17,6 +17,7 @@ const GLYPH_EM = 0.6;
 /** Escape text for SVG/XML content and attribute values; drops characters XML 1.0 forbids. */
 export function escapeXml(text: string): string {
   return text
+    // eslint-disable-next-line no-control-regex -- XML 1.0 forbids these characters
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
     .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
     .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -90,7 +91,8 @@ export function niceTicks(min: number, max: number, target = 5, integer = false)
 /** Log-10 ticks for positive [min, max]: whole decades, plus 2 and 5 when the range spans <= 2 decades. */
 export function logTicks(min: number, max: number): Ticks {
   if (!(min > 0) || !(max > 0) || !Number.isFinite(min) || !Number.isFinite(max)) { min = 1; max = 10; }
-  let lo = Math.floor(Math.log10(min) + 1e-9), hi = Math.ceil(Math.log10(max) - 1e-9);
+  const lo = Math.floor(Math.log10(min) + 1e-9);
+  let hi = Math.ceil(Math.log10(max) - 1e-9);
   if (hi <= lo) hi = lo + 1;
   const ticks: number[] = [];
   const withMinor = hi - lo <= 2;

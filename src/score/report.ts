@@ -6,11 +6,6 @@
 import type { ErrorSummary, UttScore, WerResult } from './wer.ts';
 import type { AlignedPair } from './align.ts';
 
-function pct(num: number, den: number): string {
-  if (den > 0) return ((100 * num) / den).toFixed(1);
-  return num === 0 ? '0.0' : 'inf';
-}
-
 function mean(xs: number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
 }

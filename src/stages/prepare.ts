@@ -122,6 +122,7 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[]; sam
 const anyValue = (doc: string): OptionSpec => ({ type: 'custom', expected: 'a value', optional: true, doc, validate: (v) => v });
 
 /** The option schema of an adapter (or adapter name): typed where known, else the keys of its optionsDoc. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- adapters of every option type
 export function adapterOptionSchema(nameOrAdapter: string | CorpusAdapter<any>): Schema {
   const adapter = typeof nameOrAdapter === 'string' ? getAdapter(nameOrAdapter) : nameOrAdapter;
   const typed = ADAPTER_SCHEMAS[adapter.name]?.schema;
@@ -190,6 +191,7 @@ function relocateAdapterError(err: unknown, recipe: RecipeHead, options: Record<
  * Adapter options given as `key=value` strings (values parsed as YAML), checked like a recipe's;
  * errors name the `--opt` argument. Returns the options and where each came from.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- adapters of every option type
 export function parseAdapterOptions(adapter: string | CorpusAdapter<any>, assignments: readonly string[], base: Record<string, unknown> = {}): { options: Record<string, unknown>; origin: Map<string, string> } {
   const schema = adapterOptionSchema(adapter);
   const raw: Record<string, unknown> = { ...base };

@@ -86,6 +86,7 @@ export interface StageResult {
   details?: Record<string, unknown>;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds stages of every option type
 export interface StageDefinition<O = any> {
   name: string;
   /** One line: what the stage does. */

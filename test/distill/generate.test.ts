@@ -20,7 +20,7 @@ import { createFrameClassifier } from '../../src/nnet/model.ts';
 import { SIDECAR_KIND, SIDECAR_VERSION, loadModelDir, saveModelDir, type ModelSidecar } from '../../src/nnet/io.ts';
 import { utteranceLogits } from '../../src/nnet/train.ts';
 import { initBackend } from '../../src/nnet/backend.ts';
-import { ConfigError, CorpusError, FormatError } from '../../src/util/errors.ts';
+import { ConfigError, CorpusError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { captureLogger, expectClose, featureConfig, tempDir, writeArrowCorpus } from './helpers.ts';
 

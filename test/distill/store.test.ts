@@ -240,7 +240,7 @@ describe('random access by (utterance, frame) across shards', () => {
     await index.close();
     const dir = tempDir();
     const other = join(dir, 'k5.arrow');
-    const five = makeUtts(4, 2, 'c').map((u) => ({ uttId: u.uttId, top: topKRows(Float64Array.from({ length: u.top.numFrames * S }, (_, i) => (i % S) + 1).map((v, i, a) => v / 1275), u.top.numFrames, S, 5) }));
+    const five = makeUtts(4, 2, 'c').map((u) => ({ uttId: u.uttId, top: topKRows(Float64Array.from({ length: u.top.numFrames * S }, (_, i) => (i % S) + 1).map((v) => v / 1275), u.top.numFrames, S, 5) }));
     await writeFile(other, five, { k: 5 });
     await expect(SoftTargetIndex.open([files[0], other])).rejects.toThrow(/soft-target files differ in k.*k5\.arrow|k5\.arrow.*differ in k/);
     await expect(SoftTargetIndex.open([files[0], files[0]])).rejects.toThrow(/occurs in two soft-target files/);

@@ -22,10 +22,6 @@ function bytes(...parts: (string | number | number[])[]): Buffer {
   return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(typeof p === 'number' ? [p] : p))));
 }
 const B = [0x00, 0x42]; // "\0B"
-/** WriteBasicType<int32>: size byte 4, then the little-endian value. */
-const i32 = (x: number) => { const b = Buffer.alloc(5); b[0] = 4; b.writeInt32LE(x, 1); return [...b]; };
-/** WriteBasicType<float>: size byte 4, then the value. */
-const f32 = (x: number) => { const b = Buffer.alloc(5); b[0] = 4; b.writeFloatLE(x, 1); return [...b]; };
 
 async function writeArchive(path: string, entries: [string, Uint8Array][], scpPath?: string): Promise<void> {
   const w = await KaldiArchiveWriter.open(path, { scpPath });

@@ -256,7 +256,7 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
       const opt = new NativeOptimizer(net, { kind, l2: 0.01, momentum: 0.9 });
       const lr = kind === 'adam' ? 0.01 : 0.1;
       for (let step = 1; step <= 3; step++) {
-        net.grads.forEach((g, a) => g.set(randomArray(rng, g.length)));
+        net.grads.forEach((g) => g.set(randomArray(rng, g.length)));
         opt.apply(lr);
         net.grads.forEach((g, a) => {
           for (let i = 0; i < g.length; i++) {

@@ -87,7 +87,7 @@ describe('scoreDecodeDir', () => {
     const dtl = readFileSync(join(root, 'score', 'baseline', 'test.dtl'), 'utf8');
     expect(dtl).toMatch(/^CONFUSION PAIRS {18}Total {17}\(1\)\n/);
     expect(dtl).toContain('   1:    1  ->  five ==> fife\n');
-    expect(dtl).toMatch(/DELETIONS {24}Total {17}\(2\)\n.*\n\n   1:    1  ->  seven\n   2:    1  ->  three\n/);
+    expect(dtl).toMatch(/DELETIONS {24}Total {17}\(2\)\n.*\n\n {3}1: {4}1 {2}-> {2}seven\n {3}2: {4}1 {2}-> {2}three\n/);
     const json = JSON.parse(readFileSync(join(root, 'score', 'score.json'), 'utf8'));
     expect(json.results.find((r: { system: string; split: string }) => r.system === 'student' && r.split === 'test').errorLists.confusionPairs).toEqual([{ ref: 'five', hyp: 'fife', count: 1 }, { ref: 'seven', hyp: 'heaven', count: 1 }]);
   });
