@@ -52,7 +52,9 @@ async function benchAudio(): Promise<{ samples: Float32Array; source: string }> 
   const n = SECONDS * RATE;
   const out = new Float32Array(n);
   if (existsSync(librivox)) {
-    const files = readdirSync(librivox).filter((f) => f.endsWith('.wav')).sort();
+    const files = readdirSync(librivox)
+      .filter((f) => f.endsWith('.wav'))
+      .sort();
     const parts: Float32Array[] = [];
     for (const f of files) {
       const a = await readAudioChannel(join(librivox, f), {});
@@ -68,7 +70,10 @@ async function benchAudio(): Promise<{ samples: Float32Array; source: string }> 
         if (o >= n) break;
       }
     }
-    return { samples: out, source: `${files.length} pocketsphinx-librivox recordings from ../shared, concatenated and repeated` };
+    return {
+      samples: out,
+      source: `${files.length} pocketsphinx-librivox recordings from ../shared, concatenated and repeated`,
+    };
   }
   // Synthetic: chirp + noise, int16 values.
   let x = 12345;
@@ -126,7 +131,10 @@ async function startTorchaudio(py: string, samples: Float32Array, dir: string): 
   const path = join(dir, 'audio.s16le');
   writeFileSync(path, Buffer.from(raw.buffer));
   const threads = { OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
-  const child = spawn(py, [PY_SCRIPT, path, String(RATE), String(BINS)], { env: { ...process.env, ...threads }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(py, [PY_SCRIPT, path, String(RATE), String(BINS)], {
+    env: { ...process.env, ...threads },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -159,22 +167,35 @@ const median = (xs: number[]): number => {
 /** One line on the BLAS the peer loaded. */
 function describeBlas(b: BlasInfo): string {
   const libs = b.libraries.length ? b.libraries.join(', ') : 'no BLAS library mapped';
-  const kind = b.libraries.some((l) => /openblas/i.test(l)) ? 'OpenBLAS' : b.libraries.some((l) => /mkl/i.test(l)) ? 'MKL' : b.libraries.some((l) => /libblas/.test(l)) ? 'reference BLAS (libblas3: slow)' : 'unknown';
+  const kind = b.libraries.some((l) => /openblas/i.test(l))
+    ? 'OpenBLAS'
+    : b.libraries.some((l) => /mkl/i.test(l))
+      ? 'MKL'
+      : b.libraries.some((l) => /libblas/.test(l))
+        ? 'reference BLAS (libblas3: slow)'
+        : 'unknown';
   const core = b.openblas_core ? `; OpenBLAS core ${b.openblas_core} (${b.openblas_config ?? ''})` : '';
   return `${kind}: ${libs}; torch BLAS_INFO=${b.torch_blas_info ?? '?'}, ${b.threads} torch thread(s)${core}`;
 }
 
 const ENGINES: SpectrumEngine[] = ['wasm', 'js'];
 const { samples, source } = await benchAudio();
-const envNote = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'].map((k) => `${k} ${process.env[k] === undefined ? 'unset' : `=${process.env[k]}`}`).join(', ');
-console.log(`audio: ${SECONDS} s at ${RATE} Hz (${source}); ${BINS} mel bins, one thread, ${ROUNDS} alternating rounds of ${RUNS} calls per side; ${envNote}`);
+const envNote = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE']
+  .map((k) => `${k} ${process.env[k] === undefined ? 'unset' : `=${process.env[k]}`}`)
+  .join(', ');
+console.log(
+  `audio: ${SECONDS} s at ${RATE} Hz (${source}); ${BINS} mel bins, one thread, ${ROUNDS} alternating rounds of ${RUNS} calls per side; ${envNote}`,
+);
 const frames = computeFbank(samples, RATE, { numMelBins: BINS }).numFrames;
 for (const engine of ENGINES) for (let i = 0; i < 3; i++) computeFbank(samples, RATE, { numMelBins: BINS }, { engine });
 const py = findTorchaudio();
 const dir = mkdtempSync(join(tmpdir(), 'amd-bench-'));
 let peer: TorchaudioPeer | null = null;
 try {
-  if (!py) console.log('torchaudio: SKIPPED, not available (no python with torchaudio + numpy; set AM_DISTILL_PYTHON); printing ours only');
+  if (!py)
+    console.log(
+      'torchaudio: SKIPPED, not available (no python with torchaudio + numpy; set AM_DISTILL_PYTHON); printing ours only',
+    );
   else {
     peer = await startTorchaudio(py, samples, dir);
     if (peer.frames !== frames) throw new Error(`frame counts differ: ours ${frames}, torchaudio ${peer.frames}`);
@@ -198,13 +219,19 @@ try {
     console.log(line);
   }
   for (const engine of ENGINES) {
-    console.log(`am-distill fbank (${engine.padEnd(4)}):   ${fmt(frames / best[engine])} frames/s (${frames} frames, best call of ${ROUNDS * RUNS})`);
+    console.log(
+      `am-distill fbank (${engine.padEnd(4)}):   ${fmt(frames / best[engine])} frames/s (${frames} frames, best call of ${ROUNDS * RUNS})`,
+    );
   }
   if (peer) {
-    console.log(`torchaudio kaldi.fbank:    ${fmt(frames / best.torchaudio)} frames/s (${frames} frames, best call of ${ROUNDS * RUNS}; ${peer.version}, ${py})`);
+    console.log(
+      `torchaudio kaldi.fbank:    ${fmt(frames / best.torchaudio)} frames/s (${frames} frames, best call of ${ROUNDS * RUNS}; ${peer.version}, ${py})`,
+    );
     for (const engine of ENGINES) {
       const rs = ratios[engine];
-      console.log(`ratio ours (${engine}) / torchaudio: ${(best.torchaudio / best[engine]).toFixed(2)}x (best vs best); per round median ${median(rs).toFixed(2)}x, min ${Math.min(...rs).toFixed(2)}x, max ${Math.max(...rs).toFixed(2)}x`);
+      console.log(
+        `ratio ours (${engine}) / torchaudio: ${(best.torchaudio / best[engine]).toFixed(2)}x (best vs best); per round median ${median(rs).toFixed(2)}x, min ${Math.min(...rs).toFixed(2)}x, max ${Math.max(...rs).toFixed(2)}x`,
+      );
     }
   }
 } finally {

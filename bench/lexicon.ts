@@ -32,7 +32,11 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) console.error('bench/lexicon: run node with --expose-gc for memory deltas after a collection');
 
 const MiB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
-async function step<T>(name: string, fn: () => T | Promise<T>, extra: (r: T) => Record<string, unknown> = () => ({})): Promise<T> {
+async function step<T>(
+  name: string,
+  fn: () => T | Promise<T>,
+  extra: (r: T) => Record<string, unknown> = () => ({}),
+): Promise<T> {
   gc?.();
   const m0 = process.memoryUsage();
   const t0 = performance.now();
@@ -40,18 +44,28 @@ async function step<T>(name: string, fn: () => T | Promise<T>, extra: (r: T) => 
   const sec = (performance.now() - t0) / 1000;
   gc?.();
   const m1 = process.memoryUsage();
-  console.log(JSON.stringify({
-    step: name, sec: Math.round(sec * 1000) / 1000,
-    heapUsedMiB: MiB(m1.heapUsed - m0.heapUsed), arrayBuffersMiB: MiB(m1.arrayBuffers - m0.arrayBuffers), rssMiB: MiB(m1.rss - m0.rss), peakRssMiB: MiB(process.resourceUsage().maxRSS * 1024),
-    ...extra(r),
-  }));
+  console.log(
+    JSON.stringify({
+      step: name,
+      sec: Math.round(sec * 1000) / 1000,
+      heapUsedMiB: MiB(m1.heapUsed - m0.heapUsed),
+      arrayBuffersMiB: MiB(m1.arrayBuffers - m0.arrayBuffers),
+      rssMiB: MiB(m1.rss - m0.rss),
+      peakRssMiB: MiB(process.resourceUsage().maxRSS * 1024),
+      ...extra(r),
+    }),
+  );
   return r;
 }
 
 mkdirSync(OUT, { recursive: true });
 const lexFile = join(OUT, `lexicon-${WORDS}.txt`);
 const lmFile = join(OUT, `unigram-${WORDS}.arpa`);
-const lex = await step('generate', () => syntheticLexicon({ words: WORDS }), (l) => ({ words: l.size, pronunciations: l.words().reduce((n, w) => n + l.get(w)!.length, 0) }));
+const lex = await step(
+  'generate',
+  () => syntheticLexicon({ words: WORDS }),
+  (l) => ({ words: l.size, pronunciations: l.words().reduce((n, w) => n + l.get(w)!.length, 0) }),
+);
 await writeLexiconTxt(lexFile, lex);
 const words = lex.words();
 writeFileSync(lmFile, uniformUnigramArpa(words));
@@ -66,8 +80,23 @@ if (!existsSync(model) || !existsSync(join(langDir, 'lang.json'))) {
 }
 console.error(`bench/lexicon: ${lexFile}, ${lmFile}; acoustic model: ${source}`);
 
-await step('readLexiconTxt', () => readLexiconTxt(lexFile, PhoneSet.arpabet()), (l) => ({ words: l.size }));
-await step('buildSearch', () => buildSearch(langDir, model, lmFile, resolveSearchOptions({}), log, false, { lexicon: lexFile }), (s) => ({
-  searchWords: s.searchWords.length, pronunciations: s.numProns, lexiconReport: s.lexiconReport ? { unusable: s.lexiconReport.unusableWords, unknownPhones: s.lexiconReport.unknownPhones } : null,
-  untrainedPhones: s.untrainedPhones.length, hmmStates: s.decoder.graph.numStates, phoneCopies: s.decoder.graph.numCopies, treeNodes: s.decoder.graph.numTrieNodes,
-}));
+await step(
+  'readLexiconTxt',
+  () => readLexiconTxt(lexFile, PhoneSet.arpabet()),
+  (l) => ({ words: l.size }),
+);
+await step(
+  'buildSearch',
+  () => buildSearch(langDir, model, lmFile, resolveSearchOptions({}), log, false, { lexicon: lexFile }),
+  (s) => ({
+    searchWords: s.searchWords.length,
+    pronunciations: s.numProns,
+    lexiconReport: s.lexiconReport
+      ? { unusable: s.lexiconReport.unusableWords, unknownPhones: s.lexiconReport.unknownPhones }
+      : null,
+    untrainedPhones: s.untrainedPhones.length,
+    hmmStates: s.decoder.graph.numStates,
+    phoneCopies: s.decoder.graph.numCopies,
+    treeNodes: s.decoder.graph.numTrieNodes,
+  }),
+);

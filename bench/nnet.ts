@@ -45,8 +45,16 @@ import { Minibatches, scanSource, type Minibatch } from '../src/nnet/data.ts';
 import { SyntheticFrameSource } from '../src/nnet/synthetic.ts';
 import { Rng } from '../src/util/rng.ts';
 
-interface Shape { input: number; hidden: number; layers: number; output: number }
-interface Rates { trainFps: number; inferFps: number }
+interface Shape {
+  input: number;
+  hidden: number;
+  layers: number;
+  output: number;
+}
+interface Rates {
+  trainFps: number;
+  inferFps: number;
+}
 type Engine = 'floor' | 'native' | 'wasm';
 
 const TRAIN_BATCH = 256;
@@ -65,7 +73,8 @@ function parseShape(s: string): Shape {
 }
 
 const shapeName = (s: Shape) => `${s.input}-${s.hidden}x${s.layers}-${s.output}`;
-const dimsOf = (s: Shape) => layerDims({ inputDim: s.input, hiddenLayers: s.layers, hiddenUnits: s.hidden, numSenones: s.output });
+const dimsOf = (s: Shape) =>
+  layerDims({ inputDim: s.input, hiddenLayers: s.layers, hiddenUnits: s.hidden, numSenones: s.output });
 
 /** Calls of fn for `seconds` after a warm-up; frames per second at `rows` frames per call. */
 function timed(fn: () => void, rows: number, seconds: number): number {
@@ -82,10 +91,14 @@ function timed(fn: () => void, rows: number, seconds: number): number {
 function randomBatch(shape: Shape, n: number, seed: number): Minibatch {
   const rng = new Rng(seed);
   return {
-    size: n, inputDim: shape.input,
+    size: n,
+    inputDim: shape.input,
     x: Float32Array.from({ length: n * shape.input }, () => rng.gauss()),
     labels: Int32Array.from({ length: n }, () => rng.int(shape.output)),
-    extras: {}, uttIds: ['bench'], rowUtt: new Int32Array(n), rowFrame: new Int32Array(n),
+    extras: {},
+    uttIds: ['bench'],
+    rowUtt: new Int32Array(n),
+    rowFrame: new Int32Array(n),
   } as Minibatch;
 }
 
@@ -105,8 +118,14 @@ async function measureHere(engine: Engine, shape: Shape, seconds: number, thread
     return { trainFps: rate(TRAIN_BATCH, true), inferFps: rate(INFER_BATCH, false) };
   }
   await initBackend({ backend: engine, quiet: true, threads });
-  const clf = createFrameClassifier({ inputDim: shape.input, hiddenLayers: shape.layers, hiddenUnits: shape.hidden, numSenones: shape.output }, 0);
-  const trainer: NetTrainer = engine === 'native' ? new NativeTrainer(clf, { kind: 'adam', learningRate: 1e-3 }, HARD_LABEL_LOSS) : new TfjsTrainer(clf, { kind: 'adam', learningRate: 1e-3 }, HARD_LABEL_LOSS);
+  const clf = createFrameClassifier(
+    { inputDim: shape.input, hiddenLayers: shape.layers, hiddenUnits: shape.hidden, numSenones: shape.output },
+    0,
+  );
+  const trainer: NetTrainer =
+    engine === 'native'
+      ? new NativeTrainer(clf, { kind: 'adam', learningRate: 1e-3 }, HARD_LABEL_LOSS)
+      : new TfjsTrainer(clf, { kind: 'adam', learningRate: 1e-3 }, HARD_LABEL_LOSS);
   const batch = randomBatch(shape, TRAIN_BATCH, 1);
   const trainFps = timed(() => trainer.step(batch, 1e-3, () => 'bench batch'), TRAIN_BATCH, seconds);
   const x = randomBatch(shape, INFER_BATCH, 2).x;
@@ -115,16 +134,24 @@ async function measureHere(engine: Engine, shape: Shape, seconds: number, thread
     const net = (trainer as NativeTrainer).net;
     const a = nativeAddon();
     const post = new Float32Array(INFER_BATCH * shape.output);
-    inferFps = timed(() => a.softmaxRows(net.forward(x, INFER_BATCH), INFER_BATCH, shape.output, 1, post), INFER_BATCH, seconds);
+    inferFps = timed(
+      () => a.softmaxRows(net.forward(x, INFER_BATCH), INFER_BATCH, shape.output, 1, post),
+      INFER_BATCH,
+      seconds,
+    );
   } else {
     const xt = tf.tensor2d(x, [INFER_BATCH, shape.input]);
     // The posteriors leave tf.tidy as a tensor and are read once (dataSync inside tidy made tfjs
     // walk the returned array element by element: the old bench's 7x too slow inference).
-    inferFps = timed(() => {
-      const y = tf.tidy(() => tf.softmax(clf.logits(xt)));
-      y.dataSync();
-      y.dispose();
-    }, INFER_BATCH, seconds);
+    inferFps = timed(
+      () => {
+        const y = tf.tidy(() => tf.softmax(clf.logits(xt)));
+        y.dataSync();
+        y.dispose();
+      },
+      INFER_BATCH,
+      seconds,
+    );
     xt.dispose();
   }
   trainer.dispose();
@@ -136,10 +163,13 @@ async function inWorkers(engine: Engine, k: number, shape: Shape, seconds: numbe
   const url = new URL(import.meta.url);
   const gate = new Int32Array(new SharedArrayBuffer(8));
   const workers = Array.from({ length: k }, () => startModuleWorker(url, { engine, shape, seconds, threads, gate }));
-  const results = workers.map((w) => new Promise<Rates>((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  }));
+  const results = workers.map(
+    (w) =>
+      new Promise<Rates>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      }),
+  );
   // Release the workers together once all are up.
   while (Atomics.load(gate, 0) < k) await new Promise((r) => setTimeout(r, 5));
   Atomics.store(gate, 1, 1);
@@ -155,12 +185,26 @@ async function inWorkers(engine: Engine, k: number, shape: Shape, seconds: numbe
 
 /** The data feed on a synthetic corpus with the recipes' input: 40 bins, +-5 frames, speaker CMVN. */
 async function measureFeeder(seconds: number): Promise<number> {
-  const source = new SyntheticFrameSource({ numUtterances: 400, featureDim: 40, numSenones: 200, minFrames: 80, maxFrames: 300 });
+  const source = new SyntheticFrameSource({
+    numUtterances: 400,
+    featureDim: 40,
+    numSenones: 200,
+    minFrames: 80,
+    maxFrames: 300,
+  });
   const scan = await scanSource(source, { numSenones: 200 });
   let frames = 0;
   const t0 = performance.now();
   for (let epoch = 0; performance.now() - t0 < seconds * 1000; epoch++) {
-    const batches = new Minibatches(source, { batchSize: TRAIN_BATCH, shuffle: true, shuffleBufferFrames: 100_000, seed: epoch, splice: { leftContext: 5, rightContext: 5 }, numSenones: 200, cmvn: scan.cmvn });
+    const batches = new Minibatches(source, {
+      batchSize: TRAIN_BATCH,
+      shuffle: true,
+      shuffleBufferFrames: 100_000,
+      seed: epoch,
+      splice: { leftContext: 5, rightContext: 5 },
+      numSenones: 200,
+      cmvn: scan.cmvn,
+    });
     for await (const b of batches) {
       frames += b.size;
       if (performance.now() - t0 > seconds * 1000) break;
@@ -171,10 +215,20 @@ async function measureFeeder(seconds: number): Promise<number> {
 
 // ---- PyTorch ------------------------------------------------------------------------------
 
-interface TorchResult extends Rates { torch: string; blas: string[]; openblasCoretype: string | null; openblasThreads: number | null; threads: number }
+interface TorchResult extends Rates {
+  torch: string;
+  blas: string[];
+  openblasCoretype: string | null;
+  openblasThreads: number | null;
+  threads: number;
+}
 
 const TORCH_PY = '/usr/bin/python3';
-const MALLOC_TUNED = { MALLOC_MMAP_THRESHOLD_: '1000000000', MALLOC_TRIM_THRESHOLD_: '1000000000', MALLOC_TOP_PAD_: '268435456' };
+const MALLOC_TUNED = {
+  MALLOC_MMAP_THRESHOLD_: '1000000000',
+  MALLOC_TRIM_THRESHOLD_: '1000000000',
+  MALLOC_TOP_PAD_: '268435456',
+};
 
 function torchAvailable(): string | null {
   for (const py of [process.env.AM_DISTILL_PYTHON, TORCH_PY, 'python3'].filter(Boolean) as string[]) {
@@ -184,24 +238,74 @@ function torchAvailable(): string | null {
   return null;
 }
 
-function torchMeasure(py: string, shape: Shape, seconds: number, threads: number, processes: number, env: Record<string, string>): TorchResult {
+function torchMeasure(
+  py: string,
+  shape: Shape,
+  seconds: number,
+  threads: number,
+  processes: number,
+  env: Record<string, string>,
+): TorchResult {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'nnet_torch.py');
-  const args = [script, '--threads', String(threads), '--processes', String(processes), '--input', String(shape.input), '--hidden', String(shape.hidden), '--layers', String(shape.layers), '--output', String(shape.output), '--batch', String(TRAIN_BATCH), '--infer-batch', String(INFER_BATCH), '--seconds', String(seconds), '--optimizer', 'adam'];
+  const args = [
+    script,
+    '--threads',
+    String(threads),
+    '--processes',
+    String(processes),
+    '--input',
+    String(shape.input),
+    '--hidden',
+    String(shape.hidden),
+    '--layers',
+    String(shape.layers),
+    '--output',
+    String(shape.output),
+    '--batch',
+    String(TRAIN_BATCH),
+    '--infer-batch',
+    String(INFER_BATCH),
+    '--seconds',
+    String(seconds),
+    '--optimizer',
+    'adam',
+  ];
   const r = spawnSync(py, args, { encoding: 'utf8', env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`PyTorch peer failed: ${r.stderr.slice(-2000)}`);
   const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-  return { trainFps: j.trainFramesPerSec, inferFps: j.inferFramesPerSec, torch: j.torch, blas: j.blas ?? [], openblasCoretype: j.openblasCoretype ?? null, openblasThreads: j.openblasThreads ?? null, threads: j.threads };
+  return {
+    trainFps: j.trainFramesPerSec,
+    inferFps: j.inferFramesPerSec,
+    torch: j.torch,
+    blas: j.blas ?? [],
+    openblasCoretype: j.openblasCoretype ?? null,
+    openblasThreads: j.openblasThreads ?? null,
+    threads: j.threads,
+  };
 }
 
 // ---- main ---------------------------------------------------------------------------------
 
-interface Row { engine: string; workers: number; label: string; rounds: Rates[]; note?: string }
+interface Row {
+  engine: string;
+  workers: number;
+  label: string;
+  rounds: Rates[];
+  note?: string;
+}
 
 function best(rows: Rates[]): Rates {
   return { trainFps: Math.max(...rows.map((r) => r.trainFps)), inferFps: Math.max(...rows.map((r) => r.inferFps)) };
 }
 
-async function benchModel(shape: Shape, engines: Set<string>, seconds: number, rounds: number, py: string | null, json: boolean): Promise<void> {
+async function benchModel(
+  shape: Shape,
+  engines: Set<string>,
+  seconds: number,
+  rounds: number,
+  py: string | null,
+  json: boolean,
+): Promise<void> {
   const rows = new Map<string, Row>();
   const add = (key: string, row: Omit<Row, 'rounds'>, r: Rates) => {
     const have = rows.get(key) ?? { ...row, rounds: [] };
@@ -212,55 +316,134 @@ async function benchModel(shape: Shape, engines: Set<string>, seconds: number, r
   const haveNative = loadNativeEngine().ok;
   for (let round = 0; round < rounds; round++) {
     if (engines.has('floor') && haveNative) {
-      add('floor-1', { engine: 'floor', workers: 1, label: `GEMM floor, 1 process x ${cores} BLAS threads` }, await inWorkers('floor', 1, shape, seconds, cores));
-      add('floor-k', { engine: 'floor', workers: cores, label: `GEMM floor, ${cores} workers x 1 BLAS thread` }, await inWorkers('floor', cores, shape, seconds, 1));
+      add(
+        'floor-1',
+        { engine: 'floor', workers: 1, label: `GEMM floor, 1 process x ${cores} BLAS threads` },
+        await inWorkers('floor', 1, shape, seconds, cores),
+      );
+      add(
+        'floor-k',
+        { engine: 'floor', workers: cores, label: `GEMM floor, ${cores} workers x 1 BLAS thread` },
+        await inWorkers('floor', cores, shape, seconds, 1),
+      );
     }
     if (engines.has('native') && haveNative) {
-      add('native-1', { engine: 'native', workers: 1, label: `native, 1 worker x ${cores} BLAS threads` }, await inWorkers('native', 1, shape, seconds, cores));
-      add('native-k', { engine: 'native', workers: cores, label: `native, ${cores} workers x 1 BLAS thread` }, await inWorkers('native', cores, shape, seconds, 1));
+      add(
+        'native-1',
+        { engine: 'native', workers: 1, label: `native, 1 worker x ${cores} BLAS threads` },
+        await inWorkers('native', 1, shape, seconds, cores),
+      );
+      add(
+        'native-k',
+        { engine: 'native', workers: cores, label: `native, ${cores} workers x 1 BLAS thread` },
+        await inWorkers('native', cores, shape, seconds, 1),
+      );
     }
     if (engines.has('wasm')) {
-      add('wasm-1', { engine: 'wasm', workers: 1, label: 'wasm, 1 worker' }, await inWorkers('wasm', 1, shape, seconds, 1));
-      add('wasm-k', { engine: 'wasm', workers: cores, label: `wasm, ${cores} workers` }, await inWorkers('wasm', cores, shape, seconds, 1));
+      add(
+        'wasm-1',
+        { engine: 'wasm', workers: 1, label: 'wasm, 1 worker' },
+        await inWorkers('wasm', 1, shape, seconds, 1),
+      );
+      add(
+        'wasm-k',
+        { engine: 'wasm', workers: cores, label: `wasm, ${cores} workers` },
+        await inWorkers('wasm', cores, shape, seconds, 1),
+      );
     }
     if (engines.has('torch') && py) {
       const a = torchMeasure(py, shape, seconds, 0, 1, {});
-      add('torch-default', { engine: 'torch-default', workers: 1, label: `PyTorch ${a.torch}, default (${a.threads} threads, OpenBLAS ${a.openblasThreads ?? '?'})`, note: `${a.blas.join(', ') || 'no BLAS library mapped'}; kernel ${a.openblasCoretype ?? '?'}` }, a);
+      add(
+        'torch-default',
+        {
+          engine: 'torch-default',
+          workers: 1,
+          label: `PyTorch ${a.torch}, default (${a.threads} threads, OpenBLAS ${a.openblasThreads ?? '?'})`,
+          note: `${a.blas.join(', ') || 'no BLAS library mapped'}; kernel ${a.openblasCoretype ?? '?'}`,
+        },
+        a,
+      );
       // torch's OpenMP threads spin between parallel sections while OpenBLAS's threads run the
       // GEMMs: on 2 cores that halves training unless they yield (bench/nnet_torch.py docstring).
-      const b1 = torchMeasure(py, shape, seconds, cores, 1, { ...MALLOC_TUNED, OPENBLAS_NUM_THREADS: String(cores), OMP_WAIT_POLICY: 'PASSIVE' });
-      add('torch-tuned-1', { engine: 'torch-tuned', workers: 1, label: `PyTorch tuned, 1 process x ${cores} threads`, note: `kernel ${b1.openblasCoretype ?? '?'}` }, b1);
+      const b1 = torchMeasure(py, shape, seconds, cores, 1, {
+        ...MALLOC_TUNED,
+        OPENBLAS_NUM_THREADS: String(cores),
+        OMP_WAIT_POLICY: 'PASSIVE',
+      });
+      add(
+        'torch-tuned-1',
+        {
+          engine: 'torch-tuned',
+          workers: 1,
+          label: `PyTorch tuned, 1 process x ${cores} threads`,
+          note: `kernel ${b1.openblasCoretype ?? '?'}`,
+        },
+        b1,
+      );
       const b2 = torchMeasure(py, shape, seconds, 1, cores, { ...MALLOC_TUNED, OPENBLAS_NUM_THREADS: '1' });
-      add('torch-tuned-k', { engine: 'torch-tuned', workers: cores, label: `PyTorch tuned, ${cores} processes x 1 thread` }, b2);
+      add(
+        'torch-tuned-k',
+        { engine: 'torch-tuned', workers: cores, label: `PyTorch tuned, ${cores} processes x 1 thread` },
+        b2,
+      );
     }
   }
   if (engines.has('feeder')) {
     const f = await measureFeeder(seconds);
-    add('feeder', { engine: 'feeder', workers: 1, label: 'data feed (shuffle buffer, CMVN, splice +-5, batch 256), 1 thread' }, { trainFps: f, inferFps: NaN });
+    add(
+      'feeder',
+      { engine: 'feeder', workers: 1, label: 'data feed (shuffle buffer, CMVN, splice +-5, batch 256), 1 thread' },
+      { trainFps: f, inferFps: NaN },
+    );
   }
 
   const floorRows = ['floor-1', 'floor-k'].map((k) => rows.get(k)).filter((r): r is Row => !!r);
-  const floor = floorRows.length ? { trainFps: Math.max(...floorRows.map((r) => best(r.rounds).trainFps)), inferFps: Math.max(...floorRows.map((r) => best(r.rounds).inferFps)) } : null;
+  const floor = floorRows.length
+    ? {
+        trainFps: Math.max(...floorRows.map((r) => best(r.rounds).trainFps)),
+        inferFps: Math.max(...floorRows.map((r) => best(r.rounds).inferFps)),
+      }
+    : null;
   const tunedRows = ['torch-tuned-1', 'torch-tuned-k'].map((k) => rows.get(k)).filter((r): r is Row => !!r);
-  const tuned = tunedRows.length ? { trainFps: Math.max(...tunedRows.map((r) => best(r.rounds).trainFps)), inferFps: Math.max(...tunedRows.map((r) => best(r.rounds).inferFps)) } : null;
+  const tuned = tunedRows.length
+    ? {
+        trainFps: Math.max(...tunedRows.map((r) => best(r.rounds).trainFps)),
+        inferFps: Math.max(...tunedRows.map((r) => best(r.rounds).inferFps)),
+      }
+    : null;
   const dflt = rows.get('torch-default') ? best(rows.get('torch-default')!.rounds) : null;
 
   if (json) {
     for (const r of rows.values()) {
       const b = best(r.rounds);
-      console.log(JSON.stringify({ engine: r.engine, workers: r.workers, model: shapeName(shape), trainFps: Math.round(b.trainFps), inferFps: Number.isNaN(b.inferFps) ? null : Math.round(b.inferFps), floorTrainFps: floor ? Math.round(floor.trainFps) : null, floorInferFps: floor ? Math.round(floor.inferFps) : null }));
+      console.log(
+        JSON.stringify({
+          engine: r.engine,
+          workers: r.workers,
+          model: shapeName(shape),
+          trainFps: Math.round(b.trainFps),
+          inferFps: Number.isNaN(b.inferFps) ? null : Math.round(b.inferFps),
+          floorTrainFps: floor ? Math.round(floor.trainFps) : null,
+          floorInferFps: floor ? Math.round(floor.inferFps) : null,
+        }),
+      );
     }
     return;
   }
-  console.log(`\nmodel ${shapeName(shape)}: train batch ${TRAIN_BATCH} (Adam), inference batch ${INFER_BATCH} (forward + softmax); best of ${rounds} round(s) of ${seconds} s`);
+  console.log(
+    `\nmodel ${shapeName(shape)}: train batch ${TRAIN_BATCH} (Adam), inference batch ${INFER_BATCH} (forward + softmax); best of ${rounds} round(s) of ${seconds} s`,
+  );
   const pad = Math.max(...[...rows.values()].map((r) => r.label.length));
-  const pct = (a: number, b?: number | null) => (b && Number.isFinite(a) ? `${((100 * a) / b).toFixed(0)}%` : '-').padStart(7);
+  const pct = (a: number, b?: number | null) =>
+    (b && Number.isFinite(a) ? `${((100 * a) / b).toFixed(0)}%` : '-').padStart(7);
   const x = (a: number, b?: number | null) => (b && Number.isFinite(a) ? `${(a / b).toFixed(2)}x` : '-').padStart(7);
   console.log(`${''.padEnd(pad)}  train f/s  % floor  vs tuned  vs default  infer f/s  % floor  vs tuned  vs default`);
   for (const r of rows.values()) {
     const b = best(r.rounds);
-    console.log(`${r.label.padEnd(pad)}  ${b.trainFps.toFixed(0).padStart(9)}  ${pct(b.trainFps, floor?.trainFps)}  ${x(b.trainFps, tuned?.trainFps).padStart(8)}  ${x(b.trainFps, dflt?.trainFps).padStart(10)}  ${(Number.isNaN(b.inferFps) ? '-' : b.inferFps.toFixed(0)).padStart(9)}  ${pct(b.inferFps, floor?.inferFps)}  ${x(b.inferFps, tuned?.inferFps).padStart(8)}  ${x(b.inferFps, dflt?.inferFps).padStart(10)}` +
-      (rounds > 1 && r.rounds.length > 1 ? `  rounds: ${r.rounds.map((q) => q.trainFps.toFixed(0)).join('/')}` : ''));
+    console.log(
+      `${r.label.padEnd(pad)}  ${b.trainFps.toFixed(0).padStart(9)}  ${pct(b.trainFps, floor?.trainFps)}  ${x(b.trainFps, tuned?.trainFps).padStart(8)}  ${x(b.trainFps, dflt?.trainFps).padStart(10)}  ${(Number.isNaN(b.inferFps) ? '-' : b.inferFps.toFixed(0)).padStart(9)}  ${pct(b.inferFps, floor?.inferFps)}  ${x(b.inferFps, tuned?.inferFps).padStart(8)}  ${x(b.inferFps, dflt?.inferFps).padStart(10)}` +
+        (rounds > 1 && r.rounds.length > 1 ? `  rounds: ${r.rounds.map((q) => q.trainFps.toFixed(0)).join('/')}` : ''),
+    );
     if (r.note) console.log(`${''.padEnd(pad)}    ${r.note}`);
   }
 }
@@ -277,22 +460,37 @@ async function memoryChild(numUtterances: number): Promise<void> {
   const quiet = createLogger({ stream: { write: () => true } });
   const syn = { numUtterances, featureDim: 40, numSenones: 500, minFrames: 50, maxFrames: 150 };
   const r = await trainFrameClassifier({
-    outDir: dir, train: new SyntheticFrameSource(syn), backend: 'auto', logger: quiet,
+    outDir: dir,
+    train: new SyntheticFrameSource(syn),
+    backend: 'auto',
+    logger: quiet,
     config: { numSenones: 500, hiddenLayers: 2, hiddenUnits: 256, maxEpochs: 1, shuffleBufferFrames: 10_000 },
   });
   rmSync(dir, { recursive: true, force: true });
   const h = r.history[0];
-  console.log(JSON.stringify({ numUtterances, backend: r.backend.name, frames: h.frames, peakBufferedFrames: h.peakBufferedFrames, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  console.log(
+    JSON.stringify({
+      numUtterances,
+      backend: r.backend.name,
+      frames: h.frames,
+      peakBufferedFrames: h.peakBufferedFrames,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    }),
+  );
 }
 
 function memoryMain(): void {
   console.log('one training epoch, 440-256x2-500 model, shuffle buffer 10000 frames, fresh process per corpus size');
   for (const n of [MEMORY_BASE_UTTS, 4 * MEMORY_BASE_UTTS]) {
     const runTs = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'run-ts.js');
-    const r = spawnSync(process.execPath, [runTs, fileURLToPath(import.meta.url), '--memory-child', String(n)], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [runTs, fileURLToPath(import.meta.url), '--memory-child', String(n)], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`memory run failed: ${r.stderr}`);
     const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    console.log(`${String(j.numUtterances).padStart(5)} utterances, ${String(j.frames).padStart(7)} frames (${j.backend}): peak RSS ${(j.maxRssBytes / 2 ** 20).toFixed(0)} MiB, shuffle buffer peak ${j.peakBufferedFrames} frames`);
+    console.log(
+      `${String(j.numUtterances).padStart(5)} utterances, ${String(j.frames).padStart(7)} frames (${j.backend}): peak RSS ${(j.maxRssBytes / 2 ** 20).toFixed(0)} MiB, shuffle buffer peak ${j.peakBufferedFrames} frames`,
+    );
   }
 }
 
@@ -305,11 +503,20 @@ async function main(): Promise<void> {
   const native = loadNativeEngine();
   const py = engines.has('torch') ? torchAvailable() : null;
   if (!json) {
-    console.log(`${cpus().length} cores (${cpus()[0]?.model ?? '?'}); OPENBLAS_CORETYPE ${process.env.OPENBLAS_CORETYPE ?? 'unset'}, OPENBLAS_L2_SIZE ${process.env.OPENBLAS_L2_SIZE ?? 'unset'}`);
-    console.log(native.ok ? `native engine and floor: ${native.blas.library} ${native.blas.path}, kernel ${native.blas.corename}, elementwise ${native.blas.kernelIsa}` : `native engine and floor: SKIPPED (${native.reason})`);
+    console.log(
+      `${cpus().length} cores (${cpus()[0]?.model ?? '?'}); OPENBLAS_CORETYPE ${process.env.OPENBLAS_CORETYPE ?? 'unset'}, OPENBLAS_L2_SIZE ${process.env.OPENBLAS_L2_SIZE ?? 'unset'}`,
+    );
+    console.log(
+      native.ok
+        ? `native engine and floor: ${native.blas.library} ${native.blas.path}, kernel ${native.blas.corename}, elementwise ${native.blas.kernelIsa}`
+        : `native engine and floor: SKIPPED (${native.reason})`,
+    );
     const w = await initBackend({ backend: 'wasm', quiet: true });
     console.log(`wasm: ${w.description}`);
-    if (engines.has('torch') && !py) console.log(`PyTorch: SKIPPED (no python imports torch; Debian: apt-get install python3-torch libopenblas0-pthread)`);
+    if (engines.has('torch') && !py)
+      console.log(
+        `PyTorch: SKIPPED (no python imports torch; Debian: apt-get install python3-torch libopenblas0-pthread)`,
+      );
     if (!existsSync(TORCH_PY)) console.log(`(${TORCH_PY} absent)`);
   }
   for (const shape of models) {
@@ -319,7 +526,13 @@ async function main(): Promise<void> {
 }
 
 if (!isMainThread) {
-  const { engine, shape, seconds, threads, gate } = workerData as { engine: Engine; shape: Shape; seconds: number; threads: number; gate: Int32Array };
+  const { engine, shape, seconds, threads, gate } = workerData as {
+    engine: Engine;
+    shape: Shape;
+    seconds: number;
+    threads: number;
+    gate: Int32Array;
+  };
   setDefaultComputeThreads(threads);
   // Wait at the gate until every worker is up, so that they build, warm up and time together.
   Atomics.add(gate, 0, 1);

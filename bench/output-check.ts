@@ -22,7 +22,16 @@ try {
   const full = await hashDirContent(dir);
   const t3 = performance.now();
   const ms = (x: number) => Number(x.toFixed(1));
-  console.log(JSON.stringify({ files: checks.length, bytes: full.bytes, recordMs: ms(t1 - t0), checkMs: ms(t2 - t1), damaged, fullContentHashMs: ms(t3 - t2) }));
+  console.log(
+    JSON.stringify({
+      files: checks.length,
+      bytes: full.bytes,
+      recordMs: ms(t1 - t0),
+      checkMs: ms(t2 - t1),
+      damaged,
+      fullContentHashMs: ms(t3 - t2),
+    }),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -62,10 +62,16 @@ function pooled(bytes: Uint8Array): Buffer {
 }
 
 console.log(`node ${process.version}; ${SECONDS} s of mono ${RATE} Hz noise; best of ${RUNS} calls`);
-console.log('\n| encoding | file MB | ours ms | ours MB/s | node-wav ms | node-wav MB/s | max abs diff | samples differing |');
+console.log(
+  '\n| encoding | file MB | ours ms | ours MB/s | node-wav ms | node-wav MB/s | max abs diff | samples differing |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 const samples = noise(SECONDS * RATE, 1);
-for (const [name, opts] of [['int16', { bitsPerSample: 16 }], ['int24', { bitsPerSample: 24 }], ['float32', { float: true }]] as const) {
+for (const [name, opts] of [
+  ['int16', { bitsPerSample: 16 }],
+  ['int24', { bitsPerSample: 24 }],
+  ['float32', { float: true }],
+] as const) {
   const bytes = encodeWav(samples, RATE, opts);
   const mb = bytes.length / 1e6;
   const a = bestMs(() => decodeWav(bytes));
@@ -74,7 +80,9 @@ for (const [name, opts] of [['int16', { bitsPerSample: 16 }], ['int24', { bitsPe
   try {
     theirs = wav.decode(bytes)!.channelData[0];
   } catch (err) {
-    console.log(`| ${name} | ${mb.toFixed(1)} | ${a.toFixed(1)} | ${(mb / (a / 1000)).toFixed(0)} | ${(err as Error).name}: ${(err as Error).message} | | | |`);
+    console.log(
+      `| ${name} | ${mb.toFixed(1)} | ${a.toFixed(1)} | ${(mb / (a / 1000)).toFixed(0)} | ${(err as Error).name}: ${(err as Error).message} | | | |`,
+    );
     continue;
   }
   let maxDiff = 0;
@@ -85,7 +93,9 @@ for (const [name, opts] of [['int16', { bitsPerSample: 16 }], ['int24', { bitsPe
     if (d > maxDiff) maxDiff = d;
   }
   const b = bestMs(() => wav.decode(bytes));
-  console.log(`| ${name} | ${mb.toFixed(1)} | ${a.toFixed(1)} | ${(mb / (a / 1000)).toFixed(0)} | ${b.toFixed(1)} | ${(mb / (b / 1000)).toFixed(0)} | ${maxDiff.toExponential(2)} | ${differing} of ${ours.length} |`);
+  console.log(
+    `| ${name} | ${mb.toFixed(1)} | ${a.toFixed(1)} | ${(mb / (a / 1000)).toFixed(0)} | ${b.toFixed(1)} | ${(mb / (b / 1000)).toFixed(0)} | ${maxDiff.toExponential(2)} | ${differing} of ${ours.length} |`,
+  );
 }
 
 // Damaged and unusual inputs (one second of int16 noise unless said otherwise).
@@ -93,7 +103,10 @@ const one = encodeWav(noise(RATE, 2), RATE);
 const withChunk = (body: Uint8Array, id: string, size: number): Uint8Array => {
   // Insert a chunk of `size` bytes (plus its pad byte) between fmt and data.
   const chunk = new Uint8Array(8 + size + (size & 1));
-  chunk.set([...id].map((c) => c.charCodeAt(0)), 0);
+  chunk.set(
+    [...id].map((c) => c.charCodeAt(0)),
+    0,
+  );
   new DataView(chunk.buffer).setUint32(4, size, true);
   const out = new Uint8Array(body.length + chunk.length);
   out.set(body.subarray(0, 36), 0);

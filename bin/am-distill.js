@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 
 async function loadMain() {
-  const fromSources = process.env.AM_DISTILL_FROM !== 'dist' && existsSync(new URL('../src/cli/main.ts', import.meta.url));
+  const fromSources =
+    process.env.AM_DISTILL_FROM !== 'dist' && existsSync(new URL('../src/cli/main.ts', import.meta.url));
   if (fromSources) {
     let tsx = null;
     try {

@@ -27,7 +27,11 @@ export const adapters: Record<string, CorpusAdapter<any>> = {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function getAdapter(name: string): CorpusAdapter<any> {
   const a = adapters[name];
-  if (!a) throw new ConfigError(`unknown corpus '${name}'`, { expected: `one of ${Object.keys(adapters).sort().join(', ')}`, found: name });
+  if (!a)
+    throw new ConfigError(`unknown corpus '${name}'`, {
+      expected: `one of ${Object.keys(adapters).sort().join(', ')}`,
+      found: name,
+    });
   return a;
 }
 

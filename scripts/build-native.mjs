@@ -19,7 +19,10 @@ const statusPath = join(buildDir, 'status.json');
 function writeStatus(status) {
   mkdirSync(buildDir, { recursive: true });
   const tmp = `${statusPath}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ ...status, node: process.version, date: new Date().toISOString() }, null, 2) + '\n');
+  writeFileSync(
+    tmp,
+    JSON.stringify({ ...status, node: process.version, date: new Date().toISOString() }, null, 2) + '\n',
+  );
   renameSync(tmp, statusPath);
 }
 
@@ -28,7 +31,19 @@ function findNodeGyp() {
   const candidates = [process.env.npm_config_node_gyp];
   const npmDir = process.env.npm_execpath ? dirname(dirname(process.env.npm_execpath)) : null;
   if (npmDir) candidates.push(join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  candidates.push(join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(
+    join(
+      dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
+  );
   try {
     candidates.push(createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js'));
   } catch {
@@ -46,8 +61,15 @@ function findNodeDir() {
 
 /** The lines that say what went wrong: compiler errors, make's failure, node-gyp's error; else the last lines. */
 function whyFailed(out) {
-  const lines = out.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('gyp info'));
-  const telling = lines.filter((l) => /error:|not found|No such file|\*\*\*|ERR! stack Error|ERR! configure error|cannot find/i.test(l) && !/ERR! stack at /.test(l));
+  const lines = out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('gyp info'));
+  const telling = lines.filter(
+    (l) =>
+      /error:|not found|No such file|\*\*\*|ERR! stack Error|ERR! configure error|cannot find/i.test(l) &&
+      !/ERR! stack at /.test(l),
+  );
   return (telling.length ? telling.slice(0, 4) : lines.slice(-4)).join(' | ');
 }
 

@@ -38,18 +38,28 @@ const senonesJson = join(expDir, 'align', 'senones.json');
 const senones = JSON.parse(readFileSync(senonesJson, 'utf8')) as { senones: { id: number; phone: string }[] };
 const senonePhones: string[] = [];
 for (const s of senones.senones) senonePhones[s.id] = s.phone;
-const counter = await labelAgreement(readSoftTargetFile(file), readAlignmentFile(alignFile), `${file} / ${alignFile}`, senonePhones);
+const counter = await labelAgreement(
+  readSoftTargetFile(file),
+  readAlignmentFile(alignFile),
+  `${file} / ${alignFile}`,
+  senonePhones,
+);
 const groups = counter.result();
 const phones = counter.byPhone();
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 if (json) console.log(JSON.stringify({ targets: file, alignment: alignFile, groups, phones }, null, 2));
 else {
   console.log(`targets ${file}, alignment ${alignFile}`);
-  console.log('| group | utterances | frames | top-1 = label | top-1 in label\'s phone | label mass |');
+  console.log("| group | utterances | frames | top-1 = label | top-1 in label's phone | label mass |");
   console.log('|---|---:|---:|---:|---:|---:|');
-  for (const g of groups) console.log(`| ${g.group} | ${g.utterances} | ${g.frames} | ${pct(g.top1Agreement)} | ${pct(g.phoneAgreement!)} | ${g.meanLabelMass.toFixed(3)} |`);
+  for (const g of groups)
+    console.log(
+      `| ${g.group} | ${g.utterances} | ${g.frames} | ${pct(g.top1Agreement)} | ${pct(g.phoneAgreement!)} | ${g.meanLabelMass.toFixed(3)} |`,
+    );
   const names = groups.map((g) => g.group);
-  console.log(`\nper label phone (top-1 in label's phone; the other phone preferred most often):\n| phone | ${names.join(' | ')} |\n|---|${names.map(() => '---').join('|')}|`);
+  console.log(
+    `\nper label phone (top-1 in label's phone; the other phone preferred most often):\n| phone | ${names.join(' | ')} |\n|---|${names.map(() => '---').join('|')}|`,
+  );
   for (const ph of [...new Set(phones.map((p) => p.phone))]) {
     const cells = names.map((g) => {
       const p = phones.find((x) => x.group === g && x.phone === ph);

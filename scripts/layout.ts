@@ -55,9 +55,21 @@ function parse(file: string): ts.SourceFile {
 function importedSpecifiers(sf: ts.SourceFile): string[] {
   const out: string[] = [];
   const visit = (n: ts.Node): void => {
-    if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) out.push(n.moduleSpecifier.text);
-    else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) out.push(n.arguments[0].text);
-    else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) out.push(n.argument.literal.text);
+    if (
+      (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) &&
+      n.moduleSpecifier &&
+      ts.isStringLiteral(n.moduleSpecifier)
+    )
+      out.push(n.moduleSpecifier.text);
+    else if (
+      ts.isCallExpression(n) &&
+      n.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      n.arguments[0] &&
+      ts.isStringLiteral(n.arguments[0])
+    )
+      out.push(n.arguments[0].text);
+    else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal))
+      out.push(n.argument.literal.text);
     ts.forEachChild(n, visit);
   };
   visit(sf);
@@ -147,7 +159,8 @@ export function longFunctions(root: string, max = MAX_FUNCTION_LINES): LongFunct
       if ((ts.isFunctionLike(n) && (n as ts.FunctionLikeDeclaration).body) || ts.isClassStaticBlockDeclaration(n)) {
         const first = sf.getLineAndCharacterOfPosition(n.getStart(sf)).line;
         const last = sf.getLineAndCharacterOfPosition(n.end).line;
-        if (last - first + 1 > max) out.push({ file: relative(abs, file), line: first + 1, name: functionName(n), lines: last - first + 1 });
+        if (last - first + 1 > max)
+          out.push({ file: relative(abs, file), line: first + 1, name: functionName(n), lines: last - first + 1 });
       }
       ts.forEachChild(n, visit);
     };
@@ -157,7 +170,10 @@ export function longFunctions(root: string, max = MAX_FUNCTION_LINES): LongFunct
 }
 
 /** The long functions not excepted (by `file:name`). */
-export function unexcepted(list: readonly LongFunction[], exceptions: ReadonlyMap<string, string> = LONG_FUNCTION_EXCEPTIONS): LongFunction[] {
+export function unexcepted(
+  list: readonly LongFunction[],
+  exceptions: ReadonlyMap<string, string> = LONG_FUNCTION_EXCEPTIONS,
+): LongFunction[] {
   return list.filter((f) => !exceptions.has(`${f.file}:${f.name}`));
 }
 
@@ -168,10 +184,15 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.dirname,
   const edges = folderEdges(root);
   for (const c of cycles) {
     console.log(`  ${c.join(' <-> ')}`);
-    for (const e of edges) if (c.includes(e.from) && c.includes(e.to)) console.log(`    ${e.from} -> ${e.to}: ${e.imports.slice(0, 3).join('; ')}`);
+    for (const e of edges)
+      if (c.includes(e.from) && c.includes(e.to))
+        console.log(`    ${e.from} -> ${e.to}: ${e.imports.slice(0, 3).join('; ')}`);
   }
   const long = longFunctions(root);
   console.log(`functions over ${MAX_FUNCTION_LINES} lines: ${long.length}`);
-  for (const f of long) console.log(`  ${f.lines} ${f.file}:${f.line} ${f.name}${LONG_FUNCTION_EXCEPTIONS.has(`${f.file}:${f.name}`) ? ` (exception: ${LONG_FUNCTION_EXCEPTIONS.get(`${f.file}:${f.name}`)})` : ''}`);
+  for (const f of long)
+    console.log(
+      `  ${f.lines} ${f.file}:${f.line} ${f.name}${LONG_FUNCTION_EXCEPTIONS.has(`${f.file}:${f.name}`) ? ` (exception: ${LONG_FUNCTION_EXCEPTIONS.get(`${f.file}:${f.name}`)})` : ''}`,
+    );
   process.exitCode = cycles.length > 0 || unexcepted(long).length > 0 ? 1 : 0;
 }

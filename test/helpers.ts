@@ -26,7 +26,14 @@ export function tempDir(prefix: string): string {
 /** A logger that keeps its lines instead of printing them (tests stay quiet and can assert on messages). */
 export function captureLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const logger = createLogger({ stream: { write: (s: string) => { lines.push(s); return true; } } });
+  const logger = createLogger({
+    stream: {
+      write: (s: string) => {
+        lines.push(s);
+        return true;
+      },
+    },
+  });
   return Object.assign(logger, { lines });
 }
 
@@ -35,8 +42,16 @@ export function captureLogger(): Logger & { lines: string[] } {
  * are patched after encoding), for tests of what readers do with non-finite audio.
  */
 export function floatWavBytes(samples: Float32Array, sampleRateHz: number): Buffer {
-  const bytes = Buffer.from(encodeWav(samples.map((x) => (Number.isFinite(x) ? x : 0)), sampleRateHz, { float: true }));
+  const bytes = Buffer.from(
+    encodeWav(
+      samples.map((x) => (Number.isFinite(x) ? x : 0)),
+      sampleRateHz,
+      { float: true },
+    ),
+  );
   const data = bytes.indexOf('data', 12, 'latin1') + 8;
-  samples.forEach((x, i) => { if (!Number.isFinite(x)) bytes.writeFloatLE(x, data + 4 * i); });
+  samples.forEach((x, i) => {
+    if (!Number.isFinite(x)) bytes.writeFloatLE(x, data + 4 * i);
+  });
   return bytes;
 }

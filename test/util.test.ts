@@ -9,7 +9,9 @@ import { CorpusError, SkipCounter } from '../src/util/errors.ts';
 
 describe('Rng', () => {
   it('gives the same stream for the same seed and different streams for different seeds', () => {
-    const a = new Rng(42), b = new Rng(42), c = new Rng(43);
+    const a = new Rng(42),
+      b = new Rng(42),
+      c = new Rng(43);
     const sa = Array.from({ length: 10 }, () => a.nextUint32());
     const sb = Array.from({ length: 10 }, () => b.nextUint32());
     const sc = Array.from({ length: 10 }, () => c.nextUint32());
@@ -18,15 +20,20 @@ describe('Rng', () => {
   });
   it('produces uniform values in [0,1) and standard normals with the right moments', () => {
     const r = new Rng(7);
-    let s = 0, s2 = 0, g = 0, g2 = 0;
+    let s = 0,
+      s2 = 0,
+      g = 0,
+      g2 = 0;
     const n = 20000;
     for (let i = 0; i < n; i++) {
       const u = r.next();
       expect(u).toBeGreaterThanOrEqual(0);
       expect(u).toBeLessThan(1);
-      s += u; s2 += u * u;
+      s += u;
+      s2 += u * u;
       const z = r.gauss();
-      g += z; g2 += z * z;
+      g += z;
+      g2 += z * z;
     }
     expect(s / n).toBeCloseTo(0.5, 1);
     expect(s2 / n - (s / n) ** 2).toBeCloseTo(1 / 12, 2);
@@ -43,10 +50,12 @@ describe('atomic output', () => {
   it('leaves no file and no temp file when filling fails', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'amd-'));
     const out = join(dir, 'out.bin');
-    await expect(withAtomicOutput(out, async (tmp) => {
-      await writeFileAtomic(tmp, 'partial');
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      withAtomicOutput(out, async (tmp) => {
+        await writeFileAtomic(tmp, 'partial');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -71,7 +80,7 @@ describe('config hashing', () => {
 describe('errors', () => {
   it('name the file, line and what was expected', () => {
     const e = new CorpusError('bad line', { file: 'a/text', line: 3, expected: 'uttId TEXT', found: '""' });
-    expect(e.message).toBe("a/text:3: bad line; expected uttId TEXT, found \"\"");
+    expect(e.message).toBe('a/text:3: bad line; expected uttId TEXT, found ""');
     expect(e.code).toBe('E_CORPUS');
   });
   it('SkipCounter reports counts per reason', () => {

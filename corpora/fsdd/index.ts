@@ -15,7 +15,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readAudioChannel, resample, writeWav } from '../../src/audio/index.ts';
-import { checkAdapterOptions, recordedOptions, type CommonPrepareOptions, type CorpusAdapter } from '../../src/corpus/adapter.ts';
+import {
+  checkAdapterOptions,
+  recordedOptions,
+  type CommonPrepareOptions,
+  type CorpusAdapter,
+} from '../../src/corpus/adapter.ts';
 import { compareIds } from '../../src/corpus/manifest.ts';
 import { probeAudioOrSkip, reportSkips, CORRUPT_AUDIO_REASON, EMPTY_AUDIO_REASON } from '../../src/corpus/skips.ts';
 import type { PreparedCorpus, Recording, SplitManifest, Supervision, TimedSymbol } from '../../src/corpus/types.ts';
@@ -78,7 +83,8 @@ export const FSDD_OPTIONS_DOC: Record<string, string> = {
   devSpeakers: 'string[], default: the last speaker of dir (sorted) that is not a test speaker',
   testSpeakers: 'string[], default: every speaker of evalDir, else the last speaker of dir (sorted)',
   evalDir: 'string, optional: a second FSDD-layout directory with other speakers, used for test',
-  devTakeFraction: 'number in (0, 0.5], optional: dev from this fraction of the training speakers\' takes (held out from train) instead of a dev speaker',
+  devTakeFraction:
+    "number in (0, 0.5], optional: dev from this fraction of the training speakers' takes (held out from train) instead of a dev speaker",
   numUtterancesPerSpeaker: 'integer, default 200 (connected) / all takes (isolated)',
   minDigits: 'integer, default 2: fewest digits per connected utterance',
   maxDigits: 'integer, default 7: most digits per connected utterance',
@@ -109,7 +115,11 @@ interface Take {
 function listTakes(dir: string, skips: SkipCounter): Take[] {
   const recDir = existsSync(join(dir, 'recordings')) ? join(dir, 'recordings') : dir;
   if (!existsSync(recDir) || !statSync(recDir).isDirectory()) {
-    throw new CorpusError('FSDD directory not found', { file: dir, expected: 'a directory with recordings/{digit}_{speaker}_{index}.wav', found: 'no such directory' });
+    throw new CorpusError('FSDD directory not found', {
+      file: dir,
+      expected: 'a directory with recordings/{digit}_{speaker}_{index}.wav',
+      found: 'no such directory',
+    });
   }
   const takes: Take[] = [];
   for (const f of readdirSync(recDir).sort()) {
@@ -130,14 +140,20 @@ function listTakes(dir: string, skips: SkipCounter): Take[] {
       source: recDir === dir ? f : `recordings/${f}`,
     });
   }
-  takes.sort((a, b) => (a.speaker < b.speaker ? -1 : a.speaker > b.speaker ? 1 : a.digit - b.digit || a.index - b.index));
+  takes.sort((a, b) =>
+    a.speaker < b.speaker ? -1 : a.speaker > b.speaker ? 1 : a.digit - b.digit || a.index - b.index,
+  );
   return takes;
 }
 
 function int(opts: FsddOptions, key: keyof FsddOptions, dflt: number, min: number): number {
   const v = opts[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new ConfigError(`bad fsdd option '${key}'`, { keyPath: key, expected: `an integer >= ${min}`, found: JSON.stringify(v) });
+    throw new ConfigError(`bad fsdd option '${key}'`, {
+      keyPath: key,
+      expected: `an integer >= ${min}`,
+      found: JSON.stringify(v),
+    });
   }
   return v;
 }
@@ -145,7 +161,11 @@ function int(opts: FsddOptions, key: keyof FsddOptions, dflt: number, min: numbe
 function numOpt(opts: FsddOptions, key: keyof FsddOptions, dflt: number, min: number): number {
   const v = opts[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new ConfigError(`bad fsdd option '${key}'`, { keyPath: key, expected: `a number >= ${min}`, found: JSON.stringify(v) });
+    throw new ConfigError(`bad fsdd option '${key}'`, {
+      keyPath: key,
+      expected: `a number >= ${min}`,
+      found: JSON.stringify(v),
+    });
   }
   return v;
 }
@@ -162,21 +182,33 @@ export function assignSpeakers(
   for (const key of ['trainSpeakers', 'devSpeakers', 'testSpeakers'] as const) {
     for (const s of opts[key] ?? []) {
       if (!available.has(s)) {
-        throw new ConfigError(`fsdd ${key} names speaker '${s}' who has no recordings`, { keyPath: key, expected: `one of ${[...available].join(', ')}`, found: s });
+        throw new ConfigError(`fsdd ${key} names speaker '${s}' who has no recordings`, {
+          keyPath: key,
+          expected: `one of ${[...available].join(', ')}`,
+          found: s,
+        });
       }
     }
   }
-  const test = opts.testSpeakers ?? (evals ?? main.slice(-1));
+  const test = opts.testSpeakers ?? evals ?? main.slice(-1);
   const notTest = main.filter((s) => !test.includes(s));
   const devFromTrain = opts.devTakeFraction !== undefined;
   if (devFromTrain && opts.devSpeakers !== undefined && opts.devSpeakers.length > 0) {
-    throw new ConfigError('fsdd devSpeakers and devTakeFraction exclude each other', { keyPath: 'devSpeakers', expected: 'no dev speakers when dev comes from held-out takes of the training speakers', found: JSON.stringify(opts.devSpeakers) });
+    throw new ConfigError('fsdd devSpeakers and devTakeFraction exclude each other', {
+      keyPath: 'devSpeakers',
+      expected: 'no dev speakers when dev comes from held-out takes of the training speakers',
+      found: JSON.stringify(opts.devSpeakers),
+    });
   }
   const dev = devFromTrain ? [] : (opts.devSpeakers ?? notTest.slice(-1));
   const train = opts.trainSpeakers ?? notTest.filter((s) => !dev.includes(s));
   const overlap = train.filter((s) => test.includes(s) || dev.includes(s));
   if (overlap.length > 0) {
-    throw new ConfigError('fsdd training speakers also in dev or test', { keyPath: 'trainSpeakers', expected: 'speaker-disjoint train, dev and test', found: overlap.join(', ') });
+    throw new ConfigError('fsdd training speakers also in dev or test', {
+      keyPath: 'trainSpeakers',
+      expected: 'speaker-disjoint train, dev and test',
+      found: overlap.join(', '),
+    });
   }
   if (train.length === 0 || (dev.length === 0 && !devFromTrain) || test.length === 0) {
     throw new ConfigError('fsdd needs at least one speaker in each of train, dev and test', {
@@ -267,7 +299,11 @@ export function joinTakes(
 }
 
 /** Load a take as mono float samples at `rateHz` (resampling when asked); null = counted skip. */
-async function loadTake(t: Take, targetRateHz: number | undefined, skips: SkipCounter): Promise<{ samples: Float32Array; rateHz: number } | null> {
+async function loadTake(
+  t: Take,
+  targetRateHz: number | undefined,
+  skips: SkipCounter,
+): Promise<{ samples: Float32Array; rateHz: number } | null> {
   try {
     const a = await readAudioChannel(t.path, { channel: 0 });
     if (a.samples.length === 0) {
@@ -280,7 +316,11 @@ async function loadTake(t: Take, targetRateHz: number | undefined, skips: SkipCo
     return { samples: a.samples, rateHz: a.sampleRateHz };
   } catch (err) {
     if (err instanceof AudioFormatError) {
-      skips.skip(t.id, /\bempty\b|\bno samples\b|\b0 samples\b/i.test(err.message) ? EMPTY_AUDIO_REASON : CORRUPT_AUDIO_REASON, err.message);
+      skips.skip(
+        t.id,
+        /\bempty\b|\bno samples\b|\b0 samples\b/i.test(err.message) ? EMPTY_AUDIO_REASON : CORRUPT_AUDIO_REASON,
+        err.message,
+      );
       return null;
     }
     throw err;
@@ -290,10 +330,16 @@ async function loadTake(t: Take, targetRateHz: number | undefined, skips: SkipCo
 /** Prepare FSDD (see the module comment and README.md). */
 export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepareOptions): Promise<PreparedCorpus> {
   checkAdapterOptions('fsdd', opts, FSDD_OPTIONS_DOC);
-  if (typeof opts.outDir !== 'string' || opts.outDir.length === 0) throw new ConfigError('fsdd needs outDir', { keyPath: 'outDir', expected: 'the output data directory' });
+  if (typeof opts.outDir !== 'string' || opts.outDir.length === 0)
+    throw new ConfigError('fsdd needs outDir', { keyPath: 'outDir', expected: 'the output data directory' });
   const logger = opts.logger ?? log;
   const mode = opts.mode ?? 'connected';
-  if (mode !== 'isolated' && mode !== 'connected') throw new ConfigError("bad fsdd option 'mode'", { keyPath: 'mode', expected: "'isolated' or 'connected'", found: JSON.stringify(mode) });
+  if (mode !== 'isolated' && mode !== 'connected')
+    throw new ConfigError("bad fsdd option 'mode'", {
+      keyPath: 'mode',
+      expected: "'isolated' or 'connected'",
+      found: JSON.stringify(mode),
+    });
   const seed = int(opts, 'seed', 0, 0);
   const minDigits = int(opts, 'minDigits', 2, 1);
   const maxDigits = int(opts, 'maxDigits', 7, minDigits);
@@ -302,17 +348,34 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
   const edgeMinMs = numOpt(opts, 'edgeMinMs', 100, 0);
   const edgeMaxMs = numOpt(opts, 'edgeMaxMs', 300, edgeMinMs);
   const resampleToHz = opts.resampleToHz === undefined ? undefined : numOpt(opts, 'resampleToHz', 0, 1);
-  const perSpeaker = opts.numUtterancesPerSpeaker === undefined ? (mode === 'connected' ? 200 : Infinity) : int(opts, 'numUtterancesPerSpeaker', 0, 1);
+  const perSpeaker =
+    opts.numUtterancesPerSpeaker === undefined
+      ? mode === 'connected'
+        ? 200
+        : Infinity
+      : int(opts, 'numUtterancesPerSpeaker', 0, 1);
   const devFraction = opts.devTakeFraction === undefined ? null : numOpt(opts, 'devTakeFraction', 0, 0);
   if (devFraction !== null && !(devFraction > 0 && devFraction <= 0.5)) {
-    throw new ConfigError("bad fsdd option 'devTakeFraction'", { keyPath: 'devTakeFraction', expected: 'a number in (0, 0.5]', found: JSON.stringify(opts.devTakeFraction) });
+    throw new ConfigError("bad fsdd option 'devTakeFraction'", {
+      keyPath: 'devTakeFraction',
+      expected: 'a number in (0, 0.5]',
+      found: JSON.stringify(opts.devTakeFraction),
+    });
   }
   if (opts.isolatedTest !== undefined && typeof opts.isolatedTest !== 'boolean') {
-    throw new ConfigError("bad fsdd option 'isolatedTest'", { keyPath: 'isolatedTest', expected: 'true or false', found: JSON.stringify(opts.isolatedTest) });
+    throw new ConfigError("bad fsdd option 'isolatedTest'", {
+      keyPath: 'isolatedTest',
+      expected: 'true or false',
+      found: JSON.stringify(opts.isolatedTest),
+    });
   }
   const isolatedTest = opts.isolatedTest ?? false;
   if (isolatedTest && mode === 'isolated') {
-    throw new ConfigError("fsdd option 'isolatedTest' is for connected mode", { keyPath: 'isolatedTest', expected: "mode 'connected' (in isolated mode the test split already holds one digit per utterance)", found: 'mode isolated' });
+    throw new ConfigError("fsdd option 'isolatedTest' is for connected mode", {
+      keyPath: 'isolatedTest',
+      expected: "mode 'connected' (in isolated mode the test split already holds one digit per utterance)",
+      found: 'mode isolated',
+    });
   }
   const outDir = resolve(opts.outDir);
   const wavDir = join(outDir, 'wav');
@@ -321,13 +384,22 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
   const mainTakes = listTakes(resolve(dir), skips);
   const evalTakes = opts.evalDir ? listTakes(resolve(opts.evalDir), skips) : null;
   const speakersOf = (ts: Take[]) => [...new Set(ts.map((t) => t.speaker))];
-  if (mainTakes.length === 0) throw new CorpusError('no FSDD recordings found', { file: dir, expected: '{digit}_{speaker}_{index}.wav files', found: 'none' });
+  if (mainTakes.length === 0)
+    throw new CorpusError('no FSDD recordings found', {
+      file: dir,
+      expected: '{digit}_{speaker}_{index}.wav files',
+      found: 'none',
+    });
   const assignment = assignSpeakers(speakersOf(mainTakes), evalTakes ? speakersOf(evalTakes) : null, opts);
   if (evalTakes) {
     const evalSpeakers = new Set(speakersOf(evalTakes));
     const both = speakersOf(mainTakes).filter((s) => evalSpeakers.has(s));
     if (both.length > 0) {
-      throw new CorpusError(`speaker(s) ${both.map((s) => `'${s}'`).join(', ')} appear in both dir and evalDir`, { file: opts.evalDir, expected: 'evaluation speakers distinct from the speakers of dir', found: both.join(', ') });
+      throw new CorpusError(`speaker(s) ${both.map((s) => `'${s}'`).join(', ')} appear in both dir and evalDir`, {
+        file: opts.evalDir,
+        expected: 'evaluation speakers distinct from the speakers of dir',
+        found: both.join(', '),
+      });
     }
   }
   const takesBySpeaker = new Map<string, Take[]>();
@@ -340,10 +412,15 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
   // Dev from held-out takes: the training speakers' takes split into train and dev parts.
   const heldOut = new Set<Take>();
   if (devFraction !== null) {
-    for (const speaker of assignment.train) for (const t of heldOutTakes(takesBySpeaker.get(speaker) ?? [], devFraction)) heldOut.add(t);
+    for (const speaker of assignment.train)
+      for (const t of heldOutTakes(takesBySpeaker.get(speaker) ?? [], devFraction)) heldOut.add(t);
   }
   const splits: Record<string, SplitManifest> = {};
-  const splitOrder: [string, string[]][] = [['train', assignment.train], ['dev', devFraction !== null ? assignment.train : assignment.dev], ['test', assignment.test]];
+  const splitOrder: [string, string[]][] = [
+    ['train', assignment.train],
+    ['dev', devFraction !== null ? assignment.train : assignment.dev],
+    ['test', assignment.test],
+  ];
   for (const [split, speakers] of splitOrder) {
     const recordings: Recording[] = [];
     const supervisions: Supervision[] = [];
@@ -362,11 +439,30 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
         }
       }
       const rng = new Rng(rngName);
-      if (mode === 'isolated') await isolatedSpeaker(takes, rng, n, resampleToHz, wavDir, skips, recordings, supervisions, logger);
+      if (mode === 'isolated')
+        await isolatedSpeaker(takes, rng, n, resampleToHz, wavDir, skips, recordings, supervisions, logger);
       else {
-        await connectedSpeaker(speaker, takes, rng, {
-          perSpeaker: n, minDigits, maxDigits, pauseMinMs, pauseMaxMs, edgeMinMs, edgeMaxMs, resampleToHz, wavDir, idTag: tag,
-        }, skips, recordings, supervisions, logger);
+        await connectedSpeaker(
+          speaker,
+          takes,
+          rng,
+          {
+            perSpeaker: n,
+            minDigits,
+            maxDigits,
+            pauseMinMs,
+            pauseMaxMs,
+            edgeMinMs,
+            edgeMaxMs,
+            resampleToHz,
+            wavDir,
+            idTag: tag,
+          },
+          skips,
+          recordings,
+          supervisions,
+          logger,
+        );
       }
     }
     recordings.sort((a, b) => compareIds(a.id, b.id));
@@ -376,11 +472,27 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
   // Held-out dev shares its speakers with train (not with test: assignSpeakers checked that).
   let summary = validateCorpus(splits, { disjointSpeakers: devFraction === null });
   if (isolatedTest) {
-    splits[ISOLATED_TEST_SPLIT] = await isolatedTestSplit(assignment.test, takesBySpeaker, seed, resampleToHz, wavDir, skips, logger);
+    splits[ISOLATED_TEST_SPLIT] = await isolatedTestSplit(
+      assignment.test,
+      takesBySpeaker,
+      seed,
+      resampleToHz,
+      wavDir,
+      skips,
+      logger,
+    );
     // The same speakers as test by design; ids stay unique across all splits.
     summary = validateCorpus(splits, { disjointSpeakers: false });
   }
-  reportSkips(skips, mode === 'isolated' ? 'FSDD takes' : isolatedTest ? 'FSDD connected-digit utterances and isolated test takes' : 'FSDD connected-digit utterances', logger);
+  reportSkips(
+    skips,
+    mode === 'isolated'
+      ? 'FSDD takes'
+      : isolatedTest
+        ? 'FSDD connected-digit utterances and isolated test takes'
+        : 'FSDD connected-digit utterances',
+    logger,
+  );
   const info = makeCorpusInfo('fsdd', splits, summary, skips, {
     ...recordedOptions(opts),
     mode,
@@ -388,7 +500,9 @@ export async function prepareFsdd(dir: string, opts: FsddOptions & CommonPrepare
     trainSpeakers: assignment.train,
     devSpeakers: assignment.dev,
     testSpeakers: assignment.test,
-    ...(devFraction !== null ? { devTakeFraction: devFraction, devFrom: 'held-out takes of the training speakers' } : {}),
+    ...(devFraction !== null
+      ? { devTakeFraction: devFraction, devFrom: 'held-out takes of the training speakers' }
+      : {}),
     ...(isolatedTest ? { isolatedTestSplit: ISOLATED_TEST_SPLIT } : {}),
   });
   return { info, splits };
@@ -408,7 +522,17 @@ async function isolatedTestSplit(
   const supervisions: Supervision[] = [];
   for (const speaker of testSpeakers) {
     const rng = new Rng(`fsdd:${seed}:${ISOLATED_TEST_SPLIT}:${speaker}`); // unused: every take is kept
-    await isolatedSpeaker(takesBySpeaker.get(speaker) ?? [], rng, Infinity, resampleToHz, wavDir, skips, recordings, supervisions, logger);
+    await isolatedSpeaker(
+      takesBySpeaker.get(speaker) ?? [],
+      rng,
+      Infinity,
+      resampleToHz,
+      wavDir,
+      skips,
+      recordings,
+      supervisions,
+      logger,
+    );
   }
   recordings.sort((a, b) => compareIds(a.id, b.id));
   supervisions.sort((a, b) => compareIds(a.id, b.id));
@@ -428,7 +552,10 @@ async function isolatedSpeaker(
 ): Promise<void> {
   let chosen = takes;
   if (perSpeaker < takes.length) {
-    const idx = rng.shuffle(takes.map((_, i) => i)).slice(0, perSpeaker).sort((a, b) => a - b);
+    const idx = rng
+      .shuffle(takes.map((_, i) => i))
+      .slice(0, perSpeaker)
+      .sort((a, b) => a - b);
     chosen = idx.map((i) => takes[i]);
   }
   const progress = logger.progress(`fsdd isolated ${takes[0]?.speaker ?? ''}`, chosen.length, 'takes');
@@ -437,19 +564,39 @@ async function isolatedSpeaker(
     const info = await probeAudioOrSkip(t.path, [t.id], skips, logger);
     if (!info) continue;
     let rec: Recording = {
-      id: t.id, speaker: t.speaker, path: t.path, format: info.format, channel: 0,
-      sampleRateHz: info.sampleRateHz, numSamples: info.numSamples, durationSec: info.numSamples / info.sampleRateHz,
+      id: t.id,
+      speaker: t.speaker,
+      path: t.path,
+      format: info.format,
+      channel: 0,
+      sampleRateHz: info.sampleRateHz,
+      numSamples: info.numSamples,
+      durationSec: info.numSamples / info.sampleRateHz,
     };
-    if (resampleToHz !== undefined && (info.sampleRateHz !== resampleToHz || info.numChannels !== 1 || info.format !== 'wav')) {
+    if (
+      resampleToHz !== undefined &&
+      (info.sampleRateHz !== resampleToHz || info.numChannels !== 1 || info.format !== 'wav')
+    ) {
       const a = await loadTake(t, resampleToHz, skips);
       if (!a) continue;
       const path = join(wavDir, `${t.id}.wav`);
       await writeWav(path, a.samples, a.rateHz, { bitsPerSample: 16 });
-      rec = { ...rec, path, format: 'wav', sampleRateHz: a.rateHz, numSamples: a.samples.length, durationSec: a.samples.length / a.rateHz };
+      rec = {
+        ...rec,
+        path,
+        format: 'wav',
+        sampleRateHz: a.rateHz,
+        numSamples: a.samples.length,
+        durationSec: a.samples.length / a.rateHz,
+      };
     }
     recordings.push(rec);
     supervisions.push({
-      id: t.id, recordingId: t.id, speaker: t.speaker, startSec: 0, durationSec: rec.durationSec,
+      id: t.id,
+      recordingId: t.id,
+      speaker: t.speaker,
+      startSec: 0,
+      durationSec: rec.durationSec,
       text: DIGIT_WORDS[t.digit],
       alignment: { word: [{ symbol: DIGIT_WORDS[t.digit], startSec: 0, durationSec: rec.durationSec }] },
       custom: { sources: [t.source] },
@@ -491,7 +638,11 @@ async function connectedSpeaker(
     if (!a) continue;
     if (rate === null) rate = { hz: a.rateHz, example: t.path };
     else if (a.rateHz !== rate.hz) {
-      throw new CorpusError(`speaker '${speaker}' has takes at different sample rates (set resampleToHz)`, { uttId: t.id, expected: `${rate.hz} Hz (e.g. ${rate.example})`, found: `${a.rateHz} Hz in ${t.path}` });
+      throw new CorpusError(`speaker '${speaker}' has takes at different sample rates (set resampleToHz)`, {
+        uttId: t.id,
+        expected: `${rate.hz} Hz (e.g. ${rate.example})`,
+        found: `${a.rateHz} Hz in ${t.path}`,
+      });
     }
     audio.set(t, a.samples);
   }
@@ -515,7 +666,13 @@ async function connectedSpeaker(
       ...digits.slice(1).map(() => rng.uniform(p.pauseMinMs, p.pauseMaxMs) / 1000),
       rng.uniform(p.edgeMinMs, p.edgeMaxMs) / 1000,
     ];
-    const joined = joinTakes(chosen.map((t) => audio.get(t)!), gapsSec, rateHz, noiseRms, rng.fork(`noise${u}`));
+    const joined = joinTakes(
+      chosen.map((t) => audio.get(t)!),
+      gapsSec,
+      rateHz,
+      noiseRms,
+      rng.fork(`noise${u}`),
+    );
     const id = `${speaker}_${p.idTag}${String(u).padStart(4, '0')}_${digits.join('')}`;
     const path = join(p.wavDir, `${id}.wav`);
     await writeWav(path, joined.samples, rateHz, { bitsPerSample: 16 });
@@ -525,9 +682,22 @@ async function connectedSpeaker(
       startSec: joined.starts[k] / rateHz,
       durationSec: audio.get(t)!.length / rateHz,
     }));
-    recordings.push({ id, speaker, path, format: 'wav', channel: 0, sampleRateHz: rateHz, numSamples: joined.samples.length, durationSec });
+    recordings.push({
+      id,
+      speaker,
+      path,
+      format: 'wav',
+      channel: 0,
+      sampleRateHz: rateHz,
+      numSamples: joined.samples.length,
+      durationSec,
+    });
     supervisions.push({
-      id, recordingId: id, speaker, startSec: 0, durationSec,
+      id,
+      recordingId: id,
+      speaker,
+      startSec: 0,
+      durationSec,
       text: digits.map((d) => DIGIT_WORDS[d]).join(' '),
       alignment: { word: words },
       custom: { sources: chosen.map((t) => t.source), noiseRms: Number(noiseRms.toPrecision(4)) },
@@ -540,7 +710,8 @@ async function connectedSpeaker(
 
 export const fsddAdapter: CorpusAdapter<FsddOptions> = {
   name: 'fsdd',
-  description: 'Free Spoken Digit Dataset: isolated digits or TIDIGITS-like connected digits joined from one speaker\'s takes',
+  description:
+    "Free Spoken Digit Dataset: isolated digits or TIDIGITS-like connected digits joined from one speaker's takes",
   prepare: prepareFsdd,
   optionsDoc: FSDD_OPTIONS_DOC,
 };

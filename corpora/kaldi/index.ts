@@ -7,7 +7,12 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { checkAdapterOptions, recordedOptions, type CommonPrepareOptions, type CorpusAdapter } from '../../src/corpus/adapter.ts';
+import {
+  checkAdapterOptions,
+  recordedOptions,
+  type CommonPrepareOptions,
+  type CorpusAdapter,
+} from '../../src/corpus/adapter.ts';
 import { readKaldiDataDir } from '../../src/corpus/kaldi.ts';
 import { reportSkips } from '../../src/corpus/skips.ts';
 import type { PreparedCorpus, SplitManifest } from '../../src/corpus/types.ts';
@@ -42,17 +47,35 @@ export async function prepareKaldi(dir: string, opts: KaldiOptions & CommonPrepa
   const root = resolve(dir);
   let dirs: [string, string][];
   if (isDataDir(root)) {
-    if (opts.splits) throw new ConfigError("option 'splits' needs a directory of data dirs", { keyPath: 'splits', expected: `subdirectories of ${root}`, found: `${root} is itself a data dir` });
+    if (opts.splits)
+      throw new ConfigError("option 'splits' needs a directory of data dirs", {
+        keyPath: 'splits',
+        expected: `subdirectories of ${root}`,
+        found: `${root} is itself a data dir`,
+      });
     dirs = [[opts.splitName ?? 'train', root]];
   } else {
-    const found = existsSync(root) && statSync(root).isDirectory()
-      ? readdirSync(root).filter((d) => isDataDir(join(root, d))).sort()
-      : [];
+    const found =
+      existsSync(root) && statSync(root).isDirectory()
+        ? readdirSync(root)
+            .filter((d) => isDataDir(join(root, d)))
+            .sort()
+        : [];
     const names = opts.splits ?? found;
     for (const n of names) {
-      if (!found.includes(n)) throw new ConfigError(`no Kaldi data dir '${n}' under ${root}`, { keyPath: 'splits', expected: found.length ? `one of ${found.join(', ')}` : 'a subdirectory with wav.scp', found: n });
+      if (!found.includes(n))
+        throw new ConfigError(`no Kaldi data dir '${n}' under ${root}`, {
+          keyPath: 'splits',
+          expected: found.length ? `one of ${found.join(', ')}` : 'a subdirectory with wav.scp',
+          found: n,
+        });
     }
-    if (names.length === 0) throw new CorpusError('no Kaldi data dir found', { file: root, expected: 'wav.scp here or in subdirectories', found: 'none' });
+    if (names.length === 0)
+      throw new CorpusError('no Kaldi data dir found', {
+        file: root,
+        expected: 'wav.scp here or in subdirectories',
+        found: 'none',
+      });
     dirs = names.map((n) => [n, join(root, n)]);
   }
   const skips = new SkipCounter();

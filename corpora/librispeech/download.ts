@@ -59,7 +59,11 @@ export async function fetchResumable(url: string, part: string, logger: Logger =
     const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
     if (!m || Number(m[1]) !== have) {
       await res.body?.cancel();
-      throw new DownloadError('server answered a resume request with the wrong range', { file: url, expected: `bytes ${have}-`, found: res.headers.get('content-range') ?? 'no Content-Range' });
+      throw new DownloadError('server answered a resume request with the wrong range', {
+        file: url,
+        expected: `bytes ${have}-`,
+        found: res.headers.get('content-range') ?? 'no Content-Range',
+      });
     }
     append = true;
     total = m[3] === '*' ? null : Number(m[3]);
@@ -70,12 +74,20 @@ export async function fetchResumable(url: string, part: string, logger: Logger =
     total = len !== null ? Number(len) : null;
   } else {
     await res.body?.cancel();
-    throw new DownloadError(`HTTP ${res.status} ${res.statusText} for ${url}`, { file: url, expected: 'HTTP 200 or 206' , found: String(res.status) });
+    throw new DownloadError(`HTTP ${res.status} ${res.statusText} for ${url}`, {
+      file: url,
+      expected: 'HTTP 200 or 206',
+      found: String(res.status),
+    });
   }
   if (!res.body) throw new DownloadError(`empty response body for ${url}`, { file: url });
   const start = append ? have : 0;
   let got = start;
-  const progress = logger.progress(`download ${url.split('/').pop()}`, total !== null ? Math.ceil(total / 1048576) : 0, 'MiB');
+  const progress = logger.progress(
+    `download ${url.split('/').pop()}`,
+    total !== null ? Math.ceil(total / 1048576) : 0,
+    'MiB',
+  );
   let reportedMiB = Math.floor(got / 1048576);
   progress.tick(reportedMiB);
   // Write chunk by chunk and await each write, so every byte received is on disk when the
@@ -92,15 +104,25 @@ export async function fetchResumable(url: string, part: string, logger: Logger =
       }
     }
   } catch (err) {
-    throw new DownloadError(`download of ${url} interrupted after ${got} bytes (${(err as Error).message}); run again to resume`, {
-      file: part, expected: total !== null ? `${total} bytes` : undefined, found: `${got} bytes`, cause: err,
-    });
+    throw new DownloadError(
+      `download of ${url} interrupted after ${got} bytes (${(err as Error).message}); run again to resume`,
+      {
+        file: part,
+        expected: total !== null ? `${total} bytes` : undefined,
+        found: `${got} bytes`,
+        cause: err,
+      },
+    );
   } finally {
     await fh.close();
   }
   progress.done();
   if (total !== null && got !== total) {
-    throw new DownloadError(`download of ${url} ended early; run again to resume`, { file: part, expected: `${total} bytes`, found: `${got} bytes` });
+    throw new DownloadError(`download of ${url} ended early; run again to resume`, {
+      file: part,
+      expected: `${total} bytes`,
+      found: `${got} bytes`,
+    });
   }
 }
 
@@ -115,12 +137,25 @@ export async function md5File(path: string): Promise<string> {
  * Download, verify and extract one LibriSpeech subset. Resolves to `<destDir>/LibriSpeech/<subset>`
  * (returned at once when it already exists).
  */
-export async function downloadLibrispeech(subset: string, destDir: string, opts: DownloadLibrispeechOptions = {}): Promise<string> {
+export async function downloadLibrispeech(
+  subset: string,
+  destDir: string,
+  opts: DownloadLibrispeechOptions = {},
+): Promise<string> {
   const logger = opts.logger ?? log;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(subset)) throw new ConfigError('bad LibriSpeech subset name', { keyPath: 'subset', expected: 'e.g. train-clean-100', found: JSON.stringify(subset) });
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(subset))
+    throw new ConfigError('bad LibriSpeech subset name', {
+      keyPath: 'subset',
+      expected: 'e.g. train-clean-100',
+      found: JSON.stringify(subset),
+    });
   const md5 = (opts.md5 ?? LIBRISPEECH_MD5[subset])?.toLowerCase();
   if (!md5) {
-    throw new ConfigError(`no md5 sum known for LibriSpeech subset '${subset}'`, { keyPath: 'md5', expected: `one of ${Object.keys(LIBRISPEECH_MD5).join(', ')}, or an explicit md5`, found: subset });
+    throw new ConfigError(`no md5 sum known for LibriSpeech subset '${subset}'`, {
+      keyPath: 'md5',
+      expected: `one of ${Object.keys(LIBRISPEECH_MD5).join(', ')}, or an explicit md5`,
+      found: subset,
+    });
   }
   const dest = resolve(destDir);
   const root = join(dest, 'LibriSpeech');
@@ -138,14 +173,22 @@ export async function downloadLibrispeech(subset: string, destDir: string, opts:
     const found = await md5File(part);
     if (found !== md5) {
       await fsp.rm(part, { force: true });
-      throw new DownloadError(`md5 mismatch for ${url} (the download was deleted; run again)`, { file: part, expected: md5, found });
+      throw new DownloadError(`md5 mismatch for ${url} (the download was deleted; run again)`, {
+        file: part,
+        expected: md5,
+        found,
+      });
     }
     await fsp.rename(part, archive);
   } else {
     const found = await md5File(archive);
     if (found !== md5) {
       await fsp.rm(archive, { force: true });
-      throw new DownloadError('md5 mismatch for an existing archive (deleted; run again)', { file: archive, expected: md5, found });
+      throw new DownloadError('md5 mismatch for an existing archive (deleted; run again)', {
+        file: archive,
+        expected: md5,
+        found,
+      });
     }
   }
   const tmp = join(dest, `.${subset}.extract.${process.pid}.tmp`);
@@ -156,7 +199,11 @@ export async function downloadLibrispeech(subset: string, destDir: string, opts:
     progress.done();
     const extracted = join(tmp, 'LibriSpeech', subset);
     if (!existsSync(extracted)) {
-      throw new DownloadError(`archive does not contain LibriSpeech/${subset}/`, { file: archive, expected: `LibriSpeech/${subset}/...`, found: (await fsp.readdir(tmp)).join(', ') || 'nothing' });
+      throw new DownloadError(`archive does not contain LibriSpeech/${subset}/`, {
+        file: archive,
+        expected: `LibriSpeech/${subset}/...`,
+        found: (await fsp.readdir(tmp)).join(', ') || 'nothing',
+      });
     }
     await fsp.mkdir(root, { recursive: true });
     for (const f of await fsp.readdir(join(tmp, 'LibriSpeech'))) {

@@ -7,7 +7,12 @@
  */
 import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { checkAdapterOptions, recordedOptions, type CommonPrepareOptions, type CorpusAdapter } from '../../src/corpus/adapter.ts';
+import {
+  checkAdapterOptions,
+  recordedOptions,
+  type CommonPrepareOptions,
+  type CorpusAdapter,
+} from '../../src/corpus/adapter.ts';
 import { compareIds } from '../../src/corpus/manifest.ts';
 import { normalizeOrSkip, probeAudioOrSkip, reportSkips } from '../../src/corpus/skips.ts';
 import type { PreparedCorpus, Recording, SplitManifest, Supervision } from '../../src/corpus/types.ts';
@@ -40,19 +45,32 @@ export const LIBRISPEECH_OPTIONS_DOC: Record<string, string> = {
 const SUBSET = /^(train|dev|test)-[A-Za-z0-9-]+$/;
 
 function isDir(p: string): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Find the LibriSpeech root and the subsets present under it. */
 export function findLibrispeechRoot(dir: string): { root: string; subsets: string[] } {
   const d = resolve(dir);
-  const subsetsIn = (r: string) => (isDir(r) ? readdirSync(r).filter((f) => SUBSET.test(f) && isDir(join(r, f))).sort() : []);
+  const subsetsIn = (r: string) =>
+    isDir(r)
+      ? readdirSync(r)
+          .filter((f) => SUBSET.test(f) && isDir(join(r, f)))
+          .sort()
+      : [];
   for (const r of [d, join(d, 'LibriSpeech')]) {
     const s = subsetsIn(r);
     if (s.length > 0) return { root: r, subsets: s };
   }
   if (SUBSET.test(basename(d)) && isDir(d)) return { root: dirname(d), subsets: [basename(d)] };
-  throw new CorpusError('no LibriSpeech subsets found', { file: d, expected: 'a directory with train-*/dev-*/test-* subsets (or LibriSpeech/ holding them, or one subset)', found: 'none' });
+  throw new CorpusError('no LibriSpeech subsets found', {
+    file: d,
+    expected: 'a directory with train-*/dev-*/test-* subsets (or LibriSpeech/ holding them, or one subset)',
+    found: 'none',
+  });
 }
 
 /** Default split -> subsets mapping for the subsets present. */
@@ -60,7 +78,8 @@ export function defaultSplits(subsets: string[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   const train = subsets.filter((s) => s.startsWith('train-'));
   if (train.length > 0) out.train = train;
-  const pick = (kind: string) => (subsets.includes(`${kind}-clean`) ? [`${kind}-clean`] : subsets.filter((s) => s.startsWith(`${kind}-`)).slice(0, 1));
+  const pick = (kind: string) =>
+    subsets.includes(`${kind}-clean`) ? [`${kind}-clean`] : subsets.filter((s) => s.startsWith(`${kind}-`)).slice(0, 1);
   const dev = pick('dev');
   if (dev.length > 0) out.dev = dev;
   const test = pick('test');
@@ -93,14 +112,20 @@ async function prepareSubset(
   const recordings: Recording[] = [];
   const supervisions: Supervision[] = [];
   const dir = join(root, subset);
-  const speakerDirs = readdirSync(dir).filter((s) => /^\d+$/.test(s) && isDir(join(dir, s))).sort(compareIds);
+  const speakerDirs = readdirSync(dir)
+    .filter((s) => /^\d+$/.test(s) && isDir(join(dir, s)))
+    .sort(compareIds);
   const progress = logger.progress(`librispeech ${subset}`, speakerDirs.length, 'speakers');
   for (const spk of speakerDirs) {
-    for (const chapter of readdirSync(join(dir, spk)).filter((c) => /^\d+$/.test(c)).sort(compareIds)) {
+    for (const chapter of readdirSync(join(dir, spk))
+      .filter((c) => /^\d+$/.test(c))
+      .sort(compareIds)) {
       const chDir = join(dir, spk, chapter);
       if (!isDir(chDir)) continue;
       const trans = join(chDir, `${spk}-${chapter}.trans.txt`);
-      const flacs = readdirSync(chDir).filter((f) => f.endsWith('.flac')).sort(compareIds);
+      const flacs = readdirSync(chDir)
+        .filter((f) => f.endsWith('.flac'))
+        .sort(compareIds);
       if (!existsSync(trans)) {
         for (const f of flacs) skips.skip(f.replace(/\.flac$/, ''), 'audio without a transcript');
         continue;
@@ -124,10 +149,24 @@ async function prepareSubset(
         const info = await probeAudioOrSkip(path, [uttId], skips, logger);
         if (!info) continue;
         const durationSec = info.numSamples / info.sampleRateHz;
-        recordings.push({ id: uttId, speaker: spk, path, format: info.format, channel: 0, sampleRateHz: info.sampleRateHz, numSamples: info.numSamples, durationSec });
+        recordings.push({
+          id: uttId,
+          speaker: spk,
+          path,
+          format: info.format,
+          channel: 0,
+          sampleRateHz: info.sampleRateHz,
+          numSamples: info.numSamples,
+          durationSec,
+        });
         const meta = speakers.get(spk);
         supervisions.push({
-          id: uttId, recordingId: uttId, speaker: spk, startSec: 0, durationSec, text,
+          id: uttId,
+          recordingId: uttId,
+          speaker: spk,
+          startSec: 0,
+          durationSec,
+          text,
           custom: { subset, chapter, ...(meta ? { gender: meta.gender } : {}) },
         });
         skips.done++;
@@ -146,20 +185,42 @@ async function prepareSubset(
 }
 
 /** Prepare LibriSpeech (see the module comment and README.md). */
-export async function prepareLibrispeech(dir: string, opts: LibrispeechOptions & CommonPrepareOptions): Promise<PreparedCorpus> {
+export async function prepareLibrispeech(
+  dir: string,
+  opts: LibrispeechOptions & CommonPrepareOptions,
+): Promise<PreparedCorpus> {
   checkAdapterOptions('librispeech', opts, LIBRISPEECH_OPTIONS_DOC);
   const logger = opts.logger ?? log;
   const { root, subsets } = findLibrispeechRoot(dir);
   const splitMap = opts.splits ?? defaultSplits(subsets);
-  if (Object.keys(splitMap).length === 0) throw new ConfigError('no LibriSpeech split to prepare', { keyPath: 'splits', expected: 'at least one split', found: `subsets present: ${subsets.join(', ')}` });
+  if (Object.keys(splitMap).length === 0)
+    throw new ConfigError('no LibriSpeech split to prepare', {
+      keyPath: 'splits',
+      expected: 'at least one split',
+      found: `subsets present: ${subsets.join(', ')}`,
+    });
   for (const [split, list] of Object.entries(splitMap)) {
-    if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`split '${split}' lists no subsets`, { keyPath: `splits.${split}`, expected: 'a non-empty array of subset names' });
+    if (!Array.isArray(list) || list.length === 0)
+      throw new ConfigError(`split '${split}' lists no subsets`, {
+        keyPath: `splits.${split}`,
+        expected: 'a non-empty array of subset names',
+      });
     for (const s of list) {
-      if (!subsets.includes(s)) throw new ConfigError(`LibriSpeech subset '${s}' not found under ${root}`, { keyPath: `splits.${split}`, expected: `one of ${subsets.join(', ')}`, found: s });
+      if (!subsets.includes(s))
+        throw new ConfigError(`LibriSpeech subset '${s}' not found under ${root}`, {
+          keyPath: `splits.${split}`,
+          expected: `one of ${subsets.join(', ')}`,
+          found: s,
+        });
     }
   }
   const max = opts.maxUtterancesPerSplit;
-  if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new ConfigError("bad librispeech option 'maxUtterancesPerSplit'", { keyPath: 'maxUtterancesPerSplit', expected: 'an integer >= 1', found: JSON.stringify(max) });
+  if (max !== undefined && (!Number.isInteger(max) || max < 1))
+    throw new ConfigError("bad librispeech option 'maxUtterancesPerSplit'", {
+      keyPath: 'maxUtterancesPerSplit',
+      expected: 'an integer >= 1',
+      found: JSON.stringify(max),
+    });
   const seed = opts.seed ?? 0;
   const speakers = await readSpeakersTxt(join(root, 'SPEAKERS.TXT'));
   const skips = new SkipCounter();
@@ -179,11 +240,17 @@ export async function prepareLibrispeech(dir: string, opts: LibrispeechOptions &
       supervisions = supervisions.filter((s) => keep.has(s.id));
     }
     const used = new Set(supervisions.map((s) => s.recordingId));
-    splits[split] = { recordings: recordings.filter((r) => used.has(r.id)).sort((a, b) => compareIds(a.id, b.id)), supervisions };
+    splits[split] = {
+      recordings: recordings.filter((r) => used.has(r.id)).sort((a, b) => compareIds(a.id, b.id)),
+      supervisions,
+    };
   }
   const summary = validateCorpus(splits, { disjointSpeakers: true });
   reportSkips(skips, 'LibriSpeech utterances', logger);
-  return { info: makeCorpusInfo('librispeech', splits, summary, skips, { ...recordedOptions(opts), splits: splitMap, seed }), splits };
+  return {
+    info: makeCorpusInfo('librispeech', splits, summary, skips, { ...recordedOptions(opts), splits: splitMap, seed }),
+    splits,
+  };
 }
 
 export const librispeechAdapter: CorpusAdapter<LibrispeechOptions> = {

@@ -44,7 +44,8 @@ export interface EspeakVoice {
   pitchRange: number;
 }
 
-export type EspeakEventType = 'word' | 'sentence' | 'mark' | 'play' | 'end' | 'msg_terminated' | 'phoneme' | 'samplerate';
+export type EspeakEventType =
+  'word' | 'sentence' | 'mark' | 'play' | 'end' | 'msg_terminated' | 'phoneme' | 'samplerate';
 
 export interface EspeakEvent {
   type: EspeakEventType;
@@ -72,7 +73,17 @@ const VARIANT_DIR = '/usr/share/espeak-ng-data/voices/!v';
 const MAX_VOICE_NAME_CHARS = 100;
 
 // Order of espeak_EVENT_TYPE (speak_lib.h).
-const EVENT_TYPES: (EspeakEventType | 'list_terminated')[] = ['list_terminated', 'word', 'sentence', 'mark', 'play', 'end', 'msg_terminated', 'phoneme', 'samplerate'];
+const EVENT_TYPES: (EspeakEventType | 'list_terminated')[] = [
+  'list_terminated',
+  'word',
+  'sentence',
+  'mark',
+  'play',
+  'end',
+  'msg_terminated',
+  'phoneme',
+  'samplerate',
+];
 
 /** The full voice name espeak takes: `voice+variant`. */
 export function espeakVoiceName(v: Pick<EspeakVoice, 'voice' | 'variant'>): string {
@@ -81,7 +92,11 @@ export function espeakVoiceName(v: Pick<EspeakVoice, 'voice' | 'variant'>): stri
 
 function checkRange(name: string, value: number, lo: number, hi: number): void {
   if (!Number.isFinite(value) || value < lo || value > hi) {
-    throw new ConfigError(`espeak ${name} out of range`, { keyPath: name, expected: `${lo}..${hi}`, found: String(value) });
+    throw new ConfigError(`espeak ${name} out of range`, {
+      keyPath: name,
+      expected: `${lo}..${hi}`,
+      found: String(value),
+    });
   }
 }
 
@@ -114,11 +129,17 @@ export class EspeakEngine {
     this.worker = new module.eSpeakNGWorker();
     const rate = this.worker.get_samplerate();
     if (rate !== ESPEAK_SAMPLE_RATE_HZ) {
-      throw new ConfigError('unexpected espeak-ng sample rate', { expected: `${ESPEAK_SAMPLE_RATE_HZ} Hz`, found: `${rate} Hz` });
+      throw new ConfigError('unexpected espeak-ng sample rate', {
+        expected: `${ESPEAK_SAMPLE_RATE_HZ} Hz`,
+        found: `${rate} Hz`,
+      });
     }
     this.eventSize = this.worker.getSizeOfEventStruct_();
     this.variants = new Set(module.FS.readdir(VARIANT_DIR).filter((f) => f !== '.' && f !== '..'));
-    this.callbackPtr = module.addFunction((audioPtr: number, numSamples: number, eventsPtr: number) => this.onChunk(audioPtr, numSamples, eventsPtr), 'iiii');
+    this.callbackPtr = module.addFunction(
+      (audioPtr: number, numSamples: number, eventsPtr: number) => this.onChunk(audioPtr, numSamples, eventsPtr),
+      'iiii',
+    );
     this.textPtr = module._malloc(TEXT_CAPACITY_BYTES);
     if (!this.textPtr) throw new Error('espeak-ng: cannot allocate the text buffer');
     // Allocates the binder's string cache (first use), so that later voice names need no malloc.
@@ -139,7 +160,9 @@ export class EspeakEngine {
   /** The voices espeak knows (identifier like `gmw/en-US`, name, language codes). */
   listVoices(): { identifier: string; name: string; languages: string[] }[] {
     this.restore();
-    return this.worker.list_voices().map((v) => ({ identifier: v.identifier, name: v.name, languages: v.languages.map((l) => l.name) }));
+    return this.worker
+      .list_voices()
+      .map((v) => ({ identifier: v.identifier, name: v.name, languages: v.languages.map((l) => l.name) }));
   }
 
   /** The voice variants espeak-ng-data provides (names of files in voices/!v), sorted. */
@@ -169,21 +192,36 @@ export class EspeakEngine {
     checkRange('pitchRange', voice.pitchRange, 0, 99);
     const bytes = new TextEncoder().encode(text);
     if (bytes.length >= TEXT_CAPACITY_BYTES) {
-      throw new ConfigError('text too long for espeak', { expected: `under ${TEXT_CAPACITY_BYTES} bytes of UTF-8`, found: `${bytes.length} bytes` });
+      throw new ConfigError('text too long for espeak', {
+        expected: `under ${TEXT_CAPACITY_BYTES} bytes of UTF-8`,
+        found: `${bytes.length} bytes`,
+      });
     }
     const name = espeakVoiceName(voice);
     if (name.length > MAX_VOICE_NAME_CHARS) {
-      throw new ConfigError('espeak voice name too long', { keyPath: 'voice', expected: `at most ${MAX_VOICE_NAME_CHARS} characters`, found: name });
+      throw new ConfigError('espeak voice name too long', {
+        keyPath: 'voice',
+        expected: `at most ${MAX_VOICE_NAME_CHARS} characters`,
+        found: name,
+      });
     }
     if (voice.variant !== undefined && !this.variants.has(voice.variant)) {
-      throw new ConfigError(`espeak-ng has no voice variant '${voice.variant}'`, { keyPath: 'variant', expected: `one of ${this.listVariants().join(', ')}`, found: voice.variant });
+      throw new ConfigError(`espeak-ng has no voice variant '${voice.variant}'`, {
+        keyPath: 'variant',
+        expected: `one of ${this.listVariants().join(', ')}`,
+        found: voice.variant,
+      });
     }
     this.restore();
     const heap = this.module.HEAPU8;
     heap.set(bytes, this.textPtr);
     heap[this.textPtr + bytes.length] = 0;
     if (this.worker.set_voice(name) !== 0) {
-      throw new ConfigError(`espeak-ng has no voice '${name}'`, { keyPath: 'voice', expected: 'an espeak-ng voice (e.g. en-us) and variant (e.g. m3)', found: name });
+      throw new ConfigError(`espeak-ng has no voice '${name}'`, {
+        keyPath: 'voice',
+        expected: 'an espeak-ng voice (e.g. en-us) and variant (e.g. m3)',
+        found: name,
+      });
     }
     this.worker.set_rate(Math.round(voice.rateWpm));
     this.worker.set_pitch(Math.round(voice.pitch));
@@ -228,7 +266,13 @@ export class EspeakEngine {
       let id: string | number | undefined;
       if (type === 'phoneme' || type === 'mark' || type === 'play') id = this.worker.getStringIDFromEventStruct_(ptr);
       else if (type === 'word' || type === 'sentence') id = this.worker.getNumericIDFromEventStruct_(ptr);
-      sink.events.push({ type, textPosition: ev.get_text_position(), length: ev.get_length(), sample: ev.get_sample(), ...(id !== undefined ? { id } : {}) });
+      sink.events.push({
+        type,
+        textPosition: ev.get_text_position(),
+        length: ev.get_length(),
+        sample: ev.get_sample(),
+        ...(id !== undefined ? { id } : {}),
+      });
     }
     sink.total += numSamples;
     return 0; // continue
@@ -241,7 +285,9 @@ let shared: Promise<EspeakEngine> | null = null;
 export function getEspeak(): Promise<EspeakEngine> {
   if (!shared) {
     shared = EspeakEngine.load();
-    shared.catch(() => { shared = null; });
+    shared.catch(() => {
+      shared = null;
+    });
   }
   return shared;
 }

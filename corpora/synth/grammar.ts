@@ -35,7 +35,10 @@ const NONTERMINAL = /^<([A-Z0-9_]+)>$/;
 /** `rules('3 the <NOUN> | 1 a <NOUN>')`: weighted alternatives separated by `|`; an empty one is epsilon. */
 function rules(spec: string): Production[] {
   return spec.split('|').map((alt) => {
-    const toks = alt.trim().split(/\s+/).filter((t) => t.length > 0);
+    const toks = alt
+      .trim()
+      .split(/\s+/)
+      .filter((t) => t.length > 0);
     const weight = Number(toks[0]);
     if (!(weight > 0)) throw new Error(`grammar: alternative '${alt.trim()}' must start with a positive weight`);
     return { symbols: toks.slice(1), weight };
@@ -44,12 +47,18 @@ function rules(spec: string): Production[] {
 
 /** A word list: every word one production of weight 1. */
 function words(list: string): Production[] {
-  return list.trim().split(/\s+/).map((w) => ({ symbols: [w], weight: 1 }));
+  return list
+    .trim()
+    .split(/\s+/)
+    .map((w) => ({ symbols: [w], weight: 1 }));
 }
 
 /** Pairs `past/base` -> two word lists in the same order. */
 function verbPairs(list: string): { past: Production[]; base: Production[] } {
-  const pairs = list.trim().split(/\s+/).map((p) => p.split('/'));
+  const pairs = list
+    .trim()
+    .split(/\s+/)
+    .map((p) => p.split('/'));
   return {
     past: pairs.map(([past]) => ({ symbols: [past], weight: 1 })),
     base: pairs.map(([, base]) => ({ symbols: [base], weight: 1 })),
@@ -122,7 +131,9 @@ export const SYNTH_GRAMMAR: Grammar = {
     2 yesterday | 2 last <DAY> | 2 on <DAY> | 2 in the <PART_OF_DAY> | 1 <DAY> <PART_OF_DAY>
     | 1 yesterday <PART_OF_DAY> | 1 last <PERIOD> | 2 at <CLOCK> | 1 in <MONTH> | 1 this <PART_OF_DAY>
   `),
-  WHEN_FUT: rules('2 tomorrow | 2 next <DAY> | 2 on <DAY> | 1 tonight | 1 next <PERIOD> | 1 in <MONTH> | 1 tomorrow <PART_OF_DAY>'),
+  WHEN_FUT: rules(
+    '2 tomorrow | 2 next <DAY> | 2 on <DAY> | 1 tonight | 1 next <PERIOD> | 1 in <MONTH> | 1 tomorrow <PART_OF_DAY>',
+  ),
   CLOCK: rules(`
     3 <HOUR> | 3 <HOUR> <MINUTES> | 1 half past <HOUR> | 1 a quarter to <HOUR> | 1 a quarter past <HOUR>
     | 1 noon | 1 midnight
@@ -170,7 +181,9 @@ export const SYNTH_GRAMMAR: Grammar = {
     shop farm river beach forest village bridge street harbor museum airport restaurant theater
     castle lake
   `),
-  CITY: words('london paris boston chicago berlin madrid dublin denver dallas seattle portland toronto sydney rome vienna glasgow'),
+  CITY: words(
+    'london paris boston chicago berlin madrid dublin denver dallas seattle portland toronto sydney rome vienna glasgow',
+  ),
   TRANSPORT: words('train bus ship plane ferry'),
   OBJ_ADJ: words(`
  old new big small little long short heavy warm cold hot dark clean dirty strange beautiful
@@ -220,18 +233,31 @@ const MAX_TRIES = 1000;
  * Returns the terminals reachable from S, sorted.
  */
 export function checkGrammar(grammar: Grammar): string[] {
-  if (!grammar.S) throw new ConfigError('grammar has no start symbol S', { expected: 'a nonterminal named S', found: Object.keys(grammar).join(', ') });
+  if (!grammar.S)
+    throw new ConfigError('grammar has no start symbol S', {
+      expected: 'a nonterminal named S',
+      found: Object.keys(grammar).join(', '),
+    });
   const terminals = new Set<string>();
   const seen = new Set<string>();
   const visit = (nt: string, path: string[]) => {
-    if (path.includes(nt)) throw new ConfigError(`grammar is recursive: ${[...path, nt].join(' -> ')}`, { expected: 'a non-recursive grammar' });
+    if (path.includes(nt))
+      throw new ConfigError(`grammar is recursive: ${[...path, nt].join(' -> ')}`, {
+        expected: 'a non-recursive grammar',
+      });
     if (seen.has(nt)) return;
     const prods = grammar[nt];
     if (!prods || prods.length === 0) {
-      throw new ConfigError(`grammar nonterminal <${nt}> is not defined`, { expected: 'one or more productions', found: `used in <${path[path.length - 1] ?? 'S'}>` });
+      throw new ConfigError(`grammar nonterminal <${nt}> is not defined`, {
+        expected: 'one or more productions',
+        found: `used in <${path[path.length - 1] ?? 'S'}>`,
+      });
     }
     for (const p of prods) {
-      if (!(p.weight > 0) || !Number.isFinite(p.weight)) throw new ConfigError(`grammar production of <${nt}> has weight ${p.weight}`, { expected: 'a positive finite weight' });
+      if (!(p.weight > 0) || !Number.isFinite(p.weight))
+        throw new ConfigError(`grammar production of <${nt}> has weight ${p.weight}`, {
+          expected: 'a positive finite weight',
+        });
       for (const s of p.symbols) {
         const m = NONTERMINAL.exec(s);
         if (m) visit(m[1], [...path, nt]);
@@ -261,7 +287,8 @@ export function startsWithVowelSound(word: string): boolean {
 }
 
 function expand(grammar: Grammar, nt: string, rng: Rng, out: string[], depth: number): void {
-  if (depth > MAX_DEPTH) throw new ConfigError(`grammar derivation deeper than ${MAX_DEPTH}`, { expected: 'a non-recursive grammar' });
+  if (depth > MAX_DEPTH)
+    throw new ConfigError(`grammar derivation deeper than ${MAX_DEPTH}`, { expected: 'a non-recursive grammar' });
   const prods = grammar[nt];
   if (!prods) throw new ConfigError(`grammar nonterminal <${nt}> is not defined`);
   const p = prods[rng.weighted(prods.map((x) => x.weight))];
@@ -291,7 +318,11 @@ export function generateSentence(rng: Rng, opts: SentenceOptions = {}, grammar: 
   const minWords = opts.minWords ?? 4;
   const maxWords = opts.maxWords ?? 16;
   if (!Number.isInteger(minWords) || !Number.isInteger(maxWords) || minWords < 1 || maxWords < minWords) {
-    throw new ConfigError('bad sentence length range', { keyPath: 'minWords', expected: 'integers 1 <= minWords <= maxWords', found: `minWords ${minWords}, maxWords ${maxWords}` });
+    throw new ConfigError('bad sentence length range', {
+      keyPath: 'minWords',
+      expected: 'integers 1 <= minWords <= maxWords',
+      found: `minWords ${minWords}, maxWords ${maxWords}`,
+    });
   }
   for (let t = 0; t < MAX_TRIES; t++) {
     const toks = deriveTokens(rng, grammar);

@@ -15,7 +15,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { resample, writeWav } from '../../src/audio/index.ts';
-import { checkAdapterOptions, recordedOptions, type CommonPrepareOptions, type CorpusAdapter } from '../../src/corpus/adapter.ts';
+import {
+  checkAdapterOptions,
+  recordedOptions,
+  type CommonPrepareOptions,
+  type CorpusAdapter,
+} from '../../src/corpus/adapter.ts';
 import { compareIds, writeCorpus } from '../../src/corpus/manifest.ts';
 import { reportSkips, EMPTY_AUDIO_REASON } from '../../src/corpus/skips.ts';
 import { normalizeTranscript } from '../../src/corpus/text.ts';
@@ -25,7 +30,16 @@ import { ConfigError, CorpusError, SkipCounter } from '../../src/util/errors.ts'
 import { withAtomicOutput } from '../../src/util/fs.ts';
 import { log, type Logger } from '../../src/util/log.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { ESPEAK_PACKAGE_VERSION, ESPEAK_SAMPLE_RATE_HZ, espeakVoiceName, getEspeak, reloadEspeak, EspeakEngine, type EspeakOutput, type EspeakVoice } from './espeak.ts';
+import {
+  ESPEAK_PACKAGE_VERSION,
+  ESPEAK_SAMPLE_RATE_HZ,
+  espeakVoiceName,
+  getEspeak,
+  reloadEspeak,
+  EspeakEngine,
+  type EspeakOutput,
+  type EspeakVoice,
+} from './espeak.ts';
 import { generateSentence, type Sentence } from './grammar.ts';
 import { planSpeakers, SYNTH_VARIANTS, SYNTH_VOICES, type SynthSpeaker } from './speakers.ts';
 import { espeakInput, EVENT_MISMATCH_REASON, timingsFromEvents, type SampleSpan } from './timing.ts';
@@ -76,7 +90,8 @@ export interface SynthOptions {
 export const SYNTH_OPTIONS_DOC: Record<string, string> = {
   numSpeakers: 'integer, default 16: synthetic speakers (voice + variant + rate + pitch), at most 128',
   utterancesPerSpeaker: 'integer, default 25: sentences per speaker',
-  splits: '{train, dev, test}: speaker counts or fractions, default {train: 0.75, dev: 0.125, test: 0.125}; split speakers never share a variant',
+  splits:
+    '{train, dev, test}: speaker counts or fractions, default {train: 0.75, dev: 0.125, test: 0.125}; split speakers never share a variant',
   seed: 'integer, default 0: seed of sentences, speakers, silences and noise (same seed -> same bytes)',
   minWords: 'integer, default 4: fewest words per sentence',
   maxWords: 'integer, default 14: most words per sentence',
@@ -112,10 +127,20 @@ export const BAD_SENTENCE_REASON = 'sentence not normalisable';
 
 const SPLIT_NAMES = ['train', 'dev', 'test'] as const;
 
-function intOpt(opts: SynthOptions, key: keyof SynthOptions, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function intOpt(
+  opts: SynthOptions,
+  key: keyof SynthOptions,
+  dflt: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const v = opts[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`bad synth option '${key}'`, { keyPath: key, expected: `an integer in ${min}..${max}`, found: JSON.stringify(v) });
+    throw new ConfigError(`bad synth option '${key}'`, {
+      keyPath: key,
+      expected: `an integer in ${min}..${max}`,
+      found: JSON.stringify(v),
+    });
   }
   return v;
 }
@@ -123,7 +148,11 @@ function intOpt(opts: SynthOptions, key: keyof SynthOptions, dflt: number, min: 
 function numOpt(opts: SynthOptions, key: keyof SynthOptions, dflt: number, min: number, max = Infinity): number {
   const v = opts[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw new ConfigError(`bad synth option '${key}'`, { keyPath: key, expected: `a number in ${min}..${max}`, found: JSON.stringify(v) });
+    throw new ConfigError(`bad synth option '${key}'`, {
+      keyPath: key,
+      expected: `a number in ${min}..${max}`,
+      found: JSON.stringify(v),
+    });
   }
   return v;
 }
@@ -132,18 +161,30 @@ function numOpt(opts: SynthOptions, key: keyof SynthOptions, dflt: number, min: 
 export function splitCounts(numSpeakers: number | undefined, splits: SynthOptions['splits']): Record<string, number> {
   const given = splits ?? { train: 0.75, dev: 0.125, test: 0.125 };
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
-    throw new ConfigError("bad synth option 'splits'", { keyPath: 'splits', expected: '{train, dev, test} counts or fractions', found: JSON.stringify(given) });
+    throw new ConfigError("bad synth option 'splits'", {
+      keyPath: 'splits',
+      expected: '{train, dev, test} counts or fractions',
+      found: JSON.stringify(given),
+    });
   }
   for (const k of Object.keys(given)) {
     if (!(SPLIT_NAMES as readonly string[]).includes(k)) {
-      throw new ConfigError(`unknown split '${k}' in synth option 'splits'`, { keyPath: `splits.${k}`, expected: SPLIT_NAMES.join(', '), found: k });
+      throw new ConfigError(`unknown split '${k}' in synth option 'splits'`, {
+        keyPath: `splits.${k}`,
+        expected: SPLIT_NAMES.join(', '),
+        found: k,
+      });
     }
   }
   const vals: Record<string, number> = {};
   for (const s of SPLIT_NAMES) {
     const v = (given as Record<string, unknown>)[s] ?? 0;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new ConfigError(`bad synth option 'splits.${s}'`, { keyPath: `splits.${s}`, expected: 'a count or fraction >= 0', found: JSON.stringify(v) });
+      throw new ConfigError(`bad synth option 'splits.${s}'`, {
+        keyPath: `splits.${s}`,
+        expected: 'a count or fraction >= 0',
+        found: JSON.stringify(v),
+      });
     }
     vals[s] = v;
   }
@@ -151,12 +192,20 @@ export function splitCounts(numSpeakers: number | undefined, splits: SynthOption
   const counts: Record<string, number> = {};
   if (SPLIT_NAMES.every((s) => Number.isInteger(vals[s])) && sum > 1) {
     if (numSpeakers !== undefined && numSpeakers !== sum) {
-      throw new ConfigError('synth split counts do not add up to numSpeakers', { keyPath: 'splits', expected: `${numSpeakers} speakers`, found: `${SPLIT_NAMES.map((s) => `${s} ${vals[s]}`).join(' + ')} = ${sum}` });
+      throw new ConfigError('synth split counts do not add up to numSpeakers', {
+        keyPath: 'splits',
+        expected: `${numSpeakers} speakers`,
+        found: `${SPLIT_NAMES.map((s) => `${s} ${vals[s]}`).join(' + ')} = ${sum}`,
+      });
     }
     for (const s of SPLIT_NAMES) counts[s] = vals[s];
   } else {
     if (Math.abs(sum - 1) > 1e-9) {
-      throw new ConfigError('synth split fractions do not add up to 1', { keyPath: 'splits', expected: 'fractions summing to 1 (or integer speaker counts)', found: `${SPLIT_NAMES.map((s) => `${s} ${vals[s]}`).join(' + ')} = ${sum}` });
+      throw new ConfigError('synth split fractions do not add up to 1', {
+        keyPath: 'splits',
+        expected: 'fractions summing to 1 (or integer speaker counts)',
+        found: `${SPLIT_NAMES.map((s) => `${s} ${vals[s]}`).join(' + ')} = ${sum}`,
+      });
     }
     const n = numSpeakers ?? 16;
     const dev = vals.dev > 0 ? Math.max(1, Math.round(vals.dev * n)) : 0;
@@ -166,7 +215,11 @@ export function splitCounts(numSpeakers: number | undefined, splits: SynthOption
     counts.test = test;
   }
   if (!(counts.train >= 1)) {
-    throw new ConfigError('synth needs at least one training speaker', { keyPath: 'numSpeakers', expected: 'more speakers than dev + test', found: `train ${counts.train}, dev ${counts.dev}, test ${counts.test}` });
+    throw new ConfigError('synth needs at least one training speaker', {
+      keyPath: 'numSpeakers',
+      expected: 'more speakers than dev + test',
+      found: `train ${counts.train}, dev ${counts.dev}, test ${counts.test}`,
+    });
   }
   return counts;
 }
@@ -203,7 +256,12 @@ export interface Planned {
  * Draw every sentence up front, in split/speaker order, redrawing repeats when `unique`. Grammar
  * only, no audio: a recipe's split sizes in words are known before any synthesis (tests use it).
  */
-export function planSentences(speakers: SynthSpeaker[], perSpeaker: number, seed: number, opts: { minWords: number; maxWords: number; unique: boolean }): Planned[] {
+export function planSentences(
+  speakers: SynthSpeaker[],
+  perSpeaker: number,
+  seed: number,
+  opts: { minWords: number; maxWords: number; unique: boolean },
+): Planned[] {
   const seen = new Set<string>();
   const plan: Planned[] = [];
   const width = Math.max(3, String(perSpeaker - 1).length);
@@ -211,9 +269,14 @@ export function planSentences(speakers: SynthSpeaker[], perSpeaker: number, seed
     const rng = new Rng(`synth:${seed}:sentences:${speaker.id}`);
     for (let u = 0; u < perSpeaker; u++) {
       let sentence = generateSentence(rng, opts);
-      for (let tries = 0; opts.unique && seen.has(sentence.words.join(' ')) && tries < 1000; tries++) sentence = generateSentence(rng, opts);
+      for (let tries = 0; opts.unique && seen.has(sentence.words.join(' ')) && tries < 1000; tries++)
+        sentence = generateSentence(rng, opts);
       if (opts.unique && seen.has(sentence.words.join(' '))) {
-        throw new ConfigError('the grammar ran out of distinct sentences', { keyPath: 'uniqueSentences', expected: 'fewer utterances, a wider minWords..maxWords, or uniqueSentences: false', found: `${plan.length} distinct sentences` });
+        throw new ConfigError('the grammar ran out of distinct sentences', {
+          keyPath: 'uniqueSentences',
+          expected: 'fewer utterances, a wider minWords..maxWords, or uniqueSentences: false',
+          found: `${plan.length} distinct sentences`,
+        });
       }
       seen.add(sentence.words.join(' '));
       plan.push({ speaker, index: u, id: `${speaker.id}_${String(u).padStart(width, '0')}`, sentence });
@@ -226,17 +289,29 @@ export function planSentences(speakers: SynthSpeaker[], perSpeaker: number, seed
  * Synthesise the corpus: WAVs under `<opts.outDir>/wav/`, validated manifests returned (not written).
  * Failed utterances are counted skips; a wrong option is a ConfigError before any audio is made.
  */
-export async function synthesizeCorpus(opts: SynthOptions & CommonPrepareOptions, deps: SynthDependencies = {}): Promise<PreparedCorpus> {
+export async function synthesizeCorpus(
+  opts: SynthOptions & CommonPrepareOptions,
+  deps: SynthDependencies = {},
+): Promise<PreparedCorpus> {
   checkAdapterOptions('synth', opts, SYNTH_OPTIONS_DOC);
-  if (typeof opts.outDir !== 'string' || opts.outDir.length === 0) throw new ConfigError('synth needs outDir', { keyPath: 'outDir', expected: 'the output data directory' });
+  if (typeof opts.outDir !== 'string' || opts.outDir.length === 0)
+    throw new ConfigError('synth needs outDir', { keyPath: 'outDir', expected: 'the output data directory' });
   const logger: Logger = opts.logger ?? log;
   const seed = intOpt(opts, 'seed', 0, 0, 2 ** 32 - 1);
-  const counts = splitCounts(opts.numSpeakers === undefined ? undefined : intOpt(opts, 'numSpeakers', 16, 1, 128), opts.splits);
+  const counts = splitCounts(
+    opts.numSpeakers === undefined ? undefined : intOpt(opts, 'numSpeakers', 16, 1, 128),
+    opts.splits,
+  );
   const perSpeaker = intOpt(opts, 'utterancesPerSpeaker', 25, 1);
   const minWords = intOpt(opts, 'minWords', 4, 1);
   const maxWords = intOpt(opts, 'maxWords', 14, minWords);
   const unique = opts.uniqueSentences ?? true;
-  if (typeof unique !== 'boolean') throw new ConfigError("bad synth option 'uniqueSentences'", { keyPath: 'uniqueSentences', expected: 'true or false', found: JSON.stringify(unique) });
+  if (typeof unique !== 'boolean')
+    throw new ConfigError("bad synth option 'uniqueSentences'", {
+      keyPath: 'uniqueSentences',
+      expected: 'true or false',
+      found: JSON.stringify(unique),
+    });
   const rateHz = intOpt(opts, 'sampleRateHz', 16000, 1000, 192000);
   const silenceMinMs = numOpt(opts, 'silenceMinMs', 100, 0, 10000);
   const silenceMaxMs = numOpt(opts, 'silenceMaxMs', 300, silenceMinMs, 10000);
@@ -245,17 +320,32 @@ export async function synthesizeCorpus(opts: SynthOptions & CommonPrepareOptions
   for (const k of ['voices', 'variants'] as const) {
     const v = opts[k];
     if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) {
-      throw new ConfigError(`bad synth option '${k}'`, { keyPath: k, expected: 'a list of names', found: JSON.stringify(v) });
+      throw new ConfigError(`bad synth option '${k}'`, {
+        keyPath: k,
+        expected: 'a list of names',
+        found: JSON.stringify(v),
+      });
     }
   }
   const speakers = planSpeakers({
-    counts, seed, voices: opts.voices, variants: opts.variants,
-    rateMinWpm: opts.rateMinWpm, rateMaxWpm: opts.rateMaxWpm, pitchMin: opts.pitchMin, pitchMax: opts.pitchMax,
+    counts,
+    seed,
+    voices: opts.voices,
+    variants: opts.variants,
+    rateMinWpm: opts.rateMinWpm,
+    rateMaxWpm: opts.rateMaxWpm,
+    pitchMin: opts.pitchMin,
+    pitchMax: opts.pitchMax,
   });
   let engine: SpeechSynthesizer = deps.engine ?? (await getEspeak());
   if (engine instanceof EspeakEngine) {
     for (const s of speakers) {
-      if (!engine.hasVoice(s)) throw new ConfigError(`espeak-ng has no voice '${espeakVoiceName(s)}'`, { keyPath: 'variants', expected: 'an espeak-ng variant name (espeak-ng-data/voices/!v)', found: s.variant });
+      if (!engine.hasVoice(s))
+        throw new ConfigError(`espeak-ng has no voice '${espeakVoiceName(s)}'`, {
+          keyPath: 'variants',
+          expected: 'an espeak-ng variant name (espeak-ng-data/voices/!v)',
+          found: s.variant,
+        });
     }
   }
   const plan = planSentences(speakers, perSpeaker, seed, { minWords, maxWords, unique });
@@ -316,7 +406,10 @@ export async function synthesizeCorpus(opts: SynthOptions & CommonPrepareOptions
     const words = toTimed(spans.words, lead, true);
     const phones = toTimed(spans.phones, lead, false);
     const speechFrom = Math.floor(words[0].startSec * rateHz);
-    const speechTo = Math.min(y.length, Math.ceil((words[words.length - 1].startSec + words[words.length - 1].durationSec) * rateHz));
+    const speechTo = Math.min(
+      y.length,
+      Math.ceil((words[words.length - 1].startSec + words[words.length - 1].durationSec) * rateHz),
+    );
     const speechRms = rms(y, speechFrom, speechTo);
     const snrRms = snrDb === undefined ? 0 : speechRms / 10 ** (snrDb / 20);
     const noiseRms = Math.max(floorRms, snrRms);
@@ -335,7 +428,16 @@ export async function synthesizeCorpus(opts: SynthOptions & CommonPrepareOptions
     const durationSec = y.length / rateHz;
     audioSec += durationSec;
     const m = bySplit[speaker.split];
-    m.recordings.push({ id, speaker: speaker.id, path, format: 'wav', channel: 0, sampleRateHz: rateHz, numSamples: y.length, durationSec });
+    m.recordings.push({
+      id,
+      speaker: speaker.id,
+      path,
+      format: 'wav',
+      channel: 0,
+      sampleRateHz: rateHz,
+      numSamples: y.length,
+      durationSec,
+    });
     m.supervisions.push({
       id,
       recordingId: id,
@@ -372,7 +474,16 @@ export async function synthesizeCorpus(opts: SynthOptions & CommonPrepareOptions
     seed,
     speakerCounts: counts,
     espeakNg: `@echogarden/espeak-ng-emscripten ${ESPEAK_PACKAGE_VERSION}`,
-    speakers: speakers.map((s) => ({ id: s.id, split: s.split, voice: s.accent, variant: s.variant, rateWpm: s.rateWpm, pitch: s.pitch, pitchRange: s.pitchRange, gender: s.gender })),
+    speakers: speakers.map((s) => ({
+      id: s.id,
+      split: s.split,
+      voice: s.accent,
+      variant: s.variant,
+      rateWpm: s.rateWpm,
+      pitch: s.pitch,
+      pitchRange: s.pitchRange,
+      gender: s.gender,
+    })),
   });
   return { info, splits: bySplit };
 }
@@ -385,7 +496,11 @@ function rebase(path: string, from: string, to: string): string {
  * Synthesise a complete data dir at `outDir` (manifests, corpus.json, wav/), atomically: everything
  * is written to a temporary sibling that replaces `outDir` only when finished and validated.
  */
-export async function prepareSynth(outDir: string, opts: SynthOptions & { logger?: Logger } = {}, deps: SynthDependencies = {}): Promise<PreparedCorpus> {
+export async function prepareSynth(
+  outDir: string,
+  opts: SynthOptions & { logger?: Logger } = {},
+  deps: SynthDependencies = {},
+): Promise<PreparedCorpus> {
   const final = resolve(outDir);
   let tmpDir = '';
   const prepared = await withAtomicOutput(final, async (tmp) => {
@@ -401,7 +516,8 @@ export async function prepareSynth(outDir: string, opts: SynthOptions & { logger
 
 export const synthAdapter: CorpusAdapter<SynthOptions> = {
   name: 'synth',
-  description: 'embedded corpus: multi-speaker read speech synthesised offline by espeak-ng from a 500-word grammar (the directory argument is not used)',
+  description:
+    'embedded corpus: multi-speaker read speech synthesised offline by espeak-ng from a 500-word grammar (the directory argument is not used)',
   prepare: (_dir, opts) => synthesizeCorpus(opts),
   optionsDoc: SYNTH_OPTIONS_DOC,
 };

@@ -29,9 +29,22 @@ export const SYNTH_VOICES: Readonly<Record<string, string>> = {
 
 /** Voice variants (espeak-ng-data/voices/!v) used by default. */
 export const SYNTH_VARIANTS: readonly string[] = [
-  'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7',
-  'f1', 'f2', 'f3', 'f4', 'f5',
-  'klatt', 'klatt2', 'klatt3', 'klatt4',
+  'm1',
+  'm2',
+  'm3',
+  'm4',
+  'm5',
+  'm6',
+  'm7',
+  'f1',
+  'f2',
+  'f3',
+  'f4',
+  'f5',
+  'klatt',
+  'klatt2',
+  'klatt3',
+  'klatt4',
 ];
 
 export interface SynthSpeaker extends EspeakVoice {
@@ -72,7 +85,11 @@ export function variantGender(variant: string): SynthSpeaker['gender'] {
  * How many variants each split gets: at least ceil(n / numVoices) (so pairs stay distinct), then
  * one more at a time to the split with the most speakers per variant, up to one per speaker.
  */
-export function allocateVariants(counts: Record<string, number>, numVariants: number, numVoices: number): Record<string, number> {
+export function allocateVariants(
+  counts: Record<string, number>,
+  numVariants: number,
+  numVoices: number,
+): Record<string, number> {
   const names = Object.keys(counts).filter((s) => counts[s] > 0);
   const k: Record<string, number> = {};
   let used = 0;
@@ -103,7 +120,11 @@ export function allocateVariants(counts: Record<string, number>, numVariants: nu
 
 function check(name: string, v: number, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
-    throw new ConfigError(`bad synth option '${name}'`, { keyPath: name, expected: `a number in ${lo}..${hi}`, found: JSON.stringify(v) });
+    throw new ConfigError(`bad synth option '${name}'`, {
+      keyPath: name,
+      expected: `a number in ${lo}..${hi}`,
+      found: JSON.stringify(v),
+    });
   }
   return v;
 }
@@ -113,13 +134,28 @@ export function planSpeakers(opts: SpeakerPlanOptions): SynthSpeaker[] {
   const voices = [...(opts.voices ?? Object.keys(SYNTH_VOICES))];
   const variants = [...(opts.variants ?? SYNTH_VARIANTS)];
   for (const v of voices) {
-    if (!(v in SYNTH_VOICES)) throw new ConfigError(`unknown synth voice '${v}'`, { keyPath: 'voices', expected: `some of ${Object.keys(SYNTH_VOICES).join(', ')}`, found: v });
+    if (!(v in SYNTH_VOICES))
+      throw new ConfigError(`unknown synth voice '${v}'`, {
+        keyPath: 'voices',
+        expected: `some of ${Object.keys(SYNTH_VOICES).join(', ')}`,
+        found: v,
+      });
   }
   if (voices.length === 0 || new Set(voices).size !== voices.length) {
-    throw new ConfigError('synth voices must be a non-empty list without repeats', { keyPath: 'voices', found: JSON.stringify(voices) });
+    throw new ConfigError('synth voices must be a non-empty list without repeats', {
+      keyPath: 'voices',
+      found: JSON.stringify(voices),
+    });
   }
-  if (variants.length === 0 || new Set(variants).size !== variants.length || variants.some((v) => !/^[A-Za-z0-9]+$/.test(v))) {
-    throw new ConfigError('synth variants must be a non-empty list of distinct names (letters and digits)', { keyPath: 'variants', found: JSON.stringify(variants) });
+  if (
+    variants.length === 0 ||
+    new Set(variants).size !== variants.length ||
+    variants.some((v) => !/^[A-Za-z0-9]+$/.test(v))
+  ) {
+    throw new ConfigError('synth variants must be a non-empty list of distinct names (letters and digits)', {
+      keyPath: 'variants',
+      found: JSON.stringify(variants),
+    });
   }
   const rateMin = check('rateMinWpm', opts.rateMinWpm ?? 140, 80, 450);
   const rateMax = check('rateMaxWpm', opts.rateMaxWpm ?? 190, rateMin, 450);
@@ -142,7 +178,7 @@ export function planSpeakers(opts: SpeakerPlanOptions): SynthSpeaker[] {
     const voiceOrder = rng.shuffle([...voices]);
     for (let j = 0; j < n; j++) {
       const variant = mine[j % k];
-      const accent = voiceOrder[(j % k + Math.floor(j / k)) % voices.length];
+      const accent = voiceOrder[((j % k) + Math.floor(j / k)) % voices.length];
       const index = speakers.length;
       const tag = accent.replace(/-/g, '');
       const r = rng.fork(`speaker${index}`);

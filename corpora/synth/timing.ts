@@ -62,7 +62,11 @@ export function wordPositions(text: string, words: readonly string[]): number[] 
     let i = text.indexOf(w, from);
     // A word must start at a word boundary.
     while (i >= 0 && i > 0 && /[a-z']/i.test(text[i - 1])) i = text.indexOf(w, i + 1);
-    if (i < 0) throw new CorpusError(`word '${w}' not found in the spoken text`, { expected: `'${w}' after position ${from}`, found: JSON.stringify(text) });
+    if (i < 0)
+      throw new CorpusError(`word '${w}' not found in the spoken text`, {
+        expected: `'${w}' after position ${from}`,
+        found: JSON.stringify(text),
+      });
     pos.push(i + 1);
     from = i + w.length;
   }
@@ -84,15 +88,26 @@ export function timingsFromEvents(
   const expected = wordPositions(spokenText, words);
   const wordEvents = events.filter((e) => e.type === 'word');
   const mismatch = (found: string): CorpusError =>
-    new CorpusError(EVENT_MISMATCH_REASON, { uttId, expected: `${words.length} word events at characters ${expected.join(',')} of ${JSON.stringify(spokenText)}`, found });
+    new CorpusError(EVENT_MISMATCH_REASON, {
+      uttId,
+      expected: `${words.length} word events at characters ${expected.join(',')} of ${JSON.stringify(spokenText)}`,
+      found,
+    });
   if (wordEvents.length !== words.length) throw mismatch(`${wordEvents.length} word events`);
   for (let i = 0; i < words.length; i++) {
     if (wordEvents[i].textPosition !== expected[i] || wordEvents[i].length !== words[i].length) {
-      throw mismatch(`word event ${i + 1} at character ${wordEvents[i].textPosition} with length ${wordEvents[i].length}`);
+      throw mismatch(
+        `word event ${i + 1} at character ${wordEvents[i].textPosition} with length ${wordEvents[i].length}`,
+      );
     }
   }
 
-  interface Open { symbol: string; start: number | null; end: number | null; phones: { symbol: string; sample: number }[] }
+  interface Open {
+    symbol: string;
+    start: number | null;
+    end: number | null;
+    phones: { symbol: string; sample: number }[];
+  }
   const out: Open[] = [];
   let cur: Open | null = null;
   let afterPause = true;
@@ -136,11 +151,14 @@ export function timingsFromEvents(
   const phoneSpans: SampleSpan[] = [];
   let prevEnd = 0;
   for (const w of out) {
-    if (w.phones.length === 0 || w.start === null || w.end === null) throw mismatch(`no phonemes for word '${w.symbol}'`);
+    if (w.phones.length === 0 || w.start === null || w.end === null)
+      throw mismatch(`no phonemes for word '${w.symbol}'`);
     const start = w.start;
     const end = w.end;
     if (start < prevEnd || end <= start || end > samples.length) {
-      throw mismatch(`word '${w.symbol}' at samples [${start}, ${end}) after a word ending at ${prevEnd} (${samples.length} samples)`);
+      throw mismatch(
+        `word '${w.symbol}' at samples [${start}, ${end}) after a word ending at ${prevEnd} (${samples.length} samples)`,
+      );
     }
     wordSpans.push({ symbol: w.symbol, startSample: start, endSample: end });
     // Phone starts: the first at the word start; others moved back over a preceding zero run.
@@ -155,7 +173,11 @@ export function timingsFromEvents(
       starts.push(s);
     }
     for (let k = 0; k < w.phones.length; k++) {
-      phoneSpans.push({ symbol: w.phones[k].symbol, startSample: starts[k], endSample: k + 1 < starts.length ? starts[k + 1] : end });
+      phoneSpans.push({
+        symbol: w.phones[k].symbol,
+        startSample: starts[k],
+        endSample: k + 1 < starts.length ? starts[k + 1] : end,
+      });
     }
     prevEnd = end;
   }

@@ -12,7 +12,12 @@
  */
 import { promises as fsp, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkAdapterOptions, recordedOptions, type CommonPrepareOptions, type CorpusAdapter } from '../../src/corpus/adapter.ts';
+import {
+  checkAdapterOptions,
+  recordedOptions,
+  type CommonPrepareOptions,
+  type CorpusAdapter,
+} from '../../src/corpus/adapter.ts';
 import { compareIds } from '../../src/corpus/manifest.ts';
 import { normalizeOrSkip, probeAudioOrSkip, reportSkips } from '../../src/corpus/skips.ts';
 import type { PreparedCorpus, Recording, SplitManifest, Supervision, TimedSymbol } from '../../src/corpus/types.ts';
@@ -22,17 +27,84 @@ import { log, type Logger } from '../../src/util/log.ts';
 
 /** The 24-speaker core test set (2 male + 1 female per dialect region DR1..DR8). */
 export const TIMIT_CORE_TEST_SPEAKERS: readonly string[] = [
-  'mdab0', 'mwbt0', 'felc0', 'mtas1', 'mwew0', 'fpas0', 'mjmp0', 'mlnt0', 'fpkt0', 'mlll0', 'mtls0', 'fjlm0',
-  'mbpm0', 'mklt0', 'fnlp0', 'mcmj0', 'mjdh0', 'fmgd0', 'mgrt0', 'mnjm0', 'fdhc0', 'mjln0', 'mpam0', 'fmld0',
+  'mdab0',
+  'mwbt0',
+  'felc0',
+  'mtas1',
+  'mwew0',
+  'fpas0',
+  'mjmp0',
+  'mlnt0',
+  'fpkt0',
+  'mlll0',
+  'mtls0',
+  'fjlm0',
+  'mbpm0',
+  'mklt0',
+  'fnlp0',
+  'mcmj0',
+  'mjdh0',
+  'fmgd0',
+  'mgrt0',
+  'mnjm0',
+  'fdhc0',
+  'mjln0',
+  'mpam0',
+  'fmld0',
 ];
 
 /** The 50-speaker development set of Kaldi's egs/timit/s5 (conf/dev_spk.list), taken from TEST. */
 export const TIMIT_DEV_SPEAKERS: readonly string[] = [
-  'faks0', 'fdac1', 'fjem0', 'mgwt0', 'mjar0', 'mmdb1', 'mmdm2', 'mpdf0', 'fcmh0', 'fkms0',
-  'mbdg0', 'mbwm0', 'mcsh0', 'fadg0', 'fdms0', 'fedw0', 'mgjf0', 'mglb0', 'mrtk0', 'mtaa0',
-  'mtdt0', 'mthc0', 'mwjg0', 'fnmr0', 'frew0', 'fsem0', 'mbns0', 'mmjr0', 'mdls0', 'mdlf0',
-  'mdvc0', 'mers0', 'fmah0', 'fdrw0', 'mrcs0', 'mrjm4', 'fcal1', 'mmwh0', 'fjsj0', 'majc0',
-  'mjsw0', 'mreb0', 'fgjd0', 'fjmg0', 'mroa0', 'mteb0', 'mjfc0', 'mrjr0', 'fmml0', 'mrws1',
+  'faks0',
+  'fdac1',
+  'fjem0',
+  'mgwt0',
+  'mjar0',
+  'mmdb1',
+  'mmdm2',
+  'mpdf0',
+  'fcmh0',
+  'fkms0',
+  'mbdg0',
+  'mbwm0',
+  'mcsh0',
+  'fadg0',
+  'fdms0',
+  'fedw0',
+  'mgjf0',
+  'mglb0',
+  'mrtk0',
+  'mtaa0',
+  'mtdt0',
+  'mthc0',
+  'mwjg0',
+  'fnmr0',
+  'frew0',
+  'fsem0',
+  'mbns0',
+  'mmjr0',
+  'mdls0',
+  'mdlf0',
+  'mdvc0',
+  'mers0',
+  'fmah0',
+  'fdrw0',
+  'mrcs0',
+  'mrjm4',
+  'fcal1',
+  'mmwh0',
+  'fjsj0',
+  'majc0',
+  'mjsw0',
+  'mreb0',
+  'fgjd0',
+  'fjmg0',
+  'mroa0',
+  'mteb0',
+  'mjfc0',
+  'mrjr0',
+  'fmml0',
+  'mrws1',
 ];
 
 export interface TimitOptions {
@@ -54,7 +126,11 @@ export const TIMIT_OPTIONS_DOC: Record<string, string> = {
 };
 
 function isDir(p: string): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Child of `dir` whose name equals `name` ignoring case, or null. */
@@ -70,11 +146,19 @@ export function findTimitRoot(dir: string): string {
   for (const cand of [d, childCi(d, 'timit'), childCi(d, 'data'), childCi(childCi(d, 'timit') ?? '', 'timit')]) {
     if (cand && childCi(cand, 'train') && childCi(cand, 'test')) return cand;
   }
-  throw new CorpusError('TIMIT not found', { file: d, expected: 'a directory with TRAIN/ and TEST/ (or TIMIT/ holding them)', found: 'neither' });
+  throw new CorpusError('TIMIT not found', {
+    file: d,
+    expected: 'a directory with TRAIN/ and TEST/ (or TIMIT/ holding them)',
+    found: 'neither',
+  });
 }
 
 /** Parse a .WRD/.PHN file into timed symbols (seconds); throws CorpusError naming file:line. */
-export async function readTimitSegments(path: string, sampleRateHz: number, upperCase: boolean): Promise<TimedSymbol[]> {
+export async function readTimitSegments(
+  path: string,
+  sampleRateHz: number,
+  upperCase: boolean,
+): Promise<TimedSymbol[]> {
   const out: TimedSymbol[] = [];
   const lines = (await fsp.readFile(path, 'utf8')).split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -84,9 +168,18 @@ export async function readTimitSegments(path: string, sampleRateHz: number, uppe
     const a = Number(f[0]);
     const b = Number(f[1]);
     if (f.length !== 3 || !Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < a) {
-      throw new CorpusError('malformed TIMIT segment line', { file: path, line: i + 1, expected: '<startSample> <endSample> <symbol> with end >= start', found: JSON.stringify(l) });
+      throw new CorpusError('malformed TIMIT segment line', {
+        file: path,
+        line: i + 1,
+        expected: '<startSample> <endSample> <symbol> with end >= start',
+        found: JSON.stringify(l),
+      });
     }
-    out.push({ symbol: upperCase ? f[2].toUpperCase() : f[2], startSec: a / sampleRateHz, durationSec: (b - a) / sampleRateHz });
+    out.push({
+      symbol: upperCase ? f[2].toUpperCase() : f[2],
+      startSec: a / sampleRateHz,
+      durationSec: (b - a) / sampleRateHz,
+    });
   }
   return out;
 }
@@ -96,7 +189,12 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
   checkAdapterOptions('timit', opts, TIMIT_OPTIONS_DOC);
   const logger: Logger = opts.logger ?? log;
   const testSet = opts.testSet ?? 'core';
-  if (testSet !== 'core' && testSet !== 'complete') throw new ConfigError("bad timit option 'testSet'", { keyPath: 'testSet', expected: "'core' or 'complete'", found: JSON.stringify(testSet) });
+  if (testSet !== 'core' && testSet !== 'complete')
+    throw new ConfigError("bad timit option 'testSet'", {
+      keyPath: 'testSet',
+      expected: "'core' or 'complete'",
+      found: JSON.stringify(testSet),
+    });
   const root = findTimitRoot(dir);
   const dev = new Set((opts.devSpeakers ?? TIMIT_DEV_SPEAKERS).map((s) => s.toLowerCase()));
   const explicitTest = opts.testSpeakers ? new Set(opts.testSpeakers.map((s) => s.toLowerCase())) : null;
@@ -109,10 +207,16 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
   };
 
   const skips = new SkipCounter();
-  const splits: Record<string, SplitManifest> = { train: { recordings: [], supervisions: [] }, dev: { recordings: [], supervisions: [] }, test: { recordings: [], supervisions: [] } };
+  const splits: Record<string, SplitManifest> = {
+    train: { recordings: [], supervisions: [] },
+    dev: { recordings: [], supervisions: [] },
+    test: { recordings: [], supervisions: [] },
+  };
   for (const part of ['train', 'test'] as const) {
     const partDir = childCi(root, part)!;
-    const regions = readdirSync(partDir).filter((r) => /^dr[1-8]$/i.test(r) && isDir(join(partDir, r))).sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+    const regions = readdirSync(partDir)
+      .filter((r) => /^dr[1-8]$/i.test(r) && isDir(join(partDir, r)))
+      .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
     const progress = logger.progress(`timit ${part}`, regions.length, 'dialect regions');
     for (const region of regions) {
       const regionDir = join(partDir, region);
@@ -124,7 +228,10 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
         if (split === null) continue;
         const files = readdirSync(spkDir);
         const byLower = new Map(files.map((f) => [f.toLowerCase(), join(spkDir, f)]));
-        const utts = files.filter((f) => /^s[aix]\d+\.wav$/i.test(f)).map((f) => f.slice(0, -4).toLowerCase()).sort();
+        const utts = files
+          .filter((f) => /^s[aix]\d+\.wav$/i.test(f))
+          .map((f) => f.slice(0, -4).toLowerCase())
+          .sort();
         for (const utt of utts) {
           if (utt.startsWith('sa') && !opts.includeSa) continue;
           const id = `${spk}_${utt}`;
@@ -137,7 +244,11 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
           const raw = (await fsp.readFile(txt, 'utf8')).trim();
           const m = /^(\d+)\s+(\d+)\s+(.*)$/s.exec(raw);
           if (!m) {
-            skips.skip(id, 'malformed .TXT (expected "<start> <end> <sentence>")', `${txt}: ${JSON.stringify(raw.slice(0, 80))}`);
+            skips.skip(
+              id,
+              'malformed .TXT (expected "<start> <end> <sentence>")',
+              `${txt}: ${JSON.stringify(raw.slice(0, 80))}`,
+            );
             logger.debug(`${txt}: malformed: ${JSON.stringify(raw)}`);
             continue;
           }
@@ -158,15 +269,31 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
             logger.debug(err.message);
             continue;
           }
-          const tooLong = [...(alignment.word ?? []), ...(alignment.phone ?? [])].find((a) => a.startSec + a.durationSec > durationSec + 0.01);
+          const tooLong = [...(alignment.word ?? []), ...(alignment.phone ?? [])].find(
+            (a) => a.startSec + a.durationSec > durationSec + 0.01,
+          );
           if (tooLong) {
             skips.skip(id, 'alignment past the end of the audio');
             continue;
           }
-          const rec: Recording = { id, speaker: spk, path: wav, format: info.format, channel: 0, sampleRateHz: info.sampleRateHz, numSamples: info.numSamples, durationSec };
+          const rec: Recording = {
+            id,
+            speaker: spk,
+            path: wav,
+            format: info.format,
+            channel: 0,
+            sampleRateHz: info.sampleRateHz,
+            numSamples: info.numSamples,
+            durationSec,
+          };
           splits[split].recordings.push(rec);
           splits[split].supervisions.push({
-            id, recordingId: id, speaker: spk, startSec: 0, durationSec, text,
+            id,
+            recordingId: id,
+            speaker: spk,
+            startSec: 0,
+            durationSec,
+            text,
             ...(alignment.word || alignment.phone ? { alignment } : {}),
             custom: { gender: spk[0], dialectRegion: region.toLowerCase(), sentenceType: utt.slice(0, 2) },
           });
@@ -183,7 +310,14 @@ export async function prepareTimit(dir: string, opts: TimitOptions & CommonPrepa
   }
   const summary = validateCorpus(splits, { disjointSpeakers: true });
   reportSkips(skips, 'TIMIT utterances', logger);
-  return { info: makeCorpusInfo('timit', splits, summary, skips, { ...recordedOptions(opts), includeSa: opts.includeSa ?? false, testSet }), splits };
+  return {
+    info: makeCorpusInfo('timit', splits, summary, skips, {
+      ...recordedOptions(opts),
+      includeSa: opts.includeSa ?? false,
+      testSet,
+    }),
+    splits,
+  };
 }
 
 export const timitAdapter: CorpusAdapter<TimitOptions> = {

@@ -35,7 +35,11 @@ export interface SplitAlignSummary {
   speakerAdaptation?: SpeakerPassResult;
 }
 
-export interface SplitTiming { frames: number; seconds: number; framesPerSec: number }
+export interface SplitTiming {
+  frames: number;
+  seconds: number;
+  framesPerSec: number;
+}
 
 /** The model that labels the splits, with the transform and first-pass model it needs (tri2b / tri3b). */
 export interface FinalModel {
@@ -75,10 +79,16 @@ export interface AlignedSplits {
  * Align every split of `splits`, in order; frames per senone are counted over `countSplits`
  * (every split when empty). A split that aligns nothing is a CorpusError.
  */
-export async function alignSplits(splits: readonly SplitData[], countSplits: readonly string[], job: FinalAlignment, logger: Logger): Promise<AlignedSplits> {
+export async function alignSplits(
+  splits: readonly SplitData[],
+  countSplits: readonly string[],
+  job: FinalAlignment,
+  logger: Logger,
+): Promise<AlignedSplits> {
   const senoneFrames = new Float64Array(job.final.model.am.numPdfs);
   const out: AlignedSplits = { summaries: {}, timing: {}, framesPerSec: 0, files: {}, senoneFrames };
-  let totalFrames = 0, totalSec = 0;
+  let totalFrames = 0,
+    totalSec = 0;
   for (const d of splits) {
     const countThis = countSplits.includes(d.split) || countSplits.length === 0;
     const r = await alignSplit(d, job, countThis ? senoneFrames : null, logger);
@@ -94,7 +104,10 @@ export async function alignSplits(splits: readonly SplitData[], countSplits: rea
 
 /** One split: speaker adaptation (tri3b), the alignment file, label quality, summary and log lines. */
 async function alignSplit(
-  d: SplitData, job: FinalAlignment, senoneFrames: Float64Array | null, logger: Logger,
+  d: SplitData,
+  job: FinalAlignment,
+  senoneFrames: Float64Array | null,
+  logger: Logger,
 ): Promise<{ file: AlignmentFileMetadata; summary: SplitAlignSummary; frames: number; seconds: number }> {
   // Inherited copies: written right after their source (the feature files' order), failed with it.
   const copyWarps = job.inherit ? d.featureMeta.vtlpWarps : [];
@@ -102,14 +115,31 @@ async function alignSplit(
   const spanCounts = new SpanCounter();
   const start = Date.now();
   const { final, lang, alignOpts } = job;
-  const source = featureSource([d], { ...job.featOpts, skips, skipVtlpCopies: job.inherit, spanCollarSec: job.spanCollarSec, spanCounts, transform: final.transform });
+  const source = featureSource([d], {
+    ...job.featOpts,
+    skips,
+    skipVtlpCopies: job.inherit,
+    spanCollarSec: job.spanCollarSec,
+    spanCounts,
+    transform: final.transform,
+  });
   // tri3b (align_fmllr.sh): per-speaker fMLLR from a first pass with the speaker-independent model.
-  const adaptation = final.alignmentModel && final.transform ? await estimateSpeakerTransforms(source, final.transform, lang, final.alignmentModel, final.model, alignOpts) : null;
-  if (adaptation) logger.info(`align ${d.split}: fMLLR for ${adaptation.updated} of ${adaptation.speakers} speakers, auxf +${adaptation.gainPerFrame.toFixed(3)}/frame${adaptation.firstPassFailed ? ` (${adaptation.firstPassFailed} utterances failed the first pass)` : ''}`);
+  const adaptation =
+    final.alignmentModel && final.transform
+      ? await estimateSpeakerTransforms(source, final.transform, lang, final.alignmentModel, final.model, alignOpts)
+      : null;
+  if (adaptation)
+    logger.info(
+      `align ${d.split}: fMLLR for ${adaptation.updated} of ${adaptation.speakers} speakers, auxf +${adaptation.gainPerFrame.toFixed(3)}/frame${adaptation.firstPassFailed ? ` (${adaptation.firstPassFailed} utterances failed the first pass)` : ''}`,
+    );
   const path = join(job.dir, `${d.split}.arrow`);
   const writer = await AlignmentFileWriter.open(path, {
-    configHash: job.configHash, featureConfigHash: d.featureMeta.configHash, numSenones: final.model.am.numPdfs,
-    frameShiftMs: job.frameShiftMs, phones: [...final.model.phones.symbols], split: d.split,
+    configHash: job.configHash,
+    featureConfigHash: d.featureMeta.configHash,
+    numSenones: final.model.am.numPdfs,
+    frameShiftMs: job.frameShiftMs,
+    phones: [...final.model.phones.symbols],
+    split: d.split,
   });
   const progress = logger.progress(`align ${d.split}`, d.featureMeta.counts.utterances, 'utts');
   let frames = 0;
@@ -130,7 +160,11 @@ async function alignSplit(
       skips.done += copies.length;
     }
     if (writer.utterances === 0) {
-      throw new CorpusError(`no utterance of split '${d.split}' could be aligned`, { file: d.featuresPath, expected: 'at least one aligned utterance', found: skips.summary() });
+      throw new CorpusError(`no utterance of split '${d.split}' could be aligned`, {
+        file: d.featuresPath,
+        expected: 'at least one aligned utterance',
+        found: skips.summary(),
+      });
     }
     file = await writer.finish(skips.skipped);
   } catch (err) {
@@ -147,8 +181,15 @@ async function alignSplit(
 /** Label quality against the supervisions' reference word timings, where they have them (null otherwise). */
 async function scoreLabels(d: SplitData, alignmentFile: string, logger: Logger): Promise<LabelQuality | null> {
   if (![...d.supervisions.values()].some((x) => x.referenceWords)) return null;
-  const quality = labelQuality(await scoreAlignmentFile(alignmentFile, d.dataDir, d.split, { frameLengthMs: d.featureMeta.featureConfig.frameLengthMs }));
-  if (quality) logger.info(`align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %${quality.silenceOutsidePauses === null ? '' : `; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`}`);
+  const quality = labelQuality(
+    await scoreAlignmentFile(alignmentFile, d.dataDir, d.split, {
+      frameLengthMs: d.featureMeta.featureConfig.frameLengthMs,
+    }),
+  );
+  if (quality)
+    logger.info(
+      `align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %${quality.silenceOutsidePauses === null ? '' : `; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`}`,
+    );
   return quality;
 }
 
@@ -167,13 +208,23 @@ function summariseSplit(d: SplitData, r: SplitOutcome, job: FinalAlignment, logg
   // Supervisions the features stage skipped never reach the aligner: count them apart.
   const noTranscript = skips.reasons().find((x) => x.reason === NO_TRANSCRIPT_REASON)?.count ?? 0;
   // With VTLP copies every term counts each real supervision 1 + copies times.
-  const withoutFeatures = (d.supervisions.size - (d.featureMeta.counts.utterances - noTranscript)) / (1 + d.featureMeta.vtlpWarps.length);
+  const withoutFeatures =
+    (d.supervisions.size - (d.featureMeta.counts.utterances - noTranscript)) / (1 + d.featureMeta.vtlpWarps.length);
   const message = `Done ${skips.done}, failed ${skips.skipped}`;
-  (skips.skipped > 0 ? logger.warn : logger.info)(`align ${d.split}: ${skips.summary('utterances')}${withoutFeatures ? `\n  (${withoutFeatures} supervisions have no features)` : ''}`);
+  (skips.skipped > 0 ? logger.warn : logger.info)(
+    `align ${d.split}: ${skips.summary('utterances')}${withoutFeatures ? `\n  (${withoutFeatures} supervisions have no features)` : ''}`,
+  );
   const summary: SplitAlignSummary = {
-    message, done: skips.done, failed: skips.skipped, frames: r.frames, withoutFeatures, reasons: skips.reasons(),
+    message,
+    done: skips.done,
+    failed: skips.skipped,
+    frames: r.frames,
+    withoutFeatures,
+    reasons: skips.reasons(),
     ...(quality ? { labelQuality: quality } : {}),
-    ...(adaptation ? { speakerAdaptation: { ...adaptation, gainPerFrame: Number(adaptation.gainPerFrame.toFixed(6)) } } : {}),
+    ...(adaptation
+      ? { speakerAdaptation: { ...adaptation, gainPerFrame: Number(adaptation.gainPerFrame.toFixed(6)) } }
+      : {}),
     ...(job.spanCollarSec !== null ? { referenceTimings: spanCounts.summary() } : {}),
   };
   if (job.spanCollarSec !== null) {
@@ -181,8 +232,9 @@ function summariseSplit(d: SplitData, r: SplitOutcome, job: FinalAlignment, logg
     const mis = Object.entries(sc.mismatched).map(([x, n]) => `${n} x ${x}`);
     (sc.dropped + sc.noReference + mis.length > 0 ? logger.warn : logger.info)(
       `align ${d.split}: ${sc.kept} utterances within their reference word spans (collar ${job.referenceCollarMs} ms)` +
-      `${sc.dropped ? `, ${sc.dropped} aligned without them (no path within)` : ''}${sc.noReference ? `, ${sc.noReference} without reference timings` : ''}` +
-      `${mis.length ? `, timings unusable: ${mis.join(', ')}` : ''}`);
+        `${sc.dropped ? `, ${sc.dropped} aligned without them (no path within)` : ''}${sc.noReference ? `, ${sc.noReference} without reference timings` : ''}` +
+        `${mis.length ? `, timings unusable: ${mis.join(', ')}` : ''}`,
+    );
   }
   return summary;
 }

@@ -12,7 +12,14 @@
  * does), with the tree options of `triphoneOptions`. `trainChain` runs the chain up to
  * `lastModel` and summarises every stage.
  */
-import { trainMonophone, trainTriphone, type GmmHmmModel, type IterationReport, type TrainResult, type UtteranceSource } from '../hmm/train.ts';
+import {
+  trainMonophone,
+  trainTriphone,
+  type GmmHmmModel,
+  type IterationReport,
+  type TrainResult,
+  type UtteranceSource,
+} from '../hmm/train.ts';
 import { trainLdaMllt, trainSat, type TransformReport } from '../hmm/train-adapted.ts';
 import { FeatureTransform } from '../hmm/feature-transform.ts';
 import type { LangModel } from '../hmm/graph.ts';
@@ -94,13 +101,26 @@ export interface TrainedChain {
 }
 
 /** Train the chain mono -> ... -> `o.lastModel` on `data`; logs the data trained on and the skips. */
-export async function trainChain(data: TrainingData, lang: LangModel, o: ChainOptions, logger: Logger): Promise<TrainedChain> {
+export async function trainChain(
+  data: TrainingData,
+  lang: LangModel,
+  o: ChainOptions,
+  logger: Logger,
+): Promise<TrainedChain> {
   const { featOpts, inherit, spanCollarSec } = data;
   const trainSkips = new SkipCounter();
   const trainSpans = new SpanCounter();
-  const source = featureSource(data.splits, { ...featOpts, skips: trainSkips, skipVtlpCopies: inherit, spanCollarSec, spanCounts: trainSpans });
+  const source = featureSource(data.splits, {
+    ...featOpts,
+    skips: trainSkips,
+    skipVtlpCopies: inherit,
+    spanCollarSec,
+    spanCounts: trainSpans,
+  });
   const withCopies = data.splits.some((d) => d.featureMeta.vtlpWarps.length > 0);
-  logger.info(`align: training on ${data.corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}${withCopies ? (inherit ? ' (real recordings only; VTLP copies take their source\'s alignment)' : ' (VTLP copies too)') : ''}`);
+  logger.info(
+    `align: training on ${data.corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}${withCopies ? (inherit ? " (real recordings only; VTLP copies take their source's alignment)" : ' (VTLP copies too)') : ''}`,
+  );
   const record = new ChainRecord();
   let t = Date.now();
   const mono = await trainMono(source, lang, o, logger);
@@ -133,22 +153,33 @@ export async function trainChain(data: TrainingData, lang: LangModel, o: ChainOp
     utterances: last.alignments.size,
     skipped: trainSkipped,
     models: record.models,
-    ...(spanCollarSec !== null ? {
-      referenceTimings: {
-        noReference: trainSpans.noReference, mismatched: trainSpans.summary().mismatched,
-        droppedLastRealign: last.history.filter((h) => h.realigned).at(-1)?.spansDropped ?? 0,
-      },
-    } : {}),
+    ...(spanCollarSec !== null
+      ? {
+          referenceTimings: {
+            noReference: trainSpans.noReference,
+            mismatched: trainSpans.summary().mismatched,
+            droppedLastRealign: last.history.filter((h) => h.realigned).at(-1)?.spansDropped ?? 0,
+          },
+        }
+      : {}),
   };
-  if (trainSkipped.skipped > 0) logger.warn(`training: ${trainSkipped.skipped} utterances skipped: ${trainSkipped.reasons.map((r) => `${r.count} x ${r.reason}`).join(', ')}`);
+  if (trainSkipped.skipped > 0)
+    logger.warn(
+      `training: ${trainSkipped.skipped} utterances skipped: ${trainSkipped.reasons.map((r) => `${r.count} x ${r.reason}`).join(', ')}`,
+    );
   return { model: last.model, transform, alignmentModel, modelSeconds: record.seconds, summary };
 }
 
 /** train_mono.sh: flat start (equal alignment), Kaldi's realignment schedule, mixing up to monoGaussians. */
 function trainMono(source: UtteranceSource, lang: LangModel, o: ChainOptions, logger: Logger): Promise<TrainResult> {
   return trainMonophone(source, lang, {
-    numIters: o.monoIters, totalGaussians: o.monoGaussians, maxIterInc: Math.max(1, Math.min(30, o.monoIters - 10)),
-    realignIters: monoRealign(o.monoIters), align: { optionalSilenceProb: o.optionalSilenceProb }, seed: o.seed, logger,
+    numIters: o.monoIters,
+    totalGaussians: o.monoGaussians,
+    maxIterInc: Math.max(1, Math.min(30, o.monoIters - 10)),
+    realignIters: monoRealign(o.monoIters),
+    align: { optionalSilenceProb: o.optionalSilenceProb },
+    seed: o.seed,
+    logger,
   });
 }
 
@@ -159,27 +190,53 @@ function trainMono(source: UtteranceSource, lang: LangModel, o: ChainOptions, lo
  */
 function triphoneOptions(o: ChainOptions, iters: number, logger: Logger) {
   return {
-    numIters: iters, totalGaussians: o.triGaussians, maxIterInc: Math.max(1, Math.min(25, iters - 10)),
-    realignIters: [10, 20, 30].filter((i) => i < iters), align: { optionalSilenceProb: o.optionalSilenceProb }, seed: o.seed, logger,
-    tree: { maxLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy }, questions: o.questions,
+    numIters: iters,
+    totalGaussians: o.triGaussians,
+    maxIterInc: Math.max(1, Math.min(25, iters - 10)),
+    realignIters: [10, 20, 30].filter((i) => i < iters),
+    align: { optionalSilenceProb: o.optionalSilenceProb },
+    seed: o.seed,
+    logger,
+    tree: { maxLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy },
+    questions: o.questions,
   };
 }
 
 /** train_deltas.sh: the triphone tree from mono's alignments, then triphone GMMs on MFCC + deltas. */
-function trainTri1(source: UtteranceSource, lang: LangModel, mono: TrainResult, o: ChainOptions, logger: Logger): Promise<TrainResult> {
+function trainTri1(
+  source: UtteranceSource,
+  lang: LangModel,
+  mono: TrainResult,
+  o: ChainOptions,
+  logger: Logger,
+): Promise<TrainResult> {
   return trainTriphone(source, lang, mono, { ...triphoneOptions(o, o.triIters, logger), label: 'tri1' });
 }
 
 /** train_lda_mllt.sh: LDA to ldaDim on spliced MFCCs, MLLT updates, a new tree and GMMs in that space. */
 function trainTri2b(
-  source: UtteranceSource, transform: FeatureTransform, lang: LangModel, prev: TrainResult & { model: GmmHmmModel }, o: ChainOptions, logger: Logger,
+  source: UtteranceSource,
+  transform: FeatureTransform,
+  lang: LangModel,
+  prev: TrainResult & { model: GmmHmmModel },
+  o: ChainOptions,
+  logger: Logger,
 ): ReturnType<typeof trainLdaMllt> {
-  return trainLdaMllt(source, transform, lang, prev, { ...triphoneOptions(o, o.adaptedIters, logger), label: 'tri2b', ldaDim: o.ldaDim });
+  return trainLdaMllt(source, transform, lang, prev, {
+    ...triphoneOptions(o, o.adaptedIters, logger),
+    label: 'tri2b',
+    ldaDim: o.ldaDim,
+  });
 }
 
 /** train_sat.sh: speaker-adaptive training with per-speaker fMLLR on top of the LDA+MLLT features. */
 function trainTri3b(
-  source: UtteranceSource, transform: FeatureTransform, lang: LangModel, prev: Awaited<ReturnType<typeof trainLdaMllt>>, o: ChainOptions, logger: Logger,
+  source: UtteranceSource,
+  transform: FeatureTransform,
+  lang: LangModel,
+  prev: Awaited<ReturnType<typeof trainLdaMllt>>,
+  o: ChainOptions,
+  logger: Logger,
 ): ReturnType<typeof trainSat> {
   return trainSat(source, transform, lang, prev, { ...triphoneOptions(o, o.adaptedIters, logger), label: 'tri3b' });
 }
@@ -194,8 +251,12 @@ class ChainRecord {
   /** Record a stage trained since `startMs`; returns its result. */
   add<R extends TrainResult>(name: AlignModelName, r: R, startMs: number, transforms?: TransformReport): R {
     this.models.push({
-      name, pdfs: r.model.am.numPdfs, gaussians: r.model.am.numGaussians, logLikePerFrame: lastLogLike(r.history),
-      failed: r.skips.skipped, ...(transforms ? { transforms } : {}),
+      name,
+      pdfs: r.model.am.numPdfs,
+      gaussians: r.model.am.numGaussians,
+      logLikePerFrame: lastLogLike(r.history),
+      failed: r.skips.skipped,
+      ...(transforms ? { transforms } : {}),
     });
     this.seconds[name] = Number(((Date.now() - startMs) / 1000).toFixed(1));
     this.skipParts.push([`${name}: `, r.skips.reasons()]);
@@ -214,9 +275,13 @@ function monoRealign(numIters: number): number[] {
 }
 
 /** One skip summary from several counters' reasons, each reason prefixed (e.g. 'mono: '). */
-function mergeSkipSummaries(done: number, parts: [string, Reasons][]): { done: number; skipped: number; reasons: Reasons } {
+function mergeSkipSummaries(
+  done: number,
+  parts: [string, Reasons][],
+): { done: number; skipped: number; reasons: Reasons } {
   const reasons: Reasons = [];
-  for (const [prefix, rs] of parts) for (const r of rs) reasons.push({ reason: prefix + r.reason, count: r.count, examples: r.examples });
+  for (const [prefix, rs] of parts)
+    for (const r of rs) reasons.push({ reason: prefix + r.reason, count: r.count, examples: r.examples });
   reasons.sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
   return { done, skipped: reasons.reduce((a, r) => a + r.count, 0), reasons };
 }

@@ -160,10 +160,38 @@ export const ALIGN_DEFAULTS = {
 };
 
 const KNOWN_KEYS = new Set([
-  'dataDir', 'featuresDir', 'outDir', 'splits', 'trainSplits', 'extraTrain', 'modelDir', 'numLeaves', 'minLeafOccupancy', 'questions',
-  'monoIters', 'monoGaussians', 'triIters', 'triGaussians', 'beam', 'retryBeam', 'optionalSilenceProb', 'corpusLexiconPath', 'seed',
-  'logger', 'writeTiming', 'cmvnNormVars', 'deltaOrder', 'deltaWindow', 'vtlpCopies', 'referenceTimings', 'referenceCollarMs',
-  'lastModel', 'spliceContext', 'ldaDim', 'adaptedIters', 'wordPositionPhones',
+  'dataDir',
+  'featuresDir',
+  'outDir',
+  'splits',
+  'trainSplits',
+  'extraTrain',
+  'modelDir',
+  'numLeaves',
+  'minLeafOccupancy',
+  'questions',
+  'monoIters',
+  'monoGaussians',
+  'triIters',
+  'triGaussians',
+  'beam',
+  'retryBeam',
+  'optionalSilenceProb',
+  'corpusLexiconPath',
+  'seed',
+  'logger',
+  'writeTiming',
+  'cmvnNormVars',
+  'deltaOrder',
+  'deltaWindow',
+  'vtlpCopies',
+  'referenceTimings',
+  'referenceCollarMs',
+  'lastModel',
+  'spliceContext',
+  'ldaDim',
+  'adaptedIters',
+  'wordPositionPhones',
 ]);
 
 export interface FramesPerSenone {
@@ -209,14 +237,25 @@ export interface AlignCorpusResult {
 }
 
 function posInt(v: number, key: string, min = 1): number {
-  if (!Number.isInteger(v) || v < min) throw new ConfigError(`bad align option '${key}'`, { keyPath: key, expected: `an integer >= ${min}`, found: String(v) });
+  if (!Number.isInteger(v) || v < min)
+    throw new ConfigError(`bad align option '${key}'`, {
+      keyPath: key,
+      expected: `an integer >= ${min}`,
+      found: String(v),
+    });
   return v;
 }
 
 /** The GMM feature description that a model and the features it is applied to must share. */
 function gmmFeatureKey(d: SplitData, o: Required<GmmFeatureOptions>): { hash: string; desc: Record<string, unknown> } {
   const fc = d.featureMeta.featureConfig;
-  const desc = { sampleRateHz: fc.sampleRateHz, frameShiftMs: fc.frameShiftMs, frameLengthMs: fc.frameLengthMs, mfcc: fc.mfcc, ...o };
+  const desc = {
+    sampleRateHz: fc.sampleRateHz,
+    frameShiftMs: fc.frameShiftMs,
+    frameLengthMs: fc.frameLengthMs,
+    mfcc: fc.mfcc,
+    ...o,
+  };
   return { hash: hashConfig(desc), desc };
 }
 
@@ -227,14 +266,26 @@ export function framesPerSenoneStats(counts: Float64Array | number[], splits: st
   const median = n === 0 ? 0 : n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   const histogram: FramesPerSenone['histogram'] = [{ fromFrames: 0, toFrames: 1, senones: 0 }];
   for (const c of sorted) {
-    if (c === 0) { histogram[0].senones++; continue; }
+    if (c === 0) {
+      histogram[0].senones++;
+      continue;
+    }
     const k = Math.floor(Math.log2(c));
-    while (histogram.length < k + 2) { const from = 2 ** (histogram.length - 1); histogram.push({ fromFrames: from, toFrames: 2 * from, senones: 0 }); }
+    while (histogram.length < k + 2) {
+      const from = 2 ** (histogram.length - 1);
+      histogram.push({ fromFrames: from, toFrames: 2 * from, senones: 0 });
+    }
     histogram[k + 1].senones++;
   }
   return {
-    splits, numSenones: n, unseen: histogram[0].senones,
-    min: n ? sorted[0] : 0, median, max: n ? sorted[n - 1] : 0, mean: n ? sorted.reduce((a, b) => a + b, 0) / n : 0, histogram,
+    splits,
+    numSenones: n,
+    unseen: histogram[0].senones,
+    min: n ? sorted[0] : 0,
+    median,
+    max: n ? sorted[n - 1] : 0,
+    mean: n ? sorted.reduce((a, b) => a + b, 0) / n : 0,
+    histogram,
   };
 }
 
@@ -253,9 +304,17 @@ interface AlignSettings {
 
 function resolveAlignOptions(opts: AlignCorpusOptions): AlignSettings {
   for (const k of Object.keys(opts)) {
-    if (!KNOWN_KEYS.has(k)) throw new ConfigError(`unknown align option '${k}'`, { keyPath: k, expected: [...KNOWN_KEYS].join(', '), found: k });
+    if (!KNOWN_KEYS.has(k))
+      throw new ConfigError(`unknown align option '${k}'`, {
+        keyPath: k,
+        expected: [...KNOWN_KEYS].join(', '),
+        found: k,
+      });
   }
-  const o = { ...ALIGN_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as typeof ALIGN_DEFAULTS & AlignCorpusOptions;
+  const o = {
+    ...ALIGN_DEFAULTS,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  } as typeof ALIGN_DEFAULTS & AlignCorpusOptions;
   posInt(o.numLeaves, 'numLeaves');
   posInt(o.minLeafOccupancy, 'minLeafOccupancy', 0);
   posInt(o.monoIters, 'monoIters');
@@ -264,18 +323,52 @@ function resolveAlignOptions(opts: AlignCorpusOptions): AlignSettings {
   const triGaussians = posInt(o.triGaussians ?? 5 * o.numLeaves, 'triGaussians');
   posInt(o.deltaOrder, 'deltaOrder', 0);
   posInt(o.deltaWindow, 'deltaWindow');
-  if (!(o.beam > 0) || !(o.retryBeam >= 0)) throw new ConfigError('bad align beams', { keyPath: 'beam', expected: 'beam > 0, retryBeam >= 0', found: `${o.beam} / ${o.retryBeam}` });
-  if (o.questions !== 'cluster' && o.questions !== 'arpabet') throw new ConfigError("bad align option 'questions'", { keyPath: 'questions', expected: "'cluster' or 'arpabet'", found: String(o.questions) });
-  if (o.referenceTimings !== 'ignore' && o.referenceTimings !== 'constrain') throw new ConfigError("bad align option 'referenceTimings'", { keyPath: 'referenceTimings', expected: "'ignore' or 'constrain'", found: String(o.referenceTimings) });
-  if (!(o.referenceCollarMs >= 0 && Number.isFinite(o.referenceCollarMs))) throw new ConfigError("bad align option 'referenceCollarMs'", { keyPath: 'referenceCollarMs', expected: 'a finite number >= 0 (ms)', found: String(o.referenceCollarMs) });
+  if (!(o.beam > 0) || !(o.retryBeam >= 0))
+    throw new ConfigError('bad align beams', {
+      keyPath: 'beam',
+      expected: 'beam > 0, retryBeam >= 0',
+      found: `${o.beam} / ${o.retryBeam}`,
+    });
+  if (o.questions !== 'cluster' && o.questions !== 'arpabet')
+    throw new ConfigError("bad align option 'questions'", {
+      keyPath: 'questions',
+      expected: "'cluster' or 'arpabet'",
+      found: String(o.questions),
+    });
+  if (o.referenceTimings !== 'ignore' && o.referenceTimings !== 'constrain')
+    throw new ConfigError("bad align option 'referenceTimings'", {
+      keyPath: 'referenceTimings',
+      expected: "'ignore' or 'constrain'",
+      found: String(o.referenceTimings),
+    });
+  if (!(o.referenceCollarMs >= 0 && Number.isFinite(o.referenceCollarMs)))
+    throw new ConfigError("bad align option 'referenceCollarMs'", {
+      keyPath: 'referenceCollarMs',
+      expected: 'a finite number >= 0 (ms)',
+      found: String(o.referenceCollarMs),
+    });
   const spanCollarSec = o.referenceTimings === 'constrain' ? o.referenceCollarMs / 1000 : null;
-  if (o.vtlpCopies !== 'inherit' && o.vtlpCopies !== 'realign') throw new ConfigError("bad align option 'vtlpCopies'", { keyPath: 'vtlpCopies', expected: "'inherit' or 'realign'", found: String(o.vtlpCopies) });
-  if (!ALIGN_MODELS.includes(o.lastModel)) throw new ConfigError("bad align option 'lastModel'", { keyPath: 'lastModel', expected: ALIGN_MODELS.map((m) => `'${m}'`).join(', '), found: String(o.lastModel) });
+  if (o.vtlpCopies !== 'inherit' && o.vtlpCopies !== 'realign')
+    throw new ConfigError("bad align option 'vtlpCopies'", {
+      keyPath: 'vtlpCopies',
+      expected: "'inherit' or 'realign'",
+      found: String(o.vtlpCopies),
+    });
+  if (!ALIGN_MODELS.includes(o.lastModel))
+    throw new ConfigError("bad align option 'lastModel'", {
+      keyPath: 'lastModel',
+      expected: ALIGN_MODELS.map((m) => `'${m}'`).join(', '),
+      found: String(o.lastModel),
+    });
   posInt(o.spliceContext, 'spliceContext', 0);
   posInt(o.ldaDim, 'ldaDim');
   posInt(o.adaptedIters, 'adaptedIters');
   return {
-    o, triGaussians, spanCollarSec, inherit: o.vtlpCopies === 'inherit', adapted: ALIGN_MODELS.indexOf(o.lastModel) >= 2,
+    o,
+    triGaussians,
+    spanCollarSec,
+    inherit: o.vtlpCopies === 'inherit',
+    adapted: ALIGN_MODELS.indexOf(o.lastModel) >= 2,
     featOpts: { cmvnNormVars: o.cmvnNormVars, deltaOrder: o.deltaOrder, deltaWindow: o.deltaWindow },
   };
 }
@@ -302,13 +395,22 @@ async function openAlignInputs(opts: AlignCorpusOptions, s: AlignSettings): Prom
   const training = !o.modelDir;
   const trainSplits = training ? o.trainSplits : [];
   for (const x of [...splits, ...trainSplits]) {
-    if (!info.splits.includes(x)) throw new ConfigError(`split '${x}' is not in the corpus`, { file: opts.dataDir, keyPath: 'splits', expected: `one of ${info.splits.join(', ')}`, found: x });
+    if (!info.splits.includes(x))
+      throw new ConfigError(`split '${x}' is not in the corpus`, {
+        file: opts.dataDir,
+        keyPath: 'splits',
+        expected: `one of ${info.splits.join(', ')}`,
+        found: x,
+      });
   }
   const opened = new Map<string, SplitData>();
   const open = async (dataDir: string, featuresDir: string, split: string): Promise<SplitData> => {
     const key = `${dataDir}\0${featuresDir}\0${split}`;
     let d = opened.get(key);
-    if (!d) { d = await openSplit(dataDir, featuresDir, split); opened.set(key, d); }
+    if (!d) {
+      d = await openSplit(dataDir, featuresDir, split);
+      opened.set(key, d);
+    }
     return d;
   };
   const alignData: SplitData[] = [];
@@ -322,7 +424,13 @@ async function openAlignInputs(opts: AlignCorpusOptions, s: AlignSettings): Prom
       const xi = await readCorpusInfo(x.dataDir);
       const xs = x.splits ?? ['train'];
       for (const split of xs) {
-        if (!xi.splits.includes(split)) throw new ConfigError(`split '${split}' is not in the corpus`, { file: x.dataDir, keyPath: `extraTrain[${i}].splits`, expected: `one of ${xi.splits.join(', ')}`, found: split });
+        if (!xi.splits.includes(split))
+          throw new ConfigError(`split '${split}' is not in the corpus`, {
+            file: x.dataDir,
+            keyPath: `extraTrain[${i}].splits`,
+            expected: `one of ${xi.splits.join(', ')}`,
+            found: split,
+          });
         trainData.push(await open(x.dataDir, x.featuresDir, split));
       }
       corpora.push({ corpus: xi.corpus, splits: xs });
@@ -333,31 +441,61 @@ async function openAlignInputs(opts: AlignCorpusOptions, s: AlignSettings): Prom
   for (const d of all) {
     const k = gmmFeatureKey(d, s.featOpts);
     if (k.hash !== key.hash) {
-      throw new FormatError('feature files differ in their MFCC configuration', { file: d.featuresPath, expected: `${JSON.stringify(key.desc)} (as ${all[0].featuresPath})`, found: JSON.stringify(k.desc) });
+      throw new FormatError('feature files differ in their MFCC configuration', {
+        file: d.featuresPath,
+        expected: `${JSON.stringify(key.desc)} (as ${all[0].featuresPath})`,
+        found: JSON.stringify(k.desc),
+      });
     }
   }
   const fc = all[0].featureMeta.featureConfig;
-  return { splits, trainSplits, alignData, trainData, corpora, opened: [...opened.values()], gmmFeatures: key, frameShiftMs: fc.frameShiftMs, mfccDim: fc.mfccDim ?? 0 };
+  return {
+    splits,
+    trainSplits,
+    alignData,
+    trainData,
+    corpora,
+    opened: [...opened.values()],
+    gmmFeatures: key,
+    frameShiftMs: fc.frameShiftMs,
+    mfccDim: fc.mfccDim ?? 0,
+  };
 }
 
 /** A model of a previous align output directory (align_si.sh with an existing model), and its identity. */
-interface GivenModel { model: GmmHmmModel; hash: string; transform: FeatureTransform | null; alignmentModel: GmmHmmModel | null }
+interface GivenModel {
+  model: GmmHmmModel;
+  hash: string;
+  transform: FeatureTransform | null;
+  alignmentModel: GmmHmmModel | null;
+}
 
 /** Load `modelDir`'s model (+ transform and alignment model), checked against the features' GMM description. */
 function loadGivenModel(modelDir: string, gmmFeatures: AlignInputs['gmmFeatures']): GivenModel {
   const mpath = join(modelDir, 'model.json');
   const cpath = join(modelDir, 'config.json');
-  if (!existsSync(mpath) || !existsSync(cpath)) throw new FormatError('not an align output directory', { file: modelDir, expected: 'model.json and config.json written by am-distill align' });
+  if (!existsSync(mpath) || !existsSync(cpath))
+    throw new FormatError('not an align output directory', {
+      file: modelDir,
+      expected: 'model.json and config.json written by am-distill align',
+    });
   const cfg = JSON.parse(readFileSync(cpath, 'utf8')) as { gmmFeatures?: { hash: string; desc: unknown } };
   if (cfg.gmmFeatures?.hash !== gmmFeatures.hash) {
-    throw new FormatError('the model was trained on other GMM features', { file: cpath, expected: JSON.stringify(gmmFeatures.desc), found: JSON.stringify(cfg.gmmFeatures?.desc) });
+    throw new FormatError('the model was trained on other GMM features', {
+      file: cpath,
+      expected: JSON.stringify(gmmFeatures.desc),
+      found: JSON.stringify(cfg.gmmFeatures?.desc),
+    });
   }
-  const tpath = join(modelDir, TRANSFORM_FILE), apath = join(modelDir, ALIGNMENT_MODEL_FILE);
+  const tpath = join(modelDir, TRANSFORM_FILE),
+    apath = join(modelDir, ALIGNMENT_MODEL_FILE);
   // The transform and alignment model belong to the model: where present, they join its hash.
   const extra = [tpath, apath].filter((f) => existsSync(f));
   return {
     model: loadModel(mpath),
-    hash: extra.length ? sha256Hex([mpath, ...extra].map((f) => sha256Hex(readFileSync(f))).join(':')) : sha256Hex(readFileSync(mpath)),
+    hash: extra.length
+      ? sha256Hex([mpath, ...extra].map((f) => sha256Hex(readFileSync(f))).join(':'))
+      : sha256Hex(readFileSync(mpath)),
     transform: extra.includes(tpath) ? FeatureTransform.fromJSON(JSON.parse(readFileSync(tpath, 'utf8')), tpath) : null,
     alignmentModel: extra.includes(apath) ? loadModel(apath) : null,
   };
@@ -368,14 +506,26 @@ function alignConfigHash(s: AlignSettings, inputs: AlignInputs, given: GivenMode
   const { o, featOpts, spanCollarSec } = s;
   const all = [...inputs.alignData, ...inputs.trainData];
   return hashConfig({
-    stage: 'align', gmmFeatures: inputs.gmmFeatures.hash,
+    stage: 'align',
+    gmmFeatures: inputs.gmmFeatures.hash,
     featureConfigHashes: all.map((d) => d.featureMeta.configHash),
-    splits: inputs.splits, trainSplits: inputs.trainSplits, extraTrain: (o.extraTrain ?? []).map((x) => x.splits ?? ['train']),
+    splits: inputs.splits,
+    trainSplits: inputs.trainSplits,
+    extraTrain: (o.extraTrain ?? []).map((x) => x.splits ?? ['train']),
     model: given?.hash ?? null,
     lexicon: o.corpusLexiconPath ? sha256Hex(readFileSync(o.corpusLexiconPath)) : null,
-    numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions, monoIters: o.monoIters,
-    monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians: s.triGaussians, beam: o.beam, retryBeam: o.retryBeam,
-    optionalSilenceProb: o.optionalSilenceProb, seed: o.seed, ...featOpts,
+    numLeaves: o.numLeaves,
+    minLeafOccupancy: o.minLeafOccupancy,
+    questions: o.questions,
+    monoIters: o.monoIters,
+    monoGaussians: o.monoGaussians,
+    triIters: o.triIters,
+    triGaussians: s.triGaussians,
+    beam: o.beam,
+    retryBeam: o.retryBeam,
+    optionalSilenceProb: o.optionalSilenceProb,
+    seed: o.seed,
+    ...featOpts,
     // Only where it matters: the hash of a corpus without copies is what it was before the option.
     ...(all.some((d) => d.featureMeta.vtlpWarps.length > 0) ? { vtlpCopies: o.vtlpCopies } : {}),
     ...(spanCollarSec !== null ? { referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs } : {}),
@@ -390,10 +540,19 @@ function alignConfigHash(s: AlignSettings, inputs: AlignInputs, given: GivenMode
 async function buildAlignLang(opened: readonly SplitData[], o: AlignSettings['o'], logger: Logger): Promise<Lang> {
   const tokens: string[] = [];
   for (const d of opened) for (const x of d.supervisions.values()) tokens.push(...x.words);
-  const lang: Lang = await buildLang(tokens, { corpusLexiconPath: o.corpusLexiconPath ?? null, optionalSilenceProb: o.optionalSilenceProb, wordPositionPhones: o.wordPositionPhones });
+  const lang: Lang = await buildLang(tokens, {
+    corpusLexiconPath: o.corpusLexiconPath ?? null,
+    optionalSilenceProb: o.optionalSilenceProb,
+    wordPositionPhones: o.wordPositionPhones,
+  });
   if (lang.oovs.size > 0) {
-    const top = [...lang.oovs.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([w, c]) => `${w} (${c})`);
-    logger.warn(`${lang.oovs.size} words have no pronunciation; their utterances are skipped: ${top.join(', ')}${lang.oovs.size > 10 ? ', ...' : ''} (lang/oov.txt)`);
+    const top = [...lang.oovs.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([w, c]) => `${w} (${c})`);
+    logger.warn(
+      `${lang.oovs.size} words have no pronunciation; their utterances are skipped: ${top.join(', ')}${lang.oovs.size > 10 ? ', ...' : ''} (lang/oov.txt)`,
+    );
   }
   return lang;
 }
@@ -419,11 +578,28 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     let trained: FinalModel & { modelSeconds: Record<string, number>; summary: TrainingSummary | null };
     if (given) {
       if (given.model.phones.symbols.join(' ') !== lang.phones.symbols.join(' ')) {
-        throw new FormatError('the model has another phone set than the lang', { file: join(o.modelDir!, 'model.json'), expected: lang.phones.phones.join(' '), found: given.model.phones.phones.join(' ') });
+        throw new FormatError('the model has another phone set than the lang', {
+          file: join(o.modelDir!, 'model.json'),
+          expected: lang.phones.phones.join(' '),
+          found: given.model.phones.phones.join(' '),
+        });
       }
-      trained = { model: given.model, transform: given.transform, alignmentModel: given.alignmentModel, modelSeconds: {}, summary: null };
+      trained = {
+        model: given.model,
+        transform: given.transform,
+        alignmentModel: given.alignmentModel,
+        modelSeconds: {},
+        summary: null,
+      };
     } else {
-      const data = { splits: inputs.trainData, corpora: inputs.corpora, featOpts: s.featOpts, inherit: s.inherit, spanCollarSec: s.spanCollarSec, mfccDim: inputs.mfccDim };
+      const data = {
+        splits: inputs.trainData,
+        corpora: inputs.corpora,
+        featOpts: s.featOpts,
+        inherit: s.inherit,
+        spanCollarSec: s.spanCollarSec,
+        mfccDim: inputs.mfccDim,
+      };
       trained = await trainChain(data, langModel, { ...o, triGaussians: s.triGaussians }, logger);
     }
     const trainingSec = (Date.now() - t0) / 1000;
@@ -432,16 +608,41 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
 
     // Final alignment of every split.
     const countSplits = inputs.splits.filter((x) => inputs.trainSplits.includes(x));
-    const aligned = await alignSplits(inputs.alignData, countSplits, {
-      final: trained, lang: langModel, alignOpts: { optionalSilenceProb: o.optionalSilenceProb, beam: o.beam, retryBeam: o.retryBeam },
-      featOpts: s.featOpts, inherit: s.inherit, spanCollarSec: s.spanCollarSec, referenceCollarMs: o.referenceCollarMs,
-      dir: tmp, configHash, frameShiftMs: inputs.frameShiftMs,
-    }, logger);
+    const aligned = await alignSplits(
+      inputs.alignData,
+      countSplits,
+      {
+        final: trained,
+        lang: langModel,
+        alignOpts: { optionalSilenceProb: o.optionalSilenceProb, beam: o.beam, retryBeam: o.retryBeam },
+        featOpts: s.featOpts,
+        inherit: s.inherit,
+        spanCollarSec: s.spanCollarSec,
+        referenceCollarMs: o.referenceCollarMs,
+        dir: tmp,
+        configHash,
+        frameShiftMs: inputs.frameShiftMs,
+      },
+      logger,
+    );
     const numSenones = model.am.numPdfs;
-    const timing: AlignTiming = { trainingSec, ...(Object.keys(trained.modelSeconds).length ? { models: trained.modelSeconds } : {}), splits: aligned.timing, framesPerSec: aligned.framesPerSec };
+    const timing: AlignTiming = {
+      trainingSec,
+      ...(Object.keys(trained.modelSeconds).length ? { models: trained.modelSeconds } : {}),
+      splits: aligned.timing,
+      framesPerSec: aligned.framesPerSec,
+    };
     const summary: AlignSummary = {
-      format: 'am-distill.align-summary', version: 1, configHash, numSenones, numGaussians: model.am.numGaussians,
-      lang: { words: lang.lexicon.size, oovWords: lang.oovs.size, oovTokens: [...lang.oovs.values()].reduce((a, b) => a + b, 0) },
+      format: 'am-distill.align-summary',
+      version: 1,
+      configHash,
+      numSenones,
+      numGaussians: model.am.numGaussians,
+      lang: {
+        words: lang.lexicon.size,
+        oovWords: lang.oovs.size,
+        oovTokens: [...lang.oovs.values()].reduce((a, b) => a + b, 0),
+      },
       training: trained.summary,
       splits: aligned.summaries,
       framesPerSenone: framesPerSenoneStats(aligned.senoneFrames, countSplits.length ? countSplits : inputs.splits),
@@ -449,7 +650,11 @@ export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpus
     await writeJsonAtomic(join(tmp, 'summary.json'), summary);
     await writeJsonAtomic(join(tmp, 'config.json'), alignConfigRecord(s, inputs, configHash));
     if (opts.writeTiming !== false) await writeJsonAtomic(join(tmp, 'timing.json'), timing);
-    logger.info(`align: ${numSenones} senones, ${model.am.numGaussians} Gaussians; ${Object.entries(aligned.summaries).map(([x, r]) => `${x}: ${r.message}`).join('; ')}; ${timing.framesPerSec.toFixed(0)} frames/s`);
+    logger.info(
+      `align: ${numSenones} senones, ${model.am.numGaussians} Gaussians; ${Object.entries(aligned.summaries)
+        .map(([x, r]) => `${x}: ${r.message}`)
+        .join('; ')}; ${timing.framesPerSec.toFixed(0)} frames/s`,
+    );
     return { outDir: opts.outDir, configHash, summary, timing, files: aligned.files };
   });
 }
@@ -463,12 +668,21 @@ async function writeModelFiles(dir: string, m: FinalModel): Promise<void> {
   if (model.ctx instanceof ContextTree) await writeJsonAtomic(join(dir, 'tree.json'), model.ctx.toJSON());
   const inventory = senoneInventory(model);
   await writeJsonAtomic(join(dir, 'senones.json'), {
-    format: 'am-distill.senones', version: 1, numSenones: model.am.numPdfs, phones: model.phones.symbols, senones: inventory,
+    format: 'am-distill.senones',
+    version: 1,
+    numSenones: model.am.numPdfs,
+    phones: model.phones.symbols,
+    senones: inventory,
   });
   await writeJsonAtomic(join(dir, 'transitions.json'), {
-    format: 'am-distill.transitions', version: 1,
+    format: 'am-distill.transitions',
+    version: 1,
     transitions: model.tm.tids.map((t, tid) => ({
-      tid, phone: model.phones.symbol(t.phone), hmmState: t.hmmState, to: t.isExit ? 'exit' : t.to, prob: Number(model.tm.probs[tid].toPrecision(8)),
+      tid,
+      phone: model.phones.symbol(t.phone),
+      hmmState: t.hmmState,
+      to: t.isExit ? 'exit' : t.to,
+      prob: Number(model.tm.probs[tid].toPrecision(8)),
     })),
   });
   await writeFileAtomic(join(dir, 'topo'), model.topology.toKaldiText());
@@ -478,14 +692,39 @@ async function writeModelFiles(dir: string, m: FinalModel): Promise<void> {
 function alignConfigRecord(s: AlignSettings, inputs: AlignInputs, configHash: string): Record<string, unknown> {
   const { o } = s;
   return {
-    format: 'am-distill.align-config', version: 1, configHash, gmmFeatures: inputs.gmmFeatures,
+    format: 'am-distill.align-config',
+    version: 1,
+    configHash,
+    gmmFeatures: inputs.gmmFeatures,
     options: {
-      splits: inputs.splits, trainSplits: inputs.trainSplits, extraTrain: (o.extraTrain ?? []).map((x) => ({ dataDir: x.dataDir, featuresDir: x.featuresDir, splits: x.splits ?? ['train'] })),
-      modelDir: o.modelDir ?? null, numLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy, questions: o.questions,
-      monoIters: o.monoIters, monoGaussians: o.monoGaussians, triIters: o.triIters, triGaussians: s.triGaussians, beam: o.beam, retryBeam: o.retryBeam,
-      optionalSilenceProb: o.optionalSilenceProb, corpusLexiconPath: o.corpusLexiconPath ?? null, seed: o.seed, ...s.featOpts,
-      vtlpCopies: o.vtlpCopies, referenceTimings: o.referenceTimings, referenceCollarMs: o.referenceCollarMs,
-      lastModel: o.lastModel, spliceContext: o.spliceContext, ldaDim: o.ldaDim, adaptedIters: o.adaptedIters,
+      splits: inputs.splits,
+      trainSplits: inputs.trainSplits,
+      extraTrain: (o.extraTrain ?? []).map((x) => ({
+        dataDir: x.dataDir,
+        featuresDir: x.featuresDir,
+        splits: x.splits ?? ['train'],
+      })),
+      modelDir: o.modelDir ?? null,
+      numLeaves: o.numLeaves,
+      minLeafOccupancy: o.minLeafOccupancy,
+      questions: o.questions,
+      monoIters: o.monoIters,
+      monoGaussians: o.monoGaussians,
+      triIters: o.triIters,
+      triGaussians: s.triGaussians,
+      beam: o.beam,
+      retryBeam: o.retryBeam,
+      optionalSilenceProb: o.optionalSilenceProb,
+      corpusLexiconPath: o.corpusLexiconPath ?? null,
+      seed: o.seed,
+      ...s.featOpts,
+      vtlpCopies: o.vtlpCopies,
+      referenceTimings: o.referenceTimings,
+      referenceCollarMs: o.referenceCollarMs,
+      lastModel: o.lastModel,
+      spliceContext: o.spliceContext,
+      ldaDim: o.ldaDim,
+      adaptedIters: o.adaptedIters,
       wordPositionPhones: o.wordPositionPhones,
     },
   };

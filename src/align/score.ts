@@ -45,14 +45,19 @@ export function alignedWordSpans(word: ArrayLike<number>, numWords: number, timi
   for (let t = 0; t < word.length; t++) {
     const w = word[t];
     if (w < 0) continue;
-    if (w >= numWords) throw new RangeError(`word index ${w} at frame ${t} is outside the transcript (${numWords} words)`);
+    if (w >= numWords)
+      throw new RangeError(`word index ${w} at frame ${t} is outside the transcript (${numWords} words)`);
     if (first[w] < 0) first[w] = t;
     last[w] = t;
   }
   const spans: (WordSpan | null)[] = [];
   for (let i = 0; i < numWords; i++) {
     // Boundary before frame t: t * shift + offset; a word's first boundary is 0 at the file start.
-    spans.push(first[i] < 0 ? null : { startSec: first[i] === 0 ? 0 : first[i] * shift + offset, endSec: (last[i] + 1) * shift + offset });
+    spans.push(
+      first[i] < 0
+        ? null
+        : { startSec: first[i] === 0 ? 0 : first[i] * shift + offset, endSec: (last[i] + 1) * shift + offset },
+    );
   }
   return spans;
 }
@@ -93,13 +98,23 @@ function withinTolerances(errors: readonly number[], tols: readonly number[]): B
 }
 
 /** Percentage of word boundaries within each tolerance (see the module comment). */
-export function scoreWordBoundaries(inputs: Iterable<BoundaryScoreInput>, opts: BoundaryScoreOptions = {}): BoundaryScore {
+export function scoreWordBoundaries(
+  inputs: Iterable<BoundaryScoreInput>,
+  opts: BoundaryScoreOptions = {},
+): BoundaryScore {
   const tols = opts.tolerancesSec ?? [0.02, 0.05];
-  for (const t of tols) if (!(t >= 0)) throw new ConfigError('bad boundary tolerance', { keyPath: 'tolerancesSec', expected: 'seconds >= 0', found: String(t) });
+  for (const t of tols)
+    if (!(t >= 0))
+      throw new ConfigError('bad boundary tolerance', {
+        keyPath: 'tolerancesSec',
+        expected: 'seconds >= 0',
+        found: String(t),
+      });
   const skips = new SkipCounter();
   const errors: number[] = [];
   const startErrors: number[] = [];
-  let utterances = 0, words = 0;
+  let utterances = 0,
+    words = 0;
   for (const u of inputs) {
     if (u.reference.length !== u.aligned.length) {
       skips.skip(u.uttId, 'reference and alignment differ in word count');
@@ -119,7 +134,8 @@ export function scoreWordBoundaries(inputs: Iterable<BoundaryScoreInput>, opts: 
     skips.done++;
   }
   const sorted = Float64Array.from(errors).sort();
-  const q = (p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
+  const q = (p: number) =>
+    sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
   const n = errors.length;
   return {
     utterances,
@@ -175,13 +191,17 @@ export class PauseFrameCounter {
   private readonly pausesByPhone = new Map<number, number>();
   private readonly framesByPhone = new Map<number, number>();
 
-  constructor(timing: FrameTiming, private readonly phones: readonly string[]) {
+  constructor(
+    timing: FrameTiming,
+    private readonly phones: readonly string[],
+  ) {
     this.shift = timing.frameShiftMs / 1000;
     this.half = timing.frameLengthMs / 2000;
   }
 
   add(u: PauseScoreInput): void {
-    if (u.word.length !== u.phone.length) throw new RangeError(`${u.uttId}: ${u.word.length} word labels but ${u.phone.length} phone labels`);
+    if (u.word.length !== u.phone.length)
+      throw new RangeError(`${u.uttId}: ${u.word.length} word labels but ${u.phone.length} phone labels`);
     const spans = u.reference.map((r) => [r.startSec, r.startSec + r.durationSec] as const);
     for (let t = 0; t < u.word.length; t++) {
       const c = t * this.shift + this.half;
@@ -205,18 +225,31 @@ export class PauseFrameCounter {
   result(): PauseScore {
     const { pauseFrames, pauseFramesInWords, wordFrames, wordFramesAsSilence } = this;
     const byPhone = [...this.pausesByPhone]
-      .map(([id, n]) => ({ phone: this.phones[id] ?? String(id), pauseFrames: n, shareOfPauses: pauseFrames > 0 ? n / pauseFrames : NaN, shareOfPhone: n / this.framesByPhone.get(id)! }))
+      .map(([id, n]) => ({
+        phone: this.phones[id] ?? String(id),
+        pauseFrames: n,
+        shareOfPauses: pauseFrames > 0 ? n / pauseFrames : NaN,
+        shareOfPhone: n / this.framesByPhone.get(id)!,
+      }))
       .sort((a, b) => b.pauseFrames - a.pauseFrames || (a.phone < b.phone ? -1 : 1));
     return {
-      pauseFrames, pauseFramesInWords, pauseShareInWords: pauseFrames > 0 ? pauseFramesInWords / pauseFrames : NaN,
-      wordFrames, wordFramesAsSilence, wordShareAsSilence: wordFrames > 0 ? wordFramesAsSilence / wordFrames : NaN,
+      pauseFrames,
+      pauseFramesInWords,
+      pauseShareInWords: pauseFrames > 0 ? pauseFramesInWords / pauseFrames : NaN,
+      wordFrames,
+      wordFramesAsSilence,
+      wordShareAsSilence: wordFrames > 0 ? wordFramesAsSilence / wordFrames : NaN,
       byPhone,
     };
   }
 }
 
 /** PauseFrameCounter over a list of utterances. */
-export function scorePauseFrames(inputs: Iterable<PauseScoreInput>, timing: FrameTiming, phones: readonly string[]): PauseScore {
+export function scorePauseFrames(
+  inputs: Iterable<PauseScoreInput>,
+  timing: FrameTiming,
+  phones: readonly string[],
+): PauseScore {
   const counter = new PauseFrameCounter(timing, phones);
   for (const u of inputs) counter.add(u);
   return counter.result();
@@ -224,7 +257,11 @@ export function scorePauseFrames(inputs: Iterable<PauseScoreInput>, timing: Fram
 
 /** Reference word timings of a supervision made relative to the supervision start. */
 export function relativeReference(words: readonly TimedSymbol[], supervisionStartSec: number): TimedSymbol[] {
-  return words.map((w) => ({ symbol: w.symbol, startSec: w.startSec - supervisionStartSec, durationSec: w.durationSec }));
+  return words.map((w) => ({
+    symbol: w.symbol,
+    startSec: w.startSec - supervisionStartSec,
+    durationSec: w.durationSec,
+  }));
 }
 
 export interface ScoreAlignmentFileOptions extends BoundaryScoreOptions {
@@ -243,18 +280,33 @@ export interface ScoreAlignmentFileOptions extends BoundaryScoreOptions {
  * by frame (`pauses`, see PauseFrameCounter). Aligned utterances without a reference are skipped
  * and counted ('no reference word timings').
  */
-export async function scoreAlignmentFile(alignmentPath: string, dataDir: string | null, split: string, opts: ScoreAlignmentFileOptions = {}): Promise<BoundaryScore & { pauses: PauseScore }> {
+export async function scoreAlignmentFile(
+  alignmentPath: string,
+  dataDir: string | null,
+  split: string,
+  opts: ScoreAlignmentFileOptions = {},
+): Promise<BoundaryScore & { pauses: PauseScore }> {
   const meta = await readAlignmentMetadata(alignmentPath);
   let reference = opts.reference;
   if (!reference) {
-    if (!dataDir) throw new ConfigError('no reference word timings given', { expected: 'a data dir or a reference map' });
+    if (!dataDir)
+      throw new ConfigError('no reference word timings given', { expected: 'a data dir or a reference map' });
     reference = new Map();
     for (const s of (await readSplit(dataDir, split)).supervisions) {
       if (s.alignment?.word) reference.set(s.id, relativeReference(s.alignment.word, s.startSec));
     }
-    if (reference.size === 0) throw new CorpusError('the split has no reference word timings', { file: `${dataDir}/${split}`, expected: "supervisions with 'alignment.word'", found: 'none' });
+    if (reference.size === 0)
+      throw new CorpusError('the split has no reference word timings', {
+        file: `${dataDir}/${split}`,
+        expected: "supervisions with 'alignment.word'",
+        found: 'none',
+      });
   }
-  const timing: FrameTiming = { frameShiftMs: meta.frameShiftMs, frameLengthMs: opts.frameLengthMs ?? 25, frameOffsetSec: opts.frameOffsetSec };
+  const timing: FrameTiming = {
+    frameShiftMs: meta.frameShiftMs,
+    frameLengthMs: opts.frameLengthMs ?? 25,
+    frameOffsetSec: opts.frameOffsetSec,
+  };
   const missing = new SkipCounter();
   const inputs: BoundaryScoreInput[] = [];
   // Pause frames: every aligned utterance with reference timings (a word-count mismatch does not matter here).
@@ -262,7 +314,10 @@ export async function scoreAlignmentFile(alignmentPath: string, dataDir: string 
   for await (const a of readAlignmentFile(alignmentPath)) {
     // A VTLP copy (src/features/perturb.ts) has its source's frames, hence its reference timings.
     const ref = reference.get(a.uttId) ?? reference.get(vtlpSourceId(a.uttId) ?? '');
-    if (!ref) { missing.skip(a.uttId, 'no reference word timings'); continue; }
+    if (!ref) {
+      missing.skip(a.uttId, 'no reference word timings');
+      continue;
+    }
     // Forced alignment gives every transcript word at least one frame: the word count is max + 1.
     let numWords = 0;
     for (let t = 0; t < a.word.length; t++) numWords = Math.max(numWords, a.word[t] + 1);
@@ -298,15 +353,19 @@ export interface LabelQuality {
 /** The label-quality summary of a scored alignment (tolerances 20 and 50 ms must have been scored); null without a scored boundary. */
 export function labelQuality(score: BoundaryScore & { pauses: PauseScore }): LabelQuality | null {
   if (score.boundaries === 0) return null;
-  const at = (w: BoundaryScore['within'], sec: number) => w.find((x) => Math.abs(x.toleranceSec - sec) < 1e-9)?.percent ?? NaN;
+  const at = (w: BoundaryScore['within'], sec: number) =>
+    w.find((x) => Math.abs(x.toleranceSec - sec) < 1e-9)?.percent ?? NaN;
   const p = score.pauses;
   const silence = p.wordFramesAsSilence + (p.pauseFrames - p.pauseFramesInWords);
   const r = (x: number) => Number(x.toFixed(2));
   const pauses = p.pauseFrames > 0;
   return {
-    utterances: score.utterances, boundaries: score.boundaries,
-    boundariesWithin20ms: r(at(score.within, 0.02)), boundariesWithin50ms: r(at(score.within, 0.05)),
-    startsWithin20ms: r(at(score.startsWithin, 0.02)), startsWithin50ms: r(at(score.startsWithin, 0.05)),
+    utterances: score.utterances,
+    boundaries: score.boundaries,
+    boundariesWithin20ms: r(at(score.within, 0.02)),
+    boundariesWithin50ms: r(at(score.within, 0.05)),
+    startsWithin20ms: r(at(score.startsWithin, 0.02)),
+    startsWithin50ms: r(at(score.startsWithin, 0.05)),
     medianAbsErrorMs: r(1000 * score.medianAbsErrorSec),
     pauseFramesInWords: pauses ? r(100 * p.pauseShareInWords) : null,
     silenceOutsidePauses: pauses ? r((100 * p.wordFramesAsSilence) / silence) : null,

@@ -51,8 +51,16 @@ export interface SplitData {
 /** Check the feature files of a split and read its transcripts. */
 export async function openSplit(dataDir: string, featuresDir: string, split: string): Promise<SplitData> {
   const paths = featurePaths(featuresDir, split);
-  if (!existsSync(paths.features)) throw new FormatError(`no features for split '${split}'`, { file: paths.features, expected: 'the output of the features stage for this split' });
-  if (!existsSync(paths.cmvn)) throw new FormatError(`no CMVN statistics for split '${split}'`, { file: paths.cmvn, expected: 'the output of the features stage for this split' });
+  if (!existsSync(paths.features))
+    throw new FormatError(`no features for split '${split}'`, {
+      file: paths.features,
+      expected: 'the output of the features stage for this split',
+    });
+  if (!existsSync(paths.cmvn))
+    throw new FormatError(`no CMVN statistics for split '${split}'`, {
+      file: paths.cmvn,
+      expected: 'the output of the features stage for this split',
+    });
   const featureMeta = await readFeatureMetadata(paths.features, { mfcc: true });
   const manifest = await readSplit(dataDir, split);
   const supervisions = new Map<string, SupervisionInfo>();
@@ -66,7 +74,8 @@ export async function openSplit(dataDir: string, featuresDir: string, split: str
     });
   }
   // VTLP copies in the feature file: the transcript (and reference timings) of their source.
-  for (const [id, info] of perturbedSupervisions(supervisions, featureMeta.vtlpWarps, paths.features)) supervisions.set(id, info);
+  for (const [id, info] of perturbedSupervisions(supervisions, featureMeta.vtlpWarps, paths.features))
+    supervisions.set(id, info);
   return { dataDir, featuresDir, split, featuresPath: paths.features, cmvnPath: paths.cmvn, featureMeta, supervisions };
 }
 
@@ -112,7 +121,11 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
     if (!c) {
       const f = await readCmvnFile(d.cmvnPath);
       const stream = f.streams.get('mfcc');
-      if (!stream) throw new FormatError('CMVN statistics have no mfcc stream', { file: d.cmvnPath, expected: "streams.mfcc (features computed with an mfcc column)" });
+      if (!stream)
+        throw new FormatError('CMVN statistics have no mfcc stream', {
+          file: d.cmvnPath,
+          expected: 'streams.mfcc (features computed with an mfcc column)',
+        });
       c = { utt2spk: f.utt2spk, stats: stream.speakers };
       cmvnCache.set(d.cmvnPath, c);
     }
@@ -134,7 +147,12 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
             continue;
           }
           if (seen) {
-            if (seen.has(u.uttId)) throw new CorpusError('utterance id occurs in two training sets', { file: d.featuresPath, uttId: u.uttId, expected: 'unique utterance ids across the training corpora' });
+            if (seen.has(u.uttId))
+              throw new CorpusError('utterance id occurs in two training sets', {
+                file: d.featuresPath,
+                uttId: u.uttId,
+                expected: 'unique utterance ids across the training corpora',
+              });
             seen.add(u.uttId);
           }
           const { frames, speaker } = gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, opts);
@@ -144,8 +162,14 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
               if (first && opts.spanCounts) opts.spanCounts.noReference++;
             } else {
               const fc = d.featureMeta.featureConfig;
-              const r = referenceWordSpans(sup.referenceWords, sup.words, sup.startSec, frames.length, { frameShiftMs: fc.frameShiftMs, frameLengthMs: fc.frameLengthMs, collarSec: opts.spanCollarSec });
-              if ('mismatch' in r) { if (first) opts.spanCounts?.mismatch(r.mismatch); } else wordSpans = r;
+              const r = referenceWordSpans(sup.referenceWords, sup.words, sup.startSec, frames.length, {
+                frameShiftMs: fc.frameShiftMs,
+                frameLengthMs: fc.frameLengthMs,
+                collarSec: opts.spanCollarSec,
+              });
+              if ('mismatch' in r) {
+                if (first) opts.spanCounts?.mismatch(r.mismatch);
+              } else wordSpans = r;
             }
           }
           yield { uttId: u.uttId, frames, words: sup.words, wordSpans, speaker };
@@ -166,7 +190,13 @@ function gmmFrames(
 ): { frames: Float32Array[]; speaker: string } {
   const spk = cmvn.utt2spk.get(uttId) ?? speaker;
   const stats = cmvn.stats.get(spk);
-  if (!stats) throw new FormatError('no CMVN statistics for the speaker', { file: cmvnPath, uttId, expected: `streams.mfcc.speakers['${spk}']`, found: 'none' });
+  if (!stats)
+    throw new FormatError('no CMVN statistics for the speaker', {
+      file: cmvnPath,
+      uttId,
+      expected: `streams.mfcc.speakers['${spk}']`,
+      found: 'none',
+    });
   const normed = applyCmvn(mfcc, stats, { normVars: opts.cmvnNormVars ?? false });
   if (opts.transform) return { frames: opts.transform.apply(normed, spk), speaker: spk };
   const m = addDeltas(normed, { order: opts.deltaOrder ?? 2, window: opts.deltaWindow ?? 2 });

@@ -24,12 +24,17 @@ export type SpanMismatch = 'word count' | 'word symbols' | 'span outside the aud
 
 /** Spans per transcript word, or the reason the reference cannot constrain this transcript. */
 export function referenceWordSpans(
-  reference: readonly TimedSymbol[], words: readonly string[], offsetSec: number, numFrames: number, opts: SpanOptions,
+  reference: readonly TimedSymbol[],
+  words: readonly string[],
+  offsetSec: number,
+  numFrames: number,
+  opts: SpanOptions,
 ): WordSpans | { mismatch: SpanMismatch } {
   if (reference.length !== words.length) return { mismatch: 'word count' };
   const shift = opts.frameShiftMs / 1000;
   const offset = opts.frameOffsetSec ?? (opts.frameLengthMs - opts.frameShiftMs) / 2000;
-  const first = new Int32Array(words.length), last = new Int32Array(words.length);
+  const first = new Int32Array(words.length),
+    last = new Int32Array(words.length);
   // A tolerance of a microsecond against float noise in times given to the sample.
   const eps = 1e-6 / shift;
   for (let i = 0; i < words.length; i++) {
@@ -63,7 +68,9 @@ export class SpanCounter {
 
   summary(): SpanSummary {
     return {
-      kept: this.kept, dropped: this.dropped, noReference: this.noReference,
+      kept: this.kept,
+      dropped: this.dropped,
+      noReference: this.noReference,
       mismatched: Object.fromEntries([...this.mismatched].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
     };
   }

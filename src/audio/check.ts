@@ -19,7 +19,9 @@ export interface SampleScan {
 
 /** One pass over the samples: the first non-finite one and the largest magnitude. */
 export function scanSamples(samples: Float32Array): SampleScan {
-  let firstNonFinite = -1, maxAbs = 0, maxAbsAt = -1;
+  let firstNonFinite = -1,
+    maxAbs = 0,
+    maxAbsAt = -1;
   for (let i = 0; i < samples.length; i++) {
     const x = samples[i];
     const a = x < 0 ? -x : x;
@@ -46,12 +48,23 @@ function at(index: number, offset: number, sampleRateHz: number): string {
  * sample; else the warning text for samples beyond EXTREME_SAMPLE_ABS, or null. `offset`: the
  * index of the segment's first sample in the file (segments of a recording).
  */
-export function checkSamples(samples: Float32Array, sampleRateHz: number, file: string, offset = 0): { warning: string | null } {
+export function checkSamples(
+  samples: Float32Array,
+  sampleRateHz: number,
+  file: string,
+  offset = 0,
+): { warning: string | null } {
   const s = scanSamples(samples);
   if (s.firstNonFinite >= 0) {
-    throw new AudioFormatError('non-finite audio sample', { file, expected: 'finite samples', found: `${samples[s.firstNonFinite]} at ${at(s.firstNonFinite, offset, sampleRateHz)}` });
+    throw new AudioFormatError('non-finite audio sample', {
+      file,
+      expected: 'finite samples',
+      found: `${samples[s.firstNonFinite]} at ${at(s.firstNonFinite, offset, sampleRateHz)}`,
+    });
   }
   if (s.maxAbs <= EXTREME_SAMPLE_ABS) return { warning: null };
   const largest = Number(s.maxAbs.toPrecision(3));
-  return { warning: `${file}: samples far beyond full scale (largest |x| ${largest} at ${at(s.maxAbsAt, offset, sampleRateHz).replace(' (', ', ').replace(')', '')}; float audio is expected in [-1, 1])` };
+  return {
+    warning: `${file}: samples far beyond full scale (largest |x| ${largest} at ${at(s.maxAbsAt, offset, sampleRateHz).replace(' (', ', ').replace(')', '')}; float audio is expected in [-1, 1])`,
+  };
 }

@@ -22,7 +22,7 @@ export interface FlacStreamInfo {
 function id3Length(head: Uint8Array): number {
   if (head.length < 10 || head[0] !== 0x49 || head[1] !== 0x44 || head[2] !== 0x33) return 0;
   const size = ((head[6] & 0x7f) << 21) | ((head[7] & 0x7f) << 14) | ((head[8] & 0x7f) << 7) | (head[9] & 0x7f);
-  return 10 + size + ((head[5] & 0x10) ? 10 : 0);
+  return 10 + size + (head[5] & 0x10 ? 10 : 0);
 }
 
 /** True when the bytes look like FLAC (optionally behind an ID3v2 tag). */
@@ -38,18 +38,31 @@ export function parseFlacStreamInfo(read: ByteReader, fileSize: number, file = '
   const markerOffset = id3Length(read(0, 10));
   const b = read(markerOffset, 4 + 4 + 34);
   if (b.length < 4 || b[0] !== 0x66 || b[1] !== 0x4c || b[2] !== 0x61 || b[3] !== 0x43) {
-    throw err('not a FLAC file', { expected: `'fLaC' at byte ${markerOffset}`, found: b.length < 4 ? 'end of file' : JSON.stringify(String.fromCharCode(...b.subarray(0, 4))) });
+    throw err('not a FLAC file', {
+      expected: `'fLaC' at byte ${markerOffset}`,
+      found: b.length < 4 ? 'end of file' : JSON.stringify(String.fromCharCode(...b.subarray(0, 4))),
+    });
   }
-  if (b.length < 42) throw err('truncated FLAC file: no complete STREAMINFO block', { expected: `${markerOffset + 42} bytes`, found: `${fileSize}` });
+  if (b.length < 42)
+    throw err('truncated FLAC file: no complete STREAMINFO block', {
+      expected: `${markerOffset + 42} bytes`,
+      found: `${fileSize}`,
+    });
   const type = b[4] & 0x7f;
   const len = (b[5] << 16) | (b[6] << 8) | b[7];
-  if (type !== 0 || len < 34) throw err('corrupt FLAC file: first metadata block is not STREAMINFO', { expected: 'type 0, length 34', found: `type ${type}, length ${len}` });
+  if (type !== 0 || len < 34)
+    throw err('corrupt FLAC file: first metadata block is not STREAMINFO', {
+      expected: 'type 0, length 34',
+      found: `type ${type}, length ${len}`,
+    });
   const s = 8;
   const sampleRateHz = (b[s + 10] << 12) | (b[s + 11] << 4) | (b[s + 12] >> 4);
   const numChannels = ((b[s + 12] >> 1) & 0x7) + 1;
   const bitsPerSample = (((b[s + 12] & 1) << 4) | (b[s + 13] >> 4)) + 1;
-  const totalSamples = (b[s + 13] & 0x0f) * 4294967296 + (((b[s + 14] << 24) | (b[s + 15] << 16) | (b[s + 16] << 8) | b[s + 17]) >>> 0);
-  if (sampleRateHz === 0) throw err('corrupt FLAC STREAMINFO: sample rate 0', { expected: 'sample rate > 0', found: '0' });
+  const totalSamples =
+    (b[s + 13] & 0x0f) * 4294967296 + (((b[s + 14] << 24) | (b[s + 15] << 16) | (b[s + 16] << 8) | b[s + 17]) >>> 0);
+  if (sampleRateHz === 0)
+    throw err('corrupt FLAC STREAMINFO: sample rate 0', { expected: 'sample rate > 0', found: '0' });
   return { sampleRateHz, numChannels, bitsPerSample, totalSamples, markerOffset };
 }
 
@@ -90,7 +103,9 @@ async function getDecoder(): Promise<WasmFlacDecoder> {
       await d.ready;
       return d;
     })();
-    decoderPromise.catch(() => { decoderPromise = null; });
+    decoderPromise.catch(() => {
+      decoderPromise = null;
+    });
   }
   return decoderPromise;
 }
@@ -116,7 +131,8 @@ export async function decodeFlac(bytes: Uint8Array, file = ''): Promise<AudioDat
   const si = parseFlacStreamInfo(reader, bytes.length, file);
   const err = (msg: string, extra: { expected?: string; found?: string; cause?: unknown } = {}) =>
     new AudioFormatError(msg, { file: file || undefined, ...extra });
-  if (si.totalSamples === 0 && bytes.length <= si.markerOffset + 42) throw err('empty audio (0 samples)', { expected: 'at least one sample', found: 'no audio frames' });
+  if (si.totalSamples === 0 && bytes.length <= si.markerOffset + 42)
+    throw err('empty audio (0 samples)', { expected: 'at least one sample', found: 'no audio frames' });
   const run = queue.then(async () => {
     const dec = await getDecoder();
     return decodeQuietly(dec, bytes.subarray(si.markerOffset));
@@ -130,15 +146,23 @@ export async function decodeFlac(bytes: Uint8Array, file = ''): Promise<AudioDat
   }
   if (decoded.errors.length > 0) {
     const e = decoded.errors[0];
-    throw err('corrupt FLAC file', { found: `${decoded.errors.length} decoder error(s), first: ${e.message}${e.frameNumber !== undefined ? ` at frame ${e.frameNumber}` : ''}` });
+    throw err('corrupt FLAC file', {
+      found: `${decoded.errors.length} decoder error(s), first: ${e.message}${e.frameNumber !== undefined ? ` at frame ${e.frameNumber}` : ''}`,
+    });
   }
   const n = decoded.samplesDecoded;
   if (si.totalSamples > 0 && n < si.totalSamples) {
-    throw err('truncated or corrupt FLAC file: decoded fewer samples than STREAMINFO', { expected: `${si.totalSamples} samples`, found: `${n}` });
+    throw err('truncated or corrupt FLAC file: decoded fewer samples than STREAMINFO', {
+      expected: `${si.totalSamples} samples`,
+      found: `${n}`,
+    });
   }
   if (n === 0) throw err('empty audio (0 samples)', { expected: 'at least one sample', found: '0 decoded samples' });
   if (decoded.channelData.length !== si.numChannels) {
-    throw err('corrupt FLAC file: channel count differs from STREAMINFO', { expected: `${si.numChannels}`, found: `${decoded.channelData.length}` });
+    throw err('corrupt FLAC file: channel count differs from STREAMINFO', {
+      expected: `${si.numChannels}`,
+      found: `${decoded.channelData.length}`,
+    });
   }
   const numSamples = si.totalSamples > 0 ? si.totalSamples : n;
   // The wasm decoder scales integers by 1 / (2^(bits-1) - 1); undo that exactly (the float32 error

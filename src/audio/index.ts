@@ -18,9 +18,22 @@ import type { AudioData, AudioFormat, AudioInfo } from './types.ts';
 
 export type { AudioData, AudioFormat, AudioInfo } from './types.ts';
 export { decodeWav, encodeWav, parseWavLayout, type WavEncodeOptions, type WavLayout, type ByteReader } from './wav.ts';
-export { decodeSphere, encodeSphere, parseSphereLayout, type SphereEncodeOptions, type SphereLayout } from './sphere.ts';
+export {
+  decodeSphere,
+  encodeSphere,
+  parseSphereLayout,
+  type SphereEncodeOptions,
+  type SphereLayout,
+} from './sphere.ts';
 export { decodeFlac, parseFlacStreamInfo, type FlacStreamInfo } from './flac.ts';
-export { resample, resampleKernel, resampledLength, RESAMPLE_KAISER_BEST, type ResampleOptions, type ResampleKernel } from './resample.ts';
+export {
+  resample,
+  resampleKernel,
+  resampledLength,
+  RESAMPLE_KAISER_BEST,
+  type ResampleOptions,
+  type ResampleKernel,
+} from './resample.ts';
 export { muLawTable256, aLawTable256 } from './pcm.ts';
 export { checkSamples, scanSamples, EXTREME_SAMPLE_ABS, type SampleScan } from './check.ts';
 
@@ -49,8 +62,18 @@ export function sniffFormat(head: Uint8Array, file = ''): AudioFormat {
   if (tag === 'RIFF' || tag === 'RF64' || tag === 'RIFX') return 'wav';
   if (isSphere(head)) return 'sphere';
   if (isFlac(head)) return 'flac';
-  if (head.length === 0) throw new AudioFormatError('empty audio (0 samples): the file is empty', { file: file || undefined, expected: 'a WAV, FLAC or SPHERE header', found: '0 bytes' });
-  const what = tag === 'OggS' ? ' (Ogg is not supported)' : tag.startsWith('ID3') || (head[0] === 0xff && (head[1] & 0xe0) === 0xe0) ? ' (MP3 is not supported)' : '';
+  if (head.length === 0)
+    throw new AudioFormatError('empty audio (0 samples): the file is empty', {
+      file: file || undefined,
+      expected: 'a WAV, FLAC or SPHERE header',
+      found: '0 bytes',
+    });
+  const what =
+    tag === 'OggS'
+      ? ' (Ogg is not supported)'
+      : tag.startsWith('ID3') || (head[0] === 0xff && (head[1] & 0xe0) === 0xe0)
+        ? ' (MP3 is not supported)'
+        : '';
   throw new AudioFormatError(`unknown audio format${what}`, {
     file: file || undefined,
     expected: "'RIFF'/'RF64' (WAV), 'fLaC' (FLAC) or 'NIST_1A' (SPHERE) magic",
@@ -71,11 +94,20 @@ function openAudioFile(path: string): OpenFile {
     fd = openSync(path, 'r');
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new AudioFormatError(code === 'ENOENT' ? 'audio file not found' : 'cannot open audio file', { file: path, found: code ?? String(cause), cause });
+    throw new AudioFormatError(code === 'ENOENT' ? 'audio file not found' : 'cannot open audio file', {
+      file: path,
+      found: code ?? String(cause),
+      cause,
+    });
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new AudioFormatError('not a regular file', { file: path, expected: 'an audio file', found: st.isDirectory() ? 'a directory' : 'a special file' });
+    if (!st.isFile())
+      throw new AudioFormatError('not a regular file', {
+        file: path,
+        expected: 'an audio file',
+        found: st.isDirectory() ? 'a directory' : 'a special file',
+      });
     size = st.size;
   } catch (e) {
     closeSync(fd);
@@ -101,7 +133,8 @@ async function readWhole(path: string): Promise<Uint8Array> {
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    const msg = code === 'ENOENT' ? 'audio file not found' : code === 'EISDIR' ? 'not a regular file' : 'cannot read audio file';
+    const msg =
+      code === 'ENOENT' ? 'audio file not found' : code === 'EISDIR' ? 'not a regular file' : 'cannot read audio file';
     throw new AudioFormatError(msg, { file: path, found: code ?? String(cause), cause });
   }
 }
@@ -137,22 +170,34 @@ export async function readAudio(path: string): Promise<AudioData> {
 }
 
 /** Sample range [start, start + count) of a segment, validated against the audio length. */
-function segmentRange(path: string, numSamples: number, sampleRateHz: number, opts: ReadAudioChannelOptions): { start: number; count: number } {
+function segmentRange(
+  path: string,
+  numSamples: number,
+  sampleRateHz: number,
+  opts: ReadAudioChannelOptions,
+): { start: number; count: number } {
   const startSec = opts.startSec ?? 0;
-  const err = (msg: string, expected: string, found: string) => new AudioFormatError(msg, { file: path, expected, found });
+  const err = (msg: string, expected: string, found: string) =>
+    new AudioFormatError(msg, { file: path, expected, found });
   if (!(startSec >= 0) || !Number.isFinite(startSec)) throw err('bad segment start', 'startSec >= 0', String(startSec));
   const start = Math.round(startSec * sampleRateHz);
   const lengthSec = numSamples / sampleRateHz;
-  if (start >= numSamples) throw err('segment starts after the end of the audio', `startSec < ${lengthSec}`, String(startSec));
+  if (start >= numSamples)
+    throw err('segment starts after the end of the audio', `startSec < ${lengthSec}`, String(startSec));
   if (opts.durationSec === undefined) return { start, count: numSamples - start };
-  if (!(opts.durationSec > 0) || !Number.isFinite(opts.durationSec)) throw err('bad segment duration', 'durationSec > 0', String(opts.durationSec));
+  if (!(opts.durationSec > 0) || !Number.isFinite(opts.durationSec))
+    throw err('bad segment duration', 'durationSec > 0', String(opts.durationSec));
   let count = Math.round(opts.durationSec * sampleRateHz);
   if (count === 0) count = 1;
   const over = start + count - numSamples;
   if (over > 0) {
     const tolSamples = Math.round((opts.toleranceSec ?? 0.025) * sampleRateHz);
     if (over > tolSamples) {
-      throw err('segment ends after the end of the audio', `startSec + durationSec <= ${lengthSec}`, `${startSec} + ${opts.durationSec} = ${startSec + opts.durationSec}`);
+      throw err(
+        'segment ends after the end of the audio',
+        `startSec + durationSec <= ${lengthSec}`,
+        `${startSec} + ${opts.durationSec} = ${startSec + opts.durationSec}`,
+      );
     }
     count = numSamples - start;
   }
@@ -161,7 +206,11 @@ function segmentRange(path: string, numSamples: number, sampleRateHz: number, op
 
 function checkChannel(path: string, channel: number, numChannels: number): void {
   if (!Number.isInteger(channel) || channel < 0 || channel >= numChannels) {
-    throw new AudioFormatError('channel out of range', { file: path, expected: `channel 0..${numChannels - 1}`, found: String(channel) });
+    throw new AudioFormatError('channel out of range', {
+      file: path,
+      expected: `channel 0..${numChannels - 1}`,
+      found: String(channel),
+    });
   }
 }
 
@@ -176,22 +225,39 @@ export async function readAudioChannel(
   const channel = opts.channel ?? 0;
   const seg = (await readSegment(path, channel, opts)) ?? (await readFlacSegment(path, channel, opts));
   if (opts.targetRateHz === undefined || opts.targetRateHz === seg.sampleRateHz) return seg;
-  return { sampleRateHz: opts.targetRateHz, samples: resample(seg.samples, seg.sampleRateHz, opts.targetRateHz, opts.resample) };
+  return {
+    sampleRateHz: opts.targetRateHz,
+    samples: resample(seg.samples, seg.sampleRateHz, opts.targetRateHz, opts.resample),
+  };
 }
 
 /** WAV / SPHERE: read only the bytes of the segment. Returns null for FLAC. */
-async function readSegment(path: string, channel: number, opts: ReadAudioChannelOptions): Promise<{ sampleRateHz: number; samples: Float32Array } | null> {
+async function readSegment(
+  path: string,
+  channel: number,
+  opts: ReadAudioChannelOptions,
+): Promise<{ sampleRateHz: number; samples: Float32Array } | null> {
   const f = openAudioFile(path);
   try {
     const format = sniffFormat(f.read(0, 16), path);
     if (format === 'flac') return null;
-    const layout: { numChannels: number; sampleRateHz: number; numSamples: number; dataOffset: number; blockAlign: number; encoding: SampleEncoding } =
-      format === 'wav' ? parseWavLayout(f.read, f.size, path) : parseSphereLayout(f.read, f.size, path);
+    const layout: {
+      numChannels: number;
+      sampleRateHz: number;
+      numSamples: number;
+      dataOffset: number;
+      blockAlign: number;
+      encoding: SampleEncoding;
+    } = format === 'wav' ? parseWavLayout(f.read, f.size, path) : parseSphereLayout(f.read, f.size, path);
     checkChannel(path, channel, layout.numChannels);
     const { start, count } = segmentRange(path, layout.numSamples, layout.sampleRateHz, opts);
     const bytes = f.read(layout.dataOffset + start * layout.blockAlign, count * layout.blockAlign);
     if (bytes.length < count * layout.blockAlign) {
-      throw new AudioFormatError('truncated audio: file shrank while reading', { file: path, expected: `${count * layout.blockAlign} bytes`, found: `${bytes.length}` });
+      throw new AudioFormatError('truncated audio: file shrank while reading', {
+        file: path,
+        expected: `${count * layout.blockAlign} bytes`,
+        found: `${bytes.length}`,
+      });
     }
     const samples = decodeInterleaved(bytes, 0, count, layout.numChannels, layout.encoding, [channel])[0];
     return { sampleRateHz: layout.sampleRateHz, samples };
@@ -201,12 +267,19 @@ async function readSegment(path: string, channel: number, opts: ReadAudioChannel
 }
 
 /** FLAC: decode the whole file, then cut the segment. */
-async function readFlacSegment(path: string, channel: number, opts: ReadAudioChannelOptions): Promise<{ sampleRateHz: number; samples: Float32Array }> {
+async function readFlacSegment(
+  path: string,
+  channel: number,
+  opts: ReadAudioChannelOptions,
+): Promise<{ sampleRateHz: number; samples: Float32Array }> {
   const data = await readAudio(path);
   checkChannel(path, channel, data.numChannels);
   const { start, count } = segmentRange(path, data.numSamples, data.sampleRateHz, opts);
   const ch = data.channels[channel];
-  return { sampleRateHz: data.sampleRateHz, samples: start === 0 && count === ch.length ? ch : ch.slice(start, start + count) };
+  return {
+    sampleRateHz: data.sampleRateHz,
+    samples: start === 0 && count === ch.length ? ch : ch.slice(start, start + count),
+  };
 }
 
 /** Encode and write a WAV file atomically (temp file + rename). Options as encodeWav. */

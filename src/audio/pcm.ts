@@ -25,7 +25,7 @@ export function muLawTable256(): Float32Array {
     const exponent = (u >> 4) & 7;
     const mantissa = u & 0x0f;
     const mag = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-    t[b] = ((u & 0x80) && mag !== 0 ? -mag : mag) / 32768;
+    t[b] = (u & 0x80 && mag !== 0 ? -mag : mag) / 32768;
   }
   return (muLawTable = t);
 }
@@ -39,7 +39,7 @@ export function aLawTable256(): Float32Array {
     const exponent = (a >> 4) & 7;
     const mantissa = a & 0x0f;
     const mag = exponent === 0 ? (mantissa << 4) + 8 : ((mantissa << 4) + 0x108) << (exponent - 1);
-    t[b] = ((a & 0x80) ? mag : -mag) / 32768;
+    t[b] = (a & 0x80 ? mag : -mag) / 32768;
   }
   return (aLawTable = t);
 }

@@ -46,7 +46,8 @@ function gcd(a: number, b: number): number {
 
 /** Modified Bessel function of the first kind, order 0 (power series; converges for all x used here). */
 function besselI0(x: number): number {
-  let sum = 1, term = 1;
+  let sum = 1,
+    term = 1;
   const q = (x * x) / 4;
   for (let k = 1; k < 500; k++) {
     term *= q / (k * k);
@@ -71,15 +72,22 @@ export function resampleKernel(fromHz: number, toHz: number, opts: ResampleOptio
   const zeros = opts.lowpassFilterWidth ?? 6;
   const rolloff = opts.rolloff ?? 0.99;
   const alias: Record<string, 'sinc_interp_hann' | 'sinc_interp_kaiser'> = {
-    sinc_interp_hann: 'sinc_interp_hann', sinc_interpolation: 'sinc_interp_hann',
-    sinc_interp_kaiser: 'sinc_interp_kaiser', kaiser_window: 'sinc_interp_kaiser',
+    sinc_interp_hann: 'sinc_interp_hann',
+    sinc_interpolation: 'sinc_interp_hann',
+    sinc_interp_kaiser: 'sinc_interp_kaiser',
+    kaiser_window: 'sinc_interp_kaiser',
   };
   const method = alias[opts.method ?? 'sinc_interp_hann'];
   const beta = opts.beta ?? 14.769656459379492;
-  if (!(zeros > 0)) throw new ConfigError('resample: bad lowpassFilterWidth', { expected: '> 0', found: String(zeros) });
-  if (!(rolloff > 0 && rolloff <= 1)) throw new ConfigError('resample: bad rolloff', { expected: 'in (0, 1]', found: String(rolloff) });
+  if (!(zeros > 0))
+    throw new ConfigError('resample: bad lowpassFilterWidth', { expected: '> 0', found: String(zeros) });
+  if (!(rolloff > 0 && rolloff <= 1))
+    throw new ConfigError('resample: bad rolloff', { expected: 'in (0, 1]', found: String(rolloff) });
   if (method === undefined) {
-    throw new ConfigError('resample: unknown method', { expected: "'sinc_interp_hann' or 'sinc_interp_kaiser'", found: String(opts.method) });
+    throw new ConfigError('resample: unknown method', {
+      expected: "'sinc_interp_hann' or 'sinc_interp_kaiser'",
+      found: String(opts.method),
+    });
   }
   const key = `${fromHz}:${toHz}:${zeros}:${rolloff}:${method}:${beta}`;
   const hit = kernelCache.get(key);
@@ -105,9 +113,10 @@ export function resampleKernel(fromHz: number, toHz: number, opts: ResampleOptio
         continue;
       }
       if (ws.length === 0) m0 = m;
-      const win = method === 'sinc_interp_hann'
-        ? Math.cos((t * Math.PI) / zeros / 2) ** 2
-        : besselI0(beta * Math.sqrt(1 - (t / zeros) ** 2)) / i0beta;
+      const win =
+        method === 'sinc_interp_hann'
+          ? Math.cos((t * Math.PI) / zeros / 2) ** 2
+          : besselI0(beta * Math.sqrt(1 - (t / zeros) ** 2)) / i0beta;
       const pt = t * Math.PI;
       ws.push((pt === 0 ? 1 : Math.sin(pt) / pt) * win * scale);
     }
@@ -125,7 +134,8 @@ export function resampledLength(length: number, fromHz: number, toHz: number): n
   checkRate('fromHz', fromHz);
   checkRate('toHz', toHz);
   const g = gcd(fromHz, toHz);
-  const L = fromHz / g, M = toHz / g;
+  const L = fromHz / g,
+    M = toHz / g;
   return Math.floor((length * M + L - 1) / L);
 }
 
@@ -133,7 +143,12 @@ export function resampledLength(length: number, fromHz: number, toHz: number): n
  * Resample one channel from `fromHz` to `toHz` (positive integers, any ratio, e.g. 22050 -> 16000).
  * Equal rates return a copy.
  */
-export function resample(samples: Float32Array, fromHz: number, toHz: number, opts: ResampleOptions = {}): Float32Array {
+export function resample(
+  samples: Float32Array,
+  fromHz: number,
+  toHz: number,
+  opts: ResampleOptions = {},
+): Float32Array {
   const k = resampleKernel(fromHz, toHz, opts);
   if (fromHz === toHz) return samples.slice();
   const len = samples.length;
@@ -148,7 +163,10 @@ export function resample(samples: Float32Array, fromHz: number, toHz: number, op
     let acc = 0;
     for (let t = tLo; t < tHi; t++) acc += w[t] * samples[i0 + t];
     out[n] = acc;
-    if (++j === M) { j = 0; blk++; }
+    if (++j === M) {
+      j = 0;
+      blk++;
+    }
   }
   return out;
 }

@@ -67,11 +67,24 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
     throw err('not a NIST SPHERE file', { expected: "'NIST_1A' on line 1", found: JSON.stringify(start.slice(0, 8)) });
   }
   const m = /^ *(\d+) *\n/.exec(start.slice(8));
-  if (!m) throw err('corrupt SPHERE header: bad header size', { line: 2, expected: 'a byte count such as "   1024"', found: JSON.stringify(start.slice(8, 16)) });
+  if (!m)
+    throw err('corrupt SPHERE header: bad header size', {
+      line: 2,
+      expected: 'a byte count such as "   1024"',
+      found: JSON.stringify(start.slice(8, 16)),
+    });
   const headerSizeBytes = Number(m[1]);
-  if (headerSizeBytes < 16) throw err('corrupt SPHERE header: header size too small', { line: 2, expected: '>= 16 bytes', found: `${headerSizeBytes}` });
+  if (headerSizeBytes < 16)
+    throw err('corrupt SPHERE header: header size too small', {
+      line: 2,
+      expected: '>= 16 bytes',
+      found: `${headerSizeBytes}`,
+    });
   if (headerSizeBytes > fileSize) {
-    throw err('truncated SPHERE file: shorter than its header', { expected: `>= ${headerSizeBytes} bytes`, found: `${fileSize}` });
+    throw err('truncated SPHERE file: shorter than its header', {
+      expected: `>= ${headerSizeBytes} bytes`,
+      found: `${fileSize}`,
+    });
   }
   const text = latin1(read(0, headerSizeBytes));
   const fields: Record<string, SphereValue> = {};
@@ -81,15 +94,27 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
   while (pos < text.length) {
     const nl = text.indexOf('\n', pos);
     const line = text.slice(pos, nl < 0 ? text.length : nl).replace(/\r$/, '');
-    if (line.trim() === 'end_head') { ended = true; break; }
+    if (line.trim() === 'end_head') {
+      ended = true;
+      break;
+    }
     if (line.trim() !== '' && !line.startsWith(';')) {
       const f = /^(\S+)\s+-(i|r|s(\d+))\s(.*)$/.exec(line);
-      if (!f) throw err('corrupt SPHERE header field', { line: lineNo, expected: "'name -i|-r|-sN value'", found: JSON.stringify(line.slice(0, 60)) });
+      if (!f)
+        throw err('corrupt SPHERE header field', {
+          line: lineNo,
+          expected: "'name -i|-r|-sN value'",
+          found: JSON.stringify(line.slice(0, 60)),
+        });
       const [, name, type, strLen, rest] = f;
       if (type === 'i' || type === 'r') {
         const v = Number(rest.trim());
         if (!Number.isFinite(v) || (type === 'i' && !Number.isInteger(v))) {
-          throw err(`corrupt SPHERE header field '${name}'`, { line: lineNo, expected: type === 'i' ? 'an integer' : 'a number', found: JSON.stringify(rest) });
+          throw err(`corrupt SPHERE header field '${name}'`, {
+            line: lineNo,
+            expected: type === 'i' ? 'an integer' : 'a number',
+            found: JSON.stringify(rest),
+          });
         }
         fields[name] = v;
       } else {
@@ -101,7 +126,11 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
     pos = nl + 1;
     lineNo++;
   }
-  if (!ended) throw err("corrupt SPHERE header: no 'end_head'", { expected: `'end_head' within ${headerSizeBytes} header bytes`, found: 'none' });
+  if (!ended)
+    throw err("corrupt SPHERE header: no 'end_head'", {
+      expected: `'end_head' within ${headerSizeBytes} header bytes`,
+      found: 'none',
+    });
 
   const num = (name: string, dflt?: number): number => {
     const v = fields[name];
@@ -110,30 +139,43 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
       return dflt;
     }
     const n = typeof v === 'number' ? v : Number(v.trim());
-    if (!Number.isFinite(n)) throw err(`corrupt SPHERE header field '${name}'`, { expected: 'a number', found: JSON.stringify(v) });
+    if (!Number.isFinite(n))
+      throw err(`corrupt SPHERE header field '${name}'`, { expected: 'a number', found: JSON.stringify(v) });
     return n;
   };
-  const coding = String(fields.sample_coding ?? 'pcm').trim().toLowerCase();
+  const coding = String(fields.sample_coding ?? 'pcm')
+    .trim()
+    .toLowerCase();
   if (coding.includes('shorten')) {
-    throw err('shorten-compressed SPHERE not supported, decompress with sph2pipe', { found: `sample_coding ${coding}` });
+    throw err('shorten-compressed SPHERE not supported, decompress with sph2pipe', {
+      found: `sample_coding ${coding}`,
+    });
   }
   const sampleRateHz = Math.round(num('sample_rate'));
   const numChannels = num('channel_count', 1);
   const sampleBytes = num('sample_n_bytes', coding === 'ulaw' || coding === 'mu-law' || coding === 'alaw' ? 1 : 2);
-  if (!(sampleRateHz > 0)) throw err('corrupt SPHERE header: bad sample_rate', { expected: '> 0', found: `${fields.sample_rate}` });
-  if (!(numChannels >= 1 && Number.isInteger(numChannels))) throw err('corrupt SPHERE header: bad channel_count', { expected: '>= 1', found: `${numChannels}` });
+  if (!(sampleRateHz > 0))
+    throw err('corrupt SPHERE header: bad sample_rate', { expected: '> 0', found: `${fields.sample_rate}` });
+  if (!(numChannels >= 1 && Number.isInteger(numChannels)))
+    throw err('corrupt SPHERE header: bad channel_count', { expected: '>= 1', found: `${numChannels}` });
   const byteFormat = String(fields.sample_byte_format ?? (sampleBytes === 1 ? '1' : '01')).trim();
   let littleEndian: boolean;
   if (sampleBytes === 1) littleEndian = true;
   else if (byteFormat === '01' || byteFormat === '012' || byteFormat === '0123') littleEndian = true;
   else if (byteFormat === '10' || byteFormat === '210' || byteFormat === '3210') littleEndian = false;
-  else throw err('unsupported SPHERE sample_byte_format', { expected: "'01' or '10'", found: JSON.stringify(byteFormat) });
+  else
+    throw err('unsupported SPHERE sample_byte_format', { expected: "'01' or '10'", found: JSON.stringify(byteFormat) });
   let encoding: SampleEncoding;
   if (coding === 'pcm' || coding === '') {
-    if (sampleBytes < 2 || sampleBytes > 4) throw err('unsupported SPHERE PCM sample size', { expected: 'sample_n_bytes 2, 3 or 4', found: `${sampleBytes}` });
+    if (sampleBytes < 2 || sampleBytes > 4)
+      throw err('unsupported SPHERE PCM sample size', {
+        expected: 'sample_n_bytes 2, 3 or 4',
+        found: `${sampleBytes}`,
+      });
     encoding = { kind: 'int', bytes: sampleBytes, littleEndian };
   } else if (coding === 'ulaw' || coding === 'mu-law' || coding === 'alaw') {
-    if (sampleBytes !== 1) throw err(`unsupported SPHERE ${coding} sample size`, { expected: 'sample_n_bytes 1', found: `${sampleBytes}` });
+    if (sampleBytes !== 1)
+      throw err(`unsupported SPHERE ${coding} sample size`, { expected: 'sample_n_bytes 1', found: `${sampleBytes}` });
     encoding = { kind: coding === 'alaw' ? 'alaw' : 'mulaw', bytes: 1, littleEndian: true };
   } else {
     throw err('unsupported SPHERE sample_coding', { expected: 'pcm, ulaw or alaw', found: JSON.stringify(coding) });
@@ -142,21 +184,26 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
   const available = fileSize - headerSizeBytes;
   const dataStart = read(headerSizeBytes, 4);
   if (dataStart.length === 4 && latin1(dataStart) === 'ajkg') {
-    throw err('shorten-compressed SPHERE not supported, decompress with sph2pipe', { found: "shorten magic 'ajkg' after the header" });
+    throw err('shorten-compressed SPHERE not supported, decompress with sph2pipe', {
+      found: "shorten magic 'ajkg' after the header",
+    });
   }
   let numSamples: number;
   if (fields.sample_count !== undefined) {
     numSamples = num('sample_count');
-    if (!(numSamples >= 0 && Number.isInteger(numSamples))) throw err('corrupt SPHERE header: bad sample_count', { expected: 'an integer >= 0', found: `${numSamples}` });
+    if (!(numSamples >= 0 && Number.isInteger(numSamples)))
+      throw err('corrupt SPHERE header: bad sample_count', { expected: 'an integer >= 0', found: `${numSamples}` });
     if (numSamples * blockAlign > available) {
       throw err('truncated SPHERE file: fewer samples than sample_count', {
-        expected: `${numSamples * blockAlign} data bytes`, found: `${available}`,
+        expected: `${numSamples * blockAlign} data bytes`,
+        found: `${available}`,
       });
     }
   } else {
     numSamples = Math.floor(available / blockAlign);
   }
-  if (numSamples === 0) throw err('empty audio (0 samples)', { expected: 'at least one sample', found: 'sample_count 0' });
+  if (numSamples === 0)
+    throw err('empty audio (0 samples)', { expected: 'at least one sample', found: 'sample_count 0' });
   return {
     headerSizeBytes,
     fields,
@@ -189,14 +236,26 @@ export function decodeSphere(bytes: Uint8Array, file = ''): AudioData {
   const reader: ByteReader = (o, n) => bytes.subarray(Math.min(o, bytes.length), Math.min(o + n, bytes.length));
   const layout = parseSphereLayout(reader, bytes.length, file);
   const all = Array.from({ length: layout.numChannels }, (_, c) => c);
-  const channels = decodeInterleaved(bytes, layout.dataOffset, layout.numSamples, layout.numChannels, layout.encoding, all);
+  const channels = decodeInterleaved(
+    bytes,
+    layout.dataOffset,
+    layout.numSamples,
+    layout.numChannels,
+    layout.encoding,
+    all,
+  );
   return { ...sphereInfo(layout, file), channels };
 }
 
 function fieldLine(name: string, v: SphereValue): string {
-  if (!/^\S+$/.test(name)) throw new AudioFormatError('encodeSphere: bad field name', { expected: 'no whitespace', found: JSON.stringify(name) });
+  if (!/^\S+$/.test(name))
+    throw new AudioFormatError('encodeSphere: bad field name', {
+      expected: 'no whitespace',
+      found: JSON.stringify(name),
+    });
   if (typeof v === 'number') return Number.isInteger(v) ? `${name} -i ${v}` : `${name} -r ${v}`;
-  if (v.includes('\n')) throw new AudioFormatError('encodeSphere: field value contains a newline', { found: `${name}` });
+  if (v.includes('\n'))
+    throw new AudioFormatError('encodeSphere: field value contains a newline', { found: `${name}` });
   return `${name} -s${Buffer.byteLength(v, 'latin1')} ${v}`;
 }
 
@@ -204,10 +263,17 @@ function fieldLine(name: string, v: SphereValue): string {
  * Encode float32 channels as a 16-bit PCM NIST SPHERE file (TIMIT layout by default:
  * 1024-byte header, sample_byte_format 01). Samples are rounded to nearest and clipped like encodeWav.
  */
-export function encodeSphere(channels: Float32Array[] | Float32Array, sampleRateHz: number, opts: SphereEncodeOptions = {}): Uint8Array {
+export function encodeSphere(
+  channels: Float32Array[] | Float32Array,
+  sampleRateHz: number,
+  opts: SphereEncodeOptions = {},
+): Uint8Array {
   const list = asChannelList(channels, 'encodeSphere');
   if (!Number.isInteger(sampleRateHz) || sampleRateHz <= 0) {
-    throw new AudioFormatError('encodeSphere: bad sample rate', { expected: 'a positive integer (Hz)', found: String(sampleRateHz) });
+    throw new AudioFormatError('encodeSphere: bad sample rate', {
+      expected: 'a positive integer (Hz)',
+      found: String(sampleRateHz),
+    });
   }
   const headerSizeBytes = opts.headerSizeBytes ?? 1024;
   const big = (opts.byteOrder ?? 'little') === 'big';
@@ -217,8 +283,13 @@ export function encodeSphere(channels: Float32Array[] | Float32Array, sampleRate
   const out = new Uint8Array(headerSizeBytes + dataBytes);
   const view = new DataView(out.buffer);
   const nanAt = encodeInterleavedLE(list, view, headerSizeBytes, 16, false);
-  if (nanAt >= 0) throw new AudioFormatError('encodeSphere: NaN sample', { expected: 'finite samples', found: `NaN at sample ${nanAt}` });
-  let min = 0, max = 0;
+  if (nanAt >= 0)
+    throw new AudioFormatError('encodeSphere: NaN sample', {
+      expected: 'finite samples',
+      found: `NaN at sample ${nanAt}`,
+    });
+  let min = 0,
+    max = 0;
   for (let p = headerSizeBytes; p < out.length; p += 2) {
     const v = view.getInt16(p, true);
     if (v < min) min = v;
@@ -239,7 +310,10 @@ export function encodeSphere(channels: Float32Array[] | Float32Array, sampleRate
   ];
   const header = `NIST_1A\n${String(headerSizeBytes).padStart(7, ' ')}\n${lines.join('\n')}\n`;
   if (header.length > headerSizeBytes) {
-    throw new AudioFormatError('encodeSphere: header fields do not fit', { expected: `<= ${headerSizeBytes} bytes`, found: `${header.length}` });
+    throw new AudioFormatError('encodeSphere: header fields do not fit', {
+      expected: `<= ${headerSizeBytes} bytes`,
+      found: `${header.length}`,
+    });
   }
   out.fill(0x20, 0, headerSizeBytes); // pad with spaces like the NIST tools
   for (let i = 0; i < header.length; i++) out[i] = header.charCodeAt(i) & 0xff;

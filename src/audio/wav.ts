@@ -110,11 +110,15 @@ export function parseWavLayout(read: ByteReader, fileSize: number, file = ''): W
   const err = (msg: string, extra: { expected?: string; found?: string } = {}) =>
     new AudioFormatError(msg, { file: file || undefined, ...extra });
   const head = read(0, 12);
-  if (head.length < 12) throw err('not a WAV file: shorter than a RIFF header', { expected: '>= 12 bytes', found: `${head.length}` });
+  if (head.length < 12)
+    throw err('not a WAV file: shorter than a RIFF header', { expected: '>= 12 bytes', found: `${head.length}` });
   const riff = fourcc(head, 0);
-  if (riff === 'RIFX') throw err('big-endian RIFX WAV is not supported', { expected: "'RIFF' or 'RF64'", found: "'RIFX'" });
-  if (riff !== 'RIFF' && riff !== 'RF64') throw err('not a WAV file', { expected: "'RIFF' at byte 0", found: printable(head, 0, 4) });
-  if (fourcc(head, 8) !== 'WAVE') throw err('not a WAV file', { expected: "'WAVE' at byte 8", found: printable(head, 8, 4) });
+  if (riff === 'RIFX')
+    throw err('big-endian RIFX WAV is not supported', { expected: "'RIFF' or 'RF64'", found: "'RIFX'" });
+  if (riff !== 'RIFF' && riff !== 'RF64')
+    throw err('not a WAV file', { expected: "'RIFF' at byte 0", found: printable(head, 0, 4) });
+  if (fourcc(head, 8) !== 'WAVE')
+    throw err('not a WAV file', { expected: "'WAVE' at byte 8", found: printable(head, 8, 4) });
 
   let fmt: Uint8Array | null = null;
   let ds64DataSize: number | null = null;
@@ -139,7 +143,8 @@ export function parseWavLayout(read: ByteReader, fileSize: number, file = ''): W
     let next = body + size + (size & 1);
     // Some writers omit the pad byte of an odd-sized chunk: follow the unpadded position when
     // only that one starts like a chunk id.
-    if ((size & 1) === 1 && next + 4 <= fileSize && !isChunkId(read(next, 4), 0) && isChunkId(read(next - 1, 4), 0)) next -= 1;
+    if ((size & 1) === 1 && next + 4 <= fileSize && !isChunkId(read(next, 4), 0) && isChunkId(read(next - 1, 4), 0))
+      next -= 1;
     if (next <= off) break;
     off = next;
   }
@@ -164,19 +169,24 @@ function finishLayout(
   let extensible = false;
   if (formatTag === WAVE_FORMAT_EXTENSIBLE) {
     if (fmt.length < 40 || u16(fmt, 16) < 22) {
-      throw err('bad WAVE_FORMAT_EXTENSIBLE fmt chunk', { expected: 'cbSize >= 22 (40-byte fmt)', found: `${fmt.length}-byte fmt` });
+      throw err('bad WAVE_FORMAT_EXTENSIBLE fmt chunk', {
+        expected: 'cbSize >= 22 (40-byte fmt)',
+        found: `${fmt.length}-byte fmt`,
+      });
     }
     extensible = true;
     formatTag = u16(fmt, 24);
     for (let i = 0; i < 14; i++) {
-      if (fmt[26 + i] !== KSDATAFORMAT_TAIL[i]) throw err('unsupported WAVE_FORMAT_EXTENSIBLE subformat GUID', { found: hex(fmt.subarray(24), 16) });
+      if (fmt[26 + i] !== KSDATAFORMAT_TAIL[i])
+        throw err('unsupported WAVE_FORMAT_EXTENSIBLE subformat GUID', { found: hex(fmt.subarray(24), 16) });
     }
   }
   if (numChannels === 0) throw err('bad fmt chunk: zero channels', { expected: 'numChannels >= 1', found: '0' });
   if (sampleRateHz === 0) throw err('bad fmt chunk: zero sample rate', { expected: 'sampleRateHz >= 1', found: '0' });
   if (blockAlign === 0 || blockAlign % numChannels !== 0) {
     throw err('bad fmt chunk: block align is not a whole number of bytes per channel', {
-      expected: `a positive multiple of ${numChannels} channels`, found: `${blockAlign}`,
+      expected: `a positive multiple of ${numChannels} channels`,
+      found: `${blockAlign}`,
     });
   }
   const bytes = blockAlign / numChannels;
@@ -184,23 +194,36 @@ function finishLayout(
   switch (formatTag) {
     case WAVE_FORMAT_PCM:
       if (bytes < 1 || bytes > 4 || bitsPerSample === 0 || bitsPerSample > bytes * 8) {
-        throw err('unsupported PCM sample size', { expected: '8, 16, 24 or 32 bits in 1-4 bytes', found: `${bitsPerSample} bits in ${bytes} bytes` });
+        throw err('unsupported PCM sample size', {
+          expected: '8, 16, 24 or 32 bits in 1-4 bytes',
+          found: `${bitsPerSample} bits in ${bytes} bytes`,
+        });
       }
       encoding = { kind: bytes === 1 ? 'uint8' : 'int', bytes, littleEndian: true };
       break;
     case WAVE_FORMAT_IEEE_FLOAT:
       if (!((bytes === 4 && bitsPerSample === 32) || (bytes === 8 && bitsPerSample === 64))) {
-        throw err('unsupported float sample size', { expected: '32 or 64 bits', found: `${bitsPerSample} bits in ${bytes} bytes` });
+        throw err('unsupported float sample size', {
+          expected: '32 or 64 bits',
+          found: `${bitsPerSample} bits in ${bytes} bytes`,
+        });
       }
       encoding = { kind: 'float', bytes, littleEndian: true };
       break;
     case WAVE_FORMAT_MULAW:
     case WAVE_FORMAT_ALAW:
-      if (bytes !== 1) throw err('unsupported G.711 sample size', { expected: '8 bits', found: `${bitsPerSample} bits in ${bytes} bytes` });
+      if (bytes !== 1)
+        throw err('unsupported G.711 sample size', {
+          expected: '8 bits',
+          found: `${bitsPerSample} bits in ${bytes} bytes`,
+        });
       encoding = { kind: formatTag === WAVE_FORMAT_MULAW ? 'mulaw' : 'alaw', bytes: 1, littleEndian: true };
       break;
     default:
-      throw err('unsupported WAV format tag', { expected: 'PCM (1), IEEE float (3), A-law (6), mu-law (7) or extensible', found: formatName(formatTag) });
+      throw err('unsupported WAV format tag', {
+        expected: 'PCM (1), IEEE float (3), A-law (6), mu-law (7) or extensible',
+        found: formatName(formatTag),
+      });
   }
 
   let dataSize = dataSizeField;
@@ -213,10 +236,14 @@ function finishLayout(
   }
   const available = Math.max(0, fileSize - dataOffset);
   if (dataSize > available) {
-    throw err('truncated WAV: data chunk runs past end of file', { expected: `${dataSize} data bytes`, found: `${available}` });
+    throw err('truncated WAV: data chunk runs past end of file', {
+      expected: `${dataSize} data bytes`,
+      found: `${available}`,
+    });
   }
   const numSamples = Math.floor(dataSize / blockAlign);
-  if (numSamples === 0) throw err('empty audio (0 samples)', { expected: 'at least one sample', found: `${dataSize} data bytes` });
+  if (numSamples === 0)
+    throw err('empty audio (0 samples)', { expected: 'at least one sample', found: `${dataSize} data bytes` });
   return {
     formatTag,
     extensible,
@@ -259,7 +286,14 @@ export function wavInfoFromBytes(bytes: Uint8Array, file = ''): AudioInfo {
 export function decodeWav(bytes: Uint8Array, file = ''): AudioData {
   const layout = parseWavLayout(bytesReader(bytes), bytes.length, file);
   const all = Array.from({ length: layout.numChannels }, (_, c) => c);
-  const channels = decodeInterleaved(bytes, layout.dataOffset, layout.numSamples, layout.numChannels, layout.encoding, all);
+  const channels = decodeInterleaved(
+    bytes,
+    layout.dataOffset,
+    layout.numSamples,
+    layout.numChannels,
+    layout.encoding,
+    all,
+  );
   return { ...wavInfo(layout, file), channels };
 }
 
@@ -271,13 +305,26 @@ function defaultChannelMask(numChannels: number): number {
 }
 
 /** Normalise the `channels` argument of the encoders to a non-empty array of equal-length channels. */
-export function asChannelList(channels: readonly Float32Array[] | Float32Array, what: string, file = ''): Float32Array[] {
+export function asChannelList(
+  channels: readonly Float32Array[] | Float32Array,
+  what: string,
+  file = '',
+): Float32Array[] {
   const list = channels instanceof Float32Array ? [channels] : [...channels];
-  if (list.length === 0) throw new AudioFormatError(`${what}: no channels to encode`, { file: file || undefined, expected: '>= 1 channel', found: '0' });
+  if (list.length === 0)
+    throw new AudioFormatError(`${what}: no channels to encode`, {
+      file: file || undefined,
+      expected: '>= 1 channel',
+      found: '0',
+    });
   const n = list[0].length;
   for (let c = 1; c < list.length; c++) {
     if (list[c].length !== n) {
-      throw new AudioFormatError(`${what}: channels differ in length`, { file: file || undefined, expected: `${n} samples in every channel`, found: `${list[c].length} in channel ${c}` });
+      throw new AudioFormatError(`${what}: channels differ in length`, {
+        file: file || undefined,
+        expected: `${n} samples in every channel`,
+        found: `${list[c].length} in channel ${c}`,
+      });
     }
   }
   return list;
@@ -288,25 +335,47 @@ export function asChannelList(channels: readonly Float32Array[] | Float32Array, 
  * Integer output rounds x * 2^(bits-1) to nearest and clips; float output stores the values as is.
  * NaN samples are an error.
  */
-export function encodeWav(channels: Float32Array[] | Float32Array, sampleRateHz: number, opts: WavEncodeOptions = {}): Uint8Array {
+export function encodeWav(
+  channels: Float32Array[] | Float32Array,
+  sampleRateHz: number,
+  opts: WavEncodeOptions = {},
+): Uint8Array {
   return encodeWavFor(channels, sampleRateHz, opts, '');
 }
 
 /** encodeWav, naming `file` (the destination) in its errors. */
-export function encodeWavFor(channels: Float32Array[] | Float32Array, sampleRateHz: number, opts: WavEncodeOptions, file: string): Uint8Array {
+export function encodeWavFor(
+  channels: Float32Array[] | Float32Array,
+  sampleRateHz: number,
+  opts: WavEncodeOptions,
+  file: string,
+): Uint8Array {
   const list = asChannelList(channels, 'encodeWav', file);
   const loc = { file: file || undefined };
   if (!Number.isInteger(sampleRateHz) || sampleRateHz <= 0 || sampleRateHz > 0xffffffff) {
-    throw new AudioFormatError('encodeWav: bad sample rate', { ...loc, expected: 'a positive integer (Hz)', found: String(sampleRateHz) });
+    throw new AudioFormatError('encodeWav: bad sample rate', {
+      ...loc,
+      expected: 'a positive integer (Hz)',
+      found: String(sampleRateHz),
+    });
   }
   const float = opts.float ?? false;
   const bits = float ? 32 : (opts.bitsPerSample ?? 16);
   if (![8, 16, 24, 32].includes(bits)) {
-    throw new AudioFormatError('encodeWav: unsupported bits per sample', { ...loc, expected: '8, 16, 24 or 32', found: String(bits) });
+    throw new AudioFormatError('encodeWav: unsupported bits per sample', {
+      ...loc,
+      expected: '8, 16, 24 or 32',
+      found: String(bits),
+    });
   }
   const extensible = opts.extensible ?? false;
   const numChannels = list.length;
-  if (numChannels > 0xffff) throw new AudioFormatError('encodeWav: too many channels', { ...loc, expected: '<= 65535', found: String(numChannels) });
+  if (numChannels > 0xffff)
+    throw new AudioFormatError('encodeWav: too many channels', {
+      ...loc,
+      expected: '<= 65535',
+      found: String(numChannels),
+    });
   const numSamples = list[0].length;
   const bytes = bits / 8;
   const blockAlign = bytes * numChannels;
@@ -317,11 +386,17 @@ export function encodeWavFor(channels: Float32Array[] | Float32Array, sampleRate
   const pad = dataBytes & 1;
   const riffSize = headerBytes - 8 + dataBytes + pad;
   if (riffSize > 0xffffffff) {
-    throw new AudioFormatError('encodeWav: audio too large for a RIFF file', { ...loc, expected: '< 4 GiB', found: `${riffSize} bytes` });
+    throw new AudioFormatError('encodeWav: audio too large for a RIFF file', {
+      ...loc,
+      expected: '< 4 GiB',
+      found: `${riffSize} bytes`,
+    });
   }
   const out = new Uint8Array(headerBytes + dataBytes + pad);
   const view = new DataView(out.buffer);
-  const ascii = (p: number, s: string) => { for (let i = 0; i < 4; i++) out[p + i] = s.charCodeAt(i); };
+  const ascii = (p: number, s: string) => {
+    for (let i = 0; i < 4; i++) out[p + i] = s.charCodeAt(i);
+  };
   ascii(0, 'RIFF');
   view.setUint32(4, riffSize, true);
   ascii(8, 'WAVE');
@@ -355,6 +430,11 @@ export function encodeWavFor(channels: Float32Array[] | Float32Array, sampleRate
   view.setUint32(p + 4, dataBytes, true);
   p += 8;
   const nanAt = encodeInterleavedLE(list, view, p, bits as 8 | 16 | 24 | 32, float);
-  if (nanAt >= 0) throw new AudioFormatError('encodeWav: NaN sample', { ...loc, expected: 'finite samples', found: `NaN at sample ${nanAt}` });
+  if (nanAt >= 0)
+    throw new AudioFormatError('encodeWav: NaN sample', {
+      ...loc,
+      expected: 'finite samples',
+      found: `NaN at sample ${nanAt}`,
+    });
   return out;
 }

@@ -37,7 +37,8 @@ export async function main(argv: string[]): Promise<number> {
 
 export function errorToExitCode(err: unknown): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT_OK;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
+      return EXIT_OK;
     return EXIT_BAD_INPUT;
   }
   if (err instanceof AmDistillError) {

@@ -36,7 +36,11 @@ export function checkAdapterOptions(adapter: string, opts: object, doc: Record<s
   for (const k of Object.keys(opts)) {
     if (k === 'outDir' || k === 'logger') continue;
     if (!(k in doc)) {
-      throw new ConfigError(`unknown ${adapter} option '${k}'`, { keyPath: k, expected: `one of ${['outDir', ...Object.keys(doc)].join(', ')}`, found: k });
+      throw new ConfigError(`unknown ${adapter} option '${k}'`, {
+        keyPath: k,
+        expected: `one of ${['outDir', ...Object.keys(doc)].join(', ')}`,
+        found: k,
+      });
     }
   }
 }

@@ -27,12 +27,18 @@ export function unsafeMemberReason(root: string, path: string, type: string, lin
   if (type === 'SymbolicLink') {
     if (!linkpath) return 'symbolic link without a target';
     if (linkpath.startsWith('/') || isAbsolute(linkpath)) return `symbolic link to the absolute path '${linkpath}'`;
-    if (!inside(root, resolve(dirname(target), linkpath))) return `symbolic link to '${linkpath}', outside the destination`;
+    if (!inside(root, resolve(dirname(target), linkpath)))
+      return `symbolic link to '${linkpath}', outside the destination`;
     return null;
   }
   if (type === 'Link') {
     if (!linkpath) return 'hard link without a target';
-    if (linkpath.startsWith('/') || isAbsolute(linkpath) || linkpath.split(/[\\/]/).includes('..') || !inside(root, resolve(root, linkpath))) {
+    if (
+      linkpath.startsWith('/') ||
+      isAbsolute(linkpath) ||
+      linkpath.split(/[\\/]/).includes('..') ||
+      !inside(root, resolve(root, linkpath))
+    ) {
       return `hard link to '${linkpath}', outside the destination`;
     }
     return null;
@@ -51,7 +57,8 @@ export interface ExtractOptions {
  */
 export async function extractTarSafe(archive: string, destDir: string, opts: ExtractOptions = {}): Promise<void> {
   const root = resolve(destDir);
-  if (existsSync(root)) throw new DownloadError('extraction target already exists', { file: root, expected: 'a fresh directory' });
+  if (existsSync(root))
+    throw new DownloadError('extraction target already exists', { file: root, expected: 'a fresh directory' });
   let bad: { path: string; reason: string } | null = null;
   try {
     await list({
@@ -68,7 +75,11 @@ export async function extractTarSafe(archive: string, destDir: string, opts: Ext
   }
   if (bad) {
     const b = bad as { path: string; reason: string };
-    throw new DownloadError(`unsafe archive member '${b.path}': ${b.reason}`, { file: archive, expected: 'relative member paths inside the destination', found: b.reason });
+    throw new DownloadError(`unsafe archive member '${b.path}': ${b.reason}`, {
+      file: archive,
+      expected: 'relative member paths inside the destination',
+      found: b.reason,
+    });
   }
   await fsp.mkdir(root, { recursive: true });
   try {

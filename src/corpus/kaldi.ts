@@ -34,7 +34,12 @@ export interface KaldiImportResult {
   skips: SkipCounter;
 }
 
-interface Line { file: string; line: number; key: string; rest: string }
+interface Line {
+  file: string;
+  line: number;
+  key: string;
+  rest: string;
+}
 
 /** Read a Kaldi "key rest-of-line" table; duplicate keys are an error naming both lines. */
 async function readTable(file: string, opts: { allowEmptyRest?: boolean } = {}): Promise<Map<string, Line>> {
@@ -48,11 +53,21 @@ async function readTable(file: string, opts: { allowEmptyRest?: boolean } = {}):
     const key = m[1];
     const rest = m[2] ?? '';
     if (rest.length === 0 && !opts.allowEmptyRest) {
-      throw new CorpusError('line has a key but no value', { file, line: i + 1, expected: '<key> <value>', found: JSON.stringify(raw) });
+      throw new CorpusError('line has a key but no value', {
+        file,
+        line: i + 1,
+        expected: '<key> <value>',
+        found: JSON.stringify(raw),
+      });
     }
     const prev = out.get(key);
     if (prev) {
-      throw new CorpusError(`duplicate id '${key}'`, { file, line: i + 1, expected: 'each id once', found: `also on line ${prev.line}` });
+      throw new CorpusError(`duplicate id '${key}'`, {
+        file,
+        line: i + 1,
+        expected: 'each id once',
+        found: `also on line ${prev.line}`,
+      });
     }
     out.set(key, { file, line: i + 1, key, rest });
   }
@@ -66,13 +81,19 @@ function plainPath(l: Line): string {
   const v = l.rest;
   if (v.includes('|')) {
     throw new CorpusError(`wav.scp entry '${l.key}' is a pipe command`, {
-      file: l.file, line: l.line,
+      file: l.file,
+      line: l.line,
       expected: 'a plain audio file path (convert the audio to files first, e.g. with sox or sph2pipe)',
       found: JSON.stringify(v),
     });
   }
   if (v === '-' || /\.ark:\d+$/.test(v)) {
-    throw new CorpusError(`wav.scp entry '${l.key}' is not a plain file`, { file: l.file, line: l.line, expected: 'a plain audio file path', found: JSON.stringify(v) });
+    throw new CorpusError(`wav.scp entry '${l.key}' is not a plain file`, {
+      file: l.file,
+      line: l.line,
+      expected: 'a plain audio file path',
+      found: JSON.stringify(v),
+    });
   }
   return v;
 }
@@ -87,7 +108,12 @@ export async function readKaldiDataDir(dir: string, opts: KaldiImportOptions = {
   const logger = opts.logger ?? log;
   const base = opts.audioBaseDir ?? process.cwd();
   for (const f of ['wav.scp', 'text', 'utt2spk']) {
-    if (!existsSync(join(dir, f))) throw new CorpusError(`Kaldi data dir lacks '${f}'`, { file: join(dir, f), expected: 'wav.scp, text and utt2spk', found: 'no such file' });
+    if (!existsSync(join(dir, f)))
+      throw new CorpusError(`Kaldi data dir lacks '${f}'`, {
+        file: join(dir, f),
+        expected: 'wav.scp, text and utt2spk',
+        found: 'no such file',
+      });
   }
   const wavScp = await readTable(join(dir, 'wav.scp'));
   const text = await readTable(join(dir, 'text'), { allowEmptyRest: true });
@@ -135,7 +161,13 @@ export async function readKaldiDataDir(dir: string, opts: KaldiImportOptions = {
 /** One speaker per utterance in utt2spk, and spk2utt (where present) its exact inverse. */
 async function checkSpeakers(dir: string, utt2spk: Map<string, Line>): Promise<void> {
   for (const l of utt2spk.values()) {
-    if (/\s/.test(l.rest)) throw new CorpusError(`utt2spk entry '${l.key}' has more than one speaker`, { file: l.file, line: l.line, expected: '<utt> <speaker>', found: JSON.stringify(l.rest) });
+    if (/\s/.test(l.rest))
+      throw new CorpusError(`utt2spk entry '${l.key}' has more than one speaker`, {
+        file: l.file,
+        line: l.line,
+        expected: '<utt> <speaker>',
+        found: JSON.stringify(l.rest),
+      });
   }
   const spk2uttFile = join(dir, 'spk2utt');
   if (!existsSync(spk2uttFile)) return;
@@ -145,18 +177,28 @@ async function checkSpeakers(dir: string, utt2spk: Map<string, Line>): Promise<v
     for (const u of l.rest.split(/\s+/)) {
       const s = utt2spk.get(u);
       if (!s || s.rest !== l.key) {
-        throw new CorpusError(`spk2utt disagrees with utt2spk for utterance '${u}'`, { file: l.file, line: l.line, expected: s ? `speaker '${s.rest}'` : 'an utterance listed in utt2spk', found: `speaker '${l.key}'` });
+        throw new CorpusError(`spk2utt disagrees with utt2spk for utterance '${u}'`, {
+          file: l.file,
+          line: l.line,
+          expected: s ? `speaker '${s.rest}'` : 'an utterance listed in utt2spk',
+          found: `speaker '${l.key}'`,
+        });
       }
       seen.add(u);
     }
   }
   for (const u of utt2spk.keys()) {
-    if (!seen.has(u)) throw new CorpusError(`utterance '${u}' is in utt2spk but not in spk2utt`, { file: spk2uttFile, uttId: u });
+    if (!seen.has(u))
+      throw new CorpusError(`utterance '${u}' is in utt2spk but not in spk2utt`, { file: spk2uttFile, uttId: u });
   }
 }
 
 /** Where an utterance lies: its recording, start and end (null: the recording's end). */
-interface Segment { recId: string; startSec: number; endSec: number | null }
+interface Segment {
+  recId: string;
+  startSec: number;
+  endSec: number | null;
+}
 
 /** Utterance -> (recording, start, end|null) from the segments file; each recording must be in wav.scp. */
 function readSegments(segments: Map<string, Line>, wavScp: Map<string, Line>): Map<string, Segment> {
@@ -165,10 +207,27 @@ function readSegments(segments: Map<string, Line>, wavScp: Map<string, Line>): M
     const f = l.rest.split(/\s+/);
     const start = Number(f[1]);
     const end = Number(f[2]);
-    if (f.length !== 3 || !Number.isFinite(start) || !Number.isFinite(end) || start < 0 || (end !== -1 && end <= start)) {
-      throw new CorpusError(`bad segments entry '${l.key}'`, { file: l.file, line: l.line, expected: '<utt> <recording> <startSec> <endSec> with end > start (or -1)', found: JSON.stringify(l.rest) });
+    if (
+      f.length !== 3 ||
+      !Number.isFinite(start) ||
+      !Number.isFinite(end) ||
+      start < 0 ||
+      (end !== -1 && end <= start)
+    ) {
+      throw new CorpusError(`bad segments entry '${l.key}'`, {
+        file: l.file,
+        line: l.line,
+        expected: '<utt> <recording> <startSec> <endSec> with end > start (or -1)',
+        found: JSON.stringify(l.rest),
+      });
     }
-    if (!wavScp.has(f[0])) throw new CorpusError(`segment '${l.key}' refers to recording '${f[0]}'`, { file: l.file, line: l.line, expected: 'a recording listed in wav.scp', found: 'no such recording' });
+    if (!wavScp.has(f[0]))
+      throw new CorpusError(`segment '${l.key}' refers to recording '${f[0]}'`, {
+        file: l.file,
+        line: l.line,
+        expected: 'a recording listed in wav.scp',
+        found: 'no such recording',
+      });
     segOf.set(l.key, { recId: f[0], startSec: start, endSec: end === -1 ? null : end });
   }
   return segOf;
@@ -179,20 +238,43 @@ function readSegments(segments: Map<string, Line>, wavScp: Map<string, Line>): M
  * speaker, and a segment (with a segments file) or a wav.scp entry of its own id (without).
  */
 function utterancesByRecording(
-  dir: string, uttIds: readonly string[], text: Map<string, Line>, utt2spk: Map<string, Line>, wavScp: Map<string, Line>,
-  segOf: Map<string, Segment> | null, segmentsFile: string,
+  dir: string,
+  uttIds: readonly string[],
+  text: Map<string, Line>,
+  utt2spk: Map<string, Line>,
+  wavScp: Map<string, Line>,
+  segOf: Map<string, Segment> | null,
+  segmentsFile: string,
 ): Map<string, string[]> {
   const uttsOfRec = new Map<string, string[]>();
   for (const u of uttIds) {
     const l = text.get(u)!;
-    if (!utt2spk.has(u)) throw new CorpusError(`utterance '${u}' has no speaker`, { file: join(dir, 'utt2spk'), uttId: u, expected: `an utt2spk line for every utterance in ${l.file}`, found: 'none' });
+    if (!utt2spk.has(u))
+      throw new CorpusError(`utterance '${u}' has no speaker`, {
+        file: join(dir, 'utt2spk'),
+        uttId: u,
+        expected: `an utt2spk line for every utterance in ${l.file}`,
+        found: 'none',
+      });
     let recId: string;
     if (segOf) {
       const s = segOf.get(u);
-      if (!s) throw new CorpusError(`utterance '${u}' has no segment`, { file: segmentsFile, uttId: u, expected: `a segments line for every utterance in ${l.file}`, found: 'none' });
+      if (!s)
+        throw new CorpusError(`utterance '${u}' has no segment`, {
+          file: segmentsFile,
+          uttId: u,
+          expected: `a segments line for every utterance in ${l.file}`,
+          found: 'none',
+        });
       recId = s.recId;
     } else {
-      if (!wavScp.has(u)) throw new CorpusError(`utterance '${u}' has no recording`, { file: join(dir, 'wav.scp'), uttId: u, expected: 'a wav.scp entry with the utterance id (there is no segments file)', found: 'none' });
+      if (!wavScp.has(u))
+        throw new CorpusError(`utterance '${u}' has no recording`, {
+          file: join(dir, 'wav.scp'),
+          uttId: u,
+          expected: 'a wav.scp entry with the utterance id (there is no segments file)',
+          found: 'none',
+        });
       recId = u;
     }
     const list = uttsOfRec.get(recId);
@@ -207,7 +289,12 @@ function utterancesByRecording(
  * length; one whose audio cannot be read is a counted skip of its utterances (left out of the map).
  */
 async function probeRecordings(
-  uttsOfRec: Map<string, string[]>, wavScp: Map<string, Line>, utt2spk: Map<string, Line>, base: string, skips: SkipCounter, logger: Logger,
+  uttsOfRec: Map<string, string[]>,
+  wavScp: Map<string, Line>,
+  utt2spk: Map<string, Line>,
+  base: string,
+  skips: SkipCounter,
+  logger: Logger,
 ): Promise<Map<string, Recording>> {
   const recById = new Map<string, Recording>();
   const progress = logger.progress('kaldi import', uttsOfRec.size, 'recordings');
@@ -248,25 +335,50 @@ function fmtSec(x: number): string {
  * path and is an error. FLAC and SPHERE paths are written as they are (Kaldi's own tools need WAV;
  * lhotse and torchaudio read them), with a warning.
  */
-export async function writeKaldiDataDir(dir: string, manifest: SplitManifest, opts: KaldiExportOptions = {}): Promise<void> {
+export async function writeKaldiDataDir(
+  dir: string,
+  manifest: SplitManifest,
+  opts: KaldiExportOptions = {},
+): Promise<void> {
   const logger = opts.logger ?? log;
   const recs = [...manifest.recordings].sort((a, b) => compareC(a.id, b.id));
   const sups = [...manifest.supervisions].sort((a, b) => compareC(a.id, b.id));
   const recById = new Map(recs.map((r) => [r.id, r]));
   const nonWav = new Set<string>();
   for (const r of recs) {
-    if (r.channel !== 0) throw new CorpusError('a plain wav.scp path cannot select a channel', { file: r.path, uttId: r.id, expected: 'channel 0', found: `channel ${r.channel}` });
-    if (/\s/.test(r.path) || /\s/.test(r.id)) throw new CorpusError('whitespace in a recording id or path', { file: r.path, uttId: r.id, expected: 'no spaces (Kaldi tables split on whitespace)' });
-    if (!isAbsolute(r.path)) throw new CorpusError('relative recording path', { file: r.path, uttId: r.id, expected: 'an absolute path' });
+    if (r.channel !== 0)
+      throw new CorpusError('a plain wav.scp path cannot select a channel', {
+        file: r.path,
+        uttId: r.id,
+        expected: 'channel 0',
+        found: `channel ${r.channel}`,
+      });
+    if (/\s/.test(r.path) || /\s/.test(r.id))
+      throw new CorpusError('whitespace in a recording id or path', {
+        file: r.path,
+        uttId: r.id,
+        expected: 'no spaces (Kaldi tables split on whitespace)',
+      });
+    if (!isAbsolute(r.path))
+      throw new CorpusError('relative recording path', { file: r.path, uttId: r.id, expected: 'an absolute path' });
     if (r.format !== 'wav') nonWav.add(r.format);
   }
-  if (nonWav.size > 0) logger.warn(`wav.scp lists ${[...nonWav].join('/')} files as plain paths; Kaldi binaries need WAV (lhotse/torchaudio read them)`);
+  if (nonWav.size > 0)
+    logger.warn(
+      `wav.scp lists ${[...nonWav].join('/')} files as plain paths; Kaldi binaries need WAV (lhotse/torchaudio read them)`,
+    );
   let needSegments = false;
   for (const s of sups) {
     const r = recById.get(s.recordingId);
-    if (!r) throw new CorpusError(`supervision refers to recording '${s.recordingId}'`, { uttId: s.id, expected: 'a recording of the same manifest', found: 'no such recording' });
+    if (!r)
+      throw new CorpusError(`supervision refers to recording '${s.recordingId}'`, {
+        uttId: s.id,
+        expected: 'a recording of the same manifest',
+        found: 'no such recording',
+      });
     if (s.id !== r.id || s.startSec !== 0 || Math.abs(s.durationSec - r.durationSec) > 1e-6) needSegments = true;
-    if (/\s/.test(s.id) || /\s/.test(s.speaker)) throw new CorpusError('whitespace in an utterance or speaker id', { uttId: s.id, expected: 'no spaces' });
+    if (/\s/.test(s.id) || /\s/.test(s.speaker))
+      throw new CorpusError('whitespace in an utterance or speaker id', { uttId: s.id, expected: 'no spaces' });
   }
   const spk2utt = new Map<string, string[]>();
   for (const s of sups) {
@@ -287,7 +399,10 @@ export async function writeKaldiDataDir(dir: string, manifest: SplitManifest, op
       lines([...spk2utt.keys()].sort(compareC).map((k) => `${k} ${spk2utt.get(k)!.join(' ')}`)),
     );
     if (needSegments) {
-      await fsp.writeFile(join(tmp, 'segments'), lines(sups.map((s) => `${s.id} ${s.recordingId} ${fmtSec(s.startSec)} ${fmtSec(s.startSec + s.durationSec)}`)));
+      await fsp.writeFile(
+        join(tmp, 'segments'),
+        lines(sups.map((s) => `${s.id} ${s.recordingId} ${fmtSec(s.startSec)} ${fmtSec(s.startSec + s.durationSec)}`)),
+      );
     }
   });
 }

@@ -29,14 +29,21 @@ export async function probeAudioOrSkip(
     return null;
   };
   let isFile: boolean;
-  try { isFile = statSync(path).isFile(); } catch { isFile = false; }
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    isFile = false;
+  }
   if (!isFile) return skipAll(MISSING_AUDIO_REASON, `${path}: no such file`);
   let info: AudioInfo;
   try {
     info = await audioInfo(path);
   } catch (err) {
     if (err instanceof AudioFormatError || (err instanceof AmDistillError && err.code === 'E_AUDIO_FORMAT')) {
-      return skipAll(/\bempty\b|\bno samples\b|\b0 samples\b/i.test(err.message) ? EMPTY_AUDIO_REASON : CORRUPT_AUDIO_REASON, err.message);
+      return skipAll(
+        /\bempty\b|\bno samples\b|\b0 samples\b/i.test(err.message) ? EMPTY_AUDIO_REASON : CORRUPT_AUDIO_REASON,
+        err.message,
+      );
     }
     throw err;
   }

@@ -74,7 +74,11 @@ export function normalizeTranscript(raw: string, where: ErrorLocation = {}): str
       `${UNSUPPORTED_CHARACTER_REASON}: ${list} in "${raw.trim()}"`,
       `${UNSUPPORTED_CHARACTER_REASON}: ${bad.map((c) => `'${c}'`).join(' ')}`,
       bad,
-      { ...where, expected: "letters A-Z, apostrophes inside words, spaces and the punctuation , . ? ! ; : \" -", found: list },
+      {
+        ...where,
+        expected: 'letters A-Z, apostrophes inside words, spaces and the punctuation , . ? ! ; : " -',
+        found: list,
+      },
     );
   }
   const words: string[] = [];

@@ -57,28 +57,59 @@ export function validateCorpus(splits: Record<string, SplitManifest>, opts: Vali
   for (const split of splitNames) {
     const m = splits[split];
     if (m.supervisions.length === 0) {
-      throw new CorpusError(`split '${split}' has no utterances`, { file: fileOf(split, 'supervisions'), expected: 'at least one supervision', found: '0' });
+      throw new CorpusError(`split '${split}' has no utterances`, {
+        file: fileOf(split, 'supervisions'),
+        expected: 'at least one supervision',
+        found: '0',
+      });
     }
     const recs = new Map<string, SplitManifest['recordings'][number]>();
     for (const r of m.recordings) {
       const where = { file: fileOf(split, 'recordings') ?? r.path, uttId: r.id };
       const prev = recSplit.get(r.id);
       if (prev !== undefined) {
-        throw new CorpusError(`duplicate recording id '${r.id}'`, { ...where, expected: 'unique recording ids across all splits', found: `'${r.id}' in split '${prev}' and in split '${split}'` });
+        throw new CorpusError(`duplicate recording id '${r.id}'`, {
+          ...where,
+          expected: 'unique recording ids across all splits',
+          found: `'${r.id}' in split '${prev}' and in split '${split}'`,
+        });
       }
       recSplit.set(r.id, split);
       recs.set(r.id, r);
-      if (!(r.sampleRateHz > 0)) throw new CorpusError('bad sample rate', { ...where, expected: 'sampleRateHz > 0', found: String(r.sampleRateHz) });
+      if (!(r.sampleRateHz > 0))
+        throw new CorpusError('bad sample rate', {
+          ...where,
+          expected: 'sampleRateHz > 0',
+          found: String(r.sampleRateHz),
+        });
       if (!(r.numSamples > 0) || !(r.durationSec > 0)) {
-        throw new CorpusError('empty recording', { ...where, expected: 'numSamples > 0 and durationSec > 0', found: `${r.numSamples} samples, ${r.durationSec} s` });
+        throw new CorpusError('empty recording', {
+          ...where,
+          expected: 'numSamples > 0 and durationSec > 0',
+          found: `${r.numSamples} samples, ${r.durationSec} s`,
+        });
       }
       if (Math.abs(r.durationSec - r.numSamples / r.sampleRateHz) > 1 / r.sampleRateHz) {
-        throw new CorpusError('duration does not match the sample count', { ...where, expected: `${r.numSamples} / ${r.sampleRateHz} = ${r.numSamples / r.sampleRateHz} s`, found: `${r.durationSec} s` });
+        throw new CorpusError('duration does not match the sample count', {
+          ...where,
+          expected: `${r.numSamples} / ${r.sampleRateHz} = ${r.numSamples / r.sampleRateHz} s`,
+          found: `${r.durationSec} s`,
+        });
       }
       if (checkFiles) {
         let ok: boolean;
-        try { ok = statSync(r.path).isFile(); } catch { ok = false; }
-        if (!ok) throw new CorpusError('audio file not found', { file: r.path, uttId: r.id, expected: 'an existing audio file', found: 'no such file' });
+        try {
+          ok = statSync(r.path).isFile();
+        } catch {
+          ok = false;
+        }
+        if (!ok)
+          throw new CorpusError('audio file not found', {
+            file: r.path,
+            uttId: r.id,
+            expected: 'an existing audio file',
+            found: 'no such file',
+          });
       }
       if (rate === null) rate = { hz: r.sampleRateHz, example: r.path };
       else if (r.sampleRateHz !== rate.hz && !opts.allowMixedSampleRates) {
@@ -95,16 +126,28 @@ export function validateCorpus(splits: Record<string, SplitManifest>, opts: Vali
       const where = { file: fileOf(split, 'supervisions'), uttId: s.id };
       const prev = supSplit.get(s.id);
       if (prev !== undefined) {
-        throw new CorpusError(`duplicate supervision id '${s.id}'`, { ...where, expected: 'unique utterance ids across all splits', found: `'${s.id}' in split '${prev}' and in split '${split}'` });
+        throw new CorpusError(`duplicate supervision id '${s.id}'`, {
+          ...where,
+          expected: 'unique utterance ids across all splits',
+          found: `'${s.id}' in split '${prev}' and in split '${split}'`,
+        });
       }
       supSplit.set(s.id, split);
       const r = recs.get(s.recordingId);
       if (!r) {
         const other = recSplit.get(s.recordingId);
-        throw new CorpusError(`supervision refers to recording '${s.recordingId}'`, { ...where, expected: `a recording of split '${split}'`, found: other ? `it is in split '${other}'` : 'no such recording' });
+        throw new CorpusError(`supervision refers to recording '${s.recordingId}'`, {
+          ...where,
+          expected: `a recording of split '${split}'`,
+          found: other ? `it is in split '${other}'` : 'no such recording',
+        });
       }
       if (!(s.durationSec > 0) || !(s.startSec >= 0)) {
-        throw new CorpusError('empty or negative supervision', { ...where, expected: 'startSec >= 0 and durationSec > 0', found: `startSec ${s.startSec}, durationSec ${s.durationSec}` });
+        throw new CorpusError('empty or negative supervision', {
+          ...where,
+          expected: 'startSec >= 0 and durationSec > 0',
+          found: `startSec ${s.startSec}, durationSec ${s.durationSec}`,
+        });
       }
       if (s.startSec + s.durationSec > r.durationSec + tol) {
         throw new CorpusError('supervision extends past the end of its recording', {
@@ -114,11 +157,19 @@ export function validateCorpus(splits: Record<string, SplitManifest>, opts: Vali
         });
       }
       if (!NORMALISED_TEXT.test(s.text)) {
-        throw new CorpusError('transcript is not normalised', { ...where, expected: "upper-case words [A-Z'] separated by single spaces", found: JSON.stringify(s.text) });
+        throw new CorpusError('transcript is not normalised', {
+          ...where,
+          expected: "upper-case words [A-Z'] separated by single spaces",
+          found: JSON.stringify(s.text),
+        });
       }
       for (const kind of ['word', 'phone'] as const) {
         for (const a of s.alignment?.[kind] ?? []) {
-          if (a.startSec < s.startSec - tol || a.startSec + a.durationSec > s.startSec + s.durationSec + tol || a.durationSec < 0) {
+          if (
+            a.startSec < s.startSec - tol ||
+            a.startSec + a.durationSec > s.startSec + s.durationSec + tol ||
+            a.durationSec < 0
+          ) {
             throw new CorpusError(`${kind} alignment item '${a.symbol}' lies outside its supervision`, {
               ...where,
               expected: `inside [${s.startSec.toFixed(4)}, ${(s.startSec + s.durationSec).toFixed(4)}] s`,
@@ -130,14 +181,23 @@ export function validateCorpus(splits: Record<string, SplitManifest>, opts: Vali
       if (opts.disjointSpeakers) {
         const other = speakerSplit.get(s.speaker);
         if (other !== undefined && other !== split) {
-          throw new CorpusError(`speaker '${s.speaker}' appears in two splits`, { ...where, expected: 'disjoint speakers between splits', found: `split '${other}' and split '${split}'` });
+          throw new CorpusError(`speaker '${s.speaker}' appears in two splits`, {
+            ...where,
+            expected: 'disjoint speakers between splits',
+            found: `split '${other}' and split '${split}'`,
+          });
         }
         speakerSplit.set(s.speaker, split);
       }
       speakers.add(s.speaker);
       durationSec += s.durationSec;
     }
-    counts[split] = { recordings: m.recordings.length, supervisions: m.supervisions.length, durationSec: Math.round(durationSec * 1000) / 1000, speakers: speakers.size };
+    counts[split] = {
+      recordings: m.recordings.length,
+      supervisions: m.supervisions.length,
+      durationSec: Math.round(durationSec * 1000) / 1000,
+      speakers: speakers.size,
+    };
   }
   return { sampleRateHz: rate!.hz, counts };
 }
@@ -164,14 +224,21 @@ export function makeCorpusInfo(
  * Validate a prepared data dir from disk (`am-distill validate <dataDir>`): manifests parse,
  * corpus.json agrees with them (splits, sample rate, counts) and validateCorpus passes.
  */
-export async function validateDataDir(dataDir: string, opts: Omit<ValidateOptions, 'manifestFile'> = {}): Promise<CorpusSummary> {
+export async function validateDataDir(
+  dataDir: string,
+  opts: Omit<ValidateOptions, 'manifestFile'> = {},
+): Promise<CorpusSummary> {
   const { info, splits } = await readCorpus(dataDir);
   const summary = validateCorpus(splits, {
     ...opts,
     manifestFile: (split, kind) => `${dataDir}/${split}/${kind}.jsonl`,
   });
   if (summary.sampleRateHz !== info.sampleRateHz) {
-    throw new CorpusError('corpus.json sample rate disagrees with the manifests', { file: `${dataDir}/corpus.json`, expected: `${summary.sampleRateHz} Hz`, found: `${info.sampleRateHz} Hz` });
+    throw new CorpusError('corpus.json sample rate disagrees with the manifests', {
+      file: `${dataDir}/corpus.json`,
+      expected: `${summary.sampleRateHz} Hz`,
+      found: `${info.sampleRateHz} Hz`,
+    });
   }
   for (const s of info.splits) {
     const c = info.counts[s];
@@ -194,8 +261,13 @@ export async function validateCorpusDir(dir: string): Promise<string[]> {
   const lines = [`prepared corpus '${info.corpus}' at ${summary.sampleRateHz} Hz: ${info.splits.length} split(s)`];
   for (const s of info.splits) {
     const c = summary.counts[s];
-    lines.push(`  ${s}: ${c.supervisions} utterances, ${c.recordings} recordings, ${c.speakers} speakers, ${(c.durationSec / 3600).toFixed(2)} h`);
+    lines.push(
+      `  ${s}: ${c.supervisions} utterances, ${c.recordings} recordings, ${c.speakers} speakers, ${(c.durationSec / 3600).toFixed(2)} h`,
+    );
   }
-  if (info.skipped.skipped > 0) lines.push(`  skipped while preparing: ${info.skipped.skipped} (${info.skipped.reasons.map((r) => `${r.count} x ${r.reason}`).join('; ')})`);
+  if (info.skipped.skipped > 0)
+    lines.push(
+      `  skipped while preparing: ${info.skipped.skipped} (${info.skipped.reasons.map((r) => `${r.count} x ${r.reason}`).join('; ')})`,
+    );
   return lines;
 }

@@ -32,7 +32,11 @@ export interface HmmContextOptions {
  * A PhoneContextModel from a context-dependency tree (or monophone context) and a transition
  * model. Transition weights are scaled as in Kaldi's decoding graphs (and src/hmm's aligner).
  */
-export function phoneContextModel(ctx: ContextDependency, tm: TransitionModel, opts: HmmContextOptions = {}): PhoneContextModel {
+export function phoneContextModel(
+  ctx: ContextDependency,
+  tm: TransitionModel,
+  opts: HmmContextOptions = {},
+): PhoneContextModel {
   const topo = tm.topology;
   const phones = topo.phones;
   const w = transitionWeights(tm, opts);
@@ -41,12 +45,15 @@ export function phoneContextModel(ctx: ContextDependency, tm: TransitionModel, o
     numPhoneIds: phones.symbols.length,
     numPdfs: ctx.numPdfs,
     silencePhone: phones.id(opts.silencePhone ?? SIL),
-    pdf: (l, c, r, k) => ctx.pdf(ctx.contextWidth === 3 ? l : 0, c, ctx.contextWidth === 3 ? r : 0, topo.forPhone(c).states[k].pdfClass),
+    pdf: (l, c, r, k) =>
+      ctx.pdf(ctx.contextWidth === 3 ? l : 0, c, ctx.contextWidth === 3 ? r : 0, topo.forPhone(c).states[k].pdfClass),
     hmm: (phone) => {
       let h = hmms.get(phone);
       if (!h) {
         const t = topo.forPhone(phone);
-        const arcs = t.states.flatMap((st, s) => st.transitions.map((tr, k) => ({ from: s, to: tr.to, logProb: w[tm.tid(phone, s, k)] })));
+        const arcs = t.states.flatMap((st, s) =>
+          st.transitions.map((tr, k) => ({ from: s, to: tr.to, logProb: w[tm.tid(phone, s, k)] })),
+        );
         h = { numStates: t.numStates, arcs };
         hmms.set(phone, h);
       }
@@ -59,10 +66,16 @@ export function phoneContextModel(ctx: ContextDependency, tm: TransitionModel, o
  * Pronunciations whose phones the acoustic model can score (a triphone tree has no root for a phone
  * never seen in training), and the words that lost all their pronunciations.
  */
-export function coveredPronunciations(lex: DecoderLexicon, am: PhoneContextModel): { lexicon: DecoderLexicon; droppedWords: string[] } {
+export function coveredPronunciations(
+  lex: DecoderLexicon,
+  am: PhoneContextModel,
+): { lexicon: DecoderLexicon; droppedWords: string[] } {
   const covered = phoneCoverage(am);
   const prons = lex.prons.filter((p) => p.phones.every(covered));
   const kept = new Set(prons.map((p) => p.word));
   const had = new Set(lex.prons.map((p) => p.word));
-  return { lexicon: { words: lex.words, prons }, droppedWords: [...had].filter((w) => !kept.has(w)).map((w) => lex.words[w]) };
+  return {
+    lexicon: { words: lex.words, prons },
+    droppedWords: [...had].filter((w) => !kept.has(w)).map((w) => lex.words[w]),
+  };
 }

@@ -115,7 +115,10 @@ class PairIndex {
   clear(): void {
     this.gen++;
     this.size = 0;
-    if (this.gen === 0x7fffffff) { this.stamp.fill(0); this.gen = 1; }
+    if (this.gen === 0x7fffffff) {
+      this.stamp.fill(0);
+      this.gen = 1;
+    }
   }
 
   private slot(a: number, b: number): number {
@@ -142,7 +145,13 @@ class PairIndex {
   upsert(a: number, b: number): number {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
     const i = this.slot(a, b);
-    if (this.stamp[i] !== this.gen) { this.size++; this.stamp[i] = this.gen; this.keyA[i] = a; this.keyB[i] = b; this.val[i] = -1; }
+    if (this.stamp[i] !== this.gen) {
+      this.size++;
+      this.stamp[i] = this.gen;
+      this.keyA[i] = a;
+      this.keyB[i] = b;
+      this.val[i] = -1;
+    }
     return i;
   }
 
@@ -153,15 +162,22 @@ class PairIndex {
   set(a: number, b: number, v: number): void {
     if ((this.size + 1) * 2 > this.mask + 1) this.grow();
     const i = this.slot(a, b);
-    if (this.stamp[i] !== this.gen) { this.size++; this.stamp[i] = this.gen; this.keyA[i] = a; this.keyB[i] = b; }
+    if (this.stamp[i] !== this.gen) {
+      this.size++;
+      this.stamp[i] = this.gen;
+      this.keyA[i] = a;
+      this.keyB[i] = b;
+    }
     this.val[i] = v;
   }
 
   private grow(): void {
     const { keyA, keyB, val, stamp, gen } = this;
     const cap = (this.mask + 1) * 2;
-    this.keyA = new Int32Array(cap); this.keyB = new Int32Array(cap);
-    this.val = new Int32Array(cap); this.stamp = new Int32Array(cap);
+    this.keyA = new Int32Array(cap);
+    this.keyB = new Int32Array(cap);
+    this.val = new Int32Array(cap);
+    this.stamp = new Int32Array(cap);
     this.mask = cap - 1;
     this.gen = 1;
     this.size = 0;
@@ -178,20 +194,32 @@ class Tokens {
   bp: Int32Array;
   count = 0;
   constructor(cap = 1024) {
-    this.state = new Int32Array(cap); this.lm = new Int32Array(cap);
-    this.score = new Float64Array(cap); this.la = new Float64Array(cap); this.bp = new Int32Array(cap);
+    this.state = new Int32Array(cap);
+    this.lm = new Int32Array(cap);
+    this.score = new Float64Array(cap);
+    this.la = new Float64Array(cap);
+    this.bp = new Int32Array(cap);
   }
   push(state: number, lm: number, score: number, la: number, bp: number): number {
     if (this.count === this.state.length) this.grow();
     const i = this.count++;
-    this.state[i] = state; this.lm[i] = lm; this.score[i] = score; this.la[i] = la; this.bp[i] = bp;
+    this.state[i] = state;
+    this.lm[i] = lm;
+    this.score[i] = score;
+    this.la[i] = la;
+    this.bp[i] = bp;
     return i;
   }
   grow(): void {
     const cap = this.state.length * 2;
-    const g = <T extends Int32Array | Float64Array>(a: T, n: T): T => { n.set(a); return n; };
-    this.state = g(this.state, new Int32Array(cap)); this.lm = g(this.lm, new Int32Array(cap));
-    this.score = g(this.score, new Float64Array(cap)); this.la = g(this.la, new Float64Array(cap));
+    const g = <T extends Int32Array | Float64Array>(a: T, n: T): T => {
+      n.set(a);
+      return n;
+    };
+    this.state = g(this.state, new Int32Array(cap));
+    this.lm = g(this.lm, new Int32Array(cap));
+    this.score = g(this.score, new Float64Array(cap));
+    this.la = g(this.la, new Float64Array(cap));
     this.bp = g(this.bp, new Int32Array(cap));
   }
 }
@@ -202,21 +230,35 @@ class Links {
   word = new Int32Array(1024);
   endFrame = new Int32Array(1024);
   count = 0;
-  reset(): void { this.count = 0; }
+  reset(): void {
+    this.count = 0;
+  }
   add(prev: number, word: number, endFrame: number): number {
     if (this.count === this.prev.length) {
       const cap = this.prev.length * 2;
-      const g = (a: Int32Array) => { const n = new Int32Array(cap); n.set(a); return n; };
-      this.prev = g(this.prev); this.word = g(this.word); this.endFrame = g(this.endFrame);
+      const g = (a: Int32Array) => {
+        const n = new Int32Array(cap);
+        n.set(a);
+        return n;
+      };
+      this.prev = g(this.prev);
+      this.word = g(this.word);
+      this.endFrame = g(this.endFrame);
     }
     const i = this.count++;
-    this.prev[i] = prev; this.word[i] = word; this.endFrame[i] = endFrame;
+    this.prev[i] = prev;
+    this.word[i] = word;
+    this.endFrame[i] = endFrame;
     return i;
   }
 }
 
 /** The lexicon restricted to words the LM knows, and the decoder-word -> LM-word map. */
-function mapLexiconToLm(lex: DecoderLexicon, lm: SearchLm, opts: DecoderOptions): { lex: DecoderLexicon; toLm: Int32Array; dropped: string[] } {
+function mapLexiconToLm(
+  lex: DecoderLexicon,
+  lm: SearchLm,
+  opts: DecoderOptions,
+): { lex: DecoderLexicon; toLm: Int32Array; dropped: string[] } {
   const lmIdOf = (w: string): number => {
     if (w === BOS || w === EOS) return -2;
     const id = lm.wordId(w);
@@ -226,16 +268,30 @@ function mapLexiconToLm(lex: DecoderLexicon, lm: SearchLm, opts: DecoderOptions)
   };
   const ids = lex.words.map(lmIdOf);
   const markers = lex.words.filter((_, i) => ids[i] === -2);
-  if (markers.length) throw new FormatError(`the lexicon contains sentence markers ${markers.join(', ')}`, { expected: 'words only', found: markers.join(', ') });
+  if (markers.length)
+    throw new FormatError(`the lexicon contains sentence markers ${markers.join(', ')}`, {
+      expected: 'words only',
+      found: markers.join(', '),
+    });
   const used = new Set(lex.prons.map((p) => p.word));
   const missing = lex.words.filter((w, i) => ids[i] < 0 && used.has(i));
   if (missing.length && (opts.missingLmWords ?? 'error') === 'error') {
-    throw new FormatError(`${missing.length} lexicon word(s) are not in the LM vocabulary: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`, {
-      file: opts.lmFile, expected: 'every lexicon word in the LM (or missingLmWords: "drop")', found: `${missing.length} missing`,
-    });
+    throw new FormatError(
+      `${missing.length} lexicon word(s) are not in the LM vocabulary: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`,
+      {
+        file: opts.lmFile,
+        expected: 'every lexicon word in the LM (or missingLmWords: "drop")',
+        found: `${missing.length} missing`,
+      },
+    );
   }
   const prons: DecoderPronunciation[] = lex.prons.filter((p) => ids[p.word] >= 0);
-  if (prons.length === 0) throw new FormatError('no lexicon word is in the LM vocabulary', { file: opts.lmFile, expected: 'shared words', found: 'none' });
+  if (prons.length === 0)
+    throw new FormatError('no lexicon word is in the LM vocabulary', {
+      file: opts.lmFile,
+      expected: 'shared words',
+      found: 'none',
+    });
   return { lex: { words: lex.words, prons }, toLm: Int32Array.from(ids, (i) => Math.max(i, -1)), dropped: missing };
 }
 
@@ -255,11 +311,24 @@ function searchParams(opts: DecodeOptions): SearchParams {
   const beam = opts.beam ?? 13;
   const maxActive = opts.maxActive ?? 7000;
   const lmw = opts.lmWeight ?? 1;
-  if (!(beam > 0)) throw new ConfigError('beam must be positive', { keyPath: 'beam', expected: '> 0', found: String(beam) });
-  if (!(maxActive >= 1)) throw new ConfigError('maxActive must be at least 1', { keyPath: 'maxActive', expected: '>= 1', found: String(maxActive) });
-  if (!(lmw >= 0)) throw new ConfigError('lmWeight must be non-negative', { keyPath: 'lmWeight', expected: '>= 0', found: String(lmw) });
+  if (!(beam > 0))
+    throw new ConfigError('beam must be positive', { keyPath: 'beam', expected: '> 0', found: String(beam) });
+  if (!(maxActive >= 1))
+    throw new ConfigError('maxActive must be at least 1', {
+      keyPath: 'maxActive',
+      expected: '>= 1',
+      found: String(maxActive),
+    });
+  if (!(lmw >= 0))
+    throw new ConfigError('lmWeight must be non-negative', {
+      keyPath: 'lmWeight',
+      expected: '>= 0',
+      found: String(lmw),
+    });
   return {
-    beam, maxActive, lmw,
+    beam,
+    maxActive,
+    lmw,
     pen: opts.wordInsertionPenalty ?? 0,
     useLa: opts.lmLookahead ?? true,
     laWords: Math.max(0, (opts.lookaheadOrder ?? 2) - 1),
@@ -268,10 +337,18 @@ function searchParams(opts: DecodeOptions): SearchParams {
 }
 
 /** Tokens expanded per frame (sum and largest) and hypotheses that finished a word, for DecodeStats. */
-interface ActiveCounts { activeSum: number; activeMax: number; wordEnds: number }
+interface ActiveCounts {
+  activeSum: number;
+  activeMax: number;
+  wordEnds: number;
+}
 
 /** The best complete path: its score (-Infinity: none), last word link and final word (-1: silence). */
-interface BestFinal { score: number; bp: number; word: number }
+interface BestFinal {
+  score: number;
+  bp: number;
+  word: number;
+}
 
 export class Decoder {
   readonly graph: SearchGraph;
@@ -303,7 +380,10 @@ export class Decoder {
     this.toLm = m.toLm;
     this.droppedWords = m.dropped;
     this.laScores = new Float64Array(lm.vocab.length);
-    this.laMax = Math.max(8, Math.floor((opts.lmCacheBytes ?? 256 * 2 ** 20) / 2 / (8 * Math.max(1, this.graph.numTrieNodes))));
+    this.laMax = Math.max(
+      8,
+      Math.floor((opts.lmCacheBytes ?? 256 * 2 ** 20) / 2 / (8 * Math.max(1, this.graph.numTrieNodes))),
+    );
   }
 
   /** ln of the best LM probability over the words below each prefix-tree node, after `lmState`. */
@@ -332,7 +412,8 @@ export class Decoder {
   decode(uttId: string, scores: ScoreMatrix, opts: DecodeOptions = {}): DecodeResult {
     const p = searchParams(opts);
     this.checkScores(uttId, scores);
-    const T = scores.numFrames, shift = p.frameShiftSec;
+    const T = scores.numFrames,
+      shift = p.frameShiftSec;
     const t0 = performance.now();
     this.links.reset();
     const counts = this.searchFrames(scores, p);
@@ -340,8 +421,13 @@ export class Decoder {
     const elapsedSec = (performance.now() - t0) / 1000;
     const { wordIds, times } = this.traceBack(best, T, shift);
     return {
-      uttId, words: wordIds.map((w) => this.graph.words[w]), wordIds, times, score: best.score,
-      lmLog10Prob: best.score > -Infinity ? this.lmLog10Prob(wordIds) : null, reachedFinal: best.score > -Infinity,
+      uttId,
+      words: wordIds.map((w) => this.graph.words[w]),
+      wordIds,
+      times,
+      score: best.score,
+      lmLog10Prob: best.score > -Infinity ? this.lmLog10Prob(wordIds) : null,
+      reachedFinal: best.score > -Infinity,
       stats: {
         numFrames: T,
         meanActive: T > 0 ? counts.activeSum / T : 0,
@@ -358,11 +444,22 @@ export class Decoder {
   /** A score matrix the graph can be searched with: its size matches its shape, and it has a column for every senone. */
   private checkScores(uttId: string, scores: ScoreMatrix): void {
     const g = this.graph;
-    const T = scores.numFrames, D = scores.numPdfs;
-    if (scores.data.length !== T * D) throw new FormatError('score matrix size does not match its shape', { uttId, expected: `${T} x ${D} = ${T * D} values`, found: String(scores.data.length) });
+    const T = scores.numFrames,
+      D = scores.numPdfs;
+    if (scores.data.length !== T * D)
+      throw new FormatError('score matrix size does not match its shape', {
+        uttId,
+        expected: `${T} x ${D} = ${T * D} values`,
+        found: String(scores.data.length),
+      });
     let maxPdf = 0;
     for (let s = 0; s < g.numStates; s++) if (g.statePdf[s] > maxPdf) maxPdf = g.statePdf[s];
-    if (D <= maxPdf) throw new FormatError('score matrix has fewer senones than the model', { uttId, expected: `>= ${maxPdf + 1} columns`, found: String(D) });
+    if (D <= maxPdf)
+      throw new FormatError('score matrix has fewer senones than the model', {
+        uttId,
+        expected: `>= ${maxPdf + 1} columns`,
+        found: String(D),
+      });
   }
 
   /**
@@ -373,10 +470,30 @@ export class Decoder {
   private searchFrames(scores: ScoreMatrix, p: SearchParams): ActiveCounts {
     const { beam, maxActive, lmw, pen, useLa, laWords } = p;
     const g = this.graph;
-    const T = scores.numFrames, D = scores.numPdfs, em = scores.data;
-    const lm = this.lm, toLm = this.toLm, links = this.links;
-    const { statePdf, stateCopy, arcStart, arcTo, arcWeight, exitWeight, copyFirstState, copyTrieNode, copyChildStart, copyChildren, copyExitClass, copyWordStart, copyWords } = g;
-    let activeSum = 0, activeMax = 0, wordEnds = 0;
+    const T = scores.numFrames,
+      D = scores.numPdfs,
+      em = scores.data;
+    const lm = this.lm,
+      toLm = this.toLm,
+      links = this.links;
+    const {
+      statePdf,
+      stateCopy,
+      arcStart,
+      arcTo,
+      arcWeight,
+      exitWeight,
+      copyFirstState,
+      copyTrieNode,
+      copyChildStart,
+      copyChildren,
+      copyExitClass,
+      copyWordStart,
+      copyWords,
+    } = g;
+    let activeSum = 0,
+      activeMax = 0,
+      wordEnds = 0;
     let nextCutoff = -Infinity;
     let frameOff = 0;
     const index = this.index;
@@ -408,13 +525,17 @@ export class Decoder {
       let expanded = 0;
       for (let pass = 0; pass < 2; pass++) {
         // The best token first, so that the adaptive cutoff is tight from the start.
-        const from = pass === 0 ? bestI : 0, to = pass === 0 ? bestI + 1 : n;
+        const from = pass === 0 ? bestI : 0,
+          to = pass === 0 ? bestI + 1 : n;
         for (let i = from; i < to; i++) {
           if (pass === 1 && i === bestI) continue;
           const sc = cur.score[i];
           if (sc < cutoff) continue;
           expanded++;
-          const s = cur.state[i], lmState = cur.lm[i], la = cur.la[i], bp = cur.bp[i];
+          const s = cur.state[i],
+            lmState = cur.lm[i],
+            la = cur.la[i],
+            bp = cur.bp[i];
           for (let a = arcStart[s]; a < arcStart[s + 1]; a++) {
             const d = arcTo[a];
             {
@@ -426,9 +547,17 @@ export class Decoder {
                 if (ti < 0) {
                   if (nx.count === nx.state.length) nx.grow();
                   const j = nx.count++;
-                  nx.state[j] = d; nx.lm[j] = lmState; nx.score[j] = tot; nx.la[j] = la; nx.bp[j] = bp;
+                  nx.state[j] = d;
+                  nx.lm[j] = lmState;
+                  nx.score[j] = tot;
+                  nx.la[j] = la;
+                  nx.bp[j] = bp;
                   vals[slot] = j;
-                } else if (tot > nx.score[ti]) { nx.score[ti] = tot; nx.la[ti] = la; nx.bp[ti] = bp; }
+                } else if (tot > nx.score[ti]) {
+                  nx.score[ti] = tot;
+                  nx.la[ti] = la;
+                  nx.bp[ti] = bp;
+                }
                 if (tot - beam > nextCutoff) nextCutoff = tot - beam;
               }
             }
@@ -453,9 +582,17 @@ export class Decoder {
                   if (ti < 0) {
                     if (nx.count === nx.state.length) nx.grow();
                     const j = nx.count++;
-                    nx.state[j] = d; nx.lm[j] = lmState; nx.score[j] = tot; nx.la[j] = la2; nx.bp[j] = bp;
+                    nx.state[j] = d;
+                    nx.lm[j] = lmState;
+                    nx.score[j] = tot;
+                    nx.la[j] = la2;
+                    nx.bp[j] = bp;
                     vals[slot] = j;
-                  } else if (tot > nx.score[ti]) { nx.score[ti] = tot; nx.la[ti] = la2; nx.bp[ti] = bp; }
+                  } else if (tot > nx.score[ti]) {
+                    nx.score[ti] = tot;
+                    nx.la[ti] = la2;
+                    nx.bp[ti] = bp;
+                  }
                   if (tot - beam > nextCutoff) nextCutoff = tot - beam;
                 }
               }
@@ -491,9 +628,12 @@ export class Decoder {
     const { lmw, pen } = p;
     const { exitWeight, stateCopy, copyExitClass, copyWordStart, copyWords } = this.graph;
     const ec = this.graph.exitClasses;
-    const lm = this.lm, toLm = this.toLm;
+    const lm = this.lm,
+      toLm = this.toLm;
     const cur = this.cur;
-    let bestFinal = -Infinity, bestBp = -1, bestWord = -1;
+    let bestFinal = -Infinity,
+      bestBp = -1,
+      bestWord = -1;
     const eos = lm.eosId;
     if (T > 0 && this.prune(p.beam, p.maxActive) >= 0) {
       const finalCutoff = this.cutoff;
@@ -516,13 +656,21 @@ export class Decoder {
       const ex = cur.score[i] + xw - cur.la[i] + fw;
       if (copyWordStart[c] === copyWordStart[c + 1]) {
         const tot = ex + lmw * lm.logProb(lmState, eos);
-        if (tot > bestFinal) { bestFinal = tot; bestBp = cur.bp[i]; bestWord = -1; }
+        if (tot > bestFinal) {
+          bestFinal = tot;
+          bestBp = cur.bp[i];
+          bestWord = -1;
+        }
       } else {
         for (let k = copyWordStart[c]; k < copyWordStart[c + 1]; k++) {
           const w = copyWords[k];
           const next = lm.next(lmState, toLm[w]);
           const tot = ex + lmw * lm.logProb(lmState, toLm[w]) - pen + lmw * lm.logProb(next, eos);
-          if (tot > bestFinal) { bestFinal = tot; bestBp = cur.bp[i]; bestWord = w; }
+          if (tot > bestFinal) {
+            bestFinal = tot;
+            bestBp = cur.bp[i];
+            bestWord = w;
+          }
         }
       }
     }
@@ -542,7 +690,13 @@ export class Decoder {
       for (const u of seq) {
         if (u.word >= 0) {
           wordIds.push(u.word);
-          times.push({ word: this.graph.words[u.word], startFrame: start, endFrame: u.end, startSec: start * shift, endSec: (u.end + 1) * shift });
+          times.push({
+            word: this.graph.words[u.word],
+            startFrame: start,
+            endFrame: u.end,
+            startSec: start * shift,
+            endSec: (u.end + 1) * shift,
+          });
         }
         start = u.end + 1;
       }
@@ -552,9 +706,14 @@ export class Decoder {
 
   /** log10 LM probability of the words with </s>. */
   private lmLog10Prob(wordIds: readonly number[]): number {
-    const lm = this.lm, toLm = this.toLm;
-    let st = lm.startState, acc = 0;
-    for (const w of wordIds) { acc += lm.logProb(st, toLm[w]); st = lm.next(st, toLm[w]); }
+    const lm = this.lm,
+      toLm = this.toLm;
+    let st = lm.startState,
+      acc = 0;
+    for (const w of wordIds) {
+      acc += lm.logProb(st, toLm[w]);
+      st = lm.next(st, toLm[w]);
+    }
     return (acc + lm.logProb(st, lm.eosId)) / Math.LN10;
   }
 
@@ -565,9 +724,15 @@ export class Decoder {
    * stored in `this.cutoff`; returns the best token's index (-1 when there are none).
    */
   private prune(beam: number, maxActive: number): number {
-    const cur = this.cur, n = cur.count;
-    let best = -Infinity, bestI = -1;
-    for (let i = 0; i < n; i++) if (cur.score[i] > best) { best = cur.score[i]; bestI = i; }
+    const cur = this.cur,
+      n = cur.count;
+    let best = -Infinity,
+      bestI = -1;
+    for (let i = 0; i < n; i++)
+      if (cur.score[i] > best) {
+        best = cur.score[i];
+        bestI = i;
+      }
     let cutoff = best - beam;
     if (n > maxActive) {
       // Histogram pruning: bins over [best - beam, best]; the cutoff is the upper edge of the bin
@@ -575,14 +740,19 @@ export class Decoder {
       // (sometimes fewer), in O(n) without sorting.
       const hist = this.hist;
       hist.fill(0);
-      const B = hist.length, scale = B / beam;
+      const B = hist.length,
+        scale = B / beam;
       let inBeam = 0;
       for (let i = 0; i < n; i++) {
         const d = best - cur.score[i];
-        if (d <= beam) { inBeam++; hist[d * scale >= B ? B - 1 : Math.floor(d * scale)]++; }
+        if (d <= beam) {
+          inBeam++;
+          hist[d * scale >= B ? B - 1 : Math.floor(d * scale)]++;
+        }
       }
       if (inBeam > maxActive) {
-        let acc = 0, b = 0;
+        let acc = 0,
+          b = 0;
         while (acc + hist[b] <= maxActive) acc += hist[b++];
         if (b === 0) b = 1;
         // Tokens in bins 0..b-1 (distance < b / scale) are kept; all of the first bin when it alone is too full.
@@ -601,10 +771,18 @@ export class Decoder {
    * the per-arc updates in `decode` stay written out in place.)
    */
   private enterClass(
-    lmState: number, base: number, bp: number, cls: number, frameOff: number, nextCutoff: number,
+    lmState: number,
+    base: number,
+    bp: number,
+    cls: number,
+    frameOff: number,
+    nextCutoff: number,
     e: { em: Float32Array; lmw: number; useLa: boolean; laWords: number; beam: number },
   ): number {
-    const g = this.graph, ec = g.exitClasses, nx = this.nxt, index = this.index;
+    const g = this.graph,
+      ec = g.exitClasses,
+      nx = this.nxt,
+      index = this.index;
     const { copyTrieNode, copyFirstState, statePdf } = g;
     const { em, lmw, beam } = e;
     const laTab = e.useLa ? this.lookaheadTable(this.lm.truncate(lmState, e.laWords)) : null;
@@ -621,9 +799,17 @@ export class Decoder {
         if (ti < 0) {
           if (nx.count === nx.state.length) nx.grow();
           const j = nx.count++;
-          nx.state[j] = d; nx.lm[j] = lmState; nx.score[j] = tot; nx.la[j] = la2; nx.bp[j] = bp;
+          nx.state[j] = d;
+          nx.lm[j] = lmState;
+          nx.score[j] = tot;
+          nx.la[j] = la2;
+          nx.bp[j] = bp;
           vals[slot] = j;
-        } else if (tot > nx.score[ti]) { nx.score[ti] = tot; nx.la[ti] = la2; nx.bp[ti] = bp; }
+        } else if (tot > nx.score[ti]) {
+          nx.score[ti] = tot;
+          nx.la[ti] = la2;
+          nx.bp[ti] = bp;
+        }
         if (tot - beam > nextCutoff) nextCutoff = tot - beam;
       }
     }
@@ -631,24 +817,43 @@ export class Decoder {
   }
 
   private swap(): void {
-    const t = this.cur; this.cur = this.nxt; this.nxt = t;
+    const t = this.cur;
+    this.cur = this.nxt;
+    this.nxt = t;
   }
 
   /** Record a finished word (or silence, word -1), recombined per (next LM state, exit class). */
   private wordEnd(lmState: number, cls: number, score: number, prev: number, word: number): void {
     const i = this.weIndex.get(lmState, cls);
     if (i >= 0) {
-      if (score > this.weScore[i]) { this.weScore[i] = score; this.wePrev[i] = prev; this.weWord[i] = word; }
+      if (score > this.weScore[i]) {
+        this.weScore[i] = score;
+        this.wePrev[i] = prev;
+        this.weWord[i] = word;
+      }
       return;
     }
     if (this.weCount === this.weLm.length) {
       const cap = this.weLm.length * 2;
-      const gi = (a: Int32Array) => { const n = new Int32Array(cap); n.set(a); return n; };
-      this.weLm = gi(this.weLm); this.weClass = gi(this.weClass); this.wePrev = gi(this.wePrev); this.weWord = gi(this.weWord);
-      const s = new Float64Array(cap); s.set(this.weScore); this.weScore = s;
+      const gi = (a: Int32Array) => {
+        const n = new Int32Array(cap);
+        n.set(a);
+        return n;
+      };
+      this.weLm = gi(this.weLm);
+      this.weClass = gi(this.weClass);
+      this.wePrev = gi(this.wePrev);
+      this.weWord = gi(this.weWord);
+      const s = new Float64Array(cap);
+      s.set(this.weScore);
+      this.weScore = s;
     }
     const k = this.weCount++;
-    this.weLm[k] = lmState; this.weClass[k] = cls; this.weScore[k] = score; this.wePrev[k] = prev; this.weWord[k] = word;
+    this.weLm[k] = lmState;
+    this.weClass[k] = cls;
+    this.weScore[k] = score;
+    this.wePrev[k] = prev;
+    this.weWord[k] = word;
     this.weIndex.set(lmState, cls, k);
   }
 }

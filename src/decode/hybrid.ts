@@ -18,7 +18,11 @@ export function logPriorsFromCounts(counts: ArrayLike<number>, opts: PriorOption
   let total = 0;
   for (let i = 0; i < counts.length; i++) {
     const c = counts[i];
-    if (!(c >= 0 && Number.isFinite(c))) throw new FormatError(`senone count ${i} is not a non-negative number`, { expected: 'counts >= 0', found: String(c) });
+    if (!(c >= 0 && Number.isFinite(c)))
+      throw new FormatError(`senone count ${i} is not a non-negative number`, {
+        expected: 'counts >= 0',
+        found: String(c),
+      });
     total += c;
   }
   if (!(total > 0)) throw new FormatError('senone counts are all zero', { expected: 'some frames', found: '0' });
@@ -40,20 +44,34 @@ export interface HybridScoreOptions {
  * Scaled hybrid scores for a frames x senones matrix (row-major):
  * acousticScale * (log posterior - log prior).
  */
-export function hybridScores(posteriors: ArrayLike<number>, numFrames: number, logPriors: ArrayLike<number>, opts: HybridScoreOptions = {}): ScoreMatrix {
+export function hybridScores(
+  posteriors: ArrayLike<number>,
+  numFrames: number,
+  logPriors: ArrayLike<number>,
+  opts: HybridScoreOptions = {},
+): ScoreMatrix {
   const D = logPriors.length;
   const scale = opts.acousticScale ?? 0.1;
   const floor = opts.posteriorFloor ?? 1e-30;
   const isLog = (opts.input ?? 'posteriors') === 'log-posteriors';
   if (posteriors.length !== numFrames * D) {
-    throw new FormatError('posterior matrix does not match the number of senone priors', { uttId: opts.uttId, expected: `${numFrames} x ${D} = ${numFrames * D} values`, found: String(posteriors.length) });
+    throw new FormatError('posterior matrix does not match the number of senone priors', {
+      uttId: opts.uttId,
+      expected: `${numFrames} x ${D} = ${numFrames * D} values`,
+      found: String(posteriors.length),
+    });
   }
   const data = new Float32Array(numFrames * D);
   for (let t = 0; t < numFrames; t++) {
     const o = t * D;
     for (let s = 0; s < D; s++) {
       const p = posteriors[o + s];
-      if (Number.isNaN(p)) throw new FormatError('posterior is NaN', { uttId: opts.uttId, expected: 'a number', found: `NaN at frame ${t}, senone ${s}` });
+      if (Number.isNaN(p))
+        throw new FormatError('posterior is NaN', {
+          uttId: opts.uttId,
+          expected: 'a number',
+          found: `NaN at frame ${t}, senone ${s}`,
+        });
       const lp = isLog ? p : Math.log(p > floor ? p : floor);
       data[o + s] = scale * (lp - logPriors[s]);
     }

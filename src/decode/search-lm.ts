@@ -92,7 +92,8 @@ export class SearchLm {
 
   /** Whether the history `t` (non-empty) is a back-off context: it has continuations or a back-off weight. */
   private isContext(t: readonly number[]): boolean {
-    const st = this.store, n = t.length;
+    const st = this.store,
+      n = t.length;
     const e = st.find(t, 0, n);
     if (e < 0) return false;
     const cs = st.childStart[n - 1];
@@ -115,10 +116,15 @@ export class SearchLm {
     this.stateTuple.push(t);
     const K = Math.max(1, this.order - 1);
     if ((id + 1) * K > this.sufEntry.length) {
-      const e = new Int32Array(Math.max(64, this.sufEntry.length * 2)); e.set(this.sufEntry); this.sufEntry = e;
-      const b = new Float64Array(e.length); b.set(this.sufBow); this.sufBow = b;
+      const e = new Int32Array(Math.max(64, this.sufEntry.length * 2));
+      e.set(this.sufEntry);
+      this.sufEntry = e;
+      const b = new Float64Array(e.length);
+      b.set(this.sufBow);
+      this.sufBow = b;
     }
-    const st = this.store, m = t.length;
+    const st = this.store,
+      m = t.length;
     for (let j = 1; j <= m; j++) {
       const e = st.find(t, m - j, m);
       const bow = e >= 0 ? st.bows[j - 1][e] : NaN;
@@ -145,16 +151,20 @@ export class SearchLm {
    * (length >= vocabulary size): O(vocabulary + n-grams of the state's histories). Returns `out`.
    */
   logProbsInto(state: number, out: Float64Array): Float64Array {
-    const st = this.store, V = this.vocab.length;
+    const st = this.store,
+      V = this.vocab.length;
     const uni = st.probs[0];
     for (let w = 0; w < V; w++) out[w] = uni[w] * LN10;
-    const m = this.stateTuple[state].length, K = Math.max(1, this.order - 1);
+    const m = this.stateTuple[state].length,
+      K = Math.max(1, this.order - 1);
     for (let j = 1; j <= m; j++) {
       const b = this.sufBow[state * K + j - 1];
       if (b !== 0) for (let w = 0; w < V; w++) out[w] += b;
       const e = this.sufEntry[state * K + j - 1];
       if (e < 0) continue;
-      const cs = st.childStart[j - 1], ws = st.words[j], ps = st.probs[j];
+      const cs = st.childStart[j - 1],
+        ws = st.words[j],
+        ps = st.probs[j];
       for (let c = cs[e]; c < cs[e + 1]; c++) if (!Number.isNaN(ps[c])) out[ws[c]] = ps[c] * LN10;
     }
     return out;
@@ -182,21 +192,31 @@ export class SearchLm {
   logProb(state: number, word: number): number {
     let h = Math.imul(state, 0x9e3779b1) ^ Math.imul(word + 0x632be5ab, 0x85ebca6b);
     h ^= h >>> 15;
-    const at = (h & this.cacheMask) << 1, key = state * this.vocab.length + word, c = this.cache;
+    const at = (h & this.cacheMask) << 1,
+      key = state * this.vocab.length + word,
+      c = this.cache;
     if (c[at] === key) return c[at + 1];
     const v = this.computeLogProb(state, word);
-    c[at] = key; c[at + 1] = v;
+    c[at] = key;
+    c[at + 1] = v;
     return v;
   }
 
   private computeLogProb(state: number, word: number): number {
-    const st = this.store, m = this.stateTuple[state].length, base = state * Math.max(1, this.order - 1);
-    let v = st.probs[0][word] * LN10, j0 = 0;
+    const st = this.store,
+      m = this.stateTuple[state].length,
+      base = state * Math.max(1, this.order - 1);
+    let v = st.probs[0][word] * LN10,
+      j0 = 0;
     for (let j = m; j >= 1; j--) {
       const e = this.sufEntry[base + j - 1];
       if (e < 0) continue;
       const c = st.child(j + 1, e, word);
-      if (c >= 0 && !Number.isNaN(st.probs[j][c])) { v = st.probs[j][c] * LN10; j0 = j; break; }
+      if (c >= 0 && !Number.isNaN(st.probs[j][c])) {
+        v = st.probs[j][c] * LN10;
+        j0 = j;
+        break;
+      }
     }
     for (let j = j0 + 1; j <= m; j++) {
       const b = this.sufBow[base + j - 1];

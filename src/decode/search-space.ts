@@ -66,20 +66,35 @@ export const DECODE_SEARCH_DEFAULTS: Readonly<DecodeSearchOptions> = Object.free
 
 export function resolveSearchOptions(o: Partial<DecodeSearchOptions> = {}): DecodeSearchOptions {
   for (const k of Object.keys(o)) {
-    if (!(k in DECODE_SEARCH_DEFAULTS)) throw new ConfigError(`unknown decode option '${k}'`, { keyPath: k, expected: Object.keys(DECODE_SEARCH_DEFAULTS).join(', '), found: k });
+    if (!(k in DECODE_SEARCH_DEFAULTS))
+      throw new ConfigError(`unknown decode option '${k}'`, {
+        keyPath: k,
+        expected: Object.keys(DECODE_SEARCH_DEFAULTS).join(', '),
+        found: k,
+      });
   }
   const r: DecodeSearchOptions = { ...DECODE_SEARCH_DEFAULTS, ...o } as DecodeSearchOptions;
-  const bad = (keyPath: string, expected: string, found: unknown) => new ConfigError('bad decode option', { keyPath, expected, found: JSON.stringify(found) });
+  const bad = (keyPath: string, expected: string, found: unknown) =>
+    new ConfigError('bad decode option', { keyPath, expected, found: JSON.stringify(found) });
   if (!(r.beam > 0)) throw bad('beam', '> 0', r.beam);
   if (!(Number.isInteger(r.maxActive) && r.maxActive >= 1)) throw bad('maxActive', 'an integer >= 1', r.maxActive);
   if (!(r.acousticScale > 0)) throw bad('acousticScale', '> 0', r.acousticScale);
-  if (!Array.isArray(r.lmWeights) || r.lmWeights.length === 0 || !r.lmWeights.every((x) => x >= 0)) throw bad('lmWeights', 'a non-empty list of numbers >= 0', r.lmWeights);
-  if (!Array.isArray(r.wordInsertionPenalties) || r.wordInsertionPenalties.length === 0 || !r.wordInsertionPenalties.every((x) => Number.isFinite(x))) throw bad('wordInsertionPenalties', 'a non-empty list of numbers', r.wordInsertionPenalties);
+  if (!Array.isArray(r.lmWeights) || r.lmWeights.length === 0 || !r.lmWeights.every((x) => x >= 0))
+    throw bad('lmWeights', 'a non-empty list of numbers >= 0', r.lmWeights);
+  if (
+    !Array.isArray(r.wordInsertionPenalties) ||
+    r.wordInsertionPenalties.length === 0 ||
+    !r.wordInsertionPenalties.every((x) => Number.isFinite(x))
+  )
+    throw bad('wordInsertionPenalties', 'a non-empty list of numbers', r.wordInsertionPenalties);
   if (!(r.lmWeight >= 0)) throw bad('lmWeight', '>= 0', r.lmWeight);
   if (!Number.isFinite(r.wordInsertionPenalty)) throw bad('wordInsertionPenalty', 'a number', r.wordInsertionPenalty);
-  if (r.silenceProb !== null && !(r.silenceProb >= 0 && r.silenceProb <= 1)) throw bad('silenceProb', 'null or a number in [0, 1]', r.silenceProb);
-  if (!(Number.isInteger(r.lookaheadOrder) && r.lookaheadOrder >= 1)) throw bad('lookaheadOrder', 'an integer >= 1', r.lookaheadOrder);
-  if (r.scoringMode !== 'sclite' && r.scoringMode !== 'kaldi') throw bad('scoringMode', "'sclite' or 'kaldi'", r.scoringMode);
+  if (r.silenceProb !== null && !(r.silenceProb >= 0 && r.silenceProb <= 1))
+    throw bad('silenceProb', 'null or a number in [0, 1]', r.silenceProb);
+  if (!(Number.isInteger(r.lookaheadOrder) && r.lookaheadOrder >= 1))
+    throw bad('lookaheadOrder', 'an integer >= 1', r.lookaheadOrder);
+  if (r.scoringMode !== 'sclite' && r.scoringMode !== 'kaldi')
+    throw bad('scoringMode', "'sclite' or 'kaldi'", r.scoringMode);
   if (typeof r.allowUnk !== 'boolean') throw bad('allowUnk', 'true or false', r.allowUnk);
   return r;
 }
@@ -91,10 +106,20 @@ function langSilenceProb(langDir: string): number {
   try {
     j = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new FormatError('cannot read the lang directory', { file, cause: err, expected: 'lang.json written by the align stage', found: (err as NodeJS.ErrnoException).code ?? 'malformed JSON' });
+    throw new FormatError('cannot read the lang directory', {
+      file,
+      cause: err,
+      expected: 'lang.json written by the align stage',
+      found: (err as NodeJS.ErrnoException).code ?? 'malformed JSON',
+    });
   }
   const p = j.options?.optionalSilenceProb;
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new FormatError('lang.json has no optional silence probability', { file, expected: 'options.optionalSilenceProb in [0, 1)', found: String(p) });
+  if (typeof p !== 'number' || !(p >= 0 && p < 1))
+    throw new FormatError('lang.json has no optional silence probability', {
+      file,
+      expected: 'options.optionalSilenceProb in [0, 1)',
+      found: String(p),
+    });
   return p;
 }
 
@@ -143,20 +168,37 @@ function lexiconFromFile(file: string, phones: PhoneSet, logger: Logger): { lexi
   const r = readLexiconForPhones(file, phones);
   const phoneList = Object.entries(r.unknownPhones).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const report: LexiconReport = {
-    file, wordsRead: r.wordsRead, pronunciationsRead: r.pronunciationsRead, positionsMarked: r.positionsMarked,
-    unknownPhonePronunciations: r.droppedPronunciations, unknownPhones: Object.fromEntries(phoneList),
-    unusableWords: r.unusableWords.length, unusableExamples: r.unusableWords.slice(0, 20),
+    file,
+    wordsRead: r.wordsRead,
+    pronunciationsRead: r.pronunciationsRead,
+    positionsMarked: r.positionsMarked,
+    unknownPhonePronunciations: r.droppedPronunciations,
+    unknownPhones: Object.fromEntries(phoneList),
+    unusableWords: r.unusableWords.length,
+    unusableExamples: r.unusableWords.slice(0, 20),
   };
-  const phonesNote = phoneList.slice(0, 10).map(([p, n]) => `${p} (${n})`).join(', ');
+  const phonesNote = phoneList
+    .slice(0, 10)
+    .map(([p, n]) => `${p} (${n})`)
+    .join(', ');
   if (r.lexicon.size === 0) {
-    throw new FormatError(`no word of the lexicon can be used: every pronunciation has a phone outside the acoustic model's phone set (${phonesNote})`, {
-      file, line: r.firstDroppedLine ?? undefined, expected: `pronunciations over ${phones.phones.join(' ')}${phones.wordPositions ? ' (or the same phones without word positions)' : ''}`,
-      found: `${r.wordsRead} word(s), none usable`,
-    });
+    throw new FormatError(
+      `no word of the lexicon can be used: every pronunciation has a phone outside the acoustic model's phone set (${phonesNote})`,
+      {
+        file,
+        line: r.firstDroppedLine ?? undefined,
+        expected: `pronunciations over ${phones.phones.join(' ')}${phones.wordPositions ? ' (or the same phones without word positions)' : ''}`,
+        found: `${r.wordsRead} word(s), none usable`,
+      },
+    );
   }
-  logger.info(`decode: lexicon ${file}: ${r.wordsRead} words, ${r.pronunciationsRead} pronunciations read in ${((performance.now() - t0) / 1000).toFixed(2)} s${r.positionsMarked ? ', word positions marked' : ''}`);
+  logger.info(
+    `decode: lexicon ${file}: ${r.wordsRead} words, ${r.pronunciationsRead} pronunciations read in ${((performance.now() - t0) / 1000).toFixed(2)} s${r.positionsMarked ? ', word positions marked' : ''}`,
+  );
   if (r.droppedPronunciations) {
-    logger.warn(`decode: lexicon ${file}: ${r.droppedPronunciations} pronunciation(s) use phones outside the acoustic model's phone set (${phonesNote}) and are left out; ${r.unusableWords.length} word(s) lose every pronunciation${r.unusableWords.length ? `, e.g. ${r.unusableWords.slice(0, 10).join(', ')}` : ''}`);
+    logger.warn(
+      `decode: lexicon ${file}: ${r.droppedPronunciations} pronunciation(s) use phones outside the acoustic model's phone set (${phonesNote}) and are left out; ${r.unusableWords.length} word(s) lose every pronunciation${r.unusableWords.length ? `, e.g. ${r.unusableWords.slice(0, 10).join(', ')}` : ''}`,
+    );
   }
   return { lexicon: r.lexicon, report };
 }
@@ -166,9 +208,19 @@ function lexiconFromFile(file: string, phones: PhoneSet, logger: Logger): { lexi
  * ARPA LM. Lexicon words the LM lacks, or whose phones the tree has no model for, are left out and
  * listed; so are a lexicon file's words whose phones are not the model's.
  */
-export async function buildSearch(langDir: string, hmmModel: string, lm: string, search: DecodeSearchOptions, logger: Logger = defaultLog, lmCache = true, opts: BuildSearchOptions = {}): Promise<DecodeSearchSpace> {
+export async function buildSearch(
+  langDir: string,
+  hmmModel: string,
+  lm: string,
+  search: DecodeSearchOptions,
+  logger: Logger = defaultLog,
+  lmCache = true,
+  opts: BuildSearchOptions = {},
+): Promise<DecodeSearchSpace> {
   const hmm = loadModel(hmmModel);
-  let phones: PhoneSet, lexicon: Lexicon, lexiconReport: LexiconReport | null = null;
+  let phones: PhoneSet,
+    lexicon: Lexicon,
+    lexiconReport: LexiconReport | null = null;
   if (opts.lexicon) {
     phones = readLangPhones(langDir);
     ({ lexicon, report: lexiconReport } = lexiconFromFile(opts.lexicon, hmm.phones, logger));
@@ -176,35 +228,80 @@ export async function buildSearch(langDir: string, hmmModel: string, lm: string,
     ({ phones, lexicon } = readLang(langDir));
   }
   if (hmm.phones.symbols.join(' ') !== phones.symbols.join(' ')) {
-    throw new FormatError('the HMM and the lang directory have different phone sets', { file: hmmModel, expected: `phones of ${langDir}`, found: `${hmm.phones.symbols.length} phones, first difference at ${hmm.phones.symbols.findIndex((p, i) => p !== phones.symbols[i])}` });
+    throw new FormatError('the HMM and the lang directory have different phone sets', {
+      file: hmmModel,
+      expected: `phones of ${langDir}`,
+      found: `${hmm.phones.symbols.length} phones, first difference at ${hmm.phones.symbols.findIndex((p, i) => p !== phones.symbols[i])}`,
+    });
   }
   const am = phoneContextModel(hmm.ctx, hmm.tm);
-  const covered = coveredPronunciations(decoderLexicon(lexicon, phones, lexicon.words().filter((w) => search.allowUnk || w !== UNK_WORD)), am);
-  if (covered.droppedWords.length) logger.warn(`${covered.droppedWords.length} lexicon word(s) need phones the acoustic model never saw and are left out: ${covered.droppedWords.slice(0, 10).join(', ')}`);
+  const covered = coveredPronunciations(
+    decoderLexicon(
+      lexicon,
+      phones,
+      lexicon.words().filter((w) => search.allowUnk || w !== UNK_WORD),
+    ),
+    am,
+  );
+  if (covered.droppedWords.length)
+    logger.warn(
+      `${covered.droppedWords.length} lexicon word(s) need phones the acoustic model never saw and are left out: ${covered.droppedWords.slice(0, 10).join(', ')}`,
+    );
   if (opts.lexicon && covered.lexicon.prons.length === 0) {
-    throw new FormatError('no word of the lexicon can be used: the acoustic model has no senones for the phones of any pronunciation', {
-      file: opts.lexicon, expected: 'pronunciations over phones seen in training', found: `${covered.droppedWords.length} word(s) with untrained phones, e.g. ${covered.droppedWords.slice(0, 5).join(', ')}`,
-    });
+    throw new FormatError(
+      'no word of the lexicon can be used: the acoustic model has no senones for the phones of any pronunciation',
+      {
+        file: opts.lexicon,
+        expected: 'pronunciations over phones seen in training',
+        found: `${covered.droppedWords.length} word(s) with untrained phones, e.g. ${covered.droppedWords.slice(0, 5).join(', ')}`,
+      },
+    );
   }
   const t0 = performance.now();
   const loaded = await loadNgramStore(lm, { cache: lmCache });
-  logger.info(`decode: LM ${lm}: ${loaded.store.counts.join(' + ')} n-grams read from ${loaded.from === 'cache' ? `its binary cache ${loaded.cachePath}` : `the ARPA file (binary cache: ${loaded.cacheNote})`} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  logger.info(
+    `decode: LM ${lm}: ${loaded.store.counts.join(' + ')} n-grams read from ${loaded.from === 'cache' ? `its binary cache ${loaded.cachePath}` : `the ARPA file (binary cache: ${loaded.cacheNote})`} in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
+  );
   const slm = new SearchLm(loaded.store, { file: lm });
   const silenceProb = search.silenceProb ?? langSilenceProb(langDir);
   const t1 = performance.now();
   const decoder = new Decoder(covered.lexicon, am, slm, { silenceProb, missingLmWords: 'drop', lmFile: lm });
   const notInLm = [...decoder.droppedWords];
-  if (notInLm.length) logger.warn(`${notInLm.length} lexicon word(s) are not in the LM vocabulary and cannot be recognised: ${notInLm.slice(0, 10).join(', ')}${notInLm.length > 10 ? ', ...' : ''}`);
+  if (notInLm.length)
+    logger.warn(
+      `${notInLm.length} lexicon word(s) are not in the LM vocabulary and cannot be recognised: ${notInLm.slice(0, 10).join(', ')}${notInLm.length > 10 ? ', ...' : ''}`,
+    );
   const kept = covered.lexicon.prons.filter((p) => decoder.toLm[p.word] >= 0);
   const searchWords = [...new Set(kept.map((p) => covered.lexicon.words[p.word]))].sort();
-  logger.info(`decode: ${searchWords.length} words (${kept.length} pronunciations), LM order ${slm.order}, graph ${decoder.graph.numStates} HMM states in ${decoder.graph.numCopies} phone copies (built in ${((performance.now() - t1) / 1000).toFixed(2)} s); silence probability ${silenceProb}`);
-  return { decoder, slm, silenceProb, searchWords, numProns: kept.length, notInLm, untrainedPhones: covered.droppedWords, numPdfs: am.numPdfs, lexiconReport };
+  logger.info(
+    `decode: ${searchWords.length} words (${kept.length} pronunciations), LM order ${slm.order}, graph ${decoder.graph.numStates} HMM states in ${decoder.graph.numCopies} phone copies (built in ${((performance.now() - t1) / 1000).toFixed(2)} s); silence probability ${silenceProb}`,
+  );
+  return {
+    decoder,
+    slm,
+    silenceProb,
+    searchWords,
+    numProns: kept.length,
+    notInLm,
+    untrainedPhones: covered.droppedWords,
+    numPdfs: am.numPdfs,
+    lexiconReport,
+  };
 }
 
 /** The decoder's options for one (LM weight, insertion penalty) point of a search space. */
-export function decodeOptions(s: DecodeSearchOptions, p: { lmWeight: number; wordInsertionPenalty: number }, frameShiftSec: number): DecodeOptions {
+export function decodeOptions(
+  s: DecodeSearchOptions,
+  p: { lmWeight: number; wordInsertionPenalty: number },
+  frameShiftSec: number,
+): DecodeOptions {
   return {
-    beam: s.beam, maxActive: s.maxActive, lmWeight: p.lmWeight, wordInsertionPenalty: p.wordInsertionPenalty,
-    lmLookahead: s.lmLookahead, lookaheadOrder: s.lookaheadOrder, frameShiftSec,
+    beam: s.beam,
+    maxActive: s.maxActive,
+    lmWeight: p.lmWeight,
+    wordInsertionPenalty: p.wordInsertionPenalty,
+    lmLookahead: s.lmLookahead,
+    lookaheadOrder: s.lookaheadOrder,
+    frameShiftSec,
   };
 }

@@ -42,15 +42,34 @@ export function resolveModelDir(dir: string): string | null {
 }
 
 export function checkSystemSpecs(specs: readonly SystemSpec[]): void {
-  if (specs.length === 0) throw new ConfigError('nothing to decode', { keyPath: 'systems', expected: 'at least one acoustic model', found: 'none' });
+  if (specs.length === 0)
+    throw new ConfigError('nothing to decode', {
+      keyPath: 'systems',
+      expected: 'at least one acoustic model',
+      found: 'none',
+    });
   const seen = new Set<string>();
   for (const s of specs) {
     if (!/^[A-Za-z0-9._-]+$/.test(s.name) || s.name === 'refs') {
-      throw new ConfigError('bad system name', { keyPath: 'systems', expected: "letters, digits, '.', '_' or '-' (not 'refs')", found: JSON.stringify(s.name) });
+      throw new ConfigError('bad system name', {
+        keyPath: 'systems',
+        expected: "letters, digits, '.', '_' or '-' (not 'refs')",
+        found: JSON.stringify(s.name),
+      });
     }
-    if (seen.has(s.name)) throw new ConfigError('system name used twice', { keyPath: 'systems', expected: 'distinct names', found: s.name });
+    if (seen.has(s.name))
+      throw new ConfigError('system name used twice', {
+        keyPath: 'systems',
+        expected: 'distinct names',
+        found: s.name,
+      });
     seen.add(s.name);
-    if (s.models.length === 0) throw new ConfigError(`system '${s.name}' has no model`, { keyPath: 'systems', expected: 'at least one model directory', found: 'none' });
+    if (s.models.length === 0)
+      throw new ConfigError(`system '${s.name}' has no model`, {
+        keyPath: 'systems',
+        expected: 'at least one model directory',
+        found: 'none',
+      });
   }
 }
 
@@ -86,7 +105,11 @@ export class AcousticSystem {
     const S = models[0].sidecar.senones.numSenones;
     for (const m of models) {
       if (m.sidecar.senones.numSenones !== S) {
-        throw new FormatError(`the models of system '${name}' differ in senone count`, { file: m.dir, expected: `${S} senones (as ${models[0].dir})`, found: String(m.sidecar.senones.numSenones) });
+        throw new FormatError(`the models of system '${name}' differ in senone count`, {
+          file: m.dir,
+          expected: `${S} senones (as ${models[0].dir})`,
+          found: String(m.sidecar.senones.numSenones),
+        });
       }
     }
     this.numSenones = S;
@@ -95,13 +118,21 @@ export class AcousticSystem {
     for (const m of models) {
       for (let s = 0; s < S; s++) {
         const p = m.sidecar.priors[s];
-        if (!(p > 0 && p <= 1)) throw new FormatError('senone prior outside (0, 1]', { file: join(m.dir, SIDECAR_JSON), expected: 'priors in (0, 1]', found: `${p} for senone ${s}` });
+        if (!(p > 0 && p <= 1))
+          throw new FormatError('senone prior outside (0, 1]', {
+            file: join(m.dir, SIDECAR_JSON),
+            expected: 'priors in (0, 1]',
+            found: `${p} for senone ${s}`,
+          });
         mean[s] += p / models.length;
         const q = models[0].sidecar.priors[s];
         maxRel = Math.max(maxRel, Math.abs(p - q) / q);
       }
     }
-    if (maxRel > 1e-6) logger?.warn(`system '${name}': its models' senone priors differ (up to ${(100 * maxRel).toFixed(2)}% relative); dividing by their mean`);
+    if (maxRel > 1e-6)
+      logger?.warn(
+        `system '${name}': its models' senone priors differ (up to ${(100 * maxRel).toFixed(2)}% relative); dividing by their mean`,
+      );
     this.logPriors = Float64Array.from(mean, (p) => Math.log(p));
   }
 
@@ -138,7 +169,11 @@ export class AcousticSystem {
   scores(utt: Utterance, acousticScale: number): ScoreMatrix {
     const p = this.posteriors(utt);
     const t0 = performance.now();
-    const out = hybridScores(p.values, utt.numFrames, this.logPriors, { acousticScale, input: p.log ? 'log-posteriors' : 'posteriors', uttId: utt.uttId });
+    const out = hybridScores(p.values, utt.numFrames, this.logPriors, {
+      acousticScale,
+      input: p.log ? 'log-posteriors' : 'posteriors',
+      uttId: utt.uttId,
+    });
     this.timing.scoreSec += (performance.now() - t0) / 1000;
     return out;
   }
@@ -159,13 +194,25 @@ export class AcousticSystem {
    * normalised to sum 1, each raised to at least `floor`.
    */
   setPriors(priors: ArrayLike<number>, floor = 1e-10): void {
-    if (priors.length !== this.numSenones) throw new FormatError(`system '${this.name}': wrong number of priors`, { expected: `${this.numSenones} senones`, found: String(priors.length) });
+    if (priors.length !== this.numSenones)
+      throw new FormatError(`system '${this.name}': wrong number of priors`, {
+        expected: `${this.numSenones} senones`,
+        found: String(priors.length),
+      });
     let sum = 0;
     for (let s = 0; s < priors.length; s++) {
-      if (!(priors[s] >= 0) || !Number.isFinite(priors[s])) throw new FormatError(`system '${this.name}': bad prior`, { expected: 'finite values >= 0', found: `${priors[s]} for senone ${s}` });
+      if (!(priors[s] >= 0) || !Number.isFinite(priors[s]))
+        throw new FormatError(`system '${this.name}': bad prior`, {
+          expected: 'finite values >= 0',
+          found: `${priors[s]} for senone ${s}`,
+        });
       sum += priors[s];
     }
-    if (!(sum > 0)) throw new FormatError(`system '${this.name}': priors sum to 0`, { expected: 'a positive total', found: String(sum) });
+    if (!(sum > 0))
+      throw new FormatError(`system '${this.name}': priors sum to 0`, {
+        expected: 'a positive total',
+        found: String(sum),
+      });
     for (let s = 0; s < priors.length; s++) this.logPriors[s] = Math.log(Math.max(priors[s] / sum, floor));
   }
 }
@@ -193,7 +240,15 @@ export class ModelBank {
   private constructor(loaded: Map<string, LoadedModel>, specs: readonly SystemSpec[], opts: ModelBankOptions) {
     this.loaded = loaded;
     this.batchSize = opts.batchSize ?? 512;
-    this.systems = specs.map((s) => new AcousticSystem(s.name, s.models.map((d) => loaded.get(d)!), this, opts.logger));
+    this.systems = specs.map(
+      (s) =>
+        new AcousticSystem(
+          s.name,
+          s.models.map((d) => loaded.get(d)!),
+          this,
+          opts.logger,
+        ),
+    );
   }
 
   /** Load the models of `specs` (each directory once). The TF.js backend must be initialised. */
@@ -223,7 +278,8 @@ export class ModelBank {
   /** Distinct CMVN settings of the models (the caller computes statistics for each). */
   cmvnSettings(): CmvnOptions[] {
     const out = new Map<string, CmvnOptions>();
-    for (const m of this.loaded.values()) out.set(JSON.stringify([m.sidecar.cmvn.mode, m.sidecar.cmvn.normVars]), m.sidecar.cmvn);
+    for (const m of this.loaded.values())
+      out.set(JSON.stringify([m.sidecar.cmvn.mode, m.sidecar.cmvn.normVars]), m.sidecar.cmvn);
     return [...out.values()];
   }
 
@@ -235,9 +291,20 @@ export class ModelBank {
   }
 
   /** Check every model against the data's feature config and dimension and the HMM's senone count. */
-  checkInputs(expected: { featureConfig: Record<string, unknown>; featureDim: number; numSenones: number }, what: string): void {
+  checkInputs(
+    expected: { featureConfig: Record<string, unknown>; featureDim: number; numSenones: number },
+    what: string,
+  ): void {
     for (const m of this.loaded.values()) {
-      checkCompatible(m.sidecar, { senones: { numSenones: expected.numSenones }, featureConfig: expected.featureConfig, featureDim: expected.featureDim }, `model ${m.dir} vs ${what}`);
+      checkCompatible(
+        m.sidecar,
+        {
+          senones: { numSenones: expected.numSenones },
+          featureConfig: expected.featureConfig,
+          featureDim: expected.featureDim,
+        },
+        `model ${m.dir} vs ${what}`,
+      );
     }
   }
 
@@ -253,7 +320,13 @@ export class ModelBank {
     }
     const t0 = performance.now();
     const cmvn = m.sidecar.cmvn.mode === 'none' ? undefined : this.cmvnFor(m.sidecar.cmvn);
-    if (m.sidecar.cmvn.mode !== 'none' && !cmvn) throw new FormatError('no CMVN statistics for the data', { file: m.dir, uttId: utt.uttId, expected: `statistics for CMVN mode '${m.sidecar.cmvn.mode}'`, found: 'none' });
+    if (m.sidecar.cmvn.mode !== 'none' && !cmvn)
+      throw new FormatError('no CMVN statistics for the data', {
+        file: m.dir,
+        uttId: utt.uttId,
+        expected: `statistics for CMVN mode '${m.sidecar.cmvn.mode}'`,
+        found: 'none',
+      });
     const z = utteranceLogits(m.classifier, utt, { cmvn, splice: m.sidecar.splice, batchSize: this.batchSize });
     this.lastForwardSec = (performance.now() - t0) / 1000;
     m.forwardSec += this.lastForwardSec;

@@ -43,12 +43,19 @@ export interface DecodeSetOptions extends DecodeOptions {
 }
 
 /** Decode every utterance (in order) with the same options. */
-export function decodeSet(decoder: Decoder, inputs: Iterable<DecodeInput>, opts: DecodeSetOptions = {}): DecodeSetResult {
+export function decodeSet(
+  decoder: Decoder,
+  inputs: Iterable<DecodeInput>,
+  opts: DecodeSetOptions = {},
+): DecodeSetResult {
   const list = [...inputs];
   const progress = opts.logger?.progress('decode', list.length, 'utts');
   const results: DecodeResult[] = [];
   const noPath: string[] = [];
-  let frames = 0, elapsed = 0, activeW = 0, maxActive = 0;
+  let frames = 0,
+    elapsed = 0,
+    activeW = 0,
+    maxActive = 0;
   for (const inp of list) {
     const scores = typeof inp.scores === 'function' ? inp.scores() : inp.scores;
     const r = decoder.decode(inp.uttId, scores, opts);
@@ -61,17 +68,23 @@ export function decodeSet(decoder: Decoder, inputs: Iterable<DecodeInput>, opts:
     progress?.tick();
   }
   progress?.done();
-  if (noPath.length && opts.logger) opts.logger.warn(`no token reached a final state in ${noPath.length} of ${list.length} utterances (empty hypotheses), e.g. ${noPath.slice(0, 5).join(', ')}`);
+  if (noPath.length && opts.logger)
+    opts.logger.warn(
+      `no token reached a final state in ${noPath.length} of ${list.length} utterances (empty hypotheses), e.g. ${noPath.slice(0, 5).join(', ')}`,
+    );
   const shift = opts.frameShiftSec ?? 0.01;
   return {
     results,
     hyps: results.map((r) => ({ uttId: r.uttId, words: r.words, line: 0 })),
     noPath,
     stats: {
-      utterances: results.length, numFrames: frames, elapsedSec: elapsed,
+      utterances: results.length,
+      numFrames: frames,
+      elapsedSec: elapsed,
       framesPerSec: elapsed > 0 ? frames / elapsed : Infinity,
       realTimeFactor: frames > 0 ? elapsed / (frames * shift) : 0,
-      meanActive: frames > 0 ? activeW / frames : 0, maxActive,
+      meanActive: frames > 0 ? activeW / frames : 0,
+      maxActive,
     },
   };
 }
@@ -107,11 +120,22 @@ export interface TuneResult {
  * Grid search for the LM weight and word insertion penalty with the lowest dev WER. Apply
  * `best.lmWeight` and `best.wordInsertionPenalty` to the test set with decodeSet.
  */
-export function tuneOnDev(decoder: Decoder, dev: readonly DecodeInput[], refs: readonly TrnUtterance[], opts: TuneOptions = {}): TuneResult {
+export function tuneOnDev(
+  decoder: Decoder,
+  dev: readonly DecodeInput[],
+  refs: readonly TrnUtterance[],
+  opts: TuneOptions = {},
+): TuneResult {
   const lmWeights = opts.lmWeights ?? [0.7, 0.9, 1.1, 1.3, 1.5, 1.7];
   const pens = opts.wordInsertionPenalties ?? [0, 0.5, 1];
-  if (lmWeights.length === 0 || pens.length === 0) throw new ConfigError('empty tuning grid', { keyPath: lmWeights.length ? 'wordInsertionPenalties' : 'lmWeights', expected: 'at least one value', found: '[]' });
-  if (dev.length === 0) throw new ConfigError('no dev utterances to tune on', { expected: 'at least one utterance', found: 'none' });
+  if (lmWeights.length === 0 || pens.length === 0)
+    throw new ConfigError('empty tuning grid', {
+      keyPath: lmWeights.length ? 'wordInsertionPenalties' : 'lmWeights',
+      expected: 'at least one value',
+      found: '[]',
+    });
+  if (dev.length === 0)
+    throw new ConfigError('no dev utterances to tune on', { expected: 'at least one utterance', found: 'none' });
   // Matrices computed once and reused across the grid.
   const inputs = dev.map((d) => ({ uttId: d.uttId, scores: typeof d.scores === 'function' ? d.scores() : d.scores }));
   const grid: TunePoint[] = [];
@@ -120,9 +144,20 @@ export function tuneOnDev(decoder: Decoder, dev: readonly DecodeInput[], refs: r
     for (const wordInsertionPenalty of pens) {
       const r = decodeSet(decoder, inputs, { ...opts, logger: undefined, lmWeight, wordInsertionPenalty });
       const s = scoreTranscripts(refs, r.hyps, { missingHyp: 'error', ...opts.scoreOptions });
-      const p: TunePoint = { lmWeight, wordInsertionPenalty, wer: s.wer, errors: s.errors, refWords: s.refWords, sub: s.sub, del: s.del, ins: s.ins };
+      const p: TunePoint = {
+        lmWeight,
+        wordInsertionPenalty,
+        wer: s.wer,
+        errors: s.errors,
+        refWords: s.refWords,
+        sub: s.sub,
+        del: s.del,
+        ins: s.ins,
+      };
       grid.push(p);
-      opts.logger?.info(`tune: lmWeight ${lmWeight} penalty ${wordInsertionPenalty}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ]`);
+      opts.logger?.info(
+        `tune: lmWeight ${lmWeight} penalty ${wordInsertionPenalty}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ]`,
+      );
       if (!best || p.errors < best.errors) best = p;
     }
   }

@@ -32,9 +32,18 @@ export const DEFAULT_COMBINE_OPTIONS: Readonly<CombineOptions> = Object.freeze({
 export function resolveCombineOptions(o: Partial<CombineOptions> = {}): CombineOptions {
   const r = { ...DEFAULT_COMBINE_OPTIONS, ...o };
   if (!(typeof r.temperature === 'number' && r.temperature > 0 && Number.isFinite(r.temperature))) {
-    throw new ConfigError('bad temperature', { keyPath: 'temperature', expected: 'a finite number > 0', found: String(r.temperature) });
+    throw new ConfigError('bad temperature', {
+      keyPath: 'temperature',
+      expected: 'a finite number > 0',
+      found: String(r.temperature),
+    });
   }
-  if (!COMBINATION_RULES.includes(r.rule)) throw new ConfigError('unknown combination rule', { keyPath: 'combination', expected: COMBINATION_RULES.join(' or '), found: String(r.rule) });
+  if (!COMBINATION_RULES.includes(r.rule))
+    throw new ConfigError('unknown combination rule', {
+      keyPath: 'combination',
+      expected: COMBINATION_RULES.join(' or '),
+      found: String(r.rule),
+    });
   return r;
 }
 
@@ -69,11 +78,17 @@ export class EnsembleAccumulator {
     if (this.finished) throw new Error('EnsembleAccumulator: add() after finish()');
     const n = this.numFrames * this.numSenones;
     if (logits.length !== n) {
-      throw new FormatError('member logits have the wrong size', { found: `${logits.length} values from ${what}`, expected: `${this.numFrames} frames x ${this.numSenones} senones = ${n}` });
+      throw new FormatError('member logits have the wrong size', {
+        found: `${logits.length} values from ${what}`,
+        expected: `${this.numFrames} frames x ${this.numSenones} senones = ${n}`,
+      });
     }
     for (let i = 0; i < n; i++) {
       if (!Number.isFinite(logits[i])) {
-        throw new FormatError('member logits are not finite', { expected: 'finite logits', found: `${logits[i]} from ${what} at frame ${Math.floor(i / this.numSenones)}, senone ${i % this.numSenones}` });
+        throw new FormatError('member logits are not finite', {
+          expected: 'finite logits',
+          found: `${logits[i]} from ${what} at frame ${Math.floor(i / this.numSenones)}, senone ${i % this.numSenones}`,
+        });
       }
     }
     const lp = logSoftmaxRows(logits, this.numFrames, this.numSenones, this.options.temperature, this.scratch);
@@ -86,7 +101,8 @@ export class EnsembleAccumulator {
   /** The combined distribution per frame (float64, rows sum to 1). */
   finish(): Float64Array<ArrayBufferLike> {
     if (this.finished) throw new Error('EnsembleAccumulator: finish() twice');
-    if (this.members === 0) throw new ConfigError('an ensemble needs at least one member', { expected: '>= 1 member', found: '0' });
+    if (this.members === 0)
+      throw new ConfigError('an ensemble needs at least one member', { expected: '>= 1 member', found: '0' });
     this.finished = true;
     const K = this.members;
     const acc = this.acc;
@@ -109,7 +125,12 @@ export class EnsembleAccumulator {
 }
 
 /** One-shot combination of K members' logits (each numFrames x numSenones). */
-export function combineEnsemble(memberLogits: readonly ArrayLike<number>[], numFrames: number, numSenones: number, opts: Partial<CombineOptions> = {}): Float64Array<ArrayBufferLike> {
+export function combineEnsemble(
+  memberLogits: readonly ArrayLike<number>[],
+  numFrames: number,
+  numSenones: number,
+  opts: Partial<CombineOptions> = {},
+): Float64Array<ArrayBufferLike> {
   const acc = new EnsembleAccumulator(numFrames, numSenones, opts);
   memberLogits.forEach((z, i) => acc.add(z, `member ${i}`));
   return acc.finish();
@@ -119,12 +140,20 @@ export function combineEnsemble(memberLogits: readonly ArrayLike<number>[], numF
  * TF.js version: K logits tensors [n, S] -> combined probabilities [n, S] (float32) on the active
  * backend. Arithmetic: mean of softmax(z_i / T); geometric: softmax(mean_i logSoftmax(z_i / T)).
  */
-export function combineEnsembleTf(memberLogits: readonly tf.Tensor2D[], opts: Partial<CombineOptions> = {}): tf.Tensor2D {
+export function combineEnsembleTf(
+  memberLogits: readonly tf.Tensor2D[],
+  opts: Partial<CombineOptions> = {},
+): tf.Tensor2D {
   const o = resolveCombineOptions(opts);
-  if (memberLogits.length === 0) throw new ConfigError('an ensemble needs at least one member', { expected: '>= 1 member', found: '0' });
+  if (memberLogits.length === 0)
+    throw new ConfigError('an ensemble needs at least one member', { expected: '>= 1 member', found: '0' });
   const shape = memberLogits[0].shape;
   memberLogits.forEach((z, i) => {
-    if (z.shape[0] !== shape[0] || z.shape[1] !== shape[1]) throw new FormatError('member logits differ in shape', { expected: `[${shape}]`, found: `[${z.shape}] from member ${i}` });
+    if (z.shape[0] !== shape[0] || z.shape[1] !== shape[1])
+      throw new FormatError('member logits differ in shape', {
+        expected: `[${shape}]`,
+        found: `[${z.shape}] from member ${i}`,
+      });
   });
   return tf.tidy(() => {
     const logp = memberLogits.map((z) => tf.logSoftmax(o.temperature === 1 ? z : tf.div(z, o.temperature)));

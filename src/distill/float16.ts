@@ -66,7 +66,10 @@ export function encodeFloat16(values: ArrayLike<number>, out = new Uint16Array(v
 }
 
 /** Decode half bits to float32. */
-export function decodeFloat16(bits: Uint16Array, out: Float32Array<ArrayBufferLike> = new Float32Array(bits.length)): Float32Array<ArrayBufferLike> {
+export function decodeFloat16(
+  bits: Uint16Array,
+  out: Float32Array<ArrayBufferLike> = new Float32Array(bits.length),
+): Float32Array<ArrayBufferLike> {
   const t = decodeTable();
   for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];
   return out;

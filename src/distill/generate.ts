@@ -22,7 +22,14 @@ import { join } from 'node:path';
 import { ConfigError, CorpusError, FormatError, SkipCounter } from '../util/errors.ts';
 import { hashConfig, hashFile, sha256Hex } from '../util/hash.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { checkUtterance, scanSource, type CmvnOptions, type FrameSource, type SpeakerCmvn, type Utterance } from '../nnet/data.ts';
+import {
+  checkUtterance,
+  scanSource,
+  type CmvnOptions,
+  type FrameSource,
+  type SpeakerCmvn,
+  type Utterance,
+} from '../nnet/data.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { initBackend, type BackendName } from '../nnet/backend.ts';
 import { MODEL_JSON, WEIGHTS_BIN, checkCompatible, loadModelDir, readSidecar, type ModelSidecar } from '../nnet/io.ts';
@@ -101,20 +108,33 @@ export const DEFAULT_SOFT_TARGET_CONFIG: Readonly<SoftTargetConfig> = Object.fre
 
 export function resolveSoftTargetConfig(c: Partial<SoftTargetConfig> = {}): SoftTargetConfig {
   for (const k of Object.keys(c)) {
-    if (!(k in DEFAULT_SOFT_TARGET_CONFIG)) throw new ConfigError('unknown soft-target option', { keyPath: k, expected: Object.keys(DEFAULT_SOFT_TARGET_CONFIG).join(', '), found: k });
+    if (!(k in DEFAULT_SOFT_TARGET_CONFIG))
+      throw new ConfigError('unknown soft-target option', {
+        keyPath: k,
+        expected: Object.keys(DEFAULT_SOFT_TARGET_CONFIG).join(', '),
+        found: k,
+      });
   }
   const r = { ...DEFAULT_SOFT_TARGET_CONFIG, ...c } as SoftTargetConfig;
-  const bad = (keyPath: string, expected: string, found: unknown) => new ConfigError('bad soft-target option', { keyPath, expected, found: String(found) });
-  if (!(typeof r.temperature === 'number' && r.temperature > 0 && Number.isFinite(r.temperature))) throw bad('temperature', 'a finite number > 0', r.temperature);
-  if (!COMBINATION_RULES.includes(r.combination)) throw bad('combination', COMBINATION_RULES.join(' or '), r.combination);
-  if (r.topK !== 'auto' && !(Number.isInteger(r.topK) && r.topK >= 1)) throw bad('topK', "'auto' or an integer >= 1", r.topK);
-  if (!(r.targetKeptMass > 0 && r.targetKeptMass <= 1)) throw bad('targetKeptMass', 'a number in (0, 1]', r.targetKeptMass);
-  if (r.maxK !== null && !(Number.isInteger(r.maxK) && r.maxK >= 1)) throw bad('maxK', 'null or an integer >= 1', r.maxK);
-  if (!(Number.isInteger(r.calibrationFrames) && r.calibrationFrames >= 1)) throw bad('calibrationFrames', 'an integer >= 1', r.calibrationFrames);
+  const bad = (keyPath: string, expected: string, found: unknown) =>
+    new ConfigError('bad soft-target option', { keyPath, expected, found: String(found) });
+  if (!(typeof r.temperature === 'number' && r.temperature > 0 && Number.isFinite(r.temperature)))
+    throw bad('temperature', 'a finite number > 0', r.temperature);
+  if (!COMBINATION_RULES.includes(r.combination))
+    throw bad('combination', COMBINATION_RULES.join(' or '), r.combination);
+  if (r.topK !== 'auto' && !(Number.isInteger(r.topK) && r.topK >= 1))
+    throw bad('topK', "'auto' or an integer >= 1", r.topK);
+  if (!(r.targetKeptMass > 0 && r.targetKeptMass <= 1))
+    throw bad('targetKeptMass', 'a number in (0, 1]', r.targetKeptMass);
+  if (r.maxK !== null && !(Number.isInteger(r.maxK) && r.maxK >= 1))
+    throw bad('maxK', 'null or an integer >= 1', r.maxK);
+  if (!(Number.isInteger(r.calibrationFrames) && r.calibrationFrames >= 1))
+    throw bad('calibrationFrames', 'an integer >= 1', r.calibrationFrames);
   if (!Number.isInteger(r.calibrationSeed)) throw bad('calibrationSeed', 'an integer', r.calibrationSeed);
   if (!RESIDUAL_MODES.includes(r.residual)) throw bad('residual', RESIDUAL_MODES.join(' or '), r.residual);
   if (!PROB_TYPES.includes(r.probType)) throw bad('probType', PROB_TYPES.join(' or '), r.probType);
-  if (r.idType !== 'auto' && r.idType !== 'uint16' && r.idType !== 'int32') throw bad('idType', "'auto', 'uint16' or 'int32'", r.idType);
+  if (r.idType !== 'auto' && r.idType !== 'uint16' && r.idType !== 'int32')
+    throw bad('idType', "'auto', 'uint16' or 'int32'", r.idType);
   return r;
 }
 
@@ -161,19 +181,37 @@ export interface SoftTargetStats {
 }
 
 function checkMembers(members: readonly EnsembleMember[], numSenones: number, what: string): string | null {
-  if (members.length === 0) throw new ConfigError('an ensemble needs at least one member', { keyPath: 'teachers', expected: '>= 1 teacher', found: '0' });
+  if (members.length === 0)
+    throw new ConfigError('an ensemble needs at least one member', {
+      keyPath: 'teachers',
+      expected: '>= 1 teacher',
+      found: '0',
+    });
   let inventory: string | null = null;
   let inventoryOf = '';
   const ids = new Set<string>();
   for (const m of members) {
-    if (ids.has(m.id)) throw new ConfigError('the same teacher is listed twice', { keyPath: 'teachers', expected: 'distinct teachers', found: m.id });
+    if (ids.has(m.id))
+      throw new ConfigError('the same teacher is listed twice', {
+        keyPath: 'teachers',
+        expected: 'distinct teachers',
+        found: m.id,
+      });
     ids.add(m.id);
     if (m.numSenones !== numSenones) {
-      throw new FormatError('teacher and alignments differ in senone inventory', { file: m.id, expected: `${numSenones} senones (${what})`, found: `${m.numSenones} senones` });
+      throw new FormatError('teacher and alignments differ in senone inventory', {
+        file: m.id,
+        expected: `${numSenones} senones (${what})`,
+        found: `${m.numSenones} senones`,
+      });
     }
     if (m.senoneInventoryId) {
       if (inventory !== null && m.senoneInventoryId !== inventory) {
-        throw new FormatError('teachers differ in senone inventory', { file: m.id, expected: `inventory ${inventory} (as ${inventoryOf})`, found: m.senoneInventoryId });
+        throw new FormatError('teachers differ in senone inventory', {
+          file: m.id,
+          expected: `inventory ${inventory} (as ${inventoryOf})`,
+          found: m.senoneInventoryId,
+        });
       }
       inventory = m.senoneInventoryId;
       inventoryOf = m.id;
@@ -189,7 +227,14 @@ function sampleSelector(seed: number, fraction: number): (uttId: string) => bool
 }
 
 /** Members' logits folded into the combined distribution; member argmax hits counted. */
-async function combineUtterance(members: readonly EnsembleMember[], utt: Utterance, numSenones: number, temperature: number, rule: CombinationRule, memberHits?: Float64Array): Promise<Float64Array> {
+async function combineUtterance(
+  members: readonly EnsembleMember[],
+  utt: Utterance,
+  numSenones: number,
+  temperature: number,
+  rule: CombinationRule,
+  memberHits?: Float64Array,
+): Promise<Float64Array> {
   const acc = new EnsembleAccumulator(utt.numFrames, numSenones, { temperature, rule });
   for (let i = 0; i < members.length; i++) {
     const m = members[i];
@@ -203,7 +248,8 @@ async function combineUtterance(members: readonly EnsembleMember[], utt: Utteran
 }
 
 function argmaxRow(a: ArrayLike<number>, f: number, S: number): number {
-  let best = 0, bv = -Infinity;
+  let best = 0,
+    bv = -Infinity;
   for (let s = 0; s < S; s++) {
     const v = a[f * S + s];
     if (v > bv) {
@@ -236,7 +282,12 @@ export async function calibrateTopK(opts: CalibrateTopKOptions): Promise<Calibra
   const S = opts.numSenones;
   checkMembers(opts.members, S, opts.source.name);
   const maxK = cfg.maxK ?? S;
-  if (maxK > S) throw new ConfigError('maxK exceeds the number of senones', { keyPath: 'maxK', expected: `<= ${S}`, found: String(maxK) });
+  if (maxK > S)
+    throw new ConfigError('maxK exceeds the number of senones', {
+      keyPath: 'maxK',
+      expected: `<= ${S}`,
+      found: String(maxK),
+    });
   const total = opts.totalFrames ?? (await countFrames(opts.source));
   const fraction = total > 0 ? Math.min(1, cfg.calibrationFrames / total) : 1;
   const pick = sampleSelector(cfg.calibrationSeed, fraction);
@@ -249,13 +300,33 @@ export async function calibrateTopK(opts: CalibrateTopKOptions): Promise<Calibra
     utterances++;
   }
   if (curve.frames === 0) {
-    throw new CorpusError('the calibration sample is empty (no usable utterance was drawn); set topK or raise calibrationFrames', { file: opts.source.name, expected: 'at least one aligned utterance in the sample', found: `fraction ${fraction.toFixed(4)} of ${total} frames` });
+    throw new CorpusError(
+      'the calibration sample is empty (no usable utterance was drawn); set topK or raise calibrationFrames',
+      {
+        file: opts.source.name,
+        expected: 'at least one aligned utterance in the sample',
+        found: `fraction ${fraction.toFixed(4)} of ${total} frames`,
+      },
+    );
   }
   const c = curve.chooseK(cfg.targetKeptMass);
-  const res: CalibrationResult = { k: c.k, meanKeptMass: c.meanMass, reached: c.reached, targetKeptMass: cfg.targetKeptMass, frames: curve.frames, utterances, sampleFraction: fraction };
+  const res: CalibrationResult = {
+    k: c.k,
+    meanKeptMass: c.meanMass,
+    reached: c.reached,
+    targetKeptMass: cfg.targetKeptMass,
+    frames: curve.frames,
+    utterances,
+    sampleFraction: fraction,
+  };
   const logger = opts.logger ?? defaultLog;
-  if (!c.reached) logger.warn(`top-k calibration: mean kept mass ${c.meanMass.toFixed(4)} at maxK = ${maxK} stays below the target ${cfg.targetKeptMass}; using k = ${maxK}`);
-  logger.info(`top-k calibration on ${curve.frames} frames (${utterances} utterances): k = ${c.k}, mean kept mass ${c.meanMass.toFixed(4)} (target ${cfg.targetKeptMass})`);
+  if (!c.reached)
+    logger.warn(
+      `top-k calibration: mean kept mass ${c.meanMass.toFixed(4)} at maxK = ${maxK} stays below the target ${cfg.targetKeptMass}; using k = ${maxK}`,
+    );
+  logger.info(
+    `top-k calibration on ${curve.frames} frames (${utterances} utterances): k = ${c.k}, mean kept mass ${c.meanMass.toFixed(4)} (target ${cfg.targetKeptMass})`,
+  );
   return res;
 }
 
@@ -277,8 +348,18 @@ export interface WriteSoftTargetsOptions {
 }
 
 /** Hash of what determines the targets' bytes (the config as requested, teachers' weights, inputs). */
-export function softTargetConfigHash(cfg: SoftTargetConfig, teachers: readonly TeacherId[], provenance: SoftTargetProvenance): string {
-  return hashConfig({ format: SOFT_TARGET_FORMAT, formatVersion: SOFT_TARGET_FORMAT_VERSION, config: cfg, teachers: teachers.map((t) => t.hash), ...provenance });
+export function softTargetConfigHash(
+  cfg: SoftTargetConfig,
+  teachers: readonly TeacherId[],
+  provenance: SoftTargetProvenance,
+): string {
+  return hashConfig({
+    format: SOFT_TARGET_FORMAT,
+    formatVersion: SOFT_TARGET_FORMAT_VERSION,
+    config: cfg,
+    teachers: teachers.map((t) => t.hash),
+    ...provenance,
+  });
 }
 
 /** Soft targets of every usable utterance of `source` into one Arrow file (atomic). */
@@ -298,17 +379,31 @@ export async function writeSoftTargets(opts: WriteSoftTargetsOptions): Promise<S
     calibration = await calibrateTopK({ source, members, numSenones: S, config: cfg, totalFrames: total, logger });
     k = calibration.k;
   } else {
-    if (cfg.topK > S) throw new ConfigError('topK exceeds the number of senones', { keyPath: 'topK', expected: `<= ${S}`, found: String(cfg.topK) });
+    if (cfg.topK > S)
+      throw new ConfigError('topK exceeds the number of senones', {
+        keyPath: 'topK',
+        expected: `<= ${S}`,
+        found: String(cfg.topK),
+      });
     k = cfg.topK;
   }
 
   const teachers: TeacherId[] = members.map((m) => ({ id: m.id, hash: m.hash }));
   const writer = await SoftTargetFileWriter.open(opts.output, {
     configHash: softTargetConfigHash(cfg, teachers, opts.provenance),
-    teachers, temperature: cfg.temperature, k, combination: cfg.combination, numSenones: S,
-    senoneInventoryId: inventory, residual: cfg.residual, idType: cfg.idType, probType: cfg.probType,
-    alignmentConfigHash: opts.provenance.alignmentConfigHash, featureConfigHash: opts.provenance.featureConfigHash,
-    split: opts.split ?? null, shard: opts.shard ?? null,
+    teachers,
+    temperature: cfg.temperature,
+    k,
+    combination: cfg.combination,
+    numSenones: S,
+    senoneInventoryId: inventory,
+    residual: cfg.residual,
+    idType: cfg.idType,
+    probType: cfg.probType,
+    alignmentConfigHash: opts.provenance.alignmentConfigHash,
+    featureConfigHash: opts.provenance.featureConfigHash,
+    split: opts.split ?? null,
+    shard: opts.shard ?? null,
     config: { ...cfg, chosenK: k, calibration },
   });
   const skips = new SkipCounter();
@@ -316,7 +411,11 @@ export async function writeSoftTargets(opts: WriteSoftTargetsOptions): Promise<S
   let ensembleHits = 0;
   let meta: SoftTargetFileMetadata;
   try {
-    const progress = logger.progress(`soft targets (${members.length} teachers, T ${cfg.temperature}, k ${k})`, total, 'frames');
+    const progress = logger.progress(
+      `soft targets (${members.length} teachers, T ${cfg.temperature}, k ${k})`,
+      total,
+      'frames',
+    );
     for await (const utt of source.utterances()) {
       const bad = checkUtterance(utt, source, S);
       if (bad) {
@@ -332,7 +431,11 @@ export async function writeSoftTargets(opts: WriteSoftTargetsOptions): Promise<S
       progress.tick(utt.numFrames);
     }
     if (writer.utterances === 0) {
-      throw new CorpusError('no soft targets were produced', { file: source.name, expected: 'at least one aligned utterance', found: skips.summary() });
+      throw new CorpusError('no soft targets were produced', {
+        file: source.name,
+        expected: 'at least one aligned utterance',
+        found: skips.summary(),
+      });
     }
     progress.done(`mean kept mass ${writer.meanKeptMass.toFixed(4)}`);
     meta = await writer.finish(skips.skipped);
@@ -344,13 +447,26 @@ export async function writeSoftTargets(opts: WriteSoftTargetsOptions): Promise<S
   const storage = await measureSoftTargetFile(opts.output);
   const seconds = (Date.now() - t0) / 1000;
   const frames = meta.counts.frames;
-  logger.info(`soft targets -> ${opts.output}: ${frames} frames, k ${k}, mean kept mass ${meta.meanKeptMass.toFixed(4)}, ` +
-    `${storage.bytesPerFrame.toFixed(1)} bytes/frame (dense float32 ${storage.layout.denseRow}), ensemble frame accuracy ${(100 * ensembleHits / frames).toFixed(2)}%`);
+  logger.info(
+    `soft targets -> ${opts.output}: ${frames} frames, k ${k}, mean kept mass ${meta.meanKeptMass.toFixed(4)}, ` +
+      `${storage.bytesPerFrame.toFixed(1)} bytes/frame (dense float32 ${storage.layout.denseRow}), ensemble frame accuracy ${((100 * ensembleHits) / frames).toFixed(2)}%`,
+  );
   return {
-    output: opts.output, utterances: meta.counts.utterances, frames, skips: skips.toJSON(), k,
-    kChosenBy: calibration ? 'calibration' : 'config', calibration, meanKeptMass: meta.meanKeptMass, keptMass: meta.keptMass,
-    storage, ensembleFrameAccuracy: ensembleHits / frames, memberFrameAccuracy: Array.from(memberHits, (h) => h / frames),
-    seconds, framesPerSecond: frames / Math.max(seconds, 1e-9), metadata: meta,
+    output: opts.output,
+    utterances: meta.counts.utterances,
+    frames,
+    skips: skips.toJSON(),
+    k,
+    kChosenBy: calibration ? 'calibration' : 'config',
+    calibration,
+    meanKeptMass: meta.meanKeptMass,
+    keptMass: meta.keptMass,
+    storage,
+    ensembleFrameAccuracy: ensembleHits / frames,
+    memberFrameAccuracy: Array.from(memberHits, (h) => h / frames),
+    seconds,
+    framesPerSecond: frames / Math.max(seconds, 1e-9),
+    metadata: meta,
   };
 }
 
@@ -372,7 +488,10 @@ export interface LoadMemberOptions {
 }
 
 /** An ensemble member from a src/nnet model directory (inference through utteranceLogits). */
-export async function loadEnsembleMember(modelDir: string, opts: LoadMemberOptions = {}): Promise<EnsembleMember & { sidecar: ModelSidecar }> {
+export async function loadEnsembleMember(
+  modelDir: string,
+  opts: LoadMemberOptions = {},
+): Promise<EnsembleMember & { sidecar: ModelSidecar }> {
   const { classifier, sidecar } = await loadModelDir(modelDir);
   const hash = await modelDirHash(modelDir);
   return {
@@ -381,7 +500,8 @@ export async function loadEnsembleMember(modelDir: string, opts: LoadMemberOptio
     numSenones: sidecar.senones.numSenones,
     senoneInventoryId: sidecar.senones.id ?? null,
     sidecar,
-    predictLogits: (utt) => utteranceLogits(classifier, utt, { cmvn: opts.cmvn, splice: sidecar.splice, batchSize: opts.batchSize }),
+    predictLogits: (utt) =>
+      utteranceLogits(classifier, utt, { cmvn: opts.cmvn, splice: sidecar.splice, batchSize: opts.batchSize }),
     dispose: () => classifier.dispose(),
   };
 }
@@ -419,15 +539,34 @@ export interface GenerateSoftTargetsOptions {
  */
 export async function generateSoftTargets(opts: GenerateSoftTargetsOptions): Promise<SoftTargetStats> {
   const logger = opts.logger ?? defaultLog;
-  if (opts.alignments.length === 0) throw new ConfigError('soft targets need alignment files', { keyPath: 'alignments', expected: 'at least one Arrow alignment file', found: 'none' });
-  const arrow = await ArrowFrameSource.open({ features: opts.features, alignments: opts.alignments, uttToSpeaker: opts.uttToSpeaker });
+  if (opts.alignments.length === 0)
+    throw new ConfigError('soft targets need alignment files', {
+      keyPath: 'alignments',
+      expected: 'at least one Arrow alignment file',
+      found: 'none',
+    });
+  const arrow = await ArrowFrameSource.open({
+    features: opts.features,
+    alignments: opts.alignments,
+    uttToSpeaker: opts.uttToSpeaker,
+  });
   const source = opts.select ? opts.select.apply(arrow) : arrow;
   let alignmentConfigHash = '';
   let numSenones = 0;
   for (const a of opts.alignments) {
     const m = await readAlignmentMetadata(a);
-    if (alignmentConfigHash && m.configHash !== alignmentConfigHash) throw new FormatError('alignment files differ in config', { file: a, expected: `config hash ${alignmentConfigHash} (as ${opts.alignments[0]})`, found: m.configHash });
-    if (numSenones && m.numSenones !== numSenones) throw new FormatError('alignment files differ in senone count', { file: a, expected: String(numSenones), found: String(m.numSenones) });
+    if (alignmentConfigHash && m.configHash !== alignmentConfigHash)
+      throw new FormatError('alignment files differ in config', {
+        file: a,
+        expected: `config hash ${alignmentConfigHash} (as ${opts.alignments[0]})`,
+        found: m.configHash,
+      });
+    if (numSenones && m.numSenones !== numSenones)
+      throw new FormatError('alignment files differ in senone count', {
+        file: a,
+        expected: String(numSenones),
+        found: String(m.numSenones),
+      });
     alignmentConfigHash = m.configHash;
     numSenones = m.numSenones;
   }
@@ -450,26 +589,43 @@ export async function generateSoftTargets(opts: GenerateSoftTargetsOptions): Pro
       }
       return c;
     };
-    if (opts.teachers.some((t) => typeof t === 'string')) await initBackend({ backend: opts.backend ?? 'auto', logger });
+    if (opts.teachers.some((t) => typeof t === 'string'))
+      await initBackend({ backend: opts.backend ?? 'auto', logger });
     for (const t of opts.teachers) {
       if (typeof t !== 'string') {
         members.push(t);
         continue;
       }
       const sidecar = await readSidecar(t);
-      checkCompatible(sidecar, {
-        senones: { numSenones },
-        featureConfig: arrow.featureConfig as unknown as Record<string, unknown>,
-        featureDim: arrow.featureDim,
-      }, `teacher ${t} vs features ${opts.features[0]} and alignments ${opts.alignments[0]}`);
+      checkCompatible(
+        sidecar,
+        {
+          senones: { numSenones },
+          featureConfig: arrow.featureConfig as unknown as Record<string, unknown>,
+          featureDim: arrow.featureDim,
+        },
+        `teacher ${t} vs features ${opts.features[0]} and alignments ${opts.alignments[0]}`,
+      );
       const cmvn = sidecar.cmvn.mode === 'none' ? undefined : await cmvnFor(sidecar.cmvn);
       const m = await loadEnsembleMember(t, { cmvn, batchSize: opts.inferenceBatchSize });
       loaded.push(m);
       members.push(m);
     }
     return await writeSoftTargets({
-      source, members, numSenones, output: opts.output, config: opts.config, split: opts.split, shard: opts.shard, totalFrames, logger,
-      provenance: { alignmentConfigHash, featureConfigHash: arrow.featureConfigHash, ...(opts.select ? { selection: opts.select.name } : {}) },
+      source,
+      members,
+      numSenones,
+      output: opts.output,
+      config: opts.config,
+      split: opts.split,
+      shard: opts.shard,
+      totalFrames,
+      logger,
+      provenance: {
+        alignmentConfigHash,
+        featureConfigHash: arrow.featureConfigHash,
+        ...(opts.select ? { selection: opts.select.name } : {}),
+      },
     });
   } finally {
     for (const m of loaded) m.dispose?.();

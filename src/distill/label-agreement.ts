@@ -53,8 +53,14 @@ export function agreementGroup(uttId: string): string {
 
 /** Accumulates agreement per group, one utterance at a time (memory: one counter per group). */
 export class LabelAgreementCounter {
-  private readonly groups = new Map<string, { utterances: number; frames: number; agree: number; mass: number; phoneAgree: number }>();
-  private readonly phones = new Map<string, { group: string; phone: string; frames: number; agree: number; phoneAgree: number; other: Map<string, number> }>();
+  private readonly groups = new Map<
+    string,
+    { utterances: number; frames: number; agree: number; mass: number; phoneAgree: number }
+  >();
+  private readonly phones = new Map<
+    string,
+    { group: string; phone: string; frames: number; agree: number; phoneAgree: number; other: Map<string, number> }
+  >();
 
   /** `senonePhones[s]`: the phone of senone s (align/senones.json), for the phone-level counts. */
   constructor(private readonly senonePhones: readonly string[] | null = null) {}
@@ -64,7 +70,12 @@ export class LabelAgreementCounter {
    */
   add(t: UtteranceSoftTargets, labels: ArrayLike<number>, where = ''): void {
     if (labels.length !== t.numFrames) {
-      throw new FormatError('soft targets and alignment differ in frames', { file: where || undefined, uttId: t.uttId, expected: `${labels.length} frames (the alignment)`, found: `${t.numFrames} frame${t.numFrames === 1 ? '' : 's'}` });
+      throw new FormatError('soft targets and alignment differ in frames', {
+        file: where || undefined,
+        uttId: t.uttId,
+        expected: `${labels.length} frames (the alignment)`,
+        found: `${t.numFrames} frame${t.numFrames === 1 ? '' : 's'}`,
+      });
     }
     const key = agreementGroup(t.uttId);
     let g = this.groups.get(key);
@@ -73,25 +84,41 @@ export class LabelAgreementCounter {
     const k = t.k;
     const sp = this.senonePhones;
     for (let f = 0; f < t.numFrames; f++) {
-      let best = -1, bestP = -Infinity, labelP = 0;
+      let best = -1,
+        bestP = -Infinity,
+        labelP = 0;
       for (let j = 0; j < k; j++) {
-        const id = t.ids[f * k + j], p = t.probs[f * k + j];
-        if (p > bestP) { bestP = p; best = id; }
+        const id = t.ids[f * k + j],
+          p = t.probs[f * k + j];
+        if (p > bestP) {
+          bestP = p;
+          best = id;
+        }
         if (id === labels[f]) labelP += p;
       }
       if (best === labels[f]) g.agree++;
       g.mass += labelP;
       if (sp) {
-        const lp = sp[labels[f]], bp = sp[best];
+        const lp = sp[labels[f]],
+          bp = sp[best];
         if (lp === undefined || bp === undefined) {
-          throw new FormatError('a senone outside the senone inventory', { file: where || undefined, uttId: t.uttId, expected: `senones 0..${sp.length - 1}`, found: `senone ${lp === undefined ? labels[f] : best} at frame ${f}` });
+          throw new FormatError('a senone outside the senone inventory', {
+            file: where || undefined,
+            uttId: t.uttId,
+            expected: `senones 0..${sp.length - 1}`,
+            found: `senone ${lp === undefined ? labels[f] : best} at frame ${f}`,
+          });
         }
         const pk = `${key}\u0000${lp}`;
         let ph = this.phones.get(pk);
-        if (!ph) this.phones.set(pk, (ph = { group: key, phone: lp, frames: 0, agree: 0, phoneAgree: 0, other: new Map() }));
+        if (!ph)
+          this.phones.set(pk, (ph = { group: key, phone: lp, frames: 0, agree: 0, phoneAgree: 0, other: new Map() }));
         ph.frames++;
         if (best === labels[f]) ph.agree++;
-        if (bp === lp) { ph.phoneAgree++; g.phoneAgree++; } else ph.other.set(bp, (ph.other.get(bp) ?? 0) + 1);
+        if (bp === lp) {
+          ph.phoneAgree++;
+          g.phoneAgree++;
+        } else ph.other.set(bp, (ph.other.get(bp) ?? 0) + 1);
       }
     }
     g.frames += t.numFrames;
@@ -102,7 +129,11 @@ export class LabelAgreementCounter {
     return [...this.groups.entries()]
       .sort((a, b) => groupOrder(a[0]) - groupOrder(b[0]))
       .map(([group, g]) => ({
-        group, utterances: g.utterances, frames: g.frames, top1Agreement: g.frames ? g.agree / g.frames : 0, meanLabelMass: g.frames ? g.mass / g.frames : 0,
+        group,
+        utterances: g.utterances,
+        frames: g.frames,
+        top1Agreement: g.frames ? g.agree / g.frames : 0,
+        meanLabelMass: g.frames ? g.mass / g.frames : 0,
         ...(this.senonePhones ? { phoneAgreement: g.frames ? g.phoneAgree / g.frames : 0 } : {}),
       }));
   }
@@ -112,9 +143,22 @@ export class LabelAgreementCounter {
     return [...this.phones.values()]
       .sort((a, b) => groupOrder(a.group) - groupOrder(b.group) || (a.phone < b.phone ? -1 : a.phone > b.phone ? 1 : 0))
       .map((p) => {
-        let top: string | null = null, n = 0;
-        for (const [ph, c] of [...p.other.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) if (c > n) { top = ph; n = c; }
-        return { group: p.group, phone: p.phone, frames: p.frames, top1Agreement: p.agree / p.frames, phoneAgreement: p.phoneAgree / p.frames, topOtherPhone: top, topOtherShare: n / p.frames };
+        let top: string | null = null,
+          n = 0;
+        for (const [ph, c] of [...p.other.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+          if (c > n) {
+            top = ph;
+            n = c;
+          }
+        return {
+          group: p.group,
+          phone: p.phone,
+          frames: p.frames,
+          top1Agreement: p.agree / p.frames,
+          phoneAgreement: p.phoneAgree / p.frames,
+          topOtherPhone: top,
+          topOtherShare: n / p.frames,
+        };
       });
   }
 }
@@ -140,7 +184,13 @@ export async function labelAgreement(
   for await (const t of targets) {
     let a = await it.next();
     while (!a.done && a.value.uttId !== t.uttId) a = await it.next();
-    if (a.done) throw new FormatError('soft targets for an utterance the alignment does not have (or not in its order)', { file: where || undefined, uttId: t.uttId, expected: 'the alignment file the targets were made from', found: `no alignment of ${t.uttId} after the previous utterance` });
+    if (a.done)
+      throw new FormatError('soft targets for an utterance the alignment does not have (or not in its order)', {
+        file: where || undefined,
+        uttId: t.uttId,
+        expected: 'the alignment file the targets were made from',
+        found: `no alignment of ${t.uttId} after the previous utterance`,
+      });
     counter.add(t, a.value.senone, where);
   }
   return counter;

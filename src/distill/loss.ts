@@ -78,19 +78,58 @@ const LOSS_OPTION_KEYS = [...Object.keys(DEFAULT_DISTILLATION_LOSS_OPTIONS), 'co
 
 export function resolveDistillationLossOptions(o: Partial<DistillationLossOptions> = {}): DistillationLossOptions {
   for (const k of Object.keys(o)) {
-    if (!LOSS_OPTION_KEYS.includes(k)) throw new ConfigError('unknown distillation loss option', { keyPath: k, expected: LOSS_OPTION_KEYS.join(', '), found: k });
+    if (!LOSS_OPTION_KEYS.includes(k))
+      throw new ConfigError('unknown distillation loss option', {
+        keyPath: k,
+        expected: LOSS_OPTION_KEYS.join(', '),
+        found: k,
+      });
   }
   const r: DistillationLossOptions = { ...DEFAULT_DISTILLATION_LOSS_OPTIONS, ...o };
   if (r.copiesHardWeight === undefined || r.copiesHardWeight === null) delete r.copiesHardWeight;
-  else if (!(r.copiesHardWeight >= 0 && Number.isFinite(r.copiesHardWeight))) throw new ConfigError('bad hard-label weight of the VTLP copies', { keyPath: 'copiesHardWeight', expected: 'a finite number >= 0, or absent (the same as hardWeight)', found: String(r.copiesHardWeight) });
-  if (!(r.temperature > 0 && Number.isFinite(r.temperature))) throw new ConfigError('bad temperature', { keyPath: 'temperature', expected: 'a finite number > 0', found: String(r.temperature) });
-  if (!(r.hardWeight >= 0 && Number.isFinite(r.hardWeight))) throw new ConfigError('bad hard-label weight', { keyPath: 'hardWeight', expected: 'a finite number >= 0', found: String(r.hardWeight) });
-  if (r.normalisation !== 'sum' && r.normalisation !== 'convex') throw new ConfigError('unknown loss normalisation', { keyPath: 'normalisation', expected: "'sum' or 'convex'", found: String(r.normalisation) });
-  if (r.softTerm !== 'cross-entropy' && r.softTerm !== 'kl' && r.softTerm !== 'none') throw new ConfigError('unknown soft term', { keyPath: 'softTerm', expected: "'cross-entropy', 'kl' or 'none'", found: String(r.softTerm) });
+  else if (!(r.copiesHardWeight >= 0 && Number.isFinite(r.copiesHardWeight)))
+    throw new ConfigError('bad hard-label weight of the VTLP copies', {
+      keyPath: 'copiesHardWeight',
+      expected: 'a finite number >= 0, or absent (the same as hardWeight)',
+      found: String(r.copiesHardWeight),
+    });
+  if (!(r.temperature > 0 && Number.isFinite(r.temperature)))
+    throw new ConfigError('bad temperature', {
+      keyPath: 'temperature',
+      expected: 'a finite number > 0',
+      found: String(r.temperature),
+    });
+  if (!(r.hardWeight >= 0 && Number.isFinite(r.hardWeight)))
+    throw new ConfigError('bad hard-label weight', {
+      keyPath: 'hardWeight',
+      expected: 'a finite number >= 0',
+      found: String(r.hardWeight),
+    });
+  if (r.normalisation !== 'sum' && r.normalisation !== 'convex')
+    throw new ConfigError('unknown loss normalisation', {
+      keyPath: 'normalisation',
+      expected: "'sum' or 'convex'",
+      found: String(r.normalisation),
+    });
+  if (r.softTerm !== 'cross-entropy' && r.softTerm !== 'kl' && r.softTerm !== 'none')
+    throw new ConfigError('unknown soft term', {
+      keyPath: 'softTerm',
+      expected: "'cross-entropy', 'kl' or 'none'",
+      found: String(r.softTerm),
+    });
   if (r.softTerm === 'none' && !(r.hardWeight > 0 || (r.copiesHardWeight ?? 0) > 0)) {
-    throw new ConfigError('no loss: no soft term and no hard-label weight', { keyPath: 'hardWeight', expected: "a hard-label weight > 0 with softTerm 'none'", found: `hardWeight ${r.hardWeight}${r.copiesHardWeight !== undefined ? `, copiesHardWeight ${r.copiesHardWeight}` : ''}` });
+    throw new ConfigError('no loss: no soft term and no hard-label weight', {
+      keyPath: 'hardWeight',
+      expected: "a hard-label weight > 0 with softTerm 'none'",
+      found: `hardWeight ${r.hardWeight}${r.copiesHardWeight !== undefined ? `, copiesHardWeight ${r.copiesHardWeight}` : ''}`,
+    });
   }
-  if (r.densify !== 'device' && r.densify !== 'cpu') throw new ConfigError('unknown densify mode', { keyPath: 'densify', expected: "'device' or 'cpu'", found: String(r.densify) });
+  if (r.densify !== 'device' && r.densify !== 'cpu')
+    throw new ConfigError('unknown densify mode', {
+      keyPath: 'densify',
+      expected: "'device' or 'cpu'",
+      found: String(r.densify),
+    });
   return r;
 }
 
@@ -104,36 +143,74 @@ function isDense(t: BatchSoftTargets): t is { dense: Float32Array } {
 /** Sizes of sparse targets against the batch's rows and the model's senones (FormatError). */
 function checkSparseTargetShape(t: SparseBatchTargets, numRows: number, numSenones: number): void {
   if (t.ids.length !== numRows * t.k || t.probs.length !== numRows * t.k) {
-    throw new FormatError('sparse soft targets have the wrong size', { expected: `${numRows} rows x k = ${t.k}`, found: `ids ${t.ids.length}, probs ${t.probs.length}` });
+    throw new FormatError('sparse soft targets have the wrong size', {
+      expected: `${numRows} rows x k = ${t.k}`,
+      found: `ids ${t.ids.length}, probs ${t.probs.length}`,
+    });
   }
-  if (t.k > numSenones) throw new FormatError('soft targets keep more senones than the model has', { expected: `k <= ${numSenones}`, found: `k = ${t.k}` });
-  if (t.residual && t.residual.length !== numRows) throw new FormatError('residual has the wrong size', { expected: `${numRows} rows`, found: String(t.residual.length) });
+  if (t.k > numSenones)
+    throw new FormatError('soft targets keep more senones than the model has', {
+      expected: `k <= ${numSenones}`,
+      found: `k = ${t.k}`,
+    });
+  if (t.residual && t.residual.length !== numRows)
+    throw new FormatError('residual has the wrong size', {
+      expected: `${numRows} rows`,
+      found: String(t.residual.length),
+    });
 }
 
 /**
  * Whether the hard term needs labels (some row weight > 0), checking that they are there and
  * one per row (ConfigError / FormatError).
  */
-function checkHardLabels(o: DistillationLossOptions, labels: Int32Array | null | undefined, numRows: number, rowWeights: Float32Array | null): boolean {
+function checkHardLabels(
+  o: DistillationLossOptions,
+  labels: Int32Array | null | undefined,
+  numRows: number,
+  rowWeights: Float32Array | null,
+): boolean {
   const needLabels = rowWeights ? rowWeights.some((w) => w > 0) : o.hardWeight > 0;
   if (needLabels) {
-    if (!labels) throw new ConfigError('the hard-label term needs labels', { keyPath: 'hardWeight', expected: 'frames with forced-alignment labels, or hardWeight 0', found: `hardWeight ${rowWeights ? Math.max(...rowWeights) : o.hardWeight} and no labels` });
-    if (labels.length !== numRows) throw new FormatError('labels and logits differ in rows', { expected: String(numRows), found: String(labels.length) });
+    if (!labels)
+      throw new ConfigError('the hard-label term needs labels', {
+        keyPath: 'hardWeight',
+        expected: 'frames with forced-alignment labels, or hardWeight 0',
+        found: `hardWeight ${rowWeights ? Math.max(...rowWeights) : o.hardWeight} and no labels`,
+      });
+    if (labels.length !== numRows)
+      throw new FormatError('labels and logits differ in rows', {
+        expected: String(numRows),
+        found: String(labels.length),
+      });
   }
   return needLabels;
 }
 
 /** Dense [n, S] target tensor from batch targets (see the module comment for the residual). */
-export function denseTargets(t: BatchSoftTargets, numRows: number, numSenones: number, densify: 'device' | 'cpu' = 'device'): tf.Tensor2D {
+export function denseTargets(
+  t: BatchSoftTargets,
+  numRows: number,
+  numSenones: number,
+  densify: 'device' | 'cpu' = 'device',
+): tf.Tensor2D {
   if (isDense(t)) {
-    if (t.dense.length !== numRows * numSenones) throw new FormatError('dense soft targets have the wrong size', { expected: `${numRows} x ${numSenones}`, found: `${t.dense.length} values` });
+    if (t.dense.length !== numRows * numSenones)
+      throw new FormatError('dense soft targets have the wrong size', {
+        expected: `${numRows} x ${numSenones}`,
+        found: `${t.dense.length} values`,
+      });
     return tf.tensor2d(t.dense, [numRows, numSenones]);
   }
   const { k } = t;
   checkSparseTargetShape(t, numRows, numSenones);
   for (let i = 0; i < t.ids.length; i++) {
     const id = t.ids[i];
-    if (!(id >= 0 && id < numSenones)) throw new FormatError('soft-target senone id outside the model\'s outputs', { expected: `0 <= id < ${numSenones}`, found: `${id} in row ${Math.floor(i / k)}` });
+    if (!(id >= 0 && id < numSenones))
+      throw new FormatError("soft-target senone id outside the model's outputs", {
+        expected: `0 <= id < ${numSenones}`,
+        found: `${id} in row ${Math.floor(i / k)}`,
+      });
   }
   const spread = t.residual && numSenones > k ? Float32Array.from(t.residual, (r) => r / (numSenones - k)) : null;
   if (densify === 'cpu') {
@@ -155,7 +232,10 @@ export function denseTargets(t: BatchSoftTargets, numRows: number, numSenones: n
     }
   }
   return tf.tidy(() => {
-    const scattered = tf.scatterND(tf.tensor2d(indices, [numRows * k, 2], 'int32'), tf.tensor1d(updates), [numRows, numSenones]) as tf.Tensor2D;
+    const scattered = tf.scatterND(tf.tensor2d(indices, [numRows * k, 2], 'int32'), tf.tensor1d(updates), [
+      numRows,
+      numSenones,
+    ]) as tf.Tensor2D;
     return spread ? (tf.add(scattered, tf.tensor2d(spread, [numRows, 1])) as tf.Tensor2D) : scattered;
   });
 }
@@ -218,7 +298,10 @@ function hardCrossEntropyRows(logits: tf.Tensor2D, labels: Int32Array): tf.Tenso
  * Per-row hard-label weights of a batch: `copiesHardWeight` on the rows of VTLP copies, hardWeight
  * on the others. null when the options give every row the same weight (the scalar formula).
  */
-export function rowHardWeights(o: DistillationLossOptions, batch: Pick<Minibatch, 'size' | 'uttIds' | 'rowUtt'>): Float32Array | null {
+export function rowHardWeights(
+  o: DistillationLossOptions,
+  batch: Pick<Minibatch, 'size' | 'uttIds' | 'rowUtt'>,
+): Float32Array | null {
   if (o.copiesHardWeight === undefined || o.copiesHardWeight === o.hardWeight) return null;
   const isCopy = batch.uttIds.map((u) => vtlpSourceId(u) !== null);
   const w = new Float32Array(batch.size);
@@ -227,7 +310,12 @@ export function rowHardWeights(o: DistillationLossOptions, batch: Pick<Minibatch
 }
 
 /** softTerm 'none': the hard term alone, mean_r w_r CE_hard(r) (each row divided by 1 + w_r when 'convex'); soft is 0. */
-function hardOnlyLossTerms(logits: tf.Tensor2D, labels: Int32Array, o: DistillationLossOptions, rowWeights: Float32Array | null): DistillationLossTerms {
+function hardOnlyLossTerms(
+  logits: tf.Tensor2D,
+  labels: Int32Array,
+  o: DistillationLossOptions,
+  rowWeights: Float32Array | null,
+): DistillationLossTerms {
   return tf.tidy(() => {
     const hardRows = hardCrossEntropyRows(logits, labels);
     const w = rowWeights ? tf.tensor1d(rowWeights) : tf.scalar(o.hardWeight);
@@ -241,13 +329,28 @@ function hardOnlyLossTerms(logits: tf.Tensor2D, labels: Int32Array, o: Distillat
  * The loss terms of a batch. `rowWeights` (rowHardWeights) replaces w by a weight per row; without
  * it every row has weight w. `targets` may be null with softTerm 'none' (they are not read).
  */
-export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTargets | null, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): DistillationLossTerms {
+export function distillationLossTerms(
+  logits: tf.Tensor2D,
+  targets: BatchSoftTargets | null,
+  labels: Int32Array | null | undefined,
+  opts: Partial<DistillationLossOptions> = {},
+  rowWeights: Float32Array | null = null,
+): DistillationLossTerms {
   const o = resolveDistillationLossOptions(opts);
   const [n, S] = logits.shape;
-  if (rowWeights && rowWeights.length !== n) throw new FormatError('per-row hard-label weights and logits differ in rows', { expected: String(n), found: String(rowWeights.length) });
+  if (rowWeights && rowWeights.length !== n)
+    throw new FormatError('per-row hard-label weights and logits differ in rows', {
+      expected: String(n),
+      found: String(rowWeights.length),
+    });
   const needLabels = checkHardLabels(o, labels, n, rowWeights);
   if (o.softTerm === 'none') return hardOnlyLossTerms(logits, labels!, o, rowWeights);
-  if (!targets) throw new ConfigError('the soft term needs soft targets', { keyPath: 'softTerm', expected: "soft targets, or softTerm 'none'", found: `softTerm '${o.softTerm}' and no targets` });
+  if (!targets)
+    throw new ConfigError('the soft term needs soft targets', {
+      keyPath: 'softTerm',
+      expected: "soft targets, or softTerm 'none'",
+      found: `softTerm '${o.softTerm}' and no targets`,
+    });
   const T = o.temperature;
   const kl = o.softTerm === 'kl' ? meanTargetEntropy(targets, n, S) : 0;
   if (rowWeights) {
@@ -267,7 +370,10 @@ export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTar
       // The KL report subtracts each row's target entropy from its soft term (a constant: same gradients).
       if (kl !== 0) {
         const hRows = tf.tensor1d(Float32Array.from(targetEntropyRows(targets, n, S)));
-        total = tf.sub(total, tf.mean(o.normalisation === 'convex' ? tf.div(tf.mul(hRows, T * T), tf.add(w, 1)) : tf.mul(hRows, T * T))) as tf.Scalar;
+        total = tf.sub(
+          total,
+          tf.mean(o.normalisation === 'convex' ? tf.div(tf.mul(hRows, T * T), tf.add(w, 1)) : tf.mul(hRows, T * T)),
+        ) as tf.Scalar;
       }
       return { soft, hard, total } as unknown as tf.TensorContainerObject;
     }) as unknown as DistillationLossTerms;
@@ -285,7 +391,13 @@ export function distillationLossTerms(logits: tf.Tensor2D, targets: BatchSoftTar
 }
 
 /** The distillation loss of a batch (see the module comment). */
-export function distillationLoss(logits: tf.Tensor2D, targets: BatchSoftTargets | null, labels: Int32Array | null | undefined, opts: Partial<DistillationLossOptions> = {}, rowWeights: Float32Array | null = null): tf.Scalar {
+export function distillationLoss(
+  logits: tf.Tensor2D,
+  targets: BatchSoftTargets | null,
+  labels: Int32Array | null | undefined,
+  opts: Partial<DistillationLossOptions> = {},
+  rowWeights: Float32Array | null = null,
+): tf.Scalar {
   const t = distillationLossTerms(logits, targets, labels, opts, rowWeights);
   t.soft.dispose();
   t.hard?.dispose();
@@ -297,12 +409,28 @@ export function batchSoftTargets(batch: Minibatch, expectK?: number): SparseBatc
   const ids = batch.extras[SOFT_IDS];
   const probs = batch.extras[SOFT_PROBS];
   if (!ids || !probs) {
-    throw new ConfigError('the minibatch carries no soft targets', { expected: `per-frame arrays '${SOFT_IDS}' and '${SOFT_PROBS}' (a SoftTargetFrameSource)`, found: Object.keys(batch.extras).join(', ') || 'none' });
+    throw new ConfigError('the minibatch carries no soft targets', {
+      expected: `per-frame arrays '${SOFT_IDS}' and '${SOFT_PROBS}' (a SoftTargetFrameSource)`,
+      found: Object.keys(batch.extras).join(', ') || 'none',
+    });
   }
-  if (ids.dim !== probs.dim) throw new FormatError('soft-target ids and probabilities differ in width', { uttId: batch.uttIds[0], expected: String(ids.dim), found: String(probs.dim) });
-  if (expectK !== undefined && ids.dim !== expectK) throw new FormatError('soft targets have another top-k width', { uttId: batch.uttIds[0], expected: `k = ${expectK}`, found: `k = ${ids.dim}` });
+  if (ids.dim !== probs.dim)
+    throw new FormatError('soft-target ids and probabilities differ in width', {
+      uttId: batch.uttIds[0],
+      expected: String(ids.dim),
+      found: String(probs.dim),
+    });
+  if (expectK !== undefined && ids.dim !== expectK)
+    throw new FormatError('soft targets have another top-k width', {
+      uttId: batch.uttIds[0],
+      expected: `k = ${expectK}`,
+      found: `k = ${ids.dim}`,
+    });
   if (!(ids.data instanceof Int32Array) || !(probs.data instanceof Float32Array)) {
-    throw new FormatError('soft-target arrays have the wrong element type', { expected: 'Int32Array ids, Float32Array probs', found: `${ids.data.constructor.name}, ${probs.data.constructor.name}` });
+    throw new FormatError('soft-target arrays have the wrong element type', {
+      expected: 'Int32Array ids, Float32Array probs',
+      found: `${ids.data.constructor.name}, ${probs.data.constructor.name}`,
+    });
   }
   const res = batch.extras[SOFT_RESIDUAL];
   return { k: ids.dim, ids: ids.data, probs: probs.data, residual: res ? (res.data as Float32Array) : null };
@@ -314,7 +442,14 @@ export function batchSoftTargets(batch: Minibatch, expectK?: number): SparseBatc
  */
 export function distillationLossFn(opts: Partial<DistillationLossOptions> = {}, expectK?: number): LossFn {
   const o = resolveDistillationLossOptions(opts);
-  return (logits, batch) => distillationLoss(logits, o.softTerm === 'none' ? null : batchSoftTargets(batch, expectK), batch.labels, o, rowHardWeights(o, batch));
+  return (logits, batch) =>
+    distillationLoss(
+      logits,
+      o.softTerm === 'none' ? null : batchSoftTargets(batch, expectK),
+      batch.labels,
+      o,
+      rowHardWeights(o, batch),
+    );
 }
 
 /**
@@ -336,14 +471,31 @@ export function distillationNativeLossFn(opts: Partial<DistillationLossOptions> 
     checkHardLabels(o, batch.labels, n, rowWeights);
     checkSparseTargetShape(t, n, numSenones);
     const labels = batch.labels ?? null;
-    addon.xentDistill(z, n, numSenones, none ? 1 : o.temperature, t.ids, t.probs, t.k, t.residual, labels, rowWeights, o.hardWeight, o.normalisation === 'convex', dz, 1 / n, out);
+    addon.xentDistill(
+      z,
+      n,
+      numSenones,
+      none ? 1 : o.temperature,
+      t.ids,
+      t.probs,
+      t.k,
+      t.residual,
+      labels,
+      rowWeights,
+      o.hardWeight,
+      o.normalisation === 'convex',
+      dz,
+      1 / n,
+      out,
+    );
     let total = out[2] / n;
     if (o.softTerm === 'kl') {
       // KL = CE - H(p) per row: a constant per row, the same gradients.
       const h = targetEntropyRows(t, n, numSenones);
       const T2 = o.temperature * o.temperature;
       let sub = 0;
-      for (let r = 0; r < n; r++) sub += (T2 * h[r]) / (o.normalisation === 'convex' ? 1 + (rowWeights ? rowWeights[r] : o.hardWeight) : 1);
+      for (let r = 0; r < n; r++)
+        sub += (T2 * h[r]) / (o.normalisation === 'convex' ? 1 + (rowWeights ? rowWeights[r] : o.hardWeight) : 1);
       total -= sub / n;
     }
     return { loss: total, numCorrect: labels ? out[3] : 0 };
@@ -352,5 +504,9 @@ export function distillationNativeLossFn(opts: Partial<DistillationLossOptions> 
 
 /** The distillation loss for trainFrameClassifier, on every engine. */
 export function distillationTrainLoss(opts: Partial<DistillationLossOptions> = {}, expectK?: number): TrainLoss {
-  return { name: 'distillation', tf: distillationLossFn(opts, expectK), native: distillationNativeLossFn(opts, expectK) };
+  return {
+    name: 'distillation',
+    tf: distillationLossFn(opts, expectK),
+    native: distillationNativeLossFn(opts, expectK),
+  };
 }

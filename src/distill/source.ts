@@ -45,7 +45,11 @@ export class SoftTargetFrameSource implements FrameSource {
   }
 
   /** Open the soft-target files (validated against `opts.expect`) and wrap `base`. */
-  static async open(base: FrameSource, files: readonly string[], opts: SoftTargetSourceOptions = {}): Promise<SoftTargetFrameSource> {
+  static async open(
+    base: FrameSource,
+    files: readonly string[],
+    opts: SoftTargetSourceOptions = {},
+  ): Promise<SoftTargetFrameSource> {
     const index = await SoftTargetIndex.open(files, { expect: opts.expect, cacheFrames: opts.cacheFrames ?? 0 });
     return new SoftTargetFrameSource(base, index);
   }
@@ -69,10 +73,19 @@ export class SoftTargetFrameSource implements FrameSource {
         continue;
       }
       if (t.numFrames !== u.numFrames) {
-        throw new FormatError('soft targets and features differ in frame count (targets from other features?)', { file, uttId: u.uttId, expected: `${u.numFrames} frames (${this.base.name})`, found: `${t.numFrames} frames` });
+        throw new FormatError('soft targets and features differ in frame count (targets from other features?)', {
+          file,
+          uttId: u.uttId,
+          expected: `${u.numFrames} frames (${this.base.name})`,
+          found: `${t.numFrames} frames`,
+        });
       }
       this.passSkips.done++;
-      const extras: Record<string, FrameExtra> = { ...u.extras, [SOFT_IDS]: { dim: t.k, data: t.ids }, [SOFT_PROBS]: { dim: t.k, data: t.probs } };
+      const extras: Record<string, FrameExtra> = {
+        ...u.extras,
+        [SOFT_IDS]: { dim: t.k, data: t.ids },
+        [SOFT_PROBS]: { dim: t.k, data: t.probs },
+      };
       if (t.residual) extras[SOFT_RESIDUAL] = { dim: 1, data: t.residual };
       yield { ...u, extras };
     }
@@ -105,20 +118,33 @@ export interface DistillationSourceOptions extends ArrowFrameSourceOptions {
 export async function openDistillationSource(opts: DistillationSourceOptions): Promise<SoftTargetFrameSource> {
   const { softTargets, numSenones, senoneInventoryId, k, temperature, cacheFrames, ...arrow } = opts;
   const alignments = arrow.alignments ?? [];
-  if (alignments.length === 0) throw new ConfigError('the student needs alignment files (hard labels)', { keyPath: 'alignments', expected: 'at least one Arrow alignment file', found: 'none' });
+  if (alignments.length === 0)
+    throw new ConfigError('the student needs alignment files (hard labels)', {
+      keyPath: 'alignments',
+      expected: 'at least one Arrow alignment file',
+      found: 'none',
+    });
   const base = await ArrowFrameSource.open(arrow);
   let alignmentConfigHash: string | null = null;
   let alignedSenones: number | null = null;
   for (const a of alignments) {
     const m = await readAlignmentMetadata(a);
     if (alignmentConfigHash !== null && m.configHash !== alignmentConfigHash) {
-      throw new FormatError('alignment files differ in config', { file: a, expected: `config hash ${alignmentConfigHash} (as ${alignments[0]})`, found: m.configHash });
+      throw new FormatError('alignment files differ in config', {
+        file: a,
+        expected: `config hash ${alignmentConfigHash} (as ${alignments[0]})`,
+        found: m.configHash,
+      });
     }
     alignmentConfigHash = m.configHash;
     alignedSenones = m.numSenones;
   }
   if (numSenones !== undefined && alignedSenones !== null && numSenones !== alignedSenones) {
-    throw new FormatError('student and alignments differ in senone inventory', { file: alignments[0], expected: `${numSenones} senones (student config)`, found: `${alignedSenones} senones in the alignments` });
+    throw new FormatError('student and alignments differ in senone inventory', {
+      file: alignments[0],
+      expected: `${numSenones} senones (student config)`,
+      found: `${alignedSenones} senones in the alignments`,
+    });
   }
   return SoftTargetFrameSource.open(base, softTargets, {
     cacheFrames,
@@ -129,7 +155,11 @@ export async function openDistillationSource(opts: DistillationSourceOptions): P
       alignmentConfigHash: alignmentConfigHash ?? undefined,
       k,
       temperature,
-      names: { features: arrow.features[0], alignments: alignments[0], student: numSenones !== undefined ? 'student config' : `alignments ${alignments[0]}` },
+      names: {
+        features: arrow.features[0],
+        alignments: alignments[0],
+        student: numSenones !== undefined ? 'student config' : `alignments ${alignments[0]}`,
+      },
     },
   });
 }

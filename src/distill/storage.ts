@@ -4,7 +4,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { SoftTargetFileWriter, readSoftTargetMetadata, resolveIdType, type IdType, type ProbType, type ResidualMode } from './store.ts';
+import {
+  SoftTargetFileWriter,
+  readSoftTargetMetadata,
+  resolveIdType,
+  type IdType,
+  type ProbType,
+  type ResidualMode,
+} from './store.ts';
 import { combineEnsemble } from './combine.ts';
 import { softmaxRows } from '../util/softmax.ts';
 import { KeptMassCurve, topKRows, type KeptMassSummary } from './topk.ts';
@@ -65,12 +72,26 @@ export interface MeasuredStorage {
 export async function measureSoftTargetFile(path: string): Promise<MeasuredStorage> {
   const meta = await readSoftTargetMetadata(path);
   const { size } = await fsp.stat(path);
-  const layout = softTargetBytesPerFrame({ numSenones: meta.numSenones, k: meta.k, idType: meta.idType, probType: meta.probType, residual: meta.residual });
+  const layout = softTargetBytesPerFrame({
+    numSenones: meta.numSenones,
+    k: meta.k,
+    idType: meta.idType,
+    probType: meta.probType,
+    residual: meta.residual,
+  });
   const frames = meta.counts.frames;
   const bytesPerFrame = frames ? size / frames : NaN;
   return {
-    path, fileBytes: size, frames, utterances: meta.counts.utterances, k: meta.k, numSenones: meta.numSenones,
-    bytesPerFrame, layout, compression: layout.denseRow / bytesPerFrame, meanKeptMass: meta.meanKeptMass,
+    path,
+    fileBytes: size,
+    frames,
+    utterances: meta.counts.utterances,
+    k: meta.k,
+    numSenones: meta.numSenones,
+    bytesPerFrame,
+    layout,
+    compression: layout.denseRow / bytesPerFrame,
+    meanKeptMass: meta.meanKeptMass,
   };
 }
 
@@ -99,13 +120,21 @@ export interface SyntheticStorageReport {
  * acoustic-model posteriors (see synthetic.ts): for each temperature, k chosen for the target mass
  * and a few fixed k, with the bytes per frame of the layout and of an actual file.
  */
-export async function syntheticStorageReport(opts: { ensemble?: Partial<SyntheticEnsembleOptions>; temperatures?: number[]; fixedK?: number[]; targetKeptMass?: number; dir: string }): Promise<SyntheticStorageReport> {
+export async function syntheticStorageReport(opts: {
+  ensemble?: Partial<SyntheticEnsembleOptions>;
+  temperatures?: number[];
+  fixedK?: number[];
+  targetKeptMass?: number;
+  dir: string;
+}): Promise<SyntheticStorageReport> {
   const { options: o, labels, logits } = syntheticEnsembleLogits(opts.ensemble);
-  const S = o.numSenones, n = o.numFrames;
+  const S = o.numSenones,
+    n = o.numFrames;
   const target = opts.targetKeptMass ?? 0.99;
   const rows: SyntheticStorageRow[] = [];
   const member1 = softmaxRows(logits[0], n, S, 1);
-  let memberHits = 0, ensembleHits = 0;
+  let memberHits = 0,
+    ensembleHits = 0;
   const t1 = combineEnsemble(logits, n, S, { temperature: 1 });
   for (let f = 0; f < n; f++) {
     if (topKRows(member1.subarray(f * S, (f + 1) * S), 1, S, 1).ids[0] === labels[f]) memberHits++;
@@ -116,25 +145,57 @@ export async function syntheticStorageReport(opts: { ensemble?: Partial<Syntheti
     const curve = new KeptMassCurve(S);
     curve.addRows(p, n);
     const auto = curve.chooseK(target).k;
-    const ks: [number, 'auto' | 'fixed'][] = [[auto, 'auto'], ...(opts.fixedK ?? [8, 32, 128]).filter((k) => k !== auto && k <= S).map((k) => [k, 'fixed'] as [number, 'fixed'])];
+    const ks: [number, 'auto' | 'fixed'][] = [
+      [auto, 'auto'],
+      ...(opts.fixedK ?? [8, 32, 128])
+        .filter((k) => k !== auto && k <= S)
+        .map((k) => [k, 'fixed'] as [number, 'fixed']),
+    ];
     for (const [k, chosenBy] of ks) {
       const top = topKRows(p, n, S, k);
       const path = join(opts.dir, `synthetic-T${T}-k${k}.arrow`);
       const w = await SoftTargetFileWriter.open(path, {
-        configHash: 'synthetic', teachers: Array.from({ length: o.numMembers }, (_, i) => ({ id: `member-${i}`, hash: `synthetic-${i}` })),
-        temperature: T, k, combination: 'arithmetic', numSenones: S, senoneInventoryId: null, residual: 'renormalise', probType: 'float16',
-        alignmentConfigHash: 'synthetic', featureConfigHash: 'synthetic',
+        configHash: 'synthetic',
+        teachers: Array.from({ length: o.numMembers }, (_, i) => ({ id: `member-${i}`, hash: `synthetic-${i}` })),
+        temperature: T,
+        k,
+        combination: 'arithmetic',
+        numSenones: S,
+        senoneInventoryId: null,
+        residual: 'renormalise',
+        probType: 'float16',
+        alignmentConfigHash: 'synthetic',
+        featureConfigHash: 'synthetic',
       });
       // As a corpus would: one record batch per utterance (here 100-frame utterances).
       for (let f0 = 0, u = 0; f0 < n; f0 += 100, u++) {
         const m = Math.min(100, n - f0);
-        w.add(`utt-${u}`, { numFrames: m, ids: top.ids.subarray(f0 * k, (f0 + m) * k), probs: top.probs.subarray(f0 * k, (f0 + m) * k), keptMass: top.keptMass.subarray(f0, f0 + m) });
+        w.add(`utt-${u}`, {
+          numFrames: m,
+          ids: top.ids.subarray(f0 * k, (f0 + m) * k),
+          probs: top.probs.subarray(f0 * k, (f0 + m) * k),
+          keptMass: top.keptMass.subarray(f0, f0 + m),
+        });
       }
       const meta = await w.finish();
       const measured = await measureSoftTargetFile(path);
       await fsp.rm(path, { force: true });
-      rows.push({ temperature: T, k, chosenBy, meanKeptMass: meta.meanKeptMass, keptMass: meta.keptMass, layout: measured.layout, fileBytesPerFrame: measured.bytesPerFrame });
+      rows.push({
+        temperature: T,
+        k,
+        chosenBy,
+        meanKeptMass: meta.meanKeptMass,
+        keptMass: meta.keptMass,
+        layout: measured.layout,
+        fileBytesPerFrame: measured.bytesPerFrame,
+      });
     }
   }
-  return { options: o, targetKeptMass: target, memberFrameAccuracy: memberHits / n, ensembleFrameAccuracy: ensembleHits / n, rows };
+  return {
+    options: o,
+    targetKeptMass: target,
+    memberFrameAccuracy: memberHits / n,
+    ensembleFrameAccuracy: ensembleHits / n,
+    rows,
+  };
 }

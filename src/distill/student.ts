@@ -43,18 +43,36 @@ export async function trainStudent(opts: TrainStudentOptions): Promise<TrainStud
   const meta = train.metadata;
   const file = train.index.files.join(', ');
   if (loss?.temperature !== undefined && loss.temperature !== meta.temperature) {
-    throw new ConfigError('the student\'s temperature differs from the soft targets\'', { keyPath: 'loss.temperature', expected: `T = ${meta.temperature} (${file})`, found: `T = ${loss.temperature}` });
+    throw new ConfigError("the student's temperature differs from the soft targets'", {
+      keyPath: 'loss.temperature',
+      expected: `T = ${meta.temperature} (${file})`,
+      found: `T = ${loss.temperature}`,
+    });
   }
-  checkSoftTargets(meta, file, { numSenones: opts.config.numSenones, senoneInventoryId: opts.config.senoneInventory?.id, names: { student: 'student config' } });
+  checkSoftTargets(meta, file, {
+    numSenones: opts.config.numSenones,
+    senoneInventoryId: opts.config.senoneInventory?.id,
+    names: { student: 'student config' },
+  });
   const lossOpts = resolveDistillationLossOptions({ ...loss, temperature: meta.temperature });
-  const settings: DistillationSettings = { softTargetsConfigHash: meta.configHash, teachers: meta.teachers.map((t) => t.hash), k: meta.k, loss: lossOpts };
+  const settings: DistillationSettings = {
+    softTargetsConfigHash: meta.configHash,
+    teachers: meta.teachers.map((t) => t.hash),
+    k: meta.k,
+    loss: lossOpts,
+  };
   const marker = join(opts.outDir, DISTILL_JSON);
   if (opts.resume !== false && existsSync(marker)) {
     const prev = JSON.parse(await fsp.readFile(marker, 'utf8')) as DistillationSettings;
     if (canonicalJson(prev) !== canonicalJson(settings)) {
-      throw new FormatError('the checkpoints in this directory were trained with other soft targets or loss settings; use another output directory or resume: false', {
-        file: marker, expected: canonicalJson(settings), found: canonicalJson(prev),
-      });
+      throw new FormatError(
+        'the checkpoints in this directory were trained with other soft targets or loss settings; use another output directory or resume: false',
+        {
+          file: marker,
+          expected: canonicalJson(settings),
+          found: canonicalJson(prev),
+        },
+      );
     }
   }
   await writeJsonAtomic(marker, settings);

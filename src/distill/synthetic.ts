@@ -57,7 +57,8 @@ export interface SyntheticEnsembleOutputs {
 
 export function syntheticEnsembleLogits(opts: Partial<SyntheticEnsembleOptions> = {}): SyntheticEnsembleOutputs {
   const o = { ...DEFAULT_SYNTHETIC_ENSEMBLE, ...opts };
-  const S = o.numSenones, n = o.numFrames;
+  const S = o.numSenones,
+    n = o.numFrames;
   const rng = new Rng(`${o.seed}:synthetic-ensemble`);
   const labels = new Int32Array(n);
   const base = new Float32Array(n * S);

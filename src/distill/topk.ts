@@ -35,7 +35,12 @@ function ranksBefore(va: number, ia: number, vb: number, ib: number): boolean {
  * O(S log k) per frame with a bounded heap. NaN probabilities are never selected before numbers.
  */
 export function topKRows(probs: ArrayLike<number>, numFrames: number, numSenones: number, k: number): TopKRows {
-  if (!Number.isInteger(k) || k < 1 || k > numSenones) throw new ConfigError('bad top-k size', { keyPath: 'topK', expected: `an integer in 1..${numSenones}`, found: String(k) });
+  if (!Number.isInteger(k) || k < 1 || k > numSenones)
+    throw new ConfigError('bad top-k size', {
+      keyPath: 'topK',
+      expected: `an integer in 1..${numSenones}`,
+      found: String(k),
+    });
   const ids = new Int32Array(numFrames * k);
   const out = new Float64Array(numFrames * k);
   const kept = new Float64Array(numFrames);
@@ -51,8 +56,12 @@ export function topKRows(probs: ArrayLike<number>, numFrames: number, numSenones
       let w = l;
       if (l + 1 < size && worse(l + 1, l)) w = l + 1;
       if (!worse(w, i)) return;
-      const tv = hv[i]; hv[i] = hv[w]; hv[w] = tv;
-      const ti = hi[i]; hi[i] = hi[w]; hi[w] = ti;
+      const tv = hv[i];
+      hv[i] = hv[w];
+      hv[w] = tv;
+      const ti = hi[i];
+      hi[i] = hi[w];
+      hi[w] = ti;
       i = w;
     }
   };
@@ -70,8 +79,12 @@ export function topKRows(probs: ArrayLike<number>, numFrames: number, numSenones
         while (i > 0) {
           const p = (i - 1) >> 1;
           if (!worse(i, p)) break;
-          const tv = hv[i]; hv[i] = hv[p]; hv[p] = tv;
-          const ti = hi[i]; hi[i] = hi[p]; hi[p] = ti;
+          const tv = hv[i];
+          hv[i] = hv[p];
+          hv[p] = tv;
+          const ti = hi[i];
+          hi[i] = hi[p];
+          hi[p] = ti;
           i = p;
         }
       } else if (ranksBefore(v, s, hv[0], hi[0])) {
@@ -82,8 +95,12 @@ export function topKRows(probs: ArrayLike<number>, numFrames: number, numSenones
     }
     // Heap sort: repeatedly move the worst to the end -> best first.
     for (let end = k - 1; end > 0; end--) {
-      const tv = hv[0]; hv[0] = hv[end]; hv[end] = tv;
-      const ti = hi[0]; hi[0] = hi[end]; hi[end] = ti;
+      const tv = hv[0];
+      hv[0] = hv[end];
+      hv[end] = tv;
+      const ti = hi[0];
+      hi[0] = hi[end];
+      hi[end] = ti;
       siftDown(0, end);
     }
     let m = 0;
@@ -110,7 +127,12 @@ export class KeptMassCurve {
   private n = 0;
 
   constructor(numSenones: number, maxK = numSenones) {
-    if (!Number.isInteger(maxK) || maxK < 1 || maxK > numSenones) throw new ConfigError('bad maximum k', { keyPath: 'maxK', expected: `an integer in 1..${numSenones}`, found: String(maxK) });
+    if (!Number.isInteger(maxK) || maxK < 1 || maxK > numSenones)
+      throw new ConfigError('bad maximum k', {
+        keyPath: 'maxK',
+        expected: `an integer in 1..${numSenones}`,
+        found: String(maxK),
+      });
     this.numSenones = numSenones;
     this.maxK = maxK;
     this.sum = new Float64Array(maxK);
@@ -152,7 +174,11 @@ export class KeptMassCurve {
    * The smallest k whose mean kept mass >= target, or maxK (reached = false) when none is.
    */
   chooseK(targetMass: number): { k: number; meanMass: number; reached: boolean } {
-    if (this.n === 0) throw new ConfigError('cannot choose k from an empty calibration sample', { expected: 'at least one frame', found: '0 frames' });
+    if (this.n === 0)
+      throw new ConfigError('cannot choose k from an empty calibration sample', {
+        expected: 'at least one frame',
+        found: '0 frames',
+      });
     for (let k = 1; k <= this.maxK; k++) {
       const m = this.sum[k - 1] / this.n;
       if (m >= targetMass) return { k, meanMass: m, reached: true };
@@ -226,14 +252,25 @@ export class KeptMassStats {
       mean: this.mean,
       min: this.n ? this.lo : NaN,
       max: this.n ? this.hi : NaN,
-      quantiles: { p1: this.quantile(0.01), p5: this.quantile(0.05), p10: this.quantile(0.1), p25: this.quantile(0.25), p50: this.quantile(0.5) },
+      quantiles: {
+        p1: this.quantile(0.01),
+        p5: this.quantile(0.05),
+        p10: this.quantile(0.1),
+        p25: this.quantile(0.25),
+        p50: this.quantile(0.5),
+      },
       fractionBelow: { '0.9': this.below(0.9), '0.95': this.below(0.95), '0.99': this.below(0.99) },
     };
   }
 }
 
 /** Distribution of the per-frame mass kept by the top k (rows of `numSenones` probabilities). */
-export function keptMassDistribution(probs: ArrayLike<number>, numFrames: number, numSenones: number, k: number): KeptMassSummary {
+export function keptMassDistribution(
+  probs: ArrayLike<number>,
+  numFrames: number,
+  numSenones: number,
+  k: number,
+): KeptMassSummary {
   const st = new KeptMassStats();
   st.add(topKRows(probs, numFrames, numSenones, k).keptMass);
   return st.summary();

@@ -22,7 +22,10 @@ export class CmvnStats {
   /** Add every frame of `m` (with an optional weight per frame). */
   accumulate(m: FeatureMatrix, weight = 1): this {
     if (m.dim !== this.dim) {
-      throw new FormatError('CMVN statistics and features differ in dimension', { expected: String(this.dim), found: String(m.dim) });
+      throw new FormatError('CMVN statistics and features differ in dimension', {
+        expected: String(this.dim),
+        found: String(m.dim),
+      });
     }
     const { sum, sumSq, dim } = this;
     for (let t = 0; t < m.numFrames; t++) {
@@ -40,7 +43,10 @@ export class CmvnStats {
   /** Add another set of statistics (e.g. the same speaker in another shard). */
   add(other: CmvnStats): this {
     if (other.dim !== this.dim) {
-      throw new FormatError('cannot add CMVN statistics of different dimension', { expected: String(this.dim), found: String(other.dim) });
+      throw new FormatError('cannot add CMVN statistics of different dimension', {
+        expected: String(this.dim),
+        found: String(other.dim),
+      });
     }
     for (let d = 0; d < this.dim; d++) {
       this.sum[d] += other.sum[d];
@@ -61,8 +67,18 @@ export class CmvnStats {
   }
 
   static fromJSON(j: CmvnStatsJson, where = 'CMVN statistics'): CmvnStats {
-    if (!j || typeof j.count !== 'number' || !Array.isArray(j.sum) || !Array.isArray(j.sumSq) || j.sum.length !== j.sumSq.length) {
-      throw new FormatError('malformed CMVN statistics', { file: where, expected: '{count, sum[], sumSq[]} of equal lengths', found: JSON.stringify(j)?.slice(0, 80) });
+    if (
+      !j ||
+      typeof j.count !== 'number' ||
+      !Array.isArray(j.sum) ||
+      !Array.isArray(j.sumSq) ||
+      j.sum.length !== j.sumSq.length
+    ) {
+      throw new FormatError('malformed CMVN statistics', {
+        file: where,
+        expected: '{count, sum[], sumSq[]} of equal lengths',
+        found: JSON.stringify(j)?.slice(0, 80),
+      });
     }
     const s = new CmvnStats(j.sum.length);
     s.count = j.count;
@@ -73,7 +89,10 @@ export class CmvnStats {
 
   /** Kaldi's stats matrix: [[sum..., count], [sumSq..., 0]]. */
   toKaldiMatrix(): number[][] {
-    return [[...this.sum, this.count], [...this.sumSq, 0]];
+    return [
+      [...this.sum, this.count],
+      [...this.sumSq, 0],
+    ];
   }
 }
 
@@ -92,9 +111,15 @@ export interface ApplyCmvnOptions {
 export const CMVN_VARIANCE_FLOOR = 1e-20;
 
 /** Per-dimension (scale, offset) so that normalised = x * scale + offset. */
-export function cmvnTransform(stats: CmvnStats, opts: Partial<ApplyCmvnOptions> = {}): { scale: Float64Array; offset: Float64Array } {
+export function cmvnTransform(
+  stats: CmvnStats,
+  opts: Partial<ApplyCmvnOptions> = {},
+): { scale: Float64Array; offset: Float64Array } {
   if (!(stats.count >= 1)) {
-    throw new NumericError('insufficient CMVN statistics', { expected: 'a count >= 1 frame', found: String(stats.count) });
+    throw new NumericError('insufficient CMVN statistics', {
+      expected: 'a count >= 1 frame',
+      found: String(stats.count),
+    });
   }
   const scale = new Float64Array(stats.dim);
   const offset = new Float64Array(stats.dim);
@@ -116,7 +141,10 @@ export function cmvnTransform(stats: CmvnStats, opts: Partial<ApplyCmvnOptions> 
 /** Normalised copy of `m` (apply-cmvn). */
 export function applyCmvn(m: FeatureMatrix, stats: CmvnStats, opts: Partial<ApplyCmvnOptions> = {}): FeatureMatrix {
   if (m.dim !== stats.dim) {
-    throw new FormatError('CMVN statistics and features differ in dimension', { expected: String(stats.dim), found: String(m.dim) });
+    throw new FormatError('CMVN statistics and features differ in dimension', {
+      expected: String(stats.dim),
+      found: String(m.dim),
+    });
   }
   const { scale, offset } = cmvnTransform(stats, opts);
   const out = createMatrix(m.numFrames, m.dim);

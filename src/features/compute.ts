@@ -17,7 +17,13 @@ import { FbankComputer } from './fbank.ts';
 import { extractFeatures } from './frontend.ts';
 import { MfccComputer } from './mfcc.ts';
 import { fbankOptions, frameOptionsOf, mfccOptions, type FbankOptions, type MfccOptions } from './options.ts';
-import { FeatureFileWriter, mergeFeatureFiles, type FeatureConfig, type FeatureFileMetadata, type ShardSpec } from './store.ts';
+import {
+  FeatureFileWriter,
+  mergeFeatureFiles,
+  type FeatureConfig,
+  type FeatureFileMetadata,
+  type ShardSpec,
+} from './store.ts';
 import { SpeakerCmvn, mergeCmvnFiles, writeCmvnFile } from './cmvn-file.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { checkVtlpWarps, vtlpId } from './perturb.ts';
@@ -80,7 +86,11 @@ export interface ComputeFeaturesResult {
 }
 
 /** Output paths of a split (and shard). */
-export function featurePaths(outDir: string, split: string, shard?: ShardSpec | null): { features: string; cmvn: string } {
+export function featurePaths(
+  outDir: string,
+  split: string,
+  shard?: ShardSpec | null,
+): { features: string; cmvn: string } {
   const base = shard ? `${split}.${shard.index}-of-${shard.count}` : split;
   return { features: join(outDir, `${base}.arrow`), cmvn: join(outDir, `${base}.cmvn.json`) };
 }
@@ -90,7 +100,11 @@ export function shardRange(total: number, shard?: ShardSpec | null): [number, nu
   if (!shard) return [0, total];
   const { index, count } = shard;
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
-    throw new ConfigError('bad shard', { keyPath: 'shard', expected: 'integers 0 <= index < count', found: JSON.stringify(shard) });
+    throw new ConfigError('bad shard', {
+      keyPath: 'shard',
+      expected: 'integers 0 <= index < count',
+      found: JSON.stringify(shard),
+    });
   }
   return [Math.floor((index * total) / count), Math.floor(((index + 1) * total) / count)];
 }
@@ -103,16 +117,26 @@ export function resolveFeatureConfig(
 ): { featureConfig: FeatureConfig; configHash: string } {
   const fbank = fbankOptions({ ...STAGE_FBANK_DEFAULTS, ...(fbankUser ?? {}) }, 'fbank');
   if (fbank.sampleRateHz !== undefined && fbank.sampleRateHz !== sampleRateHz) {
-    throw new FormatError('corpus sample rate differs from the configured fbank.sampleRateHz', { expected: `${fbank.sampleRateHz} Hz`, found: `${sampleRateHz} Hz` });
+    throw new FormatError('corpus sample rate differs from the configured fbank.sampleRateHz', {
+      expected: `${fbank.sampleRateHz} Hz`,
+      found: `${sampleRateHz} Hz`,
+    });
   }
   fbank.sampleRateHz = sampleRateHz;
   let mfcc: MfccOptions | null = null;
   if (mfccUser !== false) {
     mfcc = mfccOptions({ ...frameOptionsOf(fbank), ...(mfccUser ?? {}) }, 'mfcc');
     if (mfcc.sampleRateHz !== sampleRateHz) {
-      throw new FormatError('corpus sample rate differs from the configured mfcc.sampleRateHz', { expected: `${mfcc.sampleRateHz} Hz`, found: `${sampleRateHz} Hz` });
+      throw new FormatError('corpus sample rate differs from the configured mfcc.sampleRateHz', {
+        expected: `${mfcc.sampleRateHz} Hz`,
+        found: `${sampleRateHz} Hz`,
+      });
     }
-    if (mfcc.frameShiftMs !== fbank.frameShiftMs || mfcc.frameLengthMs !== fbank.frameLengthMs || mfcc.snipEdges !== fbank.snipEdges) {
+    if (
+      mfcc.frameShiftMs !== fbank.frameShiftMs ||
+      mfcc.frameLengthMs !== fbank.frameLengthMs ||
+      mfcc.snipEdges !== fbank.snipEdges
+    ) {
       throw new ConfigError('mfcc and fbank must use the same frames (they share one file)', {
         keyPath: 'mfcc.frameShiftMs/frameLengthMs/snipEdges',
         expected: `${fbank.frameShiftMs} ms / ${fbank.frameLengthMs} ms / snipEdges ${fbank.snipEdges}`,
@@ -145,16 +169,33 @@ export interface FeatureExtractors {
  * depends on the rate (mel bins per FFT bin, cutoffs below Nyquist, VTLN cutoffs of every warp)
  * before any audio is read: a ConfigError whose key path names the group (`fbank.numMelBins`).
  */
-export function featureExtractors(featureConfig: Pick<FeatureConfig, 'fbank' | 'mfcc'>, sampleRateHz: number, warps: readonly number[] = []): FeatureExtractors {
+export function featureExtractors(
+  featureConfig: Pick<FeatureConfig, 'fbank' | 'mfcc'>,
+  sampleRateHz: number,
+  warps: readonly number[] = [],
+): FeatureExtractors {
   const vtlpWarps = checkVtlpWarps([...warps], 'vtlpWarps');
   const warped = [featureConfig.fbank, featureConfig.mfcc].find((o) => o && o.vtlnWarp !== 1);
   if (vtlpWarps.length > 0 && warped) {
-    throw new ConfigError('VTLP copies need unwarped features', { keyPath: `${warped === featureConfig.fbank ? 'fbank' : 'mfcc'}.vtlnWarp`, expected: 'vtlnWarp 1 (the copies set their own warp)', found: String(warped.vtlnWarp) });
+    throw new ConfigError('VTLP copies need unwarped features', {
+      keyPath: `${warped === featureConfig.fbank ? 'fbank' : 'mfcc'}.vtlnWarp`,
+      expected: 'vtlnWarp 1 (the copies set their own warp)',
+      found: String(warped.vtlnWarp),
+    });
   }
   const make = (warp: number | null) => {
-    const fb = inGroup('fbank', () => new FbankComputer(warp === null ? featureConfig.fbank : { ...featureConfig.fbank, vtlnWarp: warp }, sampleRateHz));
+    const fb = inGroup(
+      'fbank',
+      () =>
+        new FbankComputer(
+          warp === null ? featureConfig.fbank : { ...featureConfig.fbank, vtlnWarp: warp },
+          sampleRateHz,
+        ),
+    );
     const mfcc = featureConfig.mfcc;
-    const mf = mfcc ? inGroup('mfcc', () => new MfccComputer(warp === null ? mfcc : { ...mfcc, vtlnWarp: warp }, sampleRateHz)) : null;
+    const mf = mfcc
+      ? inGroup('mfcc', () => new MfccComputer(warp === null ? mfcc : { ...mfcc, vtlnWarp: warp }, sampleRateHz))
+      : null;
     return mf ? [fb, mf] : [fb];
   };
   return { extractors: make(null), copies: vtlpWarps.map((warp) => ({ warp, extractors: make(warp) })) };
@@ -166,7 +207,13 @@ function inGroup<T>(group: string, fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof ConfigError && err.location.keyPath && !err.location.file) {
-      throw new ConfigError(err.detail, { ...err.location, keyPath: `${group}.${err.location.keyPath}`, expected: err.expected, found: err.found, cause: err });
+      throw new ConfigError(err.detail, {
+        ...err.location,
+        keyPath: `${group}.${err.location.keyPath}`,
+        expected: err.expected,
+        found: err.found,
+        cause: err,
+      });
     }
     throw err;
   }
@@ -184,7 +231,10 @@ function firstNonFinite(m: FeatureMatrix): number {
 }
 
 /** The corpus rate and where it came from (named in errors): configured, else corpus.json, else the first recording's. */
-interface CorpusRate { hz: number; source: string }
+interface CorpusRate {
+  hz: number;
+  source: string;
+}
 
 async function corpusSampleRate(opts: ComputeFeaturesOptions, recordings: readonly Recording[]): Promise<CorpusRate> {
   let corpusRate = opts.fbank?.sampleRateHz;
@@ -194,7 +244,8 @@ async function corpusSampleRate(opts: ComputeFeaturesOptions, recordings: readon
     rateSource = join(opts.dataDir, CORPUS_INFO_FILE);
   }
   if (corpusRate === undefined) {
-    if (recordings.length === 0) throw new CorpusError('split has no recordings', { file: join(opts.dataDir, opts.split) });
+    if (recordings.length === 0)
+      throw new CorpusError('split has no recordings', { file: join(opts.dataDir, opts.split) });
     corpusRate = recordings[0].sampleRateHz;
     rateSource = `recording ${recordings[0].id}`;
   }
@@ -206,7 +257,12 @@ async function corpusSampleRate(opts: ComputeFeaturesOptions, recordings: readon
  * missing or unreadable audio, non-finite samples). A sample rate other than the corpus's is fatal.
  */
 async function readSupervisionAudio(
-  sup: Supervision, rec: Recording | undefined, rate: CorpusRate, readAudio: AudioReader, skips: SkipCounter, logger: Logger,
+  sup: Supervision,
+  rec: Recording | undefined,
+  rate: CorpusRate,
+  readAudio: AudioReader,
+  skips: SkipCounter,
+  logger: Logger,
 ): Promise<DecodedAudio | null> {
   if (!rec) {
     skips.skip(sup.id, 'recording not in the manifest');
@@ -214,7 +270,10 @@ async function readSupervisionAudio(
   }
   if (rec.sampleRateHz !== rate.hz) {
     throw new FormatError('recording sample rate differs from the corpus', {
-      file: rec.path, uttId: sup.id, expected: `${rate.hz} Hz (${rate.source})`, found: `${rec.sampleRateHz} Hz`,
+      file: rec.path,
+      uttId: sup.id,
+      expected: `${rate.hz} Hz (${rate.source})`,
+      found: `${rec.sampleRateHz} Hz`,
     });
   }
   if (!existsSync(rec.path)) {
@@ -240,7 +299,10 @@ async function readSupervisionAudio(
   }
   if (audio.sampleRateHz !== rate.hz) {
     throw new FormatError('audio sample rate differs from the corpus', {
-      file: rec.path, uttId: sup.id, expected: `${rate.hz} Hz (${rate.source})`, found: `${audio.sampleRateHz} Hz`,
+      file: rec.path,
+      uttId: sup.id,
+      expected: `${rate.hz} Hz (${rate.source})`,
+      found: `${audio.sampleRateHz} Hz`,
     });
   }
   // NaN / infinite samples (float WAVs) would come out as floor values in every feature set.
@@ -257,16 +319,32 @@ async function readSupervisionAudio(
 }
 
 /** The features of one version of an utterance (itself or a VTLP copy) and the speaker it counts for. */
-interface ComputedVersion { id: string; speaker: string; fbank: FeatureMatrix; mfcc?: FeatureMatrix }
+interface ComputedVersion {
+  id: string;
+  speaker: string;
+  fbank: FeatureMatrix;
+  mfcc?: FeatureMatrix;
+}
 
 /**
  * The utterance, then its VTLP copies (each dithered with its own seed): all of them, or the
  * reason none is written (an utterance is written with all its copies or not at all).
  */
 function computeVersions(
-  sup: Supervision, samples: Float32Array, sampleRateHz: number, x: FeatureExtractors, dither: { seed: number } | null,
+  sup: Supervision,
+  samples: Float32Array,
+  sampleRateHz: number,
+  x: FeatureExtractors,
+  dither: { seed: number } | null,
 ): { versions: ComputedVersion[] } | { reason: string } {
-  const versions = [{ id: sup.id, speaker: sup.speaker, extractors: x.extractors }, ...x.copies.map((c) => ({ id: vtlpId(c.warp, sup.id), speaker: vtlpId(c.warp, sup.speaker), extractors: c.extractors }))];
+  const versions = [
+    { id: sup.id, speaker: sup.speaker, extractors: x.extractors },
+    ...x.copies.map((c) => ({
+      id: vtlpId(c.warp, sup.id),
+      speaker: vtlpId(c.warp, sup.speaker),
+      extractors: c.extractors,
+    })),
+  ];
   const computed: ComputedVersion[] = [];
   for (const v of versions) {
     const rng = dither ? new Rng(hashString32(`${dither.seed}:${v.id}`)) : undefined;
@@ -365,13 +443,27 @@ export async function computeFeatures(opts: ComputeFeaturesOptions): Promise<Com
 }
 
 /** Concatenate the shard outputs 0..count-1 of a split into the unsharded files. */
-export async function mergeFeatureShards(outDir: string, split: string, count: number): Promise<{ featuresPath: string; cmvnPath: string; metadata: FeatureFileMetadata }> {
+export async function mergeFeatureShards(
+  outDir: string,
+  split: string,
+  count: number,
+): Promise<{ featuresPath: string; cmvnPath: string; metadata: FeatureFileMetadata }> {
   const shards = Array.from({ length: count }, (_, index) => featurePaths(outDir, split, { index, count }));
   for (const p of shards) {
-    if (!existsSync(p.features)) throw new FormatError('shard output missing', { file: p.features, expected: `all ${count} shards computed` });
+    if (!existsSync(p.features))
+      throw new FormatError('shard output missing', { file: p.features, expected: `all ${count} shards computed` });
   }
+  return mergeFeatureParts(shards, outDir, split);
+}
+
+/** Concatenate the outputs of shards (in order) into the unsharded files of a split in `outDir`. */
+export async function mergeFeatureParts(
+  parts: readonly { features: string; cmvn: string }[],
+  outDir: string,
+  split: string,
+): Promise<{ featuresPath: string; cmvnPath: string; metadata: FeatureFileMetadata }> {
   const out = featurePaths(outDir, split);
-  const metadata = await mergeFeatureFiles(shards.map((s) => s.features), out.features, { split });
-  await mergeCmvnFiles(shards.map((s) => s.cmvn), out.cmvn, { split });
+  const metadata = await mergeFeatureFiles(parts.map((s) => s.features), out.features, { split });
+  await mergeCmvnFiles(parts.map((s) => s.cmvn), out.cmvn, { split });
   return { featuresPath: out.features, cmvnPath: out.cmvn, metadata };
 }

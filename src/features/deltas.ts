@@ -20,8 +20,14 @@ export const DEFAULT_DELTA_OPTIONS: Readonly<DeltaOptions> = Object.freeze({ ord
  */
 export function deltaScales(opts: Partial<DeltaOptions> = {}): Float64Array[] {
   const { order, window } = { ...DEFAULT_DELTA_OPTIONS, ...opts };
-  if (!Number.isInteger(order) || order < 0) throw new ConfigError('bad delta order', { keyPath: 'order', expected: 'an integer >= 0', found: String(order) });
-  if (!Number.isInteger(window) || window < 1) throw new ConfigError('bad delta window', { keyPath: 'window', expected: 'an integer >= 1', found: String(window) });
+  if (!Number.isInteger(order) || order < 0)
+    throw new ConfigError('bad delta order', { keyPath: 'order', expected: 'an integer >= 0', found: String(order) });
+  if (!Number.isInteger(window) || window < 1)
+    throw new ConfigError('bad delta window', {
+      keyPath: 'window',
+      expected: 'an integer >= 1',
+      found: String(window),
+    });
   const scales: Float64Array[] = [Float64Array.of(1)];
   for (let i = 1; i <= order; i++) {
     const prev = scales[i - 1];

@@ -49,8 +49,15 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * log (NaN becomes the floor, as in Kaldi's and the plain code's comparison). `floor` must be a
  * positive normal number (e.g. FLT_EPSILON); +Infinity takes Math.log.
  */
-export function logFlooredInto(buf: LogBuffer, n: number, floor: number, out: Float32Array | Float64Array, offset: number): void {
-  if (!(floor >= 2.2250738585072014e-308 && floor < Infinity)) throw new RangeError(`logFlooredInto: floor must be a positive normal number, got ${floor}`);
+export function logFlooredInto(
+  buf: LogBuffer,
+  n: number,
+  floor: number,
+  out: Float32Array | Float64Array,
+  offset: number,
+): void {
+  if (!(floor >= 2.2250738585072014e-308 && floor < Infinity))
+    throw new RangeError(`logFlooredInto: floor must be a positive normal number, got ${floor}`);
   const x = buf.values;
   const logFloor = Math.log(floor);
   if (!LITTLE_ENDIAN) {

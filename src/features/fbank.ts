@@ -5,7 +5,13 @@
  * torchaudio.compliance.kaldi.fbank on int16-scaled input.
  */
 import type { Rng } from '../util/rng.ts';
-import { FLT_EPSILON, type FrameBatch, type FrameEnergies, type FrameSpectrum, type SpectrumEngine } from './frontend.ts';
+import {
+  FLT_EPSILON,
+  type FrameBatch,
+  type FrameEnergies,
+  type FrameSpectrum,
+  type SpectrumEngine,
+} from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { LogBuffer, logFlooredInto } from './fastlog.ts';
 import { fbankOptions, type FbankOptions } from './options.ts';
@@ -61,7 +67,14 @@ export class FbankComputer extends MelFeatureComputer<FbankOptions> {
   }
 
   /** One output row from mel energies (or their floored logs) at values[at ...] / logs[at ...]. */
-  private writeFrame(values: Float64Array, logs: Float32Array | null, at: number, energy: FrameEnergies, out: Float32Array, offset: number): void {
+  private writeFrame(
+    values: Float64Array,
+    logs: Float32Array | null,
+    at: number,
+    energy: FrameEnergies,
+    out: Float32Array,
+    offset: number,
+  ): void {
     const o = this.options;
     const nb = o.numMelBins;
     const melOffset = offset + (o.useEnergy && !o.htkCompat ? 1 : 0);

@@ -37,7 +37,8 @@ export function createPowerSpectrum(size: number): PowerSpectrum {
 /** X[k] = re[k] + i im[k], k = 0 .. N/2, of a real input of power-of-two length N >= 8. */
 export function referenceSpectrum(input: Float64Array): { re: Float64Array; im: Float64Array } {
   const ps = new PackedRealPowerSpectrum(input.length);
-  const re = new Float64Array(ps.numBins), im = new Float64Array(ps.numBins);
+  const re = new Float64Array(ps.numBins),
+    im = new Float64Array(ps.numBins);
   ps.complexSpectrum(input, re, im);
   return { re, im };
 }
@@ -78,7 +79,8 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
     const cos = this.cos;
     const sin = this.sin;
     // k = 0 and k = N/2 from Z[0]: X[0] = Re + Im, X[N/2] = Re - Im.
-    const r0 = z[0], i0 = z[1];
+    const r0 = z[0],
+      i0 = z[1];
     out[0] = (r0 + i0) * (r0 + i0);
     out[m] = (r0 - i0) * (r0 - i0);
     // Bins k and m - k share A = Z[k], B = Z[m - k]: with E = (A + conj B) / 2,
@@ -87,17 +89,24 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
     // two is exact, so this equals the textbook form bit for bit.
     const halfM = m >> 1;
     for (let k = 1; k <= halfM; k++) {
-      const ar = z[2 * k], ai = z[2 * k + 1];
+      const ar = z[2 * k],
+        ai = z[2 * k + 1];
       const j = 2 * (m - k);
-      const br = z[j], bi = z[j + 1];
-      const er = ar + br, ei = ai - bi;
-      const or = ai + bi, oi = br - ar;
-      const c = cos[k], s = sin[k];
+      const br = z[j],
+        bi = z[j + 1];
+      const er = ar + br,
+        ei = ai - bi;
+      const or = ai + bi,
+        oi = br - ar;
+      const c = cos[k],
+        s = sin[k];
       const tr = c * or + s * oi;
       const ti = c * oi - s * or;
-      const pr = er + tr, pi = ei + ti;
+      const pr = er + tr,
+        pi = ei + ti;
       out[k] = 0.25 * (pr * pr + pi * pi);
-      const qr = er - tr, qi = ei - ti;
+      const qr = er - tr,
+        qi = ei - ti;
       out[m - k] = 0.25 * (qr * qr + qi * qi);
     }
   }
@@ -112,12 +121,17 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
     re[m] = z[0] - z[1];
     im[m] = 0;
     for (let k = 1; k <= m >> 1; k++) {
-      const ar = z[2 * k], ai = z[2 * k + 1];
+      const ar = z[2 * k],
+        ai = z[2 * k + 1];
       const j = 2 * (m - k);
-      const br = z[j], bi = z[j + 1];
-      const er = 0.5 * (ar + br), ei = 0.5 * (ai - bi);
-      const or = 0.5 * (ai + bi), oi = -0.5 * (ar - br);
-      const c = this.cos[k], s = this.sin[k];
+      const br = z[j],
+        bi = z[j + 1];
+      const er = 0.5 * (ar + br),
+        ei = 0.5 * (ai - bi);
+      const or = 0.5 * (ai + bi),
+        oi = -0.5 * (ar - br);
+      const c = this.cos[k],
+        s = this.sin[k];
       const tr = c * or + s * oi;
       const ti = c * oi - s * or;
       re[k] = er + tr;
@@ -161,17 +175,24 @@ class PackedRealPowerSpectrum implements PowerSpectrum {
     // the reference of bins k and m - k side by side in one table.
     const halfM = m >> 1;
     for (let k = 1, t = 0; k <= halfM; k++, t += 6) {
-      const ar = z[2 * k], ai = z[2 * k + 1];
+      const ar = z[2 * k],
+        ai = z[2 * k + 1];
       const l = m - k;
-      const br = z[2 * l], bi = z[2 * l + 1];
-      const er = ar + br, ei = ai - bi;
-      const or = ai + bi, oi = br - ar;
-      const c = tab[t], s = tab[t + 1];
+      const br = z[2 * l],
+        bi = z[2 * l + 1];
+      const er = ar + br,
+        ei = ai - bi;
+      const or = ai + bi,
+        oi = br - ar;
+      const c = tab[t],
+        s = tab[t + 1];
       const tr = c * or + s * oi;
       const ti = c * oi - s * or;
-      const pr = er + tr - c0 * tab[t + 2], pi = ei + ti - c0 * tab[t + 3];
+      const pr = er + tr - c0 * tab[t + 2],
+        pi = ei + ti - c0 * tab[t + 3];
       out[k] = 0.25 * (pr * pr + pi * pi);
-      const qr = er - tr - c0 * tab[t + 4], qi = ti - ei - c0 * tab[t + 5];
+      const qr = er - tr - c0 * tab[t + 4],
+        qi = ti - ei - c0 * tab[t + 5];
       out[l] = 0.25 * (qr * qr + qi * qi);
     }
   }
@@ -232,15 +253,18 @@ class BluesteinPowerSpectrum implements PowerSpectrum {
     }
     this.fft.transform(aFft, a);
     for (let k = 0; k < m; k++) {
-      const xr = aFft[2 * k], xi = aFft[2 * k + 1];
-      const yr = chirpFft[2 * k], yi = chirpFft[2 * k + 1];
+      const xr = aFft[2 * k],
+        xi = aFft[2 * k + 1];
+      const yr = chirpFft[2 * k],
+        yi = chirpFft[2 * k + 1];
       aFft[2 * k] = xr * yr - xi * yi;
       aFft[2 * k + 1] = xr * yi + xi * yr;
     }
     this.fft.inverseTransform(conv, aFft);
     // X[k] = w[k] * conv[k]; |w[k]| = 1, so the power is |conv[k]|^2.
     for (let k = 0; k < this.numBins; k++) {
-      const re = conv[2 * k], im = conv[2 * k + 1];
+      const re = conv[2 * k],
+        im = conv[2 * k + 1];
       out[k] = re * re + im * im;
     }
   }

@@ -26,16 +26,28 @@ export function roundUpToPowerOfTwo(n: number): number {
 
 export function frameGeometry(opts: FrameOptions, sampleRateHz: number): FrameGeometry {
   if (!(sampleRateHz > 0)) {
-    throw new ConfigError('bad sample rate', { keyPath: 'sampleRateHz', expected: '> 0 Hz', found: String(sampleRateHz) });
+    throw new ConfigError('bad sample rate', {
+      keyPath: 'sampleRateHz',
+      expected: '> 0 Hz',
+      found: String(sampleRateHz),
+    });
   }
   // Kaldi: static_cast<int32>(samp_freq * 0.001 * frame_shift_ms), in double.
   const windowShift = Math.trunc(sampleRateHz * 0.001 * opts.frameShiftMs);
   const windowSize = Math.trunc(sampleRateHz * 0.001 * opts.frameLengthMs);
   if (windowShift < 1) {
-    throw new ConfigError('frame shift shorter than one sample', { keyPath: 'frameShiftMs', expected: `>= ${1000 / sampleRateHz} ms at ${sampleRateHz} Hz`, found: `${opts.frameShiftMs} ms` });
+    throw new ConfigError('frame shift shorter than one sample', {
+      keyPath: 'frameShiftMs',
+      expected: `>= ${1000 / sampleRateHz} ms at ${sampleRateHz} Hz`,
+      found: `${opts.frameShiftMs} ms`,
+    });
   }
   if (windowSize < 2) {
-    throw new ConfigError('frame length shorter than two samples', { keyPath: 'frameLengthMs', expected: `>= ${2000 / sampleRateHz} ms at ${sampleRateHz} Hz`, found: `${opts.frameLengthMs} ms` });
+    throw new ConfigError('frame length shorter than two samples', {
+      keyPath: 'frameLengthMs',
+      expected: `>= ${2000 / sampleRateHz} ms at ${sampleRateHz} Hz`,
+      found: `${opts.frameLengthMs} ms`,
+    });
   }
   const paddedWindowSize = opts.roundToPowerOfTwo ? roundUpToPowerOfTwo(windowSize) : windowSize;
   return { sampleRateHz, windowShift, windowSize, paddedWindowSize, snipEdges: opts.snipEdges };

@@ -197,7 +197,14 @@ export class SpectrumFrontend {
    * With `exactFrame` false the frame's DC offset may be left in `this.frame` and removed by
    * `computePower()` instead (one pass less); pass true when the windowed frame itself is needed.
    */
-  processFrame(samples: Float32Array, t: number, scale: number, rng: Rng | null, wantRawEnergy: boolean, exactFrame = false): number {
+  processFrame(
+    samples: Float32Array,
+    t: number,
+    scale: number,
+    rng: Rng | null,
+    wantRawEnergy: boolean,
+    exactFrame = false,
+  ): number {
     const { windowSize } = this.geometry;
     const o = this.options;
     const frame = this.frame;
@@ -227,33 +234,54 @@ export class SpectrumFrontend {
       // int16-valued samples and a power-of-two scale (the default 32768) every value is
       // bit-identical to scaling each sample first.
       const sw = this.scaledWindowFor(scale);
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      let q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
+      let q0 = 0,
+        q1 = 0,
+        q2 = 0,
+        q3 = 0;
       let prev = samples[start];
       let i = 0;
       const n4 = windowSize - 3;
       if (wantRawEnergy) {
         for (; i < n4; i += 4) {
           const j = start + i;
-          const v0 = samples[j], v1 = samples[j + 1], v2 = samples[j + 2], v3 = samples[j + 3];
+          const v0 = samples[j],
+            v1 = samples[j + 1],
+            v2 = samples[j + 2],
+            v3 = samples[j + 3];
           frame[i] = (v0 - p * prev) * sw[i];
           frame[i + 1] = (v1 - p * v0) * sw[i + 1];
           frame[i + 2] = (v2 - p * v1) * sw[i + 2];
           frame[i + 3] = (v3 - p * v2) * sw[i + 3];
           prev = v3;
-          s0 += v0; s1 += v1; s2 += v2; s3 += v3;
-          q0 += v0 * v0; q1 += v1 * v1; q2 += v2 * v2; q3 += v3 * v3;
+          s0 += v0;
+          s1 += v1;
+          s2 += v2;
+          s3 += v3;
+          q0 += v0 * v0;
+          q1 += v1 * v1;
+          q2 += v2 * v2;
+          q3 += v3 * v3;
         }
       } else {
         for (; i < n4; i += 4) {
           const j = start + i;
-          const v0 = samples[j], v1 = samples[j + 1], v2 = samples[j + 2], v3 = samples[j + 3];
+          const v0 = samples[j],
+            v1 = samples[j + 1],
+            v2 = samples[j + 2],
+            v3 = samples[j + 3];
           frame[i] = (v0 - p * prev) * sw[i];
           frame[i + 1] = (v1 - p * v0) * sw[i + 1];
           frame[i + 2] = (v2 - p * v1) * sw[i + 2];
           frame[i + 3] = (v3 - p * v2) * sw[i + 3];
           prev = v3;
-          s0 += v0; s1 += v1; s2 += v2; s3 += v3;
+          s0 += v0;
+          s1 += v1;
+          s2 += v2;
+          s3 += v3;
         }
       }
       for (; i < windowSize; i++) {
@@ -332,14 +360,31 @@ export class SpectrumFrontend {
    * registered banks go to their WasmMel buffers; raw log energies (NaN unless `wantRawEnergy`)
    * to rawLogEnergy[0 .. count).
    */
-  processFrames(samples: Float32Array, t0: number, count: number, scale: number, wantRawEnergy: boolean, rawLogEnergy: Float64Array): void {
+  processFrames(
+    samples: Float32Array,
+    t0: number,
+    count: number,
+    scale: number,
+    wantRawEnergy: boolean,
+    rawLogEnergy: Float64Array,
+  ): void {
     const w = this.wasm;
     if (!w) throw new Error('processFrames needs the wasm engine');
     this.scaledWindowFor(scale);
     const o = this.options;
-    w.frames(samples, firstSampleOfFrame(t0, this.geometry), this.geometry.windowShift, count, o.preemphCoeff, scale, o.removeDcOffset, wantRawEnergy);
+    w.frames(
+      samples,
+      firstSampleOfFrame(t0, this.geometry),
+      this.geometry.windowShift,
+      count,
+      o.preemphCoeff,
+      scale,
+      o.removeDcOffset,
+      wantRawEnergy,
+    );
     const sums = w.sums;
-    for (let i = 0; i < count; i++) rawLogEnergy[i] = wantRawEnergy ? this.rawLogEnergy(sums[2 * i] * scale, sums[2 * i + 1] * scale * scale) : NaN;
+    for (let i = 0; i < count; i++)
+      rawLogEnergy[i] = wantRawEnergy ? this.rawLogEnergy(sums[2 * i] * scale, sums[2 * i + 1] * scale * scale) : NaN;
     this.doneInWasm = false;
   }
 
@@ -459,12 +504,15 @@ export function extractFeatures(
       // needs dither or the windowed frame and every extractor takes batches of mel energies
       // (the same numbers as one by one); the others one by one.
       const batchable =
-        frontend.maxBatch > 1 && !wantWin && !(fo.dither !== 0 && rng) && spec.mel !== undefined &&
+        frontend.maxBatch > 1 &&
+        !wantWin &&
+        !(fo.dither !== 0 && rng) &&
+        spec.mel !== undefined &&
         members.every((ex) => ex.computeFrames && ex.powerMelBanks && spec.mel!.has(ex.powerMelBanks));
       const [first, end] = batchable ? frontend.insideFrames(samples.length) : [n, n];
       for (let t = 0; t < first; t++) one(t);
       const batch: FrameBatch = { rawLogEnergy: new Float64Array(frontend.maxBatch), mel: spec.mel! };
-      for (let t = first; t < end; ) {
+      for (let t = first; t < end;) {
         const count = Math.min(frontend.maxBatch, end - t);
         frontend.processFrames(samples, t, count, scale, wantRaw, batch.rawLogEnergy);
         for (let e = 0; e < g; e++) members[e].computeFrames!(batch, count, data[e], t * dims[e]);

@@ -7,10 +7,31 @@ import { readFile } from 'node:fs/promises';
 import { FormatError } from '../util/errors.ts';
 import type { FeatureMatrix } from './matrix.ts';
 
-const BASE_KINDS = ['WAVEFORM', 'LPC', 'LPREFC', 'LPCEPSTRA', 'LPDELCEP', 'IREFC', 'MFCC', 'FBANK', 'MELSPEC', 'USER', 'DISCRETE', 'PLP'];
+const BASE_KINDS = [
+  'WAVEFORM',
+  'LPC',
+  'LPREFC',
+  'LPCEPSTRA',
+  'LPDELCEP',
+  'IREFC',
+  'MFCC',
+  'FBANK',
+  'MELSPEC',
+  'USER',
+  'DISCRETE',
+  'PLP',
+];
 const QUALIFIERS: [number, string][] = [
-  [0o100, 'E'], [0o200, 'N'], [0o400, 'D'], [0o1000, 'A'], [0o2000, 'C'], [0o4000, 'Z'],
-  [0o10000, 'K'], [0o20000, '0'], [0o40000, 'V'], [0o100000, 'T'],
+  [0o100, 'E'],
+  [0o200, 'N'],
+  [0o400, 'D'],
+  [0o1000, 'A'],
+  [0o2000, 'C'],
+  [0o4000, 'Z'],
+  [0o10000, 'K'],
+  [0o20000, '0'],
+  [0o40000, 'V'],
+  [0o100000, 'T'],
 ];
 const HTK_COMPRESSED = 0o2000;
 const HTK_CRC = 0o10000;
@@ -33,7 +54,11 @@ export function htkParmKindName(parmKind: number): string {
 /** Parse HTK feature bytes; `file` is named in errors. */
 export function parseHtkFeatures(bytes: Uint8Array, file = '<htk>'): HtkFeatures {
   if (bytes.length < 12) {
-    throw new FormatError('truncated HTK header', { file, expected: '12 header bytes', found: `${bytes.length} bytes` });
+    throw new FormatError('truncated HTK header', {
+      file,
+      expected: '12 header bytes',
+      found: `${bytes.length} bytes`,
+    });
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nSamples = view.getInt32(0, false);
@@ -43,14 +68,24 @@ export function parseHtkFeatures(bytes: Uint8Array, file = '<htk>'): HtkFeatures
   const name = htkParmKindName(parmKind);
   if (nSamples < 0 || sampPeriod <= 0 || sampSize <= 0) {
     throw new FormatError('implausible HTK header (is the file big-endian HTK?)', {
-      file, expected: 'nSamples >= 0, sampPeriod > 0, sampSize > 0', found: `nSamples ${nSamples}, sampPeriod ${sampPeriod}, sampSize ${sampSize}`,
+      file,
+      expected: 'nSamples >= 0, sampPeriod > 0, sampSize > 0',
+      found: `nSamples ${nSamples}, sampPeriod ${sampPeriod}, sampSize ${sampSize}`,
     });
   }
   if (parmKind & HTK_COMPRESSED) {
-    throw new FormatError('compressed HTK features are not supported', { file, expected: 'uncompressed float32 frames', found: name });
+    throw new FormatError('compressed HTK features are not supported', {
+      file,
+      expected: 'uncompressed float32 frames',
+      found: name,
+    });
   }
   if (sampSize % 4 !== 0) {
-    throw new FormatError('HTK frame size is not a whole number of float32 values', { file, expected: 'sampSize divisible by 4', found: String(sampSize) });
+    throw new FormatError('HTK frame size is not a whole number of float32 values', {
+      file,
+      expected: 'sampSize divisible by 4',
+      found: String(sampSize),
+    });
   }
   const dim = sampSize / 4;
   const bodyBytes = nSamples * sampSize;

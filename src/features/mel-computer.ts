@@ -6,7 +6,13 @@
 import type { Rng } from '../util/rng.ts';
 import { FormatError } from '../util/errors.ts';
 import { frameGeometry, type FrameGeometry } from './frames.ts';
-import { extractFeatures, type FeatureExtractor, type FrameEnergies, type FrameSpectrum, type SpectrumEngine } from './frontend.ts';
+import {
+  extractFeatures,
+  type FeatureExtractor,
+  type FrameEnergies,
+  type FrameSpectrum,
+  type SpectrumEngine,
+} from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { MelBanks } from './mel.ts';
 import { frameOptionsOf, type FrameOptions, type MelOptions } from './options.ts';

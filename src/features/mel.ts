@@ -50,7 +50,9 @@ export function vtlnWarpMelFreq(
   warpFactor: number,
   mel: number,
 ): number {
-  return melScale(vtlnWarpFreq(vtlnLowCutoffHz, vtlnHighCutoffHz, lowFreqHz, highFreqHz, warpFactor, inverseMelScale(mel)));
+  return melScale(
+    vtlnWarpFreq(vtlnLowCutoffHz, vtlnHighCutoffHz, lowFreqHz, highFreqHz, warpFactor, inverseMelScale(mel)),
+  );
 }
 
 /** A triangular mel filterbank over the FFT bins 0 .. paddedWindowSize/2 - 1. */
@@ -70,13 +72,19 @@ export class MelBanks {
   constructor(opts: MelOptions, geom: FrameGeometry, vtlnWarp = opts.vtlnWarp) {
     const numBins = opts.numMelBins;
     if (!Number.isInteger(numBins) || numBins < 3) {
-      throw new ConfigError('must have at least 3 mel bins', { keyPath: 'numMelBins', expected: 'an integer >= 3', found: String(numBins) });
+      throw new ConfigError('must have at least 3 mel bins', {
+        keyPath: 'numMelBins',
+        expected: 'an integer >= 3',
+        found: String(numBins),
+      });
     }
     const sampleFreq = geom.sampleRateHz;
     const paddedSize = geom.paddedWindowSize;
     if (paddedSize % 2 !== 0) {
       throw new ConfigError('the FFT length must be even for mel banks', {
-        keyPath: 'frameLengthMs', expected: 'an even number of samples (or roundToPowerOfTwo)', found: `${paddedSize} samples`,
+        keyPath: 'frameLengthMs',
+        expected: 'an even number of samples (or roundToPowerOfTwo)',
+        found: `${paddedSize} samples`,
       });
     }
     const numFftBins = paddedSize / 2;
@@ -86,7 +94,8 @@ export class MelBanks {
     if (lowFreq < 0 || lowFreq >= nyquist || highFreq <= 0 || highFreq > nyquist || highFreq <= lowFreq) {
       throw new ConfigError('bad mel frequency range', {
         // The cutoff that is out of range itself, else (high <= low) the low one.
-        keyPath: (highFreq <= 0 || highFreq > nyquist) && lowFreq >= 0 && lowFreq < nyquist ? 'highFreqHz' : 'lowFreqHz',
+        keyPath:
+          (highFreq <= 0 || highFreq > nyquist) && lowFreq >= 0 && lowFreq < nyquist ? 'highFreqHz' : 'lowFreqHz',
         expected: `0 <= lowFreqHz < highFreqHz <= Nyquist (${nyquist} Hz)`,
         found: `lowFreqHz ${lowFreq}, highFreqHz ${highFreq}`,
       });
@@ -99,7 +108,15 @@ export class MelBanks {
     const vtlnLow = opts.vtlnLowHz;
     let vtlnHigh = opts.vtlnHighHz;
     if (vtlnHigh < 0) vtlnHigh += nyquist;
-    if (vtlnWarp !== 1.0 && (vtlnLow < 0 || vtlnLow <= lowFreq || vtlnLow >= highFreq || vtlnHigh <= 0 || vtlnHigh >= highFreq || vtlnHigh <= vtlnLow)) {
+    if (
+      vtlnWarp !== 1.0 &&
+      (vtlnLow < 0 ||
+        vtlnLow <= lowFreq ||
+        vtlnLow >= highFreq ||
+        vtlnHigh <= 0 ||
+        vtlnHigh >= highFreq ||
+        vtlnHigh <= vtlnLow)
+    ) {
       throw new ConfigError('bad VTLN cutoffs', {
         keyPath: 'vtlnLowHz/vtlnHighHz',
         expected: `lowFreqHz (${lowFreq}) < vtlnLowHz < vtlnHighHz < highFreqHz (${highFreq})`,
@@ -133,7 +150,8 @@ export class MelBanks {
       for (let i = 0; i < numFftBins; i++) {
         const mel = binMel[i];
         if (mel > leftMel && mel < rightMel) {
-          const weight = mel <= centerMel ? (mel - leftMel) / (centerMel - leftMel) : (rightMel - mel) / (rightMel - centerMel);
+          const weight =
+            mel <= centerMel ? (mel - leftMel) / (centerMel - leftMel) : (rightMel - mel) / (rightMel - centerMel);
           if (first === -1) first = i;
           // Bins are contiguous in frequency; fill any (impossible) gap with zeros.
           while (first + w.length < i) w.push(0);
@@ -166,7 +184,10 @@ export class MelBanks {
       let w = weightStarts[b];
       const end = w + lengths[b];
       // Four partial sums: a single running sum is bound by the latency of the adds.
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (; w + 3 < end; w += 4, k += 4) {
         s0 += weights[w] * spectrum[k];
         s1 += weights[w + 1] * spectrum[k + 1];

@@ -3,7 +3,13 @@
  * (orthonormal, first numCeps rows) -> cepstral liftering -> C0 replaced by log energy.
  */
 import type { Rng } from '../util/rng.ts';
-import { FLT_EPSILON, type FrameBatch, type FrameEnergies, type FrameSpectrum, type SpectrumEngine } from './frontend.ts';
+import {
+  FLT_EPSILON,
+  type FrameBatch,
+  type FrameEnergies,
+  type FrameSpectrum,
+  type SpectrumEngine,
+} from './frontend.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import { mfccOptions, type MfccOptions } from './options.ts';
 import { MelFeatureComputer } from './mel-computer.ts';

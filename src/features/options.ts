@@ -171,7 +171,10 @@ function resolve<T extends object>(defaults: Readonly<T>, user: unknown, keyPref
   const out = { ...defaults } as Record<string, unknown>;
   if (user === undefined || user === null) return out as T;
   if (typeof user !== 'object' || Array.isArray(user)) {
-    throw new ConfigError('feature options must be an object', { keyPath: keyPrefix || undefined, found: JSON.stringify(user) });
+    throw new ConfigError('feature options must be an object', {
+      keyPath: keyPrefix || undefined,
+      found: JSON.stringify(user),
+    });
   }
   for (const [k, v] of Object.entries(user as Record<string, unknown>)) {
     const keyPath = keyPrefix ? `${keyPrefix}.${k}` : k;
@@ -191,10 +194,18 @@ function resolve<T extends object>(defaults: Readonly<T>, user: unknown, keyPref
       throw new ConfigError('wrong type', { keyPath, expected: 'a finite number', found: JSON.stringify(v) });
     }
     if (kind === 'optionalRate' && v !== null && (typeof v !== 'number' || !(v > 0))) {
-      throw new ConfigError('bad sample rate', { keyPath, expected: 'a positive number of Hz', found: JSON.stringify(v) });
+      throw new ConfigError('bad sample rate', {
+        keyPath,
+        expected: 'a positive number of Hz',
+        found: JSON.stringify(v),
+      });
     }
     if (kind === 'window' && !WINDOW_TYPES.includes(v as WindowType)) {
-      throw new ConfigError('unknown window type', { keyPath, expected: WINDOW_TYPES.join(' | '), found: JSON.stringify(v) });
+      throw new ConfigError('unknown window type', {
+        keyPath,
+        expected: WINDOW_TYPES.join(' | '),
+        found: JSON.stringify(v),
+      });
     }
     out[k] = v === null ? undefined : v;
   }
@@ -204,7 +215,11 @@ function resolve<T extends object>(defaults: Readonly<T>, user: unknown, keyPref
 
 function checkRanges(o: Record<string, unknown>, keyPrefix: string): void {
   const bad = (k: string, expected: string) => {
-    throw new ConfigError('option out of range', { keyPath: keyPrefix ? `${keyPrefix}.${k}` : k, expected, found: String(o[k]) });
+    throw new ConfigError('option out of range', {
+      keyPath: keyPrefix ? `${keyPrefix}.${k}` : k,
+      expected,
+      found: String(o[k]),
+    });
   };
   const num = (k: string) => o[k] as number;
   if (!(num('frameShiftMs') > 0)) bad('frameShiftMs', '> 0');
@@ -228,7 +243,10 @@ function checkRanges(o: Record<string, unknown>, keyPrefix: string): void {
  * other options or on the sample rate are checked by fbankOptions / mfccOptions and the features
  * stage only.
  */
-export function featureOptionsJsonSchema(defaults: Readonly<FbankOptions | MfccOptions>, opts: { frameDefaultsFrom?: string } = {}): Record<string, unknown> {
+export function featureOptionsJsonSchema(
+  defaults: Readonly<FbankOptions | MfccOptions>,
+  opts: { frameDefaultsFrom?: string } = {},
+): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(defaults)) {
     const kind = KINDS[k] ?? 'number';

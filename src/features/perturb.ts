@@ -41,13 +41,27 @@ export function isVtlpCopy(uttId: string, warps: readonly number[]): boolean {
  * `keyPath` names the option in errors.
  */
 export function checkVtlpWarps(warps: unknown, keyPath: string): number[] {
-  if (!Array.isArray(warps)) throw new ConfigError('bad VTLP warp factors', { keyPath, expected: 'a list of warp factors, e.g. [0.9, 1.1]', found: JSON.stringify(warps) });
+  if (!Array.isArray(warps))
+    throw new ConfigError('bad VTLP warp factors', {
+      keyPath,
+      expected: 'a list of warp factors, e.g. [0.9, 1.1]',
+      found: JSON.stringify(warps),
+    });
   const seen = new Set<number>();
   for (const w of warps) {
     if (typeof w !== 'number' || !Number.isFinite(w) || w <= 0.5 || w >= 2 || w === 1) {
-      throw new ConfigError('bad VTLP warp factor', { keyPath, expected: 'numbers in (0.5, 2) other than 1 (Jaitly & Hinton: 0.9 to 1.1)', found: JSON.stringify(w) });
+      throw new ConfigError('bad VTLP warp factor', {
+        keyPath,
+        expected: 'numbers in (0.5, 2) other than 1 (Jaitly & Hinton: 0.9 to 1.1)',
+        found: JSON.stringify(w),
+      });
     }
-    if (seen.has(w)) throw new ConfigError('repeated VTLP warp factor', { keyPath, expected: 'distinct warp factors', found: JSON.stringify(warps) });
+    if (seen.has(w))
+      throw new ConfigError('repeated VTLP warp factor', {
+        keyPath,
+        expected: 'distinct warp factors',
+        found: JSON.stringify(warps),
+      });
     seen.add(w);
   }
   return [...warps] as number[];
@@ -58,12 +72,21 @@ export function checkVtlpWarps(warps: unknown, keyPath: string): number[] {
  * copy's id -> the source's info with the copy's speaker. A copy id that is already a source id
  * would make two utterances one: a ConfigError naming it.
  */
-export function perturbedSupervisions<T extends { speaker: string }>(sources: ReadonlyMap<string, T>, warps: readonly number[], file: string): Map<string, T> {
+export function perturbedSupervisions<T extends { speaker: string }>(
+  sources: ReadonlyMap<string, T>,
+  warps: readonly number[],
+  file: string,
+): Map<string, T> {
   const out = new Map<string, T>();
   for (const w of warps) {
     for (const [id, s] of sources) {
       const copy = vtlpId(w, id);
-      if (sources.has(copy)) throw new ConfigError('a VTLP copy would take the id of a real utterance', { file, uttId: copy, expected: `no utterance ids starting with '${vtlpPrefix(w)}' when VTLP warp ${w} is on` });
+      if (sources.has(copy))
+        throw new ConfigError('a VTLP copy would take the id of a real utterance', {
+          file,
+          uttId: copy,
+          expected: `no utterance ids starting with '${vtlpPrefix(w)}' when VTLP warp ${w} is on`,
+        });
       out.set(copy, { ...s, speaker: vtlpId(w, s.speaker) });
     }
   }

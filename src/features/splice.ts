@@ -18,7 +18,8 @@ export const DEFAULT_SPLICE_OPTIONS: Readonly<SpliceOptions> = Object.freeze({ l
 function resolveSplice(opts: Partial<SpliceOptions>): SpliceOptions {
   const o = { ...DEFAULT_SPLICE_OPTIONS, ...opts };
   for (const k of ['leftContext', 'rightContext'] as const) {
-    if (!Number.isInteger(o[k]) || o[k] < 0) throw new ConfigError('bad splice context', { keyPath: k, expected: 'an integer >= 0', found: String(o[k]) });
+    if (!Number.isInteger(o[k]) || o[k] < 0)
+      throw new ConfigError('bad splice context', { keyPath: k, expected: 'an integer >= 0', found: String(o[k]) });
   }
   return o;
 }

@@ -269,7 +269,14 @@ export function assemble(functions: readonly FunctionBuilder[], pages: number): 
   const code: number[] = [];
   uleb(functions.length, code);
   for (const f of functions) for (const b of f.encode()) code.push(b);
-  const parts = [[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], section(1, types), section(3, funcs), section(5, memory), section(7, exports), section(10, code)];
+  const parts = [
+    [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    section(1, types),
+    section(3, funcs),
+    section(5, memory),
+    section(7, exports),
+    section(10, code),
+  ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

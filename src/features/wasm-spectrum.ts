@@ -70,12 +70,19 @@ function layout(size: number, windowSize: number, passes: PassPlan[]): Layout {
     return o;
   };
   const arr = 8 * size;
-  const zRe = take(arr), zIm = take(arr);
-  const bufs: [number, number][] = [[take(arr), take(arr)], [take(arr), take(arr)]];
-  const twiddles = passes.map((p, i) => (p.m === 1 ? -1 : take(i === 0 ? (p.m / 2) * (p.radix - 1) * 32 : p.m * (p.radix - 1) * 16)));
+  const zRe = take(arr),
+    zIm = take(arr);
+  const bufs: [number, number][] = [
+    [take(arr), take(arr)],
+    [take(arr), take(arr)],
+  ];
+  const twiddles = passes.map((p, i) =>
+    p.m === 1 ? -1 : take(i === 0 ? (p.m / 2) * (p.radix - 1) * 32 : p.m * (p.radix - 1) * 16),
+  );
   const split = take((size / 4) * 96 + 16);
   const power = take(8 * (size + 4));
-  const swE = take(arr), swO = take(arr);
+  const swE = take(arr),
+    swO = take(arr);
   const scalars = take(16 * MAX_BATCH);
   const mel = take(MEL_BYTES);
   const samples = take(4 * (CHUNK + Math.max(windowSize, 4) + 16));
@@ -112,7 +119,12 @@ class Arith {
     const f = this.f;
     const bNeg = b.neg !== minus;
     if (a.neg && !bNeg) return this.define(() => f.get(b.local).get(a.local).simd(Simd.f64x2Sub));
-    const t = this.define(() => f.get(a.local).get(b.local).simd(a.neg === bNeg ? Simd.f64x2Add : Simd.f64x2Sub));
+    const t = this.define(() =>
+      f
+        .get(a.local)
+        .get(b.local)
+        .simd(a.neg === bNeg ? Simd.f64x2Add : Simd.f64x2Sub),
+    );
     return { local: t.local, neg: a.neg && bNeg };
   }
   add(a: Cx, b: Cx): Cx {
@@ -151,18 +163,21 @@ function twiddle(ar: Arith, a: Cx, e: number, r: number): Cx {
   e = ((e % r) + r) % r;
   if (e === 0) return a;
   const g = gcd(e, r);
-  const num = e / g, den = r / g;
+  const num = e / g,
+    den = r / g;
   if (den === 2) return { re: negate(a.re), im: negate(a.im) };
   if (den === 4) return num === 1 ? { re: a.im, im: negate(a.re) } : { re: negate(a.im), im: a.re };
   // (ar + i ai)(c - i s) = (ar c + ai s) + i (ai c - ar s), c, s = cos, sin of 2 pi e / r.
   const angle = (2 * Math.PI * num) / den;
   if (den === 8) {
-    const c = Math.sign(Math.cos(angle)), s = Math.sign(Math.sin(angle));
+    const c = Math.sign(Math.cos(angle)),
+      s = Math.sign(Math.sin(angle));
     const u = ar.sum(c > 0 ? a.re : negate(a.re), s > 0 ? a.im : negate(a.im));
     const w = ar.sum(c > 0 ? a.im : negate(a.im), s > 0 ? negate(a.re) : a.re);
     return { re: ar.scale(u, Math.SQRT1_2), im: ar.scale(w, Math.SQRT1_2) };
   }
-  const c = Math.cos(angle), s = Math.sin(angle);
+  const c = Math.cos(angle),
+    s = Math.sin(angle);
   return {
     re: ar.sum(ar.scale(a.re, c), ar.scale(a.im, s)),
     im: ar.sum(ar.scale(a.im, c), ar.scale(a.re, s), true),
@@ -175,8 +190,10 @@ function dft(ar: Arith, a: Cx[]): Cx[] {
   if (r === 1) return a;
   if (r === 2) return [ar.add(a[0], a[1]), ar.sub(a[0], a[1])];
   if (r === 4) {
-    const t0 = ar.add(a[0], a[2]), t1 = ar.sub(a[0], a[2]);
-    const t2 = ar.add(a[1], a[3]), t3 = twiddle(ar, ar.sub(a[1], a[3]), 1, 4);
+    const t0 = ar.add(a[0], a[2]),
+      t1 = ar.sub(a[0], a[2]);
+    const t2 = ar.add(a[1], a[3]),
+      t3 = twiddle(ar, ar.sub(a[1], a[3]), 1, 4);
     return [ar.add(t0, t2), ar.add(t1, t3), ar.sub(t0, t2), ar.sub(t1, t3)];
   }
   // r = r1 * 4: k = k1 + r1 k2, j = j2 + 4 j1: 4-point DFTs over k2, twiddles W_r^(j2 k1),
@@ -184,12 +201,18 @@ function dft(ar: Arith, a: Cx[]): Cx[] {
   const r1 = r / 4;
   const inner: Cx[][] = [];
   for (let k1 = 0; k1 < r1; k1++) {
-    const b = dft(ar, [0, 1, 2, 3].map((k2) => a[k1 + r1 * k2]));
+    const b = dft(
+      ar,
+      [0, 1, 2, 3].map((k2) => a[k1 + r1 * k2]),
+    );
     inner.push(b.map((v, j2) => twiddle(ar, v, j2 * k1, r)));
   }
   const out: Cx[] = new Array(r);
   for (let j2 = 0; j2 < 4; j2++) {
-    const d = dft(ar, inner.map((b) => b[j2]));
+    const d = dft(
+      ar,
+      inner.map((b) => b[j2]),
+    );
     for (let j1 = 0; j1 < r1; j1++) out[j2 + 4 * j1] = d[j1];
   }
   return out;
@@ -200,12 +223,25 @@ function dft(ar: Arith, a: Cx[]): Cx[] {
  * p and p + 1, twiddle vectors from the table, outputs stored lane by lane. Later passes
  * (s >= 2): lanes are q and q + 1, twiddles splatted per p (none when m = 1).
  */
-function emitPass(f: FunctionBuilder, pass: PassPlan, first: boolean, inRe: number, inIm: number, outRe: number, outIm: number, tw: number): void {
+function emitPass(
+  f: FunctionBuilder,
+  pass: PassPlan,
+  first: boolean,
+  inRe: number,
+  inIm: number,
+  outRe: number,
+  outIm: number,
+  tw: number,
+): void {
   const { radix: r, s, m } = pass;
   const ar = new Arith(f);
-  const inB = f.local(I32), outB = f.local(I32);
+  const inB = f.local(I32),
+    outB = f.local(I32);
   const inStride = 8 * s * m;
-  const body = (twiddles: (j: number) => [number, number] | null, store: (j: number, part: 're' | 'im', value: () => void) => void): void => {
+  const body = (
+    twiddles: (j: number) => [number, number] | null,
+    store: (j: number, part: 're' | 'im', value: () => void) => void,
+  ): void => {
     const inputs: Cx[] = [];
     for (let k = 0; k < r; k++) {
       const re = ar.define(() => f.get(inB).vload(inRe + k * inStride));
@@ -221,17 +257,30 @@ function emitPass(f: FunctionBuilder, pass: PassPlan, first: boolean, inRe: numb
   };
   if (first) {
     if (s !== 1 || m < 2) throw new Error('first pass must have stride 1 and m >= 2');
-    const p = f.local(I32), twB = f.local(I32);
-    const wr = f.local(V128), wi = f.local(V128), val = f.local(V128);
+    const p = f.local(I32),
+      twB = f.local(I32);
+    const wr = f.local(V128),
+      wi = f.local(V128),
+      val = f.local(V128);
     f.forLoop(p, 0, { value: m }, 2, () => {
       f.get(p).i32(3).op(Op.i32Shl).set(inB);
-      f.get(p).i32(8 * r).op(Op.i32Mul).set(outB);
-      f.get(p).i32(16 * (r - 1)).op(Op.i32Mul).set(twB);
+      f.get(p)
+        .i32(8 * r)
+        .op(Op.i32Mul)
+        .set(outB);
+      f.get(p)
+        .i32(16 * (r - 1))
+        .op(Op.i32Mul)
+        .set(twB);
       body(
         (j) => {
           if (j === 0) return null;
-          f.get(twB).vload(tw + 32 * (j - 1)).set(wr);
-          f.get(twB).vload(tw + 32 * (j - 1) + 16).set(wi);
+          f.get(twB)
+            .vload(tw + 32 * (j - 1))
+            .set(wr);
+          f.get(twB)
+            .vload(tw + 32 * (j - 1) + 16)
+            .set(wi);
           return [wr, wi];
         },
         (j, part, value) => {
@@ -239,7 +288,9 @@ function emitPass(f: FunctionBuilder, pass: PassPlan, first: boolean, inRe: numb
           f.set(val);
           const base = (part === 're' ? outRe : outIm) + 8 * j;
           f.get(outB).get(val).vstoreLane(base, 0);
-          f.get(outB).get(val).vstoreLane(base + 8 * r, 1);
+          f.get(outB)
+            .get(val)
+            .vstoreLane(base + 8 * r, 1);
         },
       );
     });
@@ -247,7 +298,8 @@ function emitPass(f: FunctionBuilder, pass: PassPlan, first: boolean, inRe: numb
   }
   if (s < 2) throw new Error('later passes need stride >= 2');
   const q = f.local(I32);
-  const pIn = f.local(I32), pOut = f.local(I32);
+  const pIn = f.local(I32),
+    pOut = f.local(I32);
   const w: [number, number][] = [];
   for (let j = 1; j < r; j++) w.push([f.local(V128), f.local(V128)]);
   const inner = (): void => {
@@ -269,14 +321,28 @@ function emitPass(f: FunctionBuilder, pass: PassPlan, first: boolean, inRe: numb
     inner();
     return;
   }
-  const p = f.local(I32), twB = f.local(I32);
+  const p = f.local(I32),
+    twB = f.local(I32);
   f.forLoop(p, 0, { value: m }, 1, () => {
-    f.get(p).i32(8 * s).op(Op.i32Mul).set(pIn);
-    f.get(p).i32(8 * s * r).op(Op.i32Mul).set(pOut);
-    f.get(p).i32(16 * (r - 1)).op(Op.i32Mul).set(twB);
+    f.get(p)
+      .i32(8 * s)
+      .op(Op.i32Mul)
+      .set(pIn);
+    f.get(p)
+      .i32(8 * s * r)
+      .op(Op.i32Mul)
+      .set(pOut);
+    f.get(p)
+      .i32(16 * (r - 1))
+      .op(Op.i32Mul)
+      .set(twB);
     for (let j = 1; j < r; j++) {
-      f.get(twB).vsplatLoad(tw + 16 * (j - 1)).set(w[j - 1][0]);
-      f.get(twB).vsplatLoad(tw + 16 * (j - 1) + 8).set(w[j - 1][1]);
+      f.get(twB)
+        .vsplatLoad(tw + 16 * (j - 1))
+        .set(w[j - 1][0]);
+      f.get(twB)
+        .vsplatLoad(tw + 16 * (j - 1) + 8)
+        .set(w[j - 1][1]);
     }
     inner();
   });
@@ -288,50 +354,80 @@ function emitPass(f: FunctionBuilder, pass: PassPlan, first: boolean, inRe: numb
  */
 function emitPower(size: number, passes: PassPlan[], lay: Layout): FunctionBuilder {
   const f = new FunctionBuilder('power', [F64], []);
-  let inRe = lay.zRe, inIm = lay.zIm;
+  let inRe = lay.zRe,
+    inIm = lay.zIm;
   passes.forEach((pass, i) => {
     const [outRe, outIm] = lay.bufs[i % 2];
     emitPass(f, pass, i === 0, inRe, inIm, outRe, outIm, lay.twiddles[i]);
     inRe = outRe;
     inIm = outIm;
   });
-  const zr = inRe, zi = inIm, m = size, halfM = size / 2;
+  const zr = inRe,
+    zi = inIm,
+    m = size,
+    halfM = size / 2;
   const c0 = 0;
   // k = 0 and k = M from Z[0]: X[0] = Re + Im, X[M] = Re - Im (real; their reference values
   // are the split table's first two doubles).
   const x = f.local(F64);
-  for (const [sign, refAt, outAt] of [[Op.f64Add, lay.split, 0], [Op.f64Sub, lay.split + 8, 8 * m]] as const) {
+  for (const [sign, refAt, outAt] of [
+    [Op.f64Add, lay.split, 0],
+    [Op.f64Sub, lay.split + 8, 8 * m],
+  ] as const) {
     f.i32(0).mem(Op.f64Load, zr, 3).i32(0).mem(Op.f64Load, zi, 3).op(sign);
     f.get(c0).i32(0).mem(Op.f64Load, refAt, 3).op(Op.f64Mul, Op.f64Sub).set(x);
-    f.i32(0).get(x).get(x).op(Op.f64Mul).mem(Op.f64Store, lay.power + outAt, 3);
+    f.i32(0)
+      .get(x)
+      .get(x)
+      .op(Op.f64Mul)
+      .mem(Op.f64Store, lay.power + outAt, 3);
   }
   const ar = new Arith(f);
   const c0v: Term = { local: f.local(V128), neg: false };
   f.get(c0).simd(Simd.f64x2Splat).set(c0v.local);
-  const k = f.local(I32), kb = f.local(I32), rb = f.local(I32), tb = f.local(I32);
+  const k = f.local(I32),
+    kb = f.local(I32),
+    rb = f.local(I32),
+    tb = f.local(I32);
   const swapped = (v: Term): Term => ar.define(() => f.get(v.local).get(v.local).shuffle64(1, 0));
   const mul = (u: Term, v: Term): Term => ar.define(() => f.get(u.local).get(v.local).simd(Simd.f64x2Mul));
   const tab = lay.split + 16;
   f.forLoop(k, 1, { value: halfM + 1 }, 2, () => {
     // Bins k, k + 1 and M - k, M - k - 1 (the latter loaded at M - k - 1 and lane-swapped).
     f.get(k).i32(3).op(Op.i32Shl).set(kb);
-    f.i32(8 * (m - 1)).get(kb).op(Op.i32Sub).set(rb);
+    f.i32(8 * (m - 1))
+      .get(kb)
+      .op(Op.i32Sub)
+      .set(rb);
     f.get(k).i32(48).op(Op.i32Mul).set(tb);
     const load = (at: number, base: number): Term => ar.define(() => f.get(at).vload(base));
-    const ar0 = load(kb, zr), ai0 = load(kb, zi);
-    const br0 = swapped(load(rb, zr)), bi0 = swapped(load(rb, zi));
+    const ar0 = load(kb, zr),
+      ai0 = load(kb, zi);
+    const br0 = swapped(load(rb, zr)),
+      bi0 = swapped(load(rb, zi));
     const t = (i: number): Term => ar.define(() => f.get(tb).vload(tab - 48 + 16 * i));
-    const er = ar.sum(ar0, br0), ei = ar.sum(ai0, bi0, true);
-    const or = ar.sum(ai0, bi0), oi = ar.sum(br0, ar0, true);
-    const c = t(0), s = t(1);
+    const er = ar.sum(ar0, br0),
+      ei = ar.sum(ai0, bi0, true);
+    const or = ar.sum(ai0, bi0),
+      oi = ar.sum(br0, ar0, true);
+    const c = t(0),
+      s = t(1);
     const tr = ar.sum(mul(c, or), mul(s, oi));
     const ti = ar.sum(mul(c, oi), mul(s, or), true);
     const minusRef = (u: Term, i: number): Term => ar.sum(u, mul(c0v, t(i)), true);
-    const pr = minusRef(ar.sum(er, tr), 2), pi = minusRef(ar.sum(ei, ti), 3);
-    const qr = minusRef(ar.sum(er, tr, true), 4), qi = minusRef(ar.sum(ti, ei, true), 5);
+    const pr = minusRef(ar.sum(er, tr), 2),
+      pi = minusRef(ar.sum(ei, ti), 3);
+    const qr = minusRef(ar.sum(er, tr, true), 4),
+      qi = minusRef(ar.sum(ti, ei, true), 5);
     const powerOf = (u: Term, v: Term): Term =>
       ar.define(() => {
-        f.get(u.local).get(u.local).simd(Simd.f64x2Mul).get(v.local).get(v.local).simd(Simd.f64x2Mul).simd(Simd.f64x2Add);
+        f.get(u.local)
+          .get(u.local)
+          .simd(Simd.f64x2Mul)
+          .get(v.local)
+          .get(v.local)
+          .simd(Simd.f64x2Mul)
+          .simd(Simd.f64x2Add);
         f.f64x2(0.25).simd(Simd.f64x2Mul);
       });
     const lo = powerOf(pr, pi);
@@ -348,10 +444,21 @@ function emitPower(size: number, passes: PassPlan[], lay: Layout): FunctionBuild
  * the samples in local `total` and, when `wantSq` (param 4) is set, their sum of squares in
  * `total2` (else 0).
  */
-function emitPrep(f: FunctionBuilder, windowSize: number, lay: Layout, start: number, pre: number, wantSq: number): { total: number; total2: number } {
+function emitPrep(
+  f: FunctionBuilder,
+  windowSize: number,
+  lay: Layout,
+  start: number,
+  pre: number,
+  wantSq: number,
+): { total: number; total2: number } {
   const ar = new Arith(f);
-  const base = f.local(I32), i = f.local(I32);
-  const pv = f.local(V128), oPrev = f.local(V128), sum = f.local(V128), sq = f.local(V128);
+  const base = f.local(I32),
+    i = f.local(I32);
+  const pv = f.local(V128),
+    oPrev = f.local(V128),
+    sum = f.local(V128),
+    sq = f.local(V128);
   f.get(start).i32(lay.samples).op(Op.i32Add).set(base);
   f.get(pre).simd(Simd.f64x2Splat).set(pv);
   f.get(base).mem(Op.f32Load, 0, 2).op(Op.f64PromoteF32).simd(Simd.f64x2Splat).set(oPrev);
@@ -367,7 +474,10 @@ function emitPrep(f: FunctionBuilder, windowSize: number, lay: Layout, start: nu
       const e = ar.define(() => f.get(lo.local).get(hi.local).shuffle64(0, 2));
       const o = ar.define(() => f.get(lo.local).get(hi.local).shuffle64(1, 3));
       const prevE = ar.define(() => f.get(oPrev).get(o.local).shuffle64(1, 2));
-      for (const [x, prev, w, out] of [[e, prevE, lay.swE, lay.zRe], [o, e, lay.swO, lay.zIm]] as const) {
+      for (const [x, prev, w, out] of [
+        [e, prevE, lay.swE, lay.zRe],
+        [o, e, lay.swO, lay.zIm],
+      ] as const) {
         f.get(i);
         f.get(x.local).get(pv).get(prev.local).simd(Simd.f64x2Mul).simd(Simd.f64x2Sub);
         f.get(i).vload(w).simd(Simd.f64x2Mul);
@@ -387,13 +497,20 @@ function emitPrep(f: FunctionBuilder, windowSize: number, lay: Layout, start: nu
   loop(false);
   f.op(Op.end);
   // Total of both lanes, plus the last windowSize mod 4 samples one by one.
-  const total = f.local(F64), total2 = f.local(F64), x = f.local(F64);
-  const lanes = (v: number): void => void f.get(v).simd(Simd.f64x2ExtractLane).op(0).get(v).simd(Simd.f64x2ExtractLane).op(1).op(Op.f64Add);
+  const total = f.local(F64),
+    total2 = f.local(F64),
+    x = f.local(F64);
+  const lanes = (v: number): void =>
+    void f.get(v).simd(Simd.f64x2ExtractLane).op(0).get(v).simd(Simd.f64x2ExtractLane).op(1).op(Op.f64Add);
   lanes(sum);
   f.set(total);
   lanes(sq);
   f.set(total2);
-  const sample = (idx: number): void => void f.get(base).mem(Op.f32Load, 4 * idx, 2).op(Op.f64PromoteF32);
+  const sample = (idx: number): void =>
+    void f
+      .get(base)
+      .mem(Op.f32Load, 4 * idx, 2)
+      .op(Op.f64PromoteF32);
   for (let r = 4 * full; r < windowSize; r++) {
     sample(r);
     f.set(x);
@@ -401,7 +518,9 @@ function emitPrep(f: FunctionBuilder, windowSize: number, lay: Layout, start: nu
     f.get(x).get(pre);
     sample(Math.max(r - 1, 0));
     f.op(Op.f64Mul, Op.f64Sub);
-    f.i32(0).mem(Op.f64Load, (r % 2 === 0 ? lay.swE : lay.swO) + 8 * (r >> 1), 3).op(Op.f64Mul);
+    f.i32(0)
+      .mem(Op.f64Load, (r % 2 === 0 ? lay.swE : lay.swO) + 8 * (r >> 1), 3)
+      .op(Op.f64Mul);
     f.mem(Op.f64Store, (r % 2 === 0 ? lay.zRe : lay.zIm) + 8 * (r >> 1), 3);
     f.get(total).get(x).op(Op.f64Add).set(total);
     f.get(total2).get(x).get(x).op(Op.f64Mul).op(Op.f64Add).set(total2);
@@ -420,11 +539,26 @@ const FLT_EPSILON = 1.1920928955078125e-7;
  * (truncation below 1e-15 relative), within a few ulps of Math.log.
  */
 function emitLogs(f: FunctionBuilder, src: number, dst: number, count: number): void {
-  const i = f.local(I32), end = f.local(I32);
-  const x = f.local(V128), m = f.local(V128), e = f.local(V128), big = f.local(V128), sv = f.local(V128), z = f.local(V128), poly = f.local(V128);
+  const i = f.local(I32),
+    end = f.local(I32);
+  const x = f.local(V128),
+    m = f.local(V128),
+    e = f.local(V128),
+    big = f.local(V128),
+    sv = f.local(V128),
+    z = f.local(V128),
+    poly = f.local(V128);
   const c = (v: number | bigint): number => f.constLocal(v);
-  const floor = c(FLT_EPSILON), mantissa = c(0x000fffffffffffffn), one = c(1), oneBits = c(0x3ff0000000000000n);
-  const sqrt2 = c(Math.SQRT2), half = c(0.5), twoP52 = c(0x4330000000000000n), bias = c(4503599627371519), ln2 = c(Math.LN2), inf = c(Infinity);
+  const floor = c(FLT_EPSILON),
+    mantissa = c(0x000fffffffffffffn),
+    one = c(1),
+    oneBits = c(0x3ff0000000000000n);
+  const sqrt2 = c(Math.SQRT2),
+    half = c(0.5),
+    twoP52 = c(0x4330000000000000n),
+    bias = c(4503599627371519),
+    ln2 = c(Math.LN2),
+    inf = c(Infinity);
   const coef = Array.from({ length: 9 }, (_, k) => c(1 / (2 * k + 1)));
   f.get(count).i32(1).op(Op.i32Add).i32(-2).op(Op.i32And).i32(3).op(Op.i32Shl).set(end);
   f.forLoop(i, 0, { local: end }, 16, () => {
@@ -449,10 +583,20 @@ function emitLogs(f: FunctionBuilder, src: number, dst: number, count: number): 
     const z2 = t(() => f.get(z).get(z).simd(Simd.f64x2Mul));
     const z4 = t(() => f.get(z2).get(z2).simd(Simd.f64x2Mul));
     const z8 = t(() => f.get(z4).get(z4).simd(Simd.f64x2Mul));
-    const pair = (k: number): number => t(() => f.get(coef[k + 1]).get(z).simd(Simd.f64x2Mul).get(coef[k]).simd(Simd.f64x2Add));
+    const pair = (k: number): number =>
+      t(() =>
+        f
+          .get(coef[k + 1])
+          .get(z)
+          .simd(Simd.f64x2Mul)
+          .get(coef[k])
+          .simd(Simd.f64x2Add),
+      );
     const q = [0, 2, 4, 6].map(pair);
-    const quad = (a: number, b: number): number => t(() => f.get(b).get(z2).simd(Simd.f64x2Mul).get(a).simd(Simd.f64x2Add));
-    const r0 = quad(q[0], q[1]), r1 = quad(q[2], q[3]);
+    const quad = (a: number, b: number): number =>
+      t(() => f.get(b).get(z2).simd(Simd.f64x2Mul).get(a).simd(Simd.f64x2Add));
+    const r0 = quad(q[0], q[1]),
+      r1 = quad(q[2], q[3]);
     const s0 = t(() => f.get(r1).get(z4).simd(Simd.f64x2Mul).get(r0).simd(Simd.f64x2Add));
     f.get(coef[8]).get(z8).simd(Simd.f64x2Mul).get(s0).simd(Simd.f64x2Add).set(poly);
     // (e - 1023) exactly as a double: the bits of 2^52 + e, minus 2^52 + 1023.
@@ -476,16 +620,38 @@ function emitLogs(f: FunctionBuilder, src: number, dst: number, count: number): 
 function emitMels(lay: Layout): FunctionBuilder {
   const f = new FunctionBuilder('mels', [I32], []);
   const frame = 0;
-  const slot = f.local(I32), slotEnd = f.local(I32), table = f.local(I32), count = f.local(I32), out = f.local(I32), logOut = f.local(I32);
-  const b = f.local(I32), tb = f.local(I32), pp = f.local(I32), wp = f.local(I32), end = f.local(I32);
-  const acc = f.local(V128), acc2 = f.local(V128);
+  const slot = f.local(I32),
+    slotEnd = f.local(I32),
+    table = f.local(I32),
+    count = f.local(I32),
+    out = f.local(I32),
+    logOut = f.local(I32);
+  const b = f.local(I32),
+    tb = f.local(I32),
+    pp = f.local(I32),
+    wp = f.local(I32),
+    end = f.local(I32);
+  const acc = f.local(V128),
+    acc2 = f.local(V128);
   f.i32(0).mem(Op.i32Load, lay.mel, 2).i32(4).op(Op.i32Shl).i32(16).op(Op.i32Add).set(slotEnd);
   f.forLoop(slot, 16, { local: slotEnd }, 16, () => {
     f.get(slot).mem(Op.i32Load, lay.mel, 2).set(table);
-    f.get(slot).mem(Op.i32Load, lay.mel + 4, 2).set(count);
+    f.get(slot)
+      .mem(Op.i32Load, lay.mel + 4, 2)
+      .set(count);
     // Frame `frame` of a batch: outputs at out + 8 count frame, logOut + 4 count frame.
-    f.get(slot).mem(Op.i32Load, lay.mel + 8, 2).get(frame).get(count).op(Op.i32Mul).i32(3).op(Op.i32Shl).op(Op.i32Add).set(out);
-    f.get(slot).mem(Op.i32Load, lay.mel + 12, 2).set(logOut);
+    f.get(slot)
+      .mem(Op.i32Load, lay.mel + 8, 2)
+      .get(frame)
+      .get(count)
+      .op(Op.i32Mul)
+      .i32(3)
+      .op(Op.i32Shl)
+      .op(Op.i32Add)
+      .set(out);
+    f.get(slot)
+      .mem(Op.i32Load, lay.mel + 12, 2)
+      .set(logOut);
     f.get(logOut).op(Op.if, 0x40);
     f.get(logOut).get(frame).get(count).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(logOut);
     f.op(Op.end);
@@ -499,7 +665,14 @@ function emitMels(lay: Layout): FunctionBuilder {
       f.op(Op.block, 0x40, Op.loop, 0x40);
       f.get(wp).get(end).op(Op.i32GeS, Op.brIf, 1);
       f.get(acc).get(wp).vload(0).get(pp).vload(lay.power).simd(Simd.f64x2Mul).simd(Simd.f64x2Add).set(acc);
-      f.get(acc2).get(wp).vload(16).get(pp).vload(lay.power + 16).simd(Simd.f64x2Mul).simd(Simd.f64x2Add).set(acc2);
+      f.get(acc2)
+        .get(wp)
+        .vload(16)
+        .get(pp)
+        .vload(lay.power + 16)
+        .simd(Simd.f64x2Mul)
+        .simd(Simd.f64x2Add)
+        .set(acc2);
       f.get(wp).i32(32).op(Op.i32Add).set(wp);
       f.get(pp).i32(32).op(Op.i32Add).set(pp);
       f.op(Op.br, 0, Op.end, Op.end);
@@ -516,7 +689,8 @@ function emitMels(lay: Layout): FunctionBuilder {
 }
 
 /** Function indices in the module. */
-const POWER = 0, MELS = 1;
+const POWER = 0,
+  MELS = 1;
 
 /**
  * frames(startByte, shiftBytes, count, preemph, scale, removeDc, wantSq): for frame i < count
@@ -528,12 +702,18 @@ const POWER = 0, MELS = 1;
 function emitFrames(windowSize: number, lay: Layout): FunctionBuilder {
   const f = new FunctionBuilder('frames', [I32, I32, I32, F64, F64, I32, I32], []);
   const [start, shift, count, pre, scale, removeDc, wantSq] = [0, 1, 2, 3, 4, 5, 6];
-  const i = f.local(I32), at = f.local(I32), c0 = f.local(F64);
+  const i = f.local(I32),
+    at = f.local(I32),
+    c0 = f.local(F64);
   f.forLoop(i, 0, { local: count }, 1, () => {
     f.get(i).get(shift).op(Op.i32Mul).get(start).op(Op.i32Add).set(at);
     const { total, total2 } = emitPrep(f, windowSize, lay, at, pre, wantSq);
     f.get(i).i32(4).op(Op.i32Shl).get(total).mem(Op.f64Store, lay.scalars, 3);
-    f.get(i).i32(4).op(Op.i32Shl).get(total2).mem(Op.f64Store, lay.scalars + 8, 3);
+    f.get(i)
+      .i32(4)
+      .op(Op.i32Shl)
+      .get(total2)
+      .mem(Op.f64Store, lay.scalars + 8, 3);
     f.f64(0).set(c0);
     f.get(removeDc).op(Op.if, 0x40);
     f.get(total).get(scale).op(Op.f64Mul).f64(windowSize).op(Op.f64Div);
@@ -564,7 +744,8 @@ function writeTwiddles(mem: Float64Array, passes: PassPlan[], lay: Layout): void
     if (i === 0) {
       for (let p = 0; p < m; p += 2) {
         for (let j = 1; j < r; j++, at += 4) {
-          const [r0, i0] = w(p, j), [r1, i1] = w(p + 1, j);
+          const [r0, i0] = w(p, j),
+            [r1, i1] = w(p + 1, j);
           mem.set([r0, r1, i0, i1], at);
         }
       }
@@ -611,7 +792,15 @@ function kernels(size: number, windowSize: number): Kernels | null {
 
 interface Exports {
   memory: { buffer: ArrayBuffer };
-  frames(startByte: number, shiftBytes: number, count: number, preemph: number, scale: number, removeDc: number, wantSq: number): void;
+  frames(
+    startByte: number,
+    shiftBytes: number,
+    count: number,
+    preemph: number,
+    scale: number,
+    removeDc: number,
+    wantSq: number,
+  ): void;
   spectrum(c0: number): void;
 }
 
@@ -751,8 +940,18 @@ export class WasmSpectrum {
    * the sums in `sums` (with `wantSquares` the sums of squares too). The signal must not change
    * while one array is used.
    */
-  frames(signal: Float32Array, start: number, shift: number, count: number, preemph: number, scale: number, removeDc: boolean, wantSquares: boolean): void {
-    if (!(count >= 1 && count <= MAX_BATCH)) throw new RangeError(`frames: count must be 1 .. ${MAX_BATCH}, got ${count}`);
+  frames(
+    signal: Float32Array,
+    start: number,
+    shift: number,
+    count: number,
+    preemph: number,
+    scale: number,
+    removeDc: boolean,
+    wantSquares: boolean,
+  ): void {
+    if (!(count >= 1 && count <= MAX_BATCH))
+      throw new RangeError(`frames: count must be 1 .. ${MAX_BATCH}, got ${count}`);
     const end = start + (count - 1) * shift + this.windowSize;
     if (signal !== this.signal || start < this.chunkStart || end > this.chunkEnd) {
       const len = Math.min(CHUNK + this.windowSize, signal.length - start);
@@ -762,13 +961,22 @@ export class WasmSpectrum {
       this.chunkStart = start;
       this.chunkEnd = start + len;
     }
-    this.ex.frames(4 * (start - this.chunkStart), 4 * shift, count, preemph, scale, removeDc ? 1 : 0, wantSquares ? 1 : 0);
+    this.ex.frames(
+      4 * (start - this.chunkStart),
+      4 * shift,
+      count,
+      preemph,
+      scale,
+      removeDc ? 1 : 0,
+      wantSquares ? 1 : 0,
+    );
   }
 
   /** Power spectrum (minus c0 times the reference) and mel energies (frame 0) of `frame` (2 M values, prepared by the caller). */
   spectrum(frame: Float64Array, c0: number): void {
     const f = this.f64;
-    const re = this.lay.zRe / 8, im = this.lay.zIm / 8;
+    const re = this.lay.zRe / 8,
+      im = this.lay.zIm / 8;
     for (let n = 0; n < this.size; n++) {
       f[re + n] = frame[2 * n];
       f[im + n] = frame[2 * n + 1];
@@ -802,7 +1010,8 @@ export class WasmSpectrum {
     }
     // Outputs of MAX_BATCH frames, one value more: the logs go two at a time.
     const round16 = (n: number): number => Math.ceil(n / 16) * 16;
-    const outBytes = round16(8 * (MAX_BATCH * nb + 1)), logBytes = logs ? round16(4 * (MAX_BATCH * nb + 1)) : 0;
+    const outBytes = round16(8 * (MAX_BATCH * nb + 1)),
+      logBytes = logs ? round16(4 * (MAX_BATCH * nb + 1)) : 0;
     const bytes = 16 * nb + 16 * pairs + outBytes + logBytes;
     if (slots >= MAX_MEL_SLOTS || this.melUsed + bytes > MEL_BYTES) return null;
     const table = this.lay.mel + this.melUsed;
@@ -828,7 +1037,12 @@ export class WasmSpectrum {
     const buffer = this.ex.memory.buffer;
     const values = new Float64Array(buffer, w, MAX_BATCH * nb);
     const logValues = logs ? new Float32Array(buffer, logAt, MAX_BATCH * nb) : null;
-    return { numBins: nb, values, logs: logValues, first: { values: values.subarray(0, nb), logs: logValues?.subarray(0, nb) ?? null } };
+    return {
+      numBins: nb,
+      values,
+      logs: logValues,
+      first: { values: values.subarray(0, nb), logs: logValues?.subarray(0, nb) ?? null },
+    };
   }
 }
 

@@ -49,7 +49,11 @@ export interface PosteriorFrame {
 
 export type KaldiObjectKind = 'matrix' | 'int32-vector' | 'posterior';
 
-export type KaldiObject<K extends KaldiObjectKind> = K extends 'matrix' ? KaldiMatrix : K extends 'int32-vector' ? Int32Array : PosteriorFrame[];
+export type KaldiObject<K extends KaldiObjectKind> = K extends 'matrix'
+  ? KaldiMatrix
+  : K extends 'int32-vector'
+    ? Int32Array
+    : PosteriorFrame[];
 
 /** Grows a byte buffer; the encoders below write into it. */
 class ByteSink {
@@ -121,7 +125,8 @@ class ByteSink {
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 function checkInt32(x: number, what: string): void {
-  if (!Number.isInteger(x) || x < -0x80000000 || x > 0x7fffffff) throw new FormatError(`${what} is not an int32`, { expected: 'an integer in [-2^31, 2^31)', found: String(x) });
+  if (!Number.isInteger(x) || x < -0x80000000 || x > 0x7fffffff)
+    throw new FormatError(`${what} is not an int32`, { expected: 'an integer in [-2^31, 2^31)', found: String(x) });
 }
 
 /** A binary Kaldi matrix object ("\0B" + "FM " or "DM " + rows + columns + values). */
@@ -129,7 +134,10 @@ export function encodeMatrix(m: KaldiMatrix): Uint8Array {
   checkInt32(m.numRows, 'matrix row count');
   checkInt32(m.numCols, 'matrix column count');
   if (m.data.length !== m.numRows * m.numCols) {
-    throw new FormatError('matrix data length differs from rows x columns', { expected: `${m.numRows} x ${m.numCols} = ${m.numRows * m.numCols}`, found: String(m.data.length) });
+    throw new FormatError('matrix data length differs from rows x columns', {
+      expected: `${m.numRows} x ${m.numCols} = ${m.numRows * m.numCols}`,
+      found: String(m.data.length),
+    });
   }
   const s = new ByteSink(16 + m.data.byteLength);
   s.bytes(KALDI_BINARY_HEADER);
@@ -160,7 +168,11 @@ export function encodePosterior(frames: readonly PosteriorFrame[]): Uint8Array {
   s.bytes(KALDI_BINARY_HEADER);
   s.int32(frames.length);
   frames.forEach((f, t) => {
-    if (f.weights.length !== f.ids.length) throw new FormatError('posterior ids and weights differ in length', { expected: String(f.ids.length), found: `${f.weights.length} at frame ${t}` });
+    if (f.weights.length !== f.ids.length)
+      throw new FormatError('posterior ids and weights differ in length', {
+        expected: String(f.ids.length),
+        found: `${f.weights.length} at frame ${t}`,
+      });
     s.int32(f.ids.length);
     for (let i = 0; i < f.ids.length; i++) {
       checkInt32(f.ids[i], `pdf id at frame ${t}`);
@@ -189,7 +201,12 @@ export function formatInt32VectorText(key: string, v: ArrayLike<number>): string
 export function checkKey(key: string, file?: string): void {
   // eslint-disable-next-line no-control-regex -- Kaldi keys are printable
   if (key.length === 0 || /[\s\x00-\x1f\x7f]/.test(key)) {
-    throw new FormatError('not a valid Kaldi key', { file, uttId: key, expected: 'a non-empty key without whitespace or control characters', found: JSON.stringify(key) });
+    throw new FormatError('not a valid Kaldi key', {
+      file,
+      uttId: key,
+      expected: 'a non-empty key without whitespace or control characters',
+      found: JSON.stringify(key),
+    });
   }
 }
 
@@ -237,7 +254,12 @@ export class KaldiArchiveWriter {
   /** Append one object (the output of an `encode*` function) under `key`. */
   async write(key: string, object: Uint8Array): Promise<void> {
     checkKey(key, this.arkPath);
-    if (this.keys.has(key)) throw new FormatError('key written twice to a Kaldi archive', { file: this.arkPath, uttId: key, expected: 'unique keys' });
+    if (this.keys.has(key))
+      throw new FormatError('key written twice to a Kaldi archive', {
+        file: this.arkPath,
+        uttId: key,
+        expected: 'unique keys',
+      });
     this.keys.add(key);
     const head = Buffer.from(`${key} `, 'utf8');
     this.scp.push({ key, offset: this.offset + head.length });
@@ -252,7 +274,9 @@ export class KaldiArchiveWriter {
     const { scpPath } = this.opts;
     if (scpPath) {
       const inScp = this.opts.arkPathInScp ?? this.arkPath;
-      const lines = [...this.scp].sort((a, b) => compareIds(a.key, b.key)).map((e) => `${e.key} ${inScp}:${e.offset}\n`);
+      const lines = [...this.scp]
+        .sort((a, b) => compareIds(a.key, b.key))
+        .map((e) => `${e.key} ${inScp}:${e.offset}\n`);
       try {
         await writeFileAtomic(scpPath, lines.join(''));
       } catch (err) {
@@ -274,7 +298,12 @@ export class KaldiArchiveWriter {
 class ByteSource {
   pos: number;
 
-  constructor(readonly buf: Buffer, readonly file: string, readonly key: string, start: number) {
+  constructor(
+    readonly buf: Buffer,
+    readonly file: string,
+    readonly key: string,
+    start: number,
+  ) {
     this.pos = start;
   }
 
@@ -283,14 +312,19 @@ class ByteSource {
   }
 
   need(n: number, what: string): void {
-    if (this.pos + n > this.buf.length) this.fail(`archive ends inside ${what}`, `${n} more bytes`, `${this.buf.length - this.pos}`);
+    if (this.pos + n > this.buf.length)
+      this.fail(`archive ends inside ${what}`, `${n} more bytes`, `${this.buf.length - this.pos}`);
   }
 
   header(): void {
     this.need(2, 'the binary header');
     if (this.buf[this.pos] !== 0 || this.buf[this.pos + 1] !== 0x42) {
       const text = this.buf[this.pos] !== 0;
-      this.fail(text ? 'not a binary Kaldi object (a text archive?)' : 'bad Kaldi binary header', '"\\0B"', JSON.stringify(this.buf.subarray(this.pos, this.pos + 2).toString('latin1')));
+      this.fail(
+        text ? 'not a binary Kaldi object (a text archive?)' : 'bad Kaldi binary header',
+        '"\\0B"',
+        JSON.stringify(this.buf.subarray(this.pos, this.pos + 2).toString('latin1')),
+      );
     }
     this.pos += 2;
   }
@@ -332,7 +366,12 @@ class ByteSource {
   token(): string {
     let end = this.pos;
     while (end < this.buf.length && end - this.pos < 32 && this.buf[end] !== SPACE) end++;
-    if (this.buf[end] !== SPACE) this.fail('no token', 'a token followed by a space', JSON.stringify(this.buf.subarray(this.pos, end).toString('latin1')));
+    if (this.buf[end] !== SPACE)
+      this.fail(
+        'no token',
+        'a token followed by a space',
+        JSON.stringify(this.buf.subarray(this.pos, end).toString('latin1')),
+      );
     const t = this.buf.subarray(this.pos, end).toString('latin1');
     this.pos = end + 1;
     return t;
@@ -342,7 +381,8 @@ class ByteSource {
 function decodeMatrix(src: ByteSource): KaldiMatrix {
   src.header();
   const token = src.token();
-  if (token === 'CM' || token === 'CM2' || token === 'CM3') src.fail('compressed Kaldi matrices are not read', '"FM" or "DM" (write with copy-feats --compress=false)', token);
+  if (token === 'CM' || token === 'CM2' || token === 'CM3')
+    src.fail('compressed Kaldi matrices are not read', '"FM" or "DM" (write with copy-feats --compress=false)', token);
   if (token !== 'FM' && token !== 'DM') src.fail('not a Kaldi matrix', 'token "FM" or "DM"', JSON.stringify(token));
   const numRows = src.count('the row count');
   const numCols = src.count('the column count');
@@ -350,7 +390,8 @@ function decodeMatrix(src: ByteSource): KaldiMatrix {
   const n = numRows * numCols;
   src.need(n * width, 'the matrix values');
   const data = token === 'FM' ? new Float32Array(n) : new Float64Array(n);
-  for (let i = 0; i < n; i++) data[i] = width === 4 ? src.buf.readFloatLE(src.pos + 4 * i) : src.buf.readDoubleLE(src.pos + 8 * i);
+  for (let i = 0; i < n; i++)
+    data[i] = width === 4 ? src.buf.readFloatLE(src.pos + 4 * i) : src.buf.readDoubleLE(src.pos + 8 * i);
   src.pos += n * width;
   return { numRows, numCols, data };
 }
@@ -387,11 +428,16 @@ function decode<K extends KaldiObjectKind>(kind: K, src: ByteSource): KaldiObjec
 }
 
 /** Decode one object from bytes (starting at "\0B"). */
-export function decodeObject<K extends KaldiObjectKind>(kind: K, bytes: Uint8Array, where = 'Kaldi object'): KaldiObject<K> {
+export function decodeObject<K extends KaldiObjectKind>(
+  kind: K,
+  bytes: Uint8Array,
+  where = 'Kaldi object',
+): KaldiObject<K> {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const src = new ByteSource(buf, where, '', 0);
   const v = decode(kind, src);
-  if (src.pos !== buf.length) src.fail('bytes after the object', 'the object to end here', `${buf.length - src.pos} more bytes`);
+  if (src.pos !== buf.length)
+    src.fail('bytes after the object', 'the object to end here', `${buf.length - src.pos} more bytes`);
   return v;
 }
 
@@ -413,9 +459,18 @@ export async function readKaldiArchive<K extends KaldiObjectKind>(path: string, 
     while (end < buf.length && buf[end] !== SPACE && buf[end] !== 0x0a && buf[end] !== 0) end++;
     const key = buf.subarray(pos, end).toString('utf8');
     if (end >= buf.length || buf[end] !== SPACE || key.length === 0) {
-      throw new FormatError(`bad archive entry (byte ${pos})`, { file: path, expected: '"<key> " followed by a binary object', found: JSON.stringify(buf.subarray(pos, Math.min(end + 1, pos + 40)).toString('latin1')) });
+      throw new FormatError(`bad archive entry (byte ${pos})`, {
+        file: path,
+        expected: '"<key> " followed by a binary object',
+        found: JSON.stringify(buf.subarray(pos, Math.min(end + 1, pos + 40)).toString('latin1')),
+      });
     }
-    if (seen.has(key)) throw new FormatError(`key appears twice in the archive (byte ${pos})`, { file: path, uttId: key, expected: 'unique keys' });
+    if (seen.has(key))
+      throw new FormatError(`key appears twice in the archive (byte ${pos})`, {
+        file: path,
+        uttId: key,
+        expected: 'unique keys',
+      });
     seen.add(key);
     const src = new ByteSource(buf, path, key, end + 1);
     const value = decode(kind, src);
@@ -441,8 +496,20 @@ export async function readScp(path: string): Promise<ScpEntry[]> {
   text.split('\n').forEach((raw, i) => {
     if (raw.trim() === '') return;
     const m = /^(\S+) (.+):(\d+)$/.exec(raw);
-    if (!m) throw new FormatError('bad scp line', { file: path, line: i + 1, expected: '"<key> <ark path>:<byte offset>"', found: JSON.stringify(raw) });
-    if (seen.has(m[1])) throw new FormatError('key appears twice in the script file', { file: path, line: i + 1, uttId: m[1], expected: 'unique keys' });
+    if (!m)
+      throw new FormatError('bad scp line', {
+        file: path,
+        line: i + 1,
+        expected: '"<key> <ark path>:<byte offset>"',
+        found: JSON.stringify(raw),
+      });
+    if (seen.has(m[1]))
+      throw new FormatError('key appears twice in the script file', {
+        file: path,
+        line: i + 1,
+        uttId: m[1],
+        expected: 'unique keys',
+      });
     seen.add(m[1]);
     out.push({ key: m[1], path: m[2], offset: Number(m[3]), line: i + 1 });
   });
@@ -450,7 +517,10 @@ export async function readScp(path: string): Promise<ScpEntry[]> {
 }
 
 /** The objects an scp names, in scp order, each read at its offset (archives cached per path). */
-export async function readScpObjects<K extends KaldiObjectKind>(scpPath: string, kind: K): Promise<{ key: string; value: KaldiObject<K> }[]> {
+export async function readScpObjects<K extends KaldiObjectKind>(
+  scpPath: string,
+  kind: K,
+): Promise<{ key: string; value: KaldiObject<K> }[]> {
   const cache = new Map<string, Buffer>();
   const out: { key: string; value: KaldiObject<K> }[] = [];
   for (const e of await readScp(scpPath)) {
@@ -459,7 +529,14 @@ export async function readScpObjects<K extends KaldiObjectKind>(scpPath: string,
       buf = await readWhole(e.path, `archive named on line ${e.line} of ${scpPath}`);
       cache.set(e.path, buf);
     }
-    if (e.offset >= buf.length) throw new FormatError('scp offset past the end of the archive', { file: scpPath, line: e.line, uttId: e.key, expected: `an offset < ${buf.length} (${e.path})`, found: String(e.offset) });
+    if (e.offset >= buf.length)
+      throw new FormatError('scp offset past the end of the archive', {
+        file: scpPath,
+        line: e.line,
+        uttId: e.key,
+        expected: `an offset < ${buf.length} (${e.path})`,
+        found: String(e.offset),
+      });
     out.push({ key: e.key, value: decode(kind, new ByteSource(buf, e.path, e.key, e.offset)) });
   }
   return out;
@@ -474,7 +551,14 @@ export async function readInt32VectorText(path: string): Promise<{ key: string; 
     const [key, ...rest] = raw.trim().split(/\s+/);
     const v = rest.map((x) => Number(x));
     const bad = rest.findIndex((x, j) => !/^-?\d+$/.test(x) || v[j] < -0x80000000 || v[j] > 0x7fffffff);
-    if (bad >= 0) throw new FormatError('not an integer', { file: path, line: i + 1, uttId: key, expected: 'int32 values', found: JSON.stringify(rest[bad]) });
+    if (bad >= 0)
+      throw new FormatError('not an integer', {
+        file: path,
+        line: i + 1,
+        uttId: key,
+        expected: 'int32 values',
+        found: JSON.stringify(rest[bad]),
+      });
     out.push({ key, value: Int32Array.from(v) });
   });
   return out;
@@ -484,6 +568,10 @@ async function readWhole(path: string, what: string): Promise<Buffer> {
   try {
     return await fsp.readFile(path);
   } catch (cause) {
-    throw new FormatError(`cannot read the ${what}`, { file: path, cause, found: (cause as NodeJS.ErrnoException).code ?? String(cause) });
+    throw new FormatError(`cannot read the ${what}`, {
+      file: path,
+      cause,
+      found: (cause as NodeJS.ErrnoException).code ?? String(cause),
+    });
   }
 }

@@ -95,7 +95,10 @@ export function gmmEmissions(am: AmDiagGmm, graph: UttGraph, frames: readonly Fr
   return (t, lp) => {
     const i = t * L + lp;
     let v = cache[i];
-    if (v !== v) { v = am.logLikelihood(graph.localPdfs[lp], frames[t]); cache[i] = v; }
+    if (v !== v) {
+      v = am.logLikelihood(graph.localPdfs[lp], frames[t]);
+      cache[i] = v;
+    }
     return v;
   };
 }
@@ -114,8 +117,17 @@ export interface ViterbiResult {
  * `tidWeight` comes from transitionWeights(). With `spans`, word states outside their word's
  * frames are pruned (before the beam, so they never set its threshold).
  */
-export function viterbi(graph: UttGraph, numFrames: number, emission: EmissionFn, tidWeight: Float64Array, beam: number, acousticScale: number, spans: WordSpans | null = null): ViterbiResult | null {
-  const S = graph.numStates, T = numFrames;
+export function viterbi(
+  graph: UttGraph,
+  numFrames: number,
+  emission: EmissionFn,
+  tidWeight: Float64Array,
+  beam: number,
+  acousticScale: number,
+  spans: WordSpans | null = null,
+): ViterbiResult | null {
+  const S = graph.numStates,
+    T = numFrames;
   if (T <= 0) return null;
   const bp = new Int32Array(T * S).fill(-1); // arc index (or -1 for an initial state)
   let cur = new Float64Array(S).fill(-Infinity);
@@ -126,14 +138,20 @@ export function viterbi(graph: UttGraph, numFrames: number, emission: EmissionFn
   for (let i = 0; i < graph.initState.length; i++) {
     const s = graph.initState[i];
     const v = graph.initLex[i];
-    if (v > cur[s]) { if (cur[s] === -Infinity) touched.push(s); cur[s] = v; }
+    if (v > cur[s]) {
+      if (cur[s] === -Infinity) touched.push(s);
+      cur[s] = v;
+    }
   }
   const prune = (scores: Float64Array, t: number): number[] => {
     let best = -Infinity;
     for (const s of touched) {
       if (spans) {
         const w = graph.word[s];
-        if (w >= 0 && (t < spans.first[w] || t > spans.last[w])) { scores[s] = -Infinity; continue; }
+        if (w >= 0 && (t < spans.first[w] || t > spans.last[w])) {
+          scores[s] = -Infinity;
+          continue;
+        }
       }
       scores[s] += acousticScale * emission(t, graph.localPdf[s]);
       if (scores[s] > best) best = scores[s];
@@ -156,22 +174,36 @@ export function viterbi(graph: UttGraph, numFrames: number, emission: EmissionFn
       for (let a = graph.arcStart[s]; a < graph.arcStart[s + 1]; a++) {
         const d = graph.arcTo[a];
         const v = base + tidWeight[graph.arcTid[a]] + graph.arcLex[a];
-        if (stamp[d] !== t) { stamp[d] = t; touched.push(d); nxt[d] = v; bp[row + d] = a; }
-        else if (v > nxt[d]) { nxt[d] = v; bp[row + d] = a; }
+        if (stamp[d] !== t) {
+          stamp[d] = t;
+          touched.push(d);
+          nxt[d] = v;
+          bp[row + d] = a;
+        } else if (v > nxt[d]) {
+          nxt[d] = v;
+          bp[row + d] = a;
+        }
       }
       cur[s] = -Infinity;
     }
-    const tmp = cur; cur = nxt; nxt = tmp;
+    const tmp = cur;
+    cur = nxt;
+    nxt = tmp;
     active = prune(cur, t);
   }
-  let bestS = -1, bestV = -Infinity;
+  let bestS = -1,
+    bestV = -Infinity;
   for (const s of active) {
     if (graph.finalLex[s] === -Infinity) continue;
     const v = cur[s] + graph.finalLex[s] + tidWeight[graph.finalTid[s]];
-    if (v > bestV) { bestV = v; bestS = s; }
+    if (v > bestV) {
+      bestV = v;
+      bestS = s;
+    }
   }
   if (bestS < 0) return null;
-  const states = new Int32Array(T), tids = new Int32Array(T);
+  const states = new Int32Array(T),
+    tids = new Int32Array(T);
   let s = bestS;
   tids[T - 1] = graph.finalTid[s];
   let ac = 0;
@@ -199,10 +231,22 @@ export interface AcousticModel {
  * (one per transcript word), first within them (beam, then retry beam); where no path keeps to
  * them, again without them (the alignment says `spans: 'dropped'`).
  */
-export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Frame[], model: AcousticModel, opts: AlignOptions = {}, tidWeight?: Float64Array, spans: WordSpans | null = null): Alignment | AlignFailure {
+export function alignGraph(
+  uttId: string,
+  graph: UttGraph,
+  frames: readonly Frame[],
+  model: AcousticModel,
+  opts: AlignOptions = {},
+  tidWeight?: Float64Array,
+  spans: WordSpans | null = null,
+): Alignment | AlignFailure {
   const T = frames.length;
   if (T < graph.minFrames) {
-    return alignFailure(uttId, 'too-few-frames', `transcript needs at least ${graph.minFrames} frames (one per HMM state), audio has ${T}`);
+    return alignFailure(
+      uttId,
+      'too-few-frames',
+      `transcript needs at least ${graph.minFrames} frames (one per HMM state), audio has ${T}`,
+    );
   }
   const tw = tidWeight ?? transitionWeights(model.tm, opts);
   const em = gmmEmissions(model.am, graph, frames);
@@ -219,9 +263,17 @@ export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Fram
     if (!r) continue;
     const pick = (arr: Int32Array) => Int32Array.from(r.states, (s) => arr[s]);
     return {
-      ok: true, uttId, numFrames: T,
-      pdf: pick(graph.pdf), tid: r.tids, phone: pick(graph.phone), hmmState: pick(graph.hmmState), word: pick(graph.word),
-      acousticLogLike: r.acousticLogLike, score: r.score, beamUsed: beam,
+      ok: true,
+      uttId,
+      numFrames: T,
+      pdf: pick(graph.pdf),
+      tid: r.tids,
+      phone: pick(graph.phone),
+      hmmState: pick(graph.hmmState),
+      word: pick(graph.word),
+      acousticLogLike: r.acousticLogLike,
+      score: r.score,
+      beamUsed: beam,
       spans: spans ? (sp ? 'kept' : 'dropped') : 'none',
     };
   }
@@ -229,7 +281,16 @@ export function alignGraph(uttId: string, graph: UttGraph, frames: readonly Fram
 }
 
 /** Compile the graph of a transcript and align it (gmm-align), within `spans` where given (see alignGraph). */
-export function alignUtterance(uttId: string, frames: readonly Frame[], words: readonly string[], lang: LangModel, model: AcousticModel, opts: AlignOptions = {}, tidWeight?: Float64Array, spans: WordSpans | null = null): Alignment | AlignFailure {
+export function alignUtterance(
+  uttId: string,
+  frames: readonly Frame[],
+  words: readonly string[],
+  lang: LangModel,
+  model: AcousticModel,
+  opts: AlignOptions = {},
+  tidWeight?: Float64Array,
+  spans: WordSpans | null = null,
+): Alignment | AlignFailure {
   const g = compileGraph(uttId, words, lang, model.ctx, model.tm, opts);
   if ('ok' in g) return g;
   if (spans && (spans.first.length !== words.length || spans.last.length !== words.length)) {

@@ -23,7 +23,12 @@ export function phoneCoverage(model: Pick<ContextDependency, 'pdf'>): (phone: nu
   return (p) => {
     let v = known.get(p);
     if (v === undefined) {
-      try { model.pdf(0, p, 0, 0); v = true; } catch { v = false; }
+      try {
+        model.pdf(0, p, 0, 0);
+        v = true;
+      } catch {
+        v = false;
+      }
       known.set(p, v);
     }
     return v;
@@ -47,7 +52,10 @@ export class MonophoneContext implements ContextDependency {
     this.offset = new Int32Array(n + 1);
     let k = 0;
     for (let p = 1; p < n; p++) {
-      if (roots[p] !== p) { this.offset[p] = this.offset[roots[p]]; continue; }
+      if (roots[p] !== p) {
+        this.offset[p] = this.offset[roots[p]];
+        continue;
+      }
       this.offset[p] = k;
       const m = topology.numPdfClasses(p);
       for (let c = 0; c < m; c++) this.pdfInfo.push({ phone: p, pdfClass: c });
@@ -58,7 +66,11 @@ export class MonophoneContext implements ContextDependency {
   }
 
   pdf(_left: number, centre: number, _right: number, pdfClass: number): number {
-    if (!(centre >= 1 && centre < this.offset.length - 1)) throw new TreeError(`phone id ${centre} is not in the monophone model`, { expected: `1..${this.offset.length - 2}`, found: String(centre) });
+    if (!(centre >= 1 && centre < this.offset.length - 1))
+      throw new TreeError(`phone id ${centre} is not in the monophone model`, {
+        expected: `1..${this.offset.length - 2}`,
+        found: String(centre),
+      });
     return this.offset[centre] + pdfClass;
   }
 }

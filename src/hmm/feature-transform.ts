@@ -47,17 +47,21 @@ export class FeatureTransform {
 
   /** Left-multiply the global matrix by a square transform (MLLT): M <- A M. */
   compose(a: Float64Array): void {
-    if (!this.matrix) throw new FormatError('MLLT before LDA', { expected: 'an LDA matrix to compose with', found: 'none' });
+    if (!this.matrix)
+      throw new FormatError('MLLT before LDA', { expected: 'an LDA matrix to compose with', found: 'none' });
     const d = this.dim;
-    if (a.length !== d * d) throw new FormatError('MLLT matrix size', { expected: `${d} x ${d}`, found: `${a.length} values` });
+    if (a.length !== d * d)
+      throw new FormatError('MLLT matrix size', { expected: `${d} x ${d}`, found: `${a.length} values` });
     this.matrix = matMul(a, this.matrix, d, d, this.splicedDim);
   }
 
   /** Spliced frames of one utterance (rows of `frames`, each inDim values). */
   splicedFrames(frames: { numFrames: number; dim: number; data: Float32Array }): Float32Array[] {
     const { numFrames: n, dim } = frames;
-    if (dim !== this.inDim) throw new FormatError('GMM transform input dimension', { expected: String(this.inDim), found: String(dim) });
-    const s = this.splice, sd = this.splicedDim;
+    if (dim !== this.inDim)
+      throw new FormatError('GMM transform input dimension', { expected: String(this.inDim), found: String(dim) });
+    const s = this.splice,
+      sd = this.splicedDim;
     const out: Float32Array[] = new Array(n);
     for (let t = 0; t < n; t++) {
       const row = new Float32Array(sd);
@@ -74,7 +78,9 @@ export class FeatureTransform {
   apply(frames: { numFrames: number; dim: number; data: Float32Array }, speaker: string | null): Float32Array[] {
     const spliced = this.splicedFrames(frames);
     if (!this.matrix) return spliced;
-    const m = this.matrix, sd = this.splicedDim, d = this.dim;
+    const m = this.matrix,
+      sd = this.splicedDim,
+      d = this.dim;
     const w = !this.adapt || speaker === null ? undefined : this.speakers.get(speaker);
     return spliced.map((x) => {
       const y = new Float32Array(d);
@@ -90,19 +96,41 @@ export class FeatureTransform {
 
   /** The global part (speaker transforms belong to the speakers of one corpus, not to the model). */
   toJSON(): FeatureTransformJson {
-    if (!this.matrix) throw new FormatError('GMM transform without a matrix', { expected: 'an estimated LDA(+MLLT) matrix', found: 'splicing only' });
-    const d = this.dim, sd = this.splicedDim;
+    if (!this.matrix)
+      throw new FormatError('GMM transform without a matrix', {
+        expected: 'an estimated LDA(+MLLT) matrix',
+        found: 'splicing only',
+      });
+    const d = this.dim,
+      sd = this.splicedDim;
     return {
-      format: 'am-distill.gmm-transform', version: 1, splice: this.splice, inDim: this.inDim, outDim: d,
+      format: 'am-distill.gmm-transform',
+      version: 1,
+      splice: this.splice,
+      inDim: this.inDim,
+      outDim: d,
       matrix: Array.from({ length: d }, (_, i) => Array.from(this.matrix!.subarray(i * sd, (i + 1) * sd))),
     };
   }
 
   static fromJSON(j: FeatureTransformJson, file = 'model.json'): FeatureTransform {
-    if (j?.format !== 'am-distill.gmm-transform' || j.version !== 1) throw new FormatError('not a GMM feature transform', { file, expected: 'format am-distill.gmm-transform version 1', found: `${j?.format} ${j?.version}` });
+    if (j?.format !== 'am-distill.gmm-transform' || j.version !== 1)
+      throw new FormatError('not a GMM feature transform', {
+        file,
+        expected: 'format am-distill.gmm-transform version 1',
+        found: `${j?.format} ${j?.version}`,
+      });
     const sd = (2 * j.splice + 1) * j.inDim;
-    if (!Array.isArray(j.matrix) || j.matrix.length !== j.outDim || j.matrix.some((r) => !Array.isArray(r) || r.length !== sd)) {
-      throw new FormatError('GMM feature transform matrix size', { file, expected: `${j.outDim} rows of ${sd} values`, found: `${j.matrix?.length} rows` });
+    if (
+      !Array.isArray(j.matrix) ||
+      j.matrix.length !== j.outDim ||
+      j.matrix.some((r) => !Array.isArray(r) || r.length !== sd)
+    ) {
+      throw new FormatError('GMM feature transform matrix size', {
+        file,
+        expected: `${j.outDim} rows of ${sd} values`,
+        found: `${j.matrix?.length} rows`,
+      });
     }
     return new FeatureTransform(j.splice, j.inDim, Float64Array.from(j.matrix.flat()));
   }

@@ -31,7 +31,10 @@ export class DiagGmm {
   constructor(weights: Float64Array, means: Float64Array, vars: Float64Array, dim: number) {
     const k = weights.length;
     if (k === 0 || means.length !== k * dim || vars.length !== k * dim) {
-      throw new FormatError('GMM parameter sizes disagree', { expected: `${k} x ${dim} means and vars`, found: `${means.length} means, ${vars.length} vars` });
+      throw new FormatError('GMM parameter sizes disagree', {
+        expected: `${k} x ${dim} means and vars`,
+        found: `${means.length} means, ${vars.length} vars`,
+      });
     }
     this.dim = dim;
     this.weights = weights;
@@ -50,7 +53,8 @@ export class DiagGmm {
   }
 
   computeGconsts(): void {
-    const k = this.numComponents, d = this.dim;
+    const k = this.numComponents,
+      d = this.dim;
     this.gconsts = new Float64Array(k);
     this.invVars = new Float64Array(k * d);
     this.meansInvVars = new Float64Array(k * d);
@@ -58,8 +62,13 @@ export class DiagGmm {
       let g = Math.log(this.weights[c]) - 0.5 * d * LOG_2PI;
       for (let j = 0; j < d; j++) {
         const v = this.vars[c * d + j];
-        if (!(v > 0)) throw new NumericError(`non-positive variance ${v} in component ${c}, dim ${j}`, { expected: 'variance > 0', found: String(v) });
-        const iv = 1 / v, m = this.means[c * d + j];
+        if (!(v > 0))
+          throw new NumericError(`non-positive variance ${v} in component ${c}, dim ${j}`, {
+            expected: 'variance > 0',
+            found: String(v),
+          });
+        const iv = 1 / v,
+          m = this.means[c * d + j];
         this.invVars[c * d + j] = iv;
         this.meansInvVars[c * d + j] = m * iv;
         g -= 0.5 * (Math.log(v) + m * m * iv);
@@ -70,8 +79,10 @@ export class DiagGmm {
 
   /** Per-component log(w_k N(x; m_k, v_k)) into `out` (length >= numComponents). */
   componentLogLikelihoods(x: Frame, out: Float64Array): void {
-    const k = this.numComponents, d = this.dim;
-    const mi = this.meansInvVars, iv = this.invVars;
+    const k = this.numComponents,
+      d = this.dim;
+    const mi = this.meansInvVars,
+      iv = this.invVars;
     for (let c = 0; c < k; c++) {
       let s = this.gconsts[c];
       const o = c * d;
@@ -89,9 +100,14 @@ export class DiagGmm {
   logLikelihood(x: Frame): number {
     const k = this.numComponents;
     if (k === 1) {
-      const d = this.dim, mi = this.meansInvVars, iv = this.invVars;
+      const d = this.dim,
+        mi = this.meansInvVars,
+        iv = this.invVars;
       let s = this.gconsts[0];
-      for (let j = 0; j < d; j++) { const xj = x[j]; s += xj * (mi[j] - 0.5 * xj * iv[j]); }
+      for (let j = 0; j < d; j++) {
+        const xj = x[j];
+        s += xj * (mi[j] - 0.5 * xj * iv[j]);
+      }
       return s;
     }
     if (this.scratch.length < k) this.scratch = new Float64Array(k);
@@ -116,8 +132,12 @@ export class DiagGmm {
     const d = this.dim;
     let k = this.numComponents;
     if (target <= k) return;
-    const w = new Float64Array(target), m = new Float64Array(target * d), v = new Float64Array(target * d);
-    w.set(this.weights); m.set(this.means); v.set(this.vars);
+    const w = new Float64Array(target),
+      m = new Float64Array(target * d),
+      v = new Float64Array(target * d);
+    w.set(this.weights);
+    m.set(this.means);
+    v.set(this.vars);
     while (k < target) {
       let best = 0;
       for (let c = 1; c < k; c++) if (w[c] > w[best]) best = c;
@@ -131,7 +151,9 @@ export class DiagGmm {
       }
       k++;
     }
-    this.weights = w; this.means = m; this.vars = v;
+    this.weights = w;
+    this.means = m;
+    this.vars = v;
     this.computeGconsts();
   }
 
@@ -142,27 +164,47 @@ export class DiagGmm {
     for (let c = 0; c < this.numComponents; c++) if (!drop.has(c)) keep.push(c);
     if (keep.length === 0) throw new NumericError('cannot remove every component of a GMM');
     const d = this.dim;
-    const w = new Float64Array(keep.length), m = new Float64Array(keep.length * d), v = new Float64Array(keep.length * d);
+    const w = new Float64Array(keep.length),
+      m = new Float64Array(keep.length * d),
+      v = new Float64Array(keep.length * d);
     let sw = 0;
-    keep.forEach((c, i) => { w[i] = this.weights[c]; sw += w[i]; m.set(this.means.subarray(c * d, c * d + d), i * d); v.set(this.vars.subarray(c * d, c * d + d), i * d); });
+    keep.forEach((c, i) => {
+      w[i] = this.weights[c];
+      sw += w[i];
+      m.set(this.means.subarray(c * d, c * d + d), i * d);
+      v.set(this.vars.subarray(c * d, c * d + d), i * d);
+    });
     for (let i = 0; i < w.length; i++) w[i] /= sw;
-    this.weights = w; this.means = m; this.vars = v;
+    this.weights = w;
+    this.means = m;
+    this.vars = v;
     this.computeGconsts();
   }
 
   clone(): DiagGmm {
-    return new DiagGmm(Float64Array.from(this.weights), Float64Array.from(this.means), Float64Array.from(this.vars), this.dim);
+    return new DiagGmm(
+      Float64Array.from(this.weights),
+      Float64Array.from(this.means),
+      Float64Array.from(this.vars),
+      this.dim,
+    );
   }
 
   toJSON(): DiagGmmJson {
     const d = this.dim;
-    const rows = (a: Float64Array) => Array.from({ length: this.numComponents }, (_, c) => Array.from(a.subarray(c * d, c * d + d)));
+    const rows = (a: Float64Array) =>
+      Array.from({ length: this.numComponents }, (_, c) => Array.from(a.subarray(c * d, c * d + d)));
     return { weights: Array.from(this.weights), means: rows(this.means), vars: rows(this.vars) };
   }
 
   static fromJSON(j: DiagGmmJson): DiagGmm {
     const d = j.means[0]?.length ?? 0;
-    return new DiagGmm(Float64Array.from(j.weights), Float64Array.from(j.means.flat()), Float64Array.from(j.vars.flat()), d);
+    return new DiagGmm(
+      Float64Array.from(j.weights),
+      Float64Array.from(j.means.flat()),
+      Float64Array.from(j.vars.flat()),
+      d,
+    );
   }
 }
 
@@ -206,7 +248,10 @@ export class DiagGmmAccs {
   /** E-step for one frame: accumulate with component posteriors; returns log p(x). */
   accumulate(gmm: DiagGmm, x: Frame, weight = 1): number {
     if (gmm.numComponents !== this.numComponents || gmm.dim !== this.dim) {
-      throw new FormatError('accumulator does not match the GMM', { expected: `${this.numComponents} x ${this.dim}`, found: `${gmm.numComponents} x ${gmm.dim}` });
+      throw new FormatError('accumulator does not match the GMM', {
+        expected: `${this.numComponents} x ${this.dim}`,
+        found: `${gmm.numComponents} x ${gmm.dim}`,
+      });
     }
     const ll = this.numComponents === 1 ? gmm.logLikelihood(x) : gmm.posteriors(x, this.post);
     if (this.numComponents === 1) this.post[0] = 1;
@@ -216,14 +261,22 @@ export class DiagGmmAccs {
 
   accumulateComponent(c: number, x: Frame, w: number): void {
     if (w === 0) return;
-    const d = this.dim, o = c * d;
+    const d = this.dim,
+      o = c * d;
     this.occ[c] += w;
-    for (let j = 0; j < d; j++) { const xj = x[j]; this.sumX[o + j] += w * xj; this.sumX2[o + j] += w * xj * xj; }
+    for (let j = 0; j < d; j++) {
+      const xj = x[j];
+      this.sumX[o + j] += w * xj;
+      this.sumX2[o + j] += w * xj * xj;
+    }
   }
 
   add(other: DiagGmmAccs): void {
     for (let i = 0; i < this.occ.length; i++) this.occ[i] += other.occ[i];
-    for (let i = 0; i < this.sumX.length; i++) { this.sumX[i] += other.sumX[i]; this.sumX2[i] += other.sumX2[i]; }
+    for (let i = 0; i < this.sumX.length; i++) {
+      this.sumX[i] += other.sumX[i];
+      this.sumX2[i] += other.sumX2[i];
+    }
   }
 }
 
@@ -253,7 +306,8 @@ export function mleUpdate(gmm: DiagGmm, accs: DiagGmmAccs, opts: GmmUpdateOption
   const minOcc = opts.minGaussianOccupancy ?? 10;
   const minW = opts.minGaussianWeight ?? 1e-5;
   const remove = opts.removeLowCount ?? true;
-  const k = gmm.numComponents, d = gmm.dim;
+  const k = gmm.numComponents,
+    d = gmm.dim;
   const total = accs.totalOcc;
   const res: GmmUpdateResult = { count: total, removed: 0, floored: 0 };
   if (!(total > 0)) return res;
@@ -261,12 +315,19 @@ export function mleUpdate(gmm: DiagGmm, accs: DiagGmmAccs, opts: GmmUpdateOption
   for (let c = 0; c < k; c++) {
     const n = accs.occ[c];
     gmm.weights[c] = n / total;
-    if (n < minOcc || n / total < minW) { low.push(c); gmm.weights[c] = Math.max(gmm.weights[c], 1e-10); continue; }
+    if (n < minOcc || n / total < minW) {
+      low.push(c);
+      gmm.weights[c] = Math.max(gmm.weights[c], 1e-10);
+      continue;
+    }
     let fl = false;
     for (let j = 0; j < d; j++) {
       const mean = accs.sumX[c * d + j] / n;
       let v = accs.sumX2[c * d + j] / n - mean * mean;
-      if (v < minVar) { v = minVar; fl = true; }
+      if (v < minVar) {
+        v = minVar;
+        fl = true;
+      }
       gmm.means[c * d + j] = mean;
       gmm.vars[c * d + j] = v;
     }
@@ -297,7 +358,13 @@ export interface MixUpOptions {
  * occupancy^power (greedy: each extra Gaussian goes to the pdf with the largest occ^power / n),
  * never below the current count and never so many that occupancy / n < minCount.
  */
-export function splitTargets(occs: ArrayLike<number>, current: ArrayLike<number>, targetTotal: number, power = 0.2, minCount = 20): Int32Array {
+export function splitTargets(
+  occs: ArrayLike<number>,
+  current: ArrayLike<number>,
+  targetTotal: number,
+  power = 0.2,
+  minCount = 20,
+): Int32Array {
   const n = occs.length;
   const targets = Int32Array.from(current);
   // Start from one Gaussian per pdf, as Kaldi does, then never go below the current count.
@@ -325,7 +392,12 @@ export class AmDiagGmm {
   constructor(gmms: DiagGmm[]) {
     if (gmms.length === 0) throw new FormatError('an acoustic model needs at least one pdf');
     this.dim = gmms[0].dim;
-    for (const g of gmms) if (g.dim !== this.dim) throw new FormatError('GMMs of one model must share a dimension', { expected: String(this.dim), found: String(g.dim) });
+    for (const g of gmms)
+      if (g.dim !== this.dim)
+        throw new FormatError('GMMs of one model must share a dimension', {
+          expected: String(this.dim),
+          found: String(g.dim),
+        });
     this.gmms = gmms;
   }
 
@@ -349,10 +421,14 @@ export class AmDiagGmm {
 
   /** M-step for all pdfs; pdfs without data keep their parameters. */
   update(accs: DiagGmmAccs[], opts: GmmUpdateOptions = {}): { count: number; removed: number; floored: number } {
-    let count = 0, removed = 0, floored = 0;
+    let count = 0,
+      removed = 0,
+      floored = 0;
     this.gmms.forEach((g, i) => {
       const r = mleUpdate(g, accs[i], opts);
-      count += r.count; removed += r.removed; floored += r.floored;
+      count += r.count;
+      removed += r.removed;
+      floored += r.floored;
     });
     return { count, removed, floored };
   }
@@ -360,7 +436,13 @@ export class AmDiagGmm {
   /** Split Gaussians up to about `targetTotal` in all, by occupancy (Kaldi gmm-est --mix-up). */
   mixUp(occs: ArrayLike<number>, targetTotal: number, rng: Rng, opts: MixUpOptions = {}): void {
     if (targetTotal <= this.numGaussians) return;
-    const targets = splitTargets(occs, this.gmms.map((g) => g.numComponents), targetTotal, opts.power ?? 0.2, opts.minCount ?? 20);
+    const targets = splitTargets(
+      occs,
+      this.gmms.map((g) => g.numComponents),
+      targetTotal,
+      opts.power ?? 0.2,
+      opts.minCount ?? 20,
+    );
     this.gmms.forEach((g, i) => g.split(targets[i], rng, opts.perturbFactor ?? 0.01));
   }
 

@@ -57,16 +57,29 @@ export interface LangModel {
   lexicon: Lexicon;
 }
 
-interface PhoneNode { phone: number; word: number }
-interface PArc { from: number; to: number; w: number } // from -1 = start, to -1 = final
+interface PhoneNode {
+  phone: number;
+  word: number;
+}
+interface PArc {
+  from: number;
+  to: number;
+  w: number;
+} // from -1 = start, to -1 = final
 
 /** Look up pronunciations; returns the OOV words if some are missing. */
-export function pronunciationsFor(words: readonly string[], lang: LangModel): { prons: number[][][] } | { oovs: string[] } {
+export function pronunciationsFor(
+  words: readonly string[],
+  lang: LangModel,
+): { prons: number[][][] } | { oovs: string[] } {
   const prons: number[][][] = [];
   const oovs: string[] = [];
   for (const w of words) {
     const p = lang.lexicon.get(w);
-    if (!p || p.length === 0) { oovs.push(w); continue; }
+    if (!p || p.length === 0) {
+      oovs.push(w);
+      continue;
+    }
     prons.push(p.map((pr) => pr.map((ph) => lang.phones.id(ph))));
   }
   return oovs.length > 0 ? { oovs: [...new Set(oovs)] } : { prons };
@@ -127,14 +140,19 @@ export function compileGraph(
 ): UttGraph | AlignFailure {
   if (words.length === 0) return alignFailure(uttId, 'empty-transcript', 'transcript has no words');
   const pr = pronunciationsFor(words, lang);
-  if ('oovs' in pr) return alignFailure(uttId, 'oov', `no pronunciation for ${pr.oovs.map((w) => `'${w}'`).join(', ')}`);
+  if ('oovs' in pr)
+    return alignFailure(uttId, 'oov', `no pronunciation for ${pr.oovs.map((w) => `'${w}'`).join(', ')}`);
   // Alternative pronunciations with a phone the model lacks are left out; a word fails only when none is left.
   const covered = phoneCoverage(ctx);
   const prons = pr.prons.map((ps) => ps.filter((p) => p.every(covered)));
   const bare = prons.findIndex((ps) => ps.length === 0);
   if (bare >= 0) {
     const missing = [...new Set(pr.prons[bare].flat().filter((p) => !covered(p)))].map((p) => lang.phones.symbol(p));
-    return alignFailure(uttId, 'phone-not-in-tree', `every pronunciation of '${words[bare]}' has a phone the model has no pdfs for (${missing.join(', ')})`);
+    return alignFailure(
+      uttId,
+      'phone-not-in-tree',
+      `every pronunciation of '${words[bare]}' has a phone the model has no pdfs for (${missing.join(', ')})`,
+    );
   }
   const silId = lang.phones.id(opts.silencePhone ?? SIL);
   const { nodes, arcs } = phoneFsa(prons, silId, opts);
@@ -157,7 +175,10 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
     if (a.from >= 0) rights[a.from].add(a.to < 0 ? 0 : ph(a.to));
   }
   const topo = tm.topology;
-  const pdf: number[] = [], phone: number[] = [], hmmState: number[] = [], word: number[] = [];
+  const pdf: number[] = [],
+    phone: number[] = [],
+    hmmState: number[] = [],
+    word: number[] = [];
   // copyFirst[node] : Map key -> first state index of that copy
   const copies: Map<string, number>[] = nodes.map(() => new Map());
   nodes.forEach((nd, i) => {
@@ -175,8 +196,12 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
     }
   });
   const S = pdf.length;
-  const from: number[] = [], to: number[] = [], tidA: number[] = [], lex: number[] = [];
-  const initState: number[] = [], initLex: number[] = [];
+  const from: number[] = [],
+    to: number[] = [],
+    tidA: number[] = [],
+    lex: number[] = [];
+  const initState: number[] = [],
+    initLex: number[] = [];
   const finalLex = new Float64Array(S).fill(-Infinity);
   const finalTid = new Int32Array(S).fill(-1);
   // Within-phone arcs.
@@ -185,7 +210,12 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
     for (const first of copies[i].values()) {
       t.states.forEach((st, s) => {
         st.transitions.forEach((tr, k) => {
-          if (tr.to < t.numStates) { from.push(first + s); to.push(first + tr.to); tidA.push(tm.tid(nd.phone, s, k)); lex.push(0); }
+          if (tr.to < t.numStates) {
+            from.push(first + s);
+            to.push(first + tr.to);
+            tidA.push(tm.tid(nd.phone, s, k));
+            lex.push(0);
+          }
         });
       });
     }
@@ -195,7 +225,8 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
     const srcCopies: [number, number][] = []; // (firstState, phone) of copies of a.from whose right context matches
     if (a.from >= 0) {
       const want = a.to < 0 ? 0 : ph(a.to);
-      for (const [key, first] of copies[a.from]) if (Number(key.split(',')[1]) === want) srcCopies.push([first, nodes[a.from].phone]);
+      for (const [key, first] of copies[a.from])
+        if (Number(key.split(',')[1]) === want) srcCopies.push([first, nodes[a.from].phone]);
     }
     const dstFirsts: number[] = [];
     if (a.to >= 0) {
@@ -203,7 +234,10 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
       for (const [key, first] of copies[a.to]) if (Number(key.split(',')[0]) === want) dstFirsts.push(first);
     }
     if (a.from < 0) {
-      for (const d of dstFirsts) { initState.push(d); initLex.push(a.w); }
+      for (const d of dstFirsts) {
+        initState.push(d);
+        initLex.push(a.w);
+      }
       continue;
     }
     for (const [first, p] of srcCopies) {
@@ -213,9 +247,17 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
           if (tr.to !== t.numStates) return;
           const tid = tm.tid(p, s, k);
           if (a.to < 0) {
-            if (a.w > finalLex[first + s]) { finalLex[first + s] = a.w; finalTid[first + s] = tid; }
+            if (a.w > finalLex[first + s]) {
+              finalLex[first + s] = a.w;
+              finalTid[first + s] = tid;
+            }
           } else {
-            for (const d of dstFirsts) { from.push(first + s); to.push(d); tidA.push(tid); lex.push(a.w); }
+            for (const d of dstFirsts) {
+              from.push(first + s);
+              to.push(d);
+              tidA.push(tid);
+              lex.push(a.w);
+            }
           }
         });
       });
@@ -255,14 +297,21 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
 function minFrames(g: UttGraph): number {
   const dist = new Int32Array(g.numStates).fill(-1);
   const queue: number[] = [];
-  for (const s of g.initState) if (dist[s] < 0) { dist[s] = 1; queue.push(s); }
+  for (const s of g.initState)
+    if (dist[s] < 0) {
+      dist[s] = 1;
+      queue.push(s);
+    }
   let best = Infinity;
   for (let qi = 0; qi < queue.length; qi++) {
     const s = queue[qi];
     if (g.finalLex[s] > -Infinity) best = Math.min(best, dist[s]);
     for (let a = g.arcStart[s]; a < g.arcStart[s + 1]; a++) {
       const d = g.arcTo[a];
-      if (dist[d] < 0) { dist[d] = dist[s] + 1; queue.push(d); }
+      if (dist[d] < 0) {
+        dist[d] = dist[s] + 1;
+        queue.push(d);
+      }
     }
   }
   return best;
@@ -291,7 +340,8 @@ export function equalAlign(
 ): FrameAlignment | AlignFailure {
   if (words.length === 0) return alignFailure(uttId, 'empty-transcript', 'transcript has no words');
   const pr = pronunciationsFor(words, lang);
-  if ('oovs' in pr) return alignFailure(uttId, 'oov', `no pronunciation for ${pr.oovs.map((w) => `'${w}'`).join(', ')}`);
+  if ('oovs' in pr)
+    return alignFailure(uttId, 'oov', `no pronunciation for ${pr.oovs.map((w) => `'${w}'`).join(', ')}`);
   const rng = new Rng((hashString32(uttId) ^ (opts.seed ?? 0)) >>> 0);
   const p = opts.optionalSilenceProb ?? 0.5;
   const edge = opts.edgeSilence ?? 'optional';
@@ -313,19 +363,26 @@ export function equalAlign(
       const t = topo.forPhone(phn);
       const l = ctx.contextWidth === 3 && i > 0 ? seq[i - 1] : 0;
       const r = ctx.contextWidth === 3 && i + 1 < seq.length ? seq[i + 1] : 0;
-      for (let s = 0; s < t.numStates; s++) states.push({ phone: phn, s, pdf: ctx.pdf(l, phn, r, t.states[s].pdfClass) });
+      for (let s = 0; s < t.numStates; s++)
+        states.push({ phone: phn, s, pdf: ctx.pdf(l, phn, r, t.states[s].pdfClass) });
     });
   } catch (e) {
     if (e instanceof TreeError) return alignFailure(uttId, 'phone-not-in-tree', e.message);
     throw e;
   }
   if (numFrames < states.length) {
-    return alignFailure(uttId, 'too-few-frames', `transcript needs at least ${states.length} frames on the equal-alignment path, audio has ${numFrames}`);
+    return alignFailure(
+      uttId,
+      'too-few-frames',
+      `transcript needs at least ${states.length} frames on the equal-alignment path, audio has ${numFrames}`,
+    );
   }
-  const pdf = new Int32Array(numFrames), tid = new Int32Array(numFrames);
+  const pdf = new Int32Array(numFrames),
+    tid = new Int32Array(numFrames);
   const N = states.length;
   for (let i = 0; i < N; i++) {
-    const a = Math.floor((i * numFrames) / N), b = Math.floor(((i + 1) * numFrames) / N);
+    const a = Math.floor((i * numFrames) / N),
+      b = Math.floor(((i + 1) * numFrames) / N);
     const st = states[i];
     const trs = topo.forPhone(st.phone).states[st.s].transitions;
     const selfK = trs.findIndex((tr) => tr.to === st.s);

@@ -32,7 +32,8 @@ export class MaxHeap<T> {
       a[0] = last;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < a.length && this.greater(a[l], a[m])) m = l;
         if (r < a.length && this.greater(a[r], a[m])) m = r;

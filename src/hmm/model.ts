@@ -26,7 +26,10 @@ export interface ModelJson {
 
 export function modelToJson(m: GmmHmmModel, topologyOptions: TopologyOptions = {}): ModelJson {
   return {
-    format: 'am-distill-gmm-hmm', version: 1, phones: m.phones.toJSON(), topology: topologyOptions,
+    format: 'am-distill-gmm-hmm',
+    version: 1,
+    phones: m.phones.toJSON(),
+    topology: topologyOptions,
     transitions: Array.from(m.tm.probs),
     context: m.ctx instanceof ContextTree ? { type: 'tree', tree: m.ctx.toJSON() } : { type: 'monophone' },
     gmm: m.am.toJSON(),
@@ -34,13 +37,23 @@ export function modelToJson(m: GmmHmmModel, topologyOptions: TopologyOptions = {
 }
 
 export function modelFromJson(j: ModelJson, file = 'model.json'): GmmHmmModel {
-  if (j?.format !== 'am-distill-gmm-hmm' || j.version !== 1) throw new FormatError('not a GMM-HMM model', { file, expected: 'format am-distill-gmm-hmm version 1', found: `${j?.format} ${j?.version}` });
+  if (j?.format !== 'am-distill-gmm-hmm' || j.version !== 1)
+    throw new FormatError('not a GMM-HMM model', {
+      file,
+      expected: 'format am-distill-gmm-hmm version 1',
+      found: `${j?.format} ${j?.version}`,
+    });
   const phones = PhoneSet.fromJSON(j.phones);
   const topology = new Topology(phones, j.topology);
   const tm = new TransitionModel(topology, Float64Array.from(j.transitions));
   const ctx = j.context.type === 'tree' ? ContextTree.fromJSON(j.context.tree, file) : new MonophoneContext(topology);
   const am = AmDiagGmm.fromJSON(j.gmm);
-  if (am.numPdfs !== ctx.numPdfs) throw new FormatError('GMM count does not match the context dependency', { file, expected: `${ctx.numPdfs} pdfs`, found: String(am.numPdfs) });
+  if (am.numPdfs !== ctx.numPdfs)
+    throw new FormatError('GMM count does not match the context dependency', {
+      file,
+      expected: `${ctx.numPdfs} pdfs`,
+      found: String(am.numPdfs),
+    });
   return { phones, topology, tm, ctx, am };
 }
 
@@ -59,8 +72,15 @@ export function loadModel(path: string): GmmHmmModel {
 }
 
 /** Senone inventory: for every pdf id, its centre phone symbol and HMM state (pdf class). */
-export function senoneInventory(m: GmmHmmModel): { id: number; phone: string; hmmState: number; numGaussians: number }[] {
+export function senoneInventory(
+  m: GmmHmmModel,
+): { id: number; phone: string; hmmState: number; numGaussians: number }[] {
   const info = m.ctx instanceof ContextTree ? m.ctx.leafInfo : (m.ctx as MonophoneContext).pdfInfo;
   // A senone of a shared root (word-position variants) is named by its base phone.
-  return info.map((x, id) => ({ id, phone: basePhone(m.phones.symbol(x.phone)), hmmState: x.pdfClass, numGaussians: m.am.gmms[id].numComponents }));
+  return info.map((x, id) => ({
+    id,
+    phone: basePhone(m.phones.symbol(x.phone)),
+    hmmState: x.pdfClass,
+    numGaussians: m.am.gmms[id].numComponents,
+  }));
 }

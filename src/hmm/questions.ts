@@ -30,20 +30,29 @@ export function clusterPhoneQuestions(stats: TreeStats, phones: PhoneSet, opts: 
   for (const e of stats.sorted()) {
     if (!pcs.has(e.pdfClass)) continue;
     let g = perPhone.get(rootOf[e.centre]);
-    if (!g) { g = new GaussStats(stats.dim); perPhone.set(rootOf[e.centre], g); }
+    if (!g) {
+      g = new GaussStats(stats.dim);
+      perPhone.set(rootOf[e.centre], g);
+    }
     g.addStats(e.stats);
   }
   let clusters = [...perPhone.entries()].sort((a, b) => a[0] - b[0]).map(([p, s]) => ({ phones: [p], stats: s }));
   const questions: Question[] = clusters.map((c) => ({ phones: [...c.phones], name: 'cluster' }));
   const objf = (s: GaussStats) => gaussObjf(s.count, s.sum, s.sumSq, vf);
   while (clusters.length > 2) {
-    let bi = -1, bj = -1, bestLoss = Infinity;
+    let bi = -1,
+      bj = -1,
+      bestLoss = Infinity;
     for (let i = 0; i < clusters.length; i++) {
       for (let j = i + 1; j < clusters.length; j++) {
         const m = clusters[i].stats.clone();
         m.addStats(clusters[j].stats);
         const loss = objf(clusters[i].stats) + objf(clusters[j].stats) - objf(m);
-        if (loss < bestLoss) { bestLoss = loss; bi = i; bj = j; }
+        if (loss < bestLoss) {
+          bestLoss = loss;
+          bi = i;
+          bj = j;
+        }
       }
     }
     const merged = clusters[bi].stats.clone();
@@ -55,7 +64,10 @@ export function clusterPhoneQuestions(stats: TreeStats, phones: PhoneSet, opts: 
   }
   const sil = [...phones.silencePhones].map((p) => phones.id(p)).sort((a, b) => a - b);
   questions.push({ phones: sil, name: 'silence' });
-  return dedupeQuestions([...questions.map((q) => ({ ...q, phones: withVariants(q.phones, rootOf) })), ...wordPositionQuestions(phones)]);
+  return dedupeQuestions([
+    ...questions.map((q) => ({ ...q, phones: withVariants(q.phones, rootOf) })),
+    ...wordPositionQuestions(phones),
+  ]);
 }
 
 /** The phones whose root is one of `roots`' roots (every word-position variant), sorted. */
@@ -69,7 +81,11 @@ function withVariants(ids: readonly number[], rootOf: Int32Array): number[] {
 /** Questions on the word position (none for a set without position phones). */
 export function wordPositionQuestions(phones: PhoneSet): Question[] {
   if (!phones.wordPositions) return [];
-  const withSuffix = (ws: readonly string[]) => phones.phones.filter((p) => ws.some((w) => p.endsWith(`_${w}`))).map((p) => phones.id(p)).sort((a, b) => a - b);
+  const withSuffix = (ws: readonly string[]) =>
+    phones.phones
+      .filter((p) => ws.some((w) => p.endsWith(`_${w}`)))
+      .map((p) => phones.id(p))
+      .sort((a, b) => a - b);
   return dedupeQuestions([
     ...WORD_POSITIONS.map((w) => ({ phones: withSuffix([w]), name: `position:${w}` })),
     { phones: withSuffix(['B', 'S']), name: 'position:word-initial' },
@@ -91,7 +107,32 @@ export const ARPABET_CLASSES: Record<string, string[]> = {
   lowVowel: ['AA', 'AE', 'AO'],
   roundedVowel: ['AO', 'OW', 'OY', 'UH', 'UW'],
   diphthong: ['AW', 'AY', 'EY', 'OW', 'OY'],
-  consonant: ['B', 'CH', 'D', 'DH', 'F', 'G', 'HH', 'JH', 'K', 'L', 'M', 'N', 'NG', 'P', 'R', 'S', 'SH', 'T', 'TH', 'V', 'W', 'Y', 'Z', 'ZH'],
+  consonant: [
+    'B',
+    'CH',
+    'D',
+    'DH',
+    'F',
+    'G',
+    'HH',
+    'JH',
+    'K',
+    'L',
+    'M',
+    'N',
+    'NG',
+    'P',
+    'R',
+    'S',
+    'SH',
+    'T',
+    'TH',
+    'V',
+    'W',
+    'Y',
+    'Z',
+    'ZH',
+  ],
   stop: ['B', 'D', 'G', 'K', 'P', 'T'],
   voicedStop: ['B', 'D', 'G'],
   unvoicedStop: ['K', 'P', 'T'],
@@ -109,7 +150,38 @@ export const ARPABET_CLASSES: Record<string, string[]> = {
   alveolar: ['D', 'L', 'N', 'R', 'S', 'T', 'Z'],
   postalveolar: ['CH', 'JH', 'SH', 'ZH'],
   velar: ['G', 'K', 'NG'],
-  voiced: ['AA', 'AE', 'AH', 'AO', 'AW', 'AY', 'B', 'D', 'DH', 'EH', 'ER', 'EY', 'G', 'IH', 'IY', 'JH', 'L', 'M', 'N', 'NG', 'OW', 'OY', 'R', 'UH', 'UW', 'V', 'W', 'Y', 'Z', 'ZH'],
+  voiced: [
+    'AA',
+    'AE',
+    'AH',
+    'AO',
+    'AW',
+    'AY',
+    'B',
+    'D',
+    'DH',
+    'EH',
+    'ER',
+    'EY',
+    'G',
+    'IH',
+    'IY',
+    'JH',
+    'L',
+    'M',
+    'N',
+    'NG',
+    'OW',
+    'OY',
+    'R',
+    'UH',
+    'UW',
+    'V',
+    'W',
+    'Y',
+    'Z',
+    'ZH',
+  ],
 };
 
 /** Questions from ARPABET_CLASSES plus one singleton per phone; classes are cut to the phone set. */
@@ -117,11 +189,15 @@ export function arpabetClassQuestions(phones: PhoneSet): Question[] {
   const qs: Question[] = [];
   // Classes name base phones: a class holds every word-position variant of its phones.
   for (const [name, list] of Object.entries(ARPABET_CLASSES)) {
-    const ids = phones.phones.filter((p) => list.includes(basePhone(p))).map((p) => phones.id(p)).sort((a, b) => a - b);
+    const ids = phones.phones
+      .filter((p) => list.includes(basePhone(p)))
+      .map((p) => phones.id(p))
+      .sort((a, b) => a - b);
     if (ids.length > 0) qs.push({ phones: ids, name: `class:${name}` });
   }
   const rootOf = phoneRoots(phones.symbols);
-  for (const p of phones.phones) qs.push({ phones: withVariants([phones.id(p)], rootOf), name: `phone:${basePhone(p)}` });
+  for (const p of phones.phones)
+    qs.push({ phones: withVariants([phones.id(p)], rootOf), name: `phone:${basePhone(p)}` });
   return dedupeQuestions([...qs, ...wordPositionQuestions(phones)]);
 }
 

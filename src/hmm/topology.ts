@@ -37,7 +37,13 @@ export interface TopologyOptions {
 export function leftToRightTopology(n: number, selfLoopProb = 0.75): PhoneTopology {
   const states: HmmStateDef[] = [];
   for (let s = 0; s < n; s++) {
-    states.push({ pdfClass: s, transitions: [{ to: s, prob: selfLoopProb }, { to: s + 1, prob: 1 - selfLoopProb }] });
+    states.push({
+      pdfClass: s,
+      transitions: [
+        { to: s, prob: selfLoopProb },
+        { to: s + 1, prob: 1 - selfLoopProb },
+      ],
+    });
   }
   return { numStates: n, states, minFrames: n };
 }
@@ -55,7 +61,13 @@ export function silenceTopology(n: number): PhoneTopology {
     for (let t = 1; t < n; t++) tr.push({ to: t, prob: 1 / (n - 1) });
     states.push({ pdfClass: s, transitions: tr });
   }
-  states.push({ pdfClass: n - 1, transitions: [{ to: n - 1, prob: 0.75 }, { to: n, prob: 0.25 }] });
+  states.push({
+    pdfClass: n - 1,
+    transitions: [
+      { to: n - 1, prob: 0.75 },
+      { to: n, prob: 0.25 },
+    ],
+  });
   return { numStates: n, states, minFrames: shortestPass(states) };
 }
 
@@ -68,7 +80,10 @@ function shortestPass(states: HmmStateDef[]): number {
     const s = queue.shift()!;
     for (const t of states[s].transitions) {
       const d = t.to === n ? dist[s] : dist[s] + 1;
-      if (d < dist[t.to]) { dist[t.to] = d; if (t.to < n) queue.push(t.to); }
+      if (d < dist[t.to]) {
+        dist[t.to] = d;
+        if (t.to < n) queue.push(t.to);
+      }
     }
   }
   return dist[n];
@@ -104,7 +119,8 @@ export class Topology {
     for (let id = 1; id < this.byPhone.length; id++) {
       const t = this.byPhone[id];
       const g = groups.get(t);
-      if (g) g.push(id); else groups.set(t, [id]);
+      if (g) g.push(id);
+      else groups.set(t, [id]);
     }
     let out = '<Topology>\n';
     for (const [t, ids] of groups) {

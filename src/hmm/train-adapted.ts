@@ -25,7 +25,15 @@ import { FmllrAccs, LdaAccs, MlltAccs, composeAffine, estimateFmllr, estimateLda
 import { matMul } from './linalg.ts';
 import { transitionWeights, alignUtterance, type AlignOptions, type AcousticModel } from './align.ts';
 import type { FrameAlignment, LangModel } from './graph.ts';
-import { iterate, trainTriphone, type GmmHmmModel, type TrainResult, type TrainingUtterance, type TriphoneTrainOptions, type UtteranceSource } from './train.ts';
+import {
+  iterate,
+  trainTriphone,
+  type GmmHmmModel,
+  type TrainResult,
+  type TrainingUtterance,
+  type TriphoneTrainOptions,
+  type UtteranceSource,
+} from './train.ts';
 import type { ContextTree } from './tree.ts';
 
 /** Per-frame weight of statistics that should ignore silence (Kaldi weight-silence-post 0.0). */
@@ -66,17 +74,29 @@ export async function trainLdaMllt(
     const ali = prev.alignments.get(u.uttId);
     if (!ali || u.frames.length === 0) continue;
     accs ??= new LdaAccs(prev.model.am.numPdfs, u.frames[0].length);
-    for (let t = 0; t < u.frames.length; t++) accs.accumulate(u.frames[t], ali.pdf[t], speechWeight(prev.model, ali.tid[t]));
+    for (let t = 0; t < u.frames.length; t++)
+      accs.accumulate(u.frames[t], ali.pdf[t], speechWeight(prev.model, ali.tid[t]));
   }
-  if (!accs) throw new NumericError(`${label}: no aligned utterance for LDA`, { expected: 'utterances with an alignment from the previous model', found: 'none' });
+  if (!accs)
+    throw new NumericError(`${label}: no aligned utterance for LDA`, {
+      expected: 'utterances with an alignment from the previous model',
+      found: 'none',
+    });
   const dim = Math.min(opts.ldaDim ?? 40, accs.dim);
   const lda = estimateLda(accs, dim);
   transform.matrix = lda.matrix;
   const report: TransformReport = {
-    lda: { dim, inDim: accs.dim, frames: lda.frames, eigenvalues: Array.from(lda.eigenvalues.subarray(0, dim), (v) => Number(v.toPrecision(6))) },
+    lda: {
+      dim,
+      inDim: accs.dim,
+      frames: lda.frames,
+      eigenvalues: Array.from(lda.eigenvalues.subarray(0, dim), (v) => Number(v.toPrecision(6))),
+    },
     updates: [],
   };
-  logger.info(`${label}: LDA ${accs.dim} -> ${dim} on ${lda.frames} speech frames (eigenvalues ${lda.eigenvalues[0].toFixed(2)} .. ${lda.eigenvalues[dim - 1].toFixed(3)})`);
+  logger.info(
+    `${label}: LDA ${accs.dim} -> ${dim} on ${lda.frames} speech frames (eigenvalues ${lda.eigenvalues[0].toFixed(2)} .. ${lda.eigenvalues[dim - 1].toFixed(3)})`,
+  );
   const mlltIters = opts.mlltIters ?? [2, 4, 6, 12];
   const r = await trainTriphone(source, lang, prev, {
     ...opts,
@@ -88,14 +108,17 @@ export async function trainLdaMllt(
       for await (const u of iterate(source)) {
         const ali = alignments.get(u.uttId);
         if (!ali) continue;
-        for (let t = 0; t < u.frames.length; t++) m.accumulate(model.am.gmms[ali.pdf[t]], u.frames[t], speechWeight(model, ali.tid[t]));
+        for (let t = 0; t < u.frames.length; t++)
+          m.accumulate(model.am.gmms[ali.pdf[t]], u.frames[t], speechWeight(model, ali.tid[t]));
       }
       const est = estimateMllt(m);
       transform.compose(est.matrix);
       transformMeans(model.am, est.matrix);
       const gain = (est.auxfAfter - est.auxfBefore) / est.beta;
       report.updates.push({ iter, frames: est.beta, gainPerFrame: Number(gain.toFixed(6)) });
-      logger.info(`${label} iter ${iter}: MLLT on ${est.beta.toFixed(0)} speech frames, auxf +${gain.toFixed(4)}/frame`);
+      logger.info(
+        `${label} iter ${iter}: MLLT on ${est.beta.toFixed(0)} speech frames, auxf +${gain.toFixed(4)}/frame`,
+      );
     },
   });
   return { ...r, transforms: report };
@@ -105,7 +128,8 @@ export async function trainLdaMllt(
 export function transformMeans(am: AmDiagGmm, a: Float64Array): void {
   const d = am.dim;
   for (const g of am.gmms) {
-    for (let c = 0; c < g.numComponents; c++) g.means.set(matMul(a, g.means.subarray(c * d, (c + 1) * d), d, d, 1), c * d);
+    for (let c = 0; c < g.numComponents; c++)
+      g.means.set(matMul(a, g.means.subarray(c * d, (c + 1) * d), d, d, 1), c * d);
     g.computeGconsts();
   }
 }
@@ -136,10 +160,16 @@ async function reestimateSpeakers(
     if (!ali) continue;
     const spk = u.speaker ?? '';
     let a = accs.get(spk);
-    if (!a) { a = new FmllrAccs(d); accs.set(spk, a); }
-    for (let t = 0; t < u.frames.length; t++) a.accumulate(model.am.gmms[ali.pdf[t]], u.frames[t], u.frames[t], speechWeight(model, ali.tid[t]));
+    if (!a) {
+      a = new FmllrAccs(d);
+      accs.set(spk, a);
+    }
+    for (let t = 0; t < u.frames.length; t++)
+      a.accumulate(model.am.gmms[ali.pdf[t]], u.frames[t], u.frames[t], speechWeight(model, ali.tid[t]));
   }
-  let frames = 0, gain = 0, updated = 0;
+  let frames = 0,
+    gain = 0,
+    updated = 0;
   for (const spk of [...accs.keys()].sort()) {
     const est = estimateFmllr(accs.get(spk)!, { iters: sweeps });
     frames += est.beta;
@@ -163,15 +193,30 @@ export async function trainSat(
   lang: LangModel,
   prev: { model: GmmHmmModel; alignments: Map<string, FrameAlignment> },
   opts: SatOptions = {},
-): Promise<TrainResult & { tree: ContextTree; treeGains: number[]; alignmentModel: GmmHmmModel; transforms: TransformReport }> {
+): Promise<
+  TrainResult & { tree: ContextTree; treeGains: number[]; alignmentModel: GmmHmmModel; transforms: TransformReport }
+> {
   const label = opts.label ?? 'tri3b';
   const logger = opts.logger ?? createLogger({ prefix: label });
   const sweeps = opts.fmllrSweeps ?? 20;
   const report: TransformReport = { updates: [] };
   transform.speakers.clear();
-  const first = await reestimateSpeakers(source, transform, prev.model, (u) => prev.alignments.get(u.uttId) ?? null, sweeps);
-  report.updates.push({ iter: 0, frames: first.frames, gainPerFrame: Number(first.gainPerFrame.toFixed(6)), speakers: first.speakers });
-  logger.info(`${label}: initial fMLLR for ${first.updated} of ${first.speakers} speakers from the previous model, auxf +${first.gainPerFrame.toFixed(4)}/frame`);
+  const first = await reestimateSpeakers(
+    source,
+    transform,
+    prev.model,
+    (u) => prev.alignments.get(u.uttId) ?? null,
+    sweeps,
+  );
+  report.updates.push({
+    iter: 0,
+    frames: first.frames,
+    gainPerFrame: Number(first.gainPerFrame.toFixed(6)),
+    speakers: first.speakers,
+  });
+  logger.info(
+    `${label}: initial fMLLR for ${first.updated} of ${first.speakers} speakers from the previous model, auxf +${first.gainPerFrame.toFixed(4)}/frame`,
+  );
   const fmllrIters = opts.fmllrIters ?? [2, 4, 6, 12];
   const r = await trainTriphone(source, lang, prev, {
     ...opts,
@@ -180,8 +225,15 @@ export async function trainSat(
     beforeIteration: async (iter, model, alignments) => {
       if (!fmllrIters.includes(iter)) return;
       const x = await reestimateSpeakers(source, transform, model, (u) => alignments.get(u.uttId) ?? null, sweeps);
-      report.updates.push({ iter, frames: x.frames, gainPerFrame: Number(x.gainPerFrame.toFixed(6)), speakers: x.speakers });
-      logger.info(`${label} iter ${iter}: fMLLR for ${x.updated} of ${x.speakers} speakers, auxf +${x.gainPerFrame.toFixed(4)}/frame`);
+      report.updates.push({
+        iter,
+        frames: x.frames,
+        gainPerFrame: Number(x.gainPerFrame.toFixed(6)),
+        speakers: x.speakers,
+      });
+      logger.info(
+        `${label} iter ${iter}: fMLLR for ${x.updated} of ${x.speakers} speakers, auxf +${x.gainPerFrame.toFixed(4)}/frame`,
+      );
     },
   });
   const alignmentModel = await speakerIndependentModel(source, transform, r.model, r.alignments);
@@ -193,7 +245,12 @@ export async function trainSat(
  * gmm-acc-stats-twofeats + gmm-est: component posteriors from the adapted frames under `model`,
  * statistics of the unadapted frames, one M-step; the same tree, transitions and Gaussian counts.
  */
-async function speakerIndependentModel(source: UtteranceSource, transform: FeatureTransform, model: GmmHmmModel, alignments: Map<string, FrameAlignment>): Promise<GmmHmmModel> {
+async function speakerIndependentModel(
+  source: UtteranceSource,
+  transform: FeatureTransform,
+  model: GmmHmmModel,
+  alignments: Map<string, FrameAlignment>,
+): Promise<GmmHmmModel> {
   const accs = model.am.newAccs();
   const post = new Float64Array(Math.max(...model.am.gmms.map((g) => g.numComponents)));
   const d = transform.dim;
@@ -248,14 +305,22 @@ export async function estimateSpeakerTransforms(
   transform.adapt = false;
   let r: Awaited<ReturnType<typeof reestimateSpeakers>>;
   try {
-    r = await reestimateSpeakers(source, transform, model, (u) => {
-      const a = alignUtterance(u.uttId, u.frames, u.words, lang, alignmentModel, opts, tw, u.wordSpans ?? null);
-      if (!a.ok) { firstPassFailed++; return null; }
-      return { uttId: u.uttId, pdf: a.pdf, tid: a.tid };
-    }, opts.fmllrSweeps ?? 20);
+    r = await reestimateSpeakers(
+      source,
+      transform,
+      model,
+      (u) => {
+        const a = alignUtterance(u.uttId, u.frames, u.words, lang, alignmentModel, opts, tw, u.wordSpans ?? null);
+        if (!a.ok) {
+          firstPassFailed++;
+          return null;
+        }
+        return { uttId: u.uttId, pdf: a.pdf, tid: a.tid };
+      },
+      opts.fmllrSweeps ?? 20,
+    );
   } finally {
     transform.adapt = true;
   }
   return { ...r, firstPassFailed };
 }
-

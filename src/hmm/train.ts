@@ -14,9 +14,24 @@ import { Topology, type TopologyOptions } from './topology.ts';
 import { TransitionModel, type TransitionUpdateOptions } from './transitions.ts';
 import { MonophoneContext, type ContextDependency } from './context.ts';
 import { equalAlign, type FrameAlignment, type LangModel } from './graph.ts';
-import { alignUtterance, transitionWeights, type AcousticModel, type AlignOptions, type Alignment, type WordSpans } from './align.ts';
+import {
+  alignUtterance,
+  transitionWeights,
+  type AcousticModel,
+  type AlignOptions,
+  type Alignment,
+  type WordSpans,
+} from './align.ts';
 import type { AlignFailure } from './errors.ts';
-import { GaussStats, TreeStats, buildTree, leafGaussians, type ContextTree, type Question, type TreeBuildOptions } from './tree.ts';
+import {
+  GaussStats,
+  TreeStats,
+  buildTree,
+  leafGaussians,
+  type ContextTree,
+  type Question,
+  type TreeBuildOptions,
+} from './tree.ts';
 import { arpabetClassQuestions, clusterPhoneQuestions } from './questions.ts';
 
 /**
@@ -110,7 +125,13 @@ export async function* iterate(src: UtteranceSource): AsyncGenerator<TrainingUtt
 }
 
 /** Accumulate GMM and transition statistics along an alignment; returns the summed log-likelihood. */
-export function accumulateAlignment(model: AcousticModel, ali: FrameAlignment, frames: readonly Float32Array[], accs: DiagGmmAccs[], tCounts: Float64Array): number {
+export function accumulateAlignment(
+  model: AcousticModel,
+  ali: FrameAlignment,
+  frames: readonly Float32Array[],
+  accs: DiagGmmAccs[],
+  tCounts: Float64Array,
+): number {
   let ll = 0;
   for (let t = 0; t < frames.length; t++) {
     const p = ali.pdf[t];
@@ -120,7 +141,14 @@ export function accumulateAlignment(model: AcousticModel, ali: FrameAlignment, f
   return ll;
 }
 
-async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmHmmModel, alignments: Map<string, FrameAlignment>, skips: SkipCounter, o: ScheduleOptions): Promise<IterationReport[]> {
+async function runSchedule(
+  source: UtteranceSource,
+  lang: LangModel,
+  model: GmmHmmModel,
+  alignments: Map<string, FrameAlignment>,
+  skips: SkipCounter,
+  o: ScheduleOptions,
+): Promise<IterationReport[]> {
   const history: IterationReport[] = [];
   let numGauss = o.initialGaussians;
   const incGauss = Math.max(0, Math.floor((o.totalGaussians - numGauss) / Math.max(1, o.maxIterInc)));
@@ -136,9 +164,16 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
     const tw = realign ? transitionWeights(model.tm, o.align) : undefined;
     const accs = model.am.newAccs();
     const tCounts = model.tm.newCounts();
-    let ll = 0, frames = 0, failed = 0, spansDropped = 0;
+    let ll = 0,
+      frames = 0,
+      failed = 0,
+      spansDropped = 0;
     // A realignment tries every trainable utterance (those that failed before too); other passes the aligned ones.
-    const prog = o.logger.progress(`${o.label} iter ${iter}${realign ? ' (realign)' : ''}`, realign ? trainable.size : alignments.size, 'utts');
+    const prog = o.logger.progress(
+      `${o.label} iter ${iter}${realign ? ' (realign)' : ''}`,
+      realign ? trainable.size : alignments.size,
+      'utts',
+    );
     for await (const u of iterate(source)) {
       let ali = alignments.get(u.uttId);
       if (!ali && !(realign && trainable.has(u.uttId))) continue;
@@ -162,14 +197,33 @@ async function runSchedule(source: UtteranceSource, lang: LangModel, model: GmmH
       frames += u.frames.length;
       prog.tick();
     }
-    if (frames === 0) throw new NumericError(`${o.label}: no frames left to train on in iteration ${iter}`, { expected: 'at least one aligned utterance', found: 'none' });
+    if (frames === 0)
+      throw new NumericError(`${o.label}: no frames left to train on in iteration ${iter}`, {
+        expected: 'at least one aligned utterance',
+        found: 'none',
+      });
     model.am.update(accs, o.gmmUpdate);
     model.tm.update(tCounts, o.transitionUpdate);
-    model.am.mixUp(accs.map((a) => a.totalOcc), numGauss, rng.fork(`iter${iter}`), o.mixUp);
+    model.am.mixUp(
+      accs.map((a) => a.totalOcc),
+      numGauss,
+      rng.fork(`iter${iter}`),
+      o.mixUp,
+    );
     if (iter <= o.maxIterInc) numGauss += incGauss;
-    const rep: IterationReport = { iter, realigned: realign, logLikePerFrame: ll / frames, frames, numGaussians: model.am.numGaussians, failed, spansDropped };
+    const rep: IterationReport = {
+      iter,
+      realigned: realign,
+      logLikePerFrame: ll / frames,
+      frames,
+      numGaussians: model.am.numGaussians,
+      failed,
+      spansDropped,
+    };
     history.push(rep);
-    prog.done(`loglike/frame ${rep.logLikePerFrame.toFixed(3)}, ${rep.numGaussians} Gaussians${failed ? `, ${failed} failed` : ''}${spansDropped ? `, ${spansDropped} aligned without their word spans` : ''}`);
+    prog.done(
+      `loglike/frame ${rep.logLikePerFrame.toFixed(3)}, ${rep.numGaussians} Gaussians${failed ? `, ${failed} failed` : ''}${spansDropped ? `, ${spansDropped} aligned without their word spans` : ''}`,
+    );
   }
   for (const [uttId, reason] of lastFailure) skips.skip(uttId, reason);
   return history;
@@ -184,7 +238,11 @@ const KALDI_MONO_REALIGN = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 18, 20, 2
  * iterations. Defaults are Kaldi's: 40 iterations, realign at 1..10,12,..,38, 1000 Gaussians,
  * maxIterInc 30, power 0.25, beam 6 / retry 24 while training.
  */
-export async function trainMonophone(source: UtteranceSource, lang: LangModel, opts: MonophoneTrainOptions = {}): Promise<TrainResult> {
+export async function trainMonophone(
+  source: UtteranceSource,
+  lang: LangModel,
+  opts: MonophoneTrainOptions = {},
+): Promise<TrainResult> {
   const logger = opts.logger ?? createLogger({ prefix: 'mono' });
   const topology = new Topology(lang.phones, opts.topology);
   const tm = new TransitionModel(topology);
@@ -204,17 +262,29 @@ export async function trainMonophone(source: UtteranceSource, lang: LangModel, o
       accs = Array.from({ length: ctx.numPdfs }, () => new DiagGmmAccs(1, dim));
     }
     const a = equalAlign(u.uttId, u.frames.length, u.words, lang, ctx, tm, { ...align, seed: opts.seed ?? 0 });
-    if ('ok' in a) { skips.skip(u.uttId, (a as AlignFailure).reason); continue; }
+    if ('ok' in a) {
+      skips.skip(u.uttId, (a as AlignFailure).reason);
+      continue;
+    }
     for (let t = 0; t < u.frames.length; t++) {
       const x = u.frames[t];
-      if (x.length !== dim) throw new NumericError(`feature dimension changes`, { uttId: u.uttId, expected: String(dim), found: String(x.length) });
+      if (x.length !== dim)
+        throw new NumericError(`feature dimension changes`, {
+          uttId: u.uttId,
+          expected: String(dim),
+          found: String(x.length),
+        });
       global!.add(x);
       accs![a.pdf[t]].accumulateComponent(0, x, 1);
       tCounts[a.tid[t]] += 1;
     }
     alignments.set(u.uttId, a);
   }
-  if (!global || global.count === 0) throw new NumericError('monophone training: no usable utterances', { expected: 'at least one utterance with frames and a covered transcript', found: skips.summary() });
+  if (!global || global.count === 0)
+    throw new NumericError('monophone training: no usable utterances', {
+      expected: 'at least one utterance with frames and a covered transcript',
+      found: skips.summary(),
+    });
   const gm = global.moments(opts.gmmUpdate?.minVariance ?? 0.001);
   const am = new AmDiagGmm(Array.from({ length: ctx.numPdfs }, () => DiagGmm.single(gm.mean, gm.variance)));
   am.update(accs!, { ...opts.gmmUpdate, minGaussianOccupancy: 3 });
@@ -254,7 +324,12 @@ export function phoneSegments(tm: TransitionModel, tid: Int32Array): { phone: nu
 }
 
 /** Accumulate triphone tree statistics (acc-tree-stats) from one frame alignment. */
-export function accumulateTreeStats(stats: TreeStats, tm: TransitionModel, ali: FrameAlignment, frames: readonly Float32Array[]): void {
+export function accumulateTreeStats(
+  stats: TreeStats,
+  tm: TransitionModel,
+  ali: FrameAlignment,
+  frames: readonly Float32Array[],
+): void {
   const segs = phoneSegments(tm, ali.tid);
   segs.forEach((s, i) => {
     const l = i > 0 ? segs[i - 1].phone : 0;
@@ -274,7 +349,8 @@ export function convertAlignment(tm: TransitionModel, ali: FrameAlignment, ctx: 
     const l = i > 0 ? segs[i - 1].phone : 0;
     const r = i + 1 < segs.length ? segs[i + 1].phone : 0;
     const topo = tm.topology.forPhone(s.phone);
-    for (let t = s.start; t < s.end; t++) pdf[t] = ctx.pdf(l, s.phone, r, topo.states[tm.tids[ali.tid[t]].hmmState].pdfClass);
+    for (let t = s.start; t < s.end; t++)
+      pdf[t] = ctx.pdf(l, s.phone, r, topo.states[tm.tids[ali.tid[t]].hmmState].pdfClass);
   });
   return { uttId: ali.uttId, pdf, tid: Int32Array.from(ali.tid) };
 }
@@ -316,11 +392,27 @@ export async function trainTriphone(
     stats ??= new TreeStats(u.frames[0].length, lang.phones.symbols.length);
     accumulateTreeStats(stats, old.tm, ali, u.frames);
   }
-  if (!stats) throw new NumericError(`${label}: no aligned utterance to build the tree from`, { expected: 'utterances with an alignment from the previous model', found: 'none' });
+  if (!stats)
+    throw new NumericError(`${label}: no aligned utterance to build the tree from`, {
+      expected: 'utterances with an alignment from the previous model',
+      found: 'none',
+    });
   const q = opts.questions ?? 'cluster';
-  const questions = Array.isArray(q) ? q : q === 'arpabet' ? arpabetClassQuestions(lang.phones) : clusterPhoneQuestions(stats, lang.phones);
-  const { tree, leafStats, gains } = buildTree(stats, lang.phones, questions, (p) => old.topology.numPdfClasses(p), opts.tree);
-  logger.info(`${label}: tree with ${tree.numPdfs} leaves from ${stats.entries.size} contexts, ${questions.length} questions`);
+  const questions = Array.isArray(q)
+    ? q
+    : q === 'arpabet'
+      ? arpabetClassQuestions(lang.phones)
+      : clusterPhoneQuestions(stats, lang.phones);
+  const { tree, leafStats, gains } = buildTree(
+    stats,
+    lang.phones,
+    questions,
+    (p) => old.topology.numPdfClasses(p),
+    opts.tree,
+  );
+  logger.info(
+    `${label}: tree with ${tree.numPdfs} leaves from ${stats.entries.size} contexts, ${questions.length} questions`,
+  );
   const varFloor = opts.gmmUpdate?.minVariance ?? 0.001;
   // An empty leaf starts from the old model's pdf for its phone state, or, where the features
   // changed (LDA, fMLLR), from the pooled statistics of every leaf.
@@ -328,7 +420,11 @@ export async function trainTriphone(
   let pooled: { mean: Float64Array; variance: Float64Array } | null = null;
   const gmms = leafGaussians(leafStats, varFloor, (leaf) => {
     if (!sameSpace) {
-      if (!pooled) { const all = new GaussStats(stats!.dim); for (const s of leafStats) all.addStats(s); pooled = all.moments(varFloor); }
+      if (!pooled) {
+        const all = new GaussStats(stats!.dim);
+        for (const s of leafStats) all.addStats(s);
+        pooled = all.moments(varFloor);
+      }
       return DiagGmm.single(pooled.mean, pooled.variance);
     }
     const info = tree.leafInfo[leaf];
@@ -359,7 +455,9 @@ export async function trainTriphone(
 
 /** A single Gaussian with the mean and variance of a mixture. */
 export function momentMatched(g: DiagGmm, varFloor: number): DiagGmm {
-  const d = g.dim, mean = new Float64Array(d), m2 = new Float64Array(d);
+  const d = g.dim,
+    mean = new Float64Array(d),
+    m2 = new Float64Array(d);
   for (let c = 0; c < g.numComponents; c++) {
     for (let j = 0; j < d; j++) {
       const mu = g.means[c * d + j];
@@ -375,11 +473,20 @@ export function momentMatched(g: DiagGmm, varFloor: number): DiagGmm {
  * Align every utterance of a source with a trained model (align_si.sh); failures are counted.
  * Yields successful alignments in source order.
  */
-export async function* alignAll(source: UtteranceSource, lang: LangModel, model: AcousticModel, skips: SkipCounter, opts: AlignOptions = {}): AsyncGenerator<Alignment> {
+export async function* alignAll(
+  source: UtteranceSource,
+  lang: LangModel,
+  model: AcousticModel,
+  skips: SkipCounter,
+  opts: AlignOptions = {},
+): AsyncGenerator<Alignment> {
   const tw = transitionWeights(model.tm, opts);
   for await (const u of iterate(source)) {
     const r = alignUtterance(u.uttId, u.frames, u.words, lang, model, opts, tw, u.wordSpans ?? null);
-    if (!r.ok) { skips.skip(u.uttId, `${r.reason}`); continue; }
+    if (!r.ok) {
+      skips.skip(u.uttId, `${r.reason}`);
+      continue;
+    }
     skips.done++;
     yield r;
   }

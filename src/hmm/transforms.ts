@@ -51,7 +51,8 @@ export class LdaAccs {
 
   accumulate(x: Frame, cls: number, weight = 1): void {
     if (weight === 0) return;
-    const d = this.dim, o = cls * d;
+    const d = this.dim,
+      o = cls * d;
     this.counts[cls] += weight;
     for (let j = 0; j < d; j++) this.sums[o + j] += weight * x[j];
     addOuterUpper(this.scatter, x, weight, d);
@@ -65,7 +66,8 @@ export class LdaAccs {
 
   /** Total, between-class and within-class covariances (each d x d, divided by the total count). */
   covariances(): { total: Float64Array; between: Float64Array; within: Float64Array; mean: Float64Array } {
-    const d = this.dim, n = this.totalCount;
+    const d = this.dim,
+      n = this.totalCount;
     if (!(n > 0)) throw new NumericError('LDA: no statistics', { expected: 'frames with a class', found: '0 frames' });
     const mean = new Float64Array(d);
     for (let c = 0; c < this.numClasses; c++) for (let j = 0; j < d; j++) mean[j] += this.sums[c * d + j] / n;
@@ -104,7 +106,8 @@ export interface LdaResult {
  */
 export function estimateLda(accs: LdaAccs, outDim: number): LdaResult {
   const d = accs.dim;
-  if (!Number.isInteger(outDim) || outDim < 1 || outDim > d) throw new NumericError('LDA: bad output dimension', { expected: `1..${d}`, found: String(outDim) });
+  if (!Number.isInteger(outDim) || outDim < 1 || outDim > d)
+    throw new NumericError('LDA: bad output dimension', { expected: `1..${d}`, found: String(outDim) });
   const { between, within } = accs.covariances();
   const cinv = invertLower(cholesky(within, d, 'the within-class covariance of the LDA statistics'), d);
   const bt = matMul(matMul(cinv, between, d, d, d), transpose(cinv, d, d), d, d, d);
@@ -135,10 +138,15 @@ export class MlltAccs {
   /** One frame aligned to `gmm`, shared among its components by their posteriors. */
   accumulate(gmm: DiagGmm, x: Frame, weight = 1): void {
     if (weight === 0) return;
-    const d = this.dim, k = gmm.numComponents;
+    const d = this.dim,
+      k = gmm.numComponents;
     let s = this.perGauss.get(gmm);
     if (!s) {
-      s = { occ: new Float64Array(k), sum: new Float64Array(k * d), scatter: Array.from({ length: k }, () => new Float64Array(d * d)) };
+      s = {
+        occ: new Float64Array(k),
+        sum: new Float64Array(k * d),
+        scatter: Array.from({ length: k }, () => new Float64Array(d * d)),
+      };
       this.perGauss.set(gmm, s);
     }
     if (this.post.length < k) this.post = new Float64Array(k);
@@ -167,7 +175,9 @@ export class MlltAccs {
         const sum = s.sum.subarray(c * d, (c + 1) * d);
         const sc = s.scatter[c];
         // S = scatter - sum mu^T - mu sum^T + n mu mu^T (upper triangle).
-        for (let i = 0; i < d; i++) for (let j = i; j < d; j++) centred[i * d + j] = sc[i * d + j] - sum[i] * mu[j] - mu[i] * sum[j] + n * mu[i] * mu[j];
+        for (let i = 0; i < d; i++)
+          for (let j = i; j < d; j++)
+            centred[i * d + j] = sc[i * d + j] - sum[i] * mu[j] - mu[i] * sum[j] + n * mu[i] * mu[j];
         for (let i = 0; i < d; i++) {
           const iv = gmm.invVars[c * d + i];
           const gi = g[i];
@@ -200,8 +210,12 @@ function quadForm(m: Float64Array, v: ArrayLike<number>, n: number): number {
  * est-mllt: starting from the identity, `iters` sweeps of the row update
  * a_i = c_i G_i^-1 sqrt(beta / (c_i G_i^-1 c_i^T)), c_i the i-th row of the cofactors of A.
  */
-export function estimateMllt(accs: MlltAccs, iters = 100): { matrix: Float64Array; auxfBefore: number; auxfAfter: number; beta: number } {
-  const d = accs.dim, beta = accs.beta;
+export function estimateMllt(
+  accs: MlltAccs,
+  iters = 100,
+): { matrix: Float64Array; auxfBefore: number; auxfAfter: number; beta: number } {
+  const d = accs.dim,
+    beta = accs.beta;
   if (!(beta > 0)) throw new NumericError('MLLT: no statistics', { expected: 'aligned frames', found: '0 frames' });
   const g = accs.gMatrices();
   const ginv = g.map((gi, i) => invert(gi, d, `MLLT statistics G_${i}`));
@@ -264,7 +278,9 @@ export class FmllrAccs {
    */
   accumulate(gmm: DiagGmm, x: Frame, y: Frame, weight = 1): void {
     if (weight === 0) return;
-    const d = this.dim, d1 = d + 1, k = gmm.numComponents;
+    const d = this.dim,
+      d1 = d + 1,
+      k = gmm.numComponents;
     if (this.post.length < k) this.post = new Float64Array(k);
     if (k === 1) this.post[0] = 1;
     else gmm.posteriors(y, this.post);
@@ -289,7 +305,8 @@ export class FmllrAccs {
     this.scatter.fill(0);
     addOuterUpper(this.scatter, this.xi, 1, d1);
     for (let i = 0; i < d; i++) {
-      const bi = this.b[i], gi = this.g[i];
+      const bi = this.b[i],
+        gi = this.g[i];
       for (let p = 0; p < d1; p++) for (let q = p; q < d1; q++) gi[p * d1 + q] += bi * this.scatter[p * d1 + q];
     }
   }
@@ -302,7 +319,8 @@ export class FmllrAccs {
 
 /** fMLLR auxiliary function beta log|det A| + tr(W K^T) - 0.5 sum_i w_i^T G_i w_i. */
 export function fmllrAuxf(w: Float64Array, accs: FmllrAccs, g = accs.gMatrices()): number {
-  const d = accs.dim, d1 = d + 1;
+  const d = accs.dim,
+    d1 = d + 1;
   const a = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) a[i * d + j] = w[i * d1 + j];
   let q = accs.beta * logAbsDet(a, d);
@@ -324,12 +342,17 @@ export function identityAffine(d: number): Float64Array {
  * larger auxiliary function. Speakers with fewer than `minCount` frames keep the identity, as do
  * updates that do not increase the auxiliary function.
  */
-export function estimateFmllr(accs: FmllrAccs, opts: { iters?: number; minCount?: number } = {}): { matrix: Float64Array; auxfBefore: number; auxfAfter: number; beta: number; updated: boolean } {
-  const d = accs.dim, d1 = d + 1;
+export function estimateFmllr(
+  accs: FmllrAccs,
+  opts: { iters?: number; minCount?: number } = {},
+): { matrix: Float64Array; auxfBefore: number; auxfAfter: number; beta: number; updated: boolean } {
+  const d = accs.dim,
+    d1 = d + 1;
   const w = identityAffine(d);
   const g = accs.gMatrices();
   const before = fmllrAuxf(w, accs, g);
-  if (accs.beta < (opts.minCount ?? 10 * d1)) return { matrix: w, auxfBefore: before, auxfAfter: before, beta: accs.beta, updated: false };
+  if (accs.beta < (opts.minCount ?? 10 * d1))
+    return { matrix: w, auxfBefore: before, auxfAfter: before, beta: accs.beta, updated: false };
   let ginv: Float64Array[];
   try {
     ginv = g.map((gi, i) => invert(gi, d1, `fMLLR statistics G_${i}`));
@@ -337,7 +360,9 @@ export function estimateFmllr(accs: FmllrAccs, opts: { iters?: number; minCount?
     return { matrix: w, auxfBefore: before, auxfAfter: before, beta: accs.beta, updated: false };
   }
   const a = new Float64Array(d * d);
-  const c = new Float64Array(d1), cg = new Float64Array(d1), rhs = new Float64Array(d1);
+  const c = new Float64Array(d1),
+    cg = new Float64Array(d1),
+    rhs = new Float64Array(d1);
   for (let it = 0; it < (opts.iters ?? 20); it++) {
     for (let i = 0; i < d; i++) {
       for (let p = 0; p < d; p++) for (let q = 0; q < d; q++) a[p * d + q] = w[p * d1 + q];
@@ -345,25 +370,40 @@ export function estimateFmllr(accs: FmllrAccs, opts: { iters?: number; minCount?
       for (let j = 0; j < d; j++) c[j] = ainv[j * d + i]; // row i of (A^-1)^T
       c[d] = 0;
       const gi = ginv[i];
-      for (let p = 0; p < d1; p++) { let s = 0; for (let q = 0; q < d1; q++) s += gi[p * d1 + q] * c[q]; cg[p] = s; }
-      let e1 = 0, e2 = 0;
-      for (let p = 0; p < d1; p++) { e1 += cg[p] * c[p]; e2 += cg[p] * accs.k[i * d1 + p]; }
+      for (let p = 0; p < d1; p++) {
+        let s = 0;
+        for (let q = 0; q < d1; q++) s += gi[p * d1 + q] * c[q];
+        cg[p] = s;
+      }
+      let e1 = 0,
+        e2 = 0;
+      for (let p = 0; p < d1; p++) {
+        e1 += cg[p] * c[p];
+        e2 += cg[p] * accs.k[i * d1 + p];
+      }
       const disc = Math.sqrt(e2 * e2 + 4 * e1 * accs.beta);
-      const al1 = (-e2 + disc) / (2 * e1), al2 = (-e2 - disc) / (2 * e1);
+      const al1 = (-e2 + disc) / (2 * e1),
+        al2 = (-e2 - disc) / (2 * e1);
       const f = (al: number) => accs.beta * Math.log(Math.abs(al * e1 + e2)) - 0.5 * al * al * e1;
       const alpha = f(al1) > f(al2) ? al1 : al2;
       for (let p = 0; p < d1; p++) rhs[p] = alpha * c[p] + accs.k[i * d1 + p];
-      for (let p = 0; p < d1; p++) { let s = 0; for (let q = 0; q < d1; q++) s += gi[p * d1 + q] * rhs[q]; w[i * d1 + p] = s; }
+      for (let p = 0; p < d1; p++) {
+        let s = 0;
+        for (let q = 0; q < d1; q++) s += gi[p * d1 + q] * rhs[q];
+        w[i * d1 + p] = s;
+      }
     }
   }
   const after = fmllrAuxf(w, accs, g);
-  if (!(after >= before) || !Number.isFinite(after)) return { matrix: identityAffine(d), auxfBefore: before, auxfAfter: before, beta: accs.beta, updated: false };
+  if (!(after >= before) || !Number.isFinite(after))
+    return { matrix: identityAffine(d), auxfBefore: before, auxfAfter: before, beta: accs.beta, updated: false };
   return { matrix: w, auxfBefore: before, auxfAfter: after, beta: accs.beta, updated: true };
 }
 
 /** Compose affine transforms: (W2 after W1) as one d x (d+1) matrix: y = A2 (A1 x + b1) + b2. */
 export function composeAffine(w2: Float64Array, w1: Float64Array, d: number): Float64Array {
-  const d1 = d + 1, out = new Float64Array(d * d1);
+  const d1 = d + 1,
+    out = new Float64Array(d * d1);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j < d1; j++) {
       let s = j === d ? w2[i * d1 + d] : 0;

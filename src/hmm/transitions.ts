@@ -51,7 +51,14 @@ export class TransitionModel {
       topo.states.forEach((st, s) => {
         tidOff.push(tids.length);
         st.transitions.forEach((tr, k) => {
-          tids.push({ phone: ph, hmmState: s, transIdx: k, to: tr.to, isSelfLoop: tr.to === s, isExit: tr.to === topo.numStates });
+          tids.push({
+            phone: ph,
+            hmmState: s,
+            transIdx: k,
+            to: tr.to,
+            isSelfLoop: tr.to === s,
+            isExit: tr.to === topo.numStates,
+          });
           p.push(tr.prob);
         });
         ts++;
@@ -62,7 +69,11 @@ export class TransitionModel {
     this.tidOffset = Int32Array.from(tidOff);
     this.tids = tids;
     if (probs) {
-      if (probs.length !== p.length) throw new FormatError('transition probabilities do not match the topology', { expected: `${p.length} values`, found: `${probs.length}` });
+      if (probs.length !== p.length)
+        throw new FormatError('transition probabilities do not match the topology', {
+          expected: `${p.length} values`,
+          found: `${probs.length}`,
+        });
       this.probs = Float64Array.from(probs);
     } else {
       this.probs = Float64Array.from(p);
@@ -115,9 +126,11 @@ export class TransitionModel {
   update(counts: Float64Array, opts: TransitionUpdateOptions = {}): { objfImpr: number; count: number } {
     const floor = opts.floor ?? 0.01;
     const minCount = opts.minCount ?? 5;
-    let impr = 0, total = 0;
+    let impr = 0,
+      total = 0;
     for (let ts = 0; ts < this.numTransitionStates; ts++) {
-      const a = this.tidOffset[ts], b = this.tidOffset[ts + 1];
+      const a = this.tidOffset[ts],
+        b = this.tidOffset[ts + 1];
       let c = 0;
       for (let t = a; t < b; t++) c += counts[t];
       total += c;

@@ -36,11 +36,17 @@ export class GaussStats {
   }
   add(x: Frame, w = 1): void {
     this.count += w;
-    for (let j = 0; j < this.sum.length; j++) { this.sum[j] += w * x[j]; this.sumSq[j] += w * x[j] * x[j]; }
+    for (let j = 0; j < this.sum.length; j++) {
+      this.sum[j] += w * x[j];
+      this.sumSq[j] += w * x[j] * x[j];
+    }
   }
   addStats(o: GaussStats, sign = 1): void {
     this.count += sign * o.count;
-    for (let j = 0; j < this.sum.length; j++) { this.sum[j] += sign * o.sum[j]; this.sumSq[j] += sign * o.sumSq[j]; }
+    for (let j = 0; j < this.sum.length; j++) {
+      this.sum[j] += sign * o.sum[j];
+      this.sumSq[j] += sign * o.sumSq[j];
+    }
   }
   clone(): GaussStats {
     const g = new GaussStats(this.dim);
@@ -49,7 +55,9 @@ export class GaussStats {
   }
   /** Mean and variance (variance floored). */
   moments(varFloor: number): { mean: Float64Array; variance: Float64Array } {
-    const d = this.dim, mean = new Float64Array(d), variance = new Float64Array(d);
+    const d = this.dim,
+      mean = new Float64Array(d),
+      variance = new Float64Array(d);
     for (let j = 0; j < d; j++) {
       mean[j] = this.sum[j] / this.count;
       variance[j] = Math.max(varFloor, this.sumSq[j] / this.count - mean[j] * mean[j]);
@@ -62,7 +70,14 @@ export class GaussStats {
  * Log-likelihood of the data under its own ML Gaussian (Kaldi GaussClusterable::Objf):
  * -0.5 n (D log 2pi + sum_d log var_d + D), variances floored at varFloor.
  */
-export function gaussObjf(count: number, sum: ArrayLike<number>, sumSq: ArrayLike<number>, varFloor: number, off = 0, dim = sum.length): number {
+export function gaussObjf(
+  count: number,
+  sum: ArrayLike<number>,
+  sumSq: ArrayLike<number>,
+  varFloor: number,
+  off = 0,
+  dim = sum.length,
+): number {
   if (count <= 0) return 0;
   let logDet = 0;
   for (let j = 0; j < dim; j++) {
@@ -76,7 +91,10 @@ export function gaussObjf(count: number, sum: ArrayLike<number>, sumSq: ArrayLik
 export class TreeStats {
   readonly dim: number;
   readonly numPhoneIds: number;
-  readonly entries = new Map<number, { left: number; centre: number; right: number; pdfClass: number; stats: GaussStats }>();
+  readonly entries = new Map<
+    number,
+    { left: number; centre: number; right: number; pdfClass: number; stats: GaussStats }
+  >();
 
   constructor(dim: number, numPhoneIds: number) {
     this.dim = dim;
@@ -91,7 +109,10 @@ export class TreeStats {
   accumulate(left: number, centre: number, right: number, pdfClass: number, x: Frame, w = 1): void {
     const k = this.key(left, centre, right, pdfClass);
     let e = this.entries.get(k);
-    if (!e) { e = { left, centre, right, pdfClass, stats: new GaussStats(this.dim) }; this.entries.set(k, e); }
+    if (!e) {
+      e = { left, centre, right, pdfClass, stats: new GaussStats(this.dim) };
+      this.entries.set(k, e);
+    }
     e.stats.add(x, w);
   }
 
@@ -117,9 +138,7 @@ export interface Question {
   name?: string;
 }
 
-export type TreeNode =
-  | { leaf: number }
-  | { position: QuestionPosition; phones: number[]; yes: TreeNode; no: TreeNode };
+export type TreeNode = { leaf: number } | { position: QuestionPosition; phones: number[]; yes: TreeNode; no: TreeNode };
 
 /** Which phone of the triphone a question asks about: left neighbour, centre, right neighbour. */
 export type QuestionPosition = -1 | 0 | 1;
@@ -144,9 +163,24 @@ export interface TreeBuildOptions {
   varianceFloor?: number;
 }
 
-interface Entry { left: number; centre: number; right: number; pdfClass: number; stats: GaussStats }
-interface SplitInfo { gain: number; position: QuestionPosition; q: number }
-interface Pending { root: number; path: TreeNode & { leaf: number }; entries: Entry[]; split: SplitInfo | null }
+interface Entry {
+  left: number;
+  centre: number;
+  right: number;
+  pdfClass: number;
+  stats: GaussStats;
+}
+interface SplitInfo {
+  gain: number;
+  position: QuestionPosition;
+  q: number;
+}
+interface Pending {
+  root: number;
+  path: TreeNode & { leaf: number };
+  entries: Entry[];
+  split: SplitInfo | null;
+}
 
 export interface TreeBuildResult {
   tree: ContextTree;
@@ -157,7 +191,13 @@ export interface TreeBuildResult {
 }
 
 /** Build the tree. `numPdfClasses(phone)` tells which roots exist for a phone. */
-export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Question[], numPdfClasses: (phone: number) => number, opts: TreeBuildOptions = {}): TreeBuildResult {
+export function buildTree(
+  stats: TreeStats,
+  phones: PhoneSet,
+  questions: Question[],
+  numPdfClasses: (phone: number) => number,
+  opts: TreeBuildOptions = {},
+): TreeBuildResult {
   const maxLeaves = opts.maxLeaves ?? 2000;
   const minOcc = opts.minLeafOccupancy ?? 50;
   const minGain = opts.minGain ?? 0;
@@ -167,7 +207,11 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
   const qMasks = questions.map((q) => {
     const m = new Uint8Array(P);
     for (const p of q.phones) {
-      if (!(p > 0 && p < P)) throw new FormatError(`question '${q.name ?? ''}' has phone id ${p}`, { expected: `1..${P - 1}`, found: String(p) });
+      if (!(p > 0 && p < P))
+        throw new FormatError(`question '${q.name ?? ''}' has phone id ${p}`, {
+          expected: `1..${P - 1}`,
+          found: String(p),
+        });
       m[p] = 1;
     }
     return m;
@@ -177,37 +221,57 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
   for (const e of stats.sorted()) {
     const k = rootOf[e.centre] * 16 + e.pdfClass;
     const l = byRoot.get(k);
-    if (l) l.push(e); else byRoot.set(k, [e]);
+    if (l) l.push(e);
+    else byRoot.set(k, [e]);
   }
   const bestSplit = (entries: Entry[]): SplitInfo | null => {
     const total = new GaussStats(D);
     for (const e of entries) total.addStats(e.stats);
     const parent = gaussObjf(total.count, total.sum, total.sumSq, vf);
     let best: SplitInfo | null = null;
-    const cnt = new Float64Array(P), sum = new Float64Array(P * D), sq = new Float64Array(P * D);
-    const yc = { n: 0 }, ys = new Float64Array(D), yq = new Float64Array(D), ns = new Float64Array(D), nq = new Float64Array(D);
+    const cnt = new Float64Array(P),
+      sum = new Float64Array(P * D),
+      sq = new Float64Array(P * D);
+    const yc = { n: 0 },
+      ys = new Float64Array(D),
+      yq = new Float64Array(D),
+      ns = new Float64Array(D),
+      nq = new Float64Array(D);
     // The centre is asked last: without shared roots every entry has the same centre (nothing to split).
     for (const position of [-1, 1, 0] as const) {
-      cnt.fill(0); sum.fill(0); sq.fill(0);
+      cnt.fill(0);
+      sum.fill(0);
+      sq.fill(0);
       const present: number[] = [];
       for (const e of entries) {
         const p = phoneAt(position, e.left, e.centre, e.right);
         if (cnt[p] === 0) present.push(p);
         cnt[p] += e.stats.count;
-        for (let j = 0; j < D; j++) { sum[p * D + j] += e.stats.sum[j]; sq[p * D + j] += e.stats.sumSq[j]; }
+        for (let j = 0; j < D; j++) {
+          sum[p * D + j] += e.stats.sum[j];
+          sq[p * D + j] += e.stats.sumSq[j];
+        }
       }
       if (present.length < 2) continue;
       for (let qi = 0; qi < qMasks.length; qi++) {
         const m = qMasks[qi];
-        yc.n = 0; ys.fill(0); yq.fill(0);
+        yc.n = 0;
+        ys.fill(0);
+        yq.fill(0);
         for (const p of present) {
           if (!m[p]) continue;
           yc.n += cnt[p];
-          for (let j = 0; j < D; j++) { ys[j] += sum[p * D + j]; yq[j] += sq[p * D + j]; }
+          for (let j = 0; j < D; j++) {
+            ys[j] += sum[p * D + j];
+            yq[j] += sq[p * D + j];
+          }
         }
         const nn = total.count - yc.n;
         if (yc.n < minOcc || nn < minOcc) continue;
-        for (let j = 0; j < D; j++) { ns[j] = total.sum[j] - ys[j]; nq[j] = total.sumSq[j] - yq[j]; }
+        for (let j = 0; j < D; j++) {
+          ns[j] = total.sum[j] - ys[j];
+          nq[j] = total.sumSq[j] - yq[j];
+        }
         const gain = gaussObjf(yc.n, ys, yq, vf) + gaussObjf(nn, ns, nq, vf) - parent;
         if (!best || gain > best.gain) best = { gain, position, q: qi };
       }
@@ -241,16 +305,26 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
     const sp = top.split!;
     if (sp.gain < minGain || sp.gain <= 0) break;
     const m = qMasks[sp.q];
-    const yesE: Entry[] = [], noE: Entry[] = [];
+    const yesE: Entry[] = [],
+      noE: Entry[] = [];
     for (const e of top.entries) (m[phoneAt(sp.position, e.left, e.centre, e.right)] ? yesE : noE).push(e);
-    const yesLeaf = { leaf: -1 }, noLeaf = { leaf: -1 };
+    const yesLeaf = { leaf: -1 },
+      noLeaf = { leaf: -1 };
     // Turn the leaf object into an internal node in place.
     const node = top.path as unknown as Record<string, unknown>;
     delete node.leaf;
-    Object.assign(node, { position: sp.position, phones: [...questions[sp.q].phones].sort((a, b) => a - b), yes: yesLeaf, no: noLeaf });
+    Object.assign(node, {
+      position: sp.position,
+      phones: [...questions[sp.q].phones].sort((a, b) => a - b),
+      yes: yesLeaf,
+      no: noLeaf,
+    });
     gains.push(sp.gain);
     numLeaves++;
-    for (const [lf, es] of [[yesLeaf, yesE], [noLeaf, noE]] as const) {
+    for (const [lf, es] of [
+      [yesLeaf, yesE],
+      [noLeaf, noE],
+    ] as const) {
       const p: Pending = { root: top.root, path: lf, entries: es, split: bestSplit(es) };
       pendingLeaves.push(p);
       if (p.split) heap.push(p.split.gain, p);
@@ -268,10 +342,17 @@ export function buildTree(stats: TreeStats, phones: PhoneSet, questions: Questio
       for (const e of statsOfLeaf.get(n) ?? []) g.addStats(e.stats);
       leafStats.push(g);
       leafInfo.push(rk);
-    } else { number(n.yes, rk); number(n.no, rk); }
+    } else {
+      number(n.yes, rk);
+      number(n.no, rk);
+    }
   };
   rootNodes.forEach((n, i) => number(n, rootKeys[i]));
-  const tree = new ContextTree(phones.symbols, rootKeys.map((rk, i) => ({ ...rk, node: rootNodes[i] })), leafInfo);
+  const tree = new ContextTree(
+    phones.symbols,
+    rootKeys.map((rk, i) => ({ ...rk, node: rootNodes[i] })),
+    leafInfo,
+  );
   return { tree, leafStats, gains };
 }
 
@@ -285,7 +366,8 @@ export interface ContextTreeJson {
   roots: { phone: string; pdfClass: number; node: TreeNodeJson }[];
 }
 
-export type TreeNodeJson = { leaf: number } | { position: QuestionPosition; phones: string[]; yes: TreeNodeJson; no: TreeNodeJson };
+export type TreeNodeJson =
+  { leaf: number } | { position: QuestionPosition; phones: string[]; yes: TreeNodeJson; no: TreeNodeJson };
 
 /** A built tree: lookup (left, centre, right, pdfClass) -> senone. */
 export class ContextTree implements ContextDependency {
@@ -300,7 +382,11 @@ export class ContextTree implements ContextDependency {
   private readonly rootOf: Int32Array;
   private readonly masks = new Map<TreeNode, Uint8Array>();
 
-  constructor(phoneSymbols: readonly string[], roots: { phone: number; pdfClass: number; node: TreeNode }[], leafInfo: { phone: number; pdfClass: number }[]) {
+  constructor(
+    phoneSymbols: readonly string[],
+    roots: { phone: number; pdfClass: number; node: TreeNode }[],
+    leafInfo: { phone: number; pdfClass: number }[],
+  ) {
     this.phoneSymbols = phoneSymbols;
     this.roots = roots;
     this.leafInfo = leafInfo;
@@ -309,13 +395,18 @@ export class ContextTree implements ContextDependency {
     const P = phoneSymbols.length;
     const visit = (n: TreeNode): void => {
       if ('leaf' in n) {
-        if (!(n.leaf >= 0 && n.leaf < this.numPdfs)) throw new FormatError(`tree leaf id ${n.leaf} out of range`, { expected: `0..${this.numPdfs - 1}`, found: String(n.leaf) });
+        if (!(n.leaf >= 0 && n.leaf < this.numPdfs))
+          throw new FormatError(`tree leaf id ${n.leaf} out of range`, {
+            expected: `0..${this.numPdfs - 1}`,
+            found: String(n.leaf),
+          });
         return;
       }
       const m = new Uint8Array(P);
       for (const p of n.phones) m[p] = 1;
       this.masks.set(n, m);
-      visit(n.yes); visit(n.no);
+      visit(n.yes);
+      visit(n.no);
     };
     for (const r of roots) {
       this.rootIndex.set(r.phone * 16 + r.pdfClass, r.node);
@@ -327,13 +418,18 @@ export class ContextTree implements ContextDependency {
     const P = this.phoneSymbols.length;
     // (Checked without allocating: this runs for every state of every graph the aligner and decoder compile.)
     if (!validPhoneId(left, P) || !validPhoneId(centre, P) || !validPhoneId(right, P)) {
-      const [p, role] = !validPhoneId(left, P) ? [left, 'left'] : !validPhoneId(centre, P) ? [centre, 'centre'] : [right, 'right'];
+      const [p, role] = !validPhoneId(left, P)
+        ? [left, 'left']
+        : !validPhoneId(centre, P)
+          ? [centre, 'centre']
+          : [right, 'right'];
       throw new TreeError(`unknown ${role} phone id ${p}`, { expected: `0..${P - 1}`, found: String(p) });
     }
     let n = this.rootIndex.get(this.rootOf[centre] * 16 + pdfClass);
     if (!n) {
       throw new TreeError(`phone '${this.phoneSymbols[centre]}' (pdf class ${pdfClass}) is missing from the tree`, {
-        expected: 'a phone seen in the tree-building alignments', found: `no root for '${this.phoneSymbols[centre]}'`,
+        expected: 'a phone seen in the tree-building alignments',
+        found: `no root for '${this.phoneSymbols[centre]}'`,
       });
     }
     while (!('leaf' in n)) n = this.masks.get(n)![phoneAt(n.position, left, centre, right)] ? n.yes : n.no;
@@ -347,40 +443,70 @@ export class ContextTree implements ContextDependency {
   }
 
   toJSON(): ContextTreeJson {
-    const conv = (n: TreeNode): TreeNodeJson => ('leaf' in n ? { leaf: n.leaf } : { position: n.position, phones: n.phones.map((p) => this.phoneSymbols[p]), yes: conv(n.yes), no: conv(n.no) });
+    const conv = (n: TreeNode): TreeNodeJson =>
+      'leaf' in n
+        ? { leaf: n.leaf }
+        : { position: n.position, phones: n.phones.map((p) => this.phoneSymbols[p]), yes: conv(n.yes), no: conv(n.no) };
     return {
-      format: 'am-distill-context-tree', version: 1, contextWidth: 3, phones: [...this.phoneSymbols], numLeaves: this.numPdfs,
+      format: 'am-distill-context-tree',
+      version: 1,
+      contextWidth: 3,
+      phones: [...this.phoneSymbols],
+      numLeaves: this.numPdfs,
       roots: this.roots.map((r) => ({ phone: this.phoneSymbols[r.phone], pdfClass: r.pdfClass, node: conv(r.node) })),
     };
   }
 
   static fromJSON(j: ContextTreeJson, file = 'tree.json'): ContextTree {
     if (j?.format !== 'am-distill-context-tree' || j.version !== 1) {
-      throw new FormatError('not a context tree', { file, expected: 'format am-distill-context-tree version 1', found: `${j?.format} ${j?.version}` });
+      throw new FormatError('not a context tree', {
+        file,
+        expected: 'format am-distill-context-tree version 1',
+        found: `${j?.format} ${j?.version}`,
+      });
     }
     const idOf = new Map(j.phones.map((p, i) => [p, i]));
     const pid = (p: string): number => {
       const i = idOf.get(p);
-      if (i === undefined || i === 0) throw new FormatError(`tree refers to unknown phone '${p}'`, { file, expected: 'a phone of the tree phone list', found: p });
+      if (i === undefined || i === 0)
+        throw new FormatError(`tree refers to unknown phone '${p}'`, {
+          file,
+          expected: 'a phone of the tree phone list',
+          found: p,
+        });
       return i;
     };
     const leafInfo: { phone: number; pdfClass: number }[] = new Array(j.numLeaves);
     const conv = (n: TreeNodeJson, info: { phone: number; pdfClass: number }): TreeNode => {
-      if ('leaf' in n) { leafInfo[n.leaf] = info; return { leaf: n.leaf }; }
-      if (n.position !== -1 && n.position !== 0 && n.position !== 1) throw new FormatError('bad question position', { file, expected: '-1, 0 or 1', found: String(n.position) });
+      if ('leaf' in n) {
+        leafInfo[n.leaf] = info;
+        return { leaf: n.leaf };
+      }
+      if (n.position !== -1 && n.position !== 0 && n.position !== 1)
+        throw new FormatError('bad question position', { file, expected: '-1, 0 or 1', found: String(n.position) });
       return { position: n.position, phones: n.phones.map(pid), yes: conv(n.yes, info), no: conv(n.no, info) };
     };
     const roots = j.roots.map((r) => {
       const info = { phone: pid(r.phone), pdfClass: r.pdfClass };
       return { ...info, node: conv(r.node, info) };
     });
-    for (let i = 0; i < j.numLeaves; i++) if (!leafInfo[i]) throw new FormatError(`leaf ${i} is missing from the tree`, { file, expected: `leaves 0..${j.numLeaves - 1}`, found: 'a gap' });
+    for (let i = 0; i < j.numLeaves; i++)
+      if (!leafInfo[i])
+        throw new FormatError(`leaf ${i} is missing from the tree`, {
+          file,
+          expected: `leaves 0..${j.numLeaves - 1}`,
+          found: 'a gap',
+        });
     return new ContextTree(j.phones, roots, leafInfo);
   }
 }
 
 /** Initial single-Gaussian GMM per leaf from pooled statistics (Kaldi gmm-init-model); `fallback` for empty leaves. */
-export function leafGaussians(leafStats: GaussStats[], varFloor: number, fallback: (leaf: number) => DiagGmm): DiagGmm[] {
+export function leafGaussians(
+  leafStats: GaussStats[],
+  varFloor: number,
+  fallback: (leaf: number) => DiagGmm,
+): DiagGmm[] {
   return leafStats.map((s, i) => {
     if (s.count <= 0) return fallback(i);
     const { mean, variance } = s.moments(varFloor);

@@ -23,10 +23,12 @@ export class Lexicon {
 
   /** Add one pronunciation (deduplicated; order of first appearance kept). */
   add(word: string, phones: readonly string[]): void {
-    if (phones.length === 0) throw new FormatError(`empty pronunciation for '${word}'`, { expected: 'at least one phone', found: 'none' });
+    if (phones.length === 0)
+      throw new FormatError(`empty pronunciation for '${word}'`, { expected: 'at least one phone', found: 'none' });
     const list = this.entries.get(word);
     if (!list) this.entries.set(word, [[...phones]]);
-    else if (!list.some((p) => p.length === phones.length && p.every((x, i) => x === phones[i]))) list.push([...phones]);
+    else if (!list.some((p) => p.length === phones.length && p.every((x, i) => x === phones[i])))
+      list.push([...phones]);
   }
 
   has(word: string): boolean {
@@ -78,7 +80,11 @@ export class Lexicon {
 }
 
 /** One pronunciation line of a lexicon.txt: 1-based line number, upper-case word, stress-free phones. */
-interface LexiconLine { line: number; word: string; phones: string[] }
+interface LexiconLine {
+  line: number;
+  word: string;
+  phones: string[];
+}
 
 /** The pronunciation lines of Kaldi lexicon.txt or lexiconp.txt text (blank and `;;;` lines skipped). */
 function* lexiconLines(text: string, file: string): Generator<LexiconLine> {
@@ -90,7 +96,12 @@ function* lexiconLines(text: string, file: string): Generator<LexiconLine> {
     let prons = parts.slice(1);
     if (prons.length > 1 && /^(\d+(\.\d*)?|\.\d+)(e-?\d+)?$/i.test(prons[0])) prons = prons.slice(1);
     if (prons.length === 0) {
-      throw new FormatError('lexicon line has a word but no pronunciation', { file, line: i + 1, expected: 'WORD PHONE [PHONE ...]', found: JSON.stringify(line) });
+      throw new FormatError('lexicon line has a word but no pronunciation', {
+        file,
+        line: i + 1,
+        expected: 'WORD PHONE [PHONE ...]',
+        found: JSON.stringify(line),
+      });
     }
     yield { line: i + 1, word: parts[0].toUpperCase(), phones: prons.map((p) => stripStress(p.toUpperCase())) };
   }
@@ -106,7 +117,12 @@ export function parseLexiconTxt(text: string, phones: PhoneSet, file = 'lexicon.
   for (const { line, word, phones: ph } of lexiconLines(text, file)) {
     for (const p of ph) {
       if (!phones.has(p)) {
-        throw new FormatError(`unknown phone '${p}' in pronunciation of '${word}'`, { file, line, expected: `a phone of ${phones.phones.join(' ')}`, found: p });
+        throw new FormatError(`unknown phone '${p}' in pronunciation of '${word}'`, {
+          file,
+          line,
+          expected: `a phone of ${phones.phones.join(' ')}`,
+          found: p,
+        });
       }
     }
     lex.add(word, ph);
@@ -141,14 +157,19 @@ export interface LexiconForPhones {
  */
 export function parseLexiconForPhones(text: string, phones: PhoneSet, file = 'lexicon.txt'): LexiconForPhones {
   const entries = [...lexiconLines(text, file)];
-  const positionsMarked = phones.wordPositions && !entries.some((e) => e.phones.some((p) => p !== basePhone(p) && phones.has(p)));
+  const positionsMarked =
+    phones.wordPositions && !entries.some((e) => e.phones.some((p) => p !== basePhone(p) && phones.has(p)));
   const lexicon = new Lexicon();
   const unknownPhones: Record<string, number> = {};
   const seen = new Set<string>();
   const order: string[] = [];
-  let droppedPronunciations = 0, firstDroppedLine: number | null = null;
+  let droppedPronunciations = 0,
+    firstDroppedLine: number | null = null;
   for (const e of entries) {
-    if (!seen.has(e.word)) { seen.add(e.word); order.push(e.word); }
+    if (!seen.has(e.word)) {
+      seen.add(e.word);
+      order.push(e.word);
+    }
     const ph = positionsMarked ? markWordPositions(e.phones, phones.silencePhones) : e.phones;
     const bad = [...new Set(ph.filter((p) => !phones.has(p)))];
     if (bad.length) {
@@ -160,8 +181,14 @@ export function parseLexiconForPhones(text: string, phones: PhoneSet, file = 'le
     lexicon.add(e.word, ph);
   }
   return {
-    lexicon, wordsRead: order.length, pronunciationsRead: entries.length, positionsMarked, unknownPhones, droppedPronunciations,
-    unusableWords: order.filter((w) => !lexicon.has(w)), firstDroppedLine,
+    lexicon,
+    wordsRead: order.length,
+    pronunciationsRead: entries.length,
+    positionsMarked,
+    unknownPhones,
+    droppedPronunciations,
+    unusableWords: order.filter((w) => !lexicon.has(w)),
+    firstDroppedLine,
   };
 }
 
@@ -237,7 +264,10 @@ export interface LexiconForWords {
 }
 
 /** Build the lexicon for a corpus word list from the sources in priority order. */
-export async function lexiconForWords(words: Iterable<string>, opts: LexiconSourcesOptions = {}): Promise<LexiconForWords> {
+export async function lexiconForWords(
+  words: Iterable<string>,
+  opts: LexiconSourcesOptions = {},
+): Promise<LexiconForWords> {
   const useCmu = opts.useCmudict ?? true;
   const cmu = useCmu ? await loadCmudict() : null;
   const lexicon = new Lexicon();
@@ -245,11 +275,23 @@ export async function lexiconForWords(words: Iterable<string>, opts: LexiconSour
   const oovs = new Set<string>();
   for (const w of new Set(words)) {
     const c = opts.corpusLexicon?.get(w);
-    if (c) { lexicon.set(w, c); sourceOf.set(w, 'corpus'); continue; }
+    if (c) {
+      lexicon.set(w, c);
+      sourceOf.set(w, 'corpus');
+      continue;
+    }
     const m = cmu?.get(w);
-    if (m) { lexicon.set(w, m); sourceOf.set(w, 'cmudict'); continue; }
+    if (m) {
+      lexicon.set(w, m);
+      sourceOf.set(w, 'cmudict');
+      continue;
+    }
     const g = opts.g2p?.guess(w, opts.g2pVariants ?? 1) ?? [];
-    if (g.length > 0) { lexicon.set(w, g); sourceOf.set(w, 'g2p'); continue; }
+    if (g.length > 0) {
+      lexicon.set(w, g);
+      sourceOf.set(w, 'g2p');
+      continue;
+    }
     oovs.add(w);
   }
   return { lexicon, sourceOf, oovs };

@@ -9,9 +9,45 @@ import { writeFileAtomic } from '../util/fs.ts';
 
 /** The 39 ARPAbet phones of CMUdict without stress marks, alphabetical. */
 export const ARPABET_PHONES: readonly string[] = [
-  'AA', 'AE', 'AH', 'AO', 'AW', 'AY', 'B', 'CH', 'D', 'DH', 'EH', 'ER', 'EY', 'F', 'G', 'HH',
-  'IH', 'IY', 'JH', 'K', 'L', 'M', 'N', 'NG', 'OW', 'OY', 'P', 'R', 'S', 'SH', 'T', 'TH', 'UH',
-  'UW', 'V', 'W', 'Y', 'Z', 'ZH',
+  'AA',
+  'AE',
+  'AH',
+  'AO',
+  'AW',
+  'AY',
+  'B',
+  'CH',
+  'D',
+  'DH',
+  'EH',
+  'ER',
+  'EY',
+  'F',
+  'G',
+  'HH',
+  'IH',
+  'IY',
+  'JH',
+  'K',
+  'L',
+  'M',
+  'N',
+  'NG',
+  'OW',
+  'OY',
+  'P',
+  'R',
+  'S',
+  'SH',
+  'T',
+  'TH',
+  'UH',
+  'UW',
+  'V',
+  'W',
+  'Y',
+  'Z',
+  'ZH',
 ];
 
 /** Silence phone (utterance edges and optional inter-word silence). */
@@ -34,7 +70,9 @@ export function basePhone(symbol: string): string {
 
 /** A word's pronunciation with word-position phones: `[K, AE, T]` -> `[K_B, AE_I, T_E]`, `[AH]` -> `[AH_S]`; silence phones stay as they are. */
 export function markWordPositions(pron: readonly string[], silencePhones: ReadonlySet<string>): string[] {
-  return pron.map((p, i) => (silencePhones.has(p) ? p : `${p}_${pron.length === 1 ? 'S' : i === 0 ? 'B' : i === pron.length - 1 ? 'E' : 'I'}`));
+  return pron.map((p, i) =>
+    silencePhones.has(p) ? p : `${p}_${pron.length === 1 ? 'S' : i === 0 ? 'B' : i === pron.length - 1 ? 'E' : 'I'}`,
+  );
 }
 
 /**
@@ -71,12 +109,21 @@ export class PhoneSet {
     const symbols = [EPS, ...phones.filter((p) => p !== EPS)];
     const idOf = new Map<string, number>();
     symbols.forEach((p, i) => {
-      if (!/^\S+$/.test(p)) throw new FormatError('phone symbol must be non-empty without whitespace', { expected: 'a token', found: JSON.stringify(p) });
-      if (idOf.has(p)) throw new FormatError(`duplicate phone '${p}'`, { expected: 'unique phone symbols', found: `'${p}' twice` });
+      if (!/^\S+$/.test(p))
+        throw new FormatError('phone symbol must be non-empty without whitespace', {
+          expected: 'a token',
+          found: JSON.stringify(p),
+        });
+      if (idOf.has(p))
+        throw new FormatError(`duplicate phone '${p}'`, { expected: 'unique phone symbols', found: `'${p}' twice` });
       idOf.set(p, i);
     });
     for (const s of silencePhones) {
-      if (!idOf.has(s)) throw new FormatError(`silence phone '${s}' is not in the phone set`, { expected: 'a phone of the set', found: s });
+      if (!idOf.has(s))
+        throw new FormatError(`silence phone '${s}' is not in the phone set`, {
+          expected: 'a phone of the set',
+          found: s,
+        });
     }
     this.symbols = symbols;
     this.idOf = idOf;
@@ -89,7 +136,9 @@ export class PhoneSet {
    * Kaldi's order); the silence phones have no positions.
    */
   static arpabet(opts: { wordPositions?: boolean } = {}): PhoneSet {
-    const phones = opts.wordPositions ? ARPABET_PHONES.flatMap((p) => WORD_POSITIONS.map((w) => `${p}_${w}`)) : ARPABET_PHONES;
+    const phones = opts.wordPositions
+      ? ARPABET_PHONES.flatMap((p) => WORD_POSITIONS.map((w) => `${p}_${w}`))
+      : ARPABET_PHONES;
     return new PhoneSet([SIL, SPN, ...phones], [SIL, SPN]);
   }
 
@@ -114,13 +163,15 @@ export class PhoneSet {
 
   id(phone: string): number {
     const i = this.idOf.get(phone);
-    if (i === undefined || i === 0) throw new FormatError(`unknown phone '${phone}'`, { expected: `one of ${this.phones.join(' ')}`, found: phone });
+    if (i === undefined || i === 0)
+      throw new FormatError(`unknown phone '${phone}'`, { expected: `one of ${this.phones.join(' ')}`, found: phone });
     return i;
   }
 
   symbol(id: number): string {
     const s = this.symbols[id];
-    if (s === undefined) throw new FormatError(`unknown phone id ${id}`, { expected: `0..${this.symbols.length - 1}`, found: String(id) });
+    if (s === undefined)
+      throw new FormatError(`unknown phone id ${id}`, { expected: `0..${this.symbols.length - 1}`, found: String(id) });
     return s;
   }
 
@@ -155,12 +206,24 @@ export function parsePhonesTxt(text: string, file = 'phones.txt', silencePhones?
     if (line === '') continue;
     const parts = line.split(/\s+/);
     if (parts.length !== 2 || !/^\d+$/.test(parts[1])) {
-      throw new FormatError('bad phones.txt line', { file, line: i + 1, expected: '<symbol> <integer id>', found: JSON.stringify(line) });
+      throw new FormatError('bad phones.txt line', {
+        file,
+        line: i + 1,
+        expected: '<symbol> <integer id>',
+        found: JSON.stringify(line),
+      });
     }
     const id = Number(parts[1]);
     if (parts[0].startsWith('#')) continue;
-    if (id !== expectId) throw new FormatError('phone ids must be contiguous from 0', { file, line: i + 1, expected: String(expectId), found: String(id) });
-    if (id === 0 && parts[0] !== EPS) throw new FormatError('id 0 must be <eps>', { file, line: i + 1, expected: EPS, found: parts[0] });
+    if (id !== expectId)
+      throw new FormatError('phone ids must be contiguous from 0', {
+        file,
+        line: i + 1,
+        expected: String(expectId),
+        found: String(id),
+      });
+    if (id === 0 && parts[0] !== EPS)
+      throw new FormatError('id 0 must be <eps>', { file, line: i + 1, expected: EPS, found: parts[0] });
     if (id > 0) phones.push(parts[0]);
     expectId++;
   }

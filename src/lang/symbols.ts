@@ -13,8 +13,16 @@ export class SymbolTable {
   constructor(symbols: readonly string[]) {
     const idOf = new Map<string, number>();
     symbols.forEach((s, i) => {
-      if (!/^\S+$/.test(s)) throw new FormatError('symbol must be a non-empty token', { expected: 'no whitespace', found: JSON.stringify(s) });
-      if (idOf.has(s)) throw new FormatError(`duplicate symbol '${s}'`, { expected: 'unique symbols', found: `'${s}' at ids ${idOf.get(s)} and ${i}` });
+      if (!/^\S+$/.test(s))
+        throw new FormatError('symbol must be a non-empty token', {
+          expected: 'no whitespace',
+          found: JSON.stringify(s),
+        });
+      if (idOf.has(s))
+        throw new FormatError(`duplicate symbol '${s}'`, {
+          expected: 'unique symbols',
+          found: `'${s}' at ids ${idOf.get(s)} and ${i}`,
+        });
       idOf.set(s, i);
     });
     this.symbols = symbols;
@@ -43,13 +51,18 @@ export class SymbolTable {
 
   id(s: string): number {
     const i = this.idOf.get(s);
-    if (i === undefined) throw new FormatError(`unknown symbol '${s}'`, { expected: 'a symbol of the table', found: s });
+    if (i === undefined)
+      throw new FormatError(`unknown symbol '${s}'`, { expected: 'a symbol of the table', found: s });
     return i;
   }
 
   symbol(id: number): string {
     const s = this.symbols[id];
-    if (s === undefined) throw new FormatError(`unknown symbol id ${id}`, { expected: `0..${this.symbols.length - 1}`, found: String(id) });
+    if (s === undefined)
+      throw new FormatError(`unknown symbol id ${id}`, {
+        expected: `0..${this.symbols.length - 1}`,
+        found: String(id),
+      });
     return s;
   }
 
@@ -71,10 +84,20 @@ export function parseSymbolTable(text: string, file = 'words.txt'): SymbolTable 
     if (line === '') continue;
     const parts = line.split(/\s+/);
     if (parts.length !== 2 || !/^\d+$/.test(parts[1])) {
-      throw new FormatError('bad symbol table line', { file, line: i + 1, expected: '<symbol> <integer id>', found: JSON.stringify(line) });
+      throw new FormatError('bad symbol table line', {
+        file,
+        line: i + 1,
+        expected: '<symbol> <integer id>',
+        found: JSON.stringify(line),
+      });
     }
     if (Number(parts[1]) !== symbols.length) {
-      throw new FormatError('symbol ids must be contiguous from 0', { file, line: i + 1, expected: String(symbols.length), found: parts[1] });
+      throw new FormatError('symbol ids must be contiguous from 0', {
+        file,
+        line: i + 1,
+        expected: String(symbols.length),
+        found: parts[1],
+      });
     }
     symbols.push(parts[0]);
   }

@@ -37,7 +37,11 @@ export async function syntheticLexicon(opts: SyntheticLexiconOptions): Promise<L
     if (w === '<UNK>') continue;
     for (const p of cmu.get(w)!) {
       let prev = 0;
-      for (const ph of p) { const i = idx.get(ph)!; bigram[prev][i]++; prev = i; }
+      for (const ph of p) {
+        const i = idx.get(ph)!;
+        bigram[prev][i]++;
+        prev = i;
+      }
       bigram[prev][0]++;
       lengths[p.length] = (lengths[p.length] ?? 0) + 1;
     }

@@ -79,7 +79,10 @@ export class ArpaLineParser {
   private sectionLine = 0;
   private sectionCount = 0;
 
-  constructor(private readonly sink: ArpaSink, private readonly file = '<arpa>') {}
+  constructor(
+    private readonly sink: ArpaSink,
+    private readonly file = '<arpa>',
+  ) {}
 
   /** Lines read so far. */
   get lineCount(): number {
@@ -101,18 +104,27 @@ export class ArpaLineParser {
     const at = this.lineNo + 1;
     const file = this.file;
     switch (this.phase) {
-      case 'preamble': throw new FormatError('no \\data\\ header', { file, line: 1, expected: '\\data\\', found: 'end of file' });
-      case 'counts': this.endCounts(at, ''); break;
-      case 'section': this.endSection(); break;
-      default: break;
+      case 'preamble':
+        throw new FormatError('no \\data\\ header', { file, line: 1, expected: '\\data\\', found: 'end of file' });
+      case 'counts':
+        this.endCounts(at, '');
+        break;
+      case 'section':
+        this.endSection();
+        break;
+      default:
+        break;
     }
     // After the counts or a section, the next section or \end\ is missing.
-    if (this.phase === 'head') throw new FormatError('missing n-gram section', { file, line: at, expected: `\\${this.n}-grams:`, found: '""' });
-    if (this.phase === 'end') throw new FormatError('missing \\end\\', { file, line: at, expected: '\\end\\', found: '"end of file"' });
+    if (this.phase === 'head')
+      throw new FormatError('missing n-gram section', { file, line: at, expected: `\\${this.n}-grams:`, found: '""' });
+    if (this.phase === 'end')
+      throw new FormatError('missing \\end\\', { file, line: at, expected: '\\end\\', found: '"end of file"' });
   }
 
   private take(raw: string, t: string): void {
-    const file = this.file, line = this.lineNo;
+    const file = this.file,
+      line = this.lineNo;
     switch (this.phase) {
       case 'preamble':
         // Anything before \data\ is free text.
@@ -121,28 +133,48 @@ export class ArpaLineParser {
       case 'counts': {
         if (t === '') return;
         const m = COUNT_LINE.exec(t);
-        if (!m) { this.endCounts(line, raw); this.take(raw, t); return; }
+        if (!m) {
+          this.endCounts(line, raw);
+          this.take(raw, t);
+          return;
+        }
         if (Number(m[1]) !== this.declared.length + 1) {
-          throw new FormatError('ngram counts out of order in \\data\\', { file, line, expected: `ngram ${this.declared.length + 1}=...`, found: t });
+          throw new FormatError('ngram counts out of order in \\data\\', {
+            file,
+            line,
+            expected: `ngram ${this.declared.length + 1}=...`,
+            found: t,
+          });
         }
         this.declared.push(Number(m[2]));
         return;
       }
       case 'head':
         if (t === '') return;
-        if (t !== `\\${this.n}-grams:`) throw new FormatError('missing n-gram section', { file, line, expected: `\\${this.n}-grams:`, found: JSON.stringify(t) });
+        if (t !== `\\${this.n}-grams:`)
+          throw new FormatError('missing n-gram section', {
+            file,
+            line,
+            expected: `\\${this.n}-grams:`,
+            found: JSON.stringify(t),
+          });
         this.phase = 'section';
         this.sectionLine = line;
         this.sectionCount = 0;
         return;
       case 'section':
         if (t === '') return;
-        if (t.startsWith('\\')) { this.endSection(); this.take(raw, t); return; }
+        if (t.startsWith('\\')) {
+          this.endSection();
+          this.take(raw, t);
+          return;
+        }
         this.ngramLine(t, line);
         return;
       case 'end':
         if (t === '') return;
-        if (t !== '\\end\\') throw new FormatError('missing \\end\\', { file, line, expected: '\\end\\', found: JSON.stringify(t) });
+        if (t !== '\\end\\')
+          throw new FormatError('missing \\end\\', { file, line, expected: '\\end\\', found: JSON.stringify(t) });
         this.phase = 'done';
         return;
       case 'done':
@@ -151,7 +183,13 @@ export class ArpaLineParser {
   }
 
   private endCounts(line: number, raw: string): void {
-    if (this.declared.length === 0) throw new FormatError('\\data\\ header without ngram counts', { file: this.file, line, expected: "'ngram 1=N'", found: JSON.stringify(raw) });
+    if (this.declared.length === 0)
+      throw new FormatError('\\data\\ header without ngram counts', {
+        file: this.file,
+        line,
+        expected: "'ngram 1=N'",
+        found: JSON.stringify(raw),
+      });
     this.sink.header(this.declared);
     this.phase = 'head';
     this.n = 1;
@@ -160,16 +198,30 @@ export class ArpaLineParser {
   private endSection(): void {
     const n = this.n;
     if (this.sectionCount !== this.declared[n - 1]) {
-      throw new FormatError(`${n}-gram count differs from the \\data\\ header`, { file: this.file, line: this.sectionLine, expected: `${this.declared[n - 1]} ${n}-grams`, found: String(this.sectionCount) });
+      throw new FormatError(`${n}-gram count differs from the \\data\\ header`, {
+        file: this.file,
+        line: this.sectionLine,
+        expected: `${this.declared[n - 1]} ${n}-grams`,
+        found: String(this.sectionCount),
+      });
     }
-    if (n < this.declared.length) { this.n = n + 1; this.phase = 'head'; } else this.phase = 'end';
+    if (n < this.declared.length) {
+      this.n = n + 1;
+      this.phase = 'head';
+    } else this.phase = 'end';
   }
 
   private ngramLine(t: string, line: number): void {
-    const n = this.n, file = this.file;
+    const n = this.n,
+      file = this.file;
     const f = t.split(/\s+/);
     if (f.length !== n + 1 && f.length !== n + 2) {
-      throw new FormatError(`wrong number of fields in a ${n}-gram line`, { file, line, expected: `log10prob, ${n} word(s) and an optional back-off weight (${n + 1} or ${n + 2} fields)`, found: `${f.length} fields` });
+      throw new FormatError(`wrong number of fields in a ${n}-gram line`, {
+        file,
+        line,
+        expected: `log10prob, ${n} word(s) and an optional back-off weight (${n + 1} or ${n + 2} fields)`,
+        found: `${f.length} fields`,
+      });
     }
     const logProb = parseNumber(f[0], file, line, 'probability');
     if (logProb > 0) throw new FormatError('log10 probability above 0', { file, line, expected: '<= 0', found: f[0] });
@@ -191,7 +243,13 @@ class ArpaDataSink implements ArpaSink {
   ngram(n: number, words: string[], logProb: number, logBackoff: number | undefined, line: number): void {
     const key = words.join(' ');
     const seen = this.seen[n - 1];
-    if (seen.has(key)) throw new FormatError(`duplicate ${n}-gram '${key}'`, { file: this.file, line, expected: 'each n-gram once', found: 'a repeat' });
+    if (seen.has(key))
+      throw new FormatError(`duplicate ${n}-gram '${key}'`, {
+        file: this.file,
+        line,
+        expected: 'each n-gram once',
+        found: 'a repeat',
+      });
     seen.add(key);
     const e: NgramEntry = { words, logProb };
     if (logBackoff !== undefined) e.logBackoff = logBackoff;
@@ -232,7 +290,14 @@ export async function streamArpa(path: string, sink: ArpaSink): Promise<void> {
     const located = inputPathError(path, 'an ARPA language model', err);
     if (located) throw located;
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code.startsWith('Z_')) throw new FormatError('damaged gzip stream', { file: path, line: parser.lineCount + 1, expected: 'a gzip-compressed ARPA file', found: (err as Error).message, cause: err });
+    if (code.startsWith('Z_'))
+      throw new FormatError('damaged gzip stream', {
+        file: path,
+        line: parser.lineCount + 1,
+        expected: 'a gzip-compressed ARPA file',
+        found: (err as Error).message,
+        cause: err,
+      });
     throw err;
   } finally {
     lines.close();

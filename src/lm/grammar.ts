@@ -32,15 +32,32 @@ export function grammarWords(vocab: Iterable<string>): string[] {
 /** The grammar `kind` over `vocab` as an n-gram model for formatArpa (deterministic). */
 export function grammarModel(kind: GrammarKind, vocab: Iterable<string>): Pick<NgramModel, 'order' | 'ngrams'> {
   const words = grammarWords(vocab);
-  if (words.length === 0) throw new ConfigError('a grammar needs words', { keyPath: 'grammars', expected: 'at least one word in the LM vocabulary', found: 'none' });
+  if (words.length === 0)
+    throw new ConfigError('a grammar needs words', {
+      keyPath: 'grammars',
+      expected: 'at least one word in the LM vocabulary',
+      found: 'none',
+    });
   const uni = (w: string, logProb: number): NgramEntry => ({ words: [w], logProb });
   if (kind === 'word-loop') {
     const p = -Math.log10(words.length + 1);
     return { order: 1, ngrams: [[uni(BOS, GRAMMAR_LOG10_ZERO), uni(EOS, p), ...words.map((w) => uni(w, p))]] };
   }
-  if (kind !== 'one-word') throw new ConfigError('unknown grammar', { keyPath: 'grammars', expected: GRAMMAR_KINDS.join(' or '), found: JSON.stringify(kind) });
-  const unigrams = [{ ...uni(BOS, GRAMMAR_LOG10_ZERO), logBackoff: 0 }, uni(EOS, GRAMMAR_LOG10_ZERO), ...words.map((w) => ({ ...uni(w, GRAMMAR_LOG10_ZERO), logBackoff: 0 }))];
+  if (kind !== 'one-word')
+    throw new ConfigError('unknown grammar', {
+      keyPath: 'grammars',
+      expected: GRAMMAR_KINDS.join(' or '),
+      found: JSON.stringify(kind),
+    });
+  const unigrams = [
+    { ...uni(BOS, GRAMMAR_LOG10_ZERO), logBackoff: 0 },
+    uni(EOS, GRAMMAR_LOG10_ZERO),
+    ...words.map((w) => ({ ...uni(w, GRAMMAR_LOG10_ZERO), logBackoff: 0 })),
+  ];
   const p = -Math.log10(words.length);
-  const bigrams: NgramEntry[] = [...words.map((w) => ({ words: [BOS, w], logProb: p })), ...words.map((w) => ({ words: [w, EOS], logProb: 0 }))];
+  const bigrams: NgramEntry[] = [
+    ...words.map((w) => ({ words: [BOS, w], logProb: p })),
+    ...words.map((w) => ({ words: [w, EOS], logProb: 0 })),
+  ];
   return { order: 2, ngrams: [unigrams, bigrams] };
 }

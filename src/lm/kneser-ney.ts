@@ -78,10 +78,16 @@ function unpack(key: string): number[] {
   return ids;
 }
 
-export interface Discounts { d: [number, number, number]; fallback: boolean }
+export interface Discounts {
+  d: [number, number, number];
+  fallback: boolean;
+}
 
 /** Chen & Goodman's modified-KN discounts from count-of-counts, or the fallback when invalid. */
-export function modifiedKnDiscounts(n: readonly [number, number, number, number], fallback: readonly [number, number, number] = DEFAULT_FALLBACK): Discounts {
+export function modifiedKnDiscounts(
+  n: readonly [number, number, number, number],
+  fallback: readonly [number, number, number] = DEFAULT_FALLBACK,
+): Discounts {
   const [n1, n2, n3, n4] = n;
   if (n1 > 0 && n2 > 0 && n3 > 0 && n4 > 0) {
     const y = n1 / (n1 + 2 * n2);
@@ -95,11 +101,19 @@ export function modifiedKnDiscounts(n: readonly [number, number, number, number]
 export function estimateKneserNey(sentences: Iterable<Sentence>, opts: KneserNeyOptions = {}): NgramModel {
   const N = opts.order ?? 3;
   if (!Number.isInteger(N) || N < 1 || N > 10) {
-    throw new ConfigError('n-gram order out of range', { keyPath: 'order', expected: 'an integer in 1..10', found: String(opts.order) });
+    throw new ConfigError('n-gram order out of range', {
+      keyPath: 'order',
+      expected: 'an integer in 1..10',
+      found: String(opts.order),
+    });
   }
   const fb = opts.fallbackDiscounts ?? DEFAULT_FALLBACK;
   if (!fb.every((x, k) => x > 0 && x < k + 1)) {
-    throw new ConfigError('fallback discounts out of range', { keyPath: 'fallbackDiscounts', expected: '0 < D1 < 1, 0 < D2 < 2, 0 < D3+ < 3', found: JSON.stringify(fb) });
+    throw new ConfigError('fallback discounts out of range', {
+      keyPath: 'fallbackDiscounts',
+      expected: '0 < D1 < 1, 0 < D2 < 2, 0 < D3+ < 3',
+      found: JSON.stringify(fb),
+    });
   }
   const logger = opts.logger ?? createLogger({ prefix: 'lm' });
   const counts = countNgrams(sentences, N, logger);
@@ -108,7 +122,9 @@ export function estimateKneserNey(sentences: Iterable<Sentence>, opts: KneserNey
   const smoothing = new Smoothing(disc, historyStats(adj));
   const prob = interpolatedProbs(adj, smoothing, counts.words);
   const ngrams = backoffEntries(prob, smoothing, counts.words);
-  ngrams.forEach((list, n) => { stats[n].ngrams = list.length; });
+  ngrams.forEach((list, n) => {
+    stats[n].ngrams = list.length;
+  });
   return { order: N, ngrams, stats, sentences: counts.sentences, tokens: counts.tokens };
 }
 
@@ -116,7 +132,12 @@ const BOS_ID = 0;
 const BOS_KEY = packId(BOS_ID);
 
 /** Raw counts of every n-gram of orders 1..N (raw[n-1]), with the vocabulary in order of first appearance. */
-interface RawCounts { words: string[]; raw: Map<string, number>[]; sentences: number; tokens: number }
+interface RawCounts {
+  words: string[];
+  raw: Map<string, number>[];
+  sentences: number;
+  tokens: number;
+}
 
 /** Vocabulary (ids by first appearance; <s>, </s>, <unk> first) and raw n-gram counts, each sentence in <s> ... </s>. */
 function countNgrams(sentences: Iterable<Sentence>, N: number, logger: Logger): RawCounts {
@@ -124,7 +145,8 @@ function countNgrams(sentences: Iterable<Sentence>, N: number, logger: Logger): 
   const ids = new Map<string, number>(words.map((w, i) => [w, i]));
   // raw[n-1]: raw counts of all n-grams of length n.
   const raw: Map<string, number>[] = Array.from({ length: N }, () => new Map());
-  let nSent = 0, nTok = 0;
+  let nSent = 0,
+    nTok = 0;
   const total = Array.isArray(sentences) ? sentences.length : 0;
   const progress = total >= 20000 ? logger.progress('counting n-grams', total, 'sentences') : undefined;
   for (const s of sentences) {
@@ -136,7 +158,8 @@ function countNgrams(sentences: Iterable<Sentence>, N: number, logger: Logger): 
       let id = ids.get(w);
       if (id === undefined) {
         id = words.length;
-        if (id >= 0xffffffff) throw new FormatError('vocabulary too large', { expected: '< 2^32 words', found: String(id) });
+        if (id >= 0xffffffff)
+          throw new FormatError('vocabulary too large', { expected: '< 2^32 words', found: String(id) });
         words.push(w);
         ids.set(w, id);
       }
@@ -153,7 +176,8 @@ function countNgrams(sentences: Iterable<Sentence>, N: number, logger: Logger): 
     }
   }
   progress?.done();
-  if (nSent === 0) throw new FormatError('no sentences to train on', { expected: 'at least one non-empty line', found: 'none' });
+  if (nSent === 0)
+    throw new FormatError('no sentences to train on', { expected: 'at least one non-empty line', found: 'none' });
   return { words, raw, sentences: nSent, tokens: nTok };
 }
 
@@ -180,14 +204,21 @@ function adjustedCounts(raw: readonly Map<string, number>[]): Map<string, number
 }
 
 /** Discounts per order from the count-of-counts of the adjusted counts (the fallback, with a warning, where they give none). */
-function orderDiscounts(adj: readonly Map<string, number>[], fb: readonly [number, number, number], logger: Logger): { disc: Discounts[]; stats: OrderStats[] } {
+function orderDiscounts(
+  adj: readonly Map<string, number>[],
+  fb: readonly [number, number, number],
+  logger: Logger,
+): { disc: Discounts[]; stats: OrderStats[] } {
   const disc: Discounts[] = [];
   const stats: OrderStats[] = [];
   for (let n = 1; n <= adj.length; n++) {
     const coc: [number, number, number, number] = [0, 0, 0, 0];
     for (const c of adj[n - 1].values()) if (c >= 1 && c <= 4) coc[c - 1]++;
     const d = modifiedKnDiscounts(coc, fb);
-    if (d.fallback) logger.warn(`order ${n}: count-of-counts ${coc.join(',')} give no valid modified-KN discounts; using fallback ${fb.join(',')}`);
+    if (d.fallback)
+      logger.warn(
+        `order ${n}: count-of-counts ${coc.join(',')} give no valid modified-KN discounts; using fallback ${fb.join(',')}`,
+      );
     disc.push(d);
     stats.push({ order: n, ngrams: 0, countOfCounts: coc, discounts: d.d, fallback: d.fallback });
   }
@@ -204,7 +235,10 @@ function historyStats(adj: readonly Map<string, number>[]): HistoryStats {
     for (const [key, c] of adj[n - 1]) {
       const h = key.slice(0, key.length - 2);
       let s = hs.get(h);
-      if (!s) { s = [0, 0, 0, 0]; hs.set(h, s); }
+      if (!s) {
+        s = [0, 0, 0, 0];
+        hs.set(h, s);
+      }
       s[0] += c;
       s[Math.min(c, 3)]++;
     }
@@ -236,7 +270,11 @@ class Smoothing {
 }
 
 /** Interpolated probabilities, lowest order first; unigrams are interpolated with the uniform distribution. */
-function interpolatedProbs(adj: readonly Map<string, number>[], sm: Smoothing, words: readonly string[]): Map<string, number>[] {
+function interpolatedProbs(
+  adj: readonly Map<string, number>[],
+  sm: Smoothing,
+  words: readonly string[],
+): Map<string, number>[] {
   const N = adj.length;
   const vocabSize = words.length - 1; // all words but <s> (includes </s> and <unk>)
   const prob: Map<string, number>[] = [];
@@ -256,7 +294,12 @@ function interpolatedProbs(adj: readonly Map<string, number>[], sm: Smoothing, w
     for (const [key, c] of adj[n - 1]) {
       const h = key.slice(0, key.length - 2);
       const lowerP = lower.get(key.slice(2));
-      if (lowerP === undefined) throw new Error(`internal: missing lower-order n-gram for ${unpack(key).map((i) => words[i]).join(' ')}`);
+      if (lowerP === undefined)
+        throw new Error(
+          `internal: missing lower-order n-gram for ${unpack(key)
+            .map((i) => words[i])
+            .join(' ')}`,
+        );
       pn.set(key, Math.max(c - sm.D(n, c), 0) / hs.get(h)![0] + sm.gamma(n, h) * lowerP);
     }
     prob.push(pn);
@@ -269,7 +312,9 @@ function backoffEntries(prob: readonly Map<string, number>[], sm: Smoothing, wor
   const N = prob.length;
   const order = words.map((_, i) => i).sort((a, b) => (words[a] < words[b] ? -1 : words[a] > words[b] ? 1 : 0));
   const rank = new Int32Array(words.length);
-  order.forEach((id, r) => { rank[id] = r; });
+  order.forEach((id, r) => {
+    rank[id] = r;
+  });
   const ngrams: NgramEntry[][] = [];
   for (let n = 1; n <= N; n++) {
     const keys = [...prob[n - 1].keys()];

@@ -33,7 +33,8 @@ export interface WordScore {
 export function lmStore(data: ArpaData | NgramStore, file: string): NgramStore {
   const store = data instanceof NgramStore ? data : NgramStore.fromArpaData(data, file);
   for (const w of [BOS, EOS]) {
-    if (store.wordId(w) < 0) throw new FormatError(`LM has no unigram '${w}'`, { file, expected: `'${w}' in \\1-grams:`, found: 'none' });
+    if (store.wordId(w) < 0)
+      throw new FormatError(`LM has no unigram '${w}'`, { file, expected: `'${w}' in \\1-grams:`, found: 'none' });
   }
   return store;
 }
@@ -75,7 +76,11 @@ export class BackoffLm {
     const st = this.store;
     const end = history.length;
     let from = Math.max(0, end - (this.order - 1));
-    for (let k = end - 1; k >= from; k--) if (history[k] < 0) { from = k + 1; break; }
+    for (let k = end - 1; k >= from; k--)
+      if (history[k] < 0) {
+        from = k + 1;
+        break;
+      }
     // Longest history first; each miss adds the history's back-off weight.
     let acc = 0;
     for (let start = from; start < end; start++) {
@@ -97,7 +102,10 @@ export class BackoffLm {
   score(word: string, history: readonly string[]): number | null {
     const id = this.wordId(word);
     if (id < 0) return null;
-    return this.scoreIds(id, history.map((h) => this.wordId(h))).logProb;
+    return this.scoreIds(
+      id,
+      history.map((h) => this.wordId(h)),
+    ).logProb;
   }
 
   /** Per-token scores of one sentence (words then `</s>`), history starting at `<s>`. */
@@ -121,7 +129,10 @@ export class BackoffLm {
 
   /** Perplexity and OOV count on sentences (SRILM `ngram -ppl` convention). */
   perplexity(sentences: Iterable<Sentence>): PerplexityResult {
-    let logprob = 0, words = 0, oovs = 0, nSent = 0;
+    let logprob = 0,
+      words = 0,
+      oovs = 0,
+      nSent = 0;
     for (const s of sentences) {
       nSent++;
       words += s.words.length;
@@ -134,7 +145,10 @@ export class BackoffLm {
     return {
       ppl: denom > 0 ? 10 ** (-logprob / denom) : NaN,
       ppl1: words - oovs > 0 ? 10 ** (-logprob / (words - oovs)) : NaN,
-      logprob, words, oovs, sentences: nSent,
+      logprob,
+      words,
+      oovs,
+      sentences: nSent,
     };
   }
 }

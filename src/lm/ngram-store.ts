@@ -57,7 +57,8 @@ export class NgramStore {
   static fromArpaData(data: ArpaData, file = '<arpa>'): NgramStore {
     const b = new NgramStoreBuilder(file);
     b.header(data.ngrams.map((l) => l.length));
-    for (let n = 1; n <= data.order; n++) for (const e of data.ngrams[n - 1]) b.ngram(n, e.words, e.logProb, e.logBackoff, 0);
+    for (let n = 1; n <= data.order; n++)
+      for (const e of data.ngrams[n - 1]) b.ngram(n, e.words, e.logProb, e.logBackoff, 0);
     return b.finish();
   }
 
@@ -76,8 +77,10 @@ export class NgramStore {
    * (Order 1: the entry is the word id.)
    */
   child(n: number, parent: number, word: number): number {
-    const cs = this.childStart[n - 2], ws = this.words[n - 1];
-    let lo = cs[parent], hi = cs[parent + 1] - 1;
+    const cs = this.childStart[n - 2],
+      ws = this.words[n - 1];
+    let lo = cs[parent],
+      hi = cs[parent + 1] - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const w = ws[mid];
@@ -97,7 +100,14 @@ export class NgramStore {
 
   /** The arrays, for serialisation. */
   arrays(): NgramStoreArrays {
-    return { order: this.order, vocab: [...this.vocab], words: [...this.words], probs: [...this.probs], bows: [...this.bows], childStart: [...this.childStart] };
+    return {
+      order: this.order,
+      vocab: [...this.vocab],
+      words: [...this.words],
+      probs: [...this.probs],
+      bows: [...this.bows],
+      childStart: [...this.childStart],
+    };
   }
 }
 
@@ -110,7 +120,10 @@ class WordIndex {
   private slots: Int32Array;
   private mask: number;
 
-  constructor(capacity: number, readonly words: string[] = []) {
+  constructor(
+    capacity: number,
+    readonly words: string[] = [],
+  ) {
     let cap = 16;
     while (cap < capacity * 2) cap <<= 1;
     this.slots = new Int32Array(cap).fill(-1);
@@ -162,7 +175,11 @@ class RawOrder {
   bows: Float64Array;
   lines: Uint32Array;
   count = 0;
-  constructor(readonly n: number, capacity: number, withBows: boolean) {
+  constructor(
+    readonly n: number,
+    capacity: number,
+    withBows: boolean,
+  ) {
     const cap = Math.max(16, capacity);
     this.tuples = new Int32Array(cap * n);
     this.probs = new Float64Array(cap);
@@ -172,7 +189,10 @@ class RawOrder {
   push(ids: ArrayLike<number>, at: number, prob: number, bow: number, line: number): void {
     if (this.count === this.probs.length) {
       const cap = this.probs.length * 2;
-      const grow = <T extends Int32Array | Float64Array | Uint32Array>(a: T, b: T): T => { b.set(a); return b; };
+      const grow = <T extends Int32Array | Float64Array | Uint32Array>(a: T, b: T): T => {
+        b.set(a);
+        return b;
+      };
       this.tuples = grow(this.tuples, new Int32Array(cap * this.n));
       this.probs = grow(this.probs, new Float64Array(cap));
       if (this.bows.length) this.bows = grow(this.bows, new Float64Array(cap));
@@ -180,7 +200,8 @@ class RawOrder {
     }
     const i = this.count++;
     for (let k = 0; k < this.n; k++) this.tuples[i * this.n + k] = ids[at + k];
-    this.probs[i] = prob; this.lines[i] = line;
+    this.probs[i] = prob;
+    this.lines[i] = line;
     if (this.bows.length) this.bows[i] = bow;
   }
   /**
@@ -188,11 +209,15 @@ class RawOrder {
    * array at a time, so the extra memory is one array's.
    */
   permute(perm: Int32Array): void {
-    const n = this.n, c = this.count;
+    const n = this.n,
+      c = this.count;
     const t = new Int32Array(c * n);
     for (let j = 0; j < c; j++) for (let k = 0, o = perm[j] * n; k < n; k++) t[j * n + k] = this.tuples[o + k];
     this.tuples = t;
-    const gather = <T extends Float64Array | Uint32Array>(src: T, dst: T): T => { for (let j = 0; j < c; j++) dst[j] = src[perm[j]]; return dst; };
+    const gather = <T extends Float64Array | Uint32Array>(src: T, dst: T): T => {
+      for (let j = 0; j < c; j++) dst[j] = src[perm[j]];
+      return dst;
+    };
     this.probs = gather(this.probs, new Float64Array(c));
     if (this.bows.length) this.bows = gather(this.bows, new Float64Array(c));
     this.lines = gather(this.lines, new Uint32Array(c));
@@ -223,13 +248,23 @@ export class NgramStoreBuilder implements ArpaSink {
   ngram(n: number, words: string[], logProb: number, logBackoff: number | undefined, line: number): void {
     const bow = logBackoff === undefined || n === this.order ? NaN : logBackoff;
     if (n === 1) {
-      if (this.ids.get(words[0]) >= 0) throw new FormatError(`duplicate 1-gram '${words[0]}'`, { ...this.at(line), expected: 'each n-gram once', found: 'a repeat' });
+      if (this.ids.get(words[0]) >= 0)
+        throw new FormatError(`duplicate 1-gram '${words[0]}'`, {
+          ...this.at(line),
+          expected: 'each n-gram once',
+          found: 'a repeat',
+        });
       this.ids.add(words[0]);
       this.tuple[0] = this.vocab.length - 1;
     } else {
       for (let k = 0; k < n; k++) {
         const id = this.ids.get(words[k]);
-        if (id < 0) throw new FormatError(`${n}-gram '${words.join(' ')}' uses a word without a unigram`, { ...this.at(line), expected: `'${words[k]}' in \\1-grams:`, found: 'none' });
+        if (id < 0)
+          throw new FormatError(`${n}-gram '${words.join(' ')}' uses a word without a unigram`, {
+            ...this.at(line),
+            expected: `'${words[k]}' in \\1-grams:`,
+            found: 'none',
+          });
         this.tuple[k] = id;
       }
     }
@@ -261,15 +296,18 @@ export class NgramStoreBuilder implements ArpaSink {
 
   /** Entry of the prefix (first n-1 words) of raw entry e of order n, in the finalized order n-1. */
   private prefixEntry(n: number, e: number): number {
-    const t = this.raw[n - 1].tuples, at = e * n;
+    const t = this.raw[n - 1].tuples,
+      at = e * n;
     let p = t[at];
     for (let k = 1; k < n - 1 && p >= 0; k++) p = this.childOf(k + 1, p, t[at + k]);
     return p;
   }
 
   private childOf(n: number, parent: number, word: number): number {
-    const cs = this.childStart[n - 2], ws = this.words[n - 1];
-    let lo = cs[parent], hi = cs[parent + 1] - 1;
+    const cs = this.childStart[n - 2],
+      ws = this.words[n - 1];
+    let lo = cs[parent],
+      hi = cs[parent + 1] - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       if (ws[mid] < word) lo = mid + 1;
@@ -319,7 +357,8 @@ export class NgramStoreBuilder implements ArpaSink {
     const tuples = o.tuples;
     const lastWord = (e: number) => tuples[e * n + n - 1];
     for (let p = 0; p < numParents; p++) {
-      const s = start[p], size = start[p + 1] - s;
+      const s = start[p],
+        size = start[p + 1] - s;
       if (size < 2) continue;
       const bucket = perm.slice(s, s + size);
       if (V * size < MAX_EXACT) {
@@ -346,6 +385,10 @@ export class NgramStoreBuilder implements ArpaSink {
     const o = this.raw[n - 1];
     const line = Math.max(o.lines[a], o.lines[b]);
     const key = Array.from(o.tuples.subarray(b * n, b * n + n), (id) => this.vocab[id]).join(' ');
-    throw new FormatError(`duplicate ${n}-gram '${key}'`, { ...this.at(line), expected: 'each n-gram once', found: 'a repeat' });
+    throw new FormatError(`duplicate ${n}-gram '${key}'`, {
+      ...this.at(line),
+      expected: 'each n-gram once',
+      found: 'a repeat',
+    });
   }
 }

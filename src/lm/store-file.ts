@@ -65,7 +65,11 @@ export function arpaSourceKey(path: string): ArpaSourceKey {
       if (n === 0) break;
       got += n;
     }
-    return { size: st.size, mtimeMs: st.mtimeMs, headSha256: createHash('sha256').update(buf.subarray(0, got)).digest('hex') };
+    return {
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      headSha256: createHash('sha256').update(buf.subarray(0, got)).digest('hex'),
+    };
   } finally {
     closeSync(fd);
   }
@@ -78,10 +82,18 @@ export async function writeStoreCache(path: string, store: NgramStore, source: A
   const a = store.arrays();
   const vocab = Buffer.from(a.vocab.join('\n'), 'utf8');
   const list: { kind: ArrayKind; index: number; data: Int32Array | Float64Array | Uint32Array }[] = [];
-  for (const kind of ['words', 'probs', 'bows', 'childStart'] as const) a[kind].forEach((data, index) => list.push({ kind, index, data }));
+  for (const kind of ['words', 'probs', 'bows', 'childStart'] as const)
+    a[kind].forEach((data, index) => list.push({ kind, index, data }));
   // The header's size depends on the offsets it lists: lay out after a generous fixed-size slot.
   const arraysMeta = list.map((x) => ({ kind: x.kind, index: x.index, offset: 0, length: x.data.length }));
-  const header: CacheHeader = { version: VERSION, endianness: endianness(), source, order: a.order, vocab: { offset: 0, bytes: vocab.length, count: a.vocab.length }, arrays: arraysMeta };
+  const header: CacheHeader = {
+    version: VERSION,
+    endianness: endianness(),
+    source,
+    order: a.order,
+    vocab: { offset: 0, bytes: vocab.length, count: a.vocab.length },
+    arrays: arraysMeta,
+  };
   const slot = align8(MAGIC.length + 4 + Buffer.byteLength(JSON.stringify(header)) + 64 + 16 * list.length);
   let off = slot;
   header.vocab.offset = off;
@@ -100,7 +112,10 @@ export async function writeStoreCache(path: string, store: NgramStore, source: A
     try {
       let pos = 0;
       const put = async (bytes: Uint8Array, at: number) => {
-        if (at > pos) { await fh.write(Buffer.alloc(at - pos)); pos = at; }
+        if (at > pos) {
+          await fh.write(Buffer.alloc(at - pos));
+          pos = at;
+        }
         await fh.write(bytes);
         pos += bytes.length;
       };
@@ -122,7 +137,8 @@ function cacheMismatch(h: CacheHeader, source: ArpaSourceKey): string | null {
   if (h.version !== VERSION) return `format version ${h.version}, not ${VERSION}`;
   if (h.endianness !== endianness()) return `byte order ${h.endianness}`;
   const s = h.source;
-  if (s.size !== source.size || s.mtimeMs !== source.mtimeMs || s.headSha256 !== source.headSha256) return 'made from another version of the ARPA file';
+  if (s.size !== source.size || s.mtimeMs !== source.mtimeMs || s.headSha256 !== source.headSha256)
+    return 'made from another version of the ARPA file';
   return null;
 }
 
@@ -135,7 +151,10 @@ export function readStoreCache(path: string, source: ArpaSourceKey): { store: Ng
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    return { reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no cache yet' : `unreadable (${(err as Error).message})` };
+    return {
+      reason:
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no cache yet' : `unreadable (${(err as Error).message})`,
+    };
   }
   try {
     return readCacheFd(fd, source);
@@ -160,7 +179,8 @@ function readExactly(fd: number, dst: Uint8Array, pos: number): boolean {
 function readCacheFd(fd: number, source: ArpaSourceKey): { store: NgramStore } | { reason: string } {
   const size = fstatSync(fd).size;
   const head = Buffer.alloc(MAGIC.length + 4);
-  if (!readExactly(fd, head, 0) || !head.subarray(0, MAGIC.length).equals(MAGIC)) return { reason: 'not a cache file (bad magic)' };
+  if (!readExactly(fd, head, 0) || !head.subarray(0, MAGIC.length).equals(MAGIC))
+    return { reason: 'not a cache file (bad magic)' };
   const len = head.readUInt32LE(MAGIC.length);
   const json = Buffer.alloc(Math.min(len, size));
   let h: CacheHeader;
@@ -191,12 +211,21 @@ function readCacheFd(fd: number, source: ArpaSourceKey): { store: NgramStore } |
 /** Whether the arrays fit together (counts, offsets); the reason when not. */
 function storeShapeError(a: NgramStoreArrays, vocabCount: number): string | null {
   const N = a.order;
-  if (!(N >= 1) || a.vocab.length !== vocabCount || a.probs.length !== N || a.words.length !== N || a.bows.length !== N - 1 || a.childStart.length !== N - 1) return 'array table does not match the order';
+  if (
+    !(N >= 1) ||
+    a.vocab.length !== vocabCount ||
+    a.probs.length !== N ||
+    a.words.length !== N ||
+    a.bows.length !== N - 1 ||
+    a.childStart.length !== N - 1
+  )
+    return 'array table does not match the order';
   if (a.probs[0].length !== vocabCount) return 'unigram count differs from the vocabulary';
   for (let n = 2; n <= N; n++) {
     const cs = a.childStart[n - 2];
     if (!a.words[n - 1] || a.words[n - 1].length !== a.probs[n - 1].length) return `${n}-gram arrays differ in length`;
-    if (cs.length !== a.probs[n - 2].length + 1 || cs[cs.length - 1] !== a.probs[n - 1].length) return `${n - 1}-gram child offsets do not match the ${n}-grams`;
+    if (cs.length !== a.probs[n - 2].length + 1 || cs[cs.length - 1] !== a.probs[n - 1].length)
+      return `${n - 1}-gram child offsets do not match the ${n}-grams`;
     if (a.bows[n - 2].length !== a.probs[n - 2].length) return `${n - 1}-gram back-off weights differ in length`;
   }
   return null;

@@ -30,7 +30,10 @@ export function parseSentences(text: string, file = '<text>'): Sentence[] {
     for (const w of words) {
       if (w === BOS || w === EOS) {
         throw new FormatError(`sentence marker '${w}' inside a sentence`, {
-          file, line: i + 1, expected: '<s> only first and </s> only last on a line', found: JSON.stringify(t.slice(0, 80)),
+          file,
+          line: i + 1,
+          expected: '<s> only first and </s> only last on a line',
+          found: JSON.stringify(t.slice(0, 80)),
         });
       }
     }

@@ -25,7 +25,13 @@ export async function trainLm(opts: LmTrainOptions): Promise<LmTrainResult> {
   const sentences = parseSentences(readInputText(opts.textPath, 'a text file, one sentence per line'), opts.textPath);
   const model = estimateKneserNey(sentences, opts);
   await writeFileAtomic(opts.outPath, formatArpa(model));
-  return { outPath: opts.outPath, order: model.order, sentences: model.sentences, tokens: model.tokens, stats: model.stats };
+  return {
+    outPath: opts.outPath,
+    order: model.order,
+    sentences: model.sentences,
+    tokens: model.tokens,
+    stats: model.stats,
+  };
 }
 
 /** A back-off LM from an ARPA file (`.arpa` or `.arpa.gz`), read line by line (no binary cache). */

@@ -18,7 +18,13 @@ import type { RecordBatch, Vector } from 'apache-arrow';
 import { Rng } from '../util/rng.ts';
 import { FormatError, SkipCounter } from '../util/errors.ts';
 import { FeatureFileReader, readFeatureMetadata, type FeatureConfig } from '../features/store.ts';
-import { ArrowReadHandle, locateUtterances, openArrowFile, openArrowReader, UtteranceRowIndex } from '../util/arrow-file.ts';
+import {
+  ArrowReadHandle,
+  locateUtterances,
+  openArrowFile,
+  openArrowReader,
+  UtteranceRowIndex,
+} from '../util/arrow-file.ts';
 import type { FrameSource, Utterance, UtteranceOrder } from './data.ts';
 
 export interface ArrowFrameSourceOptions {
@@ -57,9 +63,15 @@ function dictionaryStrings(v: Vector): string[] {
 
 function checkColumn(batch: RecordBatch, name: string, typeRe: RegExp, file: string): Vector {
   const col = batch.getChild(name);
-  if (!col) throw new FormatError('missing column', { file, expected: `column '${name}'`, found: batch.schema.fields.map((f) => `${f.name}: ${f.type}`).join(', ') });
+  if (!col)
+    throw new FormatError('missing column', {
+      file,
+      expected: `column '${name}'`,
+      found: batch.schema.fields.map((f) => `${f.name}: ${f.type}`).join(', '),
+    });
   const t = String(col.type);
-  if (!typeRe.test(t)) throw new FormatError(`column '${name}' has the wrong type`, { file, expected: typeRe.source, found: t });
+  if (!typeRe.test(t))
+    throw new FormatError(`column '${name}' has the wrong type`, { file, expected: typeRe.source, found: t });
   return col;
 }
 
@@ -70,7 +82,12 @@ async function* readChunks(file: string, valueColumn: string): AsyncGenerator<Ro
   try {
     fh = await ArrowReadHandle.open(file);
   } catch (err) {
-    throw new FormatError(`cannot open ${kind} file`, { file, cause: err, expected: 'an Arrow IPC file', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
+    throw new FormatError(`cannot open ${kind} file`, {
+      file,
+      cause: err,
+      expected: 'an Arrow IPC file',
+      found: (err as NodeJS.ErrnoException).code ?? 'unreadable',
+    });
   }
   try {
     const reader = await openArrowReader(file, fh);
@@ -88,12 +105,21 @@ async function* readChunks(file: string, valueColumn: string): AsyncGenerator<Ro
       const vd = valCol.data[0];
       const values = (vd.values as Int32Array).subarray(vd.offset, vd.offset + n);
       if (batch.data.nullCount > 0 || ud.nullCount > 0 || fd.nullCount > 0 || vd.nullCount > 0) {
-        throw new FormatError('null values in a column', { file, expected: 'no nulls in utt_id, frame, ' + valueColumn, found: 'nulls' });
+        throw new FormatError('null values in a column', {
+          file,
+          expected: 'no nulls in utt_id, frame, ' + valueColumn,
+          found: 'nulls',
+        });
       }
       let start = 0;
       for (let i = 1; i <= n; i++) {
         if (i === n || idx[i] !== idx[start]) {
-          yield { uttId: dict[idx[start]], rows: i - start, frames: frames.subarray(start, i), values: values.subarray(start, i) };
+          yield {
+            uttId: dict[idx[start]],
+            rows: i - start,
+            frames: frames.subarray(start, i),
+            values: values.subarray(start, i),
+          };
           start = i;
         }
       }
@@ -104,7 +130,10 @@ async function* readChunks(file: string, valueColumn: string): AsyncGenerator<Ro
 }
 
 /** Whole utterances of alignment files (chunks of one utterance concatenated, frames checked). */
-async function* readAlignments(files: string[], valueColumn: string): AsyncGenerator<{ uttId: string; numFrames: number; values: Int32Array; file: string }> {
+async function* readAlignments(
+  files: string[],
+  valueColumn: string,
+): AsyncGenerator<{ uttId: string; numFrames: number; values: Int32Array; file: string }> {
   for (const file of files) {
     let cur: { uttId: string; parts: Int32Array[]; numFrames: number } | null = null;
     const finish = () => {
@@ -118,13 +147,24 @@ async function* readAlignments(files: string[], valueColumn: string): AsyncGener
         cur = null;
       }
       if (!cur) {
-        if (seen.has(ch.uttId)) throw new FormatError(`rows of one utterance are not contiguous`, { file, uttId: ch.uttId, expected: 'all frames of an utterance in one run of rows', found: 'a second run' });
+        if (seen.has(ch.uttId))
+          throw new FormatError(`rows of one utterance are not contiguous`, {
+            file,
+            uttId: ch.uttId,
+            expected: 'all frames of an utterance in one run of rows',
+            found: 'a second run',
+          });
         seen.add(ch.uttId);
         cur = { uttId: ch.uttId, parts: [], numFrames: 0 };
       }
       for (let i = 0; i < ch.rows; i++) {
         if (ch.frames[i] !== cur.numFrames + i) {
-          throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', { file, uttId: ch.uttId, expected: `frame ${cur.numFrames + i}`, found: `frame ${ch.frames[i]}` });
+          throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', {
+            file,
+            uttId: ch.uttId,
+            expected: `frame ${cur.numFrames + i}`,
+            found: `frame ${ch.frames[i]}`,
+          });
         }
       }
       cur.parts.push(ch.values);
@@ -139,7 +179,13 @@ async function readSenones(index: UtteranceRowIndex, i: number): Promise<Int32Ar
   const rows = await index.rows(i);
   const parts = rows.map((r) => {
     const d = checkColumn(r.batch, 'senone', /^Int32$/, index.path).data[0];
-    if (d.nullCount > 0) throw new FormatError('null values in a column', { file: index.path, uttId: index.uttIds[i], expected: 'no nulls in senone', found: 'nulls' });
+    if (d.nullCount > 0)
+      throw new FormatError('null values in a column', {
+        file: index.path,
+        uttId: index.uttIds[i],
+        expected: 'no nulls in senone',
+        found: 'nulls',
+      });
     return (d.values as Int32Array).subarray(d.offset + r.start, d.offset + r.end);
   });
   return concatInt32(parts);
@@ -164,7 +210,12 @@ export async function arrowUttIds(file: string): Promise<string[]> {
     const reader = await openArrowReader(file, fh);
     for await (const batch of reader) {
       const col = batch.getChild('utt_id');
-      if (!col) throw new FormatError('missing column', { file, expected: "column 'utt_id'", found: batch.schema.fields.map((f) => f.name).join(', ') });
+      if (!col)
+        throw new FormatError('missing column', {
+          file,
+          expected: "column 'utt_id'",
+          found: batch.schema.fields.map((f) => f.name).join(', '),
+        });
       return dictionaryStrings(col);
     }
     return [];
@@ -174,28 +225,46 @@ export async function arrowUttIds(file: string): Promise<string[]> {
 }
 
 /** Utterances of feature files in order, through the feature store's reader. */
-async function* readFeatures(files: string[]): AsyncGenerator<{ uttId: string; numFrames: number; width: number; values: Float32Array; file: string }> {
+async function* readFeatures(
+  files: string[],
+): AsyncGenerator<{ uttId: string; numFrames: number; width: number; values: Float32Array; file: string }> {
   for (const file of files) {
     const reader = await FeatureFileReader.open(file);
-    for await (const u of reader.utterances()) yield { uttId: u.uttId, numFrames: u.fbank.numFrames, width: u.fbank.dim, values: u.fbank.data, file };
+    for await (const u of reader.utterances())
+      yield { uttId: u.uttId, numFrames: u.fbank.numFrames, width: u.fbank.dim, values: u.fbank.data, file };
   }
 }
 
 /** Schema metadata of an alignment file (reads the footer only). */
 async function alignmentMetadata(file: string): Promise<Map<string, string>> {
   const fh = await ArrowReadHandle.open(file).catch((err) => {
-    throw new FormatError('cannot open alignments file', { file, cause: err, expected: 'an Arrow IPC file', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
+    throw new FormatError('cannot open alignments file', {
+      file,
+      cause: err,
+      expected: 'an Arrow IPC file',
+      found: (err as NodeJS.ErrnoException).code ?? 'unreadable',
+    });
   });
   try {
     const reader = await openArrowReader(file, fh);
     const f = (name: string) => reader.schema.fields.find((x) => x.name === name);
     for (const name of ['utt_id', 'frame', 'senone']) {
-      if (!f(name)) throw new FormatError('not an alignment file', { file, expected: 'columns utt_id, frame, senone', found: reader.schema.fields.map((x) => `${x.name}: ${x.type}`).join(', ') });
+      if (!f(name))
+        throw new FormatError('not an alignment file', {
+          file,
+          expected: 'columns utt_id, frame, senone',
+          found: reader.schema.fields.map((x) => `${x.name}: ${x.type}`).join(', '),
+        });
     }
     return reader.schema.metadata;
   } catch (err) {
     if (err instanceof FormatError) throw err;
-    throw new FormatError('not an Arrow IPC file', { file, cause: err, expected: 'alignments in Arrow IPC file format', found: String((err as Error).message).slice(0, 80) });
+    throw new FormatError('not an Arrow IPC file', {
+      file,
+      cause: err,
+      expected: 'alignments in Arrow IPC file format',
+      found: String((err as Error).message).slice(0, 80),
+    });
   } finally {
     await fh.close();
   }
@@ -208,7 +277,11 @@ export class ArrowFrameSource implements FrameSource {
   private readonly opts: ArrowFrameSourceOptions;
   private readonly speakers: ReadonlyMap<string, string>;
 
-  private constructor(opts: ArrowFrameSourceOptions, featureDim: number, meta: { featureConfig: FeatureConfig; featureConfigHash: string; numSenones: number | null }) {
+  private constructor(
+    opts: ArrowFrameSourceOptions,
+    featureDim: number,
+    meta: { featureConfig: FeatureConfig; featureConfigHash: string; numSenones: number | null },
+  ) {
     this.opts = opts;
     this.featureConfig = meta.featureConfig;
     this.featureConfigHash = meta.featureConfigHash;
@@ -231,26 +304,45 @@ export class ArrowFrameSource implements FrameSource {
    * share one config hash); alignment metadata, where present, must name that hash.
    */
   static async open(opts: ArrowFrameSourceOptions): Promise<ArrowFrameSource> {
-    if (opts.features.length === 0) throw new FormatError('no feature files', { expected: 'at least one Arrow feature file', found: 'none' });
+    if (opts.features.length === 0)
+      throw new FormatError('no feature files', { expected: 'at least one Arrow feature file', found: 'none' });
     const first = await readFeatureMetadata(opts.features[0]);
     for (const f of opts.features.slice(1)) {
       const m = await readFeatureMetadata(f);
-      if (m.configHash !== first.configHash) throw new FormatError('feature files differ in feature config', { file: f, expected: `config hash ${first.configHash}`, found: m.configHash });
+      if (m.configHash !== first.configHash)
+        throw new FormatError('feature files differ in feature config', {
+          file: f,
+          expected: `config hash ${first.configHash}`,
+          found: m.configHash,
+        });
     }
     let numSenones: number | null = null;
     for (const a of opts.alignments ?? []) {
       const md = await alignmentMetadata(a);
       const fch = md.get('am_distill.feature_config_hash');
       if (fch !== undefined && fch !== first.configHash) {
-        throw new FormatError('alignments were made from other features', { file: a, expected: `feature config hash ${first.configHash} (of ${opts.features[0]})`, found: fch });
+        throw new FormatError('alignments were made from other features', {
+          file: a,
+          expected: `feature config hash ${first.configHash} (of ${opts.features[0]})`,
+          found: fch,
+        });
       }
       const ns = md.get('am_distill.num_senones');
       if (ns !== undefined) {
-        if (numSenones !== null && Number(ns) !== numSenones) throw new FormatError('alignment files differ in senone count', { file: a, expected: String(numSenones), found: ns });
+        if (numSenones !== null && Number(ns) !== numSenones)
+          throw new FormatError('alignment files differ in senone count', {
+            file: a,
+            expected: String(numSenones),
+            found: ns,
+          });
         numSenones = Number(ns);
       }
     }
-    return new ArrowFrameSource(opts, first.featureConfig.fbankDim, { featureConfig: first.featureConfig, featureConfigHash: first.configHash, numSenones });
+    return new ArrowFrameSource(opts, first.featureConfig.fbankDim, {
+      featureConfig: first.featureConfig,
+      featureConfigHash: first.configHash,
+      numSenones,
+    });
   }
 
   /** Utterances dropped on the current (or last) pass: no alignment, length mismatch, ... */
@@ -279,14 +371,23 @@ export class ArrowFrameSource implements FrameSource {
         const opened = await openArrowFile(file, 'alignments file');
         alignments.push({ fh: opened.fh, rows: new UtteranceRowIndex(file, opened.reader, opened.schema) });
       }
-      const alignedAt = locateUtterances(alignments.map((a) => a.rows), 'alignment files');
+      const alignedAt = locateUtterances(
+        alignments.map((a) => a.rows),
+        'alignment files',
+      );
       // Every utterance of every feature file, as (file, utterance index), in a seeded random order.
       const visit = new Rng(seed).shuffle(features.flatMap((r, f) => r.uttIds.map((_, i) => [f, i] as const)));
       const featured = new Set<string>();
       for (const [f, i] of visit) {
         const u = await features[f].readUtterance(i);
         featured.add(u.uttId);
-        const utt: Utterance = { uttId: u.uttId, speaker: this.speakers.get(u.uttId), numFrames: u.fbank.numFrames, dim: u.fbank.dim, feats: u.fbank.data };
+        const utt: Utterance = {
+          uttId: u.uttId,
+          speaker: this.speakers.get(u.uttId),
+          numFrames: u.fbank.numFrames,
+          dim: u.fbank.dim,
+          feats: u.fbank.data,
+        };
         if (this.opts.alignments) {
           const at = alignedAt.get(u.uttId);
           if (!at) {
@@ -334,11 +435,22 @@ export class ArrowFrameSource implements FrameSource {
         let a: Awaited<ReturnType<typeof ali.next>>;
         while (true) {
           a = await ali.next();
-          if (a.done) throw new FormatError('alignment stream ended before this utterance (different utterance order?)', { file: f.file, uttId: f.uttId, expected: 'alignments in the feature files\' utterance order', found: 'end of alignments' });
+          if (a.done)
+            throw new FormatError('alignment stream ended before this utterance (different utterance order?)', {
+              file: f.file,
+              uttId: f.uttId,
+              expected: "alignments in the feature files' utterance order",
+              found: 'end of alignments',
+            });
           const id = a.value.uttId;
           if (id === f.uttId) break;
           if (featured.has(id)) {
-            throw new FormatError('alignments are not in the utterance order of the feature files', { file: a.value.file, uttId: id, expected: `'${f.uttId}' next (features order)`, found: `'${id}'${consumed.has(id) ? ' again' : ', which comes later in the features'}` });
+            throw new FormatError('alignments are not in the utterance order of the feature files', {
+              file: a.value.file,
+              uttId: id,
+              expected: `'${f.uttId}' next (features order)`,
+              found: `'${id}'${consumed.has(id) ? ' again' : ', which comes later in the features'}`,
+            });
           }
           this.passSkips.skip(id, 'alignment without features');
         }
@@ -348,7 +460,14 @@ export class ArrowFrameSource implements FrameSource {
           continue;
         }
         this.passSkips.done++;
-        yield { uttId: f.uttId, speaker: speakerOf(f.uttId), numFrames: f.numFrames, dim: f.width, feats: f.values, labels };
+        yield {
+          uttId: f.uttId,
+          speaker: speakerOf(f.uttId),
+          numFrames: f.numFrames,
+          dim: f.width,
+          feats: f.values,
+          labels,
+        };
       }
     } finally {
       await ali.return(undefined);

@@ -28,12 +28,26 @@ export interface WeightAverageHeader {
  * Throw ModelError (naming `where`) unless a saved weight average has these variable shapes, a
  * valid update count and exactly their floats. For both engines' averages (same state format).
  */
-export function checkWeightAverageState(header: WeightAverageHeader, data: Uint8Array, shapes: readonly number[][], where: string): void {
+export function checkWeightAverageState(
+  header: WeightAverageHeader,
+  data: Uint8Array,
+  shapes: readonly number[][],
+  where: string,
+): void {
   if (!sameShapes(header.shapes, shapes) || !Number.isInteger(header.updates) || header.updates < 0) {
-    throw new ModelError('weight average does not fit this model', { file: where, expected: `${shapes.length} variables of shapes ${shapes.map((s) => s.join('x')).join(', ')}`, found: `${header.shapes.length} variables, ${header.updates} updates` });
+    throw new ModelError('weight average does not fit this model', {
+      file: where,
+      expected: `${shapes.length} variables of shapes ${shapes.map((s) => s.join('x')).join(', ')}`,
+      found: `${header.shapes.length} variables, ${header.updates} updates`,
+    });
   }
   const need = shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-  if (data.byteLength !== 4 * need) throw new ModelError('weight average is truncated', { file: where, expected: `${need} floats`, found: String(data.byteLength / 4) });
+  if (data.byteLength !== 4 * need)
+    throw new ModelError('weight average is truncated', {
+      file: where,
+      expected: `${need} floats`,
+      found: String(data.byteLength / 4),
+    });
 }
 
 export class WeightAverager {
@@ -47,27 +61,41 @@ export class WeightAverager {
 
   /** Fold the current weights into the average (one optimisation step of epoch `epoch`). */
   update(vars: tf.Variable[], epoch: number): void {
-    if (vars.length !== this.avg.length) throw new ModelError('weight average does not fit the model', { expected: `${this.avg.length} variables`, found: String(vars.length) });
+    if (vars.length !== this.avg.length)
+      throw new ModelError('weight average does not fit the model', {
+        expected: `${this.avg.length} variables`,
+        found: String(vars.length),
+      });
     this.updates++;
     if (this.fromEpoch === null) this.fromEpoch = epoch;
     const rate = 1 / this.updates;
     tf.tidy(() => {
-      for (let i = 0; i < vars.length; i++) this.avg[i].assign(tf.add(this.avg[i], tf.mul(tf.sub(vars[i], this.avg[i]), rate)));
+      for (let i = 0; i < vars.length; i++)
+        this.avg[i].assign(tf.add(this.avg[i], tf.mul(tf.sub(vars[i], this.avg[i]), rate)));
     });
   }
 
   /** Copy the average into `vars` (the model's weights). */
   assignTo(vars: tf.Variable[]): void {
-    if (this.updates === 0) throw new ModelError('no weights averaged yet', { expected: 'at least one averaged step', found: '0' });
+    if (this.updates === 0)
+      throw new ModelError('no weights averaged yet', { expected: 'at least one averaged step', found: '0' });
     for (let i = 0; i < vars.length; i++) vars[i].assign(this.avg[i]);
   }
 
   saveState(): { header: WeightAverageHeader; data: Uint8Array } {
-    return { header: { updates: this.updates, fromEpoch: this.fromEpoch, shapes: this.avg.map((a) => a.shape) }, data: packFloat32(this.avg) };
+    return {
+      header: { updates: this.updates, fromEpoch: this.fromEpoch, shapes: this.avg.map((a) => a.shape) },
+      data: packFloat32(this.avg),
+    };
   }
 
   loadState(header: WeightAverageHeader, data: Uint8Array, where: string): void {
-    checkWeightAverageState(header, data, this.avg.map((a) => a.shape), where);
+    checkWeightAverageState(
+      header,
+      data,
+      this.avg.map((a) => a.shape),
+      where,
+    );
     unpackFloat32Into(this.avg, data, where, 'weight average');
     this.updates = header.updates;
     this.fromEpoch = header.fromEpoch;

@@ -142,7 +142,8 @@ async function tryPrepare(name: BackendName): Promise<string | null> {
     await import(spec);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') return `${pkg} is not installed (optional dependency; its install needs to download libtensorflow)`;
+    if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND')
+      return `${pkg} is not installed (optional dependency; its install needs to download libtensorflow)`;
     return `${pkg} failed to load: ${firstLine(e?.message ?? String(err))}`;
   }
   if (tf.findBackendFactory('tensorflow') == null) {
@@ -197,7 +198,11 @@ async function nodeHasGpu(): Promise<boolean> {
 export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
   const want = opts.backend ?? 'auto';
   if (want !== 'auto' && !BACKEND_LADDER.includes(want)) {
-    throw new ConfigError('unknown backend', { keyPath: 'backend', expected: `one of auto, ${BACKEND_LADDER.join(', ')}`, found: String(want) });
+    throw new ConfigError('unknown backend', {
+      keyPath: 'backend',
+      expected: `one of auto, ${BACKEND_LADDER.join(', ')}`,
+      found: String(want),
+    });
   }
   const skipped: { name: BackendName; reason: string }[] = [];
   let chosen: BackendName | null = null;
@@ -211,7 +216,8 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       }
       skipped.push({ name, reason });
     }
-    if (chosen === null) throw new BackendUnavailableError('auto', skipped.map((s) => `${s.name}: ${s.reason}`).join('; '));
+    if (chosen === null)
+      throw new BackendUnavailableError('auto', skipped.map((s) => `${s.name}: ${s.reason}`).join('; '));
   } else {
     const reason = await activate(want, threads);
     if (reason !== null) throw new BackendUnavailableError(want, reason);
@@ -235,23 +241,56 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
 function describeBackend(name: BackendName, skipped: { name: BackendName; reason: string }[]): BackendInfo {
   if (name === 'native') return describeNative(skipped);
   const simd = name === 'wasm' && Boolean(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
-  const threads = name === 'wasm' ? (tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? undefined : 1) : name === 'cpu' ? 1 : undefined;
+  const threads =
+    name === 'wasm'
+      ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')
+        ? undefined
+        : 1
+      : name === 'cpu'
+        ? 1
+        : undefined;
   const matMulPatched = name === 'wasm' && isWasmMatMulPatched();
   const parts = [`${name} (tfjs ${tf.version_core}`];
-  if (name === 'wasm') parts.push(simd ? 'SIMD' : 'no SIMD', `${threads ?? 'multi'} thread${threads === 1 ? '' : 's'}`, `transposed-matMul patch ${matMulPatched ? 'on' : 'off'}`);
+  if (name === 'wasm')
+    parts.push(
+      simd ? 'SIMD' : 'no SIMD',
+      `${threads ?? 'multi'} thread${threads === 1 ? '' : 's'}`,
+      `transposed-matMul patch ${matMulPatched ? 'on' : 'off'}`,
+    );
   let description = parts.join(', ') + ')';
   if (skipped.length) description += '; not used: ' + skipped.map((s) => `${s.name} (${s.reason})`).join(', ');
-  return { name, tfBackend: TF_BACKEND_OF[name], tfjsVersion: tf.version_core, simd, threads, matMulPatched, skipped, description };
+  return {
+    name,
+    tfBackend: TF_BACKEND_OF[name],
+    tfjsVersion: tf.version_core,
+    simd,
+    threads,
+    matMulPatched,
+    skipped,
+    description,
+  };
 }
 
 function describeNative(skipped: { name: BackendName; reason: string }[]): BackendInfo {
   const s = loadNativeEngine();
   if (!s.ok) throw new BackendUnavailableError('native', s.reason);
   const b = s.blas;
-  let description = `native (${b.library || 'CBLAS'} ${b.path}` + (b.corename ? `, kernel ${b.corename}` : '') +
+  let description =
+    `native (${b.library || 'CBLAS'} ${b.path}` +
+    (b.corename ? `, kernel ${b.corename}` : '') +
     `, ${b.threads < 0 ? 'unknown' : b.threads} BLAS thread${b.threads === 1 ? '' : 's'}, elementwise ${b.kernelIsa})`;
   if (skipped.length) description += '; not used: ' + skipped.map((k) => `${k.name} (${k.reason})`).join(', ');
-  return { name: 'native', tfBackend: 'cpu', tfjsVersion: tf.version_core, simd: false, threads: b.threads < 0 ? undefined : b.threads, matMulPatched: false, blas: { ...b }, skipped, description };
+  return {
+    name: 'native',
+    tfBackend: 'cpu',
+    tfjsVersion: tf.version_core,
+    simd: false,
+    threads: b.threads < 0 ? undefined : b.threads,
+    matMulPatched: false,
+    blas: { ...b },
+    skipped,
+    description,
+  };
 }
 
 /** The native engine is active (the models compute in native code, not in TF.js). */

@@ -83,7 +83,9 @@ export async function startOrResume(
     const { trainer, state } = await loadCheckpoint(last.dir, run, makeTrainer);
     const resumedAfterEpoch = state.epoch;
     if (state.stopReason === 'max-epochs' && state.epoch < run.maxEpochs) state.stopReason = null;
-    logger.info(`resuming ${outDir} after epoch ${state.epoch}${state.stopReason ? ` (already stopped: ${state.stopReason})` : ''}`);
+    logger.info(
+      `resuming ${outDir} after epoch ${state.epoch}${state.stopReason ? ` (already stopped: ${state.stopReason})` : ''}`,
+    );
     return { trainer, state, resumedAfterEpoch };
   }
   const trainer = makeTrainer(freshClassifier());
@@ -104,23 +106,39 @@ export async function startOrResume(
 }
 
 /** One checkpoint's network, optimizer moments, weight average and state. */
-async function loadCheckpoint(dir: string, run: CheckpointedRun, makeTrainer: (c: FrameClassifier) => NetTrainer): Promise<{ trainer: NetTrainer; state: TrainState }> {
+async function loadCheckpoint(
+  dir: string,
+  run: CheckpointedRun,
+  makeTrainer: (c: FrameClassifier) => NetTrainer,
+): Promise<{ trainer: NetTrainer; state: TrainState }> {
   const statePath = join(dir, STATE_JSON);
   const state = JSON.parse(await fsp.readFile(statePath, 'utf8')) as TrainState;
   if (state.configHash !== run.configHash) {
-    throw new ConfigError('the checkpoints in this directory were trained with a different config; use another output directory or resume: false', {
-      file: statePath,
-      expected: `config hash ${run.configHash.slice(0, 12)}`,
-      found: state.configHash.slice(0, 12),
-    });
+    throw new ConfigError(
+      'the checkpoints in this directory were trained with a different config; use another output directory or resume: false',
+      {
+        file: statePath,
+        expected: `config hash ${run.configHash.slice(0, 12)}`,
+        found: state.configHash.slice(0, 12),
+      },
+    );
   }
   const trainer = makeTrainer((await loadModelDir(dir)).classifier);
   const header = JSON.parse(await fsp.readFile(join(dir, OPT_JSON), 'utf8')) as OptimizerState;
   trainer.loadOptimizerState(header, new Uint8Array(await fsp.readFile(join(dir, OPT_BIN))), join(dir, OPT_BIN));
   if (run.averageFromEpoch !== undefined) {
     const avgJson = join(dir, AVERAGE_JSON);
-    if (!existsSync(avgJson)) throw new ModelError('the checkpoint has no weight average', { file: avgJson, expected: `${AVERAGE_JSON} and ${AVERAGE_BIN} (averageFromEpoch ${run.averageFromEpoch})`, found: 'no such file' });
-    trainer.loadAverageState(JSON.parse(await fsp.readFile(avgJson, 'utf8')) as WeightAverageHeader, new Uint8Array(await fsp.readFile(join(dir, AVERAGE_BIN))), join(dir, AVERAGE_BIN));
+    if (!existsSync(avgJson))
+      throw new ModelError('the checkpoint has no weight average', {
+        file: avgJson,
+        expected: `${AVERAGE_JSON} and ${AVERAGE_BIN} (averageFromEpoch ${run.averageFromEpoch})`,
+        found: 'no such file',
+      });
+    trainer.loadAverageState(
+      JSON.parse(await fsp.readFile(avgJson, 'utf8')) as WeightAverageHeader,
+      new Uint8Array(await fsp.readFile(join(dir, AVERAGE_BIN))),
+      join(dir, AVERAGE_BIN),
+    );
   }
   return { trainer, state };
 }
@@ -129,7 +147,12 @@ async function loadCheckpoint(dir: string, run: CheckpointedRun, makeTrainer: (c
  * Write epoch `state.epoch`'s checkpoint (network, optimizer moments, weight average, state), then
  * keep only the newest and the best one.
  */
-export async function saveCheckpoint(outDir: string, trainer: NetTrainer, sidecar: ModelSidecar, state: TrainState): Promise<void> {
+export async function saveCheckpoint(
+  outDir: string,
+  trainer: NetTrainer,
+  sidecar: ModelSidecar,
+  state: TrainState,
+): Promise<void> {
   const opt = trainer.optimizerState();
   state.optimizer = opt.header;
   const avg = trainer.averageState();
@@ -147,7 +170,8 @@ export async function saveCheckpoint(outDir: string, trainer: NetTrainer, sideca
 async function pruneCheckpoints(outDir: string, bestEpoch: number): Promise<void> {
   const all = await listCheckpoints(outDir);
   const newest = all.at(-1)?.epoch;
-  for (const c of all) if (c.epoch !== newest && c.epoch !== bestEpoch) await fsp.rm(c.dir, { recursive: true, force: true });
+  for (const c of all)
+    if (c.epoch !== newest && c.epoch !== bestEpoch) await fsp.rm(c.dir, { recursive: true, force: true });
 }
 
 /** final/ = the best epoch's network, with `sidecar` (the run's summary); written atomically. */

@@ -64,7 +64,12 @@ export class ArrayFrameSource implements FrameSource {
     this.utts = utts;
     this.name = opts.name ?? 'in-memory';
     const dim = opts.featureDim ?? utts[0]?.dim;
-    if (dim === undefined) throw new ConfigError('ArrayFrameSource needs featureDim when it has no utterances', { keyPath: 'featureDim', expected: 'an integer > 0', found: 'undefined' });
+    if (dim === undefined)
+      throw new ConfigError('ArrayFrameSource needs featureDim when it has no utterances', {
+        keyPath: 'featureDim',
+        expected: 'an integer > 0',
+        found: 'undefined',
+      });
     this.featureDim = dim;
   }
 
@@ -84,7 +89,12 @@ export class ArrayFrameSource implements FrameSource {
  */
 export function checkUtterance(utt: Utterance, source: FrameSource, numSenones?: number): string | null {
   if (utt.dim !== source.featureDim) {
-    throw new FormatError('feature dimension differs from the source', { file: source.name, uttId: utt.uttId, expected: String(source.featureDim), found: String(utt.dim) });
+    throw new FormatError('feature dimension differs from the source', {
+      file: source.name,
+      uttId: utt.uttId,
+      expected: String(source.featureDim),
+      found: String(utt.dim),
+    });
   }
   if (!(utt.numFrames > 0)) return 'no frames';
   if (utt.feats.length !== utt.numFrames * utt.dim) return 'feature array length differs from numFrames x dim';
@@ -97,7 +107,12 @@ export function checkUtterance(utt: Utterance, source: FrameSource, numSenones?:
       for (let t = 0; t < utt.labels.length; t++) {
         const s = utt.labels[t];
         if (!(s >= 0 && s < numSenones)) {
-          throw new FormatError('senone id outside the inventory (alignment from another tree?)', { file: source.name, uttId: utt.uttId, expected: `0 <= id < ${numSenones}`, found: `${s} at frame ${t}` });
+          throw new FormatError('senone id outside the inventory (alignment from another tree?)', {
+            file: source.name,
+            uttId: utt.uttId,
+            expected: `0 <= id < ${numSenones}`,
+            found: `${s} at frame ${t}`,
+          });
         }
       }
     }
@@ -146,7 +161,12 @@ export class SpeakerCmvn {
     let tr = this.transforms.get(key);
     if (!tr) {
       const s = this.stats.get(key);
-      if (!s) throw new FormatError('no CMVN statistics for this speaker', { uttId: utt.uttId, expected: `statistics for '${key}'`, found: `${this.stats.size} speakers` });
+      if (!s)
+        throw new FormatError('no CMVN statistics for this speaker', {
+          uttId: utt.uttId,
+          expected: `statistics for '${key}'`,
+          found: `${this.stats.size} speakers`,
+        });
       tr = cmvnTransform(s, { normVars: this.options.normVars });
       this.transforms.set(key, tr);
     }
@@ -187,7 +207,10 @@ export interface SourceScan {
  * One streaming pass: CMVN statistics per speaker and senone frame counts (for priors).
  * Memory: O(speakers x dim + senones).
  */
-export async function scanSource(source: FrameSource, opts: { numSenones?: number; cmvn?: Partial<CmvnOptions> } = {}): Promise<SourceScan> {
+export async function scanSource(
+  source: FrameSource,
+  opts: { numSenones?: number; cmvn?: Partial<CmvnOptions> } = {},
+): Promise<SourceScan> {
   const cmvnOpts = { ...DEFAULT_CMVN_OPTIONS, ...opts.cmvn };
   const stats = new Map<string, CmvnStats>();
   const counts = new Float64Array(opts.numSenones ?? 0);
@@ -296,14 +319,24 @@ interface PoolSlot {
 }
 
 export function resolveBatchOptions(opts: Partial<BatchOptions>): BatchOptions {
-  const o = { ...DEFAULT_BATCH_OPTIONS, ...opts, splice: { ...DEFAULT_BATCH_OPTIONS.splice, ...opts.splice } } as BatchOptions;
+  const o = {
+    ...DEFAULT_BATCH_OPTIONS,
+    ...opts,
+    splice: { ...DEFAULT_BATCH_OPTIONS.splice, ...opts.splice },
+  } as BatchOptions;
   const posInt = (v: number, key: string) => {
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError('bad batching option', { keyPath: key, expected: 'an integer >= 1', found: String(v) });
+    if (!Number.isInteger(v) || v < 1)
+      throw new ConfigError('bad batching option', { keyPath: key, expected: 'an integer >= 1', found: String(v) });
   };
   posInt(o.batchSize, 'batchSize');
   posInt(o.shuffleBufferFrames, 'shuffleBufferFrames');
   for (const k of ['leftContext', 'rightContext'] as const) {
-    if (!Number.isInteger(o.splice[k]) || o.splice[k] < 0) throw new ConfigError('bad splice window', { keyPath: `splice.${k}`, expected: 'an integer >= 0', found: String(o.splice[k]) });
+    if (!Number.isInteger(o.splice[k]) || o.splice[k] < 0)
+      throw new ConfigError('bad splice window', {
+        keyPath: `splice.${k}`,
+        expected: 'an integer >= 0',
+        found: String(o.splice[k]),
+      });
   }
   return o;
 }
@@ -343,7 +376,13 @@ export class Minibatches implements AsyncIterable<Minibatch> {
     const o = this.options;
     const rng = new Rng(o.seed);
     const orderSeed = o.shuffle ? new Rng(o.seed).fork('utterance-order').nextUint32() : undefined;
-    const pool = new FramePool(this.source.utterances({ orderSeed })[Symbol.asyncIterator](), this.source, o, this.skips, this.stats);
+    const pool = new FramePool(
+      this.source.utterances({ orderSeed })[Symbol.asyncIterator](),
+      this.source,
+      o,
+      this.skips,
+      this.stats,
+    );
     const { slots, freeSlots } = pool;
     const { leftContext, rightContext } = o.splice;
     const inputDim = this.inputDim;
@@ -447,7 +486,13 @@ class FramePool {
   private readonly skips: SkipCounter;
   private readonly stats: BatchStats;
 
-  constructor(it: AsyncIterator<Utterance>, source: FrameSource, options: BatchOptions, skips: SkipCounter, stats: BatchStats) {
+  constructor(
+    it: AsyncIterator<Utterance>,
+    source: FrameSource,
+    options: BatchOptions,
+    skips: SkipCounter,
+    stats: BatchStats,
+  ) {
     this.it = it;
     this.source = source;
     this.options = options;
@@ -479,17 +524,26 @@ class FramePool {
   private add(utt: Utterance): void {
     const cmvn = this.options.cmvn;
     const feats = cmvn ? cmvn.apply(utt) : utt.feats;
-    const slot: PoolSlot = { utt, mat: { numFrames: utt.numFrames, dim: utt.dim, data: feats }, remaining: utt.numFrames };
+    const slot: PoolSlot = {
+      utt,
+      mat: { numFrames: utt.numFrames, dim: utt.dim, data: feats },
+      remaining: utt.numFrames,
+    };
     const si = this.freeSlots.length ? this.freeSlots.pop()! : this.slots.length;
     this.slots[si] = slot;
     let nAvail = this.nAvail;
     if (nAvail + utt.numFrames > this.refSlot.length) {
       let cap = this.refSlot.length;
       while (cap < nAvail + utt.numFrames) cap *= 2;
-      const a = new Int32Array(cap); a.set(this.refSlot.subarray(0, nAvail)); this.refSlot = a;
-      const b = new Int32Array(cap); b.set(this.refT.subarray(0, nAvail)); this.refT = b;
+      const a = new Int32Array(cap);
+      a.set(this.refSlot.subarray(0, nAvail));
+      this.refSlot = a;
+      const b = new Int32Array(cap);
+      b.set(this.refT.subarray(0, nAvail));
+      this.refT = b;
     }
-    const refSlot = this.refSlot, refT = this.refT;
+    const refSlot = this.refSlot,
+      refT = this.refT;
     for (let t = 0; t < utt.numFrames; t++) {
       refSlot[nAvail] = si;
       refT[nAvail] = t;
@@ -505,12 +559,20 @@ class FramePool {
  * The minibatch's per-frame arrays (Utterance.extras) for its `n` rows, gathered by name; every
  * utterance of the batch must carry the same arrays with the same sizes (else a FormatError).
  */
-function batchExtras(extraParts: readonly { slot: PoolSlot; t: number }[], n: number, uttIndex: Map<PoolSlot, number>): Record<string, FrameExtra> {
+function batchExtras(
+  extraParts: readonly { slot: PoolSlot; t: number }[],
+  n: number,
+  uttIndex: Map<PoolSlot, number>,
+): Record<string, FrameExtra> {
   const extras: Record<string, FrameExtra> = {};
   if (extraParts.length > 0 && extraParts.length < n) {
     const withExtras = new Set(extraParts.map((p) => p.slot));
     const other = [...uttIndex.keys()].find((s) => !withExtras.has(s))!;
-    throw new FormatError('some utterances carry per-frame arrays and others do not', { uttId: other.utt.uttId, expected: `arrays ${Object.keys(extraParts[0].slot.utt.extras!).join(', ')}`, found: 'none' });
+    throw new FormatError('some utterances carry per-frame arrays and others do not', {
+      uttId: other.utt.uttId,
+      expected: `arrays ${Object.keys(extraParts[0].slot.utt.extras!).join(', ')}`,
+      found: 'none',
+    });
   }
   if (extraParts.length === n) {
     for (const [name, e] of Object.entries(extraParts[0].slot.utt.extras!)) {
@@ -518,7 +580,11 @@ function batchExtras(extraParts: readonly { slot: PoolSlot; t: number }[], n: nu
       for (let i = 0; i < n; i++) {
         const src = extraParts[i].slot.utt.extras![name];
         if (!src || src.dim !== e.dim) {
-          throw new FormatError(`per-frame array '${name}' is missing or differs in size between utterances`, { uttId: extraParts[i].slot.utt.uttId, expected: `${e.dim} values per frame`, found: src ? String(src.dim) : 'none' });
+          throw new FormatError(`per-frame array '${name}' is missing or differs in size between utterances`, {
+            uttId: extraParts[i].slot.utt.uttId,
+            expected: `${e.dim} values per frame`,
+            found: src ? String(src.dim) : 'none',
+          });
         }
         const t = extraParts[i].t;
         data.set(src.data.subarray(t * e.dim, (t + 1) * e.dim), i * e.dim);

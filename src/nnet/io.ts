@@ -66,7 +66,13 @@ async function writeModelFiles(dir: string, classifier: FrameClassifier): Promis
       };
       await fsp.writeFile(join(dir, MODEL_JSON), JSON.stringify(modelJson));
       await fsp.writeFile(join(dir, WEIGHTS_BIN), new Uint8Array(weightData));
-      return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON', weightDataBytes: weightData.byteLength } };
+      return {
+        modelArtifactsInfo: {
+          dateSaved: new Date(0),
+          modelTopologyType: 'JSON',
+          weightDataBytes: weightData.byteLength,
+        },
+      };
     }),
   );
 }
@@ -93,7 +99,12 @@ async function readFileOr(path: string, what: string): Promise<Buffer> {
   try {
     return await fsp.readFile(path);
   } catch (err) {
-    throw new ModelError(`cannot read ${what}`, { file: path, cause: err, expected: 'a model directory written by am-distill', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
+    throw new ModelError(`cannot read ${what}`, {
+      file: path,
+      cause: err,
+      expected: 'a model directory written by am-distill',
+      found: (err as NodeJS.ErrnoException).code ?? 'unreadable',
+    });
   }
 }
 
@@ -101,7 +112,12 @@ function parseJson(buf: Buffer, path: string): unknown {
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (err) {
-    throw new ModelError('malformed JSON', { file: path, cause: err, expected: 'JSON', found: String((err as Error).message).slice(0, 80) });
+    throw new ModelError('malformed JSON', {
+      file: path,
+      cause: err,
+      expected: 'JSON',
+      found: String((err as Error).message).slice(0, 80),
+    });
   }
 }
 
@@ -109,11 +125,29 @@ function parseJson(buf: Buffer, path: string): unknown {
 export async function readSidecar(dir: string): Promise<ModelSidecar> {
   const path = join(dir, SIDECAR_JSON);
   const j = parseJson(await readFileOr(path, 'model sidecar'), path) as Partial<ModelSidecar>;
-  if (j?.kind !== SIDECAR_KIND) throw new ModelError('not a frame-classifier sidecar', { file: path, expected: `kind '${SIDECAR_KIND}'`, found: String(j?.kind) });
-  if (j.formatVersion !== SIDECAR_VERSION) throw new ModelError('unsupported sidecar version', { file: path, expected: String(SIDECAR_VERSION), found: String(j.formatVersion) });
+  if (j?.kind !== SIDECAR_KIND)
+    throw new ModelError('not a frame-classifier sidecar', {
+      file: path,
+      expected: `kind '${SIDECAR_KIND}'`,
+      found: String(j?.kind),
+    });
+  if (j.formatVersion !== SIDECAR_VERSION)
+    throw new ModelError('unsupported sidecar version', {
+      file: path,
+      expected: String(SIDECAR_VERSION),
+      found: String(j.formatVersion),
+    });
   const s = j as ModelSidecar;
-  if (!Array.isArray(s.priors) || s.priors.length !== s.senones?.numSenones || s.shape?.numSenones !== s.senones.numSenones) {
-    throw new ModelError('sidecar is inconsistent', { file: path, expected: 'priors, shape.numSenones and senones.numSenones of one length', found: `${s.priors?.length}, ${s.shape?.numSenones}, ${s.senones?.numSenones}` });
+  if (
+    !Array.isArray(s.priors) ||
+    s.priors.length !== s.senones?.numSenones ||
+    s.shape?.numSenones !== s.senones.numSenones
+  ) {
+    throw new ModelError('sidecar is inconsistent', {
+      file: path,
+      expected: 'priors, shape.numSenones and senones.numSenones of one length',
+      found: `${s.priors?.length}, ${s.shape?.numSenones}, ${s.senones?.numSenones}`,
+    });
   }
   return s;
 }
@@ -127,7 +161,11 @@ export async function loadModelDir(dir: string): Promise<{ classifier: FrameClas
     weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
   };
   if (!mj.modelTopology || !Array.isArray(mj.weightsManifest)) {
-    throw new ModelError('not a TF.js layers model', { file: modelPath, expected: 'modelTopology and weightsManifest', found: Object.keys(mj ?? {}).join(', ') });
+    throw new ModelError('not a TF.js layers model', {
+      file: modelPath,
+      expected: 'modelTopology and weightsManifest',
+      found: Object.keys(mj ?? {}).join(', '),
+    });
   }
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
@@ -138,7 +176,11 @@ export async function loadModelDir(dir: string): Promise<{ classifier: FrameClas
   const total = buffers.reduce((n, b) => n + b.length, 0);
   const expectedBytes = weightSpecs.reduce((n, w) => n + 4 * w.shape.reduce((a, b) => a * b, 1), 0);
   if (total !== expectedBytes) {
-    throw new ModelError('weights file size does not match the manifest (truncated or foreign file?)', { file: join(dir, WEIGHTS_BIN), expected: `${expectedBytes} bytes`, found: `${total} bytes` });
+    throw new ModelError('weights file size does not match the manifest (truncated or foreign file?)', {
+      file: join(dir, WEIGHTS_BIN),
+      expected: `${expectedBytes} bytes`,
+      found: `${total} bytes`,
+    });
   }
   const weightData = new Uint8Array(total);
   let off = 0;
@@ -148,15 +190,32 @@ export async function loadModelDir(dir: string): Promise<{ classifier: FrameClas
   }
   let model: tf.LayersModel;
   try {
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs, weightData: weightData.buffer }));
+    model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs, weightData: weightData.buffer }),
+    );
   } catch (err) {
-    throw new ModelError('cannot build the model from model.json', { file: modelPath, cause: err, expected: 'a TF.js layers model', found: String((err as Error).message).slice(0, 120) });
+    throw new ModelError('cannot build the model from model.json', {
+      file: modelPath,
+      cause: err,
+      expected: 'a TF.js layers model',
+      found: String((err as Error).message).slice(0, 120),
+    });
   }
   const classifier = new FrameClassifier(model);
-  const a = classifier.shape, b = sidecar.shape;
-  if (a.inputDim !== b.inputDim || a.hiddenLayers !== b.hiddenLayers || a.hiddenUnits !== b.hiddenUnits || a.numSenones !== b.numSenones) {
+  const a = classifier.shape,
+    b = sidecar.shape;
+  if (
+    a.inputDim !== b.inputDim ||
+    a.hiddenLayers !== b.hiddenLayers ||
+    a.hiddenUnits !== b.hiddenUnits ||
+    a.numSenones !== b.numSenones
+  ) {
     classifier.dispose();
-    throw new ModelError('model.json and sidecar.json describe different models', { file: dir, expected: canonicalJson(b), found: canonicalJson(a) });
+    throw new ModelError('model.json and sidecar.json describe different models', {
+      file: dir,
+      expected: canonicalJson(b),
+      found: canonicalJson(a),
+    });
   }
   return { classifier, sidecar };
 }
@@ -176,14 +235,36 @@ export interface ModelInputs {
  */
 export function checkCompatible(sidecar: ModelSidecar, expected: ModelInputs, what: string): void {
   const problems: string[] = [];
-  if (sidecar.senones.numSenones !== expected.senones.numSenones) problems.push(`senone count ${sidecar.senones.numSenones} vs ${expected.senones.numSenones}`);
-  if (sidecar.senones.id !== undefined && expected.senones.id !== undefined && sidecar.senones.id !== expected.senones.id) problems.push(`senone inventory ${sidecar.senones.id} vs ${expected.senones.id}`);
-  if (expected.featureConfig !== undefined && sidecar.featureConfig !== null && expected.featureConfig !== null && hashConfig(sidecar.featureConfig) !== hashConfig(expected.featureConfig)) {
+  if (sidecar.senones.numSenones !== expected.senones.numSenones)
+    problems.push(`senone count ${sidecar.senones.numSenones} vs ${expected.senones.numSenones}`);
+  if (
+    sidecar.senones.id !== undefined &&
+    expected.senones.id !== undefined &&
+    sidecar.senones.id !== expected.senones.id
+  )
+    problems.push(`senone inventory ${sidecar.senones.id} vs ${expected.senones.id}`);
+  if (
+    expected.featureConfig !== undefined &&
+    sidecar.featureConfig !== null &&
+    expected.featureConfig !== null &&
+    hashConfig(sidecar.featureConfig) !== hashConfig(expected.featureConfig)
+  ) {
     problems.push(`feature config ${canonicalJson(sidecar.featureConfig)} vs ${canonicalJson(expected.featureConfig)}`);
   }
-  if (expected.featureDim !== undefined && sidecar.featureDim !== expected.featureDim) problems.push(`feature dimension ${sidecar.featureDim} vs ${expected.featureDim}`);
-  if (expected.splice && (sidecar.splice.leftContext !== expected.splice.leftContext || sidecar.splice.rightContext !== expected.splice.rightContext)) {
-    problems.push(`splice window -${sidecar.splice.leftContext}/+${sidecar.splice.rightContext} vs -${expected.splice.leftContext}/+${expected.splice.rightContext}`);
+  if (expected.featureDim !== undefined && sidecar.featureDim !== expected.featureDim)
+    problems.push(`feature dimension ${sidecar.featureDim} vs ${expected.featureDim}`);
+  if (
+    expected.splice &&
+    (sidecar.splice.leftContext !== expected.splice.leftContext ||
+      sidecar.splice.rightContext !== expected.splice.rightContext)
+  ) {
+    problems.push(
+      `splice window -${sidecar.splice.leftContext}/+${sidecar.splice.rightContext} vs -${expected.splice.leftContext}/+${expected.splice.rightContext}`,
+    );
   }
-  if (problems.length) throw new FormatError(`model and data do not match (${what})`, { expected: 'the same senone inventory, feature config and splice window', found: problems.join('; ') });
+  if (problems.length)
+    throw new FormatError(`model and data do not match (${what})`, {
+      expected: 'the same senone inventory, feature config and splice window',
+      found: problems.join('; '),
+    });
 }

@@ -36,7 +36,10 @@ export class FrameClassifier {
     try {
       logitsLayer = model.getLayer(LOGITS_LAYER);
     } catch {
-      throw new ModelError(`model has no '${LOGITS_LAYER}' layer`, { expected: `layers ${hiddenLayerName(0)}.., ${LOGITS_LAYER}, ${POSTERIORS_LAYER}`, found: model.layers.map((l) => l.name).join(', ') });
+      throw new ModelError(`model has no '${LOGITS_LAYER}' layer`, {
+        expected: `layers ${hiddenLayerName(0)}.., ${LOGITS_LAYER}, ${POSTERIORS_LAYER}`,
+        found: model.layers.map((l) => l.name).join(', '),
+      });
     }
     this.logitsModel = tf.model({ inputs: model.inputs, outputs: logitsLayer.output as tf.SymbolicTensor });
     const inputDim = model.inputs[0].shape[1] as number;
@@ -45,7 +48,7 @@ export class FrameClassifier {
     this.shape = {
       inputDim,
       hiddenLayers: hidden.length,
-      hiddenUnits: hidden.length ? ((hidden[0].outputShape as number[])[1]) : 0,
+      hiddenUnits: hidden.length ? (hidden[0].outputShape as number[])[1] : 0,
       numSenones,
     };
   }
@@ -75,7 +78,10 @@ export class FrameClassifier {
 
   /** Copies of all weights as float32 arrays, layer order (for comparisons and checksums). */
   weightArrays(): Float32Array[] {
-    return this.model.getWeights().map((w) => w.dataSync() as Float32Array).map((a) => Float32Array.from(a));
+    return this.model
+      .getWeights()
+      .map((w) => w.dataSync() as Float32Array)
+      .map((a) => Float32Array.from(a));
   }
 
   dispose(): void {
@@ -85,9 +91,15 @@ export class FrameClassifier {
 
 export function validateShape(s: FrameClassifierShape): void {
   for (const k of ['inputDim', 'hiddenUnits', 'numSenones'] as const) {
-    if (!Number.isInteger(s[k]) || s[k] < 1) throw new ConfigError('bad model size', { keyPath: k, expected: 'an integer >= 1', found: String(s[k]) });
+    if (!Number.isInteger(s[k]) || s[k] < 1)
+      throw new ConfigError('bad model size', { keyPath: k, expected: 'an integer >= 1', found: String(s[k]) });
   }
-  if (!Number.isInteger(s.hiddenLayers) || s.hiddenLayers < 0) throw new ConfigError('bad model size', { keyPath: 'hiddenLayers', expected: 'an integer >= 0', found: String(s.hiddenLayers) });
+  if (!Number.isInteger(s.hiddenLayers) || s.hiddenLayers < 0)
+    throw new ConfigError('bad model size', {
+      keyPath: 'hiddenLayers',
+      expected: 'an integer >= 0',
+      found: String(s.hiddenLayers),
+    });
 }
 
 /** The layer graph with fixed names, weights uninitialised (zeros). */
@@ -96,10 +108,16 @@ export function buildTopology(s: FrameClassifierShape): tf.LayersModel {
   const input = tf.input({ shape: [s.inputDim], name: INPUT_NAME });
   let h: tf.SymbolicTensor = input;
   for (let i = 0; i < s.hiddenLayers; i++) {
-    h = tf.layers.dense({ units: s.hiddenUnits, activation: 'relu', name: hiddenLayerName(i), kernelInitializer: 'zeros' }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers
+      .dense({ units: s.hiddenUnits, activation: 'relu', name: hiddenLayerName(i), kernelInitializer: 'zeros' })
+      .apply(h) as tf.SymbolicTensor;
   }
-  const logits = tf.layers.dense({ units: s.numSenones, activation: 'linear', name: LOGITS_LAYER, kernelInitializer: 'zeros' }).apply(h) as tf.SymbolicTensor;
-  const post = tf.layers.activation({ activation: 'softmax', name: POSTERIORS_LAYER }).apply(logits) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({ units: s.numSenones, activation: 'linear', name: LOGITS_LAYER, kernelInitializer: 'zeros' })
+    .apply(h) as tf.SymbolicTensor;
+  const post = tf.layers
+    .activation({ activation: 'softmax', name: POSTERIORS_LAYER })
+    .apply(logits) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: post, name: 'frame_classifier' });
 }
 
@@ -114,7 +132,8 @@ export function createFrameClassifier(s: FrameClassifierShape, seed: number): Fr
   const dims = [s.inputDim, ...Array<number>(s.hiddenLayers).fill(s.hiddenUnits), s.numSenones];
   const weights: tf.Tensor[] = [];
   for (let l = 0; l + 1 < dims.length; l++) {
-    const fanIn = dims[l], fanOut = dims[l + 1];
+    const fanIn = dims[l],
+      fanOut = dims[l + 1];
     const limit = Math.sqrt(6 / (fanIn + fanOut));
     const k = new Float32Array(fanIn * fanOut);
     for (let i = 0; i < k.length; i++) k[i] = (rng.next() * 2 - 1) * limit;

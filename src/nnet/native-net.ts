@@ -12,7 +12,14 @@ import * as tf from '@tensorflow/tfjs';
 import type { FrameClassifier, FrameClassifierShape } from './model.ts';
 import { nativeAddon, type NativeAddon } from './native.ts';
 import { ModelError } from './errors.ts';
-import { DEFAULT_OPTIMIZER_OPTIONS, checkOptimizerState, concatFloat32, splitFloat32, type OptimizerOptions, type OptimizerState } from './optim.ts';
+import {
+  DEFAULT_OPTIMIZER_OPTIONS,
+  checkOptimizerState,
+  concatFloat32,
+  splitFloat32,
+  type OptimizerOptions,
+  type OptimizerState,
+} from './optim.ts';
 import { checkWeightAverageState, type WeightAverageHeader } from './average.ts';
 
 /** Layer sizes [in, h, ..., h, out] of a shape. */
@@ -40,7 +47,8 @@ export class NativeMlp {
     this.dims = layerDims(shape);
     this.maxWidth = Math.max(...this.dims);
     this.params = [];
-    for (let l = 0; l + 1 < this.dims.length; l++) this.params.push(new Float32Array(this.dims[l] * this.dims[l + 1]), new Float32Array(this.dims[l + 1]));
+    for (let l = 0; l + 1 < this.dims.length; l++)
+      this.params.push(new Float32Array(this.dims[l] * this.dims[l + 1]), new Float32Array(this.dims[l + 1]));
     this.grads = this.params.map((p) => new Float32Array(p.length));
     if (params) this.setParams(params);
   }
@@ -55,9 +63,17 @@ export class NativeMlp {
   }
 
   setParams(params: readonly Float32Array[]): void {
-    if (params.length !== this.params.length) throw new ModelError('weights do not fit the native network', { expected: `${this.params.length} arrays`, found: String(params.length) });
+    if (params.length !== this.params.length)
+      throw new ModelError('weights do not fit the native network', {
+        expected: `${this.params.length} arrays`,
+        found: String(params.length),
+      });
     params.forEach((p, i) => {
-      if (p.length !== this.params[i].length) throw new ModelError('weights do not fit the native network', { expected: `${this.params[i].length} values in array ${i}`, found: String(p.length) });
+      if (p.length !== this.params[i].length)
+        throw new ModelError('weights do not fit the native network', {
+          expected: `${this.params[i].length} values in array ${i}`,
+          found: String(p.length),
+        });
       this.params[i].set(p);
     });
   }
@@ -65,7 +81,11 @@ export class NativeMlp {
   /** Copy the weights into a TF.js classifier of the same shape (for saving). */
   copyTo(c: FrameClassifier): void {
     const vars = c.variables;
-    if (vars.length !== this.params.length) throw new ModelError('classifier does not fit the native network', { expected: `${this.params.length} variables`, found: String(vars.length) });
+    if (vars.length !== this.params.length)
+      throw new ModelError('classifier does not fit the native network', {
+        expected: `${this.params.length} variables`,
+        found: String(vars.length),
+      });
     const ts = this.params.map((p, i) => tf.tensor(p, vars[i].shape));
     c.model.setWeights(ts);
     tf.dispose(ts);
@@ -85,7 +105,8 @@ export class NativeMlp {
     const a = this.addon;
     let input = x;
     for (let l = 0; l < this.numLayers; l++) {
-      const din = this.dims[l], dout = this.dims[l + 1];
+      const din = this.dims[l],
+        dout = this.dims[l + 1];
       const out = this.acts[l].subarray(0, n * dout);
       a.gemm(false, false, n, dout, din, 1, input.subarray(0, n * din), this.params[2 * l], 0, out);
       a.biasAct(out, this.params[2 * l + 1], n, dout, l + 1 < this.numLayers);
@@ -108,7 +129,8 @@ export class NativeMlp {
     const a = this.addon;
     let cur = 0;
     for (let l = this.numLayers - 1; l >= 0; l--) {
-      const din = this.dims[l], dout = this.dims[l + 1];
+      const din = this.dims[l],
+        dout = this.dims[l + 1];
       const dz = this.delta[cur].subarray(0, n * dout);
       const input = l === 0 ? x.subarray(0, n * din) : this.acts[l - 1].subarray(0, n * din);
       a.gemm(true, false, din, dout, n, 1, input, dz, 0, this.grads[2 * l]);
@@ -130,7 +152,10 @@ export class NativeOptimizer {
   private readonly slots: Float32Array[];
   private readonly addon: NativeAddon;
 
-  constructor(private readonly net: NativeMlp, opts: Partial<OptimizerOptions> = {}) {
+  constructor(
+    private readonly net: NativeMlp,
+    opts: Partial<OptimizerOptions> = {},
+  ) {
     this.addon = nativeAddon();
     this.options = { ...DEFAULT_OPTIMIZER_OPTIONS, ...opts };
     const perVar = this.options.kind === 'adam' ? 2 : 1;
@@ -152,16 +177,26 @@ export class NativeOptimizer {
     const c2 = 1 - Math.pow(o.beta2, this.step);
     const stepSize = (learningRate * Math.sqrt(c2)) / c1;
     const epsHat = o.epsilon * Math.sqrt(c2);
-    for (let i = 0; i < n; i++) this.addon.adam(params[i], grads[i], this.slots[i], this.slots[n + i], stepSize, o.beta1, o.beta2, epsHat, o.l2);
+    for (let i = 0; i < n; i++)
+      this.addon.adam(params[i], grads[i], this.slots[i], this.slots[n + i], stepSize, o.beta1, o.beta2, epsHat, o.l2);
   }
 
   saveState(): { header: OptimizerState; data: Uint8Array } {
-    return { header: { kind: this.options.kind, step: this.step, shapes: this.slotShapes() }, data: concatFloat32(this.slots) };
+    return {
+      header: { kind: this.options.kind, step: this.step, shapes: this.slotShapes() },
+      data: concatFloat32(this.slots),
+    };
   }
 
   loadState(header: OptimizerState, data: Uint8Array, where: string): void {
     checkOptimizerState(header, this.options.kind, this.slotShapes(), where);
-    splitFloat32(this.slots.map((a) => a.length), data, where, 'optimizer state', (i, v) => this.slots[i].set(v));
+    splitFloat32(
+      this.slots.map((a) => a.length),
+      data,
+      where,
+      'optimizer state',
+      (i, v) => this.slots[i].set(v),
+    );
     this.step = header.step;
   }
 
@@ -192,17 +227,27 @@ export class NativeWeightAverager {
 
   /** Make the average the net's weights. */
   assign(): void {
-    if (this.updates === 0) throw new ModelError('no weights averaged yet', { expected: 'at least one averaged step', found: '0' });
+    if (this.updates === 0)
+      throw new ModelError('no weights averaged yet', { expected: 'at least one averaged step', found: '0' });
     this.net.setParams(this.avg);
   }
 
   saveState(): { header: WeightAverageHeader; data: Uint8Array } {
-    return { header: { updates: this.updates, fromEpoch: this.fromEpoch, shapes: paramShapes(this.net) }, data: concatFloat32(this.avg) };
+    return {
+      header: { updates: this.updates, fromEpoch: this.fromEpoch, shapes: paramShapes(this.net) },
+      data: concatFloat32(this.avg),
+    };
   }
 
   loadState(header: WeightAverageHeader, data: Uint8Array, where: string): void {
     checkWeightAverageState(header, data, paramShapes(this.net), where);
-    splitFloat32(this.avg.map((a) => a.length), data, where, 'weight average', (i, v) => this.avg[i].set(v));
+    splitFloat32(
+      this.avg.map((a) => a.length),
+      data,
+      where,
+      'weight average',
+      (i, v) => this.avg[i].set(v),
+    );
     this.updates = header.updates;
     this.fromEpoch = header.fromEpoch;
   }

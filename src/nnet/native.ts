@@ -15,22 +15,66 @@ import { packageRoot } from '../util/package-root.ts';
 /** The addon's functions (see native/engine.cc for each one's contract). */
 export interface NativeAddon {
   abiVersion: number;
-  loadBlas(path?: string | null): { ok: true; path: string; config: string; corename: string; threads: number; parallel: number } | { ok: false; error: string };
+  loadBlas(
+    path?: string | null,
+  ):
+    | { ok: true; path: string; config: string; corename: string; threads: number; parallel: number }
+    | { ok: false; error: string };
   setThreads(n: number): number;
-  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void;
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: number,
+    c: Float32Array,
+  ): void;
   biasAct(z: Float32Array, b: Float32Array, n: number, d: number, relu: boolean): void;
   reluBackward(dh: Float32Array, h: Float32Array, count: number): void;
   colSum(dz: Float32Array, n: number, d: number, out: Float32Array): void;
-  xentHard(z: Float32Array, n: number, s: number, labels: Int32Array, dz: Float32Array | null, scale: number, out: Float64Array): void;
+  xentHard(
+    z: Float32Array,
+    n: number,
+    s: number,
+    labels: Int32Array,
+    dz: Float32Array | null,
+    scale: number,
+    out: Float64Array,
+  ): void;
   argmaxRows(z: Float32Array, n: number, s: number, out: Int32Array): void;
   softmaxRows(z: Float32Array, n: number, s: number, temperature: number, out: Float32Array): void;
   xentDistill(
-    z: Float32Array, n: number, s: number, temperature: number,
-    ids: Int32Array | null, probs: Float32Array, k: number, residual: Float32Array | null,
-    labels: Int32Array | null, rowWeights: Float32Array | null, hardWeight: number, convex: boolean,
-    dz: Float32Array | null, scale: number, out: Float64Array,
+    z: Float32Array,
+    n: number,
+    s: number,
+    temperature: number,
+    ids: Int32Array | null,
+    probs: Float32Array,
+    k: number,
+    residual: Float32Array | null,
+    labels: Int32Array | null,
+    rowWeights: Float32Array | null,
+    hardWeight: number,
+    convex: boolean,
+    dz: Float32Array | null,
+    scale: number,
+    out: Float64Array,
   ): void;
-  adam(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, stepSize: number, beta1: number, beta2: number, epsHat: number, l2: number): void;
+  adam(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    stepSize: number,
+    beta1: number,
+    beta2: number,
+    epsHat: number,
+    l2: number,
+  ): void;
   sgd(w: Float32Array, g: Float32Array, vel: Float32Array, lr: number, momentum: number, l2: number): void;
   averageInto(avg: Float32Array, w: Float32Array, rate: number): void;
   gemmFloor(dims: Float64Array, batch: number, train: boolean, iterations: number): number;
@@ -51,9 +95,7 @@ export interface NativeBlasInfo {
   kernelIsa: string;
 }
 
-export type NativeEngineStatus =
-  | { ok: true; addon: NativeAddon; blas: NativeBlasInfo }
-  | { ok: false; reason: string };
+export type NativeEngineStatus = { ok: true; addon: NativeAddon; blas: NativeBlasInfo } | { ok: false; reason: string };
 
 /** How to get the fast path, for the line printed when it is absent. */
 export const NATIVE_HOWTO = 'apt-get install libopenblas-dev (or libopenblas0), then npm rebuild am-distill or npm ci';
@@ -97,11 +139,23 @@ function probe(): NativeEngineStatus {
   } catch (err) {
     return { ok: false, reason: `the addon failed to load (${firstLine((err as Error).message)}); ${NATIVE_HOWTO}` };
   }
-  if (addon.abiVersion !== 1) return { ok: false, reason: `the addon is from another version (abi ${addon.abiVersion}, expected 1); run npm rebuild` };
+  if (addon.abiVersion !== 1)
+    return {
+      ok: false,
+      reason: `the addon is from another version (abi ${addon.abiVersion}, expected 1); run npm rebuild`,
+    };
   const r = addon.loadBlas(process.env.AM_DISTILL_BLAS || null);
-  if (!r.ok) return { ok: false, reason: `no optimised BLAS found (${firstLine(r.error).split('; ')[0].slice(0, 160)}); ${BLAS_HOWTO}` };
+  if (!r.ok)
+    return {
+      ok: false,
+      reason: `no optimised BLAS found (${firstLine(r.error).split('; ')[0].slice(0, 160)}); ${BLAS_HOWTO}`,
+    };
   const library = /^(OpenBLAS [\d.]+)/.exec(r.config)?.[1] ?? (r.config ? r.config.split(' ')[0] : '');
-  return { ok: true, addon, blas: { path: r.path, library, corename: r.corename, threads: r.threads, kernelIsa: addon.kernelIsa() } };
+  return {
+    ok: true,
+    addon,
+    blas: { path: r.path, library, corename: r.corename, threads: r.threads, kernelIsa: addon.kernelIsa() },
+  };
 }
 
 function firstLine(s: string): string {

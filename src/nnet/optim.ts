@@ -23,7 +23,14 @@ export interface OptimizerOptions {
   l2: number;
 }
 
-export const DEFAULT_OPTIMIZER_OPTIONS: Readonly<OptimizerOptions> = Object.freeze({ kind: 'adam', momentum: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, l2: 0 });
+export const DEFAULT_OPTIMIZER_OPTIONS: Readonly<OptimizerOptions> = Object.freeze({
+  kind: 'adam',
+  momentum: 0.9,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  l2: 0,
+});
 
 export function defaultLearningRate(kind: OptimizerOptions['kind']): number {
   return kind === 'adam' ? 0.001 : 0.05;
@@ -52,11 +59,22 @@ export function concatFloat32(arrays: readonly Float32Array[]): Uint8Array {
  * Split `concatFloat32` bytes into consecutive pieces of the given sizes, handing each to `take`.
  * Throws a ModelError naming `where` (`what` is truncated) when the data ends before the pieces do.
  */
-export function splitFloat32(sizes: readonly number[], data: Uint8Array, where: string, what: string, take: (i: number, values: Float32Array) => void): void {
+export function splitFloat32(
+  sizes: readonly number[],
+  data: Uint8Array,
+  where: string,
+  what: string,
+  take: (i: number, values: Float32Array) => void,
+): void {
   const floats = new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
   let off = 0;
   sizes.forEach((size, i) => {
-    if (off + size > floats.length) throw new ModelError(`${what} is truncated`, { file: where, expected: `>= ${off + size} floats`, found: String(floats.length) });
+    if (off + size > floats.length)
+      throw new ModelError(`${what} is truncated`, {
+        file: where,
+        expected: `>= ${off + size} floats`,
+        found: String(floats.length),
+      });
     take(i, floats.subarray(off, off + size));
     off += size;
   });
@@ -69,18 +87,34 @@ export function packFloat32(tensors: tf.Tensor[]): Uint8Array {
 
 /** Assign `packFloat32` bytes back to variables of the same shapes, in order (see splitFloat32). */
 export function unpackFloat32Into(vars: tf.Variable[], data: Uint8Array, where: string, what: string): void {
-  splitFloat32(vars.map((v) => v.size), data, where, what, (i, values) => tf.tidy(() => vars[i].assign(tf.tensor(values, vars[i].shape))));
+  splitFloat32(
+    vars.map((v) => v.size),
+    data,
+    where,
+    what,
+    (i, values) => tf.tidy(() => vars[i].assign(tf.tensor(values, vars[i].shape))),
+  );
 }
 
-export const sameShapes = (a: readonly number[][], b: readonly number[][]): boolean => a.length === b.length && a.every((sh, i) => sh.join('x') === b[i].join('x'));
+export const sameShapes = (a: readonly number[][], b: readonly number[][]): boolean =>
+  a.length === b.length && a.every((sh, i) => sh.join('x') === b[i].join('x'));
 
 /**
  * Throw ModelError (naming `where`) unless a saved optimizer state is of `kind` with these slot
  * shapes. For both engines' optimizers (same state format).
  */
-export function checkOptimizerState(header: OptimizerState, kind: OptimizerOptions['kind'], slotShapes: readonly number[][], where: string): void {
+export function checkOptimizerState(
+  header: OptimizerState,
+  kind: OptimizerOptions['kind'],
+  slotShapes: readonly number[][],
+  where: string,
+): void {
   if (header.kind !== kind || !sameShapes(header.shapes, slotShapes)) {
-    throw new ModelError('optimizer state does not fit this model and optimizer', { file: where, expected: `${kind} with ${slotShapes.length} slots`, found: `${header.kind} with ${header.shapes.length} slots` });
+    throw new ModelError('optimizer state does not fit this model and optimizer', {
+      file: where,
+      expected: `${kind} with ${slotShapes.length} slots`,
+      found: `${header.kind} with ${header.shapes.length} slots`,
+    });
   }
 }
 
@@ -93,7 +127,11 @@ export class Optimizer {
   constructor(vars: tf.Variable[], opts: Partial<OptimizerOptions> = {}) {
     this.options = { ...DEFAULT_OPTIMIZER_OPTIONS, ...opts };
     if (this.options.kind !== 'sgd' && this.options.kind !== 'adam') {
-      throw new ConfigError('unknown optimizer', { keyPath: 'optimizer.kind', expected: "'sgd' or 'adam'", found: String(this.options.kind) });
+      throw new ConfigError('unknown optimizer', {
+        keyPath: 'optimizer.kind',
+        expected: "'sgd' or 'adam'",
+        found: String(this.options.kind),
+      });
     }
     this.vars = vars;
     const perVar = this.options.kind === 'adam' ? 2 : 1;
@@ -117,7 +155,8 @@ export class Optimizer {
           v.assign(vNew);
           w.assign(tf.sub(w, tf.mul(vNew, learningRate)));
         } else {
-          const m = this.slots[i], v = this.slots[n + i];
+          const m = this.slots[i],
+            v = this.slots[n + i];
           const mNew = tf.add(tf.mul(m, o.beta1), tf.mul(g, 1 - o.beta1));
           const vNew = tf.add(tf.mul(v, o.beta2), tf.mul(tf.square(g), 1 - o.beta2));
           m.assign(mNew);
@@ -133,11 +172,19 @@ export class Optimizer {
 
   /** State for a checkpoint: header (JSON) and slot values (float32, concatenated). */
   saveState(): { header: OptimizerState; data: Uint8Array } {
-    return { header: { kind: this.options.kind, step: this.step, shapes: this.slots.map((s) => s.shape) }, data: packFloat32(this.slots) };
+    return {
+      header: { kind: this.options.kind, step: this.step, shapes: this.slots.map((s) => s.shape) },
+      data: packFloat32(this.slots),
+    };
   }
 
   loadState(header: OptimizerState, data: Uint8Array, where: string): void {
-    checkOptimizerState(header, this.options.kind, this.slots.map((s) => s.shape), where);
+    checkOptimizerState(
+      header,
+      this.options.kind,
+      this.slots.map((s) => s.shape),
+      where,
+    );
     unpackFloat32Into(this.slots, data, where, 'optimizer state');
     this.step = header.step;
   }

@@ -64,7 +64,14 @@ export interface SerializedError {
 }
 
 export function serializeError(err: unknown): SerializedError {
-  if (err instanceof AmDistillError) return { name: err.name, code: err.code, message: err.message, backend: (err as BackendUnavailableError).backend, stack: err.stack };
+  if (err instanceof AmDistillError)
+    return {
+      name: err.name,
+      code: err.code,
+      message: err.message,
+      backend: (err as BackendUnavailableError).backend,
+      stack: err.stack,
+    };
   if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
   return { name: 'Error', message: String(err) };
 }
@@ -74,13 +81,26 @@ export function reviveError(e: SerializedError, label: string): Error {
   const message = `${label}: ${e.message}`;
   let out: Error;
   switch (e.code) {
-    case 'E_CONFIG': out = new ConfigError(message); break;
-    case 'E_FORMAT': out = new FormatError(message); break;
-    case 'E_NUMERIC': out = new NumericError(message); break;
-    case 'E_CORPUS': out = new CorpusError(message); break;
-    case 'E_MODEL': out = new ModelError(message); break;
-    case 'E_BACKEND': out = Object.assign(new AmDistillError('E_BACKEND', message), { backend: e.backend }); break;
-    default: out = e.code ? new AmDistillError(e.code, message) : new Error(message);
+    case 'E_CONFIG':
+      out = new ConfigError(message);
+      break;
+    case 'E_FORMAT':
+      out = new FormatError(message);
+      break;
+    case 'E_NUMERIC':
+      out = new NumericError(message);
+      break;
+    case 'E_CORPUS':
+      out = new CorpusError(message);
+      break;
+    case 'E_MODEL':
+      out = new ModelError(message);
+      break;
+    case 'E_BACKEND':
+      out = Object.assign(new AmDistillError('E_BACKEND', message), { backend: e.backend });
+      break;
+    default:
+      out = e.code ? new AmDistillError(e.code, message) : new Error(message);
   }
   if (e.stack) out.stack = `${out.name}: ${message}\n  [in worker] ${e.stack}`;
   return out;
@@ -116,12 +136,20 @@ function startWorker(data: unknown): Worker {
  */
 export async function runTrainJobs(jobs: AnyTrainJob[], opts: PoolOptions = {}): Promise<TrainResult[]> {
   const maxWorkers = opts.maxWorkers ?? availableParallelism();
-  if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new ConfigError('bad worker count', { keyPath: 'maxWorkers', expected: 'an integer >= 1', found: String(maxWorkers) });
+  if (!Number.isInteger(maxWorkers) || maxWorkers < 1)
+    throw new ConfigError('bad worker count', {
+      keyPath: 'maxWorkers',
+      expected: 'an integer >= 1',
+      found: String(maxWorkers),
+    });
   const logger = opts.logger ?? defaultLog;
   const labels = jobs.map((_, i) => opts.labels?.[i] ?? `job ${i}`);
   const results: TrainResult[] = new Array(jobs.length);
   // Models computing at once share the cores: each worker's BLAS gets cores / concurrent workers.
-  const computeThreads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, Math.min(maxWorkers, jobs.length))));
+  const computeThreads = Math.max(
+    1,
+    Math.floor(availableParallelism() / Math.max(1, Math.min(maxWorkers, jobs.length))),
+  );
   const running = new Set<Worker>();
   let next = 0;
   let failed = false;
@@ -194,7 +222,12 @@ export function memberSeed(seed: number, k: number): number {
 
 /** Train K ensemble members in parallel workers. */
 export async function trainEnsemble(opts: EnsembleOptions): Promise<TrainResult[]> {
-  if (!Number.isInteger(opts.members) || opts.members < 1) throw new ConfigError('bad ensemble size', { keyPath: 'members', expected: 'an integer >= 1', found: String(opts.members) });
+  if (!Number.isInteger(opts.members) || opts.members < 1)
+    throw new ConfigError('bad ensemble size', {
+      keyPath: 'members',
+      expected: 'an integer >= 1',
+      found: String(opts.members),
+    });
   const baseSeed = opts.job.config.seed ?? 0;
   const jobs: TrainJob[] = Array.from({ length: opts.members }, (_, k) => ({
     ...opts.job,
@@ -203,4 +236,3 @@ export async function trainEnsemble(opts: EnsembleOptions): Promise<TrainResult[
   }));
   return runTrainJobs(jobs, { ...opts, labels: opts.labels ?? jobs.map((_, k) => `member ${k + 1}`) });
 }
-

@@ -20,6 +20,10 @@ export async function openFrameSource(spec: FrameSourceSpec): Promise<FrameSourc
     case 'arrow':
       return ArrowFrameSource.open(spec.options);
     default:
-      throw new ConfigError('unknown frame source kind', { keyPath: 'kind', expected: "'synthetic' or 'arrow'", found: String((spec as { kind?: unknown })?.kind) });
+      throw new ConfigError('unknown frame source kind', {
+        keyPath: 'kind',
+        expected: "'synthetic' or 'arrow'",
+        found: String((spec as { kind?: unknown })?.kind),
+      });
   }
 }

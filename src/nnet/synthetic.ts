@@ -64,16 +64,29 @@ export class SyntheticFrameSource implements FrameSource {
   constructor(opts: Partial<SyntheticCorpusOptions> = {}) {
     const o = { ...DEFAULT_SYNTHETIC_OPTIONS, ...opts };
     for (const k of Object.keys(o) as (keyof SyntheticCorpusOptions)[]) {
-      if (!(k in DEFAULT_SYNTHETIC_OPTIONS)) throw new ConfigError('unknown synthetic corpus option', { keyPath: k, expected: Object.keys(DEFAULT_SYNTHETIC_OPTIONS).join(', '), found: k });
+      if (!(k in DEFAULT_SYNTHETIC_OPTIONS))
+        throw new ConfigError('unknown synthetic corpus option', {
+          keyPath: k,
+          expected: Object.keys(DEFAULT_SYNTHETIC_OPTIONS).join(', '),
+          found: k,
+        });
     }
-    if (o.minFrames < 1 || o.maxFrames < o.minFrames) throw new ConfigError('bad utterance length range', { keyPath: 'minFrames', expected: '1 <= minFrames <= maxFrames', found: `${o.minFrames}..${o.maxFrames}` });
+    if (o.minFrames < 1 || o.maxFrames < o.minFrames)
+      throw new ConfigError('bad utterance length range', {
+        keyPath: 'minFrames',
+        expected: '1 <= minFrames <= maxFrames',
+        found: `${o.minFrames}..${o.maxFrames}`,
+      });
     this.options = o;
     this.featureDim = o.featureDim;
     this.name = `synthetic(${o.idPrefix}, ${o.numUtterances} utterances)`;
     const mr = new Rng(`${o.modelSeed}:means`);
     this.means = Float32Array.from({ length: o.numSenones * o.featureDim }, () => mr.gauss());
     const sr = new Rng(`${o.modelSeed}:speakers:${o.idPrefix}:${o.dataSeed}`);
-    this.speakerOffsets = Float32Array.from({ length: o.numSpeakers * o.featureDim }, () => sr.gauss() * o.speakerOffset);
+    this.speakerOffsets = Float32Array.from(
+      { length: o.numSpeakers * o.featureDim },
+      () => sr.gauss() * o.speakerOffset,
+    );
   }
 
   /** Utterance i (deterministic, independent of visiting order). */
@@ -84,7 +97,7 @@ export class SyntheticFrameSource implements FrameSource {
     const dim = o.featureDim;
     const spk = i % o.numSpeakers;
     const labels = new Int32Array(numFrames);
-    for (let t = 0; t < numFrames; ) {
+    for (let t = 0; t < numFrames;) {
       const s = r.int(o.numSenones);
       const len = o.minSegmentFrames + r.int(o.maxSegmentFrames - o.minSegmentFrames + 1);
       for (let k = 0; k < len && t < numFrames; k++) labels[t++] = s;

@@ -22,7 +22,6 @@ import {
   DEFAULT_CMVN_OPTIONS,
   Minibatches,
   SpeakerCmvn,
-
   resolveBatchOptions,
   scanSource,
   senonePriors,
@@ -38,7 +37,14 @@ import { FrameClassifier, createFrameClassifier } from './model.ts';
 import { defaultLearningRate, DEFAULT_OPTIMIZER_OPTIONS, type OptimizerOptions } from './optim.ts';
 import { SIDECAR_KIND, SIDECAR_VERSION, saveModelDir, type ModelSidecar } from './io.ts';
 import { ModelError } from './errors.ts';
-import { FINAL, copyBestToFinal, saveCheckpoint, startOrResume, type CheckpointedRun, type TrainState } from './checkpoint.ts';
+import {
+  FINAL,
+  copyBestToFinal,
+  saveCheckpoint,
+  startOrResume,
+  type CheckpointedRun,
+  type TrainState,
+} from './checkpoint.ts';
 import { spliceFrameInto } from '../features/splice.ts';
 import { NativeMlp } from './native-net.ts';
 import {
@@ -55,7 +61,15 @@ import {
 } from './trainer.ts';
 
 export { listCheckpoints } from './checkpoint.ts';
-export { hardLabelCrossEntropy, trainStep, HARD_LABEL_LOSS, type LossFn, type NativeLossFn, type TrainLoss, type EvaluateOptions } from './trainer.ts';
+export {
+  hardLabelCrossEntropy,
+  trainStep,
+  HARD_LABEL_LOSS,
+  type LossFn,
+  type NativeLossFn,
+  type TrainLoss,
+  type EvaluateOptions,
+} from './trainer.ts';
 
 /** Everything that determines the trained weights (hashed for resume), plus maxEpochs. */
 export interface TrainConfig {
@@ -204,7 +218,12 @@ export interface AveragedSummary {
 export function resolveTrainConfig(c: Partial<TrainConfig> & { numSenones: number }): TrainConfig {
   const known = new Set([...Object.keys(DEFAULT_TRAIN_CONFIG), 'numSenones', 'senoneInventory', 'averageFromEpoch']);
   for (const k of Object.keys(c)) {
-    if (!known.has(k)) throw new ConfigError('unknown training option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+    if (!known.has(k))
+      throw new ConfigError('unknown training option', {
+        keyPath: k,
+        expected: [...known].sort().join(', '),
+        found: k,
+      });
   }
   const cfg: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG,
@@ -217,17 +236,56 @@ export function resolveTrainConfig(c: Partial<TrainConfig> & { numSenones: numbe
   if (opt.learningRate === undefined) opt.learningRate = defaultLearningRate(opt.kind);
   const posInt = (k: keyof TrainConfig) => {
     const v = cfg[k] as number;
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError('bad training option', { keyPath: k, expected: 'an integer >= 1', found: String(v) });
+    if (!Number.isInteger(v) || v < 1)
+      throw new ConfigError('bad training option', { keyPath: k, expected: 'an integer >= 1', found: String(v) });
   };
-  (['numSenones', 'hiddenUnits', 'batchSize', 'shuffleBufferFrames', 'maxEpochs', 'minEpochs', 'earlyStopPatience'] as const).forEach(posInt);
-  if (!Number.isInteger(cfg.hiddenLayers) || cfg.hiddenLayers < 0) throw new ConfigError('bad training option', { keyPath: 'hiddenLayers', expected: 'an integer >= 0', found: String(cfg.hiddenLayers) });
-  if (!(opt.learningRate! > 0)) throw new ConfigError('bad learning rate', { keyPath: 'optimizer.learningRate', expected: '> 0', found: String(opt.learningRate) });
+  (
+    [
+      'numSenones',
+      'hiddenUnits',
+      'batchSize',
+      'shuffleBufferFrames',
+      'maxEpochs',
+      'minEpochs',
+      'earlyStopPatience',
+    ] as const
+  ).forEach(posInt);
+  if (!Number.isInteger(cfg.hiddenLayers) || cfg.hiddenLayers < 0)
+    throw new ConfigError('bad training option', {
+      keyPath: 'hiddenLayers',
+      expected: 'an integer >= 0',
+      found: String(cfg.hiddenLayers),
+    });
+  if (!(opt.learningRate! > 0))
+    throw new ConfigError('bad learning rate', {
+      keyPath: 'optimizer.learningRate',
+      expected: '> 0',
+      found: String(opt.learningRate),
+    });
   if (cfg.averageFromEpoch === undefined) delete cfg.averageFromEpoch;
-  else if (!Number.isInteger(cfg.averageFromEpoch) || cfg.averageFromEpoch < 1 || cfg.averageFromEpoch > cfg.maxEpochs) {
-    throw new ConfigError('bad weight-averaging start', { keyPath: 'averageFromEpoch', expected: `an integer epoch in 1..maxEpochs (${cfg.maxEpochs})`, found: String(cfg.averageFromEpoch) });
+  else if (
+    !Number.isInteger(cfg.averageFromEpoch) ||
+    cfg.averageFromEpoch < 1 ||
+    cfg.averageFromEpoch > cfg.maxEpochs
+  ) {
+    throw new ConfigError('bad weight-averaging start', {
+      keyPath: 'averageFromEpoch',
+      expected: `an integer epoch in 1..maxEpochs (${cfg.maxEpochs})`,
+      found: String(cfg.averageFromEpoch),
+    });
   }
-  if (!(cfg.halvingFactor > 0 && cfg.halvingFactor < 1)) throw new ConfigError('bad halving factor', { keyPath: 'halvingFactor', expected: 'in (0, 1)', found: String(cfg.halvingFactor) });
-  if (cfg.schedule !== 'newbob' && cfg.schedule !== 'constant') throw new ConfigError('unknown schedule', { keyPath: 'schedule', expected: "'newbob' or 'constant'", found: String(cfg.schedule) });
+  if (!(cfg.halvingFactor > 0 && cfg.halvingFactor < 1))
+    throw new ConfigError('bad halving factor', {
+      keyPath: 'halvingFactor',
+      expected: 'in (0, 1)',
+      found: String(cfg.halvingFactor),
+    });
+  if (cfg.schedule !== 'newbob' && cfg.schedule !== 'constant')
+    throw new ConfigError('unknown schedule', {
+      keyPath: 'schedule',
+      expected: "'newbob' or 'constant'",
+      found: String(cfg.schedule),
+    });
   resolveBatchOptions({ batchSize: cfg.batchSize, shuffleBufferFrames: cfg.shuffleBufferFrames, splice: cfg.splice });
   return cfg;
 }
@@ -245,7 +303,11 @@ function sourceNameForBatch(batch: Minibatch, max = 4): string {
 
 /** The loss to train with: hard-label cross-entropy by default; a bare TF.js loss has no native form. */
 function resolveLoss(loss: TrainOptions['loss']): TrainLoss {
-  return loss === undefined ? HARD_LABEL_LOSS : typeof loss === 'function' ? { name: 'custom TF.js loss', tf: loss, native: null } : loss;
+  return loss === undefined
+    ? HARD_LABEL_LOSS
+    : typeof loss === 'function'
+      ? { name: 'custom TF.js loss', tf: loss, native: null }
+      : loss;
 }
 
 /** One pass over each source's statistics: what training and the sidecar need from the data. */
@@ -267,24 +329,42 @@ async function scanTrainingData(train: FrameSource, dev: FrameSource | undefined
   for (const src of [train, dev]) {
     const n = (src as { numSenones?: number | null } | undefined)?.numSenones;
     if (src && typeof n === 'number' && n !== cfg.numSenones) {
-      throw new FormatError('the alignments have another senone count than the model', { file: src.name, keyPath: 'numSenones', expected: String(cfg.numSenones), found: String(n) });
+      throw new FormatError('the alignments have another senone count than the model', {
+        file: src.name,
+        keyPath: 'numSenones',
+        expected: String(cfg.numSenones),
+        found: String(n),
+      });
     }
   }
   const trainScan = await scanSource(train, { numSenones: cfg.numSenones, cmvn: cfg.cmvn });
   if (trainScan.numFrames === 0) {
-    throw new ConfigError('no usable training frames', { file: train.name, expected: 'at least one labelled utterance', found: trainScan.skips.summary() });
+    throw new ConfigError('no usable training frames', {
+      file: train.name,
+      expected: 'at least one labelled utterance',
+      found: trainScan.skips.summary(),
+    });
   }
   const devScan = dev ? await scanSource(dev, { numSenones: cfg.numSenones, cmvn: cfg.cmvn }) : null;
   const priors = senonePriors(trainScan.senoneCounts, cfg.priorFloorFrames);
   const inputDim = splicedInputDim(train.featureDim, cfg.splice);
   if (dev && dev.featureDim !== train.featureDim) {
-    throw new ConfigError('dev and train features differ in dimension', { file: dev.name, expected: String(train.featureDim), found: String(dev.featureDim) });
+    throw new ConfigError('dev and train features differ in dimension', {
+      file: dev.name,
+      expected: String(train.featureDim),
+      found: String(dev.featureDim),
+    });
   }
   return { train: trainScan, dev: devScan, priors, inputDim };
 }
 
 /** The sidecar every checkpoint and final/ share (the training summary is added to it). */
-function baseSidecarOf(cfg: TrainConfig, train: FrameSource, shape: ModelSidecar['shape'], priors: Float64Array): ModelSidecar {
+function baseSidecarOf(
+  cfg: TrainConfig,
+  train: FrameSource,
+  shape: ModelSidecar['shape'],
+  priors: Float64Array,
+): ModelSidecar {
   return {
     kind: SIDECAR_KIND,
     formatVersion: SIDECAR_VERSION,
@@ -306,24 +386,48 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
   const configHash = trainConfigHash(cfg);
   const backend = await initBackend({ backend: opts.backend ?? 'auto', logger });
   const loss = resolveLoss(opts.loss);
-  const makeTrainer = (c: FrameClassifier): NetTrainer => (backend.name === 'native' ? new NativeTrainer(c, cfg.optimizer, loss) : new TfjsTrainer(c, cfg.optimizer, loss));
+  const makeTrainer = (c: FrameClassifier): NetTrainer =>
+    backend.name === 'native' ? new NativeTrainer(c, cfg.optimizer, loss) : new TfjsTrainer(c, cfg.optimizer, loss);
   const { train, dev } = opts;
   const scan = await scanTrainingData(train, dev, cfg);
-  const shape = { inputDim: scan.inputDim, hiddenLayers: cfg.hiddenLayers, hiddenUnits: cfg.hiddenUnits, numSenones: cfg.numSenones };
+  const shape = {
+    inputDim: scan.inputDim,
+    hiddenLayers: cfg.hiddenLayers,
+    hiddenUnits: cfg.hiddenUnits,
+    numSenones: cfg.numSenones,
+  };
   const baseSidecar = baseSidecarOf(cfg, train, shape, scan.priors);
 
   const run: CheckpointedRun = {
-    outDir: opts.outDir, resume: opts.resume !== false, configHash, maxEpochs: cfg.maxEpochs,
-    learningRate: cfg.optimizer.learningRate!, averageFromEpoch: cfg.averageFromEpoch,
+    outDir: opts.outDir,
+    resume: opts.resume !== false,
+    configHash,
+    maxEpochs: cfg.maxEpochs,
+    learningRate: cfg.optimizer.learningRate!,
+    averageFromEpoch: cfg.averageFromEpoch,
   };
-  const { trainer, state, resumedAfterEpoch } = await startOrResume(run, makeTrainer, () => createFrameClassifier(shape, cfg.seed), logger);
-  logger.info(`model ${scan.inputDim}-${cfg.hiddenUnits}x${cfg.hiddenLayers}-${cfg.numSenones} (${trainer.classifier.numParams} parameters), ` +
-    `train ${scan.train.numFrames} frames / ${scan.train.numUtterances} utterances` + (scan.dev ? `, dev ${scan.dev.numFrames} frames` : ''));
+  const { trainer, state, resumedAfterEpoch } = await startOrResume(
+    run,
+    makeTrainer,
+    () => createFrameClassifier(shape, cfg.seed),
+    logger,
+  );
+  logger.info(
+    `model ${scan.inputDim}-${cfg.hiddenUnits}x${cfg.hiddenLayers}-${cfg.numSenones} (${trainer.classifier.numParams} parameters), ` +
+      `train ${scan.train.numFrames} frames / ${scan.train.numUtterances} utterances` +
+      (scan.dev ? `, dev ${scan.dev.numFrames} frames` : ''),
+  );
 
   const devScan = scan.dev;
-  const evaluateDev = async (): Promise<{ accuracy: number; loss: number } | null> => (dev && devScan
-    ? trainer.evaluate(dev, { cmvn: devScan.cmvn, splice: cfg.splice, numSenones: cfg.numSenones, batchSize: Math.max(cfg.batchSize, 512) })
-    : null);
+  const evaluateDev = async (): Promise<{ accuracy: number; loss: number } | null> =>
+    dev && devScan
+      ? trainer.evaluate(dev, {
+          cmvn: devScan.cmvn,
+          splice: cfg.splice,
+          numSenones: cfg.numSenones,
+          batchSize: Math.max(cfg.batchSize, 512),
+        })
+      : null;
   // final/ = the best epoch (or the weight average), with the training summary in its sidecar.
   const finalDir = join(opts.outDir, FINAL);
   let training: Record<string, unknown>;
@@ -340,16 +444,26 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
       // Schedule decisions (newbob on dev accuracy; training accuracy without dev).
       state.history.push(report);
       Object.assign(state, scheduleAfterEpoch(state, epoch, devAccuracy ?? trainAccuracy, cfg));
-      const sidecar: ModelSidecar = { ...baseSidecar, training: { epoch, seed: cfg.seed, configHash, backend: backend.name, devAccuracy, trainAccuracy } };
+      const sidecar: ModelSidecar = {
+        ...baseSidecar,
+        training: { epoch, seed: cfg.seed, configHash, backend: backend.name, devAccuracy, trainAccuracy },
+      };
       await saveCheckpoint(opts.outDir, trainer, sidecar, state);
       if (opts.onEpochEnd) await opts.onEpochEnd(report);
     }
     training = trainingSummary(cfg, configHash, backend.name, state, dev ? 'dev' : 'train');
     if (trainer.averaging && trainer.averageUpdates() === 0) {
-      logger.warn(`${opts.outDir}: training stopped (${state.stopReason}) after epoch ${state.epoch}, before averageFromEpoch ${cfg.averageFromEpoch}: final/ is the best epoch, not an average`);
+      logger.warn(
+        `${opts.outDir}: training stopped (${state.stopReason}) after epoch ${state.epoch}, before averageFromEpoch ${cfg.averageFromEpoch}: final/ is the best epoch, not an average`,
+      );
     } else if (trainer.averaging) {
       trainer.assignAverage();
-      averaged = { fromEpoch: trainer.averageFromEpoch()!, toEpoch: state.epoch, updates: trainer.averageUpdates(), devAccuracy: (await evaluateDev())?.accuracy ?? null };
+      averaged = {
+        fromEpoch: trainer.averageFromEpoch()!,
+        toEpoch: state.epoch,
+        updates: trainer.averageUpdates(),
+        devAccuracy: (await evaluateDev())?.accuracy ?? null,
+      };
       training.averaged = averaged;
       await saveModelDir(finalDir, trainer.classifier, { ...baseSidecar, training });
     }
@@ -358,11 +472,16 @@ export async function trainFrameClassifier(opts: TrainOptions): Promise<TrainRes
   }
   const sidecar: ModelSidecar = { ...baseSidecar, training };
   if (averaged) {
-    logger.info(`weights averaged over epochs ${averaged.fromEpoch}-${averaged.toEpoch} (${averaged.updates} steps)` + (averaged.devAccuracy !== null ? `: dev frame accuracy ${(100 * averaged.devAccuracy).toFixed(2)}%` : '') +
-      ` (best single epoch ${state.bestEpoch}: ${(100 * state.bestMetric).toFixed(2)}%) -> ${finalDir}`);
+    logger.info(
+      `weights averaged over epochs ${averaged.fromEpoch}-${averaged.toEpoch} (${averaged.updates} steps)` +
+        (averaged.devAccuracy !== null ? `: dev frame accuracy ${(100 * averaged.devAccuracy).toFixed(2)}%` : '') +
+        ` (best single epoch ${state.bestEpoch}: ${(100 * state.bestMetric).toFixed(2)}%) -> ${finalDir}`,
+    );
   } else {
     await copyBestToFinal(opts.outDir, state.bestEpoch, sidecar);
-    logger.info(`best epoch ${state.bestEpoch}: ${dev ? 'dev' : 'train'} frame accuracy ${(100 * state.bestMetric).toFixed(2)}% (stopped: ${state.stopReason}) -> ${finalDir}`);
+    logger.info(
+      `best epoch ${state.bestEpoch}: ${dev ? 'dev' : 'train'} frame accuracy ${(100 * state.bestMetric).toFixed(2)}% (stopped: ${state.stopReason}) -> ${finalDir}`,
+    );
   }
   return {
     outDir: opts.outDir,
@@ -404,13 +523,22 @@ async function trainEpoch(
     cmvn: trainScan.cmvn,
   });
   const progress = logger.progress(`epoch ${epoch} (lr ${lr.toPrecision(3)})`, trainScan.numFrames, 'frames');
-  let lossSum = 0, correct = 0, frames = 0, batchIndex = 0, feedMs = 0, computeMs = 0;
+  let lossSum = 0,
+    correct = 0,
+    frames = 0,
+    batchIndex = 0,
+    feedMs = 0,
+    computeMs = 0;
   let mark = performance.now();
   for await (const batch of batches) {
     const fed = performance.now();
     feedMs += fed - mark;
     batchIndex++;
-    const { loss: batchLoss, numCorrect } = trainer.step(batch, lr, () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`);
+    const { loss: batchLoss, numCorrect } = trainer.step(
+      batch,
+      lr,
+      () => `epoch ${epoch}, batch ${batchIndex} (${batch.size} frames of ${sourceNameForBatch(batch)})`,
+    );
     if (trainer.averaging && epoch >= cfg.averageFromEpoch!) trainer.averageUpdate(epoch);
     mark = performance.now();
     computeMs += mark - fed;
@@ -422,23 +550,40 @@ async function trainEpoch(
   const trainLoss = lossSum / Math.max(1, frames);
   const trainAccuracy = correct / Math.max(1, frames);
   const ev = await evaluateDev();
-  const devAccuracy = ev?.accuracy ?? null, devLoss = ev?.loss ?? null;
+  const devAccuracy = ev?.accuracy ?? null,
+    devLoss = ev?.loss ?? null;
   const seconds = (Date.now() - t0) / 1000;
   const report: EpochReport = {
-    epoch, learningRate: lr, trainLoss, trainAccuracy, devAccuracy, devLoss, frames, seconds,
+    epoch,
+    learningRate: lr,
+    trainLoss,
+    trainAccuracy,
+    devAccuracy,
+    devLoss,
+    frames,
+    seconds,
     framesPerSecond: frames / Math.max(seconds, 1e-9),
     peakBufferedFrames: batches.stats.peakBufferedFrames,
     rssBytes: process.memoryUsage().rss,
     feedSeconds: feedMs / 1000,
     computeSeconds: computeMs / 1000,
   };
-  progress.done(`loss ${trainLoss.toFixed(4)}, train acc ${(100 * trainAccuracy).toFixed(2)}%` + (devAccuracy !== null ? `, dev acc ${(100 * devAccuracy).toFixed(2)}%` : '') +
-    `; feed ${(frames / Math.max(feedMs / 1000, 1e-9)).toFixed(0)} frames/s, engine ${(frames / Math.max(computeMs / 1000, 1e-9)).toFixed(0)} frames/s`);
+  progress.done(
+    `loss ${trainLoss.toFixed(4)}, train acc ${(100 * trainAccuracy).toFixed(2)}%` +
+      (devAccuracy !== null ? `, dev acc ${(100 * devAccuracy).toFixed(2)}%` : '') +
+      `; feed ${(frames / Math.max(feedMs / 1000, 1e-9)).toFixed(0)} frames/s, engine ${(frames / Math.max(computeMs / 1000, 1e-9)).toFixed(0)} frames/s`,
+  );
   return report;
 }
 
 /** The training summary of the final sidecar (the history without timings and memory). */
-function trainingSummary(cfg: TrainConfig, configHash: string, backend: string, state: TrainState, accuracyOn: 'dev' | 'train'): Record<string, unknown> {
+function trainingSummary(
+  cfg: TrainConfig,
+  configHash: string,
+  backend: string,
+  state: TrainState,
+  accuracyOn: 'dev' | 'train',
+): Record<string, unknown> {
   return {
     seed: cfg.seed,
     configHash,
@@ -448,7 +593,9 @@ function trainingSummary(cfg: TrainConfig, configHash: string, backend: string, 
     accuracyOn,
     epochs: state.epoch,
     stopReason: state.stopReason,
-    history: state.history.map(({ rssBytes: _r, seconds: _s, framesPerSecond: _f, feedSeconds: _fs, computeSeconds: _cs, ...h }) => h),
+    history: state.history.map(
+      ({ rssBytes: _r, seconds: _s, framesPerSecond: _f, feedSeconds: _fs, computeSeconds: _cs, ...h }) => h,
+    ),
   };
 }
 
@@ -473,7 +620,16 @@ export function scheduleAfterEpoch(
   prev: ScheduleState,
   epoch: number,
   metric: number,
-  cfg: Pick<TrainConfig, 'schedule' | 'newbobStartImprovement' | 'newbobStopImprovement' | 'halvingFactor' | 'earlyStopPatience' | 'minEpochs' | 'maxEpochs'>,
+  cfg: Pick<
+    TrainConfig,
+    | 'schedule'
+    | 'newbobStartImprovement'
+    | 'newbobStopImprovement'
+    | 'halvingFactor'
+    | 'earlyStopPatience'
+    | 'minEpochs'
+    | 'maxEpochs'
+  >,
 ): ScheduleState {
   const s: ScheduleState = { ...prev, epoch };
   const improvement = metric - (Number.isFinite(prev.bestMetric) ? prev.bestMetric : 0);
@@ -486,7 +642,8 @@ export function scheduleAfterEpoch(
   }
   if (cfg.schedule === 'newbob') {
     // At the last epoch the stop is 'max-epochs' whatever the improvement (a newbob stop then changes nothing).
-    if (s.halving && improvement < cfg.newbobStopImprovement && epoch >= cfg.minEpochs && epoch < cfg.maxEpochs) s.stopReason = 'newbob';
+    if (s.halving && improvement < cfg.newbobStopImprovement && epoch >= cfg.minEpochs && epoch < cfg.maxEpochs)
+      s.stopReason = 'newbob';
     if (improvement < cfg.newbobStartImprovement) s.halving = true;
     if (s.halving) s.learningRate = prev.learningRate * cfg.halvingFactor;
   }
@@ -499,8 +656,14 @@ export function scheduleAfterEpoch(
  * Frame accuracy (argmax vs alignment) and mean cross-entropy over a source, in corpus order, on
  * the active engine (the native engine when it is active, else TF.js).
  */
-export async function evaluateFrameAccuracy(classifier: FrameClassifier, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy & { skips: SkipCounter }> {
-  return isNativeActive() ? evaluateFrameAccuracyNative(nativeNetOf(classifier), source, opts) : evaluateFrameAccuracyTf(classifier, source, opts);
+export async function evaluateFrameAccuracy(
+  classifier: FrameClassifier,
+  source: FrameSource,
+  opts: EvaluateOptions,
+): Promise<FrameAccuracy & { skips: SkipCounter }> {
+  return isNativeActive()
+    ? evaluateFrameAccuracyNative(nativeNetOf(classifier), source, opts)
+    : evaluateFrameAccuracyTf(classifier, source, opts);
 }
 
 /** Native copies of loaded (frozen) classifiers' weights, made on first use. */
@@ -523,11 +686,19 @@ export function nativeNetOf(classifier: FrameClassifier): NativeMlp {
  * Logits of every frame of one utterance, [numFrames x numSenones] row-major (features are
  * normalised with `cmvn` and spliced with edge replication). For soft targets: softmax(logits / T).
  */
-export function utteranceLogits(classifier: FrameClassifier, utt: Utterance, opts: { cmvn?: SpeakerCmvn; splice: SpliceWindow; batchSize?: number }): Float32Array {
+export function utteranceLogits(
+  classifier: FrameClassifier,
+  utt: Utterance,
+  opts: { cmvn?: SpeakerCmvn; splice: SpliceWindow; batchSize?: number },
+): Float32Array {
   const { inputDim, numSenones } = classifier.shape;
   const want = splicedInputDim(utt.dim, opts.splice);
   if (want !== inputDim) {
-    throw new ModelError('spliced feature dimension does not match the model input', { uttId: utt.uttId, expected: String(inputDim), found: `${want} (${utt.dim} x ${opts.splice.leftContext + 1 + opts.splice.rightContext})` });
+    throw new ModelError('spliced feature dimension does not match the model input', {
+      uttId: utt.uttId,
+      expected: String(inputDim),
+      found: `${want} (${utt.dim} x ${opts.splice.leftContext + 1 + opts.splice.rightContext})`,
+    });
   }
   const feats = opts.cmvn ? opts.cmvn.apply(utt) : utt.feats;
   const mat = { numFrames: utt.numFrames, dim: utt.dim, data: feats };
@@ -537,7 +708,8 @@ export function utteranceLogits(classifier: FrameClassifier, utt: Utterance, opt
   const net = isNativeActive() ? nativeNetOf(classifier) : null;
   for (let start = 0; start < utt.numFrames; start += bs) {
     const n = Math.min(bs, utt.numFrames - start);
-    for (let i = 0; i < n; i++) spliceFrameInto(mat, start + i, opts.splice.leftContext, opts.splice.rightContext, x, i * inputDim);
+    for (let i = 0; i < n; i++)
+      spliceFrameInto(mat, start + i, opts.splice.leftContext, opts.splice.rightContext, x, i * inputDim);
     if (net) {
       out.set(net.forward(x, n), start * numSenones);
       continue;
@@ -548,5 +720,3 @@ export function utteranceLogits(classifier: FrameClassifier, utt: Utterance, opt
   }
   return out;
 }
-
-

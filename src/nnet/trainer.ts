@@ -22,7 +22,13 @@ export type LossFn = (logits: tf.Tensor2D, batch: Minibatch) => tf.Scalar;
  * given) its gradient with respect to the logits written into dz [n x S]; `numCorrect` counts the
  * rows whose argmax is the label (0 without labels).
  */
-export type NativeLossFn = (addon: NativeAddon, logits: Float32Array, dz: Float32Array | null, batch: Minibatch, numSenones: number) => { loss: number; numCorrect: number };
+export type NativeLossFn = (
+  addon: NativeAddon,
+  logits: Float32Array,
+  dz: Float32Array | null,
+  batch: Minibatch,
+  numSenones: number,
+) => { loss: number; numCorrect: number };
 
 /** A loss for both engines. */
 export interface TrainLoss {
@@ -33,7 +39,11 @@ export interface TrainLoss {
 }
 
 function requireLabels(batch: Minibatch): Int32Array {
-  if (!batch.labels) throw new ConfigError('hard-label training needs labels', { expected: 'a source with alignments', found: 'unlabelled frames' });
+  if (!batch.labels)
+    throw new ConfigError('hard-label training needs labels', {
+      expected: 'a source with alignments',
+      found: 'unlabelled frames',
+    });
   return batch.labels;
 }
 
@@ -52,7 +62,11 @@ export const nativeHardLabelCrossEntropy: NativeLossFn = (addon, z, dz, batch, n
   return { loss: scratch[0] / batch.size, numCorrect: scratch[1] };
 };
 
-export const HARD_LABEL_LOSS: TrainLoss = { name: 'hard-label cross-entropy', tf: hardLabelCrossEntropy, native: nativeHardLabelCrossEntropy };
+export const HARD_LABEL_LOSS: TrainLoss = {
+  name: 'hard-label cross-entropy',
+  tf: hardLabelCrossEntropy,
+  native: nativeHardLabelCrossEntropy,
+};
 
 export interface EvaluateOptions {
   cmvn?: SpeakerCmvn;
@@ -100,11 +114,14 @@ export interface NetTrainer {
 }
 
 function nonFinite(lossValue: number, batch: Minibatch, describeBatch: () => string): NumericError {
-  return new NumericError(`training loss is not finite at ${describeBatch()}; the last checkpoint is intact (lower the learning rate?)`, {
-    uttId: batch.uttIds[0],
-    expected: 'a finite loss',
-    found: String(lossValue),
-  });
+  return new NumericError(
+    `training loss is not finite at ${describeBatch()}; the last checkpoint is intact (lower the learning rate?)`,
+    {
+      uttId: batch.uttIds[0],
+      expected: 'a finite loss',
+      found: String(lossValue),
+    },
+  );
 }
 
 /**
@@ -151,20 +168,42 @@ export function trainStep(
  * Frame accuracy (argmax vs alignment) and mean cross-entropy over a source in corpus order;
  * `score` gives a batch's summed cross-entropy and its rows whose argmax is the label.
  */
-async function evaluateFrameAccuracyWith(source: FrameSource, opts: EvaluateOptions, score: (batch: Minibatch) => { lossSum: number; correct: number }): Promise<FrameAccuracy> {
-  const batches = new Minibatches(source, { batchSize: opts.batchSize ?? 512, shuffle: false, splice: opts.splice, numSenones: opts.numSenones, cmvn: opts.cmvn });
-  let frames = 0, correct = 0, lossSum = 0;
+async function evaluateFrameAccuracyWith(
+  source: FrameSource,
+  opts: EvaluateOptions,
+  score: (batch: Minibatch) => { lossSum: number; correct: number },
+): Promise<FrameAccuracy> {
+  const batches = new Minibatches(source, {
+    batchSize: opts.batchSize ?? 512,
+    shuffle: false,
+    splice: opts.splice,
+    numSenones: opts.numSenones,
+    cmvn: opts.cmvn,
+  });
+  let frames = 0,
+    correct = 0,
+    lossSum = 0;
   for await (const batch of batches) {
     const r = score(batch);
     lossSum += r.lossSum;
     correct += r.correct;
     frames += batch.size;
   }
-  return { frames, correct, accuracy: frames ? correct / frames : 0, loss: frames ? lossSum / frames : NaN, skips: batches.skips };
+  return {
+    frames,
+    correct,
+    accuracy: frames ? correct / frames : 0,
+    loss: frames ? lossSum / frames : NaN,
+    skips: batches.skips,
+  };
 }
 
 /** Frame accuracy and mean cross-entropy over a source, in TF.js. */
-export function evaluateFrameAccuracyTf(classifier: FrameClassifier, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy> {
+export function evaluateFrameAccuracyTf(
+  classifier: FrameClassifier,
+  source: FrameSource,
+  opts: EvaluateOptions,
+): Promise<FrameAccuracy> {
   return evaluateFrameAccuracyWith(source, opts, (batch) => {
     const [pred, ce] = tf.tidy(() => {
       const logits = classifier.logits(tf.tensor2d(batch.x, [batch.size, batch.inputDim]));
@@ -181,7 +220,11 @@ export function evaluateFrameAccuracyTf(classifier: FrameClassifier, source: Fra
 }
 
 /** Frame accuracy and mean cross-entropy over a source, on the native engine. */
-export function evaluateFrameAccuracyNative(net: NativeMlp, source: FrameSource, opts: EvaluateOptions): Promise<FrameAccuracy> {
+export function evaluateFrameAccuracyNative(
+  net: NativeMlp,
+  source: FrameSource,
+  opts: EvaluateOptions,
+): Promise<FrameAccuracy> {
   const addon = nativeAddon();
   const out = new Float64Array(2);
   return evaluateFrameAccuracyWith(source, opts, (batch) => {
@@ -253,7 +296,11 @@ export class TfjsTrainer extends AveragingTrainer implements NetTrainer {
   private readonly vars: tf.Variable[];
   private readonly optimizer: Optimizer;
 
-  constructor(readonly classifier: FrameClassifier, optimizer: Partial<OptimizerOptions>, private readonly loss: TrainLoss) {
+  constructor(
+    readonly classifier: FrameClassifier,
+    optimizer: Partial<OptimizerOptions>,
+    private readonly loss: TrainLoss,
+  ) {
     super();
     this.vars = classifier.variables;
     this.optimizer = new Optimizer(this.vars, optimizer);
@@ -281,8 +328,12 @@ export class TfjsTrainer extends AveragingTrainer implements NetTrainer {
     const avg = new WeightAverager(this.vars);
     const vars = this.vars;
     return {
-      get updates() { return avg.updates; },
-      get fromEpoch() { return avg.fromEpoch; },
+      get updates() {
+        return avg.updates;
+      },
+      get fromEpoch() {
+        return avg.fromEpoch;
+      },
       update: (epoch) => avg.update(vars, epoch),
       saveState: () => avg.saveState(),
       loadState: (h, d, w) => avg.loadState(h, d, w),
@@ -305,10 +356,18 @@ export class NativeTrainer extends AveragingTrainer implements NetTrainer {
   private readonly addon: NativeAddon;
   private readonly lossFn: NativeLossFn;
 
-  constructor(readonly classifier: FrameClassifier, optimizer: Partial<OptimizerOptions>, loss: TrainLoss) {
+  constructor(
+    readonly classifier: FrameClassifier,
+    optimizer: Partial<OptimizerOptions>,
+    loss: TrainLoss,
+  ) {
     super();
     if (!loss.native) {
-      throw new ConfigError('this training loss has no native implementation', { keyPath: 'backend', expected: "a TF.js backend (e.g. 'wasm') for this loss", found: `'native' with loss '${loss.name}'` });
+      throw new ConfigError('this training loss has no native implementation', {
+        keyPath: 'backend',
+        expected: "a TF.js backend (e.g. 'wasm') for this loss",
+        found: `'native' with loss '${loss.name}'`,
+      });
     }
     this.lossFn = loss.native;
     this.addon = nativeAddon();

@@ -11,7 +11,14 @@
  * kernel is called without the flag. Results are the same products; only the summation order
  * inside XNNPACK may differ, so values agree to float32 rounding (tested at 1e-5 relative).
  */
-import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import {
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs';
 
 const KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
 const BACKEND = 'wasm';
@@ -59,7 +66,13 @@ function wrap(original: KernelConfig): KernelConfig {
   };
   // Keep setupFunc: the engine calls it when the backend initialises, and the original kernel
   // needs it to bind its wasm function.
-  return { kernelName: original.kernelName, backendName: original.backendName, setupFunc: original.setupFunc, disposeFunc: original.disposeFunc, kernelFunc };
+  return {
+    kernelName: original.kernelName,
+    backendName: original.backendName,
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc,
+  };
 }
 
 /** Install the patch (idempotent). Works before or after the wasm backend is initialised. */

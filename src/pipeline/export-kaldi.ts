@@ -39,7 +39,14 @@ import { readCmvnFile } from '../features/cmvn-file.ts';
 import { readAlignmentFile, readAlignmentMetadata } from '../align/store.ts';
 import { readSoftTargetFile, readSoftTargetMetadata } from '../distill/store.ts';
 import { readTargetsFile } from '../formats/targets.ts';
-import { encodeInt32Vector, encodeMatrix, encodePosterior, formatInt32VectorText, KaldiArchiveWriter, type PosteriorFrame } from '../formats/kaldi-io.ts';
+import {
+  encodeInt32Vector,
+  encodeMatrix,
+  encodePosterior,
+  formatInt32VectorText,
+  KaldiArchiveWriter,
+  type PosteriorFrame,
+} from '../formats/kaldi-io.ts';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { withAtomicOutput, writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLogger, type Logger } from '../util/log.ts';
@@ -77,7 +84,11 @@ export interface KaldiExportSummary {
   features: { stored: 'raw, before CMVN'; frameShiftMs: number; sampleRateHz: number };
   numPdfs: number | null;
   /** Weights of the exported posteriors: as stored (see the residual mode). */
-  targets: { split: string; residual: string; sets: { name: string; temperature: number; k: number; exported: boolean }[] } | null;
+  targets: {
+    split: string;
+    residual: string;
+    sets: { name: string; temperature: number; k: number; exported: boolean }[];
+  } | null;
   splits: Record<string, ExportedSplit>;
 }
 
@@ -89,16 +100,32 @@ function stageDir(expDir: string, stage: string): string {
 async function checkOutDir(outDir: string): Promise<void> {
   if (!existsSync(outDir)) return;
   const entries = await fsp.readdir(outDir).catch(() => null);
-  if (entries === null) throw new ConfigError('output path exists and is not a directory', { file: outDir, expected: 'a new directory or an earlier Kaldi export' });
+  if (entries === null)
+    throw new ConfigError('output path exists and is not a directory', {
+      file: outDir,
+      expected: 'a new directory or an earlier Kaldi export',
+    });
   if (entries.length > 0 && !entries.includes(KALDI_EXPORT_JSON)) {
-    throw new ConfigError('output directory exists and is not a Kaldi export (it would be replaced)', { file: outDir, expected: `a new or empty directory, or one with ${KALDI_EXPORT_JSON}`, found: `${entries.length} entries` });
+    throw new ConfigError('output directory exists and is not a Kaldi export (it would be replaced)', {
+      file: outDir,
+      expected: `a new or empty directory, or one with ${KALDI_EXPORT_JSON}`,
+      found: `${entries.length} entries`,
+    });
   }
 }
 
 /** Feature splits of the experiment (`features/<split>.arrow`). */
 async function featureSplits(featuresDir: string): Promise<string[]> {
-  if (!existsSync(featuresDir)) throw new ConfigError('not a finished experiment: no features stage output', { file: featuresDir, expected: 'the features/ directory of a run that reached the features stage', found: 'no such directory' });
-  return (await fsp.readdir(featuresDir)).filter((n) => /^[^.]+\.arrow$/.test(n)).map((n) => n.slice(0, -'.arrow'.length)).sort(compareIds);
+  if (!existsSync(featuresDir))
+    throw new ConfigError('not a finished experiment: no features stage output', {
+      file: featuresDir,
+      expected: 'the features/ directory of a run that reached the features stage',
+      found: 'no such directory',
+    });
+  return (await fsp.readdir(featuresDir))
+    .filter((n) => /^[^.]+\.arrow$/.test(n))
+    .map((n) => n.slice(0, -'.arrow'.length))
+    .sort(compareIds);
 }
 
 /** The manifest restricted to `keep` (utterances with features), recordings that are still used. */
@@ -120,11 +147,17 @@ interface SplitContext {
 /** `<tmp>/<dir>/<name>.ark` + `.scp`, the scp naming the archive at its final place. */
 function openArchive(ctx: Pick<SplitContext, 'tmp' | 'final'>, dir: string, name: string): Promise<KaldiArchiveWriter> {
   const ark = join(dir, `${name}.ark`);
-  return KaldiArchiveWriter.open(join(ctx.tmp, ark), { scpPath: join(ctx.tmp, dir, `${name}.scp`), arkPathInScp: join(ctx.final, ark) });
+  return KaldiArchiveWriter.open(join(ctx.tmp, ark), {
+    scpPath: join(ctx.tmp, dir, `${name}.scp`),
+    arkPathInScp: join(ctx.final, ark),
+  });
 }
 
 /** Write `<split>.arrow` features as fbank (and mfcc) archives; returns the exported frame counts. */
-async function exportFeatures(ctx: Omit<SplitContext, 'frames'>, featuresPath: string): Promise<{ frames: Map<string, number>; leftOut: number; mfccDim: number | null; fbankDim: number }> {
+async function exportFeatures(
+  ctx: Omit<SplitContext, 'frames'>,
+  featuresPath: string,
+): Promise<{ frames: Map<string, number>; leftOut: number; mfccDim: number | null; fbankDim: number }> {
   const meta = await readFeatureMetadata(featuresPath);
   const inManifest = new Set(ctx.manifest.supervisions.map((s) => s.id));
   const { fbankDim, mfccDim } = meta.featureConfig;
@@ -139,8 +172,15 @@ async function exportFeatures(ctx: Omit<SplitContext, 'frames'>, featuresPath: s
         continue;
       }
       frames.set(u.uttId, u.fbank.numFrames);
-      await writers[0].write(u.uttId, encodeMatrix({ numRows: u.fbank.numFrames, numCols: u.fbank.dim, data: u.fbank.data }));
-      if (u.mfcc) await writers[1].write(u.uttId, encodeMatrix({ numRows: u.mfcc.numFrames, numCols: u.mfcc.dim, data: u.mfcc.data }));
+      await writers[0].write(
+        u.uttId,
+        encodeMatrix({ numRows: u.fbank.numFrames, numCols: u.fbank.dim, data: u.fbank.data }),
+      );
+      if (u.mfcc)
+        await writers[1].write(
+          u.uttId,
+          encodeMatrix({ numRows: u.mfcc.numFrames, numCols: u.mfcc.dim, data: u.mfcc.data }),
+        );
     }
     for (const w of writers) await w.finish();
   } catch (err) {
@@ -151,9 +191,17 @@ async function exportFeatures(ctx: Omit<SplitContext, 'frames'>, featuresPath: s
 }
 
 /** <stream>/cmvn_<split>.{ark,scp} from the stored per-speaker statistics, the scp copied into the data dir. */
-async function exportCmvn(ctx: SplitContext, cmvnPath: string, stream: 'fbank' | 'mfcc', dataDir: string, logger: Logger): Promise<number> {
+async function exportCmvn(
+  ctx: SplitContext,
+  cmvnPath: string,
+  stream: 'fbank' | 'mfcc',
+  dataDir: string,
+  logger: Logger,
+): Promise<number> {
   if (!existsSync(cmvnPath)) {
-    logger.warn(`export kaldi: no CMVN statistics for split '${ctx.split}' (${cmvnPath}): no ${join(dataDir, 'cmvn.scp')}`);
+    logger.warn(
+      `export kaldi: no CMVN statistics for split '${ctx.split}' (${cmvnPath}): no ${join(dataDir, 'cmvn.scp')}`,
+    );
     return 0;
   }
   const file = await readCmvnFile(cmvnPath);
@@ -167,7 +215,13 @@ async function exportCmvn(ctx: SplitContext, cmvnPath: string, stream: 'fbank' |
   try {
     for (const spk of speakers) {
       const s = stats.get(spk);
-      if (!s) throw new FormatError('speaker without CMVN statistics', { file: cmvnPath, keyPath: `streams.${stream}.speakers.${spk}`, expected: `statistics of every speaker of split '${ctx.split}'`, found: 'none' });
+      if (!s)
+        throw new FormatError('speaker without CMVN statistics', {
+          file: cmvnPath,
+          keyPath: `streams.${stream}.speakers.${spk}`,
+          expected: `statistics of every speaker of split '${ctx.split}'`,
+          found: 'none',
+        });
       const m = s.toKaldiMatrix();
       await w.write(spk, encodeMatrix({ numRows: 2, numCols: s.dim + 1, data: Float64Array.from(m.flat()) }));
     }
@@ -184,7 +238,13 @@ async function exportCmvn(ctx: SplitContext, cmvnPath: string, stream: 'fbank' |
 function checkFrames(ctx: SplitContext, file: string, uttId: string, n: number): boolean {
   const want = ctx.frames.get(uttId);
   if (want === undefined) return false;
-  if (want !== n) throw new FormatError('frame count differs from the features', { file, uttId, expected: `${want} frames (features of split '${ctx.split}')`, found: `${n} frames` });
+  if (want !== n)
+    throw new FormatError('frame count differs from the features', {
+      file,
+      uttId,
+      expected: `${want} frames (features of split '${ctx.split}')`,
+      found: `${n} frames`,
+    });
   return true;
 }
 
@@ -198,8 +258,18 @@ interface PdfInventory {
 /** ali_pdf / ali_phone archives (+ scp, + text form) of one split. */
 async function exportAlignments(ctx: SplitContext, alignPath: string, inv: PdfInventory): Promise<number> {
   const meta = await readAlignmentMetadata(alignPath);
-  if (meta.numSenones !== inv.numPdfs) throw new FormatError('senone count differs from senones.json', { file: alignPath, expected: String(inv.numPdfs), found: String(meta.numSenones) });
-  if (JSON.stringify(meta.phones) !== JSON.stringify(inv.phones)) throw new FormatError('phone list differs from senones.json', { file: alignPath, expected: inv.phones.join(' '), found: meta.phones.join(' ') });
+  if (meta.numSenones !== inv.numPdfs)
+    throw new FormatError('senone count differs from senones.json', {
+      file: alignPath,
+      expected: String(inv.numPdfs),
+      found: String(meta.numSenones),
+    });
+  if (JSON.stringify(meta.phones) !== JSON.stringify(inv.phones))
+    throw new FormatError('phone list differs from senones.json', {
+      file: alignPath,
+      expected: inv.phones.join(' '),
+      found: meta.phones.join(' '),
+    });
   const dir = join('ali', ctx.split);
   const pdf = await openArchive(ctx, dir, 'ali_pdf');
   const phone = await openArchive(ctx, dir, 'ali_phone');
@@ -230,13 +300,19 @@ async function exportAlignments(ctx: SplitContext, alignPath: string, inv: PdfIn
 /** One target set as post.ark + post.scp. */
 async function exportPosteriors(ctx: SplitContext, path: string, setName: string, numPdfs: number): Promise<number> {
   const meta = await readSoftTargetMetadata(path);
-  if (meta.numSenones !== numPdfs) throw new FormatError('senone count differs from senones.json', { file: path, expected: String(numPdfs), found: String(meta.numSenones) });
+  if (meta.numSenones !== numPdfs)
+    throw new FormatError('senone count differs from senones.json', {
+      file: path,
+      expected: String(numPdfs),
+      found: String(meta.numSenones),
+    });
   const w = await openArchive(ctx, join('post', ctx.split, setName), 'post');
   try {
     for await (const u of readSoftTargetFile(path)) {
       if (!checkFrames(ctx, path, u.uttId, u.numFrames)) continue;
       const frames: PosteriorFrame[] = [];
-      for (let t = 0; t < u.numFrames; t++) frames.push({ ids: u.ids.subarray(t * u.k, (t + 1) * u.k), weights: u.probs.subarray(t * u.k, (t + 1) * u.k) });
+      for (let t = 0; t < u.numFrames; t++)
+        frames.push({ ids: u.ids.subarray(t * u.k, (t + 1) * u.k), weights: u.probs.subarray(t * u.k, (t + 1) * u.k) });
       await w.write(u.uttId, encodePosterior(frames));
     }
     return (await w.finish()).count;
@@ -248,15 +324,35 @@ async function exportPosteriors(ctx: SplitContext, path: string, setName: string
 
 async function readPdfInventory(alignDir: string): Promise<PdfInventory> {
   const file = join(alignDir, 'senones.json');
-  let j: { format?: string; numSenones?: number; phones?: string[]; senones?: { id: number; phone: string; hmmState: number }[] };
+  let j: {
+    format?: string;
+    numSenones?: number;
+    phones?: string[];
+    senones?: { id: number; phone: string; hmmState: number }[];
+  };
   try {
     j = JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (cause) {
-    throw new FormatError('unreadable senone inventory', { file, cause, expected: 'senones.json written by the align stage', found: (cause as NodeJS.ErrnoException).code ?? String(cause) });
+    throw new FormatError('unreadable senone inventory', {
+      file,
+      cause,
+      expected: 'senones.json written by the align stage',
+      found: (cause as NodeJS.ErrnoException).code ?? String(cause),
+    });
   }
   const senones = j.senones;
-  if (j.format !== 'am-distill.senones' || !Array.isArray(senones) || !Array.isArray(j.phones) || senones.length !== j.numSenones || senones.some((s, i) => s.id !== i)) {
-    throw new FormatError('not a senone inventory', { file, expected: 'format am-distill.senones with numSenones entries, ids 0, 1, 2, ...', found: `format ${j.format}, ${senones?.length ?? 0} senones` });
+  if (
+    j.format !== 'am-distill.senones' ||
+    !Array.isArray(senones) ||
+    !Array.isArray(j.phones) ||
+    senones.length !== j.numSenones ||
+    senones.some((s, i) => s.id !== i)
+  ) {
+    throw new FormatError('not a senone inventory', {
+      file,
+      expected: 'format am-distill.senones with numSenones entries, ids 0, 1, 2, ...',
+      found: `format ${j.format}, ${senones?.length ?? 0} senones`,
+    });
   }
   return { numPdfs: senones.length, phones: j.phones, senones };
 }
@@ -264,7 +360,10 @@ async function readPdfInventory(alignDir: string): Promise<PdfInventory> {
 /** ali/phones.txt, ali/pdf_map.txt, ali/num_pdfs. */
 async function writeInventory(tmp: string, inv: PdfInventory): Promise<void> {
   await writeFileAtomic(join(tmp, 'ali', 'phones.txt'), inv.phones.map((p, i) => `${p} ${i}\n`).join(''));
-  await writeFileAtomic(join(tmp, 'ali', 'pdf_map.txt'), inv.senones.map((s) => `${s.id} ${s.phone} ${s.hmmState}\n`).join(''));
+  await writeFileAtomic(
+    join(tmp, 'ali', 'pdf_map.txt'),
+    inv.senones.map((s) => `${s.id} ${s.phone} ${s.hmmState}\n`).join(''),
+  );
   await writeFileAtomic(join(tmp, 'ali', 'num_pdfs'), `${inv.numPdfs}\n`);
 }
 
@@ -280,12 +379,24 @@ export async function exportKaldi(opts: ExportKaldiOptions): Promise<KaldiExport
   const available = await featureSplits(featuresDir);
   const splits = opts.splits ?? available;
   for (const s of splits) {
-    if (!available.includes(s)) throw new ConfigError(`no features for split '${s}'`, { file: featuresDir, keyPath: 'splits', expected: `one of ${available.join(', ') || '(none)'}`, found: s });
+    if (!available.includes(s))
+      throw new ConfigError(`no features for split '${s}'`, {
+        file: featuresDir,
+        keyPath: 'splits',
+        expected: `one of ${available.join(', ') || '(none)'}`,
+        found: s,
+      });
   }
-  if (splits.length === 0) throw new ConfigError('nothing to export', { file: featuresDir, expected: 'at least one <split>.arrow' });
+  if (splits.length === 0)
+    throw new ConfigError('nothing to export', { file: featuresDir, expected: 'at least one <split>.arrow' });
   const info = await readCorpusInfo(dataDir);
   for (const s of splits) {
-    if (!info.splits.includes(s)) throw new ConfigError(`split '${s}' has features but is not in the prepared corpus`, { file: join(dataDir, 'corpus.json'), expected: info.splits.join(', '), found: s });
+    if (!info.splits.includes(s))
+      throw new ConfigError(`split '${s}' has features but is not in the prepared corpus`, {
+        file: join(dataDir, 'corpus.json'),
+        expected: info.splits.join(', '),
+        found: s,
+      });
   }
   await checkOutDir(outDir);
   const hasAlign = existsSync(alignDir);
@@ -293,12 +404,24 @@ export async function exportKaldi(opts: ExportKaldiOptions): Promise<KaldiExport
   const targets = existsSync(join(targetsDir, 'targets.json')) ? await readTargetsFile(targetsDir) : null;
   const firstMeta = await readFeatureMetadata(join(featuresDir, `${splits[0]}.arrow`));
   const summary: KaldiExportSummary = {
-    format: KALDI_EXPORT_FORMAT, version: 1, expDir,
-    features: { stored: 'raw, before CMVN', frameShiftMs: firstMeta.featureConfig.frameShiftMs, sampleRateHz: firstMeta.featureConfig.sampleRateHz },
+    format: KALDI_EXPORT_FORMAT,
+    version: 1,
+    expDir,
+    features: {
+      stored: 'raw, before CMVN',
+      frameShiftMs: firstMeta.featureConfig.frameShiftMs,
+      sampleRateHz: firstMeta.featureConfig.sampleRateHz,
+    },
     numPdfs: inv?.numPdfs ?? null,
     targets: targets && {
-      split: targets.split, residual: targets.config.residual,
-      sets: targets.sets.map((s) => ({ name: s.name, temperature: s.temperature, k: s.k, exported: s.name !== 'dense' || opts.denseTargets === true })),
+      split: targets.split,
+      residual: targets.config.residual,
+      sets: targets.sets.map((s) => ({
+        name: s.name,
+        temperature: s.temperature,
+        k: s.k,
+        exported: s.name !== 'dense' || opts.denseTargets === true,
+      })),
     },
     splits: {},
   };
@@ -309,8 +432,17 @@ export async function exportKaldi(opts: ExportKaldiOptions): Promise<KaldiExport
       const manifest = await readSplit(dataDir, split);
       const base = { split, tmp, final: outDir, manifest };
       const f = await exportFeatures(base, join(featuresDir, `${split}.arrow`));
-      const ctx: SplitContext = { ...base, manifest: restrictManifest(manifest, new Set(f.frames.keys())), frames: f.frames };
-      if (ctx.frames.size === 0) throw new FormatError(`no utterance of split '${split}' to export`, { file: join(featuresDir, `${split}.arrow`), expected: 'utterances of the prepared manifest', found: `${f.leftOut} others` });
+      const ctx: SplitContext = {
+        ...base,
+        manifest: restrictManifest(manifest, new Set(f.frames.keys())),
+        frames: f.frames,
+      };
+      if (ctx.frames.size === 0)
+        throw new FormatError(`no utterance of split '${split}' to export`, {
+          file: join(featuresDir, `${split}.arrow`),
+          expected: 'utterances of the prepared manifest',
+          found: `${f.leftOut} others`,
+        });
       const dataDirs = [join('data', split), ...(f.mfccDim ? [join('data', `${split}_mfcc`)] : [])];
       for (const [i, d] of dataDirs.entries()) {
         await writeKaldiDataDir(join(tmp, d), ctx.manifest, { logger });
@@ -326,16 +458,30 @@ export async function exportKaldi(opts: ExportKaldiOptions): Promise<KaldiExport
       if (targets && inv && targets.split === split) {
         for (const s of targets.sets) {
           if (s.name === 'dense' && !opts.denseTargets) continue;
-          posteriors[s.name] = { utterances: await exportPosteriors(ctx, join(targetsDir, s.file), s.name, inv.numPdfs), temperature: s.temperature, k: s.k };
+          posteriors[s.name] = {
+            utterances: await exportPosteriors(ctx, join(targetsDir, s.file), s.name, inv.numPdfs),
+            temperature: s.temperature,
+            k: s.k,
+          };
         }
       }
       summary.splits[split] = {
-        utterances: ctx.frames.size, frames: [...ctx.frames.values()].reduce((a, b) => a + b, 0), leftOut: f.leftOut,
-        fbank: { dim: f.fbankDim, cmvnSpeakers: fbankSpk }, mfcc: f.mfccDim ? { dim: f.mfccDim, cmvnSpeakers: mfccSpk } : null,
-        alignments: aligned === null ? null : { utterances: aligned }, posteriors,
+        utterances: ctx.frames.size,
+        frames: [...ctx.frames.values()].reduce((a, b) => a + b, 0),
+        leftOut: f.leftOut,
+        fbank: { dim: f.fbankDim, cmvnSpeakers: fbankSpk },
+        mfcc: f.mfccDim ? { dim: f.mfccDim, cmvnSpeakers: mfccSpk } : null,
+        alignments: aligned === null ? null : { utterances: aligned },
+        posteriors,
       };
-      logger.info(`export kaldi ${split}: ${ctx.frames.size} utterances${f.leftOut ? ` (${f.leftOut} VTLP copies or unlisted left out)` : ''}, ` +
-        `${aligned ?? 0} aligned, posteriors: ${Object.entries(posteriors).map(([n, p]) => `${n} ${p.utterances}`).join(', ') || 'none'}`);
+      logger.info(
+        `export kaldi ${split}: ${ctx.frames.size} utterances${f.leftOut ? ` (${f.leftOut} VTLP copies or unlisted left out)` : ''}, ` +
+          `${aligned ?? 0} aligned, posteriors: ${
+            Object.entries(posteriors)
+              .map(([n, p]) => `${n} ${p.utterances}`)
+              .join(', ') || 'none'
+          }`,
+      );
     }
     await writeJsonAtomic(join(tmp, KALDI_EXPORT_JSON), summary);
   });
@@ -343,11 +489,21 @@ export async function exportKaldi(opts: ExportKaldiOptions): Promise<KaldiExport
 }
 
 /** `am-distill export kaldi-data`: each split of a prepared data dir as a Kaldi data dir `<out>/<split>/`. */
-export async function exportKaldiDataDirs(dataDir: string, outDir: string, opts: { splits?: string[]; logger?: Logger } = {}): Promise<Record<string, { utterances: number; recordings: number }>> {
+export async function exportKaldiDataDirs(
+  dataDir: string,
+  outDir: string,
+  opts: { splits?: string[]; logger?: Logger } = {},
+): Promise<Record<string, { utterances: number; recordings: number }>> {
   const info = await readCorpusInfo(dataDir);
   const splits = opts.splits ?? info.splits;
   for (const s of splits) {
-    if (!info.splits.includes(s)) throw new ConfigError(`split '${s}' is not in the corpus`, { file: join(dataDir, 'corpus.json'), keyPath: 'splits', expected: `one of ${info.splits.join(', ')}`, found: s });
+    if (!info.splits.includes(s))
+      throw new ConfigError(`split '${s}' is not in the corpus`, {
+        file: join(dataDir, 'corpus.json'),
+        keyPath: 'splits',
+        expected: `one of ${info.splits.join(', ')}`,
+        found: s,
+      });
   }
   const out: Record<string, { utterances: number; recordings: number }> = {};
   for (const s of splits) {

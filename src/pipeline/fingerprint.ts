@@ -42,7 +42,10 @@ export async function listFiles(root: string, exclude: (rel: string) => boolean 
 }
 
 /** Content hash of a directory's files (see module doc). */
-export async function hashDirContent(root: string, exclude?: (rel: string) => boolean): Promise<{ hash: string; files: number; bytes: number }> {
+export async function hashDirContent(
+  root: string,
+  exclude?: (rel: string) => boolean,
+): Promise<{ hash: string; files: number; bytes: number }> {
   const h = createHash('sha256');
   let bytes = 0;
   const files = await listFiles(root, exclude);
@@ -69,11 +72,18 @@ export async function hashDirStat(root: string): Promise<{ hash: string; files: 
 }
 
 /** Fingerprint an external input; a missing path is a ConfigError naming it. */
-export async function fingerprintInput(path: string, mode: 'stat' | 'content'): Promise<{ hash: string; files: number; bytes: number }> {
+export async function fingerprintInput(
+  path: string,
+  mode: 'stat' | 'content',
+): Promise<{ hash: string; files: number; bytes: number }> {
   try {
     await fsp.stat(path);
   } catch {
-    throw new ConfigError('input not found', { file: path, expected: 'an existing file or directory', found: 'nothing' });
+    throw new ConfigError('input not found', {
+      file: path,
+      expected: 'an existing file or directory',
+      found: 'nothing',
+    });
   }
   return mode === 'stat' ? hashDirStat(path) : hashDirContent(path);
 }
@@ -142,7 +152,11 @@ export async function damagedOutput(root: string, checks: readonly OutputFileChe
 }
 
 /** Records without output checks (older runs): the number of files and their total size. */
-export async function damagedOutputTotals(root: string, recorded: { files: number; bytes: number }, exclude?: (rel: string) => boolean): Promise<string | null> {
+export async function damagedOutputTotals(
+  root: string,
+  recorded: { files: number; bytes: number },
+  exclude?: (rel: string) => boolean,
+): Promise<string | null> {
   const files = await listFiles(root, exclude).catch(() => []);
   let bytes = 0;
   for (const rel of files) bytes += (await fsp.stat(join(root, rel))).size;

@@ -108,13 +108,25 @@ export function studyFolds(recipe: Recipe, registry: StageRegistry): StudyFold[]
   if (!cv) return [{ label: 'all', test: null, train: null, innerDev: null }];
   const where = (key: string) => recipe.locate?.(key) ?? { file: recipe.file };
   const dup = cv.speakers.find((s, i) => cv.speakers.indexOf(s) !== i);
-  if (dup) throw new ConfigError('a speaker is listed twice', { ...where('crossValidation.speakers'), keyPath: 'crossValidation.speakers', expected: 'distinct speakers', found: dup });
+  if (dup)
+    throw new ConfigError('a speaker is listed twice', {
+      ...where('crossValidation.speakers'),
+      keyPath: 'crossValidation.speakers',
+      expected: 'distinct speakers',
+      found: dup,
+    });
   const prepare = recipe.stages.find((s) => s.name === 'prepare');
   const adapterKeys = prepare ? registry.schemaOf('prepare', recipe) : {};
   if (!prepare || !['trainSpeakers', 'testSpeakers', 'devSpeakers'].every((k) => k in adapterKeys)) {
-    throw new ConfigError("crossValidation needs a corpus adapter with trainSpeakers, devSpeakers and testSpeakers options (fsdd, ...)", {
-      ...where('crossValidation'), keyPath: 'crossValidation', expected: 'a prepare stage whose adapter chooses speakers by name', found: String((recipe.sections.corpus as { name?: string } | undefined)?.name ?? 'none'),
-    });
+    throw new ConfigError(
+      'crossValidation needs a corpus adapter with trainSpeakers, devSpeakers and testSpeakers options (fsdd, ...)',
+      {
+        ...where('crossValidation'),
+        keyPath: 'crossValidation',
+        expected: 'a prepare stage whose adapter chooses speakers by name',
+        found: String((recipe.sections.corpus as { name?: string } | undefined)?.name ?? 'none'),
+      },
+    );
   }
   if (prepare.options.evalDir) {
     const train = [...cv.speakers];
@@ -122,7 +134,13 @@ export function studyFolds(recipe: Recipe, registry: StageRegistry): StudyFold[]
   }
   const folds = cv.folds ?? cv.speakers;
   for (const s of folds) {
-    if (!cv.speakers.includes(s)) throw new ConfigError('a fold tests a speaker not in crossValidation.speakers', { ...where('crossValidation.folds'), keyPath: 'crossValidation.folds', expected: `one of ${cv.speakers.join(', ')}`, found: s });
+    if (!cv.speakers.includes(s))
+      throw new ConfigError('a fold tests a speaker not in crossValidation.speakers', {
+        ...where('crossValidation.folds'),
+        keyPath: 'crossValidation.folds',
+        expected: `one of ${cv.speakers.join(', ')}`,
+        found: s,
+      });
   }
   return folds.map((s) => {
     const train = cv.speakers.filter((x) => x !== s);
@@ -135,8 +153,12 @@ const set = (key: string, value: unknown) => `${key}=${JSON.stringify(value)}`;
 /** Another final run of the fold with finished stages (this invocation's first seed, or one of an earlier invocation), or null. */
 function finishedSibling(foldDir: string, dir: string): string | null {
   if (!existsSync(foldDir)) return null;
-  const names = readdirSync(foldDir).filter((n) => /^(seed-\d+|final)$/.test(n)).sort();
-  const found = names.map((n) => join(foldDir, n)).find((d) => d !== dir && existsSync(join(d, 'prepare', STAGE_RECORD)));
+  const names = readdirSync(foldDir)
+    .filter((n) => /^(seed-\d+|final)$/.test(n))
+    .sort();
+  const found = names
+    .map((n) => join(foldDir, n))
+    .find((d) => d !== dir && existsSync(join(d, 'prepare', STAGE_RECORD)));
   return found ?? null;
 }
 
@@ -145,7 +167,13 @@ async function seedFrom(from: string, to: string): Promise<void> {
   if (!existsSync(from)) return;
   await fsp.mkdir(to, { recursive: true });
   for (const e of await fsp.readdir(from, { withFileTypes: true })) {
-    if (!e.isDirectory() || e.name.startsWith('.') || !existsSync(join(from, e.name, STAGE_RECORD)) || existsSync(join(to, e.name))) continue;
+    if (
+      !e.isDirectory() ||
+      e.name.startsWith('.') ||
+      !existsSync(join(from, e.name, STAGE_RECORD)) ||
+      existsSync(join(to, e.name))
+    )
+      continue;
     await linkTree(join(from, e.name), join(to, e.name));
   }
 }
@@ -168,23 +196,43 @@ async function linkTree(src: string, dst: string): Promise<void> {
 export function devScore(expDir: string, system: string, metric: 'frameAccuracy' | 'wer', split: string): number {
   if (metric === 'frameAccuracy') {
     const file = join(expDir, 'eval', EVAL_JSON);
-    const e = readJson<{ splits: Record<string, { models: Record<string, { accuracy: number }> }> }>(file, null, 'eval.json');
+    const e = readJson<{ splits: Record<string, { models: Record<string, { accuracy: number }> }> }>(
+      file,
+      null,
+      'eval.json',
+    );
     const acc = e.splits[split]?.models[system]?.accuracy;
-    if (typeof acc !== 'number') throw new FormatError(`no ${split} frame accuracy for system '${system}'`, { file, expected: `splits.${split}.models.${system}.accuracy`, found: Object.keys(e.splits[split]?.models ?? {}).join(', ') || 'none' });
+    if (typeof acc !== 'number')
+      throw new FormatError(`no ${split} frame accuracy for system '${system}'`, {
+        file,
+        expected: `splits.${split}.models.${system}.accuracy`,
+        found: Object.keys(e.splits[split]?.models ?? {}).join(', ') || 'none',
+      });
     return acc;
   }
   const file = join(expDir, 'score', 'score.json');
   const s = readJson<{ results: { system: string; split: string; wer: number }[] }>(file, null, 'score.json');
   const r = s.results.find((x) => x.system === system && x.split === split);
-  if (!r) throw new FormatError(`no ${split} WER for system '${system}'`, { file, expected: `a result for ${system} on ${split}`, found: s.results.map((x) => `${x.system}/${x.split}`).join(', ') });
+  if (!r)
+    throw new FormatError(`no ${split} WER for system '${system}'`, {
+      file,
+      expected: `a result for ${system} on ${split}`,
+      found: s.results.map((x) => `${x.system}/${x.split}`).join(', '),
+    });
   return r.wer;
 }
 
 /** LM weight and insertion penalty per system as the decode stage chose them. */
 export function decodedWeights(expDir: string): Record<string, { lmWeight: number; wordInsertionPenalty: number }> {
   const file = join(expDir, 'decode', 'decode.json');
-  const d = readJson<{ systems: { name: string; lmWeight: number; wordInsertionPenalty: number }[] }>(file, null, 'decode.json');
-  return Object.fromEntries(d.systems.map((s) => [s.name, { lmWeight: s.lmWeight, wordInsertionPenalty: s.wordInsertionPenalty }]));
+  const d = readJson<{ systems: { name: string; lmWeight: number; wordInsertionPenalty: number }[] }>(
+    file,
+    null,
+    'decode.json',
+  );
+  return Object.fromEntries(
+    d.systems.map((s) => [s.name, { lmWeight: s.lmWeight, wordInsertionPenalty: s.wordInsertionPenalty }]),
+  );
 }
 
 /** Index of the best score (highest accuracy, lowest WER); the first on ties. */
@@ -206,11 +254,23 @@ function speakerSets(fold: StudyFold, inner: boolean): { sets: string[]; unsets:
   if (inner) {
     const dev = fold.innerDev!;
     return {
-      sets: [set('stages.prepare.trainSpeakers', fold.train.filter((s) => s !== dev)), set('stages.prepare.testSpeakers', [dev])],
+      sets: [
+        set(
+          'stages.prepare.trainSpeakers',
+          fold.train.filter((s) => s !== dev),
+        ),
+        set('stages.prepare.testSpeakers', [dev]),
+      ],
       unsets: ['stages.prepare.evalDir'],
     };
   }
-  return { sets: [set('stages.prepare.trainSpeakers', fold.train), ...(fold.test ? [set('stages.prepare.testSpeakers', fold.test)] : [])], unsets: [] };
+  return {
+    sets: [
+      set('stages.prepare.trainSpeakers', fold.train),
+      ...(fold.test ? [set('stages.prepare.testSpeakers', fold.test)] : []),
+    ],
+    unsets: [],
+  };
 }
 
 /** The split of an inner run that holds the inner dev speaker. */
@@ -226,15 +286,25 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
   }
   const study: StudySpec = base.study;
   if (study.selection && (opts.fromStage !== undefined || opts.toStage !== undefined)) {
-    throw new ConfigError('--from-stage and --to-stage do not apply to a study with selection (its inner runs need eval, decode and score)', { file: opts.fromStage !== undefined ? `--from-stage ${opts.fromStage}` : `--to-stage ${opts.toStage}`, expected: 'a recipe without selection, or no stage range', found: 'selection' });
+    throw new ConfigError(
+      '--from-stage and --to-stage do not apply to a study with selection (its inner runs need eval, decode and score)',
+      {
+        file: opts.fromStage !== undefined ? `--from-stage ${opts.fromStage}` : `--to-stage ${opts.toStage}`,
+        expected: 'a recipe without selection, or no stage range',
+        found: 'selection',
+      },
+    );
   }
   const folds = studyFolds(base, opts.registry);
   const seeds: (number | null)[] = study.seeds ?? [null];
   // A selection with no candidates and no LM tuning has nothing to choose.
-  const sel = study.selection && (study.selection.candidates.length > 0 || study.selection.tuneLm) ? study.selection : undefined;
+  const sel =
+    study.selection && (study.selection.candidates.length > 0 || study.selection.tuneLm) ? study.selection : undefined;
   const candidates = sel ? (sel.candidates.length ? sel.candidates : [{}]) : [];
   const runs = folds.length * (seeds.length + candidates.length);
-  log.info(`study ${base.name}: ${folds.length} fold(s) x (${candidates.length} selection run(s) + ${seeds.length} final run(s)) = ${runs} runs in ${base.expDir}`);
+  log.info(
+    `study ${base.name}: ${folds.length} fold(s) x (${candidates.length} selection run(s) + ${seeds.length} final run(s)) = ${runs} runs in ${base.expDir}`,
+  );
   const sub = (expDir: string, sets: string[], unsets: string[]): Recipe =>
     loadRecipe(file, { ...opts, expDir, sets: [...(opts.sets ?? []), ...sets], unsets: [...STUDY_KEYS, ...unsets] });
   const reports: RunReport[] = [];
@@ -246,11 +316,20 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
     if (siblingDir) await seedFrom(siblingDir, recipe.expDir);
     reports.push(await runPipeline(recipe, { ...opts, log }));
   };
-  const writeStudy = () => writeJsonAtomic(join(base.expDir, STUDY_JSON), {
-    format: STUDY_FORMAT, version: 1, recipe: base.file, name: base.name,
-    seeds: study.seeds ?? null, crossValidation: study.crossValidation ?? null, selection: sel ?? null,
-    folds: results.map((r) => ({ ...r, runs: r.runs.map((x) => ({ seed: x.seed, dir: x.expDir.slice(base.expDir.length + 1) })) })),
-  });
+  const writeStudy = () =>
+    writeJsonAtomic(join(base.expDir, STUDY_JSON), {
+      format: STUDY_FORMAT,
+      version: 1,
+      recipe: base.file,
+      name: base.name,
+      seeds: study.seeds ?? null,
+      crossValidation: study.crossValidation ?? null,
+      selection: sel ?? null,
+      folds: results.map((r) => ({
+        ...r,
+        runs: r.runs.map((x) => ({ seed: x.seed, dir: x.expDir.slice(base.expDir.length + 1) })),
+      })),
+    });
   await fsp.mkdir(base.expDir, { recursive: true });
 
   for (const fold of folds) {
@@ -264,18 +343,32 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
       for (let c = 0; c < candidates.length; c++) {
         const settings = candidates[c];
         const dir = join(foldDir, `select-${c}`);
-        const recipe = sub(dir, [...inner.sets, ...tune, ...Object.entries(settings).map(([k, v]) => set(k, v))], inner.unsets);
-        await run(recipe, `fold ${fold.label}, selection candidate ${c + 1}/${candidates.length} on dev speaker ${fold.innerDev}`, c > 0 ? join(foldDir, 'select-0') : null);
+        const recipe = sub(
+          dir,
+          [...inner.sets, ...tune, ...Object.entries(settings).map(([k, v]) => set(k, v))],
+          inner.unsets,
+        );
+        await run(
+          recipe,
+          `fold ${fold.label}, selection candidate ${c + 1}/${candidates.length} on dev speaker ${fold.innerDev}`,
+          c > 0 ? join(foldDir, 'select-0') : null,
+        );
         const score = devScore(dir, sel.system, sel.metric, INNER_DEV_SPLIT);
         result.candidates.push({ candidate: c, settings, score, lmWeights: sel.tuneLm ? decodedWeights(dir) : null });
         await writeStudy();
       }
-      const chosen = bestCandidate(result.candidates.map((x) => x.score), sel.metric);
+      const chosen = bestCandidate(
+        result.candidates.map((x) => x.score),
+        sel.metric,
+      );
       result.chosen = chosen;
       const pick = result.candidates[chosen];
-      log.info(`study ${base.name}: fold ${fold.label}: candidate ${chosen + 1} chosen on ${fold.innerDev} (${sel.metric} ${result.candidates.map((x) => x.score.toFixed(4)).join(' / ')})`);
+      log.info(
+        `study ${base.name}: fold ${fold.label}: candidate ${chosen + 1} chosen on ${fold.innerDev} (${sel.metric} ${result.candidates.map((x) => x.score.toFixed(4)).join(' / ')})`,
+      );
       frozen.push(...Object.entries(pick.settings).map(([k, v]) => set(k, v)));
-      if (pick.lmWeights) frozen.push(set('stages.decode.tuneSplit', null), set('stages.decode.systemWeights', pick.lmWeights));
+      if (pick.lmWeights)
+        frozen.push(set('stages.decode.tuneSplit', null), set('stages.decode.systemWeights', pick.lmWeights));
     }
     const outer = speakerSets(fold, false);
     for (const seed of seeds) {
@@ -310,7 +403,9 @@ export function runLabels(results: readonly StudyFoldResult[]): string[] {
 function pooledSplits(expDir: string): string[] {
   const dir = join(expDir, 'eval');
   if (!existsSync(dir)) return [];
-  const splits = readdirSync(dir).filter((f) => f.endsWith('.utts.jsonl')).map((f) => f.slice(0, -'.utts.jsonl'.length)).filter((s) => s !== 'dev' && s !== 'train');
+  const splits = readdirSync(dir)
+    .filter((f) => f.endsWith('.utts.jsonl'))
+    .map((f) => f.slice(0, -'.utts.jsonl'.length))
+    .filter((s) => s !== 'dev' && s !== 'train');
   return splits.sort((a, b) => (a === 'test' ? -1 : b === 'test' ? 1 : a.localeCompare(b)));
 }
-

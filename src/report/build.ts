@@ -9,7 +9,26 @@ import { speakerOf } from '../score/trn.ts';
 import type { WerResult, UttScore } from '../score/wer.ts';
 import type { AlignedPair } from '../score/align.ts';
 import type { ErrorLists } from '../score/errors.ts';
-import { CONTROL_ID, CORE_SYSTEMS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, type GainRecovered, type OtherSplitReport, type ReportInput, type ReportJson, type SignificanceReport, type SignificanceTest, type FrequentErrorRow, type Split, type SpeakerRow, type SystemInput, type SystemReport, type WerFigures, type WorstUtterance } from './types.ts';
+import {
+  CONTROL_ID,
+  CORE_SYSTEMS,
+  MEMBER_ID,
+  REPORT_FORMAT,
+  REPORT_FORMAT_VERSION,
+  type GainRecovered,
+  type OtherSplitReport,
+  type ReportInput,
+  type ReportJson,
+  type SignificanceReport,
+  type SignificanceTest,
+  type FrequentErrorRow,
+  type Split,
+  type SpeakerRow,
+  type SystemInput,
+  type SystemReport,
+  type WerFigures,
+  type WorstUtterance,
+} from './types.ts';
 import { type UttWerCounts, type WerCounts } from '../score/counts.ts';
 
 export interface ReportOptions {
@@ -37,8 +56,12 @@ export const PAPER_TABLE_1 = {
 export const PAPER_REPORT: ReportJson['paper'] = {
   ...PAPER_TABLE_1,
   gainRecovered: {
-    frameAccuracy: (PAPER_TABLE_1.student.frameAccuracy - PAPER_TABLE_1.baseline.frameAccuracy) / (PAPER_TABLE_1.ensemble.frameAccuracy - PAPER_TABLE_1.baseline.frameAccuracy),
-    wer: (PAPER_TABLE_1.baseline.wer - PAPER_TABLE_1.student.wer) / (PAPER_TABLE_1.baseline.wer - PAPER_TABLE_1.ensemble.wer),
+    frameAccuracy:
+      (PAPER_TABLE_1.student.frameAccuracy - PAPER_TABLE_1.baseline.frameAccuracy) /
+      (PAPER_TABLE_1.ensemble.frameAccuracy - PAPER_TABLE_1.baseline.frameAccuracy),
+    wer:
+      (PAPER_TABLE_1.baseline.wer - PAPER_TABLE_1.student.wer) /
+      (PAPER_TABLE_1.baseline.wer - PAPER_TABLE_1.ensemble.wer),
   },
 };
 
@@ -49,12 +72,23 @@ export function werFigures(c: WerCounts): WerFigures {
   const errors = c.sub + c.del + c.ins;
   const wer = c.refWords > 0 ? errors / c.refWords : errors === 0 ? 0 : Infinity;
   return {
-    refWords: c.refWords, sub: c.sub, del: c.del, ins: c.ins,
-    sentences: c.sentences ?? null, sentenceErrors: c.sentenceErrors ?? null, errors, wer,
+    refWords: c.refWords,
+    sub: c.sub,
+    del: c.del,
+    ins: c.ins,
+    sentences: c.sentences ?? null,
+    sentenceErrors: c.sentenceErrors ?? null,
+    errors,
+    wer,
   };
 }
 
-const SYSTEM_LABELS: Record<string, string> = { baseline: 'Baseline', [CONTROL_ID]: 'Control baseline', ensemble: 'Ensemble', student: 'Distilled single model' };
+const SYSTEM_LABELS: Record<string, string> = {
+  baseline: 'Baseline',
+  [CONTROL_ID]: 'Control baseline',
+  ensemble: 'Ensemble',
+  student: 'Distilled single model',
+};
 
 /** The systems of Table 1 in display order: baseline, the control beside it when present, ensemble, student. */
 export function table1SystemIds(ids: Iterable<string>): string[] {
@@ -65,7 +99,9 @@ export function table1SystemIds(ids: Iterable<string>): string[] {
 /** Systems in display order: baseline, control, ensemble, student, then members by number. */
 export function orderedSystemIds(ids: Iterable<string>): string[] {
   const all = [...ids];
-  const members = all.filter((id) => MEMBER_ID.test(id)).sort((a, b) => Number(MEMBER_ID.exec(a)![1]) - Number(MEMBER_ID.exec(b)![1]));
+  const members = all
+    .filter((id) => MEMBER_ID.test(id))
+    .sort((a, b) => Number(MEMBER_ID.exec(a)![1]) - Number(MEMBER_ID.exec(b)![1]));
   return [...table1SystemIds(all), ...members];
 }
 
@@ -82,14 +118,22 @@ export function defaultLabel(id: string, k: number | null): string {
  * false: (baseline - student) / (baseline - ensemble) (WER). Null with a reason when a value is
  * missing or the ensemble did not improve on the baseline (the share is then undefined).
  */
-export function gainShare(baseline: number | null, ensemble: number | null, student: number | null, higherIsBetter: boolean, what: string): { value: number | null; note?: string } {
+export function gainShare(
+  baseline: number | null,
+  ensemble: number | null,
+  student: number | null,
+  higherIsBetter: boolean,
+  what: string,
+): { value: number | null; note?: string } {
   if (baseline === null || ensemble === null || student === null) {
     return { value: null, note: `${what}: not measured for every system (baseline, ensemble, student)` };
   }
   const sign = higherIsBetter ? 1 : -1;
   const gain = sign * (ensemble - baseline);
-  if (Math.abs(gain) <= EPS) return { value: null, note: `${what}: the ensemble equals the baseline, so there is no gain to keep` };
-  if (gain < 0) return { value: null, note: `${what}: the ensemble is worse than the baseline, so there is no gain to keep` };
+  if (Math.abs(gain) <= EPS)
+    return { value: null, note: `${what}: the ensemble equals the baseline, so there is no gain to keep` };
+  if (gain < 0)
+    return { value: null, note: `${what}: the ensemble is worse than the baseline, so there is no gain to keep` };
   return { value: (sign * (student - baseline)) / gain };
 }
 
@@ -98,24 +142,57 @@ function asWerResult(utts: readonly UttWerCounts[]): WerResult {
   const utterances: UttScore[] = utts.map((u) => {
     const corr = u.refWords - u.sub - u.del;
     return {
-      uttId: u.uttId, speaker: speakerOf(u.uttId), refWords: u.refWords, hypWords: corr + u.sub + u.ins,
-      corr, sub: u.sub, del: u.del, ins: u.ins, errors: u.sub + u.del + u.ins, pairs: [],
+      uttId: u.uttId,
+      speaker: speakerOf(u.uttId),
+      refWords: u.refWords,
+      hypWords: corr + u.sub + u.ins,
+      corr,
+      sub: u.sub,
+      del: u.del,
+      ins: u.ins,
+      errors: u.sub + u.del + u.ins,
+      pairs: [],
     };
   });
-  let corr = 0, sub = 0, del = 0, ins = 0, refWords = 0, sentenceErrors = 0;
+  let corr = 0,
+    sub = 0,
+    del = 0,
+    ins = 0,
+    refWords = 0,
+    sentenceErrors = 0;
   for (const u of utterances) {
-    corr += u.corr; sub += u.sub; del += u.del; ins += u.ins; refWords += u.refWords;
+    corr += u.corr;
+    sub += u.sub;
+    del += u.del;
+    ins += u.ins;
+    refWords += u.refWords;
     if (u.errors) sentenceErrors++;
   }
   const errors = sub + del + ins;
   return {
-    mode: 'sclite', corr, sub, del, ins, errors, refWords, sentences: utterances.length, sentenceErrors,
+    mode: 'sclite',
+    corr,
+    sub,
+    del,
+    ins,
+    errors,
+    refWords,
+    sentences: utterances.length,
+    sentenceErrors,
     wer: refWords > 0 ? (100 * errors) / refWords : errors ? Infinity : 0,
-    utterances, speakers: [], emptyHyps: 0, missingHyps: [], refOovs: 0, refOovWords: [],
+    utterances,
+    speakers: [],
+    emptyHyps: 0,
+    missingHyps: [],
+    refOovs: 0,
+    refOovWords: [],
   };
 }
 
-function significance(input: ReportInput, opts: Required<Pick<ReportOptions, 'bootstrapReplicates' | 'confidence' | 'seed'>>): SignificanceReport {
+function significance(
+  input: ReportInput,
+  opts: Required<Pick<ReportOptions, 'bootstrapReplicates' | 'confidence' | 'seed'>>,
+): SignificanceReport {
   const notes: string[] = [];
   const test = (a: string, b: string): SignificanceTest | null => {
     for (const split of ['test', 'dev'] as Split[]) {
@@ -125,18 +202,37 @@ function significance(input: ReportInput, opts: Required<Pick<ReportOptions, 'bo
       if (split === 'dev') notes.push(`${a} vs ${b}: no per-utterance test counts, tested on dev`);
       let r;
       try {
-        r = pairedBootstrapWer(asWerResult(ua), asWerResult(ub), { replicates: opts.bootstrapReplicates, confidence: opts.confidence, seed: opts.seed });
+        r = pairedBootstrapWer(asWerResult(ua), asWerResult(ub), {
+          replicates: opts.bootstrapReplicates,
+          confidence: opts.confidence,
+          seed: opts.seed,
+        });
       } catch (err) {
         if (!(err instanceof FormatError)) throw err;
-        throw new FormatError(`cannot compare ${a} with ${b}: ${err.message}`, { keyPath: `systems.${a}.utterances.${split}`, cause: err });
+        throw new FormatError(`cannot compare ${a} with ${b}: ${err.message}`, {
+          keyPath: `systems.${a}.utterances.${split}`,
+          cause: err,
+        });
       }
       return {
-        a, b, split, method: 'paired-bootstrap', deltaWer: r.deltaWer / 100, ciLow: r.ciLow / 100, ciHigh: r.ciHigh / 100,
-        confidence: r.confidence, replicates: r.replicates, seed: opts.seed, utterances: ua.length,
-        probABetter: r.probABetter, significant: r.ciLow > 0 || r.ciHigh < 0,
+        a,
+        b,
+        split,
+        method: 'paired-bootstrap',
+        deltaWer: r.deltaWer / 100,
+        ciLow: r.ciLow / 100,
+        ciHigh: r.ciHigh / 100,
+        confidence: r.confidence,
+        replicates: r.replicates,
+        seed: opts.seed,
+        utterances: ua.length,
+        probABetter: r.probABetter,
+        significant: r.ciLow > 0 || r.ciHigh < 0,
       };
     }
-    notes.push(`${a} vs ${b}: not tested (per-utterance WER counts missing for ${[a, b].filter((s) => !input.systems[s]?.utterances?.test && !input.systems[s]?.utterances?.dev).join(' and ') || 'a common split'})`);
+    notes.push(
+      `${a} vs ${b}: not tested (per-utterance WER counts missing for ${[a, b].filter((s) => !input.systems[s]?.utterances?.test && !input.systems[s]?.utterances?.dev).join(' and ') || 'a common split'})`,
+    );
     return null;
   };
   return {
@@ -151,12 +247,17 @@ function significance(input: ReportInput, opts: Required<Pick<ReportOptions, 'bo
  * The differences of Table 1's systems on test with speaker-bootstrap intervals
  * (src/report/differences.ts); null when test has neither per-utterance frame nor word counts.
  */
-function differences(input: ReportInput, systems: Record<string, SystemReport>, opts: Required<Pick<ReportOptions, 'bootstrapReplicates' | 'confidence' | 'seed'>>): DifferencesReport | null {
+function differences(
+  input: ReportInput,
+  systems: Record<string, SystemReport>,
+  opts: Required<Pick<ReportOptions, 'bootstrapReplicates' | 'confidence' | 'seed'>>,
+): DifferencesReport | null {
   const ids = table1SystemIds(Object.keys(input.systems));
   const uc = input.utteranceCounts?.split === 'test' ? input.utteranceCounts : null;
   const spk = (uttId: string) => uc?.speakers[uttId] ?? speakerOf(uttId);
   const members = Object.keys(systems).filter((id) => MEMBER_ID.test(id));
-  const spread = (f: (s: SystemReport) => number | null) => seedSpread(members.map((id) => f(systems[id])).filter((v): v is number => v !== null));
+  const spread = (f: (s: SystemReport) => number | null) =>
+    seedSpread(members.map((id) => f(systems[id])).filter((v): v is number => v !== null));
   const bs = { replicates: opts.bootstrapReplicates, confidence: opts.confidence, seed: opts.seed };
 
   let fa: MetricCounts | null = null;
@@ -164,7 +265,11 @@ function differences(input: ReportInput, systems: Record<string, SystemReport>, 
   if (lines?.length) {
     const have = ids.filter((id) => lines.every((u) => typeof u.correct[id] === 'number'));
     if (CORE_SYSTEMS.every((id) => have.includes(id))) {
-      fa = { speakers: lines.map((u) => spk(u.uttId)), totals: lines.map((u) => u.frames), counts: Object.fromEntries(have.map((id) => [id, lines.map((u) => u.correct[id])])) };
+      fa = {
+        speakers: lines.map((u) => spk(u.uttId)),
+        totals: lines.map((u) => u.frames),
+        counts: Object.fromEntries(have.map((id) => [id, lines.map((u) => u.correct[id])])),
+      };
     }
   }
   let wer: MetricCounts | null = null;
@@ -176,18 +281,47 @@ function differences(input: ReportInput, systems: Record<string, SystemReport>, 
         const byId = new Map(input.systems[id].utterances!.test!.map((u) => [u.uttId, u] as const));
         return base.map((b) => {
           const u = byId.get(b.uttId);
-          if (!u || u.refWords !== b.refWords) throw new FormatError(`cannot compare ${id} with baseline: systems were scored against different references`, { keyPath: `systems.${id}.utterances.test`, uttId: b.uttId, expected: `${b.refWords} reference words`, found: u ? String(u.refWords) : 'no such utterance' });
+          if (!u || u.refWords !== b.refWords)
+            throw new FormatError(
+              `cannot compare ${id} with baseline: systems were scored against different references`,
+              {
+                keyPath: `systems.${id}.utterances.test`,
+                uttId: b.uttId,
+                expected: `${b.refWords} reference words`,
+                found: u ? String(u.refWords) : 'no such utterance',
+              },
+            );
           return u.sub + u.del + u.ins;
         });
       };
-      wer = { speakers: base.map((u) => spk(u.uttId)), totals: base.map((u) => u.refWords), counts: Object.fromEntries(have.map((id) => [id, errs(id)])) };
+      wer = {
+        speakers: base.map((u) => spk(u.uttId)),
+        totals: base.map((u) => u.refWords),
+        counts: Object.fromEntries(have.map((id) => [id, errs(id)])),
+      };
     }
   }
   if (!fa && !wer) return null;
   return {
-    split: 'test', method: 'speaker-bootstrap', ...bs,
-    frameAccuracy: fa && metricDifferences('frameAccuracy', fa, spread((s) => s.frameAccuracy.test), bs),
-    wer: wer && metricDifferences('wer', wer, spread((s) => s.wer.test), bs),
+    split: 'test',
+    method: 'speaker-bootstrap',
+    ...bs,
+    frameAccuracy:
+      fa &&
+      metricDifferences(
+        'frameAccuracy',
+        fa,
+        spread((s) => s.frameAccuracy.test),
+        bs,
+      ),
+    wer:
+      wer &&
+      metricDifferences(
+        'wer',
+        wer,
+        spread((s) => s.wer.test),
+        bs,
+      ),
   };
 }
 
@@ -195,11 +329,15 @@ function differences(input: ReportInput, systems: Record<string, SystemReport>, 
 function otherSplits(input: ReportInput, ids: string[]): OtherSplitReport[] {
   return (input.otherSplits ?? []).map((o) => ({
     split: o.split,
-    systems: Object.fromEntries(ids.filter((id) => o.systems[id]).map((id) => {
-      const { frameAccuracy, wer } = o.systems[id];
-      const counts = wer ? werFigures(wer) : null;
-      return [id, { frameAccuracy, wer: counts?.wer ?? null, werCounts: counts }];
-    })),
+    systems: Object.fromEntries(
+      ids
+        .filter((id) => o.systems[id])
+        .map((id) => {
+          const { frameAccuracy, wer } = o.systems[id];
+          const counts = wer ? werFigures(wer) : null;
+          return [id, { frameAccuracy, wer: counts?.wer ?? null, werCounts: counts }];
+        }),
+    ),
   }));
 }
 
@@ -211,12 +349,18 @@ function perSpeaker(input: ReportInput, ids: string[]): ReportJson['perSpeaker']
     for (const id of withData) {
       for (const s of input.systems[id].speakers![split]!) {
         let row = rows.get(s.speaker);
-        if (!row) { row = { speaker: s.speaker, refWords: s.refWords, wer: {} }; rows.set(s.speaker, row); }
+        if (!row) {
+          row = { speaker: s.speaker, refWords: s.refWords, wer: {} };
+          rows.set(s.speaker, row);
+        }
         row.wer[id] = werFigures(s).wer;
       }
     }
     for (const row of rows.values()) for (const id of withData) if (!(id in row.wer)) row.wer[id] = null;
-    return { split, rows: [...rows.values()].sort((a, b) => (a.speaker < b.speaker ? -1 : a.speaker > b.speaker ? 1 : 0)) };
+    return {
+      split,
+      rows: [...rows.values()].sort((a, b) => (a.speaker < b.speaker ? -1 : a.speaker > b.speaker ? 1 : 0)),
+    };
   }
   return null;
 }
@@ -232,7 +376,8 @@ export const FREQUENT_ERRORS = { confusionPairs: 5, insertions: 3, deletions: 3 
 export function frequentErrorRows(lists: Record<string, ErrorLists>): FrequentErrorRow[] {
   const ids = Object.keys(lists);
   const rows = new Map<string, FrequentErrorRow>();
-  const key = (kind: FrequentErrorRow['kind'], ref: string | null, hyp: string | null) => JSON.stringify([kind, ref, hyp]);
+  const key = (kind: FrequentErrorRow['kind'], ref: string | null, hyp: string | null) =>
+    JSON.stringify([kind, ref, hyp]);
   const row = (kind: FrequentErrorRow['kind'], ref: string | null, hyp: string | null): void => {
     const k = key(kind, ref, hyp);
     if (!rows.has(k)) rows.set(k, { kind, ref, hyp, counts: Object.fromEntries(ids.map((id) => [id, 0])) });
@@ -243,7 +388,10 @@ export function frequentErrorRows(lists: Record<string, ErrorLists>): FrequentEr
     for (const e of l.deletions.slice(0, FREQUENT_ERRORS.deletions)) row('deletion', e.word, null);
   }
   for (const [id, l] of Object.entries(lists)) {
-    const set = (k: string, n: number) => { const r = rows.get(k); if (r) r.counts[id] = n; };
+    const set = (k: string, n: number) => {
+      const r = rows.get(k);
+      if (r) r.counts[id] = n;
+    };
     for (const e of l.confusionPairs) set(key('substitution', e.ref, e.hyp), e.count);
     for (const e of l.insertions) set(key('insertion', null, e.word), e.count);
     for (const e of l.deletions) set(key('deletion', e.word, null), e.count);
@@ -251,7 +399,12 @@ export function frequentErrorRows(lists: Record<string, ErrorLists>): FrequentEr
   const kindOrder = { substitution: 0, insertion: 1, deletion: 2 };
   const most = (r: FrequentErrorRow) => Math.max(...Object.values(r.counts));
   const text = (r: FrequentErrorRow) => `${r.ref ?? ''}\0${r.hyp ?? ''}`;
-  return [...rows.values()].sort((a, b) => kindOrder[a.kind] - kindOrder[b.kind] || most(b) - most(a) || (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
+  return [...rows.values()].sort(
+    (a, b) =>
+      kindOrder[a.kind] - kindOrder[b.kind] ||
+      most(b) - most(a) ||
+      (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0),
+  );
 }
 
 /** The baseline's, ensemble's and student's most frequent errors on test (dev when test has none); null without error lists. */
@@ -259,28 +412,50 @@ function frequentErrors(input: ReportInput): ReportJson['frequentErrors'] {
   for (const split of ['test', 'dev'] as Split[]) {
     const ids = CORE_SYSTEMS.filter((id) => input.systems[id]?.errorLists?.[split]);
     if (!ids.length) continue;
-    return { split, systems: [...ids], rows: frequentErrorRows(Object.fromEntries(ids.map((id) => [id, input.systems[id].errorLists![split]!]))) };
+    return {
+      split,
+      systems: [...ids],
+      rows: frequentErrorRows(Object.fromEntries(ids.map((id) => [id, input.systems[id].errorLists![split]!]))),
+    };
   }
   return null;
 }
 
 function countPairs(pairs: readonly AlignedPair[]): { sub: number; del: number; ins: number; refWords: number } {
-  let sub = 0, del = 0, ins = 0, refWords = 0;
+  let sub = 0,
+    del = 0,
+    ins = 0,
+    refWords = 0;
   for (const p of pairs) {
-    if (p.op === 'S') sub++; else if (p.op === 'D') del++; else if (p.op === 'I') ins++;
+    if (p.op === 'S') sub++;
+    else if (p.op === 'D') del++;
+    else if (p.op === 'I') ins++;
     if (p.ref !== null) refWords++;
   }
   return { sub, del, ins, refWords };
 }
 
-function worstUtterances(input: ReportInput, ids: string[], worstOf: string, max: number): ReportJson['worstUtterances'] {
+function worstUtterances(
+  input: ReportInput,
+  ids: string[],
+  worstOf: string,
+  max: number,
+): ReportJson['worstUtterances'] {
   const own = input.systems[worstOf]?.alignments;
   if (!own?.length || max <= 0) return null;
-  const ranked = own.map((a) => ({ a, c: countPairs(a.pairs) }))
-    .sort((x, y) => (y.c.sub + y.c.del + y.c.ins) - (x.c.sub + x.c.del + x.c.ins) || (x.a.uttId < y.a.uttId ? -1 : x.a.uttId > y.a.uttId ? 1 : 0))
+  const ranked = own
+    .map((a) => ({ a, c: countPairs(a.pairs) }))
+    .sort(
+      (x, y) =>
+        y.c.sub + y.c.del + y.c.ins - (x.c.sub + x.c.del + x.c.ins) ||
+        (x.a.uttId < y.a.uttId ? -1 : x.a.uttId > y.a.uttId ? 1 : 0),
+    )
     .slice(0, max);
   const utterances: WorstUtterance[] = ranked.map(({ a, c }) => ({
-    uttId: a.uttId, split: a.split, refWords: c.refWords, errors: c.sub + c.del + c.ins,
+    uttId: a.uttId,
+    split: a.split,
+    refWords: c.refWords,
+    errors: c.sub + c.del + c.ins,
     systems: ids.flatMap((id) => {
       const al = input.systems[id].alignments?.find((x) => x.uttId === a.uttId && x.split === a.split);
       if (!al) return [];
@@ -293,7 +468,8 @@ function worstUtterances(input: ReportInput, ids: string[], worstOf: string, max
 
 function systemReport(id: string, s: SystemInput, k: number | null): SystemReport {
   const counts = (split: Split) => (s.wer[split] ? werFigures(s.wer[split]!) : null);
-  const dev = counts('dev'), test = counts('test');
+  const dev = counts('dev'),
+    test = counts('test');
   return {
     label: s.label ?? defaultLabel(id, k),
     parameters: s.parameters ?? null,
@@ -321,19 +497,41 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
   for (const id of ids) systems[id] = systemReport(id, input.systems[id], k);
 
   const notes: string[] = [];
-  const fa = gainShare(systems.baseline.frameAccuracy.test, systems.ensemble.frameAccuracy.test, systems.student.frameAccuracy.test, true, 'test frame accuracy');
-  const wer = gainShare(systems.baseline.wer.test, systems.ensemble.wer.test, systems.student.wer.test, false, 'test WER');
+  const fa = gainShare(
+    systems.baseline.frameAccuracy.test,
+    systems.ensemble.frameAccuracy.test,
+    systems.student.frameAccuracy.test,
+    true,
+    'test frame accuracy',
+  );
+  const wer = gainShare(
+    systems.baseline.wer.test,
+    systems.ensemble.wer.test,
+    systems.student.wer.test,
+    false,
+    'test WER',
+  );
   if (fa.note) notes.push(fa.note);
   if (wer.note) notes.push(wer.note);
-  const gainRecovered: GainRecovered = { frameAccuracy: fa.value, wer: wer.value, notes, ...(input.frameAccuracyGain ? { frameAccuracyEvidence: input.frameAccuracyGain } : {}) };
+  const gainRecovered: GainRecovered = {
+    frameAccuracy: fa.value,
+    wer: wer.value,
+    notes,
+    ...(input.frameAccuracyGain ? { frameAccuracyEvidence: input.frameAccuracyGain } : {}),
+  };
 
   const sweep = input.temperatureSweep?.length
-    ? [...input.temperatureSweep].sort((a, b) => a.T - b.T).map((p) => ({
-      T: p.T,
-      frameAccuracy: { dev: p.frameAccuracy.dev, test: p.frameAccuracy.test ?? null },
-      wer: { dev: p.wer?.dev ? werFigures(p.wer.dev).wer : null, test: p.wer?.test ? werFigures(p.wer.test).wer : null },
-      keptMass: p.keptMass ?? null,
-    }))
+    ? [...input.temperatureSweep]
+        .sort((a, b) => a.T - b.T)
+        .map((p) => ({
+          T: p.T,
+          frameAccuracy: { dev: p.frameAccuracy.dev, test: p.frameAccuracy.test ?? null },
+          wer: {
+            dev: p.wer?.dev ? werFigures(p.wer.dev).wer : null,
+            test: p.wer?.test ? werFigures(p.wer.test).wer : null,
+          },
+          keptMass: p.keptMass ?? null,
+        }))
     : null;
 
   const stages = { ...input.stages };
@@ -363,4 +561,3 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     environment: input.environment,
   };
 }
-

@@ -29,7 +29,11 @@ export interface MetricCounts {
 
 /** The comparisons, A - B, in report order; those whose systems are present are made. */
 export const DIFFERENCE_PAIRS: readonly (readonly [string, string])[] = [
-  ['ensemble', 'baseline'], ['student', 'baseline'], ['student', 'ensemble'], ['control', 'baseline'], ['student', 'control'],
+  ['ensemble', 'baseline'],
+  ['student', 'baseline'],
+  ['student', 'ensemble'],
+  ['control', 'baseline'],
+  ['student', 'control'],
 ];
 
 export interface IntervalOrNote {
@@ -100,7 +104,8 @@ export interface DifferencesReport {
 /** Range and sd of a set of rates; null when empty. */
 export function seedSpread(values: readonly number[]): SeedSpread | null {
   if (!values.length) return null;
-  const min = Math.min(...values), max = Math.max(...values);
+  const min = Math.min(...values),
+    max = Math.max(...values);
   const mean = values.reduce((a, x) => a + x, 0) / values.length;
   const sd = values.length > 1 ? Math.sqrt(values.reduce((a, x) => a + (x - mean) ** 2, 0) / (values.length - 1)) : 0;
   return { nets: values.length, min, max, range: max - min, sd };
@@ -112,28 +117,47 @@ const METRIC_WORDS: Record<Metric, { name: string; higherIsBetter: boolean }> = 
 };
 
 /** Whether the share kept means anything, and the sentence saying why not. */
-function judgeShare(metric: Metric, baseline: number, ensemble: number, value: number | null, spread: SeedSpread | null): Pick<GainKeptFigure, 'meaningful' | 'note'> {
+function judgeShare(
+  metric: Metric,
+  baseline: number,
+  ensemble: number,
+  value: number | null,
+  spread: SeedSpread | null,
+): Pick<GainKeptFigure, 'meaningful' | 'note'> {
   const m = METRIC_WORDS[metric];
   const gain = (m.higherIsBetter ? 1 : -1) * (ensemble - baseline);
-  if (value === null) return { meaningful: null, note: `The share of the ${m.name} gain kept is undefined: the ensemble does not beat the baseline (${signedPoints(ensemble - baseline, 2)} points).` };
+  if (value === null)
+    return {
+      meaningful: null,
+      note: `The share of the ${m.name} gain kept is undefined: the ensemble does not beat the baseline (${signedPoints(ensemble - baseline, 2)} points).`,
+    };
   if (!spread || spread.nets < 2) return { meaningful: null, note: null };
   if (gain >= spread.range) return { meaningful: true, note: null };
   return {
     meaningful: false,
-    note: `The share of the ${m.name} gain kept (${pct(value, 0)}) is not meaningful: the ensemble's gain over the baseline (${signedPoints(ensemble - baseline, 2)} points) ` +
+    note:
+      `The share of the ${m.name} gain kept (${pct(value, 0)}) is not meaningful: the ensemble's gain over the baseline (${signedPoints(ensemble - baseline, 2)} points) ` +
       `is smaller than the spread of the members' ${m.name === 'WER' ? 'WERs' : 'frame accuracies'} (${(100 * spread.range).toFixed(2)} points, ${pct(spread.min, 2)} to ${pct(spread.max, 2)} over ${spread.nets} nets that differ only in their seed), ` +
       'so a baseline of another seed could move by more than the whole gain.',
   };
 }
 
 /** The differences of one metric (systems without counts are left out; baseline, ensemble and student are required). */
-export function metricDifferences(metric: Metric, c: MetricCounts, spread: SeedSpread | null, opts: Required<Pick<BootstrapOptions, 'replicates' | 'confidence' | 'seed'>>): MetricDifferences {
+export function metricDifferences(
+  metric: Metric,
+  c: MetricCounts,
+  spread: SeedSpread | null,
+  opts: Required<Pick<BootstrapOptions, 'replicates' | 'confidence' | 'seed'>>,
+): MetricDifferences {
   const ids = Object.keys(c.counts);
   const col = new Map(ids.map((id, j) => [id, j + 1] as const));
   const pairs = DIFFERENCE_PAIRS.filter(([a, b]) => col.has(a) && col.has(b));
   const sign = METRIC_WORDS[metric].higherIsBetter ? 1 : -1;
   const rate = (t: Float64Array, id: string) => t[col.get(id)!] / t[0];
-  const diffStat = ([a, b]: readonly [string, string]) => (t: Float64Array) => (t[0] > 0 ? rate(t, a) - rate(t, b) : null);
+  const diffStat =
+    ([a, b]: readonly [string, string]) =>
+    (t: Float64Array) =>
+      t[0] > 0 ? rate(t, a) - rate(t, b) : null;
   const shareStat = (t: Float64Array) => {
     if (!(t[0] > 0)) return null;
     const gain = sign * (rate(t, 'ensemble') - rate(t, 'baseline'));
@@ -147,7 +171,10 @@ export function metricDifferences(metric: Metric, c: MetricCounts, spread: SeedS
   const differences = pairs.map(([a, b], k): SystemDifference => {
     const e = bySpeaker.estimates[k];
     return {
-      a, b, value: e.value ?? 0, ci: interval(e),
+      a,
+      b,
+      value: e.value ?? 0,
+      ci: interval(e),
       significant: e.low === null || e.high === null ? null : e.low > 0 || e.high < 0,
       probABetter: sign > 0 ? e.aboveZero : e.belowZero,
       utteranceCi: interval(byUtterance.estimates[k]),
@@ -155,11 +182,20 @@ export function metricDifferences(metric: Metric, c: MetricCounts, spread: SeedS
   });
   const g = bySpeaker.estimates[pairs.length];
   const total = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0);
-  const T = total(c.totals), at = (id: string) => (T > 0 ? total(c.counts[id]) / T : 0);
+  const T = total(c.totals),
+    at = (id: string) => (T > 0 ? total(c.counts[id]) / T : 0);
   return {
-    metric, utterances: bySpeaker.utterances, speakers: bySpeaker.speakers ?? 0, note: bySpeaker.note, differences,
-    gainKept: { value: g.value, ci: interval(g), undefinedReplicates: g.undefinedReplicates, ...judgeShare(metric, at('baseline'), at('ensemble'), g.value, spread) },
+    metric,
+    utterances: bySpeaker.utterances,
+    speakers: bySpeaker.speakers ?? 0,
+    note: bySpeaker.note,
+    differences,
+    gainKept: {
+      value: g.value,
+      ci: interval(g),
+      undefinedReplicates: g.undefinedReplicates,
+      ...judgeShare(metric, at('baseline'), at('ensemble'), g.value, spread),
+    },
     seedSpread: spread,
   };
 }
-

@@ -26,8 +26,25 @@ import type { StudentEntry, StudentsFile } from '../formats/models.ts';
 import type { TargetsFile } from '../formats/targets.ts';
 import type { AlignSummary } from '../align/corpus.ts';
 import {
-  CONTROL_ID, MAIN_SPLITS, MEMBER_ID, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT,
-  type AveragedModel, type CorpusInfo, type EpochPoint, type FidelityFigures, type FidelityRow, type FrameAccuracyGainEvidence, type LabelsInput, type OtherSplitInput, type ReportInput, type SoftTargetInfo, type SplitInfo, type SystemInput, type TemperaturePoint, type UtteranceCountsInput,
+  CONTROL_ID,
+  MAIN_SPLITS,
+  MEMBER_ID,
+  REPORT_FORMAT_VERSION,
+  REPORT_INPUT_FORMAT,
+  type AveragedModel,
+  type CorpusInfo,
+  type EpochPoint,
+  type FidelityFigures,
+  type FidelityRow,
+  type FrameAccuracyGainEvidence,
+  type LabelsInput,
+  type OtherSplitInput,
+  type ReportInput,
+  type SoftTargetInfo,
+  type SplitInfo,
+  type SystemInput,
+  type TemperaturePoint,
+  type UtteranceCountsInput,
 } from './types.ts';
 
 /** Where each stage wrote its output (absent stages: null). */
@@ -58,15 +75,26 @@ export interface ExperimentReportOptions {
 
 /** A JSON file of an earlier stage, checked for its format tag (null: any); FormatErrors name the file. */
 export function readJson<T>(path: string, format: string | null, what: string): T {
-  if (!existsSync(path)) throw new FormatError(`no ${what}`, { file: path, expected: `${what} written by an earlier stage`, found: 'no such file' });
+  if (!existsSync(path))
+    throw new FormatError(`no ${what}`, {
+      file: path,
+      expected: `${what} written by an earlier stage`,
+      found: 'no such file',
+    });
   let j: unknown;
   try {
     j = JSON.parse(readFileSync(path, 'utf8'));
   } catch (cause) {
-    throw new FormatError(`${what} is not valid JSON`, { file: path, cause, expected: 'JSON', found: (cause as Error).message });
+    throw new FormatError(`${what} is not valid JSON`, {
+      file: path,
+      cause,
+      expected: 'JSON',
+      found: (cause as Error).message,
+    });
   }
   const f = (j as { format?: unknown }).format;
-  if (format !== null && f !== format) throw new FormatError(`not a ${what}`, { file: path, expected: `format ${format}`, found: String(f) });
+  if (format !== null && f !== format)
+    throw new FormatError(`not a ${what}`, { file: path, expected: `format ${format}`, found: String(f) });
   return j as T;
 }
 
@@ -78,7 +106,10 @@ export function readOptionalJson<T>(path: string | null, format: string | null, 
  * Which nets trained on the training split's VTLP copies (models.json `data.vtlpCopies`, the main
  * student's `vtlpCopies`; files made before the options: all did). null when all did.
  */
-export function vtlpCopiesFor(models: Pick<ModelsFile, 'data'>, student: Pick<StudentEntry, 'vtlpCopies'>): NonNullable<SplitInfo['vtlpCopiesFor']> | null {
+export function vtlpCopiesFor(
+  models: Pick<ModelsFile, 'data'>,
+  student: Pick<StudentEntry, 'vtlpCopies'>,
+): NonNullable<SplitInfo['vtlpCopiesFor']> | null {
   const use = { models: models.data.vtlpCopies ?? true, student: student.vtlpCopies ?? true };
   return use.models && use.student ? null : use;
 }
@@ -87,10 +118,23 @@ export function vtlpCopiesFor(models: Pick<ModelsFile, 'data'>, student: Pick<St
  * Train/dev/test sizes from prepare's corpus.json and the features stage record; `copiesFor`
  * (`vtlpCopiesFor`) goes on a training split that has VTLP copies.
  */
-export function splitInfo(dirs: ExperimentDirs, copiesFor: NonNullable<SplitInfo['vtlpCopiesFor']> | null = null): CorpusInfo['splits'] {
-  const corpus = readOptionalJson<{ counts?: Record<string, { supervisions: number; speakers: number; durationSec: number }> }>(dirs.prepare ? join(dirs.prepare, 'corpus.json') : null, null, 'corpus summary');
-  const feats = readOptionalJson<{ details?: { splits?: Record<string, { frames: number; vtlpWarps?: number[] }> } }>(dirs.features ? join(dirs.features, 'stage.json') : null, null, 'features stage record');
-  const alignCfg = readOptionalJson<{ options?: { vtlpCopies?: string } }>(dirs.align ? join(dirs.align, 'config.json') : null, 'am-distill.align-config', 'align config');
+export function splitInfo(
+  dirs: ExperimentDirs,
+  copiesFor: NonNullable<SplitInfo['vtlpCopiesFor']> | null = null,
+): CorpusInfo['splits'] {
+  const corpus = readOptionalJson<{
+    counts?: Record<string, { supervisions: number; speakers: number; durationSec: number }>;
+  }>(dirs.prepare ? join(dirs.prepare, 'corpus.json') : null, null, 'corpus summary');
+  const feats = readOptionalJson<{ details?: { splits?: Record<string, { frames: number; vtlpWarps?: number[] }> } }>(
+    dirs.features ? join(dirs.features, 'stage.json') : null,
+    null,
+    'features stage record',
+  );
+  const alignCfg = readOptionalJson<{ options?: { vtlpCopies?: string } }>(
+    dirs.align ? join(dirs.align, 'config.json') : null,
+    'am-distill.align-config',
+    'align config',
+  );
   const out: CorpusInfo['splits'] = {};
   for (const split of ['train', 'dev', 'test'] as const) {
     const c = corpus?.counts?.[split];
@@ -130,7 +174,8 @@ function readSidecar(modelDir: string): Sidecar {
 
 /** Weights + biases of an MLP of this shape. */
 export function parameterCount(s: Sidecar['shape']): number {
-  let n = 0, prev = s.inputDim;
+  let n = 0,
+    prev = s.inputDim;
   for (let l = 0; l < s.hiddenLayers; l++) {
     n += prev * s.hiddenUnits + s.hiddenUnits;
     prev = s.hiddenUnits;
@@ -139,14 +184,25 @@ export function parameterCount(s: Sidecar['shape']): number {
 }
 
 function curveOf(s: Sidecar): EpochPoint[] {
-  return (s.training?.history ?? []).map((h) => ({ epoch: h.epoch, trainLoss: h.trainLoss, devFrameAccuracy: h.devAccuracy ?? null, learningRate: h.learningRate }));
+  return (s.training?.history ?? []).map((h) => ({
+    epoch: h.epoch,
+    trainLoss: h.trainLoss,
+    devFrameAccuracy: h.devAccuracy ?? null,
+    learningRate: h.learningRate,
+  }));
 }
 
 /** The commit of the am-distill checkout; null for an installed package (whose folder has no .git of its own). */
 function gitCommit(): string | null {
   if (!existsSync(join(packageRoot(), '.git'))) return null;
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+    return (
+      execFileSync('git', ['rev-parse', 'HEAD'], {
+        cwd: packageRoot(),
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() || null
+    );
   } catch {
     return null;
   }
@@ -158,11 +214,15 @@ function versions(): Record<string, string> {
   const pkg = (name: string) => {
     try {
       out[name] = (require(`${name}/package.json`) as { version: string }).version;
-    } catch { /* not installed */ }
+    } catch {
+      /* not installed */
+    }
   };
   try {
     out['am-distill'] = packageVersion();
-  } catch { /* outside a checkout */ }
+  } catch {
+    /* outside a checkout */
+  }
   pkg('@tensorflow/tfjs-core');
   pkg('@tensorflow/tfjs-backend-wasm');
   pkg('@tensorflow/tfjs-node');
@@ -175,17 +235,23 @@ function versions(): Record<string, string> {
  * Each non-blank line of a JSON Lines file, parsed, in order, with its 1-based number and text; a
  * line that is not JSON is a FormatError naming the file and line (`expected`: what a line holds).
  */
-function forEachJsonLine(file: string, expected: string, each: (value: unknown, line: number, text: string) => void): void {
-  readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
-    if (text.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (cause) {
-      throw new FormatError('not a JSON line', { file, line: i + 1, cause, expected, found: text.slice(0, 60) });
-    }
-    each(value, i + 1, text);
-  });
+function forEachJsonLine(
+  file: string,
+  expected: string,
+  each: (value: unknown, line: number, text: string) => void,
+): void {
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim() === '') return;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (cause) {
+        throw new FormatError('not a JSON line', { file, line: i + 1, cause, expected, found: text.slice(0, 60) });
+      }
+      each(value, i + 1, text);
+    });
 }
 
 /** The eval stage's per-utterance frame counts (`<split>.utts.jsonl`), checked line by line. */
@@ -194,10 +260,28 @@ export function readEvalUtterances(file: string): EvalUtteranceLine[] {
   const seen = new Set<string>();
   forEachJsonLine(file, '{"uttId", "frames", "correct": {model: count}}', (value, line, text) => {
     const j = value as EvalUtteranceLine;
-    const bad = typeof j?.uttId !== 'string' || !Number.isInteger(j.frames) || j.frames < 0 || typeof j.correct !== 'object' || j.correct === null
-      || Object.values(j.correct).some((c) => !Number.isInteger(c) || c < 0 || c > j.frames);
-    if (bad) throw new FormatError('bad per-utterance frame counts', { file, line, expected: 'uttId (string), frames (integer >= 0), correct: {model: integer in [0, frames]}', found: text.slice(0, 120) });
-    if (seen.has(j.uttId)) throw new FormatError('utterance listed twice', { file, line, uttId: j.uttId, expected: 'each utterance once', found: 'a repeat' });
+    const bad =
+      typeof j?.uttId !== 'string' ||
+      !Number.isInteger(j.frames) ||
+      j.frames < 0 ||
+      typeof j.correct !== 'object' ||
+      j.correct === null ||
+      Object.values(j.correct).some((c) => !Number.isInteger(c) || c < 0 || c > j.frames);
+    if (bad)
+      throw new FormatError('bad per-utterance frame counts', {
+        file,
+        line,
+        expected: 'uttId (string), frames (integer >= 0), correct: {model: integer in [0, frames]}',
+        found: text.slice(0, 120),
+      });
+    if (seen.has(j.uttId))
+      throw new FormatError('utterance listed twice', {
+        file,
+        line,
+        uttId: j.uttId,
+        expected: 'each utterance once',
+        found: 'a repeat',
+      });
     seen.add(j.uttId);
     out.push(j);
   });
@@ -224,27 +308,42 @@ export function readSplitSpeakers(prepareDir: string | null | undefined, split: 
  * system's WER counts and, where eval.json scored the split, its frame accuracy. `reportId` maps
  * the stages' model names to report system ids; other models (sweep students) are left out.
  */
-export function otherSplitsOf(score: Pick<ScoreSummary, 'splits' | 'results'>, evalFile: Pick<EvalFile, 'splits'>, reportId: ReadonlyMap<string, string>): OtherSplitInput[] {
-  return score.splits.filter((split) => !MAIN_SPLITS.includes(split)).flatMap((split) => {
-    const systems: OtherSplitInput['systems'] = {};
-    for (const [name, id] of reportId) {
-      const r = score.results.find((x) => x.split === split && x.system === name);
-      const fa = evalFile.splits[split]?.models[name]?.accuracy ?? null;
-      if (r || fa !== null) systems[id] = { frameAccuracy: fa, wer: r ? r.counts : null };
-    }
-    return Object.keys(systems).length ? [{ split, systems }] : [];
-  });
+export function otherSplitsOf(
+  score: Pick<ScoreSummary, 'splits' | 'results'>,
+  evalFile: Pick<EvalFile, 'splits'>,
+  reportId: ReadonlyMap<string, string>,
+): OtherSplitInput[] {
+  return score.splits
+    .filter((split) => !MAIN_SPLITS.includes(split))
+    .flatMap((split) => {
+      const systems: OtherSplitInput['systems'] = {};
+      for (const [name, id] of reportId) {
+        const r = score.results.find((x) => x.split === split && x.system === name);
+        const fa = evalFile.splits[split]?.models[name]?.accuracy ?? null;
+        if (r || fa !== null) systems[id] = { frameAccuracy: fa, wer: r ? r.counts : null };
+      }
+      return Object.keys(systems).length ? [{ split, systems }] : [];
+    });
 }
 
 /** The labels block of the report from the align stage's summary.json (null without one). */
 export function labelsOf(alignDir: string | null): LabelsInput | null {
-  const s = readOptionalJson<AlignSummary>(alignDir ? join(alignDir, 'summary.json') : null, 'am-distill.align-summary', 'align summary');
+  const s = readOptionalJson<AlignSummary>(
+    alignDir ? join(alignDir, 'summary.json') : null,
+    'am-distill.align-summary',
+    'align summary',
+  );
   if (!s) return null;
   return {
     models: s.training?.models?.map((m) => m.name) ?? [],
     senones: s.numSenones,
     gaussians: s.numGaussians,
-    splits: Object.entries(s.splits).map(([split, x]) => ({ split, aligned: x.done, failed: x.failed, quality: x.labelQuality ?? null })),
+    splits: Object.entries(s.splits).map(([split, x]) => ({
+      split,
+      aligned: x.done,
+      failed: x.failed,
+      quality: x.labelQuality ?? null,
+    })),
   };
 }
 
@@ -270,14 +369,28 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
   const g = evalFile.summary.test;
   const frameAccuracyGain: FrameAccuracyGainEvidence | null = g
     ? {
-      vsMemberMean: g.gainKeptVsMemberMean ?? null,
-      ci: g.gainKeptCi ? { low: g.gainKeptCi.low, high: g.gainKeptCi.high, confidence: g.gainKeptCi.confidence, replicates: g.gainKeptCi.replicates, utterances: g.gainKeptCi.utterances } : null,
-    }
+        vsMemberMean: g.gainKeptVsMemberMean ?? null,
+        ci: g.gainKeptCi
+          ? {
+              low: g.gainKeptCi.low,
+              high: g.gainKeptCi.high,
+              confidence: g.gainKeptCi.confidence,
+              replicates: g.gainKeptCi.replicates,
+              utterances: g.gainKeptCi.utterances,
+            }
+          : null,
+      }
     : null;
   const fidelity = fidelityRows(evalFile, models.data.trainSplit, baseline.name, student.name);
 
   // Per-utterance test counts under the report's system ids, with each utterance's speaker, for the speaker bootstrap.
-  const reportId = new Map<string, string>([[baseline.name, 'baseline'], ['ensemble', 'ensemble'], [student.name, 'student'], ...(control ? [[control.name, CONTROL_ID] as [string, string]] : []), ...members.map((m) => [m.name, m.name] as [string, string])]);
+  const reportId = new Map<string, string>([
+    [baseline.name, 'baseline'],
+    ['ensemble', 'ensemble'],
+    [student.name, 'student'],
+    ...(control ? [[control.name, CONTROL_ID] as [string, string]] : []),
+    ...members.map((m) => [m.name, m.name] as [string, string]),
+  ]);
   const otherSplits = score ? otherSplitsOf(score, evalFile, reportId) : [];
   const labels = labelsOf(dirs.align ?? null);
   const utteranceCounts = utteranceCountsOf(dirs, score !== null, reportId);
@@ -320,11 +433,31 @@ function readExperimentFiles(dirs: ExperimentDirs): ExperimentFiles {
   return {
     models: readJson<ModelsFile>(join(dirs.train, 'models.json'), 'am-distill.acoustic-models', 'models file'),
     evalFile: readJson<EvalFile>(join(dirs.eval, 'eval.json'), 'am-distill.eval', 'eval file'),
-    students: readOptionalJson<StudentsFile>(dirs.distill ? join(dirs.distill, 'students.json') : null, 'am-distill.students', 'students file'),
-    targets: readOptionalJson<TargetsFile>(dirs.targets ? join(dirs.targets, 'targets.json') : null, 'am-distill.target-sets', 'target-sets file'),
-    score: readOptionalJson<ScoreSummary>(dirs.score ? join(dirs.score, 'score.json') : null, 'am-distill.score', 'score file'),
-    lm: readOptionalJson<{ vocabulary?: number }>(dirs.lm ? join(dirs.lm, 'lm.json') : null, 'am-distill.lm', 'LM summary'),
-    recipe: readOptionalJson<{ name?: string; description?: string; file?: string }>(join(dirs.expDir, 'recipe.json'), null, 'recipe record'),
+    students: readOptionalJson<StudentsFile>(
+      dirs.distill ? join(dirs.distill, 'students.json') : null,
+      'am-distill.students',
+      'students file',
+    ),
+    targets: readOptionalJson<TargetsFile>(
+      dirs.targets ? join(dirs.targets, 'targets.json') : null,
+      'am-distill.target-sets',
+      'target-sets file',
+    ),
+    score: readOptionalJson<ScoreSummary>(
+      dirs.score ? join(dirs.score, 'score.json') : null,
+      'am-distill.score',
+      'score file',
+    ),
+    lm: readOptionalJson<{ vocabulary?: number }>(
+      dirs.lm ? join(dirs.lm, 'lm.json') : null,
+      'am-distill.lm',
+      'LM summary',
+    ),
+    recipe: readOptionalJson<{ name?: string; description?: string; file?: string }>(
+      join(dirs.expDir, 'recipe.json'),
+      null,
+      'recipe record',
+    ),
   };
 }
 
@@ -341,31 +474,81 @@ function systemsOf(dirs: ExperimentDirs, files: ExperimentFiles, wer: WerInputs)
     dev: evalFile.splits.dev?.models[name]?.accuracy ?? null,
     test: evalFile.splits.test?.models[name]?.accuracy ?? null,
   });
-  const werOf = (name: string): Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments' | 'errorLists'> => wer[name] ?? { wer: { dev: null, test: null } };
+  const werOf = (name: string): Pick<SystemInput, 'wer' | 'speakers' | 'utterances' | 'alignments' | 'errorLists'> =>
+    wer[name] ?? { wer: { dev: null, test: null } };
 
   const systems: Record<string, SystemInput> = {};
   const baseline = models.models.find((m) => m.role === 'baseline');
   const members = models.models.filter((m) => m.role === 'member');
-  if (!baseline) throw new FormatError('the train stage has no baseline', { file: join(dirs.train, 'models.json'), expected: "a model with role 'baseline'", found: models.models.map((m) => m.name).join(', ') });
+  if (!baseline)
+    throw new FormatError('the train stage has no baseline', {
+      file: join(dirs.train, 'models.json'),
+      expected: "a model with role 'baseline'",
+      found: models.models.map((m) => m.name).join(', '),
+    });
   const student = students?.students.find((s) => s.role === 'student' && s.targetSet === 'main') ?? null;
-  if (!student) throw new FormatError('the distill stage has no student on the main target set', { file: join(dirs.distill ?? dirs.expDir, 'students.json'), expected: "a student of target set 'main'", found: students ? students.students.map((s) => s.name).join(', ') : 'no students file' });
+  if (!student)
+    throw new FormatError('the distill stage has no student on the main target set', {
+      file: join(dirs.distill ?? dirs.expDir, 'students.json'),
+      expected: "a student of target set 'main'",
+      found: students ? students.students.map((s) => s.name).join(', ') : 'no students file',
+    });
 
   const baseSidecar = readSidecar(join(dirs.train, baseline.dir));
   const params = parameterCount(baseSidecar.shape);
-  systems.baseline = { label: 'Baseline (1 net)', parameters: params, frameAccuracy: acc(baseline.name), ...werOf(baseline.name), trainingCurve: curveOf(baseSidecar), ...averagedOf(baseSidecar) };
-  systems.ensemble = { label: `${members.length}-net ensemble`, parameters: params * members.length, members: members.length, frameAccuracy: acc('ensemble'), ...werOf('ensemble') };
+  systems.baseline = {
+    label: 'Baseline (1 net)',
+    parameters: params,
+    frameAccuracy: acc(baseline.name),
+    ...werOf(baseline.name),
+    trainingCurve: curveOf(baseSidecar),
+    ...averagedOf(baseSidecar),
+  };
+  systems.ensemble = {
+    label: `${members.length}-net ensemble`,
+    parameters: params * members.length,
+    members: members.length,
+    frameAccuracy: acc('ensemble'),
+    ...werOf('ensemble'),
+  };
   const studentSidecar = readSidecar(join(dirs.distill!, student.dir));
-  systems.student = { label: 'Distilled single model', parameters: parameterCount(studentSidecar.shape), frameAccuracy: acc(student.name), ...werOf(student.name), trainingCurve: curveOf(studentSidecar), ...averagedOf(studentSidecar) };
+  systems.student = {
+    label: 'Distilled single model',
+    parameters: parameterCount(studentSidecar.shape),
+    frameAccuracy: acc(student.name),
+    ...werOf(student.name),
+    trainingCurve: curveOf(studentSidecar),
+    ...averagedOf(studentSidecar),
+  };
   // The control (distill stage, role 'control'): a baseline on the student's transfer set, hard labels only.
   const control = students?.students.find((s) => s.role === CONTROL_ID) ?? null;
   if (control) {
     const sc = readSidecar(join(dirs.distill!, control.dir));
-    systems[CONTROL_ID] = { label: "Control baseline (student's transfer set, hard labels)", parameters: parameterCount(sc.shape), frameAccuracy: acc(control.name), ...werOf(control.name), trainingCurve: curveOf(sc), ...averagedOf(sc) };
+    systems[CONTROL_ID] = {
+      label: "Control baseline (student's transfer set, hard labels)",
+      parameters: parameterCount(sc.shape),
+      frameAccuracy: acc(control.name),
+      ...werOf(control.name),
+      trainingCurve: curveOf(sc),
+      ...averagedOf(sc),
+    };
   }
   for (const m of members) {
-    if (!MEMBER_ID.test(m.name)) throw new FormatError('ensemble member with an unexpected name', { file: join(dirs.train, 'models.json'), expected: 'member-1 .. member-K', found: m.name });
+    if (!MEMBER_ID.test(m.name))
+      throw new FormatError('ensemble member with an unexpected name', {
+        file: join(dirs.train, 'models.json'),
+        expected: 'member-1 .. member-K',
+        found: m.name,
+      });
     const sc = readSidecar(join(dirs.train, m.dir));
-    systems[m.name] = { label: `Ensemble member ${m.name.slice('member-'.length)}`, parameters: parameterCount(sc.shape), frameAccuracy: acc(m.name), ...werOf(m.name), trainingCurve: curveOf(sc), ...averagedOf(sc) };
+    systems[m.name] = {
+      label: `Ensemble member ${m.name.slice('member-'.length)}`,
+      parameters: parameterCount(sc.shape),
+      frameAccuracy: acc(m.name),
+      ...werOf(m.name),
+      trainingCurve: curveOf(sc),
+      ...averagedOf(sc),
+    };
   }
   return { systems, baseline, members, student, control, baseSidecar };
 }
@@ -375,15 +558,26 @@ function softTargetsOf(targets: TargetsFile | null, student: StudentEntry): Soft
   const main = targets?.sets.find((s) => s.name === 'main');
   if (!targets || !main) return null;
   return {
-    T: main.temperature, k: main.k, bytesPerFrame: main.bytesPerFrame, keptMass: main.meanKeptMass, denseBytesPerFrame: main.denseBytesPerFrame,
+    T: main.temperature,
+    k: main.k,
+    bytesPerFrame: main.bytesPerFrame,
+    keptMass: main.meanKeptMass,
+    denseBytesPerFrame: main.denseBytesPerFrame,
     combination: targets.config.combination === 'geometric' ? 'geometric-mean-probs' : 'arithmetic-mean-probs',
     hardWeight: student.loss.hardWeight,
   };
 }
 
 /** The sweep: the main student and every student of another temperature (top-k sets only); null with one temperature. */
-function temperatureSweepOf(evalFile: EvalFile, targets: TargetsFile | null, wer: WerInputs, control: StudentEntry | null): TemperaturePoint[] | null {
-  const sweep = evalFile.students.filter((s) => s.targetSet !== 'dense' && !s.name.startsWith('fraction-') && s.name !== control?.name);
+function temperatureSweepOf(
+  evalFile: EvalFile,
+  targets: TargetsFile | null,
+  wer: WerInputs,
+  control: StudentEntry | null,
+): TemperaturePoint[] | null {
+  const sweep = evalFile.students.filter(
+    (s) => s.targetSet !== 'dense' && !s.name.startsWith('fraction-') && s.name !== control?.name,
+  );
   if (new Set(sweep.map((s) => s.temperature)).size <= 1) return null;
   return sweep
     .map((s) => {
@@ -391,17 +585,29 @@ function temperatureSweepOf(evalFile: EvalFile, targets: TargetsFile | null, wer
       // WER where the decode stage decoded this student too (stages.decode.systems lists it).
       const w = wer[s.name]?.wer;
       const werPart = w && (w.dev || w.test) ? { wer: { dev: w.dev ?? null, test: w.test ?? null } } : {};
-      return { T: s.temperature, frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null }, ...werPart, ...(set ? { keptMass: set.meanKeptMass } : {}) };
+      return {
+        T: s.temperature,
+        frameAccuracy: { dev: s.accuracy.dev ?? null, test: s.accuracy.test ?? null },
+        ...werPart,
+        ...(set ? { keptMass: set.meanKeptMass } : {}),
+      };
     })
     .sort((a, b) => a.T - b.T);
 }
 
 /** Durations and config hashes of the named stages' stage.json records (stages without one are left out). */
-function stageRecords(expDir: string, stageNames: readonly string[]): { stages: Record<string, number>; configHashes: Record<string, string> } {
+function stageRecords(
+  expDir: string,
+  stageNames: readonly string[],
+): { stages: Record<string, number>; configHashes: Record<string, string> } {
   const stages: Record<string, number> = {};
   const configHashes: Record<string, string> = {};
   for (const name of stageNames) {
-    const rec = readOptionalJson<{ durationSec?: number; configHash?: string }>(join(expDir, name, 'stage.json'), null, `${name} stage record`);
+    const rec = readOptionalJson<{ durationSec?: number; configHash?: string }>(
+      join(expDir, name, 'stage.json'),
+      null,
+      `${name} stage record`,
+    );
     if (rec && typeof rec.durationSec === 'number') stages[name] = rec.durationSec;
     if (rec?.configHash) configHashes[name] = rec.configHash;
   }
@@ -409,24 +615,49 @@ function stageRecords(expDir: string, stageNames: readonly string[]): { stages: 
 }
 
 /** Fidelity to the ensemble of the baseline and the student per split (eval runs made before it was measured have none). */
-function fidelityRows(evalFile: EvalFile, trainSplit: string, baselineName: string, studentName: string): FidelityRow[] {
+function fidelityRows(
+  evalFile: EvalFile,
+  trainSplit: string,
+  baselineName: string,
+  studentName: string,
+): FidelityRow[] {
   const fid = (split: string, name: string): FidelityFigures | null => {
     const f = evalFile.splits[split]?.fidelity?.[name];
     return f ? { agreement: f.agreement, klNats: f.klNats } : null;
   };
-  return [{ id: 'baseline', name: baselineName }, { id: 'student', name: studentName }]
-    .map(({ id, name }) => ({ system: id, train: fid(trainSplit, name), dev: fid('dev', name), test: fid('test', name) }))
+  return [
+    { id: 'baseline', name: baselineName },
+    { id: 'student', name: studentName },
+  ]
+    .map(({ id, name }) => ({
+      system: id,
+      train: fid(trainSplit, name),
+      dev: fid('dev', name),
+      test: fid('test', name),
+    }))
     .filter((r) => r.train || r.dev || r.test);
 }
 
 /** The test split's per-utterance frame counts (eval stage) under the report's system ids, with each utterance's speaker. */
-function utteranceCountsOf(dirs: ExperimentDirs, scored: boolean, reportId: ReadonlyMap<string, string>): UtteranceCountsInput | null {
+function utteranceCountsOf(
+  dirs: ExperimentDirs,
+  scored: boolean,
+  reportId: ReadonlyMap<string, string>,
+): UtteranceCountsInput | null {
   const uttsFile = join(dirs.eval, evalUtterancesFile('test'));
   const frameLines = existsSync(uttsFile) ? readEvalUtterances(uttsFile) : null;
   if (!frameLines && !scored) return null;
   return {
     split: 'test',
     speakers: readSplitSpeakers(dirs.prepare, 'test'),
-    frames: frameLines && frameLines.map((u) => ({ uttId: u.uttId, frames: u.frames, correct: Object.fromEntries(Object.entries(u.correct).flatMap(([n, c]) => (reportId.has(n) ? [[reportId.get(n)!, c]] : []))) })),
+    frames:
+      frameLines &&
+      frameLines.map((u) => ({
+        uttId: u.uttId,
+        frames: u.frames,
+        correct: Object.fromEntries(
+          Object.entries(u.correct).flatMap(([n, c]) => (reportId.has(n) ? [[reportId.get(n)!, c]] : [])),
+        ),
+      })),
   };
 }

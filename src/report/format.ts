@@ -26,7 +26,8 @@ export function signedPoints(v: number | null | undefined, digits = 1): string {
 export function duration(sec: number): string {
   if (!Number.isFinite(sec)) return 'n/a';
   if (sec < 60) return `${sec.toFixed(1)} s`;
-  const m = Math.floor(sec / 60), s = Math.round(sec - 60 * m);
+  const m = Math.floor(sec / 60),
+    s = Math.round(sec - 60 * m);
   if (m < 60) return `${m} min ${String(s).padStart(2, '0')} s`;
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
@@ -34,7 +35,9 @@ export function duration(sec: number): string {
 /** An integer with thousands separators ("1,234,567"), locale-independent. */
 export function int(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return 'n/a';
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** "1 error", "2 errors". */
@@ -53,7 +56,9 @@ export function escapeMarkdown(text: string): string {
     .replace(/\r?\n|\r/g, ' ')
     .replace(/[\\`*_[\]|~<>]/g, (c) => `\\${c}`)
     .replace(/&(?=#?[0-9A-Za-z]+;)/g, '&amp;')
-    .replace(/^(\s*)(#{1,6}|[-+=]|\d+(?=[.)]))(?=[.)]?(\s|$))/, (_m, sp: string, c: string) => (/^\d/.test(c) ? `${sp}${c}\\` : `${sp}\\${c}`));
+    .replace(/^(\s*)(#{1,6}|[-+=]|\d+(?=[.)]))(?=[.)]?(\s|$))/, (_m, sp: string, c: string) =>
+      /^\d/.test(c) ? `${sp}${c}\\` : `${sp}\\${c}`,
+    );
 }
 
 /** A fenced Markdown code block whose fence is longer than any backtick run in the text. */
@@ -76,5 +81,7 @@ export function diffTokens(pairs: readonly AlignedPair[]): DiffToken[] {
 
 /** The inline diff as one line of text. */
 export function formatInlineDiff(pairs: readonly AlignedPair[]): string {
-  return diffTokens(pairs).map((t) => t.text).join(' ');
+  return diffTokens(pairs)
+    .map((t) => t.text)
+    .join(' ');
 }

@@ -7,8 +7,35 @@ import { formatAlignmentLines } from '../score/report.ts';
 import { MEMBER_ID, type ReportJson } from './types.ts';
 import type { Figure } from './charts.ts';
 import {
-  corpusNotes, corpusTable, differencesNotes, differencesTable, GAIN_KEPT_LABEL, SHARE_CAPTION, SIGNIFICANCE_CAPTION, SIGNIFICANCE_TITLE, curveTable, environmentTable, FIDELITY_CAPTION, fidelityTable, frequentErrorTable, FREQUENT_ERRORS_CAPTION, OTHER_SPLITS_TITLE, otherSplitsNotes, LABELS_TITLE, labelsNotes, labelsTable, otherSplitsTable, significanceTable, softTargetTable, speakerTable, stageTable,
-  summarySentences, sweepTable, systemsTable, table1, type Table,
+  corpusNotes,
+  corpusTable,
+  differencesNotes,
+  differencesTable,
+  GAIN_KEPT_LABEL,
+  SHARE_CAPTION,
+  SIGNIFICANCE_CAPTION,
+  SIGNIFICANCE_TITLE,
+  curveTable,
+  environmentTable,
+  FIDELITY_CAPTION,
+  fidelityTable,
+  frequentErrorTable,
+  FREQUENT_ERRORS_CAPTION,
+  OTHER_SPLITS_TITLE,
+  otherSplitsNotes,
+  LABELS_TITLE,
+  labelsNotes,
+  labelsTable,
+  otherSplitsTable,
+  significanceTable,
+  softTargetTable,
+  speakerTable,
+  stageTable,
+  summarySentences,
+  sweepTable,
+  systemsTable,
+  table1,
+  type Table,
 } from './sections.ts';
 import { diffTokens, escapeHtml, plural } from './format.ts';
 
@@ -42,16 +69,23 @@ details summary { cursor: pointer; color: #0b5c99; font-size: 0.9em; }
 
 function htmlTable(t: Table, gainRowLabel?: string): string {
   const head = `<tr>${t.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
-  const body = t.rows.map((r) => {
-    const cls = gainRowLabel !== undefined && r[0] === gainRowLabel ? ' class="gain"' : '';
-    return `<tr${cls}>${r.map((c, i) => `<td${t.numeric[i] ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`;
-  }).join('\n');
+  const body = t.rows
+    .map((r) => {
+      const cls = gainRowLabel !== undefined && r[0] === gainRowLabel ? ' class="gain"' : '';
+      return `<tr${cls}>${r.map((c, i) => `<td${t.numeric[i] ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`;
+    })
+    .join('\n');
   return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
 }
 
 function figures(figs: readonly Figure[], names: readonly string[]): string {
-  return figs.filter((f) => names.includes(f.name))
-    .map((f) => `<figure id="fig-${escapeHtml(f.name)}">\n${f.svg}\n<figcaption>${escapeHtml(f.caption)}</figcaption>\n</figure>`).join('\n');
+  return figs
+    .filter((f) => names.includes(f.name))
+    .map(
+      (f) =>
+        `<figure id="fig-${escapeHtml(f.name)}">\n${f.svg}\n<figcaption>${escapeHtml(f.caption)}</figcaption>\n</figure>`,
+    )
+    .join('\n');
 }
 
 function section(id: string, title: string, ...body: string[]): string {
@@ -64,58 +98,155 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
   const title = `Distillation report: ${r.corpus.name}`;
   parts.push(`<h1>${escapeHtml(title)}</h1>`);
   if (r.corpus.description) parts.push(`<p>${escapeHtml(r.corpus.description)}</p>`);
-  parts.push(`<div class="summary"><ul>\n${summarySentences(r).map((s) => `<li>${escapeHtml(s)}</li>`).join('\n')}\n</ul></div>`);
+  parts.push(
+    `<div class="summary"><ul>\n${summarySentences(r)
+      .map((s) => `<li>${escapeHtml(s)}</li>`)
+      .join('\n')}\n</ul></div>`,
+  );
 
-  parts.push(section('table-1', 'Table 1 on this corpus', htmlTable(table1(r), GAIN_KEPT_LABEL),
-    `<p class="note">Paper: ${escapeHtml(r.paper.source)}; about 2000 hours of Android voice search, 14,000 senones.</p>`));
+  parts.push(
+    section(
+      'table-1',
+      'Table 1 on this corpus',
+      htmlTable(table1(r), GAIN_KEPT_LABEL),
+      `<p class="note">Paper: ${escapeHtml(r.paper.source)}; about 2000 hours of Android voice search, 14,000 senones.</p>`,
+    ),
+  );
   if (r.differences) {
-    parts.push(section('differences', 'Differences (test)', htmlTable(differencesTable(r.differences, (id) => r.systems[id]?.label ?? id, r.paper), GAIN_KEPT_LABEL),
-      ...differencesNotes(r.differences, (id) => r.systems[id]?.label ?? id).map((n) => `<p class="note">${escapeHtml(n)}</p>`),
-      `<p class="note">${escapeHtml(SHARE_CAPTION)}</p>`));
+    parts.push(
+      section(
+        'differences',
+        'Differences (test)',
+        htmlTable(
+          differencesTable(r.differences, (id) => r.systems[id]?.label ?? id, r.paper),
+          GAIN_KEPT_LABEL,
+        ),
+        ...differencesNotes(r.differences, (id) => r.systems[id]?.label ?? id).map(
+          (n) => `<p class="note">${escapeHtml(n)}</p>`,
+        ),
+        `<p class="note">${escapeHtml(SHARE_CAPTION)}</p>`,
+      ),
+    );
   }
   const os = otherSplitsTable(r);
-  if (os) parts.push(section('other-splits', OTHER_SPLITS_TITLE, htmlTable(os), ...otherSplitsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`)));
-  parts.push(section('systems', 'All systems', htmlTable(systemsTable(r)), figures(figs, ['test-frame-accuracy', 'test-wer'])));
+  if (os)
+    parts.push(
+      section(
+        'other-splits',
+        OTHER_SPLITS_TITLE,
+        htmlTable(os),
+        ...otherSplitsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`),
+      ),
+    );
+  parts.push(
+    section('systems', 'All systems', htmlTable(systemsTable(r)), figures(figs, ['test-frame-accuracy', 'test-wer'])),
+  );
   const lt = labelsTable(r);
-  if (lt) parts.push(section('labels', LABELS_TITLE, htmlTable(lt), ...labelsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`)));
+  if (lt)
+    parts.push(
+      section(
+        'labels',
+        LABELS_TITLE,
+        htmlTable(lt),
+        ...labelsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`),
+      ),
+    );
 
-  parts.push(section('corpus', 'Corpus', htmlTable(corpusTable(r)), ...corpusNotes(r).map((n) => `<p>${escapeHtml(n)}</p>`)));
+  parts.push(
+    section('corpus', 'Corpus', htmlTable(corpusTable(r)), ...corpusNotes(r).map((n) => `<p>${escapeHtml(n)}</p>`)),
+  );
 
   const sig = significanceTable(r);
-  parts.push(section('significance', SIGNIFICANCE_TITLE, sig.rows.length ? htmlTable(sig) : '', `<p class="note">${escapeHtml(SIGNIFICANCE_CAPTION)}</p>`,
-    r.significance.notes.length ? `<ul class="note">${r.significance.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''));
+  parts.push(
+    section(
+      'significance',
+      SIGNIFICANCE_TITLE,
+      sig.rows.length ? htmlTable(sig) : '',
+      `<p class="note">${escapeHtml(SIGNIFICANCE_CAPTION)}</p>`,
+      r.significance.notes.length
+        ? `<ul class="note">${r.significance.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`
+        : '',
+    ),
+  );
 
   const st = softTargetTable(r);
   if (st) parts.push(section('soft-targets', 'Soft targets', htmlTable(st)));
   const fd = fidelityTable(r);
-  if (fd) parts.push(section('fidelity', 'Fidelity to the ensemble', htmlTable(fd), `<p class="note">${escapeHtml(FIDELITY_CAPTION)}</p>`));
+  if (fd)
+    parts.push(
+      section(
+        'fidelity',
+        'Fidelity to the ensemble',
+        htmlTable(fd),
+        `<p class="note">${escapeHtml(FIDELITY_CAPTION)}</p>`,
+      ),
+    );
   const sw = sweepTable(r);
-  if (sw) parts.push(section('temperature-sweep', 'Temperature sweep', htmlTable(sw), figures(figs, ['temperature-sweep'])));
+  if (sw)
+    parts.push(section('temperature-sweep', 'Temperature sweep', htmlTable(sw), figures(figs, ['temperature-sweep'])));
   const ct = curveTable(r);
-  if (ct) parts.push(section('training-curves', 'Training curves', htmlTable(ct), figures(figs, ['curve-dev-frame-accuracy', 'curve-train-loss', 'curve-learning-rate'])));
+  if (ct)
+    parts.push(
+      section(
+        'training-curves',
+        'Training curves',
+        htmlTable(ct),
+        figures(figs, ['curve-dev-frame-accuracy', 'curve-train-loss', 'curve-learning-rate']),
+      ),
+    );
   const sp = speakerTable(r);
-  if (sp) parts.push(section('per-speaker', `WER per speaker (${r.perSpeaker!.split})`, htmlTable(sp), figures(figs, ['per-speaker-wer'])));
+  if (sp)
+    parts.push(
+      section(
+        'per-speaker',
+        `WER per speaker (${r.perSpeaker!.split})`,
+        htmlTable(sp),
+        figures(figs, ['per-speaker-wer']),
+      ),
+    );
   const fe = frequentErrorTable(r);
-  if (fe) parts.push(section('frequent-errors', `Most frequent errors (${r.frequentErrors!.split})`, htmlTable(fe), `<p class="note">${escapeHtml(FREQUENT_ERRORS_CAPTION)}</p>`));
+  if (fe)
+    parts.push(
+      section(
+        'frequent-errors',
+        `Most frequent errors (${r.frequentErrors!.split})`,
+        htmlTable(fe),
+        `<p class="note">${escapeHtml(FREQUENT_ERRORS_CAPTION)}</p>`,
+      ),
+    );
 
   if (r.worstUtterances?.utterances.length) {
     const w = r.worstUtterances;
     const name = (id: string) => r.systems[id]?.label ?? id;
     const items = w.utterances.map((u, i) => {
-      const diffs = u.systems.map((s) => {
-        const toks = diffTokens(s.pairs).map((t) => (t.op === 'C' ? escapeHtml(t.text) : `<span class="${t.op}">${escapeHtml(t.text)}</span>`)).join(' ');
-        return `<span class="sys">${escapeHtml(name(s.system))} (S ${s.sub}, D ${s.del}, I ${s.ins})</span><span>${toks}</span>`;
-      }).join('\n');
-      const pralign = u.systems.filter((s) => !MEMBER_ID.test(s.system)).map((s) => {
-        const l = formatAlignmentLines(s.pairs);
-        return `${name(s.system)}\n${l.ref.trimEnd()}\n${l.hyp.trimEnd()}\n${l.eval.trimEnd()}`;
-      }).join('\n\n');
-      return `<h3>${i + 1}. ${escapeHtml(u.uttId)} (${u.split}): ${plural(u.errors, 'error')} in ${plural(u.refWords, 'word')}</h3>\n<div class="diff utt">\n${diffs}\n</div>\n` +
-        `<details><summary>sclite alignment</summary><pre>${escapeHtml(pralign)}</pre></details>`;
+      const diffs = u.systems
+        .map((s) => {
+          const toks = diffTokens(s.pairs)
+            .map((t) => (t.op === 'C' ? escapeHtml(t.text) : `<span class="${t.op}">${escapeHtml(t.text)}</span>`))
+            .join(' ');
+          return `<span class="sys">${escapeHtml(name(s.system))} (S ${s.sub}, D ${s.del}, I ${s.ins})</span><span>${toks}</span>`;
+        })
+        .join('\n');
+      const pralign = u.systems
+        .filter((s) => !MEMBER_ID.test(s.system))
+        .map((s) => {
+          const l = formatAlignmentLines(s.pairs);
+          return `${name(s.system)}\n${l.ref.trimEnd()}\n${l.hyp.trimEnd()}\n${l.eval.trimEnd()}`;
+        })
+        .join('\n\n');
+      return (
+        `<h3>${i + 1}. ${escapeHtml(u.uttId)} (${u.split}): ${plural(u.errors, 'error')} in ${plural(u.refWords, 'word')}</h3>\n<div class="diff utt">\n${diffs}\n</div>\n` +
+        `<details><summary>sclite alignment</summary><pre>${escapeHtml(pralign)}</pre></details>`
+      );
     });
-    parts.push(section('worst-utterances', `Worst utterances of the ${name(w.system)}`,
-      '<p class="note">Errors as (REF-&gt;HYP), * for a missing word: <span class="diff"><span class="S">substitution</span> <span class="D">deletion</span> <span class="I">insertion</span></span>.</p>',
-      ...items));
+    parts.push(
+      section(
+        'worst-utterances',
+        `Worst utterances of the ${name(w.system)}`,
+        '<p class="note">Errors as (REF-&gt;HYP), * for a missing word: <span class="diff"><span class="S">substitution</span> <span class="D">deletion</span> <span class="I">insertion</span></span>.</p>',
+        ...items,
+      ),
+    );
   }
 
   const tt = stageTable(r);

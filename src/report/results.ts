@@ -34,10 +34,16 @@ export function formatResultsRow(r: ReportJson, o: ResultsRowOptions): string {
     ? `${signedPoints(sig.deltaWer, 2)} [${signedPoints(sig.ciLow, 2)}, ${signedPoints(sig.ciHigh, 2)}]${sig.significant ? ' *' : ''}`
     : 'n/a';
   const cells = [
-    escapeMarkdown(o.recipe), escapeMarkdown(r.corpus.name), r.ensembleSize === null ? 'n/a' : String(r.ensembleSize),
-    pair('baseline'), pair('ensemble'), pair('student'),
+    escapeMarkdown(o.recipe),
+    escapeMarkdown(r.corpus.name),
+    r.ensembleSize === null ? 'n/a' : String(r.ensembleSize),
+    pair('baseline'),
+    pair('ensemble'),
+    pair('student'),
     `${pct(r.gainRecovered.frameAccuracy, 0)} / ${pct(r.gainRecovered.wer, 0)}`,
-    sigCell, duration(r.totalSec), codeSpan(o.command),
+    sigCell,
+    duration(r.totalSec),
+    codeSpan(o.command),
   ];
   return `| ${cells.join(' | ')} |`;
 }

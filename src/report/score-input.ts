@@ -12,7 +12,13 @@ export type ReportWerInput = Pick<SystemInput, 'wer' | 'speakers' | 'utterances'
 export function reportWerInputs(s: ScoreSummary): Record<string, ReportWerInput> {
   const out: Record<string, ReportWerInput> = {};
   for (const name of s.systems) {
-    const x: ReportWerInput = { wer: { dev: null, test: null }, speakers: {}, utterances: {}, alignments: [], errorLists: {} };
+    const x: ReportWerInput = {
+      wer: { dev: null, test: null },
+      speakers: {},
+      utterances: {},
+      alignments: [],
+      errorLists: {},
+    };
     for (const r of s.results.filter((y) => y.system === name)) {
       const split = r.split;
       if (split !== 'dev' && split !== 'test') continue;

@@ -16,11 +16,17 @@ const GLYPH_EM = 0.6;
 
 /** Escape text for SVG/XML content and attribute values; drops characters XML 1.0 forbids. */
 export function escapeXml(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex -- XML 1.0 forbids these characters
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
-    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- XML 1.0 forbids these characters
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+      .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&#39;')
+  );
 }
 
 /** Coordinates rounded to 0.01 px, printed without trailing zeros. */
@@ -67,11 +73,15 @@ export function niceStep(span: number, target: number): number {
  * `integer` keeps the step >= 1 and integral (epochs).
  */
 export function niceTicks(min: number, max: number, target = 5, integer = false): Ticks {
-  if (!Number.isFinite(min) || !Number.isFinite(max)) { min = 0; max = 1; }
+  if (!Number.isFinite(min) || !Number.isFinite(max)) {
+    min = 0;
+    max = 1;
+  }
   if (min > max) [min, max] = [max, min];
   if (min === max) {
     const pad = integer ? 1 : min === 0 ? 1 : Math.abs(min) * 0.1;
-    min -= pad; max += pad;
+    min -= pad;
+    max += pad;
   }
   let step = niceStep(max - min, target);
   if (integer) step = Math.max(1, Math.round(step));
@@ -90,7 +100,10 @@ export function niceTicks(min: number, max: number, target = 5, integer = false)
 
 /** Log-10 ticks for positive [min, max]: whole decades, plus 2 and 5 when the range spans <= 2 decades. */
 export function logTicks(min: number, max: number): Ticks {
-  if (!(min > 0) || !(max > 0) || !Number.isFinite(min) || !Number.isFinite(max)) { min = 1; max = 10; }
+  if (!(min > 0) || !(max > 0) || !Number.isFinite(min) || !Number.isFinite(max)) {
+    min = 1;
+    max = 10;
+  }
   const lo = Math.floor(Math.log10(min) + 1e-9);
   let hi = Math.ceil(Math.log10(max) - 1e-9);
   if (hi <= lo) hi = lo + 1;
@@ -151,7 +164,10 @@ export interface LineChartOptions {
 }
 
 interface Frame {
-  left: number; top: number; width: number; height: number;
+  left: number;
+  top: number;
+  width: number;
+  height: number;
 }
 
 function svgOpen(id: string, title: string, widthPx: number, heightPx: number, desc: string): string[] {
@@ -165,80 +181,135 @@ function svgOpen(id: string, title: string, widthPx: number, heightPx: number, d
 }
 
 /** Legend entries stacked in a column at (x, y); returns the SVG lines. */
-function legend(entries: { name: string; color: string; dashed?: boolean; kind: 'line' | 'box' }[], x: number, y: number, maxWidthPx: number, maxRows: number): string[] {
+function legend(
+  entries: { name: string; color: string; dashed?: boolean; kind: 'line' | 'box' }[],
+  x: number,
+  y: number,
+  maxWidthPx: number,
+  maxRows: number,
+): string[] {
   const out: string[] = [];
   const shown = entries.length > maxRows ? entries.slice(0, maxRows - 1) : entries;
   shown.forEach((e, i) => {
     const cy = y + i * 18;
     if (e.kind === 'line') {
-      out.push(`<line x1="${px(x)}" y1="${px(cy)}" x2="${px(x + 22)}" y2="${px(cy)}" stroke="${escapeXml(e.color)}" stroke-width="2.5"${e.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+      out.push(
+        `<line x1="${px(x)}" y1="${px(cy)}" x2="${px(x + 22)}" y2="${px(cy)}" stroke="${escapeXml(e.color)}" stroke-width="2.5"${e.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      );
     } else {
       out.push(`<rect x="${px(x + 5)}" y="${px(cy - 6)}" width="12" height="12" fill="${escapeXml(e.color)}"/>`);
     }
-    out.push(`<text x="${px(x + 28)}" y="${px(cy + 4)}" fill="#222222">${escapeXml(truncate(e.name, maxWidthPx - 28))}</text>`);
+    out.push(
+      `<text x="${px(x + 28)}" y="${px(cy + 4)}" fill="#222222">${escapeXml(truncate(e.name, maxWidthPx - 28))}</text>`,
+    );
   });
   if (shown.length < entries.length) {
-    out.push(`<text x="${px(x + 28)}" y="${px(y + shown.length * 18 + 4)}" fill="#555555">+${entries.length - shown.length} more</text>`);
+    out.push(
+      `<text x="${px(x + 28)}" y="${px(y + shown.length * 18 + 4)}" fill="#555555">+${entries.length - shown.length} more</text>`,
+    );
   }
   return out;
 }
 
 function noData(lines: string[], f: Frame): void {
-  lines.push(`<text x="${px(f.left + f.width / 2)}" y="${px(f.top + f.height / 2)}" text-anchor="middle" fill="#777777">no data</text>`);
+  lines.push(
+    `<text x="${px(f.left + f.width / 2)}" y="${px(f.top + f.height / 2)}" text-anchor="middle" fill="#777777">no data</text>`,
+  );
 }
 
 /** A line chart as a standalone `<svg>` element. */
 export function lineChart(o: LineChartOptions): string {
-  const W = o.widthPx ?? 720, H = o.heightPx ?? 340;
+  const W = o.widthPx ?? 720,
+    H = o.heightPx ?? 340;
   const log = o.yScale === 'log';
-  const legendEntries = o.series.map((s, i) => ({ s, i })).filter(({ s }) => s.showInLegend !== false)
-    .map(({ s, i }) => ({ name: s.name, color: s.color ?? PALETTE[i % PALETTE.length], dashed: s.dashed, kind: 'line' as const }));
-  const legendW = legendEntries.length ? Math.min(240, 40 + Math.max(...legendEntries.map((e) => textWidth(e.name)))) : 0;
+  const legendEntries = o.series
+    .map((s, i) => ({ s, i }))
+    .filter(({ s }) => s.showInLegend !== false)
+    .map(({ s, i }) => ({
+      name: s.name,
+      color: s.color ?? PALETTE[i % PALETTE.length],
+      dashed: s.dashed,
+      kind: 'line' as const,
+    }));
+  const legendW = legendEntries.length
+    ? Math.min(240, 40 + Math.max(...legendEntries.map((e) => textWidth(e.name))))
+    : 0;
   const f: Frame = { left: 68, top: 34, width: W - 68 - 16 - legendW, height: H - 34 - 52 };
-  const fmtX = o.formatX ?? formatTick, fmtY = o.formatY ?? formatTick;
+  const fmtX = o.formatX ?? formatTick,
+    fmtY = o.formatY ?? formatTick;
 
   const usable = (y: number | null): y is number => y !== null && Number.isFinite(y) && (!log || y > 0);
-  const xs: number[] = [], ys: number[] = [];
-  for (const s of o.series) for (const [x, y] of s.points) if (Number.isFinite(x) && usable(y)) { xs.push(x); ys.push(y); }
+  const xs: number[] = [],
+    ys: number[] = [];
+  for (const s of o.series)
+    for (const [x, y] of s.points)
+      if (Number.isFinite(x) && usable(y)) {
+        xs.push(x);
+        ys.push(y);
+      }
   for (const r of o.referenceLines ?? []) if (usable(r.y)) ys.push(r.y);
   for (const v of o.yInclude ?? []) if (usable(v)) ys.push(v);
   const hasData = xs.length > 0;
   const xt = niceTicks(hasData ? Math.min(...xs) : 0, hasData ? Math.max(...xs) : 1, 6, o.integerX ?? false);
   // Data never sits on the frame: the linear y range is padded by 4 % of its span before rounding.
-  const yLo = ys.length ? Math.min(...ys) : 0, yHi = ys.length ? Math.max(...ys) : 1;
+  const yLo = ys.length ? Math.min(...ys) : 0,
+    yHi = ys.length ? Math.max(...ys) : 1;
   const pad = 0.04 * (yHi - yLo);
   const yt = log ? logTicks(yLo, yHi) : niceTicks(yLo - (yLo === 0 ? 0 : pad), yHi + pad, 5);
   const sx = (x: number) => f.left + ((x - xt.domain[0]) / (xt.domain[1] - xt.domain[0])) * f.width;
   const sy = log
-    ? (y: number) => f.top + f.height - ((Math.log10(y) - Math.log10(yt.domain[0])) / (Math.log10(yt.domain[1]) - Math.log10(yt.domain[0]))) * f.height
+    ? (y: number) =>
+        f.top +
+        f.height -
+        ((Math.log10(y) - Math.log10(yt.domain[0])) / (Math.log10(yt.domain[1]) - Math.log10(yt.domain[0]))) * f.height
     : (y: number) => f.top + f.height - ((y - yt.domain[0]) / (yt.domain[1] - yt.domain[0])) * f.height;
 
-  const desc = `${o.yLabel} against ${o.xLabel}` + (o.series.length ? `; series: ${o.series.map((s) => s.name).join(', ')}` : '');
+  const desc =
+    `${o.yLabel} against ${o.xLabel}` + (o.series.length ? `; series: ${o.series.map((s) => s.name).join(', ')}` : '');
   const lines = svgOpen(o.id, o.title, W, H, desc);
-  lines.push(`<defs><clipPath id="${escapeXml(o.id)}-clip"><rect x="${px(f.left - 4)}" y="${px(f.top - 4)}" width="${px(f.width + 8)}" height="${px(f.height + 8)}"/></clipPath></defs>`);
+  lines.push(
+    `<defs><clipPath id="${escapeXml(o.id)}-clip"><rect x="${px(f.left - 4)}" y="${px(f.top - 4)}" width="${px(f.width + 8)}" height="${px(f.height + 8)}"/></clipPath></defs>`,
+  );
   // grid + y ticks
   for (const t of yt.ticks) {
     const y = sy(t);
     lines.push(`<line x1="${px(f.left)}" y1="${px(y)}" x2="${px(f.left + f.width)}" y2="${px(y)}" stroke="#e5e5e5"/>`);
-    lines.push(`<text x="${px(f.left - 6)}" y="${px(y + 4)}" text-anchor="end" fill="#333333">${escapeXml(fmtY(t))}</text>`);
+    lines.push(
+      `<text x="${px(f.left - 6)}" y="${px(y + 4)}" text-anchor="end" fill="#333333">${escapeXml(fmtY(t))}</text>`,
+    );
   }
   for (const t of xt.ticks) {
     const x = sx(t);
-    lines.push(`<line x1="${px(x)}" y1="${px(f.top + f.height)}" x2="${px(x)}" y2="${px(f.top + f.height + 5)}" stroke="#333333"/>`);
-    lines.push(`<text x="${px(x)}" y="${px(f.top + f.height + 18)}" text-anchor="middle" fill="#333333">${escapeXml(fmtX(t))}</text>`);
+    lines.push(
+      `<line x1="${px(x)}" y1="${px(f.top + f.height)}" x2="${px(x)}" y2="${px(f.top + f.height + 5)}" stroke="#333333"/>`,
+    );
+    lines.push(
+      `<text x="${px(x)}" y="${px(f.top + f.height + 18)}" text-anchor="middle" fill="#333333">${escapeXml(fmtX(t))}</text>`,
+    );
   }
-  lines.push(`<rect x="${px(f.left)}" y="${px(f.top)}" width="${px(f.width)}" height="${px(f.height)}" fill="none" stroke="#333333"/>`);
-  lines.push(`<text x="${px(f.left + f.width / 2)}" y="${px(H - 10)}" text-anchor="middle" fill="#111111">${escapeXml(o.xLabel)}</text>`);
-  lines.push(`<text transform="translate(16 ${px(f.top + f.height / 2)}) rotate(-90)" text-anchor="middle" fill="#111111">${escapeXml(o.yLabel)}</text>`);
+  lines.push(
+    `<rect x="${px(f.left)}" y="${px(f.top)}" width="${px(f.width)}" height="${px(f.height)}" fill="none" stroke="#333333"/>`,
+  );
+  lines.push(
+    `<text x="${px(f.left + f.width / 2)}" y="${px(H - 10)}" text-anchor="middle" fill="#111111">${escapeXml(o.xLabel)}</text>`,
+  );
+  lines.push(
+    `<text transform="translate(16 ${px(f.top + f.height / 2)}) rotate(-90)" text-anchor="middle" fill="#111111">${escapeXml(o.yLabel)}</text>`,
+  );
   if (!hasData) noData(lines, f);
 
   lines.push(`<g clip-path="url(#${escapeXml(o.id)}-clip)">`);
   for (const r of o.referenceLines ?? []) {
     if (!usable(r.y)) continue;
-    const y = sy(r.y), color = escapeXml(r.color ?? '#555555');
-    lines.push(`<line x1="${px(f.left)}" y1="${px(y)}" x2="${px(f.left + f.width)}" y2="${px(y)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="2 3"/>`);
+    const y = sy(r.y),
+      color = escapeXml(r.color ?? '#555555');
+    lines.push(
+      `<line x1="${px(f.left)}" y1="${px(y)}" x2="${px(f.left + f.width)}" y2="${px(y)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="2 3"/>`,
+    );
     const labelY = y - 4 - FONT_PX < f.top ? y + FONT_PX + 2 : y - 4;
-    lines.push(`<text x="${px(f.left + f.width - 4)}" y="${px(labelY)}" text-anchor="end" fill="${color}">${escapeXml(r.label)}</text>`);
+    lines.push(
+      `<text x="${px(f.left + f.width - 4)}" y="${px(labelY)}" text-anchor="end" fill="${color}">${escapeXml(r.label)}</text>`,
+    );
   }
   const drawOrder = o.series.map((s, i) => ({ s, i })).sort((a, b) => (a.s.layer ?? 0) - (b.s.layer ?? 0) || a.i - b.i);
   for (const { s, i } of drawOrder) {
@@ -247,21 +318,34 @@ export function lineChart(o: LineChartOptions): string {
     let cur: [number, number][] = [];
     for (const [x, y] of s.points) {
       if (Number.isFinite(x) && usable(y)) cur.push([sx(x), sy(y)]);
-      else if (cur.length) { segments.push(cur); cur = []; }
+      else if (cur.length) {
+        segments.push(cur);
+        cur = [];
+      }
     }
     if (cur.length) segments.push(cur);
-    const d = segments.filter((g) => g.length > 1).map((g) => g.map(([x, y], k) => `${k ? 'L' : 'M'}${px(x)} ${px(y)}`).join(' ')).join(' ');
+    const d = segments
+      .filter((g) => g.length > 1)
+      .map((g) => g.map(([x, y], k) => `${k ? 'L' : 'M'}${px(x)} ${px(y)}`).join(' '))
+      .join(' ');
     const name = escapeXml(s.name);
     lines.push(`<g class="series" data-name="${name}">`);
-    if (d) lines.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="${px(s.widthPx ?? 2)}" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    if (d)
+      lines.push(
+        `<path d="${d}" fill="none" stroke="${color}" stroke-width="${px(s.widthPx ?? 2)}" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      );
     const npts = segments.reduce((a, g) => a + g.length, 0);
     for (const g of segments) {
-      if (g.length === 1 || npts <= 40) for (const [x, y] of g) lines.push(`<circle cx="${px(x)}" cy="${px(y)}" r="${g.length === 1 ? 3.5 : 2.5}" fill="${color}"/>`);
+      if (g.length === 1 || npts <= 40)
+        for (const [x, y] of g)
+          lines.push(`<circle cx="${px(x)}" cy="${px(y)}" r="${g.length === 1 ? 3.5 : 2.5}" fill="${color}"/>`);
     }
     lines.push('</g>');
   }
   lines.push('</g>');
-  lines.push(...legend(legendEntries, f.left + f.width + 12, f.top + 8, legendW - 12, Math.max(1, Math.floor(f.height / 18))));
+  lines.push(
+    ...legend(legendEntries, f.left + f.width + 12, f.top + 8, legendW - 12, Math.max(1, Math.floor(f.height / 18))),
+  );
   lines.push('</svg>');
   return lines.join('\n');
 }
@@ -296,18 +380,25 @@ export function barChart(o: BarChartOptions): string {
   const fmt = o.formatValue ?? formatTick;
   const fmtAxis = o.formatAxis ?? formatTick;
   const nSeries = Math.max(1, o.series.length);
-  const barH = 14, gap = 8;
+  const barH = 14,
+    gap = 8;
   const bandH = nSeries * barH + gap;
   const labelW = Math.min(220, Math.max(40, ...o.categories.map((c) => textWidth(c) + 10)));
   const legendH = o.series.length > 1 ? 22 : 0;
-  const f: Frame = { left: labelW + 8, top: 34 + legendH, width: W - labelW - 8 - 56, height: Math.max(1, o.categories.length) * bandH };
+  const f: Frame = {
+    left: labelW + 8,
+    top: 34 + legendH,
+    width: W - labelW - 8 - 56,
+    height: Math.max(1, o.categories.length) * bandH,
+  };
   const H = f.top + f.height + 46;
   const vals = o.series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v)));
   const t = niceTicks(Math.min(0, ...vals), Math.max(0, ...vals, vals.length ? 0 : 1), 5);
   if (t.domain[1] === t.domain[0]) t.domain[1] = t.domain[0] + 1;
   const sx = (v: number) => f.left + ((v - t.domain[0]) / (t.domain[1] - t.domain[0])) * f.width;
 
-  const desc = `${o.valueLabel} per category` + (o.series.length > 1 ? `; series: ${o.series.map((s) => s.name).join(', ')}` : '');
+  const desc =
+    `${o.valueLabel} per category` + (o.series.length > 1 ? `; series: ${o.series.map((s) => s.name).join(', ')}` : '');
   const lines = svgOpen(o.id, o.title, W, H, desc);
   if (o.series.length > 1) {
     let x = f.left;
@@ -321,15 +412,25 @@ export function barChart(o: BarChartOptions): string {
   for (const tick of t.ticks) {
     const x = sx(tick);
     lines.push(`<line x1="${px(x)}" y1="${px(f.top)}" x2="${px(x)}" y2="${px(f.top + f.height)}" stroke="#e5e5e5"/>`);
-    lines.push(`<text x="${px(x)}" y="${px(f.top + f.height + 18)}" text-anchor="middle" fill="#333333">${escapeXml(fmtAxis(tick))}</text>`);
+    lines.push(
+      `<text x="${px(x)}" y="${px(f.top + f.height + 18)}" text-anchor="middle" fill="#333333">${escapeXml(fmtAxis(tick))}</text>`,
+    );
   }
-  lines.push(`<line x1="${px(sx(0))}" y1="${px(f.top)}" x2="${px(sx(0))}" y2="${px(f.top + f.height)}" stroke="#333333"/>`);
-  lines.push(`<line x1="${px(f.left)}" y1="${px(f.top + f.height)}" x2="${px(f.left + f.width)}" y2="${px(f.top + f.height)}" stroke="#333333"/>`);
-  lines.push(`<text x="${px(f.left + f.width / 2)}" y="${px(H - 10)}" text-anchor="middle" fill="#111111">${escapeXml(o.valueLabel)}</text>`);
+  lines.push(
+    `<line x1="${px(sx(0))}" y1="${px(f.top)}" x2="${px(sx(0))}" y2="${px(f.top + f.height)}" stroke="#333333"/>`,
+  );
+  lines.push(
+    `<line x1="${px(f.left)}" y1="${px(f.top + f.height)}" x2="${px(f.left + f.width)}" y2="${px(f.top + f.height)}" stroke="#333333"/>`,
+  );
+  lines.push(
+    `<text x="${px(f.left + f.width / 2)}" y="${px(H - 10)}" text-anchor="middle" fill="#111111">${escapeXml(o.valueLabel)}</text>`,
+  );
   if (!o.categories.length) noData(lines, { ...f, height: 30 });
   o.categories.forEach((cat, c) => {
     const y0 = f.top + c * bandH + gap / 2;
-    lines.push(`<text x="${px(f.left - 8)}" y="${px(y0 + (nSeries * barH) / 2 + 4)}" text-anchor="end" fill="#222222">${escapeXml(truncate(cat, labelW - 10))}</text>`);
+    lines.push(
+      `<text x="${px(f.left - 8)}" y="${px(y0 + (nSeries * barH) / 2 + 4)}" text-anchor="end" fill="#222222">${escapeXml(truncate(cat, labelW - 10))}</text>`,
+    );
     o.series.forEach((s, i) => {
       const v = s.values[c];
       const y = y0 + i * barH;
@@ -337,10 +438,15 @@ export function barChart(o: BarChartOptions): string {
         lines.push(`<text x="${px(sx(0) + 4)}" y="${px(y + barH - 3)}" fill="#777777" font-size="11">n/a</text>`);
         return;
       }
-      const x0 = sx(Math.min(0, v)), x1 = sx(Math.max(0, v));
+      const x0 = sx(Math.min(0, v)),
+        x1 = sx(Math.max(0, v));
       const color = escapeXml(s.valueColors?.[c] ?? s.color ?? PALETTE[i % PALETTE.length]);
-      lines.push(`<rect x="${px(x0)}" y="${px(y + 1)}" width="${px(Math.max(0.5, x1 - x0))}" height="${px(barH - 2)}" fill="${color}"><title>${escapeXml(`${cat}, ${s.name}: ${fmt(v)}`)}</title></rect>`);
-      lines.push(`<text x="${px(x1 + 4)}" y="${px(y + barH - 3)}" fill="#222222" font-size="11">${escapeXml(fmt(v))}</text>`);
+      lines.push(
+        `<rect x="${px(x0)}" y="${px(y + 1)}" width="${px(Math.max(0.5, x1 - x0))}" height="${px(barH - 2)}" fill="${color}"><title>${escapeXml(`${cat}, ${s.name}: ${fmt(v)}`)}</title></rect>`,
+      );
+      lines.push(
+        `<text x="${px(x1 + 4)}" y="${px(y + barH - 3)}" fill="#222222" font-size="11">${escapeXml(fmt(v))}</text>`,
+      );
     });
   });
   lines.push('</svg>');

@@ -352,7 +352,13 @@ export interface ReportJson {
   /** Ensemble size K. */
   ensembleSize: number | null;
   systems: Record<string, SystemReport>;
-  paper: { source: string; baseline: PaperRow; ensemble: PaperRow & { members: number }; student: PaperRow; gainRecovered: { frameAccuracy: number; wer: number } };
+  paper: {
+    source: string;
+    baseline: PaperRow;
+    ensemble: PaperRow & { members: number };
+    student: PaperRow;
+    gainRecovered: { frameAccuracy: number; wer: number };
+  };
   gainRecovered: GainRecovered;
   /**
    * The headline: ensemble - baseline, student - baseline, student - ensemble (and control -
@@ -364,7 +370,14 @@ export interface ReportJson {
   /** Utterance-bootstrap WER tests (the score stage's method; narrower than the speaker intervals of `differences`). */
   significance: SignificanceReport;
   softTargets: SoftTargetInfo | null;
-  temperatureSweep: { T: number; frameAccuracy: { dev: number | null; test: number | null }; wer: { dev: number | null; test: number | null }; keptMass: number | null }[] | null;
+  temperatureSweep:
+    | {
+        T: number;
+        frameAccuracy: { dev: number | null; test: number | null };
+        wer: { dev: number | null; test: number | null };
+        keptMass: number | null;
+      }[]
+    | null;
   /** Fidelity to the ensemble (baseline and student; null when the eval stage did not measure it). */
   fidelity?: FidelityRow[] | null;
   /**

@@ -34,7 +34,11 @@ export interface WrittenReport {
  * plots/ is replaced as a whole, and the HTML, which embeds the figures, is written last.
  * The same input and options give the same bytes.
  */
-export async function writeReport(input: ReportInput, outDir: string, opts: WriteReportOptions = {}): Promise<WrittenReport> {
+export async function writeReport(
+  input: ReportInput,
+  outDir: string,
+  opts: WriteReportOptions = {},
+): Promise<WrittenReport> {
   const log = opts.logger ?? createLogger({ prefix: 'report' });
   validateReportInput(input);
   const report = buildReport(input, opts);
@@ -43,7 +47,8 @@ export async function writeReport(input: ReportInput, outDir: string, opts: Writ
   const plotsDir = join(outDir, 'plots');
   await withAtomicOutput(plotsDir, async (tmp) => {
     await fsp.mkdir(tmp, { recursive: true });
-    for (const f of figures) await fsp.writeFile(join(tmp, `${f.name}.svg`), `<?xml version="1.0" encoding="UTF-8"?>\n${f.svg}\n`);
+    for (const f of figures)
+      await fsp.writeFile(join(tmp, `${f.name}.svg`), `<?xml version="1.0" encoding="UTF-8"?>\n${f.svg}\n`);
   });
   const jsonPath = join(outDir, 'report.json');
   const markdownPath = join(outDir, 'report.md');

@@ -74,34 +74,52 @@ function countOps(pairs: AlignedPair[]): EditCounts {
 }
 
 // Back-pointer codes for the sclite table.
-const BP_SUB = 0, BP_DEL = 1, BP_INS = 2;
+const BP_SUB = 0,
+  BP_DEL = 1,
+  BP_INS = 2;
 
 function scliteAlign(refOrig: readonly string[], hypOrig: readonly string[], r: string[], h: string[]): Alignment {
-  const na = r.length, nb = h.length;
+  const na = r.length,
+    nb = h.length;
   const W = nb + 1;
   const cost = new Float64Array((na + 1) * W);
   const back = new Uint8Array((na + 1) * W);
   // Margins: cell[0][b] from cell[0][b-1] by insertion; cell[a][0] from cell[a-1][0] by deletion.
-  for (let b = 1; b <= nb; b++) { cost[b] = cost[b - 1] + SCLITE_COST.ins; back[b] = BP_INS; }
-  for (let a = 1; a <= na; a++) { cost[a * W] = cost[(a - 1) * W] + SCLITE_COST.del; back[a * W] = BP_DEL; }
+  for (let b = 1; b <= nb; b++) {
+    cost[b] = cost[b - 1] + SCLITE_COST.ins;
+    back[b] = BP_INS;
+  }
+  for (let a = 1; a <= na; a++) {
+    cost[a * W] = cost[(a - 1) * W] + SCLITE_COST.del;
+    back[a * W] = BP_DEL;
+  }
   for (let a = 1; a <= na; a++) {
     for (let b = 1; b <= nb; b++) {
       const sub = cost[(a - 1) * W + b - 1] + (r[a - 1] === h[b - 1] ? SCLITE_COST.correct : SCLITE_COST.sub);
       const del = cost[(a - 1) * W + b] + SCLITE_COST.del;
       const ins = cost[a * W + b - 1] + SCLITE_COST.ins;
       const i = a * W + b;
-      if (sub <= del && sub <= ins) { cost[i] = sub; back[i] = BP_SUB; }
-      else if (del < ins) { cost[i] = del; back[i] = BP_DEL; }
-      else { cost[i] = ins; back[i] = BP_INS; }
+      if (sub <= del && sub <= ins) {
+        cost[i] = sub;
+        back[i] = BP_SUB;
+      } else if (del < ins) {
+        cost[i] = del;
+        back[i] = BP_DEL;
+      } else {
+        cost[i] = ins;
+        back[i] = BP_INS;
+      }
     }
   }
   const pairs: AlignedPair[] = [];
-  let a = na, b = nb;
+  let a = na,
+    b = nb;
   while (a > 0 || b > 0) {
     const bp = back[a * W + b];
     if (bp === BP_SUB) {
       pairs.push({ op: r[a - 1] === h[b - 1] ? 'C' : 'S', ref: refOrig[a - 1], hyp: hypOrig[b - 1] });
-      a--; b--;
+      a--;
+      b--;
     } else if (bp === BP_DEL) {
       pairs.push({ op: 'D', ref: refOrig[a - 1], hyp: null });
       a--;
@@ -142,8 +160,15 @@ function kaldiComputeWerCounts(ref: string[], hyp: string[]): EditCounts {
 }
 
 /** Kaldi LevenshteinAlignment (align-text): full table, back-trace preferring sub/ok, then del. */
-function kaldiLevenshteinAlignment(refOrig: readonly string[], hypOrig: readonly string[], a: string[], b: string[]): AlignedPair[] {
-  const M = a.length, N = b.length, W = N + 1;
+function kaldiLevenshteinAlignment(
+  refOrig: readonly string[],
+  hypOrig: readonly string[],
+  a: string[],
+  b: string[],
+): AlignedPair[] {
+  const M = a.length,
+    N = b.length,
+    W = N + 1;
   const e = new Int32Array((M + 1) * W);
   for (let n = 0; n <= N; n++) e[n] = n;
   for (let m = 1; m <= M; m++) {
@@ -154,24 +179,37 @@ function kaldiLevenshteinAlignment(refOrig: readonly string[], hypOrig: readonly
     }
   }
   const pairs: AlignedPair[] = [];
-  let m = M, n = N;
+  let m = M,
+    n = N;
   while (m !== 0 || n !== 0) {
     let lm: number, ln: number;
-    if (m === 0) { lm = m; ln = n - 1; }
-    else if (n === 0) { lm = m - 1; ln = n; }
-    else {
+    if (m === 0) {
+      lm = m;
+      ln = n - 1;
+    } else if (n === 0) {
+      lm = m - 1;
+      ln = n;
+    } else {
       const sub = e[(m - 1) * W + n - 1] + (a[m - 1] === b[n - 1] ? 0 : 1);
       const del = e[(m - 1) * W + n] + 1;
       const ins = e[m * W + n - 1] + 1;
-      if (sub <= Math.min(del, ins)) { lm = m - 1; ln = n - 1; }
-      else if (del <= ins) { lm = m - 1; ln = n; }
-      else { lm = m; ln = n - 1; }
+      if (sub <= Math.min(del, ins)) {
+        lm = m - 1;
+        ln = n - 1;
+      } else if (del <= ins) {
+        lm = m - 1;
+        ln = n;
+      } else {
+        lm = m;
+        ln = n - 1;
+      }
     }
     const rw = lm === m ? null : refOrig[lm];
     const hw = ln === n ? null : hypOrig[ln];
     const op: AlignOp = rw === null ? 'I' : hw === null ? 'D' : a[lm] === b[ln] ? 'C' : 'S';
     pairs.push({ op, ref: rw, hyp: hw });
-    m = lm; n = ln;
+    m = lm;
+    n = ln;
   }
   return pairs.reverse();
 }

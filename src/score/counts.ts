@@ -48,8 +48,23 @@ export interface ScoredSplit {
 /** Corpus, per-speaker and per-utterance counts of one scored split. */
 export function scoredSplit(r: WerResult): ScoredSplit {
   return {
-    counts: { refWords: r.refWords, sub: r.sub, del: r.del, ins: r.ins, sentences: r.sentences, sentenceErrors: r.sentenceErrors },
-    speakers: r.speakers.map((s) => ({ speaker: s.speaker, refWords: s.refWords, sub: s.sub, del: s.del, ins: s.ins, sentences: s.sentences, sentenceErrors: s.sentenceErrors })),
+    counts: {
+      refWords: r.refWords,
+      sub: r.sub,
+      del: r.del,
+      ins: r.ins,
+      sentences: r.sentences,
+      sentenceErrors: r.sentenceErrors,
+    },
+    speakers: r.speakers.map((s) => ({
+      speaker: s.speaker,
+      refWords: s.refWords,
+      sub: s.sub,
+      del: s.del,
+      ins: s.ins,
+      sentences: s.sentences,
+      sentenceErrors: s.sentenceErrors,
+    })),
     utterances: r.utterances.map((u) => ({ uttId: u.uttId, refWords: u.refWords, sub: u.sub, del: u.del, ins: u.ins })),
   };
 }
@@ -57,7 +72,9 @@ export function scoredSplit(r: WerResult): ScoredSplit {
 /** Ids of the `n` utterances with the most errors (ties: more reference words first, then id). */
 export function worstUttIds(r: WerResult, n: number): string[] {
   return [...r.utterances]
-    .sort((a, b) => b.errors - a.errors || b.refWords - a.refWords || (a.uttId < b.uttId ? -1 : a.uttId > b.uttId ? 1 : 0))
+    .sort(
+      (a, b) => b.errors - a.errors || b.refWords - a.refWords || (a.uttId < b.uttId ? -1 : a.uttId > b.uttId ? 1 : 0),
+    )
     .filter((u) => u.errors > 0)
     .slice(0, n)
     .map((u) => u.uttId);

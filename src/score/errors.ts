@@ -57,12 +57,15 @@ function add(m: Map<string, WordCount>, word: string): void {
 export function errorLists(utts: Iterable<AlignedUtterance>, caseSensitive = false): ErrorLists {
   const fold = caseSensitive ? (w: string) => w : (w: string) => w.toLowerCase();
   const pairs = new Map<string, ConfusionPair>();
-  const ins = new Map<string, WordCount>(), del = new Map<string, WordCount>();
-  const sub = new Map<string, WordCount>(), fal = new Map<string, WordCount>();
+  const ins = new Map<string, WordCount>(),
+    del = new Map<string, WordCount>();
+  const sub = new Map<string, WordCount>(),
+    fal = new Map<string, WordCount>();
   for (const u of utts) {
     for (const p of u.pairs) {
       if (p.op === 'S') {
-        const ref = fold(p.ref!), hyp = fold(p.hyp!);
+        const ref = fold(p.ref!),
+          hyp = fold(p.hyp!);
         const key = `${ref} ==> ${hyp}`;
         const e = pairs.get(key);
         if (e) e.count++;
@@ -73,13 +76,24 @@ export function errorLists(utts: Iterable<AlignedUtterance>, caseSensitive = fal
       else if (p.op === 'D') add(del, fold(p.ref!));
     }
   }
-  return { confusionPairs: sorted(pairs), insertions: sorted(ins), deletions: sorted(del), substitutions: sorted(sub), falselyRecognized: sorted(fal) };
+  return {
+    confusionPairs: sorted(pairs),
+    insertions: sorted(ins),
+    deletions: sorted(del),
+    substitutions: sorted(sub),
+    falselyRecognized: sorted(fal),
+  };
 }
 
 /** The lists of several scorings (e.g. the folds of a cross-validation) added up, sorted as sclite sorts. */
 export function sumErrorLists(all: readonly ErrorLists[]): ErrorLists {
   const pairs = new Map<string, ConfusionPair>();
-  const words = { insertions: new Map<string, WordCount>(), deletions: new Map<string, WordCount>(), substitutions: new Map<string, WordCount>(), falselyRecognized: new Map<string, WordCount>() };
+  const words = {
+    insertions: new Map<string, WordCount>(),
+    deletions: new Map<string, WordCount>(),
+    substitutions: new Map<string, WordCount>(),
+    falselyRecognized: new Map<string, WordCount>(),
+  };
   for (const e of all) {
     for (const x of e.confusionPairs) {
       const key = `${x.ref} ==> ${x.hyp}`;
@@ -96,22 +110,34 @@ export function sumErrorLists(all: readonly ErrorLists[]): ErrorLists {
     }
   }
   return {
-    confusionPairs: sorted(pairs), insertions: sorted(words.insertions), deletions: sorted(words.deletions),
-    substitutions: sorted(words.substitutions), falselyRecognized: sorted(words.falselyRecognized),
+    confusionPairs: sorted(pairs),
+    insertions: sorted(words.insertions),
+    deletions: sorted(words.deletions),
+    substitutions: sorted(words.substitutions),
+    falselyRecognized: sorted(words.falselyRecognized),
   };
 }
 
 /** The first `n` entries of every list (the rest are summed in the totals of a full report). */
 export function topErrors(e: ErrorLists, n: number): ErrorLists {
   return {
-    confusionPairs: e.confusionPairs.slice(0, n), insertions: e.insertions.slice(0, n), deletions: e.deletions.slice(0, n),
-    substitutions: e.substitutions.slice(0, n), falselyRecognized: e.falselyRecognized.slice(0, n),
+    confusionPairs: e.confusionPairs.slice(0, n),
+    insertions: e.insertions.slice(0, n),
+    deletions: e.deletions.slice(0, n),
+    substitutions: e.substitutions.slice(0, n),
+    falselyRecognized: e.falselyRecognized.slice(0, n),
   };
 }
 
 const NOTES: Record<string, string[]> = {
-  SUBSTITUTIONS: ["* NOTE: The 'Substitution' words are those reference words", '        for which the recognizer supplied an incorrect word.'],
-  'FALSELY RECOGNIZED': ["* NOTE: The 'Falsely Recognized' words are those hypothesis words", '        which the recognizer incorrectly substituted for a reference word.'],
+  SUBSTITUTIONS: [
+    "* NOTE: The 'Substitution' words are those reference words",
+    '        for which the recognizer supplied an incorrect word.',
+  ],
+  'FALSELY RECOGNIZED': [
+    "* NOTE: The 'Falsely Recognized' words are those hypothesis words",
+    '        which the recognizer incorrectly substituted for a reference word.',
+  ],
 };
 
 function section(title: string, items: { text: string; count: number }[]): string[] {
@@ -136,7 +162,10 @@ function section(title: string, items: { text: string; count: number }[]): strin
 export function formatErrorLists(e: ErrorLists): string {
   const words = (l: WordCount[]) => l.map((x) => ({ text: x.word, count: x.count }));
   return [
-    ...section('CONFUSION PAIRS', e.confusionPairs.map((x) => ({ text: `${x.ref} ==> ${x.hyp}`, count: x.count }))),
+    ...section(
+      'CONFUSION PAIRS',
+      e.confusionPairs.map((x) => ({ text: `${x.ref} ==> ${x.hyp}`, count: x.count })),
+    ),
     ...section('INSERTIONS', words(e.insertions)),
     ...section('DELETIONS', words(e.deletions)),
     ...section('SUBSTITUTIONS', words(e.substitutions)),

@@ -34,16 +34,28 @@ export const emptyFidelityCounts = (): FidelityCounts => ({ frames: 0, agree: 0,
  * model's `logits`, both numFrames x numSenones row-major. Argmaxes the caller has already
  * computed may be passed instead of being recomputed; `uttId` names the utterance in errors.
  */
-export function addFidelity(c: FidelityCounts, teacherProbs: ArrayLike<number>, logits: ArrayLike<number>, numFrames: number, numSenones: number, known: { uttId?: string; teacherArgmax?: Int32Array; modelArgmax?: Int32Array } = {}): void {
+export function addFidelity(
+  c: FidelityCounts,
+  teacherProbs: ArrayLike<number>,
+  logits: ArrayLike<number>,
+  numFrames: number,
+  numSenones: number,
+  known: { uttId?: string; teacherArgmax?: Int32Array; modelArgmax?: Int32Array } = {},
+): void {
   const { uttId } = known;
   const n = numFrames * numSenones;
   if (teacherProbs.length !== n || logits.length !== n) {
-    throw new FormatError('teacher and model outputs differ in size', { uttId, expected: `${numFrames} frames x ${numSenones} senones = ${n} values each`, found: `teacher ${teacherProbs.length}, model ${logits.length}` });
+    throw new FormatError('teacher and model outputs differ in size', {
+      uttId,
+      expected: `${numFrames} frames x ${numSenones} senones = ${n} values each`,
+      found: `teacher ${teacherProbs.length}, model ${logits.length}`,
+    });
   }
   const tArg = known.teacherArgmax ?? argmaxRows(teacherProbs, numSenones, uttId);
   const mArg = known.modelArgmax ?? argmaxRows(logits, numSenones, uttId);
   const logQ = logSoftmaxRows(logits, numFrames, numSenones);
-  let agree = 0, kl = 0;
+  let agree = 0,
+    kl = 0;
   for (let t = 0; t < numFrames; t++) {
     if (tArg[t] === mArg[t]) agree++;
     const b = t * numSenones;

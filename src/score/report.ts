@@ -24,7 +24,14 @@ function median(xs: number[]): number {
 function rates(s: ErrorSummary): number[] {
   const d = s.refWords;
   const r = (n: number) => (d > 0 ? (100 * n) / d : n === 0 ? 0 : Infinity);
-  return [r(s.corr), r(s.sub), r(s.del), r(s.ins), r(s.errors), s.sentences > 0 ? (100 * s.sentenceErrors) / s.sentences : 0];
+  return [
+    r(s.corr),
+    r(s.sub),
+    r(s.del),
+    r(s.ins),
+    r(s.errors),
+    s.sentences > 0 ? (100 * s.sentenceErrors) / s.sentences : 0,
+  ];
 }
 
 const INNER = 64;
@@ -34,14 +41,21 @@ function centre(text: string, width: number): string {
 }
 function rateCells(v: number[]): string {
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'inf');
-  return f(v[0]).padStart(5) + v.slice(1).map((x) => f(x).padStart(7)).join('');
+  return (
+    f(v[0]).padStart(5) +
+    v
+      .slice(1)
+      .map((x) => f(x).padStart(7))
+      .join('')
+  );
 }
 
 /** sclite's "SYSTEM SUMMARY PERCENTAGES by SPEAKER" table. */
 export function formatSummaryTable(r: WerResult, systemName = 'hyp'): string {
   const sep = '|' + '-'.repeat(INNER) + '|';
   const dbl = '|' + '='.repeat(INNER) + '|';
-  const row = (spk: string, snt: string, wrd: string, cells: string) => `| ${spk.padEnd(7)}|${snt.padStart(5)}${wrd.padStart(7)} |${cells} |`;
+  const row = (spk: string, snt: string, wrd: string, cells: string) =>
+    `| ${spk.padEnd(7)}|${snt.padStart(5)}${wrd.padStart(7)} |${cells} |`;
   const lines = [
     centre('SYSTEM SUMMARY PERCENTAGES by SPEAKER', 80),
     '',
@@ -53,29 +67,44 @@ export function formatSummaryTable(r: WerResult, systemName = 'hyp'): string {
   ];
   r.speakers.forEach((s, i) => {
     lines.push('       ' + row(s.speaker, String(s.sentences), String(s.refWords), rateCells(rates(s))));
-    if (i < r.speakers.length - 1) lines.push('       |--------+-------------+-----------------------------------------|');
+    if (i < r.speakers.length - 1)
+      lines.push('       |--------+-------------+-----------------------------------------|');
   });
   lines.push('       ' + dbl);
   lines.push('       ' + row('Sum/Avg', String(r.sentences), String(r.refWords), rateCells(rates(r))));
   lines.push('       ' + dbl);
   const per = r.speakers.map(rates);
-  const snt = r.speakers.map((s) => s.sentences), wrd = r.speakers.map((s) => s.refWords);
+  const snt = r.speakers.map((s) => s.sentences),
+    wrd = r.speakers.map((s) => s.refWords);
   const col = (k: number) => per.map((p) => p[k]);
-  for (const [name, fn] of [[' Mean', mean], [' S.D.', sd], ['Median', median]] as const) {
+  for (const [name, fn] of [
+    [' Mean', mean],
+    [' S.D.', sd],
+    ['Median', median],
+  ] as const) {
     const label = name === 'Median' ? 'Median' : ` ${name.trim()}`;
-    lines.push('       ' + row(label, fn(snt).toFixed(1), fn(wrd).toFixed(1), rateCells([0, 1, 2, 3, 4, 5].map((k) => fn(col(k))))));
+    lines.push(
+      '       ' +
+        row(label, fn(snt).toFixed(1), fn(wrd).toFixed(1), rateCells([0, 1, 2, 3, 4, 5].map((k) => fn(col(k))))),
+    );
   }
   lines.push('       `' + '-'.repeat(INNER) + "'");
   return lines.join('\n') + '\n';
 }
 
 /** REF/HYP/Eval lines of one utterance, sclite style (correct words lower-case, errors upper-case). */
-export function formatAlignmentLines(pairs: readonly AlignedPair[], caseSensitive = false): { ref: string; hyp: string; eval: string } {
-  let ref = 'REF:  ', hyp = 'HYP:  ', ev = 'Eval: ';
+export function formatAlignmentLines(
+  pairs: readonly AlignedPair[],
+  caseSensitive = false,
+): { ref: string; hyp: string; eval: string } {
+  let ref = 'REF:  ',
+    hyp = 'HYP:  ',
+    ev = 'Eval: ';
   const show = (w: string, err: boolean) => (caseSensitive ? w : err ? w.toUpperCase() : w.toLowerCase());
   for (const p of pairs) {
     const err = p.op !== 'C';
-    const rw = p.ref ?? '', hw = p.hyp ?? '';
+    const rw = p.ref ?? '',
+      hw = p.hyp ?? '';
     const w = Math.max(rw.length, hw.length);
     ref += (p.ref === null ? '*'.repeat(w) : show(rw, err).padEnd(w)) + ' ';
     hyp += (p.hyp === null ? '*'.repeat(w) : show(hw, err).padEnd(w)) + ' ';
@@ -111,6 +140,8 @@ export function formatPralign(r: WerResult, systemName = 'hyp', caseSensitive = 
 export function formatWerLine(r: ErrorSummary): string {
   const w = Number.isFinite(r.wer) ? r.wer.toFixed(2) : 'inf';
   const ser = r.sentences > 0 ? ((100 * r.sentenceErrors) / r.sentences).toFixed(2) : '0.00';
-  return `%WER ${w} [ ${r.errors} / ${r.refWords}, ${r.ins} ins, ${r.del} del, ${r.sub} sub ]\n` +
-    `%SER ${ser} [ ${r.sentenceErrors} / ${r.sentences} ]\n`;
+  return (
+    `%WER ${w} [ ${r.errors} / ${r.refWords}, ${r.ins} ins, ${r.del} del, ${r.sub} sub ]\n` +
+    `%SER ${ser} [ ${r.sentenceErrors} / ${r.sentences} ]\n`
+  );
 }

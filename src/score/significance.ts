@@ -40,12 +40,19 @@ export interface BootstrapOptions {
  * The resampling of one replicate: calls `visit` with n indices drawn with replacement, within
  * each stratum when `strata` is given.
  */
-export function makeResampler(n: number, strata?: readonly (string | number)[], clusters?: readonly (string | number)[]): (rng: Rng, visit: (i: number) => void) => void {
+export function makeResampler(
+  n: number,
+  strata?: readonly (string | number)[],
+  clusters?: readonly (string | number)[],
+): (rng: Rng, visit: (i: number) => void) => void {
   if (clusters) return makeClusterResampler(n, clusters, strata);
   if (!strata) {
-    return (rng, visit) => { for (let k = 0; k < n; k++) visit(rng.int(n)); };
+    return (rng, visit) => {
+      for (let k = 0; k < n; k++) visit(rng.int(n));
+    };
   }
-  if (strata.length !== n) throw new RangeError(`bootstrap strata: one per utterance expected, got ${strata.length} for ${n}`);
+  if (strata.length !== n)
+    throw new RangeError(`bootstrap strata: one per utterance expected, got ${strata.length} for ${n}`);
   const list = groupIndices(strata).map((g) => g.members);
   return (rng, visit) => {
     for (const g of list) for (let k = 0; k < g.length; k++) visit(g[rng.int(g.length)]);
@@ -55,21 +62,34 @@ export function makeResampler(n: number, strata?: readonly (string | number)[], 
 /** Indices of each group, groups in order of first appearance. */
 function groupIndices(labels: readonly (string | number)[]): { key: string | number; members: number[] }[] {
   const groups = new Map<string | number, number[]>();
-  labels.forEach((s, i) => { let g = groups.get(s); if (!g) groups.set(s, (g = [])); g.push(i); });
+  labels.forEach((s, i) => {
+    let g = groups.get(s);
+    if (!g) groups.set(s, (g = []));
+    g.push(i);
+  });
   return [...groups].map(([key, members]) => ({ key, members }));
 }
 
 /** The two-stage (speaker, then utterance) resampler of `BootstrapOptions.clusters`. */
-function makeClusterResampler(n: number, clusters: readonly (string | number)[], strata?: readonly (string | number)[]): (rng: Rng, visit: (i: number) => void) => void {
-  if (clusters.length !== n) throw new RangeError(`bootstrap clusters: one per utterance expected, got ${clusters.length} for ${n}`);
-  if (strata && strata.length !== n) throw new RangeError(`bootstrap strata: one per utterance expected, got ${strata.length} for ${n}`);
+function makeClusterResampler(
+  n: number,
+  clusters: readonly (string | number)[],
+  strata?: readonly (string | number)[],
+): (rng: Rng, visit: (i: number) => void) => void {
+  if (clusters.length !== n)
+    throw new RangeError(`bootstrap clusters: one per utterance expected, got ${clusters.length} for ${n}`);
+  if (strata && strata.length !== n)
+    throw new RangeError(`bootstrap strata: one per utterance expected, got ${strata.length} for ${n}`);
   const speakers = groupIndices(clusters);
   const strataGroups = groupIndices(strata ?? clusters.map(() => 0));
   const layers = strataGroups.map(() => [] as number[][]);
   const layerOf = new Map(strataGroups.map((g, k) => [g.key, k] as const));
   for (const sp of speakers) {
     const keys = new Set(sp.members.map((i) => (strata ? strata[i] : 0)));
-    if (keys.size > 1) throw new RangeError(`bootstrap clusters: speaker '${sp.key}' lies in ${keys.size} strata; a speaker must lie in one`);
+    if (keys.size > 1)
+      throw new RangeError(
+        `bootstrap clusters: speaker '${sp.key}' lies in ${keys.size} strata; a speaker must lie in one`,
+      );
     layers[layerOf.get([...keys][0])!].push(sp.members);
   }
   return (rng, visit) => {
@@ -103,29 +123,48 @@ export function clusterCount(clusters: readonly (string | number)[]): number {
  * (errors_A - errors_B) and reference word counts: what `pairedBootstrapWer` computes, on arrays.
  * deltaWer is the difference on the full set.
  */
-export function pairedBootstrapErrorDiff(diff: ArrayLike<number>, words: ArrayLike<number>, opts: BootstrapOptions = {}): BootstrapResult {
+export function pairedBootstrapErrorDiff(
+  diff: ArrayLike<number>,
+  words: ArrayLike<number>,
+  opts: BootstrapOptions = {},
+): BootstrapResult {
   const replicates = opts.replicates ?? 1000;
   const confidence = opts.confidence ?? 0.95;
   if (!(replicates >= 1) || !(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`paired bootstrap: replicates must be >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+    throw new RangeError(
+      `paired bootstrap: replicates must be >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`,
+    );
   }
   const n = diff.length;
-  if (words.length !== n) throw new RangeError(`pairedBootstrapErrorDiff: ${n} differences but ${words.length} word counts`);
-  let D = 0, W = 0;
-  for (let i = 0; i < n; i++) { D += diff[i]; W += words[i]; }
+  if (words.length !== n)
+    throw new RangeError(`pairedBootstrapErrorDiff: ${n} differences but ${words.length} word counts`);
+  let D = 0,
+    W = 0;
+  for (let i = 0; i < n; i++) {
+    D += diff[i];
+    W += words[i];
+  }
   const draw = makeResampler(n, opts.strata, opts.clusters);
   const rng = new Rng(opts.seed ?? 0);
   const deltas = new Float64Array(replicates);
   let aBetter = 0;
   for (let r = 0; r < replicates; r++) {
-    let d = 0, w = 0;
-    draw(rng, (i) => { d += diff[i]; w += words[i]; });
+    let d = 0,
+      w = 0;
+    draw(rng, (i) => {
+      d += diff[i];
+      w += words[i];
+    });
     deltas[r] = w > 0 ? (100 * d) / w : 0;
     if (d < 0) aBetter++;
   }
   const ci = percentileInterval(deltas.sort(), confidence);
   return {
-    deltaWer: W > 0 ? (100 * D) / W : 0, ciLow: ci.low, ciHigh: ci.high, confidence, replicates,
+    deltaWer: W > 0 ? (100 * D) / W : 0,
+    ciLow: ci.low,
+    ciHigh: ci.high,
+    confidence,
+    replicates,
     probABetter: aBetter / replicates,
   };
 }
@@ -147,13 +186,21 @@ export function pairedBootstrapWer(a: WerResult, b: WerResult, opts: BootstrapOp
   const bById = new Map(b.utterances.map((u) => [u.uttId, u] as const));
   const n = a.utterances.length;
   if (n !== b.utterances.length) {
-    throw new FormatError('systems were scored on different utterance sets', { expected: `${n} utterances`, found: String(b.utterances.length) });
+    throw new FormatError('systems were scored on different utterance sets', {
+      expected: `${n} utterances`,
+      found: String(b.utterances.length),
+    });
   }
-  const diff = new Float64Array(n), words = new Float64Array(n);
+  const diff = new Float64Array(n),
+    words = new Float64Array(n);
   a.utterances.forEach((u, i) => {
     const v = bById.get(u.uttId);
     if (!v || v.refWords !== u.refWords) {
-      throw new FormatError('systems were scored against different references', { uttId: u.uttId, expected: `${u.refWords} reference words in both`, found: v ? String(v.refWords) : 'missing' });
+      throw new FormatError('systems were scored against different references', {
+        uttId: u.uttId,
+        expected: `${u.refWords} reference words in both`,
+        found: v ? String(v.refWords) : 'missing',
+      });
     }
     diff[i] = u.errors - v.errors;
     words[i] = u.refWords;
@@ -204,7 +251,9 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
   const confidence = opts.confidence ?? 0.95;
   const seed = opts.seed ?? 0;
   if (!(Number.isInteger(replicates) && replicates >= 1) || !(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`bootstrapGainKept: replicates must be an integer >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+    throw new RangeError(
+      `bootstrapGainKept: replicates must be an integer >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`,
+    );
   }
   const n = utts.length;
   for (const u of utts) {
@@ -212,23 +261,51 @@ export function bootstrapGainKept(utts: readonly GainUtterance[], opts: Bootstra
       throw new RangeError(`bootstrapGainKept: correct-frame counts must lie in [0, frames], got ${JSON.stringify(u)}`);
     }
   }
-  let B = 0, E = 0, S = 0;
-  for (const u of utts) { B += u.baseline; E += u.ensemble; S += u.student; }
+  let B = 0,
+    E = 0,
+    S = 0;
+  for (const u of utts) {
+    B += u.baseline;
+    E += u.ensemble;
+    S += u.student;
+  }
   const gainKept = gainShare(B, E, S);
   const draw = makeResampler(n, opts.strata, opts.clusters);
   const rng = new Rng(seed);
   const shares: number[] = [];
   let undefinedReplicates = 0;
   for (let r = 0; r < replicates; r++) {
-    let b = 0, e = 0, s = 0;
-    draw(rng, (i) => { const u = utts[i]; b += u.baseline; e += u.ensemble; s += u.student; });
+    let b = 0,
+      e = 0,
+      s = 0;
+    draw(rng, (i) => {
+      const u = utts[i];
+      b += u.baseline;
+      e += u.ensemble;
+      s += u.student;
+    });
     const v = gainShare(b, e, s);
     if (v === null) undefinedReplicates++;
     else shares.push(v);
   }
   // Undefined replicates are set aside; with them rare (a clear ensemble gain) this is the usual percentile interval.
-  const ci = shares.length >= replicates / 2 ? percentileInterval(shares.sort((x, y) => x - y), confidence) : null;
-  return { gainKept, ciLow: ci?.low ?? null, ciHigh: ci?.high ?? null, confidence, replicates, seed, utterances: n, undefinedReplicates };
+  const ci =
+    shares.length >= replicates / 2
+      ? percentileInterval(
+          shares.sort((x, y) => x - y),
+          confidence,
+        )
+      : null;
+  return {
+    gainKept,
+    ciLow: ci?.low ?? null,
+    ciHigh: ci?.high ?? null,
+    confidence,
+    replicates,
+    seed,
+    utterances: n,
+    undefinedReplicates,
+  };
 }
 
 /** One statistic of `bootstrapSums`: its value on the full set and its percentile interval. */
@@ -265,23 +342,39 @@ export interface SumsBootstrap {
  * With `clusters` naming fewer than 2 speakers no interval can be estimated: the intervals are
  * null and `note` says so (a zero-width interval would claim a certainty the data cannot give).
  */
-export function bootstrapSums(columns: readonly ArrayLike<number>[], statistics: readonly ((sums: Float64Array) => number | null)[], opts: BootstrapOptions = {}): SumsBootstrap {
+export function bootstrapSums(
+  columns: readonly ArrayLike<number>[],
+  statistics: readonly ((sums: Float64Array) => number | null)[],
+  opts: BootstrapOptions = {},
+): SumsBootstrap {
   const replicates = opts.replicates ?? 1000;
   const confidence = opts.confidence ?? 0.95;
   const seed = opts.seed ?? 0;
   if (!(Number.isInteger(replicates) && replicates >= 1) || !(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`bootstrapSums: replicates must be an integer >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`);
+    throw new RangeError(
+      `bootstrapSums: replicates must be an integer >= 1 and confidence in (0,1), got ${replicates}, ${confidence}`,
+    );
   }
   const n = columns.length ? columns[0].length : 0;
-  if (columns.some((c) => c.length !== n)) throw new RangeError(`bootstrapSums: columns of different lengths (${columns.map((c) => c.length).join(', ')})`);
+  if (columns.some((c) => c.length !== n))
+    throw new RangeError(`bootstrapSums: columns of different lengths (${columns.map((c) => c.length).join(', ')})`);
   const sumsOf = (each: (visit: (i: number) => void) => void) => {
     const t = new Float64Array(columns.length);
-    each((i) => { for (let j = 0; j < columns.length; j++) t[j] += columns[j][i]; });
+    each((i) => {
+      for (let j = 0; j < columns.length; j++) t[j] += columns[j][i];
+    });
     return t;
   };
-  const full = sumsOf((visit) => { for (let i = 0; i < n; i++) visit(i); });
+  const full = sumsOf((visit) => {
+    for (let i = 0; i < n; i++) visit(i);
+  });
   const speakers = opts.clusters ? clusterCount(opts.clusters) : null;
-  const note = speakers !== null && speakers < 2 ? `n/a: ${speakers} speaker${speakers === 1 ? '' : 's'}` : n === 0 ? 'n/a: no utterances' : null;
+  const note =
+    speakers !== null && speakers < 2
+      ? `n/a: ${speakers} speaker${speakers === 1 ? '' : 's'}`
+      : n === 0
+        ? 'n/a: no utterances'
+        : null;
   const values = statistics.map(() => [] as number[]);
   const undef = statistics.map(() => 0);
   if (note === null) {
@@ -289,18 +382,25 @@ export function bootstrapSums(columns: readonly ArrayLike<number>[], statistics:
     const rng = new Rng(seed);
     for (let r = 0; r < replicates; r++) {
       const t = sumsOf((visit) => draw(rng, visit));
-      statistics.forEach((f, k) => { const v = f(t); if (v === null || !Number.isFinite(v)) undef[k]++; else values[k].push(v); });
+      statistics.forEach((f, k) => {
+        const v = f(t);
+        if (v === null || !Number.isFinite(v)) undef[k]++;
+        else values[k].push(v);
+      });
     }
   }
   const estimates = statistics.map((f, k): BootstrapEstimate => {
     const v = f(full);
     const xs = values[k].sort((a, b) => a - b);
-    const ci = note === null && xs.length > 0 && xs.length >= replicates / 2 ? percentileInterval(xs, confidence) : null;
+    const ci =
+      note === null && xs.length > 0 && xs.length >= replicates / 2 ? percentileInterval(xs, confidence) : null;
     return {
       value: v === null || !Number.isFinite(v) ? null : v,
-      low: ci?.low ?? null, high: ci?.high ?? null,
+      low: ci?.low ?? null,
+      high: ci?.high ?? null,
       undefinedReplicates: undef[k],
-      aboveZero: xs.length ? xs.filter((x) => x > 0).length / xs.length : null, belowZero: xs.length ? xs.filter((x) => x < 0).length / xs.length : null,
+      aboveZero: xs.length ? xs.filter((x) => x > 0).length / xs.length : null,
+      belowZero: xs.length ? xs.filter((x) => x < 0).length / xs.length : null,
     };
   });
   return { estimates, speakers, utterances: n, replicates, confidence, seed, note };

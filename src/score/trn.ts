@@ -35,14 +35,20 @@ export function parseTrn(text: string, file = '<trn>'): TrnUtterance[] {
     const m = /^(.*?)\s*\(([^()\s]+)\)$/.exec(raw);
     if (!m) {
       throw new FormatError('trn line without an utterance id', {
-        file, line: i + 1, expected: "'WORD ... (uttId)'", found: JSON.stringify(raw.slice(0, 80)),
+        file,
+        line: i + 1,
+        expected: "'WORD ... (uttId)'",
+        found: JSON.stringify(raw.slice(0, 80)),
       });
     }
     const uttId = m[2];
     const prev = seen.get(uttId);
     if (prev !== undefined) {
       throw new FormatError(`duplicate utterance id '${uttId}'`, {
-        file, line: i + 1, expected: 'each id once', found: `first seen on line ${prev}`,
+        file,
+        line: i + 1,
+        expected: 'each id once',
+        found: `first seen on line ${prev}`,
       });
     }
     seen.set(uttId, i + 1);
@@ -63,6 +69,9 @@ export function formatTrn(utts: readonly { uttId: string; words: readonly string
   return s;
 }
 
-export async function writeTrn(path: string, utts: readonly { uttId: string; words: readonly string[] }[]): Promise<void> {
+export async function writeTrn(
+  path: string,
+  utts: readonly { uttId: string; words: readonly string[] }[],
+): Promise<void> {
   await writeFileAtomic(path, formatTrn(utts));
 }

@@ -73,38 +73,53 @@ export function werPercent(errors: number, refWords: number): number {
 function summarise(utts: readonly UttScore[]): ErrorSummary {
   const s = { corr: 0, sub: 0, del: 0, ins: 0, errors: 0, refWords: 0, sentences: utts.length, sentenceErrors: 0 };
   for (const u of utts) {
-    s.corr += u.corr; s.sub += u.sub; s.del += u.del; s.ins += u.ins;
-    s.errors += u.errors; s.refWords += u.refWords;
+    s.corr += u.corr;
+    s.sub += u.sub;
+    s.del += u.del;
+    s.ins += u.ins;
+    s.errors += u.errors;
+    s.refWords += u.refWords;
     if (u.errors > 0) s.sentenceErrors++;
   }
   return { ...s, wer: werPercent(s.errors, s.refWords) };
 }
 
 /** Score hypotheses against references (matched by utterance id, reported in reference order). */
-export function scoreTranscripts(refs: readonly TrnUtterance[], hyps: readonly TrnUtterance[], opts: ScoreOptions = {}): WerResult {
+export function scoreTranscripts(
+  refs: readonly TrnUtterance[],
+  hyps: readonly TrnUtterance[],
+  opts: ScoreOptions = {},
+): WerResult {
   const mode = opts.mode ?? 'sclite';
   const missingHyp = opts.missingHyp ?? 'error';
   const refIds = new Set(refs.map((r) => r.uttId));
   for (const h of hyps) {
     if (!refIds.has(h.uttId)) {
       throw new FormatError(`hypothesis for utterance '${h.uttId}' has no reference`, {
-        file: opts.hypFile, line: h.line || undefined, uttId: h.uttId,
-        expected: `an id present in ${opts.refFile ?? 'the reference'}`, found: 'none',
+        file: opts.hypFile,
+        line: h.line || undefined,
+        uttId: h.uttId,
+        expected: `an id present in ${opts.refFile ?? 'the reference'}`,
+        found: 'none',
       });
     }
   }
   const hypById = new Map(hyps.map((h) => [h.uttId, h] as const));
   const missing: string[] = [];
   const utterances: UttScore[] = [];
-  let emptyHyps = 0, refOovs = 0;
+  let emptyHyps = 0,
+    refOovs = 0;
   const oovWords = new Set<string>();
   for (const r of refs) {
     let h = hypById.get(r.uttId);
     if (!h) {
       if (missingHyp === 'error') {
         throw new FormatError(`reference utterance '${r.uttId}' has no hypothesis`, {
-          file: opts.refFile, line: r.line || undefined, uttId: r.uttId,
-          expected: `a line '(${r.uttId})' in ${opts.hypFile ?? 'the hypothesis'}`, found: 'none',
+          file: opts.refFile,
+          line: r.line || undefined,
+          uttId: r.uttId,
+          expected: `a line '(${r.uttId})' in ${opts.hypFile ?? 'the hypothesis'}`,
+          found: 'none',
         });
       }
       missing.push(r.uttId);
@@ -112,33 +127,72 @@ export function scoreTranscripts(refs: readonly TrnUtterance[], hyps: readonly T
     }
     if (h.words.length === 0) emptyHyps++;
     if (opts.vocabulary) {
-      for (const w of r.words) if (!opts.vocabulary.has(w)) { refOovs++; oovWords.add(w); }
+      for (const w of r.words)
+        if (!opts.vocabulary.has(w)) {
+          refOovs++;
+          oovWords.add(w);
+        }
     }
     const al = alignWords(r.words, h.words, { mode, caseSensitive: opts.caseSensitive });
     utterances.push({
-      uttId: r.uttId, speaker: speakerOf(r.uttId), refWords: r.words.length, hypWords: h.words.length,
-      corr: al.corr, sub: al.sub, del: al.del, ins: al.ins, errors: al.sub + al.del + al.ins, pairs: al.pairs,
+      uttId: r.uttId,
+      speaker: speakerOf(r.uttId),
+      refWords: r.words.length,
+      hypWords: h.words.length,
+      corr: al.corr,
+      sub: al.sub,
+      del: al.del,
+      ins: al.ins,
+      errors: al.sub + al.del + al.ins,
+      pairs: al.pairs,
     });
   }
   const bySpk = new Map<string, UttScore[]>();
   for (const u of utterances) {
     const l = bySpk.get(u.speaker);
-    if (l) l.push(u); else bySpk.set(u.speaker, [u]);
+    if (l) l.push(u);
+    else bySpk.set(u.speaker, [u]);
   }
   const speakers = [...bySpk.keys()].sort().map((speaker) => ({ speaker, ...summarise(bySpk.get(speaker)!) }));
   return {
-    mode, ...summarise(utterances), utterances, speakers, emptyHyps, missingHyps: missing,
-    refOovs, refOovWords: [...oovWords].sort(),
+    mode,
+    ...summarise(utterances),
+    utterances,
+    speakers,
+    emptyHyps,
+    missingHyps: missing,
+    refOovs,
+    refOovWords: [...oovWords].sort(),
   };
 }
 
 /** The JSON summary printed by `am-distill score --json` (wer in percent). */
 export function werSummaryJson(r: WerResult): {
-  wer: number; errors: number; refWords: number; sub: number; del: number; ins: number; corr: number;
-  sentences: number; sentenceErrors: number; emptyHyps: number; refOovs: number; mode: ScoringMode;
+  wer: number;
+  errors: number;
+  refWords: number;
+  sub: number;
+  del: number;
+  ins: number;
+  corr: number;
+  sentences: number;
+  sentenceErrors: number;
+  emptyHyps: number;
+  refOovs: number;
+  mode: ScoringMode;
 } {
   return {
-    wer: r.wer, errors: r.errors, refWords: r.refWords, sub: r.sub, del: r.del, ins: r.ins, corr: r.corr,
-    sentences: r.sentences, sentenceErrors: r.sentenceErrors, emptyHyps: r.emptyHyps, refOovs: r.refOovs, mode: r.mode,
+    wer: r.wer,
+    errors: r.errors,
+    refWords: r.refWords,
+    sub: r.sub,
+    del: r.del,
+    ins: r.ins,
+    corr: r.corr,
+    sentences: r.sentences,
+    sentenceErrors: r.sentenceErrors,
+    emptyHyps: r.emptyHyps,
+    refOovs: r.refOovs,
+    mode: r.mode,
   };
 }

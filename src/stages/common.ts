@@ -27,7 +27,13 @@ export function mergeSkips(parts: SkipSummary[]): SkipSummary {
 
 /** The `backend` option of the stages that run TF.js models: 'auto' or a rung of the ladder. */
 export function backendOption(defaultValue: string): StringSpec {
-  return { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: defaultValue, affectsOutput: false, doc: 'compute engine (auto: the ladder tfjs-node-gpu > native (OpenBLAS) > tfjs-node > wasm > cpu)' };
+  return {
+    type: 'string',
+    enum: ['auto', ...BACKEND_LADDER],
+    default: defaultValue,
+    affectsOutput: false,
+    doc: 'compute engine (auto: the ladder tfjs-node-gpu > native (OpenBLAS) > tfjs-node > wasm > cpu)',
+  };
 }
 
 /**
@@ -41,8 +47,16 @@ export async function locateConfigError<T>(recipe: RecipeHead, prefix: string, f
     return await fn();
   } catch (err) {
     if (err instanceof ConfigError && err.location.keyPath && !err.location.file) {
-      const keyPath = err.location.keyPath.startsWith('stages.') ? err.location.keyPath : `${prefix}.${err.location.keyPath}`;
-      throw new ConfigError(err.detail, { ...(recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
+      const keyPath = err.location.keyPath.startsWith('stages.')
+        ? err.location.keyPath
+        : `${prefix}.${err.location.keyPath}`;
+      throw new ConfigError(err.detail, {
+        ...(recipe.locate?.(keyPath) ?? {}),
+        keyPath,
+        expected: err.expected,
+        found: err.found,
+        cause: err,
+      });
     }
     throw err;
   }

@@ -50,11 +50,31 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Decoder, type DecodeResult } from '../decode/decoder.ts';
 import { SearchLm } from '../decode/search-lm.ts';
-import { DECODE_SEARCH_DEFAULTS, buildSearch, decodeOptions, resolveSearchOptions, type DecodeSearchOptions, type DecodeSearchSpace } from '../decode/search-space.ts';
-import { ModelBank, checkSystemSpecs, resolveModelDir, type AcousticSystem, type SystemSpec } from '../decode/systems.ts';
+import {
+  DECODE_SEARCH_DEFAULTS,
+  buildSearch,
+  decodeOptions,
+  resolveSearchOptions,
+  type DecodeSearchOptions,
+  type DecodeSearchSpace,
+} from '../decode/search-space.ts';
+import {
+  ModelBank,
+  checkSystemSpecs,
+  resolveModelDir,
+  type AcousticSystem,
+  type SystemSpec,
+} from '../decode/systems.ts';
 import type { TunePoint } from '../decode/tune.ts';
 import { readFeatureMetadata } from '../features/store.ts';
-import { DECODE_FORMAT, DECODE_FORMAT_VERSION, type DecodeSummary, type LmRecord, type SystemSplitSummary, type SystemSummary } from '../formats/decode.ts';
+import {
+  DECODE_FORMAT,
+  DECODE_FORMAT_VERSION,
+  type DecodeSummary,
+  type LmRecord,
+  type SystemSplitSummary,
+  type SystemSummary,
+} from '../formats/decode.ts';
 import { MODELS_JSON, STUDENTS_JSON, readModelsFile, readStudentsFile } from '../formats/models.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { BACKEND_LADDER, initBackend, type BackendName } from '../nnet/backend.ts';
@@ -143,7 +163,8 @@ export interface DecodeCorpusOptions {
   logger?: Logger;
 }
 
-export type PriorsOption = { source: 'alignments' } | { source: 'posteriors'; split: DecodeSplitInput; maxFrames: number };
+export type PriorsOption =
+  { source: 'alignments' } | { source: 'posteriors'; split: DecodeSplitInput; maxFrames: number };
 
 export interface SystemSplitTiming {
   frames: number;
@@ -185,14 +206,34 @@ interface SlimResult {
 
 function slim(r: DecodeResult): SlimResult {
   const frames = new Int32Array(2 * r.times.length);
-  r.times.forEach((t, i) => { frames[2 * i] = t.startFrame; frames[2 * i + 1] = t.endFrame; });
+  r.times.forEach((t, i) => {
+    frames[2 * i] = t.startFrame;
+    frames[2 * i + 1] = t.endFrame;
+  });
   return {
-    words: r.words, frames, score: r.score, lmLog10Prob: r.lmLog10Prob, reachedFinal: r.reachedFinal,
-    numFrames: r.stats.numFrames, meanActive: r.stats.meanActive, maxActive: r.stats.maxActive, wordEnds: r.stats.wordEnds,
+    words: r.words,
+    frames,
+    score: r.score,
+    lmLog10Prob: r.lmLog10Prob,
+    reachedFinal: r.reachedFinal,
+    numFrames: r.stats.numFrames,
+    meanActive: r.stats.meanActive,
+    maxActive: r.stats.maxActive,
+    wordEnds: r.stats.wordEnds,
   };
 }
 
-const EMPTY: SlimResult = Object.freeze({ words: [], frames: new Int32Array(0), score: -Infinity, lmLog10Prob: null, reachedFinal: false, numFrames: 0, meanActive: 0, maxActive: 0, wordEnds: 0 }) as SlimResult;
+const EMPTY: SlimResult = Object.freeze({
+  words: [],
+  frames: new Int32Array(0),
+  score: -Infinity,
+  lmLog10Prob: null,
+  reachedFinal: false,
+  numFrames: 0,
+  meanActive: 0,
+  maxActive: 0,
+  wordEnds: 0,
+}) as SlimResult;
 
 /** One hypothesis line's worth of results for one system on one split. */
 interface UttOutcome {
@@ -221,7 +262,8 @@ function round(x: number, digits = 6): number {
 function ctmLines(uttId: string, r: SlimResult, shiftSec: number): string {
   let s = '';
   for (let i = 0; i < r.words.length; i++) {
-    const st = r.frames[2 * i], en = r.frames[2 * i + 1];
+    const st = r.frames[2 * i],
+      en = r.frames[2 * i + 1];
     s += `${uttId} 1 ${(st * shiftSec).toFixed(3)} ${((en - st + 1) * shiftSec).toFixed(3)} ${r.words[i]}\n`;
   }
   return s;
@@ -229,20 +271,30 @@ function ctmLines(uttId: string, r: SlimResult, shiftSec: number): string {
 
 function uttJson(o: UttOutcome): string {
   const r = o.result;
-  return JSON.stringify({
-    uttId: o.uttId, status: o.status === 'ok' ? (r.reachedFinal ? 'ok' : 'no-path') : o.status,
-    numFrames: r.numFrames, words: r.words.length, hyp: r.words.join(' '),
-    score: Number.isFinite(r.score) ? round(r.score, 4) : null,
-    lmLog10Prob: r.lmLog10Prob === null ? null : round(r.lmLog10Prob, 4),
-    meanActive: round(r.meanActive, 2), maxActive: r.maxActive, wordEnds: r.wordEnds,
-  }) + '\n';
+  return (
+    JSON.stringify({
+      uttId: o.uttId,
+      status: o.status === 'ok' ? (r.reachedFinal ? 'ok' : 'no-path') : o.status,
+      numFrames: r.numFrames,
+      words: r.words.length,
+      hyp: r.words.join(' '),
+      score: Number.isFinite(r.score) ? round(r.score, 4) : null,
+      lmLog10Prob: r.lmLog10Prob === null ? null : round(r.lmLog10Prob, 4),
+      meanActive: round(r.meanActive, 2),
+      maxActive: r.maxActive,
+      wordEnds: r.wordEnds,
+    }) + '\n'
+  );
 }
 
 async function lmRecord(file: string, slm: SearchLm, rel: (p: string) => string): Promise<LmRecord> {
   return { file: rel(file), sha256: await hashFile(file), order: slm.order, vocabulary: slm.vocab.length };
 }
 
-async function splitLmRecords(spaces: Map<string, DecodeSearchSpace & { lmFile: string }>, rel: (p: string) => string): Promise<NonNullable<DecodeSummary['splitLms']>> {
+async function splitLmRecords(
+  spaces: Map<string, DecodeSearchSpace & { lmFile: string }>,
+  rel: (p: string) => string,
+): Promise<NonNullable<DecodeSummary['splitLms']>> {
   const out: NonNullable<DecodeSummary['splitLms']> = {};
   for (const [split, x] of [...spaces].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     out[split] = { ...(await lmRecord(x.lmFile, x.slm, rel)), searchWords: x.searchWords.length };
@@ -267,56 +319,133 @@ interface DecodeRun {
 
 /** The tuning split and the other splits, checked: names distinct and file-safe, references to tune on. */
 function checkDecodeSplits(opts: DecodeCorpusOptions): string[] {
-  if (opts.splits.length === 0 && !opts.tune) throw new ConfigError('no split to decode', { keyPath: 'splits', expected: 'at least one split', found: 'none' });
+  if (opts.splits.length === 0 && !opts.tune)
+    throw new ConfigError('no split to decode', { keyPath: 'splits', expected: 'at least one split', found: 'none' });
   const names = [...(opts.tune ? [opts.tune.name] : []), ...opts.splits.map((s) => s.name)];
-  if (new Set(names).size !== names.length) throw new ConfigError('a split is listed twice', { keyPath: 'splits', expected: 'distinct splits (the tuning split is decoded anyway)', found: names.join(', ') });
-  for (const n of names) if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new ConfigError('bad split name', { keyPath: 'splits', expected: "letters, digits, '.', '_' or '-'", found: JSON.stringify(n) });
-  if (opts.tune && !opts.tune.refs) throw new ConfigError('the tuning split needs references', { keyPath: 'tune', expected: `reference transcripts of '${opts.tune.name}'`, found: 'none' });
+  if (new Set(names).size !== names.length)
+    throw new ConfigError('a split is listed twice', {
+      keyPath: 'splits',
+      expected: 'distinct splits (the tuning split is decoded anyway)',
+      found: names.join(', '),
+    });
+  for (const n of names)
+    if (!/^[A-Za-z0-9._-]+$/.test(n))
+      throw new ConfigError('bad split name', {
+        keyPath: 'splits',
+        expected: "letters, digits, '.', '_' or '-'",
+        found: JSON.stringify(n),
+      });
+  if (opts.tune && !opts.tune.refs)
+    throw new ConfigError('the tuning split needs references', {
+      keyPath: 'tune',
+      expected: `reference transcripts of '${opts.tune.name}'`,
+      found: 'none',
+    });
   return names;
 }
 
-const allSplits = (opts: DecodeCorpusOptions): DecodeSplitInput[] => [...(opts.tune ? [opts.tune] : []), ...opts.splits];
+const allSplits = (opts: DecodeCorpusOptions): DecodeSplitInput[] => [
+  ...(opts.tune ? [opts.tune] : []),
+  ...opts.splits,
+];
 
 /** The search spaces: lexicon x HMM x LM, one for the corpus LM and one per other LM a split names. */
-async function buildSearchSpaces(opts: DecodeCorpusOptions, search: DecodeSearchOptions, logger: Logger): Promise<{ main: DecodeSearchSpace; splitSearch: Map<string, DecodeSearchSpace & { lmFile: string }> }> {
-  const main = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon });
+async function buildSearchSpaces(
+  opts: DecodeCorpusOptions,
+  search: DecodeSearchOptions,
+  logger: Logger,
+): Promise<{ main: DecodeSearchSpace; splitSearch: Map<string, DecodeSearchSpace & { lmFile: string }> }> {
+  const main = await buildSearch(opts.langDir, opts.hmmModel, opts.lm, search, logger, opts.lmCache, {
+    lexicon: opts.lexicon,
+  });
   const splitSearch = new Map<string, DecodeSearchSpace & { lmFile: string }>();
   for (const sp of allSplits(opts)) {
     if (!sp.lm) continue;
     logger.info(`decode: split '${sp.name}' with its own LM ${sp.lm}`);
-    splitSearch.set(sp.name, [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? { ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache, { lexicon: opts.lexicon })), lmFile: sp.lm });
+    splitSearch.set(
+      sp.name,
+      [...splitSearch.values()].find((x) => x.lmFile === sp.lm) ?? {
+        ...(await buildSearch(opts.langDir, opts.hmmModel, sp.lm, search, logger, opts.lmCache, {
+          lexicon: opts.lexicon,
+        })),
+        lmFile: sp.lm,
+      },
+    );
   }
   return { main, splitSearch };
 }
 
 /** Every split's features opened and checked against the models and the HMM; one frame shift for all. */
-async function openSplitSources(opts: DecodeCorpusOptions, bank: ModelBank, numPdfs: number): Promise<{ sources: Map<string, ArrowFrameSource>; frameShiftSec: number }> {
+async function openSplitSources(
+  opts: DecodeCorpusOptions,
+  bank: ModelBank,
+  numPdfs: number,
+): Promise<{ sources: Map<string, ArrowFrameSource>; frameShiftSec: number }> {
   if (opts.senoneInventoryId) {
     for (const [dir, sc] of bank.sidecars()) {
       if (sc.senones.id !== undefined && sc.senones.id !== opts.senoneInventoryId) {
-        throw new FormatError('the model was trained on another senone inventory (another align run)', { file: dir, expected: `senone inventory ${opts.senoneInventoryId} (of ${opts.hmmModel})`, found: sc.senones.id });
+        throw new FormatError('the model was trained on another senone inventory (another align run)', {
+          file: dir,
+          expected: `senone inventory ${opts.senoneInventoryId} (of ${opts.hmmModel})`,
+          found: sc.senones.id,
+        });
       }
     }
   }
   const sources = new Map<string, ArrowFrameSource>();
   const shiftOf = new Map<string, number>();
   for (const sp of allSplits(opts)) {
-    const src = await ArrowFrameSource.open({ features: sp.features, uttToSpeaker: sp.uttToSpeaker as Map<string, string> | undefined, name: sp.features[0] });
-    bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: numPdfs }, `features ${sp.features[0]} and HMM ${opts.hmmModel}`);
+    const src = await ArrowFrameSource.open({
+      features: sp.features,
+      uttToSpeaker: sp.uttToSpeaker as Map<string, string> | undefined,
+      name: sp.features[0],
+    });
+    bank.checkInputs(
+      {
+        featureConfig: src.featureConfig as unknown as Record<string, unknown>,
+        featureDim: src.featureDim,
+        numSenones: numPdfs,
+      },
+      `features ${sp.features[0]} and HMM ${opts.hmmModel}`,
+    );
     sources.set(sp.name, src);
     shiftOf.set(sp.name, src.featureConfig.frameShiftMs / 1000);
   }
   const shifts = new Set(shiftOf.values());
-  if (shifts.size > 1) throw new FormatError('splits differ in frame shift', { expected: 'one frame shift', found: [...shiftOf].map(([k, v]) => `${k} ${v * 1000} ms`).join(', ') });
+  if (shifts.size > 1)
+    throw new FormatError('splits differ in frame shift', {
+      expected: 'one frame shift',
+      found: [...shiftOf].map(([k, v]) => `${k} ${v * 1000} ms`).join(', '),
+    });
   return { sources, frameShiftSec: [...shifts][0] };
 }
 
 /** Priors from the systems' own mean posteriors (Kaldi nnet3 adjust-priors), written to <system>/priors.json. */
-async function usePosteriorPriors(run: DecodeRun, pr: Extract<PriorsOption, { source: 'posteriors' }>, numPdfs: number): Promise<void> {
+async function usePosteriorPriors(
+  run: DecodeRun,
+  pr: Extract<PriorsOption, { source: 'posteriors' }>,
+  numPdfs: number,
+): Promise<void> {
   const { opts, bank, systems, summaries, logger } = run;
-  if (!(Number.isInteger(pr.maxFrames) && pr.maxFrames >= 1)) throw new ConfigError('bad prior frame count', { keyPath: 'priorFrames', expected: 'an integer >= 1', found: String(pr.maxFrames) });
-  const src = await ArrowFrameSource.open({ features: pr.split.features, uttToSpeaker: pr.split.uttToSpeaker as Map<string, string> | undefined, name: pr.split.features[0] });
-  bank.checkInputs({ featureConfig: src.featureConfig as unknown as Record<string, unknown>, featureDim: src.featureDim, numSenones: numPdfs }, `features ${pr.split.features[0]} and HMM ${opts.hmmModel}`);
+  if (!(Number.isInteger(pr.maxFrames) && pr.maxFrames >= 1))
+    throw new ConfigError('bad prior frame count', {
+      keyPath: 'priorFrames',
+      expected: 'an integer >= 1',
+      found: String(pr.maxFrames),
+    });
+  const src = await ArrowFrameSource.open({
+    features: pr.split.features,
+    uttToSpeaker: pr.split.uttToSpeaker as Map<string, string> | undefined,
+    name: pr.split.features[0],
+  });
+  bank.checkInputs(
+    {
+      featureConfig: src.featureConfig as unknown as Record<string, unknown>,
+      featureDim: src.featureDim,
+      numSenones: numPdfs,
+    },
+    `features ${pr.split.features[0]} and HMM ${opts.hmmModel}`,
+  );
   const est = await estimatePosteriorPriors(bank, src, pr.split, pr.maxFrames, logger);
   for (const [si, sys] of systems.entries()) {
     const before = Float64Array.from(sys.logPriors, Math.exp);
@@ -324,9 +453,24 @@ async function usePosteriorPriors(run: DecodeRun, pr: Extract<PriorsOption, { so
     let kl = 0;
     for (let s = 0; s < sys.numSenones; s++) kl += before[s] * (Math.log(before[s]) - sys.logPriors[s]);
     const file = join(opts.outDir, sys.name, 'priors.json');
-    await writeJsonAtomic(file, { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, priors: Array.from(sys.logPriors, Math.exp) });
-    summaries[si].priors = { source: 'posteriors', split: pr.split.name, utterances: est.utterances, frames: est.frames, klFromAlignments: kl, file: relative(opts.outDir, file) };
-    logger.info(`${sys.name}: priors from its mean posterior on ${est.frames} frames of '${pr.split.name}' (${est.utterances} utterances); KL from the alignment priors ${kl.toFixed(4)} nats`);
+    await writeJsonAtomic(file, {
+      source: 'posteriors',
+      split: pr.split.name,
+      utterances: est.utterances,
+      frames: est.frames,
+      priors: Array.from(sys.logPriors, Math.exp),
+    });
+    summaries[si].priors = {
+      source: 'posteriors',
+      split: pr.split.name,
+      utterances: est.utterances,
+      frames: est.frames,
+      klFromAlignments: kl,
+      file: relative(opts.outDir, file),
+    };
+    logger.info(
+      `${sys.name}: priors from its mean posterior on ${est.frames} frames of '${pr.split.name}' (${est.utterances} utterances); KL from the alignment priors ${kl.toFixed(4)} nats`,
+    );
   }
 }
 
@@ -346,7 +490,11 @@ async function useSplitCmvn(bank: ModelBank, src: ArrowFrameSource): Promise<voi
  * order (reference order, empty for references without usable features; else feature order) and
  * records the split's skips and timing.
  */
-async function decodePass(run: DecodeRun, sp: DecodeSplitInput, points: (sys: number) => { lmWeight: number; wordInsertionPenalty: number }[]): Promise<UttOutcome[][][]> {
+async function decodePass(
+  run: DecodeRun,
+  sp: DecodeSplitInput,
+  points: (sys: number) => { lmWeight: number; wordInsertionPenalty: number }[],
+): Promise<UttOutcome[][][]> {
   const { systems, search, logger, frameShiftSec } = run;
   const src = run.sources.get(sp.name)!;
   const splitDecoder = run.decoderOf(sp.name);
@@ -366,7 +514,13 @@ async function decodePass(run: DecodeRun, sp: DecodeSplitInput, points: (sys: nu
       progress.tick();
       continue;
     }
-    if (outcomes.has(utt.uttId)) throw new FormatError('utterance id appears twice in the features', { file: src.name, uttId: utt.uttId, expected: 'unique ids', found: 'a second occurrence' });
+    if (outcomes.has(utt.uttId))
+      throw new FormatError('utterance id appears twice in the features', {
+        file: src.name,
+        uttId: utt.uttId,
+        expected: 'unique ids',
+        found: 'a second occurrence',
+      });
     const bad = checkUtterance(utt, src);
     if (bad) {
       skips.skip(utt.uttId, bad);
@@ -409,62 +563,110 @@ async function decodePass(run: DecodeRun, sp: DecodeSplitInput, points: (sys: nu
       if (!badIds.has(id)) skips.skip(id, 'no features');
     }
     systems.forEach((_, si) => {
-      points(si).forEach((__, pi) => bySystem[si][pi].push(per ? per[si][pi] : { uttId: id, status: 'no-features', result: EMPTY }));
+      points(si).forEach((__, pi) =>
+        bySystem[si][pi].push(per ? per[si][pi] : { uttId: id, status: 'no-features', result: EMPTY }),
+      );
     });
   }
-  if (noFeatures) logger.warn(`${sp.name}: ${noFeatures} reference utterance(s) have no usable features and get empty hypotheses`);
+  if (noFeatures)
+    logger.warn(`${sp.name}: ${noFeatures} reference utterance(s) have no usable features and get empty hypotheses`);
   run.skipped[sp.name] = skips.toJSON();
   systems.forEach((sys, si) => {
     const a = accs[si];
     const n = points(si).length;
     const audio = a.frames * frameShiftSec;
     run.timing.systems[sys.name][sp.name] = {
-      frames: a.frames, searchSec: a.searchSec, searchRtf: audio > 0 ? a.searchSec / n / audio : 0,
-      acousticSec: a.acousticSec, acousticRtf: audio > 0 ? a.acousticSec / audio : 0,
-      meanActive: a.frames > 0 ? a.activeW / (a.frames * n) : 0, maxActive: a.maxActive,
+      frames: a.frames,
+      searchSec: a.searchSec,
+      searchRtf: audio > 0 ? a.searchSec / n / audio : 0,
+      acousticSec: a.acousticSec,
+      acousticRtf: audio > 0 ? a.acousticSec / audio : 0,
+      meanActive: a.frames > 0 ? a.activeW / (a.frames * n) : 0,
+      maxActive: a.maxActive,
     };
   });
   return bySystem;
 }
 
 /** One system's hypotheses of one split: .trn, .ctm and .utts.jsonl, with its counts (and WER given references). */
-async function writeSystemSplit(run: DecodeRun, si: number, sp: DecodeSplitInput, outs: UttOutcome[]): Promise<SystemSplitSummary> {
+async function writeSystemSplit(
+  run: DecodeRun,
+  si: number,
+  sp: DecodeSplitInput,
+  outs: UttOutcome[],
+): Promise<SystemSplitSummary> {
   const { opts, logger, search } = run;
   const sys = run.systems[si];
   const dir = join(opts.outDir, sys.name);
-  const files = { trn: join(dir, `${sp.name}.trn`), ctm: join(dir, `${sp.name}.ctm`), utts: join(dir, `${sp.name}.utts.jsonl`) };
+  const files = {
+    trn: join(dir, `${sp.name}.trn`),
+    ctm: join(dir, `${sp.name}.ctm`),
+    utts: join(dir, `${sp.name}.utts.jsonl`),
+  };
   await writeFileAtomic(files.trn, formatTrn(outs.map((o) => ({ uttId: o.uttId, words: o.result.words }))));
   await writeFileAtomic(files.ctm, outs.map((o) => ctmLines(o.uttId, o.result, run.frameShiftSec)).join(''));
   await writeFileAtomic(files.utts, outs.map(uttJson).join(''));
   const decoded = outs.filter((o) => o.status === 'ok');
   const noPath = decoded.filter((o) => !o.result.reachedFinal).map((o) => o.uttId);
-  if (noPath.length) logger.warn(`${sys.name} ${sp.name}: no token reached a final state in ${noPath.length} of ${decoded.length} utterances (empty hypotheses), e.g. ${noPath.slice(0, 5).join(', ')}`);
-  let wer: number | null = null, errors: number | null = null, refWords: number | null = null;
+  if (noPath.length)
+    logger.warn(
+      `${sys.name} ${sp.name}: no token reached a final state in ${noPath.length} of ${decoded.length} utterances (empty hypotheses), e.g. ${noPath.slice(0, 5).join(', ')}`,
+    );
+  let wer: number | null = null,
+    errors: number | null = null,
+    refWords: number | null = null;
   if (sp.refs) {
-    const s = scoreTranscripts(sp.refs, outs.map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), { mode: search.scoringMode });
-    wer = s.wer; errors = s.errors; refWords = s.refWords;
-    logger.info(`${sys.name} ${sp.name}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ] (lmWeight ${run.summaries[si].lmWeight}, penalty ${run.summaries[si].wordInsertionPenalty})`);
+    const s = scoreTranscripts(
+      sp.refs,
+      outs.map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })),
+      { mode: search.scoringMode },
+    );
+    wer = s.wer;
+    errors = s.errors;
+    refWords = s.refWords;
+    logger.info(
+      `${sys.name} ${sp.name}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ] (lmWeight ${run.summaries[si].lmWeight}, penalty ${run.summaries[si].wordInsertionPenalty})`,
+    );
   }
   return {
-    utterances: outs.length, decoded: decoded.length, frames: decoded.reduce((n, o) => n + o.result.numFrames, 0),
-    noPath: noPath.length, noPathUtterances: noPath, noFeatures: outs.length - decoded.length,
+    utterances: outs.length,
+    decoded: decoded.length,
+    frames: decoded.reduce((n, o) => n + o.result.numFrames, 0),
+    noPath: noPath.length,
+    noPathUtterances: noPath,
+    noFeatures: outs.length - decoded.length,
     emptyHyps: outs.filter((o) => o.result.words.length === 0).length,
-    wer, errors, refWords, files: { trn: relative(opts.outDir, files.trn), ctm: relative(opts.outDir, files.ctm), utts: relative(opts.outDir, files.utts) },
+    wer,
+    errors,
+    refWords,
+    files: {
+      trn: relative(opts.outDir, files.trn),
+      ctm: relative(opts.outDir, files.ctm),
+      utts: relative(opts.outDir, files.utts),
+    },
   };
 }
 
 /** The tuning split at every grid point; per system the point with the fewest errors becomes its weights (tuning.json). */
 async function tuneWeights(run: DecodeRun, sp: DecodeSplitInput): Promise<void> {
   const { search, systems, logger, opts } = run;
-  const grid = search.lmWeights.flatMap((lmWeight) => search.wordInsertionPenalties.map((wordInsertionPenalty) => ({ lmWeight, wordInsertionPenalty })));
-  logger.info(`tuning LM weight and insertion penalty on '${sp.name}': ${grid.length} grid points x ${systems.length} system(s)`);
+  const grid = search.lmWeights.flatMap((lmWeight) =>
+    search.wordInsertionPenalties.map((wordInsertionPenalty) => ({ lmWeight, wordInsertionPenalty })),
+  );
+  logger.info(
+    `tuning LM weight and insertion penalty on '${sp.name}': ${grid.length} grid points x ${systems.length} system(s)`,
+  );
   const res = await decodePass(run, sp, () => grid);
   const scoreOpts: ScoreOptions = { mode: search.scoringMode };
   for (let si = 0; si < systems.length; si++) {
     const points: TunePoint[] = [];
     let best = -1;
     grid.forEach((g, pi) => {
-      const s = scoreTranscripts(sp.refs!, res[si][pi].map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })), scoreOpts);
+      const s = scoreTranscripts(
+        sp.refs!,
+        res[si][pi].map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })),
+        scoreOpts,
+      );
       points.push({ ...g, wer: s.wer, errors: s.errors, refWords: s.refWords, sub: s.sub, del: s.del, ins: s.ins });
       if (best < 0 || s.errors < points[best].errors) best = pi;
     });
@@ -473,8 +675,15 @@ async function tuneWeights(run: DecodeRun, sp: DecodeSplitInput): Promise<void> 
     sm.wordInsertionPenalty = grid[best].wordInsertionPenalty;
     sm.weightsFrom = 'tuning';
     sm.tuning = { split: sp.name, best: points[best], grid: points };
-    logger.info(`${sm.name}: lmWeight ${sm.lmWeight}, penalty ${sm.wordInsertionPenalty} chosen on ${sp.name} (%WER ${points[best].wer.toFixed(2)})`);
-    await writeJsonAtomic(join(opts.outDir, sm.name, 'tuning.json'), { split: sp.name, scoringMode: search.scoringMode, best: points[best], grid: points });
+    logger.info(
+      `${sm.name}: lmWeight ${sm.lmWeight}, penalty ${sm.wordInsertionPenalty} chosen on ${sp.name} (%WER ${points[best].wer.toFixed(2)})`,
+    );
+    await writeJsonAtomic(join(opts.outDir, sm.name, 'tuning.json'), {
+      split: sp.name,
+      scoringMode: search.scoringMode,
+      best: points[best],
+      grid: points,
+    });
     sm.splits[sp.name] = await writeSystemSplit(run, si, sp, res[si][best]);
   }
 }
@@ -494,22 +703,41 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
     const { sources, frameShiftSec } = await openSplitSources(opts, bank, main.numPdfs);
     const systems = bank.systems;
     const run: DecodeRun = {
-      opts, search, logger, bank, systems, sources, frameShiftSec,
+      opts,
+      search,
+      logger,
+      bank,
+      systems,
+      sources,
+      frameShiftSec,
       decoderOf: (split) => splitSearch.get(split)?.decoder ?? main.decoder,
-      timing: { backend: backend.name, totalSec: 0, systems: Object.fromEntries(opts.systems.map((s) => [s.name, {}])) },
+      timing: {
+        backend: backend.name,
+        totalSec: 0,
+        systems: Object.fromEntries(opts.systems.map((s) => [s.name, {}])),
+      },
       skipped: {},
       summaries: systems.map((s, i) => ({
-        name: s.name, models: opts.systems[i].models.map(rel), kind: s.models.length > 1 ? 'ensemble' : 'single',
-        lmWeight: opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight, wordInsertionPenalty: opts.systemWeights?.[s.name]?.wordInsertionPenalty ?? search.wordInsertionPenalty,
-        weightsFrom: 'fixed', tuning: null, priors: { source: 'alignments' }, splits: {},
+        name: s.name,
+        models: opts.systems[i].models.map(rel),
+        kind: s.models.length > 1 ? 'ensemble' : 'single',
+        lmWeight: opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight,
+        wordInsertionPenalty: opts.systemWeights?.[s.name]?.wordInsertionPenalty ?? search.wordInsertionPenalty,
+        weightsFrom: 'fixed',
+        tuning: null,
+        priors: { source: 'alignments' },
+        splits: {},
       })),
     };
     if (opts.priors?.source === 'posteriors') await usePosteriorPriors(run, opts.priors, main.numPdfs);
     if (opts.tune) await tuneWeights(run, opts.tune);
     // The other splits, with each system's chosen (or fixed) weights.
     for (const sp of opts.splits) {
-      const res = await decodePass(run, sp, (si) => [{ lmWeight: run.summaries[si].lmWeight, wordInsertionPenalty: run.summaries[si].wordInsertionPenalty }]);
-      for (let si = 0; si < systems.length; si++) run.summaries[si].splits[sp.name] = await writeSystemSplit(run, si, sp, res[si][0]);
+      const res = await decodePass(run, sp, (si) => [
+        { lmWeight: run.summaries[si].lmWeight, wordInsertionPenalty: run.summaries[si].wordInsertionPenalty },
+      ]);
+      for (let si = 0; si < systems.length; si++)
+        run.summaries[si].splits[sp.name] = await writeSystemSplit(run, si, sp, res[si][0]);
     }
     // References and vocabulary.
     for (const sp of allSplits(opts)) {
@@ -517,12 +745,29 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
     }
     await writeFileAtomic(join(opts.outDir, 'words.txt'), main.searchWords.map((w) => w + '\n').join(''));
     const summary: DecodeSummary = {
-      format: DECODE_FORMAT, formatVersion: DECODE_FORMAT_VERSION, search, silenceProb: main.silenceProb, frameShiftSec,
+      format: DECODE_FORMAT,
+      formatVersion: DECODE_FORMAT_VERSION,
+      search,
+      silenceProb: main.silenceProb,
+      frameShiftSec,
       lm: await lmRecord(opts.lm, main.slm, rel),
       ...(splitSearch.size ? { splitLms: await splitLmRecords(splitSearch, rel) } : {}),
-      lexicon: { words: main.searchWords.length, pronunciations: main.numProns, notInLm: main.notInLm, untrainedPhones: main.untrainedPhones, ...(main.lexiconReport ? { file: { ...main.lexiconReport, file: rel(main.lexiconReport.file) } } : {}) },
-      graph: { hmmStates: main.decoder.graph.numStates, phoneCopies: main.decoder.graph.numCopies, treeNodes: main.decoder.graph.numTrieNodes },
-      tuneSplit: opts.tune?.name ?? null, splits: names, systems: run.summaries, skipped: run.skipped,
+      lexicon: {
+        words: main.searchWords.length,
+        pronunciations: main.numProns,
+        notInLm: main.notInLm,
+        untrainedPhones: main.untrainedPhones,
+        ...(main.lexiconReport ? { file: { ...main.lexiconReport, file: rel(main.lexiconReport.file) } } : {}),
+      },
+      graph: {
+        hmmStates: main.decoder.graph.numStates,
+        phoneCopies: main.decoder.graph.numCopies,
+        treeNodes: main.decoder.graph.numTrieNodes,
+      },
+      tuneSplit: opts.tune?.name ?? null,
+      splits: names,
+      systems: run.summaries,
+      skipped: run.skipped,
     };
     await writeJsonAtomic(join(opts.outDir, 'decode.json'), summary);
     run.timing.totalSec = (performance.now() - t0) / 1000;
@@ -538,7 +783,13 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
  * (a stride over the file order chosen from the split's frame count), whole utterances only, so the
  * subset is the same on every run. CMVN statistics come from the whole split.
  */
-async function estimatePosteriorPriors(bank: ModelBank, src: ArrowFrameSource, split: DecodeSplitInput, maxFrames: number, logger: Logger): Promise<{ sums: Float64Array[]; utterances: number; frames: number }> {
+async function estimatePosteriorPriors(
+  bank: ModelBank,
+  src: ArrowFrameSource,
+  split: DecodeSplitInput,
+  maxFrames: number,
+  logger: Logger,
+): Promise<{ sums: Float64Array[]; utterances: number; frames: number }> {
   const cmvn = new Map<string, SpeakerCmvn>();
   for (const c of bank.cmvnSettings()) {
     if (c.mode === 'none') continue;
@@ -549,8 +800,14 @@ async function estimatePosteriorPriors(bank: ModelBank, src: ArrowFrameSource, s
   for (const f of split.features) totalFrames += (await readFeatureMetadata(f)).counts.frames;
   const stride = Math.max(1, Math.floor(totalFrames / maxFrames));
   const sums = bank.systems.map((s) => new Float64Array(s.numSenones));
-  let i = 0, frames = 0, utterances = 0;
-  const progress = logger.progress(`priors from posteriors on ${split.name}`, Math.min(maxFrames, totalFrames), 'frames');
+  let i = 0,
+    frames = 0,
+    utterances = 0;
+  const progress = logger.progress(
+    `priors from posteriors on ${split.name}`,
+    Math.min(maxFrames, totalFrames),
+    'frames',
+  );
   for await (const utt of src.utterances()) {
     if (frames >= maxFrames) break;
     if (i++ % stride !== 0 || checkUtterance(utt, src)) continue;
@@ -560,10 +817,14 @@ async function estimatePosteriorPriors(bank: ModelBank, src: ArrowFrameSource, s
     progress.tick(utt.numFrames);
   }
   progress.done();
-  if (frames === 0) throw new FormatError('no frames to estimate the priors from', { file: split.features[0], expected: `usable utterances in split '${split.name}'`, found: 'none' });
+  if (frames === 0)
+    throw new FormatError('no frames to estimate the priors from', {
+      file: split.features[0],
+      expected: `usable utterances in split '${split.name}'`,
+      found: 'none',
+    });
   return { sums, utterances, frames };
 }
-
 
 /** The systems decoded by default: the three of the paper's Table 1, and the control where the distill stage made one. */
 export const DEFAULT_SYSTEMS: readonly string[] = ['baseline', 'ensemble', 'student', 'control'];
@@ -582,19 +843,28 @@ export interface ExperimentModels {
 }
 
 /** Models recorded by the train stage (`trainDir`) and the distill stage (`distillDir`). */
-export async function experimentModels(dirs: { train?: string | null; distill?: string | null }): Promise<ExperimentModels> {
+export async function experimentModels(dirs: {
+  train?: string | null;
+  distill?: string | null;
+}): Promise<ExperimentModels> {
   const models = new Map<string, string>();
   const members: { name: string; k: number }[] = [];
   const add = (stageDir: string, file: string, name: string, dir: string) => {
     const d = resolveModelDir(resolve(stageDir, dir));
-    if (!d) throw new ConfigError(`model '${name}' listed in ${file} has no model files`, { file: join(stageDir, file), expected: `model.json, weights.bin, sidecar.json in ${resolve(stageDir, dir)}`, found: 'none' });
+    if (!d)
+      throw new ConfigError(`model '${name}' listed in ${file} has no model files`, {
+        file: join(stageDir, file),
+        expected: `model.json, weights.bin, sidecar.json in ${resolve(stageDir, dir)}`,
+        found: 'none',
+      });
     models.set(name, d);
   };
   if (dirs.train && existsSync(join(dirs.train, MODELS_JSON))) {
     const f = await readModelsFile(dirs.train);
     for (const m of f.models) {
       add(dirs.train, MODELS_JSON, m.name, m.dir);
-      if (m.role === 'member') members.push({ name: m.name, k: Number(/(\d+)$/.exec(m.name)?.[1] ?? members.length + 1) });
+      if (m.role === 'member')
+        members.push({ name: m.name, k: Number(/(\d+)$/.exec(m.name)?.[1] ?? members.length + 1) });
     }
   }
   if (dirs.distill && existsSync(join(dirs.distill, STUDENTS_JSON))) {
@@ -620,15 +890,21 @@ export function selectSystems(exp: ExperimentModels, wanted: readonly string[], 
   const known = [...exp.models.keys(), ...(exp.members.length ? ['ensemble', 'members'] : [])];
   for (const name of wanted) {
     if (name === 'ensemble' && exp.members.length) push({ name, models: exp.members.map((m) => exp.models.get(m)!) });
-    else if (name === 'members' && exp.members.length) for (const m of exp.members) push({ name: m, models: [exp.models.get(m)!] });
+    else if (name === 'members' && exp.members.length)
+      for (const m of exp.members) push({ name: m, models: [exp.models.get(m)!] });
     else if (exp.models.has(name)) push({ name, models: [exp.models.get(name)!] });
     else if (!OPTIONAL_SYSTEMS.includes(name)) {
-      throw new ConfigError(`no acoustic model '${name}' in the experiment`, { keyPath, expected: known.length ? `some of ${known.join(', ')}` : 'trained models (run the train and distill stages first)', found: name });
+      throw new ConfigError(`no acoustic model '${name}' in the experiment`, {
+        keyPath,
+        expected: known.length
+          ? `some of ${known.join(', ')}`
+          : 'trained models (run the train and distill stages first)',
+        found: name,
+      });
     }
   }
   return out;
 }
-
 
 export interface DecodeStageOptions extends DecodeSearchOptions {
   /** Systems to decode: model names, 'ensemble', 'members'. Default [baseline, ensemble, student]. */
@@ -656,31 +932,133 @@ export interface DecodeStageOptions extends DecodeSearchOptions {
 const D = DECODE_SEARCH_DEFAULTS;
 
 export const DECODE_SCHEMA: Schema = {
-  systems: { type: 'array', items: { type: 'string', doc: 'system name' }, minItems: 1, default: [...DEFAULT_SYSTEMS], doc: "systems to decode: model names (baseline, member-<k>, student, ...), 'ensemble' (all members), 'members' (each member alone)" },
-  tuneSplit: { type: 'string', nullable: true, default: 'dev', doc: 'split that chooses the LM weight and insertion penalty (null: fixed lmWeight / wordInsertionPenalty)' },
-  splits: { type: 'array', items: { type: 'string', doc: 'split name' }, default: ['test'], doc: 'splits decoded with the chosen weights' },
+  systems: {
+    type: 'array',
+    items: { type: 'string', doc: 'system name' },
+    minItems: 1,
+    default: [...DEFAULT_SYSTEMS],
+    doc: "systems to decode: model names (baseline, member-<k>, student, ...), 'ensemble' (all members), 'members' (each member alone)",
+  },
+  tuneSplit: {
+    type: 'string',
+    nullable: true,
+    default: 'dev',
+    doc: 'split that chooses the LM weight and insertion penalty (null: fixed lmWeight / wordInsertionPenalty)',
+  },
+  splits: {
+    type: 'array',
+    items: { type: 'string', doc: 'split name' },
+    default: ['test'],
+    doc: 'splits decoded with the chosen weights',
+  },
   beam: { type: 'number', min: 0.001, default: D.beam, doc: 'beam (log units, after acoustic scaling)' },
   maxActive: { type: 'number', integer: true, min: 1, default: D.maxActive, doc: 'most tokens per frame' },
-  acousticScale: { type: 'number', min: 1e-6, default: D.acousticScale, doc: 'scale of log posterior - log prior (Kaldi --acwt)' },
-  lmWeights: { type: 'array', items: { type: 'number', min: 0, doc: 'LM weight' }, minItems: 1, default: [...D.lmWeights], doc: 'LM weights tried on the tuning split' },
-  wordInsertionPenalties: { type: 'array', items: { type: 'number', doc: 'penalty' }, minItems: 1, default: [...D.wordInsertionPenalties], doc: 'word insertion penalties tried on the tuning split' },
-  lmWeight: { type: 'number', min: 0, default: D.lmWeight, doc: 'LM weight without a tuning split' },
-  wordInsertionPenalty: { type: 'number', default: D.wordInsertionPenalty, doc: 'word insertion penalty without a tuning split' },
-  systemWeights: {
-    type: 'map' as const, optional: true, doc: 'without a tuning split: LM weight and penalty per system (others: lmWeight / wordInsertionPenalty); a study freezes the ones tuned on its inner dev speaker here',
-    values: { type: 'object' as const, doc: 'weights of one system', fields: { lmWeight: { type: 'number' as const, min: 0, doc: 'LM weight' }, wordInsertionPenalty: { type: 'number' as const, doc: 'word insertion penalty' } } },
+  acousticScale: {
+    type: 'number',
+    min: 1e-6,
+    default: D.acousticScale,
+    doc: 'scale of log posterior - log prior (Kaldi --acwt)',
   },
-  silenceProb: { type: 'number', min: 0, max: 1, nullable: true, default: undefined, doc: "optional silence probability (null: the align stage's)" },
+  lmWeights: {
+    type: 'array',
+    items: { type: 'number', min: 0, doc: 'LM weight' },
+    minItems: 1,
+    default: [...D.lmWeights],
+    doc: 'LM weights tried on the tuning split',
+  },
+  wordInsertionPenalties: {
+    type: 'array',
+    items: { type: 'number', doc: 'penalty' },
+    minItems: 1,
+    default: [...D.wordInsertionPenalties],
+    doc: 'word insertion penalties tried on the tuning split',
+  },
+  lmWeight: { type: 'number', min: 0, default: D.lmWeight, doc: 'LM weight without a tuning split' },
+  wordInsertionPenalty: {
+    type: 'number',
+    default: D.wordInsertionPenalty,
+    doc: 'word insertion penalty without a tuning split',
+  },
+  systemWeights: {
+    type: 'map' as const,
+    optional: true,
+    doc: 'without a tuning split: LM weight and penalty per system (others: lmWeight / wordInsertionPenalty); a study freezes the ones tuned on its inner dev speaker here',
+    values: {
+      type: 'object' as const,
+      doc: 'weights of one system',
+      fields: {
+        lmWeight: { type: 'number' as const, min: 0, doc: 'LM weight' },
+        wordInsertionPenalty: { type: 'number' as const, doc: 'word insertion penalty' },
+      },
+    },
+  },
+  silenceProb: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    nullable: true,
+    default: undefined,
+    doc: "optional silence probability (null: the align stage's)",
+  },
   lmLookahead: { type: 'boolean', default: D.lmLookahead, doc: 'LM look-ahead in the lexical tree' },
-  lookaheadOrder: { type: 'number', integer: true, min: 1, default: D.lookaheadOrder, doc: 'order of the look-ahead LM' },
-  scoringMode: { type: 'string', enum: ['sclite', 'kaldi'], default: D.scoringMode, doc: 'WER convention used for tuning' },
-  allowUnk: { type: 'boolean', default: D.allowUnk, doc: '<UNK> (spoken noise) as a recognisable word (its senones need <UNK> in the training transcripts)' },
-  backend: { type: 'string', enum: ['auto', ...BACKEND_LADDER], default: 'auto', doc: 'compute engine of the forward passes (auto: tfjs-node-gpu > native > tfjs-node > wasm > cpu)' },
-  inferenceBatchSize: { type: 'number', integer: true, min: 1, default: 512, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
-  priors: { type: 'string', enum: ['alignments', 'posteriors'], default: 'alignments', doc: "priors divided out of the posteriors: senone frequencies of the training alignments, or each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)" },
-  priorSplit: { type: 'string', default: 'train', doc: "split whose features give the mean posteriors (priors: posteriors)" },
-  priorFrames: { type: 'number', integer: true, min: 1, default: 20000, unit: 'frames', doc: 'frames of priorSplit averaged (evenly spaced utterances)' },
-  lexicon: { type: 'string', path: true, optional: true, doc: "Kaldi lexicon.txt decoded with instead of the align stage's lang/lexicon.txt: phones of the acoustic model's set (word positions are marked when the model has them and the file not); words with other phones or phones the tree cannot score are counted and left out" },
+  lookaheadOrder: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.lookaheadOrder,
+    doc: 'order of the look-ahead LM',
+  },
+  scoringMode: {
+    type: 'string',
+    enum: ['sclite', 'kaldi'],
+    default: D.scoringMode,
+    doc: 'WER convention used for tuning',
+  },
+  allowUnk: {
+    type: 'boolean',
+    default: D.allowUnk,
+    doc: '<UNK> (spoken noise) as a recognisable word (its senones need <UNK> in the training transcripts)',
+  },
+  backend: {
+    type: 'string',
+    enum: ['auto', ...BACKEND_LADDER],
+    default: 'auto',
+    doc: 'compute engine of the forward passes (auto: tfjs-node-gpu > native > tfjs-node > wasm > cpu)',
+  },
+  inferenceBatchSize: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 512,
+    affectsOutput: false,
+    unit: 'frames',
+    doc: 'frames per forward pass',
+  },
+  priors: {
+    type: 'string',
+    enum: ['alignments', 'posteriors'],
+    default: 'alignments',
+    doc: "priors divided out of the posteriors: senone frequencies of the training alignments, or each system's mean posterior on priorSplit (Kaldi nnet3 adjust-priors)",
+  },
+  priorSplit: {
+    type: 'string',
+    default: 'train',
+    doc: 'split whose features give the mean posteriors (priors: posteriors)',
+  },
+  priorFrames: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 20000,
+    unit: 'frames',
+    doc: 'frames of priorSplit averaged (evenly spaced utterances)',
+  },
+  lexicon: {
+    type: 'string',
+    path: true,
+    optional: true,
+    doc: "Kaldi lexicon.txt decoded with instead of the align stage's lang/lexicon.txt: phones of the acoustic model's set (word positions are marked when the model has them and the file not); words with other phones or phones the tree cannot score are counted and left out",
+  },
 } satisfies SchemaFor<DecodeStageOptions>;
 
 /** The stages whose outputs hold acoustic models, in the order they are read. */
@@ -710,21 +1088,38 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       if (o.tuneSplit) await checkSplits(dataDir, [o.tuneSplit], 'stages.decode.tuneSplit', where('tuneSplit'));
       await checkSplits(dataDir, o.splits, 'stages.decode.splits', where('splits'));
       if (o.tuneSplit && o.splits.includes(o.tuneSplit)) {
-        throw new ConfigError('the tuning split is also listed in splits', { ...where('splits'), keyPath: 'stages.decode.splits', expected: `splits other than '${o.tuneSplit}' (it is decoded with its own chosen weights anyway)`, found: o.splits.join(', ') });
+        throw new ConfigError('the tuning split is also listed in splits', {
+          ...where('splits'),
+          keyPath: 'stages.decode.splits',
+          expected: `splits other than '${o.tuneSplit}' (it is decoded with its own chosen weights anyway)`,
+          found: o.splits.join(', '),
+        });
       }
       // The LM must not have seen the text of a split decoded here (dev chooses weights, test reports).
       const decodedSplits = [...(o.tuneSplit ? [o.tuneSplit] : []), ...o.splits];
       const lmJson = join(ctx.inputDir('lm'), 'lm.json');
-      const lmInfo: Pick<CorpusLmSummary, 'trainSplits' | 'grammars'> = existsSync(lmJson) ? JSON.parse(readFileSync(lmJson, 'utf8')) : { trainSplits: [] };
+      const lmInfo: Pick<CorpusLmSummary, 'trainSplits' | 'grammars'> = existsSync(lmJson)
+        ? JSON.parse(readFileSync(lmJson, 'utf8'))
+        : { trainSplits: [] };
       const trained = lmInfo.trainSplits ?? [];
       const seen = decodedSplits.filter((sp) => trained.includes(sp));
       if (seen.length) {
-        throw new ConfigError(`the LM was trained on the text of ${seen.map((sp) => `'${sp}'`).join(', ')}, which this stage decodes`, {
-          ...(ctx.recipe.locate?.('stages.lm.trainSplits') ?? {}), keyPath: 'stages.lm.trainSplits', expected: 'LM training splits disjoint from the tuning and test splits', found: trained.join(', '),
-        });
+        throw new ConfigError(
+          `the LM was trained on the text of ${seen.map((sp) => `'${sp}'`).join(', ')}, which this stage decodes`,
+          {
+            ...(ctx.recipe.locate?.('stages.lm.trainSplits') ?? {}),
+            keyPath: 'stages.lm.trainSplits',
+            expected: 'LM training splits disjoint from the tuning and test splits',
+            found: trained.join(', '),
+          },
+        );
       }
       const grammars = lmInfo.grammars ?? {};
-      checkGrammarWeights(o, decodedSplits.filter((sp) => sp in grammars), where);
+      checkGrammarWeights(
+        o,
+        decodedSplits.filter((sp) => sp in grammars),
+        where,
+      );
       const exp = await experimentModels({
         train: modelStages.includes('train') ? ctx.inputDir('train') : null,
         distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
@@ -732,38 +1127,98 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       const systems = await locateConfigError(ctx.recipe, 'stages.decode', async () => selectSystems(exp, o.systems));
       const splitInput = async (split: string): Promise<DecodeSplitInput> => {
         const file = join(featuresDir, `${split}.arrow`);
-        if (!existsSync(file)) throw new ConfigError(`no features for split '${split}'`, { file, ...where('splits'), keyPath: 'stages.decode.splits', expected: 'a split the features stage computed', found: 'no such file' });
+        if (!existsSync(file))
+          throw new ConfigError(`no features for split '${split}'`, {
+            file,
+            ...where('splits'),
+            keyPath: 'stages.decode.splits',
+            expected: 'a split the features stage computed',
+            found: 'no such file',
+          });
         const t = await readSplitTranscripts(dataDir, split);
         const lm = grammars[split] ? { lm: join(ctx.inputDir('lm'), grammars[split].file) } : {};
         return { name: split, features: [file], refs: t.refs, uttToSpeaker: t.uttToSpeaker, ...lm };
       };
       const trainAlign = join(alignDir, 'train.arrow');
-      const senoneInventoryId = existsSync(trainAlign) ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId : undefined;
-      const { backend, inferenceBatchSize, systems: _wanted, tuneSplit, splits, priors: priorSource, priorSplit, priorFrames, systemWeights, lexicon, ...search } = o;
+      const senoneInventoryId = existsSync(trainAlign)
+        ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId
+        : undefined;
+      const {
+        backend,
+        inferenceBatchSize,
+        systems: _wanted,
+        tuneSplit,
+        splits,
+        priors: priorSource,
+        priorSplit,
+        priorFrames,
+        systemWeights,
+        lexicon,
+        ...search
+      } = o;
       if (tuneSplit && systemWeights) {
-        throw new ConfigError('per-system weights and a tuning split exclude each other', { ...where('systemWeights'), keyPath: 'stages.decode.systemWeights', expected: 'stages.decode.tuneSplit null with fixed per-system weights', found: `tuneSplit ${tuneSplit}` });
+        throw new ConfigError('per-system weights and a tuning split exclude each other', {
+          ...where('systemWeights'),
+          keyPath: 'stages.decode.systemWeights',
+          expected: 'stages.decode.tuneSplit null with fixed per-system weights',
+          found: `tuneSplit ${tuneSplit}`,
+        });
       }
       let priors: PriorsOption = { source: 'alignments' };
       if (priorSource === 'posteriors') {
         const file = join(featuresDir, `${priorSplit}.arrow`);
-        if (!existsSync(file)) throw new ConfigError(`no features for split '${priorSplit}'`, { file, ...where('priorSplit'), keyPath: 'stages.decode.priorSplit', expected: 'a split the features stage computed', found: 'no such file' });
+        if (!existsSync(file))
+          throw new ConfigError(`no features for split '${priorSplit}'`, {
+            file,
+            ...where('priorSplit'),
+            keyPath: 'stages.decode.priorSplit',
+            expected: 'a split the features stage computed',
+            found: 'no such file',
+          });
         if ([...(tuneSplit ? [tuneSplit] : []), ...splits].includes(priorSplit)) {
-          throw new ConfigError('the priors would be estimated on a split this stage decodes', { ...where('priorSplit'), keyPath: 'stages.decode.priorSplit', expected: 'a training split (not the tuning or test split)', found: priorSplit });
+          throw new ConfigError('the priors would be estimated on a split this stage decodes', {
+            ...where('priorSplit'),
+            keyPath: 'stages.decode.priorSplit',
+            expected: 'a training split (not the tuning or test split)',
+            found: priorSplit,
+          });
         }
         const t = await readSplitTranscripts(dataDir, priorSplit);
-        priors = { source: 'posteriors', maxFrames: priorFrames, split: { name: priorSplit, features: [file], uttToSpeaker: t.uttToSpeaker } };
+        priors = {
+          source: 'posteriors',
+          maxFrames: priorFrames,
+          split: { name: priorSplit, features: [file], uttToSpeaker: t.uttToSpeaker },
+        };
       }
       const tune = tuneSplit ? await splitInput(tuneSplit) : null;
       const inputs: DecodeSplitInput[] = [];
       for (const split of splits) inputs.push(await splitInput(split));
-      const r = await locateConfigError(ctx.recipe, 'stages.decode', () => decodeCorpus({
-        systems, langDir: join(alignDir, 'lang'), hmmModel: join(alignDir, 'model.json'), lm: join(ctx.inputDir('lm'), 'lm.arpa'), lexicon: lexicon ?? null,
-        tune, splits: inputs, systemWeights, outDir: ctx.outDir, search, backend, inferenceBatchSize,
-        pathBase: ctx.expDir, writeTiming: false, logger: ctx.log, senoneInventoryId, priors, lmCache: false,
-      }));
+      const r = await locateConfigError(ctx.recipe, 'stages.decode', () =>
+        decodeCorpus({
+          systems,
+          langDir: join(alignDir, 'lang'),
+          hmmModel: join(alignDir, 'model.json'),
+          lm: join(ctx.inputDir('lm'), 'lm.arpa'),
+          lexicon: lexicon ?? null,
+          tune,
+          splits: inputs,
+          systemWeights,
+          outDir: ctx.outDir,
+          search,
+          backend,
+          inferenceBatchSize,
+          pathBase: ctx.expDir,
+          writeTiming: false,
+          logger: ctx.log,
+          senoneInventoryId,
+          priors,
+          lmCache: false,
+        }),
+      );
       const s = r.summary;
       const counts: Record<string, number> = { systems: s.systems.length, words: s.lexicon.words };
-      let decoded = 0, noPath = 0;
+      let decoded = 0,
+        noPath = 0;
       for (const sys of s.systems) {
         for (const [split, x] of Object.entries(sys.splits)) {
           decoded += x.decoded;
@@ -784,13 +1239,29 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       return {
         counts,
         skipped: {
-          done: skips.reduce((a, x) => a + x.done, 0), skipped: skips.reduce((a, x) => a + x.skipped, 0),
+          done: skips.reduce((a, x) => a + x.done, 0),
+          skipped: skips.reduce((a, x) => a + x.skipped, 0),
           reasons: mergeReasons(skips.flatMap((x) => x.reasons)),
         },
         details: {
-          weights: Object.fromEntries(s.systems.map((x) => [x.name, { lmWeight: x.lmWeight, wordInsertionPenalty: x.wordInsertionPenalty, from: x.weightsFrom }])),
-          noPath: Object.fromEntries(s.systems.map((x) => [x.name, Object.fromEntries(Object.entries(x.splits).map(([k, v]) => [k, v.noPathUtterances]))])),
-          lexicon: { words: s.lexicon.words, notInLm: s.lexicon.notInLm.length, untrainedPhones: s.lexicon.untrainedPhones.length, ...(lf ? { file: lf } : {}) },
+          weights: Object.fromEntries(
+            s.systems.map((x) => [
+              x.name,
+              { lmWeight: x.lmWeight, wordInsertionPenalty: x.wordInsertionPenalty, from: x.weightsFrom },
+            ]),
+          ),
+          noPath: Object.fromEntries(
+            s.systems.map((x) => [
+              x.name,
+              Object.fromEntries(Object.entries(x.splits).map(([k, v]) => [k, v.noPathUtterances])),
+            ]),
+          ),
+          lexicon: {
+            words: s.lexicon.words,
+            notInLm: s.lexicon.notInLm.length,
+            untrainedPhones: s.lexicon.untrainedPhones.length,
+            ...(lf ? { file: lf } : {}),
+          },
           timing: r.timing,
         },
       };
@@ -799,25 +1270,43 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
 }
 
 /** A grammar split needs an LM weight > 0: at weight 0 the grammar's forbidden steps cost nothing. */
-function checkGrammarWeights(o: DecodeStageOptions, grammarSplits: string[], where: (k: string) => { file?: string; line?: number }): void {
+function checkGrammarWeights(
+  o: DecodeStageOptions,
+  grammarSplits: string[],
+  where: (k: string) => { file?: string; line?: number },
+): void {
   if (grammarSplits.length === 0) return;
   // Frozen per-system weights (a study's final runs) replace lmWeight for their systems.
   const zero = Object.entries(o.systemWeights ?? {}).find(([, w]) => w.lmWeight === 0);
   if (zero) {
-    throw new ConfigError(`an LM weight of 0 would switch off the grammar of ${grammarSplits.map((sp) => `'${sp}'`).join(', ')}`, {
-      ...where('systemWeights'), keyPath: `stages.decode.systemWeights.${zero[0]}.lmWeight`, expected: 'LM weights > 0 when a decoded split has a grammar (stages.lm.grammars)', found: '0',
-    });
+    throw new ConfigError(
+      `an LM weight of 0 would switch off the grammar of ${grammarSplits.map((sp) => `'${sp}'`).join(', ')}`,
+      {
+        ...where('systemWeights'),
+        keyPath: `stages.decode.systemWeights.${zero[0]}.lmWeight`,
+        expected: 'LM weights > 0 when a decoded split has a grammar (stages.lm.grammars)',
+        found: '0',
+      },
+    );
   }
   const key = o.tuneSplit ? 'lmWeights' : 'lmWeight';
   const weights = o.tuneSplit ? o.lmWeights : [o.lmWeight];
   if (weights.some((w) => w === 0)) {
-    throw new ConfigError(`an LM weight of 0 would switch off the grammar of ${grammarSplits.map((sp) => `'${sp}'`).join(', ')}`, {
-      ...where(key), keyPath: `stages.decode.${key}`, expected: 'LM weights > 0 when a decoded split has a grammar (stages.lm.grammars)', found: JSON.stringify(o.tuneSplit ? o.lmWeights : o.lmWeight),
-    });
+    throw new ConfigError(
+      `an LM weight of 0 would switch off the grammar of ${grammarSplits.map((sp) => `'${sp}'`).join(', ')}`,
+      {
+        ...where(key),
+        keyPath: `stages.decode.${key}`,
+        expected: 'LM weights > 0 when a decoded split has a grammar (stages.lm.grammars)',
+        found: JSON.stringify(o.tuneSplit ? o.lmWeights : o.lmWeight),
+      },
+    );
   }
 }
 
-function mergeReasons(rs: { reason: string; count: number; examples: string[] }[]): { reason: string; count: number; examples: string[] }[] {
+function mergeReasons(
+  rs: { reason: string; count: number; examples: string[] }[],
+): { reason: string; count: number; examples: string[] }[] {
   const m = new Map<string, { count: number; examples: string[] }>();
   for (const r of rs) {
     const e = m.get(r.reason) ?? { count: 0, examples: [] };
@@ -825,6 +1314,7 @@ function mergeReasons(rs: { reason: string; count: number; examples: string[] }[
     for (const x of r.examples) if (e.examples.length < 5) e.examples.push(x);
     m.set(r.reason, e);
   }
-  return [...m].map(([reason, e]) => ({ reason, ...e })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+  return [...m]
+    .map(([reason, e]) => ({ reason, ...e }))
+    .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
 }
-

@@ -40,13 +40,30 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { modelDirHash } from '../distill/generate.ts';
-import { resolveDistillationLossOptions, type DistillationLossOptions, type LossNormalisation } from '../distill/loss.ts';
+import {
+  resolveDistillationLossOptions,
+  type DistillationLossOptions,
+  type LossNormalisation,
+} from '../distill/loss.ts';
 import { readSoftTargetMetadata } from '../distill/store.ts';
-import { readModelsFile, STUDENTS_FORMAT, STUDENTS_JSON, type StudentEntry, type StudentsFile } from '../formats/models.ts';
+import {
+  readModelsFile,
+  STUDENTS_FORMAT,
+  STUDENTS_JSON,
+  type StudentEntry,
+  type StudentsFile,
+} from '../formats/models.ts';
 import { readTargetsFile } from '../formats/targets.ts';
 import type { BackendName } from '../nnet/backend.ts';
 import { runTrainJobs } from '../nnet/pool.ts';
-import { countSource, dataSpecOf, findSplitFiles, inventoryOf, openDataSource, type SubsetSpec } from '../nnet/split-data.ts';
+import {
+  countSource,
+  dataSpecOf,
+  findSplitFiles,
+  inventoryOf,
+  openDataSource,
+  type SubsetSpec,
+} from '../nnet/split-data.ts';
 import type { TrainConfig } from '../nnet/train.ts';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
@@ -116,7 +133,8 @@ export const DEFAULT_DISTILL_STUDENTS_OPTIONS: Readonly<DistillStudentsOptions> 
  * The control's loss: hard-label cross-entropy on every frame (copies included), no soft term.
  * The temperature is the targets' (checked by trainStudent) and has no effect.
  */
-export const CONTROL_LOSS: Readonly<Pick<DistillationLossOptions, 'hardWeight' | 'normalisation' | 'softTerm'>> = Object.freeze({ hardWeight: 1, normalisation: 'sum', softTerm: 'none' });
+export const CONTROL_LOSS: Readonly<Pick<DistillationLossOptions, 'hardWeight' | 'normalisation' | 'softTerm'>> =
+  Object.freeze({ hardWeight: 1, normalisation: 'sum', softTerm: 'none' });
 
 export interface DistillStudentsStageOptions extends Partial<DistillStudentsOptions> {
   modelsDir: string;
@@ -129,18 +147,42 @@ export interface DistillStudentsStageOptions extends Partial<DistillStudentsOpti
 }
 
 export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>): DistillStudentsOptions {
-  const known = new Set([...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS), 'learningRate', 'maxEpochs', 'halvingFactor', 'sets', 'copiesHardWeight', 'seed', 'averageFromEpoch']);
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown distill option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
-  const r = { ...DEFAULT_DISTILL_STUDENTS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as DistillStudentsOptions;
-  resolveDistillationLossOptions({ hardWeight: r.hardWeight, normalisation: r.normalisation, copiesHardWeight: r.copiesHardWeight });
+  const known = new Set([
+    ...Object.keys(DEFAULT_DISTILL_STUDENTS_OPTIONS),
+    'learningRate',
+    'maxEpochs',
+    'halvingFactor',
+    'sets',
+    'copiesHardWeight',
+    'seed',
+    'averageFromEpoch',
+  ]);
+  for (const k of Object.keys(o))
+    if (!known.has(k))
+      throw new ConfigError('unknown distill option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+  const r = {
+    ...DEFAULT_DISTILL_STUDENTS_OPTIONS,
+    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+  } as DistillStudentsOptions;
+  resolveDistillationLossOptions({
+    hardWeight: r.hardWeight,
+    normalisation: r.normalisation,
+    copiesHardWeight: r.copiesHardWeight,
+  });
   if (r.copiesHardWeight !== undefined && !r.vtlpCopies) {
-    throw new ConfigError('a hard-label weight for VTLP copies the student does not train on', { keyPath: 'copiesHardWeight', expected: 'absent when vtlpCopies is false', found: String(r.copiesHardWeight) });
+    throw new ConfigError('a hard-label weight for VTLP copies the student does not train on', {
+      keyPath: 'copiesHardWeight',
+      expected: 'absent when vtlpCopies is false',
+      found: String(r.copiesHardWeight),
+    });
   }
   return r;
 }
 
 /** Train the students into `outDir` and write students.json. */
-export async function distillStudents(opts: DistillStudentsStageOptions): Promise<{ file: StudentsFile; timing: TrainAcousticModelsResult['timing']; skips: Record<string, unknown> }> {
+export async function distillStudents(
+  opts: DistillStudentsStageOptions,
+): Promise<{ file: StudentsFile; timing: TrainAcousticModelsResult['timing']; skips: Record<string, unknown> }> {
   const { modelsDir, targetsDir, featuresDir, alignDir, outDir, resume = true, logger = defaultLog, ...rest } = opts;
   const o = resolveDistillStudentsOptions(rest);
   const t0 = Date.now();
@@ -151,9 +193,15 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
   const seed = o.seed ?? baseline?.seed ?? 0;
 
   // The targets must come from these teachers and be for this inventory.
-  const teachersNow = models.models.filter((m) => m.role === 'member').map((m) => ({ name: m.name, weightsHash: m.weightsHash }));
+  const teachersNow = models.models
+    .filter((m) => m.role === 'member')
+    .map((m) => ({ name: m.name, weightsHash: m.weightsHash }));
   if (JSON.stringify(teachersNow) !== JSON.stringify(targets.teachers)) {
-    throw new FormatError('the soft targets were made by other teachers than the trained members', { file: join(targetsDir, 'targets.json'), expected: JSON.stringify(teachersNow), found: JSON.stringify(targets.teachers) });
+    throw new FormatError('the soft targets were made by other teachers than the trained members', {
+      file: join(targetsDir, 'targets.json'),
+      expected: JSON.stringify(teachersNow),
+      found: JSON.stringify(targets.teachers),
+    });
   }
   if (o.vtlpCopies && targets.vtlpCopies === false) {
     throw new ConfigError('the soft targets leave out the VTLP copies this student would train on', {
@@ -163,26 +211,40 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     });
   }
   const trainFiles = await findSplitFiles(featuresDir, alignDir, targets.split, logger);
-  const devFiles = models.data.devSplit ? await findSplitFiles(featuresDir, alignDir, models.data.devSplit, logger) : null;
+  const devFiles = models.data.devSplit
+    ? await findSplitFiles(featuresDir, alignDir, models.data.devSplit, logger)
+    : null;
   const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
   if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
     throw new FormatError('student (train stage config) and alignments differ in senone inventory', {
-      file: trainFiles.alignments[0], expected: `inventory ${models.inventory.senoneInventoryId}, ${models.inventory.numSenones} senones`, found: `inventory ${inv.senoneInventoryId}, ${inv.numSenones} senones`,
+      file: trainFiles.alignments[0],
+      expected: `inventory ${models.inventory.senoneInventoryId}, ${models.inventory.numSenones} senones`,
+      found: `inventory ${inv.senoneInventoryId}, ${inv.numSenones} senones`,
     });
   }
 
   const wanted = o.sets ?? targets.sets.map((s) => s.name);
   for (const name of wanted) {
-    if (!targets.sets.some((s) => s.name === name)) throw new ConfigError(`no target set '${name}'`, { keyPath: 'sets', expected: `one of ${targets.sets.map((s) => s.name).join(', ')}`, found: name });
+    if (!targets.sets.some((s) => s.name === name))
+      throw new ConfigError(`no target set '${name}'`, {
+        keyPath: 'sets',
+        expected: `one of ${targets.sets.map((s) => s.name).join(', ')}`,
+        found: name,
+      });
   }
   const { seed: _s, ...baseConfig } = { ...models.trainConfig, seed: 0 };
   // The exponential schedule runs every epoch (minEpochs = earlyStopPatience = maxEpochs): keep it so.
-  const exponential = baseConfig.schedule === 'newbob' && baseConfig.newbobStartImprovement >= 1 && baseConfig.minEpochs === baseConfig.maxEpochs;
+  const exponential =
+    baseConfig.schedule === 'newbob' &&
+    baseConfig.newbobStartImprovement >= 1 &&
+    baseConfig.minEpochs === baseConfig.maxEpochs;
   const config = (s: number): Partial<TrainConfig> & { numSenones: number } => {
     const c: Partial<TrainConfig> & { numSenones: number } = {
       ...baseConfig,
       seed: s,
-      ...(o.maxEpochs !== undefined ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) } : {}),
+      ...(o.maxEpochs !== undefined
+        ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) }
+        : {}),
       ...(o.halvingFactor !== undefined ? { halvingFactor: o.halvingFactor } : {}),
       ...(o.averageFromEpoch !== undefined ? { averageFromEpoch: o.averageFromEpoch } : {}),
       optimizer: { ...baseConfig.optimizer, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
@@ -190,13 +252,20 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     if (c.averageFromEpoch === 0) delete c.averageFromEpoch;
     if (o.averageFromEpoch === undefined && c.averageFromEpoch !== undefined && c.averageFromEpoch > c.maxEpochs!) {
       throw new ConfigError("the members' weight-averaging start is past the students' last epoch", {
-        keyPath: 'averageFromEpoch', expected: `stages.distill.averageFromEpoch in 1..${c.maxEpochs} (or 0: off)`, found: `the members' ${c.averageFromEpoch}, students' maxEpochs ${c.maxEpochs}`,
+        keyPath: 'averageFromEpoch',
+        expected: `stages.distill.averageFromEpoch in 1..${c.maxEpochs} (or 0: off)`,
+        found: `the members' ${c.averageFromEpoch}, students' maxEpochs ${c.maxEpochs}`,
       });
     }
     return c;
   };
 
-  const plan: { name: string; role: 'student' | 'fraction-student' | 'control'; set: (typeof targets.sets)[number]; subset: SubsetSpec | null }[] = [];
+  const plan: {
+    name: string;
+    role: 'student' | 'fraction-student' | 'control';
+    set: (typeof targets.sets)[number];
+    subset: SubsetSpec | null;
+  }[] = [];
   for (const set of targets.sets.filter((s) => wanted.includes(s.name))) {
     plan.push({ name: set.name === 'main' ? 'student' : `student-${set.name}`, role: 'student', set, subset: null });
   }
@@ -205,39 +274,84 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
     plan.push({ name: 'fraction-student', role: 'fraction-student', set: main, subset: fractionBaseline.subset });
   }
   // The control reads the main set like the main student (the same utterances, copies and order); its loss ignores the targets.
-  if (o.control) plan.push({ name: 'control', role: 'control', set: targets.sets.find((s) => s.name === 'main')!, subset: null });
-  if (plan.length === 0) throw new ConfigError('no student to train', { keyPath: 'sets', expected: 'at least one target set', found: 'none' });
+  if (o.control)
+    plan.push({ name: 'control', role: 'control', set: targets.sets.find((s) => s.name === 'main')!, subset: null });
+  if (plan.length === 0)
+    throw new ConfigError('no student to train', {
+      keyPath: 'sets',
+      expected: 'at least one target set',
+      found: 'none',
+    });
 
   const jobs: StudentJobArgs[] = [];
   for (const p of plan) {
     const file = join(targetsDir, p.set.file);
-    if (!existsSync(file)) throw new FormatError('a target set listed in targets.json is missing', { file, expected: 'the soft-target file', found: 'no such file' });
+    if (!existsSync(file))
+      throw new FormatError('a target set listed in targets.json is missing', {
+        file,
+        expected: 'the soft-target file',
+        found: 'no such file',
+      });
     const meta = await readSoftTargetMetadata(file);
     jobs.push({
-      kind: 'student', outDir: join(outDir, p.name), train: dataSpecOf(trainFiles, p.subset, o.vtlpCopies), dev: devFiles ? dataSpecOf(devFiles) : null,
-      softTargets: [file], config: config(seed), backend: o.backend, resume,
-      loss: p.role === 'control'
-        ? { temperature: meta.temperature, ...CONTROL_LOSS }
-        : { temperature: meta.temperature, hardWeight: o.hardWeight, normalisation: o.normalisation, ...(o.copiesHardWeight !== undefined ? { copiesHardWeight: o.copiesHardWeight } : {}) },
+      kind: 'student',
+      outDir: join(outDir, p.name),
+      train: dataSpecOf(trainFiles, p.subset, o.vtlpCopies),
+      dev: devFiles ? dataSpecOf(devFiles) : null,
+      softTargets: [file],
+      config: config(seed),
+      backend: o.backend,
+      resume,
+      loss:
+        p.role === 'control'
+          ? { temperature: meta.temperature, ...CONTROL_LOSS }
+          : {
+              temperature: meta.temperature,
+              hardWeight: o.hardWeight,
+              normalisation: o.normalisation,
+              ...(o.copiesHardWeight !== undefined ? { copiesHardWeight: o.copiesHardWeight } : {}),
+            },
     });
   }
   const workers = workerCount(o.maxWorkers, jobs.length);
-  logger.info(`distilling ${jobs.length} student(s) (${plan.map((p) => (p.role === 'control' ? `${p.name}: hard labels only` : `${p.name}: T ${p.set.temperature}, k ${p.set.k}`)).join('; ')}), ${workers} worker(s)`);
-  const results = workers === 1 && jobs.length === 1
-    ? [await runTrainJob(jobs[0], { logger })]
-    : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
+  logger.info(
+    `distilling ${jobs.length} student(s) (${plan.map((p) => (p.role === 'control' ? `${p.name}: hard labels only` : `${p.name}: T ${p.set.temperature}, k ${p.set.k}`)).join('; ')}), ${workers} worker(s)`,
+  );
+  const results =
+    workers === 1 && jobs.length === 1
+      ? [await runTrainJob(jobs[0], { logger })]
+      : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
 
   const counts = new Map<string, { utterances: number; frames: number }>();
   const students: StudentEntry[] = [];
   for (let i = 0; i < plan.length; i++) {
-    const p = plan[i], r = results[i];
+    const p = plan[i],
+      r = results[i];
     if (!o.keepCheckpoints) await fsp.rm(join(r.outDir, 'checkpoints'), { recursive: true, force: true });
     const key = p.subset ? 'subset' : 'all';
-    if (!counts.has(key)) counts.set(key, await countSource(await openDataSource(dataSpecOf(trainFiles, p.subset, o.vtlpCopies))));
-    const e = entryOf({ name: p.name, role: p.role, seed, subset: p.subset }, r, outDir, await modelDirHash(r.finalDir), counts.get(key)!);
-    students.push({ ...e, targetSet: p.set.name, temperature: p.set.temperature, k: p.set.k, loss: resolveDistillationLossOptions(jobs[i].loss), vtlpCopies: o.vtlpCopies });
-    logger.info(`${p.name}: best epoch ${e.bestEpoch}, ${e.accuracyOn} frame accuracy ${(100 * e.bestAccuracy).toFixed(2)}%` +
-      (e.averaged ? `; final = weights averaged over epochs ${e.averaged.fromEpoch}-${e.averaged.toEpoch}${e.averaged.devAccuracy !== null ? `, dev ${(100 * e.averaged.devAccuracy).toFixed(2)}%` : ''}` : ''));
+    if (!counts.has(key))
+      counts.set(key, await countSource(await openDataSource(dataSpecOf(trainFiles, p.subset, o.vtlpCopies))));
+    const e = entryOf(
+      { name: p.name, role: p.role, seed, subset: p.subset },
+      r,
+      outDir,
+      await modelDirHash(r.finalDir),
+      counts.get(key)!,
+    );
+    students.push({
+      ...e,
+      targetSet: p.set.name,
+      temperature: p.set.temperature,
+      k: p.set.k,
+      loss: resolveDistillationLossOptions(jobs[i].loss),
+      vtlpCopies: o.vtlpCopies,
+    });
+    logger.info(
+      `${p.name}: best epoch ${e.bestEpoch}, ${e.accuracyOn} frame accuracy ${(100 * e.bestAccuracy).toFixed(2)}%` +
+        (e.averaged
+          ? `; final = weights averaged over epochs ${e.averaged.fromEpoch}-${e.averaged.toEpoch}${e.averaged.devAccuracy !== null ? `, dev ${(100 * e.averaged.devAccuracy).toFixed(2)}%` : ''}`
+          : ''),
+    );
   }
   const file: StudentsFile = { format: STUDENTS_FORMAT, version: 1, teachers: targets.teachers, students };
   await writeJsonAtomic(join(outDir, STUDENTS_JSON), file);
@@ -248,25 +362,93 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
   };
 }
 
-
 export type DistillStageOptions = DistillStudentsOptions;
 
 const D = DEFAULT_DISTILL_STUDENTS_OPTIONS;
 
 export const DISTILL_SCHEMA: Schema = {
-  hardWeight: { type: 'number', min: 0, default: D.hardWeight, doc: 'weight w of the hard-label term (the paper: 0.5)' },
-  normalisation: { type: 'string', enum: ['sum', 'convex'], default: D.normalisation, doc: "'sum': T^2 E_soft + w E_hard; 'convex': the same divided by 1 + w" },
-  learningRate: { type: 'number', min: 0, optional: true, doc: "students' initial learning rate (default: the members')" },
-  maxEpochs: { type: 'number', integer: true, min: 1, optional: true, doc: "students' epoch limit (default: the members')" },
-  halvingFactor: { type: 'number', min: 0.01, max: 0.99, optional: true, doc: "students' learning-rate factor per epoch (exponential) or per halving (newbob) (default: the members')" },
-  sets: { type: 'array', items: { type: 'string', doc: 'target set name' }, minItems: 1, optional: true, doc: 'target sets to train students on (main, T<t>, dense; default: all)' },
-  averageFromEpoch: { type: 'number', integer: true, min: 0, optional: true, doc: "students' weight averaging: the running mean of the weights from the start of this epoch on is the final student (0: off; default: the members')" },
-  seed: { type: 'number', integer: true, min: 0, optional: true, doc: "students' seed: initial weights and data order (default: the baseline's, so student and baseline differ in their targets only; the members use recipe seed + 1..K)" },
-  fractionStudent: { type: 'boolean', default: D.fractionStudent, doc: 'train the Table 5 student when the train stage has a small-fraction baseline' },
-  vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "the transfer set includes the features stage's VTLP copies (false: the original recordings only)" },
-  copiesHardWeight: { type: 'number', min: 0, optional: true, doc: "hard-label weight on the VTLP copies' frames (default: hardWeight; 0: soft targets only on the copies, hard labels on the real recordings)" },
-  control: { type: 'boolean', default: D.control, doc: "train the control 'control': the main student's transfer set (VTLP copies included, with their alignment labels), learning rate, schedule, averaging and seed, hard-label cross-entropy only (student - control = the soft targets' gain)" },
-  maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
+  hardWeight: {
+    type: 'number',
+    min: 0,
+    default: D.hardWeight,
+    doc: 'weight w of the hard-label term (the paper: 0.5)',
+  },
+  normalisation: {
+    type: 'string',
+    enum: ['sum', 'convex'],
+    default: D.normalisation,
+    doc: "'sum': T^2 E_soft + w E_hard; 'convex': the same divided by 1 + w",
+  },
+  learningRate: {
+    type: 'number',
+    min: 0,
+    optional: true,
+    doc: "students' initial learning rate (default: the members')",
+  },
+  maxEpochs: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    optional: true,
+    doc: "students' epoch limit (default: the members')",
+  },
+  halvingFactor: {
+    type: 'number',
+    min: 0.01,
+    max: 0.99,
+    optional: true,
+    doc: "students' learning-rate factor per epoch (exponential) or per halving (newbob) (default: the members')",
+  },
+  sets: {
+    type: 'array',
+    items: { type: 'string', doc: 'target set name' },
+    minItems: 1,
+    optional: true,
+    doc: 'target sets to train students on (main, T<t>, dense; default: all)',
+  },
+  averageFromEpoch: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    optional: true,
+    doc: "students' weight averaging: the running mean of the weights from the start of this epoch on is the final student (0: off; default: the members')",
+  },
+  seed: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    optional: true,
+    doc: "students' seed: initial weights and data order (default: the baseline's, so student and baseline differ in their targets only; the members use recipe seed + 1..K)",
+  },
+  fractionStudent: {
+    type: 'boolean',
+    default: D.fractionStudent,
+    doc: 'train the Table 5 student when the train stage has a small-fraction baseline',
+  },
+  vtlpCopies: {
+    type: 'boolean',
+    default: D.vtlpCopies,
+    doc: "the transfer set includes the features stage's VTLP copies (false: the original recordings only)",
+  },
+  copiesHardWeight: {
+    type: 'number',
+    min: 0,
+    optional: true,
+    doc: "hard-label weight on the VTLP copies' frames (default: hardWeight; 0: soft targets only on the copies, hard labels on the real recordings)",
+  },
+  control: {
+    type: 'boolean',
+    default: D.control,
+    doc: "train the control 'control': the main student's transfer set (VTLP copies included, with their alignment labels), learning rate, schedule, averaging and seed, hard-label cross-entropy only (student - control = the soft targets' gain)",
+  },
+  maxWorkers: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: D.maxWorkers,
+    affectsOutput: false,
+    doc: 'parallel training threads (0 = CPU cores)',
+  },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
   backend: backendOption(D.backend),
 } satisfies SchemaFor<DistillStageOptions>;
@@ -281,28 +463,55 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
     const copies = ((inputOptions('features')?.vtlp as { warps?: number[] } | undefined)?.warps?.length ?? 0) > 0;
     if (options.copiesHardWeight !== undefined && !copies) {
       throw new OptionError('a hard-label weight for VTLP copies, but the features stage makes none', {
-        keyPath: 'stages.distill.copiesHardWeight', expected: 'absent, or stages.features.vtlp with warps', found: String(options.copiesHardWeight),
+        keyPath: 'stages.distill.copiesHardWeight',
+        expected: 'absent, or stages.features.vtlp with warps',
+        found: String(options.copiesHardWeight),
       });
     }
     if (copies && options.vtlpCopies && inputOptions('targets')?.vtlpCopies === false) {
       throw new OptionError('the student would train on VTLP copies that the targets stage does not label', {
-        keyPath: 'stages.distill.vtlpCopies', expected: 'false when stages.targets.vtlpCopies is false', found: 'true',
+        keyPath: 'stages.distill.vtlpCopies',
+        expected: 'false when stages.targets.vtlpCopies is false',
+        found: 'true',
       });
     }
   },
 
   async run(ctx) {
-    const r = await locateConfigError(ctx.recipe, 'stages.distill', () => distillStudents({
-      ...ctx.options, modelsDir: ctx.inputDir('train'), targetsDir: ctx.inputDir('targets'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'),
-      outDir: ctx.resumeDir, resume: true, logger: ctx.log, // an interrupted run continues from each student's last epoch
-    }));
+    const r = await locateConfigError(ctx.recipe, 'stages.distill', () =>
+      distillStudents({
+        ...ctx.options,
+        modelsDir: ctx.inputDir('train'),
+        targetsDir: ctx.inputDir('targets'),
+        featuresDir: ctx.inputDir('features'),
+        alignDir: ctx.inputDir('align'),
+        outDir: ctx.resumeDir,
+        resume: true,
+        logger: ctx.log, // an interrupted run continues from each student's last epoch
+      }),
+    );
     await adoptResumeDir(ctx);
-    const skips = Object.values(r.skips).map((s) => (s as { train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] } }).train);
+    const skips = Object.values(r.skips).map(
+      (s) =>
+        (
+          s as {
+            train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] };
+          }
+        ).train,
+    );
     return {
-      counts: { students: r.file.students.filter((s) => s.role !== 'control').length, ...(ctx.options.control ? { control: 1 } : {}) },
+      counts: {
+        students: r.file.students.filter((s) => s.role !== 'control').length,
+        ...(ctx.options.control ? { control: 1 } : {}),
+      },
       skipped: mergeSkips(skips.slice(0, 1)),
       details: {
-        accuracy: Object.fromEntries(r.file.students.map((s) => [s.name, { bestEpoch: s.bestEpoch, [s.accuracyOn]: s.bestAccuracy, temperature: s.temperature, k: s.k }])),
+        accuracy: Object.fromEntries(
+          r.file.students.map((s) => [
+            s.name,
+            { bestEpoch: s.bestEpoch, [s.accuracyOn]: s.bestAccuracy, temperature: s.temperature, k: s.k },
+          ]),
+        ),
         timing: r.timing,
       },
     };

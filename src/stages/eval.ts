@@ -24,14 +24,42 @@
  */
 import { join } from 'node:path';
 import { EnsembleAccumulator } from '../distill/combine.ts';
-import { ENSEMBLE, EVAL_JSON, EVAL_MD, evalUtterancesFile, type EvalFile, type EvalUtteranceLine, type GainKeptCi, type GainSources, type GainSummary, type MemberVotes, type Score, type SplitScores } from '../formats/eval.ts';
-import { readModelsFile, readStudentsFile, type ModelEntry, type ModelsFile, type StudentEntry, type StudentsFile } from '../formats/models.ts';
+import {
+  ENSEMBLE,
+  EVAL_FORMAT,
+  EVAL_JSON,
+  EVAL_MD,
+  evalUtterancesFile,
+  type EvalFile,
+  type EvalUtteranceLine,
+  type GainKeptCi,
+  type GainSources,
+  type GainSummary,
+  type MemberVotes,
+  type Score,
+  type SplitScores,
+} from '../formats/eval.ts';
+import {
+  readModelsFile,
+  readStudentsFile,
+  type ModelEntry,
+  type ModelsFile,
+  type StudentEntry,
+  type StudentsFile,
+} from '../formats/models.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { initBackend, type BackendName } from '../nnet/backend.ts';
 import { scanSource, type CmvnOptions, type SpeakerCmvn } from '../nnet/data.ts';
 import { checkCompatible, loadModelDir, type ModelSidecar } from '../nnet/io.ts';
 import type { FrameClassifier } from '../nnet/model.ts';
-import { FilteredFrameSource, checkSameAlignment, findSplitFiles, inSubset, inventoryOf, type SubsetSpec } from '../nnet/split-data.ts';
+import {
+  FilteredFrameSource,
+  checkSameAlignment,
+  findSplitFiles,
+  inSubset,
+  inventoryOf,
+  type SubsetSpec,
+} from '../nnet/split-data.ts';
 import { utteranceLogits } from '../nnet/train.ts';
 import { fmtPct, formatEvalMarkdown } from '../report/eval-markdown.ts';
 import { addFidelity, emptyFidelityCounts, fidelityOf } from '../score/fidelity.ts';
@@ -75,14 +103,16 @@ export const DEFAULT_EVALUATE_MODELS_OPTIONS: Readonly<EvaluateModelsOptions> = 
 function addGainSources(g: GainSources, base: Uint8Array, ens: Uint8Array, right: Map<string, Uint8Array>): void {
   const nets = Object.entries(g.nets).map(([n, c]) => [right.get(n)!, c] as const);
   for (let t = 0; t < base.length; t++) {
-    const b = base[t], e = ens[t];
+    const b = base[t],
+      e = ens[t];
     if (e > b) g.ensembleWins++;
     else if (e < b) g.ensembleLosses++;
     for (const [r, c] of nets) {
       const n = r[t];
       if (n === b) continue;
       if (e !== b) {
-        if (n) c.capturedWins++; else c.copiedLosses++;
+        if (n) c.capturedWins++;
+        else c.copiedLosses++;
       } else if (n) c.ownWins++;
       else c.ownLosses++;
     }
@@ -98,7 +128,16 @@ interface UtteranceCounts {
 
 function formatUtteranceCounts(u: UtteranceCounts): string {
   const names = [...u.correct.keys()];
-  return u.ids.map((uttId, i) => JSON.stringify({ uttId, frames: u.frames[i], correct: Object.fromEntries(names.map((n) => [n, u.correct.get(n)![i]])) } satisfies EvalUtteranceLine) + '\n').join('');
+  return u.ids
+    .map(
+      (uttId, i) =>
+        JSON.stringify({
+          uttId,
+          frames: u.frames[i],
+          correct: Object.fromEntries(names.map((n) => [n, u.correct.get(n)![i]])),
+        } satisfies EvalUtteranceLine) + '\n',
+    )
+    .join('');
 }
 
 export interface EvaluateModelsStageOptions extends Partial<EvaluateModelsOptions> {
@@ -120,19 +159,54 @@ interface LoadedModel {
 }
 
 export function resolveEvaluateModelsOptions(o: Partial<EvaluateModelsOptions>): EvaluateModelsOptions {
-  for (const k of Object.keys(o)) if (!(k in DEFAULT_EVALUATE_MODELS_OPTIONS)) throw new ConfigError('unknown eval option', { keyPath: k, expected: Object.keys(DEFAULT_EVALUATE_MODELS_OPTIONS).join(', '), found: k });
-  return { ...DEFAULT_EVALUATE_MODELS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as EvaluateModelsOptions;
+  for (const k of Object.keys(o))
+    if (!(k in DEFAULT_EVALUATE_MODELS_OPTIONS))
+      throw new ConfigError('unknown eval option', {
+        keyPath: k,
+        expected: Object.keys(DEFAULT_EVALUATE_MODELS_OPTIONS).join(', '),
+        found: k,
+      });
+  return {
+    ...DEFAULT_EVALUATE_MODELS_OPTIONS,
+    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+  } as EvaluateModelsOptions;
 }
 
-const score = (correct: number, frames: number): Score => ({ correct, frames, accuracy: frames ? correct / frames : 0 });
+const score = (correct: number, frames: number): Score => ({
+  correct,
+  frames,
+  accuracy: frames ? correct / frames : 0,
+});
 
 /** Score every model on one split. */
-async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<ReturnType<typeof findSplitFiles>>, numSenones: number, inventoryId: string, batchSize: number, withSubset: SubsetSpec | null, logger: Logger, originalsOnly = false): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
-  const arrow = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+async function scoreSplit(
+  split: string,
+  models: LoadedModel[],
+  files: Awaited<ReturnType<typeof findSplitFiles>>,
+  numSenones: number,
+  inventoryId: string,
+  batchSize: number,
+  withSubset: SubsetSpec | null,
+  logger: Logger,
+  originalsOnly = false,
+): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
+  const arrow = await ArrowFrameSource.open({
+    features: files.features,
+    alignments: files.alignments,
+    uttToSpeaker: files.uttToSpeaker,
+  });
   // Copies are speakers of their own, so leaving them out changes no original's CMVN.
   const source = originalsOnly ? new FilteredFrameSource(arrow, { subset: null, vtlpCopies: false }) : arrow;
   for (const m of models) {
-    checkCompatible(m.sidecar, { senones: { numSenones, id: inventoryId }, featureConfig: source.featureConfig as unknown as Record<string, unknown>, featureDim: source.featureDim }, `${m.name} vs features ${files.features[0]}`);
+    checkCompatible(
+      m.sidecar,
+      {
+        senones: { numSenones, id: inventoryId },
+        featureConfig: source.featureConfig as unknown as Record<string, unknown>,
+        featureDim: source.featureDim,
+      },
+      `${m.name} vs features ${files.features[0]}`,
+    );
   }
   const cmvnByMode = new Map<string, SpeakerCmvn>();
   let totalFrames = 0;
@@ -145,33 +219,59 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
       totalFrames = s.numFrames;
     }
   }
-  const cmvnOf = (m: LoadedModel) => (m.sidecar.cmvn.mode === 'none' ? undefined : cmvnByMode.get(JSON.stringify([m.sidecar.cmvn.mode, m.sidecar.cmvn.normVars]))!);
+  const cmvnOf = (m: LoadedModel) =>
+    m.sidecar.cmvn.mode === 'none'
+      ? undefined
+      : cmvnByMode.get(JSON.stringify([m.sidecar.cmvn.mode, m.sidecar.cmvn.normVars]))!;
   const members = models.filter((m) => m.role === 'member');
   const others = models.filter((m) => m.role !== 'member');
   const fidelity = new Map(members.length ? others.map((m) => [m.name, emptyFidelityCounts()]) : []);
-  const sources: GainSources | null = members.length && others.some((m) => m.name === 'baseline')
-    ? { ensembleWins: 0, ensembleLosses: 0, nets: Object.fromEntries(others.filter((m) => m.name !== 'baseline').map((m) => [m.name, { capturedWins: 0, copiedLosses: 0, ownWins: 0, ownLosses: 0 }])) }
-    : null;
+  const sources: GainSources | null =
+    members.length && others.some((m) => m.name === 'baseline')
+      ? {
+          ensembleWins: 0,
+          ensembleLosses: 0,
+          nets: Object.fromEntries(
+            others
+              .filter((m) => m.name !== 'baseline')
+              .map((m) => [m.name, { capturedWins: 0, copiedLosses: 0, ownWins: 0, ownLosses: 0 }]),
+          ),
+        }
+      : null;
   const votes: MemberVotes | null = members.length
-    ? { members: members.length, frames: new Array(members.length + 1).fill(0), correct: Object.fromEntries([...others.map((m) => m.name), ENSEMBLE].map((n) => [n, new Array(members.length + 1).fill(0)])) }
+    ? {
+        members: members.length,
+        frames: new Array(members.length + 1).fill(0),
+        correct: Object.fromEntries(
+          [...others.map((m) => m.name), ENSEMBLE].map((n) => [n, new Array(members.length + 1).fill(0)]),
+        ),
+      }
     : null;
   const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
   const hits = new Map(names.map((n) => [n, 0]));
   const subsetHits = new Map(names.map((n) => [n, 0]));
   const perUtterance: UtteranceCounts = { ids: [], frames: [], correct: new Map(names.map((n) => [n, []])) };
-  let frames = 0, utterances = 0, subsetFrames = 0;
+  let frames = 0,
+    utterances = 0,
+    subsetFrames = 0;
   const progress = logger.progress(`scoring ${split} (${models.length} models)`, totalFrames, 'frames');
   for await (const utt of source.utterances()) {
     if (!utt.labels) continue;
     const ref = utt.labels;
     const inSub = withSubset !== null && inSubset(utt.uttId, withSubset);
-    const acc = members.length ? new EnsembleAccumulator(utt.numFrames, numSenones, { temperature: 1, rule: 'arithmetic' }) : null;
+    const acc = members.length
+      ? new EnsembleAccumulator(utt.numFrames, numSenones, { temperature: 1, rule: 'arithmetic' })
+      : null;
     // Per model, which frames it gets right: compared with the alignment once, then counted, and
     // read by the member votes and the gain sources.
     const count = (name: string, pred: Int32Array): Uint8Array => {
       const right = new Uint8Array(ref.length);
       let c = 0;
-      for (let t = 0; t < ref.length; t++) if (pred[t] === ref[t]) { right[t] = 1; c++; }
+      for (let t = 0; t < ref.length; t++)
+        if (pred[t] === ref[t]) {
+          right[t] = 1;
+          c++;
+        }
       hits.set(name, hits.get(name)! + c);
       perUtterance.correct.get(name)!.push(c);
       if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
@@ -192,7 +292,12 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
       const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
       const pred = argmaxRows(z, numSenones, utt.uttId);
       rights.set(m.name, count(m.name, pred));
-      if (ensProbs) addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, { uttId: utt.uttId, teacherArgmax: ensArgmax!, modelArgmax: pred });
+      if (ensProbs)
+        addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, {
+          uttId: utt.uttId,
+          teacherArgmax: ensArgmax!,
+          modelArgmax: pred,
+        });
     }
     if (ensArgmax) rights.set(ENSEMBLE, count(ENSEMBLE, ensArgmax));
     if (sources) addGainSources(sources, rights.get('baseline')!, rights.get(ENSEMBLE)!, rights);
@@ -211,8 +316,18 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
     progress.tick(utt.numFrames);
   }
   progress.done();
-  if (frames === 0) throw new FormatError('no aligned frames to score', { file: files.alignments[0], expected: 'at least one utterance with features and alignment', found: source.skips.summary() });
-  const out: SplitScores = { split, utterances, frames, models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])) };
+  if (frames === 0)
+    throw new FormatError('no aligned frames to score', {
+      file: files.alignments[0],
+      expected: 'at least one utterance with features and alignment',
+      found: source.skips.summary(),
+    });
+  const out: SplitScores = {
+    split,
+    utterances,
+    frames,
+    models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])),
+  };
   if (originalsOnly) out.vtlpCopies = false;
   if (withSubset) out.subset = Object.fromEntries(names.map((n) => [n, score(subsetHits.get(n)!, subsetFrames)]));
   if (fidelity.size) out.fidelity = Object.fromEntries([...fidelity].map(([n, c]) => [n, fidelityOf(c)]));
@@ -222,26 +337,49 @@ async function scoreSplit(split: string, models: LoadedModel[], files: Awaited<R
 }
 
 function gain(s: SplitScores, student: string): GainSummary | null {
-  const b = s.models.baseline?.accuracy, e = s.models[ENSEMBLE]?.accuracy, st = s.models[student]?.accuracy;
+  const b = s.models.baseline?.accuracy,
+    e = s.models[ENSEMBLE]?.accuracy,
+    st = s.models[student]?.accuracy;
   if (b === undefined || e === undefined || st === undefined) return null;
-  const members = Object.entries(s.models).filter(([n]) => /^member-\d+$/.test(n)).map(([, v]) => v.accuracy);
+  const members = Object.entries(s.models)
+    .filter(([n]) => /^member-\d+$/.test(n))
+    .map(([, v]) => v.accuracy);
   const memberMean = members.reduce((a, x) => a + x, 0) / members.length;
   return {
-    baseline: b, ensemble: e, memberMean, student: st, gainKept: gainShare(b, e, st),
+    baseline: b,
+    ensemble: e,
+    memberMean,
+    student: st,
+    gainKept: gainShare(b, e, st),
     gainKeptVsMemberMean: gainShare(memberMean, e, st),
   };
 }
 
 /** Bootstrap CI of a student's gain kept on one split (null without a baseline or an ensemble). */
 function gainCi(u: UtteranceCounts, student: string, o: EvaluateModelsOptions): GainKeptCi | null {
-  const b = u.correct.get('baseline'), e = u.correct.get(ENSEMBLE), s = u.correct.get(student);
+  const b = u.correct.get('baseline'),
+    e = u.correct.get(ENSEMBLE),
+    s = u.correct.get(student);
   if (!b || !e || !s || o.bootstrapReplicates === 0) return null;
-  const r = bootstrapGainKept(u.frames.map((frames, i) => ({ frames, baseline: b[i], ensemble: e[i], student: s[i] })), { replicates: o.bootstrapReplicates, confidence: o.confidence, seed: o.seed });
-  return { low: r.ciLow, high: r.ciHigh, confidence: r.confidence, replicates: r.replicates, seed: r.seed, utterances: r.utterances, undefinedReplicates: r.undefinedReplicates };
+  const r = bootstrapGainKept(
+    u.frames.map((frames, i) => ({ frames, baseline: b[i], ensemble: e[i], student: s[i] })),
+    { replicates: o.bootstrapReplicates, confidence: o.confidence, seed: o.seed },
+  );
+  return {
+    low: r.ciLow,
+    high: r.ciHigh,
+    confidence: r.confidence,
+    replicates: r.replicates,
+    seed: r.seed,
+    utterances: r.utterances,
+    undefinedReplicates: r.undefinedReplicates,
+  };
 }
 
 /** Score everything and write eval.json + eval.md into outDir. */
-export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): Promise<{ file: EvalFile; seconds: number }> {
+export async function evaluateAcousticModels(
+  opts: EvaluateModelsStageOptions,
+): Promise<{ file: EvalFile; seconds: number }> {
   const { modelsDir, studentsDir, featuresDir, alignDir, outDir, logger = defaultLog, ...rest } = opts;
   const o = resolveEvaluateModelsOptions(rest);
   const t0 = Date.now();
@@ -260,24 +398,47 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
       loaded.push({ name: e.name, role: e.role, classifier, sidecar, subset: e.subset });
     }
     const fractionSubset = models.models.find((m) => m.role === 'fraction-baseline')?.subset ?? null;
-    const splits = [...(o.trainAccuracy ? [models.data.trainSplit] : []), ...o.splits.filter((s) => s !== models.data.trainSplit)];
+    const splits = [
+      ...(o.trainAccuracy ? [models.data.trainSplit] : []),
+      ...o.splits.filter((s) => s !== models.data.trainSplit),
+    ];
     const scored: Record<string, SplitScores> = {};
     const counts: Record<string, UtteranceCounts> = {};
     const trainFiles = await findSplitFiles(featuresDir, alignDir, models.data.trainSplit, logger);
     const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
     if (inv.senoneInventoryId !== models.inventory.senoneInventoryId) {
-      throw new FormatError('the models were trained on another senone inventory than these alignments', { file: trainFiles.alignments[0], expected: `inventory ${models.inventory.senoneInventoryId}`, found: `inventory ${inv.senoneInventoryId}` });
+      throw new FormatError('the models were trained on another senone inventory than these alignments', {
+        file: trainFiles.alignments[0],
+        expected: `inventory ${models.inventory.senoneInventoryId}`,
+        found: `inventory ${inv.senoneInventoryId}`,
+      });
     }
     for (const split of splits) {
-      const files = split === models.data.trainSplit ? trainFiles : await findSplitFiles(featuresDir, alignDir, split, logger);
+      const files =
+        split === models.data.trainSplit ? trainFiles : await findSplitFiles(featuresDir, alignDir, split, logger);
       await checkSameAlignment(trainFiles.alignments[0], files.alignments[0]);
       // Training accuracy is measured on what the baseline and members trained on (their models.json).
       const isTrain = split === models.data.trainSplit;
-      const r = await scoreSplit(split, loaded, files, inv.numSenones, inv.senoneInventoryId, o.inferenceBatchSize, isTrain ? fractionSubset : null, logger, isTrain && models.data.vtlpCopies === false);
+      const r = await scoreSplit(
+        split,
+        loaded,
+        files,
+        inv.numSenones,
+        inv.senoneInventoryId,
+        o.inferenceBatchSize,
+        isTrain ? fractionSubset : null,
+        logger,
+        isTrain && models.data.vtlpCopies === false,
+      );
       scored[split] = r.scores;
       counts[split] = r.perUtterance;
       const s = scored[split];
-      logger.info(`${split}: ` + Object.entries(s.models).map(([n, v]) => `${n} ${(100 * v.accuracy).toFixed(2)}%`).join(', '));
+      logger.info(
+        `${split}: ` +
+          Object.entries(s.models)
+            .map(([n, v]) => `${n} ${(100 * v.accuracy).toFixed(2)}%`)
+            .join(', '),
+      );
     }
 
     const summary: Record<string, GainSummary> = {};
@@ -288,37 +449,65 @@ export async function evaluateAcousticModels(opts: EvaluateModelsStageOptions): 
       summary[split] = ci ? { ...g, gainKeptCi: ci } : g;
     }
     const evalSplits = o.splits.filter((s) => scored[s]);
-    const studentRows: EvalFile['students'] = (students?.students ?? []).filter((s) => s.role === 'student').map((s) => ({
-      name: s.name, targetSet: s.targetSet, temperature: s.temperature, k: s.k,
-      accuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[s.name].accuracy])),
-      gainKept: Object.fromEntries(evalSplits.map((sp) => [sp, gain(scored[sp], s.name)?.gainKept ?? null])),
-      ...(o.bootstrapReplicates > 0 ? { gainKeptCi: Object.fromEntries(evalSplits.flatMap((sp) => { const ci = gainCi(counts[sp], s.name, o); return ci ? [[sp, ci]] : []; })) } : {}),
-    }));
+    const studentRows: EvalFile['students'] = (students?.students ?? [])
+      .filter((s) => s.role === 'student')
+      .map((s) => ({
+        name: s.name,
+        targetSet: s.targetSet,
+        temperature: s.temperature,
+        k: s.k,
+        accuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[s.name].accuracy])),
+        gainKept: Object.fromEntries(evalSplits.map((sp) => [sp, gain(scored[sp], s.name)?.gainKept ?? null])),
+        ...(o.bootstrapReplicates > 0
+          ? {
+              gainKeptCi: Object.fromEntries(
+                evalSplits.flatMap((sp) => {
+                  const ci = gainCi(counts[sp], s.name, o);
+                  return ci ? [[sp, ci]] : [];
+                }),
+              ),
+            }
+          : {}),
+      }));
     let table5: EvalFile['table5'] = null;
     const fracStudent = students?.students.find((s) => s.role === 'fraction-student');
     if (fractionSubset) {
       const tr = scored[models.data.trainSplit];
       const fb = models.models.find((m) => m.role === 'fraction-baseline')!;
       const row = (system: string, model: string, onSubset: boolean) => ({
-        system, model,
+        system,
+        model,
         trainAccuracy: tr ? (onSubset ? tr.subset![model].accuracy : tr.models[model].accuracy) : null,
         testAccuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[model].accuracy])),
       });
       table5 = {
-        fraction: fractionSubset.fraction, subsetUtterances: fb.trainUtterances, subsetFrames: fb.trainFrames,
+        fraction: fractionSubset.fraction,
+        subsetUtterances: fb.trainUtterances,
+        subsetFrames: fb.trainFrames,
         rows: [
           row('Baseline (100% of training set)', 'baseline', false),
           row(`Baseline (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-baseline', true),
-          ...(fracStudent ? [row(`Soft targets (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-student', true)] : []),
+          ...(fracStudent
+            ? [row(`Soft targets (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-student', true)]
+            : []),
         ],
       };
     }
     const file: EvalFile = {
-      format: 'am-distill.eval', version: 1,
-      models: entries.map(({ e }) => ({ name: e.name, role: e.role, ...('targetSet' in e ? { targetSet: e.targetSet, temperature: e.temperature, k: e.k } : {}) })),
-      splits: scored, summary, students: studentRows, table5,
+      format: EVAL_FORMAT,
+      version: 1,
+      models: entries.map(({ e }) => ({
+        name: e.name,
+        role: e.role,
+        ...('targetSet' in e ? { targetSet: e.targetSet, temperature: e.temperature, k: e.k } : {}),
+      })),
+      splits: scored,
+      summary,
+      students: studentRows,
+      table5,
     };
-    for (const split of evalSplits) await writeFileAtomic(join(outDir, evalUtterancesFile(split)), formatUtteranceCounts(counts[split]));
+    for (const split of evalSplits)
+      await writeFileAtomic(join(outDir, evalUtterancesFile(split)), formatUtteranceCounts(counts[split]));
     await writeJsonAtomic(join(outDir, EVAL_JSON), file);
     await writeFileAtomic(join(outDir, EVAL_MD), formatEvalMarkdown(file));
     return { file, seconds: (Date.now() - t0) / 1000 };
@@ -333,12 +522,42 @@ export type EvalStageOptions = Omit<EvaluateModelsOptions, 'seed'>;
 const D = DEFAULT_EVALUATE_MODELS_OPTIONS;
 
 export const EVAL_SCHEMA: Schema = {
-  splits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: [...D.splits], doc: 'splits to score' },
-  trainAccuracy: { type: 'boolean', default: D.trainAccuracy, doc: 'also score the training split (training accuracy; Table 5)' },
-  inferenceBatchSize: { type: 'number', integer: true, min: 1, default: D.inferenceBatchSize, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
+  splits: {
+    type: 'array',
+    items: { type: 'string', doc: 'split name' },
+    minItems: 1,
+    default: [...D.splits],
+    doc: 'splits to score',
+  },
+  trainAccuracy: {
+    type: 'boolean',
+    default: D.trainAccuracy,
+    doc: 'also score the training split (training accuracy; Table 5)',
+  },
+  inferenceBatchSize: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.inferenceBatchSize,
+    affectsOutput: false,
+    unit: 'frames',
+    doc: 'frames per forward pass',
+  },
   backend: backendOption(D.backend),
-  bootstrapReplicates: { type: 'number', integer: true, min: 0, default: D.bootstrapReplicates, doc: 'paired bootstrap replicates for the confidence interval of the gain kept (0: none)' },
-  confidence: { type: 'number', min: 0.5, max: 0.999, default: D.confidence, doc: 'two-sided confidence level of that interval' },
+  bootstrapReplicates: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: D.bootstrapReplicates,
+    doc: 'paired bootstrap replicates for the confidence interval of the gain kept (0: none)',
+  },
+  confidence: {
+    type: 'number',
+    min: 0.5,
+    max: 0.999,
+    default: D.confidence,
+    doc: 'two-sided confidence level of that interval',
+  },
 } satisfies SchemaFor<EvalStageOptions>;
 
 export const evalStage: StageDefinition<EvalStageOptions> = {
@@ -348,10 +567,18 @@ export const evalStage: StageDefinition<EvalStageOptions> = {
   schema: EVAL_SCHEMA,
 
   async run(ctx) {
-    const r = await locateConfigError(ctx.recipe, 'stages.eval', () => evaluateAcousticModels({
-      ...ctx.options, seed: ctx.recipe.seed, modelsDir: ctx.inputDir('train'), studentsDir: ctx.inputDir('distill'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'),
-      outDir: ctx.outDir, logger: ctx.log,
-    }));
+    const r = await locateConfigError(ctx.recipe, 'stages.eval', () =>
+      evaluateAcousticModels({
+        ...ctx.options,
+        seed: ctx.recipe.seed,
+        modelsDir: ctx.inputDir('train'),
+        studentsDir: ctx.inputDir('distill'),
+        featuresDir: ctx.inputDir('features'),
+        alignDir: ctx.inputDir('align'),
+        outDir: ctx.outDir,
+        logger: ctx.log,
+      }),
+    );
     const f = r.file;
     const counts: Record<string, number> = { models: f.models.length };
     for (const [split, g] of Object.entries(f.summary)) {

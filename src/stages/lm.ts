@@ -106,15 +106,25 @@ export interface CorpusLmSummary {
 export async function trainCorpusLm(opts: CorpusLmOptions): Promise<CorpusLmSummary> {
   const logger = opts.logger ?? defaultLog;
   const order = opts.order ?? 3;
-  if (!(Number.isInteger(order) && order >= 1)) throw new ConfigError('bad LM order', { keyPath: 'order', expected: 'an integer >= 1', found: String(order) });
+  if (!(Number.isInteger(order) && order >= 1))
+    throw new ConfigError('bad LM order', { keyPath: 'order', expected: 'an integer >= 1', found: String(order) });
   const trainSplits = opts.trainSplits ?? ['train'];
-  if (trainSplits.length === 0) throw new ConfigError('no training split for the LM', { keyPath: 'trainSplits', expected: 'at least one split', found: 'none' });
+  if (trainSplits.length === 0)
+    throw new ConfigError('no training split for the LM', {
+      keyPath: 'trainSplits',
+      expected: 'at least one split',
+      found: 'none',
+    });
   const all = await checkSplits(opts.dataDir, trainSplits, 'trainSplits');
   const evalSplits = opts.evalSplits ?? all.filter((s) => !trainSplits.includes(s));
   await checkSplits(opts.dataDir, evalSplits, 'evalSplits');
   const overlap = evalSplits.filter((s) => trainSplits.includes(s));
   if (overlap.length) {
-    throw new ConfigError('an evaluation split is also LM training text', { keyPath: 'evalSplits', expected: 'splits disjoint from trainSplits (never train the LM on dev/test text)', found: overlap.join(', ') });
+    throw new ConfigError('an evaluation split is also LM training text', {
+      keyPath: 'evalSplits',
+      expected: 'splits disjoint from trainSplits (never train the LM on dev/test text)',
+      found: overlap.join(', '),
+    });
   }
 
   const sentences: Sentence[] = [];
@@ -131,7 +141,13 @@ export async function trainCorpusLm(opts: CorpusLmOptions): Promise<CorpusLmSumm
     try {
       text = readFileSync(opts.extraText, 'utf8');
     } catch (err) {
-      throw new ConfigError('cannot read the extra LM text', { file: opts.extraText, keyPath: 'extraText', cause: err, expected: 'a text file, one sentence per line', found: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
+      throw new ConfigError('cannot read the extra LM text', {
+        file: opts.extraText,
+        keyPath: 'extraText',
+        cause: err,
+        expected: 'a text file, one sentence per line',
+        found: (err as NodeJS.ErrnoException).code ?? 'unreadable',
+      });
     }
     for (const s of parseSentences(text, opts.extraText)) {
       sentences.push({ words: s.words, line: sentences.length + 1 });
@@ -139,7 +155,11 @@ export async function trainCorpusLm(opts: CorpusLmOptions): Promise<CorpusLmSumm
     }
   }
   if (sentences.length === 0) {
-    throw new CorpusError('no LM training text', { file: opts.dataDir, expected: `non-empty transcripts in ${trainSplits.join(', ')}`, found: 'none' });
+    throw new CorpusError('no LM training text', {
+      file: opts.dataDir,
+      expected: `non-empty transcripts in ${trainSplits.join(', ')}`,
+      found: 'none',
+    });
   }
   await writeFileAtomic(join(opts.outDir, 'train.txt'), lines.join('\n') + '\n');
   const model = estimateKneserNey(sentences, { order, logger });
@@ -147,22 +167,42 @@ export async function trainCorpusLm(opts: CorpusLmOptions): Promise<CorpusLmSumm
   const arpaPath = join(opts.outDir, 'lm.arpa');
   await writeFileAtomic(arpaPath, arpaText);
   const lm = new BackoffLm(parseArpa(arpaText, arpaPath), arpaPath);
-  logger.info(`lm: order ${order} on ${model.sentences} sentences, ${model.tokens} words of ${trainSplits.join(', ')}${opts.extraText ? ' + extra text' : ''}: ${model.stats.map((s) => `${s.ngrams} ${s.order}-grams`).join(', ')}`);
+  logger.info(
+    `lm: order ${order} on ${model.sentences} sentences, ${model.tokens} words of ${trainSplits.join(', ')}${opts.extraText ? ' + extra text' : ''}: ${model.stats.map((s) => `${s.ngrams} ${s.order}-grams`).join(', ')}`,
+  );
 
   const evaluate = async (model: BackoffLm, split: string, what: string): Promise<LmEvalSummary> => {
     const refs = (await readSplitTranscripts(opts.dataDir, split)).refs.filter((r) => r.words.length > 0);
     const r = model.perplexity(refs.map((x) => ({ words: x.words, line: x.line })));
-    const e = { sentences: r.sentences, words: r.words, oovs: r.oovs, oovRate: r.words > 0 ? (100 * r.oovs) / r.words : 0, ppl: r.ppl, ppl1: r.ppl1, logprob: r.logprob };
-    logger.info(`lm: ${split}${what}: ${r.sentences} sentences, ${r.words} words, ${r.oovs} OOVs (${e.oovRate.toFixed(2)}%), ppl ${r.ppl.toFixed(2)}`);
+    const e = {
+      sentences: r.sentences,
+      words: r.words,
+      oovs: r.oovs,
+      oovRate: r.words > 0 ? (100 * r.oovs) / r.words : 0,
+      ppl: r.ppl,
+      ppl1: r.ppl1,
+      logprob: r.logprob,
+    };
+    logger.info(
+      `lm: ${split}${what}: ${r.sentences} sentences, ${r.words} words, ${r.oovs} OOVs (${e.oovRate.toFixed(2)}%), ppl ${r.ppl.toFixed(2)}`,
+    );
     return e;
   };
   const evalOut: Record<string, LmEvalSummary> = {};
   for (const split of evalSplits) evalOut[split] = await evaluate(lm, split, '');
   const grammars = await writeGrammars(opts, lm.vocab, evaluate);
   const summary: CorpusLmSummary = {
-    format: 'am-distill.lm', formatVersion: 1, order, trainSplits, extraText: opts.extraText ?? null,
-    sentences: model.sentences, tokens: model.tokens, vocabulary: lm.vocab.length,
-    ngrams: model.stats.map((s) => s.ngrams), stats: model.stats, eval: evalOut,
+    format: 'am-distill.lm',
+    formatVersion: 1,
+    order,
+    trainSplits,
+    extraText: opts.extraText ?? null,
+    sentences: model.sentences,
+    tokens: model.tokens,
+    vocabulary: lm.vocab.length,
+    ngrams: model.stats.map((s) => s.ngrams),
+    stats: model.stats,
+    eval: evalOut,
     ...(grammars ? { grammars } : {}),
   };
   await writeJsonAtomic(join(opts.outDir, 'lm.json'), summary);
@@ -186,11 +226,15 @@ async function writeGrammars(
     const text = formatArpa(g);
     await writeFileAtomic(join(opts.outDir, file), text);
     const model = new BackoffLm(parseArpa(text, file), file);
-    out[split] = { kind, file, words: grammarWords(vocab).length, eval: await evaluate(model, split, ` (${kind} grammar)`) };
+    out[split] = {
+      kind,
+      file,
+      words: grammarWords(vocab).length,
+      eval: await evaluate(model, split, ` (${kind} grammar)`),
+    };
   }
   return out;
 }
-
 
 export interface LmStageOptions {
   /** n-gram order. Default 3. */
@@ -207,12 +251,28 @@ export interface LmStageOptions {
 
 export const LM_SCHEMA: Schema = {
   order: { type: 'number', integer: true, min: 1, max: 10, default: 3, doc: 'n-gram order' },
-  trainSplits: { type: 'array', items: { type: 'string', doc: 'split name' }, minItems: 1, default: ['train'], doc: 'splits whose transcripts train the LM (never dev/test)' },
-  evalSplits: { type: 'array', items: { type: 'string', doc: 'split name' }, optional: true, doc: 'splits for perplexity and OOV rate (default: every other split)' },
+  trainSplits: {
+    type: 'array',
+    items: { type: 'string', doc: 'split name' },
+    minItems: 1,
+    default: ['train'],
+    doc: 'splits whose transcripts train the LM (never dev/test)',
+  },
+  evalSplits: {
+    type: 'array',
+    items: { type: 'string', doc: 'split name' },
+    optional: true,
+    doc: 'splits for perplexity and OOV rate (default: every other split)',
+  },
   extraText: { type: 'string', path: true, optional: true, doc: 'extra LM training text, one sentence per line' },
   grammars: {
-    type: 'map', optional: true,
-    values: { type: 'string', enum: [...GRAMMAR_KINDS], doc: 'one-word: exactly one word per utterance; word-loop: any sequence of words' },
+    type: 'map',
+    optional: true,
+    values: {
+      type: 'string',
+      enum: [...GRAMMAR_KINDS],
+      doc: 'one-word: exactly one word per utterance; word-loop: any sequence of words',
+    },
     doc: "splits the decode stage decodes with a grammar over the LM's words instead of the n-gram (split -> one-word | word-loop), e.g. {test-isolated: one-word}",
   },
 } satisfies SchemaFor<LmStageOptions>;
@@ -229,11 +289,24 @@ export const lmStage: StageDefinition<LmStageOptions> = {
 
   async run(ctx) {
     const o = ctx.options;
-    const s = await locateConfigError(ctx.recipe, 'stages.lm', () => trainCorpusLm({
-      dataDir: ctx.inputDir('prepare'), outDir: ctx.outDir, order: o.order, trainSplits: o.trainSplits, evalSplits: o.evalSplits,
-      extraText: o.extraText ?? null, grammars: o.grammars, logger: ctx.log,
-    }));
-    const counts: Record<string, number> = { order: s.order, sentences: s.sentences, tokens: s.tokens, vocabulary: s.vocabulary };
+    const s = await locateConfigError(ctx.recipe, 'stages.lm', () =>
+      trainCorpusLm({
+        dataDir: ctx.inputDir('prepare'),
+        outDir: ctx.outDir,
+        order: o.order,
+        trainSplits: o.trainSplits,
+        evalSplits: o.evalSplits,
+        extraText: o.extraText ?? null,
+        grammars: o.grammars,
+        logger: ctx.log,
+      }),
+    );
+    const counts: Record<string, number> = {
+      order: s.order,
+      sentences: s.sentences,
+      tokens: s.tokens,
+      vocabulary: s.vocabulary,
+    };
     for (const [split, e] of Object.entries(s.eval)) {
       counts[`${split}Ppl`] = Math.round(100 * e.ppl) / 100;
       counts[`${split}OovPercent`] = Math.round(100 * e.oovRate) / 100;
@@ -242,6 +315,9 @@ export const lmStage: StageDefinition<LmStageOptions> = {
       counts[`${split}GrammarPpl`] = Math.round(100 * g.eval.ppl) / 100;
       counts[`${split}GrammarOovPercent`] = Math.round(100 * g.eval.oovRate) / 100;
     }
-    return { counts, details: { ngrams: s.ngrams, stats: s.stats, eval: s.eval, ...(s.grammars ? { grammars: s.grammars } : {}) } };
+    return {
+      counts,
+      details: { ngrams: s.ngrams, stats: s.stats, eval: s.eval, ...(s.grammars ? { grammars: s.grammars } : {}) },
+    };
   },
 };

@@ -46,7 +46,15 @@ export async function runTrainJob(args: TrainJobArgs, ctx: { logger?: Logger } =
   const train = await openDataSource(args.train);
   const dev = args.dev ? await openDataSource(args.dev) : undefined;
   if (args.kind === 'hard') {
-    return trainFrameClassifier({ outDir: args.outDir, train, dev, config: args.config, backend: args.backend, resume: args.resume, logger });
+    return trainFrameClassifier({
+      outDir: args.outDir,
+      train,
+      dev,
+      config: args.config,
+      backend: args.backend,
+      resume: args.resume,
+      logger,
+    });
   }
   const ali = await readAlignmentMetadata(args.train.alignments[0]);
   const source = await SoftTargetFrameSource.open(train, args.softTargets, {
@@ -56,11 +64,24 @@ export async function runTrainJob(args: TrainJobArgs, ctx: { logger?: Logger } =
       featureConfigHash: train.featureConfigHash,
       alignmentConfigHash: ali.configHash,
       temperature: args.loss.temperature,
-      names: { features: args.train.features[0], alignments: args.train.alignments[0], student: `student ${args.outDir}` },
+      names: {
+        features: args.train.features[0],
+        alignments: args.train.alignments[0],
+        student: `student ${args.outDir}`,
+      },
     },
   });
   try {
-    return await trainStudent({ outDir: args.outDir, train: source, dev, config: args.config, loss: args.loss, backend: args.backend, resume: args.resume, logger });
+    return await trainStudent({
+      outDir: args.outDir,
+      train: source,
+      dev,
+      config: args.config,
+      loss: args.loss,
+      backend: args.backend,
+      resume: args.resume,
+      logger,
+    });
   } finally {
     await source.close();
   }

@@ -25,20 +25,36 @@ import type { TimitOptions } from '../../corpora/timit/index.ts';
 import { prepareSynth, synthAdapter, type SynthOptions } from '../../corpora/synth/index.ts';
 import type { CorpusInfo } from '../corpus/types.ts';
 import { parseSetArgument } from './schema.ts';
-import { OptionError, resolvePaths, validateOptions, type ObjectSpec, type OptionSpec, type Schema, type SchemaFor } from './schema.ts';
+import {
+  OptionError,
+  resolvePaths,
+  validateOptions,
+  type ObjectSpec,
+  type OptionSpec,
+  type Schema,
+  type SchemaFor,
+} from './schema.ts';
 import type { ExternalInput, RecipeHead, StageDefinition } from './stage.ts';
 
 /** Adapters that generate their corpus and read no directory. */
 const NEEDS_NO_DIR = new Set(['synth']);
 
-const strings = (doc: string): OptionSpec => ({ type: 'array', items: { type: 'string', doc: 'a name' }, optional: true, doc });
+const strings = (doc: string): OptionSpec => ({
+  type: 'array',
+  items: { type: 'string', doc: 'a name' },
+  optional: true,
+  doc,
+});
 
 /**
  * Typed option schemas of the adapters; documentation comes from each adapter's optionsDoc.
  * `sampleRateHz`: the rate of every recording the adapter writes under these options, where the
  * corpus or the options fix it (the features stage checks its options against it at load time).
  */
-const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[]; sampleRateHz?: (options: Record<string, unknown>) => number | undefined }> = {
+const ADAPTER_SCHEMAS: Record<
+  string,
+  { schema: Schema; external?: string[]; sampleRateHz?: (options: Record<string, unknown>) => number | undefined }
+> = {
   fsdd: {
     schema: {
       mode: { type: 'string', enum: ['isolated', 'connected'], optional: true, doc: '' },
@@ -71,7 +87,12 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[]; sam
   },
   librispeech: {
     schema: {
-      splits: { type: 'map', values: { type: 'array', items: { type: 'string', doc: 'subset' }, minItems: 1, doc: 'subsets' }, optional: true, doc: '' },
+      splits: {
+        type: 'map',
+        values: { type: 'array', items: { type: 'string', doc: 'subset' }, minItems: 1, doc: 'subsets' },
+        optional: true,
+        doc: '',
+      },
       maxUtterancesPerSplit: { type: 'number', integer: true, min: 1, optional: true, doc: '' },
       seed: { type: 'number', integer: true, min: 0, optional: true, doc: '' },
     } satisfies SchemaFor<LibrispeechOptions>,
@@ -82,7 +103,9 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[]; sam
       numSpeakers: { type: 'number', integer: true, min: 1, optional: true, doc: '' },
       utterancesPerSpeaker: { type: 'number', integer: true, min: 1, optional: true, doc: '' },
       splits: {
-        type: 'object', optional: true, doc: '',
+        type: 'object',
+        optional: true,
+        doc: '',
         fields: {
           train: { type: 'number', min: 0, optional: true, doc: 'speakers (count or fraction)' },
           dev: { type: 'number', min: 0, optional: true, doc: 'speakers (count or fraction)' },
@@ -119,23 +142,38 @@ const ADAPTER_SCHEMAS: Record<string, { schema: Schema; external?: string[]; sam
 };
 
 /** Any value; the adapter checks it when it runs (adapters registered without a typed schema here). */
-const anyValue = (doc: string): OptionSpec => ({ type: 'custom', expected: 'a value', optional: true, doc, validate: (v) => v });
+const anyValue = (doc: string): OptionSpec => ({
+  type: 'custom',
+  expected: 'a value',
+  optional: true,
+  doc,
+  validate: (v) => v,
+});
+
+/** An adapter of any option type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- adapters of every option type
+type AnyAdapter = CorpusAdapter<any>;
 
 /** The option schema of an adapter (or adapter name): typed where known, else the keys of its optionsDoc. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- adapters of every option type
-export function adapterOptionSchema(nameOrAdapter: string | CorpusAdapter<any>): Schema {
+export function adapterOptionSchema(nameOrAdapter: string | AnyAdapter): Schema {
   const adapter = typeof nameOrAdapter === 'string' ? getAdapter(nameOrAdapter) : nameOrAdapter;
   const typed = ADAPTER_SCHEMAS[adapter.name]?.schema;
   const out: Schema = {};
   for (const [key, doc] of Object.entries(adapter.optionsDoc)) {
-    out[key] = typed?.[key] ? { ...typed[key], doc } as OptionSpec : anyValue(doc);
+    out[key] = typed?.[key] ? ({ ...typed[key], doc } as OptionSpec) : anyValue(doc);
   }
   return out;
 }
 
 const DOWNLOAD_FIELDS: Schema = {
-  subsets: { type: 'array', items: { type: 'string', doc: 'subset name' }, minItems: 1, optional: true, doc: 'subsets to fetch (default: the adapter\'s)' },
-  baseUrl: { type: 'string', optional: true, affectsOutput: false, doc: 'mirror base URL (default: the adapter\'s)' },
+  subsets: {
+    type: 'array',
+    items: { type: 'string', doc: 'subset name' },
+    minItems: 1,
+    optional: true,
+    doc: "subsets to fetch (default: the adapter's)",
+  },
+  baseUrl: { type: 'string', optional: true, affectsOutput: false, doc: "mirror base URL (default: the adapter's)" },
   keepArchive: { type: 'boolean', optional: true, affectsOutput: false, doc: 'keep the downloaded archives' },
 };
 
@@ -145,8 +183,18 @@ export const CORPUS_SECTION: ObjectSpec = {
   doc: 'the corpus the prepare stage reads',
   fields: {
     name: { type: 'string', enum: Object.keys(adapters).sort(), doc: 'corpus adapter (corpora/<name>)' },
-    dir: { type: 'string', path: true, optional: true, doc: 'corpus directory as distributed (--corpus-dir overrides)' },
-    download: { type: 'object', optional: true, fields: DOWNLOAD_FIELDS, doc: 'fetch the corpus into dir first (adapters that can download)' },
+    dir: {
+      type: 'string',
+      path: true,
+      optional: true,
+      doc: 'corpus directory as distributed (--corpus-dir overrides)',
+    },
+    download: {
+      type: 'object',
+      optional: true,
+      fields: DOWNLOAD_FIELDS,
+      doc: 'fetch the corpus into dir first (adapters that can download)',
+    },
   },
 };
 
@@ -169,7 +217,10 @@ function corpusOf(recipe: RecipeHead): CorpusSection {
   const c = recipe.sections.corpus as unknown as CorpusSection | undefined;
   if (!c) {
     throw new ConfigError('the prepare stage needs a corpus section', {
-      ...(recipe.locate?.('corpus') ?? {}), keyPath: 'corpus', expected: `corpus: {name: <${Object.keys(adapters).sort().join('|')}>, dir: ...}`, found: 'nothing',
+      ...(recipe.locate?.('corpus') ?? {}),
+      keyPath: 'corpus',
+      expected: `corpus: {name: <${Object.keys(adapters).sort().join('|')}>, dir: ...}`,
+      found: 'nothing',
     });
   }
   return c;
@@ -181,7 +232,13 @@ function relocateAdapterError(err: unknown, recipe: RecipeHead, options: Record<
     const top = err.location.keyPath.split('.')[0];
     if (top in options || top in getAdapter(corpusOf(recipe).name).optionsDoc) {
       const keyPath = `stages.prepare.${err.location.keyPath}`;
-      return new ConfigError(err.detail, { ...(recipe.locate?.(keyPath) ?? {}), keyPath, expected: err.expected, found: err.found, cause: err });
+      return new ConfigError(err.detail, {
+        ...(recipe.locate?.(keyPath) ?? {}),
+        keyPath,
+        expected: err.expected,
+        found: err.found,
+        cause: err,
+      });
     }
   }
   return err;
@@ -191,14 +248,22 @@ function relocateAdapterError(err: unknown, recipe: RecipeHead, options: Record<
  * Adapter options given as `key=value` strings (values parsed as YAML), checked like a recipe's;
  * errors name the `--opt` argument. Returns the options and where each came from.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- adapters of every option type
-export function parseAdapterOptions(adapter: string | CorpusAdapter<any>, assignments: readonly string[], base: Record<string, unknown> = {}): { options: Record<string, unknown>; origin: Map<string, string> } {
+export function parseAdapterOptions(
+  adapter: string | AnyAdapter,
+  assignments: readonly string[],
+  base: Record<string, unknown> = {},
+): { options: Record<string, unknown>; origin: Map<string, string> } {
   const schema = adapterOptionSchema(adapter);
   const raw: Record<string, unknown> = { ...base };
   const origin = new Map<string, string>();
   for (const a of assignments) {
     const { keyPath, value } = parseSetArgument(a);
-    if (keyPath.includes('.')) throw new ConfigError('adapter options are not nested', { file: `--opt ${a}`, expected: 'key=value', found: keyPath });
+    if (keyPath.includes('.'))
+      throw new ConfigError('adapter options are not nested', {
+        file: `--opt ${a}`,
+        expected: 'key=value',
+        found: keyPath,
+      });
     raw[keyPath] = value;
     origin.set(keyPath, `--opt ${a}`);
   }
@@ -207,7 +272,12 @@ export function parseAdapterOptions(adapter: string | CorpusAdapter<any>, assign
   } catch (err) {
     if (err instanceof OptionError) {
       const key = (err.location.keyPath ?? '').split(/[.[]/)[0];
-      throw new ConfigError(err.detail, { file: origin.get(key), keyPath: err.location.keyPath, expected: err.expected, found: err.found });
+      throw new ConfigError(err.detail, {
+        file: origin.get(key),
+        keyPath: err.location.keyPath,
+        expected: err.expected,
+        found: err.found,
+      });
     }
     throw err;
   }
@@ -218,13 +288,25 @@ function relocateToArgument(err: unknown, origin: Map<string, string>): unknown 
   const key = err instanceof ConfigError && !err.location.file ? (err.location.keyPath ?? '').split(/[.[]/)[0] : '';
   if (key && origin.has(key)) {
     const e = err as ConfigError;
-    return new ConfigError(e.detail, { file: origin.get(key), keyPath: e.location.keyPath, expected: e.expected, found: e.found, cause: err });
+    return new ConfigError(e.detail, {
+      file: origin.get(key),
+      keyPath: e.location.keyPath,
+      expected: e.expected,
+      found: e.found,
+      cause: err,
+    });
   }
   return err;
 }
 
 /** `am-distill corpus prepare`: prepare corpus `name` from `dir` into the data dir `outDir`. */
-export async function prepareCorpusDir(name: string, dir: string, outDir: string, assignments: readonly string[] = [], logger?: Logger): Promise<CorpusInfo> {
+export async function prepareCorpusDir(
+  name: string,
+  dir: string,
+  outDir: string,
+  assignments: readonly string[] = [],
+  logger?: Logger,
+): Promise<CorpusInfo> {
   const { options, origin } = parseAdapterOptions(name, assignments);
   try {
     const prepared = await prepareCorpus(name, dir, { ...options, outDir, ...(logger ? { logger } : {}) });
@@ -238,7 +320,12 @@ export async function prepareCorpusDir(name: string, dir: string, outDir: string
  * `am-distill corpus synth`: synthesise the embedded corpus into `outDir` (written atomically).
  * `base` holds options from dedicated flags; `--opt` assignments override them.
  */
-export async function synthesizeCorpusDir(outDir: string, assignments: readonly string[] = [], base: Partial<SynthOptions> = {}, logger?: Logger): Promise<CorpusInfo> {
+export async function synthesizeCorpusDir(
+  outDir: string,
+  assignments: readonly string[] = [],
+  base: Partial<SynthOptions> = {},
+  logger?: Logger,
+): Promise<CorpusInfo> {
   const { options, origin } = parseAdapterOptions(synthAdapter, assignments, base);
   try {
     const prepared = await prepareSynth(outDir, { ...options, ...(logger ? { logger } : {}) });
@@ -249,11 +336,20 @@ export async function synthesizeCorpusDir(outDir: string, assignments: readonly 
 }
 
 /** `am-distill corpus download`: fetch subsets of a downloadable corpus into `destDir`. */
-export async function downloadCorpus(name: string, destDir: string, opts: { subsets?: string[]; baseUrl?: string; keepArchive?: boolean }): Promise<string> {
+export async function downloadCorpus(
+  name: string,
+  destDir: string,
+  opts: { subsets?: string[]; baseUrl?: string; keepArchive?: boolean },
+): Promise<string> {
   const adapter = getAdapter(name);
   if (!adapter.download) {
-    const canDownload = Object.values(adapters).filter((a) => a.download).map((a) => a.name);
-    throw new ConfigError(`corpus '${name}' cannot be downloaded`, { expected: `one of ${canDownload.join(', ') || 'none'}`, found: name });
+    const canDownload = Object.values(adapters)
+      .filter((a) => a.download)
+      .map((a) => a.name);
+    throw new ConfigError(`corpus '${name}' cannot be downloaded`, {
+      expected: `one of ${canDownload.join(', ') || 'none'}`,
+      found: name,
+    });
   }
   const clean: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(opts)) if (v !== undefined) clean[k] = v;
@@ -264,9 +360,14 @@ async function ensureDownloaded(recipe: RecipeHead, log: Logger): Promise<void> 
   const corpus = corpusOf(recipe);
   if (!corpus.download) return;
   if (!getAdapter(corpus.name).download) {
-    const canDownload = Object.values(adapters).filter((a) => a.download).map((a) => a.name);
+    const canDownload = Object.values(adapters)
+      .filter((a) => a.download)
+      .map((a) => a.name);
     throw new ConfigError(`corpus '${corpus.name}' cannot be downloaded`, {
-      ...(recipe.locate?.('corpus.download') ?? {}), keyPath: 'corpus.download', expected: `no download section, or a corpus among ${canDownload.join(', ') || 'none'}`, found: corpus.name,
+      ...(recipe.locate?.('corpus.download') ?? {}),
+      keyPath: 'corpus.download',
+      expected: `no download section, or a corpus among ${canDownload.join(', ') || 'none'}`,
+      found: corpus.name,
     });
   }
   log.info(`prepare: making sure ${corpus.name} is downloaded into ${corpus.dir}`);
@@ -286,7 +387,10 @@ export const prepareStage: StageDefinition<Record<string, unknown>> = {
     if (!corpus.dir) {
       if (NEEDS_NO_DIR.has(corpus.name)) return [];
       throw new ConfigError(`corpus '${corpus.name}' needs a directory`, {
-        ...(recipe.locate?.('corpus') ?? {}), keyPath: 'corpus.dir', expected: 'corpus.dir in the recipe or --corpus-dir', found: 'nothing',
+        ...(recipe.locate?.('corpus') ?? {}),
+        keyPath: 'corpus.dir',
+        expected: 'corpus.dir in the recipe or --corpus-dir',
+        found: 'nothing',
       });
     }
     await ensureDownloaded(recipe, log);

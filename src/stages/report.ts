@@ -35,12 +35,40 @@ export interface ReportStageOptions {
 }
 
 export const REPORT_SCHEMA: Schema = {
-  bootstrapReplicates: { type: 'number', integer: true, min: 1, default: 1000, doc: 'paired bootstrap replicates of the significance tests' },
-  confidence: { type: 'number', min: 0.5, max: 0.9999, default: 0.95, doc: 'confidence level of the bootstrap intervals' },
-  worstUtterances: { type: 'number', integer: true, min: 0, default: 10, doc: "the student's worst utterances shown with (REF->HYP) diffs" },
+  bootstrapReplicates: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: 1000,
+    doc: 'paired bootstrap replicates of the significance tests',
+  },
+  confidence: {
+    type: 'number',
+    min: 0.5,
+    max: 0.9999,
+    default: 0.95,
+    doc: 'confidence level of the bootstrap intervals',
+  },
+  worstUtterances: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 10,
+    doc: "the student's worst utterances shown with (REF->HYP) diffs",
+  },
 } satisfies SchemaFor<ReportStageOptions>;
 
-export const REPORT_INPUTS = ['prepare', 'features', 'align', 'train', 'targets', 'distill', 'eval', 'lm', 'score'] as const;
+export const REPORT_INPUTS = [
+  'prepare',
+  'features',
+  'align',
+  'train',
+  'targets',
+  'distill',
+  'eval',
+  'lm',
+  'score',
+] as const;
 
 export const reportStage: StageDefinition<ReportStageOptions> = {
   name: 'report',
@@ -50,27 +78,51 @@ export const reportStage: StageDefinition<ReportStageOptions> = {
 
   async run(ctx) {
     const recipePath = join(ctx.expDir, 'recipe.json');
-    const recipe = existsSync(recipePath) ? (JSON.parse(readFileSync(recipePath, 'utf8')) as { stages?: Record<string, unknown> }) : {};
+    const recipe = existsSync(recipePath)
+      ? (JSON.parse(readFileSync(recipePath, 'utf8')) as { stages?: Record<string, unknown> })
+      : {};
     const stageNames = Object.keys(recipe.stages ?? {}).filter((s) => s !== 'report');
     const dir = (s: (typeof REPORT_INPUTS)[number]) => ctx.inputDir(s);
-    const input = reportInputFromExperiment({
-      expDir: ctx.expDir, prepare: dir('prepare'), features: dir('features'), align: dir('align'), train: dir('train'), targets: dir('targets'),
-      distill: dir('distill'), eval: dir('eval'), lm: dir('lm'), score: dir('score'),
-    }, { stageNames, corpusName: ctx.recipe.name });
+    const input = reportInputFromExperiment(
+      {
+        expDir: ctx.expDir,
+        prepare: dir('prepare'),
+        features: dir('features'),
+        align: dir('align'),
+        train: dir('train'),
+        targets: dir('targets'),
+        distill: dir('distill'),
+        eval: dir('eval'),
+        lm: dir('lm'),
+        score: dir('score'),
+      },
+      { stageNames, corpusName: ctx.recipe.name },
+    );
     const o = ctx.options;
-    input.reportOptions = { bootstrapReplicates: o.bootstrapReplicates, confidence: o.confidence, seed: ctx.recipe.seed, maxWorstUtterances: o.worstUtterances };
+    input.reportOptions = {
+      bootstrapReplicates: o.bootstrapReplicates,
+      confidence: o.confidence,
+      seed: ctx.recipe.seed,
+      maxWorstUtterances: o.worstUtterances,
+    };
     await writeFileAtomic(join(ctx.outDir, 'report-input.json'), JSON.stringify(input, null, 2) + '\n');
     // Written into the stage's temp dir, which the runner renames to <expDir>/report.
-    const w = await writeReport(input, ctx.outDir, { ...input.reportOptions, logger: ctx.log, finalDir: join(ctx.expDir, 'report') });
+    const w = await writeReport(input, ctx.outDir, {
+      ...input.reportOptions,
+      logger: ctx.log,
+      finalDir: join(ctx.expDir, 'report'),
+    });
     for (const line of summarySentences(w.report)) ctx.log.info(line);
     const r = w.report;
     const counts: Record<string, number> = {};
     for (const name of ['baseline', 'ensemble', 'student']) {
       const s = r.systems[name];
-      if (s?.frameAccuracy.test !== null && s?.frameAccuracy.test !== undefined) counts[`${name}.test.frameAccuracy`] = round4(s.frameAccuracy.test);
+      if (s?.frameAccuracy.test !== null && s?.frameAccuracy.test !== undefined)
+        counts[`${name}.test.frameAccuracy`] = round4(s.frameAccuracy.test);
       if (s?.wer.test !== null && s?.wer.test !== undefined) counts[`${name}.test.wer`] = round4(s.wer.test);
     }
-    if (r.gainRecovered.frameAccuracy !== null) counts['gainRecovered.frameAccuracy'] = round4(r.gainRecovered.frameAccuracy);
+    if (r.gainRecovered.frameAccuracy !== null)
+      counts['gainRecovered.frameAccuracy'] = round4(r.gainRecovered.frameAccuracy);
     if (r.gainRecovered.wer !== null) counts['gainRecovered.wer'] = round4(r.gainRecovered.wer);
     return { counts, details: { files: ['report.json', 'report.md', 'report.html', 'report-input.json'] } };
   },

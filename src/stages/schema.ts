@@ -150,7 +150,6 @@ function expectedOf(spec: OptionSpec): string {
   }
 }
 
-
 /**
  * Validate `value` against an object schema and return the effective options with defaults
  * filled in. Unknown keys, wrong types and out-of-range values throw ConfigError with the
@@ -162,7 +161,11 @@ export function validateOptions(schema: Schema, value: unknown, ctx: ValidateCon
 
 function validateObject(fields: Schema, value: unknown, keyPath: string | undefined): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new OptionError('wrong type', { keyPath: keyPath || '(top level)', expected: 'a mapping', found: typeName(value) });
+    throw new OptionError('wrong type', {
+      keyPath: keyPath || '(top level)',
+      expected: 'a mapping',
+      found: typeName(value),
+    });
   }
   const obj = value as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
@@ -191,7 +194,11 @@ export function validateValue(spec: OptionSpec, value: unknown, keyPath: string)
       return spec.validate(value, keyPath);
     } catch (err) {
       if (err instanceof ConfigError && !(err instanceof OptionError)) {
-        throw new OptionError(err.detail, { keyPath: err.location.keyPath ?? keyPath, expected: err.expected, found: err.found });
+        throw new OptionError(err.detail, {
+          keyPath: err.location.keyPath ?? keyPath,
+          expected: err.expected,
+          found: err.found,
+        });
       }
       throw err;
     }
@@ -201,23 +208,36 @@ export function validateValue(spec: OptionSpec, value: unknown, keyPath: string)
     if (spec.optional) return undefined;
     if (spec.type === 'object') return validateObject(spec.fields, {}, keyPath);
     if (spec.nullable) return null;
-    throw new OptionError('missing required option', { keyPath, expected: `${expectedOf(spec)} (${spec.doc})`, found: 'nothing' });
+    throw new OptionError('missing required option', {
+      keyPath,
+      expected: `${expectedOf(spec)} (${spec.doc})`,
+      found: 'nothing',
+    });
   }
   if (value === null) {
     if (spec.nullable) return null;
     if (spec.optional) return undefined;
     throw new OptionError('wrong type', { keyPath, expected: expectedOf(spec), found: 'null' });
   }
-  const wrong = () => new OptionError('wrong type', { keyPath, expected: expectedOf(spec), found: `${typeName(value)} ${show(value)}` });
+  const wrong = () =>
+    new OptionError('wrong type', { keyPath, expected: expectedOf(spec), found: `${typeName(value)} ${show(value)}` });
   switch (spec.type) {
     case 'number': {
       if (typeof value !== 'number' || Number.isNaN(value)) throw wrong();
       if (spec.integer && !Number.isInteger(value)) throw wrong();
       if (spec.min !== undefined && value < spec.min) {
-        throw new OptionError('value out of range', { keyPath, expected: `>= ${spec.min}${spec.unit ? ' ' + spec.unit : ''}`, found: String(value) });
+        throw new OptionError('value out of range', {
+          keyPath,
+          expected: `>= ${spec.min}${spec.unit ? ' ' + spec.unit : ''}`,
+          found: String(value),
+        });
       }
       if (spec.max !== undefined && value > spec.max) {
-        throw new OptionError('value out of range', { keyPath, expected: `<= ${spec.max}${spec.unit ? ' ' + spec.unit : ''}`, found: String(value) });
+        throw new OptionError('value out of range', {
+          keyPath,
+          expected: `<= ${spec.max}${spec.unit ? ' ' + spec.unit : ''}`,
+          found: String(value),
+        });
       }
       return value;
     }
@@ -225,7 +245,11 @@ export function validateValue(spec: OptionSpec, value: unknown, keyPath: string)
       if (typeof value !== 'string') throw wrong();
       if (spec.enum && !spec.enum.includes(value)) throw wrong();
       if (spec.pattern && !spec.pattern.test(value)) {
-        throw new OptionError('invalid value', { keyPath, expected: `a string matching ${spec.pattern}`, found: JSON.stringify(value) });
+        throw new OptionError('invalid value', {
+          keyPath,
+          expected: `a string matching ${spec.pattern}`,
+          found: JSON.stringify(value),
+        });
       }
       return value;
     }
@@ -235,7 +259,11 @@ export function validateValue(spec: OptionSpec, value: unknown, keyPath: string)
     case 'array': {
       if (!Array.isArray(value)) throw wrong();
       if (spec.minItems !== undefined && value.length < spec.minItems) {
-        throw new OptionError('list too short', { keyPath, expected: `at least ${spec.minItems} item(s)`, found: `${value.length}` });
+        throw new OptionError('list too short', {
+          keyPath,
+          expected: `at least ${spec.minItems} item(s)`,
+          found: `${value.length}`,
+        });
       }
       return value.map((item, i) => validateValue(spec.items, item, join(keyPath, i)));
     }
@@ -265,7 +293,8 @@ export function outputRelevant(schema: Schema, effective: Record<string, unknown
       continue;
     }
     if (spec.affectsOutput === false) continue;
-    if (spec.type === 'object' && v && typeof v === 'object') out[key] = outputRelevant(spec.fields, v as Record<string, unknown>);
+    if (spec.type === 'object' && v && typeof v === 'object')
+      out[key] = outputRelevant(spec.fields, v as Record<string, unknown>);
     else out[key] = v;
   }
   return out;
@@ -281,7 +310,12 @@ export function describeSchema(schema: Schema, indent = ''): string {
     if (spec.type === 'array') type = `list of ${spec.items.type}`;
     if (spec.type === 'custom') type = spec.expected;
     const unit = spec.type === 'number' && spec.unit ? ` [${spec.unit}]` : '';
-    const def = 'default' in spec && spec.default !== undefined ? ` (default ${JSON.stringify(spec.default)})` : spec.optional ? ' (optional)' : '';
+    const def =
+      'default' in spec && spec.default !== undefined
+        ? ` (default ${JSON.stringify(spec.default)})`
+        : spec.optional
+          ? ' (optional)'
+          : '';
     lines.push(`${indent}${key}: ${type}${unit}${def}  ${spec.doc}`);
     if (spec.type === 'object') lines.push(describeSchema(spec.fields, indent + '  '));
   }
@@ -292,7 +326,11 @@ export function describeSchema(schema: Schema, indent = ''): string {
  * Resolve every `path: true` string option of an effective config against `baseDir`
  * (absolute paths are kept). Returns a new object.
  */
-export function resolvePaths(schema: Schema, effective: Record<string, unknown>, baseDir: string): Record<string, unknown> {
+export function resolvePaths(
+  schema: Schema,
+  effective: Record<string, unknown>,
+  baseDir: string,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...effective };
   for (const [key, spec] of Object.entries(schema)) {
     const v = out[key];
@@ -318,17 +356,31 @@ function resolveValue(spec: OptionSpec, v: unknown, baseDir: string): unknown {
 export function parseSetArgument(assignment: string): { keyPath: string; value: unknown } {
   const eq = assignment.indexOf('=');
   const where = { file: `--set ${assignment}` };
-  if (eq <= 0) throw new ConfigError('malformed --set argument', { ...where, expected: 'key.path=value', found: JSON.stringify(assignment) });
+  if (eq <= 0)
+    throw new ConfigError('malformed --set argument', {
+      ...where,
+      expected: 'key.path=value',
+      found: JSON.stringify(assignment),
+    });
   const keyPath = assignment.slice(0, eq).trim();
   if (!/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/.test(keyPath)) {
-    throw new ConfigError('malformed --set key', { ...where, expected: 'dotted names such as stages.features.numMelBins', found: JSON.stringify(keyPath) });
+    throw new ConfigError('malformed --set key', {
+      ...where,
+      expected: 'dotted names such as stages.features.numMelBins',
+      found: JSON.stringify(keyPath),
+    });
   }
   const text = assignment.slice(eq + 1);
   let value: unknown;
   try {
     value = text.trim() === '' ? null : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`malformed value: ${(err as Error).message.split('\n')[0]}`, { ...where, keyPath, expected: 'a YAML scalar or flow value', found: JSON.stringify(text) });
+    throw new ConfigError(`malformed value: ${(err as Error).message.split('\n')[0]}`, {
+      ...where,
+      keyPath,
+      expected: 'a YAML scalar or flow value',
+      found: JSON.stringify(text),
+    });
   }
   return { keyPath, value };
 }

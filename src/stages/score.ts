@@ -24,7 +24,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDecodeSummary } from '../formats/decode.ts';
-import { SCORE_FORMAT, SCORE_FORMAT_VERSION, type ScoreSummary, type SpeakerWer, type SystemComparison, type SystemSplitScore, type WorstUtterance } from '../formats/score.ts';
+import {
+  SCORE_FORMAT,
+  SCORE_FORMAT_VERSION,
+  type ScoreSummary,
+  type SpeakerWer,
+  type SystemComparison,
+  type SystemSplitScore,
+  type WorstUtterance,
+} from '../formats/score.ts';
 import type { ScoringMode } from '../score/align.ts';
 import { alignmentsOf, scoredSplit, worstUttIds } from '../score/counts.ts';
 import { errorLists, formatErrorLists } from '../score/errors.ts';
@@ -40,7 +48,11 @@ import type { Schema, SchemaFor } from './schema.ts';
 import type { StageDefinition } from './stage.ts';
 
 /** Comparisons made by default, when both systems were decoded: [A, B] means A vs B (A - B). */
-export const DEFAULT_COMPARISONS: readonly (readonly [string, string])[] = [['student', 'baseline'], ['ensemble', 'baseline'], ['student', 'ensemble']];
+export const DEFAULT_COMPARISONS: readonly (readonly [string, string])[] = [
+  ['student', 'baseline'],
+  ['ensemble', 'baseline'],
+  ['student', 'ensemble'],
+];
 
 export interface ScoreDecodeOptions {
   /** A decode output directory (decode.json, refs/, <system>/<split>.trn, words.txt). */
@@ -63,7 +75,16 @@ export interface ScoreDecodeOptions {
 }
 
 function speakerRows(r: WerResult): SpeakerWer[] {
-  return r.speakers.map((s) => ({ speaker: s.speaker, wer: s.wer, errors: s.errors, refWords: s.refWords, sentences: s.sentences, sub: s.sub, del: s.del, ins: s.ins }));
+  return r.speakers.map((s) => ({
+    speaker: s.speaker,
+    wer: s.wer,
+    errors: s.errors,
+    refWords: s.refWords,
+    sentences: s.sentences,
+    sub: s.sub,
+    del: s.del,
+    ins: s.ins,
+  }));
 }
 
 /** Utterances with the most errors (then the highest rate, then id order). */
@@ -71,13 +92,27 @@ export function worstUtterances(r: WerResult, n: number): WorstUtterance[] {
   const rate = (e: number, w: number) => (w > 0 ? e / w : Infinity);
   return [...r.utterances]
     .filter((u) => u.errors > 0)
-    .sort((a, b) => b.errors - a.errors || rate(b.errors, b.refWords) - rate(a.errors, a.refWords) || (a.uttId < b.uttId ? -1 : a.uttId > b.uttId ? 1 : 0))
+    .sort(
+      (a, b) =>
+        b.errors - a.errors ||
+        rate(b.errors, b.refWords) - rate(a.errors, a.refWords) ||
+        (a.uttId < b.uttId ? -1 : a.uttId > b.uttId ? 1 : 0),
+    )
     .slice(0, n)
     .map((u) => {
       const l = formatAlignmentLines(u.pairs, r.mode === 'kaldi');
       return {
-        uttId: u.uttId, speaker: u.speaker, errors: u.errors, refWords: u.refWords, wer: u.refWords > 0 ? (100 * u.errors) / u.refWords : null,
-        sub: u.sub, del: u.del, ins: u.ins, ref: l.ref.trimEnd(), hyp: l.hyp.trimEnd(), eval: l.eval.trimEnd(),
+        uttId: u.uttId,
+        speaker: u.speaker,
+        errors: u.errors,
+        refWords: u.refWords,
+        wer: u.refWords > 0 ? (100 * u.errors) / u.refWords : null,
+        sub: u.sub,
+        del: u.del,
+        ins: u.ins,
+        ref: l.ref.trimEnd(),
+        hyp: l.hyp.trimEnd(),
+        eval: l.eval.trimEnd(),
       };
     });
 }
@@ -90,10 +125,21 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
   const confidence = opts.confidence ?? 0.95;
   const seed = opts.seed ?? 0;
   const worstN = opts.worstUtterances ?? 10;
-  if (mode !== 'sclite' && mode !== 'kaldi') throw new ConfigError('bad scoring mode', { keyPath: 'mode', expected: "'sclite' or 'kaldi'", found: String(mode) });
+  if (mode !== 'sclite' && mode !== 'kaldi')
+    throw new ConfigError('bad scoring mode', {
+      keyPath: 'mode',
+      expected: "'sclite' or 'kaldi'",
+      found: String(mode),
+    });
   const dec = readDecodeSummary(opts.decodeDir);
   const vocabFile = join(opts.decodeDir, 'words.txt');
-  const vocabulary = existsSync(vocabFile) ? new Set(readFileSync(vocabFile, 'utf8').split('\n').filter((w) => w)) : undefined;
+  const vocabulary = existsSync(vocabFile)
+    ? new Set(
+        readFileSync(vocabFile, 'utf8')
+          .split('\n')
+          .filter((w) => w),
+      )
+    : undefined;
   const systems = dec.systems.map((s) => s.name);
   const results: SystemSplitScore[] = [];
   const raw = new Map<string, WerResult>();
@@ -106,11 +152,21 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
     const refs = readTrn(refFile);
     for (const sys of dec.systems) {
       const ss = sys.splits[split];
-      if (!ss) throw new FormatError(`decode.json lists split '${split}' but system '${sys.name}' has no result for it`, { file: join(opts.decodeDir, 'decode.json'), expected: `systems[${sys.name}].splits.${split}`, found: 'none' });
+      if (!ss)
+        throw new FormatError(`decode.json lists split '${split}' but system '${sys.name}' has no result for it`, {
+          file: join(opts.decodeDir, 'decode.json'),
+          expected: `systems[${sys.name}].splits.${split}`,
+          found: 'none',
+        });
       const hypFile = join(opts.decodeDir, sys.name, `${split}.trn`);
       const r = scoreTranscripts(refs, readTrn(hypFile), { mode, vocabulary, refFile, hypFile, missingHyp: 'error' });
       raw.set(`${sys.name}\0${split}`, r);
-      const files = { sys: join(sys.name, `${split}.sys`), pralign: join(sys.name, `${split}.pralign`), wer: join(sys.name, `${split}.wer`), dtl: join(sys.name, `${split}.dtl`) };
+      const files = {
+        sys: join(sys.name, `${split}.sys`),
+        pralign: join(sys.name, `${split}.pralign`),
+        wer: join(sys.name, `${split}.wer`),
+        dtl: join(sys.name, `${split}.dtl`),
+      };
       const title = `${sys.name} ${split}`;
       const lists = errorLists(r.utterances, mode === 'kaldi');
       await writeFileAtomic(join(opts.outDir, files.dtl), formatErrorLists(lists));
@@ -118,15 +174,39 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
       await writeFileAtomic(join(opts.outDir, files.pralign), formatPralign(r, title));
       await writeFileAtomic(join(opts.outDir, files.wer), formatWerLine(r));
       results.push({
-        system: sys.name, split, wer: r.wer, errors: r.errors, refWords: r.refWords, corr: r.corr, sub: r.sub, del: r.del, ins: r.ins,
-        sentences: r.sentences, sentenceErrors: r.sentenceErrors, ser: r.sentences ? (100 * r.sentenceErrors) / r.sentences : 0,
-        emptyHyps: r.emptyHyps, noPath: ss.noPath, noFeatures: ss.noFeatures, refOovs: r.refOovs, refOovWords: r.refOovWords,
-        lmWeight: sys.lmWeight, wordInsertionPenalty: sys.wordInsertionPenalty, tunedOnThisSplit: sys.tuning?.split === split,
-        speakers: speakerRows(r), worst: worstUtterances(r, worstN), files, errorLists: lists,
-        ...(() => { const x = scoredSplit(r); return { counts: x.counts, speakerCounts: x.speakers, utterances: x.utterances }; })(),
+        system: sys.name,
+        split,
+        wer: r.wer,
+        errors: r.errors,
+        refWords: r.refWords,
+        corr: r.corr,
+        sub: r.sub,
+        del: r.del,
+        ins: r.ins,
+        sentences: r.sentences,
+        sentenceErrors: r.sentenceErrors,
+        ser: r.sentences ? (100 * r.sentenceErrors) / r.sentences : 0,
+        emptyHyps: r.emptyHyps,
+        noPath: ss.noPath,
+        noFeatures: ss.noFeatures,
+        refOovs: r.refOovs,
+        refOovWords: r.refOovWords,
+        lmWeight: sys.lmWeight,
+        wordInsertionPenalty: sys.wordInsertionPenalty,
+        tunedOnThisSplit: sys.tuning?.split === split,
+        speakers: speakerRows(r),
+        worst: worstUtterances(r, worstN),
+        files,
+        errorLists: lists,
+        ...(() => {
+          const x = scoredSplit(r);
+          return { counts: x.counts, speakerCounts: x.speakers, utterances: x.utterances };
+        })(),
         alignments: [],
       });
-      logger.info(`score ${title}: %WER ${r.wer.toFixed(2)} [ ${r.errors} / ${r.refWords}, ${r.ins} ins, ${r.del} del, ${r.sub} sub ]${r.refOovs ? `, ${r.refOovs} reference OOV tokens` : ''}${sys.tuning?.split === split ? ' (weights tuned on this split)' : ''}`);
+      logger.info(
+        `score ${title}: %WER ${r.wer.toFixed(2)} [ ${r.errors} / ${r.refWords}, ${r.ins} ins, ${r.del} del, ${r.sub} sub ]${r.refOovs ? `, ${r.refOovs} reference OOV tokens` : ''}${sys.tuning?.split === split ? ' (weights tuned on this split)' : ''}`,
+      );
     }
   }
   // Alignments of the same (worst) utterances for every system.
@@ -135,28 +215,38 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
     const ref = raw.get(`${refSystem}\0${split}`);
     if (!ref) continue;
     const ids = worstUttIds(ref, worstN);
-    for (const r of results.filter((x) => x.split === split)) r.alignments = alignmentsOf(raw.get(`${r.system}\0${split}`)!, split as 'dev' | 'test', ids);
+    for (const r of results.filter((x) => x.split === split))
+      r.alignments = alignmentsOf(raw.get(`${r.system}\0${split}`)!, split as 'dev' | 'test', ids);
   }
   const comparisons: SystemComparison[] = [];
   for (const [a, b] of opts.comparisons ?? DEFAULT_COMPARISONS) {
     if (!systems.includes(a) || !systems.includes(b)) continue;
     for (const split of dec.splits) {
-      const ra = raw.get(`${a}\0${split}`), rb = raw.get(`${b}\0${split}`);
+      const ra = raw.get(`${a}\0${split}`),
+        rb = raw.get(`${b}\0${split}`);
       if (!ra || !rb) continue;
       const bs = pairedBootstrapWer(ra, rb, { replicates, confidence, seed });
       const significant = bs.ciLow > 0 || bs.ciHigh < 0;
       comparisons.push({ a, b, split, ...bs, significant });
-      logger.info(`score ${split}: ${a} - ${b} = ${bs.deltaWer.toFixed(2)}% WER, ${(100 * confidence).toFixed(0)}% CI [${bs.ciLow.toFixed(2)}, ${bs.ciHigh.toFixed(2)}]${significant ? ' (significant)' : ''}, P(${a} better) ${bs.probABetter.toFixed(3)}`);
+      logger.info(
+        `score ${split}: ${a} - ${b} = ${bs.deltaWer.toFixed(2)}% WER, ${(100 * confidence).toFixed(0)}% CI [${bs.ciLow.toFixed(2)}, ${bs.ciHigh.toFixed(2)}]${significant ? ' (significant)' : ''}, P(${a} better) ${bs.probABetter.toFixed(3)}`,
+      );
     }
   }
   const summary: ScoreSummary = {
-    format: SCORE_FORMAT, formatVersion: SCORE_FORMAT_VERSION, mode, tuneSplit: dec.tuneSplit, splits: dec.splits, systems,
-    results, comparisons, bootstrap: { replicates, confidence, seed },
+    format: SCORE_FORMAT,
+    formatVersion: SCORE_FORMAT_VERSION,
+    mode,
+    tuneSplit: dec.tuneSplit,
+    splits: dec.splits,
+    systems,
+    results,
+    comparisons,
+    bootstrap: { replicates, confidence, seed },
   };
   await writeJsonAtomic(join(opts.outDir, 'score.json'), summary);
   return summary;
 }
-
 
 export interface ScoreStageOptions {
   /** 'sclite' (default) or 'kaldi'. */
@@ -172,14 +262,35 @@ export interface ScoreStageOptions {
 }
 
 export const SCORE_SCHEMA: Schema = {
-  mode: { type: 'string', enum: ['sclite', 'kaldi'], default: 'sclite', doc: 'WER convention: NIST sclite or Kaldi compute-wer' },
+  mode: {
+    type: 'string',
+    enum: ['sclite', 'kaldi'],
+    default: 'sclite',
+    doc: 'WER convention: NIST sclite or Kaldi compute-wer',
+  },
   bootstrapReplicates: { type: 'number', integer: true, min: 1, default: 1000, doc: 'paired bootstrap replicates' },
-  confidence: { type: 'number', min: 0.5, max: 0.9999, default: 0.95, doc: 'confidence level of the bootstrap intervals' },
-  worstUtterances: { type: 'number', integer: true, min: 0, default: 10, doc: 'worst utterances listed per system and split' },
+  confidence: {
+    type: 'number',
+    min: 0.5,
+    max: 0.9999,
+    default: 0.95,
+    doc: 'confidence level of the bootstrap intervals',
+  },
+  worstUtterances: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: 10,
+    doc: 'worst utterances listed per system and split',
+  },
   comparisons: {
-    type: 'array', default: DEFAULT_COMPARISONS.map((p) => [...p]),
+    type: 'array',
+    default: DEFAULT_COMPARISONS.map((p) => [...p]),
     items: {
-      type: 'custom', expected: 'a pair [A, B] of system names', doc: 'compared systems', validate: (v, keyPath) => checkPair(v, keyPath),
+      type: 'custom',
+      expected: 'a pair [A, B] of system names',
+      doc: 'compared systems',
+      validate: (v, keyPath) => checkPair(v, keyPath),
       jsonSchema: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 },
     },
     doc: 'system pairs [A, B] compared by paired bootstrap (A - B); pairs with a system that was not decoded are left out',
@@ -188,7 +299,11 @@ export const SCORE_SCHEMA: Schema = {
 
 function checkPair(v: unknown, keyPath: string): string[] {
   if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'string') || v[0] === v[1]) {
-    throw new ConfigError('bad comparison', { keyPath, expected: 'a pair [A, B] of two different system names', found: JSON.stringify(v) });
+    throw new ConfigError('bad comparison', {
+      keyPath,
+      expected: 'a pair [A, B] of two different system names',
+      found: JSON.stringify(v),
+    });
   }
   return v as string[];
 }
@@ -201,17 +316,36 @@ export const scoreStage: StageDefinition<ScoreStageOptions> = {
 
   async run(ctx) {
     const o = ctx.options;
-    const s = await locateConfigError(ctx.recipe, 'stages.score', () => scoreDecodeDir({
-      decodeDir: ctx.inputDir('decode'), outDir: ctx.outDir, mode: o.mode, bootstrapReplicates: o.bootstrapReplicates,
-      confidence: o.confidence, seed: ctx.recipe.seed, worstUtterances: o.worstUtterances,
-      comparisons: o.comparisons.map((p) => [p[0], p[1]] as const), logger: ctx.log,
-    }));
+    const s = await locateConfigError(ctx.recipe, 'stages.score', () =>
+      scoreDecodeDir({
+        decodeDir: ctx.inputDir('decode'),
+        outDir: ctx.outDir,
+        mode: o.mode,
+        bootstrapReplicates: o.bootstrapReplicates,
+        confidence: o.confidence,
+        seed: ctx.recipe.seed,
+        worstUtterances: o.worstUtterances,
+        comparisons: o.comparisons.map((p) => [p[0], p[1]] as const),
+        logger: ctx.log,
+      }),
+    );
     const counts: Record<string, number> = {};
     for (const r of s.results) counts[`${r.system}.${r.split}.wer`] = Math.round(100 * r.wer) / 100;
     return {
       counts,
       details: {
-        wer: s.results.map((r) => ({ system: r.system, split: r.split, wer: r.wer, errors: r.errors, refWords: r.refWords, sub: r.sub, del: r.del, ins: r.ins, noPath: r.noPath, emptyHyps: r.emptyHyps })),
+        wer: s.results.map((r) => ({
+          system: r.system,
+          split: r.split,
+          wer: r.wer,
+          errors: r.errors,
+          refWords: r.refWords,
+          sub: r.sub,
+          del: r.del,
+          ins: r.ins,
+          noPath: r.noPath,
+          emptyHyps: r.emptyHyps,
+        })),
         comparisons: s.comparisons,
       },
     };

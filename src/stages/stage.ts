@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import type { Logger } from '../util/log.ts';
 import { ConfigError } from '../util/errors.ts';
 import type { Schema } from './schema.ts';
+import type { StageSharding } from './shards.ts';
 
 /** Skip summary as produced by `SkipCounter.toJSON()`. */
 export interface SkipSummary {
@@ -117,9 +118,15 @@ export interface StageDefinition<O = any> {
    * path is the full one (`stages.<name>.<key>`); the recipe loader adds the file and line.
    * `recipe`: the recipe's sections (e.g. the corpus), for checks that depend on them.
    */
-  checkInputs?(options: O, inputOptions: (stage: string) => Record<string, unknown> | undefined, recipe: RecipeHead): void;
+  checkInputs?(
+    options: O,
+    inputOptions: (stage: string) => Record<string, unknown> | undefined,
+    recipe: RecipeHead,
+  ): void;
   /** The stage seeds nets with `recipe.netSeed` (which then joins its config hash). */
   netSeeded?: boolean;
+  /** Shard jobs of the stage and their merge (src/stages/shards.ts); absent: one job. */
+  shards?: StageSharding<O>;
   run(ctx: StageContext<O>): Promise<StageResult>;
 }
 
@@ -127,10 +134,12 @@ export class StageRegistry {
   private readonly defs = new Map<string, StageDefinition>();
 
   register(def: StageDefinition): this {
-    if (!/^[a-z][a-z0-9-]*$/.test(def.name)) throw new Error(`stage name '${def.name}' must be lower-case letters, digits, '-'`);
+    if (!/^[a-z][a-z0-9-]*$/.test(def.name))
+      throw new Error(`stage name '${def.name}' must be lower-case letters, digits, '-'`);
     if (this.defs.has(def.name)) throw new Error(`stage '${def.name}' is registered twice`);
     for (const input of def.inputs) {
-      if (!this.defs.has(input)) throw new Error(`stage '${def.name}' reads '${input}', which must be registered before it`);
+      if (!this.defs.has(input))
+        throw new Error(`stage '${def.name}' reads '${input}', which must be registered before it`);
     }
     this.defs.set(def.name, def);
     return this;
@@ -149,7 +158,11 @@ export class StageRegistry {
   get(name: string, where: { file?: string; keyPath?: string; line?: number } = {}): StageDefinition {
     const def = this.defs.get(name);
     if (!def) {
-      throw new ConfigError(`unknown stage '${name}'`, { ...where, expected: `one of ${this.names().join(', ')}`, found: `'${name}'` });
+      throw new ConfigError(`unknown stage '${name}'`, {
+        ...where,
+        expected: `one of ${this.names().join(', ')}`,
+        found: `'${name}'`,
+      });
     }
     return def;
   }

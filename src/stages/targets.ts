@@ -27,11 +27,23 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CombinationRule } from '../distill/combine.ts';
-import { generateSoftTargets, loadEnsembleMember, resolveSoftTargetConfig, type EnsembleMember, type SoftTargetConfig } from '../distill/generate.ts';
+import {
+  generateSoftTargets,
+  loadEnsembleMember,
+  resolveSoftTargetConfig,
+  type EnsembleMember,
+  type SoftTargetConfig,
+} from '../distill/generate.ts';
 import type { ProbType, ResidualMode } from '../distill/store.ts';
 import { readFeatureMetadata } from '../features/store.ts';
 import { readModelsFile, type ModelsFile } from '../formats/models.ts';
-import { TARGETS_FORMAT, TARGETS_JSON, type TargetSetEntry, type TargetSetKind, type TargetsFile } from '../formats/targets.ts';
+import {
+  TARGETS_FORMAT,
+  TARGETS_JSON,
+  type TargetSetEntry,
+  type TargetSetKind,
+  type TargetsFile,
+} from '../formats/targets.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { initBackend, type BackendName } from '../nnet/backend.ts';
 import { scanSource, type CmvnOptions, type FrameSource, type SpeakerCmvn } from '../nnet/data.ts';
@@ -106,10 +118,20 @@ export interface MakeSoftTargetSetsOptions extends Partial<MakeTargetsOptions> {
 
 export function resolveMakeTargetsOptions(o: Partial<MakeTargetsOptions>): MakeTargetsOptions {
   const known = new Set([...Object.keys(DEFAULT_MAKE_TARGETS_OPTIONS), 'split']);
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown targets option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
-  const r = { ...DEFAULT_MAKE_TARGETS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as MakeTargetsOptions;
+  for (const k of Object.keys(o))
+    if (!known.has(k))
+      throw new ConfigError('unknown targets option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+  const r = {
+    ...DEFAULT_MAKE_TARGETS_OPTIONS,
+    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+  } as MakeTargetsOptions;
   for (const t of r.sweepTemperatures) {
-    if (!(typeof t === 'number' && t > 0 && Number.isFinite(t))) throw new ConfigError('bad sweep temperature', { keyPath: 'sweepTemperatures', expected: 'finite numbers > 0', found: String(t) });
+    if (!(typeof t === 'number' && t > 0 && Number.isFinite(t)))
+      throw new ConfigError('bad sweep temperature', {
+        keyPath: 'sweepTemperatures',
+        expected: 'finite numbers > 0',
+        found: String(t),
+      });
   }
   return r;
 }
@@ -118,9 +140,20 @@ export function resolveMakeTargetsOptions(o: Partial<MakeTargetsOptions>): MakeT
 export const sweepSetName = (t: number): string => `T${t}`;
 
 /** Load the members named in models.json as ensemble members, checked against the split's data. */
-export async function loadMembers(modelsDir: string, models: ModelsFile, source: FrameSource & { featureConfig: unknown }, numSenones: number, opts: { batchSize?: number; what: string }): Promise<EnsembleMember[]> {
+export async function loadMembers(
+  modelsDir: string,
+  models: ModelsFile,
+  source: FrameSource & { featureConfig: unknown },
+  numSenones: number,
+  opts: { batchSize?: number; what: string },
+): Promise<EnsembleMember[]> {
   const entries = models.models.filter((m) => m.role === 'member');
-  if (entries.length === 0) throw new FormatError('models.json lists no ensemble member', { file: join(modelsDir, 'models.json'), expected: 'entries with role member', found: models.models.map((m) => m.name).join(', ') });
+  if (entries.length === 0)
+    throw new FormatError('models.json lists no ensemble member', {
+      file: join(modelsDir, 'models.json'),
+      expected: 'entries with role member',
+      found: models.models.map((m) => m.name).join(', '),
+    });
   const cmvnByMode = new Map<string, SpeakerCmvn>();
   const cmvnFor = async (o: CmvnOptions): Promise<SpeakerCmvn> => {
     const key = JSON.stringify([o.mode, o.normVars]);
@@ -133,11 +166,15 @@ export async function loadMembers(modelsDir: string, models: ModelsFile, source:
     for (const e of entries) {
       const dir = join(modelsDir, e.dir);
       const sidecar = await readSidecar(dir);
-      checkCompatible(sidecar, {
-        senones: { numSenones, id: models.inventory.senoneInventoryId },
-        featureConfig: source.featureConfig as unknown as Record<string, unknown>,
-        featureDim: source.featureDim,
-      }, `${e.name} (${dir}) vs ${opts.what}`);
+      checkCompatible(
+        sidecar,
+        {
+          senones: { numSenones, id: models.inventory.senoneInventoryId },
+          featureConfig: source.featureConfig as unknown as Record<string, unknown>,
+          featureDim: source.featureDim,
+        },
+        `${e.name} (${dir}) vs ${opts.what}`,
+      );
       const cmvn = sidecar.cmvn.mode === 'none' ? undefined : await cmvnFor(sidecar.cmvn);
       out.push(await loadEnsembleMember(dir, { id: e.name, cmvn, batchSize: opts.batchSize }));
     }
@@ -149,7 +186,9 @@ export async function loadMembers(modelsDir: string, models: ModelsFile, source:
 }
 
 /** Write the target sets of the training split (main, sweep, dense) and targets.json. */
-export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promise<{ file: TargetsFile; seconds: number }> {
+export async function makeSoftTargetSets(
+  opts: MakeSoftTargetSetsOptions,
+): Promise<{ file: TargetsFile; seconds: number }> {
   const { modelsDir, featuresDir, alignDir, outDir, logger = defaultLog, ...rest } = opts;
   const o = resolveMakeTargetsOptions(rest);
   const t0 = Date.now();
@@ -159,49 +198,106 @@ export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promi
   const inv = await inventoryOf(alignDir, files.alignments[0]);
   if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
     throw new FormatError('the teachers were trained on another senone inventory than these alignments', {
-      file: files.alignments[0], expected: `inventory ${models.inventory.senoneInventoryId} (${models.inventory.numSenones} senones, ${join(modelsDir, 'models.json')})`,
+      file: files.alignments[0],
+      expected: `inventory ${models.inventory.senoneInventoryId} (${models.inventory.numSenones} senones, ${join(modelsDir, 'models.json')})`,
       found: `inventory ${inv.senoneInventoryId} (${inv.numSenones} senones)`,
     });
   }
   const base: Partial<SoftTargetConfig> = {
-    combination: o.combination, topK: o.topK, targetKeptMass: o.targetKeptMass, maxK: o.maxK, residual: o.residual,
-    probType: o.probType, calibrationFrames: o.calibrationFrames,
+    combination: o.combination,
+    topK: o.topK,
+    targetKeptMass: o.targetKeptMass,
+    maxK: o.maxK,
+    residual: o.residual,
+    probType: o.probType,
+    calibrationFrames: o.calibrationFrames,
   };
   const plan: { name: string; kind: TargetSetKind; file: string; config: Partial<SoftTargetConfig> }[] = [
     { name: 'main', kind: 'main', file: `${split}.arrow`, config: { ...base, temperature: o.temperature } },
   ];
   for (const t of [...new Set(o.sweepTemperatures)]) {
-    if (t !== o.temperature) plan.push({ name: sweepSetName(t), kind: 'sweep', file: `${sweepSetName(t)}/${split}.arrow`, config: { ...base, temperature: t } });
+    if (t !== o.temperature)
+      plan.push({
+        name: sweepSetName(t),
+        kind: 'sweep',
+        file: `${sweepSetName(t)}/${split}.arrow`,
+        config: { ...base, temperature: t },
+      });
   }
-  if (o.dense) plan.push({ name: 'dense', kind: 'dense', file: `dense/${split}.arrow`, config: { ...base, temperature: o.temperature, topK: inv.numSenones, maxK: null, probType: 'float32', residual: 'renormalise' } });
+  if (o.dense)
+    plan.push({
+      name: 'dense',
+      kind: 'dense',
+      file: `dense/${split}.arrow`,
+      config: {
+        ...base,
+        temperature: o.temperature,
+        topK: inv.numSenones,
+        maxK: null,
+        probType: 'float32',
+        residual: 'renormalise',
+      },
+    });
   for (const p of plan) resolveSoftTargetConfig(p.config);
 
   // Without the copies: only when the features have some (otherwise nothing is left out).
   let hasCopies = false;
   for (const f of files.features) if ((await readFeatureMetadata(f)).vtlpWarps.length > 0) hasCopies = true;
   const originalsOnly = !o.vtlpCopies && hasCopies;
-  const select = originalsOnly ? { name: 'without VTLP copies', apply: (s: ArrowFrameSource) => new FilteredFrameSource(s, { subset: null, vtlpCopies: false }) } : undefined;
+  const select = originalsOnly
+    ? {
+        name: 'without VTLP copies',
+        apply: (s: ArrowFrameSource) => new FilteredFrameSource(s, { subset: null, vtlpCopies: false }),
+      }
+    : undefined;
   if (originalsOnly) logger.info(`targets of ${split} without its VTLP copies (vtlpCopies false)`);
 
   await initBackend({ backend: o.backend, logger });
-  const arrow = await ArrowFrameSource.open({ features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker });
+  const arrow = await ArrowFrameSource.open({
+    features: files.features,
+    alignments: files.alignments,
+    uttToSpeaker: files.uttToSpeaker,
+  });
   const source = select ? select.apply(arrow) : arrow;
-  const members = await loadMembers(modelsDir, models, source, inv.numSenones, { batchSize: o.inferenceBatchSize, what: `features ${files.features[0]}` });
+  const members = await loadMembers(modelsDir, models, source, inv.numSenones, {
+    batchSize: o.inferenceBatchSize,
+    what: `features ${files.features[0]}`,
+  });
   const sets: TargetSetEntry[] = [];
   try {
     for (const p of plan) {
       logger.info(`target set ${p.name}: T = ${p.config.temperature}, top-k ${p.config.topK}`);
       await mkdir(dirname(join(outDir, p.file)), { recursive: true });
       const s = await generateSoftTargets({
-        features: files.features, alignments: files.alignments, output: join(outDir, p.file), teachers: members, config: p.config,
-        uttToSpeaker: files.uttToSpeaker, split, select, logger,
+        features: files.features,
+        alignments: files.alignments,
+        output: join(outDir, p.file),
+        teachers: members,
+        config: p.config,
+        uttToSpeaker: files.uttToSpeaker,
+        split,
+        select,
+        logger,
       });
       sets.push({
-        name: p.name, kind: p.kind, temperature: p.config.temperature!, file: p.file, k: s.k, kChosenBy: s.kChosenBy,
-        meanKeptMass: s.meanKeptMass, keptMass: s.keptMass, frames: s.frames, utterances: s.utterances,
-        fileBytes: s.storage.fileBytes, bytesPerFrame: s.storage.bytesPerFrame, denseBytesPerFrame: s.storage.layout.denseRow,
-        targetBytesPerFrame: s.storage.layout.targets, denseTargetBytesPerFrame: s.storage.layout.denseTargets,
-        ensembleFrameAccuracy: s.ensembleFrameAccuracy, memberFrameAccuracy: s.memberFrameAccuracy, configHash: s.metadata.configHash,
+        name: p.name,
+        kind: p.kind,
+        temperature: p.config.temperature!,
+        file: p.file,
+        k: s.k,
+        kChosenBy: s.kChosenBy,
+        meanKeptMass: s.meanKeptMass,
+        keptMass: s.keptMass,
+        frames: s.frames,
+        utterances: s.utterances,
+        fileBytes: s.storage.fileBytes,
+        bytesPerFrame: s.storage.bytesPerFrame,
+        denseBytesPerFrame: s.storage.layout.denseRow,
+        targetBytesPerFrame: s.storage.layout.targets,
+        denseTargetBytesPerFrame: s.storage.layout.denseTargets,
+        ensembleFrameAccuracy: s.ensembleFrameAccuracy,
+        memberFrameAccuracy: s.memberFrameAccuracy,
+        configHash: s.metadata.configHash,
       });
     }
   } finally {
@@ -209,25 +305,44 @@ export async function makeSoftTargetSets(opts: MakeSoftTargetSetsOptions): Promi
   }
   const { temperature: _t, ...config } = resolveSoftTargetConfig(base);
   const file: TargetsFile = {
-    format: TARGETS_FORMAT, version: 1, split,
-    teachers: models.models.filter((m) => m.role === 'member').map((m) => ({ name: m.name, weightsHash: m.weightsHash })),
-    numSenones: inv.numSenones, senoneInventoryId: inv.senoneInventoryId, config, sets,
+    format: TARGETS_FORMAT,
+    version: 1,
+    split,
+    teachers: models.models
+      .filter((m) => m.role === 'member')
+      .map((m) => ({ name: m.name, weightsHash: m.weightsHash })),
+    numSenones: inv.numSenones,
+    senoneInventoryId: inv.senoneInventoryId,
+    config,
+    sets,
     ...(originalsOnly ? { vtlpCopies: false as const } : {}),
   };
   await writeJsonAtomic(join(outDir, TARGETS_JSON), file);
   return { file, seconds: (Date.now() - t0) / 1000 };
 }
 
-
 export type TargetsStageOptions = MakeTargetsOptions;
 
 const D = DEFAULT_MAKE_TARGETS_OPTIONS;
 
 export const TARGETS_SCHEMA: Schema = {
-  temperature: { type: 'number', min: 1e-6, default: D.temperature, doc: 'temperature T of the softened member distributions' },
-  combination: { type: 'string', enum: ['arithmetic', 'geometric'], default: D.combination, doc: "combination rule: 'arithmetic' mean of probabilities (the paper) or normalised 'geometric' mean" },
+  temperature: {
+    type: 'number',
+    min: 1e-6,
+    default: D.temperature,
+    doc: 'temperature T of the softened member distributions',
+  },
+  combination: {
+    type: 'string',
+    enum: ['arithmetic', 'geometric'],
+    default: D.combination,
+    doc: "combination rule: 'arithmetic' mean of probabilities (the paper) or normalised 'geometric' mean",
+  },
   topK: {
-    type: 'custom', expected: "'auto' or an integer >= 1", default: D.topK, doc: "senones kept per frame ('auto': calibrated to targetKeptMass)",
+    type: 'custom',
+    expected: "'auto' or an integer >= 1",
+    default: D.topK,
+    doc: "senones kept per frame ('auto': calibrated to targetKeptMass)",
     jsonSchema: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1 }] },
     validate: (v, keyPath) => {
       if (v === undefined || v === 'auto') return 'auto';
@@ -235,16 +350,59 @@ export const TARGETS_SCHEMA: Schema = {
       throw new ConfigError('bad top-k', { keyPath, expected: "'auto' or an integer >= 1", found: JSON.stringify(v) });
     },
   } as Schema[string],
-  targetKeptMass: { type: 'number', min: 1e-6, max: 1, default: D.targetKeptMass, doc: "mean kept probability mass that 'auto' must reach" },
+  targetKeptMass: {
+    type: 'number',
+    min: 1e-6,
+    max: 1,
+    default: D.targetKeptMass,
+    doc: "mean kept probability mass that 'auto' must reach",
+  },
   maxK: { type: 'number', integer: true, min: 1, nullable: true, doc: "upper limit of 'auto' (null: all senones)" },
-  residual: { type: 'string', enum: ['renormalise', 'store'], default: D.residual, doc: "mass outside the top k: 'renormalise' the kept ones or 'store' it (spread uniformly by the loss)" },
+  residual: {
+    type: 'string',
+    enum: ['renormalise', 'store'],
+    default: D.residual,
+    doc: "mass outside the top k: 'renormalise' the kept ones or 'store' it (spread uniformly by the loss)",
+  },
   probType: { type: 'string', enum: ['float16', 'float32'], default: D.probType, doc: 'stored probability type' },
-  calibrationFrames: { type: 'number', integer: true, min: 1, default: D.calibrationFrames, unit: 'frames', doc: "frames of the calibration sample of topK 'auto'" },
-  sweepTemperatures: { type: 'array', items: { type: 'number', min: 1e-6, doc: 'temperature' }, default: [], doc: 'further temperatures: one target set and one student each' },
-  dense: { type: 'boolean', default: D.dense, doc: 'also dense float32 targets at T (k = all senones), for the top-k vs dense comparison' },
-  vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "label the features stage's VTLP copies too (false: the original recordings only, for students with distill vtlpCopies false)" },
-  split: { type: 'string', optional: true, doc: "split to make targets for (default: the train stage's training split)" },
-  inferenceBatchSize: { type: 'number', integer: true, min: 1, default: D.inferenceBatchSize, affectsOutput: false, unit: 'frames', doc: 'frames per forward pass' },
+  calibrationFrames: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.calibrationFrames,
+    unit: 'frames',
+    doc: "frames of the calibration sample of topK 'auto'",
+  },
+  sweepTemperatures: {
+    type: 'array',
+    items: { type: 'number', min: 1e-6, doc: 'temperature' },
+    default: [],
+    doc: 'further temperatures: one target set and one student each',
+  },
+  dense: {
+    type: 'boolean',
+    default: D.dense,
+    doc: 'also dense float32 targets at T (k = all senones), for the top-k vs dense comparison',
+  },
+  vtlpCopies: {
+    type: 'boolean',
+    default: D.vtlpCopies,
+    doc: "label the features stage's VTLP copies too (false: the original recordings only, for students with distill vtlpCopies false)",
+  },
+  split: {
+    type: 'string',
+    optional: true,
+    doc: "split to make targets for (default: the train stage's training split)",
+  },
+  inferenceBatchSize: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.inferenceBatchSize,
+    affectsOutput: false,
+    unit: 'frames',
+    doc: 'frames per forward pass',
+  },
   backend: backendOption(D.backend),
 } satisfies SchemaFor<TargetsStageOptions>;
 
@@ -255,14 +413,29 @@ export const targetsStage: StageDefinition<TargetsStageOptions> = {
   schema: TARGETS_SCHEMA,
 
   async run(ctx) {
-    const r = await locateConfigError(ctx.recipe, 'stages.targets', () => makeSoftTargetSets({
-      ...ctx.options, modelsDir: ctx.inputDir('train'), featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'), outDir: ctx.outDir, logger: ctx.log,
-    }));
+    const r = await locateConfigError(ctx.recipe, 'stages.targets', () =>
+      makeSoftTargetSets({
+        ...ctx.options,
+        modelsDir: ctx.inputDir('train'),
+        featuresDir: ctx.inputDir('features'),
+        alignDir: ctx.inputDir('align'),
+        outDir: ctx.outDir,
+        logger: ctx.log,
+      }),
+    );
     const main = r.file.sets[0];
     return {
       counts: { sets: r.file.sets.length, teachers: r.file.teachers.length, frames: main.frames, k: main.k },
       details: {
-        sets: r.file.sets.map((s) => ({ name: s.name, temperature: s.temperature, k: s.k, meanKeptMass: s.meanKeptMass, bytesPerFrame: s.bytesPerFrame, denseBytesPerFrame: s.denseBytesPerFrame, ensembleFrameAccuracy: s.ensembleFrameAccuracy })),
+        sets: r.file.sets.map((s) => ({
+          name: s.name,
+          temperature: s.temperature,
+          k: s.k,
+          meanKeptMass: s.meanKeptMass,
+          bytesPerFrame: s.bytesPerFrame,
+          denseBytesPerFrame: s.denseBytesPerFrame,
+          ensembleFrameAccuracy: s.ensembleFrameAccuracy,
+        })),
         timing: { seconds: r.seconds },
       },
     };

@@ -39,7 +39,16 @@ import { readFeatureMetadata } from '../features/store.ts';
 import { MODELS_FORMAT, MODELS_JSON, type ModelEntry, type ModelRole, type ModelsFile } from '../formats/models.ts';
 import { type BackendName } from '../nnet/backend.ts';
 import { memberSeed, runTrainJobs } from '../nnet/pool.ts';
-import { checkSameAlignment, countSource, dataSpecOf, findSplitFiles, inventoryOf, openDataSource, type InventoryInfo, type SubsetSpec } from '../nnet/split-data.ts';
+import {
+  checkSameAlignment,
+  countSource,
+  dataSpecOf,
+  findSplitFiles,
+  inventoryOf,
+  openDataSource,
+  type InventoryInfo,
+  type SubsetSpec,
+} from '../nnet/split-data.ts';
 import { resolveTrainConfig, type TrainConfig, type TrainResult } from '../nnet/train.ts';
 import { ConfigError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
@@ -159,23 +168,56 @@ export interface TrainAcousticModelsResult {
   timing: {
     seconds: number;
     /** Per model; feed / engine frames/s: the training passes' frames over the seconds spent in the data feed / in the engine. */
-    models: { name: string; seconds: number; framesPerSecond: number; feedFramesPerSecond: number | null; engineFramesPerSecond: number | null; peakBufferedFrames: number; peakRssBytes: number }[];
- };
+    models: {
+      name: string;
+      seconds: number;
+      framesPerSecond: number;
+      feedFramesPerSecond: number | null;
+      engineFramesPerSecond: number | null;
+      peakBufferedFrames: number;
+      peakRssBytes: number;
+    }[];
+  };
   skips: Record<string, unknown>;
 }
 
 export function resolveTrainModelsOptions(o: Partial<TrainModelsOptions>): TrainModelsOptions {
   const known = new Set(Object.keys(DEFAULT_TRAIN_MODELS_OPTIONS).concat('learningRate', 'averageFromEpoch'));
-  for (const k of Object.keys(o)) if (!known.has(k)) throw new ConfigError('unknown train option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
-  const r = { ...DEFAULT_TRAIN_MODELS_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as TrainModelsOptions;
-  if (!Number.isInteger(r.members) || r.members < 1) throw new ConfigError('bad ensemble size', { keyPath: 'members', expected: 'an integer >= 1', found: String(r.members) });
-  if (!Number.isInteger(r.maxWorkers) || r.maxWorkers < 0) throw new ConfigError('bad worker count', { keyPath: 'maxWorkers', expected: 'an integer >= 0 (0 = CPU cores)', found: String(r.maxWorkers) });
-  if (r.smallFraction !== null && !(r.smallFraction > 0 && r.smallFraction < 1)) throw new ConfigError('bad small fraction', { keyPath: 'smallFraction', expected: 'null or a number in (0, 1)', found: String(r.smallFraction) });
+  for (const k of Object.keys(o))
+    if (!known.has(k))
+      throw new ConfigError('unknown train option', { keyPath: k, expected: [...known].sort().join(', '), found: k });
+  const r = {
+    ...DEFAULT_TRAIN_MODELS_OPTIONS,
+    ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)),
+  } as TrainModelsOptions;
+  if (!Number.isInteger(r.members) || r.members < 1)
+    throw new ConfigError('bad ensemble size', {
+      keyPath: 'members',
+      expected: 'an integer >= 1',
+      found: String(r.members),
+    });
+  if (!Number.isInteger(r.maxWorkers) || r.maxWorkers < 0)
+    throw new ConfigError('bad worker count', {
+      keyPath: 'maxWorkers',
+      expected: 'an integer >= 0 (0 = CPU cores)',
+      found: String(r.maxWorkers),
+    });
+  if (r.smallFraction !== null && !(r.smallFraction > 0 && r.smallFraction < 1))
+    throw new ConfigError('bad small fraction', {
+      keyPath: 'smallFraction',
+      expected: 'null or a number in (0, 1)',
+      found: String(r.smallFraction),
+    });
   return r;
 }
 
 /** The TrainConfig of every model (seed set per model). */
-export function modelTrainConfig(o: TrainModelsOptions, inv: InventoryInfo, featureConfig: Record<string, unknown>, seed: number): Partial<TrainConfig> & { numSenones: number } {
+export function modelTrainConfig(
+  o: TrainModelsOptions,
+  inv: InventoryInfo,
+  featureConfig: Record<string, unknown>,
+  seed: number,
+): Partial<TrainConfig> & { numSenones: number } {
   return {
     numSenones: inv.numSenones,
     senoneInventory: { id: inv.senoneInventoryId },
@@ -184,18 +226,34 @@ export function modelTrainConfig(o: TrainModelsOptions, inv: InventoryInfo, feat
     hiddenUnits: o.hiddenUnits,
     splice: { leftContext: o.leftContext, rightContext: o.rightContext },
     seed,
-    optimizer: { kind: o.optimizer, l2: o.l2, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
+    optimizer: {
+      kind: o.optimizer,
+      l2: o.l2,
+      ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}),
+    },
     batchSize: o.batchSize,
     shuffleBufferFrames: o.shuffleBufferFrames,
     maxEpochs: o.maxEpochs,
     halvingFactor: o.halvingFactor,
     ...(o.averageFromEpoch !== undefined ? { averageFromEpoch: o.averageFromEpoch } : {}),
     ...(o.schedule === 'exponential'
-      // src/nnet's newbob with a start threshold no improvement can reach (halving from epoch 2 on)
-      // and no stop or early stop before maxEpochs.
-      ? { schedule: 'newbob' as const, newbobStartImprovement: 1, newbobStopImprovement: 0, minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs }
-      : { schedule: o.schedule, newbobStartImprovement: o.newbobStartImprovement, newbobStopImprovement: o.newbobStopImprovement, minEpochs: o.minEpochs, earlyStopPatience: o.earlyStopPatience }),
- };
+      ? // src/nnet's newbob with a start threshold no improvement can reach (halving from epoch 2 on)
+        // and no stop or early stop before maxEpochs.
+        {
+          schedule: 'newbob' as const,
+          newbobStartImprovement: 1,
+          newbobStopImprovement: 0,
+          minEpochs: o.maxEpochs,
+          earlyStopPatience: o.maxEpochs,
+        }
+      : {
+          schedule: o.schedule,
+          newbobStartImprovement: o.newbobStartImprovement,
+          newbobStopImprovement: o.newbobStopImprovement,
+          minEpochs: o.minEpochs,
+          earlyStopPatience: o.earlyStopPatience,
+        }),
+  };
 }
 
 export function workerCount(maxWorkers: number, jobs: number): number {
@@ -211,25 +269,43 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
   const devFiles = o.devSplit ? await findSplitFiles(featuresDir, alignDir, o.devSplit, logger) : null;
   if (devFiles) await checkSameAlignment(trainFiles.alignments[0], devFiles.alignments[0]);
   const featMeta = await readFeatureMetadata(trainFiles.features[0]);
-  const inventory: InventoryInfo = { ...(await inventoryOf(alignDir, trainFiles.alignments[0])), featureConfigHash: featMeta.configHash };
+  const inventory: InventoryInfo = {
+    ...(await inventoryOf(alignDir, trainFiles.alignments[0])),
+    featureConfigHash: featMeta.configHash,
+  };
   const featureConfig = featMeta.featureConfig as unknown as Record<string, unknown>;
 
   const subset: SubsetSpec | null = o.smallFraction !== null ? { fraction: o.smallFraction, seed } : null;
   const plan: { name: string; role: ModelRole; seed: number; subset: SubsetSpec | null }[] = [
     { name: 'baseline', role: 'baseline', seed, subset: null },
-    ...Array.from({ length: o.members }, (_, k) => ({ name: `member-${k + 1}`, role: 'member' as const, seed: memberSeed(seed, k + 1), subset: null })),
+    ...Array.from({ length: o.members }, (_, k) => ({
+      name: `member-${k + 1}`,
+      role: 'member' as const,
+      seed: memberSeed(seed, k + 1),
+      subset: null,
+    })),
   ];
   if (subset) plan.push({ name: 'fraction-baseline', role: 'fraction-baseline', seed, subset });
 
   const counts = new Map<string, { utterances: number; frames: number }>();
   counts.set('all', await countSource(await openDataSource(dataSpecOf(trainFiles, null, o.vtlpCopies))));
-  if (!o.vtlpCopies) logger.info(`without VTLP copies: ${counts.get('all')!.utterances} utterances, ${counts.get('all')!.frames} frames`);
+  if (!o.vtlpCopies)
+    logger.info(
+      `without VTLP copies: ${counts.get('all')!.utterances} utterances, ${counts.get('all')!.frames} frames`,
+    );
   if (subset) {
     const c = await countSource(await openDataSource(dataSpecOf(trainFiles, subset, o.vtlpCopies)));
-    if (c.frames === 0) throw new ConfigError('the small fraction selects no training utterance', { keyPath: 'smallFraction', expected: 'a fraction that keeps at least one utterance', found: `${o.smallFraction} of ${counts.get('all')!.utterances} utterances` });
+    if (c.frames === 0)
+      throw new ConfigError('the small fraction selects no training utterance', {
+        keyPath: 'smallFraction',
+        expected: 'a fraction that keeps at least one utterance',
+        found: `${o.smallFraction} of ${counts.get('all')!.utterances} utterances`,
+      });
     counts.set('subset', c);
-    logger.info(`small fraction ${o.smallFraction}: ${c.utterances} of ${counts.get('all')!.utterances} utterances, ${c.frames} frames`);
- }
+    logger.info(
+      `small fraction ${o.smallFraction}: ${c.utterances} of ${counts.get('all')!.utterances} utterances, ${c.frames} frames`,
+    );
+  }
 
   const jobs: TrainJobArgs[] = plan.map((p) => ({
     kind: 'hard',
@@ -239,12 +315,15 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
     config: modelTrainConfig(o, inventory, featureConfig, p.seed),
     backend: o.backend,
     resume,
- }));
+  }));
   const workers = workerCount(o.maxWorkers, jobs.length);
-  logger.info(`training ${jobs.length} models (${plan.map((p) => p.name).join(', ')}) ${o.hiddenLayers}x${o.hiddenUnits}, ${workers} worker(s)`);
-  const results = workers === 1 && jobs.length === 1
-    ? [await runTrainJob(jobs[0], { logger })]
-    : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
+  logger.info(
+    `training ${jobs.length} models (${plan.map((p) => p.name).join(', ')}) ${o.hiddenLayers}x${o.hiddenUnits}, ${workers} worker(s)`,
+  );
+  const results =
+    workers === 1 && jobs.length === 1
+      ? [await runTrainJob(jobs[0], { logger })]
+      : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
 
   const models: ModelEntry[] = [];
   for (let i = 0; i < plan.length; i++) {
@@ -253,7 +332,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
     if (!o.keepCheckpoints) await fsp.rm(join(r.outDir, 'checkpoints'), { recursive: true, force: true });
     const c = counts.get(p.subset ? 'subset' : 'all')!;
     models.push(entryOf(p, r, outDir, await modelDirHash(r.finalDir), c));
- }
+  }
   const file: ModelsFile = {
     format: MODELS_FORMAT,
     version: 1,
@@ -261,14 +340,17 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
     trainConfig: stripSeed(resolveTrainConfig(jobs[0].config)),
     data: { trainSplit: o.trainSplit, devSplit: o.devSplit, smallFraction: o.smallFraction, vtlpCopies: o.vtlpCopies },
     models,
- };
+  };
   await writeJsonAtomic(join(outDir, MODELS_JSON), file);
-  for (const m of models) logger.info(`${m.name}: best epoch ${m.bestEpoch}, ${m.accuracyOn} frame accuracy ${(100 * m.bestAccuracy).toFixed(2)}%`);
+  for (const m of models)
+    logger.info(
+      `${m.name}: best epoch ${m.bestEpoch}, ${m.accuracyOn} frame accuracy ${(100 * m.bestAccuracy).toFixed(2)}%`,
+    );
   return {
     file,
     timing: { seconds: (Date.now() - t0) / 1000, models: plan.map((p, i) => timingOf(p.name, results[i])) },
     skips: Object.fromEntries(plan.map((p, i) => [p.name, results[i].skips])),
- };
+  };
 }
 
 function stripSeed(c: TrainConfig): ModelsFile['trainConfig'] {
@@ -276,13 +358,29 @@ function stripSeed(c: TrainConfig): ModelsFile['trainConfig'] {
   return rest;
 }
 
-export function entryOf(p: { name: string; role: ModelRole; seed: number; subset: SubsetSpec | null }, r: TrainResult, stageDir: string, weightsHash: string, c: { utterances: number; frames: number }): ModelEntry {
+export function entryOf(
+  p: { name: string; role: ModelRole; seed: number; subset: SubsetSpec | null },
+  r: TrainResult,
+  stageDir: string,
+  weightsHash: string,
+  c: { utterances: number; frames: number },
+): ModelEntry {
   return {
-    name: p.name, role: p.role, dir: relative(stageDir, r.finalDir).split('\\').join('/'), seed: p.seed, weightsHash,
-    bestEpoch: r.bestEpoch, bestAccuracy: r.bestAccuracy, accuracyOn: r.history[0]?.devAccuracy !== null && r.history[0]?.devAccuracy !== undefined ? 'dev' : 'train',
-    epochs: r.history.length, stopReason: r.stopReason, subset: p.subset, trainFrames: c.frames, trainUtterances: c.utterances,
+    name: p.name,
+    role: p.role,
+    dir: relative(stageDir, r.finalDir).split('\\').join('/'),
+    seed: p.seed,
+    weightsHash,
+    bestEpoch: r.bestEpoch,
+    bestAccuracy: r.bestAccuracy,
+    accuracyOn: r.history[0]?.devAccuracy !== null && r.history[0]?.devAccuracy !== undefined ? 'dev' : 'train',
+    epochs: r.history.length,
+    stopReason: r.stopReason,
+    subset: p.subset,
+    trainFrames: c.frames,
+    trainUtterances: c.utterances,
     ...(r.averaged ? { averaged: r.averaged } : {}),
- };
+  };
 }
 
 export function timingOf(name: string, r: TrainResult): TrainAcousticModelsResult['timing']['models'][number] {
@@ -293,12 +391,14 @@ export function timingOf(name: string, r: TrainResult): TrainAcousticModelsResul
   const splitFrames = split.reduce((a, h) => a + h.frames, 0);
   const rate = (sec: number) => (split.length && sec > 0 ? splitFrames / sec : null);
   return {
-    name, seconds, framesPerSecond: seconds > 0 ? frames / seconds : 0,
+    name,
+    seconds,
+    framesPerSecond: seconds > 0 ? frames / seconds : 0,
     feedFramesPerSecond: rate(split.reduce((a, h) => a + h.feedSeconds!, 0)),
     engineFramesPerSecond: rate(split.reduce((a, h) => a + h.computeSeconds!, 0)),
     peakBufferedFrames: Math.max(0, ...fresh.map((h) => h.peakBufferedFrames)),
     peakRssBytes: Math.max(0, ...fresh.map((h) => h.rssBytes)),
- };
+  };
 }
 
 export type TrainStageOptions = TrainModelsOptions;
@@ -308,28 +408,128 @@ const D = DEFAULT_TRAIN_MODELS_OPTIONS;
 export const TRAIN_SCHEMA: Schema = {
   hiddenLayers: { type: 'number', integer: true, min: 0, default: D.hiddenLayers, doc: 'hidden ReLU layers (L)' },
   hiddenUnits: { type: 'number', integer: true, min: 1, default: D.hiddenUnits, doc: 'units per hidden layer (H)' },
-  leftContext: { type: 'number', integer: true, min: 0, default: D.leftContext, unit: 'frames', doc: 'frames of left context in the splice window' },
-  rightContext: { type: 'number', integer: true, min: 0, default: D.rightContext, unit: 'frames', doc: 'frames of right context in the splice window' },
-  members: { type: 'number', integer: true, min: 1, default: D.members, doc: 'ensemble members K (differing in seed: initialisation and data order)' },
-  optimizer: { type: 'string', enum: ['adam', 'sgd'], default: D.optimizer, doc: "'adam' or 'sgd' (with momentum 0.9)" },
+  leftContext: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: D.leftContext,
+    unit: 'frames',
+    doc: 'frames of left context in the splice window',
+  },
+  rightContext: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: D.rightContext,
+    unit: 'frames',
+    doc: 'frames of right context in the splice window',
+  },
+  members: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.members,
+    doc: 'ensemble members K (differing in seed: initialisation and data order)',
+  },
+  optimizer: {
+    type: 'string',
+    enum: ['adam', 'sgd'],
+    default: D.optimizer,
+    doc: "'adam' or 'sgd' (with momentum 0.9)",
+  },
   learningRate: { type: 'number', min: 0, optional: true, doc: 'initial learning rate (default 0.001 adam, 0.05 sgd)' },
   l2: { type: 'number', min: 0, default: D.l2, doc: 'L2 penalty per weight' },
-  batchSize: { type: 'number', integer: true, min: 1, default: D.batchSize, unit: 'frames', doc: 'frames per minibatch' },
+  batchSize: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.batchSize,
+    unit: 'frames',
+    doc: 'frames per minibatch',
+  },
   maxEpochs: { type: 'number', integer: true, min: 1, default: D.maxEpochs, doc: 'upper limit of epochs' },
-  minEpochs: { type: 'number', integer: true, min: 1, default: D.minEpochs, doc: 'no newbob stop before this many epochs' },
-  schedule: { type: 'string', enum: ['newbob', 'constant', 'exponential'], default: D.schedule, doc: "learning-rate schedule: 'newbob' (halving on dev frame accuracy), 'constant', or 'exponential' (x halvingFactor every epoch, all maxEpochs, best dev epoch kept)" },
-  halvingFactor: { type: 'number', min: 0.01, max: 0.99, default: D.halvingFactor, doc: 'learning-rate factor per halving epoch (newbob) or per epoch (exponential)' },
-  earlyStopPatience: { type: 'number', integer: true, min: 1, default: D.earlyStopPatience, doc: 'stop after this many epochs without a new best dev accuracy' },
-  newbobStartImprovement: { type: 'number', min: 0, default: D.newbobStartImprovement, doc: 'newbob: halve the learning rate once an epoch improves the best dev frame accuracy by less than this (0.005 = 0.5 % absolute)' },
-  newbobStopImprovement: { type: 'number', min: 0, default: D.newbobStopImprovement, doc: 'newbob: stop, while halving, once the improvement is below this' },
-  shuffleBufferFrames: { type: 'number', integer: true, min: 1, default: D.shuffleBufferFrames, unit: 'frames', doc: 'shuffle buffer (bounds the training memory)' },
+  minEpochs: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.minEpochs,
+    doc: 'no newbob stop before this many epochs',
+  },
+  schedule: {
+    type: 'string',
+    enum: ['newbob', 'constant', 'exponential'],
+    default: D.schedule,
+    doc: "learning-rate schedule: 'newbob' (halving on dev frame accuracy), 'constant', or 'exponential' (x halvingFactor every epoch, all maxEpochs, best dev epoch kept)",
+  },
+  halvingFactor: {
+    type: 'number',
+    min: 0.01,
+    max: 0.99,
+    default: D.halvingFactor,
+    doc: 'learning-rate factor per halving epoch (newbob) or per epoch (exponential)',
+  },
+  earlyStopPatience: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.earlyStopPatience,
+    doc: 'stop after this many epochs without a new best dev accuracy',
+  },
+  newbobStartImprovement: {
+    type: 'number',
+    min: 0,
+    default: D.newbobStartImprovement,
+    doc: 'newbob: halve the learning rate once an epoch improves the best dev frame accuracy by less than this (0.005 = 0.5 % absolute)',
+  },
+  newbobStopImprovement: {
+    type: 'number',
+    min: 0,
+    default: D.newbobStopImprovement,
+    doc: 'newbob: stop, while halving, once the improvement is below this',
+  },
+  shuffleBufferFrames: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: D.shuffleBufferFrames,
+    unit: 'frames',
+    doc: 'shuffle buffer (bounds the training memory)',
+  },
   trainSplit: { type: 'string', default: D.trainSplit, doc: 'split to train on' },
-  devSplit: { type: 'string', nullable: true, default: D.devSplit as string, doc: 'split for newbob and early stopping (null: training accuracy)' },
-  smallFraction: { type: 'number', min: 0, max: 1, nullable: true, doc: "Table 5: also a baseline (and a student) on this fraction of the training utterances, e.g. 0.03 (null: off)" },
-  vtlpCopies: { type: 'boolean', default: D.vtlpCopies, doc: "train on the features stage's VTLP copies too (false: the original recordings only; the copies are then the student's transfer set alone)" },
-  maxWorkers: { type: 'number', integer: true, min: 0, default: D.maxWorkers, affectsOutput: false, doc: 'parallel training threads (0 = CPU cores)' },
+  devSplit: {
+    type: 'string',
+    nullable: true,
+    default: D.devSplit as string,
+    doc: 'split for newbob and early stopping (null: training accuracy)',
+  },
+  smallFraction: {
+    type: 'number',
+    min: 0,
+    max: 1,
+    nullable: true,
+    doc: 'Table 5: also a baseline (and a student) on this fraction of the training utterances, e.g. 0.03 (null: off)',
+  },
+  vtlpCopies: {
+    type: 'boolean',
+    default: D.vtlpCopies,
+    doc: "train on the features stage's VTLP copies too (false: the original recordings only; the copies are then the student's transfer set alone)",
+  },
+  maxWorkers: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    default: D.maxWorkers,
+    affectsOutput: false,
+    doc: 'parallel training threads (0 = CPU cores)',
+  },
   keepCheckpoints: { type: 'boolean', default: D.keepCheckpoints, doc: 'keep the per-epoch checkpoints in the output' },
-  averageFromEpoch: { type: 'number', integer: true, min: 1, optional: true, doc: 'weight averaging: a running mean of the weights after every step from the start of this epoch on becomes the final model instead of the best epoch (absent: off)' },
+  averageFromEpoch: {
+    type: 'number',
+    integer: true,
+    min: 1,
+    optional: true,
+    doc: 'weight averaging: a running mean of the weights after every step from the start of this epoch on becomes the final model instead of the best epoch (absent: off)',
+  },
   backend: backendOption(D.backend),
 } satisfies SchemaFor<TrainStageOptions>;
 
@@ -342,20 +542,39 @@ export const trainStage: StageDefinition<TrainStageOptions> = {
 
   async run(ctx) {
     // Trained in the resume directory: an interrupted run continues from each net's last epoch.
-    const r = await locateConfigError(ctx.recipe, 'stages.train', () => trainAcousticModels({
-      ...ctx.options, featuresDir: ctx.inputDir('features'), alignDir: ctx.inputDir('align'), outDir: ctx.resumeDir, seed: ctx.recipe.netSeed ?? ctx.recipe.seed, resume: true, logger: ctx.log,
-    }));
+    const r = await locateConfigError(ctx.recipe, 'stages.train', () =>
+      trainAcousticModels({
+        ...ctx.options,
+        featuresDir: ctx.inputDir('features'),
+        alignDir: ctx.inputDir('align'),
+        outDir: ctx.resumeDir,
+        seed: ctx.recipe.netSeed ?? ctx.recipe.seed,
+        resume: true,
+        logger: ctx.log,
+      }),
+    );
     await adoptResumeDir(ctx);
     const f = r.file;
-    const skips = Object.values(r.skips).map((s) => (s as { train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] } }).train);
+    const skips = Object.values(r.skips).map(
+      (s) =>
+        (
+          s as {
+            train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] };
+          }
+        ).train,
+    );
     return {
       counts: {
-        models: f.models.length, members: f.models.filter((m) => m.role === 'member').length, senones: f.inventory.numSenones,
+        models: f.models.length,
+        members: f.models.filter((m) => m.role === 'member').length,
+        senones: f.inventory.numSenones,
         trainFrames: f.models[0].trainFrames,
       },
       skipped: mergeSkips(skips.slice(0, 1)),
       details: {
-        accuracy: Object.fromEntries(f.models.map((m) => [m.name, { bestEpoch: m.bestEpoch, [m.accuracyOn]: m.bestAccuracy }])),
+        accuracy: Object.fromEntries(
+          f.models.map((m) => [m.name, { bestEpoch: m.bestEpoch, [m.accuracyOn]: m.bestAccuracy }]),
+        ),
         timing: r.timing,
       },
     };

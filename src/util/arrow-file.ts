@@ -125,7 +125,8 @@ export class UtteranceFileWriter {
   /** Throws unless `uttId` can be added now (writer open, id not written before). */
   checkAdd(uttId: string): void {
     if (this.closed) throw new Error(`${this.owner}(${this.path}): add() after finish/abort`);
-    if (this.seen.has(uttId)) throw new FormatError(`duplicate utterance id in ${this.what}`, { file: this.path, uttId });
+    if (this.seen.has(uttId))
+      throw new FormatError(`duplicate utterance id in ${this.what}`, { file: this.path, uttId });
   }
 
   /** Append one utterance as one record batch: `columns` are the data of `fields`, `numRows` rows each. */
@@ -164,8 +165,20 @@ export class UtteranceFileWriter {
           for await (const batch of reader) {
             const cols = batch.data.children;
             const idx = cols[0];
-            const uttCol = makeData({ type: dictType, offset: idx.offset, length: idx.length, nullCount: 0, data: idx.values as Int32Array, dictionary });
-            const data = makeData({ type: new Struct(finalSchema.fields), length: batch.numRows, nullCount: 0, children: [uttCol, ...cols.slice(1)] });
+            const uttCol = makeData({
+              type: dictType,
+              offset: idx.offset,
+              length: idx.length,
+              nullCount: 0,
+              data: idx.values as Int32Array,
+              dictionary,
+            });
+            const data = makeData({
+              type: new Struct(finalSchema.fields),
+              length: batch.numRows,
+              nullCount: 0,
+              children: [uttCol, ...cols.slice(1)],
+            });
             writer2.write(new RecordBatch(finalSchema, data));
           }
         } finally {
@@ -222,7 +235,12 @@ export class ArrowReadHandle {
     return fstatSync(this.fd);
   }
 
-  async read<T extends NodeJS.ArrayBufferView>(buffer: T, offset = 0, length = buffer.byteLength - offset, position: number | null = null): Promise<{ bytesRead: number; buffer: T }> {
+  async read<T extends NodeJS.ArrayBufferView>(
+    buffer: T,
+    offset = 0,
+    length = buffer.byteLength - offset,
+    position: number | null = null,
+  ): Promise<{ bytesRead: number; buffer: T }> {
     return { bytesRead: readSync(this.fd, buffer, offset, length, position), buffer };
   }
 
@@ -267,7 +285,11 @@ export async function openArrowFile(path: string, what: string): Promise<OpenedA
  * Open a store's Arrow file and read its schema metadata with `parse` (which throws typed errors;
  * the file is closed then). The caller owns `fh`.
  */
-export async function openArrowStore<M>(path: string, what: string, parse: (schema: Schema) => M): Promise<OpenedArrowFile & { meta: M }> {
+export async function openArrowStore<M>(
+  path: string,
+  what: string,
+  parse: (schema: Schema) => M,
+): Promise<OpenedArrowFile & { meta: M }> {
   const opened = await openArrowFile(path, what);
   try {
     return { ...opened, meta: parse(opened.schema) };
@@ -287,7 +309,11 @@ export async function readingArrow<T>(path: string, what: string, pass: () => Pr
     return await pass();
   } catch (cause) {
     if (cause instanceof AmDistillError) throw cause;
-    throw new FormatError(`unreadable ${what}`, { file: path, cause, found: String((cause as Error)?.message ?? cause) });
+    throw new FormatError(`unreadable ${what}`, {
+      file: path,
+      cause,
+      found: String((cause as Error)?.message ?? cause),
+    });
   }
 }
 
@@ -298,11 +324,25 @@ export function isInt32Type(t: DataType): boolean {
 /** Check the columns every store begins with: `utt_id` Dictionary<Int32, Utf8> and `frame` Int32. */
 export function checkUtteranceColumns(schema: Schema, file: string): void {
   const utt = schema.fields.find((f) => f.name === 'utt_id');
-  if (!utt || !DataType.isDictionary(utt.type) || !DataType.isUtf8(utt.type.dictionary) || !isInt32Type(utt.type.indices)) {
-    throw new FormatError('bad utt_id column', { file, expected: 'utt_id: Dictionary<Int32, Utf8>', found: utt ? String(utt.type) : 'no utt_id column' });
+  if (
+    !utt ||
+    !DataType.isDictionary(utt.type) ||
+    !DataType.isUtf8(utt.type.dictionary) ||
+    !isInt32Type(utt.type.indices)
+  ) {
+    throw new FormatError('bad utt_id column', {
+      file,
+      expected: 'utt_id: Dictionary<Int32, Utf8>',
+      found: utt ? String(utt.type) : 'no utt_id column',
+    });
   }
   const frame = schema.fields.find((f) => f.name === 'frame');
-  if (!frame || !isInt32Type(frame.type)) throw new FormatError('bad frame column', { file, expected: 'frame: Int32', found: frame ? String(frame.type) : 'no frame column' });
+  if (!frame || !isInt32Type(frame.type))
+    throw new FormatError('bad frame column', {
+      file,
+      expected: 'frame: Int32',
+      found: frame ? String(frame.type) : 'no frame column',
+    });
 }
 
 /** Smallest Arrow IPC file: magic + padding (8), a schema message, footer length (4), magic (6). */
@@ -318,26 +358,40 @@ export async function openArrowReader(path: string, fh: ArrowReadHandle): Promis
   const magic = Buffer.alloc(6);
   const { bytesRead } = await fh.read(magic, 0, 6, 0);
   if (bytesRead < 6 || magic.toString('latin1') !== ARROW_FILE_MAGIC) {
-    throw new FormatError('not an Arrow IPC file', { file: path, expected: `magic "${ARROW_FILE_MAGIC}"`, found: JSON.stringify(magic.subarray(0, bytesRead).toString('latin1')) });
+    throw new FormatError('not an Arrow IPC file', {
+      file: path,
+      expected: `magic "${ARROW_FILE_MAGIC}"`,
+      found: JSON.stringify(magic.subarray(0, bytesRead).toString('latin1')),
+    });
   }
   const trailer = Buffer.alloc(Math.min(10, size));
   const got = (await fh.read(trailer, 0, trailer.length, size - trailer.length)).bytesRead;
   if (size < MIN_ARROW_FILE_BYTES || got < 10 || trailer.toString('latin1', 4) !== ARROW_FILE_MAGIC) {
     throw new FormatError('truncated or damaged Arrow IPC file: no footer', {
-      file: path, expected: `the file to end with its footer and magic "${ARROW_FILE_MAGIC}"`,
+      file: path,
+      expected: `the file to end with its footer and magic "${ARROW_FILE_MAGIC}"`,
       found: `${size} bytes ending in 0x${trailer.subarray(0, got).toString('hex')}`,
     });
   }
   const footerBytes = trailer.readInt32LE(0);
   if (!(footerBytes > 0 && footerBytes <= size - MIN_ARROW_FILE_BYTES + 8)) {
-    throw new FormatError('damaged Arrow IPC file: the footer length is impossible', { file: path, expected: `1 to ${size - MIN_ARROW_FILE_BYTES + 8} bytes in a ${size}-byte file`, found: `${footerBytes}` });
+    throw new FormatError('damaged Arrow IPC file: the footer length is impossible', {
+      file: path,
+      expected: `1 to ${size - MIN_ARROW_FILE_BYTES + 8} bytes in a ${size}-byte file`,
+      found: `${footerBytes}`,
+    });
   }
   let reader;
   try {
     reader = await RecordBatchReader.from(fh.asFileHandle);
     await reader.open();
   } catch (cause) {
-    throw new FormatError('damaged Arrow IPC file: its footer or schema cannot be read', { file: path, cause, expected: 'an Arrow IPC file footer', found: `${footerBytes} bytes that do not parse` });
+    throw new FormatError('damaged Arrow IPC file: its footer or schema cannot be read', {
+      file: path,
+      cause,
+      expected: 'an Arrow IPC file footer',
+      found: `${footerBytes} bytes that do not parse`,
+    });
   }
   if (!reader.isFile()) throw new FormatError('not an Arrow IPC file (stream format?)', { file: path });
   return reader;
@@ -362,7 +416,11 @@ interface ArrowFooter {
  * marker -1 and the length, or the length alone in the pre-0.15 layout). arrow-js trusts these
  * offsets: on a file with bytes cut out of the middle it can read garbage or loop forever.
  */
-export async function checkArrowBlocks(path: string, fh: Pick<ArrowReadHandle, 'stat' | 'read'>, reader: { footer?: ArrowFooter | null }): Promise<void> {
+export async function checkArrowBlocks(
+  path: string,
+  fh: Pick<ArrowReadHandle, 'stat' | 'read'>,
+  reader: { footer?: ArrowFooter | null },
+): Promise<void> {
   const footer = reader.footer;
   if (!footer) return;
   const size = (await fh.stat()).size;
@@ -372,17 +430,36 @@ export async function checkArrowBlocks(path: string, fh: Pick<ArrowReadHandle, '
   for (let i = 0; i < footer.numRecordBatches; i++) blocks.push(['record batch', i, footer.getRecordBatch(i)]);
   for (const [what, i, b] of blocks) {
     const where = `${what} ${i} of ${what === 'record batch' ? footer.numRecordBatches : footer.numDictionaries}`;
-    if (!b) throw new FormatError('damaged Arrow file footer', { file: path, expected: `a block for ${where}`, found: 'none' });
+    if (!b)
+      throw new FormatError('damaged Arrow file footer', {
+        file: path,
+        expected: `a block for ${where}`,
+        found: 'none',
+      });
     const { offset, metaDataLength: meta, bodyLength: body } = b;
-    if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(meta) && Number.isSafeInteger(body) && offset >= 8 && meta >= 8 && body >= 0 && offset + meta + body <= size)) {
-      throw new FormatError('damaged Arrow file: a block lies outside the file', { file: path, expected: `${where} within the file's ${size} bytes`, found: `offset ${offset}, metadata ${meta} + body ${body} bytes` });
+    if (!(
+      Number.isSafeInteger(offset) &&
+      Number.isSafeInteger(meta) &&
+      Number.isSafeInteger(body) &&
+      offset >= 8 &&
+      meta >= 8 &&
+      body >= 0 &&
+      offset + meta + body <= size
+    )) {
+      throw new FormatError('damaged Arrow file: a block lies outside the file', {
+        file: path,
+        expected: `${where} within the file's ${size} bytes`,
+        found: `offset ${offset}, metadata ${meta} + body ${body} bytes`,
+      });
     }
     const { bytesRead } = await fh.read(prefix, 0, 8, offset);
     const first = prefix.readInt32LE(0);
     const found = bytesRead < 8 ? -1 : first === -1 ? prefix.readInt32LE(4) + 8 : first + 4;
     if (found !== meta) {
       throw new FormatError('damaged Arrow file: a message is not where the footer puts it', {
-        file: path, expected: `${where} at byte ${offset} with ${meta} bytes of metadata`, found: bytesRead < 8 ? 'the end of the file' : `bytes ${prefix.toString('hex')}`,
+        file: path,
+        expected: `${where} at byte ${offset} with ${meta} bytes of metadata`,
+        found: bytesRead < 8 ? 'the end of the file' : `bytes ${prefix.toString('hex')}`,
       });
     }
   }
@@ -403,9 +480,19 @@ interface RandomAccessReader {
 
 function int32Column(batch: RecordBatch, name: string, file: string): Int32Array {
   const col = batch.getChild(name);
-  if (!col) throw new FormatError('missing column', { file, expected: `column '${name}'`, found: batch.schema.fields.map((f) => f.name).join(', ') });
+  if (!col)
+    throw new FormatError('missing column', {
+      file,
+      expected: `column '${name}'`,
+      found: batch.schema.fields.map((f) => f.name).join(', '),
+    });
   const d = col.data[0];
-  if (d.nullCount > 0) throw new FormatError('null values in a column', { file, expected: `no nulls in '${name}'`, found: `${d.nullCount} nulls` });
+  if (d.nullCount > 0)
+    throw new FormatError('null values in a column', {
+      file,
+      expected: `no nulls in '${name}'`,
+      found: `${d.nullCount} nulls`,
+    });
   return (d.values as Int32Array).subarray(d.offset, d.offset + batch.numRows);
 }
 
@@ -434,7 +521,11 @@ export class UtteranceRowIndex {
     this.reader = reader as unknown as RandomAccessReader;
     const field = schema.fields.find((f) => f.name === 'utt_id');
     if (!field || !DataType.isDictionary(field.type)) {
-      throw new FormatError('no utt_id dictionary column', { file: path, expected: "column 'utt_id' of type Dictionary<Int32, Utf8>", found: field ? String(field.type) : 'none' });
+      throw new FormatError('no utt_id dictionary column', {
+        file: path,
+        expected: "column 'utt_id' of type Dictionary<Int32, Utf8>",
+        found: field ? String(field.type) : 'none',
+      });
     }
     const dict = this.reader.dictionaries.get((field.type as Dictionary).id);
     this.uttIds = dict ? (dict.toArray() as unknown as string[]) : [];
@@ -449,13 +540,19 @@ export class UtteranceRowIndex {
 
   private async batch(b: number): Promise<RecordBatch> {
     const batch = await this.reader.readRecordBatch(b);
-    if (!batch) throw new FormatError('cannot read record batch', { file: this.path, expected: `record batch ${b} of ${this.reader.numRecordBatches}`, found: 'none' });
+    if (!batch)
+      throw new FormatError('cannot read record batch', {
+        file: this.path,
+        expected: `record batch ${b} of ${this.reader.numRecordBatches}`,
+        found: 'none',
+      });
     return batch;
   }
 
   private async read(index: number): Promise<UtteranceRows[]> {
     const uttId = this.uttIds[index];
-    if (uttId === undefined) throw new RangeError(`${this.path}: utterance index ${index} outside the dictionary (${this.uttIds.length})`);
+    if (uttId === undefined)
+      throw new RangeError(`${this.path}: utterance index ${index} outside the dictionary (${this.uttIds.length})`);
     if (!this.firstBatch && this.reader.numRecordBatches === this.uttIds.length) {
       const batch = await this.batch(index);
       const u = int32Column(batch, 'utt_id', this.path);
@@ -474,7 +571,8 @@ export class UtteranceRowIndex {
       if (end > start) out.push({ batch, start, end });
       if (end < u.length && out.length > 0) break;
     }
-    if (out.length === 0) throw new FormatError('utterance listed in the dictionary has no rows', { file: this.path, uttId });
+    if (out.length === 0)
+      throw new FormatError('utterance listed in the dictionary has no rows', { file: this.path, uttId });
     return this.checked(out, uttId);
   }
 
@@ -483,7 +581,13 @@ export class UtteranceRowIndex {
     for (const r of rows) {
       const frames = int32Column(r.batch, 'frame', this.path);
       for (let i = r.start; i < r.end; i++, want++) {
-        if (frames[i] !== want) throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', { file: this.path, uttId, expected: `frame ${want}`, found: `frame ${frames[i]}` });
+        if (frames[i] !== want)
+          throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', {
+            file: this.path,
+            uttId,
+            expected: `frame ${want}`,
+            found: `frame ${frames[i]}`,
+          });
       }
     }
     return rows;
@@ -498,8 +602,18 @@ export class UtteranceRowIndex {
       for (let r = 0; r < u.length; r++) {
         const idx = u[r];
         if (idx === last) continue;
-        if (!(idx >= 0 && idx < first.length)) throw new FormatError('utt_id index outside the dictionary', { file: this.path, expected: `0 <= index < ${first.length}`, found: String(idx) });
-        if (first[idx] !== -1) throw new FormatError('utterance rows are not contiguous', { file: this.path, uttId: this.uttIds[idx], expected: 'all frames of an utterance together' });
+        if (!(idx >= 0 && idx < first.length))
+          throw new FormatError('utt_id index outside the dictionary', {
+            file: this.path,
+            expected: `0 <= index < ${first.length}`,
+            found: String(idx),
+          });
+        if (first[idx] !== -1)
+          throw new FormatError('utterance rows are not contiguous', {
+            file: this.path,
+            uttId: this.uttIds[idx],
+            expected: 'all frames of an utterance together',
+          });
         first[idx] = b;
         last = idx;
       }
@@ -512,12 +626,23 @@ export class UtteranceRowIndex {
  * Where each utterance lies among several files' row indexes (file number, dictionary index); an
  * utterance in two of them is a FormatError naming both (`what`: the files, e.g. 'alignment files').
  */
-export function locateUtterances(indexes: readonly UtteranceRowIndex[], what: string): Map<string, { file: number; index: number }> {
+export function locateUtterances(
+  indexes: readonly UtteranceRowIndex[],
+  what: string,
+): Map<string, { file: number; index: number }> {
   const where = new Map<string, { file: number; index: number }>();
-  indexes.forEach((x, file) => x.uttIds.forEach((id, index) => {
-    const prev = where.get(id);
-    if (prev) throw new FormatError(`utterance id occurs in two ${what}`, { file: x.path, uttId: id, expected: 'each utterance in one file', found: `also in ${indexes[prev.file].path}` });
-    where.set(id, { file, index });
-  }));
+  indexes.forEach((x, file) =>
+    x.uttIds.forEach((id, index) => {
+      const prev = where.get(id);
+      if (prev)
+        throw new FormatError(`utterance id occurs in two ${what}`, {
+          file: x.path,
+          uttId: id,
+          expected: 'each utterance in one file',
+          found: `also in ${indexes[prev.file].path}`,
+        });
+      where.set(id, { file, index });
+    }),
+  );
   return where;
 }

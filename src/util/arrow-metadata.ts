@@ -29,7 +29,10 @@ export interface StoreMetadataHead {
 }
 
 /** The schema metadata of a store's file: the common keys, then `rest` in order. */
-export function storeMetadataMap(head: StoreMetadataHead, rest: readonly (readonly [string, string])[]): Map<string, string> {
+export function storeMetadataMap(
+  head: StoreMetadataHead,
+  rest: readonly (readonly [string, string])[],
+): Map<string, string> {
   return new Map<string, string>([
     [STORE_META.format, head.format],
     [STORE_META.formatVersion, String(head.formatVersion)],
@@ -56,7 +59,12 @@ export class StoreMetadata {
     const found = md.get(STORE_META.format);
     if (found !== format) throw new FormatError(`not an am-distill ${what}`, { file, expected: format, found });
     const version = md.get(STORE_META.formatVersion);
-    if (Number(version) !== formatVersion) throw new FormatError(`unsupported ${what} format version`, { file, expected: String(formatVersion), found: version });
+    if (Number(version) !== formatVersion)
+      throw new FormatError(`unsupported ${what} format version`, {
+        file,
+        expected: String(formatVersion),
+        found: version,
+      });
     return md;
   }
 
@@ -78,7 +86,11 @@ export class StoreMetadata {
   get(key: string): string {
     const v = this.md.get(key);
     if (v === undefined) {
-      throw new FormatError(`not an am-distill ${this.what}: schema metadata key missing`, { file: this.file, expected: key, found: `keys ${[...this.md.keys()].join(', ') || '(none)'}` });
+      throw new FormatError(`not an am-distill ${this.what}: schema metadata key missing`, {
+        file: this.file,
+        expected: key,
+        found: `keys ${[...this.md.keys()].join(', ') || '(none)'}`,
+      });
     }
     return v;
   }
@@ -127,7 +139,12 @@ export class StoreMetadata {
 
   /** Throw the FormatError of a bad value of `key`. */
   fail(key: string, label: string, expected: string): never {
-    throw new FormatError(`bad ${label} in schema metadata`, { file: this.file, keyPath: key, expected, found: this.md.get(key) });
+    throw new FormatError(`bad ${label} in schema metadata`, {
+      file: this.file,
+      keyPath: key,
+      expected,
+      found: this.md.get(key),
+    });
   }
 }
 
@@ -141,7 +158,9 @@ export interface StoredCounts {
 export function checkStoredCounts(file: string, what: string, recorded: StoredCounts, read: StoredCounts): void {
   if (read.utterances !== recorded.utterances || read.frames !== recorded.frames) {
     throw new FormatError(`${what} contents disagree with its metadata`, {
-      file, expected: `${recorded.utterances} utterances, ${recorded.frames} frames`, found: `${read.utterances} utterances, ${read.frames} frames`,
+      file,
+      expected: `${recorded.utterances} utterances, ${recorded.frames} frames`,
+      found: `${read.utterances} utterances, ${read.frames} frames`,
     });
   }
 }

@@ -85,7 +85,12 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
 }
 
 /** Errors of the file system that mean "this input path is wrong", not a bug. */
-const INPUT_PATH_ERRORS: Record<string, string> = { ENOENT: 'file not found', EISDIR: 'not a file', ENOTDIR: 'file not found', EACCES: 'cannot read file' };
+const INPUT_PATH_ERRORS: Record<string, string> = {
+  ENOENT: 'file not found',
+  EISDIR: 'not a file',
+  ENOTDIR: 'file not found',
+  EACCES: 'cannot read file',
+};
 
 /**
  * The ConfigError for a file-system error on an input the user named (`what`: e.g. 'a trn

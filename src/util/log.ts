@@ -108,14 +108,22 @@ export function renderProgress(p: ProgressState, bar: boolean): string {
   const eta = etaSeconds(p.count, p.total, p.elapsedSec);
   const etaText = eta === null ? '' : ` eta ${formatDuration(eta)}`;
   const extra = p.extra ? ` ${p.extra}` : '';
-  if (!bar) return `${p.label}: ${p.count}/${p.total} ${p.unit} (${rate.toFixed(1)}/s, ${p.elapsedSec.toFixed(1)}s${etaText ? ',' + etaText : ''})${extra}`;
+  if (!bar)
+    return `${p.label}: ${p.count}/${p.total} ${p.unit} (${rate.toFixed(1)}/s, ${p.elapsedSec.toFixed(1)}s${etaText ? ',' + etaText : ''})${extra}`;
   const width = 30;
   const frac = p.total > 0 ? Math.min(1, p.count / p.total) : 0;
   const filled = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
   return `${p.label} [${filled}] ${p.count}/${p.total} ${p.unit} ${rate.toFixed(1)}/s ${p.elapsedSec.toFixed(1)}s${etaText}${extra}`;
 }
 
-function makeProgress(stream: Sink, line: TtyLine, now: () => number, label: string, total: number, unit: string): Progress {
+function makeProgress(
+  stream: Sink,
+  line: TtyLine,
+  now: () => number,
+  label: string,
+  total: number,
+  unit: string,
+): Progress {
   const start = now();
   let count = 0;
   let lastDraw = -Infinity;

@@ -5,7 +5,13 @@
  * Row-wise log-softmax of logits / T into `out` (float64): out[f, s] = z[f, s]/T - lse_f(z/T).
  * Returns `out`.
  */
-export function logSoftmaxRows(logits: ArrayLike<number>, numFrames: number, numSenones: number, temperature = 1, out: Float64Array<ArrayBufferLike> = new Float64Array(numFrames * numSenones)): Float64Array<ArrayBufferLike> {
+export function logSoftmaxRows(
+  logits: ArrayLike<number>,
+  numFrames: number,
+  numSenones: number,
+  temperature = 1,
+  out: Float64Array<ArrayBufferLike> = new Float64Array(numFrames * numSenones),
+): Float64Array<ArrayBufferLike> {
   const invT = 1 / temperature;
   for (let f = 0; f < numFrames; f++) {
     const b = f * numSenones;
@@ -23,7 +29,13 @@ export function logSoftmaxRows(logits: ArrayLike<number>, numFrames: number, num
 }
 
 /** Row-wise softmax of logits / T (float64). */
-export function softmaxRows(logits: ArrayLike<number>, numFrames: number, numSenones: number, temperature = 1, out: Float64Array<ArrayBufferLike> = new Float64Array(numFrames * numSenones)): Float64Array<ArrayBufferLike> {
+export function softmaxRows(
+  logits: ArrayLike<number>,
+  numFrames: number,
+  numSenones: number,
+  temperature = 1,
+  out: Float64Array<ArrayBufferLike> = new Float64Array(numFrames * numSenones),
+): Float64Array<ArrayBufferLike> {
   logSoftmaxRows(logits, numFrames, numSenones, temperature, out);
   for (let i = 0; i < numFrames * numSenones; i++) out[i] = Math.exp(out[i]);
   return out;

@@ -22,16 +22,34 @@ let tri3: AlignCorpusResult;
 let tri1: AlignCorpusResult;
 
 const opts = (outDir: string, lastModel: AlignCorpusOptions['lastModel']): AlignCorpusOptions => ({
-  dataDir, featuresDir, outDir, lastModel, numLeaves: 60, minLeafOccupancy: 10, monoIters: 15, monoGaussians: 150, triIters: 12,
-  triGaussians: 150, adaptedIters: 12, seed: 3, logger: quietLogger,
+  dataDir,
+  featuresDir,
+  outDir,
+  lastModel,
+  numLeaves: 60,
+  minLeafOccupancy: 10,
+  monoIters: 15,
+  monoGaussians: 150,
+  triIters: 12,
+  triGaussians: 150,
+  adaptedIters: 12,
+  seed: 3,
+  logger: quietLogger,
 });
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'amd-chain-'));
   dataDir = join(root, 'data');
   featuresDir = join(root, 'features');
-  await prepareSynth(dataDir, { numSpeakers: 5, utterancesPerSpeaker: 12, splits: { train: 3, dev: 1, test: 1 }, seed: 7, logger: quietLogger });
-  for (const split of ['train', 'dev', 'test']) await computeFeatures({ dataDir, split, outDir: featuresDir, logger: quietLogger });
+  await prepareSynth(dataDir, {
+    numSpeakers: 5,
+    utterancesPerSpeaker: 12,
+    splits: { train: 3, dev: 1, test: 1 },
+    seed: 7,
+    logger: quietLogger,
+  });
+  for (const split of ['train', 'dev', 'test'])
+    await computeFeatures({ dataDir, split, outDir: featuresDir, logger: quietLogger });
   tri1 = await alignCorpus(opts(join(root, 'tri1'), 'tri1'));
   tri3 = await alignCorpus(opts(join(root, 'tri3b'), 'tri3b'));
 }, 240_000);
@@ -49,11 +67,15 @@ describe('alignment chain mono -> tri1 -> tri2b -> tri3b', () => {
     for (const u of tri2b.transforms!.updates) expect(u.gainPerFrame).toBeGreaterThan(0);
     // fMLLR: the initial estimate (iteration 0) and re-estimates, for the 3 training speakers.
     expect(tri3b.transforms!.updates.map((u) => u.iter)).toEqual([0, 2, 4, 6]);
-    for (const u of tri3b.transforms!.updates) { expect(u.speakers).toBe(3); expect(u.gainPerFrame).toBeGreaterThanOrEqual(0); }
+    for (const u of tri3b.transforms!.updates) {
+      expect(u.speakers).toBe(3);
+      expect(u.gainPerFrame).toBeGreaterThanOrEqual(0);
+    }
     expect(tri3b.transforms!.updates[0].gainPerFrame).toBeGreaterThan(0);
     // In the LDA+MLLT space the frames are far more likely than with deltas (40 vs 39 dims, whitened).
     expect(tri2b.logLikePerFrame).toBeGreaterThan(models[1].logLikePerFrame);
-    for (const f of ['transform.json', 'alignment-model.json']) expect(existsSync(join(root, 'tri3b', f)), f).toBe(true);
+    for (const f of ['transform.json', 'alignment-model.json'])
+      expect(existsSync(join(root, 'tri3b', f)), f).toBe(true);
     expect(existsSync(join(root, 'tri1', 'transform.json'))).toBe(false);
   });
 
@@ -73,9 +95,20 @@ describe('alignment chain mono -> tri1 -> tri2b -> tri3b', () => {
 
   it("aligns with a saved tri3b model directory (transform and alignment model) to the training run's labels", async () => {
     const out = join(root, 'reuse');
-    const r = await alignCorpus({ dataDir, featuresDir, outDir: out, modelDir: join(root, 'tri3b'), splits: ['test'], logger: quietLogger });
+    const r = await alignCorpus({
+      dataDir,
+      featuresDir,
+      outDir: out,
+      modelDir: join(root, 'tri3b'),
+      splits: ['test'],
+      logger: quietLogger,
+    });
     expect(r.summary.splits.test.speakerAdaptation!.updated).toBe(1);
-    const labels = async (f: string) => { const out: string[] = []; for await (const a of readAlignmentFile(f)) out.push(`${a.uttId} ${Array.from(a.senone).join(',')}`); return out; };
+    const labels = async (f: string) => {
+      const out: string[] = [];
+      for await (const a of readAlignmentFile(f)) out.push(`${a.uttId} ${Array.from(a.senone).join(',')}`);
+      return out;
+    };
     const again = await labels(join(out, 'test.arrow'));
     expect(again.length).toBeGreaterThan(0);
     expect(again).toEqual(await labels(join(root, 'tri3b', 'test.arrow')));

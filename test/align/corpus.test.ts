@@ -29,14 +29,26 @@ const SPLITS = ['train', 'dev', 'test'];
 const BAD: Record<string, string> = {};
 
 const small = (outDir: string): AlignCorpusOptions => ({
-  dataDir, featuresDir, outDir, numLeaves: 130, minLeafOccupancy: 10, monoIters: 8, monoGaussians: 150, triIters: 6, triGaussians: 150,
-  seed: 3, logger: quietLogger,
+  dataDir,
+  featuresDir,
+  outDir,
+  numLeaves: 130,
+  minLeafOccupancy: 10,
+  monoIters: 8,
+  monoGaussians: 150,
+  triIters: 6,
+  triGaussians: 150,
+  seed: 3,
+  logger: quietLogger,
 });
 
 /** Rewrite some supervisions of a split (JSON Lines, one object per line). */
 function editSupervisions(split: string, edit: (s: { id: string; text: string }, i: number) => void): void {
   const file = join(dataDir, split, 'supervisions.jsonl');
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   lines.forEach(edit);
   writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
 }
@@ -45,7 +57,13 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'amd-align-'));
   dataDir = join(root, 'data');
   featuresDir = join(root, 'features');
-  await prepareSynth(dataDir, { numSpeakers: 4, utterancesPerSpeaker: 6, splits: { train: 2, dev: 1, test: 1 }, seed: 5, logger: quietLogger });
+  await prepareSynth(dataDir, {
+    numSpeakers: 4,
+    utterancesPerSpeaker: 6,
+    splits: { train: 2, dev: 1, test: 1 },
+    seed: 5,
+    logger: quietLogger,
+  });
   for (const split of SPLITS) await computeFeatures({ dataDir, split, outDir: featuresDir, logger: quietLogger });
   // Bad transcripts in the test split: one per failure the aligner must count rather than crash on.
   editSupervisions('test', (s, i) => {
@@ -64,7 +82,22 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () => {
   it('writes the lang dir, model, tree, senone inventory, transitions and one alignment file per split', () => {
     const out = join(root, 'ali1');
-    for (const f of ['lang/phones.txt', 'lang/lexicon.txt', 'lang/oov.txt', 'model.json', 'tree.json', 'senones.json', 'transitions.json', 'topo', 'summary.json', 'config.json', 'timing.json', 'train.arrow', 'dev.arrow', 'test.arrow']) {
+    for (const f of [
+      'lang/phones.txt',
+      'lang/lexicon.txt',
+      'lang/oov.txt',
+      'model.json',
+      'tree.json',
+      'senones.json',
+      'transitions.json',
+      'topo',
+      'summary.json',
+      'config.json',
+      'timing.json',
+      'train.arrow',
+      'dev.arrow',
+      'test.arrow',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const senones = JSON.parse(readFileSync(join(out, 'senones.json'), 'utf8'));
@@ -79,12 +112,16 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
 
   it('labels exactly the frames of the feature files, with senones of the inventory and phones that match it', async () => {
     const out = join(root, 'ali1');
-    const senones = JSON.parse(readFileSync(join(out, 'senones.json'), 'utf8')).senones as { phone: string; hmmState: number }[];
+    const senones = JSON.parse(readFileSync(join(out, 'senones.json'), 'utf8')).senones as {
+      phone: string;
+      hmmState: number;
+    }[];
     for (const split of SPLITS) {
       const meta = await readAlignmentMetadata(join(out, `${split}.arrow`));
       expect(meta).toMatchObject({ numSenones: senones.length, frameShiftMs: 10, split, configHash: first.configHash });
       const featureFrames = new Map<string, number>();
-      for await (const u of readFeatureFile(join(featuresDir, `${split}.arrow`))) featureFrames.set(u.uttId, u.fbank.numFrames);
+      for await (const u of readFeatureFile(join(featuresDir, `${split}.arrow`)))
+        featureFrames.set(u.uttId, u.fbank.numFrames);
       let n = 0;
       for await (const a of readAlignmentFile(join(out, `${split}.arrow`))) {
         n++;
@@ -111,7 +148,11 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
     // Anything else that failed is a search failure of this tiny model on an unseen voice, never a crash.
     expect(t.reasons.map((r) => r.reason).filter((r) => !(r in BAD))).toEqual(t.failed > 4 ? ['beam'] : []);
     expect(readFileSync(join(root, 'ali1', 'lang', 'oov.txt'), 'utf8')).toBe('QWXZYQ 1\n');
-    const treePhones = new Set(JSON.parse(readFileSync(join(root, 'ali1', 'senones.json'), 'utf8')).senones.map((s: { phone: string }) => s.phone));
+    const treePhones = new Set(
+      JSON.parse(readFileSync(join(root, 'ali1', 'senones.json'), 'utf8')).senones.map(
+        (s: { phone: string }) => s.phone,
+      ),
+    );
     expect(treePhones.has('ZH')).toBe(false);
   });
 
@@ -128,21 +169,44 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
   it('gives byte-identical outputs for the same options and seed (timing.json aside)', async () => {
     const again = join(root, 'ali2');
     await alignCorpus(small(again));
-    const files = (d: string): string[] => readdirSync(d, { recursive: true }).map(String).filter((f) => f !== 'timing.json' && !f.endsWith('lang')).sort();
+    const files = (d: string): string[] =>
+      readdirSync(d, { recursive: true })
+        .map(String)
+        .filter((f) => f !== 'timing.json' && !f.endsWith('lang'))
+        .sort();
     expect(files(again)).toEqual(files(join(root, 'ali1')));
-    for (const f of files(again)) expect(readFileSync(join(again, f)).equals(readFileSync(join(root, 'ali1', f))), f).toBe(true);
+    for (const f of files(again))
+      expect(readFileSync(join(again, f)).equals(readFileSync(join(root, 'ali1', f))), f).toBe(true);
   }, 60_000);
 
   it('aligns with a saved model (no training) and refuses a model trained on other features', async () => {
     const out = join(root, 'ali-model');
-    const r = await alignCorpus({ dataDir, featuresDir, outDir: out, modelDir: join(root, 'ali1'), splits: ['dev'], logger: quietLogger });
+    const r = await alignCorpus({
+      dataDir,
+      featuresDir,
+      outDir: out,
+      modelDir: join(root, 'ali1'),
+      splits: ['dev'],
+      logger: quietLogger,
+    });
     expect(r.summary.training).toBeNull();
     expect(r.summary.splits.dev.done).toBe(first.summary.splits.dev.done);
     const cfg = join(root, 'ali1', 'config.json');
     const saved = readFileSync(cfg, 'utf8');
-    writeFileSync(cfg, saved.replace('"deltaOrder": 2', '"deltaOrder": 1').replace(/"hash": "[0-9a-f]+"/, '"hash": "other"'));
+    writeFileSync(
+      cfg,
+      saved.replace('"deltaOrder": 2', '"deltaOrder": 1').replace(/"hash": "[0-9a-f]+"/, '"hash": "other"'),
+    );
     try {
-      await expect(alignCorpus({ dataDir, featuresDir, outDir: join(root, 'ali-bad'), modelDir: join(root, 'ali1'), logger: quietLogger })).rejects.toThrow(/the model was trained on other GMM features/);
+      await expect(
+        alignCorpus({
+          dataDir,
+          featuresDir,
+          outDir: join(root, 'ali-bad'),
+          modelDir: join(root, 'ali1'),
+          logger: quietLogger,
+        }),
+      ).rejects.toThrow(/the model was trained on other GMM features/);
     } finally {
       writeFileSync(cfg, saved);
     }
@@ -150,33 +214,126 @@ describe('alignCorpus: prepare -> features -> align on a tiny synth corpus', () 
   });
 
   it('refuses unknown options, unknown splits and missing features before doing any work', async () => {
-    await expect(alignCorpus({ ...small(join(root, 'x')), numLeafs: 3 } as AlignCorpusOptions)).rejects.toThrow(ConfigError);
-    await expect(alignCorpus({ ...small(join(root, 'x')), splits: ['eval'] })).rejects.toThrow(/split 'eval' is not in the corpus/);
-    await expect(alignCorpus({ ...small(join(root, 'x')), featuresDir: join(root, 'nowhere') })).rejects.toThrow(FormatError);
+    await expect(alignCorpus({ ...small(join(root, 'x')), numLeafs: 3 } as AlignCorpusOptions)).rejects.toThrow(
+      ConfigError,
+    );
+    await expect(alignCorpus({ ...small(join(root, 'x')), splits: ['eval'] })).rejects.toThrow(
+      /split 'eval' is not in the corpus/,
+    );
+    await expect(alignCorpus({ ...small(join(root, 'x')), featuresDir: join(root, 'nowhere') })).rejects.toThrow(
+      FormatError,
+    );
     expect(existsSync(join(root, 'x'))).toBe(false);
   });
 
   it('runs as `am-distill align` and `am-distill score-alignment`, and maps bad flags to exit code 2', async () => {
     const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out.push(String(c)); return true; });
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+      out.push(String(c));
+      return true;
+    });
     const level = getLogLevel();
     setLogLevel('error');
     try {
       const cli = join(root, 'ali-cli');
-      const code = await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--split', 'train',
-        '--num-leaves', '130', '--min-leaf-occupancy', '10', '--mono-iters', '8', '--mono-gaussians', '150', '--tri-iters', '6', '--tri-gaussians', '150', '--seed', '3']);
+      const code = await main([
+        'node',
+        'am-distill',
+        'align',
+        '--data',
+        dataDir,
+        '--features',
+        featuresDir,
+        '--out',
+        cli,
+        '--split',
+        'train',
+        '--num-leaves',
+        '130',
+        '--min-leaf-occupancy',
+        '10',
+        '--mono-iters',
+        '8',
+        '--mono-gaussians',
+        '150',
+        '--tri-iters',
+        '6',
+        '--tri-gaussians',
+        '150',
+        '--seed',
+        '3',
+      ]);
       expect(code).toBe(0);
       expect(out.join('')).toMatch(/^train: Done 12, failed 0, \d+ frames/m);
       // Same options and seed as the library run (which also aligned dev and test): the same train labels.
-      const labels = async (f: string) => { const m = new Map<string, number[]>(); for await (const a of readAlignmentFile(f)) m.set(a.uttId, [...a.senone]); return m; };
+      const labels = async (f: string) => {
+        const m = new Map<string, number[]>();
+        for await (const a of readAlignmentFile(f)) m.set(a.uttId, [...a.senone]);
+        return m;
+      };
       expect(await labels(join(cli, 'train.arrow'))).toEqual(await labels(join(root, 'ali1', 'train.arrow')));
-      expect(await main(['node', 'am-distill', 'score-alignment', '--alignments', join(root, 'ali1', 'dev.arrow'), '--data', dataDir, '--split', 'dev', '--json'])).toBe(0);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'score-alignment',
+          '--alignments',
+          join(root, 'ali1', 'dev.arrow'),
+          '--data',
+          dataDir,
+          '--split',
+          'dev',
+          '--json',
+        ]),
+      ).toBe(0);
       const score = JSON.parse(out.slice(out.findIndex((l) => l.startsWith('{'))).join(''));
       expect(score.within.map((w: { toleranceSec: number }) => w.toleranceSec)).toEqual([0.02, 0.05]);
       expect(score.utterances).toBe(first.summary.splits.dev.done);
-      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--num-leaves', 'many'])).toBe(2);
-      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--extra-train', 'nocolon'])).toBe(2);
-      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--vtlp-copies', 'copy'])).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'align',
+          '--data',
+          dataDir,
+          '--features',
+          featuresDir,
+          '--out',
+          cli,
+          '--num-leaves',
+          'many',
+        ]),
+      ).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'align',
+          '--data',
+          dataDir,
+          '--features',
+          featuresDir,
+          '--out',
+          cli,
+          '--extra-train',
+          'nocolon',
+        ]),
+      ).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'align',
+          '--data',
+          dataDir,
+          '--features',
+          featuresDir,
+          '--out',
+          cli,
+          '--vtlp-copies',
+          'copy',
+        ]),
+      ).toBe(2);
     } finally {
       spy.mockRestore();
       setLogLevel(level);
@@ -189,7 +346,12 @@ describe('alignCorpus: constrained to the reference word timings (referenceTimin
   // A wide retry beam: the synth corpus' edges are near-digital silence, and a model trained with
   // them pinned to silence scores the unseen test speakers' edges far below any 40-unit beam.
   beforeAll(async () => {
-    con = await alignCorpus({ ...small(join(root, 'ali-con')), referenceTimings: 'constrain', referenceCollarMs: 0, retryBeam: 1e7 });
+    con = await alignCorpus({
+      ...small(join(root, 'ali-con')),
+      referenceTimings: 'constrain',
+      referenceCollarMs: 0,
+      retryBeam: 1e7,
+    });
   }, 120_000);
 
   it('keeps every aligned word of every split within the frames of its reference span', async () => {
@@ -198,7 +360,11 @@ describe('alignCorpus: constrained to the reference word timings (referenceTimin
       const sups = new Map((await readSplit(dataDir, split)).supervisions.map((x) => [x.id, x]));
       for await (const a of readAlignmentFile(join(root, 'ali-con', `${split}.arrow`))) {
         const sup = sups.get(a.uttId)!;
-        const r = referenceWordSpans(sup.alignment!.word!, sup.text.split(' '), sup.startSec, a.word.length, { frameShiftMs: 10, frameLengthMs: 25, collarSec: 0 });
+        const r = referenceWordSpans(sup.alignment!.word!, sup.text.split(' '), sup.startSec, a.word.length, {
+          frameShiftMs: 10,
+          frameLengthMs: 25,
+          collarSec: 0,
+        });
         if ('mismatch' in r) throw new Error(`${a.uttId}: ${r.mismatch}`);
         for (let t = 0; t < a.word.length; t++) {
           const w = a.word[t];
@@ -213,9 +379,13 @@ describe('alignCorpus: constrained to the reference word timings (referenceTimin
     expect(con.summary.training!.referenceTimings).toEqual({ noReference: 0, mismatched: {}, droppedLastRealign: 0 });
   });
 
-  it("is not the free alignment: the unconstrained run puts word frames outside their spans, and fewer boundaries within 20 ms", async () => {
-    const free = await scoreAlignmentFile(join(root, 'ali1', 'train.arrow'), dataDir, 'train', { tolerancesSec: [0.02] });
-    const kept = await scoreAlignmentFile(join(root, 'ali-con', 'train.arrow'), dataDir, 'train', { tolerancesSec: [0.02] });
+  it('is not the free alignment: the unconstrained run puts word frames outside their spans, and fewer boundaries within 20 ms', async () => {
+    const free = await scoreAlignmentFile(join(root, 'ali1', 'train.arrow'), dataDir, 'train', {
+      tolerancesSec: [0.02],
+    });
+    const kept = await scoreAlignmentFile(join(root, 'ali-con', 'train.arrow'), dataDir, 'train', {
+      tolerancesSec: [0.02],
+    });
     expect(kept.pauses.pauseFramesInWords).toBe(0);
     expect(kept.within[0].count).toBeGreaterThan(free.within[0].count);
     expect(con.configHash).not.toBe(first.configHash);
@@ -233,14 +403,56 @@ describe('alignCorpus: constrained to the reference word timings (referenceTimin
     const level = getLogLevel();
     setLogLevel('error');
     const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c) => { out.push(String(c)); return true; });
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c) => {
+      out.push(String(c));
+      return true;
+    });
     try {
       const cli = join(root, 'ali-con-cli');
-      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--model', join(root, 'ali-con'),
-        '--split', 'train', '--reference-timings', 'constrain', '--reference-collar-ms', '0', '--retry-beam', '10000000'])).toBe(0);
-      expect(JSON.parse(readFileSync(join(cli, 'config.json'), 'utf8')).options).toMatchObject({ referenceTimings: 'constrain', referenceCollarMs: 0, retryBeam: 1e7 });
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'align',
+          '--data',
+          dataDir,
+          '--features',
+          featuresDir,
+          '--out',
+          cli,
+          '--model',
+          join(root, 'ali-con'),
+          '--split',
+          'train',
+          '--reference-timings',
+          'constrain',
+          '--reference-collar-ms',
+          '0',
+          '--retry-beam',
+          '10000000',
+        ]),
+      ).toBe(0);
+      expect(JSON.parse(readFileSync(join(cli, 'config.json'), 'utf8')).options).toMatchObject({
+        referenceTimings: 'constrain',
+        referenceCollarMs: 0,
+        retryBeam: 1e7,
+      });
       expect(out.join('')).toContain('within reference word spans 12, without (no path) 0, no timings 0');
-      expect(await main(['node', 'am-distill', 'align', '--data', dataDir, '--features', featuresDir, '--out', cli, '--reference-timings', 'strict'])).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'align',
+          '--data',
+          dataDir,
+          '--features',
+          featuresDir,
+          '--out',
+          cli,
+          '--reference-timings',
+          'strict',
+        ]),
+      ).toBe(2);
     } finally {
       spy.mockRestore();
       setLogLevel(level);
@@ -248,8 +460,12 @@ describe('alignCorpus: constrained to the reference word timings (referenceTimin
   });
 
   it('refuses an unknown mode and a negative collar', async () => {
-    await expect(alignCorpus({ ...small(join(root, 'ali-bad')), referenceTimings: 'strict' as 'constrain' })).rejects.toThrow(ConfigError);
-    await expect(alignCorpus({ ...small(join(root, 'ali-bad')), referenceTimings: 'constrain', referenceCollarMs: -5 })).rejects.toThrow(/referenceCollarMs/);
+    await expect(
+      alignCorpus({ ...small(join(root, 'ali-bad')), referenceTimings: 'strict' as 'constrain' }),
+    ).rejects.toThrow(ConfigError);
+    await expect(
+      alignCorpus({ ...small(join(root, 'ali-bad')), referenceTimings: 'constrain', referenceCollarMs: -5 }),
+    ).rejects.toThrow(/referenceCollarMs/);
     expect(existsSync(join(root, 'ali-bad'))).toBe(false);
   });
 });
@@ -259,25 +475,42 @@ describe('alignCorpus: VTLP copies in the training features', () => {
   let data2: string;
   beforeAll(async () => {
     vtlpFeatures = join(root, 'features-vtlp');
-    await computeFeatures({ dataDir, split: 'train', outDir: vtlpFeatures, logger: quietLogger, vtlpWarps: [0.9, 1.1] });
-    for (const split of ['dev', 'test']) await computeFeatures({ dataDir, split, outDir: vtlpFeatures, logger: quietLogger });
+    await computeFeatures({
+      dataDir,
+      split: 'train',
+      outDir: vtlpFeatures,
+      logger: quietLogger,
+      vtlpWarps: [0.9, 1.1],
+    });
+    for (const split of ['dev', 'test'])
+      await computeFeatures({ dataDir, split, outDir: vtlpFeatures, logger: quietLogger });
     // One more supervision in the manifest than in the features: counted once, not once per copy.
     data2 = join(root, 'data-vtlp');
     cpSync(dataDir, data2, { recursive: true });
     const supFile = join(data2, 'train', 'supervisions.jsonl');
     const lastSup = JSON.parse(readFileSync(supFile, 'utf8').trim().split('\n').at(-1)!);
-    writeFileSync(supFile, readFileSync(supFile, 'utf8') + JSON.stringify({ ...lastSup, id: 'no-features-utt' }) + '\n');
+    writeFileSync(
+      supFile,
+      readFileSync(supFile, 'utf8') + JSON.stringify({ ...lastSup, id: 'no-features-utt' }) + '\n',
+    );
   }, 120_000);
 
   const readAli = async (file: string) => {
     const ali = new Map<string, { senone: number[]; phone: number[]; word: number[] }>();
-    for await (const a of readAlignmentFile(file)) ali.set(a.uttId, { senone: [...a.senone], phone: [...a.phone], word: [...a.word] });
+    for await (const a of readAlignmentFile(file))
+      ali.set(a.uttId, { senone: [...a.senone], phone: [...a.phone], word: [...a.word] });
     return ali;
   };
 
   it("realign: aligns each copy on its own warped frames with its source's transcript, as a speaker of its own", async () => {
     const out = join(root, 'ali-vtlp');
-    const r = await alignCorpus({ ...small(out), dataDir: data2, featuresDir: vtlpFeatures, splits: ['train'], vtlpCopies: 'realign' });
+    const r = await alignCorpus({
+      ...small(out),
+      dataDir: data2,
+      featuresDir: vtlpFeatures,
+      splits: ['train'],
+      vtlpCopies: 'realign',
+    });
     expect(r.summary.splits.train.message).toBe('Done 36, failed 0');
     expect(r.summary.splits.train.withoutFeatures).toBe(1);
     expect(r.summary.training!.utterances).toBe(36);
@@ -320,7 +553,8 @@ describe('alignCorpus: VTLP copies in the training features', () => {
     expect(r.summary.splits.train.message).toBe('Done 36, failed 0');
     expect(r.summary.splits.train.withoutFeatures).toBe(1);
     // Trained on the real recordings only: the very model (and tree) of the corpus without copies.
-    for (const f of ['model.json', 'tree.json', 'senones.json']) expect(readFileSync(join(out, f)).equals(readFileSync(join(plain, f))), f).toBe(true);
+    for (const f of ['model.json', 'tree.json', 'senones.json'])
+      expect(readFileSync(join(out, f)).equals(readFileSync(join(plain, f))), f).toBe(true);
     const base = await readAli(join(plain, 'train.arrow'));
     const ali = await readAli(join(out, 'train.arrow'));
     // In the feature files' order: each source, then its copies.
@@ -332,16 +566,34 @@ describe('alignCorpus: VTLP copies in the training features', () => {
       expect(ali.get(id), id).toEqual(a);
       for (const w of [0.9, 1.1]) expect(ali.get(`vtlp${w}-${id}`), `vtlp${w}-${id}`).toEqual(a);
     }
-    expect(r.summary.framesPerSenone.mean).toBeCloseTo(3 * (await alignCorpus({ ...small(join(root, 'ali-plain-2')), splits: ['train'] })).summary.framesPerSenone.mean, 6);
+    expect(r.summary.framesPerSenone.mean).toBeCloseTo(
+      3 * (await alignCorpus({ ...small(join(root, 'ali-plain-2')), splits: ['train'] })).summary.framesPerSenone.mean,
+      6,
+    );
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).options.vtlpCopies).toBe('inherit');
-    expect(r.configHash).not.toBe((await alignCorpus({ ...small(join(root, 'ali-vtlp-3')), dataDir: data2, featuresDir: vtlpFeatures, splits: ['train'], vtlpCopies: 'realign', monoIters: 1, triIters: 1 })).configHash);
+    expect(r.configHash).not.toBe(
+      (
+        await alignCorpus({
+          ...small(join(root, 'ali-vtlp-3')),
+          dataDir: data2,
+          featuresDir: vtlpFeatures,
+          splits: ['train'],
+          vtlpCopies: 'realign',
+          monoIters: 1,
+          triIters: 1,
+        })
+      ).configHash,
+    );
   }, 120_000);
 
   it('inherit: a source that fails fails its copies, for the same reason', async () => {
     const data3 = join(root, 'data-vtlp-bad');
     cpSync(data2, data3, { recursive: true });
     const file = join(data3, 'train', 'supervisions.jsonl');
-    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     const bad = lines[0].id as string;
     lines[0].text = `${lines[0].text} QWXZYQ`;
     writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -356,15 +608,40 @@ describe('alignCorpus: VTLP copies in the training features', () => {
     expect([...ali.keys()].some((id) => id.endsWith(bad))).toBe(false);
   }, 120_000);
 
-  it("takes --vtlp-copies on the command line, and refuses a mode it does not know", async () => {
-    await expect(alignCorpus({ ...small(join(root, 'ali-x')), vtlpCopies: 'copy' as 'inherit' })).rejects.toThrow(/bad align option 'vtlpCopies'.*expected 'inherit' or 'realign'/s);
+  it('takes --vtlp-copies on the command line, and refuses a mode it does not know', async () => {
+    await expect(alignCorpus({ ...small(join(root, 'ali-x')), vtlpCopies: 'copy' as 'inherit' })).rejects.toThrow(
+      /bad align option 'vtlpCopies'.*expected 'inherit' or 'realign'/s,
+    );
     const level = getLogLevel();
     setLogLevel('error');
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
       const cli = join(root, 'ali-cli-realign');
-      expect(await main(['node', 'am-distill', 'align', '--data', data2, '--features', vtlpFeatures, '--out', cli, '--split', 'train',
-        '--mono-iters', '2', '--tri-iters', '2', '--num-leaves', '130', '--min-leaf-occupancy', '10', '--vtlp-copies', 'realign'])).toBe(0);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'align',
+          '--data',
+          data2,
+          '--features',
+          vtlpFeatures,
+          '--out',
+          cli,
+          '--split',
+          'train',
+          '--mono-iters',
+          '2',
+          '--tri-iters',
+          '2',
+          '--num-leaves',
+          '130',
+          '--min-leaf-occupancy',
+          '10',
+          '--vtlp-copies',
+          'realign',
+        ]),
+      ).toBe(0);
       const cfg = JSON.parse(readFileSync(join(cli, 'config.json'), 'utf8'));
       expect(cfg.options.vtlpCopies).toBe('realign');
       expect(JSON.parse(readFileSync(join(cli, 'summary.json'), 'utf8')).training.utterances).toBe(36);
@@ -375,8 +652,13 @@ describe('alignCorpus: VTLP copies in the training features', () => {
   }, 60_000);
 
   it('refuses features whose copy ids would take the id of a real utterance', () => {
-    const sources = new Map([['u1', { speaker: 's' }], ['vtlp1.1-u1', { speaker: 's' }]]);
-    expect(() => perturbedSupervisions(sources, [1.1], 'f.arrow')).toThrow(/f\.arrow, utterance 'vtlp1\.1-u1': a VTLP copy would take the id of a real utterance/);
+    const sources = new Map([
+      ['u1', { speaker: 's' }],
+      ['vtlp1.1-u1', { speaker: 's' }],
+    ]);
+    expect(() => perturbedSupervisions(sources, [1.1], 'f.arrow')).toThrow(
+      /f\.arrow, utterance 'vtlp1\.1-u1': a VTLP copy would take the id of a real utterance/,
+    );
     const ok = perturbedSupervisions(new Map([['u1', { speaker: 's', words: ['A'] }]]), [0.9], 'f.arrow');
     expect([...ok]).toEqual([['vtlp0.9-u1', { speaker: 'vtlp0.9-s', words: ['A'] }]]);
   });

@@ -29,21 +29,31 @@ const haveShared = existsSync(FSDD) && existsSync(LIBRIVOX);
 if (!haveShared) console.warn(`SKIPPED: FSDD / LibriVox alignment checks need ${SHARED} (not found)`);
 
 let root: string;
-beforeAll(() => { root = mkdtempSync(join(tmpdir(), 'amd-alignq-')); });
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'amd-alignq-'));
+});
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 async function features(dataDir: string, outDir: string): Promise<void> {
-  for (const split of (await readCorpusInfo(dataDir)).splits) await computeFeatures({ dataDir, split, outDir, logger: quietLogger });
+  for (const split of (await readCorpusInfo(dataDir)).splits)
+    await computeFeatures({ dataDir, split, outDir, logger: quietLogger });
 }
 
 function show(name: string, r: AlignCorpusResult, score?: BoundaryScore): void {
   const f = r.summary.framesPerSenone;
   const lines = [
-    `${name}: ${r.summary.numSenones} senones, ${r.summary.numGaussians} Gaussians; ${Object.entries(r.summary.splits).map(([s, x]) => `${s}: ${x.message}`).join('; ')}`,
+    `${name}: ${r.summary.numSenones} senones, ${r.summary.numGaussians} Gaussians; ${Object.entries(r.summary.splits)
+      .map(([s, x]) => `${s}: ${x.message}`)
+      .join('; ')}`,
     `  frames per senone (${f.splits.join(', ')}): min ${f.min}, median ${f.median}, max ${f.max}, mean ${f.mean.toFixed(1)}, unseen ${f.unseen}; histogram ${f.histogram.map((h) => `[${h.fromFrames},${h.toFrames}):${h.senones}`).join(' ')}`,
-    `  alignment speed ${r.timing.framesPerSec.toFixed(0)} frames/s (${Object.entries(r.timing.splits).map(([s, x]) => `${s} ${x.framesPerSec.toFixed(0)}`).join(', ')}), training ${r.timing.trainingSec.toFixed(1)} s`,
+    `  alignment speed ${r.timing.framesPerSec.toFixed(0)} frames/s (${Object.entries(r.timing.splits)
+      .map(([s, x]) => `${s} ${x.framesPerSec.toFixed(0)}`)
+      .join(', ')}), training ${r.timing.trainingSec.toFixed(1)} s`,
   ];
-  if (score) lines.push(`  word boundaries (${score.utterances} utts, ${score.boundaries}): ${score.within.map((w) => `${(w.toleranceSec * 1000).toFixed(0)} ms ${w.percent.toFixed(1)}%`).join(', ')}; mean |err| ${(score.meanAbsErrorSec * 1000).toFixed(1)} ms, median ${(score.medianAbsErrorSec * 1000).toFixed(1)} ms`);
+  if (score)
+    lines.push(
+      `  word boundaries (${score.utterances} utts, ${score.boundaries}): ${score.within.map((w) => `${(w.toleranceSec * 1000).toFixed(0)} ms ${w.percent.toFixed(1)}%`).join(', ')}; mean |err| ${(score.meanAbsErrorSec * 1000).toFixed(1)} ms, median ${(score.medianAbsErrorSec * 1000).toFixed(1)} ms`,
+    );
   console.log(lines.join('\n'));
 }
 
@@ -52,12 +62,25 @@ const pct = (s: BoundaryScore, tolSec: number): number => s.within.find((w) => w
 describe('alignment quality on the synth corpus (test voices)', () => {
   let synthData: string;
   let synthFeats: string;
-  it('puts >= 90% of the test voices\' word boundaries within 50 ms of espeak\'s', async () => {
+  it("puts >= 90% of the test voices' word boundaries within 50 ms of espeak's", async () => {
     synthData = join(root, 'synth');
     synthFeats = join(root, 'synth-feats');
-    await prepareSynth(synthData, { numSpeakers: 12, utterancesPerSpeaker: 20, splits: { train: 8, dev: 2, test: 2 }, seed: 1, sampleRateHz: 16000, logger: quietLogger });
+    await prepareSynth(synthData, {
+      numSpeakers: 12,
+      utterancesPerSpeaker: 20,
+      splits: { train: 8, dev: 2, test: 2 },
+      seed: 1,
+      sampleRateHz: 16000,
+      logger: quietLogger,
+    });
     await features(synthData, synthFeats);
-    const r = await alignCorpus({ dataDir: synthData, featuresDir: synthFeats, outDir: join(root, 'synth-ali'), numLeaves: 200, logger: quietLogger });
+    const r = await alignCorpus({
+      dataDir: synthData,
+      featuresDir: synthFeats,
+      outDir: join(root, 'synth-ali'),
+      numLeaves: 200,
+      logger: quietLogger,
+    });
     const score = await scoreAlignmentFile(join(root, 'synth-ali', 'test.arrow'), synthData, 'test');
     show('synth', r, score);
     expect(r.summary.splits.train.failed).toBe(0);
@@ -70,7 +93,13 @@ describe('alignment quality on the synth corpus (test voices)', () => {
       const data = join(root, 'fsdd');
       await prepareCorpus('fsdd', FSDD, { outDir: data, numUtterancesPerSpeaker: 100, logger: quietLogger });
       await features(data, join(root, 'fsdd-feats'));
-      const r = await alignCorpus({ dataDir: data, featuresDir: join(root, 'fsdd-feats'), outDir: join(root, 'fsdd-ali'), numLeaves: 150, logger: quietLogger });
+      const r = await alignCorpus({
+        dataDir: data,
+        featuresDir: join(root, 'fsdd-feats'),
+        outDir: join(root, 'fsdd-ali'),
+        numLeaves: 150,
+        logger: quietLogger,
+      });
       const score = await scoreAlignmentFile(join(root, 'fsdd-ali', 'test.arrow'), data, 'test');
       show('fsdd (8 kHz)', r, score);
       expect(r.summary.numSenones).toBeLessThanOrEqual(150);
@@ -80,11 +109,21 @@ describe('alignment quality on the synth corpus (test voices)', () => {
 
     it('LibriVox: aligned with a model trained on FSDD (16 kHz) + synth, against PocketSphinx word times', async () => {
       const fsdd16 = join(root, 'fsdd16');
-      await prepareCorpus('fsdd', FSDD, { outDir: fsdd16, numUtterancesPerSpeaker: 100, resampleToHz: 16000, logger: quietLogger });
+      await prepareCorpus('fsdd', FSDD, {
+        outDir: fsdd16,
+        numUtterancesPerSpeaker: 100,
+        resampleToHz: 16000,
+        logger: quietLogger,
+      });
       await features(fsdd16, join(root, 'fsdd16-feats'));
       const mix = await alignCorpus({
-        dataDir: synthData, featuresDir: synthFeats, outDir: join(root, 'mix-ali'), numLeaves: 300, splits: ['train'],
-        extraTrain: [{ dataDir: fsdd16, featuresDir: join(root, 'fsdd16-feats') }], logger: quietLogger,
+        dataDir: synthData,
+        featuresDir: synthFeats,
+        outDir: join(root, 'mix-ali'),
+        numLeaves: 300,
+        splits: ['train'],
+        extraTrain: [{ dataDir: fsdd16, featuresDir: join(root, 'fsdd16-feats') }],
+        logger: quietLogger,
       });
       show('synth + fsdd16 model', mix);
       // A Kaldi data dir of the five LibriVox sentences, imported with the kaldi adapter.
@@ -92,7 +131,17 @@ describe('alignment quality on the synth corpus (test voices)', () => {
       mkdirSync(kaldi, { recursive: true });
       const ids = readFileSync(join(LIBRIVOX, 'fileids'), 'utf8').trim().split('\n');
       writeFileSync(join(kaldi, 'wav.scp'), ids.map((id) => `${id} ${join(LIBRIVOX, `${id}.wav`)}\n`).join(''));
-      writeFileSync(join(kaldi, 'text'), ids.map((id) => `${id} ${readFileSync(join(LIBRIVOX, `${id}.txt`), 'utf8').trim().toUpperCase()}\n`).join(''));
+      writeFileSync(
+        join(kaldi, 'text'),
+        ids
+          .map(
+            (id) =>
+              `${id} ${readFileSync(join(LIBRIVOX, `${id}.txt`), 'utf8')
+                .trim()
+                .toUpperCase()}\n`,
+          )
+          .join(''),
+      );
       writeFileSync(join(kaldi, 'utt2spk'), ids.map((id) => `${id} austen\n`).join(''));
       const lv = join(root, 'librivox');
       await prepareCorpus('kaldi', kaldi, { outDir: lv, splitName: 'test', logger: quietLogger });
@@ -100,17 +149,33 @@ describe('alignment quality on the synth corpus (test voices)', () => {
       const reference = new Map<string, TimedSymbol[]>();
       for (const id of ids) {
         // PocketSphinx word JSON: {"w": [{"b": start s, "d": duration s, "t": "word(2)" | "<sil>"}]}
-        const j = JSON.parse(readFileSync(join(LIBRIVOX, `${id}.json`), 'utf8')) as { w: { b: number; d: number; t: string }[] };
-        reference.set(id, j.w.filter((w) => !w.t.startsWith('<')).map((w) => ({ symbol: w.t.replace(/\(\d+\)$/, '').toUpperCase(), startSec: w.b, durationSec: w.d })));
+        const j = JSON.parse(readFileSync(join(LIBRIVOX, `${id}.json`), 'utf8')) as {
+          w: { b: number; d: number; t: string }[];
+        };
+        reference.set(
+          id,
+          j.w
+            .filter((w) => !w.t.startsWith('<'))
+            .map((w) => ({ symbol: w.t.replace(/\(\d+\)$/, '').toUpperCase(), startSec: w.b, durationSec: w.d })),
+        );
       }
       for (const retryBeam of [40, 400]) {
         const out = join(root, `librivox-ali-${retryBeam}`);
-        const r = await alignCorpus({ dataDir: lv, featuresDir: join(root, 'librivox-feats'), outDir: out, modelDir: join(root, 'mix-ali'), retryBeam, logger: quietLogger });
+        const r = await alignCorpus({
+          dataDir: lv,
+          featuresDir: join(root, 'librivox-feats'),
+          outDir: out,
+          modelDir: join(root, 'mix-ali'),
+          retryBeam,
+          logger: quietLogger,
+        });
         // PocketSphinx reports frame t at t x 10 ms: compare in that convention too.
         const score = await scoreAlignmentFile(join(out, 'test.arrow'), null, 'test', { reference });
         const ctm = await scoreAlignmentFile(join(out, 'test.arrow'), null, 'test', { reference, frameOffsetSec: 0 });
         show(`librivox (retry beam ${retryBeam})`, r, score);
-        console.log(`  same, frame t at t x 10 ms: ${ctm.within.map((w) => `${(w.toleranceSec * 1000).toFixed(0)} ms ${w.percent.toFixed(1)}%`).join(', ')}; skipped: ${JSON.stringify(r.summary.splits.test.reasons.map((x) => `${x.count} x ${x.reason}`))}`);
+        console.log(
+          `  same, frame t at t x 10 ms: ${ctm.within.map((w) => `${(w.toleranceSec * 1000).toFixed(0)} ms ${w.percent.toFixed(1)}%`).join(', ')}; skipped: ${JSON.stringify(r.summary.splits.test.reasons.map((x) => `${x.count} x ${x.reason}`))}`,
+        );
         expect(r.summary.splits.test.done + r.summary.splits.test.failed).toBe(5);
         expect(score.utterances).toBe(r.summary.splits.test.done);
       }

@@ -1,5 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { alignedWordSpans, labelQuality, scoreWordBoundaries, relativeReference, scorePauseFrames } from '../../src/align/score.ts';
+import {
+  alignedWordSpans,
+  labelQuality,
+  scoreWordBoundaries,
+  relativeReference,
+  scorePauseFrames,
+} from '../../src/align/score.ts';
 import { expectClose } from '../hmm/helpers.ts';
 
 const timing = { frameShiftMs: 10, frameLengthMs: 25 };
@@ -23,9 +29,21 @@ describe('aligned word spans', () => {
 });
 
 describe('word boundary score', () => {
-  const ref = [{ symbol: 'A', startSec: 0.1, durationSec: 0.2 }, { symbol: 'B', startSec: 0.3, durationSec: 0.3 }];
+  const ref = [
+    { symbol: 'A', startSec: 0.1, durationSec: 0.2 },
+    { symbol: 'B', startSec: 0.3, durationSec: 0.3 },
+  ];
   it('counts start and end of every word against the tolerances', () => {
-    const s = scoreWordBoundaries([{ uttId: 'u', reference: ref, aligned: [{ startSec: 0.11, endSec: 0.33 }, { startSec: 0.33, endSec: 0.6 }] }]);
+    const s = scoreWordBoundaries([
+      {
+        uttId: 'u',
+        reference: ref,
+        aligned: [
+          { startSec: 0.11, endSec: 0.33 },
+          { startSec: 0.33, endSec: 0.6 },
+        ],
+      },
+    ]);
     expect(s.boundaries).toBe(4);
     // errors: 10 ms, 30 ms, 30 ms, 0 ms
     expect(s.within).toEqual([
@@ -36,25 +54,40 @@ describe('word boundary score', () => {
     expectClose(s.medianAbsErrorSec, 0.02, 1e-12, 'median error');
   });
   it('a boundary exactly on the tolerance counts; one just past it does not', () => {
-    const s = scoreWordBoundaries([{ uttId: 'u', reference: ref.slice(0, 1), aligned: [{ startSec: 0.15, endSec: 0.3501 }] }], { tolerancesSec: [0.05] });
+    const s = scoreWordBoundaries(
+      [{ uttId: 'u', reference: ref.slice(0, 1), aligned: [{ startSec: 0.15, endSec: 0.3501 }] }],
+      { tolerancesSec: [0.05] },
+    );
     expect(s.within[0].count).toBe(1);
   });
   it('skips and counts utterances whose word counts differ or that have a word without frames', () => {
     const s = scoreWordBoundaries([
       { uttId: 'short', reference: ref, aligned: [{ startSec: 0.1, endSec: 0.3 }] },
       { uttId: 'gap', reference: ref, aligned: [{ startSec: 0.1, endSec: 0.3 }, null] },
-      { uttId: 'ok', reference: ref, aligned: [{ startSec: 0.1, endSec: 0.3 }, { startSec: 0.3, endSec: 0.6 }] },
+      {
+        uttId: 'ok',
+        reference: ref,
+        aligned: [
+          { startSec: 0.1, endSec: 0.3 },
+          { startSec: 0.3, endSec: 0.6 },
+        ],
+      },
     ]);
     expect(s.utterances).toBe(1);
     expect(s.skipped.skipped).toBe(2);
-    expect(s.skipped.reasons.map((r) => r.reason).sort()).toEqual(['a word has no aligned frame', 'reference and alignment differ in word count']);
+    expect(s.skipped.reasons.map((r) => r.reason).sort()).toEqual([
+      'a word has no aligned frame',
+      'reference and alignment differ in word count',
+    ]);
     expect(s.within[0].percent).toBe(100);
   });
   it('rejects a negative tolerance', () => {
     expect(() => scoreWordBoundaries([], { tolerancesSec: [-1] })).toThrow(/bad boundary tolerance/);
   });
   it('makes recording-relative reference times relative to the supervision', () => {
-    expect(relativeReference([{ symbol: 'A', startSec: 5.25, durationSec: 0.5 }], 5)).toEqual([{ symbol: 'A', startSec: 0.25, durationSec: 0.5 }]);
+    expect(relativeReference([{ symbol: 'A', startSec: 5.25, durationSec: 0.5 }], 5)).toEqual([
+      { symbol: 'A', startSec: 0.25, durationSec: 0.5 },
+    ]);
   });
 });
 
@@ -78,7 +111,11 @@ describe('pause frames against reference word timings', () => {
   });
   it('a perfect alignment has no pause frames in words', () => {
     const reference = [{ symbol: 'SIX', startSec: 0.025, durationSec: 0.04 }];
-    const s = scorePauseFrames([{ uttId: 'u1', reference, word: [-1, -1, 0, 0, 0, 0, -1, -1], phone: [1, 1, 2, 3, 3, 2, 1, 1] }], timing, phones);
+    const s = scorePauseFrames(
+      [{ uttId: 'u1', reference, word: [-1, -1, 0, 0, 0, 0, -1, -1], phone: [1, 1, 2, 3, 3, 2, 1, 1] }],
+      timing,
+      phones,
+    );
     expect(s.pauseFramesInWords).toBe(0);
     expect(s.wordFramesAsSilence).toBe(0);
     expect(s.byPhone).toEqual([]);
@@ -86,7 +123,11 @@ describe('pause frames against reference word timings', () => {
   it('label quality: silence outside the pauses as a share of all silence frames, and null pause measures without pauses', () => {
     const reference = [{ symbol: 'SIX', startSec: 0.025, durationSec: 0.04 }];
     const word = [-1, 0, 0, 0, 0, -1, -1, -1];
-    const pauses = scorePauseFrames([{ uttId: 'u1', reference, word, phone: [1, 2, 2, 2, 3, 1, 1, 1] }], timing, phones);
+    const pauses = scorePauseFrames(
+      [{ uttId: 'u1', reference, word, phone: [1, 2, 2, 2, 3, 1, 1, 1] }],
+      timing,
+      phones,
+    );
     const bounds = scoreWordBoundaries([{ uttId: 'u1', reference, aligned: alignedWordSpans(word, 1, timing) }]);
     const q = labelQuality({ ...bounds, pauses })!;
     // Silence-labelled: frames 0, 5, 6, 7; frame 5 lies inside the word.
@@ -94,14 +135,23 @@ describe('pause frames against reference word timings', () => {
     expect(q.pauseFramesInWords).toBe(25);
     // An isolated word whose reference spans the whole take: no pause frames to judge against.
     const whole = [{ symbol: 'SIX', startSec: 0, durationSec: 0.1 }];
-    const iso = scorePauseFrames([{ uttId: 'u2', reference: whole, word, phone: [1, 2, 2, 2, 3, 1, 1, 1] }], timing, phones);
-    const qi = labelQuality({ ...scoreWordBoundaries([{ uttId: 'u2', reference: whole, aligned: alignedWordSpans(word, 1, timing) }]), pauses: iso })!;
+    const iso = scorePauseFrames(
+      [{ uttId: 'u2', reference: whole, word, phone: [1, 2, 2, 2, 3, 1, 1, 1] }],
+      timing,
+      phones,
+    );
+    const qi = labelQuality({
+      ...scoreWordBoundaries([{ uttId: 'u2', reference: whole, aligned: alignedWordSpans(word, 1, timing) }]),
+      pauses: iso,
+    })!;
     expect(iso.pauseFrames).toBe(0);
     expect([qi.pauseFramesInWords, qi.silenceOutsidePauses]).toEqual([null, null]);
     expect(labelQuality({ ...scoreWordBoundaries([]), pauses: iso })).toBeNull();
   });
 
   it('refuses word and phone labels of different lengths, naming the utterance', () => {
-    expect(() => scorePauseFrames([{ uttId: 'bad-utt', reference: [], word: [0, 0], phone: [1] }], timing, phones)).toThrow(/bad-utt/);
+    expect(() =>
+      scorePauseFrames([{ uttId: 'bad-utt', reference: [], word: [0, 0], phone: [1] }], timing, phones),
+    ).toThrow(/bad-utt/);
   });
 });

@@ -21,9 +21,12 @@ stages:
   features: {}
   align: ${align}
 `;
-const parse = (text: string) => parseRecipe(text, 'r.yaml', { registry, cwd: root, sets: [`expDir=${join(root, 'exp')}`] });
+const parse = (text: string) =>
+  parseRecipe(text, 'r.yaml', { registry, cwd: root, sets: [`expDir=${join(root, 'exp')}`] });
 
-beforeAll(() => { root = mkdtempSync(join(tmpdir(), 'amd-alignstage-')); });
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'amd-alignstage-'));
+});
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('align stage', () => {
@@ -34,7 +37,11 @@ describe('align stage', () => {
 
   it('checks its options at load time with the recipe line', () => {
     let err: unknown;
-    try { parse(recipe('{numLeaves: 0}')); } catch (e) { err = e; }
+    try {
+      parse(recipe('{numLeaves: 0}'));
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).location).toMatchObject({ file: 'r.yaml', line: 7, keyPath: 'stages.align.numLeaves' });
   });
@@ -42,12 +49,23 @@ describe('align stage', () => {
   it('runs after prepare and features, records speed in stage.json only, and is up to date on a rerun', async () => {
     // Trained on all three splits: a 12-utterance model does not reliably align unseen voices, and
     // this test is about the runner (held-out alignment is tested in corpus.test.ts).
-    const text = recipe('{trainSplits: [train, dev, test], numLeaves: 130, minLeafOccupancy: 10, monoIters: 6, monoGaussians: 120, triIters: 4, triGaussians: 130}');
+    const text = recipe(
+      '{trainSplits: [train, dev, test], numLeaves: 130, minLeafOccupancy: 10, monoIters: 6, monoGaussians: 120, triIters: 4, triGaussians: 130}',
+    );
     const first = await runPipeline(parse(text), { registry, log });
     const a = first.stages.find((s) => s.stage === 'align')!;
     expect(a.status).toBe('ran');
     const dir = join(root, 'exp', 'align');
-    for (const f of ['train.arrow', 'dev.arrow', 'test.arrow', 'senones.json', 'tree.json', 'model.json', 'summary.json']) expect(existsSync(join(dir, f)), f).toBe(true);
+    for (const f of [
+      'train.arrow',
+      'dev.arrow',
+      'test.arrow',
+      'senones.json',
+      'tree.json',
+      'model.json',
+      'summary.json',
+    ])
+      expect(existsSync(join(dir, f)), f).toBe(true);
     expect(existsSync(join(dir, 'timing.json'))).toBe(false);
     const record = JSON.parse(readFileSync(join(dir, 'stage.json'), 'utf8'));
     expect(record.details.timing.framesPerSec).toBeGreaterThan(0);

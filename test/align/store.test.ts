@@ -3,15 +3,29 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
-import { AlignmentFileWriter, readAlignmentFile, readAlignmentMetadata, type UtteranceAlignment } from '../../src/align/store.ts';
+import {
+  AlignmentFileWriter,
+  readAlignmentFile,
+  readAlignmentMetadata,
+  type UtteranceAlignment,
+} from '../../src/align/store.ts';
 import { FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'amd-alignstore-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'amd-alignstore-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const base = { configHash: 'c0ffee', featureConfigHash: 'feed', numSenones: 50, frameShiftMs: 10, phones: ['<eps>', 'SIL', 'AA'], split: 'test' };
+const base = {
+  configHash: 'c0ffee',
+  featureConfigHash: 'feed',
+  numSenones: 50,
+  frameShiftMs: 10,
+  phones: ['<eps>', 'SIL', 'AA'],
+  split: 'test',
+};
 
 function randomUtt(rng: Rng, id: string, n: number): UtteranceAlignment {
   return {
@@ -35,11 +49,22 @@ describe('alignment store (Arrow)', () => {
     const back: UtteranceAlignment[] = [];
     for await (const u of readAlignmentFile(path)) back.push(u);
     expect(back).toEqual(utts);
-    expect(await readAlignmentMetadata(path)).toMatchObject({ numSenones: 50, frameShiftMs: 10, phones: base.phones, split: 'test', stage: 'align' });
+    expect(await readAlignmentMetadata(path)).toMatchObject({
+      numSenones: 50,
+      frameShiftMs: 10,
+      phones: base.phones,
+      split: 'test',
+      stage: 'align',
+    });
     // What pyarrow/polars see: one dictionary-encoded utt_id column and plain integer columns.
     const table = tableFromIPC(readFileSync(path));
     expect(table.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
-      'utt_id:Dictionary<Int32, Utf8>', 'frame:Int32', 'senone:Int32', 'phone:Int32', 'hmm_state:Int8', 'word:Int32',
+      'utt_id:Dictionary<Int32, Utf8>',
+      'frame:Int32',
+      'senone:Int32',
+      'phone:Int32',
+      'hmm_state:Int8',
+      'word:Int32',
     ]);
     expect(table.numRows).toBe(58);
     expect(table.getChild('frame')!.get(17)).toBe(0);
@@ -51,7 +76,9 @@ describe('alignment store (Arrow)', () => {
   it('rejects senones outside the inventory, duplicate ids and ragged columns, naming the utterance', async () => {
     const w = await AlignmentFileWriter.open(join(dir, 'bad.arrow'), base);
     const u = randomUtt(new Rng(1), 'x', 5);
-    expect(() => w.add({ ...u, senone: Int32Array.of(0, 1, 50, 2, 3) })).toThrow(/utterance 'x': senone id outside the inventory; expected 0..49, found 50 at frame 2/);
+    expect(() => w.add({ ...u, senone: Int32Array.of(0, 1, 50, 2, 3) })).toThrow(
+      /utterance 'x': senone id outside the inventory; expected 0..49, found 50 at frame 2/,
+    );
     expect(() => w.add({ ...u, word: Int32Array.of(0) })).toThrow(/word and senone columns differ in length/);
     w.add(u);
     expect(() => w.add(u)).toThrow(FormatError);

@@ -22,7 +22,10 @@ function expected(numSamples: number, ch: number, bits: 16 | 24): Float32Array {
 }
 
 async function expectAudioError(p: Promise<unknown>, re: RegExp, file: string): Promise<void> {
-  const e = await p.then(() => null, (err: unknown) => err);
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(AudioFormatError);
   expect((e as Error).message).toMatch(re);
   expect((e as Error).message).toContain(file);
@@ -40,8 +43,14 @@ function hasFlacTool(): boolean {
 describe('FLAC reader (committed fixtures, see test/golden/audio/HOW-GENERATED.md)', () => {
   it('reads the STREAMINFO header without decoding', async () => {
     expect(await audioInfo(MONO)).toEqual({
-      path: MONO, format: 'flac', sampleRateHz: 16000, numChannels: 1, numSamples: 4800,
-      durationSec: 0.3, bitsPerSample: 16, sampleType: 'int',
+      path: MONO,
+      format: 'flac',
+      sampleRateHz: 16000,
+      numChannels: 1,
+      numSamples: 4800,
+      durationSec: 0.3,
+      bitsPerSample: 16,
+      sampleType: 'int',
     });
     const s = await audioInfo(STEREO);
     expect([s.sampleRateHz, s.numChannels, s.numSamples, s.bitsPerSample]).toEqual([8000, 2, 2000, 24]);
@@ -81,7 +90,11 @@ describe('bad FLAC input is an AudioFormatError naming the file', () => {
   const flac = new Uint8Array(readFileSync(MONO));
 
   it('truncated in the audio frames', async () => {
-    await expectAudioError(decodeFlac(flac.subarray(0, flac.length - 1000), 'cut.flac'), /truncated or corrupt FLAC file: decoded fewer samples than STREAMINFO/, 'cut.flac');
+    await expectAudioError(
+      decodeFlac(flac.subarray(0, flac.length - 1000), 'cut.flac'),
+      /truncated or corrupt FLAC file: decoded fewer samples than STREAMINFO/,
+      'cut.flac',
+    );
     await expectAudioError(decodeFlac(flac.subarray(0, 42), 'hdr.flac'), /truncated or corrupt FLAC/, 'hdr.flac');
   });
 
@@ -100,7 +113,9 @@ describe('bad FLAC input is an AudioFormatError naming the file', () => {
     wrongType[4] = (wrongType[4] & 0x80) | 4;
     await expectAudioError(decodeFlac(wrongType, 'type.flac'), /first metadata block is not STREAMINFO/, 'type.flac');
     const rate0 = flac.slice();
-    rate0[18] = 0; rate0[19] = 0; rate0[20] &= 0x0f;
+    rate0[18] = 0;
+    rate0[19] = 0;
+    rate0[20] &= 0x0f;
     await expectAudioError(decodeFlac(rate0, 'rate.flac'), /sample rate 0/, 'rate.flac');
   });
 
@@ -110,7 +125,8 @@ describe('bad FLAC input is an AudioFormatError naming the file', () => {
 });
 
 const flacTool = hasFlacTool();
-if (!flacTool) console.warn('SKIPPED FLAC round trip through the flac tool: `flac` not installed (apt-get install flac)');
+if (!flacTool)
+  console.warn('SKIPPED FLAC round trip through the flac tool: `flac` not installed (apt-get install flac)');
 
 describe.skipIf(!flacTool)('FLAC written by the flac tool with default settings (needs `flac`)', () => {
   it('decodes what flac encoded from our WAV, sample for sample, as LibriSpeech-style files', async () => {

@@ -26,7 +26,12 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** The one float comparison of these tests: lengths equal and max abs difference within `tol`. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = 'values'): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what = 'values',
+): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   const d = maxAbsDiff(actual, expected);
   if (!(d <= tol)) {
@@ -81,10 +86,15 @@ export function randomInt16Floats(rng: Rng, n: number): Float32Array {
 }
 
 /** Build a RIFF/WAVE file from raw chunks (ids and bodies), adding odd-size pad bytes. */
-export function riff(chunks: { id: string; body: Uint8Array; size?: number; noPad?: boolean }[], form = 'RIFF'): Uint8Array {
+export function riff(
+  chunks: { id: string; body: Uint8Array; size?: number; noPad?: boolean }[],
+  form = 'RIFF',
+): Uint8Array {
   const parts: number[] = [];
   const push32 = (v: number) => parts.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-  const pushId = (s: string) => { for (let i = 0; i < 4; i++) parts.push(s.charCodeAt(i)); };
+  const pushId = (s: string) => {
+    for (let i = 0; i < 4; i++) parts.push(s.charCodeAt(i));
+  };
   pushId(form);
   push32(0); // patched below
   pushId('WAVE');
@@ -100,7 +110,14 @@ export function riff(chunks: { id: string; body: Uint8Array; size?: number; noPa
 }
 
 /** A fmt chunk body: tag, channels, rate, block align, bits (+ optional extension bytes). */
-export function fmtBody(tag: number, channels: number, rateHz: number, blockAlign: number, bits: number, ext?: Uint8Array): Uint8Array {
+export function fmtBody(
+  tag: number,
+  channels: number,
+  rateHz: number,
+  blockAlign: number,
+  bits: number,
+  ext?: Uint8Array,
+): Uint8Array {
   const b = new Uint8Array(16 + (ext ? 2 + ext.length : 0));
   const v = new DataView(b.buffer);
   v.setUint16(0, tag, true);

@@ -1,13 +1,25 @@
 import { describe, it, expect } from 'vitest';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { audioInfo, decodeAudio, encodeSphere, encodeWav, readAudio, readAudioChannel, resample, writeWav } from '../../src/audio/index.ts';
+import {
+  audioInfo,
+  decodeAudio,
+  encodeSphere,
+  encodeWav,
+  readAudio,
+  readAudioChannel,
+  resample,
+  writeWav,
+} from '../../src/audio/index.ts';
 import { AudioFormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { GOLDEN, expectClose, expectSameSamples, randomInt16Floats, tempDir } from './helpers.ts';
 
 async function expectAudioError(p: Promise<unknown>, re: RegExp, file: string): Promise<AudioFormatError> {
-  const e = await p.then(() => null, (err: unknown) => err);
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(AudioFormatError);
   expect((e as Error).message).toMatch(re);
   expect((e as Error).message).toContain(file);
@@ -29,10 +41,22 @@ describe('audioInfo / readAudio: format sniffed from magic bytes, not the file n
 
   it('reports WAV, SPHERE and FLAC headers', async () => {
     expect(await audioInfo(wavAsFlac)).toEqual({
-      path: wavAsFlac, format: 'wav', sampleRateHz: 16000, numChannels: 2, numSamples: 16000,
-      durationSec: 1, bitsPerSample: 24, sampleType: 'int',
+      path: wavAsFlac,
+      format: 'wav',
+      sampleRateHz: 16000,
+      numChannels: 2,
+      numSamples: 16000,
+      durationSec: 1,
+      bitsPerSample: 24,
+      sampleType: 'int',
     });
-    expect(await audioInfo(timit)).toMatchObject({ format: 'sphere', sampleRateHz: 16000, numChannels: 1, numSamples: 16000, bitsPerSample: 16 });
+    expect(await audioInfo(timit)).toMatchObject({
+      format: 'sphere',
+      sampleRateHz: 16000,
+      numChannels: 1,
+      numSamples: 16000,
+      bitsPerSample: 16,
+    });
     expect(await audioInfo(flac)).toMatchObject({ format: 'flac', sampleRateHz: 16000, numSamples: 4800 });
   });
 
@@ -87,8 +111,16 @@ describe('readAudioChannel: channel, segment, resampling', () => {
   it('cuts a segment that overshoots the end by at most toleranceSec (default 25 ms)', async () => {
     const s = await readAudioChannel(wav, { startSec: 0.9, durationSec: 0.12 });
     expectSameSamples(s.samples, left.subarray(14400), 'cut at end');
-    await expectAudioError(readAudioChannel(wav, { startSec: 0.9, durationSec: 0.2 }), /segment ends after the end of the audio/, wav);
-    await expectAudioError(readAudioChannel(wav, { startSec: 0.9, durationSec: 0.12, toleranceSec: 0 }), /segment ends after/, wav);
+    await expectAudioError(
+      readAudioChannel(wav, { startSec: 0.9, durationSec: 0.2 }),
+      /segment ends after the end of the audio/,
+      wav,
+    );
+    await expectAudioError(
+      readAudioChannel(wav, { startSec: 0.9, durationSec: 0.12, toleranceSec: 0 }),
+      /segment ends after/,
+      wav,
+    );
   });
 
   it('rejects a bad segment and a channel out of range, naming the file', async () => {
@@ -98,7 +130,11 @@ describe('readAudioChannel: channel, segment, resampling', () => {
     const e = await expectAudioError(readAudioChannel(wav, { channel: 2 }), /channel out of range/, wav);
     expect([e.expected, e.found]).toEqual(['channel 0..1', '2']);
     await expectAudioError(readAudioChannel(sph, { channel: -1 }), /channel out of range/, sph);
-    await expectAudioError(readAudioChannel(join(GOLDEN, 'fixtures', 'mono16k16bit.flac'), { channel: 1 }), /channel 0..0, found 1/, 'mono16k16bit.flac');
+    await expectAudioError(
+      readAudioChannel(join(GOLDEN, 'fixtures', 'mono16k16bit.flac'), { channel: 1 }),
+      /channel 0..0, found 1/,
+      'mono16k16bit.flac',
+    );
   });
 
   it('resamples the segment to targetRateHz', async () => {
@@ -143,7 +179,11 @@ describe('bad files are AudioFormatErrors naming the path', () => {
     const p = join(dir, 'trunc.wav');
     const full = encodeWav(left, 16000);
     writeFileSync(p, full.subarray(0, 1000));
-    for (const op of [() => audioInfo(p), () => readAudio(p), () => readAudioChannel(p, { startSec: 0.01, durationSec: 0.001 })]) {
+    for (const op of [
+      () => audioInfo(p),
+      () => readAudio(p),
+      () => readAudioChannel(p, { startSec: 0.01, durationSec: 0.001 }),
+    ]) {
       await expectAudioError(op(), /truncated WAV/, p);
     }
   });

@@ -1,7 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resample, resampledLength, resampleKernel, RESAMPLE_KAISER_BEST, type ResampleOptions } from '../../src/audio/resample.ts';
+import {
+  resample,
+  resampledLength,
+  resampleKernel,
+  RESAMPLE_KAISER_BEST,
+  type ResampleOptions,
+} from '../../src/audio/resample.ts';
 import { readAudioChannel } from '../../src/audio/index.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
@@ -41,10 +47,24 @@ function checkGolden(c: GoldenCase, x: Float32Array): void {
   expect(y.length, 'output length').toBe(c.outputLength);
   expectClose(y.subarray(0, 16), c.first, TOL_F64, `${c.name}: first 16`);
   expectClose(y.subarray(y.length - 16), c.last, TOL_F64, `${c.name}: last 16`);
-  expectClose(c.index.map((i) => y[i]), c.values, TOL_F64, `${c.name}: ${c.index.length} spread samples`);
-  expectClose(y.subarray(0, 16), c.firstFloat32, c.torchFloat32VsFloat64MaxAbs + TOL_F64, `${c.name}: vs torchaudio float32`);
-  let s = 0, s2 = 0;
-  for (const v of y) { s += v; s2 += v * v; }
+  expectClose(
+    c.index.map((i) => y[i]),
+    c.values,
+    TOL_F64,
+    `${c.name}: ${c.index.length} spread samples`,
+  );
+  expectClose(
+    y.subarray(0, 16),
+    c.firstFloat32,
+    c.torchFloat32VsFloat64MaxAbs + TOL_F64,
+    `${c.name}: vs torchaudio float32`,
+  );
+  let s = 0,
+    s2 = 0;
+  for (const v of y) {
+    s += v;
+    s2 += v * v;
+  }
   expect(Math.abs(s - c.sum), `${c.name}: sum`).toBeLessThan(1e-7 * y.length);
   expect(Math.abs(s2 - c.sumSquares) / c.sumSquares, `${c.name}: relative energy`).toBeLessThan(1e-6);
 }
@@ -71,7 +91,12 @@ function levelDb(y: Float32Array, edge: number): number {
 }
 
 describe('resample: anti-aliasing and passband', () => {
-  const pairs: [number, number][] = [[16000, 8000], [44100, 16000], [22050, 16000], [48000, 16000]];
+  const pairs: [number, number][] = [
+    [16000, 8000],
+    [44100, 16000],
+    [22050, 16000],
+    [48000, 16000],
+  ];
 
   for (const [from, to] of pairs) {
     it(`${from} -> ${to}: a tone at 1.5x the new Nyquist is attenuated by >= 40 dB (default filter)`, () => {
@@ -87,7 +112,12 @@ describe('resample: anti-aliasing and passband', () => {
       const y = resample(tone(from, from / 2, f), from, to);
       expect(Math.abs(levelDb(y, 200))).toBeLessThan(0.1);
       const ideal = tone(to, y.length, f);
-      expectClose(y.subarray(200, y.length - 200), ideal.subarray(200, y.length - 200), 5e-3, 'resampled tone vs ideal tone');
+      expectClose(
+        y.subarray(200, y.length - 200),
+        ideal.subarray(200, y.length - 200),
+        5e-3,
+        'resampled tone vs ideal tone',
+      );
     });
   }
 
@@ -118,7 +148,13 @@ describe('resample: lengths, identity, errors', () => {
     const rng = new Rng(11);
     for (let k = 0; k < 50; k++) {
       const n = 1 + rng.int(5000);
-      const [from, to] = [[22050, 16000], [44100, 16000], [16000, 8000], [8000, 16000], [11025, 16000]][k % 5];
+      const [from, to] = [
+        [22050, 16000],
+        [44100, 16000],
+        [16000, 8000],
+        [8000, 16000],
+        [11025, 16000],
+      ][k % 5];
       expect(resampledLength(n, from, to)).toBe(Math.ceil((n * to) / from - 1e-9));
       expect(resample(new Float32Array(n), from, to).length).toBe(resampledLength(n, from, to));
     }
@@ -130,8 +166,14 @@ describe('resample: lengths, identity, errors', () => {
     const a = Float32Array.from({ length: 2000 }, () => rng.gauss() * 0.1);
     const b = Float32Array.from({ length: 2000 }, () => rng.gauss() * 0.1);
     const sum = Float32Array.from(a, (v, i) => v + b[i]);
-    const ya = resample(a, 22050, 16000), yb = resample(b, 22050, 16000);
-    expectClose(resample(sum, 22050, 16000), Float32Array.from(ya, (v, i) => v + yb[i]), 1e-6, 'linearity');
+    const ya = resample(a, 22050, 16000),
+      yb = resample(b, 22050, 16000);
+    expectClose(
+      resample(sum, 22050, 16000),
+      Float32Array.from(ya, (v, i) => v + yb[i]),
+      1e-6,
+      'linearity',
+    );
     const same = resample(a, 16000, 16000);
     expect(same).not.toBe(a);
     expectClose(same, a, 0, 'identity');
@@ -150,6 +192,11 @@ describe('resample: lengths, identity, errors', () => {
   it("accepts torchaudio 0.x method names ('sinc_interpolation', 'kaiser_window')", () => {
     const x = chirp(16000, 0.1, 100, 7000, 0.5);
     expectClose(resample(x, 16000, 8000, { method: 'sinc_interpolation' }), resample(x, 16000, 8000), 0, 'hann alias');
-    expectClose(resample(x, 16000, 8000, { method: 'kaiser_window' }), resample(x, 16000, 8000, { method: 'sinc_interp_kaiser' }), 0, 'kaiser alias');
+    expectClose(
+      resample(x, 16000, 8000, { method: 'kaiser_window' }),
+      resample(x, 16000, 8000, { method: 'sinc_interp_kaiser' }),
+      0,
+      'kaiser alias',
+    );
   });
 });

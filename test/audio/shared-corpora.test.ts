@@ -24,14 +24,24 @@ describe.skipIf(!have)('real recordings decode as Python wave does (needs ../sha
       const path = join(CORPORA, r.file);
       const info = await audioInfo(path);
       expect(info).toEqual({
-        path, format: 'wav', sampleRateHz: r.sampleRateHz, numChannels: r.numChannels, numSamples: r.numSamples,
-        durationSec: r.numSamples / r.sampleRateHz, bitsPerSample: r.bitsPerSample, sampleType: 'int',
+        path,
+        format: 'wav',
+        sampleRateHz: r.sampleRateHz,
+        numChannels: r.numChannels,
+        numSamples: r.numSamples,
+        durationSec: r.numSamples / r.sampleRateHz,
+        bitsPerSample: r.bitsPerSample,
+        sampleType: 'int',
       });
       const { samples } = await readAudioChannel(path);
       const ints = Array.from(samples, (v) => v * 32768);
       expect(ints.slice(0, 8)).toEqual(r.first8);
-      let s = 0, s2 = 0;
-      for (const v of ints) { s += v; s2 += v * v; }
+      let s = 0,
+        s2 = 0;
+      for (const v of ints) {
+        s += v;
+        s2 += v * v;
+      }
       expect([s, s2]).toEqual([r.sum, r.sumSquares]);
     });
   }

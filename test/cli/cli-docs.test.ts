@@ -52,7 +52,12 @@ describe('docs/cli.md', () => {
     const program = new Command().name('tool');
     program.command('long').description('word '.repeat(60).trim());
     const md = renderCliDocs(program);
-    const longest = Math.max(...md.split('\n').filter((l) => l.startsWith('  long')).map((l) => l.length));
+    const longest = Math.max(
+      ...md
+        .split('\n')
+        .filter((l) => l.startsWith('  long'))
+        .map((l) => l.length),
+    );
     expect(longest).toBeLessThanOrEqual(CLI_DOCS_HELP_WIDTH);
     expect(longest).toBeGreaterThan(CLI_DOCS_HELP_WIDTH - 10);
   });

@@ -1,5 +1,15 @@
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync, copyFileSync, truncateSync, statSync } from 'node:fs';
+import {
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  existsSync,
+  rmSync,
+  readdirSync,
+  copyFileSync,
+  truncateSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +23,14 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { stdout += String(s); return true; });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { stderr += String(s); return true; });
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    stdout += String(s);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    stderr += String(s);
+    return true;
+  });
   try {
     const code = await main(['node', 'am-distill', ...args]);
     return { code, stdout, stderr };
@@ -71,7 +87,11 @@ describe('am-distill run', () => {
     writeFileSync(bad, 'name: x\nstages:\n  prepare: [1, 2\n');
     const r = await cli('run', bad, '--exp-dir', join(root, 'exp-never'));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`error \\[E_CONFIG\\]: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: malformed YAML at column \\d+`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `error \\[E_CONFIG\\]: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: malformed YAML at column \\d+`,
+      ),
+    );
   });
 
   it('reports an unknown key with its dotted path, file and line', async () => {
@@ -86,12 +106,16 @@ describe('am-distill run', () => {
     // Later issues register more stages; the list starts with these two.
     const r = await cli(...runArgs(), '--from-stage', 'nosuch');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--from-stage nosuch: unknown stage 'nosuch'; expected one of prepare, features(, [a-z-]+)*, found 'nosuch'/);
+    expect(r.stderr).toMatch(
+      /--from-stage nosuch: unknown stage 'nosuch'; expected one of prepare, features(, [a-z-]+)*, found 'nosuch'/,
+    );
     const inRecipe = join(root, 'unknown-stage.yaml');
     writeFileSync(inRecipe, tinyRecipe() + '  nosuch: {}\n');
     const r2 = await cli('run', inRecipe, '--exp-dir', join(root, 'exp-never'));
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toContain(`${inRecipe}:12, key 'stages.nosuch': unknown stage 'nosuch'; expected one of prepare, features`);
+    expect(r2.stderr).toContain(
+      `${inRecipe}:12, key 'stages.nosuch': unknown stage 'nosuch'; expected one of prepare, features`,
+    );
     expect(existsSync(join(root, 'exp-never'))).toBe(false);
   });
 
@@ -117,7 +141,18 @@ describe('am-distill run', () => {
 
 describe('am-distill distill', () => {
   it('checks --copies-hard-weight before reading any input', async () => {
-    const dirs = ['--models', join(root, 'm'), '--targets', join(root, 't'), '--features', join(root, 'f'), '--align', join(root, 'a'), '--out', join(root, 'never')];
+    const dirs = [
+      '--models',
+      join(root, 'm'),
+      '--targets',
+      join(root, 't'),
+      '--features',
+      join(root, 'f'),
+      '--align',
+      join(root, 'a'),
+      '--out',
+      join(root, 'never'),
+    ];
     const r = await cli('distill', ...dirs, '--copies-hard-weight', '-1');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--copies-hard-weight/);
@@ -158,8 +193,13 @@ describe('am-distill validate', () => {
 
   it('exits 2 with a typed message naming the file and line of a bad manifest', async () => {
     const bad = join(root, 'bad.jsonl');
-    const lines = readFileSync(join(expDir, 'prepare', 'train', 'supervisions.jsonl'), 'utf8').trim().split('\n');
-    writeFileSync(bad, [lines[0], lines[1].replace('"durationSec":', '"durationSec":"x","d":'), lines[2]].join('\n') + '\n');
+    const lines = readFileSync(join(expDir, 'prepare', 'train', 'supervisions.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    writeFileSync(
+      bad,
+      [lines[0], lines[1].replace('"durationSec":', '"durationSec":"x","d":'), lines[2]].join('\n') + '\n',
+    );
     const r = await cli('validate', bad);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`error [E_CORPUS]: ${bad}:2`);
@@ -204,7 +244,9 @@ describe('am-distill corpus / features', () => {
     expect(ok.stdout).toContain('prepared kaldi: 6 utterances in test, train at 16000 Hz');
     const bad = await cli('corpus', 'prepare', 'kaldi', dataDir, '--out', out, '--opt', 'disjointSpeakers=maybe');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("--opt disjointSpeakers=maybe, key 'disjointSpeakers': wrong type; expected true or false");
+    expect(bad.stderr).toContain(
+      "--opt disjointSpeakers=maybe, key 'disjointSpeakers': wrong type; expected true or false",
+    );
     const unknown = await cli('corpus', 'prepare', 'nosuch', dataDir, '--out', out);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown corpus 'nosuch'");
@@ -214,9 +256,27 @@ describe('am-distill corpus / features', () => {
     const data = join(root, 'data-prepared');
     const whole = join(root, 'feats-whole');
     const sharded = join(root, 'feats-sharded');
-    expect((await cli('features', '--data', data, '--out', whole, '--split', 'train', '--num-mel-bins', '23')).code).toBe(0);
+    expect(
+      (await cli('features', '--data', data, '--out', whole, '--split', 'train', '--num-mel-bins', '23')).code,
+    ).toBe(0);
     for (const shard of ['0/2', '1/2']) {
-      expect((await cli('features', '--data', data, '--out', sharded, '--split', 'train', '--num-mel-bins', '23', '--shard', shard)).code).toBe(0);
+      expect(
+        (
+          await cli(
+            'features',
+            '--data',
+            data,
+            '--out',
+            sharded,
+            '--split',
+            'train',
+            '--num-mel-bins',
+            '23',
+            '--shard',
+            shard,
+          )
+        ).code,
+      ).toBe(0);
     }
     expect(existsSync(join(sharded, 'train.1-of-2.arrow'))).toBe(true);
     expect((await cli('features', '--out', sharded, '--split', 'train', '--merge-shards', '2')).code).toBe(0);
@@ -243,7 +303,10 @@ describe('am-distill corpus / features', () => {
       [['--vtlp', '0.9,x'], '--vtlp 0.9,x: bad --vtlp; expected comma-separated warp factors'],
       [['--vtlp', '0.9,1'], "key 'vtlp.warps': bad VTLP warp factor"],
       [['--vtlp-split', 'train'], '--vtlp-split needs --vtlp'],
-      [['--vtlp', '1.1', '--vtlp-split', 'dev'], "key 'vtlp.splits': VTLP split 'dev' is not among the splits processed"],
+      [
+        ['--vtlp', '1.1', '--vtlp-split', 'dev'],
+        "key 'vtlp.splits': VTLP split 'dev' is not among the splits processed",
+      ],
     ] as const) {
       const bad = await cli('features', '--data', data, '--out', join(root, 'feats-vtlp-bad'), ...args);
       expect(bad.code, args.join(' ')).toBe(2);
@@ -270,16 +333,25 @@ describe('missing input files', () => {
       const r = await cli(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).not.toContain('internal error');
-      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^am-distill: error \\[E_\\w+\\]: ${file.replace(/[/.]/g, '\\$&')}: (file not found|not a file)`));
+      expect(r.stderr, args.join(' ')).toMatch(
+        new RegExp(`^am-distill: error \\[E_\\w+\\]: ${file.replace(/[/.]/g, '\\$&')}: (file not found|not a file)`),
+      );
     }
   });
 });
 
 describe('am-distill --version', () => {
   it("prints package.json's version, not a copy of it", async () => {
-    const want = (JSON.parse(readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version: string }).version;
+    const want = (
+      JSON.parse(readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
     const out: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      out.push(String(s));
+      return true;
+    });
     try {
       expect(await main(['node', 'am-distill', '--version'])).toBe(0);
     } finally {

@@ -17,11 +17,21 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const exp = mkdtempSync(join(tmpdir(), 'amd-demo-'));
 afterAll(() => rmSync(exp, { recursive: true, force: true }));
 
-interface Difference { a: string; b: string; value: number; ci: { low: number; high: number } | null }
+interface Difference {
+  a: string;
+  b: string;
+  value: number;
+  ci: { low: number; high: number } | null;
+}
 
 describe('npm run demo', () => {
   it('runs every stage to the report on a test set of >= 8 unseen speakers and >= 1,500 words, then skips every stage on a rerun', async () => {
-    const run = () => spawnSync(process.execPath, [join(repoRoot, 'bin/am-distill.js'), 'run', 'pipelines/demo.yaml', '--exp-dir', exp], { cwd: repoRoot, encoding: 'utf8' });
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        [join(repoRoot, 'bin/am-distill.js'), 'run', 'pipelines/demo.yaml', '--exp-dir', exp],
+        { cwd: repoRoot, encoding: 'utf8' },
+      );
     const t0 = Date.now();
     const first = run();
     const seconds = (Date.now() - t0) / 1000;
@@ -39,7 +49,8 @@ describe('npm run demo', () => {
 
     // The test set: unseen speakers (no voice variant shared with train or dev), enough words.
     const test = await readSplit(join(exp, 'prepare'), 'test');
-    const speakersOf = async (split: string) => new Set((await readSplit(join(exp, 'prepare'), split)).supervisions.map((s) => s.speaker));
+    const speakersOf = async (split: string) =>
+      new Set((await readSplit(join(exp, 'prepare'), split)).supervisions.map((s) => s.speaker));
     const variant = (speaker: string) => speaker.split('-').at(-1);
     const testSpeakers = await speakersOf('test');
     const words = test.supervisions.reduce((n, s) => n + s.text.split(/\s+/).filter(Boolean).length, 0);
@@ -52,12 +63,19 @@ describe('npm run demo', () => {
     // The report: Table 1 on that test set, the ensemble's frame-accuracy gain significant.
     const report = JSON.parse(readFileSync(join(exp, 'report', 'report.json'), 'utf8'));
     expect(report.corpus.splits.test.speakers).toBe(testSpeakers.size);
-    const gain = (report.differences.frameAccuracy.differences as Difference[]).find((d) => d.a === 'ensemble' && d.b === 'baseline')!;
-    console.log(`demo ensemble - baseline test frame accuracy: ${(100 * gain.value).toFixed(2)} points, ${report.differences.method} [${(100 * gain.ci!.low).toFixed(2)}, ${(100 * gain.ci!.high).toFixed(2)}]`);
-    expect(gain.ci!.low, 'the ensemble beats the baseline on test frame accuracy beyond the interval').toBeGreaterThan(0);
+    const gain = (report.differences.frameAccuracy.differences as Difference[]).find(
+      (d) => d.a === 'ensemble' && d.b === 'baseline',
+    )!;
+    console.log(
+      `demo ensemble - baseline test frame accuracy: ${(100 * gain.value).toFixed(2)} points, ${report.differences.method} [${(100 * gain.ci!.low).toFixed(2)}, ${(100 * gain.ci!.high).toFixed(2)}]`,
+    );
+    expect(gain.ci!.low, 'the ensemble beats the baseline on test frame accuracy beyond the interval').toBeGreaterThan(
+      0,
+    );
 
     const second = run();
     expect(second.status).toBe(0);
-    for (const stage of ['prepare', 'features', 'train', 'distill', 'decode', 'report']) expect(second.stderr).toContain(`skip ${stage}: up to date`);
+    for (const stage of ['prepare', 'features', 'train', 'distill', 'decode', 'report'])
+      expect(second.stderr).toContain(`skip ${stage}: up to date`);
   });
 });

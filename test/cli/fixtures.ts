@@ -13,7 +13,10 @@ export async function makeKaldiCorpus(root: string, seed = 1, utterancesPerSplit
   const rng = new Rng(seed);
   const sampleRateHz = 16000;
   const dataDir = join(root, 'data');
-  for (const [split, speakers] of [['train', ['spk1', 'spk2']], ['test', ['spk3']]] as const) {
+  for (const [split, speakers] of [
+    ['train', ['spk1', 'spk2']],
+    ['test', ['spk3']],
+  ] as const) {
     const dir = join(dataDir, split);
     mkdirSync(dir, { recursive: true });
     const wavScp: string[] = [];
@@ -25,7 +28,8 @@ export async function makeKaldiCorpus(root: string, seed = 1, utterancesPerSplit
       const n = Math.round(sampleRateHz * rng.uniform(0.4, 0.8));
       const f0 = rng.uniform(100, 300);
       const samples = new Float32Array(n);
-      for (let t = 0; t < n; t++) samples[t] = 0.3 * Math.sin((2 * Math.PI * f0 * t) / sampleRateHz) + 0.01 * rng.gauss();
+      for (let t = 0; t < n; t++)
+        samples[t] = 0.3 * Math.sin((2 * Math.PI * f0 * t) / sampleRateHz) + 0.01 * rng.gauss();
       const wav = join(root, 'wav', `${utt}.wav`);
       mkdirSync(join(root, 'wav'), { recursive: true });
       await writeWav(wav, samples, sampleRateHz);

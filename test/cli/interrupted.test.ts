@@ -6,7 +6,16 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
@@ -34,22 +43,34 @@ const load = () => loadRecipe(recipePath, { registry: defaultRegistry, expDir, c
 
 /** Run the CLI in a child process and SIGKILL it once `expDir` holds an entry matching `when`. */
 async function killWhen(when: RegExp): Promise<string> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/am-distill.js'), 'run', recipePath, '--exp-dir', expDir, '--corpus-dir', dataDir], {
-    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AM_DISTILL_LOG: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/am-distill.js'), 'run', recipePath, '--exp-dir', expDir, '--corpus-dir', dataDir],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, AM_DISTILL_LOG: 'warn' },
+    },
+  );
   let stderr = '';
-  child.stderr!.on('data', (b) => { stderr += String(b); });
+  child.stderr!.on('data', (b) => {
+    stderr += String(b);
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   let found: string | undefined;
   let done = false;
-  void exited.then(() => { done = true; });
+  void exited.then(() => {
+    done = true;
+  });
   while (!found && !done) {
     await new Promise((r) => setTimeout(r, 5));
     found = existsSync(expDir) ? readdirSync(expDir).find((e) => when.test(e)) : undefined;
   }
   if (found) child.kill('SIGKILL');
   await exited;
-  if (!found) throw new Error(`the run ended before ${when} appeared in ${expDir} (the align stage no longer writes a nested temp dir?): ${stderr}`);
+  if (!found)
+    throw new Error(
+      `the run ended before ${when} appeared in ${expDir} (the align stage no longer writes a nested temp dir?): ${stderr}`,
+    );
   return found;
 }
 
@@ -72,10 +93,14 @@ describe('a run killed with SIGKILL during align', () => {
     expect(err).toBeInstanceOf(FormatError);
     expect(err.message).toContain(`${file}: truncated or damaged Arrow IPC file: no footer`);
     expect(err.message).not.toMatch(/Cannot read properties|fieldsLength/);
-    expect(log.lines.join('')).toContain(`stage features is out of date (output damaged (train.arrow: ${statSync(file).size} bytes, recorded ${good.length})) but is not run because of --from-stage align`);
+    expect(log.lines.join('')).toContain(
+      `stage features is out of date (output damaged (train.arrow: ${statSync(file).size} bytes, recorded ${good.length})) but is not run because of --from-stage align`,
+    );
     const r = await runPipeline(load(), { registry: defaultRegistry, log, toStage: 'features' });
     expect(r.stages.map((s) => [s.status, s.reason])).toEqual([
-      ['up-to-date', undefined], ['ran', `output damaged (train.arrow: ${Math.floor(good.length / 2)} bytes, recorded ${good.length})`], ['after-to-stage', undefined],
+      ['up-to-date', undefined],
+      ['ran', `output damaged (train.arrow: ${Math.floor(good.length / 2)} bytes, recorded ${good.length})`],
+      ['after-to-stage', undefined],
     ]);
     expect(readFileSync(file).equals(good)).toBe(true);
   }, 60_000);

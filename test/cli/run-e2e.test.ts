@@ -24,7 +24,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function amDistill(...args: string[]) {
   // Relative paths in the recipe (corpus.dir: data) and the default exp/<name> resolve against cwd.
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, AM_DISTILL_LOG: 'info' } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, AM_DISTILL_LOG: 'info' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -45,7 +49,9 @@ describe('am-distill run through the real CLI', () => {
     expect(meta.featureConfig).toMatchObject({ numMelBins: 23, sampleRateHz: 16000 });
     const record = JSON.parse(readFileSync(join(exp, 'features', 'stage.json'), 'utf8'));
     expect(record.counts).toMatchObject({ splits: 2, utterances: 6 });
-    expect(record.inputs.upstream.prepare).toBe(JSON.parse(readFileSync(join(exp, 'prepare', 'stage.json'), 'utf8')).outputHash);
+    expect(record.inputs.upstream.prepare).toBe(
+      JSON.parse(readFileSync(join(exp, 'prepare', 'stage.json'), 'utf8')).outputHash,
+    );
 
     const second = amDistill('run', 'tiny.yaml');
     expect(second.code).toBe(0);

@@ -13,7 +13,11 @@ if (!present) console.warn(`SKIPPED: FSDD tests need ../shared/corpora/fsdd (loo
 describe.skipIf(!present)('fsdd on the real recordings (needs ../shared)', () => {
   it('isolated mode: 2000 takes of 4 speakers, 500 each, split george+jackson / nicolas / yweweler', async () => {
     const p = await prepareFsdd(FSDD, { outDir: tmp(), mode: 'isolated', logger: memoryLogger() });
-    expect(p.info.options).toMatchObject({ trainSpeakers: ['george', 'jackson'], devSpeakers: ['nicolas'], testSpeakers: ['yweweler'] });
+    expect(p.info.options).toMatchObject({
+      trainSpeakers: ['george', 'jackson'],
+      devSpeakers: ['nicolas'],
+      testSpeakers: ['yweweler'],
+    });
     expect(p.info.counts.train).toMatchObject({ supervisions: 1000, speakers: 2 });
     expect(p.info.counts.dev.supervisions).toBe(500);
     expect(p.info.counts.test.supervisions).toBe(500);
@@ -23,7 +27,7 @@ describe.skipIf(!present)('fsdd on the real recordings (needs ../shared)', () =>
     expectClose(total, 831, 1); // SOURCE.md: "about 831 s"
   });
 
-  it('connected mode: digit strings at each speaker\'s own noise floor', async () => {
+  it("connected mode: digit strings at each speaker's own noise floor", async () => {
     const p = await prepareFsdd(FSDD, { outDir: tmp(), numUtterancesPerSpeaker: 10, seed: 1, logger: memoryLogger() });
     expect(p.info.counts.train.supervisions).toBe(20);
     const s = p.splits.test.supervisions[0];
@@ -41,8 +45,18 @@ describe.skipIf(!present)('fsdd on the real recordings (needs ../shared)', () =>
   });
 
   it("isolatedTest (pipelines/fsdd-digits.yaml's split): the test speaker's 500 takes, no take of the 3 training speakers", async () => {
-    const p = await prepareFsdd(FSDD, { outDir: tmp(), numUtterancesPerSpeaker: 2, devTakeFraction: 0.1, isolatedTest: true, seed: 1, logger: memoryLogger() });
-    expect(p.info.options).toMatchObject({ trainSpeakers: ['george', 'jackson', 'nicolas'], testSpeakers: ['yweweler'] });
+    const p = await prepareFsdd(FSDD, {
+      outDir: tmp(),
+      numUtterancesPerSpeaker: 2,
+      devTakeFraction: 0.1,
+      isolatedTest: true,
+      seed: 1,
+      logger: memoryLogger(),
+    });
+    expect(p.info.options).toMatchObject({
+      trainSpeakers: ['george', 'jackson', 'nicolas'],
+      testSpeakers: ['yweweler'],
+    });
     expect(p.info.counts['test-isolated']).toMatchObject({ supervisions: 500, speakers: 1 });
     const iso = p.splits['test-isolated'].supervisions;
     expect(iso.every((s) => s.speaker === 'yweweler' && s.text.split(' ').length === 1)).toBe(true);

@@ -21,7 +21,9 @@ describe('corpus adapter registry', () => {
 
   it('rejects an unknown corpus name, listing the known ones', () => {
     expect(() => getAdapter('tidigits')).toThrow(ConfigError);
-    expect(() => getAdapter('tidigits')).toThrow(/unknown corpus 'tidigits'; expected one of .*fsdd.*kaldi.*librispeech.*timit/);
+    expect(() => getAdapter('tidigits')).toThrow(
+      /unknown corpus 'tidigits'; expected one of .*fsdd.*kaldi.*librispeech.*timit/,
+    );
   });
 
   it('prepareCorpus prepares and writes the data dir (manifests + corpus.json)', async () => {

@@ -14,7 +14,9 @@ function kaldiData(opts: { sharedSpeaker?: boolean; testRateHz?: number } = {}):
   const root = tmp();
   const rng = new Rng(3);
   const mk = (split: string, utts: [string, string, string][], rate: number) => {
-    const scp: string[] = [], text: string[] = [], u2s: string[] = [];
+    const scp: string[] = [],
+      text: string[] = [],
+      u2s: string[] = [];
     for (const [id, spk, words] of utts) {
       const wav = put(join(root, 'wav', `${id}.wav`), encodeWav(burst(rng, 0.3, rate), rate));
       scp.push(`${id} ${wav}`);
@@ -25,7 +27,14 @@ function kaldiData(opts: { sharedSpeaker?: boolean; testRateHz?: number } = {}):
     put(join(root, 'data', split, 'text'), text.join('\n') + '\n');
     put(join(root, 'data', split, 'utt2spk'), u2s.join('\n') + '\n');
   };
-  mk('train', [['a-1', 'a', 'one two'], ['b-1', 'b', 'three']], 16000);
+  mk(
+    'train',
+    [
+      ['a-1', 'a', 'one two'],
+      ['b-1', 'b', 'three'],
+    ],
+    16000,
+  );
   mk('test', [['c-1', opts.sharedSpeaker ? 'a' : 'c', 'four']], opts.testRateHz ?? 16000);
   return join(root, 'data');
 }
@@ -35,7 +44,10 @@ describe('kaldi adapter', () => {
     const p = await prepareKaldi(kaldiData(), { outDir: tmp(), logger: quiet });
     expect(p.info.corpus).toBe('kaldi');
     expect(p.info.splits).toEqual(['test', 'train']);
-    expect(p.splits.train.supervisions.map((s) => [s.id, s.speaker, s.text])).toEqual([['a-1', 'a', 'ONE TWO'], ['b-1', 'b', 'THREE']]);
+    expect(p.splits.train.supervisions.map((s) => [s.id, s.speaker, s.text])).toEqual([
+      ['a-1', 'a', 'ONE TWO'],
+      ['b-1', 'b', 'THREE'],
+    ]);
     expect(p.info.counts.test.supervisions).toBe(1);
   });
 
@@ -45,14 +57,20 @@ describe('kaldi adapter', () => {
     expect(one.info.splits).toEqual(['dev']);
     const two = await prepareKaldi(data, { outDir: tmp(), splits: ['train', 'test'], logger: quiet });
     expect(two.info.splits).toEqual(['train', 'test']);
-    await expect(prepareKaldi(data, { outDir: tmp(), splits: ['dev'], logger: quiet })).rejects.toThrow(/no Kaldi data dir 'dev'.*one of test, train/);
+    await expect(prepareKaldi(data, { outDir: tmp(), splits: ['dev'], logger: quiet })).rejects.toThrow(
+      /no Kaldi data dir 'dev'.*one of test, train/,
+    );
   });
 
   it('fails on mixed sample rates and (when asked) on a speaker in two splits', async () => {
-    await expect(prepareKaldi(kaldiData({ testRateHz: 8000 }), { outDir: tmp(), logger: quiet })).rejects.toThrow(/mixed sample rates.*8000 Hz everywhere \(e\.g\. .*c-1\.wav\).*16000 Hz in .*a-1\.wav/);
+    await expect(prepareKaldi(kaldiData({ testRateHz: 8000 }), { outDir: tmp(), logger: quiet })).rejects.toThrow(
+      /mixed sample rates.*8000 Hz everywhere \(e\.g\. .*c-1\.wav\).*16000 Hz in .*a-1\.wav/,
+    );
     const shared = kaldiData({ sharedSpeaker: true });
     await expect(prepareKaldi(shared, { outDir: tmp(), logger: quiet })).resolves.toBeTruthy();
-    await expect(prepareKaldi(shared, { outDir: tmp(), disjointSpeakers: true, logger: quiet })).rejects.toThrow(/speaker 'a' appears in two splits/);
+    await expect(prepareKaldi(shared, { outDir: tmp(), disjointSpeakers: true, logger: quiet })).rejects.toThrow(
+      /speaker 'a' appears in two splits/,
+    );
   });
 
   it('rejects unknown options', async () => {

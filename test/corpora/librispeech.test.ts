@@ -4,7 +4,13 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { prepareLibrispeech, findLibrispeechRoot, defaultSplits, downloadLibrispeech, LIBRISPEECH_MD5 } from '../../corpora/librispeech/index.ts';
+import {
+  prepareLibrispeech,
+  findLibrispeechRoot,
+  defaultSplits,
+  downloadLibrispeech,
+  LIBRISPEECH_MD5,
+} from '../../corpora/librispeech/index.ts';
 import { CORRUPT_AUDIO_REASON, MISSING_AUDIO_REASON } from '../../src/corpus/skips.ts';
 import { UNSUPPORTED_CHARACTER_REASON } from '../../src/corpus/text.ts';
 import { ConfigError, DownloadError } from '../../src/util/errors.ts';
@@ -15,7 +21,8 @@ import { makeTarGz, type TarMember } from './helpers/tar.ts';
 import { memoryLogger, put, tmp } from '../corpus/helpers.ts';
 
 const quiet = memoryLogger();
-const SPEAKERS_TXT = '; ID |SEX| SUBSET | MINUTES | NAME\n19 | F | train-clean-100 | 25.19 | Kara Shallenberg\n84 | F | dev-clean | 8.02 | Christie Nowak\n';
+const SPEAKERS_TXT =
+  '; ID |SEX| SUBSET | MINUTES | NAME\n19 | F | train-clean-100 | 25.19 | Kara Shallenberg\n84 | F | dev-clean | 8.02 | Christie Nowak\n';
 
 function fixture(): string {
   const root = join(tmp(), 'LibriSpeech');
@@ -26,7 +33,9 @@ function fixture(): string {
     { speaker: '26', chapter: '495', index: 0, text: 'THE BOY' },
   ]);
   makeLibriSubset(root, 'dev-clean', [{ speaker: '84', chapter: '121123', index: 0, text: 'GO DO YOU HEAR' }]);
-  makeLibriSubset(root, 'test-clean', [{ speaker: '1089', chapter: '134686', index: 0, text: 'HE HOPED THERE WOULD BE STEW' }]);
+  makeLibriSubset(root, 'test-clean', [
+    { speaker: '1089', chapter: '134686', index: 0, text: 'HE HOPED THERE WOULD BE STEW' },
+  ]);
   makeLibriSubset(root, 'test-other', [{ speaker: '1688', chapter: '142285', index: 0, text: 'THERE' }]);
   put(join(root, 'SPEAKERS.TXT'), SPEAKERS_TXT);
   return root;
@@ -54,13 +63,22 @@ describe('librispeech prepare', () => {
 
   it('finds the root from its parent or from one subset, and honours explicit splits', async () => {
     const root = fixture();
-    expect(findLibrispeechRoot(join(root, '..'))).toEqual({ root, subsets: ['dev-clean', 'test-clean', 'test-other', 'train-clean-100'] });
+    expect(findLibrispeechRoot(join(root, '..'))).toEqual({
+      root,
+      subsets: ['dev-clean', 'test-clean', 'test-other', 'train-clean-100'],
+    });
     expect(findLibrispeechRoot(join(root, 'dev-clean'))).toEqual({ root, subsets: ['dev-clean'] });
     expect(defaultSplits(['dev-clean-2', 'train-clean-5'])).toEqual({ train: ['train-clean-5'], dev: ['dev-clean-2'] });
-    const p = await prepareLibrispeech(root, { outDir: tmp(), splits: { test: ['test-clean', 'test-other'] }, logger: quiet });
+    const p = await prepareLibrispeech(root, {
+      outDir: tmp(),
+      splits: { test: ['test-clean', 'test-other'] },
+      logger: quiet,
+    });
     expect(p.info.splits).toEqual(['test']);
     expect(p.splits.test.supervisions.map((s) => s.id)).toEqual(['1089-134686-0000', '1688-142285-0000']);
-    await expect(prepareLibrispeech(root, { outDir: tmp(), splits: { dev: ['dev-other'] }, logger: quiet })).rejects.toThrow(/subset 'dev-other' not found/);
+    await expect(
+      prepareLibrispeech(root, { outDir: tmp(), splits: { dev: ['dev-other'] }, logger: quiet }),
+    ).rejects.toThrow(/subset 'dev-other' not found/);
     await expect(prepareLibrispeech(root, { outDir: tmp(), split: {} } as never)).rejects.toBeInstanceOf(ConfigError);
   });
 
@@ -76,7 +94,10 @@ describe('librispeech prepare', () => {
   it('counts missing and corrupt FLACs, untranscribed audio and digits in transcripts as skips', async () => {
     const root = fixture();
     const ch = join(root, 'train-clean-100', '19', '198');
-    writeFileSync(join(ch, '19-198.trans.txt'), "19-198-0000 NORTHANGER ABBEY\n19-198-0001 CHAPTER 1\n19-198-0002 NOT RECORDED\n");
+    writeFileSync(
+      join(ch, '19-198.trans.txt'),
+      '19-198-0000 NORTHANGER ABBEY\n19-198-0001 CHAPTER 1\n19-198-0002 NOT RECORDED\n',
+    );
     put(join(ch, '19-198-0003.flac'), encodeFlac16([burst(new Rng(1), 0.1, 16000)], 16000));
     put(join(root, 'train-clean-100', '26', '495', '26-495-0000.flac'), garbage(new Rng(2)));
     const p = await prepareLibrispeech(root, { outDir: tmp(), logger: quiet });
@@ -94,7 +115,12 @@ describe('librispeech prepare', () => {
 // ------------------------------------------------------------------------------------------------
 // Download: a LibriSpeech-layout archive served on 127.0.0.1 with Range support.
 
-interface Served { archive: Uint8Array; cutFirstAt?: number; ignoreRange?: boolean; requests: { range?: string; status: number }[] }
+interface Served {
+  archive: Uint8Array;
+  cutFirstAt?: number;
+  ignoreRange?: boolean;
+  requests: { range?: string; status: number }[];
+}
 let server: Server;
 let baseUrl = '';
 const served: Record<string, Served> = {};
@@ -106,7 +132,10 @@ function archiveBytes(extra: TarMember[] = []): Uint8Array {
     { path: 'LibriSpeech/', type: '5' },
     { path: 'LibriSpeech/SPEAKERS.TXT', data: SPEAKERS_TXT },
     { path: 'LibriSpeech/dev-clean/', type: '5' },
-    { path: 'LibriSpeech/dev-clean/84/121123/84-121123.trans.txt', data: '84-121123-0000 GO DO YOU HEAR\n84-121123-0001 BUT IN LESS THAN FIVE MINUTES\n' },
+    {
+      path: 'LibriSpeech/dev-clean/84/121123/84-121123.trans.txt',
+      data: '84-121123-0000 GO DO YOU HEAR\n84-121123-0001 BUT IN LESS THAN FIVE MINUTES\n',
+    },
     { path: 'LibriSpeech/dev-clean/84/121123/84-121123-0000.flac', data: flac(0.4) },
     { path: 'LibriSpeech/dev-clean/84/121123/84-121123-0001.flac', data: flac(0.6) },
     ...extra,
@@ -117,7 +146,10 @@ const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    const name = (req.url ?? '').split('/').pop()!.replace(/\.tar\.gz$/, '');
+    const name = (req.url ?? '')
+      .split('/')
+      .pop()!
+      .replace(/\.tar\.gz$/, '');
     const s = served[name];
     if (!s) {
       res.statusCode = 404;
@@ -162,7 +194,10 @@ describe('librispeech download', () => {
     const half = Math.floor(archive.length / 2);
     served['dev-clean'] = { archive, cutFirstAt: half, requests: [] };
     const dest = tmp();
-    const err = await downloadLibrispeech('dev-clean', dest, { baseUrl, md5: md5(archive), logger: quiet }).then(() => null, (e: unknown) => e);
+    const err = await downloadLibrispeech('dev-clean', dest, { baseUrl, md5: md5(archive), logger: quiet }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DownloadError);
     expect((err as Error).message).toMatch(/interrupted after \d+ bytes.*run again to resume/);
     const have = statSync(join(dest, 'dev-clean.tar.gz.part')).size;
@@ -172,7 +207,10 @@ describe('librispeech download', () => {
     expect(existsSync(join(dest, 'LibriSpeech'))).toBe(false);
     // the second try asks for the rest only
     const dir = await downloadLibrispeech('dev-clean', dest, { baseUrl, md5: md5(archive), logger: quiet });
-    expect(served['dev-clean'].requests).toEqual([{ range: undefined, status: 200 }, { range: `bytes=${have}-`, status: 206 }]);
+    expect(served['dev-clean'].requests).toEqual([
+      { range: undefined, status: 200 },
+      { range: `bytes=${have}-`, status: 206 },
+    ]);
     expect(dir).toBe(join(dest, 'LibriSpeech', 'dev-clean'));
     expect(readdirSync(join(dest, 'LibriSpeech')).sort()).toEqual(['SPEAKERS.TXT', 'dev-clean']);
     expect(existsSync(join(dest, 'dev-clean.tar.gz'))).toBe(false);
@@ -200,10 +238,15 @@ describe('librispeech download', () => {
   it('fails on an md5 mismatch (official sum by default), deletes the download and extracts nothing', async () => {
     served['test-clean'] = { archive: archiveBytes(), requests: [] };
     const dest = tmp();
-    const err = await downloadLibrispeech('test-clean', dest, { baseUrl, logger: quiet }).then(() => null, (e: unknown) => e);
+    const err = await downloadLibrispeech('test-clean', dest, { baseUrl, logger: quiet }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DownloadError);
     expect((err as Error).message).toContain(`md5 mismatch for ${baseUrl}/test-clean.tar.gz`);
-    expect((err as Error).message).toContain(`expected ${LIBRISPEECH_MD5['test-clean']}, found ${md5(served['test-clean'].archive)}`);
+    expect((err as Error).message).toContain(
+      `expected ${LIBRISPEECH_MD5['test-clean']}, found ${md5(served['test-clean'].archive)}`,
+    );
     expect(readdirSync(dest)).toEqual([]);
   });
 
@@ -211,7 +254,10 @@ describe('librispeech download', () => {
     const archive = archiveBytes([{ path: 'LibriSpeech/dev-other/../../../escape.txt', data: 'gotcha' }]);
     served['dev-other'] = { archive, requests: [] };
     const dest = join(tmp(), 'dl');
-    const err = await downloadLibrispeech('dev-other', dest, { baseUrl, md5: md5(archive), logger: quiet }).then(() => null, (e: unknown) => e);
+    const err = await downloadLibrispeech('dev-other', dest, { baseUrl, md5: md5(archive), logger: quiet }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DownloadError);
     expect((err as Error).message).toContain("unsafe archive member 'LibriSpeech/dev-other/../../../escape.txt'");
     expect(readdirSync(dest)).toEqual(['dev-other.tar.gz']);
@@ -221,7 +267,9 @@ describe('librispeech download', () => {
   it('reports HTTP errors and unknown subsets without an md5', async () => {
     const dest = tmp();
     await expect(downloadLibrispeech('train-clean-360', dest, { baseUrl, logger: quiet })).rejects.toThrow(/HTTP 404/);
-    await expect(downloadLibrispeech('train-clean-9000', dest, { baseUrl, logger: quiet })).rejects.toThrow(/no md5 sum known/);
+    await expect(downloadLibrispeech('train-clean-9000', dest, { baseUrl, logger: quiet })).rejects.toThrow(
+      /no md5 sum known/,
+    );
     expect(readdirSync(dest)).toEqual([]);
   });
 });

@@ -1,7 +1,14 @@
 import { describe, it, expect } from 'vitest';
 import { dictionary } from 'cmu-pronouncing-dictionary';
 import {
-  SYNTH_GRAMMAR, PUNCTUATION, checkGrammar, deriveTokens, generateSentence, grammarVocabulary, startsWithVowelSound, type Grammar,
+  SYNTH_GRAMMAR,
+  PUNCTUATION,
+  checkGrammar,
+  deriveTokens,
+  generateSentence,
+  grammarVocabulary,
+  startsWithVowelSound,
+  type Grammar,
 } from '../../corpora/synth/grammar.ts';
 import { normalizeTranscript } from '../../src/corpus/text.ts';
 import { ConfigError } from '../../src/util/errors.ts';
@@ -40,7 +47,14 @@ describe('synth grammar vocabulary', () => {
 
 describe('synth sentence generation', () => {
   it('is deterministic per seed and differs between seeds', () => {
-    const draw = (seed: number) => Array.from({ length: 20 }, ((r) => () => generateSentence(r).spokenText)(new Rng(seed)));
+    const draw = (seed: number) =>
+      Array.from(
+        { length: 20 },
+        (
+          (r) => () =>
+            generateSentence(r).spokenText
+        )(new Rng(seed)),
+      );
     expect(draw(5)).toEqual(draw(5));
     expect(draw(5)).not.toEqual(draw(6));
   });
@@ -113,7 +127,9 @@ describe('synth grammar checks', () => {
 
   it('rejects an undefined nonterminal, recursion, a bad weight and a missing start symbol', () => {
     expect(() => checkGrammar({ S: [{ symbols: ['<X>'], weight: 1 }] })).toThrow(/<X> is not defined/);
-    expect(() => checkGrammar({ S: [{ symbols: ['<A>'], weight: 1 }], A: [{ symbols: ['x', '<S>'], weight: 1 }] })).toThrow(/recursive: S -> A -> S/);
+    expect(() =>
+      checkGrammar({ S: [{ symbols: ['<A>'], weight: 1 }], A: [{ symbols: ['x', '<S>'], weight: 1 }] }),
+    ).toThrow(/recursive: S -> A -> S/);
     expect(() => checkGrammar({ S: [{ symbols: ['x'], weight: 0 }] })).toThrow(/weight 0/);
     expect(() => checkGrammar({ A: [{ symbols: ['x'], weight: 1 }] })).toThrow(ConfigError);
   });

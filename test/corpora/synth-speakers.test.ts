@@ -2,7 +2,13 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { allocateVariants, planSpeakers, SYNTH_VARIANTS, SYNTH_VOICES, variantGender } from '../../corpora/synth/speakers.ts';
+import {
+  allocateVariants,
+  planSpeakers,
+  SYNTH_VARIANTS,
+  SYNTH_VOICES,
+  variantGender,
+} from '../../corpora/synth/speakers.ts';
 import { planSentences, splitCounts } from '../../corpora/synth/index.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 
@@ -14,7 +20,11 @@ describe('synth speakers', () => {
     expect(sp.length).toBe(16);
     expect(new Set(sp.map((s) => `${s.voice}+${s.variant}`)).size).toBe(16);
     const variantsOf = (split: string) => new Set(sp.filter((s) => s.split === split).map((s) => s.variant));
-    for (const [a, b] of [['train', 'dev'], ['train', 'test'], ['dev', 'test']]) {
+    for (const [a, b] of [
+      ['train', 'dev'],
+      ['train', 'test'],
+      ['dev', 'test'],
+    ]) {
       expect([...variantsOf(a)].filter((v) => variantsOf(b).has(v))).toEqual([]);
     }
     expect(sp.filter((s) => s.split === 'test').length).toBe(2);
@@ -37,8 +47,14 @@ describe('synth speakers', () => {
   it('scales to 128 speakers (8 voices x 16 variants) and refuses more', () => {
     const sp = planSpeakers({ counts: { train: 112, dev: 8, test: 8 }, seed: 1 });
     expect(new Set(sp.map((s) => `${s.voice}+${s.variant}`)).size).toBe(128);
-    expect(() => planSpeakers({ counts: { train: 120, dev: 8, test: 8 }, seed: 1 })).toThrow(/too many synthetic speakers/);
-    expect(allocateVariants({ train: 12, dev: 2, test: 2 }, SYNTH_VARIANTS.length, 8)).toEqual({ train: 12, dev: 2, test: 2 });
+    expect(() => planSpeakers({ counts: { train: 120, dev: 8, test: 8 }, seed: 1 })).toThrow(
+      /too many synthetic speakers/,
+    );
+    expect(allocateVariants({ train: 12, dev: 2, test: 2 }, SYNTH_VARIANTS.length, 8)).toEqual({
+      train: 12,
+      dev: 2,
+      test: 2,
+    });
     expect(allocateVariants({ train: 40, dev: 4, test: 4 }, 16, 8)).toEqual({ train: 12, dev: 2, test: 2 });
     expect(allocateVariants({ train: 3, dev: 1, test: 1 }, 16, 8)).toEqual({ train: 3, dev: 1, test: 1 });
   });
@@ -76,7 +92,11 @@ describe("the demo recipe's synthetic corpus (pipelines/demo.yaml, planned witho
   const opts = recipe.stages.prepare;
   const seed = opts.seed ?? recipe.seed;
   const speakers = planSpeakers({ counts: splitCounts(opts.numSpeakers, opts.splits), seed });
-  const plan = planSentences(speakers, opts.utterancesPerSpeaker, seed, { minWords: opts.minWords ?? 4, maxWords: opts.maxWords ?? 14, unique: opts.uniqueSentences ?? true });
+  const plan = planSentences(speakers, opts.utterancesPerSpeaker, seed, {
+    minWords: opts.minWords ?? 4,
+    maxWords: opts.maxWords ?? 14,
+    unique: opts.uniqueSentences ?? true,
+  });
   const of = (split: string) => speakers.filter((s) => s.split === split);
 
   it('tests on >= 8 speakers and >= 1,500 words (issue 29), every speaker a distinct voice, no variant shared across splits', () => {
@@ -86,8 +106,15 @@ describe("the demo recipe's synthetic corpus (pipelines/demo.yaml, planned witho
     expect(words).toBeGreaterThanOrEqual(1500);
     expect(new Set(speakers.map((s) => `${s.voice}+${s.variant}`)).size).toBe(speakers.length);
     const variants = (split: string) => new Set(of(split).map((s) => s.variant));
-    for (const [a, b] of [['train', 'dev'], ['train', 'test'], ['dev', 'test']]) {
-      expect([...variants(a)].filter((v) => variants(b).has(v)), `${a} / ${b}`).toEqual([]);
+    for (const [a, b] of [
+      ['train', 'dev'],
+      ['train', 'test'],
+      ['dev', 'test'],
+    ]) {
+      expect(
+        [...variants(a)].filter((v) => variants(b).has(v)),
+        `${a} / ${b}`,
+      ).toEqual([]);
     }
     // More test voices (timbres) than a single one, so the speaker bootstrap is not over one timbre.
     expect(variants('test').size).toBeGreaterThanOrEqual(4);

@@ -27,7 +27,11 @@ describe('synth corpus at the default size (e2e)', () => {
   it('synthesises every sentence (no skips), 12/2/2 speakers, one sentence never twice', async () => {
     expect(prepared.info.skipped.skipped).toBe(0);
     expect(prepared.info.skipped.done).toBe(400);
-    expect(Object.fromEntries(Object.entries(prepared.info.counts).map(([k, c]) => [k, c.speakers]))).toEqual({ train: 12, dev: 2, test: 2 });
+    expect(Object.fromEntries(Object.entries(prepared.info.counts).map(([k, c]) => [k, c.speakers]))).toEqual({
+      train: 12,
+      dev: 2,
+      test: 2,
+    });
     const texts = Object.values(prepared.splits).flatMap((m) => m.supervisions.map((s) => s.text));
     expect(new Set(texts).size).toBe(400);
     await validateDataDir(join(dir, 'data'), { disjointSpeakers: true });
@@ -53,7 +57,8 @@ describe('synth corpus at the default size (e2e)', () => {
         while (db[last] <= thr) last--;
         const w = s.alignment!.word!;
         const onsetErr = (first * hop + win / 2) / sampleRateHz - w[0].startSec;
-        const offsetErr = (last * hop + win / 2) / sampleRateHz - (w[w.length - 1].startSec + w[w.length - 1].durationSec);
+        const offsetErr =
+          (last * hop + win / 2) / sampleRateHz - (w[w.length - 1].startSec + w[w.length - 1].durationSec);
         worst.onset = Math.max(worst.onset, Math.abs(onsetErr));
         const variant = String(s.custom!.espeakVoice).split('+')[1];
         if (ECHO_VARIANTS.has(variant)) worst.echoEarly = Math.max(worst.echoEarly, -offsetErr);

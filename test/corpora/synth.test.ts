@@ -9,7 +9,11 @@ import type { PreparedCorpus, Supervision } from '../../src/corpus/types.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { prepareCorpus } from '../../corpora/index.ts';
 import {
-  prepareSynth, synthesizeCorpus, SYNTHESIS_FAILED_REASON, type SpeechSynthesizer, type SynthOptions,
+  prepareSynth,
+  synthesizeCorpus,
+  SYNTHESIS_FAILED_REASON,
+  type SpeechSynthesizer,
+  type SynthOptions,
 } from '../../corpora/synth/index.ts';
 import { getEspeak, type EspeakEngine } from '../../corpora/synth/espeak.ts';
 import { grammarVocabulary } from '../../corpora/synth/grammar.ts';
@@ -20,7 +24,13 @@ import { memoryLogger, tmp } from '../corpus/helpers.ts';
 const quiet = memoryLogger();
 /** Variants without espeak's echo (m2, f2..f5 add a ~130 ms reverberant tail after the last word). */
 const DRY_VARIANTS = ['m1', 'm3', 'm4', 'f1', 'klatt', 'klatt3'];
-const TINY: SynthOptions = { numSpeakers: 6, splits: { train: 4, dev: 1, test: 1 }, utterancesPerSpeaker: 2, seed: 7, variants: DRY_VARIANTS };
+const TINY: SynthOptions = {
+  numSpeakers: 6,
+  splits: { train: 4, dev: 1, test: 1 },
+  utterancesPerSpeaker: 2,
+  seed: 7,
+  variants: DRY_VARIANTS,
+};
 
 const dirs: string[] = [];
 function scratch(): string {
@@ -91,7 +101,14 @@ describe('synth corpus (espeak-ng, tiny)', () => {
     for (const r of Object.values(prepared.splits).flatMap((m) => m.recordings)) {
       expect(dirname(r.path)).toBe(join(dataDir, 'wav'));
       const info = await audioInfo(r.path);
-      expect(info).toMatchObject({ format: 'wav', sampleRateHz: 16000, numChannels: 1, bitsPerSample: 16, sampleType: 'int', numSamples: r.numSamples });
+      expect(info).toMatchObject({
+        format: 'wav',
+        sampleRateHz: 16000,
+        numChannels: 1,
+        bitsPerSample: 16,
+        sampleType: 'int',
+        numSamples: r.numSamples,
+      });
     }
     expect(quiet.lines.some((l) => /^synth: 12\/12 utterances .* s audio\/s/.test(l))).toBe(true);
   });
@@ -100,7 +117,11 @@ describe('synth corpus (espeak-ng, tiny)', () => {
     const speakers = prepared.info.options.speakers as { id: string; split: string; variant: string; voice: string }[];
     expect(speakers.length).toBe(6);
     const bySplit = (split: string) => new Set(prepared.splits[split].supervisions.map((s) => s.speaker));
-    for (const [a, b] of [['train', 'dev'], ['train', 'test'], ['dev', 'test']]) {
+    for (const [a, b] of [
+      ['train', 'dev'],
+      ['train', 'test'],
+      ['dev', 'test'],
+    ]) {
       expect([...bySplit(a)].filter((s) => bySplit(b).has(s))).toEqual([]);
       const va = new Set(speakers.filter((s) => s.split === a).map((s) => s.variant));
       expect(speakers.filter((s) => s.split === b).some((s) => va.has(s.variant))).toBe(false);
@@ -199,7 +220,8 @@ describe('synth timings against the waveform (espeak-ng)', () => {
     }
     expect(checked).toBeGreaterThanOrEqual(4); // kept, cat, took, two, cups, to, paris
     // A pause (the comma) separates "cat" from "then": no word covers it.
-    const cat = t.words[3], then = t.words[4];
+    const cat = t.words[3],
+      then = t.words[4];
     expect((then.startSample - cat.endSample) / 22050).toBeGreaterThan(0.05);
   });
 
@@ -245,7 +267,12 @@ describe('synth determinism and atomic output', () => {
     expect([...a.keys()].filter((k) => k.endsWith('.wav')).length).toBe(12);
     for (const [k, bytes] of a) expect(b.get(k)!.equals(bytes), k).toBe(true);
 
-    const other = await prepareSynth(join(scratch(), 'data'), { ...TINY, utterancesPerSpeaker: 1, seed: 8, logger: quiet });
+    const other = await prepareSynth(join(scratch(), 'data'), {
+      ...TINY,
+      utterancesPerSpeaker: 1,
+      seed: 8,
+      logger: quiet,
+    });
     const texts = (p: PreparedCorpus) => Object.values(p.splits).flatMap((m) => m.supervisions.map((s) => s.text));
     expect(texts(other).filter((t) => texts(prepared).includes(t)).length).toBeLessThan(3);
   });
@@ -261,7 +288,9 @@ describe('synth determinism and atomic output', () => {
         return engine.synthesize(text, v);
       },
     };
-    await expect(prepareSynth(out, { ...TINY, utterancesPerSpeaker: 1, logger: quiet }, { engine: failing })).rejects.toThrow(/engine misconfigured/);
+    await expect(
+      prepareSynth(out, { ...TINY, utterancesPerSpeaker: 1, logger: quiet }, { engine: failing }),
+    ).rejects.toThrow(/engine misconfigured/);
     expect(readFileSync(join(out, 'marker'), 'utf8')).toBe('old');
     expect(readdirSync(parent)).toEqual(['data']);
     await prepareSynth(out, { numSpeakers: 1, splits: { train: 1 }, utterancesPerSpeaker: 1, logger: quiet });
@@ -271,7 +300,13 @@ describe('synth determinism and atomic output', () => {
 
   it('is registered as the corpus adapter "synth" (the directory argument is unused)', async () => {
     const out = join(scratch(), 'reg');
-    const p = await prepareCorpus('synth', '-', { outDir: out, numSpeakers: 2, splits: { train: 1, test: 1 }, utterancesPerSpeaker: 1, logger: quiet });
+    const p = await prepareCorpus('synth', '-', {
+      outDir: out,
+      numSpeakers: 2,
+      splits: { train: 1, test: 1 },
+      utterancesPerSpeaker: 1,
+      logger: quiet,
+    });
     expect(p.info.splits).toEqual(['train', 'test']);
     await validateDataDir(out, { disjointSpeakers: true });
     expect(basename(p.splits.test.recordings[0].path)).toBe(`${p.splits.test.recordings[0].id}.wav`);
@@ -291,10 +326,21 @@ describe('synth failures and options', () => {
       },
     };
     const log = memoryLogger();
-    const p = await synthesizeCorpus({ outDir: scratch(), numSpeakers: 3, splits: { train: 1, dev: 1, test: 1 }, utterancesPerSpeaker: 3, logger: log }, { engine: flaky });
+    const p = await synthesizeCorpus(
+      {
+        outDir: scratch(),
+        numSpeakers: 3,
+        splits: { train: 1, dev: 1, test: 1 },
+        utterancesPerSpeaker: 3,
+        logger: log,
+      },
+      { engine: flaky },
+    );
     expect(p.info.skipped.done).toBe(7);
     expect(p.info.skipped.skipped).toBe(2);
-    expect(p.info.skipped.reasons.map((r) => r.reason).sort()).toEqual([EVENT_MISMATCH_REASON, SYNTHESIS_FAILED_REASON].sort());
+    expect(p.info.skipped.reasons.map((r) => r.reason).sort()).toEqual(
+      [EVENT_MISMATCH_REASON, SYNTHESIS_FAILED_REASON].sort(),
+    );
     expect(p.info.counts.train.supervisions).toBe(1);
     expect(log.lines.some((l) => /WARN: Done 7 synthetic utterances, skipped 2/.test(l))).toBe(true);
   });
@@ -305,7 +351,10 @@ describe('synth failures and options', () => {
       [{ numSpeaker: 4 }, /unknown synth option 'numSpeaker'/],
       [{ numSpeakers: 5, splits: { train: 3, dev: 1, test: 2 } }, /do not add up to numSpeakers/],
       [{ voices: ['en-au'] }, /unknown synth voice 'en-au'/],
-      [{ variants: ['m1', 'nosuchvariant'], numSpeakers: 2, splits: { train: 1, test: 1 } }, /espeak-ng has no voice '.*\+nosuchvariant'/],
+      [
+        { variants: ['m1', 'nosuchvariant'], numSpeakers: 2, splits: { train: 1, test: 1 } },
+        /espeak-ng has no voice '.*\+nosuchvariant'/,
+      ],
       [{ noiseSnrDb: 'loud' }, /noiseSnrDb/],
       [{ minWords: 9, maxWords: 3 }, /maxWords/],
       [{ utterancesPerSpeaker: 0 }, /utterancesPerSpeaker/],
@@ -318,17 +367,27 @@ describe('synth failures and options', () => {
   });
 
   it('adds white noise at the requested SNR, a -70 dBFS floor by default, and nothing when the floor is off', async () => {
-    const base: SynthOptions = { numSpeakers: 1, splits: { train: 1 }, utterancesPerSpeaker: 2, silenceMinMs: 250, silenceMaxMs: 300, variants: ['m3'], logger: quiet } as SynthOptions;
+    const base: SynthOptions = {
+      numSpeakers: 1,
+      splits: { train: 1 },
+      utterancesPerSpeaker: 2,
+      silenceMinMs: 250,
+      silenceMaxMs: 300,
+      variants: ['m3'],
+      logger: quiet,
+    } as SynthOptions;
     const measure = async (opts: SynthOptions) => {
       const p = await synthesizeCorpus({ ...base, ...opts, outDir: scratch() });
-      return Promise.all(p.splits.train.recordings.map(async (r) => {
-        const s: Supervision = p.splits.train.supervisions.find((x) => x.recordingId === r.id)!;
-        const { samples, sampleRateHz } = await readAudioChannel(r.path);
-        const w = s.alignment!.word!;
-        const noise = rmsOf(samples, 0, w[0].startSec - 0.05, sampleRateHz);
-        const speech = rmsOf(samples, w[0].startSec, endOf(w[w.length - 1]), sampleRateHz);
-        return { noise, speech, samples };
-      }));
+      return Promise.all(
+        p.splits.train.recordings.map(async (r) => {
+          const s: Supervision = p.splits.train.supervisions.find((x) => x.recordingId === r.id)!;
+          const { samples, sampleRateHz } = await readAudioChannel(r.path);
+          const w = s.alignment!.word!;
+          const noise = rmsOf(samples, 0, w[0].startSec - 0.05, sampleRateHz);
+          const speech = rmsOf(samples, w[0].startSec, endOf(w[w.length - 1]), sampleRateHz);
+          return { noise, speech, samples };
+        }),
+      );
     };
     for (const { noise, speech } of await measure({ noiseSnrDb: 10 })) {
       const snr = 10 * Math.log10((speech ** 2 - noise ** 2) / noise ** 2);

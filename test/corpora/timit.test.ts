@@ -1,7 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { prepareTimit, findTimitRoot, TIMIT_CORE_TEST_SPEAKERS, TIMIT_DEV_SPEAKERS } from '../../corpora/timit/index.ts';
+import {
+  prepareTimit,
+  findTimitRoot,
+  TIMIT_CORE_TEST_SPEAKERS,
+  TIMIT_DEV_SPEAKERS,
+} from '../../corpora/timit/index.ts';
 import { UNSUPPORTED_CHARACTER_REASON } from '../../src/corpus/text.ts';
 import { expectClose, memoryLogger, tmp } from '../corpus/helpers.ts';
 import { makeTimitTree, type TimitUtt } from './helpers/fixtures.ts';
@@ -11,18 +16,28 @@ const quiet = memoryLogger();
 /** A small TIMIT: 2 train speakers, a dev speaker, a core-test speaker and an "other" test speaker. */
 function fixture(lowerCase = false): string {
   const root = join(tmp(), 'TIMIT');
-  const u = (part: TimitUtt['part'], region: string, speaker: string, utt: string, words: string[]): TimitUtt => ({ part, region, speaker, utt, words });
-  makeTimitTree(root, [
-    u('TRAIN', 'DR1', 'FCJF0', 'SA1', ['she', 'had', 'your']),
-    u('TRAIN', 'DR1', 'FCJF0', 'SI1027', ['even', 'then']),
-    u('TRAIN', 'DR1', 'FCJF0', 'SX127', ["don't", 'ask']),
-    u('TRAIN', 'DR2', 'MAEB0', 'SI1411', ['a', 'boring', 'novel']),
-    u('TEST', 'DR1', 'FAKS0', 'SI943', ['dev', 'words']),
-    u('TEST', 'DR1', 'FAKS0', 'SA2', ['dont', 'ask']),
-    u('TEST', 'DR1', 'MDAB0', 'SX139', ['core', 'test']),
-    u('TEST', 'DR1', 'MDAB0', 'SI1039', ['more', 'core']),
-    u('TEST', 'DR2', 'MTHC9', 'SX1', ['other', 'speaker']),
-  ], { lowerCase });
+  const u = (part: TimitUtt['part'], region: string, speaker: string, utt: string, words: string[]): TimitUtt => ({
+    part,
+    region,
+    speaker,
+    utt,
+    words,
+  });
+  makeTimitTree(
+    root,
+    [
+      u('TRAIN', 'DR1', 'FCJF0', 'SA1', ['she', 'had', 'your']),
+      u('TRAIN', 'DR1', 'FCJF0', 'SI1027', ['even', 'then']),
+      u('TRAIN', 'DR1', 'FCJF0', 'SX127', ["don't", 'ask']),
+      u('TRAIN', 'DR2', 'MAEB0', 'SI1411', ['a', 'boring', 'novel']),
+      u('TEST', 'DR1', 'FAKS0', 'SI943', ['dev', 'words']),
+      u('TEST', 'DR1', 'FAKS0', 'SA2', ['dont', 'ask']),
+      u('TEST', 'DR1', 'MDAB0', 'SX139', ['core', 'test']),
+      u('TEST', 'DR1', 'MDAB0', 'SI1039', ['more', 'core']),
+      u('TEST', 'DR2', 'MTHC9', 'SX1', ['other', 'speaker']),
+    ],
+    { lowerCase },
+  );
   return root;
 }
 
@@ -56,10 +71,22 @@ describe('timit', () => {
     const root = fixture();
     const p = await prepareTimit(root, { outDir: tmp(), logger: quiet });
     const s = p.splits.dev.supervisions[0];
-    const wrd = (await import('node:fs')).readFileSync(join(root, 'TEST', 'DR1', 'FAKS0', 'SI943.WRD'), 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const wrd = (await import('node:fs'))
+      .readFileSync(join(root, 'TEST', 'DR1', 'FAKS0', 'SI943.WRD'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     expect(s.alignment!.word!.map((w) => w.symbol)).toEqual(['DEV', 'WORDS']);
-    expectClose(s.alignment!.word!.map((w) => w.startSec), wrd.map((f) => Number(f[0]) / 16000), 1e-12);
-    expectClose(s.alignment!.word!.map((w) => w.durationSec), wrd.map((f) => (Number(f[1]) - Number(f[0])) / 16000), 1e-12);
+    expectClose(
+      s.alignment!.word!.map((w) => w.startSec),
+      wrd.map((f) => Number(f[0]) / 16000),
+      1e-12,
+    );
+    expectClose(
+      s.alignment!.word!.map((w) => w.durationSec),
+      wrd.map((f) => (Number(f[1]) - Number(f[0])) / 16000),
+      1e-12,
+    );
     const phones = s.alignment!.phone!;
     expect(phones[0]).toEqual({ symbol: 'h#', startSec: 0, durationSec: 0.1 });
     expectClose(phones[phones.length - 1].startSec + phones[phones.length - 1].durationSec, s.durationSec, 1e-12);
@@ -69,8 +96,18 @@ describe('timit', () => {
     const root = fixture(true);
     expect(findTimitRoot(join(root, '..'))).toBe(root);
     expect(findTimitRoot(root)).toBe(root);
-    const p = await prepareTimit(join(root, '..'), { outDir: tmp(), includeSa: true, testSet: 'complete', logger: quiet });
-    expect(p.splits.train.supervisions.map((s) => s.id)).toEqual(['fcjf0_sa1', 'fcjf0_si1027', 'fcjf0_sx127', 'maeb0_si1411']);
+    const p = await prepareTimit(join(root, '..'), {
+      outDir: tmp(),
+      includeSa: true,
+      testSet: 'complete',
+      logger: quiet,
+    });
+    expect(p.splits.train.supervisions.map((s) => s.id)).toEqual([
+      'fcjf0_sa1',
+      'fcjf0_si1027',
+      'fcjf0_sx127',
+      'maeb0_si1411',
+    ]);
     expect(p.splits.dev.supervisions.map((s) => s.id)).toEqual(['faks0_sa2', 'faks0_si943']);
     expect(p.splits.test.supervisions.map((s) => s.id)).toEqual(['mdab0_si1039', 'mdab0_sx139', 'mthc9_sx1']);
   });
@@ -92,6 +129,8 @@ describe('timit', () => {
     });
     // with every train utterance skipped, the empty split is an error that says so
     rmSync(join(root, 'TRAIN', 'DR2', 'MAEB0', 'SX21.WAV'));
-    await expect(prepareTimit(root, { outDir: tmp(), logger: quiet })).rejects.toThrow(/split 'train' has no utterances/);
+    await expect(prepareTimit(root, { outDir: tmp(), logger: quiet })).rejects.toThrow(
+      /split 'train' has no utterances/,
+    );
   });
 });

@@ -34,14 +34,29 @@ describe('extractTarSafe', () => {
   for (const [what, member, reason] of [
     ['a .. path', { path: 'top/../../evil.txt', data: 'x' }, "path with a '..' component"],
     ['an absolute path', { path: '/tmp/evil.txt', data: 'x' }, 'absolute path'],
-    ['a symlink escaping the destination', { path: 'top/esc', type: '2', linkpath: '../../../etc/passwd' }, "symbolic link to '../../../etc/passwd', outside the destination"],
-    ['an absolute symlink', { path: 'top/abs', type: '2', linkpath: '/etc/passwd' }, "symbolic link to the absolute path '/etc/passwd'"],
-    ['a hard link escaping the destination', { path: 'top/hard', type: '1', linkpath: '../outside' }, "hard link to '../outside', outside the destination"],
+    [
+      'a symlink escaping the destination',
+      { path: 'top/esc', type: '2', linkpath: '../../../etc/passwd' },
+      "symbolic link to '../../../etc/passwd', outside the destination",
+    ],
+    [
+      'an absolute symlink',
+      { path: 'top/abs', type: '2', linkpath: '/etc/passwd' },
+      "symbolic link to the absolute path '/etc/passwd'",
+    ],
+    [
+      'a hard link escaping the destination',
+      { path: 'top/hard', type: '1', linkpath: '../outside' },
+      "hard link to '../outside', outside the destination",
+    ],
   ] as [string, TarMember, string][]) {
     it(`rejects ${what} with a DownloadError naming the member, and writes nothing`, async () => {
       const { dir, file } = archive([...ok, member]);
       const out = join(dir, 'out');
-      const err = await extractTarSafe(file, out).then(() => null, (e: unknown) => e);
+      const err = await extractTarSafe(file, out).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(DownloadError);
       expect((err as Error).message).toContain(`unsafe archive member '${member.path}': ${reason}`);
       expect(existsSync(out)).toBe(false);

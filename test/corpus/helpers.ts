@@ -6,7 +6,11 @@ import type { Recording, SplitManifest, Supervision } from '../../src/corpus/typ
 import { captureLogger, tempDir } from '../helpers.ts';
 
 /** |actual - expected| <= tol, element-wise for arrays. */
-export function expectClose(actual: number | ArrayLike<number>, expected: number | ArrayLike<number>, tol = 1e-9): void {
+export function expectClose(
+  actual: number | ArrayLike<number>,
+  expected: number | ArrayLike<number>,
+  tol = 1e-9,
+): void {
   if (typeof actual === 'number' || typeof expected === 'number') {
     expect(typeof actual).toBe('number');
     expect(typeof expected).toBe('number');
@@ -17,14 +21,14 @@ export function expectClose(actual: number | ArrayLike<number>, expected: number
   expect(actual.length).toBe(expected.length);
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
-    if (!(d <= tol)) expect.fail(`element ${i}: expected ${actual[i]} to be within ${tol} of ${expected[i]} (difference ${d})`);
+    if (!(d <= tol))
+      expect.fail(`element ${i}: expected ${actual[i]} to be within ${tol} of ${expected[i]} (difference ${d})`);
   }
 }
 
 export const memoryLogger = captureLogger;
 
 export const tmp = (prefix = 'amd-corpus-'): string => tempDir(prefix);
-
 
 /** Write a file, creating parent directories. */
 export function put(path: string, data: string | Uint8Array): string {
@@ -44,8 +48,24 @@ export function simpleSplit(
     const rate = it.rate ?? 16000;
     const dur = it.durationSec ?? 1;
     const path = put(join(dir, 'audio', `${it.id}.wav`), 'RIFF');
-    recordings.push({ id: it.id, speaker: it.speaker, path, format: 'wav', channel: 0, sampleRateHz: rate, numSamples: Math.round(dur * rate), durationSec: Math.round(dur * rate) / rate });
-    supervisions.push({ id: it.id, recordingId: it.id, speaker: it.speaker, startSec: 0, durationSec: Math.round(dur * rate) / rate, text: it.text ?? 'HELLO WORLD' });
+    recordings.push({
+      id: it.id,
+      speaker: it.speaker,
+      path,
+      format: 'wav',
+      channel: 0,
+      sampleRateHz: rate,
+      numSamples: Math.round(dur * rate),
+      durationSec: Math.round(dur * rate) / rate,
+    });
+    supervisions.push({
+      id: it.id,
+      recordingId: it.id,
+      speaker: it.speaker,
+      startSec: 0,
+      durationSec: Math.round(dur * rate) / rate,
+      text: it.text ?? 'HELLO WORLD',
+    });
   }
   return { recordings, supervisions };
 }

@@ -38,7 +38,10 @@ describe('Kaldi data dir import', () => {
       ['r1', 'spkA', join(dir, 'audio/r1.wav'), 8000, 8000],
       ['r2', 'spkB', join(dir, 'audio/r2.wav'), 8000, 4000],
     ]);
-    expect(manifest.supervisions.map((s) => [s.id, s.text, s.durationSec])).toEqual([['r1', 'HELLO WORLD', 1], ['r2', 'GOOD BYE', 0.5]]);
+    expect(manifest.supervisions.map((s) => [s.id, s.text, s.durationSec])).toEqual([
+      ['r1', 'HELLO WORLD', 1],
+      ['r2', 'GOOD BYE', 0.5],
+    ]);
   });
 
   it('reads segments, with -1 meaning the end of the recording', async () => {
@@ -49,26 +52,45 @@ describe('Kaldi data dir import', () => {
       spk2utt: 'spkA u1 u2\nspkB u3\n',
     });
     const { manifest } = await readKaldiDataDir(join(dir, 'data'), { audioBaseDir: dir });
-    expect(manifest.supervisions.map((s) => [s.id, s.recordingId, s.startSec])).toEqual([['u1', 'r1', 0], ['u2', 'r1', 0.4], ['u3', 'r2', 0.1]]);
-    expectClose(manifest.supervisions.map((s) => s.durationSec), [0.4, 0.6, 0.2], 1e-12);
+    expect(manifest.supervisions.map((s) => [s.id, s.recordingId, s.startSec])).toEqual([
+      ['u1', 'r1', 0],
+      ['u2', 'r1', 0.4],
+      ['u3', 'r2', 0.1],
+    ]);
+    expectClose(
+      manifest.supervisions.map((s) => s.durationSec),
+      [0.4, 0.6, 0.2],
+      1e-12,
+    );
   });
 
   it('rejects a pipe command in wav.scp, naming the file and line', async () => {
     const { dir } = dataDir({ 'wav.scp': 'r1 /x/r1.wav\nr2 sox /x/r2.flac -t wav - |\n' });
-    const err = await readKaldiDataDir(join(dir, 'data'), { audioBaseDir: dir }).then(() => null, (e: unknown) => e);
+    const err = await readKaldiDataDir(join(dir, 'data'), { audioBaseDir: dir }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CorpusError);
     expect((err as Error).message).toContain(`${join(dir, 'data', 'wav.scp')}:2: wav.scp entry 'r2' is a pipe command`);
     const ark = dataDir({ 'wav.scp': 'r1 /x/feats.ark:1234\nr2 audio/r2.wav\n' });
-    await expect(readKaldiDataDir(join(ark.dir, 'data'))).rejects.toThrow(/wav\.scp:1: wav\.scp entry 'r1' is not a plain file/);
+    await expect(readKaldiDataDir(join(ark.dir, 'data'))).rejects.toThrow(
+      /wav\.scp:1: wav\.scp entry 'r1' is not a plain file/,
+    );
   });
 
   it('rejects duplicate ids naming both lines, and utterances without a speaker', async () => {
     const dup = dataDir({ text: 'r1 a\nr2 b\nr1 c\n' });
-    await expect(readKaldiDataDir(join(dup.dir, 'data'))).rejects.toThrow(/text:3: duplicate id 'r1'; expected each id once, found also on line 1/);
+    await expect(readKaldiDataDir(join(dup.dir, 'data'))).rejects.toThrow(
+      /text:3: duplicate id 'r1'; expected each id once, found also on line 1/,
+    );
     const nospk = dataDir({ utt2spk: 'r1 spkA\n', spk2utt: 'spkA r1\n' });
-    await expect(readKaldiDataDir(join(nospk.dir, 'data'), { audioBaseDir: nospk.dir })).rejects.toThrow(/utterance 'r2' has no speaker/);
+    await expect(readKaldiDataDir(join(nospk.dir, 'data'), { audioBaseDir: nospk.dir })).rejects.toThrow(
+      /utterance 'r2' has no speaker/,
+    );
     const mismatch = dataDir({ spk2utt: 'spkA r1 r2\n' });
-    await expect(readKaldiDataDir(join(mismatch.dir, 'data'), { audioBaseDir: mismatch.dir })).rejects.toThrow(/spk2utt disagrees with utt2spk for utterance 'r2'/);
+    await expect(readKaldiDataDir(join(mismatch.dir, 'data'), { audioBaseDir: mismatch.dir })).rejects.toThrow(
+      /spk2utt disagrees with utt2spk for utterance 'r2'/,
+    );
   });
 
   it('counts missing, empty and corrupt audio and unsupported transcript characters as skips with reasons', async () => {
@@ -106,11 +128,23 @@ describe('Kaldi data dir export', () => {
     const { manifest } = await readKaldiDataDir(join(dir, 'data'), { audioBaseDir: dir });
     const out = join(dir, 'export');
     await writeKaldiDataDir(out, manifest);
-    expect(readdirSync(out).sort()).toEqual(['reco2dur', 'segments', 'spk2utt', 'text', 'utt2dur', 'utt2spk', 'wav.scp']);
-    expect(readFileSync(join(out, 'segments'), 'utf8')).toBe('u1 r1 0.000 0.400\nu2 r1 0.400 1.000\nu3 r2 0.000 0.500\n');
+    expect(readdirSync(out).sort()).toEqual([
+      'reco2dur',
+      'segments',
+      'spk2utt',
+      'text',
+      'utt2dur',
+      'utt2spk',
+      'wav.scp',
+    ]);
+    expect(readFileSync(join(out, 'segments'), 'utf8')).toBe(
+      'u1 r1 0.000 0.400\nu2 r1 0.400 1.000\nu3 r2 0.000 0.500\n',
+    );
     expect(readFileSync(join(out, 'spk2utt'), 'utf8')).toBe('spkA u1 u2\nspkB u3\n');
     expect(readFileSync(join(out, 'reco2dur'), 'utf8')).toBe('r1 1.000\nr2 0.500\n');
-    expect(readFileSync(join(out, 'wav.scp'), 'utf8')).toBe(`r1 ${join(dir, 'audio/r1.wav')}\nr2 ${join(dir, 'audio/r2.wav')}\n`);
+    expect(readFileSync(join(out, 'wav.scp'), 'utf8')).toBe(
+      `r1 ${join(dir, 'audio/r1.wav')}\nr2 ${join(dir, 'audio/r2.wav')}\n`,
+    );
     const back = await readKaldiDataDir(out);
     expect(back.manifest).toEqual(manifest);
   });

@@ -1,5 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { normalizeTranscript, TranscriptError, UNSUPPORTED_CHARACTER_REASON, EMPTY_TRANSCRIPT_REASON } from '../../src/corpus/text.ts';
+import {
+  normalizeTranscript,
+  TranscriptError,
+  UNSUPPORTED_CHARACTER_REASON,
+  EMPTY_TRANSCRIPT_REASON,
+} from '../../src/corpus/text.ts';
 import { CorpusError } from '../../src/util/errors.ts';
 
 describe('normalizeTranscript', () => {
@@ -16,7 +21,7 @@ describe('normalizeTranscript', () => {
     expect(normalizeTranscript('it\u2019s fine')).toBe("IT'S FINE");
   });
   it('is idempotent on normalised text (LibriSpeech transcripts pass unchanged)', () => {
-    const s = "HE HOPED THERE WOULD BE STEW FOR DINNER TURNIPS AND CARROTS AND BRUISED POTATOES";
+    const s = 'HE HOPED THERE WOULD BE STEW FOR DINNER TURNIPS AND CARROTS AND BRUISED POTATOES';
     expect(normalizeTranscript(s)).toBe(s);
     expect(normalizeTranscript(normalizeTranscript("it's a 'test'"))).toBe("IT'S A TEST");
   });

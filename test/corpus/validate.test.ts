@@ -9,7 +9,10 @@ import { simpleSplit, tmp } from './helpers.ts';
 describe('validateCorpus', () => {
   it('accepts a consistent corpus and returns counts and the sample rate', () => {
     const dir = tmp();
-    const train = simpleSplit(dir, [{ id: 'a1', speaker: 'a', durationSec: 1.5 }, { id: 'b1', speaker: 'b', durationSec: 0.5 }]);
+    const train = simpleSplit(dir, [
+      { id: 'a1', speaker: 'a', durationSec: 1.5 },
+      { id: 'b1', speaker: 'b', durationSec: 0.5 },
+    ]);
     const test = simpleSplit(dir, [{ id: 'c1', speaker: 'c', durationSec: 2 }]);
     const s = validateCorpus({ train, test }, { disjointSpeakers: true });
     expect(s.sampleRateHz).toBe(16000);
@@ -23,7 +26,9 @@ describe('validateCorpus', () => {
     const dir = tmp();
     const train = simpleSplit(dir, [{ id: 'a1', speaker: 'a' }]);
     const test = simpleSplit(dir, [{ id: 'a1', speaker: 'b' }]);
-    expect(() => validateCorpus({ train, test })).toThrow(/duplicate recording id 'a1'.*split 'train' and in split 'test'/);
+    expect(() => validateCorpus({ train, test })).toThrow(
+      /duplicate recording id 'a1'.*split 'train' and in split 'test'/,
+    );
     const t2 = simpleSplit(dir, [{ id: 'x1', speaker: 'b' }]);
     t2.supervisions[0].id = 'a1';
     expect(() => validateCorpus({ train, test: t2 })).toThrow(/duplicate supervision id 'a1'/);
@@ -34,7 +39,9 @@ describe('validateCorpus', () => {
     const train = simpleSplit(dir, [{ id: 'a1', speaker: 'a' }]);
     rmSync(train.recordings[0].path);
     expect(() => validateCorpus({ train })).toThrow(CorpusError);
-    expect(() => validateCorpus({ train })).toThrow(new RegExp(`${train.recordings[0].path}, utterance 'a1': audio file not found`));
+    expect(() => validateCorpus({ train })).toThrow(
+      new RegExp(`${train.recordings[0].path}, utterance 'a1': audio file not found`),
+    );
     expect(() => validateCorpus({ train }, { checkAudioFiles: false })).not.toThrow();
   });
 
@@ -43,7 +50,11 @@ describe('validateCorpus', () => {
     const train = simpleSplit(dir, [{ id: 'a1', speaker: 'a', rate: 16000 }]);
     const test = simpleSplit(dir, [{ id: 'b1', speaker: 'b', rate: 8000 }]);
     let msg = '';
-    try { validateCorpus({ train, test }); } catch (e) { msg = (e as Error).message; }
+    try {
+      validateCorpus({ train, test });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
     expect(msg).toContain('mixed sample rates');
     expect(msg).toContain(`16000 Hz everywhere (e.g. ${train.recordings[0].path})`);
     expect(msg).toContain(`8000 Hz in ${test.recordings[0].path}`);
@@ -58,7 +69,9 @@ describe('validateCorpus', () => {
     expect(() => validateCorpus({ train: z })).toThrow(/empty recording/);
     const past = simpleSplit(dir, [{ id: 'a1', speaker: 'a', durationSec: 1 }]);
     past.supervisions[0].startSec = 0.5;
-    expect(() => validateCorpus({ train: past })).toThrow(/extends past the end.*end <= 1\.0000 s.*found end 1\.5000 s/);
+    expect(() => validateCorpus({ train: past })).toThrow(
+      /extends past the end.*end <= 1\.0000 s.*found end 1\.5000 s/,
+    );
     const zs = simpleSplit(dir, [{ id: 'a1', speaker: 'a' }]);
     zs.supervisions[0].durationSec = 0;
     expect(() => validateCorpus({ train: zs })).toThrow(/empty or negative supervision/);
@@ -78,7 +91,9 @@ describe('validateCorpus', () => {
     const train = simpleSplit(dir, [{ id: 'a1', speaker: 'a' }]);
     const test = simpleSplit(dir, [{ id: 'a2', speaker: 'a' }]);
     expect(() => validateCorpus({ train, test })).not.toThrow();
-    expect(() => validateCorpus({ train, test }, { disjointSpeakers: true })).toThrow(/speaker 'a' appears in two splits.*split 'train' and split 'test'/);
+    expect(() => validateCorpus({ train, test }, { disjointSpeakers: true })).toThrow(
+      /speaker 'a' appears in two splits.*split 'train' and split 'test'/,
+    );
   });
 
   it('validates a data dir from disk and checks corpus.json against the manifests', async () => {
@@ -90,6 +105,8 @@ describe('validateCorpus', () => {
     await writeCorpus(data, info, { train });
     expect((await validateDataDir(data)).counts.train.supervisions).toBe(1);
     await writeCorpus(data, { ...info, counts: { train: { ...info.counts.train, supervisions: 5 } } }, { train });
-    await expect(validateDataDir(data)).rejects.toThrow(/counts for split 'train' disagree.*expected 1 recordings, 1 supervisions, found 1 recordings, 5 supervisions/);
+    await expect(validateDataDir(data)).rejects.toThrow(
+      /counts for split 'train' disagree.*expected 1 recordings, 1 supervisions, found 1 recordings, 5 supervisions/,
+    );
   });
 });

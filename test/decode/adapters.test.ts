@@ -39,8 +39,20 @@ function handTree(): ContextTree {
     const n = topo.numPdfClasses(p);
     for (let k = 0; k < n; k++) {
       let node: TreeNode;
-      if (k === 0) node = { position: -1, phones: vowels, yes: leaf(p, k), no: { position: -1, phones: sil, yes: leaf(p, k), no: leaf(p, k) } };
-      else if (k === n - 1) node = { position: 1, phones: vowels, yes: leaf(p, k), no: { position: 1, phones: sil, yes: leaf(p, k), no: leaf(p, k) } };
+      if (k === 0)
+        node = {
+          position: -1,
+          phones: vowels,
+          yes: leaf(p, k),
+          no: { position: -1, phones: sil, yes: leaf(p, k), no: leaf(p, k) },
+        };
+      else if (k === n - 1)
+        node = {
+          position: 1,
+          phones: vowels,
+          yes: leaf(p, k),
+          no: { position: 1, phones: sil, yes: leaf(p, k), no: leaf(p, k) },
+        };
       else node = leaf(p, k);
       roots.push({ phone: p, pdfClass: k, node });
     }
@@ -53,13 +65,22 @@ function forcedLm(vocab: string[], words: string[]): SearchLm {
   const uni = ['<s>', '</s>', ...vocab].map((w) => `-99\t${w}\t0`);
   const chain = ['<s>', ...words, '</s>'];
   const bi = chain.slice(1).map((w, i) => `0\t${chain[i]} ${w}`);
-  return new SearchLm(parseArpa(`\\data\\\nngram 1=${uni.length}\nngram 2=${bi.length}\n\n\\1-grams:\n${uni.join('\n')}\n\n\\2-grams:\n${bi.join('\n')}\n\n\\end\\\n`));
+  return new SearchLm(
+    parseArpa(
+      `\\data\\\nngram 1=${uni.length}\nngram 2=${bi.length}\n\n\\1-grams:\n${uni.join('\n')}\n\n\\2-grams:\n${bi.join('\n')}\n\n\\end\\\n`,
+    ),
+  );
 }
 
 /** A positional version of the toy set (every non-silence phone as _B _E _I _S) and lexicon. */
-const posPhones = new PhoneSet(['SIL', 'SPN', ...['AA', 'B', 'IY', 'K', 'S', 'T'].flatMap((p) => ['B', 'E', 'I', 'S'].map((w) => `${p}_${w}`))]);
+const posPhones = new PhoneSet([
+  'SIL',
+  'SPN',
+  ...['AA', 'B', 'IY', 'K', 'S', 'T'].flatMap((p) => ['B', 'E', 'I', 'S'].map((w) => `${p}_${w}`)),
+]);
 const posLexicon = new Lexicon();
-for (const w of lexicon.words()) for (const pr of lexicon.get(w)!) posLexicon.add(w, markWordPositions(pr, posPhones.silencePhones));
+for (const w of lexicon.words())
+  for (const pr of lexicon.get(w)!) posLexicon.add(w, markWordPositions(pr, posPhones.silencePhones));
 const posTopo = new Topology(posPhones);
 const posTm = new TransitionModel(posTopo);
 
@@ -79,9 +100,12 @@ function sharedRootTree(): ContextTree {
     if (rootOf[p] !== p || posPhones.symbol(p) === 'SPN') continue;
     const n = posTopo.numPdfClasses(p);
     for (let k = 0; k < n; k++) {
-      const node: TreeNode = k === 0 ? { position: -1, phones: vowels, yes: leaf(p, k), no: leaf(p, k) }
-        : k === n - 1 ? { position: 1, phones: vowels, yes: leaf(p, k), no: leaf(p, k) }
-        : { position: 0, phones: initial, yes: leaf(p, k), no: leaf(p, k) };
+      const node: TreeNode =
+        k === 0
+          ? { position: -1, phones: vowels, yes: leaf(p, k), no: leaf(p, k) }
+          : k === n - 1
+            ? { position: 1, phones: vowels, yes: leaf(p, k), no: leaf(p, k) }
+            : { position: 0, phones: initial, yes: leaf(p, k), no: leaf(p, k) };
       roots.push({ phone: p, pdfClass: k, node });
     }
   }
@@ -96,14 +120,26 @@ function checkForced(name: string, ph: PhoneSet, lx: Lexicon, tmodel: Transition
   if (ctx.contextWidth === 3) expect(droppedWords).toEqual(['<UNK>']);
   const tw = transitionWeights(tmodel, {});
   let checked = 0;
-  for (const transcript of [['TAB', 'KIY', 'A'], ['BIKS', 'SIT'], ['A', 'BAA', 'TAB', 'SIT']]) {
+  for (const transcript of [
+    ['TAB', 'KIY', 'A'],
+    ['BIKS', 'SIT'],
+    ['A', 'BAA', 'TAB', 'SIT'],
+  ]) {
     const T = 40 + rng.int(20);
     const scores = randomScores(rng, T, am.numPdfs, 2);
     const graph = compileGraph('u', transcript, { phones: ph, lexicon: lx }, ctx, tmodel, { optionalSilenceProb: 0.5 });
     if ('ok' in graph) throw new Error(graph.message);
     const ref = viterbi(graph, T, (t, lp) => scores.data[t * am.numPdfs + graph.localPdfs[lp]], tw, 1e9, 1);
     expect(ref).not.toBeNull();
-    const dec = new Decoder(lex, am, forcedLm(lex.words.filter((w) => w !== '<UNK>'), transcript), { silenceProb: 0.5, missingLmWords: 'drop' });
+    const dec = new Decoder(
+      lex,
+      am,
+      forcedLm(
+        lex.words.filter((w) => w !== '<UNK>'),
+        transcript,
+      ),
+      { silenceProb: 0.5, missingLmWords: 'drop' },
+    );
     const r = dec.decode('u', scores, { beam: 1e9, maxActive: 1e9, lmWeight: 1 });
     expect(r.words).toEqual(transcript);
     // Same best path score: the LM adds log 1 on the only allowed sequence.
@@ -119,8 +155,12 @@ function checkForced(name: string, ph: PhoneSet, lx: Lexicon, tmodel: Transition
 }
 
 describe('decoding with src/lang and src/hmm models', () => {
-  for (const [name, ctx] of [['monophone', new MonophoneContext(topo)], ['triphone tree', handTree()]] as [string, ContextDependency][]) {
-    it(`with a forced LM reproduces the forced alignment of src/hmm (${name})`, () => checkForced(name, phones, lexicon, tm, ctx));
+  for (const [name, ctx] of [
+    ['monophone', new MonophoneContext(topo)],
+    ['triphone tree', handTree()],
+  ] as [string, ContextDependency][]) {
+    it(`with a forced LM reproduces the forced alignment of src/hmm (${name})`, () =>
+      checkForced(name, phones, lexicon, tm, ctx));
   }
   it('with a forced LM reproduces the forced alignment with word-position phones and shared tree roots asking the centre position', () => {
     const tree = sharedRootTree();

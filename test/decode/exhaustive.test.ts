@@ -1,7 +1,17 @@
 import { describe, it, expect } from 'vitest';
 import { Rng } from '../../src/util/rng.ts';
 import { Decoder } from '../../src/decode/decoder.ts';
-import { bruteForce, expectClose, lmPair, randomScores, randomText, synthesize, toyLexicon, toyModel, trainArpa } from './helpers.ts';
+import {
+  bruteForce,
+  expectClose,
+  lmPair,
+  randomScores,
+  randomText,
+  synthesize,
+  toyLexicon,
+  toyModel,
+  trainArpa,
+} from './helpers.ts';
 
 describe('beam search with a wide beam equals exhaustive search', () => {
   for (const width of [1, 3] as const) {
@@ -17,9 +27,16 @@ describe('beam search with a wide beam equals exhaustive search', () => {
           const silenceProb = [0.5, 0.3, 0.8][trial % 3];
           const dec = new Decoder(lex, am, search, { silenceProb });
           // Most trials from a true 3-word sequence (short states), some pure noise.
-          const scores = trial % 4 === 0
-            ? randomScores(rng, 10 + rng.int(5), am.numPdfs, 1.5)
-            : synthesize(rng, [0, 1, 2].map(() => lex.words[rng.int(3)]), lex, am, { maxDur: 1, noise: 1.5, peak: 2.5, silenceProb: 0.2 }).scores;
+          const scores =
+            trial % 4 === 0
+              ? randomScores(rng, 10 + rng.int(5), am.numPdfs, 1.5)
+              : synthesize(
+                  rng,
+                  [0, 1, 2].map(() => lex.words[rng.int(3)]),
+                  lex,
+                  am,
+                  { maxDur: 1, noise: 1.5, peak: 2.5, silenceProb: 0.2 },
+                ).scores;
           const opts = { lmWeight: 0.5 + trial * 0.2, wordInsertionPenalty: trial * 0.3 };
           const r = dec.decode(`t${trial}`, scores, { ...opts, beam: 1e9, maxActive: 1e9, lmLookahead: lookahead });
           const bf = bruteForce(scores, lex, am, backoff, { silenceProb, ...opts });

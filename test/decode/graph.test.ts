@@ -16,9 +16,15 @@ describe('compileSearchGraph', () => {
   it('shares pronunciation prefixes and keeps one copy per node for a monophone model', () => {
     const am = toyModel(6, 1);
     // CAT K AE T, CAB K AE B, CA K AE, DOG D AO G (phones as ids 2..6).
-    const lex: DecoderLexicon = { words: ['CAT', 'CAB', 'CA', 'DOG'], prons: [
-      { word: 0, phones: [2, 3, 4] }, { word: 1, phones: [2, 3, 5] }, { word: 2, phones: [2, 3] }, { word: 3, phones: [6, 3, 4] },
-    ] };
+    const lex: DecoderLexicon = {
+      words: ['CAT', 'CAB', 'CA', 'DOG'],
+      prons: [
+        { word: 0, phones: [2, 3, 4] },
+        { word: 1, phones: [2, 3, 5] },
+        { word: 2, phones: [2, 3] },
+        { word: 3, phones: [6, 3, 4] },
+      ],
+    };
     const g = compileSearchGraph(lex, am);
     // Trie over (phone, next phone): K(AE) AE(T) T AE(B) B AE(end) ... : K and AE shared by CAT and CAB only where the right context agrees.
     // Nodes: K>AE, AE>T, T, AE>B, B, AE>end, D>AO, AO>G, G = 9.
@@ -30,13 +36,26 @@ describe('compileSearchGraph', () => {
     expect(g.numStates).toBe(9 * 3 + 5);
     // The words end where their pronunciation ends.
     const ends = new Map<string, number>();
-    for (let c = 0; c < g.numCopies; c++) for (let k = g.copyWordStart[c]; k < g.copyWordStart[c + 1]; k++) ends.set(g.words[g.copyWords[k]], g.copyPhone[c]);
+    for (let c = 0; c < g.numCopies; c++)
+      for (let k = g.copyWordStart[c]; k < g.copyWordStart[c + 1]; k++)
+        ends.set(g.words[g.copyWords[k]], g.copyPhone[c]);
     expect(Object.fromEntries(ends)).toEqual({ CAT: 4, CAB: 5, CA: 3, DOG: 4 });
   });
 
   it('groups homophones at one word end', () => {
     const am = toyModel(4, 1);
-    const g = compileSearchGraph({ words: ['TWO', 'TOO', 'TO'], prons: [{ word: 0, phones: [2, 3] }, { word: 1, phones: [2, 3] }, { word: 2, phones: [2, 3] }, { word: 2, phones: [2, 4] }] }, am);
+    const g = compileSearchGraph(
+      {
+        words: ['TWO', 'TOO', 'TO'],
+        prons: [
+          { word: 0, phones: [2, 3] },
+          { word: 1, phones: [2, 3] },
+          { word: 2, phones: [2, 3] },
+          { word: 2, phones: [2, 4] },
+        ],
+      },
+      am,
+    );
     const groups: string[][] = [];
     for (let c = 0; c < g.numCopies; c++) {
       const ws = Array.from(g.copyWords.subarray(g.copyWordStart[c], g.copyWordStart[c + 1]), (w) => g.words[w]);

@@ -15,7 +15,13 @@ import type { DecoderLexicon, PhoneContextModel, PhoneHmm, ScoreMatrix } from '.
 
 export const SIL_ID = 1;
 
-export const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, progress: () => ({ tick() {}, done() {} }) };
+export const quiet: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  progress: () => ({ tick() {}, done() {} }),
+};
 
 /** |a - b| <= tol, with a message naming the case. */
 export function expectClose(a: number, b: number, tol: number, what: string): void {
@@ -35,19 +41,26 @@ export function toyModel(numPhones: number, contextWidth: 1 | 3): PhoneContextMo
   const perPhone = (c: number) => (contextWidth === 1 ? nStates(c) : nStates(c) + 4);
   const base: number[] = [0];
   let total = 0;
-  for (let c = 1; c < P; c++) { base[c] = total; total += perPhone(c); }
+  for (let c = 1; c < P; c++) {
+    base[c] = total;
+    total += perPhone(c);
+  }
   const l = Math.log;
   const silHmm: PhoneHmm = {
     numStates: 5,
     arcs: [
       ...[0, 1, 2, 3].map((to) => ({ from: 0, to, logProb: l(0.25) })),
       ...[1, 2, 3].flatMap((from) => [1, 2, 3, 4].map((to) => ({ from, to, logProb: l(0.25) }))),
-      { from: 4, to: 4, logProb: l(0.75) }, { from: 4, to: 5, logProb: l(0.25) },
+      { from: 4, to: 4, logProb: l(0.75) },
+      { from: 4, to: 5, logProb: l(0.25) },
     ],
   };
   const phoneHmm: PhoneHmm = {
     numStates: 3,
-    arcs: [0, 1, 2].flatMap((s) => [{ from: s, to: s, logProb: l(0.75) }, { from: s, to: s + 1, logProb: l(0.25) }]),
+    arcs: [0, 1, 2].flatMap((s) => [
+      { from: s, to: s, logProb: l(0.75) },
+      { from: s, to: s + 1, logProb: l(0.25) },
+    ]),
   };
   return {
     numPhoneIds: P,
@@ -77,7 +90,8 @@ export interface ToyLexiconOptions {
 
 /** Random words W0.. with distinct pronunciations (no homophones). */
 export function toyLexicon(rng: Rng, o: ToyLexiconOptions): DecoderLexicon {
-  const minLen = o.minLen ?? 2, maxLen = o.maxLen ?? 4;
+  const minLen = o.minLen ?? 2,
+    maxLen = o.maxLen ?? 4;
   const seen = new Set<string>();
   const words: string[] = [];
   const prons: { word: number; phones: number[] }[] = [];
@@ -86,7 +100,10 @@ export function toyLexicon(rng: Rng, o: ToyLexiconOptions): DecoderLexicon {
       const n = minLen + rng.int(maxLen - minLen + 1);
       const p = Array.from({ length: n }, () => 2 + rng.int(o.numPhones - 1));
       const k = p.join(' ');
-      if (!seen.has(k)) { seen.add(k); return p; }
+      if (!seen.has(k)) {
+        seen.add(k);
+        return p;
+      }
     }
   };
   for (let w = 0; w < o.numWords; w++) {
@@ -149,10 +166,21 @@ export interface SynthOptions {
  * random state durations, the true senone's logit `peak` above noisy others, softmax, then hybrid
  * scores with uniform priors.
  */
-export function synthesize(rng: Rng, wordSeq: readonly string[], lex: DecoderLexicon, am: PhoneContextModel, o: SynthOptions = {}): SyntheticUtt {
-  const silP = o.silenceProb ?? 0.3, maxDur = o.maxDur ?? 3, peak = o.peak ?? 4, noise = o.noise ?? 1;
+export function synthesize(
+  rng: Rng,
+  wordSeq: readonly string[],
+  lex: DecoderLexicon,
+  am: PhoneContextModel,
+  o: SynthOptions = {},
+): SyntheticUtt {
+  const silP = o.silenceProb ?? 0.3,
+    maxDur = o.maxDur ?? 3,
+    peak = o.peak ?? 4,
+    noise = o.noise ?? 1;
   const units: { phone: number; word: number }[] = [];
-  const junction = () => { if (rng.next() < silP) units.push({ phone: am.silencePhone, word: -1 }); };
+  const junction = () => {
+    if (rng.next() < silP) units.push({ phone: am.silencePhone, word: -1 });
+  };
   wordSeq.forEach((w, wi) => {
     junction();
     const id = lex.words.indexOf(w);
@@ -162,25 +190,32 @@ export function synthesize(rng: Rng, wordSeq: readonly string[], lex: DecoderLex
   });
   junction();
   const pdfs: number[] = [];
-  const first = wordSeq.map(() => Infinity), last = wordSeq.map(() => -1);
+  const first = wordSeq.map(() => Infinity),
+    last = wordSeq.map(() => -1);
   units.forEach((u, i) => {
-    const l = i > 0 ? units[i - 1].phone : 0, r = i + 1 < units.length ? units[i + 1].phone : 0;
+    const l = i > 0 ? units[i - 1].phone : 0,
+      r = i + 1 < units.length ? units[i + 1].phone : 0;
     const n = am.hmm(u.phone).numStates;
     for (let k = 0; k < n; k++) {
       const d = 1 + rng.int(maxDur);
       for (let f = 0; f < d; f++) {
-        if (u.word >= 0) { first[u.word] = Math.min(first[u.word], pdfs.length); last[u.word] = pdfs.length; }
+        if (u.word >= 0) {
+          first[u.word] = Math.min(first[u.word], pdfs.length);
+          last[u.word] = pdfs.length;
+        }
         pdfs.push(am.pdf(l, u.phone, r, k));
       }
     }
   });
-  const T = pdfs.length, D = am.numPdfs;
+  const T = pdfs.length,
+    D = am.numPdfs;
   const post = new Float64Array(T * D);
   for (let t = 0; t < T; t++) {
     let z = 0;
     for (let s = 0; s < D; s++) {
       const v = Math.exp((s === pdfs[t] ? peak : 0) + noise * rng.gauss());
-      post[t * D + s] = v; z += v;
+      post[t * D + s] = v;
+      z += v;
     }
     for (let s = 0; s < D; s++) post[t * D + s] /= z;
   }
@@ -210,16 +245,26 @@ export interface BruteForceOptions {
  * silence choice that fits the frames; for each, an exact Viterbi over the linear chain of HMM states
  * (contexts from the neighbours, 0 at the edges), plus LM (BackoffLm), silence and penalty weights.
  */
-export function bruteForce(scores: ScoreMatrix, lex: DecoderLexicon, am: PhoneContextModel, lm: BackoffLm, o: BruteForceOptions): { score: number; words: string[] } {
-  const T = scores.numFrames, D = scores.numPdfs;
+export function bruteForce(
+  scores: ScoreMatrix,
+  lex: DecoderLexicon,
+  am: PhoneContextModel,
+  lm: BackoffLm,
+  o: BruteForceOptions,
+): { score: number; words: string[] } {
+  const T = scores.numFrames,
+    D = scores.numPdfs;
   const minFrames = (ph: number) => (ph === am.silencePhone ? 3 : am.hmm(ph).numStates);
-  let best = -Infinity, bestWords: string[] = [];
-  const lSil = Math.log(o.silenceProb), lNo = Math.log(1 - o.silenceProb);
+  let best = -Infinity,
+    bestWords: string[] = [];
+  const lSil = Math.log(o.silenceProb),
+    lNo = Math.log(1 - o.silenceProb);
   const chainScore = (units: number[]): number => {
     // Linear chain of all HMM states; entry at state 0 of each phone.
     const st: { pdf: number; arcs: { to: number; w: number }[] }[] = [];
     units.forEach((ph, i) => {
-      const l = i > 0 ? units[i - 1] : 0, r = i + 1 < units.length ? units[i + 1] : 0;
+      const l = i > 0 ? units[i - 1] : 0,
+        r = i + 1 < units.length ? units[i + 1] : 0;
       const h = am.hmm(ph);
       const off = st.length;
       for (let k = 0; k < h.numStates; k++) st.push({ pdf: am.pdf(l, ph, r, k), arcs: [] });
@@ -243,7 +288,8 @@ export function bruteForce(scores: ScoreMatrix, lex: DecoderLexicon, am: PhoneCo
     let fin = -Infinity;
     // Exit from the last phone.
     const lastOff = S - am.hmm(units[units.length - 1]).numStates;
-    for (let s = lastOff; s < S; s++) for (const a of st[s].arcs) if (a.to === S && v[s] > -Infinity) fin = Math.max(fin, v[s] + a.w);
+    for (let s = lastOff; s < S; s++)
+      for (const a of st[s].arcs) if (a.to === S && v[s] > -Infinity) fin = Math.max(fin, v[s] + a.w);
     return fin;
   };
   const pronsOf = lex.words.map((_, w) => lex.prons.filter((p) => p.word === w).map((p) => p.phones));
@@ -255,8 +301,16 @@ export function bruteForce(scores: ScoreMatrix, lex: DecoderLexicon, am: PhoneCo
       const f = frames + (sil ? minFrames(am.silencePhone) : 0);
       if (f > T || u.length === 0) continue;
       const lmLog10 = lm.scoreSentence(words.map((w) => lex.words[w])).reduce((a, x) => a + (x.logProb ?? NaN), 0);
-      const total = chainScore(u) + lexW + (sil ? lSil : lNo) + o.lmWeight * lmLog10 * Math.LN10 - o.wordInsertionPenalty * words.length;
-      if (total > best) { best = total; bestWords = words.map((w) => lex.words[w]); }
+      const total =
+        chainScore(u) +
+        lexW +
+        (sil ? lSil : lNo) +
+        o.lmWeight * lmLog10 * Math.LN10 -
+        o.wordInsertionPenalty * words.length;
+      if (total > best) {
+        best = total;
+        bestWords = words.map((w) => lex.words[w]);
+      }
     }
     // Option: another word.
     for (let w = 0; w < lex.words.length; w++) {

@@ -7,11 +7,15 @@ import { expectClose } from './helpers.ts';
 describe('hybrid acoustic scores', () => {
   it('are acousticScale * (log posterior - log prior), from posteriors or log-posteriors', () => {
     const rng = new Rng('hybrid');
-    const T = 7, D = 5;
+    const T = 7,
+      D = 5;
     const post = new Float64Array(T * D);
     for (let t = 0; t < T; t++) {
       let z = 0;
-      for (let s = 0; s < D; s++) { post[t * D + s] = Math.exp(rng.gauss()); z += post[t * D + s]; }
+      for (let s = 0; s < D; s++) {
+        post[t * D + s] = Math.exp(rng.gauss());
+        z += post[t * D + s];
+      }
       for (let s = 0; s < D; s++) post[t * D + s] /= z;
     }
     const counts = [10, 0, 30, 40, 20];
@@ -32,7 +36,9 @@ describe('hybrid acoustic scores', () => {
   });
 
   it('rejects shapes that do not match, NaN posteriors and empty counts', () => {
-    expect(() => hybridScores(new Float32Array(9), 2, [0, 0, 0, 0], { uttId: 'u1' })).toThrow(/utterance 'u1'.*expected 2 x 4 = 8 values, found 9/);
+    expect(() => hybridScores(new Float32Array(9), 2, [0, 0, 0, 0], { uttId: 'u1' })).toThrow(
+      /utterance 'u1'.*expected 2 x 4 = 8 values, found 9/,
+    );
     expect(() => hybridScores([NaN, 1], 1, [0, 0], { uttId: 'u2' })).toThrow(FormatError);
     expect(() => logPriorsFromCounts([0, 0])).toThrow(/senone counts are all zero/);
     expect(() => logPriorsFromCounts([1, -1])).toThrow(/senone count 1/);

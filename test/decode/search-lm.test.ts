@@ -32,7 +32,15 @@ describe('SearchLm', () => {
 
   it('merges histories the model cannot tell apart (state minimisation)', () => {
     // Bigram evidence only for "a b"; a trigram model still needs at most one state per context.
-    const lm = new SearchLm(trainArpa([{ words: ['a', 'b', 'c'], line: 1 }, { words: ['c', 'a', 'b'], line: 2 }], 3));
+    const lm = new SearchLm(
+      trainArpa(
+        [
+          { words: ['a', 'b', 'c'], line: 1 },
+          { words: ['c', 'a', 'b'], line: 2 },
+        ],
+        3,
+      ),
+    );
     const id = (w: string) => lm.wordId(w);
     const afterCB = lm.next(lm.next(lm.startState, id('c')), id('b'));
     const afterAB = lm.next(lm.next(lm.startState, id('a')), id('b'));
@@ -50,24 +58,35 @@ describe('SearchLm', () => {
     const data = trainArpa(randomText(rng, words, 200, 6), 3);
     const small = new SearchLm(data, { cacheBytes: 1, nextCacheEntries: 2 });
     const big = new SearchLm(data);
-    let s1 = small.startState, s2 = big.startState;
+    let s1 = small.startState,
+      s2 = big.startState;
     for (let k = 0; k < 30; k++) {
       const w = small.wordId(words[rng.int(40)]);
-      s1 = small.next(s1, w); s2 = big.next(s2, w);
+      s1 = small.next(s1, w);
+      s2 = big.next(s2, w);
       expect(small.stateWords(s1)).toEqual(big.stateWords(s2));
       expect(small.next(s1, w)).toBe(small.next(s1, w));
       const dense = big.logProbs(s2);
       expect(Array.from(small.logProbs(s1))).toEqual(Array.from(dense));
       for (let pass = 0; pass < 2; pass++) {
-        for (let v = 0; v < dense.length; v++) if (!Object.is(small.logProb(s1, v), dense[v])) expect([k, v, small.logProb(s1, v)]).toEqual([k, v, dense[v]]);
+        for (let v = 0; v < dense.length; v++)
+          if (!Object.is(small.logProb(s1, v), dense[v]))
+            expect([k, v, small.logProb(s1, v)]).toEqual([k, v, dense[v]]);
       }
     }
   });
 
   it('rejects ARPA data without sentence markers or with n-grams over unknown words', () => {
-    expect(() => new SearchLm(parseArpa('\\data\\\nngram 1=2\n\n\\1-grams:\n-1 <s>\n-1 a\n\n\\end\\\n'), { file: 'x.arpa' })).toThrow(FormatError);
-    expect(() => new SearchLm(parseArpa('\\data\\\nngram 1=2\n\n\\1-grams:\n-1 <s>\n-1 a\n\n\\end\\\n'), { file: 'x.arpa' })).toThrow(/x\.arpa: LM has no unigram '<\/s>'/);
-    const bad = '\\data\\\nngram 1=3\nngram 2=1\n\n\\1-grams:\n-1 <s>\n-1 </s>\n-1 a\n\n\\2-grams:\n-0.5 a b\n\n\\end\\\n';
-    expect(() => new SearchLm(parseArpa(bad), { file: 'y.arpa' })).toThrow(/y\.arpa: 2-gram 'a b' uses a word without a unigram/);
+    expect(
+      () => new SearchLm(parseArpa('\\data\\\nngram 1=2\n\n\\1-grams:\n-1 <s>\n-1 a\n\n\\end\\\n'), { file: 'x.arpa' }),
+    ).toThrow(FormatError);
+    expect(
+      () => new SearchLm(parseArpa('\\data\\\nngram 1=2\n\n\\1-grams:\n-1 <s>\n-1 a\n\n\\end\\\n'), { file: 'x.arpa' }),
+    ).toThrow(/x\.arpa: LM has no unigram '<\/s>'/);
+    const bad =
+      '\\data\\\nngram 1=3\nngram 2=1\n\n\\1-grams:\n-1 <s>\n-1 </s>\n-1 a\n\n\\2-grams:\n-0.5 a b\n\n\\end\\\n';
+    expect(() => new SearchLm(parseArpa(bad), { file: 'y.arpa' })).toThrow(
+      /y\.arpa: 2-gram 'a b' uses a word without a unigram/,
+    );
   });
 });

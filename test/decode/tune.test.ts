@@ -8,8 +8,16 @@ import { scoreTranscripts } from '../../src/score/wer.ts';
 import type { TrnUtterance } from '../../src/score/trn.ts';
 import { randomText, synthesize, toyLexicon, toyModel, trainArpa } from './helpers.ts';
 
-function makeSet(rng: Rng, n: number, prefix: string, lex: ReturnType<typeof toyLexicon>, am: ReturnType<typeof toyModel>, text: ReturnType<typeof randomText>) {
-  const inputs: DecodeInput[] = [], refs: TrnUtterance[] = [];
+function makeSet(
+  rng: Rng,
+  n: number,
+  prefix: string,
+  lex: ReturnType<typeof toyLexicon>,
+  am: ReturnType<typeof toyModel>,
+  text: ReturnType<typeof randomText>,
+) {
+  const inputs: DecodeInput[] = [],
+    refs: TrnUtterance[] = [];
   for (let u = 0; u < n; u++) {
     const truth = text[rng.int(text.length)].words;
     const uttId = `${prefix}${u}`;
@@ -29,12 +37,18 @@ describe('tuneOnDev', () => {
   const test = makeSet(rng, 10, 'test', lex, am, text);
 
   it('picks the grid point with the fewest dev errors (first among equals) and it carries over to test', () => {
-    const lmWeights = [0.3, 1, 2], wordInsertionPenalties = [0, 1.5, 3];
+    const lmWeights = [0.3, 1, 2],
+      wordInsertionPenalties = [0, 1.5, 3];
     const r = tuneOnDev(dec, dev.inputs, dev.refs, { lmWeights, wordInsertionPenalties });
-    expect(r.grid.map((p) => [p.lmWeight, p.wordInsertionPenalty])).toEqual(lmWeights.flatMap((w) => wordInsertionPenalties.map((p) => [w, p])));
+    expect(r.grid.map((p) => [p.lmWeight, p.wordInsertionPenalty])).toEqual(
+      lmWeights.flatMap((w) => wordInsertionPenalties.map((p) => [w, p])),
+    );
     // Each grid point is the WER of decoding dev with those settings.
     for (const p of r.grid) {
-      const s = scoreTranscripts(dev.refs, decodeSet(dec, dev.inputs, { lmWeight: p.lmWeight, wordInsertionPenalty: p.wordInsertionPenalty }).hyps);
+      const s = scoreTranscripts(
+        dev.refs,
+        decodeSet(dec, dev.inputs, { lmWeight: p.lmWeight, wordInsertionPenalty: p.wordInsertionPenalty }).hyps,
+      );
       expect([p.errors, p.refWords, p.sub, p.del, p.ins]).toEqual([s.errors, s.refWords, s.sub, s.del, s.ins]);
       expect(p.wer).toBeCloseTo(s.wer, 9);
     }
@@ -44,20 +58,33 @@ describe('tuneOnDev', () => {
     // The grid matters on this data, so the choice is not trivial.
     expect(Math.max(...r.grid.map((p) => p.errors))).toBeGreaterThan(minErr);
     // Applied to test, the tuned setting does no worse than the untuned default (weight 1, no penalty).
-    const tuned = scoreTranscripts(test.refs, decodeSet(dec, test.inputs, { lmWeight: r.best.lmWeight, wordInsertionPenalty: r.best.wordInsertionPenalty }).hyps);
+    const tuned = scoreTranscripts(
+      test.refs,
+      decodeSet(dec, test.inputs, { lmWeight: r.best.lmWeight, wordInsertionPenalty: r.best.wordInsertionPenalty })
+        .hyps,
+    );
     const worst = r.grid.reduce((a, p) => (p.errors > a.errors ? p : a));
-    const bad = scoreTranscripts(test.refs, decodeSet(dec, test.inputs, { lmWeight: worst.lmWeight, wordInsertionPenalty: worst.wordInsertionPenalty }).hyps);
+    const bad = scoreTranscripts(
+      test.refs,
+      decodeSet(dec, test.inputs, { lmWeight: worst.lmWeight, wordInsertionPenalty: worst.wordInsertionPenalty }).hyps,
+    );
     expect(tuned.errors).toBeLessThan(bad.errors);
   });
 
   it('rejects an empty grid or an empty dev set, and dev hypotheses without references', () => {
     expect(() => tuneOnDev(dec, dev.inputs, dev.refs, { lmWeights: [] })).toThrow(ConfigError);
     expect(() => tuneOnDev(dec, [], dev.refs)).toThrow(/no dev utterances/);
-    expect(() => tuneOnDev(dec, dev.inputs, dev.refs.slice(1), { lmWeights: [1], wordInsertionPenalties: [0] })).toThrow(/hypothesis for utterance 'dev0' has no reference/);
+    expect(() =>
+      tuneOnDev(dec, dev.inputs, dev.refs.slice(1), { lmWeights: [1], wordInsertionPenalties: [0] }),
+    ).toThrow(/hypothesis for utterance 'dev0' has no reference/);
   });
 
   it('reports set statistics: frames, frames/s and real-time factor', () => {
-    const r = decodeSet(dec, test.inputs.map((i) => ({ uttId: i.uttId, scores: () => i.scores as never })), { frameShiftSec: 0.01 });
+    const r = decodeSet(
+      dec,
+      test.inputs.map((i) => ({ uttId: i.uttId, scores: () => i.scores as never })),
+      { frameShiftSec: 0.01 },
+    );
     const frames = test.inputs.reduce((a, i) => a + (i.scores as { numFrames: number }).numFrames, 0);
     expect(r.stats.numFrames).toBe(frames);
     expect(r.stats.utterances).toBe(10);

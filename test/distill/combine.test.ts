@@ -16,10 +16,12 @@ function naiveSoftmax(z: ArrayLike<number>, T: number): number[] {
 
 describe('ensemble combination at temperature T', () => {
   const rng = new Rng(11);
-  const n = 6, S = 9, K = 4;
+  const n = 6,
+    S = 9,
+    K = 4;
   const members = Array.from({ length: K }, () => randomLogits(rng, n, S, 2));
 
-  it('arithmetic rule: the mean of the members\' softmax(z / T) (the paper)', () => {
+  it("arithmetic rule: the mean of the members' softmax(z / T) (the paper)", () => {
     for (const T of [1, 2, 5]) {
       const p = combineEnsemble(members, n, S, { temperature: T, rule: 'arithmetic' });
       const want: number[] = [];
@@ -44,7 +46,12 @@ describe('ensemble combination at temperature T', () => {
       for (let s = 0; s < S; s++) meanZ.push(members.reduce((a, z) => a + z[f * S + s], 0) / K);
     }
     expectClose(p, want, 1e-15, 'geometric mean');
-    expectClose(p, Array.from({ length: n }, (_, f) => naiveSoftmax(meanZ.slice(f * S, (f + 1) * S), T)).flat(), 1e-15, 'softmax of mean logits');
+    expectClose(
+      p,
+      Array.from({ length: n }, (_, f) => naiveSoftmax(meanZ.slice(f * S, (f + 1) * S), T)).flat(),
+      1e-15,
+      'softmax of mean logits',
+    );
   });
 
   it('is numerically stable: huge logits and a small T give the same distribution as shifted ones, rows sum to 1', () => {
@@ -93,7 +100,9 @@ describe('ensemble combination at temperature T', () => {
         expectClose(p.dataSync(), combineEnsemble(members, n, S, { temperature: 2, rule }), 1e-6, rule);
         tf.dispose([...ts, p]);
       }
-      expect(() => combineEnsembleTf([tf.zeros([2, 3]) as tf.Tensor2D, tf.zeros([2, 4]) as tf.Tensor2D])).toThrow(FormatError);
+      expect(() => combineEnsembleTf([tf.zeros([2, 3]) as tf.Tensor2D, tf.zeros([2, 4]) as tf.Tensor2D])).toThrow(
+        FormatError,
+      );
     });
   });
 });

@@ -40,7 +40,12 @@ describe('float16 (Arrow Float16 bits)', () => {
       const x = Math.exp(-25 * rng.next());
       const b = float16Bits(x);
       const d = Math.abs(float16Value(b) - x);
-      if (d > Math.abs(float16Value(b + 1) - x) || (b > 0 && d > Math.abs(float16Value(b - 1) - x)) || (x >= 2 ** -14 && d / x > 2 ** -11)) bad.push(x);
+      if (
+        d > Math.abs(float16Value(b + 1) - x) ||
+        (b > 0 && d > Math.abs(float16Value(b - 1) - x)) ||
+        (x >= 2 ** -14 && d / x > 2 ** -11)
+      )
+        bad.push(x);
     }
     expect(bad).toEqual([]);
   });

@@ -17,7 +17,11 @@ interface PyFile {
   metadata: Record<string, string>;
   columns: { utt_id: string[]; frame: number[]; ids: number[][]; probs: number[][]; residual?: number[] };
 }
-const golden = JSON.parse(readFileSync(GOLDEN, 'utf8')) as { pyarrow: string; files: Record<string, PyFile>; float16_cast: { inputs: string[]; bits: number[] } };
+const golden = JSON.parse(readFileSync(GOLDEN, 'utf8')) as {
+  pyarrow: string;
+  files: Record<string, PyFile>;
+  float16_cast: { inputs: string[]; bits: number[] };
+};
 
 describe('soft-target files as pyarrow reads them (golden values from pyarrow 25)', () => {
   for (const layout of Object.keys(GOLDEN_LAYOUTS)) {
@@ -25,7 +29,10 @@ describe('soft-target files as pyarrow reads them (golden values from pyarrow 25
       const g = golden.files[layout];
       const path = join(tempDir(), `${layout}.arrow`);
       await writeGoldenFixture(path, layout);
-      expect(createHash('sha256').update(readFileSync(path)).digest('hex'), 'fixture bytes changed: regenerate the golden JSON (HOW-GENERATED.md)').toBe(g.sha256);
+      expect(
+        createHash('sha256').update(readFileSync(path)).digest('hex'),
+        'fixture bytes changed: regenerate the golden JSON (HOW-GENERATED.md)',
+      ).toBe(g.sha256);
       const { probType, idType, residual } = GOLDEN_LAYOUTS[layout];
       expect(g.schema).toEqual([
         'utt_id: dictionary<values=string, indices=int32, ordered=0>',
@@ -36,8 +43,13 @@ describe('soft-target files as pyarrow reads them (golden values from pyarrow 25
       ]);
       expect(g.num_record_batches).toBe(3);
       expect(g.metadata).toMatchObject({
-        'am_distill.format': 'am-distill.soft-targets', 'am_distill.format_version': '1', 'am_distill.k': '4', 'am_distill.temperature': '2',
-        'am_distill.num_senones': '300', 'am_distill.combination': 'arithmetic', 'am_distill.alignment_config_hash': 'align-golden',
+        'am_distill.format': 'am-distill.soft-targets',
+        'am_distill.format_version': '1',
+        'am_distill.k': '4',
+        'am_distill.temperature': '2',
+        'am_distill.num_senones': '300',
+        'am_distill.combination': 'arithmetic',
+        'am_distill.alignment_config_hash': 'align-golden',
         'am_distill.teachers': '[{"id":"exp/teacher-0","hash":"aa"},{"id":"exp/teacher-1","hash":"bb"}]',
       });
       const ours: UtteranceSoftTargets[] = [];

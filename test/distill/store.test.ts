@@ -22,7 +22,10 @@ import { expectClose, randomLogits, rewriteArrow, tempDir } from './helpers.ts';
 const S = 50;
 const K = 6;
 
-interface Utt { uttId: string; top: TopKRows }
+interface Utt {
+  uttId: string;
+  top: TopKRows;
+}
 
 function makeUtts(seed: number, count = 4, prefix = 'u'): Utt[] {
   const rng = new Rng(seed);
@@ -35,9 +38,22 @@ function makeUtts(seed: number, count = 4, prefix = 'u'): Utt[] {
 
 function writerOptions(extra: Partial<SoftTargetWriterOptions> = {}): SoftTargetWriterOptions {
   return {
-    configHash: 'targets-hash', teachers: [{ id: 'exp/t0', hash: 'h0' }, { id: 'exp/t1', hash: 'h1' }], temperature: 2, k: K,
-    combination: 'arithmetic', numSenones: S, senoneInventoryId: 'tree-1', residual: 'renormalise', probType: 'float16',
-    alignmentConfigHash: 'align-hash', featureConfigHash: 'feat-hash', split: 'train', ...extra,
+    configHash: 'targets-hash',
+    teachers: [
+      { id: 'exp/t0', hash: 'h0' },
+      { id: 'exp/t1', hash: 'h1' },
+    ],
+    temperature: 2,
+    k: K,
+    combination: 'arithmetic',
+    numSenones: S,
+    senoneInventoryId: 'tree-1',
+    residual: 'renormalise',
+    probType: 'float16',
+    alignmentConfigHash: 'align-hash',
+    featureConfigHash: 'feat-hash',
+    split: 'train',
+    ...extra,
   };
 }
 
@@ -59,11 +75,11 @@ function expected(u: Utt, residual: 'renormalise' | 'store'): { probs: number[];
   const probs: number[] = [];
   for (let f = 0; f < n; f++) {
     const m = u.top.keptMass[f];
-    for (let j = 0; j < K; j++) probs.push(residual === 'renormalise' ? u.top.probs[f * K + j] / m : u.top.probs[f * K + j]);
+    for (let j = 0; j < K; j++)
+      probs.push(residual === 'renormalise' ? u.top.probs[f * K + j] / m : u.top.probs[f * K + j]);
   }
   return { probs, residual: residual === 'store' ? Array.from(u.top.keptMass, (m) => 1 - m) : null };
 }
-
 
 describe('soft-target Arrow files', () => {
   const utts = makeUtts(1);
@@ -86,15 +102,31 @@ describe('soft-target Arrow files', () => {
             if (want.residual) expectClose(g.residual!, want.residual, 1e-7, 'residual');
             else expect(g.residual).toBeNull();
             if (residual === 'renormalise') {
-              for (let f = 0; f < g.numFrames; f++) expect(g.probs.subarray(f * K, (f + 1) * K).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+              for (let f = 0; f < g.numFrames; f++)
+                expect(g.probs.subarray(f * K, (f + 1) * K).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
             }
           });
           const meta = await readSoftTargetMetadata(path);
           expect(meta).toMatchObject({
-            format: 'am-distill.soft-targets', formatVersion: 1, stage: 'targets', k: K, numSenones: S, temperature: 2,
-            combination: 'arithmetic', residual, probType, idType: idType === 'auto' ? 'uint16' : 'int32', senoneInventoryId: 'tree-1',
-            alignmentConfigHash: 'align-hash', featureConfigHash: 'feat-hash', teachers: [{ id: 'exp/t0', hash: 'h0' }, { id: 'exp/t1', hash: 'h1' }],
-            counts: { utterances: utts.length, frames: utts.reduce((a, u) => a + u.top.numFrames, 0), skipped: 1 }, split: 'train',
+            format: 'am-distill.soft-targets',
+            formatVersion: 1,
+            stage: 'targets',
+            k: K,
+            numSenones: S,
+            temperature: 2,
+            combination: 'arithmetic',
+            residual,
+            probType,
+            idType: idType === 'auto' ? 'uint16' : 'int32',
+            senoneInventoryId: 'tree-1',
+            alignmentConfigHash: 'align-hash',
+            featureConfigHash: 'feat-hash',
+            teachers: [
+              { id: 'exp/t0', hash: 'h0' },
+              { id: 'exp/t1', hash: 'h1' },
+            ],
+            counts: { utterances: utts.length, frames: utts.reduce((a, u) => a + u.top.numFrames, 0), skipped: 1 },
+            split: 'train',
           });
           const allMass = utts.flatMap((u) => Array.from(u.top.keptMass));
           expect(meta.meanKeptMass).toBeCloseTo(allMass.reduce((a, b) => a + b, 0) / allMass.length, 12);
@@ -111,11 +143,16 @@ describe('soft-target Arrow files', () => {
       await writeFile(path, utts);
       const t = tableFromIPC(readFileSync(path));
       expect(t.schema.fields.map((f) => `${f.name}: ${f.type}`)).toEqual([
-        'utt_id: Dictionary<Int32, Utf8>', 'frame: Int32', `ids: FixedSizeList[${K}]<Uint16>`, `probs: FixedSizeList[${K}]<Float16>`,
+        'utt_id: Dictionary<Int32, Utf8>',
+        'frame: Int32',
+        `ids: FixedSizeList[${K}]<Uint16>`,
+        `probs: FixedSizeList[${K}]<Float16>`,
       ]);
       expect(t.batches.length).toBe(utts.length); // one record batch per utterance
       expect(t.getChild('frame')!.toArray().slice(0, 3)).toEqual(new Int32Array([0, 1, 2]));
-      expect(t.schema.metadata.get(SOFT_META.teachers)).toBe('[{"id":"exp/t0","hash":"h0"},{"id":"exp/t1","hash":"h1"}]');
+      expect(t.schema.metadata.get(SOFT_META.teachers)).toBe(
+        '[{"id":"exp/t0","hash":"h0"},{"id":"exp/t1","hash":"h1"}]',
+      );
     })();
   });
 
@@ -132,7 +169,9 @@ describe('soft-target Arrow files', () => {
     const w = await SoftTargetFileWriter.open(path, writerOptions());
     w.add(utts[0].uttId, utts[0].top);
     expect(existsSync(path)).toBe(false);
-    expect(() => w.add('bad', { ...utts[1].top, ids: utts[1].top.ids.map(() => S) })).toThrow(/senone id outside the inventory/);
+    expect(() => w.add('bad', { ...utts[1].top, ids: utts[1].top.ids.map(() => S) })).toThrow(
+      /senone id outside the inventory/,
+    );
     expect(() => w.add(utts[0].uttId, utts[0].top)).toThrow(/duplicate utterance id/);
     await w.abort();
     expect(readdirSync(dir)).toEqual([]);
@@ -140,9 +179,15 @@ describe('soft-target Arrow files', () => {
 
   it('rejects bad writer options with ConfigErrors', async () => {
     const dir = tempDir();
-    await expect(SoftTargetFileWriter.open(join(dir, 'a.arrow'), writerOptions({ k: S + 1 }))).rejects.toThrow(ConfigError);
-    await expect(SoftTargetFileWriter.open(join(dir, 'a.arrow'), writerOptions({ probType: 'float8' as never }))).rejects.toThrow(ConfigError);
-    await expect(SoftTargetFileWriter.open(join(dir, 'a.arrow'), writerOptions({ numSenones: 70000, k: 5, idType: 'uint16' }))).rejects.toThrow(/uint16 senone ids/);
+    await expect(SoftTargetFileWriter.open(join(dir, 'a.arrow'), writerOptions({ k: S + 1 }))).rejects.toThrow(
+      ConfigError,
+    );
+    await expect(
+      SoftTargetFileWriter.open(join(dir, 'a.arrow'), writerOptions({ probType: 'float8' as never })),
+    ).rejects.toThrow(ConfigError);
+    await expect(
+      SoftTargetFileWriter.open(join(dir, 'a.arrow'), writerOptions({ numSenones: 70000, k: 5, idType: 'uint16' })),
+    ).rejects.toThrow(/uint16 senone ids/);
     expect(readdirSync(dir)).toEqual([]);
   });
 });
@@ -153,7 +198,8 @@ describe('random access by (utterance, frame) across shards', () => {
 
   async function twoShards(extra: Partial<SoftTargetWriterOptions> = {}): Promise<string[]> {
     const dir = tempDir();
-    const a = join(dir, 'train.0-of-2.arrow'), b = join(dir, 'train.1-of-2.arrow');
+    const a = join(dir, 'train.0-of-2.arrow'),
+      b = join(dir, 'train.1-of-2.arrow');
     await writeFile(a, shardA, extra);
     await writeFile(b, shardB, extra);
     return [a, b];
@@ -166,16 +212,20 @@ describe('random access by (utterance, frame) across shards', () => {
     new Rng(seed).shuffle(rows);
     const uttIds: string[] = [];
     const index = new Map<string, number>();
-    const rowUtt = new Int32Array(rows.length), rowFrame = new Int32Array(rows.length);
+    const rowUtt = new Int32Array(rows.length),
+      rowFrame = new Int32Array(rows.length);
     rows.forEach((r, i) => {
-      if (!index.has(r.u.uttId)) { index.set(r.u.uttId, uttIds.length); uttIds.push(r.u.uttId); }
+      if (!index.has(r.u.uttId)) {
+        index.set(r.u.uttId, uttIds.length);
+        uttIds.push(r.u.uttId);
+      }
       rowUtt[i] = index.get(r.u.uttId)!;
       rowFrame[i] = r.t;
     });
     return { keys: { uttIds, rowUtt, rowFrame }, rows };
   }
 
-  it('returns each row\'s targets whatever the order of the rows, from several files', async () => {
+  it("returns each row's targets whatever the order of the rows, from several files", async () => {
     const files = await twoShards({ probType: 'float32' });
     const index = await SoftTargetIndex.open(files);
     expect(index.size).toBe(9);
@@ -183,12 +233,20 @@ describe('random access by (utterance, frame) across shards', () => {
     const { keys, rows } = shuffledKeys([...shardA, ...shardB], 7);
     const got = await index.gather(keys);
     rows.forEach((r, i) => {
-      expect(Array.from(got.ids.subarray(i * K, (i + 1) * K))).toEqual(Array.from(r.u.top.ids.subarray(r.t * K, (r.t + 1) * K)));
+      expect(Array.from(got.ids.subarray(i * K, (i + 1) * K))).toEqual(
+        Array.from(r.u.top.ids.subarray(r.t * K, (r.t + 1) * K)),
+      );
       const m = r.u.top.keptMass[r.t];
-      expectClose(got.probs.subarray(i * K, (i + 1) * K), Array.from(r.u.top.probs.subarray(r.t * K, (r.t + 1) * K), (p) => p / m), 1e-6, `row ${i}`);
+      expectClose(
+        got.probs.subarray(i * K, (i + 1) * K),
+        Array.from(r.u.top.probs.subarray(r.t * K, (r.t + 1) * K), (p) => p / m),
+        1e-6,
+        `row ${i}`,
+      );
     });
     const dense = await index.dense(keys);
-    for (let i = 0; i < rows.length; i++) expect(dense.subarray(i * S, (i + 1) * S).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    for (let i = 0; i < rows.length; i++)
+      expect(dense.subarray(i * S, (i + 1) * S).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     await index.close();
   });
 
@@ -226,7 +284,12 @@ describe('random access by (utterance, frame) across shards', () => {
   });
 
   it('spreads a stored residual over the senones not kept when densifying', () => {
-    const t = { k: 2, ids: new Int32Array([3, 1]), probs: new Float32Array([0.6, 0.3]), residual: new Float32Array([0.1]) };
+    const t = {
+      k: 2,
+      ids: new Int32Array([3, 1]),
+      probs: new Float32Array([0.6, 0.3]),
+      residual: new Float32Array([0.1]),
+    };
     const d = sparseToDense(t, 6);
     expectClose(d, [0.025, 0.3, 0.025, 0.6, 0.025, 0.025], 1e-7, 'dense row');
   });
@@ -235,14 +298,28 @@ describe('random access by (utterance, frame) across shards', () => {
     const files = await twoShards();
     const index = await SoftTargetIndex.open(files);
     expect(await index.get('nope')).toBeUndefined();
-    await expect(index.gather({ uttIds: ['nope'], rowUtt: [0], rowFrame: [0] })).rejects.toThrow(/no soft targets for this utterance/);
-    await expect(index.gather({ uttIds: [shardA[0].uttId], rowUtt: [0], rowFrame: [999] })).rejects.toThrow(/frame outside/);
+    await expect(index.gather({ uttIds: ['nope'], rowUtt: [0], rowFrame: [0] })).rejects.toThrow(
+      /no soft targets for this utterance/,
+    );
+    await expect(index.gather({ uttIds: [shardA[0].uttId], rowUtt: [0], rowFrame: [999] })).rejects.toThrow(
+      /frame outside/,
+    );
     await index.close();
     const dir = tempDir();
     const other = join(dir, 'k5.arrow');
-    const five = makeUtts(4, 2, 'c').map((u) => ({ uttId: u.uttId, top: topKRows(Float64Array.from({ length: u.top.numFrames * S }, (_, i) => (i % S) + 1).map((v) => v / 1275), u.top.numFrames, S, 5) }));
+    const five = makeUtts(4, 2, 'c').map((u) => ({
+      uttId: u.uttId,
+      top: topKRows(
+        Float64Array.from({ length: u.top.numFrames * S }, (_, i) => (i % S) + 1).map((v) => v / 1275),
+        u.top.numFrames,
+        S,
+        5,
+      ),
+    }));
     await writeFile(other, five, { k: 5 });
-    await expect(SoftTargetIndex.open([files[0], other])).rejects.toThrow(/soft-target files differ in k.*k5\.arrow|k5\.arrow.*differ in k/);
+    await expect(SoftTargetIndex.open([files[0], other])).rejects.toThrow(
+      /soft-target files differ in k.*k5\.arrow|k5\.arrow.*differ in k/,
+    );
     await expect(SoftTargetIndex.open([files[0], files[0]])).rejects.toThrow(/occurs in two soft-target files/);
   });
 });
@@ -261,23 +338,48 @@ describe('validation of soft-target files (fatal, naming the file and what diffe
   it('detects a student/teacher senone inventory mismatch', async () => {
     const p = await file();
     await expect(SoftTargetIndex.open([p], { expect: { numSenones: S + 1 } })).rejects.toThrow(FormatError);
-    await expect(SoftTargetIndex.open([p], { expect: { numSenones: S + 1 } })).rejects.toThrow(new RegExp(`${p}.*senone inventory.*51 senones.*50 senones`));
-    await expect(SoftTargetIndex.open([p], { expect: { senoneInventoryId: 'tree-2' } })).rejects.toThrow(/inventory tree-2.*found inventory tree-1/);
+    await expect(SoftTargetIndex.open([p], { expect: { numSenones: S + 1 } })).rejects.toThrow(
+      new RegExp(`${p}.*senone inventory.*51 senones.*50 senones`),
+    );
+    await expect(SoftTargetIndex.open([p], { expect: { senoneInventoryId: 'tree-2' } })).rejects.toThrow(
+      /inventory tree-2.*found inventory tree-1/,
+    );
   });
 
   it('detects targets made from other features or other alignments (config hashes)', async () => {
     const p = await file();
-    await expect(SoftTargetIndex.open([p], { expect: { featureConfigHash: 'feat-OTHER', names: { features: 'exp/feats/train.arrow' } } }))
-      .rejects.toThrow(/made from other features; expected feature config hash feat-OTHER \(of exp\/feats\/train\.arrow\), found feat-hash/);
-    await expect(SoftTargetIndex.open([p], { expect: { alignmentConfigHash: 'align-OTHER' } })).rejects.toThrow(/made from other alignments.*align-OTHER.*found align-hash/);
-    await expect(SoftTargetIndex.open([p], { expect: { featureConfigHash: 'feat-hash', alignmentConfigHash: 'align-hash', numSenones: S, k: K, temperature: 2 } })).resolves.toBeTruthy();
+    await expect(
+      SoftTargetIndex.open([p], {
+        expect: { featureConfigHash: 'feat-OTHER', names: { features: 'exp/feats/train.arrow' } },
+      }),
+    ).rejects.toThrow(
+      /made from other features; expected feature config hash feat-OTHER \(of exp\/feats\/train\.arrow\), found feat-hash/,
+    );
+    await expect(SoftTargetIndex.open([p], { expect: { alignmentConfigHash: 'align-OTHER' } })).rejects.toThrow(
+      /made from other alignments.*align-OTHER.*found align-hash/,
+    );
+    await expect(
+      SoftTargetIndex.open([p], {
+        expect: {
+          featureConfigHash: 'feat-hash',
+          alignmentConfigHash: 'align-hash',
+          numSenones: S,
+          k: K,
+          temperature: 2,
+        },
+      }),
+    ).resolves.toBeTruthy();
   });
 
   it('detects a wrong k or temperature', async () => {
     const p = await file();
-    await expect(SoftTargetIndex.open([p], { expect: { k: K + 1 } })).rejects.toThrow(/another top-k width; expected k = 7, found k = 6/);
+    await expect(SoftTargetIndex.open([p], { expect: { k: K + 1 } })).rejects.toThrow(
+      /another top-k width; expected k = 7, found k = 6/,
+    );
     const meta = await readSoftTargetMetadata(p);
-    expect(() => checkSoftTargets(meta, p, { temperature: 1 })).toThrow(/another temperature; expected T = 1.*found T = 2/);
+    expect(() => checkSoftTargets(meta, p, { temperature: 1 })).toThrow(
+      /another temperature; expected T = 1.*found T = 2/,
+    );
   });
 
   it('detects list sizes that disagree with k, unknown formats and versions, and non-Arrow files', async () => {
@@ -285,10 +387,14 @@ describe('validation of soft-target files (fatal, naming the file and what diffe
     const dir = tempDir();
     const wrongK = join(dir, 'wrong-k.arrow');
     rewriteArrow(p, wrongK, { metadata: (m) => m.set(SOFT_META.k, String(K + 2)) });
-    await expect(readSoftTargetMetadata(wrongK)).rejects.toThrow(/ids list size differs from k in the metadata; expected k = 8, found 6/);
+    await expect(readSoftTargetMetadata(wrongK)).rejects.toThrow(
+      /ids list size differs from k in the metadata; expected k = 8, found 6/,
+    );
     const v2 = join(dir, 'v2.arrow');
     rewriteArrow(p, v2, { metadata: (m) => m.set(SOFT_META.formatVersion, '2') });
-    await expect(readSoftTargetMetadata(v2)).rejects.toThrow(/unsupported soft-target file format version; expected 1, found 2/);
+    await expect(readSoftTargetMetadata(v2)).rejects.toThrow(
+      /unsupported soft-target file format version; expected 1, found 2/,
+    );
     const feats = join(dir, 'feats.arrow');
     rewriteArrow(p, feats, { metadata: (m) => m.set(SOFT_META.format, 'am-distill.features') });
     await expect(readSoftTargetMetadata(feats)).rejects.toThrow(/not an am-distill soft-target file/);
@@ -302,11 +408,24 @@ describe('validation of soft-target files (fatal, naming the file and what diffe
     const p = await file();
     const dir = tempDir();
     const dup = join(dir, 'dup.arrow');
-    rewriteArrow(p, dup, { mutate: (t) => { const ids = t.batches[1].getChild('ids')!.data[0].children[0].values as Uint16Array; ids[1] = ids[0]; } });
-    await expect(readAll(dup)).rejects.toThrow(new RegExp(`${dup}, utterance 'u1': a senone id occurs twice in one frame`));
+    rewriteArrow(p, dup, {
+      mutate: (t) => {
+        const ids = t.batches[1].getChild('ids')!.data[0].children[0].values as Uint16Array;
+        ids[1] = ids[0];
+      },
+    });
+    await expect(readAll(dup)).rejects.toThrow(
+      new RegExp(`${dup}, utterance 'u1': a senone id occurs twice in one frame`),
+    );
     const out = join(dir, 'outside.arrow');
-    rewriteArrow(p, out, { mutate: (t) => { (t.batches[0].getChild('ids')!.data[0].children[0].values as Uint16Array)[K + 2] = 999; } });
-    await expect(readAll(out)).rejects.toThrow(/senone id outside the inventory; expected 0 <= id < 50, found 999 at frame 1/);
+    rewriteArrow(p, out, {
+      mutate: (t) => {
+        (t.batches[0].getChild('ids')!.data[0].children[0].values as Uint16Array)[K + 2] = 999;
+      },
+    });
+    await expect(readAll(out)).rejects.toThrow(
+      /senone id outside the inventory; expected 0 <= id < 50, found 999 at frame 1/,
+    );
     const index = await SoftTargetIndex.open([out]);
     await expect(index.get('u0')).rejects.toThrow(FormatError);
     await index.close();

@@ -7,13 +7,17 @@ import { expectClose, randomLogits } from './helpers.ts';
 
 /** Reference: full sort by (probability desc, id asc). */
 function bruteTopK(row: ArrayLike<number>, k: number): number[] {
-  return Array.from(row, (p, id) => ({ p, id })).sort((a, b) => b.p - a.p || a.id - b.id).slice(0, k).map((x) => x.id);
+  return Array.from(row, (p, id) => ({ p, id }))
+    .sort((a, b) => b.p - a.p || a.id - b.id)
+    .slice(0, k)
+    .map((x) => x.id);
 }
 
 describe('top-k per frame', () => {
   it('keeps the k most probable senones, most probable first, ties to the smaller id', () => {
     const rng = new Rng(3);
-    const S = 37, n = 50;
+    const S = 37,
+      n = 50;
     const probs = softmaxRows(randomLogits(rng, n, S, 3), n, S);
     // Ties: quantise some rows so equal values occur.
     for (let i = 0; i < 10 * S; i++) probs[i] = Math.round(probs[i] * 20) / 20;
@@ -24,7 +28,10 @@ describe('top-k per frame', () => {
         expect(Array.from(t.ids.subarray(f * k, (f + 1) * k))).toEqual(bruteTopK(row, k));
         const kept = Array.from(t.ids.subarray(f * k, (f + 1) * k), (id) => row[id]);
         expectClose(t.probs.subarray(f * k, (f + 1) * k), kept, 0, 'kept probabilities');
-        expect(t.keptMass[f]).toBeCloseTo(kept.reduce((a, b) => a + b, 0), 14);
+        expect(t.keptMass[f]).toBeCloseTo(
+          kept.reduce((a, b) => a + b, 0),
+          14,
+        );
       }
     }
     expect(() => topKRows(probs, n, S, 0)).toThrow(ConfigError);
@@ -33,7 +40,8 @@ describe('top-k per frame', () => {
 
   it('chooses the smallest k whose mean kept mass reaches the target', () => {
     const rng = new Rng(4);
-    const S = 200, n = 300;
+    const S = 200,
+      n = 300;
     const probs = softmaxRows(randomLogits(rng, n, S, 2.5), n, S);
     const curve = new KeptMassCurve(S);
     curve.addRows(probs.subarray(0, 100 * S), 100);

@@ -19,7 +19,9 @@ const cited = ['src', 'test', 'corpora', 'bench', 'scripts'].flatMap((d) => file
 function designCitations(text: string): string[] {
   const flat = text.replace(/\n\s*(?:\*|\/\/|#)?\s*/g, ' ');
   const out: string[] = [];
-  for (const m of flat.matchAll(/docs\/design\.md,?\s+sections?\s+([0-9][0-9a-z]*(?:(?:,\s*|\s+and\s+)[0-9][0-9a-z]*)*)/g)) {
+  for (const m of flat.matchAll(
+    /docs\/design\.md,?\s+sections?\s+([0-9][0-9a-z]*(?:(?:,\s*|\s+and\s+)[0-9][0-9a-z]*)*)/g,
+  )) {
     out.push(...m[1].split(/,\s*|\s+and\s+/));
   }
   return out;

@@ -21,7 +21,13 @@ describe('source layout (issue 31)', () => {
   it('src/ has no folder-level import cycle', () => {
     const edges = folderEdges(SRC);
     const cycles = folderCycles(edges);
-    const explain = cycles.map((c) => `${c.join(' <-> ')}: ${edges.filter((e) => c.includes(e.from) && c.includes(e.to)).map((e) => e.imports[0]).join('; ')}`);
+    const explain = cycles.map(
+      (c) =>
+        `${c.join(' <-> ')}: ${edges
+          .filter((e) => c.includes(e.from) && c.includes(e.to))
+          .map((e) => e.imports[0])
+          .join('; ')}`,
+    );
     expect(explain).toEqual([]);
   });
 
@@ -48,7 +54,15 @@ describe('source layout (issue 31)', () => {
       'm.ts': `export function long() {\n${body(MAX_FUNCTION_LINES - 1)}\n}\nexport function ok() {\n${body(MAX_FUNCTION_LINES - 2)}\n}\nexport const arrow = () => {\n${body(MAX_FUNCTION_LINES)}\n};\nclass K {\n  method() {\n${body(MAX_FUNCTION_LINES)}\n  }\n}\nexport { K };\n`,
     });
     const found = longFunctions(root).map((f) => `${f.name}:${f.lines}`);
-    expect(found.sort()).toEqual([`arrow:${MAX_FUNCTION_LINES + 2}`, `long:${MAX_FUNCTION_LINES + 1}`, `method:${MAX_FUNCTION_LINES + 2}`]);
-    expect(unexcepted(longFunctions(root), new Map([['m.ts:long', 'test']])).map((f) => f.name).sort()).toEqual(['arrow', 'method']);
+    expect(found.sort()).toEqual([
+      `arrow:${MAX_FUNCTION_LINES + 2}`,
+      `long:${MAX_FUNCTION_LINES + 1}`,
+      `method:${MAX_FUNCTION_LINES + 2}`,
+    ]);
+    expect(
+      unexcepted(longFunctions(root), new Map([['m.ts:long', 'test']]))
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(['arrow', 'method']);
   });
 });

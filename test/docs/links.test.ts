@@ -5,7 +5,11 @@ import { REPO_ROOT } from '../helpers.ts';
 
 /** GitHub's heading anchor: lower case, punctuation other than '-' and '_' dropped, spaces to '-'. */
 function slug(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '').replace(/ /g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+    .replace(/ /g, '-');
 }
 
 const withoutCode = (md: string) => md.replace(/```[\s\S]*?```/g, '');
@@ -24,7 +28,8 @@ function brokenLinks(file: string): string[] {
     const [path, anchor] = url.split('#');
     const target = path ? resolve(dirname(file), path) : file;
     if (!existsSync(target)) bad.push(`${url}: no such file`);
-    else if (anchor && target.endsWith('.md') && !anchors(readFileSync(target, 'utf8')).has(anchor)) bad.push(`${url}: no such heading`);
+    else if (anchor && target.endsWith('.md') && !anchors(readFileSync(target, 'utf8')).has(anchor))
+      bad.push(`${url}: no such heading`);
   }
   return bad;
 }
@@ -36,8 +41,15 @@ describe('Markdown links of README.md and docs/', () => {
     expect(slug('am-distill corpus prepare')).toBe('am-distill-corpus-prepare');
   });
 
-  const files = ['README.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    ...readdirSync(join(REPO_ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   it.each(files)('%s: every relative link names an existing file and heading', (file) => {
-    expect(brokenLinks(join(REPO_ROOT, file)).map((b) => `${relative(REPO_ROOT, join(REPO_ROOT, file))}: ${b}`)).toEqual([]);
+    expect(
+      brokenLinks(join(REPO_ROOT, file)).map((b) => `${relative(REPO_ROOT, join(REPO_ROOT, file))}: ${b}`),
+    ).toEqual([]);
   });
 });

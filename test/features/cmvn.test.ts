@@ -35,7 +35,12 @@ describe('CMVN (Kaldi compute-cmvn-stats / apply-cmvn)', () => {
     const check = new CmvnStats(3).accumulate(mean0);
     expectClose(check.mean(), [0, 0, 0], 1e-5, 'means after CMN');
     const check2 = new CmvnStats(3).accumulate(var1);
-    expectClose(Array.from(check2.sumSq, (x) => x / 50), [1, 1, 1], 1e-4, 'variances after CVN');
+    expectClose(
+      Array.from(check2.sumSq, (x) => x / 50),
+      [1, 1, 1],
+      1e-4,
+      'variances after CVN',
+    );
   });
   it('round-trips through JSON and refuses empty statistics and wrong dimensions', () => {
     const s = new CmvnStats(3).accumulate(a);

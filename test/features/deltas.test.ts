@@ -9,7 +9,12 @@ describe('deltas (Kaldi add-deltas)', () => {
     const [s0, s1, s2] = deltaScales();
     expect(Array.from(s0)).toEqual([1]);
     expectClose(s1, [-0.2, -0.1, 0, 0.1, 0.2], 1e-15, 'delta scales');
-    expectClose(s2, [4, 4, 1, -4, -10, -4, 1, 4, 4].map((x) => x / 100), 1e-15, 'acceleration scales');
+    expectClose(
+      s2,
+      [4, 4, 1, -4, -10, -4, 1, 4, 4].map((x) => x / 100),
+      1e-15,
+      'acceleration scales',
+    );
   });
   it('gives the slope of a ramp and zero acceleration away from the edges, replicating edge frames', () => {
     const m = fromRows(Array.from({ length: 12 }, (_, t) => [3 * t, 7]));

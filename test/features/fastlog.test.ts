@@ -24,10 +24,11 @@ describe('floored log of mel energies (logFlooredInto)', () => {
     for (let i = 0; i < values.length; i++) values[i] = Math.exp((rng.next() - 0.5) * 460);
     // Both ends of each of the 256 mantissa cells and the powers of two around them.
     const edges: number[] = [];
-    for (let j = 0; j <= 256; j++) for (const e of [-20, 0, 1, 33]) {
-      const m = 1 + j / 256;
-      edges.push(m * 2 ** e, (m - 2 ** -52) * 2 ** e, (m + 2 ** -52) * 2 ** e);
-    }
+    for (let j = 0; j <= 256; j++)
+      for (const e of [-20, 0, 1, 33]) {
+        const m = 1 + j / 256;
+        edges.push(m * 2 ** e, (m - 2 ** -52) * 2 ** e, (m + 2 ** -52) * 2 ** e);
+      }
     const all = Float64Array.from([...values, ...edges].filter((v) => v > FLT_EPSILON));
     expectClose(fastLog(all, FLT_EPSILON), reference(all, FLT_EPSILON), 1e-13, 'ln v');
   });

@@ -31,7 +31,8 @@ describe('power spectrum', () => {
       ps.compute(x, out);
       const ref = new Float64Array(ps.numBins);
       for (let k = 0; k < ps.numBins; k++) {
-        let re = 0, im = 0;
+        let re = 0,
+          im = 0;
         for (let t = 0; t < n; t++) {
           re += x[t] * Math.cos((2 * Math.PI * k * t) / n);
           im -= x[t] * Math.sin((2 * Math.PI * k * t) / n);
@@ -124,7 +125,10 @@ describe('log-mel filterbank', () => {
 describe('spectral front end', () => {
   it('removing the DC offset after the FFT (fast path) equals removing it before', () => {
     const rng = new Rng(21);
-    const samples = Float32Array.from({ length: 2000 }, (_, i) => (3000 + 500 * Math.sin(i / 7) + 50 * rng.gauss()) / 32768);
+    const samples = Float32Array.from(
+      { length: 2000 },
+      (_, i) => (3000 + 500 * Math.sin(i / 7) + 50 * rng.gauss()) / 32768,
+    );
     for (const windowType of ['povey', 'hamming'] as const) {
       const fe = new SpectrumFrontend(fbankOptions({ windowType }), 8000);
       for (const t of [0, 5, 17]) {

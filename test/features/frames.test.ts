@@ -1,5 +1,11 @@
 import { describe, it, expect } from 'vitest';
-import { firstSampleOfFrame, frameGeometry, numFrames, roundUpToPowerOfTwo, windowFunction } from '../../src/features/frames.ts';
+import {
+  firstSampleOfFrame,
+  frameGeometry,
+  numFrames,
+  roundUpToPowerOfTwo,
+  windowFunction,
+} from '../../src/features/frames.ts';
 import { fbankOptions } from '../../src/features/options.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { expectClose } from './helpers.ts';

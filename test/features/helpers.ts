@@ -22,13 +22,21 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** The one float comparison of these tests: max abs difference within `tol`, with a readable failure. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = 'values'): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what = 'values',
+): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   const d = maxAbsDiff(actual, expected);
   if (!(d <= tol)) {
     let worst = 0;
-    for (let i = 0; i < actual.length; i++) if (!(Math.abs(actual[i] - expected[i]) <= Math.abs(actual[worst] - expected[worst]))) worst = i;
-    expect.fail(`${what}: max abs difference ${d} > ${tol} (at index ${worst}: ${actual[worst]} vs ${expected[worst]})`);
+    for (let i = 0; i < actual.length; i++)
+      if (!(Math.abs(actual[i] - expected[i]) <= Math.abs(actual[worst] - expected[worst]))) worst = i;
+    expect.fail(
+      `${what}: max abs difference ${d} > ${tol} (at index ${worst}: ${actual[worst]} vs ${expected[worst]})`,
+    );
   }
 }
 
@@ -45,9 +53,12 @@ export function pickRows(m: FeatureMatrix, indices: readonly number[]): Float32A
  */
 export function readWav(path: string): { sampleRateHz: number; samples: Float32Array } {
   const b = readFileSync(path);
-  if (b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new Error(`${path}: not a RIFF/WAVE file`);
+  if (b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE')
+    throw new Error(`${path}: not a RIFF/WAVE file`);
   let pos = 12;
-  let channels = 0, rate = 0, bits = 0;
+  let channels = 0,
+    rate = 0,
+    bits = 0;
   while (pos + 8 <= b.length) {
     const id = b.toString('ascii', pos, pos + 4);
     const size = b.readUInt32LE(pos + 4);
@@ -85,6 +96,7 @@ export function encodeWav16(samples: Float32Array, sampleRateHz: number): Buffer
   b.writeUInt16LE(16, 34);
   b.write('data', 36, 'ascii');
   b.writeUInt32LE(2 * n, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768))), 44 + 2 * i);
+  for (let i = 0; i < n; i++)
+    b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768))), 44 + 2 * i);
   return b;
 }

@@ -24,7 +24,10 @@ import { CORPORA, maxAbsDiff, readWav, sharedAvailable } from './helpers.ts';
 
 describe('HTK feature files', () => {
   it('round-trip through the big-endian 12-byte header format', () => {
-    const m = fromRows([[1, -2.5, 3], [4, 5, 6.25]]);
+    const m = fromRows([
+      [1, -2.5, 3],
+      [4, 5, 6.25],
+    ]);
     const bytes = encodeHtkFeatures(m, 0.01, 0o21406);
     expect(bytes.length).toBe(12 + 24);
     expect(bytes[3]).toBe(2); // nSamples big-endian
@@ -62,14 +65,25 @@ function colMax(a: FeatureMatrix, b: FeatureMatrix, from = 0, to = a.numFrames):
   return out;
 }
 
-describe.skipIf(!haveData)('reproduces HTK HCopy references of Kaldi\'s feature tests (needs ../shared)', () => {
+describe.skipIf(!haveData)("reproduces HTK HCopy references of Kaldi's feature tests (needs ../shared)", () => {
   const load = () => readWav(join(DATA, 'test.wav'));
   // HCopy: USEHAMMING, PREEMCOEF 0, no DC removal, HIFREQ 8000, 23 channels, power spectrum.
-  const htkBase: Partial<FbankOptions> = { windowType: 'hamming', preemphCoeff: 0, removeDcOffset: false, lowFreqHz: 0, highFreqHz: 8000, numMelBins: 23 };
+  const htkBase: Partial<FbankOptions> = {
+    windowType: 'hamming',
+    preemphCoeff: 0,
+    removeDcOffset: false,
+    lowFreqHz: 0,
+    highFreqHz: 8000,
+    numMelBins: 23,
+  };
   const fbankCases: [number, Partial<FbankOptions>, number[]][] = [
     [1, {}, new Array(23).fill(1e-3)],
     [2, { lowFreqHz: 25, htkMode: true }, new Array(23).fill(1e-3)],
-    [3, { lowFreqHz: 25, htkMode: true, vtlnLowHz: 100, vtlnHighHz: 7500, vtlnWarp: 0.9 }, [...new Array(21).fill(5e-3), 0.6, 0.6]],
+    [
+      3,
+      { lowFreqHz: 25, htkMode: true, vtlnLowHz: 100, vtlnHighHz: 7500, vtlnWarp: 0.9 },
+      [...new Array(21).fill(5e-3), 0.6, 0.6],
+    ],
     [4, { lowFreqHz: 25, htkMode: true, vtlnLowHz: 100, vtlnHighHz: 7500, vtlnWarp: 1.1 }, new Array(23).fill(5e-3)],
   ];
   for (const [i, extra, tol] of fbankCases) {
@@ -84,7 +98,13 @@ describe.skipIf(!haveData)('reproduces HTK HCopy references of Kaldi\'s feature 
     });
   }
 
-  const mfccBase: Partial<MfccOptions> = { windowType: 'hamming', removeDcOffset: false, lowFreqHz: 0, highFreqHz: 8000, htkCompat: true };
+  const mfccBase: Partial<MfccOptions> = {
+    windowType: 'hamming',
+    removeDcOffset: false,
+    lowFreqHz: 0,
+    highFreqHz: 8000,
+    htkCompat: true,
+  };
   const mfccCases: [number, Partial<MfccOptions>, string][] = [
     [1, { preemphCoeff: 0, useEnergy: false }, 'MFCC_D_A_0'],
     [2, { preemphCoeff: 0, useEnergy: true }, 'MFCC_E_D_A'],

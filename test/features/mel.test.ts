@@ -25,7 +25,9 @@ describe('VTLN warp (Kaldi MelBanks::VtlnWarpFreq, as its UnitTestVtln)', () => 
       expect(vtlnWarpFreq(vLow, vHigh, low, high, warp, high)).toBeCloseTo(high, 6);
       const f2 = low + (high - low) * rng.next();
       const f3 = f2 + (high - f2) * rng.next();
-      expect(vtlnWarpFreq(vLow, vHigh, low, high, warp, f3)).toBeGreaterThanOrEqual(vtlnWarpFreq(vLow, vHigh, low, high, warp, f2));
+      expect(vtlnWarpFreq(vLow, vHigh, low, high, warp, f3)).toBeGreaterThanOrEqual(
+        vtlnWarpFreq(vLow, vHigh, low, high, warp, f2),
+      );
       expect(vtlnWarpFreq(vLow, vHigh, low, high, 1, f3)).toBeCloseTo(f3, 9);
     }
   });

@@ -4,7 +4,12 @@ import { fromRows, row } from '../../src/features/matrix.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 
 describe('splicing (Kaldi splice-feats)', () => {
-  const m = fromRows([[0, 10], [1, 11], [2, 12], [3, 13]]);
+  const m = fromRows([
+    [0, 10],
+    [1, 11],
+    [2, 12],
+    [3, 13],
+  ]);
   it('concatenates left..right context and replicates the edge frames', () => {
     const s = spliceFrames(m, { leftContext: 2, rightContext: 1 });
     expect(s.dim).toBe(8);

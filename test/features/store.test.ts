@@ -4,12 +4,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  Field, Int32, RecordBatch, RecordBatchReader, Schema, Table, makeData, Struct, tableFromIPC, tableToIPC,
-  Dictionary, Utf8, vectorFromArray, FixedSizeList, Float32, type Data,
+  Field,
+  Int32,
+  RecordBatch,
+  RecordBatchReader,
+  Schema,
+  Table,
+  makeData,
+  Struct,
+  tableFromIPC,
+  tableToIPC,
+  Dictionary,
+  Utf8,
+  vectorFromArray,
+  FixedSizeList,
+  Float32,
+  type Data,
 } from 'apache-arrow';
 import {
-  FEATURE_FORMAT_VERSION, FeatureFileReader, FeatureFileWriter, META, mergeFeatureFiles, readFeatureFile,
-  readFeatureMetadata, type FeatureConfig, type FeatureUtterance,
+  FEATURE_FORMAT_VERSION,
+  FeatureFileReader,
+  FeatureFileWriter,
+  META,
+  mergeFeatureFiles,
+  readFeatureFile,
+  readFeatureMetadata,
+  type FeatureConfig,
+  type FeatureUtterance,
 } from '../../src/features/store.ts';
 import { fbankOptions, mfccOptions } from '../../src/features/options.ts';
 import { createMatrix, type FeatureMatrix } from '../../src/features/matrix.ts';
@@ -17,8 +38,14 @@ import { FormatError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const FC: FeatureConfig = {
-  sampleRateHz: 8000, frameShiftMs: 10, frameLengthMs: 25, numMelBins: 5, fbankDim: 5, mfccDim: 3,
-  fbank: fbankOptions({ numMelBins: 5, sampleRateHz: 8000 }), mfcc: mfccOptions({ numCeps: 3, sampleRateHz: 8000 }),
+  sampleRateHz: 8000,
+  frameShiftMs: 10,
+  frameLengthMs: 25,
+  numMelBins: 5,
+  fbankDim: 5,
+  mfccDim: 3,
+  fbank: fbankOptions({ numMelBins: 5, sampleRateHz: 8000 }),
+  mfcc: mfccOptions({ numCeps: 3, sampleRateHz: 8000 }),
 };
 
 function randomMatrix(rng: Rng, frames: number, dim: number): FeatureMatrix {
@@ -57,7 +84,10 @@ function withMetadata(src: string, dst: string, change: (m: Map<string, string>)
   const md = new Map(t.schema.metadata);
   change(md);
   const schema = new Schema(t.schema.fields, md);
-  const t2 = new Table(schema, t.batches.map((b) => new RecordBatch(schema, b.data)));
+  const t2 = new Table(
+    schema,
+    t.batches.map((b) => new RecordBatch(schema, b.data)),
+  );
   writeFileSync(dst, tableToIPC(t2, 'file'));
 }
 
@@ -89,9 +119,14 @@ describe('Arrow feature store: writing and reading', () => {
     await write(path, utts);
     const t = tableFromIPC(readFileSync(path));
     expect(t.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual([
-      'utt_id:Dictionary<Int32, Utf8>', 'frame:Int32', 'fbank:FixedSizeList[5]<Float32>', 'mfcc:FixedSizeList[3]<Float32>',
+      'utt_id:Dictionary<Int32, Utf8>',
+      'frame:Int32',
+      'fbank:FixedSizeList[5]<Float32>',
+      'mfcc:FixedSizeList[3]<Float32>',
     ]);
-    expect(Array.from(t.getChild('frame')!.toArray())).toEqual(utts.flatMap((u) => Array.from({ length: u.fbank.numFrames }, (_, k) => k)));
+    expect(Array.from(t.getChild('frame')!.toArray())).toEqual(
+      utts.flatMap((u) => Array.from({ length: u.fbank.numFrames }, (_, k) => k)),
+    );
     expect(t.getChild('utt_id')!.get(0)).toBe(utts[0].uttId);
     const md = t.schema.metadata;
     expect(md.get(META.format)).toBe('am-distill.features');
@@ -127,7 +162,9 @@ describe('Arrow feature store: writing and reading', () => {
     const dir = tmp();
     const w = await FeatureFileWriter.open(join(dir, 'y.arrow'), { configHash: 'h', featureConfig: FC });
     const rng = new Rng(5);
-    expect(() => w.add('u1', randomMatrix(rng, 4, 6), randomMatrix(rng, 4, 3))).toThrow(/y\.arrow, utterance 'u1': fbank dimension.*expected 5, found 6/);
+    expect(() => w.add('u1', randomMatrix(rng, 4, 6), randomMatrix(rng, 4, 3))).toThrow(
+      /y\.arrow, utterance 'u1': fbank dimension.*expected 5, found 6/,
+    );
     expect(() => w.add('u2', randomMatrix(rng, 4, 5), randomMatrix(rng, 3, 3))).toThrow(/frame count/);
     expect(() => w.add('u3', randomMatrix(rng, 4, 5))).toThrow(/missing mfcc/);
     await w.abort();
@@ -159,18 +196,31 @@ describe('Arrow feature store: writing and reading', () => {
     const mk = (idx: number[], frames: number[], base: number): RecordBatch => {
       const n = idx.length;
       const list = (dim: number, off: number): Data =>
-        makeData({ type: new FixedSizeList(dim, new Field('item', new Float32(), false)), length: n, nullCount: 0,
-          child: makeData({ type: new Float32(), length: n * dim, nullCount: 0, data: Float32Array.from({ length: n * dim }, (_, i) => base + off + i) }) });
+        makeData({
+          type: new FixedSizeList(dim, new Field('item', new Float32(), false)),
+          length: n,
+          nullCount: 0,
+          child: makeData({
+            type: new Float32(),
+            length: n * dim,
+            nullCount: 0,
+            data: Float32Array.from({ length: n * dim }, (_, i) => base + off + i),
+          }),
+        });
       const children = [
         makeData({ type: dictType, length: n, nullCount: 0, data: Int32Array.from(idx), dictionary: dict }),
         makeData({ type: new Int32(), length: n, nullCount: 0, data: Int32Array.from(frames) }),
-        list(5, 0), list(3, 1000),
+        list(5, 0),
+        list(3, 1000),
       ];
       return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
     };
     writeFileSync(path, tableToIPC(new Table(schema, [mk([0, 0, 1], [0, 1, 0], 0), mk([1, 1], [1, 2], 100)]), 'file'));
     const back = await readAll(path);
-    expect(back.map((u) => [u.uttId, u.fbank.numFrames])).toEqual([['uttA', 2], ['uttB', 3]]);
+    expect(back.map((u) => [u.uttId, u.fbank.numFrames])).toEqual([
+      ['uttA', 2],
+      ['uttB', 3],
+    ]);
     expect(Array.from(back[1].fbank.data.subarray(0, 6))).toEqual([10, 11, 12, 13, 14, 100]);
     expect(Array.from(back[1].mfcc!.data.subarray(3, 6))).toEqual([1100, 1101, 1102]);
   });
@@ -179,14 +229,18 @@ describe('Arrow feature store: writing and reading', () => {
 describe('Arrow feature store: bad input', () => {
   it('names the file when it is missing, not Arrow, or of another format version', async () => {
     const dir = tmp();
-    await expect(FeatureFileReader.open(join(dir, 'none.arrow'))).rejects.toThrow(/none\.arrow: feature file not found/);
+    await expect(FeatureFileReader.open(join(dir, 'none.arrow'))).rejects.toThrow(
+      /none\.arrow: feature file not found/,
+    );
     writeFileSync(join(dir, 'text.arrow'), 'utt1 [ 1 2 ]\n');
     await expect(FeatureFileReader.open(join(dir, 'text.arrow'))).rejects.toThrow(/text\.arrow: not an Arrow IPC file/);
     const good = join(dir, 'good.arrow');
     await write(good, utterances(8, 2));
     const v2 = join(dir, 'v2.arrow');
     withMetadata(good, v2, (m) => m.set(META.formatVersion, '2'));
-    await expect(FeatureFileReader.open(v2)).rejects.toThrow(/v2\.arrow: unsupported feature file format version; expected 1, found 2/);
+    await expect(FeatureFileReader.open(v2)).rejects.toThrow(
+      /v2\.arrow: unsupported feature file format version; expected 1, found 2/,
+    );
     const other = join(dir, 'other.arrow');
     withMetadata(good, other, (m) => m.delete(META.format));
     await expect(FeatureFileReader.open(other)).rejects.toThrow(FormatError);
@@ -195,12 +249,16 @@ describe('Arrow feature store: bad input', () => {
     const dir = tmp();
     const good = join(dir, 'good.arrow');
     await write(good, utterances(9, 2));
-    await expect(FeatureFileReader.open(good, { numMelBins: 40 })).rejects.toThrow(/good\.arrow: number of mel bins differs.*expected 40, found 5/);
+    await expect(FeatureFileReader.open(good, { numMelBins: 40 })).rejects.toThrow(
+      /good\.arrow: number of mel bins differs.*expected 40, found 5/,
+    );
     await expect(FeatureFileReader.open(good, { sampleRateHz: 16000 })).rejects.toThrow(/sample rate/);
     await expect(FeatureFileReader.open(good, { mfcc: 13 })).rejects.toThrow(/mfcc dimension/);
     const lying = join(dir, 'lying.arrow');
     withMetadata(good, lying, (m) => m.set(META.featureConfig, JSON.stringify({ ...FC, fbankDim: 40 })));
-    await expect(FeatureFileReader.open(lying)).rejects.toThrow(/lying\.arrow: fbank dimension differs from the file's feature config; expected 40, found 5/);
+    await expect(FeatureFileReader.open(lying)).rejects.toThrow(
+      /lying\.arrow: fbank dimension differs from the file's feature config; expected 40, found 5/,
+    );
   });
   it('rejects frame numbers that are not 0, 1, 2, ... naming the utterance', async () => {
     const dir = tmp();
@@ -210,7 +268,10 @@ describe('Arrow feature store: bad input', () => {
     const b = t.batches[0];
     const frames = makeData({ type: new Int32(), length: 3, nullCount: 0, data: Int32Array.from([0, 2, 1]) });
     const children = [b.data.children[0], frames, b.data.children[2], b.data.children[3]];
-    const nb = new RecordBatch(t.schema, makeData({ type: new Struct(t.schema.fields), length: 3, nullCount: 0, children }));
+    const nb = new RecordBatch(
+      t.schema,
+      makeData({ type: new Struct(t.schema.fields), length: 3, nullCount: 0, children }),
+    );
     writeFileSync(path, tableToIPC(new Table(t.schema, [nb]), 'file'));
     await expect(readAll(path)).rejects.toThrow(/utterance 'u': frame numbers are not 0, 1, 2/);
   });
@@ -226,13 +287,17 @@ describe('merging feature files', () => {
     const meta = await mergeFeatureFiles([join(dir, 'a.arrow'), join(dir, 'b.arrow')], join(dir, 'merged.arrow'));
     expect(meta.counts.utterances).toBe(6);
     expect(await readAll(join(dir, 'merged.arrow'))).toEqual(await readAll(join(dir, 'whole.arrow')));
-    await expect(mergeFeatureFiles([join(dir, 'a.arrow'), join(dir, 'whole.arrow')], join(dir, 'dup.arrow'))).rejects.toThrow(/duplicate utterance id/);
+    await expect(
+      mergeFeatureFiles([join(dir, 'a.arrow'), join(dir, 'whole.arrow')], join(dir, 'dup.arrow')),
+    ).rejects.toThrow(/duplicate utterance id/);
     expect(existsSync(join(dir, 'dup.arrow'))).toBe(false);
     const other = join(dir, 'other.arrow');
     const w = await FeatureFileWriter.open(other, { configHash: 'h2', featureConfig: FC });
     w.add('x', all[0].fbank, all[0].mfcc);
     await w.finish();
-    await expect(mergeFeatureFiles([join(dir, 'a.arrow'), other], join(dir, 'm2.arrow'))).rejects.toThrow(/different configs/);
+    await expect(mergeFeatureFiles([join(dir, 'a.arrow'), other], join(dir, 'm2.arrow'))).rejects.toThrow(
+      /different configs/,
+    );
   });
 });
 
@@ -248,33 +313,45 @@ function findPyarrow(): string | null {
 const PY = findPyarrow();
 if (!PY) console.warn('SKIPPED pyarrow interoperability test: no python with pyarrow (set AM_DISTILL_PYTHON)');
 
-describe.skipIf(!PY)('Arrow feature files open in pyarrow with the same values and metadata (optional: needs python + pyarrow)', () => {
-  it('reads schema, metadata, utterance ids and values', async () => {
-    const dir = tmp();
-    const path = join(dir, 'train.arrow');
-    const utts = utterances(12, 3);
-    await write(path, utts);
-    const script = [
-      'import json, sys, pyarrow.ipc as ipc',
-      'r = ipc.open_file(sys.argv[1])',
-      't = r.read_all()',
-      'md = {k.decode(): v.decode() for k, v in r.schema.metadata.items()}',
-      'print(json.dumps({"batches": r.num_record_batches, "types": [str(f.type) for f in r.schema],',
-      '  "names": r.schema.names, "meta": md, "utt": t.column("utt_id").to_pylist(), "frame": t.column("frame").to_pylist(),',
-      '  "fbank": t.column("fbank").to_pylist(), "mfcc": t.column("mfcc").to_pylist()}))',
-    ].join('\n');
-    const r = spawnSync(PY!, ['-c', script, path], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout);
-    expect(out.batches).toBe(3);
-    expect(out.names).toEqual(['utt_id', 'frame', 'fbank', 'mfcc']);
-    expect(out.types).toEqual(['dictionary<values=string, indices=int32, ordered=0>', 'int32', 'fixed_size_list<item: float not null>[5]', 'fixed_size_list<item: float not null>[3]']);
-    expect(out.meta[META.configHash]).toBe('h1');
-    expect(JSON.parse(out.meta[META.counts]).utterances).toBe(3);
-    const expectedUtt = utts.flatMap((u) => new Array(u.fbank.numFrames).fill(u.uttId));
-    expect(out.utt).toEqual(expectedUtt);
-    expect(out.frame).toEqual(utts.flatMap((u) => Array.from({ length: u.fbank.numFrames }, (_, i) => i)));
-    expect(Float32Array.from(out.fbank.flat())).toEqual(Float32Array.from(utts.flatMap((u) => Array.from(u.fbank.data))));
-    expect(Float32Array.from(out.mfcc.flat())).toEqual(Float32Array.from(utts.flatMap((u) => Array.from(u.mfcc!.data))));
-  });
-});
+describe.skipIf(!PY)(
+  'Arrow feature files open in pyarrow with the same values and metadata (optional: needs python + pyarrow)',
+  () => {
+    it('reads schema, metadata, utterance ids and values', async () => {
+      const dir = tmp();
+      const path = join(dir, 'train.arrow');
+      const utts = utterances(12, 3);
+      await write(path, utts);
+      const script = [
+        'import json, sys, pyarrow.ipc as ipc',
+        'r = ipc.open_file(sys.argv[1])',
+        't = r.read_all()',
+        'md = {k.decode(): v.decode() for k, v in r.schema.metadata.items()}',
+        'print(json.dumps({"batches": r.num_record_batches, "types": [str(f.type) for f in r.schema],',
+        '  "names": r.schema.names, "meta": md, "utt": t.column("utt_id").to_pylist(), "frame": t.column("frame").to_pylist(),',
+        '  "fbank": t.column("fbank").to_pylist(), "mfcc": t.column("mfcc").to_pylist()}))',
+      ].join('\n');
+      const r = spawnSync(PY!, ['-c', script, path], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.batches).toBe(3);
+      expect(out.names).toEqual(['utt_id', 'frame', 'fbank', 'mfcc']);
+      expect(out.types).toEqual([
+        'dictionary<values=string, indices=int32, ordered=0>',
+        'int32',
+        'fixed_size_list<item: float not null>[5]',
+        'fixed_size_list<item: float not null>[3]',
+      ]);
+      expect(out.meta[META.configHash]).toBe('h1');
+      expect(JSON.parse(out.meta[META.counts]).utterances).toBe(3);
+      const expectedUtt = utts.flatMap((u) => new Array(u.fbank.numFrames).fill(u.uttId));
+      expect(out.utt).toEqual(expectedUtt);
+      expect(out.frame).toEqual(utts.flatMap((u) => Array.from({ length: u.fbank.numFrames }, (_, i) => i)));
+      expect(Float32Array.from(out.fbank.flat())).toEqual(
+        Float32Array.from(utts.flatMap((u) => Array.from(u.fbank.data))),
+      );
+      expect(Float32Array.from(out.mfcc.flat())).toEqual(
+        Float32Array.from(utts.flatMap((u) => Array.from(u.mfcc!.data))),
+      );
+    });
+  },
+);

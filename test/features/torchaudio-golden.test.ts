@@ -43,7 +43,8 @@ function check(c: GoldenCase, m: FeatureMatrix): void {
   expectClose(pickRows(m, idx), c.frames.flat(), TOLERANCE, c.name);
   if (c.columnMeans) {
     const means = new Float64Array(m.dim);
-    for (let t = 0; t < m.numFrames; t++) for (let j = 0; j < m.dim; j++) means[j] += m.data[t * m.dim + j] / m.numFrames;
+    for (let t = 0; t < m.numFrames; t++)
+      for (let j = 0; j < m.dim; j++) means[j] += m.data[t * m.dim + j] / m.numFrames;
     expectClose(means, c.columnMeans, TOLERANCE, `${c.name} column means over all frames`);
   }
 }
@@ -61,18 +62,21 @@ describe('fbank and mfcc match torchaudio.compliance.kaldi on a synthetic signal
 
 const haveShared = sharedAvailable('corpora/fsdd', 'torchaudio golden on real recordings');
 
-describe.skipIf(!haveShared)('fbank and mfcc match torchaudio on fsdd (8 kHz) and librivox (16 kHz) recordings (needs ../shared)', () => {
-  for (const c of haveShared ? load('real.json') : []) {
-    it(`${c.name}: 23/40 bins within ${TOLERANCE}`, () => {
-      const { sampleRateHz, samples } = readWav(join(SHARED, c.source.file!));
-      expect(sampleRateHz).toBe(c.sampleRateHz);
-      expect(samples.length).toBe(c.numSamples);
-      check(c, compute(c, samples, sampleRateHz));
+describe.skipIf(!haveShared)(
+  'fbank and mfcc match torchaudio on fsdd (8 kHz) and librivox (16 kHz) recordings (needs ../shared)',
+  () => {
+    for (const c of haveShared ? load('real.json') : []) {
+      it(`${c.name}: 23/40 bins within ${TOLERANCE}`, () => {
+        const { sampleRateHz, samples } = readWav(join(SHARED, c.source.file!));
+        expect(sampleRateHz).toBe(c.sampleRateHz);
+        expect(samples.length).toBe(c.numSamples);
+        check(c, compute(c, samples, sampleRateHz));
+      });
+    }
+    it('covers both sample rates and both bin counts', () => {
+      const cases = load('real.json');
+      expect(new Set(cases.map((c) => c.sampleRateHz))).toEqual(new Set([8000, 16000]));
+      expect(new Set(cases.filter((c) => c.kind === 'fbank').map((c) => c.dim))).toEqual(new Set([23, 40]));
     });
-  }
-  it('covers both sample rates and both bin counts', () => {
-    const cases = load('real.json');
-    expect(new Set(cases.map((c) => c.sampleRateHz))).toEqual(new Set([8000, 16000]));
-    expect(new Set(cases.filter((c) => c.kind === 'fbank').map((c) => c.dim))).toEqual(new Set([23, 40]));
-  });
-});
+  },
+);

@@ -36,7 +36,11 @@ describe('wasm engine = JavaScript engine', () => {
     ['dither', 16000, { dither: 1 }],
     ['magnitude spectrum', 16000, { usePower: false }],
     ['linear mel energies', 16000, { useLogFbank: false }],
-    ['no DC removal, no pre-emphasis, Hamming window', 16000, { removeDcOffset: false, preemphCoeff: 0, windowType: 'hamming' }],
+    [
+      'no DC removal, no pre-emphasis, Hamming window',
+      16000,
+      { removeDcOffset: false, preemphCoeff: 0, windowType: 'hamming' },
+    ],
     ['VTLN warp', 16000, { vtlnWarp: 0.9 }],
   ];
   for (const [name, rate, options] of fbankCases) {
@@ -46,7 +50,12 @@ describe('wasm engine = JavaScript engine', () => {
       expect(a.numFrames).toBeGreaterThan(0);
       expect(a.numFrames).toBe(b.numFrames);
       // Only the FFT's and the mel sums' roundings differ (about 1e-13 relative).
-      expectClose(a.data, b.data, options.useLogFbank === false ? 1e-9 * Math.max(...b.data.map(Math.abs)) : 1e-5, name);
+      expectClose(
+        a.data,
+        b.data,
+        options.useLogFbank === false ? 1e-9 * Math.max(...b.data.map(Math.abs)) : 1e-5,
+        name,
+      );
     });
   }
   const mfccCases: [string, Partial<MfccOptions>][] = [
@@ -92,11 +101,33 @@ describe('wasm engine', () => {
       js.processFrame(x, t, 32768, null, false);
       js.computePower();
       const scale = 1 + Math.max(...js.power);
-      expectClose(fe.power.map((v) => v / scale), js.power.map((v) => v / scale), 1e-12, `power of frame ${t}`);
+      expectClose(
+        fe.power.map((v) => v / scale),
+        js.power.map((v) => v / scale),
+        1e-12,
+        `power of frame ${t}`,
+      );
     }
   });
   it('takes floored logs within an ulp of Math.log (floor for NaN, zero and negatives; infinity kept)', () => {
-    const values = Float64Array.from([0, -1, NaN, 1e-300, 5e-324, 1.1920928955078125e-7, 1.2e-7, 0.5, 1, Math.SQRT2, 1.5, 2, 3, 1e10, 1.7e308, Infinity]);
+    const values = Float64Array.from([
+      0,
+      -1,
+      NaN,
+      1e-300,
+      5e-324,
+      1.1920928955078125e-7,
+      1.2e-7,
+      0.5,
+      1,
+      Math.SQRT2,
+      1.5,
+      2,
+      3,
+      1e10,
+      1.7e308,
+      Infinity,
+    ]);
     const rng = new Rng(5);
     const random = Float64Array.from({ length: 2001 }, () => Math.exp(rng.uniform(-20, 60)));
     for (const v of [values, random]) {
@@ -104,7 +135,8 @@ describe('wasm engine', () => {
       const want = Float32Array.from(v, (x) => Math.log(x > 1.1920928955078125e-7 ? x : 1.1920928955078125e-7));
       expect(got).not.toBeNull();
       for (let i = 0; i < v.length; i++) {
-        if (Number.isFinite(want[i])) expect(Math.abs(got[i] - want[i]), `ln ${v[i]}`).toBeLessThanOrEqual(Math.abs(want[i]) * 2 ** -23);
+        if (Number.isFinite(want[i]))
+          expect(Math.abs(got[i] - want[i]), `ln ${v[i]}`).toBeLessThanOrEqual(Math.abs(want[i]) * 2 ** -23);
         else expect(got[i]).toBe(want[i]);
       }
     }

@@ -16,7 +16,14 @@ const topo = new Topology(phones);
 function model(dim: number, rng: Rng, spread: number): AcousticModel {
   const tm = new TransitionModel(topo);
   const ctx = new MonophoneContext(topo);
-  const am = new AmDiagGmm(Array.from({ length: ctx.numPdfs }, () => DiagGmm.single(Array.from({ length: dim }, () => spread * rng.gauss()), new Array(dim).fill(1))));
+  const am = new AmDiagGmm(
+    Array.from({ length: ctx.numPdfs }, () =>
+      DiagGmm.single(
+        Array.from({ length: dim }, () => spread * rng.gauss()),
+        new Array(dim).fill(1),
+      ),
+    ),
+  );
   return { am, tm, ctx };
 }
 
@@ -28,7 +35,8 @@ function sample(g: UttGraph, m: AcousticModel, rng: Rng): { states: number[]; fr
   for (;;) {
     states.push(s);
     const opts: { to: number; p: number }[] = [];
-    for (let a = g.arcStart[s]; a < g.arcStart[s + 1]; a++) opts.push({ to: g.arcTo[a], p: m.tm.probs[g.arcTid[a]] * Math.exp(g.arcLex[a]) });
+    for (let a = g.arcStart[s]; a < g.arcStart[s + 1]; a++)
+      opts.push({ to: g.arcTo[a], p: m.tm.probs[g.arcTid[a]] * Math.exp(g.arcLex[a]) });
     if (g.finalLex[s] > -Infinity) opts.push({ to: -1, p: m.tm.probs[g.finalTid[s]] * Math.exp(g.finalLex[s]) });
     const k = rng.weighted(opts.map((o) => o.p));
     if (opts[k].to < 0) break;
@@ -47,7 +55,9 @@ describe('Viterbi forced alignment', () => {
     const m = model(8, rng, 2);
     const g = compileGraph('u', ['TAB', 'SIT', 'BAA'], lang, m.ctx, m.tm, { optionalSilenceProb: 0.5 });
     if ('ok' in g) throw new Error(g.message);
-    let agree = 0, total = 0, exactPaths = 0;
+    let agree = 0,
+      total = 0,
+      exactPaths = 0;
     for (let trial = 0; trial < 20; trial++) {
       const { states, frames } = sample(g, m, rng);
       const r = alignGraph('u', g, frames, m, { acousticScale: 1, selfLoopScale: 1, beam: 30 });
@@ -94,7 +104,10 @@ describe('Viterbi forced alignment', () => {
     const frames = Array.from({ length: 50 }, () => new Float32Array(4));
     const oov = alignUtterance('u2', frames, ['BAA', 'ZZYZX', 'QQ'], lang, m);
     expect(oov.ok).toBe(false);
-    if (!oov.ok) { expect(oov.reason).toBe('oov'); expect(oov.message).toContain("'ZZYZX', 'QQ'"); }
+    if (!oov.ok) {
+      expect(oov.reason).toBe('oov');
+      expect(oov.message).toContain("'ZZYZX', 'QQ'");
+    }
     const empty = alignUtterance('u3', frames, [], lang, m);
     expect(empty.ok).toBe(false);
     if (!empty.ok) expect(empty.reason).toBe('empty-transcript');
@@ -110,7 +123,12 @@ describe('Viterbi forced alignment', () => {
     const k0 = m.am.gmms[m.ctx.pdf(0, phones.id('K'), 0, 0)];
     const frames = Array.from({ length: 20 }, () => Float32Array.from(k0.means));
     const narrow = alignGraph('u', g, frames, m, { beam: 1e-9, retryBeam: 0, acousticScale: 1, unprunedRetry: false });
-    const retried = alignGraph('u', g, frames, m, { beam: 1e-9, retryBeam: 1e9, acousticScale: 1, unprunedRetry: false });
+    const retried = alignGraph('u', g, frames, m, {
+      beam: 1e-9,
+      retryBeam: 1e9,
+      acousticScale: 1,
+      unprunedRetry: false,
+    });
     expect(narrow.ok).toBe(false);
     if (!narrow.ok) expect(narrow.reason).toBe('beam');
     expect(retried.ok).toBe(true);
@@ -124,13 +142,20 @@ describe('Viterbi forced alignment', () => {
     }
   });
 
-  it("leaves out an alternative pronunciation with a phone the model lacks, and fails a word only when none is left", () => {
+  it('leaves out an alternative pronunciation with a phone the model lacks, and fails a word only when none is left', () => {
     const m = model(2, new Rng(3), 1);
     // A tree trained without S: no pdfs for it (as ContextTree throws for a phone with no root).
-    const noS = { ...m, ctx: { contextWidth: 1 as const, numPdfs: m.ctx.numPdfs, pdf: (l: number, c: number, r: number, k: number) => {
-      if (c === phones.id('S')) throw new TreeError("phone 'S' (pdf class 0) is missing from the tree", {});
-      return m.ctx.pdf(l, c, r, k);
-    } } };
+    const noS = {
+      ...m,
+      ctx: {
+        contextWidth: 1 as const,
+        numPdfs: m.ctx.numPdfs,
+        pdf: (l: number, c: number, r: number, k: number) => {
+          if (c === phones.id('S')) throw new TreeError("phone 'S' (pdf class 0) is missing from the tree", {});
+          return m.ctx.pdf(l, c, r, k);
+        },
+      },
+    };
     const g = compileGraph('u', ['TAB'], lang, noS.ctx, noS.tm, { edgeSilence: 'none' });
     expect('ok' in g).toBe(false);
     if (!('ok' in g)) {
@@ -141,7 +166,8 @@ describe('Viterbi forced alignment', () => {
     }
     const bad = compileGraph('u', ['TAB', 'SIT'], lang, noS.ctx, noS.tm);
     expect('ok' in bad && bad.reason).toBe('phone-not-in-tree');
-    if ('ok' in bad) expect(bad.message).toMatch(/every pronunciation of 'SIT' has a phone the model has no pdfs for \(S\)/);
+    if ('ok' in bad)
+      expect(bad.message).toMatch(/every pronunciation of 'SIT' has a phone the model has no pdfs for \(S\)/);
   });
 
   it('builds optional silence between words and at the edges with Kaldi probabilities', () => {
@@ -161,7 +187,8 @@ describe('Viterbi forced alignment', () => {
 
 /** First and last frame of each transcript word on a state path (-1 where a word has none). */
 function wordSpansOf(states: number[], g: UttGraph, numWords: number): { first: Int32Array; last: Int32Array } {
-  const first = new Int32Array(numWords).fill(-1), last = new Int32Array(numWords).fill(-1);
+  const first = new Int32Array(numWords).fill(-1),
+    last = new Int32Array(numWords).fill(-1);
   states.forEach((s, t) => {
     const w = g.word[s];
     if (w < 0) return;
@@ -180,13 +207,23 @@ describe('Viterbi forced alignment within reference word spans', () => {
     const wrong = model(8, new Rng(77), 2);
     const g = compileGraph('u', words, lang, m.ctx, m.tm, { optionalSilenceProb: 0.5 });
     if ('ok' in g) throw new Error(g.message);
-    let freeOutside = 0, checked = 0;
+    let freeOutside = 0,
+      checked = 0;
     for (let trial = 0; trial < 10; trial++) {
       const { states, frames } = sample(g, m, rng);
       const spans = wordSpansOf(states, g, words.length);
-      const inside = (word: Int32Array) => Array.from(word).every((w, t) => w < 0 || (t >= spans.first[w] && t <= spans.last[w]));
+      const inside = (word: Int32Array) =>
+        Array.from(word).every((w, t) => w < 0 || (t >= spans.first[w] && t <= spans.last[w]));
       const free = alignGraph('u', g, frames, wrong, { acousticScale: 1, selfLoopScale: 1, beam: 1e6 });
-      const kept = alignGraph('u', g, frames, wrong, { acousticScale: 1, selfLoopScale: 1, beam: 1e6 }, undefined, spans);
+      const kept = alignGraph(
+        'u',
+        g,
+        frames,
+        wrong,
+        { acousticScale: 1, selfLoopScale: 1, beam: 1e6 },
+        undefined,
+        spans,
+      );
       if (!free.ok || !kept.ok) throw new Error('no alignment');
       expect(free.spans).toBe('none');
       expect(kept.spans).toBe('kept');
@@ -239,8 +276,11 @@ describe('Viterbi forced alignment within reference word spans', () => {
   it('refuses spans that are not one per transcript word', () => {
     const m = model(4, new Rng(1), 2);
     const frames = Array.from({ length: 40 }, () => new Float32Array(4));
-    expect(() => alignUtterance('u9', frames, words, lang, m, {}, undefined, { first: new Int32Array(2), last: new Int32Array(2) }))
-      .toThrow(/u9: 2 word spans for 3 words/);
+    expect(() =>
+      alignUtterance('u9', frames, words, lang, m, {}, undefined, {
+        first: new Int32Array(2),
+        last: new Int32Array(2),
+      }),
+    ).toThrow(/u9: 2 word spans for 3 words/);
   });
 });
-

@@ -9,8 +9,9 @@ function directLogLike(g: DiagGmm, x: number[]): number {
   for (let c = 0; c < g.numComponents; c++) {
     let s = Math.log(g.weights[c]);
     for (let j = 0; j < d; j++) {
-      const v = g.vars[c * d + j], m = g.means[c * d + j];
-      s += -0.5 * Math.log(2 * Math.PI * v) - ((x[j] - m) ** 2) / (2 * v);
+      const v = g.vars[c * d + j],
+        m = g.means[c * d + j];
+      s += -0.5 * Math.log(2 * Math.PI * v) - (x[j] - m) ** 2 / (2 * v);
     }
     terms.push(s);
   }
@@ -33,7 +34,12 @@ function sampleMixture(rng: Rng, n: number): number[][] {
 describe('DiagGmm log-likelihood', () => {
   it('equals the textbook mixture density computed term by term', () => {
     const g = new DiagGmm(Float64Array.of(0.2, 0.8), Float64Array.of(0, 1, 3, -2), Float64Array.of(1, 2, 0.5, 0.25), 2);
-    for (const x of [[0, 0], [3, -2], [10, 10], [-1.5, 0.3]]) {
+    for (const x of [
+      [0, 0],
+      [3, -2],
+      [10, 10],
+      [-1.5, 0.3],
+    ]) {
       expectClose(g.logLikelihood(x), directLogLike(g, x), 1e-10, `log p(${x})`);
     }
   });

@@ -70,7 +70,10 @@ export function synthCorpus(o: SynthOptions): SynthCorpus {
   const meanOf = (phone: string, s: number): Float32Array => {
     const k = `${phone}/${s}`;
     let m = means.get(k);
-    if (!m) { m = Float32Array.from({ length: dim }, () => 2.5 * rng.gauss()); means.set(k, m); }
+    if (!m) {
+      m = Float32Array.from({ length: dim }, () => 2.5 * rng.gauss());
+      means.set(k, m);
+    }
     return m;
   };
   for (const p of toyPhones().phones) for (let s = 0; s < (p === 'SIL' || p === 'SPN' ? 5 : 3); s++) meanOf(p, s);
@@ -94,7 +97,7 @@ export function synthCorpus(o: SynthOptions): SynthCorpus {
         for (let f = 0; f < len; f++) frames.push(noisy(meanOf('SIL', Math.min(4, Math.floor((f * 5) / len))), rng));
       } else {
         const left = i > 0 ? seq[i - 1].phone : '';
-        const shift = ph.phone === 'AA' && (left === 'B' || left === 'K') ? o.contextShift ?? 0 : 0;
+        const shift = ph.phone === 'AA' && (left === 'B' || left === 'K') ? (o.contextShift ?? 0) : 0;
         for (let s = 0; s < 3; s++) {
           const len = 2 + rng.int(4);
           for (let f = 0; f < len; f++) {

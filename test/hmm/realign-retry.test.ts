@@ -12,11 +12,22 @@ describe('realignment failures during training (Kaldi: every realignment aligns 
     // iteration 1 only; `broken` from iteration 1 on.
     const source = (): TrainingUtterance[] => {
       const p = pass++;
-      return corpus.utts.map((u) => ((u.uttId === flaky && p === 1) || (u.uttId === broken && p >= 1) ? { ...u, frames: u.frames.slice(0, 2) } : u));
+      return corpus.utts.map((u) =>
+        (u.uttId === flaky && p === 1) || (u.uttId === broken && p >= 1) ? { ...u, frames: u.frames.slice(0, 2) } : u,
+      );
     };
-    const r = await trainMonophone(source, { phones: toyPhones(), lexicon: toyLexicon() }, {
-      numIters: 5, realignIters: [1, 2, 3], maxIterInc: 3, totalGaussians: 40, seed: 1, logger: quietLogger,
-    });
+    const r = await trainMonophone(
+      source,
+      { phones: toyPhones(), lexicon: toyLexicon() },
+      {
+        numIters: 5,
+        realignIters: [1, 2, 3],
+        maxIterInc: 3,
+        totalGaussians: 40,
+        seed: 1,
+        logger: quietLogger,
+      },
+    );
     expect(r.history[0].failed).toBe(2);
     expect(r.history[1].failed).toBe(1);
     expect(r.alignments.has(flaky)).toBe(true);
@@ -35,9 +46,19 @@ describe('realignment failures during training (Kaldi: every realignment aligns 
     };
     const lines: string[] = [];
     const logger = createLogger({ stream: { write: (s: string) => (lines.push(s), true), isTTY: false } });
-    await trainMonophone(source, { phones: toyPhones(), lexicon: toyLexicon() }, { numIters: 4, realignIters: [1, 2], maxIterInc: 2, totalGaussians: 30, seed: 1, logger });
-    const counts = lines.filter((l) => l.includes('loglike/frame')).map((l) => /iter (\d+).*?: (\d+)\/(\d+) utts/.exec(l)!.slice(1).map(Number));
+    await trainMonophone(
+      source,
+      { phones: toyPhones(), lexicon: toyLexicon() },
+      { numIters: 4, realignIters: [1, 2], maxIterInc: 2, totalGaussians: 30, seed: 1, logger },
+    );
+    const counts = lines
+      .filter((l) => l.includes('loglike/frame'))
+      .map((l) => /iter (\d+).*?: (\d+)\/(\d+) utts/.exec(l)!.slice(1).map(Number));
     // Iteration 2 retries the utterance whose realignment failed in iteration 1 (12 tried, 11 aligned before it).
-    expect(counts).toEqual([[1, 12, 12], [2, 12, 12], [3, 12, 12]]);
+    expect(counts).toEqual([
+      [1, 12, 12],
+      [2, 12, 12],
+      [3, 12, 12],
+    ]);
   });
 });

@@ -36,10 +36,12 @@ function boundaryAccuracy(ali: Alignment, truth: SynthSegment[], tol: number): {
 
 async function accuracy(source: () => TrainingUtterance[], corpus: SynthCorpus, model: AcousticModel): Promise<number> {
   const skips = new SkipCounter();
-  let hit = 0, total = 0;
+  let hit = 0,
+    total = 0;
   for await (const ali of alignAll(source, lang, model, skips)) {
     const r = boundaryAccuracy(ali, corpus.utts.find((x) => x.uttId === ali.uttId)!.segments, 2);
-    hit += r.hit; total += r.total;
+    hit += r.hit;
+    total += r.total;
   }
   expect(skips.skipped).toBe(0);
   return hit / total;
@@ -49,18 +51,24 @@ describe('flat-start monophone training', () => {
   const corpus = synthCorpus({ numUtts: 60, seed: 7 });
   const source = () => corpus.utts;
   const trained = trainMonophone(source, lang, {
-    numIters: 12, realignIters: [1, 2, 3, 4, 5, 6, 8, 10], maxIterInc: 8, totalGaussians: 60,
-    seed: 1, logger: quietLogger,
+    numIters: 12,
+    realignIters: [1, 2, 3, 4, 5, 6, 8, 10],
+    maxIterInc: 8,
+    totalGaussians: 60,
+    seed: 1,
+    logger: quietLogger,
   });
 
   it('recovers phone boundaries of synthetic phone-like data to within 2 frames', async () => {
     const { model } = await trained;
     const skips = new SkipCounter();
-    let hit = 0, total = 0;
+    let hit = 0,
+      total = 0;
     for await (const ali of alignAll(source, lang, model, skips)) {
       const u = corpus.utts.find((x) => x.uttId === ali.uttId)!;
       const r = boundaryAccuracy(ali, u.segments, 2);
-      hit += r.hit; total += r.total;
+      hit += r.hit;
+      total += r.total;
     }
     expect(skips.skipped).toBe(0);
     expect(skips.done).toBe(60);
@@ -79,10 +87,12 @@ describe('flat-start monophone training', () => {
     const flat = trainMonophone(source, lang, { numIters: 1, logger: quietLogger });
     const m0 = (await flat).model;
     const skips = new SkipCounter();
-    let hit = 0, total = 0;
+    let hit = 0,
+      total = 0;
     for await (const ali of alignAll(source, lang, m0, skips)) {
       const r = boundaryAccuracy(ali, corpus.utts.find((x) => x.uttId === ali.uttId)!.segments, 2);
-      hit += r.hit; total += r.total;
+      hit += r.hit;
+      total += r.total;
     }
     expect(hit / Math.max(1, total)).toBeLessThan(0.9);
     void model;
@@ -94,7 +104,11 @@ describe('flat-start monophone training', () => {
       { uttId: 'empty', frames: corpus.utts[0].frames, words: [] },
       { uttId: 'short', frames: corpus.utts[0].frames.slice(0, 5), words: ['BIKS', 'SIT'] },
     ];
-    const r = await trainMonophone(() => [...corpus.utts.slice(0, 20), ...extra], lang, { numIters: 3, realignIters: [1], logger: quietLogger });
+    const r = await trainMonophone(() => [...corpus.utts.slice(0, 20), ...extra], lang, {
+      numIters: 3,
+      realignIters: [1],
+      logger: quietLogger,
+    });
     const reasons = Object.fromEntries(r.skips.reasons().map((x) => [x.reason, x.examples]));
     expect(reasons).toEqual({ oov: ['oov'], 'empty-transcript': ['empty'], 'too-few-frames': ['short'] });
     expect(r.skips.done).toBe(20);
@@ -102,8 +116,22 @@ describe('flat-start monophone training', () => {
   });
 
   it('gives the same model for the same seed', async () => {
-    const a = await trainMonophone(() => corpus.utts.slice(0, 15), lang, { numIters: 4, realignIters: [1, 2], totalGaussians: 40, maxIterInc: 3, seed: 3, logger: quietLogger });
-    const b = await trainMonophone(() => corpus.utts.slice(0, 15), lang, { numIters: 4, realignIters: [1, 2], totalGaussians: 40, maxIterInc: 3, seed: 3, logger: quietLogger });
+    const a = await trainMonophone(() => corpus.utts.slice(0, 15), lang, {
+      numIters: 4,
+      realignIters: [1, 2],
+      totalGaussians: 40,
+      maxIterInc: 3,
+      seed: 3,
+      logger: quietLogger,
+    });
+    const b = await trainMonophone(() => corpus.utts.slice(0, 15), lang, {
+      numIters: 4,
+      realignIters: [1, 2],
+      totalGaussians: 40,
+      maxIterInc: 3,
+      seed: 3,
+      logger: quietLogger,
+    });
     expect(JSON.stringify(a.model.am.toJSON())).toBe(JSON.stringify(b.model.am.toJSON()));
   });
 });
@@ -112,12 +140,26 @@ describe('triphone training', () => {
   it('splits AA on its left context when the data depend on it, and aligns as well as the monophones', async () => {
     const corpus = synthCorpus({ numUtts: 80, seed: 9, contextShift: 2 });
     const source = () => corpus.utts;
-    const mono = await trainMonophone(source, lang, { numIters: 10, realignIters: [1, 2, 3, 4, 5, 6, 8], maxIterInc: 6, totalGaussians: 50, logger: quietLogger });
-    const tri = await trainTriphone(source, lang, mono, {
-      numIters: 6, realignIters: [2, 4], maxIterInc: 4, totalGaussians: 120,
-      tree: { maxLeaves: 60, minLeafOccupancy: 20 }, logger: quietLogger,
+    const mono = await trainMonophone(source, lang, {
+      numIters: 10,
+      realignIters: [1, 2, 3, 4, 5, 6, 8],
+      maxIterInc: 6,
+      totalGaussians: 50,
+      logger: quietLogger,
     });
-    const AA = phones.id('AA'), B = phones.id('B'), K = phones.id('K'), S = phones.id('S'), T = phones.id('T');
+    const tri = await trainTriphone(source, lang, mono, {
+      numIters: 6,
+      realignIters: [2, 4],
+      maxIterInc: 4,
+      totalGaussians: 120,
+      tree: { maxLeaves: 60, minLeafOccupancy: 20 },
+      logger: quietLogger,
+    });
+    const AA = phones.id('AA'),
+      B = phones.id('B'),
+      K = phones.id('K'),
+      S = phones.id('S'),
+      T = phones.id('T');
     // In the data AA follows B (BAA, shifted) or T (TAB): AA after B is another senone than AA after T,
     // in every state (both contexts are seen with B on the right).
     for (let pc = 0; pc < 3; pc++) {
@@ -143,7 +185,12 @@ describe('triphone training', () => {
     expect(a1.ok && a2.ok && Array.from(a2.pdf)).toEqual(a1.ok && Array.from(a1.pdf));
     const inv = senoneInventory(loaded);
     expect(inv).toHaveLength(tri.tree.numPdfs);
-    expect(inv.filter((x) => x.phone === 'AA').map((x) => x.hmmState).sort()).toContain(2);
+    expect(
+      inv
+        .filter((x) => x.phone === 'AA')
+        .map((x) => x.hmmState)
+        .sort(),
+    ).toContain(2);
     writeFileSync(join(dir, 'bad.json'), '{"format":"x"}');
     expect(() => loadModel(join(dir, 'bad.json'))).toThrow(/not a GMM-HMM model/);
     // Phone segments recovered from transition ids agree with the per-frame phone labels.

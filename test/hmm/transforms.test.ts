@@ -2,7 +2,17 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cholesky, identity, invert, logAbsDet, matMul, symmetricEigen, transpose } from '../../src/hmm/linalg.ts';
-import { FmllrAccs, LdaAccs, MlltAccs, composeAffine, estimateFmllr, estimateLda, estimateMllt, fmllrAuxf, identityAffine } from '../../src/hmm/transforms.ts';
+import {
+  FmllrAccs,
+  LdaAccs,
+  MlltAccs,
+  composeAffine,
+  estimateFmllr,
+  estimateLda,
+  estimateMllt,
+  fmllrAuxf,
+  identityAffine,
+} from '../../src/hmm/transforms.ts';
 import { DiagGmm } from '../../src/hmm/gmm.ts';
 import { NumericError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
@@ -46,25 +56,35 @@ describe('linalg', () => {
     const { values, vectors } = symmetricEigen(spd, n);
     for (let k = 1; k < n; k++) expect(values[k]).toBeLessThanOrEqual(values[k - 1]);
     const av = matMul(spd, vectors, n, n, n);
-    for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) expect(Math.abs(av[i * n + k] - values[k] * vectors[i * n + k])).toBeLessThan(1e-9);
+    for (let i = 0; i < n; i++)
+      for (let k = 0; k < n; k++) expect(Math.abs(av[i * n + k] - values[k] * vectors[i * n + k])).toBeLessThan(1e-9);
     expect(maxAbsDiff(matMul(transpose(vectors, n, n), vectors, n, n, n), identity(n))).toBeLessThan(1e-10);
   });
 });
 
 describe('LDA (est-lda)', () => {
-  const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'golden', 'lda-golden.json'), 'utf8')) as { dim: number; points: number[][]; labels: number[]; eigenvalues: number[] };
+  const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'golden', 'lda-golden.json'), 'utf8')) as {
+    dim: number;
+    points: number[][];
+    labels: number[];
+    eigenvalues: number[];
+  };
 
   it("gives scipy.linalg.eigh's generalised eigenvalues (between, within) on the golden data", () => {
     const d = golden.dim;
     const accs = new LdaAccs(4, d);
     golden.points.forEach((x, i) => accs.accumulate(x, golden.labels[i]));
     const lda = estimateLda(accs, 3);
-    for (let k = 0; k < d; k++) expect(Math.abs(lda.eigenvalues[k] - golden.eigenvalues[k])).toBeLessThan(1e-9 * Math.max(1, golden.eigenvalues[0]));
+    for (let k = 0; k < d; k++)
+      expect(Math.abs(lda.eigenvalues[k] - golden.eigenvalues[k])).toBeLessThan(
+        1e-9 * Math.max(1, golden.eigenvalues[0]),
+      );
     expect(lda.frames).toBe(golden.points.length);
   });
 
   it('projects so that the within-class covariance is the identity and the between-class one diagonal', () => {
-    const d = golden.dim, out = 3;
+    const d = golden.dim,
+      out = 3;
     const accs = new LdaAccs(4, d);
     golden.points.forEach((x, i) => accs.accumulate(x, golden.labels[i]));
     const lda = estimateLda(accs, out);
@@ -91,14 +111,16 @@ describe('MLLT (est-mllt)', () => {
     const classes = [0, 1, 2].map(() => Float64Array.from({ length: d }, () => 3 * rng.gauss()));
     const data: { x: Float64Array; c: number }[] = [];
     for (let i = 0; i < 3000; i++) {
-      const c = i % 3, z = Float64Array.from({ length: d }, (_, j) => rng.gauss() * (j + 1));
+      const c = i % 3,
+        z = Float64Array.from({ length: d }, (_, j) => rng.gauss() * (j + 1));
       const x = matMul(rot, z, d, d, 1);
       for (let j = 0; j < d; j++) x[j] += classes[c][j];
       data.push({ x, c });
     }
     const gmms = [0, 1, 2].map((c) => {
       const xs = data.filter((p) => p.c === c).map((p) => p.x);
-      const mean = new Float64Array(d), v = new Float64Array(d);
+      const mean = new Float64Array(d),
+        v = new Float64Array(d);
       for (const x of xs) for (let j = 0; j < d; j++) mean[j] += x[j] / xs.length;
       for (const x of xs) for (let j = 0; j < d; j++) v[j] += (x[j] - mean[j]) ** 2 / xs.length;
       return DiagGmm.single(mean, v);
@@ -114,9 +136,13 @@ describe('MLLT (est-mllt)', () => {
       const mean = new Float64Array(d);
       for (const x of xs) for (let j = 0; j < d; j++) mean[j] += x[j] / xs.length;
       const cov = new Float64Array(d * d);
-      for (const x of xs) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) cov[i * d + j] += (x[i] - mean[i]) * (x[j] - mean[j]) / xs.length;
+      for (const x of xs)
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < d; j++) cov[i * d + j] += ((x[i] - mean[i]) * (x[j] - mean[j])) / xs.length;
       let worst = 0;
-      for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) worst = Math.max(worst, Math.abs(cov[i * d + j]) / Math.sqrt(cov[i * d + i] * cov[j * d + j]));
+      for (let i = 0; i < d; i++)
+        for (let j = i + 1; j < d; j++)
+          worst = Math.max(worst, Math.abs(cov[i * d + j]) / Math.sqrt(cov[i * d + i] * cov[j * d + j]));
       return worst;
     };
     expect(corr((x) => x)).toBeGreaterThan(0.3);
@@ -127,17 +153,26 @@ describe('MLLT (est-mllt)', () => {
 describe('fMLLR (gmm-est-fmllr, full)', () => {
   const d = 3;
   const rng = new Rng('fmllr');
-  const model = [0, 1, 2, 3].map(() => DiagGmm.single(Float64Array.from({ length: d }, () => 4 * rng.gauss()), Float64Array.from({ length: d }, () => 0.5 + rng.next())));
+  const model = [0, 1, 2, 3].map(() =>
+    DiagGmm.single(
+      Float64Array.from({ length: d }, () => 4 * rng.gauss()),
+      Float64Array.from({ length: d }, () => 0.5 + rng.next()),
+    ),
+  );
   // The speaker's frames are the model's, seen through an affine distortion x = A0^-1 (y - b0):
   // the transform that undoes it is W0 = [A0 b0].
   const a0 = Float64Array.from([1.3, 0.2, 0, -0.1, 0.8, 0.1, 0.05, 0, 1.1]);
   const b0 = Float64Array.from([0.5, -1, 0.25]);
   const w0 = new Float64Array(d * (d + 1));
-  for (let i = 0; i < d; i++) { for (let j = 0; j < d; j++) w0[i * (d + 1) + j] = a0[i * d + j]; w0[i * (d + 1) + d] = b0[i]; }
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < d; j++) w0[i * (d + 1) + j] = a0[i * d + j];
+    w0[i * (d + 1) + d] = b0[i];
+  }
   const a0inv = invert(a0, d);
   const frames: { x: Float64Array; m: number }[] = [];
   for (let i = 0; i < 4000; i++) {
-    const m = i % 4, g = model[m];
+    const m = i % 4,
+      g = model[m];
     const y = Float64Array.from({ length: d }, (_, j) => g.means[j] + Math.sqrt(g.vars[j]) * rng.gauss() - b0[j]);
     frames.push({ x: matMul(a0inv, y, d, d, 1), m });
   }
@@ -163,7 +198,12 @@ describe('fMLLR (gmm-est-fmllr, full)', () => {
   it('composes affine transforms as function composition', () => {
     const w1 = Float64Array.from({ length: d * (d + 1) }, () => rng.gauss());
     const x = Float64Array.from([0.3, -2, 1]);
-    const apply = (w: Float64Array, v: Float64Array) => Float64Array.from({ length: d }, (_, i) => { let s = w[i * (d + 1) + d]; for (let j = 0; j < d; j++) s += w[i * (d + 1) + j] * v[j]; return s; });
+    const apply = (w: Float64Array, v: Float64Array) =>
+      Float64Array.from({ length: d }, (_, i) => {
+        let s = w[i * (d + 1) + d];
+        for (let j = 0; j < d; j++) s += w[i * (d + 1) + j] * v[j];
+        return s;
+      });
     expect(maxAbsDiff(apply(composeAffine(w0, w1, d), x), apply(w0, apply(w1, x)))).toBeLessThan(1e-12);
   });
 });

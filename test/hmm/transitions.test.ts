@@ -11,13 +11,19 @@ describe('topology', () => {
     const topo = new Topology(phones);
     const b = topo.forPhone(phones.id('B'));
     expect(b.numStates).toBe(3);
-    expect(b.states[0].transitions).toEqual([{ to: 0, prob: 0.75 }, { to: 1, prob: 0.25 }]);
+    expect(b.states[0].transitions).toEqual([
+      { to: 0, prob: 0.75 },
+      { to: 1, prob: 0.25 },
+    ]);
     expect(b.minFrames).toBe(3);
     const sil = topo.forPhone(phones.id('SIL'));
     expect(sil.numStates).toBe(5);
     expect(sil.states[0].transitions.map((t) => t.to)).toEqual([0, 1, 2, 3]);
     expect(sil.states[2].transitions.map((t) => t.to)).toEqual([1, 2, 3, 4]);
-    expect(sil.states[4].transitions).toEqual([{ to: 4, prob: 0.75 }, { to: 5, prob: 0.25 }]);
+    expect(sil.states[4].transitions).toEqual([
+      { to: 4, prob: 0.75 },
+      { to: 5, prob: 0.25 },
+    ]);
     expect(sil.minFrames).toBe(3); // 0 -> 3 -> 4 -> exit
     expect(silenceTopology(5).states[1].transitions.every((t) => t.prob === 0.25)).toBe(true);
     expect(topo.toKaldiText()).toContain('<State> 0 <PdfClass> 0 <Transition> 0 0.25 <Transition> 1 0.25');
@@ -66,7 +72,9 @@ describe('transition model', () => {
       }
     }
     const AA = phones.id('AA');
-    const expected = [B, B, B, B, B, B, AA, AA, AA, AA, AA, AA].map((ph, i) => ctx.pdf(0, ph, 0, Math.floor((i % 6) / 2)));
+    const expected = [B, B, B, B, B, B, AA, AA, AA, AA, AA, AA].map((ph, i) =>
+      ctx.pdf(0, ph, 0, Math.floor((i % 6) / 2)),
+    );
     expect(Array.from(a.pdf)).toEqual(expected);
   });
 });

@@ -13,11 +13,13 @@ const [AA, B, IY, K, S, T, SIL] = ['AA', 'B', 'IY', 'K', 'S', 'T', 'SIL'].map(id
 
 /** Log-likelihood of samples under their own ML diagonal Gaussian, computed sample by sample. */
 function mlLogLike(xs: number[][]): number {
-  const d = xs[0].length, n = xs.length;
+  const d = xs[0].length,
+    n = xs.length;
   const mean = Array.from({ length: d }, (_, j) => xs.reduce((s, x) => s + x[j], 0) / n);
   const v = Array.from({ length: d }, (_, j) => Math.max(0.01, xs.reduce((s, x) => s + (x[j] - mean[j]) ** 2, 0) / n));
   let ll = 0;
-  for (const x of xs) for (let j = 0; j < d; j++) ll += -0.5 * Math.log(2 * Math.PI * v[j]) - ((x[j] - mean[j]) ** 2) / (2 * v[j]);
+  for (const x of xs)
+    for (let j = 0; j < d; j++) ll += -0.5 * Math.log(2 * Math.PI * v[j]) - (x[j] - mean[j]) ** 2 / (2 * v[j]);
   return ll;
 }
 
@@ -60,7 +62,8 @@ describe('decision-tree building', () => {
     let best = { gain: -Infinity, name: '', position: 0 };
     for (const q of questions) {
       for (const position of [-1, 1]) {
-        const yes: number[][] = [], no: number[][] = [];
+        const yes: number[][] = [],
+          no: number[][] = [];
         for (const [key, xs] of samples) {
           const [l, r] = key.split(',').map(Number);
           (q.phones.includes(position === -1 ? l : r) ? yes : no).push(...xs);
@@ -71,7 +74,10 @@ describe('decision-tree building', () => {
       }
     }
     expect(best.name).toBe('BKS'); // T (+4) is farthest from the others
-    const { tree, gains } = buildTree(stats, phones, questions, (p) => (p === AA ? 1 : 3), { maxLeaves: 2, minLeafOccupancy: 1 });
+    const { tree, gains } = buildTree(stats, phones, questions, (p) => (p === AA ? 1 : 3), {
+      maxLeaves: 2,
+      minLeafOccupancy: 1,
+    });
     const root = tree.roots.find((r) => r.phone === AA)!.node;
     expect('position' in root && root.position).toBe(best.position);
     // {B,K,S} and {T} make the same partition of the seen left phones (same gain); either is right.
@@ -110,7 +116,8 @@ describe('decision-tree building', () => {
     const { stats } = constructed(new Rng(4));
     const { tree } = buildTree(stats, phones, questions, () => 1, { maxLeaves: 4, minLeafOccupancy: 1 });
     const back = ContextTree.fromJSON(JSON.parse(JSON.stringify(tree.toJSON())));
-    for (const l of [0, B, K, S, T, IY]) for (const r of [0, IY, SIL, T]) expect(back.pdf(l, AA, r, 0)).toBe(tree.pdf(l, AA, r, 0));
+    for (const l of [0, B, K, S, T, IY])
+      for (const r of [0, IY, SIL, T]) expect(back.pdf(l, AA, r, 0)).toBe(tree.pdf(l, AA, r, 0));
     expect(back.leafInfo).toEqual(tree.leafInfo);
     const j = tree.toJSON();
     expect(() => ContextTree.fromJSON({ ...j, format: 'x' as never })).toThrow(FormatError);
@@ -124,7 +131,8 @@ describe('phonetic questions', () => {
     const rng = new Rng(2);
     const stats = new TreeStats(1, phones.symbols.length);
     const centre: Record<number, number> = { [AA]: 0, [IY]: 0.3, [B]: 10, [K]: 10.4, [S]: 20, [T]: 30 };
-    for (const [p, m] of Object.entries(centre)) for (let i = 0; i < 200; i++) stats.accumulate(0, Number(p), 0, 1, [m + 0.1 * rng.gauss()]);
+    for (const [p, m] of Object.entries(centre))
+      for (let i = 0; i < 200; i++) stats.accumulate(0, Number(p), 0, 1, [m + 0.1 * rng.gauss()]);
     const qs = clusterPhoneQuestions(stats, phones);
     const sets = qs.map((q) => q.phones.join(','));
     expect(sets).toContain([AA, IY].sort((a, b) => a - b).join(','));

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { FormatError } from '../../src/util/errors.ts';
 import { ARPABET_PHONES, PhoneSet, parsePhonesTxt, stripStress, writePhonesTxt } from '../../src/lang/phones.ts';
 import { SymbolTable, parseSymbolTable, writeSymbolTable } from '../../src/lang/symbols.ts';
-import { Lexicon, UNK_WORD, cmudictFromRecord, lexiconForWords, loadCmudict, parseLexiconTxt } from '../../src/lang/lexicon.ts';
+import {
+  Lexicon,
+  UNK_WORD,
+  cmudictFromRecord,
+  lexiconForWords,
+  loadCmudict,
+  parseLexiconTxt,
+} from '../../src/lang/lexicon.ts';
 
 describe('phone set', () => {
   it('has the 39 stress-free ARPAbet phones plus SIL and SPN, with <eps> = 0', () => {
@@ -29,7 +36,9 @@ describe('phone set', () => {
     const back = parsePhonesTxt(text + '#0 42\n');
     expect(back.symbols).toEqual(ps.symbols);
     expect([...back.silencePhones]).toEqual(['SIL', 'SPN']);
-    expect(() => parsePhonesTxt('<eps> 0\nAA one\n', 'x/phones.txt')).toThrow("x/phones.txt:2: bad phones.txt line; expected <symbol> <integer id>, found \"AA one\"");
+    expect(() => parsePhonesTxt('<eps> 0\nAA one\n', 'x/phones.txt')).toThrow(
+      'x/phones.txt:2: bad phones.txt line; expected <symbol> <integer id>, found "AA one"',
+    );
     expect(() => parsePhonesTxt('<eps> 0\nAA 2\n')).toThrow(FormatError);
   });
 });
@@ -42,7 +51,9 @@ describe('word symbol table', () => {
     await writeSymbolTable(join(dir, 'words.txt'), t);
     expect(parseSymbolTable(readFileSync(join(dir, 'words.txt'), 'utf8')).symbols).toEqual(t.symbols);
     expect(() => parseSymbolTable('<eps> 0\nA 1\nA 2\n', 'w.txt')).toThrow(/duplicate symbol 'A'/);
-    expect(() => parseSymbolTable('<eps> 0\nA 3\n', 'w.txt')).toThrow('w.txt:2: symbol ids must be contiguous from 0; expected 1, found 3');
+    expect(() => parseSymbolTable('<eps> 0\nA 3\n', 'w.txt')).toThrow(
+      'w.txt:2: symbol ids must be contiguous from 0; expected 1, found 3',
+    );
   });
 });
 
@@ -50,17 +61,32 @@ describe('lexicon', () => {
   const ps = PhoneSet.arpabet();
   it('parses Kaldi lexicon.txt and lexiconp.txt, upper-casing words and removing stress', () => {
     const lex = parseLexiconTxt('hello HH AH0 L OW1\nHELLO HH EH0 L OW1\nworld 1.0 W ER1 L D\n', ps);
-    expect(lex.get('HELLO')).toEqual([['HH', 'AH', 'L', 'OW'], ['HH', 'EH', 'L', 'OW']]);
+    expect(lex.get('HELLO')).toEqual([
+      ['HH', 'AH', 'L', 'OW'],
+      ['HH', 'EH', 'L', 'OW'],
+    ]);
     expect(lex.get('WORLD')).toEqual([['W', 'ER', 'L', 'D']]);
     expect(lex.toLexiconTxt()).toBe('HELLO HH AH L OW\nHELLO HH EH L OW\nWORLD W ER L D\n');
   });
   it('rejects a line without pronunciation or with an unknown phone, naming file and line', () => {
-    expect(() => parseLexiconTxt('A AH\nB\n', ps, 'corpus.lex')).toThrow('corpus.lex:2: lexicon line has a word but no pronunciation');
-    expect(() => parseLexiconTxt('A AH\nB XX\n', ps, 'corpus.lex')).toThrow(/corpus\.lex:2: unknown phone 'XX' in pronunciation of 'B'/);
+    expect(() => parseLexiconTxt('A AH\nB\n', ps, 'corpus.lex')).toThrow(
+      'corpus.lex:2: lexicon line has a word but no pronunciation',
+    );
+    expect(() => parseLexiconTxt('A AH\nB XX\n', ps, 'corpus.lex')).toThrow(
+      /corpus\.lex:2: unknown phone 'XX' in pronunciation of 'B'/,
+    );
   });
   it('converts CMUdict: alternates merged, stress removed, comments dropped, duplicates merged', () => {
-    const lex = cmudictFromRecord({ read: 'R IY1 D', 'read(2)': 'R EH1 D', 'read(3)': 'R IY0 D', aalborg: 'AO1 L B AO0 R G # place, danish' });
-    expect(lex.get('READ')).toEqual([['R', 'IY', 'D'], ['R', 'EH', 'D']]);
+    const lex = cmudictFromRecord({
+      read: 'R IY1 D',
+      'read(2)': 'R EH1 D',
+      'read(3)': 'R IY0 D',
+      aalborg: 'AO1 L B AO0 R G # place, danish',
+    });
+    expect(lex.get('READ')).toEqual([
+      ['R', 'IY', 'D'],
+      ['R', 'EH', 'D'],
+    ]);
     expect(lex.get('AALBORG')).toEqual([['AO', 'L', 'B', 'AO', 'R', 'G']]);
     expect(lex.get(UNK_WORD)).toEqual([['SPN']]);
     expect(() => cmudictFromRecord({ x: 'QQ1' })).toThrow(FormatError);
@@ -95,7 +121,9 @@ describe('lang directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lang-'));
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'corpus.lex'), 'glorph G L AO1 R F\n');
-    const lang = await buildLang(['ONE', 'TWO', 'ONE', 'GLORPH', 'QXQX', 'QXQX'], { corpusLexiconPath: join(dir, 'corpus.lex') });
+    const lang = await buildLang(['ONE', 'TWO', 'ONE', 'GLORPH', 'QXQX', 'QXQX'], {
+      corpusLexiconPath: join(dir, 'corpus.lex'),
+    });
     expect([...lang.oovs]).toEqual([['QXQX', 2]]);
     expect(lang.sourceCounts).toEqual({ corpus: 1, cmudict: 2, g2p: 0 });
     expect(lang.words.has('<UNK>')).toBe(true);

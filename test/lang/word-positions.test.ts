@@ -52,17 +52,29 @@ describe('word-position phones', () => {
   });
 
   it('builds one root per base phone and splits it on the centre position where the data differ, through JSON', () => {
-    const phones = new PhoneSet(['SIL', 'SPN', ...['AH', 'N'].flatMap((p) => ['B', 'E', 'I', 'S'].map((w) => `${p}_${w}`))]);
+    const phones = new PhoneSet([
+      'SIL',
+      'SPN',
+      ...['AH', 'N'].flatMap((p) => ['B', 'E', 'I', 'S'].map((w) => `${p}_${w}`)),
+    ]);
     const id = (s: string) => phones.id(s);
     const rng = new Rng(9);
     const stats = new TreeStats(1, phones.symbols.length);
     // AH at a word's start sounds different (mean 3) from AH elsewhere (mean 0); the neighbours do not matter.
     for (const c of ['AH_B', 'AH_S', 'AH_E', 'AH_I']) {
-      for (let i = 0; i < 100; i++) stats.accumulate(id('N_E'), id(c), id('N_B'), 0, [(/_[BS]$/.test(c) ? 3 : 0) + 0.3 * rng.gauss()]);
+      for (let i = 0; i < 100; i++)
+        stats.accumulate(id('N_E'), id(c), id('N_B'), 0, [(/_[BS]$/.test(c) ? 3 : 0) + 0.3 * rng.gauss()]);
     }
     for (let i = 0; i < 100; i++) stats.accumulate(id('AH_E'), id('N_B'), id('AH_E'), 0, [-2 + 0.3 * rng.gauss()]);
     const questions = wordPositionQuestions(phones);
-    expect(questions.map((q) => q.name)).toEqual(['position:B', 'position:E', 'position:I', 'position:S', 'position:word-initial', 'position:word-final']);
+    expect(questions.map((q) => q.name)).toEqual([
+      'position:B',
+      'position:E',
+      'position:I',
+      'position:S',
+      'position:word-initial',
+      'position:word-final',
+    ]);
     const { tree } = buildTree(stats, phones, questions, () => 1, { maxLeaves: 3, minLeafOccupancy: 10 });
     // Roots: AH (named by AH_B) and N (N_B), not one per variant.
     expect(tree.roots.map((r) => phones.symbol(r.phone))).toEqual(['AH_B', 'N_B']);
@@ -82,14 +94,31 @@ describe('word-position phones', () => {
   it('asks class and cluster questions over every variant of their base phones', () => {
     const pos = PhoneSet.arpabet({ wordPositions: true });
     const nasal = arpabetClassQuestions(pos).find((q) => q.name === 'class:nasal')!;
-    expect(nasal.phones.map((p) => pos.symbol(p))).toEqual(['M_B', 'M_E', 'M_I', 'M_S', 'N_B', 'N_E', 'N_I', 'N_S', 'NG_B', 'NG_E', 'NG_I', 'NG_S']);
+    expect(nasal.phones.map((p) => pos.symbol(p))).toEqual([
+      'M_B',
+      'M_E',
+      'M_I',
+      'M_S',
+      'N_B',
+      'N_E',
+      'N_I',
+      'N_S',
+      'NG_B',
+      'NG_E',
+      'NG_I',
+      'NG_S',
+    ]);
     expect(arpabetClassQuestions(pos).some((q) => q.name === 'position:word-final')).toBe(true);
     const stats = new TreeStats(1, pos.symbols.length);
     const rng = new Rng(2);
-    for (const c of ['AA_B', 'AA_E', 'IY_B', 'S_E']) for (let i = 0; i < 20; i++) stats.accumulate(0, pos.id(c), 0, 1, [rng.gauss() + (c.startsWith('S') ? 5 : 0)]);
+    for (const c of ['AA_B', 'AA_E', 'IY_B', 'S_E'])
+      for (let i = 0; i < 20; i++) stats.accumulate(0, pos.id(c), 0, 1, [rng.gauss() + (c.startsWith('S') ? 5 : 0)]);
     const qs = clusterPhoneQuestions(stats, pos);
     // Every cluster holds all four variants of its phones.
-    for (const q of qs.filter((x) => x.name === 'cluster')) expect(q.phones.length % 4, q.phones.map((p) => pos.symbol(p)).join(' ')).toBe(0);
-    expect(qs.find((q) => q.name === 'cluster' && q.phones.length === 4 && pos.symbol(q.phones[0]) === 'AA_B')).toBeDefined();
+    for (const q of qs.filter((x) => x.name === 'cluster'))
+      expect(q.phones.length % 4, q.phones.map((p) => pos.symbol(p)).join(' ')).toBe(0);
+    expect(
+      qs.find((q) => q.name === 'cluster' && q.phones.length === 4 && pos.symbol(q.phones[0]) === 'AA_B'),
+    ).toBeDefined();
   });
 });

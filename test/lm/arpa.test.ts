@@ -7,14 +7,31 @@ import { FormatError } from '../../src/util/errors.ts';
 import { quietLogger, expectClose } from './helpers.ts';
 
 const GOOD = [
-  '\\data\\', 'ngram 1=4', 'ngram 2=2', '',
-  '\\1-grams:', '-1.0\t</s>', '-99\t<s>\t-0.5', '-0.6\ta\t-0.2', '-0.8\tb', '',
-  '\\2-grams:', '-0.3\t<s> a', '-0.1\ta b', '', '\\end\\', '',
+  '\\data\\',
+  'ngram 1=4',
+  'ngram 2=2',
+  '',
+  '\\1-grams:',
+  '-1.0\t</s>',
+  '-99\t<s>\t-0.5',
+  '-0.6\ta\t-0.2',
+  '-0.8\tb',
+  '',
+  '\\2-grams:',
+  '-0.3\t<s> a',
+  '-0.1\ta b',
+  '',
+  '\\end\\',
+  '',
 ];
 
 function expectFormatError(text: string, line: number, pattern: RegExp): void {
   let err: unknown;
-  try { parseArpa(text, 'bad.arpa'); } catch (e) { err = e; }
+  try {
+    parseArpa(text, 'bad.arpa');
+  } catch (e) {
+    err = e;
+  }
   expect(err).toBeInstanceOf(FormatError);
   expect((err as FormatError).location).toMatchObject({ file: 'bad.arpa', line });
   expect((err as Error).message).toMatch(pattern);
@@ -80,7 +97,9 @@ describe('ARPA reading', () => {
   it('rejects an n-gram whose word has no unigram and a model without </s>', () => {
     const t = [...GOOD];
     t[12] = '-0.1\ta q';
-    expect(() => new BackoffLm(parseArpa(t.join('\n')), 'x.arpa')).toThrow(/2-gram 'a q' uses a word without a unigram/);
+    expect(() => new BackoffLm(parseArpa(t.join('\n')), 'x.arpa')).toThrow(
+      /2-gram 'a q' uses a word without a unigram/,
+    );
     const noEos = ['\\data\\', 'ngram 1=1', '\\1-grams:', '-99\t<s>', '\\end\\'].join('\n');
     expect(() => new BackoffLm(parseArpa(noEos))).toThrow(/LM has no unigram '<\/s>'/);
   });

@@ -7,9 +7,16 @@ import { main, EXIT_OK, EXIT_BAD_INPUT } from '../../src/cli/main.ts';
 import { LM_GOLDEN } from './helpers.ts';
 
 function capture() {
-  const out: string[] = [], err: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err.push(String(s)); return true; });
+  const out: string[] = [],
+    err: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    out.push(String(s));
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    err.push(String(s));
+    return true;
+  });
   return { out, err };
 }
 
@@ -20,11 +27,36 @@ describe('am-distill lm', () => {
     const dir = mkdtempSync(join(tmpdir(), 'amd-lm-'));
     const arpa = join(dir, 'lm.arpa');
     const io = capture();
-    expect(await main(['node', 'am-distill', 'lm', 'train', '--text', join(LM_GOLDEN, 'real.train.txt'), '--order', '2', '--out', arpa])).toBe(EXIT_OK);
+    expect(
+      await main([
+        'node',
+        'am-distill',
+        'lm',
+        'train',
+        '--text',
+        join(LM_GOLDEN, 'real.train.txt'),
+        '--order',
+        '2',
+        '--out',
+        arpa,
+      ]),
+    ).toBe(EXIT_OK);
     expect(readFileSync(arpa, 'utf8')).toMatch(/\\data\\\nngram 1=\d+\nngram 2=\d+\n/);
     expect(readdirSync(dir)).toEqual(['lm.arpa']);
     expect(io.err.join('')).toMatch(/13 sentences/);
-    expect(await main(['node', 'am-distill', 'lm', 'ppl', '--lm', arpa, '--text', join(LM_GOLDEN, 'real.test.txt'), '--json'])).toBe(EXIT_OK);
+    expect(
+      await main([
+        'node',
+        'am-distill',
+        'lm',
+        'ppl',
+        '--lm',
+        arpa,
+        '--text',
+        join(LM_GOLDEN, 'real.test.txt'),
+        '--json',
+      ]),
+    ).toBe(EXIT_OK);
     const r = JSON.parse(io.out.join(''));
     expect(Object.keys(r)).toEqual(expect.arrayContaining(['ppl', 'logprob', 'words', 'oovs']));
     expect(r.words).toBe(27);
@@ -33,7 +65,19 @@ describe('am-distill lm', () => {
     // The same model gzipped gives the same numbers; no cache file is left next to it.
     writeFileSync(`${arpa}.gz`, gzipSync(readFileSync(arpa)));
     io.out.length = 0;
-    expect(await main(['node', 'am-distill', 'lm', 'ppl', '--lm', `${arpa}.gz`, '--text', join(LM_GOLDEN, 'real.test.txt'), '--json'])).toBe(EXIT_OK);
+    expect(
+      await main([
+        'node',
+        'am-distill',
+        'lm',
+        'ppl',
+        '--lm',
+        `${arpa}.gz`,
+        '--text',
+        join(LM_GOLDEN, 'real.test.txt'),
+        '--json',
+      ]),
+    ).toBe(EXIT_OK);
     expect(JSON.parse(io.out.join(''))).toEqual(r);
     expect(readdirSync(dir).sort()).toEqual(['lm.arpa', 'lm.arpa.gz']);
   });

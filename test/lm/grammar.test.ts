@@ -6,7 +6,8 @@ import { SearchLm } from '../../src/decode/search-lm.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 
 const DIGITS = ['ZERO', 'ONE', 'TWO', 'THREE', 'FOUR', 'FIVE', 'SIX', 'SEVEN', 'EIGHT', 'NINE'];
-const arpa = (kind: 'one-word' | 'word-loop') => parseArpa(formatArpa(grammarModel(kind, ['<s>', '</s>', '<unk>', ...DIGITS])), `${kind}.arpa`);
+const arpa = (kind: 'one-word' | 'word-loop') =>
+  parseArpa(formatArpa(grammarModel(kind, ['<s>', '</s>', '<unk>', ...DIGITS])), `${kind}.arpa`);
 const sentenceLog10 = (lm: BackoffLm, words: string[]) => lm.scoreSentence(words).reduce((a, s) => a + s.logProb!, 0);
 
 describe('grammars as ARPA LMs', () => {
@@ -40,7 +41,9 @@ describe('grammars as ARPA LMs', () => {
 
   it('is built over the vocabulary without <s>, </s>, <unk>, sorted, byte-identical for any input order', () => {
     expect(grammarWords(['TWO', '<s>', 'ONE', '</s>', '<unk>', 'TWO'])).toEqual(['ONE', 'TWO']);
-    expect(formatArpa(grammarModel('one-word', ['B', 'A']))).toBe(formatArpa(grammarModel('one-word', ['A', 'B', 'A'])));
+    expect(formatArpa(grammarModel('one-word', ['B', 'A']))).toBe(
+      formatArpa(grammarModel('one-word', ['A', 'B', 'A'])),
+    );
     expect(() => grammarModel('one-word', ['<s>', '</s>'])).toThrow(ConfigError);
     expect(() => grammarModel('two-words' as 'one-word', DIGITS)).toThrow(/unknown grammar/);
   });

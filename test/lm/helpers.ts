@@ -13,8 +13,12 @@ export function fixtureSentences(name: string): Sentence[] {
 /** A logger that records warnings instead of printing them. */
 export function quietLogger(warnings: string[] = []): Logger {
   return {
-    debug() {}, info() {}, error() {},
-    warn: (m: string) => { warnings.push(m); },
+    debug() {},
+    info() {},
+    error() {},
+    warn: (m: string) => {
+      warnings.push(m);
+    },
     progress: () => ({ tick() {}, done() {} }),
   };
 }

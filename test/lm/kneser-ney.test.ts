@@ -43,10 +43,11 @@ function referenceKn(sentences: Sentence[], N: number): (w: string, h: string[])
   for (const s of sentences) {
     const seq = ['<s>', ...s.words, '</s>'];
     s.words.forEach((w) => vocab.add(w));
-    for (let i = 0; i < seq.length; i++) for (let n = 1; n <= N && i + n <= seq.length; n++) {
-      const k = seq.slice(i, i + n).join(' ');
-      raw.set(k, (raw.get(k) ?? 0) + 1);
-    }
+    for (let i = 0; i < seq.length; i++)
+      for (let n = 1; n <= N && i + n <= seq.length; n++) {
+        const k = seq.slice(i, i + n).join(' ');
+        raw.set(k, (raw.get(k) ?? 0) + 1);
+      }
   }
   const left = new Map<string, Set<string>>();
   for (const k of raw.keys()) {
@@ -57,7 +58,7 @@ function referenceKn(sentences: Sentence[], N: number): (w: string, h: string[])
     left.get(suf)!.add(ws[0]);
   }
   const count = (g: string[]): number => {
-    if (g.length === N || g[0] === '<s>') return g.length === 1 && g[0] === '<s>' ? 0 : raw.get(g.join(' ')) ?? 0;
+    if (g.length === N || g[0] === '<s>') return g.length === 1 && g[0] === '<s>' ? 0 : (raw.get(g.join(' ')) ?? 0);
     return left.get(g.join(' '))?.size ?? 0;
   };
   const D: number[][] = [];
@@ -70,7 +71,7 @@ function referenceKn(sentences: Sentence[], N: number): (w: string, h: string[])
       if (c >= 1 && c <= 4) nk[c]++;
     }
     const Y = nk[1] / (nk[1] + 2 * nk[2]);
-    let d = [1 - 2 * Y * nk[2] / nk[1], 2 - 3 * Y * nk[3] / nk[2], 3 - 4 * Y * nk[4] / nk[3]];
+    let d = [1 - (2 * Y * nk[2]) / nk[1], 2 - (3 * Y * nk[3]) / nk[2], 3 - (4 * Y * nk[4]) / nk[3]];
     if (!d.every((x, i) => x > 0 && x < i + 1)) d = [0.5, 1, 1.5];
     D.push(d);
   }
@@ -127,7 +128,12 @@ describe('interpolated modified Kneser-Ney estimation', () => {
   const synth = fixtureSentences('synth.train.txt');
   const real = fixtureSentences('real.train.txt');
 
-  for (const [name, sents, order] of [['synthetic', synth, 3], ['synthetic', synth, 4], ['real transcripts', real, 3], ['synthetic', synth, 1]] as const) {
+  for (const [name, sents, order] of [
+    ['synthetic', synth, 3],
+    ['synthetic', synth, 4],
+    ['real transcripts', real, 3],
+    ['synthetic', synth, 1],
+  ] as const) {
     it(`sums to 1 over the vocabulary for every history seen in training (${name}, order ${order})`, () => {
       const lm = build([...sents], order);
       const hs = seenHistories([...sents], order);
@@ -148,7 +154,11 @@ describe('interpolated modified Kneser-Ney estimation', () => {
   });
 
   it('equals a direct implementation of the interpolated formula for every word and history', () => {
-    for (const [sents, order] of [[real, 3], [synth.slice(0, 120), 3], [synth.slice(0, 120), 2]] as const) {
+    for (const [sents, order] of [
+      [real, 3],
+      [synth.slice(0, 120), 3],
+      [synth.slice(0, 120), 2],
+    ] as const) {
       const lm = build([...sents], order);
       const ref = referenceKn([...sents], order);
       const hs = seenHistories([...sents], order).slice(0, 150);
@@ -200,7 +210,9 @@ describe('interpolated modified Kneser-Ney estimation', () => {
     expect(() => estimateKneserNey(synth, { order: 0 })).toThrow(ConfigError);
     expect(() => estimateKneserNey(synth, { order: 2.5 })).toThrow(ConfigError);
     expect(() => estimateKneserNey(parseSentences('\n\n'), { order: 2 })).toThrow(FormatError);
-    expect(() => parseSentences('a b\nc </s> d\n', 'x.txt')).toThrow(/x\.txt:2: sentence marker '<\/s>' inside a sentence/);
+    expect(() => parseSentences('a b\nc </s> d\n', 'x.txt')).toThrow(
+      /x\.txt:2: sentence marker '<\/s>' inside a sentence/,
+    );
     expect(parseSentences('<s> a b </s> (utt1)\n').map((s) => s.words)).toEqual([['a', 'b']]);
   });
 });

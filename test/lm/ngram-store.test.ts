@@ -1,5 +1,14 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -21,7 +30,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function trainedArpa(seed: string, order = 3): string {
   const rng = new Rng(seed);
   const words = Array.from({ length: 30 }, (_, i) => `w${i}`);
-  const lines = Array.from({ length: 200 }, () => Array.from({ length: 1 + rng.int(8) }, () => words[rng.int(words.length)]).join(' '));
+  const lines = Array.from({ length: 200 }, () =>
+    Array.from({ length: 1 + rng.int(8) }, () => words[rng.int(words.length)]).join(' '),
+  );
   return formatArpa(estimateKneserNey(parseSentences(lines.join('\n') + '\n'), { order, logger: quietLogger() }));
 }
 
@@ -40,7 +51,10 @@ function allScores(lm: BackoffLm): number[] {
 }
 
 async function errorOf(p: Promise<unknown>): Promise<FormatError> {
-  const e = await p.then(() => null, (x: unknown) => x);
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(FormatError);
   return e as FormatError;
 }
@@ -66,14 +80,20 @@ describe('streaming ARPA reader', () => {
     writeFileSync(bad, gzipSync(lines.join('\n')));
     const e = await errorOf(readArpaStream(bad));
     expect(e.location).toEqual({ file: bad, line: at + 1 });
-    expect(e.message).toContain(`${bad}:${at + 1}: wrong number of fields in a 2-gram line; expected log10prob, 2 word(s)`);
+    expect(e.message).toContain(
+      `${bad}:${at + 1}: wrong number of fields in a 2-gram line; expected log10prob, 2 word(s)`,
+    );
   });
 
   it('reports a damaged gzip stream and a missing file', async () => {
     const cut = join(dir, 'cut.arpa.gz');
     const z = gzipSync(text);
     writeFileSync(cut, z.subarray(0, z.length >> 1));
-    expect((await errorOf(readArpaStream(cut))).message).toMatch(new RegExp(`^${cut.replace(/[.]/g, '\\.')}:\\d+: damaged gzip stream; expected a gzip-compressed ARPA file, found unexpected end of file$`));
+    expect((await errorOf(readArpaStream(cut))).message).toMatch(
+      new RegExp(
+        `^${cut.replace(/[.]/g, '\\.')}:\\d+: damaged gzip stream; expected a gzip-compressed ARPA file, found unexpected end of file$`,
+      ),
+    );
     await expect(loadNgramStore(join(dir, 'nope.arpa'))).rejects.toThrow(/nope\.arpa: file not found/);
   });
 });
@@ -84,8 +104,13 @@ describe('NgramStore', () => {
     const data = parseArpa(text);
     const lm = new BackoffLm(data);
     // Reference: the back-off rule written out over the parsed entries (log10).
-    const p = new Map<string, number>(), b = new Map<string, number>();
-    for (const list of data.ngrams) for (const e of list) { p.set(e.words.join(' '), e.logProb); if (e.logBackoff !== undefined) b.set(e.words.join(' '), e.logBackoff); }
+    const p = new Map<string, number>(),
+      b = new Map<string, number>();
+    for (const list of data.ngrams)
+      for (const e of list) {
+        p.set(e.words.join(' '), e.logProb);
+        if (e.logBackoff !== undefined) b.set(e.words.join(' '), e.logBackoff);
+      }
     const ref = (w: string, h: string[]): number => {
       for (let s = 0; s <= h.length; s++) {
         const hh = h.slice(s);
@@ -94,7 +119,11 @@ describe('NgramStore', () => {
       }
       throw new Error('unreachable');
     };
-    const backoffSum = (h: string[], s: number): number => { let acc = 0; for (let k = 0; k < s; k++) acc += b.get(h.slice(k).join(' ')) ?? 0; return acc; };
+    const backoffSum = (h: string[], s: number): number => {
+      let acc = 0;
+      for (let k = 0; k < s; k++) acc += b.get(h.slice(k).join(' ')) ?? 0;
+      return acc;
+    };
     const V = lm.vocab;
     for (let w = 0; w < V.length; w++) {
       for (let a = 0; a < V.length; a++) {
@@ -107,10 +136,26 @@ describe('NgramStore', () => {
 
   it('adds a blank context for an n-gram whose prefix the file lacks (SRILM pruning)', () => {
     const text = [
-      '\\data\\', 'ngram 1=5', 'ngram 2=1', 'ngram 3=1', '',
-      '\\1-grams:', '-1\t</s>', '-99\t<s>\t-0.3', '-0.5\ta\t-0.2', '-0.7\tb\t-0.1', '-0.9\tc', '',
-      '\\2-grams:', '-0.4\t<s> a\t-0.05', '',
-      '\\3-grams:', '-0.25\ta b c', '', '\\end\\', '',
+      '\\data\\',
+      'ngram 1=5',
+      'ngram 2=1',
+      'ngram 3=1',
+      '',
+      '\\1-grams:',
+      '-1\t</s>',
+      '-99\t<s>\t-0.3',
+      '-0.5\ta\t-0.2',
+      '-0.7\tb\t-0.1',
+      '-0.9\tc',
+      '',
+      '\\2-grams:',
+      '-0.4\t<s> a\t-0.05',
+      '',
+      '\\3-grams:',
+      '-0.25\ta b c',
+      '',
+      '\\end\\',
+      '',
     ].join('\n');
     const lm = new BackoffLm(parseArpa(text));
     const id = (w: string) => lm.wordId(w);

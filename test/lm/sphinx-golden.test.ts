@@ -13,16 +13,28 @@ interface GoldenCase {
   arpaSha256: string;
   ngramCounts: number[];
   sphinxRoundTripCounts: number[] | null;
-  sphinx: { perplexity: number; lmScore: number; wordsEvaluated: number; oovs: number; contextCues: number; wordScores: string[] };
+  sphinx: {
+    perplexity: number;
+    lmScore: number;
+    wordsEvaluated: number;
+    oovs: number;
+    contextCues: number;
+    wordScores: string[];
+  };
 }
-const golden = JSON.parse(readFileSync(join(LM_GOLDEN, 'sphinx.json'), 'utf8')) as { logBase: number; cases: GoldenCase[] };
+const golden = JSON.parse(readFileSync(join(LM_GOLDEN, 'sphinx.json'), 'utf8')) as {
+  logBase: number;
+  cases: GoldenCase[];
+};
 /** One sphinxbase score unit (log base 1.0001) in log10. */
 const UNIT = Math.log10(golden.logBase);
 
 describe('our ARPA files load in sphinxbase and score the same (golden from sphinx_lm_eval, see test/golden/lm/HOW-GENERATED.md)', () => {
   for (const c of golden.cases) {
     describe(`${c.text} text, order ${c.order}`, () => {
-      const arpa = formatArpa(estimateKneserNey(fixtureSentences(`${c.text}.train.txt`), { order: c.order, logger: quietLogger() }));
+      const arpa = formatArpa(
+        estimateKneserNey(fixtureSentences(`${c.text}.train.txt`), { order: c.order, logger: quietLogger() }),
+      );
       const lm = new BackoffLm(parseArpa(arpa));
       const test = fixtureSentences(`${c.text}.test.txt`);
 
@@ -37,12 +49,19 @@ describe('our ARPA files load in sphinxbase and score the same (golden from sphi
 
       it('gives every word the probability sphinxbase gives it (within its integer rounding)', () => {
         expect(test.length).toBe(c.sphinx.wordScores.length);
-        let worst = 0, n = 0;
+        let worst = 0,
+          n = 0;
         test.forEach((s, i) => {
-          const ours = lm.scoreSentence(s.words).filter((w) => w.logProb !== null).map((w) => w.logProb! / UNIT);
+          const ours = lm
+            .scoreSentence(s.words)
+            .filter((w) => w.logProb !== null)
+            .map((w) => w.logProb! / UNIT);
           const theirs = c.sphinx.wordScores[i].split(' ').map(Number);
           expect(ours.length).toBe(theirs.length);
-          ours.forEach((v, k) => { worst = Math.max(worst, Math.abs(v - theirs[k])); n++; });
+          ours.forEach((v, k) => {
+            worst = Math.max(worst, Math.abs(v - theirs[k]));
+            n++;
+          });
         });
         // sphinxbase stores each log prob and back-off weight as an integer in base 1.0001:
         // a score that adds up to `order` stored values is off by less than `order` units.

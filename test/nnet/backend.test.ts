@@ -25,28 +25,34 @@ describe('backend ladder', () => {
     expect(BACKEND_LADDER).toEqual(['tfjs-node-gpu', 'native', 'tfjs-node', 'wasm', 'cpu']);
   });
 
-  it.skipIf(!native.ok)('auto takes the native engine when its addon and BLAS load, and names the BLAS and its threads', async () => {
-    const logger = captureLogger();
-    const info = await initBackend({ logger, threads: 2 });
-    expect(info.name).toBe('native');
-    expect(info.threads).toBe(2);
-    expect(info.blas?.path).toMatch(/blas/);
-    expect(info.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu']);
-    expect(logger.lines.join('')).toMatch(/nnet backend: native \(OpenBLAS [\d.]+ \S+, kernel \w+, 2 BLAS threads/);
-  });
+  it.skipIf(!native.ok)(
+    'auto takes the native engine when its addon and BLAS load, and names the BLAS and its threads',
+    async () => {
+      const logger = captureLogger();
+      const info = await initBackend({ logger, threads: 2 });
+      expect(info.name).toBe('native');
+      expect(info.threads).toBe(2);
+      expect(info.blas?.path).toMatch(/blas/);
+      expect(info.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu']);
+      expect(logger.lines.join('')).toMatch(/nnet backend: native \(OpenBLAS [\d.]+ \S+, kernel \w+, 2 BLAS threads/);
+    },
+  );
 
-  it.skipIf(nodeInstalled || gpuInstalled || native.ok)('auto takes wasm when neither node package nor the native engine is there, and prints why', async () => {
-    const logger = captureLogger();
-    const info = await initBackend({ logger });
-    expect(info.name).toBe('wasm');
-    expect(tf.getBackend()).toBe('wasm');
-    expect(info.threads).toBe(1);
-    expect(info.matMulPatched).toBe(true);
-    expect(info.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu', 'native', 'tfjs-node']);
-    expect(info.skipped[1].reason).toMatch(/apt-get install libopenblas/);
-    expect(info.skipped[2].reason).toContain('@tensorflow/tfjs-node is not installed');
-    expect(logger.lines.join('')).toContain('nnet backend: wasm');
-  });
+  it.skipIf(nodeInstalled || gpuInstalled || native.ok)(
+    'auto takes wasm when neither node package nor the native engine is there, and prints why',
+    async () => {
+      const logger = captureLogger();
+      const info = await initBackend({ logger });
+      expect(info.name).toBe('wasm');
+      expect(tf.getBackend()).toBe('wasm');
+      expect(info.threads).toBe(1);
+      expect(info.matMulPatched).toBe(true);
+      expect(info.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu', 'native', 'tfjs-node']);
+      expect(info.skipped[1].reason).toMatch(/apt-get install libopenblas/);
+      expect(info.skipped[2].reason).toContain('@tensorflow/tfjs-node is not installed');
+      expect(logger.lines.join('')).toContain('nnet backend: wasm');
+    },
+  );
 
   it.skipIf(nodeInstalled)('a forced backend that is not installed is a typed error naming it', async () => {
     const err = await initBackend({ backend: 'tfjs-node', quiet: true }).catch((e) => e);

@@ -28,7 +28,14 @@ function rampUtt(uttId: string, numFrames: number, dim: number, speaker?: string
 describe('minibatches in corpus order', () => {
   it('splice each frame with its context and replicate the edge frames', async () => {
     const src = new ArrayFrameSource([rampUtt('a', 4, 2), rampUtt('b', 3, 2)]);
-    const batches = await collect(new Minibatches(src, { shuffle: false, batchSize: 5, splice: { leftContext: 2, rightContext: 1 }, numSenones: 3 }));
+    const batches = await collect(
+      new Minibatches(src, {
+        shuffle: false,
+        batchSize: 5,
+        splice: { leftContext: 2, rightContext: 1 },
+        numSenones: 3,
+      }),
+    );
     expect(batches.map((b) => b.size)).toEqual([5, 2]);
     const b0 = batches[0];
     expect(b0.inputDim).toBe(8);
@@ -47,7 +54,9 @@ describe('minibatches in corpus order', () => {
   it('carry extra per-frame arrays (e.g. soft targets) with their frames', async () => {
     const u = rampUtt('a', 3, 1);
     u.extras = { ids: { dim: 2, data: Int32Array.from([1, 2, 3, 4, 5, 6]) } };
-    const [b] = await collect(new Minibatches(new ArrayFrameSource([u]), { shuffle: false, splice: { leftContext: 0, rightContext: 0 } }));
+    const [b] = await collect(
+      new Minibatches(new ArrayFrameSource([u]), { shuffle: false, splice: { leftContext: 0, rightContext: 0 } }),
+    );
     expect(Array.from(b.extras.ids.data)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(b.extras.ids.data).toBeInstanceOf(Int32Array);
   });
@@ -57,7 +66,13 @@ describe('shuffled minibatches from a bounded buffer', () => {
   const source = new SyntheticFrameSource({ ...TINY, numUtterances: 30 });
 
   it('visit every frame exactly once per pass, not in corpus order', async () => {
-    const mb = new Minibatches(source, { batchSize: 50, shuffleBufferFrames: 300, seed: 1, splice: { leftContext: 1, rightContext: 1 }, numSenones: 8 });
+    const mb = new Minibatches(source, {
+      batchSize: 50,
+      shuffleBufferFrames: 300,
+      seed: 1,
+      splice: { leftContext: 1, rightContext: 1 },
+      numSenones: 8,
+    });
     const batches = await collect(mb);
     const seen: string[] = [];
     for (const b of batches) for (let i = 0; i < b.size; i++) seen.push(`${b.uttIds[b.rowUtt[i]]}/${b.rowFrame[i]}`);
@@ -73,23 +88,36 @@ describe('shuffled minibatches from a bounded buffer', () => {
     expect(seen.slice(0, 50)).not.toEqual(expected.slice(0, 50));
     // Labels travel with their frames.
     const u3 = source.utterance(3);
-    for (const b of batches) for (let i = 0; i < b.size; i++) if (b.uttIds[b.rowUtt[i]] === u3.uttId) expect(b.labels![i]).toBe(u3.labels![b.rowFrame[i]]);
+    for (const b of batches)
+      for (let i = 0; i < b.size; i++)
+        if (b.uttIds[b.rowUtt[i]] === u3.uttId) expect(b.labels![i]).toBe(u3.labels![b.rowFrame[i]]);
     expect(mb.stats.frames).toBe(total);
   });
 
   it('are the same for the same seed and differ for another', async () => {
-    const rows = async (seed: number) => (await collect(new Minibatches(source, { batchSize: 64, shuffleBufferFrames: 200, seed, numSenones: 8 }))).flatMap((b) => Array.from(b.rowFrame));
+    const rows = async (seed: number) =>
+      (
+        await collect(new Minibatches(source, { batchSize: 64, shuffleBufferFrames: 200, seed, numSenones: 8 }))
+      ).flatMap((b) => Array.from(b.rowFrame));
     expect(await rows(7)).toEqual(await rows(7));
     expect(await rows(7)).not.toEqual(await rows(8));
   });
 
   it('hold no more than the buffer capacity plus one utterance, whatever the corpus size', async () => {
     const peak = async (numUtterances: number) => {
-      const mb = new Minibatches(new SyntheticFrameSource({ ...TINY, numUtterances }), { batchSize: 32, shuffleBufferFrames: 400, seed: 3, numSenones: 8 });
-      for await (const _ of mb) { /* drain */ }
+      const mb = new Minibatches(new SyntheticFrameSource({ ...TINY, numUtterances }), {
+        batchSize: 32,
+        shuffleBufferFrames: 400,
+        seed: 3,
+        numSenones: 8,
+      });
+      for await (const _ of mb) {
+        /* drain */
+      }
       return mb.stats.peakBufferedFrames;
     };
-    const small = await peak(25), large = await peak(100);
+    const small = await peak(25),
+      large = await peak(100);
     expect(small).toBeLessThanOrEqual(400 + TINY.maxFrames!);
     expect(large).toBeLessThanOrEqual(400 + TINY.maxFrames!);
     expect(large).toBeGreaterThanOrEqual(400);
@@ -98,7 +126,9 @@ describe('shuffled minibatches from a bounded buffer', () => {
   it('rejects a bad batch size or buffer capacity', () => {
     expect(() => new Minibatches(source, { batchSize: 0 })).toThrow(ConfigError);
     expect(() => new Minibatches(source, { shuffleBufferFrames: 1.5 })).toThrow(ConfigError);
-    expect(() => new Minibatches(source, { splice: { leftContext: -1, rightContext: 0 } })).toThrow(/splice.leftContext/);
+    expect(() => new Minibatches(source, { splice: { leftContext: -1, rightContext: 0 } })).toThrow(
+      /splice.leftContext/,
+    );
   });
 });
 
@@ -110,12 +140,19 @@ describe('bad utterances', () => {
     const nan = rampUtt('nan', 3, 2);
     nan.feats[3] = NaN;
     const unlabelled = { ...rampUtt('no-ali', 2, 2), labels: undefined };
-    const mb = new Minibatches(new ArrayFrameSource([good, short, empty, nan, unlabelled]), { shuffle: false, numSenones: 3, splice: { leftContext: 0, rightContext: 0 } });
+    const mb = new Minibatches(new ArrayFrameSource([good, short, empty, nan, unlabelled]), {
+      shuffle: false,
+      numSenones: 3,
+      splice: { leftContext: 0, rightContext: 0 },
+    });
     const batches = await collect(mb);
     expect(batches.reduce((n, b) => n + b.size, 0)).toBe(5);
     expect(mb.skips.done).toBe(1);
     expect(mb.skips.skipped).toBe(4);
-    const reasons = mb.skips.reasons().map((r) => `${r.reason}: ${r.examples.join(',')}`).sort();
+    const reasons = mb.skips
+      .reasons()
+      .map((r) => `${r.reason}: ${r.examples.join(',')}`)
+      .sort();
     expect(reasons).toEqual([
       'alignment length differs from the number of feature frames: short-ali',
       'no alignment: no-ali',
@@ -129,7 +166,9 @@ describe('bad utterances', () => {
     u.labels![2] = 9;
     const err = await collect(new Minibatches(new ArrayFrameSource([u]), { numSenones: 3 })).catch((e) => e);
     expect(err).toBeInstanceOf(FormatError);
-    expect(err.message).toMatch(/utterance 'u7'.*senone id outside the inventory.*expected 0 <= id < 3, found 9 at frame 2/);
+    expect(err.message).toMatch(
+      /utterance 'u7'.*senone id outside the inventory.*expected 0 <= id < 3, found 9 at frame 2/,
+    );
   });
 
   it('stop on a feature dimension that differs from the source', async () => {
@@ -154,14 +193,21 @@ describe('per-speaker CMVN and priors', () => {
     }
     for (const rows of bySpk.values()) {
       const dim = rows[0].length;
-      const mean = new Float64Array(dim), sq = new Float64Array(dim);
-      for (const r of rows) r.forEach((v, d) => { mean[d] += v / rows.length; sq[d] += (v * v) / rows.length; });
+      const mean = new Float64Array(dim),
+        sq = new Float64Array(dim);
+      for (const r of rows)
+        r.forEach((v, d) => {
+          mean[d] += v / rows.length;
+          sq[d] += (v * v) / rows.length;
+        });
       expectRelClose(mean, new Float64Array(dim), 1e-4, 'speaker mean', 1);
       expectRelClose(sq, new Float64Array(dim).fill(1), 1e-4, 'speaker second moment');
     }
     // Round trip through JSON gives the same transform.
     const u0 = source.utterance(0);
-    expect(Array.from(SpeakerCmvn.fromJSON(JSON.parse(JSON.stringify(scan.cmvn.toJSON()))).apply(u0))).toEqual(Array.from(scan.cmvn.apply(u0)));
+    expect(Array.from(SpeakerCmvn.fromJSON(JSON.parse(JSON.stringify(scan.cmvn.toJSON()))).apply(u0))).toEqual(
+      Array.from(scan.cmvn.apply(u0)),
+    );
   });
 
   it('count senone frames into floored priors that sum to one', async () => {

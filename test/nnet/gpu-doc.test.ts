@@ -17,7 +17,9 @@ const PKG = '@tensorflow/tfjs-node-gpu';
 /** The quoted reasons of the "What you see" table (second column, first code span). */
 function quotedReasons(): string[] {
   const table = doc.slice(doc.indexOf('| situation |'));
-  return table.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| situation') && !l.startsWith('|---'))
+  return table
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| situation') && !l.startsWith('|---'))
     .map((l) => /^\|[^|]*\| `([^`]*)`/.exec(l)?.[1] ?? '');
 }
 
@@ -42,9 +44,12 @@ describe('docs/gpu.md', () => {
     }
   });
 
-  it.skipIf(installed(PKG))('quotes word for word the error of a forced tfjs-node-gpu that is not installed', async () => {
-    const err = await initBackend({ backend: 'tfjs-node-gpu', quiet: true }).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toBe(`backend 'tfjs-node-gpu' is not available: ${quotedReasons()[0]}`);
-  });
+  it.skipIf(installed(PKG))(
+    'quotes word for word the error of a forced tfjs-node-gpu that is not installed',
+    async () => {
+      const err = await initBackend({ backend: 'tfjs-node-gpu', quiet: true }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toBe(`backend 'tfjs-node-gpu' is not available: ${quotedReasons()[0]}`);
+    },
+  );
 });

@@ -6,7 +6,12 @@ import { initBackend, setDefaultComputeThreads } from '../../src/nnet/backend.ts
 import { loadNativeEngine, type NativeAddon } from '../../src/nnet/native.ts';
 import { NativeMlp, NativeOptimizer, NativeWeightAverager, layerDims } from '../../src/nnet/native-net.ts';
 import { createFrameClassifier } from '../../src/nnet/model.ts';
-import { trainFrameClassifier, utteranceLogits, evaluateFrameAccuracy, type TrainOptions } from '../../src/nnet/train.ts';
+import {
+  trainFrameClassifier,
+  utteranceLogits,
+  evaluateFrameAccuracy,
+  type TrainOptions,
+} from '../../src/nnet/train.ts';
 import { loadModelDir } from '../../src/nnet/io.ts';
 import { scanSource, type Minibatch } from '../../src/nnet/data.ts';
 import { SyntheticFrameSource } from '../../src/nnet/synthetic.ts';
@@ -23,10 +28,18 @@ const addon = (): NativeAddon => (status.ok ? status.addon : (null as never));
 // ---- float64 references -------------------------------------------------------------------
 
 /** Logits of each row in float64 for the network's float32 parameters. */
-function refForward(params: readonly ArrayLike<number>[], dims: number[], x: ArrayLike<number>, n: number): Float64Array {
+function refForward(
+  params: readonly ArrayLike<number>[],
+  dims: number[],
+  x: ArrayLike<number>,
+  n: number,
+): Float64Array {
   let a = Float64Array.from(x);
   for (let l = 0; l + 1 < dims.length; l++) {
-    const din = dims[l], dout = dims[l + 1], W = params[2 * l], b = params[2 * l + 1];
+    const din = dims[l],
+      dout = dims[l + 1],
+      W = params[2 * l],
+      b = params[2 * l + 1];
     const out = new Float64Array(n * dout);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < dout; j++) {
@@ -54,10 +67,24 @@ function refHardLoss(z: ArrayLike<number>, n: number, s: number, labels: Int32Ar
   return loss / n;
 }
 
-interface SparseTargets { k: number; ids: Int32Array; probs: Float32Array; residual: Float32Array | null }
+interface SparseTargets {
+  k: number;
+  ids: Int32Array;
+  probs: Float32Array;
+  residual: Float32Array | null;
+}
 
 /** The distillation loss (mean over rows) with dense p built from top-k + residual spread. */
-function refDistillLoss(z: ArrayLike<number>, n: number, s: number, t: SparseTargets, T: number, labels: Int32Array | null, w: ArrayLike<number>, convex: boolean): number {
+function refDistillLoss(
+  z: ArrayLike<number>,
+  n: number,
+  s: number,
+  t: SparseTargets,
+  T: number,
+  labels: Int32Array | null,
+  w: ArrayLike<number>,
+  convex: boolean,
+): number {
   let total = 0;
   for (let i = 0; i < n; i++) {
     const p = new Float64Array(s);
@@ -90,7 +117,9 @@ function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
 }
 
 function sparseTargets(rng: Rng, n: number, s: number, k: number): SparseTargets {
-  const ids = new Int32Array(n * k), probs = new Float32Array(n * k), residual = new Float32Array(n);
+  const ids = new Int32Array(n * k),
+    probs = new Float32Array(n * k),
+    residual = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const chosen = new Set<number>();
     while (chosen.size < k) chosen.add(rng.int(s));
@@ -106,14 +135,30 @@ function sparseTargets(rng: Rng, n: number, s: number, k: number): SparseTargets
   return { k, ids, probs, residual };
 }
 
-function batchOf(x: Float32Array, n: number, inputDim: number, labels: Int32Array | null, t?: SparseTargets, uttIds = ['u0']): Minibatch {
+function batchOf(
+  x: Float32Array,
+  n: number,
+  inputDim: number,
+  labels: Int32Array | null,
+  t?: SparseTargets,
+  uttIds = ['u0'],
+): Minibatch {
   const extras: Minibatch['extras'] = {};
   if (t) {
     extras[SOFT_IDS] = { dim: t.k, data: t.ids };
     extras[SOFT_PROBS] = { dim: t.k, data: t.probs };
     if (t.residual) extras[SOFT_RESIDUAL] = { dim: 1, data: t.residual };
   }
-  return { size: n, inputDim, x, labels: labels ?? undefined, extras, uttIds, rowUtt: new Int32Array(n), rowFrame: Int32Array.from({ length: n }, (_, i) => i) } as Minibatch;
+  return {
+    size: n,
+    inputDim,
+    x,
+    labels: labels ?? undefined,
+    extras,
+    uttIds,
+    rowUtt: new Int32Array(n),
+    rowFrame: Int32Array.from({ length: n }, (_, i) => i),
+  } as Minibatch;
 }
 
 // ---- tests ---------------------------------------------------------------------------------
@@ -134,15 +179,25 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
 
   it('computes GEMMs with every transpose combination as the definition says', () => {
     const rng = new Rng(3);
-    const m = 5, n = 4, k = 3;
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-      const A = randomArray(rng, m * k), B = randomArray(rng, k * n), C = randomArray(rng, m * n);
+    const m = 5,
+      n = 4,
+      k = 3;
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      const A = randomArray(rng, m * k),
+        B = randomArray(rng, k * n),
+        C = randomArray(rng, m * n);
       const want = new Float64Array(m * n);
-      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += (ta ? A[p * m + i] : A[i * k + p]) * (tb ? B[j * k + p] : B[p * n + j]);
-        want[i * n + j] = 0.5 * s + 2 * C[i * n + j];
-      }
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += (ta ? A[p * m + i] : A[i * k + p]) * (tb ? B[j * k + p] : B[p * n + j]);
+          want[i * n + j] = 0.5 * s + 2 * C[i * n + j];
+        }
       addon().gemm(ta, tb, m, n, k, 0.5, A, B, 2, C);
       expectRelClose(C, want, 1e-6, `gemm transA=${ta} transB=${tb}`);
     }
@@ -150,7 +205,10 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
 
   it('runs the forward pass (bias, ReLU, logits) as the float64 reference does', () => {
     const rng = new Rng(4);
-    const net = new NativeMlp(shape, dims.slice(0, -1).flatMap((d, l) => [randomArray(rng, d * dims[l + 1], 0.5), randomArray(rng, dims[l + 1], 0.3)]));
+    const net = new NativeMlp(
+      shape,
+      dims.slice(0, -1).flatMap((d, l) => [randomArray(rng, d * dims[l + 1], 0.5), randomArray(rng, dims[l + 1], 0.3)]),
+    );
     const n = 9;
     const x = randomArray(rng, n * shape.inputDim);
     expectRelClose(net.forward(x, n), refForward(net.params, dims, x, n), 1e-5, 'logits');
@@ -158,7 +216,10 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
 
   it('back-propagates the hard-label loss: every parameter gradient matches finite differences of the float64 loss', () => {
     const rng = new Rng(5);
-    const net = new NativeMlp(shape, dims.slice(0, -1).flatMap((d, l) => [randomArray(rng, d * dims[l + 1], 0.6), randomArray(rng, dims[l + 1], 0.3)]));
+    const net = new NativeMlp(
+      shape,
+      dims.slice(0, -1).flatMap((d, l) => [randomArray(rng, d * dims[l + 1], 0.6), randomArray(rng, dims[l + 1], 0.3)]),
+    );
     const n = 6;
     const x = randomArray(rng, n * shape.inputDim);
     const labels = Int32Array.from({ length: n }, () => rng.int(shape.numSenones));
@@ -177,7 +238,10 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
 
   it('computes the distillation loss (top-k + residual, T = 2, per-row hard weights, convex) and its logit gradient as the float64 reference', () => {
     const rng = new Rng(6);
-    const n = 7, S = 9, k = 3, T = 2;
+    const n = 7,
+      S = 9,
+      k = 3,
+      T = 2;
     for (const convex of [false, true]) {
       const z = randomArray(rng, n * S, 2);
       const t = sparseTargets(rng, n, S, k);
@@ -189,13 +253,21 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
       const z64 = Float64Array.from(z);
       const f = () => refDistillLoss(z64, n, S, t, T, labels, rowW, convex);
       expect(out[2] / n).toBeCloseTo(f(), 5);
-      expectRelClose(dz, Array.from(z64, (_, i) => fd(f, z64, i, 1e-6)), 1e-4, `dL/dz (convex ${convex})`, 1e-3);
+      expectRelClose(
+        dz,
+        Array.from(z64, (_, i) => fd(f, z64, i, 1e-6)),
+        1e-4,
+        `dL/dz (convex ${convex})`,
+        1e-3,
+      );
     }
   });
 
   it('takes dense targets and no labels (hard weight 0) in the same kernel', () => {
     const rng = new Rng(7);
-    const n = 4, S = 6, T = 3;
+    const n = 4,
+      S = 6,
+      T = 3;
     const z = randomArray(rng, n * S);
     const dense = new Float32Array(n * S);
     for (let i = 0; i < n; i++) {
@@ -216,12 +288,20 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
       return total / n;
     };
     expect(out[2] / n).toBeCloseTo(f(), 5);
-    expectRelClose(dz, Array.from(z64, (_, i) => fd(f, z64, i, 1e-6)), 1e-4, 'dL/dz dense', 1e-3);
+    expectRelClose(
+      dz,
+      Array.from(z64, (_, i) => fd(f, z64, i, 1e-6)),
+      1e-4,
+      'dL/dz dense',
+      1e-3,
+    );
   });
 
   it('plugs the distillation loss into training as the TF.js loss does (same value on the same batch)', async () => {
     const rng = new Rng(8);
-    const n = 5, S = 8, k = 3;
+    const n = 5,
+      S = 8,
+      k = 3;
     const t = sparseTargets(rng, n, S, k);
     const labels = Int32Array.from({ length: n }, () => rng.int(S));
     const z = randomArray(rng, n * S);
@@ -237,22 +317,43 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
       h -= (S - k) * spread * Math.log(spread);
     }
     expect(r.loss).toBeCloseTo(ce - (4 * h) / n, 5);
-    expect(() => fn(addon(), z, null, batchOf(new Float32Array(n), n, 1, labels, { ...t, k: 2, ids: t.ids.subarray(0, n * 2), probs: t.probs.subarray(0, n * 2) }), S)).toThrow(/another top-k width; expected k = 3, found k = 2/);
+    expect(() =>
+      fn(
+        addon(),
+        z,
+        null,
+        batchOf(new Float32Array(n), n, 1, labels, {
+          ...t,
+          k: 2,
+          ids: t.ids.subarray(0, n * 2),
+          probs: t.probs.subarray(0, n * 2),
+        }),
+        S,
+      ),
+    ).toThrow(/another top-k width; expected k = 3, found k = 2/);
   });
 
   it('rejects a label outside the outputs with a message naming the row', () => {
     const z = new Float32Array(2 * 3);
-    expect(() => addon().xentHard(z, 2, 3, Int32Array.from([0, 3]), null, 1, new Float64Array(2))).toThrow(/label 3 of row 1 outside 0..2/);
-    expect(() => addon().gemm(false, false, 2, 2, 2, 1, new Float32Array(3), new Float32Array(4), 0, new Float32Array(4))).toThrow(/A: too short/);
+    expect(() => addon().xentHard(z, 2, 3, Int32Array.from([0, 3]), null, 1, new Float64Array(2))).toThrow(
+      /label 3 of row 1 outside 0..2/,
+    );
+    expect(() =>
+      addon().gemm(false, false, 2, 2, 2, 1, new Float32Array(3), new Float32Array(4), 0, new Float32Array(4)),
+    ).toThrow(/A: too short/);
   });
 
   it('updates weights with Adam and SGD-momentum as the float64 formulas (with L2)', () => {
     const rng = new Rng(9);
-    const net = new NativeMlp({ inputDim: 3, hiddenLayers: 0, hiddenUnits: 1, numSenones: 2 }, [randomArray(rng, 6), randomArray(rng, 2)]);
+    const net = new NativeMlp({ inputDim: 3, hiddenLayers: 0, hiddenUnits: 1, numSenones: 2 }, [
+      randomArray(rng, 6),
+      randomArray(rng, 2),
+    ]);
     for (const kind of ['adam', 'sgd'] as const) {
       const start = net.params.map((p) => Float64Array.from(p));
       const w = start.map((p) => Float64Array.from(p));
-      const m = w.map((p) => new Float64Array(p.length)), v = w.map((p) => new Float64Array(p.length));
+      const m = w.map((p) => new Float64Array(p.length)),
+        v = w.map((p) => new Float64Array(p.length));
       const opt = new NativeOptimizer(net, { kind, l2: 0.01, momentum: 0.9 });
       const lr = kind === 'adam' ? 0.01 : 0.1;
       for (let step = 1; step <= 3; step++) {
@@ -267,7 +368,8 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
             } else {
               m[a][i] = 0.9 * m[a][i] + 0.1 * gi;
               v[a][i] = 0.999 * v[a][i] + 0.001 * gi * gi;
-              const c1 = 1 - 0.9 ** step, c2 = 1 - 0.999 ** step;
+              const c1 = 1 - 0.9 ** step,
+                c2 = 1 - 0.999 ** step;
               w[a][i] -= ((lr * Math.sqrt(c2)) / c1) * (m[a][i] / (Math.sqrt(v[a][i]) + 1e-8 * Math.sqrt(c2)));
             }
           }
@@ -279,13 +381,22 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
       const again = new NativeOptimizer(net, { kind, l2: 0.01 });
       again.loadState(saved.header, saved.data, 'test');
       expect(Buffer.from(again.saveState().data).equals(Buffer.from(saved.data))).toBe(true);
-      expect(() => new NativeOptimizer(net, { kind: kind === 'adam' ? 'sgd' : 'adam' }).loadState(saved.header, saved.data, 'opt.bin')).toThrow(/opt.bin: optimizer state does not fit/);
+      expect(() =>
+        new NativeOptimizer(net, { kind: kind === 'adam' ? 'sgd' : 'adam' }).loadState(
+          saved.header,
+          saved.data,
+          'opt.bin',
+        ),
+      ).toThrow(/opt.bin: optimizer state does not fit/);
       net.setParams(start.map((p) => Float32Array.from(p)));
     }
   });
 
   it('keeps the running mean of the weights', () => {
-    const net = new NativeMlp({ inputDim: 2, hiddenLayers: 0, hiddenUnits: 1, numSenones: 1 }, [Float32Array.from([1, 2]), Float32Array.from([3])]);
+    const net = new NativeMlp({ inputDim: 2, hiddenLayers: 0, hiddenUnits: 1, numSenones: 1 }, [
+      Float32Array.from([1, 2]),
+      Float32Array.from([3]),
+    ]);
     const avg = new NativeWeightAverager(net);
     avg.update(4);
     net.setParams([Float32Array.from([3, 6]), Float32Array.from([5])]);
@@ -299,8 +410,19 @@ describe.skipIf(!status.ok)('the native engine against float64 references (needs
 
 const train = new SyntheticFrameSource(TINY_TRAIN);
 const dev = new SyntheticFrameSource(TINY_DEV);
-function opts(outDir: string, backend: TrainOptions['backend'], config: Partial<TrainOptions['config']> = {}): TrainOptions {
-  return { outDir, train, dev, backend, logger: captureLogger(), config: { ...TINY_MODEL, maxEpochs: 3, schedule: 'constant', ...config } };
+function opts(
+  outDir: string,
+  backend: TrainOptions['backend'],
+  config: Partial<TrainOptions['config']> = {},
+): TrainOptions {
+  return {
+    outDir,
+    train,
+    dev,
+    backend,
+    logger: captureLogger(),
+    config: { ...TINY_MODEL, maxEpochs: 3, schedule: 'constant', ...config },
+  };
 }
 
 describe.skipIf(!status.ok)('training on the native engine (needs the native engine)', () => {
@@ -315,7 +437,7 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
     rN = await trainFrameClassifier(opts(dirN, 'native'));
   });
 
-  it('reaches the wasm engine\'s accuracy on the same data and seed (within 2 points, every epoch)', () => {
+  it("reaches the wasm engine's accuracy on the same data and seed (within 2 points, every epoch)", () => {
     expect(rN.backend.name).toBe('native');
     expect(rN.bestAccuracy).toBeGreaterThan(0.6);
     rN.history.forEach((h, i) => {
@@ -332,14 +454,19 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
     } finally {
       setDefaultComputeThreads(null);
     }
-    for (const f of ['weights.bin', 'model.json']) expect(readFileSync(join(again, 'final', f)).equals(readFileSync(join(dirN, 'final', f))), f).toBe(true);
+    for (const f of ['weights.bin', 'model.json'])
+      expect(readFileSync(join(again, 'final', f)).equals(readFileSync(join(dirN, 'final', f))), f).toBe(true);
     // A model large enough for OpenBLAS to split its GEMMs over threads: two runs with 2 threads
     // give the same bytes. Across thread counts the bits depend on the OpenBLAS kernel (Cooperlake:
     // equal; Haswell, or OPENBLAS_L2_SIZE set: blocking differs with the thread count), so there
     // the weights must agree to float rounding only.
     const big = { hiddenUnits: 256, batchSize: 256, maxEpochs: 1 };
     const [one, two, twoAgain] = [tempDir(), tempDir(), tempDir()];
-    for (const [dir, threads] of [[one, 1], [two, 2], [twoAgain, 2]] as const) {
+    for (const [dir, threads] of [
+      [one, 1],
+      [two, 2],
+      [twoAgain, 2],
+    ] as const) {
       setDefaultComputeThreads(threads);
       try {
         await trainFrameClassifier(opts(dir, 'native', big));
@@ -349,7 +476,8 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
     }
     const weights = (dir: string) => readFileSync(join(dir, 'final', 'weights.bin'));
     expect(weights(two).equals(weights(twoAgain))).toBe(true);
-    const a = new Float32Array(new Uint8Array(weights(one)).buffer), b = new Float32Array(new Uint8Array(weights(two)).buffer);
+    const a = new Float32Array(new Uint8Array(weights(one)).buffer),
+      b = new Float32Array(new Uint8Array(weights(two)).buffer);
     expect(a.length).toBe(b.length);
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
@@ -362,7 +490,11 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
     const u = dev.utterance(0);
     await initBackend({ backend: 'native', quiet: true });
     const zn = utteranceLogits(classifier, u, { cmvn: devScan.cmvn, splice: sidecar.splice, batchSize: 7 });
-    const evN = await evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: sidecar.splice, numSenones: 8 });
+    const evN = await evaluateFrameAccuracy(classifier, dev, {
+      cmvn: devScan.cmvn,
+      splice: sidecar.splice,
+      numSenones: 8,
+    });
     await initBackend({ backend: 'wasm', quiet: true });
     const { classifier: c2 } = await loadModelDir(join(dirN, 'final'));
     const zw = utteranceLogits(c2, u, { cmvn: devScan.cmvn, splice: sidecar.splice, batchSize: 7 });
@@ -385,7 +517,9 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
 
   it('refuses a TF.js-only loss with a config error that says which backend to use', async () => {
     const dir = tempDir();
-    await expect(trainFrameClassifier({ ...opts(dir, 'native'), loss: () => null as never })).rejects.toThrow(/no native implementation.*'wasm'/);
+    await expect(trainFrameClassifier({ ...opts(dir, 'native'), loss: () => null as never })).rejects.toThrow(
+      /no native implementation.*'wasm'/,
+    );
   });
 
   it('creates the same initial weights as the TF.js model', () => {
@@ -399,7 +533,8 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
 describe('choosing the engine (child processes)', () => {
   const runTs = join(REPO_ROOT, 'bin', 'run-ts.js');
   const script = join(REPO_ROOT, 'test', 'nnet', 'fixtures', 'print-backend.ts');
-  const run = (env: Record<string, string>) => spawnSync(process.execPath, [runTs, script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, [runTs, script], { encoding: 'utf8', env: { ...process.env, ...env } });
 
   it('falls back to wasm with one line saying why the native engine is absent and how to get it', () => {
     const r = run({ AM_DISTILL_NATIVE: '0' });
@@ -412,9 +547,13 @@ describe('choosing the engine (child processes)', () => {
 
   it('never fails the install: a broken toolchain leaves a status file with the reason, and the script exits 0', () => {
     const dir = tempDir('native-build-');
-    for (const f of ['engine.cc', 'binding.gyp']) writeFileSync(join(dir, f), readFileSync(join(REPO_ROOT, 'native', f)));
+    for (const f of ['engine.cc', 'binding.gyp'])
+      writeFileSync(join(dir, f), readFileSync(join(REPO_ROOT, 'native', f)));
     const { AM_DISTILL_NATIVE: _off, ...env } = process.env; // the build must be attempted, whatever the caller's setting
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-native.mjs'), '--dir', dir], { encoding: 'utf8', env: { ...env, CXX: '/bin/false', CC: '/bin/false' } });
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-native.mjs'), '--dir', dir], {
+      encoding: 'utf8',
+      env: { ...env, CXX: '/bin/false', CC: '/bin/false' },
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/native engine not built \(the wasm engine will be used\)/);
     const st = JSON.parse(readFileSync(join(dir, 'build', 'status.json'), 'utf8'));
@@ -428,14 +567,21 @@ describe('choosing the engine (child processes)', () => {
     const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     if (!status.ok && !/no optimised BLAS/.test(j.description)) return; // no addon at all: covered above
     expect(j.name).toBe('wasm');
-    expect(j.description).toMatch(/native \(no optimised BLAS found \(.*libnoblas.*\); apt-get install libopenblas0 \(or libopenblas-dev\); no rebuild needed\)/);
+    expect(j.description).toMatch(
+      /native \(no optimised BLAS found \(.*libnoblas.*\); apt-get install libopenblas0 \(or libopenblas-dev\); no rebuild needed\)/,
+    );
   });
 
-  it.skipIf(!status.ok)('chooses the native engine automatically when the addon and OpenBLAS are there, naming the library and threads', () => {
-    const r = run({});
-    expect(r.status, r.stderr).toBe(0);
-    const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    expect(j.name).toBe('native');
-    expect(j.description).toMatch(/^native \(OpenBLAS [\d.]+ \S+libopenblas\S*\.so[\d.]*, kernel \w+, \d+ BLAS threads?, elementwise \w+\)/);
-  });
+  it.skipIf(!status.ok)(
+    'chooses the native engine automatically when the addon and OpenBLAS are there, naming the library and threads',
+    () => {
+      const r = run({});
+      expect(r.status, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      expect(j.name).toBe('native');
+      expect(j.description).toMatch(
+        /^native \(OpenBLAS [\d.]+ \S+libopenblas\S*\.so[\d.]*, kernel \w+, \d+ BLAS threads?, elementwise \w+\)/,
+      );
+    },
+  );
 });

@@ -34,7 +34,10 @@ describe('parallel ensemble training in worker threads', () => {
     const outDir = tempDir();
     const logger = captureLogger();
     const results = await trainEnsemble({ members: 2, outDir, job, maxWorkers: 2, logger });
-    expect(results.map((r) => r.finalDir)).toEqual([join(outDir, 'member-1', 'final'), join(outDir, 'member-2', 'final')]);
+    expect(results.map((r) => r.finalDir)).toEqual([
+      join(outDir, 'member-1', 'final'),
+      join(outDir, 'member-2', 'final'),
+    ]);
     expect(results.map((r) => r.sidecar.training?.seed)).toEqual([memberSeed(5, 1), memberSeed(5, 2)]);
     expect(results.every((r) => r.backend.name === 'wasm' && r.history.length === 2)).toBe(true);
     const w0 = readFileSync(join(outDir, 'member-1', 'final', 'weights.bin'));
@@ -55,10 +58,12 @@ describe('parallel ensemble training in worker threads', () => {
     expect(readFileSync(join(mainDir, 'final', 'weights.bin')).equals(w1)).toBe(true);
   });
 
-  it('rejects with the failing member\'s typed error', async () => {
+  it("rejects with the failing member's typed error", async () => {
     const outDir = tempDir();
     const bad: TrainJob = { ...job, outDir: join(outDir, 'bad'), config: { ...job.config, hiddenUnits: 0 } };
-    const err = await runTrainJobs([bad], { maxWorkers: 1, labels: ['member 3'], logger: captureLogger() }).catch((e) => e);
+    const err = await runTrainJobs([bad], { maxWorkers: 1, labels: ['member 3'], logger: captureLogger() }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/^member 3: .*key 'hiddenUnits'.*expected an integer >= 1, found 0/);
   });

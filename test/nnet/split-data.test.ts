@@ -1,7 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { countSource, FilteredFrameSource, findSplitFiles, inSubset, inventoryOf, passesFilter, validateSubset } from '../../src/nnet/split-data.ts';
+import {
+  countSource,
+  FilteredFrameSource,
+  findSplitFiles,
+  inSubset,
+  inventoryOf,
+  passesFilter,
+  validateSubset,
+} from '../../src/nnet/split-data.ts';
 import { ArrayFrameSource, scanSource, type Utterance } from '../../src/nnet/data.ts';
 import { ConfigError } from '../../src/util/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
@@ -10,7 +18,13 @@ import { captureLogger, tempDir, writeTinyCorpus } from '../stages/nets/helpers.
 
 function utts(n: number): Utterance[] {
   const rng = new Rng(7);
-  return Array.from({ length: n }, (_, i) => ({ uttId: `u${i}`, numFrames: 3, dim: 2, feats: Float32Array.from({ length: 6 }, () => rng.gauss()), labels: new Int32Array(3) }));
+  return Array.from({ length: n }, (_, i) => ({
+    uttId: `u${i}`,
+    numFrames: 3,
+    dim: 2,
+    feats: Float32Array.from({ length: 6 }, () => rng.gauss()),
+    labels: new Int32Array(3),
+  }));
 }
 
 describe('training data counts (models.json trainFrames / trainUtterances)', () => {
@@ -95,7 +109,9 @@ describe('split files and the senone inventory of an align output', () => {
     expect(f.features).toEqual([join(dirs.featuresDir, 'dev.arrow')]);
     expect(f.alignments).toEqual([join(dirs.alignDir, 'dev.arrow')]);
     expect(Object.keys(f.uttToSpeaker)).toEqual(['dev-0', 'dev-1']);
-    await expect(findSplitFiles(dirs.featuresDir, dirs.alignDir, 'test')).rejects.toThrow(/no features for split 'test'; expected test\.arrow, found splits dev, train/);
+    await expect(findSplitFiles(dirs.featuresDir, dirs.alignDir, 'test')).rejects.toThrow(
+      /no features for split 'test'; expected test\.arrow, found splits dev, train/,
+    );
   });
 
   it('identifies the inventory by the tree, not only by the align options', async () => {
@@ -115,12 +131,77 @@ describe('am-distill train|targets|distill|eval (CLI)', () => {
     const dir = tempDir();
     const writes: string[] = [];
     const orig = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((s: string) => { writes.push(String(s)); return true; }) as typeof process.stderr.write;
+    process.stderr.write = ((s: string) => {
+      writes.push(String(s));
+      return true;
+    }) as typeof process.stderr.write;
     try {
-      expect(await main(['node', 'am-distill', 'train', '--features', dir, '--align', dir, '--out', join(dir, 'o'), '--members', '0'])).toBe(2);
-      expect(await main(['node', 'am-distill', 'targets', '--models', dir, '--features', dir, '--align', dir, '--out', join(dir, 'o'), '--top-k', 'many'])).toBe(2);
-      expect(await main(['node', 'am-distill', 'distill', '--models', dir, '--targets', dir, '--features', dir, '--align', dir, '--out', join(dir, 'o')])).toBe(2);
-      expect(await main(['node', 'am-distill', 'eval', '--models', dir, '--features', dir, '--align', dir, '--out', join(dir, 'o'), '--split', 'test'])).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'train',
+          '--features',
+          dir,
+          '--align',
+          dir,
+          '--out',
+          join(dir, 'o'),
+          '--members',
+          '0',
+        ]),
+      ).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'targets',
+          '--models',
+          dir,
+          '--features',
+          dir,
+          '--align',
+          dir,
+          '--out',
+          join(dir, 'o'),
+          '--top-k',
+          'many',
+        ]),
+      ).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'distill',
+          '--models',
+          dir,
+          '--targets',
+          dir,
+          '--features',
+          dir,
+          '--align',
+          dir,
+          '--out',
+          join(dir, 'o'),
+        ]),
+      ).toBe(2);
+      expect(
+        await main([
+          'node',
+          'am-distill',
+          'eval',
+          '--models',
+          dir,
+          '--features',
+          dir,
+          '--align',
+          dir,
+          '--out',
+          join(dir, 'o'),
+          '--split',
+          'test',
+        ]),
+      ).toBe(2);
     } finally {
       process.stderr.write = orig;
     }

@@ -2,7 +2,15 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, existsSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { trainFrameClassifier, scheduleAfterEpoch, evaluateFrameAccuracy, utteranceLogits, DEFAULT_TRAIN_CONFIG, type ScheduleState, type TrainOptions } from '../../src/nnet/train.ts';
+import {
+  trainFrameClassifier,
+  scheduleAfterEpoch,
+  evaluateFrameAccuracy,
+  utteranceLogits,
+  DEFAULT_TRAIN_CONFIG,
+  type ScheduleState,
+  type TrainOptions,
+} from '../../src/nnet/train.ts';
 import { SyntheticFrameSource } from '../../src/nnet/synthetic.ts';
 import { scanSource } from '../../src/nnet/data.ts';
 import { loadModelDir, checkCompatible, readSidecar } from '../../src/nnet/io.ts';
@@ -14,8 +22,20 @@ import { captureLogger, expectRelClose, tempDir, TINY_DEV, TINY_MODEL, TINY_TRAI
 const train = new SyntheticFrameSource(TINY_TRAIN);
 const dev = new SyntheticFrameSource(TINY_DEV);
 
-function opts(outDir: string, extra: Partial<TrainOptions> = {}, config: Partial<TrainOptions['config']> = {}): TrainOptions {
-  return { outDir, train, dev, backend: 'wasm', logger: captureLogger(), ...extra, config: { ...TINY_MODEL, maxEpochs: 3, schedule: 'constant', ...config } };
+function opts(
+  outDir: string,
+  extra: Partial<TrainOptions> = {},
+  config: Partial<TrainOptions['config']> = {},
+): TrainOptions {
+  return {
+    outDir,
+    train,
+    dev,
+    backend: 'wasm',
+    logger: captureLogger(),
+    ...extra,
+    config: { ...TINY_MODEL, maxEpochs: 3, schedule: 'constant', ...config },
+  };
 }
 
 const bytes = (dir: string, file: string) => readFileSync(join(dir, file));
@@ -49,14 +69,23 @@ describe('training a frame classifier', () => {
     expect(s.cmvn).toEqual({ mode: 'speaker', normVars: true });
     const scan = await scanSource(train, { numSenones: 8 });
     const total = scan.senoneCounts.reduce((a, b) => a + b, 0);
-    expectRelClose(s.priors, Array.from(scan.senoneCounts, (c) => (c + 1) / (total + 8)), 1e-12, 'priors');
+    expectRelClose(
+      s.priors,
+      Array.from(scan.senoneCounts, (c) => (c + 1) / (total + 8)),
+      1e-12,
+      'priors',
+    );
     expect(s.training?.bestEpoch).toBe(resultA.bestEpoch);
   });
 
   it('saves a model that loads back with the same dev accuracy, and logits whose softmax is the saved output', async () => {
     const { classifier, sidecar } = await loadModelDir(join(dirA, 'final'));
     const devScan = await scanSource(dev, { numSenones: 8 });
-    const ev = await evaluateFrameAccuracy(classifier, dev, { cmvn: devScan.cmvn, splice: sidecar.splice, numSenones: 8 });
+    const ev = await evaluateFrameAccuracy(classifier, dev, {
+      cmvn: devScan.cmvn,
+      splice: sidecar.splice,
+      numSenones: 8,
+    });
     expect(ev.accuracy).toBe(resultA.bestAccuracy);
     const u = dev.utterance(0);
     const z = utteranceLogits(classifier, u, { cmvn: devScan.cmvn, splice: sidecar.splice, batchSize: 7 });
@@ -84,16 +113,28 @@ describe('training a frame classifier', () => {
   it('resumes after a crash to exactly the weights of an uninterrupted run (same seed)', async () => {
     const dirB = tempDir();
     const crash = new Error('simulated crash');
-    await expect(trainFrameClassifier(opts(dirB, { onEpochEnd: (r) => { if (r.epoch === 2) throw crash; } }))).rejects.toBe(crash);
+    await expect(
+      trainFrameClassifier(
+        opts(dirB, {
+          onEpochEnd: (r) => {
+            if (r.epoch === 2) throw crash;
+          },
+        }),
+      ),
+    ).rejects.toBe(crash);
     expect(existsSync(join(dirB, 'checkpoints', 'epoch-0002'))).toBe(true);
     expect(existsSync(join(dirB, 'final'))).toBe(false);
     const resumed = await trainFrameClassifier(opts(dirB));
     expect(resumed.resumedAfterEpoch).toBe(2);
     for (const f of ['weights.bin', 'optimizer.bin', 'model.json']) {
-      expect(bytes(join(dirB, 'checkpoints', 'epoch-0003'), f).equals(bytes(join(dirA, 'checkpoints', 'epoch-0003'), f)), f).toBe(true);
+      expect(
+        bytes(join(dirB, 'checkpoints', 'epoch-0003'), f).equals(bytes(join(dirA, 'checkpoints', 'epoch-0003'), f)),
+        f,
+      ).toBe(true);
     }
     expect(bytes(join(dirB, 'final'), 'weights.bin').equals(bytes(join(dirA, 'final'), 'weights.bin'))).toBe(true);
-    const strip = (h: typeof resumed.history) => h.map(({ seconds: _a, framesPerSecond: _b, rssBytes: _c, feedSeconds: _d, computeSeconds: _e, ...rest }) => rest);
+    const strip = (h: typeof resumed.history) =>
+      h.map(({ seconds: _a, framesPerSecond: _b, rssBytes: _c, feedSeconds: _d, computeSeconds: _e, ...rest }) => rest);
     expect(strip(resumed.history)).toEqual(strip(resultA.history));
   });
 
@@ -121,7 +162,9 @@ describe('training a frame classifier', () => {
 describe('training failures', () => {
   it('stops on a non-finite loss with a NumericError naming the batch, leaving earlier checkpoints intact', async () => {
     const dir = tempDir();
-    const err = await trainFrameClassifier(opts(dir, {}, { optimizer: { kind: 'sgd', learningRate: 1e6, momentum: 0.9 }, maxEpochs: 2 })).catch((e) => e);
+    const err = await trainFrameClassifier(
+      opts(dir, {}, { optimizer: { kind: 'sgd', learningRate: 1e6, momentum: 0.9 }, maxEpochs: 2 }),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(NumericError);
     expect(err.code).toBe('E_NUMERIC');
     expect(err.message).toMatch(/training loss is not finite at epoch 1, batch \d+ \(64 frames of train-\d+, /);
@@ -131,24 +174,38 @@ describe('training failures', () => {
 
   it('rejects unknown options and bad values as config errors', async () => {
     const dir = tempDir();
-    await expect(trainFrameClassifier(opts(dir, {}, { hiddenUnitz: 3 } as never))).rejects.toThrow(/key 'hiddenUnitz'.*unknown training option/);
-    await expect(trainFrameClassifier(opts(dir, {}, { optimizer: { kind: 'adam', learningRate: -1 } }))).rejects.toThrow(ConfigError);
-    await expect(trainFrameClassifier(opts(dir, {}, { optimizer: { kind: 'rmsprop' as never } }))).rejects.toThrow(/optimizer.kind/);
+    await expect(trainFrameClassifier(opts(dir, {}, { hiddenUnitz: 3 } as never))).rejects.toThrow(
+      /key 'hiddenUnitz'.*unknown training option/,
+    );
+    await expect(
+      trainFrameClassifier(opts(dir, {}, { optimizer: { kind: 'adam', learningRate: -1 } })),
+    ).rejects.toThrow(ConfigError);
+    await expect(trainFrameClassifier(opts(dir, {}, { optimizer: { kind: 'rmsprop' as never } }))).rejects.toThrow(
+      /optimizer.kind/,
+    );
   });
 });
 
 describe('newbob schedule and early stopping', () => {
   const cfg = { ...DEFAULT_TRAIN_CONFIG, minEpochs: 2, maxEpochs: 20, earlyStopPatience: 3 };
-  const s0: ScheduleState = { epoch: 0, learningRate: 0.1, halving: false, bestEpoch: 0, bestMetric: -Infinity, epochsSinceBest: 0, stopReason: null };
+  const s0: ScheduleState = {
+    epoch: 0,
+    learningRate: 0.1,
+    halving: false,
+    bestEpoch: 0,
+    bestMetric: -Infinity,
+    epochsSinceBest: 0,
+    stopReason: null,
+  };
 
   it('keeps the rate while dev accuracy improves by at least the start threshold', () => {
-    const s1 = scheduleAfterEpoch(s0, 1, 0.40, cfg);
+    const s1 = scheduleAfterEpoch(s0, 1, 0.4, cfg);
     const s2 = scheduleAfterEpoch(s1, 2, 0.45, cfg);
     expect([s1.learningRate, s2.learningRate, s2.halving, s2.bestEpoch]).toEqual([0.1, 0.1, false, 2]);
   });
 
   it('halves from the first small improvement on, and stops when halving no longer helps', () => {
-    const s1 = scheduleAfterEpoch(s0, 1, 0.40, cfg);
+    const s1 = scheduleAfterEpoch(s0, 1, 0.4, cfg);
     const s2 = scheduleAfterEpoch(s1, 2, 0.403, cfg); // +0.3 % < 0.5 %: start halving
     expect([s2.halving, s2.learningRate, s2.stopReason]).toEqual([true, 0.05, null]);
     const s3 = scheduleAfterEpoch(s2, 3, 0.41, cfg); // still halving even with a good gain
@@ -160,7 +217,7 @@ describe('newbob schedule and early stopping', () => {
 
   it("calls a stop at the last epoch 'max-epochs' even when the newbob stop rule also holds there", () => {
     const c = { ...cfg, maxEpochs: 4, minEpochs: 2 };
-    let s = scheduleAfterEpoch(s0, 1, 0.40, c);
+    let s = scheduleAfterEpoch(s0, 1, 0.4, c);
     s = scheduleAfterEpoch(s, 2, 0.401, c); // start halving
     s = scheduleAfterEpoch(s, 3, 0.41, c);
     expect(s.stopReason).toBeNull();
@@ -180,7 +237,13 @@ describe('model directories', () => {
   beforeAll(async () => {
     await initBackend({ backend: 'wasm', quiet: true });
     dir = tempDir();
-    await trainFrameClassifier(opts(dir, {}, { maxEpochs: 1, senoneInventory: { id: 'tree-abc' }, featureConfig: { numMelBins: 13, frameShiftMs: 10 } }));
+    await trainFrameClassifier(
+      opts(
+        dir,
+        {},
+        { maxEpochs: 1, senoneInventory: { id: 'tree-abc' }, featureConfig: { numMelBins: 13, frameShiftMs: 10 } },
+      ),
+    );
   });
 
   it('refuse a truncated weights file, naming it', async () => {
@@ -190,7 +253,9 @@ describe('model directories', () => {
     const err = await loadModelDir(d).catch((e) => e);
     writeFileSync(join(d, 'weights.bin'), w);
     expect(err).toBeInstanceOf(ModelError);
-    expect(err.message).toMatch(/weights\.bin: weights file size does not match the manifest.*expected \d+ bytes, found \d+ bytes/);
+    expect(err.message).toMatch(
+      /weights\.bin: weights file size does not match the manifest.*expected \d+ bytes, found \d+ bytes/,
+    );
   });
 
   it('refuse a directory that is not a model', async () => {
@@ -199,9 +264,31 @@ describe('model directories', () => {
 
   it('check senone inventory, feature config and splice window against the data (teacher/student mismatch)', async () => {
     const s = await readSidecar(join(dir, 'final'));
-    expect(() => checkCompatible(s, { senones: { numSenones: 8, id: 'tree-abc' }, featureConfig: { frameShiftMs: 10, numMelBins: 13 }, featureDim: 13, splice: { leftContext: 2, rightContext: 2 } }, 'same')).not.toThrow();
-    const bad = () => checkCompatible(s, { senones: { numSenones: 9, id: 'tree-xyz' }, featureConfig: { numMelBins: 40, frameShiftMs: 10 }, splice: { leftContext: 5, rightContext: 5 } }, 'teacher vs student');
+    expect(() =>
+      checkCompatible(
+        s,
+        {
+          senones: { numSenones: 8, id: 'tree-abc' },
+          featureConfig: { frameShiftMs: 10, numMelBins: 13 },
+          featureDim: 13,
+          splice: { leftContext: 2, rightContext: 2 },
+        },
+        'same',
+      ),
+    ).not.toThrow();
+    const bad = () =>
+      checkCompatible(
+        s,
+        {
+          senones: { numSenones: 9, id: 'tree-xyz' },
+          featureConfig: { numMelBins: 40, frameShiftMs: 10 },
+          splice: { leftContext: 5, rightContext: 5 },
+        },
+        'teacher vs student',
+      );
     expect(bad).toThrow(FormatError);
-    expect(bad).toThrow(/teacher vs student.*senone count 8 vs 9; senone inventory tree-abc vs tree-xyz; feature config .* vs .*; splice window -2\/\+2 vs -5\/\+5/);
+    expect(bad).toThrow(
+      /teacher vs student.*senone count 8 vs 9; senone inventory tree-abc vs tree-xyz; feature config .* vs .*; splice window -2\/\+2 vs -5\/\+5/,
+    );
   });
 });

@@ -27,12 +27,21 @@ function lossAndGrads(): { loss: number; grads: Float32Array[] } {
   clf.model.setWeights(clf.model.getWeights().map((w) => tf.tensor(randomArray(rng, w.size), w.shape)));
   const n = 7;
   const batch: Minibatch = {
-    size: n, inputDim: 17, x: randomArray(rng, n * 17), labels: Int32Array.from({ length: n }, () => rng.int(5)),
-    extras: {}, uttIds: ['u'], rowUtt: new Int32Array(n), rowFrame: new Int32Array(n),
+    size: n,
+    inputDim: 17,
+    x: randomArray(rng, n * 17),
+    labels: Int32Array.from({ length: n }, () => rng.int(5)),
+    extras: {},
+    uttIds: ['u'],
+    rowUtt: new Int32Array(n),
+    rowFrame: new Int32Array(n),
   };
   const x = tf.tensor2d(batch.x, [n, 17]);
   const { value, grads } = tf.variableGrads(() => hardLabelCrossEntropy(clf.logits(x, true), batch), clf.variables);
-  const out = { loss: value.dataSync()[0], grads: clf.variables.map((v) => Float32Array.from(grads[v.name].dataSync() as Float32Array)) };
+  const out = {
+    loss: value.dataSync()[0],
+    grads: clf.variables.map((v) => Float32Array.from(grads[v.name].dataSync() as Float32Array)),
+  };
   tf.dispose([x, value, ...Object.values(grads)]);
   clf.dispose();
   return out;
@@ -65,18 +74,43 @@ describe('wasm transposed-matMul patch', () => {
   it('computes every transpose combination of matMul (rank 2, batched rank 3) and fused matMul (rank 2) like the cpu backend', async () => {
     const rng = new Rng(5);
     const cases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [];
-    for (const ta of [false, true]) for (const tb of [false, true]) {
-      cases.push({ a: ta ? [6, 4] : [4, 6], b: tb ? [3, 6] : [6, 3], ta, tb });
-      cases.push({ a: ta ? [2, 6, 4] : [2, 4, 6], b: tb ? [2, 3, 6] : [2, 6, 3], ta, tb });
-    }
-    const inputs = cases.map((c) => ({ ...c, av: randomArray(rng, c.a.reduce((x, y) => x * y)), bv: randomArray(rng, c.b.reduce((x, y) => x * y)), bias: randomArray(rng, 3) }));
-    const run = () => inputs.map((c) => tf.tidy(() => {
-      const a = tf.tensor(c.av, c.a), b = tf.tensor(c.bv, c.b);
-      const plain = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, c.ta, c.tb).dataSync();
-      if (c.a.length === 3) return [Float32Array.from(plain)];
-      const fused = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: c.ta, transposeB: c.tb, bias: tf.tensor1d(c.bias), activation: 'relu' }).dataSync();
-      return [Float32Array.from(plain), Float32Array.from(fused)];
+    for (const ta of [false, true])
+      for (const tb of [false, true]) {
+        cases.push({ a: ta ? [6, 4] : [4, 6], b: tb ? [3, 6] : [6, 3], ta, tb });
+        cases.push({ a: ta ? [2, 6, 4] : [2, 4, 6], b: tb ? [2, 3, 6] : [2, 6, 3], ta, tb });
+      }
+    const inputs = cases.map((c) => ({
+      ...c,
+      av: randomArray(
+        rng,
+        c.a.reduce((x, y) => x * y),
+      ),
+      bv: randomArray(
+        rng,
+        c.b.reduce((x, y) => x * y),
+      ),
+      bias: randomArray(rng, 3),
     }));
+    const run = () =>
+      inputs.map((c) =>
+        tf.tidy(() => {
+          const a = tf.tensor(c.av, c.a),
+            b = tf.tensor(c.bv, c.b);
+          const plain = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, c.ta, c.tb).dataSync();
+          if (c.a.length === 3) return [Float32Array.from(plain)];
+          const fused = tf.fused
+            .matMul({
+              a: a as tf.Tensor2D,
+              b: b as tf.Tensor2D,
+              transposeA: c.ta,
+              transposeB: c.tb,
+              bias: tf.tensor1d(c.bias),
+              activation: 'relu',
+            })
+            .dataSync();
+          return [Float32Array.from(plain), Float32Array.from(fused)];
+        }),
+      );
     await use('cpu');
     const ref = run();
     expect(ref.filter((r) => r.length === 2).length).toBe(4);
@@ -99,8 +133,26 @@ describe('wasm transposed-matMul patch', () => {
     unpatchWasmMatMul();
     unpatchWasmMatMul();
     expect(isWasmMatMulPatched()).toBe(false);
-    const r = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[1, 0], [0, 1]]), true, false).arraySync());
-    expect(r).toEqual([[1, 3], [2, 4]]);
+    const r = tf.tidy(() =>
+      tf
+        .matMul(
+          tf.tensor2d([
+            [1, 2],
+            [3, 4],
+          ]),
+          tf.tensor2d([
+            [1, 0],
+            [0, 1],
+          ]),
+          true,
+          false,
+        )
+        .arraySync(),
+    );
+    expect(r).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
     patchWasmMatMul();
   });
 });

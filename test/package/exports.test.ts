@@ -13,12 +13,19 @@ import { loadNativeEngine } from '../../src/nnet/native.ts';
 import { ROOT, runConsumer, typeCheckConsumer, writeConsumer } from './helpers.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-  main: string; types: string; bin: Record<string, string>; exports: Record<string, { types: string; default: string }>; scripts: Record<string, string>;
+  main: string;
+  types: string;
+  bin: Record<string, string>;
+  exports: Record<string, { types: string; default: string }>;
+  scripts: Record<string, string>;
 };
 let work: string;
 
 beforeAll(() => {
-  expect(existsSync(join(ROOT, 'dist', 'src', 'index.js')), 'no build in dist/: run npm run build (npm ci runs it through prepare)').toBe(true);
+  expect(
+    existsSync(join(ROOT, 'dist', 'src', 'index.js')),
+    'no build in dist/: run npm run build (npm ci runs it through prepare)',
+  ).toBe(true);
   // Inside the package folder, so that 'am-distill' resolves to this package (self-reference).
   mkdirSync(join(ROOT, 'tmp'), { recursive: true });
   work = mkdtempSync(join(ROOT, 'tmp', 'package-test-'));
@@ -40,11 +47,27 @@ describe('the am-distill package', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-    for (const f of ['package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/nnet/worker.js', 'dist/corpora/synth/espeak.js',
-      'bin/am-distill.js', 'scripts/build-native.mjs', 'native/binding.gyp', 'native/engine.cc', 'pipelines/demo.yaml', 'schemas/recipe.schema.json']) {
+    for (const f of [
+      'package.json',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/cli/main.js',
+      'dist/src/nnet/worker.js',
+      'dist/corpora/synth/espeak.js',
+      'bin/am-distill.js',
+      'scripts/build-native.mjs',
+      'native/binding.gyp',
+      'native/engine.cc',
+      'pipelines/demo.yaml',
+      'schemas/recipe.schema.json',
+    ]) {
       expect(files, f).toContain(f);
     }
-    expect(files.filter((f) => /^(src|test|bench|tmp|native\/build)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
+    expect(
+      files.filter(
+        (f) => /^(src|test|bench|tmp|native\/build)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      ),
+    ).toEqual([]);
   });
 
   it('imports in plain Node: features, the native engine found from the package folder, a worker thread training on wasm', () => {
@@ -59,12 +82,15 @@ describe('the am-distill package', () => {
   });
 
   it('runs the bin from the build with AM_DISTILL_FROM=dist', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, pkg.bin['am-distill']), 'fbank', '--help'], { encoding: 'utf8', env: { ...process.env, AM_DISTILL_FROM: 'dist' } });
+    const r = spawnSync(process.execPath, [join(ROOT, pkg.bin['am-distill']), 'fbank', '--help'], {
+      encoding: 'utf8',
+      env: { ...process.env, AM_DISTILL_FROM: 'dist' },
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Usage: am-distill fbank/);
   });
 
-  it('type-checks a consumer with tsc --init\'s NodeNext defaults against the declarations, which carry real types', () => {
+  it("type-checks a consumer with tsc --init's NodeNext defaults against the declarations, which carry real types", () => {
     writeConsumer(work);
     const { errors, checkedPackageFiles } = typeCheckConsumer(work, /\/dist\/src\/.*\.d\.ts$/);
     expect(errors).toEqual([]);

@@ -59,7 +59,10 @@ export function writeConsumer(dir: string, opts: { checkDeclarations?: boolean }
  * declarations (which has errors under skipLibCheck: false), and how many files matching
  * `packageFiles` tsc read.
  */
-export function typeCheckConsumer(dir: string, packageFiles: RegExp): { errors: string[]; checkedPackageFiles: number } {
+export function typeCheckConsumer(
+  dir: string,
+  packageFiles: RegExp,
+): { errors: string[]; checkedPackageFiles: number } {
   const r = spawnSync(process.execPath, [TSC, '-p', dir, '--listFiles'], { cwd: dir, encoding: 'utf8' });
   const lines = r.stdout.split('\n').filter(Boolean);
   const errors = lines.filter((l) => /error TS\d+/.test(l) && !/(^|\/)node_modules\/@tensorflow\//.test(l));
@@ -69,7 +72,11 @@ export function typeCheckConsumer(dir: string, packageFiles: RegExp): { errors: 
 
 /** Run fixture/consumer.mjs with plain Node in `dir` and parse its report. */
 export function runConsumer(dir: string, outDir: string, env: NodeJS.ProcessEnv = {}): ConsumerReport {
-  const r = spawnSync(process.execPath, ['consumer.mjs', outDir], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, ['consumer.mjs', outDir], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   expect(r.status, `consumer.mjs failed:\n${r.stderr}`).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ConsumerReport;
 }

@@ -28,16 +28,36 @@ beforeAll(() => {
   npm(['pack', '--pack-destination', work], ROOT); // runs prepare: a fresh build
   const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
   mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  const typesNode = (JSON.parse(readFileSync(join(ROOT, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string }).version;
-  npm(['install', '--prefer-offline', '--omit=optional', '--no-audit', '--no-fund', join(work, tarball), `@types/node@${typesNode}`], project);
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2),
+  );
+  const typesNode = (
+    JSON.parse(readFileSync(join(ROOT, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  npm(
+    [
+      'install',
+      '--prefer-offline',
+      '--omit=optional',
+      '--no-audit',
+      '--no-fund',
+      join(work, tarball),
+      `@types/node@${typesNode}`,
+    ],
+    project,
+  );
 });
 
 describe('the packed tarball, installed into a fresh project', () => {
   it('holds the build and no sources; the install hook built the native engine from the shipped sources', () => {
     expect(existsSync(join(installed, 'dist', 'src', 'index.js'))).toBe(true);
     expect(existsSync(join(installed, 'src'))).toBe(false);
-    const status = JSON.parse(readFileSync(join(installed, 'native', 'build', 'status.json'), 'utf8')) as { ok: boolean };
+    const status = JSON.parse(readFileSync(join(installed, 'native', 'build', 'status.json'), 'utf8')) as {
+      ok: boolean;
+    };
     expect(status.ok).toBe(loadNativeEngine().ok);
   });
 
@@ -49,19 +69,36 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(report.trained).toEqual([{ backend: 'wasm', epochs: 1, finalDir: join(work, 'out', 'member-1', 'final') }]);
   });
 
-  it('type-checks a consumer with NodeNext defaults, the package\'s declarations included (skipLibCheck off)', () => {
+  it("type-checks a consumer with NodeNext defaults, the package's declarations included (skipLibCheck off)", () => {
     writeConsumer(project, { checkDeclarations: true });
-    const { errors, checkedPackageFiles } = typeCheckConsumer(project, /node_modules\/am-distill\/dist\/src\/.*\.d\.ts$/);
+    const { errors, checkedPackageFiles } = typeCheckConsumer(
+      project,
+      /node_modules\/am-distill\/dist\/src\/.*\.d\.ts$/,
+    );
     expect(errors).toEqual([]);
     expect(checkedPackageFiles).toBeGreaterThan(50);
   });
 
   it('runs the installed CLI on the shipped demo recipe through synthesis and features', () => {
     const exp = join(work, 'exp');
-    const sets = ['stages.prepare.numSpeakers=4', 'stages.prepare.utterancesPerSpeaker=2', 'stages.prepare.splits={train: 2, dev: 1, test: 1}'];
-    const r = spawnSync(join(project, 'node_modules', '.bin', 'am-distill'),
-      ['run', join(installed, 'pipelines', 'demo.yaml'), '--exp-dir', exp, '--to-stage', 'features', ...sets.flatMap((s) => ['--set', s])],
-      { cwd: project, encoding: 'utf8' });
+    const sets = [
+      'stages.prepare.numSpeakers=4',
+      'stages.prepare.utterancesPerSpeaker=2',
+      'stages.prepare.splits={train: 2, dev: 1, test: 1}',
+    ];
+    const r = spawnSync(
+      join(project, 'node_modules', '.bin', 'am-distill'),
+      [
+        'run',
+        join(installed, 'pipelines', 'demo.yaml'),
+        '--exp-dir',
+        exp,
+        '--to-stage',
+        'features',
+        ...sets.flatMap((s) => ['--set', s]),
+      ],
+      { cwd: project, encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(join(exp, 'features', 'train.arrow'))).toBe(true);
   });

@@ -14,7 +14,11 @@ stages:
 
 describe('--eval-corpus-dir', () => {
   it('sets the prepare stage evalDir so the test split comes from the second corpus', () => {
-    const r = parseRecipe(FSDD, 'pipelines/fsdd.yaml', { registry: defaultRegistry, cwd: '/work', evalCorpusDir: '/data/fsdd-eval' });
+    const r = parseRecipe(FSDD, 'pipelines/fsdd.yaml', {
+      registry: defaultRegistry,
+      cwd: '/work',
+      evalCorpusDir: '/data/fsdd-eval',
+    });
     const prepare = r.stages.find((s) => s.name === 'prepare');
     expect(prepare?.options.evalDir).toBe('/data/fsdd-eval');
   });

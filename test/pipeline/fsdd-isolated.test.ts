@@ -21,17 +21,36 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const SETS = [
   'stages.prepare.numUtterancesPerSpeaker=4',
-  'stages.align.numLeaves=20', 'stages.align.monoIters=4', 'stages.align.triIters=3',
-  'stages.train.hiddenLayers=1', 'stages.train.hiddenUnits=16', 'stages.train.leftContext=1', 'stages.train.rightContext=1',
-  'stages.train.members=2', 'stages.train.maxEpochs=1', 'stages.train.maxWorkers=1', 'stages.train.smallFraction=null', 'stages.train.averageFromEpoch=1',
-  'stages.distill.maxEpochs=1', 'stages.distill.averageFromEpoch=0', 'stages.distill.maxWorkers=1',
-  'stages.eval.bootstrapReplicates=20', 'stages.decode.beam=10', 'stages.score.bootstrapReplicates=20',
+  'stages.align.numLeaves=20',
+  'stages.align.monoIters=4',
+  'stages.align.triIters=3',
+  'stages.train.hiddenLayers=1',
+  'stages.train.hiddenUnits=16',
+  'stages.train.leftContext=1',
+  'stages.train.rightContext=1',
+  'stages.train.members=2',
+  'stages.train.maxEpochs=1',
+  'stages.train.maxWorkers=1',
+  'stages.train.smallFraction=null',
+  'stages.train.averageFromEpoch=1',
+  'stages.distill.maxEpochs=1',
+  'stages.distill.averageFromEpoch=0',
+  'stages.distill.maxWorkers=1',
+  'stages.eval.bootstrapReplicates=20',
+  'stages.decode.beam=10',
+  'stages.score.bootstrapReplicates=20',
 ];
 
 describe('fsdd-digits on the FSDD stand-in: the isolated-digit WER', () => {
-  it('prepares test-isolated from the test speaker\'s takes, decodes it with the one-digit grammar and scores every system', async () => {
+  it("prepares test-isolated from the test speaker's takes, decodes it with the one-digit grammar and scores every system", async () => {
     const corpus = makeFsddDir(join(dir, 'fsdd'), ['alice', 'bob', 'carol', 'dave'], 2);
-    const recipe = loadRecipe(join(ROOT, 'pipelines/fsdd-digits.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: join(dir, 'exp'), corpusDir: corpus, sets: SETS });
+    const recipe = loadRecipe(join(ROOT, 'pipelines/fsdd-digits.yaml'), {
+      registry: defaultRegistry,
+      cwd: ROOT,
+      expDir: join(dir, 'exp'),
+      corpusDir: corpus,
+      sets: SETS,
+    });
     await runPipeline(recipe, { registry: defaultRegistry, log: captureLogger(), toStage: 'score' });
     const exp = join(dir, 'exp');
     const json = (...p: string[]) => JSON.parse(readFileSync(join(exp, ...p), 'utf8'));
@@ -46,7 +65,9 @@ describe('fsdd-digits on the FSDD stand-in: the isolated-digit WER', () => {
     expect(dec.splitLms['test-isolated'].file).toBe('lm/grammars/test-isolated.arpa');
     const iso = json('score', 'score.json').results.filter((r: { split: string }) => r.split === 'test-isolated');
     expect(iso.map((r: { system: string }) => r.system)).toEqual(dec.systems.map((s: { name: string }) => s.name));
-    expect(iso.map((r: { system: string }) => r.system)).toEqual(expect.arrayContaining(['baseline', 'ensemble', 'student']));
+    expect(iso.map((r: { system: string }) => r.system)).toEqual(
+      expect.arrayContaining(['baseline', 'ensemble', 'student']),
+    );
     for (const r of iso) {
       expect(r.refWords).toBe(20);
       expect(r.wer).toBeGreaterThanOrEqual(0);

@@ -63,7 +63,9 @@ describe('recipe loading', () => {
   it('reports an unknown key with its dotted path, the file and the line', () => {
     const e = configError(() => parse('name: toy\nstages:\n  count:\n    n: 3\n    nn: 4\n'));
     expect(e.location).toMatchObject({ file: 'pipelines/toy.yaml', line: 5, keyPath: 'stages.count.nn' });
-    expect(e.message).toContain("pipelines/toy.yaml:5, key 'stages.count.nn': unknown key 'nn'; expected one of n, threads, inputFile");
+    expect(e.message).toContain(
+      "pipelines/toy.yaml:5, key 'stages.count.nn': unknown key 'nn'; expected one of n, threads, inputFile",
+    );
     const top = configError(() => parse('name: toy\nsed: 1\nstages: {count: {}}\n'));
     expect(top.location).toMatchObject({ line: 2, keyPath: 'sed' });
   });

@@ -1,5 +1,14 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, rmSync, truncateSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  existsSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRecipe } from '../../src/pipeline/recipe.ts';
@@ -18,7 +27,9 @@ function setup(recipeText = 'name: toy\nseed: 5\nstages:\n  count: {n: 4}\n  dou
   const runs: ToyRuns = { count: 0, double: 0, fail: 0 };
   const registry = toyRegistry(runs);
   const { log, lines } = captureLogger();
-  const run = async (opts: { sets?: string[]; fromStage?: string; toStage?: string; text?: string } = {}): Promise<RunReport> => {
+  const run = async (
+    opts: { sets?: string[]; fromStage?: string; toStage?: string; text?: string } = {},
+  ): Promise<RunReport> => {
     const recipe = parseRecipe(opts.text ?? recipeText, 'toy.yaml', { registry, cwd: dir, sets: opts.sets });
     return runPipeline(recipe, { registry, log, fromStage: opts.fromStage, toStage: opts.toStage });
   };
@@ -86,7 +97,10 @@ describe('pipeline runner', () => {
   it('does not rerun for options that cannot change outputs', async () => {
     const t = setup();
     await t.run();
-    expect(t.statuses(await t.run({ sets: ['stages.count.threads=4'] }))).toEqual({ count: 'up-to-date', double: 'up-to-date' });
+    expect(t.statuses(await t.run({ sets: ['stages.count.threads=4'] }))).toEqual({
+      count: 'up-to-date',
+      double: 'up-to-date',
+    });
   });
 
   it('reruns when an external input file changes', async () => {
@@ -95,7 +109,9 @@ describe('pipeline runner', () => {
     writeFileSync(input, 'one');
     const sets = ['stages.count.inputFile=extra.txt'];
     await t.run({ sets });
-    expect(readStageRecord(join(t.expDir, 'count'))!.inputs.external).toMatchObject([{ path: input, mode: 'content', files: 1 }]);
+    expect(readStageRecord(join(t.expDir, 'count'))!.inputs.external).toMatchObject([
+      { path: input, mode: 'content', files: 1 },
+    ]);
     expect(t.statuses(await t.run({ sets }))).toMatchObject({ count: 'up-to-date' });
     writeFileSync(input, 'two');
     const report = await t.run({ sets });
@@ -125,14 +141,20 @@ describe('pipeline runner', () => {
 
   it('--from-stage needs the earlier stages to have run', async () => {
     const t = setup();
-    await expect(t.run({ fromStage: 'double' })).rejects.toThrow(/'double' reads the output of 'count', which has not been run/);
+    await expect(t.run({ fromStage: 'double' })).rejects.toThrow(
+      /'double' reads the output of 'count', which has not been run/,
+    );
   });
 
   it('warns when a stage before --from-stage is out of date', async () => {
     const t = setup();
     await t.run();
     await t.run({ fromStage: 'double', sets: ['stages.count.n=2'] });
-    expect(t.lines.some((l) => l.includes('stage count is out of date (config changed) but is not run because of --from-stage double'))).toBe(true);
+    expect(
+      t.lines.some((l) =>
+        l.includes('stage count is out of date (config changed) but is not run because of --from-stage double'),
+      ),
+    ).toBe(true);
   });
 
   it('rejects unknown or absent stage names in --from-stage/--to-stage, listing the stages', async () => {
@@ -141,7 +163,9 @@ describe('pipeline runner', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain("--from-stage align: unknown stage 'align'; expected one of count, double, fail");
     const absent = await t.run({ toStage: 'fail' }).catch((e) => e);
-    expect(absent.message).toContain("stage 'fail' is not in the recipe; expected one of the recipe's stages count, double");
+    expect(absent.message).toContain(
+      "stage 'fail' is not in the recipe; expected one of the recipe's stages count, double",
+    );
     const order = await t.run({ fromStage: 'double', toStage: 'count' }).catch((e) => e);
     expect(order.message).toContain('--from-stage comes after --to-stage');
   });
@@ -155,7 +179,9 @@ describe('pipeline runner', () => {
     // A failing rerun of a stage that had succeeded before keeps the old outputs intact.
     await t.run({ text: 'name: toy\nstages:\n  count: {}\n  double: {}\n' });
     const old = readStageRecord(join(t.expDir, 'double'))!;
-    const registryRun = await t.run({ text: 'name: toy\nstages:\n  count: {n: 9}\n  double: {}\n  fail: {message: again}\n' }).catch((e) => e);
+    const registryRun = await t
+      .run({ text: 'name: toy\nstages:\n  count: {n: 9}\n  double: {}\n  fail: {message: again}\n' })
+      .catch((e) => e);
     expect(registryRun.message).toBe('again');
     expect(readStageRecord(join(t.expDir, 'double'))!.outputHash).not.toBe(old.outputHash);
     expect(readdirSync(t.expDir).filter((f) => f.includes('.tmp'))).toEqual([]);
@@ -190,11 +216,15 @@ describe('pipeline runner', () => {
     const file = join(t.expDir, 'count', 'numbers.txt');
     const good = readFileSync(file);
     const rec = readStageRecord(join(t.expDir, 'count'))!;
-    expect(rec.outputCheck).toEqual([{ path: 'numbers.txt', bytes: good.length, tailSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect(rec.outputCheck).toEqual([
+      { path: 'numbers.txt', bytes: good.length, tailSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
     truncateSync(file, Math.floor(good.length / 2));
     const first = await t.run();
     expect(t.statuses(first)).toEqual({ count: 'ran', double: 'up-to-date' });
-    expect(first.stages[0].reason).toBe(`output damaged (numbers.txt: ${Math.floor(good.length / 2)} bytes, recorded ${good.length})`);
+    expect(first.stages[0].reason).toBe(
+      `output damaged (numbers.txt: ${Math.floor(good.length / 2)} bytes, recorded ${good.length})`,
+    );
     expect(readFileSync(file).equals(good)).toBe(true);
     // The same size with other bytes at the end; then a file gone.
     writeFileSync(file, Buffer.concat([good.subarray(0, good.length - 1), Buffer.from('#')]));
@@ -212,7 +242,9 @@ describe('pipeline runner', () => {
     await t.run();
     truncateSync(join(t.expDir, 'count', 'numbers.txt'), 1);
     await t.run({ fromStage: 'double' });
-    expect(t.lines.some((l) => l.includes('stage count is out of date (output damaged (numbers.txt: 1 bytes, recorded'))).toBe(true);
+    expect(
+      t.lines.some((l) => l.includes('stage count is out of date (output damaged (numbers.txt: 1 bytes, recorded')),
+    ).toBe(true);
   });
 
   it('checks the outputs of an older stage record by their file count and total size', async () => {
@@ -257,21 +289,34 @@ describe('pipeline runner', () => {
     await t.run({ text, sets: ['stages.steps.crashAfter=0'] });
     expect(t.runs.steps).toBe(3);
     expect(t.lines.some((l) => l.includes(`resuming from ${join(root, key)}`))).toBe(true);
-    expect(readdirSync(join(t.expDir, 'steps')).sort()).toEqual(['stage.json', 'step-1.txt', 'step-2.txt', 'step-3.txt', 'step-4.txt', 'step-5.txt']);
+    expect(readdirSync(join(t.expDir, 'steps')).sort()).toEqual([
+      'stage.json',
+      'step-1.txt',
+      'step-2.txt',
+      'step-3.txt',
+      'step-4.txt',
+      'step-5.txt',
+    ]);
     expect(existsSync(root)).toBe(false);
     // The same outputs as a run that was never interrupted.
     const u = setup();
     await u.run({ text, sets: ['stages.steps.crashAfter=0'] });
-    expect(readStageRecord(join(u.expDir, 'steps'))!.outputHash).toBe(readStageRecord(join(t.expDir, 'steps'))!.outputHash);
+    expect(readStageRecord(join(u.expDir, 'steps'))!.outputHash).toBe(
+      readStageRecord(join(t.expDir, 'steps'))!.outputHash,
+    );
   });
 
   it('does not resume the leftovers of another config, and removes them', async () => {
     const t = setup();
-    await expect(t.run({ text: 'name: toy\nseed: 3\nstages:\n  count: {}\n  steps: {n: 4, crashAfter: 1}\n' })).rejects.toThrow('crash after 1 steps');
+    await expect(
+      t.run({ text: 'name: toy\nseed: 3\nstages:\n  count: {}\n  steps: {n: 4, crashAfter: 1}\n' }),
+    ).rejects.toThrow('crash after 1 steps');
     const root = join(t.expDir, '.steps.resume');
     const [oldKey] = readdirSync(root);
     t.runs.steps = 0;
-    await expect(t.run({ text: 'name: toy\nseed: 3\nstages:\n  count: {}\n  steps: {n: 6, crashAfter: 2}\n' })).rejects.toThrow('crash after 2 steps');
+    await expect(
+      t.run({ text: 'name: toy\nseed: 3\nstages:\n  count: {}\n  steps: {n: 6, crashAfter: 2}\n' }),
+    ).rejects.toThrow('crash after 2 steps');
     expect(t.runs.steps).toBe(2); // step 1 of the n = 4 run was not reused
     expect(readdirSync(root)).toHaveLength(1);
     expect(readdirSync(root)).not.toContain(oldKey);
@@ -282,6 +327,8 @@ describe('pipeline runner', () => {
     const b = setup();
     await a.run();
     await b.run();
-    expect(readStageRecord(join(a.expDir, 'double'))!.outputHash).toBe(readStageRecord(join(b.expDir, 'double'))!.outputHash);
+    expect(readStageRecord(join(a.expDir, 'double'))!.outputHash).toBe(
+      readStageRecord(join(b.expDir, 'double'))!.outputHash,
+    );
   });
 });

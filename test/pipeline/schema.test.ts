@@ -26,7 +26,12 @@ function errorOf(fn: () => unknown): ConfigError {
 describe('option schema', () => {
   it('fills defaults and keeps given values', () => {
     expect(validateOptions(schema, { numMelBins: 23 })).toEqual({
-      numMelBins: 23, frameShiftMs: 10, window: 'povey', dither: false, numThreads: 1, nested: { k: 3 },
+      numMelBins: 23,
+      frameShiftMs: 10,
+      window: 'povey',
+      dither: false,
+      numThreads: 1,
+      nested: { k: 3 },
     });
     expect(validateOptions(schema, null)).toMatchObject({ numMelBins: 40 });
   });
@@ -68,11 +73,17 @@ describe('option schema', () => {
   it('delegates custom option groups to their owner and keeps its key paths', () => {
     const custom: Schema = {
       fbank: {
-        type: 'custom', expected: 'a mapping of fbank options', doc: 'fbank',
+        type: 'custom',
+        expected: 'a mapping of fbank options',
+        doc: 'fbank',
         validate: (v, keyPath) => {
-          const o = { numMelBins: 23, ...(v as object ?? {}) } as Record<string, unknown>;
+          const o = { numMelBins: 23, ...((v as object) ?? {}) } as Record<string, unknown>;
           if (typeof o.numMelBins !== 'number') {
-            throw new ConfigError('wrong type', { keyPath: `${keyPath}.numMelBins`, expected: 'a finite number', found: JSON.stringify(o.numMelBins) });
+            throw new ConfigError('wrong type', {
+              keyPath: `${keyPath}.numMelBins`,
+              expected: 'a finite number',
+              found: JSON.stringify(o.numMelBins),
+            });
           }
           return o;
         },

@@ -22,28 +22,67 @@ const exp = mkdtempSync(join(tmpdir(), 'amd-tiny-e2e-'));
 afterAll(() => rmSync(exp, { recursive: true, force: true }));
 
 const SETS = [
-  'stages.prepare.numSpeakers=4', 'stages.prepare.utterancesPerSpeaker=6', 'stages.prepare.splits={train: 2, dev: 1, test: 1}',
-  'stages.align.numLeaves=40', 'stages.align.monoIters=8', 'stages.align.triIters=6',
-  'stages.train.hiddenLayers=1', 'stages.train.hiddenUnits=32', 'stages.train.leftContext=2', 'stages.train.rightContext=2',
-  'stages.train.members=2', 'stages.train.maxEpochs=2', 'stages.train.maxWorkers=1', 'stages.train.smallFraction=null',
-  'stages.distill.maxWorkers=1', 'stages.decode.lmWeights=[8]', 'stages.decode.wordInsertionPenalties=[0]', 'stages.decode.beam=10',
-  'stages.report.bootstrapReplicates=50', 'stages.eval.bootstrapReplicates=50',
+  'stages.prepare.numSpeakers=4',
+  'stages.prepare.utterancesPerSpeaker=6',
+  'stages.prepare.splits={train: 2, dev: 1, test: 1}',
+  'stages.align.numLeaves=40',
+  'stages.align.monoIters=8',
+  'stages.align.triIters=6',
+  'stages.train.hiddenLayers=1',
+  'stages.train.hiddenUnits=32',
+  'stages.train.leftContext=2',
+  'stages.train.rightContext=2',
+  'stages.train.members=2',
+  'stages.train.maxEpochs=2',
+  'stages.train.maxWorkers=1',
+  'stages.train.smallFraction=null',
+  'stages.distill.maxWorkers=1',
+  'stages.decode.lmWeights=[8]',
+  'stages.decode.wordInsertionPenalties=[0]',
+  'stages.decode.beam=10',
+  'stages.report.bootstrapReplicates=50',
+  'stages.eval.bootstrapReplicates=50',
   // A two-point temperature sweep, its second student decoded too.
-  'stages.targets.sweepTemperatures=[1]', 'stages.decode.systems=[baseline, ensemble, student, student-T1, control]',
+  'stages.targets.sweepTemperatures=[1]',
+  'stages.decode.systems=[baseline, ensemble, student, student-T1, control]',
 ];
 
 describe('the demo recipe, shrunk, through every stage to the report', () => {
   it('writes report.json with the issue 6 contract, report.md and report.html; a rerun skips every stage', async () => {
-    const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS });
+    const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), {
+      registry: defaultRegistry,
+      cwd: ROOT,
+      expDir: exp,
+      sets: SETS,
+    });
     const log = captureLogger();
     const run = await runPipeline(recipe, { registry: defaultRegistry, log });
-    expect(run.stages.map((s) => s.stage)).toEqual(['prepare', 'features', 'align', 'train', 'targets', 'distill', 'eval', 'lm', 'decode', 'score', 'report']);
+    expect(run.stages.map((s) => s.stage)).toEqual([
+      'prepare',
+      'features',
+      'align',
+      'train',
+      'targets',
+      'distill',
+      'eval',
+      'lm',
+      'decode',
+      'score',
+      'report',
+    ]);
     expect(run.stages.every((s) => s.status === 'ran')).toBe(true);
 
     const r = JSON.parse(readFileSync(join(exp, 'report', 'report.json'), 'utf8'));
     expect(r.corpus.name).toBe('demo');
     expect(r.corpus.splits.test.speakers).toBe(1);
-    expect(Object.keys(r.systems).sort()).toEqual(['baseline', 'control', 'ensemble', 'member-1', 'member-2', 'student']);
+    expect(Object.keys(r.systems).sort()).toEqual([
+      'baseline',
+      'control',
+      'ensemble',
+      'member-1',
+      'member-2',
+      'student',
+    ]);
     for (const s of Object.values(r.systems) as { frameAccuracy: { dev: number; test: number } }[]) {
       for (const split of ['dev', 'test'] as const) {
         expect(s.frameAccuracy[split]).toBeGreaterThan(0);
@@ -57,11 +96,16 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     const sc = JSON.parse(readFileSync(join(exp, 'score', 'score.json'), 'utf8'));
     // The decode stage reads the lm stage's ARPA without leaving a binary cache in that stage's directory.
     expect(existsSync(join(exp, 'lm', 'lm.arpa.amdlm'))).toBe(false);
-    const scTest = sc.results.find((x: { system: string; split: string }) => x.system === 'baseline' && x.split === 'test');
+    const scTest = sc.results.find(
+      (x: { system: string; split: string }) => x.system === 'baseline' && x.split === 'test',
+    );
     expect(r.systems.baseline.wer.test).toBeCloseTo(scTest.wer / 100, 10);
     // The distill stage's control: scored by eval, decoded and scored like the other systems.
     expect(r.systems.control.frameAccuracy.test).toBe(ev.splits.test.models.control.accuracy);
-    expect(r.systems.control.wer.test).toBeCloseTo(sc.results.find((x: { system: string; split: string }) => x.system === 'control' && x.split === 'test').wer / 100, 10);
+    expect(r.systems.control.wer.test).toBeCloseTo(
+      sc.results.find((x: { system: string; split: string }) => x.system === 'control' && x.split === 'test').wer / 100,
+      10,
+    );
     expect(r.ensembleSize).toBe(2);
     expect(r.systems.ensemble.parameters).toBe(2 * r.systems.baseline.parameters);
     expect(r.systems.student.trainingCurve.length).toBeGreaterThan(0);
@@ -71,19 +115,40 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(r.softTargets.k).toBeGreaterThan(0);
     expect(r.softTargets.keptMass).toBeGreaterThan(0.9);
     expect(r.softTargets.bytesPerFrame).toBeGreaterThan(0);
-    expect(Object.keys(r.stages)).toEqual(['prepare', 'features', 'align', 'train', 'targets', 'distill', 'eval', 'lm', 'decode', 'score']);
+    expect(Object.keys(r.stages)).toEqual([
+      'prepare',
+      'features',
+      'align',
+      'train',
+      'targets',
+      'distill',
+      'eval',
+      'lm',
+      'decode',
+      'score',
+    ]);
     // The sweep: T 1 and T 2 with each student's frame accuracy (eval) and WER (score).
     expect(r.temperatureSweep.map((p: { T: number }) => p.T)).toEqual([1, 2]);
-    const werOf = (system: string) => sc.results.find((x: { system: string; split: string }) => x.system === system && x.split === 'test').wer / 100;
+    const werOf = (system: string) =>
+      sc.results.find((x: { system: string; split: string }) => x.system === system && x.split === 'test').wer / 100;
     expect(r.temperatureSweep[0].frameAccuracy.test).toBe(ev.splits.test.models['student-T1'].accuracy);
     expect(r.temperatureSweep[0].wer.test).toBeCloseTo(werOf('student-T1'), 10);
     expect(r.temperatureSweep[1].wer.test).toBeCloseTo(werOf('student'), 10);
     // The eval stage's uncertainty of the gain kept reaches the report.
-    expect(r.gainRecovered.frameAccuracyEvidence.ci).toMatchObject({ replicates: 50, utterances: ev.splits.test.utterances });
+    expect(r.gainRecovered.frameAccuracyEvidence.ci).toMatchObject({
+      replicates: 50,
+      utterances: ev.splits.test.utterances,
+    });
     // And its fidelity figures, for the baseline and the student, on every split it scored.
     expect(r.fidelity.map((x: { system: string }) => x.system)).toEqual(['baseline', 'student']);
-    expect(r.fidelity[1].test).toEqual({ agreement: ev.splits.test.fidelity.student.agreement, klNats: ev.splits.test.fidelity.student.klNats });
-    expect(r.fidelity[0].train).toEqual({ agreement: ev.splits.train.fidelity.baseline.agreement, klNats: ev.splits.train.fidelity.baseline.klNats });
+    expect(r.fidelity[1].test).toEqual({
+      agreement: ev.splits.test.fidelity.student.agreement,
+      klNats: ev.splits.test.fidelity.student.klNats,
+    });
+    expect(r.fidelity[0].train).toEqual({
+      agreement: ev.splits.train.fidelity.baseline.agreement,
+      klNats: ev.splits.train.fidelity.baseline.klNats,
+    });
     expect(r.environment.backend).toBe(loadNativeEngine().ok ? 'native' : 'wasm');
     expect(r.environment.configHash).toMatch(/^[0-9a-f]{64}$/);
     expect(r.environment.versions.node).toBe(process.versions.node);
@@ -100,16 +165,49 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     // The saved input rebuilds the same report.json (am-distill report --input, with the recipe's bootstrap seed).
     const input = readReportInput(join(exp, 'report', 'report-input.json'));
     expect(input.reportOptions).toEqual({ bootstrapReplicates: 50, confidence: 0.95, seed: 1, maxWorstUtterances: 10 });
-    const cli = spawnSync(process.execPath, [join(ROOT, 'bin/am-distill.js'), 'report', '--input', join(exp, 'report', 'report-input.json'), '--out', join(exp, 'rebuilt')], { encoding: 'utf8' });
+    const cli = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'bin/am-distill.js'),
+        'report',
+        '--input',
+        join(exp, 'report', 'report-input.json'),
+        '--out',
+        join(exp, 'rebuilt'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(cli.status, cli.stderr).toBe(0);
-    expect(readFileSync(join(exp, 'rebuilt', 'report.json'), 'utf8')).toBe(readFileSync(join(exp, 'report', 'report.json'), 'utf8'));
+    expect(readFileSync(join(exp, 'rebuilt', 'report.json'), 'utf8')).toBe(
+      readFileSync(join(exp, 'report', 'report.json'), 'utf8'),
+    );
     expect(existsSync(join(exp, 'report', 'plots'))).toBe(true);
     // The eval stage's per-utterance counts add up to eval.json, and `am-distill pool` of this
     // experiment with itself gives back its own Table 1.
-    const utts = readFileSync(join(exp, 'eval', 'test.utts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const utts = readFileSync(join(exp, 'eval', 'test.utts.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(utts).toHaveLength(ev.splits.test.utterances);
-    expect(utts.reduce((a: number, u: { correct: Record<string, number> }) => a + u.correct.ensemble, 0)).toBe(ev.splits.test.models.ensemble.correct);
-    const pool = spawnSync(process.execPath, [join(ROOT, 'bin/am-distill.js'), 'pool', exp, exp, '--labels', 'a,b', '--replicates', '50', '--out', join(exp, 'pooled')], { encoding: 'utf8' });
+    expect(utts.reduce((a: number, u: { correct: Record<string, number> }) => a + u.correct.ensemble, 0)).toBe(
+      ev.splits.test.models.ensemble.correct,
+    );
+    const pool = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'bin/am-distill.js'),
+        'pool',
+        exp,
+        exp,
+        '--labels',
+        'a,b',
+        '--replicates',
+        '50',
+        '--out',
+        join(exp, 'pooled'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(pool.status, pool.stderr).toBe(0);
     const pj = JSON.parse(readFileSync(join(exp, 'pooled', 'pool.json'), 'utf8'));
     expect(pj.pooled.frameAccuracy.student).toBeCloseTo(ev.splits.test.models.student.accuracy, 12);
@@ -117,7 +215,10 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     expect(pj.pooled.wer.baseline).toBeCloseTo(scTest.wer / 100, 12);
     expect(pj.experiments.map((x: { label: string }) => x.label)).toEqual(['a', 'b']);
 
-    const again = await runPipeline(loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS }), { registry: defaultRegistry, log: captureLogger() });
+    const again = await runPipeline(
+      loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS }),
+      { registry: defaultRegistry, log: captureLogger() },
+    );
     expect(again.stages.map((s) => s.status)).toEqual(Array(11).fill('up-to-date'));
   }, 300_000);
 });
@@ -129,7 +230,9 @@ describe.skipIf(!hasChromium)("the pipeline's report.html in headless Chromium (
   it('renders with no console message, exception, warning or request', async () => {
     const html = join(exp, 'report', 'report.html');
     expect(existsSync(html)).toBe(true); // written by the test above
-    const r = await loadInChromium(pathToFileURL(html).href, { probe: 'document.querySelectorAll("figure svg").length' });
+    const r = await loadInChromium(pathToFileURL(html).href, {
+      probe: 'document.querySelectorAll("figure svg").length',
+    });
     expect(r.console).toEqual([]);
     expect(r.exceptions).toEqual([]);
     expect(r.log.filter((l) => l.level === 'error' || l.level === 'warning')).toEqual([]);

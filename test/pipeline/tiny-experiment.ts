@@ -15,23 +15,50 @@ import type { Logger } from '../../src/util/log.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 
 export const TINY_EXPERIMENT_SETS: readonly string[] = [
-  'stages.prepare.numSpeakers=4', 'stages.prepare.utterancesPerSpeaker=6', 'stages.prepare.splits={train: 2, dev: 1, test: 1}',
-  'stages.features.fbank.numMelBins=10', 'stages.features.vtlp.warps=[0.9]',
-  'stages.align.numLeaves=40', 'stages.align.monoIters=8', 'stages.align.triIters=6',
-  'stages.train.hiddenLayers=1', 'stages.train.hiddenUnits=8', 'stages.train.leftContext=1', 'stages.train.rightContext=1',
-  'stages.train.members=2', 'stages.train.maxEpochs=1', 'stages.train.maxWorkers=1', 'stages.train.smallFraction=null', 'stages.train.backend=wasm',
-  'stages.targets.topK=3', 'stages.targets.residual=store', 'stages.targets.sweepTemperatures=[1]', 'stages.targets.dense=true', 'stages.targets.backend=wasm',
+  'stages.prepare.numSpeakers=4',
+  'stages.prepare.utterancesPerSpeaker=6',
+  'stages.prepare.splits={train: 2, dev: 1, test: 1}',
+  'stages.features.fbank.numMelBins=10',
+  'stages.features.vtlp.warps=[0.9]',
+  'stages.align.numLeaves=40',
+  'stages.align.monoIters=8',
+  'stages.align.triIters=6',
+  'stages.train.hiddenLayers=1',
+  'stages.train.hiddenUnits=8',
+  'stages.train.leftContext=1',
+  'stages.train.rightContext=1',
+  'stages.train.members=2',
+  'stages.train.maxEpochs=1',
+  'stages.train.maxWorkers=1',
+  'stages.train.smallFraction=null',
+  'stages.train.backend=wasm',
+  'stages.targets.topK=3',
+  'stages.targets.residual=store',
+  'stages.targets.sweepTemperatures=[1]',
+  'stages.targets.dense=true',
+  'stages.targets.backend=wasm',
 ];
 
 /** Run the tiny experiment into `expDir` (prepare ... targets). */
 export async function runTinyExperiment(expDir: string, log: Logger): Promise<void> {
-  const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir, sets: [...TINY_EXPERIMENT_SETS] });
+  const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), {
+    registry: defaultRegistry,
+    cwd: ROOT,
+    expDir,
+    sets: [...TINY_EXPERIMENT_SETS],
+  });
   await runPipeline(recipe, { registry: defaultRegistry, log, toStage: 'targets' });
 }
 
 /** The Arrow files of the tiny experiment, relative to its directory. */
 export const TINY_EXPERIMENT_ARROW_FILES: readonly string[] = [
-  'features/train.arrow', 'features/dev.arrow', 'features/test.arrow',
-  'align/train.arrow', 'align/dev.arrow', 'align/test.arrow',
-  'targets/train.arrow', 'targets/T1/train.arrow', 'targets/dense/train.arrow',
+  'features/train.arrow',
+  'features/dev.arrow',
+  'features/test.arrow',
+  'align/train.arrow',
+  'align/dev.arrow',
+  'align/test.arrow',
+  'targets/train.arrow',
+  'targets/T1/train.arrow',
+  'targets/dense/train.arrow',
 ];

@@ -12,7 +12,12 @@ import { SkipCounter } from '../../src/util/errors.ts';
 import { createLogger, type Logger } from '../../src/util/log.ts';
 import { StageRegistry, adoptResumeDir, type StageDefinition } from '../../src/stages/stage.ts';
 
-export interface ToyRuns { count: number; double: number; fail: number; steps?: number }
+export interface ToyRuns {
+  count: number;
+  double: number;
+  fail: number;
+  steps?: number;
+}
 
 export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): StageRegistry {
   const count: StageDefinition<{ n: number; threads: number; inputFile?: string }> = {
@@ -20,10 +25,14 @@ export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): S
     doc: 'writes n seeded numbers',
     inputs: [],
     sections: {
-      corpus: { type: 'object', doc: 'where data comes from', fields: {
-        dir: { type: 'string', optional: true, path: true, doc: 'a data directory' },
-        label: { type: 'string', default: 'toy', doc: 'a label' },
-      } },
+      corpus: {
+        type: 'object',
+        doc: 'where data comes from',
+        fields: {
+          dir: { type: 'string', optional: true, path: true, doc: 'a data directory' },
+          label: { type: 'string', default: 'toy', doc: 'a label' },
+        },
+      },
     },
     schema: {
       n: { type: 'number', integer: true, default: 3, min: 1, doc: 'how many numbers' },
@@ -52,7 +61,10 @@ export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): S
     schema: { factor: { type: 'number', default: 2, doc: 'multiplier' } },
     async run(ctx) {
       runs.double++;
-      const nums = readFileSync(join(ctx.inputDir('count'), 'numbers.txt'), 'utf8').split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+      const nums = readFileSync(join(ctx.inputDir('count'), 'numbers.txt'), 'utf8')
+        .split('\n')
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number);
       writeFileSync(join(ctx.outDir, 'doubled.txt'), nums.map((x) => x * ctx.options.factor).join('\n'));
       return { counts: { numbers: nums.length } };
     },
@@ -78,7 +90,14 @@ export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): S
     inputs: ['count'],
     schema: {
       n: { type: 'number', integer: true, default: 5, min: 1, doc: 'steps' },
-      crashAfter: { type: 'number', integer: true, default: 0, min: 0, affectsOutput: false, doc: 'throw after this many new steps (0: never)' },
+      crashAfter: {
+        type: 'number',
+        integer: true,
+        default: 0,
+        min: 0,
+        affectsOutput: false,
+        doc: 'throw after this many new steps (0: never)',
+      },
     },
     async run(ctx) {
       mkdirSync(ctx.resumeDir, { recursive: true });
@@ -86,7 +105,8 @@ export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): S
       for (let k = 1; k <= ctx.options.n; k++) {
         const f = join(ctx.resumeDir, `step-${k}.txt`);
         if (existsSync(f)) continue;
-        if (ctx.options.crashAfter > 0 && fresh === ctx.options.crashAfter) throw new Error(`crash after ${fresh} steps`);
+        if (ctx.options.crashAfter > 0 && fresh === ctx.options.crashAfter)
+          throw new Error(`crash after ${fresh} steps`);
         writeFileSync(f, `${k * ctx.recipe.seed}\n`);
         fresh++;
         runs.steps = (runs.steps ?? 0) + 1;
@@ -101,6 +121,14 @@ export function toyRegistry(runs: ToyRuns = { count: 0, double: 0, fail: 0 }): S
 /** A logger that records lines instead of printing them. */
 export function captureLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
-  const log = createLogger({ stream: { write: (s: string) => { lines.push(...s.split('\n').filter(Boolean)); return true; }, isTTY: false } });
+  const log = createLogger({
+    stream: {
+      write: (s: string) => {
+        lines.push(...s.split('\n').filter(Boolean));
+        return true;
+      },
+      isTTY: false,
+    },
+  });
   return { log, lines };
 }

@@ -11,7 +11,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectArtefact, validateFile } from '../../src/pipeline/validate.ts';
 import { ALIGN_META, readAlignmentMetadata } from '../../src/align/store.ts';
-import { SOFT_META, SoftTargetFileWriter, readSoftTargetMetadata, type SoftTargetWriterOptions } from '../../src/distill/store.ts';
+import {
+  SOFT_META,
+  SoftTargetFileWriter,
+  readSoftTargetMetadata,
+  type SoftTargetWriterOptions,
+} from '../../src/distill/store.ts';
 import { softmaxRows } from '../../src/util/softmax.ts';
 import { topKRows, type TopKRows } from '../../src/distill/topk.ts';
 import { FormatError } from '../../src/util/errors.ts';
@@ -32,16 +37,31 @@ let tops: { uttId: string; top: TopKRows }[];
 /** Utterances with features and senone labels; the top id S - 1 occurs once, at frame 0 of u1. */
 function makeUtterances(rng: Rng): Utterance[] {
   return [7, 12, 5].map((n, i) => ({
-    uttId: `u${i}`, numFrames: n, dim: 4,
+    uttId: `u${i}`,
+    numFrames: n,
+    dim: 4,
     feats: Float32Array.from({ length: n * 4 }, () => rng.gauss()),
     labels: Int32Array.from({ length: n }, (_, t) => (i === 1 && t === 0 ? S - 1 : rng.int(S - 1))),
   }));
 }
 
 const targetOptions = (extra: Partial<SoftTargetWriterOptions> = {}): SoftTargetWriterOptions => ({
-  configHash: 'targets-hash', teachers: [{ id: 'exp/t0', hash: 'h0' }, { id: 'exp/t1', hash: 'h1' }], temperature: 2, k: K,
-  combination: 'arithmetic', numSenones: S, senoneInventoryId: 'tree-1', residual: 'renormalise', probType: 'float16',
-  alignmentConfigHash: 'align-hash-1', featureConfigHash: 'feature-hash-1', split: 'train', ...extra,
+  configHash: 'targets-hash',
+  teachers: [
+    { id: 'exp/t0', hash: 'h0' },
+    { id: 'exp/t1', hash: 'h1' },
+  ],
+  temperature: 2,
+  k: K,
+  combination: 'arithmetic',
+  numSenones: S,
+  senoneInventoryId: 'tree-1',
+  residual: 'renormalise',
+  probType: 'float16',
+  alignmentConfigHash: 'align-hash-1',
+  featureConfigHash: 'feature-hash-1',
+  split: 'train',
+  ...extra,
 });
 
 async function writeTargets(name: string, extra: Partial<SoftTargetWriterOptions> = {}): Promise<string> {
@@ -52,10 +72,12 @@ async function writeTargets(name: string, extra: Partial<SoftTargetWriterOptions
   return path;
 }
 
-
 /** The typed error `validateFile(path)` rejects with. */
 async function failure(path: string): Promise<FormatError> {
-  const err = await validateFile(path).then(() => null, (e: unknown) => e);
+  const err = await validateFile(path).then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, `${path} should be rejected`).toBeInstanceOf(FormatError);
   expect((err as FormatError).location.file).toBe(path);
   expect((err as FormatError).message).toContain(path);
@@ -67,7 +89,10 @@ beforeAll(async () => {
   const rng = new Rng(11);
   utts = makeUtterances(rng);
   ({ features, alignments } = await writeArrowCorpus(dir, utts, { numSenones: S }));
-  tops = utts.map((u) => ({ uttId: u.uttId, top: topKRows(softmaxRows(randomLogits(rng, u.numFrames, S, 2.5), u.numFrames, S), u.numFrames, S, K) }));
+  tops = utts.map((u) => ({
+    uttId: u.uttId,
+    top: topKRows(softmaxRows(randomLogits(rng, u.numFrames, S, 2.5), u.numFrames, S), u.numFrames, S, K),
+  }));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -81,7 +106,9 @@ describe('validate: Arrow files by their schema metadata', () => {
     const used = new Set(utts.flatMap((u) => Array.from(u.labels!))).size;
     const meta = await readAlignmentMetadata(alignments);
     expect(s.lines[0]).toBe('alignments (am-distill.alignments v1, stage align, split train)');
-    expect(s.lines[1]).toBe(`  3 utterances, ${totalFrames()} frames (${((totalFrames() * 10) / 3_600_000).toFixed(3)} h), 0 failed`);
+    expect(s.lines[1]).toBe(
+      `  3 utterances, ${totalFrames()} frames (${((totalFrames() * 10) / 3_600_000).toFixed(3)} h), 0 failed`,
+    );
     // No tree.json / senones.json next to the file: the inventory id falls back to the alignment config hash.
     expect(s.lines[2]).toBe(`  ${S} senones (${used} used), inventory align-config:${meta.configHash}, 1 phones`);
   });
@@ -94,7 +121,10 @@ describe('validate: Arrow files by their schema metadata', () => {
   });
 
   it('summarises soft-target files: frames, k, T, teachers, mean kept mass, bytes per frame', async () => {
-    for (const [probType, residual] of [['float16', 'renormalise'], ['float32', 'store']] as const) {
+    for (const [probType, residual] of [
+      ['float16', 'renormalise'],
+      ['float32', 'store'],
+    ] as const) {
       const path = await writeTargets(`targets-${probType}-${residual}.arrow`, { probType, residual });
       expect(await detectArtefact(path)).toBe('soft-targets');
       const s = await validateFile(path);
@@ -121,7 +151,9 @@ describe('validate: Arrow files by their schema metadata', () => {
     const help = spawnSync(process.execPath, [bin, 'validate', '--help'], { encoding: 'utf8' });
     expect(help.stdout).toMatch(/alignment/);
     expect(help.stdout).toMatch(/soft-target/);
-    const bad = rewriteArrow(alignments, join(dir, 'cli-bad.arrow'), { metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)) });
+    const bad = rewriteArrow(alignments, join(dir, 'cli-bad.arrow'), {
+      metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)),
+    });
     const r = spawnSync(process.execPath, [bin, 'validate', bad], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`error [E_FORMAT]: ${bad}, utterance 'u1': senone id outside the inventory`);
@@ -131,7 +163,9 @@ describe('validate: Arrow files by their schema metadata', () => {
 describe('validate: damaged alignment and soft-target files', () => {
   it('rejects an alignment file with a senone id at or above the metadata senone count, naming utterance and frame', async () => {
     // The writer refuses such ids, so the count is lowered in the metadata afterwards.
-    const bad = rewriteArrow(alignments, join(dir, 'ali-senones.arrow'), { metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)) });
+    const bad = rewriteArrow(alignments, join(dir, 'ali-senones.arrow'), {
+      metadata: (m) => m.set(ALIGN_META.numSenones, String(S - 1)),
+    });
     expect(await detectArtefact(bad)).toBe('alignments');
     const err = await failure(bad);
     expect(err.message).toContain('senone id outside the inventory');
@@ -142,7 +176,8 @@ describe('validate: damaged alignment and soft-target files', () => {
 
   it('rejects an alignment file whose counts disagree with its metadata', async () => {
     const bad = rewriteArrow(alignments, join(dir, 'ali-counts.arrow'), {
-      metadata: (m) => m.set(ALIGN_META.counts, JSON.stringify({ utterances: 3, frames: totalFrames() + 1, failed: 0 })),
+      metadata: (m) =>
+        m.set(ALIGN_META.counts, JSON.stringify({ utterances: 3, frames: totalFrames() + 1, failed: 0 })),
     });
     const err = await failure(bad);
     expect(err.message).toContain('alignment file contents disagree with its metadata');
@@ -155,24 +190,37 @@ describe('validate: damaged alignment and soft-target files', () => {
     truncateSync(tail, Math.floor(statSync(tail).size / 2));
     const err = await failure(tail);
     expect(err.code).toBe('E_FORMAT');
-    expect(err.message).toContain(`${tail}: truncated or damaged Arrow IPC file: no footer; expected the file to end with its footer and magic "ARROW1", found ${statSync(tail).size} bytes ending in 0x`);
+    expect(err.message).toContain(
+      `${tail}: truncated or damaged Arrow IPC file: no footer; expected the file to end with its footer and magic "ARROW1", found ${statSync(tail).size} bytes ending in 0x`,
+    );
     expect(err.message).not.toMatch(/Cannot read properties|fieldsLength/);
     // The readers the trainer uses say the same.
-    const read = async () => { for await (const _u of readAlignmentFile(tail)) { /* drain */ } };
+    const read = async () => {
+      for await (const _u of readAlignmentFile(tail)) {
+        /* drain */
+      }
+    };
     await expect(read()).rejects.toThrow('truncated or damaged Arrow IPC file: no footer');
   });
 
   it('rejects, without hanging, an alignment file with bytes cut from the middle (footer intact)', async () => {
     // The footer's offsets now point past the messages; arrow-js can loop forever on such a file.
     const bytes = readFileSync(alignments);
-    for (const [a, b] of [[200, 208], [400, 464]]) {
+    for (const [a, b] of [
+      [200, 208],
+      [400, 464],
+    ]) {
       const cut = join(dir, `ali-cut-${a}-${b}.arrow`);
       writeFileSync(cut, Buffer.concat([bytes.subarray(0, a), bytes.subarray(b)]));
       const err = await failure(cut);
       expect(err.message).toContain('damaged Arrow file: a message is not where the footer puts it');
       expect(err.expected).toMatch(/^(dictionary|record) batch \d+ of \d+ at byte \d+ with \d+ bytes of metadata$/);
       // The store's own reader (training, eval, decode read through it) refuses it too, instead of looping.
-      const read = async () => { for await (const _u of readAlignmentFile(cut)) { /* drain */ } };
+      const read = async () => {
+        for await (const _u of readAlignmentFile(cut)) {
+          /* drain */
+        }
+      };
       await expect(read()).rejects.toThrow(/damaged Arrow file: a message is not where the footer puts it/);
     }
   }, 20_000);
@@ -183,7 +231,9 @@ describe('validate: damaged alignment and soft-target files', () => {
     const first = tops.find((u) => u.top.ids.includes(maxId))!;
     const frame = Math.floor(first.top.ids.indexOf(maxId) / K);
     // As above: the writer checks ids against numSenones, so the metadata is lowered afterwards.
-    const bad = rewriteArrow(path, join(dir, 'targets-senones.arrow'), { metadata: (m) => m.set(SOFT_META.numSenones, String(maxId)) });
+    const bad = rewriteArrow(path, join(dir, 'targets-senones.arrow'), {
+      metadata: (m) => m.set(SOFT_META.numSenones, String(maxId)),
+    });
     expect(await detectArtefact(bad)).toBe('soft-targets');
     const err = await failure(bad);
     expect(err.message).toContain('senone id outside the inventory');
@@ -196,7 +246,9 @@ describe('validate: damaged alignment and soft-target files', () => {
     const bad = rewriteArrow(path, join(dir, 'targets-halved.arrow'), {
       mutate: (t) => {
         const probs = t.batches[1].getChild('probs')!.data[0].children[0];
-        (probs.values as Float32Array).subarray(probs.offset, probs.offset + K).forEach((p, j, row) => { row[j] = p / 2; });
+        (probs.values as Float32Array).subarray(probs.offset, probs.offset + K).forEach((p, j, row) => {
+          row[j] = p / 2;
+        });
       },
     });
     const err = await failure(bad);
@@ -218,7 +270,9 @@ describe('validate: damaged alignment and soft-target files', () => {
   });
 
   it('refuses an Arrow file of another format instead of reading it as a feature file', async () => {
-    const other = rewriteArrow(features, join(dir, 'other.arrow'), { metadata: (m) => m.set('am_distill.format', 'am-distill.something-else') });
+    const other = rewriteArrow(features, join(dir, 'other.arrow'), {
+      metadata: (m) => m.set('am_distill.format', 'am-distill.something-else'),
+    });
     await expect(detectArtefact(other)).rejects.toThrow(FormatError);
     const err = await failure(other);
     expect(err.message).toContain('not an am-distill Arrow file');

@@ -17,20 +17,45 @@ const exp = mkdtempSync(join(tmpdir(), 'amd-word-positions-'));
 afterAll(() => rmSync(exp, { recursive: true, force: true }));
 
 const SETS = [
-  'stages.prepare.numSpeakers=4', 'stages.prepare.utterancesPerSpeaker=6', 'stages.prepare.splits={train: 2, dev: 1, test: 1}',
-  'stages.align.numLeaves=40', 'stages.align.monoIters=8', 'stages.align.triIters=6', 'stages.align.adaptedIters=6',
-  'stages.align.lastModel=tri2b', 'stages.align.wordPositionPhones=true',
-  'stages.train.hiddenLayers=1', 'stages.train.hiddenUnits=32', 'stages.train.leftContext=2', 'stages.train.rightContext=2',
-  'stages.train.members=2', 'stages.train.maxEpochs=2', 'stages.train.maxWorkers=1', 'stages.train.smallFraction=null',
-  'stages.distill.maxWorkers=1', 'stages.distill.control=false', 'stages.decode.lmWeights=[8]', 'stages.decode.wordInsertionPenalties=[0]',
-  'stages.decode.beam=10', 'stages.decode.systems=[baseline, student]', 'stages.eval.bootstrapReplicates=50', 'stages.report.bootstrapReplicates=50',
+  'stages.prepare.numSpeakers=4',
+  'stages.prepare.utterancesPerSpeaker=6',
+  'stages.prepare.splits={train: 2, dev: 1, test: 1}',
+  'stages.align.numLeaves=40',
+  'stages.align.monoIters=8',
+  'stages.align.triIters=6',
+  'stages.align.adaptedIters=6',
+  'stages.align.lastModel=tri2b',
+  'stages.align.wordPositionPhones=true',
+  'stages.train.hiddenLayers=1',
+  'stages.train.hiddenUnits=32',
+  'stages.train.leftContext=2',
+  'stages.train.rightContext=2',
+  'stages.train.members=2',
+  'stages.train.maxEpochs=2',
+  'stages.train.maxWorkers=1',
+  'stages.train.smallFraction=null',
+  'stages.distill.maxWorkers=1',
+  'stages.distill.control=false',
+  'stages.decode.lmWeights=[8]',
+  'stages.decode.wordInsertionPenalties=[0]',
+  'stages.decode.beam=10',
+  'stages.decode.systems=[baseline, student]',
+  'stages.eval.bootstrapReplicates=50',
+  'stages.report.bootstrapReplicates=50',
 ];
 
 describe('word-position phones and tri2b labels, prepare to score', () => {
   it('aligns with positional phones and shared roots, and decodes every test utterance with them', async () => {
-    const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), { registry: defaultRegistry, cwd: ROOT, expDir: exp, sets: SETS });
+    const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), {
+      registry: defaultRegistry,
+      cwd: ROOT,
+      expDir: exp,
+      sets: SETS,
+    });
     await runPipeline(recipe, { registry: defaultRegistry, log: captureLogger(), toStage: 'score' });
-    const phones = readFileSync(join(exp, 'align', 'lang', 'phones.txt'), 'utf8').split('\n').map((l) => l.split(' ')[0]);
+    const phones = readFileSync(join(exp, 'align', 'lang', 'phones.txt'), 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
     expect(phones).toContain('AH_B');
     expect(phones).toContain('AH_S');
     expect(phones).not.toContain('AH');
@@ -40,13 +65,16 @@ describe('word-position phones and tri2b labels, prepare to score', () => {
     expect(summary.training.models.map((m: { name: string }) => m.name)).toEqual(['mono', 'tri1', 'tri2b']);
     // One root per base phone and pdf class: no root names a second variant of a phone already rooted.
     const tree = JSON.parse(readFileSync(join(exp, 'align', 'tree.json'), 'utf8'));
-    const bases = tree.roots.map((r: { phone: string; pdfClass: number }) => `${r.phone.replace(/_[BEIS]$/, '')}/${r.pdfClass}`);
+    const bases = tree.roots.map(
+      (r: { phone: string; pdfClass: number }) => `${r.phone.replace(/_[BEIS]$/, '')}/${r.pdfClass}`,
+    );
     expect(new Set(bases).size).toBe(bases.length);
     const senones = JSON.parse(readFileSync(join(exp, 'align', 'senones.json'), 'utf8'));
     expect(senones.senones.every((s: { phone: string }) => !/_[BEIS]$/.test(s.phone))).toBe(true);
     expect(summary.splits.train.failed, JSON.stringify(summary.splits.train.reasons)).toBe(0);
     // 12 training sentences do not cover every phone: other speakers' words may need one never trained (counted, named).
-    for (const split of ['dev', 'test']) for (const r of summary.splits[split].reasons) expect(r.reason, split).toBe('phone-not-in-tree');
+    for (const split of ['dev', 'test'])
+      for (const r of summary.splits[split].reasons) expect(r.reason, split).toBe('phone-not-in-tree');
 
     const decode = JSON.parse(readFileSync(join(exp, 'decode', 'stage.json'), 'utf8'));
     expect(decode.counts.noPath).toBe(0);

@@ -49,12 +49,18 @@ describe('buildReport', () => {
 
   it('keeps every system, baseline/ensemble/student first, members in numeric order', () => {
     expect(Object.keys(r.systems)).toEqual(['baseline', 'ensemble', 'student', 'member-1', 'member-2', 'member-3']);
-    expect(orderedSystemIds(['member-10', 'student', 'member-2', 'baseline', 'ensemble'])).toEqual(['baseline', 'ensemble', 'student', 'member-2', 'member-10']);
+    expect(orderedSystemIds(['member-10', 'student', 'member-2', 'baseline', 'ensemble'])).toEqual([
+      'baseline',
+      'ensemble',
+      'student',
+      'member-2',
+      'member-10',
+    ]);
     expect(r.ensembleSize).toBe(3);
     expect(r.systems.ensemble.label).toBe('3-net ensemble');
     expect(r.systems['member-2'].label).toBe('Member 2');
   });
-  it('turns WER counts into fractions equal to the scorer\'s percentages / 100', () => {
+  it("turns WER counts into fractions equal to the scorer's percentages / 100", () => {
     for (const id of Object.keys(DEFAULT_SPECS)) {
       for (const split of ['dev', 'test'] as const) {
         expectClose(r.systems[id].wer[split]!, scores[id][split].wer / 100, 1e-12, `${id} ${split} WER`);
@@ -65,9 +71,14 @@ describe('buildReport', () => {
   it('computes the gain shares from the test numbers', () => {
     const s = r.systems;
     expectClose(r.gainRecovered.frameAccuracy!, (0.608 - 0.589) / (0.611 - 0.589), 1e-12, 'frame accuracy share');
-    expectClose(r.gainRecovered.wer!, (s.baseline.wer.test! - s.student.wer.test!) / (s.baseline.wer.test! - s.ensemble.wer.test!), 1e-12, 'WER share');
+    expectClose(
+      r.gainRecovered.wer!,
+      (s.baseline.wer.test! - s.student.wer.test!) / (s.baseline.wer.test! - s.ensemble.wer.test!),
+      1e-12,
+      'WER share',
+    );
   });
-  it('tests significance with src/score\'s paired bootstrap on the same utterances and seed', () => {
+  it("tests significance with src/score's paired bootstrap on the same utterances and seed", () => {
     const t = r.significance.studentVsBaseline!;
     const direct = pairedBootstrapWer(scores.student.test, scores.baseline.test, { replicates: 300, seed: 3 });
     expectClose(t.deltaWer, direct.deltaWer / 100, 1e-12, 'delta');
@@ -98,35 +109,56 @@ describe('buildReport', () => {
     delete i2.systems.baseline.utterances;
     const s = buildReport(i2).significance;
     expect(s.studentVsBaseline).toBeNull();
-    expect(s.notes.join('\n')).toMatch(/student vs baseline: not tested \(per-utterance WER counts missing for baseline\)/);
+    expect(s.notes.join('\n')).toMatch(
+      /student vs baseline: not tested \(per-utterance WER counts missing for baseline\)/,
+    );
   });
   it('fails naming the systems when they were scored on different utterances', () => {
     const i2 = clone(input);
     i2.systems.baseline.utterances!.test![0].uttId = 'spkZ_other';
-    expect(() => buildReport(i2)).toThrow(/key 'systems\.student\.utterances\.test': cannot compare student with baseline: .*different references/);
+    expect(() => buildReport(i2)).toThrow(
+      /key 'systems\.student\.utterances\.test': cannot compare student with baseline: .*different references/,
+    );
   });
   it("sets the systems' most frequent errors side by side, with exact counts from the alignments", () => {
     const f = r.frequentErrors!;
     expect(f.split).toBe('test');
     expect(f.systems).toEqual(['baseline', 'ensemble', 'student']);
     const count = (id: string, op: string, ref: string | null, hyp: string | null) =>
-      scores[id].test.utterances.reduce((a, u) => a + u.pairs.filter((p) => p.op === op && (p.ref?.toLowerCase() ?? null) === ref && (p.hyp?.toLowerCase() ?? null) === hyp).length, 0);
+      scores[id].test.utterances.reduce(
+        (a, u) =>
+          a +
+          u.pairs.filter(
+            (p) => p.op === op && (p.ref?.toLowerCase() ?? null) === ref && (p.hyp?.toLowerCase() ?? null) === hyp,
+          ).length,
+        0,
+      );
     const op = { substitution: 'S', insertion: 'I', deletion: 'D' } as const;
-    for (const row of f.rows) for (const id of f.systems) expect(row.counts[id]).toBe(count(id, op[row.kind], row.ref, row.hyp));
+    for (const row of f.rows)
+      for (const id of f.systems) expect(row.counts[id]).toBe(count(id, op[row.kind], row.ref, row.hyp));
     // Every system's top confusion pair is a row; rows run substitutions, insertions, deletions.
     for (const id of f.systems) {
       const top = input.systems[id].errorLists!.test!.confusionPairs[0];
-      expect(f.rows.some((x) => x.kind === 'substitution' && x.ref === top.ref && x.hyp === top.hyp && x.counts[id] === top.count)).toBe(true);
+      expect(
+        f.rows.some(
+          (x) => x.kind === 'substitution' && x.ref === top.ref && x.hyp === top.hyp && x.counts[id] === top.count,
+        ),
+      ).toBe(true);
     }
     const kinds = f.rows.map((x) => x.kind);
-    expect(kinds).toEqual([...kinds].sort((a, b) => ['substitution', 'insertion', 'deletion'].indexOf(a) - ['substitution', 'insertion', 'deletion'].indexOf(b)));
+    expect(kinds).toEqual(
+      [...kinds].sort(
+        (a, b) =>
+          ['substitution', 'insertion', 'deletion'].indexOf(a) - ['substitution', 'insertion', 'deletion'].indexOf(b),
+      ),
+    );
     expect(f.rows.filter((x) => x.kind === 'substitution').length).toBeLessThanOrEqual(15);
     const i2 = clone(input);
     for (const id of Object.keys(i2.systems)) delete i2.systems[id].errorLists;
     expect(buildReport(i2).frequentErrors).toBeNull();
   });
 
-  it('tabulates per-speaker test WER for every system and picks the student\'s worst utterances with all systems\' alignments', () => {
+  it("tabulates per-speaker test WER for every system and picks the student's worst utterances with all systems' alignments", () => {
     expect(r.perSpeaker!.split).toBe('test');
     expect(r.perSpeaker!.rows.map((x) => x.speaker)).toEqual(['spkB', 'spkC', 'spkD']);
     const spkC = scores.student.test.speakers.find((s) => s.speaker === 'spkC')!;
@@ -139,7 +171,14 @@ describe('buildReport', () => {
     const first = w.utterances[0];
     const scored = scores.student.test.utterances.find((u) => u.uttId === first.uttId)!;
     expect(first.errors).toBe(scored.errors);
-    expect(first.systems.map((s) => s.system)).toEqual(['baseline', 'ensemble', 'student', 'member-1', 'member-2', 'member-3']);
+    expect(first.systems.map((s) => s.system)).toEqual([
+      'baseline',
+      'ensemble',
+      'student',
+      'member-1',
+      'member-2',
+      'member-3',
+    ]);
   });
   it('limits the worst utterances and leaves them out on 0', () => {
     expect(buildReport(input, { maxWorstUtterances: 2 }).worstUtterances!.utterances).toHaveLength(2);
@@ -150,11 +189,19 @@ describe('buildReport', () => {
     i2.temperatureSweep = [...i2.temperatureSweep!].reverse();
     const r2 = buildReport(i2);
     expect(r2.temperatureSweep!.map((p) => p.T)).toEqual([1, 2, 4, 8]);
-    expectClose(r2.totalSec, Object.values(input.stages).reduce((a, b) => a + b, 0), 1e-9, 'total');
+    expectClose(
+      r2.totalSec,
+      Object.values(input.stages).reduce((a, b) => a + b, 0),
+      1e-9,
+      'total',
+    );
   });
-  it('carries the eval stage\'s gain-kept interval and member-mean share into report.json and the summary', () => {
+  it("carries the eval stage's gain-kept interval and member-mean share into report.json and the summary", () => {
     const i2 = clone(input);
-    i2.frameAccuracyGain = { vsMemberMean: 0.731, ci: { low: 0.412, high: 1.187, confidence: 0.95, replicates: 1000, utterances: 200 } };
+    i2.frameAccuracyGain = {
+      vsMemberMean: 0.731,
+      ci: { low: 0.412, high: 1.187, confidence: 0.95, replicates: 1000, utterances: 200 },
+    };
     // With per-utterance counts the speaker-bootstrap differences replace the eval stage's utterance interval in the summary.
     expect(summarySentences(buildReport(i2)).join(' ')).not.toContain('paired bootstrap over 200 test utterances');
     for (const id of Object.keys(i2.systems)) delete i2.systems[id].utterances;
@@ -162,11 +209,18 @@ describe('buildReport', () => {
     expect(r2.differences).toBeNull();
     expect(r2.gainRecovered.frameAccuracyEvidence).toEqual(i2.frameAccuracyGain);
     const text = summarySentences(r2).join(' ');
-    expect(text).toContain('95% CI of the frame-accuracy share 41% to 119% (paired bootstrap over 200 test utterances, 1,000 replicates');
+    expect(text).toContain(
+      '95% CI of the frame-accuracy share 41% to 119% (paired bootstrap over 200 test utterances, 1,000 replicates',
+    );
     expect(text).toContain('the student kept 73%');
     expect(buildReport(clone(input)).gainRecovered.frameAccuracyEvidence).toBeUndefined();
-    i2.frameAccuracyGain = { vsMemberMean: null, ci: { low: null, high: null, confidence: 0.95, replicates: 1000, utterances: 200 } };
-    expect(summarySentences(buildReport(i2)).join(' ')).toContain('No confidence interval: the ensemble\'s gain vanishes in most of 1,000 bootstrap replicates.');
+    i2.frameAccuracyGain = {
+      vsMemberMean: null,
+      ci: { low: null, high: null, confidence: 0.95, replicates: 1000, utterances: 200 },
+    };
+    expect(summarySentences(buildReport(i2)).join(' ')).toContain(
+      "No confidence interval: the ensemble's gain vanishes in most of 1,000 bootstrap replicates.",
+    );
   });
   it('says which final models are weight averages (report.json and the training-curve table), and checks the span', () => {
     const i2 = clone(input);
@@ -182,19 +236,39 @@ describe('buildReport', () => {
     expect(row(r2.systems.baseline.label).at(-1)).toBe('best dev epoch');
     expect(renderMarkdown(r2, [])).toContain('weights averaged over epochs 3-4');
     // Without averaging the table keeps its five columns.
-    expect(curveTable(buildReport(clone(input)))!.header).toEqual(['System', 'Epochs', 'Final training loss', 'Best dev frame acc.', 'Final learning rate']);
+    expect(curveTable(buildReport(clone(input)))!.header).toEqual([
+      'System',
+      'Epochs',
+      'Final training loss',
+      'Best dev frame acc.',
+      'Final learning rate',
+    ]);
     i2.systems.student.averaged = { fromEpoch: 4, toEpoch: 3, devFrameAccuracy: 0.667 };
-    expect(() => validateReportInput(i2, 'exp/report-input.json')).toThrow(/systems\.student\.averaged\.toEpoch.*an epoch >= fromEpoch \(4\), found 3/);
+    expect(() => validateReportInput(i2, 'exp/report-input.json')).toThrow(
+      /systems\.student\.averaged\.toEpoch.*an epoch >= fromEpoch \(4\), found 3/,
+    );
   });
   it('carries the fidelity to the ensemble into report.json, the summary and a table of its own', () => {
     const i2 = clone(input);
     i2.fidelity = [
-      { system: 'baseline', train: { agreement: 0.801, klNats: 0.62 }, dev: null, test: { agreement: 0.55, klNats: 1.9 } },
-      { system: 'student', train: { agreement: 0.934, klNats: 0.15 }, dev: null, test: { agreement: 0.612, klNats: 1.4 } },
+      {
+        system: 'baseline',
+        train: { agreement: 0.801, klNats: 0.62 },
+        dev: null,
+        test: { agreement: 0.55, klNats: 1.9 },
+      },
+      {
+        system: 'student',
+        train: { agreement: 0.934, klNats: 0.15 },
+        dev: null,
+        test: { agreement: 0.612, klNats: 1.4 },
+      },
     ];
     const r2 = buildReport(i2);
     expect(r2.fidelity).toEqual(i2.fidelity);
-    expect(summarySentences(r2).join(' ')).toContain("The student's top senone is the ensemble's on 61.2% of test frames, the baseline's on 55.0%; on the training utterances 93.4% (baseline 80.1%).");
+    expect(summarySentences(r2).join(' ')).toContain(
+      "The student's top senone is the ensemble's on 61.2% of test frames, the baseline's on 55.0%; on the training utterances 93.4% (baseline 80.1%).",
+    );
     const t = fidelityTable(r2)!;
     expect(t.header).toEqual(['System', 'Train agreement', 'Train KL (nats)', 'Test agreement', 'Test KL (nats)']);
     expect(t.rows[1]).toEqual([r2.systems.student.label, '93.4%', '0.150', '61.2%', '1.400']);
@@ -210,6 +284,10 @@ describe('buildReport', () => {
     expect(JSON.stringify(buildReport(clone(input), { seed: 3, bootstrapReplicates: 300 }))).toBe(JSON.stringify(r));
   });
   it('werFigures counts errors as sub + del + ins', () => {
-    expect(werFigures({ refWords: 10, sub: 1, del: 2, ins: 3 })).toMatchObject({ errors: 6, wer: 0.6, sentences: null });
+    expect(werFigures({ refWords: 10, sub: 1, del: 2, ins: 3 })).toMatchObject({
+      errors: 6,
+      wer: 0.6,
+      sentences: null,
+    });
   });
 });

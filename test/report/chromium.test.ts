@@ -8,7 +8,8 @@ import { CHROMIUM, loadInChromium } from './chromium.ts';
 import { clone, makeFixture, tempDir } from './fixtures.ts';
 
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`SKIPPED: report.html rendering checks need ${CHROMIUM} (Debian: apt-get install -y chromium)`);
+if (!hasChromium)
+  console.warn(`SKIPPED: report.html rendering checks need ${CHROMIUM} (Debian: apt-get install -y chromium)`);
 
 setLogLevel('warn');
 
@@ -32,22 +33,34 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium (needs /usr/bin/
 
   it('the checker sees console output, exceptions and blocked external loads (control pages)', async () => {
     const bad = join(dir, 'bad.html');
-    writeFileSync(bad, '<!DOCTYPE html><html><head><title>x</title></head><body><script>console.error("boom"); undefinedFn();</script></body></html>');
+    writeFileSync(
+      bad,
+      '<!DOCTYPE html><html><head><title>x</title></head><body><script>console.error("boom"); undefinedFn();</script></body></html>',
+    );
     const r = await loadInChromium(pathToFileURL(bad).href);
     expect(r.console).toEqual([{ type: 'error', text: 'boom' }]);
     expect(r.exceptions.join('\n')).toMatch(/undefinedFn is not defined/);
     // The report's own CSP blocks an external stylesheet someone might add, and says so.
-    const html = readFileSync(join(dir, 'report.html'), 'utf8').replace('</head>', '<link rel="stylesheet" href="https://example.invalid/x.css"></head>');
+    const html = readFileSync(join(dir, 'report.html'), 'utf8').replace(
+      '</head>',
+      '<link rel="stylesheet" href="https://example.invalid/x.css"></head>',
+    );
     const withLink = join(dir, 'with-link.html');
     writeFileSync(withLink, html);
     const r2 = await loadInChromium(pathToFileURL(withLink).href);
-    expect([...r2.log.map((l) => l.text), ...r2.console.map((c) => c.text)].join('\n')).toMatch(/Content Security Policy/);
+    expect([...r2.log.map((l) => l.text), ...r2.console.map((c) => c.text)].join('\n')).toMatch(
+      /Content Security Policy/,
+    );
     expect(r2.blocked).toEqual([{ url: 'https://example.invalid/x.css', reason: 'csp' }]);
   });
 
   it('renders without console messages, errors or requests, with every figure laid out', async () => {
     const shotDir = process.env.AM_DISTILL_SCREENSHOT_DIR;
-    const r = await loadInChromium(pathToFileURL(join(dir, 'report.html')).href, { probe: PROBE, screenshot: true, widthPx: 1200 });
+    const r = await loadInChromium(pathToFileURL(join(dir, 'report.html')).href, {
+      probe: PROBE,
+      screenshot: true,
+      widthPx: 1200,
+    });
     expect(r.exceptions).toEqual([]);
     expect(r.console).toEqual([]);
     expect(r.log.filter((l) => l.level === 'error' || l.level === 'warning')).toEqual([]);
@@ -59,15 +72,36 @@ describe.skipIf(!hasChromium)('report.html in headless Chromium (needs /usr/bin/
     expect(p.hostileText).toBe(true); // shown as text, not run
     expect(p.overflowX).toBe(false);
     expect(p.svgs).toHaveLength(8);
-    for (const [w, h] of p.svgs) { expect(w).toBeGreaterThan(300); expect(h).toBeGreaterThan(100); }
-    expect(p.sections).toEqual(['table-1', 'systems', 'corpus', 'significance', 'soft-targets', 'temperature-sweep', 'training-curves', 'per-speaker', 'frequent-errors', 'worst-utterances', 'stages', 'environment']);
+    for (const [w, h] of p.svgs) {
+      expect(w).toBeGreaterThan(300);
+      expect(h).toBeGreaterThan(100);
+    }
+    expect(p.sections).toEqual([
+      'table-1',
+      'systems',
+      'corpus',
+      'significance',
+      'soft-targets',
+      'temperature-sweep',
+      'training-curves',
+      'per-speaker',
+      'frequent-errors',
+      'worst-utterances',
+      'stages',
+      'environment',
+    ]);
     expect(r.screenshotPng!.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-    if (shotDir) { mkdirSync(shotDir, { recursive: true }); writeFileSync(join(shotDir, 'report.png'), r.screenshotPng!); }
+    if (shotDir) {
+      mkdirSync(shotDir, { recursive: true });
+      writeFileSync(join(shotDir, 'report.png'), r.screenshotPng!);
+    }
   });
 
   it('every plots/*.svg parses as XML on its own', async () => {
     for (const name of ['curve-learning-rate', 'per-speaker-wer', 'stage-times']) {
-      const r = await loadInChromium(pathToFileURL(join(dir, 'plots', `${name}.svg`)).href, { probe: `document.documentElement.nodeName + '|' + document.getElementsByTagName('parsererror').length` });
+      const r = await loadInChromium(pathToFileURL(join(dir, 'plots', `${name}.svg`)).href, {
+        probe: `document.documentElement.nodeName + '|' + document.getElementsByTagName('parsererror').length`,
+      });
       expect(r.probe, name).toBe('svg|0');
       expect(r.exceptions).toEqual([]);
     }

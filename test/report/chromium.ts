@@ -37,7 +37,14 @@ export interface LoadOptions {
   timeoutMs?: number;
 }
 
-interface Message { id?: number; method?: string; params?: any; result?: any; error?: { message: string }; sessionId?: string }
+interface Message {
+  id?: number;
+  method?: string;
+  params?: any;
+  result?: any;
+  error?: { message: string };
+  sessionId?: string;
+}
 
 class Cdp {
   private nextId = 1;
@@ -46,7 +53,10 @@ class Cdp {
   readonly events: Message[] = [];
   private waiters: { pred: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
 
-  constructor(private readonly input: Writable, output: Readable) {
+  constructor(
+    private readonly input: Writable,
+    output: Readable,
+  ) {
     output.on('data', (chunk: Buffer) => {
       this.buffer = Buffer.concat([this.buffer, chunk]);
       let nul: number;
@@ -99,23 +109,52 @@ function remoteObjectText(o: any): string {
 /** Open `url` (file://...) in headless Chromium and report console output, errors and requests. */
 export async function loadInChromium(url: string, opts: LoadOptions = {}): Promise<PageReport> {
   const profile = mkdtempSync(join(tmpdir(), 'amd-chromium-'));
-  const child: ChildProcess = spawn(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-extensions',
-    '--disable-sync', '--no-first-run', '--no-default-browser-check', '--mute-audio', '--remote-debugging-pipe',
-    `--user-data-dir=${profile}`, 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    CHROMIUM,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-extensions',
+      '--disable-sync',
+      '--no-first-run',
+      '--no-default-browser-check',
+      '--mute-audio',
+      '--remote-debugging-pipe',
+      `--user-data-dir=${profile}`,
+      'about:blank',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr += String(d); });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`chromium exited (${code}) before the page was checked:\n${stderr.slice(-2000)}`))));
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) =>
+      reject(new Error(`chromium exited (${code}) before the page was checked:\n${stderr.slice(-2000)}`)),
+    ),
+  );
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`chromium: timed out after ${opts.timeoutMs ?? 30000} ms`)), opts.timeoutMs ?? 30000); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`chromium: timed out after ${opts.timeoutMs ?? 30000} ms`)),
+      opts.timeoutMs ?? 30000,
+    );
+  });
   const cdp = new Cdp(child.stdio[3] as Writable, child.stdio[4] as Readable);
   const run = async (): Promise<PageReport> => {
     const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
     const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
     const s = (method: string, params: object = {}) => cdp.send(method, params, sessionId);
     await Promise.all([s('Runtime.enable'), s('Log.enable'), s('Network.enable'), s('Page.enable')]);
-    await s('Emulation.setDeviceMetricsOverride', { width: opts.widthPx ?? 1200, height: opts.heightPx ?? 900, deviceScaleFactor: 1, mobile: false });
+    await s('Emulation.setDeviceMetricsOverride', {
+      width: opts.widthPx ?? 1200,
+      height: opts.heightPx ?? 900,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
     const loaded = cdp.waitFor((m) => m.sessionId === sessionId && m.method === 'Page.loadEventFired');
     const nav = await s('Page.navigate', { url });
     if (nav.errorText) throw new Error(`chromium could not open ${url}: ${nav.errorText}`);
@@ -125,29 +164,58 @@ export async function loadInChromium(url: string, opts: LoadOptions = {}): Promi
     let probe: unknown = null;
     if (opts.probe) {
       const ev = await s('Runtime.evaluate', { expression: opts.probe, returnByValue: true });
-      if (ev.exceptionDetails) throw new Error(`probe failed: ${ev.exceptionDetails.exception?.description ?? ev.exceptionDetails.text}`);
+      if (ev.exceptionDetails)
+        throw new Error(`probe failed: ${ev.exceptionDetails.exception?.description ?? ev.exceptionDetails.text}`);
       probe = ev.result.value;
     }
     let screenshotPng: Buffer | null = null;
     if (opts.screenshot) {
       const m = await s('Page.getLayoutMetrics');
       const size = m.cssContentSize ?? m.contentSize;
-      const shot = await s('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true, clip: {
-        x: 0, y: opts.screenshotClip?.[0] ?? 0, width: Math.ceil(size.width),
-        height: opts.screenshotClip ? Math.min(opts.screenshotClip[1], Math.ceil(size.height) - opts.screenshotClip[0]) : Math.ceil(size.height), scale: 1,
-      } });
+      const shot = await s('Page.captureScreenshot', {
+        format: 'png',
+        captureBeyondViewport: true,
+        clip: {
+          x: 0,
+          y: opts.screenshotClip?.[0] ?? 0,
+          width: Math.ceil(size.width),
+          height: opts.screenshotClip
+            ? Math.min(opts.screenshotClip[1], Math.ceil(size.height) - opts.screenshotClip[0])
+            : Math.ceil(size.height),
+          scale: 1,
+        },
+      });
       screenshotPng = Buffer.from(shot.data, 'base64');
     }
     const ofPage = cdp.events.filter((e) => e.sessionId === sessionId);
     return {
-      console: ofPage.filter((e) => e.method === 'Runtime.consoleAPICalled').map((e) => ({ type: e.params.type, text: (e.params.args ?? []).map(remoteObjectText).join(' ') })),
-      exceptions: ofPage.filter((e) => e.method === 'Runtime.exceptionThrown').map((e) => e.params.exceptionDetails.exception?.description ?? e.params.exceptionDetails.text),
-      log: ofPage.filter((e) => e.method === 'Log.entryAdded').map((e) => ({ level: e.params.entry.level, source: e.params.entry.source, text: e.params.entry.text, url: e.params.entry.url })),
-      blocked: ofPage.filter((e) => e.method === 'Network.loadingFailed' && e.params.blockedReason).map((e) => ({
-        url: String(ofPage.find((q) => q.method === 'Network.requestWillBeSent' && q.params.requestId === e.params.requestId)?.params.request.url),
-        reason: String(e.params.blockedReason),
-      })),
-      externalRequests: ofPage.filter((e) => e.method === 'Network.requestWillBeSent').map((e) => String(e.params.request.url)).filter((u) => !/^(file|data|about):/.test(u)),
+      console: ofPage
+        .filter((e) => e.method === 'Runtime.consoleAPICalled')
+        .map((e) => ({ type: e.params.type, text: (e.params.args ?? []).map(remoteObjectText).join(' ') })),
+      exceptions: ofPage
+        .filter((e) => e.method === 'Runtime.exceptionThrown')
+        .map((e) => e.params.exceptionDetails.exception?.description ?? e.params.exceptionDetails.text),
+      log: ofPage
+        .filter((e) => e.method === 'Log.entryAdded')
+        .map((e) => ({
+          level: e.params.entry.level,
+          source: e.params.entry.source,
+          text: e.params.entry.text,
+          url: e.params.entry.url,
+        })),
+      blocked: ofPage
+        .filter((e) => e.method === 'Network.loadingFailed' && e.params.blockedReason)
+        .map((e) => ({
+          url: String(
+            ofPage.find((q) => q.method === 'Network.requestWillBeSent' && q.params.requestId === e.params.requestId)
+              ?.params.request.url,
+          ),
+          reason: String(e.params.blockedReason),
+        })),
+      externalRequests: ofPage
+        .filter((e) => e.method === 'Network.requestWillBeSent')
+        .map((e) => String(e.params.request.url))
+        .filter((u) => !/^(file|data|about):/.test(u)),
       probe,
       screenshotPng,
     };
@@ -160,7 +228,10 @@ export async function loadInChromium(url: string, opts: LoadOptions = {}): Promi
     const gone = child.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
     if (child.exitCode === null) cdp.send('Browser.close').catch(() => undefined);
     await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-    if (child.exitCode === null) { child.kill('SIGKILL'); await gone; }
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await gone;
+    }
     rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }

@@ -13,7 +13,12 @@ import { clone, DEFAULT_SPECS, makeFixture, tempDir, type SystemSpec } from './f
 import { Rng } from '../../src/util/rng.ts';
 
 /** The fixture with a control and per-utterance test frame counts: 100 frames per utterance, each speaker off the system's rate by its own offset. */
-function withCounts(specs: Record<string, SystemSpec> = { ...DEFAULT_SPECS, control: { sub: 0.11, del: 0.04, ins: 0.03, frameAccuracy: { dev: 0.62, test: 0.596 } } }): ReportInput {
+function withCounts(
+  specs: Record<string, SystemSpec> = {
+    ...DEFAULT_SPECS,
+    control: { sub: 0.11, del: 0.04, ins: 0.03, frameAccuracy: { dev: 0.62, test: 0.596 } },
+  },
+): ReportInput {
   const input = clone(makeFixture(7, specs).input);
   const rng = new Rng(3);
   const offset: Record<string, number> = {};
@@ -25,7 +30,16 @@ function withCounts(specs: Record<string, SystemSpec> = { ...DEFAULT_SPECS, cont
     frames: ids.map((uttId) => {
       const s = speaker(uttId);
       offset[s] ??= rng.int(21) - 10;
-      return { uttId, frames: 100, correct: Object.fromEntries(Object.entries(input.systems).map(([id, x]) => [id, Math.max(0, Math.min(100, Math.round(100 * x.frameAccuracy.test! + offset[s] + rng.int(5) - 2)))])) };
+      return {
+        uttId,
+        frames: 100,
+        correct: Object.fromEntries(
+          Object.entries(input.systems).map(([id, x]) => [
+            id,
+            Math.max(0, Math.min(100, Math.round(100 * x.frameAccuracy.test! + offset[s] + rng.int(5) - 2))),
+          ]),
+        ),
+      };
     }),
   };
   return validateReportInput(input, 'report-input.json');
@@ -35,17 +49,29 @@ describe('report: differences first, with speaker-bootstrap intervals', () => {
   it('shows the control beside the baseline and adds control - baseline and student - control', () => {
     const r = buildReport(withCounts(), { bootstrapReplicates: 300 });
     validateReportJson(JSON.parse(JSON.stringify(r)), 'report.json');
-    expect(table1(r).rows.map((x) => x[0])).toEqual(['Baseline', 'Control baseline', '3-net ensemble', 'Distilled single model']);
+    expect(table1(r).rows.map((x) => x[0])).toEqual([
+      'Baseline',
+      'Control baseline',
+      '3-net ensemble',
+      'Distilled single model',
+    ]);
     const d = r.differences!;
     expect(d.method).toBe('speaker-bootstrap');
     for (const m of [d.frameAccuracy!, d.wer!]) {
-      expect(m.differences.map((x) => `${x.a}-${x.b}`)).toEqual(['ensemble-baseline', 'student-baseline', 'student-ensemble', 'control-baseline', 'student-control']);
+      expect(m.differences.map((x) => `${x.a}-${x.b}`)).toEqual([
+        'ensemble-baseline',
+        'student-baseline',
+        'student-ensemble',
+        'control-baseline',
+        'student-control',
+      ]);
       expect(m.speakers).toBe(3);
       for (const x of m.differences) expect(x.ci.low!).toBeLessThanOrEqual(x.ci.high!);
     }
     // Frame accuracy from the per-utterance counts.
     const lines = r.differences && withCounts().utteranceCounts!.frames!;
-    const rate = (id: string) => lines!.reduce((a, u) => a + u.correct[id], 0) / lines!.reduce((a, u) => a + u.frames, 0);
+    const rate = (id: string) =>
+      lines!.reduce((a, u) => a + u.correct[id], 0) / lines!.reduce((a, u) => a + u.frames, 0);
     expect(d.frameAccuracy!.differences[4].value).toBeCloseTo(rate('student') - rate('control'), 12);
     const md = renderMarkdown(r, []);
     expect(md.indexOf('## Differences (test)')).toBeGreaterThan(md.indexOf('## Table 1'));
@@ -58,7 +84,9 @@ describe('report: differences first, with speaker-bootstrap intervals', () => {
     // The summary: rates, then every difference with its interval, the share last in its sentence.
     const text = summarySentences(r);
     expect(text[0]).toMatch(/^Test frame accuracy: baseline [\d.]+%, control baseline [\d.]+%, 3-net ensemble/);
-    expect(text[1]).toMatch(/^Test frame accuracy differences in points, 95% speaker-bootstrap intervals: 3-net ensemble - baseline [+-][\d.]+ \(\[[+-]?[\d.]+, [+-]?[\d.]+\]\);.*distilled student - control baseline .*; share of the ensemble's gain kept -?\d+%/);
+    expect(text[1]).toMatch(
+      /^Test frame accuracy differences in points, 95% speaker-bootstrap intervals: 3-net ensemble - baseline [+-][\d.]+ \(\[[+-]?[\d.]+, [+-]?[\d.]+\]\);.*distilled student - control baseline .*; share of the ensemble's gain kept -?\d+%/,
+    );
     // Without a control: the three differences of Table 1, as before.
     const plain = buildReport(withCounts(DEFAULT_SPECS), { bootstrapReplicates: 50 });
     expect(plain.differences!.frameAccuracy!.differences).toHaveLength(3);
@@ -73,7 +101,9 @@ describe('report: differences first, with speaker-bootstrap intervals', () => {
     const g = r.differences!.frameAccuracy!.gainKept;
     expect(r.differences!.frameAccuracy!.seedSpread).toMatchObject({ nets: 3, min: 0.55, max: 0.62 });
     expect(g.meaningful).toBe(false);
-    expect(g.note).toMatch(/^The share of the frame-accuracy gain kept \(-?\d+%\) is not meaningful: the ensemble's gain over the baseline \(\+[\d.]+ points\) is smaller than the spread of the members' frame accuracies \(7\.00 points, 55\.00% to 62\.00% over 3 nets that differ only in their seed\)/);
+    expect(g.note).toMatch(
+      /^The share of the frame-accuracy gain kept \(-?\d+%\) is not meaningful: the ensemble's gain over the baseline \(\+[\d.]+ points\) is smaller than the spread of the members' frame accuracies \(7\.00 points, 55\.00% to 62\.00% over 3 nets that differ only in their seed\)/,
+    );
     expect(summarySentences(r)).toContain(g.note);
     expect(renderMarkdown(r, [])).toContain('is not meaningful');
     // The fixture's own members (0.3 points apart) leave it meaningful, and nothing is said.
@@ -97,11 +127,15 @@ describe('report: differences first, with speaker-bootstrap intervals', () => {
     expect(md).toContain('the variation between speakers cannot be estimated from one speaker');
   });
 
-  it('reads the speakers from the prepare stage\'s supervisions, and rejects counts above the frames', () => {
+  it("reads the speakers from the prepare stage's supervisions, and rejects counts above the frames", () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'test'));
-    const sup = (id: string, speaker: string) => JSON.stringify({ id, recordingId: id, speaker, startSec: 0, durationSec: 1, text: 'ONE TWO' });
-    writeFileSync(join(dir, 'test', 'supervisions.jsonl'), `${sup('c_000', 'george')}\n${sup('c_001', 'george')}\n\n${sup('x_002', 'jackson')}\n`);
+    const sup = (id: string, speaker: string) =>
+      JSON.stringify({ id, recordingId: id, speaker, startSec: 0, durationSec: 1, text: 'ONE TWO' });
+    writeFileSync(
+      join(dir, 'test', 'supervisions.jsonl'),
+      `${sup('c_000', 'george')}\n${sup('c_001', 'george')}\n\n${sup('x_002', 'jackson')}\n`,
+    );
     expect(readSplitSpeakers(dir, 'test')).toEqual({ c_000: 'george', c_001: 'george', x_002: 'jackson' });
     expect(readSplitSpeakers(dir, 'dev')).toEqual({});
     expect(readSplitSpeakers(null, 'test')).toEqual({});

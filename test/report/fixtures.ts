@@ -13,7 +13,13 @@ import { scoreTranscripts, type WerResult } from '../../src/score/wer.ts';
 import type { TrnUtterance } from '../../src/score/trn.ts';
 import { alignmentsOf, scoredSplit, worstUttIds } from '../../src/score/counts.ts';
 import { errorLists } from '../../src/score/errors.ts';
-import { REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, type EpochPoint, type ReportInput, type SystemInput } from '../../src/report/types.ts';
+import {
+  REPORT_FORMAT_VERSION,
+  REPORT_INPUT_FORMAT,
+  type EpochPoint,
+  type ReportInput,
+  type SystemInput,
+} from '../../src/report/types.ts';
 
 export const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'oh'];
 /** Words that must never reach HTML or Markdown unescaped. */
@@ -28,7 +34,9 @@ export function expectClose(actual: number, expected: number, tol = 1e-12, what 
 
 export interface SystemSpec {
   /** Per-word probabilities of substitution, deletion, insertion. */
-  sub: number; del: number; ins: number;
+  sub: number;
+  del: number;
+  ins: number;
   frameAccuracy: { dev: number; test: number };
 }
 
@@ -46,7 +54,11 @@ export function makeRefs(rng: Rng, split: string, speakers: string[], perSpeaker
   for (const spk of speakers) {
     for (let i = 0; i < perSpeaker; i++) {
       const n = 3 + rng.int(6);
-      out.push({ uttId: `${spk}_${split}${String(i).padStart(3, '0')}`, words: Array.from({ length: n }, () => DIGITS[rng.int(DIGITS.length)]), line: 0 });
+      out.push({
+        uttId: `${spk}_${split}${String(i).padStart(3, '0')}`,
+        words: Array.from({ length: n }, () => DIGITS[rng.int(DIGITS.length)]),
+        line: 0,
+      });
     }
   }
   return out;
@@ -87,7 +99,11 @@ export interface Fixture {
   scores: Record<string, { dev: WerResult; test: WerResult }>;
 }
 
-export function makeFixture(seed = 7, specs: Record<string, SystemSpec> = DEFAULT_SPECS, opts: { perSpeaker?: number; hostile?: boolean } = {}): Fixture {
+export function makeFixture(
+  seed = 7,
+  specs: Record<string, SystemSpec> = DEFAULT_SPECS,
+  opts: { perSpeaker?: number; hostile?: boolean } = {},
+): Fixture {
   const rng = new Rng(seed);
   const perSpeaker = opts.perSpeaker ?? 30;
   const refs = {
@@ -102,14 +118,19 @@ export function makeFixture(seed = 7, specs: Record<string, SystemSpec> = DEFAUL
     const score = (split: 'dev' | 'test') => {
       const hyps = refs[split].map((u) => ({
         uttId: u.uttId,
-        words: u.uttId === HOSTILE_UTT ? ['one', '<b>bold</b>', HOSTILE_WORDS[1], 'two', '&lt;x&gt;'] : corrupt(r, u.words, spec),
+        words:
+          u.uttId === HOSTILE_UTT
+            ? ['one', '<b>bold</b>', HOSTILE_WORDS[1], 'two', '&lt;x&gt;']
+            : corrupt(r, u.words, spec),
         line: 0,
       }));
       return scoreTranscripts(refs[split], hyps);
     };
-    const dev = score('dev'), test = score('test');
+    const dev = score('dev'),
+      test = score('test');
     scores[id] = { dev, test };
-    const d = scoredSplit(dev), t = scoredSplit(test);
+    const d = scoredSplit(dev),
+      t = scoredSplit(test);
     systems[id] = {
       frameAccuracy: { ...spec.frameAccuracy },
       wer: { dev: d.counts, test: t.counts },
@@ -117,7 +138,11 @@ export function makeFixture(seed = 7, specs: Record<string, SystemSpec> = DEFAUL
       utterances: { dev: d.utterances, test: t.utterances },
       errorLists: { dev: errorLists(dev.utterances), test: errorLists(test.utterances) },
       parameters: id === 'ensemble' ? 3 * 1_234_567 : 1_234_567,
-      ...(id === 'ensemble' ? {} : { trainingCurve: curve(r, 8, spec.frameAccuracy.dev - 0.2, spec.frameAccuracy.dev, id === 'student' ? 2 : 1) }),
+      ...(id === 'ensemble'
+        ? {}
+        : {
+            trainingCurve: curve(r, 8, spec.frameAccuracy.dev - 0.2, spec.frameAccuracy.dev, id === 'student' ? 2 : 1),
+          }),
     };
   }
   if (scores.student) {
@@ -129,8 +154,11 @@ export function makeFixture(seed = 7, specs: Record<string, SystemSpec> = DEFAUL
     format: REPORT_INPUT_FORMAT,
     formatVersion: REPORT_FORMAT_VERSION,
     corpus: {
-      name: 'synthetic-digits', description: 'Generated digit strings, 2 dev / 3 test speakers <not a real corpus>',
-      recipe: 'pipelines/demo.yaml', numSenones: 120, vocabularySize: DIGITS.length,
+      name: 'synthetic-digits',
+      description: 'Generated digit strings, 2 dev / 3 test speakers <not a real corpus>',
+      recipe: 'pipelines/demo.yaml',
+      numSenones: 120,
+      vocabularySize: DIGITS.length,
       splits: {
         train: { utterances: 600, speakers: 6, durationSec: 1800, frames: 180000 },
         dev: { utterances: refs.dev.length, speakers: 2, durationSec: 180 },
@@ -138,10 +166,42 @@ export function makeFixture(seed = 7, specs: Record<string, SystemSpec> = DEFAUL
       },
     },
     systems,
-    softTargets: { T: 2, k: 8, bytesPerFrame: 56.5, keptMass: 0.987, denseBytesPerFrame: 488, combination: 'arithmetic-mean-probs', hardWeight: 0.5 },
-    temperatureSweep: [1, 2, 4, 8].map((T) => ({ T, frameAccuracy: { dev: 0.62 + 0.01 * Math.log2(T) - 0.004 * Math.log2(T) ** 2, test: 0.6 + 0.008 * Math.log2(T) - 0.003 * Math.log2(T) ** 2 }, keptMass: 1 - 0.01 * T })),
-    stages: { prepare: 3.2, features: 41.5, lang: 1.1, align: 210.4, train: 402.9, targets: 35.3, distill: 150.2, lm: 0.8, decode: 95.6, score: 0.4 },
-    environment: { backend: 'wasm', versions: { node: '20.20.2', 'am-distill': '0.1.0', '@tensorflow/tfjs': '4.22.0' }, commit: '0123456789abcdef0123456789abcdef01234567', configHash: 'c0ffee', host: '2 CPU cores, linux x64' },
+    softTargets: {
+      T: 2,
+      k: 8,
+      bytesPerFrame: 56.5,
+      keptMass: 0.987,
+      denseBytesPerFrame: 488,
+      combination: 'arithmetic-mean-probs',
+      hardWeight: 0.5,
+    },
+    temperatureSweep: [1, 2, 4, 8].map((T) => ({
+      T,
+      frameAccuracy: {
+        dev: 0.62 + 0.01 * Math.log2(T) - 0.004 * Math.log2(T) ** 2,
+        test: 0.6 + 0.008 * Math.log2(T) - 0.003 * Math.log2(T) ** 2,
+      },
+      keptMass: 1 - 0.01 * T,
+    })),
+    stages: {
+      prepare: 3.2,
+      features: 41.5,
+      lang: 1.1,
+      align: 210.4,
+      train: 402.9,
+      targets: 35.3,
+      distill: 150.2,
+      lm: 0.8,
+      decode: 95.6,
+      score: 0.4,
+    },
+    environment: {
+      backend: 'wasm',
+      versions: { node: '20.20.2', 'am-distill': '0.1.0', '@tensorflow/tfjs': '4.22.0' },
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      configHash: 'c0ffee',
+      host: '2 CPU cores, linux x64',
+    },
   };
   return { input, scores };
 }
@@ -153,7 +213,9 @@ export function clone<T>(v: T): T {
 
 const tempDirs: string[] = [];
 // Registered when a test file imports this module (collection time, file scope).
-afterAll(() => { for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 /** A fresh temporary directory, removed after the test file. */
 export function tempDir(prefix = 'amd-report-'): string {

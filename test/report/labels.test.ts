@@ -13,8 +13,15 @@ import { FormatError } from '../../src/util/errors.ts';
 import { clone, makeFixture, tempDir } from './fixtures.ts';
 
 const QUALITY = {
-  utterances: 320, boundaries: 4716, boundariesWithin20ms: 85.21, boundariesWithin50ms: 98.6, startsWithin20ms: 86, startsWithin50ms: 98.9,
-  medianAbsErrorMs: 8.1, pauseFramesInWords: 12.7, silenceOutsidePauses: 0.04,
+  utterances: 320,
+  boundaries: 4716,
+  boundariesWithin20ms: 85.21,
+  boundariesWithin50ms: 98.6,
+  startsWithin20ms: 86,
+  startsWithin50ms: 98.9,
+  medianAbsErrorMs: 8.1,
+  pauseFramesInWords: 12.7,
+  silenceOutsidePauses: 0.04,
 };
 
 /** Isolated words: the reference has no pauses, so the pause measures are null. */
@@ -23,15 +30,22 @@ const ISOLATED = { ...QUALITY, utterances: 5, boundaries: 10, pauseFramesInWords
 function alignDir(): string {
   const dir = join(tempDir('amd-labels-'), 'align');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'summary.json'), JSON.stringify({
-    format: 'am-distill.align-summary', version: 1, configHash: 'x', numSenones: 200, numGaussians: 1000,
-    training: { models: [{ name: 'mono' }, { name: 'tri1' }, { name: 'tri2b' }, { name: 'tri3b' }] },
-    splits: {
-      test: { message: 'Done 320, failed 0', done: 320, failed: 0, labelQuality: QUALITY },
-      other: { message: 'Done 9, failed 1', done: 9, failed: 1 },
-      isolated: { message: 'Done 5, failed 0', done: 5, failed: 0, labelQuality: ISOLATED },
-    },
-  }));
+  writeFileSync(
+    join(dir, 'summary.json'),
+    JSON.stringify({
+      format: 'am-distill.align-summary',
+      version: 1,
+      configHash: 'x',
+      numSenones: 200,
+      numGaussians: 1000,
+      training: { models: [{ name: 'mono' }, { name: 'tri1' }, { name: 'tri2b' }, { name: 'tri3b' }] },
+      splits: {
+        test: { message: 'Done 320, failed 0', done: 320, failed: 0, labelQuality: QUALITY },
+        other: { message: 'Done 9, failed 1', done: 9, failed: 1 },
+        isolated: { message: 'Done 5, failed 0', done: 5, failed: 0, labelQuality: ISOLATED },
+      },
+    }),
+  );
   return dir;
 }
 
@@ -39,8 +53,14 @@ describe('report: frame labels section (align summary)', () => {
   it('reads the chain, counts and label quality of every split, and renders them in report.md', () => {
     const labels = labelsOf(alignDir());
     expect(labels).toEqual({
-      models: ['mono', 'tri1', 'tri2b', 'tri3b'], senones: 200, gaussians: 1000,
-      splits: [{ split: 'test', aligned: 320, failed: 0, quality: QUALITY }, { split: 'other', aligned: 9, failed: 1, quality: null }, { split: 'isolated', aligned: 5, failed: 0, quality: ISOLATED }],
+      models: ['mono', 'tri1', 'tri2b', 'tri3b'],
+      senones: 200,
+      gaussians: 1000,
+      splits: [
+        { split: 'test', aligned: 320, failed: 0, quality: QUALITY },
+        { split: 'other', aligned: 9, failed: 1, quality: null },
+        { split: 'isolated', aligned: 5, failed: 0, quality: ISOLATED },
+      ],
     });
     const input = { ...makeFixture(3).input, labels: labels! };
     validateReportInput(clone(input));
@@ -58,14 +78,32 @@ describe('report: frame labels section (align summary)', () => {
   it('has no labels without an align summary, and refuses a malformed labels block with its path', () => {
     expect(labelsOf(null)).toBeNull();
     // An align stage given a model (no training summary): no chain to name.
-    const given = { ...makeFixture(3).input, labels: { models: [], senones: 2000, gaussians: 15000, splits: [{ split: 'test', aligned: 28539, failed: 0, quality: null }] } };
+    const given = {
+      ...makeFixture(3).input,
+      labels: {
+        models: [],
+        senones: 2000,
+        gaussians: 15000,
+        splits: [{ split: 'test', aligned: 28539, failed: 0, quality: null }],
+      },
+    };
     const md = renderMarkdown(buildReport(given, { bootstrapReplicates: 50 }), []);
     expect(md).toContain('forced alignment with a given model');
     expect(md).not.toContain('undefined');
     expect(md).toMatch(/\| test \| 28,539 \| 0 \|/);
     expect(labelsOf(tempDir('amd-labels-none-'))).toBeNull();
-    expect(renderMarkdown(buildReport(makeFixture(3).input, { bootstrapReplicates: 50 }), [])).not.toContain('Frame labels');
-    const bad = { ...makeFixture(3).input, labels: { models: ['tri1'], senones: 200, gaussians: 1000, splits: [{ split: 'test', aligned: -1, failed: 0, quality: null }] } };
+    expect(renderMarkdown(buildReport(makeFixture(3).input, { bootstrapReplicates: 50 }), [])).not.toContain(
+      'Frame labels',
+    );
+    const bad = {
+      ...makeFixture(3).input,
+      labels: {
+        models: ['tri1'],
+        senones: 200,
+        gaussians: 1000,
+        splits: [{ split: 'test', aligned: -1, failed: 0, quality: null }],
+      },
+    };
     expect(() => validateReportInput(bad)).toThrow(FormatError);
     expect(() => validateReportInput(bad)).toThrow(/labels\.splits\[0\]\.aligned/);
   });

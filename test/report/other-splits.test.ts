@@ -30,12 +30,20 @@ const SPLIT = 'test-isolated';
 /** Isolated takes (one digit each) of the test speakers, decoded per system with substitutions only (a one-digit grammar). */
 function isolatedCounts(seed: number): Record<string, WerCounts> {
   const rng = new Rng(seed);
-  const refs = ['spkB', 'spkC', 'spkD'].flatMap((spk) => DIGITS.slice(0, 10).flatMap((d, k) => [0, 1].map((i) => ({ uttId: `${spk}_${k}_${i}`, words: [d], line: 0 }))));
-  return Object.fromEntries(Object.entries(DEFAULT_SPECS).map(([id, spec]) => {
-    const r = rng.fork(id);
-    const hyps = refs.map((u) => ({ uttId: u.uttId, words: corrupt(r, u.words, { ...spec, del: 0, ins: 0, sub: 3 * spec.sub }), line: 0 }));
-    return [id, scoredSplit(scoreTranscripts(refs, hyps)).counts];
-  }));
+  const refs = ['spkB', 'spkC', 'spkD'].flatMap((spk) =>
+    DIGITS.slice(0, 10).flatMap((d, k) => [0, 1].map((i) => ({ uttId: `${spk}_${k}_${i}`, words: [d], line: 0 }))),
+  );
+  return Object.fromEntries(
+    Object.entries(DEFAULT_SPECS).map(([id, spec]) => {
+      const r = rng.fork(id);
+      const hyps = refs.map((u) => ({
+        uttId: u.uttId,
+        words: corrupt(r, u.words, { ...spec, del: 0, ins: 0, sub: 3 * spec.sub }),
+        line: 0,
+      }));
+      return [id, scoredSplit(scoreTranscripts(refs, hyps)).counts];
+    }),
+  );
 }
 
 /** The fixture with a 'test-isolated' split: WER for every system, frame accuracy for the Table 1 systems only. */
@@ -43,7 +51,14 @@ function withIsolated(): ReportInput {
   const { input } = makeFixture(21, undefined, { perSpeaker: 12 });
   const counts = isolatedCounts(5);
   const fa: Record<string, number> = { baseline: 0.52, ensemble: 0.55, student: 0.545 };
-  input.otherSplits = [{ split: SPLIT, systems: Object.fromEntries(Object.keys(input.systems).map((id) => [id, { frameAccuracy: fa[id] ?? null, wer: counts[id] }])) }];
+  input.otherSplits = [
+    {
+      split: SPLIT,
+      systems: Object.fromEntries(
+        Object.keys(input.systems).map((id) => [id, { frameAccuracy: fa[id] ?? null, wer: counts[id] }]),
+      ),
+    },
+  ];
   return input;
 }
 
@@ -91,7 +106,9 @@ describe('other test sets', () => {
     expect(h).toContain('<h2>Other test sets</h2>');
     expect(h).toContain('<th>test-isolated WER</th>');
     for (const id of ['baseline', 'ensemble', 'student']) {
-      expect(h).toContain(`<tr><td>${json.systems[id].label}</td><td class="num">${pct(o[id].wer)}</td><td class="num">${pct(o[id].frameAccuracy)}</td></tr>`);
+      expect(h).toContain(
+        `<tr><td>${json.systems[id].label}</td><td class="num">${pct(o[id].wer)}</td><td class="num">${pct(o[id].frameAccuracy)}</td></tr>`,
+      );
     }
   });
 
@@ -114,7 +131,9 @@ describe('other test sets', () => {
     let code: number;
     try {
       code = await main(['node', 'am-distill', 'report', '--input', f, '--out', join(d, 'out')]);
-    } finally { o.mockRestore(); }
+    } finally {
+      o.mockRestore();
+    }
     expect(code).toBe(0);
     expect(readFileSync(join(d, 'out', 'report.json'), 'utf8')).toBe(readFileSync(join(dir, 'report.json'), 'utf8'));
   });
@@ -128,12 +147,36 @@ describe('otherSplits validation', () => {
   };
   it('accepts the extra split and rejects dev/test, repeats, unknown systems and bad numbers, naming the key', () => {
     expect(bad(() => {})).not.toThrow();
-    expect(bad((x) => { x.otherSplits[0].split = 'test'; })).toThrow(/otherSplits\[0\]\.split/);
-    expect(bad((x) => { x.otherSplits.push(clone(x.otherSplits[0])); })).toThrow(/otherSplits\[1\]\.split.*each split once/s);
-    expect(bad((x) => { x.otherSplits[0].systems.nobody = x.otherSplits[0].systems.student; })).toThrow(/otherSplits\[0\]\.systems\.nobody/);
-    expect(bad((x) => { x.otherSplits[0].systems.student.frameAccuracy = 54.5; })).toThrow(/otherSplits\[0\]\.systems\.student\.frameAccuracy.*fraction/s);
-    expect(bad((x) => { x.otherSplits[0].systems.student.wer.sub = -1; })).toThrow(/otherSplits\[0\]\.systems\.student\.wer\.sub/);
-    expect(bad((x) => { delete x.otherSplits[0].systems.student.wer; })).toThrow(/otherSplits\[0\]\.systems\.student\.wer/);
+    expect(
+      bad((x) => {
+        x.otherSplits[0].split = 'test';
+      }),
+    ).toThrow(/otherSplits\[0\]\.split/);
+    expect(
+      bad((x) => {
+        x.otherSplits.push(clone(x.otherSplits[0]));
+      }),
+    ).toThrow(/otherSplits\[1\]\.split.*each split once/s);
+    expect(
+      bad((x) => {
+        x.otherSplits[0].systems.nobody = x.otherSplits[0].systems.student;
+      }),
+    ).toThrow(/otherSplits\[0\]\.systems\.nobody/);
+    expect(
+      bad((x) => {
+        x.otherSplits[0].systems.student.frameAccuracy = 54.5;
+      }),
+    ).toThrow(/otherSplits\[0\]\.systems\.student\.frameAccuracy.*fraction/s);
+    expect(
+      bad((x) => {
+        x.otherSplits[0].systems.student.wer.sub = -1;
+      }),
+    ).toThrow(/otherSplits\[0\]\.systems\.student\.wer\.sub/);
+    expect(
+      bad((x) => {
+        delete x.otherSplits[0].systems.student.wer;
+      }),
+    ).toThrow(/otherSplits\[0\]\.systems\.student\.wer/);
   });
   it('report.json: a WER must be a fraction >= 0 or null', () => {
     const r = clone(json);
@@ -149,14 +192,40 @@ describe('otherSplitsOf (experiment directory -> report input)', () => {
       splits: ['dev', 'test', 'test-isolated', 'extra'],
       results: [
         ...['b1', 'ensemble', 's1', 'sweep-T4'].map((system, i) => ({ system, split: 'test', counts: c(i) })),
-        ...['b1', 'ensemble', 's1', 'sweep-T4'].map((system, i) => ({ system, split: 'test-isolated', counts: c(i + 1) })),
+        ...['b1', 'ensemble', 's1', 'sweep-T4'].map((system, i) => ({
+          system,
+          split: 'test-isolated',
+          counts: c(i + 1),
+        })),
         { system: 's1', split: 'extra', counts: c(7) },
       ],
     } as unknown as Pick<ScoreSummary, 'splits' | 'results'>;
-    const evalFile = { splits: { 'test-isolated': { models: { b1: { accuracy: 0.5 }, ensemble: { accuracy: 0.6 }, s1: { accuracy: 0.55 }, 'sweep-T4': { accuracy: 0.4 } } } } } as unknown as Pick<EvalFile, 'splits'>;
-    const ids = new Map([['b1', 'baseline'], ['ensemble', 'ensemble'], ['s1', 'student']]);
+    const evalFile = {
+      splits: {
+        'test-isolated': {
+          models: {
+            b1: { accuracy: 0.5 },
+            ensemble: { accuracy: 0.6 },
+            s1: { accuracy: 0.55 },
+            'sweep-T4': { accuracy: 0.4 },
+          },
+        },
+      },
+    } as unknown as Pick<EvalFile, 'splits'>;
+    const ids = new Map([
+      ['b1', 'baseline'],
+      ['ensemble', 'ensemble'],
+      ['s1', 'student'],
+    ]);
     expect(otherSplitsOf(score, evalFile, ids)).toEqual([
-      { split: 'test-isolated', systems: { baseline: { frameAccuracy: 0.5, wer: c(1) }, ensemble: { frameAccuracy: 0.6, wer: c(2) }, student: { frameAccuracy: 0.55, wer: c(3) } } },
+      {
+        split: 'test-isolated',
+        systems: {
+          baseline: { frameAccuracy: 0.5, wer: c(1) },
+          ensemble: { frameAccuracy: 0.6, wer: c(2) },
+          student: { frameAccuracy: 0.55, wer: c(3) },
+        },
+      },
       { split: 'extra', systems: { student: { frameAccuracy: null, wer: c(7) } } },
     ]);
     expect(otherSplitsOf({ splits: ['dev', 'test'], results: score.results }, evalFile, ids)).toEqual([]);

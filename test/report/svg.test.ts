@@ -4,14 +4,17 @@ import { Rng } from '../../src/util/rng.ts';
 
 /** Elements with a given tag, as attribute maps (the generator writes one element per line). */
 function elements(svg: string, tag: string): Record<string, string>[] {
-  return [...svg.matchAll(new RegExp(`<${tag}\\s([^>]*?)/?>`, 'g'))].map((m) => Object.fromEntries([...m[1].matchAll(/([\w:-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])));
+  return [...svg.matchAll(new RegExp(`<${tag}\\s([^>]*?)/?>`, 'g'))].map((m) =>
+    Object.fromEntries([...m[1].matchAll(/([\w:-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])),
+  );
 }
 
 describe('nice ticks', () => {
   it('use steps of 1, 2 or 5 x 10^n and cover the data on random ranges', () => {
     const rng = new Rng(1);
     for (let i = 0; i < 500; i++) {
-      const a = (rng.next() - 0.5) * 10 ** rng.int(8 - 3), b = a + rng.next() * 10 ** (rng.int(6) - 3);
+      const a = (rng.next() - 0.5) * 10 ** rng.int(8 - 3),
+        b = a + rng.next() * 10 ** (rng.int(6) - 3);
       const t = niceTicks(a, b, 5);
       const mant = t.step / 10 ** Math.floor(Math.log10(t.step) + 1e-9);
       expect([1, 2, 5, 10].some((m) => Math.abs(mant - m) < 1e-6)).toBe(true);
@@ -44,20 +47,41 @@ describe('nice ticks', () => {
 });
 
 describe('lineChart', () => {
-  const chart = (extra: Partial<Parameters<typeof lineChart>[0]> = {}) => lineChart({
-    id: 'c', title: 'Loss <&> "quoted"', xLabel: 'epoch', yLabel: 'loss', integerX: true,
-    series: [
-      { name: 'baseline', points: [[1, 3], [2, 2], [3, 1.5], [4, 1.2]] },
-      { name: 'student <b>', points: [[1, 2.5], [2, null], [3, 1.4], [4, 1.1]] },
-    ],
-    ...extra,
-  });
+  const chart = (extra: Partial<Parameters<typeof lineChart>[0]> = {}) =>
+    lineChart({
+      id: 'c',
+      title: 'Loss <&> "quoted"',
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      integerX: true,
+      series: [
+        {
+          name: 'baseline',
+          points: [
+            [1, 3],
+            [2, 2],
+            [3, 1.5],
+            [4, 1.2],
+          ],
+        },
+        {
+          name: 'student <b>',
+          points: [
+            [1, 2.5],
+            [2, null],
+            [3, 1.4],
+            [4, 1.1],
+          ],
+        },
+      ],
+      ...extra,
+    });
   it('escapes title, labels and legend text', () => {
     const svg = chart();
     expect(svg).toContain('Loss &lt;&amp;&gt; &quot;quoted&quot;');
     expect(svg).toContain('student &lt;b&gt;');
     expect(svg).not.toMatch(/<b>/);
-    expect(escapeXml('a\u0001b\'')).toBe('ab&#39;');
+    expect(escapeXml("a\u0001b'")).toBe('ab&#39;');
   });
   it('maps points into the plot area and leaves gaps at null', () => {
     const svg = chart();
@@ -82,7 +106,24 @@ describe('lineChart', () => {
     expect(svg).toContain('student &lt;b&gt;');
   });
   it('draws a log scale and skips non-positive values there', () => {
-    const svg = lineChart({ id: 'lr', title: 'lr', xLabel: 'epoch', yLabel: 'lr', yScale: 'log', series: [{ name: 'a', points: [[1, 0.008], [2, 0.004], [3, 0], [4, 0.001]] }] });
+    const svg = lineChart({
+      id: 'lr',
+      title: 'lr',
+      xLabel: 'epoch',
+      yLabel: 'lr',
+      yScale: 'log',
+      series: [
+        {
+          name: 'a',
+          points: [
+            [1, 0.008],
+            [2, 0.004],
+            [3, 0],
+            [4, 0.001],
+          ],
+        },
+      ],
+    });
     expect(elements(svg, 'circle')).toHaveLength(3);
     expect(svg).toContain('>0.001<');
     expect(svg).toContain('>0.01<');
@@ -104,7 +145,10 @@ describe('lineChart', () => {
 describe('barChart', () => {
   it('draws one bar per value with its label, n/a for null, and a zero axis for negative values', () => {
     const svg = barChart({
-      id: 'b', title: 'Stages', valueLabel: 'seconds', categories: ['prepare', 'align <x>', 'train'],
+      id: 'b',
+      title: 'Stages',
+      valueLabel: 'seconds',
+      categories: ['prepare', 'align <x>', 'train'],
       series: [{ name: 's', values: [3, null, -2] }],
     });
     const bars = elements(svg, 'rect').filter((r) => r.height === '12');
@@ -112,13 +156,20 @@ describe('barChart', () => {
     expect(svg).toContain('>n/a<');
     expect(svg).toContain('align &lt;x&gt;');
     // the negative bar ends where the positive one starts (at 0)
-    const pos = bars[0], neg = bars[1];
+    const pos = bars[0],
+      neg = bars[1];
     expect(Number(neg.x) + Number(neg.width)).toBeCloseTo(Number(pos.x), 1);
   });
   it('gives bars lengths proportional to their values and a legend for several series', () => {
     const svg = barChart({
-      id: 'g', title: 'WER', valueLabel: 'WER', categories: ['a', 'b'],
-      series: [{ name: 'baseline', values: [0.2, 0.4] }, { name: 'student', values: [0.1, 0.3] }],
+      id: 'g',
+      title: 'WER',
+      valueLabel: 'WER',
+      categories: ['a', 'b'],
+      series: [
+        { name: 'baseline', values: [0.2, 0.4] },
+        { name: 'student', values: [0.1, 0.3] },
+      ],
     });
     const bars = elements(svg, 'rect').filter((r) => r.height === '12' && r.width !== '12');
     const w = bars.map((b) => Number(b.width));

@@ -7,7 +7,14 @@ import { scoreTranscripts } from '../../src/score/wer.ts';
 import { errorLists, formatErrorLists, sumErrorLists, topErrors } from '../../src/score/errors.ts';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), '..', 'golden', 'score');
-interface DtlCase { name: string; refFile?: string; hypFile?: string; ref?: string; hyp?: string; dtl: string }
+interface DtlCase {
+  name: string;
+  refFile?: string;
+  hypFile?: string;
+  ref?: string;
+  hyp?: string;
+  dtl: string;
+}
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'sclite-dtl.json'), 'utf8')) as { cases: DtlCase[] };
 
 function scored(c: DtlCase) {
@@ -17,9 +24,12 @@ function scored(c: DtlCase) {
 }
 
 describe("error lists match NIST sclite's -o dtl report (golden from sctk, see test/golden/score/HOW-GENERATED.md)", () => {
-  it.each(golden.cases.map((c) => [c.name, c] as const))('%s: the same text, from CONFUSION PAIRS to the end', (_n, c) => {
-    expect(formatErrorLists(errorLists(scored(c).utterances))).toBe(c.dtl);
-  });
+  it.each(golden.cases.map((c) => [c.name, c] as const))(
+    '%s: the same text, from CONFUSION PAIRS to the end',
+    (_n, c) => {
+      expect(formatErrorLists(errorLists(scored(c).utterances))).toBe(c.dtl);
+    },
+  );
 
   it('counts add up to the WER counts (234 golden pairs)', () => {
     const r = scored(golden.cases.find((c) => c.name === 'golden-pairs')!);
@@ -35,16 +45,33 @@ describe("error lists match NIST sclite's -o dtl report (golden from sctk, see t
 });
 
 describe('error lists', () => {
-  const utt = (ops: [string, string | null, string | null][]) => ({ pairs: ops.map(([op, ref, hyp]) => ({ op: op as 'C' | 'S' | 'D' | 'I', ref, hyp })) });
+  const utt = (ops: [string, string | null, string | null][]) => ({
+    pairs: ops.map(([op, ref, hyp]) => ({ op: op as 'C' | 'S' | 'D' | 'I', ref, hyp })),
+  });
   const utts = [
-    utt([['S', 'SIX', 'THREE'], ['C', 'one', 'one'], ['I', null, 'two']]),
-    utt([['S', 'six', 'three'], ['D', 'Eight', null], ['S', 'eight', 'six']]),
+    utt([
+      ['S', 'SIX', 'THREE'],
+      ['C', 'one', 'one'],
+      ['I', null, 'two'],
+    ]),
+    utt([
+      ['S', 'six', 'three'],
+      ['D', 'Eight', null],
+      ['S', 'eight', 'six'],
+    ]),
   ];
 
   it('fold case by default (sclite) and keep it when case-sensitive (kaldi)', () => {
-    expect(errorLists(utts).confusionPairs).toEqual([{ ref: 'six', hyp: 'three', count: 2 }, { ref: 'eight', hyp: 'six', count: 1 }]);
+    expect(errorLists(utts).confusionPairs).toEqual([
+      { ref: 'six', hyp: 'three', count: 2 },
+      { ref: 'eight', hyp: 'six', count: 1 },
+    ]);
     const cs = errorLists(utts, true);
-    expect(cs.confusionPairs).toEqual([{ ref: 'SIX', hyp: 'THREE', count: 1 }, { ref: 'eight', hyp: 'six', count: 1 }, { ref: 'six', hyp: 'three', count: 1 }]);
+    expect(cs.confusionPairs).toEqual([
+      { ref: 'SIX', hyp: 'THREE', count: 1 },
+      { ref: 'eight', hyp: 'six', count: 1 },
+      { ref: 'six', hyp: 'three', count: 1 },
+    ]);
     expect(cs.deletions).toEqual([{ word: 'Eight', count: 1 }]);
   });
 
@@ -54,15 +81,30 @@ describe('error lists', () => {
     const two = sumErrorLists([one, one]);
     expect(two.confusionPairs).toEqual(one.confusionPairs.map((x) => ({ ...x, count: 2 * x.count })));
     expect(two.deletions).toEqual(one.deletions.map((x) => ({ ...x, count: 2 * x.count })));
-    const a = errorLists([utt([['S', 'six', 'three']])]), b = errorLists([utt([['S', 'two', 'oh'], ['S', 'two', 'oh']])]);
-    expect(sumErrorLists([a, b]).confusionPairs).toEqual([{ ref: 'two', hyp: 'oh', count: 2 }, { ref: 'six', hyp: 'three', count: 1 }]);
+    const a = errorLists([utt([['S', 'six', 'three']])]),
+      b = errorLists([
+        utt([
+          ['S', 'two', 'oh'],
+          ['S', 'two', 'oh'],
+        ]),
+      ]);
+    expect(sumErrorLists([a, b]).confusionPairs).toEqual([
+      { ref: 'two', hyp: 'oh', count: 2 },
+      { ref: 'six', hyp: 'three', count: 1 },
+    ]);
     expect(sumErrorLists([]).insertions).toEqual([]);
   });
 
   it('sort by count, then by text, and cut to the top n', () => {
     const e = errorLists(utts);
-    expect(e.substitutions).toEqual([{ word: 'six', count: 2 }, { word: 'eight', count: 1 }]);
-    expect(e.falselyRecognized).toEqual([{ word: 'three', count: 2 }, { word: 'six', count: 1 }]);
+    expect(e.substitutions).toEqual([
+      { word: 'six', count: 2 },
+      { word: 'eight', count: 1 },
+    ]);
+    expect(e.falselyRecognized).toEqual([
+      { word: 'three', count: 2 },
+      { word: 'six', count: 1 },
+    ]);
     expect(e.insertions).toEqual([{ word: 'two', count: 1 }]);
     const t = topErrors(e, 1);
     expect(t.confusionPairs).toHaveLength(1);

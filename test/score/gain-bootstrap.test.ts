@@ -11,7 +11,10 @@ function make(n: number, seed: number, f: (i: number, rng: Rng) => Omit<GainUtte
 describe('bootstrap of the gain kept (eval stage)', () => {
   it('is exact when the share is the same in every utterance', () => {
     // Every utterance: baseline 50, ensemble 60, student 58 -> 80 % in any resample.
-    const r = bootstrapGainKept(make(30, 1, () => ({ baseline: 50, ensemble: 60, student: 58 })), { replicates: 200, seed: 3 });
+    const r = bootstrapGainKept(
+      make(30, 1, () => ({ baseline: 50, ensemble: 60, student: 58 })),
+      { replicates: 200, seed: 3 },
+    );
     expect(r.gainKept).toBeCloseTo(0.8, 12);
     expect(r.ciLow).toBeCloseTo(0.8, 12);
     expect(r.ciHigh).toBeCloseTo(0.8, 12);
@@ -41,7 +44,10 @@ describe('bootstrap of the gain kept (eval stage)', () => {
   });
 
   it('leaves the share and the interval undefined when the ensemble gains nothing', () => {
-    const r = bootstrapGainKept(make(20, 2, () => ({ baseline: 60, ensemble: 60, student: 70 })), { replicates: 100 });
+    const r = bootstrapGainKept(
+      make(20, 2, () => ({ baseline: 60, ensemble: 60, student: 70 })),
+      { replicates: 100 },
+    );
     expect(r.gainKept).toBeNull();
     expect(r.ciLow).toBeNull();
     expect(r.ciHigh).toBeNull();
@@ -49,7 +55,9 @@ describe('bootstrap of the gain kept (eval stage)', () => {
   });
 
   it('rejects counts outside [0, frames] and bad options', () => {
-    expect(() => bootstrapGainKept([{ frames: 10, baseline: 11, ensemble: 5, student: 5 }])).toThrow(/correct-frame counts/);
+    expect(() => bootstrapGainKept([{ frames: 10, baseline: 11, ensemble: 5, student: 5 }])).toThrow(
+      /correct-frame counts/,
+    );
     expect(() => bootstrapGainKept([], { replicates: 0 })).toThrow(RangeError);
     expect(() => bootstrapGainKept([], { confidence: 1 })).toThrow(RangeError);
   });

@@ -5,9 +5,15 @@ import { Rng } from '../../src/util/rng.ts';
 /** 6 speakers x 30 utterances of 10 words; A - B errors per utterance = the speaker's offset +- 1 (large between-speaker variance). */
 function clustered(offsets = [-3, -2, 1, 2, 3, 4]) {
   const rng = new Rng(11);
-  const speakers: string[] = [], diff: number[] = [], words: number[] = [];
+  const speakers: string[] = [],
+    diff: number[] = [],
+    words: number[] = [];
   offsets.forEach((o, s) => {
-    for (let i = 0; i < 30; i++) { speakers.push(`spk${s}`); diff.push(o + (rng.int(3) - 1)); words.push(10); }
+    for (let i = 0; i < 30; i++) {
+      speakers.push(`spk${s}`);
+      diff.push(o + (rng.int(3) - 1));
+      words.push(10);
+    }
   });
   return { speakers, diff, words };
 }
@@ -24,8 +30,15 @@ describe('speaker-level (two-stage cluster) bootstrap', () => {
       const got: number[] = [];
       draw(rng, (i) => got.push(i));
       // Runs of one speaker as long as the speaker's utterance count, 3 speakers drawn.
-      let k = 0, runs = 0;
-      while (k < got.length) { const s = spk(got[k]); const n = sizes[s]; expect(got.slice(k, k + n).every((i) => spk(i) === s)).toBe(true); k += n; runs++; }
+      let k = 0,
+        runs = 0;
+      while (k < got.length) {
+        const s = spk(got[k]);
+        const n = sizes[s];
+        expect(got.slice(k, k + n).every((i) => spk(i) === s)).toBe(true);
+        k += n;
+        runs++;
+      }
       expect(runs).toBe(3);
     }
     expect(() => makeResampler(3, [0, 1, 1], ['x', 'x', 'y'])).toThrow(/speaker 'x' lies in 2 strata/);
@@ -47,19 +60,27 @@ describe('speaker-level (two-stage cluster) bootstrap', () => {
     expect(100 * utt.estimates[0].low!).toBeCloseTo(pb.ciLow, 9);
     expect(100 * utt.estimates[0].high!).toBeCloseTo(pb.ciHigh, 9);
     expect(bootstrapSums([words, diff], [ratio], { replicates: 2000, seed: 3, clusters: speakers })).toEqual(spk);
-    expect(bootstrapSums([words, diff], [ratio], { replicates: 2000, seed: 4, clusters: speakers }).estimates[0].low).not.toBe(spk.estimates[0].low);
+    expect(
+      bootstrapSums([words, diff], [ratio], { replicates: 2000, seed: 4, clusters: speakers }).estimates[0].low,
+    ).not.toBe(spk.estimates[0].low);
   });
 
   it('with one speaker says the interval cannot be estimated instead of giving a zero-width one', () => {
-    const words = [10, 10, 10, 10], diff = [1, 2, 0, 3];
+    const words = [10, 10, 10, 10],
+      diff = [1, 2, 0, 3];
     const r = bootstrapSums([words, diff], [ratio], { replicates: 100, clusters: ['only', 'only', 'only', 'only'] });
     expect(r.note).toBe('n/a: 1 speaker');
     expect(r.estimates[0]).toMatchObject({ value: 0.15, low: null, high: null, aboveZero: null });
   });
 
   it('sets aside replicates where a statistic is undefined and gives no interval when most are', () => {
-    const words = [10, 10, 10, 10], diff = [0, 0, 0, 1];
-    const r = bootstrapSums([words, diff], [(t) => (t[1] > 1 ? t[1] : null)], { replicates: 400, seed: 1, clusters: ['a', 'b', 'c', 'd'] });
+    const words = [10, 10, 10, 10],
+      diff = [0, 0, 0, 1];
+    const r = bootstrapSums([words, diff], [(t) => (t[1] > 1 ? t[1] : null)], {
+      replicates: 400,
+      seed: 1,
+      clusters: ['a', 'b', 'c', 'd'],
+    });
     expect(r.estimates[0].undefinedReplicates).toBeGreaterThan(200); // defined only when speaker d is drawn twice or more
     expect(r.estimates[0].low).toBeNull();
   });

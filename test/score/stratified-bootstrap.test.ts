@@ -1,10 +1,17 @@
 import { describe, it, expect } from 'vitest';
-import { bootstrapGainKept, makeResampler, pairedBootstrapErrorDiff, pairedBootstrapWer } from '../../src/score/significance.ts';
+import {
+  bootstrapGainKept,
+  makeResampler,
+  pairedBootstrapErrorDiff,
+  pairedBootstrapWer,
+} from '../../src/score/significance.ts';
 import { scoreTranscripts } from '../../src/score/wer.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const draws = (n: number, strata: (string | number)[] | undefined, seed: number, reps = 1) => {
-  const r = makeResampler(n, strata), rng = new Rng(seed), out: number[] = [];
+  const r = makeResampler(n, strata),
+    rng = new Rng(seed),
+    out: number[] = [];
   for (let k = 0; k < reps; k++) r(rng, (i) => out.push(i));
   return out;
 };
@@ -26,7 +33,12 @@ describe('stratified bootstrap (pooling experiments)', () => {
 
   it('with one stratum holding every utterance in order, draws exactly as the plain bootstrap', () => {
     expect(draws(17, Array(17).fill(0), 3, 20)).toEqual(draws(17, undefined, 3, 20));
-    const u = Array.from({ length: 25 }, (_, i) => ({ frames: 100, baseline: 40 + (i % 7), ensemble: 45 + (i % 5), student: 43 + (i % 6) }));
+    const u = Array.from({ length: 25 }, (_, i) => ({
+      frames: 100,
+      baseline: 40 + (i % 7),
+      ensemble: 45 + (i % 5),
+      student: 43 + (i % 6),
+    }));
     expect(bootstrapGainKept(u, { seed: 2, strata: Array(25).fill('x') })).toEqual(bootstrapGainKept(u, { seed: 2 }));
   });
 
@@ -39,7 +51,11 @@ describe('stratified bootstrap (pooling experiments)', () => {
     // on each of 10. Stratified, every replicate has exactly +10 and -10: delta 0 always.
     const diff = [...Array(5).fill(2), ...Array(10).fill(-1)];
     const words = Array(15).fill(5);
-    const strat = pairedBootstrapErrorDiff(diff, words, { replicates: 300, seed: 1, strata: [...Array(5).fill('A'), ...Array(10).fill('B')] });
+    const strat = pairedBootstrapErrorDiff(diff, words, {
+      replicates: 300,
+      seed: 1,
+      strata: [...Array(5).fill('A'), ...Array(10).fill('B')],
+    });
     expect(strat.deltaWer).toBe(0);
     expect(strat.ciLow).toBe(0);
     expect(strat.ciHigh).toBe(0);

@@ -7,7 +7,14 @@ import { scoreTranscripts } from '../../src/score/wer.ts';
 import { formatSummaryTable } from '../../src/score/report.ts';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), '..', 'golden', 'score');
-interface GoldenUtt { uttId: string; corr: number; sub: number; del: number; ins: number; ops: string }
+interface GoldenUtt {
+  uttId: string;
+  corr: number;
+  sub: number;
+  del: number;
+  ins: number;
+  ops: string;
+}
 const golden = JSON.parse(readFileSync(join(GOLDEN, 'sclite.json'), 'utf8')) as {
   totals: { corr: number; sub: number; del: number; ins: number; sentences: number; refWords: number };
   summaryTable: string;
@@ -25,8 +32,17 @@ describe('sclite mode matches NIST sclite (golden from sctk, see test/golden/sco
     result.utterances.forEach((u, i) => {
       const g = golden.utterances[i];
       const ops = u.pairs.map((p) => p.op).join('');
-      if (u.uttId !== g.uttId || u.corr !== g.corr || u.sub !== g.sub || u.del !== g.del || u.ins !== g.ins || ops !== g.ops) {
-        mismatches.push(`${g.uttId}: ours ${u.corr}/${u.sub}/${u.del}/${u.ins} ${ops}, sclite ${g.corr}/${g.sub}/${g.del}/${g.ins} ${g.ops}`);
+      if (
+        u.uttId !== g.uttId ||
+        u.corr !== g.corr ||
+        u.sub !== g.sub ||
+        u.del !== g.del ||
+        u.ins !== g.ins ||
+        ops !== g.ops
+      ) {
+        mismatches.push(
+          `${g.uttId}: ours ${u.corr}/${u.sub}/${u.del}/${u.ins} ${ops}, sclite ${g.corr}/${g.sub}/${g.del}/${g.ins} ${g.ops}`,
+        );
       }
     });
     expect(mismatches).toEqual([]);
@@ -34,8 +50,14 @@ describe('sclite mode matches NIST sclite (golden from sctk, see test/golden/sco
 
   it('gives the same totals', () => {
     const t = golden.totals;
-    expect({ corr: result.corr, sub: result.sub, del: result.del, ins: result.ins, sentences: result.sentences, refWords: result.refWords })
-      .toEqual(t);
+    expect({
+      corr: result.corr,
+      sub: result.sub,
+      del: result.del,
+      ins: result.ins,
+      sentences: result.sentences,
+      refWords: result.refWords,
+    }).toEqual(t);
     expect(result.wer).toBeCloseTo((100 * (t.sub + t.del + t.ins)) / t.refWords, 10);
   });
 

@@ -1,5 +1,13 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { createLogger, etaSeconds, formatDuration, renderProgress, setLogLevel, getLogLevel, type LoggerOptions } from '../../src/util/log.ts';
+import {
+  createLogger,
+  etaSeconds,
+  formatDuration,
+  renderProgress,
+  setLogLevel,
+  getLogLevel,
+  type LoggerOptions,
+} from '../../src/util/log.ts';
 
 /** A one-column-per-character terminal: '\r' returns to column 0, '\n' ends the line, text overwrites. */
 class FakeTerminal {
@@ -41,9 +49,13 @@ function clockedLogger(stream: LoggerOptions['stream']) {
 describe('progress', () => {
   it('renders count, rate, elapsed time and an ETA at the mean rate', () => {
     const p = { label: 'align train', count: 25, total: 100, unit: 'utts', elapsedSec: 10 };
-    expect(renderProgress(p, true)).toBe('align train [########......................] 25/100 utts 2.5/s 10.0s eta 30s');
+    expect(renderProgress(p, true)).toBe(
+      'align train [########......................] 25/100 utts 2.5/s 10.0s eta 30s',
+    );
     expect(renderProgress(p, false)).toBe('align train: 25/100 utts (2.5/s, 10.0s, eta 30s)');
-    expect(renderProgress({ ...p, count: 100, extra: 'done' }, false)).toBe('align train: 100/100 utts (10.0/s, 10.0s) done');
+    expect(renderProgress({ ...p, count: 100, extra: 'done' }, false)).toBe(
+      'align train: 100/100 utts (10.0/s, 10.0s) done',
+    );
   });
 
   it('has no ETA without a total, before the first item, or at or past the total', () => {
@@ -66,12 +78,19 @@ describe('progress', () => {
     const p = logger.progress('features train', 1000, 'utts');
     const drawn: string[] = [];
     // A slow first item (ETA in hours), then the rest: the last report has no ETA and is shorter.
-    for (const [ms, n] of [[13_000, 1], [13_500, 400], [14_200, 599]] as const) {
+    for (const [ms, n] of [
+      [13_000, 1],
+      [13_500, 400],
+      [14_200, 599],
+    ] as const) {
       clock.ms = ms;
       p.tick(n);
       drawn.push(term.screen()[0]);
     }
-    const last = renderProgress({ label: 'features train', count: 1000, total: 1000, unit: 'utts', elapsedSec: 14.2 }, true);
+    const last = renderProgress(
+      { label: 'features train', count: 1000, total: 1000, unit: 'utts', elapsedSec: 14.2 },
+      true,
+    );
     expect(drawn[2]).toBe(last);
     expect(last.length).toBeLessThan(drawn[0].length);
     p.done();

@@ -9,10 +9,14 @@ import { validateFile, ARTEFACT_LABELS } from '../../pipeline/validate.ts';
 export function register(program: Command): void {
   program
     .command('validate')
-    .description('check a recipe (.yaml), manifest (.jsonl), data dir, CMVN file, Arrow feature, alignment or soft-target file (by its schema metadata) or stage dir; exit 2 when invalid')
+    .description(
+      'check a recipe (.yaml), manifest (.jsonl), data dir, CMVN file, Arrow feature, alignment or soft-target file (by its schema metadata) or stage dir; exit 2 when invalid',
+    )
     .argument('<path>', 'file or directory to check')
     .action(async (path: string) => {
       const summary = await validateFile(path);
-      process.stdout.write(`ok: ${summary.path} is a valid ${ARTEFACT_LABELS[summary.kind]}\n${summary.lines.join('\n')}\n`);
+      process.stdout.write(
+        `ok: ${summary.path} is a valid ${ARTEFACT_LABELS[summary.kind]}\n${summary.lines.join('\n')}\n`,
+      );
     });
 }

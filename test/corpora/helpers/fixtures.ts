@@ -42,20 +42,34 @@ export function garbage(rng: Rng, n = 600): Uint8Array {
 }
 
 /** FSDD layout: `<dir>/recordings/{digit}_{speaker}_{index}.wav`. */
-export function makeFsddDir(dir: string, speakers: string[], takesPerDigit: number, opts: { rateHz?: number; seed?: number } = {}): string {
+export function makeFsddDir(
+  dir: string,
+  speakers: string[],
+  takesPerDigit: number,
+  opts: { rateHz?: number; seed?: number } = {},
+): string {
   const rate = opts.rateHz ?? 8000;
   for (const spk of speakers) {
     const rng = new Rng(`fsdd-fixture:${opts.seed ?? 1}:${spk}`);
     for (let d = 0; d < 10; d++) {
       for (let i = 0; i < takesPerDigit; i++) {
-        put(join(dir, 'recordings', `${d}_${spk}_${i}.wav`), encodeWav(burst(rng, rng.uniform(0.25, 0.45), rate), rate));
+        put(
+          join(dir, 'recordings', `${d}_${spk}_${i}.wav`),
+          encodeWav(burst(rng, rng.uniform(0.25, 0.45), rate), rate),
+        );
       }
     }
   }
   return dir;
 }
 
-export interface LibriUtt { speaker: string; chapter: string; index: number; text: string; durationSec?: number }
+export interface LibriUtt {
+  speaker: string;
+  chapter: string;
+  index: number;
+  text: string;
+  durationSec?: number;
+}
 
 /** LibriSpeech layout under `<root>/<subset>/...` with FLAC audio (16 kHz). */
 export function makeLibriSubset(root: string, subset: string, utts: LibriUtt[], seed = 1): void {
@@ -71,7 +85,13 @@ export function makeLibriSubset(root: string, subset: string, utts: LibriUtt[], 
   for (const [f, lines] of trans) put(f, lines.join('\n') + '\n');
 }
 
-export interface TimitUtt { part: 'TRAIN' | 'TEST'; region: string; speaker: string; utt: string; words: string[] }
+export interface TimitUtt {
+  part: 'TRAIN' | 'TEST';
+  region: string;
+  speaker: string;
+  utt: string;
+  words: string[];
+}
 
 /** TIMIT layout: SPHERE .WAV + .TXT + .WRD + .PHN (upper-case names unless `lowerCase`). */
 export function makeTimitTree(root: string, utts: TimitUtt[], opts: { lowerCase?: boolean; seed?: number } = {}): void {
@@ -100,9 +120,17 @@ export function makeTimitTree(root: string, utts: TimitUtt[], opts: { lowerCase?
     pos += tail.length;
     const all = new Float32Array(pos);
     let o = 0;
-    for (const p of parts) { all.set(p, o); o += p.length; }
+    for (const p of parts) {
+      all.set(p, o);
+      o += p.length;
+    }
     const base = join(dir, name(u.utt));
-    put(`${base}.${name('wav')}`, encodeSphere(all, rate, { fields: { database_id: 'TIMIT', utterance_id: `${u.speaker}_${u.utt}`.toLowerCase() } }));
+    put(
+      `${base}.${name('wav')}`,
+      encodeSphere(all, rate, {
+        fields: { database_id: 'TIMIT', utterance_id: `${u.speaker}_${u.utt}`.toLowerCase() },
+      }),
+    );
     put(`${base}.${name('txt')}`, `0 ${pos} ${u.words.join(' ')}.\n`);
     put(`${base}.${name('wrd')}`, wrd.join('\n') + '\n');
     put(`${base}.${name('phn')}`, phn.join('\n') + '\n');

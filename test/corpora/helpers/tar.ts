@@ -53,7 +53,7 @@ function header(m: TarMember, size: number): Uint8Array {
 export function makeTarGz(members: TarMember[]): Uint8Array {
   const chunks: Uint8Array[] = [];
   for (const m of members) {
-    const data = typeof m.data === 'string' ? new TextEncoder().encode(m.data) : m.data ?? new Uint8Array(0);
+    const data = typeof m.data === 'string' ? new TextEncoder().encode(m.data) : (m.data ?? new Uint8Array(0));
     const size = m.type === '0' || m.type === undefined ? data.length : 0;
     chunks.push(header(m, size));
     if (size > 0) {

@@ -44,15 +44,26 @@ export { quiet };
 
 export const PHONES = new PhoneSet(['SIL', 'SPN', 'AA', 'B', 'IY', 'K', 'S', 'T']);
 export const PRONS: [string, string[]][] = [
-  ['A', ['AA']], ['BAA', ['B', 'AA']], ['BIKS', ['B', 'IY', 'K', 'S']], ['KIY', ['K', 'IY']],
-  ['SIT', ['S', 'IY', 'T']], ['TAB', ['T', 'AA', 'B']], ['TAB', ['T', 'AA', 'B', 'S']],
+  ['A', ['AA']],
+  ['BAA', ['B', 'AA']],
+  ['BIKS', ['B', 'IY', 'K', 'S']],
+  ['KIY', ['K', 'IY']],
+  ['SIT', ['S', 'IY', 'T']],
+  ['TAB', ['T', 'AA', 'B']],
+  ['TAB', ['T', 'AA', 'B', 'S']],
 ];
 export const VOCAB = [...new Set(PRONS.map((p) => p[0]))];
 export const FEATURE_DIM = 10;
 const FBANK = fbankOptions({ numMelBins: FEATURE_DIM });
 export const FEATURE_CONFIG: FeatureConfig = {
-  sampleRateHz: 16000, frameShiftMs: FBANK.frameShiftMs, frameLengthMs: FBANK.frameLengthMs, numMelBins: FEATURE_DIM,
-  fbankDim: FEATURE_DIM, mfccDim: null, fbank: FBANK, mfcc: null,
+  sampleRateHz: 16000,
+  frameShiftMs: FBANK.frameShiftMs,
+  frameLengthMs: FBANK.frameLengthMs,
+  numMelBins: FEATURE_DIM,
+  fbankDim: FEATURE_DIM,
+  mfccDim: null,
+  fbank: FBANK,
+  mfcc: null,
 };
 export const FEATURE_CONFIG_HASH = 'tiny-feature-config';
 
@@ -67,7 +78,11 @@ export function hmmModel() {
   const topology = new Topology(PHONES);
   const tm = new TransitionModel(topology);
   const ctx = new MonophoneContext(topology);
-  const am = new AmDiagGmm(Array.from({ length: ctx.numPdfs }, () => DiagGmm.single(new Float64Array(FEATURE_DIM), new Float64Array(FEATURE_DIM).fill(1))));
+  const am = new AmDiagGmm(
+    Array.from({ length: ctx.numPdfs }, () =>
+      DiagGmm.single(new Float64Array(FEATURE_DIM), new Float64Array(FEATURE_DIM).fill(1)),
+    ),
+  );
   return { phones: PHONES, topology, tm, ctx, am };
 }
 
@@ -103,7 +118,9 @@ export class TinyWorld {
     this.rng = new Rng(opts.seed ?? 'tiny-world');
     this.sigma = opts.sigma ?? 1.1;
     this.numSenones = this.hmm.ctx.numPdfs;
-    this.means = Array.from({ length: this.numSenones }, () => Float64Array.from({ length: FEATURE_DIM }, () => 2 * this.rng.gauss()));
+    this.means = Array.from({ length: this.numSenones }, () =>
+      Float64Array.from({ length: FEATURE_DIM }, () => 2 * this.rng.gauss()),
+    );
   }
 
   /** Senones of a phone's states with 2-4 frames each (1-2 for silence states). */
@@ -161,7 +178,8 @@ export function makeSplits(world: TinyWorld, opts: TinyOptions = {}): Record<str
     for (let s = 0; s < n; s++) {
       const spk = `${split}s${s}`;
       const offset = Float64Array.from({ length: FEATURE_DIM }, () => 0.3 * world.rng.gauss());
-      for (let u = 0; u < per; u++) out[split].push(world.utterance(`${spk}_${String(u).padStart(3, '0')}`, spk, world.randomWords(), offset));
+      for (let u = 0; u < per; u++)
+        out[split].push(world.utterance(`${spk}_${String(u).padStart(3, '0')}`, spk, world.randomWords(), offset));
     }
   }
   return out;
@@ -181,14 +199,39 @@ export async function writeDataDir(dir: string, splits: Record<string, TinyUtt[]
   const counts: CorpusInfo['counts'] = {};
   for (const [split, utts] of Object.entries(splits)) {
     manifests[split] = {
-      recordings: utts.map((u) => ({ id: u.uttId, speaker: u.speaker, path: join(dir, 'wav', `${u.uttId}.wav`), format: 'wav', channel: 0, sampleRateHz: 16000, numSamples: u.numFrames * 160, durationSec: u.numFrames / 100 })),
-      supervisions: utts.map((u) => ({ id: u.uttId, recordingId: u.uttId, speaker: u.speaker, startSec: 0, durationSec: u.numFrames / 100, text: u.words.join(' ') })),
+      recordings: utts.map((u) => ({
+        id: u.uttId,
+        speaker: u.speaker,
+        path: join(dir, 'wav', `${u.uttId}.wav`),
+        format: 'wav',
+        channel: 0,
+        sampleRateHz: 16000,
+        numSamples: u.numFrames * 160,
+        durationSec: u.numFrames / 100,
+      })),
+      supervisions: utts.map((u) => ({
+        id: u.uttId,
+        recordingId: u.uttId,
+        speaker: u.speaker,
+        startSec: 0,
+        durationSec: u.numFrames / 100,
+        text: u.words.join(' '),
+      })),
     };
-    counts[split] = { recordings: utts.length, supervisions: utts.length, durationSec: utts.reduce((a, u) => a + u.numFrames / 100, 0), speakers: new Set(utts.map((u) => u.speaker)).size };
+    counts[split] = {
+      recordings: utts.length,
+      supervisions: utts.length,
+      durationSec: utts.reduce((a, u) => a + u.numFrames / 100, 0),
+      speakers: new Set(utts.map((u) => u.speaker)).size,
+    };
   }
   const info: CorpusInfo = {
-    corpus: 'tiny', splits: Object.keys(splits), sampleRateHz: 16000, counts,
-    skipped: { done: 0, skipped: 0, reasons: [] }, options: {},
+    corpus: 'tiny',
+    splits: Object.keys(splits),
+    sampleRateHz: 16000,
+    counts,
+    skipped: { done: 0, skipped: 0, reasons: [] },
+    options: {},
   };
   await writeCorpus(dir, info, manifests);
 }
@@ -196,7 +239,11 @@ export async function writeDataDir(dir: string, splits: Record<string, TinyUtt[]
 /** `<dir>/<split>.arrow` feature files as the features stage writes them. */
 export async function writeFeatures(dir: string, splits: Record<string, TinyUtt[]>): Promise<void> {
   for (const [split, utts] of Object.entries(splits)) {
-    const w = await FeatureFileWriter.open(join(dir, `${split}.arrow`), { configHash: FEATURE_CONFIG_HASH, featureConfig: FEATURE_CONFIG, split });
+    const w = await FeatureFileWriter.open(join(dir, `${split}.arrow`), {
+      configHash: FEATURE_CONFIG_HASH,
+      featureConfig: FEATURE_CONFIG,
+      split,
+    });
     for (const u of utts) w.add(u.uttId, { numFrames: u.numFrames, dim: FEATURE_DIM, data: u.feats });
     await w.finish();
   }
@@ -206,16 +253,26 @@ export async function writeFeatures(dir: string, splits: Record<string, TinyUtt[
  * `<dir>/lang/` and `<dir>/model.json` of a monophone model over `phones` (every phone trained, one
  * Gaussian per senone): a stand-in align output for building decoders over large lexicons.
  */
-export async function writeMonophoneAlign(dir: string, phones: PhoneSet, optionalSilenceProb = 0.5): Promise<{ langDir: string; model: string }> {
+export async function writeMonophoneAlign(
+  dir: string,
+  phones: PhoneSet,
+  optionalSilenceProb = 0.5,
+): Promise<{ langDir: string; model: string }> {
   const topology = new Topology(phones);
   const tm = new TransitionModel(topology);
   const ctx = new MonophoneContext(topology);
-  const am = new AmDiagGmm(Array.from({ length: ctx.numPdfs }, () => DiagGmm.single(new Float64Array(2), new Float64Array(2).fill(1))));
+  const am = new AmDiagGmm(
+    Array.from({ length: ctx.numPdfs }, () => DiagGmm.single(new Float64Array(2), new Float64Array(2).fill(1))),
+  );
   const lex = new Lexicon();
   lex.add('<UNK>', ['SPN']);
   const lang: Lang = {
-    phones, lexicon: lex, words: SymbolTable.forWords(lex.words()), oovs: new Map(),
-    sourceCounts: { corpus: 0, cmudict: 0, g2p: 0 }, options: { corpusLexiconPath: null, useCmudict: false, optionalSilenceProb },
+    phones,
+    lexicon: lex,
+    words: SymbolTable.forWords(lex.words()),
+    oovs: new Map(),
+    sourceCounts: { corpus: 0, cmudict: 0, g2p: 0 },
+    options: { corpusLexiconPath: null, useCmudict: false, optionalSilenceProb },
   };
   await writeLang(join(dir, 'lang'), lang);
   await saveModel(join(dir, 'model.json'), { phones, topology, tm, ctx, am });
@@ -232,7 +289,10 @@ export function uniformUnigramArpa(words: readonly string[]): string {
 export async function writeAlignDir(dir: string, world: TinyWorld, optionalSilenceProb = 0.5): Promise<void> {
   const lex = world.lex;
   const lang: Lang = {
-    phones: PHONES, lexicon: lex, words: SymbolTable.forWords(lex.words()), oovs: new Map(),
+    phones: PHONES,
+    lexicon: lex,
+    words: SymbolTable.forWords(lex.words()),
+    oovs: new Map(),
     sourceCounts: { corpus: lex.size, cmudict: 0, g2p: 0 },
     options: { corpusLexiconPath: null, useCmudict: false, optionalSilenceProb },
   };
@@ -274,7 +334,8 @@ export async function writeModel(dir: string, world: TinyWorld, train: TinyUtt[]
   const centred = spec.cmvn.mode !== 'none';
   for (let s = 0; s < outS; s++) {
     const m = world.means[s % S];
-    let sq = 0, wm = 0;
+    let sq = 0,
+      wm = 0;
     for (let d = 0; d < FEATURE_DIM; d++) {
       const w = m[d] * inv * (1 + spec.perturb * rng.gauss());
       W[d * outS + s] = w;
@@ -284,15 +345,22 @@ export async function writeModel(dir: string, world: TinyWorld, train: TinyUtt[]
     // Members see mean-normalised features x - mean: logits w.(x - mean) + b + w.mean = w.x + b.
     b[s] = -0.5 * sq * inv + Math.log(priors[s % S]) + (centred ? wm : 0);
   }
-  const classifier = createFrameClassifier({ inputDim: FEATURE_DIM, hiddenLayers: 0, hiddenUnits: 1, numSenones: outS }, 1);
+  const classifier = createFrameClassifier(
+    { inputDim: FEATURE_DIM, hiddenLayers: 0, hiddenUnits: 1, numSenones: outS },
+    1,
+  );
   const wt = [tf.tensor2d(W, [FEATURE_DIM, outS]), tf.tensor1d(b)];
   classifier.model.setWeights(wt);
   tf.dispose(wt);
   const sidecar: ModelSidecar = {
-    kind: SIDECAR_KIND, formatVersion: SIDECAR_VERSION, shape: classifier.shape,
+    kind: SIDECAR_KIND,
+    formatVersion: SIDECAR_VERSION,
+    shape: classifier.shape,
     senones: { numSenones: outS, ...(spec.senoneInventoryId ? { id: spec.senoneInventoryId } : {}) },
-    featureConfig: (spec.featureConfig ?? FEATURE_CONFIG) as unknown as Record<string, unknown>, featureDim: FEATURE_DIM,
-    splice: { leftContext: 0, rightContext: 0 }, cmvn: spec.cmvn,
+    featureConfig: (spec.featureConfig ?? FEATURE_CONFIG) as unknown as Record<string, unknown>,
+    featureDim: FEATURE_DIM,
+    splice: { leftContext: 0, rightContext: 0 },
+    cmvn: spec.cmvn,
     priors: Array.from({ length: outS }, (_, s) => priors[s % S] * (outS === S ? 1 : S / outS)),
     output: 'posteriors',
   };
@@ -303,28 +371,76 @@ export async function writeModel(dir: string, world: TinyWorld, train: TinyUtt[]
 export const NO_CMVN: CmvnOptions = { mode: 'none', normVars: false };
 export const SPEAKER_CMVN: CmvnOptions = { mode: 'speaker', normVars: false };
 
-const entry = (name: string, role: string, train: TinyUtt[]) => ({ name, role, dir: `${name}/final`, seed: 0, weightsHash: '', bestEpoch: 1, bestAccuracy: 0, accuracyOn: 'dev', epochs: 1, stopReason: 'max-epochs', subset: null, trainFrames: 0, trainUtterances: train.length });
+const entry = (name: string, role: string, train: TinyUtt[]) => ({
+  name,
+  role,
+  dir: `${name}/final`,
+  seed: 0,
+  weightsHash: '',
+  bestEpoch: 1,
+  bestAccuracy: 0,
+  accuracyOn: 'dev',
+  epochs: 1,
+  stopReason: 'max-epochs',
+  subset: null,
+  trainFrames: 0,
+  trainUtterances: train.length,
+});
 
 /** The train stage's output: `models.json` with baseline and members (model dirs in `<name>/final/`). */
-export async function writeTrainStage(trainDir: string, world: TinyWorld, train: TinyUtt[], members = 3): Promise<void> {
+export async function writeTrainStage(
+  trainDir: string,
+  world: TinyWorld,
+  train: TinyUtt[],
+  members = 3,
+): Promise<void> {
   const models = [entry('baseline', 'baseline', train)];
-  await writeModel(join(trainDir, 'baseline', 'final'), world, train, { perturb: 0.5, seed: 'baseline', cmvn: NO_CMVN });
+  await writeModel(join(trainDir, 'baseline', 'final'), world, train, {
+    perturb: 0.5,
+    seed: 'baseline',
+    cmvn: NO_CMVN,
+  });
   for (let k = 1; k <= members; k++) {
     models.push(entry(`member-${k}`, 'member', train));
-    await writeModel(join(trainDir, `member-${k}`, 'final'), world, train, { perturb: 0.45, seed: `member-${k}`, cmvn: SPEAKER_CMVN });
+    await writeModel(join(trainDir, `member-${k}`, 'final'), world, train, {
+      perturb: 0.45,
+      seed: `member-${k}`,
+      cmvn: SPEAKER_CMVN,
+    });
   }
-  await writeJsonAtomic(join(trainDir, 'models.json'), { format: 'am-distill.acoustic-models', version: 1, inventory: {}, trainConfig: {}, data: {}, models });
+  await writeJsonAtomic(join(trainDir, 'models.json'), {
+    format: 'am-distill.acoustic-models',
+    version: 1,
+    inventory: {},
+    trainConfig: {},
+    data: {},
+    models,
+  });
 }
 
 /** The distill stage's output: `students.json` with the student. */
 export async function writeDistillStage(distillDir: string, world: TinyWorld, train: TinyUtt[]): Promise<void> {
-  await writeModel(join(distillDir, 'student', 'final'), world, train, { perturb: 0.2, seed: 'student', cmvn: NO_CMVN });
-  await writeJsonAtomic(join(distillDir, 'students.json'), { format: 'am-distill.students', version: 1, teachers: [], students: [{ ...entry('student', 'student', train), targetSet: 'main', temperature: 2, k: 10, loss: {} }] });
+  await writeModel(join(distillDir, 'student', 'final'), world, train, {
+    perturb: 0.2,
+    seed: 'student',
+    cmvn: NO_CMVN,
+  });
+  await writeJsonAtomic(join(distillDir, 'students.json'), {
+    format: 'am-distill.students',
+    version: 1,
+    teachers: [],
+    students: [{ ...entry('student', 'student', train), targetSet: 'main', temperature: 2, k: 10, loss: {} }],
+  });
 }
 
 /** An ARPA trigram trained on the transcripts of `utts` (what the lm stage does). */
 export function arpaOf(utts: readonly { words: readonly string[] }[], order = 3): string {
-  return formatArpa(estimateKneserNey(utts.map((u, i) => ({ words: [...u.words], line: i + 1 })), { order, logger: quiet }));
+  return formatArpa(
+    estimateKneserNey(
+      utts.map((u, i) => ({ words: [...u.words], line: i + 1 })),
+      { order, logger: quiet },
+    ),
+  );
 }
 
 /** A bigram LM that allows only `words` in this order (log10 1 on the chain, -99 elsewhere). */
@@ -336,10 +452,24 @@ export function forcedArpa(vocab: readonly string[], words: readonly string[]): 
 }
 
 /** The whole tiny experiment under `root`: data/, features/, align/, train/, distill/, lm.arpa. */
-export async function writeTinyExperiment(root: string, opts: TinyOptions = {}): Promise<{ world: TinyWorld; splits: Record<string, TinyUtt[]>; dirs: Record<'data' | 'features' | 'align' | 'train' | 'distill', string>; lm: string }> {
+export async function writeTinyExperiment(
+  root: string,
+  opts: TinyOptions = {},
+): Promise<{
+  world: TinyWorld;
+  splits: Record<string, TinyUtt[]>;
+  dirs: Record<'data' | 'features' | 'align' | 'train' | 'distill', string>;
+  lm: string;
+}> {
   const world = new TinyWorld(opts);
   const splits = makeSplits(world, opts);
-  const dirs = { data: join(root, 'data'), features: join(root, 'features'), align: join(root, 'align'), train: join(root, 'train'), distill: join(root, 'distill') };
+  const dirs = {
+    data: join(root, 'data'),
+    features: join(root, 'features'),
+    align: join(root, 'align'),
+    train: join(root, 'train'),
+    distill: join(root, 'distill'),
+  };
   await writeDataDir(dirs.data, splits);
   await writeFeatures(dirs.features, splits);
   await writeAlignDir(dirs.align, world);
@@ -351,8 +481,14 @@ export async function writeTinyExperiment(root: string, opts: TinyOptions = {}):
 }
 
 const toyStage = (name: string, inputs: string[], write: (out: string) => Promise<void>): StageDefinition => ({
-  name, doc: `toy ${name}`, inputs, schema: {},
-  async run(ctx) { await write(ctx.outDir); return {}; },
+  name,
+  doc: `toy ${name}`,
+  inputs,
+  schema: {},
+  async run(ctx) {
+    await write(ctx.outDir);
+    return {};
+  },
 });
 
 /**
@@ -365,8 +501,18 @@ export function toyDecodeRegistry(make: () => { world: TinyWorld; splits: Record
     .register(toyStage('prepare', [], async (o) => writeDataDir(o, make().splits)))
     .register(toyStage('features', ['prepare'], async (o) => writeFeatures(o, make().splits)))
     .register(toyStage('align', ['prepare', 'features'], async (o) => writeAlignDir(o, make().world)))
-    .register(toyStage('train', ['align'], async (o) => { const t = make(); await writeTrainStage(o, t.world, t.splits.train); }))
-    .register(toyStage('distill', ['train'], async (o) => { const t = make(); await writeDistillStage(o, t.world, t.splits.train); }))
+    .register(
+      toyStage('train', ['align'], async (o) => {
+        const t = make();
+        await writeTrainStage(o, t.world, t.splits.train);
+      }),
+    )
+    .register(
+      toyStage('distill', ['train'], async (o) => {
+        const t = make();
+        await writeDistillStage(o, t.world, t.splits.train);
+      }),
+    )
     .register(lmStage)
     .register(createDecodeStage(['train', 'distill']))
     .register(scoreStage);

@@ -16,7 +16,16 @@ import { runPipeline } from '../../../src/pipeline/runner.ts';
 import { readTrn } from '../../../src/score/trn.ts';
 import { ConfigError } from '../../../src/util/errors.ts';
 import { createLogger } from '../../../src/util/log.ts';
-import { TinyWorld, VOCAB, isolatedWordSplit, makeSplits, quiet, toyDecodeRecipe, toyDecodeRegistry, writeTinyExperiment } from './fixtures.ts';
+import {
+  TinyWorld,
+  VOCAB,
+  isolatedWordSplit,
+  makeSplits,
+  quiet,
+  toyDecodeRecipe,
+  toyDecodeRegistry,
+  writeTinyExperiment,
+} from './fixtures.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -31,17 +40,36 @@ describe('decodeCorpus with a split of its own LM (a one-word grammar)', () => {
     const grammar = join(root, 'one-word.arpa');
     writeFileSync(grammar, formatArpa(grammarModel('one-word', VOCAB)));
     const out = join(root, 'direct-out');
-    const split = (name: string, lm?: string) => ({ name, features: [join(x.dirs.features, `${name}.arrow`)], refs: x.splits[name].map((u, i) => ({ uttId: u.uttId, words: u.words, line: i + 1 })), ...(lm ? { lm } : {}) });
+    const split = (name: string, lm?: string) => ({
+      name,
+      features: [join(x.dirs.features, `${name}.arrow`)],
+      refs: x.splits[name].map((u, i) => ({ uttId: u.uttId, words: u.words, line: i + 1 })),
+      ...(lm ? { lm } : {}),
+    });
     const r = await decodeCorpus({
-      systems: [{ name: 'student', models: [join(x.dirs.distill, 'student', 'final')] }], langDir: join(x.dirs.align, 'lang'), hmmModel: join(x.dirs.align, 'model.json'), lm: x.lm,
-      splits: [split('dev', grammar), split('test')], outDir: out, backend: 'cpu', search: { lmWeight: 1 }, logger: quiet,
+      systems: [{ name: 'student', models: [join(x.dirs.distill, 'student', 'final')] }],
+      langDir: join(x.dirs.align, 'lang'),
+      hmmModel: join(x.dirs.align, 'model.json'),
+      lm: x.lm,
+      splits: [split('dev', grammar), split('test')],
+      outDir: out,
+      backend: 'cpu',
+      search: { lmWeight: 1 },
+      logger: quiet,
     });
     expect(x.splits.dev.some((u) => u.words.length > 1)).toBe(true);
     const dev = readTrn(join(out, 'student', 'dev.trn'));
     expect(dev).toHaveLength(x.splits.dev.length);
     expect(dev.every((h) => h.words.length === 1)).toBe(true);
     expect(readTrn(join(out, 'student', 'test.trn')).some((h) => h.words.length > 1)).toBe(true);
-    expect(r.summary.splitLms).toEqual({ dev: expect.objectContaining({ file: grammar, order: 2, vocabulary: VOCAB.length + 2, searchWords: VOCAB.length }) });
+    expect(r.summary.splitLms).toEqual({
+      dev: expect.objectContaining({
+        file: grammar,
+        order: 2,
+        vocabulary: VOCAB.length + 2,
+        searchWords: VOCAB.length,
+      }),
+    });
     expect(r.summary.lm.file).toBe(x.lm);
   }, 60_000);
 });
@@ -53,10 +81,15 @@ describe('lm, decode and score stages with stages.lm.grammars (isolated words)',
     return { world, splits: { ...splits, 'test-isolated': isolatedWordSplit(world, ['isos0', 'isos1']) } };
   };
   const log = createLogger({ stream: { write: () => true } });
-  const recipe = (decode: string, grammars = '{test-isolated: one-word}') => toyDecodeRecipe(`{order: 2, grammars: ${grammars}}`, `{backend: cpu, ${decode}}`);
+  const recipe = (decode: string, grammars = '{test-isolated: one-word}') =>
+    toyDecodeRecipe(`{order: 2, grammars: ${grammars}}`, `{backend: cpu, ${decode}}`);
   const run = (decode: string, opts: { grammars?: string; from?: string } = {}) => {
     const registry = toyDecodeRegistry(tiny);
-    const r = parseRecipe(recipe(decode, opts.grammars), 'r.yaml', { registry, cwd: root, sets: [`expDir=${join(root, 'exp')}`] });
+    const r = parseRecipe(recipe(decode, opts.grammars), 'r.yaml', {
+      registry,
+      cwd: root,
+      sets: [`expDir=${join(root, 'exp')}`],
+    });
     return runPipeline(r, { registry, log, ...(opts.from ? { fromStage: opts.from } : {}) });
   };
 
@@ -66,7 +99,11 @@ describe('lm, decode and score stages with stages.lm.grammars (isolated words)',
     const json = (...p: string[]) => JSON.parse(readFileSync(join(exp, ...p), 'utf8'));
 
     const lm = json('lm', 'lm.json');
-    expect(lm.grammars['test-isolated']).toMatchObject({ kind: 'one-word', file: 'grammars/test-isolated.arpa', words: VOCAB.length });
+    expect(lm.grammars['test-isolated']).toMatchObject({
+      kind: 'one-word',
+      file: 'grammars/test-isolated.arpa',
+      words: VOCAB.length,
+    });
     expect(lm.grammars['test-isolated'].eval).toMatchObject({ sentences: 2 * VOCAB.length, oovs: 0 });
     expect(lm.grammars['test-isolated'].eval.ppl).toBeCloseTo(Math.sqrt(VOCAB.length), 4);
     expect(json('lm', 'stage.json').counts['test-isolatedGrammarPpl']).toBeCloseTo(Math.sqrt(VOCAB.length), 2);
@@ -75,7 +112,10 @@ describe('lm, decode and score stages with stages.lm.grammars (isolated words)',
     expect(dec.splits).toEqual(['dev', 'test', 'test-isolated']);
     expect(dec.lm.file).toBe('lm/lm.arpa');
     expect(Object.keys(dec.splitLms)).toEqual(['test-isolated']);
-    expect(dec.splitLms['test-isolated']).toMatchObject({ file: 'lm/grammars/test-isolated.arpa', searchWords: VOCAB.length });
+    expect(dec.splitLms['test-isolated']).toMatchObject({
+      file: 'lm/grammars/test-isolated.arpa',
+      searchWords: VOCAB.length,
+    });
 
     const score = json('score', 'score.json');
     const iso = score.results.filter((r: { split: string }) => r.split === 'test-isolated');
@@ -99,11 +139,19 @@ describe('lm, decode and score stages with stages.lm.grammars (isolated words)',
     err = await run('lmWeights: [0, 1], splits: [test-isolated]', { from: 'decode' }).catch((e) => e);
     expect(err.location).toMatchObject({ keyPath: 'stages.decode.lmWeights' });
     // A study freezes tuned weights per system: a 0 there would switch the grammar off just the same.
-    err = await run('tuneSplit: null, lmWeight: 1, systemWeights: {student: {lmWeight: 0, wordInsertionPenalty: 0}}, splits: [test-isolated]', { from: 'decode' }).catch((e) => e);
+    err = await run(
+      'tuneSplit: null, lmWeight: 1, systemWeights: {student: {lmWeight: 0, wordInsertionPenalty: 0}}, splits: [test-isolated]',
+      { from: 'decode' },
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.location).toMatchObject({ keyPath: 'stages.decode.systemWeights.student.lmWeight' });
     expect(err.message).toMatch(/switch off the grammar of 'test-isolated'/);
-    expect(() => parseRecipe(recipe('splits: [test]', '{test-isolated: two-words}'), 'r.yaml', { registry: toyDecodeRegistry(tiny), cwd: root })).toThrow(/stages.lm.grammars/);
+    expect(() =>
+      parseRecipe(recipe('splits: [test]', '{test-isolated: two-words}'), 'r.yaml', {
+        registry: toyDecodeRegistry(tiny),
+        cwd: root,
+      }),
+    ).toThrow(/stages.lm.grammars/);
     err = await run('splits: [test]', { grammars: '{eval: one-word}', from: 'lm' }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/split 'eval' is not in the corpus/);

@@ -15,7 +15,9 @@ import { FormatError } from '../../../src/util/errors.ts';
 import { quiet, uniformUnigramArpa, writeMonophoneAlign } from './fixtures.ts';
 
 let root: string;
-beforeAll(() => { root = mkdtempSync(join(tmpdir(), 'amd-declex-')); });
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'amd-declex-'));
+});
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('parseLexiconForPhones', () => {
@@ -27,17 +29,37 @@ describe('parseLexiconForPhones', () => {
     expect(r.lexicon.get('CAT')).toEqual([['K_B', 'AE_I', 'T_E']]);
     expect(r.lexicon.get('A')).toEqual([['AH_S']]);
     expect(r.lexicon.get('<SIL>')).toEqual([['SIL']]);
-    expect(r).toMatchObject({ wordsRead: 4, pronunciationsRead: 4, droppedPronunciations: 1, unknownPhones: { Q_E: 1 }, unusableWords: ['ZED'], firstDroppedLine: 4 });
+    expect(r).toMatchObject({
+      wordsRead: 4,
+      pronunciationsRead: 4,
+      droppedPronunciations: 1,
+      unknownPhones: { Q_E: 1 },
+      unusableWords: ['ZED'],
+      firstDroppedLine: 4,
+    });
   });
 
   it('keeps a file that already has position phones; position phones against a plain set are unknown phones', () => {
     const text = 'cat K_B AE_I T_E\ncat K_B AE_I D_E\nkat K AE T\n';
     const r = parseLexiconForPhones(text, positional);
     expect(r.positionsMarked).toBe(false);
-    expect(r.lexicon.get('CAT')).toEqual([['K_B', 'AE_I', 'T_E'], ['K_B', 'AE_I', 'D_E']]);
-    expect(r).toMatchObject({ droppedPronunciations: 1, unknownPhones: { K: 1, AE: 1, T: 1 }, unusableWords: ['KAT'], firstDroppedLine: 3 });
+    expect(r.lexicon.get('CAT')).toEqual([
+      ['K_B', 'AE_I', 'T_E'],
+      ['K_B', 'AE_I', 'D_E'],
+    ]);
+    expect(r).toMatchObject({
+      droppedPronunciations: 1,
+      unknownPhones: { K: 1, AE: 1, T: 1 },
+      unusableWords: ['KAT'],
+      firstDroppedLine: 3,
+    });
     const plain = parseLexiconForPhones(text, PhoneSet.arpabet());
-    expect(plain).toMatchObject({ positionsMarked: false, droppedPronunciations: 2, unknownPhones: { K_B: 2, AE_I: 2, T_E: 1, D_E: 1 }, unusableWords: ['CAT'] });
+    expect(plain).toMatchObject({
+      positionsMarked: false,
+      droppedPronunciations: 2,
+      unknownPhones: { K_B: 2, AE_I: 2, T_E: 1, D_E: 1 },
+      unusableWords: ['CAT'],
+    });
     expect(plain.lexicon.get('KAT')).toEqual([['K', 'AE', 'T']]);
   });
 });
@@ -48,13 +70,19 @@ describe('buildSearch with a lexicon file', () => {
   it('marks positions for a position-dependent model: the tree holds the position phones', async () => {
     const phones = PhoneSet.arpabet({ wordPositions: true });
     const { langDir, model } = await writeMonophoneAlign(join(root, 'pos'), phones);
-    const lex = join(root, 'pos.txt'), lm = join(root, 'pos.arpa');
+    const lex = join(root, 'pos.txt'),
+      lm = join(root, 'pos.arpa');
     writeFileSync(lex, 'CAT K AE1 T\nA AH0\nA EY1\nZED Z EH D Q\n');
     writeFileSync(lm, uniformUnigramArpa(['A', 'CAT', 'ZED']));
     const s = await buildSearch(langDir, model, lm, search, quiet, false, { lexicon: lex });
     expect(s.searchWords).toEqual(['A', 'CAT']);
     expect(s.numProns).toBe(3);
-    expect(s.lexiconReport).toMatchObject({ positionsMarked: true, unusableWords: 1, unusableExamples: ['ZED'], unknownPhones: { Q_E: 1 } });
+    expect(s.lexiconReport).toMatchObject({
+      positionsMarked: true,
+      unusableWords: 1,
+      unusableExamples: ['ZED'],
+      unknownPhones: { Q_E: 1 },
+    });
     const used = new Set(Array.from(s.decoder.graph.copyPhone, (p) => phones.symbol(p)));
     expect([...used].sort()).toEqual(['AE_I', 'AH_S', 'EY_S', 'K_B', 'SIL', 'T_E']);
     // Nothing usable: a FormatError naming the file and the first line left out.
@@ -70,12 +98,19 @@ describe('buildSearch with a lexicon file', () => {
     const prons = lex.words().reduce((n, w) => n + lex.get(w)!.length, 0);
     expect(lex.size).toBe(20000);
     expect(prons).toBeGreaterThanOrEqual(22000);
-    const file = join(root, 'lex20k.txt'), lm = join(root, 'lex20k.arpa');
+    const file = join(root, 'lex20k.txt'),
+      lm = join(root, 'lex20k.arpa');
     await writeLexiconTxt(file, lex);
     writeFileSync(lm, uniformUnigramArpa(lex.words()));
     const { langDir, model } = await writeMonophoneAlign(join(root, 'mono'), PhoneSet.arpabet());
     const s = await buildSearch(langDir, model, lm, search, quiet, false, { lexicon: file });
-    expect(s.lexiconReport).toMatchObject({ wordsRead: 20000, pronunciationsRead: prons, unusableWords: 0, unknownPhonePronunciations: 0, positionsMarked: false });
+    expect(s.lexiconReport).toMatchObject({
+      wordsRead: 20000,
+      pronunciationsRead: prons,
+      unusableWords: 0,
+      unknownPhonePronunciations: 0,
+      positionsMarked: false,
+    });
     expect(s.searchWords).toHaveLength(20000);
     expect(s.numProns).toBe(prons);
     expect(s.untrainedPhones).toEqual([]);

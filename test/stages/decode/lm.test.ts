@@ -42,27 +42,48 @@ describe('trainCorpusLm', () => {
     expect(s.eval.dev).toMatchObject({ sentences: 2, words: 4, oovs: 1, oovRate: 25 });
     expect(s.eval.test).toMatchObject({ sentences: 1, words: 4, oovs: 2, oovRate: 50 });
     // Perplexity as src/lm computes it on the same text (SRILM convention).
-    const ppl = lm.perplexity([{ words: ['A', 'SIT', 'BAA'], line: 1 }, { words: ['KIY'], line: 2 }]);
+    const ppl = lm.perplexity([
+      { words: ['A', 'SIT', 'BAA'], line: 1 },
+      { words: ['KIY'], line: 2 },
+    ]);
     expectClose(s.eval.dev.ppl, ppl.ppl, 1e-9, 'dev ppl');
     expect(JSON.parse(readFileSync(join(out, 'lm.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(s)));
   });
 
   it('gives the same bytes for the same input, and adds extra text when given', async () => {
     await trainCorpusLm({ dataDir: data, outDir: join(root, 'lm2'), order: 2, logger: quiet });
-    for (const f of ['lm.arpa', 'train.txt', 'lm.json']) expect(readFileSync(join(root, 'lm2', f), 'utf8')).toBe(readFileSync(join(root, 'lm1', f), 'utf8'));
+    for (const f of ['lm.arpa', 'train.txt', 'lm.json'])
+      expect(readFileSync(join(root, 'lm2', f), 'utf8')).toBe(readFileSync(join(root, 'lm1', f), 'utf8'));
     const extra = join(root, 'extra.txt');
     writeFileSync(extra, '<s> SIT SIT </s>\n\nBIKS\n');
-    const s = await trainCorpusLm({ dataDir: data, outDir: join(root, 'lm3'), order: 3, extraText: extra, logger: quiet });
+    const s = await trainCorpusLm({
+      dataDir: data,
+      outDir: join(root, 'lm3'),
+      order: 3,
+      extraText: extra,
+      logger: quiet,
+    });
     expect(s.sentences).toBe(6);
     expect(s.eval.test.oovs).toBe(0);
   });
 
   it('refuses dev or test text as training text, unknown splits, and empty training text', async () => {
-    let err = await trainCorpusLm({ dataDir: data, outDir: join(root, 'x'), trainSplits: ['train', 'dev'], evalSplits: ['dev', 'test'], logger: quiet }).catch((e) => e);
+    let err = await trainCorpusLm({
+      dataDir: data,
+      outDir: join(root, 'x'),
+      trainSplits: ['train', 'dev'],
+      evalSplits: ['dev', 'test'],
+      logger: quiet,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.location.keyPath).toBe('evalSplits');
     expect(err.message).toMatch(/never train the LM on dev\/test text/);
-    err = await trainCorpusLm({ dataDir: data, outDir: join(root, 'x'), trainSplits: ['training'], logger: quiet }).catch((e) => e);
+    err = await trainCorpusLm({
+      dataDir: data,
+      outDir: join(root, 'x'),
+      trainSplits: ['training'],
+      logger: quiet,
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/split 'training' is not in the corpus.*train, dev, test/);
     const empty = join(root, 'empty-data');

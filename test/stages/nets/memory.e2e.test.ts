@@ -5,10 +5,21 @@ import { tempDir } from './helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
-function run(n: number): { trainFrames: number; maxRssBytes: number; maxRssBytesBeforeTraining: number; peakBufferedFrames: number } {
-  const out = execFileSync(process.execPath, [join(ROOT, 'bin/run-ts.js'), 'test/stages/nets/memory-child.ts', tempDir('train-mem-'), String(n)], { cwd: ROOT, encoding: 'utf8' });
+function run(n: number): {
+  trainFrames: number;
+  maxRssBytes: number;
+  maxRssBytesBeforeTraining: number;
+  peakBufferedFrames: number;
+} {
+  const out = execFileSync(
+    process.execPath,
+    [join(ROOT, 'bin/run-ts.js'), 'test/stages/nets/memory-child.ts', tempDir('train-mem-'), String(n)],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
   const r = JSON.parse(out.trim().split('\n').at(-1)!);
-  console.log(`train utterances ${n}: ${r.trainFrames} frames, peak RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${(r.maxRssBytesBeforeTraining / 2 ** 20).toFixed(0)} MiB before training), shuffle buffer peak ${r.peakBufferedFrames} frames, ${r.framesPerSecond} frames/s`);
+  console.log(
+    `train utterances ${n}: ${r.trainFrames} frames, peak RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB (${(r.maxRssBytesBeforeTraining / 2 ** 20).toFixed(0)} MiB before training), shuffle buffer peak ${r.peakBufferedFrames} frames, ${r.framesPerSecond} frames/s`,
+  );
   return r;
 }
 
