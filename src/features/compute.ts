@@ -453,17 +453,16 @@ export async function mergeFeatureShards(
     if (!existsSync(p.features))
       throw new FormatError('shard output missing', { file: p.features, expected: `all ${count} shards computed` });
   }
-  return mergeFeatureParts(shards, outDir, split);
-}
-
-/** Concatenate the outputs of shards (in order) into the unsharded files of a split in `outDir`. */
-export async function mergeFeatureParts(
-  parts: readonly { features: string; cmvn: string }[],
-  outDir: string,
-  split: string,
-): Promise<{ featuresPath: string; cmvnPath: string; metadata: FeatureFileMetadata }> {
   const out = featurePaths(outDir, split);
-  const metadata = await mergeFeatureFiles(parts.map((s) => s.features), out.features, { split });
-  await mergeCmvnFiles(parts.map((s) => s.cmvn), out.cmvn, { split });
+  const metadata = await mergeFeatureFiles(
+    shards.map((s) => s.features),
+    out.features,
+    { split },
+  );
+  await mergeCmvnFiles(
+    shards.map((s) => s.cmvn),
+    out.cmvn,
+    { split },
+  );
   return { featuresPath: out.features, cmvnPath: out.cmvn, metadata };
 }

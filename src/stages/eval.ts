@@ -26,7 +26,6 @@ import { join } from 'node:path';
 import { EnsembleAccumulator } from '../distill/combine.ts';
 import {
   ENSEMBLE,
-  EVAL_FORMAT,
   EVAL_JSON,
   EVAL_MD,
   evalUtterancesFile,
@@ -494,7 +493,7 @@ export async function evaluateAcousticModels(
       };
     }
     const file: EvalFile = {
-      format: EVAL_FORMAT,
+      format: 'am-distill.eval',
       version: 1,
       models: entries.map(({ e }) => ({
         name: e.name,
