@@ -18,21 +18,22 @@
  * a second temporary file whose schema carries the final dictionary and counts, and renames it into
  * place. Memory stays bounded by one utterance; a reader never sees a partial file.
  */
-import {
-  Data,
-  DataType,
-  Field,
-  Int32,
-  Int8,
-  makeData,
-  RecordBatch,
-  Schema,
-  Utf8,
-  type Vector,
-} from 'apache-arrow';
+import { Data, DataType, Field, Int32, Int8, makeData, RecordBatch, Schema, Utf8, type Vector } from 'apache-arrow';
+import { existsSync, promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FormatError } from '../util/errors.ts';
-import { ArrowReadHandle, checkUtteranceColumns, frameIndexData, int32Data, isInt32Type, openArrowStore, UtteranceFileWriter } from '../util/arrow-file.ts';
-import { STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
+import { sha256Hex } from '../util/hash.ts';
+import {
+  ArrowReadHandle,
+  checkUtteranceColumns,
+  frameIndexData,
+  int32Data,
+  isInt32Type,
+  openArrowStore,
+  readingArrow,
+  UtteranceFileWriter,
+} from '../util/arrow-file.ts';
+import { checkStoredCounts, STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
 
 export const ALIGNMENT_FORMAT = 'am-distill.alignments';
 export const ALIGNMENT_FORMAT_VERSION = 1;
@@ -78,7 +79,9 @@ export interface UtteranceAlignment {
   word: Int32Array;
 }
 
-export type AlignmentWriterOptions = Omit<AlignmentFileMetadata, 'format' | 'formatVersion' | 'counts' | 'stage'> & { stage?: string };
+export type AlignmentWriterOptions = Omit<AlignmentFileMetadata, 'format' | 'formatVersion' | 'counts' | 'stage'> & {
+  stage?: string;
+};
 
 function labelFields(): Field[] {
   return [
@@ -106,7 +109,11 @@ export class AlignmentFileWriter {
   }
 
   static async open(path: string, opts: AlignmentWriterOptions): Promise<AlignmentFileWriter> {
-    return new AlignmentFileWriter(path, opts, await UtteranceFileWriter.open(path, labelFields(), 'AlignmentFileWriter', 'alignment file'));
+    return new AlignmentFileWriter(
+      path,
+      opts,
+      await UtteranceFileWriter.open(path, labelFields(), 'AlignmentFileWriter', 'alignment file'),
+    );
   }
 
   get utterances(): number {
@@ -121,12 +128,27 @@ export class AlignmentFileWriter {
   add(a: UtteranceAlignment): void {
     this.file.checkAdd(a.uttId);
     const n = a.senone.length;
-    for (const [name, arr] of [['phone', a.phone], ['hmm_state', a.hmmState], ['word', a.word]] as const) {
-      if (arr.length !== n) throw new FormatError(`${name} and senone columns differ in length`, { file: this.path, uttId: a.uttId, expected: String(n), found: String(arr.length) });
+    for (const [name, arr] of [
+      ['phone', a.phone],
+      ['hmm_state', a.hmmState],
+      ['word', a.word],
+    ] as const) {
+      if (arr.length !== n)
+        throw new FormatError(`${name} and senone columns differ in length`, {
+          file: this.path,
+          uttId: a.uttId,
+          expected: String(n),
+          found: String(arr.length),
+        });
     }
     for (let t = 0; t < n; t++) {
       if (a.senone[t] < 0 || a.senone[t] >= this.opts.numSenones) {
-        throw new FormatError('senone id outside the inventory', { file: this.path, uttId: a.uttId, expected: `0..${this.opts.numSenones - 1}`, found: `${a.senone[t]} at frame ${t}` });
+        throw new FormatError('senone id outside the inventory', {
+          file: this.path,
+          uttId: a.uttId,
+          expected: `0..${this.opts.numSenones - 1}`,
+          found: `${a.senone[t]} at frame ${t}`,
+        });
       }
     }
     this.file.append(a.uttId, n, [
@@ -141,9 +163,16 @@ export class AlignmentFileWriter {
   /** Rewrite with the final dictionary and counts; rename into place. */
   async finish(failed = 0): Promise<AlignmentFileMetadata> {
     const meta: AlignmentFileMetadata = {
-      format: ALIGNMENT_FORMAT, formatVersion: ALIGNMENT_FORMAT_VERSION, stage: this.opts.stage, configHash: this.opts.configHash,
-      featureConfigHash: this.opts.featureConfigHash, numSenones: this.opts.numSenones, frameShiftMs: this.opts.frameShiftMs,
-      phones: this.opts.phones, split: this.opts.split, counts: { utterances: this.file.utterances, frames: this.file.numFrames, failed },
+      format: ALIGNMENT_FORMAT,
+      formatVersion: ALIGNMENT_FORMAT_VERSION,
+      stage: this.opts.stage,
+      configHash: this.opts.configHash,
+      featureConfigHash: this.opts.featureConfigHash,
+      numSenones: this.opts.numSenones,
+      frameShiftMs: this.opts.frameShiftMs,
+      phones: this.opts.phones,
+      split: this.opts.split,
+      counts: { utterances: this.file.utterances, frames: this.file.numFrames, failed },
     };
     await this.file.finish(metadataMap(meta));
     return meta;
@@ -168,8 +197,12 @@ function metadataMap(m: AlignmentFileMetadata): Map<string, string> {
 function parseMetadata(schema: Schema, file: string): AlignmentFileMetadata {
   const md = StoreMetadata.open(schema, file, 'alignment file', ALIGNMENT_FORMAT, ALIGNMENT_FORMAT_VERSION);
   return {
-    ...md.head(), featureConfigHash: md.get(ALIGN_META.featureConfigHash), numSenones: md.positiveInt(ALIGN_META.numSenones, 'senone count'),
-    frameShiftMs: Number(md.get(ALIGN_META.frameShiftMs)), phones: md.json<string[]>(ALIGN_META.phones), split: md.optional(ALIGN_META.split),
+    ...md.head(),
+    featureConfigHash: md.get(ALIGN_META.featureConfigHash),
+    numSenones: md.positiveInt(ALIGN_META.numSenones, 'senone count'),
+    frameShiftMs: Number(md.get(ALIGN_META.frameShiftMs)),
+    phones: md.json<string[]>(ALIGN_META.phones),
+    split: md.optional(ALIGN_META.split),
     counts: md.json<AlignmentCounts>(ALIGN_META.counts),
   };
 }
@@ -185,11 +218,18 @@ function validateSchema(schema: Schema, file: string): void {
   checkUtteranceColumns(schema, file);
   for (const [name, ok] of Object.entries(COLUMN_TYPES)) {
     const f = schema.fields.find((x) => x.name === name);
-    if (!f || !ok(f.type)) throw new FormatError(`bad ${name} column`, { file, expected: `${name}: ${name === 'hmm_state' ? 'Int8' : 'Int32'}`, found: f ? String(f.type) : `no ${name} column` });
+    if (!f || !ok(f.type))
+      throw new FormatError(`bad ${name} column`, {
+        file,
+        expected: `${name}: ${name === 'hmm_state' ? 'Int8' : 'Int32'}`,
+        found: f ? String(f.type) : `no ${name} column`,
+      });
   }
 }
 
-async function openReader(path: string): Promise<{ fh: ArrowReadHandle; reader: AsyncIterable<RecordBatch>; meta: AlignmentFileMetadata }> {
+async function openReader(
+  path: string,
+): Promise<{ fh: ArrowReadHandle; reader: AsyncIterable<RecordBatch>; meta: AlignmentFileMetadata }> {
   const { fh, reader, meta } = await openArrowStore(path, 'alignment file', (schema) => {
     const meta = parseMetadata(schema, path);
     validateSchema(schema, path);
@@ -215,21 +255,44 @@ function columnValues<T extends Int32Array | Int8Array>(d: Data): T {
  */
 export async function* readAlignmentFile(path: string): AsyncGenerator<UtteranceAlignment> {
   const { fh, reader } = await openReader(path);
-  type Cur = { uttId: string; index: number; parts: { senone: Int32Array; phone: Int32Array; hmm: Int8Array; word: Int32Array }[]; frames: number };
+  type Cur = {
+    uttId: string;
+    index: number;
+    parts: { senone: Int32Array; phone: Int32Array; hmm: Int8Array; word: Int32Array }[];
+    frames: number;
+  };
   let cur: Cur | null = null;
   const emit = (c: Cur): UtteranceAlignment => {
     const cat = <T extends Int32Array | Int8Array>(pick: (p: Cur['parts'][number]) => T, make: (n: number) => T): T => {
       const out = make(c.frames);
       let o = 0;
-      for (const p of c.parts) { const v = pick(p); out.set(v, o); o += v.length; }
+      for (const p of c.parts) {
+        const v = pick(p);
+        out.set(v, o);
+        o += v.length;
+      }
       return out;
     };
     return {
       uttId: c.uttId,
-      senone: cat((p) => p.senone, (n) => new Int32Array(n)),
-      phone: cat((p) => p.phone, (n) => new Int32Array(n)),
-      hmmState: Int32Array.from(cat((p) => p.hmm, (n) => new Int8Array(n))),
-      word: cat((p) => p.word, (n) => new Int32Array(n)),
+      senone: cat(
+        (p) => p.senone,
+        (n) => new Int32Array(n),
+      ),
+      phone: cat(
+        (p) => p.phone,
+        (n) => new Int32Array(n),
+      ),
+      hmmState: Int32Array.from(
+        cat(
+          (p) => p.hmm,
+          (n) => new Int8Array(n),
+        ),
+      ),
+      word: cat(
+        (p) => p.word,
+        (n) => new Int32Array(n),
+      ),
     };
   };
   const seen = new Set<number>();
@@ -251,18 +314,34 @@ export async function* readAlignmentFile(path: string): AsyncGenerator<Utterance
         while (end < n && idx[end] === idx[start]) end++;
         if (!cur || cur.index !== idx[start]) {
           if (cur) yield emit(cur);
-          if (seen.has(idx[start])) throw new FormatError('utterance rows are not contiguous', { file: path, uttId: String(dict.get(idx[start])), expected: 'all frames of an utterance together' });
+          if (seen.has(idx[start]))
+            throw new FormatError('utterance rows are not contiguous', {
+              file: path,
+              uttId: String(dict.get(idx[start])),
+              expected: 'all frames of an utterance together',
+            });
           seen.add(idx[start]);
           const uttId = dict.get(idx[start]);
-          if (uttId === null || uttId === undefined) throw new FormatError('utt_id index outside the dictionary', { file: path, found: String(idx[start]) });
+          if (uttId === null || uttId === undefined)
+            throw new FormatError('utt_id index outside the dictionary', { file: path, found: String(idx[start]) });
           cur = { uttId, index: idx[start], parts: [], frames: 0 };
         }
         for (let r = start; r < end; r++) {
           if (frame[r] !== cur.frames + (r - start)) {
-            throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', { file: path, uttId: cur.uttId, expected: String(cur.frames + (r - start)), found: String(frame[r]) });
+            throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', {
+              file: path,
+              uttId: cur.uttId,
+              expected: String(cur.frames + (r - start)),
+              found: String(frame[r]),
+            });
           }
         }
-        cur.parts.push({ senone: senone.subarray(start, end), phone: phone.subarray(start, end), hmm: hmm.subarray(start, end), word: word.subarray(start, end) });
+        cur.parts.push({
+          senone: senone.subarray(start, end),
+          phone: phone.subarray(start, end),
+          hmm: hmm.subarray(start, end),
+          word: word.subarray(start, end),
+        });
         cur.frames += end - start;
         start = end;
       }
@@ -271,4 +350,74 @@ export async function* readAlignmentFile(path: string): AsyncGenerator<Utterance
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+/**
+ * The id of the senone inventory an align output's senone ids refer to: sha256 of its tree.json
+ * and senones.json, else (neither there) the alignment config hash. Two align runs with the same
+ * options on other data build other trees, so the config hash alone would not tell them apart.
+ */
+export async function senoneInventoryId(alignDir: string, alignmentConfigHash: string): Promise<string> {
+  const parts: string[] = [];
+  for (const name of ['tree.json', 'senones.json']) {
+    const p = join(alignDir, name);
+    if (existsSync(p)) parts.push(`${name}:${sha256Hex(await fsp.readFile(p))}`);
+  }
+  return parts.length ? sha256Hex(parts.join('\n')).slice(0, 32) : `align-config:${alignmentConfigHash.slice(0, 32)}`;
+}
+
+/**
+ * `am-distill validate` of an alignment file: every utterance read, senone ids within
+ * [0, num_senones), phone ids within the phone list, word >= -1, counts against the metadata.
+ * Returns the summary lines (the inventory id from tree.json / senones.json next to the file).
+ */
+export async function validateAlignmentFile(path: string): Promise<string[]> {
+  const meta = await readAlignmentMetadata(path);
+  const S = meta.numSenones;
+  const numPhones = meta.phones.length;
+  const used = new Uint8Array(S);
+  const read = { utterances: 0, frames: 0 };
+  const bad = (uttId: string, what: string, expected: string, found: string) =>
+    new FormatError(what, { file: path, uttId, expected, found });
+  await readingArrow(path, 'alignment file', async () => {
+    for await (const u of readAlignmentFile(path)) {
+      read.utterances++;
+      read.frames += u.senone.length;
+      for (let t = 0; t < u.senone.length; t++) {
+        const s = u.senone[t];
+        if (!(s >= 0 && s < S))
+          throw bad(
+            u.uttId,
+            'senone id outside the inventory',
+            `0 <= senone < ${S} (num_senones in the metadata)`,
+            `${s} at frame ${t}`,
+          );
+        used[s] = 1;
+        if (numPhones > 0 && !(u.phone[t] >= 0 && u.phone[t] < numPhones)) {
+          throw bad(
+            u.uttId,
+            'phone id outside the phone list',
+            `0 <= phone < ${numPhones} (phones in the metadata)`,
+            `${u.phone[t]} at frame ${t}`,
+          );
+        }
+        if (!(u.word[t] >= -1))
+          throw bad(
+            u.uttId,
+            'bad word index',
+            'a word index >= 0, or -1 for optional silence',
+            `${u.word[t]} at frame ${t}`,
+          );
+      }
+    }
+  });
+  checkStoredCounts(path, 'alignment file', meta.counts, read);
+  const usedSenones = used.reduce((a, x) => a + x, 0);
+  const inventory = await senoneInventoryId(dirname(path), meta.configHash);
+  return [
+    `alignments (${meta.format} v${meta.formatVersion}, stage ${meta.stage}${meta.split ? `, split ${meta.split}` : ''})`,
+    `  ${read.utterances} utterances, ${read.frames} frames (${((read.frames * meta.frameShiftMs) / 3_600_000).toFixed(3)} h), ${meta.counts.failed} failed`,
+    `  ${S} senones (${usedSenones} used), inventory ${inventory}, ${Math.max(0, numPhones - 1)} phones`,
+    `  config hash ${meta.configHash}, feature config hash ${meta.featureConfigHash}`,
+  ];
 }

@@ -74,7 +74,11 @@ function fieldError(where: Where, key: string, expected: string, found: unknown)
 
 function asObject(v: unknown, where: Where, what: string): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new CorpusError(`expected a ${what} object`, { ...where, expected: 'a JSON object', found: JSON.stringify(v) });
+    throw new CorpusError(`expected a ${what} object`, {
+      ...where,
+      expected: 'a JSON object',
+      found: JSON.stringify(v),
+    });
   }
   return v as Record<string, unknown>;
 }
@@ -82,28 +86,56 @@ function asObject(v: unknown, where: Where, what: string): Record<string, unknow
 function checkKeys(o: Record<string, unknown>, allowed: readonly string[], where: Where, what: string): void {
   for (const k of Object.keys(o)) {
     if (!allowed.includes(k)) {
-      throw new CorpusError(`unknown key '${k}' in ${what}`, { ...where, expected: `one of ${allowed.join(', ')}`, found: k });
+      throw new CorpusError(`unknown key '${k}' in ${what}`, {
+        ...where,
+        expected: `one of ${allowed.join(', ')}`,
+        found: k,
+      });
     }
   }
 }
 
 function str(o: Record<string, unknown>, k: string, where: Where, nonEmpty = true): string {
   const v = o[k];
-  if (typeof v !== 'string' || (nonEmpty && v.length === 0)) throw fieldError(where, k, nonEmpty ? 'a non-empty string' : 'a string', v);
+  if (typeof v !== 'string' || (nonEmpty && v.length === 0))
+    throw fieldError(where, k, nonEmpty ? 'a non-empty string' : 'a string', v);
   return v;
 }
 
 function num(o: Record<string, unknown>, k: string, where: Where, opts: { int?: boolean; min?: number } = {}): number {
   const v = o[k];
-  if (typeof v !== 'number' || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min)) {
+  if (
+    typeof v !== 'number' ||
+    !Number.isFinite(v) ||
+    (opts.int && !Number.isInteger(v)) ||
+    (opts.min !== undefined && v < opts.min)
+  ) {
     const what = `${opts.int ? 'an integer' : 'a finite number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}`;
     throw fieldError(where, k, what, v);
   }
   return v;
 }
 
-const RECORDING_KEYS = ['id', 'speaker', 'path', 'format', 'channel', 'sampleRateHz', 'numSamples', 'durationSec'] as const;
-const SUPERVISION_KEYS = ['id', 'recordingId', 'speaker', 'startSec', 'durationSec', 'text', 'alignment', 'custom'] as const;
+const RECORDING_KEYS = [
+  'id',
+  'speaker',
+  'path',
+  'format',
+  'channel',
+  'sampleRateHz',
+  'numSamples',
+  'durationSec',
+] as const;
+const SUPERVISION_KEYS = [
+  'id',
+  'recordingId',
+  'speaker',
+  'startSec',
+  'durationSec',
+  'text',
+  'alignment',
+  'custom',
+] as const;
 
 /** Check one recordings.jsonl value; paths are returned as stored. */
 export function parseRecording(value: unknown, file: string, line: number): Recording {
@@ -111,7 +143,8 @@ export function parseRecording(value: unknown, file: string, line: number): Reco
   const o = asObject(value, where, 'recording');
   checkKeys(o, RECORDING_KEYS, where, 'recording');
   const format = o.format;
-  if (format !== 'wav' && format !== 'flac' && format !== 'sphere') throw fieldError(where, 'format', "'wav', 'flac' or 'sphere'", format);
+  if (format !== 'wav' && format !== 'flac' && format !== 'sphere')
+    throw fieldError(where, 'format', "'wav', 'flac' or 'sphere'", format);
   return {
     id: str(o, 'id', where),
     speaker: str(o, 'speaker', where),
@@ -200,8 +233,16 @@ export async function readCorpusInfo(dataDir: string): Promise<CorpusInfo> {
   const info = o as unknown as CorpusInfo;
   str(o, 'corpus', where);
   num(o, 'sampleRateHz', where, { min: 1 });
-  if (!Array.isArray(info.splits) || info.splits.length === 0 || !info.splits.every((s) => typeof s === 'string' && s.length > 0)) {
-    throw new CorpusError("bad field 'splits'", { file, expected: 'a non-empty array of split names', found: JSON.stringify(info.splits) });
+  if (
+    !Array.isArray(info.splits) ||
+    info.splits.length === 0 ||
+    !info.splits.every((s) => typeof s === 'string' && s.length > 0)
+  ) {
+    throw new CorpusError("bad field 'splits'", {
+      file,
+      expected: 'a non-empty array of split names',
+      found: JSON.stringify(info.splits),
+    });
   }
   asObject(o.counts, where, 'counts');
   asObject(o.skipped, where, 'skipped');
@@ -231,7 +272,9 @@ export async function writeLinesAtomic(path: string, lines: Iterable<string>): P
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const out = createWriteStream(tmp, { encoding: 'utf8' });
   try {
-    const failed = once(out, 'error').then(([e]) => { throw e; });
+    const failed = once(out, 'error').then(([e]) => {
+      throw e;
+    });
     failed.catch(() => undefined);
     for (const line of lines) {
       if (!out.write(line + '\n')) await Promise.race([once(out, 'drain'), failed]);
@@ -258,10 +301,17 @@ export function storedPath(absPath: string, dataDir: string, splitDir: string): 
  * Write a corpus: every split's manifests, then corpus.json. Split names must be plain directory names.
  * Existing files of the same names are replaced; corpus.json is removed before anything else is written.
  */
-export async function writeCorpus(dataDir: string, info: CorpusInfo, splits: Record<string, SplitManifest>): Promise<void> {
+export async function writeCorpus(
+  dataDir: string,
+  info: CorpusInfo,
+  splits: Record<string, SplitManifest>,
+): Promise<void> {
   const root = resolve(dataDir);
   for (const s of info.splits) {
-    if (!splits[s]) throw new CorpusError(`corpus info lists split '${s}' but no manifest was given`, { expected: Object.keys(splits).join(', ') });
+    if (!splits[s])
+      throw new CorpusError(`corpus info lists split '${s}' but no manifest was given`, {
+        expected: Object.keys(splits).join(', '),
+      });
     if (!/^[A-Za-z0-9_.-]+$/.test(s) || s === '.' || s === '..') {
       throw new CorpusError('bad split name', { expected: 'letters, digits, _ . -', found: JSON.stringify(s) });
     }
@@ -290,4 +340,42 @@ export async function writeCorpus(dataDir: string, info: CorpusInfo, splits: Rec
 /** Write an adapter's result to a data dir. */
 export async function writePreparedCorpus(dataDir: string, prepared: PreparedCorpus): Promise<void> {
   await writeCorpus(dataDir, prepared.info, prepared.splits);
+}
+
+/**
+ * `am-distill validate` of a manifest: recordings or supervisions (the first line decides),
+ * every line parsed and checked, ids unique. Returns the summary lines.
+ */
+export async function validateManifestFile(path: string): Promise<string[]> {
+  let kind: 'recordings' | 'supervisions' | null = null;
+  for await (const first of iterateJsonl(path)) {
+    // Supervisions point at a recording, recordings have a path.
+    kind = first && typeof first === 'object' && 'recordingId' in (first as object) ? 'supervisions' : 'recordings';
+    break;
+  }
+  if (!kind)
+    throw new CorpusError('empty manifest', { file: path, expected: 'at least one JSON object line', found: 'none' });
+  const ids = new Map<string, number>();
+  const speakers = new Set<string>();
+  let durationSec = 0;
+  let line = 0;
+  const check = kind === 'recordings' ? parseRecording : parseSupervision;
+  for await (const rec of iterateJsonl(path, (v, file, l) => {
+    line = l;
+    return check(v, file, l);
+  })) {
+    const prev = ids.get(rec.id);
+    if (prev !== undefined)
+      throw new CorpusError(`duplicate id '${rec.id}'`, {
+        file: path,
+        line,
+        uttId: rec.id,
+        expected: 'unique ids',
+        found: `also on line ${prev}`,
+      });
+    ids.set(rec.id, line);
+    speakers.add(rec.speaker);
+    durationSec += rec.durationSec;
+  }
+  return [`${kind} manifest: ${ids.size} entries, ${speakers.size} speakers, ${(durationSec / 3600).toFixed(3)} h`];
 }

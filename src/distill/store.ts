@@ -28,6 +28,7 @@
  * Reading: `readSoftTargetFile` streams utterances in file order; `SoftTargetIndex` answers
  * random (utterance, frame) lookups across files with bounded memory (see there).
  */
+import { statSync } from 'node:fs';
 import type { ArrowReadHandle } from '../util/arrow-file.ts';
 import {
   Data,
@@ -47,8 +48,17 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { ConfigError, FormatError } from '../util/errors.ts';
-import { checkUtteranceColumns, frameIndexData, isInt32Type, locateUtterances, openArrowStore, UtteranceFileWriter, UtteranceRowIndex } from '../util/arrow-file.ts';
-import { STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
+import {
+  checkUtteranceColumns,
+  frameIndexData,
+  isInt32Type,
+  locateUtterances,
+  openArrowStore,
+  readingArrow,
+  UtteranceFileWriter,
+  UtteranceRowIndex,
+} from '../util/arrow-file.ts';
+import { checkStoredCounts, STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { KeptMassStats, type KeptMassSummary } from './topk.ts';
 import { COMBINATION_RULES, type CombinationRule } from './combine.ts';
@@ -131,7 +141,19 @@ export interface SoftTargetFileMetadata {
   config: Record<string, unknown>;
 }
 
-export type SoftTargetWriterOptions = Omit<SoftTargetFileMetadata, 'format' | 'formatVersion' | 'stage' | 'meanKeptMass' | 'keptMass' | 'counts' | 'idType' | 'split' | 'shard' | 'config'> & {
+export type SoftTargetWriterOptions = Omit<
+  SoftTargetFileMetadata,
+  | 'format'
+  | 'formatVersion'
+  | 'stage'
+  | 'meanKeptMass'
+  | 'keptMass'
+  | 'counts'
+  | 'idType'
+  | 'split'
+  | 'shard'
+  | 'config'
+> & {
   /** Producing stage. Default 'targets'. */
   stage?: string;
   /** 'auto' (default): uint16 when numSenones <= 65536, else int32. */
@@ -168,10 +190,20 @@ export interface UtteranceSoftTargets {
 export function resolveIdType(t: IdType | 'auto' | undefined, numSenones: number): IdType {
   if (t === 'int32') return 'int32';
   if (t === 'uint16') {
-    if (numSenones > 65536) throw new ConfigError('uint16 senone ids cannot hold this inventory', { keyPath: 'idType', expected: '<= 65536 senones', found: String(numSenones) });
+    if (numSenones > 65536)
+      throw new ConfigError('uint16 senone ids cannot hold this inventory', {
+        keyPath: 'idType',
+        expected: '<= 65536 senones',
+        found: String(numSenones),
+      });
     return 'uint16';
   }
-  if (t !== undefined && t !== 'auto') throw new ConfigError('unknown id type', { keyPath: 'idType', expected: "'auto', 'uint16' or 'int32'", found: String(t) });
+  if (t !== undefined && t !== 'auto')
+    throw new ConfigError('unknown id type', {
+      keyPath: 'idType',
+      expected: "'auto', 'uint16' or 'int32'",
+      found: String(t),
+    });
   return numSenones <= 65536 ? 'uint16' : 'int32';
 }
 
@@ -214,12 +246,37 @@ export class SoftTargetFileWriter {
   }
 
   static async open(path: string, opts: SoftTargetWriterOptions): Promise<SoftTargetFileWriter> {
-    if (!Number.isInteger(opts.numSenones) || opts.numSenones < 1) throw new ConfigError('bad senone count', { keyPath: 'numSenones', expected: 'an integer >= 1', found: String(opts.numSenones) });
-    if (!Number.isInteger(opts.k) || opts.k < 1 || opts.k > opts.numSenones) throw new ConfigError('bad top-k size', { keyPath: 'topK', expected: `an integer in 1..${opts.numSenones}`, found: String(opts.k) });
-    if (!PROB_TYPES.includes(opts.probType)) throw new ConfigError('unknown probability type', { keyPath: 'probType', expected: PROB_TYPES.join(' or '), found: String(opts.probType) });
-    if (!RESIDUAL_MODES.includes(opts.residual)) throw new ConfigError('unknown residual mode', { keyPath: 'residual', expected: RESIDUAL_MODES.join(' or '), found: String(opts.residual) });
+    if (!Number.isInteger(opts.numSenones) || opts.numSenones < 1)
+      throw new ConfigError('bad senone count', {
+        keyPath: 'numSenones',
+        expected: 'an integer >= 1',
+        found: String(opts.numSenones),
+      });
+    if (!Number.isInteger(opts.k) || opts.k < 1 || opts.k > opts.numSenones)
+      throw new ConfigError('bad top-k size', {
+        keyPath: 'topK',
+        expected: `an integer in 1..${opts.numSenones}`,
+        found: String(opts.k),
+      });
+    if (!PROB_TYPES.includes(opts.probType))
+      throw new ConfigError('unknown probability type', {
+        keyPath: 'probType',
+        expected: PROB_TYPES.join(' or '),
+        found: String(opts.probType),
+      });
+    if (!RESIDUAL_MODES.includes(opts.residual))
+      throw new ConfigError('unknown residual mode', {
+        keyPath: 'residual',
+        expected: RESIDUAL_MODES.join(' or '),
+        found: String(opts.residual),
+      });
     const idType = resolveIdType(opts.idType, opts.numSenones);
-    const file = await UtteranceFileWriter.open(path, targetFields(opts.k, idType, opts.probType, opts.residual), 'SoftTargetFileWriter', 'soft-target file');
+    const file = await UtteranceFileWriter.open(
+      path,
+      targetFields(opts.k, idType, opts.probType, opts.residual),
+      'SoftTargetFileWriter',
+      'soft-target file',
+    );
     return new SoftTargetFileWriter(path, opts, idType, file);
   }
 
@@ -242,15 +299,31 @@ export class SoftTargetFileWriter {
     const { k } = this;
     const S = this.opts.numSenones;
     const n = t.numFrames;
-    if (!(n > 0)) throw new FormatError('an utterance without frames', { file: this.path, uttId, expected: '>= 1 frame', found: String(n) });
+    if (!(n > 0))
+      throw new FormatError('an utterance without frames', {
+        file: this.path,
+        uttId,
+        expected: '>= 1 frame',
+        found: String(n),
+      });
     if (t.ids.length !== n * k || t.probs.length !== n * k || t.keptMass.length !== n) {
-      throw new FormatError('top-k arrays have the wrong size', { file: this.path, uttId, expected: `${n} frames x k = ${k}`, found: `ids ${t.ids.length}, probs ${t.probs.length}, kept mass ${t.keptMass.length}` });
+      throw new FormatError('top-k arrays have the wrong size', {
+        file: this.path,
+        uttId,
+        expected: `${n} frames x k = ${k}`,
+        found: `ids ${t.ids.length}, probs ${t.probs.length}, kept mass ${t.keptMass.length}`,
+      });
     }
     const ids = this.idType === 'uint16' ? new Uint16Array(n * k) : new Int32Array(n * k);
     for (let i = 0; i < n * k; i++) {
       const id = t.ids[i];
       if (!(Number.isInteger(id) && id >= 0 && id < S)) {
-        throw new FormatError('senone id outside the inventory', { file: this.path, uttId, expected: `0 <= id < ${S}`, found: `${id} at frame ${Math.floor(i / k)}` });
+        throw new FormatError('senone id outside the inventory', {
+          file: this.path,
+          uttId,
+          expected: `0 <= id < ${S}`,
+          found: `${id} at frame ${Math.floor(i / k)}`,
+        });
       }
       ids[i] = id;
     }
@@ -258,22 +331,36 @@ export class SoftTargetFileWriter {
     const residual = this.opts.residual === 'store' ? new Float32Array(n) : null;
     for (let f = 0; f < n; f++) {
       const m = t.keptMass[f];
-      if (!(m > 0 && m <= 1 + 1e-9)) throw new FormatError('kept probability mass outside (0, 1]', { file: this.path, uttId, expected: '0 < mass <= 1', found: `${m} at frame ${f}` });
+      if (!(m > 0 && m <= 1 + 1e-9))
+        throw new FormatError('kept probability mass outside (0, 1]', {
+          file: this.path,
+          uttId,
+          expected: '0 < mass <= 1',
+          found: `${m} at frame ${f}`,
+        });
       const scale = residual ? 1 : 1 / m;
       for (let j = 0; j < k; j++) {
         const p = t.probs[f * k + j];
-        if (!(p >= 0 && p <= 1 + 1e-9)) throw new FormatError('probability outside [0, 1]', { file: this.path, uttId, expected: '0 <= p <= 1', found: `${p} at frame ${f}` });
+        if (!(p >= 0 && p <= 1 + 1e-9))
+          throw new FormatError('probability outside [0, 1]', {
+            file: this.path,
+            uttId,
+            expected: '0 <= p <= 1',
+            found: `${p} at frame ${f}`,
+          });
         probs64[f * k + j] = p * scale;
       }
       if (residual) residual[f] = Math.max(0, 1 - m);
     }
     this.kept.add(t.keptMass);
-    const probsData = this.opts.probType === 'float16'
-      ? makeData({ type: new Float16(), length: n * k, nullCount: 0, data: encodeFloat16(probs64) })
-      : makeData({ type: new Float32(), length: n * k, nullCount: 0, data: Float32Array.from(probs64) });
-    const idsData = this.idType === 'uint16'
-      ? makeData({ type: new Uint16(), length: n * k, nullCount: 0, data: ids as Uint16Array })
-      : makeData({ type: new Int32(), length: n * k, nullCount: 0, data: ids as Int32Array });
+    const probsData =
+      this.opts.probType === 'float16'
+        ? makeData({ type: new Float16(), length: n * k, nullCount: 0, data: encodeFloat16(probs64) })
+        : makeData({ type: new Float32(), length: n * k, nullCount: 0, data: Float32Array.from(probs64) });
+    const idsData =
+      this.idType === 'uint16'
+        ? makeData({ type: new Uint16(), length: n * k, nullCount: 0, data: ids as Uint16Array })
+        : makeData({ type: new Int32(), length: n * k, nullCount: 0, data: ids as Int32Array });
     const [, idsField, probsField] = this.file.fields;
     const columns: Data[] = [
       frameIndexData(n),
@@ -289,11 +376,26 @@ export class SoftTargetFileWriter {
     const o = this.opts;
     const keptMass = this.kept.summary();
     const meta: SoftTargetFileMetadata = {
-      format: SOFT_TARGET_FORMAT, formatVersion: SOFT_TARGET_FORMAT_VERSION, stage: o.stage, configHash: o.configHash,
-      teachers: o.teachers, temperature: o.temperature, k: o.k, combination: o.combination, numSenones: o.numSenones,
-      senoneInventoryId: o.senoneInventoryId ?? null, residual: o.residual, idType: this.idType, probType: o.probType,
-      meanKeptMass: keptMass.mean, keptMass, alignmentConfigHash: o.alignmentConfigHash, featureConfigHash: o.featureConfigHash,
-      counts: { utterances: this.file.utterances, frames: this.file.numFrames, skipped }, split: o.split ?? null, shard: o.shard ?? null,
+      format: SOFT_TARGET_FORMAT,
+      formatVersion: SOFT_TARGET_FORMAT_VERSION,
+      stage: o.stage,
+      configHash: o.configHash,
+      teachers: o.teachers,
+      temperature: o.temperature,
+      k: o.k,
+      combination: o.combination,
+      numSenones: o.numSenones,
+      senoneInventoryId: o.senoneInventoryId ?? null,
+      residual: o.residual,
+      idType: this.idType,
+      probType: o.probType,
+      meanKeptMass: keptMass.mean,
+      keptMass,
+      alignmentConfigHash: o.alignmentConfigHash,
+      featureConfigHash: o.featureConfigHash,
+      counts: { utterances: this.file.utterances, frames: this.file.numFrames, skipped },
+      split: o.split ?? null,
+      shard: o.shard ?? null,
       config: o.config ?? {},
     };
     await this.file.finish(metadataMap(meta));
@@ -331,14 +433,24 @@ function metadataMap(m: SoftTargetFileMetadata): Map<string, string> {
 function parseMetadata(schema: Schema, file: string): SoftTargetFileMetadata {
   const md = StoreMetadata.open(schema, file, 'soft-target file', SOFT_TARGET_FORMAT, SOFT_TARGET_FORMAT_VERSION);
   return {
-    ...md.head(), teachers: md.json<TeacherId[]>(SOFT_META.teachers), temperature: md.positive(SOFT_META.temperature, 'temperature'),
-    k: md.positiveInt(SOFT_META.k), combination: md.oneOf(SOFT_META.combination, COMBINATION_RULES), numSenones: md.positiveInt(SOFT_META.numSenones),
-    senoneInventoryId: md.optional(SOFT_META.senoneInventoryId), residual: md.oneOf(SOFT_META.residual, RESIDUAL_MODES),
-    idType: md.oneOf(SOFT_META.idType, ['uint16', 'int32'] as const), probType: md.oneOf(SOFT_META.probType, PROB_TYPES),
-    meanKeptMass: Number(md.get(SOFT_META.meanKeptMass)), keptMass: md.json<KeptMassSummary>(SOFT_META.keptMass),
-    alignmentConfigHash: md.get(SOFT_META.alignmentConfigHash), featureConfigHash: md.get(SOFT_META.featureConfigHash),
-    counts: md.json<SoftTargetCounts>(SOFT_META.counts), split: md.optional(SOFT_META.split),
-    shard: md.jsonOr<ShardSpec | null>(SOFT_META.shard, null), config: md.jsonOr<Record<string, unknown>>(SOFT_META.config, {}),
+    ...md.head(),
+    teachers: md.json<TeacherId[]>(SOFT_META.teachers),
+    temperature: md.positive(SOFT_META.temperature, 'temperature'),
+    k: md.positiveInt(SOFT_META.k),
+    combination: md.oneOf(SOFT_META.combination, COMBINATION_RULES),
+    numSenones: md.positiveInt(SOFT_META.numSenones),
+    senoneInventoryId: md.optional(SOFT_META.senoneInventoryId),
+    residual: md.oneOf(SOFT_META.residual, RESIDUAL_MODES),
+    idType: md.oneOf(SOFT_META.idType, ['uint16', 'int32'] as const),
+    probType: md.oneOf(SOFT_META.probType, PROB_TYPES),
+    meanKeptMass: Number(md.get(SOFT_META.meanKeptMass)),
+    keptMass: md.json<KeptMassSummary>(SOFT_META.keptMass),
+    alignmentConfigHash: md.get(SOFT_META.alignmentConfigHash),
+    featureConfigHash: md.get(SOFT_META.featureConfigHash),
+    counts: md.json<SoftTargetCounts>(SOFT_META.counts),
+    split: md.optional(SOFT_META.split),
+    shard: md.jsonOr<ShardSpec | null>(SOFT_META.shard, null),
+    config: md.jsonOr<Record<string, unknown>>(SOFT_META.config, {}),
   };
 }
 
@@ -346,23 +458,45 @@ function validateSchema(schema: Schema, meta: SoftTargetFileMetadata, file: stri
   const field = (name: string) => schema.fields.find((f) => f.name === name);
   checkUtteranceColumns(schema, file);
   const ids = field('ids');
-  const idOk = (t: DataType) => (meta.idType === 'uint16' ? DataType.isInt(t) && t.bitWidth === 16 && !t.isSigned : isInt32Type(t));
+  const idOk = (t: DataType) =>
+    meta.idType === 'uint16' ? DataType.isInt(t) && t.bitWidth === 16 && !t.isSigned : isInt32Type(t);
   if (!ids || !DataType.isFixedSizeList(ids.type) || !idOk(ids.type.valueType)) {
-    throw new FormatError('bad ids column', { file, expected: `ids: FixedSizeList<${meta.idType === 'uint16' ? 'Uint16' : 'Int32'}>[${meta.k}]`, found: ids ? String(ids.type) : 'no ids column' });
+    throw new FormatError('bad ids column', {
+      file,
+      expected: `ids: FixedSizeList<${meta.idType === 'uint16' ? 'Uint16' : 'Int32'}>[${meta.k}]`,
+      found: ids ? String(ids.type) : 'no ids column',
+    });
   }
   const probs = field('probs');
-  const probOk = (t: DataType) => DataType.isFloat(t) && t.precision === (meta.probType === 'float16' ? Precision.HALF : Precision.SINGLE);
+  const probOk = (t: DataType) =>
+    DataType.isFloat(t) && t.precision === (meta.probType === 'float16' ? Precision.HALF : Precision.SINGLE);
   if (!probs || !DataType.isFixedSizeList(probs.type) || !probOk(probs.type.valueType)) {
-    throw new FormatError('bad probs column', { file, expected: `probs: FixedSizeList<${meta.probType === 'float16' ? 'Float16' : 'Float32'}>[${meta.k}]`, found: probs ? String(probs.type) : 'no probs column' });
+    throw new FormatError('bad probs column', {
+      file,
+      expected: `probs: FixedSizeList<${meta.probType === 'float16' ? 'Float16' : 'Float32'}>[${meta.k}]`,
+      found: probs ? String(probs.type) : 'no probs column',
+    });
   }
-  for (const [name, f] of [['ids', ids], ['probs', probs]] as const) {
+  for (const [name, f] of [
+    ['ids', ids],
+    ['probs', probs],
+  ] as const) {
     const size = (f.type as FixedSizeList).listSize;
-    if (size !== meta.k) throw new FormatError(`${name} list size differs from k in the metadata`, { file, expected: `k = ${meta.k}`, found: String(size) });
+    if (size !== meta.k)
+      throw new FormatError(`${name} list size differs from k in the metadata`, {
+        file,
+        expected: `k = ${meta.k}`,
+        found: String(size),
+      });
   }
   const residual = field('residual');
   if (meta.residual === 'store') {
     if (!residual || !DataType.isFloat(residual.type) || residual.type.precision !== Precision.SINGLE) {
-      throw new FormatError('bad residual column', { file, expected: "residual: Float32 (residual mode 'store')", found: residual ? String(residual.type) : 'no residual column' });
+      throw new FormatError('bad residual column', {
+        file,
+        expected: "residual: Float32 (residual mode 'store')",
+        found: residual ? String(residual.type) : 'no residual column',
+      });
     }
   }
 }
@@ -419,34 +553,79 @@ export function checkSoftTargets(meta: SoftTargetFileMetadata, file: string, e: 
   const n = e.names ?? {};
   const student = n.student ?? 'the student';
   if (e.numSenones !== undefined && e.numSenones !== meta.numSenones) {
-    throw new FormatError('soft targets and student differ in senone inventory', { file, expected: `${e.numSenones} senones (${student})`, found: `${meta.numSenones} senones in the targets` });
+    throw new FormatError('soft targets and student differ in senone inventory', {
+      file,
+      expected: `${e.numSenones} senones (${student})`,
+      found: `${meta.numSenones} senones in the targets`,
+    });
   }
   if (e.senoneInventoryId && meta.senoneInventoryId && e.senoneInventoryId !== meta.senoneInventoryId) {
-    throw new FormatError('soft targets and student differ in senone inventory', { file, expected: `inventory ${e.senoneInventoryId} (${student})`, found: `inventory ${meta.senoneInventoryId} in the targets` });
+    throw new FormatError('soft targets and student differ in senone inventory', {
+      file,
+      expected: `inventory ${e.senoneInventoryId} (${student})`,
+      found: `inventory ${meta.senoneInventoryId} in the targets`,
+    });
   }
   if (e.featureConfigHash !== undefined && e.featureConfigHash !== meta.featureConfigHash) {
-    throw new FormatError('soft targets were made from other features', { file, expected: `feature config hash ${e.featureConfigHash}${n.features ? ` (of ${n.features})` : ''}`, found: meta.featureConfigHash });
+    throw new FormatError('soft targets were made from other features', {
+      file,
+      expected: `feature config hash ${e.featureConfigHash}${n.features ? ` (of ${n.features})` : ''}`,
+      found: meta.featureConfigHash,
+    });
   }
   if (e.alignmentConfigHash !== undefined && e.alignmentConfigHash !== meta.alignmentConfigHash) {
-    throw new FormatError('soft targets were made from other alignments', { file, expected: `alignment config hash ${e.alignmentConfigHash}${n.alignments ? ` (of ${n.alignments})` : ''}`, found: meta.alignmentConfigHash });
+    throw new FormatError('soft targets were made from other alignments', {
+      file,
+      expected: `alignment config hash ${e.alignmentConfigHash}${n.alignments ? ` (of ${n.alignments})` : ''}`,
+      found: meta.alignmentConfigHash,
+    });
   }
   if (e.k !== undefined && e.k !== meta.k) {
-    throw new FormatError('soft targets have another top-k width', { file, expected: `k = ${e.k}`, found: `k = ${meta.k}` });
+    throw new FormatError('soft targets have another top-k width', {
+      file,
+      expected: `k = ${e.k}`,
+      found: `k = ${meta.k}`,
+    });
   }
   if (e.temperature !== undefined && e.temperature !== meta.temperature) {
-    throw new FormatError('soft targets were made at another temperature', { file, expected: `T = ${e.temperature} (${student})`, found: `T = ${meta.temperature}` });
+    throw new FormatError('soft targets were made at another temperature', {
+      file,
+      expected: `T = ${e.temperature} (${student})`,
+      found: `T = ${meta.temperature}`,
+    });
   }
 }
 
 /** Fields that must agree between the files of one set of soft targets (shards of a split). */
-const SAME_ACROSS_FILES = ['configHash', 'temperature', 'k', 'combination', 'numSenones', 'senoneInventoryId', 'residual', 'alignmentConfigHash', 'featureConfigHash'] as const;
+const SAME_ACROSS_FILES = [
+  'configHash',
+  'temperature',
+  'k',
+  'combination',
+  'numSenones',
+  'senoneInventoryId',
+  'residual',
+  'alignmentConfigHash',
+  'featureConfigHash',
+] as const;
 
 function checkSameRun(a: SoftTargetFileMetadata, aFile: string, b: SoftTargetFileMetadata, bFile: string): void {
   for (const key of SAME_ACROSS_FILES) {
-    if (a[key] !== b[key]) throw new FormatError(`soft-target files differ in ${key}`, { file: bFile, expected: `${String(a[key])} (as ${aFile})`, found: String(b[key]) });
+    if (a[key] !== b[key])
+      throw new FormatError(`soft-target files differ in ${key}`, {
+        file: bFile,
+        expected: `${String(a[key])} (as ${aFile})`,
+        found: String(b[key]),
+      });
   }
-  const ta = JSON.stringify(a.teachers), tb = JSON.stringify(b.teachers);
-  if (ta !== tb) throw new FormatError('soft-target files come from different teachers', { file: bFile, expected: `${ta} (as ${aFile})`, found: tb });
+  const ta = JSON.stringify(a.teachers),
+    tb = JSON.stringify(b.teachers);
+  if (ta !== tb)
+    throw new FormatError('soft-target files come from different teachers', {
+      file: bFile,
+      expected: `${ta} (as ${aFile})`,
+      found: tb,
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,8 +649,17 @@ function batchColumns(batch: RecordBatch, meta: SoftTargetFileMetadata, file: st
   const idsData = batch.getChild('ids')!.data[0];
   const probsData = batch.getChild('probs')!.data[0];
   const resData = meta.residual === 'store' ? batch.getChild('residual')!.data[0] : null;
-  for (const d of [uttData, frameData, idsData, probsData, idsData.children[0], probsData.children[0], ...(resData ? [resData] : [])]) {
-    if (d.nullCount > 0) throw new FormatError('null values in a column', { file, expected: 'no nulls', found: `${d.nullCount} nulls` });
+  for (const d of [
+    uttData,
+    frameData,
+    idsData,
+    probsData,
+    idsData.children[0],
+    probsData.children[0],
+    ...(resData ? [resData] : []),
+  ]) {
+    if (d.nullCount > 0)
+      throw new FormatError('null values in a column', { file, expected: 'no nulls', found: `${d.nullCount} nulls` });
   }
   const list = <T extends Uint16Array | Int32Array | Float32Array>(d: Data): T => {
     const child = d.children[0];
@@ -490,7 +678,17 @@ function batchColumns(batch: RecordBatch, meta: SoftTargetFileMetadata, file: st
 }
 
 /** Decode and validate rows [start, end) of a batch into an utterance's arrays at frame offset `at`. */
-function decodeRows(c: BatchColumns, start: number, end: number, meta: SoftTargetFileMetadata, out: { ids: Int32Array; probs: Float32Array; residual: Float32Array | null }, at: number, file: string, uttId: string, stamp: Int32Array): void {
+function decodeRows(
+  c: BatchColumns,
+  start: number,
+  end: number,
+  meta: SoftTargetFileMetadata,
+  out: { ids: Int32Array; probs: Float32Array; residual: Float32Array | null },
+  at: number,
+  file: string,
+  uttId: string,
+  stamp: Int32Array,
+): void {
   const k = meta.k;
   const S = meta.numSenones;
   const rows = end - start;
@@ -505,21 +703,50 @@ function decodeRows(c: BatchColumns, start: number, end: number, meta: SoftTarge
     for (let j = 0; j < k; j++) {
       const id = out.ids[f * k + j];
       const p = probs[r * k + j];
-      if (!(id >= 0 && id < S)) throw new FormatError('senone id outside the inventory', { file, uttId, expected: `0 <= id < ${S}`, found: `${id} at frame ${f}` });
-      if (stamp[id] === f + 1) throw new FormatError('a senone id occurs twice in one frame', { file, uttId, expected: `${k} distinct ids`, found: `id ${id} twice at frame ${f}` });
+      if (!(id >= 0 && id < S))
+        throw new FormatError('senone id outside the inventory', {
+          file,
+          uttId,
+          expected: `0 <= id < ${S}`,
+          found: `${id} at frame ${f}`,
+        });
+      if (stamp[id] === f + 1)
+        throw new FormatError('a senone id occurs twice in one frame', {
+          file,
+          uttId,
+          expected: `${k} distinct ids`,
+          found: `id ${id} twice at frame ${f}`,
+        });
       stamp[id] = f + 1;
-      if (!(p >= 0 && p <= 1.001)) throw new FormatError('probability outside [0, 1]', { file, uttId, expected: '0 <= p <= 1', found: `${p} at frame ${f}` });
+      if (!(p >= 0 && p <= 1.001))
+        throw new FormatError('probability outside [0, 1]', {
+          file,
+          uttId,
+          expected: '0 <= p <= 1',
+          found: `${p} at frame ${f}`,
+        });
       sum += p;
     }
     for (let j = 0; j < k; j++) stamp[out.ids[f * k + j]] = 0;
     if (meta.residual === 'renormalise') {
-      if (!(sum > 0)) throw new FormatError('a frame without probability mass', { file, uttId, expected: 'probabilities summing to 1', found: `sum ${sum} at frame ${f}` });
+      if (!(sum > 0))
+        throw new FormatError('a frame without probability mass', {
+          file,
+          uttId,
+          expected: 'probabilities summing to 1',
+          found: `sum ${sum} at frame ${f}`,
+        });
       const inv = 1 / sum;
       for (let j = 0; j < k; j++) probs[r * k + j] *= inv;
     } else if (out.residual) {
       const res = out.residual[f];
       if (!(res >= 0 && res <= 1 && Math.abs(sum + res - 1) < 2e-3)) {
-        throw new FormatError('kept mass and residual do not add up to 1', { file, uttId, expected: 'sum(probs) + residual = 1', found: `${sum} + ${res} at frame ${f}` });
+        throw new FormatError('kept mass and residual do not add up to 1', {
+          file,
+          uttId,
+          expected: 'sum(probs) + residual = 1',
+          found: `${sum} + ${res} at frame ${f}`,
+        });
       }
     }
   }
@@ -542,8 +769,13 @@ class UtteranceBuilder {
   }
 
   build(meta: SoftTargetFileMetadata, file: string, stamp: Int32Array): UtteranceSoftTargets {
-    const n = this.frames, k = meta.k;
-    const out = { ids: new Int32Array(n * k), probs: new Float32Array(n * k), residual: meta.residual === 'store' ? new Float32Array(n) : null };
+    const n = this.frames,
+      k = meta.k;
+    const out = {
+      ids: new Int32Array(n * k),
+      probs: new Float32Array(n * k),
+      residual: meta.residual === 'store' ? new Float32Array(n) : null,
+    };
     let at = 0;
     for (const p of this.parts) {
       decodeRows(p.c, p.start, p.end, meta, out, at, file, this.uttId, stamp);
@@ -557,7 +789,10 @@ class UtteranceBuilder {
  * Utterances of a soft-target file in file order, decoded and validated; rows of one utterance may
  * span record batches (files re-batched by other tools read too) but must be contiguous.
  */
-export async function* readSoftTargetFile(path: string, expect: SoftTargetExpectation = {}): AsyncGenerator<UtteranceSoftTargets, void, undefined> {
+export async function* readSoftTargetFile(
+  path: string,
+  expect: SoftTargetExpectation = {},
+): AsyncGenerator<UtteranceSoftTargets, void, undefined> {
   const f = await openFile(path);
   try {
     checkSoftTargets(f.meta, path, expect);
@@ -575,16 +810,28 @@ export async function* readSoftTargetFile(path: string, expect: SoftTargetExpect
         const index = c.uttIndex[start];
         if (!cur || index !== curIndex) {
           if (cur) yield cur.build(f.meta, path, stamp);
-          if (seen.has(index)) throw new FormatError('utterance rows are not contiguous', { file: path, uttId: String(c.dict.get(index)), expected: 'all frames of an utterance together' });
+          if (seen.has(index))
+            throw new FormatError('utterance rows are not contiguous', {
+              file: path,
+              uttId: String(c.dict.get(index)),
+              expected: 'all frames of an utterance together',
+            });
           seen.add(index);
           const uttId = c.dict.get(index);
-          if (uttId === null || uttId === undefined) throw new FormatError('utt_id index outside the dictionary', { file: path, found: String(index) });
+          if (uttId === null || uttId === undefined)
+            throw new FormatError('utt_id index outside the dictionary', { file: path, found: String(index) });
           cur = new UtteranceBuilder(uttId);
           curIndex = index;
         }
         for (let r = start; r < end; r++) {
           const want = cur.frames + (r - start);
-          if (c.frame[r] !== want) throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', { file: path, uttId: cur.uttId, expected: `frame ${want}`, found: `frame ${c.frame[r]}` });
+          if (c.frame[r] !== want)
+            throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', {
+              file: path,
+              uttId: cur.uttId,
+              expected: `frame ${want}`,
+              found: `frame ${c.frame[r]}`,
+            });
         }
         cur.push(c, start, end);
         start = end;
@@ -593,6 +840,72 @@ export async function* readSoftTargetFile(path: string, expect: SoftTargetExpect
     if (cur) yield cur.build(f.meta, path, stamp);
   } finally {
     await f.fh.close().catch(() => undefined);
+  }
+}
+
+/** Tolerance of a frame's stored probability sum (float16 storage). */
+const SUM_TOLERANCE = 1e-2;
+
+/**
+ * `am-distill validate` of a soft-target file: every utterance read and checked by the reader (ids
+ * within [0, num_senones) and distinct, probabilities in [0, 1], kept mass + residual = 1 with
+ * 'store'), the stored row sums with 'renormalise' (`checkStoredRowSums`), counts against the
+ * metadata. Returns the summary lines.
+ */
+export async function validateSoftTargetFile(path: string): Promise<string[]> {
+  const meta = await readSoftTargetMetadata(path);
+  const read = { utterances: 0, frames: 0 };
+  await readingArrow(path, 'soft-target file', async () => {
+    for await (const u of readSoftTargetFile(path)) {
+      read.utterances++;
+      read.frames += u.numFrames;
+    }
+  });
+  checkStoredCounts(path, 'soft-target file', meta.counts, read);
+  if (meta.residual === 'renormalise')
+    await readingArrow(path, 'soft-target file', () => checkStoredRowSums(path, meta));
+  const { k, numSenones: S, teachers } = meta;
+  const bytesPerFrame = read.frames > 0 ? (statSync(path).size / read.frames).toFixed(1) : 'n/a';
+  return [
+    `soft targets (${meta.format} v${meta.formatVersion}, stage ${meta.stage}${meta.split ? `, split ${meta.split}` : ''}${meta.shard ? `, shard ${meta.shard.index}/${meta.shard.count}` : ''})`,
+    `  ${read.utterances} utterances, ${read.frames} frames, ${meta.counts.skipped} skipped`,
+    `  top k ${k} of ${S} senones${meta.senoneInventoryId ? ` (inventory ${meta.senoneInventoryId})` : ''}, T ${meta.temperature}, ${meta.combination} of ${teachers.length} teacher(s): ${teachers.map((t) => t.id).join(', ')}`,
+    `  mean kept mass ${meta.meanKeptMass.toFixed(4)}, residual ${meta.residual}, ${meta.idType} ids, ${meta.probType} probabilities, ${bytesPerFrame} bytes per frame`,
+    `  config hash ${meta.configHash}, alignment config hash ${meta.alignmentConfigHash}, feature config hash ${meta.featureConfigHash}`,
+  ];
+}
+
+/**
+ * With residual 'renormalise' the writer divides each frame's kept probabilities by their sum, so
+ * the *stored* values of a frame sum to 1 (up to float16 rounding); the reader renormalises them
+ * again, which would hide a frame that does not. One pass over the raw `probs` column, one record
+ * batch (and one frame's decoded values) at a time.
+ */
+async function checkStoredRowSums(path: string, meta: SoftTargetFileMetadata): Promise<void> {
+  const { fh, reader } = await openFile(path);
+  const k = meta.k;
+  const row = new Float32Array(k);
+  try {
+    for await (const batch of reader as unknown as AsyncIterable<RecordBatch>) {
+      if (batch.numRows === 0) continue;
+      const c = batchColumns(batch, meta, path);
+      for (let r = 0; r < c.n; r++) {
+        const stored = c.probs.subarray(r * k, (r + 1) * k);
+        const probs = meta.probType === 'float16' ? decodeFloat16(stored as Uint16Array, row) : stored;
+        let sum = 0;
+        for (let j = 0; j < k; j++) sum += probs[j];
+        if (!(Math.abs(sum - 1) <= SUM_TOLERANCE)) {
+          throw new FormatError('stored probabilities of a frame do not sum to 1', {
+            file: path,
+            uttId: c.dict.get(c.uttIndex[r]) ?? undefined,
+            expected: `sum 1 within ${SUM_TOLERANCE} (residual 'renormalise')`,
+            found: `${sum} at frame ${c.frame[r]}`,
+          });
+        }
+      }
+    }
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
 
@@ -663,21 +976,36 @@ export class SoftTargetIndex {
     this.opened = opened;
     this.metadata = opened[0].meta;
     this.cacheLimit = cacheFrames;
-    this.where = locateUtterances(opened.map((f) => f.rows), 'soft-target files');
+    this.where = locateUtterances(
+      opened.map((f) => f.rows),
+      'soft-target files',
+    );
   }
 
   static async open(files: readonly string[], opts: SoftTargetIndexOptions = {}): Promise<SoftTargetIndex> {
-    if (files.length === 0) throw new ConfigError('no soft-target files', { expected: 'at least one Arrow soft-target file', found: 'none' });
+    if (files.length === 0)
+      throw new ConfigError('no soft-target files', { expected: 'at least one Arrow soft-target file', found: 'none' });
     const opened: IndexedFile[] = [];
     try {
       for (const path of files) {
         const f = await openFile(path);
-        opened.push({ path, fh: f.fh, meta: f.meta, rows: new UtteranceRowIndex(path, f.reader, f.schema), stamp: new Int32Array(f.meta.numSenones) });
+        opened.push({
+          path,
+          fh: f.fh,
+          meta: f.meta,
+          rows: new UtteranceRowIndex(path, f.reader, f.schema),
+          stamp: new Int32Array(f.meta.numSenones),
+        });
         checkSoftTargets(f.meta, path, opts.expect ?? {});
         if (opened.length > 1) checkSameRun(opened[0].meta, opened[0].path, f.meta, path);
       }
       const cacheFrames = opts.cacheFrames ?? 100_000;
-      if (!(Number.isInteger(cacheFrames) && cacheFrames >= 0)) throw new ConfigError('bad cache size', { keyPath: 'cacheFrames', expected: 'an integer >= 0', found: String(cacheFrames) });
+      if (!(Number.isInteger(cacheFrames) && cacheFrames >= 0))
+        throw new ConfigError('bad cache size', {
+          keyPath: 'cacheFrames',
+          expected: 'an integer >= 0',
+          found: String(cacheFrames),
+        });
       return new SoftTargetIndex([...files], opened, cacheFrames);
     } catch (err) {
       for (const f of opened) await f.fh.close().catch(() => undefined);
@@ -751,7 +1079,13 @@ export class SoftTargetIndex {
     for (let i = 0; i < n; i++) {
       const u = utts[keys.rowUtt[i]];
       const t = keys.rowFrame[i];
-      if (!(t >= 0 && t < u.numFrames)) throw new FormatError('frame outside the utterance\'s soft targets', { file: this.fileOf(u.uttId), uttId: u.uttId, expected: `0 <= frame < ${u.numFrames}`, found: String(t) });
+      if (!(t >= 0 && t < u.numFrames))
+        throw new FormatError("frame outside the utterance's soft targets", {
+          file: this.fileOf(u.uttId),
+          uttId: u.uttId,
+          expected: `0 <= frame < ${u.numFrames}`,
+          found: String(t),
+        });
       ids.set(u.ids.subarray(t * k, (t + 1) * k), i * k);
       probs.set(u.probs.subarray(t * k, (t + 1) * k), i * k);
       if (residual) residual[i] = u.residual![t];
@@ -768,7 +1102,13 @@ export class SoftTargetIndex {
     const out: UtteranceSoftTargets[] = [];
     for (const id of keys.uttIds) {
       const u = await this.get(id);
-      if (!u) throw new FormatError('no soft targets for this utterance', { file: this.files.join(', '), uttId: id, expected: 'the utterance in the soft-target files', found: 'absent' });
+      if (!u)
+        throw new FormatError('no soft targets for this utterance', {
+          file: this.files.join(', '),
+          uttId: id,
+          expected: 'the utterance in the soft-target files',
+          found: 'absent',
+        });
       out.push(u);
     }
     return out;

@@ -43,7 +43,11 @@ export class SpeakerCmvn {
   }
 
   addAll(other: SpeakerCmvn): void {
-    if (other.dim !== this.dim) throw new FormatError('cannot merge CMVN statistics of different dimension', { expected: String(this.dim), found: String(other.dim) });
+    if (other.dim !== this.dim)
+      throw new FormatError('cannot merge CMVN statistics of different dimension', {
+        expected: String(this.dim),
+        found: String(other.dim),
+      });
     for (const [spk, s] of other.speakers) this.of(spk).add(s);
   }
 }
@@ -84,22 +88,45 @@ export async function readCmvnFile(path: string): Promise<CmvnFile> {
   try {
     j = JSON.parse(await readFile(path, 'utf8'));
   } catch (cause) {
-    throw new FormatError('unreadable CMVN statistics file', { file: path, cause, found: String((cause as Error)?.message ?? cause) });
+    throw new FormatError('unreadable CMVN statistics file', {
+      file: path,
+      cause,
+      found: String((cause as Error)?.message ?? cause),
+    });
   }
-  if (j.format !== CMVN_FORMAT) throw new FormatError('not an am-distill CMVN file', { file: path, expected: CMVN_FORMAT, found: String(j.format) });
+  if (j.format !== CMVN_FORMAT)
+    throw new FormatError('not an am-distill CMVN file', {
+      file: path,
+      expected: CMVN_FORMAT,
+      found: String(j.format),
+    });
   if (j.formatVersion !== CMVN_FORMAT_VERSION) {
-    throw new FormatError('unsupported CMVN file format version', { file: path, expected: String(CMVN_FORMAT_VERSION), found: String(j.formatVersion) });
+    throw new FormatError('unsupported CMVN file format version', {
+      file: path,
+      expected: String(CMVN_FORMAT_VERSION),
+      found: String(j.formatVersion),
+    });
   }
   const streams = new Map<string, SpeakerCmvn>();
   const rawStreams = (j.streams ?? {}) as Record<string, { dim: number; speakers: Record<string, CmvnStatsJson> }>;
   for (const [name, s] of Object.entries(rawStreams)) {
     if (!Number.isInteger(s?.dim) || typeof s.speakers !== 'object') {
-      throw new FormatError('malformed CMVN stream', { file: path, keyPath: `streams.${name}`, expected: '{dim, speakers}' });
+      throw new FormatError('malformed CMVN stream', {
+        file: path,
+        keyPath: `streams.${name}`,
+        expected: '{dim, speakers}',
+      });
     }
     const sc = new SpeakerCmvn(s.dim);
     for (const [spk, st] of Object.entries(s.speakers)) {
       const stats = CmvnStats.fromJSON(st, `${path} (streams.${name}.speakers.${spk})`);
-      if (stats.dim !== s.dim) throw new FormatError('CMVN statistics dimension differs from the stream', { file: path, keyPath: `streams.${name}.speakers.${spk}`, expected: String(s.dim), found: String(stats.dim) });
+      if (stats.dim !== s.dim)
+        throw new FormatError('CMVN statistics dimension differs from the stream', {
+          file: path,
+          keyPath: `streams.${name}.speakers.${spk}`,
+          expected: String(s.dim),
+          found: String(stats.dim),
+        });
       sc.speakers.set(spk, stats);
     }
     streams.set(name, sc);
@@ -116,8 +143,13 @@ export async function readCmvnFile(path: string): Promise<CmvnFile> {
 }
 
 /** Sum the statistics of several files (the shards of one split) into one. */
-export async function mergeCmvnFiles(inputs: readonly string[], output: string, opts: { split?: string | null } = {}): Promise<CmvnFile> {
-  if (inputs.length === 0) throw new FormatError('nothing to merge', { file: output, expected: 'at least one CMVN file' });
+export async function mergeCmvnFiles(
+  inputs: readonly string[],
+  output: string,
+  opts: { split?: string | null } = {},
+): Promise<CmvnFile> {
+  if (inputs.length === 0)
+    throw new FormatError('nothing to merge', { file: output, expected: 'at least one CMVN file' });
   const files = [];
   for (const p of inputs) files.push(await readCmvnFile(p));
   const first = files[0];
@@ -132,10 +164,15 @@ export async function mergeCmvnFiles(inputs: readonly string[], output: string, 
   };
   files.forEach((f, i) => {
     if (f.configHash !== first.configHash) {
-      throw new FormatError('cannot merge CMVN statistics of different feature configs', { file: inputs[i], expected: first.configHash, found: f.configHash });
+      throw new FormatError('cannot merge CMVN statistics of different feature configs', {
+        file: inputs[i],
+        expected: first.configHash,
+        found: f.configHash,
+      });
     }
     for (const [u, s] of f.utt2spk) {
-      if (merged.utt2spk.has(u)) throw new FormatError('utterance appears in two CMVN files', { file: inputs[i], uttId: u });
+      if (merged.utt2spk.has(u))
+        throw new FormatError('utterance appears in two CMVN files', { file: inputs[i], uttId: u });
       merged.utt2spk.set(u, s);
     }
     for (const [name, s] of f.streams) {
@@ -149,4 +186,16 @@ export async function mergeCmvnFiles(inputs: readonly string[], output: string, 
   });
   await writeCmvnFile(output, merged);
   return merged;
+}
+
+/** `am-distill validate` of a CMVN statistics file (`readCmvnFile`); returns the summary lines. */
+export async function validateCmvnFile(path: string): Promise<string[]> {
+  const f = await readCmvnFile(path);
+  const lines = [`CMVN statistics${f.split ? ` of split ${f.split}` : ''}: ${f.utt2spk.size} utterances`];
+  for (const [name, s] of f.streams) {
+    let frames = 0;
+    for (const st of s.speakers.values()) frames += st.count;
+    lines.push(`  ${name}: ${s.dim} dims, ${s.speakers.size} speakers, ${frames} frames`);
+  }
+  return lines;
 }

@@ -33,8 +33,17 @@ import {
   type Vector,
 } from 'apache-arrow';
 import { FormatError } from '../util/errors.ts';
-import { ArrowReadHandle, checkUtteranceColumns, frameIndexData, openArrowStore, UtteranceFileWriter, UtteranceRowIndex, type OpenedArrowFile } from '../util/arrow-file.ts';
-import { STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
+import {
+  ArrowReadHandle,
+  checkUtteranceColumns,
+  frameIndexData,
+  openArrowStore,
+  readingArrow,
+  UtteranceFileWriter,
+  UtteranceRowIndex,
+  type OpenedArrowFile,
+} from '../util/arrow-file.ts';
+import { checkStoredCounts, STORE_META, StoreMetadata, storeMetadataMap } from '../util/arrow-metadata.ts';
 import type { FeatureMatrix } from './matrix.ts';
 import type { FbankOptions, MfccOptions } from './options.ts';
 
@@ -129,7 +138,13 @@ export class FeatureFileWriter {
   private readonly fbankType: FixedSizeList<Float32>;
   private readonly mfccType: FixedSizeList<Float32> | null;
 
-  private constructor(path: string, opts: Required<FeatureWriterOptions>, file: UtteranceFileWriter, fbankType: FixedSizeList<Float32>, mfccType: FixedSizeList<Float32> | null) {
+  private constructor(
+    path: string,
+    opts: Required<FeatureWriterOptions>,
+    file: UtteranceFileWriter,
+    fbankType: FixedSizeList<Float32>,
+    mfccType: FixedSizeList<Float32> | null,
+  ) {
     this.path = path;
     this.opts = opts;
     this.file = file;
@@ -145,7 +160,13 @@ export class FeatureFileWriter {
     const fields = [new Field('frame', new Int32(), false), new Field('fbank', fbankType, false)];
     if (mfccType) fields.push(new Field('mfcc', mfccType, false));
     const file = await UtteranceFileWriter.open(path, fields, 'FeatureFileWriter', 'feature file');
-    return new FeatureFileWriter(path, { stage: 'features', split: null, shard: null, vtlpWarps: [], ...opts }, file, fbankType, mfccType);
+    return new FeatureFileWriter(
+      path,
+      { stage: 'features', split: null, shard: null, vtlpWarps: [], ...opts },
+      file,
+      fbankType,
+      mfccType,
+    );
   }
 
   get utterances(): number {
@@ -161,13 +182,29 @@ export class FeatureFileWriter {
     this.file.checkAdd(uttId);
     const fc = this.opts.featureConfig;
     if (fbank.dim !== fc.fbankDim) {
-      throw new FormatError('fbank dimension differs from the feature config', { file: this.path, uttId, expected: String(fc.fbankDim), found: String(fbank.dim) });
+      throw new FormatError('fbank dimension differs from the feature config', {
+        file: this.path,
+        uttId,
+        expected: String(fc.fbankDim),
+        found: String(fbank.dim),
+      });
     }
     if (this.mfccType) {
       if (!mfcc) throw new FormatError('missing mfcc for a file with an mfcc column', { file: this.path, uttId });
-      if (mfcc.dim !== fc.mfccDim) throw new FormatError('mfcc dimension differs from the feature config', { file: this.path, uttId, expected: String(fc.mfccDim), found: String(mfcc.dim) });
+      if (mfcc.dim !== fc.mfccDim)
+        throw new FormatError('mfcc dimension differs from the feature config', {
+          file: this.path,
+          uttId,
+          expected: String(fc.mfccDim),
+          found: String(mfcc.dim),
+        });
       if (mfcc.numFrames !== fbank.numFrames) {
-        throw new FormatError('fbank and mfcc differ in frame count', { file: this.path, uttId, expected: String(fbank.numFrames), found: String(mfcc.numFrames) });
+        throw new FormatError('fbank and mfcc differ in frame count', {
+          file: this.path,
+          uttId,
+          expected: String(fbank.numFrames),
+          found: String(mfcc.numFrames),
+        });
       }
     } else if (mfcc) {
       throw new FormatError('mfcc given for a file without an mfcc column', { file: this.path, uttId });
@@ -221,7 +258,12 @@ function parseMetadata(schema: Schema, file: string): FeatureFileMetadata {
   const md = StoreMetadata.open(schema, file, 'feature file', FEATURE_FORMAT, FEATURE_FORMAT_VERSION);
   const vtlpWarps = md.jsonOr<unknown>(META.vtlpWarps, []);
   if (!Array.isArray(vtlpWarps) || !vtlpWarps.every((w) => typeof w === 'number' && Number.isFinite(w) && w > 0)) {
-    throw new FormatError('malformed VTLP warp factors in schema metadata', { file, keyPath: META.vtlpWarps, expected: 'a JSON list of positive numbers', found: md.get(META.vtlpWarps) });
+    throw new FormatError('malformed VTLP warp factors in schema metadata', {
+      file,
+      keyPath: META.vtlpWarps,
+      expected: 'a JSON list of positive numbers',
+      found: md.get(META.vtlpWarps),
+    });
   }
   return {
     ...md.head(),
@@ -254,25 +296,41 @@ function validateSchema(schema: Schema, meta: FeatureFileMetadata, file: string,
   const checkList = (name: string, dim: number) => {
     const f = field(name);
     if (!f || !DataType.isFixedSizeList(f.type) || !isFloat32(f.type.valueType)) {
-      throw new FormatError(`bad ${name} column`, { file, expected: `${name}: FixedSizeList<Float32>[${dim}]`, found: f ? String(f.type) : `no ${name} column` });
+      throw new FormatError(`bad ${name} column`, {
+        file,
+        expected: `${name}: FixedSizeList<Float32>[${dim}]`,
+        found: f ? String(f.type) : `no ${name} column`,
+      });
     }
     if (f.type.listSize !== dim) {
-      throw new FormatError(`${name} dimension differs from the file's feature config`, { file, expected: String(dim), found: String(f.type.listSize) });
+      throw new FormatError(`${name} dimension differs from the file's feature config`, {
+        file,
+        expected: String(dim),
+        found: String(f.type.listSize),
+      });
     }
   };
   checkList('fbank', fc.fbankDim);
   if (fc.mfccDim) checkList('mfcc', fc.mfccDim);
   const mismatch = (what: string, expected: unknown, found: unknown) => {
-    throw new FormatError(`${what} differs from what the reader expects`, { file, expected: String(expected), found: String(found) });
+    throw new FormatError(`${what} differs from what the reader expects`, {
+      file,
+      expected: String(expected),
+      found: String(found),
+    });
   };
-  if (expect.fbankDim !== undefined && expect.fbankDim !== fc.fbankDim) mismatch('fbank dimension', expect.fbankDim, fc.fbankDim);
-  if (expect.numMelBins !== undefined && expect.numMelBins !== fc.numMelBins) mismatch('number of mel bins', expect.numMelBins, fc.numMelBins);
-  if (expect.sampleRateHz !== undefined && expect.sampleRateHz !== fc.sampleRateHz) mismatch('sample rate', `${expect.sampleRateHz} Hz`, `${fc.sampleRateHz} Hz`);
-  if (expect.configHash !== undefined && expect.configHash !== meta.configHash) mismatch('feature config hash', expect.configHash, meta.configHash);
+  if (expect.fbankDim !== undefined && expect.fbankDim !== fc.fbankDim)
+    mismatch('fbank dimension', expect.fbankDim, fc.fbankDim);
+  if (expect.numMelBins !== undefined && expect.numMelBins !== fc.numMelBins)
+    mismatch('number of mel bins', expect.numMelBins, fc.numMelBins);
+  if (expect.sampleRateHz !== undefined && expect.sampleRateHz !== fc.sampleRateHz)
+    mismatch('sample rate', `${expect.sampleRateHz} Hz`, `${fc.sampleRateHz} Hz`);
+  if (expect.configHash !== undefined && expect.configHash !== meta.configHash)
+    mismatch('feature config hash', expect.configHash, meta.configHash);
   if (expect.mfcc === true && !fc.mfccDim) mismatch('mfcc column', 'present', 'absent');
-  if (typeof expect.mfcc === 'number' && expect.mfcc !== fc.mfccDim) mismatch('mfcc dimension', expect.mfcc, fc.mfccDim ?? 'absent');
+  if (typeof expect.mfcc === 'number' && expect.mfcc !== fc.mfccDim)
+    mismatch('mfcc dimension', expect.mfcc, fc.mfccDim ?? 'absent');
 }
-
 
 /**
  * Lazily reads a feature file record batch by record batch. Open with `FeatureFileReader.open`,
@@ -286,7 +344,13 @@ export class FeatureFileReader {
   private readonly reader: AsyncIterable<RecordBatch> & { cancel?: () => Promise<void> };
   private closed = false;
 
-  private constructor(path: string, fh: ArrowReadHandle, reader: AsyncIterable<RecordBatch>, schema: Schema, metadata: FeatureFileMetadata) {
+  private constructor(
+    path: string,
+    fh: ArrowReadHandle,
+    reader: AsyncIterable<RecordBatch>,
+    schema: Schema,
+    metadata: FeatureFileMetadata,
+  ) {
     this.path = path;
     this.fh = fh;
     this.reader = reader;
@@ -338,17 +402,25 @@ export class FeatureFileReader {
           if (!cur || cur.index !== index) {
             if (cur) yield emit();
             if (seen.has(index)) {
-              throw new FormatError('utterance rows are not contiguous', { file, uttId: String(dict.get(index)), expected: 'all frames of an utterance together' });
+              throw new FormatError('utterance rows are not contiguous', {
+                file,
+                uttId: String(dict.get(index)),
+                expected: 'all frames of an utterance together',
+              });
             }
             seen.add(index);
             const uttId = dict.get(index);
-            if (uttId === null || uttId === undefined) throw new FormatError('utt_id index outside the dictionary', { file, found: String(index) });
+            if (uttId === null || uttId === undefined)
+              throw new FormatError('utt_id index outside the dictionary', { file, found: String(index) });
             cur = { uttId, index, fb: [], mf: [], frames: 0 };
           }
           for (let r = start; r < end; r++) {
             if (frames[r] !== cur.frames + (r - start)) {
               throw new FormatError('frame numbers are not 0, 1, 2, ... within the utterance', {
-                file, uttId: cur.uttId, expected: String(cur.frames + (r - start)), found: String(frames[r]),
+                file,
+                uttId: cur.uttId,
+                expected: String(cur.frames + (r - start)),
+                found: String(frames[r]),
               });
             }
           }
@@ -372,8 +444,15 @@ export class FeatureFileReader {
     const rows = await this.rowIndex().rows(index);
     const fc = this.metadata.featureConfig;
     const total = rows.reduce((n, r) => n + r.end - r.start, 0);
-    const columns = (name: string, dim: number) => concat(rows.map((r) => listValues(r.batch.getChild(name)!.data[0], dim).subarray(r.start * dim, r.end * dim)), total * dim);
-    const u: FeatureUtterance = { uttId: this.uttIds[index], fbank: { numFrames: total, dim: fc.fbankDim, data: columns('fbank', fc.fbankDim) } };
+    const columns = (name: string, dim: number) =>
+      concat(
+        rows.map((r) => listValues(r.batch.getChild(name)!.data[0], dim).subarray(r.start * dim, r.end * dim)),
+        total * dim,
+      );
+    const u: FeatureUtterance = {
+      uttId: this.uttIds[index],
+      fbank: { numFrames: total, dim: fc.fbankDim, data: columns('fbank', fc.fbankDim) },
+    };
     if (fc.mfccDim) u.mfcc = { numFrames: total, dim: fc.mfccDim, data: columns('mfcc', fc.mfccDim) };
     return u;
   }
@@ -386,7 +465,8 @@ export class FeatureFileReader {
   private rows: UtteranceRowIndex | null = null;
 
   private rowIndex(): UtteranceRowIndex {
-    if (!this.rows) this.rows = new UtteranceRowIndex(this.path, this.reader as unknown as OpenedArrowFile['reader'], this.schema);
+    if (!this.rows)
+      this.rows = new UtteranceRowIndex(this.path, this.reader as unknown as OpenedArrowFile['reader'], this.schema);
     return this.rows;
   }
 
@@ -421,7 +501,10 @@ function concat(parts: Float32Array[], total: number): Float32Array {
 }
 
 /** Utterances of a feature file, lazily; the file is closed when iteration ends. */
-export async function* readFeatureFile(path: string, expect: FeatureExpectation = {}): AsyncGenerator<FeatureUtterance> {
+export async function* readFeatureFile(
+  path: string,
+  expect: FeatureExpectation = {},
+): AsyncGenerator<FeatureUtterance> {
   const r = await FeatureFileReader.open(path, expect);
   yield* r.utterances();
 }
@@ -434,20 +517,66 @@ export async function readFeatureMetadata(path: string, expect: FeatureExpectati
 }
 
 /**
+ * `am-distill validate` of a feature file: schema and metadata (the reader's checks), every
+ * utterance read, values finite, counts against the metadata. Returns the summary lines.
+ */
+export async function validateFeatureFile(path: string): Promise<string[]> {
+  const meta = await readFeatureMetadata(path);
+  const read = { utterances: 0, frames: 0 };
+  await readingArrow(path, 'feature file', async () => {
+    for await (const u of readFeatureFile(path)) {
+      read.utterances++;
+      read.frames += u.fbank.numFrames;
+      for (const m of [u.fbank, u.mfcc]) {
+        const i = m ? m.data.findIndex((x) => !Number.isFinite(x)) : -1;
+        if (i >= 0)
+          throw new FormatError('non-finite feature value', {
+            file: path,
+            uttId: u.uttId,
+            expected: 'finite floats',
+            found: `${m!.data[i]} at frame ${Math.floor(i / m!.dim)}`,
+          });
+      }
+    }
+  });
+  checkStoredCounts(path, 'feature file', meta.counts, read);
+  const fc = meta.featureConfig;
+  return [
+    `features (${meta.format} v${meta.formatVersion}, stage ${meta.stage}${meta.split ? `, split ${meta.split}` : ''}${meta.shard ? `, shard ${meta.shard.index}/${meta.shard.count}` : ''})`,
+    `  ${read.utterances} utterances, ${read.frames} frames (${((read.frames * fc.frameShiftMs) / 3_600_000).toFixed(3)} h), ${meta.counts.skipped} skipped`,
+    `  fbank ${fc.fbankDim} dims${fc.mfccDim ? `, mfcc ${fc.mfccDim} dims` : ''}, ${fc.sampleRateHz} Hz, shift ${fc.frameShiftMs} ms, length ${fc.frameLengthMs} ms`,
+    `  config hash ${meta.configHash}`,
+  ];
+}
+
+/**
  * Concatenate feature files (e.g. the shards of a split, in order) into one. All inputs must
  * share the config hash; utterance ids must be unique across them.
  */
-export async function mergeFeatureFiles(inputs: readonly string[], output: string, opts: { split?: string | null } = {}): Promise<FeatureFileMetadata> {
-  if (inputs.length === 0) throw new FormatError('nothing to merge', { file: output, expected: 'at least one input file' });
+export async function mergeFeatureFiles(
+  inputs: readonly string[],
+  output: string,
+  opts: { split?: string | null } = {},
+): Promise<FeatureFileMetadata> {
+  if (inputs.length === 0)
+    throw new FormatError('nothing to merge', { file: output, expected: 'at least one input file' });
   const metas = [];
   for (const p of inputs) metas.push(await readFeatureMetadata(p));
   const first = metas[0];
   metas.forEach((m, i) => {
     if (m.configHash !== first.configHash) {
-      throw new FormatError('cannot merge feature files with different configs', { file: inputs[i], expected: `config hash ${first.configHash} (as ${inputs[0]})`, found: m.configHash });
+      throw new FormatError('cannot merge feature files with different configs', {
+        file: inputs[i],
+        expected: `config hash ${first.configHash} (as ${inputs[0]})`,
+        found: m.configHash,
+      });
     }
     if (JSON.stringify(m.vtlpWarps) !== JSON.stringify(first.vtlpWarps)) {
-      throw new FormatError('cannot merge feature files with different VTLP copies', { file: inputs[i], expected: `VTLP warps ${JSON.stringify(first.vtlpWarps)} (as ${inputs[0]})`, found: JSON.stringify(m.vtlpWarps) });
+      throw new FormatError('cannot merge feature files with different VTLP copies', {
+        file: inputs[i],
+        expected: `VTLP warps ${JSON.stringify(first.vtlpWarps)} (as ${inputs[0]})`,
+        found: JSON.stringify(m.vtlpWarps),
+      });
     }
   });
   const writer = await FeatureFileWriter.open(output, {

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type DecodeSearchOptions, type LexiconReport } from '../decode/search-space.ts';
 import type { TunePoint } from '../decode/tune.ts';
 import { FormatError, SkipCounter } from '../util/errors.ts';
+import { Checker, joinKey, readTaggedJson } from '../util/json-check.ts';
 
 export const DECODE_FORMAT = 'am-distill.decode';
 
@@ -94,28 +95,82 @@ export interface LmRecord {
 
 export function readDecodeSummary(decodeDir: string): DecodeSummary {
   const file = join(decodeDir, 'decode.json');
-  if (!existsSync(file))
+  if (!existsSync(file)) {
     throw new FormatError('not a decode output directory', {
       file,
       expected: 'decode.json written by the decode stage',
       found: 'no such file',
     });
-  let j: DecodeSummary;
-  try {
-    j = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new FormatError('malformed decode.json', {
-      file,
-      cause: err,
-      expected: 'JSON',
-      found: String((err as Error).message).slice(0, 80),
-    });
   }
-  if (j.format !== DECODE_FORMAT || j.formatVersion !== 1)
-    throw new FormatError('unsupported decode summary', {
-      file,
-      expected: `${DECODE_FORMAT} version 1`,
-      found: `${j.format} ${j.formatVersion}`,
-    });
-  return j;
+  return readTaggedJson<DecodeSummary>(file, DECODE_FORMAT, 'a decode summary', 'formatVersion', DECODE_FORMAT_VERSION);
+}
+
+/**
+ * `am-distill validate` of a decode.json: the reader's format check; the LM record; per system
+ * and split the counts (decoded <= utterances, no-path <= decoded, WER >= 0) and the hypothesis
+ * files (trn, ctm, utts) there. Returns the summary lines.
+ */
+export function validateDecodeSummary(path: string): string[] {
+  const j = readTaggedJson<DecodeSummary>(
+    path,
+    DECODE_FORMAT,
+    'a decode summary',
+    'formatVersion',
+    DECODE_FORMAT_VERSION,
+  );
+  const c = new Checker(path, 'invalid decode summary');
+  const o = c.fields(j, '', ['search', 'lm', 'lexicon', 'graph', 'tuneSplit', 'splits', 'systems']);
+  const splits = c.names(o.splits, 'splits');
+  if (o.tuneSplit !== null) c.oneOf(o.tuneSplit, 'tuneSplit', splits);
+  const lm = c.fields(o.lm, 'lm', ['file', 'sha256', 'order', 'vocabulary']);
+  c.int(lm.order, 'lm.order', 1);
+  c.int(lm.vocabulary, 'lm.vocabulary', 1);
+  c.names(o.systems, 'systems', 'name');
+  const lines = [
+    `decode (${j.format} v${j.formatVersion}) of ${j.systems.length} system(s) on ${splits.join(', ')}${j.tuneSplit ? `, weights tuned on ${j.tuneSplit}` : ''}: LM order ${j.lm.order}, ${j.lm.vocabulary} words, ${j.lexicon.words} searchable`,
+  ];
+  for (const [i, sys] of j.systems.entries()) {
+    const p = `systems[${i}]`;
+    const s = c.fields(sys, p, [
+      'models',
+      'kind',
+      'lmWeight',
+      'wordInsertionPenalty',
+      'weightsFrom',
+      'priors',
+      'splits',
+    ]);
+    c.oneOf(s.kind, joinKey(p, 'kind'), ['single', 'ensemble']);
+    c.num(s.lmWeight, joinKey(p, 'lmWeight'));
+    c.num(s.wordInsertionPenalty, joinKey(p, 'wordInsertionPenalty'));
+    const wers: string[] = [];
+    for (const split of splits) {
+      const q = joinKey(joinKey(p, 'splits'), split);
+      const r = c.fields((s.splits as Record<string, unknown>)[split], q, [
+        'utterances',
+        'decoded',
+        'frames',
+        'noPath',
+        'noFeatures',
+        'emptyHyps',
+        'wer',
+        'files',
+      ]);
+      const utterances = c.int(r.utterances, joinKey(q, 'utterances'));
+      const decoded = c.int(r.decoded, joinKey(q, 'decoded'));
+      if (decoded > utterances) c.fail(joinKey(q, 'decoded'), `<= ${utterances} utterances`, decoded);
+      if (c.int(r.noPath, joinKey(q, 'noPath')) > decoded)
+        c.fail(joinKey(q, 'noPath'), `<= ${decoded} decoded`, r.noPath);
+      if (r.wer !== null) wers.push(`${split} WER ${c.num(r.wer, joinKey(q, 'wer'), 0).toFixed(2)} %`);
+      const files = c.fields(r.files, joinKey(q, 'files'), ['trn', 'ctm', 'utts']);
+      for (const [k, f] of Object.entries(files)) {
+        if (!existsSync(join(dirname(path), c.str(f, joinKey(joinKey(q, 'files'), k)))))
+          c.fail(joinKey(joinKey(q, 'files'), k), `a file in ${dirname(path)}`, f);
+      }
+    }
+    lines.push(
+      `  ${sys.name} (${sys.kind}): LM weight ${sys.lmWeight}, insertion penalty ${sys.wordInsertionPenalty} (${sys.weightsFrom}); ${wers.join(', ') || 'no references'}`,
+    );
+  }
+  return lines;
 }

@@ -1,6 +1,9 @@
 import { type Fidelity } from '../score/fidelity.ts';
+import { Checker, joinKey, readTaggedJson } from '../util/json-check.ts';
 
 export const EVAL_JSON = 'eval.json';
+
+export const EVAL_FORMAT = 'am-distill.eval';
 
 export const EVAL_MD = 'eval.md';
 
@@ -99,7 +102,7 @@ export interface GainKeptCi {
 }
 
 export interface EvalFile {
-  format: 'am-distill.eval';
+  format: typeof EVAL_FORMAT;
   version: 1;
   /** Model name -> role, target set, temperature. */
   models: { name: string; role: string; targetSet?: string; temperature?: number; k?: number }[];
@@ -123,4 +126,53 @@ export interface EvalFile {
     subsetFrames: number;
     rows: { system: string; model: string; trainAccuracy: number | null; testAccuracy: Record<string, number> }[];
   };
+}
+
+/**
+ * `am-distill validate` of an eval.json: the format check; per split, every listed model scored
+ * with correct <= frames = the split's frames and accuracy = correct / frames; the summaries'
+ * accuracies fractions. Returns the summary lines.
+ */
+export function validateEvalFile(path: string): string[] {
+  const j = readTaggedJson<EvalFile>(path, EVAL_FORMAT, 'an eval file');
+  const c = new Checker(path, 'invalid eval file');
+  const o = c.fields(j, '', ['models', 'splits', 'summary', 'students', 'table5']);
+  const names = c.names(o.models, 'models', 'name');
+  const splits = c.fields(o.splits, 'splits', []);
+  const lines = [
+    `frame accuracy (${j.format} v${j.version}) of ${names.length} model(s) on ${Object.keys(splits).join(', ')}`,
+  ];
+  for (const [split, v] of Object.entries(splits)) {
+    const p = joinKey('splits', split);
+    const sp = c.fields(v, p, ['split', 'utterances', 'frames', 'models']);
+    if (sp.split !== split) c.fail(joinKey(p, 'split'), JSON.stringify(split), sp.split);
+    c.int(sp.utterances, joinKey(p, 'utterances'), 1);
+    const frames = c.int(sp.frames, joinKey(p, 'frames'), 1);
+    const scores = c.fields(sp.models, joinKey(p, 'models'), names);
+    for (const [name, score] of Object.entries(scores)) {
+      const q = joinKey(joinKey(p, 'models'), name);
+      const s = c.fields(score, q, ['correct', 'frames', 'accuracy']);
+      if (s.frames !== frames) c.fail(joinKey(q, 'frames'), `${frames} (the split's frames)`, s.frames);
+      const correct = c.int(s.correct, joinKey(q, 'correct'));
+      if (correct > frames) c.fail(joinKey(q, 'correct'), `<= ${frames} frames`, correct);
+      if (Math.abs(c.fraction(s.accuracy, joinKey(q, 'accuracy')) - correct / frames) > 1e-12) {
+        c.fail(joinKey(q, 'accuracy'), `correct / frames = ${correct / frames}`, s.accuracy);
+      }
+    }
+    const g = j.summary[split];
+    const acc = (name: string) => j.splits[split].models[name]?.accuracy.toFixed(4) ?? 'n/a';
+    const kept = g ? `, gain kept ${g.gainKept === null ? 'n/a' : g.gainKept.toFixed(3)}` : '';
+    lines.push(
+      `  ${split}: ${sp.utterances} utterances, ${frames} frames; baseline ${acc('baseline')}, ${ENSEMBLE} ${acc(ENSEMBLE)}, student ${acc('student')}${kept}`,
+    );
+  }
+  const summary = c.fields(o.summary, 'summary', []);
+  for (const [split, v] of Object.entries(summary)) {
+    const g = c.fields(v, joinKey('summary', split), ['baseline', 'ensemble', 'memberMean', 'student', 'gainKept']);
+    for (const k of ['baseline', 'ensemble', 'memberMean', 'student'])
+      c.fraction(g[k], joinKey(joinKey('summary', split), k));
+  }
+  c.arr(o.students, 'students');
+  if (o.table5 !== null) c.fields(o.table5, 'table5', ['fraction', 'rows']);
+  return lines;
 }

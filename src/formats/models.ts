@@ -1,15 +1,27 @@
-import { existsSync, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { modelDirHash } from '../distill/generate.ts';
 import { type DistillationLossOptions } from '../distill/loss.ts';
+import { MODEL_JSON, WEIGHTS_BIN } from '../nnet/io.ts';
 import type { AveragedSummary, TrainConfig } from '../nnet/train.ts';
 import { type InventoryInfo, type SubsetSpec } from '../nnet/split-data.ts';
-import { ConfigError, FormatError } from '../util/errors.ts';
+import { ConfigError } from '../util/errors.ts';
+import { Checker, joinKey, readTaggedJson, type Obj } from '../util/json-check.ts';
 
 export const MODELS_JSON = 'models.json';
 
 export const MODELS_FORMAT = 'am-distill.acoustic-models';
 
 export type ModelRole = 'baseline' | 'member' | 'fraction-baseline' | 'student' | 'fraction-student' | 'control';
+
+export const MODEL_ROLES: readonly ModelRole[] = [
+  'baseline',
+  'member',
+  'fraction-baseline',
+  'student',
+  'fraction-student',
+  'control',
+];
 
 /** One trained model as models.json / students.json record it (paths relative to the file). */
 export interface ModelEntry {
@@ -48,12 +60,13 @@ export interface ModelsFile {
 /** Read `<dir>/models.json` (the train stage's record). */
 export async function readModelsFile(dir: string): Promise<ModelsFile> {
   const path = join(dir, MODELS_JSON);
-  if (!existsSync(path)) throw new ConfigError('no trained models here', { file: path, expected: `${MODELS_JSON} written by the train stage`, found: 'no such file' });
-  const j = JSON.parse(await fsp.readFile(path, 'utf8')) as ModelsFile;
-  if (j.format !== MODELS_FORMAT || j.version !== 1) {
-    throw new FormatError('not an acoustic-models file', { file: path, expected: `format ${MODELS_FORMAT} version 1`, found: `${j.format} ${j.version}` });
- }
-  return j;
+  if (!existsSync(path))
+    throw new ConfigError('no trained models here', {
+      file: path,
+      expected: `${MODELS_JSON} written by the train stage`,
+      found: 'no such file',
+    });
+  return readTaggedJson<ModelsFile>(path, MODELS_FORMAT, 'an acoustic-models file');
 }
 
 export const STUDENTS_JSON = 'students.json';
@@ -79,12 +92,120 @@ export interface StudentsFile {
 
 export async function readStudentsFile(dir: string): Promise<StudentsFile> {
   const path = join(dir, STUDENTS_JSON);
-  let j: StudentsFile;
-  try {
-    j = JSON.parse(await fsp.readFile(path, 'utf8')) as StudentsFile;
-  } catch (cause) {
-    throw new ConfigError('no students here', { file: path, cause, expected: `${STUDENTS_JSON} written by the distill stage`, found: (cause as NodeJS.ErrnoException).code ?? 'unreadable' });
+  if (!existsSync(path))
+    throw new ConfigError('no students here', {
+      file: path,
+      expected: `${STUDENTS_JSON} written by the distill stage`,
+      found: 'no such file',
+    });
+  return readTaggedJson<StudentsFile>(path, STUDENTS_FORMAT, 'a students file');
+}
+
+/**
+ * Shape checks of models.json / students.json entries, and each model's directory against its
+ * entry: model.json and weights.bin there, their hash the recorded `weightsHash`.
+ */
+async function checkModelEntries(
+  c: Checker,
+  entries: unknown,
+  path: string,
+  stageDir: string,
+  extra: (e: Obj, p: string) => void,
+): Promise<ModelEntry[]> {
+  c.names(entries, path, 'name');
+  const out = entries as ModelEntry[];
+  for (const [i, e] of out.entries()) {
+    const p = joinKey(path, i);
+    const o = c.fields(e, p, [
+      'name',
+      'role',
+      'dir',
+      'seed',
+      'weightsHash',
+      'bestEpoch',
+      'bestAccuracy',
+      'accuracyOn',
+      'epochs',
+      'stopReason',
+      'subset',
+      'trainFrames',
+      'trainUtterances',
+    ]);
+    c.oneOf(o.role, joinKey(p, 'role'), MODEL_ROLES);
+    c.int(o.seed, joinKey(p, 'seed'));
+    c.fraction(o.bestAccuracy, joinKey(p, 'bestAccuracy'));
+    c.oneOf(o.accuracyOn, joinKey(p, 'accuracyOn'), ['dev', 'train']);
+    const epochs = c.int(o.epochs, joinKey(p, 'epochs'));
+    if (c.int(o.bestEpoch, joinKey(p, 'bestEpoch')) > epochs)
+      c.fail(joinKey(p, 'bestEpoch'), `an epoch <= epochs (${epochs})`, o.bestEpoch);
+    c.int(o.trainFrames, joinKey(p, 'trainFrames'), 1);
+    c.int(o.trainUtterances, joinKey(p, 'trainUtterances'), 1);
+    extra(o, p);
+    const dir = join(stageDir, c.str(o.dir, joinKey(p, 'dir')));
+    if (!existsSync(join(dir, MODEL_JSON)) || !existsSync(join(dir, WEIGHTS_BIN)))
+      c.fail(joinKey(p, 'dir'), `a model directory with ${MODEL_JSON} and ${WEIGHTS_BIN} (${dir})`, o.dir);
+    const hash = await modelDirHash(dir);
+    if (hash !== c.str(o.weightsHash, joinKey(p, 'weightsHash')))
+      c.fail(
+        joinKey(p, 'weightsHash'),
+        `${hash}, the hash of ${dir} (the model changed since it was recorded)`,
+        o.weightsHash,
+      );
   }
-  if (j.format !== STUDENTS_FORMAT || j.version !== 1) throw new FormatError('not a students file', { file: path, expected: `format ${STUDENTS_FORMAT} version 1`, found: `${j.format} ${j.version}` });
-  return j;
+  return out;
+}
+
+const modelLine = (m: ModelEntry) =>
+  `  ${m.name} (${m.role}, seed ${m.seed}): ${m.accuracyOn} accuracy ${m.bestAccuracy.toFixed(4)} at epoch ${m.bestEpoch} of ${m.epochs} (${m.stopReason}), ${m.trainUtterances} utterances`;
+
+/**
+ * `am-distill validate` of a models.json: the reader's format check, every entry's shape, the
+ * inventory, and each model directory's weights against the recorded hash. Returns the summary lines.
+ */
+export async function validateModelsFile(path: string): Promise<string[]> {
+  const j = readTaggedJson<ModelsFile>(path, MODELS_FORMAT, 'an acoustic-models file');
+  const c = new Checker(path, 'invalid models file');
+  const o = c.fields(j, '', ['inventory', 'trainConfig', 'data', 'models']);
+  const inv = c.fields(o.inventory, 'inventory', [
+    'numSenones',
+    'senoneInventoryId',
+    'alignmentConfigHash',
+    'featureConfigHash',
+  ]);
+  c.int(inv.numSenones, 'inventory.numSenones', 1);
+  for (const k of ['senoneInventoryId', 'alignmentConfigHash', 'featureConfigHash']) c.str(inv[k], `inventory.${k}`);
+  c.fields(o.trainConfig, 'trainConfig', []);
+  const data = c.fields(o.data, 'data', ['trainSplit', 'devSplit']);
+  c.str(data.trainSplit, 'data.trainSplit');
+  if (data.devSplit !== null) c.str(data.devSplit, 'data.devSplit');
+  const models = await checkModelEntries(c, o.models, 'models', dirname(path), () => undefined);
+  return [
+    `${models.length} acoustic model(s) (${j.format} v${j.version}) trained on ${j.data.trainSplit}${j.data.devSplit ? `, dev ${j.data.devSplit}` : ''}: ${j.inventory.numSenones} senones, inventory ${j.inventory.senoneInventoryId}`,
+    ...models.map(modelLine),
+  ];
+}
+
+/**
+ * `am-distill validate` of a students.json: as models.json, plus each student's target set,
+ * temperature and k. Returns the summary lines.
+ */
+export async function validateStudentsFile(path: string): Promise<string[]> {
+  const j = readTaggedJson<StudentsFile>(path, STUDENTS_FORMAT, 'a students file');
+  const c = new Checker(path, 'invalid students file');
+  const o = c.fields(j, '', ['teachers', 'students']);
+  c.names(o.teachers, 'teachers', 'name');
+  j.teachers.forEach((t, i) => c.str(t.weightsHash, `teachers[${i}].weightsHash`));
+  const students = await checkModelEntries(c, o.students, 'students', dirname(path), (e, p) => {
+    c.str(e.targetSet, joinKey(p, 'targetSet'));
+    c.num(e.temperature, joinKey(p, 'temperature'), Number.MIN_VALUE, Infinity, 'a temperature > 0');
+    c.int(e.k, joinKey(p, 'k'), 1);
+    c.fields(e.loss, joinKey(p, 'loss'), []);
+  });
+  return [
+    `${students.length} student(s) (${j.format} v${j.version}) of ${j.teachers.length} teacher(s): ${j.teachers.map((t) => t.name).join(', ')}`,
+    ...students.map(
+      (s, i) =>
+        `${modelLine(s)}; target set ${j.students[i].targetSet}, T ${j.students[i].temperature}, k ${j.students[i].k}`,
+    ),
+  ];
 }

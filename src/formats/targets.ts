@@ -1,14 +1,18 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readSoftTargetMetadata } from '../distill/store.ts';
 import { type SoftTargetConfig } from '../distill/generate.ts';
 import type { KeptMassSummary } from '../distill/topk.ts';
-import { ConfigError, FormatError } from '../util/errors.ts';
+import { ConfigError } from '../util/errors.ts';
+import { Checker, joinKey, readTaggedJson } from '../util/json-check.ts';
 
 export const TARGETS_JSON = 'targets.json';
 
 export const TARGETS_FORMAT = 'am-distill.target-sets';
 
 export type TargetSetKind = 'main' | 'sweep' | 'dense';
+
+export const TARGET_SET_KINDS: readonly TargetSetKind[] = ['main', 'sweep', 'dense'];
 
 export interface TargetSetEntry {
   name: string;
@@ -51,22 +55,59 @@ export interface TargetsFile {
 
 export async function readTargetsFile(dir: string): Promise<TargetsFile> {
   const path = join(dir, TARGETS_JSON);
-  let j: TargetsFile;
-  try {
-    j = JSON.parse(await readFile(path, 'utf8')) as TargetsFile;
-  } catch (cause) {
+  if (!existsSync(path)) {
     throw new ConfigError('no soft targets here', {
       file: path,
-      cause,
       expected: `${TARGETS_JSON} written by the targets stage`,
-      found: (cause as NodeJS.ErrnoException).code ?? 'unreadable',
+      found: 'no such file',
     });
   }
-  if (j.format !== TARGETS_FORMAT || j.version !== 1)
-    throw new FormatError('not a target-sets file', {
-      file: path,
-      expected: `format ${TARGETS_FORMAT} version 1`,
-      found: `${j.format} ${j.version}`,
-    });
-  return j;
+  return readTaggedJson<TargetsFile>(path, TARGETS_FORMAT, 'a target-sets file');
+}
+
+/**
+ * `am-distill validate` of a targets.json: the reader's format check, the shape of every set, and
+ * each set against its Arrow file's metadata (k, temperature, frames, utterances, senones,
+ * inventory). Returns the summary lines.
+ */
+export async function validateTargetsFile(path: string): Promise<string[]> {
+  const j = readTaggedJson<TargetsFile>(path, TARGETS_FORMAT, 'a target-sets file');
+  const c = new Checker(path, 'invalid target-sets file');
+  const o = c.fields(j, '', ['split', 'teachers', 'numSenones', 'senoneInventoryId', 'config', 'sets']);
+  c.str(o.split, 'split');
+  c.names(o.teachers, 'teachers', 'name');
+  const S = c.int(o.numSenones, 'numSenones', 1);
+  c.str(o.senoneInventoryId, 'senoneInventoryId');
+  c.fields(o.config, 'config', []);
+  c.names(o.sets, 'sets', 'name');
+  const lines = [
+    `${j.sets.length} soft-target set(s) (${j.format} v${j.version}) of split ${j.split}: ${S} senones, inventory ${j.senoneInventoryId}, ${j.teachers.length} teacher(s)`,
+  ];
+  for (const [i, set] of j.sets.entries()) {
+    const p = `sets[${i}]`;
+    const e = c.fields(set, p, ['name', 'kind', 'temperature', 'file', 'k', 'meanKeptMass', 'frames', 'utterances']);
+    c.oneOf(e.kind, joinKey(p, 'kind'), TARGET_SET_KINDS);
+    c.num(e.temperature, joinKey(p, 'temperature'), Number.MIN_VALUE, Infinity, 'a temperature > 0');
+    c.num(e.k, joinKey(p, 'k'), 1, S, `an integer in 1..${S} (numSenones)`);
+    c.fraction(e.meanKeptMass, joinKey(p, 'meanKeptMass'));
+    const file = join(dirname(path), c.str(e.file, joinKey(p, 'file')));
+    if (!existsSync(file)) c.fail(joinKey(p, 'file'), `a soft-target file (${file})`, e.file);
+    // The set as recorded against its file's metadata.
+    const m = await readSoftTargetMetadata(file);
+    const against: [string, unknown, unknown][] = [
+      [joinKey(p, 'k'), m.k, set.k],
+      [joinKey(p, 'temperature'), m.temperature, set.temperature],
+      [joinKey(p, 'frames'), m.counts.frames, set.frames],
+      [joinKey(p, 'utterances'), m.counts.utterances, set.utterances],
+      ['numSenones', m.numSenones, S],
+      ['senoneInventoryId', m.senoneInventoryId ?? j.senoneInventoryId, j.senoneInventoryId],
+    ];
+    for (const [key, inFile, recorded] of against) {
+      if (inFile !== recorded) c.fail(key, `${String(inFile)} (as the metadata of ${file})`, recorded);
+    }
+    lines.push(
+      `  ${set.name} (${set.kind}): T ${set.temperature}, k ${set.k}, mean kept mass ${set.meanKeptMass.toFixed(4)}, ${set.frames} frames, ${set.utterances} utterances, ${set.file}`,
+    );
+  }
+  return lines;
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../util/log.ts';
 import { checkUtterance, type FrameSource, type Utterance, type UtteranceOrder } from './data.ts';
 import { ArrowFrameSource } from './arrow-source.ts';
 import { readCmvnFile } from '../features/cmvn-file.ts';
-import { readAlignmentMetadata } from '../align/store.ts';
+import { readAlignmentMetadata, senoneInventoryId } from '../align/store.ts';
 import { vtlpSourceId } from '../features/perturb.ts';
 
 /** The files of one split. */
@@ -32,7 +32,9 @@ export interface SplitFiles {
 }
 
 function shardFiles(dir: string, names: string[], split: string, ext: string): string[] {
-  const re = new RegExp(`^${split.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)-of-(\\d+)\\.${ext.replace('.', '\\.')}$`);
+  const re = new RegExp(
+    `^${split.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)-of-(\\d+)\\.${ext.replace('.', '\\.')}$`,
+  );
   return names
     .map((n) => ({ n, m: re.exec(n) }))
     .filter((x) => x.m !== null)
@@ -44,7 +46,12 @@ async function listDir(dir: string, what: string): Promise<string[]> {
   try {
     return (await fsp.readdir(dir)).sort();
   } catch (cause) {
-    throw new ConfigError(`cannot read the ${what} directory`, { file: dir, cause, expected: `the output directory of the ${what} stage`, found: (cause as NodeJS.ErrnoException).code ?? 'unreadable' });
+    throw new ConfigError(`cannot read the ${what} directory`, {
+      file: dir,
+      cause,
+      expected: `the output directory of the ${what} stage`,
+      found: (cause as NodeJS.ErrnoException).code ?? 'unreadable',
+    });
   }
 }
 
@@ -52,18 +59,33 @@ async function listDir(dir: string, what: string): Promise<string[]> {
  * Find the feature, alignment and utt2spk files of `split`. A missing split is a ConfigError
  * listing the splits that are there.
  */
-export async function findSplitFiles(featuresDir: string, alignDir: string, split: string, logger?: Logger): Promise<SplitFiles> {
+export async function findSplitFiles(
+  featuresDir: string,
+  alignDir: string,
+  split: string,
+  logger?: Logger,
+): Promise<SplitFiles> {
   const fNames = await listDir(featuresDir, 'features');
-  const features = fNames.includes(`${split}.arrow`) ? [join(featuresDir, `${split}.arrow`)] : shardFiles(featuresDir, fNames, split, 'arrow');
+  const features = fNames.includes(`${split}.arrow`)
+    ? [join(featuresDir, `${split}.arrow`)]
+    : shardFiles(featuresDir, fNames, split, 'arrow');
   if (features.length === 0) {
     const have = fNames.filter((n) => n.endsWith('.arrow')).map((n) => n.replace(/(\.\d+-of-\d+)?\.arrow$/, ''));
-    throw new ConfigError(`no features for split '${split}'`, { file: featuresDir, expected: `${split}.arrow`, found: have.length ? `splits ${[...new Set(have)].join(', ')}` : 'no feature files' });
+    throw new ConfigError(`no features for split '${split}'`, {
+      file: featuresDir,
+      expected: `${split}.arrow`,
+      found: have.length ? `splits ${[...new Set(have)].join(', ')}` : 'no feature files',
+    });
   }
   const aNames = await listDir(alignDir, 'align');
   const alignment = join(alignDir, `${split}.arrow`);
   if (!aNames.includes(`${split}.arrow`)) {
     const have = aNames.filter((n) => n.endsWith('.arrow')).map((n) => n.replace(/\.arrow$/, ''));
-    throw new ConfigError(`no alignments for split '${split}'`, { file: alignDir, expected: `${split}.arrow`, found: have.length ? `splits ${have.join(', ')}` : 'no alignment files' });
+    throw new ConfigError(`no alignments for split '${split}'`, {
+      file: alignDir,
+      expected: `${split}.arrow`,
+      found: have.length ? `splits ${have.join(', ')}` : 'no alignment files',
+    });
   }
   const uttToSpeaker: Record<string, string> = {};
   const cmvnFiles = features.map((f) => f.replace(/\.arrow$/, '.cmvn.json'));
@@ -75,7 +97,10 @@ export async function findSplitFiles(featuresDir: string, alignDir: string, spli
     }
     for (const [u, s] of (await readCmvnFile(c)).utt2spk) uttToSpeaker[u] = s;
   }
-  if (missing > 0) logger?.warn(`no utt2spk for ${missing} feature file(s) of split '${split}' (${cmvnFiles[0]}): every utterance is its own speaker for CMVN`);
+  if (missing > 0)
+    logger?.warn(
+      `no utt2spk for ${missing} feature file(s) of split '${split}' (${cmvnFiles[0]}): every utterance is its own speaker for CMVN`,
+    );
   return { split, features, alignments: [alignment], uttToSpeaker };
 }
 
@@ -88,8 +113,14 @@ export interface SubsetSpec {
 }
 
 export function validateSubset(s: SubsetSpec, keyPath = 'smallFraction'): void {
-  if (!(s.fraction > 0 && s.fraction <= 1)) throw new ConfigError('bad data fraction', { keyPath, expected: 'a number in (0, 1]', found: String(s.fraction) });
-  if (!Number.isInteger(s.seed)) throw new ConfigError('bad subset seed', { keyPath: `${keyPath}.seed`, expected: 'an integer', found: String(s.seed) });
+  if (!(s.fraction > 0 && s.fraction <= 1))
+    throw new ConfigError('bad data fraction', { keyPath, expected: 'a number in (0, 1]', found: String(s.fraction) });
+  if (!Number.isInteger(s.seed))
+    throw new ConfigError('bad subset seed', {
+      keyPath: `${keyPath}.seed`,
+      expected: 'an integer',
+      found: String(s.seed),
+    });
 }
 
 /**
@@ -185,12 +216,24 @@ export interface DataSpec {
 }
 
 export function dataSpecOf(files: SplitFiles, subset: SubsetSpec | null = null, vtlpCopies = true): DataSpec {
-  return { features: files.features, alignments: files.alignments, uttToSpeaker: files.uttToSpeaker, subset, vtlpCopies, name: files.split };
+  return {
+    features: files.features,
+    alignments: files.alignments,
+    uttToSpeaker: files.uttToSpeaker,
+    subset,
+    vtlpCopies,
+    name: files.split,
+  };
 }
 
 /** Open a DataSpec: Arrow features joined with alignments, optionally cut to a subset or to the original recordings. */
 export async function openDataSource(spec: DataSpec): Promise<FrameSource & { featureConfigHash?: string }> {
-  const base = await ArrowFrameSource.open({ features: spec.features, alignments: spec.alignments, uttToSpeaker: spec.uttToSpeaker, name: spec.name });
+  const base = await ArrowFrameSource.open({
+    features: spec.features,
+    alignments: spec.alignments,
+    uttToSpeaker: spec.uttToSpeaker,
+    name: spec.name,
+  });
   const filter: UtteranceFilter = { subset: spec.subset ?? null, vtlpCopies: spec.vtlpCopies ?? true };
   return filter.subset || !filter.vtlpCopies ? new FilteredFrameSource(base, filter) : base;
 }
@@ -200,8 +243,12 @@ export async function openDataSource(spec: DataSpec): Promise<FrameSource & { fe
  * is false) and not skipped by the trainer's boundary check (checkUtterance: no frames,
  * non-finite features, an alignment of another length), so they agree with its scan.
  */
-export async function countSource(source: FrameSource, labelled = true): Promise<{ utterances: number; frames: number }> {
-  let utterances = 0, frames = 0;
+export async function countSource(
+  source: FrameSource,
+  labelled = true,
+): Promise<{ utterances: number; frames: number }> {
+  let utterances = 0,
+    frames = 0;
   for await (const u of source.utterances()) {
     if (labelled && !u.labels) continue;
     if (checkUtterance(u, source) !== null) continue;
@@ -225,21 +272,26 @@ export interface InventoryInfo {
  * id that changes whenever the tree does (two align runs with the same options on other data
  * build other trees, so the alignment config hash alone would not tell them apart).
  */
-export async function inventoryOf(alignDir: string, alignmentFile: string): Promise<Omit<InventoryInfo, 'featureConfigHash'>> {
+export async function inventoryOf(
+  alignDir: string,
+  alignmentFile: string,
+): Promise<Omit<InventoryInfo, 'featureConfigHash'>> {
   const meta = await readAlignmentMetadata(alignmentFile);
-  const parts: string[] = [];
-  for (const name of ['tree.json', 'senones.json']) {
-    const p = join(alignDir, name);
-    if (existsSync(p)) parts.push(`${name}:${sha256Hex(await fsp.readFile(p))}`);
-  }
-  const senoneInventoryId = parts.length ? sha256Hex(parts.join('\n')).slice(0, 32) : `align-config:${meta.configHash.slice(0, 32)}`;
-  return { numSenones: meta.numSenones, senoneInventoryId, alignmentConfigHash: meta.configHash };
+  return {
+    numSenones: meta.numSenones,
+    senoneInventoryId: await senoneInventoryId(alignDir, meta.configHash),
+    alignmentConfigHash: meta.configHash,
+  };
 }
 
 /** Throw when the alignment files of two splits come from different align runs. */
 export async function checkSameAlignment(a: string, b: string): Promise<void> {
   const [ma, mb] = [await readAlignmentMetadata(a), await readAlignmentMetadata(b)];
   if (ma.configHash !== mb.configHash || ma.numSenones !== mb.numSenones) {
-    throw new FormatError('alignment files of the splits come from different align runs', { file: b, expected: `config hash ${ma.configHash}, ${ma.numSenones} senones (as ${a})`, found: `config hash ${mb.configHash}, ${mb.numSenones} senones` });
+    throw new FormatError('alignment files of the splits come from different align runs', {
+      file: b,
+      expected: `config hash ${ma.configHash}, ${ma.numSenones} senones (as ${a})`,
+      found: `config hash ${mb.configHash}, ${mb.numSenones} senones`,
+    });
   }
 }

@@ -20,7 +20,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
 import { ConfigError } from '../util/errors.ts';
-import { OptionError, validateOptions, resolvePaths, typeName, parseSetArgument, type OptionSpec, type Schema } from '../stages/schema.ts';
+import {
+  OptionError,
+  validateOptions,
+  resolvePaths,
+  typeName,
+  parseSetArgument,
+  type OptionSpec,
+  type Schema,
+} from '../stages/schema.ts';
 import type { RecipeHead, StageRegistry } from '../stages/stage.ts';
 
 export interface RecipeStage {
@@ -61,30 +69,73 @@ export interface LoadRecipeOptions {
 }
 
 const ANY_VALUE: OptionSpec = { type: 'custom', expected: 'a YAML value', doc: 'recipe value', validate: (v) => v };
-const SPEAKERS: OptionSpec = { type: 'array', items: { type: 'string', doc: 'speaker id' }, minItems: 1, doc: 'speaker ids' };
+const SPEAKERS: OptionSpec = {
+  type: 'array',
+  items: { type: 'string', doc: 'speaker id' },
+  minItems: 1,
+  doc: 'speaker ids',
+};
 
 /** The recipe's own top-level keys (stages add sections such as `corpus`). */
 export const TOP_LEVEL: Schema = {
-  name: { type: 'string', doc: 'experiment name; default expDir is exp/<name>', pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ },
+  name: {
+    type: 'string',
+    doc: 'experiment name; default expDir is exp/<name>',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+  },
   description: { type: 'string', optional: true, doc: 'free text' },
   seed: { type: 'number', integer: true, default: 0, min: 0, doc: 'seed of every random choice in every stage' },
-  netSeed: { type: 'number', integer: true, min: 0, optional: true, doc: 'seed of the nets (initial weights, data order) where it differs from seed; `seeds` sets it per replicate' },
+  netSeed: {
+    type: 'number',
+    integer: true,
+    min: 0,
+    optional: true,
+    doc: 'seed of the nets (initial weights, data order) where it differs from seed; `seeds` sets it per replicate',
+  },
   expDir: { type: 'string', optional: true, path: true, doc: 'experiment directory (default exp/<name>)' },
-  seeds: { type: 'array', optional: true, minItems: 1, items: { type: 'number', integer: true, min: 0, doc: 'net seed' }, doc: 'seed replicates: every net is trained once per seed (netSeed), on the same data; the runs are pooled' },
+  seeds: {
+    type: 'array',
+    optional: true,
+    minItems: 1,
+    items: { type: 'number', integer: true, min: 0, doc: 'net seed' },
+    doc: 'seed replicates: every net is trained once per seed (netSeed), on the same data; the runs are pooled',
+  },
   crossValidation: {
-    type: 'object', optional: true, doc: 'speaker cross-validation: one outer fold per test speaker, the other speakers train; the runs are pooled',
+    type: 'object',
+    optional: true,
+    doc: 'speaker cross-validation: one outer fold per test speaker, the other speakers train; the runs are pooled',
     fields: {
-      speakers: { ...SPEAKERS, minItems: 3, doc: 'every speaker of the study (with stages.prepare.evalDir: the training speakers, and one fold tests on evalDir)' },
+      speakers: {
+        ...SPEAKERS,
+        minItems: 3,
+        doc: 'every speaker of the study (with stages.prepare.evalDir: the training speakers, and one fold tests on evalDir)',
+      },
       folds: { ...SPEAKERS, optional: true, doc: 'test speakers of the outer folds to run (default: every speaker)' },
     },
   },
   selection: {
-    type: 'object', optional: true, doc: 'settings chosen inside each outer fold on an inner dev speaker held out from its training speakers, then frozen',
+    type: 'object',
+    optional: true,
+    doc: 'settings chosen inside each outer fold on an inner dev speaker held out from its training speakers, then frozen',
     fields: {
-      candidates: { type: 'array', default: [], items: { type: 'map', values: ANY_VALUE, doc: 'recipe key path -> value' }, doc: 'candidate settings, each a map of recipe key paths to values (the first wins ties)' },
+      candidates: {
+        type: 'array',
+        default: [],
+        items: { type: 'map', values: ANY_VALUE, doc: 'recipe key path -> value' },
+        doc: 'candidate settings, each a map of recipe key paths to values (the first wins ties)',
+      },
       system: { type: 'string', default: 'student', doc: 'the system whose dev score chooses the candidate' },
-      metric: { type: 'string', enum: ['frameAccuracy', 'wer'], default: 'frameAccuracy', doc: 'the dev score: frame accuracy (eval stage) or WER (score stage)' },
-      tuneLm: { type: 'boolean', default: true, doc: "LM weight and insertion penalty per system tuned on the inner dev speaker, then frozen in the fold's final runs" },
+      metric: {
+        type: 'string',
+        enum: ['frameAccuracy', 'wer'],
+        default: 'frameAccuracy',
+        doc: 'the dev score: frame accuracy (eval stage) or WER (score stage)',
+      },
+      tuneLm: {
+        type: 'boolean',
+        default: true,
+        doc: "LM weight and insertion penalty per system tuned on the inner dev speaker, then frozen in the fold's final runs",
+      },
     },
   },
 };
@@ -93,7 +144,12 @@ export const TOP_LEVEL: Schema = {
 export interface StudySpec {
   seeds?: number[];
   crossValidation?: { speakers: string[]; folds?: string[] };
-  selection?: { candidates: Record<string, unknown>[]; system: string; metric: 'frameAccuracy' | 'wer'; tuneLm: boolean };
+  selection?: {
+    candidates: Record<string, unknown>[];
+    system: string;
+    metric: 'frameAccuracy' | 'wer';
+    tuneLm: boolean;
+  };
 }
 
 /** The top-level keys of a study: a study recipe runs one plain recipe per fold, seed and candidate. */
@@ -103,11 +159,16 @@ export const STUDY_KEYS = ['seeds', 'crossValidation', 'selection'] as const;
 export function loadRecipe(file: string, opts: LoadRecipeOptions): Recipe {
   let text: string;
   try {
-    if (statSync(file).isDirectory()) throw new ConfigError('recipe is a directory', { file, expected: 'a YAML file', found: 'a directory' });
+    if (statSync(file).isDirectory())
+      throw new ConfigError('recipe is a directory', { file, expected: 'a YAML file', found: 'a directory' });
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError('cannot read recipe', { file, found: (err as NodeJS.ErrnoException).code ?? String(err), cause: err });
+    throw new ConfigError('cannot read recipe', {
+      file,
+      found: (err as NodeJS.ErrnoException).code ?? String(err),
+      cause: err,
+    });
   }
   return parseRecipe(text, file, opts);
 }
@@ -137,24 +198,49 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
 
   const top = relocate(() => resolvePaths(topSchema, validateOptions(topSchema, rest), cwd));
   if (rawStages === undefined) {
-    throw new ConfigError('missing required key', { ...locate(undefined), keyPath: 'stages', expected: `a mapping of stage names (${registry.names().join(', ')}) to options`, found: 'nothing' });
+    throw new ConfigError('missing required key', {
+      ...locate(undefined),
+      keyPath: 'stages',
+      expected: `a mapping of stage names (${registry.names().join(', ')}) to options`,
+      found: 'nothing',
+    });
   }
   if (rawStages === null || typeof rawStages !== 'object' || Array.isArray(rawStages)) {
-    throw new ConfigError('wrong type', { ...locate('stages'), keyPath: 'stages', expected: 'a mapping of stage names to options', found: typeName(rawStages) });
+    throw new ConfigError('wrong type', {
+      ...locate('stages'),
+      keyPath: 'stages',
+      expected: 'a mapping of stage names to options',
+      found: typeName(rawStages),
+    });
   }
   const sections: Record<string, Record<string, unknown>> = {};
   for (const key of Object.keys(sectionSchema)) {
     if (top[key] !== undefined) sections[key] = top[key] as Record<string, unknown>;
   }
-  const head: RecipeHead = { name: top.name as string, seed: top.seed as number, ...(top.netSeed !== undefined ? { netSeed: top.netSeed as number } : {}), sections };
+  const head: RecipeHead = {
+    name: top.name as string,
+    seed: top.seed as number,
+    ...(top.netSeed !== undefined ? { netSeed: top.netSeed as number } : {}),
+    sections,
+  };
   const study: StudySpec = {};
   for (const key of STUDY_KEYS) if (top[key] !== undefined) (study as Record<string, unknown>)[key] = top[key];
   if (study.selection && !study.crossValidation) {
-    throw new ConfigError('selection needs crossValidation (the inner dev speaker comes from its speakers)', { ...locate('selection'), keyPath: 'selection', expected: 'a crossValidation section', found: 'none' });
+    throw new ConfigError('selection needs crossValidation (the inner dev speaker comes from its speakers)', {
+      ...locate('selection'),
+      keyPath: 'selection',
+      expected: 'a crossValidation section',
+      found: 'none',
+    });
   }
   const stages = resolveStages(rawStages as Record<string, unknown>, registry, head, cwd, locate, relocate);
   if (stages.length === 0) {
-    throw new ConfigError('the recipe has no stages', { ...locate('stages'), keyPath: 'stages', expected: `at least one of ${registry.names().join(', ')}`, found: 'none' });
+    throw new ConfigError('the recipe has no stages', {
+      ...locate('stages'),
+      keyPath: 'stages',
+      expected: `at least one of ${registry.names().join(', ')}`,
+      found: 'none',
+    });
   }
   return {
     ...head,
@@ -182,7 +268,12 @@ function parseRecipeYaml(text: string, file: string): { tree: Record<string, unk
   let raw: unknown = doc.toJS();
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError('a recipe must be a mapping', { file, line: 1, expected: 'a mapping with name and stages', found: typeName(raw) });
+    throw new ConfigError('a recipe must be a mapping', {
+      file,
+      line: 1,
+      expected: 'a mapping with name and stages',
+      found: typeName(raw),
+    });
   }
   return { tree: raw as Record<string, unknown>, keyLines };
 }
@@ -243,12 +334,22 @@ function keyLocator(file: string, origins: Map<string, string>, keyLines: Map<st
  * resolved against `cwd`); every stage is registered, and every input a stage reads is in the recipe.
  */
 function resolveStages(
-  stageMap: Record<string, unknown>, registry: StageRegistry, head: RecipeHead, cwd: string, locate: KeyLocator, relocate: <T>(fn: () => T) => T,
+  stageMap: Record<string, unknown>,
+  registry: StageRegistry,
+  head: RecipeHead,
+  cwd: string,
+  locate: KeyLocator,
+  relocate: <T>(fn: () => T) => T,
 ): RecipeStage[] {
   for (const name of Object.keys(stageMap)) {
     if (!registry.has(name)) {
       const keyPath = `stages.${name}`;
-      throw new ConfigError(`unknown stage '${name}'`, { ...locate(keyPath), keyPath, expected: `one of ${registry.names().join(', ')}`, found: `'${name}'` });
+      throw new ConfigError(`unknown stage '${name}'`, {
+        ...locate(keyPath),
+        keyPath,
+        expected: `one of ${registry.names().join(', ')}`,
+        found: `'${name}'`,
+      });
     }
   }
   const stages: RecipeStage[] = [];
@@ -259,17 +360,28 @@ function resolveStages(
     for (const input of def.inputs) {
       if (!(input in stageMap)) {
         throw new ConfigError(`stage '${name}' reads the output of '${input}', which the recipe does not include`, {
-          ...locate(keyPath), keyPath, expected: `stages.${input} in the recipe`, found: `stages: ${Object.keys(stageMap).join(', ')}`,
+          ...locate(keyPath),
+          keyPath,
+          expected: `stages.${input} in the recipe`,
+          found: `stages: ${Object.keys(stageMap).join(', ')}`,
         });
       }
     }
     const schema = registry.schemaOf(name, head);
-    const options = relocate(() => resolvePaths(schema, validateOptions(schema, stageMap[name] ?? {}, { keyPath }), cwd));
+    const options = relocate(() =>
+      resolvePaths(schema, validateOptions(schema, stageMap[name] ?? {}, { keyPath }), cwd),
+    );
     stages.push({ name, options });
   }
   for (const { name, options } of stages) {
     const def = registry.get(name);
-    relocate(() => def.checkInputs?.(options, (input) => (def.inputs.includes(input) ? stages.find((s) => s.name === input)?.options : undefined), head));
+    relocate(() =>
+      def.checkInputs?.(
+        options,
+        (input) => (def.inputs.includes(input) ? stages.find((s) => s.name === input)?.options : undefined),
+        head,
+      ),
+    );
   }
   return stages;
 }
@@ -283,7 +395,12 @@ function setPath(tree: Record<string, unknown>, keyPath: string, value: unknown,
       node[parts[i]] = {};
     } else if (typeof next !== 'object' || Array.isArray(next)) {
       const at = parts.slice(0, i + 1).join('.');
-      throw new ConfigError(`cannot set '${keyPath}'`, { file: origin, keyPath: at, expected: 'a mapping', found: typeName(next) });
+      throw new ConfigError(`cannot set '${keyPath}'`, {
+        file: origin,
+        keyPath: at,
+        expected: 'a mapping',
+        found: typeName(next),
+      });
     }
     node = node[parts[i]] as Record<string, unknown>;
   }
@@ -322,4 +439,13 @@ function collectKeyLines(node: YamlNode, prefix: string, out: Map<string, number
       if (item) collectKeyLines(item as YamlNode, path, out, lc);
     });
   }
+}
+
+/** `am-distill validate` of a recipe: `loadRecipe` with the registry's stages; returns the summary lines. */
+export function validateRecipeFile(path: string, registry: StageRegistry): string[] {
+  const r = loadRecipe(path, { registry });
+  const lines = [`recipe '${r.name}': ${r.stages.length} stage(s), seed ${r.seed}, expDir ${r.expDir}`];
+  for (const [k, v] of Object.entries(r.sections)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  for (const s of r.stages) lines.push(`  ${s.name}: ${JSON.stringify(s.options)}`);
+  return lines;
 }

@@ -11,14 +11,23 @@
  */
 import { promises as fsp, existsSync, readFileSync, writeFileSync, unlinkSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, AmDistillError } from '../util/errors.ts';
+import { ConfigError, AmDistillError, FormatError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
 import { tempOwner, withAtomicOutput, writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { outputRelevant, type Schema } from '../stages/schema.ts';
 import type { Recipe } from './recipe.ts';
 import type { StageRegistry, StageResult, SkipSummary } from '../stages/stage.ts';
-import { damagedOutput, damagedOutputTotals, fingerprintInput, hashDirContent, outputChecks, type OutputFileCheck } from './fingerprint.ts';
+import { CORPUS_INFO_FILE } from '../corpus/manifest.ts';
+import { validateCorpusDir } from '../corpus/validate.ts';
+import {
+  damagedOutput,
+  damagedOutputTotals,
+  fingerprintInput,
+  hashDirContent,
+  outputChecks,
+  type OutputFileCheck,
+} from './fingerprint.ts';
 
 export const STAGE_RECORD = 'stage.json';
 export const STAGE_RECORD_VERSION = 1;
@@ -88,21 +97,66 @@ export function readStageRecord(stageDir: string): StageRecord | null {
   if (!existsSync(path)) return null;
   try {
     const rec = JSON.parse(readFileSync(path, 'utf8')) as StageRecord;
-    if (rec.formatVersion !== STAGE_RECORD_VERSION || typeof rec.configHash !== 'string' || typeof rec.outputHash !== 'string') return null;
+    if (
+      rec.formatVersion !== STAGE_RECORD_VERSION ||
+      typeof rec.configHash !== 'string' ||
+      typeof rec.outputHash !== 'string'
+    )
+      return null;
     return rec;
   } catch {
     return null;
   }
 }
 
+/**
+ * `am-distill validate` of a stage output dir: its record, and the outputs' hash against it (a
+ * prepare dir's corpus too). Returns the summary lines.
+ */
+export async function validateStageDir(dir: string): Promise<string[]> {
+  const rec = readStageRecord(dir);
+  if (!rec)
+    throw new FormatError('missing or unreadable stage record', {
+      file: join(dir, STAGE_RECORD),
+      expected: 'a stage.json written by am-distill run',
+      found: 'none or malformed',
+    });
+  const out = await hashDirContent(dir, (rel) => rel === STAGE_RECORD);
+  if (out.hash !== rec.outputHash) {
+    throw new FormatError('stage outputs changed since they were recorded', {
+      file: dir,
+      expected: `output hash ${rec.outputHash} (${rec.output.files} files)`,
+      found: `${out.hash} (${out.files} files)`,
+    });
+  }
+  const lines = [
+    `stage '${rec.stage}' of recipe '${rec.recipe.name}': outputs intact (${out.files} files, ${(out.bytes / 1e6).toFixed(1)} MB)`,
+    `  ran ${rec.startedAt} for ${rec.durationSec.toFixed(1)} s; ${Object.entries(rec.counts)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  ];
+  if (rec.skipped.skipped > 0)
+    lines.push(
+      `  skipped ${rec.skipped.skipped}: ${rec.skipped.reasons.map((r) => `${r.count} x ${r.reason}`).join('; ')}`,
+    );
+  if (rec.stage === 'prepare' && existsSync(join(dir, CORPUS_INFO_FILE))) lines.push(...(await validateCorpusDir(dir)));
+  return lines;
+}
+
 function stageIndex(recipe: Recipe, registry: StageRegistry, name: string, flag: string): number {
   if (!registry.has(name)) {
-    throw new ConfigError(`unknown stage '${name}'`, { file: `${flag} ${name}`, expected: `one of ${registry.names().join(', ')}`, found: `'${name}'` });
+    throw new ConfigError(`unknown stage '${name}'`, {
+      file: `${flag} ${name}`,
+      expected: `one of ${registry.names().join(', ')}`,
+      found: `'${name}'`,
+    });
   }
   const i = recipe.stages.findIndex((s) => s.name === name);
   if (i < 0) {
     throw new ConfigError(`stage '${name}' is not in the recipe`, {
-      file: `${flag} ${name}`, expected: `one of the recipe's stages ${recipe.stages.map((s) => s.name).join(', ')}`, found: `'${name}'`,
+      file: `${flag} ${name}`,
+      expected: `one of the recipe's stages ${recipe.stages.map((s) => s.name).join(', ')}`,
+      found: `'${name}'`,
     });
   }
   return i;
@@ -113,20 +167,23 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
   const { registry } = opts;
   const log = opts.log ?? defaultLog;
   const from = opts.fromStage !== undefined ? stageIndex(recipe, registry, opts.fromStage, '--from-stage') : 0;
-  const to = opts.toStage !== undefined ? stageIndex(recipe, registry, opts.toStage, '--to-stage') : recipe.stages.length - 1;
+  const to =
+    opts.toStage !== undefined ? stageIndex(recipe, registry, opts.toStage, '--to-stage') : recipe.stages.length - 1;
   if (from > to) {
     throw new ConfigError('--from-stage comes after --to-stage', {
-      expected: `stage order ${recipe.stages.map((s) => s.name).join(' -> ')}`, found: `--from-stage ${opts.fromStage} --to-stage ${opts.toStage}`,
+      expected: `stage order ${recipe.stages.map((s) => s.name).join(' -> ')}`,
+      found: `--from-stage ${opts.fromStage} --to-stage ${opts.toStage}`,
     });
   }
   await fsp.mkdir(recipe.expDir, { recursive: true });
   const releaseLock = acquireLock(recipe.expDir);
   try {
-    await removeStaleTemps(recipe.expDir, recipe.stages.map((s) => s.name), log);
-    await writeJsonAtomic(join(recipe.expDir, 'recipe.json'), {
-      name: recipe.name, file: recipe.file, description: recipe.description, seed: recipe.seed, ...(recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {}),
-      sections: recipe.sections, stages: Object.fromEntries(recipe.stages.map((s) => [s.name, s.options])),
-    });
+    await removeStaleTemps(
+      recipe.expDir,
+      recipe.stages.map((s) => s.name),
+      log,
+    );
+    await writeRecipeRecord(recipe);
     const records = new Map<string, StageRecord | null>();
     const reports: StageReport[] = [];
     const n = recipe.stages.length;
@@ -143,9 +200,19 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       const previous = readStageRecord(dir);
       if (i < from) {
         records.set(name, previous);
-        const stale = !previous ? null : previous.configHash !== configHash ? 'config changed' : await damageOf(dir, previous);
-        if (stale) log.warn(`stage ${name} is out of date (${stale}) but is not run because of --from-stage ${opts.fromStage}`);
-        reports.push({ stage: name, status: 'before-from-stage', dir, ...(previous ? { counts: previous.counts } : {}) });
+        const stale = !previous
+          ? null
+          : previous.configHash !== configHash
+            ? 'config changed'
+            : await damageOf(dir, previous);
+        if (stale)
+          log.warn(`stage ${name} is out of date (${stale}) but is not run because of --from-stage ${opts.fromStage}`);
+        reports.push({
+          stage: name,
+          status: 'before-from-stage',
+          dir,
+          ...(previous ? { counts: previous.counts } : {}),
+        });
         continue;
       }
       const inputs = await stageInputs(recipe, def, name, options, records, log);
@@ -161,7 +228,15 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       const record = await runStage(recipe, def, name, options, cfg, inputs, log);
       records.set(name, record);
       log.info(`done ${name} in ${record.durationSec.toFixed(1)} s -> ${dir}`);
-      reports.push({ stage: name, status: 'ran', dir, reason, durationSec: record.durationSec, counts: record.counts, skipped: record.skipped });
+      reports.push({
+        stage: name,
+        status: 'ran',
+        dir,
+        reason,
+        durationSec: record.durationSec,
+        counts: record.counts,
+        skipped: record.skipped,
+      });
     }
     return { recipe: recipe.name, expDir: recipe.expDir, stages: reports };
   } finally {
@@ -169,19 +244,38 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
   }
 }
 
+/** `<expDir>/recipe.json`: the recipe as run (also written by the job executor, src/pipeline/executor.ts). */
+export async function writeRecipeRecord(recipe: Recipe): Promise<void> {
+  await writeJsonAtomic(join(recipe.expDir, 'recipe.json'), {
+    name: recipe.name,
+    file: recipe.file,
+    description: recipe.description,
+    seed: recipe.seed,
+    ...(recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {}),
+    sections: recipe.sections,
+    stages: Object.fromEntries(recipe.stages.map((s) => [s.name, s.options])),
+  });
+}
+
 const isRecord = (rel: string): boolean => rel === STAGE_RECORD;
 
 /** A registered stage (the registry's StageDefinition). */
-type StageDef = ReturnType<StageRegistry['get']>;
+export type StageDef = ReturnType<StageRegistry['get']>;
 
 /** A stage's effective config: its options, the recipe sections it owns, seeds, and the hash of what affects its outputs. */
-interface StageConfig {
+export interface StageConfig {
   sections: Record<string, unknown>;
   netSeed: { netSeed?: number };
   configHash: string;
 }
 
-function stageConfig(recipe: Recipe, def: StageDef, schema: Schema, name: string, options: Record<string, unknown>): StageConfig {
+export function stageConfig(
+  recipe: Recipe,
+  def: StageDef,
+  schema: Schema,
+  name: string,
+  options: Record<string, unknown>,
+): StageConfig {
   const sections: Record<string, unknown> = {};
   const relevantSections: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(def.sections ?? {})) {
@@ -191,26 +285,39 @@ function stageConfig(recipe: Recipe, def: StageDef, schema: Schema, name: string
     relevantSections[key] = spec.type === 'object' ? outputRelevant(spec.fields, v) : v;
   }
   const netSeed = def.netSeeded && recipe.netSeed !== undefined ? { netSeed: recipe.netSeed } : {};
-  const configHash = hashConfig({ stage: name, options: outputRelevant(schema, options), sections: relevantSections, seed: recipe.seed, ...netSeed });
+  const configHash = hashConfig({
+    stage: name,
+    options: outputRelevant(schema, options),
+    sections: relevantSections,
+    seed: recipe.seed,
+    ...netSeed,
+  });
   return { sections, netSeed, configHash };
 }
 
 /** What a stage reads: the recorded output hashes of its upstream stages and the fingerprints of its external inputs. */
-interface StageInputs {
+export interface StageInputs {
   upstream: Record<string, string>;
   external: StageRecord['inputs']['external'];
   inputHash: string;
 }
 
-async function stageInputs(
-  recipe: Recipe, def: StageDef, name: string, options: Record<string, unknown>, records: Map<string, StageRecord | null>, log: Logger,
+export async function stageInputs(
+  recipe: Recipe,
+  def: StageDef,
+  name: string,
+  options: Record<string, unknown>,
+  records: Map<string, StageRecord | null>,
+  log: Logger,
 ): Promise<StageInputs> {
   const upstream: Record<string, string> = {};
   for (const input of def.inputs) {
     const rec = records.get(input);
     if (!rec) {
       throw new ConfigError(`stage '${name}' reads the output of '${input}', which has not been run`, {
-        file: join(recipe.expDir, input, STAGE_RECORD), expected: 'a completed stage record', found: 'nothing',
+        file: join(recipe.expDir, input, STAGE_RECORD),
+        expected: 'a completed stage record',
+        found: 'nothing',
       });
     }
     upstream[input] = rec.outputHash;
@@ -224,7 +331,13 @@ async function stageInputs(
 }
 
 /** Why a stage must run (forced, no record, config or inputs changed, output damaged); undefined when it is up to date. */
-async function rerunReason(dir: string, previous: StageRecord | null, configHash: string, inputs: StageInputs, fromStage: string | undefined): Promise<string | undefined> {
+export async function rerunReason(
+  dir: string,
+  previous: StageRecord | null,
+  configHash: string,
+  inputs: StageInputs,
+  fromStage: string | undefined,
+): Promise<string | undefined> {
   if (fromStage !== undefined) return `forced by --from-stage ${fromStage}`;
   if (!previous) return existsSync(dir) ? 'no valid stage record' : 'no previous output';
   if (previous.configHash !== configHash) return 'config changed';
@@ -237,10 +350,18 @@ async function rerunReason(dir: string, previous: StageRecord | null, configHash
 
 /**
  * Run one stage into `<expDir>/<name>/` (atomically, with its resume directory) and write its
- * stage record; a stage that writes nothing fails.
+ * stage record; a stage that writes nothing fails. `run`: instead of the stage's run function
+ * (the merge of its shards, src/pipeline/jobs-run.ts).
  */
-async function runStage(
-  recipe: Recipe, def: StageDef, name: string, options: Record<string, unknown>, cfg: StageConfig, inputs: StageInputs, log: Logger,
+export async function runStage(
+  recipe: Recipe,
+  def: StageDef,
+  name: string,
+  options: Record<string, unknown>,
+  cfg: StageConfig,
+  inputs: StageInputs,
+  log: Logger,
+  run?: StageDef['run'],
 ): Promise<StageRecord> {
   const dir = join(recipe.expDir, name);
   const { sections, netSeed, configHash } = cfg;
@@ -251,16 +372,26 @@ async function runStage(
   await removeOtherResumeDirs(resumeRoot, resumeDir, log);
   const record = await withAtomicOutput(dir, async (tmp) => {
     await fsp.mkdir(tmp, { recursive: true });
-    const result: StageResult = await def.run({
-      recipe, options, outDir: tmp, expDir: recipe.expDir, log, resumeDir,
+    const result: StageResult = await (run ?? def.run.bind(def))({
+      recipe,
+      options,
+      outDir: tmp,
+      expDir: recipe.expDir,
+      log,
+      resumeDir,
       inputDir: (stage: string) => {
-        if (!def.inputs.includes(stage)) throw new Error(`stage '${name}' asked for '${stage}', which is not among its declared inputs`);
+        if (!def.inputs.includes(stage))
+          throw new Error(`stage '${name}' asked for '${stage}', which is not among its declared inputs`);
         return join(recipe.expDir, stage);
       },
     });
     const out = await hashDirContent(tmp, isRecord);
     if (out.files === 0) {
-      throw new AmDistillError('E_EMPTY_STAGE', `stage '${name}' produced no output`, { file: dir, expected: 'at least one output file', found: 'none' });
+      throw new AmDistillError('E_EMPTY_STAGE', `stage '${name}' produced no output`, {
+        file: dir,
+        expected: 'at least one output file',
+        found: 'none',
+      });
     }
     const finishedAt = new Date();
     const rec: StageRecord = {
@@ -288,12 +419,13 @@ async function runStage(
   return record;
 }
 
-
 /** 'output damaged (...)' when a recorded output file is missing, resized or changed at its end. */
-async function damageOf(dir: string, rec: StageRecord): Promise<string | null> {
+export async function damageOf(dir: string, rec: StageRecord): Promise<string | null> {
   const what = Array.isArray(rec.outputCheck)
     ? await damagedOutput(dir, rec.outputCheck)
-    : rec.output ? await damagedOutputTotals(dir, rec.output, isRecord) : null;
+    : rec.output
+      ? await damagedOutputTotals(dir, rec.output, isRecord)
+      : null;
   return what ? `output damaged (${what})` : null;
 }
 
@@ -319,7 +451,7 @@ async function removeOtherResumeDirs(root: string, keep: string, log: Logger): P
  * the nested temps of atomic writes of such a dir, see tempOwner). Only called while holding the
  * lock, so no live run owns them.
  */
-async function removeStaleTemps(expDir: string, stages: string[], log: Logger): Promise<void> {
+export async function removeStaleTemps(expDir: string, stages: string[], log: Logger): Promise<void> {
   const names = new Set(stages);
   for (const entry of await fsp.readdir(expDir)) {
     const owner = tempOwner(entry);
@@ -334,23 +466,35 @@ async function removeStaleTemps(expDir: string, stages: string[], log: Logger): 
  * One run per experiment directory at a time: `<expDir>/.lock` holds the pid. A lock left by a
  * process that no longer exists is taken over.
  */
-function acquireLock(expDir: string): () => void {
-  const path = join(expDir, '.lock');
+export function acquireLock(expDir: string, name = '.lock'): () => void {
+  const path = join(expDir, name);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
       writeFileSync(fd, `${process.pid}\n`);
       closeSync(fd);
       return () => {
-        try { unlinkSync(path); } catch { /* already gone */ }
+        try {
+          unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new ConfigError('another am-distill run is using this experiment directory', { file: path, expected: 'no other run', found: `process ${pid}` });
+        throw new ConfigError('another am-distill run is using this experiment directory', {
+          file: path,
+          expected: 'no other run',
+          found: `process ${pid}`,
+        });
       }
-      try { unlinkSync(path); } catch { /* raced */ }
+      try {
+        unlinkSync(path);
+      } catch {
+        /* raced */
+      }
     }
   }
   throw new ConfigError('cannot lock the experiment directory', { file: path });
@@ -371,19 +515,27 @@ export function formatRunReport(report: RunReport): string {
   const w = Math.max(...report.stages.map((s) => s.stage.length));
   for (const s of report.stages) {
     const what = {
-      'ran': `ran in ${(s.durationSec ?? 0).toFixed(1)} s (${s.reason})`,
+      ran: `ran in ${(s.durationSec ?? 0).toFixed(1)} s (${s.reason})`,
       'up-to-date': 'up to date (skipped)',
       'before-from-stage': 'not run (before --from-stage)',
       'after-to-stage': 'not run (after --to-stage)',
     }[s.status];
-    const counts = s.counts && Object.keys(s.counts).length
-      ? '  ' + Object.entries(s.counts).map(([k, v]) => `${k}=${v}`).join(' ')
-      : '';
+    const counts =
+      s.counts && Object.keys(s.counts).length
+        ? '  ' +
+          Object.entries(s.counts)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+        : '';
     lines.push(`  ${s.stage.padEnd(w)}  ${what}${counts}`);
-    if (s.status === 'ran' || s.status === 'up-to-date' || (s.status === 'before-from-stage' && s.counts)) lines.push(`  ${''.padEnd(w)}  -> ${s.dir}`);
+    if (s.status === 'ran' || s.status === 'up-to-date' || (s.status === 'before-from-stage' && s.counts))
+      lines.push(`  ${''.padEnd(w)}  -> ${s.dir}`);
     if (s.skipped && s.skipped.skipped > 0) {
-      lines.push(`  ${''.padEnd(w)}  skipped ${s.skipped.skipped} of ${s.skipped.done + s.skipped.skipped} utterances:`);
-      for (const r of s.skipped.reasons) lines.push(`  ${''.padEnd(w)}    ${r.count} x ${r.reason} (e.g. ${r.examples.join(', ')})`);
+      lines.push(
+        `  ${''.padEnd(w)}  skipped ${s.skipped.skipped} of ${s.skipped.done + s.skipped.skipped} utterances:`,
+      );
+      for (const r of s.skipped.reasons)
+        lines.push(`  ${''.padEnd(w)}    ${r.count} x ${r.reason} (e.g. ${r.examples.join(', ')})`);
     }
   }
   return lines.join('\n');

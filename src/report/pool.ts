@@ -36,7 +36,8 @@ import { escapeMarkdown, plural, pct } from './format.ts';
 import { sumErrorLists, type ErrorLists } from '../score/errors.ts';
 import { CORE_SYSTEMS, MEMBER_ID, type FrequentErrorRow } from './types.ts';
 import { readEvalUtterances, readJson, readOptionalJson, readSplitSpeakers } from './experiment.ts';
-import { Checker, checkErrorLists } from './validate.ts';
+import { Checker } from '../util/json-check.ts';
+import { checkErrorLists } from './validate.ts';
 
 export const POOL_FORMAT = 'am-distill.pool';
 
@@ -53,7 +54,12 @@ export interface PoolOptions {
   seed: number;
 }
 
-export const DEFAULT_POOL_OPTIONS: Readonly<PoolOptions> = Object.freeze({ split: 'test', replicates: 1000, confidence: 0.95, seed: 0 });
+export const DEFAULT_POOL_OPTIONS: Readonly<PoolOptions> = Object.freeze({
+  split: 'test',
+  replicates: 1000,
+  confidence: 0.95,
+  seed: 0,
+});
 
 /** One experiment's per-utterance counts on the pooled split. */
 export interface PoolExperiment {
@@ -76,7 +82,10 @@ export interface PoolExperiment {
   seed?: number | null;
 }
 
-export interface Interval { low: number | null; high: number | null }
+export interface Interval {
+  low: number | null;
+  high: number | null;
+}
 
 export interface PoolRow {
   label: string;
@@ -95,7 +104,12 @@ export interface PoolRow {
 }
 
 /** Mean and spread of one system's pooled rate over the seed replicates. */
-export interface SeedStats { mean: number; sd: number; min: number; max: number }
+export interface SeedStats {
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
+}
 
 /** The design pool found: folds (experiments with the same test speakers) and their seed replicates. */
 export interface PoolDesign {
@@ -159,11 +173,18 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
   const uttsFile = join(evalDir, evalUtterancesFile(split));
   if (!existsSync(uttsFile)) {
     throw new FormatError(`no per-utterance frame counts for split '${split}'`, {
-      file: uttsFile, expected: `the eval stage's ${evalUtterancesFile(split)} (eval stages before this file existed: re-run the eval stage, e.g. am-distill eval --models ${join(expDir, 'train')} --students ${join(expDir, 'distill')} --features ${join(expDir, 'features')} --align ${join(expDir, 'align')} --out ${evalDir})`, found: 'no such file',
+      file: uttsFile,
+      expected: `the eval stage's ${evalUtterancesFile(split)} (eval stages before this file existed: re-run the eval stage, e.g. am-distill eval --models ${join(expDir, 'train')} --students ${join(expDir, 'distill')} --features ${join(expDir, 'features')} --align ${join(expDir, 'align')} --out ${evalDir})`,
+      found: 'no such file',
     });
   }
   const frames = readEvalUtterances(uttsFile);
-  if (frames.length === 0) throw new FormatError('no utterances', { file: uttsFile, expected: 'at least one scored utterance', found: 'an empty file' });
+  if (frames.length === 0)
+    throw new FormatError('no utterances', {
+      file: uttsFile,
+      expected: 'at least one scored utterance',
+      found: 'an empty file',
+    });
   const evalFile = join(evalDir, EVAL_JSON);
   const ev = readOptionalJson<EvalFile>(evalFile, 'am-distill.eval', 'eval summary');
   let diagnostics: SplitDiagnostics = {};
@@ -171,14 +192,31 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     const s = ev.splits?.[split];
     if (s) {
       const total = frames.reduce((a, u) => a + u.frames, 0);
-      const stale = total !== s.frames || Object.entries(s.models).some(([m, v]) => frames.reduce((a, u) => a + (u.correct[m] ?? NaN), 0) !== v.correct);
-      if (stale) throw new FormatError(`per-utterance counts do not add up to eval.json's split '${split}'`, { file: uttsFile, expected: `the totals of ${evalFile} (${s.frames} frames)`, found: `${total} frames; the eval stage was re-run without this file, or the other way round` });
-      diagnostics = { ...(s.fidelity ? { fidelity: s.fidelity } : {}), ...(s.gainSources ? { gainSources: s.gainSources } : {}), ...(s.memberVotes ? { memberVotes: s.memberVotes } : {}) };
+      const stale =
+        total !== s.frames ||
+        Object.entries(s.models).some(([m, v]) => frames.reduce((a, u) => a + (u.correct[m] ?? NaN), 0) !== v.correct);
+      if (stale)
+        throw new FormatError(`per-utterance counts do not add up to eval.json's split '${split}'`, {
+          file: uttsFile,
+          expected: `the totals of ${evalFile} (${s.frames} frames)`,
+          found: `${total} frames; the eval stage was re-run without this file, or the other way round`,
+        });
+      diagnostics = {
+        ...(s.fidelity ? { fidelity: s.fidelity } : {}),
+        ...(s.gainSources ? { gainSources: s.gainSources } : {}),
+        ...(s.memberVotes ? { memberVotes: s.memberVotes } : {}),
+      };
       checkDiagnostics(diagnostics, evalFile, split);
     }
   }
   for (const m of TABLE_1) {
-    if (frames[0].correct[m] === undefined) throw new FormatError(`no '${m}' in the per-utterance counts`, { file: uttsFile, line: 1, expected: `counts of ${TABLE_1.join(', ')}`, found: Object.keys(frames[0].correct).join(', ') });
+    if (frames[0].correct[m] === undefined)
+      throw new FormatError(`no '${m}' in the per-utterance counts`, {
+        file: uttsFile,
+        line: 1,
+        expected: `counts of ${TABLE_1.join(', ')}`,
+        found: Object.keys(frames[0].correct).join(', '),
+      });
   }
   let words: PoolExperiment['words'] = null;
   let errorLists: PoolExperiment['errorLists'] = null;
@@ -188,18 +226,38 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
     const rows = sc.results.filter((r) => r.split === split);
     if (rows.length) {
       words = {};
-      for (const r of rows) words[r.system] = r.utterances.map((u) => ({ uttId: u.uttId, refWords: u.refWords, errors: u.sub + u.del + u.ins }));
+      for (const r of rows)
+        words[r.system] = r.utterances.map((u) => ({
+          uttId: u.uttId,
+          refWords: u.refWords,
+          errors: u.sub + u.del + u.ins,
+        }));
       if (rows.every((r) => r.errorLists)) {
         const c = new Checker(scoreFile, 'bad error lists in the score summary');
-        sc.results.forEach((r, i) => { if (r.split === split) checkErrorLists(c, r.errorLists, `results[${i}].errorLists`); });
+        sc.results.forEach((r, i) => {
+          if (r.split === split) checkErrorLists(c, r.errorLists, `results[${i}].errorLists`);
+        });
         errorLists = Object.fromEntries(rows.map((r) => [r.system, r.errorLists]));
       }
     }
   }
-  const recipe = readOptionalJson<{ seed?: unknown; netSeed?: unknown }>(join(expDir, 'recipe.json'), null, 'recipe record');
+  const recipe = readOptionalJson<{ seed?: unknown; netSeed?: unknown }>(
+    join(expDir, 'recipe.json'),
+    null,
+    'recipe record',
+  );
   const seedOf = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : null);
   const seed = seedOf(recipe?.netSeed) ?? seedOf(recipe?.seed);
-  return { label, expDir, frames, words, diagnostics, errorLists, speakers: readSplitSpeakers(join(expDir, 'prepare'), split), seed };
+  return {
+    label,
+    expDir,
+    frames,
+    words,
+    diagnostics,
+    errorLists,
+    speakers: readSplitSpeakers(join(expDir, 'prepare'), split),
+    seed,
+  };
 }
 
 /** The shapes pooling relies on: counts are integers >= 0, shares in [0, 1], one vote bin per member count. */
@@ -216,7 +274,8 @@ function checkDiagnostics(d: SplitDiagnostics, file: string, split: string): voi
     c.int(g.ensembleWins, `${p}.gainSources.ensembleWins`);
     c.int(g.ensembleLosses, `${p}.gainSources.ensembleLosses`);
     for (const [n, x] of Object.entries(g.nets ?? {})) {
-      for (const k of ['capturedWins', 'copiedLosses', 'ownWins', 'ownLosses'] as const) c.int(x[k], `${p}.gainSources.nets.${n}.${k}`);
+      for (const k of ['capturedWins', 'copiedLosses', 'ownWins', 'ownLosses'] as const)
+        c.int(x[k], `${p}.gainSources.nets.${n}.${k}`);
     }
   }
   const v = d.memberVotes;
@@ -233,7 +292,8 @@ function checkDiagnostics(d: SplitDiagnostics, file: string, split: string): voi
 }
 
 /** The nets that every record has, in the first one's order. */
-const commonKeys = (rs: readonly Record<string, unknown>[]) => Object.keys(rs[0]).filter((k) => rs.every((r) => r[k] !== undefined));
+const commonKeys = (rs: readonly Record<string, unknown>[]) =>
+  Object.keys(rs[0]).filter((k) => rs.every((r) => r[k] !== undefined));
 const addUp = (xs: readonly (readonly number[])[]) => xs[0].map((_, i) => sum(xs.map((x) => x[i])));
 
 /** Sum the experiments' diagnostics (counts add; fidelity from its frames, agreeing frames and KL sum). */
@@ -242,21 +302,34 @@ export function poolDiagnostics(ds: readonly SplitDiagnostics[]): SplitDiagnosti
   if (ds.length === 0) return out;
   if (ds.every((d) => d.fidelity)) {
     const fs = ds.map((d) => d.fidelity!);
-    out.fidelity = Object.fromEntries(commonKeys(fs).map((n) => [n, fidelityOf({
-      frames: sum(fs.map((f) => f[n].frames)),
-      agree: sum(fs.map((f) => Math.round(f[n].agreement * f[n].frames))),
-      klSum: sum(fs.map((f) => f[n].klNats * f[n].frames)),
-    })]));
+    out.fidelity = Object.fromEntries(
+      commonKeys(fs).map((n) => [
+        n,
+        fidelityOf({
+          frames: sum(fs.map((f) => f[n].frames)),
+          agree: sum(fs.map((f) => Math.round(f[n].agreement * f[n].frames))),
+          klSum: sum(fs.map((f) => f[n].klNats * f[n].frames)),
+        }),
+      ]),
+    );
   }
   if (ds.every((d) => d.gainSources)) {
     const gs = ds.map((d) => d.gainSources!);
     const nets = commonKeys(gs.map((g) => g.nets));
     out.gainSources = {
-      ensembleWins: sum(gs.map((g) => g.ensembleWins)), ensembleLosses: sum(gs.map((g) => g.ensembleLosses)),
-      nets: Object.fromEntries(nets.map((n) => [n, {
-        capturedWins: sum(gs.map((g) => g.nets[n].capturedWins)), copiedLosses: sum(gs.map((g) => g.nets[n].copiedLosses)),
-        ownWins: sum(gs.map((g) => g.nets[n].ownWins)), ownLosses: sum(gs.map((g) => g.nets[n].ownLosses)),
-      }])),
+      ensembleWins: sum(gs.map((g) => g.ensembleWins)),
+      ensembleLosses: sum(gs.map((g) => g.ensembleLosses)),
+      nets: Object.fromEntries(
+        nets.map((n) => [
+          n,
+          {
+            capturedWins: sum(gs.map((g) => g.nets[n].capturedWins)),
+            copiedLosses: sum(gs.map((g) => g.nets[n].copiedLosses)),
+            ownWins: sum(gs.map((g) => g.nets[n].ownWins)),
+            ownLosses: sum(gs.map((g) => g.nets[n].ownLosses)),
+          },
+        ]),
+      ),
     };
   }
   const vs = ds.map((d) => d.memberVotes);
@@ -265,7 +338,9 @@ export function poolDiagnostics(ds: readonly SplitDiagnostics[]): SplitDiagnosti
     out.memberVotes = {
       members: v0[0].members,
       frames: addUp(v0.map((v) => v.frames)),
-      correct: Object.fromEntries(commonKeys(v0.map((v) => v.correct)).map((n) => [n, addUp(v0.map((v) => v.correct[n]))])),
+      correct: Object.fromEntries(
+        commonKeys(v0.map((v) => v.correct)).map((n) => [n, addUp(v0.map((v) => v.correct[n]))]),
+      ),
     };
   }
   return out;
@@ -273,7 +348,13 @@ export function poolDiagnostics(ds: readonly SplitDiagnostics[]): SplitDiagnosti
 
 const sum = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0);
 
-function rowOf(label: string, frames: EvalUtteranceLine[], words: PoolExperiment['words'], models: readonly string[], systems: readonly string[]): PoolRow {
+function rowOf(
+  label: string,
+  frames: EvalUtteranceLine[],
+  words: PoolExperiment['words'],
+  models: readonly string[],
+  systems: readonly string[],
+): PoolRow {
   const F = sum(frames.map((u) => u.frames));
   const frameAccuracy = Object.fromEntries(models.map((m) => [m, sum(frames.map((u) => u.correct[m])) / F]));
   const wer: Record<string, number> = {};
@@ -286,8 +367,13 @@ function rowOf(label: string, frames: EvalUtteranceLine[], words: PoolExperiment
     }
   }
   return {
-    label, utterances: frames.length, frames: F, frameAccuracy,
-    gainKept: gainShare(frameAccuracy.baseline, frameAccuracy.ensemble, frameAccuracy.student), refWords, wer,
+    label,
+    utterances: frames.length,
+    frames: F,
+    frameAccuracy,
+    gainKept: gainShare(frameAccuracy.baseline, frameAccuracy.ensemble, frameAccuracy.student),
+    refWords,
+    wer,
   };
 }
 
@@ -313,7 +399,7 @@ function poolDesign(exps: readonly PoolExperiment[]): { design: PoolDesign; fold
   let seeds: (number | null)[];
   if (folds.every((f) => f.length === 1)) {
     const all = new Set(folds.map((f) => seedKey(f[0].seed)));
-    seeds = [all.size === 1 ? folds[0][0].seed ?? null : null];
+    seeds = [all.size === 1 ? (folds[0][0].seed ?? null) : null];
   } else {
     const order = (f: PoolExperiment[]) => f.map((e) => e.seed ?? null).sort((a, b) => (a ?? -1) - (b ?? -1));
     seeds = order(folds[0]);
@@ -327,33 +413,66 @@ function poolDesign(exps: readonly PoolExperiment[]): { design: PoolDesign; fold
     for (const f of folds) f.sort((a, b) => seeds.indexOf(a.seed ?? null) - seeds.indexOf(b.seed ?? null));
   }
   const foldsOf = new Map<string, number>();
-  for (const f of folds) for (const sp of new Set(f[0].frames.map((u) => speakerIn(f[0], u.uttId)))) foldsOf.set(sp, (foldsOf.get(sp) ?? 0) + 1);
+  for (const f of folds)
+    for (const sp of new Set(f[0].frames.map((u) => speakerIn(f[0], u.uttId))))
+      foldsOf.set(sp, (foldsOf.get(sp) ?? 0) + 1);
   return {
     folds,
     design: {
-      folds: [...byFold].map(([fold, f]) => ({ fold, speakers: fold.split('+'), seeds: f.map((e) => e.seed ?? null), experiments: f.map((e) => e.label) })),
-      seeds, speakers: foldsOf.size, sharedSpeakers: [...foldsOf].filter(([, n]) => n > 1).map(([sp]) => sp).sort(),
+      folds: [...byFold].map(([fold, f]) => ({
+        fold,
+        speakers: fold.split('+'),
+        seeds: f.map((e) => e.seed ?? null),
+        experiments: f.map((e) => e.label),
+      })),
+      seeds,
+      speakers: foldsOf.size,
+      sharedSpeakers: [...foldsOf]
+        .filter(([, n]) => n > 1)
+        .map(([sp]) => sp)
+        .sort(),
     },
   };
 }
 
 /** Runs' lines (seed replicates of a fold, or the systems of one experiment) in the first run's utterance order; they must be the same utterances with the same sizes. */
-function alignReplicates<T extends { uttId: string }>(runs: readonly { label: string; file: string; lines: readonly T[] }[], size: (u: T) => number, message: string): T[][] {
+function alignReplicates<T extends { uttId: string }>(
+  runs: readonly { label: string; file: string; lines: readonly T[] }[],
+  size: (u: T) => number,
+  message: string,
+): T[][] {
   const base = runs[0].lines;
   return runs.map((r) => {
     const byId = new Map(r.lines.map((u) => [u.uttId, u] as const));
-    if (byId.size !== base.length || r.lines.length !== base.length) throw new FormatError(message, { file: r.file, expected: `the ${base.length} utterances of ${runs[0].label}`, found: `${r.lines.length} for ${r.label}` });
+    if (byId.size !== base.length || r.lines.length !== base.length)
+      throw new FormatError(message, {
+        file: r.file,
+        expected: `the ${base.length} utterances of ${runs[0].label}`,
+        found: `${r.lines.length} for ${r.label}`,
+      });
     return base.map((b) => {
       const u = byId.get(b.uttId);
-      if (!u || size(u) !== size(b)) throw new FormatError(message, { file: r.file, uttId: b.uttId, expected: `${size(b)} as for ${runs[0].label}`, found: u ? `${size(u)} for ${r.label}` : `no such utterance for ${r.label}` });
+      if (!u || size(u) !== size(b))
+        throw new FormatError(message, {
+          file: r.file,
+          uttId: b.uttId,
+          expected: `${size(b)} as for ${runs[0].label}`,
+          found: u ? `${size(u)} for ${r.label}` : `no such utterance for ${r.label}`,
+        });
       return u;
     });
   });
 }
 
 /** Per utterance the mean over the replicates of each key's count. */
-function meanOver<T>(reps: readonly (readonly T[])[], keys: readonly string[], count: (u: T, k: string) => number): Record<string, number>[] {
-  return reps[0].map((_, i) => Object.fromEntries(keys.map((k) => [k, sum(reps.map((r) => count(r[i], k))) / reps.length])));
+function meanOver<T>(
+  reps: readonly (readonly T[])[],
+  keys: readonly string[],
+  count: (u: T, k: string) => number,
+): Record<string, number>[] {
+  return reps[0].map((_, i) =>
+    Object.fromEntries(keys.map((k) => [k, sum(reps.map((r) => count(r[i], k))) / reps.length])),
+  );
 }
 
 const seedStats = (xs: readonly number[]): SeedStats => {
@@ -368,72 +487,175 @@ const seedStats = (xs: readonly number[]): SeedStats => {
  */
 export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<PoolOptions> = {}): PoolFile {
   const o = { ...DEFAULT_POOL_OPTIONS, ...opts };
-  if (exps.length === 0) throw new ConfigError('nothing to pool', { expected: 'at least one experiment directory', found: 'none' });
+  if (exps.length === 0)
+    throw new ConfigError('nothing to pool', { expected: 'at least one experiment directory', found: 'none' });
   const labels = new Set(exps.map((e) => e.label));
-  if (labels.size !== exps.length) throw new ConfigError('experiment labels repeat', { expected: 'one label per experiment', found: exps.map((e) => e.label).join(', ') });
+  if (labels.size !== exps.length)
+    throw new ConfigError('experiment labels repeat', {
+      expected: 'one label per experiment',
+      found: exps.map((e) => e.label).join(', '),
+    });
   // Models every experiment scored (Table 1's three first), in the first experiment's order.
-  const models = Object.keys(exps[0].frames[0].correct).filter((m) => exps.every((e) => e.frames.every((u) => u.correct[m] !== undefined)));
+  const models = Object.keys(exps[0].frames[0].correct).filter((m) =>
+    exps.every((e) => e.frames.every((u) => u.correct[m] !== undefined)),
+  );
   for (const m of TABLE_1) {
     if (models.includes(m)) continue;
     const e = exps.find((x) => x.frames.some((u) => u.correct[m] === undefined))!;
-    throw new FormatError(`'${m}' is missing from some utterances`, { file: join(e.expDir, 'eval'), expected: `counts of ${TABLE_1.join(', ')} for every utterance`, found: 'gaps' });
+    throw new FormatError(`'${m}' is missing from some utterances`, {
+      file: join(e.expDir, 'eval'),
+      expected: `counts of ${TABLE_1.join(', ')} for every utterance`,
+      found: 'gaps',
+    });
   }
   // WER: systems decoded in every experiment; all or none of the experiments must have WER.
   const withWords = exps.filter((e) => e.words);
   if (withWords.length !== 0 && withWords.length !== exps.length) {
     const missing = exps.find((e) => !e.words)!;
-    throw new FormatError(`no word errors for split '${o.split}'`, { file: join(missing.expDir, 'score', 'score.json'), expected: 'a score stage on this split, like the other experiments', found: 'none' });
+    throw new FormatError(`no word errors for split '${o.split}'`, {
+      file: join(missing.expDir, 'score', 'score.json'),
+      expected: 'a score stage on this split, like the other experiments',
+      found: 'none',
+    });
   }
   const systems = withWords.length ? Object.keys(exps[0].words!).filter((s) => exps.every((e) => e.words![s])) : [];
   // Every system's utterances in the first system's order, so that the systems pair by index.
-  const alignedOf = new Map(exps.map((e) => {
-    if (!e.words) return [e, null] as const;
-    const file = join(e.expDir, 'score', 'score.json');
-    const lines = alignReplicates(systems.map((s) => ({ label: `'${s}'`, file, lines: e.words![s] })), (u) => u.refWords, 'systems were scored against different references');
-    return [e, Object.fromEntries(systems.map((s, k) => [s, lines[k]]))] as const;
-  }));
+  const alignedOf = new Map(
+    exps.map((e) => {
+      if (!e.words) return [e, null] as const;
+      const file = join(e.expDir, 'score', 'score.json');
+      const lines = alignReplicates(
+        systems.map((s) => ({ label: `'${s}'`, file, lines: e.words![s] })),
+        (u) => u.refWords,
+        'systems were scored against different references',
+      );
+      return [e, Object.fromEntries(systems.map((s, k) => [s, lines[k]]))] as const;
+    }),
+  );
   const { design, folds } = poolDesign(exps);
   const R = design.seeds.length;
 
-  const experiments = exps.map((e) => ({ ...rowOf(e.label, e.frames, alignedOf.get(e)!, models, systems), fold: design.folds.find((f) => f.experiments.includes(e.label))!.fold, seed: e.seed ?? null }));
+  const experiments = exps.map((e) => ({
+    ...rowOf(e.label, e.frames, alignedOf.get(e)!, models, systems),
+    fold: design.folds.find((f) => f.experiments.includes(e.label))!.fold,
+    seed: e.seed ?? null,
+  }));
   // Each fold's utterances once, counts averaged over its seed replicates.
   const units = folds.map((f) => {
-    const fr = alignReplicates(f.map((e) => ({ label: e.label, file: join(e.expDir, 'eval'), lines: e.frames })), (u) => u.frames, 'the seed replicates of a fold have different utterances or frames');
+    const fr = alignReplicates(
+      f.map((e) => ({ label: e.label, file: join(e.expDir, 'eval'), lines: e.frames })),
+      (u) => u.frames,
+      'the seed replicates of a fold have different utterances or frames',
+    );
     const correct = meanOver(fr, models, (x, m) => x.correct[m]);
-    const frames = fr[0].map((u, i) => ({ uttId: u.uttId, speaker: speakerIn(f[0], u.uttId), frames: u.frames, correct: correct[i] }));
+    const frames = fr[0].map((u, i) => ({
+      uttId: u.uttId,
+      speaker: speakerIn(f[0], u.uttId),
+      frames: u.frames,
+      correct: correct[i],
+    }));
     if (!systems.length) return { frames, words: null };
-    const wr = alignReplicates(f.map((e) => ({ label: e.label, file: join(e.expDir, 'score', 'score.json'), lines: alignedOf.get(e)![systems[0]] })), (u) => u.refWords, 'the seed replicates of a fold were scored on different utterances');
-    const errorsById = f.map((e) => Object.fromEntries(systems.map((s) => [s, new Map(alignedOf.get(e)![s].map((u) => [u.uttId, u.errors] as const))])));
-    const errors = meanOver(wr.map((rep, r) => rep.map((u) => ({ r, uttId: u.uttId }))), systems, (x, s) => errorsById[x.r][s].get(x.uttId)!);
-    return { frames, words: wr[0].map((u, i) => ({ uttId: u.uttId, speaker: speakerIn(f[0], u.uttId), refWords: u.refWords, errors: errors[i] })) };
+    const wr = alignReplicates(
+      f.map((e) => ({
+        label: e.label,
+        file: join(e.expDir, 'score', 'score.json'),
+        lines: alignedOf.get(e)![systems[0]],
+      })),
+      (u) => u.refWords,
+      'the seed replicates of a fold were scored on different utterances',
+    );
+    const errorsById = f.map((e) =>
+      Object.fromEntries(
+        systems.map((s) => [s, new Map(alignedOf.get(e)![s].map((u) => [u.uttId, u.errors] as const))]),
+      ),
+    );
+    const errors = meanOver(
+      wr.map((rep, r) => rep.map((u) => ({ r, uttId: u.uttId }))),
+      systems,
+      (x, s) => errorsById[x.r][s].get(x.uttId)!,
+    );
+    return {
+      frames,
+      words: wr[0].map((u, i) => ({
+        uttId: u.uttId,
+        speaker: speakerIn(f[0], u.uttId),
+        refWords: u.refWords,
+        errors: errors[i],
+      })),
+    };
   });
   const allFrames = units.flatMap((u) => u.frames);
-  const allWords = systems.length ? Object.fromEntries(systems.map((s) => [s, units.flatMap((u) => u.words!.map((w) => ({ uttId: w.uttId, refWords: w.refWords, errors: w.errors[s] })))])) : null;
+  const allWords = systems.length
+    ? Object.fromEntries(
+        systems.map((s) => [
+          s,
+          units.flatMap((u) => u.words!.map((w) => ({ uttId: w.uttId, refWords: w.refWords, errors: w.errors[s] }))),
+        ]),
+      )
+    : null;
   const pooledRow = rowOf('pooled', allFrames, allWords, models, systems);
 
   // Per seed replicate: the rates pooled over the folds.
   const perSeed = design.seeds.map((seed, r) => {
-    const row = rowOf(`seed ${seed ?? 'n/a'}`, folds.flatMap((f) => f[r].frames), systems.length ? Object.fromEntries(systems.map((s) => [s, folds.flatMap((f) => alignedOf.get(f[r])![s])])) : null, models, systems);
+    const row = rowOf(
+      `seed ${seed ?? 'n/a'}`,
+      folds.flatMap((f) => f[r].frames),
+      systems.length
+        ? Object.fromEntries(systems.map((s) => [s, folds.flatMap((f) => alignedOf.get(f[r])![s])]))
+        : null,
+      models,
+      systems,
+    );
     return { seed, frameAccuracy: row.frameAccuracy, wer: row.wer };
   });
   const members = models.filter((m) => MEMBER_ID.test(m));
-  const spreadOf = (key: 'frameAccuracy' | 'wer') => seedSpread(perSeed.flatMap((p) => members.filter((m) => p[key][m] !== undefined).map((m) => p[key][m])));
+  const spreadOf = (key: 'frameAccuracy' | 'wer') =>
+    seedSpread(perSeed.flatMap((p) => members.filter((m) => p[key][m] !== undefined).map((m) => p[key][m])));
   const bs = { replicates: o.replicates, confidence: o.confidence, seed: o.seed };
   const ids = table1SystemIds(models);
   const differences: DifferencesReport = {
-    split: o.split, method: 'speaker-bootstrap', ...bs,
-    frameAccuracy: metricDifferences('frameAccuracy', { speakers: allFrames.map((u) => u.speaker), totals: allFrames.map((u) => u.frames), counts: Object.fromEntries(ids.map((m) => [m, allFrames.map((u) => u.correct[m])])) }, spreadOf('frameAccuracy'), bs),
-    wer: allWords && TABLE_1.every((s) => systems.includes(s))
-      ? metricDifferences('wer', { speakers: units.flatMap((u) => u.words!.map((w) => w.speaker)), totals: allWords[systems[0]].map((u) => u.refWords), counts: Object.fromEntries(table1SystemIds(systems).map((s) => [s, allWords[s].map((u) => u.errors)])) }, spreadOf('wer'), bs)
-      : null,
+    split: o.split,
+    method: 'speaker-bootstrap',
+    ...bs,
+    frameAccuracy: metricDifferences(
+      'frameAccuracy',
+      {
+        speakers: allFrames.map((u) => u.speaker),
+        totals: allFrames.map((u) => u.frames),
+        counts: Object.fromEntries(ids.map((m) => [m, allFrames.map((u) => u.correct[m])])),
+      },
+      spreadOf('frameAccuracy'),
+      bs,
+    ),
+    wer:
+      allWords && TABLE_1.every((s) => systems.includes(s))
+        ? metricDifferences(
+            'wer',
+            {
+              speakers: units.flatMap((u) => u.words!.map((w) => w.speaker)),
+              totals: allWords[systems[0]].map((u) => u.refWords),
+              counts: Object.fromEntries(table1SystemIds(systems).map((s) => [s, allWords[s].map((u) => u.errors)])),
+            },
+            spreadOf('wer'),
+            bs,
+          )
+        : null,
   };
   const g = differences.frameAccuracy!.gainKept;
   const perExp = experiments.map((r) => r.gainKept);
   const w = pooledRow.wer;
-  const werGainKept = allWords && systems.includes('ensemble') && systems.includes('student') && w.ensemble < w.baseline ? (w.baseline - w.student) / (w.baseline - w.ensemble) : null;
-  const statsOf = (key: 'frameAccuracy' | 'wer', names: readonly string[]) => Object.fromEntries(names.map((n) => [n, seedStats(perSeed.map((p) => p[key][n]))]));
+  const werGainKept =
+    allWords && systems.includes('ensemble') && systems.includes('student') && w.ensemble < w.baseline
+      ? (w.baseline - w.student) / (w.baseline - w.ensemble)
+      : null;
+  const statsOf = (key: 'frameAccuracy' | 'wer', names: readonly string[]) =>
+    Object.fromEntries(names.map((n) => [n, seedStats(perSeed.map((p) => p[key][n]))]));
   return {
-    format: POOL_FORMAT, version: 2, split: o.split, design, experiments,
+    format: POOL_FORMAT,
+    version: 2,
+    split: o.split,
+    design,
+    experiments,
     pooled: {
       ...pooledRow,
       gainKeptCi: { low: g.ci.low, high: g.ci.high, undefinedReplicates: g.undefinedReplicates },
@@ -442,12 +664,14 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
       werGainKept,
     },
     differences,
-    seedReplicates: R > 1 ? { perSeed, frameAccuracy: statsOf('frameAccuracy', models), wer: statsOf('wer', systems) } : null,
+    seedReplicates:
+      R > 1 ? { perSeed, frameAccuracy: statsOf('frameAccuracy', models), wer: statsOf('wer', systems) } : null,
     diagnostics: poolDiagnostics(exps.map((e) => e.diagnostics)),
     frequentErrors: pooledFrequentErrors(exps),
     goal: {
       gainKeptAtLeast80: pooledRow.gainKept === null ? null : pooledRow.gainKept >= 0.8,
-      studentWerNotWorse: allWords && systems.includes('student') && systems.includes('baseline') ? w.student <= w.baseline : null,
+      studentWerNotWorse:
+        allWords && systems.includes('student') && systems.includes('baseline') ? w.student <= w.baseline : null,
     },
     bootstrap: { ...bs, method: 'speaker-bootstrap', stratified: null },
   };
@@ -458,7 +682,12 @@ function pooledFrequentErrors(exps: readonly PoolExperiment[]): PoolFile['freque
   if (!exps.every((e) => e.errorLists)) return null;
   const ids = CORE_SYSTEMS.filter((id) => exps.every((e) => e.errorLists![id]));
   if (!ids.length) return null;
-  return { systems: [...ids], rows: frequentErrorRows(Object.fromEntries(ids.map((id) => [id, sumErrorLists(exps.map((e) => e.errorLists![id]))]))) };
+  return {
+    systems: [...ids],
+    rows: frequentErrorRows(
+      Object.fromEntries(ids.map((id) => [id, sumErrorLists(exps.map((e) => e.errorLists![id]))])),
+    ),
+  };
 }
 
 /** pool.md: the design, per-experiment rows, the pooled row and the paper's, the differences with their intervals, then the seeds and the rest. */
@@ -468,47 +697,102 @@ export function formatPoolMarkdown(p: PoolFile): string {
   const hasWer = werIds.length > 0;
   const d = p.design;
   const L: string[] = [`# Pooled Table 1 (${plural(p.experiments.length, 'experiment')}, split '${p.split}')`, ''];
-  L.push(`${plural(d.folds.length, 'fold')} x ${plural(d.seeds.length, 'seed replicate')} (seeds ${d.seeds.map((x) => x ?? 'n/a').join(', ')}), ${plural(d.speakers, 'test speaker')}.${d.sharedSpeakers.length ? ` Speakers in more than one fold (one cluster each): ${d.sharedSpeakers.join(', ')}.` : ''}`, '');
-  L.push(`| Experiment | fold | seed | utts | ${ids.map((id) => `frame acc. ${id}`).join(' | ')} | gain kept |${hasWer ? ` words | ${werIds.map((id) => `WER ${id}`).join(' | ')} |` : ''}`);
-  L.push(`|---|---|---:|---:|${ids.map(() => '---:|').join('')}---:|${hasWer ? `---:|${werIds.map(() => '---:|').join('')}` : ''}`);
+  L.push(
+    `${plural(d.folds.length, 'fold')} x ${plural(d.seeds.length, 'seed replicate')} (seeds ${d.seeds.map((x) => x ?? 'n/a').join(', ')}), ${plural(d.speakers, 'test speaker')}.${d.sharedSpeakers.length ? ` Speakers in more than one fold (one cluster each): ${d.sharedSpeakers.join(', ')}.` : ''}`,
+    '',
+  );
+  L.push(
+    `| Experiment | fold | seed | utts | ${ids.map((id) => `frame acc. ${id}`).join(' | ')} | gain kept |${hasWer ? ` words | ${werIds.map((id) => `WER ${id}`).join(' | ')} |` : ''}`,
+  );
+  L.push(
+    `|---|---|---:|---:|${ids.map(() => '---:|').join('')}---:|${hasWer ? `---:|${werIds.map(() => '---:|').join('')}` : ''}`,
+  );
   const line = (r: PoolRow, bold = false) => {
     const b = (x: string) => (bold ? `**${x}**` : x);
-    L.push(`| ${b(r.label)} | ${r.fold ?? ''} | ${r.seed ?? ''} | ${r.utterances} | ${ids.map((id) => pct(r.frameAccuracy[id], 2)).join(' | ')} | ${b(pct(r.gainKept))} |${hasWer ? ` ${r.refWords ?? 'n/a'} | ${werIds.map((id) => pct(r.wer[id], 2)).join(' | ')} |` : ''}`);
+    L.push(
+      `| ${b(r.label)} | ${r.fold ?? ''} | ${r.seed ?? ''} | ${r.utterances} | ${ids.map((id) => pct(r.frameAccuracy[id], 2)).join(' | ')} | ${b(pct(r.gainKept))} |${hasWer ? ` ${r.refWords ?? 'n/a'} | ${werIds.map((id) => pct(r.wer[id], 2)).join(' | ')} |` : ''}`,
+    );
   };
   for (const r of p.experiments) line(r);
   line(p.pooled, true);
   const P = PAPER_REPORT;
-  const paper = (id: string, k: 'frameAccuracy' | 'wer') => (id === 'baseline' || id === 'ensemble' || id === 'student' ? pct(P[id][k]) : '');
-  L.push(`| paper (Table 1) | | | | ${ids.map((id) => paper(id, 'frameAccuracy')).join(' | ')} | ${pct(P.gainRecovered.frameAccuracy)} |${hasWer ? ` | ${werIds.map((id) => paper(id, 'wer')).join(' | ')} |` : ''}`, '');
-  L.push(`Pooled: every fold's utterances once, each system's counts averaged over the seeds (the mean over seeds of all correct frames / all frames and all errors / all reference words).${p.pooled.memberMean !== null ? ` Members' mean pooled frame accuracy: ${pct(p.pooled.memberMean, 2)}.` : ''}`, '');
+  const paper = (id: string, k: 'frameAccuracy' | 'wer') =>
+    id === 'baseline' || id === 'ensemble' || id === 'student' ? pct(P[id][k]) : '';
+  L.push(
+    `| paper (Table 1) | | | | ${ids.map((id) => paper(id, 'frameAccuracy')).join(' | ')} | ${pct(P.gainRecovered.frameAccuracy)} |${hasWer ? ` | ${werIds.map((id) => paper(id, 'wer')).join(' | ')} |` : ''}`,
+    '',
+  );
+  L.push(
+    `Pooled: every fold's utterances once, each system's counts averaged over the seeds (the mean over seeds of all correct frames / all frames and all errors / all reference words).${p.pooled.memberMean !== null ? ` Members' mean pooled frame accuracy: ${pct(p.pooled.memberMean, 2)}.` : ''}`,
+    '',
+  );
 
   L.push('## Differences (pooled)', '', markdownTable(differencesTable(p.differences, (id) => id, P)), '');
   for (const n of differencesNotes(p.differences, (id) => id)) L.push(escapeMarkdown(n), '');
-  if (d.seeds.length > 1) L.push(`Each difference is the mean over the ${d.seeds.length} seeds of the difference pooled over the folds, the systems of one fold and seed paired; each bootstrap replicate draws one resample of speakers and utterances and applies it to every seed's results.`, '');
+  if (d.seeds.length > 1)
+    L.push(
+      `Each difference is the mean over the ${d.seeds.length} seeds of the difference pooled over the folds, the systems of one fold and seed paired; each bootstrap replicate draws one resample of speakers and utterances and applies it to every seed's results.`,
+      '',
+    );
   L.push(`Mean of the experiments' gain kept: ${pct(p.pooled.meanGainKept)}.`, '');
 
   const sr = p.seedReplicates;
   if (sr) {
-    const rows = (key: 'frameAccuracy' | 'wer', what: string) => Object.entries(sr[key]).map(([id, x]) => `| ${id} | ${what} | ${pct(x.mean, 2)} | ${(100 * x.sd).toFixed(2)} | ${pct(x.min, 2)} | ${pct(x.max, 2)} | ${sr.perSeed.map((q) => pct(q[key][id], 2)).join(' | ')} |`);
-    L.push('## Seeds', '', `| System | metric | mean | sd (points) | min | max | ${sr.perSeed.map((q) => `seed ${q.seed ?? 'n/a'}`).join(' | ')} |`, `|---|---|---:|---:|---:|---:|${sr.perSeed.map(() => '---:|').join('')}`,
-      ...rows('frameAccuracy', 'frame acc.'), ...rows('wer', 'WER'), '', 'Each seed\'s rates pooled over the folds.', '');
+    const rows = (key: 'frameAccuracy' | 'wer', what: string) =>
+      Object.entries(sr[key]).map(
+        ([id, x]) =>
+          `| ${id} | ${what} | ${pct(x.mean, 2)} | ${(100 * x.sd).toFixed(2)} | ${pct(x.min, 2)} | ${pct(x.max, 2)} | ${sr.perSeed.map((q) => pct(q[key][id], 2)).join(' | ')} |`,
+      );
+    L.push(
+      '## Seeds',
+      '',
+      `| System | metric | mean | sd (points) | min | max | ${sr.perSeed.map((q) => `seed ${q.seed ?? 'n/a'}`).join(' | ')} |`,
+      `|---|---|---:|---:|---:|---:|${sr.perSeed.map(() => '---:|').join('')}`,
+      ...rows('frameAccuracy', 'frame acc.'),
+      ...rows('wer', 'WER'),
+      '',
+      "Each seed's rates pooled over the folds.",
+      '',
+    );
   }
   if (Object.keys(p.diagnostics).length) L.push(...diagnosticsMarkdown({ [`${p.split} (pooled)`]: p.diagnostics }));
   if (p.frequentErrors?.rows.length) {
     const f = p.frequentErrors;
-    L.push('## Most frequent errors (pooled)', '', `| Error | ${f.systems.join(' | ')} |`, `|---|${f.systems.map(() => '---:|').join('')}`);
-    for (const x of f.rows) L.push(`| ${frequentErrorLabel(x, escapeMarkdown)} | ${f.systems.map((id) => x.counts[id]).join(' | ')} |`);
-    L.push('', "Each system's top confusion pairs, insertions and deletions of the error lists summed over the experiments (score stage, sclite's dtl lists), with every system's count of each.", '');
+    L.push(
+      '## Most frequent errors (pooled)',
+      '',
+      `| Error | ${f.systems.join(' | ')} |`,
+      `|---|${f.systems.map(() => '---:|').join('')}`,
+    );
+    for (const x of f.rows)
+      L.push(`| ${frequentErrorLabel(x, escapeMarkdown)} | ${f.systems.map((id) => x.counts[id]).join(' | ')} |`);
+    L.push(
+      '',
+      "Each system's top confusion pairs, insertions and deletions of the error lists summed over the experiments (score stage, sclite's dtl lists), with every system's count of each.",
+      '',
+    );
   }
   const yes = (v: boolean | null) => (v === null ? 'n/a' : v ? 'met' : 'not met');
-  L.push(`Goal: gain kept >= 80% ${yes(p.goal.gainKeptAtLeast80)}; student WER not worse than the baseline's ${yes(p.goal.studentWerNotWorse)}.`, '');
+  L.push(
+    `Goal: gain kept >= 80% ${yes(p.goal.gainKeptAtLeast80)}; student WER not worse than the baseline's ${yes(p.goal.studentWerNotWorse)}.`,
+    '',
+  );
   return L.join('\n');
 }
 
 /** Read the experiments, pool them, write pool.json and pool.md into outDir. */
-export async function writePool(expDirs: readonly string[], outDir: string, opts: Partial<PoolOptions> = {}): Promise<PoolFile> {
+export async function writePool(
+  expDirs: readonly string[],
+  outDir: string,
+  opts: Partial<PoolOptions> = {},
+): Promise<PoolFile> {
   const o = { ...DEFAULT_POOL_OPTIONS, ...opts };
-  if (o.labels && o.labels.length !== expDirs.length) throw new ConfigError('one label per experiment', { keyPath: 'labels', expected: `${expDirs.length} labels`, found: String(o.labels.length) });
+  if (o.labels && o.labels.length !== expDirs.length)
+    throw new ConfigError('one label per experiment', {
+      keyPath: 'labels',
+      expected: `${expDirs.length} labels`,
+      found: String(o.labels.length),
+    });
   const exps = expDirs.map((d, i) => readPoolExperiment(d, o.split, o.labels?.[i]));
   const p = poolExperiments(exps, o);
   await writeJsonAtomic(join(outDir, 'pool.json'), p);

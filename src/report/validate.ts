@@ -3,81 +3,23 @@
  * no unknown keys, the three Table 1 systems present, counts consistent. Errors are FormatErrors
  * naming the file and the key path, what was expected and what was found.
  */
-import { readFileSync } from 'node:fs';
-import { FormatError } from '../util/errors.ts';
+import { Checker, joinKey as join, readJsonFile } from '../util/json-check.ts';
+import type { WerCounts } from '../score/counts.ts';
+import { werPercent } from '../score/wer.ts';
 import {
-  CONTROL_ID, CORE_SYSTEMS, MAIN_SPLITS, MEMBER_ID, REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_INPUT_FORMAT, SPLITS,
-  type ReportInput, type ReportJson,
+  CONTROL_ID,
+  CORE_SYSTEMS,
+  MAIN_SPLITS,
+  MEMBER_ID,
+  REPORT_FORMAT,
+  REPORT_FORMAT_VERSION,
+  REPORT_INPUT_FORMAT,
+  SPLITS,
+  type ReportInput,
+  type ReportJson,
 } from './types.ts';
 
 type Obj = Record<string, unknown>;
-
-/** Shape checks of parsed JSON; each failure is a FormatError naming the file and the key path. */
-export class Checker {
-  constructor(private readonly file: string | undefined, private readonly message = 'invalid report input') {}
-
-  fail(keyPath: string, expected: string, found: unknown): never {
-    throw new FormatError(this.message, { file: this.file, keyPath: keyPath || '(root)', expected, found: describe(found) });
-  }
-
-  obj(v: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Obj {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(path, 'an object', v);
-    const o = v as Obj;
-    for (const k of required) if (!(k in o) || o[k] === undefined) this.fail(join(path, k), 'a value (required)', undefined);
-    const known = new Set([...required, ...optional]);
-    for (const k of Object.keys(o)) if (!known.has(k)) this.fail(join(path, k), `no such key (known: ${[...known].join(', ')})`, k);
-    return o;
-  }
-
-  arr(v: unknown, path: string): unknown[] {
-    if (!Array.isArray(v)) this.fail(path, 'an array', v);
-    return v as unknown[];
-  }
-
-  str(v: unknown, path: string, nonEmpty = true): string {
-    if (typeof v !== 'string' || (nonEmpty && v.length === 0)) this.fail(path, nonEmpty ? 'a non-empty string' : 'a string', v);
-    return v as string;
-  }
-
-  bool(v: unknown, path: string): boolean {
-    if (typeof v !== 'boolean') this.fail(path, 'true or false', v);
-    return v;
-  }
-
-  num(v: unknown, path: string, min = -Infinity, max = Infinity, what?: string): number {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      this.fail(path, what ?? `a finite number in [${min}, ${max}]`, v);
-    }
-    return v as number;
-  }
-
-  int(v: unknown, path: string, min = 0): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(path, `an integer >= ${min}`, v);
-    return v as number;
-  }
-
-  fraction(v: unknown, path: string): number {
-    return this.num(v, path, 0, 1, 'a fraction in [0, 1] (not a percentage)');
-  }
-
-  fractionOrNull(v: unknown, path: string): number | null {
-    return v === null ? null : this.fraction(v, path);
-  }
-
-  opt<T>(o: Obj, k: string, path: string, f: (v: unknown, p: string) => T): T | undefined {
-    return o[k] === undefined ? undefined : f(o[k], join(path, k));
-  }
-}
-
-function join(path: string, key: string | number): string {
-  return typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
 
 /** `minRefWords` 1 for totals (a rate needs reference words), 0 for single utterances. */
 function checkWerCounts(c: Checker, v: unknown, path: string, minRefWords = 1): void {
@@ -89,7 +31,8 @@ function checkWerCounts(c: Checker, v: unknown, path: string, minRefWords = 1): 
   if (sub + del > ref) c.fail(path, `sub + del <= refWords (${ref})`, sub + del);
   const snt = c.opt(o, 'sentences', path, (x, p) => c.int(x, p));
   const se = c.opt(o, 'sentenceErrors', path, (x, p) => c.int(x, p));
-  if (se !== undefined && snt !== undefined && se > snt) c.fail(join(path, 'sentenceErrors'), `<= sentences (${snt})`, se);
+  if (se !== undefined && snt !== undefined && se > snt)
+    c.fail(join(path, 'sentenceErrors'), `<= sentences (${snt})`, se);
 }
 
 function checkUttCounts(c: Checker, v: unknown, path: string): string {
@@ -131,10 +74,26 @@ function checkCurve(c: Checker, v: unknown, path: string): void {
 }
 
 function checkSystem(c: Checker, v: unknown, path: string, id: string): void {
-  const o = c.obj(v, path, ['frameAccuracy', 'wer'], ['label', 'parameters', 'members', 'speakers', 'utterances', 'alignments', 'errorLists', 'trainingCurve', 'averaged']);
+  const o = c.obj(
+    v,
+    path,
+    ['frameAccuracy', 'wer'],
+    [
+      'label',
+      'parameters',
+      'members',
+      'speakers',
+      'utterances',
+      'alignments',
+      'errorLists',
+      'trainingCurve',
+      'averaged',
+    ],
+  );
   c.opt(o, 'label', path, (x, p) => c.str(x, p));
   c.opt(o, 'parameters', path, (x, p) => c.int(x, p, 1));
-  if (o.members !== undefined && id !== 'ensemble') c.fail(join(path, 'members'), 'members only on the ensemble', o.members);
+  if (o.members !== undefined && id !== 'ensemble')
+    c.fail(join(path, 'members'), 'members only on the ensemble', o.members);
   c.opt(o, 'members', path, (x, p) => c.int(x, p, 1));
   const fa = c.obj(o.frameAccuracy, join(path, 'frameAccuracy'), ['dev', 'test']);
   for (const s of SPLITS) c.fractionOrNull(fa[s], join(path, `frameAccuracy.${s}`));
@@ -162,18 +121,23 @@ function checkSystem(c: Checker, v: unknown, path: string, id: string): void {
       if (ut[s] === undefined) continue;
       const p = join(path, `utterances.${s}`);
       const seen = new Set<string>();
-      let refWords = 0, errors = 0;
+      let refWords = 0,
+        errors = 0;
       c.arr(ut[s], p).forEach((u, i) => {
         const id = checkUttCounts(c, u, join(p, i));
         if (seen.has(id)) c.fail(join(join(p, i), 'uttId'), 'each utterance once', id);
         seen.add(id);
         const uo = u as { refWords: number; sub: number; del: number; ins: number };
-        refWords += uo.refWords; errors += uo.sub + uo.del + uo.ins;
+        refWords += uo.refWords;
+        errors += uo.sub + uo.del + uo.ins;
       });
       const total = wer[s] as { refWords: number; sub: number; del: number; ins: number } | null;
       if (total && (total.refWords !== refWords || total.sub + total.del + total.ins !== errors)) {
-        c.fail(p, `per-utterance counts adding up to wer.${s} (${total.refWords} words, ${total.sub + total.del + total.ins} errors)`,
-          `${refWords} words, ${errors} errors`);
+        c.fail(
+          p,
+          `per-utterance counts adding up to wer.${s} (${total.refWords} words, ${total.sub + total.del + total.ins} errors)`,
+          `${refWords} words, ${errors} errors`,
+        );
       }
     }
   }
@@ -213,7 +177,8 @@ function checkFrequentErrors(c: Checker, v: unknown, path: string, systems: Obj)
   c.arr(o.rows, join(path, 'rows')).forEach((x, i) => {
     const p = join(join(path, 'rows'), i);
     const r = c.obj(x, p, ['kind', 'ref', 'hyp', 'counts']);
-    if (!['substitution', 'insertion', 'deletion'].includes(r.kind as string)) c.fail(join(p, 'kind'), 'substitution, insertion or deletion', r.kind);
+    if (!['substitution', 'insertion', 'deletion'].includes(r.kind as string))
+      c.fail(join(p, 'kind'), 'substitution, insertion or deletion', r.kind);
     if (r.kind !== 'insertion') c.str(r.ref, join(p, 'ref'));
     else if (r.ref !== null) c.fail(join(p, 'ref'), 'null for an insertion', r.ref);
     if (r.kind !== 'deletion') c.str(r.hyp, join(p, 'hyp'));
@@ -264,7 +229,12 @@ function checkCorpus(c: Checker, v: unknown, path: string): void {
   for (const k of ['train', 'dev', 'test']) {
     if (sp[k] === undefined) continue;
     const p = join(path, `splits.${k}`);
-    const so = c.obj(sp[k], p, ['utterances', 'speakers', 'durationSec'], ['frames', 'vtlpWarps', 'vtlpCopiesFor', 'vtlpAlignment']);
+    const so = c.obj(
+      sp[k],
+      p,
+      ['utterances', 'speakers', 'durationSec'],
+      ['frames', 'vtlpWarps', 'vtlpCopiesFor', 'vtlpAlignment'],
+    );
     c.int(so.utterances, join(p, 'utterances'));
     c.int(so.speakers, join(p, 'speakers'));
     c.num(so.durationSec, join(p, 'durationSec'), 0);
@@ -282,7 +252,12 @@ function checkCorpus(c: Checker, v: unknown, path: string): void {
 }
 
 function checkSoftTargets(c: Checker, v: unknown, path: string): void {
-  const o = c.obj(v, path, ['T', 'k', 'bytesPerFrame', 'keptMass'], ['denseBytesPerFrame', 'combination', 'hardWeight']);
+  const o = c.obj(
+    v,
+    path,
+    ['T', 'k', 'bytesPerFrame', 'keptMass'],
+    ['denseBytesPerFrame', 'combination', 'hardWeight'],
+  );
   c.num(o.T, join(path, 'T'), Number.MIN_VALUE, Infinity, 'a temperature > 0');
   c.int(o.k, join(path, 'k'), 1);
   c.num(o.bytesPerFrame, join(path, 'bytesPerFrame'), 0);
@@ -315,7 +290,8 @@ function checkGainEvidence(c: Checker, v: unknown, path: string): void {
   if (o.ci === null) return;
   const ci = c.obj(o.ci, join(path, 'ci'), ['low', 'high', 'confidence', 'replicates', 'utterances']);
   for (const k of ['low', 'high']) if (ci[k] !== null) c.num(ci[k], join(path, `ci.${k}`));
-  if (ci.low !== null && ci.high !== null && (ci.low as number) > (ci.high as number)) c.fail(join(path, 'ci'), 'low <= high', `${ci.low} > ${ci.high}`);
+  if (ci.low !== null && ci.high !== null && (ci.low as number) > (ci.high as number))
+    c.fail(join(path, 'ci'), 'low <= high', `${ci.low} > ${ci.high}`);
   c.num(ci.confidence, join(path, 'ci.confidence'), 0.5, 0.9999, 'a confidence level in [0.5, 0.9999]');
   c.int(ci.replicates, join(path, 'ci.replicates'), 1);
   c.int(ci.utterances, join(path, 'ci.utterances'), 1);
@@ -326,7 +302,8 @@ function checkFidelity(c: Checker, v: unknown, path: string, systems: Obj): void
     const p = join(path, i);
     const o = c.obj(x, p, ['system', 'train', 'dev', 'test']);
     const id = c.str(o.system, join(p, 'system'));
-    if (systems[id] === undefined) c.fail(join(p, 'system'), `one of the systems (${Object.keys(systems).join(', ')})`, id);
+    if (systems[id] === undefined)
+      c.fail(join(p, 'system'), `one of the systems (${Object.keys(systems).join(', ')})`, id);
     for (const s of ['train', 'dev', 'test']) {
       if (o[s] === null) continue;
       const f = c.obj(o[s], join(p, s), ['agreement', 'klNats']);
@@ -337,7 +314,8 @@ function checkFidelity(c: Checker, v: unknown, path: string, systems: Obj): void
 }
 
 /** Ids a report may hold besides the Table 1 systems: the members and the control. */
-const optionalSystems = (systems: unknown) => Object.keys((systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k) || k === CONTROL_ID);
+const optionalSystems = (systems: unknown) =>
+  Object.keys((systems as Obj) ?? {}).filter((k) => MEMBER_ID.test(k) || k === CONTROL_ID);
 
 /** Per-utterance test counts: speakers by utterance id, frames and correct frames (in [0, frames]) of known systems. */
 function checkUtteranceCounts(c: Checker, v: unknown, path: string, systems: Obj): void {
@@ -367,7 +345,12 @@ function checkOtherSplits(c: Checker, v: unknown, path: string, systems: Obj, ra
     const p = join(path, i);
     const o = c.obj(x, p, ['split', 'systems']);
     const split = c.str(o.split, join(p, 'split'));
-    if (MAIN_SPLITS.includes(split)) c.fail(join(p, 'split'), `a split other than ${MAIN_SPLITS.join(', ')} (those are in Table 1 and the systems table)`, split);
+    if (MAIN_SPLITS.includes(split))
+      c.fail(
+        join(p, 'split'),
+        `a split other than ${MAIN_SPLITS.join(', ')} (those are in Table 1 and the systems table)`,
+        split,
+      );
     if (seen.has(split)) c.fail(join(p, 'split'), 'each split once', split);
     seen.add(split);
     const so = c.obj(o.systems, join(p, 'systems'), [], Object.keys(systems));
@@ -396,39 +379,76 @@ function checkLabels(c: Checker, value: unknown, path: string): void {
     c.int(s.failed, `${p}.failed`, 0);
     if (s.quality !== null) {
       const q = c.obj(s.quality, `${p}.quality`, LABEL_QUALITY_KEYS, []);
-      for (const k of LABEL_QUALITY_KEYS) if (!(q[k] === null && NULLABLE_QUALITY_KEYS.includes(k))) c.num(q[k], `${p}.quality.${k}`, 0, Infinity, 'a number >= 0');
+      for (const k of LABEL_QUALITY_KEYS)
+        if (!(q[k] === null && NULLABLE_QUALITY_KEYS.includes(k)))
+          c.num(q[k], `${p}.quality.${k}`, 0, Infinity, 'a number >= 0');
     }
   });
 }
 
 /** Pause measures are null when the reference has no pauses. */
 const NULLABLE_QUALITY_KEYS = ['pauseFramesInWords', 'silenceOutsidePauses'];
-const LABEL_QUALITY_KEYS = ['utterances', 'boundaries', 'boundariesWithin20ms', 'boundariesWithin50ms', 'startsWithin20ms', 'startsWithin50ms', 'medianAbsErrorMs', 'pauseFramesInWords', 'silenceOutsidePauses'];
+const LABEL_QUALITY_KEYS = [
+  'utterances',
+  'boundaries',
+  'boundariesWithin20ms',
+  'boundariesWithin50ms',
+  'startsWithin20ms',
+  'startsWithin50ms',
+  'medianAbsErrorMs',
+  'pauseFramesInWords',
+  'silenceOutsidePauses',
+];
 
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'], ['softTargets', 'temperatureSweep', 'reportOptions', 'frameAccuracyGain', 'fidelity', 'utteranceCounts', 'otherSplits', 'labels']);
+  const o = c.obj(
+    value,
+    '',
+    ['format', 'formatVersion', 'corpus', 'systems', 'stages', 'environment'],
+    [
+      'softTargets',
+      'temperatureSweep',
+      'reportOptions',
+      'frameAccuracyGain',
+      'fidelity',
+      'utteranceCounts',
+      'otherSplits',
+      'labels',
+    ],
+  );
   if (o.reportOptions !== undefined) {
-    const ro = c.obj(o.reportOptions, 'reportOptions', [], ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances']);
+    const ro = c.obj(
+      o.reportOptions,
+      'reportOptions',
+      [],
+      ['bootstrapReplicates', 'confidence', 'seed', 'maxWorstUtterances'],
+    );
     if (ro.bootstrapReplicates !== undefined) c.int(ro.bootstrapReplicates, 'reportOptions.bootstrapReplicates', 1);
-    if (ro.confidence !== undefined) c.num(ro.confidence, 'reportOptions.confidence', 0.5, 0.9999, 'a confidence level in [0.5, 0.9999]');
+    if (ro.confidence !== undefined)
+      c.num(ro.confidence, 'reportOptions.confidence', 0.5, 0.9999, 'a confidence level in [0.5, 0.9999]');
     if (ro.seed !== undefined) c.int(ro.seed, 'reportOptions.seed', 0);
     if (ro.maxWorstUtterances !== undefined) c.int(ro.maxWorstUtterances, 'reportOptions.maxWorstUtterances', 0);
   }
   if (o.format !== REPORT_INPUT_FORMAT) c.fail('format', JSON.stringify(REPORT_INPUT_FORMAT), o.format);
-  if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
+  if (o.formatVersion !== REPORT_FORMAT_VERSION)
+    c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   checkCorpus(c, o.corpus, 'corpus');
   const systems = c.obj(o.systems, 'systems', CORE_SYSTEMS, optionalSystems(o.systems));
   for (const [id, s] of Object.entries(systems)) checkSystem(c, s, `systems.${id}`, id);
-  if (o.utteranceCounts !== undefined && o.utteranceCounts !== null) checkUtteranceCounts(c, o.utteranceCounts, 'utteranceCounts', systems);
+  if (o.utteranceCounts !== undefined && o.utteranceCounts !== null)
+    checkUtteranceCounts(c, o.utteranceCounts, 'utteranceCounts', systems);
   if (o.otherSplits !== undefined) checkOtherSplits(c, o.otherSplits, 'otherSplits', systems, false);
   if (o.labels !== undefined) checkLabels(c, o.labels, 'labels');
   if (o.softTargets !== undefined && o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
-  if (o.temperatureSweep !== undefined && o.temperatureSweep !== null) checkSweep(c, o.temperatureSweep, 'temperatureSweep');
-  if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null) checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
+  if (o.temperatureSweep !== undefined && o.temperatureSweep !== null)
+    checkSweep(c, o.temperatureSweep, 'temperatureSweep');
+  if (o.frameAccuracyGain !== undefined && o.frameAccuracyGain !== null)
+    checkGainEvidence(c, o.frameAccuracyGain, 'frameAccuracyGain');
   if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
-  if (o.frequentErrors !== undefined && o.frequentErrors !== null) checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
+  if (o.frequentErrors !== undefined && o.frequentErrors !== null)
+    checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
   checkEnvironment(c, o.environment, 'environment');
@@ -437,19 +457,24 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
 
 /** Read and validate report-input.json. */
 export function readReportInput(path: string): ReportInput {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FormatError('cannot read report input', { file: path, expected: 'a readable JSON file', found: (err as Error).message, cause: err });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new FormatError('report input is not valid JSON', { file: path, expected: 'JSON', found: (err as Error).message, cause: err });
-  }
-  return validateReportInput(value, path);
+  return validateReportInput(readJsonFile(path, 'report input'), path);
+}
+
+/**
+ * `am-distill validate` of a report-input.json (`readReportInput`): returns the summary lines,
+ * the corpus and each system's test frame accuracy and WER.
+ */
+export function validateReportInputFile(path: string): string[] {
+  const r = readReportInput(path);
+  const pct = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)} %`);
+  const wer = (c: WerCounts | null) => (c ? werPercent(c.sub + c.del + c.ins, c.refWords) : null);
+  return [
+    `report input (${r.format} v${r.formatVersion}) of corpus '${r.corpus.name}': ${Object.keys(r.systems).length} systems, ${Object.keys(r.stages).length} stage timings`,
+    ...Object.entries(r.systems).map(([id, s]) => {
+      const acc = s.frameAccuracy.test;
+      return `  ${id}: test frame accuracy ${pct(acc === null ? null : 100 * acc)}, test WER ${pct(wer(s.wer.test))}`;
+    }),
+  ];
 }
 
 /**
@@ -458,10 +483,37 @@ export function readReportInput(path: string): ReportInput {
  */
 export function validateReportJson(value: unknown, file?: string): ReportJson {
   const c = new Checker(file);
-  const o = c.obj(value, '', ['format', 'formatVersion', 'corpus', 'systems', 'gainRecovered', 'significance', 'softTargets', 'stages', 'environment'],
-    ['ensembleSize', 'paper', 'temperatureSweep', 'fidelity', 'perSpeaker', 'frequentErrors', 'worstUtterances', 'totalSec', 'differences', 'otherSplits', 'labels']);
+  const o = c.obj(
+    value,
+    '',
+    [
+      'format',
+      'formatVersion',
+      'corpus',
+      'systems',
+      'gainRecovered',
+      'significance',
+      'softTargets',
+      'stages',
+      'environment',
+    ],
+    [
+      'ensembleSize',
+      'paper',
+      'temperatureSweep',
+      'fidelity',
+      'perSpeaker',
+      'frequentErrors',
+      'worstUtterances',
+      'totalSec',
+      'differences',
+      'otherSplits',
+      'labels',
+    ],
+  );
   if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
-  if (o.formatVersion !== REPORT_FORMAT_VERSION) c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
+  if (o.formatVersion !== REPORT_FORMAT_VERSION)
+    c.fail('formatVersion', String(REPORT_FORMAT_VERSION), o.formatVersion);
   const systems = o.systems as Obj;
   c.obj(systems, 'systems', CORE_SYSTEMS, optionalSystems(systems));
   for (const [id, s] of Object.entries(systems)) {
@@ -475,13 +527,30 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
   }
   const g = c.obj(o.gainRecovered, 'gainRecovered', ['frameAccuracy', 'wer', 'notes'], ['frameAccuracyEvidence']);
   for (const k of ['frameAccuracy', 'wer']) if (g[k] !== null) c.num(g[k], `gainRecovered.${k}`);
-  if (g.frameAccuracyEvidence !== undefined && g.frameAccuracyEvidence !== null) checkGainEvidence(c, g.frameAccuracyEvidence, 'gainRecovered.frameAccuracyEvidence');
+  if (g.frameAccuracyEvidence !== undefined && g.frameAccuracyEvidence !== null)
+    checkGainEvidence(c, g.frameAccuracyEvidence, 'gainRecovered.frameAccuracyEvidence');
   if (o.softTargets !== null) checkSoftTargets(c, o.softTargets, 'softTargets');
   if (o.differences !== undefined && o.differences !== null) {
-    const d = c.obj(o.differences, 'differences', ['split', 'method', 'replicates', 'confidence', 'seed', 'frameAccuracy', 'wer']);
+    const d = c.obj(o.differences, 'differences', [
+      'split',
+      'method',
+      'replicates',
+      'confidence',
+      'seed',
+      'frameAccuracy',
+      'wer',
+    ]);
     for (const m of ['frameAccuracy', 'wer']) {
       if (d[m] === null) continue;
-      const md = c.obj(d[m], `differences.${m}`, ['metric', 'utterances', 'speakers', 'note', 'differences', 'gainKept', 'seedSpread']);
+      const md = c.obj(d[m], `differences.${m}`, [
+        'metric',
+        'utterances',
+        'speakers',
+        'note',
+        'differences',
+        'gainKept',
+        'seedSpread',
+      ]);
       c.arr(md.differences, `differences.${m}.differences`).forEach((x, i) => {
         const a = c.str((x as Obj)?.a, `differences.${m}.differences.${i}.a`);
         if (systems[a] === undefined) c.fail(`differences.${m}.differences.${i}.a`, 'a system of the report', a);
@@ -491,7 +560,8 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
   if (o.otherSplits !== undefined) checkOtherSplits(c, o.otherSplits, 'otherSplits', systems, true);
   if (o.labels !== undefined) checkLabels(c, o.labels, 'labels');
   if (o.fidelity !== undefined && o.fidelity !== null) checkFidelity(c, o.fidelity, 'fidelity', systems);
-  if (o.frequentErrors !== undefined && o.frequentErrors !== null) checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
+  if (o.frequentErrors !== undefined && o.frequentErrors !== null)
+    checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
   checkEnvironment(c, o.environment, 'environment');

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { EnsembleAccumulator } from '../distill/combine.ts';
 import {
   ENSEMBLE,
+  EVAL_FORMAT,
   EVAL_JSON,
   EVAL_MD,
   evalUtterancesFile,
@@ -493,7 +494,7 @@ export async function evaluateAcousticModels(
       };
     }
     const file: EvalFile = {
-      format: 'am-distill.eval',
+      format: EVAL_FORMAT,
       version: 1,
       models: entries.map(({ e }) => ({
         name: e.name,

@@ -279,3 +279,100 @@ describe('validate: damaged alignment and soft-target files', () => {
     expect(err.found).toBe('"am-distill.something-else"');
   });
 });
+
+describe('validate: values the stores check while reading', () => {
+  /** Set `value` at `row` of `column` (a flat values buffer) in record batch `batch`. */
+  const poke = (column: string, batch: number, index: number, value: number) => (t: import('apache-arrow').Table) => {
+    const d = t.batches[batch].getChild(column)!.data[0];
+    const flat = d.children.length ? d.children[0] : d;
+    (flat.values as Float32Array | Int32Array)[flat.offset + index] = value;
+  };
+
+  it('a non-finite feature value, naming utterance and frame', async () => {
+    const bad = rewriteArrow(features, join(dir, 'feats-nan.arrow'), { mutate: poke('fbank', 1, 2 * 4 + 1, NaN) });
+    const err = await failure(bad);
+    expect(err.message).toContain('non-finite feature value');
+    expect(err.location.uttId).toBe('u1');
+    expect(err.found).toBe('NaN at frame 2');
+  });
+
+  it('a phone id outside the phone list and a word index below -1', async () => {
+    let bad = rewriteArrow(alignments, join(dir, 'ali-phones.arrow'), {
+      metadata: (m) => m.set(ALIGN_META.phones, '["<eps>"]'),
+    });
+    let err = await failure(bad);
+    expect(err.message).toContain('phone id outside the phone list');
+    expect(err.location.uttId).toBe('u0');
+    expect(err.found).toBe('1 at frame 0');
+    bad = rewriteArrow(alignments, join(dir, 'ali-word.arrow'), { mutate: poke('word', 2, 3, -2) });
+    err = await failure(bad);
+    expect(err.message).toContain('bad word index');
+    expect(err.location.uttId).toBe('u2');
+    expect(err.found).toBe('-2 at frame 3');
+  });
+
+  it("a soft-target probability that is not a number: the store's reader refuses it", async () => {
+    const path = await writeTargets('targets-f32-store.arrow', { probType: 'float32', residual: 'store' });
+    const bad = rewriteArrow(path, join(dir, 'targets-nan.arrow'), { mutate: poke('probs', 2, K + 1, NaN) });
+    const err = await failure(bad);
+    expect(err.message).toContain('probability outside [0, 1]');
+    expect(err.location.uttId).toBe('u2');
+    expect(err.found).toBe('NaN at frame 1');
+  });
+});
+
+describe('validate: schema metadata, read by one helper for the three stores', () => {
+  it('a missing key, malformed JSON and out-of-range values name the file and the key', async () => {
+    const targets = await writeTargets('targets-meta.arrow');
+    const cases: [string, string, (m: Map<string, string>) => void, string, string | undefined][] = [
+      [
+        alignments,
+        'meta-stage.arrow',
+        (m) => m.delete(ALIGN_META.stage),
+        'not an am-distill alignment file: schema metadata key missing',
+        undefined,
+      ],
+      [
+        alignments,
+        'meta-phones.arrow',
+        (m) => m.set(ALIGN_META.phones, '[oops'),
+        'malformed JSON in schema metadata',
+        ALIGN_META.phones,
+      ],
+      [
+        alignments,
+        'meta-senones.arrow',
+        (m) => m.set(ALIGN_META.numSenones, '0'),
+        'bad senone count in schema metadata',
+        ALIGN_META.numSenones,
+      ],
+      [targets, 'meta-k.arrow', (m) => m.set(SOFT_META.k, '2.5'), 'bad value in schema metadata', SOFT_META.k],
+      [
+        targets,
+        'meta-residual.arrow',
+        (m) => m.set(SOFT_META.residual, 'keep'),
+        'bad value in schema metadata',
+        SOFT_META.residual,
+      ],
+      [
+        targets,
+        'meta-temperature.arrow',
+        (m) => m.set(SOFT_META.temperature, '-1'),
+        'bad temperature in schema metadata',
+        SOFT_META.temperature,
+      ],
+      [
+        features,
+        'meta-version.arrow',
+        (m) => m.set('am_distill.format_version', '7'),
+        'unsupported feature file format version',
+        undefined,
+      ],
+    ];
+    for (const [src, name, edit, message, key] of cases) {
+      const err = await failure(rewriteArrow(src, join(dir, name), { metadata: edit }));
+      expect(err.message, name).toContain(message);
+      expect(err.location.keyPath, name).toBe(key);
+    }
+  });
+});
