@@ -1,5 +1,5 @@
 /**
- * The `decode` stage as one library function: trained acoustic models + the align stage's lang
+ * The `decode` stage: trained acoustic models + the align stage's lang
  * directory and HMM (tree, transition model) + an ARPA LM -> 1-best hypotheses of every split, for
  * every system (baseline, members, ensemble, student).
  *
@@ -23,8 +23,8 @@
  *   decode.json                      what was decoded with which weights, counts per system and split
  *   timing.json                      decoding speed (only with writeTiming; the stage records it in
  *                                    stage.json so that the other files are byte-identical per run)
- 
- * Its run function is `decodeCorpus`, which the CLI command of the same name calls too.
+ *
+ * Its run function is `decodeCorpus`, which the CLI calls too.
  *
  * Recipe:
  *   stages:

@@ -1,5 +1,5 @@
 /**
- * The `lm` stage as a library function: a word n-gram LM (interpolated modified Kneser-Ney,
+ * The `lm` stage: a word n-gram LM (interpolated modified Kneser-Ney,
  * src/lm) from the transcripts of the training splits only, written as ARPA, with its perplexity
  * and OOV rate on the evaluation splits (SRILM `ngram -ppl` convention: `</s>` counted, OOV words
  * skipped and counted).
@@ -10,8 +10,8 @@
  *   lm.json      order, counts, discounts, and perplexity / OOV rate per evaluation split
  *   grammars/<split>.arpa   with `grammars`: the grammar (src/lm/grammar.ts) over the LM's words that
  *                the decode stage uses for that split instead of lm.arpa (e.g. one-word for isolated digits)
- 
- * Its run function is `trainCorpusLm`, which the CLI command of the same name calls too.
+ *
+ * Its run function is `trainCorpusLm`, which `am-distill lm train` calls too.
  *
  * Recipe:
  *   stages:

@@ -1,5 +1,5 @@
 /**
- * The `score` stage as a library function: every hypothesis file of a decode output directory
+ * The `score` stage: every hypothesis file of a decode output directory
  * scored against its references with src/score (sclite convention by default), per system and
  * split, with the per-speaker table, the worst utterances, reference OOVs against the recogniser
  * vocabulary, and paired-bootstrap significance of system differences on the same split.
@@ -10,8 +10,8 @@
  *   <system>/<split>.pralign     sclite's alignment dump (REF/HYP/Eval per utterance)
  *   <system>/<split>.wer         Kaldi's %WER / %SER lines
  *   <system>/<split>.dtl         sclite's error lists (`-o dtl`: confusion pairs, insertions, deletions, ...)
- 
- * Its run function is `scoreDecodeDir`, which the CLI command of the same name calls too.
+ *
+ * Its run function is `scoreDecodeDir`, which the CLI calls too.
  *
  * Recipe:
  *   stages:
