@@ -20,6 +20,7 @@ import { fbankOptions, frameOptionsOf, mfccOptions, type FbankOptions, type Mfcc
 import {
   FeatureFileWriter,
   mergeFeatureFiles,
+  readFeatureFile,
   type FeatureConfig,
   type FeatureFileMetadata,
   type ShardSpec,
@@ -453,16 +454,42 @@ export async function mergeFeatureShards(
     if (!existsSync(p.features))
       throw new FormatError('shard output missing', { file: p.features, expected: `all ${count} shards computed` });
   }
+  return mergeFeatureParts(shards, outDir, split);
+}
+
+/** Concatenate the outputs of shards (in order) into the unsharded files of a split in `outDir`. */
+export async function mergeFeatureParts(
+  parts: readonly { features: string; cmvn: string }[],
+  outDir: string,
+  split: string,
+): Promise<{ featuresPath: string; cmvnPath: string; metadata: FeatureFileMetadata }> {
   const out = featurePaths(outDir, split);
   const metadata = await mergeFeatureFiles(
-    shards.map((s) => s.features),
+    parts.map((s) => s.features),
     out.features,
     { split },
   );
-  await mergeCmvnFiles(
-    shards.map((s) => s.cmvn),
+  const cmvn = await mergeCmvnFiles(
+    parts.map((s) => s.cmvn),
     out.cmvn,
     { split },
   );
+  // The shards' sums added would differ from the unsharded run's in the last bits (float addition is
+  // not associative): the statistics are accumulated again over the merged file, in its order.
+  const streams = new Map([...cmvn.streams].map(([name, sc]) => [name, new SpeakerCmvn(sc.dim)]));
+  const fbank = streams.get('fbank');
+  const mfcc = streams.get('mfcc');
+  for await (const u of readFeatureFile(out.features)) {
+    const speaker = cmvn.utt2spk.get(u.uttId);
+    if (speaker === undefined)
+      throw new FormatError('an utterance without a speaker in the CMVN files', {
+        file: parts.map((p) => p.cmvn).join(', '),
+        uttId: u.uttId,
+        expected: 'every utterance of the feature files in utt2spk',
+      });
+    fbank?.of(speaker).accumulate(u.fbank);
+    if (mfcc && u.mfcc) mfcc.of(speaker).accumulate(u.mfcc);
+  }
+  await writeCmvnFile(out.cmvn, { configHash: cmvn.configHash, split, shard: null, utt2spk: cmvn.utt2spk, streams });
   return { featuresPath: out.features, cmvnPath: out.cmvn, metadata };
 }

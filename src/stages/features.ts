@@ -13,9 +13,13 @@
  *         warps: [0.9, 1.1]        # one copy of every utterance per warp factor
  *         splits: [train]          # the splits that get copies (default [train])
  */
-import { readCorpusInfo } from '../corpus/manifest.ts';
+import { existsSync } from 'node:fs';
+import { readCorpusInfo, readSplit } from '../corpus/manifest.ts';
 import {
   computeFeatures,
+  featurePaths,
+  mergeFeatureParts,
+  shardRange,
   featureExtractors,
   resolveFeatureConfig,
   STAGE_FBANK_DEFAULTS,
@@ -36,7 +40,8 @@ import type { Logger } from '../util/log.ts';
 import { locateConfigError, mergeSkips } from './common.ts';
 import { declaredSampleRate } from './prepare.ts';
 import { OptionError, validateOptions, type Schema, type SchemaFor } from './schema.ts';
-import type { RecipeHead, SkipSummary, StageDefinition } from './stage.ts';
+import type { RecipeHead, SkipSummary, StageContext, StageDefinition, StageResult } from './stage.ts';
+import type { ShardCoverage } from './shards.ts';
 
 export interface FeaturesStageOptions {
   /** Filterbank options over Kaldi's defaults (numMelBins 40); recorded fully resolved. */
@@ -264,30 +269,8 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
   },
 
   async run(ctx) {
-    const dataDir = ctx.inputDir('prepare');
-    const info = await readCorpusInfo(dataDir);
-    await locateConfigError(ctx.recipe, 'stages.features', () => checkOptionsAtRate(ctx.options, info.sampleRateHz));
-    const splits = ctx.options.splits ?? info.splits;
-    for (const s of splits) {
-      if (!info.splits.includes(s)) {
-        const keyPath = 'stages.features.splits';
-        throw new ConfigError(`split '${s}' is not in the corpus`, {
-          ...(ctx.recipe.locate?.(keyPath) ?? {}),
-          keyPath,
-          expected: `splits among ${info.splits.join(', ')}`,
-          found: s,
-        });
-      }
-    }
-    checkVtlpSplits(ctx.options.vtlp, splits, {
-      ...(ctx.recipe.locate?.('stages.features.vtlp.splits') ?? {}),
-      keyPath: 'stages.features.vtlp.splits',
-    });
-    let utterances = 0;
-    let frames = 0;
-    const skips: SkipSummary[] = [];
-    const perSplit: Record<string, { utterances: number; frames: number; skipped: number; vtlpWarps?: number[] }> = {};
-    let featureConfig: unknown;
+    const { dataDir, splits } = await stageSplits(ctx);
+    const parts: SplitFeatures[] = [];
     for (const split of splits) {
       const r = await computeFeatures({
         dataDir,
@@ -298,22 +281,129 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
         logger: ctx.log,
         vtlpWarps: vtlpWarpsOf(ctx.options.vtlp, split),
       });
-      utterances += r.utterances;
-      frames += r.frames;
-      skips.push(r.skipped);
-      const warps = r.metadata.vtlpWarps;
-      perSplit[split] = {
-        utterances: r.utterances,
-        frames: r.frames,
-        skipped: r.skipped.skipped,
-        ...(warps.length ? { vtlpWarps: warps } : {}),
-      };
-      featureConfig = r.featureConfig;
+      parts.push(splitFeatures(split, r));
     }
-    return {
-      counts: { splits: splits.length, utterances, frames },
-      skipped: mergeSkips(skips),
-      details: { splits: perSplit, featureConfig },
-    };
+    return featuresResult(parts);
+  },
+
+  // Shards: contiguous blocks of each split's supervisions (`am-distill features --shard`); the
+  // merge concatenates the feature files and sums the CMVN statistics.
+  shards: {
+    unit: 'utterances',
+    async run(ctx, shard) {
+      const { dataDir, splits } = await stageSplits(ctx);
+      const parts: SplitFeatures[] = [];
+      const coverage: ShardCoverage[] = [];
+      for (const split of splits) {
+        const total = (await readSplit(dataDir, split)).supervisions.length;
+        const [start, end] = shardRange(total, shard);
+        coverage.push({ group: `${split} utterances`, start, end, total });
+        if (start === end) continue;
+        const r = await computeFeatures({
+          dataDir,
+          split,
+          outDir: ctx.outDir,
+          fbank: ctx.options.fbank,
+          mfcc: ctx.options.mfcc,
+          logger: ctx.log,
+          vtlpWarps: vtlpWarpsOf(ctx.options.vtlp, split),
+          shard,
+        });
+        parts.push(splitFeatures(split, r));
+      }
+      return { ...featuresResult(parts), coverage, details: { parts } };
+    },
+    async merge(ctx, shards) {
+      const { splits } = await stageSplits(ctx);
+      const parts: SplitFeatures[] = [];
+      for (const split of splits) {
+        const done = shards.filter((s) => existsSync(featurePaths(s.dir, split, s.shard).features));
+        const r = await mergeFeatureParts(
+          done.map((s) => featurePaths(s.dir, split, s.shard)),
+          ctx.outDir,
+          split,
+        );
+        const m = r.metadata;
+        const skipped = mergeSkips(
+          done.map((s) => (s.details!.parts as SplitFeatures[]).find((p) => p.split === split)!.skipped),
+        );
+        parts.push({
+          split,
+          utterances: m.counts.utterances,
+          frames: m.counts.frames,
+          skipped,
+          vtlpWarps: m.vtlpWarps,
+          featureConfig: m.featureConfig,
+        });
+      }
+      return featuresResult(parts);
+    },
   },
 };
+
+/** The prepared data dir and the splits to process, checked against the corpus (the stage and its shards). */
+async function stageSplits(ctx: StageContext<FeaturesStageOptions>): Promise<{ dataDir: string; splits: string[] }> {
+  const dataDir = ctx.inputDir('prepare');
+  const info = await readCorpusInfo(dataDir);
+  await locateConfigError(ctx.recipe, 'stages.features', () => checkOptionsAtRate(ctx.options, info.sampleRateHz));
+  const splits = ctx.options.splits ?? info.splits;
+  for (const s of splits) {
+    if (!info.splits.includes(s)) {
+      const keyPath = 'stages.features.splits';
+      throw new ConfigError(`split '${s}' is not in the corpus`, {
+        ...(ctx.recipe.locate?.(keyPath) ?? {}),
+        keyPath,
+        expected: `splits among ${info.splits.join(', ')}`,
+        found: s,
+      });
+    }
+  }
+  checkVtlpSplits(ctx.options.vtlp, splits, {
+    ...(ctx.recipe.locate?.('stages.features.vtlp.splits') ?? {}),
+    keyPath: 'stages.features.vtlp.splits',
+  });
+  return { dataDir, splits };
+}
+
+/** What the features of one split (or shard of it) came to. */
+interface SplitFeatures {
+  split: string;
+  utterances: number;
+  frames: number;
+  skipped: SkipSummary;
+  vtlpWarps: number[];
+  featureConfig: unknown;
+}
+
+function splitFeatures(split: string, r: ComputeFeaturesResult): SplitFeatures {
+  return {
+    split,
+    utterances: r.utterances,
+    frames: r.frames,
+    skipped: r.skipped,
+    vtlpWarps: r.metadata.vtlpWarps,
+    featureConfig: r.featureConfig,
+  };
+}
+
+/** The stage's counts, skips and per-split details. */
+function featuresResult(parts: readonly SplitFeatures[]): StageResult {
+  const perSplit: Record<string, { utterances: number; frames: number; skipped: number; vtlpWarps?: number[] }> = {};
+  for (const p of parts) {
+    perSplit[p.split] = {
+      utterances: p.utterances,
+      frames: p.frames,
+      skipped: p.skipped.skipped,
+      ...(p.vtlpWarps.length ? { vtlpWarps: p.vtlpWarps } : {}),
+    };
+  }
+  return {
+    counts: {
+      splits: parts.length,
+      utterances: parts.reduce((a, p) => a + p.utterances, 0),
+      frames: parts.reduce((a, p) => a + p.frames, 0),
+    },
+    skipped: mergeSkips(parts.map((p) => p.skipped)),
+    details: { splits: perSplit, featureConfig: parts[parts.length - 1]?.featureConfig },
+  };
+}

@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import type { Logger } from '../util/log.ts';
 import { ConfigError } from '../util/errors.ts';
 import type { Schema } from './schema.ts';
+import type { StageSharding } from './shards.ts';
 
 /** Skip summary as produced by `SkipCounter.toJSON()`. */
 export interface SkipSummary {
@@ -124,6 +125,8 @@ export interface StageDefinition<O = any> {
   ): void;
   /** The stage seeds nets with `recipe.netSeed` (which then joins its config hash). */
   netSeeded?: boolean;
+  /** Shard jobs of the stage and their merge (src/stages/shards.ts); absent: one job. */
+  shards?: StageSharding<O>;
   run(ctx: StageContext<O>): Promise<StageResult>;
 }
 

@@ -20,6 +20,7 @@ import { register as decode } from './decode.ts';
 import { register as pool } from './pool.ts';
 import { register as recipeSchema } from './recipe-schema.ts';
 import { register as exportCmd } from './export.ts';
+import { register as job } from './job.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -41,4 +42,5 @@ export const commands: RegisterCommand[] = [
   pool,
   recipeSchema,
   exportCmd,
+  job,
 ];

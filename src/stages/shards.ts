@@ -1,0 +1,101 @@
+/**
+ * How a stage splits into shard jobs (issue 33, docs/cluster.md). A stage whose work divides into
+ * independent units (utterances of every split, models, target sets, splits, decoded systems)
+ * declares `shards` in its StageDefinition: `run` does shard i of N of the units into its own
+ * directory, `merge` joins the shard directories into the files the whole stage writes, byte for
+ * byte (stage.json aside). A stage with work every shard needs first (align: the GMM-HMM) puts it
+ * in `common`, a job of its own before the shards.
+ *
+ * Shards are 0-based (Slurm array and Kubernetes Indexed Job indices) and contiguous blocks of the
+ * units in their order (shard i of N: units [floor(iM/N), floor((i+1)M/N))), the convention of
+ * `am-distill features --shard`, so the shards' outputs in index order are the units in order.
+ * Each shard records which units it covers (`ShardCoverage`); the merge checks that the shards tile
+ * every group of units exactly once.
+ */
+import { promises as fsp, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { shardRange } from '../features/compute.ts';
+import type { ShardSpec } from '../features/store.ts';
+import { FormatError } from '../util/errors.ts';
+import type { StageContext, StageResult } from './stage.ts';
+
+export type { ShardSpec } from '../features/store.ts';
+export { shardRange } from '../features/compute.ts';
+
+/** Units [start, end) of `total` in one group (a split's utterances, the models) that a shard did. */
+export interface ShardCoverage {
+  group: string;
+  start: number;
+  end: number;
+  total: number;
+}
+
+/** What a shard's run returns: the record's counts and which units it covered. */
+export interface ShardResult extends StageResult {
+  coverage: ShardCoverage[];
+}
+
+/** A completed shard, as the merge sees it: its directory and what its run returned. */
+export interface ShardOutput extends StageResult {
+  dir: string;
+  shard: ShardSpec;
+  coverage: ShardCoverage[];
+}
+
+/** A shard's context: the stage's, plus the common job's output directory (null without one). */
+export interface ShardContext<O> extends StageContext<O> {
+  commonDir: string | null;
+}
+
+export interface StageSharding<O> {
+  /** What one shard holds, for messages and docs ('utterances', 'models', 'systems', ...). */
+  unit: string;
+  /** Work every shard needs, once, before them (into ctx.outDir). */
+  common?(ctx: StageContext<O>): Promise<StageResult>;
+  /** Shard `shard` of the units into ctx.outDir (which may stay empty when the shard has no unit). */
+  run(ctx: ShardContext<O>, shard: ShardSpec): Promise<ShardResult>;
+  /** The shards, in index order, into ctx.outDir: the files of the whole stage's run. */
+  merge(ctx: ShardContext<O>, shards: readonly ShardOutput[]): Promise<StageResult>;
+}
+
+/** The items of `items` that shard `shard` holds (a contiguous block), and its coverage record. */
+export function shardSlice<T>(
+  items: readonly T[],
+  shard: ShardSpec,
+  group: string,
+): { items: T[]; coverage: ShardCoverage } {
+  const [start, end] = shardRange(items.length, shard);
+  return { items: items.slice(start, end), coverage: { group, start, end, total: items.length } };
+}
+
+/**
+ * Copy every entry of each shard directory into `outDir` except `skip` (the shard's own summary
+ * files); a name two shards both hold is a FormatError (their units overlap), unless it is listed
+ * in `shared`, files every shard writes with the same bytes (the first is kept). Copied, not
+ * moved, so that a merge that fails leaves the shards to merge again.
+ */
+export async function copyShardEntries(
+  shardDirs: readonly string[],
+  outDir: string,
+  opts: { skip?: readonly string[]; shared?: readonly string[] } = {},
+): Promise<void> {
+  const skip = new Set(opts.skip ?? []);
+  const shared = new Set(opts.shared ?? []);
+  const from = new Map<string, string>();
+  for (const dir of shardDirs) {
+    for (const entry of (await fsp.readdir(dir)).sort()) {
+      if (skip.has(entry)) continue;
+      const target = join(outDir, entry);
+      if (existsSync(target)) {
+        if (shared.has(entry)) continue;
+        throw new FormatError('two shards wrote the same output', {
+          file: join(dir, entry),
+          expected: 'each output in one shard only',
+          found: `also in ${from.get(entry) ?? outDir}`,
+        });
+      }
+      from.set(entry, join(dir, entry));
+      await fsp.cp(join(dir, entry), target, { recursive: true });
+    }
+  }
+}
