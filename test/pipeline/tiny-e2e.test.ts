@@ -13,6 +13,7 @@ import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
 import { defaultRegistry } from '../../src/stages/index.ts';
 import { readReportInput } from '../../src/report/validate.ts';
+import { validateFile } from '../../src/pipeline/validate.ts';
 import { captureLogger } from '../helpers.ts';
 import { CHROMIUM, loadInChromium } from '../report/chromium.ts';
 import { pathToFileURL } from 'node:url';
@@ -162,6 +163,22 @@ describe('the demo recipe, shrunk, through every stage to the report', () => {
     const html = readFileSync(join(exp, 'report', 'report.html'), 'utf8');
     expect(html).toMatch(/<svg/);
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
+    // Every stage's JSON artefact passes `am-distill validate`, checked by the module that owns its format.
+    const artefacts: [string, string][] = [
+      ['train/models.json', 'models'],
+      ['targets/targets.json', 'target-sets'],
+      ['distill/students.json', 'students'],
+      ['eval/eval.json', 'eval'],
+      ['decode/decode.json', 'decode'],
+      ['score/score.json', 'score'],
+      ['report/report-input.json', 'report-input'],
+      ['targets/train.arrow', 'soft-targets'],
+    ];
+    for (const [file, kind] of artefacts) {
+      const v = await validateFile(join(exp, file));
+      expect(v.kind, file).toBe(kind);
+      expect(v.lines.length, file).toBeGreaterThan(1);
+    }
     // The saved input rebuilds the same report.json (am-distill report --input, with the recipe's bootstrap seed).
     const input = readReportInput(join(exp, 'report', 'report-input.json'));
     expect(input.reportOptions).toEqual({ bootstrapReplicates: 50, confidence: 0.95, seed: 1, maxWorstUtterances: 10 });
