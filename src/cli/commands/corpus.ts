@@ -10,9 +10,7 @@ import type { Command } from 'commander';
 import { adapters, getAdapter, type CorpusAdapter } from '../../../corpora/index.ts';
 import { synthAdapter } from '../../../corpora/synth/index.ts';
 import { prepareCorpusDir, downloadCorpus, synthesizeCorpusDir } from '../../stages/prepare.ts';
-import { ConfigError } from '../../util/errors.ts';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect, integerArg } from './flags.ts';
 
 function adapterHelp(a: CorpusAdapter): string {
   const lines = [`  ${a.name}${a.download ? ' (downloadable)' : ''}: ${a.description}`];
@@ -35,54 +33,75 @@ export function register(program: Command): void {
     .argument('<name>', `corpus adapter: ${Object.keys(adapters).sort().join(', ')}`)
     .argument('<dir>', 'the corpus directory as distributed')
     .requiredOption('--out <dataDir>', 'output data directory')
-    .option('--opt <key=value>', 'adapter option (value parsed as YAML); repeatable', collect, [] as string[])
+    .option('--opt <key=value>', 'adapter option (value parsed as YAML); repeatable', collect)
     .addHelpText('after', adaptersHelp)
-    .action(async (name: string, dir: string, opts: { out: string; opt: string[] }) => {
-      const info = await prepareCorpusDir(name, resolve(dir), resolve(opts.out), opts.opt);
+    .action(async (name: string, dir: string, opts: { out: string; opt?: string[] }) => {
+      const info = await prepareCorpusDir(name, resolve(dir), resolve(opts.out), opts.opt ?? []);
       const total = Object.values(info.counts).reduce((n, c) => n + c.supervisions, 0);
-      process.stdout.write(`prepared ${info.corpus}: ${total} utterances in ${info.splits.join(', ')} at ${info.sampleRateHz} Hz -> ${resolve(opts.out)}\n`);
+      process.stdout.write(
+        `prepared ${info.corpus}: ${total} utterances in ${info.splits.join(', ')} at ${info.sampleRateHz} Hz -> ${resolve(opts.out)}\n`,
+      );
     });
 
   corpus
     .command('synth')
     .description('synthesise the embedded corpus (espeak-ng read speech, offline) into a data dir')
     .requiredOption('--out <dataDir>', 'output data directory (replaced atomically)')
-    .option('--num-speakers <n>', 'synthetic speakers (default 16)')
-    .option('--utterances-per-speaker <n>', 'sentences per speaker (default 25)')
-    .option('--seed <n>', 'seed of every random choice (default 0)')
-    .option('--sample-rate-hz <hz>', 'output sample rate (default 16000)')
-    .option('--opt <key=value>', 'any other synth option (value parsed as YAML); repeatable', collect, [] as string[])
+    .option('--num-speakers <n>', 'synthetic speakers (default: 16)', integerArg('--num-speakers'))
+    .option(
+      '--utterances-per-speaker <n>',
+      'sentences per speaker (default: 25)',
+      integerArg('--utterances-per-speaker'),
+    )
+    .option('--seed <n>', 'seed of every random choice (default: 0)', integerArg('--seed'))
+    .option('--sample-rate-hz <hz>', 'output sample rate (default: 16000)', integerArg('--sample-rate-hz'))
+    .option('--opt <key=value>', 'any other synth option (value parsed as YAML); repeatable', collect)
     .addHelpText('after', () => adapterHelp(synthAdapter))
-    .action(async (opts: { out: string; numSpeakers?: string; utterancesPerSpeaker?: string; seed?: string; sampleRateHz?: string; opt: string[] }) => {
-      const flags: [string, string | undefined, string][] = [
-        ['numSpeakers', opts.numSpeakers, '--num-speakers'], ['utterancesPerSpeaker', opts.utterancesPerSpeaker, '--utterances-per-speaker'],
-        ['seed', opts.seed, '--seed'], ['sampleRateHz', opts.sampleRateHz, '--sample-rate-hz'],
-      ];
-      const base: Record<string, unknown> = {};
-      for (const [key, v, flag] of flags) {
-        if (v === undefined) continue;
-        const n = Number(v);
-        if (v.trim() === '' || !Number.isInteger(n)) throw new ConfigError('not an integer', { file: `${flag} ${v}`, expected: 'an integer', found: JSON.stringify(v) });
-        base[key] = n;
-      }
-      const info = await synthesizeCorpusDir(resolve(opts.out), opts.opt, base);
-      const total = Object.values(info.counts).reduce((n, c) => n + c.supervisions, 0);
-      process.stdout.write(`synthesised ${total} utterances in ${info.splits.join(', ')} at ${info.sampleRateHz} Hz -> ${resolve(opts.out)}\n`);
-    });
+    .action(
+      async (opts: {
+        out: string;
+        numSpeakers?: number;
+        utterancesPerSpeaker?: number;
+        seed?: number;
+        sampleRateHz?: number;
+        opt?: string[];
+      }) => {
+        const { out, opt, ...given } = opts;
+        // The synth adapter checks the ranges (its options' schema), as for --opt.
+        const base = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+        const info = await synthesizeCorpusDir(resolve(out), opt ?? [], base);
+        const total = Object.values(info.counts).reduce((n, c) => n + c.supervisions, 0);
+        process.stdout.write(
+          `synthesised ${total} utterances in ${info.splits.join(', ')} at ${info.sampleRateHz} Hz -> ${resolve(out)}\n`,
+        );
+      },
+    );
 
   corpus
     .command('download')
     .description('download public corpus subsets (checksums verified, archives extracted safely)')
-    .argument('<name>', `corpus: ${Object.keys(adapters).filter((n) => adapters[n].download).sort().join(', ')}`)
+    .argument(
+      '<name>',
+      `corpus: ${Object.keys(adapters)
+        .filter((n) => adapters[n].download)
+        .sort()
+        .join(', ')}`,
+    )
     .argument('<subsets...>', 'subsets, e.g. train-clean-100 dev-clean')
     .requiredOption('--dest <dir>', 'destination directory')
     .option('--base-url <url>', 'mirror base URL')
     .option('--keep-archive', 'keep the downloaded archives')
-    .action(async (name: string, subsets: string[], opts: { dest: string; baseUrl?: string; keepArchive?: boolean }) => {
-      getAdapter(name);
-      const dir = await downloadCorpus(name, resolve(opts.dest), { subsets, baseUrl: opts.baseUrl, keepArchive: opts.keepArchive });
-      process.stdout.write(`downloaded ${name} ${subsets.join(', ')} -> ${dir}\n`);
-    });
+    .action(
+      async (name: string, subsets: string[], opts: { dest: string; baseUrl?: string; keepArchive?: boolean }) => {
+        getAdapter(name);
+        const dir = await downloadCorpus(name, resolve(opts.dest), {
+          subsets,
+          baseUrl: opts.baseUrl,
+          keepArchive: opts.keepArchive,
+        });
+        process.stdout.write(`downloaded ${name} ${subsets.join(', ')} -> ${dir}\n`);
+      },
+    );
 
   corpus
     .command('list')

@@ -6,29 +6,13 @@
  */
 import { basename, extname } from 'node:path';
 import { Command, Option } from 'commander';
-import { ConfigError } from '../../util/errors.ts';
 import { Rng } from '../../util/rng.ts';
 import { log } from '../../util/log.ts';
 import { FbankComputer } from '../../features/fbank.ts';
 import { formatKaldiTextMatrix } from '../../features/kaldi-text.ts';
 import { toRows } from '../../features/matrix.ts';
 import { WINDOW_TYPES, type FbankOptions, type WindowType } from '../../features/options.ts';
-
-function num(flag: string) {
-  return (v: string): number => {
-    const x = Number(v);
-    if (v.trim() === '' || !Number.isFinite(x)) throw new ConfigError('not a number', { keyPath: flag, expected: 'a number', found: JSON.stringify(v) });
-    return x;
-  };
-}
-
-function bool(flag: string) {
-  return (v: string): boolean => {
-    if (v === 'true' || v === '1') return true;
-    if (v === 'false' || v === '0') return false;
-    throw new ConfigError('not a boolean', { keyPath: flag, expected: 'true or false', found: JSON.stringify(v) });
-  };
-}
+import { booleanArg, numberArg } from './flags.ts';
 
 interface FbankFlags {
   numMelBins?: number;
@@ -50,25 +34,34 @@ interface FbankFlags {
 }
 
 export function register(program: Command): void {
-  program.command('fbank')
+  program
+    .command('fbank')
     .description("one file's log-mel filterbank, as Kaldi's compute-fbank-feats (defaults: 23 bins, dither 0)")
     .argument('<audio>', 'audio file (WAV, FLAC, NIST SPHERE)')
-    .option('--num-mel-bins <n>', 'number of triangular mel bins (default 23)', num('--num-mel-bins'))
-    .option('--dither <d>', 'Gaussian dither in int16 units (default 0)', num('--dither'))
-    .option('--seed <n>', 'seed of the dither noise (default 0)', num('--seed'))
-    .option('--sample-frequency <hz>', 'expected sample rate; a file at another rate is an error (default: the file\'s)', num('--sample-frequency'))
-    .option('--frame-shift <ms>', 'frame shift in ms (default 10)', num('--frame-shift'))
-    .option('--frame-length <ms>', 'frame length in ms (default 25)', num('--frame-length'))
-    .addOption(new Option('--window-type <type>', 'window function (default povey)').choices(WINDOW_TYPES as string[]))
-    .option('--low-freq <hz>', 'low cutoff of the mel bins (default 20)', num('--low-freq'))
-    .option('--high-freq <hz>', 'high cutoff; <= 0 is an offset from Nyquist (default 0)', num('--high-freq'))
-    .option('--preemphasis-coefficient <c>', 'pre-emphasis (default 0.97)', num('--preemphasis-coefficient'))
-    .option('--remove-dc-offset <bool>', 'subtract each frame\'s mean (default true)', bool('--remove-dc-offset'))
-    .option('--snip-edges <bool>', 'only whole frames (default true)', bool('--snip-edges'))
-    .option('--use-energy <bool>', 'prepend the log energy (default false)', bool('--use-energy'))
-    .option('--channel <n>', '0-based channel (default 0)', num('--channel'))
+    .option('--num-mel-bins <n>', 'number of triangular mel bins (default: 23)', numberArg('--num-mel-bins'))
+    .option('--dither <d>', 'Gaussian dither in int16 units (default: 0)', numberArg('--dither'))
+    .option('--seed <n>', 'seed of the dither noise (default: 0)', numberArg('--seed'))
+    .option(
+      '--sample-frequency <hz>',
+      "expected sample rate; a file at another rate is an error (default: the file's)",
+      numberArg('--sample-frequency'),
+    )
+    .option('--frame-shift <ms>', 'frame shift in ms (default: 10)', numberArg('--frame-shift'))
+    .option('--frame-length <ms>', 'frame length in ms (default: 25)', numberArg('--frame-length'))
+    .addOption(new Option('--window-type <type>', 'window function (default: povey)').choices(WINDOW_TYPES as string[]))
+    .option('--low-freq <hz>', 'low cutoff of the mel bins (default: 20)', numberArg('--low-freq'))
+    .option('--high-freq <hz>', 'high cutoff; <= 0 is an offset from Nyquist (default: 0)', numberArg('--high-freq'))
+    .option('--preemphasis-coefficient <c>', 'pre-emphasis (default: 0.97)', numberArg('--preemphasis-coefficient'))
+    .option('--remove-dc-offset <bool>', "subtract each frame's mean (default: true)", booleanArg('--remove-dc-offset'))
+    .option('--snip-edges <bool>', 'only whole frames (default: true)', booleanArg('--snip-edges'))
+    .option('--use-energy <bool>', 'prepend the log energy (default: false)', booleanArg('--use-energy'))
+    .option('--channel <n>', '0-based channel (default: 0)', numberArg('--channel'))
     .option('--utt-id <id>', 'key of the text archive (default: the file name without extension)')
-    .option('--json', 'print JSON {"sampleRateHz","numFrames","numMelBins","frames"} instead of a Kaldi text archive', false)
+    .option(
+      '--json',
+      'print JSON {"sampleRateHz","numFrames","numMelBins","frames"} instead of a Kaldi text archive',
+      false,
+    )
     .action(async (audio: string, o: FbankFlags) => {
       const options: Partial<FbankOptions> = {};
       if (o.numMelBins !== undefined) options.numMelBins = o.numMelBins;
@@ -93,7 +86,14 @@ export function register(program: Command): void {
       const rng = computer.options.dither !== 0 ? new Rng(computer.options.ditherSeed) : undefined;
       const feats = computer.compute(samples, { rng, uttId });
       if (o.json) {
-        process.stdout.write(JSON.stringify({ sampleRateHz, numFrames: feats.numFrames, numMelBins: computer.options.numMelBins, frames: toRows(feats) }) + '\n');
+        process.stdout.write(
+          JSON.stringify({
+            sampleRateHz,
+            numFrames: feats.numFrames,
+            numMelBins: computer.options.numMelBins,
+            frames: toRows(feats),
+          }) + '\n',
+        );
       } else {
         process.stdout.write(formatKaldiTextMatrix(uttId, feats));
       }

@@ -4,8 +4,7 @@
  */
 import type { Command } from 'commander';
 import { runStudyFile, formatStudyReport, defaultRegistry, describeSchema, TOP_LEVEL } from '../../pipeline/index.ts';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect } from './flags.ts';
 
 function stagesHelp(): string {
   const lines = ['', 'Top-level keys (crossValidation, seeds and selection make the recipe a study: every fold, seed and candidate runs, then a pooled Table 1):'];
@@ -37,13 +36,13 @@ export function register(program: Command): void {
     .option('--exp-dir <dir>', 'experiment directory (default: the recipe\'s expDir, or exp/<name>)')
     .option('--from-stage <stage>', 'rerun this stage and all later ones, even if up to date')
     .option('--to-stage <stage>', 'stop after this stage')
-    .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect, [] as string[])
+    .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect)
     .option('--corpus-dir <dir>', 'override corpus.dir')
     .option('--eval-corpus-dir <dir>', 'test split from this corpus directory (other speakers, same layout; corpora with evalDir: fsdd); sets stages.prepare.evalDir')
     .addHelpText('after', stagesHelp)
-    .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set: string[]; corpusDir?: string; evalCorpusDir?: string }) => {
+    .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set?: string[]; corpusDir?: string; evalCorpusDir?: string }) => {
       const report = await runStudyFile(file, {
-        expDir: opts.expDir, fromStage: opts.fromStage, toStage: opts.toStage, sets: opts.set, corpusDir: opts.corpusDir, evalCorpusDir: opts.evalCorpusDir,
+        expDir: opts.expDir, fromStage: opts.fromStage, toStage: opts.toStage, sets: opts.set ?? [], corpusDir: opts.corpusDir, evalCorpusDir: opts.evalCorpusDir,
       });
       process.stdout.write(formatStudyReport(report) + '\n');
     });
