@@ -5,8 +5,7 @@ import { type DistillationLossOptions } from '../distill/loss.ts';
 import { MODEL_JSON, WEIGHTS_BIN } from '../nnet/io.ts';
 import type { AveragedSummary, TrainConfig } from '../nnet/train.ts';
 import { type InventoryInfo, type SubsetSpec } from '../nnet/split-data.ts';
-import { ConfigError } from '../util/errors.ts';
-import { Checker, joinKey, readTaggedJson, type Obj } from '../util/json-check.ts';
+import { Checker, joinKey, readStageJson, readTaggedJson, type Obj } from '../util/json-check.ts';
 
 export const MODELS_JSON = 'models.json';
 
@@ -59,14 +58,13 @@ export interface ModelsFile {
 
 /** Read `<dir>/models.json` (the train stage's record). */
 export async function readModelsFile(dir: string): Promise<ModelsFile> {
-  const path = join(dir, MODELS_JSON);
-  if (!existsSync(path))
-    throw new ConfigError('no trained models here', {
-      file: path,
-      expected: `${MODELS_JSON} written by the train stage`,
-      found: 'no such file',
-    });
-  return readTaggedJson<ModelsFile>(path, MODELS_FORMAT, 'an acoustic-models file');
+  const what = 'an acoustic-models file';
+  return readStageJson<ModelsFile>(dir, MODELS_JSON, {
+    missing: 'no trained models here',
+    stage: 'train',
+    format: MODELS_FORMAT,
+    what,
+  });
 }
 
 export const STUDENTS_JSON = 'students.json';
@@ -91,14 +89,13 @@ export interface StudentsFile {
 }
 
 export async function readStudentsFile(dir: string): Promise<StudentsFile> {
-  const path = join(dir, STUDENTS_JSON);
-  if (!existsSync(path))
-    throw new ConfigError('no students here', {
-      file: path,
-      expected: `${STUDENTS_JSON} written by the distill stage`,
-      found: 'no such file',
-    });
-  return readTaggedJson<StudentsFile>(path, STUDENTS_FORMAT, 'a students file');
+  const what = 'a students file';
+  return readStageJson<StudentsFile>(dir, STUDENTS_JSON, {
+    missing: 'no students here',
+    stage: 'distill',
+    format: STUDENTS_FORMAT,
+    what,
+  });
 }
 
 /**

@@ -3,8 +3,7 @@ import { dirname, join } from 'node:path';
 import { readSoftTargetMetadata } from '../distill/store.ts';
 import { type SoftTargetConfig } from '../distill/generate.ts';
 import type { KeptMassSummary } from '../distill/topk.ts';
-import { ConfigError } from '../util/errors.ts';
-import { Checker, joinKey, readTaggedJson } from '../util/json-check.ts';
+import { Checker, joinKey, readStageJson, readTaggedJson } from '../util/json-check.ts';
 
 export const TARGETS_JSON = 'targets.json';
 
@@ -54,15 +53,13 @@ export interface TargetsFile {
 }
 
 export async function readTargetsFile(dir: string): Promise<TargetsFile> {
-  const path = join(dir, TARGETS_JSON);
-  if (!existsSync(path)) {
-    throw new ConfigError('no soft targets here', {
-      file: path,
-      expected: `${TARGETS_JSON} written by the targets stage`,
-      found: 'no such file',
-    });
-  }
-  return readTaggedJson<TargetsFile>(path, TARGETS_FORMAT, 'a target-sets file');
+  const what = 'a target-sets file';
+  return readStageJson<TargetsFile>(dir, TARGETS_JSON, {
+    missing: 'no soft targets here',
+    stage: 'targets',
+    format: TARGETS_FORMAT,
+    what,
+  });
 }
 
 /**

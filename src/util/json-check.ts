@@ -2,9 +2,9 @@
  * Shape checks of parsed JSON artefacts (report-input.json, the stages' JSON files): each failure
  * is a FormatError naming the file and the key path, what was expected and what was found.
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { FormatError } from './errors.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { ConfigError, FormatError } from './errors.ts';
 
 /**
  * The parsed JSON of `path`; unreadable or malformed is a FormatError naming the file (`what`:
@@ -48,6 +48,26 @@ export function readTaggedJson<T>(path: string, format: string, what: string, ve
     });
   }
   return j as T;
+}
+
+/**
+ * A stage's JSON record `file` in its output `dir`, read with `readTaggedJson`; a missing file is
+ * a ConfigError (`missing`: e.g. 'no trained models here') naming the stage that writes it.
+ */
+export function readStageJson<T>(
+  dir: string,
+  file: string,
+  o: { missing: string; stage: string; format: string; what: string },
+): T {
+  const path = join(dir, file);
+  if (!existsSync(path)) {
+    throw new ConfigError(o.missing, {
+      file: path,
+      expected: `${file} written by the ${o.stage} stage`,
+      found: 'no such file',
+    });
+  }
+  return readTaggedJson<T>(path, o.format, o.what);
 }
 
 export type Obj = Record<string, unknown>;
