@@ -92,10 +92,28 @@ function section(id: string, title: string, ...body: string[]): string {
   return `<section id="${escapeHtml(id)}">\n<h2>${escapeHtml(title)}</h2>\n${body.filter(Boolean).join('\n')}\n</section>`;
 }
 
+const note = (n: string) => `<p class="note">${escapeHtml(n)}</p>`;
+
 /** Render report.html with the figures inline. */
 export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
-  const parts: string[] = [];
   const title = `Distillation report: ${r.corpus.name}`;
+  const parts = [
+    ...headline(r, title),
+    ...resultSections(r, figs),
+    corpusSection(r),
+    significanceSection(r),
+    ...distillationSections(r, figs),
+    ...errorAnalysisSections(r, figs),
+  ];
+  const tt = stageTable(r);
+  if (tt) parts.push(section('stages', 'Time per stage', htmlTable(tt), figures(figs, ['stage-times'])));
+  parts.push(section('environment', 'Environment', htmlTable(environmentTable(r))));
+  return htmlPage(title, parts);
+}
+
+/** The title, the corpus description and the summary sentences. */
+function headline(r: ReportJson, title: string): string[] {
+  const parts: string[] = [];
   parts.push(`<h1>${escapeHtml(title)}</h1>`);
   if (r.corpus.description) parts.push(`<p>${escapeHtml(r.corpus.description)}</p>`);
   parts.push(
@@ -103,7 +121,12 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
       .map((s) => `<li>${escapeHtml(s)}</li>`)
       .join('\n')}\n</ul></div>`,
   );
+  return parts;
+}
 
+/** Table 1, the differences on test, the other splits, all systems and the label sets. */
+function resultSections(r: ReportJson, figs: readonly Figure[]): string[] {
+  const parts: string[] = [];
   parts.push(
     section(
       'table-1',
@@ -121,66 +144,51 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
           differencesTable(r.differences, (id) => r.systems[id]?.label ?? id, r.paper),
           GAIN_KEPT_LABEL,
         ),
-        ...differencesNotes(r.differences, (id) => r.systems[id]?.label ?? id).map(
-          (n) => `<p class="note">${escapeHtml(n)}</p>`,
-        ),
-        `<p class="note">${escapeHtml(SHARE_CAPTION)}</p>`,
+        ...differencesNotes(r.differences, (id) => r.systems[id]?.label ?? id).map(note),
+        note(SHARE_CAPTION),
       ),
     );
   }
   const os = otherSplitsTable(r);
-  if (os)
-    parts.push(
-      section(
-        'other-splits',
-        OTHER_SPLITS_TITLE,
-        htmlTable(os),
-        ...otherSplitsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`),
-      ),
-    );
+  if (os) parts.push(section('other-splits', OTHER_SPLITS_TITLE, htmlTable(os), ...otherSplitsNotes(r).map(note)));
   parts.push(
     section('systems', 'All systems', htmlTable(systemsTable(r)), figures(figs, ['test-frame-accuracy', 'test-wer'])),
   );
   const lt = labelsTable(r);
-  if (lt)
-    parts.push(
-      section(
-        'labels',
-        LABELS_TITLE,
-        htmlTable(lt),
-        ...labelsNotes(r).map((n) => `<p class="note">${escapeHtml(n)}</p>`),
-      ),
-    );
+  if (lt) parts.push(section('labels', LABELS_TITLE, htmlTable(lt), ...labelsNotes(r).map(note)));
+  return parts;
+}
 
-  parts.push(
-    section('corpus', 'Corpus', htmlTable(corpusTable(r)), ...corpusNotes(r).map((n) => `<p>${escapeHtml(n)}</p>`)),
+function corpusSection(r: ReportJson): string {
+  return section(
+    'corpus',
+    'Corpus',
+    htmlTable(corpusTable(r)),
+    ...corpusNotes(r).map((n) => `<p>${escapeHtml(n)}</p>`),
   );
+}
 
+/** The paired bootstrap comparisons and their notes. */
+function significanceSection(r: ReportJson): string {
   const sig = significanceTable(r);
-  parts.push(
-    section(
-      'significance',
-      SIGNIFICANCE_TITLE,
-      sig.rows.length ? htmlTable(sig) : '',
-      `<p class="note">${escapeHtml(SIGNIFICANCE_CAPTION)}</p>`,
-      r.significance.notes.length
-        ? `<ul class="note">${r.significance.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`
-        : '',
-    ),
+  return section(
+    'significance',
+    SIGNIFICANCE_TITLE,
+    sig.rows.length ? htmlTable(sig) : '',
+    note(SIGNIFICANCE_CAPTION),
+    r.significance.notes.length
+      ? `<ul class="note">${r.significance.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`
+      : '',
   );
+}
 
+/** Soft targets, fidelity to the ensemble, the temperature sweep and the training curves. */
+function distillationSections(r: ReportJson, figs: readonly Figure[]): string[] {
+  const parts: string[] = [];
   const st = softTargetTable(r);
   if (st) parts.push(section('soft-targets', 'Soft targets', htmlTable(st)));
   const fd = fidelityTable(r);
-  if (fd)
-    parts.push(
-      section(
-        'fidelity',
-        'Fidelity to the ensemble',
-        htmlTable(fd),
-        `<p class="note">${escapeHtml(FIDELITY_CAPTION)}</p>`,
-      ),
-    );
+  if (fd) parts.push(section('fidelity', 'Fidelity to the ensemble', htmlTable(fd), note(FIDELITY_CAPTION)));
   const sw = sweepTable(r);
   if (sw)
     parts.push(section('temperature-sweep', 'Temperature sweep', htmlTable(sw), figures(figs, ['temperature-sweep'])));
@@ -194,6 +202,12 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
         figures(figs, ['curve-dev-frame-accuracy', 'curve-train-loss', 'curve-learning-rate']),
       ),
     );
+  return parts;
+}
+
+/** WER per speaker, the most frequent errors and the worst utterances. */
+function errorAnalysisSections(r: ReportJson, figs: readonly Figure[]): string[] {
+  const parts: string[] = [];
   const sp = speakerTable(r);
   if (sp)
     parts.push(
@@ -211,48 +225,49 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
         'frequent-errors',
         `Most frequent errors (${r.frequentErrors!.split})`,
         htmlTable(fe),
-        `<p class="note">${escapeHtml(FREQUENT_ERRORS_CAPTION)}</p>`,
+        note(FREQUENT_ERRORS_CAPTION),
       ),
     );
+  if (r.worstUtterances?.utterances.length) parts.push(worstUtterancesSection(r, r.worstUtterances));
+  return parts;
+}
 
-  if (r.worstUtterances?.utterances.length) {
-    const w = r.worstUtterances;
-    const name = (id: string) => r.systems[id]?.label ?? id;
-    const items = w.utterances.map((u, i) => {
-      const diffs = u.systems
-        .map((s) => {
-          const toks = diffTokens(s.pairs)
-            .map((t) => (t.op === 'C' ? escapeHtml(t.text) : `<span class="${t.op}">${escapeHtml(t.text)}</span>`))
-            .join(' ');
-          return `<span class="sys">${escapeHtml(name(s.system))} (S ${s.sub}, D ${s.del}, I ${s.ins})</span><span>${toks}</span>`;
-        })
-        .join('\n');
-      const pralign = u.systems
-        .filter((s) => !MEMBER_ID.test(s.system))
-        .map((s) => {
-          const l = formatAlignmentLines(s.pairs);
-          return `${name(s.system)}\n${l.ref.trimEnd()}\n${l.hyp.trimEnd()}\n${l.eval.trimEnd()}`;
-        })
-        .join('\n\n');
-      return (
-        `<h3>${i + 1}. ${escapeHtml(u.uttId)} (${u.split}): ${plural(u.errors, 'error')} in ${plural(u.refWords, 'word')}</h3>\n<div class="diff utt">\n${diffs}\n</div>\n` +
-        `<details><summary>sclite alignment</summary><pre>${escapeHtml(pralign)}</pre></details>`
-      );
-    });
-    parts.push(
-      section(
-        'worst-utterances',
-        `Worst utterances of the ${name(w.system)}`,
-        '<p class="note">Errors as (REF-&gt;HYP), * for a missing word: <span class="diff"><span class="S">substitution</span> <span class="D">deletion</span> <span class="I">insertion</span></span>.</p>',
-        ...items,
-      ),
+type WorstUtterances = NonNullable<ReportJson['worstUtterances']>;
+
+/** Each worst utterance as coloured word diffs per system, with its sclite alignment folded away. */
+function worstUtterancesSection(r: ReportJson, w: WorstUtterances): string {
+  const name = (id: string) => r.systems[id]?.label ?? id;
+  const items = w.utterances.map((u, i) => {
+    const diffs = u.systems
+      .map((s) => {
+        const toks = diffTokens(s.pairs)
+          .map((t) => (t.op === 'C' ? escapeHtml(t.text) : `<span class="${t.op}">${escapeHtml(t.text)}</span>`))
+          .join(' ');
+        return `<span class="sys">${escapeHtml(name(s.system))} (S ${s.sub}, D ${s.del}, I ${s.ins})</span><span>${toks}</span>`;
+      })
+      .join('\n');
+    const pralign = u.systems
+      .filter((s) => !MEMBER_ID.test(s.system))
+      .map((s) => {
+        const l = formatAlignmentLines(s.pairs);
+        return `${name(s.system)}\n${l.ref.trimEnd()}\n${l.hyp.trimEnd()}\n${l.eval.trimEnd()}`;
+      })
+      .join('\n\n');
+    return (
+      `<h3>${i + 1}. ${escapeHtml(u.uttId)} (${u.split}): ${plural(u.errors, 'error')} in ${plural(u.refWords, 'word')}</h3>\n<div class="diff utt">\n${diffs}\n</div>\n` +
+      `<details><summary>sclite alignment</summary><pre>${escapeHtml(pralign)}</pre></details>`
     );
-  }
+  });
+  return section(
+    'worst-utterances',
+    `Worst utterances of the ${name(w.system)}`,
+    '<p class="note">Errors as (REF-&gt;HYP), * for a missing word: <span class="diff"><span class="S">substitution</span> <span class="D">deletion</span> <span class="I">insertion</span></span>.</p>',
+    ...items,
+  );
+}
 
-  const tt = stageTable(r);
-  if (tt) parts.push(section('stages', 'Time per stage', htmlTable(tt), figures(figs, ['stage-times'])));
-  parts.push(section('environment', 'Environment', htmlTable(environmentTable(r))));
-
+/** The page around the sections: CSS inline and a Content Security Policy that forbids every load. */
+function htmlPage(title: string, parts: readonly string[]): string {
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
