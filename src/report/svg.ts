@@ -217,11 +217,21 @@ function noData(lines: string[], f: Frame): void {
   );
 }
 
+/** A line chart's data -> pixel maps, over nice ticks that cover the data. */
+interface LineScales {
+  xt: Ticks;
+  yt: Ticks;
+  sx: (x: number) => number;
+  sy: (y: number) => number;
+  /** A y that can be drawn: finite, and positive on a log scale. */
+  usable: (y: number | null) => y is number;
+  hasData: boolean;
+}
+
 /** A line chart as a standalone `<svg>` element. */
 export function lineChart(o: LineChartOptions): string {
   const W = o.widthPx ?? 720,
     H = o.heightPx ?? 340;
-  const log = o.yScale === 'log';
   const legendEntries = o.series
     .map((s, i) => ({ s, i }))
     .filter(({ s }) => s.showInLegend !== false)
@@ -235,9 +245,35 @@ export function lineChart(o: LineChartOptions): string {
     ? Math.min(240, 40 + Math.max(...legendEntries.map((e) => textWidth(e.name))))
     : 0;
   const f: Frame = { left: 68, top: 34, width: W - 68 - 16 - legendW, height: H - 34 - 52 };
-  const fmtX = o.formatX ?? formatTick,
-    fmtY = o.formatY ?? formatTick;
+  const sc = lineScales(o, f);
 
+  const desc =
+    `${o.yLabel} against ${o.xLabel}` + (o.series.length ? `; series: ${o.series.map((s) => s.name).join(', ')}` : '');
+  const lines = svgOpen(o.id, o.title, W, H, desc);
+  lines.push(
+    `<defs><clipPath id="${escapeXml(o.id)}-clip"><rect x="${px(f.left - 4)}" y="${px(f.top - 4)}" width="${px(f.width + 8)}" height="${px(f.height + 8)}"/></clipPath></defs>`,
+  );
+  lines.push(...lineAxes(o, f, sc, H));
+  if (!sc.hasData) noData(lines, f);
+
+  lines.push(`<g clip-path="url(#${escapeXml(o.id)}-clip)">`);
+  lines.push(...referenceLines(o.referenceLines ?? [], f, sc));
+  const drawOrder = o.series.map((s, i) => ({ s, i })).sort((a, b) => (a.s.layer ?? 0) - (b.s.layer ?? 0) || a.i - b.i);
+  for (const { s, i } of drawOrder) lines.push(...seriesLines(s, i, sc));
+  lines.push('</g>');
+  lines.push(
+    ...legend(legendEntries, f.left + f.width + 12, f.top + 8, legendW - 12, Math.max(1, Math.floor(f.height / 18))),
+  );
+  lines.push('</svg>');
+  return lines.join('\n');
+}
+
+/**
+ * Ticks over the drawable points, reference lines and `yInclude` (x: up to 6 ticks; y: 5 linear
+ * ticks padded by 4 % of the span, or log decades), and the maps into the frame `f`.
+ */
+function lineScales(o: LineChartOptions, f: Frame): LineScales {
+  const log = o.yScale === 'log';
   const usable = (y: number | null): y is number => y !== null && Number.isFinite(y) && (!log || y > 0);
   const xs: number[] = [],
     ys: number[] = [];
@@ -263,23 +299,23 @@ export function lineChart(o: LineChartOptions): string {
         f.height -
         ((Math.log10(y) - Math.log10(yt.domain[0])) / (Math.log10(yt.domain[1]) - Math.log10(yt.domain[0]))) * f.height
     : (y: number) => f.top + f.height - ((y - yt.domain[0]) / (yt.domain[1] - yt.domain[0])) * f.height;
+  return { xt, yt, sx, sy, usable, hasData };
+}
 
-  const desc =
-    `${o.yLabel} against ${o.xLabel}` + (o.series.length ? `; series: ${o.series.map((s) => s.name).join(', ')}` : '');
-  const lines = svgOpen(o.id, o.title, W, H, desc);
-  lines.push(
-    `<defs><clipPath id="${escapeXml(o.id)}-clip"><rect x="${px(f.left - 4)}" y="${px(f.top - 4)}" width="${px(f.width + 8)}" height="${px(f.height + 8)}"/></clipPath></defs>`,
-  );
-  // grid + y ticks
-  for (const t of yt.ticks) {
-    const y = sy(t);
+/** Grid lines with y tick labels, x ticks with labels, the frame and both axis labels. */
+function lineAxes(o: LineChartOptions, f: Frame, sc: LineScales, H: number): string[] {
+  const fmtX = o.formatX ?? formatTick,
+    fmtY = o.formatY ?? formatTick;
+  const lines: string[] = [];
+  for (const t of sc.yt.ticks) {
+    const y = sc.sy(t);
     lines.push(`<line x1="${px(f.left)}" y1="${px(y)}" x2="${px(f.left + f.width)}" y2="${px(y)}" stroke="#e5e5e5"/>`);
     lines.push(
       `<text x="${px(f.left - 6)}" y="${px(y + 4)}" text-anchor="end" fill="#333333">${escapeXml(fmtY(t))}</text>`,
     );
   }
-  for (const t of xt.ticks) {
-    const x = sx(t);
+  for (const t of sc.xt.ticks) {
+    const x = sc.sx(t);
     lines.push(
       `<line x1="${px(x)}" y1="${px(f.top + f.height)}" x2="${px(x)}" y2="${px(f.top + f.height + 5)}" stroke="#333333"/>`,
     );
@@ -296,12 +332,15 @@ export function lineChart(o: LineChartOptions): string {
   lines.push(
     `<text transform="translate(16 ${px(f.top + f.height / 2)}) rotate(-90)" text-anchor="middle" fill="#111111">${escapeXml(o.yLabel)}</text>`,
   );
-  if (!hasData) noData(lines, f);
+  return lines;
+}
 
-  lines.push(`<g clip-path="url(#${escapeXml(o.id)}-clip)">`);
-  for (const r of o.referenceLines ?? []) {
-    if (!usable(r.y)) continue;
-    const y = sy(r.y),
+/** Dotted horizontal reference lines, each labelled at its right end (below the line near the top). */
+function referenceLines(refs: readonly ReferenceLine[], f: Frame, sc: LineScales): string[] {
+  const lines: string[] = [];
+  for (const r of refs) {
+    if (!sc.usable(r.y)) continue;
+    const y = sc.sy(r.y),
       color = escapeXml(r.color ?? '#555555');
     lines.push(
       `<line x1="${px(f.left)}" y1="${px(y)}" x2="${px(f.left + f.width)}" y2="${px(y)}" stroke="${color}" stroke-width="1.5" stroke-dasharray="2 3"/>`,
@@ -311,43 +350,44 @@ export function lineChart(o: LineChartOptions): string {
       `<text x="${px(f.left + f.width - 4)}" y="${px(labelY)}" text-anchor="end" fill="${color}">${escapeXml(r.label)}</text>`,
     );
   }
-  const drawOrder = o.series.map((s, i) => ({ s, i })).sort((a, b) => (a.s.layer ?? 0) - (b.s.layer ?? 0) || a.i - b.i);
-  for (const { s, i } of drawOrder) {
-    const color = escapeXml(s.color ?? PALETTE[i % PALETTE.length]);
-    const segments: [number, number][][] = [];
-    let cur: [number, number][] = [];
-    for (const [x, y] of s.points) {
-      if (Number.isFinite(x) && usable(y)) cur.push([sx(x), sy(y)]);
-      else if (cur.length) {
-        segments.push(cur);
-        cur = [];
-      }
+  return lines;
+}
+
+/**
+ * One series as a `<g>`: a path through each run of drawable points (gaps where y is missing),
+ * and point markers when a run is a single point or the series has at most 40 points.
+ */
+function seriesLines(s: LineSeries, i: number, sc: LineScales): string[] {
+  const color = escapeXml(s.color ?? PALETTE[i % PALETTE.length]);
+  const segments: [number, number][][] = [];
+  let cur: [number, number][] = [];
+  for (const [x, y] of s.points) {
+    if (Number.isFinite(x) && sc.usable(y)) cur.push([sc.sx(x), sc.sy(y)]);
+    else if (cur.length) {
+      segments.push(cur);
+      cur = [];
     }
-    if (cur.length) segments.push(cur);
-    const d = segments
-      .filter((g) => g.length > 1)
-      .map((g) => g.map(([x, y], k) => `${k ? 'L' : 'M'}${px(x)} ${px(y)}`).join(' '))
-      .join(' ');
-    const name = escapeXml(s.name);
-    lines.push(`<g class="series" data-name="${name}">`);
-    if (d)
-      lines.push(
-        `<path d="${d}" fill="none" stroke="${color}" stroke-width="${px(s.widthPx ?? 2)}" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
-      );
-    const npts = segments.reduce((a, g) => a + g.length, 0);
-    for (const g of segments) {
-      if (g.length === 1 || npts <= 40)
-        for (const [x, y] of g)
-          lines.push(`<circle cx="${px(x)}" cy="${px(y)}" r="${g.length === 1 ? 3.5 : 2.5}" fill="${color}"/>`);
-    }
-    lines.push('</g>');
+  }
+  if (cur.length) segments.push(cur);
+  const d = segments
+    .filter((g) => g.length > 1)
+    .map((g) => g.map(([x, y], k) => `${k ? 'L' : 'M'}${px(x)} ${px(y)}`).join(' '))
+    .join(' ');
+  const name = escapeXml(s.name);
+  const lines: string[] = [];
+  lines.push(`<g class="series" data-name="${name}">`);
+  if (d)
+    lines.push(
+      `<path d="${d}" fill="none" stroke="${color}" stroke-width="${px(s.widthPx ?? 2)}" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+  const npts = segments.reduce((a, g) => a + g.length, 0);
+  for (const g of segments) {
+    if (g.length === 1 || npts <= 40)
+      for (const [x, y] of g)
+        lines.push(`<circle cx="${px(x)}" cy="${px(y)}" r="${g.length === 1 ? 3.5 : 2.5}" fill="${color}"/>`);
   }
   lines.push('</g>');
-  lines.push(
-    ...legend(legendEntries, f.left + f.width + 12, f.top + 8, legendW - 12, Math.max(1, Math.floor(f.height / 18))),
-  );
-  lines.push('</svg>');
-  return lines.join('\n');
+  return lines;
 }
 
 export interface BarSeries {
