@@ -85,7 +85,7 @@ export async function validateTargetsFile(path: string): Promise<string[]> {
     const e = c.fields(set, p, ['name', 'kind', 'temperature', 'file', 'k', 'meanKeptMass', 'frames', 'utterances']);
     c.oneOf(e.kind, joinKey(p, 'kind'), TARGET_SET_KINDS);
     c.num(e.temperature, joinKey(p, 'temperature'), Number.MIN_VALUE, Infinity, 'a temperature > 0');
-    c.num(e.k, joinKey(p, 'k'), 1, S, `an integer in 1..${S} (numSenones)`);
+    if (c.int(e.k, joinKey(p, 'k'), 1) > S) c.fail(joinKey(p, 'k'), `an integer in 1..${S} (numSenones)`, e.k);
     c.fraction(e.meanKeptMass, joinKey(p, 'meanKeptMass'));
     const file = join(dirname(path), c.str(e.file, joinKey(p, 'file')));
     if (!existsSync(file)) c.fail(joinKey(p, 'file'), `a soft-target file (${file})`, e.file);

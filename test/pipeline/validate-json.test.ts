@@ -372,6 +372,11 @@ describe('validate: bad JSON artefacts fail naming file and key', () => {
       x.sets[0].k = 4;
     });
     expect(err.location.keyPath).toBe('sets[0].k');
+    expect(err.expected).toMatch(/^3 \(as the metadata of /);
+    err = await failure('target-sets', (x) => {
+      x.sets[0].k = 9;
+    });
+    expect(err.expected).toBe('an integer in 1..8 (numSenones)');
     err = await failure('target-sets', (x) => {
       x.sets[0].file = 'gone.arrow';
     });
