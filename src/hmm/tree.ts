@@ -190,6 +190,17 @@ export interface TreeBuildResult {
   gains: number[];
 }
 
+/** What scoring a split needs: the question masks over phone ids, the sizes and the limits. */
+interface SplitContext {
+  qMasks: Uint8Array[];
+  numPhoneIds: number;
+  dim: number;
+  minOcc: number;
+  varFloor: number;
+}
+
+type RootKey = { phone: number; pdfClass: number };
+
 /** Build the tree. `numPdfClasses(phone)` tells which roots exist for a phone. */
 export function buildTree(
   stats: TreeStats,
@@ -199,12 +210,31 @@ export function buildTree(
   opts: TreeBuildOptions = {},
 ): TreeBuildResult {
   const maxLeaves = opts.maxLeaves ?? 2000;
-  const minOcc = opts.minLeafOccupancy ?? 50;
   const minGain = opts.minGain ?? 0;
-  const vf = opts.varianceFloor ?? 0.01;
   const P = phones.symbols.length;
-  const D = stats.dim;
-  const qMasks = questions.map((q) => {
+  const ctx: SplitContext = {
+    qMasks: questionMasks(questions, P),
+    numPhoneIds: P,
+    dim: stats.dim,
+    minOcc: opts.minLeafOccupancy ?? 50,
+    varFloor: opts.varianceFloor ?? 0.01,
+  };
+  const rootOf = phoneRoots(phones.symbols);
+  const byRoot = statsByRoot(stats, rootOf);
+  const rootKeys = treeRoots(rootOf, byRoot, numPdfClasses, P);
+  const grown = growTree(rootKeys, byRoot, questions, ctx, maxLeaves, minGain);
+  const { leafStats, leafInfo } = numberLeaves(grown.rootNodes, rootKeys, grown.pendingLeaves, ctx.dim);
+  const tree = new ContextTree(
+    phones.symbols,
+    rootKeys.map((rk, i) => ({ ...rk, node: grown.rootNodes[i] })),
+    leafInfo,
+  );
+  return { tree, leafStats, gains: grown.gains };
+}
+
+/** Each question as a 0/1 mask over phone ids; a question naming phone 0 or an unknown id is an error. */
+function questionMasks(questions: Question[], P: number): Uint8Array[] {
+  return questions.map((q) => {
     const m = new Uint8Array(P);
     for (const p of q.phones) {
       if (!(p > 0 && p < P))
@@ -216,7 +246,10 @@ export function buildTree(
     }
     return m;
   });
-  const rootOf = phoneRoots(phones.symbols);
+}
+
+/** The statistics grouped by root, keyed `sharedRoot(centre) * 16 + pdfClass`, in key order within each. */
+function statsByRoot(stats: TreeStats, rootOf: Int32Array): Map<number, Entry[]> {
   const byRoot = new Map<number, Entry[]>();
   for (const e of stats.sorted()) {
     const k = rootOf[e.centre] * 16 + e.pdfClass;
@@ -224,62 +257,17 @@ export function buildTree(
     if (l) l.push(e);
     else byRoot.set(k, [e]);
   }
-  const bestSplit = (entries: Entry[]): SplitInfo | null => {
-    const total = new GaussStats(D);
-    for (const e of entries) total.addStats(e.stats);
-    const parent = gaussObjf(total.count, total.sum, total.sumSq, vf);
-    let best: SplitInfo | null = null;
-    const cnt = new Float64Array(P),
-      sum = new Float64Array(P * D),
-      sq = new Float64Array(P * D);
-    const yc = { n: 0 },
-      ys = new Float64Array(D),
-      yq = new Float64Array(D),
-      ns = new Float64Array(D),
-      nq = new Float64Array(D);
-    // The centre is asked last: without shared roots every entry has the same centre (nothing to split).
-    for (const position of [-1, 1, 0] as const) {
-      cnt.fill(0);
-      sum.fill(0);
-      sq.fill(0);
-      const present: number[] = [];
-      for (const e of entries) {
-        const p = phoneAt(position, e.left, e.centre, e.right);
-        if (cnt[p] === 0) present.push(p);
-        cnt[p] += e.stats.count;
-        for (let j = 0; j < D; j++) {
-          sum[p * D + j] += e.stats.sum[j];
-          sq[p * D + j] += e.stats.sumSq[j];
-        }
-      }
-      if (present.length < 2) continue;
-      for (let qi = 0; qi < qMasks.length; qi++) {
-        const m = qMasks[qi];
-        yc.n = 0;
-        ys.fill(0);
-        yq.fill(0);
-        for (const p of present) {
-          if (!m[p]) continue;
-          yc.n += cnt[p];
-          for (let j = 0; j < D; j++) {
-            ys[j] += sum[p * D + j];
-            yq[j] += sq[p * D + j];
-          }
-        }
-        const nn = total.count - yc.n;
-        if (yc.n < minOcc || nn < minOcc) continue;
-        for (let j = 0; j < D; j++) {
-          ns[j] = total.sum[j] - ys[j];
-          nq[j] = total.sumSq[j] - yq[j];
-        }
-        const gain = gaussObjf(yc.n, ys, yq, vf) + gaussObjf(nn, ns, nq, vf) - parent;
-        if (!best || gain > best.gain) best = { gain, position, q: qi };
-      }
-    }
-    return best;
-  };
+  return byRoot;
+}
 
-  const rootKeys: { phone: number; pdfClass: number }[] = [];
+/** The roots: every pdf class of each shared root phone that has data in any of its pdf classes. */
+function treeRoots(
+  rootOf: Int32Array,
+  byRoot: Map<number, Entry[]>,
+  numPdfClasses: (phone: number) => number,
+  P: number,
+): RootKey[] {
+  const rootKeys: RootKey[] = [];
   for (let ph = 1; ph < P; ph++) {
     if (rootOf[ph] !== ph) continue;
     let any = false;
@@ -287,6 +275,81 @@ export function buildTree(
     if (!any) continue;
     for (let pc = 0; pc < numPdfClasses(ph); pc++) rootKeys.push({ phone: ph, pdfClass: pc });
   }
+  return rootKeys;
+}
+
+/**
+ * The best question for one leaf's statistics: the largest log-likelihood gain over all positions
+ * and questions that leaves at least `minOcc` frames on each side; null when none does.
+ */
+function bestSplit(entries: Entry[], ctx: SplitContext): SplitInfo | null {
+  const { qMasks, numPhoneIds: P, dim: D, minOcc, varFloor: vf } = ctx;
+  const total = new GaussStats(D);
+  for (const e of entries) total.addStats(e.stats);
+  const parent = gaussObjf(total.count, total.sum, total.sumSq, vf);
+  let best: SplitInfo | null = null;
+  const cnt = new Float64Array(P),
+    sum = new Float64Array(P * D),
+    sq = new Float64Array(P * D);
+  const yc = { n: 0 },
+    ys = new Float64Array(D),
+    yq = new Float64Array(D),
+    ns = new Float64Array(D),
+    nq = new Float64Array(D);
+  // The centre is asked last: without shared roots every entry has the same centre (nothing to split).
+  for (const position of [-1, 1, 0] as const) {
+    cnt.fill(0);
+    sum.fill(0);
+    sq.fill(0);
+    const present: number[] = [];
+    for (const e of entries) {
+      const p = phoneAt(position, e.left, e.centre, e.right);
+      if (cnt[p] === 0) present.push(p);
+      cnt[p] += e.stats.count;
+      for (let j = 0; j < D; j++) {
+        sum[p * D + j] += e.stats.sum[j];
+        sq[p * D + j] += e.stats.sumSq[j];
+      }
+    }
+    if (present.length < 2) continue;
+    for (let qi = 0; qi < qMasks.length; qi++) {
+      const m = qMasks[qi];
+      yc.n = 0;
+      ys.fill(0);
+      yq.fill(0);
+      for (const p of present) {
+        if (!m[p]) continue;
+        yc.n += cnt[p];
+        for (let j = 0; j < D; j++) {
+          ys[j] += sum[p * D + j];
+          yq[j] += sq[p * D + j];
+        }
+      }
+      const nn = total.count - yc.n;
+      if (yc.n < minOcc || nn < minOcc) continue;
+      for (let j = 0; j < D; j++) {
+        ns[j] = total.sum[j] - ys[j];
+        nq[j] = total.sumSq[j] - yq[j];
+      }
+      const gain = gaussObjf(yc.n, ys, yq, vf) + gaussObjf(nn, ns, nq, vf) - parent;
+      if (!best || gain > best.gain) best = { gain, position, q: qi };
+    }
+  }
+  return best;
+}
+
+/**
+ * Greedy splitting over all leaves of all roots: the split with the largest gain anywhere is taken
+ * next, until `maxLeaves` leaves or no split gains at least `minGain` (and more than 0).
+ */
+function growTree(
+  rootKeys: RootKey[],
+  byRoot: Map<number, Entry[]>,
+  questions: Question[],
+  ctx: SplitContext,
+  maxLeaves: number,
+  minGain: number,
+): { rootNodes: TreeNode[]; pendingLeaves: Pending[]; gains: number[] } {
   const rootNodes: TreeNode[] = [];
   const heap = new MaxHeap<Pending>();
   const pendingLeaves: Pending[] = [];
@@ -294,7 +357,7 @@ export function buildTree(
     const leaf = { leaf: -1 };
     rootNodes.push(leaf);
     const entries = byRoot.get(rk.phone * 16 + rk.pdfClass) ?? [];
-    const p: Pending = { root: ri, path: leaf, entries, split: entries.length ? bestSplit(entries) : null };
+    const p: Pending = { root: ri, path: leaf, entries, split: entries.length ? bestSplit(entries, ctx) : null };
     pendingLeaves.push(p);
     if (p.split) heap.push(p.split.gain, p);
   });
@@ -304,7 +367,7 @@ export function buildTree(
     const top = heap.pop()!.value;
     const sp = top.split!;
     if (sp.gain < minGain || sp.gain <= 0) break;
-    const m = qMasks[sp.q];
+    const m = ctx.qMasks[sp.q];
     const yesE: Entry[] = [],
       noE: Entry[] = [];
     for (const e of top.entries) (m[phoneAt(sp.position, e.left, e.centre, e.right)] ? yesE : noE).push(e);
@@ -325,17 +388,26 @@ export function buildTree(
       [yesLeaf, yesE],
       [noLeaf, noE],
     ] as const) {
-      const p: Pending = { root: top.root, path: lf, entries: es, split: bestSplit(es) };
+      const p: Pending = { root: top.root, path: lf, entries: es, split: bestSplit(es, ctx) };
       pendingLeaves.push(p);
       if (p.split) heap.push(p.split.gain, p);
     }
   }
-  // Number the leaves depth first and pool their statistics.
+  return { rootNodes, pendingLeaves, gains };
+}
+
+/** Number the leaves depth first ("yes" before "no") root by root, and pool each leaf's statistics. */
+function numberLeaves(
+  rootNodes: TreeNode[],
+  rootKeys: RootKey[],
+  pendingLeaves: Pending[],
+  D: number,
+): { leafStats: GaussStats[]; leafInfo: RootKey[] } {
   const leafStats: GaussStats[] = [];
   const statsOfLeaf = new Map<TreeNode, Entry[]>();
   for (const p of pendingLeaves) statsOfLeaf.set(p.path, p.entries);
-  const leafInfo: { phone: number; pdfClass: number }[] = [];
-  const number = (n: TreeNode, rk: { phone: number; pdfClass: number }): void => {
+  const leafInfo: RootKey[] = [];
+  const number = (n: TreeNode, rk: RootKey): void => {
     if ('leaf' in n) {
       n.leaf = leafStats.length;
       const g = new GaussStats(D);
@@ -348,12 +420,7 @@ export function buildTree(
     }
   };
   rootNodes.forEach((n, i) => number(n, rootKeys[i]));
-  const tree = new ContextTree(
-    phones.symbols,
-    rootKeys.map((rk, i) => ({ ...rk, node: rootNodes[i] })),
-    leafInfo,
-  );
-  return { tree, leafStats, gains };
+  return { leafStats, leafInfo };
 }
 
 export interface ContextTreeJson {
