@@ -164,63 +164,121 @@ export function compileGraph(
   }
 }
 
+/** The graph's HMM states as parallel lists, in creation order. */
+interface StateLists {
+  pdf: number[];
+  phone: number[];
+  hmmState: number[];
+  word: number[];
+}
+
+/** The graph's arcs as parallel lists, with its start states and final weights. */
+interface ArcLists {
+  from: number[];
+  to: number[];
+  tid: number[];
+  lex: number[];
+  initState: number[];
+  initLex: number[];
+  finalLex: Float64Array;
+  finalTid: Int32Array;
+}
+
+/** Context copies of each phone node: `${left},${right}` -> the copy's first state. */
+type ContextCopies = Map<string, number>[];
+
+/** Phone of FSA node n as a context (0 at the start, the end, and for context-independent models). */
+type ContextPhone = (n: number) => number;
+
+/** Expand the phone FSA into HMM states: context copies of each phone, their states and arcs, CSR-packed. */
 function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm: TransitionModel): UttGraph {
   const cd = ctx.contextWidth === 3;
-  const ph = (n: number): number => (n < 0 || !cd ? 0 : nodes[n].phone);
-  // Context copies of each phone node: key `${left},${right}`.
+  const ph: ContextPhone = (n) => (n < 0 || !cd ? 0 : nodes[n].phone);
+  const { states, copies } = contextCopies(nodes, arcs, ph, ctx, tm);
+  const S = states.pdf.length;
+  const out: ArcLists = {
+    from: [],
+    to: [],
+    tid: [],
+    lex: [],
+    initState: [],
+    initLex: [],
+    finalLex: new Float64Array(S).fill(-Infinity),
+    finalTid: new Int32Array(S).fill(-1),
+  };
+  withinPhoneArcs(nodes, copies, tm, out);
+  crossPhoneArcs(nodes, arcs, copies, ph, tm, out);
+  return packGraph(states, out);
+}
+
+/**
+ * One copy of each phone node per (left, right) context it occurs in, with the states of its HMM
+ * topology and their pdfs from the context-dependency tree (contexts in ascending order).
+ */
+function contextCopies(
+  nodes: PhoneNode[],
+  arcs: PArc[],
+  ph: ContextPhone,
+  ctx: ContextDependency,
+  tm: TransitionModel,
+): { states: StateLists; copies: ContextCopies } {
   const lefts = nodes.map(() => new Set<number>());
   const rights = nodes.map(() => new Set<number>());
   for (const a of arcs) {
     if (a.to >= 0) lefts[a.to].add(ph(a.from));
     if (a.from >= 0) rights[a.from].add(a.to < 0 ? 0 : ph(a.to));
   }
-  const topo = tm.topology;
-  const pdf: number[] = [],
-    phone: number[] = [],
-    hmmState: number[] = [],
-    word: number[] = [];
-  // copyFirst[node] : Map key -> first state index of that copy
-  const copies: Map<string, number>[] = nodes.map(() => new Map());
+  const states: StateLists = { pdf: [], phone: [], hmmState: [], word: [] };
+  const copies: ContextCopies = nodes.map(() => new Map());
   nodes.forEach((nd, i) => {
-    const t = topo.forPhone(nd.phone);
+    const t = tm.topology.forPhone(nd.phone);
     for (const l of [...lefts[i]].sort((a, b) => a - b)) {
       for (const r of [...rights[i]].sort((a, b) => a - b)) {
-        copies[i].set(`${l},${r}`, pdf.length);
+        copies[i].set(`${l},${r}`, states.pdf.length);
         t.states.forEach((st, s) => {
-          pdf.push(ctx.pdf(l, nd.phone, r, st.pdfClass));
-          phone.push(nd.phone);
-          hmmState.push(s);
-          word.push(nd.word);
+          states.pdf.push(ctx.pdf(l, nd.phone, r, st.pdfClass));
+          states.phone.push(nd.phone);
+          states.hmmState.push(s);
+          states.word.push(nd.word);
         });
       }
     }
   });
-  const S = pdf.length;
-  const from: number[] = [],
-    to: number[] = [],
-    tidA: number[] = [],
-    lex: number[] = [];
-  const initState: number[] = [],
-    initLex: number[] = [];
-  const finalLex = new Float64Array(S).fill(-Infinity);
-  const finalTid = new Int32Array(S).fill(-1);
-  // Within-phone arcs.
+  return { states, copies };
+}
+
+/** The topology's transitions inside each context copy (self-loops and forward arcs). */
+function withinPhoneArcs(nodes: PhoneNode[], copies: ContextCopies, tm: TransitionModel, out: ArcLists): void {
   nodes.forEach((nd, i) => {
-    const t = topo.forPhone(nd.phone);
+    const t = tm.topology.forPhone(nd.phone);
     for (const first of copies[i].values()) {
       t.states.forEach((st, s) => {
         st.transitions.forEach((tr, k) => {
           if (tr.to < t.numStates) {
-            from.push(first + s);
-            to.push(first + tr.to);
-            tidA.push(tm.tid(nd.phone, s, k));
-            lex.push(0);
+            out.from.push(first + s);
+            out.to.push(first + tr.to);
+            out.tid.push(tm.tid(nd.phone, s, k));
+            out.lex.push(0);
           }
         });
       });
     }
   });
-  // Between-phone arcs, start and final.
+}
+
+/**
+ * The FSA's arcs between phones: from each exit transition of a copy whose right context is the
+ * next phone to each copy of that phone whose left context matches, carrying the lexicon weight;
+ * arcs from the start become start states, arcs to the end final weights (the best one per state).
+ */
+function crossPhoneArcs(
+  nodes: PhoneNode[],
+  arcs: PArc[],
+  copies: ContextCopies,
+  ph: ContextPhone,
+  tm: TransitionModel,
+  out: ArcLists,
+): void {
   for (const a of arcs) {
     const srcCopies: [number, number][] = []; // (firstState, phone) of copies of a.from whose right context matches
     if (a.from >= 0) {
@@ -235,35 +293,41 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
     }
     if (a.from < 0) {
       for (const d of dstFirsts) {
-        initState.push(d);
-        initLex.push(a.w);
+        out.initState.push(d);
+        out.initLex.push(a.w);
       }
       continue;
     }
     for (const [first, p] of srcCopies) {
-      const t = topo.forPhone(p);
+      const t = tm.topology.forPhone(p);
       t.states.forEach((st, s) => {
         st.transitions.forEach((tr, k) => {
           if (tr.to !== t.numStates) return;
           const tid = tm.tid(p, s, k);
           if (a.to < 0) {
-            if (a.w > finalLex[first + s]) {
-              finalLex[first + s] = a.w;
-              finalTid[first + s] = tid;
+            if (a.w > out.finalLex[first + s]) {
+              out.finalLex[first + s] = a.w;
+              out.finalTid[first + s] = tid;
             }
           } else {
             for (const d of dstFirsts) {
-              from.push(first + s);
-              to.push(d);
-              tidA.push(tid);
-              lex.push(a.w);
+              out.from.push(first + s);
+              out.to.push(d);
+              out.tid.push(tid);
+              out.lex.push(a.w);
             }
           }
         });
       });
     }
   }
-  // CSR by source.
+}
+
+/** The UttGraph: arcs in CSR order by source state (stable), local pdf indices, and its fewest frames. */
+function packGraph(states: StateLists, arcs: ArcLists): UttGraph {
+  const { pdf } = states,
+    { from, to } = arcs;
+  const S = pdf.length;
   const order = from.map((_, i) => i).sort((x, y) => from[x] - from[y] || x - y);
   const arcStart = new Int32Array(S + 1);
   for (const f of from) arcStart[f + 1]++;
@@ -274,20 +338,20 @@ function expandFsa(nodes: PhoneNode[], arcs: PArc[], ctx: ContextDependency, tm:
   const g: UttGraph = {
     numStates: S,
     pdf: pdfArr,
-    phone: Int32Array.from(phone),
-    hmmState: Int32Array.from(hmmState),
-    word: Int32Array.from(word),
+    phone: Int32Array.from(states.phone),
+    hmmState: Int32Array.from(states.hmmState),
+    word: Int32Array.from(states.word),
     localPdfs: Int32Array.from(uniq),
     localPdf: Int32Array.from(pdf, (p) => li.get(p)!),
     arcStart,
     arcFrom: Int32Array.from(order, (i) => from[i]),
     arcTo: Int32Array.from(order, (i) => to[i]),
-    arcTid: Int32Array.from(order, (i) => tidA[i]),
-    arcLex: Float64Array.from(order, (i) => lex[i]),
-    initState: Int32Array.from(initState),
-    initLex: Float64Array.from(initLex),
-    finalLex,
-    finalTid,
+    arcTid: Int32Array.from(order, (i) => arcs.tid[i]),
+    arcLex: Float64Array.from(order, (i) => arcs.lex[i]),
+    initState: Int32Array.from(arcs.initState),
+    initLex: Float64Array.from(arcs.initLex),
+    finalLex: arcs.finalLex,
+    finalTid: arcs.finalTid,
     minFrames: 0,
   };
   g.minFrames = minFrames(g);
