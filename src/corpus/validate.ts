@@ -40,155 +40,59 @@ export interface CorpusSummary {
 
 const NORMALISED_TEXT = /^[A-Z']+( [A-Z']+)*$/;
 
+type Recording = SplitManifest['recordings'][number];
+type Supervision = SplitManifest['supervisions'][number];
+type ManifestKind = 'recordings' | 'supervisions';
+
+/** The options with their defaults, as the checks use them. */
+interface Checks {
+  tol: number;
+  checkFiles: boolean;
+  allowMixedSampleRates: boolean;
+  disjointSpeakers: boolean;
+  fileOf: (split: string, kind: ManifestKind) => string | undefined;
+}
+
+/** What the checks remember across splits: the split of each id and speaker, and the first sample rate. */
+interface SeenSoFar {
+  recSplit: Map<string, string>;
+  supSplit: Map<string, string>;
+  speakerSplit: Map<string, string>;
+  rate: { hz: number; example: string } | null;
+}
+
 /** Validate a whole corpus; returns its counts and sample rate. */
 export function validateCorpus(splits: Record<string, SplitManifest>, opts: ValidateOptions = {}): CorpusSummary {
-  const tol = opts.toleranceSec ?? 0.01;
-  const checkFiles = opts.checkAudioFiles ?? true;
-  const fileOf = (split: string, kind: 'recordings' | 'supervisions') => opts.manifestFile?.(split, kind);
+  const checks: Checks = {
+    tol: opts.toleranceSec ?? 0.01,
+    checkFiles: opts.checkAudioFiles ?? true,
+    allowMixedSampleRates: opts.allowMixedSampleRates ?? false,
+    disjointSpeakers: opts.disjointSpeakers ?? false,
+    fileOf: (split, kind) => opts.manifestFile?.(split, kind),
+  };
   const splitNames = Object.keys(splits);
   if (splitNames.length === 0) throw new CorpusError('corpus has no splits', { expected: 'at least one split' });
 
-  const recSplit = new Map<string, string>();
-  const supSplit = new Map<string, string>();
-  const speakerSplit = new Map<string, string>();
-  let rate: { hz: number; example: string } | null = null;
+  const seen: SeenSoFar = { recSplit: new Map(), supSplit: new Map(), speakerSplit: new Map(), rate: null };
   const counts: CorpusInfo['counts'] = {};
-
   for (const split of splitNames) {
     const m = splits[split];
     if (m.supervisions.length === 0) {
       throw new CorpusError(`split '${split}' has no utterances`, {
-        file: fileOf(split, 'supervisions'),
+        file: checks.fileOf(split, 'supervisions'),
         expected: 'at least one supervision',
         found: '0',
       });
     }
-    const recs = new Map<string, SplitManifest['recordings'][number]>();
+    const recs = new Map<string, Recording>();
     for (const r of m.recordings) {
-      const where = { file: fileOf(split, 'recordings') ?? r.path, uttId: r.id };
-      const prev = recSplit.get(r.id);
-      if (prev !== undefined) {
-        throw new CorpusError(`duplicate recording id '${r.id}'`, {
-          ...where,
-          expected: 'unique recording ids across all splits',
-          found: `'${r.id}' in split '${prev}' and in split '${split}'`,
-        });
-      }
-      recSplit.set(r.id, split);
+      checkRecording(r, split, seen, checks);
       recs.set(r.id, r);
-      if (!(r.sampleRateHz > 0))
-        throw new CorpusError('bad sample rate', {
-          ...where,
-          expected: 'sampleRateHz > 0',
-          found: String(r.sampleRateHz),
-        });
-      if (!(r.numSamples > 0) || !(r.durationSec > 0)) {
-        throw new CorpusError('empty recording', {
-          ...where,
-          expected: 'numSamples > 0 and durationSec > 0',
-          found: `${r.numSamples} samples, ${r.durationSec} s`,
-        });
-      }
-      if (Math.abs(r.durationSec - r.numSamples / r.sampleRateHz) > 1 / r.sampleRateHz) {
-        throw new CorpusError('duration does not match the sample count', {
-          ...where,
-          expected: `${r.numSamples} / ${r.sampleRateHz} = ${r.numSamples / r.sampleRateHz} s`,
-          found: `${r.durationSec} s`,
-        });
-      }
-      if (checkFiles) {
-        let ok: boolean;
-        try {
-          ok = statSync(r.path).isFile();
-        } catch {
-          ok = false;
-        }
-        if (!ok)
-          throw new CorpusError('audio file not found', {
-            file: r.path,
-            uttId: r.id,
-            expected: 'an existing audio file',
-            found: 'no such file',
-          });
-      }
-      if (rate === null) rate = { hz: r.sampleRateHz, example: r.path };
-      else if (r.sampleRateHz !== rate.hz && !opts.allowMixedSampleRates) {
-        throw new CorpusError('mixed sample rates in one corpus (resample to one rate when preparing)', {
-          uttId: r.id,
-          expected: `${rate.hz} Hz everywhere (e.g. ${rate.example})`,
-          found: `${r.sampleRateHz} Hz in ${r.path}`,
-        });
-      }
     }
     let durationSec = 0;
     const speakers = new Set<string>();
     for (const s of m.supervisions) {
-      const where = { file: fileOf(split, 'supervisions'), uttId: s.id };
-      const prev = supSplit.get(s.id);
-      if (prev !== undefined) {
-        throw new CorpusError(`duplicate supervision id '${s.id}'`, {
-          ...where,
-          expected: 'unique utterance ids across all splits',
-          found: `'${s.id}' in split '${prev}' and in split '${split}'`,
-        });
-      }
-      supSplit.set(s.id, split);
-      const r = recs.get(s.recordingId);
-      if (!r) {
-        const other = recSplit.get(s.recordingId);
-        throw new CorpusError(`supervision refers to recording '${s.recordingId}'`, {
-          ...where,
-          expected: `a recording of split '${split}'`,
-          found: other ? `it is in split '${other}'` : 'no such recording',
-        });
-      }
-      if (!(s.durationSec > 0) || !(s.startSec >= 0)) {
-        throw new CorpusError('empty or negative supervision', {
-          ...where,
-          expected: 'startSec >= 0 and durationSec > 0',
-          found: `startSec ${s.startSec}, durationSec ${s.durationSec}`,
-        });
-      }
-      if (s.startSec + s.durationSec > r.durationSec + tol) {
-        throw new CorpusError('supervision extends past the end of its recording', {
-          ...where,
-          expected: `end <= ${r.durationSec.toFixed(4)} s (recording '${r.id}')`,
-          found: `end ${(s.startSec + s.durationSec).toFixed(4)} s`,
-        });
-      }
-      if (!NORMALISED_TEXT.test(s.text)) {
-        throw new CorpusError('transcript is not normalised', {
-          ...where,
-          expected: "upper-case words [A-Z'] separated by single spaces",
-          found: JSON.stringify(s.text),
-        });
-      }
-      for (const kind of ['word', 'phone'] as const) {
-        for (const a of s.alignment?.[kind] ?? []) {
-          if (
-            a.startSec < s.startSec - tol ||
-            a.startSec + a.durationSec > s.startSec + s.durationSec + tol ||
-            a.durationSec < 0
-          ) {
-            throw new CorpusError(`${kind} alignment item '${a.symbol}' lies outside its supervision`, {
-              ...where,
-              expected: `inside [${s.startSec.toFixed(4)}, ${(s.startSec + s.durationSec).toFixed(4)}] s`,
-              found: `[${a.startSec.toFixed(4)}, ${(a.startSec + a.durationSec).toFixed(4)}] s`,
-            });
-          }
-        }
-      }
-      if (opts.disjointSpeakers) {
-        const other = speakerSplit.get(s.speaker);
-        if (other !== undefined && other !== split) {
-          throw new CorpusError(`speaker '${s.speaker}' appears in two splits`, {
-            ...where,
-            expected: 'disjoint speakers between splits',
-            found: `split '${other}' and split '${split}'`,
-          });
-        }
-        speakerSplit.set(s.speaker, split);
-      }
+      checkSupervision(s, split, recs, seen, checks);
       speakers.add(s.speaker);
       durationSec += s.durationSec;
     }
@@ -199,7 +103,150 @@ export function validateCorpus(splits: Record<string, SplitManifest>, opts: Vali
       speakers: speakers.size,
     };
   }
-  return { sampleRateHz: rate!.hz, counts };
+  return { sampleRateHz: seen.rate!.hz, counts };
+}
+
+/** One recording: a unique id, a positive rate, samples matching the duration, its file, the corpus rate. */
+function checkRecording(r: Recording, split: string, seen: SeenSoFar, checks: Checks): void {
+  const where = { file: checks.fileOf(split, 'recordings') ?? r.path, uttId: r.id };
+  const prev = seen.recSplit.get(r.id);
+  if (prev !== undefined) {
+    throw new CorpusError(`duplicate recording id '${r.id}'`, {
+      ...where,
+      expected: 'unique recording ids across all splits',
+      found: `'${r.id}' in split '${prev}' and in split '${split}'`,
+    });
+  }
+  seen.recSplit.set(r.id, split);
+  if (!(r.sampleRateHz > 0))
+    throw new CorpusError('bad sample rate', {
+      ...where,
+      expected: 'sampleRateHz > 0',
+      found: String(r.sampleRateHz),
+    });
+  if (!(r.numSamples > 0) || !(r.durationSec > 0)) {
+    throw new CorpusError('empty recording', {
+      ...where,
+      expected: 'numSamples > 0 and durationSec > 0',
+      found: `${r.numSamples} samples, ${r.durationSec} s`,
+    });
+  }
+  if (Math.abs(r.durationSec - r.numSamples / r.sampleRateHz) > 1 / r.sampleRateHz) {
+    throw new CorpusError('duration does not match the sample count', {
+      ...where,
+      expected: `${r.numSamples} / ${r.sampleRateHz} = ${r.numSamples / r.sampleRateHz} s`,
+      found: `${r.durationSec} s`,
+    });
+  }
+  if (checks.checkFiles) checkAudioFile(r);
+  if (seen.rate === null) seen.rate = { hz: r.sampleRateHz, example: r.path };
+  else if (r.sampleRateHz !== seen.rate.hz && !checks.allowMixedSampleRates) {
+    throw new CorpusError('mixed sample rates in one corpus (resample to one rate when preparing)', {
+      uttId: r.id,
+      expected: `${seen.rate.hz} Hz everywhere (e.g. ${seen.rate.example})`,
+      found: `${r.sampleRateHz} Hz in ${r.path}`,
+    });
+  }
+}
+
+function checkAudioFile(r: Recording): void {
+  let ok: boolean;
+  try {
+    ok = statSync(r.path).isFile();
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw new CorpusError('audio file not found', {
+      file: r.path,
+      uttId: r.id,
+      expected: 'an existing audio file',
+      found: 'no such file',
+    });
+}
+
+/**
+ * One supervision: a unique id, a recording of its split, a non-empty extent inside it, a
+ * normalised transcript, alignment items inside it, and (when required) a speaker of this split only.
+ */
+function checkSupervision(
+  s: Supervision,
+  split: string,
+  recs: Map<string, Recording>,
+  seen: SeenSoFar,
+  checks: Checks,
+): void {
+  const where = { file: checks.fileOf(split, 'supervisions'), uttId: s.id };
+  const prev = seen.supSplit.get(s.id);
+  if (prev !== undefined) {
+    throw new CorpusError(`duplicate supervision id '${s.id}'`, {
+      ...where,
+      expected: 'unique utterance ids across all splits',
+      found: `'${s.id}' in split '${prev}' and in split '${split}'`,
+    });
+  }
+  seen.supSplit.set(s.id, split);
+  const r = recs.get(s.recordingId);
+  if (!r) {
+    const other = seen.recSplit.get(s.recordingId);
+    throw new CorpusError(`supervision refers to recording '${s.recordingId}'`, {
+      ...where,
+      expected: `a recording of split '${split}'`,
+      found: other ? `it is in split '${other}'` : 'no such recording',
+    });
+  }
+  if (!(s.durationSec > 0) || !(s.startSec >= 0)) {
+    throw new CorpusError('empty or negative supervision', {
+      ...where,
+      expected: 'startSec >= 0 and durationSec > 0',
+      found: `startSec ${s.startSec}, durationSec ${s.durationSec}`,
+    });
+  }
+  if (s.startSec + s.durationSec > r.durationSec + checks.tol) {
+    throw new CorpusError('supervision extends past the end of its recording', {
+      ...where,
+      expected: `end <= ${r.durationSec.toFixed(4)} s (recording '${r.id}')`,
+      found: `end ${(s.startSec + s.durationSec).toFixed(4)} s`,
+    });
+  }
+  if (!NORMALISED_TEXT.test(s.text)) {
+    throw new CorpusError('transcript is not normalised', {
+      ...where,
+      expected: "upper-case words [A-Z'] separated by single spaces",
+      found: JSON.stringify(s.text),
+    });
+  }
+  checkAlignmentItems(s, where, checks.tol);
+  if (checks.disjointSpeakers) {
+    const other = seen.speakerSplit.get(s.speaker);
+    if (other !== undefined && other !== split) {
+      throw new CorpusError(`speaker '${s.speaker}' appears in two splits`, {
+        ...where,
+        expected: 'disjoint speakers between splits',
+        found: `split '${other}' and split '${split}'`,
+      });
+    }
+    seen.speakerSplit.set(s.speaker, split);
+  }
+}
+
+/** Word and phone alignment items lie inside their supervision (within `tol`) and are not negative. */
+function checkAlignmentItems(s: Supervision, where: { file?: string; uttId: string }, tol: number): void {
+  for (const kind of ['word', 'phone'] as const) {
+    for (const a of s.alignment?.[kind] ?? []) {
+      if (
+        a.startSec < s.startSec - tol ||
+        a.startSec + a.durationSec > s.startSec + s.durationSec + tol ||
+        a.durationSec < 0
+      ) {
+        throw new CorpusError(`${kind} alignment item '${a.symbol}' lies outside its supervision`, {
+          ...where,
+          expected: `inside [${s.startSec.toFixed(4)}, ${(s.startSec + s.durationSec).toFixed(4)}] s`,
+          found: `[${a.startSec.toFixed(4)}, ${(a.startSec + a.durationSec).toFixed(4)}] s`,
+        });
+      }
+    }
+  }
 }
 
 /** Assemble the CorpusInfo of a validated corpus. */
