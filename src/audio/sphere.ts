@@ -57,10 +57,65 @@ export function isSphere(head: Uint8Array): boolean {
   return head.length >= 7 && latin1(head.subarray(0, 7)) === 'NIST_1A';
 }
 
+/** Makes the AudioFormatError of a bad header, naming the file. */
+type HeaderError = (msg: string, extra?: { expected?: string; found?: string; line?: number }) => AudioFormatError;
+
+/** A numeric header field (integer or numeric string), or `dflt` when absent; an error when required and absent. */
+type NumericField = (name: string, dflt?: number) => number;
+
 /** Parse a SPHERE header and locate the samples. Only the header is read through `read`. */
 export function parseSphereLayout(read: ByteReader, fileSize: number, file = ''): SphereLayout {
-  const err = (msg: string, extra: { expected?: string; found?: string; line?: number } = {}) =>
-    new AudioFormatError(msg, { file: file || undefined, ...extra });
+  const err: HeaderError = (msg, extra = {}) => new AudioFormatError(msg, { file: file || undefined, ...extra });
+  const { headerSizeBytes, fieldsOffset } = headerPreamble(read, fileSize, err);
+  const fields = headerFields(latin1(read(0, headerSizeBytes)), fieldsOffset, headerSizeBytes, err);
+  const num: NumericField = (name, dflt) => {
+    const v = fields[name];
+    if (v === undefined) {
+      if (dflt === undefined) throw err(`SPHERE header lacks '${name}'`, { expected: `a '${name}' field` });
+      return dflt;
+    }
+    const n = typeof v === 'number' ? v : Number(v.trim());
+    if (!Number.isFinite(n))
+      throw err(`corrupt SPHERE header field '${name}'`, { expected: 'a number', found: JSON.stringify(v) });
+    return n;
+  };
+  const coding = String(fields.sample_coding ?? 'pcm')
+    .trim()
+    .toLowerCase();
+  if (coding.includes('shorten')) {
+    throw err('shorten-compressed SPHERE not supported, decompress with sph2pipe', {
+      found: `sample_coding ${coding}`,
+    });
+  }
+  const sampleRateHz = Math.round(num('sample_rate'));
+  const numChannels = num('channel_count', 1);
+  const sampleBytes = num('sample_n_bytes', coding === 'ulaw' || coding === 'mu-law' || coding === 'alaw' ? 1 : 2);
+  if (!(sampleRateHz > 0))
+    throw err('corrupt SPHERE header: bad sample_rate', { expected: '> 0', found: `${fields.sample_rate}` });
+  if (!(numChannels >= 1 && Number.isInteger(numChannels)))
+    throw err('corrupt SPHERE header: bad channel_count', { expected: '>= 1', found: `${numChannels}` });
+  const encoding = sampleEncoding(fields, coding, sampleBytes, err);
+  const blockAlign = sampleBytes * numChannels;
+  const numSamples = sampleCount(read, fileSize, headerSizeBytes, blockAlign, fields, num, err);
+  return {
+    headerSizeBytes,
+    fields,
+    numChannels,
+    sampleRateHz,
+    encoding,
+    bitsPerSample: encoding.kind === 'int' ? sampleBytes * 8 : 16,
+    blockAlign,
+    dataOffset: headerSizeBytes,
+    numSamples,
+  };
+}
+
+/** Lines 1 and 2: the magic and the header size; where the field lines start. */
+function headerPreamble(
+  read: ByteReader,
+  fileSize: number,
+  err: HeaderError,
+): { headerSizeBytes: number; fieldsOffset: number } {
   const first = read(0, 16);
   const start = latin1(first);
   if (!start.startsWith(MAGIC)) {
@@ -86,9 +141,18 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
       found: `${fileSize}`,
     });
   }
-  const text = latin1(read(0, headerSizeBytes));
+  return { headerSizeBytes, fieldsOffset: 8 + m[0].length };
+}
+
+/** The `name -i|-r|-sN value` lines from line 3 up to `end_head` (comments and blank lines skipped). */
+function headerFields(
+  text: string,
+  fieldsOffset: number,
+  headerSizeBytes: number,
+  err: HeaderError,
+): Record<string, SphereValue> {
   const fields: Record<string, SphereValue> = {};
-  let pos = 8 + m[0].length;
+  let pos = fieldsOffset;
   let lineNo = 3;
   let ended = false;
   while (pos < text.length) {
@@ -131,33 +195,16 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
       expected: `'end_head' within ${headerSizeBytes} header bytes`,
       found: 'none',
     });
+  return fields;
+}
 
-  const num = (name: string, dflt?: number): number => {
-    const v = fields[name];
-    if (v === undefined) {
-      if (dflt === undefined) throw err(`SPHERE header lacks '${name}'`, { expected: `a '${name}' field` });
-      return dflt;
-    }
-    const n = typeof v === 'number' ? v : Number(v.trim());
-    if (!Number.isFinite(n))
-      throw err(`corrupt SPHERE header field '${name}'`, { expected: 'a number', found: JSON.stringify(v) });
-    return n;
-  };
-  const coding = String(fields.sample_coding ?? 'pcm')
-    .trim()
-    .toLowerCase();
-  if (coding.includes('shorten')) {
-    throw err('shorten-compressed SPHERE not supported, decompress with sph2pipe', {
-      found: `sample_coding ${coding}`,
-    });
-  }
-  const sampleRateHz = Math.round(num('sample_rate'));
-  const numChannels = num('channel_count', 1);
-  const sampleBytes = num('sample_n_bytes', coding === 'ulaw' || coding === 'mu-law' || coding === 'alaw' ? 1 : 2);
-  if (!(sampleRateHz > 0))
-    throw err('corrupt SPHERE header: bad sample_rate', { expected: '> 0', found: `${fields.sample_rate}` });
-  if (!(numChannels >= 1 && Number.isInteger(numChannels)))
-    throw err('corrupt SPHERE header: bad channel_count', { expected: '>= 1', found: `${numChannels}` });
+/** The sample encoding from sample_coding, sample_n_bytes and sample_byte_format. */
+function sampleEncoding(
+  fields: Record<string, SphereValue>,
+  coding: string,
+  sampleBytes: number,
+  err: HeaderError,
+): SampleEncoding {
   const byteFormat = String(fields.sample_byte_format ?? (sampleBytes === 1 ? '1' : '01')).trim();
   let littleEndian: boolean;
   if (sampleBytes === 1) littleEndian = true;
@@ -165,22 +212,35 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
   else if (byteFormat === '10' || byteFormat === '210' || byteFormat === '3210') littleEndian = false;
   else
     throw err('unsupported SPHERE sample_byte_format', { expected: "'01' or '10'", found: JSON.stringify(byteFormat) });
-  let encoding: SampleEncoding;
   if (coding === 'pcm' || coding === '') {
     if (sampleBytes < 2 || sampleBytes > 4)
       throw err('unsupported SPHERE PCM sample size', {
         expected: 'sample_n_bytes 2, 3 or 4',
         found: `${sampleBytes}`,
       });
-    encoding = { kind: 'int', bytes: sampleBytes, littleEndian };
+    return { kind: 'int', bytes: sampleBytes, littleEndian };
   } else if (coding === 'ulaw' || coding === 'mu-law' || coding === 'alaw') {
     if (sampleBytes !== 1)
       throw err(`unsupported SPHERE ${coding} sample size`, { expected: 'sample_n_bytes 1', found: `${sampleBytes}` });
-    encoding = { kind: coding === 'alaw' ? 'alaw' : 'mulaw', bytes: 1, littleEndian: true };
+    return { kind: coding === 'alaw' ? 'alaw' : 'mulaw', bytes: 1, littleEndian: true };
   } else {
     throw err('unsupported SPHERE sample_coding', { expected: 'pcm, ulaw or alaw', found: JSON.stringify(coding) });
   }
-  const blockAlign = sampleBytes * numChannels;
+}
+
+/**
+ * Samples per channel: sample_count, checked against the bytes after the header, or as many
+ * whole blocks as there are; shorten data (magic 'ajkg' after the header) and 0 samples are errors.
+ */
+function sampleCount(
+  read: ByteReader,
+  fileSize: number,
+  headerSizeBytes: number,
+  blockAlign: number,
+  fields: Record<string, SphereValue>,
+  num: NumericField,
+  err: HeaderError,
+): number {
   const available = fileSize - headerSizeBytes;
   const dataStart = read(headerSizeBytes, 4);
   if (dataStart.length === 4 && latin1(dataStart) === 'ajkg') {
@@ -204,17 +264,7 @@ export function parseSphereLayout(read: ByteReader, fileSize: number, file = '')
   }
   if (numSamples === 0)
     throw err('empty audio (0 samples)', { expected: 'at least one sample', found: 'sample_count 0' });
-  return {
-    headerSizeBytes,
-    fields,
-    numChannels,
-    sampleRateHz,
-    encoding,
-    bitsPerSample: encoding.kind === 'int' ? sampleBytes * 8 : 16,
-    blockAlign,
-    dataOffset: headerSizeBytes,
-    numSamples,
-  };
+  return numSamples;
 }
 
 /** The AudioInfo view of a SPHERE layout. */
