@@ -61,7 +61,7 @@ export interface JobGraph {
 
 /** Where shard outputs of a stage live, relative to the experiment directory. */
 export const SHARDS_DIR = '.shards';
-export const SHARD_RECORD = 'shard.json';
+export { SHARD_RECORD } from '../stages/shards.ts';
 
 export function shardsRoot(expDir: string, stage: string): string {
   return join(expDir, SHARDS_DIR, stage);

@@ -68,11 +68,17 @@ import type { TrainConfig } from '../nnet/train.ts';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { mergeSkips } from './common.ts';
 import { moduleJob, runTrainJob, type StudentJobArgs } from './net-jobs.ts';
 import { OptionError, type Schema, type SchemaFor } from './schema.ts';
-import { adoptResumeDir, type StageDefinition } from './stage.ts';
-import { entryOf, timingOf, workerCount, type TrainAcousticModelsResult } from './train.ts';
+import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import {
+  adoptResumeDir,
+  type SkipSummary,
+  type StageContext,
+  type StageDefinition,
+  type StageResult,
+} from './stage.ts';
+import { entryOf, firstSkips, timingOf, workerCount, type TrainAcousticModelsResult } from './train.ts';
 import { backendOption, locateConfigError } from './common.ts';
 
 export interface DistillStudentsOptions {
@@ -143,6 +149,8 @@ export interface DistillStudentsStageOptions extends Partial<DistillStudentsOpti
   alignDir: string;
   outDir: string;
   resume?: boolean;
+  /** Train only this shard's block of the students, listed alone in students.json. */
+  shard?: ShardSpec;
   logger?: Logger;
 }
 
@@ -180,10 +188,23 @@ export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>
 }
 
 /** Train the students into `outDir` and write students.json. */
-export async function distillStudents(
-  opts: DistillStudentsStageOptions,
-): Promise<{ file: StudentsFile; timing: TrainAcousticModelsResult['timing']; skips: Record<string, unknown> }> {
-  const { modelsDir, targetsDir, featuresDir, alignDir, outDir, resume = true, logger = defaultLog, ...rest } = opts;
+export async function distillStudents(opts: DistillStudentsStageOptions): Promise<{
+  file: StudentsFile;
+  timing: TrainAcousticModelsResult['timing'];
+  skips: Record<string, unknown>;
+  coverage: ShardCoverage[];
+}> {
+  const {
+    modelsDir,
+    targetsDir,
+    featuresDir,
+    alignDir,
+    outDir,
+    resume = true,
+    logger = defaultLog,
+    shard,
+    ...rest
+  } = opts;
   const o = resolveDistillStudentsOptions(rest);
   const t0 = Date.now();
   const models = await readModelsFile(modelsDir);
@@ -282,6 +303,9 @@ export async function distillStudents(
       expected: 'at least one target set',
       found: 'none',
     });
+  // A shard of the stage (src/stages/shards.ts) trains its block of the students only.
+  const mine = shard ? shardSlice(plan, shard, 'students') : null;
+  if (mine) plan.splice(0, plan.length, ...mine.items);
 
   const jobs: StudentJobArgs[] = [];
   for (const p of plan) {
@@ -318,9 +342,11 @@ export async function distillStudents(
     `distilling ${jobs.length} student(s) (${plan.map((p) => (p.role === 'control' ? `${p.name}: hard labels only` : `${p.name}: T ${p.set.temperature}, k ${p.set.k}`)).join('; ')}), ${workers} worker(s)`,
   );
   const results =
-    workers === 1 && jobs.length === 1
-      ? [await runTrainJob(jobs[0], { logger })]
-      : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
+    jobs.length === 0
+      ? []
+      : workers === 1 && jobs.length === 1
+        ? [await runTrainJob(jobs[0], { logger })]
+        : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
 
   const counts = new Map<string, { utterances: number; frames: number }>();
   const students: StudentEntry[] = [];
@@ -357,6 +383,7 @@ export async function distillStudents(
   await writeJsonAtomic(join(outDir, STUDENTS_JSON), file);
   return {
     file,
+    coverage: mine ? [mine.coverage] : [],
     timing: { seconds: (Date.now() - t0) / 1000, models: plan.map((p, i) => timingOf(p.name, results[i])) },
     skips: Object.fromEntries(plan.map((p, i) => [p.name, results[i].skips])),
   };
@@ -478,42 +505,77 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
   },
 
   async run(ctx) {
-    const r = await locateConfigError(ctx.recipe, 'stages.distill', () =>
-      distillStudents({
-        ...ctx.options,
-        modelsDir: ctx.inputDir('train'),
-        targetsDir: ctx.inputDir('targets'),
-        featuresDir: ctx.inputDir('features'),
-        alignDir: ctx.inputDir('align'),
-        outDir: ctx.resumeDir,
-        resume: true,
-        logger: ctx.log, // an interrupted run continues from each student's last epoch
-      }),
-    );
-    await adoptResumeDir(ctx);
-    const skips = Object.values(r.skips).map(
-      (s) =>
-        (
-          s as {
-            train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] };
-          }
-        ).train,
-    );
-    return {
-      counts: {
-        students: r.file.students.filter((s) => s.role !== 'control').length,
-        ...(ctx.options.control ? { control: 1 } : {}),
-      },
-      skipped: mergeSkips(skips.slice(0, 1)),
-      details: {
-        accuracy: Object.fromEntries(
-          r.file.students.map((s) => [
-            s.name,
-            { bestEpoch: s.bestEpoch, [s.accuracyOn]: s.bestAccuracy, temperature: s.temperature, k: s.k },
-          ]),
-        ),
-        timing: r.timing,
-      },
-    };
+    const r = await distillInto(ctx);
+    return distillStageResult(r.file, firstSkips(r), [r.timing], ctx.options.control);
+  },
+
+  // Shards: blocks of the students (each an independent job); the merge joins students.json's lists.
+  shards: {
+    unit: 'students',
+    async run(ctx, shard) {
+      const r = await distillInto(ctx, shard);
+      return { ...distillStageResult(r.file, firstSkips(r), [r.timing], ctx.options.control), coverage: r.coverage };
+    },
+    async merge(ctx, shards) {
+      const file = (await mergeListedJson(shards, STUDENTS_JSON, 'students', ctx.outDir)) as unknown as StudentsFile;
+      await copyShardEntries(
+        shards.map((s) => s.dir),
+        ctx.outDir,
+        { skip: [STUDENTS_JSON] },
+      );
+      const skipped = shards.find((s) => s.coverage.some((c) => c.start < c.end))?.skipped;
+      return distillStageResult(
+        file,
+        skipped,
+        shards.map((s) => s.details?.timing),
+        ctx.options.control,
+      );
+    },
   },
 };
+
+/** Train the students (all, or a shard's block) in the resume directory, so an interrupted run continues from each student's last epoch; then it becomes the output. */
+async function distillInto(
+  ctx: StageContext<DistillStageOptions>,
+  shard?: ShardSpec,
+): ReturnType<typeof distillStudents> {
+  const r = await locateConfigError(ctx.recipe, 'stages.distill', () =>
+    distillStudents({
+      ...ctx.options,
+      modelsDir: ctx.inputDir('train'),
+      targetsDir: ctx.inputDir('targets'),
+      featuresDir: ctx.inputDir('features'),
+      alignDir: ctx.inputDir('align'),
+      outDir: ctx.resumeDir,
+      resume: true,
+      logger: ctx.log,
+      ...(shard ? { shard } : {}),
+    }),
+  );
+  await adoptResumeDir(ctx);
+  return r;
+}
+
+function distillStageResult(
+  f: StudentsFile,
+  skipped: SkipSummary | undefined,
+  timing: unknown[],
+  control: boolean,
+): StageResult {
+  return {
+    counts: {
+      students: f.students.filter((s) => s.role !== 'control').length,
+      ...(control ? { control: 1 } : {}),
+    },
+    ...(skipped ? { skipped } : {}),
+    details: {
+      accuracy: Object.fromEntries(
+        f.students.map((s) => [
+          s.name,
+          { bestEpoch: s.bestEpoch, [s.accuracyOn]: s.bestAccuracy, temperature: s.temperature, k: s.k },
+        ]),
+      ),
+      timing: timing.length === 1 ? timing[0] : timing,
+    },
+  };
+}

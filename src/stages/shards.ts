@@ -17,10 +17,14 @@ import { join } from 'node:path';
 import { shardRange } from '../features/compute.ts';
 import type { ShardSpec } from '../features/store.ts';
 import { FormatError } from '../util/errors.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
 import type { StageContext, StageResult } from './stage.ts';
 
 export type { ShardSpec } from '../features/store.ts';
 export { shardRange } from '../features/compute.ts';
+
+/** A shard's record (src/pipeline/jobs-run.ts), next to its outputs; never an output itself. */
+export const SHARD_RECORD = 'shard.json';
 
 /** Units [start, end) of `total` in one group (a split's utterances, the models) that a shard did. */
 export interface ShardCoverage {
@@ -79,7 +83,7 @@ export async function copyShardEntries(
   outDir: string,
   opts: { skip?: readonly string[]; shared?: readonly string[] } = {},
 ): Promise<void> {
-  const skip = new Set(opts.skip ?? []);
+  const skip = new Set([SHARD_RECORD, ...(opts.skip ?? [])]);
   const shared = new Set(opts.shared ?? []);
   const from = new Map<string, string>();
   for (const dir of shardDirs) {
@@ -98,4 +102,49 @@ export async function copyShardEntries(
       await fsp.cp(join(dir, entry), target, { recursive: true });
     }
   }
+}
+
+/**
+ * A JSON summary that lists the stage's units (models.json `models`, students.json `students`,
+ * targets.json `sets`): the shards' files joined, their lists in shard order, every other key the
+ * same in all of them (else a FormatError naming the file), written as the whole stage writes it.
+ * Shards without the file (no unit) are passed over.
+ */
+export async function mergeListedJson(
+  shards: readonly ShardOutput[],
+  file: string,
+  listKey: string,
+  outDir: string,
+): Promise<Record<string, unknown>> {
+  let merged: Record<string, unknown> | null = null;
+  let firstPath = '';
+  for (const s of shards) {
+    const path = join(s.dir, file);
+    if (!existsSync(path)) continue;
+    const j = JSON.parse(await fsp.readFile(path, 'utf8')) as Record<string, unknown>;
+    const list = j[listKey];
+    if (!Array.isArray(list))
+      throw new FormatError(`no list '${listKey}'`, { file: path, expected: `${file} with a '${listKey}' array` });
+    if (!merged) {
+      merged = j;
+      firstPath = path;
+      continue;
+    }
+    const rest = (x: Record<string, unknown>) => JSON.stringify({ ...x, [listKey]: null });
+    if (rest(j) !== rest(merged)) {
+      throw new FormatError(`shards disagree on ${file} besides its ${listKey}`, {
+        file: path,
+        expected: `the same as ${firstPath}`,
+        found: 'other values',
+      });
+    }
+    merged[listKey] = [...(merged[listKey] as unknown[]), ...list];
+  }
+  if (!merged)
+    throw new FormatError(`no shard wrote ${file}`, {
+      file: shards[0]?.dir ?? outDir,
+      expected: `${file} in at least one shard`,
+    });
+  await writeJsonAtomic(join(outDir, file), merged);
+  return merged;
 }

@@ -53,7 +53,8 @@ import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import type { StageDefinition } from './stage.ts';
+import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import type { StageContext, StageDefinition, StageResult } from './stage.ts';
 import { backendOption, locateConfigError } from './common.ts';
 
 export interface MakeTargetsOptions {
@@ -113,6 +114,8 @@ export interface MakeSoftTargetSetsOptions extends Partial<MakeTargetsOptions> {
   featuresDir: string;
   alignDir: string;
   outDir: string;
+  /** Make only this shard's block of the target sets (main, sweep, dense), listed alone in targets.json. */
+  shard?: ShardSpec;
   logger?: Logger;
 }
 
@@ -188,8 +191,8 @@ export async function loadMembers(
 /** Write the target sets of the training split (main, sweep, dense) and targets.json. */
 export async function makeSoftTargetSets(
   opts: MakeSoftTargetSetsOptions,
-): Promise<{ file: TargetsFile; seconds: number }> {
-  const { modelsDir, featuresDir, alignDir, outDir, logger = defaultLog, ...rest } = opts;
+): Promise<{ file: TargetsFile; seconds: number; coverage: ShardCoverage[] }> {
+  const { modelsDir, featuresDir, alignDir, outDir, logger = defaultLog, shard, ...rest } = opts;
   const o = resolveMakeTargetsOptions(rest);
   const t0 = Date.now();
   const models = await readModelsFile(modelsDir);
@@ -239,6 +242,9 @@ export async function makeSoftTargetSets(
       },
     });
   for (const p of plan) resolveSoftTargetConfig(p.config);
+  // A shard of the stage (src/stages/shards.ts) makes its block of the sets only.
+  const mine = shard ? shardSlice(plan, shard, 'target sets') : null;
+  if (mine) plan.splice(0, plan.length, ...mine.items);
 
   // Without the copies: only when the features have some (otherwise nothing is left out).
   let hasCopies = false;
@@ -259,10 +265,12 @@ export async function makeSoftTargetSets(
     uttToSpeaker: files.uttToSpeaker,
   });
   const source = select ? select.apply(arrow) : arrow;
-  const members = await loadMembers(modelsDir, models, source, inv.numSenones, {
-    batchSize: o.inferenceBatchSize,
-    what: `features ${files.features[0]}`,
-  });
+  const members = plan.length
+    ? await loadMembers(modelsDir, models, source, inv.numSenones, {
+        batchSize: o.inferenceBatchSize,
+        what: `features ${files.features[0]}`,
+      })
+    : [];
   const sets: TargetSetEntry[] = [];
   try {
     for (const p of plan) {
@@ -318,7 +326,7 @@ export async function makeSoftTargetSets(
     ...(originalsOnly ? { vtlpCopies: false as const } : {}),
   };
   await writeJsonAtomic(join(outDir, TARGETS_JSON), file);
-  return { file, seconds: (Date.now() - t0) / 1000 };
+  return { file, seconds: (Date.now() - t0) / 1000, coverage: mine ? [mine.coverage] : [] };
 }
 
 export type TargetsStageOptions = MakeTargetsOptions;
@@ -413,31 +421,64 @@ export const targetsStage: StageDefinition<TargetsStageOptions> = {
   schema: TARGETS_SCHEMA,
 
   async run(ctx) {
-    const r = await locateConfigError(ctx.recipe, 'stages.targets', () =>
-      makeSoftTargetSets({
-        ...ctx.options,
-        modelsDir: ctx.inputDir('train'),
-        featuresDir: ctx.inputDir('features'),
-        alignDir: ctx.inputDir('align'),
-        outDir: ctx.outDir,
-        logger: ctx.log,
-      }),
-    );
-    const main = r.file.sets[0];
-    return {
-      counts: { sets: r.file.sets.length, teachers: r.file.teachers.length, frames: main.frames, k: main.k },
-      details: {
-        sets: r.file.sets.map((s) => ({
-          name: s.name,
-          temperature: s.temperature,
-          k: s.k,
-          meanKeptMass: s.meanKeptMass,
-          bytesPerFrame: s.bytesPerFrame,
-          denseBytesPerFrame: s.denseBytesPerFrame,
-          ensembleFrameAccuracy: s.ensembleFrameAccuracy,
-        })),
-        timing: { seconds: r.seconds },
-      },
-    };
+    const r = await targetsInto(ctx);
+    return targetsStageResult(r.file, [r.seconds]);
+  },
+
+  // Shards: blocks of the target sets (main, sweep temperatures, dense); the merge joins targets.json's lists.
+  shards: {
+    unit: 'target sets',
+    async run(ctx, shard) {
+      const r = await targetsInto(ctx, shard);
+      return { ...targetsStageResult(r.file, [r.seconds]), coverage: r.coverage };
+    },
+    async merge(ctx, shards) {
+      const file = (await mergeListedJson(shards, TARGETS_JSON, 'sets', ctx.outDir)) as unknown as TargetsFile;
+      await copyShardEntries(
+        shards.map((s) => s.dir),
+        ctx.outDir,
+        { skip: [TARGETS_JSON] },
+      );
+      return targetsStageResult(
+        file,
+        shards.map((s) => (s.details?.timing as { seconds: number } | undefined)?.seconds ?? 0),
+      );
+    },
   },
 };
+
+async function targetsInto(
+  ctx: StageContext<TargetsStageOptions>,
+  shard?: ShardSpec,
+): ReturnType<typeof makeSoftTargetSets> {
+  return locateConfigError(ctx.recipe, 'stages.targets', () =>
+    makeSoftTargetSets({
+      ...ctx.options,
+      modelsDir: ctx.inputDir('train'),
+      featuresDir: ctx.inputDir('features'),
+      alignDir: ctx.inputDir('align'),
+      outDir: ctx.outDir,
+      logger: ctx.log,
+      ...(shard ? { shard } : {}),
+    }),
+  );
+}
+
+function targetsStageResult(f: TargetsFile, seconds: number[]): StageResult {
+  const main = f.sets[0];
+  return {
+    counts: { sets: f.sets.length, teachers: f.teachers.length, frames: main?.frames ?? 0, k: main?.k ?? 0 },
+    details: {
+      sets: f.sets.map((s) => ({
+        name: s.name,
+        temperature: s.temperature,
+        k: s.k,
+        meanKeptMass: s.meanKeptMass,
+        bytesPerFrame: s.bytesPerFrame,
+        denseBytesPerFrame: s.denseBytesPerFrame,
+        ensembleFrameAccuracy: s.ensembleFrameAccuracy,
+      })),
+      timing: { seconds: seconds.length === 1 ? seconds[0] : seconds },
+    },
+  };
+}

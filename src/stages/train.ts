@@ -56,7 +56,14 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { backendOption, locateConfigError, mergeSkips } from './common.ts';
 import { moduleJob, runTrainJob, type TrainJobArgs } from './net-jobs.ts';
 import { type Schema, type SchemaFor } from './schema.ts';
-import { adoptResumeDir, type StageDefinition } from './stage.ts';
+import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import {
+  adoptResumeDir,
+  type SkipSummary,
+  type StageContext,
+  type StageDefinition,
+  type StageResult,
+} from './stage.ts';
 
 export interface TrainModelsOptions {
   /** Hidden ReLU layers L. Default 3. */
@@ -159,11 +166,15 @@ export interface TrainAcousticModelsOptions extends Partial<TrainModelsOptions> 
   seed?: number;
   /** Resume from checkpoints in outDir (the CLI). Default true. */
   resume?: boolean;
+  /** Train only this shard's block of the models (baseline, members, fraction baseline), listed alone in models.json. */
+  shard?: ShardSpec;
   logger?: Logger;
 }
 
 export interface TrainAcousticModelsResult {
   file: ModelsFile;
+  /** With `shard`: the models it trained (src/stages/shards.ts). */
+  coverage: ShardCoverage[];
   /** Wall-clock seconds and training speed (not written: outputs stay byte-identical). */
   timing: {
     seconds: number;
@@ -262,7 +273,7 @@ export function workerCount(maxWorkers: number, jobs: number): number {
 
 /** Train the baseline, the members (and the small-fraction baseline) into `outDir`. */
 export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Promise<TrainAcousticModelsResult> {
-  const { featuresDir, alignDir, outDir, seed = 0, resume = true, logger = defaultLog, ...rest } = opts;
+  const { featuresDir, alignDir, outDir, seed = 0, resume = true, logger = defaultLog, shard, ...rest } = opts;
   const o = resolveTrainModelsOptions(rest);
   const t0 = Date.now();
   const trainFiles = await findSplitFiles(featuresDir, alignDir, o.trainSplit, logger);
@@ -276,7 +287,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
   const featureConfig = featMeta.featureConfig as unknown as Record<string, unknown>;
 
   const subset: SubsetSpec | null = o.smallFraction !== null ? { fraction: o.smallFraction, seed } : null;
-  const plan: { name: string; role: ModelRole; seed: number; subset: SubsetSpec | null }[] = [
+  const allModels: { name: string; role: ModelRole; seed: number; subset: SubsetSpec | null }[] = [
     { name: 'baseline', role: 'baseline', seed, subset: null },
     ...Array.from({ length: o.members }, (_, k) => ({
       name: `member-${k + 1}`,
@@ -285,7 +296,9 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
       subset: null,
     })),
   ];
-  if (subset) plan.push({ name: 'fraction-baseline', role: 'fraction-baseline', seed, subset });
+  if (subset) allModels.push({ name: 'fraction-baseline', role: 'fraction-baseline', seed, subset });
+  const mine = shard ? shardSlice(allModels, shard, 'models') : null;
+  const plan = mine?.items ?? allModels;
 
   const counts = new Map<string, { utterances: number; frames: number }>();
   counts.set('all', await countSource(await openDataSource(dataSpecOf(trainFiles, null, o.vtlpCopies))));
@@ -321,9 +334,11 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
     `training ${jobs.length} models (${plan.map((p) => p.name).join(', ')}) ${o.hiddenLayers}x${o.hiddenUnits}, ${workers} worker(s)`,
   );
   const results =
-    workers === 1 && jobs.length === 1
-      ? [await runTrainJob(jobs[0], { logger })]
-      : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
+    jobs.length === 0
+      ? []
+      : workers === 1 && jobs.length === 1
+        ? [await runTrainJob(jobs[0], { logger })]
+        : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
 
   const models: ModelEntry[] = [];
   for (let i = 0; i < plan.length; i++) {
@@ -337,7 +352,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
     format: MODELS_FORMAT,
     version: 1,
     inventory,
-    trainConfig: stripSeed(resolveTrainConfig(jobs[0].config)),
+    trainConfig: stripSeed(resolveTrainConfig(modelTrainConfig(o, inventory, featureConfig, seed))),
     data: { trainSplit: o.trainSplit, devSplit: o.devSplit, smallFraction: o.smallFraction, vtlpCopies: o.vtlpCopies },
     models,
   };
@@ -348,6 +363,7 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
     );
   return {
     file,
+    coverage: mine ? [mine.coverage] : [],
     timing: { seconds: (Date.now() - t0) / 1000, models: plan.map((p, i) => timingOf(p.name, results[i])) },
     skips: Object.fromEntries(plan.map((p, i) => [p.name, results[i].skips])),
   };
@@ -541,42 +557,72 @@ export const trainStage: StageDefinition<TrainStageOptions> = {
   netSeeded: true,
 
   async run(ctx) {
-    // Trained in the resume directory: an interrupted run continues from each net's last epoch.
-    const r = await locateConfigError(ctx.recipe, 'stages.train', () =>
-      trainAcousticModels({
-        ...ctx.options,
-        featuresDir: ctx.inputDir('features'),
-        alignDir: ctx.inputDir('align'),
-        outDir: ctx.resumeDir,
-        seed: ctx.recipe.netSeed ?? ctx.recipe.seed,
-        resume: true,
-        logger: ctx.log,
-      }),
-    );
-    await adoptResumeDir(ctx);
-    const f = r.file;
-    const skips = Object.values(r.skips).map(
-      (s) =>
-        (
-          s as {
-            train: { done: number; skipped: number; reasons: { reason: string; count: number; examples: string[] }[] };
-          }
-        ).train,
-    );
-    return {
-      counts: {
-        models: f.models.length,
-        members: f.models.filter((m) => m.role === 'member').length,
-        senones: f.inventory.numSenones,
-        trainFrames: f.models[0].trainFrames,
-      },
-      skipped: mergeSkips(skips.slice(0, 1)),
-      details: {
-        accuracy: Object.fromEntries(
-          f.models.map((m) => [m.name, { bestEpoch: m.bestEpoch, [m.accuracyOn]: m.bestAccuracy }]),
-        ),
-        timing: r.timing,
-      },
-    };
+    const r = await trainInto(ctx);
+    return trainStageResult(r.file, firstSkips(r), [r.timing]);
+  },
+
+  // Shards: blocks of the models (each an independent job); the merge joins models.json's lists.
+  shards: {
+    unit: 'models',
+    async run(ctx, shard) {
+      const r = await trainInto(ctx, shard);
+      return { ...trainStageResult(r.file, firstSkips(r), [r.timing]), coverage: r.coverage };
+    },
+    async merge(ctx, shards) {
+      const file = (await mergeListedJson(shards, MODELS_JSON, 'models', ctx.outDir)) as unknown as ModelsFile;
+      await copyShardEntries(
+        shards.map((s) => s.dir),
+        ctx.outDir,
+        { skip: [MODELS_JSON] },
+      );
+      const skipped = shards.find((s) => s.coverage.some((c) => c.start < c.end))?.skipped;
+      return trainStageResult(
+        file,
+        skipped,
+        shards.map((s) => s.details?.timing),
+      );
+    },
   },
 };
+
+/** Train (all models, or a shard's block) in the resume directory, so an interrupted run continues from each net's last epoch; then it becomes the output. */
+async function trainInto(ctx: StageContext<TrainStageOptions>, shard?: ShardSpec): Promise<TrainAcousticModelsResult> {
+  const r = await locateConfigError(ctx.recipe, 'stages.train', () =>
+    trainAcousticModels({
+      ...ctx.options,
+      featuresDir: ctx.inputDir('features'),
+      alignDir: ctx.inputDir('align'),
+      outDir: ctx.resumeDir,
+      seed: ctx.recipe.netSeed ?? ctx.recipe.seed,
+      resume: true,
+      logger: ctx.log,
+      ...(shard ? { shard } : {}),
+    }),
+  );
+  await adoptResumeDir(ctx);
+  return r;
+}
+
+/** The training split's skips as the first model saw them (train and distill). */
+export function firstSkips(r: { skips: Record<string, unknown> }): SkipSummary | undefined {
+  const first = Object.values(r.skips)[0] as { train: SkipSummary } | undefined;
+  return first ? mergeSkips([first.train]) : undefined;
+}
+
+function trainStageResult(f: ModelsFile, skipped: SkipSummary | undefined, timing: unknown[]): StageResult {
+  return {
+    counts: {
+      models: f.models.length,
+      members: f.models.filter((m) => m.role === 'member').length,
+      senones: f.inventory.numSenones,
+      trainFrames: f.models[0]?.trainFrames ?? 0,
+    },
+    ...(skipped ? { skipped } : {}),
+    details: {
+      accuracy: Object.fromEntries(
+        f.models.map((m) => [m.name, { bestEpoch: m.bestEpoch, [m.accuracyOn]: m.bestAccuracy }]),
+      ),
+      timing: timing.length === 1 ? timing[0] : timing,
+    },
+  };
+}
