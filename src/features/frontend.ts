@@ -140,6 +140,8 @@ export class SpectrumFrontend {
   readonly wasm: WasmSpectrum | null;
   /** The current frame's spectrum is already in wasm memory (prepared there, not in `frame`). */
   private doneInWasm = false;
+  /** Sum and sum of squares of the frame's samples, left by the preparation steps (no allocation per frame). */
+  private readonly frameSums = new Float64Array(2);
 
   constructor(options: FrameOptions, sampleRateHz: number, engine: SpectrumEngine = 'wasm') {
     if (options.sampleRateHz !== undefined && options.sampleRateHz !== sampleRateHz) {
@@ -211,8 +213,7 @@ export class SpectrumFrontend {
     const win = this.window;
     const p = o.preemphCoeff;
     const start = firstSampleOfFrame(t, this.geometry);
-    const n = samples.length;
-    const inside = start >= 0 && start + windowSize <= n;
+    const inside = start >= 0 && start + windowSize <= samples.length;
     this.dcCoef = 0;
     this.doneInWasm = false;
     const fast = inside && this.canFoldDc && !exactFrame && !(o.dither !== 0 && rng);
@@ -225,103 +226,15 @@ export class SpectrumFrontend {
       this.doneInWasm = true;
       return wantRawEnergy ? this.rawLogEnergy(w.sums[0] * scale, w.sums[1] * scale * scale) : NaN;
     }
+    const sums = this.frameSums;
     if (fast) {
-      // Fast path, one pass: y[i] = (x[i] - p x[i-1]) w[i] with x[-1] = x[0]; the DC offset
-      // m contributes -m (1 - p) w[i], removed after the FFT. The raw energy is
-      // sum (x - m)^2 = (n sum x^2 - (sum x)^2) / n, exact for int16-valued samples.
-      // The scale is folded into the window and the sums run over the unscaled samples with
-      // four partial sums (one running sum is bound by the latency of the adds); for
-      // int16-valued samples and a power-of-two scale (the default 32768) every value is
-      // bit-identical to scaling each sample first.
-      const sw = this.scaledWindowFor(scale);
-      let s0 = 0,
-        s1 = 0,
-        s2 = 0,
-        s3 = 0;
-      let q0 = 0,
-        q1 = 0,
-        q2 = 0,
-        q3 = 0;
-      let prev = samples[start];
-      let i = 0;
-      const n4 = windowSize - 3;
-      if (wantRawEnergy) {
-        for (; i < n4; i += 4) {
-          const j = start + i;
-          const v0 = samples[j],
-            v1 = samples[j + 1],
-            v2 = samples[j + 2],
-            v3 = samples[j + 3];
-          frame[i] = (v0 - p * prev) * sw[i];
-          frame[i + 1] = (v1 - p * v0) * sw[i + 1];
-          frame[i + 2] = (v2 - p * v1) * sw[i + 2];
-          frame[i + 3] = (v3 - p * v2) * sw[i + 3];
-          prev = v3;
-          s0 += v0;
-          s1 += v1;
-          s2 += v2;
-          s3 += v3;
-          q0 += v0 * v0;
-          q1 += v1 * v1;
-          q2 += v2 * v2;
-          q3 += v3 * v3;
-        }
-      } else {
-        for (; i < n4; i += 4) {
-          const j = start + i;
-          const v0 = samples[j],
-            v1 = samples[j + 1],
-            v2 = samples[j + 2],
-            v3 = samples[j + 3];
-          frame[i] = (v0 - p * prev) * sw[i];
-          frame[i + 1] = (v1 - p * v0) * sw[i + 1];
-          frame[i + 2] = (v2 - p * v1) * sw[i + 2];
-          frame[i + 3] = (v3 - p * v2) * sw[i + 3];
-          prev = v3;
-          s0 += v0;
-          s1 += v1;
-          s2 += v2;
-          s3 += v3;
-        }
-      }
-      for (; i < windowSize; i++) {
-        const v = samples[start + i];
-        frame[i] = (v - p * prev) * sw[i];
-        prev = v;
-        s0 += v;
-        q0 += v * v;
-      }
-      const sum = (s0 + s1 + (s2 + s3)) * scale;
-      if (o.removeDcOffset) this.dcCoef = (sum / windowSize) * (1 - p);
-      return wantRawEnergy ? this.rawLogEnergy(sum, (q0 + q1 + (q2 + q3)) * scale * scale) : NaN;
+      this.prepareFrameFolded(samples, start, scale, wantRawEnergy);
+      if (o.removeDcOffset) this.dcCoef = (sums[0] / windowSize) * (1 - p);
+      return wantRawEnergy ? this.rawLogEnergy(sums[0], sums[1]) : NaN;
     }
-    let sum = 0;
-    if (inside) {
-      for (let i = 0; i < windowSize; i++) {
-        const v = samples[start + i] * scale;
-        frame[i] = v;
-        sum += v;
-      }
-    } else {
-      // snipEdges = false: reflect the signal at both ends, as Kaldi.
-      for (let i = 0; i < windowSize; i++) {
-        let s = start + i;
-        while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
-        const v = samples[s] * scale;
-        frame[i] = v;
-        sum += v;
-      }
-    }
-    if (o.dither !== 0 && rng) {
-      const d = o.dither;
-      sum = 0;
-      for (let i = 0; i < windowSize; i++) {
-        const v = frame[i] + rng.gauss() * d;
-        frame[i] = v;
-        sum += v;
-      }
-    }
-    let mean = o.removeDcOffset ? sum / windowSize : 0;
+    this.cutFrame(samples, start, inside, scale);
+    if (o.dither !== 0 && rng) this.ditherFrame(rng);
+    let mean = o.removeDcOffset ? sums[0] / windowSize : 0;
     let rawLogEnergy = NaN;
     if (wantRawEnergy) {
       let e = 0;
@@ -343,6 +256,124 @@ export class SpectrumFrontend {
       for (let i = 0; i < windowSize; i++) frame[i] = (frame[i] - mean) * win[i];
     }
     return rawLogEnergy;
+  }
+
+  /**
+   * The JavaScript fast path, one pass: y[i] = (x[i] - p x[i-1]) w[i] with x[-1] = x[0]; the DC
+   * offset m contributes -m (1 - p) w[i], which computePower() removes after the FFT. Leaves the
+   * sum and sum of squares of the scaled samples in frameSums: the raw energy is
+   * sum (x - m)^2 = (n sum x^2 - (sum x)^2) / n, exact for int16-valued samples.
+   * The scale is folded into the window and the sums run over the unscaled samples with
+   * four partial sums (one running sum is bound by the latency of the adds); for
+   * int16-valued samples and a power-of-two scale (the default 32768) every value is
+   * bit-identical to scaling each sample first.
+   */
+  private prepareFrameFolded(samples: Float32Array, start: number, scale: number, wantRawEnergy: boolean): void {
+    const { windowSize } = this.geometry;
+    const frame = this.frame;
+    const p = this.options.preemphCoeff;
+    const sw = this.scaledWindowFor(scale);
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0;
+    let q0 = 0,
+      q1 = 0,
+      q2 = 0,
+      q3 = 0;
+    let prev = samples[start];
+    let i = 0;
+    const n4 = windowSize - 3;
+    if (wantRawEnergy) {
+      for (; i < n4; i += 4) {
+        const j = start + i;
+        const v0 = samples[j],
+          v1 = samples[j + 1],
+          v2 = samples[j + 2],
+          v3 = samples[j + 3];
+        frame[i] = (v0 - p * prev) * sw[i];
+        frame[i + 1] = (v1 - p * v0) * sw[i + 1];
+        frame[i + 2] = (v2 - p * v1) * sw[i + 2];
+        frame[i + 3] = (v3 - p * v2) * sw[i + 3];
+        prev = v3;
+        s0 += v0;
+        s1 += v1;
+        s2 += v2;
+        s3 += v3;
+        q0 += v0 * v0;
+        q1 += v1 * v1;
+        q2 += v2 * v2;
+        q3 += v3 * v3;
+      }
+    } else {
+      for (; i < n4; i += 4) {
+        const j = start + i;
+        const v0 = samples[j],
+          v1 = samples[j + 1],
+          v2 = samples[j + 2],
+          v3 = samples[j + 3];
+        frame[i] = (v0 - p * prev) * sw[i];
+        frame[i + 1] = (v1 - p * v0) * sw[i + 1];
+        frame[i + 2] = (v2 - p * v1) * sw[i + 2];
+        frame[i + 3] = (v3 - p * v2) * sw[i + 3];
+        prev = v3;
+        s0 += v0;
+        s1 += v1;
+        s2 += v2;
+        s3 += v3;
+      }
+    }
+    for (; i < windowSize; i++) {
+      const v = samples[start + i];
+      frame[i] = (v - p * prev) * sw[i];
+      prev = v;
+      s0 += v;
+      q0 += v * v;
+    }
+    this.frameSums[0] = (s0 + s1 + (s2 + s3)) * scale;
+    this.frameSums[1] = (q0 + q1 + (q2 + q3)) * scale * scale;
+  }
+
+  /**
+   * Kaldi ExtractWindow: copy the frame's scaled samples into `frame` (reflected at both ends of
+   * the signal when the frame is not inside it: snipEdges = false), their sum into frameSums[0].
+   */
+  private cutFrame(samples: Float32Array, start: number, inside: boolean, scale: number): void {
+    const { windowSize } = this.geometry;
+    const frame = this.frame;
+    const n = samples.length;
+    let sum = 0;
+    if (inside) {
+      for (let i = 0; i < windowSize; i++) {
+        const v = samples[start + i] * scale;
+        frame[i] = v;
+        sum += v;
+      }
+    } else {
+      // snipEdges = false: reflect the signal at both ends, as Kaldi.
+      for (let i = 0; i < windowSize; i++) {
+        let s = start + i;
+        while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
+        const v = samples[s] * scale;
+        frame[i] = v;
+        sum += v;
+      }
+    }
+    this.frameSums[0] = sum;
+  }
+
+  /** Add Gaussian dither (standard deviation options.dither) to the cut frame; its new sum into frameSums[0]. */
+  private ditherFrame(rng: Rng): void {
+    const { windowSize } = this.geometry;
+    const frame = this.frame;
+    const d = this.options.dither;
+    let sum = 0;
+    for (let i = 0; i < windowSize; i++) {
+      const v = frame[i] + rng.gauss() * d;
+      frame[i] = v;
+      sum += v;
+    }
+    this.frameSums[0] = sum;
   }
 
   /**
