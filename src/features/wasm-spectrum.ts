@@ -218,6 +218,20 @@ function dft(ar: Arith, a: Cx[]): Cx[] {
   return out;
 }
 
+/** Where one Stockham pass reads and writes: the split (re, im) arrays and its twiddle table. */
+interface PassBuffers {
+  inRe: number;
+  inIm: number;
+  outRe: number;
+  outIm: number;
+  tw: number;
+}
+
+/** Which twiddle locals (wr, wi) output j of a butterfly is multiplied by; null for none. */
+type TwiddleLocals = (j: number) => [number, number] | null;
+/** Store output j's re or im part; `value` pushes it. */
+type StoreOutput = (j: number, part: 're' | 'im', value: () => void) => void;
+
 /**
  * One Stockham pass from (inRe, inIm) to (outRe, outIm). First pass (s = 1, m >= 2): lanes are
  * p and p + 1, twiddle vectors from the table, outputs stored lane by lane. Later passes
@@ -233,69 +247,110 @@ function emitPass(
   outIm: number,
   tw: number,
 ): void {
-  const { radix: r, s, m } = pass;
   const ar = new Arith(f);
   const inB = f.local(I32),
     outB = f.local(I32);
+  const bufs: PassBuffers = { inRe, inIm, outRe, outIm, tw };
+  if (first) emitFirstPass(f, ar, pass, bufs, inB, outB);
+  else emitLaterPass(f, ar, pass, bufs, inB, outB);
+}
+
+/**
+ * One radix-r butterfly at byte offset inB: load its r inputs (stride s m), the unrolled DFT,
+ * then each output twiddled (or not) and handed to `store`.
+ */
+function emitButterfly(
+  f: FunctionBuilder,
+  ar: Arith,
+  pass: PassPlan,
+  bufs: PassBuffers,
+  inB: number,
+  twiddles: TwiddleLocals,
+  store: StoreOutput,
+): void {
+  const { radix: r, s, m } = pass;
   const inStride = 8 * s * m;
-  const body = (
-    twiddles: (j: number) => [number, number] | null,
-    store: (j: number, part: 're' | 'im', value: () => void) => void,
-  ): void => {
-    const inputs: Cx[] = [];
-    for (let k = 0; k < r; k++) {
-      const re = ar.define(() => f.get(inB).vload(inRe + k * inStride));
-      const im = ar.define(() => f.get(inB).vload(inIm + k * inStride));
-      inputs.push({ re, im });
-    }
-    dft(ar, inputs).forEach((a, j) => {
-      const w = twiddles(j);
-      for (const part of ['re', 'im'] as const) {
-        store(j, part, () => (w ? ar.pushTwiddled(a, w[0], w[1], part) : ar.push(a[part])));
-      }
-    });
-  };
-  if (first) {
-    if (s !== 1 || m < 2) throw new Error('first pass must have stride 1 and m >= 2');
-    const p = f.local(I32),
-      twB = f.local(I32);
-    const wr = f.local(V128),
-      wi = f.local(V128),
-      val = f.local(V128);
-    f.forLoop(p, 0, { value: m }, 2, () => {
-      f.get(p).i32(3).op(Op.i32Shl).set(inB);
-      f.get(p)
-        .i32(8 * r)
-        .op(Op.i32Mul)
-        .set(outB);
-      f.get(p)
-        .i32(16 * (r - 1))
-        .op(Op.i32Mul)
-        .set(twB);
-      body(
-        (j) => {
-          if (j === 0) return null;
-          f.get(twB)
-            .vload(tw + 32 * (j - 1))
-            .set(wr);
-          f.get(twB)
-            .vload(tw + 32 * (j - 1) + 16)
-            .set(wi);
-          return [wr, wi];
-        },
-        (j, part, value) => {
-          value();
-          f.set(val);
-          const base = (part === 're' ? outRe : outIm) + 8 * j;
-          f.get(outB).get(val).vstoreLane(base, 0);
-          f.get(outB)
-            .get(val)
-            .vstoreLane(base + 8 * r, 1);
-        },
-      );
-    });
-    return;
+  const inputs: Cx[] = [];
+  for (let k = 0; k < r; k++) {
+    const re = ar.define(() => f.get(inB).vload(bufs.inRe + k * inStride));
+    const im = ar.define(() => f.get(inB).vload(bufs.inIm + k * inStride));
+    inputs.push({ re, im });
   }
+  dft(ar, inputs).forEach((a, j) => {
+    const w = twiddles(j);
+    for (const part of ['re', 'im'] as const) {
+      store(j, part, () => (w ? ar.pushTwiddled(a, w[0], w[1], part) : ar.push(a[part])));
+    }
+  });
+}
+
+/** The first pass (stride 1): lanes p and p + 1, twiddle vectors from the table, stores lane by lane. */
+function emitFirstPass(
+  f: FunctionBuilder,
+  ar: Arith,
+  pass: PassPlan,
+  bufs: PassBuffers,
+  inB: number,
+  outB: number,
+): void {
+  const { radix: r, s, m } = pass;
+  const { outRe, outIm, tw } = bufs;
+  if (s !== 1 || m < 2) throw new Error('first pass must have stride 1 and m >= 2');
+  const p = f.local(I32),
+    twB = f.local(I32);
+  const wr = f.local(V128),
+    wi = f.local(V128),
+    val = f.local(V128);
+  f.forLoop(p, 0, { value: m }, 2, () => {
+    f.get(p).i32(3).op(Op.i32Shl).set(inB);
+    f.get(p)
+      .i32(8 * r)
+      .op(Op.i32Mul)
+      .set(outB);
+    f.get(p)
+      .i32(16 * (r - 1))
+      .op(Op.i32Mul)
+      .set(twB);
+    emitButterfly(
+      f,
+      ar,
+      pass,
+      bufs,
+      inB,
+      (j) => {
+        if (j === 0) return null;
+        f.get(twB)
+          .vload(tw + 32 * (j - 1))
+          .set(wr);
+        f.get(twB)
+          .vload(tw + 32 * (j - 1) + 16)
+          .set(wi);
+        return [wr, wi];
+      },
+      (j, part, value) => {
+        value();
+        f.set(val);
+        const base = (part === 're' ? outRe : outIm) + 8 * j;
+        f.get(outB).get(val).vstoreLane(base, 0);
+        f.get(outB)
+          .get(val)
+          .vstoreLane(base + 8 * r, 1);
+      },
+    );
+  });
+}
+
+/** A later pass (stride >= 2): lanes q and q + 1 for each p, the twiddles of p splatted (none when m = 1). */
+function emitLaterPass(
+  f: FunctionBuilder,
+  ar: Arith,
+  pass: PassPlan,
+  bufs: PassBuffers,
+  inB: number,
+  outB: number,
+): void {
+  const { radix: r, s, m } = pass;
+  const { outRe, outIm, tw } = bufs;
   if (s < 2) throw new Error('later passes need stride >= 2');
   const q = f.local(I32);
   const pIn = f.local(I32),
@@ -306,7 +361,12 @@ function emitPass(
     f.forLoop(q, 0, { value: 8 * s }, 16, () => {
       f.get(q).get(pIn).op(Op.i32Add).set(inB);
       f.get(q).get(pOut).op(Op.i32Add).set(outB);
-      body(
+      emitButterfly(
+        f,
+        ar,
+        pass,
+        bufs,
+        inB,
         (j) => (m > 1 && j > 0 ? w[j - 1] : null),
         (j, part, value) => {
           f.get(outB);
