@@ -90,7 +90,8 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { locateConfigError } from './common.ts';
 import type { CorpusLmSummary } from './lm.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import type { StageDefinition } from './stage.ts';
+import { copyShardEntries, mergeListedJson, shardSlice, type ShardResult } from './shards.ts';
+import type { StageDefinition, StageResult } from './stage.ts';
 
 /** One split to decode. */
 export interface DecodeSplitInput {
@@ -1069,7 +1070,7 @@ export const MODEL_STAGES: readonly string[] = ['train', 'distill'];
  * members; distill: students), so it can be registered before or after those stages are written.
  */
 export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES): StageDefinition<DecodeStageOptions> {
-  return {
+  const stage: StageDefinition<DecodeStageOptions> = {
     name: 'decode',
     doc: 'hybrid Viterbi decoding of dev and test per system (baseline, ensemble, student), LM weight and penalty tuned on dev [trn]',
     inputs: ['prepare', 'features', 'align', 'lm', ...modelStages],
@@ -1079,7 +1080,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       return options.lexicon ? [{ path: options.lexicon, mode: 'content' }] : [];
     },
 
-    async run(ctx) {
+    async run(ctx): Promise<StageResult | ShardResult> {
       const o = ctx.options;
       const dataDir = ctx.inputDir('prepare');
       const featuresDir = ctx.inputDir('features');
@@ -1124,7 +1125,13 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
         train: modelStages.includes('train') ? ctx.inputDir('train') : null,
         distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
       });
-      const systems = await locateConfigError(ctx.recipe, 'stages.decode', async () => selectSystems(exp, o.systems));
+      const allSystems = await locateConfigError(ctx.recipe, 'stages.decode', async () =>
+        selectSystems(exp, o.systems),
+      );
+      // A shard of the stage (src/stages/shards.ts) decodes its block of the systems only.
+      const mine = ctx.shard ? shardSlice(allSystems, ctx.shard, 'systems') : null;
+      const systems = mine?.items ?? allSystems;
+      if (systems.length === 0) return { coverage: mine ? [mine.coverage] : [] };
       const splitInput = async (split: string): Promise<DecodeSplitInput> => {
         const file = join(featuresDir, `${split}.arrow`);
         if (!existsSync(file))
@@ -1264,9 +1271,29 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
           },
           timing: r.timing,
         },
+        ...(mine ? { coverage: [mine.coverage] } : {}),
       };
     },
   };
+  // Shards: blocks of the systems, each decoded (and tuned) on its own; the merge joins decode.json's
+  // systems and copies their directories (words.txt and refs/ are the same in every shard).
+  stage.shards = {
+    unit: 'systems',
+    run: async (ctx, shard) => (await stage.run({ ...ctx, shard })) as ShardResult,
+    async merge(ctx, shards) {
+      await mergeListedJson(shards, 'decode.json', 'systems', ctx.outDir);
+      await copyShardEntries(
+        shards.map((s) => s.dir),
+        ctx.outDir,
+        { skip: ['decode.json'], shared: ['words.txt', 'refs'] },
+      );
+      return {
+        counts: Object.assign({}, ...shards.map((s) => s.counts)),
+        details: { shards: shards.map((s) => s.details) },
+      };
+    },
+  };
+  return stage;
 }
 
 /** A grammar split needs an LM weight > 0: at weight 0 the grammar's forbidden steps cost nothing. */

@@ -22,6 +22,8 @@
  *       trainAccuracy: true
  *       bootstrapReplicates: 1000   # CI of the gain kept (paired bootstrap over utterances, recipe seed)
  */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EnsembleAccumulator } from '../distill/combine.ts';
 import {
@@ -70,7 +72,8 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { backendOption, locateConfigError } from './common.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import type { StageDefinition } from './stage.ts';
+import { shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import type { StageContext, StageDefinition, StageResult } from './stage.ts';
 
 export interface EvaluateModelsOptions {
   /** Splits to score. Default ['dev', 'test'] (those present in both features and alignments). */
@@ -380,11 +383,44 @@ function gainCi(u: UtteranceCounts, student: string, o: EvaluateModelsOptions): 
 export async function evaluateAcousticModels(
   opts: EvaluateModelsStageOptions,
 ): Promise<{ file: EvalFile; seconds: number }> {
-  const { modelsDir, studentsDir, featuresDir, alignDir, outDir, logger = defaultLog, ...rest } = opts;
-  const o = resolveEvaluateModelsOptions(rest);
   const t0 = Date.now();
+  const s = await scoreEvalSplits(opts);
+  const file = await writeEvalFiles(opts, s);
+  return { file, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** The models and students evaluated, and per split scored its scores and per-utterance counts (in split order). */
+interface EvalScores {
+  models: ModelsFile;
+  students: StudentsFile | null;
+  scored: Record<string, SplitScores>;
+  counts: Record<string, UtteranceCounts>;
+}
+
+/** The splits eval scores, in order: the training split (trainAccuracy), then the others of `splits`. */
+function evalSplitsOf(o: EvaluateModelsOptions, models: ModelsFile): string[] {
+  return [
+    ...(o.trainAccuracy ? [models.data.trainSplit] : []),
+    ...o.splits.filter((s) => s !== models.data.trainSplit),
+  ];
+}
+
+/** Score every split (or a shard's block of them) with every model. */
+async function scoreEvalSplits(
+  opts: EvaluateModelsStageOptions,
+  shard?: ShardSpec,
+): Promise<EvalScores & { coverage: ShardCoverage[] }> {
+  const { modelsDir, studentsDir, featuresDir, alignDir, logger = defaultLog, outDir: _outDir, ...rest } = opts;
+  const o = resolveEvaluateModelsOptions(rest);
   const models: ModelsFile = await readModelsFile(modelsDir);
   const students: StudentsFile | null = studentsDir ? await readStudentsFile(studentsDir) : null;
+  const all = evalSplitsOf(o, models);
+  const mine = shard ? shardSlice(all, shard, 'splits') : null;
+  const splits = mine?.items ?? all;
+  const scored: Record<string, SplitScores> = {};
+  const counts: Record<string, UtteranceCounts> = {};
+  const coverage = mine ? [mine.coverage] : [];
+  if (splits.length === 0) return { models, students, scored, counts, coverage };
   await initBackend({ backend: o.backend, logger });
 
   const entries: { e: ModelEntry | StudentEntry; dir: string }[] = [
@@ -398,12 +434,6 @@ export async function evaluateAcousticModels(
       loaded.push({ name: e.name, role: e.role, classifier, sidecar, subset: e.subset });
     }
     const fractionSubset = models.models.find((m) => m.role === 'fraction-baseline')?.subset ?? null;
-    const splits = [
-      ...(o.trainAccuracy ? [models.data.trainSplit] : []),
-      ...o.splits.filter((s) => s !== models.data.trainSplit),
-    ];
-    const scored: Record<string, SplitScores> = {};
-    const counts: Record<string, UtteranceCounts> = {};
     const trainFiles = await findSplitFiles(featuresDir, alignDir, models.data.trainSplit, logger);
     const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
     if (inv.senoneInventoryId !== models.inventory.senoneInventoryId) {
@@ -441,79 +471,92 @@ export async function evaluateAcousticModels(
       );
     }
 
-    const summary: Record<string, GainSummary> = {};
-    for (const [split, s] of Object.entries(scored)) {
-      const g = gain(s, 'student');
-      if (!g) continue;
-      const ci = gainCi(counts[split], 'student', o);
-      summary[split] = ci ? { ...g, gainKeptCi: ci } : g;
-    }
-    const evalSplits = o.splits.filter((s) => scored[s]);
-    const studentRows: EvalFile['students'] = (students?.students ?? [])
-      .filter((s) => s.role === 'student')
-      .map((s) => ({
-        name: s.name,
-        targetSet: s.targetSet,
-        temperature: s.temperature,
-        k: s.k,
-        accuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[s.name].accuracy])),
-        gainKept: Object.fromEntries(evalSplits.map((sp) => [sp, gain(scored[sp], s.name)?.gainKept ?? null])),
-        ...(o.bootstrapReplicates > 0
-          ? {
-              gainKeptCi: Object.fromEntries(
-                evalSplits.flatMap((sp) => {
-                  const ci = gainCi(counts[sp], s.name, o);
-                  return ci ? [[sp, ci]] : [];
-                }),
-              ),
-            }
-          : {}),
-      }));
-    let table5: EvalFile['table5'] = null;
-    const fracStudent = students?.students.find((s) => s.role === 'fraction-student');
-    if (fractionSubset) {
-      const tr = scored[models.data.trainSplit];
-      const fb = models.models.find((m) => m.role === 'fraction-baseline')!;
-      const row = (system: string, model: string, onSubset: boolean) => ({
-        system,
-        model,
-        trainAccuracy: tr ? (onSubset ? tr.subset![model].accuracy : tr.models[model].accuracy) : null,
-        testAccuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[model].accuracy])),
-      });
-      table5 = {
-        fraction: fractionSubset.fraction,
-        subsetUtterances: fb.trainUtterances,
-        subsetFrames: fb.trainFrames,
-        rows: [
-          row('Baseline (100% of training set)', 'baseline', false),
-          row(`Baseline (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-baseline', true),
-          ...(fracStudent
-            ? [row(`Soft targets (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-student', true)]
-            : []),
-        ],
-      };
-    }
-    const file: EvalFile = {
-      format: EVAL_FORMAT,
-      version: 1,
-      models: entries.map(({ e }) => ({
-        name: e.name,
-        role: e.role,
-        ...('targetSet' in e ? { targetSet: e.targetSet, temperature: e.temperature, k: e.k } : {}),
-      })),
-      splits: scored,
-      summary,
-      students: studentRows,
-      table5,
-    };
-    for (const split of evalSplits)
-      await writeFileAtomic(join(outDir, evalUtterancesFile(split)), formatUtteranceCounts(counts[split]));
-    await writeJsonAtomic(join(outDir, EVAL_JSON), file);
-    await writeFileAtomic(join(outDir, EVAL_MD), formatEvalMarkdown(file));
-    return { file, seconds: (Date.now() - t0) / 1000 };
+    return { models, students, scored, counts, coverage };
   } finally {
     for (const m of loaded) m.classifier.dispose();
   }
+}
+
+/** eval.json, eval.md and the eval splits' per-utterance counts, from the scores of every split. */
+async function writeEvalFiles(opts: EvaluateModelsStageOptions, s: EvalScores): Promise<EvalFile> {
+  const { modelsDir: _m, studentsDir: _s, featuresDir: _f, alignDir: _a, outDir, logger: _l, ...rest } = opts;
+  const o = resolveEvaluateModelsOptions(rest);
+  const { models, students, scored, counts } = s;
+  const fractionSubset = models.models.find((m) => m.role === 'fraction-baseline')?.subset ?? null;
+  const entries: { e: ModelEntry | StudentEntry }[] = [
+    ...models.models.map((e) => ({ e })),
+    ...(students?.students ?? []).map((e) => ({ e })),
+  ];
+  const summary: Record<string, GainSummary> = {};
+  for (const [split, s] of Object.entries(scored)) {
+    const g = gain(s, 'student');
+    if (!g) continue;
+    const ci = gainCi(counts[split], 'student', o);
+    summary[split] = ci ? { ...g, gainKeptCi: ci } : g;
+  }
+  const evalSplits = o.splits.filter((s) => scored[s]);
+  const studentRows: EvalFile['students'] = (students?.students ?? [])
+    .filter((s) => s.role === 'student')
+    .map((s) => ({
+      name: s.name,
+      targetSet: s.targetSet,
+      temperature: s.temperature,
+      k: s.k,
+      accuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[s.name].accuracy])),
+      gainKept: Object.fromEntries(evalSplits.map((sp) => [sp, gain(scored[sp], s.name)?.gainKept ?? null])),
+      ...(o.bootstrapReplicates > 0
+        ? {
+            gainKeptCi: Object.fromEntries(
+              evalSplits.flatMap((sp) => {
+                const ci = gainCi(counts[sp], s.name, o);
+                return ci ? [[sp, ci]] : [];
+              }),
+            ),
+          }
+        : {}),
+    }));
+  let table5: EvalFile['table5'] = null;
+  const fracStudent = students?.students.find((s) => s.role === 'fraction-student');
+  if (fractionSubset) {
+    const tr = scored[models.data.trainSplit];
+    const fb = models.models.find((m) => m.role === 'fraction-baseline')!;
+    const row = (system: string, model: string, onSubset: boolean) => ({
+      system,
+      model,
+      trainAccuracy: tr ? (onSubset ? tr.subset![model].accuracy : tr.models[model].accuracy) : null,
+      testAccuracy: Object.fromEntries(evalSplits.map((sp) => [sp, scored[sp].models[model].accuracy])),
+    });
+    table5 = {
+      fraction: fractionSubset.fraction,
+      subsetUtterances: fb.trainUtterances,
+      subsetFrames: fb.trainFrames,
+      rows: [
+        row('Baseline (100% of training set)', 'baseline', false),
+        row(`Baseline (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-baseline', true),
+        ...(fracStudent
+          ? [row(`Soft targets (${fmtPct(fractionSubset.fraction)} of training set)`, 'fraction-student', true)]
+          : []),
+      ],
+    };
+  }
+  const file: EvalFile = {
+    format: EVAL_FORMAT,
+    version: 1,
+    models: entries.map(({ e }) => ({
+      name: e.name,
+      role: e.role,
+      ...('targetSet' in e ? { targetSet: e.targetSet, temperature: e.temperature, k: e.k } : {}),
+    })),
+    splits: scored,
+    summary,
+    students: studentRows,
+    table5,
+  };
+  for (const split of evalSplits)
+    await writeFileAtomic(join(outDir, evalUtterancesFile(split)), formatUtteranceCounts(counts[split]));
+  await writeJsonAtomic(join(outDir, EVAL_JSON), file);
+  await writeFileAtomic(join(outDir, EVAL_MD), formatEvalMarkdown(file));
+  return file;
 }
 
 /** The bootstrap seed is the recipe's. */
@@ -567,28 +610,91 @@ export const evalStage: StageDefinition<EvalStageOptions> = {
   schema: EVAL_SCHEMA,
 
   async run(ctx) {
-    const r = await locateConfigError(ctx.recipe, 'stages.eval', () =>
-      evaluateAcousticModels({
-        ...ctx.options,
-        seed: ctx.recipe.seed,
-        modelsDir: ctx.inputDir('train'),
-        studentsDir: ctx.inputDir('distill'),
-        featuresDir: ctx.inputDir('features'),
-        alignDir: ctx.inputDir('align'),
-        outDir: ctx.outDir,
-        logger: ctx.log,
-      }),
-    );
-    const f = r.file;
-    const counts: Record<string, number> = { models: f.models.length };
-    for (const [split, g] of Object.entries(f.summary)) {
-      counts[`${split}.baseline`] = round4(g.baseline);
-      counts[`${split}.ensemble`] = round4(g.ensemble);
-      counts[`${split}.student`] = round4(g.student);
-      if (g.gainKept !== null) counts[`${split}.gainKept`] = round4(g.gainKept);
-    }
-    return { counts, details: { summary: f.summary, table5: f.table5, timing: { seconds: r.seconds } } };
+    const t0 = Date.now();
+    const file = await writeEvalFiles(evalOptions(ctx), await evalScores(ctx));
+    return evalStageResult(file, [(Date.now() - t0) / 1000]);
+  },
+
+  // Shards: blocks of the splits (each scored with every model); the merge writes eval.json and the
+  // rest from the shards' scores, as the whole stage does.
+  shards: {
+    unit: 'splits',
+    async run(ctx, shard) {
+      const t0 = Date.now();
+      const r = await evalScores(ctx, shard);
+      const splits = Object.keys(r.scored).map((split) => ({
+        split,
+        scores: r.scored[split],
+        counts: { ids: r.counts[split].ids, frames: r.counts[split].frames, correct: [...r.counts[split].correct] },
+      }));
+      if (splits.length) await writeJsonAtomic(join(ctx.outDir, EVAL_SHARD_SCORES), { splits });
+      return { coverage: r.coverage, details: { seconds: (Date.now() - t0) / 1000 } };
+    },
+    async merge(ctx, shards) {
+      const t0 = Date.now();
+      const opts = evalOptions(ctx);
+      const s: EvalScores = {
+        models: await readModelsFile(opts.modelsDir),
+        students: await readStudentsFile(opts.studentsDir!),
+        scored: {},
+        counts: {},
+      };
+      for (const shard of shards) {
+        const path = join(shard.dir, EVAL_SHARD_SCORES);
+        if (!existsSync(path)) continue;
+        const j = JSON.parse(await readFile(path, 'utf8')) as {
+          splits: {
+            split: string;
+            scores: SplitScores;
+            counts: { ids: string[]; frames: number[]; correct: [string, number[]][] };
+          }[];
+        };
+        for (const x of j.splits) {
+          s.scored[x.split] = x.scores;
+          s.counts[x.split] = { ids: x.counts.ids, frames: x.counts.frames, correct: new Map(x.counts.correct) };
+        }
+      }
+      const file = await writeEvalFiles(opts, s);
+      return evalStageResult(file, [
+        ...shards.map((x) => (x.details?.seconds as number) ?? 0),
+        (Date.now() - t0) / 1000,
+      ]);
+    },
   },
 };
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** A shard's scores of its splits (in its directory only). */
+const EVAL_SHARD_SCORES = 'eval-scores.json';
+
+function evalOptions(ctx: StageContext<EvalStageOptions>): EvaluateModelsStageOptions & { studentsDir: string } {
+  return {
+    ...ctx.options,
+    seed: ctx.recipe.seed,
+    modelsDir: ctx.inputDir('train'),
+    studentsDir: ctx.inputDir('distill'),
+    featuresDir: ctx.inputDir('features'),
+    alignDir: ctx.inputDir('align'),
+    outDir: ctx.outDir,
+    logger: ctx.log,
+  };
+}
+
+function evalScores(ctx: StageContext<EvalStageOptions>, shard?: ShardSpec): ReturnType<typeof scoreEvalSplits> {
+  return locateConfigError(ctx.recipe, 'stages.eval', () => scoreEvalSplits(evalOptions(ctx), shard));
+}
+
+function evalStageResult(f: EvalFile, seconds: number[]): StageResult {
+  const counts: Record<string, number> = { models: f.models.length };
+  for (const [split, g] of Object.entries(f.summary)) {
+    counts[`${split}.baseline`] = round4(g.baseline);
+    counts[`${split}.ensemble`] = round4(g.ensemble);
+    counts[`${split}.student`] = round4(g.student);
+    if (g.gainKept !== null) counts[`${split}.gainKept`] = round4(g.gainKept);
+  }
+  return {
+    counts,
+    details: { summary: f.summary, table5: f.table5, timing: { seconds: seconds.length === 1 ? seconds[0] : seconds } },
+  };
+}

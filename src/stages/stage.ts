@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import type { Logger } from '../util/log.ts';
 import { ConfigError } from '../util/errors.ts';
 import type { Schema } from './schema.ts';
-import type { StageSharding } from './shards.ts';
+import type { ShardSpec, StageSharding } from './shards.ts';
 
 /** Skip summary as produced by `SkipCounter.toJSON()`. */
 export interface SkipSummary {
@@ -67,6 +67,11 @@ export interface StageContext<O = Record<string, unknown>> {
    * `adoptResumeDir` makes it the stage's output.
    */
   resumeDir: string;
+  /**
+   * Set when the stage runs as shard `index` of `count` (src/stages/shards.ts): a stage whose
+   * shards' `run` calls its own run function with it does its block of the units only.
+   */
+  shard?: ShardSpec;
 }
 
 /**
