@@ -14,22 +14,10 @@ import { runJob } from '../../pipeline/jobs-run.ts';
 import type { JobSpec } from '../../pipeline/jobs.ts';
 import { runRecipeInShards } from '../../pipeline/run-shards.ts';
 import { executionError, formatExecutionReport } from '../../pipeline/executor.ts';
-
-const collectSets = (value: string, previous: string[] = []): string[] => [...previous, value];
+import { collect, integerArg } from './flags.ts';
 
 /** A flag's whole number >= 1 (`--shards`, `--workers`, `--merge-shards`). */
-export function countFlag(flag: string): (text: string) => number {
-  return (text: string) => {
-    const n = Number(text);
-    if (!/^\s*\d+\s*$/.test(text) || !(n >= 1))
-      throw new ConfigError(`bad ${flag}`, {
-        file: `${flag} ${text}`,
-        expected: 'a whole number >= 1',
-        found: JSON.stringify(text),
-      });
-    return n;
-  };
-}
+export const countFlag = (flag: string): ((text: string) => number) => integerArg(flag, { min: 1 });
 
 interface JobFlags {
   shard?: string;
@@ -62,11 +50,7 @@ function jobSpec(stage: string, f: JobFlags): JobSpec {
 export function addRecipeFlags(cmd: Command): Command {
   return cmd
     .option('--exp-dir <dir>', "experiment directory (default: the recipe's expDir, or exp/<name>)")
-    .option(
-      '--set <key=value>',
-      'override a recipe value by dotted path (value parsed as YAML); repeatable',
-      collectSets,
-    )
+    .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect)
     .option('--corpus-dir <dir>', 'override corpus.dir')
     .option('--eval-corpus-dir <dir>', 'sets stages.prepare.evalDir');
 }
