@@ -187,6 +187,20 @@ export function resolveDistillStudentsOptions(o: Partial<DistillStudentsOptions>
   return r;
 }
 
+type ModelsFile = Awaited<ReturnType<typeof readModelsFile>>;
+type TargetsFile = Awaited<ReturnType<typeof readTargetsFile>>;
+type TargetSet = TargetsFile['sets'][number];
+type SplitFiles = Awaited<ReturnType<typeof findSplitFiles>>;
+type StudentConfig = Partial<TrainConfig> & { numSenones: number };
+
+/** One student to train: its name and role, its target set and (Table 5) its subset of the data. */
+interface StudentPlan {
+  name: string;
+  role: 'student' | 'fraction-student' | 'control';
+  set: TargetSet;
+  subset: SubsetSpec | null;
+}
+
 /** Train the students into `outDir` and write students.json. */
 export async function distillStudents(opts: DistillStudentsStageOptions): Promise<{
   file: StudentsFile;
@@ -210,103 +224,20 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
   const models = await readModelsFile(modelsDir);
   const targets = await readTargetsFile(targetsDir);
   const baseline = models.models.find((m) => m.role === 'baseline');
-  const fractionBaseline = models.models.find((m) => m.role === 'fraction-baseline');
   const seed = o.seed ?? baseline?.seed ?? 0;
-
-  // The targets must come from these teachers and be for this inventory.
-  const teachersNow = models.models
-    .filter((m) => m.role === 'member')
-    .map((m) => ({ name: m.name, weightsHash: m.weightsHash }));
-  if (JSON.stringify(teachersNow) !== JSON.stringify(targets.teachers)) {
-    throw new FormatError('the soft targets were made by other teachers than the trained members', {
-      file: join(targetsDir, 'targets.json'),
-      expected: JSON.stringify(teachersNow),
-      found: JSON.stringify(targets.teachers),
-    });
-  }
-  if (o.vtlpCopies && targets.vtlpCopies === false) {
-    throw new ConfigError('the soft targets leave out the VTLP copies this student would train on', {
-      keyPath: 'vtlpCopies',
-      expected: 'false (the original recordings only), or soft targets made with the targets option vtlpCopies true',
-      found: `true, and ${join(targetsDir, 'targets.json')} made with vtlpCopies false`,
-    });
-  }
+  checkTeachers(models, targets, targetsDir, o);
   const trainFiles = await findSplitFiles(featuresDir, alignDir, targets.split, logger);
   const devFiles = models.data.devSplit
     ? await findSplitFiles(featuresDir, alignDir, models.data.devSplit, logger)
     : null;
-  const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
-  if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
-    throw new FormatError('student (train stage config) and alignments differ in senone inventory', {
-      file: trainFiles.alignments[0],
-      expected: `inventory ${models.inventory.senoneInventoryId}, ${models.inventory.numSenones} senones`,
-      found: `inventory ${inv.senoneInventoryId}, ${inv.numSenones} senones`,
-    });
-  }
+  await checkInventory(models, alignDir, trainFiles);
 
-  const wanted = o.sets ?? targets.sets.map((s) => s.name);
-  for (const name of wanted) {
-    if (!targets.sets.some((s) => s.name === name))
-      throw new ConfigError(`no target set '${name}'`, {
-        keyPath: 'sets',
-        expected: `one of ${targets.sets.map((s) => s.name).join(', ')}`,
-        found: name,
-      });
-  }
-  const { seed: _s, ...baseConfig } = { ...models.trainConfig, seed: 0 };
-  // The exponential schedule runs every epoch (minEpochs = earlyStopPatience = maxEpochs): keep it so.
-  const exponential =
-    baseConfig.schedule === 'newbob' &&
-    baseConfig.newbobStartImprovement >= 1 &&
-    baseConfig.minEpochs === baseConfig.maxEpochs;
-  const config = (s: number): Partial<TrainConfig> & { numSenones: number } => {
-    const c: Partial<TrainConfig> & { numSenones: number } = {
-      ...baseConfig,
-      seed: s,
-      ...(o.maxEpochs !== undefined
-        ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) }
-        : {}),
-      ...(o.halvingFactor !== undefined ? { halvingFactor: o.halvingFactor } : {}),
-      ...(o.averageFromEpoch !== undefined ? { averageFromEpoch: o.averageFromEpoch } : {}),
-      optimizer: { ...baseConfig.optimizer, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
-    };
-    if (c.averageFromEpoch === 0) delete c.averageFromEpoch;
-    if (o.averageFromEpoch === undefined && c.averageFromEpoch !== undefined && c.averageFromEpoch > c.maxEpochs!) {
-      throw new ConfigError("the members' weight-averaging start is past the students' last epoch", {
-        keyPath: 'averageFromEpoch',
-        expected: `stages.distill.averageFromEpoch in 1..${c.maxEpochs} (or 0: off)`,
-        found: `the members' ${c.averageFromEpoch}, students' maxEpochs ${c.maxEpochs}`,
-      });
-    }
-    return c;
-  };
-
-  const plan: {
-    name: string;
-    role: 'student' | 'fraction-student' | 'control';
-    set: (typeof targets.sets)[number];
-    subset: SubsetSpec | null;
-  }[] = [];
-  for (const set of targets.sets.filter((s) => wanted.includes(s.name))) {
-    plan.push({ name: set.name === 'main' ? 'student' : `student-${set.name}`, role: 'student', set, subset: null });
-  }
-  if (o.fractionStudent && fractionBaseline) {
-    const main = targets.sets.find((s) => s.name === 'main')!;
-    plan.push({ name: 'fraction-student', role: 'fraction-student', set: main, subset: fractionBaseline.subset });
-  }
-  // The control reads the main set like the main student (the same utterances, copies and order); its loss ignores the targets.
-  if (o.control)
-    plan.push({ name: 'control', role: 'control', set: targets.sets.find((s) => s.name === 'main')!, subset: null });
-  if (plan.length === 0)
-    throw new ConfigError('no student to train', {
-      keyPath: 'sets',
-      expected: 'at least one target set',
-      found: 'none',
-    });
+  const plan = planStudents(models, targets, o);
   // A shard of the stage (src/stages/shards.ts) trains its block of the students only.
   const mine = shard ? shardSlice(plan, shard, 'students') : null;
   if (mine) plan.splice(0, plan.length, ...mine.items);
 
+  const config = studentConfig(models, o);
   const jobs: StudentJobArgs[] = [];
   for (const p of plan) {
     const file = join(targetsDir, p.set.file);
@@ -348,6 +279,131 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
         ? [await runTrainJob(jobs[0], { logger })]
         : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
 
+  const students = await studentEntries(plan, jobs, results, { outDir, seed, trainFiles, o, logger });
+  const file: StudentsFile = { format: STUDENTS_FORMAT, version: 1, teachers: targets.teachers, students };
+  await writeJsonAtomic(join(outDir, STUDENTS_JSON), file);
+  return {
+    file,
+    coverage: mine ? [mine.coverage] : [],
+    timing: { seconds: (Date.now() - t0) / 1000, models: plan.map((p, i) => timingOf(p.name, results[i])) },
+    skips: Object.fromEntries(plan.map((p, i) => [p.name, results[i].skips])),
+  };
+}
+
+/** The soft targets must come from the trained members, and hold the VTLP copies when the students train on them. */
+function checkTeachers(models: ModelsFile, targets: TargetsFile, targetsDir: string, o: DistillStudentsOptions): void {
+  const teachersNow = models.models
+    .filter((m) => m.role === 'member')
+    .map((m) => ({ name: m.name, weightsHash: m.weightsHash }));
+  if (JSON.stringify(teachersNow) !== JSON.stringify(targets.teachers)) {
+    throw new FormatError('the soft targets were made by other teachers than the trained members', {
+      file: join(targetsDir, 'targets.json'),
+      expected: JSON.stringify(teachersNow),
+      found: JSON.stringify(targets.teachers),
+    });
+  }
+  if (o.vtlpCopies && targets.vtlpCopies === false) {
+    throw new ConfigError('the soft targets leave out the VTLP copies this student would train on', {
+      keyPath: 'vtlpCopies',
+      expected: 'false (the original recordings only), or soft targets made with the targets option vtlpCopies true',
+      found: `true, and ${join(targetsDir, 'targets.json')} made with vtlpCopies false`,
+    });
+  }
+}
+
+/** The alignments must be for the senone inventory the members (and so the students) were built with. */
+async function checkInventory(models: ModelsFile, alignDir: string, trainFiles: SplitFiles): Promise<void> {
+  const inv = await inventoryOf(alignDir, trainFiles.alignments[0]);
+  if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
+    throw new FormatError('student (train stage config) and alignments differ in senone inventory', {
+      file: trainFiles.alignments[0],
+      expected: `inventory ${models.inventory.senoneInventoryId}, ${models.inventory.numSenones} senones`,
+      found: `inventory ${inv.senoneInventoryId}, ${inv.numSenones} senones`,
+    });
+  }
+}
+
+/**
+ * The students: one per wanted target set (`student` on main, `student-<set>` on the others), the
+ * Table 5 fraction student on the main set, and the control, which reads the main set like the
+ * main student.
+ */
+function planStudents(models: ModelsFile, targets: TargetsFile, o: DistillStudentsOptions): StudentPlan[] {
+  const wanted = o.sets ?? targets.sets.map((s) => s.name);
+  for (const name of wanted) {
+    if (!targets.sets.some((s) => s.name === name))
+      throw new ConfigError(`no target set '${name}'`, {
+        keyPath: 'sets',
+        expected: `one of ${targets.sets.map((s) => s.name).join(', ')}`,
+        found: name,
+      });
+  }
+  const fractionBaseline = models.models.find((m) => m.role === 'fraction-baseline');
+  const plan: StudentPlan[] = [];
+  for (const set of targets.sets.filter((s) => wanted.includes(s.name))) {
+    plan.push({ name: set.name === 'main' ? 'student' : `student-${set.name}`, role: 'student', set, subset: null });
+  }
+  if (o.fractionStudent && fractionBaseline) {
+    const main = targets.sets.find((s) => s.name === 'main')!;
+    plan.push({ name: 'fraction-student', role: 'fraction-student', set: main, subset: fractionBaseline.subset });
+  }
+  // The control reads the main set like the main student (the same utterances, copies and order); its loss ignores the targets.
+  if (o.control)
+    plan.push({ name: 'control', role: 'control', set: targets.sets.find((s) => s.name === 'main')!, subset: null });
+  if (plan.length === 0)
+    throw new ConfigError('no student to train', {
+      keyPath: 'sets',
+      expected: 'at least one target set',
+      found: 'none',
+    });
+  return plan;
+}
+
+/**
+ * The students' training config for a seed: the members' (train stage) config with the distill
+ * options' learning rate, epochs, halving factor and averaging; an exponential schedule stays one.
+ */
+function studentConfig(models: ModelsFile, o: DistillStudentsOptions): (seed: number) => StudentConfig {
+  const { seed: _s, ...baseConfig } = { ...models.trainConfig, seed: 0 };
+  // The exponential schedule runs every epoch (minEpochs = earlyStopPatience = maxEpochs): keep it so.
+  const exponential =
+    baseConfig.schedule === 'newbob' &&
+    baseConfig.newbobStartImprovement >= 1 &&
+    baseConfig.minEpochs === baseConfig.maxEpochs;
+  return (s: number): StudentConfig => {
+    const c: StudentConfig = {
+      ...baseConfig,
+      seed: s,
+      ...(o.maxEpochs !== undefined
+        ? { maxEpochs: o.maxEpochs, ...(exponential ? { minEpochs: o.maxEpochs, earlyStopPatience: o.maxEpochs } : {}) }
+        : {}),
+      ...(o.halvingFactor !== undefined ? { halvingFactor: o.halvingFactor } : {}),
+      ...(o.averageFromEpoch !== undefined ? { averageFromEpoch: o.averageFromEpoch } : {}),
+      optimizer: { ...baseConfig.optimizer, ...(o.learningRate !== undefined ? { learningRate: o.learningRate } : {}) },
+    };
+    if (c.averageFromEpoch === 0) delete c.averageFromEpoch;
+    if (o.averageFromEpoch === undefined && c.averageFromEpoch !== undefined && c.averageFromEpoch > c.maxEpochs!) {
+      throw new ConfigError("the members' weight-averaging start is past the students' last epoch", {
+        keyPath: 'averageFromEpoch',
+        expected: `stages.distill.averageFromEpoch in 1..${c.maxEpochs} (or 0: off)`,
+        found: `the members' ${c.averageFromEpoch}, students' maxEpochs ${c.maxEpochs}`,
+      });
+    }
+    return c;
+  };
+}
+
+/**
+ * students.json's entries of the trained students (checkpoints removed unless kept; the training
+ * data counted once per subset), each logged with its best epoch and accuracy.
+ */
+async function studentEntries(
+  plan: StudentPlan[],
+  jobs: StudentJobArgs[],
+  results: Awaited<ReturnType<typeof runTrainJob>>[],
+  ctx: { outDir: string; seed: number; trainFiles: SplitFiles; o: DistillStudentsOptions; logger: Logger },
+): Promise<StudentEntry[]> {
+  const { outDir, seed, trainFiles, o, logger } = ctx;
   const counts = new Map<string, { utterances: number; frames: number }>();
   const students: StudentEntry[] = [];
   for (let i = 0; i < plan.length; i++) {
@@ -379,14 +435,7 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
           : ''),
     );
   }
-  const file: StudentsFile = { format: STUDENTS_FORMAT, version: 1, teachers: targets.teachers, students };
-  await writeJsonAtomic(join(outDir, STUDENTS_JSON), file);
-  return {
-    file,
-    coverage: mine ? [mine.coverage] : [],
-    timing: { seconds: (Date.now() - t0) / 1000, models: plan.map((p, i) => timingOf(p.name, results[i])) },
-    skips: Object.fromEntries(plan.map((p, i) => [p.name, results[i].skips])),
-  };
+  return students;
 }
 
 export type DistillStageOptions = DistillStudentsOptions;
