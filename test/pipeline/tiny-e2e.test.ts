@@ -15,6 +15,7 @@ import { defaultRegistry } from '../../src/stages/index.ts';
 import { readReportInput } from '../../src/report/validate.ts';
 import { validateFile } from '../../src/pipeline/validate.ts';
 import { captureLogger } from '../helpers.ts';
+import { TINY_PIPELINE_SETS } from './tiny-experiment.ts';
 import { CHROMIUM, loadInChromium } from '../report/chromium.ts';
 import { pathToFileURL } from 'node:url';
 
@@ -22,31 +23,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const exp = mkdtempSync(join(tmpdir(), 'amd-tiny-e2e-'));
 afterAll(() => rmSync(exp, { recursive: true, force: true }));
 
-const SETS = [
-  'stages.prepare.numSpeakers=4',
-  'stages.prepare.utterancesPerSpeaker=6',
-  'stages.prepare.splits={train: 2, dev: 1, test: 1}',
-  'stages.align.numLeaves=40',
-  'stages.align.monoIters=8',
-  'stages.align.triIters=6',
-  'stages.train.hiddenLayers=1',
-  'stages.train.hiddenUnits=32',
-  'stages.train.leftContext=2',
-  'stages.train.rightContext=2',
-  'stages.train.members=2',
-  'stages.train.maxEpochs=2',
-  'stages.train.maxWorkers=1',
-  'stages.train.smallFraction=null',
-  'stages.distill.maxWorkers=1',
-  'stages.decode.lmWeights=[8]',
-  'stages.decode.wordInsertionPenalties=[0]',
-  'stages.decode.beam=10',
-  'stages.report.bootstrapReplicates=50',
-  'stages.eval.bootstrapReplicates=50',
-  // A two-point temperature sweep, its second student decoded too.
-  'stages.targets.sweepTemperatures=[1]',
-  'stages.decode.systems=[baseline, ensemble, student, student-T1, control]',
-];
+const SETS = [...TINY_PIPELINE_SETS];
 
 describe('the demo recipe, shrunk, through every stage to the report', () => {
   it('writes report.json with the issue 6 contract, report.md and report.html; a rerun skips every stage', async () => {

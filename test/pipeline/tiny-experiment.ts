@@ -39,6 +39,36 @@ export const TINY_EXPERIMENT_SETS: readonly string[] = [
   'stages.targets.backend=wasm',
 ];
 
+/**
+ * The demo recipe shrunk for every stage to the report (test/pipeline/tiny-e2e.test.ts and the
+ * sharded run of test/pipeline/shards-tiny.test.ts): 4 speakers, tiny nets, a narrow decode grid,
+ * a two-point temperature sweep whose second student is decoded too.
+ */
+export const TINY_PIPELINE_SETS: readonly string[] = [
+  'stages.prepare.numSpeakers=4',
+  'stages.prepare.utterancesPerSpeaker=6',
+  'stages.prepare.splits={train: 2, dev: 1, test: 1}',
+  'stages.align.numLeaves=40',
+  'stages.align.monoIters=8',
+  'stages.align.triIters=6',
+  'stages.train.hiddenLayers=1',
+  'stages.train.hiddenUnits=32',
+  'stages.train.leftContext=2',
+  'stages.train.rightContext=2',
+  'stages.train.members=2',
+  'stages.train.maxEpochs=2',
+  'stages.train.maxWorkers=1',
+  'stages.train.smallFraction=null',
+  'stages.distill.maxWorkers=1',
+  'stages.decode.lmWeights=[8]',
+  'stages.decode.wordInsertionPenalties=[0]',
+  'stages.decode.beam=10',
+  'stages.report.bootstrapReplicates=50',
+  'stages.eval.bootstrapReplicates=50',
+  'stages.targets.sweepTemperatures=[1]',
+  'stages.decode.systems=[baseline, ensemble, student, student-T1, control]',
+];
+
 /** Run the tiny experiment into `expDir` (prepare ... targets). */
 export async function runTinyExperiment(expDir: string, log: Logger): Promise<void> {
   const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), {
