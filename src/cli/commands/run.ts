@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { runStudyFile, formatStudyReport, defaultRegistry, describeSchema, TOP_LEVEL } from '../../pipeline/index.ts';
 import { collect } from './flags.ts';
+import { countFlag, runInShards } from './job.ts';
 
 function stagesHelp(): string {
   const lines = ['', 'Top-level keys (crossValidation, seeds and selection make the recipe a study: every fold, seed and candidate runs, then a pooled Table 1):'];
@@ -39,8 +40,11 @@ export function register(program: Command): void {
     .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect)
     .option('--corpus-dir <dir>', 'override corpus.dir')
     .option('--eval-corpus-dir <dir>', 'test split from this corpus directory (other speakers, same layout; corpora with evalDir: fsdd); sets stages.prepare.evalDir')
+    .option('--shards <N>', 'run the recipe as a job graph: every sharded stage in N shards and their merge, on --workers worker processes (docs/cluster.md)', countFlag('--shards'))
+    .option('--workers <W>', 'worker processes of --shards (default N)', countFlag('--workers'))
     .addHelpText('after', stagesHelp)
-    .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set?: string[]; corpusDir?: string; evalCorpusDir?: string }) => {
+    .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set?: string[]; corpusDir?: string; evalCorpusDir?: string; shards?: number; workers?: number }) => {
+      if (opts.shards !== undefined) return runInShards(file, opts);
       const report = await runStudyFile(file, {
         expDir: opts.expDir, fromStage: opts.fromStage, toStage: opts.toStage, sets: opts.set ?? [], corpusDir: opts.corpusDir, evalCorpusDir: opts.evalCorpusDir,
       });
