@@ -188,6 +188,19 @@ export async function loadMembers(
   return out;
 }
 
+type SplitFiles = Awaited<ReturnType<typeof findSplitFiles>>;
+type SenoneInventory = Awaited<ReturnType<typeof inventoryOf>>;
+/** Keeps part of the split's frames (the original recordings without their VTLP copies). */
+type FrameSelection = { name: string; apply: (s: ArrowFrameSource) => FilteredFrameSource };
+
+/** One target set to write: its name and kind, its file under outDir and its soft-target config. */
+interface TargetSetPlan {
+  name: string;
+  kind: TargetSetKind;
+  file: string;
+  config: Partial<SoftTargetConfig>;
+}
+
 /** Write the target sets of the training split (main, sweep, dense) and targets.json. */
 export async function makeSoftTargetSets(
   opts: MakeSoftTargetSetsOptions,
@@ -198,14 +211,7 @@ export async function makeSoftTargetSets(
   const models = await readModelsFile(modelsDir);
   const split = o.split ?? models.data.trainSplit;
   const files = await findSplitFiles(featuresDir, alignDir, split, logger);
-  const inv = await inventoryOf(alignDir, files.alignments[0]);
-  if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
-    throw new FormatError('the teachers were trained on another senone inventory than these alignments', {
-      file: files.alignments[0],
-      expected: `inventory ${models.inventory.senoneInventoryId} (${models.inventory.numSenones} senones, ${join(modelsDir, 'models.json')})`,
-      found: `inventory ${inv.senoneInventoryId} (${inv.numSenones} senones)`,
-    });
-  }
+  const inv = await teachersInventory(models, modelsDir, alignDir, files);
   const base: Partial<SoftTargetConfig> = {
     combination: o.combination,
     topK: o.topK,
@@ -215,48 +221,11 @@ export async function makeSoftTargetSets(
     probType: o.probType,
     calibrationFrames: o.calibrationFrames,
   };
-  const plan: { name: string; kind: TargetSetKind; file: string; config: Partial<SoftTargetConfig> }[] = [
-    { name: 'main', kind: 'main', file: `${split}.arrow`, config: { ...base, temperature: o.temperature } },
-  ];
-  for (const t of [...new Set(o.sweepTemperatures)]) {
-    if (t !== o.temperature)
-      plan.push({
-        name: sweepSetName(t),
-        kind: 'sweep',
-        file: `${sweepSetName(t)}/${split}.arrow`,
-        config: { ...base, temperature: t },
-      });
-  }
-  if (o.dense)
-    plan.push({
-      name: 'dense',
-      kind: 'dense',
-      file: `dense/${split}.arrow`,
-      config: {
-        ...base,
-        temperature: o.temperature,
-        topK: inv.numSenones,
-        maxK: null,
-        probType: 'float32',
-        residual: 'renormalise',
-      },
-    });
-  for (const p of plan) resolveSoftTargetConfig(p.config);
+  const plan = planTargetSets(o, base, split, inv.numSenones);
   // A shard of the stage (src/stages/shards.ts) makes its block of the sets only.
   const mine = shard ? shardSlice(plan, shard, 'target sets') : null;
   if (mine) plan.splice(0, plan.length, ...mine.items);
-
-  // Without the copies: only when the features have some (otherwise nothing is left out).
-  let hasCopies = false;
-  for (const f of files.features) if ((await readFeatureMetadata(f)).vtlpWarps.length > 0) hasCopies = true;
-  const originalsOnly = !o.vtlpCopies && hasCopies;
-  const select = originalsOnly
-    ? {
-        name: 'without VTLP copies',
-        apply: (s: ArrowFrameSource) => new FilteredFrameSource(s, { subset: null, vtlpCopies: false }),
-      }
-    : undefined;
-  if (originalsOnly) logger.info(`targets of ${split} without its VTLP copies (vtlpCopies false)`);
+  const { select, originalsOnly } = await transferSetFrames(files, o, split, logger);
 
   await initBackend({ backend: o.backend, logger });
   const arrow = await ArrowFrameSource.open({
@@ -271,43 +240,9 @@ export async function makeSoftTargetSets(
         what: `features ${files.features[0]}`,
       })
     : [];
-  const sets: TargetSetEntry[] = [];
+  let sets: TargetSetEntry[];
   try {
-    for (const p of plan) {
-      logger.info(`target set ${p.name}: T = ${p.config.temperature}, top-k ${p.config.topK}`);
-      await mkdir(dirname(join(outDir, p.file)), { recursive: true });
-      const s = await generateSoftTargets({
-        features: files.features,
-        alignments: files.alignments,
-        output: join(outDir, p.file),
-        teachers: members,
-        config: p.config,
-        uttToSpeaker: files.uttToSpeaker,
-        split,
-        select,
-        logger,
-      });
-      sets.push({
-        name: p.name,
-        kind: p.kind,
-        temperature: p.config.temperature!,
-        file: p.file,
-        k: s.k,
-        kChosenBy: s.kChosenBy,
-        meanKeptMass: s.meanKeptMass,
-        keptMass: s.keptMass,
-        frames: s.frames,
-        utterances: s.utterances,
-        fileBytes: s.storage.fileBytes,
-        bytesPerFrame: s.storage.bytesPerFrame,
-        denseBytesPerFrame: s.storage.layout.denseRow,
-        targetBytesPerFrame: s.storage.layout.targets,
-        denseTargetBytesPerFrame: s.storage.layout.denseTargets,
-        ensembleFrameAccuracy: s.ensembleFrameAccuracy,
-        memberFrameAccuracy: s.memberFrameAccuracy,
-        configHash: s.metadata.configHash,
-      });
-    }
+    sets = await writeTargetSets(plan, members, { files, split, select, outDir, logger });
   } finally {
     for (const m of members) m.dispose?.();
   }
@@ -327,6 +262,130 @@ export async function makeSoftTargetSets(
   };
   await writeJsonAtomic(join(outDir, TARGETS_JSON), file);
   return { file, seconds: (Date.now() - t0) / 1000, coverage: mine ? [mine.coverage] : [] };
+}
+
+/** The alignments' senone inventory, which must be the one the teachers were trained on. */
+async function teachersInventory(
+  models: ModelsFile,
+  modelsDir: string,
+  alignDir: string,
+  files: SplitFiles,
+): Promise<SenoneInventory> {
+  const inv = await inventoryOf(alignDir, files.alignments[0]);
+  if (inv.senoneInventoryId !== models.inventory.senoneInventoryId || inv.numSenones !== models.inventory.numSenones) {
+    throw new FormatError('the teachers were trained on another senone inventory than these alignments', {
+      file: files.alignments[0],
+      expected: `inventory ${models.inventory.senoneInventoryId} (${models.inventory.numSenones} senones, ${join(modelsDir, 'models.json')})`,
+      found: `inventory ${inv.senoneInventoryId} (${inv.numSenones} senones)`,
+    });
+  }
+  return inv;
+}
+
+/** The main set at T, one sweep set per further temperature, and the dense float32 set at T; each config checked. */
+function planTargetSets(
+  o: MakeTargetsOptions,
+  base: Partial<SoftTargetConfig>,
+  split: string,
+  numSenones: number,
+): TargetSetPlan[] {
+  const plan: TargetSetPlan[] = [
+    { name: 'main', kind: 'main', file: `${split}.arrow`, config: { ...base, temperature: o.temperature } },
+  ];
+  for (const t of [...new Set(o.sweepTemperatures)]) {
+    if (t !== o.temperature)
+      plan.push({
+        name: sweepSetName(t),
+        kind: 'sweep',
+        file: `${sweepSetName(t)}/${split}.arrow`,
+        config: { ...base, temperature: t },
+      });
+  }
+  if (o.dense)
+    plan.push({
+      name: 'dense',
+      kind: 'dense',
+      file: `dense/${split}.arrow`,
+      config: {
+        ...base,
+        temperature: o.temperature,
+        topK: numSenones,
+        maxK: null,
+        probType: 'float32',
+        residual: 'renormalise',
+      },
+    });
+  for (const p of plan) resolveSoftTargetConfig(p.config);
+  return plan;
+}
+
+/**
+ * The frames to label: all of the split's, or with vtlpCopies false its original recordings only
+ * (a selection only when the features have copies; otherwise nothing is left out).
+ */
+async function transferSetFrames(
+  files: SplitFiles,
+  o: MakeTargetsOptions,
+  split: string,
+  logger: Logger,
+): Promise<{ select: FrameSelection | undefined; originalsOnly: boolean }> {
+  let hasCopies = false;
+  for (const f of files.features) if ((await readFeatureMetadata(f)).vtlpWarps.length > 0) hasCopies = true;
+  const originalsOnly = !o.vtlpCopies && hasCopies;
+  const select = originalsOnly
+    ? {
+        name: 'without VTLP copies',
+        apply: (s: ArrowFrameSource) => new FilteredFrameSource(s, { subset: null, vtlpCopies: false }),
+      }
+    : undefined;
+  if (originalsOnly) logger.info(`targets of ${split} without its VTLP copies (vtlpCopies false)`);
+  return { select, originalsOnly };
+}
+
+/** Generate each planned set's soft targets from the members; its targets.json entry. */
+async function writeTargetSets(
+  plan: TargetSetPlan[],
+  members: EnsembleMember[],
+  ctx: { files: SplitFiles; split: string; select: FrameSelection | undefined; outDir: string; logger: Logger },
+): Promise<TargetSetEntry[]> {
+  const { files, split, select, outDir, logger } = ctx;
+  const sets: TargetSetEntry[] = [];
+  for (const p of plan) {
+    logger.info(`target set ${p.name}: T = ${p.config.temperature}, top-k ${p.config.topK}`);
+    await mkdir(dirname(join(outDir, p.file)), { recursive: true });
+    const s = await generateSoftTargets({
+      features: files.features,
+      alignments: files.alignments,
+      output: join(outDir, p.file),
+      teachers: members,
+      config: p.config,
+      uttToSpeaker: files.uttToSpeaker,
+      split,
+      select,
+      logger,
+    });
+    sets.push({
+      name: p.name,
+      kind: p.kind,
+      temperature: p.config.temperature!,
+      file: p.file,
+      k: s.k,
+      kChosenBy: s.kChosenBy,
+      meanKeptMass: s.meanKeptMass,
+      keptMass: s.keptMass,
+      frames: s.frames,
+      utterances: s.utterances,
+      fileBytes: s.storage.fileBytes,
+      bytesPerFrame: s.storage.bytesPerFrame,
+      denseBytesPerFrame: s.storage.layout.denseRow,
+      targetBytesPerFrame: s.storage.layout.targets,
+      denseTargetBytesPerFrame: s.storage.layout.denseTargets,
+      ensembleFrameAccuracy: s.ensembleFrameAccuracy,
+      memberFrameAccuracy: s.memberFrameAccuracy,
+      configHash: s.metadata.configHash,
+    });
+  }
+  return sets;
 }
 
 export type TargetsStageOptions = MakeTargetsOptions;
