@@ -117,6 +117,11 @@ export function worstUtterances(r: WerResult, n: number): WorstUtterance[] {
     });
 }
 
+type DecodeSummary = ReturnType<typeof readDecodeSummary>;
+type DecodedSystem = DecodeSummary['systems'][number];
+/** WER results by `${system}\0${split}`. */
+type RawScores = Map<string, WerResult>;
+
 /** Score a decode output directory; see the module comment. */
 export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSummary> {
   const logger = opts.logger ?? defaultLog;
@@ -132,17 +137,10 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
       found: String(mode),
     });
   const dec = readDecodeSummary(opts.decodeDir);
-  const vocabFile = join(opts.decodeDir, 'words.txt');
-  const vocabulary = existsSync(vocabFile)
-    ? new Set(
-        readFileSync(vocabFile, 'utf8')
-          .split('\n')
-          .filter((w) => w),
-      )
-    : undefined;
+  const vocabulary = recogniserVocabulary(opts.decodeDir);
   const systems = dec.systems.map((s) => s.name);
   const results: SystemSplitScore[] = [];
-  const raw = new Map<string, WerResult>();
+  const raw: RawScores = new Map();
   for (const split of dec.splits) {
     const refFile = join(opts.decodeDir, 'refs', `${split}.trn`);
     if (!existsSync(refFile)) {
@@ -151,88 +149,17 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
     }
     const refs = readTrn(refFile);
     for (const sys of dec.systems) {
-      const ss = sys.splits[split];
-      if (!ss)
-        throw new FormatError(`decode.json lists split '${split}' but system '${sys.name}' has no result for it`, {
-          file: join(opts.decodeDir, 'decode.json'),
-          expected: `systems[${sys.name}].splits.${split}`,
-          found: 'none',
-        });
-      const hypFile = join(opts.decodeDir, sys.name, `${split}.trn`);
-      const r = scoreTranscripts(refs, readTrn(hypFile), { mode, vocabulary, refFile, hypFile, missingHyp: 'error' });
+      const r = await scoreSystemSplit(sys, split, refs, refFile, { opts, mode, vocabulary, worstN, logger, results });
       raw.set(`${sys.name}\0${split}`, r);
-      const files = {
-        sys: join(sys.name, `${split}.sys`),
-        pralign: join(sys.name, `${split}.pralign`),
-        wer: join(sys.name, `${split}.wer`),
-        dtl: join(sys.name, `${split}.dtl`),
-      };
-      const title = `${sys.name} ${split}`;
-      const lists = errorLists(r.utterances, mode === 'kaldi');
-      await writeFileAtomic(join(opts.outDir, files.dtl), formatErrorLists(lists));
-      await writeFileAtomic(join(opts.outDir, files.sys), formatSummaryTable(r, title));
-      await writeFileAtomic(join(opts.outDir, files.pralign), formatPralign(r, title));
-      await writeFileAtomic(join(opts.outDir, files.wer), formatWerLine(r));
-      results.push({
-        system: sys.name,
-        split,
-        wer: r.wer,
-        errors: r.errors,
-        refWords: r.refWords,
-        corr: r.corr,
-        sub: r.sub,
-        del: r.del,
-        ins: r.ins,
-        sentences: r.sentences,
-        sentenceErrors: r.sentenceErrors,
-        ser: r.sentences ? (100 * r.sentenceErrors) / r.sentences : 0,
-        emptyHyps: r.emptyHyps,
-        noPath: ss.noPath,
-        noFeatures: ss.noFeatures,
-        refOovs: r.refOovs,
-        refOovWords: r.refOovWords,
-        lmWeight: sys.lmWeight,
-        wordInsertionPenalty: sys.wordInsertionPenalty,
-        tunedOnThisSplit: sys.tuning?.split === split,
-        speakers: speakerRows(r),
-        worst: worstUtterances(r, worstN),
-        files,
-        errorLists: lists,
-        ...(() => {
-          const x = scoredSplit(r);
-          return { counts: x.counts, speakerCounts: x.speakers, utterances: x.utterances };
-        })(),
-        alignments: [],
-      });
-      logger.info(
-        `score ${title}: %WER ${r.wer.toFixed(2)} [ ${r.errors} / ${r.refWords}, ${r.ins} ins, ${r.del} del, ${r.sub} sub ]${r.refOovs ? `, ${r.refOovs} reference OOV tokens` : ''}${sys.tuning?.split === split ? ' (weights tuned on this split)' : ''}`,
-      );
     }
   }
-  // Alignments of the same (worst) utterances for every system.
-  const refSystem = systems.includes('student') ? 'student' : systems[0];
-  for (const split of dec.splits) {
-    const ref = raw.get(`${refSystem}\0${split}`);
-    if (!ref) continue;
-    const ids = worstUttIds(ref, worstN);
-    for (const r of results.filter((x) => x.split === split))
-      r.alignments = alignmentsOf(raw.get(`${r.system}\0${split}`)!, split as 'dev' | 'test', ids);
-  }
-  const comparisons: SystemComparison[] = [];
-  for (const [a, b] of opts.comparisons ?? DEFAULT_COMPARISONS) {
-    if (!systems.includes(a) || !systems.includes(b)) continue;
-    for (const split of dec.splits) {
-      const ra = raw.get(`${a}\0${split}`),
-        rb = raw.get(`${b}\0${split}`);
-      if (!ra || !rb) continue;
-      const bs = pairedBootstrapWer(ra, rb, { replicates, confidence, seed });
-      const significant = bs.ciLow > 0 || bs.ciHigh < 0;
-      comparisons.push({ a, b, split, ...bs, significant });
-      logger.info(
-        `score ${split}: ${a} - ${b} = ${bs.deltaWer.toFixed(2)}% WER, ${(100 * confidence).toFixed(0)}% CI [${bs.ciLow.toFixed(2)}, ${bs.ciHigh.toFixed(2)}]${significant ? ' (significant)' : ''}, P(${a} better) ${bs.probABetter.toFixed(3)}`,
-      );
-    }
-  }
+  alignWorstUtterances(results, raw, dec.splits, systems, worstN);
+  const comparisons = compareSystems(raw, dec.splits, systems, opts.comparisons ?? DEFAULT_COMPARISONS, {
+    replicates,
+    confidence,
+    seed,
+    logger,
+  });
   const summary: ScoreSummary = {
     format: SCORE_FORMAT,
     formatVersion: SCORE_FORMAT_VERSION,
@@ -246,6 +173,140 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
   };
   await writeJsonAtomic(join(opts.outDir, 'score.json'), summary);
   return summary;
+}
+
+/** The recogniser's vocabulary (words.txt of the decode dir), for counting reference OOVs; undefined without one. */
+function recogniserVocabulary(decodeDir: string): Set<string> | undefined {
+  const vocabFile = join(decodeDir, 'words.txt');
+  return existsSync(vocabFile)
+    ? new Set(
+        readFileSync(vocabFile, 'utf8')
+          .split('\n')
+          .filter((w) => w),
+      )
+    : undefined;
+}
+
+/**
+ * Score one system's hypotheses of one split: sclite's .dtl, .sys, .pralign and Kaldi's .wer
+ * under <system>/, its score.json entry appended to `ctx.results`, and its %WER line logged.
+ */
+async function scoreSystemSplit(
+  sys: DecodedSystem,
+  split: string,
+  refs: ReturnType<typeof readTrn>,
+  refFile: string,
+  ctx: {
+    opts: ScoreDecodeOptions;
+    mode: ScoringMode;
+    vocabulary: Set<string> | undefined;
+    worstN: number;
+    logger: Logger;
+    results: SystemSplitScore[];
+  },
+): Promise<WerResult> {
+  const { opts, mode, vocabulary, worstN, logger } = ctx;
+  const ss = sys.splits[split];
+  if (!ss)
+    throw new FormatError(`decode.json lists split '${split}' but system '${sys.name}' has no result for it`, {
+      file: join(opts.decodeDir, 'decode.json'),
+      expected: `systems[${sys.name}].splits.${split}`,
+      found: 'none',
+    });
+  const hypFile = join(opts.decodeDir, sys.name, `${split}.trn`);
+  const r = scoreTranscripts(refs, readTrn(hypFile), { mode, vocabulary, refFile, hypFile, missingHyp: 'error' });
+  const files = {
+    sys: join(sys.name, `${split}.sys`),
+    pralign: join(sys.name, `${split}.pralign`),
+    wer: join(sys.name, `${split}.wer`),
+    dtl: join(sys.name, `${split}.dtl`),
+  };
+  const title = `${sys.name} ${split}`;
+  const lists = errorLists(r.utterances, mode === 'kaldi');
+  await writeFileAtomic(join(opts.outDir, files.dtl), formatErrorLists(lists));
+  await writeFileAtomic(join(opts.outDir, files.sys), formatSummaryTable(r, title));
+  await writeFileAtomic(join(opts.outDir, files.pralign), formatPralign(r, title));
+  await writeFileAtomic(join(opts.outDir, files.wer), formatWerLine(r));
+  ctx.results.push({
+    system: sys.name,
+    split,
+    wer: r.wer,
+    errors: r.errors,
+    refWords: r.refWords,
+    corr: r.corr,
+    sub: r.sub,
+    del: r.del,
+    ins: r.ins,
+    sentences: r.sentences,
+    sentenceErrors: r.sentenceErrors,
+    ser: r.sentences ? (100 * r.sentenceErrors) / r.sentences : 0,
+    emptyHyps: r.emptyHyps,
+    noPath: ss.noPath,
+    noFeatures: ss.noFeatures,
+    refOovs: r.refOovs,
+    refOovWords: r.refOovWords,
+    lmWeight: sys.lmWeight,
+    wordInsertionPenalty: sys.wordInsertionPenalty,
+    tunedOnThisSplit: sys.tuning?.split === split,
+    speakers: speakerRows(r),
+    worst: worstUtterances(r, worstN),
+    files,
+    errorLists: lists,
+    ...(() => {
+      const x = scoredSplit(r);
+      return { counts: x.counts, speakerCounts: x.speakers, utterances: x.utterances };
+    })(),
+    alignments: [],
+  });
+  logger.info(
+    `score ${title}: %WER ${r.wer.toFixed(2)} [ ${r.errors} / ${r.refWords}, ${r.ins} ins, ${r.del} del, ${r.sub} sub ]${r.refOovs ? `, ${r.refOovs} reference OOV tokens` : ''}${sys.tuning?.split === split ? ' (weights tuned on this split)' : ''}`,
+  );
+  return r;
+}
+
+/** Alignments of the same utterances (the student's worst, else the first system's) for every system, per split. */
+function alignWorstUtterances(
+  results: SystemSplitScore[],
+  raw: RawScores,
+  splits: readonly string[],
+  systems: readonly string[],
+  worstN: number,
+): void {
+  const refSystem = systems.includes('student') ? 'student' : systems[0];
+  for (const split of splits) {
+    const ref = raw.get(`${refSystem}\0${split}`);
+    if (!ref) continue;
+    const ids = worstUttIds(ref, worstN);
+    for (const r of results.filter((x) => x.split === split))
+      r.alignments = alignmentsOf(raw.get(`${r.system}\0${split}`)!, split as 'dev' | 'test', ids);
+  }
+}
+
+/** Paired-bootstrap WER differences A - B on every split where both were scored, each logged. */
+function compareSystems(
+  raw: RawScores,
+  splits: readonly string[],
+  systems: readonly string[],
+  pairs: readonly (readonly [string, string])[],
+  o: { replicates: number; confidence: number; seed: number; logger: Logger },
+): SystemComparison[] {
+  const { replicates, confidence, seed, logger } = o;
+  const comparisons: SystemComparison[] = [];
+  for (const [a, b] of pairs) {
+    if (!systems.includes(a) || !systems.includes(b)) continue;
+    for (const split of splits) {
+      const ra = raw.get(`${a}\0${split}`),
+        rb = raw.get(`${b}\0${split}`);
+      if (!ra || !rb) continue;
+      const bs = pairedBootstrapWer(ra, rb, { replicates, confidence, seed });
+      const significant = bs.ciLow > 0 || bs.ciHigh < 0;
+      comparisons.push({ a, b, split, ...bs, significant });
+      logger.info(
+        `score ${split}: ${a} - ${b} = ${bs.deltaWer.toFixed(2)}% WER, ${(100 * confidence).toFixed(0)}% CI [${bs.ciLow.toFixed(2)}, ${bs.ciHigh.toFixed(2)}]${significant ? ' (significant)' : ''}, P(${a} better) ${bs.probABetter.toFixed(3)}`,
+      );
+    }
+  }
+  return comparisons;
 }
 
 export interface ScoreStageOptions {
