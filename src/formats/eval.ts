@@ -1,5 +1,5 @@
 import { type Fidelity } from '../score/fidelity.ts';
-import { Checker, joinKey, readTaggedJson } from '../util/json-check.ts';
+import { Checker, joinKey, readStageJson, readTaggedJson } from '../util/json-check.ts';
 
 export const EVAL_JSON = 'eval.json';
 
@@ -126,6 +126,16 @@ export interface EvalFile {
     subsetFrames: number;
     rows: { system: string; model: string; trainAccuracy: number | null; testAccuracy: Record<string, number> }[];
   };
+}
+
+/** Read `<dir>/eval.json` (the eval stage's record). */
+export function readEvalFile(dir: string): EvalFile {
+  return readStageJson<EvalFile>(dir, EVAL_JSON, {
+    missing: 'no evaluation here',
+    stage: 'eval',
+    format: EVAL_FORMAT,
+    what: 'an eval file',
+  });
 }
 
 /**

@@ -57,7 +57,7 @@ export interface ModelsFile {
 }
 
 /** Read `<dir>/models.json` (the train stage's record). */
-export async function readModelsFile(dir: string): Promise<ModelsFile> {
+export function readModelsFile(dir: string): ModelsFile {
   const what = 'an acoustic-models file';
   return readStageJson<ModelsFile>(dir, MODELS_JSON, {
     missing: 'no trained models here',
@@ -88,7 +88,8 @@ export interface StudentsFile {
   students: StudentEntry[];
 }
 
-export async function readStudentsFile(dir: string): Promise<StudentsFile> {
+/** Read `<dir>/students.json` (the distill stage's record). */
+export function readStudentsFile(dir: string): StudentsFile {
   const what = 'a students file';
   return readStageJson<StudentsFile>(dir, STUDENTS_JSON, {
     missing: 'no students here',

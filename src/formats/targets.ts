@@ -52,7 +52,8 @@ export interface TargetsFile {
   vtlpCopies?: false;
 }
 
-export async function readTargetsFile(dir: string): Promise<TargetsFile> {
+/** Read `<dir>/targets.json` (the targets stage's record). */
+export function readTargetsFile(dir: string): TargetsFile {
   const what = 'a target-sets file';
   return readStageJson<TargetsFile>(dir, TARGETS_JSON, {
     missing: 'no soft targets here',

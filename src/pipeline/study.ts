@@ -41,8 +41,9 @@ import { loadRecipe, STUDY_KEYS, type LoadRecipeOptions, type Recipe, type Study
 import { runPipeline, STAGE_RECORD, type RunOptions, type RunReport } from './runner.ts';
 import type { StageRegistry } from '../stages/stage.ts';
 import { writePool } from '../report/pool.ts';
-import { readJson } from '../report/experiment.ts';
-import { EVAL_JSON } from '../formats/eval.ts';
+import { EVAL_JSON, readEvalFile } from '../formats/eval.ts';
+import { readDecodeSummary } from '../formats/decode.ts';
+import { readScoreSummary, SCORE_JSON } from '../formats/score.ts';
 
 export const STUDY_JSON = 'study.json';
 export const STUDY_FORMAT = 'am-distill.study';
@@ -196,11 +197,7 @@ async function linkTree(src: string, dst: string): Promise<void> {
 export function devScore(expDir: string, system: string, metric: 'frameAccuracy' | 'wer', split: string): number {
   if (metric === 'frameAccuracy') {
     const file = join(expDir, 'eval', EVAL_JSON);
-    const e = readJson<{ splits: Record<string, { models: Record<string, { accuracy: number }> }> }>(
-      file,
-      null,
-      'eval.json',
-    );
+    const e = readEvalFile(join(expDir, 'eval'));
     const acc = e.splits[split]?.models[system]?.accuracy;
     if (typeof acc !== 'number')
       throw new FormatError(`no ${split} frame accuracy for system '${system}'`, {
@@ -210,8 +207,8 @@ export function devScore(expDir: string, system: string, metric: 'frameAccuracy'
       });
     return acc;
   }
-  const file = join(expDir, 'score', 'score.json');
-  const s = readJson<{ results: { system: string; split: string; wer: number }[] }>(file, null, 'score.json');
+  const file = join(expDir, 'score', SCORE_JSON);
+  const s = readScoreSummary(file);
   const r = s.results.find((x) => x.system === system && x.split === split);
   if (!r)
     throw new FormatError(`no ${split} WER for system '${system}'`, {
@@ -224,12 +221,7 @@ export function devScore(expDir: string, system: string, metric: 'frameAccuracy'
 
 /** LM weight and insertion penalty per system as the decode stage chose them. */
 export function decodedWeights(expDir: string): Record<string, { lmWeight: number; wordInsertionPenalty: number }> {
-  const file = join(expDir, 'decode', 'decode.json');
-  const d = readJson<{ systems: { name: string; lmWeight: number; wordInsertionPenalty: number }[] }>(
-    file,
-    null,
-    'decode.json',
-  );
+  const d = readDecodeSummary(join(expDir, 'decode'));
   return Object.fromEntries(
     d.systems.map((s) => [s.name, { lmWeight: s.lmWeight, wordInsertionPenalty: s.wordInsertionPenalty }]),
   );

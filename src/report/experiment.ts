@@ -17,13 +17,19 @@ import { join } from 'node:path';
 import { FormatError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
 import { packageRoot, packageVersion } from '../util/package-root.ts';
-import { type ScoreSummary } from '../formats/score.ts';
+import { readScoreSummary, SCORE_JSON, type ScoreSummary } from '../formats/score.ts';
 import { reportWerInputs } from './score-input.ts';
-import { evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../formats/eval.ts';
+import { evalUtterancesFile, readEvalFile, type EvalFile, type EvalUtteranceLine } from '../formats/eval.ts';
 import { parseSupervision, SUPERVISIONS_FILE } from '../corpus/manifest.ts';
-import type { ModelsFile } from '../formats/models.ts';
-import type { StudentEntry, StudentsFile } from '../formats/models.ts';
-import type { TargetsFile } from '../formats/targets.ts';
+import {
+  readModelsFile,
+  readStudentsFile,
+  STUDENTS_JSON,
+  type ModelsFile,
+  type StudentEntry,
+  type StudentsFile,
+} from '../formats/models.ts';
+import { readTargetsFile, TARGETS_JSON, type TargetsFile } from '../formats/targets.ts';
 import type { AlignSummary } from '../align/corpus.ts';
 import {
   CONTROL_ID,
@@ -431,23 +437,12 @@ interface ExperimentFiles {
 
 function readExperimentFiles(dirs: ExperimentDirs): ExperimentFiles {
   return {
-    models: readJson<ModelsFile>(join(dirs.train, 'models.json'), 'am-distill.acoustic-models', 'models file'),
-    evalFile: readJson<EvalFile>(join(dirs.eval, 'eval.json'), 'am-distill.eval', 'eval file'),
-    students: readOptionalJson<StudentsFile>(
-      dirs.distill ? join(dirs.distill, 'students.json') : null,
-      'am-distill.students',
-      'students file',
-    ),
-    targets: readOptionalJson<TargetsFile>(
-      dirs.targets ? join(dirs.targets, 'targets.json') : null,
-      'am-distill.target-sets',
-      'target-sets file',
-    ),
-    score: readOptionalJson<ScoreSummary>(
-      dirs.score ? join(dirs.score, 'score.json') : null,
-      'am-distill.score',
-      'score file',
-    ),
+    models: readModelsFile(dirs.train),
+    evalFile: readEvalFile(dirs.eval),
+    students: dirs.distill && existsSync(join(dirs.distill, STUDENTS_JSON)) ? readStudentsFile(dirs.distill) : null,
+    targets: dirs.targets && existsSync(join(dirs.targets, TARGETS_JSON)) ? readTargetsFile(dirs.targets) : null,
+    score:
+      dirs.score && existsSync(join(dirs.score, SCORE_JSON)) ? readScoreSummary(join(dirs.score, SCORE_JSON)) : null,
     lm: readOptionalJson<{ vocabulary?: number }>(
       dirs.lm ? join(dirs.lm, 'lm.json') : null,
       'am-distill.lm',

@@ -24,9 +24,9 @@ import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { gainShare } from '../score/significance.ts';
 import { diagnosticsMarkdown, type SplitDiagnostics } from './eval-markdown.ts';
-import { EVAL_JSON, evalUtterancesFile, type EvalFile, type EvalUtteranceLine } from '../formats/eval.ts';
+import { EVAL_JSON, evalUtterancesFile, readEvalFile, type EvalUtteranceLine } from '../formats/eval.ts';
 import { fidelityOf } from '../score/fidelity.ts';
-import { SCORE_FORMAT, type ScoreSummary } from '../formats/score.ts';
+import { readScoreSummary, SCORE_JSON } from '../formats/score.ts';
 import { PAPER_REPORT, frequentErrorRows, table1SystemIds } from './build.ts';
 import { metricDifferences, seedSpread, type DifferencesReport } from './differences.ts';
 import { speakerOf } from '../score/trn.ts';
@@ -35,7 +35,7 @@ import { markdownTable } from './markdown.ts';
 import { escapeMarkdown, plural, pct } from './format.ts';
 import { sumErrorLists, type ErrorLists } from '../score/errors.ts';
 import { CORE_SYSTEMS, MEMBER_ID, type FrequentErrorRow } from './types.ts';
-import { readEvalUtterances, readJson, readOptionalJson, readSplitSpeakers } from './experiment.ts';
+import { readEvalUtterances, readOptionalJson, readSplitSpeakers } from './experiment.ts';
 import { Checker } from '../util/json-check.ts';
 import { checkErrorLists } from './validate.ts';
 
@@ -186,7 +186,7 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
       found: 'an empty file',
     });
   const evalFile = join(evalDir, EVAL_JSON);
-  const ev = readOptionalJson<EvalFile>(evalFile, 'am-distill.eval', 'eval summary');
+  const ev = existsSync(evalFile) ? readEvalFile(evalDir) : null;
   let diagnostics: SplitDiagnostics = {};
   if (ev) {
     const s = ev.splits?.[split];
@@ -220,9 +220,9 @@ export function readPoolExperiment(expDir: string, split: string, label = basena
   }
   let words: PoolExperiment['words'] = null;
   let errorLists: PoolExperiment['errorLists'] = null;
-  const scoreFile = join(expDir, 'score', 'score.json');
+  const scoreFile = join(expDir, 'score', SCORE_JSON);
   if (existsSync(scoreFile)) {
-    const sc = readJson<ScoreSummary>(scoreFile, SCORE_FORMAT, 'score summary');
+    const sc = readScoreSummary(scoreFile);
     const rows = sc.results.filter((r) => r.split === split);
     if (rows.length) {
       words = {};
@@ -513,7 +513,7 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
   if (withWords.length !== 0 && withWords.length !== exps.length) {
     const missing = exps.find((e) => !e.words)!;
     throw new FormatError(`no word errors for split '${o.split}'`, {
-      file: join(missing.expDir, 'score', 'score.json'),
+      file: join(missing.expDir, 'score', SCORE_JSON),
       expected: 'a score stage on this split, like the other experiments',
       found: 'none',
     });
@@ -523,7 +523,7 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
   const alignedOf = new Map(
     exps.map((e) => {
       if (!e.words) return [e, null] as const;
-      const file = join(e.expDir, 'score', 'score.json');
+      const file = join(e.expDir, 'score', SCORE_JSON);
       const lines = alignReplicates(
         systems.map((s) => ({ label: `'${s}'`, file, lines: e.words![s] })),
         (u) => u.refWords,
@@ -558,7 +558,7 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
     const wr = alignReplicates(
       f.map((e) => ({
         label: e.label,
-        file: join(e.expDir, 'score', 'score.json'),
+        file: join(e.expDir, 'score', SCORE_JSON),
         lines: alignedOf.get(e)![systems[0]],
       })),
       (u) => u.refWords,

@@ -27,6 +27,7 @@ import { readDecodeSummary } from '../formats/decode.ts';
 import {
   SCORE_FORMAT,
   SCORE_FORMAT_VERSION,
+  SCORE_JSON,
   type ScoreSummary,
   type SpeakerWer,
   type SystemComparison,
@@ -171,7 +172,7 @@ export async function scoreDecodeDir(opts: ScoreDecodeOptions): Promise<ScoreSum
     comparisons,
     bootstrap: { replicates, confidence, seed },
   };
-  await writeJsonAtomic(join(opts.outDir, 'score.json'), summary);
+  await writeJsonAtomic(join(opts.outDir, SCORE_JSON), summary);
   return summary;
 }
 

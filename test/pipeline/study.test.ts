@@ -76,6 +76,8 @@ function studyRegistry(runs: Record<string, number>) {
       const best = sp.testSpeakers?.[0] === 'b' ? 0.2 : 0.05;
       const acc = 0.5 - Math.abs(m.learningRate - best);
       json(ctx.outDir, 'eval.json', {
+        format: 'am-distill.eval',
+        version: 1,
         splits: Object.fromEntries(ctx.options.splits.map((s) => [s, { models: { student: { accuracy: acc } } }])),
       });
       return { counts: {} };
@@ -112,7 +114,11 @@ function studyRegistry(runs: Record<string, number>) {
             lmWeight: 0,
             wordInsertionPenalty: 0,
           });
-      json(ctx.outDir, 'decode.json', { systems: [{ name: 'student', ...w }] });
+      json(ctx.outDir, 'decode.json', {
+        format: 'am-distill.decode',
+        formatVersion: 1,
+        systems: [{ name: 'student', ...w }],
+      });
       return { counts: {} };
     },
   };
@@ -254,14 +260,18 @@ describe('studies: cross-validation folds, nested selection, seeds', () => {
   it("reads an inner run's dev score, and names the file when it is missing or not JSON", () => {
     const dir = mkdtempSync(join(tmpdir(), 'amd-study-score-'));
     made.push(dir);
-    expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(FormatError);
-    expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(/eval\.json/);
+    expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(ConfigError);
+    expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(/eval\.json written by the eval stage/);
     mkdirSync(join(dir, 'eval'));
     writeFileSync(join(dir, 'eval', 'eval.json'), '{"splits": {"test": ');
     expect(() => devScore(dir, 'student', 'frameAccuracy', 'test')).toThrow(FormatError);
     writeFileSync(
       join(dir, 'eval', 'eval.json'),
-      JSON.stringify({ splits: { test: { models: { student: { accuracy: 0.75 } } } } }),
+      JSON.stringify({
+        format: 'am-distill.eval',
+        version: 1,
+        splits: { test: { models: { student: { accuracy: 0.75 } } } },
+      }),
     );
     expect(devScore(dir, 'student', 'frameAccuracy', 'test')).toBe(0.75);
     expect(() => devScore(dir, 'baseline', 'frameAccuracy', 'test')).toThrow(

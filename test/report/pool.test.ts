@@ -369,7 +369,7 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     const broken = makeExp('broken-score', A);
     writeFileSync(join(broken, 'score', 'score.json'), '{"format": ');
     expect(() => readPoolExperiment(broken, 'test')).toThrow(
-      new RegExp(`${join(broken, 'score', 'score.json')}: score summary is not valid JSON`),
+      new RegExp(`${join(broken, 'score', 'score.json')}: score\\.json is not valid JSON`),
     );
     const stale = makeExp('stale', A, { tamper: 1 });
     expect(() => readPoolExperiment(stale, 'test')).toThrow(/do not add up to eval.json/);
