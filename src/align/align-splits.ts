@@ -63,6 +63,25 @@ export interface FinalAlignment {
   dir: string;
   configHash: string;
   frameShiftMs: number;
+  /**
+   * A shard of the final pass (src/align/shards.ts): the utterances of each split it aligns (by
+   * utterance id; none of a split: undefined). A shard's split may align nothing, and gets no
+   * summary: the merge makes it from the shards' parts.
+   */
+  shard?: { keep(split: string): ((uttId: string) => boolean) | null };
+}
+
+type SkipSummary = ReturnType<SkipCounter['toJSON']>;
+
+/** What aligning a split (or a shard's block of it) produced besides its file: the merge's input. */
+export interface SplitPart {
+  split: string;
+  /** Whether `<split>.arrow` was written (a shard may align nothing). */
+  file: boolean;
+  skips: SkipSummary;
+  spans: SpanSummary | null;
+  frames: number;
+  adaptation: SpeakerPassResult | null;
 }
 
 export interface AlignedSplits {
@@ -73,6 +92,7 @@ export interface AlignedSplits {
   files: Record<string, AlignmentFileMetadata>;
   /** Frames aligned to each senone in the counted splits (a VTLP copy's frames count too). */
   senoneFrames: Float64Array;
+  parts: SplitPart[];
 }
 
 /**
@@ -86,14 +106,17 @@ export async function alignSplits(
   logger: Logger,
 ): Promise<AlignedSplits> {
   const senoneFrames = new Float64Array(job.final.model.am.numPdfs);
-  const out: AlignedSplits = { summaries: {}, timing: {}, framesPerSec: 0, files: {}, senoneFrames };
+  const out: AlignedSplits = { summaries: {}, timing: {}, framesPerSec: 0, files: {}, senoneFrames, parts: [] };
   let totalFrames = 0,
     totalSec = 0;
   for (const d of splits) {
     const countThis = countSplits.includes(d.split) || countSplits.length === 0;
-    const r = await alignSplit(d, job, countThis ? senoneFrames : null, logger);
-    out.files[d.split] = r.file;
-    out.summaries[d.split] = r.summary;
+    const keep = job.shard?.keep(d.split);
+    if (keep === null) continue;
+    const r = await alignSplit(d, job, countThis ? senoneFrames : null, logger, keep);
+    if (r.file) out.files[d.split] = r.file;
+    if (r.summary) out.summaries[d.split] = r.summary;
+    out.parts.push(r.part);
     out.timing[d.split] = { frames: r.frames, seconds: r.seconds, framesPerSec: r.frames / Math.max(r.seconds, 1e-3) };
     totalFrames += r.frames;
     totalSec += r.seconds;
@@ -108,7 +131,14 @@ async function alignSplit(
   job: FinalAlignment,
   senoneFrames: Float64Array | null,
   logger: Logger,
-): Promise<{ file: AlignmentFileMetadata; summary: SplitAlignSummary; frames: number; seconds: number }> {
+  keep?: (uttId: string) => boolean,
+): Promise<{
+  file: AlignmentFileMetadata | null;
+  summary: SplitAlignSummary | null;
+  part: SplitPart;
+  frames: number;
+  seconds: number;
+}> {
   // Inherited copies: written right after their source (the feature files' order), failed with it.
   const copyWarps = job.inherit ? d.featureMeta.vtlpWarps : [];
   const skips = new SourceAndCopySkips(copyWarps);
@@ -122,6 +152,7 @@ async function alignSplit(
     spanCollarSec: job.spanCollarSec,
     spanCounts,
     transform: final.transform,
+    ...(keep ? { keep } : {}),
   });
   // tri3b (align_fmllr.sh): per-speaker fMLLR from a first pass with the speaker-independent model.
   const adaptation =
@@ -133,17 +164,10 @@ async function alignSplit(
       `align ${d.split}: fMLLR for ${adaptation.updated} of ${adaptation.speakers} speakers, auxf +${adaptation.gainPerFrame.toFixed(3)}/frame${adaptation.firstPassFailed ? ` (${adaptation.firstPassFailed} utterances failed the first pass)` : ''}`,
     );
   const path = join(job.dir, `${d.split}.arrow`);
-  const writer = await AlignmentFileWriter.open(path, {
-    configHash: job.configHash,
-    featureConfigHash: d.featureMeta.configHash,
-    numSenones: final.model.am.numPdfs,
-    frameShiftMs: job.frameShiftMs,
-    phones: [...final.model.phones.symbols],
-    split: d.split,
-  });
+  const writer = await AlignmentFileWriter.open(path, alignmentFileOptions(d, job));
   const progress = logger.progress(`align ${d.split}`, d.featureMeta.counts.utterances, 'utts');
   let frames = 0;
-  let file: AlignmentFileMetadata;
+  let file: AlignmentFileMetadata | null;
   try {
     for await (const a of alignAll(source, lang, final.model, skips, alignOpts)) {
       if (a.spans === 'kept') spanCounts.kept++;
@@ -159,27 +183,54 @@ async function alignSplit(
       if (senoneFrames) for (let t = 0; t < a.numFrames; t++) senoneFrames[a.pdf[t]] += n;
       skips.done += copies.length;
     }
-    if (writer.utterances === 0) {
-      throw new CorpusError(`no utterance of split '${d.split}' could be aligned`, {
-        file: d.featuresPath,
-        expected: 'at least one aligned utterance',
-        found: skips.summary(),
-      });
-    }
-    file = await writer.finish(skips.skipped);
+    if (writer.utterances === 0 && !job.shard) throw noneAligned(d, skips.summary());
+    file = writer.utterances === 0 ? null : await writer.finish(skips.skipped);
+    if (!file) await writer.abort();
   } catch (err) {
     await writer.abort();
     throw err;
   }
   const seconds = (Date.now() - start) / 1000;
+  const spans = job.spanCollarSec !== null ? spanCounts.summary() : null;
+  const part: SplitPart = { split: d.split, file: file !== null, skips: skips.toJSON(), spans, frames, adaptation };
+  const rate = `${frames} frames, ${(frames / Math.max(seconds, 1e-3)).toFixed(0)} frames/s`;
+  if (job.shard) {
+    progress.done(rate);
+    return { file, frames, seconds, summary: null, part };
+  }
   const quality = await scoreLabels(d, path, logger);
-  progress.done(`${frames} frames, ${(frames / Math.max(seconds, 1e-3)).toFixed(0)} frames/s`);
-  const summary = summariseSplit(d, { skips, spanCounts, frames, quality, adaptation }, job, logger);
-  return { file, frames, seconds, summary };
+  progress.done(rate);
+  const summary = summariseSplit(d, part, quality);
+  logSplit(d, skips.summary('utterances'), summary, job, logger);
+  return { file, frames, seconds, summary, part };
+}
+
+/** The options of a split's alignment file (the merge of shards writes the same). */
+export function alignmentFileOptions(
+  d: SplitData,
+  job: FinalAlignment,
+): Parameters<typeof AlignmentFileWriter.open>[1] {
+  return {
+    configHash: job.configHash,
+    featureConfigHash: d.featureMeta.configHash,
+    numSenones: job.final.model.am.numPdfs,
+    frameShiftMs: job.frameShiftMs,
+    phones: [...job.final.model.phones.symbols],
+    split: d.split,
+  };
+}
+
+/** A split of which no utterance was aligned. */
+export function noneAligned(d: SplitData, found: string): CorpusError {
+  return new CorpusError(`no utterance of split '${d.split}' could be aligned`, {
+    file: d.featuresPath,
+    expected: 'at least one aligned utterance',
+    found,
+  });
 }
 
 /** Label quality against the supervisions' reference word timings, where they have them (null otherwise). */
-async function scoreLabels(d: SplitData, alignmentFile: string, logger: Logger): Promise<LabelQuality | null> {
+export async function scoreLabels(d: SplitData, alignmentFile: string, logger: Logger): Promise<LabelQuality | null> {
   if (![...d.supervisions.values()].some((x) => x.referenceWords)) return null;
   const quality = labelQuality(
     await scoreAlignmentFile(alignmentFile, d.dataDir, d.split, {
@@ -193,42 +244,43 @@ async function scoreLabels(d: SplitData, alignmentFile: string, logger: Logger):
   return quality;
 }
 
-/** What aligning a split produced, for its summary. */
-interface SplitOutcome {
-  skips: SkipCounter;
-  spanCounts: SpanCounter;
-  frames: number;
-  quality: LabelQuality | null;
-  adaptation: SpeakerPassResult | null;
-}
-
-/** The split's summary: "Done N, failed M", supervisions without features, reference-span counts (each logged). */
-function summariseSplit(d: SplitData, r: SplitOutcome, job: FinalAlignment, logger: Logger): SplitAlignSummary {
-  const { skips, spanCounts, quality, adaptation } = r;
+/** The split's summary: "Done N, failed M", supervisions without features, reference-span counts. */
+export function summariseSplit(d: SplitData, part: SplitPart, quality: LabelQuality | null): SplitAlignSummary {
+  const { skips, adaptation } = part;
   // Supervisions the features stage skipped never reach the aligner: count them apart.
-  const noTranscript = skips.reasons().find((x) => x.reason === NO_TRANSCRIPT_REASON)?.count ?? 0;
+  const noTranscript = skips.reasons.find((x) => x.reason === NO_TRANSCRIPT_REASON)?.count ?? 0;
   // With VTLP copies every term counts each real supervision 1 + copies times.
   const withoutFeatures =
     (d.supervisions.size - (d.featureMeta.counts.utterances - noTranscript)) / (1 + d.featureMeta.vtlpWarps.length);
-  const message = `Done ${skips.done}, failed ${skips.skipped}`;
-  (skips.skipped > 0 ? logger.warn : logger.info)(
-    `align ${d.split}: ${skips.summary('utterances')}${withoutFeatures ? `\n  (${withoutFeatures} supervisions have no features)` : ''}`,
-  );
-  const summary: SplitAlignSummary = {
-    message,
+  return {
+    message: `Done ${skips.done}, failed ${skips.skipped}`,
     done: skips.done,
     failed: skips.skipped,
-    frames: r.frames,
+    frames: part.frames,
     withoutFeatures,
-    reasons: skips.reasons(),
+    reasons: skips.reasons,
     ...(quality ? { labelQuality: quality } : {}),
     ...(adaptation
       ? { speakerAdaptation: { ...adaptation, gainPerFrame: Number(adaptation.gainPerFrame.toFixed(6)) } }
       : {}),
-    ...(job.spanCollarSec !== null ? { referenceTimings: spanCounts.summary() } : {}),
+    ...(part.spans ? { referenceTimings: part.spans } : {}),
   };
-  if (job.spanCollarSec !== null) {
-    const sc = spanCounts.summary();
+}
+
+/** The split's log lines: what was done and skipped (`skipText`), and how the reference spans constrained it. */
+export function logSplit(
+  d: SplitData,
+  skipText: string,
+  summary: SplitAlignSummary,
+  job: FinalAlignment,
+  logger: Logger,
+): void {
+  const { withoutFeatures } = summary;
+  (summary.failed > 0 ? logger.warn : logger.info)(
+    `align ${d.split}: ${skipText}${withoutFeatures ? `\n  (${withoutFeatures} supervisions have no features)` : ''}`,
+  );
+  const sc = summary.referenceTimings;
+  if (sc) {
     const mis = Object.entries(sc.mismatched).map(([x, n]) => `${n} x ${x}`);
     (sc.dropped + sc.noReference + mis.length > 0 ? logger.warn : logger.info)(
       `align ${d.split}: ${sc.kept} utterances within their reference word spans (collar ${job.referenceCollarMs} ms)` +
@@ -236,7 +288,6 @@ function summariseSplit(d: SplitData, r: SplitOutcome, job: FinalAlignment, logg
         `${mis.length ? `, timings unusable: ${mis.join(', ')}` : ''}`,
     );
   }
-  return summary;
 }
 
 /**

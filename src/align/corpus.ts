@@ -33,7 +33,13 @@ import { log as defaultLogger, type Logger } from '../util/log.ts';
 import { openSplit, type GmmFeatureOptions, type SplitData } from './source.ts';
 import type { AlignmentFileMetadata } from './store.ts';
 import { ALIGN_MODELS, trainChain, type AlignModelName, type TrainingSummary } from './chain.ts';
-import { alignSplits, type FinalModel, type SplitAlignSummary, type SplitTiming } from './align-splits.ts';
+import {
+  alignSplits,
+  type FinalAlignment,
+  type FinalModel,
+  type SplitAlignSummary,
+  type SplitTiming,
+} from './align-splits.ts';
 
 export interface AlignCorpusOptions extends GmmFeatureOptions {
   /** Prepared data dir (corpus.json + <split>/*.jsonl). */
@@ -290,7 +296,7 @@ export function framesPerSenoneStats(counts: Float64Array | number[], splits: st
 }
 
 /** The options with defaults applied and checked, and what they imply. */
-interface AlignSettings {
+export interface AlignSettings {
   o: typeof ALIGN_DEFAULTS & AlignCorpusOptions;
   triGaussians: number;
   /** Collar of the reference word spans (referenceTimings 'constrain'), s; null: unconstrained. */
@@ -374,7 +380,7 @@ function resolveAlignOptions(opts: AlignCorpusOptions): AlignSettings {
 }
 
 /** The splits to align and to train on (of this and other corpora), opened once each, and their shared GMM feature description. */
-interface AlignInputs {
+export interface AlignInputs {
   splits: string[];
   trainSplits: string[];
   alignData: SplitData[];
@@ -463,7 +469,7 @@ async function openAlignInputs(opts: AlignCorpusOptions, s: AlignSettings): Prom
 }
 
 /** A model of a previous align output directory (align_si.sh with an existing model), and its identity. */
-interface GivenModel {
+export interface GivenModel {
   model: GmmHmmModel;
   hash: string;
   transform: FeatureTransform | null;
@@ -563,100 +569,149 @@ async function buildAlignLang(opened: readonly SplitData[], o: AlignSettings['o'
  * beam, a phone the tree has no data for); a split that aligns nothing is a CorpusError.
  */
 export async function alignCorpus(opts: AlignCorpusOptions): Promise<AlignCorpusResult> {
-  const s = resolveAlignOptions(opts);
-  const { o } = s;
-  const logger = opts.logger ?? defaultLogger;
-  const inputs = await openAlignInputs(opts, s);
-  const given = o.modelDir ? loadGivenModel(o.modelDir, inputs.gmmFeatures) : null;
-  const configHash = alignConfigHash(s, inputs, given);
-  const lang = await buildAlignLang(inputs.opened, o, logger);
-  const langModel: LangModel = { phones: lang.phones, lexicon: lang.lexicon };
-
+  const p = await planAlignment(opts);
   return withAtomicOutput(opts.outDir, async (tmp) => {
-    await writeLang(join(tmp, 'lang'), lang);
     const t0 = Date.now();
-    let trained: FinalModel & { modelSeconds: Record<string, number>; summary: TrainingSummary | null };
-    if (given) {
-      if (given.model.phones.symbols.join(' ') !== lang.phones.symbols.join(' ')) {
-        throw new FormatError('the model has another phone set than the lang', {
-          file: join(o.modelDir!, 'model.json'),
-          expected: lang.phones.phones.join(' '),
-          found: given.model.phones.phones.join(' '),
-        });
-      }
-      trained = {
-        model: given.model,
-        transform: given.transform,
-        alignmentModel: given.alignmentModel,
-        modelSeconds: {},
-        summary: null,
-      };
-    } else {
-      const data = {
-        splits: inputs.trainData,
-        corpora: inputs.corpora,
-        featOpts: s.featOpts,
-        inherit: s.inherit,
-        spanCollarSec: s.spanCollarSec,
-        mfccDim: inputs.mfccDim,
-      };
-      trained = await trainChain(data, langModel, { ...o, triGaussians: s.triGaussians }, logger);
-    }
+    const trained = await trainAlignModels(p, tmp);
     const trainingSec = (Date.now() - t0) / 1000;
     const model = trained.model;
-    await writeModelFiles(tmp, trained);
 
     // Final alignment of every split.
-    const countSplits = inputs.splits.filter((x) => inputs.trainSplits.includes(x));
-    const aligned = await alignSplits(
-      inputs.alignData,
-      countSplits,
-      {
-        final: trained,
-        lang: langModel,
-        alignOpts: { optionalSilenceProb: o.optionalSilenceProb, beam: o.beam, retryBeam: o.retryBeam },
-        featOpts: s.featOpts,
-        inherit: s.inherit,
-        spanCollarSec: s.spanCollarSec,
-        referenceCollarMs: o.referenceCollarMs,
-        dir: tmp,
-        configHash,
-        frameShiftMs: inputs.frameShiftMs,
-      },
-      logger,
-    );
-    const numSenones = model.am.numPdfs;
+    const countSplits = finalCountSplits(p);
+    const aligned = await alignSplits(p.inputs.alignData, countSplits, finalAlignmentJob(p, trained, tmp), p.logger);
     const timing: AlignTiming = {
       trainingSec,
       ...(Object.keys(trained.modelSeconds).length ? { models: trained.modelSeconds } : {}),
       splits: aligned.timing,
       framesPerSec: aligned.framesPerSec,
     };
-    const summary: AlignSummary = {
-      format: 'am-distill.align-summary',
-      version: 1,
-      configHash,
-      numSenones,
-      numGaussians: model.am.numGaussians,
-      lang: {
-        words: lang.lexicon.size,
-        oovWords: lang.oovs.size,
-        oovTokens: [...lang.oovs.values()].reduce((a, b) => a + b, 0),
-      },
-      training: trained.summary,
-      splits: aligned.summaries,
-      framesPerSenone: framesPerSenoneStats(aligned.senoneFrames, countSplits.length ? countSplits : inputs.splits),
-    };
+    const summary = alignSummary(p, model, trained.summary, aligned.summaries, aligned.senoneFrames);
     await writeJsonAtomic(join(tmp, 'summary.json'), summary);
-    await writeJsonAtomic(join(tmp, 'config.json'), alignConfigRecord(s, inputs, configHash));
+    await writeJsonAtomic(join(tmp, 'config.json'), alignConfigRecord(p.s, p.inputs, p.configHash));
     if (opts.writeTiming !== false) await writeJsonAtomic(join(tmp, 'timing.json'), timing);
-    logger.info(
-      `align: ${numSenones} senones, ${model.am.numGaussians} Gaussians; ${Object.entries(aligned.summaries)
+    p.logger.info(
+      `align: ${summary.numSenones} senones, ${model.am.numGaussians} Gaussians; ${Object.entries(aligned.summaries)
         .map(([x, r]) => `${x}: ${r.message}`)
         .join('; ')}; ${timing.framesPerSec.toFixed(0)} frames/s`,
     );
-    return { outDir: opts.outDir, configHash, summary, timing, files: aligned.files };
+    return { outDir: opts.outDir, configHash: p.configHash, summary, timing, files: aligned.files };
   });
+}
+
+/** The options, inputs, config hash and lang of an alignment: what its training, final pass and summary share. */
+export interface AlignPlan {
+  s: AlignSettings;
+  inputs: AlignInputs;
+  given: GivenModel | null;
+  configHash: string;
+  lang: Lang;
+  langModel: LangModel;
+  logger: Logger;
+}
+
+/** Check the options, open the inputs, build the lang: the same for a whole run, its common job and its shards. */
+export async function planAlignment(opts: AlignCorpusOptions): Promise<AlignPlan> {
+  const s = resolveAlignOptions(opts);
+  const logger = opts.logger ?? defaultLogger;
+  const inputs = await openAlignInputs(opts, s);
+  const given = s.o.modelDir ? loadGivenModel(s.o.modelDir, inputs.gmmFeatures) : null;
+  const configHash = alignConfigHash(s, inputs, given);
+  const lang = await buildAlignLang(inputs.opened, s.o, logger);
+  return { s, inputs, given, configHash, lang, langModel: { phones: lang.phones, lexicon: lang.lexicon }, logger };
+}
+
+/** lang/ and the GMM-HMM chain (trained, or the given model) written into `dir`. */
+export async function trainAlignModels(
+  p: AlignPlan,
+  dir: string,
+): Promise<FinalModel & { modelSeconds: Record<string, number>; summary: TrainingSummary | null }> {
+  const { s, inputs, given, lang, langModel } = p;
+  const { o } = s;
+  await writeLang(join(dir, 'lang'), lang);
+  let trained: FinalModel & { modelSeconds: Record<string, number>; summary: TrainingSummary | null };
+  if (given) {
+    if (given.model.phones.symbols.join(' ') !== lang.phones.symbols.join(' ')) {
+      throw new FormatError('the model has another phone set than the lang', {
+        file: join(o.modelDir!, 'model.json'),
+        expected: lang.phones.phones.join(' '),
+        found: given.model.phones.phones.join(' '),
+      });
+    }
+    trained = {
+      model: given.model,
+      transform: given.transform,
+      alignmentModel: given.alignmentModel,
+      modelSeconds: {},
+      summary: null,
+    };
+  } else {
+    const data = {
+      splits: inputs.trainData,
+      corpora: inputs.corpora,
+      featOpts: s.featOpts,
+      inherit: s.inherit,
+      spanCollarSec: s.spanCollarSec,
+      mfccDim: inputs.mfccDim,
+    };
+    trained = await trainChain(data, langModel, { ...o, triGaussians: s.triGaussians }, p.logger);
+  }
+  await writeModelFiles(dir, trained);
+  return trained;
+}
+
+/** The final model of an align output directory (or a common job's): model.json with its transform and first-pass model. */
+export function loadFinalModel(p: AlignPlan, dir: string): FinalModel {
+  const { model, transform, alignmentModel } = loadGivenModel(dir, p.inputs.gmmFeatures);
+  return { model, transform, alignmentModel };
+}
+
+/** The splits whose frames per senone are counted: the aligned training splits. */
+export function finalCountSplits(p: AlignPlan): string[] {
+  return p.inputs.splits.filter((x) => p.inputs.trainSplits.includes(x));
+}
+
+/** What every split's final alignment shares. */
+export function finalAlignmentJob(p: AlignPlan, final: FinalModel, dir: string): FinalAlignment {
+  const { o } = p.s;
+  return {
+    final,
+    lang: p.langModel,
+    alignOpts: { optionalSilenceProb: o.optionalSilenceProb, beam: o.beam, retryBeam: o.retryBeam },
+    featOpts: p.s.featOpts,
+    inherit: p.s.inherit,
+    spanCollarSec: p.s.spanCollarSec,
+    referenceCollarMs: o.referenceCollarMs,
+    dir,
+    configHash: p.configHash,
+    frameShiftMs: p.inputs.frameShiftMs,
+  };
+}
+
+/** summary.json of the stage. */
+export function alignSummary(
+  p: AlignPlan,
+  model: GmmHmmModel,
+  training: TrainingSummary | null,
+  splits: Record<string, SplitAlignSummary>,
+  senoneFrames: Float64Array,
+): AlignSummary {
+  const countSplits = finalCountSplits(p);
+  const { lang } = p;
+  return {
+    format: 'am-distill.align-summary',
+    version: 1,
+    configHash: p.configHash,
+    numSenones: model.am.numPdfs,
+    numGaussians: model.am.numGaussians,
+    lang: {
+      words: lang.lexicon.size,
+      oovWords: lang.oovs.size,
+      oovTokens: [...lang.oovs.values()].reduce((a, b) => a + b, 0),
+    },
+    training,
+    splits,
+    framesPerSenone: framesPerSenoneStats(senoneFrames, countSplits.length ? countSplits : p.inputs.splits),
+  };
 }
 
 /** model.json, the transform and alignment model (tri2b / tri3b), tree.json, senones.json, transitions.json, topo. */
@@ -689,7 +744,7 @@ async function writeModelFiles(dir: string, m: FinalModel): Promise<void> {
 }
 
 /** config.json: the effective options, the config hash and the GMM feature description. */
-function alignConfigRecord(s: AlignSettings, inputs: AlignInputs, configHash: string): Record<string, unknown> {
+export function alignConfigRecord(s: AlignSettings, inputs: AlignInputs, configHash: string): Record<string, unknown> {
   const { o } = s;
   return {
     format: 'am-distill.align-config',

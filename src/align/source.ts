@@ -107,6 +107,8 @@ export interface FeatureSourceOptions extends GmmFeatureOptions {
    * the deltas. Default: none (CMVN + deltas).
    */
   transform?: FeatureTransform | null;
+  /** Only the utterances it keeps (a shard's block); the others are passed over, not counted. */
+  keep?: (uttId: string) => boolean;
 }
 
 /**
@@ -140,6 +142,7 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
         const cmvn = await cmvnOf(d);
         const warps = opts.skipVtlpCopies ? d.featureMeta.vtlpWarps : [];
         for await (const u of readFeatureFile(d.featuresPath, { mfcc: true })) {
+          if (opts.keep && !opts.keep(u.uttId)) continue;
           if (isVtlpCopy(u.uttId, warps)) continue;
           const sup = d.supervisions.get(u.uttId);
           if (!sup) {

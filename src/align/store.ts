@@ -421,3 +421,23 @@ export async function validateAlignmentFile(path: string): Promise<string[]> {
     `  config hash ${meta.configHash}, feature config hash ${meta.featureConfigHash}`,
   ];
 }
+
+/**
+ * Concatenate alignment files (the shards of a split, in order) into `output`, written with `opts`
+ * and `failed` as a whole split's file is: every utterance one record batch, as when aligned.
+ */
+export async function mergeAlignmentFiles(
+  inputs: readonly string[],
+  output: string,
+  opts: AlignmentWriterOptions,
+  failed: number,
+): Promise<AlignmentFileMetadata> {
+  const writer = await AlignmentFileWriter.open(output, opts);
+  try {
+    for (const p of inputs) for await (const a of readAlignmentFile(p)) writer.add(a);
+    return await writer.finish(failed);
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}

@@ -14,11 +14,48 @@
  *       vtlpCopies: inherit   # VTLP copies take their source's alignment (realign: GMM-HMM trained and aligned on them)
  *       referenceTimings: constrain  # keep each word within its reference timing (alignment.word), +-referenceCollarMs
  */
-import { readCorpusInfo } from '../corpus/manifest.ts';
-import { alignCorpus, ALIGN_DEFAULTS, ALIGN_MODELS, type AlignModelName } from '../align/corpus.ts';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readCorpusInfo, readSplit } from '../corpus/manifest.ts';
+import {
+  alignConfigRecord,
+  alignCorpus,
+  alignSummary,
+  finalAlignmentJob,
+  finalCountSplits,
+  loadFinalModel,
+  planAlignment,
+  trainAlignModels,
+  ALIGN_DEFAULTS,
+  ALIGN_MODELS,
+  type AlignCorpusOptions,
+  type AlignModelName,
+  type AlignPlan,
+  type AlignSummary,
+  type TrainingSummary,
+} from '../align/corpus.ts';
+import {
+  alignmentFileOptions,
+  alignSplits,
+  logSplit,
+  noneAligned,
+  scoreLabels,
+  summariseSplit,
+  type FinalAlignment,
+  type SplitAlignSummary,
+  type SplitPart,
+} from '../align/align-splits.ts';
+import type { SplitData } from '../align/source.ts';
+import type { SpanSummary } from '../align/spans.ts';
+import { mergeAlignmentFiles } from '../align/store.ts';
+import { vtlpSourceId } from '../features/perturb.ts';
 import { ConfigError } from '../util/errors.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
+import type { Logger } from '../util/log.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import type { StageDefinition } from './stage.ts';
+import { copyShardEntries, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import type { StageContext, StageDefinition, StageResult } from './stage.ts';
 import { mergeSkips } from './common.ts';
 
 export interface AlignStageOptions {
@@ -224,65 +261,203 @@ export const alignStage: StageDefinition<AlignStageOptions> = {
   },
 
   async run(ctx) {
-    const dataDir = ctx.inputDir('prepare');
-    const info = await readCorpusInfo(dataDir);
-    for (const key of ['splits', 'trainSplits'] as const) {
-      for (const s of ctx.options[key] ?? []) {
-        if (!info.splits.includes(s)) {
-          const keyPath = `stages.align.${key}`;
-          throw new ConfigError(`split '${s}' is not in the corpus`, {
-            ...(ctx.recipe.locate?.(keyPath) ?? {}),
-            keyPath,
-            expected: `splits among ${info.splits.join(', ')}`,
-            found: s,
-          });
-        }
+    const r = await alignCorpus(await alignOptions(ctx));
+    return alignStageResult(r.summary, r.timing);
+  },
+
+  // Shards: the GMM-HMM chain once (the common job), then the final alignment of contiguous blocks
+  // of each split's supervisions (with their VTLP copies); tri3b's speaker transforms need whole
+  // speakers, so with tri3b a shard aligns whole splits. The merge concatenates the alignment files
+  // and makes the summaries from the shards' counts.
+  shards: {
+    unit: 'utterances',
+    async common(ctx) {
+      const t0 = Date.now();
+      const p = await planAlignment(await alignOptions(ctx));
+      const trained = await trainAlignModels(p, ctx.outDir);
+      await writeJsonAtomic(join(ctx.outDir, 'config.json'), alignConfigRecord(p.s, p.inputs, p.configHash));
+      await writeJsonAtomic(join(ctx.outDir, ALIGN_COMMON), { training: trained.summary });
+      return {
+        counts: { senones: trained.model.am.numPdfs, gaussians: trained.model.am.numGaussians },
+        details: { timing: { trainingSec: (Date.now() - t0) / 1000, models: trained.modelSeconds } },
+      };
+    },
+    async run(ctx, shard) {
+      const p = await planAlignment(await alignOptions(ctx));
+      const blocks = await shardBlocks(p, shard);
+      const job: FinalAlignment = {
+        ...finalAlignmentJob(p, loadFinalModel(p, ctx.commonDir!), ctx.outDir),
+        shard: { keep: (split) => blocks.keep.get(split) ?? null },
+      };
+      const aligned = await alignSplits(p.inputs.alignData, finalCountSplits(p), job, ctx.log);
+      if (aligned.parts.length) {
+        await writeJsonAtomic(join(ctx.outDir, ALIGN_PARTS), {
+          parts: aligned.parts,
+          senoneFrames: [...aligned.senoneFrames],
+        });
       }
-    }
-    const o = ctx.options;
-    const r = await alignCorpus({
-      dataDir,
-      featuresDir: ctx.inputDir('features'),
-      outDir: ctx.outDir,
-      splits: o.splits,
-      trainSplits: o.trainSplits,
-      numLeaves: o.numLeaves,
-      minLeafOccupancy: o.minLeafOccupancy,
-      questions: o.questions,
-      monoIters: o.monoIters,
-      monoGaussians: o.monoGaussians,
-      triIters: o.triIters,
-      triGaussians: o.triGaussians,
-      beam: o.beam,
-      retryBeam: o.retryBeam,
-      optionalSilenceProb: o.optionalSilenceProb,
-      corpusLexiconPath: o.lexicon ?? null,
-      cmvnNormVars: o.cmvnNormVars,
-      deltaOrder: o.deltaOrder,
-      vtlpCopies: o.vtlpCopies,
-      referenceTimings: o.referenceTimings,
-      referenceCollarMs: o.referenceCollarMs,
-      seed: ctx.recipe.seed,
-      writeTiming: false,
-      logger: ctx.log,
-      lastModel: o.lastModel,
-      spliceContext: o.spliceContext,
-      ldaDim: o.ldaDim,
-      adaptedIters: o.adaptedIters,
-      wordPositionPhones: o.wordPositionPhones,
-    });
-    const s = r.summary;
-    const splits = Object.values(s.splits);
-    return {
-      counts: {
-        senones: s.numSenones,
-        gaussians: s.numGaussians,
-        utterances: splits.reduce((a, x) => a + x.done, 0),
-        failed: splits.reduce((a, x) => a + x.failed, 0),
-        frames: splits.reduce((a, x) => a + x.frames, 0),
-      },
-      skipped: mergeSkips(splits.map((x) => ({ done: x.done, skipped: x.failed, reasons: x.reasons }))),
-      details: { splits: s.splits, framesPerSenone: s.framesPerSenone, timing: r.timing },
-    };
+      return { coverage: blocks.coverage, details: { timing: aligned.timing } };
+    },
+    async merge(ctx, shards) {
+      const p = await planAlignment(await alignOptions(ctx));
+      const final = loadFinalModel(p, ctx.commonDir!);
+      await copyShardEntries([ctx.commonDir!], ctx.outDir, { skip: [ALIGN_COMMON] });
+      const common = JSON.parse(await readFile(join(ctx.commonDir!, ALIGN_COMMON), 'utf8')) as {
+        training: TrainingSummary | null;
+      };
+      const job = finalAlignmentJob(p, final, ctx.outDir);
+      const senoneFrames = new Float64Array(final.model.am.numPdfs);
+      const parts: { dir: string; part: SplitPart }[] = [];
+      for (const sh of shards) {
+        const path = join(sh.dir, ALIGN_PARTS);
+        if (!existsSync(path)) continue;
+        const j = JSON.parse(await readFile(path, 'utf8')) as { parts: SplitPart[]; senoneFrames: number[] };
+        j.senoneFrames.forEach((n, k) => (senoneFrames[k] += n));
+        parts.push(...j.parts.map((part) => ({ dir: sh.dir, part })));
+      }
+      const summaries: Record<string, SplitAlignSummary> = {};
+      for (const d of p.inputs.alignData)
+        summaries[d.split] = await mergeSplit(
+          d,
+          parts.filter((x) => x.part.split === d.split),
+          job,
+          ctx.log,
+        );
+      const summary = alignSummary(p, final.model, common.training, summaries, senoneFrames);
+      await writeJsonAtomic(join(ctx.outDir, 'summary.json'), summary);
+      return alignStageResult(summary, { shards: shards.map((s) => s.details?.timing) });
+    },
   },
 };
+
+/** The common job's training summary (in its directory only), and a shard's split parts. */
+const ALIGN_COMMON = 'align-common.json';
+const ALIGN_PARTS = 'align-parts.json';
+
+/** alignCorpus's options from the stage's, the splits checked against the corpus. */
+async function alignOptions(ctx: StageContext<AlignStageOptions>): Promise<AlignCorpusOptions> {
+  const dataDir = ctx.inputDir('prepare');
+  const info = await readCorpusInfo(dataDir);
+  for (const key of ['splits', 'trainSplits'] as const) {
+    for (const s of ctx.options[key] ?? []) {
+      if (!info.splits.includes(s)) {
+        const keyPath = `stages.align.${key}`;
+        throw new ConfigError(`split '${s}' is not in the corpus`, {
+          ...(ctx.recipe.locate?.(keyPath) ?? {}),
+          keyPath,
+          expected: `splits among ${info.splits.join(', ')}`,
+          found: s,
+        });
+      }
+    }
+  }
+  const o = ctx.options;
+  return {
+    dataDir,
+    featuresDir: ctx.inputDir('features'),
+    outDir: ctx.outDir,
+    splits: o.splits,
+    trainSplits: o.trainSplits,
+    numLeaves: o.numLeaves,
+    minLeafOccupancy: o.minLeafOccupancy,
+    questions: o.questions,
+    monoIters: o.monoIters,
+    monoGaussians: o.monoGaussians,
+    triIters: o.triIters,
+    triGaussians: o.triGaussians,
+    beam: o.beam,
+    retryBeam: o.retryBeam,
+    optionalSilenceProb: o.optionalSilenceProb,
+    corpusLexiconPath: o.lexicon ?? null,
+    cmvnNormVars: o.cmvnNormVars,
+    deltaOrder: o.deltaOrder,
+    vtlpCopies: o.vtlpCopies,
+    referenceTimings: o.referenceTimings,
+    referenceCollarMs: o.referenceCollarMs,
+    seed: ctx.recipe.seed,
+    writeTiming: false,
+    logger: ctx.log,
+    lastModel: o.lastModel,
+    spliceContext: o.spliceContext,
+    ldaDim: o.ldaDim,
+    adaptedIters: o.adaptedIters,
+    wordPositionPhones: o.wordPositionPhones,
+  };
+}
+
+/**
+ * What a shard aligns of each split (null: nothing) and the units it covers: a block of the split's
+ * supervisions in manifest order, a VTLP copy with its source; with tri3b, whole splits.
+ */
+async function shardBlocks(
+  p: AlignPlan,
+  shard: ShardSpec,
+): Promise<{ keep: Map<string, ((uttId: string) => boolean) | null>; coverage: ShardCoverage[] }> {
+  const keep = new Map<string, ((uttId: string) => boolean) | null>();
+  if (p.s.o.lastModel === 'tri3b') {
+    const mine = shardSlice(p.inputs.splits, shard, 'splits');
+    for (const split of p.inputs.splits) keep.set(split, mine.items.includes(split) ? () => true : null);
+    return { keep, coverage: [mine.coverage] };
+  }
+  const coverage: ShardCoverage[] = [];
+  for (const d of p.inputs.alignData) {
+    const ids = (await readSplit(d.dataDir, d.split)).supervisions.map((x) => x.id);
+    const mine = shardSlice(ids, shard, `${d.split} utterances`);
+    coverage.push(mine.coverage);
+    const set = new Set(mine.items);
+    keep.set(d.split, set.size ? (uttId) => set.has(vtlpSourceId(uttId) ?? uttId) : null);
+  }
+  return { keep, coverage };
+}
+
+/** A split's shards (in order) into its alignment file, label quality and summary. */
+async function mergeSplit(
+  d: SplitData,
+  parts: readonly { dir: string; part: SplitPart }[],
+  job: FinalAlignment,
+  log: Logger,
+): Promise<SplitAlignSummary> {
+  const skips = mergeSkips(parts.map((x) => x.part.skips));
+  const spans = parts.every((x) => x.part.spans) && parts.length ? sumSpans(parts.map((x) => x.part.spans!)) : null;
+  const merged: SplitPart = {
+    split: d.split,
+    file: true,
+    skips,
+    spans,
+    frames: parts.reduce((a, x) => a + x.part.frames, 0),
+    adaptation: parts.length === 1 ? parts[0].part.adaptation : null,
+  };
+  const files = parts.filter((x) => x.part.file).map((x) => join(x.dir, `${d.split}.arrow`));
+  if (!files.length) throw noneAligned(d, `Done ${skips.done}, skipped ${skips.skipped}`);
+  const path = join(job.dir, `${d.split}.arrow`);
+  await mergeAlignmentFiles(files, path, alignmentFileOptions(d, job), skips.skipped);
+  const summary = summariseSplit(d, merged, await scoreLabels(d, path, log));
+  logSplit(d, `Done ${skips.done} utterances, skipped ${skips.skipped}`, summary, job, log);
+  return summary;
+}
+
+function sumSpans(all: readonly SpanSummary[]): SpanSummary {
+  const mismatched: Record<string, number> = {};
+  for (const s of all) for (const [k, n] of Object.entries(s.mismatched)) mismatched[k] = (mismatched[k] ?? 0) + n;
+  return {
+    kept: all.reduce((a, s) => a + s.kept, 0),
+    dropped: all.reduce((a, s) => a + s.dropped, 0),
+    noReference: all.reduce((a, s) => a + s.noReference, 0),
+    mismatched: Object.fromEntries(Object.entries(mismatched).sort((a, b) => (a[0] < b[0] ? -1 : 1))),
+  } as SpanSummary;
+}
+
+function alignStageResult(s: AlignSummary, timing: unknown): StageResult {
+  const splits = Object.values(s.splits);
+  return {
+    counts: {
+      senones: s.numSenones,
+      gaussians: s.numGaussians,
+      utterances: splits.reduce((a, x) => a + x.done, 0),
+      failed: splits.reduce((a, x) => a + x.failed, 0),
+      frames: splits.reduce((a, x) => a + x.frames, 0),
+    },
+    skipped: mergeSkips(splits.map((x) => ({ done: x.done, skipped: x.failed, reasons: x.reasons }))),
+    details: { splits: s.splits, framesPerSenone: s.framesPerSenone, timing },
+  };
+}
