@@ -51,7 +51,7 @@ import {
 } from '../formats/models.ts';
 import { ArrowFrameSource } from '../nnet/arrow-source.ts';
 import { initBackend, type BackendName } from '../nnet/backend.ts';
-import { scanSource, type CmvnOptions, type SpeakerCmvn } from '../nnet/data.ts';
+import { scanSource, type CmvnOptions, type FrameSource, type SpeakerCmvn, type Utterance } from '../nnet/data.ts';
 import { checkCompatible, loadModelDir, type ModelSidecar } from '../nnet/io.ts';
 import type { FrameClassifier } from '../nnet/model.ts';
 import {
@@ -181,18 +181,19 @@ const score = (correct: number, frames: number): Score => ({
   accuracy: frames ? correct / frames : 0,
 });
 
-/** Score every model on one split. */
-async function scoreSplit(
-  split: string,
+type SplitFiles = Awaited<ReturnType<typeof findSplitFiles>>;
+
+/**
+ * The split's frames (without the VTLP copies when `originalsOnly`), checked against every model:
+ * senone inventory, feature config and dimension.
+ */
+async function openScoredSource(
+  files: SplitFiles,
   models: LoadedModel[],
-  files: Awaited<ReturnType<typeof findSplitFiles>>,
   numSenones: number,
   inventoryId: string,
-  batchSize: number,
-  withSubset: SubsetSpec | null,
-  logger: Logger,
-  originalsOnly = false,
-): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
+  originalsOnly: boolean,
+): Promise<ArrowFrameSource | FilteredFrameSource> {
   const arrow = await ArrowFrameSource.open({
     features: files.features,
     alignments: files.alignments,
@@ -211,6 +212,15 @@ async function scoreSplit(
       `${m.name} vs features ${files.features[0]}`,
     );
   }
+  return source;
+}
+
+/** Per-speaker CMVN of the split, one scan per CMVN mode the models use; the split's frame count (0 without a scan). */
+async function speakerCmvns(
+  source: FrameSource,
+  models: LoadedModel[],
+  numSenones: number,
+): Promise<{ cmvnOf: (m: LoadedModel) => SpeakerCmvn | undefined; totalFrames: number }> {
   const cmvnByMode = new Map<string, SpeakerCmvn>();
   let totalFrames = 0;
   for (const m of models) {
@@ -226,8 +236,27 @@ async function scoreSplit(
     m.sidecar.cmvn.mode === 'none'
       ? undefined
       : cmvnByMode.get(JSON.stringify([m.sidecar.cmvn.mode, m.sidecar.cmvn.normVars]))!;
-  const members = models.filter((m) => m.role === 'member');
-  const others = models.filter((m) => m.role !== 'member');
+  return { cmvnOf, totalFrames };
+}
+
+/** What scoring a split adds up per model (and the ensemble), utterance by utterance. */
+interface SplitTally {
+  /** The models' names, then the ensemble's when there are members. */
+  names: string[];
+  hits: Map<string, number>;
+  subsetHits: Map<string, number>;
+  perUtterance: UtteranceCounts;
+  /** Per net other than the members: its fidelity to the ensemble (when there are members). */
+  fidelity: Map<string, ReturnType<typeof emptyFidelityCounts>>;
+  sources: GainSources | null;
+  votes: MemberVotes | null;
+  frames: number;
+  utterances: number;
+  subsetFrames: number;
+}
+
+/** Empty counts: hits, fidelity, gain sources (with a baseline and members) and member votes (with members). */
+function emptySplitTally(models: LoadedModel[], members: LoadedModel[], others: LoadedModel[]): SplitTally {
   const fidelity = new Map(members.length ? others.map((m) => [m.name, emptyFidelityCounts()]) : []);
   const sources: GainSources | null =
     members.length && others.some((m) => m.name === 'baseline')
@@ -251,74 +280,121 @@ async function scoreSplit(
       }
     : null;
   const names = [...models.map((m) => m.name), ...(members.length ? [ENSEMBLE] : [])];
-  const hits = new Map(names.map((n) => [n, 0]));
-  const subsetHits = new Map(names.map((n) => [n, 0]));
-  const perUtterance: UtteranceCounts = { ids: [], frames: [], correct: new Map(names.map((n) => [n, []])) };
-  let frames = 0,
-    utterances = 0,
-    subsetFrames = 0;
+  return {
+    names,
+    hits: new Map(names.map((n) => [n, 0])),
+    subsetHits: new Map(names.map((n) => [n, 0])),
+    perUtterance: { ids: [], frames: [], correct: new Map(names.map((n) => [n, []])) },
+    fidelity,
+    sources,
+    votes,
+    frames: 0,
+    utterances: 0,
+    subsetFrames: 0,
+  };
+}
+
+/**
+ * Score one utterance: the members (and their ensemble's posteriors), then the other nets with
+ * their fidelity to the ensemble, the ensemble itself, the gain sources and the member votes.
+ */
+function scoreUtterance(
+  utt: Utterance,
+  ref: NonNullable<Utterance['labels']>,
+  inSub: boolean,
+  ctx: {
+    members: LoadedModel[];
+    others: LoadedModel[];
+    cmvnOf: (m: LoadedModel) => SpeakerCmvn | undefined;
+    numSenones: number;
+    batchSize: number;
+  },
+  tally: SplitTally,
+): void {
+  const { members, others, cmvnOf, numSenones, batchSize } = ctx;
+  const { hits, subsetHits, perUtterance, fidelity, sources, votes } = tally;
+  const acc = members.length
+    ? new EnsembleAccumulator(utt.numFrames, numSenones, { temperature: 1, rule: 'arithmetic' })
+    : null;
+  // Per model, which frames it gets right: compared with the alignment once, then counted, and
+  // read by the member votes and the gain sources.
+  const count = (name: string, pred: Int32Array): Uint8Array => {
+    const right = new Uint8Array(ref.length);
+    let c = 0;
+    for (let t = 0; t < ref.length; t++)
+      if (pred[t] === ref[t]) {
+        right[t] = 1;
+        c++;
+      }
+    hits.set(name, hits.get(name)! + c);
+    perUtterance.correct.get(name)!.push(c);
+    if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
+    return right;
+  };
+  // The members first: the ensemble's posteriors are then there for the other nets' fidelity.
+  const memberRight = new Uint16Array(utt.numFrames); // per frame: how many members are right (K < 65536)
+  for (const m of members) {
+    const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
+    const right = count(m.name, argmaxRows(z, numSenones, utt.uttId));
+    for (let t = 0; t < ref.length; t++) memberRight[t] += right[t];
+    acc!.add(z, `${m.name}, utterance '${utt.uttId}'`);
+  }
+  const ensProbs = acc ? acc.finish() : null;
+  const ensArgmax = ensProbs ? argmaxRows(ensProbs, numSenones, utt.uttId) : null;
+  const rights = new Map<string, Uint8Array>();
+  for (const m of others) {
+    const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
+    const pred = argmaxRows(z, numSenones, utt.uttId);
+    rights.set(m.name, count(m.name, pred));
+    if (ensProbs)
+      addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, {
+        uttId: utt.uttId,
+        teacherArgmax: ensArgmax!,
+        modelArgmax: pred,
+      });
+  }
+  if (ensArgmax) rights.set(ENSEMBLE, count(ENSEMBLE, ensArgmax));
+  if (sources) addGainSources(sources, rights.get('baseline')!, rights.get(ENSEMBLE)!, rights);
+  if (votes) {
+    for (let t = 0; t < ref.length; t++) {
+      const k = memberRight[t];
+      votes.frames[k]++;
+      for (const [n, r] of rights) votes.correct[n][k] += r[t];
+    }
+  }
+  tally.frames += utt.numFrames;
+  perUtterance.ids.push(utt.uttId);
+  perUtterance.frames.push(utt.numFrames);
+  tally.utterances++;
+  if (inSub) tally.subsetFrames += utt.numFrames;
+}
+
+/** Score every model on one split. */
+async function scoreSplit(
+  split: string,
+  models: LoadedModel[],
+  files: Awaited<ReturnType<typeof findSplitFiles>>,
+  numSenones: number,
+  inventoryId: string,
+  batchSize: number,
+  withSubset: SubsetSpec | null,
+  logger: Logger,
+  originalsOnly = false,
+): Promise<{ scores: SplitScores; perUtterance: UtteranceCounts }> {
+  const source = await openScoredSource(files, models, numSenones, inventoryId, originalsOnly);
+  const { cmvnOf, totalFrames } = await speakerCmvns(source, models, numSenones);
+  const members = models.filter((m) => m.role === 'member');
+  const others = models.filter((m) => m.role !== 'member');
+  const tally = emptySplitTally(models, members, others);
   const progress = logger.progress(`scoring ${split} (${models.length} models)`, totalFrames, 'frames');
   for await (const utt of source.utterances()) {
     if (!utt.labels) continue;
-    const ref = utt.labels;
     const inSub = withSubset !== null && inSubset(utt.uttId, withSubset);
-    const acc = members.length
-      ? new EnsembleAccumulator(utt.numFrames, numSenones, { temperature: 1, rule: 'arithmetic' })
-      : null;
-    // Per model, which frames it gets right: compared with the alignment once, then counted, and
-    // read by the member votes and the gain sources.
-    const count = (name: string, pred: Int32Array): Uint8Array => {
-      const right = new Uint8Array(ref.length);
-      let c = 0;
-      for (let t = 0; t < ref.length; t++)
-        if (pred[t] === ref[t]) {
-          right[t] = 1;
-          c++;
-        }
-      hits.set(name, hits.get(name)! + c);
-      perUtterance.correct.get(name)!.push(c);
-      if (inSub) subsetHits.set(name, subsetHits.get(name)! + c);
-      return right;
-    };
-    // The members first: the ensemble's posteriors are then there for the other nets' fidelity.
-    const memberRight = new Uint16Array(utt.numFrames); // per frame: how many members are right (K < 65536)
-    for (const m of members) {
-      const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
-      const right = count(m.name, argmaxRows(z, numSenones, utt.uttId));
-      for (let t = 0; t < ref.length; t++) memberRight[t] += right[t];
-      acc!.add(z, `${m.name}, utterance '${utt.uttId}'`);
-    }
-    const ensProbs = acc ? acc.finish() : null;
-    const ensArgmax = ensProbs ? argmaxRows(ensProbs, numSenones, utt.uttId) : null;
-    const rights = new Map<string, Uint8Array>();
-    for (const m of others) {
-      const z = utteranceLogits(m.classifier, utt, { cmvn: cmvnOf(m), splice: m.sidecar.splice, batchSize });
-      const pred = argmaxRows(z, numSenones, utt.uttId);
-      rights.set(m.name, count(m.name, pred));
-      if (ensProbs)
-        addFidelity(fidelity.get(m.name)!, ensProbs, z, utt.numFrames, numSenones, {
-          uttId: utt.uttId,
-          teacherArgmax: ensArgmax!,
-          modelArgmax: pred,
-        });
-    }
-    if (ensArgmax) rights.set(ENSEMBLE, count(ENSEMBLE, ensArgmax));
-    if (sources) addGainSources(sources, rights.get('baseline')!, rights.get(ENSEMBLE)!, rights);
-    if (votes) {
-      for (let t = 0; t < ref.length; t++) {
-        const k = memberRight[t];
-        votes.frames[k]++;
-        for (const [n, r] of rights) votes.correct[n][k] += r[t];
-      }
-    }
-    frames += utt.numFrames;
-    perUtterance.ids.push(utt.uttId);
-    perUtterance.frames.push(utt.numFrames);
-    utterances++;
-    if (inSub) subsetFrames += utt.numFrames;
+    scoreUtterance(utt, utt.labels, inSub, { members, others, cmvnOf, numSenones, batchSize }, tally);
     progress.tick(utt.numFrames);
   }
   progress.done();
+  const { names, hits, subsetHits, fidelity, sources, votes, frames, subsetFrames } = tally;
   if (frames === 0)
     throw new FormatError('no aligned frames to score', {
       file: files.alignments[0],
@@ -327,7 +403,7 @@ async function scoreSplit(
     });
   const out: SplitScores = {
     split,
-    utterances,
+    utterances: tally.utterances,
     frames,
     models: Object.fromEntries(names.map((n) => [n, score(hits.get(n)!, frames)])),
   };
@@ -336,7 +412,7 @@ async function scoreSplit(
   if (fidelity.size) out.fidelity = Object.fromEntries([...fidelity].map(([n, c]) => [n, fidelityOf(c)]));
   if (sources) out.gainSources = sources;
   if (votes) out.memberVotes = votes;
-  return { scores: out, perUtterance };
+  return { scores: out, perUtterance: tally.perUtterance };
 }
 
 function gain(s: SplitScores, student: string): GainSummary | null {
