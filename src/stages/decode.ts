@@ -90,8 +90,8 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { locateConfigError } from './common.ts';
 import type { CorpusLmSummary } from './lm.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import { copyShardEntries, mergeListedJson, shardSlice, type ShardResult } from './shards.ts';
-import type { StageDefinition, StageResult } from './stage.ts';
+import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardResult } from './shards.ts';
+import type { StageContext, StageDefinition, StageResult } from './stage.ts';
 
 /** One split to decode. */
 export interface DecodeSplitInput {
@@ -1082,45 +1082,9 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
 
     async run(ctx): Promise<StageResult | ShardResult> {
       const o = ctx.options;
-      const dataDir = ctx.inputDir('prepare');
-      const featuresDir = ctx.inputDir('features');
       const alignDir = ctx.inputDir('align');
-      const where = (k: string) => ({ ...(ctx.recipe.locate?.(`stages.decode.${k}`) ?? {}) });
-      if (o.tuneSplit) await checkSplits(dataDir, [o.tuneSplit], 'stages.decode.tuneSplit', where('tuneSplit'));
-      await checkSplits(dataDir, o.splits, 'stages.decode.splits', where('splits'));
-      if (o.tuneSplit && o.splits.includes(o.tuneSplit)) {
-        throw new ConfigError('the tuning split is also listed in splits', {
-          ...where('splits'),
-          keyPath: 'stages.decode.splits',
-          expected: `splits other than '${o.tuneSplit}' (it is decoded with its own chosen weights anyway)`,
-          found: o.splits.join(', '),
-        });
-      }
-      // The LM must not have seen the text of a split decoded here (dev chooses weights, test reports).
-      const decodedSplits = [...(o.tuneSplit ? [o.tuneSplit] : []), ...o.splits];
-      const lmJson = join(ctx.inputDir('lm'), 'lm.json');
-      const lmInfo: Pick<CorpusLmSummary, 'trainSplits' | 'grammars'> = existsSync(lmJson)
-        ? JSON.parse(readFileSync(lmJson, 'utf8'))
-        : { trainSplits: [] };
-      const trained = lmInfo.trainSplits ?? [];
-      const seen = decodedSplits.filter((sp) => trained.includes(sp));
-      if (seen.length) {
-        throw new ConfigError(
-          `the LM was trained on the text of ${seen.map((sp) => `'${sp}'`).join(', ')}, which this stage decodes`,
-          {
-            ...(ctx.recipe.locate?.('stages.lm.trainSplits') ?? {}),
-            keyPath: 'stages.lm.trainSplits',
-            expected: 'LM training splits disjoint from the tuning and test splits',
-            found: trained.join(', '),
-          },
-        );
-      }
-      const grammars = lmInfo.grammars ?? {};
-      checkGrammarWeights(
-        o,
-        decodedSplits.filter((sp) => sp in grammars),
-        where,
-      );
+      const where: Where = (k) => ({ ...(ctx.recipe.locate?.(`stages.decode.${k}`) ?? {}) });
+      const grammars = await checkDecodedSplits(ctx, where);
       const exp = await experimentModels({
         train: modelStages.includes('train') ? ctx.inputDir('train') : null,
         distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
@@ -1132,20 +1096,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       const mine = ctx.shard ? shardSlice(allSystems, ctx.shard, 'systems') : null;
       const systems = mine?.items ?? allSystems;
       if (systems.length === 0) return { coverage: mine ? [mine.coverage] : [] };
-      const splitInput = async (split: string): Promise<DecodeSplitInput> => {
-        const file = join(featuresDir, `${split}.arrow`);
-        if (!existsSync(file))
-          throw new ConfigError(`no features for split '${split}'`, {
-            file,
-            ...where('splits'),
-            keyPath: 'stages.decode.splits',
-            expected: 'a split the features stage computed',
-            found: 'no such file',
-          });
-        const t = await readSplitTranscripts(dataDir, split);
-        const lm = grammars[split] ? { lm: join(ctx.inputDir('lm'), grammars[split].file) } : {};
-        return { name: split, features: [file], refs: t.refs, uttToSpeaker: t.uttToSpeaker, ...lm };
-      };
+      const splitInput = (split: string) => decodeSplitInput(ctx, split, grammars, where);
       const trainAlign = join(alignDir, 'train.arrow');
       const senoneInventoryId = existsSync(trainAlign)
         ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId
@@ -1156,9 +1107,9 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
         systems: _wanted,
         tuneSplit,
         splits,
-        priors: priorSource,
-        priorSplit,
-        priorFrames,
+        priors: _priorSource,
+        priorSplit: _priorSplit,
+        priorFrames: _priorFrames,
         systemWeights,
         lexicon,
         ...search
@@ -1171,32 +1122,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
           found: `tuneSplit ${tuneSplit}`,
         });
       }
-      let priors: PriorsOption = { source: 'alignments' };
-      if (priorSource === 'posteriors') {
-        const file = join(featuresDir, `${priorSplit}.arrow`);
-        if (!existsSync(file))
-          throw new ConfigError(`no features for split '${priorSplit}'`, {
-            file,
-            ...where('priorSplit'),
-            keyPath: 'stages.decode.priorSplit',
-            expected: 'a split the features stage computed',
-            found: 'no such file',
-          });
-        if ([...(tuneSplit ? [tuneSplit] : []), ...splits].includes(priorSplit)) {
-          throw new ConfigError('the priors would be estimated on a split this stage decodes', {
-            ...where('priorSplit'),
-            keyPath: 'stages.decode.priorSplit',
-            expected: 'a training split (not the tuning or test split)',
-            found: priorSplit,
-          });
-        }
-        const t = await readSplitTranscripts(dataDir, priorSplit);
-        priors = {
-          source: 'posteriors',
-          maxFrames: priorFrames,
-          split: { name: priorSplit, features: [file], uttToSpeaker: t.uttToSpeaker },
-        };
-      }
+      const priors = await decodePriors(ctx, where);
       const tune = tuneSplit ? await splitInput(tuneSplit) : null;
       const inputs: DecodeSplitInput[] = [];
       for (const split of splits) inputs.push(await splitInput(split));
@@ -1222,57 +1148,7 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
           lmCache: false,
         }),
       );
-      const s = r.summary;
-      const counts: Record<string, number> = { systems: s.systems.length, words: s.lexicon.words };
-      let decoded = 0,
-        noPath = 0;
-      for (const sys of s.systems) {
-        for (const [split, x] of Object.entries(sys.splits)) {
-          decoded += x.decoded;
-          noPath += x.noPath;
-          if (x.wer !== null) counts[`${sys.name}.${split}.wer`] = Math.round(100 * x.wer) / 100;
-        }
-      }
-      counts.decoded = decoded;
-      counts.noPath = noPath;
-      const lf = s.lexicon.file;
-      if (lf) {
-        counts.lexiconWordsRead = lf.wordsRead;
-        counts.lexiconUnusableWords = lf.unusableWords;
-        counts.lexiconUnknownPhonePronunciations = lf.unknownPhonePronunciations;
-        counts.lexiconUntrainedPhoneWords = s.lexicon.untrainedPhones.length;
-      }
-      const skips = Object.values(s.skipped);
-      return {
-        counts,
-        skipped: {
-          done: skips.reduce((a, x) => a + x.done, 0),
-          skipped: skips.reduce((a, x) => a + x.skipped, 0),
-          reasons: mergeReasons(skips.flatMap((x) => x.reasons)),
-        },
-        details: {
-          weights: Object.fromEntries(
-            s.systems.map((x) => [
-              x.name,
-              { lmWeight: x.lmWeight, wordInsertionPenalty: x.wordInsertionPenalty, from: x.weightsFrom },
-            ]),
-          ),
-          noPath: Object.fromEntries(
-            s.systems.map((x) => [
-              x.name,
-              Object.fromEntries(Object.entries(x.splits).map(([k, v]) => [k, v.noPathUtterances])),
-            ]),
-          ),
-          lexicon: {
-            words: s.lexicon.words,
-            notInLm: s.lexicon.notInLm.length,
-            untrainedPhones: s.lexicon.untrainedPhones.length,
-            ...(lf ? { file: lf } : {}),
-          },
-          timing: r.timing,
-        },
-        ...(mine ? { coverage: [mine.coverage] } : {}),
-      };
+      return decodeStageResult(r, mine);
     },
   };
   // Shards: blocks of the systems, each decoded (and tuned) on its own; the merge joins decode.json's
@@ -1294,6 +1170,165 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
     },
   };
   return stage;
+}
+
+/** Where a `stages.decode.<key>` option is in the recipe (file and line), for errors. */
+type Where = (k: string) => { file?: string; line?: number };
+
+/**
+ * The decoded splits (tuning and test) exist, are distinct, are not in the LM's training text,
+ * and their grammars have an LM weight that enforces them; the LM stage's grammars by split.
+ */
+async function checkDecodedSplits(
+  ctx: StageContext<DecodeStageOptions>,
+  where: Where,
+): Promise<NonNullable<CorpusLmSummary['grammars']>> {
+  const o = ctx.options;
+  const dataDir = ctx.inputDir('prepare');
+  if (o.tuneSplit) await checkSplits(dataDir, [o.tuneSplit], 'stages.decode.tuneSplit', where('tuneSplit'));
+  await checkSplits(dataDir, o.splits, 'stages.decode.splits', where('splits'));
+  if (o.tuneSplit && o.splits.includes(o.tuneSplit)) {
+    throw new ConfigError('the tuning split is also listed in splits', {
+      ...where('splits'),
+      keyPath: 'stages.decode.splits',
+      expected: `splits other than '${o.tuneSplit}' (it is decoded with its own chosen weights anyway)`,
+      found: o.splits.join(', '),
+    });
+  }
+  // The LM must not have seen the text of a split decoded here (dev chooses weights, test reports).
+  const decodedSplits = [...(o.tuneSplit ? [o.tuneSplit] : []), ...o.splits];
+  const lmJson = join(ctx.inputDir('lm'), 'lm.json');
+  const lmInfo: Pick<CorpusLmSummary, 'trainSplits' | 'grammars'> = existsSync(lmJson)
+    ? JSON.parse(readFileSync(lmJson, 'utf8'))
+    : { trainSplits: [] };
+  const trained = lmInfo.trainSplits ?? [];
+  const seen = decodedSplits.filter((sp) => trained.includes(sp));
+  if (seen.length) {
+    throw new ConfigError(
+      `the LM was trained on the text of ${seen.map((sp) => `'${sp}'`).join(', ')}, which this stage decodes`,
+      {
+        ...(ctx.recipe.locate?.('stages.lm.trainSplits') ?? {}),
+        keyPath: 'stages.lm.trainSplits',
+        expected: 'LM training splits disjoint from the tuning and test splits',
+        found: trained.join(', '),
+      },
+    );
+  }
+  const grammars = lmInfo.grammars ?? {};
+  checkGrammarWeights(
+    o,
+    decodedSplits.filter((sp) => sp in grammars),
+    where,
+  );
+  return grammars;
+}
+
+/** A split to decode: its features, references and speakers, and its grammar LM if the LM stage made one. */
+async function decodeSplitInput(
+  ctx: StageContext<DecodeStageOptions>,
+  split: string,
+  grammars: NonNullable<CorpusLmSummary['grammars']>,
+  where: Where,
+): Promise<DecodeSplitInput> {
+  const file = join(ctx.inputDir('features'), `${split}.arrow`);
+  if (!existsSync(file))
+    throw new ConfigError(`no features for split '${split}'`, {
+      file,
+      ...where('splits'),
+      keyPath: 'stages.decode.splits',
+      expected: 'a split the features stage computed',
+      found: 'no such file',
+    });
+  const t = await readSplitTranscripts(ctx.inputDir('prepare'), split);
+  const lm = grammars[split] ? { lm: join(ctx.inputDir('lm'), grammars[split].file) } : {};
+  return { name: split, features: [file], refs: t.refs, uttToSpeaker: t.uttToSpeaker, ...lm };
+}
+
+/** The senone priors: counted in the alignments, or estimated from posteriors on a training split not decoded here. */
+async function decodePriors(ctx: StageContext<DecodeStageOptions>, where: Where): Promise<PriorsOption> {
+  const { priors: priorSource, priorSplit, priorFrames, tuneSplit, splits } = ctx.options;
+  let priors: PriorsOption = { source: 'alignments' };
+  if (priorSource === 'posteriors') {
+    const file = join(ctx.inputDir('features'), `${priorSplit}.arrow`);
+    if (!existsSync(file))
+      throw new ConfigError(`no features for split '${priorSplit}'`, {
+        file,
+        ...where('priorSplit'),
+        keyPath: 'stages.decode.priorSplit',
+        expected: 'a split the features stage computed',
+        found: 'no such file',
+      });
+    if ([...(tuneSplit ? [tuneSplit] : []), ...splits].includes(priorSplit)) {
+      throw new ConfigError('the priors would be estimated on a split this stage decodes', {
+        ...where('priorSplit'),
+        keyPath: 'stages.decode.priorSplit',
+        expected: 'a training split (not the tuning or test split)',
+        found: priorSplit,
+      });
+    }
+    const t = await readSplitTranscripts(ctx.inputDir('prepare'), priorSplit);
+    priors = {
+      source: 'posteriors',
+      maxFrames: priorFrames,
+      split: { name: priorSplit, features: [file], uttToSpeaker: t.uttToSpeaker },
+    };
+  }
+  return priors;
+}
+
+/** stage.json's counts (systems, words, WER per system and split, decoded, no path, lexicon), skips and details. */
+function decodeStageResult(r: DecodeCorpusResult, mine: { coverage: ShardCoverage } | null): StageResult | ShardResult {
+  const s = r.summary;
+  const counts: Record<string, number> = { systems: s.systems.length, words: s.lexicon.words };
+  let decoded = 0,
+    noPath = 0;
+  for (const sys of s.systems) {
+    for (const [split, x] of Object.entries(sys.splits)) {
+      decoded += x.decoded;
+      noPath += x.noPath;
+      if (x.wer !== null) counts[`${sys.name}.${split}.wer`] = Math.round(100 * x.wer) / 100;
+    }
+  }
+  counts.decoded = decoded;
+  counts.noPath = noPath;
+  const lf = s.lexicon.file;
+  if (lf) {
+    counts.lexiconWordsRead = lf.wordsRead;
+    counts.lexiconUnusableWords = lf.unusableWords;
+    counts.lexiconUnknownPhonePronunciations = lf.unknownPhonePronunciations;
+    counts.lexiconUntrainedPhoneWords = s.lexicon.untrainedPhones.length;
+  }
+  const skips = Object.values(s.skipped);
+  return {
+    counts,
+    skipped: {
+      done: skips.reduce((a, x) => a + x.done, 0),
+      skipped: skips.reduce((a, x) => a + x.skipped, 0),
+      reasons: mergeReasons(skips.flatMap((x) => x.reasons)),
+    },
+    details: {
+      weights: Object.fromEntries(
+        s.systems.map((x) => [
+          x.name,
+          { lmWeight: x.lmWeight, wordInsertionPenalty: x.wordInsertionPenalty, from: x.weightsFrom },
+        ]),
+      ),
+      noPath: Object.fromEntries(
+        s.systems.map((x) => [
+          x.name,
+          Object.fromEntries(Object.entries(x.splits).map(([k, v]) => [k, v.noPathUtterances])),
+        ]),
+      ),
+      lexicon: {
+        words: s.lexicon.words,
+        notInLm: s.lexicon.notInLm.length,
+        untrainedPhones: s.lexicon.untrainedPhones.length,
+        ...(lf ? { file: lf } : {}),
+      },
+      timing: r.timing,
+    },
+    ...(mine ? { coverage: [mine.coverage] } : {}),
+  };
 }
 
 /** A grammar split needs an LM weight > 0: at weight 0 the grammar's forbidden steps cost nothing. */
