@@ -30,6 +30,7 @@ import {
   type Schema,
 } from '../stages/schema.ts';
 import type { RecipeHead, StageRegistry } from '../stages/stage.ts';
+import { RESOURCES_SPEC, type ResourcesSection } from './resources.ts';
 
 export interface RecipeStage {
   name: string;
@@ -47,6 +48,8 @@ export interface Recipe extends RecipeHead {
   expDir: string;
   /** Stages present in the recipe, in pipeline order. */
   stages: RecipeStage[];
+  /** What each job asks of a cluster (./resources.ts); absent: the defaults. */
+  resources?: Partial<ResourcesSection>;
 }
 
 export interface LoadRecipeOptions {
@@ -78,6 +81,7 @@ const SPEAKERS: OptionSpec = {
 
 /** The recipe's own top-level keys (stages add sections such as `corpus`). */
 export const TOP_LEVEL: Schema = {
+  resources: RESOURCES_SPEC,
   name: {
     type: 'string',
     doc: 'experiment name; default expDir is exp/<name>',
@@ -250,6 +254,7 @@ export function parseRecipe(text: string, file: string, opts: LoadRecipeOptions)
     description: top.description as string | undefined,
     expDir: (top.expDir as string | undefined) ?? resolve(cwd, 'exp', head.name),
     stages,
+    ...(top.resources !== undefined ? { resources: top.resources as Partial<ResourcesSection> } : {}),
   };
 }
 

@@ -21,6 +21,7 @@ import { register as pool } from './pool.ts';
 import { register as recipeSchema } from './recipe-schema.ts';
 import { register as exportCmd } from './export.ts';
 import { register as job } from './job.ts';
+import { register as jobs } from './jobs.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
@@ -43,4 +44,5 @@ export const commands: RegisterCommand[] = [
   recipeSchema,
   exportCmd,
   job,
+  jobs,
 ];
