@@ -480,22 +480,17 @@ const seedStats = (xs: readonly number[]): SeedStats => {
   return { mean: sum(xs) / xs.length, sd: s.sd, min: s.min, max: s.max };
 };
 
-/**
- * Pool experiments (at least one) into one Table 1: folds (experiments with the same test
- * speakers) and seed replicates (same fold, another net seed); differences averaged over paired
- * seeds with speaker-bootstrap intervals.
- */
-export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<PoolOptions> = {}): PoolFile {
-  const o = { ...DEFAULT_POOL_OPTIONS, ...opts };
-  if (exps.length === 0)
-    throw new ConfigError('nothing to pool', { expected: 'at least one experiment directory', found: 'none' });
-  const labels = new Set(exps.map((e) => e.label));
-  if (labels.size !== exps.length)
-    throw new ConfigError('experiment labels repeat', {
-      expected: 'one label per experiment',
-      found: exps.map((e) => e.label).join(', '),
-    });
-  // Models every experiment scored (Table 1's three first), in the first experiment's order.
+/** Per experiment: each pooled system's word errors per utterance, in the first system's order (null without WER). */
+type AlignedWords = Map<PoolExperiment, PoolExperiment['words']>;
+
+/** One fold's utterances once, with counts averaged over its seed replicates. */
+interface FoldUnit {
+  frames: { uttId: string; speaker: string; frames: number; correct: Record<string, number> }[];
+  words: { uttId: string; speaker: string; refWords: number; errors: Record<string, number> }[] | null;
+}
+
+/** Models every experiment scored (Table 1's three first), in the first experiment's order. */
+function pooledModels(exps: readonly PoolExperiment[]): string[] {
   const models = Object.keys(exps[0].frames[0].correct).filter((m) =>
     exps.every((e) => e.frames.every((u) => u.correct[m] !== undefined)),
   );
@@ -508,11 +503,15 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
       found: 'gaps',
     });
   }
-  // WER: systems decoded in every experiment; all or none of the experiments must have WER.
+  return models;
+}
+
+/** Systems decoded in every experiment (all or none of the experiments must have WER), their utterances aligned. */
+function pooledSystems(exps: readonly PoolExperiment[], split: string): { systems: string[]; alignedOf: AlignedWords } {
   const withWords = exps.filter((e) => e.words);
   if (withWords.length !== 0 && withWords.length !== exps.length) {
     const missing = exps.find((e) => !e.words)!;
-    throw new FormatError(`no word errors for split '${o.split}'`, {
+    throw new FormatError(`no word errors for split '${split}'`, {
       file: join(missing.expDir, 'score', SCORE_JSON),
       expected: 'a score stage on this split, like the other experiments',
       found: 'none',
@@ -532,16 +531,17 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
       return [e, Object.fromEntries(systems.map((s, k) => [s, lines[k]]))] as const;
     }),
   );
-  const { design, folds } = poolDesign(exps);
-  const R = design.seeds.length;
+  return { systems, alignedOf };
+}
 
-  const experiments = exps.map((e) => ({
-    ...rowOf(e.label, e.frames, alignedOf.get(e)!, models, systems),
-    fold: design.folds.find((f) => f.experiments.includes(e.label))!.fold,
-    seed: e.seed ?? null,
-  }));
-  // Each fold's utterances once, counts averaged over its seed replicates.
-  const units = folds.map((f) => {
+/** Each fold's utterances once, counts averaged over its seed replicates. */
+function foldUnits(
+  folds: PoolExperiment[][],
+  models: readonly string[],
+  systems: readonly string[],
+  alignedOf: AlignedWords,
+): FoldUnit[] {
+  return folds.map((f) => {
     const fr = alignReplicates(
       f.map((e) => ({ label: e.label, file: join(e.expDir, 'eval'), lines: e.frames })),
       (u) => u.frames,
@@ -584,19 +584,17 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
       })),
     };
   });
-  const allFrames = units.flatMap((u) => u.frames);
-  const allWords = systems.length
-    ? Object.fromEntries(
-        systems.map((s) => [
-          s,
-          units.flatMap((u) => u.words!.map((w) => ({ uttId: w.uttId, refWords: w.refWords, errors: w.errors[s] }))),
-        ]),
-      )
-    : null;
-  const pooledRow = rowOf('pooled', allFrames, allWords, models, systems);
+}
 
-  // Per seed replicate: the rates pooled over the folds.
-  const perSeed = design.seeds.map((seed, r) => {
+/** Per seed replicate: the rates pooled over the folds. */
+function seedReplicateRates(
+  design: PoolDesign,
+  folds: PoolExperiment[][],
+  models: readonly string[],
+  systems: readonly string[],
+  alignedOf: AlignedWords,
+): { seed: number | null; frameAccuracy: Record<string, number>; wer: Record<string, number> }[] {
+  return design.seeds.map((seed, r) => {
     const row = rowOf(
       `seed ${seed ?? 'n/a'}`,
       folds.flatMap((f) => f[r].frames),
@@ -608,6 +606,46 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
     );
     return { seed, frameAccuracy: row.frameAccuracy, wer: row.wer };
   });
+}
+
+/**
+ * Pool experiments (at least one) into one Table 1: folds (experiments with the same test
+ * speakers) and seed replicates (same fold, another net seed); differences averaged over paired
+ * seeds with speaker-bootstrap intervals.
+ */
+export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<PoolOptions> = {}): PoolFile {
+  const o = { ...DEFAULT_POOL_OPTIONS, ...opts };
+  if (exps.length === 0)
+    throw new ConfigError('nothing to pool', { expected: 'at least one experiment directory', found: 'none' });
+  const labels = new Set(exps.map((e) => e.label));
+  if (labels.size !== exps.length)
+    throw new ConfigError('experiment labels repeat', {
+      expected: 'one label per experiment',
+      found: exps.map((e) => e.label).join(', '),
+    });
+  const models = pooledModels(exps);
+  const { systems, alignedOf } = pooledSystems(exps, o.split);
+  const { design, folds } = poolDesign(exps);
+  const R = design.seeds.length;
+
+  const experiments = exps.map((e) => ({
+    ...rowOf(e.label, e.frames, alignedOf.get(e)!, models, systems),
+    fold: design.folds.find((f) => f.experiments.includes(e.label))!.fold,
+    seed: e.seed ?? null,
+  }));
+  const units = foldUnits(folds, models, systems, alignedOf);
+  const allFrames = units.flatMap((u) => u.frames);
+  const allWords = systems.length
+    ? Object.fromEntries(
+        systems.map((s) => [
+          s,
+          units.flatMap((u) => u.words!.map((w) => ({ uttId: w.uttId, refWords: w.refWords, errors: w.errors[s] }))),
+        ]),
+      )
+    : null;
+  const pooledRow = rowOf('pooled', allFrames, allWords, models, systems);
+
+  const perSeed = seedReplicateRates(design, folds, models, systems, alignedOf);
   const members = models.filter((m) => MEMBER_ID.test(m));
   const spreadOf = (key: 'frameAccuracy' | 'wer') =>
     seedSpread(perSeed.flatMap((p) => members.filter((m) => p[key][m] !== undefined).map((m) => p[key][m])));
