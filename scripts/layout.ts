@@ -18,7 +18,12 @@ import ts from 'typescript';
 export const MAX_FUNCTION_LINES = 120;
 
 /** `file:name` -> why it may be longer than MAX_FUNCTION_LINES (docs/decisions.md). */
-export const LONG_FUNCTION_EXCEPTIONS: ReadonlyMap<string, string> = new Map();
+export const LONG_FUNCTION_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
+  [
+    'decode/decoder.ts:searchFrames',
+    'the token-passing hot loop; the relax step is written out in place so that no call boxes its floating-point arguments',
+  ],
+]);
 
 export interface FolderEdge {
   from: string;
