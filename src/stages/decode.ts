@@ -1223,6 +1223,25 @@ async function checkDecodedSplits(
   return grammars;
 }
 
+/** The features stage's file of a split; an error at the option `key` that named the split when there is none. */
+function splitFeaturesFile(
+  ctx: StageContext<DecodeStageOptions>,
+  split: string,
+  key: 'splits' | 'priorSplit',
+  where: Where,
+): string {
+  const file = join(ctx.inputDir('features'), `${split}.arrow`);
+  if (!existsSync(file))
+    throw new ConfigError(`no features for split '${split}'`, {
+      file,
+      ...where(key),
+      keyPath: `stages.decode.${key}`,
+      expected: 'a split the features stage computed',
+      found: 'no such file',
+    });
+  return file;
+}
+
 /** A split to decode: its features, references and speakers, and its grammar LM if the LM stage made one. */
 async function decodeSplitInput(
   ctx: StageContext<DecodeStageOptions>,
@@ -1230,15 +1249,7 @@ async function decodeSplitInput(
   grammars: NonNullable<CorpusLmSummary['grammars']>,
   where: Where,
 ): Promise<DecodeSplitInput> {
-  const file = join(ctx.inputDir('features'), `${split}.arrow`);
-  if (!existsSync(file))
-    throw new ConfigError(`no features for split '${split}'`, {
-      file,
-      ...where('splits'),
-      keyPath: 'stages.decode.splits',
-      expected: 'a split the features stage computed',
-      found: 'no such file',
-    });
+  const file = splitFeaturesFile(ctx, split, 'splits', where);
   const t = await readSplitTranscripts(ctx.inputDir('prepare'), split);
   const lm = grammars[split] ? { lm: join(ctx.inputDir('lm'), grammars[split].file) } : {};
   return { name: split, features: [file], refs: t.refs, uttToSpeaker: t.uttToSpeaker, ...lm };
@@ -1249,15 +1260,7 @@ async function decodePriors(ctx: StageContext<DecodeStageOptions>, where: Where)
   const { priors: priorSource, priorSplit, priorFrames, tuneSplit, splits } = ctx.options;
   let priors: PriorsOption = { source: 'alignments' };
   if (priorSource === 'posteriors') {
-    const file = join(ctx.inputDir('features'), `${priorSplit}.arrow`);
-    if (!existsSync(file))
-      throw new ConfigError(`no features for split '${priorSplit}'`, {
-        file,
-        ...where('priorSplit'),
-        keyPath: 'stages.decode.priorSplit',
-        expected: 'a split the features stage computed',
-        found: 'no such file',
-      });
+    const file = splitFeaturesFile(ctx, priorSplit, 'priorSplit', where);
     if ([...(tuneSplit ? [tuneSplit] : []), ...splits].includes(priorSplit)) {
       throw new ConfigError('the priors would be estimated on a split this stage decodes', {
         ...where('priorSplit'),
