@@ -26,6 +26,7 @@ import { jobArgs, jobId, SHARD_RECORD, shardDirName, shardsRoot, type JobSpec } 
 import type { Recipe } from './recipe.ts';
 import {
   acquireLock,
+  writeRecipeRecord,
   readStageRecord,
   rerunReason,
   runStage,
@@ -122,6 +123,8 @@ export async function runJob(recipe: Recipe, registry: StageRegistry, spec: JobS
   const release = acquireLock(locks, `${id}.lock`);
   const t0 = Date.now();
   try {
+    // recipe.json as `am-distill run` writes it (the report reads it); every job writes the same bytes.
+    await writeRecipeRecord(recipe);
     const state = await stageState(recipe, registry, spec.stage, log);
     const outcome = (status: JobOutcome['status'], reason: string): JobOutcome => ({
       id,

@@ -4,41 +4,18 @@
  * bytes in every output, stage.json aside, and the report's stage wall times aside.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runRecipeInShards } from '../../src/pipeline/run-shards.ts';
 import { executionError } from '../../src/pipeline/executor.ts';
 import { defaultRegistry } from '../../src/stages/index.ts';
 import { captureLogger } from '../helpers.ts';
-import { TINY_PIPELINE_SETS } from './tiny-experiment.ts';
+import { experimentOutputs, TINY_PIPELINE_SETS } from './tiny-experiment.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'amd-shards-tiny-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Every output file's bytes (stage records and the executor's dot entries left out), the report's timings removed. */
-function outputs(expDir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (rel: string) => {
-    for (const e of readdirSync(join(expDir, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.name.startsWith('.') || e.name === 'stage.json') continue;
-      if (e.isDirectory()) walk(r);
-      else out.set(r, readFileSync(join(expDir, r)).toString('base64'));
-    }
-  };
-  walk('');
-  for (const f of ['report/report.json', 'report/report-input.json']) {
-    const j = JSON.parse(readFileSync(join(expDir, f), 'utf8'));
-    delete j.stages;
-    delete j.totalSec;
-    out.set(f, JSON.stringify(j));
-  }
-  // The same numbers rendered with the wall times.
-  for (const f of ['report/report.md', 'report/report.html', 'report/plots/stage-times.svg']) out.delete(f);
-  return out;
-}
 
 describe('the tiny recipe as a job graph', () => {
   it('gives the same bytes with --shards 1 and --shards 4 (worker processes)', async () => {
@@ -59,8 +36,8 @@ describe('the tiny recipe as a job graph', () => {
       expect(ids).toContain(`${stage}.merge-4`);
     }
 
-    const a = outputs(join(tmp, 's1'));
-    const b = outputs(join(tmp, 's4'));
+    const a = experimentOutputs(join(tmp, 's1'));
+    const b = experimentOutputs(join(tmp, 's4'));
     expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
     expect(a.size).toBeGreaterThan(100);
     const differ = [...a.keys()].filter((k) => a.get(k) !== b.get(k));

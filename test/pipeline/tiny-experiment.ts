@@ -6,6 +6,7 @@
  * dense targets. Used by test/pipeline/finished-experiment.test.ts and by the pyarrow golden of
  * docs/arrow-schema.md (test/golden/arrow-schema/HOW-GENERATED.md).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
@@ -92,3 +93,30 @@ export const TINY_EXPERIMENT_ARROW_FILES: readonly string[] = [
   'targets/T1/train.arrow',
   'targets/dense/train.arrow',
 ];
+
+/**
+ * Every output file of an experiment as base64 (stage records and dot entries such as the shards,
+ * job logs and locks left out), with the report's stage wall times removed: what two runs of the
+ * same recipe must share byte for byte (test/pipeline/shards-tiny.test.ts, slurm.e2e.test.ts).
+ */
+export function experimentOutputs(expDir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: string) => {
+    for (const e of readdirSync(join(expDir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.name.startsWith('.') || e.name === 'stage.json') continue;
+      if (e.isDirectory()) walk(r);
+      else out.set(r, readFileSync(join(expDir, r)).toString('base64'));
+    }
+  };
+  walk('');
+  for (const f of ['report/report.json', 'report/report-input.json']) {
+    const j = JSON.parse(readFileSync(join(expDir, f), 'utf8'));
+    delete j.stages;
+    delete j.totalSec;
+    out.set(f, JSON.stringify(j));
+  }
+  // The same numbers rendered with the wall times.
+  for (const f of ['report/report.md', 'report/report.html', 'report/plots/stage-times.svg']) out.delete(f);
+  return out;
+}
