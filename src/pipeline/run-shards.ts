@@ -1,7 +1,7 @@
 /**
  * `am-distill run <recipe> --shards N`: the recipe's job graph (./jobs.ts) run on this machine by
- * the executor (./executor.ts) with worker processes (./job-pool.ts). Holds the experiment
- * directory's lock, as `am-distill run` does, for the whole run.
+ * the executor (./executor.ts) with worker processes (./job-pool.ts). Opens the experiment as
+ * `am-distill run` does (its lock, held for the whole run; recipe.json).
  */
 import { isAbsolute, resolve } from 'node:path';
 import { log as defaultLog, type Logger } from '../util/log.ts';
@@ -10,8 +10,7 @@ import { executeJobGraph, type ExecutionReport, type JobPool } from './executor.
 import { ProcessJobPool } from './job-pool.ts';
 import { buildJobGraph, type RecipeArgs } from './jobs.ts';
 import { loadRecipe } from './recipe.ts';
-import { acquireLock, removeStaleTemps, writeRecipeRecord } from './runner.ts';
-import { promises as fsp } from 'node:fs';
+import { openExperiment } from './runner.ts';
 
 export interface RunShardsOptions {
   registry: StageRegistry;
@@ -41,17 +40,10 @@ export async function runRecipeInShards(args: RecipeArgs, opts: RunShardsOptions
     evalCorpusDir: args.evalCorpusDir,
   });
   const graph = buildJobGraph(recipe, opts.registry, { shards: opts.shards, recipeArgs: { ...args, file } });
-  await fsp.mkdir(recipe.expDir, { recursive: true });
-  const release = acquireLock(recipe.expDir);
+  const release = await openExperiment(recipe, log);
   const pool =
     opts.pool ?? new ProcessJobPool({ ...graph.recipeArgs, cwd }, { expDir: recipe.expDir, write: opts.write });
   try {
-    await removeStaleTemps(
-      recipe.expDir,
-      recipe.stages.map((s) => s.name),
-      log,
-    );
-    await writeRecipeRecord(recipe);
     log.info(
       `${graph.jobs.length} jobs, ${opts.shards} shard(s) per sharded stage, ${opts.workers ?? opts.shards} worker(s)`,
     );

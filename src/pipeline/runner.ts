@@ -175,15 +175,8 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
       found: `--from-stage ${opts.fromStage} --to-stage ${opts.toStage}`,
     });
   }
-  await fsp.mkdir(recipe.expDir, { recursive: true });
-  const releaseLock = acquireLock(recipe.expDir);
+  const releaseLock = await openExperiment(recipe, log);
   try {
-    await removeStaleTemps(
-      recipe.expDir,
-      recipe.stages.map((s) => s.name),
-      log,
-    );
-    await writeRecipeRecord(recipe);
     const records = new Map<string, StageRecord | null>();
     const reports: StageReport[] = [];
     const n = recipe.stages.length;
@@ -241,6 +234,28 @@ export async function runPipeline(recipe: Recipe, opts: RunOptions): Promise<Run
     return { recipe: recipe.name, expDir: recipe.expDir, stages: reports };
   } finally {
     releaseLock();
+  }
+}
+
+/**
+ * Take the experiment directory's lock (made if absent), remove the leftovers of interrupted runs
+ * and write recipe.json: how a run starts (`am-distill run`, with or without shards). Returns the
+ * lock's release.
+ */
+export async function openExperiment(recipe: Recipe, log: Logger): Promise<() => void> {
+  await fsp.mkdir(recipe.expDir, { recursive: true });
+  const release = acquireLock(recipe.expDir);
+  try {
+    await removeStaleTemps(
+      recipe.expDir,
+      recipe.stages.map((s) => s.name),
+      log,
+    );
+    await writeRecipeRecord(recipe);
+    return release;
+  } catch (err) {
+    release();
+    throw err;
   }
 }
 

@@ -351,37 +351,16 @@ async function alignOptions(ctx: StageContext<AlignStageOptions>): Promise<Align
       }
     }
   }
-  const o = ctx.options;
+  const { lexicon, ...o } = ctx.options;
   return {
+    ...o,
     dataDir,
     featuresDir: ctx.inputDir('features'),
     outDir: ctx.outDir,
-    splits: o.splits,
-    trainSplits: o.trainSplits,
-    numLeaves: o.numLeaves,
-    minLeafOccupancy: o.minLeafOccupancy,
-    questions: o.questions,
-    monoIters: o.monoIters,
-    monoGaussians: o.monoGaussians,
-    triIters: o.triIters,
-    triGaussians: o.triGaussians,
-    beam: o.beam,
-    retryBeam: o.retryBeam,
-    optionalSilenceProb: o.optionalSilenceProb,
-    corpusLexiconPath: o.lexicon ?? null,
-    cmvnNormVars: o.cmvnNormVars,
-    deltaOrder: o.deltaOrder,
-    vtlpCopies: o.vtlpCopies,
-    referenceTimings: o.referenceTimings,
-    referenceCollarMs: o.referenceCollarMs,
+    corpusLexiconPath: lexicon ?? null,
     seed: ctx.recipe.seed,
     writeTiming: false,
     logger: ctx.log,
-    lastModel: o.lastModel,
-    spliceContext: o.spliceContext,
-    ldaDim: o.ldaDim,
-    adaptedIters: o.adaptedIters,
-    wordPositionPhones: o.wordPositionPhones,
   };
 }
 

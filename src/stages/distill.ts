@@ -70,7 +70,7 @@ import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { moduleJob, runTrainJob, type StudentJobArgs } from './net-jobs.ts';
 import { OptionError, type Schema, type SchemaFor } from './schema.ts';
-import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import { firstBusyShardSkips, mergeListingShards, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
 import {
   adoptResumeDir,
   type SkipSummary,
@@ -566,16 +566,10 @@ export const distillStage: StageDefinition<DistillStageOptions> = {
       return { ...distillStageResult(r.file, firstSkips(r), [r.timing], ctx.options.control), coverage: r.coverage };
     },
     async merge(ctx, shards) {
-      const file = (await mergeListedJson(shards, STUDENTS_JSON, 'students', ctx.outDir)) as unknown as StudentsFile;
-      await copyShardEntries(
-        shards.map((s) => s.dir),
-        ctx.outDir,
-        { skip: [STUDENTS_JSON] },
-      );
-      const skipped = shards.find((s) => s.coverage.some((c) => c.start < c.end))?.skipped;
+      const file = (await mergeListingShards(shards, STUDENTS_JSON, 'students', ctx.outDir)) as unknown as StudentsFile;
       return distillStageResult(
         file,
-        skipped,
+        firstBusyShardSkips(shards),
         shards.map((s) => s.details?.timing),
         ctx.options.control,
       );

@@ -41,7 +41,7 @@ import { locateConfigError, mergeSkips } from './common.ts';
 import { declaredSampleRate } from './prepare.ts';
 import { OptionError, validateOptions, type Schema, type SchemaFor } from './schema.ts';
 import type { RecipeHead, SkipSummary, StageContext, StageDefinition, StageResult } from './stage.ts';
-import type { ShardCoverage } from './shards.ts';
+import type { ShardCoverage, ShardSpec } from './shards.ts';
 
 export interface FeaturesStageOptions {
   /** Filterbank options over Kaldi's defaults (numMelBins 40); recorded fully resolved. */
@@ -269,48 +269,15 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
   },
 
   async run(ctx) {
-    const { dataDir, splits } = await stageSplits(ctx);
-    const parts: SplitFeatures[] = [];
-    for (const split of splits) {
-      const r = await computeFeatures({
-        dataDir,
-        split,
-        outDir: ctx.outDir,
-        fbank: ctx.options.fbank,
-        mfcc: ctx.options.mfcc,
-        logger: ctx.log,
-        vtlpWarps: vtlpWarpsOf(ctx.options.vtlp, split),
-      });
-      parts.push(splitFeatures(split, r));
-    }
-    return featuresResult(parts);
+    return featuresResult((await computeSplits(ctx)).parts);
   },
 
   // Shards: contiguous blocks of each split's supervisions (`am-distill features --shard`); the
-  // merge concatenates the feature files and sums the CMVN statistics.
+  // merge concatenates the feature files and accumulates the CMVN statistics again over them.
   shards: {
     unit: 'utterances',
     async run(ctx, shard) {
-      const { dataDir, splits } = await stageSplits(ctx);
-      const parts: SplitFeatures[] = [];
-      const coverage: ShardCoverage[] = [];
-      for (const split of splits) {
-        const total = (await readSplit(dataDir, split)).supervisions.length;
-        const [start, end] = shardRange(total, shard);
-        coverage.push({ group: `${split} utterances`, start, end, total });
-        if (start === end) continue;
-        const r = await computeFeatures({
-          dataDir,
-          split,
-          outDir: ctx.outDir,
-          fbank: ctx.options.fbank,
-          mfcc: ctx.options.mfcc,
-          logger: ctx.log,
-          vtlpWarps: vtlpWarpsOf(ctx.options.vtlp, split),
-          shard,
-        });
-        parts.push(splitFeatures(split, r));
-      }
+      const { parts, coverage } = await computeSplits(ctx, shard);
       return { ...featuresResult(parts), coverage, details: { parts } };
     },
     async merge(ctx, shards) {
@@ -340,6 +307,36 @@ export const featuresStage: StageDefinition<FeaturesStageOptions> = {
     },
   },
 };
+
+/** The features of every split (or of a shard's block of each split: `<split>.<i>-of-<N>.arrow`). */
+async function computeSplits(
+  ctx: StageContext<FeaturesStageOptions>,
+  shard?: ShardSpec,
+): Promise<{ parts: SplitFeatures[]; coverage: ShardCoverage[] }> {
+  const { dataDir, splits } = await stageSplits(ctx);
+  const parts: SplitFeatures[] = [];
+  const coverage: ShardCoverage[] = [];
+  for (const split of splits) {
+    if (shard) {
+      const total = (await readSplit(dataDir, split)).supervisions.length;
+      const [start, end] = shardRange(total, shard);
+      coverage.push({ group: `${split} utterances`, start, end, total });
+      if (start === end) continue;
+    }
+    const r = await computeFeatures({
+      dataDir,
+      split,
+      outDir: ctx.outDir,
+      fbank: ctx.options.fbank,
+      mfcc: ctx.options.mfcc,
+      logger: ctx.log,
+      vtlpWarps: vtlpWarpsOf(ctx.options.vtlp, split),
+      ...(shard ? { shard } : {}),
+    });
+    parts.push(splitFeatures(split, r));
+  }
+  return { parts, coverage };
+}
 
 /** The prepared data dir and the splits to process, checked against the corpus (the stage and its shards). */
 async function stageSplits(ctx: StageContext<FeaturesStageOptions>): Promise<{ dataDir: string; splits: string[] }> {

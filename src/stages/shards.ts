@@ -18,7 +18,7 @@ import { shardRange } from '../features/compute.ts';
 import type { ShardSpec } from '../features/store.ts';
 import { FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
-import type { StageContext, StageResult } from './stage.ts';
+import type { SkipSummary, StageContext, StageResult } from './stage.ts';
 
 export type { ShardSpec } from '../features/store.ts';
 export { shardRange } from '../features/compute.ts';
@@ -147,4 +147,29 @@ export async function mergeListedJson(
     });
   await writeJsonAtomic(join(outDir, file), merged);
   return merged;
+}
+
+/**
+ * The merge of a stage whose shards each list their units in one JSON file (models.json,
+ * students.json, targets.json): the lists joined (mergeListedJson) and every other output of the
+ * shards copied (the model or target-set directories).
+ */
+export async function mergeListingShards(
+  shards: readonly ShardOutput[],
+  file: string,
+  listKey: string,
+  outDir: string,
+): Promise<Record<string, unknown>> {
+  const merged = await mergeListedJson(shards, file, listKey, outDir);
+  await copyShardEntries(
+    shards.map((s) => s.dir),
+    outDir,
+    { skip: [file] },
+  );
+  return merged;
+}
+
+/** The skips recorded by the first shard that had units (the training split as the first model saw it). */
+export function firstBusyShardSkips(shards: readonly ShardOutput[]): SkipSummary | undefined {
+  return shards.find((s) => s.coverage.some((c) => c.start < c.end))?.skipped;
 }

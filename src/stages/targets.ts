@@ -53,7 +53,7 @@ import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import { mergeListingShards, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
 import type { StageContext, StageDefinition, StageResult } from './stage.ts';
 import { backendOption, locateConfigError } from './common.ts';
 
@@ -492,12 +492,7 @@ export const targetsStage: StageDefinition<TargetsStageOptions> = {
       return { ...targetsStageResult(r.file, [r.seconds]), coverage: r.coverage };
     },
     async merge(ctx, shards) {
-      const file = (await mergeListedJson(shards, TARGETS_JSON, 'sets', ctx.outDir)) as unknown as TargetsFile;
-      await copyShardEntries(
-        shards.map((s) => s.dir),
-        ctx.outDir,
-        { skip: [TARGETS_JSON] },
-      );
+      const file = (await mergeListingShards(shards, TARGETS_JSON, 'sets', ctx.outDir)) as unknown as TargetsFile;
       return targetsStageResult(
         file,
         shards.map((s) => (s.details?.timing as { seconds: number } | undefined)?.seconds ?? 0),

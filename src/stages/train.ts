@@ -56,7 +56,7 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { backendOption, locateConfigError, mergeSkips } from './common.ts';
 import { moduleJob, runTrainJob, type TrainJobArgs } from './net-jobs.ts';
 import { type Schema, type SchemaFor } from './schema.ts';
-import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import { firstBusyShardSkips, mergeListingShards, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
 import {
   adoptResumeDir,
   type SkipSummary,
@@ -569,16 +569,10 @@ export const trainStage: StageDefinition<TrainStageOptions> = {
       return { ...trainStageResult(r.file, firstSkips(r), [r.timing]), coverage: r.coverage };
     },
     async merge(ctx, shards) {
-      const file = (await mergeListedJson(shards, MODELS_JSON, 'models', ctx.outDir)) as unknown as ModelsFile;
-      await copyShardEntries(
-        shards.map((s) => s.dir),
-        ctx.outDir,
-        { skip: [MODELS_JSON] },
-      );
-      const skipped = shards.find((s) => s.coverage.some((c) => c.start < c.end))?.skipped;
+      const file = (await mergeListingShards(shards, MODELS_JSON, 'models', ctx.outDir)) as unknown as ModelsFile;
       return trainStageResult(
         file,
-        skipped,
+        firstBusyShardSkips(shards),
         shards.map((s) => s.details?.timing),
       );
     },

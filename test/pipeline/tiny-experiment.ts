@@ -100,6 +100,20 @@ export const TINY_EXPERIMENT_ARROW_FILES: readonly string[] = [
  * same recipe must share byte for byte (test/pipeline/shards-tiny.test.ts, slurm.e2e.test.ts).
  */
 export function experimentOutputs(expDir: string): Map<string, string> {
+  const out = experimentFiles(expDir);
+  for (const f of ['report/report.json', 'report/report-input.json']) {
+    const j = JSON.parse(readFileSync(join(expDir, f), 'utf8'));
+    delete j.stages;
+    delete j.totalSec;
+    out.set(f, JSON.stringify(j));
+  }
+  // The same numbers rendered with the wall times.
+  for (const f of ['report/report.md', 'report/report.html', 'report/plots/stage-times.svg']) out.delete(f);
+  return out;
+}
+
+/** Every output file of an experiment as base64, stage records and dot entries left out. */
+export function experimentFiles(expDir: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (rel: string) => {
     for (const e of readdirSync(join(expDir, rel), { withFileTypes: true })) {
@@ -110,13 +124,5 @@ export function experimentOutputs(expDir: string): Map<string, string> {
     }
   };
   walk('');
-  for (const f of ['report/report.json', 'report/report-input.json']) {
-    const j = JSON.parse(readFileSync(join(expDir, f), 'utf8'));
-    delete j.stages;
-    delete j.totalSec;
-    out.set(f, JSON.stringify(j));
-  }
-  // The same numbers rendered with the wall times.
-  for (const f of ['report/report.md', 'report/report.html', 'report/plots/stage-times.svg']) out.delete(f);
   return out;
 }

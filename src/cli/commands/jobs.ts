@@ -14,22 +14,16 @@ import { packageRoot } from '../../util/package-root.ts';
 import { addRecipeFlags, countFlag } from './job.ts';
 import { parseChoiceFlag } from './flags.ts';
 
-interface JobsFlags {
+type JobsFlags = Pick<ClusterOptions, 'partition' | 'account' | 'image' | 'namespace' | 'pvc' | 'mountPath'> & {
   scheduler: 'slurm' | 'k8s';
   shards: number;
   out: string;
   command?: string;
-  partition?: string;
-  account?: string;
-  image?: string;
-  namespace?: string;
-  pvc?: string;
-  mountPath?: string;
   expDir?: string;
   set?: string[];
   corpusDir?: string;
   evalCorpusDir?: string;
-}
+};
 
 export function register(program: Command): void {
   addRecipeFlags(
