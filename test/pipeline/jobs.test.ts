@@ -14,6 +14,7 @@ import { buildJobGraph, jobArgs, recipeArgv, shardsRoot, type Job } from '../../
 import { runJob, readShardRecord } from '../../src/pipeline/jobs-run.ts';
 import { executionError, formatExecutionReport, type JobPool } from '../../src/pipeline/executor.ts';
 import { runRecipeInShards } from '../../src/pipeline/run-shards.ts';
+import { ProcessJobPool } from '../../src/pipeline/job-pool.ts';
 import { copyShardEntries, mergeListedJson, shardSlice } from '../../src/stages/shards.ts';
 import { StageRegistry, type StageDefinition } from '../../src/stages/stage.ts';
 import { AmDistillError, FormatError } from '../../src/util/errors.ts';
@@ -279,5 +280,45 @@ describe('the merge', () => {
     const shard = readShardRecord(join(root, '0-of-3'))!;
     expect(shard.commonHash).toBe(rec.outputHash); // the same bytes again: the shards stay current
     expect((await merge()).status).toBe('ran');
+  });
+});
+
+describe('jobs that cannot run', () => {
+  it('a shard or merge of a stage that does not shard is a ConfigError naming the command', async () => {
+    const t = setup();
+    const r = t.recipe();
+    await expect(
+      runJob(r, t.reg, { stage: 'total', kind: 'shard', shard: { index: 0, count: 2 } }, t.log),
+    ).rejects.toThrow(/am-distill job total --shard 0\/2: stage 'total' does not run in shards/);
+    await expect(
+      runJob(r, t.reg, { stage: 'items', kind: 'shard', shard: { index: 0, count: 2 } }, t.log),
+    ).rejects.toThrow(/common output of stage items is missing.*--common/);
+  });
+
+  it("in a worker process: the job's error comes back typed, its output goes to its log file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'amd-pool-'));
+    made.push(dir);
+    const written: string[] = [];
+    const pool = new ProcessJobPool(
+      { file: join(dir, 'missing.yaml'), cwd: dir },
+      { expDir: dir, write: (t) => written.push(t) },
+    );
+    try {
+      const job = {
+        id: 'prepare',
+        stage: 'prepare',
+        kind: 'stage' as const,
+        needs: [],
+        inputs: [],
+        outputs: ['prepare'],
+      };
+      const err = await pool.run(job).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AmDistillError);
+      expect((err as AmDistillError).code).toBe('E_CONFIG');
+      expect(String(err)).toMatch(/cannot read recipe/);
+      expect(readFileSync(join(dir, '.jobs', 'prepare.log'), 'utf8')).toMatch(/^--- \S+ prepare\n/);
+    } finally {
+      await pool.close();
+    }
   });
 });
