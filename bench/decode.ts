@@ -1,5 +1,7 @@
 /**
  * npm run bench:decode [-- --exp exp/demo --system student --split test --beams 6,8,10,12,13,14,16,20]
+ * npm run bench:decode -- --vocab 200000 [--json ...]   (large vocabulary: bench/decode-vocab.ts)
+ * npm run bench:decode -- --tune [--systems ...]           (tuning by rescoring vs re-decoding: bench/decode-tune.ts)
  * npm run bench:decode -- --synthetic [--words 500 --phones 40 --utts 40 --order 3 --noise 1.8 --peak 2.4 --beams ...]
  *
  * WER and speed of the decoder against the beam, on one core (the search runs on the main thread).
@@ -22,23 +24,19 @@
  * absolute WER of the widest. Synthetic scores stand in for an acoustic model, so there the RTF is
  * search-only by construction.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/util/rng.ts';
 import { createLogger } from '../src/util/log.ts';
-import { initBackend } from '../src/nnet/backend.ts';
-import { ArrowFrameSource } from '../src/nnet/arrow-source.ts';
-import { scanSource, type SpeakerCmvn } from '../src/nnet/data.ts';
 import { buildSearch, resolveSearchOptions } from '../src/decode/search-space.ts';
-import { ModelBank } from '../src/decode/systems.ts';
-import { experimentModels, selectSystems } from '../src/stages/decode.ts';
-import { readSplitTranscripts } from '../src/score/references.ts';
 import { Decoder } from '../src/decode/decoder.ts';
 import { SearchLm } from '../src/decode/search-lm.ts';
 import { decodeSet, type DecodeInput } from '../src/decode/tune.ts';
 import { scoreTranscripts } from '../src/score/wer.ts';
 import type { TrnUtterance } from '../src/score/trn.ts';
 import { randomText, synthesize, toyLexicon, toyModel, trainArpa } from '../test/decode/helpers.ts';
+import { experimentInputs, missingExperimentFiles } from './decode-inputs.ts';
+import { vocabBench } from './decode-vocab.ts';
+import { tuneBench } from './decode-tune.ts';
 
 const args = process.argv.slice(2);
 function arg(name: string, def: string): string {
@@ -106,30 +104,19 @@ function sweep(
 
 /** The real-model bench on an experiment directory; false when it lacks what it needs. */
 async function realBench(expDir: string): Promise<boolean> {
-  const need = [
-    join(expDir, 'align', 'lang', 'lang.json'),
-    join(expDir, 'align', 'model.json'),
-    join(expDir, 'lm', 'lm.arpa'),
-    join(expDir, 'prepare', 'corpus.json'),
-  ];
-  const missing = need.filter((f) => !existsSync(f));
+  const missing = missingExperimentFiles(expDir);
   if (missing.length) {
     console.log(`no trained experiment at ${expDir} (missing ${missing.join(', ')}): synthetic bench instead`);
     return false;
   }
-  const exp = await experimentModels({ train: join(expDir, 'train'), distill: join(expDir, 'distill') });
-  if (exp.models.size === 0) {
+  const x = await experimentInputs(expDir, {
+    system: args.includes('--system') ? arg('system', '') : undefined,
+    split: arg('split', 'test'),
+  });
+  if (!x) {
     console.log(`no trained models in ${expDir} (train/models.json, distill/students.json): synthetic bench instead`);
     return false;
   }
-  const system = arg('system', exp.models.has('student') ? 'student' : [...exp.models.keys()][0]);
-  const split = arg('split', 'test');
-  const [spec] = selectSystems(exp, [system]);
-  const tuningFile = join(expDir, 'decode', system, 'tuning.json');
-  const tuned = existsSync(tuningFile)
-    ? (JSON.parse(readFileSync(tuningFile, 'utf8')).best as { lmWeight: number; wordInsertionPenalty: number })
-    : null;
-  const weights = { lmWeight: tuned?.lmWeight ?? 1, wordInsertionPenalty: tuned?.wordInsertionPenalty ?? 0 };
   const quietLog = createLogger({ stream: { write: () => true } });
   const t0 = performance.now();
   const space = await buildSearch(
@@ -140,49 +127,36 @@ async function realBench(expDir: string): Promise<boolean> {
     quietLog,
   );
   const buildSec = (performance.now() - t0) / 1000;
-  const backend = await initBackend({ backend: 'auto', quiet: true });
-  const bank = await ModelBank.open([spec]);
-  const t = await readSplitTranscripts(join(expDir, 'prepare'), split);
-  const src = await ArrowFrameSource.open({
-    features: [join(expDir, 'features', `${split}.arrow`)],
-    uttToSpeaker: t.uttToSpeaker,
-  });
-  const cmvn = new Map<string, SpeakerCmvn>();
-  for (const c of bank.cmvnSettings())
-    if (c.mode !== 'none') cmvn.set(JSON.stringify([c.mode, c.normVars]), (await scanSource(src, { cmvn: c })).cmvn);
-  bank.useCmvn((c) => cmvn.get(JSON.stringify([c.mode, c.normVars])));
-  const refIds = new Set(t.refs.map((r) => r.uttId));
-  const inputs: DecodeInput[] = [];
-  const t1 = performance.now();
-  for await (const utt of src.utterances())
-    if (refIds.has(utt.uttId)) inputs.push({ uttId: utt.uttId, scores: bank.systems[0].scores(utt, 0.1) });
-  const acousticSec = (performance.now() - t1) / 1000;
-  bank.dispose();
-  const got = new Set(inputs.map((i) => i.uttId));
-  const refs = t.refs.filter((r) => got.has(r.uttId));
-  const frames = inputs.reduce((a, i) => a + (i.scores as { numFrames: number }).numFrames, 0);
-  const shift = src.featureConfig.frameShiftMs / 1000;
+  const shift = x.frameShiftSec;
   const g = space.decoder.graph;
   console.log(
-    `experiment ${expDir}, system ${system} (${spec.models.length} model${spec.models.length > 1 ? 's' : ''}), split ${split}: ${inputs.length} utterances, ${frames} frames (${(frames * shift).toFixed(1)} s)`,
+    `experiment ${expDir}, system ${x.system} (${x.numModels} model${x.numModels > 1 ? 's' : ''}), split ${x.split}: ${x.inputs.length} utterances, ${x.frames} frames (${(x.frames * shift).toFixed(1)} s)`,
   );
   console.log(
     `vocabulary ${space.searchWords.length} words (${space.numProns} pronunciations), ${space.numPdfs} senones; graph ${g.numStates} HMM states in ${g.numCopies} phone copies (${g.numTrieNodes} tree nodes); LM order ${space.slm.order}; built in ${buildSec.toFixed(2)} s`,
   );
   console.log(
-    `LM weight ${weights.lmWeight}, penalty ${weights.wordInsertionPenalty} (${tuned ? `tuned on dev by the decode stage: ${tuningFile}` : 'not tuned: the decode stage has not run'}), max-active ${MAX_ACTIVE}`,
+    `LM weight ${x.weights.lmWeight}, penalty ${x.weights.wordInsertionPenalty} (${x.tuningFile ? `tuned on dev by the decode stage: ${x.tuningFile}` : 'not tuned: the decode stage has not run'}), max-active ${MAX_ACTIVE}`,
   );
-  const acousticRtf = acousticSec / (frames * shift);
+  const acousticRtf = x.acousticSec / (x.frames * shift);
   console.log(
-    `acoustic scores (${backend.name}; CMVN, splicing, forward pass): ${acousticSec.toFixed(2)} s, RTF ${acousticRtf.toFixed(4)} (not in the search-RTF below)`,
+    `acoustic scores (${x.backend}; CMVN, splicing, forward pass): ${x.acousticSec.toFixed(2)} s, RTF ${acousticRtf.toFixed(4)} (not in the search-RTF below)`,
   );
-  const pick = sweep(space.decoder, inputs, refs, { ...weights, frameShiftSec: shift });
+  const pick = sweep(space.decoder, x.inputs, x.refs, { ...x.weights, frameShiftSec: shift });
   console.log(
     `end to end from features at beam ${pick.beam}: RTF ${(acousticRtf + pick.rtf).toFixed(4)} = acoustic forward pass ${acousticRtf.toFixed(4)} + search ${pick.rtf.toFixed(4)}`,
   );
   return true;
 }
 
+if (args.includes('--vocab')) {
+  await vocabBench(args);
+  process.exit(0);
+}
+if (args.includes('--tune')) {
+  await tuneBench(args);
+  process.exit(0);
+}
 if (!SYNTHETIC && (await realBench(EXP))) process.exit(0);
 
 const rng = new Rng('bench-decode');

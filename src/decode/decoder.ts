@@ -19,6 +19,8 @@ import { ConfigError, FormatError } from '../util/errors.ts';
 import { EOS, BOS } from '../lm/text.ts';
 import { compileSearchGraph, type SearchGraph, type SearchGraphOptions } from './graph.ts';
 import { SearchLm } from './search-lm.ts';
+import { LookaheadTables } from './lookahead.ts';
+import { LatticeRecorder, type WordLattice } from './lattice.ts';
 import type { DecoderLexicon, DecoderPronunciation, PhoneContextModel, ScoreMatrix } from './types.ts';
 
 export interface DecodeOptions {
@@ -39,6 +41,10 @@ export interface DecodeOptions {
   lookaheadOrder?: number;
   /** Frame shift in seconds, for word times. Default 0.01. */
   frameShiftSec?: number;
+  /** Record a word lattice (./lattice.ts) in DecodeResult.lattice. Default false. */
+  lattice?: boolean;
+  /** Paths kept in the lattice: within this of the best (log-score units). Default 8 (Kaldi's lattice-beam). */
+  latticeBeam?: number;
 }
 
 export interface DecoderOptions extends SearchGraphOptions {
@@ -49,8 +55,10 @@ export interface DecoderOptions extends SearchGraphOptions {
   missingLmWords?: 'error' | 'drop';
   /** LM file name for error messages. */
   lmFile?: string;
-  /** Bytes of LM look-ahead tables kept in memory (half of it; the oldest go first). Default 256 MiB. */
+  /** Bytes of LM look-ahead tables kept in memory (the oldest go first; ./lookahead.ts). Default 128 MiB. */
   lmCacheBytes?: number;
+  /** Trees of at most this many nodes get dense look-ahead tables (LookaheadOptions.denseMaxNodes). Default 16384. */
+  lookaheadDenseMaxNodes?: number;
 }
 
 export interface WordTiming {
@@ -90,6 +98,8 @@ export interface DecodeResult {
   /** False when no token reached a final state: `words` is then empty. */
   reachedFinal: boolean;
   stats: DecodeStats;
+  /** The word lattice, with DecodeOptions.lattice (no final arc when no path survived). */
+  lattice?: WordLattice;
 }
 
 /** Open-addressing hash from an int pair to an int, cleared in O(1) by a generation stamp. */
@@ -305,6 +315,8 @@ interface SearchParams {
   /** Words of LM history the look-ahead tables condition on. */
   laWords: number;
   frameShiftSec: number;
+  /** Lattice beam, or null: no lattice. */
+  latticeBeam: number | null;
 }
 
 function searchParams(opts: DecodeOptions): SearchParams {
@@ -325,7 +337,15 @@ function searchParams(opts: DecodeOptions): SearchParams {
       expected: '>= 0',
       found: String(lmw),
     });
+  const latticeBeam = opts.latticeBeam ?? 8;
+  if (!(latticeBeam >= 0))
+    throw new ConfigError('latticeBeam must be non-negative', {
+      keyPath: 'latticeBeam',
+      expected: '>= 0',
+      found: String(latticeBeam),
+    });
   return {
+    latticeBeam: opts.lattice ? latticeBeam : null,
     beam,
     maxActive,
     lmw,
@@ -356,10 +376,8 @@ export class Decoder {
   /** Decoder word id -> LM word id (-1: not in the LM). */
   readonly toLm: Int32Array;
   readonly droppedWords: readonly string[];
-  private readonly laCache = new Map<number, Float64Array>();
-  private readonly laMax: number;
-  /** Scratch vector of LM scores over the LM vocabulary, for building a look-ahead table. */
-  private readonly laScores: Float64Array;
+  /** LM look-ahead tables over the tree, sparse per history (./lookahead.ts). */
+  readonly lookahead: LookaheadTables;
   private cur = new Tokens();
   private nxt = new Tokens();
   private readonly index = new PairIndex(4096);
@@ -371,6 +389,9 @@ export class Decoder {
   private weWord = new Int32Array(256);
   private weCount = 0;
   private readonly links = new Links();
+  /** The lattice being recorded (null: none asked for), and the recorder kept between utterances. */
+  private rec: LatticeRecorder | null = null;
+  private recorder: LatticeRecorder | null = null;
   private readonly hist = new Int32Array(4096);
 
   constructor(lexicon: DecoderLexicon, am: PhoneContextModel, lm: SearchLm, opts: DecoderOptions = {}) {
@@ -379,33 +400,15 @@ export class Decoder {
     this.lm = lm;
     this.toLm = m.toLm;
     this.droppedWords = m.dropped;
-    this.laScores = new Float64Array(lm.vocab.length);
-    this.laMax = Math.max(
-      8,
-      Math.floor((opts.lmCacheBytes ?? 256 * 2 ** 20) / 2 / (8 * Math.max(1, this.graph.numTrieNodes))),
-    );
+    this.lookahead = new LookaheadTables(this.graph, lm, m.toLm, {
+      cacheBytes: opts.lmCacheBytes,
+      denseMaxNodes: opts.lookaheadDenseMaxNodes,
+    });
   }
 
-  /** ln of the best LM probability over the words below each prefix-tree node, after `lmState`. */
+  /** ln of the best LM probability over the words below each prefix-tree node, after `lmState` (dense; for tools and tests). */
   lookaheadTable(lmState: number): Float64Array {
-    const hit = this.laCache.get(lmState);
-    if (hit) return hit;
-    const g = this.graph;
-    const lp = this.lm.logProbsInto(lmState, this.laScores);
-    const la = new Float64Array(g.numTrieNodes).fill(-Infinity);
-    for (let n = g.numTrieNodes - 1; n >= 0; n--) {
-      let best = la[n];
-      for (let k = g.trieWordStart[n]; k < g.trieWordStart[n + 1]; k++) {
-        const v = lp[this.toLm[g.trieWords[k]]];
-        if (v > best) best = v;
-      }
-      la[n] = best;
-      const p = g.trieParent[n];
-      if (p >= 0 && best > la[p]) la[p] = best;
-    }
-    this.laCache.set(lmState, la);
-    if (this.laCache.size > this.laMax) this.laCache.delete(this.laCache.keys().next().value as number);
-    return la;
+    return this.lookahead.denseTable(lmState);
   }
 
   /** Decode one utterance's scaled acoustic scores. */
@@ -416,8 +419,11 @@ export class Decoder {
       shift = p.frameShiftSec;
     const t0 = performance.now();
     this.links.reset();
+    this.rec = p.latticeBeam === null ? null : (this.recorder ??= new LatticeRecorder());
+    this.rec?.reset(p.lmw, p.pen, p.latticeBeam!);
     const counts = this.searchFrames(scores, p);
     const best = this.endUtterance(T, p, counts);
+    const lattice = this.rec?.finish(T, best.score, this.graph.words);
     const elapsedSec = (performance.now() - t0) / 1000;
     const { wordIds, times } = this.traceBack(best, T, shift);
     return {
@@ -438,6 +444,7 @@ export class Decoder {
         realTimeFactor: T > 0 ? elapsedSec / (T * shift) : 0,
         lmStates: this.lm.numStates,
       },
+      ...(lattice ? { lattice } : {}),
     };
   }
 
@@ -475,7 +482,8 @@ export class Decoder {
       em = scores.data;
     const lm = this.lm,
       toLm = this.toLm,
-      links = this.links;
+      links = this.links,
+      lookahead = this.lookahead;
     const {
       statePdf,
       stateCopy,
@@ -505,7 +513,9 @@ export class Decoder {
     // Frame 0: enter from the start.
     nx.count = 0;
     index.clear();
-    const entry = { em, lmw, useLa, laWords, beam };
+    // Bound of lmw x any look-ahead value (0 without look-ahead: la2 is then 0).
+    const laBound = useLa ? lmw * this.lookahead.upperBound : 0;
+    const entry = { em, lmw, useLa, laWords, beam, laBound };
     if (T > 0) this.enterClass(lm.startState, 0, -1, g.startClass, frameOff, nextCutoff, entry); // frame 1 starts its own cutoff
     this.swap();
 
@@ -568,11 +578,12 @@ export class Decoder {
           const c = stateCopy[s];
           const cls = copyExitClass[c];
           if (cls < 0) {
-            const laTab = useLa ? this.lookaheadTable(lm.truncate(lmState, laWords)) : null;
+            const laTab = useLa ? lookahead.table(lm.truncate(lmState, laWords)) : null;
             for (let k = copyChildStart[c]; k < copyChildStart[c + 1]; k++) {
               const ch = copyChildren[k];
-              const la2 = laTab !== null ? lmw * laTab[copyTrieNode[ch]] : 0;
               const d = copyFirstState[ch];
+              if (ex - la + laBound + em[frameOff + statePdf[d]] < nextCutoff) continue;
+              const la2 = laTab !== null ? lmw * lookahead.value(laTab, copyTrieNode[ch]) : 0;
               {
                 const tot = ex - la + la2 + em[frameOff + statePdf[d]];
                 if (tot >= nextCutoff) {
@@ -598,12 +609,13 @@ export class Decoder {
               }
             }
           } else if (copyWordStart[c] === copyWordStart[c + 1]) {
-            this.wordEnd(lmState, cls, ex - la, bp, -1);
+            this.wordEnd(lmState, cls, ex - la, bp, -1, 0);
           } else {
             for (let k = copyWordStart[c]; k < copyWordStart[c + 1]; k++) {
               const w = copyWords[k];
               wordEnds++;
-              this.wordEnd(lm.next(lmState, toLm[w]), cls, ex - la + lmw * lm.logProb(lmState, toLm[w]) - pen, bp, w);
+              const lp = lm.logProb(lmState, toLm[w]);
+              this.wordEnd(lm.next(lmState, toLm[w]), cls, ex - la + lmw * lp - pen, bp, w, lp);
             }
           }
         }
@@ -611,8 +623,10 @@ export class Decoder {
       // Words (and silences) that ended at frame t-1 start the next unit at frame t.
       for (let q = 0; q < this.weCount; q++) {
         const link = links.add(this.wePrev[q], this.weWord[q], t - 1);
+        this.rec?.node(q, link, t - 1);
         nextCutoff = this.enterClass(this.weLm[q], this.weScore[q], link, this.weClass[q], frameOff, nextCutoff, entry);
       }
+      this.rec?.endFrame();
       activeSum += expanded;
       if (expanded > activeMax) activeMax = expanded;
       this.swap();
@@ -655,7 +669,9 @@ export class Decoder {
       const lmState = cur.lm[i];
       const ex = cur.score[i] + xw - cur.la[i] + fw;
       if (copyWordStart[c] === copyWordStart[c + 1]) {
-        const tot = ex + lmw * lm.logProb(lmState, eos);
+        const lpEos = lm.logProb(lmState, eos);
+        const tot = ex + lmw * lpEos;
+        this.rec?.candidate(0, cur.bp[i], -1, tot, lpEos, tot > bestFinal);
         if (tot > bestFinal) {
           bestFinal = tot;
           bestBp = cur.bp[i];
@@ -665,7 +681,10 @@ export class Decoder {
         for (let k = copyWordStart[c]; k < copyWordStart[c + 1]; k++) {
           const w = copyWords[k];
           const next = lm.next(lmState, toLm[w]);
-          const tot = ex + lmw * lm.logProb(lmState, toLm[w]) - pen + lmw * lm.logProb(next, eos);
+          const lp = lm.logProb(lmState, toLm[w]),
+            lpEos = lm.logProb(next, eos);
+          const tot = ex + lmw * lp - pen + lmw * lpEos;
+          this.rec?.candidate(0, cur.bp[i], w, tot, lp + lpEos, tot > bestFinal);
           if (tot > bestFinal) {
             bestFinal = tot;
             bestBp = cur.bp[i];
@@ -777,25 +796,28 @@ export class Decoder {
     cls: number,
     frameOff: number,
     nextCutoff: number,
-    e: { em: Float32Array; lmw: number; useLa: boolean; laWords: number; beam: number },
+    e: { em: Float32Array; lmw: number; useLa: boolean; laWords: number; beam: number; laBound: number },
   ): number {
     const g = this.graph,
       ec = g.exitClasses,
       nx = this.nxt,
       index = this.index;
-    const { copyTrieNode, copyFirstState, statePdf } = g;
-    const { em, lmw, beam } = e;
-    const laTab = e.useLa ? this.lookaheadTable(this.lm.truncate(lmState, e.laWords)) : null;
+    const { copyFirstState, statePdf } = g;
+    const { em, lmw, beam, laBound } = e;
+    const laE = e.useLa ? this.lookahead.entryValues(this.lookahead.table(this.lm.truncate(lmState, e.laWords))) : null;
+    const slots = this.lookahead.entrySlot;
     for (let k = ec.entryStart[cls]; k < ec.entryStart[cls + 1]; k++) {
-      const c = ec.entryCopy[k];
-      const tn = copyTrieNode[c];
-      const la2 = laTab !== null && tn >= 0 ? lmw * laTab[tn] : 0;
-      const d = copyFirstState[c];
-      const tot = base + ec.entryWeight[k] + la2 + em[frameOff + statePdf[d]];
+      const d = copyFirstState[ec.entryCopy[k]];
+      const x = base + ec.entryWeight[k];
+      // No look-ahead value exceeds laBound: skip what cannot reach the cutoff before reading one.
+      const slot = slots[k];
+      if (x + (slot >= 0 ? laBound : 0) + em[frameOff + statePdf[d]] < nextCutoff) continue;
+      const la2 = laE !== null && slot >= 0 ? lmw * laE[slot] : 0;
+      const tot = x + la2 + em[frameOff + statePdf[d]];
       if (tot >= nextCutoff) {
-        const slot = index.upsert(lmState, d);
+        const at = index.upsert(lmState, d);
         const vals = index.values;
-        const ti = vals[slot];
+        const ti = vals[at];
         if (ti < 0) {
           if (nx.count === nx.state.length) nx.grow();
           const j = nx.count++;
@@ -804,7 +826,7 @@ export class Decoder {
           nx.score[j] = tot;
           nx.la[j] = la2;
           nx.bp[j] = bp;
-          vals[slot] = j;
+          vals[at] = j;
         } else if (tot > nx.score[ti]) {
           nx.score[ti] = tot;
           nx.la[ti] = la2;
@@ -823,9 +845,10 @@ export class Decoder {
   }
 
   /** Record a finished word (or silence, word -1), recombined per (next LM state, exit class). */
-  private wordEnd(lmState: number, cls: number, score: number, prev: number, word: number): void {
+  private wordEnd(lmState: number, cls: number, score: number, prev: number, word: number, lp: number): void {
     const i = this.weIndex.get(lmState, cls);
     if (i >= 0) {
+      this.rec?.candidate(i, prev, word, score, lp, score > this.weScore[i]);
       if (score > this.weScore[i]) {
         this.weScore[i] = score;
         this.wePrev[i] = prev;
@@ -849,6 +872,7 @@ export class Decoder {
       this.weScore = s;
     }
     const k = this.weCount++;
+    this.rec?.candidate(k, prev, word, score, lp, true);
     this.weLm[k] = lmState;
     this.weClass[k] = cls;
     this.weScore[k] = score;

@@ -170,6 +170,38 @@ export class SearchLm {
     return out;
   }
 
+  /** Words of history the state keeps (0: the unigram state). */
+  historyLength(state: number): number {
+    return this.stateTuple[state].length;
+  }
+
+  /**
+   * The explicit continuations of the state's whole history (m >= 1 words): entries [from, to)
+   * of order m + 1, with their words and log10 probabilities (NaN: a blank prefix entry, not an
+   * n-gram), and ln of the history's back-off weight (0 when none).
+   */
+  continuations(state: number): {
+    from: number;
+    to: number;
+    words: Int32Array;
+    probs: Float64Array;
+    backoffLn: number;
+  } {
+    const m = this.stateTuple[state].length,
+      i = state * Math.max(1, this.order - 1) + m - 1;
+    const e = this.sufEntry[i],
+      st = this.store;
+    if (m === 0 || m >= this.order) throw new RangeError(`continuations: state ${state} has ${m} history words`);
+    const cs = st.childStart[m - 1];
+    return {
+      from: e < 0 ? 0 : cs[e],
+      to: e < 0 ? 0 : cs[e + 1],
+      words: st.words[m],
+      probs: st.probs[m],
+      backoffLn: this.sufBow[i],
+    };
+  }
+
   /** Natural-log probabilities of every LM word after `state`, in a new array (for tools and tests). */
   logProbs(state: number): Float64Array {
     return this.logProbsInto(state, new Float64Array(this.vocab.length));

@@ -10,6 +10,7 @@ import { scoreTranscripts, type ScoreOptions } from '../score/wer.ts';
 import type { TrnUtterance } from '../score/trn.ts';
 import type { DecodeOptions, DecodeResult, Decoder } from './decoder.ts';
 import type { ScoreMatrix } from './types.ts';
+import type { WordLattice } from './lattice.ts';
 
 export interface DecodeInput {
   uttId: string;
@@ -116,16 +117,8 @@ export interface TuneResult {
   grid: TunePoint[];
 }
 
-/**
- * Grid search for the LM weight and word insertion penalty with the lowest dev WER. Apply
- * `best.lmWeight` and `best.wordInsertionPenalty` to the test set with decodeSet.
- */
-export function tuneOnDev(
-  decoder: Decoder,
-  dev: readonly DecodeInput[],
-  refs: readonly TrnUtterance[],
-  opts: TuneOptions = {},
-): TuneResult {
+/** The grid of a TuneOptions (lmWeight-major), checked non-empty, with the dev set checked non-empty. */
+function tuningGrid(opts: TuneOptions, devSize: number): { lmWeight: number; wordInsertionPenalty: number }[] {
   const lmWeights = opts.lmWeights ?? [0.7, 0.9, 1.1, 1.3, 1.5, 1.7];
   const pens = opts.wordInsertionPenalties ?? [0, 0.5, 1];
   if (lmWeights.length === 0 || pens.length === 0)
@@ -134,32 +127,93 @@ export function tuneOnDev(
       expected: 'at least one value',
       found: '[]',
     });
-  if (dev.length === 0)
+  if (devSize === 0)
     throw new ConfigError('no dev utterances to tune on', { expected: 'at least one utterance', found: 'none' });
+  return lmWeights.flatMap((lmWeight) => pens.map((wordInsertionPenalty) => ({ lmWeight, wordInsertionPenalty })));
+}
+
+/** Every grid point scored against `refs` with the hypotheses `hypsAt` gives; the fewest errors wins (the first among equals). */
+export function searchGrid(
+  grid: readonly { lmWeight: number; wordInsertionPenalty: number }[],
+  refs: readonly TrnUtterance[],
+  hypsAt: (lmWeight: number, wordInsertionPenalty: number) => TrnUtterance[],
+  opts: Pick<TuneOptions, 'scoreOptions' | 'logger'> = {},
+): TuneResult {
+  const points: TunePoint[] = [];
+  let best: TunePoint | null = null;
+  for (const { lmWeight, wordInsertionPenalty } of grid) {
+    const s = scoreTranscripts(refs, hypsAt(lmWeight, wordInsertionPenalty), {
+      missingHyp: 'error',
+      ...opts.scoreOptions,
+    });
+    const p: TunePoint = {
+      lmWeight,
+      wordInsertionPenalty,
+      wer: s.wer,
+      errors: s.errors,
+      refWords: s.refWords,
+      sub: s.sub,
+      del: s.del,
+      ins: s.ins,
+    };
+    points.push(p);
+    opts.logger?.info(
+      `tune: lmWeight ${lmWeight} penalty ${wordInsertionPenalty}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ]`,
+    );
+    if (!best || p.errors < best.errors) best = p;
+  }
+  return { best: best!, grid: points };
+}
+
+/**
+ * Grid search for the LM weight and word insertion penalty with the lowest dev WER, decoding dev
+ * once per grid point. Apply `best.lmWeight` and `best.wordInsertionPenalty` to the test set with
+ * decodeSet. tuneByRescoring gets the same from one decode.
+ */
+export function tuneOnDev(
+  decoder: Decoder,
+  dev: readonly DecodeInput[],
+  refs: readonly TrnUtterance[],
+  opts: TuneOptions = {},
+): TuneResult {
+  const grid = tuningGrid(opts, dev.length);
   // Matrices computed once and reused across the grid.
   const inputs = dev.map((d) => ({ uttId: d.uttId, scores: typeof d.scores === 'function' ? d.scores() : d.scores }));
-  const grid: TunePoint[] = [];
-  let best: TunePoint | null = null;
-  for (const lmWeight of lmWeights) {
-    for (const wordInsertionPenalty of pens) {
-      const r = decodeSet(decoder, inputs, { ...opts, logger: undefined, lmWeight, wordInsertionPenalty });
-      const s = scoreTranscripts(refs, r.hyps, { missingHyp: 'error', ...opts.scoreOptions });
-      const p: TunePoint = {
-        lmWeight,
-        wordInsertionPenalty,
-        wer: s.wer,
-        errors: s.errors,
-        refWords: s.refWords,
-        sub: s.sub,
-        del: s.del,
-        ins: s.ins,
-      };
-      grid.push(p);
-      opts.logger?.info(
-        `tune: lmWeight ${lmWeight} penalty ${wordInsertionPenalty}: %WER ${s.wer.toFixed(2)} [ ${s.errors} / ${s.refWords}, ${s.ins} ins, ${s.del} del, ${s.sub} sub ]`,
-      );
-      if (!best || p.errors < best.errors) best = p;
-    }
-  }
-  return { best: best!, grid };
+  return searchGrid(
+    grid,
+    refs,
+    (lmWeight, wordInsertionPenalty) =>
+      decodeSet(decoder, inputs, { ...opts, logger: undefined, lmWeight, wordInsertionPenalty }).hyps,
+    opts,
+  );
+}
+
+/** The 1-best of each utterance's lattice at these weights (empty words: no path). */
+export function latticeHyps(
+  lattices: readonly { uttId: string; lattice: WordLattice }[],
+  lmWeight: number,
+  wordInsertionPenalty: number,
+): TrnUtterance[] {
+  return lattices.map((l) => ({
+    uttId: l.uttId,
+    words: l.lattice.bestPath(lmWeight, wordInsertionPenalty)?.words ?? [],
+    line: 0,
+  }));
+}
+
+/**
+ * The same grid search as tuneOnDev from one decode: dev is decoded once with lattices at the
+ * first-pass weights (opts.lmWeight, opts.wordInsertionPenalty; default 1 and 0), and each grid
+ * point rescores the lattices (./lattice.ts). Also returns the lattices.
+ */
+export function tuneByRescoring(
+  decoder: Decoder,
+  dev: readonly DecodeInput[],
+  refs: readonly TrnUtterance[],
+  opts: TuneOptions = {},
+): TuneResult & { lattices: { uttId: string; lattice: WordLattice }[] } {
+  const grid = tuningGrid(opts, dev.length);
+  const first = decodeSet(decoder, dev, { ...opts, logger: undefined, lattice: true });
+  const lattices = first.results.map((r) => ({ uttId: r.uttId, lattice: r.lattice! }));
+  return { ...searchGrid(grid, refs, (lmw, pen) => latticeHyps(lattices, lmw, pen), opts), lattices };
 }

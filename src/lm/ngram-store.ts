@@ -211,16 +211,24 @@ class RawOrder {
   permute(perm: Int32Array): void {
     const n = this.n,
       c = this.count;
-    const t = new Int32Array(c * n);
-    for (let j = 0; j < c; j++) for (let k = 0, o = perm[j] * n; k < n; k++) t[j * n + k] = this.tuples[o + k];
-    this.tuples = t;
+    if (this.tuples.length > 0) {
+      const t = new Int32Array(c * n);
+      for (let j = 0; j < c; j++) for (let k = 0, o = perm[j] * n; k < n; k++) t[j * n + k] = this.tuples[o + k];
+      this.tuples = t;
+    }
     const gather = <T extends Float64Array | Uint32Array>(src: T, dst: T): T => {
       for (let j = 0; j < c; j++) dst[j] = src[perm[j]];
       return dst;
     };
     this.probs = gather(this.probs, new Float64Array(c));
     if (this.bows.length) this.bows = gather(this.bows, new Float64Array(c));
-    this.lines = gather(this.lines, new Uint32Array(c));
+    if (this.lines.length) this.lines = gather(this.lines, new Uint32Array(c));
+  }
+
+  /** Forget the word tuples and source lines (entries can no longer be pushed, looked up or reported). */
+  dropTuples(): void {
+    this.tuples = new Int32Array(0);
+    this.lines = new Uint32Array(0);
   }
 }
 
@@ -374,9 +382,14 @@ export class NgramStoreBuilder implements ArpaSink {
         if (lastWord(perm[j]) === lastWord(perm[j - 1])) this.duplicate(n, perm[j - 1], perm[j]);
       }
     }
-    o.permute(perm);
     const words = new Int32Array(o.count);
-    for (let e = 0; e < o.count; e++) words[e] = o.tuples[e * n + n - 1];
+    for (let j = 0; j < o.count; j++) words[j] = lastWord(perm[j]);
+    if (n === this.order) {
+      // The highest order is never finalized again: its tuples and lines go before its values are
+      // permuted (a third less memory at the peak of reading a large file).
+      o.dropTuples();
+    }
+    o.permute(perm);
     this.words[n - 1] = words;
     this.childStart[n - 2] = start;
   }

@@ -5,12 +5,14 @@
  *
  * Per system, the LM weight and word insertion penalty are chosen on the tuning split (dev) by
  * a grid search for the fewest errors (src/score, sclite convention), and then applied unchanged
- * to the other splits (test): the test set never chooses its own weights.
+ * to the other splits (test): the test set never chooses its own weights. The grid search decodes
+ * the tuning split once with word lattices and rescores them at each grid point; the split is
+ * then decoded again at the chosen weights for its outputs.
  *
  * One pass per split reads the features once; per utterance each model's logits are computed once
- * (shared by a member and the ensemble), each system's hybrid scores once, and the tuning split
- * is decoded at every grid point from those scores, so memory is one utterance of scores plus the
- * compact hypotheses (words, word frames, a few numbers) of the tuning grid.
+ * (shared by a member and the ensemble), each system's hybrid scores once, so memory is one
+ * utterance of scores plus the compact hypotheses (words, word frames, a few numbers), and for the
+ * tuning split's first pass the pruned lattices.
  *
  * Output directory:
  *   refs/<split>.trn                 references (sclite trn), the utterances decoded
@@ -65,7 +67,8 @@ import {
   type AcousticSystem,
   type SystemSpec,
 } from '../decode/systems.ts';
-import type { TunePoint } from '../decode/tune.ts';
+import { searchGrid } from '../decode/tune.ts';
+import type { WordLattice } from '../decode/lattice.ts';
 import { readFeatureMetadata } from '../features/store.ts';
 import {
   DECODE_FORMAT,
@@ -171,7 +174,7 @@ export interface SystemSplitTiming {
   frames: number;
   /** Search time (decoder only). */
   searchSec: number;
-  /** Search time / audio duration. For the tuning split: per grid point (total / grid size). */
+  /** Search time / audio duration (the tuning split: its decode at the chosen weights). */
   searchRtf: number;
   /** Forward passes + score computation. */
   acousticSec: number;
@@ -242,7 +245,12 @@ interface UttOutcome {
   /** 'ok', or why there is no decoding. */
   status: 'ok' | 'no-features';
   result: SlimResult;
+  /** The word lattice, when the pass records them (tuning). */
+  lattice?: WordLattice;
 }
+
+/** Lattice beam of the tuning split's first pass (Kaldi's decode.sh default). */
+const TUNING_LATTICE_BEAM = 8;
 
 /** Accumulated timing of a (system, split). */
 class TimingAcc {
@@ -495,6 +503,7 @@ async function decodePass(
   run: DecodeRun,
   sp: DecodeSplitInput,
   points: (sys: number) => { lmWeight: number; wordInsertionPenalty: number }[],
+  lattices = false,
 ): Promise<UttOutcome[][][]> {
   const { systems, search, logger, frameShiftSec } = run;
   const src = run.sources.get(sp.name)!;
@@ -539,12 +548,17 @@ async function decodePass(
       acc.frames += utt.numFrames;
       const list: UttOutcome[] = [];
       for (const p of points(si)) {
-        const r = splitDecoder.decode(utt.uttId, scores, decodeOptions(search, p, frameShiftSec));
+        const o = decodeOptions(search, p, frameShiftSec);
+        const r = splitDecoder.decode(
+          utt.uttId,
+          scores,
+          lattices ? { ...o, lattice: true, latticeBeam: TUNING_LATTICE_BEAM } : o,
+        );
         acc.searchSec += r.stats.elapsedSec;
         acc.activeW += r.stats.meanActive * r.stats.numFrames;
         acc.maxActive = Math.max(acc.maxActive, r.stats.maxActive);
         acc.decodes++;
-        list.push({ uttId: utt.uttId, status: 'ok', result: slim(r) });
+        list.push({ uttId: utt.uttId, status: 'ok', result: slim(r), ...(r.lattice ? { lattice: r.lattice } : {}) });
       }
       per.push(list);
     });
@@ -648,45 +662,52 @@ async function writeSystemSplit(
   };
 }
 
-/** The tuning split at every grid point; per system the point with the fewest errors becomes its weights (tuning.json). */
+/**
+ * The LM weight and penalty per system on the tuning split: one decode with lattices at the fixed
+ * weights (search.lmWeight, search.wordInsertionPenalty), the lattices rescored at every grid point
+ * (src/decode/lattice.ts), the point with the fewest errors chosen (tuning.json); then the split is
+ * decoded at each system's chosen weights for its outputs, as the other splits are.
+ */
 async function tuneWeights(run: DecodeRun, sp: DecodeSplitInput): Promise<void> {
   const { search, systems, logger, opts } = run;
   const grid = search.lmWeights.flatMap((lmWeight) =>
     search.wordInsertionPenalties.map((wordInsertionPenalty) => ({ lmWeight, wordInsertionPenalty })),
   );
+  const firstPass = { lmWeight: search.lmWeight, wordInsertionPenalty: search.wordInsertionPenalty };
   logger.info(
-    `tuning LM weight and insertion penalty on '${sp.name}': ${grid.length} grid points x ${systems.length} system(s)`,
+    `tuning LM weight and insertion penalty on '${sp.name}': one decode with lattices (lmWeight ${firstPass.lmWeight}, penalty ${firstPass.wordInsertionPenalty}, lattice beam ${TUNING_LATTICE_BEAM}) rescored at ${grid.length} grid points x ${systems.length} system(s)`,
   );
-  const res = await decodePass(run, sp, () => grid);
-  const scoreOpts: ScoreOptions = { mode: search.scoringMode };
+  const res = await decodePass(run, sp, () => [firstPass], true);
+  const scoreOptions: ScoreOptions = { mode: search.scoringMode };
   for (let si = 0; si < systems.length; si++) {
-    const points: TunePoint[] = [];
-    let best = -1;
-    grid.forEach((g, pi) => {
-      const s = scoreTranscripts(
-        sp.refs!,
-        res[si][pi].map((o) => ({ uttId: o.uttId, words: [...o.result.words], line: 0 })),
-        scoreOpts,
-      );
-      points.push({ ...g, wer: s.wer, errors: s.errors, refWords: s.refWords, sub: s.sub, del: s.del, ins: s.ins });
-      if (best < 0 || s.errors < points[best].errors) best = pi;
-    });
+    const outs = res[si][0];
+    const t = searchGrid(
+      grid,
+      sp.refs!,
+      (lmw, pen) => outs.map((o) => ({ uttId: o.uttId, words: o.lattice?.bestPath(lmw, pen)?.words ?? [], line: 0 })),
+      { scoreOptions },
+    );
     const sm = run.summaries[si];
-    sm.lmWeight = grid[best].lmWeight;
-    sm.wordInsertionPenalty = grid[best].wordInsertionPenalty;
+    sm.lmWeight = t.best.lmWeight;
+    sm.wordInsertionPenalty = t.best.wordInsertionPenalty;
     sm.weightsFrom = 'tuning';
-    sm.tuning = { split: sp.name, best: points[best], grid: points };
+    sm.tuning = { split: sp.name, best: t.best, grid: t.grid };
     logger.info(
-      `${sm.name}: lmWeight ${sm.lmWeight}, penalty ${sm.wordInsertionPenalty} chosen on ${sp.name} (%WER ${points[best].wer.toFixed(2)})`,
+      `${sm.name}: lmWeight ${sm.lmWeight}, penalty ${sm.wordInsertionPenalty} chosen on ${sp.name} (%WER ${t.best.wer.toFixed(2)} by lattice rescoring)`,
     );
     await writeJsonAtomic(join(opts.outDir, sm.name, 'tuning.json'), {
       split: sp.name,
       scoringMode: search.scoringMode,
-      best: points[best],
-      grid: points,
+      method: { by: 'lattice rescoring', firstPass, latticeBeam: TUNING_LATTICE_BEAM },
+      best: t.best,
+      grid: t.grid,
     });
-    sm.splits[sp.name] = await writeSystemSplit(run, si, sp, res[si][best]);
   }
+  const out = await decodePass(run, sp, (si) => [
+    { lmWeight: run.summaries[si].lmWeight, wordInsertionPenalty: run.summaries[si].wordInsertionPenalty },
+  ]);
+  for (let si = 0; si < systems.length; si++)
+    run.summaries[si].splits[sp.name] = await writeSystemSplit(run, si, sp, out[si][0]);
 }
 
 /** Decode the splits with every system; see the module comment. */

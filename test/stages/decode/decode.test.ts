@@ -131,6 +131,27 @@ describe('decodeCorpus', () => {
     ]);
   });
 
+  it('tunes by rescoring one decode’s lattices, with the errors and the choice that re-decoding dev at every grid point gives', async () => {
+    const tuning = JSON.parse(readFileSync(join(root, 'out1', 'student', 'tuning.json'), 'utf8'));
+    expect(tuning.method).toEqual({
+      by: 'lattice rescoring',
+      firstPass: { lmWeight: 1, wordInsertionPenalty: 0 },
+      latticeBeam: 8,
+    });
+    const errors: number[] = [];
+    for (const { lmWeight, wordInsertionPenalty } of tuning.grid as {
+      lmWeight: number;
+      wordInsertionPenalty: number;
+    }[]) {
+      const o = await base(`grid-${lmWeight}-${wordInsertionPenalty}`, ['student']);
+      const search = { ...o.search, lmWeight, wordInsertionPenalty };
+      const r = await decodeCorpus({ ...o, tune: null, splits: [await splitInput('dev')], search });
+      errors.push(r.summary.systems[0].splits.dev.errors!);
+    }
+    expect(tuning.grid.map((p: { errors: number }) => p.errors)).toEqual(errors);
+    expect(new Set(errors).size).toBeGreaterThan(1);
+  });
+
   it("chooses each system's LM weight and penalty on dev (fewest errors, first among equals) and applies them to test", async () => {
     const out = join(root, 'out1');
     for (const sys of first.summary.systems) {
