@@ -67,7 +67,11 @@ export const RESOURCES_SPEC: ObjectSpec = {
   optional: true,
   doc: 'what each job asks of a cluster (am-distill jobs: Slurm and Kubernetes requests); changes no output',
   fields: {
-    default: { ...REQUEST, optional: true, doc: 'requests of every job (default: 1 CPU, 4 GB, no GPU, 240 minutes)' },
+    default: {
+      ...REQUEST,
+      optional: true,
+      doc: 'requests of every job (1 CPU, 4 GB, no GPU, 240 minutes where not given)',
+    },
     stages: { type: 'map', values: REQUEST, optional: true, doc: 'per stage name, requests over the default' },
   },
 };

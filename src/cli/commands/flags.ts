@@ -384,3 +384,12 @@ export function requireWith(cmd: Command, flags: readonly string[], needs: strin
     }
   }
 }
+
+/** The recipe flags of `job` and `jobs`, as `run` has them (a job must see the recipe as the run that made its graph). */
+export function addRecipeFlags(cmd: Command): Command {
+  return cmd
+    .option('--exp-dir <dir>', "experiment directory (default: the recipe's expDir, or exp/<name>)")
+    .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect)
+    .option('--corpus-dir <dir>', 'override corpus.dir')
+    .option('--eval-corpus-dir <dir>', 'sets stages.prepare.evalDir');
+}

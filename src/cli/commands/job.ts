@@ -12,12 +12,7 @@ import { parseShard } from '../../stages/features.ts';
 import { loadRecipe } from '../../pipeline/recipe.ts';
 import { runJob } from '../../pipeline/jobs-run.ts';
 import type { JobSpec } from '../../pipeline/jobs.ts';
-import { runRecipeInShards } from '../../pipeline/run-shards.ts';
-import { executionError, formatExecutionReport } from '../../pipeline/executor.ts';
-import { collect, integerArg } from './flags.ts';
-
-/** A flag's whole number >= 1 (`--shards`, `--workers`, `--merge-shards`). */
-export const countFlag = (flag: string): ((text: string) => number) => integerArg(flag, { min: 1 });
+import { addRecipeFlags, integerArg } from './flags.ts';
 
 interface JobFlags {
   shard?: string;
@@ -46,44 +41,6 @@ function jobSpec(stage: string, f: JobFlags): JobSpec {
   return { stage, kind: 'stage' };
 }
 
-/** The recipe flags `run` has too (the job must see the recipe as the run that made the graph). */
-export function addRecipeFlags(cmd: Command): Command {
-  return cmd
-    .option('--exp-dir <dir>', "experiment directory (default: the recipe's expDir, or exp/<name>)")
-    .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect)
-    .option('--corpus-dir <dir>', 'override corpus.dir')
-    .option('--eval-corpus-dir <dir>', 'sets stages.prepare.evalDir');
-}
-
-/** `am-distill run <recipe> --shards N [--workers W]`: the job graph on this machine; fails as its first failed job did. */
-export async function runInShards(
-  file: string,
-  f: {
-    shards?: number;
-    workers?: number;
-    fromStage?: string;
-    toStage?: string;
-    expDir?: string;
-    set?: string[];
-    corpusDir?: string;
-    evalCorpusDir?: string;
-  },
-): Promise<void> {
-  if (f.fromStage !== undefined || f.toStage !== undefined) {
-    throw new ConfigError('--from-stage and --to-stage do not combine with --shards', {
-      file: f.fromStage !== undefined ? '--from-stage' : '--to-stage',
-      expected: 'the whole recipe (up-to-date jobs are skipped), or run without --shards',
-    });
-  }
-  const report = await runRecipeInShards(
-    { file, sets: f.set ?? [], expDir: f.expDir, corpusDir: f.corpusDir, evalCorpusDir: f.evalCorpusDir },
-    { registry: defaultRegistry, shards: f.shards!, workers: f.workers },
-  );
-  process.stdout.write(formatExecutionReport(report) + '\n');
-  const err = executionError(report);
-  if (err) throw err;
-}
-
 export function register(program: Command): void {
   addRecipeFlags(
     program
@@ -94,7 +51,11 @@ export function register(program: Command): void {
       .argument('<recipe>', 'recipe YAML file')
       .argument('<stage>', 'stage name')
       .option('--shard <i/N>', 'shard i of N (0-based, as Slurm array and Kubernetes Indexed Job indices)')
-      .option('--merge-shards <N>', 'merge the N shards into <expDir>/<stage>/', countFlag('--merge-shards'))
+      .option(
+        '--merge-shards <N>',
+        'merge the N shards into <expDir>/<stage>/',
+        integerArg('--merge-shards', { min: 1 }),
+      )
       .option('--common', 'the work every shard of the stage needs first (align: the GMM-HMM)'),
   ).action(async (file: string, stage: string, f: JobFlags) => {
     const spec = jobSpec(stage, f);

@@ -11,8 +11,7 @@ import { loadRecipe } from '../../pipeline/recipe.ts';
 import { buildJobGraph } from '../../pipeline/jobs.ts';
 import { kubernetesFiles, slurmFiles, writeClusterFiles, type ClusterOptions } from '../../pipeline/cluster.ts';
 import { packageRoot } from '../../util/package-root.ts';
-import { addRecipeFlags, countFlag } from './job.ts';
-import { parseChoiceFlag } from './flags.ts';
+import { addRecipeFlags, integerArg, parseChoiceFlag } from './flags.ts';
 
 type JobsFlags = Pick<ClusterOptions, 'partition' | 'account' | 'image' | 'namespace' | 'pvc' | 'mountPath'> & {
   scheduler: 'slurm' | 'k8s';
@@ -36,7 +35,7 @@ export function register(program: Command): void {
       .requiredOption('--scheduler <name>', 'slurm or k8s', (t: string) =>
         parseChoiceFlag('--scheduler', t, ['slurm', 'k8s'] as const),
       )
-      .requiredOption('--shards <N>', 'shards per sharded stage', countFlag('--shards'))
+      .requiredOption('--shards <N>', 'shards per sharded stage', integerArg('--shards', { min: 1 }))
       .requiredOption('--out <dir>', 'directory for the scripts or manifests')
       .option('--command <cmd>', 'am-distill on the nodes (default slurm: this node and checkout, k8s: am-distill)')
       .option('--partition <name>', 'slurm: --partition of every job')

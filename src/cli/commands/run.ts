@@ -4,8 +4,10 @@
  */
 import type { Command } from 'commander';
 import { runStudyFile, formatStudyReport, defaultRegistry, describeSchema, TOP_LEVEL } from '../../pipeline/index.ts';
-import { collect } from './flags.ts';
-import { countFlag, runInShards } from './job.ts';
+import { collect, integerArg } from './flags.ts';
+import { ConfigError } from '../../util/errors.ts';
+import { runRecipeInShards } from '../../pipeline/run-shards.ts';
+import { executionError, formatExecutionReport } from '../../pipeline/executor.ts';
 
 function stagesHelp(): string {
   const lines = ['', 'Top-level keys (crossValidation, seeds and selection make the recipe a study: every fold, seed and candidate runs, then a pooled Table 1):'];
@@ -40,8 +42,8 @@ export function register(program: Command): void {
     .option('--set <key=value>', 'override a recipe value by dotted path (value parsed as YAML); repeatable', collect)
     .option('--corpus-dir <dir>', 'override corpus.dir')
     .option('--eval-corpus-dir <dir>', 'test split from this corpus directory (other speakers, same layout; corpora with evalDir: fsdd); sets stages.prepare.evalDir')
-    .option('--shards <N>', 'run the recipe as a job graph: every sharded stage in N shards and their merge, on --workers worker processes (docs/cluster.md)', countFlag('--shards'))
-    .option('--workers <W>', 'worker processes of --shards (default N)', countFlag('--workers'))
+    .option('--shards <N>', 'run the recipe as a job graph: every sharded stage in N shards and their merge, on --workers worker processes (docs/cluster.md)', integerArg('--shards', { min: 1 }))
+    .option('--workers <W>', 'worker processes of --shards (default N)', integerArg('--workers', { min: 1 }))
     .addHelpText('after', stagesHelp)
     .action(async (file: string, opts: { expDir?: string; fromStage?: string; toStage?: string; set?: string[]; corpusDir?: string; evalCorpusDir?: string; shards?: number; workers?: number }) => {
       if (opts.shards !== undefined) return runInShards(file, opts);
@@ -50,4 +52,24 @@ export function register(program: Command): void {
       });
       process.stdout.write(formatStudyReport(report) + '\n');
     });
+}
+
+/** `am-distill run <recipe> --shards N [--workers W]`: the job graph on this machine; fails as its first failed job did. */
+async function runInShards(
+  file: string,
+  f: { shards?: number; workers?: number; fromStage?: string; toStage?: string; expDir?: string; set?: string[]; corpusDir?: string; evalCorpusDir?: string },
+): Promise<void> {
+  if (f.fromStage !== undefined || f.toStage !== undefined) {
+    throw new ConfigError('--from-stage and --to-stage do not combine with --shards', {
+      file: f.fromStage !== undefined ? '--from-stage' : '--to-stage',
+      expected: 'the whole recipe (up-to-date jobs are skipped), or run without --shards',
+    });
+  }
+  const report = await runRecipeInShards(
+    { file, sets: f.set ?? [], expDir: f.expDir, corpusDir: f.corpusDir, evalCorpusDir: f.evalCorpusDir },
+    { registry: defaultRegistry, shards: f.shards!, workers: f.workers },
+  );
+  process.stdout.write(formatExecutionReport(report) + '\n');
+  const err = executionError(report);
+  if (err) throw err;
 }
