@@ -53,6 +53,8 @@ export interface PoolOptions {
   logger?: Logger;
   /** Names of the jobs in logs and errors. Default 'job <i>'. */
   labels?: string[];
+  /** BLAS threads of each worker. Default: the cores / the workers computing at once. */
+  computeThreads?: number;
 }
 
 export interface SerializedError {
@@ -146,10 +148,9 @@ export async function runTrainJobs(jobs: AnyTrainJob[], opts: PoolOptions = {}):
   const labels = jobs.map((_, i) => opts.labels?.[i] ?? `job ${i}`);
   const results: TrainResult[] = new Array(jobs.length);
   // Models computing at once share the cores: each worker's BLAS gets cores / concurrent workers.
-  const computeThreads = Math.max(
-    1,
-    Math.floor(availableParallelism() / Math.max(1, Math.min(maxWorkers, jobs.length))),
-  );
+  const computeThreads =
+    opts.computeThreads ??
+    Math.max(1, Math.floor(availableParallelism() / Math.max(1, Math.min(maxWorkers, jobs.length))));
   const running = new Set<Worker>();
   let next = 0;
   let failed = false;

@@ -55,7 +55,6 @@ import {
 } from '../formats/models.ts';
 import { readTargetsFile } from '../formats/targets.ts';
 import type { BackendName } from '../nnet/backend.ts';
-import { runTrainJobs } from '../nnet/pool.ts';
 import {
   countSource,
   dataSpecOf,
@@ -64,11 +63,11 @@ import {
   openDataSource,
   type SubsetSpec,
 } from '../nnet/split-data.ts';
-import type { TrainConfig } from '../nnet/train.ts';
+import type { TrainConfig, TrainResult } from '../nnet/train.ts';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { moduleJob, runTrainJob, type StudentJobArgs } from './net-jobs.ts';
+import { runNetJobs, workerCount, type StudentJobArgs } from './net-jobs.ts';
 import { OptionError, type Schema, type SchemaFor } from './schema.ts';
 import { firstBusyShardSkips, mergeListingShards, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
 import {
@@ -78,7 +77,7 @@ import {
   type StageDefinition,
   type StageResult,
 } from './stage.ts';
-import { entryOf, firstSkips, timingOf, workerCount, type TrainAcousticModelsResult } from './train.ts';
+import { entryOf, firstSkips, timingOf, type TrainAcousticModelsResult } from './train.ts';
 import { backendOption, locateConfigError } from './common.ts';
 
 export interface DistillStudentsOptions {
@@ -234,6 +233,7 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
 
   const plan = planStudents(models, targets, o);
   // A shard of the stage (src/stages/shards.ts) trains its block of the students only.
+  const stageJobs = plan.length;
   const mine = shard ? shardSlice(plan, shard, 'students') : null;
   if (mine) plan.splice(0, plan.length, ...mine.items);
 
@@ -272,12 +272,12 @@ export async function distillStudents(opts: DistillStudentsStageOptions): Promis
   logger.info(
     `distilling ${jobs.length} student(s) (${plan.map((p) => (p.role === 'control' ? `${p.name}: hard labels only` : `${p.name}: T ${p.set.temperature}, k ${p.set.k}`)).join('; ')}), ${workers} worker(s)`,
   );
-  const results =
-    jobs.length === 0
-      ? []
-      : workers === 1 && jobs.length === 1
-        ? [await runTrainJob(jobs[0], { logger })]
-        : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
+  const results = await runNetJobs(jobs, {
+    stageJobs,
+    maxWorkers: o.maxWorkers,
+    logger,
+    labels: plan.map((p) => p.name),
+  });
 
   const students = await studentEntries(plan, jobs, results, { outDir, seed, trainFiles, o, logger });
   const file: StudentsFile = { format: STUDENTS_FORMAT, version: 1, teachers: targets.teachers, students };
@@ -400,7 +400,7 @@ function studentConfig(models: ModelsFile, o: DistillStudentsOptions): (seed: nu
 async function studentEntries(
   plan: StudentPlan[],
   jobs: StudentJobArgs[],
-  results: Awaited<ReturnType<typeof runTrainJob>>[],
+  results: TrainResult[],
   ctx: { outDir: string; seed: number; trainFiles: SplitFiles; o: DistillStudentsOptions; logger: Logger },
 ): Promise<StudentEntry[]> {
   const { outDir, seed, trainFiles, o, logger } = ctx;

@@ -4,16 +4,16 @@
  * baseline) or a student on stored soft targets (whose loss is a function, which cannot be sent
  * to a worker; the worker rebuilds it from these arguments).
  */
-import type { Logger } from '../util/log.ts';
-import { log as defaultLog } from '../util/log.ts';
-import type { BackendName } from '../nnet/backend.ts';
-import { trainFrameClassifier, type TrainConfig, type TrainResult } from '../nnet/train.ts';
-import type { ModuleTrainJob } from '../nnet/pool.ts';
+import { availableParallelism } from 'node:os';
 import { readAlignmentMetadata } from '../align/store.ts';
+import type { DistillationLossOptions } from '../distill/loss.ts';
 import { SoftTargetFrameSource } from '../distill/source.ts';
 import { trainStudent } from '../distill/student.ts';
-import type { DistillationLossOptions } from '../distill/loss.ts';
+import { setDefaultComputeThreads, type BackendName } from '../nnet/backend.ts';
+import { runTrainJobs, type ModuleTrainJob } from '../nnet/pool.ts';
 import { openDataSource, type DataSpec } from '../nnet/split-data.ts';
+import { trainFrameClassifier, type TrainConfig, type TrainResult } from '../nnet/train.ts';
+import { log as defaultLog, type Logger } from '../util/log.ts';
 
 interface JobBase {
   outDir: string;
@@ -90,4 +90,37 @@ export async function runTrainJob(args: TrainJobArgs, ctx: { logger?: Logger } =
 /** The job as a src/nnet ModuleTrainJob (runs `runTrainJob(args)` in a worker thread). */
 export function moduleJob(args: TrainJobArgs): ModuleTrainJob {
   return { kind: 'module', module: import.meta.url, args };
+}
+
+export function workerCount(maxWorkers: number, jobs: number): number {
+  return Math.max(1, Math.min(jobs, maxWorkers === 0 ? availableParallelism() : maxWorkers));
+}
+
+/**
+ * Train a stage's nets, or one shard's block of them: in worker threads when more than one, with
+ * the BLAS threads the whole stage would give each net (the cores / the stage's concurrent
+ * workers), on the main thread too. The native engine's results depend on its BLAS thread count,
+ * so this is what makes a shard's nets the unsharded run's bytes.
+ */
+export async function runNetJobs(
+  jobs: TrainJobArgs[],
+  o: { stageJobs: number; maxWorkers: number; logger: Logger; labels: string[] },
+): Promise<TrainResult[]> {
+  if (jobs.length === 0) return [];
+  const computeThreads = Math.max(1, Math.floor(availableParallelism() / workerCount(o.maxWorkers, o.stageJobs)));
+  const workers = workerCount(o.maxWorkers, jobs.length);
+  if (workers > 1 || jobs.length > 1) {
+    return runTrainJobs(jobs.map(moduleJob), {
+      maxWorkers: workers,
+      logger: o.logger,
+      labels: o.labels,
+      computeThreads,
+    });
+  }
+  setDefaultComputeThreads(computeThreads);
+  try {
+    return [await runTrainJob(jobs[0], { logger: o.logger })];
+  } finally {
+    setDefaultComputeThreads(null);
+  }
 }

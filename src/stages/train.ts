@@ -32,13 +32,12 @@
  *       maxWorkers: 2          # parallel training threads (0 = CPU cores); does not change the results
  */
 import { promises as fsp } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { modelDirHash } from '../distill/generate.ts';
 import { readFeatureMetadata } from '../features/store.ts';
 import { MODELS_FORMAT, MODELS_JSON, type ModelEntry, type ModelRole, type ModelsFile } from '../formats/models.ts';
 import { type BackendName } from '../nnet/backend.ts';
-import { memberSeed, runTrainJobs } from '../nnet/pool.ts';
+import { memberSeed } from '../nnet/pool.ts';
 import {
   checkSameAlignment,
   countSource,
@@ -54,7 +53,7 @@ import { ConfigError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
 import { backendOption, locateConfigError, mergeSkips } from './common.ts';
-import { moduleJob, runTrainJob, type TrainJobArgs } from './net-jobs.ts';
+import { runNetJobs, workerCount, type TrainJobArgs } from './net-jobs.ts';
 import { type Schema, type SchemaFor } from './schema.ts';
 import { firstBusyShardSkips, mergeListingShards, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
 import {
@@ -267,10 +266,6 @@ export function modelTrainConfig(
   };
 }
 
-export function workerCount(maxWorkers: number, jobs: number): number {
-  return Math.max(1, Math.min(jobs, maxWorkers === 0 ? availableParallelism() : maxWorkers));
-}
-
 /** Train the baseline, the members (and the small-fraction baseline) into `outDir`. */
 export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Promise<TrainAcousticModelsResult> {
   const { featuresDir, alignDir, outDir, seed = 0, resume = true, logger = defaultLog, shard, ...rest } = opts;
@@ -333,12 +328,12 @@ export async function trainAcousticModels(opts: TrainAcousticModelsOptions): Pro
   logger.info(
     `training ${jobs.length} models (${plan.map((p) => p.name).join(', ')}) ${o.hiddenLayers}x${o.hiddenUnits}, ${workers} worker(s)`,
   );
-  const results =
-    jobs.length === 0
-      ? []
-      : workers === 1 && jobs.length === 1
-        ? [await runTrainJob(jobs[0], { logger })]
-        : await runTrainJobs(jobs.map(moduleJob), { maxWorkers: workers, logger, labels: plan.map((p) => p.name) });
+  const results = await runNetJobs(jobs, {
+    stageJobs: allModels.length,
+    maxWorkers: o.maxWorkers,
+    logger,
+    labels: plan.map((p) => p.name),
+  });
 
   const models: ModelEntry[] = [];
   for (let i = 0; i < plan.length; i++) {
