@@ -55,7 +55,7 @@ const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 function decodeAtBeam(
   dec: Decoder,
   x: ExperimentInputs,
-  o: { beam: number; maxActive: number; lmWeight: number; wordInsertionPenalty: number },
+  o: { beam: number; maxActive: number; lmWeight: number; wordInsertionPenalty: number; lookaheadOrder: number },
 ): Omit<VocabRow, 'vocab' | 'ngrams' | 'acousticRtf'> {
   const cpu0 = process.cpuUsage();
   const r = decodeSet(dec, x.inputs, { ...o, frameShiftSec: x.frameShiftSec });
@@ -134,7 +134,7 @@ export async function vocabBench(args: readonly string[]): Promise<void> {
     join(expDir, 'align', 'lang'),
     join(expDir, 'align', 'model.json'),
     setup.lm,
-    resolveSearchOptions({ lookaheadOrder: Number(arg('lookahead-order', '2')) }),
+    resolveSearchOptions(),
     logger,
     true,
     { lexicon: setup.lexicon },
@@ -162,10 +162,12 @@ export async function vocabBench(args: readonly string[]): Promise<void> {
     .map(Number)
     .sort((a, b) => a - b);
   const maxActive = Number(arg('max-active', '7000'));
+  const lookaheadOrder = Number(arg('lookahead-order', '2'));
   decodeSet(space.decoder, x.inputs.slice(0, 3), {
     ...weights,
     beam: beams[0],
     maxActive,
+    lookaheadOrder,
     frameShiftSec: x.frameShiftSec,
   }); // JIT warm-up
   const rows: VocabRow[] = [];
@@ -174,7 +176,7 @@ export async function vocabBench(args: readonly string[]): Promise<void> {
     const row: VocabRow = {
       vocab: space.searchWords.length,
       ngrams,
-      ...decodeAtBeam(space.decoder, x, { beam, maxActive, ...weights }),
+      ...decodeAtBeam(space.decoder, x, { beam, maxActive, lookaheadOrder, ...weights }),
       acousticRtf,
     };
     rows.push(row);
