@@ -44,6 +44,8 @@ export async function tuneBench(args: readonly string[]): Promise<void> {
     maxActive: D.maxActive,
     lmWeights: D.lmWeights,
     wordInsertionPenalties: D.wordInsertionPenalties,
+    lmLookahead: D.lmLookahead,
+    lookaheadOrder: D.lookaheadOrder,
   };
   console.log(
     `${expDir}, split ${split} (search settings: ${existsSync(summary) ? summary : 'the decode stage defaults'}): beam ${o.beam}, max-active ${o.maxActive}, grid ${o.lmWeights.length} x ${o.wordInsertionPenalties.length}; first pass at lmWeight ${D.lmWeight}, penalty ${D.wordInsertionPenalty}, lattice beam 8`,
