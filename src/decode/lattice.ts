@@ -417,7 +417,8 @@ export class LatticeRecorder {
         through = v[k] + bwd[idx(this.aTo[k])];
       if (through > bwd[f]) bwd[f] = through;
     }
-    const floor = bestScore - this.beam - TIE * Math.max(1, Math.abs(bestScore));
+    // No complete path: nothing is kept (the start and the end only).
+    const floor = bestScore > -Infinity ? bestScore - this.beam - TIE * Math.max(1, Math.abs(bestScore)) : Infinity;
     const keep = new Uint8Array(K),
       used = new Uint8Array(L + 2);
     used[0] = used[L + 1] = 1;

@@ -59,6 +59,13 @@ describe('word lattices', () => {
     expect(r.results.some((res) => res.lattice!.nbest(2, 1, 0).length === 2)).toBe(true);
     expect(decodeSet(dec, inputs.slice(0, 1), { beam: 10 }).results[0].lattice).toBeUndefined();
     expect(() => dec.decode('u0', inputs[0].scores as never, { lattice: true, latticeBeam: -1 })).toThrow(ConfigError);
+    // Too few frames for any word: no path, and a lattice without arcs.
+    const short = { numFrames: 1, numPdfs: am.numPdfs, data: new Float32Array(am.numPdfs) };
+    const none = dec.decode('short', short, { lattice: true });
+    expect(none.reachedFinal).toBe(false);
+    expect(none.lattice!.numArcs).toBe(0);
+    expect(none.lattice!.bestPath(1, 0)).toBeNull();
+    expect(none.lattice!.nbest(3, 1, 0)).toEqual([]);
   });
 
   it('rescored at other weights find paths at least as good as their first pass, close to re-decoding', () => {
