@@ -1,7 +1,7 @@
 /** Option fragments and error handling that several stage modules share. */
 import { BACKEND_LADDER } from '../nnet/backend.ts';
 import { ConfigError } from '../util/errors.ts';
-import { type StringSpec } from './schema.ts';
+import { type NumberSpec, type StringSpec } from './schema.ts';
 import type { RecipeHead, SkipSummary } from './stage.ts';
 
 /** Sum skip summaries of several splits. */
@@ -33,6 +33,19 @@ export function backendOption(defaultValue: string): StringSpec {
     default: defaultValue,
     affectsOutput: false,
     doc: 'compute engine (auto: the ladder tfjs-node-gpu > native (OpenBLAS) > tfjs-node > wasm > cpu)',
+  };
+}
+
+/** The frames per forward pass of a stage that runs the nets for inference (no effect on the outputs). */
+export function inferenceBatchSizeOption(defaultValue: number): NumberSpec {
+  return {
+    type: 'number',
+    integer: true,
+    min: 1,
+    default: defaultValue,
+    affectsOutput: false,
+    unit: 'frames',
+    doc: 'frames per forward pass',
   };
 }
 

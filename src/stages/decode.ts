@@ -90,7 +90,7 @@ import { ConfigError, FormatError, SkipCounter } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { hashFile } from '../util/hash.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { locateConfigError } from './common.ts';
+import { inferenceBatchSizeOption, locateConfigError } from './common.ts';
 import type { CorpusLmSummary } from './lm.ts';
 import type { Schema, SchemaFor } from './schema.ts';
 import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardResult } from './shards.ts';
@@ -1047,15 +1047,7 @@ export const DECODE_SCHEMA: Schema = {
     default: 'auto',
     doc: 'compute engine of the forward passes (auto: tfjs-node-gpu > native > tfjs-node > wasm > cpu)',
   },
-  inferenceBatchSize: {
-    type: 'number',
-    integer: true,
-    min: 1,
-    default: 512,
-    affectsOutput: false,
-    unit: 'frames',
-    doc: 'frames per forward pass',
-  },
+  inferenceBatchSize: inferenceBatchSizeOption(512),
   priors: {
     type: 'string',
     enum: ['alignments', 'posteriors'],

@@ -70,7 +70,7 @@ import { bootstrapGainKept, gainShare } from '../score/significance.ts';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.ts';
 import { log as defaultLog, type Logger } from '../util/log.ts';
-import { backendOption, locateConfigError } from './common.ts';
+import { backendOption, inferenceBatchSizeOption, locateConfigError } from './common.ts';
 import type { Schema, SchemaFor } from './schema.ts';
 import { shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
 import type { StageContext, StageDefinition, StageResult } from './stage.ts';
@@ -653,15 +653,7 @@ export const EVAL_SCHEMA: Schema = {
     default: D.trainAccuracy,
     doc: 'also score the training split (training accuracy; Table 5)',
   },
-  inferenceBatchSize: {
-    type: 'number',
-    integer: true,
-    min: 1,
-    default: D.inferenceBatchSize,
-    affectsOutput: false,
-    unit: 'frames',
-    doc: 'frames per forward pass',
-  },
+  inferenceBatchSize: inferenceBatchSizeOption(D.inferenceBatchSize),
   backend: backendOption(D.backend),
   bootstrapReplicates: {
     type: 'number',

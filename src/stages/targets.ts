@@ -55,7 +55,7 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import type { Schema, SchemaFor } from './schema.ts';
 import { mergeListingShards, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
 import type { StageContext, StageDefinition, StageResult } from './stage.ts';
-import { backendOption, locateConfigError } from './common.ts';
+import { backendOption, inferenceBatchSizeOption, locateConfigError } from './common.ts';
 
 export interface MakeTargetsOptions {
   /** Temperature T of the main set. Default 2 (the paper tried 1, 2, 5, 10). */
@@ -461,15 +461,7 @@ export const TARGETS_SCHEMA: Schema = {
     optional: true,
     doc: "split to make targets for (default: the train stage's training split)",
   },
-  inferenceBatchSize: {
-    type: 'number',
-    integer: true,
-    min: 1,
-    default: D.inferenceBatchSize,
-    affectsOutput: false,
-    unit: 'frames',
-    doc: 'frames per forward pass',
-  },
+  inferenceBatchSize: inferenceBatchSizeOption(D.inferenceBatchSize),
   backend: backendOption(D.backend),
 } satisfies SchemaFor<TargetsStageOptions>;
 
