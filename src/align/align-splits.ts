@@ -239,7 +239,7 @@ export async function scoreLabels(d: SplitData, alignmentFile: string, logger: L
   );
   if (quality)
     logger.info(
-      `align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %${quality.silenceOutsidePauses === null ? '' : `; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`}`,
+      `align ${d.split}: word boundaries within 20 / 50 ms ${quality.boundariesWithin20ms} / ${quality.boundariesWithin50ms} %, starts ${quality.startsWithin20ms} / ${quality.startsWithin50ms} %, ends within 50 ms ${quality.endsWithin50ms} %, median offsets start ${quality.medianStartOffsetMs} / end ${quality.medianEndOffsetMs} ms${quality.silenceOutsidePauses === null ? '' : `; silence frames outside the reference pauses ${quality.silenceOutsidePauses} %`}`,
     );
   return quality;
 }

@@ -85,6 +85,15 @@ export interface BoundaryScore {
   p90AbsErrorSec: number;
   /** Word starts alone (each reference word's start against the aligned start), per tolerance. */
   startsWithin: { toleranceSec: number; count: number; percent: number }[];
+  /** Word ends alone, per tolerance. */
+  endsWithin: { toleranceSec: number; count: number; percent: number }[];
+  /**
+   * Median signed offsets, aligned minus reference, of word starts and of word ends (negative:
+   * the alignment puts the boundary earlier). A reference that includes silence at its words'
+   * edges shows as a start offset above 0 and an end offset below 0.
+   */
+  medianStartOffsetSec: number;
+  medianEndOffsetSec: number;
   /** Utterances that could not be compared (word count differs, a word without frames). */
   skipped: ReturnType<SkipCounter['toJSON']>;
 }
@@ -113,6 +122,8 @@ export function scoreWordBoundaries(
   const skips = new SkipCounter();
   const errors: number[] = [];
   const startErrors: number[] = [];
+  const startOffsets: number[] = [];
+  const endOffsets: number[] = [];
   let utterances = 0,
     words = 0;
   for (const u of inputs) {
@@ -126,8 +137,12 @@ export function scoreWordBoundaries(
     }
     u.reference.forEach((r, i) => {
       const h = u.aligned[i]!;
-      errors.push(Math.abs(h.startSec - r.startSec), Math.abs(h.endSec - (r.startSec + r.durationSec)));
-      startErrors.push(Math.abs(h.startSec - r.startSec));
+      const startOffset = h.startSec - r.startSec;
+      const endOffset = h.endSec - (r.startSec + r.durationSec);
+      errors.push(Math.abs(startOffset), Math.abs(endOffset));
+      startErrors.push(Math.abs(startOffset));
+      startOffsets.push(startOffset);
+      endOffsets.push(endOffset);
     });
     utterances++;
     words += u.reference.length;
@@ -137,15 +152,26 @@ export function scoreWordBoundaries(
   const q = (p: number) =>
     sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
   const n = errors.length;
+  const median = (v: number[]) => {
+    const s = Float64Array.from(v).sort();
+    const m = s.length;
+    return m === 0 ? NaN : m % 2 === 1 ? s[(m - 1) / 2] : (s[m / 2 - 1] + s[m / 2]) / 2;
+  };
   return {
     utterances,
     words,
     boundaries: n,
     within: withinTolerances(errors, tols),
     meanAbsErrorSec: n > 0 ? errors.reduce((a, b) => a + b, 0) / n : NaN,
-    medianAbsErrorSec: n === 0 ? NaN : n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    medianAbsErrorSec: median(errors),
     p90AbsErrorSec: q(0.9),
     startsWithin: withinTolerances(startErrors, tols),
+    endsWithin: withinTolerances(
+      endOffsets.map((e) => Math.abs(e)),
+      tols,
+    ),
+    medianStartOffsetSec: median(startOffsets),
+    medianEndOffsetSec: median(endOffsets),
     skipped: skips.toJSON(),
   };
 }
@@ -340,7 +366,12 @@ export interface LabelQuality {
   /** Word starts within 20 and 50 ms, %. */
   startsWithin20ms: number;
   startsWithin50ms: number;
+  /** Word ends within 50 ms, %. Absent in summaries written before 2026-12-07. */
+  endsWithin50ms?: number;
   medianAbsErrorMs: number;
+  /** Median signed offsets of word starts and ends, aligned minus reference, ms (BoundaryScore). Absent before 2026-12-07. */
+  medianStartOffsetMs?: number;
+  medianEndOffsetMs?: number;
   /** Reference pause frames the alignment gives to words, %; null when the reference has no pauses (e.g. isolated words). */
   pauseFramesInWords: number | null;
   /**
@@ -366,7 +397,10 @@ export function labelQuality(score: BoundaryScore & { pauses: PauseScore }): Lab
     boundariesWithin50ms: r(at(score.within, 0.05)),
     startsWithin20ms: r(at(score.startsWithin, 0.02)),
     startsWithin50ms: r(at(score.startsWithin, 0.05)),
+    endsWithin50ms: r(at(score.endsWithin, 0.05)),
     medianAbsErrorMs: r(1000 * score.medianAbsErrorSec),
+    medianStartOffsetMs: r(1000 * score.medianStartOffsetSec),
+    medianEndOffsetMs: r(1000 * score.medianEndOffsetSec),
     pauseFramesInWords: pauses ? r(100 * p.pauseShareInWords) : null,
     silenceOutsidePauses: pauses ? r((100 * p.wordFramesAsSilence) / silence) : null,
   };

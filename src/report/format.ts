@@ -22,6 +22,13 @@ export function signedPoints(v: number | null | undefined, digits = 1): string {
   return Number(s) > 0 ? `+${s}` : Number(s) === 0 ? s.replace(/^-/, '') : s;
 }
 
+/** Milliseconds with an explicit sign: "+12 ms", "-48 ms", "0 ms". */
+export function signedMs(v: number): string {
+  if (!Number.isFinite(v)) return 'n/a';
+  const s = v.toFixed(0);
+  return Number(s) > 0 ? `+${s} ms` : Number(s) === 0 ? '0 ms' : `${s} ms`;
+}
+
 /** Seconds as "12.3 s", "4 min 05 s" or "1 h 02 min". */
 export function duration(sec: number): string {
   if (!Number.isFinite(sec)) return 'n/a';

@@ -6,7 +6,7 @@ import { MEMBER_ID, type FrequentErrorRow, type LabelsInput, type ReportJson, ty
 import type { LabelQuality } from '../align/score.ts';
 import { orderedSystemIds, table1SystemIds } from './build.ts';
 import type { DifferencesReport, IntervalOrNote, MetricDifferences } from './differences.ts';
-import { duration, int, pct, plural, signedPoints } from './format.ts';
+import { duration, int, pct, plural, signedMs, signedPoints } from './format.ts';
 
 export interface Table {
   header: string[];
@@ -189,7 +189,8 @@ export function labelsTable(r: ReportJson): Table | null {
       'Aligned',
       'Failed',
       'Boundaries within 20 / 50 ms',
-      'Word starts within 50 ms',
+      'Word starts / ends within 50 ms',
+      'Median start / end offset',
       'Silence outside reference pauses',
     ],
     l.splits.map((s) => [
@@ -197,10 +198,19 @@ export function labelsTable(r: ReportJson): Table | null {
       int(s.aligned),
       int(s.failed),
       q(s, (x) => `${x.boundariesWithin20ms.toFixed(1)}% / ${x.boundariesWithin50ms.toFixed(1)}%`),
-      q(s, (x) => `${x.startsWithin50ms.toFixed(1)}%`),
+      q(
+        s,
+        (x) =>
+          `${x.startsWithin50ms.toFixed(1)}%${x.endsWithin50ms === undefined ? '' : ` / ${x.endsWithin50ms.toFixed(1)}%`}`,
+      ),
+      q(s, (x) =>
+        x.medianStartOffsetMs === undefined || x.medianEndOffsetMs === undefined
+          ? 'n/a'
+          : `${signedMs(x.medianStartOffsetMs)} / ${signedMs(x.medianEndOffsetMs)}`,
+      ),
       q(s, (x) => (x.silenceOutsidePauses === null ? 'n/a' : `${x.silenceOutsidePauses.toFixed(1)}%`)),
     ]),
-    [false, true, true, true, true, true],
+    [false, true, true, true, true, true, true],
   );
 }
 

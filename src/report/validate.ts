@@ -378,16 +378,20 @@ function checkLabels(c: Checker, value: unknown, path: string): void {
     c.int(s.aligned, `${p}.aligned`, 0);
     c.int(s.failed, `${p}.failed`, 0);
     if (s.quality !== null) {
-      const q = c.obj(s.quality, `${p}.quality`, LABEL_QUALITY_KEYS, []);
-      for (const k of LABEL_QUALITY_KEYS)
-        if (!(q[k] === null && NULLABLE_QUALITY_KEYS.includes(k)))
-          c.num(q[k], `${p}.quality.${k}`, 0, Infinity, 'a number >= 0');
+      const q = c.obj(s.quality, `${p}.quality`, LABEL_QUALITY_KEYS, OPTIONAL_QUALITY_KEYS);
+      for (const k of [...LABEL_QUALITY_KEYS, ...OPTIONAL_QUALITY_KEYS.filter((k) => q[k] !== undefined)]) {
+        if (q[k] === null && NULLABLE_QUALITY_KEYS.includes(k)) continue;
+        if (k.endsWith('OffsetMs')) c.num(q[k], `${p}.quality.${k}`, -Infinity, Infinity, 'a number of ms');
+        else c.num(q[k], `${p}.quality.${k}`, 0, Infinity, 'a number >= 0');
+      }
     }
   });
 }
 
 /** Pause measures are null when the reference has no pauses. */
 const NULLABLE_QUALITY_KEYS = ['pauseFramesInWords', 'silenceOutsidePauses'];
+/** Added 2026-12-07: absent in older align summaries. */
+const OPTIONAL_QUALITY_KEYS = ['endsWithin50ms', 'medianStartOffsetMs', 'medianEndOffsetMs'];
 const LABEL_QUALITY_KEYS = [
   'utterances',
   'boundaries',

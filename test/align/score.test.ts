@@ -53,6 +53,26 @@ describe('word boundary score', () => {
     expectClose(s.meanAbsErrorSec, 0.0175, 1e-12, 'mean error');
     expectClose(s.medianAbsErrorSec, 0.02, 1e-12, 'median error');
   });
+  it('reports word ends alone and the median signed offsets: a reference padded with silence shows late starts and early ends', () => {
+    // Reference words padded by 40 ms of silence at the start and 60 ms at the end of each word.
+    const padded = [
+      { symbol: 'A', startSec: 0.1, durationSec: 0.4 },
+      { symbol: 'B', startSec: 0.6, durationSec: 0.3 },
+      { symbol: 'C', startSec: 1.0, durationSec: 0.5 },
+    ];
+    const aligned = padded.map((r, i) => ({
+      startSec: r.startSec + 0.04 + 0.002 * i,
+      endSec: r.startSec + r.durationSec - 0.06 - 0.002 * i,
+    }));
+    const s = scoreWordBoundaries([{ uttId: 'u', reference: padded, aligned }]);
+    expectClose(s.medianStartOffsetSec, 0.042, 1e-12, 'median start offset');
+    expectClose(s.medianEndOffsetSec, -0.062, 1e-12, 'median end offset');
+    // Starts are all within 50 ms, ends none.
+    expect(s.startsWithin[1]).toEqual({ toleranceSec: 0.05, count: 3, percent: 100 });
+    expect(s.endsWithin[1]).toEqual({ toleranceSec: 0.05, count: 0, percent: 0 });
+    // Boundaries pool starts and ends: the absolute median of 40, 42, 44, 60, 62, 64 ms.
+    expectClose(s.medianAbsErrorSec, 0.052, 1e-12, 'median absolute error');
+  });
   it('a boundary exactly on the tolerance counts; one just past it does not', () => {
     const s = scoreWordBoundaries(
       [{ uttId: 'u', reference: ref.slice(0, 1), aligned: [{ startSec: 0.15, endSec: 0.3501 }] }],
@@ -133,6 +153,8 @@ describe('pause frames against reference word timings', () => {
     // Silence-labelled: frames 0, 5, 6, 7; frame 5 lies inside the word.
     expect(q.silenceOutsidePauses).toBe(25);
     expect(q.pauseFramesInWords).toBe(25);
+    // Aligned word: frames 1-4, i.e. 15 to 55 ms (boundaries at t * 10 + 5 ms) against the reference's 25 to 65 ms.
+    expect([q.medianStartOffsetMs, q.medianEndOffsetMs, q.endsWithin50ms]).toEqual([-10, -10, 100]);
     // An isolated word whose reference spans the whole take: no pause frames to judge against.
     const whole = [{ symbol: 'SIX', startSec: 0, durationSec: 0.1 }];
     const iso = scorePauseFrames(

@@ -19,13 +19,26 @@ const QUALITY = {
   boundariesWithin50ms: 98.6,
   startsWithin20ms: 86,
   startsWithin50ms: 98.9,
+  endsWithin50ms: 98.3,
   medianAbsErrorMs: 8.1,
+  medianStartOffsetMs: 2.5,
+  medianEndOffsetMs: -4.2,
   pauseFramesInWords: 12.7,
   silenceOutsidePauses: 0.04,
 };
 
-/** Isolated words: the reference has no pauses, so the pause measures are null. */
-const ISOLATED = { ...QUALITY, utterances: 5, boundaries: 10, pauseFramesInWords: null, silenceOutsidePauses: null };
+/**
+ * Isolated words: the reference has no pauses, so the pause measures are null; written as a
+ * summary from before the ends and offsets were added (they are optional).
+ */
+const { endsWithin50ms: _e, medianStartOffsetMs: _s, medianEndOffsetMs: _m, ...OLD_QUALITY } = QUALITY;
+const ISOLATED = {
+  ...OLD_QUALITY,
+  utterances: 5,
+  boundaries: 10,
+  pauseFramesInWords: null,
+  silenceOutsidePauses: null,
+};
 
 function alignDir(): string {
   const dir = join(tempDir('amd-labels-'), 'align');
@@ -69,9 +82,9 @@ describe('report: frame labels section (align summary)', () => {
     expect(report.labels).toEqual(labels);
     const md = renderMarkdown(report, []);
     expect(md).toContain('## Frame labels');
-    expect(md).toMatch(/\| test \| 320 \| 0 \| 85\.2% \/ 98\.6% \| 98\.9% \| 0\.0% \|/);
+    expect(md).toMatch(/\| test \| 320 \| 0 \| 85\.2% \/ 98\.6% \| 98\.9% \/ 98\.3% \| \+3 ms \/ -4 ms \| 0\.0% \|/);
     expect(md).toMatch(/\| other \| 9 \| 1 \| n\/a \| n\/a \| n\/a \|/);
-    expect(md).toMatch(/\| isolated \| 5 \| 0 \| 85\.2% \/ 98\.6% \| 98\.9% \| n\/a \|/);
+    expect(md).toMatch(/\| isolated \| 5 \| 0 \| 85\.2% \/ 98\.6% \| 98\.9% \| n\/a \| n\/a \|/);
     expect(md).toMatch(/forced alignment with tri3b \(chain mono .*tri1 .*tri2b .*tri3b\)/);
   });
 
