@@ -8,25 +8,23 @@
  *   trainTri2b   train_lda_mllt.sh    a new tree and GMMs on LDA+MLLT-transformed spliced MFCCs
  *   trainTri3b   train_sat.sh         speaker-adaptive training with per-speaker fMLLR
  *
- * Every triphone stage builds its own tree (src/hmm/train.ts trainTriphone, as each Kaldi script
- * does), with the tree options of `triphoneOptions`. `trainChain` runs the chain up to
- * `lastModel` and summarises every stage.
+ * Every triphone stage builds its own tree (as each Kaldi script does), with the tree options of
+ * `triphoneOptions`. The chain is one GmmTrainer (src/hmm/trainer.ts) over the fixed blocks of the
+ * training utterances (./blocks.ts): `trainChain` runs all its passes here; the align stage's
+ * sharded jobs run the same passes as shards and merges (./chain-jobs.ts). `chainSummary`
+ * summarises every stage either way.
  */
-import {
-  trainMonophone,
-  trainTriphone,
-  type GmmHmmModel,
-  type IterationReport,
-  type TrainResult,
-  type UtteranceSource,
-} from '../hmm/train.ts';
-import { trainLdaMllt, trainSat, type TransformReport } from '../hmm/train-adapted.ts';
-import { FeatureTransform } from '../hmm/feature-transform.ts';
+import { monophoneSpec, trainInProcess, triphoneSpec, type GmmHmmModel } from '../hmm/train.ts';
+import { ldaMlltSpec, satSpec } from '../hmm/train-adapted.ts';
+import type { FeatureTransform } from '../hmm/feature-transform.ts';
 import type { LangModel } from '../hmm/graph.ts';
+import { GmmTrainer, type StageSpec, type TransformReport } from '../hmm/trainer.ts';
+import type { SkipList } from '../hmm/pass-stats.ts';
 import { SkipCounter } from '../util/errors.ts';
 import type { Logger } from '../util/log.ts';
-import { featureSource, type GmmFeatureOptions, type SplitData } from './source.ts';
-import { SpanCounter, type SpanSummary } from './spans.ts';
+import { blockedFeatureSource, type GmmFeatureOptions, type SplitData } from './source.ts';
+import type { SpanSummary } from './spans.ts';
+import { trainingBlocks, type TrainingBlocks } from './blocks.ts';
 
 /** The GMM-HMM stages, in training order. */
 export const ALIGN_MODELS = ['mono', 'tri1', 'tri2b', 'tri3b'] as const;
@@ -100,64 +98,109 @@ export interface TrainedChain {
   summary: TrainingSummary;
 }
 
-/** Train the chain mono -> ... -> `o.lastModel` on `data`; logs the data trained on and the skips. */
+/** The chain's stages up to `o.lastModel`, as trainer specs. */
+export function chainSpecs(o: ChainOptions, mfccDim: number): StageSpec[] {
+  const upTo = ALIGN_MODELS.indexOf(o.lastModel);
+  const specs: StageSpec[] = [
+    // train_mono.sh: flat start (equal alignment), Kaldi's realignment schedule, mixing up to monoGaussians.
+    monophoneSpec({
+      numIters: o.monoIters,
+      totalGaussians: o.monoGaussians,
+      maxIterInc: Math.max(1, Math.min(30, o.monoIters - 10)),
+      realignIters: monoRealign(o.monoIters),
+      align: { optionalSilenceProb: o.optionalSilenceProb },
+      seed: o.seed,
+    }),
+  ];
+  // train_deltas.sh: the triphone tree from mono's alignments, then triphone GMMs on MFCC + deltas.
+  if (upTo >= 1) specs.push(triphoneSpec({ ...triphoneOptions(o, o.triIters), label: 'tri1' }));
+  // train_lda_mllt.sh: LDA to ldaDim on spliced MFCCs, MLLT updates, a new tree and GMMs in that space.
+  if (upTo >= 2)
+    specs.push(
+      ldaMlltSpec({
+        ...triphoneOptions(o, o.adaptedIters),
+        label: 'tri2b',
+        ldaDim: o.ldaDim,
+        spliceContext: o.spliceContext,
+        inDim: mfccDim,
+      }),
+    );
+  // train_sat.sh: speaker-adaptive training with per-speaker fMLLR on top of the LDA+MLLT features.
+  if (upTo >= 3) specs.push(satSpec({ ...triphoneOptions(o, o.adaptedIters), label: 'tri3b' }));
+  return specs;
+}
+
+/** The chain's trainer, its blocks and its source (the transform the trainer holds at each pass). */
+export async function chainTrainer(
+  data: TrainingData,
+  lang: LangModel,
+  o: ChainOptions,
+  range?: [number, number],
+): Promise<{ trainer: GmmTrainer; blocks: TrainingBlocks; source: ReturnType<typeof blockedFeatureSource> }> {
+  const trainer = new GmmTrainer(lang, chainSpecs(o, data.mfccDim));
+  const blocks = await trainingBlocks(data.splits, data.inherit);
+  const source = blockedFeatureSource(blocks, {
+    ...data.featOpts,
+    spanCollarSec: data.spanCollarSec,
+    transformOf: () => trainer.transform,
+    ...(range ? { range } : {}),
+  });
+  return { trainer, blocks, source };
+}
+
+/** Train the chain mono -> ... -> `o.lastModel` on `data` in this process; logs the data trained on and the skips. */
 export async function trainChain(
   data: TrainingData,
   lang: LangModel,
   o: ChainOptions,
   logger: Logger,
 ): Promise<TrainedChain> {
-  const { featOpts, inherit, spanCollarSec } = data;
-  const trainSkips = new SkipCounter();
-  const trainSpans = new SpanCounter();
-  const source = featureSource(data.splits, {
-    ...featOpts,
-    skips: trainSkips,
-    skipVtlpCopies: inherit,
-    spanCollarSec,
-    spanCounts: trainSpans,
-  });
+  const { trainer, blocks, source } = await chainTrainer(data, lang, o);
+  logTrainingData(data, logger);
+  await trainInProcess(trainer, source, blocks.nonEmpty, new Map(), logger);
+  return trainedChain(trainer, data, logger);
+}
+
+export function logTrainingData(data: TrainingData, logger: Logger): void {
   const withCopies = data.splits.some((d) => d.featureMeta.vtlpWarps.length > 0);
   logger.info(
-    `align: training on ${data.corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}${withCopies ? (inherit ? " (real recordings only; VTLP copies take their source's alignment)" : ' (VTLP copies too)') : ''}`,
+    `align: training on ${data.corpora.map((c) => `${c.corpus} [${c.splits.join(', ')}]`).join(' + ')}${withCopies ? (data.inherit ? " (real recordings only; VTLP copies take their source's alignment)" : ' (VTLP copies too)') : ''}`,
   );
-  const record = new ChainRecord();
-  let t = Date.now();
-  const mono = await trainMono(source, lang, o, logger);
-  record.skipParts.push(['', trainSkips.reasons()]);
-  record.add('mono', mono, t);
-  let last: TrainResult = mono;
-  let transform: FeatureTransform | null = null;
-  let alignmentModel: GmmHmmModel | null = null;
-  const upTo = ALIGN_MODELS.indexOf(o.lastModel);
-  if (upTo >= 1) {
-    t = Date.now();
-    last = record.add('tri1', await trainTri1(source, lang, mono, o, logger), t);
-  }
-  if (upTo >= 2) {
-    transform = new FeatureTransform(o.spliceContext, data.mfccDim);
-    const xSource = featureSource(data.splits, { ...featOpts, skipVtlpCopies: inherit, spanCollarSec, transform });
-    t = Date.now();
-    const tri2 = await trainTri2b(xSource, transform, lang, last as TrainResult & { model: GmmHmmModel }, o, logger);
-    last = record.add('tri2b', tri2, t, tri2.transforms);
-    if (upTo >= 3) {
-      t = Date.now();
-      const tri3 = await trainTri3b(xSource, transform, lang, tri2, o, logger);
-      last = record.add('tri3b', tri3, t, tri3.transforms);
-      alignmentModel = tri3.alignmentModel;
-    }
-  }
-  const trainSkipped = mergeSkipSummaries(last.alignments.size, record.skipParts);
+}
+
+/** The trained chain of a finished trainer: its last model (+ transform, alignment model) and the summary of every stage. */
+export function trainedChain(trainer: GmmTrainer, data: TrainingData, logger: Logger): TrainedChain {
+  const s = trainer.state;
+  const done = s.done;
+  const last = done.at(-1)!;
+  const reasonsOf = (list: SkipList) => {
+    const c = new SkipCounter();
+    for (const [id, reason] of list) c.skip(id, reason);
+    return c.reasons();
+  };
+  const skipParts: [string, Reasons][] = [['', reasonsOf(s.source.skips)]];
+  for (const d of done) skipParts.push([`${d.label}: `, reasonsOf(d.skips)]);
+  const trainSkipped = mergeSkipSummaries(last.aligned, skipParts);
+  const models: ModelSummary[] = done.map((d) => ({
+    name: d.label as AlignModelName,
+    pdfs: d.pdfs,
+    gaussians: d.gaussians,
+    logLikePerFrame: d.logLikePerFrame,
+    failed: d.skips.length,
+    ...(d.transforms ? { transforms: d.transforms } : {}),
+  }));
   const summary: TrainingSummary = {
     corpora: data.corpora,
-    utterances: last.alignments.size,
+    utterances: last.aligned,
     skipped: trainSkipped,
-    models: record.models,
-    ...(spanCollarSec !== null
+    models,
+    ...(data.spanCollarSec !== null
       ? {
           referenceTimings: {
-            noReference: trainSpans.noReference,
-            mismatched: trainSpans.summary().mismatched,
+            noReference: s.source.noReference,
+            mismatched: Object.fromEntries(
+              Object.entries(s.source.mismatched).sort((a, b) => (a[0] < b[0] ? -1 : 1)),
+            ) as SpanSummary['mismatched'],
             droppedLastRealign: last.history.filter((h) => h.realigned).at(-1)?.spansDropped ?? 0,
           },
         }
@@ -167,20 +210,13 @@ export async function trainChain(
     logger.warn(
       `training: ${trainSkipped.skipped} utterances skipped: ${trainSkipped.reasons.map((r) => `${r.count} x ${r.reason}`).join(', ')}`,
     );
-  return { model: last.model, transform, alignmentModel, modelSeconds: record.seconds, summary };
-}
-
-/** train_mono.sh: flat start (equal alignment), Kaldi's realignment schedule, mixing up to monoGaussians. */
-function trainMono(source: UtteranceSource, lang: LangModel, o: ChainOptions, logger: Logger): Promise<TrainResult> {
-  return trainMonophone(source, lang, {
-    numIters: o.monoIters,
-    totalGaussians: o.monoGaussians,
-    maxIterInc: Math.max(1, Math.min(30, o.monoIters - 10)),
-    realignIters: monoRealign(o.monoIters),
-    align: { optionalSilenceProb: o.optionalSilenceProb },
-    seed: o.seed,
-    logger,
-  });
+  return {
+    model: s.model!,
+    transform: s.transform,
+    alignmentModel: s.alignmentModel,
+    modelSeconds: Object.fromEntries(done.map((d) => [d.label, d.seconds])),
+    summary,
+  };
 }
 
 /**
@@ -188,7 +224,7 @@ function trainMono(source: UtteranceSource, lang: LangModel, o: ChainOptions, lo
  * a split, 'cluster' or 'arpabet' questions) and its schedule (realign at 10, 20, 30; mixing up
  * to triGaussians), as train_deltas.sh.
  */
-function triphoneOptions(o: ChainOptions, iters: number, logger: Logger) {
+function triphoneOptions(o: ChainOptions, iters: number) {
   return {
     numIters: iters,
     totalGaussians: o.triGaussians,
@@ -196,76 +232,9 @@ function triphoneOptions(o: ChainOptions, iters: number, logger: Logger) {
     realignIters: [10, 20, 30].filter((i) => i < iters),
     align: { optionalSilenceProb: o.optionalSilenceProb },
     seed: o.seed,
-    logger,
     tree: { maxLeaves: o.numLeaves, minLeafOccupancy: o.minLeafOccupancy },
     questions: o.questions,
   };
-}
-
-/** train_deltas.sh: the triphone tree from mono's alignments, then triphone GMMs on MFCC + deltas. */
-function trainTri1(
-  source: UtteranceSource,
-  lang: LangModel,
-  mono: TrainResult,
-  o: ChainOptions,
-  logger: Logger,
-): Promise<TrainResult> {
-  return trainTriphone(source, lang, mono, { ...triphoneOptions(o, o.triIters, logger), label: 'tri1' });
-}
-
-/** train_lda_mllt.sh: LDA to ldaDim on spliced MFCCs, MLLT updates, a new tree and GMMs in that space. */
-function trainTri2b(
-  source: UtteranceSource,
-  transform: FeatureTransform,
-  lang: LangModel,
-  prev: TrainResult & { model: GmmHmmModel },
-  o: ChainOptions,
-  logger: Logger,
-): ReturnType<typeof trainLdaMllt> {
-  return trainLdaMllt(source, transform, lang, prev, {
-    ...triphoneOptions(o, o.adaptedIters, logger),
-    label: 'tri2b',
-    ldaDim: o.ldaDim,
-  });
-}
-
-/** train_sat.sh: speaker-adaptive training with per-speaker fMLLR on top of the LDA+MLLT features. */
-function trainTri3b(
-  source: UtteranceSource,
-  transform: FeatureTransform,
-  lang: LangModel,
-  prev: Awaited<ReturnType<typeof trainLdaMllt>>,
-  o: ChainOptions,
-  logger: Logger,
-): ReturnType<typeof trainSat> {
-  return trainSat(source, transform, lang, prev, { ...triphoneOptions(o, o.adaptedIters, logger), label: 'tri3b' });
-}
-
-/** Per stage of the chain: its summary, its training seconds, and its skip reasons. */
-class ChainRecord {
-  readonly models: ModelSummary[] = [];
-  readonly seconds: Record<string, number> = {};
-  /** Skip reasons, each prefixed with its stage ('mono: '); the feature source's first, unprefixed. */
-  readonly skipParts: [string, Reasons][] = [];
-
-  /** Record a stage trained since `startMs`; returns its result. */
-  add<R extends TrainResult>(name: AlignModelName, r: R, startMs: number, transforms?: TransformReport): R {
-    this.models.push({
-      name,
-      pdfs: r.model.am.numPdfs,
-      gaussians: r.model.am.numGaussians,
-      logLikePerFrame: lastLogLike(r.history),
-      failed: r.skips.skipped,
-      ...(transforms ? { transforms } : {}),
-    });
-    this.seconds[name] = Number(((Date.now() - startMs) / 1000).toFixed(1));
-    this.skipParts.push([`${name}: `, r.skips.reasons()]);
-    return r;
-  }
-}
-
-function lastLogLike(h: IterationReport[]): number {
-  return h.length ? Number(h[h.length - 1].logLikePerFrame.toFixed(6)) : NaN;
 }
 
 /** Kaldi's monophone realignment schedule (1..10, 12, ..., 38) cut to the iteration count. */

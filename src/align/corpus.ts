@@ -32,7 +32,15 @@ import { hashConfig, sha256Hex } from '../util/hash.ts';
 import { log as defaultLogger, type Logger } from '../util/log.ts';
 import { openSplit, type GmmFeatureOptions, type SplitData } from './source.ts';
 import type { AlignmentFileMetadata } from './store.ts';
-import { ALIGN_MODELS, trainChain, type AlignModelName, type TrainingSummary } from './chain.ts';
+import {
+  ALIGN_MODELS,
+  trainChain,
+  type AlignModelName,
+  type ChainOptions,
+  type TrainedChain,
+  type TrainingData,
+  type TrainingSummary,
+} from './chain.ts';
 import {
   alignSplits,
   type FinalAlignment,
@@ -620,24 +628,44 @@ export async function planAlignment(opts: AlignCorpusOptions): Promise<AlignPlan
   return { s, inputs, given, configHash, lang, langModel: { phones: lang.phones, lexicon: lang.lexicon }, logger };
 }
 
-/** lang/ and the GMM-HMM chain (trained, or the given model) written into `dir`. */
+/** What the GMM-HMM chain of an alignment trains on, with what options and lang. */
+export function chainInputs(p: AlignPlan): { data: TrainingData; o: ChainOptions; lang: LangModel } {
+  const { s, inputs } = p;
+  return {
+    data: {
+      splits: inputs.trainData,
+      corpora: inputs.corpora,
+      featOpts: s.featOpts,
+      inherit: s.inherit,
+      spanCollarSec: s.spanCollarSec,
+      mfccDim: inputs.mfccDim,
+    },
+    o: { ...s.o, triGaussians: s.triGaussians },
+    lang: p.langModel,
+  };
+}
+
+/**
+ * lang/ and the GMM-HMM chain (trained here, or `trained` by the sharded passes, or the given
+ * model) written into `dir`.
+ */
 export async function trainAlignModels(
   p: AlignPlan,
   dir: string,
+  trained?: TrainedChain,
 ): Promise<FinalModel & { modelSeconds: Record<string, number>; summary: TrainingSummary | null }> {
-  const { s, inputs, given, lang, langModel } = p;
-  const { o } = s;
+  const { s, given, lang } = p;
   await writeLang(join(dir, 'lang'), lang);
-  let trained: FinalModel & { modelSeconds: Record<string, number>; summary: TrainingSummary | null };
+  let result: FinalModel & { modelSeconds: Record<string, number>; summary: TrainingSummary | null };
   if (given) {
     if (given.model.phones.symbols.join(' ') !== lang.phones.symbols.join(' ')) {
       throw new FormatError('the model has another phone set than the lang', {
-        file: join(o.modelDir!, 'model.json'),
+        file: join(s.o.modelDir!, 'model.json'),
         expected: lang.phones.phones.join(' '),
         found: given.model.phones.phones.join(' '),
       });
     }
-    trained = {
+    result = {
       model: given.model,
       transform: given.transform,
       alignmentModel: given.alignmentModel,
@@ -645,18 +673,11 @@ export async function trainAlignModels(
       summary: null,
     };
   } else {
-    const data = {
-      splits: inputs.trainData,
-      corpora: inputs.corpora,
-      featOpts: s.featOpts,
-      inherit: s.inherit,
-      spanCollarSec: s.spanCollarSec,
-      mfccDim: inputs.mfccDim,
-    };
-    trained = await trainChain(data, langModel, { ...o, triGaussians: s.triGaussians }, p.logger);
+    const c = chainInputs(p);
+    result = trained ?? (await trainChain(c.data, c.lang, c.o, p.logger));
   }
-  await writeModelFiles(dir, trained);
-  return trained;
+  await writeModelFiles(dir, result);
+  return result;
 }
 
 /** The final model of an align output directory (or a common job's): model.json with its transform and first-pass model. */

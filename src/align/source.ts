@@ -10,14 +10,20 @@ import { applyCmvn } from '../features/cmvn.ts';
 import { addDeltas } from '../features/deltas.ts';
 import { featurePaths } from '../features/compute.ts';
 import { isVtlpCopy, perturbedSupervisions } from '../features/perturb.ts';
-import { readFeatureFile, readFeatureMetadata, type FeatureFileMetadata } from '../features/store.ts';
+import {
+  FeatureFileReader,
+  readFeatureFile,
+  readFeatureMetadata,
+  type FeatureFileMetadata,
+} from '../features/store.ts';
 import { readSplit } from '../corpus/manifest.ts';
 import type { TimedSymbol } from '../corpus/types.ts';
 import { CorpusError, FormatError, SkipCounter } from '../util/errors.ts';
 import type { TrainingUtterance, UtteranceSource } from '../hmm/train.ts';
 import type { CmvnStats } from '../features/cmvn.ts';
 import type { FeatureTransform } from '../hmm/feature-transform.ts';
-import { referenceWordSpans, type SpanCounter } from './spans.ts';
+import type { TrainingBlocks } from './blocks.ts';
+import { referenceWordSpans, type SpanCounter, type SpanMismatch } from './spans.ts';
 
 export interface GmmFeatureOptions {
   /** Divide by the per-speaker standard deviation too. Default false (Kaldi apply-cmvn, train_mono.sh cmvn_opts ""). */
@@ -117,22 +123,7 @@ export interface FeatureSourceOptions extends GmmFeatureOptions {
  */
 export function featureSource(splits: readonly SplitData[], opts: FeatureSourceOptions = {}): UtteranceSource {
   let pass = 0;
-  const cmvnCache = new Map<string, { utt2spk: Map<string, string>; stats: Map<string, CmvnStats> }>();
-  const cmvnOf = async (d: SplitData) => {
-    let c = cmvnCache.get(d.cmvnPath);
-    if (!c) {
-      const f = await readCmvnFile(d.cmvnPath);
-      const stream = f.streams.get('mfcc');
-      if (!stream)
-        throw new FormatError('CMVN statistics have no mfcc stream', {
-          file: d.cmvnPath,
-          expected: 'streams.mfcc (features computed with an mfcc column)',
-        });
-      c = { utt2spk: f.utt2spk, stats: stream.speakers };
-      cmvnCache.set(d.cmvnPath, c);
-    }
-    return c;
-  };
+  const cmvnOf = cmvnReader();
   return () => {
     const first = pass === 0;
     pass++;
@@ -144,9 +135,9 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
         for await (const u of readFeatureFile(d.featuresPath, { mfcc: true })) {
           if (opts.keep && !opts.keep(u.uttId)) continue;
           if (isVtlpCopy(u.uttId, warps)) continue;
-          const sup = d.supervisions.get(u.uttId);
-          if (!sup) {
-            if (first) opts.skips?.skip(u.uttId, NO_TRANSCRIPT_REASON);
+          const item = trainingItem(d, cmvn, u, opts, opts.transform ?? null);
+          if (item.skip !== undefined) {
+            if (first) opts.skips?.skip(u.uttId, item.skip);
             continue;
           }
           if (seen) {
@@ -158,34 +149,148 @@ export function featureSource(splits: readonly SplitData[], opts: FeatureSourceO
               });
             seen.add(u.uttId);
           }
-          const { frames, speaker } = gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, opts);
-          let wordSpans = null;
-          if (opts.spanCollarSec != null) {
-            if (!sup.referenceWords) {
-              if (first && opts.spanCounts) opts.spanCounts.noReference++;
-            } else {
-              const fc = d.featureMeta.featureConfig;
-              const r = referenceWordSpans(sup.referenceWords, sup.words, sup.startSec, frames.length, {
-                frameShiftMs: fc.frameShiftMs,
-                frameLengthMs: fc.frameLengthMs,
-                collarSec: opts.spanCollarSec,
-              });
-              if ('mismatch' in r) {
-                if (first) opts.spanCounts?.mismatch(r.mismatch);
-              } else wordSpans = r;
-            }
+          if (first && opts.spanCounts && item.spanNote !== undefined) {
+            if (item.spanNote === NO_REFERENCE) opts.spanCounts.noReference++;
+            else opts.spanCounts.mismatch(item.spanNote as SpanMismatch);
           }
-          yield { uttId: u.uttId, frames, words: sup.words, wordSpans, speaker };
+          yield item;
         }
       }
     })();
   };
 }
 
+/** Each split's MFCC CMVN statistics, read once. */
+function cmvnReader(): (d: SplitData) => Promise<CmvnOfSplit> {
+  const cache = new Map<string, CmvnOfSplit>();
+  return async (d) => {
+    let c = cache.get(d.cmvnPath);
+    if (!c) {
+      const f = await readCmvnFile(d.cmvnPath);
+      const stream = f.streams.get('mfcc');
+      if (!stream)
+        throw new FormatError('CMVN statistics have no mfcc stream', {
+          file: d.cmvnPath,
+          expected: 'streams.mfcc (features computed with an mfcc column)',
+        });
+      c = { utt2spk: f.utt2spk, stats: stream.speakers };
+      cache.set(d.cmvnPath, c);
+    }
+    return c;
+  };
+}
+
+export interface BlockedSourceOptions extends GmmFeatureOptions {
+  /** Reference word spans (see FeatureSourceOptions.spanCollarSec). */
+  spanCollarSec?: number | null;
+  /** The transform of the pass about to read (null: CMVN + deltas); asked once per pass. */
+  transformOf?: () => FeatureTransform | null;
+  /** Only blocks [from, to) (a shard's), read by random access; default: every block, read in file order. */
+  range?: [number, number];
+}
+
+/**
+ * The GMM training source over fixed blocks (./blocks.ts): every training utterance of the plan,
+ * in block order, with its block; an utterance without a supervision comes as a `skip` item and
+ * one without usable reference timings with a `spanNote` (the first pass counts them).
+ */
+export function blockedFeatureSource(blocks: TrainingBlocks, opts: BlockedSourceOptions = {}): UtteranceSource {
+  const cmvnOf = cmvnReader();
+  return () =>
+    (async function* (): AsyncGenerator<TrainingUtterance> {
+      const transform = opts.transformOf?.() ?? null;
+      const [from, to] = opts.range ? blocks.positions(opts.range[0], opts.range[1]) : [0, blocks.total];
+      for (const s of blocks.splits) {
+        const lo = Math.max(from, s.offset) - s.offset;
+        const hi = Math.min(to, s.offset + s.ids.length) - s.offset;
+        if (lo >= hi) continue;
+        const cmvn = await cmvnOf(s.data);
+        const item = (
+          u: { uttId: string; mfcc?: { numFrames: number; dim: number; data: Float32Array } },
+          k: number,
+        ) => {
+          if (u.uttId !== s.ids[k])
+            throw new FormatError('feature file changed since its utterances were cut into blocks', {
+              file: s.data.featuresPath,
+              uttId: u.uttId,
+              expected: `utterance ${s.ids[k]} at position ${k}`,
+            });
+          return { ...trainingItem(s.data, cmvn, u, opts, transform), block: blocks.blockAt(s.offset + k) };
+        };
+        if (opts.range) {
+          const reader = await FeatureFileReader.open(s.data.featuresPath, { mfcc: true });
+          try {
+            for (let k = lo; k < hi; k++) yield item(await reader.readUtterance(s.indices[k]), k);
+          } finally {
+            await reader.close();
+          }
+          continue;
+        }
+        let k = 0;
+        const warps = blocks.inherit ? s.data.featureMeta.vtlpWarps : [];
+        for await (const u of readFeatureFile(s.data.featuresPath, { mfcc: true })) {
+          if (isVtlpCopy(u.uttId, warps)) continue;
+          yield item(u, k++);
+        }
+        if (k !== s.ids.length)
+          throw new FormatError('feature file changed since its utterances were cut into blocks', {
+            file: s.data.featuresPath,
+            expected: `${s.ids.length} training utterances`,
+            found: String(k),
+          });
+      }
+    })();
+}
+
+/** `spanNote` of an utterance without reference timings. */
+export const NO_REFERENCE = 'no-reference';
+
+type CmvnOfSplit = { utt2spk: Map<string, string>; stats: Map<string, CmvnStats> };
+
+/**
+ * A feature file's utterance as a training utterance: its transcript, GMM frames (CMVN, then deltas
+ * or `transform`) and reference word spans; `skip` where it has no supervision, `spanNote` where
+ * spans were asked for and it gets none (no reference timings, or timings that do not fit).
+ */
+function trainingItem(
+  d: SplitData,
+  cmvn: CmvnOfSplit,
+  u: { uttId: string; mfcc?: { numFrames: number; dim: number; data: Float32Array } },
+  opts: GmmFeatureOptions & { spanCollarSec?: number | null },
+  transform: FeatureTransform | null,
+): TrainingUtterance {
+  const sup = d.supervisions.get(u.uttId);
+  if (!sup) return { uttId: u.uttId, frames: [], words: [], skip: NO_TRANSCRIPT_REASON };
+  const { frames, speaker } = gmmFrames(u.mfcc!, cmvn, sup.speaker, u.uttId, d.cmvnPath, { ...opts, transform });
+  let wordSpans = null;
+  let spanNote: string | undefined;
+  if (opts.spanCollarSec != null) {
+    if (!sup.referenceWords) spanNote = NO_REFERENCE;
+    else {
+      const fc = d.featureMeta.featureConfig;
+      const r = referenceWordSpans(sup.referenceWords, sup.words, sup.startSec, frames.length, {
+        frameShiftMs: fc.frameShiftMs,
+        frameLengthMs: fc.frameLengthMs,
+        collarSec: opts.spanCollarSec,
+      });
+      if ('mismatch' in r) spanNote = r.mismatch;
+      else wordSpans = r;
+    }
+  }
+  return {
+    uttId: u.uttId,
+    frames,
+    words: sup.words,
+    wordSpans,
+    speaker,
+    ...(spanNote !== undefined ? { spanNote } : {}),
+  };
+}
+
 /** CMVN with the speaker's statistics, then deltas (or the transform); returns one row per frame and the speaker. */
 function gmmFrames(
   mfcc: { numFrames: number; dim: number; data: Float32Array },
-  cmvn: { utt2spk: Map<string, string>; stats: Map<string, CmvnStats> },
+  cmvn: CmvnOfSplit,
   speaker: string,
   uttId: string,
   cmvnPath: string,

@@ -30,6 +30,25 @@ function symmetrise(m: Float64Array, d: number): Float64Array {
   return s;
 }
 
+/** a += b elementwise (the block sums of the sharded training: one order, whatever the shards). */
+export function addInto(a: Float64Array, b: Float64Array): void {
+  if (a.length !== b.length)
+    throw new NumericError('statistics of another size', { expected: String(a.length), found: String(b.length) });
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
+
+/** a := b, of the same size (an unpacked block's statistics). */
+export function copyInto(a: Float64Array, b: Float64Array): void {
+  if (a.length !== b.length)
+    throw new NumericError('statistics of another size', { expected: String(a.length), found: String(b.length) });
+  a.set(b);
+}
+
+function sameShape(what: string, a: number[], b: number[]): void {
+  if (a.some((x, i) => x !== b[i]))
+    throw new NumericError(`${what} statistics of another shape`, { expected: a.join(' x '), found: b.join(' x ') });
+}
+
 // ---------------------------------------------------------------------------------------------
 // LDA
 
@@ -62,6 +81,26 @@ export class LdaAccs {
     let s = 0;
     for (const c of this.counts) s += c;
     return s;
+  }
+
+  /** Add another block's statistics (same classes and dimension). */
+  add(o: LdaAccs): void {
+    sameShape('LDA', [this.numClasses, this.dim], [o.numClasses, o.dim]);
+    addInto(this.counts, o.counts);
+    addInto(this.sums, o.sums);
+    addInto(this.scatter, o.scatter);
+  }
+
+  pack(): { numClasses: number; dim: number; counts: Float64Array; sums: Float64Array; scatter: Float64Array } {
+    return { numClasses: this.numClasses, dim: this.dim, counts: this.counts, sums: this.sums, scatter: this.scatter };
+  }
+
+  static unpack(p: ReturnType<LdaAccs['pack']>): LdaAccs {
+    const a = new LdaAccs(p.numClasses, p.dim);
+    copyInto(a.counts, p.counts);
+    copyInto(a.sums, p.sums);
+    copyInto(a.scatter, p.scatter);
+    return a;
   }
 
   /** Total, between-class and within-class covariances (each d x d, divided by the total count). */
@@ -162,12 +201,31 @@ export class MlltAccs {
     }
   }
 
-  /** The G_i (each d x d, symmetric). */
-  gMatrices(): Float64Array[] {
+  /** Zero statistics, keeping the per-Gaussian arrays (a new block of the same pass). */
+  clear(): void {
+    this.beta = 0;
+    for (const s of this.perGauss.values()) {
+      s.occ.fill(0);
+      s.sum.fill(0);
+      for (const m of s.scatter) m.fill(0);
+    }
+  }
+
+  /**
+   * The G_i (each d x d, symmetric), summed over the Gaussians in the order met, or in `order`
+   * (a model's pdfs: the same order whatever the statistics saw first).
+   */
+  gMatrices(order?: readonly DiagGmm[]): Float64Array[] {
     const d = this.dim;
     const g = Array.from({ length: d }, () => new Float64Array(d * d));
     const centred = new Float64Array(d * d);
-    for (const [gmm, s] of this.perGauss) {
+    const entries = order
+      ? order.flatMap((gmm) => {
+          const s = this.perGauss.get(gmm);
+          return s ? [[gmm, s] as const] : [];
+        })
+      : this.perGauss;
+    for (const [gmm, s] of entries) {
       for (let c = 0; c < gmm.numComponents; c++) {
         const n = s.occ[c];
         if (!(n > 0)) continue;
@@ -186,6 +244,61 @@ export class MlltAccs {
       }
     }
     return g.map((gi) => symmetrise(gi, d));
+  }
+
+  /** The reduced statistics (beta and the G_i, see gMatrices) that blocks of frames add up. */
+  toStats(order?: readonly DiagGmm[]): MlltStats {
+    return new MlltStats(this.dim, this.beta, this.gMatrices(order));
+  }
+}
+
+/** What est-mllt needs: beta and the G_i. */
+export interface MlltStatistics {
+  readonly dim: number;
+  readonly beta: number;
+  gMatrices(): Float64Array[];
+}
+
+/**
+ * MLLT statistics reduced to beta and the G_i (d matrices d x d), as Kaldi's gmm-acc-mllt writes
+ * them: what the blocks of the sharded training sum (`add`, in block order) and the shards write.
+ */
+export class MlltStats implements MlltStatistics {
+  constructor(
+    readonly dim: number,
+    public beta: number,
+    readonly g: Float64Array[],
+  ) {}
+
+  static zero(dim: number): MlltStats {
+    return new MlltStats(
+      dim,
+      0,
+      Array.from({ length: dim }, () => new Float64Array(dim * dim)),
+    );
+  }
+
+  add(o: MlltStats): void {
+    sameShape('MLLT', [this.dim], [o.dim]);
+    this.beta += o.beta;
+    this.g.forEach((gi, i) => addInto(gi, o.g[i]));
+  }
+
+  gMatrices(): Float64Array[] {
+    return this.g;
+  }
+
+  pack(): { dim: number; beta: number; g: Float64Array[] } {
+    return { dim: this.dim, beta: this.beta, g: this.g };
+  }
+
+  static unpack(p: ReturnType<MlltStats['pack']>): MlltStats {
+    if (!Array.isArray(p.g) || p.g.length !== p.dim || p.g.some((gi) => !(gi instanceof Float64Array)))
+      throw new NumericError('MLLT statistics of another shape', {
+        expected: `${p.dim} matrices`,
+        found: String(p.g?.length),
+      });
+    return new MlltStats(p.dim, p.beta, p.g);
   }
 }
 
@@ -211,7 +324,7 @@ function quadForm(m: Float64Array, v: ArrayLike<number>, n: number): number {
  * a_i = c_i G_i^-1 sqrt(beta / (c_i G_i^-1 c_i^T)), c_i the i-th row of the cofactors of A.
  */
 export function estimateMllt(
-  accs: MlltAccs,
+  accs: MlltStatistics,
   iters = 100,
 ): { matrix: Float64Array; auxfBefore: number; auxfAfter: number; beta: number } {
   const d = accs.dim,
@@ -314,6 +427,31 @@ export class FmllrAccs {
   /** The G_i, symmetric. */
   gMatrices(): Float64Array[] {
     return this.g.map((gi) => symmetrise(gi, this.dim + 1));
+  }
+
+  /** Add another block's statistics of the same speaker. */
+  add(o: FmllrAccs): void {
+    sameShape('fMLLR', [this.dim], [o.dim]);
+    this.beta += o.beta;
+    addInto(this.k, o.k);
+    this.g.forEach((gi, i) => addInto(gi, o.g[i]));
+  }
+
+  pack(): { dim: number; beta: number; k: Float64Array; g: Float64Array[] } {
+    return { dim: this.dim, beta: this.beta, k: this.k, g: this.g };
+  }
+
+  static unpack(p: ReturnType<FmllrAccs['pack']>): FmllrAccs {
+    const a = new FmllrAccs(p.dim);
+    if (!Array.isArray(p.g) || p.g.length !== p.dim)
+      throw new NumericError('fMLLR statistics of another shape', {
+        expected: `${p.dim} matrices`,
+        found: String(p.g?.length),
+      });
+    a.beta = p.beta;
+    copyInto(a.k, p.k);
+    a.g.forEach((gi, i) => copyInto(gi, p.g[i]));
+    return a;
   }
 }
 

@@ -122,12 +122,15 @@ export class TreeStats {
   }
 
   merge(o: TreeStats): void {
-    for (const e of o.entries.values()) {
-      const k = this.key(e.left, e.centre, e.right, e.pdfClass);
-      const m = this.entries.get(k);
-      if (m) m.stats.addStats(e.stats);
-      else this.entries.set(k, { ...e, stats: e.stats.clone() });
-    }
+    for (const e of o.entries.values()) this.addContext(e.left, e.centre, e.right, e.pdfClass, e.stats);
+  }
+
+  /** Add the statistics of one context (copied where the context is new). */
+  addContext(left: number, centre: number, right: number, pdfClass: number, g: GaussStats): void {
+    const k = this.key(left, centre, right, pdfClass);
+    const m = this.entries.get(k);
+    if (m) m.stats.addStats(g);
+    else this.entries.set(k, { left, centre, right, pdfClass, stats: g.clone() });
   }
 }
 

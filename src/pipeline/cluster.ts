@@ -18,15 +18,17 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
-import { recipeArgv, type Job, type JobGraph, type JobKind } from './jobs.ts';
+import { passDirName, recipeArgv, type Job, type JobGraph, type JobKind } from './jobs.ts';
 import { stageResources, type JobResources, type ResourcesSection } from './resources.ts';
 
-/** Consecutive jobs of one stage and kind: one sbatch script / one Kubernetes Job. */
+/** Consecutive jobs of one stage and kind (and pass): one sbatch script / one Kubernetes Job. */
 export interface JobGroup {
-  /** `features`, `align-common`, `features-shards`, `features-merge`. */
+  /** `features`, `align-common`, `features-shards`, `features-merge`, `align-pass-003-shards`. */
   key: string;
   stage: string;
   kind: JobKind;
+  /** The stage's pass (align's GMM training passes). */
+  pass?: number;
   jobs: Job[];
   /** Keys of the groups it needs. */
   needs: string[];
@@ -36,9 +38,20 @@ export function jobGroups(graph: JobGraph): JobGroup[] {
   const groups: JobGroup[] = [];
   const groupOf = new Map<string, string>();
   for (const job of graph.jobs) {
-    const key = job.kind === 'stage' ? job.stage : `${job.stage}-${job.kind === 'shard' ? 'shards' : job.kind}`;
+    const pass = job.pass !== undefined ? `-${passDirName(job.pass)}` : '';
+    const key = job.kind === 'stage' ? job.stage : `${job.stage}${pass}-${job.kind === 'shard' ? 'shards' : job.kind}`;
     let g = groups.find((x) => x.key === key);
-    if (!g) groups.push((g = { key, stage: job.stage, kind: job.kind, jobs: [], needs: [] }));
+    if (!g)
+      groups.push(
+        (g = {
+          key,
+          stage: job.stage,
+          kind: job.kind,
+          ...(job.pass !== undefined ? { pass: job.pass } : {}),
+          jobs: [],
+          needs: [],
+        }),
+      );
     g.jobs.push(job);
     groupOf.set(job.id, key);
     for (const n of job.needs) {
@@ -72,7 +85,15 @@ export function shellQuote(s: string): string {
 
 /** The `am-distill job` command of a group, the shard index from `indexVar` (an environment variable). */
 function groupCommand(graph: JobGraph, g: JobGroup, o: ClusterOptions, indexVar: string): string {
-  const head = [...o.command, 'job', ...recipeArgv(graph.recipeArgs), g.stage].map(shellQuote).join(' ');
+  const head = [
+    ...o.command,
+    'job',
+    ...recipeArgv(graph.recipeArgs),
+    g.stage,
+    ...(g.pass !== undefined ? ['--pass', String(g.pass)] : []),
+  ]
+    .map(shellQuote)
+    .join(' ');
   const n = graph.shards;
   switch (g.kind) {
     case 'stage':
@@ -99,7 +120,9 @@ function checkResourceStages(graph: JobGraph, r: Partial<ResourcesSection> | und
   }
 }
 
-const numbered = (i: number, g: JobGroup, ext: string) => `${String(i + 1).padStart(2, '0')}-${g.key}.${ext}`;
+/** `07-align-common.sbatch`: the group's place (two digits, or as many as the number of groups needs), key and extension. */
+const numbered = (i: number, g: JobGroup, ext: string, of: number) =>
+  `${String(i + 1).padStart(Math.max(2, String(of).length), '0')}-${g.key}.${ext}`;
 
 /** Slurm: one sbatch script per group and submit.sh (file name -> text). */
 export function slurmFiles(graph: JobGraph, o: ClusterOptions, outDir: string): Map<string, string> {
@@ -117,7 +140,7 @@ export function slurmFiles(graph: JobGraph, o: ClusterOptions, outDir: string): 
   ];
   groups.forEach((g, i) => {
     const r = stageResources(o.resources, g.stage);
-    const name = numbered(i, g, 'sbatch');
+    const name = numbered(i, g, 'sbatch', groups.length);
     files.set(name, sbatchScript(graph, g, r, o, outDir));
     const v = `j${i + 1}`;
     vars.set(g.key, v);
@@ -230,8 +253,9 @@ export function kubernetesFiles(graph: JobGraph, o: ClusterOptions): Map<string,
     '  done',
     '}',
   ];
-  jobGroups(graph).forEach((g, i) => {
-    const name = numbered(i, g, 'yaml');
+  const groups = jobGroups(graph);
+  groups.forEach((g, i) => {
+    const name = numbered(i, g, 'yaml', groups.length);
     const job = k8sJob(graph, g, o);
     files.set(name, JSON.stringify(job, null, 2) + '\n');
     apply.push(`kubectl${ns} apply -f ${name}`, `wait_job ${(job.metadata as { name: string }).name}`);

@@ -80,7 +80,7 @@ export class ProcessJobPool implements JobPool {
       const msg: WorkerRequest = {
         type: 'run',
         recipeArgs: this.recipeArgs,
-        spec: { stage: job.stage, kind: job.kind, shard: job.shard, count: job.count },
+        spec: { stage: job.stage, kind: job.kind, shard: job.shard, count: job.count, pass: job.pass },
       };
       w.child.send(msg);
     });

@@ -14,15 +14,16 @@
  *   shards.
  */
 import { promises as fsp, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ConfigError, FormatError } from '../util/errors.ts';
 import { hashConfig } from '../util/hash.ts';
 import { withAtomicOutput, writeJsonAtomic } from '../util/fs.ts';
 import type { Logger } from '../util/log.ts';
-import type { ShardContext, ShardCoverage, ShardOutput, ShardResult, ShardSpec } from '../stages/shards.ts';
+import type { ShardCoverage, ShardOutput, ShardResult, ShardSpec } from '../stages/shards.ts';
 import type { SkipSummary, StageContext, StageRegistry } from '../stages/stage.ts';
 import { damagedOutput, hashDirContent, outputChecks, type OutputFileCheck } from './fingerprint.ts';
 import { jobArgs, jobId, SHARD_RECORD, shardDirName, shardsRoot, type JobSpec } from './jobs.ts';
+import { currentPassMerge, runPassMerge, runPassShard } from './jobs-passes.ts';
 import type { Recipe } from './recipe.ts';
 import {
   acquireLock,
@@ -44,11 +45,17 @@ export interface ShardRecord {
   format: typeof SHARD_RECORD_FORMAT;
   version: 1;
   stage: string;
-  shard: ShardSpec | 'common';
+  shard: ShardSpec | 'common' | 'merge';
+  /** A pass's shard or merge: the pass. */
+  pass?: number;
   configHash: string;
   /** The stage's input hash (upstream outputs, external inputs). */
   inputHash: string;
-  /** Output hash of the common job's directory the shard used (null: none). */
+  /**
+   * Output hash of what the shard read besides the stage's inputs (null: nothing): the common
+   * job's directory; for a pass's shards and merge the previous merge's (and the shard's block
+   * alignments'); for the common job after passes the last merge's.
+   */
   commonHash: string | null;
   coverage: ShardCoverage[];
   outputHash: string;
@@ -70,7 +77,7 @@ export interface JobOutcome {
 }
 
 /** Everything a job of `stage` needs to know about it now. */
-interface StageState {
+export interface StageState {
   recipe: Recipe;
   def: StageDef;
   name: string;
@@ -111,6 +118,13 @@ export async function runJob(recipe: Recipe, registry: StageRegistry, spec: JobS
       found: spec.kind,
     });
   }
+  if (spec.pass !== undefined && (!def.shards?.passes || (spec.kind !== 'shard' && spec.kind !== 'merge'))) {
+    throw new ConfigError(`stage '${spec.stage}' has no passes`, {
+      file: `am-distill job ${jobArgs(spec).join(' ')}`,
+      expected: def.shards?.passes ? '--pass with --shard or --merge-shards' : 'no --pass',
+      found: `--pass ${spec.pass}`,
+    });
+  }
   if (spec.kind === 'common' && !def.shards?.common) {
     throw new ConfigError(`stage '${spec.stage}' has no common job`, {
       file: `am-distill job ${jobArgs(spec).join(' ')}`,
@@ -139,12 +153,20 @@ export async function runJob(recipe: Recipe, registry: StageRegistry, spec: JobS
         return outcome('ran', state.reason);
       case 'common':
       case 'shard': {
-        const why = await runShard(state, spec.kind === 'common' ? 'common' : spec.shard!);
+        const why =
+          spec.pass !== undefined
+            ? await runPassShard(state, spec.pass, spec.shard!)
+            : await runShard(state, spec.kind === 'common' ? 'common' : spec.shard!);
         return outcome(why === null ? 'up-to-date' : 'ran', why ?? 'shard is up to date');
       }
-      case 'merge':
-        await mergeShards(state, spec.count!);
-        return outcome('ran', state.reason);
+      case 'merge': {
+        if (spec.pass === undefined) {
+          await mergeShards(state, spec.count!);
+          return outcome('ran', state.reason);
+        }
+        const why = await runPassMerge(state, spec.pass, spec.count!);
+        return outcome(why === null ? 'up-to-date' : 'ran', why ?? 'merge is up to date');
+      }
     }
   } finally {
     release();
@@ -165,12 +187,12 @@ export function readShardRecord(dir: string): ShardRecord | null {
 const isShardRecord = (rel: string): boolean => rel === SHARD_RECORD;
 
 /** The rerun command of a job, for messages. */
-function rerunHint(s: StageState, spec: JobSpec): string {
+export function rerunHint(s: StageState, spec: JobSpec): string {
   return `am-distill job ${s.recipe.file} ${jobArgs(spec).join(' ')}`;
 }
 
 /** What makes a shard's record stale: its config, inputs or common output (null: current). */
-function staleness(s: StageState, r: ShardRecord, commonHash: string | null): string | null {
+export function staleness(s: StageState, r: ShardRecord, commonHash: string | null): string | null {
   if (r.configHash !== s.cfg.configHash)
     return `config hash ${r.configHash.slice(0, 12)}, now ${s.cfg.configHash.slice(0, 12)}`;
   if (r.inputHash !== s.inputs.inputHash)
@@ -180,28 +202,34 @@ function staleness(s: StageState, r: ShardRecord, commonHash: string | null): st
   return null;
 }
 
-/** The common job's directory and output hash, checked current; nulls for a stage without one. */
-async function currentCommon(s: StageState): Promise<{ dir: string | null; hash: string | null }> {
-  if (!s.def.shards?.common) return { dir: null, hash: null };
-  const dir = join(shardsRoot(s.recipe.expDir, s.name), 'common');
+/**
+ * A recorded output directory (the common job's, a pass's merge) that other jobs read, checked
+ * current (made with `commonHash`) and intact: its directory and output hash.
+ */
+export async function currentRecorded(
+  s: StageState,
+  dir: string,
+  commonHash: string | null,
+  what: string,
+  rerun: string,
+): Promise<{ dir: string; hash: string }> {
   const r = readShardRecord(dir);
-  const rerun = rerunHint(s, { stage: s.name, kind: 'common' });
   if (!r)
-    throw new FormatError(`the common output of stage ${s.name} is missing`, {
+    throw new FormatError(`${what} is missing`, {
       file: join(dir, SHARD_RECORD),
-      expected: `the record of a completed common job (${rerun})`,
+      expected: `the record of a completed job (${rerun})`,
       found: 'none',
     });
-  const stale = staleness(s, r, null);
+  const stale = staleness(s, r, commonHash);
   if (stale)
-    throw new FormatError(`the common output of stage ${s.name} is stale`, {
+    throw new FormatError(`${what} is stale`, {
       file: join(dir, SHARD_RECORD),
-      expected: `a common job run with this config and these inputs (${rerun})`,
+      expected: `a job run with this config and these inputs (${rerun})`,
       found: stale,
     });
   const damage = await damagedOutput(dir, r.outputCheck);
   if (damage)
-    throw new FormatError(`the common output of stage ${s.name} is damaged`, {
+    throw new FormatError(`${what} is damaged`, {
       file: dir,
       expected: `the files recorded (${rerun})`,
       found: damage,
@@ -209,13 +237,29 @@ async function currentCommon(s: StageState): Promise<{ dir: string | null; hash:
   return { dir, hash: r.outputHash };
 }
 
-function shardContext(
-  s: StageState,
-  outDir: string,
-  resumeDir: string,
-  commonDir: string | null,
-): ShardContext<Record<string, unknown>> {
-  const ctx: StageContext<Record<string, unknown>> = {
+/** What the common job reads besides the stage's inputs: the last pass's merge (nulls without passes). */
+async function commonInput(s: StageState): Promise<{ dir: string | null; hash: string | null }> {
+  const n = s.def.shards?.passes?.list(s.options).length ?? 0;
+  return n ? currentPassMerge(s, n - 1) : { dir: null, hash: null };
+}
+
+/** The common job's directory and output hash, checked current; nulls for a stage without one. */
+async function currentCommon(s: StageState): Promise<{ dir: string | null; hash: string | null }> {
+  if (!s.def.shards?.common) return { dir: null, hash: null };
+  const dir = join(shardsRoot(s.recipe.expDir, s.name), 'common');
+  const input = await commonInput(s);
+  return currentRecorded(
+    s,
+    dir,
+    input.hash,
+    `the common output of stage ${s.name}`,
+    rerunHint(s, { stage: s.name, kind: 'common' }),
+  );
+}
+
+/** The context of a job of the stage writing into `outDir`. */
+export function stageContext(s: StageState, outDir: string, resumeDir: string): StageContext<Record<string, unknown>> {
+  return {
     recipe: s.recipe,
     options: s.options,
     outDir,
@@ -228,44 +272,49 @@ function shardContext(
       return join(s.recipe.expDir, stage);
     },
   };
-  return { ...ctx, commonDir };
 }
 
-/** Run a shard (or the common job) unless its record is current; returns why it ran (null: it did not). */
-async function runShard(s: StageState, shard: ShardSpec | 'common'): Promise<string | null> {
-  const sharding = s.def.shards!;
-  const common = shard === 'common' ? { dir: null, hash: null } : await currentCommon(s);
-  const root = shardsRoot(s.recipe.expDir, s.name);
-  const dir = join(root, shardDirName(shard));
+/** Why a recorded directory must be made again (null: its record is current for `commonHash` and its files intact). */
+export async function recordedRerunReason(
+  s: StageState,
+  dir: string,
+  commonHash: string | null,
+): Promise<string | null> {
   const previous = readShardRecord(dir);
-  const stale = previous ? staleness(s, previous, common.hash) : 'no previous output';
+  const stale = previous ? staleness(s, previous, commonHash) : 'no previous output';
   const damage = previous && !stale ? await damagedOutput(dir, previous.outputCheck) : null;
-  if (!stale && !damage) {
-    s.log.info(`skip ${s.name} shard ${shardDirName(shard)}: up to date`);
-    return null;
-  }
-  const why = stale ?? `output damaged (${damage})`;
-  s.log.info(`${s.name} shard ${shardDirName(shard)}: running (${why})`);
+  return stale ?? (damage ? `output damaged (${damage})` : null);
+}
+
+/**
+ * Make `dir` atomically with `fill` (given a temporary directory and a resume directory) and
+ * record it in its shard.json: the stage's hashes, `commonHash`, the units and a check of every file.
+ */
+export async function writeRecorded(
+  s: StageState,
+  dir: string,
+  what: { shard: ShardRecord['shard']; pass?: number; commonHash: string | null },
+  fill: (tmp: string, resumeDir: string) => Promise<ShardResult>,
+): Promise<void> {
   const startedAt = new Date();
+  const resumeRoot = join(dirname(dir), `.${basename(dir)}.resume`);
   const resumeDir = join(
-    root,
-    `.${shardDirName(shard)}.resume`,
-    hashConfig({ c: s.cfg.configHash, i: s.inputs.inputHash, m: common.hash }).slice(0, 16),
+    resumeRoot,
+    hashConfig({ c: s.cfg.configHash, i: s.inputs.inputHash, m: what.commonHash }).slice(0, 16),
   );
   await withAtomicOutput(dir, async (tmp) => {
     await fsp.mkdir(tmp, { recursive: true });
-    const ctx = shardContext(s, tmp, resumeDir, common.dir);
-    const result: ShardResult =
-      shard === 'common' ? { ...(await sharding.common!(ctx)), coverage: [] } : await sharding.run(ctx, shard);
+    const result = await fill(tmp, resumeDir);
     const out = await hashDirContent(tmp, isShardRecord);
     const record: ShardRecord = {
       format: SHARD_RECORD_FORMAT,
       version: 1,
       stage: s.name,
-      shard,
+      shard: what.shard,
+      ...(what.pass !== undefined ? { pass: what.pass } : {}),
       configHash: s.cfg.configHash,
       inputHash: s.inputs.inputHash,
-      commonHash: common.hash,
+      commonHash: what.commonHash,
       coverage: result.coverage,
       outputHash: out.hash,
       output: { files: out.files, bytes: out.bytes },
@@ -278,18 +327,44 @@ async function runShard(s: StageState, shard: ShardSpec | 'common'): Promise<str
     };
     await writeJsonAtomic(join(tmp, SHARD_RECORD), record);
   });
-  await fsp.rm(join(root, `.${shardDirName(shard)}.resume`), { recursive: true, force: true });
+  await fsp.rm(resumeRoot, { recursive: true, force: true });
+}
+
+/** Run a shard (or the common job) unless its record is current; returns why it ran (null: it did not). */
+async function runShard(s: StageState, shard: ShardSpec | 'common'): Promise<string | null> {
+  const sharding = s.def.shards!;
+  const common = shard === 'common' ? await commonInput(s) : await currentCommon(s);
+  const dir = join(shardsRoot(s.recipe.expDir, s.name), shardDirName(shard));
+  const why = await recordedRerunReason(s, dir, common.hash);
+  if (!why) {
+    s.log.info(`skip ${s.name} shard ${shardDirName(shard)}: up to date`);
+    return null;
+  }
+  s.log.info(`${s.name} shard ${shardDirName(shard)}: running (${why})`);
+  await writeRecorded(s, dir, { shard, commonHash: common.hash }, async (tmp, resumeDir) => {
+    const ctx = stageContext(s, tmp, resumeDir);
+    return shard === 'common'
+      ? { ...(await sharding.common!({ ...ctx, lastPassDir: common.dir })), coverage: [] }
+      : sharding.run({ ...ctx, commonDir: common.dir }, shard);
+  });
   return why;
 }
 
 /**
- * The shard directories 0..count-1 of a stage, checked: present, records matching their
- * directories, current, intact, and covering every unit exactly once.
+ * The shard directories 0..count-1 under `root`, checked: present, records matching their
+ * directories (stage, shard, pass), current (made with `commonHash(index)`), intact, and covering
+ * every unit exactly once. `spec(index)`: the shard's job, for rerun hints.
  */
-async function checkShards(s: StageState, count: number, commonHash: string | null): Promise<ShardOutput[]> {
-  const root = shardsRoot(s.recipe.expDir, s.name);
+export async function checkShardDirs(
+  s: StageState,
+  root: string,
+  count: number,
+  opts: { pass?: number; commonHash: (index: number) => string | null; spec: (index: number) => JobSpec },
+): Promise<ShardOutput[]> {
   const missing: number[] = [];
   const records: { dir: string; r: ShardRecord }[] = [];
+  const name = (r: ShardRecord) =>
+    `stage ${r.stage}${r.pass !== undefined ? ` pass ${r.pass}` : ''} shard ${typeof r.shard === 'string' ? r.shard : `${r.shard.index}/${r.shard.count}`}`;
   for (let index = 0; index < count; index++) {
     const dir = join(root, shardDirName({ index, count }));
     const r = readShardRecord(dir);
@@ -298,15 +373,21 @@ async function checkShards(s: StageState, count: number, commonHash: string | nu
       continue;
     }
     const file = join(dir, SHARD_RECORD);
-    const rerun = rerunHint(s, { stage: s.name, kind: 'shard', shard: { index, count } });
-    if (r.stage !== s.name || r.shard === 'common' || r.shard.index !== index || r.shard.count !== count) {
+    const rerun = rerunHint(s, opts.spec(index));
+    if (
+      r.stage !== s.name ||
+      typeof r.shard === 'string' ||
+      r.shard.index !== index ||
+      r.shard.count !== count ||
+      r.pass !== opts.pass
+    ) {
       throw new FormatError('duplicated shard: its record names another shard than its directory', {
         file,
-        expected: `stage ${s.name} shard ${index}/${count}`,
-        found: `stage ${r.stage} shard ${r.shard === 'common' ? 'common' : `${r.shard.index}/${r.shard.count}`}`,
+        expected: `stage ${s.name}${opts.pass !== undefined ? ` pass ${opts.pass}` : ''} shard ${index}/${count}`,
+        found: name(r),
       });
     }
-    const stale = staleness(s, r, commonHash);
+    const stale = staleness(s, r, opts.commonHash(index));
     if (stale)
       throw new FormatError('stale shard: made with another config or other inputs', {
         file,
@@ -323,10 +404,10 @@ async function checkShards(s: StageState, count: number, commonHash: string | nu
     records.push({ dir, r });
   }
   if (missing.length) {
-    throw new FormatError(`shards of stage ${s.name} missing`, {
+    throw new FormatError(`shards of stage ${s.name}${opts.pass !== undefined ? ` pass ${opts.pass}` : ''} missing`, {
       file: root,
       expected: `all ${count} shards (0-based) completed`,
-      found: `none for ${missing.map((i) => `${i}/${count}`).join(', ')} (run: ${missing.map((index) => rerunHint(s, { stage: s.name, kind: 'shard', shard: { index, count } })).join('; ')})`,
+      found: `none for ${missing.map((i) => `${i}/${count}`).join(', ')} (run: ${missing.map((index) => rerunHint(s, opts.spec(index))).join('; ')})`,
     });
   }
   checkCoverage(records);
@@ -384,7 +465,10 @@ function checkCoverage(records: readonly { dir: string; r: ShardRecord }[]): voi
 /** The merge job: checked shards -> `<expDir>/<stage>/` through the runner; then the shards go. */
 async function mergeShards(s: StageState, count: number): Promise<void> {
   const common = await currentCommon(s);
-  const shards = await checkShards(s, count, common.hash);
+  const shards = await checkShardDirs(s, shardsRoot(s.recipe.expDir, s.name), count, {
+    commonHash: () => common.hash,
+    spec: (index) => ({ stage: s.name, kind: 'shard', shard: { index, count } }),
+  });
   await runStage(s.recipe, s.def, s.name, s.options, s.cfg, s.inputs, s.log, (ctx) =>
     s.def.shards!.merge({ ...ctx, commonDir: common.dir }, shards),
   );

@@ -9,9 +9,16 @@
  *   <stage>.shard-<i>-of-<N>      shard i of N (--shard i/N; 0-based)
  *   <stage>.merge-<N>             the merge into <expDir>/<stage>/ (--merge-shards N)
  *
+ * A stage with passes (align: the GMM training, src/stages/shards.ts StagePasses) runs them before
+ * its common job, each as N shards and a merge, pass p after pass p - 1:
+ *
+ *   <stage>.pass-<ppp>.shard-<i>-of-<N>   shard i of pass p (--pass p --shard i/N)
+ *   <stage>.pass-<ppp>.merge-<N>          the merge of pass p (--pass p --merge-shards N)
+ *
  * A stage's first jobs need the last job of every stage it reads; its merge needs all its shards.
- * Shard outputs live in `<expDir>/.shards/<stage>/<i>-of-<N>/` (common: `.../common/`), each with
- * a `shard.json` record; the merge removes them once the stage is complete.
+ * Shard outputs live in `<expDir>/.shards/<stage>/<i>-of-<N>/` (common: `.../common/`; passes:
+ * `.../pass-<ppp>/<i>-of-<N>/` and `.../pass-<ppp>/merge/`), each with a `shard.json` record; the
+ * merge removes them once the stage is complete.
  */
 import { join } from 'node:path';
 import { ConfigError } from '../util/errors.ts';
@@ -29,6 +36,8 @@ export interface JobSpec {
   shard?: ShardSpec;
   /** Merge jobs: how many shards. */
   count?: number;
+  /** Shards and merges of a stage's pass (0-based). */
+  pass?: number;
 }
 
 export interface Job extends JobSpec {
@@ -67,35 +76,42 @@ export function shardsRoot(expDir: string, stage: string): string {
   return join(expDir, SHARDS_DIR, stage);
 }
 
-/** A shard's directory name (`2-of-4`), or 'common'. */
-export function shardDirName(shard: ShardSpec | 'common'): string {
-  return shard === 'common' ? 'common' : `${shard.index}-of-${shard.count}`;
+/** A shard's directory name (`2-of-4`), 'common', or 'merge' (a pass's). */
+export function shardDirName(shard: ShardSpec | 'common' | 'merge'): string {
+  return typeof shard === 'string' ? shard : `${shard.index}-of-${shard.count}`;
+}
+
+/** A pass's directory name under the stage's shards (`pass-017`). */
+export function passDirName(pass: number): string {
+  return `pass-${String(pass).padStart(3, '0')}`;
 }
 
 export function jobId(spec: JobSpec): string {
+  const pass = spec.pass !== undefined ? `.${passDirName(spec.pass)}` : '';
   switch (spec.kind) {
     case 'stage':
       return spec.stage;
     case 'common':
       return `${spec.stage}.common`;
     case 'shard':
-      return `${spec.stage}.shard-${spec.shard!.index}-of-${spec.shard!.count}`;
+      return `${spec.stage}${pass}.shard-${spec.shard!.index}-of-${spec.shard!.count}`;
     case 'merge':
-      return `${spec.stage}.merge-${spec.count}`;
+      return `${spec.stage}${pass}.merge-${spec.count}`;
   }
 }
 
-/** `am-distill job` arguments of a job after the recipe's (`align --shard 2/4`). */
+/** `am-distill job` arguments of a job after the recipe's (`align --shard 2/4`, `align --pass 3 --merge-shards 4`). */
 export function jobArgs(spec: JobSpec): string[] {
+  const pass = spec.pass !== undefined ? ['--pass', String(spec.pass)] : [];
   switch (spec.kind) {
     case 'stage':
       return [spec.stage];
     case 'common':
       return [spec.stage, '--common'];
     case 'shard':
-      return [spec.stage, '--shard', `${spec.shard!.index}/${spec.shard!.count}`];
+      return [spec.stage, ...pass, '--shard', `${spec.shard!.index}/${spec.shard!.count}`];
     case 'merge':
-      return [spec.stage, '--merge-shards', String(spec.count)];
+      return [spec.stage, ...pass, '--merge-shards', String(spec.count)];
   }
 }
 
@@ -110,29 +126,81 @@ export function recipeArgv(r: RecipeArgs): string[] {
   ];
 }
 
-/** The jobs of one stage: whole, or [common,] shards 0..N-1 and their merge. */
+function makeJob(spec: JobSpec, needs: string[], inputs: string[], outputs: string[]): Job {
+  return { ...spec, id: jobId(spec), needs, inputs, outputs };
+}
+
+/**
+ * The passes of a stage: per pass, N shards (needing the merge of the pass before) and their
+ * merge. Returns the jobs and the last merge.
+ */
+function passJobs(
+  stage: string,
+  passes: { count: number; reads: (pass: number) => number | null },
+  count: number,
+  inputs: string[],
+  needs: string[],
+): { jobs: Job[]; last: Job | null } {
+  const rel = (...names: string[]) => join(SHARDS_DIR, stage, ...names);
+  const jobs: Job[] = [];
+  let last: Job | null = null;
+  for (let pass = 0; pass < passes.count; pass++) {
+    const shards: Job[] = [];
+    const src = passes.reads(pass);
+    for (let index = 0; index < count; index++) {
+      const shard = { index, count };
+      shards.push(
+        makeJob(
+          { stage, kind: 'shard', shard, pass },
+          last ? [last.id] : [...needs],
+          [
+            ...inputs,
+            ...(last ? last.outputs : []),
+            ...(src !== null ? [rel(passDirName(src), shardDirName(shard))] : []),
+          ],
+          [rel(passDirName(pass), shardDirName(shard))],
+        ),
+      );
+    }
+    last = makeJob(
+      { stage, kind: 'merge', count, pass },
+      shards.map((s) => s.id),
+      [...inputs, ...shards.map((s) => s.outputs[0])],
+      [rel(passDirName(pass), 'merge')],
+    );
+    jobs.push(...shards, last);
+  }
+  return { jobs, last };
+}
+
+/** The jobs of one stage: whole, or [passes, common,] shards 0..N-1 and their merge. */
 function stageJobs(
   stage: string,
-  sharded: boolean,
-  hasCommon: boolean,
+  sharding: {
+    sharded: boolean;
+    hasCommon: boolean;
+    passes: { count: number; reads: (pass: number) => number | null } | null;
+  },
   count: number,
   inputs: string[],
   needs: string[],
 ): Job[] {
-  const job = (spec: JobSpec, jobNeeds: string[], ins: string[], outs: string[]): Job => ({
-    ...spec,
-    id: jobId(spec),
-    needs: jobNeeds,
-    inputs: ins,
-    outputs: outs,
-  });
-  if (!sharded || count === 1) return [job({ stage, kind: 'stage' }, needs, inputs, [stage])];
+  const job = makeJob;
+  if (!sharding.sharded || count === 1) return [job({ stage, kind: 'stage' }, needs, inputs, [stage])];
   const rel = (name: string) => join(SHARDS_DIR, stage, name);
   const out: Job[] = [];
   const shardNeeds = [...needs];
   const shardInputs = [...inputs];
-  if (hasCommon) {
-    const common = job({ stage, kind: 'common' }, needs, inputs, [rel('common')]);
+  const passes = sharding.passes ? passJobs(stage, sharding.passes, count, inputs, needs) : null;
+  if (passes) out.push(...passes.jobs);
+  if (sharding.hasCommon) {
+    const last = passes?.last;
+    const common = job(
+      { stage, kind: 'common' },
+      last ? [last.id] : needs,
+      last ? [...inputs, ...last.outputs] : inputs,
+      [rel('common')],
+    );
     out.push(common);
     shardNeeds.push(common.id);
     shardInputs.push(rel('common'));
@@ -180,13 +248,17 @@ export function buildJobGraph(
   const inRecipe = new Set(recipe.stages.map((s) => s.name));
   const last = new Map<string, string>();
   const jobs: Job[] = [];
-  for (const { name } of recipe.stages) {
+  for (const { name, options } of recipe.stages) {
     const def = registry.get(name);
     const reads = def.inputs.filter((i) => inRecipe.has(i));
+    const passes = def.shards?.passes;
     const js = stageJobs(
       name,
-      !!def.shards,
-      !!def.shards?.common,
+      {
+        sharded: !!def.shards,
+        hasCommon: !!def.shards?.common,
+        passes: passes ? { count: passes.list(options).length, reads: (pass) => passes.reads(options, pass) } : null,
+      },
       opts.shards,
       reads,
       reads.map((i) => last.get(i)!),

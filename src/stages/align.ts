@@ -19,8 +19,19 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCorpusInfo, readSplit } from '../corpus/manifest.ts';
 import {
+  accumulateChainPass,
+  blockSourcePass,
+  chainPasses,
+  estimateChainPass,
+  finishChainPasses,
+  isPassStatsFile,
+  type ChainPassJob,
+} from '../align/chain-jobs.ts';
+import { GMM_TRAINING_BLOCKS } from '../align/blocks.ts';
+import {
   alignConfigRecord,
   alignCorpus,
+  chainInputs,
   alignSummary,
   finalAlignmentJob,
   finalCountSplits,
@@ -54,7 +65,7 @@ import { ConfigError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
 import type { Logger } from '../util/log.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import { copyShardEntries, shardSlice, type ShardCoverage, type ShardSpec } from './shards.ts';
+import { copyShardEntries, shardSlice, type PassContext, type ShardCoverage, type ShardSpec } from './shards.ts';
 import type { StageContext, StageDefinition, StageResult } from './stage.ts';
 import { mergeSkips } from './common.ts';
 
@@ -265,16 +276,48 @@ export const alignStage: StageDefinition<AlignStageOptions> = {
     return alignStageResult(r.summary, r.timing);
   },
 
-  // Shards: the GMM-HMM chain once (the common job), then the final alignment of contiguous blocks
-  // of each split's supervisions (with their VTLP copies); tri3b's speaker transforms need whole
-  // speakers, so with tri3b a shard aligns whole splits. The merge concatenates the alignment files
-  // and makes the summaries from the shards' counts.
+  // Shards: the GMM-HMM chain's passes (each: shards accumulate the statistics of their blocks of
+  // the training utterances, a merge sums them in block order and updates the model), the common
+  // job writes the trained chain out, then the final alignment of contiguous blocks of each split's
+  // supervisions (with their VTLP copies); tri3b's speaker transforms need whole speakers, so with
+  // tri3b a shard aligns whole splits. The merge concatenates the alignment files and makes the
+  // summaries from the shards' counts.
   shards: {
     unit: 'utterances',
+    passes: {
+      unit: 'blocks',
+      list: (options) => chainPasses(options).map((x) => x.name),
+      reads: (options, pass) => blockSourcePass(chainPasses(options), pass),
+      async accumulate(ctx, pass, shard) {
+        const job = await chainPassJob(ctx, pass);
+        const src = blockSourcePass(chainPasses(job.o), pass);
+        const r = await accumulateChainPass(job, shard, src === null ? null : ctx.shardDir(src));
+        return {
+          coverage: [{ group: 'blocks', start: r.blocks[0], end: r.blocks[1], total: GMM_TRAINING_BLOCKS }],
+          counts: { aligned: r.aligned },
+        };
+      },
+      async merge(ctx, pass, shards) {
+        const job = await chainPassJob(ctx, pass);
+        const blocks = (c: readonly ShardCoverage[]): [number, number] => {
+          const b = c.find((x) => x.group === 'blocks')!;
+          return [b.start, b.end];
+        };
+        const line = await estimateChainPass(
+          job,
+          shards.map((sh) => ({ dir: sh.dir, blocks: blocks(sh.coverage) })),
+        );
+        return { details: { pass: line } };
+      },
+      consumed: isPassStatsFile,
+    },
     async common(ctx) {
       const t0 = Date.now();
       const p = await planAlignment(await alignOptions(ctx));
-      const trained = await trainAlignModels(p, ctx.outDir);
+      const chained = ctx.lastPassDir
+        ? await finishChainPasses({ ...chainInputs(p), logger: ctx.log }, ctx.lastPassDir)
+        : undefined;
+      const trained = await trainAlignModels(p, ctx.outDir, chained);
       await writeJsonAtomic(join(ctx.outDir, 'config.json'), alignConfigRecord(p.s, p.inputs, p.configHash));
       await writeJsonAtomic(join(ctx.outDir, ALIGN_COMMON), { training: trained.summary });
       return {
@@ -329,6 +372,19 @@ export const alignStage: StageDefinition<AlignStageOptions> = {
     },
   },
 };
+
+/** What a pass job of the GMM training is given (src/align/chain-jobs.ts). */
+async function chainPassJob(ctx: PassContext<AlignStageOptions>, pass: number): Promise<ChainPassJob> {
+  const p = await planAlignment(await alignOptions(ctx));
+  return {
+    ...chainInputs(p),
+    pass,
+    stateDir: ctx.mergeDir(pass - 1),
+    configHash: p.configHash,
+    outDir: ctx.outDir,
+    logger: ctx.log,
+  };
+}
 
 /** The common job's training summary (in its directory only), and a shard's split parts. */
 const ALIGN_COMMON = 'align-common.json';

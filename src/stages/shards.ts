@@ -51,11 +51,48 @@ export interface ShardContext<O> extends StageContext<O> {
   commonDir: string | null;
 }
 
+/** The common job's context: the stage's, plus the last pass's merge directory (null without passes). */
+export interface CommonContext<O> extends StageContext<O> {
+  lastPassDir: string | null;
+}
+
+/** A pass job's context: the stage's, plus the directories of the earlier passes. */
+export interface PassContext<O> extends StageContext<O> {
+  /** The merge directory of pass `q` (null for q < 0). */
+  mergeDir(q: number): string | null;
+  /** This shard's directory of pass `q` (in a pass's shard job). */
+  shardDir(q: number): string;
+}
+
+/**
+ * Passes over the data before the common job, each N shard jobs and a merge: the align stage's
+ * GMM training, whose every pass accumulates statistics per block of the training utterances
+ * (the shards) and updates the model from their sum (the merge), as Kaldi's training scripts run
+ * `gmm-acc-stats-ali JOB=1:nj` and `gmm-est` once per iteration. The passes are fixed by the
+ * stage's options, so the job graph lists them.
+ */
+export interface StagePasses<O> {
+  /** What a pass's shard holds ('blocks'). */
+  unit: string;
+  /** The passes' names, in order. */
+  list(options: O): string[];
+  /** The earlier pass whose shard directory (the same shard's) a shard of `pass` reads; null: none. */
+  reads(options: O, pass: number): number | null;
+  /** Shard `shard` of pass `pass` into ctx.outDir. */
+  accumulate(ctx: PassContext<O>, pass: number, shard: ShardSpec): Promise<ShardResult>;
+  /** The shards of pass `pass`, in index order, into ctx.outDir (the state the next pass reads). */
+  merge(ctx: PassContext<O>, pass: number, shards: readonly ShardOutput[]): Promise<StageResult>;
+  /** Files of a pass's shard directories that its merge consumed: removed once the merge is written. */
+  consumed(name: string): boolean;
+}
+
 export interface StageSharding<O> {
   /** What one shard holds, for messages and docs ('utterances', 'models', 'systems', ...). */
   unit: string;
-  /** Work every shard needs, once, before them (into ctx.outDir). */
-  common?(ctx: StageContext<O>): Promise<StageResult>;
+  /** Passes over the data before the common job (run only in shards; a whole stage does them in its run). */
+  passes?: StagePasses<O>;
+  /** Work every shard needs, once, before them (into ctx.outDir); after the passes where there are any. */
+  common?(ctx: CommonContext<O>): Promise<StageResult>;
   /** Shard `shard` of the units into ctx.outDir (which may stay empty when the shard has no unit). */
   run(ctx: ShardContext<O>, shard: ShardSpec): Promise<ShardResult>;
   /** The shards, in index order, into ctx.outDir: the files of the whole stage's run. */

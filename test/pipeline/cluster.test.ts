@@ -24,6 +24,13 @@ const RESOURCES = [
   'resources={default: {cpus: 2, memoryGb: 3}, stages: {train: {cpus: 4, memoryGb: 8, gpus: 1}, distill: {gpus: 1, timeMinutes: 30}}}',
 ];
 
+/** The file of a job group ('align-common' -> '079-align-common.sbatch': numbered in submission order). */
+function fileOf(files: Map<string, string>, key: string, ext: string): string {
+  const name = [...files.keys()].find((n) => n.endsWith(`-${key}.${ext}`) && /^\d+-/.test(n));
+  expect(name, key).toBeDefined();
+  return name!;
+}
+
 function graph(shards: number, sets: string[] = RESOURCES) {
   const recipe = loadRecipe(join(ROOT, 'pipelines/demo.yaml'), {
     registry: defaultRegistry,
@@ -60,7 +67,8 @@ describe('Slurm', () => {
     const names = await writeClusterFiles(out, g, files);
     expect(names).toContain('jobs.json');
     expect(JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')).jobs).toHaveLength(g.jobs.length);
-    const shards = files.get('05-align-shards.sbatch')!;
+    const at = (key: string) => files.get(fileOf(files, key, 'sbatch'))!;
+    const shards = at('align-shards');
     expect(shards).toContain('#SBATCH --array=0-2');
     expect(shards).toContain('#SBATCH --cpus-per-task=2');
     expect(shards).toContain('#SBATCH --mem=3072M');
@@ -68,10 +76,15 @@ describe('Slurm', () => {
     expect(shards).toMatch(
       /exec am-distill job \S+demo\.yaml --set 'resources=\{default: .*\}' --exp-dir \S+ align --shard "\$\{SLURM_ARRAY_TASK_ID\}\/3"\n$/,
     );
-    expect(files.get('07-train-shards.sbatch')).toContain('#SBATCH --gres=gpu:1');
-    expect(files.get('04-align-common.sbatch')).toMatch(/ align --common\n$/);
-    expect(files.get('06-align-merge.sbatch')).toMatch(/ align --merge-shards 3\n$/);
-    expect(files.get('01-prepare.sbatch')).not.toContain('--array');
+    expect(at('train-shards')).toContain('#SBATCH --gres=gpu:1');
+    expect(at('align-common')).toMatch(/ align --common\n$/);
+    expect(at('align-merge')).toMatch(/ align --merge-shards 3\n$/);
+    expect(at('prepare')).not.toContain('--array');
+    // The GMM training: per pass an array of shards (the E-step of their blocks) and a merge (the M-step).
+    expect(at('align-pass-000-shards')).toContain('#SBATCH --array=0-2');
+    expect(at('align-pass-000-shards')).toMatch(/ align --pass 0 --shard "\$\{SLURM_ARRAY_TASK_ID\}\/3"\n$/);
+    expect(at('align-pass-074-merge')).toMatch(/ align --pass 74 --merge-shards 3\n$/);
+    expect(fileOf(files, 'prepare', 'sbatch')).toBe('001-prepare.sbatch');
     for (const [name] of files) execFileSync('bash', ['-n', join(out, name)]);
 
     // submit.sh against a stand-in sbatch: the order of submission and each dependency.
@@ -92,7 +105,7 @@ describe('Slurm', () => {
       .map((l) => l.split(' '));
     const groups = jobGroups(g);
     expect(calls.map((c) => c[c.length - 1])).toEqual(
-      groups.map((x, i) => `${String(i + 1).padStart(2, '0')}-${x.key}.sbatch`),
+      groups.map((x, i) => `${String(i + 1).padStart(3, '0')}-${x.key}.sbatch`),
     );
     const idOf = new Map(groups.map((x, i) => [x.key, calls[i][0]]));
     groups.forEach((x, i) => {
@@ -101,7 +114,15 @@ describe('Slurm', () => {
         x.needs.length ? `--dependency=afterok:${x.needs.map((k) => idOf.get(k)).join(':')}` : undefined,
       );
     });
-    expect(groups.find((x) => x.key === 'align-merge')!.needs).toEqual(['align-shards']);
+    const needs = (key: string) => groups.find((x) => x.key === key)!.needs;
+    expect(needs('align-merge')).toEqual(['align-shards']);
+    expect(needs('align-pass-000-shards')).toEqual(['prepare', 'features-merge']);
+    expect(needs('align-pass-000-merge')).toEqual(['align-pass-000-shards']);
+    expect(needs('align-pass-001-shards')).toEqual(['align-pass-000-merge']);
+    expect(needs('align-common')).toEqual(['align-pass-074-merge']);
+    // The demo (mono 40 and tri1 35 iterations): 75 passes, 2 groups each, beside the 19 of the other jobs.
+    expect(groups.filter((x) => x.pass !== undefined)).toHaveLength(150);
+    expect(groups).toHaveLength(169);
     expect(readFileSync(join(out, 'last-job-id'), 'utf8').trim()).toBe(calls[calls.length - 1][0]);
   });
 
@@ -130,7 +151,8 @@ describe('Kubernetes', () => {
       const job = new K8sJob(JSON.parse(text));
       expect(() => job.validate(), name).not.toThrow();
     }
-    const shards = JSON.parse(files.get('07-train-shards.yaml')!);
+    const trainShards = fileOf(files, 'train-shards', 'yaml');
+    const shards = JSON.parse(files.get(trainShards)!);
     expect(shards.spec).toMatchObject({ completionMode: 'Indexed', completions: 4, parallelism: 4 });
     const c = shards.spec.template.spec.containers[0];
     expect(c.command[2]).toMatch(/ train --shard "\$\{JOB_COMPLETION_INDEX\}\/4"$/);
@@ -138,13 +160,19 @@ describe('Kubernetes', () => {
     expect(c.volumeMounts[0].mountPath).toBe('/data/work');
     expect(shards.spec.template.spec.volumes[0].persistentVolumeClaim.claimName).toBe('am-distill-data');
     expect(shards.metadata).toMatchObject({ name: 'demo-train-shards', namespace: 'speech' });
-    expect(JSON.parse(files.get('01-prepare.yaml')!).spec.completionMode).toBeUndefined();
+    expect(JSON.parse(files.get(fileOf(files, 'prepare', 'yaml'))!).spec.completionMode).toBeUndefined();
+    const pass = JSON.parse(files.get(fileOf(files, 'align-pass-003-shards', 'yaml'))!);
+    expect(pass.spec).toMatchObject({ completionMode: 'Indexed', completions: 4 });
+    expect(pass.spec.template.spec.containers[0].command[2]).toMatch(
+      / align --pass 3 --shard "\$\{JOB_COMPLETION_INDEX\}\/4"$/,
+    );
+    expect(pass.metadata.name).toBe('demo-align-pass-003-shards');
     // A broken manifest does not validate (the check can fail).
-    const broken = JSON.parse(files.get('07-train-shards.yaml')!);
+    const broken = JSON.parse(files.get(trainShards)!);
     broken.spec.completionMode = 'Sharded';
     expect(() => new K8sJob(broken).validate()).toThrow(/completionMode/);
     const apply = files.get('apply.sh')!;
-    expect(apply).toContain('kubectl -n speech apply -f 07-train-shards.yaml\nwait_job demo-train-shards');
+    expect(apply).toContain(`kubectl -n speech apply -f ${trainShards}\nwait_job demo-train-shards`);
     execFileSync('bash', ['-n', join(out, 'apply.sh')]);
     expect(() => kubernetesFiles(g, { command: ['am-distill'], cwd: '/', pvc: 'x' })).toThrow(/--image/);
   });
@@ -168,8 +196,8 @@ describe('am-distill jobs', () => {
       join(tmp, 'exp'),
     ]);
     expect(code).toBe(0);
-    expect(readFileSync(join(out, 'submit.sh'), 'utf8')).toContain('02-features-shards.sbatch');
-    expect(readFileSync(join(out, '02-features-shards.sbatch'), 'utf8')).toMatch(/bin\/am-distill\.js job /);
+    expect(readFileSync(join(out, 'submit.sh'), 'utf8')).toContain('002-features-shards.sbatch');
+    expect(readFileSync(join(out, '002-features-shards.sbatch'), 'utf8')).toMatch(/bin\/am-distill\.js job /);
     expect(
       await main([
         'node',
