@@ -1,7 +1,8 @@
 /**
  * Issue 33's acceptance on the tiny recipe (the demo shrunk, every stage to the report): the job
  * graph run by the local executor in worker processes with one shard and with four gives the same
- * bytes in every output, stage.json aside, and the report's stage wall times aside.
+ * bytes in every output, stage.json aside, and the report's stage wall times aside; with four, the
+ * align stage's GMM training runs as shard jobs too (per pass: 4 shards and a merge).
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,10 +32,14 @@ describe('the tiny recipe as a job graph', () => {
     expect(executionError(four)).toBeNull();
     expect(four.workers).toBe(4);
     const ids = four.jobs.map((j) => j.id);
-    for (const stage of ['features', 'train', 'targets', 'distill', 'eval', 'decode']) {
+    for (const stage of ['features', 'align', 'train', 'targets', 'distill', 'eval', 'decode']) {
       expect(ids).toContain(`${stage}.shard-3-of-4`);
       expect(ids).toContain(`${stage}.merge-4`);
     }
+    // align's GMM training in shards: 14 passes (mono 8 iterations, tri1 6), each 4 shards and a merge.
+    expect(ids.filter((id) => id.startsWith('align.pass-'))).toHaveLength(14 * 5);
+    expect(ids).toContain('align.pass-013.shard-3-of-4');
+    expect(four.jobs.find((j) => j.id === 'align.pass-007.merge-4')!.status).toBe('ran');
 
     const a = experimentOutputs(join(tmp, 's1'));
     const b = experimentOutputs(join(tmp, 's4'));

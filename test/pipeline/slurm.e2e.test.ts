@@ -1,7 +1,8 @@
 /**
  * Issue 33 item 4: a real Slurm. Starts a single-node Slurm on this machine (scripts/slurm-local.sh:
  * munged, slurmctld, slurmd; needs root and `apt-get install slurmctld slurmd slurm-client munge`),
- * writes the tiny recipe's jobs with `am-distill jobs --scheduler slurm --shards 3`, submits them
+ * writes the tiny recipe's jobs with `am-distill jobs --scheduler slurm --shards 3` (align's GMM
+ * training passes included: per pass an array of 3 and a merge), submits them
  * with the generated submit.sh, waits for the queue to drain, checks that every job and array task
  * COMPLETED, and compares the outputs with an unsharded local run of the same recipe: the same
  * bytes (stage.json and the report's wall times aside). Skipped, saying so, where Slurm is not
@@ -16,6 +17,8 @@ import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { runPipeline } from '../../src/pipeline/runner.ts';
 import { defaultRegistry } from '../../src/stages/index.ts';
 import { main } from '../../src/cli/main.ts';
+import { jobGroups } from '../../src/pipeline/cluster.ts';
+import type { JobGraph } from '../../src/pipeline/jobs.ts';
 import { captureLogger } from '../helpers.ts';
 import { experimentOutputs, TINY_PIPELINE_SETS } from './tiny-experiment.ts';
 
@@ -60,7 +63,12 @@ describe.skipIf(!SLURM)('the tiny recipe on a single-node Slurm', () => {
     expect(code).toBe(0);
     const submitted = execFileSync('bash', [join(out, 'submit.sh')], { env, encoding: 'utf8' });
     const ids = [...submitted.matchAll(/: job (\d+)$/gm)].map((m) => m[1]);
-    expect(ids.length).toBe(19);
+    const graph = JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')) as JobGraph;
+    const groups = jobGroups(graph);
+    expect(ids.length).toBe(groups.length);
+    // align's GMM training: 14 passes (mono 8 iterations, tri1 6), each an array of 3 and a merge.
+    expect(groups.filter((g) => g.pass !== undefined)).toHaveLength(28);
+    expect(groups).toHaveLength(47);
 
     // Wait for the queue to drain (a failed job cancels what depends on it: kill_invalid_depend).
     for (;;) {
@@ -74,9 +82,9 @@ describe.skipIf(!SLURM)('the tiny recipe on a single-node Slurm', () => {
       .trim()
       .split('\n')
       .filter((l) => l.includes(' demo-'));
-    // One line per job of the graph: 12 single jobs and 7 arrays of 3 tasks.
-    const jobs = JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')).jobs as unknown[];
-    expect(jobs).toHaveLength(33);
+    // One line per job of the graph: 12 single jobs, 7 arrays of 3 tasks, 14 passes' arrays of 3 and merges.
+    const jobs = graph.jobs;
+    expect(jobs).toHaveLength(89);
     expect(states).toHaveLength(jobs.length);
     const notDone = states.filter((l) => !l.endsWith(' COMPLETED'));
     if (notDone.length) {
@@ -99,7 +107,7 @@ describe.skipIf(!SLURM)('the tiny recipe on a single-node Slurm', () => {
     expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
     expect([...a.keys()].filter((k) => a.get(k) !== b.get(k))).toEqual([]);
     console.log(
-      `slurm.e2e: 19 groups (33 jobs and array tasks) ran on Slurm in ${slurmSec.toFixed(0)} s; the whole test ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      `slurm.e2e: ${groups.length} groups (${jobs.length} jobs and array tasks) ran on Slurm in ${slurmSec.toFixed(0)} s; the whole test ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     );
   });
 });
