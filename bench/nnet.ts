@@ -6,7 +6,8 @@
  *              gemmFloor): one process with all cores' threads, and one worker per core with one
  *              thread each, summed; the floor is the better of the two
  *   native     this project's engine (src/nnet/native-net.ts): 1 worker with the cores' BLAS
- *              threads, and one worker per core with 1 BLAS thread each (the ensemble setting)
+ *              threads, and one worker per core with 1 thread each (the ensemble setting); its GEMMs are
+ *              cut into fixed tiles, one single-threaded BLAS call each (native/engine.cc)
  *   wasm       TF.js wasm (src/nnet/trainer.ts TfjsTrainer), 1 worker and one per core
  *   torch      PyTorch CPU (bench/nnet_torch.py, /usr/bin/python3): (a) default threads and
  *              environment, what `apt-get install python3-torch libopenblas0-pthread` gives; (b)
@@ -330,12 +331,12 @@ async function benchModel(
     if (engines.has('native') && haveNative) {
       add(
         'native-1',
-        { engine: 'native', workers: 1, label: `native, 1 worker x ${cores} BLAS threads` },
+        { engine: 'native', workers: 1, label: `native, 1 worker x ${cores} threads (tiled)` },
         await inWorkers('native', 1, shape, seconds, cores),
       );
       add(
         'native-k',
-        { engine: 'native', workers: cores, label: `native, ${cores} workers x 1 BLAS thread` },
+        { engine: 'native', workers: cores, label: `native, ${cores} workers x 1 thread (tiled)` },
         await inWorkers('native', cores, shape, seconds, 1),
       );
     }

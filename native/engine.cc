@@ -9,7 +9,10 @@
 //
 // The elementwise kernels are compiled for several instruction sets (GCC target_clones) and the
 // best one for the CPU is chosen when the addon loads, so a build is portable across x86-64 CPUs.
-// Same inputs, same CPU, same BLAS and thread count -> same bits.
+// Same inputs, same CPU and same BLAS -> same bits, whatever the thread count: a GEMM is cut into
+// fixed 256 x 256 tiles of its output, each computed by one single-threaded BLAS call, and the
+// tiles are shared among the calling thread's compute threads (TiledGemm). OpenBLAS's own
+// threading would change its blocking with the thread count, and with it the bits.
 #include <node_api.h>
 
 #include <dlfcn.h>
@@ -17,8 +20,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -96,10 +104,114 @@ bool LoadBlas(const char* explicit_path) {
       g_blas.path = name;
     }
     g_blas.error.clear();
+    // BLAS calls are single-threaded; parallelism comes from the tiles (TilePool).
+    if (g_blas.set_threads) g_blas.set_threads(1);
     return true;
   }
   g_blas.error = errors;
   return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compute threads and the tiled GEMM.
+
+// Threads of the calling JavaScript thread (the main thread or a worker): `threads - 1` helpers
+// and the caller itself take tasks 0 .. count - 1 in turn. A task's result must not depend on
+// which thread runs it.
+class TilePool {
+ public:
+  ~TilePool() { Stop(); }
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+  void Resize(int n) {
+    n = std::max(1, n);
+    if (n == threads()) return;
+    Stop();
+    for (int i = 1; i < n; i++) workers_.emplace_back([this] { Work(); });
+  }
+  void Run(int64_t count, const std::function<void(int64_t)>& f) {
+    if (workers_.empty() || count <= 1) {
+      for (int64_t i = 0; i < count; i++) f(i);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      task_ = &f;
+      count_ = count;
+      next_.store(0);
+      active_ = static_cast<int>(workers_.size());
+      generation_++;
+    }
+    start_.notify_all();
+    Drain(f, count);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [this] { return active_ == 0; });
+    task_ = nullptr;
+  }
+
+ private:
+  void Drain(const std::function<void(int64_t)>& f, int64_t count) {
+    for (int64_t i = next_.fetch_add(1); i < count; i = next_.fetch_add(1)) f(i);
+  }
+  void Work() {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      const std::function<void(int64_t)>* f = task_;
+      int64_t count = count_;
+      lock.unlock();
+      Drain(*f, count);
+      lock.lock();
+      if (--active_ == 0) done_.notify_one();
+    }
+  }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (std::thread& t : workers_) t.join();
+    workers_.clear();
+    stop_ = false;
+  }
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable start_, done_;
+  const std::function<void(int64_t)>* task_ = nullptr;
+  int64_t count_ = 0;
+  std::atomic<int64_t> next_{0};
+  int active_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+thread_local TilePool t_pool;
+
+// Tile size: 256 x 256 cost 7 % of single-threaded GEMM throughput against whole OpenBLAS calls on
+// the demo's and a 1024-unit net's training GEMMs, 128 x 128 15-17 % (an interleaved A/B of the
+// two builds' gemm() on one core, 2026-12-07; docs/compute.md).
+constexpr int64_t kTileM = 256, kTileN = 256;
+
+// C[m x n] = alpha op(A) op(B) + beta C, row-major, as fixed kTileM x kTileN tiles of C (the last
+// ones smaller), each one cblas_sgemm call over the whole K: every output's bits depend on the
+// shapes only, never on the thread count.
+void TiledGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* A, const float* B,
+               float beta, float* C) {
+  const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+  const int64_t tiles_n = (n + kTileN - 1) / kTileN, tiles = ((m + kTileM - 1) / kTileM) * tiles_n;
+  t_pool.Run(tiles, [&](int64_t t) {
+    const int64_t i0 = (t / tiles_n) * kTileM, j0 = (t % tiles_n) * kTileN;
+    const int64_t mm = std::min(kTileM, m - i0), nn = std::min(kTileN, n - j0);
+    // Rows i0.. of op(A): columns of A when transposed. Columns j0.. of op(B): rows of B when transposed.
+    const float* a = ta ? A + i0 : A + i0 * lda;
+    const float* b = tb ? B + j0 * ldb : B + j0;
+    g_blas.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, static_cast<int>(mm),
+                 static_cast<int>(nn), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+                 beta, C + i0 * n + j0, static_cast<int>(n));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,7 +505,7 @@ napi_value JsLoadBlas(napi_env env, napi_callback_info info) {
   SetString(env, out, "path", g_blas.path);
   SetString(env, out, "config", g_blas.get_config ? g_blas.get_config() : "");
   SetString(env, out, "corename", g_blas.get_corename ? g_blas.get_corename() : "");
-  SetNumber(env, out, "threads", g_blas.get_threads ? g_blas.get_threads() : -1);
+  SetNumber(env, out, "threads", t_pool.threads());
   SetNumber(env, out, "parallel", g_blas.get_parallel ? g_blas.get_parallel() : -1);
   return out;
 }
@@ -408,14 +520,15 @@ bool RequireBlas(Args& a) {
   return true;
 }
 
-// setThreads(n): BLAS threads for the whole process (OpenBLAS); returns the count in effect.
+// setThreads(n): compute threads of the calling JavaScript thread's GEMMs (each main or worker
+// thread has its own); returns the count in effect.
 napi_value JsSetThreads(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int64_t n = a.Int(0, "threads");
   if (!RequireBlas(a)) return nullptr;
-  if (g_blas.set_threads && n >= 1) g_blas.set_threads(static_cast<int>(n));
+  if (n >= 1) t_pool.Resize(static_cast<int>(n));
   napi_value out;
-  napi_create_int32(env, g_blas.get_threads ? g_blas.get_threads() : -1, &out);
+  napi_create_int32(env, t_pool.threads(), &out);
   return out;
 }
 
@@ -435,8 +548,7 @@ napi_value JsGemm(napi_env env, napi_callback_info info) {
     Scale(C, m * n, beta);
     return Undefined(env);
   }
-  int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n);
-  g_blas.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, A, lda, B, ldb, beta, C, static_cast<int>(n));
+  TiledGemm(ta, tb, m, n, k, alpha, A, B, beta, C);
   return Undefined(env);
 }
 
@@ -708,8 +820,9 @@ napi_value JsAverageInto(napi_env env, napi_callback_info info) {
 
 // gemmFloor(dims Float64Array [in, h1, ..., out], batch, train, iterations): seconds that the
 // exact GEMM sequence of one step (train: forward, weight gradients, input gradients of every
-// layer but the first; else forward only) takes `iterations` times in a C loop. The floor of
-// bench:nnet: what the BLAS alone costs, with no other work.
+// layer but the first; else forward only) takes `iterations` times in a C loop, as whole BLAS
+// calls with the BLAS's own threading (not tiled). The floor of bench:nnet: what the BLAS alone
+// costs, with no other work.
 napi_value JsGemmFloor(napi_env env, napi_callback_info info) {
   Args a(env, info);
   const size_t nd = a.Length(0);
@@ -729,6 +842,9 @@ napi_value JsGemmFloor(napi_env env, napi_callback_info info) {
     act[l].assign(batch * static_cast<int64_t>(dims[l]), 0.5f);
     dact[l].assign(batch * static_cast<int64_t>(dims[l]), 0.01f);
   }
+  // The BLAS's own best, not our tiling: whole GEMMs with OpenBLAS threading at the calling
+  // thread's compute threads (restored to 1 afterwards; the floor runs alone).
+  if (g_blas.set_threads) g_blas.set_threads(t_pool.threads());
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t it = 0; it < iters; it++) {
     for (int l = 0; l < layers; l++) {
@@ -743,6 +859,7 @@ napi_value JsGemmFloor(napi_env env, napi_callback_info info) {
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (g_blas.set_threads) g_blas.set_threads(1);
   napi_value out;
   napi_create_double(env, secs, &out);
   return out;

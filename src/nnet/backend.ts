@@ -44,7 +44,7 @@ export interface BackendOptions {
   /** Do not print the choice. Default false. */
   quiet?: boolean;
   /**
-   * BLAS threads of the native engine (process-wide). Default: `defaultComputeThreads()`, which
+   * Compute threads of the native engine's GEMMs on this thread. Default: `defaultComputeThreads()`, which
    * is the number of cores, or what a worker pool set for its workers (cores / workers).
    */
   threads?: number;
@@ -53,7 +53,7 @@ export interface BackendOptions {
 let defaultThreads: number | null = null;
 
 /**
- * The native engine's BLAS threads when initBackend is not told: the cores, unless a worker pool
+ * The native engine's compute threads when initBackend is not told: the cores, unless a worker pool
  * set fewer for its workers (K models at once on C cores: max(1, floor(C / K)) each), so the
  * cores are never oversubscribed.
  */
@@ -278,7 +278,7 @@ function describeNative(skipped: { name: BackendName; reason: string }[]): Backe
   let description =
     `native (${b.library || 'CBLAS'} ${b.path}` +
     (b.corename ? `, kernel ${b.corename}` : '') +
-    `, ${b.threads < 0 ? 'unknown' : b.threads} BLAS thread${b.threads === 1 ? '' : 's'}, elementwise ${b.kernelIsa})`;
+    `, ${b.threads < 0 ? 'unknown' : b.threads} compute thread${b.threads === 1 ? '' : 's'}, elementwise ${b.kernelIsa})`;
   if (skipped.length) description += '; not used: ' + skipped.map((k) => `${k.name} (${k.reason})`).join(', ');
   return {
     name: 'native',

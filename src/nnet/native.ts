@@ -5,7 +5,8 @@
  *
  * The BLAS is opened at run time (dlopen), so the addon builds with a C++ compiler alone; the
  * first of libopenblas.so.0 / libopenblas.so that opens wins, or the CBLAS library named by
- * AM_DISTILL_BLAS. Its thread count is process-wide (OpenBLAS): see `setNativeThreads`.
+ * AM_DISTILL_BLAS. The BLAS runs single-threaded; the addon shares fixed tiles of each GEMM among
+ * the calling thread's compute threads (`setNativeThreads`), so the bits do not depend on them.
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
@@ -89,7 +90,7 @@ export interface NativeBlasInfo {
   library: string;
   /** OpenBLAS's kernel for this CPU (e.g. 'Cooperlake'), '' when unknown. */
   corename: string;
-  /** BLAS threads now in effect (-1 when the library cannot say). */
+  /** Compute threads of this thread's GEMMs now in effect (-1 when unknown). */
   threads: number;
   /** The instruction set of the engine's own elementwise kernels. */
   kernelIsa: string;
@@ -163,7 +164,8 @@ function firstLine(s: string): string {
 }
 
 /**
- * Set the BLAS thread count (process-wide in OpenBLAS: every worker thread shares it). The caller
+ * Set the compute threads of this JavaScript thread's GEMMs (each main or worker thread has its
+ * own; results do not depend on the count, only speed does). The caller
  * decides it from how many models compute at once, so the cores are never oversubscribed: one
  * model alone gets the cores, K concurrent workers one thread each.
  */

@@ -53,7 +53,7 @@ export interface PoolOptions {
   logger?: Logger;
   /** Names of the jobs in logs and errors. Default 'job <i>'. */
   labels?: string[];
-  /** BLAS threads of each worker. Default: the cores / the workers computing at once. */
+  /** Compute threads of each worker. Default: the cores / the workers computing at once. */
   computeThreads?: number;
 }
 

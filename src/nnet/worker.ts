@@ -15,7 +15,7 @@ interface WorkerInput {
   job: AnyTrainJob;
   label: string;
   logLevel: LogLevel;
-  /** BLAS threads for this worker's model (cores / concurrent workers). */
+  /** Compute threads for this worker's model (cores / concurrent workers). */
   computeThreads?: number;
 }
 

@@ -98,9 +98,9 @@ export function workerCount(maxWorkers: number, jobs: number): number {
 
 /**
  * Train a stage's nets, or one shard's block of them: in worker threads when more than one, with
- * the BLAS threads the whole stage would give each net (the cores / the stage's concurrent
- * workers), on the main thread too. The native engine's results depend on its BLAS thread count,
- * so this is what makes a shard's nets the unsharded run's bytes.
+ * the compute threads the whole stage would give each net (the cores / the stage's concurrent
+ * workers), on the main thread too, so a shard uses the cores as the stage would. (The results do
+ * not depend on the thread count: the native engine tiles its GEMMs, docs/compute.md.)
  */
 export async function runNetJobs(
   jobs: TrainJobArgs[],

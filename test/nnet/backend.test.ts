@@ -34,7 +34,9 @@ describe('backend ladder', () => {
       expect(info.threads).toBe(2);
       expect(info.blas?.path).toMatch(/blas/);
       expect(info.skipped.map((s) => s.name)).toEqual(['tfjs-node-gpu']);
-      expect(logger.lines.join('')).toMatch(/nnet backend: native \(OpenBLAS [\d.]+ \S+, kernel \w+, 2 BLAS threads/);
+      expect(logger.lines.join('')).toMatch(
+        /nnet backend: native \(OpenBLAS [\d.]+ \S+, kernel \w+, 2 compute threads/,
+      );
     },
   );
 

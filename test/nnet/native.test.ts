@@ -446,7 +446,7 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
     });
   });
 
-  it('gives the same bytes for the same config, seed and BLAS thread count, and the same weights to float rounding with another thread count', async () => {
+  it('gives the same bytes for the same config and seed whatever the thread count (tiled GEMMs)', async () => {
     const again = tempDir();
     setDefaultComputeThreads(2);
     try {
@@ -456,16 +456,15 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
     }
     for (const f of ['weights.bin', 'model.json'])
       expect(readFileSync(join(again, 'final', f)).equals(readFileSync(join(dirN, 'final', f))), f).toBe(true);
-    // A model large enough for OpenBLAS to split its GEMMs over threads: two runs with 2 threads
-    // give the same bytes. Across thread counts the bits depend on the OpenBLAS kernel and the
-    // shape (scripts/blas-thread-bits.ts: Cooperlake differs for k = 440 only, Haswell with
-    // OPENBLAS_L2_SIZE for every shape), so there the weights must agree to float rounding only.
-    const big = { hiddenUnits: 256, batchSize: 256, maxEpochs: 1 };
-    const [one, two, twoAgain] = [tempDir(), tempDir(), tempDir()];
+    // A model whose GEMMs span several 256 x 256 tiles: 1, 2 and 3 compute threads give the same
+    // bytes, because each tile is one single-threaded BLAS call whatever thread runs it (OpenBLAS's
+    // own threading changed the bits with the thread count: scripts/blas-thread-bits.ts).
+    const big = { hiddenUnits: 600, batchSize: 512, maxEpochs: 1 };
+    const [one, two, three] = [tempDir(), tempDir(), tempDir()];
     for (const [dir, threads] of [
       [one, 1],
       [two, 2],
-      [twoAgain, 2],
+      [three, 3],
     ] as const) {
       setDefaultComputeThreads(threads);
       try {
@@ -475,13 +474,8 @@ describe.skipIf(!status.ok)('training on the native engine (needs the native eng
       }
     }
     const weights = (dir: string) => readFileSync(join(dir, 'final', 'weights.bin'));
-    expect(weights(two).equals(weights(twoAgain))).toBe(true);
-    const a = new Float32Array(new Uint8Array(weights(one)).buffer),
-      b = new Float32Array(new Uint8Array(weights(two)).buffer);
-    expect(a.length).toBe(b.length);
-    let worst = 0;
-    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    expect(worst).toBeLessThan(1e-4);
+    expect(weights(one).equals(weights(two)), '1 vs 2 threads').toBe(true);
+    expect(weights(one).equals(weights(three)), '1 vs 3 threads').toBe(true);
   });
 
   it('saves TF.js models that load and run on both engines with the same logits', async () => {
@@ -580,7 +574,7 @@ describe('choosing the engine (child processes)', () => {
       const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
       expect(j.name).toBe('native');
       expect(j.description).toMatch(
-        /^native \(OpenBLAS [\d.]+ \S+libopenblas\S*\.so[\d.]*, kernel \w+, \d+ BLAS threads?, elementwise \w+\)/,
+        /^native \(OpenBLAS [\d.]+ \S+libopenblas\S*\.so[\d.]*, kernel \w+, \d+ compute threads?, elementwise \w+\)/,
       );
     },
   );
