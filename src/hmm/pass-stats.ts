@@ -55,14 +55,23 @@ export function unpackAccs(p: ReturnType<typeof packAccs>): DiagGmmAccs[] {
   });
 }
 
+/**
+ * Zero the statistics of the components a block touched. A component is touched exactly when its
+ * occupancy is not 0 (every E-step adds a positive weight), so the others are zero already.
+ */
 function clearAccs(accs: readonly DiagGmmAccs[]): void {
   for (const a of accs) {
-    a.occ.fill(0);
-    a.sumX.fill(0);
-    a.sumX2.fill(0);
+    const d = a.dim;
+    for (let c = 0; c < a.numComponents; c++) {
+      if (a.occ[c] === 0) continue;
+      a.occ[c] = 0;
+      a.sumX.fill(0, c * d, (c + 1) * d);
+      a.sumX2.fill(0, c * d, (c + 1) * d);
+    }
   }
 }
 
+/** into += from, pdf by pdf; a component without occupancy in `from` adds nothing (its sums are zero). */
 function addAccs(into: DiagGmmAccs[], from: readonly DiagGmmAccs[]): void {
   if (into.length !== from.length)
     throw new NumericError('GMM statistics of another model', {
@@ -70,12 +79,22 @@ function addAccs(into: DiagGmmAccs[], from: readonly DiagGmmAccs[]): void {
       found: String(from.length),
     });
   into.forEach((a, i) => {
-    if (a.numComponents !== from[i].numComponents || a.dim !== from[i].dim)
+    const b = from[i];
+    if (a.numComponents !== b.numComponents || a.dim !== b.dim)
       throw new NumericError(`GMM statistics of pdf ${i} of another shape`, {
         expected: `${a.numComponents} x ${a.dim}`,
-        found: `${from[i].numComponents} x ${from[i].dim}`,
+        found: `${b.numComponents} x ${b.dim}`,
       });
-    a.add(from[i]);
+    const d = a.dim;
+    for (let c = 0; c < a.numComponents; c++) {
+      const n = b.occ[c];
+      if (n === 0) continue;
+      a.occ[c] += n;
+      for (let j = c * d, e = j + d; j < e; j++) {
+        a.sumX[j] += b.sumX[j];
+        a.sumX2[j] += b.sumX2[j];
+      }
+    }
   });
 }
 

@@ -225,5 +225,9 @@ describe('am-distill jobs', () => {
         '2',
       ]),
     ).toBe(2);
+    // --pass names a pass's shard or merge, never a job of its own.
+    expect(await main(['node', 'am-distill', 'job', join(ROOT, 'pipelines/demo.yaml'), 'align', '--pass', '3'])).toBe(
+      2,
+    );
   });
 });
