@@ -23,6 +23,7 @@ import {
   type GmmHmmModel,
   type IterationReport,
   type PassInfo,
+  type Schedule,
   type StageSpec,
   type TrainingUtterance,
   type UtteranceSource,
@@ -93,17 +94,14 @@ export function monophoneSpec(opts: MonophoneTrainOptions = {}): StageSpec {
     label: opts.label ?? 'mono',
     kind: 'mono',
     topology: opts.topology,
-    schedule: {
-      numIters: opts.numIters ?? 40,
-      realignIters: opts.realignIters ?? KALDI_MONO_REALIGN,
-      maxIterInc: opts.maxIterInc ?? 30,
-      totalGaussians: opts.totalGaussians ?? 1000,
-      align: { beam: 6, retryBeam: 24, ...opts.align },
-      gmmUpdate: opts.gmmUpdate ?? {},
-      mixUp: { power: 0.25, ...opts.mixUp },
-      transitionUpdate: opts.transitionUpdate ?? {},
-      seed: opts.seed ?? 0,
-    },
+    schedule: schedule(opts, {
+      numIters: 40,
+      realignIters: KALDI_MONO_REALIGN,
+      maxIterInc: 30,
+      totalGaussians: 1000,
+      beams: { beam: 6, retryBeam: 24 },
+      power: 0.25,
+    }),
   };
 }
 
@@ -121,17 +119,35 @@ export function triphoneSpec(opts: TriphoneTrainOptions = {}): StageSpec {
     kind: 'tri',
     tree: opts.tree,
     questions: opts.questions ?? 'cluster',
-    schedule: {
-      numIters: opts.numIters ?? 35,
-      realignIters: opts.realignIters ?? [10, 20, 30],
-      maxIterInc: opts.maxIterInc ?? 25,
-      totalGaussians: opts.totalGaussians ?? 10000,
-      align: { beam: 10, retryBeam: 40, ...opts.align },
-      gmmUpdate: opts.gmmUpdate ?? {},
-      mixUp: { power: 0.2, ...opts.mixUp },
-      transitionUpdate: opts.transitionUpdate ?? {},
-      seed: opts.seed ?? 0,
-    },
+    schedule: schedule(opts, {
+      numIters: 35,
+      realignIters: [10, 20, 30],
+      maxIterInc: 25,
+      totalGaussians: 10000,
+      beams: { beam: 10, retryBeam: 40 },
+      power: 0.2,
+    }),
+  };
+}
+
+/** A stage's schedule: the options over the script's defaults. */
+function schedule(
+  opts: CommonTrainOptions,
+  d: Pick<Schedule, 'numIters' | 'realignIters' | 'maxIterInc' | 'totalGaussians'> & {
+    beams: AlignOptions;
+    power: number;
+  },
+): Schedule {
+  return {
+    numIters: opts.numIters ?? d.numIters,
+    realignIters: opts.realignIters ?? d.realignIters,
+    maxIterInc: opts.maxIterInc ?? d.maxIterInc,
+    totalGaussians: opts.totalGaussians ?? d.totalGaussians,
+    align: { ...d.beams, ...opts.align },
+    gmmUpdate: opts.gmmUpdate ?? {},
+    mixUp: { power: d.power, ...opts.mixUp },
+    transitionUpdate: opts.transitionUpdate ?? {},
+    seed: opts.seed ?? 0,
   };
 }
 

@@ -101,20 +101,16 @@ function unpackTransform(p: {
 
 /** The trainer's state, packable. */
 export function packTrainerState(trainer: GmmTrainer): unknown {
-  const s = trainer.state;
+  const { model, transform, alignmentModel, ...rest } = trainer.state;
   const topology = trainer.specs.find((x) => x.kind === 'mono')?.topology ?? {};
   return {
     format: TRAINER_STATE_FORMAT,
     version: 1,
     passes: trainer.passes.length,
-    next: s.next,
-    model: s.model ? packModel(s.model, topology) : null,
-    modelLabel: s.modelLabel,
-    transform: s.transform ? packTransform(s.transform) : null,
-    alignmentModel: s.alignmentModel ? packModel(s.alignmentModel, topology) : null,
-    stage: s.stage,
-    done: s.done,
-    source: s.source,
+    ...rest,
+    model: model ? packModel(model, topology) : null,
+    transform: transform ? packTransform(transform) : null,
+    alignmentModel: alignmentModel ? packModel(alignmentModel, topology) : null,
   };
 }
 
@@ -127,17 +123,13 @@ export function restoreTrainerState(trainer: GmmTrainer, value: unknown, file: s
       expected: `${TRAINER_STATE_FORMAT} version 1 of ${trainer.passes.length} passes`,
       found: `${String(p?.format)} ${String(p?.version)} of ${String(p?.passes)} passes`,
     });
-  const state: TrainerState = {
-    next: p.next,
-    model: p.model ? unpackModel(p.model, file) : null,
-    modelLabel: p.modelLabel,
-    transform: p.transform ? unpackTransform(p.transform) : null,
-    alignmentModel: p.alignmentModel ? unpackModel(p.alignmentModel, file) : null,
-    stage: p.stage,
-    done: p.done,
-    source: p.source,
+  const { format: _format, version: _version, passes: _passes, model, transform, alignmentModel, ...rest } = p;
+  trainer.state = {
+    ...(rest as unknown as Omit<TrainerState, 'model' | 'transform' | 'alignmentModel'>),
+    model: model ? unpackModel(model, file) : null,
+    transform: transform ? unpackTransform(transform) : null,
+    alignmentModel: alignmentModel ? unpackModel(alignmentModel, file) : null,
   };
-  trainer.state = state;
 }
 
 /** Blocks' alignments (and who may realign, who failed), in block order. */
