@@ -3,7 +3,8 @@
  * (VTLP copies in the training split) in the align variants the tiny recipe of
  * test/pipeline/shards-tiny.test.ts does not reach: tri3b (a shard aligns whole splits: its
  * speaker transforms need whole speakers), and VTLP copies realigned with reference-timing
- * constraints. The same bytes, stage.json aside.
+ * constraints; the GMM training runs as pass jobs in both (tri3b: its LDA, MLLT, fMLLR and
+ * speaker-independent passes too). The same bytes, stage.json aside.
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
