@@ -11,9 +11,10 @@
  * hash of that merge and of the earlier shard directory it reads (align: its blocks' alignments).
  * A job is skipped when its record is current and its files intact; the merge removes the shard
  * files it consumed (align: the statistics, as Kaldi removes its accumulators after gmm-est), and a
- * shard whose merge is current counts as done without them. The merge refuses, naming the file and
- * the command to rerun, a missing shard, a shard whose record names another shard or pass or
- * whose blocks overlap another's, a stale one and a damaged one.
+ * shard whose merge is current counts as done without them (and needs nothing at all when no
+ * later pass reads its directory: a merge's output is the same for any number of shards). The
+ * merge refuses, naming the file and the command to rerun, a missing shard, a shard whose record
+ * names another shard or pass or whose blocks overlap another's, a stale one and a damaged one.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -137,11 +138,17 @@ export async function runPassShard(s: StageState, pass: number, shard: ShardSpec
   const commonHash = shardInputHash(s, pass, shard, merge.hash);
   const dir = passShardDir(s, pass, shard);
   const label = `${s.name} pass ${pass} (${names[pass]}) shard ${shardDirName(shard)}`;
+  const merged = (await recordedRerunReason(s, passMergeDir(s, pass), merge.hash)) === null;
+  // A pass whose merge is current needs its shards only for what later passes read from them
+  // (their merge does not depend on the number of shards: a rerun with another one reuses it).
+  if (merged && !names.some((_n, q) => q > pass && def.reads(s.options, q) === pass)) {
+    s.log.info(`skip ${label}: its pass's merge is current`);
+    return null;
+  }
   const r = readShardRecord(dir);
   let why = r ? staleness(s, r, commonHash) : 'no previous output';
   if (!why) {
     // Once its merge is written, the files the merge consumed are gone: the rest must be intact.
-    const merged = (await recordedRerunReason(s, passMergeDir(s, pass), merge.hash)) === null;
     const damage = await damagedOutput(
       dir,
       merged ? r!.outputCheck.filter((c) => !def.consumed(c.path)) : r!.outputCheck,

@@ -235,6 +235,23 @@ describe("a stage's passes as jobs", () => {
     expect(t.runs['pass-1-shard-0']).toBe(1);
   });
 
+  it('rerun with another number of shards: the current merges stay, the shards later passes read are made again', async () => {
+    const t = setup();
+    const failed = await t.execute(3, ['stages.acc.failPass=2', 'stages.acc.failShard=0']);
+    expect(t.statuses(failed)['acc.pass-002.merge-3']).toBe('blocked');
+    const again = await t.execute(2);
+    expect(executionError(again)).toBeNull();
+    const st = t.statuses(again);
+    // Pass 0's shards hold what the later passes read: made again for 2 shards; its merge is reused.
+    expect([st['acc.pass-000.shard-0-of-2'], st['acc.pass-000.merge-2']]).toEqual(['ran', 'up-to-date']);
+    // Pass 1's merge is current and nothing reads its shards: nothing to do.
+    expect([st['acc.pass-001.shard-1-of-2'], st['acc.pass-001.merge-2']]).toEqual(['up-to-date', 'up-to-date']);
+    expect(t.runs['pass-1-shard-1']).toBe(1);
+    expect(st['acc.pass-002.merge-2']).toBe('ran');
+    await runPipeline(t.recipe([], join(t.dir, 'whole')), { registry: t.reg, log: t.log });
+    expect(files(join(t.dir, 'exp', 'acc'))).toEqual(files(join(t.dir, 'whole', 'acc')));
+  });
+
   it('the merge of a pass refuses a missing, duplicated or stale shard, naming the file and the command', async () => {
     const t = setup();
     const r = t.recipe();
