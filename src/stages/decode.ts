@@ -93,7 +93,7 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { inferenceBatchSizeOption, locateConfigError } from './common.ts';
 import type { CorpusLmSummary } from './lm.ts';
 import type { Schema, SchemaFor } from './schema.ts';
-import { copyShardEntries, mergeListedJson, shardSlice, type ShardCoverage, type ShardResult } from './shards.ts';
+import { decodeSharding } from './decode-shards.ts';
 import type { StageContext, StageDefinition, StageResult } from './stage.ts';
 
 /** One split to decode. */
@@ -141,6 +141,11 @@ export interface DecodeCorpusOptions {
   splits: DecodeSplitInput[];
   /** Fixed LM weight and penalty of named systems without a tuning split (others: search.lmWeight / wordInsertionPenalty). */
   systemWeights?: Record<string, { lmWeight: number; wordInsertionPenalty: number }>;
+  /**
+   * Weights chosen elsewhere, by system: the tuning of a shard job before (./decode-shards.ts),
+   * recorded as they were chosen (weightsFrom, tuning). Before systemWeights and the search's.
+   */
+  tuned?: Record<string, Pick<SystemSummary, 'lmWeight' | 'wordInsertionPenalty' | 'weightsFrom' | 'tuning'>>;
   /** Output directory (the caller makes it atomic). */
   outDir: string;
   search?: Partial<DecodeSearchOptions>;
@@ -743,10 +748,13 @@ export async function decodeCorpus(opts: DecodeCorpusOptions): Promise<DecodeCor
         name: s.name,
         models: opts.systems[i].models.map(rel),
         kind: s.models.length > 1 ? 'ensemble' : 'single',
-        lmWeight: opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight,
-        wordInsertionPenalty: opts.systemWeights?.[s.name]?.wordInsertionPenalty ?? search.wordInsertionPenalty,
-        weightsFrom: 'fixed',
-        tuning: null,
+        lmWeight: opts.tuned?.[s.name]?.lmWeight ?? opts.systemWeights?.[s.name]?.lmWeight ?? search.lmWeight,
+        wordInsertionPenalty:
+          opts.tuned?.[s.name]?.wordInsertionPenalty ??
+          opts.systemWeights?.[s.name]?.wordInsertionPenalty ??
+          search.wordInsertionPenalty,
+        weightsFrom: opts.tuned?.[s.name]?.weightsFrom ?? 'fixed',
+        tuning: opts.tuned?.[s.name]?.tuning ?? null,
         priors: { source: 'alignments' },
         splits: {},
       })),
@@ -1093,63 +1101,98 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
       return options.lexicon ? [{ path: options.lexicon, mode: 'content' }] : [];
     },
 
-    async run(ctx): Promise<StageResult | ShardResult> {
-      const o = ctx.options;
-      const alignDir = ctx.inputDir('align');
-      const where: Where = (k) => ({ ...(ctx.recipe.locate?.(`stages.decode.${k}`) ?? {}) });
-      const grammars = await checkDecodedSplits(ctx, where);
-      const exp = await experimentModels({
-        train: modelStages.includes('train') ? ctx.inputDir('train') : null,
-        distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
+    async run(ctx): Promise<StageResult> {
+      const setup = await decodeSetup(ctx, modelStages);
+      // Only optional systems (the control) asked for, and absent: nothing to decode.
+      if (setup.systems.length === 0) return {};
+      const r = await setup.decode({
+        systems: setup.systems,
+        tune: setup.tune,
+        splits: setup.splits,
+        outDir: ctx.outDir,
       });
-      const allSystems = await locateConfigError(ctx.recipe, 'stages.decode', async () =>
-        selectSystems(exp, o.systems),
-      );
-      // A shard of the stage (src/stages/shards.ts) decodes its block of the systems only.
-      const mine = ctx.shard ? shardSlice(allSystems, ctx.shard, 'systems') : null;
-      const systems = mine?.items ?? allSystems;
-      if (systems.length === 0) return { coverage: mine ? [mine.coverage] : [] };
-      const splitInput = (split: string) => decodeSplitInput(ctx, split, grammars, where);
-      const trainAlign = join(alignDir, 'train.arrow');
-      const senoneInventoryId = existsSync(trainAlign)
-        ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId
-        : undefined;
-      const {
-        backend,
-        inferenceBatchSize,
-        systems: _wanted,
-        tuneSplit,
-        splits,
-        priors: _priorSource,
-        priorSplit: _priorSplit,
-        priorFrames: _priorFrames,
-        systemWeights,
-        lexicon,
-        ...search
-      } = o;
-      if (tuneSplit && systemWeights) {
-        throw new ConfigError('per-system weights and a tuning split exclude each other', {
-          ...where('systemWeights'),
-          keyPath: 'stages.decode.systemWeights',
-          expected: 'stages.decode.tuneSplit null with fixed per-system weights',
-          found: `tuneSplit ${tuneSplit}`,
-        });
-      }
-      const priors = await decodePriors(ctx, where);
-      const tune = tuneSplit ? await splitInput(tuneSplit) : null;
-      const inputs: DecodeSplitInput[] = [];
-      for (const split of splits) inputs.push(await splitInput(split));
-      const r = await locateConfigError(ctx.recipe, 'stages.decode', () =>
+      return decodeStageResult(r);
+    },
+  };
+  // Shards: with a tuning split, a pass whose shards tune blocks of the systems on it and a common
+  // job with the chosen weights; then (system, split) units (./decode-shards.ts).
+  stage.shards = decodeSharding((ctx) => decodeSetup(ctx, modelStages));
+  return stage;
+}
+
+/** Where a `stages.decode.<key>` option is in the recipe (file and line), for errors. */
+type Where = (k: string) => { file?: string; line?: number };
+
+/** What every decode of the stage shares: its systems, its splits' inputs and a decodeCorpus with the rest of its options. */
+export interface DecodeSetup {
+  systems: SystemSpec[];
+  /** The tuning split (null: fixed weights). */
+  tune: DecodeSplitInput | null;
+  /** The splits decoded with the chosen weights. */
+  splits: DecodeSplitInput[];
+  /** decodeCorpus with the stage's search, models, LM, priors and paths. */
+  decode(
+    part: Pick<DecodeCorpusOptions, 'systems' | 'tune' | 'splits' | 'outDir' | 'tuned'>,
+  ): Promise<DecodeCorpusResult>;
+}
+
+/** The stage's options and inputs checked and read: its systems, splits and decodeCorpus options. */
+async function decodeSetup(
+  ctx: StageContext<DecodeStageOptions>,
+  modelStages: readonly string[],
+): Promise<DecodeSetup> {
+  const o = ctx.options;
+  const alignDir = ctx.inputDir('align');
+  const where: Where = (k) => ({ ...(ctx.recipe.locate?.(`stages.decode.${k}`) ?? {}) });
+  const grammars = await checkDecodedSplits(ctx, where);
+  const exp = await experimentModels({
+    train: modelStages.includes('train') ? ctx.inputDir('train') : null,
+    distill: modelStages.includes('distill') ? ctx.inputDir('distill') : null,
+  });
+  const systems = await locateConfigError(ctx.recipe, 'stages.decode', async () => selectSystems(exp, o.systems));
+  const splitInput = (split: string) => decodeSplitInput(ctx, split, grammars, where);
+  const trainAlign = join(alignDir, 'train.arrow');
+  const senoneInventoryId = existsSync(trainAlign)
+    ? (await inventoryOf(alignDir, trainAlign)).senoneInventoryId
+    : undefined;
+  const {
+    backend,
+    inferenceBatchSize,
+    systems: _wanted,
+    tuneSplit,
+    splits: splitNames,
+    priors: _priorSource,
+    priorSplit: _priorSplit,
+    priorFrames: _priorFrames,
+    systemWeights,
+    lexicon,
+    ...search
+  } = o;
+  if (tuneSplit && systemWeights) {
+    throw new ConfigError('per-system weights and a tuning split exclude each other', {
+      ...where('systemWeights'),
+      keyPath: 'stages.decode.systemWeights',
+      expected: 'stages.decode.tuneSplit null with fixed per-system weights',
+      found: `tuneSplit ${tuneSplit}`,
+    });
+  }
+  const priors = await decodePriors(ctx, where);
+  const tune = tuneSplit ? await splitInput(tuneSplit) : null;
+  const splits: DecodeSplitInput[] = [];
+  for (const split of splitNames) splits.push(await splitInput(split));
+  return {
+    systems,
+    tune,
+    splits,
+    decode: (part) =>
+      locateConfigError(ctx.recipe, 'stages.decode', () =>
         decodeCorpus({
-          systems,
+          ...part,
           langDir: join(alignDir, 'lang'),
           hmmModel: join(alignDir, 'model.json'),
           lm: join(ctx.inputDir('lm'), 'lm.arpa'),
           lexicon: lexicon ?? null,
-          tune,
-          splits: inputs,
           systemWeights,
-          outDir: ctx.outDir,
           search,
           backend,
           inferenceBatchSize,
@@ -1160,33 +1203,9 @@ export function createDecodeStage(modelStages: readonly string[] = MODEL_STAGES)
           priors,
           lmCache: false,
         }),
-      );
-      return decodeStageResult(r, mine);
-    },
+      ),
   };
-  // Shards: blocks of the systems, each decoded (and tuned) on its own; the merge joins decode.json's
-  // systems and copies their directories (words.txt and refs/ are the same in every shard).
-  stage.shards = {
-    unit: 'systems',
-    run: async (ctx, shard) => (await stage.run({ ...ctx, shard })) as ShardResult,
-    async merge(ctx, shards) {
-      await mergeListedJson(shards, 'decode.json', 'systems', ctx.outDir);
-      await copyShardEntries(
-        shards.map((s) => s.dir),
-        ctx.outDir,
-        { skip: ['decode.json'], shared: ['words.txt', 'refs'] },
-      );
-      return {
-        counts: Object.assign({}, ...shards.map((s) => s.counts)),
-        details: { shards: shards.map((s) => s.details) },
-      };
-    },
-  };
-  return stage;
 }
-
-/** Where a `stages.decode.<key>` option is in the recipe (file and line), for errors. */
-type Where = (k: string) => { file?: string; line?: number };
 
 /**
  * The decoded splits (tuning and test) exist, are distinct, are not in the LM's training text,
@@ -1293,7 +1312,7 @@ async function decodePriors(ctx: StageContext<DecodeStageOptions>, where: Where)
 }
 
 /** stage.json's counts (systems, words, WER per system and split, decoded, no path, lexicon), skips and details. */
-function decodeStageResult(r: DecodeCorpusResult, mine: { coverage: ShardCoverage } | null): StageResult | ShardResult {
+export function decodeStageResult(r: DecodeCorpusResult): StageResult {
   const s = r.summary;
   const counts: Record<string, number> = { systems: s.systems.length, words: s.lexicon.words };
   let decoded = 0,
@@ -1343,7 +1362,6 @@ function decodeStageResult(r: DecodeCorpusResult, mine: { coverage: ShardCoverag
       },
       timing: r.timing,
     },
-    ...(mine ? { coverage: [mine.coverage] } : {}),
   };
 }
 

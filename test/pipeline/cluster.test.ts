@@ -120,9 +120,14 @@ describe('Slurm', () => {
     expect(needs('align-pass-000-merge')).toEqual(['align-pass-000-shards']);
     expect(needs('align-pass-001-shards')).toEqual(['align-pass-000-merge']);
     expect(needs('align-common')).toEqual(['align-pass-074-merge']);
-    // The demo (mono 40 and tri1 35 iterations): 75 passes, 2 groups each, beside the 19 of the other jobs.
-    expect(groups.filter((x) => x.pass !== undefined)).toHaveLength(150);
-    expect(groups).toHaveLength(169);
+    // decode tunes on dev in a pass (system blocks), then its (system, split) shards read the common job.
+    expect(needs('decode-pass-000-merge')).toEqual(['decode-pass-000-shards']);
+    expect(needs('decode-common')).toEqual(['decode-pass-000-merge']);
+    expect(needs('decode-shards')).toContain('decode-common');
+    // The demo (mono 40 and tri1 35 iterations): 75 passes and decode's tuning pass, 2 groups each,
+    // beside the 20 of the other jobs.
+    expect(groups.filter((x) => x.pass !== undefined)).toHaveLength(152);
+    expect(groups).toHaveLength(172);
     expect(readFileSync(join(out, 'last-job-id'), 'utf8').trim()).toBe(calls[calls.length - 1][0]);
   });
 
@@ -167,6 +172,11 @@ describe('Kubernetes', () => {
       / align --pass 3 --shard "\$\{JOB_COMPLETION_INDEX\}\/4"$/,
     );
     expect(pass.metadata.name).toBe('demo-align-pass-003-shards');
+    const tune = JSON.parse(files.get(fileOf(files, 'decode-pass-000-shards', 'yaml'))!);
+    expect(tune.spec).toMatchObject({ completionMode: 'Indexed', completions: 4 });
+    expect(tune.spec.template.spec.containers[0].command[2]).toMatch(
+      / decode --pass 0 --shard "\$\{JOB_COMPLETION_INDEX\}\/4"$/,
+    );
     // A broken manifest does not validate (the check can fail).
     const broken = JSON.parse(files.get(trainShards)!);
     broken.spec.completionMode = 'Sharded';

@@ -2,7 +2,8 @@
  * Issue 33's acceptance on the tiny recipe (the demo shrunk, every stage to the report): the job
  * graph run by the local executor in worker processes with one shard and with four gives the same
  * bytes in every output, stage.json aside, and the report's stage wall times aside; with four, the
- * align stage's GMM training runs as shard jobs too (per pass: 4 shards and a merge).
+ * align stage's GMM training runs as shard jobs too (per pass: 4 shards and a merge), and decode
+ * per system and split (a tuning pass of system blocks on dev, then the test split's units).
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -40,6 +41,8 @@ describe('the tiny recipe as a job graph', () => {
     expect(ids.filter((id) => id.startsWith('align.pass-'))).toHaveLength(14 * 5);
     expect(ids).toContain('align.pass-013.shard-3-of-4');
     expect(four.jobs.find((j) => j.id === 'align.pass-007.merge-4')!.status).toBe('ran');
+    for (const id of ['decode.pass-000.shard-3-of-4', 'decode.pass-000.merge-4', 'decode.common'])
+      expect(four.jobs.find((j) => j.id === id)!.status).toBe('ran');
 
     const a = experimentOutputs(join(tmp, 's1'));
     const b = experimentOutputs(join(tmp, 's4'));

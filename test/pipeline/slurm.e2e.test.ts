@@ -66,9 +66,10 @@ describe.skipIf(!SLURM)('the tiny recipe on a single-node Slurm', () => {
     const graph = JSON.parse(readFileSync(join(out, 'jobs.json'), 'utf8')) as JobGraph;
     const groups = jobGroups(graph);
     expect(ids.length).toBe(groups.length);
-    // align's GMM training: 14 passes (mono 8 iterations, tri1 6), each an array of 3 and a merge.
-    expect(groups.filter((g) => g.pass !== undefined)).toHaveLength(28);
-    expect(groups).toHaveLength(47);
+    // align's GMM training: 14 passes (mono 8 iterations, tri1 6), and decode's tuning pass, each an
+    // array of 3 and a merge.
+    expect(groups.filter((g) => g.pass !== undefined)).toHaveLength(30);
+    expect(groups).toHaveLength(50);
 
     // Wait for the queue to drain (a failed job cancels what depends on it: kill_invalid_depend).
     for (;;) {
@@ -82,9 +83,9 @@ describe.skipIf(!SLURM)('the tiny recipe on a single-node Slurm', () => {
       .trim()
       .split('\n')
       .filter((l) => l.includes(' demo-'));
-    // One line per job of the graph: 12 single jobs, 7 arrays of 3 tasks, 14 passes' arrays of 3 and merges.
+    // One line per job of the graph: 13 single jobs, 7 arrays of 3 tasks, 15 passes' arrays of 3 and merges.
     const jobs = graph.jobs;
-    expect(jobs).toHaveLength(89);
+    expect(jobs).toHaveLength(94);
     expect(states).toHaveLength(jobs.length);
     const notDone = states.filter((l) => !l.endsWith(' COMPLETED'));
     if (notDone.length) {
