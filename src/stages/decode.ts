@@ -26,7 +26,8 @@
  *   timing.json                      decoding speed (only with writeTiming; the stage records it in
  *                                    stage.json so that the other files are byte-identical per run)
  *
- * Its run function is `decodeCorpus`, which the CLI calls too.
+ * Its run function is `decodeCorpus`, which the CLI calls too. In shards (`--shards N`, cluster
+ * jobs) it tunes per system in a pass and decodes per (system, split): ./decode-shards.ts.
  *
  * Recipe:
  *   stages:
