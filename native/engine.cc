@@ -126,7 +126,8 @@ class TilePool {
     n = std::max(1, n);
     if (n == threads()) return;
     Stop();
-    for (int i = 1; i < n; i++) workers_.emplace_back([this] { Work(); });
+    // A new helper has seen every task so far: it must not take the last one for a new one.
+    for (int i = 1; i < n; i++) workers_.emplace_back([this, seen = generation_] { Work(seen); });
   }
   void Run(int64_t count, const std::function<void(int64_t)>& f) {
     if (workers_.empty() || count <= 1) {
@@ -152,8 +153,7 @@ class TilePool {
   void Drain(const std::function<void(int64_t)>& f, int64_t count) {
     for (int64_t i = next_.fetch_add(1); i < count; i = next_.fetch_add(1)) f(i);
   }
-  void Work() {
-    uint64_t seen = 0;
+  void Work(uint64_t seen) {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       start_.wait(lock, [&] { return stop_ || generation_ != seen; });
