@@ -148,22 +148,22 @@ export function scoreWordBoundaries(
     words += u.reference.length;
     skips.done++;
   }
+  const sortedMedian = (s: Float64Array) => {
+    const m = s.length;
+    return m === 0 ? NaN : m % 2 === 1 ? s[(m - 1) / 2] : (s[m / 2 - 1] + s[m / 2]) / 2;
+  };
+  const median = (v: number[]) => sortedMedian(Float64Array.from(v).sort());
   const sorted = Float64Array.from(errors).sort();
   const q = (p: number) =>
     sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
   const n = errors.length;
-  const median = (v: number[]) => {
-    const s = Float64Array.from(v).sort();
-    const m = s.length;
-    return m === 0 ? NaN : m % 2 === 1 ? s[(m - 1) / 2] : (s[m / 2 - 1] + s[m / 2]) / 2;
-  };
   return {
     utterances,
     words,
     boundaries: n,
     within: withinTolerances(errors, tols),
     meanAbsErrorSec: n > 0 ? errors.reduce((a, b) => a + b, 0) / n : NaN,
-    medianAbsErrorSec: median(errors),
+    medianAbsErrorSec: sortedMedian(sorted),
     p90AbsErrorSec: q(0.9),
     startsWithin: withinTolerances(startErrors, tols),
     endsWithin: withinTolerances(
