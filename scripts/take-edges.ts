@@ -40,7 +40,9 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
-console.log('| speaker | takes | floor (dB) | margin (dB) | lead median / p75 (ms) | trail median / p75 / p90 (ms) | trail > 50 ms |');
+console.log(
+  '| speaker | takes | floor (dB) | margin (dB) | lead median / p75 (ms) | trail median / p75 / p90 (ms) | trail > 50 ms |',
+);
 console.log('|---|---:|---:|---:|---|---|---:|');
 for (const [speaker, takes] of [...bySpeaker].sort((a, b) => a[0].localeCompare(b[0]))) {
   const all: number[] = [];
