@@ -36,6 +36,7 @@ import {
   type StageConfig,
   type StageDef,
   type StageInputs,
+  type StageJobs,
 } from './runner.ts';
 
 export const SHARD_RECORD_FORMAT = 'am-distill.shard';
@@ -185,6 +186,30 @@ export function readShardRecord(dir: string): ShardRecord | null {
 }
 
 const isShardRecord = (rel: string): boolean => rel === SHARD_RECORD;
+
+/**
+ * The jobs recorded under a stage's shard root (its shards, common job, and every pass's shards
+ * and merge): how many, and their run times summed, for the merged stage's record.
+ */
+export async function recordedJobs(root: string): Promise<StageJobs> {
+  let count = 0;
+  let seconds = 0;
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (!e.isDirectory()) continue;
+      const sub = join(dir, e.name);
+      const r = readShardRecord(sub);
+      if (r) {
+        count++;
+        seconds += r.durationSec;
+      }
+      await walk(sub);
+    }
+  };
+  await walk(root);
+  return { count, seconds: Math.round(seconds * 1000) / 1000 };
+}
 
 /** The rerun command of a job, for messages. */
 export function rerunHint(s: StageState, spec: JobSpec): string {
@@ -469,8 +494,17 @@ async function mergeShards(s: StageState, count: number): Promise<void> {
     commonHash: () => common.hash,
     spec: (index) => ({ stage: s.name, kind: 'shard', shard: { index, count } }),
   });
-  await runStage(s.recipe, s.def, s.name, s.options, s.cfg, s.inputs, s.log, (ctx) =>
-    s.def.shards!.merge({ ...ctx, commonDir: common.dir }, shards),
+  const jobs = await recordedJobs(shardsRoot(s.recipe.expDir, s.name));
+  await runStage(
+    s.recipe,
+    s.def,
+    s.name,
+    s.options,
+    s.cfg,
+    s.inputs,
+    s.log,
+    (ctx) => s.def.shards!.merge({ ...ctx, commonDir: common.dir }, shards),
+    jobs,
   );
   await fsp.rm(shardsRoot(s.recipe.expDir, s.name), { recursive: true, force: true });
 }

@@ -60,6 +60,17 @@ export interface StageRecord {
   counts: Record<string, number>;
   skipped: SkipSummary;
   details?: Record<string, unknown>;
+  /**
+   * A stage made by shard jobs (`am-distill job`): how many jobs wrote the shards, passes and
+   * common part it merged, and their seconds summed. `durationSec` is then the merge's own time.
+   */
+  jobs?: StageJobs;
+}
+
+/** The shard jobs behind a merged stage: their number and their run times summed (seconds). */
+export interface StageJobs {
+  count: number;
+  seconds: number;
 }
 
 export type StageStatus = 'ran' | 'up-to-date' | 'before-from-stage' | 'after-to-stage';
@@ -377,6 +388,7 @@ export async function runStage(
   inputs: StageInputs,
   log: Logger,
   run?: StageDef['run'],
+  jobs?: StageJobs,
 ): Promise<StageRecord> {
   const dir = join(recipe.expDir, name);
   const { sections, netSeed, configHash } = cfg;
@@ -426,6 +438,7 @@ export async function runStage(
       counts: result.counts ?? {},
       skipped: result.skipped ?? { done: 0, skipped: 0, reasons: [] },
       ...(result.details ? { details: result.details } : {}),
+      ...(jobs ? { jobs } : {}),
     };
     await writeJsonAtomic(join(tmp, STAGE_RECORD), rec);
     return rec;

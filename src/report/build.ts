@@ -557,6 +557,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions = {}): Repor
     frequentErrors: frequentErrors(input),
     worstUtterances: worstUtterances(input, ids, o.worstOf, o.maxWorstUtterances),
     stages,
+    ...(input.stageJobs ? { stageJobs: { ...input.stageJobs } } : {}),
     totalSec,
     environment: input.environment,
   };

@@ -48,6 +48,7 @@ import {
   type ReportInput,
   type SoftTargetInfo,
   type SplitInfo,
+  type StageJobsInfo,
   type SystemInput,
   type TemperaturePoint,
   type UtteranceCountsInput,
@@ -361,7 +362,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
   const { systems, baseline, members, student, control, baseSidecar } = systemsOf(dirs, files, wer);
   const softTargets = softTargetsOf(targets, student);
   const temperatureSweep = temperatureSweepOf(evalFile, targets, wer, control);
-  const { stages, configHashes } = stageRecords(dirs.expDir, opts.stageNames ?? []);
+  const { stages, stageJobs, configHashes } = stageRecords(dirs.expDir, opts.stageNames ?? []);
 
   const corpus: CorpusInfo = {
     name: opts.corpusName ?? recipe?.name ?? 'experiment',
@@ -414,6 +415,7 @@ export function reportInputFromExperiment(dirs: ExperimentDirs, opts: Experiment
     frameAccuracyGain,
     ...(fidelity.length ? { fidelity } : {}),
     stages,
+    ...(Object.keys(stageJobs).length ? { stageJobs } : {}),
     environment: {
       backend: baseSidecar.training?.backend ?? 'unknown',
       versions: versions(),
@@ -590,23 +592,29 @@ function temperatureSweepOf(
     .sort((a, b) => a.T - b.T);
 }
 
-/** Durations and config hashes of the named stages' stage.json records (stages without one are left out). */
+/**
+ * Durations, shard jobs and config hashes of the named stages' stage.json records (stages without
+ * one are left out; stageJobs only for stages merged from shard jobs).
+ */
 function stageRecords(
   expDir: string,
   stageNames: readonly string[],
-): { stages: Record<string, number>; configHashes: Record<string, string> } {
+): { stages: Record<string, number>; stageJobs: Record<string, StageJobsInfo>; configHashes: Record<string, string> } {
   const stages: Record<string, number> = {};
+  const stageJobs: Record<string, StageJobsInfo> = {};
   const configHashes: Record<string, string> = {};
   for (const name of stageNames) {
-    const rec = readOptionalJson<{ durationSec?: number; configHash?: string }>(
+    const rec = readOptionalJson<{ durationSec?: number; configHash?: string; jobs?: Partial<StageJobsInfo> }>(
       join(expDir, name, 'stage.json'),
       null,
       `${name} stage record`,
     );
     if (rec && typeof rec.durationSec === 'number') stages[name] = rec.durationSec;
+    if (rec?.jobs && typeof rec.jobs.count === 'number' && typeof rec.jobs.seconds === 'number')
+      stageJobs[name] = { count: rec.jobs.count, seconds: rec.jobs.seconds };
     if (rec?.configHash) configHashes[name] = rec.configHash;
   }
-  return { stages, configHashes };
+  return { stages, stageJobs, configHashes };
 }
 
 /** Fidelity to the ensemble of the baseline and the student per split (eval runs made before it was measured have none). */

@@ -31,6 +31,7 @@ import {
   softTargetTable,
   speakerTable,
   stageTable,
+  STAGE_JOBS_NOTE,
   summarySentences,
   sweepTable,
   systemsTable,
@@ -106,7 +107,16 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
     ...errorAnalysisSections(r, figs),
   ];
   const tt = stageTable(r);
-  if (tt) parts.push(section('stages', 'Time per stage', htmlTable(tt), figures(figs, ['stage-times'])));
+  if (tt)
+    parts.push(
+      section(
+        'stages',
+        'Time per stage',
+        htmlTable(tt),
+        ...(r.stageJobs && Object.keys(r.stageJobs).length ? [`<p>${escapeHtml(STAGE_JOBS_NOTE)}</p>`] : []),
+        figures(figs, ['stage-times']),
+      ),
+    );
   parts.push(section('environment', 'Environment', htmlTable(environmentTable(r))));
   return htmlPage(title, parts);
 }

@@ -26,6 +26,7 @@ import {
   softTargetTable,
   speakerTable,
   stageTable,
+  STAGE_JOBS_NOTE,
   summarySentences,
   sweepTable,
   systemsTable,
@@ -152,7 +153,13 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
   }
 
   const tt = stageTable(r);
-  if (tt) push('## Time per stage', markdownTable(tt), ...figureLinks(figures, ['stage-times']));
+  if (tt)
+    push(
+      '## Time per stage',
+      markdownTable(tt),
+      ...(r.stageJobs && Object.keys(r.stageJobs).length ? [STAGE_JOBS_NOTE] : []),
+      ...figureLinks(figures, ['stage-times']),
+    );
   push('## Environment', markdownTable(environmentTable(r)));
   return out.join('\n\n').trimEnd() + '\n';
 }

@@ -176,8 +176,10 @@ export interface ReportInput {
   systems: Record<string, SystemInput>;
   softTargets?: SoftTargetInfo | null;
   temperatureSweep?: TemperaturePoint[] | null;
-  /** Wall time per stage, seconds, in pipeline order. */
+  /** Wall time per stage, seconds, in pipeline order (a stage merged from shard jobs: the merge's). */
   stages: Record<string, number>;
+  /** The stages merged from shard jobs (`am-distill job`): their jobs' number and summed seconds. */
+  stageJobs?: Record<string, StageJobsInfo>;
   environment: EnvironmentInfo;
   /**
    * Evidence on the test frame-accuracy gain kept, from the eval stage: the bootstrap interval over
@@ -393,6 +395,14 @@ export interface ReportJson {
   frequentErrors?: { split: Split; systems: string[]; rows: FrequentErrorRow[] } | null;
   worstUtterances: { system: string; utterances: WorstUtterance[] } | null;
   stages: Record<string, number>;
+  /** As ReportInput.stageJobs. */
+  stageJobs?: Record<string, StageJobsInfo>;
   totalSec: number;
   environment: EnvironmentInfo;
+}
+
+/** The shard jobs behind a stage merged from them: how many, and their run times summed (seconds). */
+export interface StageJobsInfo {
+  count: number;
+  seconds: number;
 }

@@ -404,6 +404,16 @@ const LABEL_QUALITY_KEYS = [
   'silenceOutsidePauses',
 ];
 
+/** stageJobs: per stage of `stages`, the number of its shard jobs (>= 1) and their summed seconds (>= 0). */
+function checkStageJobs(c: Checker, v: unknown, stages: Obj): void {
+  const sj = c.obj(v, 'stageJobs', [], Object.keys(stages));
+  for (const [k, x] of Object.entries(sj)) {
+    const j = c.obj(x, `stageJobs.${k}`, ['count', 'seconds'], []);
+    c.int(j.count, `stageJobs.${k}.count`, 1);
+    c.num(j.seconds, `stageJobs.${k}.seconds`, 0, Infinity, 'seconds >= 0');
+  }
+}
+
 /** Check a parsed report input; returns it typed. Throws FormatError naming `file` and the key path. */
 export function validateReportInput(value: unknown, file?: string): ReportInput {
   const c = new Checker(file);
@@ -420,6 +430,7 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
       'utteranceCounts',
       'otherSplits',
       'labels',
+      'stageJobs',
     ],
   );
   if (o.reportOptions !== undefined) {
@@ -455,6 +466,7 @@ export function validateReportInput(value: unknown, file?: string): ReportInput 
     checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
+  if (o.stageJobs !== undefined) checkStageJobs(c, o.stageJobs, st);
   checkEnvironment(c, o.environment, 'environment');
   return value as ReportInput;
 }
@@ -513,6 +525,7 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
       'differences',
       'otherSplits',
       'labels',
+      'stageJobs',
     ],
   );
   if (o.format !== REPORT_FORMAT) c.fail('format', JSON.stringify(REPORT_FORMAT), o.format);
@@ -568,6 +581,7 @@ export function validateReportJson(value: unknown, file?: string): ReportJson {
     checkFrequentErrors(c, o.frequentErrors, 'frequentErrors', systems);
   const st = c.obj(o.stages, 'stages', [], Object.keys((o.stages as Obj) ?? {}));
   for (const k of Object.keys(st)) c.num(st[k], `stages.${k}`, 0, Infinity, 'seconds >= 0');
+  if (o.stageJobs !== undefined) checkStageJobs(c, o.stageJobs, st);
   checkEnvironment(c, o.environment, 'environment');
   return value as ReportJson;
 }

@@ -6,12 +6,13 @@
  * per system and split (a tuning pass of system blocks on dev, then the test split's units).
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runRecipeInShards } from '../../src/pipeline/run-shards.ts';
 import { executionError } from '../../src/pipeline/executor.ts';
 import { defaultRegistry } from '../../src/stages/index.ts';
+import type { ReportJson } from '../../src/report/types.ts';
 import { captureLogger } from '../helpers.ts';
 import { experimentOutputs, TINY_PIPELINE_SETS } from './tiny-experiment.ts';
 
@@ -43,6 +44,21 @@ describe('the tiny recipe as a job graph', () => {
     expect(four.jobs.find((j) => j.id === 'align.pass-007.merge-4')!.status).toBe('ran');
     for (const id of ['decode.pass-000.shard-3-of-4', 'decode.pass-000.merge-4', 'decode.common'])
       expect(four.jobs.find((j) => j.id === id)!.status).toBe('ran');
+
+    // The merged stages record their shard jobs (the merge's own time is the stage's), the report shows them.
+    const jobsOf = (dir: string) =>
+      (JSON.parse(readFileSync(join(dir, 'report', 'report.json'), 'utf8')) as ReportJson).stageJobs;
+    expect(jobsOf(join(tmp, 's1'))).toBeUndefined();
+    const merged = jobsOf(join(tmp, 's4'))!;
+    for (const stage of ['features', 'align', 'train', 'targets', 'distill', 'eval', 'decode']) {
+      const made = ids.filter((id) => id.startsWith(`${stage}.`) && id !== `${stage}.merge-4`);
+      expect(merged[stage].count, stage).toBe(made.length);
+      expect(merged[stage].seconds, stage).toBeGreaterThan(0);
+    }
+    expect(merged.prepare).toBeUndefined();
+    expect(readFileSync(join(tmp, 's4', 'report', 'report.md'), 'utf8')).toMatch(
+      /\| align \|[^\n]*\| 75 \| \d+\.\d \|/,
+    );
 
     const a = experimentOutputs(join(tmp, 's1'));
     const b = experimentOutputs(join(tmp, 's4'));

@@ -96,7 +96,7 @@ export const TINY_EXPERIMENT_ARROW_FILES: readonly string[] = [
 
 /**
  * Every output file of an experiment as base64 (stage records and dot entries such as the shards,
- * job logs and locks left out), with the report's stage wall times removed: what two runs of the
+ * job logs and locks left out), with the report's stage wall times and shard jobs removed: what two runs of the
  * same recipe must share byte for byte (test/pipeline/shards-tiny.test.ts, slurm.e2e.test.ts).
  */
 export function experimentOutputs(expDir: string): Map<string, string> {
@@ -104,6 +104,7 @@ export function experimentOutputs(expDir: string): Map<string, string> {
   for (const f of ['report/report.json', 'report/report-input.json']) {
     const j = JSON.parse(readFileSync(join(expDir, f), 'utf8'));
     delete j.stages;
+    delete j.stageJobs;
     delete j.totalSec;
     out.set(f, JSON.stringify(j));
   }

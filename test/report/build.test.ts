@@ -280,6 +280,20 @@ describe('buildReport', () => {
     expect(summarySentences(r3).join(' ')).not.toContain('top senone');
     expect(renderMarkdown(r3, [])).not.toContain('Fidelity');
   });
+  it('shows the shard jobs of a sharded run beside the stage times', () => {
+    const plain = renderMarkdown(buildReport(clone(input)), []);
+    expect(plain).not.toContain('Shard jobs');
+    const i2 = clone(input);
+    i2.stageJobs = { align: { count: 75, seconds: 123.4 }, decode: { count: 9, seconds: 30 } };
+    const r2 = validateReportJson(JSON.parse(JSON.stringify(buildReport(validateReportInput(i2)))));
+    expect(r2.stageJobs).toEqual(i2.stageJobs);
+    const md = renderMarkdown(r2, []);
+    expect(md).toContain('| Stage | Wall time | Seconds | Shard jobs | Job seconds |');
+    expect(md).toMatch(/\| align \|[^\n]*\| 210\.4 \| 75 \| 123\.4 \|/);
+    expect(md).toMatch(/\| train \|[^\n]*\| 402\.9 \| {2}\| {2}\|/);
+    expect(md).toMatch(/\| total \|[^\n]*\| 84 \| 153\.4 \|/);
+    expect(md).toContain('Job seconds sums');
+  });
   it('is deterministic', () => {
     expect(JSON.stringify(buildReport(clone(input), { seed: 3, bootstrapReplicates: 300 }))).toBe(JSON.stringify(r));
   });

@@ -174,6 +174,21 @@ describe('validateReportInput', () => {
     ).toMatch(/stages\.align.*seconds >= 0/);
     expect(
       errorOf((x) => {
+        x.stageJobs = { nosuch: { count: 3, seconds: 1 } };
+      }),
+    ).toMatch(/stageJobs.*nosuch/);
+    expect(
+      errorOf((x) => {
+        x.stageJobs = { align: { count: 0, seconds: 1 } };
+      }),
+    ).toMatch(/stageJobs\.align\.count/);
+    expect(
+      errorOf((x) => {
+        x.stageJobs = { align: { count: 2 } };
+      }),
+    ).toMatch(/stageJobs\.align\.seconds.*required/);
+    expect(
+      errorOf((x) => {
         x.temperatureSweep[1].T = 0;
       }),
     ).toMatch(/temperatureSweep\[1\]\.T.*temperature > 0/);
