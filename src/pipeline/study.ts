@@ -40,7 +40,7 @@ import { log as defaultLog, type Logger } from '../util/log.ts';
 import { loadRecipe, STUDY_KEYS, type LoadRecipeOptions, type Recipe, type StudySpec } from './recipe.ts';
 import { runPipeline, STAGE_RECORD, type RunOptions, type RunReport } from './runner.ts';
 import type { StageRegistry } from '../stages/stage.ts';
-import { writePool } from '../report/pool.ts';
+import { writePool, type PoolFoldChoice } from '../report/pool.ts';
 import { EVAL_JSON, readEvalFile } from '../formats/eval.ts';
 import { readDecodeSummary } from '../formats/decode.ts';
 import { readScoreSummary, SCORE_JSON } from '../formats/score.ts';
@@ -377,13 +377,37 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
   if (finals.length > 1) {
     for (const split of pooledSplits(finals[0])) {
       const out = join(base.expDir, 'pool', split);
-      await writePool(finals, out, { split, seed: base.seed, labels: runLabels(results) });
+      await writePool(finals, out, {
+        split,
+        seed: base.seed,
+        labels: runLabels(results),
+        choices: foldChoices(results, sel),
+      });
       pools[split] = out;
       log.info(`study ${base.name}: pooled ${finals.length} runs on ${split}: ${join(out, 'pool.md')}`);
     }
   }
   await writeStudy();
   return { recipe: file, expDir: base.expDir, folds: results, pools, reports };
+}
+
+/** What each fold chose on its inner dev speaker, for the pool (undefined without selection). */
+export function foldChoices(
+  results: readonly StudyFoldResult[],
+  sel: StudySpec['selection'] | undefined,
+): PoolFoldChoice[] | undefined {
+  if (!sel) return undefined;
+  return results
+    .filter((r) => r.chosen !== null && r.candidates.length > 0)
+    .map((r) => ({
+      fold: r.fold.label,
+      innerDev: r.fold.innerDev,
+      metric: sel.metric,
+      system: sel.system,
+      candidates: r.candidates.map((c) => ({ settings: c.settings, score: c.score })),
+      chosen: r.chosen!,
+      lmWeights: r.candidates[r.chosen!].lmWeights,
+    }));
 }
 
 /** One label per final run for the pool: `<fold>` or `<fold>/seed-<n>` (directory names repeat across folds). */

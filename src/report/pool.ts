@@ -52,6 +52,24 @@ export interface PoolOptions {
   replicates: number;
   confidence: number;
   seed: number;
+  /** A study's choices per fold, recorded in pool.json and shown in pool.md. */
+  choices?: PoolFoldChoice[];
+}
+
+/**
+ * What a study chose inside one outer fold on its inner dev speaker (src/pipeline/study.ts): every
+ * candidate's score, the choice, and the LM weights frozen for the fold's final runs.
+ */
+export interface PoolFoldChoice {
+  fold: string;
+  innerDev: string | null;
+  /** The selection's metric and system: frame accuracy (fraction) or WER (percent) of `system`. */
+  metric: 'frameAccuracy' | 'wer';
+  system: string;
+  candidates: { settings: Record<string, unknown>; score: number }[];
+  chosen: number;
+  /** LM weight and insertion penalty per system, tuned on the inner dev speaker; null without LM tuning. */
+  lmWeights: Record<string, { lmWeight: number; wordInsertionPenalty: number }> | null;
 }
 
 export const DEFAULT_POOL_OPTIONS: Readonly<PoolOptions> = Object.freeze({
@@ -165,6 +183,8 @@ export interface PoolFile {
   /** The paper's goal: gain kept >= 0.8 and the student's WER not above the baseline's. */
   goal: { gainKeptAtLeast80: boolean | null; studentWerNotWorse: boolean | null };
   bootstrap: { replicates: number; confidence: number; seed: number; method: 'speaker-bootstrap'; stratified: null };
+  /** What a study chose inside each fold (absent when the pool was not made by a study with selection). */
+  choices?: PoolFoldChoice[];
 }
 
 /** Read what pooling needs of one experiment directory, checking it against eval.json. */
@@ -712,7 +732,57 @@ export function poolExperiments(exps: readonly PoolExperiment[], opts: Partial<P
         allWords && systems.includes('student') && systems.includes('baseline') ? w.student <= w.baseline : null,
     },
     bootstrap: { ...bs, method: 'speaker-bootstrap', stratified: null },
+    ...(o.choices?.length ? { choices: o.choices } : {}),
   };
+}
+
+/** A candidate's settings as `key = value` (the `stages.` prefix dropped); the recipe's own for none. */
+function settingsText(settings: Record<string, unknown>): string {
+  const kv = Object.entries(settings).map(([k, v]) => `${k.replace(/^stages\./, '')} = ${JSON.stringify(v)}`);
+  return kv.length ? kv.join(', ') : "the recipe's settings";
+}
+
+/** pool.md's section on what was chosen inside the folds, one row per fold and candidate. */
+function choicesMarkdown(choices: readonly PoolFoldChoice[]): string[] {
+  const score = (c: PoolFoldChoice, x: number) => (c.metric === 'wer' ? `${x.toFixed(2)}%` : pct(x, 2));
+  const weights = (c: PoolFoldChoice) =>
+    c.lmWeights
+      ? Object.entries(c.lmWeights)
+          .map(([id, w]) => `${id} ${w.lmWeight} / ${w.wordInsertionPenalty}`)
+          .join(', ')
+      : '';
+  const rows = choices.flatMap((c) =>
+    c.candidates.map((k, i) => [
+      c.fold,
+      c.innerDev ?? '',
+      String(i + 1),
+      settingsText(k.settings),
+      score(c, k.score),
+      i === c.chosen ? 'chosen' : '',
+      i === c.chosen ? weights(c) : '',
+    ]),
+  );
+  const c0 = choices[0];
+  return [
+    '## Chosen inside the folds',
+    '',
+    markdownTable({
+      header: [
+        'Fold',
+        'Inner dev speaker',
+        'Candidate',
+        'Settings',
+        `${c0.system} ${c0.metric === 'wer' ? 'WER' : 'frame accuracy'} on the inner dev speaker`,
+        '',
+        'LM weight / insertion penalty per system (frozen for the final runs)',
+      ],
+      rows,
+      numeric: [false, false, true, false, true, false, false],
+    }),
+    '',
+    "Each candidate is one inner run: it trains on the fold's training speakers but the inner dev speaker, and is scored on that speaker; the outer test speaker is in no inner run. The best score wins (the first on ties), and the LM weights are the ones tuned on the inner dev speaker under the chosen candidate.",
+    '',
+  ];
 }
 
 /** Error lists of the core systems every experiment has, summed; null if one experiment has none. */
@@ -793,6 +863,7 @@ export function formatPoolMarkdown(p: PoolFile): string {
       '',
     );
   }
+  if (p.choices?.length) L.push(...choicesMarkdown(p.choices));
   if (Object.keys(p.diagnostics).length) L.push(...diagnosticsMarkdown({ [`${p.split} (pooled)`]: p.diagnostics }));
   if (p.frequentErrors?.rows.length) {
     const f = p.frequentErrors;

@@ -8,7 +8,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StageRegistry, type StageDefinition } from '../../src/stages/stage.ts';
-import { runStudy, studyFolds, bestCandidate, devScore, runLabels, STUDY_JSON } from '../../src/pipeline/study.ts';
+import {
+  runStudy,
+  studyFolds,
+  bestCandidate,
+  devScore,
+  foldChoices,
+  runLabels,
+  STUDY_JSON,
+} from '../../src/pipeline/study.ts';
 import { loadRecipe } from '../../src/pipeline/recipe.ts';
 import { ConfigError, FormatError } from '../../src/util/errors.ts';
 import { captureLogger } from './toy-stages.ts';
@@ -212,6 +220,29 @@ describe('studies: cross-validation folds, nested selection, seeds', () => {
       ['c/seed-1', 'c/seed-2'],
     ]);
     expect(lines.some((l) => /run 8\/8/.test(l))).toBe(true);
+    // The pool's record of the choices: per fold every candidate's dev score, the choice, the frozen LM weights.
+    const sel = { candidates: [], system: 'student', metric: 'frameAccuracy' as const, tuneLm: true };
+    expect(foldChoices(r.folds, sel)).toEqual([
+      {
+        fold: 'a',
+        innerDev: 'b',
+        metric: 'frameAccuracy',
+        system: 'student',
+        candidates: [
+          { settings: { 'stages.train.learningRate': 0.05 }, score: 0.35 },
+          { settings: { 'stages.train.learningRate': 0.2 }, score: 0.5 },
+        ],
+        chosen: 1,
+        lmWeights: { student: { lmWeight: 2, wordInsertionPenalty: -1 } },
+      },
+      expect.objectContaining({
+        fold: 'c',
+        innerDev: 'd',
+        chosen: 0,
+        lmWeights: { student: { lmWeight: 4, wordInsertionPenalty: -1 } },
+      }),
+    ]);
+    expect(foldChoices(r.folds, undefined)).toBeUndefined();
     // Pool labels stay unique across folds although the run directories repeat (seed-1, seed-2).
     expect(runLabels(r.folds)).toEqual(['a/seed-1', 'a/seed-2', 'c/seed-1', 'c/seed-2']);
     // A rerun of the whole study runs nothing again.

@@ -342,6 +342,43 @@ describe('pooling experiments into one Table 1 (am-distill pool)', () => {
     expect(formatPoolMarkdown(p)).not.toContain('WER baseline');
   });
 
+  it("records a study's choices inside the folds in pool.json and shows them in pool.md", () => {
+    const a = makeExp('ch-a', A),
+      b = makeExp('ch-b', B);
+    const exps = [readPoolExperiment(a, 'test', 'george'), readPoolExperiment(b, 'test', 'jackson')];
+    const choices = [
+      {
+        fold: 'george',
+        innerDev: 'jackson',
+        metric: 'wer' as const,
+        system: 'student',
+        candidates: [
+          { settings: { 'stages.align.lastModel': 'tri1' }, score: 16.7259 },
+          { settings: { 'stages.align.lastModel': 'tri3b', 'stages.align.wordPositionPhones': true }, score: 20.8778 },
+        ],
+        chosen: 0,
+        lmWeights: {
+          baseline: { lmWeight: 1.7, wordInsertionPenalty: 1 },
+          student: { lmWeight: 1.5, wordInsertionPenalty: 0 },
+        },
+      },
+    ];
+    const p = poolExperiments(exps, { replicates: 20, choices });
+    expect(p.choices).toEqual(choices);
+    const md = formatPoolMarkdown(p);
+    expect(md).toContain('## Chosen inside the folds');
+    expect(md).toMatch(
+      /\| george \| jackson \| 1 \| align\.lastModel = "tri1" \| 16\.73% \| chosen \| baseline 1\.7 \/ 1, student 1\.5 \/ 0 \|/,
+    );
+    expect(md).toMatch(
+      /\| george \| jackson \| 2 \| align\.lastModel = "tri3b", align\.wordPositionPhones = true \| 20\.88% \| {2}\| {2}\|/,
+    );
+    // Without a study (am-distill pool): no record, no section.
+    const plain = poolExperiments(exps, { replicates: 20 });
+    expect(plain.choices).toBeUndefined();
+    expect(formatPoolMarkdown(plain)).not.toContain('Chosen inside the folds');
+  });
+
   it('names the file and the fix when an experiment has no per-utterance counts', () => {
     const dir = join(root, 'old-eval');
     mkdirSync(join(dir, 'eval'), { recursive: true });
