@@ -372,23 +372,29 @@ export async function runStudy(file: string, opts: StudyRunOptions): Promise<Stu
     }
   }
 
-  const pools: Record<string, string> = {};
-  const finals = results.flatMap((r) => r.runs.map((x) => x.expDir));
-  if (finals.length > 1) {
-    for (const split of pooledSplits(finals[0])) {
-      const out = join(base.expDir, 'pool', split);
-      await writePool(finals, out, {
-        split,
-        seed: base.seed,
-        labels: runLabels(results),
-        choices: foldChoices(results, sel),
-      });
-      pools[split] = out;
-      log.info(`study ${base.name}: pooled ${finals.length} runs on ${split}: ${join(out, 'pool.md')}`);
-    }
-  }
+  const pools = await writePools(base, results, sel, log);
   await writeStudy();
   return { recipe: file, expDir: base.expDir, folds: results, pools, reports };
+}
+
+/** Pool the final runs of every fold and seed, one pool per test split: split -> its directory. */
+async function writePools(
+  base: Recipe,
+  results: readonly StudyFoldResult[],
+  sel: StudySpec['selection'] | undefined,
+  log: Logger,
+): Promise<Record<string, string>> {
+  const pools: Record<string, string> = {};
+  const finals = results.flatMap((r) => r.runs.map((x) => x.expDir));
+  if (finals.length < 2) return pools;
+  const choices = foldChoices(results, sel);
+  for (const split of pooledSplits(finals[0])) {
+    const out = join(base.expDir, 'pool', split);
+    await writePool(finals, out, { split, seed: base.seed, labels: runLabels(results), choices });
+    pools[split] = out;
+    log.info(`study ${base.name}: pooled ${finals.length} runs on ${split}: ${join(out, 'pool.md')}`);
+  }
+  return pools;
 }
 
 /** What each fold chose on its inner dev speaker, for the pool (undefined without selection). */
