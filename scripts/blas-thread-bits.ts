@@ -4,6 +4,12 @@
  * (default 2) and counts the outputs whose bits differ (docs/compute.md, "Parallelism").
  *
  *   node bin/run-ts.js scripts/blas-thread-bits.ts [--threads N]
+ *   node bin/run-ts.js scripts/blas-thread-bits.ts --stress ITERATIONS
+ *
+ * --stress: the GEMM shapes of test/nnet/native.test.ts's 600-unit net (batch 512, beta 0.5), once
+ * with 1 thread as the reference, then ITERATIONS times with the thread count cycling 1, 2, 3;
+ * prints every GEMM whose bits differ from the reference (docs/decisions.md, "Not explained: one
+ * more mismatch"). Run two at once to load the machine.
  *
  * The answer depends on the OpenBLAS kernel and blocking, so the environment matters: compare
  * with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE node bin/run-ts.js scripts/blas-thread-bits.ts`.
@@ -12,6 +18,8 @@ import { loadNativeEngine } from '../src/nnet/native.ts';
 
 const i = process.argv.indexOf('--threads');
 const threads = i >= 0 ? Number(process.argv[i + 1]) : 2;
+const si = process.argv.indexOf('--stress');
+const stressIterations = si >= 0 ? Number(process.argv[si + 1]) : 0;
 const s = loadNativeEngine();
 if (!s.ok) {
   console.error(`native engine unavailable: ${s.reason}`);
@@ -31,6 +39,49 @@ function values(n: number, seed: number): Float32Array {
     a[k] = x / 2 ** 32 - 0.5;
   }
   return a;
+}
+
+/** --stress: thread counts 1, 2, 3 in turn against a 1-thread reference, on the native test's shapes. */
+function stress(iters: number): void {
+  const shapes: [number, number, number, boolean, boolean][] = [
+    [512, 600, 440, false, false],
+    [512, 600, 600, false, false],
+    [512, 150, 600, false, false],
+    [512, 600, 150, false, true],
+    [600, 600, 512, true, false],
+    [440, 600, 512, true, false],
+    [512, 600, 600, false, true],
+  ];
+  addon.setThreads(1);
+  const ref = shapes.map(([m, n, k, ta, tb], i) => {
+    const a = values(m * k, 1 + i);
+    const b = values(k * n, 100 + i);
+    const c = values(m * n, 7);
+    addon.gemm(ta, tb, m, n, k, 1, a, b, 0.5, c);
+    return { a, b, c: new Uint32Array(c.buffer) };
+  });
+  let bad = 0;
+  const t0 = Date.now();
+  for (let it = 0; it < iters; it++) {
+    const t = 1 + (it % 3);
+    addon.setThreads(t);
+    shapes.forEach(([m, n, k, ta, tb], i) => {
+      const c = values(m * n, 7);
+      addon.gemm(ta, tb, m, n, k, 1, ref[i].a, ref[i].b, 0.5, c);
+      const u = new Uint32Array(c.buffer);
+      let d = 0;
+      for (let e = 0; e < u.length; e++) if (u[e] !== ref[i].c[e]) d++;
+      if (d) {
+        bad++;
+        console.log(`iteration ${it}, ${t} threads, shape ${i}: ${d} of ${u.length} outputs differ`);
+      }
+    });
+  }
+  console.log(`${bad} of ${iters * shapes.length} GEMMs differ (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+if (stressIterations > 0) {
+  stress(stressIterations);
+  process.exit(0);
 }
 
 // [m, n, k, transA, transB]: batch 256, 440 inputs (11 x 40 spliced), 512 hidden, 200 senones.
