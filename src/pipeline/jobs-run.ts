@@ -194,20 +194,14 @@ const isShardRecord = (rel: string): boolean => rel === SHARD_RECORD;
 export async function recordedJobs(root: string): Promise<StageJobs> {
   let count = 0;
   let seconds = 0;
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      if (!e.isDirectory()) continue;
-      const sub = join(dir, e.name);
-      const r = readShardRecord(sub);
-      if (r) {
-        count++;
-        seconds += r.durationSec;
-      }
-      await walk(sub);
+  const entries = await fsp.readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const r = e.isFile() && e.name === SHARD_RECORD ? readShardRecord(e.parentPath) : null;
+    if (r) {
+      count++;
+      seconds += r.durationSec;
     }
-  };
-  await walk(root);
+  }
   return { count, seconds: Math.round(seconds * 1000) / 1000 };
 }
 

@@ -387,10 +387,10 @@ async function writePools(
   const pools: Record<string, string> = {};
   const finals = results.flatMap((r) => r.runs.map((x) => x.expDir));
   if (finals.length < 2) return pools;
-  const choices = foldChoices(results, sel);
+  const opts = { seed: base.seed, labels: runLabels(results), choices: foldChoices(results, sel) };
   for (const split of pooledSplits(finals[0])) {
     const out = join(base.expDir, 'pool', split);
-    await writePool(finals, out, { split, seed: base.seed, labels: runLabels(results), choices });
+    await writePool(finals, out, { ...opts, split });
     pools[split] = out;
     log.info(`study ${base.name}: pooled ${finals.length} runs on ${split}: ${join(out, 'pool.md')}`);
   }

@@ -31,7 +31,7 @@ import {
   softTargetTable,
   speakerTable,
   stageTable,
-  STAGE_JOBS_NOTE,
+  stageJobsNote,
   summarySentences,
   sweepTable,
   systemsTable,
@@ -113,7 +113,7 @@ export function renderHtml(r: ReportJson, figs: readonly Figure[]): string {
         'stages',
         'Time per stage',
         htmlTable(tt),
-        ...(r.stageJobs && Object.keys(r.stageJobs).length ? [`<p>${escapeHtml(STAGE_JOBS_NOTE)}</p>`] : []),
+        ...[stageJobsNote(r)].flatMap((n) => (n ? [`<p>${escapeHtml(n)}</p>`] : [])),
         figures(figs, ['stage-times']),
       ),
     );

@@ -26,7 +26,7 @@ import {
   softTargetTable,
   speakerTable,
   stageTable,
-  STAGE_JOBS_NOTE,
+  stageJobsNote,
   summarySentences,
   sweepTable,
   systemsTable,
@@ -157,7 +157,7 @@ export function renderMarkdown(r: ReportJson, figures: readonly Figure[]): strin
     push(
       '## Time per stage',
       markdownTable(tt),
-      ...(r.stageJobs && Object.keys(r.stageJobs).length ? [STAGE_JOBS_NOTE] : []),
+      ...[stageJobsNote(r)].flatMap((n) => (n ? [n] : [])),
       ...figureLinks(figures, ['stage-times']),
     );
   push('## Environment', markdownTable(environmentTable(r)));

@@ -575,8 +575,15 @@ export function frequentErrorTable(r: ReportJson): Table | null {
 export const FREQUENT_ERRORS_CAPTION =
   "Each system's most frequent confusion pairs (REF -> HYP), insertions and deletions, with every system's count of each (sclite's error lists; all of them in score/<system>/<split>.dtl).";
 
-export const STAGE_JOBS_NOTE =
-  "A stage with shard jobs ran as `am-distill job` processes (on a cluster, or the local executor's workers): its wall time is its merge's, and Job seconds sums its jobs' run times, which overlap.";
+/**
+ * The note under the stage table of a run whose stages were merged from shard jobs
+ * (`am-distill job`); null for a run without them.
+ */
+export function stageJobsNote(r: ReportJson): string | null {
+  return r.stageJobs && Object.keys(r.stageJobs).length
+    ? "A stage with shard jobs ran as `am-distill job` processes (on a cluster, or the local executor's workers): its wall time is its merge's, and Job seconds sums its jobs' run times, which overlap."
+    : null;
+}
 
 /**
  * Seconds per stage. A run whose stages were merged from shard jobs (`am-distill job`) gets two
@@ -586,30 +593,26 @@ export function stageTable(r: ReportJson): Table | null {
   const names = Object.keys(r.stages);
   if (!names.length) return null;
   const jobs = r.stageJobs ?? {};
-  if (!Object.keys(jobs).length)
-    return table(
-      ['Stage', 'Wall time', 'Seconds'],
-      [
-        ...names.map((n) => [n, duration(r.stages[n]), r.stages[n].toFixed(1)]),
-        ['total', duration(r.totalSec), r.totalSec.toFixed(1)],
-      ],
-      [false, true, true],
-    );
-  const jobSec = Object.values(jobs).reduce((a, j) => a + j.seconds, 0);
-  const jobCount = Object.values(jobs).reduce((a, j) => a + j.count, 0);
+  const all = Object.values(jobs);
+  const withJobs = all.length > 0;
+  const jobColumns = (count: string, seconds: string) => (withJobs ? [count, seconds] : []);
   return table(
-    ['Stage', 'Wall time', 'Seconds', 'Shard jobs', 'Job seconds'],
+    ['Stage', 'Wall time', 'Seconds', ...jobColumns('Shard jobs', 'Job seconds')],
     [
       ...names.map((n) => [
         n,
         duration(r.stages[n]),
         r.stages[n].toFixed(1),
-        jobs[n] ? String(jobs[n].count) : '',
-        jobs[n] ? jobs[n].seconds.toFixed(1) : '',
+        ...jobColumns(jobs[n] ? String(jobs[n].count) : '', jobs[n] ? jobs[n].seconds.toFixed(1) : ''),
       ]),
-      ['total', duration(r.totalSec), r.totalSec.toFixed(1), String(jobCount), jobSec.toFixed(1)],
+      [
+        'total',
+        duration(r.totalSec),
+        r.totalSec.toFixed(1),
+        ...jobColumns(String(all.reduce((a, j) => a + j.count, 0)), all.reduce((a, j) => a + j.seconds, 0).toFixed(1)),
+      ],
     ],
-    [false, true, true, true, true],
+    [false, true, true, ...(withJobs ? [true, true] : [])],
   );
 }
 

@@ -23,7 +23,13 @@ import { join, relative } from 'node:path';
 import type { DecodeSummary, SystemSummary } from '../formats/decode.ts';
 import { FormatError } from '../util/errors.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
-import { decodeStageResult, type DecodeSetup, type DecodeStageOptions, type DecodeTiming } from './decode.ts';
+import {
+  decodeStageResult,
+  type DecodeCorpusOptions,
+  type DecodeSetup,
+  type DecodeStageOptions,
+  type DecodeTiming,
+} from './decode.ts';
 import { copyShardEntries, mergeListedJson, shardSlice, SHARD_RECORD, type StageSharding } from './shards.ts';
 import type { StageContext } from './stage.ts';
 
@@ -43,12 +49,9 @@ function readPartial(dir: string): Partial {
 }
 
 /** The weights chosen in the tuning pass, by system, from the common job's decode.json. */
-function tunedWeights(
-  commonDir: string,
-  systems: readonly string[],
-): NonNullable<Parameters<DecodeSetup['decode']>[0]['tuned']> {
+function tunedWeights(commonDir: string, systems: readonly string[]): NonNullable<DecodeCorpusOptions['tuned']> {
   const p = readPartial(commonDir);
-  const out: NonNullable<Parameters<DecodeSetup['decode']>[0]['tuned']> = {};
+  const out: NonNullable<DecodeCorpusOptions['tuned']> = {};
   for (const name of systems) {
     const s = p.summary.systems.find((x) => x.name === name);
     if (!s)
