@@ -29,9 +29,6 @@
 #include <thread>
 #include <string>
 #include <vector>
-#if defined(__x86_64__) || defined(__i386__)
-#include <xmmintrin.h>
-#endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define AMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -118,22 +115,9 @@ bool LoadBlas(const char* explicit_path) {
 // ---------------------------------------------------------------------------------------------
 // Compute threads and the tiled GEMM.
 
-// The SSE control and status register (rounding mode, flush-to-zero, denormals-are-zero) of the
-// calling thread, and setting it on another: a helper computes a caller's tiles under the caller's
-// floating-point mode, whatever its own was when it started (x86 only; elsewhere a no-op).
-#if defined(__x86_64__) || defined(__i386__)
-inline unsigned FpMode() { return _mm_getcsr() & ~0x3Fu; }  // the mode bits, not the sticky exception flags
-inline void SetFpMode(unsigned mode) {
-  if ((_mm_getcsr() & ~0x3Fu) != mode) _mm_setcsr((_mm_getcsr() & 0x3Fu) | mode);
-}
-#else
-inline unsigned FpMode() { return 0; }
-inline void SetFpMode(unsigned) {}
-#endif
-
 // Threads of the calling JavaScript thread (the main thread or a worker): `threads - 1` helpers
 // and the caller itself take tasks 0 .. count - 1 in turn. A task's result must not depend on
-// which thread runs it: helpers take the caller's floating-point mode for each run.
+// which thread runs it.
 class TilePool {
  public:
   ~TilePool() { Stop(); }
@@ -154,7 +138,6 @@ class TilePool {
       std::lock_guard<std::mutex> lock(mu_);
       task_ = &f;
       count_ = count;
-      fp_mode_ = FpMode();
       next_.store(0);
       active_ = static_cast<int>(workers_.size());
       generation_++;
@@ -178,7 +161,6 @@ class TilePool {
       seen = generation_;
       const std::function<void(int64_t)>* f = task_;
       int64_t count = count_;
-      SetFpMode(fp_mode_);
       lock.unlock();
       Drain(*f, count);
       lock.lock();
@@ -200,7 +182,6 @@ class TilePool {
   std::condition_variable start_, done_;
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t count_ = 0;
-  unsigned fp_mode_ = 0;
   std::atomic<int64_t> next_{0};
   int active_ = 0;
   uint64_t generation_ = 0;
